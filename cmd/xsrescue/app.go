@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// commands holds every command group; each group's file registers itself from
+// init, so adding a group never touches this file.
+var commands []*cli.Command
+
+func register(c *cli.Command) { commands = append(commands, c) }
+
+const exitHelp = `EXIT STATUS:
+   0  success (also "already as requested")
+   1  the operation failed
+   2  usage error or invalid input (the message names the file and line or offset)
+   3  refused for safety (mounted device, drift since an op, data that would be lost)
+`
+
+// Global flags. They are persistent: accepted before or after the command and
+// its arguments (`xsrescue disk inspect IMG --json`).
+var globalFlags = []cli.Flag{
+	&cli.BoolFlag{Name: "json", Usage: "print exactly one JSON document on stdout (logs go to stderr)"},
+	&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
+	&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
+	&cli.StringFlag{Name: "journal", Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+}
+
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
+	cmds := append([]*cli.Command(nil), commands...)
+	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	app := &cli.Command{
+		Name:    "xsrescue",
+		Usage:   "offline disk and metadata repair for XenServer, AIX, Solaris and Xen guests",
+		Version: version,
+		Description: "Run it from a live USB or a kickstart %pre against a machine whose own OS is not running.\n" +
+			"Read-only commands never write a byte. Every mutation is planned, shown as a diff,\n" +
+			"snapshotted into the journal, applied atomically, verified, and can be undone\n" +
+			"(xsrescue journal undo OP).\n\n" + exitHelp,
+		Flags:                 globalFlags,
+		Commands:              cmds,
+		Reader:                stdin,
+		Writer:                stdout,
+		ErrWriter:             stderr,
+		EnableShellCompletion: false,
+		Suggest:               true,
+		// Errors are rendered once, by run; the library must not exit the process.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+	}
+	markUsageErrors(app)
+	return app
+}
+
+// markUsageErrors makes every flag-parsing failure anywhere in the tree a
+// usage error, so an unknown flag exits 2 and is never taken as an argument.
+func markUsageErrors(c *cli.Command) {
+	c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+		return usageError{err}
+	}
+	if c.Action == nil && len(c.Commands) > 0 {
+		c.Action = func(_ context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usageError{fmt.Errorf("%s: unknown command %q (see '%s --help')", cmd.FullName(), cmd.Args().First(), cmd.FullName())}
+			}
+			return cli.ShowSubcommandHelp(cmd)
+		}
+	}
+	for _, sub := range c.Commands {
+		markUsageErrors(sub)
+	}
+}
+
+// run is main without the process: testable with any argv and writers.
+func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.Run(ctx, argv)
+	if err == nil {
+		return xerr.ExitOK
+	}
+	code := exitCode(err)
+	if jsonRequested(argv) {
+		doc := map[string]any{"error": map[string]any{"message": err.Error(), "exit_code": code}}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(doc)
+	}
+	fmt.Fprintf(stderr, "xsrescue: %v\n", err)
+	return code
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return xerr.ExitInvalid
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	if isFlagError(err) {
+		return xerr.ExitInvalid
+	}
+	return xerr.Code(err)
+}
+
+// isFlagError recognises the parse errors urfave/cli returns without going
+// through OnUsageError (for example a missing flag value at the root).
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"flag provided but not defined", "flag needs an argument", "invalid value", "Required flag", "Required flags"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonRequested looks for --json before "--" so that errors raised before the
+// flags were parsed are still rendered as JSON.
+func jsonRequested(argv []string) bool {
+	for _, a := range argv[1:] {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+// out bundles what a command needs to render its result.
+type out struct {
+	cmd  *cli.Command
+	JSON bool
+}
+
+func output(cmd *cli.Command) out { return out{cmd: cmd, JSON: cmd.Bool("json")} }
+
+// Stdout and Stderr are the writers given to the app (os.Stdout/os.Stderr in main).
+func (o out) Stdout() io.Writer { return o.cmd.Root().Writer }
+func (o out) Stderr() io.Writer { return o.cmd.Root().ErrWriter }
+
+// Emit prints doc as one indented JSON document when --json is set, and calls
+// text otherwise.
+func (o out) Emit(doc any, text func(w io.Writer) error) error {
+	if o.JSON {
+		enc := json.NewEncoder(o.Stdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return text(o.Stdout())
+}
+
+// Logf writes a progress or log line to stderr (never to stdout, which may
+// carry JSON).
+func (o out) Logf(format string, args ...any) {
+	fmt.Fprintf(o.Stderr(), format+"\n", args...)
+}
+
+// args checks the positional argument count and returns them.
+func args(cmd *cli.Command, min, max int) ([]string, error) {
+	a := cmd.Args().Slice()
+	if len(a) < min || (max >= 0 && len(a) > max) {
+		want := fmt.Sprintf("%d", min)
+		switch {
+		case max < 0:
+			want = fmt.Sprintf("at least %d", min)
+		case max != min:
+			want = fmt.Sprintf("%d to %d", min, max)
+		}
+		return nil, usageError{fmt.Errorf("%s: expected %s argument(s), got %d (usage: %s %s)", cmd.FullName(), want, len(a), cmd.FullName(), cmd.ArgsUsage)}
+	}
+	return a, nil
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := file.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

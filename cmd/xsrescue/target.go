@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// targetFlags are the flags of every command that works on an offline root.
+func targetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "root", Usage: "an already mounted offline root `DIR`"},
+		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; xsrescue mounts the partition itself"},
+		&cli.IntFlag{Name: "partition", Usage: "with --disk: partition number `N` (default: the XenServer root)"},
+	}
+}
+
+// openTarget opens the target named by --root or --disk. Read-only opens
+// mount ext3/ext4 with ro,noload so a dirty journal is never replayed.
+func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
+	return target.Open(ctx, target.Options{
+		Root:      cmd.String("root"),
+		Disk:      cmd.String("disk"),
+		Partition: int(cmd.Int("partition")),
+		Writable:  writable,
+	})
+}

@@ -1,0 +1,70 @@
+// Package xerr classifies errors by the exit code the CLI must return, so that
+// domain packages can say "this input is unusable" or "refused for safety"
+// without knowing about the command line.
+package xerr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, documented in docs/exit-codes.md and in `xsrescue --help`.
+const (
+	ExitOK      = 0 // success, also "already as requested"
+	ExitFailed  = 1 // the operation failed
+	ExitInvalid = 2 // usage error or invalid input
+	ExitRefused = 3 // refused for safety
+)
+
+var (
+	// ErrInvalid marks bad input: a malformed file, a bad flag value. Exit 2.
+	ErrInvalid = errors.New("invalid input")
+	// ErrRefused marks a refusal for safety: a mounted device, drift since an
+	// op, a change that would lose data. Exit 3.
+	ErrRefused = errors.New("refused")
+)
+
+type marked struct {
+	err  error
+	kind error
+}
+
+func (m *marked) Error() string        { return m.err.Error() }
+func (m *marked) Unwrap() error        { return m.err }
+func (m *marked) Is(target error) bool { return target == m.kind }
+
+// Invalid marks err as invalid input (exit 2) without changing its message.
+func Invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, kind: ErrInvalid}
+}
+
+// Refused marks err as a safety refusal (exit 3) without changing its message.
+func Refused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, kind: ErrRefused}
+}
+
+// Invalidf formats an invalid-input error; %w verbs wrap as in fmt.Errorf.
+func Invalidf(format string, args ...any) error { return Invalid(fmt.Errorf(format, args...)) }
+
+// Refusedf formats a refusal; %w verbs wrap as in fmt.Errorf.
+func Refusedf(format string, args ...any) error { return Refused(fmt.Errorf(format, args...)) }
+
+// Code is the process exit code for err.
+func Code(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrRefused):
+		return ExitRefused
+	case errors.Is(err, ErrInvalid):
+		return ExitInvalid
+	default:
+		return ExitFailed
+	}
+}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -19,5 +24,136 @@ import (
 // nothing and the caller embeds the result as "op" in its own document.
 // It returns nil, nil for a dry run or an empty plan.
 func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
-	return nil, errors.New("applyPlan: not implemented yet")
+	o := output(cmd)
+	if plan.Empty() {
+		if !o.JSON {
+			fmt.Fprintln(o.Stdout(), "Nothing to change: already as requested.")
+		}
+		return nil, nil
+	}
+	diff := o.Stdout()
+	if o.JSON {
+		diff = io.Discard // still rendered: a plan that cannot apply fails here
+	}
+	if err := journal.Render(diff, tgt.Root, plan); err != nil {
+		return nil, err
+	}
+	if cmd.Bool("dry-run") {
+		o.Logf("dry run: nothing was changed (%d change(s) planned in %s)", len(plan.Changes), tgt.Root.Dir())
+		return nil, nil
+	}
+	if !cmd.Bool("yes") {
+		if err := confirmMutation(cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Root.Dir())); err != nil {
+			return nil, err
+		}
+	}
+	jpath, err := journalPathFor(cmd, tgt, true)
+	if err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(jpath)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	res, err := j.Apply(ctx, tgt, recordedArgv(cmd), plan)
+	if err != nil {
+		return res, err
+	}
+	if !o.JSON {
+		printOpResult(o.Stdout(), res, fmt.Sprintf("applied as op %d", res.Op))
+		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", undoLine(cmd, tgt, res))
+	}
+	return res, nil
+}
+
+// confirmMutation asks on the terminal; without one it refuses (exit 3).
+func confirmMutation(cmd *cli.Command, question string) error {
+	in := cmd.Root().Reader
+	if !isTerminal(in) {
+		return xerr.Refusedf("refusing to change anything without confirmation: stdin is not a terminal (pass --yes)")
+	}
+	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return xerr.Refusedf("not confirmed: nothing was changed")
+}
+
+// journalPathFor is --journal / $XSRESCUE_JOURNAL, or the default inside the
+// target root (made, with create, through the root).
+func journalPathFor(cmd *cli.Command, tgt *target.Target, create bool) (string, error) {
+	if p := cmd.String("journal"); p != "" {
+		return p, nil
+	}
+	return journal.DefaultPath(tgt.Root, create)
+}
+
+func printOpResult(w io.Writer, res *journal.Result, what string) {
+	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, res.Journal)
+	for _, c := range res.Changes {
+		fmt.Fprintf(w, "  %s\n", c.Description)
+		if c.BeforeSHA256 != "" || c.AfterSHA256 != "" {
+			fmt.Fprintf(w, "    sha256 before %s\n    sha256 after  %s\n", hashOrDash(c.BeforeSHA256), hashOrDash(c.AfterSHA256))
+		}
+	}
+}
+
+func hashOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func undoLine(cmd *cli.Command, tgt *target.Target, res *journal.Result) string {
+	line := fmt.Sprintf("xsrescue journal undo %d", res.Op)
+	switch {
+	case tgt.Disk != "":
+		line += fmt.Sprintf(" --disk %s --partition %d", quoteShell(tgt.Disk), tgt.Partition)
+	default:
+		line += " --root " + quoteShell(tgt.Root.Dir())
+	}
+	if cmd.String("journal") != "" {
+		line += " --journal " + quoteShell(res.Journal)
+	}
+	return line
+}
+
+func quoteShell(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// recordedArgv rebuilds the command line for the journal record: command
+// path, every flag that was set, then the arguments.
+func recordedArgv(cmd *cli.Command) []string {
+	argv := cmd.Path()
+	seen := map[string]bool{}
+	lineage := cmd.Lineage()
+	slices.Reverse(lineage)
+	for _, c := range lineage {
+		for _, f := range c.Flags {
+			name := f.Names()[0]
+			if seen[name] || !cmd.IsSet(name) {
+				continue
+			}
+			seen[name] = true
+			switch v := cmd.Value(name).(type) {
+			case bool:
+				if v {
+					argv = append(argv, "--"+name)
+				}
+			default:
+				argv = append(argv, fmt.Sprintf("--%s=%v", name, v))
+			}
+		}
+	}
+	return append(argv, cmd.Args().Slice()...)
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/answerfile"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "answerfile",
+		Usage: "write installer answer files (unattended upgrade from PXE or kickstart)",
+		Commands: []*cli.Command{{
+			Name:      "upgrade",
+			Usage:     "write the answer file that makes the installer upgrade the installation on a disk",
+			ArgsUsage: " ",
+			Description: "Writes the XML answer file with which the XenServer host installer upgrades the\n" +
+				"existing installation on --disk unattended: <installation mode=\"upgrade\">,\n" +
+				"<existing-installation> with the disk's name as the installer sees it (relative to\n" +
+				"/dev, which every installer generation accepts), and <source type=\"url|nfs|local\">.\n" +
+				"The file is parsed back before it is written. This is the path for fleets: point the\n" +
+				"installer's answerfile= boot option (PXE, kickstart) at the file.\n\n" +
+				"--source is a URL (http, https, ftp, file, nfs://), server:/path for NFS, or 'local'\n" +
+				"for the installer's own media. --as NAME overrides the disk name when the installer\n" +
+				"will enumerate the disk differently from this system (e.g. disk/by-id/...).\n" +
+				"Before any upgrade, save the backup partition (xsrescue disk save-partition): the\n" +
+				"upgrade reformats it.\n\n" + exitHelp,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "disk", Usage: "the disk that holds the installation (`DEV`)", Required: true},
+				&cli.StringFlag{Name: "as", Usage: "the disk `NAME` the installer will see (default: DEV without /dev/)"},
+				&cli.StringFlag{Name: "source", Usage: "installation repository `URL`, server:/path, or local", Required: true},
+				&cli.StringFlag{Name: "post-install-script", Usage: "`URL` of a script the installer runs on the new root"},
+				&cli.StringFlag{Name: "admin-interface", Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
+				&cli.StringFlag{Name: "to", Usage: "write to `FILE` instead of stdout (never overwrites)"},
+			},
+			Action: runAnswerfileUpgrade,
+		}},
+	})
+}
+
+func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	name := cmd.String("as")
+	if name == "" {
+		name = answerfile.DiskName(cmd.String("disk"))
+	}
+	typ, loc, err := answerfile.SourceFor(cmd.String("source"))
+	if err != nil {
+		return xerr.Invalid(err)
+	}
+	u := answerfile.Upgrade{Disk: name, SourceType: typ, Source: loc,
+		PostInstallScript: cmd.String("post-install-script"), AdminInterface: cmd.String("admin-interface")}
+	doc, err := u.Marshal()
+	if err != nil {
+		return xerr.Invalid(err)
+	}
+	to := cmd.String("to")
+	o := output(cmd)
+	if to != "" {
+		if err := writeNew(to, doc); err != nil {
+			return err
+		}
+		o.Logf("wrote %s (upgrade of %s from %s %s)", to, u.Disk, u.SourceType, u.Source)
+	}
+	return o.Emit(map[string]any{
+		"disk": u.Disk, "source_type": u.SourceType, "source": u.Source,
+		"post_install_script": u.PostInstallScript, "admin_interface": u.AdminInterface,
+		"file": nullIfEmpty(to), "xml": string(doc),
+	}, func(w io.Writer) error {
+		if to == "" {
+			_, err := w.Write(doc)
+			return err
+		}
+		return nil
+	})
+}
+
+// writeNew writes a new file and refuses to replace an existing one.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if os.IsExist(err) {
+		return xerr.Refusedf("%s exists (not overwritten)", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+

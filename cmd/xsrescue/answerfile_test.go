@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/answerfile"
+)
+
+func rescueRun(t *testing.T, argv ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestAnswerfileUpgrade(t *testing.T) {
+	to := filepath.Join(t.TempDir(), "answer.xml")
+	code, _, stderr := rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
+		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := answerfile.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := answerfile.Upgrade{Disk: "sdb", SourceType: "url", Source: "http://repo.example.com/xs50/", PostInstallScript: "http://repo.example.com/post.sh"}
+	if *u != want {
+		t.Errorf("parsed %+v, want %+v", *u, want)
+	}
+	if n := strings.Count(string(b), "<existing-installation>sdb</existing-installation>"); n != 1 {
+		t.Errorf("existing-installation %d times in\n%s", n, b)
+	}
+
+	// Never overwrites.
+	if code, _, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", to); code != 3 {
+		t.Errorf("existing --to: exit %d, want 3", code)
+	}
+
+	code, stdout, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sda", "--as", "disk/by-id/ata-X", "--source", "filer:/xs/", "--json")
+	var doc struct {
+		Disk       string `json:"disk"`
+		SourceType string `json:"source_type"`
+		XML        string `json:"xml"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	}
+	if doc.Disk != "disk/by-id/ata-X" || doc.SourceType != "nfs" || !strings.Contains(doc.XML, "<existing-installation>disk/by-id/ata-X</existing-installation>") {
+		t.Errorf("json %+v", doc)
+	}
+
+	code, stdout, _ = rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local")
+	if code != 0 || !strings.HasPrefix(stdout, "<?xml") || !strings.Contains(stdout, `<source type="local">`) {
+		t.Errorf("stdout: exit %d\n%s", code, stdout)
+	}
+
+	for _, bad := range [][]string{
+		{"--disk", "sda", "--source", "gopher://x/"},
+		{"--disk", "../etc", "--source", "local"},
+		{"--disk", "sda", "--source", "local", "--post-install-script", "nope"},
+	} {
+		if code, _, _ := rescueRun(t, append([]string{"answerfile", "upgrade"}, bad...)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}

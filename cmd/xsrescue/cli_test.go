@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// cliImage builds a small XenServer 5.5 disk whose backup holds 5.0.
+func cliImage(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"mke2fs", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("cli", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func runCLI(argv ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestCommandLines is the command-line table of issue 2 §1: global flags
+// anywhere on the line, "--" ends flags, unknown flags and commands are
+// usage errors (exit 2), never arguments, and the exit codes.
+func TestCommandLines(t *testing.T) {
+	img := cliImage(t)
+	empty := filepath.Join(t.TempDir(), "empty.img")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		isJSON  = "json"  // stdout is one JSON document of disk inspect
+		isText  = "text"  // stdout is the text table
+		isError = "error" // stdout is the JSON error document
+	)
+	tests := []struct {
+		argv   []string
+		code   int
+		stdout string // isJSON, isText, isError, or a substring
+		stderr string // substring
+	}{
+		{[]string{"disk", "inspect", img}, 0, isText, ""},
+		{[]string{"disk", "inspect", img, "--json"}, 0, isJSON, ""},
+		{[]string{"--json", "disk", "inspect", img}, 0, isJSON, ""},
+		{[]string{"disk", "--json", "inspect", img}, 0, isJSON, ""},
+		{[]string{"disk", "inspect", "--json", img}, 0, isJSON, ""},
+		{[]string{"disk", "inspect", img, "--json=false"}, 0, isText, ""},
+		{[]string{"disk", "inspect", img, "--", "--json"}, 2, "", "expected 1 argument(s), got 2"},
+		{[]string{"disk", "inspect", img, "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"--bogus", "disk", "inspect", img}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"disk", "inspect", img, "--json", "--bogus"}, 2, isError, "bogus"},
+		{[]string{"disk", "inspect"}, 2, "", "expected 1 argument(s), got 0"},
+		{[]string{"disk", "inspect", img, img}, 2, "", "expected 1 argument(s), got 2"},
+		{[]string{"disk", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"disk", "inspect", "/nonexistent/disk.img", "--json"}, 2, isError, "no such file or directory"},
+		{[]string{"disk", "inspect", empty, "--json"}, 2, isError, "empty.img: byte 0: empty (0 bytes)"},
+		{[]string{"disk", "inspect", t.TempDir()}, 2, "", "is a directory"},
+		{[]string{"--version"}, 0, "xsrescue version " + version, ""},
+		{[]string{"disk", "inspect", "--help"}, 0, "EXIT STATUS", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.argv, " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(tt.argv...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.stderr)
+			}
+			switch tt.stdout {
+			case isJSON:
+				var doc struct {
+					Path      string
+					Table     string
+					XenServer *struct{ RootPartition int } `json:"xenserver"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Path != img || doc.Table != "dos" || doc.XenServer == nil {
+					t.Errorf("stdout is not the inspect document (%v):\n%s", err, stdout)
+				}
+			case isText:
+				if !strings.Contains(stdout, "table dos, layout legacy") || strings.HasPrefix(stdout, "{") {
+					t.Errorf("stdout is not the text table:\n%s", stdout)
+				}
+			case isError:
+				var doc struct{ Error struct{ ExitCode int `json:"exit_code"` } }
+				if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Error.ExitCode != tt.code {
+					t.Errorf("stdout is not the JSON error document (%v):\n%s", err, stdout)
+				}
+			default:
+				if !strings.Contains(stdout, tt.stdout) {
+					t.Errorf("stdout does not contain %q:\n%s", tt.stdout, stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestDryRunAfterArguments: a --dry-run (or -n) written after the positional
+// arguments of a mutating command is honoured — with urfave/cli v2 it became
+// an argument and the mutation happened. The mutating command is the journal
+// tests' zz-journal-test-write, which goes through applyPlan like every
+// domain command.
+func TestDryRunAfterArguments(t *testing.T) {
+	for _, argv := range [][]string{
+		{"zz-journal-test-write", "etc/motd", "--root", "ROOT", "--content", "new", "--yes", "--dry-run"},
+		{"zz-journal-test-write", "etc/motd", "--dry-run", "--root", "ROOT", "--content", "new", "--yes"},
+		{"zz-journal-test-write", "etc/motd", "--root", "ROOT", "--content", "new", "-y", "-n"},
+		{"--dry-run", "zz-journal-test-write", "etc/motd", "--root", "ROOT", "--content", "new", "--yes"},
+	} {
+		t.Run(strings.Join(argv, " "), func(t *testing.T) {
+			root := t.TempDir()
+			motd := filepath.Join(root, "etc", "motd")
+			if err := os.MkdirAll(filepath.Dir(motd), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(motd, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			argv := append([]string(nil), argv...)
+			for i := range argv {
+				if argv[i] == "ROOT" {
+					argv[i] = root
+				}
+			}
+			code, stdout, stderr := runCLI(argv...)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+			}
+			if b, _ := os.ReadFile(motd); string(b) != "old" {
+				t.Errorf("dry run changed the file to %q", b)
+			}
+			if _, err := os.Stat(filepath.Join(root, "var", "lib", "xsrescue")); err == nil {
+				t.Error("dry run created the journal")
+			}
+			if !strings.Contains(stderr, "dry run") {
+				t.Errorf("stderr does not say dry run: %s", stderr)
+			}
+		})
+	}
+	t.Run("without --dry-run the same line mutates", func(t *testing.T) {
+		root := t.TempDir()
+		code, stdout, stderr := runCLI("zz-journal-test-write", "motd", "--root", root, "--content", "new", "--yes")
+		if b, _ := os.ReadFile(filepath.Join(root, "motd")); code != 0 || string(b) != "new" {
+			t.Errorf("exit %d, file %q\nstdout: %s\nstderr: %s", code, b, stdout, stderr)
+		}
+	})
+	t.Run("no --yes and no terminal is refused", func(t *testing.T) {
+		root := t.TempDir()
+		code, _, stderr := runCLI("zz-journal-test-write", "motd", "--root", root, "--content", "new")
+		if code != xerr.ExitRefused {
+			t.Errorf("exit %d, want %d: %s", code, xerr.ExitRefused, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(root, "motd")); err == nil {
+			t.Error("refused mutation wrote the file")
+		}
+	})
+}
+
+// TestDiskInspectReadOnly: the command leaves the image byte for byte as it
+// was (sha256 of the whole image).
+func TestDiskInspectReadOnly(t *testing.T) {
+	img := cliImage(t)
+	sum := func() string {
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		return string(sum[:])
+	}
+	before := sum()
+	for _, argv := range [][]string{{"disk", "inspect", img}, {"disk", "inspect", img, "--json"}} {
+		if code, _, stderr := runCLI(argv...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", argv, code, stderr)
+		}
+	}
+	if sum() != before {
+		t.Fatal("disk inspect changed the image")
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
+)
+
+// diskCommand is the "disk" group; other files append subcommands to its
+// Commands from their own init.
+var diskCommand = &cli.Command{
+	Name:  "disk",
+	Usage: "read partition tables, signatures and XenServer partition roles",
+	Description: "Commands that work on a whole disk (an image file or a block device).\n" +
+		"See docs/disk.md.",
+	Commands: []*cli.Command{{
+		Name:      "inspect",
+		Usage:     "show the partition table, filesystems, XenServer roles and markers of a disk",
+		ArgsUsage: "DISK",
+		Description: "Reads DISK (an image file or a block device, opened read-only) the way the XenServer\n" +
+			"host installer does: the GPT (both copies and their CRCs verified; a damaged primary is\n" +
+			"read from the backup, with a warning) or DOS table including logical partitions, the\n" +
+			"filesystem type, label and UUID of every partition (ext2/3/4 with needs_recovery, LVM2\n" +
+			"PV, swap, vfat, xfs, ZFS member), the role of each partition by the installer's rules\n" +
+			"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
+			"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
+			"root and backup partitions it reads etc/xensource-inventory and the\n" +
+			".xen-backup-partition marker with debugfs, without mounting.\n" +
+			"Partitions are listed in disk order in the table and by number in --json.\n" +
+			"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
+		Action: runDiskInspect,
+	}},
+}
+
+func init() { register(diskCommand) }
+
+func runDiskInspect(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	d, err := inspectDisk(ctx, a[0])
+	if err != nil {
+		return err
+	}
+	return output(cmd).Emit(d, func(w io.Writer) error { return renderDisk(w, d) })
+}
+
+// inspectDisk opens path read-only and inspects it; content problems are
+// invalid input (exit 2).
+func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	defer f.Close()
+	// Seek works for block devices too, where Stat reports size 0.
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: size: %w", path, err)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, xerr.Invalidf("%s: is a directory, not a disk", path)
+	}
+	d, err := partition.Inspect(f, size)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+		if errors.Is(err, partition.ErrInvalid) {
+			return nil, xerr.Invalid(err)
+		}
+		return nil, err
+	}
+	d.Path = path
+	d.ReadMarkers(ctx, path)
+	return d, nil
+}
+
+func renderDisk(w io.Writer, d *partition.Disk) error {
+	fmt.Fprintf(w, "%s: %s (%d bytes), %d-byte sectors, table %s, layout %s\n\n",
+		d.Path, humanSize(d.Size), d.Size, d.SectorSize, d.Table, d.Layout)
+	if len(d.Partitions) > 0 {
+		parts := append([]partition.Partition(nil), d.Partitions...)
+		sort.SliceStable(parts, func(i, j int) bool { return parts[i].Start < parts[j].Start })
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "#\tSTART\tSIZE\tTYPE\tBOOT\tFS\tLABEL\tUUID\tROLE")
+		for _, p := range parts {
+			typ := p.Type
+			if p.Name != "" {
+				typ += " (" + p.Name + ")"
+			}
+			fs := dash(p.FS)
+			if p.NeedsRecovery {
+				fs += " (needs recovery)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Number, humanSize(p.Start), humanSize(p.Size),
+				typ, map[bool]string{true: "*"}[p.Bootable], fs, dash(p.Label), dash(p.UUID), dash(p.Role))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if x := d.XenServer; x != nil {
+		fmt.Fprintf(w, "XenServer root: partition %d, %s\n", x.RootPartition, describeInventory(x.Inventory))
+		if b := x.Backup; b != nil {
+			marker := "no .xen-backup-partition marker"
+			if b.Marker {
+				marker = ".xen-backup-partition present"
+			}
+			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory))
+		}
+	} else {
+		fmt.Fprintln(w, "No XenServer installation (no ext partition labelled root-*).")
+	}
+	if len(d.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings:")
+		for _, s := range d.Warnings {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+	}
+	return nil
+}
+
+func describeInventory(inv map[string]string) string {
+	if inv == nil {
+		return "no readable inventory"
+	}
+	s := fmt.Sprintf("%s %s", orDefault(inv["PRODUCT_BRAND"], "product"), orDefault(inv["PRODUCT_VERSION"], "(no PRODUCT_VERSION)"))
+	if b := inv["BUILD_NUMBER"]; b != "" {
+		s += "-" + b
+	}
+	if p := inv["PLATFORM_VERSION"]; p != "" {
+		s += ", platform " + p
+	}
+	return s
+}
+
+func dash(s string) string { return orDefault(s, "-") }
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+// humanSize prints bytes in binary units with one decimal.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
+}

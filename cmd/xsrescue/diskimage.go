@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func init() {
+	diskCommand.Commands = append(diskCommand.Commands,
+		&cli.Command{
+			Name:      "save-partition",
+			Usage:     "save a whole partition to an image file with a sha256 sidecar",
+			ArgsUsage: "DISK",
+			Description: "Streams one partition of DISK (an image file or a block device, opened read-only)\n" +
+				"into FILE: zero blocks become holes (or, with --compress, a zstd stream), and\n" +
+				"FILE.json records the partition's size and sha256. The copy is verified by reading\n" +
+				"it back, and recorded in the journal (--journal, default FILE's directory/\n" +
+				"xsrescue-journal.db) as an external record. Choose the partition by --partition N\n" +
+				"or by its XenServer --role (backup, root, ...).\n\n" +
+				"Save the backup partition before ANY installer run: every upgrade reformats it, and\n" +
+				"with it the installer's Restore, the cleanest way back.\n\n" +
+				"Refuses (exit 3) a partition that is mounted or held (LVM, device-mapper), and an\n" +
+				"existing FILE. Writes nothing to DISK.\n\n" + exitHelp,
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "partition", Usage: "partition number `N`"},
+				&cli.StringFlag{Name: "role", Usage: "XenServer partition `ROLE` (backup, root, sr, boot, logs, swap, utility)"},
+				&cli.StringFlag{Name: "to", Usage: "image `FILE` to create (never overwritten)", Required: true},
+				&cli.BoolFlag{Name: "compress", Usage: "compress the image with zstd"},
+			},
+			Action: runSavePartition,
+		},
+		&cli.Command{
+			Name:      "restore-partition",
+			Usage:     "write a saved partition image back onto its partition",
+			ArgsUsage: "DISK",
+			Description: "Writes the image FILE (made by save-partition) back over partition N of DISK.\n" +
+				"Before a byte is written it checks the image against its sidecar FILE.json (size and\n" +
+				"sha256: a truncated or altered snapshot is refused), the partition's size against the\n" +
+				"snapshot's, and that the partition is not mounted or held. Only blocks that differ\n" +
+				"are written; the partition is then re-read and its sha256 compared. The restore is\n" +
+				"recorded in the journal as an external record.\n\n" +
+				"WARNING: this overwrites the whole partition. Everything written to it since the\n" +
+				"snapshot is lost; save it first (save-partition) if it may matter. --dry-run\n" +
+				"reports how many blocks would change and writes nothing.\n\n" + exitHelp,
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "partition", Usage: "partition number `N`", Required: true},
+				&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition", Required: true},
+			},
+			Action: runRestorePartition,
+		},
+	)
+}
+
+// SavePartitionDoc is the --json document of disk save-partition.
+type SavePartitionDoc struct {
+	*partimage.Sidecar
+	Image    string          `json:"image"`
+	SidecarP string          `json:"sidecar"`
+	Verified bool            `json:"verified"`
+	Op       *journal.Result `json:"op"`
+}
+
+// RestorePartitionDoc is the --json document of disk restore-partition.
+type RestorePartitionDoc struct {
+	Disk      string `json:"disk"`
+	Partition int    `json:"partition"`
+	Image     string `json:"image"`
+	DryRun    bool   `json:"dry_run"`
+	*partimage.RestoreResult
+	Op *journal.Result `json:"op"`
+}
+
+func runSavePartition(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	diskPath, image := a[0], cmd.String("to")
+	d, p, err := pickPartition(ctx, diskPath, int(cmd.Int("partition")), cmd.String("role"))
+	if err != nil {
+		return err
+	}
+	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
+		return err
+	}
+	f, err := os.Open(diskPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	o := output(cmd)
+	opt := partimage.Options{Compress: cmd.Bool("compress")}
+	finish := progress(o, "saving partition", p.Size, &opt.Progress)
+	sc, err := partimage.Save(ctx, f, partimage.Source{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}, image, opt)
+	finish()
+	if err != nil {
+		return err
+	}
+	rec := &journal.ExternalRecord{Type: "partition-image", Name: absPath(image), SHA256: sc.SHA256,
+		Rollback: fmt.Sprintf("xsrescue disk restore-partition %s --partition %d --from %s", diskPath, p.Number, absPath(image))}
+	res, err := recordExternal(ctx, cmd, d, p, image, "disk save-partition", rec,
+		fmt.Sprintf("partition %d (%s) of %s saved to %s", p.Number, dash(p.Role), diskPath, image))
+	if err != nil {
+		return fmt.Errorf("%s was saved and verified, but the journal record failed: %w", image, err)
+	}
+	doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarP: partimage.SidecarPath(image), Verified: true, Op: res}
+	return o.Emit(doc, func(w io.Writer) error {
+		fmt.Fprintf(w, "saved partition %d (%s, %s) of %s to %s\n", p.Number, dash(p.Role), humanSize(p.Size), diskPath, image)
+		fmt.Fprintf(w, "  sha256 %s, %s, image %s on disk; verified by reading it back\n", sc.SHA256, sc.Compression, humanSize(allocated(image)))
+		fmt.Fprintf(w, "  sidecar %s; journal %s op %d\n", partimage.SidecarPath(image), res.Journal, res.Op)
+		fmt.Fprintf(w, "  to put it back: %s\n", rec.Rollback)
+		return nil
+	})
+}
+
+func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	diskPath, image := a[0], cmd.String("from")
+	d, p, err := pickPartition(ctx, diskPath, int(cmd.Int("partition")), "")
+	if err != nil {
+		return err
+	}
+	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
+		return err
+	}
+	o := output(cmd)
+	dry := cmd.Bool("dry-run")
+	flags := os.O_RDWR
+	if dry {
+		flags = os.O_RDONLY
+	} else if isBlockDevice(diskPath) {
+		flags |= unix.O_EXCL // the kernel refuses while anything has it open exclusively (mounts, LVM)
+	}
+	f, err := os.OpenFile(diskPath, flags, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return xerr.Refusedf("%s is busy (mounted or held): %w", diskPath, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	plan, err := partimage.Plan(ctx, f, p.Start, p.Size, image)
+	if err != nil {
+		return err
+	}
+	if plan.Sidecar.Partition != p.Number && plan.Sidecar.Partition != 0 {
+		o.Logf("xsrescue: note: %s was saved from partition %d, restoring onto partition %d", image, plan.Sidecar.Partition, p.Number)
+	}
+	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: plan}
+	summary := fmt.Sprintf("restore partition %d (%s) of %s from %s: %d of %d MiB blocks differ (%s to write)",
+		p.Number, dash(p.Role), diskPath, image, plan.ChangedBlocks, plan.Blocks, humanSize(plan.BytesToWrite))
+	if dry || plan.ChangedBlocks == 0 {
+		return o.Emit(doc, func(w io.Writer) error {
+			fmt.Fprintln(w, summary)
+			if plan.ChangedBlocks == 0 {
+				fmt.Fprintln(w, "the partition already holds the snapshot: nothing to do")
+			} else {
+				fmt.Fprintln(w, "dry run: nothing written")
+			}
+			return nil
+		})
+	}
+	o.Logf("%s", summary)
+	if err := confirm(cmd, fmt.Sprintf("overwrite partition %d of %s", p.Number, diskPath)); err != nil {
+		return err
+	}
+	var bar func(int64)
+	finish := progress(o, "restoring partition", p.Size, &bar)
+	res, err := partimage.Restore(ctx, f, p.Start, p.Size, image, bar)
+	finish()
+	if err != nil {
+		return err
+	}
+	doc.RestoreResult = res
+	rec := &journal.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(diskPath), p.Number), SHA256: res.Sidecar.SHA256,
+		Rollback: "none: the previous content was not kept (save it with disk save-partition before a restore)"}
+	doc.Op, err = recordExternal(ctx, cmd, d, p, image, "disk restore-partition", rec,
+		fmt.Sprintf("partition %d of %s restored from %s", p.Number, diskPath, image))
+	if err != nil {
+		return fmt.Errorf("partition %d was restored and verified, but the journal record failed: %w", p.Number, err)
+	}
+	return o.Emit(doc, func(w io.Writer) error {
+		fmt.Fprintln(w, summary)
+		fmt.Fprintf(w, "written and verified: sha256 %s; journal %s op %d\n", res.VerifiedSHA256, doc.Op.Journal, doc.Op.Op)
+		return nil
+	})
+}
+
+// pickPartition inspects the disk and finds the partition by number or role.
+func pickPartition(ctx context.Context, diskPath string, number int, role string) (*partition.Disk, *partition.Partition, error) {
+	if (number == 0) == (role == "") {
+		return nil, nil, usageError{errors.New("give exactly one of --partition N and --role ROLE")}
+	}
+	d, err := inspectDisk(ctx, diskPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if number != 0 {
+		p := d.Partition(number)
+		if p == nil {
+			return nil, nil, xerr.Invalidf("%s: no partition %d", diskPath, number)
+		}
+		return d, p, nil
+	}
+	var found *partition.Partition
+	for i := range d.Partitions {
+		if d.Partitions[i].Role == role {
+			if found != nil {
+				return nil, nil, xerr.Invalidf("%s: partitions %d and %d both have role %s: use --partition", diskPath, found.Number, d.Partitions[i].Number, role)
+			}
+			found = &d.Partitions[i]
+		}
+	}
+	if found == nil {
+		return nil, nil, xerr.Invalidf("%s: no partition with role %q (see xsrescue disk inspect %s)", diskPath, role, diskPath)
+	}
+	return d, found, nil
+}
+
+// recordExternal records an action done outside any root in the journal:
+// --journal, or xsrescue-journal.db beside the image.
+func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p *partition.Partition, image, command string, rec *journal.ExternalRecord, why string) (*journal.Result, error) {
+	path := cmd.String("journal")
+	if path == "" {
+		path = filepath.Join(filepath.Dir(absPath(image)), "xsrescue-journal.db")
+	}
+	root, err := target.OpenRoot(filepath.Dir(absPath(image)))
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	identity := p.UUID
+	if identity == "" {
+		identity = fmt.Sprintf("%s#%d", absPath(d.Path), p.Number)
+	}
+	j, err := journal.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	tgt := &target.Target{Root: root, Identity: identity, Disk: d.Path, Partition: p.Number}
+	plan := &journal.Plan{Command: command, Changes: []journal.Change{{Kind: journal.External, External: rec, Why: why}}}
+	return j.Apply(ctx, tgt, os.Args, plan)
+}
+
+// confirm asks on a terminal, accepts --yes, and refuses otherwise.
+func confirm(cmd *cli.Command, what string) error {
+	if cmd.Bool("yes") {
+		return nil
+	}
+	in := cmd.Root().Reader
+	if !isTerminal(in) {
+		return xerr.Refusedf("%s: not confirmed (stdin is not a terminal; give --yes)", what)
+	}
+	fmt.Fprintf(output(cmd).Stderr(), "%s? Type yes to go on: ", what)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return xerr.Refusedf("%s: not confirmed", what)
+	}
+	return nil
+}
+
+// progress installs a progress bar callback into *cb when stderr is a
+// terminal and --json is off; the returned func ends it.
+func progress(o out, what string, total int64, cb *func(int64)) func() {
+	if cb == nil || o.JSON || !isTerminal(o.Stderr()) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(o.Stderr()),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionClearOnFinish(),
+	)
+	*cb = func(n int64) { _ = bar.Set64(n) }
+	return func() { _ = bar.Finish() }
+}
+
+func isBlockDevice(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// allocated is the space a (sparse) file takes on disk.
+func allocated(path string) int64 {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return 0
+	}
+	return st.Blocks * 512
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/guestfix"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "guest",
+		Usage: "check and fix a Xen guest (domU) root after a CentOS update",
+		Description: "After a yum update a CentOS 4.x domU can be left unbootable or degraded: the host keeps\n" +
+			"booting the old xenU kernel whose modules the update removed, lib/tls comes back, the serial\n" +
+			"console is missing, services that cannot work in a VM fail, the dbus user is missing, and\n" +
+			".rpmnew files pile up. These commands check an offline guest root (--root DIR, or a guest\n" +
+			"disk image with --disk IMG --partition N) rule by rule and fix it through the journal.\n" +
+			"Rules: " + strings.Join(guestfix.RuleNames(), ", ") + " (docs/guest.md).",
+		Commands: []*cli.Command{guestCheckCommand(), guestFixCommand()},
+	})
+}
+
+func guestDomainFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "host-kernel", Usage: "the kernel `VERSION` the host boots for this guest (default: kernel= of --domain-config)"},
+		&cli.StringFlag{Name: "domain-config", Usage: "the guest's Xen domain config `FILE` on the host (kernel=, vcpus=, extra=)"},
+	}
+}
+
+func guestCheckCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "findings with evidence for every guest rule",
+		ArgsUsage: " ",
+		Description: "Runs each rule on the guest root and prints one finding per thing checked, graded\n" +
+			"ok, warn or broken, with the file and line it read. --host-kernel (or kernel= of the\n" +
+			"--domain-config file) is the kernel the host boots for the guest: its modules must be in\n" +
+			"lib/modules. vcpus= of the domain config decides whether irqbalance is useful.\n" +
+			"Read-only: never writes a byte, to the guest or to the domain config.\n\n" + exitHelp,
+		Flags:  append(targetFlags(), guestDomainFlags()...),
+		Action: runGuestCheck,
+	}
+}
+
+func guestFixCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "fix",
+		Usage:     "apply the guest fixes through the journal",
+		ArgsUsage: " ",
+		Description: "Builds the fixes of every rule (or of the --only rules), shows them as a diff and applies\n" +
+			"them through the journal: yum.conf gets installonlypkgs with kernel-xenU, lib/tls is renamed\n" +
+			"to lib/tls.disabled, ttyS0 goes into securetty and an agetty line into inittab, the S##\n" +
+			"links of haldaemon, mdmonitor, lvm2-monitor (and irqbalance on one vCPU) become K## links,\n" +
+			"and the dbus user is added as useradd would. Every other byte of an edited file stays.\n" +
+			"With --domain-config, xencons=ttyS console=ttyS0 is added to its extra=; that file is on\n" +
+			"the host, so it is a second journal op (a root at the file's directory) recorded in the\n" +
+			"same journal as the guest's. The host-kernel and rpmnew rules are never fixed\n" +
+			"automatically; what is left is listed. A second run changes nothing (\"already as requested\").\n\n" +
+			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running.\n\n" +
+			"EXIT STATUS:\n   0  fixed (or already as requested)\n   1  the operation failed\n" +
+			"   2  a malformed yum.conf, inittab, account file or domain config (file and line named),\n" +
+			"      an unknown rule, bad flags\n" +
+			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device\n",
+		Flags: append(append(targetFlags(), guestDomainFlags()...),
+			&cli.StringSliceFlag{Name: "only", Usage: "fix only `RULE` (repeatable; one of " + strings.Join(guestfix.RuleNames(), ", ") + ")"},
+		),
+		Action: runGuestFix,
+	}
+}
+
+// GuestCheckDoc is the JSON document of `guest check` (docs/json.md).
+type GuestCheckDoc struct {
+	Root         string  `json:"root"`
+	Disk         string  `json:"disk,omitempty"`
+	Partition    int     `json:"partition,omitempty"`
+	DomainConfig *string `json:"domain_config"`
+	*guestfix.Report
+	Clean bool `json:"clean"`
+}
+
+// GuestFixDoc is the JSON document of `guest fix` (docs/json.md).
+type GuestFixDoc struct {
+	Root         string             `json:"root"`
+	DryRun       bool               `json:"dry_run"`
+	Changes      []GuestChange      `json:"changes"`
+	DomainConfig *GuestDomainFix    `json:"domain_config"`
+	Manual       []guestfix.Finding `json:"manual"`
+	Op           *journal.Result    `json:"op"`  // the last op applied to the guest
+	Ops          []*journal.Result  `json:"ops"` // every op applied to the guest, in order
+}
+
+// GuestDomainFix is the domain config part of `guest fix`.
+type GuestDomainFix struct {
+	Path    string          `json:"path"`
+	Changes []GuestChange   `json:"changes"`
+	Op      *journal.Result `json:"op"`
+}
+
+// GuestChange is one planned change.
+type GuestChange struct {
+	Kind    journal.Kind `json:"kind"`
+	Path    string       `json:"path"`
+	NewPath string       `json:"new_path,omitempty"`
+	Why     string       `json:"why"`
+}
+
+func guestChanges(p *journal.Plan) []GuestChange {
+	out := []GuestChange{}
+	for _, c := range p.Changes {
+		out = append(out, GuestChange{Kind: c.Kind, Path: c.Path, NewPath: c.NewPath, Why: c.Why})
+	}
+	return out
+}
+
+// guestOptions reads --host-kernel and --domain-config; it returns the
+// domain config's directory and file name (after following symlinks on the
+// host) for the fix's second op.
+func guestOptions(cmd *cli.Command) (guestfix.Options, string, error) {
+	opts := guestfix.Options{HostKernel: cmd.String("host-kernel"), Only: cmd.StringSlice("only")}
+	name := cmd.String("domain-config")
+	if name == "" {
+		return opts, "", nil
+	}
+	real, err := filepath.EvalSymlinks(name)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+	}
+	dir, err := target.OpenRoot(filepath.Dir(real))
+	if err != nil {
+		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+	}
+	defer dir.Close()
+	data, err := dir.ReadFile(filepath.Base(real))
+	if err != nil {
+		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+	}
+	if opts.Domain, err = guestfix.ParseDomainConfig(bytes.NewReader(data), name); err != nil {
+		return opts, "", err
+	}
+	return opts, real, nil
+}
+
+func runGuestCheck(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	opts, _, err := guestOptions(cmd)
+	if err != nil {
+		return err
+	}
+	tgt, err := openTarget(ctx, cmd, false)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	rep, err := guestfix.Check(tgt.Root, opts)
+	if err != nil {
+		return err
+	}
+	rep.Notes = append(rep.Notes, tgt.Notes...)
+	doc := &GuestCheckDoc{Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition, Report: rep, Clean: rep.Clean()}
+	if opts.Domain != nil {
+		doc.DomainConfig = &opts.Domain.Name
+	}
+	return output(cmd).Emit(doc, func(w io.Writer) error { return renderGuestCheck(w, doc) })
+}
+
+func renderGuestCheck(w io.Writer, doc *GuestCheckDoc) error {
+	where := doc.Root
+	if doc.Disk != "" {
+		where = fmt.Sprintf("%s partition %d", doc.Disk, doc.Partition)
+	}
+	hk, vcpus := doc.HostKernel, "unknown"
+	if hk == "" {
+		hk = "unknown"
+	}
+	if doc.VCPUs > 0 {
+		vcpus = fmt.Sprint(doc.VCPUs)
+	}
+	fmt.Fprintf(w, "guest root: %s\ninit: %s   host kernel: %s   vCPUs: %s\n", where, doc.Init, hk, vcpus)
+	fmt.Fprintf(w, "kernels in boot/: %s\nkernels in lib/modules/: %s\n\n", strings.Join(doc.Kernels.Boot, " "), strings.Join(doc.Kernels.Modules, " "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	count := map[guestfix.Severity]int{}
+	for _, f := range doc.Findings {
+		count[f.Severity]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(string(f.Severity)), f.ID, f.Evidence)
+	}
+	tw.Flush()
+	for _, n := range doc.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "\n%d broken, %d warn, %d ok", count[guestfix.Broken], count[guestfix.Warn], count[guestfix.OK])
+	if !doc.Clean {
+		fmt.Fprint(w, " (xsrescue guest fix applies what can be automated; --dry-run shows it first)")
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func runGuestFix(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	opts, domainPath, err := guestOptions(cmd)
+	if err != nil {
+		return err
+	}
+	dryRun := cmd.Bool("dry-run")
+	tgt, err := openTarget(ctx, cmd, !dryRun)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	doc := &GuestFixDoc{Root: tgt.Root.Dir(), DryRun: dryRun, Changes: []GuestChange{}, Ops: []*journal.Result{}}
+	// A journal op changes each path once; a fix that needs two steps on
+	// one path (lib/tls.disabled) says so, and is planned again after the
+	// first op.
+	var fix *guestfix.Fix
+	for round := 1; ; round++ {
+		if fix, err = guestfix.Plan(tgt.Root, opts); err != nil {
+			return err
+		}
+		doc.Changes = append(doc.Changes, guestChanges(fix.Guest)...)
+		res, err := applyPlan(ctx, cmd, tgt, fix.Guest)
+		if err != nil {
+			return err
+		}
+		if res != nil {
+			doc.Op = res
+			doc.Ops = append(doc.Ops, res)
+		}
+		if !fix.Again || round == 3 {
+			break
+		}
+		if dryRun {
+			output(cmd).Logf("dry run: once these changes are applied, guest fix plans the rest (lib/tls is renamed in a second op)")
+			break
+		}
+	}
+	doc.Manual = append([]guestfix.Finding{}, fix.Manual...)
+	if fix.Domain != nil {
+		doc.DomainConfig = &GuestDomainFix{Path: domainPath, Changes: guestChanges(fix.Domain)}
+		if doc.DomainConfig.Op, err = applyDomainFix(ctx, cmd, tgt, domainPath, fix.Domain); err != nil {
+			return err
+		}
+	}
+	return output(cmd).Emit(doc, func(w io.Writer) error {
+		if len(doc.Manual) > 0 {
+			fmt.Fprintln(w, "not fixed automatically:")
+			for _, f := range doc.Manual {
+				fmt.Fprintf(w, "  %s %s: %s\n", strings.ToUpper(string(f.Severity)), f.ID, f.Evidence)
+			}
+		}
+		return nil
+	})
+}
+
+// applyDomainFix applies the domain config change as its own op on a root
+// at the file's directory. Its journal is the guest's (--journal, or the
+// guest root's default), so one journal lists both ops and nothing is
+// written next to the host's domain configs.
+func applyDomainFix(ctx context.Context, cmd *cli.Command, guest *target.Target, path string, plan *journal.Plan) (*journal.Result, error) {
+	if plan.Empty() {
+		return nil, nil
+	}
+	dt, err := target.Open(ctx, target.Options{Root: filepath.Dir(path), Writable: true})
+	if err != nil {
+		return nil, err
+	}
+	defer dt.Close()
+	if cmd.String("journal") == "" && !cmd.Bool("dry-run") {
+		jpath, err := journal.DefaultPath(guest.Root, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Set("journal", jpath); err != nil {
+			return nil, err
+		}
+	}
+	output(cmd).Logf("domain config %s (host side, a second op; undo it with --root %s):", path, filepath.Dir(path))
+	return applyPlan(ctx, cmd, dt, plan)
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+)
+
+func guestRun(t *testing.T, argv ...string) (int, string, string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+// guestTree writes a fixture guest root and its domain config (in a
+// directory of its own, as on the host) and returns both paths.
+func guestTree(t *testing.T, spec fixtures.GuestSpec) (root, cfg string) {
+	t.Helper()
+	root = filepath.Join(t.TempDir(), "guest")
+	if err := fixtures.WriteGuestRoot(root, spec); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(t.TempDir(), spec.Name)
+	if err := os.WriteFile(cfg, fixtures.GuestDomainConfig(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root, cfg
+}
+
+// guestState is every entry under dir with its type, mode, link target and
+// content hash, leaving out the journal.
+func guestState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	state := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "var" || rel == "var/lib" || strings.HasPrefix(rel, "var/lib/xsrescue") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		s := fi.Mode().String()
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			l, _ := os.Readlink(p)
+			s += " -> " + l
+		} else if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s += fmt.Sprintf(" %x", sha256.Sum256(data))
+		}
+		state[rel] = s
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+type guestCheckJSON struct {
+	Root         string  `json:"root"`
+	DomainConfig *string `json:"domain_config"`
+	Init         string  `json:"init"`
+	HostKernel   string  `json:"host_kernel"`
+	VCPUs        int     `json:"vcpus"`
+	Clean        bool    `json:"clean"`
+	Findings     []struct {
+		ID, Severity, Evidence, Rule string
+	} `json:"findings"`
+	Notes []string `json:"notes"`
+}
+
+func guestCheck(t *testing.T, argv ...string) guestCheckJSON {
+	t.Helper()
+	code, out, errOut := guestRun(t, append([]string{"guest", "check", "--json"}, argv...)...)
+	var doc guestCheckJSON
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("guest check: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	return doc
+}
+
+func severities(doc guestCheckJSON) map[string]string {
+	m := map[string]string{}
+	for _, f := range doc.Findings {
+		m[f.ID] = f.Severity
+	}
+	return m
+}
+
+func TestGuestCheckReadOnly(t *testing.T) {
+	root, cfg := guestTree(t, fixtures.CentOS46Guest())
+	before, cfgBefore := guestState(t, root), guestState(t, filepath.Dir(cfg))
+	doc := guestCheck(t, "--root", root, "--domain-config", cfg, "--host-kernel", fixtures.GuestKernelGone)
+	if doc.Clean || doc.HostKernel != fixtures.GuestKernelGone || doc.VCPUs != 1 || doc.Init != "sysv" || doc.DomainConfig == nil {
+		t.Errorf("doc %+v", doc)
+	}
+	sev := severities(doc)
+	for id, want := range map[string]string{
+		"installonlypkgs": "warn", "host-kernel": "broken", "tls": "warn", "serial-console/inittab": "warn",
+		"serial-console/domain-config": "warn", "services/irqbalance": "warn", "dbus-user": "broken",
+		"rpmnew/etc/yum.conf.rpmnew": "warn",
+	} {
+		if sev[id] != want {
+			t.Errorf("%s: %q, want %q", id, sev[id], want)
+		}
+	}
+	code, out, _ := guestRun(t, "guest", "check", "--root", root)
+	if code != 0 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
+		t.Errorf("text check: exit %d\n%s", code, out)
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Errorf("check wrote to the guest:\n%s", d)
+	}
+	if d := cmp.Diff(cfgBefore, guestState(t, filepath.Dir(cfg))); d != "" {
+		t.Errorf("check wrote to the domain config:\n%s", d)
+	}
+}
+
+// TestGuestFixEndToEnd: dry run touches nothing; fix; check is clean but
+// for the rules never fixed automatically; a second fix changes nothing;
+// journal undo of every op restores both trees byte for byte.
+func TestGuestFixEndToEnd(t *testing.T) {
+	root, cfg := guestTree(t, fixtures.CentOS46Guest())
+	before, cfgBefore := guestState(t, root), guestState(t, filepath.Dir(cfg))
+
+	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "+S0:2345:respawn:/sbin/agetty ttyS0 38400 vt100-nav") || !strings.Contains(out, `+extra = "ro 3 xencons=ttyS console=ttyS0"`) {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var")); err == nil {
+		t.Error("dry run created the journal")
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Errorf("dry run wrote:\n%s", d)
+	}
+
+	if code, _, errOut := guestRun(t, "guest", "fix", "--root", root); code != 3 {
+		t.Errorf("no --yes and no terminal: exit %d, want 3: %s", code, errOut)
+	}
+
+	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
+	var doc struct {
+		Changes      []GuestChange `json:"changes"`
+		Ops          []struct{ Op int64 }
+		DomainConfig struct {
+			Op struct {
+				Op      int64
+				Journal string
+			}
+		} `json:"domain_config"`
+		Manual []struct{ ID string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("fix: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if len(doc.Ops) != 2 || doc.DomainConfig.Op.Op != 3 || len(doc.Changes) != 22 || len(doc.Manual) != 3 {
+		t.Errorf("fix doc: %d ops, domain op %d, %d changes, %d manual\n%s", len(doc.Ops), doc.DomainConfig.Op.Op, len(doc.Changes), len(doc.Manual), out)
+	}
+
+	after := guestCheck(t, "--root", root, "--domain-config", cfg)
+	for _, f := range after.Findings {
+		if f.Severity != "ok" && f.Rule != "rpmnew" {
+			t.Errorf("after fix: %s %s: %s", f.Severity, f.ID, f.Evidence)
+		}
+	}
+
+	code, out, _ = guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--yes")
+	if code != 0 || !strings.Contains(out, "already as requested") {
+		t.Errorf("second fix: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "lib/tls.disabled.old/libc-2.3.4.so")); err != nil {
+		t.Errorf("the earlier lib/tls.disabled was not kept: %v", err)
+	}
+
+	jpath := doc.DomainConfig.Op.Journal
+	if code, out, errOut := guestRun(t, "journal", "undo", "3", "--root", filepath.Dir(cfg), "--journal", jpath, "--yes"); code != 0 {
+		t.Fatalf("undo 3: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, op := range []string{"2", "1"} {
+		if code, out, errOut := guestRun(t, "journal", "undo", op, "--root", root, "--yes"); code != 0 {
+			t.Fatalf("undo %s: exit %d\n%s%s", op, code, out, errOut)
+		}
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Errorf("undo is not byte-identical (-before +after):\n%s", d)
+	}
+	if d := cmp.Diff(cfgBefore, guestState(t, filepath.Dir(cfg))); d != "" {
+		t.Errorf("domain config after undo (-before +after):\n%s", d)
+	}
+}
+
+func TestGuestSystemdSkipsInittab(t *testing.T) {
+	root, _ := guestTree(t, fixtures.SystemdGuest())
+	doc := guestCheck(t, "--root", root)
+	if doc.Init != "systemd" || severities(doc)["serial-console/inittab"] != "ok" {
+		t.Errorf("systemd root: %+v", doc)
+	}
+	found := false
+	for _, n := range doc.Notes {
+		found = found || strings.Contains(n, "inittab check is skipped")
+	}
+	if !found {
+		t.Errorf("no note about the skipped inittab rule: %q", doc.Notes)
+	}
+}
+
+func TestGuestErrors(t *testing.T) {
+	root, cfg := guestTree(t, fixtures.CentOS45Guest())
+	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), []byte("id:3:initdefault:\nbroken line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badCfg := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(badCfg, []byte("name = \"x\"\nextra = \"unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		argv []string
+		code int
+		want string
+	}{
+		{[]string{"guest", "check", "--root", root}, 2, `etc/inittab line 2: expected id:runlevels:action:process, got "broken line"`},
+		{[]string{"guest", "fix", "--root", root, "--yes"}, 2, "etc/inittab line 2:"},
+		{[]string{"guest", "fix", "--root", root, "--only", "bogus"}, 2, `unknown rule "bogus"`},
+		{[]string{"guest", "check", "--root", root, "--domain-config", badCfg}, 2, badCfg + " line 2: string is never closed"},
+		{[]string{"guest", "check", "--root", root, "--domain-config", cfg + ".missing"}, 2, "--domain-config:"},
+		{[]string{"guest", "check"}, 2, "no target"},
+		{[]string{"guest", "check", "--root", root, "extra-arg"}, 2, "expected 0 argument"},
+	} {
+		code, _, errOut := guestRun(t, tc.argv...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d with %q", tc.argv, code, errOut, tc.code, tc.want)
+		}
+	}
+	// Without the broken inittab rule, the rest still works.
+	if code, _, errOut := guestRun(t, "guest", "fix", "--root", root, "--only", "tls,services", "--yes"); code != 0 {
+		t.Errorf("--only tls,services: exit %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "journal",
+		Usage: "list, show, undo, recover and export the ops recorded in the journal",
+		Description: "Every mutation xsrescue makes is an op in the journal: an SQLite file, by default\n" +
+			"var/lib/xsrescue/journal.db inside the target root (--journal PATH or $XSRESCUE_JOURNAL\n" +
+			"put it elsewhere). An op holds the command line, the target's identity, and for each\n" +
+			"change the before-image (content, mode, owner, mtime, xattrs, type, device numbers,\n" +
+			"link target) and the after-hash. See docs/journal.md.",
+		Commands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "every op, oldest first",
+				ArgsUsage: " ",
+				Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
+					"Read-only: never writes a byte.\n\n" + exitHelp,
+				Flags:  targetFlags(),
+				Action: runJournalList,
+			},
+			{
+				Name:      "show",
+				Usage:     "one op with every change and its before/after hashes",
+				ArgsUsage: "OP",
+				Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
+					"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
+				Flags:  targetFlags(),
+				Action: runJournalShow,
+			},
+			{
+				Name:      "undo",
+				Usage:     "restore every before-image of an op",
+				ArgsUsage: "OP",
+				Description: "Puts every file the op changed back as it was, byte- and metadata-identical (content,\n" +
+					"mode, owner, mtime, xattrs; device nodes recreated with the same type, major, minor;\n" +
+					"symlinks with the same target; renames reversed), then verifies it.\n" +
+					"The target defaults to the one the op recorded; a target whose identity (filesystem\n" +
+					"UUID or directory) differs is refused. If a file changed since the op, undo refuses\n" +
+					"and changes nothing, unless --force.\n\n" +
+					"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
+				Flags: append(targetFlags(),
+					&cli.BoolFlag{Name: "force", Usage: "restore even files that changed since the op"}),
+				Action: runJournalUndo,
+			},
+			{
+				Name:      "recover",
+				Usage:     "roll back ops a crash left unfinished",
+				ArgsUsage: " ",
+				Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
+					"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
+					"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
+					"original command again afterwards. The target defaults to the one the op recorded.\n\n" +
+					"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
+				Flags:  targetFlags(),
+				Action: runJournalRecover,
+			},
+			{
+				Name:      "export",
+				Usage:     "write an op and its before-images as a tar.gz",
+				ArgsUsage: "OP [FILE]",
+				Description: "Writes op.json (what 'journal show --json' prints) and every before-image under before/\n" +
+					"with its mode, owner, mtime, xattrs and device numbers, as FILE (default\n" +
+					"xsrescue-op-OP.tar.gz in the current directory; '-' for stdout). Reads the target\n" +
+					"read-only.\n\n" + exitHelp,
+				Flags:  targetFlags(),
+				Action: runJournalExport,
+			},
+		},
+	})
+}
+
+// opArg parses the OP argument.
+func opArg(cmd *cli.Command, s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageError{fmt.Errorf("%s: OP must be an op number from 'xsrescue journal list', got %q", cmd.FullName(), s)}
+	}
+	return id, nil
+}
+
+func hasTargetFlags(cmd *cli.Command) bool {
+	return cmd.String("root") != "" || cmd.String("disk") != ""
+}
+
+// errNoJournal: nothing was ever changed on the target.
+var errNoJournal = errors.New("no journal")
+
+// openJournalRO opens the journal for list/show/export: --journal, or the
+// default inside the target opened read-only. A missing journal is
+// errNoJournal. The returned closer releases both.
+func openJournalRO(ctx context.Context, cmd *cli.Command) (*journal.Journal, func(), error) {
+	var tgt *target.Target
+	p := cmd.String("journal")
+	if p == "" {
+		if !hasTargetFlags(cmd) {
+			return nil, nil, usageError{fmt.Errorf("%s: give the target (--root DIR or --disk DEV) or --journal PATH", cmd.FullName())}
+		}
+		var err error
+		if tgt, err = openTarget(ctx, cmd, false); err != nil {
+			return nil, nil, err
+		}
+		if p, err = journalPathFor(cmd, tgt, false); err != nil {
+			tgt.Close()
+			return nil, nil, err
+		}
+	}
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		tgt.Close()
+		return nil, nil, fmt.Errorf("%w at %s", errNoJournal, p)
+	}
+	j, err := journal.OpenReadOnly(p)
+	if err != nil {
+		tgt.Close()
+		return nil, nil, err
+	}
+	return j, func() { j.Close(); tgt.Close() }, nil
+}
+
+func runJournalList(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	j, done, err := openJournalRO(ctx, cmd)
+	if errors.Is(err, errNoJournal) {
+		return output(cmd).Emit(map[string]any{"ops": []journal.OpInfo{}}, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	defer done()
+	ops, err := j.List(ctx)
+	if err != nil {
+		return err
+	}
+	return output(cmd).Emit(map[string]any{"ops": ops}, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
+		for _, o := range ops {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, o.Status, o.Started, o.Changes, strings.Join(o.Argv, " "))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "journal %s\n", j.Path())
+		return err
+	})
+}
+
+func runJournalShow(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	id, err := opArg(cmd, a[0])
+	if err != nil {
+		return err
+	}
+	j, done, err := openJournalRO(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return err
+	}
+	return output(cmd).Emit(map[string]any{"op": op}, func(w io.Writer) error {
+		fmt.Fprintf(w, "Op %d (%s): %s\n", op.ID, op.UUID, op.Status)
+		fmt.Fprintf(w, "  command  %s\n  target   %s (root %s)\n  started  %s\n", strings.Join(op.Argv, " "), op.Target, op.Root, op.Started)
+		if op.Finished != nil {
+			fmt.Fprintf(w, "  finished %s\n", *op.Finished)
+		}
+		if op.Error != nil {
+			fmt.Fprintf(w, "  error    %s\n", *op.Error)
+		}
+		for _, c := range op.Changes {
+			fmt.Fprintf(w, "  %d. %s\n", c.Seq, c.Description)
+			if c.Why != "" {
+				fmt.Fprintf(w, "     why: %s\n", c.Why)
+			}
+			if c.BeforeSHA256 != nil || c.AfterSHA256 != nil {
+				fmt.Fprintf(w, "     sha256 before %s\n     sha256 after  %s\n", hashOrDash(deref(c.BeforeSHA256)), hashOrDash(deref(c.AfterSHA256)))
+			}
+		}
+		_, err := fmt.Fprintf(w, "journal %s\n", j.Path())
+		return err
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// openForRepair opens the journal read-write and the target undo/recover
+// work on: --root/--disk if given (the journal defaulting inside it), else
+// the target the op recorded (which then needs --journal). recorded picks
+// the op whose target is used.
+func openForRepair(ctx context.Context, cmd *cli.Command, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
+	if hasTargetFlags(cmd) {
+		tgt, err := openTarget(ctx, cmd, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := journalPathFor(cmd, tgt, false)
+		if err == nil {
+			_, err = os.Stat(p)
+		}
+		if err != nil {
+			tgt.Close()
+			return nil, nil, fmt.Errorf("journal: %w", err)
+		}
+		j, err := journal.Open(p)
+		if err != nil {
+			tgt.Close()
+			return nil, nil, err
+		}
+		return j, tgt, nil
+	}
+	p := cmd.String("journal")
+	if p == "" {
+		return nil, nil, usageError{fmt.Errorf("%s: give the target (--root DIR or --disk DEV) or --journal PATH", cmd.FullName())}
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil, fmt.Errorf("journal: %w", err)
+	}
+	j, err := journal.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, err := recorded(j)
+	if err != nil || op == nil {
+		j.Close()
+		return nil, nil, err
+	}
+	o := target.Options{Root: op.Root, Writable: true}
+	if op.Disk != nil {
+		o = target.Options{Disk: *op.Disk, Partition: deref0(op.Partition), Writable: true}
+	}
+	tgt, err := target.Open(ctx, o)
+	if err != nil {
+		j.Close()
+		return nil, nil, fmt.Errorf("the target op %d recorded: %w", op.ID, err)
+	}
+	return j, tgt, nil
+}
+
+func deref0(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	id, err := opArg(cmd, a[0])
+	if err != nil {
+		return err
+	}
+	j, tgt, err := openForRepair(ctx, cmd, func(j *journal.Journal) (*journal.OpInfo, error) {
+		op, err := j.Op(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &op.OpInfo, nil
+	})
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	defer j.Close()
+	o := output(cmd)
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !o.JSON {
+		fmt.Fprintf(o.Stdout(), "Undo op %d (%s) on %s:\n", op.ID, strings.Join(op.Argv, " "), tgt.Root.Dir())
+		for i := len(op.Changes) - 1; i >= 0; i-- {
+			fmt.Fprintf(o.Stdout(), "  revert: %s\n", op.Changes[i].Description)
+		}
+	}
+	if cmd.Bool("dry-run") {
+		o.Logf("dry run: nothing was changed")
+		return nil
+	}
+	if !cmd.Bool("yes") {
+		if err := confirmMutation(cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Root.Dir())); err != nil {
+			return err
+		}
+	}
+	res, err := j.Undo(ctx, tgt, id, cmd.Bool("force"))
+	if err != nil {
+		return err
+	}
+	return o.Emit(map[string]any{"op": res}, func(w io.Writer) error {
+		printOpResult(w, res, "undone")
+		return nil
+	})
+}
+
+func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	var nothing bool
+	j, tgt, err := openForRepair(ctx, cmd, func(j *journal.Journal) (*journal.OpInfo, error) {
+		ops, err := j.Interrupted(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(ops) == 0 {
+			nothing = true
+			return nil, nil
+		}
+		for _, op := range ops[1:] {
+			if op.Target != ops[0].Target {
+				return nil, xerr.Invalidf("interrupted ops of several targets (%s, %s): give --root or --disk", ops[0].Target, op.Target)
+			}
+		}
+		return &ops[0], nil
+	})
+	if err != nil {
+		return err
+	}
+	o := output(cmd)
+	if nothing {
+		return o.Emit(map[string]any{"recovered": []*journal.Result{}}, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted.")
+			return err
+		})
+	}
+	defer tgt.Close()
+	defer j.Close()
+	ops, err := j.Interrupted(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return o.Emit(map[string]any{"recovered": []*journal.Result{}}, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted.")
+			return err
+		})
+	}
+	if !o.JSON {
+		for _, op := range ops {
+			fmt.Fprintf(o.Stdout(), "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, strings.Join(op.Argv, " "), op.Status)
+		}
+	}
+	if cmd.Bool("dry-run") {
+		o.Logf("dry run: nothing was changed")
+		return nil
+	}
+	if !cmd.Bool("yes") {
+		if err := confirmMutation(cmd, fmt.Sprintf("Roll back %d interrupted op(s) on %s?", len(ops), tgt.Root.Dir())); err != nil {
+			return err
+		}
+	}
+	res, err := j.Recover(ctx, tgt)
+	if err != nil {
+		return err
+	}
+	return o.Emit(map[string]any{"recovered": res}, func(w io.Writer) error {
+		for _, r := range res {
+			printOpResult(w, r, "rolled back")
+		}
+		return nil
+	})
+}
+
+func runJournalExport(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 2)
+	if err != nil {
+		return err
+	}
+	id, err := opArg(cmd, a[0])
+	if err != nil {
+		return err
+	}
+	file := fmt.Sprintf("xsrescue-op-%d.tar.gz", id)
+	if len(a) == 2 {
+		file = a[1]
+	}
+	o := output(cmd)
+	if file == "-" && o.JSON {
+		return usageError{fmt.Errorf("%s: --json and FILE '-' both want stdout", cmd.FullName())}
+	}
+	j, done, err := openJournalRO(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if file == "-" {
+		return j.Export(ctx, id, o.Stdout())
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	err = j.Export(ctx, id, cw)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		return fmt.Errorf("export %s: %w", file, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	return o.Emit(map[string]any{"op": id, "file": file, "bytes": cw.n, "sha256": sum}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "Op %d exported to %s (%d bytes, sha256 %s)\n", id, file, cw.n, sum)
+		return err
+	})
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/journal"
+)
+
+// The journal tests drive a tiny mutating command of their own through the
+// real CLI: it writes --content into FILE through applyPlan, as every
+// domain command does.
+func init() {
+	register(&cli.Command{
+		Name:      "zz-journal-test-write",
+		Hidden:    true,
+		ArgsUsage: "FILE",
+		Flags:     append(targetFlags(), &cli.StringFlag{Name: "content"}),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			a, err := args(cmd, 1, 1)
+			if err != nil {
+				return err
+			}
+			tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+			if err != nil {
+				return err
+			}
+			defer tgt.Close()
+			plan := &journal.Plan{Command: "test write"}
+			if old, err := tgt.Root.ReadFile(a[0]); err != nil || string(old) != cmd.String("content") {
+				plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: []byte(cmd.String("content")), Why: "test"})
+			}
+			res, err := applyPlan(ctx, cmd, tgt, plan)
+			if err != nil {
+				return err
+			}
+			return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
+		},
+	})
+}
+
+func journalRun(t *testing.T, argv ...string) (int, string, string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func treeSum(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		io.WriteString(h, p+fi.Mode().String()+fi.ModTime().String()+"\n")
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func journalTestRoot(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc/inventory"), []byte("PRODUCT_VERSION='8.2.1'\nBUILD='x'\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestJournalCLIFlow(t *testing.T) {
+	dir := journalTestRoot(t)
+	newContent := "PRODUCT_VERSION='8.2.0'\nBUILD='x'\n"
+	orig := treeSum(t, dir)
+
+	// --dry-run: a diff, and nothing touched, not even the journal.
+	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--dry-run")
+	if code != 0 || !strings.Contains(out, "-PRODUCT_VERSION='8.2.1'") || !strings.Contains(out, "+PRODUCT_VERSION='8.2.0'") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if treeSum(t, dir) != orig {
+		t.Fatal("dry run changed the root")
+	}
+
+	// No TTY and no --yes: refused, nothing touched.
+	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir); code != 3 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("no --yes: exit %d: %s", code, errOut)
+	}
+	if treeSum(t, dir) != orig {
+		t.Fatal("refused mutation changed the root")
+	}
+
+	code, out, errOut = journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes")
+	jpath := filepath.Join(dir, "var/lib/xsrescue/journal.db")
+	if code != 0 || !strings.Contains(out, "applied as op 1") || !strings.Contains(out, jpath) || !strings.Contains(out, "xsrescue journal undo 1 --root "+dir) {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); string(b) != newContent {
+		t.Fatalf("content %q", b)
+	}
+	// Already as requested: exit 0, no new op.
+	if code, out, _ := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "already as requested") {
+		t.Fatalf("empty plan: exit %d %s", code, out)
+	}
+
+	code, out, _ = journalRun(t, "journal", "list", "--root", dir, "--json")
+	var list struct {
+		Ops []struct {
+			ID      int64    `json:"id"`
+			UUID    string   `json:"uuid"`
+			Status  string   `json:"status"`
+			Argv    []string `json:"argv"`
+			Target  string   `json:"target"`
+			Started string   `json:"started"`
+			Changes int      `json:"changes"`
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Ops) != 1 {
+		t.Fatalf("list: exit %d %v\n%s", code, err, out)
+	}
+	if op := list.Ops[0]; op.ID != 1 || op.Status != "applied" || op.Target != dir || op.Changes != 1 || op.Argv[0] != "xsrescue" || !strings.Contains(strings.Join(op.Argv, " "), "--yes") {
+		t.Errorf("list op %+v", op)
+	}
+
+	code, out, _ = journalRun(t, "journal", "show", "1", "--journal", jpath, "--json")
+	var show struct {
+		Op struct {
+			Changes []struct {
+				Path         string `json:"path"`
+				BeforeSHA256 string `json:"before_sha256"`
+				AfterSHA256  string `json:"after_sha256"`
+			} `json:"changes"`
+		} `json:"op"`
+	}
+	if err := json.Unmarshal([]byte(out), &show); code != 0 || err != nil || len(show.Op.Changes) != 1 {
+		t.Fatalf("show: exit %d %v\n%s", code, err, out)
+	}
+	sum := sha256.Sum256([]byte(newContent))
+	if c := show.Op.Changes[0]; c.Path != "etc/inventory" || c.AfterSHA256 != hex.EncodeToString(sum[:]) || c.BeforeSHA256 == "" {
+		t.Errorf("show change %+v", c)
+	}
+
+	export := filepath.Join(t.TempDir(), "op1.tar.gz")
+	if code, _, errOut := journalRun(t, "journal", "export", "1", export, "--root", dir); code != 0 {
+		t.Fatalf("export: exit %d %s", code, errOut)
+	}
+	if fi, err := os.Stat(export); err != nil || fi.Size() == 0 {
+		t.Fatalf("export file: %v", err)
+	}
+
+	// Another target is refused.
+	other := journalTestRoot(t)
+	if code, _, errOut := journalRun(t, "journal", "undo", "1", "--root", other, "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "another target") {
+		t.Errorf("undo on another target: exit %d %s", code, errOut)
+	}
+	// Undo with the recorded target (only --journal given).
+	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--journal", jpath, "--yes"); code != 0 || !strings.Contains(out, "undone") {
+		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); string(b) != "PRODUCT_VERSION='8.2.1'\nBUILD='x'\n" {
+		t.Fatalf("after undo %q", b)
+	}
+	if code, _, _ := journalRun(t, "journal", "undo", "1", "--root", dir, "--yes"); code != 3 {
+		t.Errorf("second undo: exit %d, want 3", code)
+	}
+	if code, out, _ := journalRun(t, "journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
+		t.Errorf("recover: exit %d %s", code, out)
+	}
+}
+
+func TestJournalCLIErrors(t *testing.T) {
+	dir := journalTestRoot(t)
+	for _, tc := range []struct {
+		argv []string
+		code int
+	}{
+		{[]string{"journal", "show", "x", "--root", dir}, 2},
+		{[]string{"journal", "show", "1"}, 2},
+		{[]string{"journal", "undo", "1"}, 2},
+		{[]string{"journal", "show", "1", "--root", dir}, 1},
+		{[]string{"journal", "list", "--root", filepath.Join(dir, "missing")}, 2},
+		{[]string{"zz-journal-test-write", "etc/missing", "--content", "x", "--root", dir, "--yes"}, 1},
+	} {
+		if code, _, errOut := journalRun(t, tc.argv...); code != tc.code {
+			t.Errorf("%v: exit %d, want %d: %s", tc.argv, code, tc.code, errOut)
+		}
+	}
+	code, out, _ := journalRun(t, "journal", "list", "--root", dir, "--json")
+	if code != 0 || strings.TrimSpace(out) != "{\n  \"ops\": []\n}" {
+		t.Errorf("list without a journal: exit %d %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var")); !os.IsNotExist(err) {
+		t.Error("list created the journal directory")
+	}
+}
+
+// A hostile root whose var is an absolute symlink out of it still gets its
+// journal inside the root.
+func TestJournalDefaultPathStaysInRoot(t *testing.T) {
+	dir := journalTestRoot(t)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "var")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d %s %s", code, out, errOut)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("journal written outside the root: %v", ents)
+	}
+	if !strings.Contains(out, filepath.Join(dir, outside[1:], "lib/xsrescue/journal.db")) {
+		t.Errorf("journal path not re-rooted: %s", out)
+	}
+}

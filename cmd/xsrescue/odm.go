@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/odm"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "odm",
+		Usage: "AIX ODM: find and remove ghost device majors (CuDvDr objects and /dev nodes)",
+		Description: "alt_disk_copy and nimadm stop with \"0516-082 lchangelv: Unable to access a special\n" +
+			"device file\" when CuDvDr devno objects and /dev nodes are left behind for a major that no\n" +
+			"ddins object owns: lvlstmajor lists that major as free, genmajor hands it to the next VG,\n" +
+			"and the new VG collides with the leftovers. These commands read odmget dumps (and the AIX\n" +
+			"root's dev/ or an `ls -l /dev` listing), give every major a verdict, and remove ghosts\n" +
+			"through the journal, with ksh scripts that do the same on the AIX side.",
+		Commands: []*cli.Command{odmGhostsCommand(), odmPurgeCommand()},
+	})
+}
+
+var odmDirFlag = &cli.StringFlag{Name: "odm", Required: true,
+	Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, each named X, X.odmget or X.add"}
+
+func odmGhostsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ghosts",
+		Usage:     "list every device major with its verdict (ghost, orphan-devno, orphan-vg, owned, base) and the repair for ghosts",
+		ArgsUsage: " ",
+		Description: "Reads the dumps in --odm (make them on AIX with `odmget CuDvDr > CuDvDr` and likewise\n" +
+			"for CuDv, CuAt, CuDep) and the special files of --dev (the dev directory of the AIX root,\n" +
+			"top level only, never following a link out of the root) or --dev-listing (an `ls -l /dev`\n" +
+			"taken on AIX). Verdicts, by the rules of docs/odm.md:\n" +
+			"   ghost         devno objects and/or nodes, but no ddins object allocates the major\n" +
+			"   orphan-devno  allocated, but devno objects name devices CuDv does not hold (report only)\n" +
+			"   orphan-vg     allocated to a VG that CuDv no longer holds (report only: exportvg)\n" +
+			"   owned         allocated to a driver or a present VG, or in use by an Available device\n" +
+			"   base          majors 0-10 and value3=\";\" objects (never touched)\n" +
+			"Reads only; never writes a byte.\n\n" + exitHelp,
+		Flags: []cli.Flag{
+			odmDirFlag,
+			&cli.StringFlag{Name: "dev", Usage: "the AIX root's dev `DIR` (its parent is taken as the root for symlinks)"},
+			&cli.StringFlag{Name: "dev-listing", Usage: "an `ls -l /dev` listing `FILE` instead of --dev"},
+		},
+		Action: runOdmGhosts,
+	}
+}
+
+func odmPurgeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "purge",
+		Usage:     "remove ghost majors: write cleaned CuDvDr and AIX scripts to --out, remove the ghost /dev nodes",
+		ArgsUsage: " ",
+		Description: "WARNING: removes /dev special files and symlinks of the AIX root. Only majors that are\n" +
+			"ghosts by the rules are accepted (see `xsrescue odm ghosts`); anything else is refused.\n\n" +
+			"Through the journal it creates in --out:\n" +
+			"   CuDvDr.after.add   CuDvDr without the ghosts' devno objects\n" +
+			"   CuDvDr.before.add  CuDvDr as read (restore reference)\n" +
+			"   purge.ksh          the AIX side: backup of odmget CuDvDr/CuDv/CuAt/CuDep and of\n" +
+			"                      $ODMDIR/CuDvDr, odmdelete -o CuDvDr -q \"resource='devno' and value1='M'\",\n" +
+			"                      removal of exactly the listed nodes, savebase, verification with\n" +
+			"                      lvlstmajor and odmget; stops at the first failure; honours ODMDIR\n" +
+			"   undo.ksh           odmadd of the removed objects, mknod of the nodes, savebase\n" +
+			"and removes the ghost nodes and the symlinks to them from --dev; the journal records type,\n" +
+			"major, minor, mode and owner, so `xsrescue journal undo OP` recreates them. When --out is\n" +
+			"inside the AIX root (the parent of --dev) this is one op; otherwise two: the --out files\n" +
+			"first, then the nodes (both in the same journal). --dry-run prints all of it and writes\n" +
+			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" + exitHelp,
+		Flags: []cli.Flag{
+			odmDirFlag,
+			&cli.StringFlag{Name: "dev", Required: true, Usage: "the AIX root's dev `DIR`"},
+			&cli.StringSliceFlag{Name: "major", Usage: "purge major `M` (repeat or comma-separate); must be a ghost"},
+			&cli.BoolFlag{Name: "all-ghosts", Usage: "purge every major whose verdict is ghost"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "existing `DIR` for the .add files and the AIX scripts"},
+		},
+		Action: runOdmPurge,
+	}
+}
+
+// loadODM reads the dumps and builds the model; bad dumps are invalid input.
+func loadODM(dir string) (*odm.Model, error) {
+	root, err := target.OpenRoot(dir)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	defer root.Close()
+	dumps, err := odm.LoadDumps(root.FS(), root.Dir())
+	if err != nil {
+		return nil, odmInvalid(err)
+	}
+	m, err := dumps.Model()
+	return m, odmInvalid(err)
+}
+
+func odmInvalid(err error) error {
+	if errors.Is(err, odm.ErrSyntax) || errors.Is(err, fs.ErrNotExist) {
+		return xerr.Invalid(err)
+	}
+	return err
+}
+
+// devRoot splits --dev into the root that holds it and its name there.
+func devRoot(dev string) (string, string, error) {
+	abs, err := filepath.Abs(dev)
+	if err != nil {
+		return "", "", xerr.Invalid(err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", "", xerr.Invalidf("--dev: %w", err)
+	}
+	if !st.IsDir() {
+		return "", "", xerr.Invalidf("--dev %s: not a directory (use --dev-listing for an ls -l listing)", dev)
+	}
+	if abs == "/" {
+		return "", "", xerr.Invalidf("--dev /: give the dev directory of the AIX root")
+	}
+	return filepath.Dir(abs), filepath.Base(abs), nil
+}
+
+func scanDev(dev string) ([]odm.Node, error) {
+	parent, name, err := devRoot(dev)
+	if err != nil {
+		return nil, err
+	}
+	root, err := target.OpenRoot(parent)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	defer root.Close()
+	return odm.ScanDev(root, name)
+}
+
+func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	dev, listing := cmd.String("dev"), cmd.String("dev-listing")
+	if dev != "" && listing != "" {
+		return usageError{errors.New("odm ghosts: --dev and --dev-listing are mutually exclusive")}
+	}
+	m, err := loadODM(cmd.String("odm"))
+	if err != nil {
+		return err
+	}
+	var nodes []odm.Node
+	switch {
+	case dev != "":
+		if nodes, err = scanDev(dev); err != nil {
+			return err
+		}
+	case listing != "":
+		f, err := os.Open(listing)
+		if err != nil {
+			return xerr.Invalidf("--dev-listing: %w", err)
+		}
+		nodes, err = odm.ParseListing(f, listing)
+		f.Close()
+		if err != nil {
+			return odmInvalid(err)
+		}
+	}
+	majors := odm.Analyze(m, nodes)
+	doc := map[string]any{"majors": majors}
+	return output(cmd).Emit(doc, func(w io.Writer) error {
+		printMajors(w, majors)
+		var ghosts []string
+		for _, r := range majors {
+			if r.Verdict == odm.Ghost {
+				ghosts = append(ghosts, fmt.Sprint(r.Major))
+				printRepair(w, r)
+			}
+		}
+		if len(ghosts) == 0 {
+			fmt.Fprintln(w, "\nno ghost majors")
+		} else if dev != "" {
+			fmt.Fprintf(w, "\nor let xsrescue do it (journalled, undoable):\n  xsrescue odm purge --odm %s --dev %s --major %s --out DIR\n",
+				cmd.String("odm"), dev, strings.Join(ghosts, ","))
+		}
+		return nil
+	})
+}
+
+func printMajors(w io.Writer, majors []odm.Major) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAJOR\tVERDICT\tOWNER\tDEVNO\tNODES\tREASON")
+	for _, r := range majors {
+		owner := "-"
+		if r.Owner != nil {
+			owner = *r.Owner
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", r.Major, r.Verdict, owner, len(r.Devno), len(r.Nodes), r.Reason)
+	}
+	tw.Flush()
+}
+
+// printRepair shows the manual repair on AIX for one ghost major.
+func printRepair(w io.Writer, r odm.Major) {
+	fmt.Fprintf(w, "\nghost major %d:\n", r.Major)
+	for _, d := range r.Devno {
+		fmt.Fprintf(w, "  devno object  %d,%d  %s\n", r.Major, d.Minor, d.Device)
+	}
+	for _, n := range r.Nodes {
+		if n.Type == odm.Symlink {
+			fmt.Fprintf(w, "  symlink       /%s -> %s\n", n.Path, n.Link)
+		} else {
+			fmt.Fprintf(w, "  %-13s /%s  %d,%d\n", n.Type, n.Path, n.Major, n.Minor)
+		}
+	}
+	fmt.Fprintf(w, "  repair on AIX (as root; back up first: odmget CuDvDr > /tmp/CuDvDr.add):\n")
+	fmt.Fprintf(w, "    odmget -q \"resource='ddins' and value2='%d'\" CuDvDr   # must print nothing\n", r.Major)
+	if len(r.Devno) > 0 {
+		fmt.Fprintf(w, "    odmdelete -o CuDvDr -q \"resource='devno' and value1='%d'\"\n", r.Major)
+	}
+	for _, n := range r.Nodes {
+		fmt.Fprintf(w, "    rm /dev/%s\n", n.Name())
+	}
+	fmt.Fprintf(w, "    savebase\n")
+}
+
+func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	req := odm.PurgeRequest{AllGhosts: cmd.Bool("all-ghosts")}
+	for _, s := range cmd.StringSlice("major") {
+		n, err := odm.ParseNumber(strings.TrimSpace(s))
+		if err != nil {
+			return xerr.Invalidf("--major: %w", err)
+		}
+		req.Majors = append(req.Majors, n)
+	}
+	if (len(req.Majors) > 0) == req.AllGhosts {
+		return usageError{errors.New("odm purge: give --major M (one or more) or --all-ghosts")}
+	}
+	outDir, err := filepath.Abs(cmd.String("out"))
+	if err != nil {
+		return xerr.Invalid(err)
+	}
+	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
+		return xerr.Invalidf("--out %s: must be an existing directory", cmd.String("out"))
+	}
+	for _, name := range odm.OutFiles {
+		if _, err := os.Lstat(filepath.Join(outDir, name)); err == nil {
+			return xerr.Refusedf("--out %s already holds %s: choose an empty directory", outDir, name)
+		}
+	}
+	m, err := loadODM(cmd.String("odm"))
+	if err != nil {
+		return err
+	}
+	rootDir, _, err := devRoot(cmd.String("dev"))
+	if err != nil {
+		return err
+	}
+	nodes, err := scanDev(cmd.String("dev"))
+	if err != nil {
+		return err
+	}
+	majors := odm.Analyze(m, nodes)
+	p, err := odm.PlanPurge(m, majors, req)
+	if err != nil {
+		return err
+	}
+	o := output(cmd)
+	files := make([]string, len(odm.OutFiles))
+	for i, name := range odm.OutFiles {
+		files[i] = filepath.Join(outDir, name)
+	}
+	var results []*journal.Result
+	if !p.Empty() {
+		// One op when --out lies inside the AIX root; otherwise the --out
+		// files first (on their own root), then the nodes.
+		type step struct {
+			root string
+			plan *journal.Plan
+		}
+		var steps []step
+		if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) || rel == "." {
+			changes := append(p.OutChanges(filepath.ToSlash(rel)), p.NodeChanges()...)
+			steps = []step{{rootDir, &journal.Plan{Command: "odm purge", Changes: changes}}}
+		} else {
+			steps = []step{
+				{outDir, &journal.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}},
+				{rootDir, &journal.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}},
+			}
+			if !cmd.IsSet("journal") {
+				// Both ops in the journal of the AIX root, not in --out.
+				if err := cmd.Set("journal", filepath.Join(rootDir, "var/lib/xsrescue/journal.db")); err != nil {
+					return err
+				}
+			}
+		}
+		for _, s := range steps {
+			res, err := applyOn(ctx, cmd, s.root, s.plan)
+			if err != nil {
+				return err
+			}
+			if res != nil {
+				results = append(results, res)
+			}
+		}
+	} else if !o.JSON {
+		o.Logf("odm purge: no ghost majors, nothing to do")
+	}
+	purged := []odm.Major{}
+	removed := []odm.Node{}
+	for _, r := range majors {
+		for _, n := range p.Majors {
+			if r.Major == n {
+				purged = append(purged, r)
+			}
+		}
+	}
+	removed = append(removed, p.Nodes...)
+	doc := map[string]any{
+		"majors":  purged,
+		"removed": removed,
+		"files":   files,
+		"dry_run": cmd.Bool("dry-run"),
+		"ops":     results,
+	}
+	if p.Empty() {
+		doc["files"] = []string{}
+	}
+	return o.Emit(doc, func(w io.Writer) error {
+		if !p.Empty() && !cmd.Bool("dry-run") {
+			fmt.Fprintf(w, "ghost major(s) %v purged: %d devno object(s) left out of %s, %d /dev entries removed\n",
+				p.Majors, len(p.Removed), files[0], len(p.Nodes))
+			fmt.Fprintf(w, "on AIX, as root: ksh %s   (undo: ksh %s)\n", files[2], files[3])
+		}
+		return nil
+	})
+}
+
+func applyOn(ctx context.Context, cmd *cli.Command, root string, plan *journal.Plan) (*journal.Result, error) {
+	tgt, err := target.Open(ctx, target.Options{Root: root, Writable: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tgt.Close()
+	return applyPlan(ctx, cmd, tgt, plan)
+}

@@ -1,0 +1,252 @@
+// Package guestfix checks and fixes the root of a Xen guest (domU) that a
+// CentOS update left unbootable or degraded: yum's installonlypkgs, the
+// host kernel's modules, /lib/tls, the serial console, services that cannot
+// work in a VM, the dbus system user and leftover .rpmnew files.
+//
+// Every read goes through target.Root; fixes are journal plans, never
+// writes. Each rule analyses the root once and yields both its findings
+// (Check) and its changes (Fix), so a fix is exactly what check reported.
+package guestfix
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// Severity grades a finding, in the same words as doctor.
+type Severity string
+
+const (
+	OK     Severity = "ok"
+	Warn   Severity = "warn"   // degraded, or not checked for lack of information
+	Broken Severity = "broken" // the guest will not boot or a service fails
+)
+
+// Finding is one result of a rule, in the shape doctor uses.
+type Finding struct {
+	ID       string   `json:"id"`       // rule, or rule/subject when a rule reports several things
+	Severity Severity `json:"severity"` //
+	Evidence string   `json:"evidence"` // what was read, with file and line
+	Rule     string   `json:"rule"`
+}
+
+// Options are what the host knows about the guest.
+type Options struct {
+	// HostKernel is the kernel version the host boots for the guest (uname -r
+	// inside the guest); "" means the domain config's kernel, if any.
+	HostKernel string
+	// Domain is the guest's Xen domain config, nil when not given.
+	Domain *DomainConfig
+	// Only restricts the rules to these names (nil: all).
+	Only []string
+	// Now dates the shadow entry a fix adds (zero: the current time).
+	Now time.Time
+}
+
+// Rule is one check with, where it can be automated, its fix.
+type Rule struct {
+	Name    string
+	Summary string
+	Fixable bool
+	run     func(g *guest) (outcome, error)
+}
+
+// outcome is what a rule found and what it would change.
+type outcome struct {
+	findings []Finding
+	changes  []journal.Change
+	domain   []byte // new content of the domain config, nil when unchanged
+	again    bool   // more changes follow once these are applied
+}
+
+// Rules is every rule in the order they are checked.
+var Rules = []Rule{
+	{Name: "installonlypkgs", Summary: "yum keeps every kernel-xenU (installonlypkgs in etc/yum.conf)", Fixable: true, run: (*guest).installOnly},
+	{Name: "host-kernel", Summary: "the kernel the host boots has its modules in lib/modules", run: (*guest).hostKernel},
+	{Name: "tls", Summary: "lib/tls is disabled (renamed to lib/tls.disabled)", Fixable: true, run: (*guest).tls},
+	{Name: "serial-console", Summary: "ttyS0 in etc/securetty, an agetty on ttyS0 in etc/inittab, xencons=ttyS console=ttyS0 in the domain config", Fixable: true, run: (*guest).serialConsole},
+	{Name: "services", Summary: "haldaemon, mdmonitor, lvm2-monitor (and irqbalance on one vCPU) are not started in runlevels 2-5", Fixable: true, run: (*guest).services},
+	{Name: "dbus-user", Summary: "the dbus system user (uid 81) exists when dbus is installed", Fixable: true, run: (*guest).dbusUser},
+	{Name: "rpmnew", Summary: ".rpmnew and .rpmsave files under etc, with what differs (never changed automatically)", run: (*guest).rpmnew},
+}
+
+// Kernels lists the kernel versions installed in the guest.
+type Kernels struct {
+	Boot    []string `json:"boot"`    // boot/vmlinuz-VERSION
+	Modules []string `json:"modules"` // lib/modules/VERSION
+}
+
+// Report is the result of Check.
+type Report struct {
+	Init       string    `json:"init"`        // sysv, upstart or systemd
+	HostKernel string    `json:"host_kernel"` // "" when unknown
+	VCPUs      int       `json:"vcpus"`       // 0 when unknown
+	Kernels    Kernels   `json:"kernels"`
+	Findings   []Finding `json:"findings"`
+	Notes      []string  `json:"notes"`
+}
+
+// Clean reports whether no finding is worse than ok.
+func (r *Report) Clean() bool {
+	for _, f := range r.Findings {
+		if f.Severity != OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Fix is what Plan returns: the changes inside the guest root, the change to
+// the domain config (on the host, a root of its own: its directory), and the
+// findings that are not ok and that no change addresses.
+type Fix struct {
+	Guest  *journal.Plan
+	Domain *journal.Plan // nil without a domain config
+	Manual []Finding
+	// Again says that Guest has to be applied before the rest can be
+	// planned (a journal op changes each path once): apply it, then call
+	// Plan again.
+	Again bool
+}
+
+// Check runs the rules on the guest root.
+func Check(root *target.Root, opts Options) (*Report, error) {
+	g, rules, err := newGuest(root, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Init: g.init, HostKernel: g.bootKernel, VCPUs: g.vcpus, Kernels: g.kernels, Findings: []Finding{}}
+	for _, r := range rules {
+		o, err := r.run(g)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = append(rep.Findings, o.findings...)
+	}
+	rep.Notes = append([]string{}, g.notes...)
+	return rep, nil
+}
+
+// Plan builds the fixes of the (selected) rules.
+func Plan(root *target.Root, opts Options) (*Fix, error) {
+	g, rules, err := newGuest(root, opts)
+	if err != nil {
+		return nil, err
+	}
+	fix := &Fix{Guest: &journal.Plan{Command: "guest fix"}}
+	for _, r := range rules {
+		o, err := r.run(g)
+		if err != nil {
+			return nil, err
+		}
+		fix.Guest.Changes = append(fix.Guest.Changes, o.changes...)
+		fix.Again = fix.Again || o.again
+		if o.domain != nil {
+			fix.Domain = &journal.Plan{Command: "guest fix", Changes: []journal.Change{{
+				Kind: journal.Write, Path: filepath.Base(opts.Domain.Name), Content: o.domain,
+				Why: "serial console on the host side: xencons=ttyS console=ttyS0 in extra",
+			}}}
+		}
+		if len(o.changes) == 0 && o.domain == nil {
+			for _, f := range o.findings {
+				if f.Severity != OK {
+					fix.Manual = append(fix.Manual, f)
+				}
+			}
+		}
+	}
+	if fix.Domain == nil && opts.Domain != nil {
+		fix.Domain = &journal.Plan{Command: "guest fix"}
+	}
+	return fix, nil
+}
+
+// RuleNames lists the rule names, for help texts and errors.
+func RuleNames() []string {
+	names := make([]string, len(Rules))
+	for i, r := range Rules {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// guest is one analysis of a root.
+type guest struct {
+	root       *target.Root
+	opts       Options
+	init       string
+	initWhy    string
+	bootKernel string
+	vcpus      int
+	kernels    Kernels
+	notes      []string
+}
+
+func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
+	rules := Rules
+	if len(opts.Only) > 0 {
+		rules = nil
+		for _, r := range Rules {
+			if containsString(opts.Only, r.Name) {
+				rules = append(rules, r)
+			}
+		}
+		for _, name := range opts.Only {
+			if !containsString(RuleNames(), name) {
+				return nil, nil, xerr.Invalidf("unknown rule %q (rules: %s)", name, strings.Join(RuleNames(), ", "))
+			}
+		}
+	}
+	g := &guest{root: root, opts: opts, bootKernel: opts.HostKernel}
+	if opts.Domain != nil {
+		if g.bootKernel == "" {
+			g.bootKernel = opts.Domain.Kernel()
+		}
+		g.vcpus = opts.Domain.VCPUs()
+	}
+	var err error
+	if g.kernels, err = g.installedKernels(); err != nil {
+		return nil, nil, err
+	}
+	if g.init, g.initWhy, err = g.initSystem(); err != nil {
+		return nil, nil, err
+	}
+	return g, rules, nil
+}
+
+func (g *guest) note(format string, args ...any) {
+	g.notes = append(g.notes, fmt.Sprintf(format, args...))
+}
+
+func (g *guest) now() time.Time {
+	if g.opts.Now.IsZero() {
+		return time.Now()
+	}
+	return g.opts.Now
+}
+
+func finding(rule, subject string, sev Severity, format string, args ...any) Finding {
+	id := rule
+	if subject != "" {
+		id += "/" + subject
+	}
+	return Finding{ID: id, Severity: sev, Evidence: fmt.Sprintf(format, args...), Rule: rule}
+}
+
+func sortedUnique(list []string) []string {
+	sort.Strings(list)
+	out := list[:0]
+	for i, s := range list {
+		if i == 0 || s != list[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

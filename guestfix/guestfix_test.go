@@ -1,0 +1,443 @@
+package guestfix_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aymanbagabas/go-udiff"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/guestfix"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// fixedNow dates the shadow line of the dbus fix, so goldens are stable.
+var fixedNow = time.Date(2008, 1, 15, 12, 0, 0, 0, time.UTC)
+
+// guestCase is a fixture root with the host-side facts a check is run with.
+type guestCase struct {
+	name       string
+	spec       fixtures.GuestSpec
+	hostKernel string
+	domain     bool // pass the fixture's domain config
+}
+
+var cases = []guestCase{
+	{name: "centos46", spec: fixtures.CentOS46Guest(), domain: true},
+	{name: "centos46-gone-kernel", spec: fixtures.CentOS46Guest(), hostKernel: fixtures.GuestKernelGone},
+	{name: "centos45", spec: fixtures.CentOS45Guest(), domain: true},
+	{name: "systemd", spec: fixtures.SystemdGuest()},
+}
+
+// setup writes the fixture root (and its domain config in a host directory)
+// and returns the root dir and the options.
+func setup(t *testing.T, c guestCase) (string, string, guestfix.Options) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "guest")
+	if err := fixtures.WriteGuestRoot(dir, c.spec); err != nil {
+		t.Fatal(err)
+	}
+	opts := guestfix.Options{HostKernel: c.hostKernel, Now: fixedNow}
+	cfgPath := ""
+	if c.domain {
+		host := filepath.Join(t.TempDir(), "etc-xen")
+		if err := os.MkdirAll(host, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfgPath = filepath.Join(host, c.spec.Name)
+		if err := os.WriteFile(cfgPath, fixtures.GuestDomainConfig(c.spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts.Domain = parseDomain(t, cfgPath)
+	}
+	return dir, cfgPath, opts
+}
+
+// parseDomain reads a domain config named by its base name, so that error
+// messages and goldens do not carry temporary paths.
+func parseDomain(t *testing.T, p string) *guestfix.DomainConfig {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := guestfix.ParseDomainConfig(bytes.NewReader(data), "etc-xen/"+filepath.Base(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func openRoot(t *testing.T, dir string) *target.Root {
+	t.Helper()
+	r, err := target.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", p, d)
+	}
+}
+
+func jsonOf(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// renderPlan is a plan as text: one line per change and, for a Write, the
+// unified diff against the file as it is.
+func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range p.Changes {
+		fmt.Fprintf(&b, "%s %s", c.Kind, c.Path)
+		if c.NewPath != "" {
+			fmt.Fprintf(&b, " -> %s", c.NewPath)
+		}
+		fmt.Fprintf(&b, "  (%s)\n", c.Why)
+		if c.Kind == journal.Write {
+			before, err := os.ReadFile(filepath.Join(dir, c.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(udiff.Unified("a/"+c.Path, "b/"+c.Path, string(before), string(c.Content)))
+		}
+	}
+	return b.String()
+}
+
+func TestCheckGolden(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir, _, opts := setup(t, c)
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "check-"+c.name+".json", jsonOf(t, rep))
+		})
+	}
+}
+
+func TestPlanGolden(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir, cfg, opts := setup(t, c)
+			fix, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := renderPlan(t, dir, fix.Guest)
+			if fix.Domain != nil {
+				text += "--- domain config (root " + filepath.Base(filepath.Dir(cfg)) + ")\n" + renderPlan(t, filepath.Dir(cfg), fix.Domain)
+			}
+			for _, f := range fix.Manual {
+				text += fmt.Sprintf("manual %s %s: %s\n", f.Severity, f.ID, f.Evidence)
+			}
+			golden(t, "plan-"+c.name+".txt", []byte(text))
+		})
+	}
+}
+
+// treeState records every entry under dir: type, permissions, link target,
+// content hash. Equal states mean byte-identical trees, symlinks included.
+func treeState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	state := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "var" || strings.HasPrefix(rel, "var/lib/xsrescue") || rel == "var/lib" {
+			return nil // the journal itself
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		s := fi.Mode().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			s += " -> " + l
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s += fmt.Sprintf(" %x", sha256.Sum256(data))
+		}
+		state[rel] = s
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+func TestCheckWritesNothing(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir, cfg, opts := setup(t, c)
+			before := treeState(t, dir)
+			var cfgBefore []byte
+			if cfg != "" {
+				cfgBefore, _ = os.ReadFile(cfg)
+			}
+			if _, err := guestfix.Check(openRoot(t, dir), opts); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := guestfix.Plan(openRoot(t, dir), opts); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(before, treeState(t, dir)); d != "" {
+				t.Errorf("check changed the root (-before +after):\n%s", d)
+			}
+			if cfg != "" {
+				after, _ := os.ReadFile(cfg)
+				if !bytes.Equal(cfgBefore, after) {
+					t.Error("check changed the domain config")
+				}
+			}
+		})
+	}
+}
+
+// apply runs plan through the real journal on a root at dir.
+func apply(t *testing.T, dir, jpath string, plan *journal.Plan) *journal.Result {
+	t.Helper()
+	ctx := context.Background()
+	tgt, err := target.Open(ctx, target.Options{Root: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	j, err := journal.Open(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, plan)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return res
+}
+
+func undo(t *testing.T, dir, jpath string, op int64) {
+	t.Helper()
+	ctx := context.Background()
+	tgt, err := target.Open(ctx, target.Options{Root: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	j, err := journal.Open(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Undo(ctx, tgt, op, false); err != nil {
+		t.Fatalf("undo op %d: %v", op, err)
+	}
+}
+
+// TestFixCheckUndo: fix through the journal, check is clean for every fixed
+// rule, a second fix plans nothing, and undo restores the tree byte for
+// byte, symlinks included.
+func TestFixCheckUndo(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir, cfg, opts := setup(t, c)
+			jpath := filepath.Join(t.TempDir(), "journal.db")
+			before := treeState(t, dir)
+			var cfgBefore []byte
+			if cfg != "" {
+				cfgBefore, _ = os.ReadFile(cfg)
+			}
+			fix, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ops []int64
+			for round := 1; ; round++ {
+				if !fix.Guest.Empty() {
+					ops = append(ops, apply(t, dir, jpath, fix.Guest).Op)
+				}
+				if !fix.Again {
+					break
+				}
+				if round == 3 {
+					t.Fatal("fix still asks for another round after 3")
+				}
+				if fix, err = guestfix.Plan(openRoot(t, dir), opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var domainOp int64
+			if fix.Domain != nil && !fix.Domain.Empty() {
+				domainOp = apply(t, filepath.Dir(cfg), jpath, fix.Domain).Op
+				opts.Domain = parseDomain(t, cfg)
+			}
+
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixable := map[string]bool{}
+			for _, r := range guestfix.Rules {
+				fixable[r.Name] = r.Fixable
+			}
+			manual := map[string]bool{}
+			for _, f := range fix.Manual {
+				manual[f.ID] = true
+			}
+			for _, f := range rep.Findings {
+				if fixable[f.Rule] && f.Severity != guestfix.OK && !manual[f.ID] {
+					t.Errorf("after fix: %s is %s: %s", f.ID, f.Severity, f.Evidence)
+				}
+			}
+			golden(t, "fixed-"+c.name+".json", jsonOf(t, rep))
+
+			again, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Guest.Empty() || again.Domain != nil && !again.Domain.Empty() {
+				t.Errorf("second fix is not empty:\n%s", renderPlan(t, dir, again.Guest))
+			}
+
+			if domainOp != 0 {
+				undo(t, filepath.Dir(cfg), jpath, domainOp)
+				after, _ := os.ReadFile(cfg)
+				if !bytes.Equal(cfgBefore, after) {
+					t.Errorf("undo left the domain config different:\n%s", udiff.Unified("before", "after", string(cfgBefore), string(after)))
+				}
+			}
+			for i := len(ops) - 1; i >= 0; i-- {
+				undo(t, dir, jpath, ops[i])
+			}
+			if d := cmp.Diff(before, treeState(t, dir)); d != "" {
+				t.Errorf("undo is not byte-identical (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestOnly(t *testing.T) {
+	dir, _, opts := setup(t, cases[0])
+	opts.Only = []string{"tls"}
+	fix, err := guestfix.Plan(openRoot(t, dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range fix.Guest.Changes {
+		got = append(got, fmt.Sprintf("%s %s %s", c.Kind, c.Path, c.NewPath))
+	}
+	want := []string{"rename lib/tls.disabled lib/tls.disabled.old"}
+	if d := cmp.Diff(want, got); d != "" || !fix.Again {
+		t.Errorf("--only tls (again %v, -want +got):\n%s", fix.Again, d)
+	}
+	if fix.Domain != nil && !fix.Domain.Empty() {
+		t.Errorf("--only tls changes the domain config")
+	}
+
+	opts.Only = []string{"tls", "no-such-rule"}
+	_, err = guestfix.Plan(openRoot(t, dir), opts)
+	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(fmt.Sprint(err), `unknown rule "no-such-rule"`) {
+		t.Errorf("unknown rule: got %v (exit %d)", err, xerr.Code(err))
+	}
+}
+
+// TestMalformed: a broken file of the guest fails the whole check with the
+// file and line, exit 2.
+func TestMalformed(t *testing.T) {
+	tests := []struct {
+		file, content, want string
+	}{
+		{"etc/yum.conf", "[main]\ncachedir=/var/cache/yum\nthis line is junk\n", "etc/yum.conf line 3: expected 'name = value' or '[section]', got \"this line is junk\""},
+		{"etc/yum.conf", "gpgcheck=1\n[main]\n", "etc/yum.conf line 1: option \"gpgcheck=1\" before any [section] header"},
+		{"etc/yum.conf", "[main\n", "etc/yum.conf line 1: section header \"[main\" has no closing ']'"},
+		{"etc/inittab", "id:3:initdefault:\nsi::sysinit\n", "etc/inittab line 2: expected id:runlevels:action:process, got \"si::sysinit\""},
+		{"etc/inittab", "id:3:initdefault:\n\n1:2345:respwn:/sbin/mingetty tty1\n", "etc/inittab line 3: unknown action \"respwn\""},
+		{"etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbroken:x:81\n", "etc/passwd line 2: expected 7 colon-separated fields, got 3"},
+		{"etc/group", "root:x:zero:root\n", "etc/group line 1: id \"zero\" is not a number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			dir, _, opts := setup(t, cases[0])
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := guestfix.Check(openRoot(t, dir), opts)
+			if err == nil || err.Error() != tc.want || xerr.Code(err) != xerr.ExitInvalid {
+				t.Errorf("got %v (exit %d), want %q (exit 2)", err, xerr.Code(err), tc.want)
+			}
+		})
+	}
+}
+
+// TestHostileSymlink: an absolute link inside the guest stays inside it.
+func TestHostileSymlink(t *testing.T) {
+	dir, _, opts := setup(t, cases[0])
+	p := filepath.Join(dir, "etc/securetty")
+	os.Remove(p)
+	if err := os.Symlink("/etc/hostname-of-the-rescue-system-"+t.Name(), p); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := guestfix.Check(openRoot(t, dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "serial-console/securetty" && !strings.HasPrefix(f.Evidence, "no etc/securetty") {
+			t.Errorf("securetty -> absolute path read outside the root? %s", f.Evidence)
+		}
+	}
+}

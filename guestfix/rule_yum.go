@@ -1,0 +1,45 @@
+package guestfix
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/journal"
+)
+
+const yumConf = "etc/yum.conf"
+
+// installOnly: yum removes old versions of any kernel package that is not
+// install-only; kernel-xenU is not in yum's default list, so an update
+// replaces the xenU kernel the host still boots, modules included.
+func (g *guest) installOnly() (outcome, error) {
+	const rule = "installonlypkgs"
+	data, ok, err := g.read(yumConf)
+	if err != nil || !ok {
+		return outcome{findings: []Finding{finding(rule, "", Warn, "no %s: yum is not installed or the root is incomplete", yumConf)}}, err
+	}
+	c, err := ParseYumConf(bytes.NewReader(data), yumConf)
+	if err != nil {
+		return outcome{}, err
+	}
+	pkgs, line, present := c.InstallOnlyPkgs()
+	var missing []string
+	for _, p := range XenUInstallOnlyPkgs {
+		if !containsString(pkgs, p) {
+			missing = append(missing, p)
+		}
+	}
+	where := "yum's default installonlypkgs (no line in [main])"
+	if present {
+		where = "installonlypkgs on line " + itoa(line)
+	}
+	if len(missing) == 0 {
+		return outcome{findings: []Finding{finding(rule, "", OK, "%s: %s includes %s", yumConf, where, strings.Join(XenUInstallOnlyPkgs, " "))}}, nil
+	}
+	f := finding(rule, "", Warn, "%s: %s lacks %s: the next yum update removes the xenU kernel the host boots", yumConf, where, strings.Join(missing, " "))
+	c.Set("main", "installonlypkgs", strings.Join(append(pkgs, missing...), " "))
+	return outcome{findings: []Finding{f}, changes: []journal.Change{{
+		Kind: journal.Write, Path: yumConf, Content: c.Bytes(),
+		Why: "installonlypkgs: keep every " + strings.Join(missing, " "),
+	}}}, nil
+}

@@ -1,0 +1,625 @@
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// crashEnv names a phase boundary at which Apply kills its own process with
+// SIGKILL. Only the crash-safety tests set it; phases are "planned",
+// "applying", "staged", "change-N" (after the Nth change), "committed".
+const crashEnv = "XSRESCUE_TEST_CRASH_AT"
+
+func crashPoint(phase string) {
+	if os.Getenv(crashEnv) == phase {
+		unix.Kill(os.Getpid(), unix.SIGKILL)
+		select {}
+	}
+}
+
+// tempName is the staging file of a change, next to the file it replaces.
+// It is derived from the op so that recover finds and removes it.
+func tempName(opUUID string, seq int) string {
+	return ".xsrescue-" + opUUID + "-" + strconv.Itoa(seq) + ".tmp"
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// Apply runs the whole flow for plan on tgt: begin, snapshot every
+// before-image, apply each change atomically, verify, commit. argv is
+// recorded with the op. On any error after the target was touched, the
+// changes already made are rolled back before Apply returns.
+func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, plan *Plan) (*Result, error) {
+	if j.readOnly {
+		return nil, fmt.Errorf("journal %s is open read-only", j.path)
+	}
+	root := tgt.Root
+	steps, err := prepare(root, plan)
+	if err != nil {
+		return nil, err
+	}
+	// Before-images first: a journal that cannot take them (full disk,
+	// read-only) stops the op before the target is touched.
+	blobs := map[int]string{}
+	for _, s := range steps {
+		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
+			continue
+		}
+		sum, _, err := j.putBlob(ctx, func() (io.ReadCloser, error) { return openAt(root, s.path) })
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
+		}
+		if sum != s.before.SHA256 {
+			return nil, fmt.Errorf("snapshot %s: content changed while planning", s.path)
+		}
+		blobs[s.seq] = sum
+	}
+	opUUID := uuid.NewString()
+	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps, blobs)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	crashPoint("planned")
+	res := &Result{Op: id, UUID: opUUID, Journal: j.path}
+	for _, s := range steps {
+		res.Changes = append(res.Changes, s.result())
+	}
+	if err := j.setStatus(id, StatusApplying, ""); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	crashPoint("applying")
+	if err := j.applySteps(ctx, root, opUUID, id, steps); err != nil {
+		res.Status = StatusRolledBack
+		if rerr := j.rollback(context.WithoutCancel(ctx), root, opUUID, steps, true); rerr != nil {
+			res.Status = StatusFailed
+			err = fmt.Errorf("%w; rolling back failed too: %v (run 'xsrescue journal recover')", err, rerr)
+		}
+		if serr := j.setStatus(id, res.Status, err.Error()); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return res, fmt.Errorf("op %d %s: %w", id, res.Status, err)
+	}
+	if err := j.setStatus(id, StatusApplied, ""); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	res.Status = StatusApplied
+	for i, s := range steps {
+		res.Changes[i] = s.result()
+	}
+	return res, nil
+}
+
+// applySteps stages every new content next to its file, then commits the
+// changes in order, then verifies the result by re-reading it.
+func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID string, id int64, steps []*step) error {
+	for _, s := range steps {
+		if s.c.Kind != Write && s.c.Kind != Create {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.stage(root, opUUID); err != nil {
+			return err
+		}
+	}
+	if err := j.recordAfter(id, steps); err != nil {
+		return err
+	}
+	crashPoint("staged")
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.commit(root, opUUID); err != nil {
+			return err
+		}
+		crashPoint("change-" + strconv.Itoa(s.seq))
+	}
+	crashPoint("committed")
+	for _, s := range steps {
+		if err := s.verify(root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage writes the new content into the change's temp file with the final
+// owner, mode and xattrs, fsynced.
+func (s *step) stage(root *target.Root, opUUID string) error {
+	r, err := s.c.open()
+	if err != nil {
+		return fmt.Errorf("%s: new content: %w", s.path, err)
+	}
+	defer r.Close()
+	d, err := openDirAt(root, s.path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	meta := s.after
+	if s.c.Kind == Write {
+		meta = s.before
+	}
+	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), r, meta, false)
+	if err != nil {
+		return err
+	}
+	if s.after.SHA256 != "" && sum != s.after.SHA256 {
+		return fmt.Errorf("%s: new content changed while staged (sha256 %s, planned %s)", s.path, sum, s.after.SHA256)
+	}
+	s.after.SHA256, s.after.Size = sum, n
+	return d.sync()
+}
+
+// commit makes one change visible: one rename, unlink, mknod or metadata
+// call, followed by an fsync of the directory.
+func (s *step) commit(root *target.Root, opUUID string) error {
+	if s.c.Kind == External {
+		return nil
+	}
+	d, err := openDirAt(root, s.path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch s.c.Kind {
+	case Write, Create:
+		err = d.rename(tempName(opUUID, s.seq), d.base)
+	case Remove, RemoveNode, RemoveSymlink:
+		err = d.remove(d.base, false)
+	case CreateSymlink:
+		err = d.symlink(d.base, s.c.LinkTarget)
+	case Rename:
+		err = renameAcross(root, d, s.newPath)
+	case Chmod, Chown:
+		meta := s.after
+		meta.Xattrs = s.before.Xattrs
+		err = d.setMeta(d.base, meta, false)
+	}
+	if err != nil {
+		return err
+	}
+	return d.sync()
+}
+
+// renameAcross renames d's entry to dst, which may be in another directory.
+func renameAcross(root *target.Root, d *dirAt, dst string) error {
+	nd, err := openDirAt(root, dst)
+	if err != nil {
+		return err
+	}
+	defer nd.Close()
+	if err := unix.Renameat(d.fd(), d.base, nd.fd(), nd.base); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", d.base, dst, err)
+	}
+	return nd.sync()
+}
+
+// verify re-reads what the change left and compares it with the plan.
+func (s *step) verify(root *target.Root) error {
+	if s.c.Kind == External {
+		return nil
+	}
+	p := s.path
+	if s.c.Kind == Rename {
+		p = s.newPath
+	}
+	have, err := captureAt(root, p)
+	if err != nil {
+		return err
+	}
+	want := s.after
+	if s.c.Kind == Remove || s.c.Kind == RemoveNode || s.c.Kind == RemoveSymlink {
+		want = state{}
+	}
+	if s.c.Kind == CreateSymlink {
+		want.UID, want.GID, want.Xattrs = have.UID, have.GID, have.Xattrs
+	}
+	if !matches(have, want) {
+		return fmt.Errorf("verify %s: found %s, want %s", p, brief(have), brief(want))
+	}
+	return nil
+}
+
+func brief(s state) string {
+	if !s.Exists {
+		return "nothing"
+	}
+	b := fmt.Sprintf("%s mode %04o owner %d:%d", s.Type, s.Mode, s.UID, s.GID)
+	if s.SHA256 != "" {
+		b += " sha256 " + s.SHA256
+	}
+	if s.Link != "" {
+		b += " -> " + s.Link
+	}
+	return b
+}
+
+func openAt(root *target.Root, rel string) (io.ReadCloser, error) {
+	d, err := openDirAt(root, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.openFile(d.base)
+}
+
+// rollback puts every step back to its before-state, last step first. It is
+// idempotent: a step already as before is left alone, so a crash during a
+// rollback is repaired by running it again. With removeTemps, staging files
+// of the op are removed too.
+func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string, steps []*step, removeTemps bool) error {
+	var errs []error
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		if err := j.restore(ctx, root, opUUID, s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.path, err))
+			continue
+		}
+		if removeTemps && (s.c.Kind == Write || s.c.Kind == Create) {
+			if d, err := openDirAt(root, s.path); err == nil {
+				errs = append(errs, d.remove(tempName(opUUID, s.seq), false), d.sync())
+				d.Close()
+			} else if !isNotExist(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// restore puts one step back to its before-state.
+func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string, s *step) error {
+	if s.c.Kind == External {
+		return nil
+	}
+	if s.c.Kind == Rename {
+		return restoreRename(root, s)
+	}
+	d, err := openDirAt(root, s.path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cur, err := d.capture(d.base, true)
+	if err != nil {
+		return err
+	}
+	b := s.before
+	if matches(cur, b) {
+		return nil
+	}
+	switch s.c.Kind {
+	case Write, Remove:
+		r, err := j.openBlob(ctx, b.SHA256)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		tmp := tempName(opUUID, s.seq) + ".undo"
+		d.remove(tmp, false)
+		if _, _, err := d.writeTemp(tmp, r, b, true); err != nil {
+			return err
+		}
+		if cur.Exists && cur.Type == "dir" {
+			d.remove(tmp, false)
+			return fmt.Errorf("a directory is in the way")
+		}
+		err = d.rename(tmp, d.base)
+	case Create, CreateSymlink:
+		if cur.Exists {
+			err = d.remove(d.base, cur.Type == "dir")
+		}
+	case RemoveNode, RemoveSymlink:
+		if cur.Exists {
+			if err := d.remove(d.base, cur.Type == "dir"); err != nil {
+				return err
+			}
+		}
+		if b.Type == "symlink" {
+			if err = d.symlink(d.base, b.Link); err == nil {
+				err = d.setMeta(d.base, b, true)
+			}
+		} else {
+			err = d.mknod(d.base, b)
+		}
+	case Chmod, Chown:
+		if !cur.Exists {
+			return fmt.Errorf("it no longer exists")
+		}
+		meta := b
+		meta.Xattrs = cur.Xattrs
+		err = d.setMeta(d.base, meta, false)
+	}
+	if err != nil {
+		return err
+	}
+	return d.sync()
+}
+
+func restoreRename(root *target.Root, s *step) error {
+	src, err := captureAt(root, s.newPath)
+	if err != nil {
+		return err
+	}
+	dst, err := captureAt(root, s.path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !src.Exists && dst.Exists:
+		return nil // never renamed, or already back
+	case src.Exists && !dst.Exists:
+		d, err := openDirAt(root, s.newPath)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if err := renameAcross(root, d, s.path); err != nil {
+			return err
+		}
+		return d.sync()
+	default:
+		return fmt.Errorf("cannot rename %s back to %s: %s and %s", s.newPath, s.path, brief(src), brief(dst))
+	}
+}
+
+// begin records the op as planned, with every change and its before-image.
+func (j *Journal) begin(ctx context.Context, tgt *target.Target, opUUID string, argv []string, command string, steps []*step, blobs map[int]string) (int64, error) {
+	argvJSON, _ := json.Marshal(argv)
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	r, err := tx.Exec(`INSERT INTO ops (uuid, command, argv, target, root, disk, partition, status, started) VALUES (?,?,?,?,?,?,?,?,?)`,
+		opUUID, command, string(argvJSON), tgt.Identity, tgt.Root.Dir(), tgt.Disk, tgt.Partition, StatusPlanned, now())
+	if err != nil {
+		return 0, err
+	}
+	id, err := r.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range steps {
+		before, _ := json.Marshal(s.before)
+		after, _ := json.Marshal(s.after)
+		var ext []byte
+		if s.c.External != nil {
+			ext, _ = json.Marshal(s.c.External)
+		}
+		var blob any
+		if sum, ok := blobs[s.seq]; ok {
+			blob = sum
+		}
+		if _, err := tx.Exec(`INSERT INTO changes (op, seq, kind, path, resolved, new_path, why, before, before_sha256, after, external) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+			id, s.seq, string(s.c.Kind), s.c.Path, s.path, s.newPath, s.c.Why, string(before), blob, string(after), string(ext)); err != nil {
+			return 0, err
+		}
+	}
+	return id, tx.Commit()
+}
+
+// recordAfter stores the after-states once staging has hashed every stream.
+func (j *Journal) recordAfter(id int64, steps []*step) error {
+	tx, err := j.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, s := range steps {
+		after, _ := json.Marshal(s.after)
+		if _, err := tx.Exec("UPDATE changes SET after = ? WHERE op = ? AND seq = ?", string(after), id, s.seq); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (j *Journal) setStatus(id int64, status, msg string) error {
+	finished := ""
+	if status != StatusPlanned && status != StatusApplying {
+		finished = now()
+	}
+	_, err := j.db.Exec("UPDATE ops SET status = ?, finished = ?, error = ? WHERE id = ?", status, finished, msg, id)
+	return err
+}
+
+// loadSteps reads the steps of op id back from the journal.
+func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
+	rows, err := j.db.QueryContext(ctx, "SELECT seq, kind, path, resolved, new_path, why, before, after, external FROM changes WHERE op = ? ORDER BY seq", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []*step
+	for rows.Next() {
+		var s step
+		var kind, before, after, ext string
+		if err := rows.Scan(&s.seq, &kind, &s.c.Path, &s.path, &s.newPath, &s.c.Why, &before, &after, &ext); err != nil {
+			return nil, err
+		}
+		s.c.Kind = Kind(kind)
+		s.c.NewPath = s.newPath
+		if err := json.Unmarshal([]byte(before), &s.before); err != nil {
+			return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
+		}
+		if err := json.Unmarshal([]byte(after), &s.after); err != nil {
+			return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
+		}
+		s.c.LinkTarget = s.after.Link
+		if ext != "" {
+			s.c.External = &ExternalRecord{}
+			if err := json.Unmarshal([]byte(ext), s.c.External); err != nil {
+				return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
+			}
+		}
+		steps = append(steps, &s)
+	}
+	return steps, rows.Err()
+}
+
+// Undo restores every before-image of op id, byte- and metadata-identical.
+// It refuses (exit 3) an op of another target, an op that is not applied,
+// and, unless force, an op whose files changed since (ErrDrift).
+func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force bool) (*Result, error) {
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTarget(op.OpInfo, tgt); err != nil {
+		return nil, err
+	}
+	if op.Status != StatusApplied {
+		return nil, xerr.Refusedf("op %d is %s: %w (only an applied op can be undone)", id, op.Status, ErrNotUndoable)
+	}
+	steps, err := j.loadSteps(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !force {
+		var drift []string
+		for _, s := range steps {
+			if d := s.drift(tgt.Root); d != "" {
+				drift = append(drift, d)
+			}
+		}
+		if len(drift) > 0 {
+			return nil, xerr.Refusedf("undo op %d: %w: %s (nothing was changed; --force restores anyway)", id, ErrDrift, joinLimit(drift, 5))
+		}
+	}
+	if err := j.rollback(ctx, tgt.Root, op.UUID, steps, false); err != nil {
+		return nil, fmt.Errorf("undo op %d: %w (run it again to finish)", id, err)
+	}
+	if err := verifyBefore(tgt.Root, steps); err != nil {
+		return nil, fmt.Errorf("undo op %d: %w", id, err)
+	}
+	if err := j.setStatus(id, StatusUndone, ""); err != nil {
+		return nil, err
+	}
+	return j.result(op.OpInfo, StatusUndone, steps), nil
+}
+
+// Recover rolls back every op of tgt left planned or applying by a crash,
+// all or nothing per op, and returns what it did.
+func (j *Journal) Recover(ctx context.Context, tgt *target.Target) ([]*Result, error) {
+	ops, err := j.Interrupted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Result
+	for _, op := range ops {
+		if err := checkTarget(op, tgt); err != nil {
+			return out, err
+		}
+		steps, err := j.loadSteps(ctx, op.ID)
+		if err != nil {
+			return out, err
+		}
+		if err := j.rollback(ctx, tgt.Root, op.UUID, steps, true); err != nil {
+			return out, fmt.Errorf("recover op %d: %w (run it again)", op.ID, err)
+		}
+		if err := verifyBefore(tgt.Root, steps); err != nil {
+			return out, fmt.Errorf("recover op %d: %w", op.ID, err)
+		}
+		if err := j.setStatus(op.ID, StatusRolledBack, "interrupted; rolled back by recover"); err != nil {
+			return out, err
+		}
+		out = append(out, j.result(op, StatusRolledBack, steps))
+	}
+	return out, nil
+}
+
+func (j *Journal) result(op OpInfo, status string, steps []*step) *Result {
+	r := &Result{Op: op.ID, UUID: op.UUID, Journal: j.path, Status: status, Changes: []ChangeResult{}}
+	for _, s := range steps {
+		r.Changes = append(r.Changes, s.result())
+	}
+	return r
+}
+
+func checkTarget(op OpInfo, tgt *target.Target) error {
+	if op.Target != tgt.Identity {
+		return xerr.Refusedf("op %d was made on %s, this target is %s: %w", op.ID, op.Target, tgt.Identity, ErrWrongTarget)
+	}
+	return nil
+}
+
+// drift describes how a step's path differs from what the op left, or ""
+// when it is as the op left it or already as before.
+func (s *step) drift(root *target.Root) string {
+	if s.c.Kind == External {
+		return ""
+	}
+	p, want := s.path, s.after
+	if s.c.Kind == Rename {
+		p = s.newPath
+	}
+	have, err := captureAt(root, p)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", p, err)
+	}
+	if s.c.Kind == CreateSymlink {
+		want.UID, want.GID, want.Xattrs = have.UID, have.GID, have.Xattrs
+	}
+	if matches(have, want) {
+		return ""
+	}
+	if s.c.Kind != Rename {
+		if matches(have, s.before) {
+			return ""
+		}
+	} else if old, err := captureAt(root, s.path); err == nil && !have.Exists && old.Exists {
+		return ""
+	}
+	return fmt.Sprintf("%s is now %s, the op left %s", p, brief(have), brief(want))
+}
+
+func verifyBefore(root *target.Root, steps []*step) error {
+	for _, s := range steps {
+		if s.c.Kind == External {
+			continue
+		}
+		have, err := captureAt(root, s.path)
+		if err != nil {
+			return err
+		}
+		if !matches(have, s.before) {
+			return fmt.Errorf("verify %s: found %s, want %s", s.path, brief(have), brief(s.before))
+		}
+	}
+	return nil
+}
+
+func joinLimit(s []string, n int) string {
+	out := ""
+	for i, x := range s {
+		if i == n {
+			return out + fmt.Sprintf("; and %d more", len(s)-n)
+		}
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
+
+// Interrupted lists the ops a crash left planned or applying.
+func (j *Journal) Interrupted(ctx context.Context) ([]OpInfo, error) {
+	return j.list(ctx, "WHERE status IN ('planned','applying')")
+}

@@ -1,0 +1,338 @@
+// Package journal is the only code that mutates a target. A Plan is rendered
+// as a diff, every before-image is snapshotted into one SQLite file, each
+// change is applied atomically and verified, and an op can be undone or, after
+// a crash, recovered.
+package journal
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the journal is one SQLite file
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// Kind is what a Change does.
+type Kind string
+
+const (
+	Write         Kind = "write"          // replace the content of an existing regular file; keeps mode, owner, xattrs
+	Create        Kind = "create"         // create a new regular file (Mode, UID, GID)
+	Remove        Kind = "remove"         // remove a regular file
+	RemoveNode    Kind = "node-remove"    // remove a device node or FIFO (recreated by undo)
+	RemoveSymlink Kind = "symlink-remove" // remove a symlink itself
+	CreateSymlink Kind = "symlink-create" // create a symlink Path -> LinkTarget
+	Rename        Kind = "rename"         // rename Path to NewPath (file, symlink or directory); NewPath must not exist
+	Chmod         Kind = "chmod"          // set permission bits to Mode
+	Chown         Kind = "chown"          // set owner to UID, GID
+	External      Kind = "external"       // a record of something done outside the root (e.g. a ZFS snapshot)
+)
+
+// Change is one step of a Plan. Paths are slash-separated and relative to
+// the target root; they are resolved through target.Root.
+type Change struct {
+	Kind       Kind
+	Path       string
+	Content    []byte                        // Write/Create: the new bytes
+	Stream     func() (io.ReadCloser, error) // Write/Create: new bytes too large for memory (instead of Content)
+	Mode       fs.FileMode                   // Create (0: 0644), Chmod
+	UID, GID   int                           // Create (-1: the parent's), Chown (-1: unchanged)
+	LinkTarget string                        // CreateSymlink
+	NewPath    string                        // Rename
+	External   *ExternalRecord               // External
+	Why        string                        // one line shown with the plan
+}
+
+// ExternalRecord describes an action taken outside the file tree, recorded so
+// that it can be listed and rolled back by hand.
+type ExternalRecord struct {
+	Type     string `json:"type"`               // e.g. "zfs-snapshot", "partition-image"
+	Name     string `json:"name"`               // e.g. "rpool/zones/z1/ROOT/zbe@xsrescue-7"
+	SHA256   string `json:"sha256,omitempty"`   // for files such as partition images
+	Rollback string `json:"rollback,omitempty"` // the command that undoes it
+}
+
+// Plan is what a mutating command wants to change, in order.
+type Plan struct {
+	Command string // e.g. "version set"
+	Changes []Change
+}
+
+// Empty reports whether there is nothing to change ("already as requested").
+func (p *Plan) Empty() bool { return p == nil || len(p.Changes) == 0 }
+
+// ChangeResult is one applied change with its hashes.
+type ChangeResult struct {
+	Kind         Kind   `json:"kind"`
+	Path         string `json:"path"`
+	NewPath      string `json:"new_path,omitempty"`
+	BeforeSHA256 string `json:"before_sha256,omitempty"`
+	AfterSHA256  string `json:"after_sha256,omitempty"`
+	Description  string `json:"description,omitempty"`
+}
+
+// Result is what a mutating command reports.
+type Result struct {
+	Op      int64          `json:"op"`
+	UUID    string         `json:"uuid"`
+	Journal string         `json:"journal"`
+	Status  string         `json:"status"`
+	Changes []ChangeResult `json:"changes"`
+}
+
+// Op statuses.
+const (
+	StatusPlanned    = "planned"
+	StatusApplying   = "applying"
+	StatusApplied    = "applied"
+	StatusFailed     = "failed"
+	StatusRolledBack = "rolled-back"
+	StatusUndone     = "undone"
+)
+
+// Sentinel errors callers branch on (the CLI maps them to exit 3).
+var (
+	ErrDrift        = errors.New("changed since the op")
+	ErrWrongTarget  = errors.New("op belongs to another target")
+	ErrNotUndoable  = errors.New("op cannot be undone")
+	ErrNoSuchOp     = errors.New("no such op")
+	ErrJournalBusy  = errors.New("journal in use by another xsrescue")
+	ErrSchemaTooNew = errors.New("journal schema is newer than this xsrescue")
+)
+
+// lockWait is how long a second process waits for the journal before giving up.
+var lockWait = 10 * time.Second
+
+// Journal is one opened journal database.
+type Journal struct {
+	path     string
+	db       *sql.DB
+	lock     *os.File
+	readOnly bool
+}
+
+// schemaVersion is PRAGMA user_version of the newest schema; migrations[i]
+// moves a database from version i to i+1.
+const schemaVersion = 1
+
+var migrations = []string{`
+CREATE TABLE ops (
+	id        INTEGER PRIMARY KEY,
+	uuid      TEXT NOT NULL UNIQUE,
+	command   TEXT NOT NULL,
+	argv      TEXT NOT NULL,
+	target    TEXT NOT NULL,
+	root      TEXT NOT NULL,
+	disk      TEXT NOT NULL DEFAULT '',
+	partition INTEGER NOT NULL DEFAULT 0,
+	status    TEXT NOT NULL CHECK (status IN ('planned','applying','applied','failed','rolled-back','undone')),
+	started   TEXT NOT NULL,
+	finished  TEXT NOT NULL DEFAULT '',
+	error     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE blobs (
+	sha256 TEXT PRIMARY KEY,
+	size   INTEGER NOT NULL,
+	stored INTEGER NOT NULL
+);
+CREATE TABLE blob_chunks (
+	sha256 TEXT NOT NULL REFERENCES blobs(sha256) ON DELETE CASCADE,
+	seq    INTEGER NOT NULL,
+	data   BLOB NOT NULL,
+	PRIMARY KEY (sha256, seq)
+);
+CREATE TABLE changes (
+	op        INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+	seq       INTEGER NOT NULL,
+	kind      TEXT NOT NULL,
+	path      TEXT NOT NULL,
+	resolved  TEXT NOT NULL,
+	new_path  TEXT NOT NULL DEFAULT '',
+	why       TEXT NOT NULL DEFAULT '',
+	before    TEXT NOT NULL,
+	before_sha256 TEXT REFERENCES blobs(sha256),
+	after     TEXT NOT NULL,
+	external  TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (op, seq)
+);
+CREATE INDEX ops_status ON ops(status);
+`}
+
+// Open opens (creating and migrating) the journal at path. It takes an
+// exclusive lock on the file: a second xsrescue waits up to 10 s, then fails
+// with ErrJournalBusy.
+func Open(path string) (*Journal, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	lock, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	if err := flockWait(lock, lockWait); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	dsn := "file:" + escapeURI(abs) + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	j := &Journal{path: abs, db: db, lock: lock}
+	if err := j.migrate(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	return j, nil
+}
+
+// OpenReadOnly opens an existing journal for list, show and export: it
+// creates nothing, takes no lock, and works on a read-only mount.
+func OpenReadOnly(path string) (*Journal, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	// immutable=1 needs no -shm or -wal file and so works on a ro,noload
+	// mount; it is only used when a plain read-only open fails.
+	var lastErr error
+	for _, extra := range []string{"mode=ro", "mode=ro&immutable=1"} {
+		db, err := sql.Open("sqlite3", "file:"+escapeURI(abs)+"?"+extra+"&_busy_timeout=10000")
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", abs, err)
+		}
+		j := &Journal{path: abs, db: db, readOnly: true}
+		var v int
+		if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+			lastErr = err
+			db.Close()
+			continue
+		}
+		if v > schemaVersion {
+			db.Close()
+			return nil, fmt.Errorf("journal %s: %w (version %d, this xsrescue knows %d)", abs, ErrSchemaTooNew, v, schemaVersion)
+		}
+		if v < 1 {
+			db.Close()
+			return nil, fmt.Errorf("journal %s: not an xsrescue journal (user_version %d)", abs, v)
+		}
+		return j, nil
+	}
+	return nil, fmt.Errorf("journal %s: %w", abs, lastErr)
+}
+
+func escapeURI(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+func flockWait(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w (waited %s)", ErrJournalBusy, wait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (j *Journal) migrate() error {
+	var v int
+	if err := j.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("%w (version %d, this xsrescue knows %d)", ErrSchemaTooNew, v, schemaVersion)
+	}
+	for ; v < schemaVersion; v++ {
+		tx, err := j.db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to schema %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to schema %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// Path is the journal file.
+func (j *Journal) Path() string { return j.path }
+
+// Close closes the database.
+func (j *Journal) Close() error {
+	if j == nil {
+		return nil
+	}
+	var err error
+	if j.db != nil {
+		err = j.db.Close()
+	}
+	if j.lock != nil {
+		err = errors.Join(err, j.lock.Close())
+	}
+	return err
+}
+
+// DefaultRel is where the journal lives inside a target root by default, so
+// that it survives a live-USB reboot and travels with the disk.
+const DefaultRel = "var/lib/xsrescue/journal.db"
+
+// DefaultPath is the journal inside root. The directory is resolved and,
+// with create, made through the root, so that a symlinked var/ in a hostile
+// root cannot put the journal outside it; a journal.db that is not a
+// regular file is refused.
+func DefaultPath(root *target.Root, create bool) (string, error) {
+	dir, base := path.Split(DefaultRel)
+	rel, err := root.Resolve(dir)
+	if err != nil {
+		return "", fmt.Errorf("journal directory %s in %s: %w", dir, root.Dir(), err)
+	}
+	if create {
+		if err := root.OS().MkdirAll(rel, 0o700); err != nil {
+			return "", fmt.Errorf("journal directory %s in %s: %w", rel, root.Dir(), err)
+		}
+		again, err := root.Resolve(dir)
+		if err != nil || again != rel {
+			return "", fmt.Errorf("journal directory %s in %s moved while it was created", dir, root.Dir())
+		}
+	}
+	p := path.Join(rel, base)
+	if fi, err := root.OS().Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", p, root.Dir(), fi.Mode().Type())
+	}
+	return filepath.Join(root.Dir(), filepath.FromSlash(p)), nil
+}

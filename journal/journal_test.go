@@ -1,0 +1,224 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chown, mknod and trusted xattrs")
+	}
+}
+
+// testRoot builds a small root with every kind of object a plan touches.
+func testRoot(t *testing.T) (*target.Target, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"etc/rc.d/rc3.d", "lib/tls", "dev", "var/lib/xcp"} {
+		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	write := func(p, content string, mode os.FileMode, uid, gid int) {
+		full := filepath.Join(dir, p)
+		must(t, os.WriteFile(full, []byte(content), mode))
+		must(t, os.Chmod(full, mode))
+		if os.Geteuid() == 0 {
+			must(t, os.Lchown(full, uid, gid))
+		}
+	}
+	write("etc/xensource-inventory", "PRODUCT_VERSION='8.2.1'\nBUILD_NUMBER='1'\n", 0o644, 0, 0)
+	write("etc/shadow", "root:x:1:\n", 0o4750, 12, 34)
+	write("etc/centos-release", "CentOS release 7.5\n", 0o644, 0, 0)
+	write("etc/motd", "hello\n", 0o644, 0, 0)
+	write("lib/tls/libc.so", "\x7fELF\x00binary", 0o755, 0, 0)
+	write("var/lib/xcp/state.db", "<db/>\n", 0o600, 0, 0)
+	must(t, os.Symlink("centos-release", filepath.Join(dir, "etc/redhat-release")))
+	must(t, os.Symlink("/var/lib/xcp", filepath.Join(dir, "var/xapi")))
+	must(t, os.Symlink("../init.d/network", filepath.Join(dir, "etc/rc.d/rc3.d/S10network")))
+	if os.Geteuid() == 0 {
+		must(t, unix.Mknod(filepath.Join(dir, "dev/hdisk9"), unix.S_IFBLK|0o640, int(unix.Mkdev(23, 9))))
+		must(t, os.Lchown(filepath.Join(dir, "dev/hdisk9"), 0, 6))
+		must(t, unix.Mknod(filepath.Join(dir, "dev/rhdisk9"), unix.S_IFCHR|0o600, int(unix.Mkdev(23, 9))))
+		must(t, unix.Mknod(filepath.Join(dir, "dev/fifo"), unix.S_IFIFO|0o600, 0))
+		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "trusted.test", []byte("v1"), 0))
+		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "user.test", []byte{0, 1, 2}, 0))
+	}
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	t.Cleanup(func() { tgt.Close() })
+	return tgt, dir
+}
+
+// snapshotTree records everything undo must restore: content, type, mode,
+// owner, mtime, rdev, link target and xattrs of every entry but the journal.
+func snapshotTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if strings.HasPrefix(rel, "var/lib/xsrescue") {
+			return nil
+		}
+		d, err := openDirAt(mustRoot(t, dir), rel)
+		if rel == "." {
+			out[rel] = "root"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		s, err := d.capture(d.base, true)
+		if err != nil {
+			return err
+		}
+		if s.Type == "dir" {
+			s.Mtime = 0
+		}
+		out[rel] = fmt.Sprintf("%+v", s)
+		return nil
+	})
+	must(t, err)
+	return out
+}
+
+func mustRoot(t *testing.T, dir string) *target.Root {
+	r, err := target.OpenRoot(dir)
+	must(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func fullPlan() *Plan {
+	return &Plan{Command: "test everything", Changes: []Change{
+		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n"), Why: "downgrade marker"},
+		{Kind: Write, Path: "etc/redhat-release", Content: []byte("CentOS release 7.2\n")},
+		{Kind: Write, Path: "var/xapi/state.db", Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db v='2'/>\n")), nil }},
+		{Kind: Create, Path: "etc/new.conf", Content: []byte("new\n"), Mode: 0o600, UID: -1, GID: 5},
+		{Kind: Remove, Path: "etc/shadow"},
+		{Kind: RemoveNode, Path: "dev/hdisk9"},
+		{Kind: RemoveNode, Path: "dev/rhdisk9"},
+		{Kind: RemoveNode, Path: "dev/fifo"},
+		{Kind: RemoveSymlink, Path: "etc/rc.d/rc3.d/S10network"},
+		{Kind: CreateSymlink, Path: "etc/rc.d/rc3.d/S99local", LinkTarget: "../rc.local"},
+		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: Chmod, Path: "etc/motd", Mode: 0o600},
+		{Kind: Chown, Path: "var/lib/xcp", UID: 7, GID: 8},
+		{Kind: External, Path: "rpool/ROOT", External: &ExternalRecord{Type: "zfs-snapshot", Name: "rpool/ROOT@xsrescue-1", Rollback: "zfs rollback rpool/ROOT@xsrescue-1"}},
+	}}
+}
+
+func TestApplyUndoFidelity(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	tgt, dir := testRoot(t)
+	before := snapshotTree(t, dir)
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	defer j.Close()
+	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "test"}, fullPlan())
+	must(t, err)
+	if res.Status != StatusApplied || len(res.Changes) != 14 {
+		t.Fatalf("result %+v", res)
+	}
+	check := func(p, want string) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	check("etc/xensource-inventory", "PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n")
+	check("etc/centos-release", "CentOS release 7.2\n")
+	check("var/lib/xcp/state.db", "<db v='2'/>\n")
+	check("etc/new.conf", "new\n")
+	check("lib/tls.disabled/libc.so", "\x7fELF\x00binary")
+	if l, _ := os.Readlink(filepath.Join(dir, "etc/redhat-release")); l != "centos-release" {
+		t.Errorf("write through a symlink replaced the link: %q", l)
+	}
+	if l, _ := os.Readlink(filepath.Join(dir, "etc/rc.d/rc3.d/S99local")); l != "../rc.local" {
+		t.Errorf("S99local -> %q", l)
+	}
+	for _, gone := range []string{"etc/shadow", "dev/hdisk9", "dev/rhdisk9", "dev/fifo", "etc/rc.d/rc3.d/S10network", "lib/tls"} {
+		if _, err := os.Lstat(filepath.Join(dir, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there: %v", gone, err)
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "etc/new.conf"))
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o600 || st.Uid != 0 || st.Gid != 5 {
+		t.Errorf("new.conf mode %v owner %d:%d", fi.Mode(), st.Uid, st.Gid)
+	}
+	u, err := j.Undo(ctx, tgt, res.Op, false)
+	must(t, err)
+	if u.Status != StatusUndone {
+		t.Errorf("undo status %s", u.Status)
+	}
+	after := snapshotTree(t, dir)
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("%s after undo:\n got %s\nwant %s", p, after[p], b)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s left behind by undo", p)
+		}
+	}
+	if _, err := j.Undo(ctx, tgt, res.Op, false); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("second undo: %v", err)
+	}
+}
+
+func TestUndoDrift(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	tgt, dir := testRoot(t)
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	defer j.Close()
+	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
+		{Kind: Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
+	}})
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))
+	snap := snapshotTree(t, dir)
+	_, err = j.Undo(ctx, tgt, res.Op, false)
+	if xerr.Code(err) != xerr.ExitRefused || !errors.Is(err, ErrDrift) || !strings.Contains(err.Error(), "etc/centos-release") {
+		t.Fatalf("undo after drift: %v", err)
+	}
+	if got := snapshotTree(t, dir); !maps.Equal(got, snap) {
+		t.Errorf("refused undo changed files:\n%v\n%v", got, snap)
+	}
+	_, err = j.Undo(ctx, tgt, res.Op, true)
+	must(t, err)
+	b, _ := os.ReadFile(filepath.Join(dir, "etc/centos-release"))
+	if string(b) != "CentOS release 7.5\n" {
+		t.Errorf("forced undo left %q", b)
+	}
+}

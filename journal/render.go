@@ -1,0 +1,91 @@
+package journal
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// maxDiff is the largest file shown as a text diff; larger or binary
+// content is described by size and hash.
+const maxDiff = 4 << 20
+
+// Render writes the plan as a unified diff (text files) or a one-line
+// description (nodes, links, binaries) without touching anything.
+func Render(w io.Writer, root *target.Root, plan *Plan) error {
+	steps, err := prepare(root, plan)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.c.Stream != nil {
+			r, err := s.c.Stream()
+			if err != nil {
+				return fmt.Errorf("%s: new content: %w", s.path, err)
+			}
+			s.after.SHA256, s.after.Size, err = hashReader(r)
+			r.Close()
+			if err != nil {
+				return fmt.Errorf("%s: new content: %w", s.path, err)
+			}
+		}
+		if err := renderStep(w, root, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func renderStep(w io.Writer, root *target.Root, s *step) error {
+	fmt.Fprintf(w, "# %d. %s\n", s.seq, s.describe())
+	if s.c.Why != "" {
+		fmt.Fprintf(w, "#    why: %s\n", s.c.Why)
+	}
+	var old, new []byte
+	switch s.c.Kind {
+	case Write, Create:
+		if s.c.Stream != nil || s.before.Size > maxDiff || len(s.c.Content) > maxDiff {
+			break
+		}
+		if s.c.Kind == Write {
+			r, err := openAt(root, s.path)
+			if err != nil {
+				return err
+			}
+			old, err = io.ReadAll(io.LimitReader(r, maxDiff+1))
+			r.Close()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", s.path, err)
+			}
+		}
+		new = s.c.Content
+		if isText(old) && isText(new) {
+			from := "a/" + s.path
+			if s.c.Kind == Create {
+				from = "/dev/null"
+			}
+			_, err := io.WriteString(w, udiff.Unified(from, "b/"+s.path, string(old), string(new)))
+			return err
+		}
+	default:
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), orNone(s.after.SHA256))
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func isText(b []byte) bool {
+	return utf8.Valid(b) && !bytes.ContainsRune(b, 0)
+}

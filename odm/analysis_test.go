@@ -1,0 +1,396 @@
+package odm_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/odm"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the fixture's dev/ is made with mknod")
+	}
+}
+
+// aixFixture builds the AIX fixture and returns it with its model and scan.
+func aixFixture(t *testing.T) (*fixtures.AIX, *odm.Model, []odm.Node) {
+	t.Helper()
+	needRoot(t)
+	a, err := fixtures.BuildAIX(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, loadModel(t, a.ODMDir), scan(t, a.Dir)
+}
+
+func loadModel(t *testing.T, dir string) *odm.Model {
+	t.Helper()
+	d, err := odm.LoadDumps(os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := d.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func scan(t *testing.T, rootDir string) []odm.Node {
+	t.Helper()
+	root, err := target.OpenRoot(rootDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	nodes, err := odm.ScanDev(root, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+func TestAnalyzeFixture(t *testing.T) {
+	a, m, nodes := aixFixture(t)
+	majors := odm.Analyze(m, nodes)
+	got := map[int]odm.Verdict{}
+	for _, r := range majors {
+		got[r.Major] = r.Verdict
+	}
+	want := map[int]odm.Verdict{
+		0: odm.Base, 1: odm.Base, 2: odm.Base, 3: odm.Base, 4: odm.Base, 5: odm.Base, 6: odm.Base,
+		7: odm.Base, 8: odm.Base, 9: odm.Base, 10: odm.Base,
+		19: odm.Owned, 20: odm.OrphanDevno, 36: odm.Owned, 37: odm.Owned, 43: odm.Ghost,
+		44: odm.OrphanVG, 45: odm.Owned, 143: odm.Owned,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("verdicts (-want +got):\n%s", d)
+	}
+	for _, r := range majors {
+		var paths []string
+		for _, n := range r.Nodes {
+			paths = append(paths, n.Path)
+		}
+		switch r.Major {
+		case a.Ghost:
+			if r.Owner != nil {
+				t.Errorf("ghost has owner %q", *r.Owner)
+			}
+			if d := cmp.Diff(a.GhostPaths, paths); d != "" {
+				t.Errorf("ghost nodes (-want +got):\n%s", d)
+			}
+			wantDevno := []odm.DevnoRef{{0, "ghostvg"}, {1, "ghostlv01"}, {2, "ghostlv02"}}
+			if d := cmp.Diff(wantDevno, r.Devno); d != "" {
+				t.Errorf("ghost devno: %s", d)
+			}
+		case a.Decoy:
+			if d := cmp.Diff([]string{"dev/decoy143", "dev/rmt0", "dev/rmt0.1"}, paths); d != "" {
+				t.Errorf("decoy nodes: %s", d)
+			}
+		case 37:
+			if !strings.Contains(r.Reason, "altinst_rootvg") {
+				t.Errorf("altinst_rootvg reason: %s", r.Reason)
+			}
+		case 45:
+			if !strings.Contains(r.Reason, "hdisk9") || !strings.Contains(r.Reason, "Available") {
+				t.Errorf("in-use reason: %s", r.Reason)
+			}
+		}
+	}
+}
+
+func TestScanDevNodes(t *testing.T) {
+	_, _, nodes := aixFixture(t)
+	byPath := map[string]odm.Node{}
+	for _, n := range nodes {
+		byPath[n.Path] = n
+	}
+	for _, tt := range []struct {
+		path         string
+		typ          odm.NodeType
+		major, minor int
+	}{
+		{"dev/ghostlv01", odm.Block, 43, 1},
+		{"dev/rghostlv01", odm.Char, 43, 1},
+		{"dev/ghostlink", odm.Symlink, 43, 1},  // absolute link /dev/ghostlv01
+		{"dev/rghostlink", odm.Symlink, 43, 2}, // relative link
+		{"dev/bootlink", odm.Symlink, 10, 1},
+		{"dev/decoy143", odm.Block, 143, 43},
+	} {
+		n, ok := byPath[tt.path]
+		if !ok || n.Type != tt.typ || n.Major != tt.major || n.Minor != tt.minor {
+			t.Errorf("%s: got %+v", tt.path, n)
+		}
+	}
+	for _, p := range []string{"dev/sub/deep43", "dev/escape", "dev/loop", "dev/README", "dev/sub"} {
+		if _, ok := byPath[p]; ok {
+			t.Errorf("%s must not be listed", p)
+		}
+	}
+	if n := byPath["dev/ghostlv02"]; n.UID != 2 || n.GID != 2 || n.Mode.Perm() != 0o600 {
+		t.Errorf("owner/mode not recorded: %+v", n)
+	}
+}
+
+// An `ls -l` listing of the same dev/ gives the same nodes as the scan.
+func TestParseListingMatchesScan(t *testing.T) {
+	a, _, nodes := aixFixture(t)
+	cmd := exec.Command("ls", "-l", a.DevDir)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	listing, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := odm.ParseListing(strings.NewReader(string(listing)), "dev.ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		Path         string
+		Type         odm.NodeType
+		Major, Minor int
+	}
+	keys := func(ns []odm.Node) []key {
+		var k []key
+		for _, n := range ns {
+			k = append(k, key{n.Path, n.Type, n.Major, n.Minor})
+		}
+		return k
+	}
+	if d := cmp.Diff(keys(nodes), keys(parsed)); d != "" {
+		t.Errorf("listing vs scan (-scan +listing):\n%s", d)
+	}
+}
+
+func TestParseListingAIX(t *testing.T) {
+	in := `total 0
+crw-rw----    1 root     system       10,  0 Nov 22 01:02 rootvg
+brw-rw----    1 root     system       43,  1 Nov 22 01:02 ghostlv01
+crw-rw----    1 root     system       43,  1 Nov 22 01:02 rghostlv01
+crw-rw-rw-    1 root     system      143, 43 Nov 22 01:02 decoy143
+crw-rw----    1 root     system       38,128 Nov 22  2025 rhdisk128
+drwxr-xr-x    2 root     system          512 Nov 22 01:02 pts
+-rw-r--r--    1 root     system           12 Nov 22 01:02 README
+lrwxrwxrwx    1 root     system           14 Nov 22 01:02 ghostlink -> /dev/ghostlv01
+lrwxrwxrwx    1 root     system            9 Nov 22 01:02 elsewhere -> /tmp/x
+`
+	nodes, err := odm.ParseListing(strings.NewReader(in), "dev.ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range nodes {
+		got = append(got, strings.Join([]string{n.Path, string(n.Type), strconv.Itoa(n.Major), strconv.Itoa(n.Minor)}, " "))
+	}
+	want := []string{"dev/rootvg char 10 0", "dev/rhdisk128 char 38 128", "dev/ghostlink symlink 43 1",
+		"dev/ghostlv01 block 43 1", "dev/rghostlv01 char 43 1", "dev/decoy143 char 143 43"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Error(d)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"total 0\ncrw-rw---- 1 root system 010, 0 Nov 22 01:02 x\n", "dev.ls line 2: major: \"010\""},
+		{"crw-rw---- 1 root system 0x2b, 0 Nov 22 01:02 x\n", "dev.ls line 1: major"},
+		{"crw-rw---- 1 root system 43,00 Nov 22 01:02 x\n", "dev.ls line 1: minor"},
+		{"crw-rw---- 1 root system 512 Nov 22 01:02 x\n", "dev.ls line 1: special file without"},
+		{"crw-rw---- 1 root\n", "dev.ls line 1: too few columns"},
+		{"crw-rw---- 1 root system 4\x00, 0 Nov 22 01:02 x\n", "dev.ls line 1: NUL byte"},
+	} {
+		_, err := odm.ParseListing(strings.NewReader(bad.in), "dev.ls")
+		if err == nil || !errors.Is(err, odm.ErrSyntax) || !strings.HasPrefix(err.Error(), bad.want) {
+			t.Errorf("%q: got %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+func TestModelErrors(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"octal-looking major", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"010\"\n\tvalue2 = \"0\"\n\tvalue3 = \"x\"\n", "CuDvDr line 4: value1 major: \"010\": not a strict decimal number"},
+		{"hex minor", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"43\"\n\tvalue2 = \"0x1\"\n\tvalue3 = \"x\"\n", "CuDvDr line 5: value2 minor"},
+		{"space in ddins major", "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"x\"\n\tvalue2 = \" 43\"\n\tvalue3 = \"\"\n", "CuDvDr line 5: value2 major"},
+		{"missing major", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue3 = \"x\"\n", "CuDvDr line 2: CuDvDr object has no value1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "CuDvDr"), []byte(tt.in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d, err := odm.LoadDumps(os.DirFS(dir), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = d.Model()
+			if err == nil || !errors.Is(err, odm.ErrSyntax) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"CuDvDr", "CuDvDr.add"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := odm.LoadDumps(os.DirFS(dir), dir); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("two CuDvDr dumps: %v", err)
+	}
+	if _, err := odm.LoadDumps(os.DirFS(t.TempDir()), "empty"); err == nil || !strings.Contains(err.Error(), "no CuDvDr dump") {
+		t.Errorf("no CuDvDr: %v", err)
+	}
+}
+
+// Without /dev and without CuDv: the dumps alone still give verdicts, and a
+// nodes-only ghost (no devno objects) is a ghost too.
+func TestAnalyzeDumpsOnly(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixtures.WriteAIXDumps(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "CuDv")); err != nil {
+		t.Fatal(err)
+	}
+	m := loadModel(t, dir)
+	extra := odm.Node{Path: "dev/stale", Type: odm.Char, Major: 47, Minor: 3}
+	majors := odm.Analyze(m, []odm.Node{extra})
+	verdict := map[int]odm.Major{}
+	for _, r := range majors {
+		verdict[r.Major] = r
+	}
+	if r := verdict[43]; r.Verdict != odm.Ghost || !strings.Contains(r.Reason, "no CuDv dump") {
+		t.Errorf("43: %+v", r)
+	}
+	if r := verdict[47]; r.Verdict != odm.Ghost || len(r.Nodes) != 1 || len(r.Devno) != 0 {
+		t.Errorf("47: %+v", r)
+	}
+	// Without CuDv, 45 (hdisk9 Available) cannot be told from a ghost; purge refuses.
+	if _, err := odm.PlanPurge(m, majors, odm.PurgeRequest{Majors: []int{43}}); !errors.Is(err, xerr.ErrRefused) {
+		t.Errorf("purge without CuDv: %v", err)
+	}
+}
+
+func TestPlanPurge(t *testing.T) {
+	a, m, nodes := aixFixture(t)
+	majors := odm.Analyze(m, nodes)
+	for _, tt := range []struct {
+		name  string
+		major int
+		want  string
+	}{
+		{"decoy", 143, "major 143 is owned, not a ghost"},
+		{"base", 7, "major 7 is base, not a ghost"},
+		{"orphan vg", 44, "major 44 is orphan-vg, not a ghost"},
+		{"orphan devno", 20, "major 20 is orphan-devno"},
+		{"in use", 45, "major 45 is owned"},
+		{"contradicted", 99, "major 99: no ddins or devno object and no /dev node has it"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := odm.PlanPurge(m, majors, odm.PurgeRequest{Majors: []int{43, tt.major}})
+			if !errors.Is(err, xerr.ErrRefused) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v, want refusal %q", err, tt.want)
+			}
+		})
+	}
+	for _, req := range []odm.PurgeRequest{{Majors: []int{43}}, {AllGhosts: true}, {Majors: []int{43, 43}, AllGhosts: true}} {
+		p, err := odm.PlanPurge(m, majors, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([]int{43}, p.Majors); d != "" {
+			t.Fatal(d)
+		}
+		var removed []string
+		for _, s := range p.Removed {
+			v3, _ := s.Get("value3")
+			removed = append(removed, v3)
+		}
+		if d := cmp.Diff([]string{"ghostvg", "ghostlv01", "ghostlv02"}, removed); d != "" {
+			t.Errorf("removed devno: %s", d)
+		}
+		// after + removed = before, in order; nothing else is dropped.
+		before, _ := odm.ReadAll(strings.NewReader(string(p.Before)), "before")
+		after, _ := odm.ReadAll(strings.NewReader(string(p.After)), "after")
+		if len(before) != len(m.CuDvDr) || len(after) != len(before)-3 {
+			t.Errorf("before %d, after %d objects (model %d)", len(before), len(after), len(m.CuDvDr))
+		}
+		orig, err := os.ReadFile(filepath.Join(a.ODMDir, "CuDvDr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(orig) != string(p.Before) {
+			t.Error("CuDvDr.before.add is not byte-identical to the dump")
+		}
+		for _, s := range after {
+			if v1, _ := s.Get("value1"); v1 == "43" {
+				t.Errorf("after still holds %+v", s)
+			}
+		}
+		var kinds []string
+		for _, c := range p.NodeChanges() {
+			kinds = append(kinds, string(c.Kind)+" "+c.Path)
+		}
+		want := []string{"symlink-remove dev/ghostlink", "symlink-remove dev/rghostlink",
+			"node-remove dev/ghostlv01", "node-remove dev/ghostlv02", "node-remove dev/ghostvg",
+			"node-remove dev/rghostlv01", "node-remove dev/rghostlv02"}
+		if d := cmp.Diff(want, kinds); d != "" {
+			t.Errorf("node changes: %s", d)
+		}
+		var out []string
+		for _, c := range p.OutChanges("out") {
+			if c.Kind != journal.Create {
+				t.Errorf("%s: %s", c.Path, c.Kind)
+			}
+			out = append(out, c.Path)
+		}
+		if d := cmp.Diff([]string{"out/CuDvDr.after.add", "out/CuDvDr.before.add", "out/purge.ksh", "out/undo.ksh"}, out); d != "" {
+			t.Error(d)
+		}
+	}
+	// The fixture has one ghost; with it gone nothing is a ghost.
+	if !slices.ContainsFunc(majors, func(r odm.Major) bool { return r.Verdict == odm.Ghost }) {
+		t.Fatal("fixture without a ghost")
+	}
+}
+
+// FuzzParseListing: an ls -l listing never panics the parser, and every node
+// it returns has a name and a type.
+func FuzzParseListing(f *testing.F) {
+	for _, s := range []string{
+		"total 0\ncrw-rw---- 1 root system 43, 0 Nov 22 01:02 ghostvg\n",
+		"brw-rw---- 1 root system 38,128 Nov 22 2025 hdisk128\n",
+		"lrwxrwxrwx 1 root system 14 Nov 22 01:02 l -> /dev/ghostvg\ncrw-rw---- 1 root system 43, 0 Nov 22 01:02 ghostvg\n",
+		"crw-rw---- 1 root system 010, 0 Nov 22 01:02 x\n",
+		"c 1 2 3 4, 5\n",
+		"l a b c d e f g h\n",
+		"crw-rw---- 1 root system 43,\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nodes, err := odm.ParseListing(bytes.NewReader(in), "fuzz")
+		if err != nil {
+			if !errors.Is(err, odm.ErrSyntax) {
+				t.Fatalf("error without ErrSyntax: %v", err)
+			}
+			return
+		}
+		for _, n := range nodes {
+			if n.Path == "dev/" || n.Type == "" {
+				t.Fatalf("bad node %+v", n)
+			}
+		}
+	})
+}

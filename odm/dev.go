@@ -1,0 +1,250 @@
+package odm
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// NodeType is the kind of a /dev entry that belongs to a major.
+type NodeType string
+
+const (
+	Block   NodeType = "block"
+	Char    NodeType = "char"
+	Symlink NodeType = "symlink"
+)
+
+// Node is a top-level /dev entry: a special file, or a symlink that resolves
+// to one (then Major and Minor are its target's).
+type Node struct {
+	Path  string   `json:"path"` // relative to the root that holds dev/, e.g. "dev/lv01"
+	Type  NodeType `json:"type"`
+	Minor int      `json:"minor"`
+	Major int      `json:"-"`
+	// Mode, UID and GID are what undo must recreate (from lstat, or from an
+	// ls -l line where UID/GID are -1 because ls shows names).
+	Mode     fs.FileMode `json:"-"`
+	UID, GID int         `json:"-"`
+	Link     string      `json:"-"` // symlink: the raw link text
+	Target   string      `json:"-"` // symlink: the node it resolves to (a Path)
+}
+
+// Name is the base name of the node.
+func (n Node) Name() string { return path.Base(n.Path) }
+
+// ScanDev lists the top level of dir (a directory of root, normally "dev")
+// with lstat: character and block specials with their major and minor
+// (unix.Major/Minor of st_rdev — never the raw value, whose encoding differs
+// between AIX and Linux), and symlinks that resolve to one of them. Nothing
+// below the top level is read, and no symlink is followed out of root.
+func ScanDev(root *target.Root, dir string) ([]Node, error) {
+	ents, err := root.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", path.Join(root.Dir(), dir), err)
+	}
+	var nodes []Node
+	byPath := map[string]int{}
+	var links []Node
+	for _, e := range ents {
+		p := path.Join(dir, e.Name())
+		fi, err := root.Lstat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed while scanning
+			}
+			return nil, fmt.Errorf("scan %s: %w", p, err)
+		}
+		mode := fi.Mode()
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case mode&fs.ModeSymlink != 0:
+			link, err := root.Readlink(p)
+			if err != nil {
+				return nil, fmt.Errorf("scan %s: %w", p, err)
+			}
+			n := Node{Path: p, Type: Symlink, Mode: mode, Link: link, UID: -1, GID: -1}
+			if st != nil {
+				n.UID, n.GID = int(st.Uid), int(st.Gid)
+			}
+			links = append(links, n)
+		case mode&fs.ModeDevice != 0 && st != nil:
+			t := Block
+			if mode&fs.ModeCharDevice != 0 {
+				t = Char
+			}
+			rdev := uint64(st.Rdev)
+			byPath[p] = len(nodes)
+			nodes = append(nodes, Node{Path: p, Type: t, Major: int(unix.Major(rdev)), Minor: int(unix.Minor(rdev)),
+				Mode: mode, UID: int(st.Uid), GID: int(st.Gid)})
+		}
+	}
+	for _, l := range links {
+		resolved, err := root.Resolve(devLinkPath(dir, l.Link))
+		if err != nil {
+			continue // a loop or an unreadable link resolves to nothing of ours
+		}
+		if i, ok := byPath[resolved]; ok {
+			l.Target, l.Major, l.Minor = resolved, nodes[i].Major, nodes[i].Minor
+			nodes = append(nodes, l)
+		}
+	}
+	sortNodes(nodes)
+	return nodes, nil
+}
+
+// devLinkPath turns a link text found in dir into a path inside the root.
+// "/dev/x" means dir/x even when dir is a copy with another name.
+func devLinkPath(dir, link string) string {
+	if strings.HasPrefix(link, "/dev/") {
+		return path.Join(dir, link[len("/dev/"):])
+	}
+	if path.IsAbs(link) {
+		return link
+	}
+	return path.Join(dir, link)
+}
+
+func sortNodes(nodes []Node) {
+	sort.Slice(nodes, func(i, j int) bool {
+		if nodes[i].Major != nodes[j].Major {
+			return nodes[i].Major < nodes[j].Major
+		}
+		return nodes[i].Path < nodes[j].Path
+	})
+}
+
+// ParseListing reads an `ls -l /dev` (or `ls -al`) listing taken on the AIX
+// side. The size column of a special file is "major, minor" — "38, 0" or,
+// with a minor of three digits or more, "38,128" in one field; both numbers
+// must be strict decimal. Paths are reported as "dev/NAME". Symlinks
+// ("name -> target") are kept when they point at a listed special file.
+func ParseListing(r io.Reader, file string) ([]Node, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
+	var nodes []Node
+	byName := map[string]int{}
+	var links []Node
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimRight(sc.Text(), "\r")
+		if strings.IndexByte(text, 0) >= 0 {
+			return nil, &SyntaxError{File: file, Line: line, Msg: "NUL byte"}
+		}
+		f := strings.Fields(text)
+		if len(f) == 0 || f[0] == "total" || strings.HasSuffix(text, ":") {
+			continue
+		}
+		typ := f[0][0]
+		if typ != 'b' && typ != 'c' && typ != 'l' {
+			continue // regular files, directories, sockets, pipes
+		}
+		bad := func(msg string, a ...any) error {
+			return &SyntaxError{File: file, Line: line, Msg: fmt.Sprintf(msg, a...)}
+		}
+		if len(f) < 8 {
+			return nil, bad("too few columns for an ls -l line: %q", text)
+		}
+		if typ == 'l' {
+			// perms links owner group size mon day time|year name -> target
+			if len(f) < 9 {
+				return nil, bad("too few columns for an ls -l line: %q", text)
+			}
+			rest := fieldsFrom(text, 8)
+			name, link, ok := strings.Cut(rest, " -> ")
+			if !ok {
+				return nil, bad("symlink without \" -> \": %q", text)
+			}
+			links = append(links, Node{Path: "dev/" + name, Type: Symlink, Link: link, UID: -1, GID: -1})
+			continue
+		}
+		// perms links owner group MAJ, MIN mon day time name  |  ... MAJ,MIN mon ...
+		majS, minS, nameAt := "", "", 0
+		if j := strings.IndexByte(f[4], ','); j >= 0 && j < len(f[4])-1 {
+			majS, minS, nameAt = f[4][:j], f[4][j+1:], 8
+		} else if j == len(f[4])-1 && len(f) >= 9 {
+			majS, minS, nameAt = f[4][:j], f[5], 9
+		} else {
+			return nil, bad("special file without \"major, minor\" in the size column: %q", text)
+		}
+		major, err := ParseNumber(majS)
+		if err != nil {
+			return nil, bad("major: %v", err)
+		}
+		minor, err := ParseNumber(minS)
+		if err != nil {
+			return nil, bad("minor: %v", err)
+		}
+		if len(f) < nameAt+1 {
+			return nil, bad("no file name: %q", text)
+		}
+		name := fieldsFrom(text, nameAt)
+		t := Block
+		if typ == 'c' {
+			t = Char
+		}
+		byName[name] = len(nodes)
+		nodes = append(nodes, Node{Path: "dev/" + name, Type: t, Major: major, Minor: minor, Mode: permBits(f[0]), UID: -1, GID: -1})
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, &SyntaxError{File: file, Line: line + 1, Msg: fmt.Sprintf("line longer than %d bytes", MaxLine)}
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for _, l := range links {
+		name := l.Link
+		if strings.HasPrefix(name, "/dev/") {
+			name = name[len("/dev/"):]
+		}
+		if i, ok := byName[name]; ok && !strings.Contains(name, "/") {
+			l.Target, l.Major, l.Minor = nodes[i].Path, nodes[i].Major, nodes[i].Minor
+			nodes = append(nodes, l)
+		}
+	}
+	sortNodes(nodes)
+	return nodes, nil
+}
+
+// fieldsFrom returns text from its n-th whitespace-separated field (0-based)
+// to the end, so that a name with spaces stays whole.
+func fieldsFrom(text string, n int) string {
+	i := 0
+	for k := 0; k < n; k++ {
+		for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
+			i++
+		}
+		for i < len(text) && text[i] != ' ' && text[i] != '\t' {
+			i++
+		}
+	}
+	for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
+		i++
+	}
+	return text[i:]
+}
+
+// permBits reads the rwx columns of an ls mode string such as "crw-rw----".
+func permBits(s string) fs.FileMode {
+	var m fs.FileMode
+	if len(s) < 10 {
+		return 0
+	}
+	for i, c := range s[1:10] {
+		if c != '-' {
+			m |= 1 << (8 - i)
+		}
+	}
+	return m
+}

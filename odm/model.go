@@ -1,0 +1,245 @@
+package odm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+)
+
+// CuDvDr resources (aix-odm.md §1.1). The major is in value1 for devno and
+// in value2 for ddins; other resources (inst, …) are kept as they are.
+const (
+	ResDevno = "devno"
+	ResDdins = "ddins"
+)
+
+// Highest base major: 0–10 are the ddins restbase restores (rootvg = 10).
+const MaxBaseMajor = 10
+
+// ErrNumber is wrapped when a major or minor is not strict decimal.
+var ErrNumber = errors.New("not a strict decimal number")
+
+// ParseNumber parses a major or minor as genmajor/genminor write it (%d):
+// decimal digits, no sign, no leading zero, no spaces, at most 2^32-1.
+// "010" (odmadd would read octal 8), "0x2b" and " 43" are rejected rather
+// than guessed at.
+func ParseNumber(s string) (int, error) {
+	if s == "" || len(s) > 10 || (s[0] == '0' && len(s) > 1) {
+		return 0, fmt.Errorf("%q: %w", s, ErrNumber)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%q: %w", s, ErrNumber)
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", s, ErrNumber)
+	}
+	return int(n), nil
+}
+
+// Ddins is a major allocation: value1 (a driver or VG name) owns value2.
+type Ddins struct {
+	Owner string
+	Major int
+	Base  bool // value3 == ";": restored by restbase, bosboot depends on it
+}
+
+// Devno is a (major, minor) allocation for a device instance.
+type Devno struct {
+	Major  int
+	Minor  int
+	Device string
+	Index  int // position of the object in Model.CuDvDr
+}
+
+// Device is what CuDv says about a device name.
+type Device struct {
+	Name   string
+	Status int // 0 Defined, 1 Available, 2 Stopped; -1 when not a number
+	PdDvLn string
+}
+
+// Available is CuDv status 1.
+const Available = 1
+
+// IsVG reports whether the CuDv object is a volume group.
+func (d Device) IsVG() bool { return d.PdDvLn == "logical_volume/vgsubclass/vgtype" }
+
+// Model is the CuDvDr (and, when given, CuDv) content the analysis needs.
+type Model struct {
+	CuDvDr  []Stanza // every object, in dump order (what the .add files are made from)
+	Ddins   []Ddins
+	Devno   []Devno
+	Devices map[string]Device // nil without a CuDv dump
+	File    string            // the CuDvDr file, for messages
+}
+
+// HaveCuDv reports whether a CuDv dump was given.
+func (m *Model) HaveCuDv() bool { return m.Devices != nil }
+
+// NewModel checks the CuDvDr objects (strict decimal majors and minors) and
+// indexes them. cudv may be nil when no CuDv dump was given.
+func NewModel(file string, cudvdr []Stanza, cudv []Stanza) (*Model, error) {
+	m := &Model{File: file}
+	for i := range cudvdr {
+		s := &cudvdr[i]
+		if s.Class != "CuDvDr" {
+			continue
+		}
+		idx := len(m.CuDvDr)
+		m.CuDvDr = append(m.CuDvDr, *s)
+		res, _ := s.Get("resource")
+		switch res {
+		case ResDevno:
+			major, err := number(file, s, "value1", "major")
+			if err != nil {
+				return nil, err
+			}
+			minor, err := number(file, s, "value2", "minor")
+			if err != nil {
+				return nil, err
+			}
+			dev, _ := s.Get("value3")
+			m.Devno = append(m.Devno, Devno{Major: major, Minor: minor, Device: dev, Index: idx})
+		case ResDdins:
+			major, err := number(file, s, "value2", "major")
+			if err != nil {
+				return nil, err
+			}
+			owner, _ := s.Get("value1")
+			v3, _ := s.Get("value3")
+			m.Ddins = append(m.Ddins, Ddins{Owner: owner, Major: major, Base: v3 == ";"})
+		}
+	}
+	if cudv != nil {
+		m.Devices = map[string]Device{}
+		for i := range cudv {
+			s := &cudv[i]
+			if s.Class != "CuDv" {
+				continue
+			}
+			name, _ := s.Get("name")
+			d := Device{Name: name, Status: -1}
+			if v, ok := s.Get("status"); ok {
+				if n, err := strconv.Atoi(v); err == nil {
+					d.Status = n
+				}
+			}
+			d.PdDvLn, _ = s.Get("PdDvLn")
+			m.Devices[name] = d
+		}
+	}
+	return m, nil
+}
+
+func number(file string, s *Stanza, desc, what string) (int, error) {
+	f := s.field(desc)
+	if f == nil {
+		return 0, &SyntaxError{File: file, Line: s.Line, Msg: fmt.Sprintf("CuDvDr object has no %s (the %s)", desc, what)}
+	}
+	n, err := ParseNumber(f.Value)
+	if err != nil {
+		return 0, &SyntaxError{File: file, Line: f.Line, Msg: fmt.Sprintf("%s %s: %v", desc, what, err)}
+	}
+	return n, nil
+}
+
+// Dumps is a directory of odmget dumps, by class.
+type Dumps struct {
+	Classes map[string][]Stanza
+	Files   map[string]string // class -> file name read
+}
+
+// DumpClasses are the classes read from an --odm directory; CuDvDr is
+// required, the others are optional.
+var DumpClasses = []string{"CuDvDr", "CuDv", "CuAt", "CuDep"}
+
+// LoadDumps reads the dump of each class from fsys, named X, X.odmget or
+// X.add; dir names fsys in messages. Two candidates for one class are
+// ambiguous and refused as invalid input rather than picked from.
+func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
+	d := &Dumps{Classes: map[string][]Stanza{}, Files: map[string]string{}}
+	for _, class := range DumpClasses {
+		var found []string
+		for _, name := range []string{class, class + ".odmget", class + ".add"} {
+			st, err := fs.Stat(fsys, name)
+			if err == nil && st.Mode().IsRegular() {
+				found = append(found, name)
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
+			}
+		}
+		switch len(found) {
+		case 0:
+			if class == "CuDvDr" {
+				return nil, fmt.Errorf("%s: no CuDvDr dump (looked for CuDvDr, CuDvDr.odmget, CuDvDr.add): %w", dir, fs.ErrNotExist)
+			}
+			continue
+		case 1:
+		default:
+			return nil, fmt.Errorf("%s: ambiguous: both %s and %s hold %s: %w", dir, found[0], found[1], class, ErrSyntax)
+		}
+		f, err := fsys.Open(found[0])
+		if err != nil {
+			return nil, err
+		}
+		stanzas, err := readClass(f, filepath.Join(dir, found[0]), class)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		d.Classes[class] = stanzas
+		d.Files[class] = filepath.Join(dir, found[0])
+	}
+	return d, nil
+}
+
+// readClass keeps the stanzas of class; a dump may hold others too.
+func readClass(r io.Reader, file, class string) ([]Stanza, error) {
+	rd := NewReader(r, file)
+	out := []Stanza{}
+	for {
+		s, err := rd.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.Class == class {
+			out = append(out, *s)
+		}
+	}
+}
+
+// Model builds the analysis model from the loaded dumps.
+func (d *Dumps) Model() (*Model, error) {
+	cudv, ok := d.Classes["CuDv"]
+	if !ok {
+		cudv = nil
+	}
+	return NewModel(d.Files["CuDvDr"], d.Classes["CuDvDr"], cudv)
+}
+
+// Counts is the number of objects read per class, sorted by class.
+func (d *Dumps) Counts() []ClassCount {
+	var out []ClassCount
+	for c, s := range d.Classes {
+		out = append(out, ClassCount{Class: c, File: d.Files[c], Objects: len(s)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Class < out[j].Class })
+	return out
+}
+
+// ClassCount is one entry of Dumps.Counts.
+type ClassCount struct {
+	Class   string
+	File    string
+	Objects int
+}

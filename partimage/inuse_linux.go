@@ -1,0 +1,113 @@
+package partimage
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// CheckNotInUse refuses (exit 3) when any part of [start, start+size) of
+// disk is mounted or held (LVM, device-mapper, md): directly for a block
+// device and its partitions, or through a loop device for an image file.
+func CheckNotInUse(disk string, start, size int64) error {
+	mounts, err := mountedDevices()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(disk)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return fmt.Errorf("%s: %w", disk, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		sys, err := filepath.EvalSymlinks(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", disk, err)
+		}
+		return checkDevice(disk, sys, 0, start, size, mounts)
+	}
+	loops, _ := filepath.Glob("/sys/block/loop*")
+	for _, l := range loops {
+		back, err := os.ReadFile(filepath.Join(l, "loop", "backing_file"))
+		if err != nil {
+			continue
+		}
+		var bst unix.Stat_t
+		if unix.Stat(strings.TrimSuffix(strings.TrimSpace(string(back)), " (deleted)"), &bst) != nil || bst.Dev != st.Dev || bst.Ino != st.Ino {
+			continue
+		}
+		off := readInt(filepath.Join(l, "loop", "offset"))
+		if err := checkDevice(disk, l, off, start, size, mounts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDevice checks the device at sys (a /sys/block entry whose byte 0 is
+// at base in disk) and each of its partitions.
+func checkDevice(disk, sys string, base, start, size int64, mounts map[string]string) error {
+	parts, _ := filepath.Glob(filepath.Join(sys, "*", "partition"))
+	devs := []string{sys}
+	for _, p := range parts {
+		devs = append(devs, filepath.Dir(p))
+	}
+	for _, d := range devs {
+		lo, hi := base, int64(1<<62)
+		if d != sys {
+			lo = base + readInt(filepath.Join(d, "start"))*512
+			hi = lo + readInt(filepath.Join(d, "size"))*512
+		}
+		if hi <= start || lo >= start+size {
+			continue
+		}
+		dev := strings.TrimSpace(readString(filepath.Join(d, "dev")))
+		name := filepath.Base(d)
+		if mp, ok := mounts[dev]; ok {
+			return xerr.Refusedf("%s: bytes %d-%d are in use: /dev/%s is mounted on %s (unmount it first)", disk, start, start+size, name, mp)
+		}
+		if holders, _ := os.ReadDir(filepath.Join(d, "holders")); len(holders) > 0 {
+			return xerr.Refusedf("%s: bytes %d-%d are in use: /dev/%s is held by %s (deactivate it first, e.g. vgchange -an)", disk, start, start+size, name, holders[0].Name())
+		}
+	}
+	return nil
+}
+
+// mountedDevices maps "major:minor" to a mount point, from mountinfo.
+func mountedDevices() (map[string]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			m[fields[2]] = fields[4]
+		}
+	}
+	return m, sc.Err()
+}
+
+func readString(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func readInt(p string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(readString(p)), 10, 64)
+	return n
+}

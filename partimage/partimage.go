@@ -1,0 +1,275 @@
+// Package partimage saves a whole partition to an image file and restores it:
+// the one way back when an installer run reformats the backup partition.
+// Zero blocks become holes (or compress away with zstd); a JSON sidecar
+// carries the sha256 and size of the partition's bytes; every copy is
+// verified by reading it back.
+package partimage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// Format names the sidecar layout; bumped if a field changes meaning.
+const Format = "xsrescue-partition-image/1"
+
+// Compression values.
+const (
+	None = "none"
+	Zstd = "zstd"
+)
+
+// BlockSize is the unit of copying, hole detection and comparison.
+const BlockSize = 1 << 20
+
+var (
+	// ErrTruncated: the image holds fewer bytes than its sidecar says.
+	ErrTruncated = errors.New("snapshot truncated")
+	// ErrMismatch: the image's content does not hash to its sidecar's sha256.
+	ErrMismatch = errors.New("snapshot does not match its sidecar")
+	// ErrSize: the partition's size differs from the snapshot's.
+	ErrSize = errors.New("partition size differs from the snapshot")
+)
+
+// Sidecar is FILE.json, written beside every image.
+type Sidecar struct {
+	Format      string `json:"format"`
+	Disk        string `json:"disk"`
+	Partition   int    `json:"partition"`
+	Role        string `json:"role"`
+	Start       int64  `json:"start"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"` // of the partition's bytes
+	Compression string `json:"compression"`
+	File        string `json:"file"`        // image file name, relative to the sidecar
+	FileSize    int64  `json:"file_size"`   // bytes of the image file
+	FileSHA256  string `json:"file_sha256"` // of the image file as stored
+	Created     string `json:"created"`
+}
+
+// SidecarPath is where the sidecar of image lives.
+func SidecarPath(image string) string { return image + ".json" }
+
+// Options tune Save.
+type Options struct {
+	Compress bool
+	// Progress, when set, is called with the number of partition bytes
+	// processed so far (from one goroutine, in order).
+	Progress func(done int64)
+}
+
+// Source is the partition to save: a byte range of a disk or image.
+type Source struct {
+	Disk      string
+	Partition int
+	Role      string
+	Start     int64
+	Size      int64
+}
+
+// Save copies src's byte range of r into image (which must not exist) and
+// writes its sidecar, then verifies the image by reading it back.
+func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Options) (*Sidecar, error) {
+	if src.Size <= 0 || src.Start < 0 {
+		return nil, xerr.Invalidf("partition %d: bad range start %d size %d", src.Partition, src.Start, src.Size)
+	}
+	for _, p := range []string{image, SidecarPath(image)} {
+		if _, err := os.Lstat(p); err == nil {
+			return nil, xerr.Refusedf("%s exists: a snapshot is never overwritten (choose another --to)", p)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(image), "."+filepath.Base(image)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer tmp.Close()
+
+	sc := &Sidecar{Format: Format, Disk: src.Disk, Partition: src.Partition, Role: src.Role,
+		Start: src.Start, Size: src.Size, Compression: None, File: filepath.Base(image),
+		Created: time.Now().UTC().Format(time.RFC3339)}
+	fileHash := sha256.New()
+	var sink blockSink
+	if opt.Compress {
+		sc.Compression = Zstd
+		enc, err := zstd.NewWriter(io.MultiWriter(tmp, fileHash), zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return nil, err
+		}
+		sink = &streamSink{w: enc, close: enc.Close}
+	} else {
+		sink = &sparseSink{f: tmp, size: src.Size}
+	}
+	sum, err := copyRange(ctx, r, src.Start, src.Size, sink, opt.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("%s partition %d: %w", src.Disk, src.Partition, err)
+	}
+	if err := sink.finish(); err != nil {
+		return nil, fmt.Errorf("%s: %w", image, err)
+	}
+	sc.SHA256 = sum
+	sc.FileSHA256 = sum
+	if opt.Compress {
+		sc.FileSHA256 = hex.EncodeToString(fileHash.Sum(nil))
+	}
+	st, err := tmp.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sc.FileSize = st.Size()
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), image); err != nil { // link, not rename: never replaces a file that appeared meanwhile
+		return nil, err
+	}
+	if err := writeSidecar(sc, SidecarPath(image)); err != nil {
+		os.Remove(image)
+		return nil, err
+	}
+	syncDir(filepath.Dir(image))
+	if _, err := Verify(ctx, image); err != nil {
+		return nil, fmt.Errorf("verifying the new snapshot: %w", err)
+	}
+	return sc, nil
+}
+
+func writeSidecar(sc *Sidecar, path string) error {
+	b, err := json.MarshalIndent(sc, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// ReadSidecar reads FILE.json for image.
+func ReadSidecar(image string) (*Sidecar, error) {
+	path := SidecarPath(image)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, xerr.Invalidf("sidecar %s: %w (every snapshot needs its sidecar)", path, err)
+	}
+	var sc Sidecar
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
+		return nil, xerr.Invalidf("sidecar %s: offset %d: %w", path, dec.InputOffset(), err)
+	}
+	switch {
+	case sc.Format != Format:
+		return nil, xerr.Invalidf("sidecar %s: format %q, want %q", path, sc.Format, Format)
+	case sc.Size <= 0:
+		return nil, xerr.Invalidf("sidecar %s: size %d", path, sc.Size)
+	case len(sc.SHA256) != 64:
+		return nil, xerr.Invalidf("sidecar %s: sha256 %q is not a sha256", path, sc.SHA256)
+	case sc.Compression != None && sc.Compression != Zstd:
+		return nil, xerr.Invalidf("sidecar %s: compression %q", path, sc.Compression)
+	}
+	return &sc, nil
+}
+
+// Open returns the partition bytes stored in image (decompressed).
+func Open(image string, sc *Sidecar) (io.ReadCloser, error) {
+	f, err := os.Open(image)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Compression == None {
+		return f, nil
+	}
+	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(0))
+	if err != nil {
+		f.Close()
+		return nil, xerr.Invalidf("%s: %w", image, err)
+	}
+	return readCloser{Reader: dec, close: func() error { dec.Close(); return f.Close() }}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+// Verify reads image back and checks it against its sidecar: size first
+// (ErrTruncated), then sha256 (ErrMismatch). Both are refusals (exit 3).
+func Verify(ctx context.Context, image string) (*Sidecar, error) {
+	sc, err := ReadSidecar(image)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := Open(image, sc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := copyCtx(ctx, h, io.LimitReader(rc, sc.Size+1))
+	if err != nil {
+		return nil, xerr.Refusedf("%s: %w after %d bytes: %w", image, ErrTruncated, n, err)
+	}
+	if n < sc.Size {
+		return nil, xerr.Refusedf("%s: %w: %d of %d bytes", image, ErrTruncated, n, sc.Size)
+	}
+	if n > sc.Size {
+		return nil, xerr.Refusedf("%s: %w: more than the %d bytes its sidecar names", image, ErrMismatch, sc.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sc.SHA256 {
+		return nil, xerr.Refusedf("%s: %w: sha256 %s, sidecar says %s", image, ErrMismatch, got, sc.SHA256)
+	}
+	return sc, nil
+}
+
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, BlockSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, err := io.ReadFull(r, buf)
+		if m > 0 {
+			w.Write(buf[:m])
+			n += int64(m)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}

@@ -1,0 +1,328 @@
+package partimage
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+const (
+	partStart = 4 << 20
+	partSize  = 24<<20 + 4096 // not a multiple of BlockSize: the tail block is short
+	diskSize  = 32 << 20
+)
+
+// sparseDisk makes a sparse disk image whose partition holds data at a few
+// offsets (one at the very end), zeros elsewhere, and data outside the
+// partition that must never be copied.
+func sparseDisk(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(diskSize); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, partStart, partStart + 3<<20 + 17, partStart + partSize - 100, partStart + partSize} {
+		b := make([]byte, 100)
+		rand.Read(b)
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func partHash(t *testing.T, disk string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b[partStart : partStart+partSize])
+}
+
+func save(t *testing.T, disk string, compress bool) (string, *Sidecar) {
+	t.Helper()
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img := filepath.Join(t.TempDir(), "backup.img")
+	var last int64
+	sc, err := Save(context.Background(), f, Source{Disk: disk, Partition: 2, Role: "backup", Start: partStart, Size: partSize}, img, Options{Compress: compress, Progress: func(n int64) { last = n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != partSize {
+		t.Errorf("progress ended at %d, want %d", last, partSize)
+	}
+	return img, sc
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		name := map[bool]string{false: "sparse", true: "zstd"}[compress]
+		t.Run(name, func(t *testing.T) {
+			disk := sparseDisk(t)
+			want := partHash(t, disk)
+			whole, _ := os.ReadFile(disk)
+			img, sc := save(t, disk, compress)
+			if sc.Size != partSize || sc.SHA256 != hexOf(want) {
+				t.Fatalf("sidecar %+v, want size %d sha %x", sc, partSize, want)
+			}
+			st, _ := os.Stat(img)
+			if compress {
+				if st.Size() > 1<<20 || sc.Compression != Zstd {
+					t.Errorf("compressed image is %d bytes (%s)", st.Size(), sc.Compression)
+				}
+			} else if blocks := allocated(t, img); blocks > 4<<20 {
+				t.Errorf("sparse image allocates %d bytes for 400 bytes of data", blocks)
+			}
+			onDisk, err := ReadSidecar(img)
+			if err != nil || *onDisk != *sc {
+				t.Fatalf("sidecar on disk %+v %v", onDisk, err)
+			}
+
+			// Overwrite the partition, then restore it.
+			f, err := os.OpenFile(disk, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			junk := bytes.Repeat([]byte{0xAB}, 2<<20)
+			f.WriteAt(junk, partStart+1<<20)
+			plan, err := Plan(context.Background(), f, partStart, partSize, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.ChangedBlocks != 2 && plan.ChangedBlocks != 3 || plan.Written {
+				t.Errorf("plan %+v, want 2-3 changed blocks, nothing written", plan)
+			}
+			res, err := Restore(context.Background(), f, partStart, partSize, img, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Written || res.VerifiedSHA256 != sc.SHA256 {
+				t.Errorf("restore %+v", res)
+			}
+			after, _ := os.ReadFile(disk)
+			if !bytes.Equal(after, whole) {
+				t.Fatal("disk differs after restore")
+			}
+			again, err := Restore(context.Background(), f, partStart, partSize, img, nil)
+			if err != nil || again.ChangedBlocks != 0 || again.Written {
+				t.Errorf("second restore %+v %v, want nothing to do", again, err)
+			}
+		})
+	}
+}
+
+func hexOf(b [32]byte) string {
+	const digits = "0123456789abcdef"
+	var s strings.Builder
+	for _, c := range b {
+		s.WriteByte(digits[c>>4])
+		s.WriteByte(digits[c&15])
+	}
+	return s.String()
+}
+
+func allocated(t *testing.T, p string) int64 {
+	out, err := exec.Command("du", "-B1", p).Output()
+	if err != nil {
+		t.Skipf("du: %v", err)
+	}
+	var n int64
+	for _, c := range strings.Fields(string(out))[0] {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+func TestRefusals(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		disk := sparseDisk(t)
+		img, _ := save(t, disk, compress)
+		f, err := os.OpenFile(disk, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		before, _ := os.ReadFile(disk)
+
+		mustRefuse := func(name string, wantErr error, fn func() error) {
+			t.Helper()
+			err := fn()
+			if !errors.Is(err, wantErr) || xerr.Code(err) != xerr.ExitRefused {
+				t.Errorf("compress=%v %s: %v (exit %d), want %v, exit 3", compress, name, err, xerr.Code(err), wantErr)
+			}
+			if after, _ := os.ReadFile(disk); !bytes.Equal(after, before) {
+				t.Fatalf("%s: the disk was written", name)
+			}
+		}
+		mustRefuse("size", ErrSize, func() error {
+			_, err := Restore(context.Background(), f, partStart, partSize+512, img, nil)
+			return err
+		})
+		mustRefuse("overwrite", xerr.ErrRefused, func() error {
+			_, err := Save(context.Background(), f, Source{Start: partStart, Size: partSize}, img, Options{Compress: compress})
+			return err
+		})
+
+		// A truncated copy of the snapshot (its sidecar beside it).
+		st, _ := os.Stat(img)
+		trunc := filepath.Join(t.TempDir(), "trunc.img")
+		copyFile(t, img, trunc, st.Size()/2)
+		copyFile(t, SidecarPath(img), SidecarPath(trunc), -1)
+		mustRefuse("truncated", ErrTruncated, func() error {
+			_, err := Restore(context.Background(), f, partStart, partSize, trunc, nil)
+			return err
+		})
+
+		// A flipped byte in the data.
+		bad := filepath.Join(t.TempDir(), "bad.img")
+		copyFile(t, img, bad, -1)
+		copyFile(t, SidecarPath(img), SidecarPath(bad), -1)
+		if !compress {
+			g, _ := os.OpenFile(bad, os.O_RDWR, 0)
+			g.WriteAt([]byte{1}, 3<<20+17)
+			g.Close()
+			mustRefuse("flipped", ErrMismatch, func() error {
+				_, err := Restore(context.Background(), f, partStart, partSize, bad, nil)
+				return err
+			})
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string, n int64) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n >= 0 {
+		b = b[:n]
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSaveShortDisk(t *testing.T) {
+	disk := sparseDisk(t)
+	f, _ := os.Open(disk)
+	defer f.Close()
+	_, err := Save(context.Background(), f, Source{Start: diskSize - 1<<20, Size: 2 << 20}, filepath.Join(t.TempDir(), "x.img"), Options{})
+	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("partition past the end: %v", err)
+	}
+}
+
+func TestBrokenSidecar(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "a.img")
+	os.WriteFile(img, []byte("x"), 0o644)
+	for name, body := range map[string]string{
+		"not json":  "{",
+		"format":    `{"format":"other","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
+		"unknown":   `{"format":"` + Format + `","bogus":1}`,
+		"size":      `{"format":"` + Format + `","size":0,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
+		"bad sha":   `{"format":"` + Format + `","size":1,"sha256":"ab","compression":"none"}`,
+		"bad codec": `{"format":"` + Format + `","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"lz4"}`,
+	} {
+		os.WriteFile(SidecarPath(img), []byte(body), 0o644)
+		_, err := ReadSidecar(img)
+		if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "a.img.json") {
+			t.Errorf("%s: %v, want exit 2 naming the sidecar", name, err)
+		}
+	}
+	os.Remove(SidecarPath(img))
+	if _, err := Verify(context.Background(), img); xerr.Code(err) != xerr.ExitInvalid {
+		t.Errorf("missing sidecar: %v", err)
+	}
+}
+
+func FuzzReadSidecar(f *testing.F) {
+	f.Add([]byte(`{"format":"` + Format + `","size":5,"sha256":"` + strings.Repeat("a", 64) + `","compression":"zstd"}`))
+	f.Add([]byte(`{`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"size":-1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		img := filepath.Join(dir, "a.img")
+		os.WriteFile(img, data, 0o644) // also the image: Verify must never panic on it
+		os.WriteFile(SidecarPath(img), data, 0o644)
+		if _, err := ReadSidecar(img); err != nil && xerr.Code(err) != xerr.ExitInvalid {
+			t.Fatalf("exit %d: %v", xerr.Code(err), err)
+		}
+		Verify(context.Background(), img)
+	})
+}
+
+// TestMountedRefused mounts the partition through a loop device with an
+// offset, as target and a live USB would, and expects a refusal.
+func TestMountedRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for losetup and mount")
+	}
+	for _, tool := range []string{"mkfs.ext3", "losetup", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.img")
+	if err := os.WriteFile(disk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(disk, diskSize)
+	run := func(name string, arg ...string) string {
+		t.Helper()
+		out, err := exec.Command(name, arg...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, arg, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("mkfs.ext3", "-q", "-F", "-E", "offset="+itoa(partStart), disk, itoa(partSize/1024-4)+"k")
+	loop := run("losetup", "-f", "--show", "-o", itoa(partStart), "--sizelimit", itoa(partSize), disk)
+	defer exec.Command("losetup", "-d", loop).Run()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	run("mount", "-o", "ro", loop, mnt)
+	defer exec.Command("umount", mnt).Run()
+
+	err := CheckNotInUse(disk, partStart, partSize)
+	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), mnt) {
+		t.Errorf("mounted partition: %v, want a refusal naming %s", err, mnt)
+	}
+	if err := CheckNotInUse(disk, 0, partStart); err != nil {
+		t.Errorf("the range before the partition is free: %v", err)
+	}
+	if err := CheckNotInUse(loop, 0, 1<<20); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("the loop device itself: %v", err)
+	}
+	run("umount", mnt)
+	if err := CheckNotInUse(disk, partStart, partSize); err != nil {
+		t.Errorf("after umount: %v", err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,183 @@
+package partition_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/partition"
+)
+
+// tinySpec is a table without filesystems (no tools needed): a GPT or DOS
+// disk of size bytes with partitions 1 and 2 at 1 MiB and 3 MiB.
+func tinySpec(table string, size int64) fixtures.DiskSpec {
+	typ := "83"
+	if table == "gpt" {
+		typ = fixtures.GPTBasicData
+	}
+	return fixtures.DiskSpec{Name: "tiny-" + table, Size: size, Table: table, Partitions: []fixtures.PartSpec{
+		{Number: 1, Start: fixtures.MiB, Size: 2 * fixtures.MiB, Type: typ},
+		{Number: 2, Start: 3 * fixtures.MiB, Size: 3 * fixtures.MiB, Type: typ},
+	}}
+}
+
+func buildBytes(t testing.TB, spec fixtures.DiskSpec) []byte {
+	t.Helper()
+	p, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func putEntry(b []byte, typ byte, start, size uint32) {
+	b[4] = typ
+	binary.LittleEndian.PutUint32(b[8:], start)
+	binary.LittleEndian.PutUint32(b[12:], size)
+}
+
+func flip(b []byte, off int) []byte {
+	b = bytes.Clone(b)
+	b[off] ^= 0xff
+	return b
+}
+
+func TestDamagedInputs(t *testing.T) {
+	const size = 8 << 20
+	gpt := buildBytes(t, tinySpec("gpt", size))
+	dos := buildBytes(t, tinySpec("dos", size))
+	backupHeader := size - 512
+
+	pastEnd := bytes.Clone(dos)
+	binary.LittleEndian.PutUint32(pastEnd[446+16+12:], 64<<11) // partition 2: 64 MiB on an 8 MiB disk
+
+	// Partition 2 becomes extended; its first EBR (at 3 MiB) links a second
+	// one at 4 MiB, which links to itself.
+	ebrLoop := bytes.Clone(dos)
+	ebrLoop[446+16+4] = 0x05
+	for _, ebr := range []int{3 << 20, 4 << 20} {
+		putEntry(ebrLoop[ebr+446:], 0x83, 1, 1024)
+		putEntry(ebrLoop[ebr+462:], 0x05, 2048, 2048)
+		ebrLoop[ebr+510], ebrLoop[ebr+511] = 0x55, 0xaa
+	}
+
+	noGPT := bytes.Clone(gpt)
+	clear(noGPT[512:1024])
+	clear(noGPT[backupHeader:])
+
+	random := make([]byte, 1<<20)
+	rng := rand.NewChaCha8([32]byte{1})
+	rng.Read(random)
+
+	tests := []struct {
+		name     string
+		img      []byte
+		err      string   // substring of the error; "" = no error
+		warnings []string // substrings, in order
+		parts    int
+	}{
+		{name: "intact GPT", img: gpt, parts: 2},
+		{name: "flipped byte in primary GPT header", img: flip(gpt, 512+40), parts: 2, warnings: []string{
+			"primary GPT is damaged (byte 528: GPT header CRC mismatch at LBA 1 (stored be906993, computed dfc19319)); using the backup GPT at LBA 16383"}},
+		{name: "flipped byte in primary GPT entries", img: flip(gpt, 1024+60), parts: 2, warnings: []string{
+			"primary GPT is damaged (byte 1024: GPT entry array CRC mismatch for the header at LBA 1"}},
+		{name: "flipped byte in backup GPT header", img: flip(gpt, backupHeader+40), parts: 2, warnings: []string{
+			"backup GPT is damaged (byte 8388112: GPT header CRC mismatch at LBA 16383"}},
+		{name: "both GPT headers damaged", img: flip(flip(gpt, 512+40), backupHeader+40),
+			err: "no valid GPT: primary: byte 528: GPT header CRC mismatch"},
+		{name: "protective MBR without any GPT", img: noGPT, err: "no valid GPT: primary: byte 512: no GPT signature at LBA 1"},
+		{name: "truncated GPT image", img: gpt[:4<<20], parts: 2, warnings: []string{
+			"backup GPT is damaged (byte 8388096: header LBA 16383 is past the end of the disk (4194304 bytes): truncated image?)",
+			"partition 2 (bytes 3145728-6291456) ends past the end of the disk (4194304 bytes)"}},
+		{name: "intact DOS", img: dos, parts: 2},
+		{name: "DOS entry past the end", img: pastEnd, parts: 2, warnings: []string{
+			"partition 2 (bytes 3145728-70254592) ends past the end of the disk (8388608 bytes)"}},
+		{name: "EBR chain loop", img: ebrLoop, parts: 4, warnings: []string{"EBR chain loops back to byte 4194304; stopped after 2 logical partitions"}},
+		{name: "empty file", img: nil, err: "byte 0: empty (0 bytes)"},
+		{name: "100 bytes", img: gpt[:100], err: "byte 0: only 100 bytes: too small for a partition table"},
+		{name: "random bytes", img: random, warnings: []string{"no partition table and no known filesystem signature"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := partition.Inspect(bytes.NewReader(tt.img), int64(len(tt.img)))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, partition.ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Partitions) != tt.parts {
+				t.Errorf("%d partitions, want %d: %+v", len(d.Partitions), tt.parts, d.Partitions)
+			}
+			checkWarnings(t, d.Warnings, tt.warnings)
+		})
+	}
+}
+
+func FuzzInspect(f *testing.F) {
+	// Small but complete tables: a 40 KiB GPT (the least that holds both
+	// copies and two partitions) and a 6 KiB DOS disk with an extended
+	// partition holding two logical ones; plus broken variants.
+	gpt := buildBytes(f, fixtures.DiskSpec{Name: "fuzz-gpt", Size: 40 << 10, Table: "gpt", Partitions: []fixtures.PartSpec{
+		{Number: 1, Start: 34 << 9, Size: 6 << 9, Type: fixtures.GPTBasicData, Name: "root"},
+		{Number: 2, Start: 40 << 9, Size: 6 << 9, Type: fixtures.GPTLinuxLVM},
+	}})
+	dos := make([]byte, 6<<10)
+	putEntry(dos[446:], 0x83, 1, 1)
+	putEntry(dos[462:], 0x05, 2, 10)
+	putEntry(dos[2<<9+446:], 0x83, 1, 2)
+	putEntry(dos[2<<9+462:], 0x05, 4, 4)
+	putEntry(dos[6<<9+446:], 0x82, 1, 2)
+	for _, ebr := range []int{0, 2 << 9, 6 << 9} {
+		dos[ebr+510], dos[ebr+511] = 0x55, 0xaa
+	}
+	f.Add(gpt)
+	f.Add(flip(gpt, 512+40))
+	f.Add(flip(gpt, len(gpt)-512+40))
+	f.Add(dos)
+	f.Add([]byte{})
+	f.Add(make([]byte, 512))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := partition.Inspect(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			if !errors.Is(err, partition.ErrInvalid) {
+				t.Fatalf("error on in-memory input is not ErrInvalid: %v", err)
+			}
+			return
+		}
+		switch d.Table {
+		case "gpt", "dos", "none":
+		default:
+			t.Fatalf("table %q", d.Table)
+		}
+		for _, p := range d.Partitions {
+			if p.Number < 1 || p.Size < 0 {
+				t.Fatalf("partition %+v", p)
+			}
+		}
+	})
+}
+
+func FuzzParseInventory(f *testing.F) {
+	f.Add([]byte("PRODUCT_VERSION='5.5.0'\nBUILD_NUMBER='15119p'\n"))
+	f.Add([]byte("A=\nB='\n='x'\nno equals sign\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for k, v := range partition.ParseInventory(b) {
+			if strings.Contains(k, "\n") || strings.Contains(v, "\n") {
+				t.Fatalf("newline in %q=%q", k, v)
+			}
+		}
+	})
+}

@@ -1,0 +1,192 @@
+// Package partition reads a disk the way the XenServer host installer does,
+// without writing a byte: the partition table (GPT or DOS, through go-diskfs
+// where it serves, with both GPT copies and their CRCs verified here), a
+// signature probe per partition (filesystem type, label, UUID), the
+// XenServer role of each partition by the installer's own rules, the layout
+// generation, and — through debugfs, read-only — the root's and backup's
+// etc/xensource-inventory and .xen-backup-partition marker.
+//
+// Rules and sources: design/xenserver.md §3 and docs/disk.md.
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Table kinds.
+const (
+	TableGPT  = "gpt"
+	TableDOS  = "dos"
+	TableNone = "none"
+)
+
+// Layout verdicts (xenserver.md §3.3).
+const (
+	LayoutNew        = "new"         // root, backup, SR, boot, logs, swap (7.0+ fresh installs)
+	LayoutLegacy     = "legacy"      // root, backup, SR (5.x/6.x, and 7.x/8 upgraded on DOS)
+	LayoutLegacyBoot = "legacy+boot" // old layout with a boot partition carved from the root (7.x/8 on GPT)
+	LayoutUnknown    = "unknown"
+)
+
+// Roles of XenServer partitions.
+const (
+	RoleRoot    = "root"
+	RoleBackup  = "backup"
+	RoleSR      = "sr"
+	RoleBoot    = "boot"
+	RoleLogs    = "logs"
+	RoleSwap    = "swap"
+	RoleUtility = "utility"
+)
+
+// Disk is what Inspect found. The JSON names are the contract of
+// `xsrescue disk inspect --json` (docs/json.md).
+type Disk struct {
+	Path       string      `json:"path"`
+	Size       int64       `json:"size"`
+	SectorSize int         `json:"sector_size"`
+	Table      string      `json:"table"`
+	Layout     string      `json:"layout"`
+	Partitions []Partition `json:"partitions"`
+	XenServer  *XenServer  `json:"xenserver"`
+	Warnings   []string    `json:"warnings"`
+}
+
+// Partition is one table entry and what its signature probe found. Start and
+// Size are in bytes; Number is the table slot (never the position on disk).
+type Partition struct {
+	Number        int    `json:"number"`
+	Start         int64  `json:"start"`
+	Size          int64  `json:"size"`
+	Type          string `json:"type"` // DOS: two hex digits; GPT: upper-case GUID
+	Name          string `json:"name"` // GPT partition name
+	Bootable      bool   `json:"bootable"`
+	FS            string `json:"fs"` // ext2 ext3 ext4 lvm2 swap vfat xfs zfs, "" if unknown
+	Label         string `json:"label"`
+	UUID          string `json:"uuid"`
+	NeedsRecovery bool   `json:"needs_recovery"`
+	Role          string `json:"role"`
+	// Probe lists why each signature probe did not match, in probe order;
+	// for an unknown partition it is the whole story.
+	Probe []string `json:"-"`
+}
+
+// End is the byte offset just past the partition.
+func (p Partition) End() int64 { return p.Start + p.Size }
+
+// XenServer is the installation the installer would find on the disk.
+type XenServer struct {
+	RootPartition int               `json:"root_partition"`
+	Inventory     map[string]string `json:"inventory"` // nil until ReadMarkers, or unreadable
+	Backup        *Backup           `json:"backup"`    // nil: no partition root+1
+}
+
+// Backup is the partition after the root, which installer upgrades reformat
+// and fill with the old system.
+type Backup struct {
+	Partition int               `json:"partition"`
+	Marker    bool              `json:"marker"`    // .xen-backup-partition exists
+	Inventory map[string]string `json:"inventory"` // the backed-up system's, or nil
+}
+
+// ErrInvalid is wrapped by every error caused by the disk's content (as
+// opposed to an I/O failure): callers map it to exit status 2.
+var ErrInvalid = errors.New("invalid disk")
+
+// FormatError names the byte offset of unusable on-disk data.
+type FormatError struct {
+	Offset int64
+	Msg    string
+}
+
+func (e *FormatError) Error() string { return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg) }
+func (e *FormatError) Unwrap() error { return ErrInvalid }
+
+func formatErr(off int64, format string, args ...any) error {
+	return &FormatError{Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Partition returns partition n, or nil.
+func (d *Disk) Partition(n int) *Partition {
+	for i := range d.Partitions {
+		if d.Partitions[i].Number == n {
+			return &d.Partitions[i]
+		}
+	}
+	return nil
+}
+
+func (d *Disk) warnf(format string, args ...any) {
+	d.Warnings = append(d.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Inspect reads the partition table of a disk of size bytes, probes every
+// partition and assigns XenServer roles. It only reads from r (a few hundred
+// KiB at most). Problems that leave the disk readable are Warnings; a disk
+// whose table cannot be read at all is an error wrapping ErrInvalid.
+// Inventories need a path for debugfs: see ReadMarkers.
+func Inspect(r io.ReaderAt, size int64) (*Disk, error) {
+	d := &Disk{Size: size, SectorSize: 512, Table: TableNone, Layout: LayoutUnknown, Partitions: []Partition{}, Warnings: []string{}}
+	if size == 0 {
+		return nil, formatErr(0, "empty (0 bytes)")
+	}
+	if size < 512 {
+		return nil, formatErr(0, "only %d bytes: too small for a partition table", size)
+	}
+	mbr := make([]byte, 512)
+	if _, err := r.ReadAt(mbr, 0); err != nil {
+		return nil, fmt.Errorf("reading sector 0: %w", err)
+	}
+	if err := readTable(d, r, mbr); err != nil {
+		return nil, err
+	}
+	sort.Slice(d.Partitions, func(i, j int) bool { return d.Partitions[i].Number < d.Partitions[j].Number })
+	checkBounds(d)
+	for i := range d.Partitions {
+		probePartition(r, d, &d.Partitions[i])
+	}
+	if d.Table == TableNone {
+		if sig, _ := probe(io.NewSectionReader(r, 0, size), size); sig != nil {
+			d.warnf("no partition table: the whole disk holds %s (label %q)", sig.FS, sig.Label)
+		} else {
+			d.warnf("no partition table and no known filesystem signature")
+		}
+	}
+	assignRoles(d)
+	return d, nil
+}
+
+func readTable(d *Disk, r io.ReaderAt, mbr []byte) error {
+	gptFound, err := readGPT(d, r, mbr)
+	if gptFound || err != nil {
+		return err
+	}
+	return readDOS(d, r, mbr)
+}
+
+// checkBounds warns about partitions that end past the disk (a truncated
+// image or a damaged entry) and about overlaps; such partitions stay listed.
+func checkBounds(d *Disk) {
+	for _, p := range d.Partitions {
+		if p.End() > d.Size {
+			d.warnf("partition %d (bytes %d-%d) ends past the end of the disk (%d bytes): truncated image or damaged entry", p.Number, p.Start, p.End(), d.Size)
+		}
+	}
+	byStart := append([]Partition(nil), d.Partitions...)
+	sort.Slice(byStart, func(i, j int) bool { return byStart[i].Start < byStart[j].Start })
+	for i := 1; i < len(byStart); i++ {
+		a, b := byStart[i-1], byStart[i]
+		if b.Start < a.End() && !containerOf(a, b) {
+			d.warnf("partitions %d and %d overlap (bytes %d-%d)", a.Number, b.Number, b.Start, min(a.End(), b.End()))
+		}
+	}
+}
+
+// containerOf: a DOS extended partition legitimately contains its logical
+// partitions.
+func containerOf(a, b Partition) bool {
+	return isExtendedType(a.Type) && b.Number > 4 && b.End() <= a.End()
+}

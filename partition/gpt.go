@@ -1,0 +1,246 @@
+package partition
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/diskfs/go-diskfs/partition/gpt"
+)
+
+const (
+	gptSignature  = "EFI PART"
+	maxGPTEntries = 1 << 20 // bytes of entry array we accept (the usual is 16 KiB)
+)
+
+// gptHeader is one verified copy of the GPT header (UEFI spec 2.10 §5.3.2).
+type gptHeader struct {
+	myLBA, altLBA       uint64
+	firstUsable         uint64
+	lastUsable          uint64
+	entriesLBA          uint64
+	entryCount          uint32
+	entrySize           uint32
+	entriesCRC          uint32
+	diskGUID            []byte
+	headerSize          uint32
+	sectorSize          int64
+	headerOff, entryOff int64
+}
+
+// readGPT decides whether the disk has a GPT (a "EFI PART" header at LBA 1
+// for 512- or 4096-byte sectors, with or without a protective MBR), verifies
+// the primary and backup copies, reads the entries from a valid copy through
+// go-diskfs and reports the damage it found as warnings. found is false when
+// there is no GPT at all.
+func readGPT(d *Disk, r io.ReaderAt, mbr []byte) (found bool, err error) {
+	protective := hasProtectiveEntry(mbr)
+	for _, ss := range []int64{512, 4096} {
+		if d.Size < 2*ss {
+			continue
+		}
+		sig := make([]byte, 8)
+		if _, err := r.ReadAt(sig, ss); err != nil && !errors.Is(err, io.EOF) {
+			return false, fmt.Errorf("reading GPT header at byte %d: %w", ss, err)
+		}
+		if string(sig) == gptSignature {
+			return true, readGPTTables(d, r, ss)
+		}
+	}
+	if protective {
+		// The protective entry promises a GPT; look for the backup before
+		// giving up.
+		return true, readGPTTables(d, r, 512)
+	}
+	return false, nil
+}
+
+func hasProtectiveEntry(mbr []byte) bool {
+	if mbr[510] != 0x55 || mbr[511] != 0xaa {
+		return false
+	}
+	for i := 0; i < 4; i++ {
+		if mbr[446+16*i+4] == 0xee {
+			return true
+		}
+	}
+	return false
+}
+
+func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
+	d.Table = TableGPT
+	d.SectorSize = int(ss)
+	lastLBA := uint64(d.Size/ss) - 1
+	primary, perr := readGPTHeader(r, d.Size, ss, 1)
+	backupLBA := lastLBA
+	if perr == nil {
+		backupLBA = primary.altLBA
+	}
+	backup, berr := readGPTHeader(r, d.Size, ss, backupLBA)
+	if berr != nil && backupLBA != lastLBA {
+		// The primary's pointer may be what is wrong; the spec puts the
+		// backup at the last LBA.
+		if b2, err2 := readGPTHeader(r, d.Size, ss, lastLBA); err2 == nil {
+			backup, berr = b2, nil
+			d.warnf("backup GPT header is at LBA %d, not at LBA %d where the primary header points", lastLBA, primary.altLBA)
+		}
+	}
+	var use *gptHeader
+	switch {
+	case perr == nil && berr == nil:
+		use = primary
+		if primary.entriesCRC != backup.entriesCRC || primary.entryCount != backup.entryCount {
+			d.warnf("primary and backup GPT differ (entry array CRC %08x vs %08x); using the primary", primary.entriesCRC, backup.entriesCRC)
+		}
+	case perr == nil:
+		use = primary
+		d.warnf("backup GPT is damaged (%v); the primary is intact", berr)
+	case berr == nil:
+		use = backup
+		d.warnf("primary GPT is damaged (%v); using the backup GPT at LBA %d", perr, backup.myLBA)
+	default:
+		return fmt.Errorf("%w: no valid GPT: primary: %v; backup: %v", ErrInvalid, perr, berr)
+	}
+	if use.myLBA != 1 && use.lastUsable >= use.myLBA {
+		return formatErr(use.headerOff, "backup GPT header's last usable LBA %d is not below its own LBA %d", use.lastUsable, use.myLBA)
+	}
+	parts, err := gptEntries(r, d.Size, ss, use)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.End < p.Start {
+			d.warnf("GPT entry %d: last LBA %d is before first LBA %d; entry ignored", p.Index, p.End, p.Start)
+			continue
+		}
+		if p.Start < use.firstUsable || p.End > use.lastUsable {
+			d.warnf("GPT entry %d (LBA %d-%d) lies outside the usable LBAs %d-%d", p.Index, p.Start, p.End, use.firstUsable, use.lastUsable)
+		}
+		d.Partitions = append(d.Partitions, Partition{
+			Number: p.Index,
+			Start:  int64(p.Start) * ss,
+			Size:   int64(p.End-p.Start+1) * ss,
+			Type:   string(p.Type),
+			Name:   p.Name,
+		})
+	}
+	return nil
+}
+
+// readGPTHeader reads and verifies the header at lba: signature, header
+// size, header CRC, its own LBA, entry geometry and the entry array CRC.
+func readGPTHeader(r io.ReaderAt, size, ss int64, lba uint64) (*gptHeader, error) {
+	off := int64(lba) * ss
+	if lba >= uint64(size/ss) {
+		return nil, formatErr(off, "header LBA %d is past the end of the disk (%d bytes): truncated image?", lba, size)
+	}
+	b := make([]byte, ss)
+	if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading GPT header at byte %d: %w", off, err)
+	}
+	if string(b[:8]) != gptSignature {
+		return nil, formatErr(off, "no GPT signature at LBA %d", lba)
+	}
+	le := binary.LittleEndian
+	h := &gptHeader{
+		headerSize:  le.Uint32(b[12:]),
+		myLBA:       le.Uint64(b[24:]),
+		altLBA:      le.Uint64(b[32:]),
+		firstUsable: le.Uint64(b[40:]),
+		lastUsable:  le.Uint64(b[48:]),
+		diskGUID:    b[56:72],
+		entriesLBA:  le.Uint64(b[72:]),
+		entryCount:  le.Uint32(b[80:]),
+		entrySize:   le.Uint32(b[84:]),
+		entriesCRC:  le.Uint32(b[88:]),
+		sectorSize:  ss,
+		headerOff:   off,
+	}
+	// Revision 1.0 and the 92-byte header are what every writer uses and what
+	// go-diskfs accepts; anything else is treated as damage.
+	if !bytes.Equal(b[8:12], []byte{0, 0, 1, 0}) || h.headerSize != 92 || le.Uint32(b[20:]) != 0 {
+		return nil, formatErr(off+8, "GPT header revision %x, size %d or reserved field %08x not as in UEFI 2.x", b[8:12], h.headerSize, le.Uint32(b[20:]))
+	}
+	hdr := bytes.Clone(b[:h.headerSize])
+	want := le.Uint32(hdr[16:])
+	clear(hdr[16:20])
+	if got := crc32.ChecksumIEEE(hdr); got != want {
+		return nil, formatErr(off+16, "GPT header CRC mismatch at LBA %d (stored %08x, computed %08x)", lba, want, got)
+	}
+	if h.myLBA != lba {
+		return nil, formatErr(off+24, "GPT header at LBA %d says it is at LBA %d", lba, h.myLBA)
+	}
+	if h.entrySize < 128 || h.entrySize%8 != 0 || uint64(h.entrySize)*uint64(h.entryCount) > maxGPTEntries {
+		return nil, formatErr(off+80, "GPT entry array geometry %d x %d bytes out of range", h.entryCount, h.entrySize)
+	}
+	h.entryOff = int64(h.entriesLBA) * ss
+	n := int64(h.entrySize) * int64(h.entryCount)
+	if h.entriesLBA >= uint64(size/ss) || h.entryOff+n > size {
+		return nil, formatErr(off+72, "GPT entry array at LBA %d (%d bytes) is past the end of the disk", h.entriesLBA, n)
+	}
+	entries := make([]byte, n)
+	if _, err := r.ReadAt(entries, h.entryOff); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading GPT entries at byte %d: %w", h.entryOff, err)
+	}
+	if got := crc32.ChecksumIEEE(entries); got != h.entriesCRC {
+		return nil, formatErr(h.entryOff, "GPT entry array CRC mismatch for the header at LBA %d (stored %08x, computed %08x)", lba, h.entriesCRC, got)
+	}
+	return h, nil
+}
+
+// gptEntries parses the entry array of a verified header with go-diskfs.
+// go-diskfs reads the primary copy, or the backup when the primary fails its
+// checks. To make it use exactly the verified copy — and never trust a damaged
+// primary's entry geometry — the primary header is masked with zeros when
+// the backup is the verified one.
+func gptEntries(r io.ReaderAt, size, ss int64, h *gptHeader) ([]*gpt.Partition, error) {
+	if h.entrySize != gpt.PartitionEntrySize {
+		return nil, formatErr(h.headerOff+84, "GPT entry size %d is not supported (only %d)", h.entrySize, gpt.PartitionEntrySize)
+	}
+	if h.myLBA != 1 {
+		r = maskedReader{r, ss, 2 * ss}
+	}
+	t, err := gpt.Read(&readOnlyFile{SectionReader: io.NewSectionReader(r, 0, size)}, int(ss), int(ss))
+	if err != nil {
+		return nil, fmt.Errorf("%w: GPT: %v", ErrInvalid, err)
+	}
+	if (h.myLBA != 1) != t.RecoveredFromBackup {
+		return nil, formatErr(h.headerOff, "GPT: go-diskfs chose a different copy than the verified one")
+	}
+	return t.Partitions, nil
+}
+
+// maskedReader reads zeros in [from, to).
+type maskedReader struct {
+	io.ReaderAt
+	from, to int64
+}
+
+func (m maskedReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := m.ReaderAt.ReadAt(p, off)
+	for i := max(m.from, off); i < min(m.to, off+int64(n)); i++ {
+		p[i-off] = 0
+	}
+	return n, err
+}
+
+// readOnlyFile gives go-diskfs the backend.File it wants (fs.File,
+// io.ReaderAt, io.Seeker) over any io.ReaderAt, without a way to write.
+type readOnlyFile struct{ *io.SectionReader }
+
+func (f *readOnlyFile) Stat() (fs.FileInfo, error) { return sizeInfo(f.Size()), nil }
+func (f *readOnlyFile) Close() error               { return nil }
+
+type sizeInfo int64
+
+func (s sizeInfo) Name() string       { return "disk" }
+func (s sizeInfo) Size() int64        { return int64(s) }
+func (s sizeInfo) Mode() fs.FileMode  { return 0o444 }
+func (s sizeInfo) ModTime() time.Time { return time.Time{} }
+func (s sizeInfo) IsDir() bool        { return false }
+func (s sizeInfo) Sys() any           { return nil }

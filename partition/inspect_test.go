@@ -1,0 +1,412 @@
+package partition_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/partition"
+)
+
+// named builds the named fixture disks once per test binary.
+var named = sync.OnceValues(func() (map[string]string, error) {
+	dir, err := os.MkdirTemp("", "partition-fixtures-")
+	if err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for _, s := range fixtures.Specs() {
+		p, err := fixtures.BuildDisk(dir, s)
+		if err != nil {
+			return nil, err
+		}
+		paths[s.Name] = p
+	}
+	return paths, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if paths, err := named(); err == nil {
+		for _, p := range paths {
+			os.RemoveAll(filepath.Dir(p))
+			break
+		}
+	}
+	os.Exit(code)
+}
+
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+}
+
+func namedDisk(t *testing.T, name string) string {
+	t.Helper()
+	needTools(t, "mke2fs", "mkswap", "mkfs.vfat", "mkfs.xfs", "debugfs")
+	paths, err := named()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths[name]
+}
+
+func inspectFile(t *testing.T, path string) *partition.Disk {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.Inspect(f, st.Size())
+	if err != nil {
+		t.Fatalf("Inspect(%s): %v", path, err)
+	}
+	d.ReadMarkers(context.Background(), path)
+	return d
+}
+
+// row is the part of a partition checked field by field.
+type row struct {
+	Number        int
+	Type, FS      string
+	Label, Role   string
+	Bootable      bool
+	NeedsRecovery bool
+}
+
+func rows(d *partition.Disk) []row {
+	var out []row
+	for _, p := range d.Partitions {
+		out = append(out, row{p.Number, p.Type, p.FS, p.Label, p.Role, p.Bootable, p.NeedsRecovery})
+	}
+	return out
+}
+
+const (
+	basic = fixtures.GPTBasicData
+	lvm   = fixtures.GPTLinuxLVM
+)
+
+func TestInspectNamedDisks(t *testing.T) {
+	tests := []struct {
+		name, table, layout string
+		rows                []row
+		root, backup        int
+		rootVersion         string // PRODUCT_VERSION of the root's inventory
+		backupMarker        bool
+		backupVersion       string
+		warnings            []string // substrings, in order
+	}{
+		{
+			name: fixtures.NameXS55FailedDowngrade, table: "dos", layout: "legacy",
+			rows: []row{
+				{1, "83", "ext3", "root-dwypmffu", "root", true, false},
+				{2, "83", "ext3", "", "backup", false, false},
+				{3, "8e", "lvm2", "", "sr", false, false},
+			},
+			root: 1, backup: 2, rootVersion: "5.5.0", backupMarker: true, backupVersion: "5.0.0",
+		},
+		{
+			name: fixtures.NameXS62Dell, table: "dos", layout: "legacy",
+			rows: []row{
+				{1, "de", "vfat", "DELLUTILITY", "utility", false, false},
+				{2, "83", "ext3", "root-anbbhdms", "root", true, false},
+				{3, "83", "", "", "backup", false, false},
+				{4, "8e", "lvm2", "", "sr", false, false},
+			},
+			root: 2, backup: 3, rootVersion: "6.2.0",
+			warnings: []string{"backup partition 3 holds no filesystem"},
+		},
+		{
+			name: fixtures.NameXS70New, table: "gpt", layout: "new",
+			rows: []row{
+				{1, basic, "ext3", "root-kpymff", "root", false, false},
+				{2, basic, "", "", "backup", false, false},
+				{3, lvm, "lvm2", "", "sr", false, false},
+				{4, fixtures.GPTESP, "vfat", "BOOT-QWYSAK", "boot", false, false},
+				{5, basic, "ext3", "logs-nabpae", "logs", false, false},
+				{6, fixtures.GPTLinuxSwap, "swap", "swap-fmfwlo", "swap", false, false},
+			},
+			root: 1, backup: 2, rootVersion: "7.0.0",
+			warnings: []string{"backup partition 2 holds no filesystem"},
+		},
+		{
+			name: fixtures.NameXS71OldGPT, table: "gpt", layout: "legacy+boot",
+			rows: []row{
+				{1, basic, "ext3", "root-ipymyr", "root", false, false},
+				{2, basic, "ext3", "", "backup", false, false},
+				{3, lvm, "lvm2", "", "sr", false, false},
+				{4, fixtures.GPTBIOSBoot, "", "", "boot", false, false},
+			},
+			root: 1, backup: 2, rootVersion: "7.1.0", backupMarker: true, backupVersion: "6.5.0",
+		},
+		{
+			name: fixtures.NameNonXen, table: "dos", layout: "unknown",
+			rows: []row{
+				{1, "0c", "vfat", "EFIBOOT", "", true, false},
+				{2, "05", "", "", "", false, false},
+				{5, "83", "ext4", "rootfs", "", false, false},
+				{6, "82", "swap", "swap", "", false, false},
+				{7, "83", "xfs", "data", "", false, false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := namedDisk(t, tt.name)
+			d := inspectFile(t, path)
+			if d.Table != tt.table || d.Layout != tt.layout || d.SectorSize != 512 {
+				t.Errorf("table %s layout %s sector %d, want %s %s 512", d.Table, d.Layout, d.SectorSize, tt.table, tt.layout)
+			}
+			if diff := cmp.Diff(tt.rows, rows(d)); diff != "" {
+				t.Errorf("partitions (-want +got):\n%s", diff)
+			}
+			checkWarnings(t, d.Warnings, tt.warnings)
+			x := d.XenServer
+			if tt.root == 0 {
+				if x != nil {
+					t.Errorf("xenserver = %+v, want null", x)
+				}
+				return
+			}
+			if x == nil || x.RootPartition != tt.root {
+				t.Fatalf("xenserver = %+v, want root %d", x, tt.root)
+			}
+			if got := x.Inventory["PRODUCT_VERSION"]; got != tt.rootVersion {
+				t.Errorf("root PRODUCT_VERSION = %q, want %q", got, tt.rootVersion)
+			}
+			if x.Inventory["PRODUCT_NAME"] != "xenenterprise" || x.Inventory["INSTALLATION_UUID"] == "" {
+				t.Errorf("root inventory incomplete: %v", x.Inventory)
+			}
+			if x.Backup == nil || x.Backup.Partition != tt.backup || x.Backup.Marker != tt.backupMarker {
+				t.Fatalf("backup = %+v, want partition %d marker %v", x.Backup, tt.backup, tt.backupMarker)
+			}
+			if got := x.Backup.Inventory["PRODUCT_VERSION"]; got != tt.backupVersion {
+				t.Errorf("backup PRODUCT_VERSION = %q, want %q", got, tt.backupVersion)
+			}
+		})
+	}
+}
+
+func checkWarnings(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("warnings = %q, want %d matching %q", got, len(want), want)
+		return
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("warning %d = %q, want it to contain %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestAgainstReferenceTools checks every fixture against sfdisk --json (the
+// table) and blkid -p -O OFFSET (each signature): the reference tools' view
+// is the golden answer.
+func TestAgainstReferenceTools(t *testing.T) {
+	needTools(t, "sfdisk", "blkid")
+	for _, s := range fixtures.Specs() {
+		t.Run(s.Name, func(t *testing.T) {
+			path := namedDisk(t, s.Name)
+			d := inspectFile(t, path)
+			ref := sfdiskJSON(t, path)
+			if ref.Label != d.Table {
+				t.Errorf("sfdisk label %q, Inspect table %q", ref.Label, d.Table)
+			}
+			var want, got []string
+			for _, p := range ref.Partitions {
+				n, _ := strconv.Atoi(strings.TrimPrefix(p.Node, path))
+				typ := p.Type
+				if len(typ) < 2 {
+					typ = "0" + typ
+				}
+				want = append(want, fmt.Sprintf("%d %d %d %s %v %s", n, p.Start*512, p.Size*512, typ, p.Bootable, strings.ToUpper(p.UUID)))
+			}
+			for _, p := range d.Partitions {
+				uuid := ""
+				if d.Table == "gpt" {
+					uuid = strings.ToUpper(fixtures.UUID(fmt.Sprintf("%s/part%d", s.Name, p.Number)))
+				}
+				got = append(got, fmt.Sprintf("%d %d %d %s %v %s", p.Number, p.Start, p.Size, p.Type, p.Bootable, uuid))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("table vs sfdisk --json (-sfdisk +inspect):\n%s", diff)
+			}
+			for _, p := range d.Partitions {
+				b := blkid(t, path, p.Start)
+				fs := map[string]string{"LVM2_member": "lvm2"}[b["TYPE"]]
+				if fs == "" {
+					fs = b["TYPE"]
+				}
+				if b["PTTYPE"] != "" { // the extended partition's EBR
+					fs = ""
+				}
+				wantSig := fmt.Sprintf("%s|%s|%s", fs, b["LABEL"], b["UUID"])
+				gotSig := fmt.Sprintf("%s|%s|%s", p.FS, p.Label, p.UUID)
+				if wantSig != gotSig {
+					t.Errorf("partition %d: blkid %s, Inspect %s", p.Number, wantSig, gotSig)
+				}
+			}
+		})
+	}
+}
+
+type sfdiskTable struct {
+	Label      string `json:"label"`
+	Partitions []struct {
+		Node     string `json:"node"`
+		Start    int64  `json:"start"`
+		Size     int64  `json:"size"`
+		Type     string `json:"type"`
+		UUID     string `json:"uuid"`
+		Bootable bool   `json:"bootable"`
+	} `json:"partitions"`
+}
+
+func sfdiskJSON(t *testing.T, path string) sfdiskTable {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--json", path).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json %s: %v", path, err)
+	}
+	var doc struct {
+		PartitionTable sfdiskTable `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.PartitionTable
+}
+
+// blkid returns blkid's low-level probe of the signature at offset.
+func blkid(t *testing.T, path string, offset int64) map[string]string {
+	t.Helper()
+	out, err := exec.Command("blkid", "-p", "-o", "export", "-O", strconv.FormatInt(offset, 10), path).Output()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 2) { // 2: nothing found
+		t.Fatalf("blkid -p -O %d %s: %v", offset, path, err)
+	}
+	m := map[string]string{}
+	for line := range strings.Lines(string(out)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// sparseDigest hashes a sparse file by its data extents (offset, length and
+// bytes, found with SEEK_DATA/SEEK_HOLE): any byte written, even into a
+// hole, changes it, without reading gigabytes of holes.
+func sparseDigest(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	h := sha256.New()
+	fmt.Fprintf(h, "size %d mtime %d\n", st.Size(), st.ModTime().UnixNano())
+	fd := int(f.Fd())
+	for pos := int64(0); pos < st.Size(); {
+		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "extent %d %d\n", data, hole-data)
+		if _, err := io.Copy(h, io.NewSectionReader(f, data, hole-data)); err != nil {
+			t.Fatal(err)
+		}
+		pos = hole
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestReadOnly proves Inspect and ReadMarkers write nothing: the sha256 of
+// a whole small image, with an ext3 root whose journal needs recovery (set by
+// debugfs -w on this copy, as after a crash), is the same before and after;
+// the large named images keep their data-extent digest.
+func TestReadOnly(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	spec := fixtures.Mini("readonly", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
+	img, err := fixtures.BuildDisk(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := spec.Partition(1)
+	if out, err := exec.Command("debugfs", "-w", "-R", "feature needs_recovery", fmt.Sprintf("%s?offset=%d", img, root.Start)).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs -w: %v: %s", err, out)
+	}
+	before := fileSHA256(t, img)
+	d := inspectFile(t, img)
+	if after := fileSHA256(t, img); after != before {
+		t.Fatalf("image changed: sha256 %s -> %s", before, after)
+	}
+	p := d.Partition(1)
+	if !p.NeedsRecovery || p.FS != "ext3" || p.Role != "root" {
+		t.Errorf("root = %+v, want ext3 root with needs_recovery", p)
+	}
+	if d.XenServer.Inventory["PRODUCT_VERSION"] != "5.5.0" || d.XenServer.Backup.Inventory["PRODUCT_VERSION"] != "5.0.0" {
+		t.Errorf("inventories not read from a needs_recovery root: %+v", d.XenServer)
+	}
+	checkWarnings(t, d.Warnings, []string{"root partition 1: ext journal needs recovery"})
+	if out, err := exec.Command("debugfs", "-R", "features", fmt.Sprintf("%s?offset=%d", img, root.Start)).Output(); err != nil || !strings.Contains(string(out), "needs_recovery") {
+		t.Errorf("needs_recovery no longer set after inspect (journal replayed?): %s %v", out, err)
+	}
+
+	for _, s := range fixtures.Specs() {
+		path := namedDisk(t, s.Name)
+		before := sparseDigest(t, path)
+		inspectFile(t, path)
+		if after := sparseDigest(t, path); after != before {
+			t.Errorf("%s changed by inspect", s.Name)
+		}
+	}
+}

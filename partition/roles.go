@@ -1,0 +1,105 @@
+package partition
+
+import (
+	"strings"
+
+	"github.com/diskfs/go-diskfs/partition/gpt"
+)
+
+// Partition types the host installer tests (HI disktools.py, xenserver.md
+// §3.1). ID_LINUX on GPT is the Microsoft basic data GUID, "for historic
+// reasons".
+const (
+	dosLinux   = "83"
+	dosLVM     = "8e"
+	dosSwap    = "82"
+	dosUtility = "de"
+)
+
+func isLinuxType(t string) bool {
+	return t == dosLinux || t == string(gpt.MicrosoftBasicData)
+}
+
+func isLVMType(t string) bool { return t == dosLVM || t == string(gpt.LinuxLVM) }
+
+func isSwapType(t string) bool { return t == dosSwap || t == string(gpt.LinuxSwap) }
+
+func isBootType(t string) bool {
+	return t == string(gpt.EFISystemPartition) || t == string(gpt.BIOSBoot)
+}
+
+func isExt(fs string) bool { return fs == "ext2" || fs == "ext3" || fs == "ext4" }
+
+// assignRoles applies the installer's probeDisk rules: the root is an ext
+// filesystem on an ID_LINUX partition labelled "root-*"; backup is root+1;
+// the SR is root+2 when it is LVM; boot is an EFI System or BIOS-boot
+// partition; logs is an ext "logs-*"; swap by type. The utility partition
+// (DOS 0xDE, or GPT name or label DELLUTILITY) is marked on any disk; the
+// other roles only on a disk with a XenServer root.
+func assignRoles(d *Disk) {
+	var roots []int
+	for i := range d.Partitions {
+		p := &d.Partitions[i]
+		if p.Type == dosUtility || strings.EqualFold(p.Name, "DELLUTILITY") || strings.EqualFold(p.Label, "DELLUTILITY") {
+			p.Role = RoleUtility
+		}
+		if isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "root-") {
+			roots = append(roots, p.Number)
+		}
+	}
+	if len(roots) == 0 {
+		return
+	}
+	if len(roots) > 1 {
+		d.warnf("%d partitions are labelled root-* (%v); the installer takes each as an installation, xsrescue uses partition %d", len(roots), roots, roots[0])
+	}
+	root := roots[0]
+	d.XenServer = &XenServer{RootPartition: root}
+	d.Partition(root).Role = RoleRoot
+	if b := d.Partition(root + 1); b != nil {
+		b.Role = RoleBackup
+		d.XenServer.Backup = &Backup{Partition: b.Number}
+	} else {
+		d.warnf("no backup partition %d after root partition %d: an installer upgrade has nowhere to keep the old system", root+1, root)
+	}
+	if sr := d.Partition(root + 2); sr != nil && (isLVMType(sr.Type) || sr.FS == "lvm2") {
+		sr.Role = RoleSR
+	}
+	for i := range d.Partitions {
+		p := &d.Partitions[i]
+		if p.Role != "" {
+			continue
+		}
+		switch {
+		case isBootType(p.Type):
+			p.Role = RoleBoot
+		case isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "logs-"):
+			p.Role = RoleLogs
+		case isSwapType(p.Type):
+			p.Role = RoleSwap
+		}
+	}
+	d.Layout = layout(d)
+	if r := d.Partition(root); r.NeedsRecovery {
+		d.warnf("root partition %d: ext journal needs recovery (unclean shutdown); mount it ro,noload to read it without replaying", root)
+	}
+}
+
+// layout names the generation of the partition scheme (xenserver.md §3.3).
+func layout(d *Disk) string {
+	has := map[string]bool{}
+	for _, p := range d.Partitions {
+		has[p.Role] = true
+	}
+	switch {
+	case !has[RoleRoot] || !has[RoleBackup]:
+		return LayoutUnknown
+	case has[RoleLogs] && has[RoleSwap] && has[RoleBoot]:
+		return LayoutNew
+	case has[RoleLogs] || has[RoleSwap]:
+		return LayoutUnknown
+	case has[RoleBoot]:
+		return LayoutLegacyBoot
+	}
+	return LayoutLegacy
+}

@@ -1,0 +1,217 @@
+package statedb
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The three encoding layers of a column value, innermost first
+// (design/xenserver.md §1.4): S-expression quoting (sexpr.go), xapi's
+// Xml_spaces protection, and XML attribute escaping.
+
+// UnescapeXML decodes the XML layer of an attribute value: the five
+// predefined entities and numeric character references.
+func UnescapeXML(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '&') < 0 {
+		return string(raw), nil
+	}
+	b, err := appendUnescapeXML(make([]byte, 0, len(raw)), raw)
+	return string(b), err
+}
+
+func appendUnescapeXML(dst, raw []byte) ([]byte, error) {
+	for {
+		i := bytes.IndexByte(raw, '&')
+		if i < 0 {
+			return append(dst, raw...), nil
+		}
+		dst = append(dst, raw[:i]...)
+		raw = raw[i:]
+		j := bytes.IndexByte(raw, ';')
+		if j < 0 || j > 12 {
+			return dst, fmt.Errorf("unterminated character reference %q", clip(raw, 12))
+		}
+		ent := raw[1:j]
+		switch string(ent) {
+		case "lt":
+			dst = append(dst, '<')
+		case "gt":
+			dst = append(dst, '>')
+		case "amp":
+			dst = append(dst, '&')
+		case "quot":
+			dst = append(dst, '"')
+		case "apos":
+			dst = append(dst, '\'')
+		default:
+			r, ok := charRef(ent)
+			if !ok {
+				return dst, fmt.Errorf("bad character reference %q", raw[:j+1])
+			}
+			dst = utf8.AppendRune(dst, r)
+		}
+		raw = raw[j+1:]
+	}
+}
+
+func charRef(ent []byte) (rune, bool) {
+	if len(ent) < 2 || ent[0] != '#' {
+		return 0, false
+	}
+	var n uint64
+	var err error
+	if ent[1] == 'x' {
+		n, err = strconv.ParseUint(string(ent[2:]), 16, 32)
+	} else {
+		n, err = strconv.ParseUint(string(ent[1:]), 10, 32)
+	}
+	r := rune(n)
+	if err != nil || !utf8.ValidRune(r) || r == 0 {
+		return 0, false
+	}
+	return r, true
+}
+
+// checkXMLValue validates an attribute value's raw bytes without decoding.
+func checkXMLValue(raw []byte) error {
+	if bytes.IndexByte(raw, '<') >= 0 {
+		return fmt.Errorf("raw '<' in attribute value")
+	}
+	if bytes.IndexByte(raw, '&') < 0 {
+		return nil
+	}
+	var scratch [16]byte
+	for {
+		i := bytes.IndexByte(raw, '&')
+		if i < 0 {
+			return nil
+		}
+		raw = raw[i:]
+		j := bytes.IndexByte(raw, ';')
+		if j < 0 || j > 12 {
+			return fmt.Errorf("unterminated character reference %q", clip(raw, 12))
+		}
+		if _, err := appendUnescapeXML(scratch[:0], raw[:j+1]); err != nil {
+			return err
+		}
+		raw = raw[j+1:]
+	}
+}
+
+// AppendEscapeXML appends s escaped the way xmlm (xapi's XML library)
+// escapes attribute values: < > & " as entities, ' literal, and control
+// characters other than TAB, LF and CR replaced by U+FFFD.
+func AppendEscapeXML(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '<':
+			dst = append(dst, "&lt;"...)
+		case c == '>':
+			dst = append(dst, "&gt;"...)
+		case c == '&':
+			dst = append(dst, "&amp;"...)
+		case c == '"':
+			dst = append(dst, "&quot;"...)
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
+			dst = append(dst, "\uFFFD"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// Protect applies xapi's Xml_spaces protection to a column value. modern is
+// the encoding of xapi >= 1.57 (XS 7.3 and later): space %., TAB %t, LF %n,
+// CR %r, % %%. The legacy encoding (XS 7.2 and older) writes single spaces
+// literally and only a pair of spaces as %_ (the decoder of the time did not
+// know %.).
+func Protect(s string, legacy bool) string {
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ':
+			switch {
+			case !legacy:
+				b = append(b, "%."...)
+			case i+1 < len(s) && s[i+1] == ' ':
+				b = append(b, "%_"...)
+				i++
+			default:
+				b = append(b, ' ')
+			}
+		case '\t':
+			b = append(b, "%t"...)
+		case '\n':
+			b = append(b, "%n"...)
+		case '\r':
+			b = append(b, "%r"...)
+		case '%':
+			b = append(b, "%%"...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// Unprotect reverses Protect for both encodings, exactly like xapi's
+// Xml_spaces.unprotect: %_ is two spaces, %. a space, %t %n %r %% their
+// characters; any other % is kept as it is.
+func Unprotect(s string) string {
+	if len(s) == 0 || bytes.IndexByte([]byte(s), '%') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' || i+1 == len(s) {
+			b = append(b, c)
+			continue
+		}
+		switch s[i+1] {
+		case '_':
+			b = append(b, ' ', ' ')
+		case '.':
+			b = append(b, ' ')
+		case 't':
+			b = append(b, '\t')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case '%':
+			b = append(b, '%')
+		default:
+			b = append(b, c)
+			continue
+		}
+		i++
+	}
+	return string(b)
+}
+
+// DecodeValue decodes a raw attribute value (as it is in the file) to the
+// value xapi sees: XML layer, then the space protection.
+func DecodeValue(raw []byte) (string, error) {
+	s, err := UnescapeXML(raw)
+	if err != nil {
+		return "", err
+	}
+	return Unprotect(s), nil
+}
+
+// EncodeValue is the inverse of DecodeValue for the given target encoding.
+func EncodeValue(v string, legacy bool) []byte {
+	return AppendEscapeXML(nil, Protect(v, legacy))
+}
+
+func clip(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

@@ -1,0 +1,239 @@
+package statedb
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// FS reads files of an offline root by slash-separated paths relative to the
+// root. *target.Root satisfies it (and resolves symlinks inside the root).
+type FS interface {
+	ReadFile(name string) ([]byte, error)
+	Stat(name string) (fs.FileInfo, error)
+}
+
+// Paths inside a XenServer root (design/xenserver.md §1.1, §1.5).
+const (
+	DBConfPath    = "etc/xensource/db.conf"
+	DefaultDBPath = "var/lib/xcp/state.db"
+	GenSuffix     = ".generation"
+)
+
+// xapiDirs are where xapi keeps its files: /var/lib/xcp since 2012, /var/xapi
+// up to XS 6.2 (later a symlink to /var/lib/xcp).
+var xapiDirs = []string{"var/lib/xcp", "var/xapi"}
+
+// Roles of the files that decide what xapi loads.
+const (
+	RoleDBConf      = "db.conf"      // a connection from db.conf
+	RoleHAMetadata  = "ha_metadata"  // prepended by Db_cache_impl.load
+	RoleGenMetadata = "gen_metadata" // prepended by Db_cache_impl.load
+	RoleRestore     = "restore"      // restore_db.db: wins outright
+	RoleStale       = "stale"        // a state.db no connection names: never loaded
+)
+
+// SideFile is one candidate database file.
+type SideFile struct {
+	Path       string `json:"path"` // relative to the root
+	Role       string `json:"role"`
+	Size       int64  `json:"size"`
+	Generation *int64 `json:"generation"` // nil: no readable .generation (xapi counts 0)
+	Compress   bool   `json:"compress"`   // db.conf compress:true
+}
+
+// Location says which database file xapi will load and why.
+type Location struct {
+	DBConf   string     // DBConfPath when it exists, "" when xapi uses its default
+	Files    []SideFile // existing candidates, in xapi's order of preference
+	Loads    string     // the file xapi loads; "" when none exists
+	Compress bool       // Loads is configured compress:true
+	Reason   string
+}
+
+// Loaded returns the SideFile xapi loads, or nil.
+func (l *Location) Loaded() *SideFile {
+	for i := range l.Files {
+		if l.Files[i].Path == l.Loads {
+			return &l.Files[i]
+		}
+	}
+	return nil
+}
+
+// Competitors are the existing files other than Loads that xapi would prefer
+// over a file with generation gen at path: restore_db.db always, and the
+// metadata files whose generation is at least gen (ties go to them because
+// they come first).
+func (l *Location) Competitors(path string, gen int64) []SideFile {
+	var out []SideFile
+	for _, f := range l.Files {
+		if f.Path == path {
+			continue
+		}
+		switch f.Role {
+		case RoleRestore:
+			out = append(out, f)
+		case RoleHAMetadata, RoleGenMetadata:
+			if f.gen() >= gen {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func (f SideFile) gen() int64 {
+	if f.Generation == nil {
+		return 0
+	}
+	return *f.Generation
+}
+
+// Connection is one [path] section of db.conf.
+type Connection struct {
+	Path     string
+	Compress bool
+	Params   map[string]string
+}
+
+// ParseDBConf reads db.conf: "[path]" starts a connection, "key:value"
+// lines set its parameters (xapi parse_db_conf.ml).
+func ParseDBConf(data []byte, name string) ([]Connection, error) {
+	var out []Connection
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			p := strings.TrimSpace(line[1 : len(line)-1])
+			if !strings.HasPrefix(p, "/") {
+				return nil, fmt.Errorf("%s line %d: database path %q is not absolute", name, n, p)
+			}
+			out = append(out, Connection{Path: p, Params: map[string]string{}})
+		default:
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || len(out) == 0 {
+				return nil, fmt.Errorf("%s line %d: expected [path] or key:value, found %q", name, n, line)
+			}
+			c := &out[len(out)-1]
+			c.Params[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			if strings.TrimSpace(k) == "compress" {
+				c.Compress = strings.TrimSpace(v) == "true"
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// Locate applies xapi's start-up choice to an offline root (rule 8):
+// restore_db.db wins outright; otherwise, among the existing files
+// ha_metadata.db, gen_metadata.db and the db.conf connections (in that
+// order), the one whose .generation is highest, the earlier one on a tie.
+func Locate(root FS) (*Location, error) {
+	loc := &Location{}
+	conns := []Connection{{Path: "/" + DefaultDBPath}}
+	if data, err := root.ReadFile(DBConfPath); err == nil {
+		loc.DBConf = DBConfPath
+		c, err := ParseDBConf(data, DBConfPath)
+		if err != nil {
+			return nil, err
+		}
+		if len(c) > 0 {
+			conns = c
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", DBConfPath, err)
+	}
+
+	var seen []fs.FileInfo
+	add := func(path, role string, compress bool) error {
+		st, err := root.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil
+		}
+		for _, s := range seen {
+			if os.SameFile(s, st) {
+				return nil // /var/xapi -> /var/lib/xcp: the same file twice
+			}
+		}
+		seen = append(seen, st)
+		f := SideFile{Path: path, Role: role, Size: st.Size(), Compress: compress}
+		if data, err := root.ReadFile(path + GenSuffix); err == nil {
+			if g, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
+				f.Generation = &g
+			}
+		}
+		loc.Files = append(loc.Files, f)
+		return nil
+	}
+	for _, step := range []struct {
+		name, role string
+	}{{"restore_db.db", RoleRestore}, {"ha_metadata.db", RoleHAMetadata}, {"gen_metadata.db", RoleGenMetadata}} {
+		for _, d := range xapiDirs {
+			if err := add(d+"/"+step.name, step.role, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, c := range conns {
+		if err := add(strings.TrimPrefix(c.Path, "/"), RoleDBConf, c.Compress); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range xapiDirs {
+		if err := add(d+"/state.db", RoleStale, false); err != nil {
+			return nil, err
+		}
+	}
+	loc.choose(conns)
+	return loc, nil
+}
+
+func (loc *Location) choose(conns []Connection) {
+	var best *SideFile
+	var considered []string
+	for i := range loc.Files {
+		f := &loc.Files[i]
+		if f.Role == RoleRestore {
+			loc.Loads, loc.Reason = f.Path, "restore_db.db exists: xapi populates only from it, then deletes it (xapi.ml populate_db)"
+			return
+		}
+		if f.Role == RoleStale {
+			continue
+		}
+		g := "none (counts as 0)"
+		if f.Generation != nil {
+			g = strconv.FormatInt(*f.Generation, 10)
+		}
+		considered = append(considered, fmt.Sprintf("/%s generation %s", f.Path, g))
+		if best == nil || f.gen() > best.gen() {
+			best = f
+		}
+	}
+	if best == nil {
+		loc.Reason = fmt.Sprintf("no database file exists: xapi would create a fresh one at %s", conns[0].Path)
+		return
+	}
+	loc.Loads, loc.Compress = best.Path, best.Compress
+	if len(considered) == 1 {
+		loc.Reason = fmt.Sprintf("the only existing database among ha_metadata.db, gen_metadata.db and the db.conf connections (%s)", considered[0])
+		return
+	}
+	loc.Reason = fmt.Sprintf("highest .generation, earlier entry on a tie (Db_connections.choose): %s", strings.Join(considered, ", "))
+}

@@ -1,0 +1,108 @@
+package statedb_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/statedb"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func TestLocate(t *testing.T) {
+	type file struct {
+		path string
+		gen  string // "" : no .generation file
+	}
+	tests := []struct {
+		name    string
+		release string
+		dbconf  *string
+		files   []file
+		loads   string
+		reason  string
+		roles   []string
+	}{
+		{name: "7.1: /var/xapi is a link to /var/lib/xcp", release: "7.1",
+			files: []file{{"var/lib/xcp/state.db", "1036"}},
+			loads: "var/lib/xcp/state.db", reason: "the only existing database", roles: []string{"db.conf"}},
+		{name: "5.5 keeps it in /var/xapi", release: "5.5",
+			files: []file{{"var/xapi/state.db", "1036"}},
+			loads: "var/xapi/state.db", reason: "the only existing", roles: []string{"db.conf"}},
+		{name: "ha_metadata wins a tie", release: "7.1",
+			files: []file{{"var/lib/xcp/state.db", "50"}, {"var/lib/xcp/ha_metadata.db", "50"}},
+			loads: "var/lib/xcp/ha_metadata.db", reason: "highest .generation, earlier entry on a tie", roles: []string{"ha_metadata", "db.conf"}},
+		{name: "higher generation wins", release: "7.1",
+			files: []file{{"var/lib/xcp/state.db", "51"}, {"var/lib/xcp/ha_metadata.db", "50"}, {"var/lib/xcp/gen_metadata.db", ""}},
+			loads: "var/lib/xcp/state.db", reason: "/var/lib/xcp/gen_metadata.db generation none (counts as 0)", roles: []string{"ha_metadata", "gen_metadata", "db.conf"}},
+		{name: "restore_db wins outright", release: "8.2.1",
+			files: []file{{"var/lib/xcp/state.db", "99"}, {"var/lib/xcp/restore_db.db", "1"}},
+			loads: "var/lib/xcp/restore_db.db", reason: "restore_db.db exists", roles: []string{"restore", "db.conf"}},
+		{name: "no db.conf: default path, stale /var/xapi copy", release: "5.5", dbconf: new(string),
+			files: []file{{"var/xapi/state.db", "7"}, {"var/lib/xcp/state.db", "3"}},
+			loads: "var/lib/xcp/state.db", reason: "the only existing", roles: []string{"db.conf", "stale"}},
+		{name: "no database", release: "7.1",
+			reason: "no database file exists: xapi would create a fresh one at /var/lib/xcp/state.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := fixtures.RootSpec{Release: tt.release}
+			if err := fixtures.WriteXenServerRoot(dir, spec); err != nil {
+				t.Fatal(err)
+			}
+			if tt.dbconf != nil {
+				if err := os.Remove(filepath.Join(dir, "etc/xensource/db.conf")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range tt.files {
+				p := filepath.Join(dir, f.path)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := fixtures.WriteStateDBFile(p, fixtures.StateDBSpec{Release: tt.release, VMs: 1}, false); err != nil {
+					t.Fatal(err)
+				}
+				if f.gen == "" {
+					os.Remove(p + ".generation")
+				} else if err := os.WriteFile(p+".generation", []byte(f.gen), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			root, err := target.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			loc, err := statedb.Locate(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loc.Loads != tt.loads || !strings.Contains(loc.Reason, tt.reason) {
+				t.Errorf("loads %q (%s), want %q (%s)", loc.Loads, loc.Reason, tt.loads, tt.reason)
+			}
+			var roles []string
+			for _, f := range loc.Files {
+				roles = append(roles, f.Role)
+			}
+			if strings.Join(roles, ",") != strings.Join(tt.roles, ",") {
+				t.Errorf("roles %v, want %v (%+v)", roles, tt.roles, loc.Files)
+			}
+		})
+	}
+}
+
+func TestParseDBConf(t *testing.T) {
+	c, err := statedb.ParseDBConf([]byte("[/var/lib/xcp/state.db]\nmode:no_limit\nformat:xml\ncompress:true\n\n[/var/lib/xcp/other.db]\nmode:write_limit\n"), "db.conf")
+	if err != nil || len(c) != 2 || !c[0].Compress || c[1].Compress || c[0].Params["format"] != "xml" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range []string{"mode:no_limit\n", "[relative/state.db]\n", "[/a]\ngarbage\n"} {
+		if _, err := statedb.ParseDBConf([]byte(bad), "db.conf"); err == nil || !strings.Contains(err.Error(), "db.conf line") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -1,0 +1,341 @@
+// Package statedb reads, compares and rewrites xapi's database file
+// (state.db) without loading it into memory: a streaming tokenizer, the three
+// value encodings, both manifest forms, gzip, the side files that decide
+// which file xapi loads, and patch plans that make an older xapi accept a
+// database written by a newer one. Facts and sources: docs/statedb.md and
+// design/xenserver.md §1–§2.
+package statedb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// EventKind says what Reader.Next found.
+type EventKind int
+
+const (
+	TableStart EventKind = iota + 1
+	RowRead
+	TableEnd
+)
+
+// Row is one <row> element. Attrs are in file order and include ref,
+// __ctime and __mtime; they are valid until the next call to Next.
+type Row struct {
+	Attrs  []Attr
+	Offset int64 // stream offset of the element
+	N      int   // 1-based number of the row within its table
+}
+
+// Get returns the raw value of attribute name.
+func (r *Row) Get(name string) ([]byte, bool) {
+	for _, a := range r.Attrs {
+		if string(a.Name) == name {
+			return a.Raw, true
+		}
+	}
+	return nil, false
+}
+
+// Ref is the row's ref attribute (raw; references never need escaping).
+func (r *Row) Ref() []byte {
+	v, _ := r.Get("ref")
+	return v
+}
+
+// Event is one step through the tables of a database.
+type Event struct {
+	Kind  EventKind
+	Table string
+	Row   Row // for RowRead
+}
+
+// Reader streams a state.db: the prolog and manifest are read by NewReader,
+// then Next walks tables and rows.
+type Reader struct {
+	s          *scanner
+	compressed bool
+	manifest   Manifest
+	decl       bool
+
+	table      string
+	inTable    bool
+	pendingEnd bool // a self-closing <table/> still owes its TableEnd
+	row        int
+	done       bool
+	ev         Event
+}
+
+// Options tune a Reader.
+type Options struct {
+	MaxElement int // bytes; DefaultMaxElement when 0
+}
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// NewReader starts reading a database from r, transparently decompressing a
+// gzip stream (db.conf compress:true), and reads up to the end of the
+// manifest.
+func NewReader(r io.Reader) (*Reader, error) { return NewReaderOptions(r, Options{}) }
+
+// NewReaderOptions is NewReader with options.
+func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
+	head := make([]byte, 2)
+	n, err := io.ReadFull(r, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, &SyntaxError{Msg: "read: " + err.Error()}
+	}
+	src := io.MultiReader(bytes.NewReader(head[:n]), r)
+	rd := &Reader{}
+	if n == 2 && bytes.Equal(head, gzipMagic) {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, &SyntaxError{Compressed: true, Msg: "gzip: " + err.Error()}
+		}
+		src = zr
+		rd.compressed = true
+	}
+	if o.MaxElement <= 0 {
+		o.MaxElement = DefaultMaxElement
+	}
+	rd.s = newScanner(src, o.MaxElement)
+	if err := rd.prolog(); err != nil {
+		return nil, rd.wrap(err)
+	}
+	return rd, nil
+}
+
+// Compressed reports whether the input was a gzip stream.
+func (r *Reader) Compressed() bool { return r.compressed }
+
+// Manifest is the database's manifest.
+func (r *Reader) Manifest() Manifest { return r.manifest }
+
+// Offset is the number of (decompressed) bytes consumed so far.
+func (r *Reader) Offset() int64 { return r.s.base + int64(r.s.r) }
+
+func (r *Reader) wrap(err error) error {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		se.Compressed = r.compressed
+		if se.Table == "" && r.inTable {
+			se.Table = r.table
+		}
+		if r.compressed && se.Msg != "" && bytes.HasPrefix([]byte(se.Msg), []byte("read: ")) {
+			se.Msg = "gzip " + se.Msg
+		}
+	}
+	return err
+}
+
+func (r *Reader) prolog() error {
+	s := r.s
+	for {
+		if err := s.next(); err != nil {
+			return err
+		}
+		if s.kind != tokPI {
+			break
+		}
+		if !bytes.HasPrefix(s.name, []byte("xml")) {
+			return s.errorf(s.off, "unexpected processing instruction")
+		}
+		r.decl = true
+	}
+	if s.kind != tokStart || string(s.name) != "database" || s.self {
+		return s.errorf(s.off, "expected <database>, found %s", s.describe())
+	}
+	if err := s.next(); err != nil {
+		return err
+	}
+	if s.kind != tokStart || string(s.name) != "manifest" {
+		return s.errorf(s.off, "expected <manifest>, found %s", s.describe())
+	}
+	mOff := s.off
+	if !s.self {
+		for {
+			if err := s.next(); err != nil {
+				return err
+			}
+			if s.kind == tokEnd && string(s.name) == "manifest" {
+				break
+			}
+			if s.kind != tokStart || string(s.name) != "pair" {
+				return s.errorf(s.off, "expected <pair> in the manifest, found %s", s.describe())
+			}
+			p, err := s.pair()
+			if err != nil {
+				return err
+			}
+			r.manifest.Pairs = append(r.manifest.Pairs, p)
+			if !s.self {
+				return s.errorf(s.off, "<pair> must be empty")
+			}
+		}
+	}
+	if err := r.manifest.check(); err != nil {
+		return s.errorf(mOff, "manifest: %v", err)
+	}
+	return nil
+}
+
+func (s *scanner) pair() (Pair, error) {
+	var p Pair
+	var haveK, haveV bool
+	for _, a := range s.attrs {
+		v, err := a.Value()
+		if err != nil {
+			return p, s.errorf(s.off, "pair: %v", err)
+		}
+		switch string(a.Name) {
+		case "key":
+			p.Key, haveK = v, true
+		case "value":
+			p.Value, haveV = v, true
+		default:
+			return p, s.errorf(s.off, "pair: unexpected attribute %q", a.Name)
+		}
+	}
+	if !haveK || !haveV {
+		return p, s.errorf(s.off, "pair: needs both key and value")
+	}
+	return p, nil
+}
+
+func (s *scanner) describe() string {
+	switch s.kind {
+	case tokEOF:
+		return "end of file"
+	case tokEnd:
+		return fmt.Sprintf("</%s>", s.name)
+	case tokPI:
+		return "a processing instruction"
+	}
+	return fmt.Sprintf("<%s>", s.name)
+}
+
+// Next returns the next table start, row or table end, and io.EOF after
+// </database>. The event is reused by the following call.
+func (r *Reader) Next() (*Event, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	ev, err := r.next()
+	if err != nil {
+		if err == io.EOF {
+			r.done = true
+		}
+		return nil, r.wrap(err)
+	}
+	return ev, nil
+}
+
+func (r *Reader) next() (*Event, error) {
+	if r.pendingEnd {
+		r.pendingEnd, r.inTable = false, false
+		r.ev = Event{Kind: TableEnd, Table: r.table}
+		return &r.ev, nil
+	}
+	s := r.s
+	if err := s.next(); err != nil {
+		return nil, err
+	}
+	name := s.name
+	if r.inTable {
+		switch {
+		case s.kind == tokStart && string(name) == "row":
+			return r.readRow()
+		case s.kind == tokEnd && string(name) == "table":
+			r.inTable = false
+			r.ev = Event{Kind: TableEnd, Table: r.table}
+			return &r.ev, nil
+		}
+		return nil, s.errorf(s.off, "unexpected %s in a table", s.describe())
+	}
+	switch {
+	case s.kind == tokStart && string(name) == "table":
+		if len(s.attrs) != 1 || string(s.attrs[0].Name) != "name" {
+			return nil, s.errorf(s.off, "<table> must have exactly one attribute, name")
+		}
+		t, err := s.attrs[0].Value()
+		if err != nil || t == "" {
+			return nil, s.errorf(s.off, "<table> has a bad name")
+		}
+		r.table, r.inTable, r.row = t, true, 0
+		r.pendingEnd = s.self
+		r.ev = Event{Kind: TableStart, Table: t}
+		return &r.ev, nil
+	case s.kind == tokEnd && string(name) == "database":
+		for {
+			if err := s.next(); err != nil {
+				return nil, err
+			}
+			if s.kind == tokEOF {
+				return nil, io.EOF
+			}
+			if s.kind != tokPI {
+				return nil, s.errorf(s.off, "unexpected %s after </database>", s.describe())
+			}
+		}
+	case s.kind == tokEOF:
+		return nil, s.errorf(s.off, "unexpected end of file: </database> missing (truncated file?)")
+	}
+	return nil, s.errorf(s.off, "unexpected %s (expected <table> or </database>)", s.describe())
+}
+
+func (r *Reader) readRow() (*Event, error) {
+	s := r.s
+	r.row++
+	row := Row{Attrs: s.attrs, Offset: s.off, N: r.row}
+	if err := checkRowAttrs(row.Attrs); err != nil {
+		return nil, &SyntaxError{Offset: s.off, Table: r.table, Row: r.row, Ref: string(row.Ref()), Msg: err.Error()}
+	}
+	if !s.self {
+		return nil, &SyntaxError{Offset: s.off, Table: r.table, Row: r.row, Ref: string(row.Ref()), Msg: "<row> must be empty"}
+	}
+	r.ev = Event{Kind: RowRead, Table: r.table, Row: row}
+	return &r.ev, nil
+}
+
+// checkRowAttrs requires a ref and no duplicate attribute. Columns written by
+// xapi are sorted, which makes the duplicate check linear; other orders fall
+// back to a set.
+func checkRowAttrs(attrs []Attr) error {
+	hasRef := false
+	sorted := true
+	var prev []byte
+	for _, a := range attrs {
+		switch string(a.Name) {
+		case "ref":
+			if hasRef {
+				return errors.New("duplicate attribute ref")
+			}
+			hasRef = true
+			continue
+		case "__ctime", "__mtime":
+			continue
+		}
+		if prev != nil && bytes.Compare(prev, a.Name) >= 0 {
+			sorted = false
+		}
+		prev = a.Name
+	}
+	if !hasRef {
+		return errors.New("row without a ref attribute")
+	}
+	if !sorted {
+		seen := make(map[string]bool, len(attrs))
+		for _, a := range attrs {
+			if seen[string(a.Name)] {
+				return fmt.Errorf("duplicate attribute %s", a.Name)
+			}
+			seen[string(a.Name)] = true
+		}
+	}
+	return nil
+}

@@ -1,0 +1,341 @@
+package statedb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrSyntax is matched (errors.Is) by every error about a malformed database.
+var ErrSyntax = errors.New("malformed state.db")
+
+// SyntaxError locates a problem in the input: the byte offset (in the
+// decompressed stream when the file is gzip-compressed) and the table and row
+// being read.
+type SyntaxError struct {
+	Offset     int64
+	Compressed bool
+	Table      string
+	Row        int // 1-based row number within Table; 0 when not in a row
+	Ref        string
+	Msg        string
+}
+
+func (e *SyntaxError) Error() string {
+	where := fmt.Sprintf("offset %d", e.Offset)
+	if e.Compressed {
+		where += " (decompressed)"
+	}
+	if e.Table != "" {
+		where += ", table " + e.Table
+	}
+	if e.Row > 0 {
+		where += fmt.Sprintf(", row %d", e.Row)
+	}
+	if e.Ref != "" {
+		where += " (" + e.Ref + ")"
+	}
+	return where + ": " + e.Msg
+}
+
+func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
+
+// DefaultMaxElement bounds one element (a row with all its attributes). A
+// real row is a few KiB; xapi itself assumes a whole dump fits in 60 MiB, so
+// anything larger is corruption and is reported instead of buffered.
+const DefaultMaxElement = 16 << 20
+
+type tokKind int
+
+const (
+	tokEOF tokKind = iota
+	tokStart
+	tokEnd
+	tokPI
+)
+
+// Attr is one attribute of an element as it is in the file: Raw is still
+// XML-escaped (and, for column values, space-protected). Both slices are only
+// valid until the next call that reads from the same Reader.
+type Attr struct {
+	Name []byte
+	Raw  []byte
+}
+
+// Value decodes the XML layer of the attribute.
+func (a Attr) Value() (string, error) { return UnescapeXML(a.Raw) }
+
+// scanner is the tokenizer: it finds tags in a sliding buffer with
+// bytes.IndexByte and returns names and attributes as slices of that buffer,
+// so the hot path neither allocates nor copies.
+type scanner struct {
+	src  io.Reader
+	buf  []byte
+	r, w int
+	base int64 // stream offset of buf[0]
+	eof  bool
+	rerr error
+	max  int
+
+	kind  tokKind
+	self  bool
+	name  []byte
+	attrs []Attr
+	off   int64 // stream offset of the current token
+}
+
+func newScanner(src io.Reader, max int) *scanner {
+	return &scanner{src: src, buf: make([]byte, 256<<10), max: max}
+}
+
+// more reads at least one more byte into the buffer, making room by moving
+// the unread part down or by growing the buffer. It reports false at the end
+// of the input.
+func (s *scanner) more() bool {
+	if s.eof || s.rerr != nil {
+		return false
+	}
+	if s.r > 0 {
+		n := copy(s.buf, s.buf[s.r:s.w])
+		s.base += int64(s.r)
+		s.r, s.w = 0, n
+	}
+	if s.w == len(s.buf) {
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.w])
+		s.buf = nb
+	}
+	for range 100 {
+		n, err := s.src.Read(s.buf[s.w:])
+		s.w += n
+		if err == io.EOF {
+			s.eof = true
+			return n > 0
+		}
+		if err != nil {
+			s.rerr = err
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	s.rerr = io.ErrNoProgress
+	return false
+}
+
+func (s *scanner) errorf(off int64, format string, args ...any) error {
+	return &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *scanner) readErr(off int64) error {
+	if s.rerr != nil {
+		return &SyntaxError{Offset: off, Msg: "read: " + s.rerr.Error()}
+	}
+	return s.errorf(off, "unexpected end of file inside an element")
+}
+
+// next reads the next tag, skipping whitespace between tags and comments.
+func (s *scanner) next() error {
+	for {
+		for {
+			rest := s.buf[s.r:s.w]
+			i := bytes.IndexByte(rest, '<')
+			n := i
+			if i < 0 {
+				n = len(rest)
+			}
+			for k := 0; k < n; k++ {
+				if c := rest[k]; c != ' ' && c != '\n' && c != '\t' && c != '\r' {
+					return s.errorf(s.base+int64(s.r+k), "unexpected text %q outside an element", clip(rest[k:n], 20))
+				}
+			}
+			if i >= 0 {
+				s.r += i
+				break
+			}
+			s.r = s.w
+			if !s.more() {
+				if s.rerr != nil {
+					return s.readErr(s.base + int64(s.r))
+				}
+				s.kind = tokEOF
+				s.off = s.base + int64(s.r)
+				return nil
+			}
+		}
+		s.off = s.base + int64(s.r)
+		for retried := false; ; {
+			n, skip, err := s.tag(s.buf[s.r:s.w])
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				s.r += n
+				if skip {
+					break
+				}
+				return nil
+			}
+			if s.w-s.r > s.max {
+				return s.errorf(s.off, "element larger than %d bytes (truncated or corrupt file?)", s.max)
+			}
+			if !s.more() {
+				if !s.eof || retried {
+					return s.readErr(s.off)
+				}
+				retried = true // the tag's lookahead now knows the input has ended
+			}
+		}
+	}
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == ':' || c == '.' || c == '-' || c >= 0x80
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// tag parses the tag at b[0] == '<'. It returns n == 0 when b does not hold
+// the whole tag yet, and skip for comments.
+func (s *scanner) tag(b []byte) (n int, skip bool, err error) {
+	if len(b) < 2 {
+		return 0, false, nil
+	}
+	switch b[1] {
+	case '?':
+		end := bytes.Index(b, []byte("?>"))
+		if end < 0 {
+			return 0, false, nil
+		}
+		s.kind = tokPI
+		s.name = b[2:end]
+		return end + 2, false, nil
+	case '!':
+		if len(b) < 4 {
+			return 0, false, nil
+		}
+		if string(b[:4]) != "<!--" {
+			return 0, false, s.errorf(s.off, "unsupported markup %q (DOCTYPE/CDATA are not part of a state.db)", clip(b, 12))
+		}
+		end := bytes.Index(b[4:], []byte("-->"))
+		if end < 0 {
+			return 0, false, nil
+		}
+		return 4 + end + 3, true, nil
+	case '/':
+		i := 2
+		for i < len(b) && isNameByte(b[i]) {
+			i++
+		}
+		name := b[2:i]
+		for i < len(b) && isSpaceByte(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return 0, false, nil
+		}
+		if b[i] != '>' || len(name) == 0 {
+			return 0, false, s.errorf(s.off+int64(i), "malformed end tag")
+		}
+		s.kind, s.name, s.self = tokEnd, name, false
+		return i + 1, false, nil
+	}
+	i := 1
+	for i < len(b) && isNameByte(b[i]) {
+		i++
+	}
+	if i == len(b) {
+		return 0, false, nil
+	}
+	s.name = b[1:i]
+	if len(s.name) == 0 {
+		return 0, false, s.errorf(s.off, "malformed tag")
+	}
+	s.attrs = s.attrs[:0]
+	for {
+		sp := i
+		for i < len(b) && isSpaceByte(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return 0, false, nil
+		}
+		switch b[i] {
+		case '>':
+			// <x ...></x> is the same as <x .../>: fold it here so that the
+			// attributes stay valid (a later read may move the buffer).
+			// At the end of the input the lookahead cannot complete: the
+			// tag stands as it is.
+			j := i + 1
+			for j < len(b) && isSpaceByte(b[j]) {
+				j++
+			}
+			if j == len(b) && !s.eof {
+				return 0, false, nil
+			}
+			if j+1 < len(b) && b[j] == '<' && b[j+1] == '/' {
+				end := len(s.name) + 3
+				if len(b)-j < end && !s.eof {
+					return 0, false, nil
+				}
+				if len(b)-j >= end && bytes.Equal(b[j+2:j+end-1], s.name) && b[j+end-1] == '>' {
+					s.kind, s.self = tokStart, true
+					return j + end, false, nil
+				}
+			}
+			s.kind, s.self = tokStart, false
+			return i + 1, false, nil
+		case '/':
+			if i+1 == len(b) {
+				return 0, false, nil
+			}
+			if b[i+1] != '>' {
+				return 0, false, s.errorf(s.off+int64(i), "malformed tag <%s>", s.name)
+			}
+			s.kind, s.self = tokStart, true
+			return i + 2, false, nil
+		}
+		if sp == i {
+			return 0, false, s.errorf(s.off+int64(i), "missing space before attribute in <%s>", s.name)
+		}
+		ns := i
+		for i < len(b) && isNameByte(b[i]) {
+			i++
+		}
+		name := b[ns:i]
+		for i < len(b) && isSpaceByte(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return 0, false, nil
+		}
+		if len(name) == 0 || b[i] != '=' {
+			return 0, false, s.errorf(s.off+int64(i), "malformed attribute in <%s>", s.name)
+		}
+		i++
+		for i < len(b) && isSpaceByte(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return 0, false, nil
+		}
+		q := b[i]
+		if q != '"' && q != '\'' {
+			return 0, false, s.errorf(s.off+int64(i), "attribute %s: value is not quoted", name)
+		}
+		i++
+		end := bytes.IndexByte(b[i:], q)
+		if end < 0 {
+			return 0, false, nil
+		}
+		val := b[i : i+end]
+		if err := checkXMLValue(val); err != nil {
+			return 0, false, s.errorf(s.off+int64(i), "attribute %s: %v", name, err)
+		}
+		s.attrs = append(s.attrs, Attr{Name: name, Raw: val})
+		i += end + 1
+	}
+}

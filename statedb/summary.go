@@ -1,0 +1,150 @@
+package statedb
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// TableInfo is what Scan learns about one table.
+type TableInfo struct {
+	Name    string
+	Rows    int
+	Columns []string // sorted; without the row attributes ref, __ctime, __mtime
+	CTimes  bool     // rows carry __ctime/__mtime
+	// WithData counts, per column, the rows whose value is not empty ("",
+	// "()" or "OpaqueRef:NULL"): what dropping the column would lose.
+	WithData map[string]int
+}
+
+// HasColumn reports whether any row has column c.
+func (t *TableInfo) HasColumn(c string) bool {
+	i := sort.SearchStrings(t.Columns, c)
+	return i < len(t.Columns) && t.Columns[i] == c
+}
+
+// Summary describes a whole database: manifest, tables and columns.
+type Summary struct {
+	Manifest    Manifest
+	Compressed  bool
+	Bytes       int64 // size of the XML (decompressed)
+	SchemaMajor int
+	SchemaMinor int
+	Generation  int64
+	Tables      []TableInfo // in file order
+	// SpaceEncoding is "modern" when values use %. for spaces (xapi >= 1.57),
+	// "legacy" when they hold literal spaces, "" when no value has a space.
+	SpaceEncoding string
+}
+
+// Table finds a table by name.
+func (s *Summary) Table(name string) *TableInfo {
+	for i := range s.Tables {
+		if s.Tables[i].Name == name {
+			return &s.Tables[i]
+		}
+	}
+	return nil
+}
+
+// isRowAttr reports the attributes that are not columns.
+func isRowAttr(name []byte) bool {
+	switch string(name) {
+	case "ref", "__ctime", "__mtime":
+		return true
+	}
+	return false
+}
+
+func isEmptyValue(raw []byte) bool {
+	switch string(raw) {
+	case "", "()", "OpaqueRef:NULL":
+		return true
+	}
+	return false
+}
+
+// Scan reads a whole database and summarises it. Memory is proportional to
+// the number of distinct tables and columns, not to the file size.
+func Scan(src io.Reader) (*Summary, error) {
+	r, err := NewReader(src)
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{Manifest: r.Manifest(), Compressed: r.Compressed()}
+	s.SchemaMajor, s.SchemaMinor, _ = s.Manifest.Schema()
+	s.Generation, _ = s.Manifest.Generation()
+	var (
+		cur    *TableInfo
+		counts map[string]*int
+		modern bool
+		legacy bool
+	)
+	seen := map[string]bool{}
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch ev.Kind {
+		case TableStart:
+			if seen[ev.Table] {
+				return nil, &SyntaxError{Offset: r.Offset(), Compressed: s.Compressed, Table: ev.Table, Msg: "table appears twice"}
+			}
+			seen[ev.Table] = true
+			s.Tables = append(s.Tables, TableInfo{Name: ev.Table})
+			cur = &s.Tables[len(s.Tables)-1]
+			counts = map[string]*int{}
+		case RowRead:
+			cur.Rows++
+			for _, a := range ev.Row.Attrs {
+				if isRowAttr(a.Name) {
+					if a.Name[0] == '_' {
+						cur.CTimes = true
+					}
+					continue
+				}
+				p := counts[string(a.Name)]
+				if p == nil {
+					p = new(int)
+					counts[string(a.Name)] = p
+				}
+				if !isEmptyValue(a.Raw) {
+					*p++
+				}
+				if !modern && bytes.Contains(a.Raw, []byte("%.")) {
+					modern = true
+				}
+				if !legacy && bytes.IndexByte(a.Raw, ' ') >= 0 {
+					legacy = true
+				}
+			}
+		case TableEnd:
+			cur.WithData = make(map[string]int, len(counts))
+			for c, n := range counts {
+				cur.Columns = append(cur.Columns, c)
+				cur.WithData[c] = *n
+			}
+			sort.Strings(cur.Columns)
+		}
+	}
+	s.Bytes = r.Offset()
+	switch {
+	case modern && legacy:
+		s.SpaceEncoding = "mixed"
+	case modern:
+		s.SpaceEncoding = "modern"
+	case legacy:
+		s.SpaceEncoding = "legacy"
+	}
+	return s, nil
+}
+
+// String is a one-line description for logs.
+func (s *Summary) String() string {
+	return fmt.Sprintf("schema %d.%d, generation %d, %d tables", s.SchemaMajor, s.SchemaMinor, s.Generation, len(s.Tables))
+}

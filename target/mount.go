@@ -1,0 +1,333 @@
+package target
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
+)
+
+// mount is what openDisk set up, released in reverse order by release.
+type mount struct {
+	excl  *os.File // the whole block device held O_EXCL while mounted
+	loop  *os.File
+	point string // the private temporary mount point
+}
+
+// openDisk mounts one partition of an image or block device through a loop
+// device on a private temporary directory.
+func openDisk(ctx context.Context, o Options) (t *Target, err error) {
+	disk, err := filepath.Abs(o.Disk)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	f, err := os.Open(disk)
+	if err != nil {
+		return nil, xerr.Invalidf("disk %s: %w", o.Disk, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	isBlock := st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+	if !isBlock && !st.Mode().IsRegular() {
+		return nil, xerr.Invalidf("disk %s: neither a block device nor an image file", o.Disk)
+	}
+	if err := refuseInUse(disk, st, isBlock); err != nil {
+		return nil, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", disk, err)
+	}
+	d, err := partition.Inspect(f, size)
+	if err != nil {
+		return nil, xerr.Invalidf("disk %s: %w", disk, err)
+	}
+	n := o.Partition
+	if n == 0 {
+		if d.XenServer == nil || d.XenServer.RootPartition == 0 {
+			return nil, xerr.Invalidf("disk %s: no XenServer root partition found; give --partition N", disk)
+		}
+		n = d.XenServer.RootPartition
+	}
+	p := d.Partition(n)
+	if p == nil {
+		var have []string
+		for _, q := range d.Partitions {
+			have = append(have, strconv.Itoa(q.Number))
+		}
+		return nil, xerr.Invalidf("disk %s: no partition %d (partitions: %s)", disk, n, strings.Join(have, " "))
+	}
+	fstype := p.FS
+	switch fstype {
+	case "ext2", "ext3", "ext4", "xfs", "vfat":
+	default:
+		return nil, xerr.Invalidf("disk %s partition %d: cannot mount %q (ext2/3/4, xfs and vfat can be mounted)", disk, n, fstype)
+	}
+	m := &mount{}
+	defer func() {
+		if err != nil {
+			m.release()
+		}
+	}()
+	if isBlock {
+		// Held for the life of the target: nobody mounts or claims the disk meanwhile.
+		fd, err := unix.Open(disk, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, xerr.Refusedf("disk %s is busy (in use by the kernel, a mount or device mapper): %w", disk, err)
+		}
+		m.excl = os.NewFile(uintptr(fd), disk)
+	}
+	if m.loop, err = attachLoop(disk, p.Start, p.Size, !o.Writable); err != nil {
+		return nil, fmt.Errorf("disk %s partition %d: %w", disk, n, err)
+	}
+	if m.point, err = os.MkdirTemp("", "xsrescue-mnt-"); err != nil {
+		return nil, err
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	var data []string
+	var notes []string
+	if !o.Writable {
+		flags |= unix.MS_RDONLY
+		switch fstype {
+		case "ext3", "ext4":
+			data = append(data, "noload") // plain ro still replays a dirty journal
+		case "xfs":
+			data = append(data, "norecovery")
+		}
+	} else if p.NeedsRecovery {
+		notes = append(notes, fmt.Sprintf("partition %d has a dirty %s journal: mounting it read-write makes the kernel replay it (writes to the disk)", n, fstype))
+	}
+	if err := unix.Mount(m.loop.Name(), m.point, fstype, flags, strings.Join(data, ",")); err != nil {
+		return nil, fmt.Errorf("mount %s partition %d (%s) on %s: %w", disk, n, fstype, m.point, err)
+	}
+	// Private: the mount never propagates into other mount namespaces.
+	if err := unix.Mount("", m.point, "", unix.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("make %s private: %w", m.point, err)
+	}
+	r, err := OpenRoot(m.point)
+	if err != nil {
+		return nil, err
+	}
+	id := p.UUID
+	if id == "" {
+		id = fmt.Sprintf("%s#%d", disk, n)
+	}
+	return &Target{Root: r, Identity: id, Disk: disk, Partition: n, Notes: notes, mount: m}, nil
+}
+
+// release unmounts and detaches, in reverse order of setup. Safe to call on
+// a partly set up mount.
+func (m *mount) release() error {
+	var errs []error
+	if m.point != "" {
+		if err := unmount(m.point); err != nil {
+			errs = append(errs, err)
+		} else if err := os.Remove(m.point); err != nil {
+			errs = append(errs, err)
+		}
+		m.point = ""
+	}
+	if m.loop != nil {
+		// LO_FLAGS_AUTOCLEAR detaches once the mount is gone; clearing by
+		// hand covers a loop that was never mounted.
+		if err := unix.IoctlSetInt(int(m.loop.Fd()), unix.LOOP_CLR_FD, 0); err != nil && !errors.Is(err, unix.ENXIO) && !errors.Is(err, unix.EBUSY) {
+			errs = append(errs, fmt.Errorf("detach %s: %w", m.loop.Name(), err))
+		}
+		m.loop.Close()
+		m.loop = nil
+	}
+	if m.excl != nil {
+		m.excl.Close()
+		m.excl = nil
+	}
+	return errors.Join(errs...)
+}
+
+func unmount(point string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = unix.Unmount(point, 0); err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Still busy after 5 s: detach it from the tree so nothing new uses it;
+	// the kernel finishes the unmount when the last user goes.
+	if derr := unix.Unmount(point, unix.MNT_DETACH); derr == nil {
+		return fmt.Errorf("unmount %s: %w (detached lazily)", point, err)
+	}
+	return fmt.Errorf("unmount %s: %w", point, err)
+}
+
+// attachLoop maps [off, off+size) of file to a free loop device, read-only
+// when ro. The loop auto-clears when its last user (the mount) goes.
+func attachLoop(file string, off, size int64, ro bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if ro {
+		flags = os.O_RDONLY
+	}
+	backing, err := os.OpenFile(file, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer backing.Close()
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("loop devices: %w", err)
+	}
+	defer ctl.Close()
+	info := unix.LoopInfo64{Offset: uint64(off), Sizelimit: uint64(size), Flags: unix.LO_FLAGS_AUTOCLEAR}
+	if ro {
+		info.Flags |= unix.LO_FLAGS_READ_ONLY
+	}
+	copy(info.File_name[:], file)
+	var lastErr error
+	// Another process may take the free device between GET_FREE and
+	// CONFIGURE; then ask again.
+	for attempt := 0; attempt < 20; attempt++ {
+		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return nil, fmt.Errorf("no free loop device: %w", err)
+		}
+		dev := fmt.Sprintf("/dev/loop%d", n)
+		if _, err := os.Stat(dev); errors.Is(err, os.ErrNotExist) {
+			// No udev on a minimal rescue system: make the node ourselves.
+			if err := unix.Mknod(dev, unix.S_IFBLK|0o660, int(unix.Mkdev(7, uint32(n)))); err != nil && !errors.Is(err, unix.EEXIST) {
+				return nil, fmt.Errorf("create %s: %w", dev, err)
+			}
+		}
+		loop, err := os.OpenFile(dev, flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		cfg := unix.LoopConfig{Fd: uint32(backing.Fd()), Info: info}
+		err = unix.IoctlLoopConfigure(int(loop.Fd()), &cfg)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY) {
+			// Kernel before 5.8: the two-step form.
+			if err = unix.IoctlSetInt(int(loop.Fd()), unix.LOOP_SET_FD, int(backing.Fd())); err == nil {
+				if err = unix.IoctlLoopSetStatus64(int(loop.Fd()), &info); err != nil {
+					unix.IoctlSetInt(int(loop.Fd()), unix.LOOP_CLR_FD, 0)
+				}
+			}
+		}
+		if err == nil {
+			return loop, checkLoopSize(loop, size)
+		}
+		loop.Close()
+		lastErr = err
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("set up loop device: %w", lastErr)
+}
+
+func checkLoopSize(loop *os.File, want int64) error {
+	got, err := loop.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s is %d bytes, want %d", loop.Name(), got, want)
+	}
+	return nil
+}
+
+// refuseInUse refuses (exit 3) a disk that is mounted, any partition of
+// which is mounted, or that an existing loop device already maps.
+func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
+	if isBlock {
+		devs, err := blockDevs(st)
+		if err != nil {
+			return err
+		}
+		mounts, err := mountedDevs()
+		if err != nil {
+			return err
+		}
+		for dev, name := range devs {
+			if point, ok := mounts[dev]; ok {
+				return xerr.Refusedf("disk %s: %s is mounted on %s; unmount it first", disk, name, point)
+			}
+		}
+	}
+	loops, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	if err != nil {
+		return err
+	}
+	for _, bf := range loops {
+		b, err := os.ReadFile(bf)
+		if err != nil {
+			continue // detached meanwhile
+		}
+		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
+		if bst, err := os.Stat(name); err == nil && os.SameFile(bst, st) {
+			dev := filepath.Base(filepath.Dir(filepath.Dir(bf)))
+			return xerr.Refusedf("disk %s is already attached as /dev/%s (mounted or in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
+		}
+	}
+	return nil
+}
+
+// blockDevs maps "major:minor" of a block device and of every partition
+// of it to its name.
+func blockDevs(st os.FileInfo) (map[string]string, error) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("no device number")
+	}
+	self := fmt.Sprintf("%d:%d", unix.Major(uint64(sys.Rdev)), unix.Minor(uint64(sys.Rdev)))
+	devs := map[string]string{self: st.Name()}
+	dir := "/sys/dev/block/" + self
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return devs, nil // no sysfs: the O_EXCL open still guards
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "dev"))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "partition")); err == nil {
+			devs[strings.TrimSpace(string(b))] = e.Name()
+		}
+	}
+	return devs, nil
+}
+
+// mountedDevs maps "major:minor" to a mount point, from /proc/self/mountinfo.
+func mountedDevs() (map[string]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			out[fields[2]] = fields[4]
+		}
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,252 @@
+package target
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// TestMain doubles as the helper process of TestMountCleanupOnSIGTERM: with
+// XSRESCUE_TARGET_HOLD=IMG it opens IMG like main does (a context cancelled
+// by SIGINT/SIGTERM), prints the mount point, and closes when signalled.
+func TestMain(m *testing.M) {
+	if img := os.Getenv("XSRESCUE_TARGET_HOLD"); img != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		t, err := Open(ctx, Options{Disk: img})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(t.Root.Dir())
+		<-ctx.Done()
+		if err := t.Close(); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func needMount(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loop devices and mount")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		t.Skip("no /dev/loop-control: this kernel has no loop driver")
+	}
+	if _, err := exec.LookPath("mkfs.ext3"); err != nil {
+		t.Skip("mkfs.ext3 not installed (e2fsprogs)")
+	}
+}
+
+// miniDisk builds a small XenServer disk whose root (partition 1, ext3) is
+// marked dirty: its journal needs recovery, which a plain ro mount replays.
+func miniDisk(t *testing.T, name string) string {
+	t.Helper()
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini(name, "dos", fixtures.RootSpec{Release: "7.1"}, nil))
+	must(t, err)
+	out, err := exec.Command("debugfs", "-w", "-R", "feature needs_recovery", fmt.Sprintf("%s?offset=%d", img, fixtures.MiB)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("debugfs: %v: %s", err, out)
+	}
+	return img
+}
+
+func fileSum(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	must(t, err)
+	defer f.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	must(t, err)
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// attached reports whether any loop device maps file.
+func attached(t *testing.T, file string) bool {
+	st, err := os.Stat(file)
+	must(t, err)
+	return refuseInUse(file, st, false) != nil
+}
+
+func isMounted(t *testing.T, point string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	must(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) > 4 && fs[4] == point {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOpenDiskReadOnlyDirty(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-ro")
+	before := fileSum(t, img)
+	tgt, err := Open(context.Background(), Options{Disk: img})
+	must(t, err)
+	point := tgt.Root.Dir()
+	if tgt.Partition != 1 || len(tgt.Identity) != 36 {
+		t.Errorf("partition %d identity %q", tgt.Partition, tgt.Identity)
+	}
+	b, err := tgt.Root.ReadFile("etc/xensource-inventory")
+	if err != nil || !strings.Contains(string(b), "PRODUCT_VERSION") {
+		t.Errorf("inventory: %v %q", err, b)
+	}
+	if err := os.WriteFile(filepath.Join(point, "etc/x"), nil, 0o644); err == nil {
+		t.Error("a read-only open is writable")
+	}
+	// The same image may not be opened twice.
+	if _, err := Open(context.Background(), Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("second open: %v, want a refusal", err)
+	}
+	must(t, tgt.Close())
+	if isMounted(t, point) || attached(t, img) {
+		t.Error("still mounted or attached after Close")
+	}
+	if _, err := os.Stat(point); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("mount point left behind: %v", err)
+	}
+	if after := fileSum(t, img); after != before {
+		t.Fatal("a read-only open of a dirty ext3 changed the image (journal replayed?)")
+	}
+}
+
+func TestOpenDiskWritable(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-rw")
+	tgt, err := Open(context.Background(), Options{Disk: img, Partition: 1, Writable: true})
+	must(t, err)
+	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
+		t.Errorf("no note about the journal replay: %v", tgt.Notes)
+	}
+	must(t, tgt.Root.OS().WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
+	must(t, tgt.Close())
+	tgt, err = Open(context.Background(), Options{Disk: img})
+	must(t, err)
+	defer tgt.Close()
+	if b, err := tgt.Root.ReadFile("etc/written-by-test"); err != nil || string(b) != "hello\n" {
+		t.Errorf("read back %q, %v", b, err)
+	}
+}
+
+func TestOpenDiskErrors(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-err")
+	for _, tc := range []struct {
+		o    Options
+		code int
+	}{
+		{Options{Disk: img, Partition: 9}, xerr.ExitInvalid},
+		{Options{Disk: img, Partition: 3}, xerr.ExitInvalid}, // LVM: not mountable
+		{Options{Disk: filepath.Join(t.TempDir(), "missing")}, xerr.ExitInvalid},
+		{Options{Disk: img, Root: "/"}, xerr.ExitInvalid},
+		{Options{}, xerr.ExitInvalid},
+	} {
+		if _, err := Open(context.Background(), tc.o); xerr.Code(err) != tc.code {
+			t.Errorf("Open(%+v) = %v, want exit %d", tc.o, err, tc.code)
+		}
+	}
+	if attached(t, img) {
+		t.Error("a failed open left a loop device")
+	}
+}
+
+// A block device that is mounted is refused, before anything is set up.
+func TestOpenDiskRefusesMountedDevice(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-mounted")
+	loop, err := attachLoop(img, 0, fileSize(t, img), true)
+	must(t, err)
+	defer loop.Close()
+	// The first open holds the device O_EXCL and maps it through a second
+	// loop device; a second open must be refused.
+	tgt, err := Open(context.Background(), Options{Disk: loop.Name()})
+	must(t, err)
+	defer tgt.Close()
+	if _, err := Open(context.Background(), Options{Disk: loop.Name()}); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("open of a device in use: %v, want a refusal", err)
+	}
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	fi, err := os.Stat(p)
+	must(t, err)
+	return fi.Size()
+}
+
+func TestMountCleanupOnSIGTERM(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-sigterm")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "XSRESCUE_TARGET_HOLD="+img)
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "error:") {
+		cmd.Process.Kill()
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	point := strings.TrimSpace(line)
+	if !isMounted(t, point) {
+		t.Fatalf("%s not mounted", point)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("helper: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("helper did not exit on SIGTERM")
+	}
+	if isMounted(t, point) || attached(t, img) {
+		t.Error("mount or loop device left behind after SIGTERM")
+	}
+	if _, err := os.Stat(point); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("mount point left behind: %v", err)
+	}
+}
+
+func TestOpenDiskRefusesMountedFilesystem(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-fsmounted")
+	loop, err := attachLoop(img, fixtures.MiB, 64*fixtures.MiB, true)
+	must(t, err)
+	defer loop.Close()
+	point := t.TempDir()
+	must(t, syscall.Mount(loop.Name(), point, "ext3", syscall.MS_RDONLY, "noload"))
+	defer syscall.Unmount(point, 0)
+	_, err = Open(context.Background(), Options{Disk: loop.Name()})
+	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "mounted on "+point) {
+		t.Errorf("open of a mounted device: %v", err)
+	}
+	if _, err := Open(context.Background(), Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("open of an image a mounted loop maps: %v", err)
+	}
+}

@@ -1,0 +1,307 @@
+package versionfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Match is one hit of Find. For a binary file there is one Match, with the
+// byte offset of the first hit and no line.
+type Match struct {
+	Path   string `json:"path"`
+	Line   int    `json:"line"` // 1-based; 0 for a binary match
+	Text   string `json:"text"` // the matched line (valid UTF-8, at most MaxMatchText bytes)
+	Binary bool   `json:"binary"`
+	Offset int64  `json:"offset"` // byte offset of the match in the file
+}
+
+// MaxMatchText bounds the line text reported per match.
+const MaxMatchText = 1024
+
+// SkipTop are the top-level directories of a root that Find never enters:
+// kernel views on a live system, device nodes on an offline one.
+var SkipTop = []string{"proc", "sys", "dev"}
+
+// FindStats counts what Find read.
+type FindStats struct {
+	Files    int64    `json:"files"`
+	Bytes    int64    `json:"bytes"`
+	Problems []string `json:"problems"` // unreadable files and directories, one line each
+}
+
+// FindOptions tune Find.
+type FindOptions struct {
+	Workers  int                      // 0: 2 × GOMAXPROCS
+	Progress func(files, bytes int64) // called every 256 files, from the workers
+}
+
+// binaryProbe is how much of a file is checked for NUL bytes, like grep.
+const binaryProbe = 8 << 10
+
+// mmapThreshold: files above it are mapped instead of read.
+const mmapThreshold = 4 << 20
+
+// Find searches every regular file under root for any of the needles, in
+// parallel. It never follows a symlink (directories are opened one
+// component at a time through os.Root, and entries that are links are
+// skipped), skips SkipTop, and reports matches sorted by path and offset.
+func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions) ([]Match, FindStats, error) {
+	if len(needles) == 0 {
+		return nil, FindStats{}, errors.New("no search string")
+	}
+	nb := make([][]byte, 0, len(needles))
+	for _, n := range needles {
+		if n == "" {
+			return nil, FindStats{}, errors.New("empty search string")
+		}
+		nb = append(nb, []byte(n))
+	}
+	w := opts.Workers
+	if w <= 0 {
+		w = 2 * runtime.GOMAXPROCS(0)
+	}
+	f := &finder{root: root, needles: nb, progress: opts.Progress}
+	f.cond = sync.NewCond(&f.mu)
+	f.queue = []string{"."}
+	f.pending = 1
+	var wg sync.WaitGroup
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.work(ctx)
+		}()
+	}
+	wg.Wait()
+	st := FindStats{Files: f.files.Load(), Bytes: f.bytes.Load(), Problems: f.problems}
+	slices.Sort(st.Problems)
+	slices.SortFunc(f.matches, func(a, b Match) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return int(a.Offset - b.Offset)
+	})
+	if err := ctx.Err(); err != nil {
+		return f.matches, st, err
+	}
+	return f.matches, st, nil
+}
+
+type finder struct {
+	root     *os.Root
+	needles  [][]byte
+	progress func(files, bytes int64)
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []string // directories still to read
+	pending  int      // queued + being read
+	matches  []Match
+	problems []string
+
+	files, bytes atomic.Int64
+}
+
+func (f *finder) work(ctx context.Context) {
+	buf := make([]byte, 0, 256<<10)
+	for {
+		f.mu.Lock()
+		for len(f.queue) == 0 && f.pending > 0 {
+			f.cond.Wait()
+		}
+		if f.pending == 0 {
+			f.mu.Unlock()
+			return
+		}
+		dir := f.queue[len(f.queue)-1]
+		f.queue = f.queue[:len(f.queue)-1]
+		f.mu.Unlock()
+
+		var subdirs []string
+		if ctx.Err() == nil {
+			subdirs, buf = f.readDir(dir, buf)
+		}
+
+		f.mu.Lock()
+		f.queue = append(f.queue, subdirs...)
+		f.pending += len(subdirs) - 1
+		if f.pending == 0 || len(subdirs) > 0 {
+			f.cond.Broadcast()
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (f *finder) problem(format string, args ...any) {
+	f.mu.Lock()
+	f.problems = append(f.problems, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
+
+// readDir searches the regular files of dir and returns its subdirectories.
+func (f *finder) readDir(dir string, buf []byte) ([]string, []byte) {
+	d, err := f.root.OpenRoot(dir)
+	if err != nil {
+		f.problem("%s: %v", dir, err)
+		return nil, buf
+	}
+	defer d.Close()
+	df, err := d.Open(".")
+	if err != nil {
+		f.problem("%s: %v", dir, err)
+		return nil, buf
+	}
+	entries, err := df.ReadDir(-1)
+	df.Close()
+	if err != nil {
+		f.problem("%s: %v", dir, err)
+	}
+	var subdirs []string
+	for _, e := range entries {
+		name := e.Name()
+		rel := name
+		if dir != "." {
+			rel = dir + "/" + name
+		}
+		switch t := e.Type(); {
+		case t.IsDir():
+			if dir == "." && slices.Contains(SkipTop, name) {
+				continue
+			}
+			subdirs = append(subdirs, rel)
+		case t.IsRegular():
+			buf = f.searchFile(d, name, rel, buf)
+		}
+	}
+	return subdirs, buf
+}
+
+func (f *finder) searchFile(d *os.Root, name, rel string, buf []byte) []byte {
+	file, err := d.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		f.problem("%s: %v", rel, err)
+		return buf
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return buf
+	}
+	size := fi.Size()
+	n := f.files.Add(1)
+	b := f.bytes.Add(size)
+	if f.progress != nil && n%256 == 0 {
+		f.progress(n, b)
+	}
+	if size == 0 {
+		return buf
+	}
+	var data []byte
+	if size > mmapThreshold {
+		m, err := unix.Mmap(int(file.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			f.problem("%s: mmap: %v", rel, err)
+			return buf
+		}
+		defer unix.Munmap(m)
+		data = m
+	} else {
+		if cap(buf) < int(size) {
+			buf = make([]byte, size)
+		}
+		got, err := io.ReadFull(file, buf[:size])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			f.problem("%s: %v", rel, err)
+			return buf
+		}
+		data = buf[:got]
+	}
+	if ms := scan(rel, data, f.needles); len(ms) > 0 {
+		f.mu.Lock()
+		f.matches = append(f.matches, ms...)
+		f.mu.Unlock()
+	}
+	return buf
+}
+
+// scan returns the matches of needles in data, one per matching line, or
+// one "binary match" for a file with NUL bytes in its first 8 KiB or in a
+// matching line.
+func scan(rel string, data []byte, needles [][]byte) []Match {
+	var offs []int
+	for _, n := range needles {
+		for pos := 0; ; {
+			i := bytes.Index(data[pos:], n)
+			if i < 0 {
+				break
+			}
+			offs = append(offs, pos+i)
+			pos += i + 1
+		}
+	}
+	if len(offs) == 0 {
+		return nil
+	}
+	slices.Sort(offs)
+	if bytes.IndexByte(data[:min(len(data), binaryProbe)], 0) >= 0 {
+		return []Match{binaryMatch(rel, offs[0])}
+	}
+	var out []Match
+	line, counted := 1, 0 // line number of data[counted:]
+	lineEnd := -1
+	for _, o := range offs {
+		if o < lineEnd {
+			continue // same line as the previous match
+		}
+		start := bytes.LastIndexByte(data[:o], '\n') + 1
+		line += bytes.Count(data[counted:start], []byte{'\n'})
+		counted = start
+		end := bytes.IndexByte(data[o:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += o
+		}
+		lineEnd = end
+		text := data[start:end]
+		if bytes.IndexByte(text, 0) >= 0 {
+			return []Match{binaryMatch(rel, offs[0])}
+		}
+		out = append(out, Match{Path: rel, Line: line, Text: lineText(text), Offset: int64(o)})
+	}
+	return out
+}
+
+func binaryMatch(rel string, off int) Match {
+	return Match{Path: rel, Binary: true, Text: fmt.Sprintf("binary match at offset %d", off), Offset: int64(off)}
+}
+
+func lineText(b []byte) string {
+	b = bytes.TrimRight(b, "\r")
+	if len(b) > MaxMatchText {
+		b = b[:MaxMatchText] // a rune cut in half becomes U+FFFD below
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// MatchPaths lists each matching file once, in order.
+func MatchPaths(ms []Match) []string {
+	var out []string
+	for _, m := range ms {
+		if len(out) == 0 || out[len(out)-1] != m.Path {
+			out = append(out, m.Path)
+		}
+	}
+	return out
+}

@@ -1,0 +1,161 @@
+package versionfile
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFind(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	bin := "\x7fELF\x00\x00" + strings.Repeat("x", 100) + "build 15119p here"
+	writeTree(t, root, map[string]string{
+		"etc/redhat-release":        "XenServer release 5.5.0-15119p (xenenterprise)\n",
+		"etc/issue":                 "Citrix XenServer Host 5.5.0-15119p\nline two 15119p and 15119p again\n\n",
+		"etc/xensource-inventory":   "PRODUCT_VERSION='5.5.0'\nBUILD_NUMBER='15119p'",
+		"opt/xensource/bin/xapi":    bin,
+		"usr/share/doc/a/b/c/NEWS":  "nothing here\n",
+		"var/log/messages":          "a\r\nxapi 15119p started\r\n",
+		"proc/version":              "15119p",
+		"sys/kernel/x":              "15119p",
+		"dev/fake":                  "15119p",
+		"var/dev/kept":              "15119p only top-level dev is skipped",
+		"etc/other":                 "GEORGE build\n",
+		"usr/lib/big":               strings.Repeat("filler line\n", 500000) + "late 15119p\n",
+		"home/latin1":               "caf\xe9 15119p\n",
+		"home/crlf-and-long-line":   strings.Repeat("y", 3000) + "15119p\n",
+		"home/empty":                "",
+		"home/needle-at-start-EOF":  "15119p",
+		"home/two-needles-one-line": "GEORGE 15119p\n",
+	})
+	writeTree(t, outside, map[string]string{"secret": "15119p outside the root\n"})
+	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "etc/link-to-outside")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "outside-dir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../etc", filepath.Join(root, "home/etc-link")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, workers := range []int{1, 0} {
+		ms, st, err := Find(context.Background(), r, []string{"15119p", "GEORGE"}, FindOptions{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type hit struct {
+			Path   string
+			Line   int
+			Text   string
+			Binary bool
+		}
+		var got []hit
+		for _, m := range ms {
+			text := m.Text
+			if len(text) > 60 {
+				text = text[:10] + "…" + text[len(text)-10:]
+			}
+			got = append(got, hit{m.Path, m.Line, text, m.Binary})
+		}
+		want := []hit{
+			{"etc/issue", 1, "Citrix XenServer Host 5.5.0-15119p", false},
+			{"etc/issue", 2, "line two 15119p and 15119p again", false},
+			{"etc/other", 1, "GEORGE build", false},
+			{"etc/redhat-release", 1, "XenServer release 5.5.0-15119p (xenenterprise)", false},
+			{"etc/xensource-inventory", 2, "BUILD_NUMBER='15119p'", false},
+			{"home/crlf-and-long-line", 1, "yyyyyyyyyy…yyyyyyyyyy", false},
+			{"home/latin1", 1, "caf\uFFFD 15119p", false},
+			{"home/needle-at-start-EOF", 1, "15119p", false},
+			{"home/two-needles-one-line", 1, "GEORGE 15119p", false},
+			{"opt/xensource/bin/xapi", 0, "binary match at offset 112", true},
+			{"usr/lib/big", 500001, "late 15119p", false},
+			{"var/dev/kept", 1, "15119p only top-level dev is skipped", false},
+			{"var/log/messages", 2, "xapi 15119p started", false},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("workers=%d matches:\n%s", workers, diff)
+		}
+		if ms[9].Offset != 112 {
+			t.Errorf("binary offset %d", ms[9].Offset)
+		}
+		if st.Files != 14 || len(st.Problems) != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		if got := MatchPaths(ms); len(got) != 12 {
+			t.Errorf("MatchPaths: %v", got)
+		}
+	}
+	if _, _, err := Find(context.Background(), r, nil, FindOptions{}); err == nil {
+		t.Error("no needles accepted")
+	}
+	if _, _, err := Find(context.Background(), r, []string{""}, FindOptions{}); err == nil {
+		t.Error("empty needle accepted")
+	}
+}
+
+func TestFindCancelled(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a/b": "x"})
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := Find(ctx, r, []string{"x"}, FindOptions{}); err == nil {
+		t.Fatal("cancelled search reported success")
+	}
+}
+
+func BenchmarkFind(b *testing.B) {
+	root := b.TempDir()
+	files := map[string]string{}
+	text := strings.Repeat("the quick brown fox jumps over the lazy dog 1234567890\n", 200)
+	for i := range 2000 {
+		files[filepath.Join("d"+string(rune('a'+i%26)), "sub", "f"+strings.Repeat("x", i%7)+string(rune('a'+i/26%26))+string(rune('a'+i%26)))] = text
+	}
+	files["etc/issue"] = "XenServer 15119p\n"
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(data), 0o644)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		ms, st, err := Find(context.Background(), r, []string{"15119p"}, FindOptions{})
+		if err != nil || len(ms) != 1 {
+			b.Fatal(err, ms)
+		}
+		b.SetBytes(st.Bytes)
+	}
+}

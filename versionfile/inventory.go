@@ -1,0 +1,258 @@
+// Package versionfile reads and rewrites the version markers of an offline
+// XenServer root (etc/xensource-inventory, redhat-release, centos-release,
+// system-release, os-release, issue) and says, per installer generation,
+// whether that installer would offer to upgrade or restore the disk and why.
+// Facts and their sources: design/xenserver.md §3 and §4, docs/version.md.
+package versionfile
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// InventoryPath is where every XenServer release keeps its inventory.
+const InventoryPath = "etc/xensource-inventory"
+
+// MaxLineLength bounds one inventory line. Real lines are under 200 bytes; a
+// longer one is damage, and reading it whole would only waste memory.
+const MaxLineLength = 64 << 10
+
+// ErrSyntax is wrapped by every inventory syntax error, so callers can branch
+// on "the file is malformed" without parsing messages.
+var ErrSyntax = errors.New("malformed inventory")
+
+// SyntaxError names the file and line of an inventory problem.
+type SyntaxError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Msg) }
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// Entry is one line of an inventory. Blank and comment lines have no Key;
+// Raw is the line exactly as read, without its newline.
+type Entry struct {
+	Key    string
+	Value  string // what the installer and xapi see: surrounding single quotes stripped
+	Quoted bool   // the value was written as '…'
+	Raw    string
+}
+
+// Inventory is an etc/xensource-inventory kept line by line, so that writing
+// it back without changes gives the same bytes.
+type Inventory struct {
+	Name       string // file name used in error messages
+	Entries    []Entry
+	NoFinalEOL bool // the last line had no trailing newline
+}
+
+// ParseInventory reads an inventory. It accepts what the installer's
+// readKeyValueFile and xapi's Inventory parser agree on — KEY='value' or
+// KEY=value, one per line, blank lines — and keeps comments verbatim. Anything
+// else (a line without '=', unbalanced quotes, NUL bytes, a carriage return,
+// a line over MaxLineLength) is a *SyntaxError naming name and the line.
+func ParseInventory(r io.Reader, name string) (*Inventory, error) {
+	inv := &Inventory{Name: name}
+	br := bufio.NewReaderSize(r, 4096)
+	for lineNo := 1; ; lineNo++ {
+		line, eol, err := readLine(br)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				return nil, &SyntaxError{name, lineNo, fmt.Sprintf("line longer than %d bytes", MaxLineLength)}
+			}
+			return nil, fmt.Errorf("%s line %d: %w", name, lineNo, err)
+		}
+		if !eol && line == "" {
+			break // end of file after a final newline (or an empty file)
+		}
+		e, perr := parseLine(line)
+		if perr != "" {
+			return nil, &SyntaxError{name, lineNo, perr}
+		}
+		inv.Entries = append(inv.Entries, e)
+		if !eol {
+			inv.NoFinalEOL = true
+			break
+		}
+	}
+	return inv, nil
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its "\n"; eol reports whether the
+// newline was there. It never holds more than MaxLineLength bytes.
+func readLine(br *bufio.Reader) (line string, eol bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > MaxLineLength+1 {
+			return "", false, errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		switch {
+		case err == nil:
+			return string(buf[:len(buf)-1]), true, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return string(buf), false, nil
+		default:
+			return "", false, err
+		}
+	}
+}
+
+// parseLine returns the entry for one line, or a problem description.
+func parseLine(line string) (Entry, string) {
+	e := Entry{Raw: line}
+	if i := strings.IndexByte(line, 0); i >= 0 {
+		return e, fmt.Sprintf("NUL byte at column %d", i+1)
+	}
+	if strings.HasSuffix(line, "\r") {
+		// The installer strips only "\n": the value would keep "'\r" and
+		// every version comparison on it would fail.
+		return e, "carriage return at end of line (DOS line ending)"
+	}
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+		return e, ""
+	}
+	key, val, ok := strings.Cut(line, "=")
+	if !ok {
+		return e, fmt.Sprintf("no '=' in %q", clip(line))
+	}
+	if !validKey(key) {
+		return e, fmt.Sprintf("key %q is not a shell variable name", clip(key))
+	}
+	e.Key = key
+	switch {
+	case strings.HasPrefix(val, "'"):
+		if len(val) < 2 || !strings.HasSuffix(val, "'") || strings.Contains(val[1:len(val)-1], "'") {
+			return e, fmt.Sprintf("unbalanced single quotes in value of %s", key)
+		}
+		e.Value, e.Quoted = val[1:len(val)-1], true
+	case strings.HasSuffix(val, "'"):
+		return e, fmt.Sprintf("unbalanced single quotes in value of %s", key)
+	default:
+		e.Value = val
+	}
+	return e, ""
+}
+
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, c := range k {
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// Bytes is the inventory as it would be written.
+func (inv *Inventory) Bytes() []byte {
+	var b bytes.Buffer
+	for i, e := range inv.Entries {
+		b.WriteString(e.Raw)
+		if i < len(inv.Entries)-1 || !inv.NoFinalEOL {
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
+
+// Get returns the value of key and whether it is present. With a key given
+// twice the last one wins, as when the file is sourced by a shell.
+func (inv *Inventory) Get(key string) (string, bool) {
+	for i := len(inv.Entries) - 1; i >= 0; i-- {
+		if inv.Entries[i].Key == key {
+			return inv.Entries[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Value returns the value of key, "" when absent.
+func (inv *Inventory) Value(key string) string {
+	v, _ := inv.Get(key)
+	return v
+}
+
+// Map returns every key with its (last) value.
+func (inv *Inventory) Map() map[string]string {
+	m := make(map[string]string, len(inv.Entries))
+	for _, e := range inv.Entries {
+		if e.Key != "" {
+			m[e.Key] = e.Value
+		}
+	}
+	return m
+}
+
+// Clone returns an independent copy.
+func (inv *Inventory) Clone() *Inventory {
+	c := *inv
+	c.Entries = append([]Entry(nil), inv.Entries...)
+	return &c
+}
+
+// ErrUnsafeValue is returned by Set for a value that cannot be written as
+// KEY='value' and read back the same by both the installer and a shell.
+var ErrUnsafeValue = errors.New("value cannot be written shell-safe as '…'")
+
+// Set gives key the value, rewriting only that key's line(s) as KEY='value'
+// and appending the key at the end when absent. Every other byte is kept.
+func (inv *Inventory) Set(key, value string) error {
+	if !validKey(key) {
+		return fmt.Errorf("%s: key %q is not a shell variable name", inv.Name, key)
+	}
+	if err := CheckValue(value); err != nil {
+		return fmt.Errorf("%s: %s=%q: %w", inv.Name, key, value, err)
+	}
+	raw := key + "='" + value + "'"
+	found := false
+	for i, e := range inv.Entries {
+		if e.Key == key {
+			inv.Entries[i] = Entry{Key: key, Value: value, Quoted: true, Raw: raw}
+			found = true
+		}
+	}
+	if !found {
+		if inv.NoFinalEOL && len(inv.Entries) > 0 {
+			inv.NoFinalEOL = false // the appended line needs the old last line ended
+		}
+		inv.Entries = append(inv.Entries, Entry{Key: key, Value: value, Quoted: true, Raw: raw})
+	}
+	return nil
+}
+
+// CheckValue reports whether value can be written as '…': no single quote
+// (it would end the quoting), no control characters (the installer reads
+// line by line and strips only quotes).
+func CheckValue(value string) error {
+	for _, c := range value {
+		if c == '\'' || c < 0x20 || c == 0x7f {
+			return ErrUnsafeValue
+		}
+	}
+	return nil
+}

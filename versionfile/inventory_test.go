@@ -1,0 +1,185 @@
+package versionfile
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestInventoryRoundTrip: parsing and writing back without changes gives the
+// same bytes; setting two keys changes exactly those lines (golden files).
+func TestInventoryRoundTrip(t *testing.T) {
+	files, err := filepath.Glob("testdata/roundtrip/*.inventory")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no inventories in testdata/roundtrip: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := ParseInventory(bytes.NewReader(in), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inv.Bytes(); !bytes.Equal(got, in) {
+				t.Fatalf("round trip differs:\n%s", cmp.Diff(string(in), string(got)))
+			}
+			for _, kv := range [][2]string{{"PRODUCT_VERSION", "5.0.0"}, {"BUILD_NUMBER", "10918p"}} {
+				if err := inv.Set(kv[0], kv[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden := strings.TrimSuffix(f, ".inventory") + ".set.golden"
+			got := inv.Bytes()
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update once)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("after Set:\n%s", cmp.Diff(string(want), string(got)))
+			}
+			again, err := ParseInventory(bytes.NewReader(got), golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Value("PRODUCT_VERSION") != "5.0.0" || again.Value("BUILD_NUMBER") != "10918p" {
+				t.Fatalf("reparsed values: %v", again.Map())
+			}
+		})
+	}
+}
+
+func TestInventoryValues(t *testing.T) {
+	in := "# hand-made\nA='x y'\nB=bare\nC=''\n\nA='second'\n"
+	inv, err := ParseInventory(strings.NewReader(in), "inv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"A": "second", "B": "bare", "C": ""}
+	if diff := cmp.Diff(want, inv.Map()); diff != "" {
+		t.Fatal(diff)
+	}
+	if _, ok := inv.Get("C"); !ok {
+		t.Fatal("C present but empty: Get must say present")
+	}
+	if _, ok := inv.Get("D"); ok {
+		t.Fatal("D is absent")
+	}
+	// Set rewrites every occurrence of a duplicated key and nothing else.
+	if err := inv.Set("A", "z"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(inv.Bytes()), "# hand-made\nA='z'\nB=bare\nC=''\n\nA='z'\n"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestSetRejectsUnsafeValues(t *testing.T) {
+	inv, _ := ParseInventory(strings.NewReader("A='1'\n"), "inv")
+	for _, v := range []string{"it's", "a\nb", "nul\x00", "tab\there", "del\x7f"} {
+		if err := inv.Set("A", v); !errors.Is(err, ErrUnsafeValue) {
+			t.Errorf("Set(%q) = %v, want ErrUnsafeValue", v, err)
+		}
+	}
+	if err := inv.Set("1A", "x"); err == nil {
+		t.Error("Set with key 1A accepted")
+	}
+	if got := string(inv.Bytes()); got != "A='1'\n" {
+		t.Fatalf("a refused Set changed the inventory: %q", got)
+	}
+}
+
+func TestSetAppendsAfterLineWithoutNewline(t *testing.T) {
+	inv, _ := ParseInventory(strings.NewReader("A='1'"), "inv")
+	if err := inv.Set("B", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(inv.Bytes()); got != "A='1'\nB='2'\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// TestMalformedInventories: each gives one clear error naming the file and
+// the line, and wraps ErrSyntax.
+func TestMalformedInventories(t *testing.T) {
+	long := "A='" + strings.Repeat("x", 10<<20) + "'\n"
+	cases := []struct {
+		name, in, want string
+	}{
+		{"no equals", "A='1'\nGARBAGE LINE\n", "inv line 2: no '=' in \"GARBAGE LINE\""},
+		{"unbalanced open", "A='1\n", "inv line 1: unbalanced single quotes in value of A"},
+		{"unbalanced close", "B='x'\nA=1'\n", "inv line 2: unbalanced single quotes in value of A"},
+		{"lone quote", "A='\n", "inv line 1: unbalanced single quotes in value of A"},
+		{"inner quote", "A='a'b'\n", "inv line 1: unbalanced single quotes in value of A"},
+		{"nul byte", "A='1'\nB='2\x003'\n", "inv line 2: NUL byte at column 5"},
+		{"ten megabyte line", long, "inv line 1: line longer than 65536 bytes"},
+		{"crlf", "A='1'\r\n", "inv line 1: carriage return at end of line (DOS line ending)"},
+		{"bad key", "A B='1'\n", "inv line 1: key \"A B\" is not a shell variable name"},
+		{"empty key", "='1'\n", "inv line 1: key \"\" is not a shell variable name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseInventory(strings.NewReader(c.in), "inv")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if err.Error() != c.want {
+				t.Fatalf("error %q, want %q", err, c.want)
+			}
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("%v does not wrap ErrSyntax", err)
+			}
+		})
+	}
+}
+
+// FuzzParseInventory: never panics; whatever parses writes back
+// byte-identically, and a Set value reads back.
+func FuzzParseInventory(f *testing.F) {
+	for _, s := range []string{
+		"", "\n", "A='1'\n", "A=1", "A='1'\r\n", "A='\n", "A=1'\n", "#c\nA=''\n", "X\n",
+		"PRODUCT_VERSION='5.5.0'\nBUILD_NUMBER='15119p'\n", "A='a'b'\n", "A='\x00'\n", "=\n", "A==\n",
+	} {
+		f.Add([]byte(s))
+	}
+	if data, err := os.ReadFile("testdata/roundtrip/xs65-practicalxenserver.inventory"); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inv, err := ParseInventory(bytes.NewReader(data), "fuzz")
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("error %v does not wrap ErrSyntax", err)
+			}
+			return
+		}
+		if got := inv.Bytes(); !bytes.Equal(got, data) {
+			t.Fatalf("round trip: got %q want %q", got, data)
+		}
+		if err := inv.Set("PRODUCT_VERSION", "5.0.0"); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseInventory(bytes.NewReader(inv.Bytes()), "fuzz2")
+		if err != nil {
+			t.Fatalf("reparse after Set: %v\n%q", err, inv.Bytes())
+		}
+		if v := again.Value("PRODUCT_VERSION"); v != "5.0.0" {
+			t.Fatalf("after Set PRODUCT_VERSION=%q", v)
+		}
+	})
+}

@@ -1,0 +1,309 @@
+package versionfile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/release"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// SetRequest is what `version set` was asked to do.
+type SetRequest struct {
+	To           string // VERSION[-BUILD]; empty: chosen for ForInstaller
+	Platform     string // PLATFORM_VERSION; empty: from the release table, else kept
+	ForInstaller string // an installer version whose acceptance the result must meet
+}
+
+// SetPlan is a planned marker rewrite with the reasons for its values.
+type SetPlan struct {
+	Plan      *journal.Plan
+	Before    *Inventory
+	After     *Inventory
+	Values    map[string]string // the inventory keys set, with their new values
+	Explain   []string          // why each value was chosen, what was left alone
+	Installer *Installer        // from ForInstaller
+}
+
+// PlanSet reads root and plans a consistent rewrite of every marker:
+// PRODUCT_VERSION, PRODUCT_VERSION_TEXT(_SHORT), BUILD_NUMBER,
+// PLATFORM_VERSION in the inventory, the *-release files, os-release and
+// issue. It refuses (exit 2) a version that is not dotted numbers, and
+// (exit 3) a result the installer would skip.
+func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
+	before, err := ReadInventory(root)
+	if err != nil {
+		return nil, err
+	}
+	sp := &SetPlan{Before: before, After: before.Clone(), Values: map[string]string{}}
+	if req.ForInstaller != "" {
+		in, err := LookupInstaller(req.ForInstaller)
+		if err != nil {
+			return nil, xerr.Invalidf("--for-installer: %w", err)
+		}
+		sp.Installer = &in
+	}
+	ver, build, err := sp.chooseVersion(req)
+	if err != nil {
+		return nil, err
+	}
+	rel, known := release.Lookup(ver)
+	if build == "" {
+		switch {
+		case known && rel.Build != "":
+			build = rel.Build
+			sp.explain("BUILD_NUMBER %s: a real build of %s (release table); installers ignore it", build, rel.Name)
+		default:
+			build = before.Value("BUILD_NUMBER")
+			sp.explain("BUILD_NUMBER kept (%q): no build known for %s and installers ignore it", build, ver)
+		}
+	}
+	platform, err := sp.choosePlatform(req, rel, known)
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.setInventory(ver, build, platform); err != nil {
+		return nil, err
+	}
+	if err := sp.check(); err != nil {
+		return nil, err
+	}
+	sp.Plan = &journal.Plan{Command: "version set"}
+	if newInv := sp.After.Bytes(); string(newInv) != string(before.Bytes()) {
+		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: InventoryPath, Content: newInv,
+			Why: fmt.Sprintf("inventory: %s", describeValues(sp.Values))})
+	}
+	if err := sp.planMarkers(root, ver, build); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+func (sp *SetPlan) explain(format string, args ...any) {
+	sp.Explain = append(sp.Explain, fmt.Sprintf(format, args...))
+}
+
+// chooseVersion returns the product version and build to write.
+func (sp *SetPlan) chooseVersion(req SetRequest) (string, string, error) {
+	if req.To != "" {
+		ver, build, hasBuild := strings.Cut(req.To, "-")
+		if _, err := release.ParseVersion(ver); err != nil {
+			return "", "", xerr.Invalidf("--to %q: the version must be dotted numbers such as 5.0.0 (optionally -BUILD): %v", req.To, err)
+		}
+		if hasBuild && (build == "" || CheckValue(build) != nil || strings.ContainsAny(build, " ()")) {
+			return "", "", xerr.Invalidf("--to %q: build %q must be non-empty, without spaces, quotes or parentheses", req.To, build)
+		}
+		return ver, build, nil
+	}
+	in := sp.Installer
+	if in == nil {
+		return "", "", xerr.Invalidf("give --to VERSION[-BUILD] or --for-installer VERSION")
+	}
+	// The release the installer itself ships is the natural choice; the 5.6
+	// installer refuses its own version, so fall back to the newest release
+	// it accepts.
+	var pick *release.Release
+	for _, r := range release.All() {
+		val := r.Product
+		if in.Generation.Key == "PLATFORM_VERSION" {
+			val = r.Platform
+		}
+		if ok, _ := in.Accepts(val); ok && val != "" {
+			if pick == nil || r.Product == in.Release.Product || pick.Product != in.Release.Product {
+				pick = &r
+			}
+		}
+	}
+	if pick == nil {
+		return "", "", xerr.Refusedf("no release in the table is accepted by the %s installer", in.Release.Product)
+	}
+	sp.explain("PRODUCT_VERSION %s (%s): the %s installer compares %s and accepts %s", pick.Product, pick.Name, in.Release.Product, in.Generation.Key, in.RangeText())
+	return pick.Product, "", nil
+}
+
+func (sp *SetPlan) choosePlatform(req SetRequest, rel release.Release, known bool) (string, error) {
+	old := sp.Before.Value("PLATFORM_VERSION")
+	switch {
+	case req.Platform != "":
+		if _, err := release.ParseVersion(req.Platform); err != nil {
+			return "", xerr.Invalidf("--platform-version %q: must be dotted numbers such as 2.1.0: %v", req.Platform, err)
+		}
+		sp.explain("PLATFORM_VERSION %s: given with --platform-version", req.Platform)
+		return req.Platform, nil
+	case known && rel.Platform != "":
+		sp.explain("PLATFORM_VERSION %s: the platform version of %s (release table)", rel.Platform, rel.Name)
+		return rel.Platform, nil
+	case old != "":
+		sp.explain("PLATFORM_VERSION kept (%s): the release table has none for this version; installers before 7.0 do not compare it", old)
+		return old, nil
+	default:
+		return "", nil
+	}
+}
+
+func (sp *SetPlan) setInventory(ver, build, platform string) error {
+	b, a := sp.Before, sp.After
+	set := func(k, val string) error {
+		if err := a.Set(k, val); err != nil {
+			return xerr.Invalid(err)
+		}
+		if b.Value(k) != val {
+			sp.Values[k] = val
+		}
+		return nil
+	}
+	if err := set("PRODUCT_VERSION", ver); err != nil {
+		return err
+	}
+	for _, k := range []string{"PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT"} {
+		if old, ok := b.Get(k); ok {
+			if err := set(k, versionText(old, b.Value("PRODUCT_VERSION"), ver)); err != nil {
+				return err
+			}
+		}
+	}
+	if _, ok := b.Get("BUILD_NUMBER"); ok || build != "" {
+		if err := set("BUILD_NUMBER", build); err != nil {
+			return err
+		}
+	}
+	if platform != "" {
+		if err := set("PLATFORM_VERSION", platform); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// versionText maps a PRODUCT_VERSION_TEXT to the new version in the same
+// style: the full version where it was the full version, else major.minor.
+func versionText(oldText, oldVer, newVer string) string {
+	if oldText == oldVer {
+		return newVer
+	}
+	return shortVersion(newVer)
+}
+
+// shortVersion is "5.5" for 5.5.0 and "8.2.1" for 8.2.1.
+func shortVersion(ver string) string {
+	parts := strings.Split(ver, ".")
+	for len(parts) > 2 && parts[len(parts)-1] == "0" {
+		parts = parts[:len(parts)-1]
+	}
+	return strings.Join(parts, ".")
+}
+
+// check refuses (exit 3) a result the installer would skip: a required
+// key lost, or, with --for-installer, values that installer rejects.
+func (sp *SetPlan) check() error {
+	required := slices.Concat(requiredPlatform, requiredProduct)
+	had := MissingKeys(sp.Before, required)
+	for _, k := range MissingKeys(sp.After, required) {
+		if !slices.Contains(had, k) {
+			return xerr.Refusedf("refusing: the change would remove %s from etc/xensource-inventory and the installer would skip the disk", k)
+		}
+	}
+	if sp.Installer == nil {
+		return nil
+	}
+	st := &State{Inventory: sp.After, Firstboot: Gate{OK: true}}
+	vd := st.Verdict(*sp.Installer)
+	for _, g := range vd.Gates {
+		if !g.OK && g.Name != "firstboot" {
+			return xerr.Refusedf("refusing: with these values the %s installer would not offer Upgrade: %s (rule: %s)", sp.Installer.Release.Product, g.Reason, vd.Rule)
+		}
+	}
+	sp.explain("the %s installer would accept the result: %s", sp.Installer.Release.Product, vd.Gates[0].Reason)
+	return nil
+}
+
+func describeValues(vals map[string]string) string {
+	var s []string
+	for _, k := range []string{"PRODUCT_VERSION", "PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT", "BUILD_NUMBER", "PLATFORM_VERSION"} {
+		if v, ok := vals[k]; ok {
+			s = append(s, fmt.Sprintf("%s=%s", k, v))
+		}
+	}
+	if len(s) == 0 {
+		return "unchanged"
+	}
+	return strings.Join(s, " ")
+}
+
+// planMarkers rewrites each marker file once, at its resolved path inside
+// the root (7.x: redhat-release and system-release are links to
+// centos-release).
+func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
+	b := sp.Before
+	repl := map[string]string{}
+	add := func(old, nv string) {
+		if old == "" || nv == "" || old == nv {
+			return
+		}
+		if _, taken := repl[old]; !taken {
+			repl[old] = nv
+		}
+	}
+	oldVer, oldBuild := b.Value("PRODUCT_VERSION"), b.Value("BUILD_NUMBER")
+	if oldBuild != "" && build != "" {
+		add(oldVer+"-"+oldBuild, ver+"-"+build)
+	}
+	add(oldVer, ver)
+	for _, k := range []string{"PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT"} {
+		add(b.Value(k), sp.After.Value(k))
+	}
+	add(shortVersion(oldVer), shortVersion(ver))
+	add(b.Value("PLATFORM_VERSION"), sp.After.Value("PLATFORM_VERSION"))
+
+	done := map[string]bool{}
+	for _, p := range MarkerPaths {
+		m, data, ok, err := readMarker(root, p)
+		if err != nil {
+			return err
+		}
+		if !ok || done[m.Resolved] {
+			continue
+		}
+		done[m.Resolved] = true
+		if data == nil {
+			sp.explain("%s left alone: %s", p, m.Problem)
+			continue
+		}
+		where := p
+		if m.Resolved != p {
+			where = fmt.Sprintf("%s (-> %s)", p, m.Resolved)
+		}
+		var out []byte
+		switch p {
+		case "etc/os-release", "etc/issue":
+			if m.Problem == "" && !agrees(m, b) {
+				// A stale hand edit: map its version too.
+				add(m.ProductVersion, ver)
+			}
+			s, n := substituteVersions(string(data), repl)
+			if n == 0 {
+				sp.explain("%s left alone: it names none of the old versions", where)
+				continue
+			}
+			out = []byte(s)
+		default:
+			out, err = SetReleaseVersion(data, ver, build)
+			if err != nil {
+				sp.explain("%s left alone (%v): installers do not read it", where, err)
+				continue
+			}
+			if m.ProductVersion != "" {
+				add(m.ProductVersion, ver)
+			}
+		}
+		if string(out) == string(data) {
+			continue
+		}
+		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: m.Resolved, Content: out,
+			Why: fmt.Sprintf("%s: version %s", where, ver)})
+	}
+	return nil
+}

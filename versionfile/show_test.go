@@ -1,0 +1,255 @@
+package versionfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// fixtureRoot writes a XenServer root of release rel and opens it.
+func fixtureRoot(t *testing.T, spec fixtures.RootSpec) *target.Root {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "root")
+	if err := fixtures.WriteXenServerRoot(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	r, err := target.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func mustInstaller(t *testing.T, v string) Installer {
+	t.Helper()
+	in, err := LookupInstaller(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestVerdicts checks each fixture root against the rules of installers
+// 5.0, 5.6, 6.2, 7.0, 7.1 and 8.2 (xenserver.md §3.2): ≤ 6.5 compare
+// PRODUCT_VERSION ([4.1.0, own], [5.5.0, own), [5.6.0, own]); 7.0 compares
+// PLATFORM_VERSION in [1.0.99, own]; 8.x in [2.1.0, own].
+func TestVerdicts(t *testing.T) {
+	installers := []string{"5.0", "5.6", "6.2", "7.0", "7.1", "8.2"}
+	cases := []struct {
+		release string
+		want    map[string]bool // installer -> offers upgrade
+		why     map[string]string
+	}{
+		{"5.5", map[string]bool{"5.6": true},
+			map[string]string{"5.0": "PRODUCT_VERSION 5.5.0 is newer than the installer's own 5.0.0", "6.2": "PRODUCT_VERSION 5.5.0 is older than 5.6.0",
+				"7.0": "PLATFORM_VERSION is missing or empty"}},
+		{"6.2", map[string]bool{"6.2": true},
+			map[string]string{"5.6": "PRODUCT_VERSION 6.2.0 is newer than the installer's own 5.6.0", "8.2": "PLATFORM_VERSION is missing"}},
+		{"7.0", map[string]bool{"7.0": true, "7.1": true, "8.2": true},
+			map[string]string{"5.0": "PRODUCT_VERSION 7.0.0 is newer", "7.0": "PLATFORM_VERSION 2.1.0 is within [1.0.99, 2.1.0]"}},
+		{"7.1", map[string]bool{"7.1": true, "8.2": true},
+			map[string]string{"7.0": "PLATFORM_VERSION 2.2.0 is newer than the installer's own 2.1.0", "8.2": "within [2.1.0, 3.2.0]"}},
+	}
+	for _, c := range cases {
+		t.Run(c.release, func(t *testing.T) {
+			st, err := Inspect(fixtureRoot(t, fixtures.RootSpec{Release: c.release}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Consistent {
+				t.Errorf("fixture markers reported inconsistent: %+v", st.Markers)
+			}
+			if !st.Firstboot.OK {
+				t.Errorf("firstboot gate: %s", st.Firstboot.Reason)
+			}
+			for _, iv := range installers {
+				vd := st.Verdict(mustInstaller(t, iv))
+				if vd.OffersUpgrade != c.want[iv] {
+					t.Errorf("installer %s: offers_upgrade=%v, want %v (%s)", iv, vd.OffersUpgrade, c.want[iv], vd.Reason)
+				}
+				if w := c.why[iv]; w != "" && !strings.Contains(vd.Reason, w) {
+					t.Errorf("installer %s: reason %q does not say %q", iv, vd.Reason, w)
+				}
+				wantGen := GenPlatformVersion
+				if iv < "7" {
+					wantGen = GenProductVersion
+				}
+				if vd.Generation != wantGen || vd.Rule == "" || vd.Source == "" {
+					t.Errorf("installer %s: generation %q rule %q source %q", iv, vd.Generation, vd.Rule, vd.Source)
+				}
+			}
+		})
+	}
+}
+
+func TestVerdictGates(t *testing.T) {
+	t.Run("never booted", func(t *testing.T) {
+		st, err := Inspect(fixtureRoot(t, fixtures.RootSpec{Release: "7.1", NeverBooted: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vd := st.Verdict(mustInstaller(t, "8.2"))
+		if vd.OffersUpgrade || !strings.Contains(vd.Reason, "never booted") {
+			t.Fatalf("never-booted root: %s", vd.Reason)
+		}
+	})
+	t.Run("firstboot script without state", func(t *testing.T) {
+		r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+		script := filepath.Join(r.Dir(), "etc/firstboot.d/70-new-script")
+		if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		st, err := Inspect(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Firstboot.OK || !strings.Contains(st.Firstboot.Reason, "70-new-script") {
+			t.Fatalf("firstboot gate: %+v", st.Firstboot)
+		}
+	})
+	t.Run("missing key and product name", func(t *testing.T) {
+		r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+		p := filepath.Join(r.Dir(), InventoryPath)
+		data, _ := os.ReadFile(p)
+		data = []byte(strings.Replace(strings.Replace(string(data), "CONTROL_DOMAIN_UUID=", "X_CONTROL_DOMAIN_UUID=", 1),
+			"PRODUCT_NAME='xenenterprise'", "PRODUCT_NAME='xcp'", 1))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := Inspect(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vd := st.Verdict(mustInstaller(t, "8.2"))
+		if vd.OffersUpgrade || !strings.Contains(vd.Reason, "CONTROL_DOMAIN_UUID") || !strings.Contains(vd.Reason, `PRODUCT_NAME is "xcp"`) {
+			t.Fatalf("verdict: %s", vd.Reason)
+		}
+	})
+}
+
+func TestInstallerBoundaries(t *testing.T) {
+	cases := []struct {
+		installer, value string
+		ok               bool
+	}{
+		{"5.6", "5.6.0", false}, // the 5.6 installer's upper bound is exclusive
+		{"5.6", "5.5.0", true},
+		{"5.6", "5.4.9", false},
+		{"5.0", "4.1.0", true},
+		{"5.0", "4.0.0", false},
+		{"8.2", "2.1.0", true},
+		{"8.2", "2.0.9", false},
+		{"7.0", "2.0.9", true}, // 2016 installers accept platform 1.0.99 on
+		{"8.2", "3.2.0-1234", true},
+		{"8.2", "3.2.0.1", false}, // longer is greater, as xcp.version compares
+		{"8.2", "x.y", false},
+		{"8.2", "", false},
+	}
+	for _, c := range cases {
+		ok, why := mustInstaller(t, c.installer).Accepts(c.value)
+		if ok != c.ok {
+			t.Errorf("installer %s value %q: %v (%s), want %v", c.installer, c.value, ok, why, c.ok)
+		}
+	}
+	if _, err := LookupInstaller("9.9"); err == nil {
+		t.Error("unknown installer accepted")
+	}
+}
+
+func TestBackupVerdict(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.0", Backup: true})
+	b, err := InspectBackup(r, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Marker || !b.OffersRestore || b.Installer != "5.0.0" || b.Inventory["PRODUCT_VERSION"] != "5.0.0" {
+		t.Fatalf("backup: %+v", b)
+	}
+	in := mustInstaller(t, "8.2")
+	b, err = InspectBackup(r, 2, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.OffersRestore || !strings.Contains(b.Reason, "PLATFORM_VERSION is missing") {
+		t.Fatalf("8.2 installer and a 5.0 backup: %+v", b)
+	}
+	plain := fixtureRoot(t, fixtures.RootSpec{Release: "6.5"})
+	b, err = InspectBackup(plain, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition") {
+		t.Fatalf("no marker: %+v", b)
+	}
+}
+
+func TestInspectErrors(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+	p := filepath.Join(r.Dir(), InventoryPath)
+	if err := os.WriteFile(p, []byte("PRODUCT_VERSION='7.1.0'\nBROKEN\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Inspect(r)
+	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), p+" line 2: no '='") {
+		t.Fatalf("malformed inventory: %v (exit %d)", err, xerr.Code(err))
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Inspect(r)
+	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "not a XenServer root") {
+		t.Fatalf("missing inventory: %v", err)
+	}
+}
+
+// TestHostileMarkerLink: etc/redhat-release -> an absolute path on the
+// rescue system. The rescue system's file is never read (its content never
+// shows up) and never written; a link to a non-marker file inside the root
+// (its own etc/shadow) is not read either.
+func TestHostileMarkerLink(t *testing.T) {
+	outside := t.TempDir()
+	sentinel := filepath.Join(outside, "shadow")
+	secret := "root:SENTINEL-HASH:19000:0:99999:7:::\n"
+	if err := os.WriteFile(sentinel, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{sentinel, "/etc/shadow"} {
+		t.Run(link, func(t *testing.T) {
+			r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1", Extra: map[string][]byte{"etc/shadow": []byte("root:ROOT-OWN-HASH:::\n")}})
+			rr := filepath.Join(r.Dir(), "etc/redhat-release")
+			if err := os.Remove(rr); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(link, rr); err != nil {
+				t.Fatal(err)
+			}
+			st, err := Inspect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range st.Markers {
+				if strings.Contains(m.Value, "HASH") {
+					t.Fatalf("marker %s shows a shadow file: %q", m.Path, m.Value)
+				}
+			}
+			sp, err := PlanSet(r, SetRequest{To: "7.0.0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range sp.Plan.Changes {
+				if c.Path != InventoryPath && !strings.HasPrefix(c.Path, "etc/") || strings.Contains(c.Path, "shadow") {
+					t.Fatalf("plan writes %s", c.Path)
+				}
+			}
+			if got, _ := os.ReadFile(sentinel); string(got) != secret {
+				t.Fatal("sentinel changed")
+			}
+		})
+	}
+}

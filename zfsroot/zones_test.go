@@ -1,0 +1,238 @@
+package zfsroot_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+	"github.com/xsrescue/xsrescue/zfsroot"
+)
+
+func TestParseZoneIndex(t *testing.T) {
+	in := string(readTestdata(t, "zones/index")) +
+		"z3:installed:\"/zones/a:b\":6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c13\n" +
+		"z5:running:/zones/z5:\n" +
+		"nonsense\n" +
+		":installed:/x:\n"
+	idx, err := zfsroot.ParseZoneIndex(strings.NewReader(in), "etc/zones/index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []zfsroot.ZoneEntry{
+		{Line: 7, Name: "global", State: "installed", Zonepath: "/"},
+		{Line: 8, Name: "z1", State: "installed", Zonepath: "/zones/z1", UUID: "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c11"},
+		{Line: 9, Name: "z2", State: "configured", Zonepath: "/zones/z2"},
+		{Line: 10, Name: "z3", State: "installed", Zonepath: "/zones/a:b", UUID: "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c13"},
+	}
+	if d := cmp.Diff(want, idx.Zones); d != "" {
+		t.Errorf("zones (-want +got):\n%s", d)
+	}
+	wantSkipped := []zfsroot.SkippedLine{
+		{Line: 11, Text: "z5:running:/zones/z5:", Reason: `state "running" is not a stored zone state`},
+		{Line: 12, Text: "nonsense", Reason: "no zone name"},
+		{Line: 13, Text: ":installed:/x:", Reason: "no zone name"},
+	}
+	if d := cmp.Diff(wantSkipped, idx.Skipped); d != "" {
+		t.Errorf("skipped (-want +got):\n%s", d)
+	}
+}
+
+func TestParseZoneXML(t *testing.T) {
+	c, err := zfsroot.ParseZoneXML(bytes.NewReader(readTestdata(t, "zones/z1.xml")), "etc/zones/z1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &zfsroot.ZoneConfig{Name: "z1", Zonepath: "/zones/z1", Brand: "ipkg", Autoboot: "true", IPType: "shared"}
+	if d := cmp.Diff(want, c); d != "" || c.ZoneRoot() != "/zones/z1/root" {
+		t.Errorf("(-want +got):\n%s root %s", d, c.ZoneRoot())
+	}
+	for in, want := range map[string]string{
+		"<?xml version=\"1.0\"?>\n<zone name=\"z\"\n zonepath=\"/z\">\n<net></zone>": "etc/zones/z.xml line 4: element <net> closed by </zone>",
+		"<zone name=\"z\"/>": "etc/zones/z.xml: <zone> has no zonepath attribute",
+		"":                   "etc/zones/z.xml: EOF",
+	} {
+		_, err := zfsroot.ParseZoneXML(strings.NewReader(in), "etc/zones/z.xml")
+		if err == nil || err.Error() != want || xerr.Code(err) != 2 {
+			t.Errorf("%q: err %v, want %q (exit 2)", in, err, want)
+		}
+	}
+}
+
+func FuzzZoneIndex(f *testing.F) {
+	f.Add([]byte("global:installed:/\nz1:installed:\"/a:b\":u\n"))
+	f.Add([]byte("z:installed:\"/unterminated\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, err := zfsroot.ParseZoneIndex(bytes.NewReader(b), "index")
+		if err != nil {
+			if xerr.Code(err) != 2 {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, z := range idx.Zones {
+			if z.Name == "" || !strings.HasPrefix(z.Zonepath, "/") {
+				t.Fatalf("bad entry %+v", z)
+			}
+		}
+	})
+}
+
+func TestMountSource(t *testing.T) {
+	mi := `22 1 8:1 / / rw - ext4 /dev/sda1 rw
+42 22 0:39 / /tmp/gz/zones/z1 rw,relatime - fuse.zfs pool/zones/z1 rw
+43 42 0:40 / /tmp/gz/zones/z1/root rw,relatime - fuse.zfs pool/zones/z1/ROOT/zbe-1 rw
+44 22 0:41 / /tmp/my\040dir rw - zfs pool/sp rw
+`
+	for dir, want := range map[string]string{
+		"/tmp/gz/zones/z1/root":     "pool/zones/z1/ROOT/zbe-1",
+		"/tmp/gz/zones/z1/root/etc": "pool/zones/z1/ROOT/zbe-1",
+		"/tmp/gz/zones/z1/rootx":    "pool/zones/z1",
+		"/tmp/my dir":               "pool/sp",
+		"/var":                      "/dev/sda1",
+	} {
+		if _, got, _ := zfsroot.MountSource(strings.NewReader(mi), dir); got != want {
+			t.Errorf("MountSource(%s) = %s, want %s", dir, got, want)
+		}
+	}
+}
+
+// zonePool builds the fixtures.BuildZFSZones layout on a fresh pool.
+func zonePool(t *testing.T, version int, zoneFiles map[string][]byte) *fixtures.ZFSZones {
+	t.Helper()
+	needPools(t)
+	dir := t.TempDir()
+	p, err := fixtures.NewZFSPool(dir, fmt.Sprintf("xszfs%dz%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "")), version, 128<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Destroy(); err != nil {
+			t.Error(err)
+		}
+	})
+	z, err := fixtures.BuildZFSZones(p, filepath.Join(dir, "gz"), zoneFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// TestFindZBEs: the OpenSolaris and Solaris 11 layouts on a real pool give
+// the active zbe and both zoneadm failure messages with their fix.
+func TestFindZBEs(t *testing.T) {
+	z := zonePool(t, 22, nil)
+	ctx := context.Background()
+	cli := zfsroot.CLI{}
+	pool := strings.SplitN(z.ZBE, "/", 2)[0]
+	tests := []struct {
+		zone, layout, current, err, fix string
+	}{
+		{"z1", "opensolaris", z.ZBE, "", ""},
+		{"z2", "opensolaris", "", "no active dataset.", "zfs set org.opensolaris.libbe:parentbe=" + fixtures.ZFSCurrentBEUUID + " " + pool + "/zones/z2/ROOT/zbe && zfs set org.opensolaris.libbe:active=on " + pool + "/zones/z2/ROOT/zbe"},
+		{"z3", "solaris11", "", "multiple active datasets.", "zfs set org.opensolaris.libbe:active=off " + pool + "/zones/z3/rpool/ROOT/solaris (keeps " + pool + "/zones/z3/rpool/ROOT/solaris-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.zone, func(t *testing.T) {
+			r, err := zfsroot.FindZBEs(ctx, cli, "/zones/"+tc.zone, z.GZRoot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Layout != tc.layout || r.Current != tc.current || r.Error != tc.err || !strings.HasPrefix(r.Fix, tc.fix) {
+				t.Errorf("report %+v\nwant layout %s current %q error %q fix %q", r, tc.layout, tc.current, tc.err, tc.fix)
+			}
+			if r.GlobalBE != z.Bootfs || r.GlobalUUID != fixtures.ZFSCurrentBEUUID {
+				t.Errorf("global BE %s %s", r.GlobalBE, r.GlobalUUID)
+			}
+		})
+	}
+	if _, err := zfsroot.FindZBEs(ctx, cli, "/zones/z4", z.GZRoot); !errors.Is(err, zfsroot.ErrNoZFS) {
+		t.Errorf("z4 without datasets: %v", err)
+	}
+	ds, err := zfsroot.DatasetOf(z.ZoneRoot)
+	if err != nil || ds != z.ZBE {
+		t.Errorf("DatasetOf(%s) = %q, %v; want %s", z.ZoneRoot, ds, err, z.ZBE)
+	}
+}
+
+// TestRestorePlanFromSnapshot restores etc from a real snapshot through a
+// temporary clone (zfs-fuse has no .zfs directory) and checks the plan.
+func TestRestorePlanFromSnapshot(t *testing.T) {
+	z := zonePool(t, 23, map[string][]byte{"etc/passwd": []byte("root:x:0:0::/root:/bin/sh\n"), "etc/hosts": []byte("127.0.0.1 localhost\n"), "etc/inet/netmasks": []byte("# netmasks\n")})
+	ctx := context.Background()
+	cli := zfsroot.CLI{}
+	snap := z.ZBE + "@before"
+	if err := cli.Snapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the zone's etc after the snapshot.
+	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("garbage\n"), 0o644))
+	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/hosts")))
+	must(t, os.Chmod(filepath.Join(z.ZoneRoot, "etc/inet/netmasks"), 0o600))
+	must(t, os.RemoveAll(filepath.Join(z.ZoneRoot, "etc/inet")))
+	dir, how, cleanup, err := cli.SnapshotTree(ctx, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(how, "temporary clone ") {
+		t.Errorf("how = %q", how)
+	}
+	src, err := target.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := target.OpenRoot(z.ZoneRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, skipped, err := zfsroot.RestorePlan(src, dst, []string{"etc"})
+	src.Close()
+	dst.Close()
+	if err := cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range plan.Changes {
+		got = append(got, fmt.Sprintf("%s %s %q", c.Kind, c.Path, c.Content))
+	}
+	want := []string{
+		`create etc/hosts "127.0.0.1 localhost\n"`,
+		`write etc/passwd "root:x:0:0::/root:/bin/sh\n"`,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	if len(skipped) != 1 || !strings.HasPrefix(skipped[0], "etc/inet: directory missing") {
+		t.Errorf("skipped %q", skipped)
+	}
+	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+		t.Errorf("clone left behind:\n%s", out)
+	}
+	if _, _, err := zfsroot.RestorePlan(nil, nil, []string{"../x"}); xerr.Code(err) != 2 {
+		t.Errorf("../x: %v", err)
+	}
+	if _, _, _, err := cli.SnapshotTree(ctx, z.ZBE+"@nosuch"); xerr.Code(err) != 2 {
+		t.Errorf("missing snapshot: %v", err)
+	}
+	_ = journal.Create
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

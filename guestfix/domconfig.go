@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -146,21 +147,22 @@ func (c *DomainConfig) WithExtraTokens(tokens []string) ([]byte, error) {
 	have := strings.Fields(a.Value.Str)
 	var add []string
 	for _, t := range tokens {
-		if !containsString(have, t) {
+		if !slices.Contains(have, t) {
 			add = append(add, t)
 		}
 	}
 	if len(add) == 0 {
 		return c.Bytes(), nil
 	}
+	// The tokens go in front of the closing quote: they hold no quote or
+	// backslash, so they read the same in every string form.
 	raw := a.Value.Raw
-	q := quoteLen(raw)
-	inner := raw[q : len(raw)-q]
+	q := quoteLen(strings.TrimLeft(raw, "rRuUbB"))
 	sep := " "
 	if strings.TrimSpace(a.Value.Str) == "" || strings.HasSuffix(a.Value.Str, " ") {
 		sep = ""
 	}
-	newRaw := raw[:q] + inner + sep + strings.Join(add, " ") + raw[len(raw)-q:]
+	newRaw := raw[:len(raw)-q] + sep + strings.Join(add, " ") + raw[len(raw)-q:]
 	var b bytes.Buffer
 	b.Write(c.data[:a.Value.start])
 	b.WriteString(newRaw)
@@ -168,22 +170,13 @@ func (c *DomainConfig) WithExtraTokens(tokens []string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// quoteLen is the length of the opening quote of a string literal (after
-// any r/u prefix, which extra never has in practice).
+// quoteLen is the length of the quotes of a string literal without its
+// prefix.
 func quoteLen(raw string) int {
 	if strings.HasPrefix(raw, `"""`) || strings.HasPrefix(raw, `'''`) {
 		return 3
 	}
 	return 1
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type tokKind int

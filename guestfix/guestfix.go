@@ -11,6 +11,7 @@ package guestfix
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,13 @@ type Finding struct {
 	Severity Severity `json:"severity"` //
 	Evidence string   `json:"evidence"` // what was read, with file and line
 	Rule     string   `json:"rule"`
+	fixed    bool     // the rule's changes address it
+}
+
+// fixing marks a finding that the rule's changes address.
+func fixing(f Finding) Finding {
+	f.fixed = true
+	return f
 }
 
 // Options are what the host knows about the guest.
@@ -154,11 +162,9 @@ func Plan(root *target.Root, opts Options) (*Fix, error) {
 				Why: "serial console on the host side: xencons=ttyS console=ttyS0 in extra",
 			}}}
 		}
-		if len(o.changes) == 0 && o.domain == nil {
-			for _, f := range o.findings {
-				if f.Severity != OK {
-					fix.Manual = append(fix.Manual, f)
-				}
+		for _, f := range o.findings {
+			if f.Severity != OK && !f.fixed {
+				fix.Manual = append(fix.Manual, f)
 			}
 		}
 	}
@@ -194,12 +200,12 @@ func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
 	if len(opts.Only) > 0 {
 		rules = nil
 		for _, r := range Rules {
-			if containsString(opts.Only, r.Name) {
+			if slices.Contains(opts.Only, r.Name) {
 				rules = append(rules, r)
 			}
 		}
 		for _, name := range opts.Only {
-			if !containsString(RuleNames(), name) {
+			if !slices.Contains(RuleNames(), name) {
 				return nil, nil, xerr.Invalidf("unknown rule %q (rules: %s)", name, strings.Join(RuleNames(), ", "))
 			}
 		}

@@ -3,13 +3,12 @@ package guestfix_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,41 +176,10 @@ func TestPlanGolden(t *testing.T) {
 	}
 }
 
-// treeState records every entry under dir: type, permissions, link target,
-// content hash. Equal states mean byte-identical trees, symlinks included.
+// treeState is the state of the guest tree, leaving out the journal.
 func treeState(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	state := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "var" || strings.HasPrefix(rel, "var/lib/xsrescue") || rel == "var/lib" {
-			return nil // the journal itself
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		s := fi.Mode().String()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			s += " -> " + l
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			s += fmt.Sprintf(" %x", sha256.Sum256(data))
-		}
-		state[rel] = s
-		return nil
-	})
+	state, err := fixtures.TreeState(dir, func(rel string) bool { return rel == "var" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,12 +391,19 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-// TestHostileSymlink: an absolute link inside the guest stays inside it.
+// TestHostileSymlink: an absolute link inside the guest is resolved inside
+// the guest root, never on the rescue system.
 func TestHostileSymlink(t *testing.T) {
 	dir, _, opts := setup(t, cases[0])
+	outside := filepath.Join(t.TempDir(), "securetty")
+	if err := os.WriteFile(outside, []byte("ttyS0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(dir, "etc/securetty")
-	os.Remove(p)
-	if err := os.Symlink("/etc/hostname-of-the-rescue-system-"+t.Name(), p); err != nil {
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, p); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := guestfix.Check(openRoot(t, dir), opts)
@@ -436,8 +411,136 @@ func TestHostileSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range rep.Findings {
-		if f.ID == "serial-console/securetty" && !strings.HasPrefix(f.Evidence, "no etc/securetty") {
-			t.Errorf("securetty -> absolute path read outside the root? %s", f.Evidence)
+		if f.ID == "serial-console/securetty" && f.Evidence != "no etc/securetty: pam_securetty lets root log in on every tty" {
+			t.Errorf("etc/securetty -> %s was read outside the root: %s", outside, f.Evidence)
 		}
+	}
+}
+
+// BenchmarkCheck runs every rule on the CentOS 4.6 fixture with a
+// CentOS-sized etc (1500 extra files for the rpmnew walk).
+func BenchmarkCheck(b *testing.B) {
+	dir := b.TempDir()
+	spec := fixtures.CentOS46Guest()
+	spec.EtcFiles = 1500
+	if err := fixtures.WriteGuestRoot(dir, spec); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := guestfix.ParseDomainConfig(bytes.NewReader(fixtures.GuestDomainConfig(spec)), "cfg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := target.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := guestfix.Check(r, guestfix.Options{Domain: cfg}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestEdgeCases changes the CentOS 4.6 fixture one way each and checks the
+// finding and the planned changes of the rule concerned.
+func TestEdgeCases(t *testing.T) {
+	tests := []struct {
+		name    string
+		rule    string
+		spec    func(*fixtures.GuestSpec) // changes the fixture before it is written
+		prepare func(t *testing.T, dir string)
+		finding string // "id severity" expected among the findings
+		changes []string
+	}{
+		{"upstart root skips inittab", "serial-console", nil, func(t *testing.T, dir string) {
+			write(t, dir, "sbin/initctl", "initctl\n")
+			write(t, dir, "etc/init/serial.conf", "start on runlevel [2345]\n")
+		}, "serial-console/inittab ok", []string{"write etc/securetty"}},
+		{"tls.disabled.old taken too", "tls", nil, func(t *testing.T, dir string) {
+			write(t, dir, "lib/tls.disabled.old/libc.so", "old\n")
+		}, "tls warn", []string{"rename lib/tls.disabled lib/tls.disabled.old.1"}},
+		{"uid 81 taken", "dbus-user", nil, func(t *testing.T, dir string) {
+			appendTo(t, dir, "etc/passwd", "avahi:x:81:70:Avahi:/:/sbin/nologin\n")
+		}, "dbus-user broken", nil},
+		{"K link already there", "services", nil, func(t *testing.T, dir string) {
+			for _, s := range []string{"haldaemon", "mdmonitor", "lvm2-monitor", "irqbalance"} {
+				for _, l := range []string{"2", "3", "4", "5"} {
+					matches, _ := filepath.Glob(filepath.Join(dir, "etc/rc.d/rc"+l+".d/S*"+s))
+					for _, m := range matches {
+						os.Remove(m)
+					}
+				}
+			}
+			if err := os.Symlink("../init.d/haldaemon", filepath.Join(dir, "etc/rc.d/rc3.d/S98haldaemon")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../init.d/haldaemon", filepath.Join(dir, "etc/rc.d/rc3.d/K02haldaemon")); err != nil && !os.IsExist(err) {
+				t.Fatal(err)
+			}
+		}, "services/haldaemon warn", []string{"symlink-remove etc/rc.d/rc3.d/S98haldaemon"}},
+		{name: "pygrub guest", rule: "host-kernel", spec: func(s *fixtures.GuestSpec) { s.HostKernel = "" }, finding: "host-kernel ok"},
+		{"existing installonlypkgs over two lines", "installonlypkgs", nil, func(t *testing.T, dir string) {
+			write(t, dir, "etc/yum.conf", "[main]\ngpgcheck=1\ninstallonlypkgs=kernel kernel-smp\n  kernel-xenU\n[base]\nname=x\n")
+		}, "installonlypkgs warn", []string{"write etc/yum.conf"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cases[0]
+			if tc.spec != nil {
+				tc.spec(&c.spec)
+			}
+			dir, _, opts := setup(t, c)
+			if tc.prepare != nil {
+				tc.prepare(t, dir)
+			}
+			opts.Only = []string{tc.rule}
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range rep.Findings {
+				got = append(got, f.ID+" "+string(f.Severity))
+			}
+			if !slices.Contains(got, tc.finding) {
+				t.Errorf("findings %q lack %q", got, tc.finding)
+			}
+			fix, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var changes []string
+			for _, c := range fix.Guest.Changes {
+				changes = append(changes, strings.TrimSpace(fmt.Sprintf("%s %s %s", c.Kind, c.Path, c.NewPath)))
+			}
+			if d := cmp.Diff(tc.changes, changes); d != "" {
+				t.Errorf("changes (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendTo(t *testing.T, dir, name, content string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
 	}
 }

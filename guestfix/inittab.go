@@ -31,7 +31,6 @@ type InittabEntry struct {
 
 // Inittab is /etc/inittab kept line by line.
 type Inittab struct {
-	name    string
 	lines   []string // with their line endings
 	Entries []InittabEntry
 }
@@ -42,7 +41,7 @@ func ParseInittab(r io.Reader, name string) (*Inittab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	t := &Inittab{name: name, lines: splitLines(data)}
+	t := &Inittab{lines: splitLines(data)}
 	for i, raw := range t.lines {
 		n := i + 1
 		text := strings.TrimSpace(raw)

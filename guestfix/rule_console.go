@@ -3,6 +3,7 @@ package guestfix
 import (
 	"bytes"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/journal"
@@ -63,7 +64,7 @@ func (g *guest) serialConsole() (outcome, error) {
 	case hasLine(data, "ttyS0"):
 		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", securetty))
 	default:
-		o.findings = append(o.findings, finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty))
+		o.findings = append(o.findings, fixing(finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty)))
 		o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console"})
 	}
 
@@ -109,7 +110,7 @@ func (g *guest) inittabGetty() (Finding, *journal.Change, error) {
 		return finding(rule, subject, Warn, "%s has no getty on ttyS0, and id S0 is taken by line %d (%s): add one by hand", inittab, e.Line, e.Process), nil, nil
 	}
 	at := t.InsertBefore("1", SerialGetty)
-	return finding(rule, subject, Warn, "%s has no getty on ttyS0: no login on the Xen console", inittab),
+	return fixing(finding(rule, subject, Warn, "%s has no getty on ttyS0: no login on the Xen console", inittab)),
 		&journal.Change{Kind: journal.Write, Path: inittab, Content: t.Bytes(), Why: "agetty on ttyS0 (new line " + itoa(at) + ")"}, nil
 }
 
@@ -122,7 +123,7 @@ func (g *guest) domainConsole() (Finding, []byte, error) {
 	}
 	var missing []string
 	for _, t := range ConsoleArgs {
-		if !ok || !containsString(strings.Fields(a.Value.Str), t) {
+		if !ok || !slices.Contains(strings.Fields(a.Value.Str), t) {
 			missing = append(missing, t)
 		}
 	}
@@ -137,5 +138,5 @@ func (g *guest) domainConsole() (Finding, []byte, error) {
 	if err != nil {
 		return Finding{}, nil, err
 	}
-	return finding(rule, subject, Warn, "%s: %s: the guest kernel's console is not on ttyS0", c.Name, where), out, nil
+	return fixing(finding(rule, subject, Warn, "%s: %s: the guest kernel's console is not on ttyS0", c.Name, where)), out, nil
 }

@@ -106,7 +106,7 @@ func (g *guest) dbusUser() (outcome, error) {
 		o.findings = append(o.findings, finding(rule, "", Broken, "dbus is installed (%s) but %s: fix the accounts by hand", installed, strings.Join(problems, "; ")))
 		o.changes = nil
 	case len(fixed) > 0:
-		o.findings = append(o.findings, finding(rule, "", Broken, "dbus is installed (%s) but the dbus user (uid %d) is missing from %s: messagebus cannot start", installed, dbusID, strings.Join(fixed, ", ")))
+		o.findings = append(o.findings, fixing(finding(rule, "", Broken, "dbus is installed (%s) but the dbus user (uid %d) is missing from %s: messagebus cannot start", installed, dbusID, strings.Join(fixed, ", "))))
 	default:
 		o.findings = append(o.findings, finding(rule, "", OK, "dbus is installed (%s) and user dbus (uid %d) exists", installed, dbusID))
 	}

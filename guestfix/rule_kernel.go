@@ -2,6 +2,7 @@ package guestfix
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,11 +58,17 @@ func (g *guest) hostKernel() (outcome, error) {
 	const rule = "host-kernel"
 	installed := "boot/ has " + listOrNone(g.kernels.Boot) + "; lib/modules/ has " + listOrNone(g.kernels.Modules)
 	hk := g.bootKernel
+	if d := g.opts.Domain; hk == "" && d != nil {
+		if b, ok := d.Get("bootloader"); ok && b.Value.Kind == StringValue {
+			return outcome{findings: []Finding{finding(rule, "", OK,
+				"%s line %d: the guest boots its own kernel through %s; %s", d.Name, b.Line, b.Value.Str, installed)}}, nil
+		}
+	}
 	if hk == "" {
 		return outcome{findings: []Finding{finding(rule, "", Warn,
 			"host kernel unknown (give --host-kernel or a --domain-config with kernel=): %s", installed)}}, nil
 	}
-	if containsString(g.kernels.Modules, hk) {
+	if slices.Contains(g.kernels.Modules, hk) {
 		return outcome{findings: []Finding{finding(rule, "", OK,
 			"lib/modules/%s exists; %s; keep %s installed", hk, installed, KernelPackage(hk))}}, nil
 	}

@@ -105,7 +105,7 @@ func (g *guest) services() (outcome, error) {
 		if name == irqbalance {
 			why = "has nothing to balance on one vCPU"
 		}
-		o.findings = append(o.findings, finding(rule, name, Warn, "%s starts (%s) but %s", name, linkList(links), why))
+		o.findings = append(o.findings, fixing(finding(rule, name, Warn, "%s starts (%s) but %s", name, linkList(links), why)))
 		for _, l := range links {
 			c, err := g.turnOff(l)
 			if err != nil {

@@ -13,7 +13,7 @@ func (g *guest) tls() (outcome, error) {
 	if err != nil || !here {
 		return outcome{findings: []Finding{finding(rule, "", OK, "%s is absent", dir)}}, err
 	}
-	f := finding(rule, "", Warn, "%s exists: glibc's TLS libraries run slowly under Xen (4gb seg fixup); rename it to %s", dir, off)
+	f := fixing(finding(rule, "", Warn, "%s exists: glibc's TLS libraries run slowly under Xen (4gb seg fixup); rename it to %s", dir, off))
 	var changes []journal.Change
 	busy, err := g.exists(off)
 	if err != nil {

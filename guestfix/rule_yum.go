@@ -2,6 +2,7 @@ package guestfix
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/journal"
@@ -25,7 +26,7 @@ func (g *guest) installOnly() (outcome, error) {
 	pkgs, line, present := c.InstallOnlyPkgs()
 	var missing []string
 	for _, p := range XenUInstallOnlyPkgs {
-		if !containsString(pkgs, p) {
+		if !slices.Contains(pkgs, p) {
 			missing = append(missing, p)
 		}
 	}
@@ -36,7 +37,7 @@ func (g *guest) installOnly() (outcome, error) {
 	if len(missing) == 0 {
 		return outcome{findings: []Finding{finding(rule, "", OK, "%s: %s includes %s", yumConf, where, strings.Join(XenUInstallOnlyPkgs, " "))}}, nil
 	}
-	f := finding(rule, "", Warn, "%s: %s lacks %s: the next yum update removes the xenU kernel the host boots", yumConf, where, strings.Join(missing, " "))
+	f := fixing(finding(rule, "", Warn, "%s: %s lacks %s: the next yum update removes the xenU kernel the host boots", yumConf, where, strings.Join(missing, " ")))
 	c.Set("main", "installonlypkgs", strings.Join(append(pkgs, missing...), " "))
 	return outcome{findings: []Finding{f}, changes: []journal.Change{{
 		Kind: journal.Write, Path: yumConf, Content: c.Bytes(),

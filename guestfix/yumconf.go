@@ -40,7 +40,6 @@ type iniLine struct {
 
 // YumConf is a yum.conf (Python ConfigParser syntax) kept line by line.
 type YumConf struct {
-	name  string
 	lines []iniLine
 }
 
@@ -50,7 +49,7 @@ func ParseYumConf(r io.Reader, name string) (*YumConf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &YumConf{name: name}
+	c := &YumConf{}
 	section := ""
 	for i, raw := range splitLines(data) {
 		n := i + 1
@@ -133,16 +132,6 @@ func (c *YumConf) Bytes() []byte {
 		b.WriteString(l.raw)
 	}
 	return b.Bytes()
-}
-
-// HasSection reports whether [section] is present.
-func (c *YumConf) HasSection(section string) bool {
-	for _, l := range c.lines {
-		if l.kind == iniSection && l.section == section {
-			return true
-		}
-	}
-	return false
 }
 
 // find returns the index of the last line defining key in section (the one

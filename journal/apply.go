@@ -57,14 +57,11 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
 			continue
 		}
-		sum, _, err := j.putBlob(ctx, func() (io.ReadCloser, error) { return openAt(root, s.path) })
+		err := j.putBlob(ctx, s.before.SHA256, s.before.Size, func() (io.ReadCloser, error) { return openAt(root, s.path) })
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
 		}
-		if sum != s.before.SHA256 {
-			return nil, fmt.Errorf("snapshot %s: content changed while planning", s.path)
-		}
-		blobs[s.seq] = sum
+		blobs[s.seq] = s.before.SHA256
 	}
 	opUUID := uuid.NewString()
 	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps, blobs)

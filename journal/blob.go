@@ -27,64 +27,55 @@ func hashReader(r io.Reader) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// putBlob stores the content open yields under its sha256, compressed, and
-// returns the hash. Content already stored is not stored again (one cheap
-// hashing pass first); otherwise a second pass streams it through zstd into
-// 1 MiB rows, and fails if the content changed between the two passes.
-func (j *Journal) putBlob(ctx context.Context, open func() (io.ReadCloser, error)) (string, int64, error) {
-	r, err := open()
-	if err != nil {
-		return "", 0, err
-	}
-	sum, size, err := hashReader(r)
-	r.Close()
-	if err != nil {
-		return "", 0, err
-	}
+// putBlob stores the content open yields, whose sha256 and size the caller
+// already hashed, compressed under that hash. Content already stored is not
+// stored again; otherwise it is streamed through zstd into 1 MiB rows, and
+// the blob is refused if the content no longer hashes to sum.
+func (j *Journal) putBlob(ctx context.Context, sum string, size int64, open func() (io.ReadCloser, error)) error {
 	var one int
 	switch err := j.db.QueryRowContext(ctx, "SELECT 1 FROM blobs WHERE sha256 = ?", sum).Scan(&one); {
 	case err == nil:
-		return sum, size, nil
+		return nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return "", 0, err
+		return err
 	}
-	r, err = open()
+	r, err := open()
 	if err != nil {
-		return "", 0, err
+		return err
 	}
 	defer r.Close()
 	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", 0, err
+		return err
 	}
 	defer tx.Rollback()
 	if _, err := tx.Exec("INSERT INTO blobs (sha256, size, stored) VALUES (?, ?, 0)", sum, size); err != nil {
-		return "", 0, err
+		return err
 	}
 	cw := &chunkWriter{tx: tx, sum: sum}
 	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
-		return "", 0, err
+		return err
 	}
 	h := sha256.New()
 	n, err := io.Copy(enc, io.TeeReader(r, h))
 	if err != nil {
 		enc.Close()
-		return "", 0, err
+		return err
 	}
 	if err := enc.Close(); err != nil {
-		return "", 0, err
+		return err
 	}
 	if err := cw.flush(); err != nil {
-		return "", 0, err
+		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum || n != size {
-		return "", 0, fmt.Errorf("content changed while it was snapshotted (sha256 %s, then %s)", sum, got)
+		return fmt.Errorf("content changed while it was snapshotted (sha256 %s, now %s)", sum, got)
 	}
 	if _, err := tx.Exec("UPDATE blobs SET stored = ? WHERE sha256 = ?", cw.stored, sum); err != nil {
-		return "", 0, err
+		return err
 	}
-	return sum, size, tx.Commit()
+	return tx.Commit()
 }
 
 type chunkWriter struct {

@@ -216,7 +216,7 @@ func OpenReadOnly(path string) (*Journal, error) {
 	// mount; it is only used when a plain read-only open fails.
 	var lastErr error
 	for _, extra := range []string{"mode=ro", "mode=ro&immutable=1"} {
-		db, err := sql.Open("sqlite3", "file:"+escapeURI(abs)+"?"+extra+"&_busy_timeout=10000")
+		db, err := sql.Open("sqlite3", "file:"+escapeURI(abs)+"?"+extra+"&_busy_timeout=2000")
 		if err != nil {
 			return nil, fmt.Errorf("journal %s: %w", abs, err)
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +42,13 @@ func testRoot(t *testing.T) (*target.Target, string) {
 	write := func(p, content string, mode os.FileMode, uid, gid int) {
 		full := filepath.Join(dir, p)
 		must(t, os.WriteFile(full, []byte(content), mode))
-		must(t, os.Chmod(full, mode))
 		if os.Geteuid() == 0 {
 			must(t, os.Lchown(full, uid, gid))
 		}
+		must(t, os.Chmod(full, mode))
 	}
 	write("etc/xensource-inventory", "PRODUCT_VERSION='8.2.1'\nBUILD_NUMBER='1'\n", 0o644, 0, 0)
-	write("etc/shadow", "root:x:1:\n", 0o4750, 12, 34)
+	write("etc/shadow", "root:x:1:\n", 0o750|os.ModeSetuid, 12, 34)
 	write("etc/centos-release", "CentOS release 7.5\n", 0o644, 0, 0)
 	write("etc/motd", "hello\n", 0o644, 0, 0)
 	write("lib/tls/libc.so", "\x7fELF\x00binary", 0o755, 0, 0)
@@ -72,22 +72,24 @@ func testRoot(t *testing.T) (*target.Target, string) {
 
 // snapshotTree records everything undo must restore: content, type, mode,
 // owner, mtime, rdev, link target and xattrs of every entry but the journal.
-func snapshotTree(t *testing.T, dir string) map[string]string {
+// Directory mtimes are left out: they move with every entry renamed in or out.
+func snapshotTree(t *testing.T, dir string) map[string]string { return treeState(t, dir, true) }
+
+// treeState is snapshotTree, without any mtime unless withMtime (to compare
+// with the state another run of the same plan left).
+func treeState(t *testing.T, dir string, withMtime bool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
+	root := mustRoot(t, dir)
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
+		if err != nil || p == dir {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
 		if strings.HasPrefix(rel, "var/lib/xsrescue") {
 			return nil
 		}
-		d, err := openDirAt(mustRoot(t, dir), rel)
-		if rel == "." {
-			out[rel] = "root"
-			return nil
-		}
+		d, err := openDirAt(root, rel)
 		if err != nil {
 			return err
 		}
@@ -96,7 +98,7 @@ func snapshotTree(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			return err
 		}
-		if s.Type == "dir" {
+		if s.Type == "dir" || !withMtime {
 			s.Mtime = 0
 		}
 		out[rel] = fmt.Sprintf("%+v", s)
@@ -104,6 +106,17 @@ func snapshotTree(t *testing.T, dir string) map[string]string {
 	})
 	must(t, err)
 	return out
+}
+
+// openRootJournal opens dir as a --root target and a fresh journal.
+func openRootJournal(t testing.TB, dir string) (*target.Target, *Journal) {
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	t.Cleanup(func() { tgt.Close() })
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	t.Cleanup(func() { j.Close() })
+	return tgt, j
 }
 
 func mustRoot(t *testing.T, dir string) *target.Root {

@@ -90,14 +90,17 @@ func classify(m *Model, r *Major, own []Ddins) {
 		owner := strings.Join(names, ",")
 		r.Owner = &owner
 	}
-	base := r.Major <= MaxBaseMajor
+	baseObj := false
 	for _, d := range own {
-		base = base || d.Base
+		baseObj = baseObj || d.Base
 	}
 	switch {
-	case base:
+	case r.Major <= MaxBaseMajor:
 		r.Verdict = Base
-		r.Reason = fmt.Sprintf("base major (0–%d or a ddins object with value3=\";\", restored by restbase): never a ghost", MaxBaseMajor)
+		r.Reason = fmt.Sprintf("base major (0–%d): never a ghost", MaxBaseMajor)
+	case baseObj:
+		r.Verdict = Base
+		r.Reason = "base ddins object (value3=\";\", restored by restbase, needed by bosboot): never a ghost"
 	case len(own) == 0:
 		classifyUnowned(m, r)
 	default:

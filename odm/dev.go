@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -49,16 +50,36 @@ func (n Node) Name() string { return path.Base(n.Path) }
 // between AIX and Linux), and symlinks that resolve to one of them. Nothing
 // below the top level is read, and no symlink is followed out of root.
 func ScanDev(root *target.Root, dir string) ([]Node, error) {
-	ents, err := root.ReadDir(dir)
+	where := path.Join(root.Dir(), dir)
+	resolved, err := root.Resolve(dir)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", path.Join(root.Dir(), dir), err)
+		return nil, fmt.Errorf("scan %s: %w", where, err)
+	}
+	// The directory as an os.Root of its own: one fstatat per entry, and
+	// still no way out of it.
+	devRoot, err := root.OS().OpenRoot(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", where, err)
+	}
+	defer devRoot.Close()
+	d, err := devRoot.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", where, err)
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
 	var nodes []Node
-	byPath := map[string]int{}
+	byPath := map[string]int{} // by resolved path, as Resolve returns link targets
 	var links []Node
 	for _, e := range ents {
+		if e.Type()&(fs.ModeDevice|fs.ModeSymlink|fs.ModeIrregular) == 0 {
+			continue // regular files and directories
+		}
 		p := path.Join(dir, e.Name())
-		fi, err := root.Lstat(p)
+		fi, err := devRoot.Lstat(e.Name())
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed while scanning
@@ -69,7 +90,7 @@ func ScanDev(root *target.Root, dir string) ([]Node, error) {
 		st, _ := fi.Sys().(*syscall.Stat_t)
 		switch {
 		case mode&fs.ModeSymlink != 0:
-			link, err := root.Readlink(p)
+			link, err := devRoot.Readlink(e.Name())
 			if err != nil {
 				return nil, fmt.Errorf("scan %s: %w", p, err)
 			}
@@ -84,7 +105,7 @@ func ScanDev(root *target.Root, dir string) ([]Node, error) {
 				t = Char
 			}
 			rdev := uint64(st.Rdev)
-			byPath[p] = len(nodes)
+			byPath[path.Join(resolved, e.Name())] = len(nodes)
 			nodes = append(nodes, Node{Path: p, Type: t, Major: int(unix.Major(rdev)), Minor: int(unix.Minor(rdev)),
 				Mode: mode, UID: int(st.Uid), GID: int(st.Gid)})
 		}
@@ -95,7 +116,7 @@ func ScanDev(root *target.Root, dir string) ([]Node, error) {
 			continue // a loop or an unreadable link resolves to nothing of ours
 		}
 		if i, ok := byPath[resolved]; ok {
-			l.Target, l.Major, l.Minor = resolved, nodes[i].Major, nodes[i].Minor
+			l.Target, l.Major, l.Minor = nodes[i].Path, nodes[i].Major, nodes[i].Minor
 			nodes = append(nodes, l)
 		}
 	}
@@ -163,7 +184,7 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			}
 			rest := fieldsFrom(text, 8)
 			name, link, ok := strings.Cut(rest, " -> ")
-			if !ok {
+			if !ok || name == "" || strings.Contains(name, "/") {
 				return nil, bad("symlink without \" -> \": %q", text)
 			}
 			links = append(links, Node{Path: "dev/" + name, Type: Symlink, Link: link, UID: -1, GID: -1})
@@ -190,6 +211,9 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			return nil, bad("no file name: %q", text)
 		}
 		name := fieldsFrom(text, nameAt)
+		if name == "" || strings.Contains(name, "/") {
+			return nil, bad("bad file name %q", name)
+		}
 		t := Block
 		if typ == 'c' {
 			t = Char
@@ -217,22 +241,24 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 	return nodes, nil
 }
 
-// fieldsFrom returns text from its n-th whitespace-separated field (0-based)
-// to the end, so that a name with spaces stays whole.
+// fieldsFrom returns text from its n-th field (0-based, fields as
+// strings.Fields splits them) to the end, so that a name with spaces stays
+// whole.
 func fieldsFrom(text string, n int) string {
-	i := 0
-	for k := 0; k < n; k++ {
-		for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
-			i++
+	inField, k := false, -1
+	for i, r := range text {
+		if unicode.IsSpace(r) {
+			inField = false
+			continue
 		}
-		for i < len(text) && text[i] != ' ' && text[i] != '\t' {
-			i++
+		if !inField {
+			inField = true
+			if k++; k == n {
+				return text[i:]
+			}
 		}
 	}
-	for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
-		i++
-	}
-	return text[i:]
+	return ""
 }
 
 // permBits reads the rwx columns of an ls mode string such as "crw-rw----".

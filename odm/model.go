@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"sort"
 	"strconv"
 )
 
@@ -150,21 +149,28 @@ func number(file string, s *Stanza, desc, what string) (int, error) {
 	return n, nil
 }
 
-// Dumps is a directory of odmget dumps, by class.
+// Dumps is a directory of odmget dumps.
 type Dumps struct {
+	// Classes holds the objects the analysis needs (CuDvDr, CuDv); the
+	// other classes are only checked and counted, so a dump of millions of
+	// CuAt objects streams through in constant memory.
 	Classes map[string][]Stanza
-	Files   map[string]string // class -> file name read
+	Objects map[string]int    // class -> objects read
+	Files   map[string]string // class -> file read
 }
 
 // DumpClasses are the classes read from an --odm directory; CuDvDr is
 // required, the others are optional.
 var DumpClasses = []string{"CuDvDr", "CuDv", "CuAt", "CuDep"}
 
+// keptClasses are held in memory for the analysis.
+var keptClasses = map[string]bool{"CuDvDr": true, "CuDv": true}
+
 // LoadDumps reads the dump of each class from fsys, named X, X.odmget or
 // X.add; dir names fsys in messages. Two candidates for one class are
 // ambiguous and refused as invalid input rather than picked from.
 func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
-	d := &Dumps{Classes: map[string][]Stanza{}, Files: map[string]string{}}
+	d := &Dumps{Classes: map[string][]Stanza{}, Objects: map[string]int{}, Files: map[string]string{}}
 	for _, class := range DumpClasses {
 		var found []string
 		for _, name := range []string{class, class + ".odmget", class + ".add"} {
@@ -189,31 +195,48 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 		if err != nil {
 			return nil, err
 		}
-		stanzas, err := readClass(f, filepath.Join(dir, found[0]), class)
+		file := filepath.Join(dir, found[0])
+		stanzas, n, err := readClass(f, file, class, keptClasses[class])
 		f.Close()
 		if err != nil {
 			return nil, err
 		}
-		d.Classes[class] = stanzas
-		d.Files[class] = filepath.Join(dir, found[0])
+		if keptClasses[class] {
+			d.Classes[class] = stanzas
+		}
+		d.Objects[class] = n
+		d.Files[class] = file
 	}
 	return d, nil
 }
 
-// readClass keeps the stanzas of class; a dump may hold others too.
-func readClass(r io.Reader, file, class string) ([]Stanza, error) {
+// readClass counts the stanzas of class (a dump may hold others too) and
+// returns them when keep is set.
+func readClass(r io.Reader, file, class string, keep bool) ([]Stanza, int, error) {
 	rd := NewReader(r, file)
 	out := []Stanza{}
-	for {
-		s, err := rd.Next()
-		if err == io.EOF {
-			return out, nil
+	for n := 0; ; {
+		var c string
+		var s *Stanza
+		var err error
+		if keep {
+			if s, err = rd.Next(); err == nil {
+				c = s.Class
+			}
+		} else {
+			c, err = rd.Skip()
 		}
-		if err != nil {
-			return nil, err
-		}
-		if s.Class == class {
+		switch {
+		case err == io.EOF:
+			return out, n, nil
+		case err != nil:
+			return nil, 0, err
+		case c != class:
+		case keep:
 			out = append(out, *s)
+			n++
+		default:
+			n++
 		}
 	}
 }
@@ -225,21 +248,4 @@ func (d *Dumps) Model() (*Model, error) {
 		cudv = nil
 	}
 	return NewModel(d.Files["CuDvDr"], d.Classes["CuDvDr"], cudv)
-}
-
-// Counts is the number of objects read per class, sorted by class.
-func (d *Dumps) Counts() []ClassCount {
-	var out []ClassCount
-	for c, s := range d.Classes {
-		out = append(out, ClassCount{Class: c, File: d.Files[c], Objects: len(s)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Class < out[j].Class })
-	return out
-}
-
-// ClassCount is one entry of Dumps.Counts.
-type ClassCount struct {
-	Class   string
-	File    string
-	Objects int
 }

@@ -166,6 +166,20 @@ func TestScriptIsFree(t *testing.T) {
 	}
 }
 
+// runScript runs a generated script with ksh against the fake ODM in odmDir
+// and the special files in devDir.
+func runScript(ksh, script, odmDir, devDir, backup string) (string, error) {
+	fake, err := filepath.Abs("testdata/fakeaix")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(ksh, script)
+	cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"), "ODMDIR="+odmDir, "DEVDIR="+devDir,
+		"BACKUP="+backup, "SAVEBASE_DEVICE=/dev/fakeblv", "TMPDIR="+filepath.Dir(script), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // devState is what must survive (or be recreated) exactly: every entry of
 // dev/ with type, mode, owner, major/minor or link text.
 func devState(t *testing.T, dir string) []string {
@@ -214,10 +228,6 @@ func sortedStanzas(t *testing.T, b []byte) []string {
 func TestScriptsRun(t *testing.T) {
 	ksh := needKsh(t)
 	a, p := purgeFixture(t)
-	fake, err := filepath.Abs("testdata/fakeaix")
-	if err != nil {
-		t.Fatal(err)
-	}
 	work := t.TempDir()
 	odmDir := filepath.Join(work, "objrepos")
 	if err := fixtures.WriteAIXDumps(odmDir); err != nil {
@@ -229,11 +239,7 @@ func TestScriptsRun(t *testing.T) {
 		}
 	}
 	run := func(script, backup string) (string, error) {
-		cmd := exec.Command(ksh, filepath.Join(work, script))
-		cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"), "ODMDIR="+odmDir, "DEVDIR="+a.DevDir,
-			"BACKUP="+filepath.Join(work, backup), "SAVEBASE_DEVICE=/dev/fakeblv", "TMPDIR="+work, "LC_ALL=C")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return runScript(ksh, filepath.Join(work, script), odmDir, a.DevDir, filepath.Join(work, backup))
 	}
 	before := devState(t, a.DevDir)
 	out, err := run("purge.ksh", "backup")
@@ -329,7 +335,6 @@ func TestScriptsRefuse(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a, p := purgeFixture(t)
-			fake, _ := filepath.Abs("testdata/fakeaix")
 			work := t.TempDir()
 			odmDir := filepath.Join(work, "objrepos")
 			if err := fixtures.WriteAIXDumps(odmDir); err != nil {
@@ -344,11 +349,8 @@ func TestScriptsRefuse(t *testing.T) {
 			if err := os.WriteFile(script, p.Script, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(ksh, script)
-			cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"), "ODMDIR="+odmDir, "DEVDIR="+a.DevDir,
-				"BACKUP="+filepath.Join(work, "backup"), "SAVEBASE_DEVICE=/dev/fakeblv", "LC_ALL=C")
-			out, err := cmd.CombinedOutput()
-			if err == nil || !strings.Contains(string(out), tt.want) {
+			out, err := runScript(ksh, script, odmDir, a.DevDir, filepath.Join(work, "backup"))
+			if err == nil || !strings.Contains(out, tt.want) {
 				t.Errorf("want failure %q, got %v:\n%s", tt.want, err, out)
 			}
 			if d := cmp.Diff(before, devState(t, a.DevDir)); d != "" {

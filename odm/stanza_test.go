@@ -3,6 +3,7 @@ package odm
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +180,11 @@ func FuzzParseStanzas(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, err := ReadAll(bytes.NewReader(in), "fuzz")
+		if classes, serr := skipAll(in); (serr == nil) != (err == nil) || (err != nil && serr.Error() != err.Error()) {
+			t.Fatalf("Skip disagrees with Next: %v vs %v", serr, err)
+		} else if err == nil && len(classes) != len(st) {
+			t.Fatalf("Skip read %d stanzas, Next %d", len(classes), len(st))
+		}
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) {
 				t.Fatalf("error without ErrSyntax: %v", err)
@@ -197,4 +203,30 @@ func FuzzParseStanzas(f *testing.F) {
 			t.Fatalf("second write differs:\n%q\n%q", out, out2)
 		}
 	})
+}
+
+// Blanks at the end of a physical line inside an open quote are value.
+func TestQuotedTrailingBlanks(t *testing.T) {
+	st, err := ReadAll(strings.NewReader("A:\n\tv = \"one   \ntwo\"  \n"), "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st[0].Get("v"); v != "one   \ntwo" {
+		t.Errorf("got %q", v)
+	}
+}
+
+func skipAll(in []byte) ([]string, error) {
+	rd := NewReader(bytes.NewReader(in), "fuzz")
+	var out []string
+	for {
+		c, err := rd.Skip()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 }

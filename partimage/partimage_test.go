@@ -326,3 +326,27 @@ func TestMountedRefused(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestFingerprint(t *testing.T) {
+	disk := sparseDisk(t)
+	a, err := Fingerprint(context.Background(), disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Writing zeros over a hole keeps the bytes, and the fingerprint.
+	f, _ := os.OpenFile(disk, os.O_RDWR, 0)
+	defer f.Close()
+	f.WriteAt(make([]byte, 3<<20), 10<<20)
+	if b, _ := Fingerprint(context.Background(), disk); b != a {
+		t.Errorf("zeros written over a hole changed the fingerprint")
+	}
+	f.WriteAt([]byte{1}, 10<<20+5)
+	if c, _ := Fingerprint(context.Background(), disk); c == a {
+		t.Errorf("one changed byte kept the fingerprint")
+	}
+	f.WriteAt([]byte{0}, 10<<20+5)
+	f.Truncate(diskSize + BlockSize)
+	if d, _ := Fingerprint(context.Background(), disk); d == a {
+		t.Errorf("a longer image kept the fingerprint")
+	}
+}

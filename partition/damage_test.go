@@ -74,6 +74,11 @@ func TestDamagedInputs(t *testing.T) {
 	clear(noGPT[512:1024])
 	clear(noGPT[backupHeader:])
 
+	staleGPT := bytes.Clone(dos)
+	copy(staleGPT[512:1024], gpt[512:1024])
+	noPMBR := bytes.Clone(gpt)
+	clear(noPMBR[:512])
+
 	random := make([]byte, 1<<20)
 	rng := rand.NewChaCha8([32]byte{1})
 	rng.Read(random)
@@ -99,6 +104,9 @@ func TestDamagedInputs(t *testing.T) {
 			"backup GPT is damaged (byte 8388096: header LBA 16383 is past the end of the disk (4194304 bytes): truncated image?)",
 			"partition 2 (bytes 3145728-6291456) ends past the end of the disk (4194304 bytes)"}},
 		{name: "intact DOS", img: dos, parts: 2},
+		{name: "stale GPT header behind a DOS table", img: staleGPT, parts: 2, warnings: []string{
+			"a GPT header at byte 512 is ignored: the DOS table has no protective (0xEE) entry"}},
+		{name: "GPT without protective MBR", img: noPMBR, parts: 2, warnings: []string{"GPT without a protective MBR in sector 0"}},
 		{name: "DOS entry past the end", img: pastEnd, parts: 2, warnings: []string{
 			"partition 2 (bytes 3145728-70254592) ends past the end of the disk (8388608 bytes)"}},
 		{name: "EBR chain loop", img: ebrLoop, parts: 4, warnings: []string{"EBR chain loops back to byte 4194304; stopped after 2 logical partitions"}},

@@ -33,31 +33,49 @@ type gptHeader struct {
 	headerOff, entryOff int64
 }
 
-// readGPT decides whether the disk has a GPT (a "EFI PART" header at LBA 1
-// for 512- or 4096-byte sectors, with or without a protective MBR), verifies
-// the primary and backup copies, reads the entries from a valid copy through
-// go-diskfs and reports the damage it found as warnings. found is false when
-// there is no GPT at all.
+// readGPT decides whether the disk has a GPT, as libblkid and the kernel
+// do: a protective MBR entry (type 0xEE) says so, and the header is then
+// looked for at LBA 1 for 512- and 4096-byte sectors. A plausible DOS table
+// without that entry wins over a stale "EFI PART" header (a warning says it is
+// ignored); with no DOS table at all, a GPT header is still used, with a
+// warning. found is false when the disk is not read as GPT.
 func readGPT(d *Disk, r io.ReaderAt, mbr []byte) (found bool, err error) {
-	protective := hasProtectiveEntry(mbr)
+	ss, err := gptSectorSize(d, r)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case hasProtectiveEntry(mbr):
+		if ss == 0 {
+			ss = 512 // the header is gone; the backup may remain
+		}
+		return true, readGPTTables(d, r, ss)
+	case ss == 0:
+		return false, nil
+	case plausibleMBR(mbr):
+		d.warnf("a GPT header at byte %d is ignored: the DOS table has no protective (0xEE) entry", ss)
+		return false, nil
+	}
+	d.warnf("GPT without a protective MBR in sector 0")
+	return true, readGPTTables(d, r, ss)
+}
+
+// gptSectorSize returns the sector size at whose LBA 1 a GPT signature is,
+// or 0.
+func gptSectorSize(d *Disk, r io.ReaderAt) (int64, error) {
 	for _, ss := range []int64{512, 4096} {
 		if d.Size < 2*ss {
 			continue
 		}
 		sig := make([]byte, 8)
 		if _, err := r.ReadAt(sig, ss); err != nil && !errors.Is(err, io.EOF) {
-			return false, fmt.Errorf("reading GPT header at byte %d: %w", ss, err)
+			return 0, fmt.Errorf("reading GPT header at byte %d: %w", ss, err)
 		}
 		if string(sig) == gptSignature {
-			return true, readGPTTables(d, r, ss)
+			return ss, nil
 		}
 	}
-	if protective {
-		// The protective entry promises a GPT; look for the backup before
-		// giving up.
-		return true, readGPTTables(d, r, 512)
-	}
-	return false, nil
+	return 0, nil
 }
 
 func hasProtectiveEntry(mbr []byte) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needTools(t *testing.T, tools ...string) {
+func needTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -356,16 +357,11 @@ func sparseDigest(t *testing.T, path string) string {
 
 func fileSHA256(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	sum, err := fixtures.FileSHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 // TestReadOnly proves Inspect and ReadMarkers write nothing: the sha256 of
@@ -408,5 +404,209 @@ func TestReadOnly(t *testing.T) {
 		if after := sparseDigest(t, path); after != before {
 			t.Errorf("%s changed by inspect", s.Name)
 		}
+	}
+}
+
+// TestMarkerSymlinks: a symlinked inventory is followed inside the
+// filesystem (absolute targets from the filesystem's root), loops are
+// bounded, and a link that climbs out never reaches the rescue system's
+// files.
+func TestMarkerSymlinks(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	relink := func(target string, extra ...string) func(string) error {
+		return func(dir string) error {
+			inv := filepath.Join(dir, "etc", "xensource-inventory")
+			data, err := os.ReadFile(inv)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "var", "lib", "inv"), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, "var", "lib", "inv", "real"), data, 0o644); err != nil {
+				return err
+			}
+			if err := os.Remove(inv); err != nil {
+				return err
+			}
+			for i := 0; i+1 < len(extra); i += 2 {
+				if err := os.Symlink(extra[i+1], filepath.Join(dir, extra[i])); err != nil {
+					return err
+				}
+			}
+			return os.Symlink(target, inv)
+		}
+	}
+	tests := []struct {
+		name            string
+		root, backup    func(string) error
+		rootVersion     string
+		backupInventory bool
+		warnings        []string
+	}{
+		{
+			name:        "absolute and relative links",
+			root:        relink("/var/lib/inv/../inv/link", "var/lib/inv/link", "real"),
+			backup:      relink("../var/lib/inv/real"),
+			rootVersion: "7.1.0", backupInventory: true,
+		},
+		{
+			name:        "loop and escape",
+			root:        relink("../../../../../../etc/passwd"),
+			backup:      relink("loop", "etc/loop", "xensource-inventory"),
+			rootVersion: "",
+			warnings: []string{
+				"root partition 1: /etc/xensource-inventory: /etc/passwd: not found",
+				"backup partition 2: /etc/xensource-inventory: more than 40 symlinks",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := fixtures.Mini("links", "gpt", fixtures.RootSpec{Release: "7.1", Populate: tt.root}, &fixtures.RootSpec{Release: "6.5", Populate: tt.backup})
+			img, err := fixtures.BuildDisk(t.TempDir(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := inspectFile(t, img)
+			checkWarnings(t, d.Warnings, tt.warnings)
+			if got := d.XenServer.Inventory["PRODUCT_VERSION"]; got != tt.rootVersion {
+				t.Errorf("root PRODUCT_VERSION %q, want %q", got, tt.rootVersion)
+			}
+			if got := d.XenServer.Backup.Inventory != nil; got != tt.backupInventory || !d.XenServer.Backup.Marker {
+				t.Errorf("backup inventory read %v (want %v), marker %v", got, tt.backupInventory, d.XenServer.Backup.Marker)
+			}
+		})
+	}
+}
+
+// TestProbeExtKinds: ext2 and ext4 are told apart from ext3 by their
+// features, as blkid does.
+func TestProbeExtKinds(t *testing.T) {
+	needTools(t, "mke2fs", "blkid")
+	spec := tinySpecWithFS("ext2", "ext4")
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := inspectFile(t, img)
+	for i, want := range []string{"ext2", "ext4"} {
+		p := d.Partitions[i]
+		if p.FS != want || p.Label != "l-"+want {
+			t.Errorf("partition %d: %s %q, want %s", p.Number, p.FS, p.Label, want)
+		}
+		if b := blkid(t, img, p.Start); b["TYPE"] != p.FS || b["UUID"] != p.UUID {
+			t.Errorf("partition %d: blkid %v, Inspect %s %s", p.Number, b, p.FS, p.UUID)
+		}
+	}
+}
+
+func tinySpecWithFS(fs ...string) fixtures.DiskSpec {
+	s := tinySpec("dos", 8<<20)
+	for i := range s.Partitions {
+		s.Partitions[i].FS, s.Partitions[i].Label = fs[i], "l-"+fs[i]
+	}
+	return s
+}
+
+// TestInspectBlockDevice: the same answers through a read-only loop device
+// (size from Seek, markers through debugfs on the device).
+func TestInspectBlockDevice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loop devices need root")
+	}
+	needTools(t, "losetup", "mke2fs", "debugfs")
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("blockdev", "gpt", fixtures.RootSpec{Release: "7.1"}, &fixtures.RootSpec{Release: "6.5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", "--read-only", img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", dev).Run()
+	f, err := os.Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.Inspect(f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ReadMarkers(context.Background(), dev)
+	want := inspectFile(t, img)
+	if diff := cmp.Diff(want, d); diff != "" {
+		t.Errorf("loop device vs image (-image +device):\n%s", diff)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// TestGolden compares the whole JSON document of every named disk (markers
+// read) with testdata/golden/NAME.json; fixtures are deterministic (UUIDs
+// and labels derive from the spec names). go test -run TestGolden -update
+// rewrites them.
+func TestGolden(t *testing.T) {
+	for _, s := range fixtures.Specs() {
+		t.Run(s.Name, func(t *testing.T) {
+			d := inspectFile(t, namedDisk(t, s.Name))
+			d.Path = s.Name + ".img"
+			got, err := json.MarshalIndent(d, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("testdata", "golden", s.Name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestProbeZFSMember: a real pool's vdev (zfs-fuse) inside a Solaris GPT
+// disk is a ZFS member, as blkid says.
+func TestProbeZFSMember(t *testing.T) {
+	if err := fixtures.EnsureZFSFuse(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	pool, err := fixtures.NewZFSPool(dir, fmt.Sprintf("partition%d", os.Getpid()), 23, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Destroy()
+	if err := pool.Export(); err != nil {
+		t.Fatal(err)
+	}
+	z, err := fixtures.ZFSDiskGPT(filepath.Join(dir, "solaris.img"), pool.Vdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := inspectFile(t, z.Path)
+	p := d.Partition(z.Partition)
+	if p == nil || p.FS != "zfs" || p.Start != z.VdevOffset {
+		t.Fatalf("partition %d = %+v, want a zfs member at byte %d", z.Partition, p, z.VdevOffset)
+	}
+	if b := blkid(t, z.Path, p.Start); b["TYPE"] != "zfs_member" {
+		t.Errorf("blkid says %v", b)
 	}
 }

@@ -11,6 +11,7 @@ declare -A need=(
   [losetup]=util-linux [sgdisk]=gdisk [pvcreate]=lvm2 [zfs-fuse]=zfs-fuse
   [sqlite3]=sqlite3 [ksh]=ksh [mkfs.vfat]=dosfstools [mkfs.xfs]=xfsprogs
   [xmllint]=libxml2-utils [zstd]=zstd [rg]=ripgrep [setfattr]=attr [gcc]=gcc
+  [hyperfine]=hyperfine
 )
 missing=()
 for c in "${!need[@]}"; do

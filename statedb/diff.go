@@ -152,7 +152,7 @@ func DiffRows(d *Diff, openA, openB Opener) error {
 		}
 		return false
 	}
-	var scratch []byte
+	var scratch, unescaped []byte
 	rowHash := func(table string, row *Row) uint64 {
 		var sum uint64
 		for _, a := range row.Attrs {
@@ -165,8 +165,8 @@ func DiffRows(d *Diff, openA, openB Opener) error {
 			h.WriteByte(0)
 			v := a.Raw
 			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '%') >= 0 {
-				s, _ := DecodeValue(v)
-				scratch = append(scratch[:0], s...)
+				unescaped, _ = appendUnescapeXML(unescaped[:0], v)
+				scratch = appendUnprotect(scratch[:0], unescaped)
 				v = scratch
 			}
 			h.Write(v)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -103,7 +104,9 @@ func checkXMLValue(raw []byte) error {
 // AppendEscapeXML appends s escaped the way xmlm (xapi's XML library)
 // escapes attribute values: < > & " as entities, ' literal, and control
 // characters other than TAB, LF and CR replaced by U+FFFD.
-func AppendEscapeXML(dst []byte, s string) []byte {
+func AppendEscapeXML(dst []byte, s string) []byte { return appendEscapeXML(dst, s) }
+
+func appendEscapeXML[T string | []byte](dst []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -129,8 +132,9 @@ func AppendEscapeXML(dst []byte, s string) []byte {
 // CR %r, % %%. The legacy encoding (XS 7.2 and older) writes single spaces
 // literally and only a pair of spaces as %_ (the decoder of the time did not
 // know %.).
-func Protect(s string, legacy bool) string {
-	b := make([]byte, 0, len(s)+8)
+func Protect(s string, legacy bool) string { return string(appendProtect(nil, s, legacy)) }
+
+func appendProtect[T string | []byte](b []byte, s T, legacy bool) []byte {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ' ':
@@ -155,17 +159,20 @@ func Protect(s string, legacy bool) string {
 			b = append(b, c)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // Unprotect reverses Protect for both encodings, exactly like xapi's
 // Xml_spaces.unprotect: %_ is two spaces, %. a space, %t %n %r %% their
 // characters; any other % is kept as it is.
 func Unprotect(s string) string {
-	if len(s) == 0 || bytes.IndexByte([]byte(s), '%') < 0 {
+	if strings.IndexByte(s, '%') < 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s))
+	return string(appendUnprotect(make([]byte, 0, len(s)), s))
+}
+
+func appendUnprotect[T string | []byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '%' || i+1 == len(s) {
@@ -191,7 +198,19 @@ func Unprotect(s string) string {
 		}
 		i++
 	}
-	return string(b)
+	return b
+}
+
+// reencodeLegacy appends the raw value re-encoded from the current space
+// protection to the legacy one, reusing scratch buffers.
+func reencodeLegacy(dst, raw []byte, tmp *[2][]byte) ([]byte, error) {
+	var err error
+	if tmp[0], err = appendUnescapeXML(tmp[0][:0], raw); err != nil {
+		return dst, err
+	}
+	tmp[1] = appendUnprotect(tmp[1][:0], tmp[0])
+	tmp[0] = appendProtect(tmp[0][:0], tmp[1], true)
+	return appendEscapeXML(dst, tmp[0]), nil
 }
 
 // DecodeValue decodes a raw attribute value (as it is in the file) to the

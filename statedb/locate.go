@@ -66,6 +66,17 @@ func (l *Location) Loaded() *SideFile {
 	return nil
 }
 
+// Primary is the first existing db.conf connection: the state.db xapi
+// writes, and the file a patch edits by default. "" when none exists.
+func (l *Location) Primary() string {
+	for _, f := range l.Files {
+		if f.Role == RoleDBConf {
+			return f.Path
+		}
+	}
+	return ""
+}
+
 // Competitors are the existing files other than Loads that xapi would prefer
 // over a file with generation gen at path: restore_db.db always, and the
 // metadata files whose generation is at least gen (ties go to them because

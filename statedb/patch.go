@@ -361,6 +361,7 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 		drop      map[string]bool
 		attrs     []Attr
 		arena     []byte
+		tmp       [2][]byte
 	)
 	for {
 		ev, err := r.Next()
@@ -389,12 +390,10 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 					continue
 				}
 				if p.Reencode && !isRowAttr(a.Name) && bytes.IndexByte(a.Raw, '%') >= 0 {
-					v, err := DecodeValue(a.Raw)
-					if err != nil {
+					start := len(arena)
+					if arena, err = reencodeLegacy(arena, a.Raw, &tmp); err != nil {
 						return &SyntaxError{Offset: ev.Row.Offset, Table: ev.Table, Row: ev.Row.N, Ref: string(ev.Row.Ref()), Msg: string(a.Name) + ": " + err.Error()}
 					}
-					start := len(arena)
-					arena = AppendEscapeXML(arena, Protect(v, true))
 					a.Raw = arena[start:len(arena):len(arena)]
 				}
 				attrs = append(attrs, a)

@@ -86,7 +86,7 @@ type scanner struct {
 }
 
 func newScanner(src io.Reader, max int) *scanner {
-	return &scanner{src: src, buf: make([]byte, 256<<10), max: max}
+	return &scanner{src: src, buf: make([]byte, 64<<10), max: max}
 }
 
 // more reads at least one more byte into the buffer, making room by moving
@@ -96,6 +96,7 @@ func (s *scanner) more() bool {
 	if s.eof || s.rerr != nil {
 		return false
 	}
+	s.attrs = s.attrs[:0] // they point into the bytes about to move
 	if s.r > 0 {
 		n := copy(s.buf, s.buf[s.r:s.w])
 		s.base += int64(s.r)
@@ -206,13 +207,13 @@ func (s *scanner) tag(b []byte) (n int, skip bool, err error) {
 	}
 	switch b[1] {
 	case '?':
-		end := bytes.Index(b, []byte("?>"))
+		end := bytes.Index(b[2:], []byte("?>"))
 		if end < 0 {
 			return 0, false, nil
 		}
 		s.kind = tokPI
-		s.name = b[2:end]
-		return end + 2, false, nil
+		s.name = b[2 : 2+end]
+		return 2 + end + 2, false, nil
 	case '!':
 		if len(b) < 4 {
 			return 0, false, nil

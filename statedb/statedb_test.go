@@ -237,9 +237,9 @@ func TestMalformed(t *testing.T) {
 		want string // regexp on the error message
 	}{
 		{"empty", strings.NewReader(""), `^offset 0: expected <database>, found end of file`},
-		{"truncated in a row", bytes.NewReader(good[:vmRow+100]), `^offset \d+, table VM: unexpected end of file inside an element`},
+		{"truncated in a row", bytes.NewReader(good[:vmRow+100]), `^offset \d+, table VM, row 1 \(OpaqueRef:[0-9a-f-]+\): unexpected end of file inside an element`},
 		{"truncated after a table", bytes.NewReader(good[:vmRow]), `^offset \d+: unexpected end of file: </database> missing`},
-		{"bad entity", strings.NewReader(head + `<table name="VM"><row ref="r1" name__label="a&bogus;b"/></table></database>`), `^offset 235, table VM: attribute name__label: bad character reference "&bogus;"`},
+		{"bad entity", strings.NewReader(head + `<table name="VM"><row ref="r1" name__label="a&bogus;b"/></table></database>`), `^offset 235, table VM, row 1 \(r1\): attribute name__label: bad character reference "&bogus;"`},
 		{"raw <", strings.NewReader(head + `<table name="VM"><row ref="r1" a="x<y"/></table></database>`), `table VM: malformed attribute|raw '<'`},
 		{"row without ref", strings.NewReader(head + `<table name="VM"><row _ref="r1"/><row x="1"/></table></database>`), `^offset 208, table VM, row 1: row without a ref attribute`},
 		{"duplicate column", strings.NewReader(head + `<table name="VM"><row ref="r1" b="1" a="2" b="3"/></table></database>`), `row 1 \(r1\): duplicate attribute b`},
@@ -251,7 +251,7 @@ func TestMalformed(t *testing.T) {
 		{"after end", strings.NewReader(head + `</database><database>`), `unexpected <database> after </database>`},
 		{"doctype", strings.NewReader(`<!DOCTYPE x><database/>`), `DOCTYPE`},
 		{"unquoted", strings.NewReader(head + `<table name=VM/></database>`), `value is not quoted`},
-		{"huge attribute", io.MultiReader(strings.NewReader(head+`<table name="VM"><row ref="r1" name__label="`), &repeatReader{'x', 1 << 30}), `^offset 208, table VM: element larger than 16777216 bytes`},
+		{"huge attribute", io.MultiReader(strings.NewReader(head+`<table name="VM"><row ref="r1" name__label="`), &repeatReader{'x', 1 << 30}), `^offset 208, table VM, row 1 \(r1\): element larger than 16777216 bytes`},
 		{"gzip garbage", bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'g', 'a', 'r', 'b', 'a', 'g', 'e'}), `gzip`},
 		{"gzip bad header", bytes.NewReader([]byte{0x1f, 0x8b, 0xff}), `gzip`},
 		{"gzip truncated", bytes.NewReader(gzipped(t, good)[:2000]), `^offset \d+ \(decompressed\).*(unexpected EOF|end of file)`},

@@ -13,8 +13,9 @@ type TableInfo struct {
 	Rows    int
 	Columns []string // sorted; without the row attributes ref, __ctime, __mtime
 	CTimes  bool     // rows carry __ctime/__mtime
-	// WithData counts, per column, the rows whose value is not empty ("",
-	// "()" or "OpaqueRef:NULL"): what dropping the column would lose.
+	// WithData counts, per column, the rows whose value is not an empty
+	// default ("", "()", OpaqueRef:NULL, false, 0, 0., the epoch): what
+	// dropping the column would lose.
 	WithData map[string]int
 }
 
@@ -57,12 +58,52 @@ func isRowAttr(name []byte) bool {
 	return false
 }
 
+// isEmptyValue: the empty values xapi's gen_empty_db_val writes for each
+// type (string, set/map, ref, bool, int, float, datetime). A column holding
+// only these loses nothing when dropped.
 func isEmptyValue(raw []byte) bool {
 	switch string(raw) {
-	case "", "()", "OpaqueRef:NULL":
+	case "", "()", "OpaqueRef:NULL", "false", "0", "0.", "19700101T00:00:00Z":
 		return true
 	}
 	return false
+}
+
+var pctDot = []byte("%.")
+
+// layout caches the attribute names of the previous row and their counters:
+// rows of a table almost always have the same attributes in the same order,
+// so a row costs a few byte comparisons instead of a map lookup per column.
+type layout struct {
+	names    [][]byte
+	counters []*int // nil for ref, __ctime, __mtime
+}
+
+func (l *layout) matches(attrs []Attr) bool {
+	if len(attrs) != len(l.names) {
+		return false
+	}
+	for i, a := range attrs {
+		if !bytes.Equal(a.Name, l.names[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *layout) rebuild(attrs []Attr, counts map[string]*int) {
+	l.names, l.counters = l.names[:0], l.counters[:0]
+	for _, a := range attrs {
+		l.names = append(l.names, bytes.Clone(a.Name))
+		var p *int
+		if !isRowAttr(a.Name) {
+			if p = counts[string(a.Name)]; p == nil {
+				p = new(int)
+				counts[string(a.Name)] = p
+			}
+		}
+		l.counters = append(l.counters, p)
+	}
 }
 
 // Scan reads a whole database and summarises it. Memory is proportional to
@@ -78,6 +119,7 @@ func Scan(src io.Reader) (*Summary, error) {
 	var (
 		cur    *TableInfo
 		counts map[string]*int
+		lay    layout
 		modern bool
 		legacy bool
 	)
@@ -99,24 +141,25 @@ func Scan(src io.Reader) (*Summary, error) {
 			s.Tables = append(s.Tables, TableInfo{Name: ev.Table})
 			cur = &s.Tables[len(s.Tables)-1]
 			counts = map[string]*int{}
+			lay = layout{}
 		case RowRead:
 			cur.Rows++
-			for _, a := range ev.Row.Attrs {
-				if isRowAttr(a.Name) {
-					if a.Name[0] == '_' {
+			attrs := ev.Row.Attrs
+			if !lay.matches(attrs) {
+				lay.rebuild(attrs, counts)
+			}
+			for i, a := range attrs {
+				p := lay.counters[i]
+				if p == nil {
+					if a.Name[0] == '_' && isRowAttr(a.Name) {
 						cur.CTimes = true
 					}
 					continue
 				}
-				p := counts[string(a.Name)]
-				if p == nil {
-					p = new(int)
-					counts[string(a.Name)] = p
-				}
 				if !isEmptyValue(a.Raw) {
 					*p++
 				}
-				if !modern && bytes.Contains(a.Raw, []byte("%.")) {
+				if !modern && bytes.Contains(a.Raw, pctDot) {
 					modern = true
 				}
 				if !legacy && bytes.IndexByte(a.Raw, ' ') >= 0 {

@@ -23,7 +23,7 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer on w; Close flushes it.
-func NewWriter(w io.Writer) *Writer { return &Writer{bw: bufio.NewWriterSize(w, 256<<10)} }
+func NewWriter(w io.Writer) *Writer { return &Writer{bw: bufio.NewWriterSize(w, 64<<10)} }
 
 // Begin writes the declaration, <database> and the manifest.
 func (w *Writer) Begin(m Manifest) error {

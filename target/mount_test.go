@@ -1,4 +1,4 @@
-package target
+package target_test
 
 import (
 	"bufio"
@@ -18,7 +18,15 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
 )
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestMain doubles as the helper process of TestMountCleanupOnSIGTERM: with
 // XSRESCUE_TARGET_HOLD=IMG it opens IMG like main does (a context cancelled
@@ -27,7 +35,7 @@ func TestMain(m *testing.M) {
 	if img := os.Getenv("XSRESCUE_TARGET_HOLD"); img != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		t, err := Open(ctx, Options{Disk: img})
+		t, err := target.Open(ctx, target.Options{Disk: img})
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -84,7 +92,7 @@ func fileSum(t *testing.T, p string) string {
 func attached(t *testing.T, file string) bool {
 	st, err := os.Stat(file)
 	must(t, err)
-	return refuseInUse(file, st, false) != nil
+	return target.RefuseInUse(file, st, false) != nil
 }
 
 func isMounted(t *testing.T, point string) bool {
@@ -104,7 +112,7 @@ func TestOpenDiskReadOnlyDirty(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-ro")
 	before := fileSum(t, img)
-	tgt, err := Open(context.Background(), Options{Disk: img})
+	tgt, err := target.Open(context.Background(), target.Options{Disk: img})
 	must(t, err)
 	point := tgt.Root.Dir()
 	if tgt.Partition != 1 || len(tgt.Identity) != 36 {
@@ -118,7 +126,7 @@ func TestOpenDiskReadOnlyDirty(t *testing.T) {
 		t.Error("a read-only open is writable")
 	}
 	// The same image may not be opened twice.
-	if _, err := Open(context.Background(), Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
+	if _, err := target.Open(context.Background(), target.Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("second open: %v, want a refusal", err)
 	}
 	must(t, tgt.Close())
@@ -136,14 +144,14 @@ func TestOpenDiskReadOnlyDirty(t *testing.T) {
 func TestOpenDiskWritable(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-rw")
-	tgt, err := Open(context.Background(), Options{Disk: img, Partition: 1, Writable: true})
+	tgt, err := target.Open(context.Background(), target.Options{Disk: img, Partition: 1, Writable: true})
 	must(t, err)
 	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
 		t.Errorf("no note about the journal replay: %v", tgt.Notes)
 	}
 	must(t, tgt.Root.OS().WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
 	must(t, tgt.Close())
-	tgt, err = Open(context.Background(), Options{Disk: img})
+	tgt, err = target.Open(context.Background(), target.Options{Disk: img})
 	must(t, err)
 	defer tgt.Close()
 	if b, err := tgt.Root.ReadFile("etc/written-by-test"); err != nil || string(b) != "hello\n" {
@@ -155,17 +163,17 @@ func TestOpenDiskErrors(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-err")
 	for _, tc := range []struct {
-		o    Options
+		o    target.Options
 		code int
 	}{
-		{Options{Disk: img, Partition: 9}, xerr.ExitInvalid},
-		{Options{Disk: img, Partition: 3}, xerr.ExitInvalid}, // LVM: not mountable
-		{Options{Disk: filepath.Join(t.TempDir(), "missing")}, xerr.ExitInvalid},
-		{Options{Disk: img, Root: "/"}, xerr.ExitInvalid},
-		{Options{}, xerr.ExitInvalid},
+		{target.Options{Disk: img, Partition: 9}, xerr.ExitInvalid},
+		{target.Options{Disk: img, Partition: 3}, xerr.ExitInvalid}, // LVM: not mountable
+		{target.Options{Disk: filepath.Join(t.TempDir(), "missing")}, xerr.ExitInvalid},
+		{target.Options{Disk: img, Root: "/"}, xerr.ExitInvalid},
+		{target.Options{}, xerr.ExitInvalid},
 	} {
-		if _, err := Open(context.Background(), tc.o); xerr.Code(err) != tc.code {
-			t.Errorf("Open(%+v) = %v, want exit %d", tc.o, err, tc.code)
+		if _, err := target.Open(context.Background(), tc.o); xerr.Code(err) != tc.code {
+			t.Errorf("target.Open(%+v) = %v, want exit %d", tc.o, err, tc.code)
 		}
 	}
 	if attached(t, img) {
@@ -177,15 +185,15 @@ func TestOpenDiskErrors(t *testing.T) {
 func TestOpenDiskRefusesMountedDevice(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-mounted")
-	loop, err := attachLoop(img, 0, fileSize(t, img), true)
+	loop, err := target.AttachLoop(img, 0, fileSize(t, img), true)
 	must(t, err)
 	defer loop.Close()
 	// The first open holds the device O_EXCL and maps it through a second
 	// loop device; a second open must be refused.
-	tgt, err := Open(context.Background(), Options{Disk: loop.Name()})
+	tgt, err := target.Open(context.Background(), target.Options{Disk: loop.Name()})
 	must(t, err)
 	defer tgt.Close()
-	if _, err := Open(context.Background(), Options{Disk: loop.Name()}); xerr.Code(err) != xerr.ExitRefused {
+	if _, err := target.Open(context.Background(), target.Options{Disk: loop.Name()}); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("open of a device in use: %v, want a refusal", err)
 	}
 }
@@ -236,17 +244,17 @@ func TestMountCleanupOnSIGTERM(t *testing.T) {
 func TestOpenDiskRefusesMountedFilesystem(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-fsmounted")
-	loop, err := attachLoop(img, fixtures.MiB, 64*fixtures.MiB, true)
+	loop, err := target.AttachLoop(img, fixtures.MiB, 64*fixtures.MiB, true)
 	must(t, err)
 	defer loop.Close()
 	point := t.TempDir()
 	must(t, syscall.Mount(loop.Name(), point, "ext3", syscall.MS_RDONLY, "noload"))
 	defer syscall.Unmount(point, 0)
-	_, err = Open(context.Background(), Options{Disk: loop.Name()})
+	_, err = target.Open(context.Background(), target.Options{Disk: loop.Name()})
 	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "mounted on "+point) {
 		t.Errorf("open of a mounted device: %v", err)
 	}
-	if _, err := Open(context.Background(), Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
+	if _, err := target.Open(context.Background(), target.Options{Disk: img}); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("open of an image a mounted loop maps: %v", err)
 	}
 }

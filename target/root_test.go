@@ -4,14 +4,16 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // escapeRoot builds a root full of hostile links next to a sentinel file
 // outside it. The sentinel's content is what an escape would read.
-func escapeRoot(t *testing.T) (*Root, string) {
+func escapeRoot(t testing.TB) (*Root, string) {
 	t.Helper()
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
@@ -58,7 +60,7 @@ func escapeRoot(t *testing.T) (*Root, string) {
 	return r, sentinel
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -199,4 +201,27 @@ func TestOpenRootErrors(t *testing.T) {
 	if _, err := OpenRoot(f); err == nil {
 		t.Error("OpenRoot(file): no error")
 	}
+}
+
+// FuzzResolve: whatever the name, the resolved path stays inside the root
+// and nothing read through it is the sentinel outside.
+func FuzzResolve(f *testing.F) {
+	for _, s := range []string{"etc/redhat-release", "../../secret", "/outside-dir/secret", "a/up/a/up/../..", "loop1", "a/b/deep/x", "dotdot/..", "\x00", "a//b/./../..///c", strings.Repeat("../", 100) + "secret", "var/xapi/../../../../outside-abs"} {
+		f.Add(s)
+	}
+	r, _ := escapeRoot(f)
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, follow := range []bool{true, false} {
+			p, err := r.resolve(name, follow)
+			if err != nil {
+				continue
+			}
+			if p != "." && (strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") || path.Clean(p) != p) {
+				t.Fatalf("resolve(%q, %v) = %q: not a clean path inside the root", name, follow, p)
+			}
+		}
+		if b, err := r.ReadFile(name); err == nil && string(b) == "OUTSIDE" {
+			t.Fatalf("ReadFile(%q) escaped the root", name)
+		}
+	})
 }

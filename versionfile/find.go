@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -207,7 +208,6 @@ func (f *finder) searchFile(d *os.Root, name, rel string, buf []byte) []byte {
 	if size == 0 {
 		return buf
 	}
-	var data []byte
 	if size > mmapThreshold {
 		m, err := unix.Mmap(int(file.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
@@ -215,24 +215,44 @@ func (f *finder) searchFile(d *os.Root, name, rel string, buf []byte) []byte {
 			return buf
 		}
 		defer unix.Munmap(m)
-		data = m
-	} else {
-		if cap(buf) < int(size) {
-			buf = make([]byte, size)
-		}
-		got, err := io.ReadFull(file, buf[:size])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		ms, err := scanMapped(rel, m, f.needles)
+		if err != nil {
 			f.problem("%s: %v", rel, err)
-			return buf
 		}
-		data = buf[:got]
+		f.add(ms)
+		return buf
 	}
-	if ms := scan(rel, data, f.needles); len(ms) > 0 {
+	if cap(buf) < int(size) {
+		buf = make([]byte, size)
+	}
+	got, err := io.ReadFull(file, buf[:size])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		f.problem("%s: %v", rel, err)
+		return buf
+	}
+	f.add(scan(rel, buf[:got], f.needles))
+	return buf
+}
+
+func (f *finder) add(ms []Match) {
+	if len(ms) > 0 {
 		f.mu.Lock()
 		f.matches = append(f.matches, ms...)
 		f.mu.Unlock()
 	}
-	return buf
+}
+
+// scanMapped scans a mapped file. A file truncated while mapped (a live
+// log on a mounted root) raises SIGBUS on access; that becomes an error
+// for this file instead of a crash.
+func scanMapped(rel string, data []byte, needles [][]byte) (ms []Match, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			ms, err = nil, fmt.Errorf("file shrank while being read: %v", r)
+		}
+	}()
+	return scan(rel, data, needles), nil
 }
 
 // scan returns the matches of needles in data, one per matching line, or

@@ -1,6 +1,7 @@
 package versionfile
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -157,5 +159,52 @@ func BenchmarkFind(b *testing.B) {
 			b.Fatal(err, ms)
 		}
 		b.SetBytes(st.Bytes)
+	}
+}
+
+// FuzzScan: the matcher never panics, reports offsets that hold a needle,
+// and line numbers that count the newlines before them.
+func FuzzScan(f *testing.F) {
+	f.Add([]byte("a\n15119p\n"), "15119p")
+	f.Add([]byte("\x00\x0015119p"), "15119p")
+	f.Add([]byte("15119p15119p\r\n\n15119p"), "15119p")
+	f.Add([]byte("xx"), "xxx")
+	f.Fuzz(func(t *testing.T, data []byte, needle string) {
+		if needle == "" {
+			return
+		}
+		for _, m := range scan("f", data, [][]byte{[]byte(needle)}) {
+			if !bytes.HasPrefix(data[m.Offset:], []byte(needle)) {
+				t.Fatalf("offset %d holds no needle", m.Offset)
+			}
+			if !m.Binary && m.Line != bytes.Count(data[:m.Offset], []byte("\n"))+1 {
+				t.Fatalf("line %d for offset %d", m.Line, m.Offset)
+			}
+		}
+	})
+}
+
+// TestScanMappedShrunk: a mapped file truncated under the scan (a live log)
+// raises SIGBUS; that is an error for the file, not a crash.
+func TestScanMappedShrunk(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, 1<<20, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scanMapped("log", m, [][]byte{[]byte("15119p")}); err == nil || !strings.Contains(err.Error(), "shrank") {
+		t.Fatalf("scanMapped on a truncated mapping: %v", err)
 	}
 }

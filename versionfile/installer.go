@@ -43,7 +43,7 @@ var (
 
 	gen2008 = Generation{ID: GenProductVersion, Era: "XS 5.0/5.5 installer (2008 code)", Key: "PRODUCT_VERSION", Min: v("4.1.0"),
 		Source:   "host-installer 7ee56bb058ed (xenserver.md §3.2)",
-		Certain:  "partly verified: the 2008 code compares PRODUCT_VERSION, but a 2009 field report (5.5 -> 5.0) has the 5.0 installer accept the disk after only etc/redhat-release was edited",
+		Certain:  "partly verified: the 2008 code compares PRODUCT_VERSION, but a 2009 field report (5.5 to 5.0) has the 5.0 installer accept the disk after only etc/redhat-release was edited",
 		Required: requiredProduct}
 	gen2010 = Generation{ID: GenProductVersion, Era: "XS 5.6 installer (2010)", Key: "PRODUCT_VERSION", Min: v("5.5.0"), MaxBelow: true,
 		Source:   "host-installer 4c7b5cfdd3be upgrade.py:55,130 (xenserver.md §3.2)",

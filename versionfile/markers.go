@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -102,9 +103,13 @@ func readMarker(root *target.Root, p string) (Marker, []byte, bool, error) {
 		m.Problem = fmt.Sprintf("symlink to %s, which is not a version marker: not read", resolved)
 		return m, nil, true, nil
 	}
-	data, err := root.ReadFile(resolved)
+	data, err := readSmall(root, resolved)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil, false, nil
+	}
+	if errors.Is(err, ErrNotRegular) || xerr.Code(err) == xerr.ExitInvalid {
+		m.Problem = err.Error() + ": not read"
+		return m, nil, true, nil
 	}
 	if err != nil {
 		return m, nil, false, fmt.Errorf("%s: %w", p, err)

@@ -257,6 +257,14 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 	}
 	add(shortVersion(oldVer), shortVersion(ver))
 	add(b.Value("PLATFORM_VERSION"), sp.After.Value("PLATFORM_VERSION"))
+	// A version text that is more than a version ("8.2 CU1") is replaced
+	// as a phrase; a bare "8.2" in free text could be anything.
+	phrases := map[string]string{}
+	for _, k := range []string{"PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT"} {
+		if old := b.Value(k); strings.Contains(old, " ") {
+			phrases[old] = sp.After.Value(k)
+		}
+	}
 
 	done := map[string]bool{}
 	for _, p := range MarkerPaths {
@@ -283,9 +291,14 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 				// A stale hand edit: map its version too.
 				add(m.ProductVersion, ver)
 			}
-			s, n := substituteVersions(string(data), repl)
-			if n == 0 {
+			s, n := replacePhrases(string(data), phrases)
+			s, m := substituteVersions(s, repl)
+			n += m
+			if n == 0 && len(repl) > 0 {
 				sp.explain("%s left alone: it names none of the old versions", where)
+				continue
+			}
+			if n == 0 {
 				continue
 			}
 			out = []byte(s)
@@ -306,4 +319,15 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 			Why: fmt.Sprintf("%s: version %s", where, ver)})
 	}
 	return nil
+}
+
+// replacePhrases replaces each old phrase by its new text and counts the
+// replacements.
+func replacePhrases(text string, phrases map[string]string) (string, int) {
+	n := 0
+	for old, nv := range phrases {
+		n += strings.Count(text, old)
+		text = strings.ReplaceAll(text, old, nv)
+	}
+	return text, n
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -47,7 +48,10 @@ type Verdict struct {
 	Rule          string `json:"rule"`
 	Source        string `json:"source"`
 	Certainty     string `json:"certainty"`
-	Gates         []Gate `json:"gates"`
+	// Caveat is set where the 2009 field report would change the answer:
+	// etc/redhat-release names a version this installer judges otherwise.
+	Caveat string `json:"caveat,omitempty"`
+	Gates  []Gate `json:"gates"`
 }
 
 // Inspect reads the inventory and every marker of root. A missing or
@@ -81,7 +85,7 @@ func Inspect(root *target.Root) (*State, error) {
 // ReadInventory reads and parses etc/xensource-inventory through root.
 func ReadInventory(root *target.Root) (*Inventory, error) {
 	name := path.Join(root.Dir(), InventoryPath)
-	data, err := root.ReadFile(InventoryPath)
+	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, xerr.Invalidf("%s: no such file: not a XenServer root", name)
 	}
@@ -177,7 +181,28 @@ func (st *State) Verdict(in Installer) Verdict {
 	} else {
 		vd.Reason = "no: " + strings.Join(failed, "; ")
 	}
+	if g.Era == gen2008.Era {
+		vd.Caveat = st.redhatCaveat(in, ok)
+	}
 	return vd
+}
+
+// redhatCaveat: the 2008 installer code compares PRODUCT_VERSION, but a
+// 2009 field report has the 5.0 installer follow etc/redhat-release.
+func (st *State) redhatCaveat(in Installer, invOK bool) string {
+	for _, m := range st.Markers {
+		if m.Path != "etc/redhat-release" || m.ProductVersion == "" || m.Problem != "" {
+			continue
+		}
+		if rrOK, _ := in.Accepts(m.ProductVersion); rrOK != invOK {
+			verb := "refuse"
+			if rrOK {
+				verb = "accept"
+			}
+			return fmt.Sprintf("etc/redhat-release names %s, which this installer would %s if it compared that file as a 2009 field report suggests; make the markers agree (xsrescue version set)", m.ProductVersion, verb)
+		}
+	}
+	return ""
 }
 
 // Verdicts is Verdict for each installer.
@@ -264,7 +289,7 @@ func InspectBackup(root *target.Root, partition int, in *Installer) (*Backup, er
 	if _, err := root.Lstat(BackupMarkerPath); err == nil {
 		b.Marker = true
 	}
-	data, err := root.ReadFile(InventoryPath)
+	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		b.Reason = "no etc/xensource-inventory on the backup partition: nothing to restore"
 		return b, nil
@@ -300,4 +325,39 @@ func InspectBackup(root *target.Root, partition int, in *Installer) (*Backup, er
 		b.Reason = "no: " + why
 	}
 	return b, nil
+}
+
+// MaxMarkerSize bounds what is read of a marker file or inventory: real
+// ones are under 4 KiB, and a hostile root must not make xsrescue read
+// gigabytes.
+const MaxMarkerSize = 1 << 20
+
+// ErrNotRegular is returned for a marker that is a FIFO, device or
+// directory: opening a FIFO would block forever.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readSmall reads a regular file of at most MaxMarkerSize bytes through
+// root, following symlinks inside the root only. Errors do not repeat the
+// name; callers add it.
+func readSmall(root *target.Root, name string) ([]byte, error) {
+	fi, err := root.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, xerr.Invalidf("%w (%s)", ErrNotRegular, fi.Mode().Type())
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxMarkerSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxMarkerSize {
+		return nil, xerr.Invalidf("larger than %d bytes: not a version marker", MaxMarkerSize)
+	}
+	return data, nil
 }

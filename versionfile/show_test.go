@@ -1,14 +1,16 @@
-package versionfile
+package versionfile_test
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
+	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // fixtureRoot writes a XenServer root of release rel and opens it.
@@ -26,9 +28,9 @@ func fixtureRoot(t *testing.T, spec fixtures.RootSpec) *target.Root {
 	return r
 }
 
-func mustInstaller(t *testing.T, v string) Installer {
+func mustInstaller(t *testing.T, v string) versionfile.Installer {
 	t.Helper()
-	in, err := LookupInstaller(v)
+	in, err := versionfile.LookupInstaller(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestVerdicts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.release, func(t *testing.T) {
-			st, err := Inspect(fixtureRoot(t, fixtures.RootSpec{Release: c.release}))
+			st, err := versionfile.Inspect(fixtureRoot(t, fixtures.RootSpec{Release: c.release}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,9 +78,9 @@ func TestVerdicts(t *testing.T) {
 				if w := c.why[iv]; w != "" && !strings.Contains(vd.Reason, w) {
 					t.Errorf("installer %s: reason %q does not say %q", iv, vd.Reason, w)
 				}
-				wantGen := GenPlatformVersion
+				wantGen := versionfile.GenPlatformVersion
 				if iv < "7" {
-					wantGen = GenProductVersion
+					wantGen = versionfile.GenProductVersion
 				}
 				if vd.Generation != wantGen || vd.Rule == "" || vd.Source == "" {
 					t.Errorf("installer %s: generation %q rule %q source %q", iv, vd.Generation, vd.Rule, vd.Source)
@@ -90,7 +92,7 @@ func TestVerdicts(t *testing.T) {
 
 func TestVerdictGates(t *testing.T) {
 	t.Run("never booted", func(t *testing.T) {
-		st, err := Inspect(fixtureRoot(t, fixtures.RootSpec{Release: "7.1", NeverBooted: true}))
+		st, err := versionfile.Inspect(fixtureRoot(t, fixtures.RootSpec{Release: "7.1", NeverBooted: true}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +107,7 @@ func TestVerdictGates(t *testing.T) {
 		if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		st, err := Inspect(r)
+		st, err := versionfile.Inspect(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,14 +117,14 @@ func TestVerdictGates(t *testing.T) {
 	})
 	t.Run("missing key and product name", func(t *testing.T) {
 		r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
-		p := filepath.Join(r.Dir(), InventoryPath)
+		p := filepath.Join(r.Dir(), versionfile.InventoryPath)
 		data, _ := os.ReadFile(p)
 		data = []byte(strings.Replace(strings.Replace(string(data), "CONTROL_DOMAIN_UUID=", "X_CONTROL_DOMAIN_UUID=", 1),
 			"PRODUCT_NAME='xenenterprise'", "PRODUCT_NAME='xcp'", 1))
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		st, err := Inspect(r)
+		st, err := versionfile.Inspect(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,14 +159,14 @@ func TestInstallerBoundaries(t *testing.T) {
 			t.Errorf("installer %s value %q: %v (%s), want %v", c.installer, c.value, ok, why, c.ok)
 		}
 	}
-	if _, err := LookupInstaller("9.9"); err == nil {
+	if _, err := versionfile.LookupInstaller("9.9"); err == nil {
 		t.Error("unknown installer accepted")
 	}
 }
 
 func TestBackupVerdict(t *testing.T) {
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.0", Backup: true})
-	b, err := InspectBackup(r, 2, nil)
+	b, err := versionfile.InspectBackup(r, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestBackupVerdict(t *testing.T) {
 		t.Fatalf("backup: %+v", b)
 	}
 	in := mustInstaller(t, "8.2")
-	b, err = InspectBackup(r, 2, &in)
+	b, err = versionfile.InspectBackup(r, 2, &in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestBackupVerdict(t *testing.T) {
 		t.Fatalf("8.2 installer and a 5.0 backup: %+v", b)
 	}
 	plain := fixtureRoot(t, fixtures.RootSpec{Release: "6.5"})
-	b, err = InspectBackup(plain, 2, nil)
+	b, err = versionfile.InspectBackup(plain, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,18 +193,18 @@ func TestBackupVerdict(t *testing.T) {
 
 func TestInspectErrors(t *testing.T) {
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
-	p := filepath.Join(r.Dir(), InventoryPath)
+	p := filepath.Join(r.Dir(), versionfile.InventoryPath)
 	if err := os.WriteFile(p, []byte("PRODUCT_VERSION='7.1.0'\nBROKEN\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Inspect(r)
+	_, err := versionfile.Inspect(r)
 	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), p+" line 2: no '='") {
 		t.Fatalf("malformed inventory: %v (exit %d)", err, xerr.Code(err))
 	}
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Inspect(r)
+	_, err = versionfile.Inspect(r)
 	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "not a XenServer root") {
 		t.Fatalf("missing inventory: %v", err)
 	}
@@ -229,7 +231,7 @@ func TestHostileMarkerLink(t *testing.T) {
 			if err := os.Symlink(link, rr); err != nil {
 				t.Fatal(err)
 			}
-			st, err := Inspect(r)
+			st, err := versionfile.Inspect(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,12 +240,12 @@ func TestHostileMarkerLink(t *testing.T) {
 					t.Fatalf("marker %s shows a shadow file: %q", m.Path, m.Value)
 				}
 			}
-			sp, err := PlanSet(r, SetRequest{To: "7.0.0"})
+			sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "7.0.0"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range sp.Plan.Changes {
-				if c.Path != InventoryPath && !strings.HasPrefix(c.Path, "etc/") || strings.Contains(c.Path, "shadow") {
+				if c.Path != versionfile.InventoryPath && !strings.HasPrefix(c.Path, "etc/") || strings.Contains(c.Path, "shadow") {
 					t.Fatalf("plan writes %s", c.Path)
 				}
 			}
@@ -251,5 +253,42 @@ func TestHostileMarkerLink(t *testing.T) {
 				t.Fatal("sentinel changed")
 			}
 		})
+	}
+}
+
+// TestHostileMarkerFiles: a FIFO would block a plain read forever and a
+// huge file would be read whole; both are reported, not read.
+func TestHostileMarkerFiles(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
+	issue := filepath.Join(r.Dir(), "etc/issue")
+	if err := os.Remove(issue); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(issue, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.Dir(), "etc/redhat-release"), make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := versionfile.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := map[string]string{}
+	for _, m := range st.Markers {
+		problems[m.Path] = m.Problem
+	}
+	if !strings.Contains(problems["etc/issue"], "not a regular file") || !strings.Contains(problems["etc/redhat-release"], "larger than") {
+		t.Fatalf("problems: %q", problems)
+	}
+	inv := filepath.Join(r.Dir(), versionfile.InventoryPath)
+	if err := os.Remove(inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(inv, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := versionfile.Inspect(r); xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("FIFO inventory: %v", err)
 	}
 }

@@ -16,7 +16,10 @@ import (
 // and its journal record. The journal cannot know the op id before it
 // runs, so the name carries the UTC time instead: ds@xsrescue-YYYYMMDDTHHMMSSZ.
 func SafetySnapshot(ds, command string, now time.Time) journal.Change {
-	snap := ds + "@xsrescue-" + now.UTC().Format("20060102T150405Z")
+	return safetyChange(ds, ds+"@xsrescue-"+now.UTC().Format("20060102T150405Z"), command)
+}
+
+func safetyChange(ds, snap, command string) journal.Change {
 	return journal.Change{
 		Kind: journal.External,
 		Path: ds,
@@ -26,6 +29,20 @@ func SafetySnapshot(ds, command string, now time.Time) journal.Change {
 			Rollback: "zfs rollback " + snap,
 		},
 		Why: "snapshot of the zone's dataset before " + command,
+	}
+}
+
+// TakeSafetySnapshot takes the SafetySnapshot; when two edits fall in the
+// same second the name gets a -2, -3… suffix.
+func (c CLI) TakeSafetySnapshot(ctx context.Context, ds, command string, now time.Time) (journal.Change, error) {
+	ch := SafetySnapshot(ds, command, now)
+	base := ch.External.Name
+	for i := 2; ; i++ {
+		err := c.Snapshot(ctx, ch.External.Name)
+		if err == nil || !strings.Contains(err.Error(), "already exists") || i > 20 {
+			return ch, err
+		}
+		ch = safetyChange(ds, fmt.Sprintf("%s-%d", base, i), command)
 	}
 }
 

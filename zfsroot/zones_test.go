@@ -110,7 +110,7 @@ func TestMountSource(t *testing.T) {
 // zonePool builds the fixtures.BuildZFSZones layout on a fresh pool.
 func zonePool(t *testing.T, version int, zoneFiles map[string][]byte) *fixtures.ZFSZones {
 	t.Helper()
-	needPools(t)
+	needZFS(t)
 	dir := t.TempDir()
 	p, err := fixtures.NewZFSPool(dir, fmt.Sprintf("xszfs%dz%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "")), version, 128<<20)
 	if err != nil {
@@ -235,4 +235,42 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func FuzzZoneXML(f *testing.F) {
+	f.Add(readTestdataF(f, "zones/z1.xml"))
+	f.Add([]byte(`<zone name="z" zonepath="/z"><dataset name="a/b"/></zone>`))
+	f.Add([]byte(`<zone name="z" zonepath="/z"><net`))
+	f.Add([]byte(`<!DOCTYPE zone [<!ENTITY x "&x;">]><zone zonepath="&x;"/>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := zfsroot.ParseZoneXML(bytes.NewReader(b), "z.xml")
+		if err != nil {
+			if xerr.Code(err) != 2 || !strings.HasPrefix(err.Error(), "z.xml") {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if c.Zonepath == "" {
+			t.Fatal("config without zonepath")
+		}
+	})
+}
+
+func FuzzMountSource(f *testing.F) {
+	f.Add("42 22 0:39 / /tmp/gz/zones/z1 rw - fuse.zfs pool/zones/z1 rw\n", "/tmp/gz/zones/z1/root")
+	f.Add("1 2 3 / / - \n - - -\n", "/")
+	f.Fuzz(func(t *testing.T, mi, dir string) {
+		fstype, source, mp := zfsroot.MountSource(strings.NewReader(mi), dir)
+		if mp == "" && (fstype != "" || source != "") {
+			t.Fatalf("type %q source %q without a mount point", fstype, source)
+		}
+	})
+}
+
+func readTestdataF(f *testing.F, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
 }

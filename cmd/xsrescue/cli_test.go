@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -56,28 +55,35 @@ func TestCommandLines(t *testing.T) {
 		stdout string // isJSON, isText, isError, or a substring
 		stderr string // substring
 	}{
-		{[]string{"disk", "inspect", img}, 0, isText, ""},
-		{[]string{"disk", "inspect", img, "--json"}, 0, isJSON, ""},
-		{[]string{"--json", "disk", "inspect", img}, 0, isJSON, ""},
-		{[]string{"disk", "--json", "inspect", img}, 0, isJSON, ""},
-		{[]string{"disk", "inspect", "--json", img}, 0, isJSON, ""},
-		{[]string{"disk", "inspect", img, "--json=false"}, 0, isText, ""},
-		{[]string{"disk", "inspect", img, "--", "--json"}, 2, "", "expected 1 argument(s), got 2"},
-		{[]string{"disk", "inspect", img, "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
-		{[]string{"--bogus", "disk", "inspect", img}, 2, "", "flag provided but not defined: -bogus"},
-		{[]string{"disk", "inspect", img, "--json", "--bogus"}, 2, isError, "bogus"},
+		{[]string{"disk", "inspect", "IMG"}, 0, isText, ""},
+		{[]string{"disk", "inspect", "IMG", "--json"}, 0, isJSON, ""},
+		{[]string{"--json", "disk", "inspect", "IMG"}, 0, isJSON, ""},
+		{[]string{"disk", "--json", "inspect", "IMG"}, 0, isJSON, ""},
+		{[]string{"disk", "inspect", "--json", "IMG"}, 0, isJSON, ""},
+		{[]string{"disk", "inspect", "IMG", "--json=false"}, 0, isText, ""},
+		{[]string{"disk", "inspect", "IMG", "--", "--json"}, 2, "", "expected 1 argument(s), got 2"},
+		{[]string{"disk", "inspect", "IMG", "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"--bogus", "disk", "inspect", "IMG"}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"disk", "inspect", "IMG", "--json", "--bogus"}, 2, isError, "bogus"},
 		{[]string{"disk", "inspect"}, 2, "", "expected 1 argument(s), got 0"},
-		{[]string{"disk", "inspect", img, img}, 2, "", "expected 1 argument(s), got 2"},
+		{[]string{"disk", "inspect", "IMG", "IMG"}, 2, "", "expected 1 argument(s), got 2"},
 		{[]string{"disk", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"disk", "inspect", "/nonexistent/disk.img", "--json"}, 2, isError, "no such file or directory"},
-		{[]string{"disk", "inspect", empty, "--json"}, 2, isError, "empty.img: byte 0: empty (0 bytes)"},
-		{[]string{"disk", "inspect", t.TempDir()}, 2, "", "is a directory"},
+		{[]string{"disk", "inspect", "EMPTY", "--json"}, 2, isError, "empty.img: byte 0: empty (0 bytes)"},
+		{[]string{"disk", "inspect", "DIR"}, 2, "", "is a directory"},
 		{[]string{"--version"}, 0, "xsrescue version " + version, ""},
 		{[]string{"disk", "inspect", "--help"}, 0, "EXIT STATUS", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.argv, " "), func(t *testing.T) {
-			code, stdout, stderr := runCLI(tt.argv...)
+			argv := append([]string(nil), tt.argv...)
+			for i, a := range argv {
+				argv[i] = map[string]string{"IMG": img, "EMPTY": empty, "DIR": t.TempDir()}[a]
+				if argv[i] == "" {
+					argv[i] = a
+				}
+			}
+			code, stdout, stderr := runCLI(argv...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
 			}
@@ -99,7 +105,11 @@ func TestCommandLines(t *testing.T) {
 					t.Errorf("stdout is not the text table:\n%s", stdout)
 				}
 			case isError:
-				var doc struct{ Error struct{ ExitCode int `json:"exit_code"` } }
+				var doc struct {
+					Error struct {
+						ExitCode int `json:"exit_code"`
+					}
+				}
 				if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Error.ExitCode != tt.code {
 					t.Errorf("stdout is not the JSON error document (%v):\n%s", err, stdout)
 				}
@@ -156,6 +166,9 @@ func TestDryRunAfterArguments(t *testing.T) {
 	}
 	t.Run("without --dry-run the same line mutates", func(t *testing.T) {
 		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "motd"), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		code, stdout, stderr := runCLI("zz-journal-test-write", "motd", "--root", root, "--content", "new", "--yes")
 		if b, _ := os.ReadFile(filepath.Join(root, "motd")); code != 0 || string(b) != "new" {
 			t.Errorf("exit %d, file %q\nstdout: %s\nstderr: %s", code, b, stdout, stderr)
@@ -163,12 +176,15 @@ func TestDryRunAfterArguments(t *testing.T) {
 	})
 	t.Run("no --yes and no terminal is refused", func(t *testing.T) {
 		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "motd"), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		code, _, stderr := runCLI("zz-journal-test-write", "motd", "--root", root, "--content", "new")
 		if code != xerr.ExitRefused {
 			t.Errorf("exit %d, want %d: %s", code, xerr.ExitRefused, stderr)
 		}
-		if _, err := os.Stat(filepath.Join(root, "motd")); err == nil {
-			t.Error("refused mutation wrote the file")
+		if b, _ := os.ReadFile(filepath.Join(root, "motd")); string(b) != "old" {
+			t.Errorf("refused mutation wrote %q", b)
 		}
 	})
 }
@@ -178,12 +194,11 @@ func TestDryRunAfterArguments(t *testing.T) {
 func TestDiskInspectReadOnly(t *testing.T) {
 	img := cliImage(t)
 	sum := func() string {
-		b, err := os.ReadFile(img)
+		s, err := fixtures.FileSHA256(img)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum := sha256.Sum256(b)
-		return string(sum[:])
+		return s
 	}
 	before := sum()
 	for _, argv := range [][]string{{"disk", "inspect", img}, {"disk", "inspect", img, "--json"}} {
@@ -193,5 +208,41 @@ func TestDiskInspectReadOnly(t *testing.T) {
 	}
 	if sum() != before {
 		t.Fatal("disk inspect changed the image")
+	}
+}
+
+// TestDiskInspectGolden: the text table and the JSON document of a small
+// 5.5 disk whose backup holds 5.0, against testdata/disk_inspect_cli.*.
+// XSRESCUE_UPDATE_GOLDEN=1 rewrites them.
+func TestDiskInspectGolden(t *testing.T) {
+	img := cliImage(t)
+	for _, tt := range []struct {
+		golden string
+		argv   []string
+	}{
+		{"disk_inspect_cli.txt", []string{"disk", "inspect", img}},
+		{"disk_inspect_cli.json", []string{"disk", "inspect", img, "--json"}},
+	} {
+		code, stdout, stderr := runCLI(tt.argv...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.argv, code, stderr)
+		}
+		got := strings.ReplaceAll(stdout, img, "cli.img")
+		path := filepath.Join("testdata", tt.golden)
+		if os.Getenv("XSRESCUE_UPDATE_GOLDEN") != "" {
+			if err := os.MkdirAll("testdata", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(want) {
+			t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", path, want, got)
+		}
 	}
 }

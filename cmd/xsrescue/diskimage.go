@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
@@ -180,8 +178,10 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 		})
 	}
 	o.Logf("%s", summary)
-	if err := confirm(cmd, fmt.Sprintf("overwrite partition %d of %s", p.Number, diskPath)); err != nil {
-		return err
+	if !cmd.Bool("yes") {
+		if err := confirmMutation(cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
+			return err
+		}
 	}
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
@@ -260,23 +260,6 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	tgt := &target.Target{Root: root, Identity: identity, Disk: d.Path, Partition: p.Number}
 	plan := &journal.Plan{Command: command, Changes: []journal.Change{{Kind: journal.External, External: rec, Why: why}}}
 	return j.Apply(ctx, tgt, os.Args, plan)
-}
-
-// confirm asks on a terminal, accepts --yes, and refuses otherwise.
-func confirm(cmd *cli.Command, what string) error {
-	if cmd.Bool("yes") {
-		return nil
-	}
-	in := cmd.Root().Reader
-	if !isTerminal(in) {
-		return xerr.Refusedf("%s: not confirmed (stdin is not a terminal; give --yes)", what)
-	}
-	fmt.Fprintf(output(cmd).Stderr(), "%s? Type yes to go on: ", what)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
-		return xerr.Refusedf("%s: not confirmed", what)
-	}
-	return nil
 }
 
 // progress installs a progress bar callback into *cb when stderr is a

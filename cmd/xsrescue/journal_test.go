@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/journal"
 )
 
@@ -234,5 +236,42 @@ func TestJournalDefaultPathStaysInRoot(t *testing.T) {
 	}
 	if !strings.Contains(out, filepath.Join(dir, outside[1:], "lib/xsrescue/journal.db")) {
 		t.Errorf("journal path not re-rooted: %s", out)
+	}
+}
+
+// The whole flow on a disk image that xsrescue mounts itself: apply, list,
+// undo, each through its own --disk open.
+func TestJournalCLIDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loop devices and mount")
+	}
+	if _, err := exec.LookPath("mkfs.ext3"); err != nil {
+		t.Skip("mkfs.ext3 not installed (e2fsprogs)")
+	}
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("journal-cli", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", img, "--yes")
+	if code != 0 || !strings.Contains(out, "xsrescue journal undo 1 --disk "+img+" --partition 1") {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = journalRun(t, "journal", "list", "--disk", img, "--json")
+	var list struct {
+		Ops []struct {
+			Target    string `json:"target"`
+			Disk      string `json:"disk"`
+			Partition int    `json:"partition"`
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Ops) != 1 || list.Ops[0].Disk != img || list.Ops[0].Partition != 1 || len(list.Ops[0].Target) != 36 {
+		t.Fatalf("list: exit %d %v %s", code, err, out)
+	}
+	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--disk", img, "--yes"); code != 0 {
+		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = journalRun(t, "journal", "show", "1", "--disk", img, "--json")
+	if code != 0 || !strings.Contains(out, `"status": "undone"`) {
+		t.Errorf("show after undo: exit %d %s", code, out)
 	}
 }

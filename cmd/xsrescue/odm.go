@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -92,7 +93,7 @@ func odmPurgeCommand() *cli.Command {
 }
 
 // loadODM reads the dumps and builds the model; bad dumps are invalid input.
-func loadODM(dir string) (*odm.Model, error) {
+func loadODM(cmd *cli.Command, dir string) (*odm.Model, error) {
 	root, err := target.OpenRoot(dir)
 	if err != nil {
 		return nil, xerr.Invalid(err)
@@ -103,7 +104,19 @@ func loadODM(dir string) (*odm.Model, error) {
 		return nil, odmInvalid(err)
 	}
 	m, err := dumps.Model()
-	return m, odmInvalid(err)
+	if err != nil {
+		return nil, odmInvalid(err)
+	}
+	if o := output(cmd); !o.JSON {
+		var read []string
+		for _, c := range odm.DumpClasses {
+			if f, ok := dumps.Files[c]; ok {
+				read = append(read, fmt.Sprintf("%s (%d objects)", f, dumps.Objects[c]))
+			}
+		}
+		o.Logf("read %s", strings.Join(read, ", "))
+	}
+	return m, nil
 }
 
 func odmInvalid(err error) error {
@@ -132,17 +145,19 @@ func devRoot(dev string) (string, string, error) {
 	return filepath.Dir(abs), filepath.Base(abs), nil
 }
 
-func scanDev(dev string) ([]odm.Node, error) {
+// scanDev scans --dev and returns the root that holds it too.
+func scanDev(dev string) (string, []odm.Node, error) {
 	parent, name, err := devRoot(dev)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	root, err := target.OpenRoot(parent)
 	if err != nil {
-		return nil, xerr.Invalid(err)
+		return "", nil, xerr.Invalid(err)
 	}
 	defer root.Close()
-	return odm.ScanDev(root, name)
+	nodes, err := odm.ScanDev(root, name)
+	return parent, nodes, err
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -153,14 +168,14 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 	if dev != "" && listing != "" {
 		return usageError{errors.New("odm ghosts: --dev and --dev-listing are mutually exclusive")}
 	}
-	m, err := loadODM(cmd.String("odm"))
+	m, err := loadODM(cmd, cmd.String("odm"))
 	if err != nil {
 		return err
 	}
 	var nodes []odm.Node
 	switch {
 	case dev != "":
-		if nodes, err = scanDev(dev); err != nil {
+		if _, nodes, err = scanDev(dev); err != nil {
 			return err
 		}
 	case listing != "":
@@ -259,15 +274,11 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 			return xerr.Refusedf("--out %s already holds %s: choose an empty directory", outDir, name)
 		}
 	}
-	m, err := loadODM(cmd.String("odm"))
+	m, err := loadODM(cmd, cmd.String("odm"))
 	if err != nil {
 		return err
 	}
-	rootDir, _, err := devRoot(cmd.String("dev"))
-	if err != nil {
-		return err
-	}
-	nodes, err := scanDev(cmd.String("dev"))
+	rootDir, nodes, err := scanDev(cmd.String("dev"))
 	if err != nil {
 		return err
 	}
@@ -277,12 +288,12 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := output(cmd)
-	files := make([]string, len(odm.OutFiles))
-	for i, name := range odm.OutFiles {
-		files[i] = filepath.Join(outDir, name)
-	}
-	var results []*journal.Result
+	files := []string{}
+	results := []*journal.Result{}
 	if !p.Empty() {
+		for _, name := range odm.OutFiles {
+			files = append(files, filepath.Join(outDir, name))
+		}
 		// One op when --out lies inside the AIX root; otherwise the --out
 		// files first (on their own root), then the nodes.
 		type step struct {
@@ -290,7 +301,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 			plan *journal.Plan
 		}
 		var steps []step
-		if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) || rel == "." {
+		if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) {
 			changes := append(p.OutChanges(filepath.ToSlash(rel)), p.NodeChanges()...)
 			steps = []step{{rootDir, &journal.Plan{Command: "odm purge", Changes: changes}}}
 		} else {
@@ -318,24 +329,17 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 		o.Logf("odm purge: no ghost majors, nothing to do")
 	}
 	purged := []odm.Major{}
-	removed := []odm.Node{}
 	for _, r := range majors {
-		for _, n := range p.Majors {
-			if r.Major == n {
-				purged = append(purged, r)
-			}
+		if slices.Contains(p.Majors, r.Major) {
+			purged = append(purged, r)
 		}
 	}
-	removed = append(removed, p.Nodes...)
 	doc := map[string]any{
 		"majors":  purged,
-		"removed": removed,
+		"removed": append([]odm.Node{}, p.Nodes...),
 		"files":   files,
 		"dry_run": cmd.Bool("dry-run"),
 		"ops":     results,
-	}
-	if p.Empty() {
-		doc["files"] = []string{}
 	}
 	return o.Emit(doc, func(w io.Writer) error {
 		if !p.Empty() && !cmd.Bool("dry-run") {
@@ -348,7 +352,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 }
 
 func applyOn(ctx context.Context, cmd *cli.Command, root string, plan *journal.Plan) (*journal.Result, error) {
-	tgt, err := target.Open(ctx, target.Options{Root: root, Writable: true})
+	tgt, err := target.Open(ctx, target.Options{Root: root, Writable: !cmd.Bool("dry-run")})
 	if err != nil {
 		return nil, err
 	}

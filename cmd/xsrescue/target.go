@@ -18,12 +18,20 @@ func targetFlags() []cli.Flag {
 }
 
 // openTarget opens the target named by --root or --disk. Read-only opens
-// mount ext3/ext4 with ro,noload so a dirty journal is never replayed.
+// mount ext3/ext4 with ro,noload so a dirty journal is never replayed. What
+// the user must know about the open (a journal replay) goes to stderr.
 func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
-	return target.Open(ctx, target.Options{
+	tgt, err := target.Open(ctx, target.Options{
 		Root:      cmd.String("root"),
 		Disk:      cmd.String("disk"),
 		Partition: int(cmd.Int("partition")),
 		Writable:  writable,
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range tgt.Notes {
+		output(cmd).Logf("note: %s", n)
+	}
+	return tgt, nil
 }

@@ -74,23 +74,30 @@ func runVersionShow(ctx context.Context, cmd *cli.Command) error {
 		}
 		only = &in
 	}
-	tgt, err := openTarget(ctx, cmd, false)
-	if err != nil {
-		return err
-	}
-	defer tgt.Close()
-	doc, err := VersionShow(ctx, tgt, only, cmd.String("backup-root"))
+	doc, err := VersionShow(ctx, targetOptions(cmd, false), only, cmd.String("backup-root"))
 	if err != nil {
 		return err
 	}
 	return output(cmd).Emit(doc, func(w io.Writer) error { return renderShow(w, doc, only != nil) })
 }
 
-// VersionShow builds the `version show` document for an opened target
-// (also used by `xsrescue demo`). only limits the verdicts to one
-// installer; backupRoot names a mounted backup partition for --root targets.
-func VersionShow(ctx context.Context, tgt *target.Target, only *versionfile.Installer, backupRoot string) (*ShowDoc, error) {
+// targetOptions are the target flags of cmd, as openTarget reads them.
+func targetOptions(cmd *cli.Command, writable bool) target.Options {
+	return target.Options{Root: cmd.String("root"), Disk: cmd.String("disk"), Partition: int(cmd.Int("partition")), Writable: writable}
+}
+
+// VersionShow builds the `version show` document for the target o (also
+// used by `xsrescue demo`). only limits the verdicts to one installer;
+// backupRoot names a mounted backup partition for --root targets. With a
+// disk, the root is unmounted before the backup partition (root + 1) is
+// mounted: a disk is attached once at a time.
+func VersionShow(ctx context.Context, o target.Options, only *versionfile.Installer, backupRoot string) (*ShowDoc, error) {
+	tgt, err := target.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
 	st, err := versionfile.Inspect(tgt.Root)
+	tgt.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -197,9 +204,17 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 		tw.Flush()
 		fmt.Fprintln(w, "  (≤ 6.5 installers compare PRODUCT_VERSION, 7.0+ PLATFORM_VERSION; --installer V explains one in full)")
 	}
+	for _, v := range doc.Verdicts {
+		if v.Caveat != "" {
+			fmt.Fprintf(w, "  caveat for the %s installer: %s\n", v.Installer, v.Caveat)
+		}
+	}
 	seen := map[string]bool{}
 	for _, v := range doc.Verdicts {
-		if !seen[v.Era] && !strings.HasPrefix(v.Certainty, "verified in the installer source") || strings.Contains(v.Certainty, "unverified") && !seen[v.Era] {
+		if detailed {
+			break // the certainty is printed with the verdict
+		}
+		if !seen[v.Era] && v.Certainty != "verified in the installer source" {
 			fmt.Fprintf(w, "  how sure: %s: %s\n", v.Era, v.Certainty)
 		}
 		seen[v.Era] = true
@@ -313,14 +328,8 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		doc.Undo = undoCommand(cmd, res.Op)
 	}
 	return o.Emit(doc, func(w io.Writer) error {
-		if sp.Plan.Empty() {
-			fmt.Fprintln(w, "already as requested: nothing to change")
-		}
 		if doc.Verdict != nil {
 			fmt.Fprintf(w, "installer %s: %s\n", doc.Verdict.Installer, doc.Verdict.Reason)
-		}
-		if doc.Undo != "" {
-			fmt.Fprintf(w, "undo with: %s\n", doc.Undo)
 		}
 		return nil
 	})

@@ -1,4 +1,4 @@
-package zfsroot_test
+package vdev_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
-	"github.com/xsrescue/xsrescue/zfsroot"
+	"github.com/xsrescue/xsrescue/zfsroot/vdev"
 )
 
 func TestDecodeNVListTypes(t *testing.T) {
@@ -28,7 +28,7 @@ func TestDecodeNVListTypes(t *testing.T) {
 		"arr", []fixtures.NV{fixtures.NVOf("y", "1"), {}},
 		"after", "still read",
 	)
-	l, err := zfsroot.DecodeNVList(fixtures.PackNV(nv))
+	l, err := vdev.DecodeNVList(fixtures.PackNV(nv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func TestDecodeNVListTypes(t *testing.T) {
 	want := map[string]any{
 		"u64": uint64(1 << 40), "i64": int64(-5), "u32": uint64(7), "s": "hello", "b": true, "flag": true,
 		"bytes": []byte{1, 2, 3}, "u64s": []uint64{1, 2}, "strs": []string{"a", "bc"}, "future": nil,
-		"sub":   &zfsroot.NVList{Pairs: []zfsroot.Pair{{Name: "x", Type: zfsroot.TypeUint64, Value: uint64(3)}}},
-		"arr":   []*zfsroot.NVList{{Pairs: []zfsroot.Pair{{Name: "y", Type: zfsroot.TypeString, Value: "1"}}}, {}},
+		"sub":   &vdev.NVList{Pairs: []vdev.Pair{{Name: "x", Type: vdev.TypeUint64, Value: uint64(3)}}},
+		"arr":   []*vdev.NVList{{Pairs: []vdev.Pair{{Name: "y", Type: vdev.TypeString, Value: "1"}}}, {}},
 		"after": "still read",
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -80,13 +80,13 @@ func TestDecodeNVListBroken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := zfsroot.DecodeNVList(tc.in)
-			if err == nil || !errors.Is(err, zfsroot.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+			_, err := vdev.DecodeNVList(tc.in)
+			if err == nil || !errors.Is(err, vdev.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want ErrMalformed containing %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := zfsroot.DecodeNVList(fixtures.PackNV(deep(19))); err != nil {
+	if _, err := vdev.DecodeNVList(fixtures.PackNV(deep(19))); err != nil {
 		t.Errorf("19 levels: %v", err)
 	}
 }
@@ -96,11 +96,11 @@ func FuzzNvlist(f *testing.F) {
 	f.Add(fixtures.PackNV(deep(25)))
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := zfsroot.DecodeNVList(b)
+		l, err := vdev.DecodeNVList(b)
 		if err == nil && l == nil {
 			t.Fatal("nil list without error")
 		}
-		if err != nil && !errors.Is(err, zfsroot.ErrMalformed) {
+		if err != nil && !errors.Is(err, vdev.ErrMalformed) {
 			t.Fatalf("error not marked malformed: %v", err)
 		}
 	})
@@ -125,8 +125,8 @@ func FuzzReadLabels(f *testing.F) {
 		copy(buf[16<<10:], patch)
 		copy(buf[128<<10:], patch)
 		r := &mirrored{head: buf, size: 64 << 20}
-		m, err := zfsroot.ReadLabels(r, r.size)
-		if err != nil && !errors.Is(err, zfsroot.ErrNoLabel) {
+		m, err := vdev.ReadLabels(r, r.size)
+		if err != nil && !errors.Is(err, vdev.ErrNoLabel) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 		if err == nil && m.Config == nil {

@@ -1,30 +1,24 @@
-package zfsroot_test
+package vdev_test
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
-	"github.com/xsrescue/xsrescue/zfsroot"
+	"github.com/xsrescue/xsrescue/zfsroot/vdev"
 )
 
 // blkid runs blkid -p on a byte range and returns its KEY=value pairs.
 func blkid(t *testing.T, path string, off, size int64) map[string]string {
 	t.Helper()
-	out, err := exec.Command("blkid", "-p", "-o", "export", "--offset", fmt.Sprint(off), "--size", fmt.Sprint(size), path).CombinedOutput()
+	kv, err := fixtures.BlkidProbe(path, off, size)
 	if err != nil {
-		t.Fatalf("blkid -p %s: %v: %s", path, err, out)
-	}
-	kv := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		k, v, _ := strings.Cut(l, "=")
-		kv[k] = v
+		t.Fatal(err)
 	}
 	return kv
 }
@@ -48,21 +42,21 @@ func zpoolImportList(t *testing.T, dir string) (name, id string) {
 	return name, id
 }
 
-func readMember(t *testing.T, path string, off, size int64) *zfsroot.Member {
+func readMember(t *testing.T, path string, off, size int64) *vdev.Member {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	m, err := zfsroot.ReadLabels(io.NewSectionReader(f, off, size), size)
+	m, err := vdev.ReadLabels(io.NewSectionReader(f, off, size), size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func checkAgainstTools(t *testing.T, m *zfsroot.Member, version int, bk map[string]string, name, id string) {
+func checkAgainstTools(t *testing.T, m *vdev.Member, version int, bk map[string]string, name, id string) {
 	t.Helper()
 	c := m.Config
 	got := map[string]string{
@@ -77,7 +71,7 @@ func checkAgainstTools(t *testing.T, m *zfsroot.Member, version int, bk map[stri
 	if c.Name != name || fmt.Sprint(c.PoolGUID) != id {
 		t.Errorf("pool %s id %d, zpool import says %s id %s", c.Name, c.PoolGUID, name, id)
 	}
-	if c.Version != uint64(version) || c.State != zfsroot.StateExported {
+	if c.Version != uint64(version) || c.State != vdev.StateExported {
 		t.Errorf("version %d state %d, want %d exported", c.Version, c.State, version)
 	}
 	if v := m.ValidLabels(); len(v) != 4 {
@@ -164,10 +158,10 @@ func TestDamagedLabels(t *testing.T) {
 	for l := range 4 {
 		t.Run(fmt.Sprintf("label%d", l), func(t *testing.T) {
 			img := copyFile(t, src)
-			off := zfsroot.LabelOffset(l, st.Size()) + 16<<10 + 40 // inside the pool name
+			off := vdev.LabelOffset(l, st.Size()) + 16<<10 + 40 // inside the pool name
 			flip(t, img, off)
 			m := readMember(t, img, 0, st.Size())
-			want := fmt.Sprintf("label %d nvlist at offset %d: checksum mismatch: malformed", l, zfsroot.LabelOffset(l, st.Size())+16<<10)
+			want := fmt.Sprintf("label %d nvlist at offset %d: checksum mismatch: malformed", l, vdev.LabelOffset(l, st.Size())+16<<10)
 			if e := m.Labels[l].Err; e == nil || e.Error() != want {
 				t.Errorf("label %d error %v, want %q", l, e, want)
 			}
@@ -182,15 +176,15 @@ func TestDamagedLabels(t *testing.T) {
 	t.Run("all", func(t *testing.T) {
 		img := copyFile(t, src)
 		for l := range 4 {
-			flip(t, img, zfsroot.LabelOffset(l, st.Size())+16<<10+40)
+			flip(t, img, vdev.LabelOffset(l, st.Size())+16<<10+40)
 		}
 		f, err := os.Open(img)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		_, err = zfsroot.ReadLabels(f, st.Size())
-		if !errors.Is(err, zfsroot.ErrNoLabel) || !strings.Contains(err.Error(), "label 3 nvlist at offset") {
+		_, err = vdev.ReadLabels(f, st.Size())
+		if !errors.Is(err, vdev.ErrNoLabel) || !strings.Contains(err.Error(), "label 3 nvlist at offset") {
 			t.Errorf("err = %v, want ErrNoLabel naming each label", err)
 		}
 	})
@@ -241,7 +235,7 @@ func TestVerdicts(t *testing.T) {
 			if spec.TXG != 0 && (m.Best.TXG != spec.TXG || m.Best.Timestamp != spec.Timestamp || m.Best.BigEndian != spec.BigEndian) {
 				t.Errorf("uberblock %+v", m.Best)
 			}
-			v := zfsroot.Judge(m, tc.local, zfsroot.DeviceArg("/dev/sdb1", 0, 0))
+			v := vdev.Judge(m, tc.local, vdev.DeviceArg("/dev/sdb1", 0, 0))
 			if v.Import != tc.wantImport || v.NeedsForce != tc.force || v.Command != tc.wantCmd {
 				t.Errorf("verdict %+v, want %s force=%v %q", v, tc.wantImport, tc.force, tc.wantCmd)
 			}
@@ -265,15 +259,15 @@ func TestDeviceArg(t *testing.T) {
 		{"/tmp/my disk.img", 0, 0, "'/tmp/my disk.img'"},
 		{"/tmp/d.img", 2097152, 134217728, `"$(losetup --read-only --find --show --offset 2097152 --sizelimit 134217728 /tmp/d.img)"`},
 	} {
-		if got := zfsroot.DeviceArg(tc.path, tc.off, tc.size); got != tc.want {
+		if got := vdev.DeviceArg(tc.path, tc.off, tc.size); got != tc.want {
 			t.Errorf("DeviceArg(%q) = %s, want %s", tc.path, got, tc.want)
 		}
 	}
 }
 
 func TestReadLabelsTooSmall(t *testing.T) {
-	_, err := zfsroot.ReadLabels(strings.NewReader("x"), 1<<20)
-	if !errors.Is(err, zfsroot.ErrNoLabel) {
+	_, err := vdev.ReadLabels(strings.NewReader("x"), 1<<20)
+	if !errors.Is(err, vdev.ErrNoLabel) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,12 +1,12 @@
-package zfsroot
+package vdev
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // On-disk constants (OpenZFS include/sys/vdev_impl.h, zio.h, uberblock_impl.h).
@@ -64,19 +64,19 @@ type Config struct {
 	HostID          uint64
 	Hostname        string
 	VdevChildren    uint64
-	Tree            *Vdev    // the top-level vdev that holds this leaf
+	Tree            *Node    // the top-level vdev that holds this leaf
 	FeaturesForRead []string // v5000 only
 }
 
-// Vdev summarises one node of vdev_tree.
-type Vdev struct {
+// Node summarises one node of vdev_tree.
+type Node struct {
 	Type     string  `json:"type"`
 	ID       uint64  `json:"id"`
 	GUID     uint64  `json:"guid,string"`
 	Path     string  `json:"path,omitempty"`
 	Ashift   uint64  `json:"ashift,omitempty"`
 	Asize    uint64  `json:"asize,omitempty"`
-	Children []*Vdev `json:"children,omitempty"`
+	Children []*Node `json:"children,omitempty"`
 }
 
 // Uberblock is one valid slot of a label's uberblock ring.
@@ -136,7 +136,7 @@ func LabelOffset(l int, psize int64) int64 {
 func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 	psize := size &^ (LabelSize - 1)
 	if psize < MinVdevSize {
-		return nil, fmt.Errorf("%d bytes is below the 64 MiB minimum vdev size: %w", size, ErrNoLabel)
+		return nil, fmt.Errorf("%w: %d bytes is below the 64 MiB minimum vdev size", ErrNoLabel, size)
 	}
 	m := &Member{Size: psize}
 	buf := make([]byte, LabelSize)
@@ -158,7 +158,7 @@ func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 		}
 	}
 	if m.Config == nil {
-		return nil, fmt.Errorf("%w (%s)", ErrNoLabel, joinReasons(reasons))
+		return nil, fmt.Errorf("%w: %s", ErrNoLabel, strings.Join(reasons, "; "))
 	}
 	for _, l := range m.Labels {
 		if l.Err == nil {
@@ -166,17 +166,6 @@ func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 		}
 	}
 	return m, nil
-}
-
-func joinReasons(r []string) string {
-	var b bytes.Buffer
-	for i, s := range r {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 func disagreements(l Label, c *Config) []string {
@@ -260,8 +249,8 @@ func configFrom(nv *NVList) *Config {
 	return c
 }
 
-func vdevFrom(nv *NVList) *Vdev {
-	v := &Vdev{}
+func vdevFrom(nv *NVList) *Node {
+	v := &Node{}
 	v.Type, _ = nv.String("type")
 	v.ID, _ = nv.Uint64("id")
 	v.GUID, _ = nv.Uint64("guid")

@@ -1,4 +1,4 @@
-package zfsroot
+package vdev
 
 import (
 	"encoding/binary"

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+)
+
+func odmRun(t *testing.T, argv ...string) (int, string, string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func odmFixture(t *testing.T) *fixtures.AIX {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the AIX fixture's dev/ is made with mknod")
+	}
+	a, err := fixtures.BuildAIX(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// odmState is every entry under dirs with type, mode, owner, device number,
+// link text and content hash: what "never write a byte" must keep.
+func odmState(t *testing.T, dirs ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return err
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			s := fmt.Sprintf("%v %d:%d rdev=%d", fi.Mode(), st.Uid, st.Gid, st.Rdev)
+			switch {
+			case fi.Mode()&fs.ModeSymlink != 0:
+				l, _ := os.Readlink(p)
+				s += " -> " + l
+			case fi.Mode().IsRegular():
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				s += fmt.Sprintf(" %x", sha256.Sum256(b))
+			}
+			out[p] = s
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+type odmMajorJSON struct {
+	Major   int     `json:"major"`
+	Verdict string  `json:"verdict"`
+	Owner   *string `json:"owner"`
+	Devno   []struct {
+		Minor  int    `json:"minor"`
+		Device string `json:"device"`
+	} `json:"devno"`
+	Nodes []struct {
+		Path  string `json:"path"`
+		Type  string `json:"type"`
+		Minor int    `json:"minor"`
+	} `json:"nodes"`
+	Reason string `json:"reason"`
+}
+
+func TestOdmGhostsReadOnly(t *testing.T) {
+	a := odmFixture(t)
+	listing := filepath.Join(t.TempDir(), "dev.ls")
+	ls := exec.Command("ls", "-l", a.DevDir)
+	ls.Env = append(os.Environ(), "LC_ALL=C")
+	b, err := ls.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(listing, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := odmState(t, a.Dir, a.ODMDir)
+	for _, src := range [][]string{{"--dev", a.DevDir}, {"--dev-listing", listing}} {
+		code, stdout, stderr := odmRun(t, append([]string{"odm", "ghosts", "--odm", a.ODMDir, "--json"}, src...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", src, code, stderr)
+		}
+		var doc struct {
+			Majors []odmMajorJSON `json:"majors"`
+		}
+		dec := json.NewDecoder(strings.NewReader(stdout))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("%v\n%s", err, stdout)
+		}
+		verdicts := map[int]string{}
+		for _, m := range doc.Majors {
+			verdicts[m.Major] = m.Verdict
+			if m.Major == 43 {
+				var paths []string
+				for _, n := range m.Nodes {
+					paths = append(paths, n.Path)
+				}
+				if d := cmp.Diff(a.GhostPaths, paths); d != "" || m.Owner != nil || len(m.Devno) != 3 {
+					t.Errorf("%v: ghost 43: %+v %s", src, m, d)
+				}
+			}
+		}
+		want := map[int]string{19: "owned", 20: "orphan-devno", 36: "owned", 37: "owned", 43: "ghost", 44: "orphan-vg", 45: "owned", 143: "owned", 10: "base"}
+		for major, v := range want {
+			if verdicts[major] != v {
+				t.Errorf("%v: major %d: %q, want %q", src, major, verdicts[major], v)
+			}
+		}
+	}
+	code, stdout, _ := odmRun(t, "odm", "ghosts", "--odm", a.ODMDir, "--dev", a.DevDir)
+	for _, want := range []string{"43     ghost", "odmdelete -o CuDvDr -q \"resource='devno' and value1='43'\"", "rm /dev/rghostlv02", "savebase", "--major 43"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("text output lacks %q (exit %d):\n%s", want, code, stdout)
+		}
+	}
+	if strings.Contains(stdout, "rm /dev/rmt0") || strings.Contains(stdout, "decoy143\n") {
+		t.Errorf("repair touches the decoy:\n%s", stdout)
+	}
+	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir)); d != "" {
+		t.Errorf("odm ghosts wrote something:\n%s", d)
+	}
+}
+
+func TestOdmBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "CuDvDr"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	good := "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"43\"\n\tvalue2 = \"0\"\n\tvalue3 = \"x\"\n"
+	for _, tt := range []struct {
+		name, content, want string
+	}{
+		{"unbalanced", "\nCuDvDr:\n\tresource = \"devno\n", "CuDvDr line 3: unbalanced quote"},
+		{"before-header", "\tresource = \"devno\"\n", "CuDvDr line 1: descriptor resource before a class header"},
+		{"nul", "\nCuDvDr:\n\tres\x00ource = \"devno\"\n", "CuDvDr line 3: NUL byte"},
+		{"huge", "\nCuDvDr:\n\tvalue3 = \"" + strings.Repeat("v", 10<<20) + "\"\n", "CuDvDr line 3: line longer than"},
+		{"octal", strings.Replace(good, `"43"`, `"043"`, 1), "CuDvDr line 4: value1 major: \"043\": not a strict decimal number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := write(tt.name, tt.content)
+			code, _, stderr := odmRun(t, "odm", "ghosts", "--odm", d)
+			if code != 2 || !strings.Contains(stderr, filepath.Join(d, tt.want)) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+	ok := write("ok", good)
+	for _, argv := range [][]string{
+		{"odm", "ghosts"},
+		{"odm", "ghosts", "--odm", filepath.Join(dir, "missing")},
+		{"odm", "ghosts", "--odm", t.TempDir()},
+		{"odm", "ghosts", "--odm", ok, "--dev", "/x", "--dev-listing", "/y"},
+		{"odm", "ghosts", "--odm", ok, "stray"},
+		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir},
+		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir, "--major", "0x2b"},
+		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir, "--major", "010"},
+		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", filepath.Join(dir, "nope"), "--major", "43"},
+	} {
+		if code, _, stderr := odmRun(t, argv...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", argv, code, stderr)
+		}
+	}
+}
+
+func TestOdmPurgeRefusals(t *testing.T) {
+	a := odmFixture(t)
+	out := t.TempDir()
+	before := odmState(t, a.Dir, a.ODMDir, out)
+	for _, tt := range []struct {
+		major, want string
+	}{
+		{"143", "major 143 is owned, not a ghost"},
+		{"44", "major 44 is orphan-vg, not a ghost"},
+		{"45", "major 45 is owned, not a ghost"},
+		{"10", "major 10 is base"},
+		{"99", "the data contradicts --major 99"},
+		{"43,143", "major 143 is owned"},
+	} {
+		code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", tt.major, "--yes")
+		if code != 3 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("--major %s: exit %d %q, want 3 %q", tt.major, code, stderr, tt.want)
+		}
+	}
+	// Without a CuDv dump an Available device cannot be ruled out.
+	noCuDv := t.TempDir()
+	for _, c := range []string{"CuDvDr", "CuAt"} {
+		b, _ := os.ReadFile(filepath.Join(a.ODMDir, c))
+		if err := os.WriteFile(filepath.Join(noCuDv, c), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := odmRun(t, "odm", "purge", "--odm", noCuDv, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "CuDv dump") {
+		t.Errorf("no CuDv: exit %d %q", code, stderr)
+	}
+	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
+		t.Errorf("a refused purge wrote something:\n%s", d)
+	}
+}
+
+func TestOdmPurgeDryRun(t *testing.T) {
+	a := odmFixture(t)
+	out := t.TempDir()
+	before := odmState(t, a.Dir, a.ODMDir, out)
+	code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	all := stdout + stderr
+	for _, want := range []string{"+++ b/purge.ksh", "+\todmdelete -o CuDvDr -q", "+++ b/CuDvDr.after.add", "+++ b/undo.ksh", "dev/rghostlv02", "dev/ghostlink"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("dry run does not show %q", want)
+		}
+	}
+	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
+		t.Errorf("dry run wrote something:\n%s", d)
+	}
+}
+
+// purge with --out outside the AIX root (two ops) and inside it (one op):
+// exactly the ghost's entries go, the files are written, journal undo puts
+// every node back identically.
+func TestOdmPurgeAndUndo(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		t.Run(fmt.Sprintf("out-inside-root=%v", inside), func(t *testing.T) {
+			a := odmFixture(t)
+			out := t.TempDir()
+			if inside {
+				out = filepath.Join(a.Dir, "var/adm/xsrescue")
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := odmState(t, a.DevDir)
+			code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes", "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var doc struct {
+				Majors  []odmMajorJSON `json:"majors"`
+				Removed []struct {
+					Path string `json:"path"`
+				} `json:"removed"`
+				Files  []string `json:"files"`
+				DryRun bool     `json:"dry_run"`
+				Ops    []struct {
+					Op      int64  `json:"op"`
+					Journal string `json:"journal"`
+					Status  string `json:"status"`
+				} `json:"ops"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+				t.Fatalf("%v\n%s", err, stdout)
+			}
+			wantOps := 2
+			if inside {
+				wantOps = 1
+			}
+			if len(doc.Ops) != wantOps || len(doc.Majors) != 1 || doc.Majors[0].Major != 43 || len(doc.Files) != 4 || doc.DryRun {
+				t.Fatalf("purge document: %+v", doc)
+			}
+			var removed []string
+			for _, r := range doc.Removed {
+				removed = append(removed, r.Path)
+			}
+			sort.Strings(removed)
+			if d := cmp.Diff(a.GhostPaths, removed); d != "" {
+				t.Errorf("removed: %s", d)
+			}
+			after := odmState(t, a.DevDir)
+			var gone []string
+			for p, s := range before {
+				if after[p] != s {
+					rel, _ := filepath.Rel(a.Dir, p)
+					gone = append(gone, rel)
+				}
+			}
+			sort.Strings(gone)
+			if d := cmp.Diff(a.GhostPaths, gone); d != "" || len(after) != len(before)-len(a.GhostPaths) {
+				t.Errorf("changed entries (-want +got):\n%s", d)
+			}
+			for _, f := range doc.Files {
+				if _, err := os.Stat(f); err != nil {
+					t.Error(err)
+				}
+			}
+			orig, _ := os.ReadFile(filepath.Join(a.ODMDir, "CuDvDr"))
+			if b, _ := os.ReadFile(filepath.Join(out, "CuDvDr.before.add")); !bytes.Equal(b, orig) {
+				t.Error("CuDvDr.before.add differs from the dump")
+			}
+			if b, _ := os.ReadFile(filepath.Join(out, "CuDvDr.after.add")); bytes.Contains(b, []byte(`value1 = "43"`)) || !bytes.Contains(b, []byte(`value1 = "143"`)) {
+				t.Errorf("CuDvDr.after.add:\n%s", b)
+			}
+			if ksh, err := exec.LookPath("ksh"); err == nil {
+				for _, s := range []string{"purge.ksh", "undo.ksh"} {
+					if o, err := exec.Command(ksh, "-n", filepath.Join(out, s)).CombinedOutput(); err != nil {
+						t.Errorf("ksh -n %s: %v %s", s, err, o)
+					}
+				}
+			}
+			// A second purge: the nodes are gone and --out is taken.
+			if code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "already holds") {
+				t.Errorf("second purge into the same --out: exit %d %s", code, stderr)
+			}
+			nodeOp := doc.Ops[len(doc.Ops)-1]
+			code, _, stderr = odmRun(t, "journal", "undo", fmt.Sprint(nodeOp.Op), "--root", a.Dir, "--journal", nodeOp.Journal, "--yes")
+			if code != 0 {
+				t.Fatalf("journal undo: exit %d: %s", code, stderr)
+			}
+			if d := cmp.Diff(before, odmState(t, a.DevDir)); d != "" {
+				t.Errorf("undo did not recreate dev/ identically:\n%s", d)
+			}
+		})
+	}
+}
+
+// With no ghost left, --all-ghosts is "already as requested": exit 0, nothing
+// written, empty ops and files.
+func TestOdmPurgeNothingToDo(t *testing.T) {
+	a := odmFixture(t)
+	b, err := os.ReadFile(filepath.Join(a.ODMDir, "CuDvDr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, st := range strings.SplitAfter(string(b), "\n\nCuDvDr:") {
+		if !strings.Contains(st, "value1 = \"43\"") {
+			kept = append(kept, st)
+		}
+	}
+	cleaned := strings.Join(kept, "")
+	if !strings.HasSuffix(cleaned, "\n") {
+		cleaned += "\n"
+	}
+	if err := os.WriteFile(filepath.Join(a.ODMDir, "CuDvDr"), []byte(cleaned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.GhostPaths {
+		if err := os.Remove(filepath.Join(a.Dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(a.DevDir, "sub/deep43")); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	before := odmState(t, a.Dir, a.ODMDir, out)
+	code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := `{"dry_run":false,"files":[],"majors":[],"ops":[],"removed":[]}`
+	var doc any
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := json.Marshal(doc); string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
+		t.Errorf("wrote something:\n%s", d)
+	}
+}

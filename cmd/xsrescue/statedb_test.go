@@ -1,0 +1,389 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/statedb"
+)
+
+// statedbTree hashes every regular file and link under dir.
+func statedbTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "-> " + l
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(b)
+			out[rel] = hex.EncodeToString(h[:])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameFiles(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("%s: %s changed", what, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			t.Errorf("%s: %s appeared", what, k)
+		}
+	}
+}
+
+// statedbRoot is a XenServer root of release rel whose xapi directory holds
+// the database db (a carried-over newer one, typically).
+func statedbRoot(t *testing.T, rel string, db fixtures.StateDBSpec, extra func(dir string) error) string {
+	t.Helper()
+	dir := t.TempDir()
+	spec := fixtures.RootSpec{Release: rel, Seed: "host1", Populate: func(dir string) error {
+		xapiDir := "var/xapi"
+		if _, err := os.Lstat(filepath.Join(dir, "var/lib/xcp")); err == nil {
+			xapiDir = "var/lib/xcp"
+		}
+		if err := fixtures.WriteStateDBFile(filepath.Join(dir, xapiDir, "state.db"), db, false); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(dir)
+		}
+		return nil
+	}}
+	if err := fixtures.WriteXenServerRoot(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestStatedbShow(t *testing.T) {
+	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}, func(dir string) error {
+		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/lib/xcp/ha_metadata.db"), fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false)
+	})
+	before := statedbTree(t, dir)
+	code, out, errOut := runCLI("statedb", "show", "--root", dir, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	sameFiles(t, "show --root", before, statedbTree(t, dir))
+	var doc struct {
+		Path        string            `json:"path"`
+		SchemaMinor int               `json:"schema_minor"`
+		Manifest    map[string]string `json:"manifest"`
+		Releases    []string          `json:"releases"`
+		Tables      []struct {
+			Name    string   `json:"name"`
+			Rows    int      `json:"rows"`
+			Columns []string `json:"columns"`
+		} `json:"tables"`
+		SideFiles []struct {
+			Path       string `json:"path"`
+			Role       string `json:"role"`
+			Generation *int64 `json:"generation"`
+		} `json:"side_files"`
+		XapiLoads *string `json:"xapi_loads"`
+		Reason    string  `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// the fixture's state.db has generation 1024, the fresh ha_metadata.db 42
+	if doc.Path != "/var/lib/xcp/state.db" || doc.XapiLoads == nil || *doc.XapiLoads != doc.Path || !strings.Contains(doc.Reason, "highest .generation") {
+		t.Errorf("path %q loads %v reason %q", doc.Path, doc.XapiLoads, doc.Reason)
+	}
+	if doc.SchemaMinor != 603 || doc.Manifest["schema_minor_vsn"] != "603" || strings.Join(doc.Releases, ",") != "8.2.1" {
+		t.Errorf("schema %d manifest %v releases %v", doc.SchemaMinor, doc.Manifest, doc.Releases)
+	}
+	if len(doc.SideFiles) != 2 || doc.SideFiles[0].Role != "ha_metadata" || *doc.SideFiles[0].Generation != 42 || doc.SideFiles[1].Path != "/var/lib/xcp/state.db" {
+		t.Errorf("side files %+v", doc.SideFiles)
+	}
+	var vm bool
+	for _, tb := range doc.Tables {
+		if tb.Name == "VM" {
+			vm = tb.Rows == 3 && len(tb.Columns) > 70 && tb.Columns[0] == "HVM__boot_params"
+		}
+	}
+	if !vm {
+		t.Errorf("VM table wrong: %+v", doc.Tables)
+	}
+
+	// a plain gzip file, text output
+	gz := filepath.Join(t.TempDir(), "state.db")
+	if err := fixtures.WriteStateDBFile(gz, fixtures.StateDBSpec{Release: "5.5", VMs: 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	before = statedbTree(t, filepath.Dir(gz))
+	code, out, errOut = runCLI("statedb", "show", gz)
+	if code != 0 || !strings.Contains(out, "gzip-compressed") || !strings.Contains(out, "schema 5.57: written by XenServer 5.5") ||
+		!strings.Contains(out, "manifest (old form, 12 pairs)") || !strings.Contains(out, "generation    /") && !strings.Contains(out, "generation") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	sameFiles(t, "show FILE", before, statedbTree(t, filepath.Dir(gz)))
+}
+
+func TestStatedbBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good, err := fixtures.StateDB(fixtures.StateDBSpec{Release: "6.2", VMs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trunc := write("trunc.db", good[:len(good)/2])
+	badEsc := write("esc.db", []byte(strings.Replace(string(good), `name__label="Local storage"`, `name__label="Local&nbsp;storage"`, 1)))
+	garbage := write("gz.db", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3})
+	okFile := write("ok.db", good)
+	tests := []struct {
+		argv []string
+		code int
+		msg  string
+	}{
+		{[]string{"statedb", "show", trunc}, 2, trunc + ": offset "},
+		{[]string{"statedb", "show", badEsc}, 2, `table SR, row 1`},
+		{[]string{"statedb", "show", garbage}, 2, "gzip"},
+		{[]string{"statedb", "show", filepath.Join(dir, "missing.db")}, 2, "no such file"},
+		{[]string{"statedb", "show", okFile, "--root", dir}, 2, "not both"},
+		{[]string{"statedb", "diff", okFile}, 2, "expected 2 argument"},
+		{[]string{"statedb", "diff", okFile, trunc}, 2, trunc + ": offset"},
+		{[]string{"statedb", "patch", okFile, "--to-release", "9.9"}, 2, "not in the release table"},
+		{[]string{"statedb", "patch", okFile}, 2, "exactly one of"},
+		{[]string{"statedb", "patch", okFile, "--to-schema", "x"}, 2, "--to-schema"},
+		{[]string{"statedb", "patch", okFile, "--to-release", "8.2"}, 3, "newer than the database"},
+		{[]string{"statedb", "patch", okFile, "--to-release", "5.5"}, 2, "installation_uuid"},
+		{[]string{"statedb", "show", "--bogus"}, 2, "bogus"},
+	}
+	before := statedbTree(t, dir)
+	for _, tt := range tests {
+		code, _, errOut := runCLI(tt.argv...)
+		if code != tt.code || !strings.Contains(errOut, tt.msg) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("%v: exit %d, %q; want %d, %q", tt.argv, code, errOut, tt.code, tt.msg)
+		}
+	}
+	sameFiles(t, "errors", before, statedbTree(t, dir))
+}
+
+func TestStatedbDiff(t *testing.T) {
+	dir := t.TempDir()
+	fresh, carried := filepath.Join(dir, "fresh.db"), filepath.Join(dir, "state.db")
+	if err := fixtures.WriteStateDBFile(fresh, fixtures.StateDBSpec{Release: "5.0", Fresh: true, Seed: "h"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtures.WriteStateDBFile(carried, fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "h"}, true); err != nil {
+		t.Fatal(err)
+	}
+	before := statedbTree(t, dir)
+	code, out, errOut := runCLI("statedb", "diff", carried, fresh, "--rows", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var d statedb.Diff
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if m := d.Manifest["schema_minor_vsn"]; *m.A != "57" || *m.B != "55" {
+		t.Errorf("manifest %+v", d.Manifest)
+	}
+	if strings.Join(d.TablesOnlyInA, ",") != "subject" || len(d.ColumnsOnlyInA["VM"]) != 5 {
+		t.Errorf("tables %v columns %v", d.TablesOnlyInA, d.ColumnsOnlyInA)
+	}
+	// same host (seed): host, pool and dom0 share refs and differ in values
+	vm := d.RowChanges["VM"]
+	if vm == nil || len(vm.Added) != 0 || len(vm.Removed) != 2 || len(vm.Changed) != 0 {
+		t.Errorf("VM row changes %+v", vm)
+	}
+	if h := d.RowChanges["host"]; h == nil || len(h.Changed) != 1 {
+		t.Errorf("host row changes %+v", h)
+	}
+	code, out, _ = runCLI("statedb", "diff", carried, fresh)
+	if code != 0 || !strings.Contains(out, "schema_minor_vsn: \"57\" -> \"55\"") || !strings.Contains(out, "tables only in A: subject") ||
+		!strings.Contains(out, "VM: is_a_snapshot, snapshot_of, snapshot_time, snapshots, transportable_snapshot_id") {
+		t.Errorf("text diff:\n%s", out)
+	}
+	sameFiles(t, "diff", before, statedbTree(t, dir))
+}
+
+// TestStatedbPatchDowngrade is the field case: a 7.1 root (after the
+// installer downgrade) holding the 8.2 database, patched like the fresh
+// database the 7.1 xapi writes, through the journal, and undone.
+func TestStatedbPatchDowngrade(t *testing.T) {
+	db := fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}
+	dir := statedbRoot(t, "7.1", db, func(dir string) error {
+		// ha_metadata.db from a later flush: xapi would load it instead
+		p := filepath.Join(dir, "var/lib/xcp/ha_metadata.db")
+		if err := fixtures.WriteStateDBFile(p, db, false); err != nil {
+			return err
+		}
+		return os.WriteFile(p+".generation", []byte("5000"), 0o600)
+	})
+	ref := filepath.Join(t.TempDir(), "fresh71.db")
+	if err := fixtures.WriteStateDBFile(ref, fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	before := statedbTree(t, dir)
+
+	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--like", ref, "--dry-run")
+	if code != 3 || !strings.Contains(errOut, "table Certificate (1 rows)") || !strings.Contains(out, "drop table Certificate (1 rows)") {
+		t.Fatalf("refusal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--like", ref, "--drop-data", "--dry-run")
+	for _, want := range []string{"schema 5.603 -> 5.108", "~ schema_minor_vsn=603 -> 108", "drop column VM.domain_type",
+		"values re-encoded", "WARNING: /var/lib/xcp/ha_metadata.db (ha_metadata) would be loaded instead: pass --set-aside"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("dry run: exit %d, no %q in\n%s\n%s", code, want, out, errOut)
+		}
+	}
+	sameFiles(t, "dry run", before, statedbTree(t, dir))
+
+	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--like", ref, "--drop-data", "--set-aside", "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var doc struct {
+		Path          string             `json:"path"`
+		ManifestAfter map[string]string  `json:"manifest_after"`
+		Competitors   []statedb.SideFile `json:"competitors"`
+		Op            *struct {
+			Op int64 `json:"op"`
+		} `json:"op"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if doc.Path != "var/lib/xcp/state.db" || doc.ManifestAfter["schema_minor_vsn"] != "108" || len(doc.Competitors) != 1 || doc.Op == nil || doc.Op.Op == 0 {
+		t.Fatalf("doc %s", out)
+	}
+	patched, err := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(patched), "Certificate") || strings.Contains(string(patched), "%.") || !strings.Contains(string(patched), "__ctime=") {
+		t.Error("patched file still has 8.2 content")
+	}
+	if g, _ := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db.generation")); string(g) != "1024" {
+		t.Errorf(".generation %q", g)
+	}
+	code, out, _ = runCLI("statedb", "show", "--root", dir)
+	if code != 0 || !strings.Contains(out, "schema 5.108") || !strings.Contains(out, "xapi loads /var/lib/xcp/state.db") {
+		t.Errorf("show after patch:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var/lib/xcp/ha_metadata.db.generation"+statedb.AsideSuffix)); err != nil {
+		t.Error(err)
+	}
+
+	code, _, errOut = runCLI("journal", "undo", strconv.FormatInt(doc.Op.Op, 10), "--root", dir, "--yes")
+	if code != 0 {
+		t.Fatalf("undo: exit %d %s", code, errOut)
+	}
+	after := statedbTree(t, dir)
+	for k := range after {
+		if strings.HasPrefix(k, "var/lib/xsrescue/") {
+			delete(after, k)
+		}
+	}
+	sameFiles(t, "undo", before, after)
+}
+
+// TestStatedbPatchToRelease: a 7.1 database on a 5.0 root, patched with the
+// release table only: the 12-pair manifest gets the host values from the
+// inventory; nothing is dropped, the suspects are listed.
+func TestStatedbPatchToRelease(t *testing.T) {
+	dir := statedbRoot(t, "5.0", fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "host1"}, func(dir string) error {
+		if err := os.WriteFile(filepath.Join(dir, "etc/xensource/pool.conf"), []byte("master"), 0o600); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "etc/xensource/ptoken"), []byte("tok-123\n"), 0o600)
+	})
+	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--to-release", "5.0", "--yes")
+	for _, want := range []string{"+ installation_uuid=" + fixtures.UUID("host1/installation"), "+ pool_token=tok-123", "+ product_version=5.0.0",
+		"suspected unknown to the target (kept): table VMSS", "rows lose __ctime/__mtime", "without --like"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, no %q in\n%s\n%s", code, want, out, errOut)
+		}
+	}
+	// a second run has nothing to do
+	code, out, _ = runCLI("statedb", "patch", "--root", dir, "--to-release", "5.0", "--yes")
+	if code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	// a plain file without host values cannot get the 12-pair manifest
+	plain := filepath.Join(t.TempDir(), "state.db")
+	if err := fixtures.WriteStateDBFile(plain, fixtures.StateDBSpec{Release: "6.2", VMs: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI("statedb", "patch", plain, "--to-release", "5.5", "--yes"); code != 2 || !strings.Contains(errOut, "installation_uuid") {
+		t.Errorf("plain old-manifest target: exit %d %s", code, errOut)
+	}
+}
+
+// TestStatedbDisk: the 5.5 → 5.0 downgrade on a disk image: show and dry
+// run leave the image byte-identical; the patch goes through a real mount.
+func TestStatedbDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a partition of an image needs root")
+	}
+	root := fixtures.RootSpec{Release: "5.0", Populate: func(dir string) error {
+		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/xapi/state.db"), fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "statedb-disk"}, false)
+	}}
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("statedb-disk", "dos", root, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func() string {
+		s, err := fixtures.FileSHA256(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := sum()
+	code, out, errOut := runCLI("statedb", "show", "--disk", img, "--json")
+	if code != 0 || !strings.Contains(out, `"xapi_loads": "/var/xapi/state.db"`) || !strings.Contains(out, `"schema_minor": 57`) {
+		t.Fatalf("show: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("statedb", "patch", "--disk", img, "--to-release", "5.0", "--dry-run")
+	if code != 0 || !strings.Contains(out, "~ schema_minor_vsn=57 -> 55") || !strings.Contains(out, "suspected unknown to the target (kept): table subject") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if sum() != before {
+		t.Fatal("show or dry run changed the image")
+	}
+	code, out, errOut = runCLI("statedb", "patch", "--disk", img, "--to-release", "5.0", "--yes")
+	if code != 0 {
+		t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI("statedb", "show", "--disk", img)
+	if code != 0 || !strings.Contains(out, "schema 5.55: written by XenServer 5.0") || !strings.Contains(out, "product_version        5.0.0") {
+		t.Errorf("after patch:\n%s", out)
+	}
+}

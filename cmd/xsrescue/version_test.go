@@ -1,0 +1,409 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+func versionRoot(t *testing.T, spec fixtures.RootSpec) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "root")
+	if err := fixtures.WriteXenServerRoot(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// versionTreeState maps every path under dir to its mode and content hash
+// or link target, so "nothing changed" (modes included) is one comparison.
+func versionTreeState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "link " + l
+		case d.IsDir():
+			out[rel] = "dir " + fi.Mode().String()
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			out[rel] = fi.Mode().String() + " " + hex.EncodeToString(sum[:])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameTree(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("%s: %s was %q, now %q", what, k, v, b[k])
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			t.Errorf("%s: %s appeared", what, k)
+		}
+	}
+}
+
+type showJSON struct {
+	Root       string            `json:"root"`
+	Inventory  map[string]string `json:"inventory"`
+	Consistent bool              `json:"consistent"`
+	Markers    []struct {
+		Path, Resolved, Value string
+		ProductVersion        string `json:"product_version"`
+		BuildNumber           string `json:"build_number"`
+	} `json:"markers"`
+	Verdicts []struct {
+		Installer     string `json:"installer"`
+		Generation    string `json:"generation"`
+		OffersUpgrade bool   `json:"offers_upgrade"`
+		Reason        string `json:"reason"`
+		Rule          string `json:"rule"`
+	} `json:"verdicts"`
+	Backup *struct {
+		Partition     int               `json:"partition"`
+		Marker        bool              `json:"marker"`
+		Inventory     map[string]string `json:"inventory"`
+		OffersRestore bool              `json:"offers_restore"`
+	} `json:"backup"`
+}
+
+func versionShowJSON(t *testing.T, argv ...string) showJSON {
+	t.Helper()
+	code, out, errOut := runCLI(append([]string{"version", "show", "--json"}, argv...)...)
+	if code != 0 {
+		t.Fatalf("version show %v: exit %d: %s", argv, code, errOut)
+	}
+	var doc showJSON
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return doc
+}
+
+func offers(doc showJSON) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range doc.Verdicts {
+		m[v.Installer] = v.OffersUpgrade
+	}
+	return m
+}
+
+// TestVersionShowRoots: the JSON contract on each fixture generation, the
+// verdicts of installers 5.0, 5.6, 6.2, 7.0, 7.1, 8.2, and not a byte
+// written.
+func TestVersionShowRoots(t *testing.T) {
+	cases := []struct {
+		release string
+		accept  []string // of 5.0.0, 5.6.0, 6.2.0, 7.0.0, 7.1.0, 8.2.0
+		markers int
+	}{
+		{"5.5", []string{"5.6.0"}, 2},
+		{"6.2", []string{"6.2.0"}, 2},
+		{"7.0", []string{"7.0.0", "7.1.0", "8.2.0"}, 5},
+		{"7.1", []string{"7.1.0", "8.2.0"}, 5},
+	}
+	for _, c := range cases {
+		t.Run(c.release, func(t *testing.T) {
+			root := versionRoot(t, fixtures.RootSpec{Release: c.release})
+			before := versionTreeState(t, root)
+			doc := versionShowJSON(t, "--root", root)
+			if !doc.Consistent || len(doc.Markers) != c.markers || doc.Backup != nil || doc.Inventory["PRODUCT_NAME"] != "xenenterprise" {
+				t.Fatalf("doc: %+v", doc)
+			}
+			got := offers(doc)
+			for _, in := range []string{"5.0.0", "5.6.0", "6.2.0", "7.0.0", "7.1.0", "8.2.0"} {
+				want := false
+				for _, a := range c.accept {
+					want = want || a == in
+				}
+				if got[in] != want {
+					t.Errorf("installer %s: offers_upgrade=%v want %v", in, got[in], want)
+				}
+			}
+			one := versionShowJSON(t, "--root", root, "--installer", "8.2")
+			if len(one.Verdicts) != 1 || one.Verdicts[0].Installer != "8.2.0" || one.Verdicts[0].Rule == "" {
+				t.Fatalf("--installer 8.2: %+v", one.Verdicts)
+			}
+			code, text, _ := runCLI("version", "show", "--root", root)
+			if code != 0 || !strings.Contains(text, "would the installer of version V offer Upgrade?") {
+				t.Fatalf("text output (exit %d):\n%s", code, text)
+			}
+			sameTree(t, "version show", before, versionTreeState(t, root))
+		})
+	}
+}
+
+// TestVersionSetShowUndo: set for an older installer, show agrees, undo
+// restores every file byte for byte (symlinked markers stay links).
+func TestVersionSetShowUndo(t *testing.T) {
+	cases := []struct{ release, installer, wantPV string }{
+		{"5.5", "5.0", "5.0.0"},
+		{"7.1", "7.0", "7.0.0"},
+		{"8.2.1", "8.0", "8.0.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.release+"-for-"+c.installer, func(t *testing.T) {
+			root := versionRoot(t, fixtures.RootSpec{Release: c.release})
+			jpath := filepath.Join(t.TempDir(), "journal.db")
+			before := versionTreeState(t, root)
+
+			code, out, errOut := runCLI("version", "set", "--root", root, "--for-installer", c.installer, "--dry-run")
+			if code != 0 || !strings.Contains(out, "+PRODUCT_VERSION='"+c.wantPV+"'") {
+				t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+			}
+			sameTree(t, "dry run", before, versionTreeState(t, root))
+
+			code, out, errOut = runCLI("version", "set", "--root", root, "--for-installer", c.installer, "--yes", "--json", "--journal", jpath)
+			if code != 0 {
+				t.Fatalf("set: exit %d: %s", code, errOut)
+			}
+			var set struct {
+				Op   *struct{ Op int64 } `json:"op"`
+				Undo string              `json:"undo"`
+			}
+			if err := json.Unmarshal([]byte(out), &set); err != nil || set.Op == nil {
+				t.Fatalf("set JSON: %v\n%s", err, out)
+			}
+			if !strings.HasPrefix(set.Undo, "xsrescue journal undo ") {
+				t.Fatalf("undo command %q", set.Undo)
+			}
+			doc := versionShowJSON(t, "--root", root, "--installer", c.installer)
+			if !doc.Consistent || !doc.Verdicts[0].OffersUpgrade || doc.Inventory["PRODUCT_VERSION"] != c.wantPV {
+				t.Fatalf("after set: consistent=%v verdict=%+v", doc.Consistent, doc.Verdicts)
+			}
+			for _, m := range doc.Markers {
+				if m.ProductVersion != "" && !strings.HasPrefix(c.wantPV, m.ProductVersion) {
+					t.Errorf("marker %s still says %s", m.Path, m.ProductVersion)
+				}
+			}
+			if l, err := os.Readlink(filepath.Join(root, "etc/redhat-release")); strings.HasPrefix(c.release, "7") && (err != nil || l != "centos-release") {
+				t.Errorf("etc/redhat-release is no longer a link to centos-release: %q %v", l, err)
+			}
+			argv := strings.Fields(set.Undo)[1:]
+			code, _, errOut = runCLI(append(argv, "--yes")...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+			}
+			sameTree(t, "after undo", before, versionTreeState(t, root))
+		})
+	}
+}
+
+func TestVersionErrors(t *testing.T) {
+	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
+	broken := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
+	inv := filepath.Join(broken, "etc/xensource-inventory")
+	if err := os.WriteFile(inv, []byte("PRODUCT_VERSION='7.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := versionTreeState(t, root)
+	cases := []struct {
+		argv []string
+		code int
+		msg  string
+	}{
+		{[]string{"version", "set", "--root", root, "--to", "seven", "--yes"}, xerr.ExitInvalid, `--to "seven"`},
+		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--yes"}, xerr.ExitRefused, "would not offer Upgrade"},
+		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
+		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
+		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},
+		{[]string{"version", "show", "--root", broken}, xerr.ExitInvalid, inv + " line 1: unbalanced single quotes"},
+		{[]string{"version", "set", "--root", broken, "--to", "7.0.0", "--yes"}, xerr.ExitInvalid, inv + " line 1"},
+		{[]string{"version", "show"}, xerr.ExitInvalid, "no target"},
+		{[]string{"version", "find", "--root", root}, xerr.ExitInvalid, "expected at least 1"},
+		{[]string{"version", "show", "--root", root, "extra"}, xerr.ExitInvalid, "expected 0"},
+	}
+	for _, c := range cases {
+		code, _, errOut := runCLI(c.argv...)
+		if code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%v: exit %d (%q), want %d with %q", c.argv, code, errOut, c.code, c.msg)
+		}
+	}
+	sameTree(t, "refused commands", before, versionTreeState(t, root))
+}
+
+// TestVersionHostileLink: etc/redhat-release -> an absolute path holding a
+// sentinel on the rescue system: show never prints it, set never writes it.
+func TestVersionHostileLink(t *testing.T) {
+	outside := t.TempDir()
+	sentinel := filepath.Join(outside, "shadow")
+	const secret = "root:SENTINEL:19000::::::\n"
+	if err := os.WriteFile(sentinel, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := versionRoot(t, fixtures.RootSpec{Release: "5.5"})
+	rr := filepath.Join(root, "etc/redhat-release")
+	if err := os.Remove(rr); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(sentinel, rr); err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{"version", "show", "--root", root, "--json"},
+		{"version", "set", "--root", root, "--for-installer", "5.0", "--yes", "--journal", filepath.Join(t.TempDir(), "j.db")},
+		{"version", "find", "--root", root, "SENTINEL"},
+	} {
+		code, out, errOut := runCLI(argv...)
+		if code != 0 || strings.Contains(out+errOut, "SENTINEL:") {
+			t.Fatalf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
+		}
+	}
+	if got, _ := os.ReadFile(sentinel); string(got) != secret {
+		t.Fatal("the rescue system's file was written")
+	}
+	if l, _ := os.Readlink(rr); l != sentinel {
+		t.Fatalf("the link itself changed: %q", l)
+	}
+}
+
+func TestVersionFind(t *testing.T) {
+	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Extra: map[string][]byte{
+		"opt/xensource/libexec/xapi": append([]byte("\x7fELF\x00\x01"), []byte("xapi build 15119p")...),
+		"proc/version":               []byte("15119p"),
+	}})
+	if err := os.Symlink("/etc", filepath.Join(root, "etc-link")); err != nil {
+		t.Fatal(err)
+	}
+	before := versionTreeState(t, root)
+	code, out, errOut := runCLI("version", "find", "--root", root, "15119p", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Matches []struct {
+			Path   string `json:"path"`
+			Line   int    `json:"line"`
+			Text   string `json:"text"`
+			Binary bool   `json:"binary"`
+			Offset int64  `json:"offset"`
+		} `json:"matches"`
+		Files []string `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err, out)
+	}
+	want := []string{"etc/redhat-release", "etc/xensource-inventory", "opt/xensource/libexec/xapi"}
+	if strings.Join(doc.Files, ",") != strings.Join(want, ",") {
+		t.Fatalf("files %v, want %v", doc.Files, want)
+	}
+	last := doc.Matches[len(doc.Matches)-1]
+	if !last.Binary || last.Offset != 17 || last.Line != 0 {
+		t.Fatalf("binary match: %+v", last)
+	}
+	if m := doc.Matches[0]; m.Line != 1 || m.Text != "XenServer release 5.5.0-15119p (xenenterprise)" {
+		t.Fatalf("first match: %+v", m)
+	}
+	code, text, _ := runCLI("version", "find", "--root", root, "15119p", "10918p")
+	if code != 0 || !strings.Contains(text, "etc/redhat-release:1:XenServer release 5.5.0-15119p (xenenterprise)\n") ||
+		!strings.Contains(text, "opt/xensource/libexec/xapi: binary match at offset 17\n") {
+		t.Fatalf("text: exit %d\n%s", code, text)
+	}
+	sameTree(t, "version find", before, versionTreeState(t, root))
+}
+
+// TestVersionDisk: --disk mounts the root read-only for show (not a byte of
+// the image changes), reads the backup partition (root + 1), and set/undo go
+// through a read-write mount. A 5.5 DOS disk whose backup holds 5.0, and a
+// 7.1 old-layout GPT disk whose backup holds 6.5.
+func TestVersionDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an image needs root")
+	}
+	for _, tool := range []string{"mke2fs", "debugfs", "losetup"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+	cases := []struct {
+		table, release, backup, installer, wantPV string
+	}{
+		{"dos", "5.5", "5.0", "5.0", "5.0.0"},
+		{"gpt", "7.1", "6.5", "7.0", "7.0.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.table+"-"+c.release, func(t *testing.T) {
+			spec := fixtures.Mini("version-"+c.table, c.table, fixtures.RootSpec{Release: c.release}, &fixtures.RootSpec{Release: c.backup})
+			img, err := fixtures.BuildDisk(t.TempDir(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			imgSum := func() string {
+				data, err := os.ReadFile(img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := sha256.Sum256(data)
+				return hex.EncodeToString(s[:])
+			}
+			before := imgSum()
+			doc := versionShowJSON(t, "--disk", img)
+			b := doc.Backup
+			if b == nil || b.Partition != 2 || !b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup) {
+				t.Fatalf("backup: %+v", b)
+			}
+			if offers(doc)[c.wantPV] {
+				t.Fatalf("the %s installer accepts the %s root before set", c.installer, c.release)
+			}
+			code, found, errOut := runCLI("version", "find", "--disk", img, "PRODUCT_VERSION='"+c.release)
+			if code != 0 || !strings.Contains(found, "etc/xensource-inventory:") {
+				t.Fatalf("find --disk: exit %d\n%s\n%s", code, found, errOut)
+			}
+			if imgSum() != before {
+				t.Fatal("version show/find --disk changed the image")
+			}
+			jpath := filepath.Join(t.TempDir(), "journal.db")
+			code, setOut, errOut := runCLI("version", "set", "--disk", img, "--for-installer", c.installer, "--yes", "--json", "--journal", jpath)
+			if code != 0 {
+				t.Fatalf("set --disk: exit %d: %s", code, errOut)
+			}
+			var set struct {
+				Undo string `json:"undo"`
+			}
+			if err := json.Unmarshal([]byte(setOut), &set); err != nil {
+				t.Fatal(err)
+			}
+			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); !doc.Verdicts[0].OffersUpgrade || !doc.Consistent {
+				t.Fatalf("after set --disk: consistent=%v %+v", doc.Consistent, doc.Verdicts)
+			}
+			code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+			}
+			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); doc.Verdicts[0].OffersUpgrade || !strings.HasPrefix(doc.Inventory["PRODUCT_VERSION"], c.release) {
+				t.Fatalf("after undo: %+v", doc.Inventory)
+			}
+		})
+	}
+}

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+	"github.com/xsrescue/xsrescue/zfsroot"
+)
+
+func init() {
+	zoneRoot := &cli.StringFlag{Name: "zone-root", Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
+	force := &cli.BoolFlag{Name: "force", Usage: "edit an image that is not a non-global zone image"}
+	editWarning := "WARNING: run it only against a zone whose global zone is not running it. Before the edit,\n" +
+		"when the zone root is a ZFS dataset, xsrescue takes zfs snapshot <dataset>@xsrescue-<UTC time>\n" +
+		"and records it in the journal (roll back by hand: zfs rollback <snapshot>); the file itself\n" +
+		"is snapshotted into the journal, written atomically with its mode and owner kept, and\n" +
+		"can be undone with xsrescue journal undo OP --root ZONEROOT. Refuses (exit 3) an image\n" +
+		"whose variant.opensolaris.zone is not nonglobal unless --force.\n\n"
+	register(&cli.Command{
+		Name:        "zone",
+		Usage:       "inspect and repair Solaris zone roots: zones, zone boot environments, IPS publishers",
+		Description: "Remedies for non-global zones that fail zoneadm attach -u after an OpenSolaris to\nSolaris 11 move. See docs/zfs.md.",
+		Commands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "list the zones of a global zone root with their boot environments",
+				ArgsUsage: " ",
+				Description: "Reads etc/zones/index and etc/zones/<zone>.xml of the global zone root (--root, or\n" +
+					"--disk/--partition) and shows each zone's state, zonepath, zone root and brand. When the\n" +
+					"zfs command can see the pool (Solaris media, OpenZFS, zfs-fuse; import it read-only with\n" +
+					"-R set to the root), it also lists the zone boot environments (zbe datasets under\n" +
+					"<zonepath dataset>/ROOT or /rpool/ROOT) with org.opensolaris.libbe:active/parentbe,\n" +
+					"which one the brand scripts take as current for the global BE named by the pool's\n" +
+					"bootfs, and the error zoneadm would give (\"no active dataset.\", \"multiple active\n" +
+					"datasets.\") with the command that fixes it. Read-only.\n\n" + exitHelp,
+				Flags:  targetFlags(),
+				Action: runZoneList,
+			},
+			{
+				Name:      "publishers",
+				Usage:     "list the IPS publishers of a zone image and flag suspects",
+				ArgsUsage: " ",
+				Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache and var/pkg/disabled_auth, of the zone\n" +
+					"root as pkg would, and lists each publisher with origins, mirrors, sticky, disabled,\n" +
+					"search order and preferred. Flags suspects for zoneadm attach -u: publishers the global\n" +
+					"zone lacks (with --global-root), leftover temporary za<digits> publishers, a sticky\n" +
+					"opensolaris.org, origins on hosts that no longer serve packages. Read-only; unlike\n" +
+					"Solaris 11 pkg -R it never converts the image.\n\n" + exitHelp,
+				Flags: []cli.Flag{zoneRoot,
+					&cli.StringFlag{Name: "global-root", Usage: "the global zone's root `DIR`, to find zone-only publishers"}},
+				Action: runZonePublishers,
+			},
+			{
+				Name:      "unset-publisher",
+				Usage:     "remove a publisher from a zone image's configuration",
+				ArgsUsage: "NAME",
+				Description: "Removes publisher NAME offline the way pkg unset-publisher changes the configuration:\n" +
+					"its whole [authority_NAME] section (in disabled_auth too), its entry in\n" +
+					"publisher-search-order, and preferred-authority moved to the first remaining enabled\n" +
+					"publisher. Every other line stays byte-identical. Refuses (exit 3) to leave no\n" +
+					"enabled publisher. An absent publisher is \"already as requested\" (exit 0).\n\n" +
+					editWarning + exitHelp,
+				Flags:  []cli.Flag{zoneRoot, force},
+				Action: runZoneUnsetPublisher,
+			},
+			{
+				Name:      "set-sticky",
+				Usage:     "set a publisher of a zone image sticky or non-sticky",
+				ArgsUsage: "NAME true|false",
+				Description: "Sets sticky = False (or True) in the publisher's section, adding the key when it is\n" +
+					"absent (absent means True). The lighter remedy for a sticky opensolaris.org that keeps\n" +
+					"installed packages from moving to the solaris publisher.\n\n" + editWarning + exitHelp,
+				Flags:  []cli.Flag{zoneRoot, force},
+				Action: runZoneSetSticky,
+			},
+			{
+				Name:      "restore-etc",
+				Usage:     "copy etc (or given paths) from a ZFS snapshot back into the zone root",
+				ArgsUsage: " ",
+				Description: "Copies etc, or the --paths given, from DATASET@SNAP into the zone root through the\n" +
+					"journal: changed files rewritten, missing files and symlinks created with the\n" +
+					"snapshot's mode and owner, mode-only differences fixed. Files that exist only in the\n" +
+					"zone root are kept. The snapshot is read through <mountpoint>/.zfs/snapshot/SNAP when\n" +
+					"present, otherwise through a temporary read-only clone (also for --dry-run) that is\n" +
+					"destroyed afterwards. What the journal cannot do (create a directory, replace a file\n" +
+					"by a directory) is listed, never silently dropped.\n\n" + editWarning + exitHelp,
+				Flags: []cli.Flag{zoneRoot,
+					&cli.StringFlag{Name: "snapshot", Usage: "the snapshot `DATASET@SNAP` to restore from", Required: true},
+					&cli.StringSliceFlag{Name: "paths", Usage: "paths below the zone root to restore (default etc)", Value: []string{"etc"}}},
+				Action: runZoneRestoreEtc,
+			},
+		},
+	})
+}
+
+// zoneDoc is one zone of `zone list --json`.
+type zoneDoc struct {
+	Name     string             `json:"name"`
+	State    string             `json:"state"`
+	Zonepath string             `json:"zonepath"`
+	ZoneRoot string             `json:"zone_root"`
+	UUID     string             `json:"uuid"`
+	Brand    string             `json:"brand"`
+	Datasets []string           `json:"datasets"`
+	Config   string             `json:"config_error,omitempty"`
+	ZBE      *zfsroot.ZBEReport `json:"zbe"`
+	ZBENote  string             `json:"zbe_note,omitempty"`
+}
+
+func runZoneList(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	tgt, err := openTarget(ctx, cmd, false)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	f, err := tgt.Root.Open("etc/zones/index")
+	if err != nil {
+		return xerr.Invalidf("%s: %w", tgt.Root.Dir(), err)
+	}
+	idx, err := zfsroot.ParseZoneIndex(f, "etc/zones/index")
+	f.Close()
+	if err != nil {
+		return err
+	}
+	_, zfsErr := exec.LookPath("zfs")
+	zones := []zoneDoc{}
+	for _, e := range idx.Zones {
+		if e.Name == "global" {
+			continue
+		}
+		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{},
+			ZoneRoot: strings.TrimSuffix(e.Zonepath, "/") + "/root"}
+		name := "etc/zones/" + e.Name + ".xml"
+		if xf, err := tgt.Root.Open(name); err != nil {
+			z.Config = err.Error()
+		} else {
+			c, err := zfsroot.ParseZoneXML(xf, name)
+			xf.Close()
+			if err != nil {
+				z.Config = err.Error()
+			} else {
+				z.Brand, z.Datasets = c.Brand, append(z.Datasets, c.Datasets...)
+				if c.Zonepath != e.Zonepath {
+					z.Config = fmt.Sprintf("%s says zonepath %s, the index %s", name, c.Zonepath, e.Zonepath)
+				}
+			}
+		}
+		switch {
+		case zfsErr != nil:
+			z.ZBENote = "no zfs command here: zone boot environments not shown"
+		case e.State == "configured":
+			z.ZBENote = "configured only: no zone boot environments yet"
+		default:
+			r, err := zfsroot.FindZBEs(ctx, zfsroot.CLI{}, e.Zonepath, tgt.Root.Dir())
+			if err != nil {
+				z.ZBENote = err.Error() + " (import the pool read-only with -R " + tgt.Root.Dir() + "; see xsrescue zfs labels)"
+			}
+			z.ZBE = r
+		}
+		zones = append(zones, z)
+	}
+	doc := map[string]any{"root": tgt.Root.Dir(), "zones": zones, "skipped_lines": append([]zfsroot.SkippedLine{}, idx.Skipped...)}
+	return output(cmd).Emit(doc, func(w io.Writer) error {
+		for _, s := range idx.Skipped {
+			fmt.Fprintf(w, "etc/zones/index line %d ignored (%s): %s\n", s.Line, s.Reason, s.Text)
+		}
+		for _, z := range zones {
+			fmt.Fprintf(w, "%s  %s  brand %s  zonepath %s  zone root %s\n", z.Name, z.State, orDash(z.Brand), z.Zonepath, z.ZoneRoot)
+			if z.Config != "" {
+				fmt.Fprintf(w, "  config: %s\n", z.Config)
+			}
+			if z.ZBENote != "" {
+				fmt.Fprintf(w, "  zbe: %s\n", z.ZBENote)
+			}
+			if r := z.ZBE; r != nil {
+				fmt.Fprintf(w, "  zbe container %s (%s layout); global BE %s uuid %s\n", orDash(r.Container), orDash(r.Layout), orDash(r.GlobalBE), orDash(r.GlobalUUID))
+				for _, b := range r.ZBEs {
+					mark := " "
+					if b.Current {
+						mark = "*"
+					}
+					fmt.Fprintf(w, "  %s %s  active=%s parentbe=%s canmount=%s zoned=%s mountpoint=%s\n", mark, b.Name, b.Active, b.ParentBE, b.Canmount, b.Zoned, b.Mountpoint)
+				}
+				if r.Error != "" {
+					fmt.Fprintf(w, "  zoneadm would fail: %s\n  fix: %s\n", r.Error, r.Fix)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func openZoneRoot(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, *zfsroot.Image, error) {
+	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: writable})
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := zfsroot.LoadImage(tgt.Root.FS())
+	if err != nil {
+		tgt.Close()
+		if errors.Is(err, zfsroot.ErrNoImage) || errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, xerr.Invalidf("%s: %w", tgt.Root.Dir(), err)
+		}
+		return nil, nil, fmt.Errorf("%s: %w", tgt.Root.Dir(), err)
+	}
+	return tgt, img, nil
+}
+
+func runZonePublishers(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	tgt, img, err := openZoneRoot(ctx, cmd, false)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	var global *zfsroot.Image
+	if g := cmd.String("global-root"); g != "" {
+		gt, err := target.Open(ctx, target.Options{Root: g})
+		if err != nil {
+			return err
+		}
+		defer gt.Close()
+		if global, err = zfsroot.LoadImage(gt.Root.FS()); err != nil {
+			return xerr.Invalidf("--global-root %s: %w", g, err)
+		}
+	}
+	img.FlagSuspects(global)
+	doc := map[string]any{"zone_root": tgt.Root.Dir(), "file": img.File, "zone": img.Zone, "preferred": img.Preferred,
+		"search_order": append([]string{}, img.SearchOrder...), "publishers": img.Publishers}
+	return output(cmd).Emit(doc, func(w io.Writer) error {
+		fmt.Fprintf(w, "%s: %s (variant.opensolaris.zone = %s)\n", tgt.Root.Dir(), img.File, orDash(img.Zone))
+		for _, p := range img.Publishers {
+			flags := []string{}
+			for _, f := range []struct {
+				on   bool
+				name string
+			}{{p.Preferred, "preferred"}, {p.Sticky, "sticky"}, {!p.Sticky, "non-sticky"}, {p.Disabled, "disabled"}} {
+				if f.on {
+					flags = append(flags, f.name)
+				}
+			}
+			rank := "-"
+			if p.Rank > 0 {
+				rank = strconv.Itoa(p.Rank)
+			}
+			fmt.Fprintf(w, "%s %s  %s  origins %s  mirrors %s  (%s)\n", rank, p.Name, strings.Join(flags, ","), orDash(strings.Join(p.Origins, " ")), orDash(strings.Join(p.Mirrors, " ")), p.File)
+			for _, s := range p.Suspects {
+				fmt.Fprintf(w, "    suspect: %s\n", s)
+			}
+		}
+		return nil
+	})
+}
+
+// applyZonePlan takes the safety snapshot of the zone root's dataset (if
+// it is on ZFS) and runs the plan through the journal. The snapshot comes
+// first in the plan as an external record; on --dry-run it is only shown.
+func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (string, *journal.Result, error) {
+	if plan.Empty() {
+		res, err := applyPlan(ctx, cmd, tgt, plan)
+		return "", res, err
+	}
+	ds, err := zfsroot.DatasetOf(tgt.Root.Dir())
+	if err != nil {
+		return "", nil, err
+	}
+	snap := ""
+	if ds != "" {
+		ch := zfsroot.SafetySnapshot(ds, plan.Command, time.Now())
+		if !cmd.Bool("dry-run") {
+			if ch, err = (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, plan.Command, time.Now()); err != nil {
+				return "", nil, fmt.Errorf("safety snapshot failed, nothing changed: %w", err)
+			}
+			output(cmd).Logf("took safety snapshot %s (roll back by hand: %s)", ch.External.Name, ch.External.Rollback)
+		}
+		snap = ch.External.Name
+		plan.Changes = append([]journal.Change{ch}, plan.Changes...)
+	}
+	res, err := applyPlan(ctx, cmd, tgt, plan)
+	if err != nil && snap != "" && !cmd.Bool("dry-run") {
+		err = fmt.Errorf("%w (the safety snapshot %s was kept; zfs destroy it if unwanted)", err, snap)
+	}
+	if cmd.Bool("dry-run") {
+		snap = ""
+	}
+	return snap, res, err
+}
+
+func zoneEditDoc(cmd *cli.Command, tgt *target.Target, file, publisher, snap string, res *journal.Result) error {
+	doc := map[string]any{"zone_root": tgt.Root.Dir(), "file": file, "publisher": publisher, "snapshot": nilIfEmpty(snap), "op": res}
+	return output(cmd).Emit(doc, func(io.Writer) error { return nil })
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func runZoneUnsetPublisher(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 1, 1)
+	if err != nil {
+		return err
+	}
+	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*journal.Plan, error) { return img.UnsetPublisherPlan(a[0]) })
+}
+
+func runZoneSetSticky(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 2, 2)
+	if err != nil {
+		return err
+	}
+	sticky, err := strconv.ParseBool(a[1])
+	if err != nil {
+		return usageError{fmt.Errorf("%s: %q is not true or false", cmd.FullName(), a[1])}
+	}
+	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*journal.Plan, error) { return img.SetStickyPlan(a[0], sticky) })
+}
+
+func zoneEdit(ctx context.Context, cmd *cli.Command, publisher string, edit func(*zfsroot.Image) (*journal.Plan, error)) error {
+	tgt, img, err := openZoneRoot(ctx, cmd, true)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	if !cmd.Bool("force") {
+		if err := img.CheckZone(); err != nil {
+			return err
+		}
+	}
+	plan, err := edit(img)
+	if err != nil {
+		return err
+	}
+	file := img.File
+	if p, ok := img.Publisher(publisher); ok {
+		file = p.File
+	}
+	snap, res, err := applyZonePlan(ctx, cmd, tgt, plan)
+	if err != nil {
+		return err
+	}
+	return zoneEditDoc(cmd, tgt, file, publisher, snap, res)
+}
+
+func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
+	if _, err := args(cmd, 0, 0); err != nil {
+		return err
+	}
+	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, cmd.String("snapshot"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cleanup(); err != nil {
+			output(cmd).Logf("warning: %v", err)
+		}
+	}()
+	output(cmd).Logf("reading %s through %s", cmd.String("snapshot"), how)
+	src, err := target.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: true})
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	paths := make([]string, 0, len(cmd.StringSlice("paths")))
+	for _, p := range cmd.StringSlice("paths") {
+		paths = append(paths, path.Clean(p))
+	}
+	plan, skipped, err := zfsroot.RestorePlan(src, tgt.Root, paths)
+	if err != nil {
+		return err
+	}
+	for _, s := range skipped {
+		output(cmd).Logf("not restored: %s", s)
+	}
+	snap, res, err := applyZonePlan(ctx, cmd, tgt, plan)
+	if err != nil {
+		return err
+	}
+	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": cmd.String("snapshot"), "read_through": how,
+		"paths": paths, "skipped": append([]string{}, skipped...), "snapshot": nilIfEmpty(snap), "op": res}
+	return output(cmd).Emit(doc, func(io.Writer) error { return nil })
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/zfsroot"
+)
+
+func zfsrootTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "zfsroot", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// zoneLayout builds fixtures.BuildZFSZones on a fresh pool; z1's zone root
+// holds the snv_134 example cfg_cache and disabled_auth and a small etc.
+func zoneLayout(t *testing.T) *fixtures.ZFSZones {
+	t.Helper()
+	p := zfsPool(t, 22, false)
+	z, err := fixtures.BuildZFSZones(p, filepath.Join(t.TempDir(), "gz"), map[string][]byte{
+		zfsroot.ImageFileCfgCache: zfsrootTestdata(t, "ips/cfg_cache.snv134"),
+		zfsroot.ImageFileDisabled: zfsrootTestdata(t, "ips/disabled_auth.snv134"),
+		"etc/passwd":              []byte("root:x:0:0:Super-User:/root:/usr/bin/bash\n"),
+		"etc/nodename":            []byte("z1\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+func snapshots(t *testing.T, ds string) []string {
+	t.Helper()
+	out, err := fixtures.ZFS("list", "-H", "-t", "snapshot", "-o", "name", "-r", ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, l := range strings.Fields(out) {
+		if strings.Contains(l, "@xsrescue-") {
+			s = append(s, l)
+		}
+	}
+	return s
+}
+
+func TestZoneListCLI(t *testing.T) {
+	z := zoneLayout(t)
+	before := treeSum(t, filepath.Join(z.GZRoot, "etc"))
+	code, stdout, stderr := runCLI("zone", "list", "--root", z.GZRoot, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Zones []struct {
+			Name, State, Brand, ZoneRoot string
+			ZBE                          *zfsroot.ZBEReport
+			ZBENote                      string `json:"zbe_note"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, zd := range doc.Zones {
+		s := zd.State + " " + zd.Brand
+		if zd.ZBE != nil {
+			s += " " + zd.ZBE.Layout + " current=" + zd.ZBE.Current + " error=" + zd.ZBE.Error
+		} else {
+			s += " note=" + zd.ZBENote
+		}
+		got[zd.Name] = s
+	}
+	want := map[string]string{
+		"z1": "installed ipkg opensolaris current=" + z.ZBE + " error=",
+		"z2": "installed ipkg opensolaris current= error=no active dataset.",
+		"z3": "installed solaris solaris11 current= error=multiple active datasets.",
+		"z4": "configured ipkg note=configured only: no zone boot environments yet",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	code, stdout, _ = runCLI("zone", "list", "--root", z.GZRoot)
+	if code != 0 || !strings.Contains(stdout, "zoneadm would fail: no active dataset.\n  fix: zfs set org.opensolaris.libbe:parentbe="+fixtures.ZFSCurrentBEUUID) {
+		t.Errorf("text output:\n%s", stdout)
+	}
+	if treeSum(t, filepath.Join(z.GZRoot, "etc")) != before {
+		t.Error("zone list changed the global zone root")
+	}
+}
+
+func TestZonePublishersCLI(t *testing.T) {
+	zr := t.TempDir()
+	gz := t.TempDir()
+	for dir, files := range map[string]map[string]string{
+		zr: {zfsroot.ImageFileCfgCache: "ips/cfg_cache.snv134", zfsroot.ImageFileDisabled: "ips/disabled_auth.snv134"},
+		gz: {zfsroot.ImageFilePkg5: "ips/pkg5.image.s11"},
+	} {
+		for dst, src := range files {
+			must(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(dst)), 0o755))
+			must(t, os.WriteFile(filepath.Join(dir, dst), zfsrootTestdata(t, src), 0o644))
+		}
+	}
+	before := treeSum(t, zr)
+	code, stdout, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--global-root", gz, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		File        string
+		Preferred   string
+		SearchOrder []string `json:"search_order"`
+		Publishers  []zfsroot.Publisher
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.File != zfsroot.ImageFileCfgCache || doc.Preferred != "za21342" || len(doc.Publishers) != 3 {
+		t.Fatalf("%+v", doc)
+	}
+	za := doc.Publishers[0]
+	if za.Name != "za21342" || strings.Join(za.Suspects, "|") != "zone-only: the global zone has no publisher za21342, so attach leaves it as is|leftover temporary publisher of an interrupted zone attach|dead origin http://localhost:10000/: the temporary depot of a zone attach, gone once attach ends" {
+		t.Errorf("za21342 suspects %q", za.Suspects)
+	}
+	if osorg := doc.Publishers[1]; osorg.Name != "opensolaris.org" || len(osorg.Suspects) != 2 {
+		t.Errorf("opensolaris.org suspects %q (the global zone has it)", osorg.Suspects)
+	}
+	if treeSum(t, zr) != before {
+		t.Error("zone publishers changed the zone root")
+	}
+	if code, _, stderr := runCLI("zone", "publishers", "--zone-root", gz+"/nonexistent"); code != 2 {
+		t.Errorf("missing root: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("zone", "publishers", "--zone-root", t.TempDir()); code != 2 || !strings.Contains(stderr, "no IPS image configuration") {
+		t.Errorf("empty root: exit %d %s", code, stderr)
+	}
+}
+
+// TestZoneEditsCLI: on a zone root that is a mounted zbe of a real pool,
+// each edit gives exactly the golden file, takes and records the ZFS
+// snapshot, is idempotent, and undoes byte-identically.
+func TestZoneEditsCLI(t *testing.T) {
+	z := zoneLayout(t)
+	jdb := filepath.Join(t.TempDir(), "journal.db")
+	cfg := filepath.Join(z.ZoneRoot, zfsroot.ImageFileCfgCache)
+	orig, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origSum := treeSum(t, filepath.Join(z.ZoneRoot, "var/pkg"))
+
+	// --dry-run: a diff, no snapshot, nothing written.
+	code, stdout, stderr := runCLI("zone", "unset-publisher", "za21342", "--zone-root", z.ZoneRoot, "--journal", jdb, "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "-[authority_za21342]") || !strings.Contains(stdout, "+preferred-authority = opensolaris.org") || !strings.Contains(stdout, "zfs-snapshot "+z.ZBE+"@xsrescue-") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if treeSum(t, filepath.Join(z.ZoneRoot, "var/pkg")) != origSum || len(snapshots(t, z.ZBE)) != 0 {
+		t.Fatal("dry run changed something")
+	}
+
+	code, stdout, stderr = runCLI("zone", "unset-publisher", "za21342", "--zone-root", z.ZoneRoot, "--journal", jdb, "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var doc struct {
+		File     string
+		Snapshot string
+		Op       struct {
+			Op      int64
+			Changes []struct{ Kind, Path, Description string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	snaps := snapshots(t, z.ZBE)
+	if len(snaps) != 1 || snaps[0] != doc.Snapshot || len(doc.Op.Changes) != 2 || doc.Op.Changes[0].Kind != "external" ||
+		!strings.Contains(doc.Op.Changes[0].Description, "zfs rollback "+doc.Snapshot) || doc.Op.Changes[1].Path != zfsroot.ImageFileCfgCache {
+		t.Fatalf("snapshots %v, doc %+v", snaps, doc)
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != string(zfsrootTestdata(t, "ips/cfg_cache.unset-za21342.golden")) {
+		t.Errorf("cfg_cache after unset-publisher:\n%s", got)
+	}
+	// Idempotent: nothing to do, no new snapshot.
+	if code, stdout, _ := runCLI("zone", "unset-publisher", "za21342", "--zone-root", z.ZoneRoot, "--journal", jdb, "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") || len(snapshots(t, z.ZBE)) != 1 {
+		t.Errorf("second run: exit %d %s", code, stdout)
+	}
+	// set-sticky on top, then undo both: byte-identical to the original.
+	code, _, stderr = runCLI("zone", "set-sticky", "opensolaris.org", "false", "--zone-root", z.ZoneRoot, "--journal", jdb, "--yes")
+	if code != 0 {
+		t.Fatalf("set-sticky: exit %d %s", code, stderr)
+	}
+	if got, _ := os.ReadFile(cfg); !strings.Contains(string(got), "[authority_opensolaris.org]\nalias = None\nprefix = opensolaris.org\ndisabled = False\nsticky = False\n") {
+		t.Errorf("after set-sticky:\n%s", got)
+	}
+	for _, op := range []string{"2", "1"} {
+		if code, out, stderr := runCLI("journal", "undo", op, "--root", z.ZoneRoot, "--journal", jdb, "--yes"); code != 0 {
+			t.Fatalf("undo %s: exit %d\n%s\n%s", op, code, out, stderr)
+		}
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != string(orig) {
+		t.Errorf("undo not byte-identical:\n%s", got)
+	}
+
+	// A global-zone image is refused unless --force.
+	pkg5 := strings.Replace(string(zfsrootTestdata(t, "ips/pkg5.image.s11")), "variant.opensolaris.zone = nonglobal", "variant.opensolaris.zone = global", 1)
+	gzr := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(gzr, "var/pkg"), 0o755))
+	must(t, os.WriteFile(filepath.Join(gzr, zfsroot.ImageFilePkg5), []byte(pkg5), 0o644))
+	if code, _, stderr := runCLI("zone", "set-sticky", "solaris", "false", "--zone-root", gzr, "--journal", jdb, "--yes"); code != 3 || !strings.Contains(stderr, "not a non-global zone image") {
+		t.Errorf("global image: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("zone", "set-sticky", "solaris", "false", "--zone-root", gzr, "--journal", jdb, "--yes", "--force"); code != 0 {
+		t.Errorf("--force: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("zone", "set-sticky", "solaris", "maybe", "--zone-root", gzr); code != 2 {
+		t.Errorf("bad bool: exit %d %s", code, stderr)
+	}
+}
+
+func TestZoneRestoreEtcCLI(t *testing.T) {
+	z := zoneLayout(t)
+	jdb := filepath.Join(t.TempDir(), "journal.db")
+	snap := z.ZBE + "@pre-attach"
+	if _, err := fixtures.ZFS("snapshot", snap); err != nil {
+		t.Fatal(err)
+	}
+	passwd := filepath.Join(z.ZoneRoot, "etc/passwd")
+	must(t, os.WriteFile(passwd, []byte("broken\n"), 0o644))
+	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/nodename")))
+	before := treeSum(t, filepath.Join(z.ZoneRoot, "etc"))
+	code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "+root:x:0:0:Super-User") || !strings.Contains(stderr, "through temporary clone") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if treeSum(t, filepath.Join(z.ZoneRoot, "etc")) != before {
+		t.Fatal("dry run changed etc")
+	}
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if b, _ := os.ReadFile(passwd); string(b) != "root:x:0:0:Super-User:/root:/usr/bin/bash\n" {
+		t.Errorf("passwd %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(z.ZoneRoot, "etc/nodename")); string(b) != "z1\n" {
+		t.Errorf("nodename %q", b)
+	}
+	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+		t.Errorf("temporary clone left behind:\n%s", out)
+	}
+	if len(snapshots(t, z.ZBE)) != 1 {
+		t.Errorf("no safety snapshot taken before the restore")
+	}
+	if code, _, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", "nosuch", "--journal", jdb); code != 2 {
+		t.Errorf("bad snapshot name: exit %d %s", code, stderr)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,421 @@
+// Package doctor looks at a broken XenServer disk or root and says what is
+// wrong, what each installer would do, and the exact commands to run, in
+// order. It only reads: it calls the read-only parts of partition,
+// versionfile, statedb and journal and turns the rules of
+// design/xenserver.md into findings and a plan.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/release"
+	"github.com/xsrescue/xsrescue/target"
+	"github.com/xsrescue/xsrescue/versionfile"
+)
+
+// Severities.
+const (
+	OK     = "ok"
+	Warn   = "warn"
+	Broken = "broken"
+)
+
+// Finding is one observation, with the same JSON shape as guestfix.Finding.
+type Finding struct {
+	ID       string `json:"id"`
+	Severity string `json:"severity"`
+	Evidence string `json:"evidence"`
+	Rule     string `json:"rule"`
+}
+
+// Step is one command of the plan. Manual steps are done by a person or
+// another tool (the installer); Command then says what to do.
+type Step struct {
+	Step    int    `json:"step"`
+	Command string `json:"command"`
+	Why     string `json:"why"`
+	Manual  bool   `json:"manual"`
+}
+
+// Alternative is another way out, e.g. the installer's Restore.
+type Alternative struct {
+	Name  string `json:"name"`
+	Why   string `json:"why"`
+	Steps []Step `json:"steps"`
+}
+
+// Report is the `doctor --json` document.
+type Report struct {
+	Disk         string            `json:"disk"`
+	Root         string            `json:"root"`
+	Layout       string            `json:"layout"`
+	Installed    map[string]string `json:"installed"`
+	Installer    string            `json:"installer"`
+	Findings     []Finding         `json:"findings"`
+	Plan         []Step            `json:"plan"`
+	Alternatives []Alternative     `json:"alternatives"`
+}
+
+// Clean reports whether nothing is broken or questionable and nothing is
+// left to do.
+func (r *Report) Clean() bool {
+	if len(r.Plan) > 0 {
+		return false
+	}
+	for _, f := range r.Findings {
+		if f.Severity != OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Input is what the command opened for the doctor. Everything but one of
+// DiskPath/Root may be missing; the doctor says what it could not look at.
+type Input struct {
+	DiskPath string          // --disk: the disk or image
+	Disk     *partition.Disk // partition.Inspect + ReadMarkers of DiskPath
+	Root     *target.Root    // the installation's root, opened read-only
+	RootNote string          // why Root is nil (e.g. mounting needs root)
+	Backup   *target.Root    // the backup partition, opened read-only, if any
+	// Installer is the installer version the user means to run ("" for no
+	// particular one: every verdict is reported and no installer step planned).
+	Installer   string
+	Journal     *journal.Journal // nil: no journal found
+	JournalPath string           // what --journal said, repeated in plan commands
+	SaveDir     string           // where planned partition images go
+}
+
+// Diagnose runs every check and builds the plan. It never writes.
+func Diagnose(ctx context.Context, in Input) (*Report, error) {
+	d := &diag{in: in, rep: &Report{Disk: in.DiskPath, Layout: partition.LayoutUnknown, Installer: in.Installer,
+		Installed: map[string]string{}, Findings: []Finding{}, Plan: []Step{}, Alternatives: []Alternative{}}}
+	if in.Root != nil {
+		d.rep.Root = in.Root.Dir()
+	}
+	if in.Installer != "" {
+		inst, err := versionfile.LookupInstaller(in.Installer)
+		if err != nil {
+			return nil, err
+		}
+		d.installer = &inst
+	}
+	d.disk()
+	if err := d.markers(); err != nil {
+		return nil, err
+	}
+	d.backup()
+	if err := d.statedb(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.journal(ctx); err != nil {
+		return nil, err
+	}
+	d.plan()
+	return d.rep, nil
+}
+
+type diag struct {
+	in        Input
+	rep       *Report
+	installer *versionfile.Installer
+	state     *versionfile.State
+	installed *release.Release // the release the root's inventory claims
+
+	// What the checks found that the plan acts on.
+	backupPart    *partition.Partition
+	backupSaved   bool
+	backupHolds   string // the release the backup holds, "" if none
+	backupRestore bool   // the target installer would offer Restore
+	setMarkers    bool   // the target installer refuses only on the version
+	patch         *patchPlan
+	recoverOps    []int64
+	needsRecovery []partition.Partition
+	setAside      []string
+}
+
+func (d *diag) add(id, sev, rule, format string, args ...any) {
+	d.rep.Findings = append(d.rep.Findings, Finding{ID: id, Severity: sev, Evidence: fmt.Sprintf(format, args...), Rule: rule})
+}
+
+// targetArgs is how plan commands name the target.
+func (d *diag) targetArgs() string {
+	s := ""
+	if d.in.DiskPath != "" {
+		s = "--disk " + quote(d.in.DiskPath)
+	} else if d.in.Root != nil {
+		s = "--root " + quote(d.in.Root.Dir())
+	}
+	if d.in.JournalPath != "" {
+		s += " --journal " + quote(d.in.JournalPath)
+	}
+	return s
+}
+
+func (d *diag) step(command, why string) {
+	d.rep.Plan = append(d.rep.Plan, Step{Step: len(d.rep.Plan) + 1, Command: command, Why: why})
+}
+
+func (d *diag) manual(command, why string) {
+	d.rep.Plan = append(d.rep.Plan, Step{Step: len(d.rep.Plan) + 1, Command: command, Why: why, Manual: true})
+}
+
+const (
+	ruleLayout   = "xenserver.md §3.1, §3.3: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
+	ruleDirty    = "ARCHITECTURE.md safety rule 1: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
+	ruleBackup   = "xenserver.md §3.4 and rule 7: the installer offers Restore for a partition with .xen-backup-partition whose version is within its range; every upgrade reformats the backup partition"
+	ruleSaved    = "xenserver.md rule 7: image the backup partition before any installer run"
+	ruleJournal  = "ARCHITECTURE.md, The journal: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
+	ruleMarkers  = "xenserver.md rule 1: the inventory decides; keep every marker consistent with it"
+	ruleVersions = "xenserver.md §3.2 and rule 2: which key each installer generation compares, and its range"
+)
+
+func (d *diag) disk() {
+	disk := d.in.Disk
+	if disk == nil {
+		return
+	}
+	d.rep.Layout = disk.Layout
+	if disk.XenServer == nil {
+		d.add("layout", Broken, ruleLayout, "%s: table %s, layout %s, no ext partition labelled root-*: no XenServer installation the installer would find", d.in.DiskPath, disk.Table, disk.Layout)
+	} else {
+		var roles []string
+		parts := append([]partition.Partition(nil), disk.Partitions...)
+		sort.Slice(parts, func(i, j int) bool { return parts[i].Number < parts[j].Number })
+		for _, p := range parts {
+			if p.Role != "" {
+				roles = append(roles, fmt.Sprintf("%s %d", p.Role, p.Number))
+			}
+		}
+		sev := OK
+		if disk.Layout == partition.LayoutUnknown {
+			sev = Warn
+		}
+		d.add("layout", sev, ruleLayout, "%s table, layout %s: %s", disk.Table, disk.Layout, strings.Join(roles, ", "))
+		if b := disk.XenServer.Backup; b != nil {
+			d.backupPart = disk.Partition(b.Partition)
+		}
+	}
+	for i, w := range disk.Warnings {
+		d.add(fmt.Sprintf("disk-warning/%d", i+1), Warn, "partition.Inspect: problems that leave the disk readable are warnings", "%s", w)
+	}
+	for _, p := range disk.Partitions {
+		if p.NeedsRecovery {
+			d.needsRecovery = append(d.needsRecovery, p)
+			d.add(fmt.Sprintf("fs-needs-recovery/%d", p.Number), Warn, ruleDirty,
+				"partition %d (%s, %s %s): the ext3 journal needs recovery (the filesystem was not unmounted cleanly)", p.Number, dashIf(p.Role), p.FS, p.Label)
+		}
+	}
+}
+
+func (d *diag) markers() error {
+	if d.in.Root == nil {
+		if d.in.RootNote != "" {
+			d.add("root-not-examined", Warn, "target: the root is mounted read-only (ro,noload) to read markers and the xapi database", "%s", d.in.RootNote)
+		}
+		if x := d.in.Disk; x != nil && x.XenServer != nil && x.XenServer.Inventory != nil {
+			d.setInstalled(x.XenServer.Inventory)
+		}
+		return nil
+	}
+	st, err := versionfile.Inspect(d.in.Root)
+	if err != nil {
+		return err
+	}
+	d.state = st
+	d.setInstalled(st.Inventory.Map())
+	if st.Consistent {
+		d.add("markers", OK, ruleMarkers, "%d marker files agree with etc/xensource-inventory (PRODUCT_VERSION %s)", len(st.Markers), st.Inventory.Value("PRODUCT_VERSION"))
+	} else {
+		var vals []string
+		for _, m := range st.Markers {
+			vals = append(vals, fmt.Sprintf("%s=%s", m.Path, orDash(m.ProductVersion)))
+		}
+		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", st.Inventory.Value("PRODUCT_VERSION"), strings.Join(vals, ", "))
+	}
+	if d.installer == nil {
+		var yes, no []string
+		for _, v := range st.Verdicts(versionfile.Installers()) {
+			if v.OffersUpgrade {
+				yes = append(yes, v.Installer)
+			} else {
+				no = append(no, v.Installer)
+			}
+		}
+		d.add("installer-verdicts", OK, ruleVersions, "installers that would offer Upgrade: %s; would not: %s (choose one with --installer V for a plan)", orDash(strings.Join(yes, " ")), orDash(strings.Join(no, " ")))
+		return nil
+	}
+	v := st.Verdict(*d.installer)
+	id := "installer-verdict/" + d.installer.Release.Product
+	if v.OffersUpgrade {
+		d.add(id, OK, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
+		return nil
+	}
+	d.add(id, Broken, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
+	onlyVersion := true
+	for _, g := range v.Gates {
+		if !g.OK && g.Name != "version" {
+			onlyVersion = false
+			d.add(id+"/"+g.Name, Broken, g.Source, "%s", g.Reason)
+		}
+	}
+	d.setMarkers = onlyVersion
+	return nil
+}
+
+func (d *diag) setInstalled(inv map[string]string) {
+	for k, v := range map[string]string{"product_version": "PRODUCT_VERSION", "platform_version": "PLATFORM_VERSION",
+		"build_number": "BUILD_NUMBER", "product_brand": "PRODUCT_BRAND", "product_name": "PRODUCT_NAME"} {
+		if inv[v] != "" {
+			d.rep.Installed[k] = inv[v]
+		}
+	}
+	if r, ok := release.Lookup(inv["PRODUCT_VERSION"]); ok {
+		d.installed = &r
+	}
+}
+
+func (d *diag) backup() {
+	p := d.backupPart
+	if p == nil {
+		return
+	}
+	d.backupSaved = d.savedInJournal(p)
+	if p.FS == "" {
+		d.add("backup-partition", Warn, ruleBackup, "backup partition %d holds no filesystem: there is no backup to restore", p.Number)
+		return
+	}
+	var b *versionfile.Backup
+	if d.in.Backup != nil {
+		var err error
+		b, err = versionfile.InspectBackup(d.in.Backup, p.Number, d.installer)
+		if err != nil {
+			d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %v", p.Number, err)
+			return
+		}
+	} else if x := d.in.Disk.XenServer.Backup; x != nil {
+		b = &versionfile.Backup{Partition: p.Number, Marker: x.Marker, Inventory: x.Inventory}
+		if x.Inventory != nil {
+			inst := d.installer
+			if inst == nil {
+				if own, err := versionfile.LookupInstaller(x.Inventory["PRODUCT_VERSION"]); err == nil {
+					inst = &own
+				}
+			}
+			if inst != nil && x.Marker {
+				b.Installer = inst.Release.Product
+				b.OffersRestore, b.Reason = inst.Accepts(x.Inventory[inst.Generation.Key])
+			}
+		}
+	}
+	if b.Inventory == nil {
+		d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %s, no etc/xensource-inventory: nothing the installer could restore", p.Number, p.FS)
+		return
+	}
+	d.backupHolds = b.Inventory["PRODUCT_VERSION"]
+	marker := "no .xen-backup-partition"
+	if b.Marker {
+		marker = ".xen-backup-partition present"
+	}
+	switch {
+	case b.OffersRestore:
+		d.backupRestore = true
+		d.add("backup-restorable", OK, ruleBackup, "backup partition %d holds %s %s (%s): the %s installer would offer Restore", p.Number, b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, b.Installer)
+	default:
+		why := b.Reason
+		if why == "" {
+			why = marker
+		}
+		d.add("backup-not-restorable", Warn, ruleBackup, "backup partition %d holds %s %s (%s): no Restore: %s", p.Number, b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, strings.TrimPrefix(why, "no: "))
+	}
+	if d.backupSaved {
+		d.add("backup-saved", OK, ruleSaved, "the journal records an image of partition %d (filesystem %s) whose file still exists", p.Number, p.UUID)
+	} else {
+		d.add("backup-not-saved", Warn, ruleSaved, "no saved image of backup partition %d in the journal: the next installer run reformats it", p.Number)
+	}
+}
+
+// savedInJournal looks for a partition-image record of p whose image still
+// exists.
+func (d *diag) savedInJournal(p *partition.Partition) bool {
+	if d.in.Journal == nil || p.UUID == "" {
+		return false
+	}
+	ops, err := d.in.Journal.List(context.Background())
+	if err != nil {
+		return false
+	}
+	for _, op := range ops {
+		if op.Target != p.UUID || op.Status != journal.StatusApplied {
+			continue
+		}
+		det, err := d.in.Journal.Op(context.Background(), op.ID)
+		if err != nil {
+			continue
+		}
+		for _, c := range det.Changes {
+			if c.External != nil && c.External.Type == "partition-image" && fileExists(c.External.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *diag) journal(ctx context.Context) error {
+	j := d.in.Journal
+	if j == nil {
+		return nil
+	}
+	ops, err := j.List(ctx)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", j.Path(), err)
+	}
+	counts := map[string]int{}
+	for _, op := range ops {
+		counts[op.Status]++
+		if op.Status == journal.StatusPlanned || op.Status == journal.StatusApplying {
+			d.recoverOps = append(d.recoverOps, op.ID)
+			d.add(fmt.Sprintf("journal-interrupted/%d", op.ID), Broken, ruleJournal, "op %d (%s) was left %s at %s", op.ID, op.Command, op.Status, op.Started)
+		}
+	}
+	var parts []string
+	for _, s := range []string{journal.StatusApplied, journal.StatusUndone, journal.StatusRolledBack, journal.StatusFailed} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	d.add("journal", OK, ruleJournal, "%s: %d ops (%s)", j.Path(), len(ops), orDash(strings.Join(parts, ", ")))
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := filepath.Abs(p)
+	if err != nil {
+		return false
+	}
+	return statOK(p)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dashIf(s string) string { return orDash(s) }
+
+// quote makes a word safe for a POSIX shell.
+func quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,127 @@
+package doctor
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// plan turns the findings into the commands an expert would type, in the
+// order that never loses anything: finish interrupted ops, image the backup
+// partition, set the markers, fix the database, then run the installer.
+func (d *diag) plan() {
+	t := d.targetArgs()
+	for _, id := range d.recoverOps {
+		d.step("xsrescue journal recover "+t, fmt.Sprintf("op %d was interrupted: roll it back before anything else changes the target", id))
+	}
+	for _, p := range d.needsRecovery {
+		d.manual(fmt.Sprintf("e2fsck -fy %s", d.partDevice(p.Number, p.Start, p.Size)),
+			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
+	}
+	changes := false
+	if p := d.backupPart; p != nil && p.FS != "" && d.backupHolds != "" && !d.backupSaved {
+		d.step(fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(p.Number, "backup")), journalArg(d.in.JournalPath)),
+			fmt.Sprintf("the backup partition holds %s and every installer run reformats it: keep an image to restore", d.backupHolds))
+	}
+	if d.setMarkers {
+		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
+			fmt.Sprintf("the %s installer compares %s and refuses the installed value: set every marker to a version it accepts", d.installer.Release.Product, d.installer.Generation.Key))
+		changes = true
+	}
+	for _, p := range d.setAside {
+		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
+	}
+	if pp := d.patch; pp != nil {
+		changes = true
+		why := fmt.Sprintf("make the database xapi loads exactly what xapi of %s reads (%s)", pp.target.Name, strings.Join(pp.reasons, ", "))
+		switch {
+		case pp.refRoot != "" || pp.refBackup != "":
+			ref := d.referenceFile(pp)
+			if d.in.DiskPath != "" {
+				part, src := d.in.Disk.XenServer.RootPartition, pp.refRoot
+				if pp.refBackup != "" {
+					part, src = d.backupPart.Number, pp.refBackup
+				}
+				p := d.in.Disk.Partition(part)
+				d.step(fmt.Sprintf("debugfs -R %s %s", quote(fmt.Sprintf("dump /%s %s", src, ref)), quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start))),
+					fmt.Sprintf("copy out the database written by xapi of %s (schema %d), read-only, as the reference", pp.target.Name, pp.refSchema))
+			}
+			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s --yes", t, quote(ref)), why+", taking tables and columns from the reference")
+		default:
+			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
+		}
+	}
+	if changes && d.installer != nil {
+		inst := d.installer.Release
+		af := d.savePath(fmt.Sprintf("answerfile-upgrade-%s.xml", inst.Product))
+		if d.in.DiskPath != "" {
+			d.step(fmt.Sprintf("xsrescue answerfile upgrade --disk %s --source local --to %s", quote(d.in.DiskPath), quote(af)),
+				"an unattended upgrade by the installer; give --source URL for a network repository and --as NAME if the installer names the disk differently")
+		}
+		d.manual(fmt.Sprintf("boot the %s installer and choose Upgrade (or answerfile=%s)", inst.Name, af),
+			"it now finds an installation it accepts; it carries the patched state.db over verbatim")
+	}
+	if d.backupRestore {
+		inst := d.backupHolds
+		if d.installer != nil {
+			inst = d.installer.Release.Product
+		}
+		alt := Alternative{Name: "restore",
+			Why: fmt.Sprintf("the backup partition holds %s, which the %s installer offers to Restore: the cleanest rollback, but changes made since that upgrade are lost", d.backupHolds, inst)}
+		if !d.backupSaved {
+			alt.Steps = append(alt.Steps, Step{Step: 1, Command: fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath)),
+				Why: "keep the backup even if the installer is told to upgrade by mistake"})
+		}
+		alt.Steps = append(alt.Steps, Step{Step: len(alt.Steps) + 1, Command: fmt.Sprintf("boot the %s installer and choose Restore", inst), Why: "restores the backed-up system onto the root partition", Manual: true})
+		d.rep.Alternatives = append(d.rep.Alternatives, alt)
+	}
+}
+
+func journalArg(j string) string {
+	if j == "" {
+		return ""
+	}
+	return " --journal " + quote(j)
+}
+
+func (d *diag) savePath(name string) string {
+	dir := d.in.SaveDir
+	if dir == "" {
+		dir = "."
+	}
+	return filepath.Join(dir, name)
+}
+
+func (d *diag) imagePath(n int, role string) string {
+	base := strings.TrimSuffix(filepath.Base(d.in.DiskPath), filepath.Ext(d.in.DiskPath))
+	return d.savePath(fmt.Sprintf("%s-p%d-%s.img", base, n, role))
+}
+
+// referenceFile is where the reference database is read from: inside a
+// --root tree directly, copied out next to the images for a --disk.
+func (d *diag) referenceFile(pp *patchPlan) string {
+	if d.in.DiskPath == "" {
+		if pp.refRoot != "" {
+			return filepath.Join(d.in.Root.Dir(), pp.refRoot)
+		}
+		return filepath.Join(d.in.Backup.Dir(), pp.refBackup)
+	}
+	return d.savePath(fmt.Sprintf("reference-%s-schema%d.db", pp.target.Product, pp.refSchema))
+}
+
+// partDevice names partition n for a command: the kernel's device for a
+// block device, a loop device over the range of an image.
+func (d *diag) partDevice(n int, start, size int64) string {
+	disk := d.in.DiskPath
+	if strings.HasPrefix(disk, "/dev/") {
+		last := disk[len(disk)-1]
+		if last >= '0' && last <= '9' {
+			return fmt.Sprintf("%sp%d", disk, n)
+		}
+		return fmt.Sprintf("%s%d", disk, n)
+	}
+	return fmt.Sprintf("$(losetup --find --show --offset %d --sizelimit %d %s)", start, size, quote(disk))
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

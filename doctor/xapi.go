@@ -1,0 +1,228 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/release"
+	"github.com/xsrescue/xsrescue/statedb"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+const (
+	ruleLoads    = "xenserver.md rule 8: restore_db.db wins outright; otherwise the existing file with the highest .generation among ha_metadata.db, gen_metadata.db and the db.conf paths"
+	ruleSchema   = "xenserver.md rule 12 and §2.2: the schema must be exactly the target xapi's; xapi <= 5.5 refuses a newer one (Schema_mismatch), later ones only warn but pool restore and slave sync need an exact match"
+	ruleManifest = "xenserver.md rule 13: 12 manifest pairs for xapi <= 5.6 FP1 (schema <= 61), 3 from 6.0 on"
+	ruleSpaces   = "xenserver.md rule 16: xapi before 1.57 (XS <= 7.2) does not decode %. and shows it literally"
+	ruleTables   = "xenserver.md rules 14-15: tables unknown to the target xapi are fatal in every era, unknown columns from 7.0 on; the authority is a database written by the target xapi"
+)
+
+// patchPlan is what the state.db needs, and where a reference database
+// written by the target xapi was found (rule 15).
+type patchPlan struct {
+	target      release.Release
+	refRoot     string // a path relative to the installation's root
+	refBackup   string // a path relative to the backup partition's root
+	refSchema   int
+	reasons     []string
+	suspectOnly bool // nothing is wrong that a reference would prove
+}
+
+// dbFile is one database file seen through a root.
+type dbFile struct {
+	path    string
+	summary *statedb.Summary
+}
+
+func (d *diag) statedb(ctx context.Context) error {
+	root := d.in.Root
+	if root == nil {
+		return nil
+	}
+	loc, err := statedb.Locate(root)
+	if err != nil {
+		d.add("statedb-location", Warn, ruleLoads, "%v", err)
+		return nil
+	}
+	if loc.Loads == "" {
+		d.add("statedb-missing", Warn, ruleLoads, "no state.db in var/lib/xcp or var/xapi: xapi starts with an empty database (%s)", loc.Reason)
+		return nil
+	}
+	d.add("statedb-location", OK, ruleLoads, "xapi loads %s: %s", loc.Loads, loc.Reason)
+	loaded := loc.Loaded()
+	for _, f := range loc.Files {
+		switch {
+		case f.Path == loc.Loads:
+		case f.Role == statedb.RoleRestore:
+			d.setAside = append(d.setAside, f.Path)
+			d.add("statedb-restore-pending", Broken, ruleLoads, "%s exists: xapi loads only it at the next start and then deletes it", f.Path)
+		case f.Role == statedb.RoleStale:
+		default:
+			if loaded != nil && len(loc.Competitors(loaded.Path, genOf(loaded))) > 0 {
+				d.add("statedb-competitor", Warn, ruleLoads, "%s (%s) competes with %s by generation", f.Path, f.Role, loaded.Path)
+			}
+		}
+	}
+	cur, err := summarize(root, loc.Loads)
+	if err != nil {
+		d.add("statedb-unreadable", Broken, "xenserver.md §1.2: xapi fails to start on a database it cannot parse", "%s: %v", loc.Loads, err)
+		return nil
+	}
+	tgt := d.installed
+	who := "the installed release"
+	if d.installer != nil {
+		r := d.installer.Release
+		tgt, who = &r, "the target installer's release"
+	}
+	if tgt == nil {
+		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the inventory names no known release to compare with", loc.Loads, cur.SchemaMajor, cur.SchemaMinor)
+		return nil
+	}
+	pp := &patchPlan{target: *tgt}
+	writers := releaseNames(release.ForSchema(cur.SchemaMinor))
+	switch {
+	case cur.SchemaMinor > tgt.Schema:
+		pp.reasons = append(pp.reasons, "schema")
+		d.add("statedb-schema", Broken, ruleSchema, "%s has schema %d.%d (written by %s), newer than %d.%d of %s, %s", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, writers, release.SchemaMajor, tgt.Schema, tgt.Name, who)
+	case cur.SchemaMinor < tgt.Schema:
+		d.add("statedb-schema", OK, ruleSchema, "%s has schema %d.%d (%s), older than %d of %s: its xapi upgrades it at start", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, writers, tgt.Schema, tgt.Name)
+	default:
+		d.add("statedb-schema", OK, ruleSchema, "%s has schema %d.%d, that of %s", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, tgt.Name)
+	}
+	if cur.SchemaMinor >= tgt.Schema {
+		switch {
+		case tgt.OldManifest() && !cur.Manifest.OldForm():
+			pp.reasons = append(pp.reasons, "manifest")
+			d.add("statedb-manifest", Broken, ruleManifest, "%s has the 3-pair manifest; xapi of %s needs all 12 (missing %s)", loc.Loads, tgt.Name, strings.Join(cur.Manifest.MissingOldKeys(), ", "))
+		default:
+			d.add("statedb-manifest", OK, ruleManifest, "%s has the manifest form xapi of %s reads (%d pairs)", loc.Loads, tgt.Name, len(cur.Manifest.Pairs))
+		}
+		if tgt.LegacySpaces() && cur.SpaceEncoding == "modern" {
+			pp.reasons = append(pp.reasons, "encoding")
+			d.add("statedb-encoding", Broken, ruleSpaces, "%s encodes spaces as %%. (xapi >= 1.57); xapi of %s would show them literally", loc.Loads, tgt.Name)
+		}
+	}
+	d.findReference(root, loc.Loads, cur, pp)
+	if len(pp.reasons) > 0 {
+		d.patch = pp
+	}
+	return nil
+}
+
+// findReference looks for a database written by the target xapi: another
+// state.db* file beside the loaded one (the fresh one xapi writes when it
+// starts without a database), or the backup partition's database. With one,
+// tables and columns the target does not know are findings.
+func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summary, pp *patchPlan) {
+	var ref *dbFile
+	resolvedLoaded, _ := root.Resolve(loaded)
+	for _, dir := range []string{"var/lib/xcp", "var/xapi"} {
+		entries, err := root.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			p := path.Join(dir, name)
+			if !strings.HasPrefix(name, "state") || !strings.Contains(name, ".db") || strings.HasSuffix(name, statedb.GenSuffix) || !e.Type().IsRegular() {
+				continue
+			}
+			if rp, _ := root.Resolve(p); rp == resolvedLoaded {
+				continue
+			}
+			s, err := summarize(root, p)
+			if err != nil || s.SchemaMinor != pp.target.Schema {
+				continue
+			}
+			if ref == nil {
+				ref = &dbFile{path: p, summary: s}
+				pp.refRoot, pp.refSchema = p, s.SchemaMinor
+			}
+		}
+	}
+	if ref == nil && d.in.Backup != nil {
+		if loc, err := statedb.Locate(d.in.Backup); err == nil && loc.Loads != "" {
+			if s, err := summarize(d.in.Backup, loc.Loads); err == nil && s.SchemaMinor == pp.target.Schema {
+				ref = &dbFile{path: loc.Loads, summary: s}
+				pp.refBackup, pp.refSchema = loc.Loads, s.SchemaMinor
+			}
+		}
+	}
+	if ref == nil {
+		if len(pp.reasons) > 0 {
+			d.add("statedb-reference", Warn, ruleTables, "no database written by xapi of %s (schema %d) in the root or on the backup partition: tables and columns it lacks are unknown", pp.target.Name, pp.target.Schema)
+		}
+		return
+	}
+	where := ref.path
+	if pp.refBackup != "" {
+		where = fmt.Sprintf("%s on the backup partition", ref.path)
+	}
+	diff := statedb.Compare(cur, ref.summary)
+	if len(diff.TablesOnlyInA) > 0 {
+		pp.reasons = append(pp.reasons, "tables")
+		d.add("statedb-unknown-tables", Broken, ruleTables, "tables in %s that xapi of %s does not have (per %s): %s", loaded, pp.target.Name, where, strings.Join(diff.TablesOnlyInA, ", "))
+	}
+	if n := len(diff.ColumnsOnlyInA); n > 0 {
+		sev := Warn
+		if pp.target.UnknownColumnFatal() {
+			sev = Broken
+			pp.reasons = append(pp.reasons, "columns")
+		}
+		var cols []string
+		for t, cs := range diff.ColumnsOnlyInA {
+			for _, c := range cs {
+				cols = append(cols, t+"."+c)
+			}
+		}
+		sortStrings(cols)
+		d.add("statedb-unknown-columns", sev, ruleTables, "columns in %s that xapi of %s does not have (per %s): %s", loaded, pp.target.Name, where, limit(cols, 12))
+	}
+	if len(pp.reasons) == 0 {
+		d.add("statedb-reference", OK, ruleTables, "%s (schema %d) matches the tables and columns of %s", loaded, cur.SchemaMinor, where)
+	}
+}
+
+func summarize(root *target.Root, p string) (*statedb.Summary, error) {
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return statedb.Scan(bufio.NewReaderSize(f, 1<<20))
+}
+
+func genOf(f *statedb.SideFile) int64 {
+	if f.Generation == nil {
+		return 0
+	}
+	return *f.Generation
+}
+
+func releaseNames(rs []release.Release) string {
+	if len(rs) == 0 {
+		return "no known release"
+	}
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+func limit(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
+}
+
+func statOK(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+

@@ -1,0 +1,142 @@
+package guestfix
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+)
+
+// Each parser must keep every byte of what it accepts, report anything else
+// as invalid input (exit 2), and its edits must parse again.
+
+func mustBeInvalid(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && !errors.Is(err, xerr.ErrInvalid) {
+		t.Fatalf("error is not marked invalid input: %v", err)
+	}
+}
+
+func FuzzParseYumConf(f *testing.F) {
+	for _, s := range []string{
+		"[main]\ncachedir=/var/cache/yum\ninstallonlypkgs=kernel kernel-smp\n",
+		"[main]\ninstallonlypkgs=kernel,\n\tkernel-xenU\n\n# c\n\tkernel-devel\n[base]\nname=x\n",
+		"[main\n", "  x\n", "key=v\n", "[main]\n=\n", "[main]\r\nrem comment\r\nA : b", "\x00[]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseYumConf(bytes.NewReader(data), "yum.conf")
+		mustBeInvalid(t, err)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(c.Bytes(), data) {
+			t.Fatalf("round trip changed the bytes")
+		}
+		c.Set("main", "installonlypkgs", "kernel kernel-xenU")
+		again, err := ParseYumConf(bytes.NewReader(c.Bytes()), "yum.conf")
+		if err != nil {
+			t.Fatalf("edited file does not parse: %v\n%q", err, c.Bytes())
+		}
+		if pkgs, _, ok := again.InstallOnlyPkgs(); !ok || strings.Join(pkgs, " ") != "kernel kernel-xenU" {
+			t.Fatalf("after Set: %q %v\n%q", pkgs, ok, c.Bytes())
+		}
+	})
+}
+
+func FuzzParseInittab(f *testing.F) {
+	for _, s := range []string{
+		"id:3:initdefault:\nsi::sysinit:/etc/rc.d/rc.sysinit\n1:2345:respawn:/sbin/mingetty tty1\n",
+		"id:3:initdefault", "x:1:bogus:/bin/sh\n", "::\n", "12345:3:wait:x\n", "# only a comment", "1:2345:respawn:/sbin/mingetty tty1\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := ParseInittab(bytes.NewReader(data), "inittab")
+		mustBeInvalid(t, err)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(tab.Bytes(), data) {
+			t.Fatalf("round trip changed the bytes")
+		}
+		if _, ok := tab.Entry("S0"); ok {
+			return
+		}
+		tab.InsertBefore("1", SerialGetty)
+		again, err := ParseInittab(bytes.NewReader(tab.Bytes()), "inittab")
+		if err != nil {
+			t.Fatalf("edited inittab does not parse: %v\n%q", err, tab.Bytes())
+		}
+		if _, ok := again.GettyOn("ttyS0"); !ok {
+			t.Fatalf("no ttyS0 getty after the insert\n%q", tab.Bytes())
+		}
+	})
+}
+
+func FuzzParseDomainConfig(f *testing.F) {
+	for _, s := range []string{
+		"kernel = \"/boot/vmlinuz-2.6.9-55.ELxenU\"\nvcpus = 1\nextra = 'ro 3'\n",
+		"disk = [ 'phy:/dev/x,xvda,w',\n 'file:/y,xvdb,w' ]\nvif = [('a','b')]\n",
+		"extra = \"\"\"x\ny\"\"\"\n", "extra = r'\\d'\n", "extra = r'''a'''\n", "extra = u\"\"\"\"\"\"\n", "x = [", "x = ]", "= 1\n", "x = 'a\n", "x = \\", "extra = a + 'b'\n", "x = 1;;y = 2",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseDomainConfig(bytes.NewReader(data), "cfg")
+		mustBeInvalid(t, err)
+		if err != nil {
+			return
+		}
+		c.Kernel()
+		c.VCPUs()
+		out, err := c.WithExtraTokens(ConsoleArgs)
+		mustBeInvalid(t, err)
+		if err != nil {
+			return
+		}
+		again, err := ParseDomainConfig(bytes.NewReader(out), "cfg")
+		if err != nil {
+			t.Fatalf("edited config does not parse: %v\n%q", err, out)
+		}
+		a, ok := again.Get("extra")
+		if !ok || a.Value.Kind != StringValue {
+			t.Fatalf("no string extra after the edit\n%q", out)
+		}
+		for _, tok := range ConsoleArgs {
+			if !slices.Contains(strings.Fields(a.Value.Str), tok) {
+				t.Fatalf("extra %q lacks %s\n%q", a.Value.Str, tok, out)
+			}
+		}
+	})
+}
+
+func FuzzParseAccounts(f *testing.F) {
+	for _, s := range []string{
+		"root:x:0:0:root:/root:/bin/bash\n+::::::\n", "dbus:x:81:81:System message bus:/:/sbin/nologin", "a:b\n", ":x:1:1:::\n", "x:x:y:1:::\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ParseAccounts(bytes.NewReader(data), "passwd", Passwd)
+		mustBeInvalid(t, err)
+		if err != nil {
+			return
+		}
+		if _, ok := a.Lookup("dbus"); ok {
+			return
+		}
+		out := a.Appended("dbus:x:81:81:System message bus:/:/sbin/nologin")
+		again, err := ParseAccounts(bytes.NewReader(out), "passwd", Passwd)
+		if err != nil {
+			t.Fatalf("appended file does not parse: %v\n%q", err, out)
+		}
+		if e, ok := again.Lookup("dbus"); !ok || e.ID() != 81 {
+			t.Fatalf("dbus not found after append\n%q", out)
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// TestMain doubles as the crasher of TestCrashRecovery: with
+// XSRESCUE_JOURNAL_CRASHER=ROOT it applies crashPlan to ROOT with the
+// journal at ROOT.journal, and exits 0 once the op is applied. The test
+// kills it at random moments, or crashEnv makes it kill itself at a phase.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("XSRESCUE_JOURNAL_CRASHER"); dir != "" {
+		if err := crasher(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "crasher:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func crasher(dir string) error {
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	j, err := Open(dir + ".journal")
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	_, err = j.Apply(context.Background(), tgt, []string{"crasher"}, crashPlan())
+	return err
+}
+
+// crashPlan changes several files of crashRoot, large enough that a random
+// kill lands in the middle of copying as well as between changes.
+func crashPlan() *Plan {
+	return &Plan{Command: "crash test", Changes: []Change{
+		{Kind: Write, Path: "etc/a.conf", Content: bytes.Repeat([]byte("new a line\n"), 20000)},
+		{Kind: Write, Path: "etc/b.conf", Content: bytes.Repeat([]byte("new b\n"), 50000)},
+		{Kind: Create, Path: "etc/c.conf", Content: []byte("created\n"), Mode: 0o640, UID: -1, GID: -1},
+		{Kind: Remove, Path: "etc/old.conf"},
+		{Kind: RemoveSymlink, Path: "etc/rc3.d/S10net"},
+		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: Chmod, Path: "etc/secret", Mode: 0o600},
+		{Kind: Write, Path: "var/state.db", Content: bytes.Repeat([]byte("<row/>\n"), 100000)},
+	}}
+}
+
+const crashPlanChanges = 8
+
+func crashRoot(t *testing.T, dir string) {
+	t.Helper()
+	for _, d := range []string{"etc/rc3.d", "lib/tls", "var"} {
+		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	files := map[string][]byte{
+		"etc/a.conf":      bytes.Repeat([]byte("old a line\n"), 15000),
+		"etc/b.conf":      bytes.Repeat([]byte("old b\n"), 40000),
+		"etc/old.conf":    []byte("to be removed\n"),
+		"etc/secret":      []byte("s\n"),
+		"lib/tls/libc.so": []byte("\x7fELF"),
+		"var/state.db":    bytes.Repeat([]byte("<old/>\n"), 90000),
+	}
+	for p, b := range files {
+		must(t, os.WriteFile(filepath.Join(dir, p), b, 0o644))
+	}
+	must(t, os.Symlink("../init.d/net", filepath.Join(dir, "etc/rc3.d/S10net")))
+}
+
+func TestCrashRecovery(t *testing.T) {
+	base := t.TempDir()
+	if os.Geteuid() == 0 {
+		// SIGKILL loses nothing that was written, fsynced or not, so a tmpfs
+		// tests the same orderings as a disk, without the cost of fsync.
+		must(t, syscall.Mount("tmpfs", base, "tmpfs", 0, "size=256m"))
+		t.Cleanup(func() { syscall.Unmount(base, syscall.MNT_DETACH) })
+	}
+	// The state a complete run leaves, and how long one takes.
+	ref := filepath.Join(base, "ref")
+	crashRoot(t, ref)
+	start := time.Now()
+	runCrasher(t, ref, "", 0)
+	full := time.Since(start)
+	want := treeState(t, ref, false)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	phases := []string{"planned", "applying", "staged", "committed"}
+	for i := 1; i <= crashPlanChanges; i++ {
+		phases = append(phases, "change-"+strconv.Itoa(i))
+	}
+	const random = 200
+	var rolledBack, applied, undone int
+	for i := 0; i < random+len(phases); i++ {
+		dir := filepath.Join(base, strconv.Itoa(i))
+		crashRoot(t, dir)
+		before := snapshotTree(t, dir)
+		phase, delay := "", time.Duration(0)
+		if i < len(phases) {
+			phase = phases[i]
+		} else {
+			delay = time.Duration(rng.Int64N(int64(full)))
+		}
+		runCrasher(t, dir, phase, delay)
+
+		tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+		must(t, err)
+		j, err := Open(dir + ".journal")
+		must(t, err)
+		rec, err := j.Recover(context.Background(), tgt)
+		if err != nil {
+			t.Fatalf("run %d (phase %q, kill after %s): recover: %v", i, phase, delay, err)
+		}
+		ops, err := j.List(context.Background())
+		must(t, err)
+		switch {
+		case len(ops) == 1 && ops[0].Status == StatusApplied:
+			if len(rec) != 0 {
+				t.Fatalf("run %d: recover touched an applied op", i)
+			}
+			if got := treeState(t, dir, false); !maps.Equal(got, want) {
+				t.Fatalf("run %d (phase %q, kill after %s): applied op, but the tree is not the planned one:\n%v\nwant\n%v", i, phase, delay, got, want)
+			}
+			applied++
+			if _, err := j.Undo(context.Background(), tgt, ops[0].ID, false); err != nil {
+				t.Fatalf("run %d: undo: %v", i, err)
+			}
+			undone++
+		case len(ops) == 0 || ops[0].Status == StatusRolledBack:
+			rolledBack++
+		default:
+			t.Fatalf("run %d (phase %q, kill after %s): op left %s", i, phase, delay, ops[0].Status)
+		}
+		if got := snapshotTree(t, dir); !maps.Equal(got, before) {
+			t.Fatalf("run %d (phase %q, kill after %s): not the exact before-state:\n%v\nwant\n%v", i, phase, delay, got, before)
+		}
+		j.Close()
+		tgt.Close()
+		os.RemoveAll(dir)
+	}
+	t.Logf("crash safety: %d kills (%d at phase boundaries, %d at random moments within %s): %d rolled back by recover, %d had completed and were undone",
+		random+len(phases), len(phases), random, full.Round(time.Millisecond), rolledBack, applied)
+	if rolledBack == 0 || undone == 0 {
+		t.Errorf("the kills never hit both sides of the commit (%d rolled back, %d applied)", rolledBack, applied)
+	}
+}
+
+// runCrasher runs the crasher on dir; with phase it kills itself there,
+// with delay the test kills it after delay.
+func runCrasher(t *testing.T, dir, phase string, delay time.Duration) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "XSRESCUE_JOURNAL_CRASHER="+dir, crashEnv+"="+phase)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	if delay > 0 {
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+	}
+	err := cmd.Wait()
+	killed := false
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed = true
+		}
+	}
+	if err != nil && !killed {
+		t.Fatalf("crasher: %v: %s", err, stderr.String())
+	}
+	if phase != "" && !killed {
+		t.Fatalf("crasher did not stop at phase %q", phase)
+	}
+}

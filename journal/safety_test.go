@@ -1,0 +1,310 @@
+package journal
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// A journal that cannot take the before-images (its filesystem is full)
+// stops the op before the target is touched.
+func TestJournalFullFilesystem(t *testing.T) {
+	needRoot(t)
+	tgt, dir := testRoot(t)
+	big := make([]byte, 2<<20)
+	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the blob needs 2 MiB
+	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
+	before := snapshotTree(t, dir)
+	jdir := t.TempDir()
+	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=256k"))
+	defer syscall.Unmount(jdir, syscall.MNT_DETACH)
+	j, err := Open(filepath.Join(jdir, "journal.db"))
+	must(t, err)
+	defer j.Close()
+	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
+		{Kind: Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "full") {
+		t.Fatalf("apply with a full journal: %v", err)
+	}
+	if got := snapshotTree(t, dir); !mapsEqualT(got, before) {
+		t.Error("the target was touched although the journal could not take the before-images")
+	}
+	ops, err := j.List(context.Background())
+	must(t, err)
+	if len(ops) != 0 {
+		t.Errorf("ops recorded: %+v", ops)
+	}
+}
+
+func mapsEqualT(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Two users of one journal: the second waits for the first, and fails
+// clearly when the first holds it too long. flock locks belong to the open
+// file, so two Opens in one process contend exactly as two processes do.
+func TestJournalTwoUsers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "j.db")
+	j1, err := Open(p)
+	must(t, err)
+	old := lockWait
+	lockWait = 200 * time.Millisecond
+	defer func() { lockWait = old }()
+	if _, err := Open(p); !errors.Is(err, ErrJournalBusy) {
+		t.Fatalf("second open while held: %v, want ErrJournalBusy", err)
+	}
+	lockWait = 5 * time.Second
+	done := make(chan error, 1)
+	go func() {
+		j2, err := Open(p)
+		if err == nil {
+			_, err = j2.List(context.Background())
+			j2.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	must(t, j1.Close())
+	if err := <-done; err != nil {
+		t.Fatalf("second open after the first closed: %v", err)
+	}
+	// Readers need no lock.
+	j3, err := Open(p)
+	must(t, err)
+	defer j3.Close()
+	r, err := OpenReadOnly(p)
+	must(t, err)
+	defer r.Close()
+	if _, err := r.List(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Writes through hostile paths stay inside the root; a hard link to a file
+// outside is replaced, never written through.
+func TestApplyEscape(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	dir := filepath.Join(base, "root")
+	must(t, os.MkdirAll(outside, 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+	sentinel := filepath.Join(outside, "sentinel")
+	must(t, os.WriteFile(sentinel, []byte("OUTSIDE"), 0o644))
+	must(t, os.Link(sentinel, filepath.Join(dir, "etc/hardlink")))
+	must(t, os.Symlink(sentinel, filepath.Join(dir, "etc/abs")))
+	must(t, os.Symlink(outside, filepath.Join(dir, "etc/dir")))
+	must(t, os.Symlink("../../../outside/sentinel", filepath.Join(dir, "etc/rel")))
+	must(t, os.MkdirAll(filepath.Join(dir, outside), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, sentinel), []byte("inside"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "outside"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "outside/sentinel"), []byte("inside"), 0o644))
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	defer tgt.Close()
+	j, err := Open(filepath.Join(base, "j.db"))
+	must(t, err)
+	defer j.Close()
+	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: Remove, Path: "../../../outside/other"},
+	}})
+	if err == nil {
+		t.Fatalf("removing a missing file should fail the plan: %+v", res)
+	}
+	res, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: Chmod, Path: "etc/rel", Mode: 0o600},
+	}})
+	must(t, err)
+	if b, _ := os.ReadFile(sentinel); string(b) != "OUTSIDE" {
+		t.Errorf("sentinel outside the root is now %q", b)
+	}
+	if fi, _ := os.Stat(sentinel); fi.Mode().Perm() != 0o644 {
+		t.Errorf("sentinel mode changed to %v", fi.Mode())
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("files created outside the root: %v", ents)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, sentinel)); string(b) != "via abs" {
+		t.Errorf("absolute link not re-rooted: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, outside, "created")); err != nil {
+		t.Errorf("create through a symlinked dir: %v", err)
+	}
+	if _, err := j.Undo(context.Background(), tgt, res.Op, false); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hardlink")); string(b) != "OUTSIDE" {
+		t.Errorf("undo of the hard-linked file: %q", b)
+	}
+	if b, _ := os.ReadFile(sentinel); string(b) != "OUTSIDE" {
+		t.Errorf("sentinel after undo %q", b)
+	}
+}
+
+func TestRender(t *testing.T) {
+	needRoot(t)
+	tgt, _ := testRoot(t)
+	var b bytes.Buffer
+	must(t, Render(&b, tgt.Root, fullPlan()))
+	out := b.String()
+	for _, want := range []string{
+		"--- a/etc/xensource-inventory\n+++ b/etc/xensource-inventory\n",
+		"-PRODUCT_VERSION='8.2.1'\n+PRODUCT_VERSION='8.2.0'\n",
+		"#    why: downgrade marker\n",
+		"--- a/etc/centos-release\n", // through the redhat-release symlink
+		"--- /dev/null\n+++ b/etc/new.conf\n",
+		"remove block device dev/hdisk9 (major 23, minor 9, mode 0640, owner 0:6)",
+		"remove fifo dev/fifo",
+		"remove symlink etc/rc.d/rc3.d/S10network -> ../init.d/network",
+		"create symlink etc/rc.d/rc3.d/S99local -> ../rc.local",
+		"rename dir lib/tls to lib/tls.disabled",
+		"chmod etc/motd 0644 -> 0600",
+		"chown var/lib/xcp 0:0 -> 7:8",
+		"external zfs-snapshot rpool/ROOT@xsrescue-1 (roll back by hand: zfs rollback rpool/ROOT@xsrescue-1)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []*Plan{
+		{Changes: []Change{{Kind: Write, Path: "etc/missing", Content: []byte("x")}}},
+		{Changes: []Change{{Kind: Create, Path: "etc/motd"}}},
+		{Changes: []Change{{Kind: RemoveNode, Path: "etc/motd"}}},
+		{Changes: []Change{{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls/inner"}}},
+		{Changes: []Change{{Kind: Write, Path: "etc/motd"}, {Kind: Chmod, Path: "etc/motd", Mode: 0o600}}},
+		{Changes: []Change{{Kind: External}}},
+		{Changes: []Change{{Kind: "frobnicate", Path: "etc/motd"}}},
+		{Changes: []Change{{Kind: Remove, Path: "/"}}},
+	} {
+		if err := Render(io.Discard, tgt.Root, bad); err == nil {
+			t.Errorf("Render(%+v): no error", bad.Changes)
+		}
+	}
+}
+
+func TestExport(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	tgt, _ := testRoot(t)
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	defer j.Close()
+	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "test"}, fullPlan())
+	must(t, err)
+	var b bytes.Buffer
+	must(t, j.Export(ctx, res.Op, &b))
+	zr, err := gzip.NewReader(&b)
+	must(t, err)
+	tr := tar.NewReader(zr)
+	got := map[string]*tar.Header{}
+	contents := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(t, err)
+		got[h.Name] = h
+		c, _ := io.ReadAll(tr)
+		contents[h.Name] = string(c)
+	}
+	pre := "xsrescue-op-1/"
+	if !strings.Contains(contents[pre+"op.json"], `"before_sha256"`) {
+		t.Errorf("op.json: %s", contents[pre+"op.json"])
+	}
+	if contents[pre+"before/etc/xensource-inventory"] != "PRODUCT_VERSION='8.2.1'\nBUILD_NUMBER='1'\n" {
+		t.Errorf("before-image: %q", contents[pre+"before/etc/xensource-inventory"])
+	}
+	if h := got[pre+"before/etc/shadow"]; h == nil || h.Mode != 0o4750 || h.Uid != 12 || h.PAXRecords["SCHILY.xattr.trusted.test"] != "v1" {
+		t.Errorf("shadow header %+v", h)
+	}
+	if h := got[pre+"before/dev/hdisk9"]; h == nil || h.Typeflag != tar.TypeBlock || h.Devmajor != 23 || h.Devminor != 9 || h.Gid != 6 {
+		t.Errorf("hdisk9 header %+v", h)
+	}
+	if h := got[pre+"before/etc/rc.d/rc3.d/S10network"]; h == nil || h.Linkname != "../init.d/network" {
+		t.Errorf("symlink header %+v", h)
+	}
+}
+
+// A large file goes through snapshot, apply and undo streamed: the new
+// content comes from a Stream, the before-image is stored in many chunks.
+func TestLargeStream(t *testing.T) {
+	dir := t.TempDir()
+	const size = 16 << 20
+	raw := make([]byte, size/2)
+	rand.NewChaCha8([32]byte{2}).Read(raw)
+	content := []byte(hex.EncodeToString(raw))
+	must(t, os.WriteFile(filepath.Join(dir, "state.db"), content, 0o600))
+	tgt, j := openRootJournal(t, dir)
+	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "state.db",
+		Stream: func() (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(strings.NewReader("<changed/>"), bytes.NewReader(content[10:]))), nil
+		}}}})
+	must(t, err)
+	_, stored, err := j.Size(context.Background())
+	must(t, err)
+	var chunks int
+	must(t, j.db.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks))
+	if stored < chunkSize || stored > size*11/10 || chunks < 2 {
+		t.Errorf("blobs %d bytes in %d chunks for a %d-byte before-image", stored, chunks, size)
+	}
+	if _, err := j.Undo(context.Background(), tgt, res.Op, false); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "state.db")); !bytes.Equal(b, content) {
+		t.Error("undo did not restore the large file")
+	}
+}
+
+// An unchanged file snapshotted twice is stored once.
+func TestBlobDedup(t *testing.T) {
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte("same before-image\n"), 1<<16)
+	must(t, os.WriteFile(filepath.Join(dir, "a"), content, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "b"), content, 0o644))
+	tgt, j := openRootJournal(t, dir)
+	ctx := context.Background()
+	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("1")}, {Kind: Write, Path: "b", Content: []byte("2")}}})
+	must(t, err)
+	_, stored1, err := j.Size(ctx)
+	must(t, err)
+	_, err = j.Undo(ctx, tgt, res.Op, false)
+	must(t, err)
+	_, err = j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("3")}}})
+	must(t, err)
+	_, stored2, err := j.Size(ctx)
+	must(t, err)
+	var blobs int
+	must(t, j.db.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs))
+	if blobs != 1 || stored2 != stored1 {
+		t.Errorf("%d blobs, %d then %d stored bytes; want 1 blob stored once", blobs, stored1, stored2)
+	}
+}

@@ -1,0 +1,133 @@
+package statedb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/versionfile"
+)
+
+// RootFS is an offline root that can also open files for streaming
+// (*target.Root).
+type RootFS interface {
+	FS
+	Open(name string) (*os.File, error)
+}
+
+// AsideSuffix is appended to competing database files set aside by a patch.
+const AsideSuffix = ".xsrescue-aside"
+
+// RootPatch is the whole change for one database inside a root: the
+// rewritten file, its .generation, and the competitors set aside.
+type RootPatch struct {
+	Path        string        `json:"path"`
+	Compressed  bool          `json:"compressed"`
+	Source      *Summary      `json:"-"`
+	Patch       *Patch        `json:"patch"`
+	Competitors []SideFile    `json:"competitors"` // files xapi would load instead of the patched one
+	SetAside    bool          `json:"set_aside"`
+	Plan        *journal.Plan `json:"-"`
+}
+
+// ScanFile summarises the database at path inside root.
+func ScanFile(root RootFS, path string) (*Summary, error) {
+	f, err := root.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := Scan(f)
+	if err != nil {
+		return nil, xerr.Invalid(fmt.Errorf("/%s: %w", path, err))
+	}
+	return s, nil
+}
+
+// PlanRoot plans patching the database at path (usually loc.Loads) inside
+// root for t. On a refusal to drop data it returns the RootPatch (without a
+// Plan) along with the error, so that the caller can show what would be lost. With setAside, competitors that would be loaded instead of the
+// patched file are renamed to *.xsrescue-aside (with their .generation).
+func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions, setAside bool) (*RootPatch, error) {
+	src, err := ScanFile(root, path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := PlanPatch(src, t, o)
+	if p == nil {
+		return nil, err
+	}
+	rp := &RootPatch{Path: path, Compressed: src.Compressed, Source: src, Patch: p, SetAside: setAside, Competitors: []SideFile{}}
+	if err != nil {
+		return rp, err // a refusal: the patch says what would be lost
+	}
+	if loc != nil {
+		rp.Competitors = append(rp.Competitors, loc.Competitors(path, p.Generation)...)
+	}
+	plan := &journal.Plan{Command: "statedb patch"}
+	if !p.Empty() {
+		why := fmt.Sprintf("schema 5.%d -> 5.%d", p.FromSchema, p.ToSchema)
+		if n := len(p.DropTables) + len(p.DropColumns); n > 0 {
+			why += fmt.Sprintf(", %d table(s)/column(s) dropped", n)
+		}
+		plan.Changes = append(plan.Changes, journal.Change{
+			Kind: journal.Write, Path: path, Why: why,
+			Stream: p.Stream(func() (io.ReadCloser, error) { return root.Open(path) }, src.Compressed),
+		})
+	}
+	gen := []byte(strconv.FormatInt(p.Generation, 10))
+	switch old, err := root.ReadFile(path + GenSuffix); {
+	case errors.Is(err, fs.ErrNotExist):
+		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
+			Why: "xapi compares .generation files to choose the database (no trailing newline)"})
+	case err != nil:
+		return nil, fmt.Errorf("/%s%s: %w", path, GenSuffix, err)
+	case !bytes.Equal(old, gen):
+		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: path + GenSuffix, Content: gen,
+			Why: "match generation_count, no trailing newline"})
+	}
+	if setAside {
+		for _, c := range rp.Competitors {
+			plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path, NewPath: c.Path + AsideSuffix,
+				Why: fmt.Sprintf("%s would be loaded instead of the patched /%s", c.Role, path)})
+			if _, err := root.Stat(c.Path + GenSuffix); err == nil {
+				plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path + GenSuffix, NewPath: c.Path + GenSuffix + AsideSuffix})
+			}
+		}
+	}
+	rp.Plan = plan
+	return rp, nil
+}
+
+// HostKeys reads the host-specific values of an old (12-pair) manifest from a
+// root: installation_uuid and control_domain_uuid from the inventory,
+// pool_conf from etc/xensource/pool.conf, pool_token from
+// etc/xensource/ptoken. Missing files leave keys out.
+func HostKeys(root FS) (map[string]string, error) {
+	out := map[string]string{}
+	data, err := root.ReadFile(versionfile.InventoryPath)
+	switch {
+	case err == nil:
+		inv, err := versionfile.ParseInventory(bytes.NewReader(data), "/"+versionfile.InventoryPath)
+		if err != nil {
+			return nil, xerr.Invalid(err)
+		}
+		out["installation_uuid"] = inv.Value("INSTALLATION_UUID")
+		out["control_domain_uuid"] = inv.Value("CONTROL_DOMAIN_UUID")
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	for key, p := range map[string]string{"pool_conf": "etc/xensource/pool.conf", "pool_token": "etc/xensource/ptoken"} {
+		if data, err := root.ReadFile(p); err == nil {
+			out[key] = strings.TrimSpace(string(data))
+		}
+	}
+	return out, nil
+}

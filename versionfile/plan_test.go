@@ -1,0 +1,192 @@
+package versionfile_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+	"github.com/xsrescue/xsrescue/versionfile"
+)
+
+// applyChanges writes a plan's Write changes straight into the directory:
+// enough to check what the plan says, without the journal (tested in cmd).
+func applyChanges(t *testing.T, r *target.Root, plan *journal.Plan) {
+	t.Helper()
+	for _, c := range plan.Changes {
+		if c.Kind != journal.Write {
+			t.Fatalf("unexpected change kind %s", c.Kind)
+		}
+		if err := os.WriteFile(filepath.Join(r.Dir(), c.Path), c.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func planPaths(p *journal.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, c.Path)
+	}
+	return out
+}
+
+func TestPlanSetForInstaller(t *testing.T) {
+	cases := []struct {
+		release, installer string
+		paths              []string
+		values             map[string]string
+		files              map[string]string // path -> expected content after
+	}{
+		{
+			release: "5.5", installer: "5.0",
+			paths:  []string{versionfile.InventoryPath, "etc/redhat-release", "etc/issue"},
+			values: map[string]string{"PRODUCT_VERSION": "5.0.0", "PRODUCT_VERSION_TEXT": "5.0", "PRODUCT_VERSION_TEXT_SHORT": "5.0", "BUILD_NUMBER": "10918p"},
+			files: map[string]string{
+				"etc/redhat-release": "XenServer release 5.0.0-10918p (xenenterprise)\n",
+				"etc/issue":          "Citrix XenServer 5.0\n\nYour XenServer host has now finished booting.\n",
+			},
+		},
+		{
+			// 7.x: redhat-release and system-release link to centos-release,
+			// which is edited once.
+			release: "7.1", installer: "7.0",
+			paths:  []string{versionfile.InventoryPath, "etc/centos-release", "etc/os-release", "etc/issue"},
+			values: map[string]string{"PRODUCT_VERSION": "7.0.0", "PRODUCT_VERSION_TEXT": "7.0", "PRODUCT_VERSION_TEXT_SHORT": "7.0", "PLATFORM_VERSION": "2.1.0"},
+			files: map[string]string{
+				"etc/centos-release": "XenServer release 7.0.0 (xenenterprise)\n",
+				"etc/os-release":     "NAME=\"XenServer\"\nVERSION=\"7.0.0\"\nID=\"xenenterprise\"\nVERSION_ID=\"7.0.0\"\nPRETTY_NAME=\"XenServer 7.0\"\n",
+			},
+		},
+		{
+			// "8.2 CU1" is a version text, replaced as a phrase.
+			release: "8.2.1", installer: "8.0",
+			paths:  []string{versionfile.InventoryPath, "etc/centos-release", "etc/os-release", "etc/issue"},
+			values: map[string]string{"PRODUCT_VERSION": "8.0.0", "PRODUCT_VERSION_TEXT": "8.0", "PRODUCT_VERSION_TEXT_SHORT": "8.0", "PLATFORM_VERSION": "3.0.0", "BUILD_NUMBER": "release/naples/master/45"},
+			files: map[string]string{
+				"etc/os-release": "NAME=\"Citrix Hypervisor\"\nVERSION=\"8.0.0\"\nID=\"xenenterprise\"\nVERSION_ID=\"8.0.0\"\nPRETTY_NAME=\"Citrix Hypervisor 8.0\"\n",
+				"etc/issue":      "Citrix Hypervisor 8.0\n\nYour XenServer host has now finished booting.\n",
+			},
+		},
+		{
+			// The 5.6 installer refuses its own version: the newest release
+			// below it is chosen.
+			release: "6.2", installer: "5.6",
+			paths:  []string{versionfile.InventoryPath, "etc/redhat-release", "etc/issue"},
+			values: map[string]string{"PRODUCT_VERSION": "5.5.0", "PRODUCT_VERSION_TEXT": "5.5", "PRODUCT_VERSION_TEXT_SHORT": "5.5", "BUILD_NUMBER": "15119p"},
+			files:  map[string]string{"etc/redhat-release": "XenServer release 5.5.0-15119p (xenenterprise)\n"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.release+"-for-"+c.installer, func(t *testing.T) {
+			r := fixtureRoot(t, fixtures.RootSpec{Release: c.release})
+			in := mustInstaller(t, c.installer)
+			before, err := versionfile.Inspect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before.Verdict(in).OffersUpgrade {
+				t.Fatalf("fixture already accepted by %s", c.installer)
+			}
+			sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: c.installer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.paths, planPaths(sp.Plan)); diff != "" {
+				t.Errorf("planned paths:\n%s", diff)
+			}
+			if diff := cmp.Diff(c.values, sp.Values); diff != "" {
+				t.Errorf("values:\n%s", diff)
+			}
+			if len(sp.Explain) == 0 {
+				t.Error("no explanation")
+			}
+			applyChanges(t, r, sp.Plan)
+			for p, want := range c.files {
+				got, _ := os.ReadFile(filepath.Join(r.Dir(), p))
+				if string(got) != want {
+					t.Errorf("%s:\n%s", p, cmp.Diff(want, string(got)))
+				}
+			}
+			after, err := versionfile.Inspect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vd := after.Verdict(in); !vd.OffersUpgrade {
+				t.Errorf("after set, installer %s: %s", c.installer, vd.Reason)
+			}
+			if !after.Consistent {
+				t.Errorf("after set the markers disagree: %+v", after.Markers)
+			}
+			// Only the version keys changed in the inventory.
+			bm, am := before.Inventory.Map(), after.Inventory.Map()
+			for k, v := range bm {
+				if _, changed := c.values[k]; !changed && am[k] != v {
+					t.Errorf("key %s changed from %q to %q", k, v, am[k])
+				}
+			}
+			// A second run has nothing left to do.
+			again, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: c.installer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Plan.Empty() {
+				t.Errorf("second run plans %v", planPaths(again.Plan))
+			}
+		})
+	}
+}
+
+func TestPlanSetRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		req  versionfile.SetRequest
+		code int
+		msg  string
+	}{
+		{"not dotted", versionfile.SetRequest{To: "5.x"}, xerr.ExitInvalid, `--to "5.x": the version must be dotted numbers`},
+		{"empty arc", versionfile.SetRequest{To: "5..0"}, xerr.ExitInvalid, "dotted numbers"},
+		{"bad build", versionfile.SetRequest{To: "5.0.0-"}, xerr.ExitInvalid, "build"},
+		{"bad platform", versionfile.SetRequest{To: "7.0.0", Platform: "two"}, xerr.ExitInvalid, "--platform-version"},
+		{"unknown installer", versionfile.SetRequest{ForInstaller: "3.0"}, xerr.ExitInvalid, "unknown installer"},
+		{"too new for installer", versionfile.SetRequest{To: "8.4.0", ForInstaller: "8.2"}, xerr.ExitRefused, "PLATFORM_VERSION 3.4.0 is newer than the installer's own 3.2.0"},
+		{"below 2.1.0", versionfile.SetRequest{To: "7.0.0", Platform: "1.9.0", ForInstaller: "8.2"}, xerr.ExitRefused, "older than 2.1.0"},
+		{"nothing asked", versionfile.SetRequest{}, xerr.ExitInvalid, "--to"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+			inv, _ := os.ReadFile(filepath.Join(r.Dir(), versionfile.InventoryPath))
+			_, err := versionfile.PlanSet(r, c.req)
+			if xerr.Code(err) != c.code || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("got %v (exit %d), want exit %d with %q", err, xerr.Code(err), c.code, c.msg)
+			}
+			if now, _ := os.ReadFile(filepath.Join(r.Dir(), versionfile.InventoryPath)); string(now) != string(inv) {
+				t.Fatal("a refused set changed the inventory")
+			}
+		})
+	}
+}
+
+func TestPlanSetTo(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.0.0-12345x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"PRODUCT_VERSION": "5.0.0", "PRODUCT_VERSION_TEXT": "5.0", "PRODUCT_VERSION_TEXT_SHORT": "5.0", "BUILD_NUMBER": "12345x"}
+	if diff := cmp.Diff(want, sp.Values); diff != "" {
+		t.Fatal(diff)
+	}
+	applyChanges(t, r, sp.Plan)
+	got, _ := os.ReadFile(filepath.Join(r.Dir(), "etc/redhat-release"))
+	if string(got) != "XenServer release 5.0.0-12345x (xenenterprise)\n" {
+		t.Fatalf("redhat-release %q", got)
+	}
+}

@@ -1,0 +1,137 @@
+package vdev
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Extent is a byte range of a device that may be a vdev: the whole device,
+// a partition, or a VTOC slice.
+type Extent struct {
+	Partition int   // 0: the whole device
+	Slice     int   // -1: not a slice
+	Offset    int64 // bytes from the start of the device
+	Size      int64
+}
+
+func (e Extent) String() string {
+	switch {
+	case e.Partition == 0:
+		return "whole device"
+	case e.Slice >= 0:
+		return fmt.Sprintf("partition %d slice %d", e.Partition, e.Slice)
+	}
+	return fmt.Sprintf("partition %d", e.Partition)
+}
+
+// LabelStatus is one label's outcome in a report.
+type LabelStatus struct {
+	Index  int    `json:"index"`
+	Offset int64  `json:"offset"` // relative to the vdev
+	Valid  bool   `json:"valid"`
+	Error  string `json:"error,omitempty"`
+}
+
+// UberblockReport is the best uberblock in a report.
+type UberblockReport struct {
+	TXG       uint64 `json:"txg"`
+	Timestamp uint64 `json:"timestamp"` // seconds since the epoch, as on disk
+	Time      string `json:"time"`      // the same in RFC 3339, UTC
+	Version   uint64 `json:"version"`
+	Label     int    `json:"label"`
+	Slot      int    `json:"slot"`
+	BigEndian bool   `json:"big_endian"`
+}
+
+// MemberReport is the `zfs labels --json` document for one pool member
+// (docs/json.md). GUIDs are decimal strings: they do not fit a JSON number.
+type MemberReport struct {
+	Device          string          `json:"device"`
+	Offset          int64           `json:"offset"`
+	Size            int64           `json:"size"`
+	Partition       int             `json:"partition,omitempty"`
+	Slice           *int            `json:"slice,omitempty"`
+	Pool            string          `json:"pool"`
+	PoolGUID        string          `json:"pool_guid"`
+	GUID            string          `json:"guid"`
+	Version         uint64          `json:"version"`
+	State           string          `json:"state"`
+	TXG             uint64          `json:"txg"`
+	Hostname        string          `json:"hostname"`
+	HostID          uint64          `json:"hostid"`
+	ValidLabels     []int           `json:"valid_labels"`
+	Labels          []LabelStatus   `json:"labels"`
+	Conflicts       []string        `json:"conflicts"`
+	Uberblock       UberblockReport `json:"uberblock"`
+	VdevChildren    uint64          `json:"vdev_children"`
+	VdevTree        *Node           `json:"vdev_tree"`
+	FeaturesForRead []string        `json:"features_for_read,omitempty"`
+	Import          string          `json:"import"`
+	NeedsForce      bool            `json:"needs_force"`
+	Command         string          `json:"command"`
+	Advice          string          `json:"advice"`
+}
+
+// Report builds the document for a member read from ext of device.
+func Report(m *Member, device string, ext Extent, localHostID uint64) MemberReport {
+	c := m.Config
+	v := Judge(m, localHostID, DeviceArg(device, ext.Offset, m.Size))
+	r := MemberReport{
+		Device: device, Offset: ext.Offset, Size: ext.Size, Partition: ext.Partition,
+		Pool: c.Name, PoolGUID: strconv.FormatUint(c.PoolGUID, 10), GUID: strconv.FormatUint(c.GUID, 10),
+		Version: c.Version, State: StateName(c.State), TXG: c.TXG, Hostname: c.Hostname, HostID: c.HostID,
+		ValidLabels: m.ValidLabels(), Conflicts: m.Conflict,
+		Uberblock: UberblockReport{TXG: m.Best.TXG, Timestamp: m.Best.Timestamp, Time: time.Unix(int64(m.Best.Timestamp), 0).UTC().Format(time.RFC3339), Version: m.Best.Version,
+			Label: m.Best.Label, Slot: m.Best.Slot, BigEndian: m.Best.BigEndian},
+		VdevChildren: c.VdevChildren, VdevTree: c.Tree, FeaturesForRead: c.FeaturesForRead,
+		Import: v.Import, NeedsForce: v.NeedsForce, Command: v.Command, Advice: v.Advice,
+	}
+	if r.Conflicts == nil {
+		r.Conflicts = []string{}
+	}
+	if ext.Slice >= 0 && ext.Partition > 0 {
+		s := ext.Slice
+		r.Slice = &s
+	}
+	for _, l := range m.Labels {
+		s := LabelStatus{Index: l.Index, Offset: l.Offset, Valid: l.Err == nil}
+		if l.Err != nil {
+			s.Error = l.Err.Error()
+		}
+		r.Labels = append(r.Labels, s)
+	}
+	return r
+}
+
+// Scan reads labels on each extent of device and returns one report per
+// distinct member. The same vdev seen through two extents (a slice and the
+// backup slice that overlaps it, a partition and the whole disk) is
+// reported once, from the extent on which most labels validate. Extents
+// without labels are returned as reasons; ErrNoLabel when none has any.
+func Scan(r io.ReaderAt, device string, extents []Extent, localHostID uint64) ([]MemberReport, error) {
+	var out []MemberReport
+	var reasons []string
+	for _, ext := range extents {
+		m, err := ReadLabels(io.NewSectionReader(r, ext.Offset, ext.Size), ext.Size)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s at offset %d: %s", ext, ext.Offset, strings.TrimPrefix(err.Error(), ErrNoLabel.Error()+": ")))
+			continue
+		}
+		rep := Report(m, device, ext, localHostID)
+		i := slices.IndexFunc(out, func(o MemberReport) bool { return o.PoolGUID == rep.PoolGUID && o.GUID == rep.GUID })
+		switch {
+		case i < 0:
+			out = append(out, rep)
+		case len(rep.ValidLabels) > len(out[i].ValidLabels):
+			out[i] = rep
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w on %s", ErrNoLabel, strings.Join(reasons, "; "))
+	}
+	return out, nil
+}

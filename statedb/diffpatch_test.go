@@ -333,3 +333,38 @@ func TestPatchDetectsChangedSource(t *testing.T) {
 		t.Errorf("apply on another database: %v", err)
 	}
 }
+
+// TestPatchKeepsGzip: a compressed database (db.conf compress:true) is
+// written back compressed.
+func TestPatchKeepsGzip(t *testing.T) {
+	src := gen(t, fixtures.StateDBSpec{Release: "6.2", VMs: 2})
+	gz := gzipped(t, src)
+	s := scan(t, gz)
+	if !s.Compressed {
+		t.Fatal("gzip not detected")
+	}
+	p, err := statedb.PlanPatch(s, statedb.Target{Schema: 66}, statedb.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := p.Stream(opener(gz), true)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(out, []byte{0x1f, 0x8b}) {
+		t.Fatal("output not gzip")
+	}
+	o := scan(t, out)
+	if !o.Compressed || o.SchemaMinor != 66 || len(o.Tables) != len(s.Tables) {
+		t.Errorf("patched: %v", o)
+	}
+	// a broken source surfaces as the stream's read error
+	rc, _ = p.Stream(opener(gz[:len(gz)/2]), true)()
+	if _, err := io.ReadAll(rc); !errors.Is(err, statedb.ErrSyntax) {
+		t.Errorf("truncated source: %v", err)
+	}
+}

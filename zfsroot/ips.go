@@ -274,7 +274,11 @@ func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
 		}
 	}
 	if len(left) == 0 {
-		return nil, xerr.Refusedf("%s: removing %s would leave no enabled publisher, which breaks pkg on this image: set another publisher first", img.File, name)
+		why := "what preferred-authority should then name is not documented for this format"
+		if img.Old() {
+			why = "2009/2010 pkg breaks on an image without one"
+		}
+		return nil, xerr.Refusedf("%s: removing %s would leave no enabled publisher (%s): set another publisher first", img.File, name, why)
 	}
 	f.removeSection(section)
 	if so, ok := img.main.get("property", "publisher-search-order"); ok {

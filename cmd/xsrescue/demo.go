@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -67,6 +68,7 @@ type DemoStep struct {
 
 type demo struct {
 	ctx     context.Context
+	self    string    // this binary, run for every step
 	w       io.Writer // narration and the commands' output
 	doc     *DemoDoc
 	journal string
@@ -86,7 +88,11 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 	if !keep {
 		defer os.RemoveAll(dir)
 	}
-	d := &demo{ctx: ctx, w: w, doc: &DemoDoc{Dir: dir, Steps: []DemoStep{}, Failed: []string{}}, journal: filepath.Join(dir, "journal.db")}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	d := &demo{ctx: ctx, self: self, w: w, doc: &DemoDoc{Dir: dir, Steps: []DemoStep{}, Failed: []string{}}, journal: filepath.Join(dir, "journal.db")}
 	runErr := d.run(dir)
 	if keep {
 		d.say("Everything is kept in %s.", dir)
@@ -107,8 +113,9 @@ func (d *demo) say(format string, args ...any) {
 	fmt.Fprintf(d.w, "\n"+format+"\n", args...)
 }
 
-// xs runs one xsrescue command in this process, prints it and its output,
-// and records a failure when the exit code is not want.
+// xs runs one xsrescue command as a child process of this very binary (the
+// commands a user would type, with their real exit codes), prints it and
+// its output, and records a failure when the exit code is not want.
 func (d *demo) xs(want int, argv ...string) (string, int) {
 	line := "xsrescue " + strings.Join(quoteAll(argv), " ")
 	if !hasCommand(argv) {
@@ -119,7 +126,19 @@ func (d *demo) xs(want int, argv ...string) (string, int) {
 	}
 	fmt.Fprintf(d.w, "\n$ %s\n", line)
 	var out bytes.Buffer
-	code := run(d.ctx, append([]string{"xsrescue"}, argv...), strings.NewReader(""), io.MultiWriter(d.w, &out), d.w)
+	c := exec.CommandContext(d.ctx, d.self, argv...)
+	c.Stdout = io.MultiWriter(d.w, &out)
+	c.Stderr = d.w
+	c.Env = append(os.Environ(), "XSRESCUE_JOURNAL=") // only the --journal given here
+	code := 0
+	if err := c.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			d.doc.Failed = append(d.doc.Failed, fmt.Sprintf("%q: %v", line, err))
+			return "", -1
+		}
+		code = ee.ExitCode()
+	}
 	d.doc.Steps = append(d.doc.Steps, DemoStep{Command: line, ExitCode: code})
 	if code != want {
 		d.doc.Failed = append(d.doc.Failed, fmt.Sprintf("%q exited %d, expected %d", line, code, want))
@@ -127,29 +146,23 @@ func (d *demo) xs(want int, argv ...string) (string, int) {
 	return out.String(), code
 }
 
-// hasCommand reports whether the command path of argv (e.g. "statedb
-// patch") is registered; the demo grows as command groups land.
+// hasCommand reports whether "GROUP SUB" at the start of argv (e.g.
+// "statedb patch") is registered: the demo grows as command groups land.
 func hasCommand(argv []string) bool {
-	cmds := commands
-	for _, a := range argv {
-		if strings.HasPrefix(a, "-") {
+	for _, g := range commands {
+		if g.Name != argv[0] {
+			continue
+		}
+		if len(argv) < 2 || strings.HasPrefix(argv[1], "-") {
 			return true
 		}
-		var next *cli.Command
-		for _, c := range cmds {
-			if c.Name == a {
-				next = c
+		for _, c := range g.Commands {
+			if c.Name == argv[1] {
+				return true
 			}
 		}
-		if next == nil {
-			return len(cmds) == 0 || cmds == nil
-		}
-		if len(next.Commands) == 0 {
-			return true
-		}
-		cmds = next.Commands
 	}
-	return true
+	return false
 }
 
 func quoteAll(argv []string) []string {

@@ -241,8 +241,13 @@ func printRepair(w io.Writer, r odm.Major) {
 	if len(r.Devno) > 0 {
 		fmt.Fprintf(w, "    odmdelete -o CuDvDr -q \"resource='devno' and value1='%d'\"\n", r.Major)
 	}
-	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "    rm /dev/%s\n", n.Name())
+	// Symlinks first, so that none is left dangling if the list is cut short.
+	for _, links := range []bool{true, false} {
+		for _, n := range r.Nodes {
+			if (n.Type == odm.Symlink) == links {
+				fmt.Fprintf(w, "    rm /dev/%s\n", n.Name())
+			}
+		}
 	}
 	fmt.Fprintf(w, "    savebase\n")
 }
@@ -281,6 +286,9 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	rootDir, nodes, err := scanDev(cmd.String("dev"))
 	if err != nil {
 		return err
+	}
+	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
+		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
 	}
 	majors := odm.Analyze(m, nodes)
 	p, err := odm.PlanPurge(m, majors, req)

@@ -219,6 +219,9 @@ func TestOdmPurgeRefusals(t *testing.T) {
 			t.Errorf("--major %s: exit %d %q, want 3 %q", tt.major, code, stderr, tt.want)
 		}
 	}
+	if code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", "/dev", "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "rescue system's own") {
+		t.Errorf("--dev /dev: exit %d %q", code, stderr)
+	}
 	// Without a CuDv dump an Available device cannot be ruled out.
 	noCuDv := t.TempDir()
 	for _, c := range []string{"CuDvDr", "CuAt"} {

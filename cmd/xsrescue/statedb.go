@@ -416,12 +416,16 @@ func statedbPatchCommand() *cli.Command {
 
 // statedbPatchDoc is the JSON document of `statedb patch` (docs/json.md).
 type statedbPatchDoc struct {
-	*statedb.RootPatch
-	Root           string            `json:"root"`
-	ManifestBefore map[string]string `json:"manifest_before"`
-	ManifestAfter  map[string]string `json:"manifest_after"`
-	DryRun         bool              `json:"dry_run"`
-	Op             *journal.Result   `json:"op"`
+	Path           string             `json:"path"`
+	Root           string             `json:"root"`
+	Compressed     bool               `json:"compressed"`
+	ManifestBefore map[string]string  `json:"manifest_before"`
+	ManifestAfter  map[string]string  `json:"manifest_after"`
+	Patch          *statedb.Patch     `json:"patch"`
+	Competitors    []statedb.SideFile `json:"competitors"`
+	SetAside       bool               `json:"set_aside"`
+	DryRun         bool               `json:"dry_run"`
+	Op             *journal.Result    `json:"op"`
 }
 
 // statedbTarget builds the patch target from --like / --to-release / --to-schema.
@@ -472,9 +476,10 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	}
 	o := output(cmd)
 	var (
-		tgt  *target.Target
-		loc  *statedb.Location
-		path string
+		tgt   *target.Target
+		loc   *statedb.Location
+		path  string
+		shown string // the path as the user knows it
 	)
 	switch {
 	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
@@ -489,7 +494,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 		tgt = &target.Target{Root: root, Identity: filepath.Dir(abs)}
-		path = filepath.Base(abs)
+		path, shown = filepath.Base(abs), abs
 	default:
 		if tgt, err = openTarget(ctx, cmd, !cmd.Bool("dry-run")); err != nil {
 			return err
@@ -505,6 +510,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			tgt.Close()
 			return xerr.Invalidf("%s: no xapi database: %s", tgt.Root.Dir(), loc.Reason)
 		}
+		shown = "/" + path
 		if t.Host, err = statedb.HostKeys(tgt.Root); err != nil {
 			tgt.Close()
 			return err
@@ -513,7 +519,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	defer tgt.Close()
 	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data")}, cmd.Bool("set-aside"))
 	if rp != nil && !o.JSON {
-		printStatedbPatch(o.Stdout(), tgt.Root.Dir(), rp)
+		printStatedbPatch(o.Stdout(), shown, rp)
 	}
 	if err != nil {
 		return err
@@ -525,19 +531,24 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	if !o.JSON {
 		return nil
 	}
-	return o.Emit(statedbPatchDoc{
-		RootPatch: rp, Root: tgt.Root.Dir(), DryRun: cmd.Bool("dry-run"), Op: res,
+	doc := statedbPatchDoc{
+		Path: shown, Root: tgt.Root.Dir(), Compressed: rp.Compressed,
 		ManifestBefore: rp.Patch.ManifestBefore.Map(), ManifestAfter: rp.Patch.ManifestAfter.Map(),
-	}, nil)
+		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res,
+	}
+	for i := range doc.Competitors {
+		doc.Competitors[i].Path = "/" + doc.Competitors[i].Path
+	}
+	return o.Emit(doc, nil)
 }
 
-func printStatedbPatch(w io.Writer, root string, rp *statedb.RootPatch) {
+func printStatedbPatch(w io.Writer, shown string, rp *statedb.RootPatch) {
 	p := rp.Patch
 	rels := strings.Join(p.ToReleases, ", ")
 	if rels == "" {
 		rels = "no known release"
 	}
-	fmt.Fprintf(w, "Patch %s: schema 5.%d -> 5.%d (%s)\n", filepath.Join(root, rp.Path), p.FromSchema, p.ToSchema, rels)
+	fmt.Fprintf(w, "Patch %s: schema 5.%d -> 5.%d (%s)\n", shown, p.FromSchema, p.ToSchema, rels)
 	before, after := p.ManifestBefore.Map(), p.ManifestAfter.Map()
 	form := "current 3-pair"
 	if p.OldManifest {

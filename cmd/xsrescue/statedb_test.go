@@ -280,7 +280,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if doc.Path != "var/lib/xcp/state.db" || doc.ManifestAfter["schema_minor_vsn"] != "108" || len(doc.Competitors) != 1 || doc.Op == nil || doc.Op.Op == 0 {
+	if doc.Path != "/var/lib/xcp/state.db" || doc.ManifestAfter["schema_minor_vsn"] != "108" || len(doc.Competitors) != 1 || doc.Op == nil || doc.Op.Op == 0 {
 		t.Fatalf("doc %s", out)
 	}
 	patched, err := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db"))

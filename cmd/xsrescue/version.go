@@ -254,7 +254,6 @@ func versionSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "set",
 		Usage:     "rewrite every version marker consistently, through the journal",
-		ArgsUsage: " ",
 		Description: "Sets PRODUCT_VERSION, PRODUCT_VERSION_TEXT(_SHORT), BUILD_NUMBER and PLATFORM_VERSION in\n" +
 			"etc/xensource-inventory (every other key and byte untouched) and the version in\n" +
 			"redhat-release/centos-release/system-release (edited once, at their target inside the root),\n" +

@@ -23,7 +23,7 @@ import (
 func init() {
 	zoneRoot := &cli.StringFlag{Name: "zone-root", Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
 	force := &cli.BoolFlag{Name: "force", Usage: "edit an image that is not a non-global zone image"}
-	editWarning := "WARNING: run it only against a zone whose global zone is not running it. Before the edit,\n" +
+	editWarning := "WARNING: for an offline zone root only (its system must not be running). Before the edit,\n" +
 		"when the zone root is a ZFS dataset, xsrescue takes zfs snapshot <dataset>@xsrescue-<UTC time>\n" +
 		"and records it in the journal (roll back by hand: zfs rollback <snapshot>); the file itself\n" +
 		"is snapshotted into the journal, written atomically with its mode and owner kept, and\n" +
@@ -294,7 +294,7 @@ func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 		ch := zfsroot.SafetySnapshot(ds, plan.Command, time.Now())
 		if !cmd.Bool("dry-run") {
 			if ch, err = (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, plan.Command, time.Now()); err != nil {
-				return "", nil, fmt.Errorf("safety snapshot failed, nothing changed: %w", err)
+				return "", nil, xerr.Refusedf("no edit without the safety snapshot of %s (is the pool imported read-only?); nothing changed: %w", ds, err)
 			}
 			output(cmd).Logf("took safety snapshot %s (roll back by hand: %s)", ch.External.Name, ch.External.Rollback)
 		}

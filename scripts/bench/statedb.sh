@@ -29,10 +29,11 @@ measure() {
   local name=$1 prep=$2 cmd=$3 best="" line
   for _ in 1 2 3; do
     eval "$prep"
-    line=$( { /usr/bin/time -f '%e %U %S %M' bash -c "$cmd" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$work/time" -f '%e %U %S %M' bash -c "$cmd" >/dev/null 2>&1 || { echo "$name: failed: $cmd" >&2; return 1; }
+    line=$(tail -1 "$work/time")
     if [ -z "$best" ] || awk -v a="$line" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then best=$line; fi
   done
-  awk -v n="$name" -v s="$size" -v l="$best" 'BEGIN{split(l,x," "); cpu=x[2]+x[3]; if (cpu<0.01) cpu=0.01;
+  awk -v n="$name" -v s="$size" -v l="$best" 'BEGIN{split(l,x," "); cpu=x[2]+x[3]; if (cpu<0.01) cpu=0.01; if (x[1]<0.01) x[1]=0.01;
     printf "%-44s %7.2f s %8.0f MB/s %7.2f s %8.0f MB/s %7.1f MB\n", n, x[1], s/1e6/x[1], cpu, s/1e6/cpu, x[4]/1024}'
 }
 printf '%-44s %9s %13s %9s %13s %10s\n' command wall "MB/s(wall)" cpu "MB/s(cpu)" "peak RSS"

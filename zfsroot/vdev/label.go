@@ -349,3 +349,24 @@ func parseUberblock(b []byte, offset uint64) (Uberblock, bool) {
 	}
 	return ub, ub.TXG != 0
 }
+
+// HasLabelHeader is a cheap test (16 bytes read per label) for whether any
+// of the four labels starts like a packed XDR nvlist, so that callers that
+// probe every partition pay for ReadLabels only where a pool may be.
+func HasLabelHeader(r io.ReaderAt, size int64) bool {
+	psize := size &^ (LabelSize - 1)
+	if psize < MinVdevSize {
+		return false
+	}
+	b := make([]byte, 16)
+	for l := range 4 {
+		if _, err := r.ReadAt(b, LabelOffset(l, psize)+nvlistOffset); err != nil {
+			continue
+		}
+		// header: XDR, endian 0|1, 2 reserved; nvl_version 0; nvflag 0|1
+		if b[0] == 1 && b[1] <= 1 && b[2] == 0 && b[3] == 0 && string(b[4:8]) == "\x00\x00\x00\x00" && string(b[8:11]) == "\x00\x00\x00" && b[11] <= 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -271,3 +271,38 @@ func TestReadLabelsTooSmall(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHasLabelHeader(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "vdev")
+	if err := fixtures.FakeZFSVdev(img, 64<<20, fixtures.ZFSLabelSpec{Pool: "p", PoolGUID: 1, GUID: 2, Version: 22, TXG: 3, Ashift: 9}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !vdev.HasLabelHeader(f, 64<<20) {
+		t.Error("fake vdev not recognised")
+	}
+	// Only label 3 left (0-2 wiped): still worth a full read.
+	w, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range 3 {
+		if _, err := w.WriteAt(make([]byte, vdev.LabelSize), vdev.LabelOffset(l, 64<<20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if !vdev.HasLabelHeader(f, 64<<20) {
+		t.Error("label 3 alone not recognised")
+	}
+	if m, err := vdev.ReadLabels(f, 64<<20); err != nil || fmt.Sprint(m.ValidLabels()) != "[3]" {
+		t.Errorf("ReadLabels with only label 3: %v %v", m, err)
+	}
+	if vdev.HasLabelHeader(strings.NewReader(strings.Repeat("\x00", 1<<20)), 64<<20) || vdev.HasLabelHeader(f, 1<<20) {
+		t.Error("zeros / small device recognised")
+	}
+}

@@ -1,6 +1,7 @@
 package vdev_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"strings"
@@ -107,7 +108,9 @@ func FuzzNvlist(f *testing.F) {
 }
 
 // FuzzReadLabels feeds a label area (the first 512 KiB of a vdev, mirrored
-// at the end) with arbitrary bytes.
+// at the end) with arbitrary bytes in the nvlist block and in the uberblock
+// slot; with seal set, the checksums are recomputed so that the decoder and
+// the validity rules behind them are reached.
 func FuzzReadLabels(f *testing.F) {
 	img := f.TempDir() + "/vdev"
 	if err := fixtures.FakeZFSVdev(img, 64<<20, fixtures.ZFSLabelSpec{Pool: "rpool", PoolGUID: 1, GUID: 2, Version: 22, TXG: 9, Ashift: 9, Timestamp: 5}); err != nil {
@@ -117,20 +120,33 @@ func FuzzReadLabels(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(b[16<<10 : 20<<10])
-	f.Add(b[128<<10 : 132<<10])
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, patch []byte) {
+	f.Add(b[16<<10:20<<10], b[128<<10+9<<10:128<<10+10<<10], true)
+	f.Add(b[16<<10:20<<10], b[128<<10+9<<10:128<<10+10<<10], false)
+	f.Add(fixtures.PackNV(fixtures.NVOf("guid", uint64(3), "txg", uint64(0), "state", uint64(9))), []byte{}, true)
+	f.Add([]byte{}, []byte{0x0c, 0xb1, 0xba, 0}, true)
+	f.Fuzz(func(t *testing.T, nv, ub []byte, seal bool) {
 		buf := append([]byte(nil), b[:512<<10]...)
-		copy(buf[16<<10:], patch)
-		copy(buf[128<<10:], patch)
+		for _, l := range []int64{0, 256 << 10} {
+			block := buf[l+16<<10 : l+128<<10]
+			copy(block[:len(block)-40], nv)
+			slot := buf[l+128<<10+9<<10 : l+128<<10+10<<10]
+			copy(slot[:len(slot)-40], ub)
+			if seal {
+				// Labels 2 and 3 mirror 0 and 1 at the end of the vdev.
+				fixtures.SealZFSBlock(block, uint64(l+16<<10), binary.LittleEndian)
+				fixtures.SealZFSBlock(slot, uint64(l+128<<10+9<<10), binary.LittleEndian)
+			}
+		}
 		r := &mirrored{head: buf, size: 64 << 20}
 		m, err := vdev.ReadLabels(r, r.size)
 		if err != nil && !errors.Is(err, vdev.ErrNoLabel) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
-		if err == nil && m.Config == nil {
-			t.Fatal("member without config")
+		if err == nil {
+			if m.Config == nil || m.Config.GUID == 0 {
+				t.Fatal("member without a valid config")
+			}
+			vdev.Judge(m, 0, "/dev/x")
 		}
 	})
 }

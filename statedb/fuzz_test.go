@@ -94,3 +94,25 @@ func FuzzValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDBConf: db.conf parsing never panics; every accepted connection has an
+// absolute path.
+func FuzzDBConf(f *testing.F) {
+	for _, s := range []string{
+		"[/var/lib/xcp/state.db]\nmode:no_limit\nformat:xml\ncompress:true\n",
+		"[/a]\n\n[/b]\nx:y\n", "mode:no_limit\n", "[relative]\n", "[/a]\ngarbage\n", "#c\n[ /a ]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		conns, err := statedb.ParseDBConf(in, "db.conf")
+		if err != nil {
+			return
+		}
+		for _, c := range conns {
+			if len(c.Path) == 0 || c.Path[0] != '/' {
+				t.Fatalf("accepted path %q", c.Path)
+			}
+		}
+	})
+}

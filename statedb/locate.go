@@ -49,11 +49,10 @@ type SideFile struct {
 
 // Location says which database file xapi will load and why.
 type Location struct {
-	DBConf   string     // DBConfPath when it exists, "" when xapi uses its default
-	Files    []SideFile // existing candidates, in xapi's order of preference
-	Loads    string     // the file xapi loads; "" when none exists
-	Compress bool       // Loads is configured compress:true
-	Reason   string
+	DBConf string     // DBConfPath when it exists, "" when xapi uses its default
+	Files  []SideFile // existing candidates, in xapi's order of preference
+	Loads  string     // the file xapi loads; "" when none exists
+	Reason string
 }
 
 // Loaded returns the SideFile xapi loads, or nil.
@@ -241,7 +240,7 @@ func (loc *Location) choose(conns []Connection) {
 		loc.Reason = fmt.Sprintf("no database file exists: xapi would create a fresh one at %s", conns[0].Path)
 		return
 	}
-	loc.Loads, loc.Compress = best.Path, best.Compress
+	loc.Loads = best.Path
 	if len(considered) == 1 {
 		loc.Reason = fmt.Sprintf("the only existing database among ha_metadata.db, gen_metadata.db and the db.conf connections (%s)", considered[0])
 		return

@@ -55,17 +55,6 @@ func (m Manifest) Map() map[string]string {
 	return out
 }
 
-// Set replaces key's value, appending the pair when it is missing.
-func (m *Manifest) Set(key, value string) {
-	for i := range m.Pairs {
-		if m.Pairs[i].Key == key {
-			m.Pairs[i].Value = value
-			return
-		}
-	}
-	m.Pairs = append(m.Pairs, Pair{key, value})
-}
-
 // Schema returns schema_major_vsn and schema_minor_vsn.
 func (m Manifest) Schema() (major, minor int, err error) {
 	if major, err = m.int(KeySchemaMajor); err != nil {

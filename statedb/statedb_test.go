@@ -250,6 +250,7 @@ func TestMalformed(t *testing.T) {
 		{"text", strings.NewReader(head + `junk</database>`), `^offset 191: unexpected text "junk"`},
 		{"after end", strings.NewReader(head + `</database><database>`), `unexpected <database> after </database>`},
 		{"doctype", strings.NewReader(`<!DOCTYPE x><database/>`), `DOCTYPE`},
+		{"local.db is another format", strings.NewReader(`<config><row key="ha.armed" value="true"/></config>`), `^offset 0: expected <database>, found <config>`},
 		{"unquoted", strings.NewReader(head + `<table name=VM/></database>`), `value is not quoted`},
 		{"huge attribute", io.MultiReader(strings.NewReader(head+`<table name="VM"><row ref="r1" name__label="`), &repeatReader{'x', 1 << 30}), `^offset 208, table VM, row 1 \(r1\): element larger than 16777216 bytes`},
 		{"gzip garbage", bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'g', 'a', 'r', 'b', 'a', 'g', 'e'}), `gzip`},

@@ -2,7 +2,6 @@ package statedb
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"sort"
 )
@@ -185,9 +184,4 @@ func Scan(src io.Reader) (*Summary, error) {
 		s.SpaceEncoding = "legacy"
 	}
 	return s, nil
-}
-
-// String is a one-line description for logs.
-func (s *Summary) String() string {
-	return fmt.Sprintf("schema %d.%d, generation %d, %d tables", s.SchemaMajor, s.SchemaMinor, s.Generation, len(s.Tables))
 }

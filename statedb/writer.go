@@ -1,7 +1,6 @@
 package statedb
 
 import (
-	"bufio"
 	"errors"
 	"io"
 )
@@ -15,15 +14,19 @@ const Declaration = `<?xml version="1.0" encoding="UTF-8"?>`
 // value, ref first in every row. Attribute values are written raw (already
 // escaped), so an unchanged row is copied byte for byte.
 type Writer struct {
-	bw      *bufio.Writer
+	w       io.Writer
+	buf     []byte // output not yet written to w
 	table   string
 	pending bool // <table name=".."> not written yet: self-close if no row follows
 	inTable bool
 	err     error
 }
 
+// flushAt is the buffered size at which the Writer writes to its io.Writer.
+const flushAt = 64 << 10
+
 // NewWriter returns a Writer on w; Close flushes it.
-func NewWriter(w io.Writer) *Writer { return &Writer{bw: bufio.NewWriterSize(w, 64<<10)} }
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w, buf: make([]byte, 0, flushAt+4096)} }
 
 // Begin writes the declaration, <database> and the manifest.
 func (w *Writer) Begin(m Manifest) error {
@@ -60,30 +63,37 @@ func (w *Writer) WriteRow(attrs []Attr) error {
 		return errors.New("statedb: row outside a table")
 	}
 	w.flushTable()
-	w.str("<row")
+	b := append(w.buf, "<row"...)
 	for _, a := range attrs {
 		if string(a.Name) == "ref" {
-			w.attr(a)
+			b = appendAttr(b, a)
 		}
 	}
 	for _, a := range attrs {
 		if string(a.Name) != "ref" {
-			w.attr(a)
+			b = appendAttr(b, a)
 		}
 	}
-	w.str("/>")
+	w.buf = append(b, "/>"...)
+	w.maybeFlush()
 	return w.err
 }
 
-func (w *Writer) attr(a Attr) {
-	if w.err != nil {
-		return
+func appendAttr(b []byte, a Attr) []byte {
+	b = append(b, ' ')
+	b = append(b, a.Name...)
+	b = append(b, `="`...)
+	b = append(b, a.Raw...)
+	return append(b, '"')
+}
+
+func (w *Writer) maybeFlush() {
+	if len(w.buf) >= flushAt {
+		if w.err == nil {
+			_, w.err = w.w.Write(w.buf)
+		}
+		w.buf = w.buf[:0] // after an error nothing more is written: do not hoard it
 	}
-	w.bw.WriteByte(' ')
-	w.bw.Write(a.Name)
-	w.bw.WriteString(`="`)
-	w.bw.Write(a.Raw)
-	_, w.err = w.bw.WriteString(`"`)
 }
 
 // EndTable closes the current table.
@@ -105,22 +115,21 @@ func (w *Writer) Close() error {
 		w.EndTable()
 	}
 	w.str("</database>")
-	if w.err != nil {
-		return w.err
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.w.Write(w.buf)
+		w.buf = w.buf[:0]
 	}
-	return w.bw.Flush()
+	return w.err
 }
 
 func (w *Writer) str(s string) {
-	if w.err == nil {
-		_, w.err = w.bw.WriteString(s)
-	}
+	w.buf = append(w.buf, s...)
+	w.maybeFlush()
 }
 
 func (w *Writer) esc(s string) {
-	if w.err == nil {
-		_, w.err = w.bw.Write(AppendEscapeXML(nil, s))
-	}
+	w.buf = AppendEscapeXML(w.buf, s)
+	w.maybeFlush()
 }
 
 // Copy reads a database from src and writes it in xapi's form to dst: a

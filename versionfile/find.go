@@ -30,6 +30,10 @@ type Match struct {
 // MaxMatchText bounds the line text reported per match.
 const MaxMatchText = 1024
 
+// MaxFileMatches bounds the lines reported per file, so that a huge log
+// that names the version on every line cannot exhaust memory.
+const MaxFileMatches = 1000
+
 // SkipTop are the top-level directories of a root that Find never enters:
 // kernel views on a live system, device nodes on an offline one.
 var SkipTop = []string{"proc", "sys", "dev"}
@@ -260,10 +264,18 @@ func scanMapped(rel string, data []byte, needles [][]byte) (ms []Match, err erro
 // matching line.
 func scan(rel string, data []byte, needles [][]byte) []Match {
 	var offs []int
+	truncated := false
 	for _, n := range needles {
-		for pos := 0; ; {
+		// Offsets beyond this cap could only add lines past MaxFileMatches
+		// (unless one line holds thousands of hits), and would cost memory.
+		found := 0
+		for pos := 0; ; found++ {
 			i := bytes.Index(data[pos:], n)
 			if i < 0 {
+				break
+			}
+			if found == 16*MaxFileMatches {
+				truncated = true
 				break
 			}
 			offs = append(offs, pos+i)
@@ -298,9 +310,20 @@ func scan(rel string, data []byte, needles [][]byte) []Match {
 		if bytes.IndexByte(text, 0) >= 0 {
 			return []Match{binaryMatch(rel, offs[0])}
 		}
+		if len(out) == MaxFileMatches {
+			return append(out, moreMatches(rel, line, o))
+		}
 		out = append(out, Match{Path: rel, Line: line, Text: lineText(text), Offset: int64(o)})
 	}
+	if truncated && len(out) > 0 {
+		last := out[len(out)-1]
+		out = append(out, moreMatches(rel, last.Line, int(last.Offset)))
+	}
 	return out
+}
+
+func moreMatches(rel string, line, off int) Match {
+	return Match{Path: rel, Line: line, Text: fmt.Sprintf("… more than %d matching lines; the rest are not listed", MaxFileMatches), Offset: int64(off)}
 }
 
 func binaryMatch(rel string, off int) Match {

@@ -208,3 +208,11 @@ func TestScanMappedShrunk(t *testing.T) {
 		t.Fatalf("scanMapped on a truncated mapping: %v", err)
 	}
 }
+
+func TestScanManyMatches(t *testing.T) {
+	data := bytes.Repeat([]byte("build 15119p\n"), MaxFileMatches+50)
+	ms := scan("log", data, [][]byte{[]byte("15119p")})
+	if len(ms) != MaxFileMatches+1 || ms[MaxFileMatches-1].Line != MaxFileMatches || !strings.Contains(ms[MaxFileMatches].Text, "more than 1000") {
+		t.Fatalf("%d matches, last %+v", len(ms), ms[len(ms)-1])
+	}
+}

@@ -1,6 +1,7 @@
 package versionfile
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -39,29 +40,30 @@ var requiredProduct = []string{"PRODUCT_NAME", "PRODUCT_BRAND", "PRODUCT_VERSION
 	"INSTALLATION_UUID", "CONTROL_DOMAIN_UUID", "MANAGEMENT_INTERFACE", "PRIMARY_DISK"}
 
 var (
-	v = func(s string) release.Version { x, _ := release.ParseVersion(s); return x }
+	// dotted parses a version constant of this file.
+	dotted = func(s string) release.Version { x, _ := release.ParseVersion(s); return x }
 
-	gen2008 = Generation{ID: GenProductVersion, Era: "XS 5.0/5.5 installer (2008 code)", Key: "PRODUCT_VERSION", Min: v("4.1.0"),
+	gen2008 = Generation{ID: GenProductVersion, Era: "XS 5.0/5.5 installer (2008 code)", Key: "PRODUCT_VERSION", Min: dotted("4.1.0"),
 		Source:   "host-installer 7ee56bb058ed (xenserver.md §3.2)",
 		Certain:  "partly verified: the 2008 code compares PRODUCT_VERSION, but a 2009 field report (5.5 to 5.0) has the 5.0 installer accept the disk after only etc/redhat-release was edited",
 		Required: requiredProduct}
-	gen2010 = Generation{ID: GenProductVersion, Era: "XS 5.6 installer (2010)", Key: "PRODUCT_VERSION", Min: v("5.5.0"), MaxBelow: true,
+	gen2010 = Generation{ID: GenProductVersion, Era: "XS 5.6 installer (2010)", Key: "PRODUCT_VERSION", Min: dotted("5.5.0"), MaxBelow: true,
 		Source:   "host-installer 4c7b5cfdd3be upgrade.py:55,130 (xenserver.md §3.2)",
 		Certain:  "verified in the installer source",
 		Required: requiredProduct}
-	gen2013 = Generation{ID: GenProductVersion, Era: "XS 6.0-6.2 installer (2013)", Key: "PRODUCT_VERSION", Min: v("5.6.0"),
+	gen2013 = Generation{ID: GenProductVersion, Era: "XS 6.0-6.2 installer (2013)", Key: "PRODUCT_VERSION", Min: dotted("5.6.0"),
 		Source:   "host-installer ab1a12040313 (xenserver.md §3.2)",
 		Certain:  "verified in the installer source; it compares PRODUCT_VERSION-BUILD_NUMBER, and whether the build takes part in that comparison is unverified",
 		Required: requiredProduct}
-	gen2015 = Generation{ID: GenProductVersion, Era: "XS 6.5 installer (2015)", Key: "PRODUCT_VERSION", Min: v("6.0.0"),
+	gen2015 = Generation{ID: GenProductVersion, Era: "XS 6.5 installer (2015)", Key: "PRODUCT_VERSION", Min: dotted("6.0.0"),
 		Source:   "host-installer, early 2015 (xenserver.md §3.2)",
 		Certain:  "verified in the installer source",
 		Required: requiredProduct}
-	gen2016 = Generation{ID: GenPlatformVersion, Era: "XS 7.0-7.6 installer (2016)", Key: "PLATFORM_VERSION", Min: v("1.0.99"),
+	gen2016 = Generation{ID: GenPlatformVersion, Era: "XS 7.0-7.6 installer (2016)", Key: "PLATFORM_VERSION", Min: dotted("1.0.99"),
 		Source:   "host-installer 75603e32e528 product.py:37, upgrade.py Upgrader.upgrades (xenserver.md §3.2)",
 		Certain:  "verified in the installer source",
 		Required: requiredPlatform}
-	gen2018 = Generation{ID: GenPlatformVersion, Era: "8.x installer (2018-12 on, also XCP-ng)", Key: "PLATFORM_VERSION", Min: v("2.1.0"),
+	gen2018 = Generation{ID: GenPlatformVersion, Era: "8.x installer (2018-12 on, also XCP-ng)", Key: "PLATFORM_VERSION", Min: dotted("2.1.0"),
 		Source:   "host-installer 1e7c70f \"Prevent upgrades from versions of XS prior to 7\", product.py:27-29, upgrade.py:42-47,247-251 (xenserver.md §3.2)",
 		Certain:  "verified in the installer source",
 		Required: requiredPlatform}
@@ -69,17 +71,17 @@ var (
 
 // GenerationOf returns the generation of the installer shipped with rel.
 func GenerationOf(rel release.Release) Generation {
-	p := v(rel.Product)
+	p := dotted(rel.Product)
 	switch {
-	case release.Compare(p, v("5.6")) < 0:
+	case release.Compare(p, dotted("5.6")) < 0:
 		return gen2008
-	case release.Compare(p, v("6.0")) < 0:
+	case release.Compare(p, dotted("6.0")) < 0:
 		return gen2010
-	case release.Compare(p, v("6.5")) < 0:
+	case release.Compare(p, dotted("6.5")) < 0:
 		return gen2013
-	case release.Compare(p, v("7.0")) < 0:
+	case release.Compare(p, dotted("7.0")) < 0:
 		return gen2015
-	case release.Compare(p, v("8.0")) < 0:
+	case release.Compare(p, dotted("8.0")) < 0:
 		return gen2016
 	default:
 		return gen2018
@@ -95,7 +97,7 @@ type Installer struct {
 
 // ErrUnknownInstaller is returned for an installer version the release
 // table does not know (its PLATFORM_VERSION would be a guess).
-var ErrUnknownInstaller = fmt.Errorf("unknown installer version")
+var ErrUnknownInstaller = errors.New("unknown installer version")
 
 // LookupInstaller finds the installer of a release ("5.0", "8.2.1", "ely").
 func LookupInstaller(name string) (Installer, error) {
@@ -115,7 +117,7 @@ func installerOf(rel release.Release) (Installer, error) {
 	if maxS == "" {
 		return Installer{}, fmt.Errorf("%w: %s has no known %s", ErrUnknownInstaller, rel.Name, g.Key)
 	}
-	return Installer{Release: rel, Generation: g, Max: v(maxS)}, nil
+	return Installer{Release: rel, Generation: g, Max: dotted(maxS)}, nil
 }
 
 // Installers lists the installers whose rule is known, oldest first
@@ -123,7 +125,7 @@ func installerOf(rel release.Release) (Installer, error) {
 func Installers() []Installer {
 	var out []Installer
 	for _, r := range release.All() {
-		if release.Compare(v(r.Product), v("5.0")) < 0 {
+		if release.Compare(dotted(r.Product), dotted("5.0")) < 0 {
 			continue
 		}
 		if in, err := installerOf(r); err == nil {

@@ -32,7 +32,18 @@ type State struct {
 	Markers    []Marker
 	Consistent bool
 	Firstboot  Gate
+	Disk       *DiskFacts // nil for a --root target: disk gates are not evaluated
 }
+
+// DiskFacts is what the disk-level gates need from the partition table.
+type DiskFacts struct {
+	Table   string // "dos" or "gpt"
+	Utility bool   // a Dell utility partition precedes the XenServer ones
+}
+
+// xs8Product is the XenServer 8 installer (host-installer release/xs8),
+// the one that refuses DOS disks with a utility partition.
+const xs8Product = "8.4.0"
 
 // Verdict is what one installer would do with the disk, and why.
 type Verdict struct {
@@ -135,6 +146,9 @@ func firstbootGate(root *target.Root) Gate {
 		}
 		g.OK = true
 		g.Reason = fmt.Sprintf("all %d firstboot scripts have a state file", n)
+		if n == 0 {
+			g.Reason = "etc/firstboot.d/state present; no executable firstboot script to wait for"
+		}
 		return g
 	}
 	var missing []string
@@ -167,6 +181,9 @@ func (st *State) Verdict(in Installer) Verdict {
 		requiredGate(inv, g),
 		productNameGate(inv),
 		st.Firstboot,
+	}
+	if st.Disk != nil && in.Release.Product == xs8Product {
+		vd.Gates = append(vd.Gates, xs8DiskGate(*st.Disk))
 	}
 	vd.OffersUpgrade = true
 	var failed []string
@@ -218,13 +235,14 @@ func requiredGate(inv *Inventory, g Generation) Gate {
 	gt := Gate{Name: "required-keys", Source: "host-installer product.py readInventory, upgrade.py prepareUpgrade (xenserver.md §3.1 step 3, rule 3)"}
 	// The compared key is the version gate's business; naming it twice
 	// would only repeat that gate's reason.
-	missing := MissingKeys(inv, slices.DeleteFunc(slices.Clone(g.Required), func(k string) bool { return k == g.Key }))
+	keys := slices.DeleteFunc(slices.Clone(g.Required), func(k string) bool { return k == g.Key })
+	missing := MissingKeys(inv, keys)
 	if len(missing) > 0 {
 		gt.Reason = fmt.Sprintf("missing or empty in the inventory: %s (the installer skips the install silently)", strings.Join(missing, ", "))
 		return gt
 	}
 	gt.OK = true
-	gt.Reason = "all required keys present: " + strings.Join(g.Required, ", ")
+	gt.Reason = fmt.Sprintf("present besides %s: %s", g.Key, strings.Join(keys, ", "))
 	return gt
 }
 
@@ -245,6 +263,21 @@ func MissingKeys(inv *Inventory, want []string) []string {
 		}
 	}
 	return missing
+}
+
+// xs8DiskGate: the XenServer 8 installer upgrades a DOS disk (converting
+// it to GPT) unless a utility partition precedes the root (HI release/xs8
+// upgrade.py, xenserver.md §3.3). XS 9 refuses DOS and the old layout
+// altogether; it is not in the release table yet.
+func xs8DiskGate(d DiskFacts) Gate {
+	gt := Gate{Name: "disk-layout", Source: "host-installer release/xs8 upgrade.py (xenserver.md §3.3, rule 6)"}
+	if d.Table == "dos" && d.Utility {
+		gt.Reason = "a DOS partition table with a utility partition: the XenServer 8 installer does not upgrade it"
+		return gt
+	}
+	gt.OK = true
+	gt.Reason = fmt.Sprintf("%s partition table without a utility partition", d.Table)
+	return gt
 }
 
 func productNameGate(inv *Inventory) Gate {

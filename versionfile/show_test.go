@@ -292,3 +292,32 @@ func TestHostileMarkerFiles(t *testing.T) {
 		t.Fatalf("FIFO inventory: %v", err)
 	}
 }
+
+// TestXS8DiskGate: the XenServer 8 installer refuses a DOS disk with a
+// utility partition; other installers have no such gate.
+func TestXS8DiskGate(t *testing.T) {
+	st, err := versionfile.Inspect(fixtureRoot(t, fixtures.RootSpec{Release: "8.2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		disk      versionfile.DiskFacts
+		installer string
+		offers    bool
+	}{
+		{versionfile.DiskFacts{Table: "dos", Utility: true}, "8.4", false},
+		{versionfile.DiskFacts{Table: "dos"}, "8.4", true},
+		{versionfile.DiskFacts{Table: "gpt", Utility: true}, "8.4", true},
+		{versionfile.DiskFacts{Table: "dos", Utility: true}, "8.2", true},
+	}
+	for _, c := range cases {
+		st.Disk = &c.disk
+		vd := st.Verdict(mustInstaller(t, c.installer))
+		if vd.OffersUpgrade != c.offers {
+			t.Errorf("%+v installer %s: %s", c.disk, c.installer, vd.Reason)
+		}
+		if !c.offers && !strings.Contains(vd.Reason, "utility partition") {
+			t.Errorf("reason %q", vd.Reason)
+		}
+	}
+}

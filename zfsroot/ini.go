@@ -3,6 +3,7 @@ package zfsroot
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -107,9 +108,8 @@ func (f *iniFile) get(section, key string) (string, bool) {
 
 // set replaces the value of an existing single-line key in place, keeping
 // the key's spelling and separator; or, when the key is absent, inserts
-// "key = value" after the section's last key line. It reports whether
-// anything changed.
-func (f *iniFile) set(section, key, value string) bool {
+// "key = value" after the section's last key line.
+func (f *iniFile) set(section, key, value string) {
 	lastKey := -1
 	for i, l := range f.lines {
 		if l.section != section || l.header {
@@ -120,14 +120,14 @@ func (f *iniFile) set(section, key, value string) bool {
 		}
 		if l.key != "" && strings.EqualFold(l.key, key) {
 			if l.value == value {
-				return false
+				return
 			}
 			nl := l.raw[len(strings.TrimRight(l.raw, "\r\n")):]
 			l.raw = l.raw[:l.sepAt] + value + nl
 			l.value = value
 			f.lines[i] = l
 			f.dropContinuations(i)
-			return true
+			return
 		}
 	}
 	at := lastKey + 1
@@ -150,8 +150,7 @@ func (f *iniFile) set(section, key, value string) bool {
 	}
 	raw := key + " = " + value + nl
 	line := iniLine{raw: raw, section: section, key: key, value: value, sepAt: len(key) + 3}
-	f.lines = append(f.lines[:at], append([]iniLine{line}, f.lines[at:]...)...)
-	return true
+	f.lines = slices.Insert(f.lines, at, line)
 }
 
 func isContinuation(l iniLine) bool {
@@ -169,20 +168,11 @@ func (f *iniFile) dropContinuations(i int) {
 // removeSection deletes a section's header, keys, continuations and the
 // blank lines that end it; comment lines that follow its keys are kept,
 // since they introduce whatever comes next.
-func (f *iniFile) removeSection(section string) bool {
-	out := f.lines[:0:0]
-	removed := false
-	for _, l := range f.lines {
-		in := l.section == section
+func (f *iniFile) removeSection(section string) {
+	f.lines = slices.DeleteFunc(f.lines, func(l iniLine) bool {
 		comment := !l.header && l.key == "" && !isContinuation(l) && strings.TrimSpace(l.raw) != ""
-		if in && !comment {
-			removed = true
-			continue
-		}
-		out = append(out, l)
-	}
-	f.lines = out
-	return removed
+		return l.section == section && !comment
+	})
 }
 
 // pyList parses a Python list literal of strings as pkg writes them:

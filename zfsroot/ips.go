@@ -106,6 +106,9 @@ func (img *Image) load() error {
 			if err != nil {
 				return err
 			}
+			if _, dup := img.Publisher(p.Name); dup {
+				continue // ConfigParser merges a repeated section; its first keys win here
+			}
 			if f == img.disabled {
 				p.Disabled = true
 			}

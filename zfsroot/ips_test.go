@@ -228,11 +228,30 @@ func FuzzIPSConfig(f *testing.F) {
 			}
 			return
 		}
+		fresh := func() *zfsroot.Image {
+			i, err := zfsroot.LoadImage(fstest.MapFS{zfsroot.ImageFileCfgCache: {Data: b}})
+			if err != nil {
+				t.Fatalf("second load: %v", err)
+			}
+			return i
+		}
 		for _, p := range img.Publishers {
-			if _, err := img.SetStickyPlan(p.Name, false); err != nil {
+			plan, err := fresh().SetStickyPlan(p.Name, false)
+			if err != nil {
 				t.Fatalf("set-sticky %q: %v", p.Name, err)
 			}
-			if _, err := img.UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
+			after := fstest.MapFS{zfsroot.ImageFileCfgCache: {Data: b}}
+			for _, c := range plan.Changes {
+				after[c.Path] = &fstest.MapFile{Data: c.Content}
+			}
+			again, err := zfsroot.LoadImage(after)
+			if err != nil {
+				t.Fatalf("set-sticky %q wrote an unreadable file: %v\n%s", p.Name, err, after[zfsroot.ImageFileCfgCache].Data)
+			}
+			if q, ok := again.Publisher(p.Name); !ok || q.Sticky {
+				t.Fatalf("set-sticky %q did not stick: %+v", p.Name, q)
+			}
+			if _, err := fresh().UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
 				t.Fatalf("unset %q: %v", p.Name, err)
 			}
 		}

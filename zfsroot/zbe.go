@@ -3,6 +3,7 @@ package zfsroot
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,18 +48,11 @@ func (c CLI) run(ctx context.Context, tool string, args ...string) (string, erro
 }
 
 func (c CLI) zfs(ctx context.Context, args ...string) (string, error) {
-	return c.run(ctx, cmp(c.ZFS, "zfs"), args...)
+	return c.run(ctx, cmp.Or(c.ZFS, "zfs"), args...)
 }
 
 func (c CLI) zpool(ctx context.Context, args ...string) (string, error) {
-	return c.run(ctx, cmp(c.ZPool, "zpool"), args...)
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return c.run(ctx, cmp.Or(c.ZPool, "zpool"), args...)
 }
 
 // Dataset is one line of `zfs list -H -o name,mountpoint,<props>`.

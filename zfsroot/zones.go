@@ -138,5 +138,6 @@ func ParseZoneXML(r io.Reader, name string) (*ZoneConfig, error) {
 	return c, nil
 }
 
-// ZoneRoot is the zone's root directory inside the global zone: zonepath/root.
-func (c *ZoneConfig) ZoneRoot() string { return strings.TrimSuffix(c.Zonepath, "/") + "/root" }
+// ZoneRoot is a zone's root directory inside the global zone: zonepath/root
+// (the brand scripts' ZONEROOT).
+func ZoneRoot(zonepath string) string { return strings.TrimSuffix(zonepath, "/") + "/root" }

@@ -54,8 +54,8 @@ func TestParseZoneXML(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &zfsroot.ZoneConfig{Name: "z1", Zonepath: "/zones/z1", Brand: "ipkg", Autoboot: "true", IPType: "shared"}
-	if d := cmp.Diff(want, c); d != "" || c.ZoneRoot() != "/zones/z1/root" {
-		t.Errorf("(-want +got):\n%s root %s", d, c.ZoneRoot())
+	if d := cmp.Diff(want, c); d != "" || zfsroot.ZoneRoot(c.Zonepath) != "/zones/z1/root" {
+		t.Errorf("(-want +got):\n%s root %s", d, zfsroot.ZoneRoot(c.Zonepath))
 	}
 	for in, want := range map[string]string{
 		"<?xml version=\"1.0\"?>\n<zone name=\"z\"\n zonepath=\"/z\">\n<net></zone>": "etc/zones/z.xml line 4: element <net> closed by </zone>",

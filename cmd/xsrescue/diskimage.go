@@ -68,10 +68,10 @@ func init() {
 // SavePartitionDoc is the --json document of disk save-partition.
 type SavePartitionDoc struct {
 	*partimage.Sidecar
-	Image    string          `json:"image"`
-	SidecarP string          `json:"sidecar"`
-	Verified bool            `json:"verified"`
-	Op       *journal.Result `json:"op"`
+	Image       string          `json:"image"`
+	SidecarPath string          `json:"sidecar"`
+	Verified    bool            `json:"verified"`
+	Op          *journal.Result `json:"op"`
 }
 
 // RestorePartitionDoc is the --json document of disk restore-partition.
@@ -117,7 +117,7 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%s was saved and verified, but the journal record failed: %w", image, err)
 	}
-	doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarP: partimage.SidecarPath(image), Verified: true, Op: res}
+	doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarPath: partimage.SidecarPath(image), Verified: true, Op: res}
 	return o.Emit(doc, func(w io.Writer) error {
 		fmt.Fprintf(w, "saved partition %d (%s, %s) of %s to %s\n", p.Number, dash(p.Role), humanSize(p.Size), diskPath, image)
 		fmt.Fprintf(w, "  sha256 %s, %s, image %s on disk; verified by reading it back\n", sc.SHA256, sc.Compression, humanSize(allocated(image)))
@@ -177,8 +177,8 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 			return nil
 		})
 	}
-	o.Logf("%s", summary)
 	if !cmd.Bool("yes") {
+		o.Logf("%s", summary)
 		if err := confirmMutation(cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	defer j.Close()
 	tgt := &target.Target{Root: root, Identity: identity, Disk: d.Path, Partition: p.Number}
 	plan := &journal.Plan{Command: command, Changes: []journal.Change{{Kind: journal.External, External: rec, Why: why}}}
-	return j.Apply(ctx, tgt, os.Args, plan)
+	return j.Apply(ctx, tgt, append([]string{"xsrescue"}, os.Args[1:]...), plan)
 }
 
 // progress installs a progress bar callback into *cb when stderr is a

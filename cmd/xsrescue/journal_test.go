@@ -26,7 +26,10 @@ func init() {
 	register(&cli.Command{
 		Name:      "zz-journal-test-write",
 		Hidden:    true,
+		Usage:     "test only: write --content into FILE through applyPlan",
 		ArgsUsage: "FILE",
+		Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
+			"WARNING: writes FILE.\n\n" + exitHelp,
 		Flags:     append(targetFlags(), &cli.StringFlag{Name: "content"}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			a, err := args(cmd, 1, 1)

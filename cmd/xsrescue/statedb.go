@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -126,7 +127,7 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	if st, err := f.Stat(); err == nil {
 		doc.Size = st.Size()
 	}
-	s, err := statedb.Scan(f)
+	s, err := statedb.Scan(withProgress(cmd, f, doc.Size, "reading "+doc.Path))
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
@@ -257,13 +258,34 @@ func openFile(path string) statedb.Opener {
 	return func() (io.ReadCloser, error) { return os.Open(path) }
 }
 
-func scanPath(path string) (*statedb.Summary, error) {
+// withProgress shows a progress bar on a terminal (never with --json) while
+// a large database is read.
+func withProgress(cmd *cli.Command, r io.Reader, size int64, what string) io.Reader {
+	o := output(cmd)
+	if o.JSON || size < 8<<20 || !isTerminal(o.Stderr()) {
+		return r
+	}
+	bar := progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(o.Stderr()),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionClearOnFinish(),
+	)
+	pr := progressbar.NewReader(r, bar)
+	return &pr
+}
+
+func scanPath(cmd *cli.Command, path string) (*statedb.Summary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
 	defer f.Close()
-	s, err := statedb.Scan(f)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	s, err := statedb.Scan(withProgress(cmd, f, size, "reading "+path))
 	if err != nil {
 		return nil, xerr.Invalid(fmt.Errorf("%s: %w", path, err))
 	}
@@ -275,11 +297,11 @@ func runStatedbDiff(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	sa, err := scanPath(a[0])
+	sa, err := scanPath(cmd, a[0])
 	if err != nil {
 		return err
 	}
-	sb, err := scanPath(a[1])
+	sb, err := scanPath(cmd, a[1])
 	if err != nil {
 		return err
 	}
@@ -443,7 +465,7 @@ func statedbTarget(cmd *cli.Command) (statedb.Target, error) {
 	}
 	switch {
 	case like != "":
-		s, err := scanPath(like)
+		s, err := scanPath(cmd, like)
 		if err != nil {
 			return t, err
 		}

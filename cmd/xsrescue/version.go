@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -101,6 +103,11 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 	if err != nil {
 		return nil, err
 	}
+	if tgt.Disk != "" {
+		if st.Disk, err = diskFacts(tgt.Disk); err != nil {
+			return nil, err
+		}
+	}
 	ins := versionfile.Installers()
 	if only != nil {
 		ins = []versionfile.Installer{*only}
@@ -118,6 +125,29 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 		return nil, err
 	}
 	return doc, nil
+}
+
+// diskFacts reads the partition table of disk (read-only) for the
+// installers' disk-level gates.
+func diskFacts(disk string) (*versionfile.DiskFacts, error) {
+	f, err := os.Open(disk)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", disk, err)
+	}
+	d, err := partition.Inspect(f, size)
+	if err != nil {
+		return nil, xerr.Invalidf("disk %s: %w", disk, err)
+	}
+	facts := &versionfile.DiskFacts{Table: d.Table}
+	for _, p := range d.Partitions {
+		facts.Utility = facts.Utility || p.Role == partition.RoleUtility
+	}
+	return facts, nil
 }
 
 // readBackup opens the backup partition: root + 1 on a disk
@@ -252,8 +282,8 @@ func gateText(g versionfile.Gate) string {
 
 func versionSetCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "set",
-		Usage:     "rewrite every version marker consistently, through the journal",
+		Name:  "set",
+		Usage: "rewrite every version marker consistently, through the journal",
 		Description: "Sets PRODUCT_VERSION, PRODUCT_VERSION_TEXT(_SHORT), BUILD_NUMBER and PLATFORM_VERSION in\n" +
 			"etc/xensource-inventory (every other key and byte untouched) and the version in\n" +
 			"redhat-release/centos-release/system-release (edited once, at their target inside the root),\n" +

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/release"
 )
 
 func versionRoot(t *testing.T, spec fixtures.RootSpec) string {
@@ -95,6 +96,7 @@ type showJSON struct {
 		Marker        bool              `json:"marker"`
 		Inventory     map[string]string `json:"inventory"`
 		OffersRestore bool              `json:"offers_restore"`
+		Reason        string            `json:"reason"`
 	} `json:"backup"`
 }
 
@@ -351,10 +353,15 @@ func TestVersionDisk(t *testing.T) {
 	}{
 		{"dos", "5.5", "5.0", "5.0", "5.0.0"},
 		{"gpt", "7.1", "6.5", "7.0", "7.0.0"},
+		{"gpt", "8.2", "", "8.0", "8.0.0"}, // backup partition never formatted
 	}
 	for _, c := range cases {
 		t.Run(c.table+"-"+c.release, func(t *testing.T) {
-			spec := fixtures.Mini("version-"+c.table, c.table, fixtures.RootSpec{Release: c.release}, &fixtures.RootSpec{Release: c.backup})
+			var backup *fixtures.RootSpec
+			if c.backup != "" {
+				backup = &fixtures.RootSpec{Release: c.backup}
+			}
+			spec := fixtures.Mini("version-"+c.table, c.table, fixtures.RootSpec{Release: c.release}, backup)
 			img, err := fixtures.BuildDisk(t.TempDir(), spec)
 			if err != nil {
 				t.Fatal(err)
@@ -370,7 +377,12 @@ func TestVersionDisk(t *testing.T) {
 			before := imgSum()
 			doc := versionShowJSON(t, "--disk", img)
 			b := doc.Backup
-			if b == nil || b.Partition != 2 || !b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup) {
+			switch {
+			case b == nil || b.Partition != 2:
+				t.Fatalf("backup: %+v", b)
+			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "cannot mount partition 2")):
+				t.Fatalf("unformatted backup: %+v", b)
+			case c.backup != "" && (!b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup)):
 				t.Fatalf("backup: %+v", b)
 			}
 			if offers(doc)[c.wantPV] {
@@ -405,5 +417,58 @@ func TestVersionDisk(t *testing.T) {
 				t.Fatalf("after undo: %+v", doc.Inventory)
 			}
 		})
+	}
+}
+
+// TestVersionDiskXS8Gate: with --disk the partition table is read too; the
+// XenServer 8 installer refuses a DOS disk behind a utility partition even
+// though the inventory is within its range.
+func TestVersionDiskXS8Gate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an image needs root")
+	}
+	for _, tool := range []string{"mke2fs", "losetup"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+	const name = "version-xs8-utility"
+	rel, _ := release.Lookup("8.2")
+	mib := fixtures.MiB
+	spec := fixtures.DiskSpec{Name: name, Size: 100 * mib, Table: "dos", Partitions: []fixtures.PartSpec{
+		{Number: 1, Start: mib, Size: 16 * mib, Type: "de"},
+		{Number: 2, Start: 17 * mib, Size: 64 * mib, Type: "83", Bootable: true, FS: "ext3",
+			Label: fixtures.RootLabel(name, rel), Root: &fixtures.RootSpec{Release: "8.2", Seed: name}},
+		{Number: 3, Start: 81 * mib, Size: 16 * mib, Type: "83"},
+	}}
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("version", "show", "--disk", img, "--installer", "8.4", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Verdicts []struct {
+			OffersUpgrade bool   `json:"offers_upgrade"`
+			Reason        string `json:"reason"`
+			Gates         []struct {
+				Name string `json:"name"`
+				OK   bool   `json:"ok"`
+			} `json:"gates"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	vd := doc.Verdicts[0]
+	if vd.OffersUpgrade || !strings.Contains(vd.Reason, "utility partition") {
+		t.Fatalf("verdict: %+v", vd)
+	}
+	for _, g := range vd.Gates {
+		if g.Name != "disk-layout" && !g.OK {
+			t.Errorf("gate %s failed too: %s", g.Name, vd.Reason)
+		}
 	}
 }

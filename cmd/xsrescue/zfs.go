@@ -58,6 +58,9 @@ func runZFSLabels(ctx context.Context, cmd *cli.Command) error {
 		return xerr.Invalid(err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return xerr.Invalidf("%s: is a directory, not a device or image", path)
+	}
 	size, err := f.Seek(0, io.SeekEnd) // Stat reports 0 for block devices
 	if err != nil {
 		return fmt.Errorf("%s: size: %w", path, err)

@@ -145,7 +145,7 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 			continue
 		}
 		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{},
-			ZoneRoot: strings.TrimSuffix(e.Zonepath, "/") + "/root"}
+			ZoneRoot: zfsroot.ZoneRoot(e.Zonepath)}
 		name := "etc/zones/" + e.Name + ".xml"
 		if xf, err := tgt.Root.Open(name); err != nil {
 			z.Config = err.Error()

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partimage"
+)
+
+func imageSum(t *testing.T, path string) string {
+	t.Helper()
+	s, err := fixtures.FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// scribble overwrites len bytes of the backup partition (partition 2 of a
+// Mini disk) with a pattern.
+func scribble(t *testing.T, img string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(strings.Repeat("xsrescue", 300000)), off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDiskImageSaveRestore(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		img := cliImage(t)
+		dir := t.TempDir()
+		snap := filepath.Join(dir, "backup.img")
+		jpath := filepath.Join(dir, "journal.db")
+		start := imageSum(t, img)
+
+		argv := []string{"disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", jpath, "--json"}
+		if compress {
+			argv = append(argv, "--compress")
+		}
+		code, out, errOut := rescueRun(t, argv...)
+		if code != 0 {
+			t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if imageSum(t, img) != start {
+			t.Fatal("save-partition wrote to the disk")
+		}
+		var doc struct {
+			Partition   int             `json:"partition"`
+			Size        int64           `json:"size"`
+			SHA256      string          `json:"sha256"`
+			Compression string          `json:"compression"`
+			Verified    bool            `json:"verified"`
+			Sidecar     string          `json:"sidecar"`
+			Op          *journal.Result `json:"op"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		wantComp := map[bool]string{false: "none", true: "zstd"}[compress]
+		if doc.Partition != 2 || doc.Size != 64*fixtures.MiB || !doc.Verified || doc.Compression != wantComp || doc.Sidecar != snap+".json" || doc.Op == nil || doc.Op.Op != 1 {
+			t.Errorf("save document %+v", doc)
+		}
+		// The sha256 is the partition's, as sha256sum would say.
+		whole, _ := os.ReadFile(img)
+		if got := sha256Hex(whole[fixtures.MiB+64*fixtures.MiB : fixtures.MiB+128*fixtures.MiB]); got != doc.SHA256 {
+			t.Errorf("sidecar sha256 %s, partition bytes hash to %s", doc.SHA256, got)
+		}
+		j, err := journal.OpenReadOnly(jpath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := j.Op(t.Context(), 1)
+		j.Close()
+		if err != nil || len(op.Changes) != 1 || op.Changes[0].External == nil || op.Changes[0].External.Type != "partition-image" || op.Changes[0].External.SHA256 != doc.SHA256 {
+			t.Fatalf("journal record: %+v %v", op, err)
+		}
+
+		scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
+		damaged := imageSum(t, img)
+		restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
+		if code, out, _ := rescueRun(t, append(restore, "--dry-run", "--json")...); code != 0 || !strings.Contains(out, `"changed_blocks": 3`) || !strings.Contains(out, `"written": false`) {
+			t.Errorf("dry run: exit %d\n%s", code, out)
+		}
+		if code, _, _ := rescueRun(t, restore...); code != 3 {
+			t.Errorf("restore without --yes and no terminal: exit %d, want 3", code)
+		}
+		if imageSum(t, img) != damaged {
+			t.Fatal("dry run or refused restore wrote to the disk")
+		}
+		if code, out, errOut := rescueRun(t, append(restore, "--yes")...); code != 0 || !strings.Contains(out, "written and verified") {
+			t.Fatalf("restore: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if imageSum(t, img) != start {
+			t.Fatal("restored disk differs from the start")
+		}
+		if code, out, _ := rescueRun(t, append(restore, "--yes")...); code != 0 || !strings.Contains(out, "nothing to do") {
+			t.Errorf("second restore: exit %d\n%s", code, out)
+		}
+	}
+}
+
+func sha256Hex(b []byte) string {
+	dir, _ := os.MkdirTemp("", "sum")
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "b")
+	os.WriteFile(p, b, 0o600)
+	s, _ := fixtures.FileSHA256(p)
+	return s
+}
+
+func TestDiskImageRefusals(t *testing.T) {
+	img := cliImage(t)
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "backup.img")
+	jpath := filepath.Join(dir, "journal.db")
+	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath); code != 0 {
+		t.Fatalf("save: %d %s", code, errOut)
+	}
+	start := imageSum(t, img)
+	for _, tc := range []struct {
+		name string
+		argv []string
+		code int
+	}{
+		{"existing --to", []string{"disk", "save-partition", img, "--partition", "2", "--to", snap}, 3},
+		{"both selectors", []string{"disk", "save-partition", img, "--partition", "2", "--role", "backup", "--to", snap + "2"}, 2},
+		{"unknown role", []string{"disk", "save-partition", img, "--role", "logs", "--to", snap + "3"}, 2},
+		{"no partition 9", []string{"disk", "restore-partition", img, "--partition", "9", "--from", snap, "--yes"}, 2},
+		{"size differs", []string{"disk", "restore-partition", img, "--partition", "3", "--from", snap, "--yes"}, 3},
+		{"no sidecar", []string{"disk", "restore-partition", img, "--partition", "2", "--from", img, "--yes"}, 2},
+	} {
+		if code, _, errOut := rescueRun(t, tc.argv...); code != tc.code {
+			t.Errorf("%s: exit %d, want %d (%s)", tc.name, code, tc.code, errOut)
+		}
+	}
+	if imageSum(t, img) != start {
+		t.Fatal("a refused command wrote to the disk")
+	}
+	// A truncated snapshot (its sidecar intact) is refused before a byte is written.
+	b, _ := os.ReadFile(snap)
+	trunc := filepath.Join(dir, "trunc.img")
+	os.WriteFile(trunc, b[:len(b)/3], 0o600)
+	sc, _ := os.ReadFile(partimage.SidecarPath(snap))
+	os.WriteFile(partimage.SidecarPath(trunc), sc, 0o644)
+	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
+	damaged := imageSum(t, img)
+	code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", trunc, "--yes")
+	if code != 3 || !strings.Contains(errOut, "truncated") {
+		t.Errorf("truncated snapshot: exit %d, %s", code, errOut)
+	}
+	if imageSum(t, img) != damaged {
+		t.Fatal("a refused restore wrote to the disk")
+	}
+}
+
+// TestDiskImageMounted mounts the backup partition through a loop device
+// and expects both commands to refuse.
+func TestDiskImageMounted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a partition of an image needs root")
+	}
+	img := cliImage(t)
+	dir := t.TempDir()
+	off := strconv.FormatInt(fixtures.MiB+64*fixtures.MiB, 10)
+	out, err := exec.Command("losetup", "--find", "--show", "--read-only", "--offset", off, "--sizelimit", strconv.FormatInt(64*fixtures.MiB, 10), img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	loop := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", loop).Run()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-o", "ro,noload", loop, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	snap := filepath.Join(dir, "b.img")
+	code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", filepath.Join(dir, "j.db"))
+	if code != 3 || !strings.Contains(errOut, mnt) {
+		t.Errorf("save of a mounted partition: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(snap); err == nil {
+		t.Error("a refused save left an image")
+	}
+	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "root", "--to", snap, "--journal", filepath.Join(dir, "j.db")); code != 0 {
+		t.Errorf("the root is not mounted and may be saved: exit %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/doctor"
+	"github.com/xsrescue/xsrescue/fixtures"
+)
+
+var updateDoctor = flag.Bool("update-doctor", false, "rewrite testdata/doctor/*.json")
+
+func doctorJSON(t *testing.T, argv ...string) *doctor.Report {
+	t.Helper()
+	code, out, errOut := rescueRun(t, append([]string{"doctor", "--json"}, argv...)...)
+	if code != 0 {
+		t.Fatalf("doctor %v: exit %d\n%s\n%s", argv, code, out, errOut)
+	}
+	var rep doctor.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return &rep
+}
+
+func needRootAndE2fs(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("doctor mounts the root and backup partitions read-only: needs root")
+	}
+	for _, tool := range []string{"mke2fs", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+}
+
+// TestDoctorGolden runs doctor on every fixture disk and compares the whole
+// document (temporary paths replaced by $DIR) with testdata/doctor. It also
+// proves doctor read-only: the image hashes the same before and after.
+func TestDoctorGolden(t *testing.T) {
+	needRootAndE2fs(t)
+	specs := append(fixtures.Specs(), fixtures.RescueDisk())
+	specs[len(specs)-1].Name = "rescue"
+	for _, spec := range specs {
+		t.Run(spec.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			img, err := fixtures.BuildDisk(dir, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv := []string{"--disk", img, "--save-dir", dir}
+			if spec.Partition(1) != nil && spec.Partition(1).Root != nil && strings.HasPrefix(spec.Partition(1).Root.Release, "5.") {
+				argv = append(argv, "--installer", "5.0")
+			}
+			before := imageSum(t, img)
+			rep := doctorJSON(t, argv...)
+			if imageSum(t, img) != before {
+				t.Fatal("doctor wrote to the disk")
+			}
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			got := strings.ReplaceAll(string(b), dir, "$DIR") + "\n"
+			golden := filepath.Join("testdata", "doctor", spec.Name+".json")
+			if *updateDoctor {
+				os.MkdirAll(filepath.Dir(golden), 0o755)
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(string(want), got); d != "" {
+				t.Errorf("doctor %s (-golden +got):\n%s", spec.Name, d)
+			}
+		})
+	}
+}
+
+// TestDoctorPlanExecution executes the plan doctor prints for the rescue
+// disk, command by command, and expects a clean doctor at the end.
+func TestDoctorPlanExecution(t *testing.T) {
+	needRootAndE2fs(t)
+	dir := t.TempDir()
+	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpath := filepath.Join(dir, "journal.db")
+	argv := []string{"--disk", img, "--installer", "5.0", "--save-dir", dir, "--journal", jpath}
+	rep := doctorJSON(t, argv...)
+	var ran []string
+	for _, s := range rep.Plan {
+		if s.Manual {
+			continue
+		}
+		words := shellWords(t, s.Command)
+		ran = append(ran, words[0]+" "+words[1])
+		switch words[0] {
+		case "xsrescue":
+			if code, out, errOut := rescueRun(t, words[1:]...); code != 0 {
+				t.Fatalf("step %d %q: exit %d\n%s\n%s", s.Step, s.Command, code, out, errOut)
+			}
+		default:
+			if out, err := exec.Command(words[0], words[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("step %d %q: %v\n%s", s.Step, s.Command, err, out)
+			}
+		}
+	}
+	want := []string{"xsrescue disk", "xsrescue version", "debugfs -R", "xsrescue statedb", "xsrescue answerfile"}
+	if d := cmp.Diff(want, ran); d != "" {
+		t.Errorf("plan steps (-want +ran):\n%s\nplan: %+v", d, rep.Plan)
+	}
+	after := doctorJSON(t, argv...)
+	if !after.Clean() {
+		t.Errorf("doctor after the plan is not clean:\n%+v", after)
+	}
+}
+
+// shellWords splits a plan command the way sh would: words separated by
+// spaces, single quotes protecting everything up to the next one.
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	var cur strings.Builder
+	in, any := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			in, any = !in, true
+		case r == ' ' && !in:
+			if any {
+				words = append(words, cur.String())
+				cur.Reset()
+				any = false
+			}
+		default:
+			cur.WriteRune(r)
+			any = true
+		}
+	}
+	if in {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if any {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+func TestDoctorUsage(t *testing.T) {
+	for _, argv := range [][]string{
+		{"doctor"},
+		{"doctor", "--disk", "x", "--root", "y"},
+		{"doctor", "--root", t.TempDir(), "--installer", "1.2.3"},
+	} {
+		if code, _, _ := rescueRun(t, argv...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", argv, code)
+		}
+	}
+}

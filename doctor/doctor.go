@@ -15,6 +15,7 @@ import (
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/release"
+	"github.com/xsrescue/xsrescue/statedb"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -83,7 +84,7 @@ type Input struct {
 	Disk     *partition.Disk // partition.Inspect + ReadMarkers of DiskPath
 	Root     *target.Root    // the installation's root, opened read-only
 	RootNote string          // why Root is nil (e.g. mounting needs root)
-	Backup   *target.Root    // the backup partition, opened read-only, if any
+	Backup   *BackupData     // what the backup partition holds, if it was read
 	// Installer is the installer version the user means to run ("" for no
 	// particular one: every verdict is reported and no installer step planned).
 	Installer   string
@@ -92,12 +93,44 @@ type Input struct {
 	SaveDir     string           // where planned partition images go
 }
 
+// BackupData is what doctor needs from the backup partition's tree. The
+// command reads it before it opens the root: an image is attached once at a
+// time.
+type BackupData struct {
+	Dir    string              // the tree's directory, for plans on --root targets
+	Info   *versionfile.Backup // marker, inventory, Restore verdict
+	Err    error               // why Info could not be read
+	DBPath string              // the database its xapi loads, relative to the tree
+	DB     *statedb.Summary    // that database, nil if none or unreadable
+}
+
+// ReadBackup reads a backup partition's tree for Diagnose.
+func ReadBackup(root *target.Root, partition int, installer string) *BackupData {
+	bd := &BackupData{Dir: root.Dir()}
+	var inst *versionfile.Installer
+	if installer != "" {
+		in, err := versionfile.LookupInstaller(installer)
+		if err != nil {
+			bd.Err = err
+			return bd
+		}
+		inst = &in
+	}
+	bd.Info, bd.Err = versionfile.InspectBackup(root, partition, inst)
+	if loc, err := statedb.Locate(root); err == nil && loc.Loads != "" {
+		if s, err := summarize(root, loc.Loads); err == nil {
+			bd.DBPath, bd.DB = loc.Loads, s
+		}
+	}
+	return bd
+}
+
 // Diagnose runs every check and builds the plan. It never writes.
 func Diagnose(ctx context.Context, in Input) (*Report, error) {
 	d := &diag{in: in, rep: &Report{Disk: in.DiskPath, Layout: partition.LayoutUnknown, Installer: in.Installer,
 		Installed: map[string]string{}, Findings: []Finding{}, Plan: []Step{}, Alternatives: []Alternative{}}}
-	if in.Root != nil {
-		d.rep.Root = in.Root.Dir()
+	if in.Root != nil && in.DiskPath == "" {
+		d.rep.Root = in.Root.Dir() // for --disk, a private mount point that is gone when doctor ends
 	}
 	if in.Installer != "" {
 		inst, err := versionfile.LookupInstaller(in.Installer)
@@ -219,8 +252,20 @@ func (d *diag) markers() error {
 		if d.in.RootNote != "" {
 			d.add("root-not-examined", Warn, "target: the root is mounted read-only (ro,noload) to read markers and the xapi database", "%s", d.in.RootNote)
 		}
-		if x := d.in.Disk; x != nil && x.XenServer != nil && x.XenServer.Inventory != nil {
-			d.setInstalled(x.XenServer.Inventory)
+		x := d.in.Disk
+		if x == nil || x.XenServer == nil || x.XenServer.Inventory == nil {
+			return nil
+		}
+		inv := x.XenServer.Inventory
+		d.setInstalled(inv)
+		if in := d.installer; in != nil {
+			// The version gate needs only the inventory, which debugfs read.
+			ok, why := in.Accepts(inv[in.Generation.Key])
+			sev := OK
+			if !ok {
+				sev, d.setMarkers = Broken, true
+			}
+			d.add("installer-verdict/"+in.Release.Product, sev, in.Rule(), "%s=%s: %s (the other gates need the root mounted)", in.Generation.Key, orDash(inv[in.Generation.Key]), why)
 		}
 		return nil
 	}
@@ -271,7 +316,7 @@ func (d *diag) markers() error {
 
 func (d *diag) setInstalled(inv map[string]string) {
 	for k, v := range map[string]string{"product_version": "PRODUCT_VERSION", "platform_version": "PLATFORM_VERSION",
-		"build_number": "BUILD_NUMBER", "product_brand": "PRODUCT_BRAND", "product_name": "PRODUCT_NAME"} {
+		"build_number": "BUILD_NUMBER", "product_brand": "PRODUCT_BRAND", "product_name": "PRODUCT_NAME", "primary_disk": "PRIMARY_DISK"} {
 		if inv[v] != "" {
 			d.rep.Installed[k] = inv[v]
 		}
@@ -288,17 +333,15 @@ func (d *diag) backup() {
 	}
 	d.backupSaved = d.savedInJournal(p)
 	if p.FS == "" {
-		d.add("backup-partition", Warn, ruleBackup, "backup partition %d holds no filesystem: there is no backup to restore", p.Number)
-		return
+		return // partition.Inspect warned: no backup to restore
 	}
 	var b *versionfile.Backup
 	if d.in.Backup != nil {
-		var err error
-		b, err = versionfile.InspectBackup(d.in.Backup, p.Number, d.installer)
-		if err != nil {
-			d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %v", p.Number, err)
+		if d.in.Backup.Err != nil {
+			d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %v", p.Number, d.in.Backup.Err)
 			return
 		}
+		b = d.in.Backup.Info
 	} else if x := d.in.Disk.XenServer.Backup; x != nil {
 		b = &versionfile.Backup{Partition: p.Number, Marker: x.Marker, Inventory: x.Inventory}
 		if x.Inventory != nil {

@@ -47,7 +47,12 @@ func (d *diag) plan() {
 				d.step(fmt.Sprintf("debugfs -R %s %s", quote(fmt.Sprintf("dump /%s %s", src, ref)), quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start))),
 					fmt.Sprintf("copy out the database written by xapi of %s (schema %d), read-only, as the reference", pp.target.Name, pp.refSchema))
 			}
-			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s --yes", t, quote(ref)), why+", taking tables and columns from the reference")
+			drop := ""
+			if len(pp.dropData) > 0 {
+				drop = " --drop-data"
+				why += fmt.Sprintf("; --drop-data: xapi of %s cannot keep %s", pp.target.Name, limit(pp.dropData, 4))
+			}
+			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s%s --yes", t, quote(ref), drop), why+", taking tables and columns from the reference")
 		default:
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
 		}
@@ -56,11 +61,19 @@ func (d *diag) plan() {
 		inst := d.installer.Release
 		af := d.savePath(fmt.Sprintf("answerfile-upgrade-%s.xml", inst.Product))
 		if d.in.DiskPath != "" {
-			d.step(fmt.Sprintf("xsrescue answerfile upgrade --disk %s --source local --to %s", quote(d.in.DiskPath), quote(af)),
-				"an unattended upgrade by the installer; give --source URL for a network repository and --as NAME if the installer names the disk differently")
+			as, why := "", "an unattended upgrade by the installer; give --source URL for a network repository and --as NAME if the installer names the disk differently"
+			if !strings.HasPrefix(d.in.DiskPath, "/dev/") {
+				name := strings.TrimPrefix(d.rep.Installed["primary_disk"], "/dev/")
+				if name == "" {
+					name = "sda"
+				}
+				as = " --as " + quote(name)
+				why = "an unattended upgrade by the installer; the disk is an image here, so it is named as the host's installer recorded it (PRIMARY_DISK); give --source URL for a network repository"
+			}
+			d.step(fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --to %s", quote(d.in.DiskPath), as, quote(af)), why)
 		}
 		d.manual(fmt.Sprintf("boot the %s installer and choose Upgrade (or answerfile=%s)", inst.Name, af),
-			"it now finds an installation it accepts; it carries the patched state.db over verbatim")
+			"it now finds an installation it accepts, and carries var/xapi/state.db over verbatim")
 	}
 	if d.backupRestore {
 		inst := d.backupHolds
@@ -105,7 +118,7 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 		if pp.refRoot != "" {
 			return filepath.Join(d.in.Root.Dir(), pp.refRoot)
 		}
-		return filepath.Join(d.in.Backup.Dir(), pp.refBackup)
+		return filepath.Join(d.in.Backup.Dir, pp.refBackup)
 	}
 	return d.savePath(fmt.Sprintf("reference-%s-schema%d.db", pp.target.Product, pp.refSchema))
 }

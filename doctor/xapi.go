@@ -24,12 +24,12 @@ const (
 // patchPlan is what the state.db needs, and where a reference database
 // written by the target xapi was found (rule 15).
 type patchPlan struct {
-	target      release.Release
-	refRoot     string // a path relative to the installation's root
-	refBackup   string // a path relative to the backup partition's root
-	refSchema   int
-	reasons     []string
-	suspectOnly bool // nothing is wrong that a reference would prove
+	target    release.Release
+	refRoot   string // a path relative to the installation's root
+	refBackup string // a path relative to the backup partition's root
+	refSchema int
+	reasons   []string
+	dropData  []string // columns with values that the target lacks: --drop-data
 }
 
 // dbFile is one database file seen through a root.
@@ -53,17 +53,16 @@ func (d *diag) statedb(ctx context.Context) error {
 		return nil
 	}
 	d.add("statedb-location", OK, ruleLoads, "xapi loads %s: %s", loc.Loads, loc.Reason)
-	loaded := loc.Loaded()
 	for _, f := range loc.Files {
-		switch {
-		case f.Path == loc.Loads:
-		case f.Role == statedb.RoleRestore:
+		if f.Role == statedb.RoleRestore {
 			d.setAside = append(d.setAside, f.Path)
 			d.add("statedb-restore-pending", Broken, ruleLoads, "%s exists: xapi loads only it at the next start and then deletes it", f.Path)
-		case f.Role == statedb.RoleStale:
-		default:
-			if loaded != nil && len(loc.Competitors(loaded.Path, genOf(loaded))) > 0 {
-				d.add("statedb-competitor", Warn, ruleLoads, "%s (%s) competes with %s by generation", f.Path, f.Role, loaded.Path)
+		}
+	}
+	if loaded := loc.Loaded(); loaded != nil {
+		for _, c := range loc.Competitors(loaded.Path, genOf(loaded)) {
+			if c.Role != statedb.RoleRestore {
+				d.add("statedb-competitor", Warn, ruleLoads, "%s (%s) has a generation at least that of %s: xapi prefers it", c.Path, c.Role, loaded.Path)
 			}
 		}
 	}
@@ -144,13 +143,9 @@ func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summ
 			}
 		}
 	}
-	if ref == nil && d.in.Backup != nil {
-		if loc, err := statedb.Locate(d.in.Backup); err == nil && loc.Loads != "" {
-			if s, err := summarize(d.in.Backup, loc.Loads); err == nil && s.SchemaMinor == pp.target.Schema {
-				ref = &dbFile{path: loc.Loads, summary: s}
-				pp.refBackup, pp.refSchema = loc.Loads, s.SchemaMinor
-			}
-		}
+	if b := d.in.Backup; ref == nil && b != nil && b.DB != nil && b.DB.SchemaMinor == pp.target.Schema {
+		ref = &dbFile{path: b.DBPath, summary: b.DB}
+		pp.refBackup, pp.refSchema = b.DBPath, b.DB.SchemaMinor
 	}
 	if ref == nil {
 		if len(pp.reasons) > 0 {
@@ -177,9 +172,16 @@ func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summ
 		for t, cs := range diff.ColumnsOnlyInA {
 			for _, c := range cs {
 				cols = append(cols, t+"."+c)
+				if ti := cur.Table(t); ti != nil && ti.WithData[c] > 0 {
+					pp.dropData = append(pp.dropData, fmt.Sprintf("%s.%s (%d rows)", t, c, ti.WithData[c]))
+				}
 			}
 		}
 		sortStrings(cols)
+		sortStrings(pp.dropData)
+		if len(pp.dropData) > 0 {
+			d.add("statedb-data-loss", Warn, ruleTables, "columns xapi of %s does not have hold values that a patch drops: %s", pp.target.Name, limit(pp.dropData, 12))
+		}
 		d.add("statedb-unknown-columns", sev, ruleTables, "columns in %s that xapi of %s does not have (per %s): %s", loaded, pp.target.Name, where, limit(cols, 12))
 	}
 	if len(pp.reasons) == 0 {
@@ -225,4 +227,3 @@ func statOK(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -17,11 +18,24 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
-// TestMain doubles as the crasher of TestCrashRecovery: with
-// XSRESCUE_JOURNAL_CRASHER=ROOT it applies crashPlan to ROOT with the
-// journal at ROOT.journal, and exits 0 once the op is applied. The test
-// kills it at random moments, or crashEnv makes it kill itself at a phase.
+// TestMain doubles as two helper processes. With XSRESCUE_JOURNAL_CRASHER=ROOT
+// (TestCrashRecovery) it applies crashPlan to ROOT with the journal at
+// ROOT.journal, and exits 0 once the op is applied; the test kills it at
+// random moments, or crashEnv makes it kill itself at a phase. With
+// XSRESCUE_JOURNAL_HOLD=PATH (TestJournalTwoProcesses) it opens the journal,
+// says so on stdout, and holds it until its stdin closes.
 func TestMain(m *testing.M) {
+	if p := os.Getenv("XSRESCUE_JOURNAL_HOLD"); p != "" {
+		j, err := Open(p)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("holding")
+		io.Copy(io.Discard, os.Stdin)
+		j.Close()
+		os.Exit(0)
+	}
 	if dir := os.Getenv("XSRESCUE_JOURNAL_CRASHER"); dir != "" {
 		if err := crasher(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "crasher:", err)

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -306,5 +308,44 @@ func TestBlobDedup(t *testing.T) {
 	must(t, j.db.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs))
 	if blobs != 1 || stored2 != stored1 {
 		t.Errorf("%d blobs, %d then %d stored bytes; want 1 blob stored once", blobs, stored1, stored2)
+	}
+}
+
+// Two xsrescue processes on one journal: the second waits while the first
+// holds it, fails clearly if that takes too long, and gets it once the first
+// is done; the journal stays intact.
+func TestJournalTwoProcesses(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "j.db")
+	holder := exec.Command(os.Args[0], "-test.run=^$")
+	holder.Env = append(os.Environ(), "XSRESCUE_JOURNAL_HOLD="+p)
+	stdin, err := holder.StdinPipe()
+	must(t, err)
+	stdout, err := holder.StdoutPipe()
+	must(t, err)
+	must(t, holder.Start())
+	defer holder.Process.Kill()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "holding\n" {
+		t.Fatalf("holder: %q %v", line, err)
+	}
+	old := lockWait
+	defer func() { lockWait = old }()
+	lockWait = 300 * time.Millisecond
+	if _, err := Open(p); !errors.Is(err, ErrJournalBusy) || !strings.Contains(err.Error(), "in use by another xsrescue") {
+		t.Fatalf("open while another process holds the journal: %v", err)
+	}
+	lockWait = 10 * time.Second
+	time.AfterFunc(300*time.Millisecond, func() { stdin.Close() })
+	start := time.Now()
+	j, err := Open(p)
+	must(t, err)
+	defer j.Close()
+	if time.Since(start) < 200*time.Millisecond {
+		t.Error("the second open did not wait for the first")
+	}
+	must(t, holder.Wait())
+	var check string
+	must(t, j.db.QueryRow("PRAGMA integrity_check").Scan(&check))
+	if check != "ok" {
+		t.Errorf("integrity_check: %s", check)
 	}
 }

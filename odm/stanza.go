@@ -80,11 +80,11 @@ type Reader struct {
 	line   int
 	names  map[string]string // interned class and descriptor names
 	buf    []byte
-	peeked []byte // a header line read while finishing the previous stanza
-	width  int    // descriptors of the previous stanza: the next one's likely size
+	peeked []byte   // a header line read while finishing the previous stanza
+	width  int      // descriptors of the previous stanza: the next one's likely size
 	prev   []string // descriptor names of the previous stanza, by position
 	skip   bool     // Skip is running: check everything, keep no values
-	spare  Stanza // the stanza Skip parses into, reused
+	spare  Stanza   // the stanza Skip parses into, reused
 	err    error
 }
 

@@ -350,3 +350,31 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("a longer image kept the fingerprint")
 	}
 }
+
+// BenchmarkSave saves a 256 MiB partition holding 16 MiB of data from a
+// sparse image (sparse output and zstd), verify included.
+func BenchmarkSave(b *testing.B) {
+	dir := b.TempDir()
+	disk := filepath.Join(dir, "disk.img")
+	f, _ := os.Create(disk)
+	f.Truncate(257 << 20)
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	for i := int64(0); i < 16; i++ {
+		f.WriteAt(data, 1<<20+i*16<<20)
+	}
+	for _, compress := range []bool{false, true} {
+		b.Run(map[bool]string{false: "sparse", true: "zstd"}[compress], func(b *testing.B) {
+			b.SetBytes(256 << 20)
+			for i := 0; b.Loop(); i++ {
+				img := filepath.Join(dir, "out"+strconv.Itoa(i)+".img")
+				if _, err := Save(context.Background(), f, Source{Start: 1 << 20, Size: 256 << 20}, img, Options{Compress: compress}); err != nil {
+					b.Fatal(err)
+				}
+				os.Remove(img)
+				os.Remove(SidecarPath(img))
+			}
+		})
+	}
+	f.Close()
+}

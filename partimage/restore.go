@@ -3,6 +3,8 @@ package partimage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +24,8 @@ type RestoreResult struct {
 
 // Plan checks image against its sidecar (size and sha256, so a truncated or
 // altered snapshot is refused before a byte is written) and against the
-// partition's size, then compares it with the partition block by block.
+// partition's size, comparing it with the partition block by block in the
+// same pass.
 func Plan(ctx context.Context, disk io.ReaderAt, start, size int64, image string) (*RestoreResult, error) {
 	return restore(ctx, disk, nil, start, size, image, nil)
 }
@@ -34,48 +37,53 @@ func Restore(ctx context.Context, disk *os.File, start, size int64, image string
 }
 
 func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int64, image string, progress func(int64)) (*RestoreResult, error) {
-	sc, err := Verify(ctx, image)
+	sc, err := ReadSidecar(image)
 	if err != nil {
 		return nil, err
 	}
 	if sc.Size != size {
 		return nil, xerr.Refusedf("%s: %w: the partition has %d bytes, the snapshot %d", image, ErrSize, size, sc.Size)
 	}
-	rc, err := Open(image, sc)
+	// One pass: hash the snapshot against its sidecar while comparing it
+	// with the partition. Nothing is written unless the whole snapshot
+	// checks out, so a truncated or altered image changes nothing.
+	res := &RestoreResult{Sidecar: sc}
+	var changed []int64
+	buf := make([]byte, BlockSize)
+	err = eachBlock(ctx, image, sc, func(off int64, img []byte) error {
+		cur := buf[:len(img)]
+		if m, err := disk.ReadAt(cur, start+off); m < len(img) {
+			return fmt.Errorf("reading the partition at %d: %w", start+off, err)
+		}
+		res.Blocks++
+		if !bytes.Equal(img, cur) {
+			changed = append(changed, off)
+			res.ChangedBlocks++
+			res.BytesToWrite += int64(len(img))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	res := &RestoreResult{Sidecar: sc}
-	img := make([]byte, BlockSize)
-	cur := make([]byte, BlockSize)
-	for off := int64(0); off < size; off += BlockSize {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n := min(int64(BlockSize), size-off)
-		if _, err := io.ReadFull(rc, img[:n]); err != nil {
-			return nil, xerr.Refusedf("%s: %w at %d: %w", image, ErrTruncated, off, err)
-		}
-		if m, err := disk.ReadAt(cur[:n], start+off); int64(m) < n {
-			return nil, fmt.Errorf("reading the partition at %d: %w", start+off, err)
-		}
-		res.Blocks++
-		if !bytes.Equal(img[:n], cur[:n]) {
-			res.ChangedBlocks++
-			res.BytesToWrite += n
-			if w != nil {
-				if _, err := w.WriteAt(img[:n], start+off); err != nil {
-					return nil, fmt.Errorf("writing the partition at %d: %w", start+off, err)
-				}
+	if w == nil || len(changed) == 0 {
+		return res, nil
+	}
+	next := 0
+	err = eachBlock(ctx, image, sc, func(off int64, img []byte) error {
+		if next < len(changed) && changed[next] == off {
+			next++
+			if _, err := w.WriteAt(img, start+off); err != nil {
+				return fmt.Errorf("writing the partition at %d: %w", start+off, err)
 			}
 		}
 		if progress != nil {
-			progress(off + n)
+			progress(off + int64(len(img)))
 		}
-	}
-	if w == nil || res.ChangedBlocks == 0 {
-		return res, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Written = true
 	if err := w.Sync(); err != nil {
@@ -90,6 +98,38 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 	}
 	res.VerifiedSHA256 = sum
 	return res, nil
+}
+
+// eachBlock streams the snapshot's blocks to fn and checks, at the end, its
+// size and sha256 against the sidecar (refusals, exit 3).
+func eachBlock(ctx context.Context, image string, sc *Sidecar, fn func(off int64, b []byte) error) error {
+	rc, err := Open(image, sc)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	buf := make([]byte, BlockSize)
+	for off := int64(0); off < sc.Size; off += BlockSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(BlockSize), sc.Size-off)
+		if m, err := io.ReadFull(rc, buf[:n]); err != nil {
+			return xerr.Refusedf("%s: %w: %d of %d bytes: %w", image, ErrTruncated, off+int64(m), sc.Size, err)
+		}
+		h.Write(buf[:n])
+		if err := fn(off, buf[:n]); err != nil {
+			return err
+		}
+	}
+	if m, _ := rc.Read(buf[:1]); m > 0 {
+		return xerr.Refusedf("%s: %w: more than the %d bytes its sidecar names", image, ErrMismatch, sc.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sc.SHA256 {
+		return xerr.Refusedf("%s: %w: sha256 %s, sidecar says %s", image, ErrMismatch, got, sc.SHA256)
+	}
+	return nil
 }
 
 type discard struct{}

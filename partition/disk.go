@@ -69,6 +69,10 @@ type Partition struct {
 	UUID          string `json:"uuid"`
 	NeedsRecovery bool   `json:"needs_recovery"`
 	Role          string `json:"role"`
+	// ZFS is the pool member in this partition or in a slice of its Solaris
+	// VTOC, Slices that VTOC (partition/zfs.go, vtoc.go); omitted when absent.
+	ZFS    *ZFSMember `json:"zfs,omitempty"`
+	Slices []Slice    `json:"slices,omitempty"`
 	// Probe lists why each signature probe did not match, in probe order;
 	// for an unknown partition it is the whole story.
 	Probe []string `json:"-"`
@@ -148,6 +152,7 @@ func Inspect(r io.ReaderAt, size int64) (*Disk, error) {
 	checkBounds(d)
 	for i := range d.Partitions {
 		probePartition(r, d, &d.Partitions[i])
+		probeSolaris(r, d, &d.Partitions[i])
 	}
 	if d.Table == TableNone {
 		if sig, _ := probe(io.NewSectionReader(r, 0, size), size); sig != nil {

@@ -125,7 +125,7 @@ func (r *Reader) wrap(err error) error {
 		se.Compressed = r.compressed
 		if se.Table == "" && r.inTable {
 			se.Table = r.table
-			if se.Row == 0 && se.Offset > r.s.off-1 && string(r.s.name) == "row" {
+			if se.Row == 0 && string(r.s.name) == "row" {
 				// an error inside the next row's tag
 				se.Row = r.row + 1
 				for _, a := range r.s.attrs {

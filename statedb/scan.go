@@ -138,7 +138,10 @@ func (s *scanner) readErr(off int64) error {
 }
 
 // next reads the next tag, skipping whitespace between tags and comments.
+// Until a tag's name is parsed, s.name is nil, so an error says whether it
+// happened inside a tag.
 func (s *scanner) next() error {
+	s.name = nil
 	for {
 		for {
 			rest := s.buf[s.r:s.w]

@@ -248,6 +248,7 @@ func TestMalformed(t *testing.T) {
 		{"missing manifest key", strings.NewReader(`<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="generation_count" value="1"/></manifest></database>`), `^offset 10: manifest: missing key schema_minor_vsn`},
 		{"manifest not a number", strings.NewReader(`<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="x"/><pair key="generation_count" value="1"/></manifest></database>`), `schema_minor_vsn "x" is not a number`},
 		{"text", strings.NewReader(head + `junk</database>`), `^offset 191: unexpected text "junk"`},
+		{"text between rows", strings.NewReader(head + `<table name="VM"><row ref="r1"/>junk</table></database>`), `^offset 223, table VM: unexpected text "junk"`},
 		{"after end", strings.NewReader(head + `</database><database>`), `unexpected <database> after </database>`},
 		{"doctype", strings.NewReader(`<!DOCTYPE x><database/>`), `DOCTYPE`},
 		{"local.db is another format", strings.NewReader(`<config><row key="ha.armed" value="true"/></config>`), `^offset 0: expected <database>, found <config>`},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -48,9 +49,12 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	name := cmd.String("as")
+	disk, name := cmd.String("disk"), cmd.String("as")
 	if name == "" {
-		name = answerfile.DiskName(cmd.String("disk"))
+		if strings.Contains(disk, "/") && !strings.HasPrefix(disk, "/dev/") {
+			return xerr.Invalidf("--disk %s is not a device under /dev: give --as NAME, the disk's name on the host to upgrade (e.g. sda)", disk)
+		}
+		name = answerfile.DiskName(disk)
 	}
 	typ, loc, err := answerfile.SourceFor(cmd.String("source"))
 	if err != nil {
@@ -117,4 +121,3 @@ func nullIfEmpty(s string) any {
 	}
 	return s
 }
-

@@ -75,3 +75,14 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerfileImageNeedsName(t *testing.T) {
+	code, _, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--source", "local")
+	if code != 2 || !strings.Contains(errOut, "--as NAME") {
+		t.Errorf("image without --as: exit %d %s", code, errOut)
+	}
+	code, out, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
+	if code != 0 || !strings.Contains(out, "<existing-installation>disk/by-id/scsi-X</existing-installation>") {
+		t.Errorf("image with --as: exit %d\n%s", code, out)
+	}
+}

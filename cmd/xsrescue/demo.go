@@ -177,9 +177,9 @@ func quoteAll(argv []string) []string {
 }
 
 func (d *demo) run(dir string) error {
-	d.say("== xsrescue demo: a XenServer 5.5 host whose downgrade to 5.0 failed ==\n\n" +
-		"The host ran XenServer 5.0, was upgraded to 5.5 (the installer copied the 5.0 system to\n" +
-		"the backup partition), and then had to go back to 5.0. The 5.0 installer refused the\n" +
+	d.say("== xsrescue demo: a XenServer 5.5 host whose downgrade to 5.0 failed ==\n\n"+
+		"The host ran XenServer 5.0, was upgraded to 5.5 (the installer copied the 5.0 system to\n"+
+		"the backup partition), and then had to go back to 5.0. The 5.0 installer refused the\n"+
 		"disk: it does not upgrade a newer system. Building that disk (80 GiB, sparse) in\n%s ...", dir)
 	img, err := fixtures.BuildDisk(dir, fixtures.RescueDisk())
 	if err != nil {

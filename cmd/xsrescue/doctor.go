@@ -95,14 +95,20 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 		}
 		in.Disk = d
 		if x := d.XenServer; x != nil {
+			// The backup first, and closed again: an image is attached
+			// once at a time.
+			if b := x.Backup; b != nil {
+				if p := d.Partition(b.Partition); p != nil && strings.HasPrefix(p.FS, "ext") {
+					if bt, err := target.Open(ctx, target.Options{Disk: o.Disk, Partition: b.Partition}); err == nil {
+						in.Backup = doctor.ReadBackup(bt.Root, b.Partition, o.Installer)
+						in.Backup.Dir = ""
+						bt.Close()
+					}
+				}
+			}
 			in.Root, err = open(target.Options{Disk: o.Disk, Partition: x.RootPartition})
 			if err != nil {
 				in.RootNote = fmt.Sprintf("root partition %d not mounted (%v): markers, the xapi database and the journal inside the root were not examined", x.RootPartition, err)
-			}
-			if b := x.Backup; b != nil && in.Root != nil {
-				if p := d.Partition(b.Partition); p != nil && strings.HasPrefix(p.FS, "ext") {
-					in.Backup, _ = open(target.Options{Disk: o.Disk, Partition: b.Partition})
-				}
 			}
 		}
 	} else {
@@ -111,9 +117,11 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			return nil, err
 		}
 		if o.BackupRoot != "" {
-			if in.Backup, err = open(target.Options{Root: o.BackupRoot}); err != nil {
+			bt, err := open(target.Options{Root: o.BackupRoot})
+			if err != nil {
 				return nil, err
 			}
+			in.Backup = doctor.ReadBackup(bt, 0, o.Installer)
 		}
 	}
 	jpath := o.Journal
@@ -177,4 +185,3 @@ func renderSteps(w io.Writer, steps []doctor.Step) {
 		fmt.Fprintf(w, "  %d. %s%s\n     why: %s\n", s.Step, prefix, s.Command, s.Why)
 	}
 }
-

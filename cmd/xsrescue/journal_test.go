@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -30,7 +31,7 @@ func init() {
 		ArgsUsage: "FILE",
 		Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
 			"WARNING: writes FILE.\n\n" + exitHelp,
-		Flags:     append(targetFlags(), &cli.StringFlag{Name: "content"}),
+		Flags: append(targetFlags(), &cli.StringFlag{Name: "content"}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			a, err := args(cmd, 1, 1)
 			if err != nil {
@@ -61,6 +62,7 @@ func journalRun(t *testing.T, argv ...string) (int, string, string) {
 	return code, o.String(), e.String()
 }
 
+// treeSum hashes the names, modes and file contents and mtimes of a tree.
 func treeSum(t *testing.T, dir string) string {
 	t.Helper()
 	h := sha256.New()
@@ -68,8 +70,9 @@ func treeSum(t *testing.T, dir string) string {
 		if err != nil {
 			return err
 		}
-		io.WriteString(h, p+fi.Mode().String()+fi.ModTime().String()+"\n")
+		io.WriteString(h, p+" "+fi.Mode().String()+"\n")
 		if fi.Mode().IsRegular() {
+			io.WriteString(h, fi.ModTime().String()) // directories' move with every entry
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -120,7 +123,7 @@ func TestJournalCLIFlow(t *testing.T) {
 
 	code, out, errOut = journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes")
 	jpath := filepath.Join(dir, "var/lib/xsrescue/journal.db")
-	if code != 0 || !strings.Contains(out, "applied as op 1") || !strings.Contains(out, jpath) || !strings.Contains(out, "xsrescue journal undo 1 --root "+dir) {
+	if code != 0 || !strings.Contains(out, ") applied; journal ") || !strings.Contains(out, jpath) || !strings.Contains(out, "xsrescue journal undo 1 --root "+dir) {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); string(b) != newContent {
@@ -276,5 +279,38 @@ func TestJournalCLIDisk(t *testing.T) {
 	code, out, _ = journalRun(t, "journal", "show", "1", "--disk", img, "--json")
 	if code != 0 || !strings.Contains(out, `"status": "undone"`) {
 		t.Errorf("show after undo: exit %d %s", code, out)
+	}
+}
+
+// An op a crash left "applying" (here: killed after its last change, before
+// the status was committed) is rolled back by `journal recover`, which
+// finds the target the op recorded.
+func TestJournalCLIRecover(t *testing.T) {
+	dir := journalTestRoot(t)
+	orig := treeSum(t, dir)
+	jpath := filepath.Join(t.TempDir(), "j.db")
+	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "new\n", "--root", dir, "--journal", jpath, "--yes"); code != 0 {
+		t.Fatalf("apply: exit %d %s", code, errOut)
+	}
+	db, err := sql.Open("sqlite3", jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE ops SET status = 'applying', finished = ''"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, out, _ := journalRun(t, "journal", "recover", "--journal", jpath, "--dry-run"); code != 0 || !strings.Contains(out, "interrupted while applying") || treeSum(t, dir) == orig {
+		t.Fatalf("recover --dry-run: exit %d %s", code, out)
+	}
+	code, out, errOut := journalRun(t, "journal", "recover", "--journal", jpath, "--yes", "--json")
+	var doc struct {
+		Recovered []journal.Result `json:"recovered"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Recovered) != 1 || doc.Recovered[0].Status != "rolled-back" {
+		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if treeSum(t, dir) != orig {
+		t.Error("recover did not restore the before-state")
 	}
 }

@@ -61,7 +61,7 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 		return res, err
 	}
 	if !o.JSON {
-		printOpResult(o.Stdout(), res, fmt.Sprintf("applied as op %d", res.Op))
+		printOpResult(o.Stdout(), res, "applied")
 		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", undoLine(cmd, tgt, res))
 	}
 	return res, nil

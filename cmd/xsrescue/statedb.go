@@ -178,6 +178,10 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 		if loaded != nil && loaded.Generation != nil && *loaded.Generation != s.Generation {
 			doc.Problems = append(doc.Problems, fmt.Sprintf("%s.generation says %d, the manifest's generation_count is %d", doc.Path, *loaded.Generation, s.Generation))
 		}
+		if loaded != nil && loaded.Role == statedb.RoleDBConf && loaded.Compress != s.Compressed {
+			doc.Problems = append(doc.Problems, fmt.Sprintf("db.conf says compress:%v but the file is %s: xapi reads it through gzip only when compress:true",
+				loaded.Compress, map[bool]string{true: "gzip-compressed", false: "plain XML"}[s.Compressed]))
+		}
 	}
 }
 
@@ -516,11 +520,13 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 		tgt = &target.Target{Root: root, Identity: filepath.Dir(abs)}
+		defer tgt.Close()
 		path, shown = filepath.Base(abs), abs
 	default:
 		if tgt, err = openTarget(ctx, cmd, !cmd.Bool("dry-run")); err != nil {
 			return err
 		}
+		defer tgt.Close()
 		if loc, err = statedb.Locate(tgt.Root); err != nil {
 			return xerr.Invalid(err)
 		}
@@ -529,16 +535,13 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			path = loc.Primary()
 		}
 		if path == "" {
-			tgt.Close()
 			return xerr.Invalidf("%s: no xapi database: %s", tgt.Root.Dir(), loc.Reason)
 		}
 		shown = "/" + path
 		if t.Host, err = statedb.HostKeys(tgt.Root); err != nil {
-			tgt.Close()
 			return err
 		}
 	}
-	defer tgt.Close()
 	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data")}, cmd.Bool("set-aside"))
 	if rp != nil && !o.JSON {
 		printStatedbPatch(o.Stdout(), shown, rp)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,49 +11,6 @@ import (
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/statedb"
 )
-
-// statedbTree hashes every regular file and link under dir.
-func statedbTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "-> " + l
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.Sum256(b)
-			out[rel] = hex.EncodeToString(h[:])
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameFiles(t *testing.T, what string, a, b map[string]string) {
-	t.Helper()
-	for k, v := range a {
-		if b[k] != v {
-			t.Errorf("%s: %s changed", what, k)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			t.Errorf("%s: %s appeared", what, k)
-		}
-	}
-}
 
 // statedbRoot is a XenServer root of release rel whose xapi directory holds
 // the database db (a carried-over newer one, typically).
@@ -86,12 +40,12 @@ func TestStatedbShow(t *testing.T) {
 	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}, func(dir string) error {
 		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/lib/xcp/ha_metadata.db"), fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false)
 	})
-	before := statedbTree(t, dir)
+	before := versionTreeState(t, dir)
 	code, out, errOut := runCLI("statedb", "show", "--root", dir, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	sameFiles(t, "show --root", before, statedbTree(t, dir))
+	sameTree(t, "show --root", before, versionTreeState(t, dir))
 	var doc struct {
 		Path        string            `json:"path"`
 		SchemaMinor int               `json:"schema_minor"`
@@ -138,13 +92,13 @@ func TestStatedbShow(t *testing.T) {
 	if err := fixtures.WriteStateDBFile(gz, fixtures.StateDBSpec{Release: "5.5", VMs: 1}, true); err != nil {
 		t.Fatal(err)
 	}
-	before = statedbTree(t, filepath.Dir(gz))
+	before = versionTreeState(t, filepath.Dir(gz))
 	code, out, errOut = runCLI("statedb", "show", gz)
 	if code != 0 || !strings.Contains(out, "gzip-compressed") || !strings.Contains(out, "schema 5.57: written by XenServer 5.5") ||
 		!strings.Contains(out, "manifest (old form, 12 pairs)") || !strings.Contains(out, "generation    /") && !strings.Contains(out, "generation") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	sameFiles(t, "show FILE", before, statedbTree(t, filepath.Dir(gz)))
+	sameTree(t, "show FILE", before, versionTreeState(t, filepath.Dir(gz)))
 }
 
 func TestStatedbBadInput(t *testing.T) {
@@ -183,14 +137,14 @@ func TestStatedbBadInput(t *testing.T) {
 		{[]string{"statedb", "patch", okFile, "--to-release", "5.5"}, 2, "installation_uuid"},
 		{[]string{"statedb", "show", "--bogus"}, 2, "bogus"},
 	}
-	before := statedbTree(t, dir)
+	before := versionTreeState(t, dir)
 	for _, tt := range tests {
 		code, _, errOut := runCLI(tt.argv...)
 		if code != tt.code || !strings.Contains(errOut, tt.msg) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("%v: exit %d, %q; want %d, %q", tt.argv, code, errOut, tt.code, tt.msg)
 		}
 	}
-	sameFiles(t, "errors", before, statedbTree(t, dir))
+	sameTree(t, "errors", before, versionTreeState(t, dir))
 }
 
 func TestStatedbDiff(t *testing.T) {
@@ -202,7 +156,7 @@ func TestStatedbDiff(t *testing.T) {
 	if err := fixtures.WriteStateDBFile(carried, fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "h"}, true); err != nil {
 		t.Fatal(err)
 	}
-	before := statedbTree(t, dir)
+	before := versionTreeState(t, dir)
 	code, out, errOut := runCLI("statedb", "diff", carried, fresh, "--rows", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -230,7 +184,7 @@ func TestStatedbDiff(t *testing.T) {
 		!strings.Contains(out, "VM: is_a_snapshot, snapshot_of, snapshot_time, snapshots, transportable_snapshot_id") {
 		t.Errorf("text diff:\n%s", out)
 	}
-	sameFiles(t, "diff", before, statedbTree(t, dir))
+	sameTree(t, "diff", before, versionTreeState(t, dir))
 }
 
 // TestStatedbPatchDowngrade is the field case: a 7.1 root (after the
@@ -250,7 +204,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	if err := fixtures.WriteStateDBFile(ref, fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false); err != nil {
 		t.Fatal(err)
 	}
-	before := statedbTree(t, dir)
+	before := versionTreeState(t, dir)
 
 	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--like", ref, "--dry-run")
 	if code != 3 || !strings.Contains(errOut, "table Certificate (1 rows)") || !strings.Contains(out, "drop table Certificate (1 rows)") {
@@ -263,7 +217,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 			t.Fatalf("dry run: exit %d, no %q in\n%s\n%s", code, want, out, errOut)
 		}
 	}
-	sameFiles(t, "dry run", before, statedbTree(t, dir))
+	sameTree(t, "dry run", before, versionTreeState(t, dir))
 
 	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--like", ref, "--drop-data", "--set-aside", "--yes", "--json")
 	if code != 0 {
@@ -305,13 +259,13 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("undo: exit %d %s", code, errOut)
 	}
-	after := statedbTree(t, dir)
+	after := versionTreeState(t, dir)
 	for k := range after {
-		if strings.HasPrefix(k, "var/lib/xsrescue/") {
+		if strings.HasPrefix(k, "var/lib/xsrescue") {
 			delete(after, k)
 		}
 	}
-	sameFiles(t, "undo", before, after)
+	sameTree(t, "undo", before, after)
 }
 
 // TestStatedbPatchToRelease: a 7.1 database on a 5.0 root, patched with the
@@ -385,5 +339,24 @@ func TestStatedbDisk(t *testing.T) {
 	code, out, _ = runCLI("statedb", "show", "--disk", img)
 	if code != 0 || !strings.Contains(out, "schema 5.55: written by XenServer 5.0") || !strings.Contains(out, "product_version        5.0.0") {
 		t.Errorf("after patch:\n%s", out)
+	}
+}
+
+// TestStatedbShowCompressMismatch: db.conf compress:true with a plain file is
+// reported; the gzip file it expects is read and its form shown.
+func TestStatedbShowCompressMismatch(t *testing.T) {
+	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "7.1", VMs: 1}, func(dir string) error {
+		return os.WriteFile(filepath.Join(dir, "etc/xensource/db.conf"), []byte("[/var/lib/xcp/state.db]\nmode:no_limit\nformat:xml\ncompress:true\n"), 0o644)
+	})
+	code, out, _ := runCLI("statedb", "show", "--root", dir)
+	if code != 0 || !strings.Contains(out, "problem: db.conf says compress:true but the file is plain XML") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	if err := fixtures.WriteStateDBFile(filepath.Join(dir, "var/lib/xcp/state.db"), fixtures.StateDBSpec{Release: "7.1", VMs: 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI("statedb", "show", "--root", dir)
+	if code != 0 || strings.Contains(out, "problem:") || !strings.Contains(out, "gzip-compressed") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }

@@ -113,6 +113,9 @@ func zfsExtents(r io.ReaderAt, size int64, part int) ([]vdev.Extent, error) {
 			continue
 		}
 		ext = append(ext, vdev.Extent{Partition: p.Number, Slice: -1, Offset: p.Start, Size: p.Size})
+		for _, s := range p.Slices {
+			ext = append(ext, vdev.Extent{Partition: p.Number, Slice: s.Number, Offset: s.Start, Size: s.Size})
+		}
 	}
 	return ext, nil
 }

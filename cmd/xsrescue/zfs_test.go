@@ -93,6 +93,31 @@ func TestZFSLabelsCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// disk inspect shows the same member on the partition.
+			for _, d := range []*fixtures.ZFSDisk{gpt, mbr} {
+				code, stdout, stderr := runCLI("disk", "inspect", d.Path, "--json")
+				var doc struct {
+					Partitions []struct {
+						Number          int
+						FS, Label, UUID string
+						ZFS             *struct {
+							Pool, GUID string
+							PoolGUID   string `json:"pool_guid"`
+							Version    int
+							Slice      *int
+						}
+					}
+				}
+				if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 0 {
+					t.Fatalf("disk inspect: exit %d %v\n%s", code, err, stderr)
+				}
+				bk := blkidProbe(t, d.Path, d.VdevOffset, d.VdevSize)
+				p := doc.Partitions[0]
+				if p.ZFS == nil || p.Number != 1 || p.FS != "zfs" || p.ZFS.Pool != p.Label || p.ZFS.PoolGUID != zpoolID ||
+					p.ZFS.GUID != bk["UUID_SUB"] || p.ZFS.Version != v || (p.ZFS.Slice != nil) != (d == mbr) {
+					t.Errorf("disk inspect %s: %+v %+v", d.Path, p, p.ZFS)
+				}
+			}
 			st, _ := os.Stat(p.Vdev)
 			cases := []struct {
 				name, path  string

@@ -112,6 +112,7 @@ type zoneDoc struct {
 	State    string             `json:"state"`
 	Zonepath string             `json:"zonepath"`
 	ZoneRoot string             `json:"zone_root"`
+	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --zone-root
 	UUID     string             `json:"uuid"`
 	Brand    string             `json:"brand"`
 	Datasets []string           `json:"datasets"`
@@ -145,7 +146,7 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 			continue
 		}
 		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{},
-			ZoneRoot: zfsroot.ZoneRoot(e.Zonepath)}
+			ZoneRoot: zfsroot.ZoneRoot(e.Zonepath), Here: path.Join(tgt.Root.Dir(), zfsroot.ZoneRoot(e.Zonepath))}
 		name := "etc/zones/" + e.Name + ".xml"
 		if xf, err := tgt.Root.Open(name); err != nil {
 			z.Config = err.Error()
@@ -181,7 +182,7 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 			fmt.Fprintf(w, "etc/zones/index line %d ignored (%s): %s\n", s.Line, s.Reason, s.Text)
 		}
 		for _, z := range zones {
-			fmt.Fprintf(w, "%s  %s  brand %s  zonepath %s  zone root %s\n", z.Name, z.State, orDash(z.Brand), z.Zonepath, z.ZoneRoot)
+			fmt.Fprintf(w, "%s  %s  brand %s  zonepath %s  zone root %s (here %s)\n", z.Name, z.State, orDash(z.Brand), z.Zonepath, z.ZoneRoot, z.Here)
 			if z.Config != "" {
 				fmt.Fprintf(w, "  config: %s\n", z.Config)
 			}

@@ -61,9 +61,10 @@ func TestZoneListCLI(t *testing.T) {
 	}
 	var doc struct {
 		Zones []struct {
-			Name, State, Brand, ZoneRoot string
-			ZBE                          *zfsroot.ZBEReport
-			ZBENote                      string `json:"zbe_note"`
+			Name, State, Brand string
+			Here               string `json:"zone_root_here"`
+			ZBE                *zfsroot.ZBEReport
+			ZBENote            string `json:"zbe_note"`
 		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
@@ -71,6 +72,9 @@ func TestZoneListCLI(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, zd := range doc.Zones {
+		if zd.Name == "z1" && zd.Here != z.ZoneRoot {
+			t.Errorf("z1 zone root here %q, want %q", zd.Here, z.ZoneRoot)
+		}
 		s := zd.State + " " + zd.Brand
 		if zd.ZBE != nil {
 			s += " " + zd.ZBE.Layout + " current=" + zd.ZBE.Current + " error=" + zd.ZBE.Error

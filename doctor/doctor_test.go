@@ -1,0 +1,143 @@
+package doctor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// rescueTrees writes the rescue disk's root (5.5) and backup (5.0) trees,
+// with their databases, as plain directories.
+func rescueTrees(t *testing.T, extra func(root string)) (root, backup string) {
+	t.Helper()
+	spec := fixtures.RescueDisk()
+	dir := t.TempDir()
+	root, backup = filepath.Join(dir, "root"), filepath.Join(dir, "backup")
+	for n, d := range map[int]string{1: root, 2: backup} {
+		if err := fixtures.WriteXenServerRoot(d, *spec.Partition(n).Root); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if extra != nil {
+		extra(root)
+	}
+	return root, backup
+}
+
+func diagnose(t *testing.T, root, backup, installer string) *Report {
+	t.Helper()
+	r, err := target.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	in := Input{Root: r, Installer: installer, SaveDir: "/save"}
+	if backup != "" {
+		b, err := target.OpenRoot(backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		in.Backup = ReadBackup(b, 2, installer)
+	}
+	rep, err := Diagnose(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func severities(r *Report) map[string]string {
+	m := map[string]string{}
+	for _, f := range r.Findings {
+		m[f.ID] = f.Severity
+	}
+	return m
+}
+
+func commands(r *Report) []string {
+	var c []string
+	for _, s := range r.Plan {
+		c = append(c, s.Command)
+	}
+	return c
+}
+
+func TestDiagnoseRoot(t *testing.T) {
+	root, backup := rescueTrees(t, nil)
+	rep := diagnose(t, root, backup, "5.0")
+	want := map[string]string{
+		"markers": OK, "installer-verdict/5.0.0": Broken,
+		"statedb-location": OK, "statedb-schema": Broken, "statedb-manifest": OK,
+		"statedb-unknown-tables": Broken, "statedb-unknown-columns": Warn, "statedb-data-loss": Warn,
+	}
+	if d := cmp.Diff(want, severities(rep)); d != "" {
+		t.Errorf("findings (-want +got):\n%s", d)
+	}
+	wantPlan := []string{
+		"xsrescue version set --root " + root + " --for-installer 5.0.0 --yes",
+		"xsrescue statedb patch --root " + root + " --like " + filepath.Join(backup, "var/xapi/state.db") + " --drop-data --yes",
+		"boot the XenServer 5.0 installer and choose Upgrade (or answerfile=/save/answerfile-upgrade-5.0.0.xml)",
+	}
+	if d := cmp.Diff(wantPlan, commands(rep)); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	if rep.Root != root || rep.Disk != "" || rep.Installed["product_version"] != "5.5.0" || rep.Clean() {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnoseSideFilesAndVerdicts(t *testing.T) {
+	root, _ := rescueTrees(t, func(root string) {
+		db, _ := os.ReadFile(filepath.Join(root, "var/xapi/state.db"))
+		os.WriteFile(filepath.Join(root, "var/xapi/restore_db.db"), db, 0o600)
+	})
+	rep := diagnose(t, root, "", "")
+	sev := severities(rep)
+	if sev["statedb-restore-pending"] != Broken || sev["installer-verdicts"] != OK || sev["statedb-schema"] != OK {
+		t.Errorf("findings %v", sev)
+	}
+	var manual bool
+	for _, s := range rep.Plan {
+		manual = manual || (s.Manual && strings.Contains(s.Command, "restore_db.db"))
+	}
+	if !manual {
+		t.Errorf("plan %+v: want restore_db.db set aside", rep.Plan)
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "statedb-location" && !strings.Contains(f.Evidence, "restore_db.db") {
+			t.Errorf("location %q: xapi loads restore_db.db", f.Evidence)
+		}
+	}
+}
+
+func TestDiagnoseCleanAfterUpgradeTo50(t *testing.T) {
+	// A 5.0 root with a 5.0 database: what the rescue ends with.
+	dir := t.TempDir()
+	db, err := fixtures.StateDB(fixtures.StateDBSpec{Release: "5.0", VMs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "5.0", Extra: map[string][]byte{"var/xapi/state.db": db}}); err != nil {
+		t.Fatal(err)
+	}
+	rep := diagnose(t, dir, "", "5.0")
+	if !rep.Clean() {
+		t.Errorf("not clean: %+v", rep)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{"/dev/sda": "/dev/sda", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "x?offset=5": "'x?offset=5'"} {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -159,6 +159,15 @@ func compareWith(ctx context.Context, image string, sc *Sidecar, src io.ReaderAt
 		return err
 	}
 	defer rc.Close()
+	// A raw image is read where it has data only; a hole in both the image
+	// and the source is equal without reading either.
+	var imgHoles *holes
+	if f, ok := rc.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Size() != sc.Size {
+			return fmt.Errorf("%s: %w: %d bytes, the partition has %d", image, ErrMismatch, st.Size(), sc.Size)
+		}
+		imgHoles = newHoles(f)
+	}
 	hl := newHoles(src)
 	img := make([]byte, BlockSize)
 	cur := make([]byte, BlockSize)
@@ -167,7 +176,14 @@ func compareWith(ctx context.Context, image string, sc *Sidecar, src io.ReaderAt
 			return err
 		}
 		n := min(int64(BlockSize), sc.Size-off)
-		if _, err := io.ReadFull(rc, img[:n]); err != nil {
+		if imgHoles != nil {
+			if imgHoles.hole(off, n) && hl.hole(sc.Start+off, n) {
+				continue
+			}
+			if _, err := rc.(*os.File).ReadAt(img[:n], off); err != nil && err != io.EOF {
+				return fmt.Errorf("%s: %w", image, err)
+			}
+		} else if _, err := io.ReadFull(rc, img[:n]); err != nil {
 			return fmt.Errorf("%s: %w at %d: %w", image, ErrTruncated, off, err)
 		}
 		want := zeros[:n]
@@ -181,8 +197,10 @@ func compareWith(ctx context.Context, image string, sc *Sidecar, src io.ReaderAt
 			return fmt.Errorf("%s: %w: block at %d differs from the partition", image, ErrMismatch, off)
 		}
 	}
-	if m, _ := rc.Read(img[:1]); m > 0 {
-		return fmt.Errorf("%s: %w: longer than the partition", image, ErrMismatch)
+	if imgHoles == nil {
+		if m, _ := rc.Read(img[:1]); m > 0 {
+			return fmt.Errorf("%s: %w: longer than the partition", image, ErrMismatch)
+		}
 	}
 	return nil
 }

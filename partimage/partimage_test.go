@@ -114,7 +114,7 @@ func TestRoundTrip(t *testing.T) {
 			if plan.ChangedBlocks != 2 && plan.ChangedBlocks != 3 || plan.Written {
 				t.Errorf("plan %+v, want 2-3 changed blocks, nothing written", plan)
 			}
-			res, err := Restore(context.Background(), f, partStart, partSize, img, nil)
+			res, err := Restore(context.Background(), f, partStart, partSize, img, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func TestRoundTrip(t *testing.T) {
 			if !bytes.Equal(after, whole) {
 				t.Fatal("disk differs after restore")
 			}
-			again, err := Restore(context.Background(), f, partStart, partSize, img, nil)
+			again, err := Restore(context.Background(), f, partStart, partSize, img, nil, nil)
 			if err != nil || again.ChangedBlocks != 0 || again.Written {
 				t.Errorf("second restore %+v %v, want nothing to do", again, err)
 			}
@@ -177,7 +177,7 @@ func TestRefusals(t *testing.T) {
 			}
 		}
 		mustRefuse("size", ErrSize, func() error {
-			_, err := Restore(context.Background(), f, partStart, partSize+512, img, nil)
+			_, err := Restore(context.Background(), f, partStart, partSize+512, img, nil, nil)
 			return err
 		})
 		mustRefuse("overwrite", xerr.ErrRefused, func() error {
@@ -191,7 +191,7 @@ func TestRefusals(t *testing.T) {
 		copyFile(t, img, trunc, st.Size()/2)
 		copyFile(t, SidecarPath(img), SidecarPath(trunc), -1)
 		mustRefuse("truncated", ErrTruncated, func() error {
-			_, err := Restore(context.Background(), f, partStart, partSize, trunc, nil)
+			_, err := Restore(context.Background(), f, partStart, partSize, trunc, nil, nil)
 			return err
 		})
 
@@ -204,7 +204,7 @@ func TestRefusals(t *testing.T) {
 			g.WriteAt([]byte{1}, 3<<20+17)
 			g.Close()
 			mustRefuse("flipped", ErrMismatch, func() error {
-				_, err := Restore(context.Background(), f, partStart, partSize, bad, nil)
+				_, err := Restore(context.Background(), f, partStart, partSize, bad, nil, nil)
 				return err
 			})
 		}
@@ -377,4 +377,33 @@ func BenchmarkSave(b *testing.B) {
 		})
 	}
 	f.Close()
+}
+
+// TestSaveVerifyCatchesDifferences: the read-back comparison Save ends with
+// finds a changed byte, a byte punched out to a hole, and a wrong length.
+func TestSaveVerifyCatchesDifferences(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		disk := sparseDisk(t)
+		img, sc := save(t, disk, compress)
+		src, _ := os.Open(disk)
+		defer src.Close()
+		if err := compareWith(context.Background(), img, sc, src); err != nil {
+			t.Fatalf("compress=%v: fresh image: %v", compress, err)
+		}
+		// Change the source instead of the image: the same difference.
+		w, _ := os.OpenFile(disk, os.O_RDWR, 0)
+		w.WriteAt([]byte{0xFF}, partStart+3<<20+17)
+		w.Close()
+		if err := compareWith(context.Background(), img, sc, src); !errors.Is(err, ErrMismatch) {
+			t.Errorf("compress=%v: changed byte: %v", compress, err)
+		}
+	}
+	disk := sparseDisk(t)
+	img, sc := save(t, disk, false)
+	src, _ := os.Open(disk)
+	defer src.Close()
+	os.Truncate(img, partSize-1)
+	if err := compareWith(context.Background(), img, sc, src); !errors.Is(err, ErrMismatch) {
+		t.Errorf("short raw image: %v", err)
+	}
 }

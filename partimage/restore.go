@@ -20,6 +20,15 @@ type RestoreResult struct {
 	BytesToWrite   int64    `json:"bytes_to_write"`
 	Written        bool     `json:"written"`
 	VerifiedSHA256 string   `json:"verified_sha256,omitempty"`
+
+	changed []block // the blocks that differ
+}
+
+// block is one block to write, with the hash Plan saw, so that the write
+// pass never writes bytes that were not checked against the sidecar.
+type block struct {
+	off int64
+	sum [32]byte
 }
 
 // Plan checks image against its sidecar (size and sha256, so a truncated or
@@ -27,16 +36,23 @@ type RestoreResult struct {
 // partition's size, comparing it with the partition block by block in the
 // same pass.
 func Plan(ctx context.Context, disk io.ReaderAt, start, size int64, image string) (*RestoreResult, error) {
-	return restore(ctx, disk, nil, start, size, image, nil)
+	return restore(ctx, disk, start, size, image)
 }
 
-// Restore is Plan, then writes the blocks that differ, syncs, and verifies
-// by re-reading the partition. disk must be opened read-write.
-func Restore(ctx context.Context, disk *os.File, start, size int64, image string, progress func(int64)) (*RestoreResult, error) {
-	return restore(ctx, disk, disk, start, size, image, progress)
+// Restore writes the blocks that differ, syncs, and verifies by re-reading
+// the partition. plan is Plan's result for the same arguments (nil: Restore
+// makes it). disk must be opened read-write.
+func Restore(ctx context.Context, disk *os.File, start, size int64, image string, plan *RestoreResult, progress func(int64)) (*RestoreResult, error) {
+	if plan == nil {
+		var err error
+		if plan, err = Plan(ctx, disk, start, size, image); err != nil {
+			return nil, err
+		}
+	}
+	return write(ctx, disk, start, size, image, plan, progress)
 }
 
-func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int64, image string, progress func(int64)) (*RestoreResult, error) {
+func restore(ctx context.Context, disk io.ReaderAt, start, size int64, image string) (*RestoreResult, error) {
 	sc, err := ReadSidecar(image)
 	if err != nil {
 		return nil, err
@@ -48,7 +64,7 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 	// with the partition. Nothing is written unless the whole snapshot
 	// checks out, so a truncated or altered image changes nothing.
 	res := &RestoreResult{Sidecar: sc}
-	var changed []int64
+	var changed []block
 	buf := make([]byte, BlockSize)
 	err = eachBlock(ctx, image, sc, func(off int64, img []byte) error {
 		cur := buf[:len(img)]
@@ -57,7 +73,7 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 		}
 		res.Blocks++
 		if !bytes.Equal(img, cur) {
-			changed = append(changed, off)
+			changed = append(changed, block{off, sha256.Sum256(img)})
 			res.ChangedBlocks++
 			res.BytesToWrite += int64(len(img))
 		}
@@ -66,12 +82,22 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 	if err != nil {
 		return nil, err
 	}
-	if w == nil || len(changed) == 0 {
-		return res, nil
+	res.changed = changed
+	return res, nil
+}
+
+func write(ctx context.Context, w *os.File, start, size int64, image string, plan *RestoreResult, progress func(int64)) (*RestoreResult, error) {
+	res := *plan
+	sc, changed := res.Sidecar, res.changed
+	if len(changed) == 0 {
+		return &res, nil
 	}
 	next := 0
-	err = eachBlock(ctx, image, sc, func(off int64, img []byte) error {
-		if next < len(changed) && changed[next] == off {
+	err := eachBlock(ctx, image, sc, func(off int64, img []byte) error {
+		if next < len(changed) && changed[next].off == off {
+			if sha256.Sum256(img) != changed[next].sum {
+				return xerr.Refusedf("%s: %w: block at %d changed since it was checked", image, ErrMismatch, off)
+			}
 			next++
 			if _, err := w.WriteAt(img, start+off); err != nil {
 				return fmt.Errorf("writing the partition at %d: %w", start+off, err)
@@ -89,7 +115,7 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 	if err := w.Sync(); err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	sum, err := copyRange(ctx, disk, start, size, discard{}, nil)
+	sum, err := copyRange(ctx, w, start, size, discard{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verifying the restored partition: %w", err)
 	}
@@ -97,7 +123,7 @@ func restore(ctx context.Context, disk io.ReaderAt, w *os.File, start, size int6
 		return nil, fmt.Errorf("verifying the restored partition: sha256 %s, snapshot %s", sum, sc.SHA256)
 	}
 	res.VerifiedSHA256 = sum
-	return res, nil
+	return &res, nil
 }
 
 // eachBlock streams the snapshot's blocks to fn and checks, at the end, its

@@ -14,34 +14,36 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "answerfile",
-		Usage: "write installer answer files (unattended upgrade from PXE or kickstart)",
-		Commands: []*cli.Command{{
-			Name:      "upgrade",
-			Usage:     "write the answer file that makes the installer upgrade the installation on a disk",
-			ArgsUsage: " ",
-			Description: "Writes the XML answer file with which the XenServer host installer upgrades the\n" +
-				"existing installation on --disk unattended: <installation mode=\"upgrade\">,\n" +
-				"<existing-installation> with the disk's name as the installer sees it (relative to\n" +
-				"/dev, which every installer generation accepts), and <source type=\"url|nfs|local\">.\n" +
-				"The file is parsed back before it is written. This is the path for fleets: point the\n" +
-				"installer's answerfile= boot option (PXE, kickstart) at the file.\n\n" +
-				"--source is a URL (http, https, ftp, file, nfs://), server:/path for NFS, or 'local'\n" +
-				"for the installer's own media. --as NAME overrides the disk name when the installer\n" +
-				"will enumerate the disk differently from this system (e.g. disk/by-id/...).\n" +
-				"Before any upgrade, save the backup partition (xsrescue disk save-partition): the\n" +
-				"upgrade reformats it.\n\n" + exitHelp,
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "disk", Usage: "the disk that holds the installation (`DEV`)", Required: true},
-				&cli.StringFlag{Name: "as", Usage: "the disk `NAME` the installer will see (default: DEV without /dev/)"},
-				&cli.StringFlag{Name: "source", Usage: "installation repository `URL`, server:/path, or local", Required: true},
-				&cli.StringFlag{Name: "post-install-script", Usage: "`URL` of a script the installer runs on the new root"},
-				&cli.StringFlag{Name: "admin-interface", Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
-				&cli.StringFlag{Name: "to", Usage: "write to `FILE` instead of stdout (never overwrites)"},
-			},
-			Action: runAnswerfileUpgrade,
-		}},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "answerfile",
+			Usage: "write installer answer files (unattended upgrade from PXE or kickstart)",
+			Commands: []*cli.Command{{
+				Name:      "upgrade",
+				Usage:     "write the answer file that makes the installer upgrade the installation on a disk",
+				ArgsUsage: " ",
+				Description: "Writes the XML answer file with which the XenServer host installer upgrades the\n" +
+					"existing installation on --disk unattended: <installation mode=\"upgrade\">,\n" +
+					"<existing-installation> with the disk's name as the installer sees it (relative to\n" +
+					"/dev, which every installer generation accepts), and <source type=\"url|nfs|local\">.\n" +
+					"The file is parsed back before it is written. This is the path for fleets: point the\n" +
+					"installer's answerfile= boot option (PXE, kickstart) at the file.\n\n" +
+					"--source is a URL (http, https, ftp, file, nfs://), server:/path for NFS, or 'local'\n" +
+					"for the installer's own media. --as NAME overrides the disk name when the installer\n" +
+					"will enumerate the disk differently from this system (e.g. disk/by-id/...).\n" +
+					"Before any upgrade, save the backup partition (xsrescue disk save-partition): the\n" +
+					"upgrade reformats it.\n\n" + exitHelp,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "disk", Usage: "the disk that holds the installation (`DEV`)", Required: true},
+					&cli.StringFlag{Name: "as", Usage: "the disk `NAME` the installer will see (default: DEV without /dev/)"},
+					&cli.StringFlag{Name: "source", Usage: "installation repository `URL`, server:/path, or local", Required: true},
+					&cli.StringFlag{Name: "post-install-script", Usage: "`URL` of a script the installer runs on the new root"},
+					&cli.StringFlag{Name: "admin-interface", Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
+					&cli.StringFlag{Name: "to", Usage: "write to `FILE` instead of stdout (never overwrites)"},
+				},
+				Action: runAnswerfileUpgrade,
+			}},
+		}
 	})
 }
 

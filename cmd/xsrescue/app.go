@@ -18,11 +18,22 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-// commands holds every command group; each group's file registers itself from
-// init, so adding a group never touches this file.
-var commands []*cli.Command
+// commands holds a constructor for every command group; each group's file
+// registers itself from init, so adding a group never touches this file.
+// Constructors, not values: urfave/cli keeps flag values inside the command
+// and flag structs, so every run (and every in-process test) gets a fresh
+// tree and nothing leaks from one run into the next.
+var (
+	commands   []func() *cli.Command
+	extensions = map[string][]func() []*cli.Command{}
+)
 
-func register(c *cli.Command) { commands = append(commands, c) }
+func register(c func() *cli.Command) { commands = append(commands, c) }
+
+// extend adds subcommands to the group named group, from another file.
+func extend(group string, subs func() []*cli.Command) {
+	extensions[group] = append(extensions[group], subs)
+}
 
 const exitHelp = `EXIT STATUS:
    0  success (also "already as requested")
@@ -31,13 +42,16 @@ const exitHelp = `EXIT STATUS:
    3  refused for safety (mounted device, drift since an op, data that would be lost)
 `
 
-// Global flags. They are persistent: accepted before or after the command and
-// its arguments (`xsrescue disk inspect IMG --json`).
-var globalFlags = []cli.Flag{
-	&cli.BoolFlag{Name: "json", Usage: "print exactly one JSON document on stdout (logs go to stderr)"},
-	&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
-	&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
-	&cli.StringFlag{Name: "journal", Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+// globalFlags are persistent: accepted before or after the command and its
+// arguments (`xsrescue disk inspect IMG --json`). Built per app because flag
+// values live in the flag structs, so concurrent runs must not share them.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "print exactly one JSON document on stdout (logs go to stderr)"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
+		&cli.StringFlag{Name: "journal", Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+	}
 }
 
 // usageError marks a command-line mistake (exit 2).
@@ -47,7 +61,14 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
-	cmds := append([]*cli.Command(nil), commands...)
+	cmds := make([]*cli.Command, 0, len(commands))
+	for _, build := range commands {
+		c := build()
+		for _, subs := range extensions[c.Name] {
+			c.Commands = append(c.Commands, subs()...)
+		}
+		cmds = append(cmds, c)
+	}
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	app := &cli.Command{
 		Name:    "xsrescue",
@@ -57,7 +78,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 			"Read-only commands never write a byte. Every mutation is planned, shown as a diff,\n" +
 			"snapshotted into the journal, applied atomically, verified, and can be undone\n" +
 			"(xsrescue journal undo OP).\n\n" + exitHelp,
-		Flags:                 globalFlags,
+		Flags:                 globalFlags(),
 		Commands:              cmds,
 		Reader:                stdin,
 		Writer:                stdout,
@@ -102,6 +123,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		doc := map[string]any{"error": map[string]any{"message": err.Error(), "exit_code": code}}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(doc)
 	}
 	fmt.Fprintf(stderr, "xsrescue: %v\n", err)
@@ -167,6 +189,7 @@ func (o out) Emit(doc any, text func(w io.Writer) error) error {
 	if o.JSON {
 		enc := json.NewEncoder(o.Stdout())
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(doc)
 	}
 	return text(o.Stdout())

@@ -25,24 +25,26 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "demo",
-		Usage:     "rehearse a whole XenServer rescue on a scratch disk image",
-		ArgsUsage: " ",
-		Description: "Builds, in a temporary directory, the disk of a XenServer 5.5 host whose downgrade to\n" +
-			"5.0 failed (the 5.0 installer refused the newer system; the backup partition still holds\n" +
-			"5.0), and walks through the rescue with the real commands, printing each one:\n" +
-			"disk inspect, doctor, save the backup partition, version set for the 5.0 installer (the\n" +
-			"verdict flips), what the 5.0 installer and xapi leave behind (simulated: a fresh 5.0\n" +
-			"state.db beside the carried-over 5.5 one), statedb diff, statedb patch --like, doctor\n" +
-			"again (clean), journal list, then undo everything and prove the image byte-identical\n" +
-			"to the start.\n\n" +
-			"Mounting needs root; without it the demo says so and runs the read-only part.\n" +
-			"Touches nothing outside its temporary directory (--keep keeps it).\n\n" + exitHelp,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory (image, snapshots, journal)"},
-		},
-		Action: runDemo,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "demo",
+			Usage:     "rehearse a whole XenServer rescue on a scratch disk image",
+			ArgsUsage: " ",
+			Description: "Builds, in a temporary directory, the disk of a XenServer 5.5 host whose downgrade to\n" +
+				"5.0 failed (the 5.0 installer refused the newer system; the backup partition still holds\n" +
+				"5.0), and walks through the rescue with the real commands, printing each one:\n" +
+				"disk inspect, doctor, save the backup partition, version set for the 5.0 installer (the\n" +
+				"verdict flips), what the 5.0 installer and xapi leave behind (simulated: a fresh 5.0\n" +
+				"state.db beside the carried-over 5.5 one), statedb diff, statedb patch --like, doctor\n" +
+				"again (clean), journal list, then undo everything and prove the image byte-identical\n" +
+				"to the start.\n\n" +
+				"Mounting needs root; without it the demo says so and runs the read-only part.\n" +
+				"Touches nothing outside its temporary directory (--keep keeps it).\n\n" + exitHelp,
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory (image, snapshots, journal)"},
+			},
+			Action: runDemo,
+		}
 	})
 }
 
@@ -149,20 +151,11 @@ func (d *demo) xs(want int, argv ...string) (string, int) {
 // hasCommand reports whether "GROUP SUB" at the start of argv (e.g.
 // "statedb patch") is registered: the demo grows as command groups land.
 func hasCommand(argv []string) bool {
-	for _, g := range commands {
-		if g.Name != argv[0] {
-			continue
-		}
-		if len(argv) < 2 || strings.HasPrefix(argv[1], "-") {
-			return true
-		}
-		for _, c := range g.Commands {
-			if c.Name == argv[1] {
-				return true
-			}
-		}
+	g := newApp(nil, io.Discard, io.Discard).Command(argv[0])
+	if g == nil {
+		return false
 	}
-	return false
+	return len(argv) < 2 || strings.HasPrefix(argv[1], "-") || g.Command(argv[1]) != nil
 }
 
 func quoteAll(argv []string) []string {

@@ -16,30 +16,32 @@ import (
 	"github.com/xsrescue/xsrescue/partition"
 )
 
-// diskCommand is the "disk" group; other files append subcommands to its
-// Commands from their own init.
-var diskCommand = &cli.Command{
-	Name:  "disk",
-	Usage: "read partition tables, signatures and XenServer partition roles",
-	Description: "Commands that work on a whole disk (an image file or a block device).\n" +
-		"See docs/disk.md.",
-	Commands: []*cli.Command{{
-		Name:      "inspect",
-		Usage:     "show the partition table, filesystems, XenServer roles and markers of a disk",
-		ArgsUsage: "DISK",
-		Description: "Reads DISK (an image file or a block device, opened read-only) the way the XenServer\n" +
-			"host installer does: the GPT (both copies and their CRCs verified; a damaged primary is\n" +
-			"read from the backup, with a warning) or DOS table including logical partitions, the\n" +
-			"filesystem type, label and UUID of every partition (ext2/3/4 with needs_recovery, LVM2\n" +
-			"PV, swap, vfat, xfs, ZFS member), the role of each partition by the installer's rules\n" +
-			"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
-			"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
-			"root and backup partitions it reads etc/xensource-inventory and the\n" +
-			".xen-backup-partition marker with debugfs, without mounting.\n" +
-			"Partitions are listed in disk order in the table and by number in --json.\n" +
-			"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
-		Action: runDiskInspect,
-	}},
+// diskCommand is the "disk" group; other files add subcommands to it with
+// extend("disk", ...) from their own init.
+func diskCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "disk",
+		Usage: "read partition tables, signatures and XenServer partition roles",
+		Description: "Commands that work on a whole disk (an image file or a block device).\n" +
+			"See docs/disk.md.",
+		Commands: []*cli.Command{{
+			Name:      "inspect",
+			Usage:     "show the partition table, filesystems, XenServer roles and markers of a disk",
+			ArgsUsage: "DISK",
+			Description: "Reads DISK (an image file or a block device, opened read-only) the way the XenServer\n" +
+				"host installer does: the GPT (both copies and their CRCs verified; a damaged primary is\n" +
+				"read from the backup, with a warning) or DOS table including logical partitions, the\n" +
+				"filesystem type, label and UUID of every partition (ext2/3/4 with needs_recovery, LVM2\n" +
+				"PV, swap, vfat, xfs, ZFS member), the role of each partition by the installer's rules\n" +
+				"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
+				"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
+				"root and backup partitions it reads etc/xensource-inventory and the\n" +
+				".xen-backup-partition marker with debugfs, without mounting.\n" +
+				"Partitions are listed in disk order in the table and by number in --json.\n" +
+				"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
+			Action: runDiskInspect,
+		}},
+	}
 }
 
 func init() { register(diskCommand) }

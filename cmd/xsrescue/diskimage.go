@@ -20,8 +20,8 @@ import (
 )
 
 func init() {
-	diskCommand.Commands = append(diskCommand.Commands,
-		&cli.Command{
+	extend("disk", func() []*cli.Command {
+		return []*cli.Command{{
 			Name:      "save-partition",
 			Usage:     "save a whole partition to an image file with a sha256 sidecar",
 			ArgsUsage: "DISK",
@@ -43,26 +43,26 @@ func init() {
 			},
 			Action: runSavePartition,
 		},
-		&cli.Command{
-			Name:      "restore-partition",
-			Usage:     "write a saved partition image back onto its partition",
-			ArgsUsage: "DISK",
-			Description: "Writes the image FILE (made by save-partition) back over partition N of DISK.\n" +
-				"Before a byte is written it checks the image against its sidecar FILE.json (size and\n" +
-				"sha256: a truncated or altered snapshot is refused), the partition's size against the\n" +
-				"snapshot's, and that the partition is not mounted or held. Only blocks that differ\n" +
-				"are written; the partition is then re-read and its sha256 compared. The restore is\n" +
-				"recorded in the journal as an external record.\n\n" +
-				"WARNING: this overwrites the whole partition. Everything written to it since the\n" +
-				"snapshot is lost; save it first (save-partition) if it may matter. --dry-run\n" +
-				"reports how many blocks would change and writes nothing.\n\n" + exitHelp,
-			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "partition", Usage: "partition number `N`", Required: true},
-				&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition", Required: true},
-			},
-			Action: runRestorePartition,
-		},
-	)
+			{
+				Name:      "restore-partition",
+				Usage:     "write a saved partition image back onto its partition",
+				ArgsUsage: "DISK",
+				Description: "Writes the image FILE (made by save-partition) back over partition N of DISK.\n" +
+					"Before a byte is written it checks the image against its sidecar FILE.json (size and\n" +
+					"sha256: a truncated or altered snapshot is refused), the partition's size against the\n" +
+					"snapshot's, and that the partition is not mounted or held. Only blocks that differ\n" +
+					"are written; the partition is then re-read and its sha256 compared. The restore is\n" +
+					"recorded in the journal as an external record.\n\n" +
+					"WARNING: this overwrites the whole partition. Everything written to it since the\n" +
+					"snapshot is lost; save it first (save-partition) if it may matter. --dry-run\n" +
+					"reports how many blocks would change and writes nothing.\n\n" + exitHelp,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "partition", Usage: "partition number `N`", Required: true},
+					&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition", Required: true},
+				},
+				Action: runRestorePartition,
+			}}
+	})
 }
 
 // SavePartitionDoc is the --json document of disk save-partition.
@@ -185,7 +185,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	}
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
-	res, err := partimage.Restore(ctx, f, p.Start, p.Size, image, bar)
+	res, err := partimage.Restore(ctx, f, p.Start, p.Size, image, plan, bar)
 	finish()
 	if err != nil {
 		return err

@@ -18,28 +18,30 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "doctor",
-		Usage:     "diagnose a XenServer disk or root and print the exact commands to run next",
-		ArgsUsage: " ",
-		Description: "Looks at a XenServer disk (--disk, partitions mounted read-only with ro,noload) or an\n" +
-			"already mounted root (--root) and reports, each with its evidence and the rule behind it:\n" +
-			"the partition layout and roles, dirty filesystems, the version markers and what each\n" +
-			"installer would do with them (or only --installer V), the backup partition (marker,\n" +
-			"version, whether V would offer Restore, whether it was saved), the xapi database (which\n" +
-			"file xapi loads, side files, schema against the target release, manifest form, space\n" +
-			"encoding, tables and columns against a database written by the target xapi) and the\n" +
-			"journal (ops applied, ops left interrupted).\n\n" +
-			"Then the plan: numbered commands with one line of why each, in the order that never\n" +
-			"loses anything (save the backup partition, set the markers, patch the database, run\n" +
-			"the installer), and the alternatives (the installer's Restore). Images and reference\n" +
-			"databases in the plan go to --save-dir. doctor never writes anything.\n\n" + exitHelp,
-		Flags: append(targetFlags(),
-			&cli.StringFlag{Name: "installer", Usage: "plan for the installer of `VERSION` (e.g. 5.0, 7.1, 8.2)"},
-			&cli.StringFlag{Name: "backup-root", Usage: "an already mounted backup partition `DIR` (with --root)"},
-			&cli.StringFlag{Name: "save-dir", Usage: "`DIR` for the images and reference databases the plan writes (default .)"},
-		),
-		Action: runDoctor,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "doctor",
+			Usage:     "diagnose a XenServer disk or root and print the exact commands to run next",
+			ArgsUsage: " ",
+			Description: "Looks at a XenServer disk (--disk, partitions mounted read-only with ro,noload) or an\n" +
+				"already mounted root (--root) and reports, each with its evidence and the rule behind it:\n" +
+				"the partition layout and roles, dirty filesystems, the version markers and what each\n" +
+				"installer would do with them (or only --installer V), the backup partition (marker,\n" +
+				"version, whether V would offer Restore, whether it was saved), the xapi database (which\n" +
+				"file xapi loads, side files, schema against the target release, manifest form, space\n" +
+				"encoding, tables and columns against a database written by the target xapi) and the\n" +
+				"journal (ops applied, ops left interrupted).\n\n" +
+				"Then the plan: numbered commands with one line of why each, in the order that never\n" +
+				"loses anything (save the backup partition, set the markers, patch the database, run\n" +
+				"the installer), and the alternatives (the installer's Restore). Images and reference\n" +
+				"databases in the plan go to --save-dir. doctor never writes anything.\n\n" + exitHelp,
+			Flags: append(targetFlags(),
+				&cli.StringFlag{Name: "installer", Usage: "plan for the installer of `VERSION` (e.g. 5.0, 7.1, 8.2)"},
+				&cli.StringFlag{Name: "backup-root", Usage: "an already mounted backup partition `DIR` (with --root)"},
+				&cli.StringFlag{Name: "save-dir", Usage: "`DIR` for the images and reference databases the plan writes (default .)"},
+			),
+			Action: runDoctor,
+		}
 	})
 }
 

@@ -18,16 +18,18 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "guest",
-		Usage: "check and fix a Xen guest (domU) root after a CentOS update",
-		Description: "After a yum update a CentOS 4.x domU can be left unbootable or degraded: the host keeps\n" +
-			"booting the old xenU kernel whose modules the update removed, lib/tls comes back, the serial\n" +
-			"console is missing, services that cannot work in a VM fail, the dbus user is missing, and\n" +
-			".rpmnew files pile up. These commands check an offline guest root (--root DIR, or a guest\n" +
-			"disk image with --disk IMG --partition N) rule by rule and fix it through the journal.\n" +
-			"Rules: " + strings.Join(guestfix.RuleNames(), ", ") + " (docs/guest.md).",
-		Commands: []*cli.Command{guestCheckCommand(), guestFixCommand()},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "guest",
+			Usage: "check and fix a Xen guest (domU) root after a CentOS update",
+			Description: "After a yum update a CentOS 4.x domU can be left unbootable or degraded: the host keeps\n" +
+				"booting the old xenU kernel whose modules the update removed, lib/tls comes back, the serial\n" +
+				"console is missing, services that cannot work in a VM fail, the dbus user is missing, and\n" +
+				".rpmnew files pile up. These commands check an offline guest root (--root DIR, or a guest\n" +
+				"disk image with --disk IMG --partition N) rule by rule and fix it through the journal.\n" +
+				"Rules: " + strings.Join(guestfix.RuleNames(), ", ") + " (docs/guest.md).",
+			Commands: []*cli.Command{guestCheckCommand(), guestFixCommand()},
+		}
 	})
 }
 

@@ -21,72 +21,74 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "journal",
-		Usage: "list, show, undo, recover and export the ops recorded in the journal",
-		Description: "Every mutation xsrescue makes is an op in the journal: an SQLite file, by default\n" +
-			"var/lib/xsrescue/journal.db inside the target root (--journal PATH or $XSRESCUE_JOURNAL\n" +
-			"put it elsewhere). An op holds the command line, the target's identity, and for each\n" +
-			"change the before-image (content, mode, owner, mtime, xattrs, type, device numbers,\n" +
-			"link target) and the after-hash. See docs/journal.md.",
-		Commands: []*cli.Command{
-			{
-				Name:      "list",
-				Usage:     "every op, oldest first",
-				ArgsUsage: " ",
-				Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
-					"Read-only: never writes a byte.\n\n" + exitHelp,
-				Flags:  targetFlags(),
-				Action: runJournalList,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "journal",
+			Usage: "list, show, undo, recover and export the ops recorded in the journal",
+			Description: "Every mutation xsrescue makes is an op in the journal: an SQLite file, by default\n" +
+				"var/lib/xsrescue/journal.db inside the target root (--journal PATH or $XSRESCUE_JOURNAL\n" +
+				"put it elsewhere). An op holds the command line, the target's identity, and for each\n" +
+				"change the before-image (content, mode, owner, mtime, xattrs, type, device numbers,\n" +
+				"link target) and the after-hash. See docs/journal.md.",
+			Commands: []*cli.Command{
+				{
+					Name:      "list",
+					Usage:     "every op, oldest first",
+					ArgsUsage: " ",
+					Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
+						"Read-only: never writes a byte.\n\n" + exitHelp,
+					Flags:  targetFlags(),
+					Action: runJournalList,
+				},
+				{
+					Name:      "show",
+					Usage:     "one op with every change and its before/after hashes",
+					ArgsUsage: "OP",
+					Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
+						"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
+					Flags:  targetFlags(),
+					Action: runJournalShow,
+				},
+				{
+					Name:      "undo",
+					Usage:     "restore every before-image of an op",
+					ArgsUsage: "OP",
+					Description: "Puts every file the op changed back as it was, byte- and metadata-identical (content,\n" +
+						"mode, owner, mtime, xattrs; device nodes recreated with the same type, major, minor;\n" +
+						"symlinks with the same target; renames reversed), then verifies it.\n" +
+						"The target defaults to the one the op recorded; a target whose identity (filesystem\n" +
+						"UUID or directory) differs is refused. If a file changed since the op, undo refuses\n" +
+						"and changes nothing, unless --force.\n\n" +
+						"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
+					Flags: append(targetFlags(),
+						&cli.BoolFlag{Name: "force", Usage: "restore even files that changed since the op"}),
+					Action: runJournalUndo,
+				},
+				{
+					Name:      "recover",
+					Usage:     "roll back ops a crash left unfinished",
+					ArgsUsage: " ",
+					Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
+						"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
+						"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
+						"original command again afterwards. The target defaults to the one the op recorded.\n\n" +
+						"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
+					Flags:  targetFlags(),
+					Action: runJournalRecover,
+				},
+				{
+					Name:      "export",
+					Usage:     "write an op and its before-images as a tar.gz",
+					ArgsUsage: "OP [FILE]",
+					Description: "Writes op.json (what 'journal show --json' prints) and every before-image under before/\n" +
+						"with its mode, owner, mtime, xattrs and device numbers, as FILE (default\n" +
+						"xsrescue-op-OP.tar.gz in the current directory; '-' for stdout). Reads the target\n" +
+						"read-only.\n\n" + exitHelp,
+					Flags:  targetFlags(),
+					Action: runJournalExport,
+				},
 			},
-			{
-				Name:      "show",
-				Usage:     "one op with every change and its before/after hashes",
-				ArgsUsage: "OP",
-				Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
-					"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
-				Flags:  targetFlags(),
-				Action: runJournalShow,
-			},
-			{
-				Name:      "undo",
-				Usage:     "restore every before-image of an op",
-				ArgsUsage: "OP",
-				Description: "Puts every file the op changed back as it was, byte- and metadata-identical (content,\n" +
-					"mode, owner, mtime, xattrs; device nodes recreated with the same type, major, minor;\n" +
-					"symlinks with the same target; renames reversed), then verifies it.\n" +
-					"The target defaults to the one the op recorded; a target whose identity (filesystem\n" +
-					"UUID or directory) differs is refused. If a file changed since the op, undo refuses\n" +
-					"and changes nothing, unless --force.\n\n" +
-					"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
-				Flags: append(targetFlags(),
-					&cli.BoolFlag{Name: "force", Usage: "restore even files that changed since the op"}),
-				Action: runJournalUndo,
-			},
-			{
-				Name:      "recover",
-				Usage:     "roll back ops a crash left unfinished",
-				ArgsUsage: " ",
-				Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
-					"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
-					"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
-					"original command again afterwards. The target defaults to the one the op recorded.\n\n" +
-					"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
-				Flags:  targetFlags(),
-				Action: runJournalRecover,
-			},
-			{
-				Name:      "export",
-				Usage:     "write an op and its before-images as a tar.gz",
-				ArgsUsage: "OP [FILE]",
-				Description: "Writes op.json (what 'journal show --json' prints) and every before-image under before/\n" +
-					"with its mode, owner, mtime, xattrs and device numbers, as FILE (default\n" +
-					"xsrescue-op-OP.tar.gz in the current directory; '-' for stdout). Reads the target\n" +
-					"read-only.\n\n" + exitHelp,
-				Flags:  targetFlags(),
-				Action: runJournalExport,
-			},
-		},
+		}
 	})
 }
 

@@ -24,34 +24,36 @@ import (
 // real CLI: it writes --content into FILE through applyPlan, as every
 // domain command does.
 func init() {
-	register(&cli.Command{
-		Name:      "zz-journal-test-write",
-		Hidden:    true,
-		Usage:     "test only: write --content into FILE through applyPlan",
-		ArgsUsage: "FILE",
-		Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
-			"WARNING: writes FILE.\n\n" + exitHelp,
-		Flags: append(targetFlags(), &cli.StringFlag{Name: "content"}),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			a, err := args(cmd, 1, 1)
-			if err != nil {
-				return err
-			}
-			tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
-			if err != nil {
-				return err
-			}
-			defer tgt.Close()
-			plan := &journal.Plan{Command: "test write"}
-			if old, err := tgt.Root.ReadFile(a[0]); err != nil || string(old) != cmd.String("content") {
-				plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: []byte(cmd.String("content")), Why: "test"})
-			}
-			res, err := applyPlan(ctx, cmd, tgt, plan)
-			if err != nil {
-				return err
-			}
-			return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
-		},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "zz-journal-test-write",
+			Hidden:    true,
+			Usage:     "test only: write --content into FILE through applyPlan",
+			ArgsUsage: "FILE",
+			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
+				"WARNING: writes FILE.\n\n" + exitHelp,
+			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"}),
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				a, err := args(cmd, 1, 1)
+				if err != nil {
+					return err
+				}
+				tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+				if err != nil {
+					return err
+				}
+				defer tgt.Close()
+				plan := &journal.Plan{Command: "test write"}
+				if old, err := tgt.Root.ReadFile(a[0]); err != nil || string(old) != cmd.String("content") {
+					plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: []byte(cmd.String("content")), Why: "test"})
+				}
+				res, err := applyPlan(ctx, cmd, tgt, plan)
+				if err != nil {
+					return err
+				}
+				return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
+			},
+		}
 	})
 }
 

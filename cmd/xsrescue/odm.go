@@ -21,21 +21,25 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "odm",
-		Usage: "AIX ODM: find and remove ghost device majors (CuDvDr objects and /dev nodes)",
-		Description: "alt_disk_copy and nimadm stop with \"0516-082 lchangelv: Unable to access a special\n" +
-			"device file\" when CuDvDr devno objects and /dev nodes are left behind for a major that no\n" +
-			"ddins object owns: lvlstmajor lists that major as free, genmajor hands it to the next VG,\n" +
-			"and the new VG collides with the leftovers. These commands read odmget dumps (and the AIX\n" +
-			"root's dev/ or an `ls -l /dev` listing), give every major a verdict, and remove ghosts\n" +
-			"through the journal, with ksh scripts that do the same on the AIX side.",
-		Commands: []*cli.Command{odmGhostsCommand(), odmPurgeCommand()},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "odm",
+			Usage: "AIX ODM: find and remove ghost device majors (CuDvDr objects and /dev nodes)",
+			Description: "alt_disk_copy and nimadm stop with \"0516-082 lchangelv: Unable to access a special\n" +
+				"device file\" when CuDvDr devno objects and /dev nodes are left behind for a major that no\n" +
+				"ddins object owns: lvlstmajor lists that major as free, genmajor hands it to the next VG,\n" +
+				"and the new VG collides with the leftovers. These commands read odmget dumps (and the AIX\n" +
+				"root's dev/ or an `ls -l /dev` listing), give every major a verdict, and remove ghosts\n" +
+				"through the journal, with ksh scripts that do the same on the AIX side.",
+			Commands: []*cli.Command{odmGhostsCommand(), odmPurgeCommand()},
+		}
 	})
 }
 
-var odmDirFlag = &cli.StringFlag{Name: "odm", Required: true,
-	Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, each named X, X.odmget or X.add"}
+func odmDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "odm", Required: true,
+		Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, each named X, X.odmget or X.add"}
+}
 
 func odmGhostsCommand() *cli.Command {
 	return &cli.Command{
@@ -53,7 +57,7 @@ func odmGhostsCommand() *cli.Command {
 			"   base          majors 0-10 and value3=\";\" objects (never touched)\n" +
 			"Reads only; never writes a byte.\n\n" + exitHelp,
 		Flags: []cli.Flag{
-			odmDirFlag,
+			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Usage: "the AIX root's dev `DIR` (its parent is taken as the root for symlinks)"},
 			&cli.StringFlag{Name: "dev-listing", Usage: "an `ls -l /dev` listing `FILE` instead of --dev"},
 		},
@@ -82,7 +86,7 @@ func odmPurgeCommand() *cli.Command {
 			"first, then the nodes (both in the same journal). --dry-run prints all of it and writes\n" +
 			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" + exitHelp,
 		Flags: []cli.Flag{
-			odmDirFlag,
+			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Required: true, Usage: "the AIX root's dev `DIR`"},
 			&cli.StringSliceFlag{Name: "major", Usage: "purge major `M` (repeat or comma-separate); must be a ghost"},
 			&cli.BoolFlag{Name: "all-ghosts", Usage: "purge every major whose verdict is ghost"},

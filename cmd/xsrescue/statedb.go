@@ -22,14 +22,16 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "statedb",
-		Usage: "show, compare and patch xapi's database (state.db) so that an older xapi starts",
-		Description: "xapi keeps its whole database in one XML file (/var/lib/xcp/state.db, /var/xapi/state.db up\n" +
-			"to XS 6.2). An older xapi refuses a database a newer one wrote: unknown tables and columns,\n" +
-			"the manifest form, the space encoding. These commands stream the file (gzip too), so a\n" +
-			"100 MB database needs a few MB of memory. See docs/statedb.md.",
-		Commands: []*cli.Command{statedbShowCommand(), statedbDiffCommand(), statedbPatchCommand()},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "statedb",
+			Usage: "show, compare and patch xapi's database (state.db) so that an older xapi starts",
+			Description: "xapi keeps its whole database in one XML file (/var/lib/xcp/state.db, /var/xapi/state.db up\n" +
+				"to XS 6.2). An older xapi refuses a database a newer one wrote: unknown tables and columns,\n" +
+				"the manifest form, the space encoding. These commands stream the file (gzip too), so a\n" +
+				"100 MB database needs a few MB of memory. See docs/statedb.md.",
+			Commands: []*cli.Command{statedbShowCommand(), statedbDiffCommand(), statedbPatchCommand()},
+		}
 	})
 }
 

@@ -20,14 +20,16 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "version",
-		Usage: "show, set and find the version markers an installer compares",
-		Description: "A XenServer installer decides from the root's etc/xensource-inventory whether it offers\n" +
-			"\"Upgrade\" for a disk; which key it compares depends on its generation (docs/version.md).\n" +
-			"These commands show every marker and the verdict of each installer, rewrite all markers\n" +
-			"consistently through the journal, and search a root for a version string.",
-		Commands: []*cli.Command{versionShowCommand(), versionSetCommand(), versionFindCommand()},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "version",
+			Usage: "show, set and find the version markers an installer compares",
+			Description: "A XenServer installer decides from the root's etc/xensource-inventory whether it offers\n" +
+				"\"Upgrade\" for a disk; which key it compares depends on its generation (docs/version.md).\n" +
+				"These commands show every marker and the verdict of each installer, rewrite all markers\n" +
+				"consistently through the journal, and search a root for a version string.",
+			Commands: []*cli.Command{versionShowCommand(), versionSetCommand(), versionFindCommand()},
+		}
 	})
 }
 

@@ -17,30 +17,32 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:        "zfs",
-		Usage:       "read ZFS vdev labels without importing anything",
-		Description: "See docs/zfs.md.",
-		Commands: []*cli.Command{{
-			Name:      "labels",
-			Usage:     "show the pool a device belongs to and whether Linux can import it",
-			ArgsUsage: "DEV|IMG",
-			Description: "Reads the four ZFS vdev labels of DEV|IMG (opened read-only; nothing is imported),\n" +
-				"verifies each label's SHA-256 checksum, decodes its XDR nvlist and scans its uberblock\n" +
-				"ring, and prints the pool name and GUID, the vdev GUID, pool version, state, txg,\n" +
-				"hostname and hostid, the vdev tree, which labels are valid (and how valid labels\n" +
-				"disagree), the best uberblock, and the verdict: importable by OpenZFS (versions 1-28;\n" +
-				"5000 depending on features_for_read), Oracle-only (29-4999: use Solaris media), or\n" +
-				"needing -f (last active on another host), with the exact read-only import command.\n\n" +
-				"Without --partition, the whole device is read first; if it carries no labels, every\n" +
-				"partition and every Solaris VTOC slice is read and each distinct pool member is\n" +
-				"reported (with --json: a list when there is more than one). With --partition N only\n" +
-				"that partition (and its slices) is read.\n\n" + exitHelp,
-			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "partition", Usage: "read only partition `N` of the disk (and the VTOC slices inside it)"},
-			},
-			Action: runZFSLabels,
-		}},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:        "zfs",
+			Usage:       "read ZFS vdev labels without importing anything",
+			Description: "See docs/zfs.md.",
+			Commands: []*cli.Command{{
+				Name:      "labels",
+				Usage:     "show the pool a device belongs to and whether Linux can import it",
+				ArgsUsage: "DEV|IMG",
+				Description: "Reads the four ZFS vdev labels of DEV|IMG (opened read-only; nothing is imported),\n" +
+					"verifies each label's SHA-256 checksum, decodes its XDR nvlist and scans its uberblock\n" +
+					"ring, and prints the pool name and GUID, the vdev GUID, pool version, state, txg,\n" +
+					"hostname and hostid, the vdev tree, which labels are valid (and how valid labels\n" +
+					"disagree), the best uberblock, and the verdict: importable by OpenZFS (versions 1-28;\n" +
+					"5000 depending on features_for_read), Oracle-only (29-4999: use Solaris media), or\n" +
+					"needing -f (last active on another host), with the exact read-only import command.\n\n" +
+					"Without --partition, the whole device is read first; if it carries no labels, every\n" +
+					"partition and every Solaris VTOC slice is read and each distinct pool member is\n" +
+					"reported (with --json: a list when there is more than one). With --partition N only\n" +
+					"that partition (and its slices) is read.\n\n" + exitHelp,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "partition", Usage: "read only partition `N` of the disk (and the VTOC slices inside it)"},
+				},
+				Action: runZFSLabels,
+			}},
+		}
 	})
 }
 

@@ -29,80 +29,82 @@ func init() {
 		"is snapshotted into the journal, written atomically with its mode and owner kept, and\n" +
 		"can be undone with xsrescue journal undo OP --root ZONEROOT. Refuses (exit 3) an image\n" +
 		"whose variant.opensolaris.zone is not nonglobal unless --force.\n\n"
-	register(&cli.Command{
-		Name:        "zone",
-		Usage:       "inspect and repair Solaris zone roots: zones, zone boot environments, IPS publishers",
-		Description: "Remedies for non-global zones that fail zoneadm attach -u after an OpenSolaris to\nSolaris 11 move. See docs/zfs.md.",
-		Commands: []*cli.Command{
-			{
-				Name:      "list",
-				Usage:     "list the zones of a global zone root with their boot environments",
-				ArgsUsage: " ",
-				Description: "Reads etc/zones/index and etc/zones/<zone>.xml of the global zone root (--root, or\n" +
-					"--disk/--partition) and shows each zone's state, zonepath, zone root and brand. When the\n" +
-					"zfs command can see the pool (Solaris media, OpenZFS, zfs-fuse; import it read-only with\n" +
-					"-R set to the root), it also lists the zone boot environments (zbe datasets under\n" +
-					"<zonepath dataset>/ROOT or /rpool/ROOT) with org.opensolaris.libbe:active/parentbe,\n" +
-					"which one the brand scripts take as current for the global BE named by the pool's\n" +
-					"bootfs, and the error zoneadm would give (\"no active dataset.\", \"multiple active\n" +
-					"datasets.\") with the command that fixes it. Read-only.\n\n" + exitHelp,
-				Flags:  targetFlags(),
-				Action: runZoneList,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:        "zone",
+			Usage:       "inspect and repair Solaris zone roots: zones, zone boot environments, IPS publishers",
+			Description: "Remedies for non-global zones that fail zoneadm attach -u after an OpenSolaris to\nSolaris 11 move. See docs/zfs.md.",
+			Commands: []*cli.Command{
+				{
+					Name:      "list",
+					Usage:     "list the zones of a global zone root with their boot environments",
+					ArgsUsage: " ",
+					Description: "Reads etc/zones/index and etc/zones/<zone>.xml of the global zone root (--root, or\n" +
+						"--disk/--partition) and shows each zone's state, zonepath, zone root and brand. When the\n" +
+						"zfs command can see the pool (Solaris media, OpenZFS, zfs-fuse; import it read-only with\n" +
+						"-R set to the root), it also lists the zone boot environments (zbe datasets under\n" +
+						"<zonepath dataset>/ROOT or /rpool/ROOT) with org.opensolaris.libbe:active/parentbe,\n" +
+						"which one the brand scripts take as current for the global BE named by the pool's\n" +
+						"bootfs, and the error zoneadm would give (\"no active dataset.\", \"multiple active\n" +
+						"datasets.\") with the command that fixes it. Read-only.\n\n" + exitHelp,
+					Flags:  targetFlags(),
+					Action: runZoneList,
+				},
+				{
+					Name:      "publishers",
+					Usage:     "list the IPS publishers of a zone image and flag suspects",
+					ArgsUsage: " ",
+					Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache and var/pkg/disabled_auth, of the zone\n" +
+						"root as pkg would, and lists each publisher with origins, mirrors, sticky, disabled,\n" +
+						"search order and preferred. Flags suspects for zoneadm attach -u: publishers the global\n" +
+						"zone lacks (with --global-root), leftover temporary za<digits> publishers, a sticky\n" +
+						"opensolaris.org, origins on hosts that no longer serve packages. Read-only; unlike\n" +
+						"Solaris 11 pkg -R it never converts the image.\n\n" + exitHelp,
+					Flags: []cli.Flag{zoneRoot,
+						&cli.StringFlag{Name: "global-root", Usage: "the global zone's root `DIR`, to find zone-only publishers"}},
+					Action: runZonePublishers,
+				},
+				{
+					Name:      "unset-publisher",
+					Usage:     "remove a publisher from a zone image's configuration",
+					ArgsUsage: "NAME",
+					Description: "Removes publisher NAME offline the way pkg unset-publisher changes the configuration:\n" +
+						"its whole [authority_NAME] section (in disabled_auth too), its entry in\n" +
+						"publisher-search-order, and preferred-authority moved to the first remaining enabled\n" +
+						"publisher. Every other line stays byte-identical. Refuses (exit 3) to leave no\n" +
+						"enabled publisher. An absent publisher is \"already as requested\" (exit 0).\n\n" +
+						editWarning + exitHelp,
+					Flags:  []cli.Flag{zoneRoot, force},
+					Action: runZoneUnsetPublisher,
+				},
+				{
+					Name:      "set-sticky",
+					Usage:     "set a publisher of a zone image sticky or non-sticky",
+					ArgsUsage: "NAME true|false",
+					Description: "Sets sticky = False (or True) in the publisher's section, adding the key when it is\n" +
+						"absent (absent means True). The lighter remedy for a sticky opensolaris.org that keeps\n" +
+						"installed packages from moving to the solaris publisher.\n\n" + editWarning + exitHelp,
+					Flags:  []cli.Flag{zoneRoot, force},
+					Action: runZoneSetSticky,
+				},
+				{
+					Name:      "restore-etc",
+					Usage:     "copy etc (or given paths) from a ZFS snapshot back into the zone root",
+					ArgsUsage: " ",
+					Description: "Copies etc, or the --paths given, from DATASET@SNAP into the zone root through the\n" +
+						"journal: changed files rewritten, missing files and symlinks created with the\n" +
+						"snapshot's mode and owner, mode-only differences fixed. Files that exist only in the\n" +
+						"zone root are kept. The snapshot is read through <mountpoint>/.zfs/snapshot/SNAP when\n" +
+						"present, otherwise through a temporary read-only clone (also for --dry-run) that is\n" +
+						"destroyed afterwards. What the journal cannot do (create a directory, replace a file\n" +
+						"by a directory) is listed, never silently dropped.\n\n" + editWarning + exitHelp,
+					Flags: []cli.Flag{zoneRoot,
+						&cli.StringFlag{Name: "snapshot", Usage: "the snapshot `DATASET@SNAP` to restore from", Required: true},
+						&cli.StringSliceFlag{Name: "paths", Usage: "paths below the zone root to restore (default etc)", Value: []string{"etc"}}},
+					Action: runZoneRestoreEtc,
+				},
 			},
-			{
-				Name:      "publishers",
-				Usage:     "list the IPS publishers of a zone image and flag suspects",
-				ArgsUsage: " ",
-				Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache and var/pkg/disabled_auth, of the zone\n" +
-					"root as pkg would, and lists each publisher with origins, mirrors, sticky, disabled,\n" +
-					"search order and preferred. Flags suspects for zoneadm attach -u: publishers the global\n" +
-					"zone lacks (with --global-root), leftover temporary za<digits> publishers, a sticky\n" +
-					"opensolaris.org, origins on hosts that no longer serve packages. Read-only; unlike\n" +
-					"Solaris 11 pkg -R it never converts the image.\n\n" + exitHelp,
-				Flags: []cli.Flag{zoneRoot,
-					&cli.StringFlag{Name: "global-root", Usage: "the global zone's root `DIR`, to find zone-only publishers"}},
-				Action: runZonePublishers,
-			},
-			{
-				Name:      "unset-publisher",
-				Usage:     "remove a publisher from a zone image's configuration",
-				ArgsUsage: "NAME",
-				Description: "Removes publisher NAME offline the way pkg unset-publisher changes the configuration:\n" +
-					"its whole [authority_NAME] section (in disabled_auth too), its entry in\n" +
-					"publisher-search-order, and preferred-authority moved to the first remaining enabled\n" +
-					"publisher. Every other line stays byte-identical. Refuses (exit 3) to leave no\n" +
-					"enabled publisher. An absent publisher is \"already as requested\" (exit 0).\n\n" +
-					editWarning + exitHelp,
-				Flags:  []cli.Flag{zoneRoot, force},
-				Action: runZoneUnsetPublisher,
-			},
-			{
-				Name:      "set-sticky",
-				Usage:     "set a publisher of a zone image sticky or non-sticky",
-				ArgsUsage: "NAME true|false",
-				Description: "Sets sticky = False (or True) in the publisher's section, adding the key when it is\n" +
-					"absent (absent means True). The lighter remedy for a sticky opensolaris.org that keeps\n" +
-					"installed packages from moving to the solaris publisher.\n\n" + editWarning + exitHelp,
-				Flags:  []cli.Flag{zoneRoot, force},
-				Action: runZoneSetSticky,
-			},
-			{
-				Name:      "restore-etc",
-				Usage:     "copy etc (or given paths) from a ZFS snapshot back into the zone root",
-				ArgsUsage: " ",
-				Description: "Copies etc, or the --paths given, from DATASET@SNAP into the zone root through the\n" +
-					"journal: changed files rewritten, missing files and symlinks created with the\n" +
-					"snapshot's mode and owner, mode-only differences fixed. Files that exist only in the\n" +
-					"zone root are kept. The snapshot is read through <mountpoint>/.zfs/snapshot/SNAP when\n" +
-					"present, otherwise through a temporary read-only clone (also for --dry-run) that is\n" +
-					"destroyed afterwards. What the journal cannot do (create a directory, replace a file\n" +
-					"by a directory) is listed, never silently dropped.\n\n" + editWarning + exitHelp,
-				Flags: []cli.Flag{zoneRoot,
-					&cli.StringFlag{Name: "snapshot", Usage: "the snapshot `DATASET@SNAP` to restore from", Required: true},
-					&cli.StringSliceFlag{Name: "paths", Usage: "paths below the zone root to restore (default etc)", Value: []string{"etc"}}},
-				Action: runZoneRestoreEtc,
-			},
-		},
+		}
 	})
 }
 

@@ -14,7 +14,7 @@ for t in hyperfine sfdisk mkfs.ext3 zstd dd; do command -v $t >/dev/null || { ec
 dir=$(mktemp -d)
 loop=
 cleanup() { [ -n "$loop" ] && losetup -d "$loop"; rm -rf "$dir"; }
-trap cleanup EXIT
+trap cleanup EXIT INT TERM
 
 img=$dir/disk.img
 truncate -s 4100M "$img"
@@ -31,6 +31,7 @@ run() { # name source
     -n "xsrescue save-partition (sparse)" "$XSRESCUE disk save-partition $src --partition 1 --to $dir/out.img --journal $dir/j.db" \
     -n "xsrescue save-partition --compress" "$XSRESCUE disk save-partition $src --partition 1 --to $dir/out.img --compress --journal $dir/j.db" \
     -n "dd conv=sparse" "dd if=$src of=$dir/out.img bs=1M skip=1 count=4096 conv=sparse status=none" \
+    -n "dd conv=sparse + sha256sum" "dd if=$src of=$dir/out.img bs=1M skip=1 count=4096 conv=sparse status=none && sha256sum $dir/out.img" \
     -n "dd | zstd -1" "dd if=$src bs=1M skip=1 count=4096 status=none | zstd -q -1 -T0 -o $dir/out.zst"
   cat "$dir/$1.md"
 }

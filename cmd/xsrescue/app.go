@@ -95,8 +95,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.Command {
 // markUsageErrors makes every flag-parsing failure anywhere in the tree a
 // usage error, so an unknown flag exits 2 and is never taken as an argument.
 func markUsageErrors(c *cli.Command) {
-	c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-		return usageError{err}
+	c.OnUsageError = func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+		return usageError{explainUsage(cmd, err)}
 	}
 	if c.Action == nil && len(c.Commands) > 0 {
 		c.Action = func(_ context.Context, cmd *cli.Command) error {
@@ -109,6 +109,22 @@ func markUsageErrors(c *cli.Command) {
 	for _, sub := range c.Commands {
 		markUsageErrors(sub)
 	}
+}
+
+// explainUsage rewrites the flag package's terse messages ("flag provided
+// but not defined: -bogus") into what a user can act on.
+func explainUsage(cmd *cli.Command, err error) error {
+	const undefined = "flag provided but not defined: -"
+	msg := err.Error()
+	if i := strings.Index(msg, undefined); i >= 0 {
+		name := strings.TrimLeft(msg[i+len(undefined):], "-")
+		dashes := "--"
+		if len(name) == 1 {
+			dashes = "-"
+		}
+		return fmt.Errorf("%s: unknown flag %s%s (see '%s --help')", cmd.FullName(), dashes, name, cmd.FullName())
+	}
+	return fmt.Errorf("%s: %w (see '%s --help')", cmd.FullName(), err, cmd.FullName())
 }
 
 // run is main without the process: testable with any argv and writers.

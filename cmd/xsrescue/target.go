@@ -13,7 +13,7 @@ func targetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "root", Usage: "an already mounted offline root `DIR`"},
 		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; xsrescue mounts the partition itself"},
-		&cli.IntFlag{Name: "partition", Usage: "with --disk: partition number `N` (default: the XenServer root)"},
+		&cli.IntFlag{Name: "partition", Usage: "with --disk: partition number `N` (default: the XenServer root)", HideDefault: true},
 	}
 }
 

@@ -62,15 +62,26 @@ func (d *diag) plan() {
 		af := d.savePath(fmt.Sprintf("answerfile-upgrade-%s.xml", inst.Product))
 		if d.in.DiskPath != "" {
 			as, why := "", "an unattended upgrade by the installer; give --source URL for a network repository and --as NAME if the installer names the disk differently"
+			manual := false
 			if !strings.HasPrefix(d.in.DiskPath, "/dev/") {
+				// The installer finds the installation to upgrade by comparing
+				// <existing-installation> with the PRIMARY_DISK its inventory
+				// records (xenserver.md §3, docs/answerfile.md); an image's
+				// path means nothing on the host.
 				name := strings.TrimPrefix(d.rep.Installed["primary_disk"], "/dev/")
-				if name == "" {
-					name = "sda"
-				}
 				as = " --as " + quote(name)
 				why = "an unattended upgrade by the installer; the disk is an image here, so it is named as the host's installer recorded it (PRIMARY_DISK); give --source URL for a network repository"
+				if name == "" {
+					as, manual = " --as NAME", true
+					why = "an unattended upgrade by the installer; the disk is an image here and its inventory has no PRIMARY_DISK: replace NAME with the disk's name on the host (e.g. disk/by-id/..., or sda)"
+				}
 			}
-			d.step(fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --to %s", quote(d.in.DiskPath), as, quote(af)), why)
+			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --to %s", quote(d.in.DiskPath), as, quote(af))
+			if manual {
+				d.manual(cmdline, why)
+			} else {
+				d.step(cmdline, why)
+			}
 		}
 		d.manual(fmt.Sprintf("boot the %s installer and choose Upgrade (or answerfile=%s)", inst.Name, af),
 			"it now finds an installation it accepts, and carries var/xapi/state.db over verbatim")

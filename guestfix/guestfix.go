@@ -9,6 +9,7 @@
 package guestfix
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,38 @@ type outcome struct {
 	changes  []journal.Change
 	domain   []byte // new content of the domain config, nil when unchanged
 	again    bool   // more changes follow once these are applied
+	problems []*FileError
+}
+
+// refuse records err, from reading or parsing the guest file name, when it
+// is a FileError, and reports whether it was one.
+func (o *outcome) refuse(name string, err error) bool {
+	var fe *FileError
+	if !errors.As(fileErr(name, err), &fe) {
+		return false
+	}
+	o.problems = append(o.problems, fe)
+	return true
+}
+
+// runRule runs r: a file the rule could not use becomes a broken finding,
+// and then the rule changes nothing.
+func (g *guest) runRule(r Rule) (outcome, error) {
+	o, err := r.run(g)
+	if err != nil {
+		return o, err
+	}
+	for _, p := range o.problems {
+		p.Rule = r.Name
+		o.findings = append(o.findings, p.finding())
+	}
+	if len(o.problems) > 0 {
+		o.changes, o.domain, o.again = nil, nil, false
+		for i := range o.findings {
+			o.findings[i].fixed = false
+		}
+	}
+	return o, nil
 }
 
 // Rules is every rule in the order they are checked.
@@ -99,6 +132,29 @@ type Report struct {
 	Kernels    Kernels   `json:"kernels"`
 	Findings   []Finding `json:"findings"`
 	Notes      []string  `json:"notes"`
+	// Problems are the files rules could not use, each also a finding.
+	Problems []*FileError `json:"-"`
+}
+
+// Err is what a check exits with once the report is out: the first
+// malformed file (exit 2), nil when there is none. A symlink that is not
+// followed is a finding, not an error.
+func (r *Report) Err() error { return firstInvalid(r.Problems) }
+
+func firstInvalid(problems []*FileError) error {
+	var bad []*FileError
+	for _, p := range problems {
+		if xerr.Code(p) == xerr.ExitInvalid {
+			bad = append(bad, p)
+		}
+	}
+	switch len(bad) {
+	case 0:
+		return nil
+	case 1:
+		return bad[0]
+	}
+	return xerr.Invalidf("%w (and %d more malformed file(s), see the findings)", bad[0], len(bad)-1)
 }
 
 // Clean reports whether no finding is worse than ok.
@@ -122,7 +178,14 @@ type Fix struct {
 	// planned (a journal op changes each path once): apply it, then call
 	// Plan again.
 	Again bool
+	// Problems are the files rules could not use: those rules change
+	// nothing and their findings are in Manual.
+	Problems []*FileError
 }
+
+// Err is what a fix exits with once the other rules are applied: the first
+// malformed file (exit 2), nil when there is none.
+func (f *Fix) Err() error { return firstInvalid(f.Problems) }
 
 // Check runs the rules on the guest root.
 func Check(root *target.Root, opts Options) (*Report, error) {
@@ -132,17 +195,21 @@ func Check(root *target.Root, opts Options) (*Report, error) {
 	}
 	rep := &Report{Init: g.init, HostKernel: g.bootKernel, VCPUs: g.vcpus, Kernels: g.kernels, Findings: []Finding{}}
 	for _, r := range rules {
-		o, err := r.run(g)
+		o, err := g.runRule(r)
 		if err != nil {
 			return nil, err
 		}
 		rep.Findings = append(rep.Findings, o.findings...)
+		rep.Problems = append(rep.Problems, o.problems...)
 	}
 	rep.Notes = append([]string{}, g.notes...)
 	return rep, nil
 }
 
-// Plan builds the fixes of the (selected) rules.
+// Plan builds the fixes of the (selected) rules. A rule that cannot use a
+// file changes nothing; when rules were selected with Only, that is an
+// error (exit 3 for a symlink not followed, 2 for a malformed file) and
+// nothing is planned, otherwise the other rules' fixes are.
 func Plan(root *target.Root, opts Options) (*Fix, error) {
 	g, rules, err := newGuest(root, opts)
 	if err != nil {
@@ -150,10 +217,14 @@ func Plan(root *target.Root, opts Options) (*Fix, error) {
 	}
 	fix := &Fix{Guest: &journal.Plan{Command: "guest fix"}}
 	for _, r := range rules {
-		o, err := r.run(g)
+		o, err := g.runRule(r)
 		if err != nil {
 			return nil, err
 		}
+		if len(o.problems) > 0 && len(opts.Only) > 0 {
+			return nil, fmt.Errorf("rule %s: %w", r.Name, o.problems[0])
+		}
+		fix.Problems = append(fix.Problems, o.problems...)
 		fix.Guest.Changes = append(fix.Guest.Changes, o.changes...)
 		fix.Again = fix.Again || o.again
 		if o.domain != nil {

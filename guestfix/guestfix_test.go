@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,19 +365,20 @@ func TestOnly(t *testing.T) {
 	}
 }
 
-// TestMalformed: a broken file of the guest fails the whole check with the
-// file and line, exit 2.
+// TestMalformed: a broken file of the guest is a broken finding of its
+// rule, named by file and line; every other rule is still reported and
+// planned, and the check then exits 2.
 func TestMalformed(t *testing.T) {
 	tests := []struct {
-		file, content, want string
+		file, content, rule, id, want string
 	}{
-		{"etc/yum.conf", "[main]\ncachedir=/var/cache/yum\nthis line is junk\n", "etc/yum.conf line 3: expected 'name = value' or '[section]', got \"this line is junk\""},
-		{"etc/yum.conf", "gpgcheck=1\n[main]\n", "etc/yum.conf line 1: option \"gpgcheck=1\" before any [section] header"},
-		{"etc/yum.conf", "[main\n", "etc/yum.conf line 1: section header \"[main\" has no closing ']'"},
-		{"etc/inittab", "id:3:initdefault:\nsi::sysinit\n", "etc/inittab line 2: expected id:runlevels:action:process, got \"si::sysinit\""},
-		{"etc/inittab", "id:3:initdefault:\n\n1:2345:respwn:/sbin/mingetty tty1\n", "etc/inittab line 3: unknown action \"respwn\""},
-		{"etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbroken:x:81\n", "etc/passwd line 2: expected 7 colon-separated fields, got 3"},
-		{"etc/group", "root:x:zero:root\n", "etc/group line 1: id \"zero\" is not a number"},
+		{"etc/yum.conf", "[main]\ncachedir=/var/cache/yum\nthis line is junk\n", "installonlypkgs", "installonlypkgs/yum.conf", "etc/yum.conf line 3: expected 'name = value' or '[section]', got \"this line is junk\""},
+		{"etc/yum.conf", "gpgcheck=1\n[main]\n", "installonlypkgs", "installonlypkgs/yum.conf", "etc/yum.conf line 1: option \"gpgcheck=1\" before any [section] header"},
+		{"etc/yum.conf", "[main\n", "installonlypkgs", "installonlypkgs/yum.conf", "etc/yum.conf line 1: section header \"[main\" has no closing ']'"},
+		{"etc/inittab", "id:3:initdefault:\nsi::sysinit\n", "serial-console", "serial-console/inittab", "etc/inittab line 2: expected id:runlevels:action:process, got \"si::sysinit\""},
+		{"etc/inittab", "id:3:initdefault:\n\n1:2345:respwn:/sbin/mingetty tty1\n", "serial-console", "serial-console/inittab", "etc/inittab line 3: unknown action \"respwn\""},
+		{"etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbroken:x:81\n", "dbus-user", "dbus-user/passwd", "etc/passwd line 2: expected 7 colon-separated fields, got 3"},
+		{"etc/group", "root:x:zero:root\n", "dbus-user", "dbus-user/group", "etc/group line 1: id \"zero\" is not a number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -383,11 +386,194 @@ func TestMalformed(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := guestfix.Check(openRoot(t, dir), opts)
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = rep.Err()
 			if err == nil || err.Error() != tc.want || xerr.Code(err) != xerr.ExitInvalid {
 				t.Errorf("got %v (exit %d), want %q (exit 2)", err, xerr.Code(err), tc.want)
 			}
+			rules := map[string]bool{}
+			for _, f := range rep.Findings {
+				rules[f.Rule] = true
+				if f.ID == tc.id && (f.Severity != guestfix.Broken || f.Evidence != tc.want) {
+					t.Errorf("finding %+v, want broken %q", f, tc.want)
+				}
+			}
+			if len(rules) != len(guestfix.Rules) {
+				t.Errorf("findings of %d rules, want all %d: %+v", len(rules), len(guestfix.Rules), rep.Findings)
+			}
+
+			fix, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if xerr.Code(fix.Err()) != xerr.ExitInvalid {
+				t.Errorf("fix.Err() = %v, want exit 2", fix.Err())
+			}
+			touched := map[string]bool{}
+			for _, c := range fix.Guest.Changes {
+				touched[c.Path] = true
+			}
+			if touched[tc.file] || !touched["lib/tls.disabled"] && !touched["lib/tls"] {
+				t.Errorf("changes %v: want none to %s and the other rules' (tls)", slices.Collect(maps.Keys(touched)), tc.file)
+			}
+			if fix.Domain != nil && !fix.Domain.Empty() && tc.rule == "serial-console" {
+				t.Errorf("the refused serial-console rule still edits the domain config")
+			}
+
+			opts.Only = []string{tc.rule, "tls"}
+			if _, err := guestfix.Plan(openRoot(t, dir), opts); xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(fmt.Sprint(err), tc.want) {
+				t.Errorf("--only %s: got %v (exit %d), want exit 2", tc.rule, err, xerr.Code(err))
+			}
 		})
+	}
+}
+
+// TestUnsafeLinks: a rule reads and edits a file only under its own name or
+// through a symlink to a regular file of the same base name that is not an
+// account file. Anything else is a broken finding of that rule, which then
+// changes nothing (refused, exit 3, when asked for with --only); the other
+// rules go on.
+func TestUnsafeLinks(t *testing.T) {
+	console := []string{"etc/securetty", "etc/inittab"}
+	var services []string
+	for _, l := range []string{"2", "3", "4", "5"} {
+		services = append(services, "etc/rc.d/rc"+l+".d/S15mdmonitor", "etc/rc.d/rc"+l+".d/S26lvm2-monitor", "etc/rc.d/rc"+l+".d/S98haldaemon")
+	}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		rule    string
+		id      string
+		want    string   // evidence
+		forbid  []string // paths the refused rule would have changed
+	}{
+		{"securetty to /etc/shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/securetty", "/etc/shadow") },
+			"serial-console", "serial-console/securetty", "etc/securetty is a symlink to etc/shadow: not read, not edited", console},
+		{"inittab clamped to etc/passwd", func(t *testing.T, dir string) { relink(t, dir, "etc/inittab", "../../../../../etc/passwd") },
+			"serial-console", "serial-console/inittab", "etc/inittab is a symlink to etc/passwd: not read, not edited", console},
+		{"yum.conf to another name", func(t *testing.T, dir string) { relink(t, dir, "etc/yum.conf", "yum.conf.rpmnew") },
+			"installonlypkgs", "installonlypkgs/yum.conf", "etc/yum.conf is a symlink to etc/yum.conf.rpmnew: not read, not edited", []string{"etc/yum.conf"}},
+		{"passwd to a passwd elsewhere", func(t *testing.T, dir string) {
+			write(t, dir, "root/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+			relink(t, dir, "etc/passwd", "/root/passwd")
+		}, "dbus-user", "dbus-user/passwd", "", nil}, // same base name: read and edited through the link
+		{"group to gshadow", func(t *testing.T, dir string) {
+			write(t, dir, "etc/gshadow", "root:::\n")
+			write(t, dir, "var/group", "")
+			relink(t, dir, "var/group", "/etc/gshadow")
+			relink(t, dir, "etc/group", "../var/group")
+		}, "dbus-user", "dbus-user/group", "etc/group is a symlink to etc/gshadow: not read, not edited", []string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow", "var/group"}},
+		{"securetty a symlink loop", func(t *testing.T, dir string) {
+			relink(t, dir, "etc/securetty", "securetty2")
+			relink(t, dir, "etc/securetty2", "securetty")
+		}, "serial-console", "serial-console/securetty", "etc/securetty: too many levels of symbolic links: not read, not edited", console},
+		{"securetty a fifo", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "etc/securetty")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "serial-console", "serial-console/securetty", "etc/securetty is not a regular file (p---------): not read, not edited", console},
+		{"init script to shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/rc.d/init.d/haldaemon", "../../shadow") },
+			"services", "services/haldaemon", "etc/rc.d/init.d/haldaemon is a symlink to etc/shadow: not read, not edited", services},
+		{"rpmnew base to shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/yum.conf", "shadow") },
+			"rpmnew", "rpmnew/yum.conf", "etc/yum.conf is a symlink to etc/shadow: not read, not edited", []string{"etc/yum.conf"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _, opts := setup(t, cases[0])
+			tc.prepare(t, dir)
+			before, err := fixtures.TreeState(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Err() != nil {
+				t.Errorf("an unsafe link is a finding, not an error: %v", rep.Err())
+			}
+			var got *guestfix.Finding
+			rules := map[string]bool{}
+			for i, f := range rep.Findings {
+				rules[f.Rule] = true
+				if f.ID == tc.id && f.Severity == guestfix.Broken {
+					if got != nil {
+						t.Errorf("%s reported twice: %+v", tc.id, f)
+					}
+					got = &rep.Findings[i]
+				}
+			}
+			if len(rules) != len(guestfix.Rules) {
+				t.Errorf("findings of %d rules, want all %d", len(rules), len(guestfix.Rules))
+			}
+			fix, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if got != nil || len(fix.Problems) > 0 {
+					t.Errorf("a same-name link is refused: %+v %v", got, fix.Problems)
+				}
+				return
+			}
+			if got == nil || got.Severity != guestfix.Broken || got.Evidence != tc.want {
+				t.Errorf("finding %s = %+v, want broken %q", tc.id, got, tc.want)
+			}
+			for _, c := range fix.Guest.Changes {
+				if slices.Contains(tc.forbid, c.Path) || strings.Contains(string(c.Content), "ttyS0") && !slices.Contains(console, c.Path) {
+					t.Errorf("the refused rule %s still plans %s %s", tc.rule, c.Kind, c.Path)
+				}
+			}
+			if !slices.ContainsFunc(fix.Manual, func(f guestfix.Finding) bool { return f.ID == tc.id }) {
+				t.Errorf("manual %+v lacks %s", fix.Manual, tc.id)
+			}
+			opts.Only = []string{tc.rule}
+			if _, err := guestfix.Plan(openRoot(t, dir), opts); xerr.Code(err) != xerr.ExitRefused || !strings.Contains(fmt.Sprint(err), tc.want) {
+				t.Errorf("--only %s: got %v (exit %d), want exit 3 naming %q", tc.rule, err, xerr.Code(err), tc.want)
+			}
+			after, err := fixtures.TreeState(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(before, after); d != "" {
+				t.Errorf("check or plan wrote to the guest:\n%s", d)
+			}
+		})
+	}
+}
+
+// TestSameNameLink: a link to a file of the same base name is read and its
+// parse errors name the file actually read.
+func TestSameNameLink(t *testing.T) {
+	dir, _, opts := setup(t, cases[0])
+	write(t, dir, "usr/etc/inittab", "id:3:initdefault:\nx::bogus:/bin/sh\n")
+	relink(t, dir, "etc/inittab", "/usr/etc/inittab")
+	rep, err := guestfix.Check(openRoot(t, dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `usr/etc/inittab (via etc/inittab) line 2: unknown action "bogus"`
+	if err := rep.Err(); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// relink replaces name in the guest by a symlink to link.
+func relink(t *testing.T, dir, name, link string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(link, p); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -55,8 +55,9 @@ func (g *guest) initSystem() (kind, why string, err error) {
 func (g *guest) serialConsole() (outcome, error) {
 	const rule = "serial-console"
 	var o outcome
-	data, ok, err := g.read(securetty)
+	data, _, ok, err := g.read(securetty)
 	switch {
+	case o.refuse(securetty, err):
 	case err != nil:
 		return o, err
 	case !ok:
@@ -69,12 +70,15 @@ func (g *guest) serialConsole() (outcome, error) {
 	}
 
 	f, change, err := g.inittabGetty()
-	if err != nil {
+	switch {
+	case o.refuse(inittab, err):
+	case err != nil:
 		return o, err
-	}
-	o.findings = append(o.findings, f)
-	if change != nil {
-		o.changes = append(o.changes, *change)
+	default:
+		o.findings = append(o.findings, f)
+		if change != nil {
+			o.changes = append(o.changes, *change)
+		}
 	}
 
 	if g.opts.Domain == nil {
@@ -92,14 +96,14 @@ func (g *guest) inittabGetty() (Finding, *journal.Change, error) {
 		g.note("serial-console: %s root (%s): the inittab check is skipped; its serial getty is configured by %s", g.init, g.initWhy, g.init)
 		return finding(rule, subject, OK, "skipped: %s root (%s) does not start gettys from %s", g.init, g.initWhy, inittab), nil, nil
 	}
-	data, ok, err := g.read(inittab)
+	data, shown, ok, err := g.read(inittab)
 	if err != nil {
 		return Finding{}, nil, err
 	}
 	if !ok {
 		return finding(rule, subject, Broken, "no %s on a SysV init root: init has no runlevel and starts no getty", inittab), nil, nil
 	}
-	t, err := ParseInittab(bytes.NewReader(data), inittab)
+	t, err := ParseInittab(bytes.NewReader(data), shown)
 	if err != nil {
 		return Finding{}, nil, err
 	}

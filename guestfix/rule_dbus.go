@@ -46,18 +46,26 @@ func (g *guest) dbusUser() (outcome, error) {
 		name   string
 		format AccountFormat
 	}{{"etc/passwd", Passwd}, {"etc/group", Group}, {"etc/shadow", Shadow}, {"etc/gshadow", Gshadow}} {
-		data, ok, err := g.read(db.name)
-		if err != nil {
+		data, shown, ok, err := g.read(db.name)
+		switch {
+		case o.refuse(db.name, err):
+			continue
+		case err != nil:
 			return o, err
-		}
-		if !ok {
+		case !ok:
 			continue
 		}
-		a, err := ParseAccounts(bytes.NewReader(data), db.name, db.format)
-		if err != nil {
+		a, err := ParseAccounts(bytes.NewReader(data), shown, db.format)
+		switch {
+		case o.refuse(db.name, err):
+			continue
+		case err != nil:
 			return o, err
 		}
 		dbs[db.name] = a
+	}
+	if len(o.problems) > 0 {
+		return o, nil
 	}
 	passwd, group := dbs["etc/passwd"], dbs["etc/group"]
 	if passwd == nil || group == nil {

@@ -34,7 +34,10 @@ func (g *guest) rpmnew() (outcome, error) {
 			return nil
 		}
 		summary, err := g.compare(base, p)
-		if err != nil {
+		switch {
+		case o.refuse(base, err):
+			return nil
+		case err != nil:
 			return err
 		}
 		o.findings = append(o.findings, finding(rule, p, Warn, "%s %s; merge by hand", p, summary))
@@ -43,7 +46,7 @@ func (g *guest) rpmnew() (outcome, error) {
 	if err != nil {
 		return o, err
 	}
-	if len(o.findings) == 0 {
+	if len(o.findings)+len(o.problems) == 0 {
 		o.findings = append(o.findings, finding(rule, "", OK, "no .rpmnew or .rpmsave files under etc"))
 	}
 	return o, nil
@@ -51,14 +54,14 @@ func (g *guest) rpmnew() (outcome, error) {
 
 // compare summarises in one line how other differs from base.
 func (g *guest) compare(base, other string) (string, error) {
-	a, ok, err := g.read(base)
+	a, _, ok, err := g.read(base)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
 		return "(" + base + " does not exist)", nil
 	}
-	b, _, err := g.read(other)
+	b, _, _, err := g.read(other)
 	if err != nil {
 		return "", err
 	}

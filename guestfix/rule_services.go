@@ -48,7 +48,7 @@ var chkconfigHeader = regexp.MustCompile(`^#\s*chkconfig:\s*(\S+)\s+(-?[0-9]+)\s
 // priority (the convention the headers follow).
 func (g *guest) stopPriority(l RCLink) (int, string, error) {
 	script := "etc/rc.d/init.d/" + l.Service
-	data, ok, err := g.read(script)
+	data, _, ok, err := g.read(script)
 	if err != nil {
 		return 0, "", err
 	}
@@ -108,6 +108,9 @@ func (g *guest) services() (outcome, error) {
 		o.findings = append(o.findings, fixing(finding(rule, name, Warn, "%s starts (%s) but %s", name, linkList(links), why)))
 		for _, l := range links {
 			c, err := g.turnOff(l)
+			if o.refuse("etc/rc.d/init.d/"+l.Service, err) {
+				break // every link of the service reads the same script
+			}
 			if err != nil {
 				return o, err
 			}

@@ -15,13 +15,22 @@ const yumConf = "etc/yum.conf"
 // replaces the xenU kernel the host still boots, modules included.
 func (g *guest) installOnly() (outcome, error) {
 	const rule = "installonlypkgs"
-	data, ok, err := g.read(yumConf)
-	if err != nil || !ok {
-		return outcome{findings: []Finding{finding(rule, "", Warn, "no %s: yum is not installed or the root is incomplete", yumConf)}}, err
+	var o outcome
+	data, shown, ok, err := g.read(yumConf)
+	switch {
+	case o.refuse(yumConf, err):
+		return o, nil
+	case err != nil:
+		return o, err
+	case !ok:
+		return outcome{findings: []Finding{finding(rule, "", Warn, "no %s: yum is not installed or the root is incomplete", yumConf)}}, nil
 	}
-	c, err := ParseYumConf(bytes.NewReader(data), yumConf)
-	if err != nil {
-		return outcome{}, err
+	c, err := ParseYumConf(bytes.NewReader(data), shown)
+	switch {
+	case o.refuse(yumConf, err):
+		return o, nil
+	case err != nil:
+		return o, err
 	}
 	pkgs, line, present := c.InstallOnlyPkgs()
 	var missing []string

@@ -474,30 +474,9 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 // It refuses (exit 3) an op of another target, an op that is not applied,
 // and, unless force, an op whose files changed since (ErrDrift).
 func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force bool) (*Result, error) {
-	op, err := j.Op(ctx, id)
+	op, steps, err := j.undoable(ctx, tgt, id, force)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkTarget(op.OpInfo, tgt); err != nil {
-		return nil, err
-	}
-	if op.Status != StatusApplied {
-		return nil, xerr.Refusedf("op %d is %s: %w (only an applied op can be undone)", id, op.Status, ErrNotUndoable)
-	}
-	steps, err := j.loadSteps(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !force {
-		var drift []string
-		for _, s := range steps {
-			if d := s.drift(tgt.Root); d != "" {
-				drift = append(drift, d)
-			}
-		}
-		if len(drift) > 0 {
-			return nil, xerr.Refusedf("undo op %d: %w: %s (nothing was changed; --force restores anyway)", id, ErrDrift, joinLimit(drift, 5))
-		}
 	}
 	if err := j.rollback(ctx, tgt.Root, op.UUID, steps, false); err != nil {
 		return nil, fmt.Errorf("undo op %d: %w (run it again to finish)", id, err)
@@ -509,6 +488,43 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 		return nil, err
 	}
 	return j.result(op.OpInfo, StatusUndone, steps), nil
+}
+
+// CheckUndo returns the refusal Undo would give for op id on tgt (another
+// target, not applied, or, unless force, drift), without changing anything,
+// so that a caller can refuse before it shows what undo would revert.
+func (j *Journal) CheckUndo(ctx context.Context, tgt *target.Target, id int64, force bool) error {
+	_, _, err := j.undoable(ctx, tgt, id, force)
+	return err
+}
+
+func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, force bool) (*OpDetail, []*step, error) {
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkTarget(op.OpInfo, tgt); err != nil {
+		return nil, nil, err
+	}
+	if op.Status != StatusApplied {
+		return nil, nil, xerr.Refusedf("op %d is %s: %w (only an applied op can be undone)", id, op.Status, ErrNotUndoable)
+	}
+	steps, err := j.loadSteps(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !force {
+		var drift []string
+		for _, s := range steps {
+			if d := s.drift(tgt.Root); d != "" {
+				drift = append(drift, d)
+			}
+		}
+		if len(drift) > 0 {
+			return nil, nil, xerr.Refusedf("undo op %d: %w: %s (nothing was changed; --force restores anyway)", id, ErrDrift, joinLimit(drift, 5))
+		}
+	}
+	return op, steps, nil
 }
 
 // Recover rolls back every op of tgt left planned or applying by a crash,

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -163,6 +165,9 @@ func TestCrashRecovery(t *testing.T) {
 		if got := snapshotTree(t, dir); !maps.Equal(got, before) {
 			t.Fatalf("run %d (phase %q, kill after %s): not the exact before-state:\n%v\nwant\n%v", i, phase, delay, got, before)
 		}
+		if left, err := StaleTemps(tgt.Root); err != nil || len(left) != 0 {
+			t.Fatalf("run %d (phase %q, kill after %s): staging files left after recover: %v %v", i, phase, delay, left, err)
+		}
 		j.Close()
 		tgt.Close()
 		os.RemoveAll(dir)
@@ -199,5 +204,57 @@ func runCrasher(t *testing.T, dir, phase string, delay time.Duration) {
 	}
 	if phase != "" && !killed {
 		t.Fatalf("crasher did not stop at phase %q", phase)
+	}
+}
+
+// A kill while staging an op the journal at hand does not know (the journal
+// was deleted, or the op was journaled with another --journal) leaves
+// full-size staging files that no op names. StaleTemps finds them by their
+// pattern, RemoveStaleTemps removes them, and nothing else in the tree moves.
+func TestStaleTempsOfUnknownOp(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "root")
+	crashRoot(t, dir)
+	// A file that only looks like one: another uuid form, kept.
+	must(t, os.WriteFile(filepath.Join(dir, "etc/.xsrescue-notes.tmp"), []byte("mine\n"), 0o644))
+	before := snapshotTree(t, dir)
+	runCrasher(t, dir, "staged", 0)
+	must(t, os.Remove(dir+".journal")) // the op is now unknown
+	os.Remove(dir + ".journal-wal")
+	os.Remove(dir + ".journal-shm")
+
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	defer tgt.Close()
+	j, err := Open(filepath.Join(base, "other.journal"))
+	must(t, err)
+	defer j.Close()
+	rec, err := j.Recover(context.Background(), tgt)
+	must(t, err)
+	if len(rec) != 0 {
+		t.Fatalf("recover rolled back %d ops of an empty journal", len(rec))
+	}
+	temps, err := StaleTemps(tgt.Root)
+	must(t, err)
+	// Staged: the three Write/Create changes (1, 2, 3 and 8) each have a
+	// full-size copy next to their file.
+	var names []string
+	for _, p := range temps {
+		names = append(names, filepath.Dir(p)+"/"+strings.TrimSuffix(strings.SplitAfterN(filepath.Base(p), "-", 7)[6], ".tmp"))
+	}
+	slices.Sort(names)
+	if want := []string{"etc/1", "etc/2", "etc/3", "var/8"}; !slices.Equal(names, want) {
+		t.Fatalf("stale temps %v (%v), want %v", names, temps, want)
+	}
+	removed, err := RemoveStaleTemps(tgt.Root, temps)
+	must(t, err)
+	if !slices.Equal(removed, temps) {
+		t.Fatalf("removed %v, want %v", removed, temps)
+	}
+	if got := snapshotTree(t, dir); !maps.Equal(got, before) {
+		t.Fatalf("tree after removing the staging files:\n%v\nwant\n%v", got, before)
+	}
+	if left, err := StaleTemps(tgt.Root); err != nil || len(left) != 0 {
+		t.Fatalf("still left: %v %v", left, err)
 	}
 }

@@ -89,6 +89,9 @@ type Result struct {
 	Journal string         `json:"journal"`
 	Status  string         `json:"status"`
 	Changes []ChangeResult `json:"changes"`
+	// Undo is the complete command line that undoes an applied op, set by
+	// the caller that knows how the target was named (absolute paths).
+	Undo string `json:"undo,omitempty"`
 }
 
 // Op statuses.

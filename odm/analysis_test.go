@@ -223,6 +223,8 @@ func TestModelErrors(t *testing.T) {
 		{"hex minor", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"43\"\n\tvalue2 = \"0x1\"\n\tvalue3 = \"x\"\n", "CuDvDr line 5: value2 minor"},
 		{"space in ddins major", "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"x\"\n\tvalue2 = \" 43\"\n\tvalue3 = \"\"\n", "CuDvDr line 5: value2 major"},
 		{"missing major", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue3 = \"x\"\n", "CuDvDr line 2: CuDvDr object has no value1"},
+		{"empty dump", "", "CuDvDr: CuDvDr dump with no objects: a real one always holds the base ddins objects (majors 0-10)"},
+		{"devno objects only", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"44\"\n\tvalue2 = \"0\"\n\tvalue3 = \"x\"\n", "CuDvDr: CuDvDr dump with no ddins object"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

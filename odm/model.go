@@ -116,6 +116,16 @@ func NewModel(file string, cudvdr []Stanza, cudv []Stanza) (*Model, error) {
 			m.Ddins = append(m.Ddins, Ddins{Owner: owner, Major: major, Base: v3 == ";"})
 		}
 	}
+	if len(m.Ddins) == 0 {
+		// A real CuDvDr always holds the base ddins objects (majors 0-10,
+		// aix-odm.md §1.1); without any, every devno major would look like
+		// a ghost.
+		what := "no objects"
+		if len(m.CuDvDr) > 0 {
+			what = "no ddins object"
+		}
+		return nil, fmt.Errorf("%s: CuDvDr dump with %s: a real one always holds the base ddins objects (majors 0-10); give a complete `odmget CuDvDr`: %w", file, what, ErrSyntax)
+	}
 	if cudv != nil {
 		m.Devices = map[string]Device{}
 		for i := range cudv {

@@ -26,6 +26,10 @@ var OutFiles = []string{FileAfter, FileBefore, FilePurge, FileUndo}
 type PurgeRequest struct {
 	Majors    []int // --major
 	AllGhosts bool  // --all-ghosts
+	// Rerun accepts a major the data does not show at all: an earlier run
+	// removed its only traces, the /dev entries (the caller then checks
+	// the --out files with CheckOutFiles).
+	Rerun bool
 }
 
 // Purge is everything a purge removes and writes.
@@ -62,6 +66,8 @@ func PlanPurge(m *Model, majors []Major, req PurgeRequest) (*Purge, error) {
 	for _, n := range req.Majors {
 		r, ok := byMajor[n]
 		switch {
+		case !ok && req.Rerun:
+			byMajor[n] = &Major{Major: n}
 		case !ok:
 			return nil, xerr.Refusedf("major %d: no ddins or devno object and no /dev node has it; the data contradicts --major %d", n, n)
 		case r.Verdict != Ghost:

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -360,5 +362,52 @@ func TestScriptsRefuse(t *testing.T) {
 				t.Error("ODM changed")
 			}
 		})
+	}
+}
+
+// TestPurgeRerun: after a purge removed the /dev entries, a re-run (which
+// sees no entries) recognises the --out files it wrote as its own; any
+// other content is named.
+func TestPurgeRerun(t *testing.T) {
+	a, p := purgeFixture(t)
+	if len(p.Nodes) == 0 {
+		t.Fatal("the fixture's ghost has no /dev entries")
+	}
+	files := map[string][]byte{odm.FileAfter: p.After, odm.FileBefore: p.Before, odm.FilePurge: p.Script, odm.FileUndo: p.Undo}
+	if _, got := p.CheckOutFiles(files); got != "" {
+		t.Fatalf("the same purge: %s differs", got)
+	}
+	for _, rel := range a.GhostPaths {
+		if err := os.Remove(filepath.Join(a.Dir, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := loadModel(t, a.ODMDir)
+	again, err := odm.PlanPurge(m, odm.Analyze(m, scan(t, a.Dir)), odm.PurgeRequest{AllGhosts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Nodes) != 0 || bytes.Equal(again.Undo, p.Undo) {
+		t.Fatalf("re-run plan still has %d nodes", len(again.Nodes))
+	}
+	if q, got := again.CheckOutFiles(files); got != "" || !slices.Equal(q.Majors, p.Majors) {
+		t.Fatalf("re-run: %s differs", got)
+	}
+	for _, name := range odm.OutFiles {
+		changed := maps.Clone(files)
+		changed[name] = append(slices.Clip(files[name]), '\n')
+		if _, got := again.CheckOutFiles(changed); got != name {
+			t.Errorf("%s changed: got %q", name, got)
+		}
+		delete(changed, name)
+		if _, got := again.CheckOutFiles(changed); got == "" {
+			t.Errorf("%s missing: accepted", name)
+		}
+	}
+	// A node added to undo.ksh by hand is read back, so purge.ksh differs.
+	edited := maps.Clone(files)
+	edited[odm.FileUndo] = bytes.Replace(files[odm.FileUndo], []byte("\nmk_node "), []byte("\nmk_node 'extra' c 43 9 600 0 0\nmk_node "), 1)
+	if _, got := again.CheckOutFiles(edited); got != odm.FilePurge {
+		t.Errorf("hand-edited undo.ksh: got %q", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -42,6 +43,14 @@ var (
 	ErrMismatch = errors.New("snapshot does not match its sidecar")
 	// ErrSize: the partition's size differs from the snapshot's.
 	ErrSize = errors.New("partition size differs from the snapshot")
+	// ErrOtherPartition: the snapshot was saved from another partition
+	// (number, start or role differ from the one being restored).
+	ErrOtherPartition = errors.New("snapshot was saved from another partition")
+	// ErrAlreadySaved: Save found the image already holding exactly this
+	// partition (a re-run); it returns the existing sidecar with it.
+	ErrAlreadySaved = errors.New("already saved")
+	// ErrChanged: the partition is not in the state an undo file applies to.
+	ErrChanged = errors.New("partition changed since the restore")
 )
 
 // Sidecar is FILE.json, written beside every image.
@@ -58,6 +67,47 @@ type Sidecar struct {
 	FileSize    int64  `json:"file_size"`   // bytes of the image file
 	FileSHA256  string `json:"file_sha256"` // of the image file as stored
 	Created     string `json:"created"`
+	// Blocks, when set, makes the image an undo file: only the blocks at
+	// these offsets, concatenated, as they were before a restore overwrote
+	// them. Base is the sha256 of the partition it applies to (what the
+	// restore left); SHA256 is the partition's after applying it.
+	Blocks []int64 `json:"blocks,omitempty"`
+	Base   string  `json:"base_sha256,omitempty"`
+}
+
+// Source returns where the snapshot was saved from.
+func (sc *Sidecar) Source() Source {
+	return Source{Disk: sc.Disk, Partition: sc.Partition, Role: sc.Role, Start: sc.Start, Size: sc.Size}
+}
+
+// CheckSame refuses (ErrOtherPartition, exit 3) restoring the snapshot onto
+// a partition other than the one it was saved from: a different number,
+// start offset or role. A partition with no role now is not refused for its
+// role alone: roles come from the content (a root-* label), which is what a
+// restore puts back. The disk's path is not compared: the same disk has
+// other names (an image copy, another /dev name after a reboot).
+func (sc *Sidecar) CheckSame(dst Source) error {
+	var diffs []string
+	if sc.Partition != dst.Partition {
+		diffs = append(diffs, fmt.Sprintf("partition %d, not %d", sc.Partition, dst.Partition))
+	}
+	if sc.Start != dst.Start {
+		diffs = append(diffs, fmt.Sprintf("start %d, not %d", sc.Start, dst.Start))
+	}
+	if sc.Role != dst.Role && dst.Role != "" {
+		diffs = append(diffs, fmt.Sprintf("role %s, not %s", dash(sc.Role), dash(dst.Role)))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return xerr.Refusedf("%w (%s)", ErrOtherPartition, strings.Join(diffs, ", "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // SidecarPath is where the sidecar of image lives.
@@ -81,10 +131,18 @@ type Source struct {
 }
 
 // Save copies src's byte range of r into image (which must not exist) and
-// writes its sidecar, then verifies the image by reading it back.
+// writes its sidecar, then verifies the image by reading it back. When
+// image and its sidecar already hold exactly this partition (a re-run), it
+// returns the existing sidecar and ErrAlreadySaved; any other existing file
+// is refused.
 func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Options) (*Sidecar, error) {
 	if src.Size <= 0 || src.Start < 0 {
 		return nil, xerr.Invalidf("partition %d: bad range start %d size %d", src.Partition, src.Start, src.Size)
+	}
+	_, errImg := os.Lstat(image)
+	_, errSc := os.Lstat(SidecarPath(image))
+	if errImg == nil && errSc == nil {
+		return sameSnapshot(ctx, r, src, image)
 	}
 	for _, p := range []string{image, SidecarPath(image)} {
 		if _, err := os.Lstat(p); err == nil {
@@ -145,6 +203,41 @@ func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Opti
 		return nil, fmt.Errorf("verifying the new snapshot: %w", err)
 	}
 	return sc, nil
+}
+
+// sameSnapshot checks, in one pass, that the existing image matches its
+// sidecar and holds the bytes of src now.
+func sameSnapshot(ctx context.Context, r io.ReaderAt, src Source, image string) (*Sidecar, error) {
+	other := func(why string) error {
+		return xerr.Refusedf("%s exists and %s: a snapshot is never overwritten (choose another --to)", image, why)
+	}
+	sc, err := ReadSidecar(image)
+	if err != nil {
+		return nil, other("its sidecar is unreadable")
+	}
+	if sc.Blocks != nil {
+		return nil, other("is an undo file")
+	}
+	if sc.CheckSame(src) != nil || sc.Size != src.Size {
+		return nil, other(fmt.Sprintf("was saved from partition %d (start %d, size %d)", sc.Partition, sc.Start, sc.Size))
+	}
+	cur := make([]byte, BlockSize)
+	err = eachBlock(ctx, image, sc, func(off int64, b []byte) error {
+		if m, err := r.ReadAt(cur[:len(b)], src.Start+off); m < len(b) {
+			return fmt.Errorf("reading the partition at %d: %w", src.Start+off, err)
+		}
+		if !bytes.Equal(cur[:len(b)], b) {
+			return other(fmt.Sprintf("holds other content (from byte %d of the partition)", off))
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrMismatch) || errors.Is(err, ErrTruncated) {
+			return nil, other("does not match its sidecar")
+		}
+		return nil, err
+	}
+	return sc, ErrAlreadySaved
 }
 
 // compareWith reads image back (through the sidecar just written) and
@@ -254,6 +347,13 @@ func ReadSidecar(image string) (*Sidecar, error) {
 		return nil, xerr.Invalidf("sidecar %s: sha256 %q is not a sha256", path, sc.SHA256)
 	case sc.Compression != None && sc.Compression != Zstd:
 		return nil, xerr.Invalidf("sidecar %s: compression %q", path, sc.Compression)
+	case sc.Blocks != nil && (sc.Compression != None || len(sc.Base) != 64):
+		return nil, xerr.Invalidf("sidecar %s: an undo file needs compression none and a base_sha256", path)
+	}
+	for i, off := range sc.Blocks {
+		if off < 0 || off%BlockSize != 0 || off >= sc.Size || (i > 0 && off <= sc.Blocks[i-1]) {
+			return nil, xerr.Invalidf("sidecar %s: blocks[%d] = %d: not an ascending block offset below the size", path, i, off)
+		}
 	}
 	return &sc, nil
 }

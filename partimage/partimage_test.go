@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("sparse image allocates %d bytes for 400 bytes of data", blocks)
 			}
 			onDisk, err := ReadSidecar(img)
-			if err != nil || *onDisk != *sc {
+			if err != nil || !reflect.DeepEqual(onDisk, sc) {
 				t.Fatalf("sidecar on disk %+v %v", onDisk, err)
 			}
 
@@ -107,6 +108,7 @@ func TestRoundTrip(t *testing.T) {
 			defer f.Close()
 			junk := bytes.Repeat([]byte{0xAB}, 2<<20)
 			f.WriteAt(junk, partStart+1<<20)
+			damaged, _ := os.ReadFile(disk)
 			plan, err := Plan(context.Background(), f, partStart, partSize, img)
 			if err != nil {
 				t.Fatal(err)
@@ -114,20 +116,48 @@ func TestRoundTrip(t *testing.T) {
 			if plan.ChangedBlocks != 2 && plan.ChangedBlocks != 3 || plan.Written {
 				t.Errorf("plan %+v, want 2-3 changed blocks, nothing written", plan)
 			}
-			res, err := Restore(context.Background(), f, partStart, partSize, img, nil, nil)
+			dst := Source{Disk: disk, Partition: 2, Start: partStart, Size: partSize}
+			keep := filepath.Join(t.TempDir(), "undo.img")
+			res, err := Restore(context.Background(), f, dst, img, nil, keep, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.Written || res.VerifiedSHA256 != sc.SHA256 {
+			if !res.Written || res.VerifiedSHA256 != sc.SHA256 || res.Kept == nil || len(res.Kept.Blocks) != int(plan.ChangedBlocks) {
 				t.Errorf("restore %+v", res)
+			}
+			if st, _ := os.Stat(keep); st.Size() != plan.ChangedBlocks*BlockSize {
+				t.Errorf("undo file holds %d bytes, want the %d changed blocks only", st.Size(), plan.ChangedBlocks)
 			}
 			after, _ := os.ReadFile(disk)
 			if !bytes.Equal(after, whole) {
 				t.Fatal("disk differs after restore")
 			}
-			again, err := Restore(context.Background(), f, partStart, partSize, img, nil, nil)
-			if err != nil || again.ChangedBlocks != 0 || again.Written {
+			again, err := Restore(context.Background(), f, dst, img, nil, keep+"2", nil)
+			if err != nil || again.ChangedBlocks != 0 || again.Written || again.Kept != nil {
 				t.Errorf("second restore %+v %v, want nothing to do", again, err)
+			}
+			if _, err := os.Stat(keep + "2"); err == nil {
+				t.Error("a restore with nothing to do made an undo file")
+			}
+
+			// The undo file puts back exactly what the restore overwrote...
+			undone, err := Restore(context.Background(), f, dst, keep, nil, keep+"3", nil)
+			if err != nil || undone.ChangedBlocks != plan.ChangedBlocks {
+				t.Fatalf("undo: %+v %v", undone, err)
+			}
+			if after, _ := os.ReadFile(disk); !bytes.Equal(after, damaged) {
+				t.Fatal("disk after undo differs from before the restore")
+			}
+			// ...and only onto the content the restore left.
+			_, err = Plan(context.Background(), f, partStart, partSize, keep)
+			if !errors.Is(err, ErrChanged) || xerr.Code(err) != xerr.ExitRefused {
+				t.Errorf("undo file onto other content: %v, want ErrChanged", err)
+			}
+			if _, err := Restore(context.Background(), f, dst, keep+"3", nil, keep+"4", nil); err != nil {
+				t.Fatalf("undo of the undo: %v", err)
+			}
+			if after, _ := os.ReadFile(disk); !bytes.Equal(after, whole) {
+				t.Fatal("disk after undoing the undo differs from the snapshot")
 			}
 		})
 	}
@@ -177,7 +207,7 @@ func TestRefusals(t *testing.T) {
 			}
 		}
 		mustRefuse("size", ErrSize, func() error {
-			_, err := Restore(context.Background(), f, partStart, partSize+512, img, nil, nil)
+			_, err := Restore(context.Background(), f, Source{Partition: 2, Start: partStart, Size: partSize + 512}, img, nil, img+".undo", nil)
 			return err
 		})
 		mustRefuse("overwrite", xerr.ErrRefused, func() error {
@@ -191,7 +221,7 @@ func TestRefusals(t *testing.T) {
 		copyFile(t, img, trunc, st.Size()/2)
 		copyFile(t, SidecarPath(img), SidecarPath(trunc), -1)
 		mustRefuse("truncated", ErrTruncated, func() error {
-			_, err := Restore(context.Background(), f, partStart, partSize, trunc, nil, nil)
+			_, err := Restore(context.Background(), f, Source{Partition: 2, Start: partStart, Size: partSize}, trunc, nil, trunc+".undo", nil)
 			return err
 		})
 
@@ -204,7 +234,7 @@ func TestRefusals(t *testing.T) {
 			g.WriteAt([]byte{1}, 3<<20+17)
 			g.Close()
 			mustRefuse("flipped", ErrMismatch, func() error {
-				_, err := Restore(context.Background(), f, partStart, partSize, bad, nil, nil)
+				_, err := Restore(context.Background(), f, Source{Partition: 2, Start: partStart, Size: partSize}, bad, nil, bad+".undo", nil)
 				return err
 			})
 		}
@@ -240,12 +270,17 @@ func TestBrokenSidecar(t *testing.T) {
 	img := filepath.Join(dir, "a.img")
 	os.WriteFile(img, []byte("x"), 0o644)
 	for name, body := range map[string]string{
-		"not json":  "{",
-		"format":    `{"format":"other","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
-		"unknown":   `{"format":"` + Format + `","bogus":1}`,
-		"size":      `{"format":"` + Format + `","size":0,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
-		"bad sha":   `{"format":"` + Format + `","size":1,"sha256":"ab","compression":"none"}`,
-		"bad codec": `{"format":"` + Format + `","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"lz4"}`,
+		"not json":                "{",
+		"format":                  `{"format":"other","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
+		"unknown":                 `{"format":"` + Format + `","bogus":1}`,
+		"size":                    `{"format":"` + Format + `","size":0,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none"}`,
+		"bad sha":                 `{"format":"` + Format + `","size":1,"sha256":"ab","compression":"none"}`,
+		"bad codec":               `{"format":"` + Format + `","size":1,"sha256":"` + strings.Repeat("0", 64) + `","compression":"lz4"}`,
+		"undo without base":       `{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none","blocks":[0]}`,
+		"undo blocks unordered":   `{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none","blocks":[1048576,0],"base_sha256":"` + strings.Repeat("1", 64) + `"}`,
+		"undo block past the end": `{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none","blocks":[2097152],"base_sha256":"` + strings.Repeat("1", 64) + `"}`,
+		"undo block unaligned":    `{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("0", 64) + `","compression":"none","blocks":[512],"base_sha256":"` + strings.Repeat("1", 64) + `"}`,
+		"undo compressed":         `{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("0", 64) + `","compression":"zstd","blocks":[0],"base_sha256":"` + strings.Repeat("1", 64) + `"}`,
 	} {
 		os.WriteFile(SidecarPath(img), []byte(body), 0o644)
 		_, err := ReadSidecar(img)
@@ -264,6 +299,7 @@ func FuzzReadSidecar(f *testing.F) {
 	f.Add([]byte(`{`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"size":-1}`))
+	f.Add([]byte(`{"format":"` + Format + `","size":2097152,"sha256":"` + strings.Repeat("a", 64) + `","compression":"none","blocks":[0,1048576],"base_sha256":"` + strings.Repeat("b", 64) + `","file_size":7}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		img := filepath.Join(dir, "a.img")
@@ -405,5 +441,25 @@ func TestSaveVerifyCatchesDifferences(t *testing.T) {
 	os.Truncate(img, partSize-1)
 	if err := compareWith(context.Background(), img, sc, src); !errors.Is(err, ErrMismatch) {
 		t.Errorf("short raw image: %v", err)
+	}
+}
+
+func TestCheckSame(t *testing.T) {
+	sc := &Sidecar{File: "w2-p2.img", Partition: 2, Role: "backup", Start: 4 << 30, Size: 4 << 30}
+	for _, tc := range []struct {
+		name string
+		dst  Source
+		ok   bool
+	}{
+		{"same", Source{Disk: "/dev/sdb", Partition: 2, Role: "backup", Start: 4 << 30, Size: 4 << 30}, true},
+		{"root over backup", Source{Partition: 1, Role: "root", Start: 1 << 20, Size: 4 << 30}, false},
+		{"other start", Source{Partition: 2, Role: "backup", Start: 5 << 30, Size: 4 << 30}, false},
+		{"other role", Source{Partition: 2, Role: "root", Start: 4 << 30, Size: 4 << 30}, false},
+		{"role lost with the content", Source{Partition: 2, Role: "", Start: 4 << 30, Size: 4 << 30}, true},
+	} {
+		err := sc.CheckSame(tc.dst)
+		if tc.ok != (err == nil) || (err != nil && (!errors.Is(err, ErrOtherPartition) || xerr.Code(err) != xerr.ExitRefused)) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }

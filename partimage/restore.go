@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
@@ -20,15 +22,24 @@ type RestoreResult struct {
 	BytesToWrite   int64    `json:"bytes_to_write"`
 	Written        bool     `json:"written"`
 	VerifiedSHA256 string   `json:"verified_sha256,omitempty"`
+	// PreviousSHA256 is the partition's sha256 before the restore.
+	PreviousSHA256 string `json:"previous_sha256"`
+	// Kept is the undo file holding the blocks the restore overwrote (nil
+	// when nothing was written).
+	Kept *Sidecar `json:"kept"`
+	// KeptImage is the undo file's path.
+	KeptImage string `json:"kept_image,omitempty"`
 
 	changed []block // the blocks that differ
 }
 
-// block is one block to write, with the hash Plan saw, so that the write
-// pass never writes bytes that were not checked against the sidecar.
+// block is one block to write, with the hashes Plan saw of the snapshot's
+// and of the partition's bytes, so that the write pass never writes bytes
+// that were not checked against the sidecar, nor over bytes it did not keep.
 type block struct {
-	off int64
-	sum [32]byte
+	off    int64
+	sum    [32]byte
+	oldSum [32]byte
 }
 
 // Plan checks image against its sidecar (size and sha256, so a truncated or
@@ -39,17 +50,84 @@ func Plan(ctx context.Context, disk io.ReaderAt, start, size int64, image string
 	return restore(ctx, disk, start, size, image)
 }
 
-// Restore writes the blocks that differ, syncs, and verifies by re-reading
-// the partition. plan is Plan's result for the same arguments (nil: Restore
-// makes it). disk must be opened read-write.
-func Restore(ctx context.Context, disk *os.File, start, size int64, image string, plan *RestoreResult, progress func(int64)) (*RestoreResult, error) {
+// Restore first keeps the blocks it is about to overwrite in the undo file
+// keep (which must not exist; its sidecar records dst), then writes the
+// blocks that differ, syncs, and verifies by re-reading the partition.
+// Restoring keep puts the partition back as it was. plan is Plan's result
+// for the same arguments (nil: Restore makes it). disk must be opened
+// read-write.
+func Restore(ctx context.Context, disk *os.File, dst Source, image string, plan *RestoreResult, keep string, progress func(int64)) (*RestoreResult, error) {
 	if plan == nil {
 		var err error
-		if plan, err = Plan(ctx, disk, start, size, image); err != nil {
+		if plan, err = Plan(ctx, disk, dst.Start, dst.Size, image); err != nil {
 			return nil, err
 		}
 	}
-	return write(ctx, disk, start, size, image, plan, progress)
+	if len(plan.changed) == 0 {
+		res := *plan
+		return &res, nil
+	}
+	kept, err := keepBlocks(disk, dst, plan, keep)
+	if err != nil {
+		return nil, fmt.Errorf("keeping the blocks to overwrite in %s (nothing was written): %w", keep, err)
+	}
+	res, err := write(ctx, disk, dst.Start, dst.Size, image, plan, progress)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the overwritten blocks are in %s)", err, keep)
+	}
+	res.Kept, res.KeptImage = kept, keep
+	return res, nil
+}
+
+// keepBlocks writes the undo file: the partition's current content of every
+// block the restore will write, checked against what Plan read.
+func keepBlocks(disk io.ReaderAt, dst Source, plan *RestoreResult, keep string) (*Sidecar, error) {
+	for _, p := range []string{keep, SidecarPath(keep)} {
+		if _, err := os.Lstat(p); err == nil {
+			return nil, xerr.Refusedf("%s exists (never overwritten)", p)
+		}
+	}
+	f, err := os.OpenFile(keep, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		f.Close()
+		if !ok {
+			os.Remove(keep)
+		}
+	}()
+	sc := &Sidecar{Format: Format, Disk: dst.Disk, Partition: dst.Partition, Role: dst.Role, Start: dst.Start, Size: dst.Size,
+		SHA256: plan.PreviousSHA256, Base: plan.Sidecar.SHA256, Compression: None, File: filepath.Base(keep),
+		Created: time.Now().UTC().Format(time.RFC3339), Blocks: []int64{}}
+	h := sha256.New()
+	buf := make([]byte, BlockSize)
+	for _, b := range plan.changed {
+		n := min(int64(BlockSize), dst.Size-b.off)
+		if m, err := disk.ReadAt(buf[:n], dst.Start+b.off); int64(m) < n {
+			return nil, fmt.Errorf("reading the partition at %d: %w", dst.Start+b.off, err)
+		}
+		if sha256.Sum256(buf[:n]) != b.oldSum {
+			return nil, xerr.Refusedf("%w: block at %d differs from what was planned", ErrChanged, b.off)
+		}
+		if _, err := f.Write(buf[:n]); err != nil {
+			return nil, err
+		}
+		h.Write(buf[:n])
+		sc.Blocks = append(sc.Blocks, b.off)
+		sc.FileSize += n
+	}
+	sc.FileSHA256 = hex.EncodeToString(h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := writeSidecar(sc, SidecarPath(keep)); err != nil {
+		return nil, err
+	}
+	syncDir(filepath.Dir(keep))
+	ok = true
+	return sc, nil
 }
 
 func restore(ctx context.Context, disk io.ReaderAt, start, size int64, image string) (*RestoreResult, error) {
@@ -64,16 +142,27 @@ func restore(ctx context.Context, disk io.ReaderAt, start, size int64, image str
 	// with the partition. Nothing is written unless the whole snapshot
 	// checks out, so a truncated or altered image changes nothing.
 	res := &RestoreResult{Sidecar: sc}
+	if sc.Blocks != nil {
+		// An undo file applies only to the content the restore left.
+		if res.PreviousSHA256, err = copyRange(ctx, disk, start, size, discard{}, nil); err != nil {
+			return nil, fmt.Errorf("reading the partition: %w", err)
+		}
+		if res.PreviousSHA256 != sc.Base {
+			return nil, xerr.Refusedf("%s: %w: sha256 %s, the undo file applies to %s", image, ErrChanged, res.PreviousSHA256, sc.Base)
+		}
+	}
 	var changed []block
+	current := sha256.New()
 	buf := make([]byte, BlockSize)
 	err = eachBlock(ctx, image, sc, func(off int64, img []byte) error {
 		cur := buf[:len(img)]
 		if m, err := disk.ReadAt(cur, start+off); m < len(img) {
 			return fmt.Errorf("reading the partition at %d: %w", start+off, err)
 		}
+		current.Write(cur)
 		res.Blocks++
 		if !bytes.Equal(img, cur) {
-			changed = append(changed, block{off, sha256.Sum256(img)})
+			changed = append(changed, block{off, sha256.Sum256(img), sha256.Sum256(cur)})
 			res.ChangedBlocks++
 			res.BytesToWrite += int64(len(img))
 		}
@@ -81,6 +170,9 @@ func restore(ctx context.Context, disk io.ReaderAt, start, size int64, image str
 	})
 	if err != nil {
 		return nil, err
+	}
+	if sc.Blocks == nil {
+		res.PreviousSHA256 = hex.EncodeToString(current.Sum(nil))
 	}
 	res.changed = changed
 	return res, nil
@@ -127,33 +219,50 @@ func write(ctx context.Context, w *os.File, start, size int64, image string, pla
 }
 
 // eachBlock streams the snapshot's blocks to fn and checks, at the end, its
-// size and sha256 against the sidecar (refusals, exit 3).
+// size and sha256 against the sidecar (refusals, exit 3). An undo file's
+// blocks are the ones it lists, checked against its file_sha256.
 func eachBlock(ctx context.Context, image string, sc *Sidecar, fn func(off int64, b []byte) error) error {
 	rc, err := Open(image, sc)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
+	size, want := sc.Size, sc.SHA256
+	if sc.Blocks != nil {
+		size, want = sc.FileSize, sc.FileSHA256
+	}
 	h := sha256.New()
 	buf := make([]byte, BlockSize)
-	for off := int64(0); off < sc.Size; off += BlockSize {
+	read := int64(0)
+	for i := 0; ; i++ {
+		off := int64(i) * BlockSize
+		if sc.Blocks != nil {
+			if i >= len(sc.Blocks) {
+				break
+			}
+			off = sc.Blocks[i]
+		} else if off >= sc.Size {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n := min(int64(BlockSize), sc.Size-off)
-		if m, err := io.ReadFull(rc, buf[:n]); err != nil {
-			return xerr.Refusedf("%s: %w: %d of %d bytes: %w", image, ErrTruncated, off+int64(m), sc.Size, err)
+		m, err := io.ReadFull(rc, buf[:n])
+		read += int64(m)
+		if err != nil {
+			return xerr.Refusedf("%s: %w: %d of %d bytes: %w", image, ErrTruncated, read, size, err)
 		}
 		h.Write(buf[:n])
 		if err := fn(off, buf[:n]); err != nil {
 			return err
 		}
 	}
-	if m, _ := rc.Read(buf[:1]); m > 0 {
-		return xerr.Refusedf("%s: %w: more than the %d bytes its sidecar names", image, ErrMismatch, sc.Size)
+	if m, _ := rc.Read(buf[:1]); m > 0 || read != size {
+		return xerr.Refusedf("%s: %w: not the %d bytes its sidecar names", image, ErrMismatch, size)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sc.SHA256 {
-		return xerr.Refusedf("%s: %w: sha256 %s, sidecar says %s", image, ErrMismatch, got, sc.SHA256)
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return xerr.Refusedf("%s: %w: sha256 %s, sidecar says %s", image, ErrMismatch, got, want)
 	}
 	return nil
 }

@@ -106,3 +106,48 @@ func TestParseDBConf(t *testing.T) {
 		}
 	}
 }
+
+// TestHostKeys: each host pair of the old manifest comes from one file of
+// the root; a pair the root cannot give names that file and what it lacks
+// (acceptance report #18: "give --root" when --root was given).
+func TestHostKeys(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "5.5", Seed: "hk"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := target.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etc/xensource/pool.conf", "master\n")
+	write("etc/xensource/ptoken", "tok\n")
+	vals, missing, err := statedb.HostKeys(r)
+	if err != nil || len(missing) != 0 || vals["installation_uuid"] != fixtures.UUID("hk/installation") || vals["pool_conf"] != "master" || vals["pool_token"] != "tok" {
+		t.Fatalf("complete root: %q missing %q %v", vals, missing, err)
+	}
+	write("etc/xensource-inventory", "PRODUCT_VERSION='5.5.0'\nINSTALLATION_UUID='i'\n")
+	if err := os.Remove(filepath.Join(dir, "etc/xensource/ptoken")); err != nil {
+		t.Fatal(err)
+	}
+	_, missing, _ = statedb.HostKeys(r)
+	if missing["control_domain_uuid"] != "/etc/xensource-inventory has no CONTROL_DOMAIN_UUID" || missing["pool_token"] != "the root has no /etc/xensource/ptoken (its content is needed)" || len(missing) != 2 {
+		t.Fatalf("missing %q", missing)
+	}
+	if err := os.Remove(filepath.Join(dir, "etc/xensource-inventory")); err != nil {
+		t.Fatal(err)
+	}
+	_, missing, _ = statedb.HostKeys(r)
+	if missing["installation_uuid"] != "the root has no /etc/xensource-inventory (its INSTALLATION_UUID is needed)" {
+		t.Fatalf("missing %q", missing)
+	}
+}

@@ -26,6 +26,9 @@ type Target struct {
 	// the source database does not have them: installation_uuid,
 	// control_domain_uuid (from the inventory), pool_conf, pool_token.
 	Host map[string]string
+	// HostMissing says, for a host pair the root does not give, which file
+	// lacks what (from HostKeys); nil when no root was read.
+	HostMissing map[string]string
 }
 
 // PatchOptions are the user's choices.
@@ -305,8 +308,10 @@ func (p *Patch) planManifest(src *Summary, t Target) error {
 			}
 		}
 		switch {
+		case isHost && t.HostMissing[k] != "":
+			return "", xerr.Invalidf("cannot build the 12-pair manifest the target needs: %s is not in the database, and %s (or give --like a database of this host that has it)", k, t.HostMissing[k])
 		case isHost:
-			return "", xerr.Invalidf("cannot build the 12-pair manifest the target needs: %s is not in the database, the root or the reference (give --root or --disk so that etc/xensource-inventory, pool.conf and ptoken are read, or --like)", k)
+			return "", xerr.Invalidf("cannot build the 12-pair manifest the target needs: %s is not in the database or the reference (give --root or --disk so that etc/xensource-inventory, pool.conf and ptoken are read, or --like)", k)
 		case k == "product_version" && rel.Product != "":
 			return rel.Product, nil
 		case k == "product_brand":

@@ -109,25 +109,42 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 // HostKeys reads the host-specific values of an old (12-pair) manifest from a
 // root: installation_uuid and control_domain_uuid from the inventory,
 // pool_conf from etc/xensource/pool.conf, pool_token from
-// etc/xensource/ptoken. Missing files leave keys out.
-func HostKeys(root FS) (map[string]string, error) {
-	out := map[string]string{}
+// etc/xensource/ptoken. A key the root does not give is left out of values
+// and named in missing with the file and what is needed from it.
+func HostKeys(root FS) (values, missing map[string]string, err error) {
+	values, missing = map[string]string{}, map[string]string{}
+	invKeys := map[string]string{"installation_uuid": "INSTALLATION_UUID", "control_domain_uuid": "CONTROL_DOMAIN_UUID"}
 	data, err := root.ReadFile(versionfile.InventoryPath)
 	switch {
 	case err == nil:
 		inv, err := versionfile.ParseInventory(bytes.NewReader(data), "/"+versionfile.InventoryPath)
 		if err != nil {
-			return nil, xerr.Invalid(err)
+			return nil, nil, xerr.Invalid(err)
 		}
-		out["installation_uuid"] = inv.Value("INSTALLATION_UUID")
-		out["control_domain_uuid"] = inv.Value("CONTROL_DOMAIN_UUID")
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
+		for key, name := range invKeys {
+			if v := inv.Value(name); v != "" {
+				values[key] = v
+			} else {
+				missing[key] = fmt.Sprintf("/%s has no %s", versionfile.InventoryPath, name)
+			}
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		for key, name := range invKeys {
+			missing[key] = fmt.Sprintf("the root has no /%s (its %s is needed)", versionfile.InventoryPath, name)
+		}
+	default:
+		return nil, nil, err
 	}
 	for key, p := range map[string]string{"pool_conf": "etc/xensource/pool.conf", "pool_token": "etc/xensource/ptoken"} {
-		if data, err := root.ReadFile(p); err == nil {
-			out[key] = strings.TrimSpace(string(data))
+		data, err := root.ReadFile(p)
+		switch {
+		case err == nil:
+			values[key] = strings.TrimSpace(string(data))
+		case errors.Is(err, fs.ErrNotExist):
+			missing[key] = fmt.Sprintf("the root has no /%s (its content is needed)", p)
+		default:
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return values, missing, nil
 }

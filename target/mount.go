@@ -127,7 +127,7 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 	if id == "" {
 		id = fmt.Sprintf("%s#%d", disk, n)
 	}
-	return &Target{Root: r, Identity: id, Disk: disk, Partition: n, Notes: notes, mount: m}, nil
+	return &Target{Root: r, Identity: id, Disk: disk, Partition: n, Notes: notes, NeedsRecovery: p.NeedsRecovery, mount: m}, nil
 }
 
 // release unmounts and detaches, in reverse order of setup. Safe to call on

@@ -28,8 +28,23 @@ type Target struct {
 	Disk      string // the disk, when opened with --disk
 	Partition int    // the partition mounted, when opened with --disk
 	Notes     []string
+	// NeedsRecovery: the partition's filesystem journal is dirty. A
+	// read-only open reads it as is; a writable open makes the kernel
+	// replay it (a write to the disk the user should know about, also
+	// before a dry run decides).
+	NeedsRecovery bool
 
 	mount *mount // set when Open mounted a partition itself
+}
+
+// Name is how messages name the target: the disk and partition for --disk
+// (the private mount point is an implementation detail that is gone once the
+// command ends), the directory for --root.
+func (t *Target) Name() string {
+	if t.Disk != "" {
+		return fmt.Sprintf("%s partition %d", t.Disk, t.Partition)
+	}
+	return t.Root.Dir()
 }
 
 // ErrNoTarget is returned when neither --root nor --disk was given.

@@ -21,12 +21,13 @@ import (
 type Match struct {
 	Path   string `json:"path"`
 	Line   int    `json:"line"` // 1-based; 0 for a binary match
-	Text   string `json:"text"` // the matched line (valid UTF-8, at most MaxMatchText bytes)
+	Text   string `json:"text"` // the matched line (valid UTF-8; a long line cut to MaxMatchText bytes around the match, "…" where cut)
 	Binary bool   `json:"binary"`
 	Offset int64  `json:"offset"` // byte offset of the match in the file
 }
 
-// MaxMatchText bounds the line text reported per match.
+// MaxMatchText bounds the line text reported per match (without the
+// "…" marks of a cut).
 const MaxMatchText = 1024
 
 // MaxFileMatches bounds the lines reported per file, so that a huge log
@@ -377,7 +378,7 @@ func scan(rel string, data []byte, needles [][]byte) []Match {
 		if len(out) == MaxFileMatches {
 			return append(out, moreMatches(rel, line, o))
 		}
-		out = append(out, Match{Path: rel, Line: line, Text: lineText(text), Offset: int64(o)})
+		out = append(out, Match{Path: rel, Line: line, Text: lineText(text, o-start), Offset: int64(o)})
 	}
 	if truncated && len(out) > 0 {
 		last := out[len(out)-1]
@@ -394,12 +395,26 @@ func binaryMatch(rel string, off int) Match {
 	return Match{Path: rel, Binary: true, Text: fmt.Sprintf("binary match at offset %d", off), Offset: int64(off)}
 }
 
-func lineText(b []byte) string {
+// lineText is the line b, or for a line longer than MaxMatchText the
+// MaxMatchText bytes around the match at b[at:], marked "…" where cut: the
+// start of a 3 MB line says nothing about a match at its end.
+func lineText(b []byte, at int) string {
 	b = bytes.TrimRight(b, "\r")
-	if len(b) > MaxMatchText {
-		b = b[:MaxMatchText] // a rune cut in half becomes U+FFFD below
+	if len(b) <= MaxMatchText {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	start := max(0, at-MaxMatchText/4)
+	end := min(len(b), start+MaxMatchText)
+	start = end - MaxMatchText
+	// A rune cut in half becomes U+FFFD.
+	text := strings.ToValidUTF8(string(b[start:end]), "\uFFFD")
+	if start > 0 {
+		text = "…" + text
+	}
+	if end < len(b) {
+		text += "…"
+	}
+	return text
 }
 
 // MatchPaths lists each matching file once, in order.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -89,7 +90,7 @@ func TestFind(t *testing.T) {
 			{"etc/other", 1, "GEORGE build", false},
 			{"etc/redhat-release", 1, "XenServer release 5.5.0-15119p (xenenterprise)", false},
 			{"etc/xensource-inventory", 2, "BUILD_NUMBER='15119p'", false},
-			{"home/crlf-and-long-line", 1, "yyyyyyyyyy…yyyyyyyyyy", false},
+			{"home/crlf-and-long-line", 1, "…yyyyyyy…yyyy15119p", false},
 			{"home/latin1", 1, "caf\uFFFD 15119p", false},
 			{"home/needle-at-start-EOF", 1, "15119p", false},
 			{"home/two-needles-one-line", 1, "GEORGE 15119p", false},
@@ -180,6 +181,10 @@ func FuzzScan(f *testing.F) {
 			if !m.Binary && m.Line != bytes.Count(data[:m.Offset], []byte("\n"))+1 {
 				t.Fatalf("line %d for offset %d", m.Line, m.Offset)
 			}
+			plain := utf8.ValidString(needle) && !strings.ContainsAny(needle, "\r\n") && len(needle) <= MaxMatchText/2
+			if !m.Binary && plain && !strings.HasPrefix(m.Text, "… more than") && !strings.Contains(m.Text, needle) {
+				t.Fatalf("text %q does not show the match", m.Text)
+			}
 		}
 	})
 }
@@ -214,5 +219,43 @@ func TestScanManyMatches(t *testing.T) {
 	ms := scan("log", data, [][]byte{[]byte("15119p")})
 	if len(ms) != MaxFileMatches+1 || ms[MaxFileMatches-1].Line != MaxFileMatches || !strings.Contains(ms[MaxFileMatches].Text, "more than 1000") {
 		t.Fatalf("%d matches, last %+v", len(ms), ms[len(ms)-1])
+	}
+}
+
+// TestMatchWindow: for a line longer than MaxMatchText, text is the part
+// around the match, not the start of the line (acceptance report #20).
+func TestMatchWindow(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("z", n) }
+	cases := []struct {
+		name, line   string
+		prefix, tail bool // "…" expected before/after
+	}{
+		{"short", "a 15119p b", false, false},
+		{"exactly the cap", "15119p" + long(MaxMatchText-6), false, false},
+		{"at the start", "15119p" + long(3_000_000), false, true},
+		{"in the middle", long(1_500_000) + "15119p" + long(1_500_000), true, true},
+		{"at the end", long(3_000_000) + "15119p", true, false},
+		{"just after the cap", long(MaxMatchText) + "15119p", true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := []byte("first line\n" + c.line + "\nlast\n")
+			ms := scan("f", data, [][]byte{[]byte("15119p")})
+			if len(ms) != 1 {
+				t.Fatalf("%d matches", len(ms))
+			}
+			text := ms[0].Text
+			body := strings.TrimSuffix(strings.TrimPrefix(text, "…"), "…")
+			if !strings.Contains(text, "15119p") || len(body) > MaxMatchText ||
+				strings.HasPrefix(text, "…") != c.prefix || strings.HasSuffix(text, "…") != c.tail {
+				t.Fatalf("text %.40q…%q (%d bytes)", text, text[max(0, len(text)-40):], len(text))
+			}
+			if !strings.Contains(c.line, body) {
+				t.Fatal("text is not a part of the line")
+			}
+			if ms[0].Line != 2 || ms[0].Offset != int64(len("first line\n")+strings.Index(c.line, "15119p")) {
+				t.Fatalf("line %d offset %d", ms[0].Line, ms[0].Offset)
+			}
+		})
 	}
 }

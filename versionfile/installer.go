@@ -102,10 +102,16 @@ var ErrUnknownInstaller = errors.New("unknown installer version")
 // LookupInstaller finds the installer of a release ("5.0", "8.2.1", "ely").
 func LookupInstaller(name string) (Installer, error) {
 	rel, ok := release.Lookup(name)
-	if !ok {
+	if !ok || !ruleKnown(rel) {
 		return Installer{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownInstaller, name, knownProducts())
 	}
 	return installerOf(rel)
+}
+
+// ruleKnown: 4.x installers predate the code in xenserver.md §3.2, so
+// their rule is unknown although the table names the release.
+func ruleKnown(rel release.Release) bool {
+	return release.Compare(dotted(rel.Product), dotted("5.0")) >= 0
 }
 
 func installerOf(rel release.Release) (Installer, error) {
@@ -125,7 +131,7 @@ func installerOf(rel release.Release) (Installer, error) {
 func Installers() []Installer {
 	var out []Installer
 	for _, r := range release.All() {
-		if release.Compare(dotted(r.Product), dotted("5.0")) < 0 {
+		if !ruleKnown(r) {
 			continue
 		}
 		if in, err := installerOf(r); err == nil {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -86,36 +85,54 @@ func SetReleaseVersion(data []byte, version, build string) ([]byte, error) {
 var versionToken = regexp.MustCompile(`[0-9]+(?:\.[0-9]+)+(?:-[0-9A-Za-z][0-9A-Za-z./]*[0-9A-Za-z])?`)
 
 // readMarker reads one marker through the root; ok is false when the file
-// does not exist (a dangling link included: it names nothing in this root).
-func readMarker(root *target.Root, p string) (Marker, []byte, bool, error) {
-	m := Marker{Path: p}
+// does not exist. A marker that cannot be read (a symlink loop, a dangling
+// link, a FIFO, an I/O error) is listed with its Problem and no data: one
+// bad secondary marker must not hide the others.
+func readMarker(root *target.Root, p string) (m Marker, data []byte, ok bool) {
+	m = Marker{Path: p}
+	fi, err := root.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil, false
+	}
+	if err != nil {
+		m.Problem = problemText(err)
+		return m, nil, true
+	}
 	resolved, err := root.Resolve(p)
 	if err != nil {
-		return m, nil, false, fmt.Errorf("%s: %w", p, err)
+		m.Problem = problemText(err)
+		return m, nil, true
 	}
 	m.Resolved = resolved
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if _, err := root.Lstat(resolved); errors.Is(err, fs.ErrNotExist) {
+			m.Problem = fmt.Sprintf("dangling symlink to %s (nothing there in this root): not read", resolved)
+			return m, nil, true
+		}
+	}
 	if !slices.Contains(MarkerPaths, resolved) {
 		// A marker linked to anything but another marker (a hostile or
 		// broken root: redhat-release -> /etc/shadow) is not read at all.
-		if _, err := root.Lstat(resolved); errors.Is(err, fs.ErrNotExist) {
-			return m, nil, false, nil
-		}
 		m.Problem = fmt.Sprintf("symlink to %s, which is not a version marker: not read", resolved)
-		return m, nil, true, nil
+		return m, nil, true
 	}
-	data, err := readSmall(root, resolved)
-	if errors.Is(err, fs.ErrNotExist) {
-		return m, nil, false, nil
-	}
-	if errors.Is(err, ErrNotRegular) || xerr.Code(err) == xerr.ExitInvalid {
-		m.Problem = err.Error() + ": not read"
-		return m, nil, true, nil
-	}
+	data, err = readSmall(root, resolved)
 	if err != nil {
-		return m, nil, false, fmt.Errorf("%s: %w", p, err)
+		m.Problem = problemText(err)
+		return m, nil, true
 	}
 	describeMarker(&m, data)
-	return m, data, true, nil
+	return m, data, true
+}
+
+// problemText is err without the operation and path a PathError repeats
+// (the marker's path is shown next to it).
+func problemText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err.Error() + ": not read"
 }
 
 func describeMarker(m *Marker, data []byte) {

@@ -155,6 +155,8 @@ func TestPlanSetRefusals(t *testing.T) {
 		{"bad build", versionfile.SetRequest{To: "5.0.0-"}, xerr.ExitInvalid, "build"},
 		{"bad platform", versionfile.SetRequest{To: "7.0.0", Platform: "two"}, xerr.ExitInvalid, "--platform-version"},
 		{"unknown installer", versionfile.SetRequest{ForInstaller: "3.0"}, xerr.ExitInvalid, "unknown installer"},
+		{"installer before 5.0", versionfile.SetRequest{ForInstaller: "4.0"}, xerr.ExitInvalid, `unknown installer version "4.0" (known: 5.0.0, `},
+		{"installer not in table", versionfile.SetRequest{ForInstaller: "9.9"}, xerr.ExitInvalid, `unknown installer version "9.9" (known: 5.0.0, `},
 		{"too new for installer", versionfile.SetRequest{To: "8.4.0", ForInstaller: "8.2"}, xerr.ExitRefused, "PLATFORM_VERSION 3.4.0 is newer than the installer's own 3.2.0"},
 		{"below 2.1.0", versionfile.SetRequest{To: "7.0.0", Platform: "1.9.0", ForInstaller: "8.2"}, xerr.ExitRefused, "older than 2.1.0"},
 		{"nothing asked", versionfile.SetRequest{}, xerr.ExitInvalid, "--to"},

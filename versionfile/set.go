@@ -76,9 +76,7 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: InventoryPath, Content: newInv,
 			Why: fmt.Sprintf("inventory: %s", describeValues(sp.Values))})
 	}
-	if err := sp.planMarkers(root, ver, build); err != nil {
-		return nil, err
-	}
+	sp.planMarkers(root, ver, build)
 	return sp, nil
 }
 
@@ -236,7 +234,7 @@ func describeValues(vals map[string]string) string {
 // planMarkers rewrites each marker file once, at its resolved path inside
 // the root (7.x: redhat-release and system-release are links to
 // centos-release).
-func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
+func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) {
 	b := sp.Before
 	repl := map[string]string{}
 	add := func(old, nv string) {
@@ -268,14 +266,15 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 
 	done := map[string]bool{}
 	for _, p := range MarkerPaths {
-		m, data, ok, err := readMarker(root, p)
-		if err != nil {
-			return err
+		m, data, ok := readMarker(root, p)
+		key := m.Resolved
+		if key == "" {
+			key = p
 		}
-		if !ok || done[m.Resolved] {
+		if !ok || done[key] {
 			continue
 		}
-		done[m.Resolved] = true
+		done[key] = true
 		if data == nil {
 			sp.explain("%s left alone: %s", p, m.Problem)
 			continue
@@ -303,6 +302,7 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 			}
 			out = []byte(s)
 		default:
+			var err error
 			out, err = SetReleaseVersion(data, ver, build)
 			if err != nil {
 				sp.explain("%s left alone (%v): installers do not read it", where, err)
@@ -318,7 +318,6 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) error {
 		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: m.Resolved, Content: out,
 			Why: fmt.Sprintf("%s: version %s", where, ver)})
 	}
-	return nil
 }
 
 // replacePhrases replaces each old phrase by its new text and counts the

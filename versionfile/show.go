@@ -74,10 +74,7 @@ func Inspect(root *target.Root) (*State, error) {
 	}
 	st := &State{Inventory: inv, Consistent: true}
 	for _, p := range MarkerPaths {
-		m, _, ok, err := readMarker(root, p)
-		if err != nil {
-			return nil, err
-		}
+		m, _, ok := readMarker(root, p)
 		if !ok {
 			continue
 		}
@@ -338,7 +335,7 @@ func InspectBackup(root *target.Root, partition int, in *Installer) (*Backup, er
 	if in == nil {
 		own, err := LookupInstaller(inv.Value("PRODUCT_VERSION"))
 		if err != nil {
-			b.Reason = fmt.Sprintf("the backup's PRODUCT_VERSION %q is not in the release table: %v", inv.Value("PRODUCT_VERSION"), err)
+			b.Reason = fmt.Sprintf("no installer rule is known for the backup's PRODUCT_VERSION %q: %v", inv.Value("PRODUCT_VERSION"), err)
 			return b, nil
 		}
 		in = &own

@@ -3,6 +3,7 @@ package versionfile_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -270,14 +271,7 @@ func TestHostileMarkerFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r.Dir(), "etc/redhat-release"), make([]byte, 2<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st, err := versionfile.Inspect(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems := map[string]string{}
-	for _, m := range st.Markers {
-		problems[m.Path] = m.Problem
-	}
+	problems := markerProblems(t, r)
 	if !strings.Contains(problems["etc/issue"], "not a regular file") || !strings.Contains(problems["etc/redhat-release"], "larger than") {
 		t.Fatalf("problems: %q", problems)
 	}
@@ -320,4 +314,55 @@ func TestXS8DiskGate(t *testing.T) {
 			t.Errorf("reason %q", vd.Reason)
 		}
 	}
+}
+
+// TestMarkerLinkProblems: a symlink loop on one marker and a dangling link
+// on another are listed with a problem; every other marker is still read,
+// and set skips the unreadable ones (acceptance report #6, #20).
+func TestMarkerLinkProblems(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+	if err := fixtures.BreakMarkerLinks(r.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	problems := markerProblems(t, r)
+	want := map[string]string{
+		"etc/issue":          "too many levels of symbolic links",
+		"etc/redhat-release": "dangling symlink to etc/shadow",
+		"etc/centos-release": "",
+	}
+	for p, w := range want {
+		got, ok := problems[p]
+		if !ok || (w == "") != (got == "") || !strings.Contains(got, w) {
+			t.Errorf("%s: problem %q (listed %v), want %q", p, got, ok, w)
+		}
+	}
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "7.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrote []string
+	for _, c := range sp.Plan.Changes {
+		wrote = append(wrote, c.Path)
+	}
+	if !slices.Contains(wrote, versionfile.InventoryPath) || !slices.Contains(wrote, "etc/centos-release") || slices.ContainsFunc(wrote, func(p string) bool { return strings.Contains(p, "issue") || strings.Contains(p, "shadow") }) {
+		t.Fatalf("plan writes %q", wrote)
+	}
+	notes := strings.Join(sp.Explain, "\n")
+	if !strings.Contains(notes, "etc/issue left alone: too many levels") || !strings.Contains(notes, "etc/redhat-release left alone: dangling") {
+		t.Fatalf("notes do not report the skipped markers:\n%s", notes)
+	}
+}
+
+// markerProblems inspects r and maps each listed marker to its problem.
+func markerProblems(t *testing.T, r *target.Root) map[string]string {
+	t.Helper()
+	st, err := versionfile.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := map[string]string{}
+	for _, m := range st.Markers {
+		problems[m.Path] = m.Problem
+	}
+	return problems
 }

@@ -15,14 +15,18 @@ import (
 )
 
 // RestorePlan copies paths (relative, e.g. "etc" or "etc/passwd") from src
-// (a snapshot's tree) into dst (the zone root) as a journal plan: changed
-// files are rewritten, missing files and symlinks created with the
-// snapshot's mode and owner, files whose only difference is their mode get
-// a chmod. Files that exist only in the zone root are kept. What the journal
-// cannot do (create a directory, replace one type by another) is returned as
-// skipped notes, never silently dropped.
-func RestorePlan(src, dst *target.Root, paths []string) (*journal.Plan, []string, error) {
-	plan := &journal.Plan{Command: "zone restore-etc"}
+// (a snapshot's tree) into dst (the zone root) as journal plans, to be
+// applied in order: changed files are rewritten, missing files and symlinks
+// created, and files and directories get the snapshot's mode and owner
+// back. The journal takes one change per path in a plan, so a file whose
+// content and mode (or owner) both differ gets its chown and chmod in a
+// second and third plan; a re-run after all plans applied finds nothing to
+// do. Files that exist only in the zone root are kept and listed in
+// skipped, as is what the journal cannot do (create a directory, replace
+// one type by another): never silently dropped. There is always at least
+// one plan (empty: "already as requested").
+func RestorePlan(src, dst *target.Root, paths []string) ([]*journal.Plan, []string, error) {
+	plans := []*journal.Plan{{Command: "zone restore-etc"}}
 	var skipped []string
 	for _, p := range paths {
 		p = path.Clean(strings.TrimPrefix(p, "/"))
@@ -36,7 +40,7 @@ func RestorePlan(src, dst *target.Root, paths []string) (*journal.Plan, []string
 			if err != nil {
 				return err
 			}
-			note, change, err := restoreOne(src, dst, name, d)
+			note, changes, err := restoreOne(src, dst, name)
 			if err != nil {
 				return err
 			}
@@ -46,8 +50,18 @@ func RestorePlan(src, dst *target.Root, paths []string) (*journal.Plan, []string
 					return fs.SkipDir
 				}
 			}
-			if change != nil {
-				plan.Changes = append(plan.Changes, *change)
+			for i, c := range changes {
+				if i == len(plans) {
+					plans = append(plans, &journal.Plan{Command: plans[0].Command})
+				}
+				plans[i].Changes = append(plans[i].Changes, c)
+			}
+			if d.IsDir() {
+				only, err := onlyInZone(src, dst, name)
+				if err != nil {
+					return err
+				}
+				skipped = append(skipped, only...)
 			}
 			return nil
 		})
@@ -55,10 +69,32 @@ func RestorePlan(src, dst *target.Root, paths []string) (*journal.Plan, []string
 			return nil, nil, fmt.Errorf("restore %s: %w", p, err)
 		}
 	}
-	return plan, skipped, nil
+	return plans, skipped, nil
 }
 
-func restoreOne(src, dst *target.Root, name string, d fs.DirEntry) (string, *journal.Change, error) {
+// onlyInZone lists the entries of directory name that the zone root has and
+// the snapshot lacks.
+func onlyInZone(src, dst *target.Root, name string) ([]string, error) {
+	have, err := dst.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	var only []string
+	for _, e := range have {
+		n := path.Join(name, e.Name())
+		if _, err := src.Lstat(n); errors.Is(err, fs.ErrNotExist) {
+			only = append(only, n+": only in the zone root (kept, not restored)")
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return only, nil
+}
+
+// restoreOne returns what makes name in dst as in src: a note when it
+// cannot, else the changes in the order they must apply (content first,
+// then owner, then mode: a chown clears set-id bits).
+func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, error) {
 	si, err := src.Lstat(name)
 	if err != nil {
 		return "", nil, err
@@ -68,7 +104,8 @@ func restoreOne(src, dst *target.Root, name string, d fs.DirEntry) (string, *jou
 	if err != nil && !missing {
 		return "", nil, err
 	}
-	why := "restore from snapshot"
+	const why = "restore from snapshot"
+	var changes []journal.Change
 	switch {
 	case si.IsDir():
 		if missing {
@@ -77,14 +114,13 @@ func restoreOne(src, dst *target.Root, name string, d fs.DirEntry) (string, *jou
 		if !di.IsDir() {
 			return "a directory in the snapshot but a " + typeName(di) + " in the zone root", nil, nil
 		}
-		return "", nil, nil
 	case si.Mode()&fs.ModeSymlink != 0:
 		link, err := src.Readlink(name)
 		if err != nil {
 			return "", nil, err
 		}
 		if missing {
-			return "", &journal.Change{Kind: journal.CreateSymlink, Path: name, LinkTarget: link, Why: why}, nil
+			return "", []journal.Change{{Kind: journal.CreateSymlink, Path: name, LinkTarget: link, Why: why}}, nil
 		}
 		if di.Mode()&fs.ModeSymlink != 0 {
 			if cur, err := dst.Readlink(name); err == nil && cur == link {
@@ -99,7 +135,7 @@ func restoreOne(src, dst *target.Root, name string, d fs.DirEntry) (string, *jou
 		}
 		if missing {
 			uid, gid := owner(si)
-			return "", &journal.Change{Kind: journal.Create, Path: name, Content: data, Mode: si.Mode().Perm(), UID: uid, GID: gid, Why: why}, nil
+			return "", []journal.Change{{Kind: journal.Create, Path: name, Content: data, Mode: si.Mode().Perm(), UID: uid, GID: gid, Why: why}}, nil
 		}
 		if !di.Mode().IsRegular() {
 			return "a file in the snapshot but a " + typeName(di) + " in the zone root", nil, nil
@@ -109,14 +145,25 @@ func restoreOne(src, dst *target.Root, name string, d fs.DirEntry) (string, *jou
 			return "", nil, err
 		}
 		if !bytes.Equal(cur, data) {
-			return "", &journal.Change{Kind: journal.Write, Path: name, Content: data, Why: why}, nil
+			changes = append(changes, journal.Change{Kind: journal.Write, Path: name, Content: data, Why: why})
 		}
-		if si.Mode().Perm() != di.Mode().Perm() {
-			return "", &journal.Change{Kind: journal.Chmod, Path: name, Mode: si.Mode().Perm(), Why: why}, nil
-		}
-		return "", nil, nil
+	default:
+		return typeName(si) + " not restored", nil, nil
 	}
-	return typeName(si) + " not restored", nil, nil
+	suid, sgid := owner(si)
+	duid, dgid := owner(di)
+	if suid >= 0 && duid >= 0 && (suid != duid || sgid != dgid) {
+		changes = append(changes, journal.Change{Kind: journal.Chown, Path: name, UID: suid, GID: sgid, Why: why})
+	}
+	if perm(si) != perm(di) || (len(changes) > 0 && changes[len(changes)-1].Kind == journal.Chown && perm(si)&(fs.ModeSetuid|fs.ModeSetgid) != 0) {
+		changes = append(changes, journal.Change{Kind: journal.Chmod, Path: name, Mode: perm(si), Why: why})
+	}
+	return "", changes, nil
+}
+
+// perm is the permission and set-id/sticky bits of fi, as chmod sets them.
+func perm(fi fs.FileInfo) fs.FileMode {
+	return fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }
 
 // readPlain reads name without following a final symlink (callers have

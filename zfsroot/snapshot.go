@@ -2,7 +2,9 @@ package zfsroot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -55,11 +57,22 @@ func SplitSnapshot(s string) (ds, snap string, err error) {
 	return ds, snap, nil
 }
 
+// ErrNeedsClone means the snapshot can only be read through a temporary
+// clone here (no .zfs/snapshot directory, as on zfs-fuse) and the caller
+// asked not to make one (a dry run).
+var ErrNeedsClone = errors.New("readable only through a temporary clone")
+
 // SnapshotTree makes the files of DS@SNAP readable as a directory: the
 // dataset's .zfs/snapshot/SNAP when the platform has it, otherwise a
-// temporary read-only clone mounted under a new temporary directory, which
-// cleanup destroys. how says which of the two was used.
-func (c CLI) SnapshotTree(ctx context.Context, snapshot string) (dir, how string, cleanup func() error, err error) {
+// temporary read-only clone, which cleanup destroys. With noClone it makes
+// nothing in the pool and fails with ErrNeedsClone (naming the clone it
+// would make) where a clone is needed. how says which of the two was used.
+//
+// The clone's mountpoint is a new temporary directory; on a pool imported
+// with an altroot (zpool import -R) every mountpoint lies below the
+// altroot, so the clone goes to ALTROOT/.xsrescue-restore-N instead, and
+// the directory zfs made for it is removed again by cleanup.
+func (c CLI) SnapshotTree(ctx context.Context, snapshot string, noClone bool) (dir, how string, cleanup func() error, err error) {
 	ds, snap, err := SplitSnapshot(snapshot)
 	if err != nil {
 		return "", "", nil, err
@@ -73,14 +86,29 @@ func (c CLI) SnapshotTree(ctx context.Context, snapshot string) (dir, how string
 			return d, ".zfs snapshot directory", func() error { return nil }, nil
 		}
 	}
-	mnt, err := os.MkdirTemp("", "xsrescue-snap-")
+	pool, _, _ := strings.Cut(ds, "/")
+	name := fmt.Sprintf("xsrescue-restore-%d", time.Now().UnixNano())
+	clone := pool + "/" + name
+	if noClone {
+		return "", "", nil, fmt.Errorf("%s has no .zfs/snapshot directory here: %w %s (zfs clone -o readonly=on %s %s)", ds, ErrNeedsClone, clone, snapshot, clone)
+	}
+	altroot, err := c.PoolProp(ctx, pool, "altroot")
 	if err != nil {
 		return "", "", nil, err
 	}
-	pool, _, _ := strings.Cut(ds, "/")
-	clone := fmt.Sprintf("%s/xsrescue-restore-%d", pool, time.Now().UnixNano())
-	if _, err := c.zfs(ctx, "clone", "-o", "readonly=on", "-o", "mountpoint="+mnt, snapshot, clone); err != nil {
-		os.Remove(mnt)
+	var mountpoint string
+	var made []string // directories to remove after the clone is gone
+	if altroot == "-" || altroot == "" {
+		if mountpoint, err = os.MkdirTemp("", "xsrescue-snap-"); err != nil {
+			return "", "", nil, err
+		}
+		made = append(made, mountpoint)
+	} else {
+		mountpoint = "/." + name
+		made = append(made, path.Join(altroot, mountpoint))
+	}
+	if _, err := c.zfs(ctx, "clone", "-o", "readonly=on", "-o", "mountpoint="+mountpoint, snapshot, clone); err != nil {
+		os.Remove(made[0])
 		return "", "", nil, err
 	}
 	cleanup = func() error {
@@ -93,15 +121,35 @@ func (c CLI) SnapshotTree(ctx context.Context, snapshot string) (dir, how string
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		if err == nil {
-			err = os.Remove(mnt)
+		if err != nil {
+			return fmt.Errorf("the temporary clone %s was not destroyed (zfs destroy %s): %w", clone, clone, err)
 		}
-		return err
+		if err := os.Remove(made[0]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	}
-	if mounted, _ := DatasetOf(mnt); mounted != clone {
+	fail := func(err error) (string, string, func() error, error) {
+		if cerr := cleanup(); cerr != nil {
+			err = fmt.Errorf("%w; also: %w", err, cerr)
+		}
+		return "", "", nil, err
+	}
+	// Whether zfs mounted the clone by itself differs between platforms
+	// and with altroot; mount it only when it is not.
+	if mounted, err := c.Get(ctx, clone, "mounted"); err != nil {
+		return fail(err)
+	} else if mounted != "yes" {
 		if _, err := c.zfs(ctx, "mount", clone); err != nil {
-			return "", "", nil, fmt.Errorf("%w (cleanup: %v)", err, cleanup())
+			return fail(err)
 		}
 	}
-	return mnt, "temporary clone " + clone, cleanup, nil
+	dir, err = c.Get(ctx, clone, "mountpoint") // with the altroot in front
+	if err != nil {
+		return fail(err)
+	}
+	if got, _ := DatasetOf(dir); got != clone {
+		return fail(fmt.Errorf("temporary clone %s: not mounted at %s", clone, dir))
+	}
+	return dir, "temporary clone " + clone, cleanup, nil
 }

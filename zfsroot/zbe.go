@@ -94,20 +94,26 @@ func (c CLI) Get(ctx context.Context, ds, prop string) (string, error) {
 }
 
 // Bootfs is the pool's bootfs property: the global boot environment that
-// boots next (zpool get has no -H on old zpool; parse the table).
+// boots next.
 func (c CLI) Bootfs(ctx context.Context, pool string) (string, error) {
-	out, err := c.zpool(ctx, "get", "bootfs", pool)
+	return c.PoolProp(ctx, pool, "bootfs")
+}
+
+// PoolProp is one property of a pool ("-" when unset). zpool get has no
+// -H on old zpool (zfs-fuse): parse the NAME PROPERTY VALUE SOURCE table.
+func (c CLI) PoolProp(ctx context.Context, pool, prop string) (string, error) {
+	out, err := c.zpool(ctx, "get", prop, pool)
 	if err != nil {
 		return "", err
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) >= 3 && f[0] == pool && f[1] == "bootfs" {
-			return f[2], nil
+		if len(f) >= 4 && f[0] == pool && f[1] == prop {
+			return strings.Join(f[2:len(f)-1], " "), nil
 		}
 	}
-	return "", fmt.Errorf("zpool get bootfs %s: no value in %q", pool, out)
+	return "", fmt.Errorf("zpool get %s %s: no value in %q", prop, pool, out)
 }
 
 // Snapshot takes ds@name.

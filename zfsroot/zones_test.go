@@ -14,7 +14,6 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
@@ -166,9 +165,12 @@ func TestFindZBEs(t *testing.T) {
 }
 
 // TestRestorePlanFromSnapshot restores etc from a real snapshot through a
-// temporary clone (zfs-fuse has no .zfs directory) and checks the plan.
+// temporary clone (zfs-fuse has no .zfs directory) and checks the plans:
+// content first, then owner and mode in later plans (one change per path
+// and plan), files only in the zone root listed as kept.
 func TestRestorePlanFromSnapshot(t *testing.T) {
-	z := zonePool(t, 23, map[string][]byte{"etc/passwd": []byte("root:x:0:0::/root:/bin/sh\n"), "etc/hosts": []byte("127.0.0.1 localhost\n"), "etc/inet/netmasks": []byte("# netmasks\n")})
+	z := zonePool(t, 23, map[string][]byte{"etc/passwd": []byte("root:x:0:0::/root:/bin/sh\n"), "etc/hosts": []byte("127.0.0.1 localhost\n"),
+		"etc/group": []byte("root::0:\n"), "etc/inet/netmasks": []byte("# netmasks\n")})
 	ctx := context.Background()
 	cli := zfsroot.CLI{}
 	snap := z.ZBE + "@before"
@@ -177,10 +179,16 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 	}
 	// Damage the zone's etc after the snapshot.
 	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("garbage\n"), 0o644))
+	must(t, os.Chmod(filepath.Join(z.ZoneRoot, "etc/passwd"), 0o600))
+	must(t, os.Chown(filepath.Join(z.ZoneRoot, "etc/group"), 5, 5))
 	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/hosts")))
-	must(t, os.Chmod(filepath.Join(z.ZoneRoot, "etc/inet/netmasks"), 0o600))
 	must(t, os.RemoveAll(filepath.Join(z.ZoneRoot, "etc/inet")))
-	dir, how, cleanup, err := cli.SnapshotTree(ctx, snap)
+	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("new\n"), 0o644))
+	if _, _, _, err := cli.SnapshotTree(ctx, snap, true); !errors.Is(err, zfsroot.ErrNeedsClone) {
+		t.Errorf("no-clone view: %v, want ErrNeedsClone", err)
+	}
+	noClone(t)
+	dir, how, cleanup, err := cli.SnapshotTree(ctx, snap, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +203,7 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, skipped, err := zfsroot.RestorePlan(src, dst, []string{"etc"})
+	plans, skipped, err := zfsroot.RestorePlan(src, dst, []string{"etc"})
 	src.Close()
 	dst.Close()
 	if err := cleanup(); err != nil {
@@ -204,30 +212,85 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, c := range plan.Changes {
-		got = append(got, fmt.Sprintf("%s %s %q", c.Kind, c.Path, c.Content))
+	var got [][]string
+	for _, p := range plans {
+		var g []string
+		for _, c := range p.Changes {
+			g = append(g, fmt.Sprintf("%s %s %q %o %d:%d", c.Kind, c.Path, c.Content, c.Mode, c.UID, c.GID))
+		}
+		got = append(got, g)
 	}
-	want := []string{
-		`create etc/hosts "127.0.0.1 localhost\n"`,
-		`write etc/passwd "root:x:0:0::/root:/bin/sh\n"`,
-	}
+	want := [][]string{{
+		`chown etc/group "" 0 0:0`,
+		`create etc/hosts "127.0.0.1 localhost\n" 644 0:0`,
+		`write etc/passwd "root:x:0:0::/root:/bin/sh\n" 0 0:0`,
+	}, {
+		`chmod etc/passwd "" 644 0:0`,
+	}}
 	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("plan (-want +got):\n%s", d)
+		t.Errorf("plans (-want +got):\n%s", d)
 	}
-	if len(skipped) != 1 || !strings.HasPrefix(skipped[0], "etc/inet: directory missing") {
-		t.Errorf("skipped %q", skipped)
+	wantSkipped := []string{"etc/extra: only in the zone root (kept, not restored)", "etc/inet: directory missing"}
+	if len(skipped) != 2 || skipped[0] != wantSkipped[0] || !strings.HasPrefix(skipped[1], wantSkipped[1]) {
+		t.Errorf("skipped %q, want %q…", skipped, wantSkipped)
 	}
-	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
-		t.Errorf("clone left behind:\n%s", out)
-	}
+	noClone(t)
 	if _, _, err := zfsroot.RestorePlan(nil, nil, []string{"../x"}); xerr.Code(err) != 2 {
 		t.Errorf("../x: %v", err)
 	}
-	if _, _, _, err := cli.SnapshotTree(ctx, z.ZBE+"@nosuch"); xerr.Code(err) != 2 {
+	if _, _, _, err := cli.SnapshotTree(ctx, z.ZBE+"@nosuch", false); xerr.Code(err) != 2 {
 		t.Errorf("missing snapshot: %v", err)
 	}
-	_ = journal.Create
+}
+
+func noClone(t *testing.T) {
+	t.Helper()
+	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+		t.Errorf("clone left behind:\n%s", out)
+	}
+}
+
+// TestSnapshotTreeAltroot reads a snapshot of a pool imported with an
+// altroot, where zfs mounts the clone by itself below the altroot: the
+// tree is found there and nothing is left behind.
+func TestSnapshotTreeAltroot(t *testing.T) {
+	needZFS(t)
+	z, err := fixtures.NewZFSAltrootZone(t.TempDir(), fmt.Sprintf("xszfs%dalt", os.Getpid()), 23)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := z.Pool.Destroy(); err != nil {
+			t.Error(err)
+		}
+	})
+	ds, alt := z.Dataset, z.Alt
+	ctx := context.Background()
+	cli := zfsroot.CLI{}
+	must(t, cli.Snapshot(ctx, ds+"@before"))
+	before, err := os.ReadDir(alt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, how, cleanup, err := cli.SnapshotTree(ctx, ds+"@before", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(tree, "etc/passwd"))
+	if cerr := cleanup(); cerr != nil {
+		t.Error(cerr)
+	}
+	if err != nil || string(b) != "root:x:0:0\n" || !strings.HasPrefix(tree, alt+"/") {
+		t.Errorf("read %q through %s at %s: %v", b, how, tree, err)
+	}
+	noClone(t)
+	after, err := os.ReadDir(alt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("altroot holds %v after, %v before", after, before)
+	}
 }
 
 func must(t *testing.T, err error) {

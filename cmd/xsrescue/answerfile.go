@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -53,8 +54,8 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 	}
 	disk, name := cmd.String("disk"), cmd.String("as")
 	if name == "" {
-		if strings.Contains(disk, "/") && !strings.HasPrefix(disk, "/dev/") {
-			return xerr.Invalidf("--disk %s is not a device under /dev: give --as NAME, the disk's name on the host to upgrade (e.g. sda)", disk)
+		if isImageName(disk) {
+			return xerr.Invalidf("--disk %s is not a device under /dev (an image file here): the installer can never see that name; add --as NAME, the disk's name on the host to upgrade (its inventory's PRIMARY_DISK without /dev/, e.g. disk/by-id/scsi-..., or sda)", disk)
 		}
 		name = answerfile.DiskName(disk)
 	}
@@ -71,10 +72,15 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 	to := cmd.String("to")
 	o := output(cmd)
 	if to != "" {
-		if err := writeNew(to, doc); err != nil {
+		written, err := writeNew(to, doc)
+		if err != nil {
 			return err
 		}
-		o.Logf("wrote %s (upgrade of %s from %s %s)", to, u.Disk, u.SourceType, u.Source)
+		if !written {
+			o.Logf("%s already holds this answer file: already as requested", to)
+		} else {
+			o.Logf("wrote %s (upgrade of %s from %s)", to, u.Disk, strings.TrimSpace(u.SourceType+" "+u.Source))
+		}
 	}
 	return o.Emit(map[string]any{
 		"disk": u.Disk, "source_type": u.SourceType, "source": u.Source,
@@ -89,32 +95,49 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 	})
 }
 
-// writeNew writes a new file and refuses to replace an existing one.
-func writeNew(path string, b []byte) error {
+// isImageName reports whether --disk names something the installer cannot
+// see: a path outside /dev, or a regular file here (an image).
+func isImageName(disk string) bool {
+	if strings.HasPrefix(disk, "/dev/") {
+		return false
+	}
+	if strings.Contains(disk, "/") {
+		return true
+	}
+	st, err := os.Stat(disk)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// writeNew writes a new file and refuses to replace an existing one unless
+// it already holds exactly b (a re-run: already as requested).
+func writeNew(path string, b []byte) (written bool, err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if os.IsExist(err) {
-		return xerr.Refusedf("%s exists (not overwritten)", path)
+		if old, rerr := os.ReadFile(path); rerr == nil && bytes.Equal(old, b) {
+			return false, nil
+		}
+		return false, xerr.Refusedf("%s exists with other content (not overwritten)", path)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		os.Remove(path)
-		return err
+		return false, err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return err
+		return false, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return false, err
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
+	return true, nil
 }
 
 func nullIfEmpty(s string) any {

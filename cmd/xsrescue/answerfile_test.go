@@ -42,9 +42,18 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		t.Errorf("existing-installation %d times in\n%s", n, b)
 	}
 
-	// Never overwrites.
-	if code, _, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", to); code != 3 {
-		t.Errorf("existing --to: exit %d, want 3", code)
+	// Never overwrites; a re-run that would write the same bytes is already
+	// as requested.
+	if code, _, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", to); code != 3 || !strings.Contains(errOut, to+" exists with other content") {
+		t.Errorf("existing --to: exit %d, want 3 (%s)", code, errOut)
+	}
+	code, _, stderr = rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
+		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
+	if code != 0 || !strings.Contains(stderr, "already as requested") {
+		t.Errorf("same --to again: exit %d, want 0 (%s)", code, stderr)
+	}
+	if again, _ := os.ReadFile(to); !bytes.Equal(again, b) {
+		t.Error("a re-run changed the file")
 	}
 
 	code, stdout, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sda", "--as", "disk/by-id/ata-X", "--source", "filer:/xs/", "--json")
@@ -81,7 +90,17 @@ func TestAnswerfileImageNeedsName(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "--as NAME") {
 		t.Errorf("image without --as: exit %d %s", code, errOut)
 	}
-	code, out, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
+	// An image in the current directory has no slash in its name, but the
+	// installer can no more see it.
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("xs55.img", make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "xs55.img", "--source", "local")
+	if code != 2 || !strings.Contains(errOut, "add --as NAME") || out != "" {
+		t.Errorf("xs55.img without --as: exit %d %s%s", code, out, errOut)
+	}
+	code, out, _ = rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
 	if code != 0 || !strings.Contains(out, "<existing-installation>disk/by-id/scsi-X</existing-installation>") {
 		t.Errorf("image with --as: exit %d\n%s", code, out)
 	}

@@ -127,6 +127,21 @@ func explainUsage(cmd *cli.Command, err error) error {
 	return fmt.Errorf("%s: %w (see '%s --help')", cmd.FullName(), err, cmd.FullName())
 }
 
+// reportedError is an error whose command already printed its one JSON
+// document (with the error inside); run must not print a second one.
+type reportedError struct{ err error }
+
+func (r reportedError) Error() string { return r.err.Error() }
+func (r reportedError) Unwrap() error { return r.err }
+
+// alreadyReported marks err as carried by the document the command printed.
+func alreadyReported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return reportedError{err}
+}
+
 // run is main without the process: testable with any argv and writers.
 func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
@@ -135,7 +150,8 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return xerr.ExitOK
 	}
 	code := exitCode(err)
-	if jsonRequested(argv) {
+	var rep reportedError
+	if jsonRequested(argv) && !errors.As(err, &rep) {
 		doc := map[string]any{"error": map[string]any{"message": err.Error(), "exit_code": code}}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
@@ -34,7 +36,8 @@ func init() {
 				"Save the backup partition before ANY installer run: every upgrade reformats it, and\n" +
 				"with it the installer's Restore, the cleanest way back.\n\n" +
 				"Refuses (exit 3) a partition that is mounted or held (LVM, device-mapper), and an\n" +
-				"existing FILE. Writes nothing to DISK.\n\n" + exitHelp,
+				"existing FILE, unless FILE and FILE.json already hold exactly this partition (a re-run:\n" +
+				"exit 0, already as requested). Writes nothing to DISK.\n\n" + exitHelp,
 			Flags: []cli.Flag{
 				&cli.IntFlag{Name: "partition", Usage: "partition number `N`"},
 				&cli.StringFlag{Name: "role", Usage: "XenServer partition `ROLE` (backup, root, sr, boot, logs, swap, utility)"},
@@ -50,15 +53,24 @@ func init() {
 				Description: "Writes the image FILE (made by save-partition) back over partition N of DISK.\n" +
 					"Before a byte is written it checks the image against its sidecar FILE.json (size and\n" +
 					"sha256: a truncated or altered snapshot is refused), the partition's size against the\n" +
-					"snapshot's, and that the partition is not mounted or held. Only blocks that differ\n" +
-					"are written; the partition is then re-read and its sha256 compared. The restore is\n" +
-					"recorded in the journal as an external record.\n\n" +
-					"WARNING: this overwrites the whole partition. Everything written to it since the\n" +
-					"snapshot is lost; save it first (save-partition) if it may matter. --dry-run\n" +
-					"reports how many blocks would change and writes nothing.\n\n" + exitHelp,
+					"snapshot's, that the snapshot was saved from this partition (number, start offset\n" +
+					"and role, as its sidecar records them), and that the partition is not mounted or\n" +
+					"held. Only blocks that differ are written. Before the first of them, their current\n" +
+					"content is kept in an undo file next to the journal (DISK-pN-before-restore-TIME.img\n" +
+					"with its sidecar); the partition is then re-read and its sha256 compared. The\n" +
+					"restore is recorded in the journal as an external record whose roll-back command\n" +
+					"restores the undo file: restore-partition --from UNDO-FILE puts the partition back\n" +
+					"as it was, and only onto the content the restore left.\n\n" +
+					"WARNING: this overwrites the partition with the snapshot. Keep the undo file until\n" +
+					"the restored system is proven. --force restores a snapshot saved from ANOTHER\n" +
+					"partition (number, start or role differ), e.g. onto a replacement disk laid out\n" +
+					"differently: restoring the backup partition's image over the root is how a root\n" +
+					"is lost, so check the layout with disk inspect first. --dry-run reports how many\n" +
+					"blocks would change and writes nothing.\n\n" + exitHelp,
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "partition", Usage: "partition number `N`", Required: true},
-					&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition", Required: true},
+					&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition (or an undo file)", Required: true},
+					&cli.BoolFlag{Name: "force", Usage: "restore even if the snapshot was saved from another partition number, start or role (see WARNING)"},
 				},
 				Action: runRestorePartition,
 			}}
@@ -107,6 +119,13 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	finish := progress(o, "saving partition", p.Size, &opt.Progress)
 	sc, err := partimage.Save(ctx, f, partimage.Source{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}, image, opt)
 	finish()
+	if errors.Is(err, partimage.ErrAlreadySaved) {
+		doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarPath: partimage.SidecarPath(image), Verified: true}
+		return o.Emit(doc, func(w io.Writer) error {
+			fmt.Fprintf(w, "%s already holds partition %d (%s) of %s (sha256 %s, verified): already as requested\n", image, p.Number, dash(p.Role), diskPath, sc.SHA256)
+			return nil
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -156,12 +175,20 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer f.Close()
-	plan, err := partimage.Plan(ctx, f, p.Start, p.Size, image)
+	dst := partimage.Source{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}
+	sc, err := partimage.ReadSidecar(image)
 	if err != nil {
 		return err
 	}
-	if plan.Sidecar.Partition != p.Number && plan.Sidecar.Partition != 0 {
-		o.Logf("xsrescue: note: %s was saved from partition %d, restoring onto partition %d", image, plan.Sidecar.Partition, p.Number)
+	if err := sc.CheckSame(dst); err != nil {
+		if !cmd.Bool("force") {
+			return fmt.Errorf("%s: %w: refusing to restore it onto partition %d (%s) of %s; check with xsrescue disk inspect %s, and give --force only if this is really meant", image, err, p.Number, dash(p.Role), diskPath, diskPath)
+		}
+		o.Logf("xsrescue: --force: %v", err)
+	}
+	plan, err := partimage.Plan(ctx, f, p.Start, p.Size, image)
+	if err != nil {
+		return err
 	}
 	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: plan}
 	summary := fmt.Sprintf("restore partition %d (%s) of %s from %s: %d of %d MiB blocks differ (%s to write)",
@@ -177,22 +204,25 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 			return nil
 		})
 	}
+	keep := undoPath(filepath.Dir(journalPath(cmd, image)), diskPath, p.Number)
 	if !cmd.Bool("yes") {
 		o.Logf("%s", summary)
+		o.Logf("the %d block(s) overwritten are kept first in %s (restore it to undo)", plan.ChangedBlocks, keep)
 		if err := confirmMutation(cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
 			return err
 		}
 	}
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
-	res, err := partimage.Restore(ctx, f, p.Start, p.Size, image, plan, bar)
+	res, err := partimage.Restore(ctx, f, dst, image, plan, keep, bar)
 	finish()
 	if err != nil {
 		return err
 	}
 	doc.RestoreResult = res
+	rollback := fmt.Sprintf("xsrescue disk restore-partition %s --partition %d --from %s", absPath(diskPath), p.Number, absPath(keep))
 	rec := &journal.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(diskPath), p.Number), SHA256: res.Sidecar.SHA256,
-		Rollback: "none: the previous content was not kept (save it with disk save-partition before a restore)"}
+		Rollback: rollback}
 	doc.Op, err = recordExternal(ctx, cmd, d, p, image, "disk restore-partition", rec,
 		fmt.Sprintf("partition %d of %s restored from %s", p.Number, diskPath, image))
 	if err != nil {
@@ -201,6 +231,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	return o.Emit(doc, func(w io.Writer) error {
 		fmt.Fprintln(w, summary)
 		fmt.Fprintf(w, "written and verified: sha256 %s; journal %s op %d\n", res.VerifiedSHA256, doc.Op.Journal, doc.Op.Op)
+		fmt.Fprintf(w, "the overwritten blocks are kept in %s; to undo: %s\n", keep, rollback)
 		return nil
 	})
 }
@@ -239,10 +270,7 @@ func pickPartition(ctx context.Context, diskPath string, number int, role string
 // recordExternal records an action done outside any root in the journal:
 // --journal, or xsrescue-journal.db beside the image.
 func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p *partition.Partition, image, command string, rec *journal.ExternalRecord, why string) (*journal.Result, error) {
-	path := cmd.String("journal")
-	if path == "" {
-		path = filepath.Join(filepath.Dir(absPath(image)), "xsrescue-journal.db")
-	}
+	path := journalPath(cmd, image)
 	root, err := target.OpenRoot(filepath.Dir(absPath(image)))
 	if err != nil {
 		return nil, err
@@ -260,6 +288,29 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	tgt := &target.Target{Root: root, Identity: identity, Disk: d.Path, Partition: p.Number}
 	plan := &journal.Plan{Command: command, Changes: []journal.Change{{Kind: journal.External, External: rec, Why: why}}}
 	return j.Apply(ctx, tgt, append([]string{"xsrescue"}, os.Args[1:]...), plan)
+}
+
+// undoPath names a new undo file in dir: DISK-pN-before-restore-TIME.img,
+// with -2, -3... when a restore in the same second took that name.
+func undoPath(dir, diskPath string, n int) string {
+	base := filepath.Join(dir, fmt.Sprintf("%s-p%d-before-restore-%s", strings.TrimSuffix(filepath.Base(diskPath), filepath.Ext(diskPath)), n, time.Now().UTC().Format("20060102T150405Z")))
+	p := base + ".img"
+	for i := 2; ; i++ {
+		_, err := os.Lstat(p)
+		_, errSc := os.Lstat(partimage.SidecarPath(p))
+		if os.IsNotExist(err) && os.IsNotExist(errSc) {
+			return p
+		}
+		p = fmt.Sprintf("%s-%d.img", base, i)
+	}
+}
+
+// journalPath is --journal, or xsrescue-journal.db beside the image.
+func journalPath(cmd *cli.Command, image string) string {
+	if p := cmd.String("journal"); p != "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(absPath(image)), "xsrescue-journal.db")
 }
 
 // progress installs a progress bar callback into *cb when stderr is a

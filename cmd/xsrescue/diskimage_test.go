@@ -108,6 +108,70 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if code, out, _ := rescueRun(t, append(restore, "--yes")...); code != 0 || !strings.Contains(out, "nothing to do") {
 			t.Errorf("second restore: exit %d\n%s", code, out)
 		}
+		// The blocks the restore overwrote were kept next to the journal, and
+		// the journal's roll-back command puts the partition back.
+		kept, _ := filepath.Glob(filepath.Join(dir, "*-p2-before-restore-*.img"))
+		if len(kept) != 1 {
+			t.Fatalf("undo files %v, want one", kept)
+		}
+		j, err = journal.OpenReadOnly(jpath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err = j.Op(t.Context(), 2)
+		j.Close()
+		if err != nil || len(op.Changes) != 1 || op.Changes[0].External == nil || !strings.HasSuffix(op.Changes[0].External.Rollback, "--from "+kept[0]) {
+			t.Fatalf("restore's journal record: %+v %v", op, err)
+		}
+		if code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", kept[0], "--journal", jpath, "--yes"); code != 0 {
+			t.Fatalf("undo: exit %d %s", code, errOut)
+		}
+		if imageSum(t, img) != damaged {
+			t.Fatal("undoing the restore did not give back the partition it overwrote")
+		}
+		// Re-saving to the same file is "already as requested" only while the
+		// partition still holds the saved bytes.
+		save := []string{"disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath}
+		if code, _, errOut := rescueRun(t, save...); code != 3 || !strings.Contains(errOut, snap+" exists and holds other content") {
+			t.Errorf("re-save over other content: exit %d %s", code, errOut)
+		}
+		if code, _, _ := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath, "--yes"); code != 0 {
+			t.Fatal("restore again failed")
+		}
+		if code, out, errOut := rescueRun(t, save...); code != 0 || !strings.Contains(out, "already as requested") {
+			t.Errorf("re-save of the same partition: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+}
+
+// TestDiskImageOtherPartition restores the backup partition's image onto the
+// root partition of the same size: refused unless --force, and then undoable.
+func TestDiskImageOtherPartition(t *testing.T) {
+	img, _, snap, jpath := savedBackup(t)
+	start := imageSum(t, img)
+	restore := []string{"disk", "restore-partition", img, "--partition", "1", "--from", snap, "--journal", jpath}
+	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}} {
+		code, _, errOut := rescueRun(t, append(restore, extra...)...)
+		if code != 3 || !strings.Contains(errOut, "saved from another partition (partition 2, not 1") || !strings.Contains(errOut, "--force") {
+			t.Errorf("%v: exit %d %s", extra, code, errOut)
+		}
+	}
+	if imageSum(t, img) != start {
+		t.Fatal("a refused restore wrote to the disk")
+	}
+	code, out, errOut := rescueRun(t, append(restore, "--force", "--yes", "--json")...)
+	var doc struct {
+		Written   bool   `json:"written"`
+		KeptImage string `json:"kept_image"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || !doc.Written || doc.KeptImage == "" {
+		t.Fatalf("--force: exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	if code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "1", "--from", doc.KeptImage, "--journal", jpath, "--yes"); code != 0 {
+		t.Fatalf("undo: exit %d %s", code, errOut)
+	}
+	if imageSum(t, img) != start {
+		t.Fatal("the undo file did not give the root partition back")
 	}
 }
 
@@ -120,21 +184,28 @@ func sha256Hex(b []byte) string {
 	return s
 }
 
-func TestDiskImageRefusals(t *testing.T) {
-	img := cliImage(t)
-	dir := t.TempDir()
-	snap := filepath.Join(dir, "backup.img")
-	jpath := filepath.Join(dir, "journal.db")
-	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath); code != 0 {
+// savedBackup builds a Mini disk and saves its backup partition (2) to
+// DIR/backup.img, journalled in DIR/journal.db.
+func savedBackup(t *testing.T) (img, dir, snap, jpath string) {
+	t.Helper()
+	img, dir = cliImage(t), t.TempDir()
+	snap, jpath = filepath.Join(dir, "backup.img"), filepath.Join(dir, "journal.db")
+	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", jpath); code != 0 {
 		t.Fatalf("save: %d %s", code, errOut)
 	}
+	return img, dir, snap, jpath
+}
+
+func TestDiskImageRefusals(t *testing.T) {
+	img, dir, snap, _ := savedBackup(t)
 	start := imageSum(t, img)
 	for _, tc := range []struct {
 		name string
 		argv []string
 		code int
 	}{
-		{"existing --to", []string{"disk", "save-partition", img, "--partition", "2", "--to", snap}, 3},
+		{"same --to again", []string{"disk", "save-partition", img, "--partition", "2", "--to", snap}, 0},
+		{"existing --to of another partition", []string{"disk", "save-partition", img, "--partition", "1", "--to", snap}, 3},
 		{"both selectors", []string{"disk", "save-partition", img, "--partition", "2", "--role", "backup", "--to", snap + "2"}, 2},
 		{"unknown role", []string{"disk", "save-partition", img, "--role", "logs", "--to", snap + "3"}, 2},
 		{"no partition 9", []string{"disk", "restore-partition", img, "--partition", "9", "--from", snap, "--yes"}, 2},

@@ -103,6 +103,9 @@ func TestDoctorPlanExecution(t *testing.T) {
 		}
 		words := shellWords(t, s.Command)
 		ran = append(ran, words[0]+" "+words[1])
+		if words[1] == "answerfile" && !strings.Contains(s.Command, " --as disk/by-id/") && !strings.Contains(s.Command, " --as sd") {
+			t.Errorf("step %d %q: an image's answer file needs --as with the host's PRIMARY_DISK", s.Step, s.Command)
+		}
 		switch words[0] {
 		case "xsrescue":
 			if code, out, errOut := rescueRun(t, words[1:]...); code != 0 {
@@ -173,6 +176,52 @@ func TestDoctorUsage(t *testing.T) {
 	} {
 		if code, _, _ := rescueRun(t, argv...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", argv, code)
+		}
+	}
+}
+
+// TestDoctorAnswerfileName: for an image, the plan's answer file names the
+// disk as the host's inventory records it (PRIMARY_DISK); without one it
+// cannot be guessed, so the step is left to the engineer with --as NAME.
+func TestDoctorAnswerfileName(t *testing.T) {
+	needRootAndE2fs(t)
+	spec := fixtures.MiniRescue("noprimary")
+	inv, err := spec.Partitions[0].Root.Inventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, kv := range inv {
+		if kv[0] != "PRIMARY_DISK" {
+			b.WriteString(kv[0] + "='" + kv[1] + "'\n")
+		}
+	}
+	spec.Partitions[0].Root.Extra["etc/xensource-inventory"] = []byte(b.String())
+	for _, tc := range []struct {
+		spec   fixtures.DiskSpec
+		want   string
+		manual bool
+	}{
+		{fixtures.MiniRescue("primary"), " --as " + strings.TrimPrefix(fixtures.DefaultPrimaryDisk, "/dev/") + " ", false},
+		{spec, " --as NAME ", true},
+	} {
+		dir := t.TempDir()
+		img, err := fixtures.BuildDisk(dir, tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := doctorJSON(t, "--disk", img, "--installer", "5.0", "--save-dir", dir)
+		var found bool
+		for _, s := range rep.Plan {
+			if strings.HasPrefix(s.Command, "xsrescue answerfile upgrade") {
+				found = true
+				if !strings.Contains(s.Command, tc.want) || s.Manual != tc.manual {
+					t.Errorf("%s: step %q manual %v, want %q manual %v", tc.spec.Name, s.Command, s.Manual, tc.want, tc.manual)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no answerfile step in %+v", tc.spec.Name, rep.Plan)
 		}
 	}
 }

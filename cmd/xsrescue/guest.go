@@ -49,6 +49,9 @@ func guestCheckCommand() *cli.Command {
 			"ok, warn or broken, with the file and line it read. --host-kernel (or kernel= of the\n" +
 			"--domain-config file) is the kernel the host boots for the guest: its modules must be in\n" +
 			"lib/modules. vcpus= of the domain config decides whether irqbalance is useful.\n" +
+			"A file a rule cannot use (a symlink to a different file, a loop, not a regular file, or\n" +
+			"malformed) is a broken finding of that rule; every other rule is still reported. A\n" +
+			"malformed file then makes the command exit 2 (file and line on stderr).\n" +
 			"Read-only: never writes a byte, to the guest or to the domain config.\n\n" + exitHelp,
 		Flags:  append(targetFlags(), guestDomainFlags()...),
 		Action: runGuestCheck,
@@ -70,10 +73,15 @@ func guestFixCommand() *cli.Command {
 			"same journal as the guest's. The host-kernel and rpmnew rules are never fixed\n" +
 			"automatically; what is left is listed. A second run changes nothing (\"already as requested\").\n\n" +
 			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running.\n\n" +
-			"EXIT STATUS:\n   0  fixed (or already as requested)\n   1  the operation failed\n" +
-			"   2  a malformed yum.conf, inittab, account file or domain config (file and line named),\n" +
-			"      an unknown rule, bad flags\n" +
-			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device\n",
+			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
+			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
+			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
+			"EXIT STATUS:\n   0  fixed (or already as requested; rules skipped for a symlink are listed)\n" +
+			"   1  the operation failed\n" +
+			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
+			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
+			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
+			"      a rule asked for with --only whose file is a symlink to another file\n",
 		Flags: append(append(targetFlags(), guestDomainFlags()...),
 			&cli.StringSliceFlag{Name: "only", Usage: "fix only `RULE` (repeatable; one of " + strings.Join(guestfix.RuleNames(), ", ") + ")"},
 		),
@@ -88,7 +96,22 @@ type GuestCheckDoc struct {
 	Partition    int     `json:"partition,omitempty"`
 	DomainConfig *string `json:"domain_config"`
 	*guestfix.Report
-	Clean bool `json:"clean"`
+	Clean bool        `json:"clean"`
+	Error *guestError `json:"error,omitempty"`
+}
+
+// guestError is the error a guest command exits with after its document:
+// a malformed guest file (exit 2), named in the document too.
+type guestError struct {
+	Message  string `json:"message"`
+	ExitCode int    `json:"exit_code"`
+}
+
+func newGuestError(err error) *guestError {
+	if err == nil {
+		return nil
+	}
+	return &guestError{Message: err.Error(), ExitCode: xerr.Code(err)}
 }
 
 // GuestFixDoc is the JSON document of `guest fix` (docs/json.md).
@@ -100,6 +123,7 @@ type GuestFixDoc struct {
 	Manual       []guestfix.Finding `json:"manual"`
 	Op           *journal.Result    `json:"op"`  // the last op applied to the guest
 	Ops          []*journal.Result  `json:"ops"` // every op applied to the guest, in order
+	Error        *guestError        `json:"error,omitempty"`
 }
 
 // GuestDomainFix is the domain config part of `guest fix`.
@@ -174,11 +198,15 @@ func runGuestCheck(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	rep.Notes = append(rep.Notes, tgt.Notes...)
-	doc := &GuestCheckDoc{Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition, Report: rep, Clean: rep.Clean()}
+	doc := &GuestCheckDoc{Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition, Report: rep, Clean: rep.Clean(), Error: newGuestError(rep.Err())}
 	if opts.Domain != nil {
 		doc.DomainConfig = &opts.Domain.Name
 	}
-	return output(cmd).Emit(doc, func(w io.Writer) error { return renderGuestCheck(w, doc) })
+	// Every rule is reported; a malformed file then sets the exit status.
+	if err := output(cmd).Emit(doc, func(w io.Writer) error { return renderGuestCheck(w, doc) }); err != nil {
+		return err
+	}
+	return alreadyReported(rep.Err())
 }
 
 func renderGuestCheck(w io.Writer, doc *GuestCheckDoc) error {
@@ -260,7 +288,8 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	}
-	return output(cmd).Emit(doc, func(w io.Writer) error {
+	doc.Error = newGuestError(fix.Err())
+	err = output(cmd).Emit(doc, func(w io.Writer) error {
 		if len(doc.Manual) > 0 {
 			fmt.Fprintln(w, "not fixed automatically:")
 			for _, f := range doc.Manual {
@@ -269,6 +298,10 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return alreadyReported(fix.Err())
 }
 
 // applyDomainFix applies the domain config change as its own op on a root

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -264,6 +265,124 @@ func TestGuestDisk(t *testing.T) {
 		// Without a domain config the vCPU count, and so irqbalance, stays open.
 		if f.Severity != "ok" && f.ID != "services/irqbalance" {
 			t.Errorf("after fix: %s %s: %s", f.Severity, f.ID, f.Evidence)
+		}
+	}
+}
+
+// TestGuestUnsafeLink is the acceptance repro: etc/securetty -> /etc/shadow
+// must never be read or edited as securetty.
+func TestGuestUnsafeLink(t *testing.T) {
+	root, _ := guestTree(t, fixtures.CentOS46Guest())
+	if err := os.Remove(filepath.Join(root, "etc/securetty")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/shadow", filepath.Join(root, "etc/securetty")); err != nil {
+		t.Fatal(err)
+	}
+	const evidence = "etc/securetty is a symlink to etc/shadow: not read, not edited"
+	before := guestState(t, root)
+	for _, argv := range [][]string{
+		{"guest", "fix", "--root", root, "--only", "serial-console", "--dry-run"},
+		{"guest", "fix", "--root", root, "--only", "serial-console", "--yes"},
+	} {
+		code, out, errOut := guestRun(t, argv...)
+		if code != 3 || !strings.Contains(errOut, evidence) || strings.Contains(out, "ttyS0") {
+			t.Errorf("%q: exit %d, want 3 naming %q\n%s%s", argv, code, evidence, out, errOut)
+		}
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Fatalf("a refused fix wrote to the guest:\n%s", d)
+	}
+
+	doc := guestCheck(t, "--root", root)
+	if sev := severities(doc); sev["serial-console/securetty"] != "broken" || sev["dbus-user"] != "broken" || sev["tls"] != "warn" {
+		t.Errorf("findings %+v", doc.Findings)
+	}
+
+	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--yes")
+	if code != 0 || !strings.Contains(out, "BROKEN serial-console/securetty: "+evidence) {
+		t.Errorf("fix: exit %d, want 0 listing the refused rule\n%s%s", code, out, errOut)
+	}
+	shadow, err := os.ReadFile(filepath.Join(root, "etc/shadow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(shadow), "ttyS0") || !strings.Contains(string(shadow), "dbus:!!:") {
+		t.Errorf("etc/shadow after fix (the dbus line only):\n%s", shadow)
+	}
+	if link, err := os.Readlink(filepath.Join(root, "etc/securetty")); err != nil || link != "/etc/shadow" {
+		t.Errorf("etc/securetty is now %q, %v", link, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "lib/tls.disabled")); err != nil {
+		t.Errorf("the other rules were not applied: %v", err)
+	}
+}
+
+// TestGuestMalformedFile: one malformed file is a finding of its rule; the
+// other rules are reported (one JSON document) and fixed, then exit 2.
+func TestGuestMalformedFile(t *testing.T) {
+	root, _ := guestTree(t, fixtures.CentOS46Guest())
+	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), []byte("id:3:initdefault:\n0:root:x:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const msg = `etc/inittab line 2: unknown action "x"`
+	code, out, errOut := guestRun(t, "guest", "check", "--root", root, "--json")
+	var doc guestCheckJSON
+	var docErr struct {
+		Error struct {
+			Message  string `json:"message"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"error"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("check --json: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out[:dec.InputOffset()]), &docErr); err != nil {
+		t.Fatal(err)
+	}
+	if rest := strings.TrimSpace(out[dec.InputOffset():]); rest != "" {
+		t.Errorf("check --json printed more than one document; after the first: %s", rest)
+	}
+	if code != 2 || errOut != "xsrescue: "+msg+"\n" || docErr.Error.Message != msg || docErr.Error.ExitCode != 2 {
+		t.Errorf("check --json: exit %d, error %+v, stderr %q; want exit 2 with %q", code, docErr.Error, errOut, msg)
+	}
+	sev := severities(doc)
+	for id, want := range map[string]string{"serial-console/inittab": "broken", "serial-console/securetty": "warn", "dbus-user": "broken", "tls": "warn", "installonlypkgs": "warn"} {
+		if sev[id] != want {
+			t.Errorf("%s: %q, want %q", id, sev[id], want)
+		}
+	}
+
+	code, out, errOut = guestRun(t, "guest", "check", "--root", root)
+	if code != 2 || !regexp.MustCompile(`(?m)^BROKEN +serial-console/inittab +`+regexp.QuoteMeta(msg)+`$`).MatchString(out) || !strings.Contains(out, "BROKEN  dbus-user") || errOut != "xsrescue: "+msg+"\n" {
+		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
+	}
+
+	before := guestState(t, root)
+	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--yes")
+	if code != 2 || !strings.Contains(out, "BROKEN serial-console/inittab: "+msg) {
+		t.Errorf("fix: exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	after := guestState(t, root)
+	if after["etc/inittab"] != before["etc/inittab"] || after["etc/securetty"] != before["etc/securetty"] {
+		t.Errorf("the serial-console rule was applied despite the malformed inittab")
+	}
+	if _, ok := after["lib/tls.disabled"]; !ok {
+		t.Errorf("the other rules were not applied")
+	}
+
+	// The acceptance repro: a link clamped at the root onto etc/passwd.
+	if err := os.Remove(filepath.Join(root, "etc/inittab")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../etc/passwd", filepath.Join(root, "etc/inittab")); err != nil {
+		t.Fatal(err)
+	}
+	doc = guestCheck(t, "--root", root)
+	for _, f := range doc.Findings {
+		if f.ID == "serial-console/inittab" && (f.Severity != "broken" || f.Evidence != "etc/inittab is a symlink to etc/passwd: not read, not edited") {
+			t.Errorf("inittab finding %+v", f)
 		}
 	}
 }

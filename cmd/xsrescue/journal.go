@@ -71,7 +71,9 @@ func init() {
 					Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
 						"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
 						"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
-						"original command again afterwards. The target defaults to the one the op recorded.\n\n" +
+						"original command again afterwards. The target defaults to the one the op recorded.\n" +
+						"Staging files no op accounts for (.xsrescue-UUID-N.tmp anywhere in the root, e.g. left\n" +
+						"by an op journaled elsewhere) are removed too and reported.\n\n" +
 						"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
 					Flags:  targetFlags(),
 					Action: runJournalRecover,
@@ -110,40 +112,39 @@ var errNoJournal = errors.New("no journal")
 
 // openJournalRO opens the journal for list/show/export: --journal, or the
 // default inside the target opened read-only. A missing journal is
-// errNoJournal. The returned closer releases both.
-func openJournalRO(ctx context.Context, cmd *cli.Command) (*journal.Journal, func(), error) {
+// errNoJournal. The returned closer releases both; shown names the journal
+// for messages (see journalShown).
+func openJournalRO(ctx context.Context, cmd *cli.Command) (j *journal.Journal, done func(), shown string, err error) {
 	var tgt *target.Target
 	p := cmd.String("journal")
 	if p == "" {
 		if !hasTargetFlags(cmd) {
-			return nil, nil, usageError{fmt.Errorf("%s: give the target (--root DIR or --disk DEV) or --journal PATH", cmd.FullName())}
+			return nil, nil, "", usageError{fmt.Errorf("%s: give the target (--root DIR or --disk DEV) or --journal PATH", cmd.FullName())}
 		}
-		var err error
 		if tgt, err = openTarget(ctx, cmd, false); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		if p, err = journalPathFor(cmd, tgt, false); err != nil {
 			tgt.Close()
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 	}
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 		tgt.Close()
-		return nil, nil, fmt.Errorf("%w at %s", errNoJournal, p)
+		return nil, nil, "", fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
 	}
-	j, err := journal.OpenReadOnly(p)
-	if err != nil {
+	if j, err = journal.OpenReadOnly(p); err != nil {
 		tgt.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return j, func() { j.Close(); tgt.Close() }, nil
+	return j, func() { j.Close(); tgt.Close() }, journalShown(tgt, j.Path()), nil
 }
 
 func runJournalList(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	j, done, err := openJournalRO(ctx, cmd)
+	j, done, shown, err := openJournalRO(ctx, cmd)
 	if errors.Is(err, errNoJournal) {
 		return output(cmd).Emit(map[string]any{"ops": []journal.OpInfo{}}, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
@@ -162,12 +163,12 @@ func runJournalList(ctx context.Context, cmd *cli.Command) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
 		for _, o := range ops {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, o.Status, o.Started, o.Changes, strings.Join(o.Argv, " "))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, o.Status, o.Started, o.Changes, shellLine(o.Argv))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "journal %s\n", j.Path())
+		_, err := fmt.Fprintf(w, "journal %s\n", shown)
 		return err
 	})
 }
@@ -181,7 +182,7 @@ func runJournalShow(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	j, done, err := openJournalRO(ctx, cmd)
+	j, done, shown, err := openJournalRO(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -192,7 +193,7 @@ func runJournalShow(ctx context.Context, cmd *cli.Command) error {
 	}
 	return output(cmd).Emit(map[string]any{"op": op}, func(w io.Writer) error {
 		fmt.Fprintf(w, "Op %d (%s): %s\n", op.ID, op.UUID, op.Status)
-		fmt.Fprintf(w, "  command  %s\n  target   %s (root %s)\n  started  %s\n", strings.Join(op.Argv, " "), op.Target, op.Root, op.Started)
+		fmt.Fprintf(w, "  command  %s\n  target   %s (%s)\n  started  %s\n", shellLine(op.Argv), op.Target, opWhere(op.OpInfo), op.Started)
 		if op.Finished != nil {
 			fmt.Fprintf(w, "  finished %s\n", *op.Finished)
 		}
@@ -208,9 +209,27 @@ func runJournalShow(ctx context.Context, cmd *cli.Command) error {
 				fmt.Fprintf(w, "     sha256 before %s\n     sha256 after  %s\n", hashOrDash(deref(c.BeforeSHA256)), hashOrDash(deref(c.AfterSHA256)))
 			}
 		}
-		_, err := fmt.Fprintf(w, "journal %s\n", j.Path())
+		_, err := fmt.Fprintf(w, "journal %s\n", shown)
 		return err
 	})
+}
+
+// shellLine is a recorded argv as one line that can be pasted into a shell.
+func shellLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = quoteShell(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// opWhere names where an op was made: the disk and partition, the mount
+// point only as detail (it existed while that command ran), or the root.
+func opWhere(op journal.OpInfo) string {
+	if op.Disk != nil {
+		return fmt.Sprintf("disk %s partition %d, mounted at %s then", *op.Disk, deref0(op.Partition), op.Root)
+	}
+	return "root " + op.Root
 }
 
 func deref(s *string) string {
@@ -223,8 +242,9 @@ func deref(s *string) string {
 // openForRepair opens the journal read-write and the target undo/recover
 // work on: --root/--disk if given (the journal defaulting inside it), else
 // the target the op recorded (which then needs --journal). recorded picks
-// the op whose target is used.
-func openForRepair(ctx context.Context, cmd *cli.Command, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
+// the op whose target is used. With orNone, a target without a journal
+// gives a nil journal instead of an error.
+func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
 	if hasTargetFlags(cmd) {
 		tgt, err := openTarget(ctx, cmd, true)
 		if err != nil {
@@ -233,6 +253,9 @@ func openForRepair(ctx context.Context, cmd *cli.Command, recorded func(*journal
 		p, err := journalPathFor(cmd, tgt, false)
 		if err == nil {
 			_, err = os.Stat(p)
+		}
+		if orNone && errors.Is(err, fs.ErrNotExist) {
+			return nil, tgt, nil
 		}
 		if err != nil {
 			tgt.Close()
@@ -289,7 +312,7 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	j, tgt, err := openForRepair(ctx, cmd, func(j *journal.Journal) (*journal.OpInfo, error) {
+	j, tgt, err := openForRepair(ctx, cmd, false, func(j *journal.Journal) (*journal.OpInfo, error) {
 		op, err := j.Op(ctx, id)
 		if err != nil {
 			return nil, err
@@ -306,8 +329,13 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// Refusals (another target, already undone, drift) come before the
+	// revert list: a list of what will not happen only misleads.
+	if err := j.CheckUndo(ctx, tgt, id, cmd.Bool("force")); err != nil {
+		return err
+	}
 	if !o.JSON {
-		fmt.Fprintf(o.Stdout(), "Undo op %d (%s) on %s:\n", op.ID, strings.Join(op.Argv, " "), tgt.Root.Dir())
+		fmt.Fprintf(o.Stdout(), "Undo op %d (%s) on %s:\n", op.ID, shellLine(op.Argv), tgt.Name())
 		for i := len(op.Changes) - 1; i >= 0; i-- {
 			fmt.Fprintf(o.Stdout(), "  revert: %s\n", op.Changes[i].Description)
 		}
@@ -317,7 +345,7 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Root.Dir())); err != nil {
+		if err := confirmMutation(cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
 			return err
 		}
 	}
@@ -326,24 +354,26 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	return o.Emit(map[string]any{"op": res}, func(w io.Writer) error {
-		printOpResult(w, res, "undone")
+		printOpResult(w, tgt, res, "undone")
 		return nil
 	})
+}
+
+// recoverDoc is what journal recover reports: the ops rolled back and the
+// staging files removed (paths relative to the root).
+type recoverDoc struct {
+	Recovered    []*journal.Result `json:"recovered"`
+	RemovedTemps []string          `json:"removed_temps"`
 }
 
 func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	var nothing bool
-	j, tgt, err := openForRepair(ctx, cmd, func(j *journal.Journal) (*journal.OpInfo, error) {
+	j, tgt, err := openForRepair(ctx, cmd, true, func(j *journal.Journal) (*journal.OpInfo, error) {
 		ops, err := j.Interrupted(ctx)
-		if err != nil {
+		if err != nil || len(ops) == 0 {
 			return nil, err
-		}
-		if len(ops) == 0 {
-			nothing = true
-			return nil, nil
 		}
 		for _, op := range ops[1:] {
 			if op.Target != ops[0].Target {
@@ -356,27 +386,38 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := output(cmd)
-	if nothing {
-		return o.Emit(map[string]any{"recovered": []*journal.Result{}}, func(w io.Writer) error {
+	doc := recoverDoc{Recovered: []*journal.Result{}, RemovedTemps: []string{}}
+	if tgt == nil {
+		// --journal alone and nothing interrupted: no target to look into.
+		return o.Emit(doc, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted.")
 			return err
 		})
 	}
 	defer tgt.Close()
-	defer j.Close()
-	ops, err := j.Interrupted(ctx)
+	var ops []journal.OpInfo
+	if j != nil { // nil: nothing was journaled, but staging files may be left
+		defer j.Close()
+		if ops, err = j.Interrupted(ctx); err != nil {
+			return err
+		}
+	}
+	temps, err := journal.StaleTemps(tgt.Root)
 	if err != nil {
 		return err
 	}
-	if len(ops) == 0 {
-		return o.Emit(map[string]any{"recovered": []*journal.Result{}}, func(w io.Writer) error {
-			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted.")
+	if len(ops) == 0 && len(temps) == 0 {
+		return o.Emit(doc, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted, no staging file is left.")
 			return err
 		})
 	}
 	if !o.JSON {
 		for _, op := range ops {
-			fmt.Fprintf(o.Stdout(), "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, strings.Join(op.Argv, " "), op.Status)
+			fmt.Fprintf(o.Stdout(), "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, shellLine(op.Argv), op.Status)
+		}
+		for _, t := range temps {
+			fmt.Fprintf(o.Stdout(), "Staging file %s was left by an interrupted op; it will be removed.\n", t)
 		}
 	}
 	if cmd.Bool("dry-run") {
@@ -384,17 +425,33 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Roll back %d interrupted op(s) on %s?", len(ops), tgt.Root.Dir())); err != nil {
+		q := fmt.Sprintf("Roll back %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())
+		if err := confirmMutation(cmd, q); err != nil {
 			return err
 		}
 	}
-	res, err := j.Recover(ctx, tgt)
+	if j != nil {
+		res, err := j.Recover(ctx, tgt)
+		if err != nil {
+			return err
+		}
+		doc.Recovered = append(doc.Recovered, res...)
+	}
+	// Rolling back removed the temps of the ops it knew; the rest go now.
+	if temps, err = journal.StaleTemps(tgt.Root); err != nil {
+		return err
+	}
+	removed, err := journal.RemoveStaleTemps(tgt.Root, temps)
+	doc.RemovedTemps = append(doc.RemovedTemps, removed...)
 	if err != nil {
 		return err
 	}
-	return o.Emit(map[string]any{"recovered": res}, func(w io.Writer) error {
-		for _, r := range res {
-			printOpResult(w, r, "rolled back")
+	return o.Emit(doc, func(w io.Writer) error {
+		for _, r := range doc.Recovered {
+			printOpResult(w, tgt, r, "rolled back")
+		}
+		for _, t := range doc.RemovedTemps {
+			fmt.Fprintf(w, "Removed staging file %s\n", t)
 		}
 		return nil
 	})
@@ -417,7 +474,7 @@ func runJournalExport(ctx context.Context, cmd *cli.Command) error {
 	if file == "-" && o.JSON {
 		return usageError{fmt.Errorf("%s: --json and FILE '-' both want stdout", cmd.FullName())}
 	}
-	j, done, err := openJournalRO(ctx, cmd)
+	j, done, _, err := openJournalRO(ctx, cmd)
 	if err != nil {
 		return err
 	}

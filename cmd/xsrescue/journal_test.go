@@ -7,10 +7,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 // The journal tests drive a tiny mutating command of their own through the
@@ -32,7 +35,8 @@ func init() {
 			ArgsUsage: "FILE",
 			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
 				"WARNING: writes FILE.\n\n" + exitHelp,
-			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"}),
+			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"},
+				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"}),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				a, err := args(cmd, 1, 1)
 				if err != nil {
@@ -183,8 +187,8 @@ func TestJournalCLIFlow(t *testing.T) {
 
 	// Another target is refused.
 	other := journalTestRoot(t)
-	if code, _, errOut := journalRun(t, "journal", "undo", "1", "--root", other, "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "another target") {
-		t.Errorf("undo on another target: exit %d %s", code, errOut)
+	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--root", other, "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "another target") || strings.Contains(out, "revert:") {
+		t.Errorf("undo on another target: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// Undo with the recorded target (only --journal given).
 	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--journal", jpath, "--yes"); code != 0 || !strings.Contains(out, "undone") {
@@ -193,8 +197,9 @@ func TestJournalCLIFlow(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); string(b) != "PRODUCT_VERSION='8.2.1'\nBUILD='x'\n" {
 		t.Fatalf("after undo %q", b)
 	}
-	if code, _, _ := journalRun(t, "journal", "undo", "1", "--root", dir, "--yes"); code != 3 {
-		t.Errorf("second undo: exit %d, want 3", code)
+	// Refusals come before the list of what undo would revert.
+	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--root", dir, "--yes"); code != 3 || strings.Contains(out, "revert:") || !strings.Contains(errOut, "is undone") {
+		t.Errorf("second undo: exit %d, want 3 and no revert list\n%s\n%s", code, out, errOut)
 	}
 	if code, out, _ := journalRun(t, "journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
 		t.Errorf("recover: exit %d %s", code, out)
@@ -248,23 +253,44 @@ func TestJournalDefaultPathStaysInRoot(t *testing.T) {
 }
 
 // The whole flow on a disk image that xsrescue mounts itself: apply, list,
-// undo, each through its own --disk open.
+// undo, each through its own --disk open. Messages name the disk and the
+// partition, never the private mount point; the disk is given relative, and
+// the undo command is still complete and absolute. The root filesystem's
+// journal is dirty: the dry run already says that applying replays it.
 func TestJournalCLIDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: loop devices and mount")
 	}
-	if _, err := exec.LookPath("mkfs.ext3"); err != nil {
-		t.Skip("mkfs.ext3 not installed (e2fsprogs)")
+	for _, tool := range []string{"mkfs.ext3", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (e2fsprogs)", tool)
+		}
 	}
-	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("journal-cli", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
+	dir := t.TempDir()
+	img, err := fixtures.BuildDisk(dir, fixtures.Mini("journal-cli", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", img, "--yes")
-	if code != 0 || !strings.Contains(out, "xsrescue journal undo 1 --disk "+img+" --partition 1") {
-		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	markDirty(t, img, 1)
+	t.Chdir(dir)
+	rel := filepath.Base(img)
+	name := img + " partition 1"
+
+	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--dry-run")
+	if code != 0 || !strings.Contains(errOut, "planned on "+name) || !strings.Contains(errOut, "dirty filesystem journal") || !strings.Contains(errOut, "replays it") || strings.Contains(out+errOut, "xsrescue-mnt") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, _ = journalRun(t, "journal", "list", "--disk", img, "--json")
+	code, out, errOut = journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
+	var doc struct {
+		Op journal.Result `json:"op"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if want := "xsrescue journal undo 1 --disk " + img + " --partition 1"; doc.Op.Undo != want {
+		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
+	}
+	code, out, _ = journalRun(t, "journal", "list", "--disk", rel, "--json")
 	var list struct {
 		Ops []struct {
 			Target    string `json:"target"`
@@ -275,12 +301,44 @@ func TestJournalCLIDisk(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Ops) != 1 || list.Ops[0].Disk != img || list.Ops[0].Partition != 1 || len(list.Ops[0].Target) != 36 {
 		t.Fatalf("list: exit %d %v %s", code, err, out)
 	}
-	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--disk", img, "--yes"); code != 0 {
+	code, out, _ = journalRun(t, "journal", "list", "--disk", rel)
+	if code != 0 || !strings.Contains(out, "journal /var/lib/xsrescue/journal.db on "+name) || strings.Contains(out, "xsrescue-mnt") {
+		t.Errorf("list: exit %d\n%s", code, out)
+	}
+	// The undo command as printed, word for word.
+	code, out, errOut = journalRun(t, append(strings.Fields(doc.Op.Undo)[1:], "--yes")...)
+	if code != 0 || !strings.Contains(out, "Undo op 1 ") || !strings.Contains(out, " on "+name) || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = journalRun(t, "journal", "show", "1", "--disk", img, "--json")
 	if code != 0 || !strings.Contains(out, `"status": "undone"`) {
 		t.Errorf("show after undo: exit %d %s", code, out)
+	}
+}
+
+// markDirty sets needs_recovery on partition n of img, as a crash leaves an
+// ext3 filesystem whose journal must be replayed.
+func markDirty(t *testing.T, img string, n int) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.Inspect(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := fmt.Sprintf("%s?offset=%d", img, d.Partition(n).Start)
+	if out, err := exec.Command("debugfs", "-w", "-R", "feature needs_recovery", spec).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs: %v\n%s", err, out)
+	}
+	if d, err = partition.Inspect(f, fi.Size()); err != nil || !d.Partition(n).NeedsRecovery {
+		t.Fatalf("partition %d not dirty after debugfs: %v", n, err)
 	}
 }
 
@@ -314,5 +372,102 @@ func TestJournalCLIRecover(t *testing.T) {
 	}
 	if treeSum(t, dir) != orig {
 		t.Error("recover did not restore the before-state")
+	}
+}
+
+// Without a terminal (stdin /dev/null, as under kickstart %pre) and without
+// --yes, nothing is asked and nothing changes: the refusal says what to add.
+func TestJournalCLINoTerminal(t *testing.T) {
+	dir := journalTestRoot(t)
+	orig := treeSum(t, dir)
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var o, e bytes.Buffer
+	code := run(context.Background(), []string{"xsrescue", "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir}, null, &o, &e)
+	if code != 3 || !strings.Contains(e.String(), "stdin is not a terminal: add --yes to apply (or --dry-run to preview)") || strings.Contains(e.String(), "[y/N]") {
+		t.Fatalf("exit %d\n%s\n%s", code, o.String(), e.String())
+	}
+	if treeSum(t, dir) != orig {
+		t.Fatal("refused mutation changed the root")
+	}
+}
+
+// The recorded command line runs again as recorded: a list flag is one
+// --name=value per value, not Go's "[44 50]"; the op's "undo" is complete.
+func TestJournalCLIArgvAndUndoLine(t *testing.T) {
+	dir := journalTestRoot(t)
+	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
+	var doc struct {
+		Op journal.Result `json:"op"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if want := "xsrescue journal undo 1 --root " + dir; doc.Op.Undo != want {
+		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
+	}
+	code, out, _ = journalRun(t, "journal", "list", "--root", dir, "--json")
+	var list struct {
+		Ops []struct {
+			Argv []string `json:"argv"`
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Ops) != 1 {
+		t.Fatalf("list: exit %d %v\n%s", code, err, out)
+	}
+	argv := list.Ops[0].Argv
+	for _, want := range []string{"--major=44", "--major=50", "--major=7", "--content=x\n", "--root=" + dir} {
+		if !slices.Contains(argv, want) {
+			t.Errorf("argv %q lacks %q", argv, want)
+		}
+	}
+	// Run as recorded (with --json): the same request, so already as
+	// requested, no op.
+	var o, e bytes.Buffer
+	if code := run(context.Background(), argv, strings.NewReader(""), &o, &e); code != 0 || !strings.Contains(o.String(), `"op": null`) {
+		t.Errorf("recorded argv %q: exit %d\n%s\n%s", argv, code, o.String(), e.String())
+	}
+}
+
+// Leftover staging files (named by the journal's pattern) that no op of
+// this journal knows are listed by recover --dry-run, removed and reported
+// by recover; other files stay.
+func TestJournalCLIRecoverStaleTemps(t *testing.T) {
+	dir := journalTestRoot(t)
+	// A journal with one finished op, which knows nothing of the staging file.
+	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes"); code != 0 {
+		t.Fatalf("apply: exit %d %s", code, errOut)
+	}
+	stale := "etc/.xsrescue-5f62b6fb-d2d4-49bf-a390-658cf95b355c-1.tmp"
+	if err := os.WriteFile(filepath.Join(dir, stale), bytes.Repeat([]byte("x"), 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc/.xsrescue-other.tmp"), []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := treeSum(t, dir)
+	code, out, errOut := journalRun(t, "journal", "recover", "--root", dir, "--dry-run")
+	if code != 0 || !strings.Contains(out, "Staging file "+stale) || treeSum(t, dir) != before {
+		t.Fatalf("recover --dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = journalRun(t, "journal", "recover", "--root", dir, "--yes", "--json")
+	var doc struct {
+		Recovered    []journal.Result `json:"recovered"`
+		RemovedTemps []string         `json:"removed_temps"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Recovered == nil || len(doc.Recovered) != 0 || !slices.Equal(doc.RemovedTemps, []string{stale}) {
+		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stale)); !os.IsNotExist(err) {
+		t.Errorf("staging file still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "etc/.xsrescue-other.tmp")); err != nil {
+		t.Errorf("a file that is not a staging file was removed: %v", err)
+	}
+	if code, out, _ := journalRun(t, "journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
+		t.Errorf("second recover: exit %d %s", code, out)
 	}
 }

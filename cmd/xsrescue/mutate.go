@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
@@ -39,11 +43,11 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 		return nil, err
 	}
 	if cmd.Bool("dry-run") {
-		o.Logf("dry run: nothing was changed (%d change(s) planned in %s)", len(plan.Changes), tgt.Root.Dir())
+		o.Logf("dry run: nothing was changed (%d change(s) planned on %s)", len(plan.Changes), tgt.Name())
 		return nil, nil
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Root.Dir())); err != nil {
+		if err := confirmMutation(cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
 			return nil, err
 		}
 	}
@@ -60,18 +64,20 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 	if err != nil {
 		return res, err
 	}
+	res.Undo = undoLine(cmd, tgt, res)
 	if !o.JSON {
-		printOpResult(o.Stdout(), res, "applied")
-		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", undoLine(cmd, tgt, res))
+		printOpResult(o.Stdout(), tgt, res, "applied")
+		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", res.Undo)
 	}
 	return res, nil
 }
 
-// confirmMutation asks on the terminal; without one it refuses (exit 3).
+// confirmMutation asks on the terminal. Without one (a pipe, /dev/null,
+// kickstart %pre) nobody can answer: it refuses (exit 3) before asking.
 func confirmMutation(cmd *cli.Command, question string) error {
 	in := cmd.Root().Reader
-	if !isTerminal(in) {
-		return xerr.Refusedf("refusing to change anything without confirmation: stdin is not a terminal (pass --yes)")
+	if !stdinIsTerminal(in) {
+		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
 	}
 	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
 	line, _ := bufio.NewReader(in).ReadString('\n')
@@ -91,8 +97,33 @@ func journalPathFor(cmd *cli.Command, tgt *target.Target, create bool) (string, 
 	return journal.DefaultPath(tgt.Root, create)
 }
 
-func printOpResult(w io.Writer, res *journal.Result, what string) {
-	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, res.Journal)
+// stdinIsTerminal asks the tty driver: a character device such as
+// /dev/null is not a terminal.
+func stdinIsTerminal(in any) bool {
+	f, ok := in.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// journalShown names the journal file for messages: for a --disk target the
+// path inside the partition and the disk, since the private mount point is
+// gone once the command ends.
+func journalShown(tgt *target.Target, jpath string) string {
+	if tgt == nil || tgt.Disk == "" {
+		return jpath
+	}
+	rel, err := filepath.Rel(tgt.Root.Dir(), jpath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return jpath
+	}
+	return fmt.Sprintf("/%s on %s", rel, tgt.Name())
+}
+
+func printOpResult(w io.Writer, tgt *target.Target, res *journal.Result, what string) {
+	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, journalShown(tgt, res.Journal))
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "  %s\n", c.Description)
 		if c.BeforeSHA256 != "" || c.AfterSHA256 != "" {
@@ -131,8 +162,9 @@ func quoteShell(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// recordedArgv rebuilds the command line for the journal record: command
-// path, every flag that was set, then the arguments.
+// recordedArgv rebuilds the command line for the journal record so that it
+// can be run again: command path, every flag that was set (a list flag once
+// per value, as --name=value), then the arguments.
 func recordedArgv(cmd *cli.Command) []string {
 	argv := cmd.Path()
 	seen := map[string]bool{}
@@ -145,13 +177,20 @@ func recordedArgv(cmd *cli.Command) []string {
 				continue
 			}
 			seen[name] = true
-			switch v := cmd.Value(name).(type) {
-			case bool:
-				if v {
+			v := cmd.Value(name)
+			if b, ok := v.(bool); ok {
+				if b {
 					argv = append(argv, "--"+name)
 				}
-			default:
+				continue
+			}
+			rv := reflect.ValueOf(v)
+			if rv.Kind() != reflect.Slice {
 				argv = append(argv, fmt.Sprintf("--%s=%v", name, v))
+				continue
+			}
+			for i := range rv.Len() {
+				argv = append(argv, fmt.Sprintf("--%s=%v", name, rv.Index(i).Interface()))
 			}
 		}
 	}

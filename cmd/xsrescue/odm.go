@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,11 +279,6 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
 		return xerr.Invalidf("--out %s: must be an existing directory", cmd.String("out"))
 	}
-	for _, name := range odm.OutFiles {
-		if _, err := os.Lstat(filepath.Join(outDir, name)); err == nil {
-			return xerr.Refusedf("--out %s already holds %s: choose an empty directory", outDir, name)
-		}
-	}
 	m, err := loadODM(cmd, cmd.String("odm"))
 	if err != nil {
 		return err
@@ -294,15 +290,28 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
 		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
 	}
+	found, err := readOutFiles(outDir)
+	if err != nil {
+		return err
+	}
+	req.Rerun = len(found) > 0
 	majors := odm.Analyze(m, nodes)
 	p, err := odm.PlanPurge(m, majors, req)
+	if err != nil {
+		return err
+	}
+	done, err := purgeDone(outDir, found, p, majors)
 	if err != nil {
 		return err
 	}
 	o := output(cmd)
 	files := []string{}
 	results := []*journal.Result{}
-	if !p.Empty() {
+	if done {
+		for _, name := range odm.OutFiles {
+			files = append(files, filepath.Join(outDir, name))
+		}
+	} else if !p.Empty() {
 		for _, name := range odm.OutFiles {
 			files = append(files, filepath.Join(outDir, name))
 		}
@@ -354,6 +363,10 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 		"ops":     results,
 	}
 	return o.Emit(doc, func(w io.Writer) error {
+		if done {
+			fmt.Fprintf(w, "already as requested: ghost major(s) %v: %s holds exactly the files this purge writes and the /dev entries are gone\n", p.Majors, outDir)
+			return nil
+		}
 		if !p.Empty() && !cmd.Bool("dry-run") {
 			fmt.Fprintf(w, "ghost major(s) %v purged: %d devno object(s) left out of %s, %d /dev entries removed\n",
 				p.Majors, len(p.Removed), files[0], len(p.Nodes))
@@ -361,6 +374,60 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 		}
 		return nil
 	})
+}
+
+// readOutFiles reads the purge files already in --out (none: an empty map).
+func readOutFiles(outDir string) (map[string][]byte, error) {
+	dir, err := os.OpenRoot(outDir)
+	if err != nil {
+		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+	}
+	defer dir.Close()
+	found := map[string][]byte{}
+	for _, name := range odm.OutFiles {
+		fi, err := dir.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
+			return nil, xerr.Refusedf("--out %s already holds %s, which is not a file this purge wrote: choose an empty directory", outDir, name)
+		}
+		if found[name], err = dir.ReadFile(name); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// purgeDone reports whether an earlier run of this purge is complete: the
+// --out files are exactly what it writes and the /dev entries of its majors
+// are gone (then the run is "already as requested"). --out files that are
+// not this purge's are refused (exit 3), naming the file.
+func purgeDone(outDir string, found map[string][]byte, p *odm.Purge, majors []odm.Major) (bool, error) {
+	if len(found) == 0 {
+		return false, nil
+	}
+	first := slices.Sorted(maps.Keys(found))[0]
+	if len(p.Nodes) > 0 {
+		return false, xerr.Refusedf("--out %s already holds %s and the ghost /dev entries are not removed yet: choose an empty directory", outDir, first)
+	}
+	earlier, name := p.CheckOutFiles(found)
+	_, exists := found[name]
+	switch {
+	case name != "" && !exists:
+		return false, xerr.Refusedf("--out %s holds %s but not %s: choose an empty directory", outDir, first, name)
+	case name != "":
+		return false, xerr.Refusedf("--out %s already holds %s, which differs from what this purge writes: choose an empty directory", outDir, name)
+	}
+	for _, r := range majors {
+		if slices.Contains(earlier.Majors, r.Major) && len(r.Nodes) > 0 {
+			return false, xerr.Refusedf("--out %s holds the files of a purge of major(s) %v, but /%s (major %d) is back: choose an empty directory", outDir, earlier.Majors, r.Nodes[0].Path, r.Major)
+		}
+	}
+	return true, nil
 }
 
 func applyOn(ctx context.Context, cmd *cli.Command, root string, plan *journal.Plan) (*journal.Result, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -173,6 +174,8 @@ func TestOdmBadInput(t *testing.T) {
 		{"nul", "\nCuDvDr:\n\tres\x00ource = \"devno\"\n", "CuDvDr line 3: NUL byte"},
 		{"huge", "\nCuDvDr:\n\tvalue3 = \"" + strings.Repeat("v", 10<<20) + "\"\n", "CuDvDr line 3: line longer than"},
 		{"octal", strings.Replace(good, `"43"`, `"043"`, 1), "CuDvDr line 4: value1 major: \"043\": not a strict decimal number"},
+		{"empty", "", "CuDvDr: CuDvDr dump with no objects"},
+		{"devno only", good, "CuDvDr: CuDvDr dump with no ddins object"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := write(tt.name, tt.content)
@@ -338,9 +341,10 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 					}
 				}
 			}
-			// A second purge: the nodes are gone and --out is taken.
-			if code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "already holds") {
-				t.Errorf("second purge into the same --out: exit %d %s", code, stderr)
+			// A second purge: the nodes are gone and --out holds exactly its
+			// files: already as requested.
+			if code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
+				t.Errorf("second purge into the same --out: exit %d %s %s", code, stdout, stderr)
 			}
 			nodeOp := doc.Ops[len(doc.Ops)-1]
 			code, _, stderr = odmRun(t, "journal", "undo", fmt.Sprint(nodeOp.Op), "--root", a.Dir, "--journal", nodeOp.Journal, "--yes")
@@ -351,6 +355,64 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 				t.Errorf("undo did not recreate dev/ identically:\n%s", d)
 			}
 		})
+	}
+}
+
+// TestOdmPurgeRerun: re-running a purge that succeeded is "already as
+// requested" (exit 0, nothing written), also for a major whose only trace
+// was a /dev node; --out content that is not this purge's is refused (exit
+// 3) naming the file, and so is a ghost node that came back.
+func TestOdmPurgeRerun(t *testing.T) {
+	a := odmFixture(t)
+	if err := syscall.Mknod(filepath.Join(a.DevDir, "orphan50"), syscall.S_IFCHR|0o644, 50<<8|3); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	j := filepath.Join(t.TempDir(), "j.db")
+	purge := func(extra ...string) (int, string, string) {
+		return odmRun(t, append([]string{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--yes", "--journal", j}, extra...)...)
+	}
+	if code, _, stderr := purge("--major", "43,50"); code != 0 {
+		t.Fatalf("first purge: exit %d %s", code, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(a.DevDir, "orphan50")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("orphan50 not removed: %v", err)
+	}
+	done := odmState(t, a.Dir, out)
+	for _, argv := range [][]string{{"--major", "43,50"}, {"--major", "50,43"}, {"--all-ghosts"}, {"--major", "43,50", "--json"}} {
+		code, stdout, stderr := purge(argv...)
+		if code != 0 || !strings.Contains(argv[len(argv)-1], "json") && !strings.Contains(stdout, "already as requested") {
+			t.Errorf("re-run %v: exit %d %s %s", argv, code, stdout, stderr)
+		}
+		if argv[len(argv)-1] == "--json" && !strings.Contains(stdout, `"ops": []`) {
+			t.Errorf("re-run --json: %s", stdout)
+		}
+	}
+	if d := cmp.Diff(done, odmState(t, a.Dir, out)); d != "" {
+		t.Fatalf("a re-run changed something:\n%s", d)
+	}
+	undo := filepath.Join(out, "undo.ksh")
+	orig, err := os.ReadFile(undo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(undo, append(orig, "# edited\n"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := purge("--major", "43,50"); code != 3 || !strings.Contains(stderr, "already holds undo.ksh, which differs") {
+		t.Errorf("edited undo.ksh: exit %d %s", code, stderr)
+	}
+	if err := os.WriteFile(undo, orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := purge("--major", "43,51"); code != 3 || !strings.Contains(stderr, "differs from what this purge writes") {
+		t.Errorf("another major set: exit %d %s", code, stderr)
+	}
+	if err := syscall.Mknod(filepath.Join(a.DevDir, "orphan50"), syscall.S_IFCHR|0o644, 50<<8|3); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := purge("--major", "43"); code != 3 || !strings.Contains(stderr, "major 50) is back") {
+		t.Errorf("node back: exit %d %s", code, stderr)
 	}
 }
 

@@ -540,7 +540,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return xerr.Invalidf("%s: no xapi database: %s", tgt.Root.Dir(), loc.Reason)
 		}
 		shown = "/" + path
-		if t.Host, err = statedb.HostKeys(tgt.Root); err != nil {
+		if t.Host, t.HostMissing, err = statedb.HostKeys(tgt.Root); err != nil {
 			return err
 		}
 	}

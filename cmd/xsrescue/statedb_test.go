@@ -298,6 +298,14 @@ func TestStatedbPatchToRelease(t *testing.T) {
 	if code, _, errOut := runCLI("statedb", "patch", plain, "--to-release", "5.5", "--yes"); code != 2 || !strings.Contains(errOut, "installation_uuid") {
 		t.Errorf("plain old-manifest target: exit %d %s", code, errOut)
 	}
+	// a root without its inventory: the message names the missing file
+	bare := statedbRoot(t, "5.0", fixtures.StateDBSpec{Release: "6.2", VMs: 1}, func(dir string) error {
+		return os.Remove(filepath.Join(dir, "etc/xensource-inventory"))
+	})
+	code, _, errOut = runCLI("statedb", "patch", "--root", bare, "--to-release", "5.5", "--yes")
+	if code != 2 || !strings.Contains(errOut, "installation_uuid is not in the database, and the root has no /etc/xensource-inventory (its INSTALLATION_UUID is needed)") || strings.Contains(errOut, "give --root") {
+		t.Errorf("root without inventory: exit %d %s", code, errOut)
+	}
 }
 
 // TestStatedbDisk: the 5.5 → 5.0 downgrade on a disk image: show and dry

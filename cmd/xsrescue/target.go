@@ -19,7 +19,9 @@ func targetFlags() []cli.Flag {
 
 // openTarget opens the target named by --root or --disk. Read-only opens
 // mount ext3/ext4 with ro,noload so a dirty journal is never replayed. What
-// the user must know about the open (a journal replay) goes to stderr.
+// the user must know about the open (a journal replay) goes to stderr; a dry
+// run, which opens read-only, says so too: the replay is part of what
+// applying would do.
 func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
 	tgt, err := target.Open(ctx, target.Options{
 		Root:      cmd.String("root"),
@@ -32,6 +34,9 @@ func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.T
 	}
 	for _, n := range tgt.Notes {
 		output(cmd).Logf("note: %s", n)
+	}
+	if !writable && tgt.NeedsRecovery && cmd.Bool("dry-run") {
+		output(cmd).Logf("note: partition %d has a dirty filesystem journal, read as is for the dry run; applying mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition)
 	}
 	return tgt, nil
 }

@@ -195,7 +195,7 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, m := range doc.Markers {
 		p := m.Path
-		if m.Resolved != m.Path {
+		if m.Resolved != "" && m.Resolved != m.Path {
 			p += " -> " + m.Resolved
 		}
 		ver := m.ProductVersion

@@ -83,6 +83,7 @@ type showJSON struct {
 		Path, Resolved, Value string
 		ProductVersion        string `json:"product_version"`
 		BuildNumber           string `json:"build_number"`
+		Problem               string `json:"problem"`
 	} `json:"markers"`
 	Verdicts []struct {
 		Installer     string `json:"installer"`
@@ -240,6 +241,9 @@ func TestVersionErrors(t *testing.T) {
 		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
 		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
 		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},
+		{[]string{"version", "set", "--root", root, "--for-installer", "4.0", "--yes"}, xerr.ExitInvalid, `unknown installer version "4.0" (known: 5.0.0,`},
+		{[]string{"version", "set", "--root", root, "--for-installer", "9.9", "--yes"}, xerr.ExitInvalid, `unknown installer version "9.9" (known: 5.0.0,`},
+		{[]string{"version", "show", "--root", root, "--installer", "4.1"}, xerr.ExitInvalid, "unknown installer"},
 		{[]string{"version", "show", "--root", broken}, xerr.ExitInvalid, inv + " line 1: unbalanced single quotes"},
 		{[]string{"version", "set", "--root", broken, "--to", "7.0.0", "--yes"}, xerr.ExitInvalid, inv + " line 1"},
 		{[]string{"version", "show"}, xerr.ExitInvalid, "no target"},
@@ -287,6 +291,43 @@ func TestVersionHostileLink(t *testing.T) {
 	}
 	if l, _ := os.Readlink(rr); l != sentinel {
 		t.Fatalf("the link itself changed: %q", l)
+	}
+}
+
+// TestVersionMarkerLoop: a symlink loop on etc/issue and a dangling
+// etc/redhat-release are listed with their problem; show prints the rest
+// and set rewrites the rest, leaving both links alone.
+func TestVersionMarkerLoop(t *testing.T) {
+	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
+	if err := fixtures.BreakMarkerLinks(root); err != nil {
+		t.Fatal(err)
+	}
+	etc := filepath.Join(root, "etc")
+	doc := versionShowJSON(t, "--root", root)
+	problems := map[string]string{}
+	for _, m := range doc.Markers {
+		problems[m.Path] = m.Problem
+	}
+	if !strings.Contains(problems["etc/issue"], "too many levels of symbolic links") ||
+		!strings.Contains(problems["etc/redhat-release"], "dangling symlink to etc/shadow") ||
+		problems["etc/centos-release"] != "" || len(doc.Verdicts) == 0 || !doc.Consistent {
+		t.Fatalf("markers %q, %d verdicts, consistent %v", problems, len(doc.Verdicts), doc.Consistent)
+	}
+	code, out, errOut := runCLI("version", "show", "--root", root)
+	if code != 0 || !strings.Contains(out, "etc/issue  ") || !strings.Contains(out, "(too many levels of symbolic links: not read)") {
+		t.Fatalf("show: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("version", "set", "--root", root, "--for-installer", "7.0", "--yes", "--journal", filepath.Join(t.TempDir(), "j.db"))
+	if code != 0 || !strings.Contains(out+errOut, "etc/issue left alone: too many levels of symbolic links") {
+		t.Fatalf("set: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(etc, "centos-release")); !strings.Contains(string(got), "release 7.0.0") {
+		t.Fatalf("centos-release not rewritten: %q", got)
+	}
+	for link, to := range fixtures.BrokenMarkerLinks {
+		if l, err := os.Readlink(filepath.Join(etc, link)); err != nil || l != to {
+			t.Fatalf("%s: %q %v", link, l, err)
+		}
 	}
 }
 

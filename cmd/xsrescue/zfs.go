@@ -32,7 +32,13 @@ func init() {
 					"hostname and hostid, the vdev tree, which labels are valid (and how valid labels\n" +
 					"disagree), the best uberblock, and the verdict: importable by OpenZFS (versions 1-28;\n" +
 					"5000 depending on features_for_read), Oracle-only (29-4999: use Solaris media), or\n" +
-					"needing -f (last active on another host), with the exact read-only import command.\n\n" +
+					"needing -f (last active on another host), with the exact read-only import command\n" +
+					"for OpenZFS and, for versions up to 23, one for zfs-fuse (which cannot import\n" +
+					"read-only, so it imports a sparse copy of the vdev). A device shorter than the size\n" +
+					"its pool recorded for the vdev (asize plus 4.5 MiB of labels and boot block) is a\n" +
+					"truncated copy: reported with the number of missing bytes, verdict \"truncated\"\n" +
+					"and no import command. Labels 0 and 1 of a copy below the 64 MiB minimum are still\n" +
+					"read to name its pool.\n\n" +
 					"Without --partition, the whole device is read first; if it carries no labels, every\n" +
 					"partition and every Solaris VTOC slice is read and each distinct pool member is\n" +
 					"reported (with --json: a list when there is more than one). With --partition N only\n" +
@@ -131,6 +137,9 @@ func renderMember(w io.Writer, r vdev.MemberReport) {
 		}
 	}
 	fmt.Fprintf(w, "%s, %s (offset %d, %d bytes)\n", r.Device, where, r.Offset, r.Size)
+	if r.ShortBy > 0 {
+		fmt.Fprintf(w, "  TRUNCATED   the pool recorded this vdev as %d bytes: the copy is %d bytes short\n", r.NeededSize, r.ShortBy)
+	}
 	fmt.Fprintf(w, "  pool        %s (guid %s)\n", r.Pool, r.PoolGUID)
 	fmt.Fprintf(w, "  vdev guid   %s\n", r.GUID)
 	fmt.Fprintf(w, "  version     %d\n  state       %s\n  txg         %d\n", r.Version, r.State, r.TXG)
@@ -165,6 +174,9 @@ func renderMember(w io.Writer, r vdev.MemberReport) {
 	fmt.Fprintf(w, "  import      %s: %s\n", r.Import, r.Advice)
 	if r.Command != "" {
 		fmt.Fprintf(w, "  command     %s\n", r.Command)
+	}
+	if r.CommandZFSFuse != "" {
+		fmt.Fprintf(w, "  zfs-fuse    %s\n", r.CommandZFSFuse)
 	}
 }
 

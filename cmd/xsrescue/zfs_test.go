@@ -221,6 +221,45 @@ func TestZFSLabelsCLIVerdictsAndDamage(t *testing.T) {
 	}
 }
 
+// TestZFSLabelsCLITruncated: copies of a 128 MiB vdev cut to 100 MiB and to
+// 300,000 bytes (label 0 only) name the pool, say how many bytes are
+// missing and give no import command; a directory is refused with exit 2.
+func TestZFSLabelsCLITruncated(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "v.vdev")
+	must(t, fixtures.FakeZFSVdev(src, 128<<20, fixtures.ZFSLabelSpec{Pool: "tank", PoolGUID: 7, GUID: 8, Version: 22, State: 1, TXG: 9, Ashift: 9, Timestamp: 1}))
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{100 << 20, 300000} {
+		img := filepath.Join(dir, fmt.Sprintf("t%d.img", n))
+		must(t, os.WriteFile(img, b[:n], 0o644))
+		short := 128<<20 - n
+		code, stdout, stderr := runCLI("zfs", "labels", img)
+		if code != 0 || !strings.Contains(stdout, fmt.Sprintf("the copy is %d bytes short", short)) || !strings.Contains(stdout, "import      truncated:") ||
+			strings.Contains(stdout, "command ") || !strings.Contains(stdout, "pool        tank") {
+			t.Errorf("%d bytes: exit %d\n%s\n%s", n, code, stdout, stderr)
+		}
+		code, stdout, _ = runCLI("zfs", "labels", img, "--json")
+		var r map[string]any
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != 0 {
+			t.Fatalf("exit %d %v\n%s", code, err, stdout)
+		}
+		if r["import"] != "truncated" || r["short_by"] != float64(short) || r["needed_size"] != float64(128<<20) || r["command"] != "" || r["command_zfs_fuse"] != "" {
+			t.Errorf("%d bytes: %s", n, stdout)
+		}
+		tree := r["vdev_tree"].(map[string]any)
+		if c, ok := tree["children"]; !ok || c != nil {
+			t.Errorf("leaf vdev_tree children = %v (present %v), want null", c, ok)
+		}
+	}
+	code, stdout, stderr := runCLI("zfs", "labels", dir)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, dir+": is a directory") {
+		t.Errorf("directory: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
 // TestZFSLabelsCLISeveralPools: a disk with members of two pools (one of
 // them a big-endian Oracle v31 pool) gives a list, in partition order.
 func TestZFSLabelsCLISeveralPools(t *testing.T) {

@@ -92,15 +92,21 @@ func init() {
 					Usage:     "copy etc (or given paths) from a ZFS snapshot back into the zone root",
 					ArgsUsage: " ",
 					Description: "Copies etc, or the --paths given, from DATASET@SNAP into the zone root through the\n" +
-						"journal: changed files rewritten, missing files and symlinks created with the\n" +
-						"snapshot's mode and owner, mode-only differences fixed. Files that exist only in the\n" +
-						"zone root are kept. The snapshot is read through <mountpoint>/.zfs/snapshot/SNAP when\n" +
-						"present, otherwise through a temporary read-only clone (also for --dry-run) that is\n" +
-						"destroyed afterwards. What the journal cannot do (create a directory, replace a file\n" +
-						"by a directory) is listed, never silently dropped.\n\n" + editWarning + exitHelp,
+						"journal: changed files rewritten, missing files and symlinks created, and files and\n" +
+						"directories given the snapshot's mode and owner. The journal changes a path once per\n" +
+						"op, so a file whose content and mode (or owner) both differ takes a second (and\n" +
+						"third) op in the same run, listed before the first is applied; undo them newest\n" +
+						"first. A second run is \"already as requested\". Files that exist only in the zone\n" +
+						"root are kept and listed as not restored. The snapshot is read through\n" +
+						"<mountpoint>/.zfs/snapshot/SNAP when present (OpenZFS, Solaris), otherwise through a\n" +
+						"temporary read-only clone destroyed afterwards (zfs-fuse; on a pool imported with -R\n" +
+						"it is mounted at ALTROOT/.xsrescue-restore-N). --dry-run never makes a clone: where\n" +
+						"one is needed it names the clone and shows no file plan. What the journal cannot do\n" +
+						"(create a directory, replace a file by a directory) is listed, never silently\n" +
+						"dropped.\n\n" + editWarning + exitHelp,
 					Flags: []cli.Flag{zoneRoot,
 						&cli.StringFlag{Name: "snapshot", Usage: "the snapshot `DATASET@SNAP` to restore from", Required: true},
-						&cli.StringSliceFlag{Name: "paths", Usage: "paths below the zone root to restore (default etc)", Value: []string{"etc"}}},
+						&cli.StringSliceFlag{Name: "paths", Usage: "paths below the zone root to restore", Value: []string{"etc"}}},
 					Action: runZoneRestoreEtc,
 				},
 			},
@@ -376,21 +382,8 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, cmd.String("snapshot"))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := cleanup(); err != nil {
-			output(cmd).Logf("warning: %v", err)
-		}
-	}()
-	output(cmd).Logf("reading %s through %s", cmd.String("snapshot"), how)
-	src, err := target.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
+	dryRun := cmd.Bool("dry-run")
+	source := cmd.String("snapshot")
 	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: true})
 	if err != nil {
 		return err
@@ -400,18 +393,71 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	for _, p := range cmd.StringSlice("paths") {
 		paths = append(paths, path.Clean(p))
 	}
-	plan, skipped, err := zfsroot.RestorePlan(src, tgt.Root, paths)
+	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": source, "read_through": nil, "would_clone": nil,
+		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*journal.Result{}}
+	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, dryRun)
+	if dryRun && errors.Is(err, zfsroot.ErrNeedsClone) {
+		// A clone is a write to the pool: a dry run says what it would
+		// make instead of making it.
+		doc["would_clone"] = err.Error()
+		output(cmd).Logf("dry run: nothing was changed; %v, which a dry run does not make: the file plan is shown only by the real run", err)
+		return output(cmd).Emit(doc, func(io.Writer) error { return nil })
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cleanup(); err != nil {
+			output(cmd).Logf("warning: %v", err)
+		}
+	}()
+	output(cmd).Logf("reading %s through %s", source, how)
+	doc["read_through"] = how
+	src, err := target.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	plans, skipped, err := zfsroot.RestorePlan(src, tgt.Root, paths)
 	if err != nil {
 		return err
 	}
 	for _, s := range skipped {
 		output(cmd).Logf("not restored: %s", s)
 	}
-	snap, res, err := applyZonePlan(ctx, cmd, tgt, plan)
+	doc["skipped"] = append([]string{}, skipped...)
+	for i, p := range plans[1:] {
+		var what []string
+		for _, c := range p.Changes {
+			what = append(what, fmt.Sprintf("%s %s", c.Kind, c.Path))
+		}
+		output(cmd).Logf("then op %d of %d (the journal changes a path once per op): %s", i+2, len(plans), strings.Join(what, ", "))
+	}
+	snap, res, err := applyZonePlan(ctx, cmd, tgt, plans[0])
 	if err != nil {
 		return err
 	}
-	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": cmd.String("snapshot"), "read_through": how,
-		"paths": paths, "skipped": append([]string{}, skipped...), "snapshot": nilIfEmpty(snap), "op": res}
+	doc["snapshot"], doc["op"] = nilIfEmpty(snap), res
+	ops := []*journal.Result{}
+	if res != nil {
+		ops = append(ops, res)
+		// The operator confirmed the restore, follow-up ops included.
+		if err := cmd.Set("yes", "true"); err != nil {
+			return err
+		}
+	}
+	for _, p := range plans[1:] {
+		r, err := applyPlan(ctx, cmd, tgt, p)
+		if err != nil && len(ops) > 0 {
+			return fmt.Errorf("%w (op %d already restored the content; journal undo it to go back)", err, ops[0].Op)
+		}
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			ops = append(ops, r)
+		}
+	}
+	doc["ops"] = ops
 	return output(cmd).Emit(doc, func(io.Writer) error { return nil })
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
@@ -232,6 +234,10 @@ func TestZoneEditsCLI(t *testing.T) {
 	}
 }
 
+// TestZoneRestoreEtcCLI: the dry run makes nothing in the pool (zfs-fuse
+// needs a clone to read the snapshot); the real run restores content,
+// mode and owner, lists files only in the zone root, and a second run is
+// "already as requested" without another safety snapshot.
 func TestZoneRestoreEtcCLI(t *testing.T) {
 	z := zoneLayout(t)
 	jdb := filepath.Join(t.TempDir(), "journal.db")
@@ -241,21 +247,42 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	}
 	passwd := filepath.Join(z.ZoneRoot, "etc/passwd")
 	must(t, os.WriteFile(passwd, []byte("broken\n"), 0o644))
+	must(t, os.Chmod(passwd, 0o600))
+	must(t, os.Chown(passwd, 7, 8))
 	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/nodename")))
+	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("made after the snapshot\n"), 0o644))
 	before := treeSum(t, filepath.Join(z.ZoneRoot, "etc"))
+	datasets, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name")
 	code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run")
-	if code != 0 || !strings.Contains(stdout, "+root:x:0:0:Super-User") || !strings.Contains(stderr, "through temporary clone") {
+	if code != 0 || !strings.Contains(stderr, "a dry run does not make") || !strings.Contains(stderr, "zfs clone -o readonly=on "+snap) {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if treeSum(t, filepath.Join(z.ZoneRoot, "etc")) != before {
 		t.Fatal("dry run changed etc")
 	}
+	if after, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name"); after != datasets {
+		t.Fatalf("dry run changed the pool:\n%s\nwas\n%s", after, datasets)
+	}
 	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	var doc struct {
+		Skipped []string          `json:"skipped"`
+		Op      map[string]any    `json:"op"`
+		Ops     []json.RawMessage `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Ops) != 3 || doc.Op == nil || len(doc.Skipped) != 1 || doc.Skipped[0] != "etc/extra: only in the zone root (kept, not restored)" {
+		t.Errorf("document: %s", stdout)
+	}
 	if b, _ := os.ReadFile(passwd); string(b) != "root:x:0:0:Super-User:/root:/usr/bin/bash\n" {
 		t.Errorf("passwd %q", b)
+	}
+	if st, err := os.Stat(passwd); err != nil || st.Mode().Perm() != 0o644 || st.Sys().(*syscall.Stat_t).Uid != 0 || st.Sys().(*syscall.Stat_t).Gid != 0 {
+		t.Errorf("passwd mode/owner not restored: %v %v", st.Mode(), err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(z.ZoneRoot, "etc/nodename")); string(b) != "z1\n" {
 		t.Errorf("nodename %q", b)
@@ -266,8 +293,56 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if len(snapshots(t, z.ZBE)) != 1 {
 		t.Errorf("no safety snapshot taken before the restore")
 	}
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
+	if code != 0 || !strings.Contains(stdout, `"op": null`) {
+		t.Errorf("second run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n := len(snapshots(t, z.ZBE)); n != 1 {
+		t.Errorf("second run took another safety snapshot (%d)", n)
+	}
 	if code, _, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", "nosuch", "--journal", jdb); code != 2 {
 		t.Errorf("bad snapshot name: exit %d %s", code, stderr)
+	}
+}
+
+// TestZoneRestoreEtcAltrootCLI: on a pool imported with -R (as docs/zfs.md
+// says to import), the clone zfs mounts below the altroot is used and
+// removed, and the restore works.
+func TestZoneRestoreEtcAltrootCLI(t *testing.T) {
+	if err := fixtures.EnsureZFSFuse(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	z, err := fixtures.NewZFSAltrootZone(dir, fmt.Sprintf("xszfs%dcalt", os.Getpid()), 22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := z.Pool.Destroy(); err != nil {
+			t.Error(err)
+		}
+	})
+	ds, root, alt := z.Dataset, z.ZoneRoot, z.Alt
+	if _, err := fixtures.ZFS("snapshot", ds+"@before"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("evil\n"), 0o600))
+	code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", root, "--snapshot", ds+"@before",
+		"--journal", filepath.Join(dir, "j.db"), "--yes")
+	if code != 0 || strings.Contains(stderr, "<nil>") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if st, err := os.Stat(filepath.Join(root, "etc/passwd")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("passwd: %v %v", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); string(b) != "root:x:0:0\n" {
+		t.Errorf("passwd %q", b)
+	}
+	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+		t.Errorf("temporary clone left behind:\n%s", out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(alt, ".xsrescue-restore-*")); len(m) != 0 {
+		t.Errorf("clone mountpoints left behind: %v", m)
 	}
 }
 

@@ -11,14 +11,19 @@ import (
 
 // On-disk constants (OpenZFS include/sys/vdev_impl.h, zio.h, uberblock_impl.h).
 const (
-	LabelSize      = 256 << 10 // sizeof(vdev_label_t)
-	MinVdevSize    = 64 << 20  // SPA_MINDEVSIZE
-	nvlistOffset   = 16 << 10  // VDEV_SKIP_SIZE + boot header
-	nvlistSize     = 112 << 10 // vp_nvlist + zio_eck_t
-	ringOffset     = 128 << 10
-	ringSize       = 128 << 10
-	eckSize        = 40
-	eckMagic       = 0x0210da7ab10c7a11
+	LabelSize    = 256 << 10 // sizeof(vdev_label_t)
+	MinVdevSize  = 64 << 20  // SPA_MINDEVSIZE
+	nvlistOffset = 16 << 10  // VDEV_SKIP_SIZE + boot header
+	nvlistSize   = 112 << 10 // vp_nvlist + zio_eck_t
+	ringOffset   = 128 << 10
+	ringSize     = 128 << 10
+	eckSize      = 40
+	eckMagic     = 0x0210da7ab10c7a11
+	// What a leaf vdev keeps outside its allocatable size (asize): labels 0
+	// and 1 plus the boot block in front, labels 2 and 3 at the end
+	// (OpenZFS include/sys/vdev_impl.h VDEV_LABEL_START_SIZE, VDEV_LABEL_END_SIZE).
+	labelStartSize = 2*LabelSize + 7<<19
+	labelEndSize   = 2 * LabelSize
 	uberblockMagic = 0x00bab10c
 )
 
@@ -76,7 +81,7 @@ type Node struct {
 	Path     string  `json:"path,omitempty"`
 	Ashift   uint64  `json:"ashift,omitempty"`
 	Asize    uint64  `json:"asize,omitempty"`
-	Children []*Node `json:"children,omitempty"`
+	Children []*Node `json:"children"` // null on a leaf
 }
 
 // Uberblock is one valid slot of a label's uberblock ring.
@@ -102,6 +107,8 @@ type Label struct {
 // Member is a vdev as its four labels describe it.
 type Member struct {
 	Size     int64     // psize: the vdev size rounded down to 256 KiB
+	Bytes    int64     // the size as given, before rounding
+	Needed   int64     // the smallest size that holds the vdev as its pool recorded it; 0: unknown
 	Labels   [4]Label  // all four, valid or not
 	Config   *Config   // from the valid label with the highest txg
 	Best     Uberblock // best uberblock over all valid labels
@@ -120,6 +127,36 @@ func (m *Member) ValidLabels() []int {
 	return v
 }
 
+// Short is how many bytes the device lacks to hold the vdev as its pool
+// recorded it (a truncated copy); 0 when it is long enough or the label
+// does not say.
+func (m *Member) Short() int64 {
+	return max(m.Needed-m.Bytes, 0)
+}
+
+// NeededSize is the smallest device that holds this leaf as its pool
+// recorded it: the allocatable size of the top-level vdev (per child for
+// raidz, whose asize is the smallest child's times the children) plus the
+// label and boot overhead. 0 when the label does not say.
+func (c *Config) NeededSize() int64 {
+	t := c.Tree
+	if t == nil || t.Asize == 0 || t.Asize > 1<<62 {
+		return 0
+	}
+	per := t.Asize
+	switch t.Type {
+	case "disk", "file", "mirror":
+	case "raidz":
+		if len(t.Children) == 0 {
+			return 0
+		}
+		per /= uint64(len(t.Children))
+	default:
+		return 0
+	}
+	return int64(per) + labelStartSize + labelEndSize
+}
+
 // LabelOffset is where label l lies on a vdev of psize bytes.
 func LabelOffset(l int, psize int64) int64 {
 	off := int64(l) * LabelSize
@@ -132,17 +169,20 @@ func LabelOffset(l int, psize int64) int64 {
 // ReadLabels reads the four labels of the vdev that occupies size bytes of
 // r from offset 0 (wrap r in an io.SectionReader for a partition or slice).
 // It fails with ErrNoLabel when no label is valid; the per-label reasons are
-// in the error text.
+// in the error text. A device below the 64 MiB minimum vdev size can only
+// be a truncated copy: its labels 0 and 1 are still read, so that the pool
+// can be named.
 func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 	psize := size &^ (LabelSize - 1)
-	if psize < MinVdevSize {
-		return nil, fmt.Errorf("%w: %d bytes is below the 64 MiB minimum vdev size", ErrNoLabel, size)
-	}
-	m := &Member{Size: psize}
+	tiny := psize < MinVdevSize
+	m := &Member{Size: psize, Bytes: size}
 	buf := make([]byte, LabelSize)
 	for i := range m.Labels {
-		off := LabelOffset(i, psize)
-		m.Labels[i] = readLabel(r, i, off, buf)
+		if tiny && i >= 2 {
+			m.Labels[i] = Label{Index: i, Offset: -1, Err: fmt.Errorf("label %d not read: %d bytes is below the 64 MiB minimum vdev size", i, size)}
+			continue
+		}
+		m.Labels[i] = readLabel(r, i, LabelOffset(i, psize), buf)
 	}
 	var reasons []string
 	for _, l := range m.Labels {
@@ -158,7 +198,20 @@ func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 		}
 	}
 	if m.Config == nil {
+		if tiny {
+			return nil, fmt.Errorf("%w: %d bytes is below the 64 MiB minimum vdev size", ErrNoLabel, size)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNoLabel, strings.Join(reasons, "; "))
+	}
+	m.Needed = m.Config.NeededSize()
+	if short := m.Short(); short > 0 {
+		// The labels 2 and 3 read above lie inside the pool's data on the
+		// original; the real ones were cut off with the end of the copy.
+		for i := 2; i < 4; i++ {
+			m.Labels[i].Offset = LabelOffset(i, m.Needed)
+			m.Labels[i].Err = fmt.Errorf("label %d at offset %d: beyond the end of the device (%d bytes, %d short of the vdev's recorded size)", i, m.Labels[i].Offset, size, short)
+			m.Labels[i].Config = nil
+		}
 	}
 	for _, l := range m.Labels {
 		if l.Err == nil {
@@ -186,7 +239,10 @@ func disagreements(l Label, c *Config) []string {
 
 func readLabel(r io.ReaderAt, i int, off int64, buf []byte) Label {
 	l := Label{Index: i, Offset: off}
-	if _, err := r.ReadAt(buf, off); err != nil {
+	if n, err := r.ReadAt(buf, off); n < len(buf) {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("cut off by the end of the device at byte %d", off+int64(n))
+		}
 		l.Err = fmt.Errorf("label %d at offset %d: %w", i, off, err)
 		return l
 	}

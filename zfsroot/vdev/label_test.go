@@ -1,10 +1,12 @@
 package vdev_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,5 +306,97 @@ func TestHasLabelHeader(t *testing.T) {
 	}
 	if vdev.HasLabelHeader(strings.NewReader(strings.Repeat("\x00", 1<<20)), 64<<20) || vdev.HasLabelHeader(f, 1<<20) {
 		t.Error("zeros / small device recognised")
+	}
+}
+
+// TestTruncatedCopy cuts a real vdev short: the member still names its
+// pool from labels 0 and 1, says how many bytes are missing, and is not
+// called importable.
+func TestTruncatedCopy(t *testing.T) {
+	needPools(t)
+	src := realPools[23].Vdev
+	st, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := readMember(t, src, 0, st.Size())
+	if full.Short() != 0 || full.Needed != st.Size() {
+		t.Fatalf("whole vdev: needed %d short %d, want needed %d (zfs-fuse file vdev: asize + 4.5 MiB)", full.Needed, full.Short(), st.Size())
+	}
+	if v := vdev.Judge(full, 0, "x"); v.Import != vdev.ImportOpenZFS {
+		t.Fatalf("whole vdev: verdict %+v", v)
+	}
+	for _, n := range []int64{100 << 20, 300000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := filepath.Join(t.TempDir(), "t.img")
+			if err := os.WriteFile(img, b[:n], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m := readMember(t, img, 0, n)
+			if !strings.HasPrefix(m.Config.Name, "xszfs") {
+				t.Errorf("pool %q", m.Config.Name)
+			}
+			if want := st.Size() - n; m.Short() != want {
+				t.Errorf("short %d, want %d", m.Short(), want)
+			}
+			if m.Labels[0].Err != nil {
+				t.Errorf("label 0: %v", m.Labels[0].Err)
+			}
+			for l := 2; l < 4; l++ {
+				if m.Labels[l].Err == nil {
+					t.Errorf("label %d valid on a truncated copy", l)
+				}
+			}
+			v := vdev.Judge(m, 0, "x")
+			if v.Import != vdev.ImportTruncated || v.Command != "" || !strings.Contains(v.Advice, fmt.Sprintf("%d bytes short", m.Short())) {
+				t.Errorf("verdict %+v", v)
+			}
+		})
+	}
+}
+
+// TestFuseCommandImports runs the zfs-fuse import the report prints (with
+// its fixed /tmp/zcopy and /mnt moved to temporary directories) and checks
+// the pool comes up while the original vdev keeps every byte.
+func TestFuseCommandImports(t *testing.T) {
+	needPools(t)
+	p := realPools[22]
+	st, err := os.Stat(p.Vdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(p.Vdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readMember(t, p.Vdev, 0, st.Size())
+	r := vdev.Report(m, p.Vdev, vdev.Extent{Slice: -1, Size: st.Size()}, 0)
+	if r.CommandZFSFuse == "" || !strings.Contains(r.Command, "readonly=on") {
+		t.Fatalf("commands %q / %q", r.Command, r.CommandZFSFuse)
+	}
+	tmp := t.TempDir()
+	cmd := strings.ReplaceAll(r.CommandZFSFuse, "/tmp/zcopy", filepath.Join(tmp, "zcopy"))
+	cmd = strings.ReplaceAll(cmd, "-R /mnt", "-R "+filepath.Join(tmp, "mnt"))
+	out, err := exec.Command("sh", "-c", cmd).CombinedOutput()
+	t.Cleanup(func() { fixtures.ZPool("export", "-f", p.Name) })
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	if got, err := fixtures.ZPool("list", "-H", "-o", "name,altroot", p.Name); err != nil || !strings.Contains(got, filepath.Join(tmp, "mnt")) {
+		t.Errorf("zpool list: %q %v", got, err)
+	}
+	if _, err := fixtures.ZPool("export", p.Name); err != nil {
+		t.Error(err)
+	}
+	after, err := os.ReadFile(p.Vdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("the original vdev changed")
 	}
 }

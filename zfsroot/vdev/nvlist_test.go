@@ -1,6 +1,7 @@
 package vdev_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -146,7 +147,16 @@ func FuzzReadLabels(f *testing.F) {
 			if m.Config == nil || m.Config.GUID == 0 {
 				t.Fatal("member without a valid config")
 			}
-			vdev.Judge(m, 0, "/dev/x")
+			vdev.Report(m, "/dev/x", vdev.Extent{Slice: -1, Size: r.size}, 0)
+		}
+		// The same labels on a copy cut to 300,000 bytes (label 0 only).
+		if m, err := vdev.ReadLabels(bytes.NewReader(buf[:300000]), 300000); err == nil {
+			if m.Config == nil || m.Labels[2].Err == nil {
+				t.Fatalf("truncated copy: %+v", m)
+			}
+			vdev.Report(m, "/dev/x", vdev.Extent{Slice: -1, Size: 300000}, 0)
+		} else if !errors.Is(err, vdev.ErrNoLabel) {
+			t.Fatalf("unexpected error kind: %v", err)
 		}
 	})
 }

@@ -53,6 +53,8 @@ type MemberReport struct {
 	Device          string          `json:"device"`
 	Offset          int64           `json:"offset"`
 	Size            int64           `json:"size"`
+	NeededSize      int64           `json:"needed_size"` // what the pool recorded for this vdev (0: unknown)
+	ShortBy         int64           `json:"short_by"`    // > 0: a truncated copy
 	Partition       int             `json:"partition,omitempty"`
 	Slice           *int            `json:"slice,omitempty"`
 	Pool            string          `json:"pool"`
@@ -73,6 +75,7 @@ type MemberReport struct {
 	Import          string          `json:"import"`
 	NeedsForce      bool            `json:"needs_force"`
 	Command         string          `json:"command"`
+	CommandZFSFuse  string          `json:"command_zfs_fuse"` // "" when zfs-fuse cannot import it
 	Advice          string          `json:"advice"`
 }
 
@@ -81,7 +84,7 @@ func Report(m *Member, device string, ext Extent, localHostID uint64) MemberRepo
 	c := m.Config
 	v := Judge(m, localHostID, DeviceArg(device, ext.Offset, m.Size))
 	r := MemberReport{
-		Device: device, Offset: ext.Offset, Size: ext.Size, Partition: ext.Partition,
+		Device: device, Offset: ext.Offset, Size: ext.Size, NeededSize: m.Needed, ShortBy: m.Short(), Partition: ext.Partition,
 		Pool: c.Name, PoolGUID: strconv.FormatUint(c.PoolGUID, 10), GUID: strconv.FormatUint(c.GUID, 10),
 		Version: c.Version, State: StateName(c.State), TXG: c.TXG, Hostname: c.Hostname, HostID: c.HostID,
 		ValidLabels: m.ValidLabels(), Conflicts: m.Conflict,
@@ -89,6 +92,7 @@ func Report(m *Member, device string, ext Extent, localHostID uint64) MemberRepo
 			Label: m.Best.Label, Slot: m.Best.Slot, BigEndian: m.Best.BigEndian},
 		VdevChildren: c.VdevChildren, VdevTree: c.Tree, FeaturesForRead: c.FeaturesForRead,
 		Import: v.Import, NeedsForce: v.NeedsForce, Command: v.Command, Advice: v.Advice,
+		CommandZFSFuse: FuseCommand(m, v, device, ext.Offset, m.Size),
 	}
 	if r.Conflicts == nil {
 		r.Conflicts = []string{}

@@ -62,7 +62,7 @@ func undoNodes(undo []byte) (nodes []Node, ok bool) {
 			continue
 		}
 		w, ok := shWords(rest)
-		if !ok {
+		if !ok || len(w) == 0 || !baseName(w[0]) {
 			return nil, false
 		}
 		if cmd == "mk_link" {
@@ -126,7 +126,15 @@ func shWords(s string) ([]string, bool) {
 			w.WriteByte('\'')
 			s = s[2:]
 		}
+		if s != "" && s[0] != ' ' {
+			return nil, false // 'a'b: one word in ksh, never written by shQuote
+		}
 		words = append(words, w.String())
 	}
 	return words, true
+}
+
+// baseName: undo.ksh names entries of $DEVDIR by their base name only.
+func baseName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.Contains(s, "/")
 }

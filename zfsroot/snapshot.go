@@ -59,8 +59,20 @@ func SplitSnapshot(s string) (ds, snap string, err error) {
 
 // ErrNeedsClone means the snapshot can only be read through a temporary
 // clone here (no .zfs/snapshot directory, as on zfs-fuse) and the caller
-// asked not to make one (a dry run).
+// asked not to make one (a dry run). The error is a *NeedsCloneError.
 var ErrNeedsClone = errors.New("readable only through a temporary clone")
+
+// NeedsCloneError names the clone SnapshotTree would have made.
+type NeedsCloneError struct {
+	Snapshot, Clone string
+}
+
+func (e *NeedsCloneError) Error() string {
+	ds, _, _ := strings.Cut(e.Snapshot, "@")
+	return fmt.Sprintf("%s has no .zfs/snapshot directory here: %v %s (zfs clone -o readonly=on %s %s)", ds, ErrNeedsClone, e.Clone, e.Snapshot, e.Clone)
+}
+
+func (e *NeedsCloneError) Unwrap() error { return ErrNeedsClone }
 
 // SnapshotTree makes the files of DS@SNAP readable as a directory: the
 // dataset's .zfs/snapshot/SNAP when the platform has it, otherwise a
@@ -90,7 +102,7 @@ func (c CLI) SnapshotTree(ctx context.Context, snapshot string, noClone bool) (d
 	name := fmt.Sprintf("xsrescue-restore-%d", time.Now().UnixNano())
 	clone := pool + "/" + name
 	if noClone {
-		return "", "", nil, fmt.Errorf("%s has no .zfs/snapshot directory here: %w %s (zfs clone -o readonly=on %s %s)", ds, ErrNeedsClone, clone, snapshot, clone)
+		return "", "", nil, &NeedsCloneError{Snapshot: snapshot, Clone: clone}
 	}
 	altroot, err := c.PoolProp(ctx, pool, "altroot")
 	if err != nil {

@@ -199,7 +199,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 			if plan.ChangedBlocks == 0 {
 				fmt.Fprintln(w, "the partition already holds the snapshot: nothing to do")
 			} else {
-				fmt.Fprintln(w, "dry run: nothing written")
+				fmt.Fprintf(w, "dry run: nothing written (a restore keeps the %d block(s) it overwrites in an undo file next to the journal first)\n", plan.ChangedBlocks)
 			}
 			return nil
 		})

@@ -239,14 +239,20 @@ func deref(s *string) string {
 	return *s
 }
 
-// openForRepair opens the journal read-write and the target undo/recover
-// work on: --root/--disk if given (the journal defaulting inside it), else
-// the target the op recorded (which then needs --journal). recorded picks
-// the op whose target is used. With orNone, a target without a journal
-// gives a nil journal instead of an error.
+// openForRepair opens the journal and the target undo/recover work on:
+// --root/--disk if given (the journal defaulting inside it), else the target
+// the op recorded (which then needs --journal). recorded picks the op whose
+// target is used. With orNone, a target without a journal gives a nil
+// journal instead of an error. A dry run opens both read-only: it must not
+// even replay a dirty filesystem journal.
 func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
+	writable := !cmd.Bool("dry-run")
+	open := journal.Open
+	if !writable {
+		open = journal.OpenReadOnly
+	}
 	if hasTargetFlags(cmd) {
-		tgt, err := openTarget(ctx, cmd, true)
+		tgt, err := openTarget(ctx, cmd, writable)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -261,7 +267,7 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 			tgt.Close()
 			return nil, nil, fmt.Errorf("journal: %w", err)
 		}
-		j, err := journal.Open(p)
+		j, err := open(p)
 		if err != nil {
 			tgt.Close()
 			return nil, nil, err
@@ -275,7 +281,7 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 	if _, err := os.Stat(p); err != nil {
 		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	j, err := journal.Open(p)
+	j, err := open(p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,11 +290,11 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 		j.Close()
 		return nil, nil, err
 	}
-	o := target.Options{Root: op.Root, Writable: true}
+	o := target.Options{Root: op.Root, Writable: writable}
 	if op.Disk != nil {
-		o = target.Options{Disk: *op.Disk, Partition: deref0(op.Partition), Writable: true}
+		o = target.Options{Disk: *op.Disk, Partition: deref0(op.Partition), Writable: writable}
 	}
-	tgt, err := target.Open(ctx, o)
+	tgt, err := openTargetWith(ctx, cmd, o)
 	if err != nil {
 		j.Close()
 		return nil, nil, fmt.Errorf("the target op %d recorded: %w", op.ID, err)

@@ -23,19 +23,25 @@ func targetFlags() []cli.Flag {
 // run, which opens read-only, says so too: the replay is part of what
 // applying would do.
 func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
-	tgt, err := target.Open(ctx, target.Options{
+	return openTargetWith(ctx, cmd, target.Options{
 		Root:      cmd.String("root"),
 		Disk:      cmd.String("disk"),
 		Partition: int(cmd.Int("partition")),
 		Writable:  writable,
 	})
+}
+
+// openTargetWith is openTarget for a target named otherwise (the one an op
+// recorded), with the same notes.
+func openTargetWith(ctx context.Context, cmd *cli.Command, o target.Options) (*target.Target, error) {
+	tgt, err := target.Open(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range tgt.Notes {
 		output(cmd).Logf("note: %s", n)
 	}
-	if !writable && tgt.NeedsRecovery && cmd.Bool("dry-run") {
+	if !o.Writable && tgt.NeedsRecovery && cmd.Bool("dry-run") {
 		output(cmd).Logf("note: partition %d has a dirty filesystem journal, read as is for the dry run; applying mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition)
 	}
 	return tgt, nil

@@ -396,10 +396,10 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": source, "read_through": nil, "would_clone": nil,
 		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*journal.Result{}}
 	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, dryRun)
-	if dryRun && errors.Is(err, zfsroot.ErrNeedsClone) {
+	if nc := (*zfsroot.NeedsCloneError)(nil); dryRun && errors.As(err, &nc) {
 		// A clone is a write to the pool: a dry run says what it would
 		// make instead of making it.
-		doc["would_clone"] = err.Error()
+		doc["would_clone"] = nc.Clone
 		output(cmd).Logf("dry run: nothing was changed; %v, which a dry run does not make: the file plan is shown only by the real run", err)
 		return output(cmd).Emit(doc, func(io.Writer) error { return nil })
 	}

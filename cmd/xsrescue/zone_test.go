@@ -260,6 +260,11 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if treeSum(t, filepath.Join(z.ZoneRoot, "etc")) != before {
 		t.Fatal("dry run changed etc")
 	}
+	code, stdout, _ = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run", "--json")
+	pool, _, _ := strings.Cut(snap, "/")
+	if code != 0 || !strings.Contains(stdout, `"would_clone": "`+pool+`/xsrescue-restore-`) || !strings.Contains(stdout, `"read_through": null`) {
+		t.Errorf("dry run --json: exit %d\n%s", code, stdout)
+	}
 	if after, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name"); after != datasets {
 		t.Fatalf("dry run changed the pool:\n%s\nwas\n%s", after, datasets)
 	}

@@ -216,9 +216,16 @@ func OpenReadOnly(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
 	}
 	// immutable=1 needs no -shm or -wal file and so works on a ro,noload
-	// mount; it is only used when a plain read-only open fails.
+	// mount. It is tried first when there is no -wal file (nothing was left
+	// unchecked-pointed, no writer is active): a plain read-only open of a
+	// WAL database creates -shm and -wal, a write a read-only command must
+	// not make. With a -wal file, immutable would miss its committed ops.
+	modes := []string{"mode=ro", "mode=ro&immutable=1"}
+	if _, err := os.Lstat(abs + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		modes = []string{"mode=ro&immutable=1"}
+	}
 	var lastErr error
-	for _, extra := range []string{"mode=ro", "mode=ro&immutable=1"} {
+	for _, extra := range modes {
 		db, err := sql.Open("sqlite3", "file:"+escapeURI(abs)+"?"+extra+"&_busy_timeout=2000")
 		if err != nil {
 			return nil, fmt.Errorf("journal %s: %w", abs, err)

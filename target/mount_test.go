@@ -118,6 +118,14 @@ func TestOpenDiskReadOnlyDirty(t *testing.T) {
 	if tgt.Partition != 1 || len(tgt.Identity) != 36 {
 		t.Errorf("partition %d identity %q", tgt.Partition, tgt.Identity)
 	}
+	// A dry run opens read-only and must still be able to say that applying
+	// replays the journal; messages name the disk, not the mount point.
+	if !tgt.NeedsRecovery || len(tgt.Notes) != 0 {
+		t.Errorf("needs recovery %v, notes %v", tgt.NeedsRecovery, tgt.Notes)
+	}
+	if abs, _ := filepath.Abs(img); tgt.Name() != abs+" partition 1" {
+		t.Errorf("name %q", tgt.Name())
+	}
 	b, err := tgt.Root.ReadFile("etc/xensource-inventory")
 	if err != nil || !strings.Contains(string(b), "PRODUCT_VERSION") {
 		t.Errorf("inventory: %v %q", err, b)

@@ -263,6 +263,9 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 		if orNone && errors.Is(err, fs.ErrNotExist) {
 			return nil, tgt, nil
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
+		}
 		if err != nil {
 			tgt.Close()
 			return nil, nil, fmt.Errorf("journal: %w", err)

@@ -305,6 +305,14 @@ func TestJournalCLIDisk(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "journal /var/lib/xsrescue/journal.db on "+name) || strings.Contains(out, "xsrescue-mnt") {
 		t.Errorf("list: exit %d\n%s", code, out)
 	}
+	// undo --dry-run opens read-only: the dirty journal is not replayed, the
+	// image does not change by a byte, and the note says applying would.
+	markDirty(t, img, 1)
+	sum := fileSum(t, img)
+	code, out, errOut = journalRun(t, append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
+	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || fileSum(t, img) != sum {
+		t.Fatalf("undo --dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
 	// The undo command as printed, word for word.
 	code, out, errOut = journalRun(t, append(strings.Fields(doc.Op.Undo)[1:], "--yes")...)
 	if code != 0 || !strings.Contains(out, "Undo op 1 ") || !strings.Contains(out, " on "+name) || strings.Contains(out+errOut, "xsrescue-mnt") {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
@@ -249,11 +250,13 @@ func args(cmd *cli.Command, min, max int) ([]string, error) {
 	return a, nil
 }
 
+// isTerminal asks the tty driver: a character device such as /dev/null is
+// not a terminal, so it gets no prompt and no progress bar.
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := file.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -5,14 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
@@ -76,7 +74,7 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 // kickstart %pre) nobody can answer: it refuses (exit 3) before asking.
 func confirmMutation(cmd *cli.Command, question string) error {
 	in := cmd.Root().Reader
-	if !stdinIsTerminal(in) {
+	if !isTerminal(in) {
 		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
 	}
 	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
@@ -95,17 +93,6 @@ func journalPathFor(cmd *cli.Command, tgt *target.Target, create bool) (string, 
 		return p, nil
 	}
 	return journal.DefaultPath(tgt.Root, create)
-}
-
-// stdinIsTerminal asks the tty driver: a character device such as
-// /dev/null is not a terminal.
-func stdinIsTerminal(in any) bool {
-	f, ok := in.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // journalShown names the journal file for messages: for a --disk target the

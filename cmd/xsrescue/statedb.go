@@ -537,7 +537,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			path = loc.Primary()
 		}
 		if path == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", tgt.Root.Dir(), loc.Reason)
+			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
 		}
 		shown = "/" + path
 		if t.Host, t.HostMissing, err = statedb.HostKeys(tgt.Root); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -356,7 +355,7 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 	}
 	if res != nil {
 		doc.Op = res
-		doc.Undo = undoCommand(cmd, res.Op)
+		doc.Undo = res.Undo
 	}
 	return o.Emit(doc, func(w io.Writer) error {
 		if doc.Verdict != nil {
@@ -386,31 +385,6 @@ func VersionSetPlan(tgt *target.Target, req versionfile.SetRequest) (*SetDoc, *v
 		doc.Verdict = &vd
 	}
 	return doc, sp, nil
-}
-
-// undoCommand is the command line that undoes op on the same target.
-func undoCommand(cmd *cli.Command, op int64) string {
-	s := fmt.Sprintf("xsrescue journal undo %d", op)
-	switch {
-	case cmd.String("root") != "":
-		s += " --root " + shellQuote(cmd.String("root"))
-	case cmd.String("disk") != "":
-		s += " --disk " + shellQuote(cmd.String("disk"))
-		if p := cmd.Int("partition"); p != 0 {
-			s += fmt.Sprintf(" --partition %d", p)
-		}
-	}
-	if j := cmd.String("journal"); j != "" {
-		s += " --journal " + shellQuote(j)
-	}
-	return s
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func versionFindCommand() *cli.Command {

@@ -34,7 +34,7 @@ func CheckNotInUse(disk string, start, size int64) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", disk, err)
 		}
-		return checkDevice(disk, sys, 0, start, size, mounts)
+		return checkDevice(disk, sys, 0, 0, start, size, mounts)
 	}
 	loops, _ := filepath.Glob("/sys/block/loop*")
 	for _, l := range loops {
@@ -47,7 +47,8 @@ func CheckNotInUse(disk string, start, size int64) error {
 			continue
 		}
 		off := readInt(filepath.Join(l, "loop", "offset"))
-		if err := checkDevice(disk, l, off, start, size, mounts); err != nil {
+		limit := readInt(filepath.Join(l, "loop", "sizelimit"))
+		if err := checkDevice(disk, l, off, limit, start, size, mounts); err != nil {
 			return err
 		}
 	}
@@ -55,8 +56,10 @@ func CheckNotInUse(disk string, start, size int64) error {
 }
 
 // checkDevice checks the device at sys (a /sys/block entry whose byte 0 is
-// at base in disk) and each of its partitions.
-func checkDevice(disk, sys string, base, start, size int64, mounts map[string]string) error {
+// at base in disk and which maps limit bytes, 0 meaning to the end) and each
+// of its partitions: a loop over partition 1 of an image does not cover
+// partition 2.
+func checkDevice(disk, sys string, base, limit, start, size int64, mounts map[string]string) error {
 	parts, _ := filepath.Glob(filepath.Join(sys, "*", "partition"))
 	devs := []string{sys}
 	for _, p := range parts {
@@ -64,6 +67,9 @@ func checkDevice(disk, sys string, base, start, size int64, mounts map[string]st
 	}
 	for _, d := range devs {
 		lo, hi := base, int64(1<<62)
+		if limit > 0 {
+			hi = base + limit
+		}
 		if d != sys {
 			lo = base + readInt(filepath.Join(d, "start"))*512
 			hi = lo + readInt(filepath.Join(d, "size"))*512
@@ -74,13 +80,20 @@ func checkDevice(disk, sys string, base, start, size int64, mounts map[string]st
 		dev := strings.TrimSpace(readString(filepath.Join(d, "dev")))
 		name := filepath.Base(d)
 		if mp, ok := mounts[dev]; ok {
-			return xerr.Refusedf("%s: bytes %d-%d are in use: /dev/%s is mounted on %s (unmount it first)", disk, start, start+size, name, mp)
+			return xerr.Refusedf("%s: partition bytes %d-%d overlap bytes %d-%s of /dev/%s, which is mounted on %s (unmount it first)", disk, start, start+size, lo, rangeEnd(hi), name, mp)
 		}
 		if holders, _ := os.ReadDir(filepath.Join(d, "holders")); len(holders) > 0 {
-			return xerr.Refusedf("%s: bytes %d-%d are in use: /dev/%s is held by %s (deactivate it first, e.g. vgchange -an)", disk, start, start+size, name, holders[0].Name())
+			return xerr.Refusedf("%s: partition bytes %d-%d overlap bytes %d-%s of /dev/%s, which is held by %s (deactivate it first, e.g. vgchange -an)", disk, start, start+size, lo, rangeEnd(hi), name, holders[0].Name())
 		}
 	}
 	return nil
+}
+
+func rangeEnd(hi int64) string {
+	if hi >= 1<<62 {
+		return "end"
+	}
+	return fmt.Sprint(hi)
 }
 
 // mountedDevices maps "major:minor" to a mount point, from mountinfo.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -351,6 +352,15 @@ func TestMountedRefused(t *testing.T) {
 	}
 	if err := CheckNotInUse(disk, 0, partStart); err != nil {
 		t.Errorf("the range before the partition is free: %v", err)
+	}
+	// The loop maps partSize bytes only: the next partition is free, and a
+	// refusal names the range really in use.
+	if err := CheckNotInUse(disk, partStart+partSize, 1<<20); err != nil {
+		t.Errorf("the range after the loop's size limit is free: %v", err)
+	}
+	want := fmt.Sprintf("overlap bytes %d-%d of /dev/%s", partStart, partStart+partSize, filepath.Base(loop))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal %v does not name the range in use (%s)", err, want)
 	}
 	if err := CheckNotInUse(loop, 0, 1<<20); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("the loop device itself: %v", err)

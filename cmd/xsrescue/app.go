@@ -159,7 +159,11 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(doc)
 	}
-	fmt.Fprintf(stderr, "xsrescue: %v\n", err)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "xsrescue:") && !strings.HasPrefix(msg, "xsrescue ") {
+		msg = "xsrescue: " + msg // usage errors already start with the command's name
+	}
+	fmt.Fprintln(stderr, msg)
 	return code
 }
 

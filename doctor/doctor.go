@@ -7,7 +7,9 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -84,6 +86,7 @@ type Input struct {
 	Disk     *partition.Disk // partition.Inspect + ReadMarkers of DiskPath
 	Root     *target.Root    // the installation's root, opened read-only
 	RootNote string          // why Root is nil (e.g. mounting needs root)
+	RootName string          // how findings name Root (target.Target.Name: never a private mount point)
 	Backup   *BackupData     // what the backup partition holds, if it was read
 	// Installer is the installer version the user means to run ("" for no
 	// particular one: every verdict is reported and no installer step planned).
@@ -177,6 +180,14 @@ func (d *diag) add(id, sev, rule, format string, args ...any) {
 	d.rep.Findings = append(d.rep.Findings, Finding{ID: id, Severity: sev, Evidence: fmt.Sprintf(format, args...), Rule: rule})
 }
 
+// rootName names the root in findings.
+func (d *diag) rootName() string {
+	if d.in.RootName != "" {
+		return d.in.RootName
+	}
+	return d.in.Root.Dir()
+}
+
 // targetArgs is how plan commands name the target.
 func (d *diag) targetArgs() string {
 	s := ""
@@ -206,6 +217,7 @@ const (
 	ruleSaved    = "xenserver.md rule 7: image the backup partition before any installer run"
 	ruleJournal  = "ARCHITECTURE.md, The journal: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
 	ruleMarkers  = "xenserver.md rule 1: the inventory decides; keep every marker consistent with it"
+	ruleInventory = "xenserver.md §3.1: the installer lists a root-* partition only when it can read etc/xensource-inventory from it"
 	ruleVersions = "xenserver.md §3.2 and rule 2: which key each installer generation compares, and its range"
 )
 
@@ -269,9 +281,15 @@ func (d *diag) markers() error {
 		}
 		return nil
 	}
+	if _, err := d.in.Root.Stat(versionfile.InventoryPath); errors.Is(err, fs.ErrNotExist) {
+		d.add("inventory-missing", Broken, ruleInventory, "%s has no %s: the installer skips this root silently, and no marker or version can be checked", d.rootName(), versionfile.InventoryPath)
+		return nil
+	}
 	st, err := versionfile.Inspect(d.in.Root)
 	if err != nil {
-		return err
+		// doctor reports what it finds and carries on with the other checks.
+		d.add("inventory-unreadable", Broken, ruleInventory, "%s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+		return nil
 	}
 	d.state = st
 	d.setInstalled(st.Inventory.Map())
@@ -327,6 +345,11 @@ func (d *diag) setInstalled(inv map[string]string) {
 }
 
 func (d *diag) backup() {
+	if d.backupPart == nil && d.in.DiskPath == "" && d.in.Backup != nil {
+		// --root with --backup-root: a mounted tree, not a partition of a
+		// known disk (number 0, no filesystem UUID to find in the journal).
+		d.backupPart = &partition.Partition{Role: "backup", FS: "ext3"}
+	}
 	p := d.backupPart
 	if p == nil {
 		return
@@ -338,7 +361,7 @@ func (d *diag) backup() {
 	var b *versionfile.Backup
 	if d.in.Backup != nil {
 		if d.in.Backup.Err != nil {
-			d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %v", p.Number, d.in.Backup.Err)
+			d.add("backup-partition", Warn, ruleBackup, "%s: %v", d.backupName(), d.in.Backup.Err)
 			return
 		}
 		b = d.in.Backup.Info
@@ -358,7 +381,7 @@ func (d *diag) backup() {
 		}
 	}
 	if b.Inventory == nil {
-		d.add("backup-partition", Warn, ruleBackup, "backup partition %d: %s, no etc/xensource-inventory: nothing the installer could restore", p.Number, p.FS)
+		d.add("backup-partition", Warn, ruleBackup, "%s: %s, no etc/xensource-inventory: nothing the installer could restore", d.backupName(), p.FS)
 		return
 	}
 	d.backupHolds = b.Inventory["PRODUCT_VERSION"]
@@ -369,19 +392,27 @@ func (d *diag) backup() {
 	switch {
 	case b.OffersRestore:
 		d.backupRestore = true
-		d.add("backup-restorable", OK, ruleBackup, "backup partition %d holds %s %s (%s): the %s installer would offer Restore", p.Number, b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, b.Installer)
+		d.add("backup-restorable", OK, ruleBackup, "%s holds %s %s (%s): the %s installer would offer Restore", d.backupName(), b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, b.Installer)
 	default:
 		why := b.Reason
 		if why == "" {
 			why = marker
 		}
-		d.add("backup-not-restorable", Warn, ruleBackup, "backup partition %d holds %s %s (%s): no Restore: %s", p.Number, b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, strings.TrimPrefix(why, "no: "))
+		d.add("backup-not-restorable", Warn, ruleBackup, "%s holds %s %s (%s): no Restore: %s", d.backupName(), b.Inventory["PRODUCT_BRAND"], d.backupHolds, marker, strings.TrimPrefix(why, "no: "))
 	}
 	if d.backupSaved {
 		d.add("backup-saved", OK, ruleSaved, "the journal records an image of partition %d (filesystem %s) whose file still exists", p.Number, p.UUID)
 	} else {
-		d.add("backup-not-saved", Warn, ruleSaved, "no saved image of backup partition %d in the journal: the next installer run reformats it", p.Number)
+		d.add("backup-not-saved", Warn, ruleSaved, "no saved image of %s in the journal: the next installer run reformats it", d.backupName())
 	}
+}
+
+// backupName names the backup partition in findings.
+func (d *diag) backupName() string {
+	if d.in.DiskPath == "" && d.in.Backup != nil {
+		return "backup root " + d.in.Backup.Dir
+	}
+	return fmt.Sprintf("backup partition %d", d.backupPart.Number)
 }
 
 // savedInJournal looks for a partition-image record of p whose image still

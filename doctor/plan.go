@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 // plan turns the findings into the commands an expert would type, in the
@@ -16,13 +18,17 @@ func (d *diag) plan() {
 		d.step("xsrescue journal recover "+t, fmt.Sprintf("op %d was interrupted: roll it back before anything else changes the target", id))
 	}
 	for _, p := range d.needsRecovery {
-		d.manual(fmt.Sprintf("e2fsck -fy %s", d.partDevice(p.Number, p.Start, p.Size)),
+		d.manual(d.fsck(p),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
 	}
 	changes := false
 	if p := d.backupPart; p != nil && p.FS != "" && d.backupHolds != "" && !d.backupSaved {
-		d.step(fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(p.Number, "backup")), journalArg(d.in.JournalPath)),
-			fmt.Sprintf("the backup partition holds %s and every installer run reformats it: keep an image to restore", d.backupHolds))
+		why := fmt.Sprintf("the backup partition holds %s and every installer run reformats it: keep an image to restore", d.backupHolds)
+		if d.in.DiskPath == "" {
+			d.manual(d.saveBackup(), why)
+		} else {
+			d.step(d.saveBackup(), why)
+		}
 	}
 	if d.setMarkers {
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
@@ -94,7 +100,7 @@ func (d *diag) plan() {
 		alt := Alternative{Name: "restore",
 			Why: fmt.Sprintf("the backup partition holds %s, which the %s installer offers to Restore: the cleanest rollback, but changes made since that upgrade are lost", d.backupHolds, inst)}
 		if !d.backupSaved {
-			alt.Steps = append(alt.Steps, Step{Step: 1, Command: fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath)),
+			alt.Steps = append(alt.Steps, Step{Step: 1, Command: d.saveBackup(), Manual: d.in.DiskPath == "",
 				Why: "keep the backup even if the installer is told to upgrade by mistake"})
 		}
 		alt.Steps = append(alt.Steps, Step{Step: len(alt.Steps) + 1, Command: fmt.Sprintf("boot the %s installer and choose Restore", inst), Why: "restores the backed-up system onto the root partition", Manual: true})
@@ -134,18 +140,30 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 	return d.savePath(fmt.Sprintf("reference-%s-schema%d.db", pp.target.Product, pp.refSchema))
 }
 
-// partDevice names partition n for a command: the kernel's device for a
-// block device, a loop device over the range of an image.
-func (d *diag) partDevice(n int, start, size int64) string {
+// saveBackup is the command that images the backup partition; with
+// --backup-root the disk is not known, so the user names it.
+func (d *diag) saveBackup() string {
+	if d.in.DiskPath == "" {
+		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --to %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
+			quote(d.savePath("backup.img")), journalArg(d.in.JournalPath), d.in.Backup.Dir)
+	}
+	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
+}
+
+// fsck is the command that replays p's ext3 journal: on the kernel's
+// device for a block device; for an image on a loop device over p's range
+// that the same command detaches again, so no later step finds the image
+// attached.
+func (d *diag) fsck(p partition.Partition) string {
 	disk := d.in.DiskPath
 	if strings.HasPrefix(disk, "/dev/") {
-		last := disk[len(disk)-1]
-		if last >= '0' && last <= '9' {
-			return fmt.Sprintf("%sp%d", disk, n)
+		dev := fmt.Sprintf("%s%d", disk, p.Number)
+		if last := disk[len(disk)-1]; last >= '0' && last <= '9' {
+			dev = fmt.Sprintf("%sp%d", disk, p.Number)
 		}
-		return fmt.Sprintf("%s%d", disk, n)
+		return "e2fsck -fy " + dev
 	}
-	return fmt.Sprintf("$(losetup --find --show --offset %d --sizelimit %d %s)", start, size, quote(disk))
+	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { e2fsck -fy "$L"; losetup -d "$L"; }`, p.Start, p.Size, quote(disk))
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

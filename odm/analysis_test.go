@@ -3,6 +3,7 @@ package odm_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,6 +218,50 @@ lrwxrwxrwx    1 root     system            9 Nov 22 01:02 elsewhere -> /tmp/x
 	}
 }
 
+// TestParseListingRecursive: in an ls -lR /dev listing only the top level
+// counts; /dev/old/lv01 (44,1) must never be reported as /dev/lv01, whose
+// live node is 43,1 (acceptance F-odm-1).
+func TestParseListingRecursive(t *testing.T) {
+	const top = `/dev:
+total 8
+brw-rw----    1 root     system       43,  1 Nov 15 2019  lv01
+crw-rw----    1 root     system       44,  0 Nov 15 2019  ghostvg
+drwxr-xr-x    2 root     system          512 Jan 01 2020  old
+lrwxrwxrwx    1 root     system            6 Jan 01 2020  ol -> old/lv01
+`
+	for _, tc := range []struct{ name, sub string }{
+		{"abs", "\n/dev/old:\ntotal 0\nbrw-rw----    1 root     system       44,  1 Nov 15 12:34 lv01\n"},
+		{"nested dev", "\n/dev/old/dev:\nbrw-rw----    1 root     system       44,  1 Nov 15 12:34 lv01\n"},
+	} {
+		nodes, err := odm.ParseListing(strings.NewReader(top+tc.sub), "l4.ls")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []string
+		for _, n := range nodes {
+			got = append(got, fmt.Sprintf("%s %s %d,%d", n.Path, n.Type, n.Major, n.Minor))
+		}
+		want := []string{"dev/lv01 block 43,1", "dev/ghostvg char 44,0"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, d)
+		}
+	}
+	inDev := ".:\nbrw-rw---- 1 root system 43, 1 Nov 15 2019 lv01\n\n./old:\nbrw-rw---- 1 root system 44, 1 Nov 15 2019 lv01\n"
+	if nodes, err := odm.ParseListing(strings.NewReader(inDev), "l.ls"); err != nil || len(nodes) != 1 || nodes[0].Major != 43 {
+		t.Errorf("ls -lR inside /dev: %+v, %v", nodes, err)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"/tmp:\nbrw-rw---- 1 root system 44, 1 Nov 15 2019 lv01\n", `l.ls line 1: listing of "/tmp", not of /dev`},
+		{"/dev:\nbrw-rw---- 1 root system 43, 1 Nov 15 2019 lv01\n\n/dev:\nbrw-rw---- 1 root system 44, 1 Nov 15 2019 lv01\n",
+			"l.ls line 5: /dev/lv01 listed twice (line 2)"},
+	} {
+		_, err := odm.ParseListing(strings.NewReader(bad.in), "l.ls")
+		if err == nil || !errors.Is(err, odm.ErrSyntax) || !strings.HasPrefix(err.Error(), bad.want) {
+			t.Errorf("%q: got %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
 func TestModelErrors(t *testing.T) {
 	for _, tt := range []struct{ name, in, want string }{
 		{"octal-looking major", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"010\"\n\tvalue2 = \"0\"\n\tvalue3 = \"x\"\n", "CuDvDr line 4: value1 major: \"010\": not a strict decimal number"},
@@ -378,6 +423,8 @@ func FuzzParseListing(f *testing.F) {
 		"c 1 2 3 4, 5\n",
 		"l a b c d e f g h\n",
 		"crw-rw---- 1 root system 43,\n",
+		"/dev:\nbrw-rw---- 1 root system 43, 1 Nov 15 2019 lv01\n\n/dev/old:\nbrw-rw---- 1 root system 44, 1 Nov 15 2019 lv01\n",
+		"/tmp:\nx\n",
 	} {
 		f.Add([]byte(s))
 	}

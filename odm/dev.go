@@ -150,13 +150,30 @@ func sortNodes(nodes []Node) {
 // with a minor of three digits or more, "38,128" in one field; both numbers
 // must be strict decimal. Paths are reported as "dev/NAME". Symlinks
 // ("name -> target") are kept when they point at a listed special file.
+//
+// Like ScanDev, only the top level of /dev counts: in an `ls -lR /dev`
+// listing the entries under a sub-directory header ("/dev/old:") are
+// skipped, because reporting /dev/old/lv01 as /dev/lv01 would make the
+// repair remove a different, possibly live, node. A listing whose first
+// directory header is not /dev, or that names one top-level entry twice, is
+// refused.
 func ParseListing(r io.Reader, file string) ([]Node, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
 	var nodes []Node
 	byName := map[string]int{}
+	lineOf := map[string]int{}
 	var links []Node
 	line := 0
+	top, inSub := "", false // the first directory header, if any
+	seen := func(name string) error {
+		if prev, dup := lineOf[name]; dup {
+			return &SyntaxError{File: file, Line: line,
+				Msg: fmt.Sprintf("/dev/%s listed twice (line %d): give the output of one `ls -l /dev`", name, prev)}
+		}
+		lineOf[name] = line
+		return nil
+	}
 	for sc.Scan() {
 		line++
 		text := strings.TrimRight(sc.Text(), "\r")
@@ -164,8 +181,25 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			return nil, &SyntaxError{File: file, Line: line, Msg: "NUL byte"}
 		}
 		f := strings.Fields(text)
-		if len(f) == 0 || f[0] == "total" || strings.HasSuffix(text, ":") {
+		if len(f) == 0 || f[0] == "total" {
 			continue
+		}
+		if strings.HasSuffix(text, ":") && !isModeString(f[0]) {
+			dir := path.Clean(strings.TrimSpace(strings.TrimSuffix(text, ":")))
+			if top == "" {
+				if !isDevDir(dir) {
+					return nil, &SyntaxError{File: file, Line: line,
+						Msg: fmt.Sprintf("listing of %q, not of /dev: give the output of `ls -l /dev`", dir)}
+				}
+				top = dir
+			}
+			// Only the first header's own directory is the top level: a
+			// later "/dev/x/dev:" is a sub-directory however it ends.
+			inSub = dir != top
+			continue
+		}
+		if inSub {
+			continue // below /dev's top level: never a candidate
 		}
 		typ := f[0][0]
 		if typ != 'b' && typ != 'c' && typ != 'l' {
@@ -186,6 +220,9 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			name, link, ok := strings.Cut(rest, " -> ")
 			if !ok || name == "" || strings.Contains(name, "/") {
 				return nil, bad("symlink without \" -> \": %q", text)
+			}
+			if err := seen(name); err != nil {
+				return nil, err
 			}
 			links = append(links, Node{Path: "dev/" + name, Type: Symlink, Link: link, UID: -1, GID: -1})
 			continue
@@ -218,6 +255,9 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 		if typ == 'c' {
 			t = Char
 		}
+		if err := seen(name); err != nil {
+			return nil, err
+		}
 		byName[name] = len(nodes)
 		nodes = append(nodes, Node{Path: "dev/" + name, Type: t, Major: major, Minor: minor, Mode: permBits(f[0]), UID: -1, GID: -1})
 	}
@@ -239,6 +279,28 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 	}
 	sortNodes(nodes)
 	return nodes, nil
+}
+
+// isModeString reports whether s reads like the mode column of ls -l
+// ("crw-rw----", "drwxr-xr-x.", "-rw-r--r--+"), telling an entry whose name
+// ends in ":" from a directory header.
+func isModeString(s string) bool {
+	if len(s) < 10 || !strings.ContainsRune("-bcdlpsD", rune(s[0])) {
+		return false
+	}
+	for _, c := range s[1:10] {
+		if !strings.ContainsRune("rwxsStTl-", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDevDir reports whether the first ls -lR directory header names /dev
+// itself: "/dev", "dev", "." (ls -lR run inside /dev) or a copy ending in
+// "/dev".
+func isDevDir(d string) bool {
+	return d == "/dev" || d == "dev" || d == "." || strings.HasSuffix(d, "/dev")
 }
 
 // fieldsFrom returns text from its n-th field (0-based, fields as

@@ -136,18 +136,8 @@ type Source struct {
 // returns the existing sidecar and ErrAlreadySaved; any other existing file
 // is refused.
 func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Options) (*Sidecar, error) {
-	if src.Size <= 0 || src.Start < 0 {
-		return nil, xerr.Invalidf("partition %d: bad range start %d size %d", src.Partition, src.Start, src.Size)
-	}
-	_, errImg := os.Lstat(image)
-	_, errSc := os.Lstat(SidecarPath(image))
-	if errImg == nil && errSc == nil {
-		return sameSnapshot(ctx, r, src, image)
-	}
-	for _, p := range []string{image, SidecarPath(image)} {
-		if _, err := os.Lstat(p); err == nil {
-			return nil, xerr.Refusedf("%s exists: a snapshot is never overwritten (choose another --to)", p)
-		}
+	if sc, err := CheckSave(ctx, r, src, image); err != nil {
+		return sc, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(image), "."+filepath.Base(image)+".tmp*")
 	if err != nil {
@@ -203,6 +193,27 @@ func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Opti
 		return nil, fmt.Errorf("verifying the new snapshot: %w", err)
 	}
 	return sc, nil
+}
+
+// CheckSave is what Save checks before it writes anything (a dry run stops
+// here): nil when image and its sidecar are free, the existing sidecar and
+// ErrAlreadySaved when they already hold exactly src, an error otherwise.
+// It only reads.
+func CheckSave(ctx context.Context, r io.ReaderAt, src Source, image string) (*Sidecar, error) {
+	if src.Size <= 0 || src.Start < 0 {
+		return nil, xerr.Invalidf("partition %d: bad range start %d size %d", src.Partition, src.Start, src.Size)
+	}
+	_, errImg := os.Lstat(image)
+	_, errSc := os.Lstat(SidecarPath(image))
+	if errImg == nil && errSc == nil {
+		return sameSnapshot(ctx, r, src, image)
+	}
+	for _, p := range []string{image, SidecarPath(image)} {
+		if _, err := os.Lstat(p); err == nil {
+			return nil, xerr.Refusedf("%s exists: a snapshot is never overwritten (choose another --to)", p)
+		}
+	}
+	return nil, nil
 }
 
 // sameSnapshot checks, in one pass, that the existing image matches its

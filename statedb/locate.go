@@ -76,26 +76,39 @@ func (l *Location) Primary() string {
 	return ""
 }
 
-// Competitors are the existing files other than Loads that xapi would prefer
-// over a file with generation gen at path: restore_db.db always, and the
-// metadata files whose generation is at least gen (ties go to them because
-// they come first).
+// Competitors are the existing files other than path that xapi would load
+// instead of path once it has generation gen: restore_db.db always;
+// otherwise a candidate with a higher generation, or the same generation and
+// an earlier place in xapi's order. A path that is not a candidate (a stale
+// state.db, a --file elsewhere) is never loaded: every candidate competes.
 func (l *Location) Competitors(path string, gen int64) []SideFile {
+	at := -1
+	for i, f := range l.Files {
+		if f.Path == path && f.Role != RoleStale {
+			at = i
+		}
+	}
 	var out []SideFile
-	for _, f := range l.Files {
-		if f.Path == path {
+	for i, f := range l.Files {
+		if f.Path == path || f.Role == RoleStale {
 			continue
 		}
-		switch f.Role {
-		case RoleRestore:
+		if f.Role == RoleRestore || at < 0 || f.gen() > gen || f.gen() == gen && i < at {
 			out = append(out, f)
-		case RoleHAMetadata, RoleGenMetadata:
-			if f.gen() >= gen {
-				out = append(out, f)
-			}
 		}
 	}
 	return out
+}
+
+// PatchTarget is the file a patch edits by default: the one xapi loads, so
+// that the patch takes effect. When restore_db.db wins it is a transient
+// (xapi deletes it after loading) and the primary state.db is patched; the
+// restore file is then a competitor to set aside.
+func (l *Location) PatchTarget() string {
+	if f := l.Loaded(); f != nil && f.Role != RoleRestore {
+		return f.Path
+	}
+	return l.Primary()
 }
 
 func (f SideFile) gen() int64 {
@@ -151,7 +164,10 @@ func ParseDBConf(data []byte, name string) ([]Connection, error) {
 // order), the one whose .generation is highest, the earlier one on a tie.
 func Locate(root FS) (*Location, error) {
 	loc := &Location{}
-	conns := []Connection{{Path: "/" + DefaultDBPath}}
+	// Without db.conf (or with one naming no connection) xapi uses its
+	// built-in path: /var/lib/xcp/state.db since 2012, /var/xapi/state.db up
+	// to XS 6.2. Which one depends on the xapi, so both are candidates.
+	conns := []Connection{{Path: "/" + DefaultDBPath}, {Path: "/var/xapi/state.db"}}
 	if data, err := root.ReadFile(DBConfPath); err == nil {
 		loc.DBConf = DBConfPath
 		c, err := ParseDBConf(data, DBConfPath)

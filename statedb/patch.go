@@ -35,6 +35,10 @@ type Target struct {
 type PatchOptions struct {
 	// DropData allows dropping tables with rows and columns with values.
 	DropData bool
+	// Generation is the file's .generation. A patch that rewrites the file
+	// raises generation_count to it when it is higher: lowering it would
+	// hand xapi's choice to a competitor with a generation in between.
+	Generation int64
 }
 
 // TableDrop is a table the target does not know.
@@ -154,6 +158,15 @@ func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
 	p.Reencode = t.Schema <= legacySpacesUpTo && src.SchemaMinor > legacySpacesUpTo
 	if err := p.planManifest(src, t); err != nil {
 		return nil, err
+	}
+	if o.Generation > p.Generation && !p.Empty() {
+		p.Generation = o.Generation
+		for i := range p.ManifestAfter.Pairs {
+			if p.ManifestAfter.Pairs[i].Key == KeyGeneration {
+				p.ManifestAfter.Pairs[i].Value = strconv.FormatInt(p.Generation, 10)
+			}
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("generation_count raised from %d to %d, the file's .generation, so that xapi's choice of file stays as it was", src.Generation, p.Generation))
 	}
 	if lost := p.Losses(); len(lost) > 0 && !o.DropData {
 		return p, xerr.Refusedf("the target xapi does not know %s; dropping them loses data (re-run with --drop-data to accept)", strings.Join(lost, ", "))

@@ -76,7 +76,10 @@ type Options struct {
 	MaxElement int // bytes; DefaultMaxElement when 0
 }
 
-var gzipMagic = []byte{0x1f, 0x8b}
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	utf8BOM   = []byte{0xef, 0xbb, 0xbf}
+)
 
 // NewReader starts reading a database from r, transparently decompressing a
 // gzip stream (db.conf compress:true), and reads up to the end of the
@@ -103,7 +106,17 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	if o.MaxElement <= 0 {
 		o.MaxElement = DefaultMaxElement
 	}
-	rd.s = newScanner(src, o.MaxElement)
+	// A UTF-8 byte order mark before <?xml: xmlm (xapi's parser) skips it,
+	// so it is skipped here too; offsets still count it.
+	bom := make([]byte, 3)
+	// A read error here recurs (and is reported) when the scanner reads on.
+	n, _ = io.ReadFull(src, bom)
+	skip := 0
+	if n == 3 && bytes.Equal(bom, utf8BOM) {
+		skip = 3
+	}
+	rd.s = newScanner(io.MultiReader(bytes.NewReader(bom[skip:n]), src), o.MaxElement)
+	rd.s.base = int64(skip)
 	if err := rd.prolog(); err != nil {
 		return nil, rd.wrap(err)
 	}

@@ -60,6 +60,14 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 	if err != nil {
 		return nil, err
 	}
+	oldGen, err := root.ReadFile(path + GenSuffix)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("/%s%s: %w", path, GenSuffix, err)
+	}
+	hadGen := err == nil
+	if g, err := strconv.ParseInt(strings.TrimSpace(string(oldGen)), 10, 64); err == nil {
+		o.Generation = g
+	}
 	p, err := PlanPatch(src, t, o)
 	if p == nil {
 		return nil, err
@@ -83,13 +91,12 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 		})
 	}
 	gen := []byte(strconv.FormatInt(p.Generation, 10))
-	switch old, err := root.ReadFile(path + GenSuffix); {
-	case errors.Is(err, fs.ErrNotExist):
+	switch {
+	case !hadGen:
 		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
 			Why: "xapi compares .generation files to choose the database (no trailing newline)"})
-	case err != nil:
-		return nil, fmt.Errorf("/%s%s: %w", path, GenSuffix, err)
-	case !bytes.Equal(old, gen):
+	case o.Generation < p.Generation || !bytes.Equal(oldGen, gen) && o.Generation == p.Generation:
+		// Never lowered: a lower .generation could hand the load to a competitor.
 		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: path + GenSuffix, Content: gen,
 			Why: "match generation_count, no trailing newline"})
 	}

@@ -175,6 +175,9 @@ func (s *scanner) next() error {
 			if err != nil {
 				return err
 			}
+			if n > s.max {
+				return s.errorf(s.off, "element larger than %d bytes (truncated or corrupt file?)", s.max)
+			}
 			if n > 0 {
 				s.r += n
 				if skip {

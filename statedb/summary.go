@@ -16,6 +16,9 @@ type TableInfo struct {
 	// default ("", "()", OpaqueRef:NULL, false, 0, 0., the epoch): what
 	// dropping the column would lose.
 	WithData map[string]int
+	// DuplicateRefs are refs that more than one row of the table carries:
+	// xapi keys rows by ref, so it keeps only one of them.
+	DuplicateRefs []string
 }
 
 // HasColumn reports whether any row has column c.
@@ -106,7 +109,8 @@ func (l *layout) rebuild(attrs []Attr, counts map[string]*int) {
 }
 
 // Scan reads a whole database and summarises it. Memory is proportional to
-// the number of distinct tables and columns, not to the file size.
+// the number of distinct tables and columns plus the refs of the largest
+// table (to find duplicates), not to the file size.
 func Scan(src io.Reader) (*Summary, error) {
 	r, err := NewReader(src)
 	if err != nil {
@@ -119,6 +123,7 @@ func Scan(src io.Reader) (*Summary, error) {
 		cur    *TableInfo
 		counts map[string]*int
 		lay    layout
+		refs   map[string]bool
 		modern bool
 		legacy bool
 	)
@@ -141,8 +146,14 @@ func Scan(src io.Reader) (*Summary, error) {
 			cur = &s.Tables[len(s.Tables)-1]
 			counts = map[string]*int{}
 			lay = layout{}
+			refs = map[string]bool{}
 		case RowRead:
 			cur.Rows++
+			if ref := ev.Row.Ref(); refs[string(ref)] {
+				cur.DuplicateRefs = append(cur.DuplicateRefs, string(ref))
+			} else {
+				refs[string(ref)] = true
+			}
 			attrs := ev.Row.Attrs
 			if !lay.matches(attrs) {
 				lay.rebuild(attrs, counts)
@@ -172,6 +183,7 @@ func Scan(src io.Reader) (*Summary, error) {
 				cur.WithData[c] = *n
 			}
 			sort.Strings(cur.Columns)
+			refs = nil
 		}
 	}
 	s.Bytes = r.Offset()

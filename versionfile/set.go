@@ -16,6 +16,11 @@ type SetRequest struct {
 	To           string // VERSION[-BUILD]; empty: chosen for ForInstaller
 	Platform     string // PLATFORM_VERSION; empty: from the release table, else kept
 	ForInstaller string // an installer version whose acceptance the result must meet
+	// AllowRaise permits writing a version newer than the installed one.
+	// Without it PlanSet refuses: the tool exists to make an older
+	// installer accept a newer system, and a faked newer version hides
+	// the system from the checks written for what it really is.
+	AllowRaise bool
 }
 
 // SetPlan is a planned marker rewrite with the reasons for its values.
@@ -63,6 +68,9 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	}
 	platform, err := sp.choosePlatform(req, rel, known)
 	if err != nil {
+		return nil, err
+	}
+	if err := sp.checkDirection(req, ver, platform); err != nil {
 		return nil, err
 	}
 	if err := sp.setInventory(ver, build, platform); err != nil {
@@ -140,6 +148,54 @@ func (sp *SetPlan) choosePlatform(req SetRequest, rel release.Release, known boo
 	default:
 		return "", nil
 	}
+}
+
+// checkDirection refuses (exit 3) a version above the installed one unless
+// req.AllowRaise, and, whatever the flags, a system the chosen installer
+// rejects as too old: the installers' lower bounds are deliberate ("Prevent
+// upgrades from versions of XS prior to 7", xenserver.md §3.2), so faking
+// past them hands an unsupported upgrade to an installer not written for
+// that system.
+func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
+	b := sp.Before
+	if in := sp.Installer; in != nil {
+		have := b.Value(in.Generation.Key)
+		if have == "" && in.Generation.Key == "PLATFORM_VERSION" {
+			if rel, ok := release.Lookup(b.Value("PRODUCT_VERSION")); ok {
+				have = rel.Platform
+			}
+		}
+		v, err := release.ParseVersion(have)
+		if have == "" || err != nil || release.Compare(v, in.Generation.Min) < 0 {
+			shown := have
+			if shown == "" {
+				shown = "none"
+			}
+			return xerr.Refusedf("refusing: the installed system (PRODUCT_VERSION %s, %s %s) is below the %s installer's lower bound %s (%s): that installer does not upgrade a system this old, and faking a newer version would hide it from the checks; use an installer of a release that upgrades %s",
+				b.Value("PRODUCT_VERSION"), in.Generation.Key, shown, in.Release.Product, in.Generation.Min, in.Generation.Era, b.Value("PRODUCT_VERSION"))
+		}
+	}
+	if req.AllowRaise {
+		return nil
+	}
+	raised := func(key, old, nv string) error {
+		o, err1 := release.ParseVersion(old)
+		n, err2 := release.ParseVersion(nv)
+		if err1 != nil || err2 != nil || release.Compare(n, o) <= 0 {
+			return nil
+		}
+		return xerr.Refusedf("refusing: %s %s is newer than the installed %s: version set makes an older installer accept a newer system, not the reverse (give --allow-raise to do it anyway)", key, nv, old)
+	}
+	if err := raised("PRODUCT_VERSION", b.Value("PRODUCT_VERSION"), ver); err != nil {
+		return err
+	}
+	if old := b.Value("PLATFORM_VERSION"); old != "" {
+		return raised("PLATFORM_VERSION", old, platform)
+	}
+	if platform != "" {
+		return xerr.Refusedf("refusing: PLATFORM_VERSION %s would be added to a system that has none (older than 6.0): version set makes an older installer accept a newer system, not the reverse (give --allow-raise to do it anyway)", platform)
+	}
+	return nil
 }
 
 func (sp *SetPlan) setInventory(ver, build, platform string) error {

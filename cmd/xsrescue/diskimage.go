@@ -37,9 +37,10 @@ func init() {
 				"with it the installer's Restore, the cleanest way back.\n\n" +
 				"Refuses (exit 3) a partition that is mounted or held (LVM, device-mapper), and an\n" +
 				"existing FILE, unless FILE and FILE.json already hold exactly this partition (a re-run:\n" +
-				"exit 0, already as requested). Writes nothing to DISK.\n\n" + exitHelp,
+				"exit 0, already as requested). Writes nothing to DISK. --dry-run runs these checks,\n" +
+				"says what would be saved and writes nothing at all (no image, no sidecar, no journal).\n\n" + exitHelp,
 			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "partition", Usage: "partition number `N`"},
+				&cli.IntFlag{Name: "partition", Usage: "partition number `N`", HideDefault: true},
 				&cli.StringFlag{Name: "role", Usage: "XenServer partition `ROLE` (backup, root, sr, boot, logs, swap, utility)"},
 				&cli.StringFlag{Name: "to", Usage: "image `FILE` to create (never overwritten)", Required: true},
 				&cli.BoolFlag{Name: "compress", Usage: "compress the image with zstd"},
@@ -80,6 +81,7 @@ func init() {
 // SavePartitionDoc is the --json document of disk save-partition.
 type SavePartitionDoc struct {
 	*partimage.Sidecar
+	DryRun      bool            `json:"dry_run"`
 	Image       string          `json:"image"`
 	SidecarPath string          `json:"sidecar"`
 	Verified    bool            `json:"verified"`
@@ -115,9 +117,29 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer f.Close()
 	o := output(cmd)
+	src := partimage.Source{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}
+	if cmd.Bool("dry-run") {
+		sc, err := partimage.CheckSave(ctx, f, src, image)
+		if err != nil && !errors.Is(err, partimage.ErrAlreadySaved) {
+			return err
+		}
+		doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarPath: partimage.SidecarPath(image), DryRun: true, Verified: sc != nil}
+		if sc == nil {
+			doc.Sidecar = &partimage.Sidecar{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}
+		}
+		return o.Emit(doc, func(w io.Writer) error {
+			if sc != nil {
+				fmt.Fprintf(w, "%s already holds partition %d (%s) of %s (sha256 %s, verified): already as requested\n", image, p.Number, dash(p.Role), diskPath, sc.SHA256)
+				return nil
+			}
+			fmt.Fprintf(w, "would save partition %d (%s, %s) of %s to %s (sidecar %s, journal %s)\n", p.Number, dash(p.Role), humanSize(p.Size), diskPath, image, partimage.SidecarPath(image), journalPath(cmd, image))
+			fmt.Fprintln(w, "dry run: nothing written")
+			return nil
+		})
+	}
 	opt := partimage.Options{Compress: cmd.Bool("compress")}
 	finish := progress(o, "saving partition", p.Size, &opt.Progress)
-	sc, err := partimage.Save(ctx, f, partimage.Source{Disk: diskPath, Partition: p.Number, Role: p.Role, Start: p.Start, Size: p.Size}, image, opt)
+	sc, err := partimage.Save(ctx, f, src, image, opt)
 	finish()
 	if errors.Is(err, partimage.ErrAlreadySaved) {
 		doc := SavePartitionDoc{Sidecar: sc, Image: image, SidecarPath: partimage.SidecarPath(image), Verified: true}

@@ -269,3 +269,47 @@ func TestDiskImageMounted(t *testing.T) {
 		t.Errorf("the root is not mounted and may be saved: exit %d %s", code, errOut)
 	}
 }
+
+// TestDiskImageDryRun: --dry-run, before or after the arguments, writes
+// nothing: no image, no sidecar, no journal, no undo file, not the disk.
+func TestDiskImageDryRun(t *testing.T) {
+	img := cliImage(t)
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "backup.img")
+	start := imageSum(t, img)
+	save := []string{"disk", "save-partition", img, "--partition", "2", "--to", snap}
+	for _, argv := range [][]string{
+		append([]string{"--dry-run"}, save...),
+		append(append([]string{}, save...), "--dry-run"),
+		append(append([]string{"-n"}, save...), "--json"),
+	} {
+		code, out, errOut := rescueRun(t, argv...)
+		if code != 0 || !strings.Contains(out, "would save partition 2") && !strings.Contains(out, `"dry_run": true`) {
+			t.Errorf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("%v wrote %v", argv, ents)
+		}
+	}
+	// A real save, then a dry-run restore in both positions after damage.
+	if code, out, errOut := rescueRun(t, append(save, "--journal", filepath.Join(dir, "j.db"))...); code != 0 {
+		t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
+	}
+	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
+	damaged := imageSum(t, img)
+	before, _ := os.ReadDir(dir)
+	jsum := imageSum(t, filepath.Join(dir, "j.db"))
+	restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", filepath.Join(dir, "j.db")}
+	for _, argv := range [][]string{append([]string{"--dry-run"}, restore...), append(append([]string{}, restore...), "-n")} {
+		code, out, errOut := rescueRun(t, argv...)
+		if code != 0 || !strings.Contains(out, "dry run: nothing written") {
+			t.Errorf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
+		}
+		if after, _ := os.ReadDir(dir); len(after) != len(before) || imageSum(t, img) != damaged || imageSum(t, filepath.Join(dir, "j.db")) != jsum {
+			t.Fatalf("%v wrote something: %v", argv, after)
+		}
+	}
+	if start == damaged {
+		t.Fatal("scribble changed nothing")
+	}
+}

@@ -88,6 +88,9 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			return nil, err
 		}
 		closers = append(closers, t.Close)
+		if in.RootName == "" {
+			in.RootName = t.Name()
+		}
 		return t.Root, nil
 	}
 	if o.Disk != "" {

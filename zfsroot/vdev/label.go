@@ -40,6 +40,14 @@ const (
 // ZFS pool member (or all its labels are damaged).
 var ErrNoLabel = errors.New("no valid ZFS label")
 
+// ErrNotZFS means that, besides no label being valid, none even carries
+// the ZFS checksum magic: the bytes were never a vdev, rather than a
+// damaged one. Errors wrapping it wrap ErrNoLabel too.
+var ErrNotZFS = errors.New("no ZFS label")
+
+// errNoMagic is a label without the checksum magic: nothing ZFS wrote.
+var errNoMagic = errors.New("no checksum magic (not a ZFS label)")
+
 // StateName is the name of a pool state as the JSON contract spells it.
 func StateName(s uint64) string {
 	switch s {
@@ -100,6 +108,7 @@ type Label struct {
 	Index  int       // 0..3
 	Offset int64     // of the label, relative to the vdev
 	Err    error     // why the label is not valid; nil when valid
+	absent bool      // not read (beyond the end, below the minimum size) or no magic: no sign of ZFS
 	Config *Config   // decoded, even when Err says it failed a validity rule
 	Best   Uberblock // best uberblock of this label's ring (TXG 0: none)
 }
@@ -179,13 +188,15 @@ func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 	buf := make([]byte, LabelSize)
 	for i := range m.Labels {
 		if tiny && i >= 2 {
-			m.Labels[i] = Label{Index: i, Offset: -1, Err: fmt.Errorf("label %d not read: %d bytes is below the 64 MiB minimum vdev size", i, size)}
+			m.Labels[i] = Label{Index: i, Offset: -1, absent: true, Err: fmt.Errorf("label %d not read: %d bytes is below the 64 MiB minimum vdev size", i, size)}
 			continue
 		}
 		m.Labels[i] = readLabel(r, i, LabelOffset(i, psize), buf)
 	}
 	var reasons []string
+	zfs := false // some label shows ZFS wrote here
 	for _, l := range m.Labels {
+		zfs = zfs || !l.absent
 		if l.Err != nil {
 			reasons = append(reasons, l.Err.Error())
 			continue
@@ -198,6 +209,9 @@ func ReadLabels(r io.ReaderAt, size int64) (*Member, error) {
 		}
 	}
 	if m.Config == nil {
+		if !zfs {
+			return nil, fmt.Errorf("%w: %w: %s", ErrNoLabel, ErrNotZFS, strings.Join(reasons, "; "))
+		}
 		if tiny {
 			return nil, fmt.Errorf("%w: %d bytes is below the 64 MiB minimum vdev size", ErrNoLabel, size)
 		}
@@ -242,6 +256,7 @@ func readLabel(r io.ReaderAt, i int, off int64, buf []byte) Label {
 	if n, err := r.ReadAt(buf, off); n < len(buf) {
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("cut off by the end of the device at byte %d", off+int64(n))
+			l.absent = true
 		}
 		l.Err = fmt.Errorf("label %d at offset %d: %w", i, off, err)
 		return l
@@ -249,6 +264,7 @@ func readLabel(r io.ReaderAt, i int, off int64, buf []byte) Label {
 	block := buf[nvlistOffset : nvlistOffset+nvlistSize]
 	if err := verifyLabelChecksum(block, uint64(off+nvlistOffset)); err != nil {
 		l.Err = fmt.Errorf("label %d nvlist at offset %d: %w", i, off+nvlistOffset, err)
+		l.absent = errors.Is(err, errNoMagic)
 		return l
 	}
 	nv, err := DecodeNVList(block[:nvlistSize-eckSize])
@@ -339,7 +355,7 @@ func eckOrder(block []byte) (binary.ByteOrder, bool) {
 func verifyLabelChecksum(block []byte, offset uint64) error {
 	order, ok := eckOrder(block)
 	if !ok {
-		return fmt.Errorf("no checksum magic: %w", ErrMalformed)
+		return errNoMagic
 	}
 	ck := block[len(block)-32:]
 	var stored [32]byte

@@ -1,6 +1,7 @@
 package vdev
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -114,15 +115,20 @@ func Report(m *Member, device string, ext Extent, localHostID uint64) MemberRepo
 // Scan reads labels on each extent of device and returns one report per
 // distinct member. The same vdev seen through two extents (a slice and the
 // backup slice that overlaps it, a partition and the whole disk) is
-// reported once, from the extent on which most labels validate. Extents
-// without labels are returned as reasons; ErrNoLabel when none has any.
+// reported once, from the extent on which most labels validate. When no
+// extent holds a member the error is a *ScanError.
 func Scan(r io.ReaderAt, device string, extents []Extent, localHostID uint64) ([]MemberReport, error) {
 	var out []MemberReport
-	var reasons []string
+	serr := &ScanError{Where: where(device, extents), NotZFS: true}
 	for _, ext := range extents {
 		m, err := ReadLabels(io.NewSectionReader(r, ext.Offset, ext.Size), ext.Size)
 		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("%s at offset %d: %s", ext, ext.Offset, strings.TrimPrefix(err.Error(), ErrNoLabel.Error()+": ")))
+			reason := fmt.Sprintf("%s at offset %d: %s", ext, ext.Offset, strings.TrimPrefix(err.Error(), ErrNoLabel.Error()+": "))
+			serr.Details = append(serr.Details, reason)
+			if !errors.Is(err, ErrNotZFS) {
+				serr.NotZFS = false
+				serr.damaged = append(serr.damaged, reason)
+			}
 			continue
 		}
 		rep := Report(m, device, ext, localHostID)
@@ -135,7 +141,87 @@ func Scan(r io.ReaderAt, device string, extents []Extent, localHostID uint64) ([
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w on %s", ErrNoLabel, strings.Join(reasons, "; "))
+		return nil, serr
 	}
 	return out, nil
+}
+
+// ScanError says why Scan found no member. It wraps ErrNoLabel, and also
+// ErrNotZFS when no extent shows any sign of ZFS: then its text is one line
+// naming what was read, and the per-label reasons are only in Details.
+type ScanError struct {
+	Where   string   // what was read: "DEV or its partitions 1-6"
+	NotZFS  bool     // no label anywhere carries the ZFS checksum magic
+	Details []string // for each extent read, why each of its labels is not valid
+	damaged []string // the Details of extents that look like ZFS
+}
+
+func (e *ScanError) Error() string {
+	if e.NotZFS {
+		return fmt.Sprintf("%s on %s", ErrNotZFS, e.Where)
+	}
+	return fmt.Sprintf("%s on %s: %s", ErrNoLabel, e.Where, strings.Join(e.damaged, "; "))
+}
+
+func (e *ScanError) Unwrap() []error {
+	if e.NotZFS {
+		return []error{ErrNoLabel, ErrNotZFS}
+	}
+	return []error{ErrNoLabel}
+}
+
+// where names the extents read, for one line: "DEV or its partitions 1-6".
+func where(device string, extents []Extent) string {
+	whole, vtoc := false, false
+	var parts []int
+	for _, e := range extents {
+		switch {
+		case e.Partition == 0:
+			whole = true
+		case e.Slice >= 0:
+			vtoc = true
+		default:
+			parts = append(parts, e.Partition)
+		}
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	var s string
+	switch {
+	case len(parts) == 0:
+		return device
+	case whole && len(parts) == 1:
+		s = fmt.Sprintf("%s or its partition %s", device, numberRanges(parts))
+	case whole:
+		s = fmt.Sprintf("%s or its partitions %s", device, numberRanges(parts))
+	case len(parts) == 1:
+		s = fmt.Sprintf("partition %s of %s", numberRanges(parts), device)
+	default:
+		s = fmt.Sprintf("partitions %s of %s", numberRanges(parts), device)
+	}
+	if vtoc {
+		s += " (VTOC slices included)"
+	}
+	return s
+}
+
+// numberRanges writes ascending numbers as "1-3, 5".
+func numberRanges(n []int) string {
+	var b strings.Builder
+	for i := 0; i < len(n); {
+		j := i
+		for j+1 < len(n) && n[j+1] == n[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", n[i], n[j])
+		} else {
+			fmt.Fprintf(&b, "%d", n[i])
+		}
+		i = j + 1
+	}
+	return b.String()
 }

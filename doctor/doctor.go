@@ -87,13 +87,23 @@ type Input struct {
 	Root     *target.Root    // the installation's root, opened read-only
 	RootNote string          // why Root is nil (e.g. mounting needs root)
 	RootName string          // how findings name Root (target.Target.Name: never a private mount point)
-	Backup   *BackupData     // what the backup partition holds, if it was read
+	// Unlabelled are ext partitions that hold a XenServer root (an
+	// inventory, no .xen-backup-partition) without the root-* label.
+	Unlabelled []UnlabelledRoot
+	Backup     *BackupData // what the backup partition holds, if it was read
 	// Installer is the installer version the user means to run ("" for no
 	// particular one: every verdict is reported and no installer step planned).
 	Installer   string
 	Journal     *journal.Journal // nil: no journal found
 	JournalPath string           // what --journal said, repeated in plan commands
 	SaveDir     string           // where planned partition images go
+}
+
+// UnlabelledRoot is a partition that holds a XenServer root the installer
+// cannot find, because it finds the root by its label.
+type UnlabelledRoot struct {
+	Partition      partition.Partition
+	ProductVersion string
 }
 
 // BackupData is what doctor needs from the backup partition's tree. The
@@ -174,6 +184,8 @@ type diag struct {
 	recoverOps    []int64
 	needsRecovery []partition.Partition
 	setAside      []string
+	// gptPrimaryDamaged: the table was read from the backup GPT.
+	gptPrimaryDamaged bool
 }
 
 func (d *diag) add(id, sev, rule, format string, args ...any) {
@@ -211,14 +223,16 @@ func (d *diag) manual(command, why string) {
 }
 
 const (
-	ruleLayout   = "xenserver.md §3.1, §3.3: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
-	ruleDirty    = "ARCHITECTURE.md safety rule 1: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
-	ruleBackup   = "xenserver.md §3.4 and rule 7: the installer offers Restore for a partition with .xen-backup-partition whose version is within its range; every upgrade reformats the backup partition"
-	ruleSaved    = "xenserver.md rule 7: image the backup partition before any installer run"
-	ruleJournal  = "ARCHITECTURE.md, The journal: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
-	ruleMarkers  = "xenserver.md rule 1: the inventory decides; keep every marker consistent with it"
+	ruleLayout    = "xenserver.md §3.1, §3.3: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
+	ruleDirty     = "ARCHITECTURE.md safety rule 1: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
+	ruleBackup    = "xenserver.md §3.4 and rule 7: the installer offers Restore for a partition with .xen-backup-partition whose version is within its range; every upgrade reformats the backup partition"
+	ruleSaved     = "xenserver.md rule 7: image the backup partition before any installer run"
+	ruleJournal   = "ARCHITECTURE.md, The journal: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
+	ruleMarkers   = "xenserver.md rule 1: the inventory decides; keep every marker consistent with it"
 	ruleInventory = "xenserver.md §3.1: the installer lists a root-* partition only when it can read etc/xensource-inventory from it"
-	ruleVersions = "xenserver.md §3.2 and rule 2: which key each installer generation compares, and its range"
+	ruleLabel     = "xenserver.md §3.1 probeDisk and rule 6: the installer finds the root only by its ext label root-* (and the backup as root+1)"
+	ruleGPT       = "UEFI 2.x §5.3: the primary GPT at LBA 1 and the backup at the last LBA hold the same table; firmware and installers read the primary"
+	ruleVersions  = "xenserver.md §3.2 and rule 2: which key each installer generation compares, and its range"
 )
 
 func (d *diag) disk() {
@@ -229,6 +243,11 @@ func (d *diag) disk() {
 	d.rep.Layout = disk.Layout
 	if disk.XenServer == nil {
 		d.add("layout", Broken, ruleLayout, "%s: table %s, layout %s, no ext partition labelled root-*: no XenServer installation the installer would find", d.in.DiskPath, disk.Table, disk.Layout)
+		for _, u := range d.in.Unlabelled {
+			p := u.Partition
+			d.add(fmt.Sprintf("root-label-missing/%d", p.Number), Broken, ruleLabel,
+				"partition %d (%s, label %q) holds a XenServer root (PRODUCT_VERSION %s) that is not labelled root-*: no installer lists it, nor its backup partition %d", p.Number, p.FS, p.Label, orDash(u.ProductVersion), p.Number+1)
+		}
 	} else {
 		var roles []string
 		parts := append([]partition.Partition(nil), disk.Partitions...)
@@ -249,6 +268,9 @@ func (d *diag) disk() {
 	}
 	for i, w := range disk.Warnings {
 		d.add(fmt.Sprintf("disk-warning/%d", i+1), Warn, "partition.Inspect: problems that leave the disk readable are warnings", "%s", w)
+		if strings.HasPrefix(w, "primary GPT is damaged") {
+			d.gptPrimaryDamaged = true
+		}
 	}
 	for _, p := range disk.Partitions {
 		if p.NeedsRecovery {

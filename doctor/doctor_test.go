@@ -77,11 +77,17 @@ func TestDiagnoseRoot(t *testing.T) {
 		"markers": OK, "installer-verdict/5.0.0": Broken,
 		"statedb-location": OK, "statedb-schema": Broken, "statedb-manifest": OK,
 		"statedb-unknown-tables": Broken, "statedb-unknown-columns": Warn, "statedb-data-loss": Warn,
+		// --backup-root is examined like a backup partition.
+		"backup-restorable": OK, "backup-not-saved": Warn,
 	}
 	if d := cmp.Diff(want, severities(rep)); d != "" {
 		t.Errorf("findings (-want +got):\n%s", d)
 	}
+	if len(rep.Alternatives) != 1 || rep.Alternatives[0].Name != "restore" {
+		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
+	}
 	wantPlan := []string{
+		"xsrescue disk save-partition DISK --role backup --to /save/backup.img (DISK: the disk whose backup partition is mounted on " + backup + "; unmount it first)",
 		"xsrescue version set --root " + root + " --for-installer 5.0.0 --yes",
 		"xsrescue statedb patch --root " + root + " --like " + filepath.Join(backup, "var/xapi/state.db") + " --drop-data --yes",
 		"boot the XenServer 5.0 installer and choose Upgrade (or answerfile=/save/answerfile-upgrade-5.0.0.xml)",
@@ -91,6 +97,20 @@ func TestDiagnoseRoot(t *testing.T) {
 	}
 	if rep.Root != root || rep.Disk != "" || rep.Installed["product_version"] != "5.5.0" || rep.Clean() {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+// A root without etc/xensource-inventory is a finding, not an error: the
+// installer skips it silently, and the backup is still examined.
+func TestDiagnoseNoInventory(t *testing.T) {
+	root, backup := rescueTrees(t, func(root string) { os.Remove(filepath.Join(root, "etc/xensource-inventory")) })
+	rep := diagnose(t, root, backup, "5.0")
+	sev := severities(rep)
+	if sev["inventory-missing"] != Broken || sev["backup-restorable"] != OK {
+		t.Errorf("findings %v", sev)
+	}
+	if len(rep.Alternatives) != 1 || rep.Alternatives[0].Name != "restore" {
+		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
 	}
 }
 

@@ -17,8 +17,21 @@ func (d *diag) plan() {
 	for _, id := range d.recoverOps {
 		d.step("xsrescue journal recover "+t, fmt.Sprintf("op %d was interrupted: roll it back before anything else changes the target", id))
 	}
+	if d.gptPrimaryDamaged {
+		disk := quote(d.in.DiskPath)
+		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, quote(d.imagePath(0, "gpt-head")), disk),
+			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
+	}
+	for _, u := range d.in.Unlabelled {
+		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
+			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --to %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
+				fmt.Sprintf("partition %d is where the installer looks for the backup of a root on partition %d: keep an image of it before anything changes the disk", b.Number, u.Partition.Number))
+		}
+		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
+			fmt.Sprintf("partition %d holds the XenServer root but lost its root-* label, by which the installer finds the root (and the backup as the next partition); choose any 8 lower-case letters for xxxxxxxx (6 for 7.0+ installs); by hand, after saving the partitions", u.Partition.Number))
+	}
 	for _, p := range d.needsRecovery {
-		d.manual(d.fsck(p),
+		d.manual(d.onPartition(p, func(dev string) string { return "e2fsck -fy " + dev }),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
 	}
 	changes := false
@@ -150,20 +163,20 @@ func (d *diag) saveBackup() string {
 	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
-// fsck is the command that replays p's ext3 journal: on the kernel's
+// onPartition is the command run(DEV) on partition p: on the kernel's
 // device for a block device; for an image on a loop device over p's range
 // that the same command detaches again, so no later step finds the image
 // attached.
-func (d *diag) fsck(p partition.Partition) string {
+func (d *diag) onPartition(p partition.Partition, run func(dev string) string) string {
 	disk := d.in.DiskPath
 	if strings.HasPrefix(disk, "/dev/") {
 		dev := fmt.Sprintf("%s%d", disk, p.Number)
 		if last := disk[len(disk)-1]; last >= '0' && last <= '9' {
 			dev = fmt.Sprintf("%sp%d", disk, p.Number)
 		}
-		return "e2fsck -fy " + dev
+		return run(dev)
 	}
-	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { e2fsck -fy "$L"; losetup -d "$L"; }`, p.Start, p.Size, quote(disk))
+	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, quote(disk), run(`"$L"`))
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -22,12 +22,18 @@ func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func majorList(p *Purge) string {
-	s := make([]string, len(p.Majors))
-	for i, m := range p.Majors {
-		s[i] = strconv.Itoa(m)
+// JoinMajors lists majors for people: "44" or "44, 50".
+func JoinMajors(majors []int) string { return joinInts(majors, ", ") }
+
+// majorList is the majors as the scripts' MAJORS list: "44 50".
+func majorList(p *Purge) string { return joinInts(p.Majors, " ") }
+
+func joinInts(ns []int, sep string) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
 	}
-	return strings.Join(s, " ")
+	return strings.Join(s, sep)
 }
 
 func devnoQuery(m int) string {

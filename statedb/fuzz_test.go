@@ -31,6 +31,8 @@ func FuzzReader(f *testing.F) {
 		head + `<table name="VM"><row ref="a"></row><row ref="b"> </row></table><table name="x"></table></database>`,
 		head + `<table name="VM"><row x="1"/></table></database>`,
 		head + `<!-- c --><table name='VM'/></database>  `,
+		"\xef\xbb\xbf" + head + `<table name="VM"><row ref="a"/><row ref="a"/></table></database>`,
+		"\xef\xbb" + head + `</database>`,
 		"\x1f\x8b\x08\x00garbage",
 		"<database><manifest/></database>",
 		"<database",

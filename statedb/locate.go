@@ -257,8 +257,12 @@ func (loc *Location) choose(conns []Connection) {
 		return
 	}
 	loc.Loads = best.Path
+	conf := "the db.conf connections"
+	if loc.DBConf == "" {
+		conf = "xapi's default paths (no db.conf)"
+	}
 	if len(considered) == 1 {
-		loc.Reason = fmt.Sprintf("the only existing database among ha_metadata.db, gen_metadata.db and the db.conf connections (%s)", considered[0])
+		loc.Reason = fmt.Sprintf("the only existing database among ha_metadata.db, gen_metadata.db and %s (%s)", conf, considered[0])
 		return
 	}
 	loc.Reason = fmt.Sprintf("highest .generation, earlier entry on a tie (Db_connections.choose): %s", strings.Join(considered, ", "))

@@ -11,6 +11,21 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
+// locate runs Locate on the root dir.
+func locate(t *testing.T, dir string) *statedb.Location {
+	t.Helper()
+	root, err := target.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	loc, err := statedb.Locate(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
 func TestLocate(t *testing.T) {
 	type file struct {
 		path string
@@ -40,9 +55,15 @@ func TestLocate(t *testing.T) {
 		{name: "restore_db wins outright", release: "8.2.1",
 			files: []file{{"var/lib/xcp/state.db", "99"}, {"var/lib/xcp/restore_db.db", "1"}},
 			loads: "var/lib/xcp/restore_db.db", reason: "restore_db.db exists", roles: []string{"restore", "db.conf"}},
-		{name: "no db.conf: default path, stale /var/xapi copy", release: "5.5", dbconf: new(string),
+		{name: "no db.conf: both default paths compete", release: "5.5", dbconf: new(string),
 			files: []file{{"var/xapi/state.db", "7"}, {"var/lib/xcp/state.db", "3"}},
-			loads: "var/lib/xcp/state.db", reason: "the only existing", roles: []string{"db.conf", "stale"}},
+			loads: "var/xapi/state.db", reason: "/var/lib/xcp/state.db generation 3, /var/xapi/state.db generation 7", roles: []string{"db.conf", "db.conf"}},
+		{name: "no db.conf: XS <= 6.2 layout", release: "5.5", dbconf: new(string),
+			files: []file{{"var/xapi/state.db", ""}},
+			loads: "var/xapi/state.db", reason: "xapi's default paths (no db.conf)", roles: []string{"db.conf"}},
+		{name: "db.conf names one path: the other is stale", release: "5.5",
+			files: []file{{"var/xapi/state.db", "3"}, {"var/lib/xcp/state.db", "9"}},
+			loads: "var/xapi/state.db", reason: "the only existing database among ha_metadata.db, gen_metadata.db and the db.conf connections", roles: []string{"db.conf", "stale"}},
 		{name: "no database", release: "7.1",
 			reason: "no database file exists: xapi would create a fresh one at /var/lib/xcp/state.db"},
 	}
@@ -72,15 +93,7 @@ func TestLocate(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			root, err := target.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
-			loc, err := statedb.Locate(root)
-			if err != nil {
-				t.Fatal(err)
-			}
+			loc := locate(t, dir)
 			if loc.Loads != tt.loads || !strings.Contains(loc.Reason, tt.reason) {
 				t.Errorf("loads %q (%s), want %q (%s)", loc.Loads, loc.Reason, tt.loads, tt.reason)
 			}
@@ -149,5 +162,66 @@ func TestHostKeys(t *testing.T) {
 	_, missing, _ = statedb.HostKeys(r)
 	if missing["installation_uuid"] != "the root has no /etc/xensource-inventory (its INSTALLATION_UUID is needed)" {
 		t.Fatalf("missing %q", missing)
+	}
+}
+
+// TestPatchTargetAndCompetitors: a patch edits the file xapi loads (the
+// second db.conf connection here, by .generation); a file loses to a
+// candidate with a higher generation, or an equal one earlier in xapi's
+// order; restore_db.db always competes and is never the patch target.
+func TestPatchTargetAndCompetitors(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "7.1"}); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[/var/lib/xcp/state.db]\nmode:write_limit\n\n[/var/lib/xcp/remote.db]\ncompress:true\n"
+	if err := os.WriteFile(filepath.Join(dir, statedb.DBConfPath), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, gen string) {
+		p := filepath.Join(dir, "var/lib/xcp", name)
+		if err := fixtures.WriteStateDBFile(p, fixtures.StateDBSpec{Release: "7.1", VMs: 1}, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p+statedb.GenSuffix, []byte(gen), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("state.db", "5")
+	write("remote.db", "20")
+	write("ha_metadata.db", "12")
+	loc := locate(t, dir)
+	paths := func(fs []statedb.SideFile) string {
+		var s []string
+		for _, f := range fs {
+			s = append(s, f.Path)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := loc.PatchTarget(); got != "var/lib/xcp/remote.db" {
+		t.Errorf("patch target %q, want the file xapi loads", got)
+	}
+	for _, tt := range []struct {
+		path string
+		gen  int64
+		want string
+	}{
+		{"var/lib/xcp/remote.db", 20, ""},
+		{"var/lib/xcp/remote.db", 12, "var/lib/xcp/ha_metadata.db"}, // tie: ha_metadata comes first
+		{"var/lib/xcp/state.db", 20, ""},                            // tie: state.db comes before remote.db
+		{"var/lib/xcp/state.db", 12, "var/lib/xcp/ha_metadata.db,var/lib/xcp/remote.db"},
+		{"var/lib/xcp/other.db", 99, "var/lib/xcp/ha_metadata.db,var/lib/xcp/state.db,var/lib/xcp/remote.db"}, // never loaded
+	} {
+		if got := paths(loc.Competitors(tt.path, tt.gen)); got != tt.want {
+			t.Errorf("Competitors(%s, %d) = %q, want %q", tt.path, tt.gen, got, tt.want)
+		}
+	}
+	write("restore_db.db", "1")
+	loc = locate(t, dir)
+	if loc.Loads != "var/lib/xcp/restore_db.db" || loc.PatchTarget() != "var/lib/xcp/state.db" {
+		t.Errorf("with restore_db.db: loads %q, patch target %q", loc.Loads, loc.PatchTarget())
+	}
+	if got := paths(loc.Competitors("var/lib/xcp/state.db", 99)); got != "var/lib/xcp/restore_db.db" {
+		t.Errorf("restore_db.db competitors %q", got)
 	}
 }

@@ -77,7 +77,7 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 		return rp, err // a refusal: the patch says what would be lost
 	}
 	if loc != nil {
-		rp.Competitors = append(rp.Competitors, loc.Competitors(path, p.Generation)...)
+		rp.Competitors = append(rp.Competitors, loc.Competitors(path, max(p.Generation, o.Generation))...)
 	}
 	plan := &journal.Plan{Command: "statedb patch"}
 	if !p.Empty() {

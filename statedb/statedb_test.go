@@ -3,6 +3,7 @@ package statedb_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -254,6 +255,7 @@ func TestMalformed(t *testing.T) {
 		{"local.db is another format", strings.NewReader(`<config><row key="ha.armed" value="true"/></config>`), `^offset 0: expected <database>, found <config>`},
 		{"unquoted", strings.NewReader(head + `<table name=VM/></database>`), `value is not quoted`},
 		{"huge attribute", io.MultiReader(strings.NewReader(head+`<table name="VM"><row ref="r1" name__label="`), &repeatReader{'x', 1 << 30}), `^offset 208, table VM, row 1 \(r1\): element larger than 16777216 bytes`},
+		{"complete element over the limit", strings.NewReader(head + `<table name="VM"><row ref="r1" other_config="` + strings.Repeat("x", 17<<20) + `"/></table></database>`), `^offset 208, table VM, row 1 \(r1\): element larger than 16777216 bytes`},
 		{"gzip garbage", bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'g', 'a', 'r', 'b', 'a', 'g', 'e'}), `gzip`},
 		{"gzip bad header", bytes.NewReader([]byte{0x1f, 0x8b, 0xff}), `gzip`},
 		{"gzip truncated", bytes.NewReader(gzipped(t, good)[:2000]), `^offset \d+ \(decompressed\).*(unexpected EOF|end of file)`},
@@ -285,5 +287,29 @@ func TestRowEndTagAndComments(t *testing.T) {
 		`<table name="VM"><row ref="r1" name__label="a"/><row ref="r2"/></table><table name="host"/></database>`
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// TestBOMAndDuplicateRefs: a UTF-8 byte order mark before <?xml is skipped
+// as xmlm skips it (offsets still count it); rows repeating a ref are
+// reported per table, since xapi keeps only one row per ref.
+func TestBOMAndDuplicateRefs(t *testing.T) {
+	head := "\xef\xbb\xbf" + `<?xml version="1.0" encoding="UTF-8"?><database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="67"/><pair key="generation_count" value="9"/></manifest>`
+	s, err := statedb.Scan(strings.NewReader(head + `<table name="VM"><row ref="r1"/><row ref="r2"/><row ref="r1"/></table><table name="SR"><row ref="r1"/></table></database>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm := s.Table("VM"); vm == nil || vm.Rows != 3 || strings.Join(vm.DuplicateRefs, ",") != "r1" {
+		t.Errorf("VM %+v", vm)
+	}
+	if sr := s.Table("SR"); sr == nil || sr.DuplicateRefs != nil {
+		t.Errorf("SR %+v: a ref may repeat across tables", sr)
+	}
+	_, err = statedb.Scan(strings.NewReader(head + `junk</database>`))
+	if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("offset %d: ", len(head))) {
+		t.Errorf("offset after a BOM: %v", err)
+	}
+	if _, err := statedb.Scan(strings.NewReader("\xef\xbb" + head[3:])); err == nil {
+		t.Error("half a BOM accepted")
 	}
 }

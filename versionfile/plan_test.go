@@ -157,7 +157,11 @@ func TestPlanSetRefusals(t *testing.T) {
 		{"unknown installer", versionfile.SetRequest{ForInstaller: "3.0"}, xerr.ExitInvalid, "unknown installer"},
 		{"installer before 5.0", versionfile.SetRequest{ForInstaller: "4.0"}, xerr.ExitInvalid, `unknown installer version "4.0" (known: 5.0.0, `},
 		{"installer not in table", versionfile.SetRequest{ForInstaller: "9.9"}, xerr.ExitInvalid, `unknown installer version "9.9" (known: 5.0.0, `},
-		{"too new for installer", versionfile.SetRequest{To: "8.4.0", ForInstaller: "8.2"}, xerr.ExitRefused, "PLATFORM_VERSION 3.4.0 is newer than the installer's own 3.2.0"},
+		{"too new for installer", versionfile.SetRequest{To: "8.4.0", ForInstaller: "8.2", AllowRaise: true}, xerr.ExitRefused, "PLATFORM_VERSION 3.4.0 is newer than the installer's own 3.2.0"},
+		{"raise", versionfile.SetRequest{To: "7.2.0"}, xerr.ExitRefused, "PRODUCT_VERSION 7.2.0 is newer than the installed 7.1.0"},
+		{"raise for installer", versionfile.SetRequest{ForInstaller: "8.2"}, xerr.ExitRefused, "PRODUCT_VERSION 8.2.0 is newer than the installed 7.1.0"},
+		{"7.x not in table", versionfile.SetRequest{To: "7.0.5"}, xerr.ExitInvalid, "every 7.0+ installer compares PLATFORM_VERSION, not PRODUCT_VERSION (installed: 2.2.0): give --platform-version"},
+		{"raise platform", versionfile.SetRequest{To: "7.1.0", Platform: "2.3.0"}, xerr.ExitRefused, "PLATFORM_VERSION 2.3.0 is newer than the installed 2.2.0"},
 		{"below 2.1.0", versionfile.SetRequest{To: "7.0.0", Platform: "1.9.0", ForInstaller: "8.2"}, xerr.ExitRefused, "older than 2.1.0"},
 		{"nothing asked", versionfile.SetRequest{}, xerr.ExitInvalid, "--to"},
 	}
@@ -176,6 +180,32 @@ func TestPlanSetRefusals(t *testing.T) {
 	}
 }
 
+// TestPlanSetBelowInstallerFloor: a 5.5 system is below the 8.x
+// installer's deliberate floor (PLATFORM_VERSION 2.1.0, "Prevent upgrades
+// from versions of XS prior to 7"); faking it past that is refused even with
+// --allow-raise (acceptance F-version-0), while an explicit raise the
+// installer range allows goes through.
+func TestPlanSetBelowInstallerFloor(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
+	for _, req := range []versionfile.SetRequest{
+		{ForInstaller: "8.2"},
+		{ForInstaller: "8.2", AllowRaise: true},
+		{ForInstaller: "7.0", AllowRaise: true},
+	} {
+		_, err := versionfile.PlanSet(r, req)
+		if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "below the") || !strings.Contains(err.Error(), "lower bound") {
+			t.Errorf("%+v: got %v (exit %d), want a refusal naming the lower bound", req, err, xerr.Code(err))
+		}
+	}
+	if _, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.6.0"}); xerr.Code(err) != xerr.ExitRefused {
+		t.Errorf("raise 5.5 -> 5.6 without --allow-raise: %v", err)
+	}
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.6.0", AllowRaise: true})
+	if err != nil || sp.Values["PRODUCT_VERSION"] != "5.6.0" {
+		t.Fatalf("raise with --allow-raise: %v %+v", err, sp)
+	}
+}
+
 func TestPlanSetTo(t *testing.T) {
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.0.0-12345x"})
@@ -190,5 +220,35 @@ func TestPlanSetTo(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(r.Dir(), "etc/redhat-release"))
 	if string(got) != "XenServer release 5.0.0-12345x (xenenterprise)\n" {
 		t.Fatalf("redhat-release %q", got)
+	}
+}
+
+// TestPlanSetUnknownPlatform: a 7.x version the release table does not know
+// (refused alone, TestPlanSetRefusals: acceptance F-version-3) is planned
+// with --platform-version.
+func TestPlanSetUnknownPlatform(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.6"})
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "7.1.1", Platform: "2.2.0"})
+	if err != nil || sp.Values["PLATFORM_VERSION"] != "2.2.0" {
+		t.Fatalf("with --platform-version: %v %+v", err, sp)
+	}
+}
+
+// TestPlanSetBuildNote: the BUILD_NUMBER note agrees with the 6.0-6.2
+// generation's "how sure" note (acceptance F-version-1).
+func TestPlanSetBuildNote(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "6.2"})
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "6.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	for _, e := range sp.Explain {
+		if strings.HasPrefix(e, "BUILD_NUMBER") {
+			note = e
+		}
+	}
+	if strings.Contains(note, "ignore") || !strings.Contains(note, "unverified") {
+		t.Errorf("BUILD_NUMBER note for the 6.0 installer: %q", note)
 	}
 }

@@ -60,13 +60,13 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 		switch {
 		case known && rel.Build != "":
 			build = rel.Build
-			sp.explain("BUILD_NUMBER %s: a real build of %s (release table); installers ignore it", build, rel.Name)
+			sp.explain("BUILD_NUMBER %s: a real build of %s (release table); %s", build, rel.Name, sp.buildRole())
 		default:
 			build = before.Value("BUILD_NUMBER")
-			sp.explain("BUILD_NUMBER kept (%q): no build known for %s and installers ignore it", build, ver)
+			sp.explain("BUILD_NUMBER kept (%q): no build known for %s; %s", build, ver, sp.buildRole())
 		}
 	}
-	platform, err := sp.choosePlatform(req, rel, known)
+	platform, err := sp.choosePlatform(req, ver, rel, known)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +86,21 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	}
 	sp.planMarkers(root, ver, build)
 	return sp, nil
+}
+
+// buildRole says what installers do with BUILD_NUMBER, in the words of the
+// generation table's "how sure" notes: the 6.0-6.2 installers compare
+// PRODUCT_VERSION-BUILD_NUMBER, and whether the build counts is unverified.
+func (sp *SetPlan) buildRole() string {
+	const unsure = "the 6.0-6.2 installers compare PRODUCT_VERSION-BUILD_NUMBER and whether the build takes part is unverified"
+	switch {
+	case sp.Installer == nil:
+		return unsure + "; other installers ignore it"
+	case sp.Installer.Generation.Era == gen2013.Era:
+		return unsure + ": if the installer refuses, give --to VERSION-BUILD with the build of that installer's release"
+	default:
+		return fmt.Sprintf("the %s installer ignores it", sp.Installer.Release.Product)
+	}
 }
 
 func (sp *SetPlan) explain(format string, args ...any) {
@@ -130,7 +145,7 @@ func (sp *SetPlan) chooseVersion(req SetRequest) (string, string, error) {
 	return pick.Product, "", nil
 }
 
-func (sp *SetPlan) choosePlatform(req SetRequest, rel release.Release, known bool) (string, error) {
+func (sp *SetPlan) choosePlatform(req SetRequest, ver string, rel release.Release, known bool) (string, error) {
 	old := sp.Before.Value("PLATFORM_VERSION")
 	switch {
 	case req.Platform != "":
@@ -142,8 +157,14 @@ func (sp *SetPlan) choosePlatform(req SetRequest, rel release.Release, known boo
 	case known && rel.Platform != "":
 		sp.explain("PLATFORM_VERSION %s: the platform version of %s (release table)", rel.Platform, rel.Name)
 		return rel.Platform, nil
+	case release.Compare(dotted(ver), dotted("7.0")) >= 0:
+		shown := old
+		if shown == "" {
+			shown = "none"
+		}
+		return "", xerr.Invalidf("--to %s: the release table has no PLATFORM_VERSION for this version, and every 7.0+ installer compares PLATFORM_VERSION, not PRODUCT_VERSION (installed: %s): give --platform-version too, or use --for-installer VERSION", ver, shown)
 	case old != "":
-		sp.explain("PLATFORM_VERSION kept (%s): the release table has none for this version; installers before 7.0 do not compare it", old)
+		sp.explain("PLATFORM_VERSION kept (%s): the release table has none for this version; installers before 7.0 compare PRODUCT_VERSION, and every 7.0+ installer still compares PLATFORM_VERSION %s", old, old)
 		return old, nil
 	default:
 		return "", nil
@@ -189,13 +210,9 @@ func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
 	if err := raised("PRODUCT_VERSION", b.Value("PRODUCT_VERSION"), ver); err != nil {
 		return err
 	}
-	if old := b.Value("PLATFORM_VERSION"); old != "" {
-		return raised("PLATFORM_VERSION", old, platform)
-	}
-	if platform != "" {
-		return xerr.Refusedf("refusing: PLATFORM_VERSION %s would be added to a system that has none (older than 6.0): version set makes an older installer accept a newer system, not the reverse (give --allow-raise to do it anyway)", platform)
-	}
-	return nil
+	// A PLATFORM_VERSION added where there was none (6.1, 6.2 wrote
+	// none) is judged by PRODUCT_VERSION above.
+	return raised("PLATFORM_VERSION", b.Value("PLATFORM_VERSION"), platform)
 }
 
 func (sp *SetPlan) setInventory(ver, build, platform string) error {

@@ -39,6 +39,11 @@ type State struct {
 type DiskFacts struct {
 	Table   string // "dos" or "gpt"
 	Utility bool   // a Dell utility partition precedes the XenServer ones
+	// Partition is the root's partition number (0: not in the table, the
+	// label gate is not evaluated); FS and Label are what its superblock
+	// says.
+	Partition int
+	FS, Label string
 }
 
 // xs8Product is the XenServer 8 installer (host-installer release/xs8),
@@ -179,6 +184,9 @@ func (st *State) Verdict(in Installer) Verdict {
 		productNameGate(inv),
 		st.Firstboot,
 	}
+	if st.Disk != nil && st.Disk.Partition > 0 {
+		vd.Gates = append(vd.Gates, rootLabelGate(*st.Disk))
+	}
 	if st.Disk != nil && in.Release.Product == xs8Product {
 		vd.Gates = append(vd.Gates, xs8DiskGate(*st.Disk))
 	}
@@ -274,6 +282,24 @@ func xs8DiskGate(d DiskFacts) Gate {
 	}
 	gt.OK = true
 	gt.Reason = fmt.Sprintf("%s partition table without a utility partition", d.Table)
+	return gt
+}
+
+// rootLabelGate: every installer generation finds the installations to
+// upgrade by the ext label of a partition starting "root-" (probeDisk,
+// xenserver.md §3.1); a root partition without it is not listed at all.
+func rootLabelGate(d DiskFacts) Gate {
+	gt := Gate{Name: "root-label", Source: "host-installer diskutil.py probeDisk (xenserver.md §3.1, rule 6)"}
+	if !strings.HasPrefix(d.FS, "ext") || !strings.HasPrefix(d.Label, "root-") {
+		fs := d.FS
+		if fs == "" {
+			fs = "no known filesystem"
+		}
+		gt.Reason = fmt.Sprintf("partition %d (%s) is labelled %q, not root-*: the installer finds the root by that label and will not find this installation (e2label it root-XXXXXXXX)", d.Partition, fs, d.Label)
+		return gt
+	}
+	gt.OK = true
+	gt.Reason = fmt.Sprintf("partition %d is an %s filesystem labelled %s", d.Partition, d.FS, d.Label)
 	return gt
 }
 

@@ -14,6 +14,21 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
+// RestorePaths cleans the --paths of a restore, relative to the zone root,
+// and refuses (exit 2) one that names the zone root itself or leaves it.
+// Callers check them before reaching the pool, dry run included.
+func RestorePaths(paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		c := path.Clean(strings.TrimPrefix(p, "/"))
+		if c == "." || c == ".." || strings.HasPrefix(c, "../") {
+			return nil, xerr.Invalidf("--paths %q: must name something below the zone root", p)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // RestorePlan copies paths (relative, e.g. "etc" or "etc/passwd") from src
 // (a snapshot's tree) into dst (the zone root) as journal plans, to be
 // applied in order: changed files are rewritten, missing files and symlinks
@@ -28,11 +43,11 @@ import (
 func RestorePlan(src, dst *target.Root, paths []string) ([]*journal.Plan, []string, error) {
 	plans := []*journal.Plan{{Command: "zone restore-etc"}}
 	var skipped []string
+	paths, err := RestorePaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, p := range paths {
-		p = path.Clean(strings.TrimPrefix(p, "/"))
-		if p == "." || p == ".." || strings.HasPrefix(p, "../") {
-			return nil, nil, xerr.Invalidf("--paths %q: must name something below the zone root", p)
-		}
 		if _, err := src.Lstat(p); err != nil {
 			return nil, nil, xerr.Invalidf("--paths %q: not in the snapshot: %w", p, err)
 		}

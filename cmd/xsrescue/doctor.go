@@ -13,6 +13,7 @@ import (
 	"github.com/xsrescue/xsrescue/doctor"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -99,6 +100,9 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			return nil, err
 		}
 		in.Disk = d
+		if d.XenServer == nil {
+			in.Unlabelled = unlabelledRoots(ctx, o.Disk, d)
+		}
 		if x := d.XenServer; x != nil {
 			// The backup first, and closed again: an image is attached
 			// once at a time.
@@ -148,6 +152,29 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 		}
 	}
 	return doctor.Diagnose(ctx, in)
+}
+
+// unlabelledRoots finds the ext partitions that hold a XenServer root (an
+// inventory and no .xen-backup-partition) but lost the root-* label the
+// installer finds the root by. Each is mounted read-only in turn.
+func unlabelledRoots(ctx context.Context, diskPath string, d *partition.Disk) []doctor.UnlabelledRoot {
+	var found []doctor.UnlabelledRoot
+	for _, p := range d.Partitions {
+		if !strings.HasPrefix(p.FS, "ext") || strings.HasPrefix(p.Label, "root-") {
+			continue
+		}
+		t, err := target.Open(ctx, target.Options{Disk: diskPath, Partition: p.Number})
+		if err != nil {
+			continue
+		}
+		if _, err := t.Root.Lstat(strings.TrimPrefix(partition.BackupMarker, "/")); err != nil {
+			if inv, err := versionfile.ReadInventory(t.Root); err == nil {
+				found = append(found, doctor.UnlabelledRoot{Partition: p, ProductVersion: inv.Value("PRODUCT_VERSION")})
+			}
+		}
+		t.Close()
+	}
+	return found
 }
 
 func renderDoctor(w io.Writer, r *doctor.Report) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,5 +224,148 @@ func TestDoctorAnswerfileName(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no answerfile step in %+v", tc.spec.Name, rep.Plan)
 		}
+	}
+}
+
+// TestDoctorDirtyRootWithoutInventory: a root partition whose ext3 journal
+// needs recovery and whose inventory is gone. doctor exits 0, reports both
+// by disk and partition (never its private mount point), still examines the
+// backup partition, and its e2fsck step, run by a shell, leaves no loop
+// device attached.
+func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
+	needRootAndE2fs(t)
+	if _, err := exec.LookPath("losetup"); err != nil {
+		t.Skip("losetup not installed (scripts/test.sh installs util-linux)")
+	}
+	img := cliImage(t)
+	p1 := fmt.Sprintf("%s?offset=%d", img, fixtures.MiB)
+	for _, req := range []string{"rm /etc/xensource-inventory", "feature needs_recovery"} {
+		if out, err := exec.Command("debugfs", "-w", "-R", req, p1).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs %s: %v\n%s", req, err, out)
+		}
+	}
+	code, out, errOut := rescueRun(t, "doctor", "--disk", img, "--installer", "5.0")
+	if code != 0 || strings.Contains(out+errOut, "xsrescue-mnt") {
+		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+	rep := doctorJSON(t, "--disk", img, "--installer", "5.0")
+	sev := doctorSeverities(rep)
+	if sev["inventory-missing"] != doctor.Broken || sev["fs-needs-recovery/1"] != doctor.Warn || sev["backup-restorable"] != doctor.OK {
+		t.Errorf("findings %v", sev)
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "inventory-missing" && !strings.Contains(f.Evidence, img+" partition 1") {
+			t.Errorf("evidence %q: name the disk and partition", f.Evidence)
+		}
+	}
+	if len(rep.Alternatives) != 1 || rep.Alternatives[0].Name != "restore" {
+		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
+	}
+	var fsck string
+	for _, s := range rep.Plan {
+		if strings.Contains(s.Command, "e2fsck") {
+			fsck = s.Command
+		}
+	}
+	if fsck == "" {
+		t.Fatalf("plan %+v: no e2fsck step", rep.Plan)
+	}
+	if out, err := exec.Command("sh", "-c", fsck).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", fsck, err, out)
+	}
+	if out, _ := exec.Command("losetup", "-j", img).Output(); len(out) != 0 {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			exec.Command("losetup", "-d", strings.SplitN(line, ":", 2)[0]).Run()
+		}
+		t.Fatalf("%s left a loop device attached: %s", fsck, out)
+	}
+	if sev := doctorSeverities(doctorJSON(t, "--disk", img, "--installer", "5.0")); sev["fs-needs-recovery/1"] != "" || sev["root-not-examined"] != "" {
+		t.Errorf("after e2fsck: %v", sev)
+	}
+}
+
+func doctorSeverities(r *doctor.Report) map[string]string {
+	m := map[string]string{}
+	for _, f := range r.Findings {
+		m[f.ID] = f.Severity
+	}
+	return m
+}
+
+// TestDoctorLostLabelAndDamagedGPT: a root that lost its root-* label and a
+// damaged primary GPT are findings with steps by hand; the relabel step, run
+// by a shell, makes the installation findable again.
+func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
+	needRootAndE2fs(t)
+	for _, tool := range []string{"losetup", "e2label", "gdisk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+	img := cliImage(t)
+	loop, err := exec.Command("losetup", "--find", "--show", "--offset", fmt.Sprint(fixtures.MiB), "--sizelimit", fmt.Sprint(64*fixtures.MiB), img).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(string(loop))
+	out, err := exec.Command("e2label", dev, "").CombinedOutput()
+	exec.Command("losetup", "-d", dev).Run()
+	if err != nil {
+		t.Fatalf("e2label: %v\n%s", err, out)
+	}
+	rep := doctorJSON(t, "--disk", img)
+	if sev := doctorSeverities(rep); sev["layout"] != doctor.Broken || sev["root-label-missing/1"] != doctor.Broken {
+		t.Errorf("findings %v", sev)
+	}
+	var relabel string
+	var saved bool
+	for _, s := range rep.Plan {
+		saved = saved || strings.Contains(s.Command, "save-partition") && strings.Contains(s.Command, "--partition 2")
+		if strings.Contains(s.Command, "e2label") && s.Manual {
+			relabel = strings.ReplaceAll(s.Command, "root-xxxxxxxx", "root-abcdefgh")
+		}
+	}
+	if relabel == "" || !saved {
+		t.Fatalf("plan %+v: want the backup saved and a relabel by hand", rep.Plan)
+	}
+	if out, err := exec.Command("sh", "-c", relabel).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", relabel, err, out)
+	}
+	if sev := doctorSeverities(doctorJSON(t, "--disk", img)); sev["layout"] != doctor.OK || sev["backup-restorable"] != doctor.OK {
+		t.Errorf("after relabelling: %v", sev)
+	}
+
+	var spec fixtures.DiskSpec
+	for _, s := range fixtures.Specs() {
+		if s.Name == fixtures.NameXS70New {
+			spec = s
+		}
+	}
+	gpt, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(gpt, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("XXXX"), 528) // inside the primary header's CRC
+	f.Close()
+	var gdisk bool
+	for _, s := range doctorJSON(t, "--disk", gpt).Plan {
+		gdisk = gdisk || s.Manual && strings.Contains(s.Command, "gdisk") && strings.Contains(s.Command, "rebuilding main")
+	}
+	if !gdisk {
+		t.Error("no step rebuilding the primary GPT")
+	}
+	// The recipe the step gives, run as written, leaves the primary GPT
+	// intact.
+	cmd := exec.Command("gdisk", gpt)
+	cmd.Stdin = strings.NewReader("r\nb\nc\nY\nv\nw\nY\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gdisk: %v\n%s", err, out)
+	}
+	if code, out, _ := rescueRun(t, "--json", "disk", "inspect", gpt); code != 0 || strings.Contains(out, "primary GPT") {
+		t.Errorf("after gdisk: exit %d\n%s", code, out)
 	}
 }

@@ -76,12 +76,14 @@ func guestFixCommand() *cli.Command {
 			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
-			"EXIT STATUS:\n   0  fixed (or already as requested; rules skipped for a symlink are listed)\n" +
+			"EXIT STATUS:\n   0  fixed (or already as requested; rules skipped for a symlink and what stays broken\n" +
+			"      are listed: \"Nothing was changed; left to do by hand\" when nothing could be fixed)\n" +
 			"   1  the operation failed\n" +
 			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
 			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
 			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
-			"      a rule asked for with --only whose file is a symlink to another file\n",
+			"      a rule asked for with --only whose file is a symlink to another file, or that\n" +
+			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n",
 		Flags: append(append(targetFlags(), guestDomainFlags()...),
 			&cli.StringSliceFlag{Name: "only", Usage: "fix only `RULE` (repeatable; one of " + strings.Join(guestfix.RuleNames(), ", ") + ")"},
 		),
@@ -265,6 +267,9 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 		doc.Changes = append(doc.Changes, guestChanges(fix.Guest)...)
+		if fix.Guest.Empty() && len(stillBroken(fix)) > 0 {
+			break // not "already as requested": what is left is listed below
+		}
 		res, err := applyPlan(ctx, cmd, tgt, fix.Guest)
 		if err != nil {
 			return err
@@ -281,6 +286,13 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 			break
 		}
 	}
+	changed := len(doc.Changes) > 0 || (fix.Domain != nil && !fix.Domain.Empty())
+	broken := stillBroken(fix)
+	if len(opts.Only) > 0 && !changed && len(broken) > 0 {
+		// The rule asked for cannot be fixed automatically: exit 0 would
+		// read as done.
+		return xerr.Refusedf("nothing was changed; still broken, to fix by hand: %s", strings.Join(broken, "; "))
+	}
 	doc.Manual = append([]guestfix.Finding{}, fix.Manual...)
 	if fix.Domain != nil {
 		doc.DomainConfig = &GuestDomainFix{Path: domainPath, Changes: guestChanges(fix.Domain)}
@@ -291,7 +303,11 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 	doc.Error = newGuestError(fix.Err())
 	err = output(cmd).Emit(doc, func(w io.Writer) error {
 		if len(doc.Manual) > 0 {
-			fmt.Fprintln(w, "not fixed automatically:")
+			if changed || len(broken) == 0 {
+				fmt.Fprintln(w, "not fixed automatically:")
+			} else {
+				fmt.Fprintln(w, "Nothing was changed; left to do by hand:")
+			}
 			for _, f := range doc.Manual {
 				fmt.Fprintf(w, "  %s %s: %s\n", strings.ToUpper(string(f.Severity)), f.ID, f.Evidence)
 			}
@@ -302,6 +318,18 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	return alreadyReported(fix.Err())
+}
+
+// stillBroken lists the broken findings no change addresses, as
+// "id: evidence".
+func stillBroken(fix *guestfix.Fix) []string {
+	var left []string
+	for _, f := range fix.Manual {
+		if f.Severity == guestfix.Broken {
+			left = append(left, f.ID+": "+f.Evidence)
+		}
+	}
+	return left
 }
 
 // applyDomainFix applies the domain config change as its own op on a root

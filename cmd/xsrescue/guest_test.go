@@ -386,3 +386,54 @@ func TestGuestMalformedFile(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestFixLeftBroken: dbus installed, uid 81 taken by another user. The
+// rule changes nothing; asked for with --only that is a refusal (exit 3,
+// also in a dry run and with --json as the error document); as part of a
+// full fix the rest is applied and, once nothing is left to apply, the
+// remainder is listed as work by hand, never as "already as requested".
+func TestGuestFixLeftBroken(t *testing.T) {
+	root, _ := guestTree(t, fixtures.CentOS46Guest())
+	passwd := filepath.Join(root, "etc/passwd")
+	b, err := os.ReadFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, append(b, "avahi:x:81:81::/:/sbin/nologin\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := guestState(t, root)
+	for _, argv := range [][]string{{"--dry-run"}, {"--yes"}} {
+		code, out, errOut := guestRun(t, append([]string{"guest", "fix", "--root", root, "--only", "dbus-user"}, argv...)...)
+		if code != 3 || strings.Contains(out, "already as requested") ||
+			!strings.Contains(errOut, "nothing was changed; still broken, to fix by hand: dbus-user: ") || !strings.Contains(errOut, "uid 81 belongs to avahi") {
+			t.Errorf("--only dbus-user %v: exit %d\n%s%s", argv, code, out, errOut)
+		}
+	}
+	code, out, _ := guestRun(t, "--json", "guest", "fix", "--root", root, "--only", "dbus-user", "--yes")
+	var doc struct {
+		Error struct {
+			ExitCode int    `json:"exit_code"`
+			Message  string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 3 || doc.Error.ExitCode != 3 || !strings.Contains(doc.Error.Message, "uid 81 belongs to avahi") {
+		t.Errorf("--json: exit %d %v\n%s", code, err, out)
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Errorf("a refused fix wrote:\n%s", d)
+	}
+	// Without --only: the other rules are fixed, exit 0, dbus-user listed.
+	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--yes")
+	if code != 0 || !strings.Contains(out, "not fixed automatically:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
+		t.Errorf("full fix: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--yes")
+	if code != 0 || strings.Contains(out, "already as requested") || !strings.HasPrefix(out, "Nothing was changed; left to do by hand:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
+		t.Errorf("second full fix: exit %d\n%s%s", code, out, errOut)
+	}
+	// A requested rule that is already fine is still "already as requested".
+	if code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--only", "tls", "--yes"); code != 0 || out != "Nothing to change: already as requested.\n" {
+		t.Errorf("--only tls after the fix: exit %d\n%s%s", code, out, errOut)
+	}
+}

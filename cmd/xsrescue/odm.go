@@ -50,7 +50,7 @@ func odmGhostsCommand() *cli.Command {
 		Description: "Reads the dumps in --odm (make them on AIX with `odmget CuDvDr > CuDvDr` and likewise\n" +
 			"for CuDv, CuAt, CuDep) and the special files of --dev (the dev directory of the AIX root,\n" +
 			"top level only, never following a link out of the root) or --dev-listing (an `ls -l /dev`\n" +
-			"taken on AIX). Verdicts, by the rules of docs/odm.md:\n" +
+			"taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the rules of docs/odm.md:\n" +
 			"   ghost         devno objects and/or nodes, but no ddins object allocates the major\n" +
 			"   orphan-devno  allocated, but devno objects name devices CuDv does not hold (report only)\n" +
 			"   orphan-vg     allocated to a VG that CuDv no longer holds (report only: exportvg)\n" +
@@ -364,12 +364,12 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	}
 	return o.Emit(doc, func(w io.Writer) error {
 		if done {
-			fmt.Fprintf(w, "already as requested: ghost major(s) %v: %s holds exactly the files this purge writes and the /dev entries are gone\n", p.Majors, outDir)
+			fmt.Fprintf(w, "already as requested: ghost major(s) %s: %s holds exactly the files this purge writes and the /dev entries are gone\n", odm.JoinMajors(p.Majors), outDir)
 			return nil
 		}
 		if !p.Empty() && !cmd.Bool("dry-run") {
-			fmt.Fprintf(w, "ghost major(s) %v purged: %d devno object(s) left out of %s, %d /dev entries removed\n",
-				p.Majors, len(p.Removed), files[0], len(p.Nodes))
+			fmt.Fprintf(w, "ghost major(s) %s purged: %d devno object(s) left out of %s, %d /dev entries removed\n",
+				odm.JoinMajors(p.Majors), len(p.Removed), files[0], len(p.Nodes))
 			fmt.Fprintf(w, "on AIX, as root: ksh %s   (undo: ksh %s)\n", files[2], files[3])
 		}
 		return nil
@@ -424,7 +424,7 @@ func purgeDone(outDir string, found map[string][]byte, p *odm.Purge, majors []od
 	}
 	for _, r := range majors {
 		if slices.Contains(earlier.Majors, r.Major) && len(r.Nodes) > 0 {
-			return false, xerr.Refusedf("--out %s holds the files of a purge of major(s) %v, but /%s (major %d) is back: choose an empty directory", outDir, earlier.Majors, r.Nodes[0].Path, r.Major)
+			return false, xerr.Refusedf("--out %s holds the files of a purge of major(s) %s, but /%s (major %d) is back: choose an empty directory", outDir, odm.JoinMajors(earlier.Majors), r.Nodes[0].Path, r.Major)
 		}
 	}
 	return true, nil

@@ -95,18 +95,28 @@ type odmMajorJSON struct {
 
 func TestOdmGhostsReadOnly(t *testing.T) {
 	a := odmFixture(t)
-	listing := filepath.Join(t.TempDir(), "dev.ls")
-	ls := exec.Command("ls", "-l", a.DevDir)
-	ls.Env = append(os.Environ(), "LC_ALL=C")
-	b, err := ls.Output()
-	if err != nil {
+	// A ghost-major node below the top level named like a live top-level
+	// one: an ls -lR listing must not turn dev/sub/rmt0 into dev/rmt0
+	// (acceptance F-odm-1).
+	if err := fixtures.MakeAIXNode(a.DevDir, fixtures.AIXNode{Name: "sub/rmt0", Type: 'c', Major: 43, Minor: 7, Mode: 0o600}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(listing, b, 0o644); err != nil {
-		t.Fatal(err)
+	lsTo := func(flags string) string {
+		listing := filepath.Join(t.TempDir(), "dev.ls")
+		ls := exec.Command("ls", flags, a.DevDir)
+		ls.Env = append(os.Environ(), "LC_ALL=C")
+		b, err := ls.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(listing, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return listing
 	}
+	listing, recursive := lsTo("-l"), lsTo("-lR")
 	before := odmState(t, a.Dir, a.ODMDir)
-	for _, src := range [][]string{{"--dev", a.DevDir}, {"--dev-listing", listing}} {
+	for _, src := range [][]string{{"--dev", a.DevDir}, {"--dev-listing", listing}, {"--dev-listing", recursive}} {
 		code, stdout, stderr := odmRun(t, append([]string{"odm", "ghosts", "--odm", a.ODMDir, "--json"}, src...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", src, code, stderr)
@@ -147,6 +157,10 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 	}
 	if strings.Contains(stdout, "rm /dev/rmt0") || strings.Contains(stdout, "decoy143\n") {
 		t.Errorf("repair touches the decoy:\n%s", stdout)
+	}
+	code, stdout, _ = odmRun(t, "odm", "ghosts", "--odm", a.ODMDir, "--dev-listing", recursive)
+	if code != 0 || !strings.Contains(stdout, "rm /dev/rghostlv02") || strings.Contains(stdout, "rmt0") || strings.Contains(stdout, "sub/") {
+		t.Errorf("ls -lR listing (exit %d): a node below /dev's top level reached the repair:\n%s", code, stdout)
 	}
 	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir)); d != "" {
 		t.Errorf("odm ghosts wrote something:\n%s", d)

@@ -117,7 +117,7 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 			doc.SideFiles[i].Path = "/" + doc.SideFiles[i].Path
 		}
 		if loc.Loads == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", dir, loc.Reason)
+			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
 		}
 		doc.Path = "/" + loc.Loads
 		doc.XapiLoads = &doc.Path
@@ -164,6 +164,10 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	}
 	doc.Tables = make([]statedbTable, 0, len(s.Tables))
 	for _, t := range s.Tables {
+		if n := len(t.DuplicateRefs); n > 0 {
+			doc.Problems = append(doc.Problems, fmt.Sprintf("table %s: %d row(s) repeat a ref (%s): xapi keys rows by ref and keeps only one of each",
+				t.Name, n, strings.Join(t.DuplicateRefs[:min(n, 5)], ", ")))
+		}
 		cols := t.Columns
 		if cols == nil {
 			cols = []string{}
@@ -423,9 +427,11 @@ func statedbPatchCommand() *cli.Command {
 			"backup partition). --to-release R / --to-schema 5.N alone set the manifest and encoding only:\n" +
 			"without --like the target's tables and columns cannot be known, so nothing is dropped and\n" +
 			"the tables and columns suspected from the datamodel history are listed.\n\n" +
-			"With --root/--disk the database named in etc/xensource/db.conf is patched (--file picks\n" +
-			"another); ha_metadata.db, gen_metadata.db or restore_db.db that xapi would load instead\n" +
-			"(see statedb show) are reported, and renamed to *" + statedb.AsideSuffix + " with --set-aside.\n" +
+			"With --root/--disk the file xapi loads (statedb show) is patched, so that the patch takes\n" +
+			"effect (restore_db.db excepted: then the db.conf database is patched); --file picks another.\n" +
+			"The .generation is never lowered. Files xapi would load instead of the patched one\n" +
+			"(restore_db.db, or a higher .generation) are reported, and renamed to *" + statedb.AsideSuffix + "\n" +
+			"with --set-aside.\n" +
 			"FILE patches a plain file (its directory is the journal's root, so the op can be undone too).\n\n" +
 			"WARNING: the target xapi loses what is dropped. Dropping a table with rows or a column with\n" +
 			"values is refused unless --drop-data; the refusal lists what would be lost. Run with\n" +
@@ -435,8 +441,8 @@ func statedbPatchCommand() *cli.Command {
 			&cli.StringFlag{Name: "to-release", Usage: "target release `R` (product version or codename, e.g. 5.0, george, 7.1)"},
 			&cli.StringFlag{Name: "to-schema", Usage: "target schema `5.N` (e.g. 5.55, or 109 for a 7.1 CU)"},
 			&cli.BoolFlag{Name: "drop-data", Usage: "allow dropping tables with rows and columns with values"},
-			&cli.BoolFlag{Name: "set-aside", Usage: "rename competing ha_metadata.db/gen_metadata.db/restore_db.db (through the journal)"},
-			&cli.StringFlag{Name: "file", Usage: "with --root/--disk: patch `PATH` inside the root instead of the db.conf database"},
+			&cli.BoolFlag{Name: "set-aside", Usage: "rename the files xapi would load instead of the patched one (through the journal)"},
+			&cli.StringFlag{Name: "file", Usage: "with --root/--disk: patch `PATH` inside the root instead of the file xapi loads"},
 		),
 		Action: runStatedbPatch,
 	}
@@ -534,7 +540,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		}
 		path = strings.TrimPrefix(cmd.String("file"), "/")
 		if path == "" {
-			path = loc.Primary()
+			path = loc.PatchTarget()
 		}
 		if path == "" {
 			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)

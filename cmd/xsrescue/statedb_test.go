@@ -193,7 +193,8 @@ func TestStatedbDiff(t *testing.T) {
 func TestStatedbPatchDowngrade(t *testing.T) {
 	db := fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}
 	dir := statedbRoot(t, "7.1", db, func(dir string) error {
-		// ha_metadata.db from a later flush: xapi would load it instead
+		// ha_metadata.db from a later flush: xapi loads it, so --file names
+		// state.db and --set-aside renames the winner
 		p := filepath.Join(dir, "var/lib/xcp/ha_metadata.db")
 		if err := fixtures.WriteStateDBFile(p, db, false); err != nil {
 			return err
@@ -206,11 +207,11 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	}
 	before := versionTreeState(t, dir)
 
-	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--like", ref, "--dry-run")
+	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--file", "/var/lib/xcp/state.db", "--like", ref, "--dry-run")
 	if code != 3 || !strings.Contains(errOut, "table Certificate (1 rows)") || !strings.Contains(out, "drop table Certificate (1 rows)") {
 		t.Fatalf("refusal: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--like", ref, "--drop-data", "--dry-run")
+	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--file", "/var/lib/xcp/state.db", "--like", ref, "--drop-data", "--dry-run")
 	for _, want := range []string{"schema 5.603 -> 5.108", "~ schema_minor_vsn=603 -> 108", "drop column VM.domain_type",
 		"values re-encoded", "WARNING: /var/lib/xcp/ha_metadata.db (ha_metadata) would be loaded instead: pass --set-aside"} {
 		if code != 0 || !strings.Contains(out, want) {
@@ -219,7 +220,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	}
 	sameTree(t, "dry run", before, versionTreeState(t, dir))
 
-	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--like", ref, "--drop-data", "--set-aside", "--yes", "--json")
+	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--file", "/var/lib/xcp/state.db", "--like", ref, "--drop-data", "--set-aside", "--yes", "--json")
 	if code != 0 {
 		t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -366,5 +367,112 @@ func TestStatedbShowCompressMismatch(t *testing.T) {
 	code, out, _ = runCLI("statedb", "show", "--root", dir)
 	if code != 0 || strings.Contains(out, "problem:") || !strings.Contains(out, "gzip-compressed") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// TestStatedbPatchFollowsXapi: the patch edits the file xapi loads (the
+// second db.conf connection, by .generation), so that `doctor`'s planned
+// step takes effect; and it never lowers a .generation, which would hand
+// the load to a competitor that was losing before.
+func TestStatedbPatchFollowsXapi(t *testing.T) {
+	fresh55 := filepath.Join(t.TempDir(), "fresh55.db")
+	if err := fixtures.WriteStateDBFile(fresh55, fixtures.StateDBSpec{Release: "5.5", Fresh: true, Seed: "host1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	db71 := fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "host1"}
+	setGen := func(p, g string) error { return os.WriteFile(p+statedb.GenSuffix, []byte(g), 0o600) }
+	writeDB := func(p string, compress bool, g string) error {
+		if err := fixtures.WriteStateDBFile(p, db71, compress); err != nil {
+			return err
+		}
+		return setGen(p, g)
+	}
+	readGen := func(dir, p string) string {
+		g, err := os.ReadFile(filepath.Join(dir, p+statedb.GenSuffix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(g)
+	}
+
+	t.Run("second db.conf connection", func(t *testing.T) {
+		dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "5.5", Fresh: true, Seed: "host1"}, func(dir string) error {
+			conf := "[/var/lib/xcp/state.db]\nmode:write_limit\nformat:xml\n\n[/var/lib/xcp/remote.db]\nmode:no_limit\nformat:xml\ncompress:true\n"
+			if err := os.WriteFile(filepath.Join(dir, "etc/xensource/db.conf"), []byte(conf), 0o644); err != nil {
+				return err
+			}
+			if err := writeDB(filepath.Join(dir, "var/lib/xcp/remote.db"), true, "5000"); err != nil {
+				return err
+			}
+			return setGen(filepath.Join(dir, "var/lib/xcp/state.db"), "5")
+		})
+		code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--like", fresh55, "--drop-data", "--yes", "--json")
+		var doc statedbPatchDoc
+		if code != 0 || json.Unmarshal([]byte(out), &doc) != nil {
+			t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if doc.Path != "/var/lib/xcp/remote.db" || !doc.Compressed || len(doc.Competitors) != 0 || doc.ManifestAfter["generation_count"] != "5000" {
+			t.Errorf("patched %s (compressed %v), competitors %v, manifest %v", doc.Path, doc.Compressed, doc.Competitors, doc.ManifestAfter)
+		}
+		if g := readGen(dir, "var/lib/xcp/remote.db"); g != "5000" {
+			t.Errorf("remote.db.generation %q", g)
+		}
+		code, out, _ = runCLI("statedb", "show", "--root", dir)
+		if code != 0 || !strings.Contains(out, "xapi loads /var/lib/xcp/remote.db") || !strings.Contains(out, "schema 5.57") || strings.Contains(out, "problem:") {
+			t.Errorf("show after patch:\n%s", out)
+		}
+	})
+
+	t.Run("generation kept", func(t *testing.T) {
+		dir := statedbRoot(t, "7.1", db71, func(dir string) error {
+			if err := writeDB(filepath.Join(dir, "var/lib/xcp/ha_metadata.db"), false, "2000"); err != nil {
+				return err
+			}
+			return setGen(filepath.Join(dir, "var/lib/xcp/state.db"), "5000")
+		})
+		code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--to-release", "7.0", "--yes")
+		if code != 0 || strings.Contains(out, "WARNING") || !strings.Contains(out, "~ generation_count=") || !strings.Contains(out, "-> 5000") {
+			t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if g := readGen(dir, "var/lib/xcp/state.db"); g != "5000" {
+			t.Errorf("state.db.generation %q, want 5000 kept", g)
+		}
+		code, out, _ = runCLI("statedb", "show", "--root", dir)
+		if code != 0 || !strings.Contains(out, "xapi loads /var/lib/xcp/state.db") || !strings.Contains(out, "schema 5.93") || strings.Contains(out, "problem:") {
+			t.Errorf("show after patch:\n%s", out)
+		}
+	})
+}
+
+// TestStatedbShowDuplicateRefs: rows repeating a ref are a problem (xapi
+// keeps one row per ref).
+func TestStatedbShowDuplicateRefs(t *testing.T) {
+	db := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="108"/><pair key="generation_count" value="3"/></manifest>` +
+		`<table name="VM"><row ref="OpaqueRef:1" uuid="a"/><row ref="OpaqueRef:1" uuid="b"/></table></database>`
+	p := filepath.Join(t.TempDir(), "dup.db")
+	if err := os.WriteFile(p, []byte("\xef\xbb\xbf"+db), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("statedb", "show", p)
+	if code != 0 || !strings.Contains(out, "problem: table VM: 1 row(s) repeat a ref (OpaqueRef:1)") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestStatedbDiskNoDatabase: an error about a --disk names the image and
+// partition, not the private mount point.
+func TestStatedbDiskNoDatabase(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a partition of an image needs root")
+	}
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("statedb-nodb", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{{"statedb", "show", "--disk", img}, {"statedb", "patch", "--disk", img, "--to-release", "7.0", "-n"}} {
+		code, _, errOut := runCLI(argv...)
+		if code != 2 || !strings.Contains(errOut, img+" partition 1: no xapi database") || strings.Contains(errOut, "xsrescue-mnt") {
+			t.Errorf("%v: exit %d %q", argv, code, errOut)
+		}
 	}
 }

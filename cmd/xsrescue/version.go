@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -102,10 +103,10 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 	st, err := versionfile.Inspect(tgt.Root)
 	tgt.Close()
 	if err != nil {
-		return nil, err
+		return nil, onTarget(tgt, err)
 	}
 	if tgt.Disk != "" {
-		if st.Disk, err = diskFacts(tgt.Disk); err != nil {
+		if st.Disk, err = diskFacts(tgt.Disk, tgt.Partition); err != nil {
 			return nil, err
 		}
 	}
@@ -128,9 +129,31 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 	return doc, nil
 }
 
+// targetError is an error whose message names the target as the user gave
+// it; its exit code is the wrapped error's.
+type targetError struct {
+	msg string
+	err error
+}
+
+func (e targetError) Error() string { return e.msg }
+func (e targetError) Unwrap() error { return e.err }
+
+// onTarget renames the private mount point of a --disk target in err's
+// message to the disk and partition (tgt.Name()): the mount is gone when
+// the command ends, the user knows the disk.
+func onTarget(tgt *target.Target, err error) error {
+	if err == nil || tgt.Disk == "" {
+		return err
+	}
+	dir := tgt.Root.Dir()
+	msg := strings.ReplaceAll(err.Error(), dir+"/", tgt.Name()+": ")
+	return targetError{strings.ReplaceAll(msg, dir, tgt.Name()), err}
+}
+
 // diskFacts reads the partition table of disk (read-only) for the
-// installers' disk-level gates.
-func diskFacts(disk string) (*versionfile.DiskFacts, error) {
+// installers' disk-level gates; root is the root's partition number.
+func diskFacts(disk string, root int) (*versionfile.DiskFacts, error) {
 	f, err := os.Open(disk)
 	if err != nil {
 		return nil, err
@@ -147,6 +170,9 @@ func diskFacts(disk string) (*versionfile.DiskFacts, error) {
 	facts := &versionfile.DiskFacts{Table: d.Table}
 	for _, p := range d.Partitions {
 		facts.Utility = facts.Utility || p.Role == partition.RoleUtility
+		if p.Number == root {
+			facts.Partition, facts.FS, facts.Label = p.Number, p.FS, p.Label
+		}
 	}
 	return facts, nil
 }
@@ -291,17 +317,23 @@ func versionSetCommand() *cli.Command {
 			"os-release and issue. PLATFORM_VERSION comes from the release table or --platform-version.\n" +
 			"--for-installer V picks values that installer accepts (and explains the choice); with --to as\n" +
 			"well, the result is checked against that installer. The change is shown as a diff; --dry-run\n" +
-			"stops there. Afterwards the op id and the undo command are printed.\n\n" +
+			"stops there. Afterwards the op id and the undo command are printed.\n" +
+			"The tool makes an OLDER installer accept a NEWER system: a version above the installed one is\n" +
+			"refused unless --allow-raise, and a system below the chosen installer's lower bound (e.g. 5.5\n" +
+			"for the 8.x installers, which require 7.0 or later) is refused always.\n\n" +
 			"WARNING:\n   This edits the offline root. Image the backup partition first (xsrescue disk save-partition):\n" +
-			"   the installer run that follows reformats it.\n\n" +
+			"   the installer run that follows reformats it. --allow-raise makes the system claim to be newer\n" +
+			"   than it is: an installer then upgrades it as if it were that release.\n\n" +
 			"EXIT STATUS:\n   0  changed (or already as requested)\n   1  the operation failed\n" +
 			"   2  a version that is not dotted numbers, a malformed inventory, bad flags\n" +
 			"   3  refused: the result would make the installer skip the disk (a required key lost, a\n" +
-			"      version outside the installer's range), or no confirmation\n",
+			"      version outside the installer's range), a version above the installed one without\n" +
+			"      --allow-raise, a system below the installer's lower bound, or no confirmation\n",
 		Flags: append(targetFlags(),
 			&cli.StringFlag{Name: "to", Usage: "the product `VERSION[-BUILD]` to write, e.g. 5.0.0 or 5.0.0-10918p"},
 			&cli.StringFlag{Name: "platform-version", Usage: "PLATFORM_VERSION `P` to write (default: from the release table)"},
 			&cli.StringFlag{Name: "for-installer", Usage: "choose values the installer of `VERSION` accepts, and check them"},
+			&cli.BoolFlag{Name: "allow-raise", Usage: "allow a version newer than the installed one (see WARNING)"},
 		),
 		Action: runVersionSet,
 	}
@@ -329,7 +361,8 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	req := versionfile.SetRequest{To: cmd.String("to"), Platform: cmd.String("platform-version"), ForInstaller: cmd.String("for-installer")}
+	req := versionfile.SetRequest{To: cmd.String("to"), Platform: cmd.String("platform-version"), ForInstaller: cmd.String("for-installer"),
+		AllowRaise: cmd.Bool("allow-raise")}
 	if req.To == "" && req.ForInstaller == "" {
 		return usageError{errors.New("version set: give --to VERSION[-BUILD] or --for-installer VERSION")}
 	}
@@ -370,7 +403,7 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 func VersionSetPlan(tgt *target.Target, req versionfile.SetRequest) (*SetDoc, *versionfile.SetPlan, error) {
 	sp, err := versionfile.PlanSet(tgt.Root, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, onTarget(tgt, err)
 	}
 	doc := &SetDoc{Root: tgt.Root.Dir(), Values: sp.Values, Explain: sp.Explain, Changes: []SetChange{}}
 	if doc.Explain == nil {
@@ -442,7 +475,7 @@ func runVersionFind(ctx context.Context, cmd *cli.Command) error {
 	}
 	matches, stats, err := versionfile.Find(ctx, tgt.Root.OS(), needles, opts)
 	if err != nil {
-		return err
+		return onTarget(tgt, err)
 	}
 	doc := &FindDoc{Root: tgt.Root.Dir(), Strings: needles, Matches: matches, Files: versionfile.MatchPaths(matches), Stats: stats}
 	if doc.Matches == nil {

@@ -16,6 +16,20 @@ import (
 	"github.com/xsrescue/xsrescue/release"
 )
 
+// versionNeedsDisk skips a test that mounts images where it cannot run:
+// not root, or a tool missing.
+func versionNeedsDisk(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an image needs root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
+		}
+	}
+}
+
 func versionRoot(t *testing.T, spec fixtures.RootSpec) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "root")
@@ -237,7 +251,7 @@ func TestVersionErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"version", "set", "--root", root, "--to", "seven", "--yes"}, xerr.ExitInvalid, `--to "seven"`},
-		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--yes"}, xerr.ExitRefused, "would not offer Upgrade"},
+		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitRefused, "would not offer Upgrade"},
 		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
 		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
 		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},
@@ -381,14 +395,7 @@ func TestVersionFind(t *testing.T) {
 // through a read-write mount. A 5.5 DOS disk whose backup holds 5.0, and a
 // 7.1 old-layout GPT disk whose backup holds 6.5.
 func TestVersionDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
-	for _, tool := range []string{"mke2fs", "debugfs", "losetup"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	versionNeedsDisk(t, "mke2fs", "debugfs", "losetup")
 	cases := []struct {
 		table, release, backup, installer, wantPV string
 	}{
@@ -465,14 +472,7 @@ func TestVersionDisk(t *testing.T) {
 // XenServer 8 installer refuses a DOS disk behind a utility partition even
 // though the inventory is within its range.
 func TestVersionDiskXS8Gate(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
-	for _, tool := range []string{"mke2fs", "losetup"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-xs8-utility"
 	rel, _ := release.Lookup("8.2")
 	mib := fixtures.MiB
@@ -511,5 +511,57 @@ func TestVersionDiskXS8Gate(t *testing.T) {
 		if g.Name != "disk-layout" && !g.OK {
 			t.Errorf("gate %s failed too: %s", g.Name, vd.Reason)
 		}
+	}
+}
+
+// TestVersionDiskRootLabel: the installer finds the root by its ext label
+// root-*; a root partition without it gets a failing root-label gate and
+// verdict no (acceptance F-version-2). An empty root-* partition's error
+// names the disk and partition, not the private mount (F-cli-2).
+func TestVersionDiskRootLabel(t *testing.T) {
+	versionNeedsDisk(t, "mke2fs", "losetup")
+	const name = "version-nolabel"
+	mib := fixtures.MiB
+	spec := fixtures.DiskSpec{Name: name, Size: 100 * mib, Table: "dos", Partitions: []fixtures.PartSpec{
+		{Number: 1, Start: mib, Size: 48 * mib, Type: "83", Bootable: true, FS: "ext3",
+			Root: &fixtures.RootSpec{Release: "5.5", Seed: name}},
+		{Number: 2, Start: 49 * mib, Size: 48 * mib, Type: "83", FS: "ext3", Label: "root-empty"},
+	}}
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := versionShowJSON(t, "--disk", img, "--partition", "1", "--installer", "5.5")
+	vd := doc.Verdicts[0]
+	if vd.OffersUpgrade || !strings.Contains(vd.Reason, `partition 1 (ext3) is labelled "", not root-*`) {
+		t.Fatalf("verdict without a root-* label: %+v", vd)
+	}
+	code, _, errOut := runCLI("version", "show", "--disk", img, "--partition", "2")
+	want := img + " partition 2: etc/xensource-inventory: no such file"
+	if code != xerr.ExitInvalid || !strings.Contains(errOut, want) || strings.Contains(errOut, "xsrescue-mnt") {
+		t.Fatalf("exit %d: %s\nwant %q", code, errOut, want)
+	}
+}
+
+// TestVersionSetRaise: version set refuses to make a system claim to be
+// newer than it is (F-version-0): without --allow-raise, and below the
+// installer's lower bound even with it; nothing is written.
+func TestVersionSetRaise(t *testing.T) {
+	dir := versionRoot(t, fixtures.RootSpec{Release: "5.5"})
+	before := versionTreeState(t, dir)
+	for _, argv := range [][]string{
+		{"--for-installer", "8.2"},
+		{"--for-installer", "8.2", "--allow-raise"},
+		{"--to", "6.0.0"},
+	} {
+		code, _, errOut := runCLI(append([]string{"version", "set", "--root", dir, "--yes", "--journal", filepath.Join(t.TempDir(), "j.db")}, argv...)...)
+		if code != xerr.ExitRefused || !strings.Contains(errOut, "refusing") {
+			t.Errorf("%v: exit %d: %s", argv, code, errOut)
+		}
+	}
+	sameTree(t, "refused version set", before, versionTreeState(t, dir))
+	code, out, errOut := runCLI("version", "set", "--root", dir, "--to", "6.0.0", "--allow-raise", "-n")
+	if code != 0 || !strings.Contains(out, "PRODUCT_VERSION") {
+		t.Fatalf("--allow-raise -n: exit %d: %s %s", code, out, errOut)
 	}
 }

@@ -44,7 +44,7 @@ func init() {
 					"reported (with --json: a list when there is more than one). With --partition N only\n" +
 					"that partition (and its slices) is read.\n\n" + exitHelp,
 				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "partition", Usage: "read only partition `N` of the disk (and the VTOC slices inside it)"},
+					&cli.IntFlag{Name: "partition", HideDefault: true, Usage: "read only partition `N` of the disk (and the VTOC slices inside it)"},
 				},
 				Action: runZFSLabels,
 			}},
@@ -78,10 +78,9 @@ func runZFSLabels(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	reports, err := vdev.Scan(f, path, extents, vdev.LocalHostID())
-	if err != nil {
-		if errors.Is(err, vdev.ErrNoLabel) {
-			return xerr.Invalidf("%s: %w", path, err)
-		}
+	if serr := (*vdev.ScanError)(nil); errors.As(err, &serr) {
+		return noMember(cmd, serr)
+	} else if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	var doc any = reports
@@ -97,6 +96,22 @@ func runZFSLabels(ctx context.Context, cmd *cli.Command) error {
 		}
 		return nil
 	})
+}
+
+// noMember fails with exit 2. The message names the device (and, when
+// something looks like a damaged vdev, why its labels are not valid); with
+// --json the error document also carries every extent's per-label reasons
+// under "details".
+func noMember(cmd *cli.Command, serr *vdev.ScanError) error {
+	err := xerr.Invalid(serr)
+	if !cmd.Bool("json") {
+		return err
+	}
+	doc := map[string]any{"error": map[string]any{"message": err.Error(), "exit_code": xerr.ExitInvalid, "details": serr.Details}}
+	if eerr := output(cmd).Emit(doc, nil); eerr != nil {
+		return eerr
+	}
+	return alreadyReported(err)
 }
 
 // zfsExtents lists where vdevs may be: with part > 0 that partition and its

@@ -213,7 +213,7 @@ func TestZFSLabelsCLIVerdictsAndDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = runCLI("zfs", "labels", empty)
-	if code != 2 || !strings.Contains(stderr, "no valid ZFS label on whole device at offset 0: 4096 bytes is below the 64 MiB minimum") {
+	if code != 2 || stderr != "xsrescue: no ZFS label on "+empty+"\n" {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	if code, _, stderr := runCLI("zfs", "labels", oracle, "--partition", "3"); code != 2 {
@@ -324,5 +324,43 @@ func TestZFSLabelsCLILoopDevice(t *testing.T) {
 	}
 	if fileSum(t, dev) != before {
 		t.Error("zfs labels changed the device")
+	}
+}
+
+// TestZFSLabelsCLINoZFS: a XenServer GPT disk without ZFS gives one line
+// naming the disk and the partitions read (exit 2, nothing written); --json
+// keeps every label's reason under "details".
+func TestZFSLabelsCLINoZFS(t *testing.T) {
+	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("zfs-nozfs", "gpt", fixtures.RootSpec{Release: "7.6"}, &fixtures.RootSpec{Release: "7.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, img)
+	code, stdout, stderr := runCLI("zfs", "labels", img)
+	if want := "xsrescue: no ZFS label on " + img + " or on its partitions 1-"; code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) ||
+		strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "malformed") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI("--json", "zfs", "labels", img)
+	var doc struct {
+		Error struct {
+			Message  string   `json:"message"`
+			ExitCode int      `json:"exit_code"`
+			Details  []string `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 2 || doc.Error.ExitCode != 2 ||
+		!strings.HasPrefix(doc.Error.Message, "no ZFS label on "+img) || len(doc.Error.Details) < 2 ||
+		!strings.Contains(doc.Error.Details[1], "partition 1 at offset") || !strings.Contains(doc.Error.Details[1], "no checksum magic") {
+		t.Errorf("exit %d %v\n%s", code, err, stdout)
+	}
+	if code, _, stderr := runCLI("zfs", "labels", img, "--partition", "2"); code != 2 || stderr != "xsrescue: no ZFS label on partition 2 of "+img+"\n" {
+		t.Errorf("--partition 2: exit %d %s", code, stderr)
+	}
+	if after := fileSum(t, img); after != before {
+		t.Error("zfs labels wrote to the image")
+	}
+	if _, stdout, _ := runCLI("zfs", "labels", "--help"); !strings.Contains(stdout, "--partition N") || strings.Contains(stdout, "default: 0") {
+		t.Errorf("help shows a default for --partition:\n%s", stdout)
 	}
 }

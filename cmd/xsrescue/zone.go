@@ -156,7 +156,11 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{},
 			ZoneRoot: zfsroot.ZoneRoot(e.Zonepath), Here: path.Join(tgt.Root.Dir(), zfsroot.ZoneRoot(e.Zonepath))}
 		name := "etc/zones/" + e.Name + ".xml"
-		if xf, err := tgt.Root.Open(name); err != nil {
+		if xf, err := tgt.Root.Open(name); errors.Is(err, fs.ErrNotExist) {
+			z.Config = name + " missing: zoneadm cannot attach it"
+		} else if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			z.Config = name + ": " + pe.Err.Error()
+		} else if err != nil {
 			z.Config = err.Error()
 		} else {
 			c, err := zfsroot.ParseZoneXML(xf, name)
@@ -192,7 +196,7 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 		for _, z := range zones {
 			fmt.Fprintf(w, "%s  %s  brand %s  zonepath %s  zone root %s (here %s)\n", z.Name, z.State, orDash(z.Brand), z.Zonepath, z.ZoneRoot, z.Here)
 			if z.Config != "" {
-				fmt.Fprintf(w, "  config: %s\n", z.Config)
+				fmt.Fprintf(w, "  problem: %s\n", z.Config)
 			}
 			if z.ZBENote != "" {
 				fmt.Fprintf(w, "  zbe: %s\n", z.ZBENote)
@@ -382,6 +386,10 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
+	paths, err := zfsroot.RestorePaths(cmd.StringSlice("paths"))
+	if err != nil {
+		return err
+	}
 	dryRun := cmd.Bool("dry-run")
 	source := cmd.String("snapshot")
 	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: true})
@@ -389,10 +397,6 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer tgt.Close()
-	paths := make([]string, 0, len(cmd.StringSlice("paths")))
-	for _, p := range cmd.StringSlice("paths") {
-		paths = append(paths, path.Clean(p))
-	}
 	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": source, "read_through": nil, "would_clone": nil,
 		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*journal.Result{}}
 	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, dryRun)

@@ -103,6 +103,18 @@ func TestZoneListCLI(t *testing.T) {
 	if treeSum(t, filepath.Join(z.GZRoot, "etc")) != before {
 		t.Error("zone list changed the global zone root")
 	}
+	// A zone in the index without its XML is listed with the problem,
+	// the others as before; still exit 0 (a read-only report).
+	must(t, os.Remove(filepath.Join(z.GZRoot, "etc/zones/z4.xml")))
+	code, stdout, stderr = runCLI("zone", "list", "--root", z.GZRoot)
+	if code != 0 || !strings.Contains(stdout, "z4  configured  brand -  ") || !strings.Contains(stdout, "\n  problem: etc/zones/z4.xml missing: zoneadm cannot attach it\n") ||
+		!strings.Contains(stdout, "z1  installed  brand ipkg") || strings.Contains(stdout, "openat") {
+		t.Errorf("missing z4.xml: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI("zone", "list", "--root", z.GZRoot, "--json")
+	if code != 0 || !strings.Contains(stdout, `"config_error": "etc/zones/z4.xml missing: zoneadm cannot attach it"`) {
+		t.Errorf("missing z4.xml --json: exit %d\n%s", code, stdout)
+	}
 }
 
 func TestZonePublishersCLI(t *testing.T) {
@@ -253,6 +265,13 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("made after the snapshot\n"), 0o644))
 	before := treeSum(t, filepath.Join(z.ZoneRoot, "etc"))
 	datasets, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name")
+	// Arguments are checked before the pool is reached, dry run included.
+	for _, bad := range []string{"../../etc", "/", "etc/../.."} {
+		code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run", "--paths", bad)
+		if code != 2 || !strings.Contains(stderr, "must name something below the zone root") || strings.Contains(stderr, "dry run") {
+			t.Errorf("--paths %s --dry-run: exit %d\n%s\n%s", bad, code, stdout, stderr)
+		}
+	}
 	code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run")
 	if code != 0 || !strings.Contains(stderr, "a dry run does not make") || !strings.Contains(stderr, "zfs clone -o readonly=on "+snap) {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)

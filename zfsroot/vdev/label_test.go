@@ -400,3 +400,84 @@ func TestFuseCommandImports(t *testing.T) {
 		t.Error("the original vdev changed")
 	}
 }
+
+// TestScanNoMember: bytes ZFS never wrote give one line naming what was read
+// (the per-label reasons only in Details); a vdev whose four labels are all
+// damaged still names each label and says "malformed".
+func TestScanNoMember(t *testing.T) {
+	needPools(t)
+	src := realPools[23].Vdev
+	st, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := filepath.Join(t.TempDir(), "zeros.img")
+	if err := os.WriteFile(zeros, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(zeros, 3*st.Size()); err != nil {
+		t.Fatal(err)
+	}
+	damaged := copyFile(t, src)
+	for l := range 4 {
+		flip(t, damaged, vdev.LabelOffset(l, st.Size())+16<<10+40)
+	}
+	// A "disk" whose partition 2 holds the damaged vdev.
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	b, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(disk, append(make([]byte, st.Size()), b...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parts := []vdev.Extent{{Slice: -1, Size: 3 * st.Size()}, {Partition: 1, Slice: -1, Size: st.Size()},
+		{Partition: 2, Slice: -1, Offset: st.Size(), Size: st.Size()}, {Partition: 3, Slice: -1, Offset: 2 * st.Size(), Size: st.Size() / 2},
+		{Partition: 5, Slice: -1, Offset: 2 * st.Size(), Size: st.Size() / 4}, {Partition: 5, Slice: 0, Offset: 2 * st.Size(), Size: st.Size() / 4}}
+	for _, tc := range []struct {
+		name, path string
+		extents    []vdev.Extent
+		notZFS     bool
+		want       []string // the error's text is exactly want[0] when notZFS, else contains each
+	}{
+		{"whole device", zeros, parts[:1], true, []string{"no ZFS label on DEV"}},
+		{"partitions", zeros, parts[:5], true, []string{"no ZFS label on DEV or on its partitions 1-3, 5"}},
+		{"slices", zeros, parts, true, []string{"no ZFS label on DEV or on its partitions 1-3, 5 (VTOC slices included)"}},
+		{"one partition", zeros, parts[1:2], true, []string{"no ZFS label on partition 1 of DEV"}},
+		{"damaged", disk, parts[:3], false, []string{"no valid ZFS label on DEV or on its partitions 1-2: partition 2 at offset " + fmt.Sprint(st.Size()),
+			"label 3 nvlist at offset", "checksum mismatch: malformed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := os.Open(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = vdev.Scan(f, "DEV", tc.extents, 0)
+			var serr *vdev.ScanError
+			if !errors.As(err, &serr) || !errors.Is(err, vdev.ErrNoLabel) || errors.Is(err, vdev.ErrNotZFS) != tc.notZFS || serr.NotZFS != tc.notZFS {
+				t.Fatalf("err = %#v", err)
+			}
+			if len(serr.Details) != len(tc.extents) {
+				t.Errorf("details %q: want one per extent", serr.Details)
+			}
+			if tc.notZFS {
+				if err.Error() != tc.want[0] || strings.Contains(err.Error(), "malformed") {
+					t.Errorf("err = %q, want %q", err, tc.want[0])
+				}
+				if !strings.Contains(serr.Details[0], "label 0 nvlist at offset 16384: no checksum magic (not a ZFS label)") {
+					t.Errorf("details %q", serr.Details)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q, want it to contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "partition 1 at offset") {
+				t.Errorf("err = %q names the extent that never was ZFS", err)
+			}
+		})
+	}
+}

@@ -123,7 +123,8 @@ func Scan(r io.ReaderAt, device string, extents []Extent, localHostID uint64) ([
 	for _, ext := range extents {
 		m, err := ReadLabels(io.NewSectionReader(r, ext.Offset, ext.Size), ext.Size)
 		if err != nil {
-			reason := fmt.Sprintf("%s at offset %d: %s", ext, ext.Offset, strings.TrimPrefix(err.Error(), ErrNoLabel.Error()+": "))
+			why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrNoLabel.Error()+": "), ErrNotZFS.Error()+": ")
+			reason := fmt.Sprintf("%s at offset %d: %s", ext, ext.Offset, why)
 			serr.Details = append(serr.Details, reason)
 			if !errors.Is(err, ErrNotZFS) {
 				serr.NotZFS = false
@@ -150,7 +151,7 @@ func Scan(r io.ReaderAt, device string, extents []Extent, localHostID uint64) ([
 // ErrNotZFS when no extent shows any sign of ZFS: then its text is one line
 // naming what was read, and the per-label reasons are only in Details.
 type ScanError struct {
-	Where   string   // what was read: "DEV or its partitions 1-6"
+	Where   string   // what was read: "DEV or on its partitions 1-6"
 	NotZFS  bool     // no label anywhere carries the ZFS checksum magic
 	Details []string // for each extent read, why each of its labels is not valid
 	damaged []string // the Details of extents that look like ZFS
@@ -170,7 +171,7 @@ func (e *ScanError) Unwrap() []error {
 	return []error{ErrNoLabel}
 }
 
-// where names the extents read, for one line: "DEV or its partitions 1-6".
+// where names the extents read, for one line: "DEV or on its partitions 1-6".
 func where(device string, extents []Extent) string {
 	whole, vtoc := false, false
 	var parts []int
@@ -191,9 +192,9 @@ func where(device string, extents []Extent) string {
 	case len(parts) == 0:
 		return device
 	case whole && len(parts) == 1:
-		s = fmt.Sprintf("%s or its partition %s", device, numberRanges(parts))
+		s = fmt.Sprintf("%s or on its partition %s", device, numberRanges(parts))
 	case whole:
-		s = fmt.Sprintf("%s or its partitions %s", device, numberRanges(parts))
+		s = fmt.Sprintf("%s or on its partitions %s", device, numberRanges(parts))
 	case len(parts) == 1:
 		s = fmt.Sprintf("partition %s of %s", numberRanges(parts), device)
 	default:

@@ -350,6 +350,14 @@ func (d *diag) markers() error {
 			d.add(id+"/"+g.Name, Broken, g.Source, "%s", g.Reason)
 		}
 	}
+	if onlyVersion {
+		// Plan only what version set would accept: it refuses, for example,
+		// to fake a system older than the installer's lower bound as newer.
+		if _, err := versionfile.PlanSet(d.in.Root, versionfile.SetRequest{ForInstaller: d.installer.Release.Product}); err != nil {
+			d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+			onlyVersion = false
+		}
+	}
 	d.setMarkers = onlyVersion
 	return nil
 }

@@ -114,6 +114,22 @@ func TestDiagnoseNoInventory(t *testing.T) {
 	}
 }
 
+// TestDiagnoseInstallerTooNew: a 5.5 root and an 8.2 installer. version set
+// refuses to fake 5.5 as 8.2 (below the installer's 2.1.0 floor), so the plan
+// must not contain that step; the refusal is a finding instead.
+func TestDiagnoseInstallerTooNew(t *testing.T) {
+	root, backup := rescueTrees(t, nil)
+	rep := diagnose(t, root, backup, "8.2")
+	if sev := severities(rep); sev["installer-verdict/8.2.0/version-set"] != Broken {
+		t.Errorf("findings %v: want the version set refusal", sev)
+	}
+	for _, s := range rep.Plan {
+		if strings.Contains(s.Command, "version set") {
+			t.Errorf("plan step %q: version set would refuse it", s.Command)
+		}
+	}
+}
+
 func TestDiagnoseSideFilesAndVerdicts(t *testing.T) {
 	root, _ := rescueTrees(t, func(root string) {
 		db, _ := os.ReadFile(filepath.Join(root, "var/xapi/state.db"))

@@ -148,14 +148,30 @@ func (m *mount) release() error {
 		if err := unix.IoctlSetInt(int(m.loop.Fd()), unix.LOOP_CLR_FD, 0); err != nil && !errors.Is(err, unix.ENXIO) && !errors.Is(err, unix.EBUSY) {
 			errs = append(errs, fmt.Errorf("detach %s: %w", m.loop.Name(), err))
 		}
+		name := filepath.Base(m.loop.Name())
 		m.loop.Close()
 		m.loop = nil
+		defer waitDetached(name)
 	}
 	if m.excl != nil {
 		m.excl.Close()
 		m.excl = nil
 	}
 	return errors.Join(errs...)
+}
+
+// waitDetached waits (a few seconds at most) until the kernel has really
+// let go of loop device name: an autoclear detach can finish after the last
+// close returns, and until then the image still looks attached, so the next
+// open of the same disk (undo right after apply) would be refused.
+func waitDetached(name string) {
+	backing := filepath.Join("/sys/block", name, "loop", "backing_file")
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(backing); err != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func unmount(point string) error {

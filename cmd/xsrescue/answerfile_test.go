@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,16 +11,9 @@ import (
 	"github.com/xsrescue/xsrescue/answerfile"
 )
 
-func rescueRun(t *testing.T, argv ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code = run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
-	return code, o.String(), e.String()
-}
-
 func TestAnswerfileUpgrade(t *testing.T) {
 	to := filepath.Join(t.TempDir(), "answer.xml")
-	code, _, stderr := rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
+	code, _, stderr := runCLI("answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
 		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -44,10 +36,10 @@ func TestAnswerfileUpgrade(t *testing.T) {
 
 	// Never overwrites; a re-run that would write the same bytes is already
 	// as requested.
-	if code, _, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", to); code != 3 || !strings.Contains(errOut, to+" exists with other content") {
+	if code, _, errOut := runCLI("answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", to); code != 3 || !strings.Contains(errOut, to+" exists with other content") {
 		t.Errorf("existing --to: exit %d, want 3 (%s)", code, errOut)
 	}
-	code, _, stderr = rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
+	code, _, stderr = runCLI("answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
 		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
 	if code != 0 || !strings.Contains(stderr, "already as requested") {
 		t.Errorf("same --to again: exit %d, want 0 (%s)", code, stderr)
@@ -56,7 +48,7 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		t.Error("a re-run changed the file")
 	}
 
-	code, stdout, _ := rescueRun(t, "answerfile", "upgrade", "--disk", "/dev/sda", "--as", "disk/by-id/ata-X", "--source", "filer:/xs/", "--json")
+	code, stdout, _ := runCLI("answerfile", "upgrade", "--disk", "/dev/sda", "--as", "disk/by-id/ata-X", "--source", "filer:/xs/", "--json")
 	var doc struct {
 		Disk       string `json:"disk"`
 		SourceType string `json:"source_type"`
@@ -69,7 +61,7 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		t.Errorf("json %+v", doc)
 	}
 
-	code, stdout, _ = rescueRun(t, "answerfile", "upgrade", "--disk", "sda", "--source", "local")
+	code, stdout, _ = runCLI("answerfile", "upgrade", "--disk", "sda", "--source", "local")
 	if code != 0 || !strings.HasPrefix(stdout, "<?xml") || !strings.Contains(stdout, `<source type="local">`) {
 		t.Errorf("stdout: exit %d\n%s", code, stdout)
 	}
@@ -79,14 +71,14 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		{"--disk", "../etc", "--source", "local"},
 		{"--disk", "sda", "--source", "local", "--post-install-script", "nope"},
 	} {
-		if code, _, _ := rescueRun(t, append([]string{"answerfile", "upgrade"}, bad...)...); code != 2 {
+		if code, _, _ := runCLI(append([]string{"answerfile", "upgrade"}, bad...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
 	}
 }
 
 func TestAnswerfileImageNeedsName(t *testing.T) {
-	code, _, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--source", "local")
+	code, _, errOut := runCLI("answerfile", "upgrade", "--disk", "/srv/images/host.img", "--source", "local")
 	if code != 2 || !strings.Contains(errOut, "--as NAME") {
 		t.Errorf("image without --as: exit %d %s", code, errOut)
 	}
@@ -96,11 +88,11 @@ func TestAnswerfileImageNeedsName(t *testing.T) {
 	if err := os.WriteFile("xs55.img", make([]byte, 4096), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := rescueRun(t, "answerfile", "upgrade", "--disk", "xs55.img", "--source", "local")
+	code, out, errOut := runCLI("answerfile", "upgrade", "--disk", "xs55.img", "--source", "local")
 	if code != 2 || !strings.Contains(errOut, "add --as NAME") || out != "" {
 		t.Errorf("xs55.img without --as: exit %d %s%s", code, out, errOut)
 	}
-	code, out, _ = rescueRun(t, "answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
+	code, out, _ = runCLI("answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
 	if code != 0 || !strings.Contains(out, "<existing-installation>disk/by-id/scsi-X</existing-installation>") {
 		t.Errorf("image with --as: exit %d\n%s", code, out)
 	}

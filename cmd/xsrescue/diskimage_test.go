@@ -49,7 +49,7 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if compress {
 			argv = append(argv, "--compress")
 		}
-		code, out, errOut := rescueRun(t, argv...)
+		code, out, errOut := runCLI(argv...)
 		if code != 0 {
 			t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -90,22 +90,22 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
 		damaged := imageSum(t, img)
 		restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
-		if code, out, _ := rescueRun(t, append(restore, "--dry-run", "--json")...); code != 0 || !strings.Contains(out, `"changed_blocks": 3`) || !strings.Contains(out, `"written": false`) {
+		if code, out, _ := runCLI(append(restore, "--dry-run", "--json")...); code != 0 || !strings.Contains(out, `"changed_blocks": 3`) || !strings.Contains(out, `"written": false`) {
 			t.Errorf("dry run: exit %d\n%s", code, out)
 		}
-		if code, _, _ := rescueRun(t, restore...); code != 3 {
+		if code, _, _ := runCLI(restore...); code != 3 {
 			t.Errorf("restore without --yes and no terminal: exit %d, want 3", code)
 		}
 		if imageSum(t, img) != damaged {
 			t.Fatal("dry run or refused restore wrote to the disk")
 		}
-		if code, out, errOut := rescueRun(t, append(restore, "--yes")...); code != 0 || !strings.Contains(out, "written and verified") {
+		if code, out, errOut := runCLI(append(restore, "--yes")...); code != 0 || !strings.Contains(out, "written and verified") {
 			t.Fatalf("restore: exit %d\n%s\n%s", code, out, errOut)
 		}
 		if imageSum(t, img) != start {
 			t.Fatal("restored disk differs from the start")
 		}
-		if code, out, _ := rescueRun(t, append(restore, "--yes")...); code != 0 || !strings.Contains(out, "nothing to do") {
+		if code, out, _ := runCLI(append(restore, "--yes")...); code != 0 || !strings.Contains(out, "nothing to do") {
 			t.Errorf("second restore: exit %d\n%s", code, out)
 		}
 		// The blocks the restore overwrote were kept next to the journal, and
@@ -123,7 +123,7 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if err != nil || len(op.Changes) != 1 || op.Changes[0].External == nil || !strings.HasSuffix(op.Changes[0].External.Rollback, "--from "+kept[0]) {
 			t.Fatalf("restore's journal record: %+v %v", op, err)
 		}
-		if code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", kept[0], "--journal", jpath, "--yes"); code != 0 {
+		if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", kept[0], "--journal", jpath, "--yes"); code != 0 {
 			t.Fatalf("undo: exit %d %s", code, errOut)
 		}
 		if imageSum(t, img) != damaged {
@@ -132,13 +132,13 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		// Re-saving to the same file is "already as requested" only while the
 		// partition still holds the saved bytes.
 		save := []string{"disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath}
-		if code, _, errOut := rescueRun(t, save...); code != 3 || !strings.Contains(errOut, snap+" exists and holds other content") {
+		if code, _, errOut := runCLI(save...); code != 3 || !strings.Contains(errOut, snap+" exists and holds other content") {
 			t.Errorf("re-save over other content: exit %d %s", code, errOut)
 		}
-		if code, _, _ := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath, "--yes"); code != 0 {
+		if code, _, _ := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath, "--yes"); code != 0 {
 			t.Fatal("restore again failed")
 		}
-		if code, out, errOut := rescueRun(t, save...); code != 0 || !strings.Contains(out, "already as requested") {
+		if code, out, errOut := runCLI(save...); code != 0 || !strings.Contains(out, "already as requested") {
 			t.Errorf("re-save of the same partition: exit %d\n%s%s", code, out, errOut)
 		}
 	}
@@ -151,7 +151,7 @@ func TestDiskImageOtherPartition(t *testing.T) {
 	start := imageSum(t, img)
 	restore := []string{"disk", "restore-partition", img, "--partition", "1", "--from", snap, "--journal", jpath}
 	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}} {
-		code, _, errOut := rescueRun(t, append(restore, extra...)...)
+		code, _, errOut := runCLI(append(restore, extra...)...)
 		if code != 3 || !strings.Contains(errOut, "saved from another partition (partition 2, not 1") || !strings.Contains(errOut, "--force") {
 			t.Errorf("%v: exit %d %s", extra, code, errOut)
 		}
@@ -159,7 +159,7 @@ func TestDiskImageOtherPartition(t *testing.T) {
 	if imageSum(t, img) != start {
 		t.Fatal("a refused restore wrote to the disk")
 	}
-	code, out, errOut := rescueRun(t, append(restore, "--force", "--yes", "--json")...)
+	code, out, errOut := runCLI(append(restore, "--force", "--yes", "--json")...)
 	var doc struct {
 		Written   bool   `json:"written"`
 		KeptImage string `json:"kept_image"`
@@ -167,7 +167,7 @@ func TestDiskImageOtherPartition(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || !doc.Written || doc.KeptImage == "" {
 		t.Fatalf("--force: exit %d %v\n%s%s", code, err, out, errOut)
 	}
-	if code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "1", "--from", doc.KeptImage, "--journal", jpath, "--yes"); code != 0 {
+	if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "1", "--from", doc.KeptImage, "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("undo: exit %d %s", code, errOut)
 	}
 	if imageSum(t, img) != start {
@@ -190,7 +190,7 @@ func savedBackup(t *testing.T) (img, dir, snap, jpath string) {
 	t.Helper()
 	img, dir = cliImage(t), t.TempDir()
 	snap, jpath = filepath.Join(dir, "backup.img"), filepath.Join(dir, "journal.db")
-	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", jpath); code != 0 {
+	if code, _, errOut := runCLI("disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", jpath); code != 0 {
 		t.Fatalf("save: %d %s", code, errOut)
 	}
 	return img, dir, snap, jpath
@@ -212,7 +212,7 @@ func TestDiskImageRefusals(t *testing.T) {
 		{"size differs", []string{"disk", "restore-partition", img, "--partition", "3", "--from", snap, "--yes"}, 3},
 		{"no sidecar", []string{"disk", "restore-partition", img, "--partition", "2", "--from", img, "--yes"}, 2},
 	} {
-		if code, _, errOut := rescueRun(t, tc.argv...); code != tc.code {
+		if code, _, errOut := runCLI(tc.argv...); code != tc.code {
 			t.Errorf("%s: exit %d, want %d (%s)", tc.name, code, tc.code, errOut)
 		}
 	}
@@ -227,7 +227,7 @@ func TestDiskImageRefusals(t *testing.T) {
 	os.WriteFile(partimage.SidecarPath(trunc), sc, 0o644)
 	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
 	damaged := imageSum(t, img)
-	code, _, errOut := rescueRun(t, "disk", "restore-partition", img, "--partition", "2", "--from", trunc, "--yes")
+	code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", trunc, "--yes")
 	if code != 3 || !strings.Contains(errOut, "truncated") {
 		t.Errorf("truncated snapshot: exit %d, %s", code, errOut)
 	}
@@ -258,14 +258,14 @@ func TestDiskImageMounted(t *testing.T) {
 	}
 	defer exec.Command("umount", mnt).Run()
 	snap := filepath.Join(dir, "b.img")
-	code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", filepath.Join(dir, "j.db"))
+	code, _, errOut := runCLI("disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", filepath.Join(dir, "j.db"))
 	if code != 3 || !strings.Contains(errOut, mnt) {
 		t.Errorf("save of a mounted partition: exit %d, %s", code, errOut)
 	}
 	if _, err := os.Stat(snap); err == nil {
 		t.Error("a refused save left an image")
 	}
-	if code, _, errOut := rescueRun(t, "disk", "save-partition", img, "--role", "root", "--to", snap, "--journal", filepath.Join(dir, "j.db")); code != 0 {
+	if code, _, errOut := runCLI("disk", "save-partition", img, "--role", "root", "--to", snap, "--journal", filepath.Join(dir, "j.db")); code != 0 {
 		t.Errorf("the root is not mounted and may be saved: exit %d %s", code, errOut)
 	}
 }
@@ -283,7 +283,7 @@ func TestDiskImageDryRun(t *testing.T) {
 		append(append([]string{}, save...), "--dry-run"),
 		append(append([]string{"-n"}, save...), "--json"),
 	} {
-		code, out, errOut := rescueRun(t, argv...)
+		code, out, errOut := runCLI(argv...)
 		if code != 0 || !strings.Contains(out, "would save partition 2") && !strings.Contains(out, `"dry_run": true`) {
 			t.Errorf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
 		}
@@ -292,7 +292,7 @@ func TestDiskImageDryRun(t *testing.T) {
 		}
 	}
 	// A real save, then a dry-run restore in both positions after damage.
-	if code, out, errOut := rescueRun(t, append(save, "--journal", filepath.Join(dir, "j.db"))...); code != 0 {
+	if code, out, errOut := runCLI(append(save, "--journal", filepath.Join(dir, "j.db"))...); code != 0 {
 		t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
 	}
 	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
@@ -301,7 +301,7 @@ func TestDiskImageDryRun(t *testing.T) {
 	jsum := imageSum(t, filepath.Join(dir, "j.db"))
 	restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", filepath.Join(dir, "j.db")}
 	for _, argv := range [][]string{append([]string{"--dry-run"}, restore...), append(append([]string{}, restore...), "-n")} {
-		code, out, errOut := rescueRun(t, argv...)
+		code, out, errOut := runCLI(argv...)
 		if code != 0 || !strings.Contains(out, "dry run: nothing written") {
 			t.Errorf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
 		}

@@ -21,7 +21,7 @@ var updateDoctor = flag.Bool("update-doctor", false, "rewrite testdata/doctor/*.
 
 func doctorJSON(t *testing.T, argv ...string) *doctor.Report {
 	t.Helper()
-	code, out, errOut := rescueRun(t, append([]string{"doctor", "--json"}, argv...)...)
+	code, out, errOut := runCLI(append([]string{"doctor", "--json"}, argv...)...)
 	if code != 0 {
 		t.Fatalf("doctor %v: exit %d\n%s\n%s", argv, code, out, errOut)
 	}
@@ -109,7 +109,7 @@ func TestDoctorPlanExecution(t *testing.T) {
 		}
 		switch words[0] {
 		case "xsrescue":
-			if code, out, errOut := rescueRun(t, words[1:]...); code != 0 {
+			if code, out, errOut := runCLI(words[1:]...); code != 0 {
 				t.Fatalf("step %d %q: exit %d\n%s\n%s", s.Step, s.Command, code, out, errOut)
 			}
 		default:
@@ -175,7 +175,7 @@ func TestDoctorUsage(t *testing.T) {
 		{"doctor", "--disk", "x", "--root", "y"},
 		{"doctor", "--root", t.TempDir(), "--installer", "1.2.3"},
 	} {
-		if code, _, _ := rescueRun(t, argv...); code != 2 {
+		if code, _, _ := runCLI(argv...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", argv, code)
 		}
 	}
@@ -244,7 +244,7 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 			t.Fatalf("debugfs %s: %v\n%s", req, err, out)
 		}
 	}
-	code, out, errOut := rescueRun(t, "doctor", "--disk", img, "--installer", "5.0")
+	code, out, errOut := runCLI("doctor", "--disk", img, "--installer", "5.0")
 	if code != 0 || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -365,7 +365,7 @@ func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gdisk: %v\n%s", err, out)
 	}
-	if code, out, _ := rescueRun(t, "--json", "disk", "inspect", gpt); code != 0 || strings.Contains(out, "primary GPT") {
+	if code, out, _ := runCLI("--json", "disk", "inspect", gpt); code != 0 || strings.Contains(out, "primary GPT") {
 		t.Errorf("after gdisk: exit %d\n%s", code, out)
 	}
 }

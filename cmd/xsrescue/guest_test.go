@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"os"
@@ -15,13 +13,6 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 )
-
-func guestRun(t *testing.T, argv ...string) (int, string, string) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
-	return code, o.String(), e.String()
-}
 
 // guestTree writes a fixture guest root and its domain config (in a
 // directory of its own, as on the host) and returns both paths.
@@ -63,7 +54,7 @@ type guestCheckJSON struct {
 
 func guestCheck(t *testing.T, argv ...string) guestCheckJSON {
 	t.Helper()
-	code, out, errOut := guestRun(t, append([]string{"guest", "check", "--json"}, argv...)...)
+	code, out, errOut := runCLI(append([]string{"guest", "check", "--json"}, argv...)...)
 	var doc guestCheckJSON
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("guest check: exit %d, %v\n%s%s", code, err, out, errOut)
@@ -96,7 +87,7 @@ func TestGuestCheckReadOnly(t *testing.T) {
 			t.Errorf("%s: %q, want %q", id, sev[id], want)
 		}
 	}
-	code, out, _ := guestRun(t, "guest", "check", "--root", root)
+	code, out, _ := runCLI("guest", "check", "--root", root)
 	if code != 0 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
 		t.Errorf("text check: exit %d\n%s", code, out)
 	}
@@ -115,7 +106,7 @@ func TestGuestFixEndToEnd(t *testing.T) {
 	root, cfg := guestTree(t, fixtures.CentOS46Guest())
 	before, cfgBefore := guestState(t, root), guestState(t, filepath.Dir(cfg))
 
-	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--dry-run")
+	code, out, errOut := runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--dry-run")
 	if code != 0 || !strings.Contains(out, "+S0:2345:respawn:/sbin/agetty ttyS0 38400 vt100-nav") || !strings.Contains(out, `+extra = "ro 3 xencons=ttyS console=ttyS0"`) {
 		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
 	}
@@ -126,11 +117,11 @@ func TestGuestFixEndToEnd(t *testing.T) {
 		t.Errorf("dry run wrote:\n%s", d)
 	}
 
-	if code, _, errOut := guestRun(t, "guest", "fix", "--root", root); code != 3 {
+	if code, _, errOut := runCLI("guest", "fix", "--root", root); code != 3 {
 		t.Errorf("no --yes and no terminal: exit %d, want 3: %s", code, errOut)
 	}
 
-	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
+	code, out, errOut = runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
 	var doc struct {
 		Changes      []GuestChange `json:"changes"`
 		Ops          []struct{ Op int64 }
@@ -156,7 +147,7 @@ func TestGuestFixEndToEnd(t *testing.T) {
 		}
 	}
 
-	code, out, _ = guestRun(t, "guest", "fix", "--root", root, "--domain-config", cfg, "--yes")
+	code, out, _ = runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--yes")
 	if code != 0 || !strings.Contains(out, "already as requested") {
 		t.Errorf("second fix: exit %d\n%s", code, out)
 	}
@@ -165,11 +156,11 @@ func TestGuestFixEndToEnd(t *testing.T) {
 	}
 
 	jpath := doc.DomainConfig.Op.Journal
-	if code, out, errOut := guestRun(t, "journal", "undo", "3", "--root", filepath.Dir(cfg), "--journal", jpath, "--yes"); code != 0 {
+	if code, out, errOut := runCLI("journal", "undo", "3", "--root", filepath.Dir(cfg), "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("undo 3: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, op := range []string{"2", "1"} {
-		if code, out, errOut := guestRun(t, "journal", "undo", op, "--root", root, "--yes"); code != 0 {
+		if code, out, errOut := runCLI("journal", "undo", op, "--root", root, "--yes"); code != 0 {
 			t.Fatalf("undo %s: exit %d\n%s%s", op, code, out, errOut)
 		}
 	}
@@ -218,13 +209,13 @@ func TestGuestErrors(t *testing.T) {
 		{[]string{"guest", "check"}, 2, "no target"},
 		{[]string{"guest", "check", "--root", root, "extra-arg"}, 2, "expected 0 argument"},
 	} {
-		code, _, errOut := guestRun(t, tc.argv...)
+		code, _, errOut := runCLI(tc.argv...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d with %q", tc.argv, code, errOut, tc.code, tc.want)
 		}
 	}
 	// Without the broken inittab rule, the rest still works.
-	if code, _, errOut := guestRun(t, "guest", "fix", "--root", root, "--only", "tls,services", "--yes"); code != 0 {
+	if code, _, errOut := runCLI("guest", "fix", "--root", root, "--only", "tls,services", "--yes"); code != 0 {
 		t.Errorf("--only tls,services: exit %d: %s", code, errOut)
 	}
 }
@@ -257,7 +248,7 @@ func TestGuestDisk(t *testing.T) {
 		t.Fatal("guest check changed the image")
 	}
 	jpath := filepath.Join(t.TempDir(), "journal.db")
-	if code, out, errOut := guestRun(t, append([]string{"guest", "fix", "--yes", "--journal", jpath}, disk...)...); code != 0 {
+	if code, out, errOut := runCLI(append([]string{"guest", "fix", "--yes", "--journal", jpath}, disk...)...); code != 0 {
 		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
 	}
 	after := guestCheck(t, disk...)
@@ -285,7 +276,7 @@ func TestGuestUnsafeLink(t *testing.T) {
 		{"guest", "fix", "--root", root, "--only", "serial-console", "--dry-run"},
 		{"guest", "fix", "--root", root, "--only", "serial-console", "--yes"},
 	} {
-		code, out, errOut := guestRun(t, argv...)
+		code, out, errOut := runCLI(argv...)
 		if code != 3 || !strings.Contains(errOut, evidence) || strings.Contains(out, "ttyS0") {
 			t.Errorf("%q: exit %d, want 3 naming %q\n%s%s", argv, code, evidence, out, errOut)
 		}
@@ -299,7 +290,7 @@ func TestGuestUnsafeLink(t *testing.T) {
 		t.Errorf("findings %+v", doc.Findings)
 	}
 
-	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--yes")
+	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes")
 	if code != 0 || !strings.Contains(out, "BROKEN serial-console/securetty: "+evidence) {
 		t.Errorf("fix: exit %d, want 0 listing the refused rule\n%s%s", code, out, errOut)
 	}
@@ -326,7 +317,7 @@ func TestGuestMalformedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	const msg = `etc/inittab line 2: unknown action "x"`
-	code, out, errOut := guestRun(t, "guest", "check", "--root", root, "--json")
+	code, out, errOut := runCLI("guest", "check", "--root", root, "--json")
 	var doc guestCheckJSON
 	var docErr struct {
 		Error struct {
@@ -354,13 +345,13 @@ func TestGuestMalformedFile(t *testing.T) {
 		}
 	}
 
-	code, out, errOut = guestRun(t, "guest", "check", "--root", root)
+	code, out, errOut = runCLI("guest", "check", "--root", root)
 	if code != 2 || !regexp.MustCompile(`(?m)^BROKEN +serial-console/inittab +`+regexp.QuoteMeta(msg)+`$`).MatchString(out) || !strings.Contains(out, "BROKEN  dbus-user") || errOut != "xsrescue: "+msg+"\n" {
 		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
 	}
 
 	before := guestState(t, root)
-	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--yes")
+	code, out, errOut = runCLI("guest", "fix", "--root", root, "--yes")
 	if code != 2 || !strings.Contains(out, "BROKEN serial-console/inittab: "+msg) {
 		t.Errorf("fix: exit %d, want 2\n%s%s", code, out, errOut)
 	}
@@ -404,13 +395,13 @@ func TestGuestFixLeftBroken(t *testing.T) {
 	}
 	before := guestState(t, root)
 	for _, argv := range [][]string{{"--dry-run"}, {"--yes"}} {
-		code, out, errOut := guestRun(t, append([]string{"guest", "fix", "--root", root, "--only", "dbus-user"}, argv...)...)
+		code, out, errOut := runCLI(append([]string{"guest", "fix", "--root", root, "--only", "dbus-user"}, argv...)...)
 		if code != 3 || strings.Contains(out, "already as requested") ||
 			!strings.Contains(errOut, "nothing was changed; still broken, to fix by hand: dbus-user: ") || !strings.Contains(errOut, "uid 81 belongs to avahi") {
 			t.Errorf("--only dbus-user %v: exit %d\n%s%s", argv, code, out, errOut)
 		}
 	}
-	code, out, _ := guestRun(t, "--json", "guest", "fix", "--root", root, "--only", "dbus-user", "--yes")
+	code, out, _ := runCLI("--json", "guest", "fix", "--root", root, "--only", "dbus-user", "--yes")
 	var doc struct {
 		Error struct {
 			ExitCode int    `json:"exit_code"`
@@ -424,16 +415,16 @@ func TestGuestFixLeftBroken(t *testing.T) {
 		t.Errorf("a refused fix wrote:\n%s", d)
 	}
 	// Without --only: the other rules are fixed, exit 0, dbus-user listed.
-	code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--yes")
+	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes")
 	if code != 0 || !strings.Contains(out, "not fixed automatically:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
 		t.Errorf("full fix: exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut = guestRun(t, "guest", "fix", "--root", root, "--yes")
+	code, out, errOut = runCLI("guest", "fix", "--root", root, "--yes")
 	if code != 0 || strings.Contains(out, "already as requested") || !strings.HasPrefix(out, "Nothing was changed; left to do by hand:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
 		t.Errorf("second full fix: exit %d\n%s%s", code, out, errOut)
 	}
 	// A requested rule that is already fine is still "already as requested".
-	if code, out, errOut := guestRun(t, "guest", "fix", "--root", root, "--only", "tls", "--yes"); code != 0 || out != "Nothing to change: already as requested.\n" {
+	if code, out, errOut := runCLI("guest", "fix", "--root", root, "--only", "tls", "--yes"); code != 0 || out != "Nothing to change: already as requested.\n" {
 		t.Errorf("--only tls after the fix: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -61,13 +61,6 @@ func init() {
 	})
 }
 
-func journalRun(t *testing.T, argv ...string) (int, string, string) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
-	return code, o.String(), e.String()
-}
-
 // treeSum hashes the names, modes and file contents and mtimes of a tree.
 func treeSum(t *testing.T, dir string) string {
 	t.Helper()
@@ -111,7 +104,7 @@ func TestJournalCLIFlow(t *testing.T) {
 	orig := treeSum(t, dir)
 
 	// --dry-run: a diff, and nothing touched, not even the journal.
-	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--dry-run")
+	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--dry-run")
 	if code != 0 || !strings.Contains(out, "-PRODUCT_VERSION='8.2.1'") || !strings.Contains(out, "+PRODUCT_VERSION='8.2.0'") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -120,14 +113,14 @@ func TestJournalCLIFlow(t *testing.T) {
 	}
 
 	// No TTY and no --yes: refused, nothing touched.
-	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir); code != 3 || !strings.Contains(errOut, "--yes") {
+	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir); code != 3 || !strings.Contains(errOut, "--yes") {
 		t.Fatalf("no --yes: exit %d: %s", code, errOut)
 	}
 	if treeSum(t, dir) != orig {
 		t.Fatal("refused mutation changed the root")
 	}
 
-	code, out, errOut = journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes")
+	code, out, errOut = runCLI("zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes")
 	jpath := filepath.Join(dir, "var/lib/xsrescue/journal.db")
 	if code != 0 || !strings.Contains(out, ") applied; journal ") || !strings.Contains(out, jpath) || !strings.Contains(out, "xsrescue journal undo 1 --root "+dir) {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
@@ -136,11 +129,11 @@ func TestJournalCLIFlow(t *testing.T) {
 		t.Fatalf("content %q", b)
 	}
 	// Already as requested: exit 0, no new op.
-	if code, out, _ := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "already as requested") {
+	if code, out, _ := runCLI("zz-journal-test-write", "etc/inventory", "--content", newContent, "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "already as requested") {
 		t.Fatalf("empty plan: exit %d %s", code, out)
 	}
 
-	code, out, _ = journalRun(t, "journal", "list", "--root", dir, "--json")
+	code, out, _ = runCLI("journal", "list", "--root", dir, "--json")
 	var list struct {
 		Ops []struct {
 			ID      int64    `json:"id"`
@@ -159,7 +152,7 @@ func TestJournalCLIFlow(t *testing.T) {
 		t.Errorf("list op %+v", op)
 	}
 
-	code, out, _ = journalRun(t, "journal", "show", "1", "--journal", jpath, "--json")
+	code, out, _ = runCLI("journal", "show", "1", "--journal", jpath, "--json")
 	var show struct {
 		Op struct {
 			Changes []struct {
@@ -178,7 +171,7 @@ func TestJournalCLIFlow(t *testing.T) {
 	}
 
 	export := filepath.Join(t.TempDir(), "op1.tar.gz")
-	if code, _, errOut := journalRun(t, "journal", "export", "1", export, "--root", dir); code != 0 {
+	if code, _, errOut := runCLI("journal", "export", "1", export, "--root", dir); code != 0 {
 		t.Fatalf("export: exit %d %s", code, errOut)
 	}
 	if fi, err := os.Stat(export); err != nil || fi.Size() == 0 {
@@ -187,21 +180,21 @@ func TestJournalCLIFlow(t *testing.T) {
 
 	// Another target is refused.
 	other := journalTestRoot(t)
-	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--root", other, "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "another target") || strings.Contains(out, "revert:") {
+	if code, out, errOut := runCLI("journal", "undo", "1", "--root", other, "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "another target") || strings.Contains(out, "revert:") {
 		t.Errorf("undo on another target: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// Undo with the recorded target (only --journal given).
-	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--journal", jpath, "--yes"); code != 0 || !strings.Contains(out, "undone") {
+	if code, out, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 0 || !strings.Contains(out, "undone") {
 		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); string(b) != "PRODUCT_VERSION='8.2.1'\nBUILD='x'\n" {
 		t.Fatalf("after undo %q", b)
 	}
 	// Refusals come before the list of what undo would revert.
-	if code, out, errOut := journalRun(t, "journal", "undo", "1", "--root", dir, "--yes"); code != 3 || strings.Contains(out, "revert:") || !strings.Contains(errOut, "is undone") {
+	if code, out, errOut := runCLI("journal", "undo", "1", "--root", dir, "--yes"); code != 3 || strings.Contains(out, "revert:") || !strings.Contains(errOut, "is undone") {
 		t.Errorf("second undo: exit %d, want 3 and no revert list\n%s\n%s", code, out, errOut)
 	}
-	if code, out, _ := journalRun(t, "journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
+	if code, out, _ := runCLI("journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
 		t.Errorf("recover: exit %d %s", code, out)
 	}
 }
@@ -219,11 +212,11 @@ func TestJournalCLIErrors(t *testing.T) {
 		{[]string{"journal", "list", "--root", filepath.Join(dir, "missing")}, 2},
 		{[]string{"zz-journal-test-write", "etc/missing", "--content", "x", "--root", dir, "--yes"}, 1},
 	} {
-		if code, _, errOut := journalRun(t, tc.argv...); code != tc.code {
+		if code, _, errOut := runCLI(tc.argv...); code != tc.code {
 			t.Errorf("%v: exit %d, want %d: %s", tc.argv, code, tc.code, errOut)
 		}
 	}
-	code, out, _ := journalRun(t, "journal", "list", "--root", dir, "--json")
+	code, out, _ := runCLI("journal", "list", "--root", dir, "--json")
 	if code != 0 || strings.TrimSpace(out) != "{\n  \"ops\": []\n}" {
 		t.Errorf("list without a journal: exit %d %q", code, out)
 	}
@@ -240,7 +233,7 @@ func TestJournalDefaultPathStaysInRoot(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "var")); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes")
+	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes")
 	if code != 0 {
 		t.Fatalf("exit %d %s %s", code, out, errOut)
 	}
@@ -276,11 +269,11 @@ func TestJournalCLIDisk(t *testing.T) {
 	rel := filepath.Base(img)
 	name := img + " partition 1"
 
-	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--dry-run")
+	code, out, errOut := runCLI("zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--dry-run")
 	if code != 0 || !strings.Contains(errOut, "planned on "+name) || !strings.Contains(errOut, "dirty filesystem journal") || !strings.Contains(errOut, "replays it") || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, errOut = journalRun(t, "zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
+	code, out, errOut = runCLI("zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
 	var doc struct {
 		Op journal.Result `json:"op"`
 	}
@@ -290,7 +283,7 @@ func TestJournalCLIDisk(t *testing.T) {
 	if want := "xsrescue journal undo 1 --disk " + img + " --partition 1"; doc.Op.Undo != want {
 		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
 	}
-	code, out, _ = journalRun(t, "journal", "list", "--disk", rel, "--json")
+	code, out, _ = runCLI("journal", "list", "--disk", rel, "--json")
 	var list struct {
 		Ops []struct {
 			Target    string `json:"target"`
@@ -301,7 +294,7 @@ func TestJournalCLIDisk(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Ops) != 1 || list.Ops[0].Disk != img || list.Ops[0].Partition != 1 || len(list.Ops[0].Target) != 36 {
 		t.Fatalf("list: exit %d %v %s", code, err, out)
 	}
-	code, out, _ = journalRun(t, "journal", "list", "--disk", rel)
+	code, out, _ = runCLI("journal", "list", "--disk", rel)
 	if code != 0 || !strings.Contains(out, "journal /var/lib/xsrescue/journal.db on "+name) || strings.Contains(out, "xsrescue-mnt") {
 		t.Errorf("list: exit %d\n%s", code, out)
 	}
@@ -309,16 +302,16 @@ func TestJournalCLIDisk(t *testing.T) {
 	// image does not change by a byte, and the note says applying would.
 	markDirty(t, img, 1)
 	sum := fileSum(t, img)
-	code, out, errOut = journalRun(t, append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
+	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
 	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || fileSum(t, img) != sum {
 		t.Fatalf("undo --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The undo command as printed, word for word.
-	code, out, errOut = journalRun(t, append(strings.Fields(doc.Op.Undo)[1:], "--yes")...)
+	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--yes")...)
 	if code != 0 || !strings.Contains(out, "Undo op 1 ") || !strings.Contains(out, " on "+name) || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, _ = journalRun(t, "journal", "show", "1", "--disk", img, "--json")
+	code, out, _ = runCLI("journal", "show", "1", "--disk", img, "--json")
 	if code != 0 || !strings.Contains(out, `"status": "undone"`) {
 		t.Errorf("show after undo: exit %d %s", code, out)
 	}
@@ -357,7 +350,7 @@ func TestJournalCLIRecover(t *testing.T) {
 	dir := journalTestRoot(t)
 	orig := treeSum(t, dir)
 	jpath := filepath.Join(t.TempDir(), "j.db")
-	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "new\n", "--root", dir, "--journal", jpath, "--yes"); code != 0 {
+	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "new\n", "--root", dir, "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("apply: exit %d %s", code, errOut)
 	}
 	db, err := sql.Open("sqlite3", jpath)
@@ -368,10 +361,10 @@ func TestJournalCLIRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if code, out, _ := journalRun(t, "journal", "recover", "--journal", jpath, "--dry-run"); code != 0 || !strings.Contains(out, "interrupted while applying") || treeSum(t, dir) == orig {
+	if code, out, _ := runCLI("journal", "recover", "--journal", jpath, "--dry-run"); code != 0 || !strings.Contains(out, "interrupted while applying") || treeSum(t, dir) == orig {
 		t.Fatalf("recover --dry-run: exit %d %s", code, out)
 	}
-	code, out, errOut := journalRun(t, "journal", "recover", "--journal", jpath, "--yes", "--json")
+	code, out, errOut := runCLI("journal", "recover", "--journal", jpath, "--yes", "--json")
 	var doc struct {
 		Recovered []journal.Result `json:"recovered"`
 	}
@@ -407,7 +400,7 @@ func TestJournalCLINoTerminal(t *testing.T) {
 // --name=value per value, not Go's "[44 50]"; the op's "undo" is complete.
 func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 	dir := journalTestRoot(t)
-	code, out, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
+	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
 	var doc struct {
 		Op journal.Result `json:"op"`
 	}
@@ -417,7 +410,7 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 	if want := "xsrescue journal undo 1 --root " + dir; doc.Op.Undo != want {
 		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
 	}
-	code, out, _ = journalRun(t, "journal", "list", "--root", dir, "--json")
+	code, out, _ = runCLI("journal", "list", "--root", dir, "--json")
 	var list struct {
 		Ops []struct {
 			Argv []string `json:"argv"`
@@ -446,7 +439,7 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 	dir := journalTestRoot(t)
 	// A journal with one finished op, which knows nothing of the staging file.
-	if code, _, errOut := journalRun(t, "zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes"); code != 0 {
+	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes"); code != 0 {
 		t.Fatalf("apply: exit %d %s", code, errOut)
 	}
 	stale := "etc/.xsrescue-5f62b6fb-d2d4-49bf-a390-658cf95b355c-1.tmp"
@@ -457,11 +450,11 @@ func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := treeSum(t, dir)
-	code, out, errOut := journalRun(t, "journal", "recover", "--root", dir, "--dry-run")
+	code, out, errOut := runCLI("journal", "recover", "--root", dir, "--dry-run")
 	if code != 0 || !strings.Contains(out, "Staging file "+stale) || treeSum(t, dir) != before {
 		t.Fatalf("recover --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, errOut = journalRun(t, "journal", "recover", "--root", dir, "--yes", "--json")
+	code, out, errOut = runCLI("journal", "recover", "--root", dir, "--yes", "--json")
 	var doc struct {
 		Recovered    []journal.Result `json:"recovered"`
 		RemovedTemps []string         `json:"removed_temps"`
@@ -475,7 +468,7 @@ func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "etc/.xsrescue-other.tmp")); err != nil {
 		t.Errorf("a file that is not a staging file was removed: %v", err)
 	}
-	if code, out, _ := journalRun(t, "journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
+	if code, out, _ := runCLI("journal", "recover", "--root", dir, "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
 		t.Errorf("second recover: exit %d %s", code, out)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -20,13 +19,6 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 )
-
-func odmRun(t *testing.T, argv ...string) (int, string, string) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code := run(context.Background(), append([]string{"xsrescue"}, argv...), strings.NewReader(""), &o, &e)
-	return code, o.String(), e.String()
-}
 
 func odmFixture(t *testing.T) *fixtures.AIX {
 	t.Helper()
@@ -117,7 +109,7 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 	listing, recursive := lsTo("-l"), lsTo("-lR")
 	before := odmState(t, a.Dir, a.ODMDir)
 	for _, src := range [][]string{{"--dev", a.DevDir}, {"--dev-listing", listing}, {"--dev-listing", recursive}} {
-		code, stdout, stderr := odmRun(t, append([]string{"odm", "ghosts", "--odm", a.ODMDir, "--json"}, src...)...)
+		code, stdout, stderr := runCLI(append([]string{"odm", "ghosts", "--odm", a.ODMDir, "--json"}, src...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", src, code, stderr)
 		}
@@ -149,7 +141,7 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, _ := odmRun(t, "odm", "ghosts", "--odm", a.ODMDir, "--dev", a.DevDir)
+	code, stdout, _ := runCLI("odm", "ghosts", "--odm", a.ODMDir, "--dev", a.DevDir)
 	for _, want := range []string{"43     ghost", "odmdelete -o CuDvDr -q \"resource='devno' and value1='43'\"", "rm /dev/rghostlv02", "savebase", "--major 43"} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("text output lacks %q (exit %d):\n%s", want, code, stdout)
@@ -158,7 +150,7 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 	if strings.Contains(stdout, "rm /dev/rmt0") || strings.Contains(stdout, "decoy143\n") {
 		t.Errorf("repair touches the decoy:\n%s", stdout)
 	}
-	code, stdout, _ = odmRun(t, "odm", "ghosts", "--odm", a.ODMDir, "--dev-listing", recursive)
+	code, stdout, _ = runCLI("odm", "ghosts", "--odm", a.ODMDir, "--dev-listing", recursive)
 	if code != 0 || !strings.Contains(stdout, "rm /dev/rghostlv02") || strings.Contains(stdout, "rmt0") || strings.Contains(stdout, "sub/") {
 		t.Errorf("ls -lR listing (exit %d): a node below /dev's top level reached the repair:\n%s", code, stdout)
 	}
@@ -193,7 +185,7 @@ func TestOdmBadInput(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := write(tt.name, tt.content)
-			code, _, stderr := odmRun(t, "odm", "ghosts", "--odm", d)
+			code, _, stderr := runCLI("odm", "ghosts", "--odm", d)
 			if code != 2 || !strings.Contains(stderr, filepath.Join(d, tt.want)) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tt.want)
 			}
@@ -211,7 +203,7 @@ func TestOdmBadInput(t *testing.T) {
 		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir, "--major", "010"},
 		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", filepath.Join(dir, "nope"), "--major", "43"},
 	} {
-		if code, _, stderr := odmRun(t, argv...); code != 2 {
+		if code, _, stderr := runCLI(argv...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", argv, code, stderr)
 		}
 	}
@@ -231,12 +223,12 @@ func TestOdmPurgeRefusals(t *testing.T) {
 		{"99", "the data contradicts --major 99"},
 		{"43,143", "major 143 is owned"},
 	} {
-		code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", tt.major, "--yes")
+		code, _, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", tt.major, "--yes")
 		if code != 3 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("--major %s: exit %d %q, want 3 %q", tt.major, code, stderr, tt.want)
 		}
 	}
-	if code, _, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", "/dev", "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "rescue system's own") {
+	if code, _, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", "/dev", "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "rescue system's own") {
 		t.Errorf("--dev /dev: exit %d %q", code, stderr)
 	}
 	// Without a CuDv dump an Available device cannot be ruled out.
@@ -247,7 +239,7 @@ func TestOdmPurgeRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, _, stderr := odmRun(t, "odm", "purge", "--odm", noCuDv, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "CuDv dump") {
+	if code, _, stderr := runCLI("odm", "purge", "--odm", noCuDv, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "CuDv dump") {
 		t.Errorf("no CuDv: exit %d %q", code, stderr)
 	}
 	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
@@ -259,7 +251,7 @@ func TestOdmPurgeDryRun(t *testing.T) {
 	a := odmFixture(t)
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
-	code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--dry-run")
+	code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -289,7 +281,7 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 				}
 			}
 			before := odmState(t, a.DevDir)
-			code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes", "--json")
+			code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes", "--json")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -357,11 +349,11 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 			}
 			// A second purge: the nodes are gone and --out holds exactly its
 			// files: already as requested.
-			if code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
+			if code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
 				t.Errorf("second purge into the same --out: exit %d %s %s", code, stdout, stderr)
 			}
 			nodeOp := doc.Ops[len(doc.Ops)-1]
-			code, _, stderr = odmRun(t, "journal", "undo", fmt.Sprint(nodeOp.Op), "--root", a.Dir, "--journal", nodeOp.Journal, "--yes")
+			code, _, stderr = runCLI("journal", "undo", fmt.Sprint(nodeOp.Op), "--root", a.Dir, "--journal", nodeOp.Journal, "--yes")
 			if code != 0 {
 				t.Fatalf("journal undo: exit %d: %s", code, stderr)
 			}
@@ -384,7 +376,7 @@ func TestOdmPurgeRerun(t *testing.T) {
 	out := t.TempDir()
 	j := filepath.Join(t.TempDir(), "j.db")
 	purge := func(extra ...string) (int, string, string) {
-		return odmRun(t, append([]string{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--yes", "--journal", j}, extra...)...)
+		return runCLI(append([]string{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--yes", "--journal", j}, extra...)...)
 	}
 	if code, _, stderr := purge("--major", "43,50"); code != 0 {
 		t.Fatalf("first purge: exit %d %s", code, stderr)
@@ -461,7 +453,7 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 	}
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
-	code, stdout, stderr := odmRun(t, "odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--yes", "--json")
+	code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--all-ghosts", "--yes", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,40 +38,15 @@ func versionRoot(t *testing.T, spec fixtures.RootSpec) string {
 	return dir
 }
 
-// versionTreeState maps every path under dir to its mode and content hash
-// or link target, so "nothing changed" (modes included) is one comparison.
+// versionTreeState describes every entry under dir (type, mode, owner,
+// content hash or link target), so "nothing changed" is one comparison.
 func versionTreeState(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out[rel] = "link " + l
-		case d.IsDir():
-			out[rel] = "dir " + fi.Mode().String()
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			out[rel] = fi.Mode().String() + " " + hex.EncodeToString(sum[:])
-		}
-		return nil
-	})
+	state, err := fixtures.TreeState(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return state
 }
 
 func sameTree(t *testing.T, what string, a, b map[string]string) {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,16 +43,11 @@ func zfsPool(t *testing.T, version int, export bool) *fixtures.ZFSPool {
 
 func fileSum(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	sum, err := fixtures.FileSHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 func blkidProbe(t *testing.T, path string, off, size int64) map[string]string {

@@ -5,26 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command -> Debian package
-declare -A need=(
-  [mkfs.ext3]=e2fsprogs [debugfs]=e2fsprogs [sfdisk]=fdisk [blkid]=util-linux
-  [losetup]=util-linux [sgdisk]=gdisk [pvcreate]=lvm2 [zfs-fuse]=zfs-fuse
-  [sqlite3]=sqlite3 [ksh]=ksh [mkfs.vfat]=dosfstools [mkfs.xfs]=xfsprogs
-  [xmllint]=libxml2-utils [zstd]=zstd [rg]=ripgrep [setfattr]=attr [gcc]=gcc
-  [hyperfine]=hyperfine
-)
-missing=()
-for c in "${!need[@]}"; do
-  command -v "$c" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1 || missing+=("${need[$c]}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
-  echo "scripts/test.sh: installing $pkgs" >&2
-  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
-fi
-export PATH="$PATH:/usr/sbin:/sbin"
+. scripts/deps.sh
+install_deps mkfs.ext3=e2fsprogs debugfs=e2fsprogs sfdisk=fdisk blkid=util-linux \
+  losetup=util-linux sgdisk=gdisk pvcreate=lvm2 zfs-fuse=zfs-fuse sqlite3=sqlite3 \
+  ksh=ksh mkfs.vfat=dosfstools mkfs.xfs=xfsprogs xmllint=libxml2-utils zstd=zstd \
+  rg=ripgrep setfattr=attr gcc=gcc hyperfine=hyperfine pgrep=procps
 
 # zfs-fuse needs its daemon for the ZFS tests; start it when it is not running.
 if command -v zfs-fuse >/dev/null && [ "$(id -u)" -eq 0 ] && ! pgrep -x zfs-fuse >/dev/null; then

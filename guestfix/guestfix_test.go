@@ -217,8 +217,9 @@ func TestCheckWritesNothing(t *testing.T) {
 	}
 }
 
-// apply runs plan through the real journal on a root at dir.
-func apply(t *testing.T, dir, jpath string, plan *journal.Plan) *journal.Result {
+// withRootJournal opens the root at dir writable and the journal at jpath,
+// runs fn, and closes both (the journal is locked while open).
+func withRootJournal(t *testing.T, dir, jpath string, fn func(ctx context.Context, tgt *target.Target, j *journal.Journal)) {
 	t.Helper()
 	ctx := context.Background()
 	tgt, err := target.Open(ctx, target.Options{Root: dir, Writable: true})
@@ -231,29 +232,28 @@ func apply(t *testing.T, dir, jpath string, plan *journal.Plan) *journal.Result 
 		t.Fatal(err)
 	}
 	defer j.Close()
-	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, plan)
-	if err != nil {
-		t.Fatalf("apply: %v", err)
-	}
+	fn(ctx, tgt, j)
+}
+
+// apply runs plan through the real journal on a root at dir.
+func apply(t *testing.T, dir, jpath string, plan *journal.Plan) (res *journal.Result) {
+	t.Helper()
+	withRootJournal(t, dir, jpath, func(ctx context.Context, tgt *target.Target, j *journal.Journal) {
+		var err error
+		if res, err = j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, plan); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+	})
 	return res
 }
 
 func undo(t *testing.T, dir, jpath string, op int64) {
 	t.Helper()
-	ctx := context.Background()
-	tgt, err := target.Open(ctx, target.Options{Root: dir, Writable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
-	j, err := journal.Open(jpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	if _, err := j.Undo(ctx, tgt, op, false); err != nil {
-		t.Fatalf("undo op %d: %v", op, err)
-	}
+	withRootJournal(t, dir, jpath, func(ctx context.Context, tgt *target.Target, j *journal.Journal) {
+		if _, err := j.Undo(ctx, tgt, op, false); err != nil {
+			t.Fatalf("undo op %d: %v", op, err)
+		}
+	})
 }
 
 // TestFixCheckUndo: fix through the journal, check is clean for every fixed

@@ -38,9 +38,10 @@ func tempName(opUUID string, seq int) string {
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // Apply runs the whole flow for plan on tgt: begin, snapshot every
-// before-image, apply each change atomically, verify, commit. argv is
-// recorded with the op. On any error after the target was touched, the
-// changes already made are rolled back before Apply returns.
+// before-image while the new contents are staged, apply each change
+// atomically, verify, commit. argv is recorded with the op. On any error
+// after the op was begun, whatever was staged or changed is rolled back
+// before Apply returns.
 func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, plan *Plan) (*Result, error) {
 	if j.readOnly {
 		return nil, fmt.Errorf("journal %s is open read-only", j.path)
@@ -50,21 +51,8 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	if err != nil {
 		return nil, err
 	}
-	// Before-images first: a journal that cannot take them (full disk,
-	// read-only) stops the op before the target is touched.
-	blobs := map[int]string{}
-	for _, s := range steps {
-		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
-			continue
-		}
-		err := j.putBlob(ctx, s.before.SHA256, s.before.Size, func() (io.ReadCloser, error) { return openAt(root, s.path) })
-		if err != nil {
-			return nil, fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
-		}
-		blobs[s.seq] = s.before.SHA256
-	}
 	opUUID := uuid.NewString()
-	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps, blobs)
+	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", j.path, err)
 	}
@@ -98,19 +86,33 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	return res, nil
 }
 
-// applySteps stages every new content next to its file, then commits the
-// changes in order, then verifies the result by re-reading it.
+// applySteps snapshots every before-image into the journal while it stages
+// every new content next to its file: neither changes what the target shows,
+// and each reads the old file once, so a large file costs one pass of each
+// on the two cores instead of two passes in a row. A journal that cannot
+// take a before-image (full disk) stops the op before the first commit. Then
+// the changes are committed in order and verified by re-reading them.
 func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID string, id int64, steps []*step) error {
-	for _, s := range steps {
-		if s.c.Kind != Write && s.c.Kind != Create {
-			continue
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	snapped := make(chan error, 1)
+	go func() {
+		err := j.snapshot(ctx, root, id, steps)
+		if err != nil {
+			cancel()
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := s.stage(root, opUUID); err != nil {
-			return err
-		}
+		snapped <- err
+	}()
+	err := stageAll(ctx, root, opUUID, steps)
+	if err != nil {
+		cancel()
+	}
+	// Whichever failed first cancelled the other: report the cause.
+	if serr := <-snapped; serr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = serr
+	}
+	if err != nil {
+		return err
 	}
 	if err := j.recordAfter(id, steps); err != nil {
 		return err
@@ -134,9 +136,58 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 	return nil
 }
 
+// snapshot stores the before-image of every file a change replaces or
+// removes, then records which blob holds it. Until then no change is
+// committed, so an op interrupted here has nothing to restore.
+func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, steps []*step) error {
+	blobs := map[int]string{}
+	for _, s := range steps {
+		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
+			continue
+		}
+		err := j.putBlob(ctx, s.before.SHA256, s.before.Size, func() (io.ReadCloser, error) { return openAt(root, s.path) })
+		if err != nil {
+			return fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
+		}
+		blobs[s.seq] = s.before.SHA256
+	}
+	if len(blobs) == 0 {
+		return nil
+	}
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	defer tx.Rollback()
+	for seq, sum := range blobs {
+		if _, err := tx.Exec("UPDATE changes SET before_sha256 = ? WHERE op = ? AND seq = ?", sum, id, seq); err != nil {
+			return fmt.Errorf("journal %s: %w", j.path, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
+func stageAll(ctx context.Context, root *target.Root, opUUID string, steps []*step) error {
+	for _, s := range steps {
+		if s.c.Kind != Write && s.c.Kind != Create {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.stage(ctx, root, opUUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stage writes the new content into the change's temp file with the final
 // owner, mode and xattrs, fsynced.
-func (s *step) stage(root *target.Root, opUUID string) error {
+func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) error {
 	r, err := s.c.open()
 	if err != nil {
 		return fmt.Errorf("%s: new content: %w", s.path, err)
@@ -151,7 +202,7 @@ func (s *step) stage(root *target.Root, opUUID string) error {
 	if s.c.Kind == Write {
 		meta = s.before
 	}
-	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), r, meta, false)
+	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxReader{ctx, r}, meta, false)
 	if err != nil {
 		return err
 	}
@@ -292,7 +343,7 @@ func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string,
 		return err
 	}
 	defer d.Close()
-	cur, err := d.capture(d.base, true)
+	cur, err := d.capture(d.base, hashFile)
 	if err != nil {
 		return err
 	}
@@ -375,8 +426,9 @@ func restoreRename(root *target.Root, s *step) error {
 	}
 }
 
-// begin records the op as planned, with every change and its before-image.
-func (j *Journal) begin(ctx context.Context, tgt *target.Target, opUUID string, argv []string, command string, steps []*step, blobs map[int]string) (int64, error) {
+// begin records the op as planned, with every change and its before-state;
+// before_sha256 is filled in by snapshot.
+func (j *Journal) begin(ctx context.Context, tgt *target.Target, opUUID string, argv []string, command string, steps []*step) (int64, error) {
 	argvJSON, _ := json.Marshal(argv)
 	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -399,12 +451,8 @@ func (j *Journal) begin(ctx context.Context, tgt *target.Target, opUUID string, 
 		if s.c.External != nil {
 			ext, _ = json.Marshal(s.c.External)
 		}
-		var blob any
-		if sum, ok := blobs[s.seq]; ok {
-			blob = sum
-		}
-		if _, err := tx.Exec(`INSERT INTO changes (op, seq, kind, path, resolved, new_path, why, before, before_sha256, after, external) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-			id, s.seq, string(s.c.Kind), s.c.Path, s.path, s.newPath, s.c.Why, string(before), blob, string(after), string(ext)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO changes (op, seq, kind, path, resolved, new_path, why, before, after, external) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			id, s.seq, string(s.c.Kind), s.c.Path, s.path, s.newPath, s.c.Why, string(before), string(after), string(ext)); err != nil {
 			return 0, err
 		}
 	}

@@ -27,6 +27,20 @@ func hashReader(r io.Reader) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
+// ctxReader stops a long copy when its context is cancelled: the snapshot
+// and the staging of one op run side by side, and one failing stops the other.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // putBlob stores the content open yields, whose sha256 and size the caller
 // already hashed, compressed under that hash. Content already stored is not
 // stored again; otherwise it is streamed through zstd into 1 MiB rows, and
@@ -58,7 +72,7 @@ func (j *Journal) putBlob(ctx context.Context, sum string, size int64, open func
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(enc, io.TeeReader(r, h))
+	n, err := io.Copy(enc, io.TeeReader(ctxReader{ctx, r}, h))
 	if err != nil {
 		enc.Close()
 		return err

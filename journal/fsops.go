@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -119,8 +120,31 @@ func (d *dirAt) procPath(name string) string {
 
 func (d *dirAt) sync() error { return d.dir.Sync() }
 
+// hashing says whether capture hashes a regular file's content.
+type hashing int
+
+const (
+	noHash     hashing = iota
+	hashFile           // read and hash the content
+	hashCached         // reuse a hash taken earlier in this process if the file cannot have changed since
+)
+
+// fileKey is what changes whenever a file's content can have changed: the
+// kernel sets ctime on every write and nobody can set it back.
+type fileKey struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+// contentHashes remembers the hashes prepare took, by fileKey: Render and
+// Apply prepare the same plan one after the other, and a large file should
+// not be read twice for it. Only prepare uses it; the snapshot re-hashes
+// what it stores and verify re-reads what was written.
+var contentHashes sync.Map // fileKey -> string
+
 // capture reads the state of name in d without following it.
-func (d *dirAt) capture(name string, hash bool) (state, error) {
+func (d *dirAt) capture(name string, hash hashing) (state, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -148,7 +172,14 @@ func (d *dirAt) capture(name string, hash bool) (state, error) {
 		}
 		s.Link = string(buf[:n])
 	case "file":
-		if hash {
+		key := fileKey{uint64(st.Dev), st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
+		if hash == hashCached {
+			if sum, ok := contentHashes.Load(key); ok {
+				s.SHA256 = sum.(string)
+				break
+			}
+		}
+		if hash != noHash {
 			f, err := d.openFile(name)
 			if err != nil {
 				return state{}, err
@@ -159,6 +190,9 @@ func (d *dirAt) capture(name string, hash bool) (state, error) {
 				return state{}, fmt.Errorf("read %s: %w", name, err)
 			}
 			s.SHA256, s.Size = sum, size
+			if hash == hashCached && size == st.Size {
+				contentHashes.Store(key, sum)
+			}
 		}
 	}
 	if s.Type != "dir" {
@@ -270,6 +304,8 @@ func (d *dirAt) setXattrs(name string, want map[string][]byte) error {
 	return nil
 }
 
+const copyBuffer = 1 << 20
+
 // writeTemp writes r into a new temporary file tmp in d, gives it meta and
 // fsyncs it. It returns the sha256 of what it wrote.
 func (d *dirAt) writeTemp(tmp string, r io.Reader, meta state, mtime bool) (string, int64, error) {
@@ -279,7 +315,9 @@ func (d *dirAt) writeTemp(tmp string, r io.Reader, meta state, mtime bool) (stri
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	h := sha256.New()
-	n, err := io.Copy(f, io.TeeReader(r, h))
+	// One large buffer: a streamed content (a pipe) hands over one write per
+	// read, and the file's ReadFrom would copy in 32 KiB pieces.
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.TeeReader(r, h), make([]byte, copyBuffer))
 	if err == nil {
 		err = f.Sync()
 	}

@@ -94,7 +94,7 @@ func treeState(t *testing.T, dir string, withMtime bool) map[string]string {
 			return err
 		}
 		defer d.Close()
-		s, err := d.capture(d.base, true)
+		s, err := d.capture(d.base, hashFile)
 		if err != nil {
 			return err
 		}

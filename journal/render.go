@@ -16,24 +16,17 @@ import (
 const maxDiff = 4 << 20
 
 // Render writes the plan as a unified diff (text files) or a one-line
-// description (nodes, links, binaries) without touching anything.
+// description (nodes, links, binaries) without touching anything. A streamed
+// content (a rewrite too large for memory) is not produced here: the caller
+// already reported what it changes, and producing it twice more (once to
+// show its hash, once to write it) would double the cost of the command; its
+// hash is computed while it is staged and shown with the result.
 func Render(w io.Writer, root *target.Root, plan *Plan) error {
 	steps, err := prepare(root, plan)
 	if err != nil {
 		return err
 	}
 	for _, s := range steps {
-		if s.c.Stream != nil {
-			r, err := s.c.Stream()
-			if err != nil {
-				return fmt.Errorf("%s: new content: %w", s.path, err)
-			}
-			s.after.SHA256, s.after.Size, err = hashReader(r)
-			r.Close()
-			if err != nil {
-				return fmt.Errorf("%s: new content: %w", s.path, err)
-			}
-		}
 		if err := renderStep(w, root, s); err != nil {
 			return err
 		}
@@ -75,7 +68,11 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 	default:
 		return nil
 	}
-	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), orNone(s.after.SHA256))
+	after := orNone(s.after.SHA256)
+	if s.c.Stream != nil {
+		after = "(hashed while it is written)"
+	}
+	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), after)
 	return err
 }
 

@@ -22,7 +22,8 @@ import (
 )
 
 // A journal that cannot take the before-images (its filesystem is full)
-// stops the op before the target is touched.
+// stops the op before any change is committed: the op is recorded as rolled
+// back and the target is as before, staging files included.
 func TestJournalFullFilesystem(t *testing.T) {
 	needRoot(t)
 	tgt, dir := testRoot(t)
@@ -48,8 +49,8 @@ func TestJournalFullFilesystem(t *testing.T) {
 	}
 	ops, err := j.List(context.Background())
 	must(t, err)
-	if len(ops) != 0 {
-		t.Errorf("ops recorded: %+v", ops)
+	if len(ops) != 1 || ops[0].Status != StatusRolledBack {
+		t.Errorf("ops recorded: %+v, want one rolled back", ops)
 	}
 }
 

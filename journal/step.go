@@ -75,7 +75,7 @@ func (s *step) prepare(root *target.Root) error {
 	if s.path == "." {
 		return fmt.Errorf("the root itself cannot be changed")
 	}
-	s.before, err = captureAt(root, s.path)
+	s.before, err = captureAtHashing(root, s.path, hashCached)
 	if err != nil {
 		return err
 	}
@@ -216,6 +216,10 @@ func (c Change) open() (io.ReadCloser, error) {
 
 // captureAt captures the state of the resolved path rel (not following it).
 func captureAt(root *target.Root, rel string) (state, error) {
+	return captureAtHashing(root, rel, hashFile)
+}
+
+func captureAtHashing(root *target.Root, rel string, hash hashing) (state, error) {
 	if rel == "." {
 		fi, err := root.OS().Stat(".")
 		if err != nil {
@@ -231,7 +235,7 @@ func captureAt(root *target.Root, rel string) (state, error) {
 		return state{}, err
 	}
 	defer d.Close()
-	return d.capture(d.base, true)
+	return d.capture(d.base, hash)
 }
 
 func isNotExist(err error) bool {
@@ -274,9 +278,9 @@ func (s *step) describe() string {
 	c, b := s.c, s.before
 	switch c.Kind {
 	case Write:
-		return fmt.Sprintf("write %s (%d -> %s bytes)", s.path, b.Size, sizeText(s.after))
+		return fmt.Sprintf("write %s (%d -> %s)", s.path, b.Size, sizeText(s.after))
 	case Create:
-		return fmt.Sprintf("create %s (mode %04o, owner %d:%d, %s bytes)", s.path, s.after.Mode, s.after.UID, s.after.GID, sizeText(s.after))
+		return fmt.Sprintf("create %s (mode %04o, owner %d:%d, %s)", s.path, s.after.Mode, s.after.UID, s.after.GID, sizeText(s.after))
 	case Remove:
 		return fmt.Sprintf("remove %s (%d bytes)", s.path, b.Size)
 	case RemoveNode:
@@ -307,9 +311,9 @@ func (s *step) describe() string {
 
 func sizeText(s state) string {
 	if s.SHA256 == "" {
-		return "?"
+		return "size known once written"
 	}
-	return fmt.Sprint(s.Size)
+	return fmt.Sprintf("%d bytes", s.Size)
 }
 
 func (s *step) result() ChangeResult {

@@ -304,7 +304,23 @@ func (d *dirAt) setXattrs(name string, want map[string][]byte) error {
 	return nil
 }
 
-const copyBuffer = 1 << 20
+// writeback starts the kernel writing each 8 MiB of a large file as soon as
+// it is written, so that the fsync at the end waits for the last piece
+// instead of the whole file. Its errors are the fsync's to report.
+type writeback struct {
+	f         *os.File
+	off, done int64
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.done >= 8<<20 {
+		unix.SyncFileRange(int(w.f.Fd()), w.done, w.off-w.done, unix.SYNC_FILE_RANGE_WRITE)
+		w.done = w.off
+	}
+	return n, err
+}
 
 // writeTemp writes r into a new temporary file tmp in d, gives it meta and
 // fsyncs it. It returns the sha256 of what it wrote.
@@ -315,9 +331,7 @@ func (d *dirAt) writeTemp(tmp string, r io.Reader, meta state, mtime bool) (stri
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	h := sha256.New()
-	// One large buffer: a streamed content (a pipe) hands over one write per
-	// read, and the file's ReadFrom would copy in 32 KiB pieces.
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.TeeReader(r, h), make([]byte, copyBuffer))
+	n, err := io.Copy(&writeback{f: f}, io.TeeReader(r, h))
 	if err == nil {
 		err = f.Sync()
 	}

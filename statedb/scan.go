@@ -198,6 +198,29 @@ func (s *scanner) next() error {
 	}
 }
 
+// checkValues validates the raw attribute values of the tag whose bytes up
+// to its closing '>' are tag: no raw '<', well-formed entities. Searching
+// the whole tag once is much cheaper than every value on its own (a row has
+// dozens of short values), and only a tag with an '&' is looked at value by
+// value. A value's offset in tag is cap(tag) - cap(value): both slice the
+// same buffer from tag[0].
+func (s *scanner) checkValues(tag []byte) error {
+	lt := bytes.IndexByte(tag[1:], '<') >= 0
+	if !lt && bytes.IndexByte(tag, '&') < 0 {
+		return nil
+	}
+	for _, a := range s.attrs {
+		at := s.off + int64(cap(tag)-cap(a.Raw))
+		if lt && bytes.IndexByte(a.Raw, '<') >= 0 {
+			return s.errorf(at, "attribute %s: raw '<' in attribute value", a.Name)
+		}
+		if err := checkXMLValue(a.Raw); err != nil {
+			return s.errorf(at, "attribute %s: %v", a.Name, err)
+		}
+	}
+	return nil
+}
+
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '_' || c == ':' || c == '.' || c == '-' || c >= 0x80
@@ -290,11 +313,11 @@ func (s *scanner) tag(b []byte) (n int, skip bool, err error) {
 				}
 				if len(b)-j >= end && bytes.Equal(b[j+2:j+end-1], s.name) && b[j+end-1] == '>' {
 					s.kind, s.self = tokStart, true
-					return j + end, false, nil
+					return j + end, false, s.checkValues(b[:i])
 				}
 			}
 			s.kind, s.self = tokStart, false
-			return i + 1, false, nil
+			return i + 1, false, s.checkValues(b[:i])
 		case '/':
 			if i+1 == len(b) {
 				return 0, false, nil
@@ -303,7 +326,7 @@ func (s *scanner) tag(b []byte) (n int, skip bool, err error) {
 				return 0, false, s.errorf(s.off+int64(i), "malformed tag <%s>", s.name)
 			}
 			s.kind, s.self = tokStart, true
-			return i + 2, false, nil
+			return i + 2, false, s.checkValues(b[:i])
 		}
 		if sp == i {
 			return 0, false, s.errorf(s.off+int64(i), "missing space before attribute in <%s>", s.name)
@@ -338,11 +361,7 @@ func (s *scanner) tag(b []byte) (n int, skip bool, err error) {
 		if end < 0 {
 			return 0, false, nil
 		}
-		val := b[i : i+end]
-		if err := checkXMLValue(val); err != nil {
-			return 0, false, s.errorf(s.off+int64(i), "attribute %s: %v", name, err)
-		}
-		s.attrs = append(s.attrs, Attr{Name: name, Raw: val})
+		s.attrs = append(s.attrs, Attr{Name: name, Raw: b[i : i+end]})
 		i += end + 1
 	}
 }

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -433,6 +438,10 @@ func statedbPatchCommand() *cli.Command {
 			"(restore_db.db, or a higher .generation) are reported, and renamed to *" + statedb.AsideSuffix + "\n" +
 			"with --set-aside.\n" +
 			"FILE patches a plain file (its directory is the journal's root, so the op can be undone too).\n\n" +
+			"--output OUT writes the patched database to the new file OUT (or to stdout with -) and changes\n" +
+			"nothing else: the database, its .generation and the side files stay as they are, so there is\n" +
+			"nothing to journal. OUT must not exist (exit 3): nothing is overwritten. Use it to inspect the\n" +
+			"result first, to patch from read-only media, or to keep the original elsewhere.\n\n" +
 			"WARNING: the target xapi loses what is dropped. Dropping a table with rows or a column with\n" +
 			"values is refused unless --drop-data; the refusal lists what would be lost. Run with\n" +
 			"--dry-run first; the op can be undone byte for byte with xsrescue journal undo.\n\n" + exitHelp,
@@ -443,6 +452,7 @@ func statedbPatchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "drop-data", Usage: "allow dropping tables with rows and columns with values"},
 			&cli.BoolFlag{Name: "set-aside", Usage: "rename the files xapi would load instead of the patched one (through the journal)"},
 			&cli.StringFlag{Name: "file", Usage: "with --root/--disk: patch `PATH` inside the root instead of the file xapi loads"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the patched database to the new file `OUT` (- for stdout) instead of in place"},
 		),
 		Action: runStatedbPatch,
 	}
@@ -460,6 +470,15 @@ type statedbPatchDoc struct {
 	SetAside       bool               `json:"set_aside"`
 	DryRun         bool               `json:"dry_run"`
 	Op             *journal.Result    `json:"op"`
+	Output         *patchOutput       `json:"output"`
+}
+
+// patchOutput is what `statedb patch --output` wrote.
+type patchOutput struct {
+	Path       string `json:"path"` // "-" for stdout
+	Bytes      int64  `json:"bytes"`
+	SHA256     string `json:"sha256"`
+	Generation int64  `json:"generation"` // what the .generation beside it must say
 }
 
 // statedbTarget builds the patch target from --like / --to-release / --to-schema.
@@ -509,6 +528,17 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := output(cmd)
+	out := cmd.String("output")
+	switch {
+	case out == "-" && o.JSON:
+		return usageError{fmt.Errorf("statedb patch: --output - writes the database to stdout, which --json needs too; give a file")}
+	case out != "" && cmd.Bool("set-aside"):
+		return usageError{fmt.Errorf("statedb patch: --set-aside renames files in the root; --output changes nothing there")}
+	}
+	report := o.Stdout()
+	if out == "-" {
+		report = o.Stderr()
+	}
 	var (
 		tgt   *target.Target
 		loc   *statedb.Location
@@ -531,7 +561,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		defer tgt.Close()
 		path, shown = filepath.Base(abs), abs
 	default:
-		if tgt, err = openTarget(ctx, cmd, !cmd.Bool("dry-run")); err != nil {
+		if tgt, err = openTarget(ctx, cmd, !cmd.Bool("dry-run") && out == ""); err != nil {
 			return err
 		}
 		defer tgt.Close()
@@ -552,13 +582,23 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	}
 	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data")}, cmd.Bool("set-aside"))
 	if rp != nil && !o.JSON {
-		printStatedbPatch(o.Stdout(), shown, rp)
+		printStatedbPatch(report, shown, rp)
 	}
 	if err != nil {
 		return err
 	}
-	res, err := applyPlan(ctx, cmd, tgt, rp.Plan)
-	if err != nil {
+	var res *journal.Result
+	var wrote *patchOutput
+	if out != "" {
+		wrote, err = writePatched(cmd, tgt.Root, path, rp, out)
+		if err != nil {
+			return err
+		}
+		if wrote != nil && !o.JSON {
+			fmt.Fprintf(report, "Wrote the patched database to %s (%d bytes, sha256 %s); %s is unchanged.\n", outName(out), wrote.Bytes, wrote.SHA256, shown)
+			fmt.Fprintf(report, "To use it: put it in place of %s and write %d (no newline) to %s%s, or run this command without --output, which does both through the journal.\n", shown, wrote.Generation, shown, statedb.GenSuffix)
+		}
+	} else if res, err = applyPlan(ctx, cmd, tgt, rp.Plan); err != nil {
 		return err
 	}
 	if !o.JSON {
@@ -567,12 +607,64 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	doc := statedbPatchDoc{
 		Path: shown, Root: tgt.Root.Dir(), Compressed: rp.Compressed,
 		ManifestBefore: rp.Patch.ManifestBefore.Map(), ManifestAfter: rp.Patch.ManifestAfter.Map(),
-		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res,
+		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res, Output: wrote,
 	}
 	for i := range doc.Competitors {
 		doc.Competitors[i].Path = "/" + doc.Competitors[i].Path
 	}
 	return o.Emit(doc, nil)
+}
+
+// writePatched streams the patched database (gzip kept) to the new file out,
+// or to stdout for "-". The file is created exclusively, fsynced, and removed
+// again if anything fails, so a partial copy is never left under its name.
+// A dry run writes nothing and returns nil.
+func writePatched(cmd *cli.Command, root *target.Root, path string, rp *statedb.RootPatch, out string) (*patchOutput, error) {
+	o := output(cmd)
+	if cmd.Bool("dry-run") {
+		o.Logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
+		return nil, nil
+	}
+	src, err := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(path) }, rp.Compressed)()
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	h := sha256.New()
+	var n int64
+	if out == "-" {
+		n, err = io.Copy(io.MultiWriter(o.Stdout(), h), src)
+		if err != nil {
+			return nil, fmt.Errorf("write the patched database to stdout: %w", err)
+		}
+	} else {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return nil, xerr.Refusedf("--output %s already exists: nothing was written (give a new name)", out)
+		}
+		if err != nil {
+			return nil, err
+		}
+		n, err = io.Copy(io.MultiWriter(f, h), src)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out)
+			return nil, fmt.Errorf("write %s: %w (nothing was left there)", out, err)
+		}
+	}
+	return &patchOutput{Path: out, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil)), Generation: rp.Patch.Generation}, nil
+}
+
+func outName(out string) string {
+	if out == "-" {
+		return "stdout"
+	}
+	return out
 }
 
 func printStatedbPatch(w io.Writer, shown string, rp *statedb.RootPatch) {

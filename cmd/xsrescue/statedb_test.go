@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -269,6 +271,81 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	sameTree(t, "undo", before, after)
 }
 
+// TestStatedbPatchOutput: --output writes the patched database to a new file
+// (or stdout) and changes nothing in the root; the bytes are exactly those
+// the in-place patch leaves. An existing OUT is refused, never overwritten.
+func TestStatedbPatchOutput(t *testing.T) {
+	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 3, Seed: "host1"}, nil)
+	ref := filepath.Join(t.TempDir(), "fresh71.db")
+	if err := fixtures.WriteStateDBFile(ref, fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	before := versionTreeState(t, dir)
+	patch := func(extra ...string) (int, string, string) {
+		return runCLI(append([]string{"statedb", "patch", "--root", dir, "--like", ref, "--drop-data"}, extra...)...)
+	}
+	out := filepath.Join(t.TempDir(), "patched.db")
+
+	if code, _, errOut := patch("--output", out, "--dry-run"); code != 0 || !strings.Contains(errOut, "nothing was written") {
+		t.Fatalf("dry run: exit %d %s", code, errOut)
+	}
+	if _, err := os.Lstat(out); err == nil {
+		t.Fatal("--dry-run --output wrote the file")
+	}
+	code, stdout, errOut := patch("--output", out, "--json")
+	if code != 0 {
+		t.Fatalf("--output: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	var doc struct {
+		Op     *json.RawMessage `json:"op"`
+		Output *struct {
+			Path       string `json:"path"`
+			Bytes      int64  `json:"bytes"`
+			SHA256     string `json:"sha256"`
+			Generation int64  `json:"generation"`
+		} `json:"output"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	sum, err := fixtures.FileSHA256(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(out)
+	if doc.Op != nil || doc.Output == nil || doc.Output.Path != out || doc.Output.SHA256 != sum || doc.Output.Bytes != fi.Size() || doc.Output.Generation <= 0 {
+		t.Fatalf("doc %s (file sha256 %s)", stdout, sum)
+	}
+	sameTree(t, "--output", before, versionTreeState(t, dir))
+
+	if code, _, errOut := patch("--output", out); code != 3 || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("existing OUT: exit %d %s", code, errOut)
+	}
+	if again, _ := fixtures.FileSHA256(out); again != sum {
+		t.Fatal("an existing OUT was changed")
+	}
+	code, stdout, errOut = patch("-o", "-")
+	if code != 0 || !strings.Contains(errOut, "Wrote the patched database to stdout") || fmt.Sprintf("%x", sha256.Sum256([]byte(stdout))) != sum {
+		t.Fatalf("-o -: exit %d, %d bytes\n%s", code, len(stdout), errOut)
+	}
+	for _, bad := range [][]string{{"-o", "-", "--json"}, {"-o", out + ".2", "--set-aside"}} {
+		if code, _, errOut := patch(bad...); code != 2 {
+			t.Errorf("%v: exit %d %s", bad, code, errOut)
+		}
+	}
+	sameTree(t, "--output and its refusals", before, versionTreeState(t, dir))
+
+	if code, _, errOut := patch("--yes"); code != 0 {
+		t.Fatalf("in place: exit %d %s", code, errOut)
+	}
+	if inPlace, _ := fixtures.FileSHA256(filepath.Join(dir, "var/lib/xcp/state.db")); inPlace != sum {
+		t.Error("the in-place patch and --output differ")
+	}
+	if g, _ := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db.generation")); string(g) != strconv.FormatInt(doc.Output.Generation, 10) {
+		t.Errorf("in place .generation %q, --output said %d", g, doc.Output.Generation)
+	}
+}
+
 // TestStatedbPatchToRelease: a 7.1 database on a 5.0 root, patched with the
 // release table only: the 12-pair manifest gets the host values from the
 // inventory; nothing is dropped, the suspects are listed.
@@ -338,8 +415,16 @@ func TestStatedbDisk(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "~ schema_minor_vsn=57 -> 55") || !strings.Contains(out, "suspected unknown to the target (kept): table subject") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
+	out55 := filepath.Join(t.TempDir(), "state-5.0.db")
+	code, out, errOut = runCLI("statedb", "patch", "--disk", img, "--to-release", "5.0", "--output", out55)
+	if code != 0 || !strings.Contains(out, "Wrote the patched database to "+out55) {
+		t.Fatalf("--output: exit %d\n%s\n%s", code, out, errOut)
+	}
 	if sum() != before {
-		t.Fatal("show or dry run changed the image")
+		t.Fatal("show, dry run or --output changed the image")
+	}
+	if code, out, _ = runCLI("statedb", "show", out55); code != 0 || !strings.Contains(out, "schema 5.55: written by XenServer 5.0") {
+		t.Fatalf("the --output copy:\n%s", out)
 	}
 	code, out, errOut = runCLI("statedb", "patch", "--disk", img, "--to-release", "5.0", "--yes")
 	if code != 0 {

@@ -9,6 +9,10 @@
 # Needs $XSRESCUE (set by scripts/bench.sh). STATEDB_MB changes the size.
 # Targets (issue 5): parse >= 300 MB/s; patch >= 150 MB/s with peak RSS
 # under 64 MB whatever the size; diff memory linear in rows, not bytes.
+# Patch is measured three ways: --output - (plan, then the rewrite to stdout:
+# what gzip -c compares with), --dry-run (plan and render only) and --yes
+# (in place through the journal: plan, then the rewrite staged and fsynced
+# while the before-image is compressed into the journal, rename, verify).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${XSRESCUE:?run through scripts/bench.sh}"
@@ -44,6 +48,7 @@ measure "xsrescue statedb diff 8.2 7.1 --json" : "$XSRESCUE statedb diff '$db' '
 measure "xsrescue statedb diff 8.2 7.1 --rows --json" : "$XSRESCUE statedb diff '$db' '$work/state-7.1.db' --rows --json"
 measure "xsrescue statedb diff 8.2 8.2 --rows --json" : "$XSRESCUE statedb diff '$db' '$db' --rows --json"
 prep="rm -rf '$work/p' && mkdir '$work/p' && cp '$db' '$db.generation' '$work/p/'"
+measure "xsrescue statedb patch --like --output -" : "$XSRESCUE statedb patch '$db' --like '$work/fresh-7.1.db' --drop-data --output -"
 measure "xsrescue statedb patch --like --dry-run" "$prep" "$XSRESCUE statedb patch '$work/p/state-8.2.db' --like '$work/fresh-7.1.db' --drop-data --dry-run"
 measure "xsrescue statedb patch --like --yes (journal)" "$prep" "$XSRESCUE statedb patch '$work/p/state-8.2.db' --like '$work/fresh-7.1.db' --drop-data --yes"
 go test -run '^$' -bench . -benchtime 5x ./statedb | grep -E '^Benchmark'

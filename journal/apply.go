@@ -486,7 +486,7 @@ func (j *Journal) setStatus(id int64, status, msg string) error {
 
 // loadSteps reads the steps of op id back from the journal.
 func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
-	rows, err := j.db.QueryContext(ctx, "SELECT seq, kind, path, resolved, new_path, why, before, after, external FROM changes WHERE op = ? ORDER BY seq", id)
+	rows, err := j.db.QueryContext(ctx, "SELECT seq, kind, path, resolved, new_path, why, before, after, external, COALESCE(before_sha256, '') FROM changes WHERE op = ? ORDER BY seq", id)
 	if err != nil {
 		return nil, err
 	}
@@ -495,7 +495,7 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 	for rows.Next() {
 		var s step
 		var kind, before, after, ext string
-		if err := rows.Scan(&s.seq, &kind, &s.c.Path, &s.path, &s.newPath, &s.c.Why, &before, &after, &ext); err != nil {
+		if err := rows.Scan(&s.seq, &kind, &s.c.Path, &s.path, &s.newPath, &s.c.Why, &before, &after, &ext, &s.blob); err != nil {
 			return nil, err
 		}
 		s.c.Kind = Kind(kind)

@@ -216,8 +216,11 @@ func (j *Journal) Export(ctx context.Context, id int64, w io.Writer) error {
 		var content io.ReadCloser
 		switch b.Type {
 		case "file":
-			if s.c.Kind != Write && s.c.Kind != Remove {
-				continue // content not snapshotted: the op did not change it
+			if s.c.Kind != Write && s.c.Kind != Remove || s.blob == "" {
+				// Not snapshotted: the op does not change the content, or
+				// it was stopped before its before-images were stored (and
+				// so before any change was committed).
+				continue
 			}
 			h.Typeflag, h.Size = tar.TypeReg, b.Size
 			if content, err = j.openBlob(ctx, b.SHA256); err != nil {

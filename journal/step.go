@@ -25,6 +25,7 @@ type step struct {
 	newPath string // Rename: resolved destination
 	before  state
 	after   state
+	blob    string // loaded ops: the sha256 of the stored before-image, "" if none was stored
 }
 
 // prepare resolves every change of plan and captures its before-state,

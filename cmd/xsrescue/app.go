@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -263,4 +266,51 @@ func isTerminal(f any) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// writeNewFile streams write into the new file path, or to stdout for "-",
+// and returns the byte count and sha256 of what was written. The file is
+// created exclusively (an existing one is refused, exit 3: nothing is
+// overwritten), fsynced, and removed again if anything fails, so a partial
+// file never stands under the name.
+func writeNewFile(cmd *cli.Command, path string, write func(io.Writer) error) (int64, string, error) {
+	h := sha256.New()
+	if path == "-" {
+		cw := &countWriter{w: io.MultiWriter(output(cmd).Stdout(), h)}
+		if err := write(cw); err != nil {
+			return 0, "", fmt.Errorf("write to stdout: %w", err)
+		}
+		return cw.n, hex.EncodeToString(h.Sum(nil)), nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return 0, "", xerr.Refusedf("%s already exists: nothing was written (give a new name)", path)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	err = write(cw)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return 0, "", fmt.Errorf("write %s: %w (nothing was left there)", path, err)
+	}
+	return cw.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -488,40 +486,12 @@ func runJournalExport(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer done()
-	if file == "-" {
-		return j.Export(ctx, id, o.Stdout())
+	n, sum, err := writeNewFile(cmd, file, func(w io.Writer) error { return j.Export(ctx, id, w) })
+	if err != nil || file == "-" {
+		return err
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
-	err = j.Export(ctx, id, cw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(file)
-		return fmt.Errorf("export %s: %w", file, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	return o.Emit(map[string]any{"op": id, "file": file, "bytes": cw.n, "sha256": sum}, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "Op %d exported to %s (%d bytes, sha256 %s)\n", id, file, cw.n, sum)
+	return o.Emit(map[string]any{"op": id, "file": file, "bytes": n, "sha256": sum}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "Op %d exported to %s (%d bytes, sha256 %s)\n", id, file, n, sum)
 		return err
 	})
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -620,9 +615,8 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 // again if anything fails, so a partial copy is never left under its name.
 // A dry run writes nothing and returns nil.
 func writePatched(cmd *cli.Command, root *target.Root, path string, rp *statedb.RootPatch, out string) (*patchOutput, error) {
-	o := output(cmd)
 	if cmd.Bool("dry-run") {
-		o.Logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
+		output(cmd).Logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
 		return nil, nil
 	}
 	src, err := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(path) }, rp.Compressed)()
@@ -630,34 +624,14 @@ func writePatched(cmd *cli.Command, root *target.Root, path string, rp *statedb.
 		return nil, err
 	}
 	defer src.Close()
-	h := sha256.New()
-	var n int64
-	if out == "-" {
-		n, err = io.Copy(io.MultiWriter(o.Stdout(), h), src)
-		if err != nil {
-			return nil, fmt.Errorf("write the patched database to stdout: %w", err)
-		}
-	} else {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return nil, xerr.Refusedf("--output %s already exists: nothing was written (give a new name)", out)
-		}
-		if err != nil {
-			return nil, err
-		}
-		n, err = io.Copy(io.MultiWriter(f, h), src)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(out)
-			return nil, fmt.Errorf("write %s: %w (nothing was left there)", out, err)
-		}
+	n, sum, err := writeNewFile(cmd, out, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &patchOutput{Path: out, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil)), Generation: rp.Patch.Generation}, nil
+	return &patchOutput{Path: out, Bytes: n, SHA256: sum, Generation: rp.Patch.Generation}, nil
 }
 
 func outName(out string) string {

@@ -74,7 +74,11 @@ func crashPlan() *Plan {
 		{Kind: RemoveSymlink, Path: "etc/rc3.d/S10net"},
 		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
 		{Kind: Chmod, Path: "etc/secret", Mode: 0o600},
-		{Kind: Write, Path: "var/state.db", Content: bytes.Repeat([]byte("<row/>\n"), 100000)},
+		// Streamed, as statedb patch writes it: produced once, while the
+		// before-image is snapshotted.
+		{Kind: Write, Path: "var/state.db", Stream: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("<row/>\n"), 100000))), nil
+		}},
 	}}
 }
 

@@ -60,7 +60,7 @@ func odmGhostsCommand() *cli.Command {
 		Flags: []cli.Flag{
 			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Usage: "the AIX root's dev `DIR` (its parent is taken as the root for symlinks)"},
-			&cli.StringFlag{Name: "dev-listing", Usage: "an `ls -l /dev` listing `FILE` instead of --dev"},
+			&cli.StringFlag{Name: "dev-listing", Usage: "an \"ls -l /dev\" listing `FILE` instead of --dev"},
 		},
 		Action: runOdmGhosts,
 	}

@@ -31,6 +31,7 @@ func FuzzReader(f *testing.F) {
 		head + `<table name="VM"><row ref="a"></row><row ref="b"> </row></table><table name="x"></table></database>`,
 		head + `<table name="VM"><row x="1"/></table></database>`,
 		head + `<!-- c --><table name='VM'/></database>  `,
+		head + `<table name="VM"><row ref='a"b' x='say "hi" &apos;' y="it's"/></table></database>`,
 		"\xef\xbb\xbf" + head + `<table name="VM"><row ref="a"/><row ref="a"/></table></database>`,
 		"\xef\xbb" + head + `</database>`,
 		"\x1f\x8b\x08\x00garbage",

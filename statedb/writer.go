@@ -1,6 +1,7 @@
 package statedb
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -79,11 +80,24 @@ func (w *Writer) WriteRow(attrs []Attr) error {
 	return w.err
 }
 
+// appendAttr writes a="raw". A value read from a single-quoted attribute
+// may hold a literal '"', which would end the double-quoted one: it is
+// written as &quot; (the same character to any XML reader).
 func appendAttr(b []byte, a Attr) []byte {
 	b = append(b, ' ')
 	b = append(b, a.Name...)
 	b = append(b, `="`...)
-	b = append(b, a.Raw...)
+	raw := a.Raw
+	for {
+		i := bytes.IndexByte(raw, '"')
+		if i < 0 {
+			break
+		}
+		b = append(b, raw[:i]...)
+		b = append(b, "&quot;"...)
+		raw = raw[i+1:]
+	}
+	b = append(b, raw...)
 	return append(b, '"')
 }
 

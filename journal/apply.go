@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -557,6 +558,9 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 	if op.Status != StatusApplied {
 		return nil, nil, xerr.Refusedf("op %d is %s: %w (only an applied op can be undone)", id, op.Status, ErrNotUndoable)
 	}
+	if err := ExternalOnly(op); err != nil {
+		return nil, nil, err
+	}
 	steps, err := j.loadSteps(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -573,6 +577,33 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 		}
 	}
 	return op, steps, nil
+}
+
+// ExternalOnly refuses (exit 3, ErrNotUndoable) an op whose every change is
+// an external record (a partition image saved or restored, a ZFS
+// snapshot): undo restores files inside a root and has nothing to put back
+// for it, so it must neither claim the op undone nor touch the target. The
+// refusal gives the recorded rollback commands. A caller that knows the op
+// before opening the target calls it first, so that the target is not even
+// mounted.
+func ExternalOnly(op *OpDetail) error {
+	if len(op.Changes) == 0 {
+		return nil
+	}
+	var by []string
+	for _, c := range op.Changes {
+		if c.Kind != External {
+			return nil
+		}
+		if c.External != nil && c.External.Rollback != "" {
+			by = append(by, c.External.Rollback)
+		}
+	}
+	how := "nothing recorded to roll it back with"
+	if len(by) > 0 {
+		how = "to roll it back, run: " + strings.Join(by, "; then ")
+	}
+	return xerr.Refusedf("op %d made no change that undo can put back (only external actions, outside any root): %w; %s. Nothing was changed; the op stays %s", op.ID, ErrNotUndoable, how, op.Status)
 }
 
 // Recover rolls back every op of tgt left planned or applying by a crash,

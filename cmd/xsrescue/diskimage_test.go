@@ -87,6 +87,16 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatalf("journal record: %+v %v", op, err)
 		}
 
+		// Undo has nothing to put back for an image saved outside any root:
+		// refused before the partition is even mounted (a read-write mount
+		// would write its superblock), and the op stays applied.
+		if code, _, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "made no change that undo can put back") {
+			t.Errorf("undo of save-partition: exit %d %s", code, errOut)
+		}
+		if imageSum(t, img) != start {
+			t.Fatal("undo of save-partition wrote to the disk")
+		}
+
 		scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
 		damaged := imageSum(t, img)
 		restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
@@ -122,6 +132,10 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		j.Close()
 		if err != nil || len(op.Changes) != 1 || op.Changes[0].External == nil || !strings.HasSuffix(op.Changes[0].External.Rollback, "--from "+kept[0]) {
 			t.Fatalf("restore's journal record: %+v %v", op, err)
+		}
+		// journal undo refuses and names that command; nothing moves.
+		if code, _, errOut := runCLI("journal", "undo", "2", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "--from "+kept[0]) || imageSum(t, img) != start {
+			t.Errorf("journal undo of restore-partition: exit %d %s", code, errOut)
 		}
 		if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", kept[0], "--journal", jpath, "--yes"); code != 0 {
 			t.Fatalf("undo: exit %d %s", code, errOut)

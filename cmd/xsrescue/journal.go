@@ -319,6 +319,9 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	if err := undoNeedsTarget(ctx, cmd, id); err != nil {
+		return err
+	}
 	j, tgt, err := openForRepair(ctx, cmd, false, func(j *journal.Journal) (*journal.OpInfo, error) {
 		op, err := j.Op(ctx, id)
 		if err != nil {
@@ -364,6 +367,31 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 		printOpResult(w, tgt, res, "undone")
 		return nil
 	})
+}
+
+// undoNeedsTarget refuses, before the target is opened, an op undo cannot
+// put back (journal.ExternalOnly): opening a --disk target mounts the
+// partition, read-write for an undo, and a partition that was only imaged
+// must not be written. It needs the journal outside the target (--journal
+// or $XSRESCUE_JOURNAL); a journal inside the root is checked by Undo.
+func undoNeedsTarget(ctx context.Context, cmd *cli.Command, id int64) error {
+	p := cmd.String("journal")
+	if p == "" {
+		return nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil // openForRepair reports it
+	}
+	j, err := journal.OpenReadOnly(p)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return err
+	}
+	return journal.ExternalOnly(op)
 }
 
 // recoverDoc is what journal recover reports: the ops rolled back and the

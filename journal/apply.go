@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -527,6 +528,9 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 	if err != nil {
 		return nil, err
 	}
+	if err := j.roomToRecord(); err != nil {
+		return nil, fmt.Errorf("undo op %d: %w; nothing was changed", id, err)
+	}
 	if err := j.rollback(ctx, tgt.Root, op.UUID, steps, false); err != nil {
 		return nil, fmt.Errorf("undo op %d: %w (run it again to finish)", id, err)
 	}
@@ -534,7 +538,7 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 		return nil, fmt.Errorf("undo op %d: %w", id, err)
 	}
 	if err := j.setStatus(id, StatusUndone, ""); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("undo op %d: every path is back as before, but the journal %s could not record it: %w; run the undo again once it can (it finds the paths restored and records the op undone)", id, j.path, err)
 	}
 	return j.result(op.OpInfo, StatusUndone, steps), nil
 }
@@ -577,6 +581,26 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 		}
 	}
 	return op, steps, nil
+}
+
+// minRoom is the free space the journal's filesystem must have for undo to
+// start: recording the new status appends a few pages to the WAL, and an
+// undo that restored the target but could not say so leaves the op
+// "applied" over a restored target.
+const minRoom = 1 << 20
+
+// roomToRecord refuses (exit 3) when the journal's filesystem is (nearly)
+// full, so that the undo fails before the target is touched rather than
+// after.
+func (j *Journal) roomToRecord() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(j.path), &st); err != nil {
+		return nil // no answer: the write itself will tell
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < minRoom {
+		return xerr.Refusedf("the journal %s cannot record it: its filesystem has %d bytes free (at least %d needed); free some space there", j.path, free, minRoom)
+	}
+	return nil
 }
 
 // ExternalOnly refuses (exit 3, ErrNotUndoable) an op whose every change is

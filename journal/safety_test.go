@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -57,6 +58,49 @@ func TestJournalFullFilesystem(t *testing.T) {
 		t.Errorf("export of the rolled-back op: %v", err)
 	}
 }
+
+// An undo whose journal can no longer record anything (its filesystem
+// filled up after the op) is refused before the target is touched, and
+// works once there is room again.
+func TestUndoJournalFull(t *testing.T) {
+	needRoot(t)
+	tgt, dir := testRoot(t)
+	jdir := t.TempDir()
+	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=4m"))
+	defer syscall.Unmount(jdir, syscall.MNT_DETACH)
+	j, err := Open(filepath.Join(jdir, "journal.db"))
+	must(t, err)
+	defer j.Close()
+	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "etc/motd", Content: []byte("changed\n")},
+	}})
+	must(t, err)
+	after := snapshotTree(t, dir)
+	// Fill the journal's filesystem to the last byte.
+	filler, err := os.Create(filepath.Join(jdir, "filler"))
+	must(t, err)
+	io.Copy(filler, io.LimitReader(zeroReader{}, 8<<20))
+	filler.Close()
+
+	_, err = j.Undo(context.Background(), tgt, res.Op, false)
+	if err == nil || !strings.Contains(err.Error(), "cannot record it") || !strings.Contains(err.Error(), "nothing was changed") || !errors.Is(err, xerr.ErrRefused) {
+		t.Fatalf("undo with a full journal: %v", err)
+	}
+	if got := snapshotTree(t, dir); !mapsEqualT(got, after) {
+		t.Fatal("undo touched the target although the journal could not record it")
+	}
+	must(t, os.Remove(filepath.Join(jdir, "filler")))
+	if _, err := j.Undo(context.Background(), tgt, res.Op, false); err != nil {
+		t.Fatalf("undo once there is room: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "etc/motd")); string(got) != "hello\n" {
+		t.Errorf("motd after undo: %q", got)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func mapsEqualT(a, b map[string]string) bool {
 	if len(a) != len(b) {

@@ -21,7 +21,8 @@ import (
 
 // crashEnv names a phase boundary at which Apply kills its own process with
 // SIGKILL. Only the crash-safety tests set it; phases are "planned",
-// "applying", "staged", "change-N" (after the Nth change), "committed".
+// "applying", "staged", "change-N" (after the Nth change), "committed", and
+// in a rollback or undo "restored-N" (after change N was put back).
 const crashEnv = "XSRESCUE_TEST_CRASH_AT"
 
 func crashPoint(phase string) {
@@ -320,6 +321,7 @@ func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string
 			errs = append(errs, fmt.Errorf("%s: %w", s.path, err))
 			continue
 		}
+		crashPoint("restored-" + strconv.Itoa(s.seq))
 		if removeTemps && (s.c.Kind == Write || s.c.Kind == Create) {
 			if d, err := openDirAt(root, s.path); err == nil {
 				errs = append(errs, d.remove(tempName(opUUID, s.seq), false), d.sync())
@@ -531,6 +533,12 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("undo op %d: %w; nothing was changed", id, err)
 	}
+	// Marked before the first path is restored, so that a crash in the
+	// middle leaves an op that recover finishes, not an "applied" op over
+	// a partly restored target.
+	if _, err := j.db.ExecContext(ctx, "UPDATE ops SET error = ? WHERE id = ?", undoInterrupted, id); err != nil {
+		return nil, fmt.Errorf("undo op %d: the journal %s cannot record it: %w; nothing was changed", id, j.path, err)
+	}
 	if err := j.rollback(ctx, tgt.Root, op.UUID, steps, false); err != nil {
 		return nil, fmt.Errorf("undo op %d: %w (run it again to finish)", id, err)
 	}
@@ -630,8 +638,15 @@ func ExternalOnly(op *OpDetail) error {
 	return xerr.Refusedf("op %d made no change that undo can put back (only external actions, outside any root): %w; %s. Nothing was changed; the op stays %s", op.ID, ErrNotUndoable, how, op.Status)
 }
 
+// undoInterrupted is the error an op carries while its undo runs: an
+// applied op with it was interrupted in the middle of an undo. No single
+// quote: Interrupted puts it in SQL.
+const undoInterrupted = "undo interrupted: run xsrescue journal recover (or the same undo again) to finish it"
+
 // Recover rolls back every op of tgt left planned or applying by a crash,
-// all or nothing per op, and returns what it did.
+// all or nothing per op, finishes every undo a crash interrupted (the
+// target is then as before the op, which is where the user was going),
+// and returns what it did.
 func (j *Journal) Recover(ctx context.Context, tgt *target.Target) ([]*Result, error) {
 	ops, err := j.Interrupted(ctx)
 	if err != nil {
@@ -646,16 +661,20 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target) ([]*Result, e
 		if err != nil {
 			return out, err
 		}
+		status, msg := StatusRolledBack, "interrupted; rolled back by recover"
+		if op.Status == StatusApplied {
+			status, msg = StatusUndone, ""
+		}
 		if err := j.rollback(ctx, tgt.Root, op.UUID, steps, true); err != nil {
 			return out, fmt.Errorf("recover op %d: %w (run it again)", op.ID, err)
 		}
 		if err := verifyBefore(tgt.Root, steps); err != nil {
 			return out, fmt.Errorf("recover op %d: %w", op.ID, err)
 		}
-		if err := j.setStatus(op.ID, StatusRolledBack, "interrupted; rolled back by recover"); err != nil {
+		if err := j.setStatus(op.ID, status, msg); err != nil {
 			return out, err
 		}
-		out = append(out, j.result(op, StatusRolledBack, steps))
+		out = append(out, j.result(op, status, steps))
 	}
 	return out, nil
 }
@@ -735,7 +754,8 @@ func joinLimit(s []string, n int) string {
 	return out
 }
 
-// Interrupted lists the ops a crash left planned or applying.
+// Interrupted lists the ops a crash left planned or applying, and the
+// applied ops whose undo a crash interrupted.
 func (j *Journal) Interrupted(ctx context.Context) ([]OpInfo, error) {
-	return j.list(ctx, "WHERE status IN ('planned','applying')")
+	return j.list(ctx, "WHERE status IN ('planned','applying') OR (status = 'applied' AND error = '"+undoInterrupted+"')")
 }

@@ -59,6 +59,10 @@ func crasher(dir string) error {
 		return err
 	}
 	defer j.Close()
+	if os.Getenv("XSRESCUE_JOURNAL_CRASHER_UNDO") != "" {
+		_, err = j.Undo(context.Background(), tgt, 1, false)
+		return err
+	}
 	_, err = j.Apply(context.Background(), tgt, []string{"crasher"}, crashPlan())
 	return err
 }
@@ -183,12 +187,54 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-// runCrasher runs the crasher on dir; with phase it kills itself there,
-// with delay the test kills it after delay.
-func runCrasher(t *testing.T, dir, phase string, delay time.Duration) {
+// An undo killed halfway leaves some paths restored and some not: recover
+// finishes it (the user was going back), the op becomes undone and the tree
+// is exactly as before the op.
+func TestCrashDuringUndo(t *testing.T) {
+	base := t.TempDir()
+	for _, phase := range []string{"restored-8", "restored-5", "restored-1"} {
+		dir := filepath.Join(base, phase)
+		crashRoot(t, dir)
+		before := snapshotTree(t, dir)
+		runCrasher(t, dir, "", 0)
+		runCrasher(t, dir, phase, 0, "XSRESCUE_JOURNAL_CRASHER_UNDO=1")
+
+		tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+		must(t, err)
+		j, err := Open(dir + ".journal")
+		must(t, err)
+		ops, err := j.Interrupted(context.Background())
+		must(t, err)
+		if len(ops) != 1 || ops[0].Status != StatusApplied {
+			t.Fatalf("%s: interrupted %+v, want op 1 (applied, undo interrupted)", phase, ops)
+		}
+		rec, err := j.Recover(context.Background(), tgt)
+		if err != nil || len(rec) != 1 || rec[0].Status != StatusUndone {
+			t.Fatalf("%s: recover %+v %v", phase, rec, err)
+		}
+		if got := snapshotTree(t, dir); !maps.Equal(got, before) {
+			t.Fatalf("%s: not the exact before-state:\n%v\nwant\n%v", phase, got, before)
+		}
+		if left, err := StaleTemps(tgt.Root); err != nil || len(left) != 0 {
+			t.Fatalf("%s: staging files left: %v %v", phase, left, err)
+		}
+		op, err := j.Op(context.Background(), 1)
+		must(t, err)
+		if op.Status != StatusUndone || op.Error != nil && *op.Error != "" {
+			t.Errorf("%s: op after recover: %s (error %v)", phase, op.Status, op.Error)
+		}
+		j.Close()
+		tgt.Close()
+	}
+}
+
+// runCrasher runs the crasher on dir (env: XSRESCUE_JOURNAL_CRASHER_UNDO=1
+// makes it undo op 1 instead of applying); with phase it kills itself
+// there, with delay the test kills it after delay.
+func runCrasher(t *testing.T, dir, phase string, delay time.Duration, env ...string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "XSRESCUE_JOURNAL_CRASHER="+dir, crashEnv+"="+phase)
+	cmd.Env = append(append(os.Environ(), "XSRESCUE_JOURNAL_CRASHER="+dir, crashEnv+"="+phase), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	must(t, cmd.Start())

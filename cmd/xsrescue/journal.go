@@ -449,6 +449,10 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	}
 	if !o.JSON {
 		for _, op := range ops {
+			if op.Status == journal.StatusApplied {
+				fmt.Fprintf(o.Stdout(), "Op %d (%s) was being undone when it was interrupted; the undo will be finished.\n", op.ID, shellLine(op.Argv))
+				continue
+			}
 			fmt.Fprintf(o.Stdout(), "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, shellLine(op.Argv), op.Status)
 		}
 		for _, t := range temps {
@@ -460,7 +464,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	if !cmd.Bool("yes") {
-		q := fmt.Sprintf("Roll back %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())
+		q := fmt.Sprintf("Roll back (or finish undoing) %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())
 		if err := confirmMutation(cmd, q); err != nil {
 			return err
 		}

@@ -38,6 +38,14 @@ func tempName(opUUID string, seq int) string {
 	return ".xsrescue-" + opUUID + "-" + strconv.Itoa(seq) + ".tmp"
 }
 
+// interrupted says "interrupted" for a cancelled context (Ctrl-C, SIGTERM,
+// or the snapshot beside the staging failed) and still matches
+// context.Canceled, which applySteps uses to find the cause.
+type interrupted struct{ err error }
+
+func (e interrupted) Error() string { return "interrupted" }
+func (e interrupted) Unwrap() error { return e.err }
+
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // Apply runs the whole flow for plan on tgt: begin, snapshot every
@@ -206,8 +214,11 @@ func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) erro
 		meta = s.before
 	}
 	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxReader{ctx, r}, meta, false)
+	if errors.Is(err, context.Canceled) {
+		err = interrupted{err}
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: staging the new content next to it: %w", s.path, err)
 	}
 	if s.after.SHA256 != "" && sum != s.after.SHA256 {
 		return fmt.Errorf("%s: new content changed while staged (sha256 %s, planned %s)", s.path, sum, s.after.SHA256)

@@ -343,7 +343,12 @@ func (d *dirAt) writeTemp(tmp string, r io.Reader, meta state, mtime bool) (stri
 	}
 	if err != nil {
 		unix.Unlinkat(d.fd(), tmp, 0)
-		return "", 0, fmt.Errorf("write %s: %w", tmp, err)
+		// "write .xsrescue-….tmp: no space left on device" names a file
+		// that no longer exists: the caller names the file being replaced.
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == tmp {
+			err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		}
+		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

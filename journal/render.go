@@ -68,11 +68,11 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 	default:
 		return nil
 	}
-	after := orNone(s.after.SHA256)
 	if s.c.Stream != nil {
-		after = "(hashed while it is written)"
+		_, err := fmt.Fprintf(w, "#    rewritten as a stream: sha256 %s -> (hashed while it is written)\n", orNone(s.before.SHA256))
+		return err
 	}
-	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), after)
+	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), orNone(s.after.SHA256))
 	return err
 }
 

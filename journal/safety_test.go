@@ -98,6 +98,36 @@ func TestUndoJournalFull(t *testing.T) {
 	}
 }
 
+// A target whose filesystem fills up while the new content is staged: the
+// op is rolled back, the target is as before, and the error names the file
+// being replaced and the cause, not the vanished staging file.
+func TestTargetFullWhileStaging(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	must(t, os.MkdirAll(filepath.Join(dir, "var/lib/xcp"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), []byte("<db/>\n"), 0o600))
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	defer tgt.Close()
+	before := snapshotTree(t, dir)
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
+	must(t, err)
+	defer j.Close()
+	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+		{Kind: Write, Path: "var/lib/xcp/state.db", Stream: func() (io.ReadCloser, error) {
+			return io.NopCloser(io.LimitReader(zeroReader{}, 4<<20)), nil
+		}},
+	}})
+	if err == nil || !strings.Contains(err.Error(), "var/lib/xcp/state.db: staging the new content next to it: write: no space left on device") || strings.Contains(err.Error(), ".xsrescue-") {
+		t.Fatalf("apply on a full target: %v", err)
+	}
+	if got := snapshotTree(t, dir); !mapsEqualT(got, before) {
+		t.Error("the target changed")
+	}
+}
+
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -530,6 +530,15 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	case out != "" && cmd.Bool("set-aside"):
 		return usageError{fmt.Errorf("statedb patch: --set-aside renames files in the root; --output changes nothing there")}
 	}
+	if out != "" && out != "-" {
+		// Checked before the database is read: a bad OUT is known at once.
+		if _, err := os.Lstat(out); err == nil {
+			return xerr.Refusedf("--output %s already exists: nothing was written (give a new name)", out)
+		}
+		if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+			return usageError{fmt.Errorf("statedb patch: --output %s: %s is not a directory", out, filepath.Dir(out))}
+		}
+	}
 	report := o.Stdout()
 	if out == "-" {
 		report = o.Stderr()

@@ -328,7 +328,10 @@ func TestStatedbPatchOutput(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "Wrote the patched database to stdout") || fmt.Sprintf("%x", sha256.Sum256([]byte(stdout))) != sum {
 		t.Fatalf("-o -: exit %d, %d bytes\n%s", code, len(stdout), errOut)
 	}
-	for _, bad := range [][]string{{"-o", "-", "--json"}, {"-o", out + ".2", "--set-aside"}} {
+	if code, stdout, errOut := patch("--output", out); code != 3 || stdout != "" {
+		t.Errorf("existing OUT is refused before the plan is shown: exit %d\n%s%s", code, stdout, errOut)
+	}
+	for _, bad := range [][]string{{"-o", "-", "--json"}, {"-o", out + ".2", "--set-aside"}, {"-o", filepath.Join(dir, "no/such/dir/x.db")}} {
 		if code, _, errOut := patch(bad...); code != 2 {
 			t.Errorf("%v: exit %d %s", bad, code, errOut)
 		}

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -269,27 +269,31 @@ func isTerminal(f any) bool {
 }
 
 // writeNewFile streams write into the new file path, or to stdout for "-",
-// and returns the byte count and sha256 of what was written. The file is
-// created exclusively (an existing one is refused, exit 3: nothing is
-// overwritten), fsynced, and removed again if anything fails, so a partial
-// file never stands under the name.
-func writeNewFile(cmd *cli.Command, path string, write func(io.Writer) error) (int64, string, error) {
+// and returns the byte count and sha256 of what was written. The content
+// goes to a hidden file beside path first (.NAME.xsrescue-partial), is
+// fsynced, and only then takes its name with a rename that refuses to
+// replace anything (RENAME_NOREPLACE): an existing path is refused (exit 3,
+// nothing is overwritten), and a failure, Ctrl-C or even a kill never leaves
+// a partial file under the name. A partial file left by a kill is named so.
+func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func(io.Writer) error) (int64, string, error) {
 	h := sha256.New()
 	if path == "-" {
-		cw := &countWriter{w: io.MultiWriter(output(cmd).Stdout(), h)}
+		cw := &countWriter{ctx: ctx, w: io.MultiWriter(output(cmd).Stdout(), h)}
 		if err := write(cw); err != nil {
 			return 0, "", fmt.Errorf("write to stdout: %w", err)
 		}
 		return cw.n, hex.EncodeToString(h.Sum(nil)), nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return 0, "", xerr.Refusedf("%s already exists: nothing was written (give a new name)", path)
+	refuse := func() error { return xerr.Refusedf("%s already exists: nothing was written (give a new name)", path) }
+	if _, err := os.Lstat(path); err == nil {
+		return 0, "", refuse()
 	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".xsrescue-partial")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return 0, "", err
 	}
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}
 	err = write(cw)
 	if err == nil {
 		err = f.Sync()
@@ -297,19 +301,47 @@ func writeNewFile(cmd *cli.Command, path string, write func(io.Writer) error) (i
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EEXIST) {
+			os.Remove(tmp)
+			return 0, "", refuse()
+		}
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	if err != nil {
-		os.Remove(path)
+		os.Remove(tmp)
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
 		return 0, "", fmt.Errorf("write %s: %w (nothing was left there)", path, err)
 	}
 	return cw.n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// countWriter counts what goes through it and stops the copy once ctx is
+// cancelled (Ctrl-C, SIGTERM).
 type countWriter struct {
-	w io.Writer
-	n int64
+	ctx context.Context
+	w   io.Writer
+	n   int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

@@ -518,7 +518,7 @@ func runJournalExport(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer done()
-	n, sum, err := writeNewFile(cmd, file, func(w io.Writer) error { return j.Export(ctx, id, w) })
+	n, sum, err := writeNewFile(ctx, cmd, file, func(w io.Writer) error { return j.Export(ctx, id, w) })
 	if err != nil || file == "-" {
 		return err
 	}

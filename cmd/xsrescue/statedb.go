@@ -594,7 +594,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	var res *journal.Result
 	var wrote *patchOutput
 	if out != "" {
-		wrote, err = writePatched(cmd, tgt.Root, path, rp, out)
+		wrote, err = writePatched(ctx, cmd, tgt.Root, path, rp, out)
 		if err != nil {
 			return err
 		}
@@ -623,7 +623,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 // or to stdout for "-". The file is created exclusively, fsynced, and removed
 // again if anything fails, so a partial copy is never left under its name.
 // A dry run writes nothing and returns nil.
-func writePatched(cmd *cli.Command, root *target.Root, path string, rp *statedb.RootPatch, out string) (*patchOutput, error) {
+func writePatched(ctx context.Context, cmd *cli.Command, root *target.Root, path string, rp *statedb.RootPatch, out string) (*patchOutput, error) {
 	if cmd.Bool("dry-run") {
 		output(cmd).Logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
 		return nil, nil
@@ -633,7 +633,7 @@ func writePatched(cmd *cli.Command, root *target.Root, path string, rp *statedb.
 		return nil, err
 	}
 	defer src.Close()
-	n, sum, err := writeNewFile(cmd, out, func(w io.Writer) error {
+	n, sum, err := writeNewFile(ctx, cmd, out, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})

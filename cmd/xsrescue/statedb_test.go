@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -562,5 +564,41 @@ func TestStatedbDiskNoDatabase(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, img+" partition 1: no xapi database") || strings.Contains(errOut, "xsrescue-mnt") {
 			t.Errorf("%v: exit %d %q", argv, code, errOut)
 		}
+	}
+}
+
+// writeNewFile (statedb patch --output, journal export): interrupted, it
+// leaves nothing under the name nor beside it; an existing name is refused
+// even when it appears while the content is written.
+func TestWriteNewFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, _, err := writeNewFile(ctx, nil, out, func(w io.Writer) error {
+		if _, err := w.Write([]byte("first part\n")); err != nil {
+			return err
+		}
+		cancel()
+		_, err := w.Write([]byte("second part\n"))
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("cancelled write: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	_, _, err = writeNewFile(context.Background(), nil, out, func(w io.Writer) error {
+		if err := os.WriteFile(out, []byte("someone else's\n"), 0o644); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte("mine\n"))
+		return err
+	})
+	if got, _ := os.ReadFile(out); err == nil || !strings.Contains(err.Error(), "already exists") || string(got) != "someone else's\n" {
+		t.Fatalf("a name taken while writing: %v, file %q", err, got)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Fatalf("left behind: %v", left)
 	}
 }

@@ -62,6 +62,9 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	if err != nil {
 		return nil, err
 	}
+	if err := j.roomToRecord(); err != nil {
+		return nil, fmt.Errorf("%w; nothing was changed", err)
+	}
 	opUUID := uuid.NewString()
 	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps)
 	if err != nil {
@@ -82,7 +85,9 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 			res.Status = StatusFailed
 			err = fmt.Errorf("%w; rolling back failed too: %v (run 'xsrescue journal recover')", err, rerr)
 		}
-		if serr := j.setStatus(id, res.Status, err.Error()); serr != nil {
+		if serr := j.setStatus(id, res.Status, err.Error()); serr != nil && res.Status == StatusRolledBack {
+			err = fmt.Errorf("%w; the target is as before, but the journal %s could not record the rollback (%v): make room there and run xsrescue journal recover to record it", err, j.path, serr)
+		} else if serr != nil {
 			err = errors.Join(err, serr)
 		}
 		return res, fmt.Errorf("op %d %s: %w", id, res.Status, err)
@@ -602,15 +607,17 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 	return op, steps, nil
 }
 
-// minRoom is the free space the journal's filesystem must have for undo to
-// start: recording the new status appends a few pages to the WAL, and an
-// undo that restored the target but could not say so leaves the op
-// "applied" over a restored target.
+// minRoom is the free space the journal's filesystem must have for an
+// apply or an undo to start: recording each status appends a few pages to
+// the WAL, and an undo that restored the target but could not say so leaves
+// the op "applied" over a restored target.
 const minRoom = 1 << 20
 
 // roomToRecord refuses (exit 3) when the journal's filesystem is (nearly)
-// full, so that the undo fails before the target is touched rather than
-// after.
+// full, so that an apply or an undo fails before the target is touched
+// rather than after. (An apply also needs room for its compressed
+// before-images, which cannot be known in advance: running out of it rolls
+// the op back.)
 func (j *Journal) roomToRecord() error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(j.path), &st); err != nil {

@@ -28,20 +28,32 @@ import (
 func TestJournalFullFilesystem(t *testing.T) {
 	needRoot(t)
 	tgt, dir := testRoot(t)
-	big := make([]byte, 2<<20)
-	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the blob needs 2 MiB
+	big := make([]byte, 4<<20)
+	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the blob needs 4 MiB
 	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
 	before := snapshotTree(t, dir)
 	jdir := t.TempDir()
-	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=256k"))
+	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=3m"))
 	defer syscall.Unmount(jdir, syscall.MNT_DETACH)
 	j, err := Open(filepath.Join(jdir, "journal.db"))
 	must(t, err)
 	defer j.Close()
-	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
+	plan := &Plan{Changes: []Change{
 		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
 		{Kind: Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
-	}})
+	}}
+	// Under 1 MiB free: refused before anything is recorded.
+	filler := filepath.Join(jdir, "filler")
+	must(t, os.WriteFile(filler, make([]byte, 2<<20+512<<10), 0o600))
+	if _, err := j.Apply(context.Background(), tgt, nil, plan); err == nil || !strings.Contains(err.Error(), "cannot record it") {
+		t.Fatalf("apply with a nearly full journal: %v", err)
+	}
+	if ops, _ := j.List(context.Background()); len(ops) != 0 {
+		t.Fatalf("ops recorded: %+v", ops)
+	}
+	must(t, os.Remove(filler))
+	// Room to start, not for the 4 MiB before-image: rolled back.
+	_, err = j.Apply(context.Background(), tgt, nil, plan)
 	if err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("apply with a full journal: %v", err)
 	}

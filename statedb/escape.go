@@ -51,6 +51,9 @@ func appendUnescapeXML(dst, raw []byte) ([]byte, error) {
 			if !ok {
 				return dst, fmt.Errorf("bad character reference %q", raw[:j+1])
 			}
+			if !isXMLChar(r) {
+				return dst, fmt.Errorf("character reference %q is U+%04X, which XML 1.0 does not allow (xmlm, xapi's parser, rejects it)", raw[:j+1], r)
+			}
 			dst = utf8.AppendRune(dst, r)
 		}
 		raw = raw[j+1:]
@@ -73,6 +76,22 @@ func charRef(ent []byte) (rune, bool) {
 		return 0, false
 	}
 	return r, true
+}
+
+// isXMLChar is XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] |
+// [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+func isXMLChar(r rune) bool {
+	switch {
+	case r < 0x20:
+		return r == '\t' || r == '\n' || r == '\r'
+	case r <= 0xD7FF:
+		return true
+	case r < 0xE000:
+		return false
+	case r <= 0xFFFD:
+		return true
+	}
+	return r >= 0x10000 && r <= 0x10FFFF
 }
 
 // checkXMLValue validates an attribute value's raw bytes without decoding.

@@ -26,3 +26,29 @@ func FuzzReencodeLegacy(f *testing.F) {
 		}
 	})
 }
+
+// TestHasControl checks the word-at-a-time test against the byte loop for
+// every length and position around the 8- and 32-byte strides, with the
+// bytes nearest the threshold (0x1f, 0x20) and high bytes (borrows).
+func TestHasControl(t *testing.T) {
+	for n := 0; n <= 80; n++ {
+		for pos := -1; pos < n; pos++ {
+			for _, c := range []byte{0, '\t', 0x1f, 0x20, 0x21, 0x80, 0xff} {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = byte(0x20 + i%0x60)
+				}
+				if pos >= 0 {
+					b[pos] = c
+				}
+				want := false
+				for _, x := range b {
+					want = want || x < 0x20
+				}
+				if got := hasControl(b); got != want {
+					t.Fatalf("hasControl(%q) = %v", b, got)
+				}
+			}
+		}
+	}
+}

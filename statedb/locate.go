@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -53,6 +54,18 @@ type Location struct {
 	Files  []SideFile // existing candidates, in xapi's order of preference
 	Loads  string     // the file xapi loads; "" when none exists
 	Reason string
+	// Dangling are candidate paths that are symlinks to nothing inside the
+	// root (for instance a link out of it, which is resolved within the
+	// root), each as "PATH is a symlink to TARGET, ...": xapi on the host
+	// finds no file there either, but the user expects one.
+	Dangling []string
+}
+
+// linkReader is what Locate needs to explain a missing candidate that is a
+// symlink; *target.Root has it.
+type linkReader interface {
+	Lstat(name string) (fs.FileInfo, error)
+	Readlink(name string) (string, error)
 }
 
 // Loaded returns the SideFile xapi loads, or nil.
@@ -181,10 +194,19 @@ func Locate(root FS) (*Location, error) {
 		return nil, fmt.Errorf("%s: %w", DBConfPath, err)
 	}
 
-	var seen []fs.FileInfo
+	var seen, links []fs.FileInfo
 	add := func(path, role string, compress bool) error {
 		st, err := root.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
+			if lr, ok := root.(linkReader); ok {
+				if li, err := lr.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+					// /var/xapi -> /var/lib/xcp: the same link twice
+					if to, err := lr.Readlink(path); err == nil && !slices.ContainsFunc(links, func(l fs.FileInfo) bool { return os.SameFile(l, li) }) {
+						links = append(links, li)
+						loc.Dangling = append(loc.Dangling, fmt.Sprintf("%s is a symlink to %s, which does not exist inside the root", path, to))
+					}
+				}
+			}
 			return nil
 		}
 		if err != nil {
@@ -254,6 +276,9 @@ func (loc *Location) choose(conns []Connection) {
 	}
 	if best == nil {
 		loc.Reason = fmt.Sprintf("no database file exists: xapi would create a fresh one at %s", conns[0].Path)
+		if len(loc.Dangling) > 0 {
+			loc.Reason = fmt.Sprintf("no database file exists: %s; xapi would create a fresh one at %s", strings.Join(loc.Dangling, "; "), conns[0].Path)
+		}
 		return
 	}
 	loc.Loads = best.Path

@@ -329,11 +329,10 @@ func (p *Patch) planManifest(src *Summary, t Target) error {
 			return rel.Product, nil
 		case k == "product_brand":
 			return "XenServer", nil
+		case k == "build_number" && rel.Build != "":
+			return rel.Build, nil
 		case k == "build_number":
 			guessed = append(guessed, k)
-			if rel.Build != "" {
-				return rel.Build, nil
-			}
 			return "0", nil
 		}
 		guessed = append(guessed, k)
@@ -407,7 +406,9 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 				if drop[string(a.Name)] || p.DropCTimes && (string(a.Name) == "__ctime" || string(a.Name) == "__mtime") {
 					continue
 				}
-				if p.Reencode && !isRowAttr(a.Name) && bytes.IndexByte(a.Raw, '%') >= 0 {
+				// A '%' may be written as &#37;: a value with an entity
+				// goes through reencodeLegacy too (its decoding path).
+				if p.Reencode && !isRowAttr(a.Name) && (a.ent || bytes.IndexByte(a.Raw, '%') >= 0) {
 					start := len(arena)
 					if arena, err = reencodeLegacy(arena, a.Raw, &tmp); err != nil {
 						return &SyntaxError{Offset: ev.Row.Offset, Table: ev.Table, Row: ev.Row.N, Ref: string(ev.Row.Ref()), Msg: string(a.Name) + ": " + err.Error()}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -61,6 +62,7 @@ type Reader struct {
 	s          *scanner
 	compressed bool
 	manifest   Manifest
+	problems   []string
 	decl       bool
 
 	table      string
@@ -98,7 +100,11 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	if n == 2 && bytes.Equal(head, gzipMagic) {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, &SyntaxError{Compressed: true, Msg: "gzip: " + err.Error()}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "gzip: ") { // klauspost's errors say it already
+				msg = "gzip: " + msg
+			}
+			return nil, &SyntaxError{Compressed: true, Msg: msg}
 		}
 		src = zr
 		rd.compressed = true
@@ -128,6 +134,10 @@ func (r *Reader) Compressed() bool { return r.compressed }
 
 // Manifest is the database's manifest.
 func (r *Reader) Manifest() Manifest { return r.manifest }
+
+// Problems are what the reader accepts but xapi's own reader would refuse
+// or misread (so far: manifest pairs with value before key).
+func (r *Reader) Problems() []string { return r.problems }
 
 // Offset is the number of (decompressed) bytes consumed so far.
 func (r *Reader) Offset() int64 { return r.s.base + int64(r.s.r) }
@@ -190,11 +200,19 @@ func (r *Reader) prolog() error {
 			if s.kind != tokStart || string(s.name) != "pair" {
 				return s.errorf(s.off, "expected <pair> in the manifest, found %s", s.describe())
 			}
-			p, err := s.pair()
+			p, valueFirst, err := s.pair()
 			if err != nil {
 				return err
 			}
+			// xapi looks keys up with List.assoc, which takes the first:
+			// a second one would be shown but never used.
+			if _, dup := r.manifest.Get(p.Key); dup {
+				return s.errorf(mOff, "manifest: key %s appears twice (xapi would use only the first)", p.Key)
+			}
 			r.manifest.Pairs = append(r.manifest.Pairs, p)
+			if valueFirst {
+				r.problems = append(r.problems, fmt.Sprintf("manifest pair %d (%s) has value before key: xapi's reader rejects it; statedb patch rewrites it key first", len(r.manifest.Pairs), p.Key))
+			}
 			if !s.self {
 				return s.errorf(s.off, "<pair> must be empty")
 			}
@@ -206,27 +224,36 @@ func (r *Reader) prolog() error {
 	return nil
 }
 
-func (s *scanner) pair() (Pair, error) {
-	var p Pair
+// pair reads a <pair>. valueFirst reports the attribute order xapi's reader
+// refuses (xenserver.md §1.2: it matches [key; value] in that order); the
+// pair is still read, as a patch rewrites it key first.
+func (s *scanner) pair() (p Pair, valueFirst bool, err error) {
 	var haveK, haveV bool
 	for _, a := range s.attrs {
 		v, err := a.Value()
 		if err != nil {
-			return p, s.errorf(s.off, "pair: %v", err)
+			return p, false, s.errorf(s.off, "pair: %v", err)
 		}
 		switch string(a.Name) {
 		case "key":
+			if haveK {
+				return p, false, s.errorf(s.off, "pair: duplicate attribute key")
+			}
 			p.Key, haveK = v, true
+			valueFirst = haveV
 		case "value":
+			if haveV {
+				return p, false, s.errorf(s.off, "pair: duplicate attribute value")
+			}
 			p.Value, haveV = v, true
 		default:
-			return p, s.errorf(s.off, "pair: unexpected attribute %q", a.Name)
+			return p, false, s.errorf(s.off, "pair: unexpected attribute %q", a.Name)
 		}
 	}
 	if !haveK || !haveV {
-		return p, s.errorf(s.off, "pair: needs both key and value")
+		return p, false, s.errorf(s.off, "pair: needs both key and value")
 	}
-	return p, nil
+	return p, valueFirst, nil
 }
 
 func (s *scanner) describe() string {

@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,10 @@ const (
 type Attr struct {
 	Name []byte
 	Raw  []byte
+	// ent: Raw has an entity or character reference, so its meaning differs
+	// from its bytes. Set by the scanner, which looks for '&' anyway, so that
+	// Scan and Patch.Apply need not search every value again.
+	ent bool
 }
 
 // Value decodes the XML layer of the attribute.
@@ -199,26 +204,89 @@ func (s *scanner) next() error {
 }
 
 // checkValues validates the raw attribute values of the tag whose bytes up
-// to its closing '>' are tag: no raw '<', well-formed entities. Searching
-// the whole tag once is much cheaper than every value on its own (a row has
-// dozens of short values), and only a tag with an '&' is looked at value by
-// value. A value's offset in tag is cap(tag) - cap(value): both slice the
-// same buffer from tag[0].
+// to its closing '>' are tag: no raw '<', no control byte XML 1.0 forbids,
+// well-formed entities. Searching the whole tag once is much cheaper than
+// every value on its own (a row has dozens of short values), and only a tag
+// with an '&' or a byte below 0x20 is looked at value by value. A value's
+// offset in tag is cap(tag) - cap(value): both slice the same buffer from
+// tag[0].
 func (s *scanner) checkValues(tag []byte) error {
 	lt := bytes.IndexByte(tag[1:], '<') >= 0
-	if !lt && bytes.IndexByte(tag, '&') < 0 {
+	// Indented files have LF and TAB between attributes, so a control byte
+	// in the tag only means its values must be looked at; the tag parser
+	// already refuses one anywhere else than in a value.
+	ctl := hasControl(tag)
+	if !lt && !ctl && bytes.IndexByte(tag, '&') < 0 {
 		return nil
 	}
-	for _, a := range s.attrs {
+	for i, a := range s.attrs {
 		at := s.off + int64(cap(tag)-cap(a.Raw))
 		if lt && bytes.IndexByte(a.Raw, '<') >= 0 {
 			return s.errorf(at, "attribute %s: raw '<' in attribute value", a.Name)
 		}
+		if ctl {
+			if j := badControl(a.Raw); j >= 0 {
+				return s.errorf(at+int64(j), "attribute %s: raw control byte 0x%02x in attribute value (XML 1.0 allows only TAB, LF and CR below 0x20)", a.Name, a.Raw[j])
+			}
+		}
+		if bytes.IndexByte(a.Raw, '&') < 0 {
+			continue
+		}
+		s.attrs[i].ent = true
 		if err := checkXMLValue(a.Raw); err != nil {
 			return s.errorf(at, "attribute %s: %v", a.Name, err)
 		}
 	}
 	return nil
+}
+
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// hasControl reports whether b has a byte below 0x20, eight bytes at a time:
+// (x - 0x20 in every byte) & ^x & 0x80 in every byte is non-zero exactly
+// when some byte of x is below 0x20 (a borrow can only start at such a
+// byte). Tags of xapi's one-line files have none, so this is the whole
+// cost of the control-byte check for them.
+func hasControl(b []byte) bool {
+	const k = 0x20 * swarOnes
+	for len(b) >= 32 {
+		// four words per branch: a row tag is a few KiB
+		x0 := binary.LittleEndian.Uint64(b)
+		x1 := binary.LittleEndian.Uint64(b[8:])
+		x2 := binary.LittleEndian.Uint64(b[16:])
+		x3 := binary.LittleEndian.Uint64(b[24:])
+		if ((x0-k)&^x0|(x1-k)&^x1|(x2-k)&^x2|(x3-k)&^x3)&swarHigh != 0 {
+			return true
+		}
+		b = b[32:]
+	}
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if (x-0x20*swarOnes)&^x&swarHigh != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// badControl is the index of the first byte of v that XML 1.0 does not
+// allow (below 0x20 other than TAB, LF, CR; xmlm rejects it), or -1.
+func badControl(v []byte) int {
+	for i, c := range v {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return i
+		}
+	}
+	return -1
 }
 
 func isNameByte(c byte) bool {

@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"hash/maphash"
 	"io"
 	"sort"
 )
@@ -16,8 +17,11 @@ type TableInfo struct {
 	// default ("", "()", OpaqueRef:NULL, false, 0, 0., the epoch): what
 	// dropping the column would lose.
 	WithData map[string]int
-	// DuplicateRefs are refs that more than one row of the table carries:
-	// xapi keys rows by ref, so it keeps only one of them.
+	// DuplicateRefs are refs that more than one row of the table carries
+	// (once per repeating row): xapi keys rows by ref, so it keeps only one
+	// of them. Refs are compared by a 64-bit hash to keep memory small: two
+	// different refs colliding among a few million rows has a probability
+	// around 1e-7, and would be listed here as a false duplicate.
 	DuplicateRefs []string
 }
 
@@ -39,6 +43,9 @@ type Summary struct {
 	// SpaceEncoding is "modern" when values use %. for spaces (xapi >= 1.57),
 	// "legacy" when they hold literal spaces, "" when no value has a space.
 	SpaceEncoding string
+	// Problems are what xapi's own reader would refuse or misread although
+	// this package accepts it (Reader.Problems), for `statedb show`.
+	Problems []string `json:"problems"`
 }
 
 // Table finds a table by name.
@@ -71,7 +78,20 @@ func isEmptyValue(raw []byte) bool {
 	return false
 }
 
-var pctDot = []byte("%.")
+// hasProtectedSpace reports a %. that Unprotect decodes as a space: not
+// the one in %%. (a percent, then a dot).
+func hasProtectedSpace(v []byte) bool {
+	for {
+		i := bytes.IndexByte(v, '%')
+		if i < 0 || i+1 == len(v) {
+			return false
+		}
+		if v[i+1] == '.' {
+			return true
+		}
+		v = v[i+2:]
+	}
+}
 
 // layout caches the attribute names of the previous row and their counters:
 // rows of a table almost always have the same attributes in the same order,
@@ -109,8 +129,8 @@ func (l *layout) rebuild(attrs []Attr, counts map[string]*int) {
 }
 
 // Scan reads a whole database and summarises it. Memory is proportional to
-// the number of distinct tables and columns plus the refs of the largest
-// table (to find duplicates), not to the file size.
+// the number of distinct tables and columns plus 8 bytes of hash per row of
+// the largest table (to find duplicate refs), not to the file size.
 func Scan(src io.Reader) (*Summary, error) {
 	r, err := NewReader(src)
 	if err != nil {
@@ -119,13 +139,16 @@ func Scan(src io.Reader) (*Summary, error) {
 	s := &Summary{Manifest: r.Manifest(), Compressed: r.Compressed()}
 	s.SchemaMajor, s.SchemaMinor, _ = s.Manifest.Schema()
 	s.Generation, _ = s.Manifest.Generation()
+	s.Problems = append([]string{}, r.Problems()...)
 	var (
 		cur    *TableInfo
 		counts map[string]*int
 		lay    layout
-		refs   map[string]bool
+		refs   map[uint64]struct{}
+		seed   = maphash.MakeSeed()
 		modern bool
 		legacy bool
+		dec    []byte
 	)
 	seen := map[string]bool{}
 	for {
@@ -146,13 +169,15 @@ func Scan(src io.Reader) (*Summary, error) {
 			cur = &s.Tables[len(s.Tables)-1]
 			counts = map[string]*int{}
 			lay = layout{}
-			refs = map[string]bool{}
+			refs = map[uint64]struct{}{}
 		case RowRead:
 			cur.Rows++
-			if ref := ev.Row.Ref(); refs[string(ref)] {
+			ref := ev.Row.Ref()
+			h := maphash.Bytes(seed, ref)
+			if _, dup := refs[h]; dup {
 				cur.DuplicateRefs = append(cur.DuplicateRefs, string(ref))
 			} else {
-				refs[string(ref)] = true
+				refs[h] = struct{}{}
 			}
 			attrs := ev.Row.Attrs
 			if !lay.matches(attrs) {
@@ -169,10 +194,20 @@ func Scan(src io.Reader) (*Summary, error) {
 				if !isEmptyValue(a.Raw) {
 					*p++
 				}
-				if !modern && bytes.Contains(a.Raw, pctDot) {
+				if modern && legacy {
+					continue
+				}
+				v := a.Raw
+				if a.ent {
+					// &#37;. is %. and &#32; a space once the XML layer
+					// is decoded; the scanner has validated the value.
+					dec, _ = appendUnescapeXML(dec[:0], v)
+					v = dec
+				}
+				if !modern && hasProtectedSpace(v) {
 					modern = true
 				}
-				if !legacy && bytes.IndexByte(a.Raw, ' ') >= 0 {
+				if !legacy && bytes.IndexByte(v, ' ') >= 0 {
 					legacy = true
 				}
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -162,6 +163,7 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	if s.SpaceEncoding == "mixed" {
 		doc.Problems = append(doc.Problems, "values use both literal spaces and %. (written by two xapi generations?)")
 	}
+	doc.Problems = append(doc.Problems, s.Problems...)
 	doc.Tables = make([]statedbTable, 0, len(s.Tables))
 	for _, t := range s.Tables {
 		if n := len(t.DuplicateRefs); n > 0 {
@@ -585,6 +587,11 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data")}, cmd.Bool("set-aside"))
+	if se := (*statedb.SyntaxError)(nil); len(a) == 1 && errors.As(err, &se) {
+		// PlanRoot names the file inside its root ("/x.db"); FILE is named
+		// as the user gave it.
+		err = xerr.Invalid(fmt.Errorf("%s: %w", shown, se))
+	}
 	if rp != nil && !o.JSON {
 		printStatedbPatch(report, shown, rp)
 	}

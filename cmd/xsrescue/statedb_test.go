@@ -602,3 +602,30 @@ func TestWriteNewFile(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+// A manifest pair with value before key loads in xsrescue but not in xapi:
+// show says so.
+func TestStatedbShowPairOrder(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "state.db")
+	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="108"/><pair value="9" key="generation_count"/></manifest><table name="VM"><row ref="OpaqueRef:1" name__label="a b"/></table></database>`
+	if err := os.WriteFile(db, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("statedb", "show", db)
+	if code != 0 || !strings.Contains(out, "problem: manifest pair 3 (generation_count) has value before key") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// statedb patch FILE names FILE in a parse error, not "/NAME" (the file
+// inside the directory it opens as the root).
+func TestStatedbPatchFileErrorName(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	if err := os.WriteFile(db, []byte(`<?xml version="1.0"?>`+"\n"+`<database><manifest><pair key="schema_major_vsn" value="5"/></manifest></database>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("statedb", "patch", db, "--to-release", "7.1", "--dry-run")
+	if code != 2 || !strings.Contains(errOut, db+": offset 32: manifest: missing key schema_minor_vsn") {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+}

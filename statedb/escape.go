@@ -226,13 +226,13 @@ func reencodeLegacy(dst, raw []byte, tmp *[2][]byte) ([]byte, error) {
 	if bytes.IndexByte(raw, '&') < 0 {
 		return appendLegacy(dst, raw), nil
 	}
+	// The protection is decoded after the XML layer (&#37;. is a space
+	// too): decode entities first, then the one pass.
 	var err error
 	if tmp[0], err = appendUnescapeXML(tmp[0][:0], raw); err != nil {
 		return dst, err
 	}
-	tmp[1] = appendUnprotect(tmp[1][:0], tmp[0])
-	tmp[0] = appendProtect(tmp[0][:0], tmp[1], true)
-	return appendEscapeXML(dst, tmp[0]), nil
+	return appendLegacy(dst, tmp[0]), nil
 }
 
 // DecodeValue decodes a raw attribute value (as it is in the file) to the
@@ -269,8 +269,16 @@ var legacyOut = func() (t [256]string) {
 	return t
 }()
 
-// appendLegacy is reencodeLegacy for a raw value without an entity (nearly
-// all of them) in one pass instead of four: each character is decoded as
+// legacyPlain marks the bytes appendLegacy writes as they are.
+var legacyPlain = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = legacyOut[c] == "" && c != ' ' && c != '%'
+	}
+	return t
+}()
+
+// appendLegacy re-encodes a value whose XML layer is already decoded (or
+// had no entity) in one pass instead of three: each character is decoded as
 // appendUnprotect does and encoded as appendProtect(legacy) and
 // appendEscapeXML do. A single space is held back until the next character
 // says whether it pairs with it into %_. FuzzReencodeLegacy checks it
@@ -279,6 +287,20 @@ func appendLegacy(dst, raw []byte) []byte {
 	space := false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
+		if legacyPlain[c] {
+			// A run of bytes written as they are: copied at once.
+			j := i + 1
+			for j < len(raw) && legacyPlain[raw[j]] {
+				j++
+			}
+			if space {
+				dst = append(dst, ' ')
+				space = false
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j - 1
+			continue
+		}
 		if c == '%' && i+1 < len(raw) {
 			switch raw[i+1] {
 			case '_':

@@ -5,24 +5,31 @@ import (
 	"testing"
 )
 
-// FuzzReencodeLegacy: the one-pass re-encoding gives exactly the bytes of
-// the four passes it stands for (unescape XML, unprotect, protect legacy,
-// escape XML) for every raw value without an entity.
+// FuzzReencodeLegacy: reencodeLegacy (one pass, after decoding entities)
+// gives exactly the bytes of the four passes it stands for (unescape XML,
+// unprotect, protect legacy, escape XML), and fails where they fail.
 func FuzzReencodeLegacy(f *testing.F) {
-	for _, s := range []string{"Local%.storage", "a%.%.b", "a%.%.%.b", " %_", "%_%.%%", "% %x%", "  x ", "50%%%.>\"", "tab%tnl%ncr%r\t\x01", "%", "%.", ""} {
+	for _, s := range []string{"Local%.storage", "a%.%.b", "a%.%.%.b", " %_", "%_%.%%", "% %x%", "  x ", "50%%%.>\"", "tab%tnl%ncr%r\t\x01", "%", "%.", "",
+		"Local&#37;.storage", "%&#46;", "a&#32;&#32;b", "&amp;&lt;&gt;&quot;&apos;", "&bad;", "xxxxxxxx%.yyyy"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if bytes.IndexByte(raw, '&') >= 0 {
+		var tmp [2][]byte
+		var err error
+		tmp[0], err = appendUnescapeXML(nil, raw)
+		var scratch [2][]byte
+		got, gerr := reencodeLegacy([]byte("x"), raw, &scratch)
+		if err != nil {
+			if gerr == nil {
+				t.Fatalf("%q: four passes fail (%v), one pass does not", raw, err)
+			}
 			return
 		}
-		var tmp [2][]byte
-		tmp[0], _ = appendUnescapeXML(nil, raw)
 		tmp[1] = appendUnprotect(nil, tmp[0])
 		tmp[0] = appendProtect(nil, tmp[1], true)
 		want := appendEscapeXML(nil, tmp[0])
-		if got := appendLegacy([]byte("x"), raw); !bytes.Equal(got[1:], want) {
-			t.Fatalf("%q: one pass %q, four passes %q", raw, got[1:], want)
+		if gerr != nil || !bytes.Equal(got[1:], want) {
+			t.Fatalf("%q: one pass %q (%v), four passes %q", raw, got[1:], gerr, want)
 		}
 	})
 }

@@ -32,12 +32,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the blob needs 4 MiB
 	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
 	before := snapshotTree(t, dir)
-	jdir := t.TempDir()
-	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=3m"))
-	defer syscall.Unmount(jdir, syscall.MNT_DETACH)
-	j, err := Open(filepath.Join(jdir, "journal.db"))
-	must(t, err)
-	defer j.Close()
+	j, jdir := journalOnTmpfs(t, "3m")
 	plan := &Plan{Changes: []Change{
 		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
 		{Kind: Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
@@ -53,7 +48,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 	}
 	must(t, os.Remove(filler))
 	// Room to start, not for the 4 MiB before-image: rolled back.
-	_, err = j.Apply(context.Background(), tgt, nil, plan)
+	_, err := j.Apply(context.Background(), tgt, nil, plan)
 	if err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("apply with a full journal: %v", err)
 	}
@@ -77,12 +72,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 func TestUndoJournalFull(t *testing.T) {
 	needRoot(t)
 	tgt, dir := testRoot(t)
-	jdir := t.TempDir()
-	must(t, syscall.Mount("tmpfs", jdir, "tmpfs", 0, "size=4m"))
-	defer syscall.Unmount(jdir, syscall.MNT_DETACH)
-	j, err := Open(filepath.Join(jdir, "journal.db"))
-	must(t, err)
-	defer j.Close()
+	j, jdir := journalOnTmpfs(t, "4m")
 	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
 		{Kind: Write, Path: "etc/motd", Content: []byte("changed\n")},
 	}})
@@ -143,6 +133,19 @@ func TestTargetFullWhileStaging(t *testing.T) {
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// journalOnTmpfs opens a journal alone on a tmpfs of size, so that a test
+// can fill its filesystem; it returns the journal and the tmpfs.
+func journalOnTmpfs(t *testing.T, size string) (*Journal, string) {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size))
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	j, err := Open(filepath.Join(dir, "journal.db"))
+	must(t, err)
+	t.Cleanup(func() { j.Close() })
+	return j, dir
+}
 
 func mapsEqualT(a, b map[string]string) bool {
 	if len(a) != len(b) {

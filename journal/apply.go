@@ -65,6 +65,9 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("%w; nothing was changed", err)
 	}
+	if err := j.refuseIfInterrupted(ctx, tgt); err != nil {
+		return nil, err
+	}
 	opUUID := uuid.NewString()
 	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps)
 	if err != nil {
@@ -661,11 +664,32 @@ func ExternalOnly(op *OpDetail) error {
 // quote: Interrupted puts it in SQL.
 const undoInterrupted = "undo interrupted: run xsrescue journal recover (or the same undo again) to finish it"
 
+// refuseIfInterrupted refuses (exit 3) a new op on a target that has an
+// interrupted one: recover would later put that op's before-images back
+// over whatever the new op changed.
+func (j *Journal) refuseIfInterrupted(ctx context.Context, tgt *target.Target) error {
+	ops, err := j.Interrupted(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if op.Target == tgt.Identity {
+			what := "was interrupted while " + op.Status
+			if op.Status == StatusApplied {
+				what = "was being undone when it was interrupted"
+			}
+			return xerr.Refusedf("op %d on this target %s: run xsrescue journal recover first (nothing was changed)", op.ID, what)
+		}
+	}
+	return nil
+}
+
 // Recover rolls back every op of tgt left planned or applying by a crash,
 // all or nothing per op, finishes every undo a crash interrupted (the
 // target is then as before the op, which is where the user was going),
-// and returns what it did.
-func (j *Journal) Recover(ctx context.Context, tgt *target.Target) ([]*Result, error) {
+// and returns what it did. Like undo, it refuses (ErrDrift, exit 3) an op
+// whose paths are neither as the op left them nor as before, unless force.
+func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) ([]*Result, error) {
 	ops, err := j.Interrupted(ctx)
 	if err != nil {
 		return nil, err
@@ -678,6 +702,17 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target) ([]*Result, e
 		steps, err := j.loadSteps(ctx, op.ID)
 		if err != nil {
 			return out, err
+		}
+		if !force {
+			var drift []string
+			for _, s := range steps {
+				if d := s.drift(tgt.Root); d != "" {
+					drift = append(drift, d)
+				}
+			}
+			if len(drift) > 0 {
+				return out, xerr.Refusedf("recover op %d: %w: %s (nothing was changed; --force restores anyway)", op.ID, ErrDrift, joinLimit(drift, 5))
+			}
 		}
 		status, msg := StatusRolledBack, "interrupted; rolled back by recover"
 		if op.Status == StatusApplied {

@@ -3,7 +3,9 @@ package journal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -146,7 +148,7 @@ func TestCrashRecovery(t *testing.T) {
 		must(t, err)
 		j, err := Open(dir + ".journal")
 		must(t, err)
-		rec, err := j.Recover(context.Background(), tgt)
+		rec, err := j.Recover(context.Background(), tgt, false)
 		if err != nil {
 			t.Fatalf("run %d (phase %q, kill after %s): recover: %v", i, phase, delay, err)
 		}
@@ -208,7 +210,7 @@ func TestCrashDuringUndo(t *testing.T) {
 		if len(ops) != 1 || ops[0].Status != StatusApplied {
 			t.Fatalf("%s: interrupted %+v, want op 1 (applied, undo interrupted)", phase, ops)
 		}
-		rec, err := j.Recover(context.Background(), tgt)
+		rec, err := j.Recover(context.Background(), tgt, false)
 		if err != nil || len(rec) != 1 || rec[0].Status != StatusUndone {
 			t.Fatalf("%s: recover %+v %v", phase, rec, err)
 		}
@@ -225,6 +227,39 @@ func TestCrashDuringUndo(t *testing.T) {
 		}
 		j.Close()
 		tgt.Close()
+	}
+}
+
+// While an op is interrupted, a new op on the target is refused: recover
+// would put the old op's before-images back over it. And recover refuses a
+// path changed since the crash unless forced.
+func TestInterruptedOpGuards(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	crashRoot(t, dir)
+	runCrasher(t, dir, "", 0)
+	runCrasher(t, dir, "restored-1", 0, "XSRESCUE_JOURNAL_CRASHER_UNDO=1")
+	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
+	must(t, err)
+	defer tgt.Close()
+	j, err := Open(dir + ".journal")
+	must(t, err)
+	defer j.Close()
+
+	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("x\n")}}})
+	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {
+		t.Fatalf("apply while op 1's undo is interrupted: %v", err)
+	}
+	// Someone edits a file the interrupted undo already restored.
+	edited := filepath.Join(dir, "etc/a.conf")
+	must(t, os.WriteFile(edited, []byte("edited since\n"), 0o644))
+	if _, err := j.Recover(context.Background(), tgt, false); !errors.Is(err, ErrDrift) {
+		t.Fatalf("recover over an edited file: %v", err)
+	}
+	if got, _ := os.ReadFile(edited); string(got) != "edited since\n" {
+		t.Fatal("recover overwrote the edit")
+	}
+	if rec, err := j.Recover(context.Background(), tgt, true); err != nil || len(rec) != 1 {
+		t.Fatalf("recover --force: %v %v", rec, err)
 	}
 }
 
@@ -279,7 +314,7 @@ func TestStaleTempsOfUnknownOp(t *testing.T) {
 	j, err := Open(filepath.Join(base, "other.journal"))
 	must(t, err)
 	defer j.Close()
-	rec, err := j.Recover(context.Background(), tgt)
+	rec, err := j.Recover(context.Background(), tgt, false)
 	must(t, err)
 	if len(rec) != 0 {
 		t.Fatalf("recover rolled back %d ops of an empty journal", len(rec))

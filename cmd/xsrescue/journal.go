@@ -69,11 +69,16 @@ func init() {
 					Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
 						"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
 						"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
-						"original command again afterwards. The target defaults to the one the op recorded.\n" +
+						"original command again afterwards. An undo a crash interrupted is finished instead (the\n" +
+						"op becomes 'undone'). While an op is interrupted, new ops on its target are refused.\n" +
+						"The target defaults to the one the op recorded.\n" +
 						"Staging files no op accounts for (.xsrescue-UUID-N.tmp anywhere in the root, e.g. left\n" +
 						"by an op journaled elsewhere) are removed too and reported.\n\n" +
+						"A path that is neither as the op left it nor as before (changed since, by hand or\n" +
+						"another tool) stops recover (exit 3) with nothing changed; --force restores anyway.\n\n" +
 						"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
-					Flags:  targetFlags(),
+					Flags: append(targetFlags(),
+						&cli.BoolFlag{Name: "force", Usage: "restore even files that changed since the op"}),
 					Action: runJournalRecover,
 				},
 				{
@@ -470,7 +475,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	if j != nil {
-		res, err := j.Recover(ctx, tgt)
+		res, err := j.Recover(ctx, tgt, cmd.Bool("force"))
 		if err != nil {
 			return err
 		}

@@ -93,8 +93,17 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if code, _, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "made no change that undo can put back") {
 			t.Errorf("undo of save-partition: exit %d %s", code, errOut)
 		}
+		// Named by its disk instead of its journal: the partition is looked
+		// at read-only, and neither undo (no journal there) nor recover
+		// (nothing to do) mounts it read-write.
+		if code, _, errOut := runCLI("journal", "undo", "1", "--disk", img, "--partition", "2", "--yes"); code != 1 || !strings.Contains(errOut, "no journal at") {
+			t.Errorf("undo --disk: exit %d %s", code, errOut)
+		}
+		if code, out, errOut := runCLI("journal", "recover", "--disk", img, "--partition", "2", "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
+			t.Errorf("recover --disk: exit %d %s %s", code, out, errOut)
+		}
 		if imageSum(t, img) != start {
-			t.Fatal("undo of save-partition wrote to the disk")
+			t.Fatal("undo or recover of save-partition wrote to the disk")
 		}
 
 		scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)

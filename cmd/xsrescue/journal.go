@@ -248,8 +248,22 @@ func deref(s *string) string {
 // target is used. With orNone, a target without a journal gives a nil
 // journal instead of an error. A dry run opens both read-only: it must not
 // even replay a dirty filesystem journal.
-func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
+//
+// A --disk is mounted read-write only when worth says there is something to
+// write: it is first opened read-only and worth looks with the journal (nil
+// when there is none) opened read-only; a read-write mount alone writes the
+// partition's superblock (and replays a dirty ext3 journal), which must not
+// happen to a partition there is nothing to restore on.
+func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error),
+	worth func(*journal.Journal, *target.Target) (bool, error)) (*journal.Journal, *target.Target, error) {
 	writable := !cmd.Bool("dry-run")
+	if writable && cmd.String("disk") != "" {
+		need, err := probeReadOnly(ctx, cmd, orNone, worth)
+		if err != nil {
+			return nil, nil, err
+		}
+		writable = need
+	}
 	open := journal.Open
 	if !writable {
 		open = journal.OpenReadOnly
@@ -308,6 +322,30 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 	return j, tgt, nil
 }
 
+// probeReadOnly opens the --disk target and its journal read-only and asks
+// worth whether the repair has anything to write.
+func probeReadOnly(ctx context.Context, cmd *cli.Command, orNone bool, worth func(*journal.Journal, *target.Target) (bool, error)) (bool, error) {
+	tgt, err := openTarget(ctx, cmd, false)
+	if err != nil {
+		return false, err
+	}
+	defer tgt.Close()
+	p, err := journalPathFor(cmd, tgt, false)
+	if err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	var j *journal.Journal
+	if _, err := os.Stat(p); err == nil {
+		if j, err = journal.OpenReadOnly(p); err != nil {
+			return false, err
+		}
+		defer j.Close()
+	} else if !orNone {
+		return false, fmt.Errorf("journal: %w at %s", errNoJournal, journalShown(tgt, p))
+	}
+	return worth(j, tgt)
+}
+
 func deref0(p *int) int {
 	if p == nil {
 		return 0
@@ -333,6 +371,15 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 			return nil, err
 		}
 		return &op.OpInfo, nil
+	}, func(j *journal.Journal, tgt *target.Target) (bool, error) {
+		op, err := j.Op(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if err := journal.ExternalOnly(op); err != nil {
+			return false, err
+		}
+		return true, j.CheckUndo(ctx, tgt, id, cmd.Bool("force"))
 	})
 	if err != nil {
 		return err
@@ -421,6 +468,14 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 			}
 		}
 		return &ops[0], nil
+	}, func(j *journal.Journal, tgt *target.Target) (bool, error) {
+		if j != nil {
+			if ops, err := j.Interrupted(ctx); err != nil || len(ops) > 0 {
+				return true, err
+			}
+		}
+		temps, err := journal.StaleTemps(tgt.Root)
+		return len(temps) > 0, err
 	})
 	if err != nil {
 		return err

@@ -152,7 +152,9 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	rec := &journal.ExternalRecord{Type: "partition-image", Name: absPath(image), SHA256: sc.SHA256,
-		Rollback: fmt.Sprintf("xsrescue disk restore-partition %s --partition %d --from %s", diskPath, p.Number, absPath(image))}
+		// A save changed nothing on the disk: rolling it back is removing
+		// the image (restoring it would write the partition).
+		Rollback: "rm -- " + quoteShell(absPath(image)) + " " + quoteShell(absPath(partimage.SidecarPath(image)))}
 	res, err := recordExternal(ctx, cmd, d, p, image, "disk save-partition", rec,
 		fmt.Sprintf("partition %d (%s) of %s saved to %s", p.Number, dash(p.Role), diskPath, image))
 	if err != nil {

@@ -90,7 +90,7 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		// Undo has nothing to put back for an image saved outside any root:
 		// refused before the partition is even mounted (a read-write mount
 		// would write its superblock), and the op stays applied.
-		if code, _, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "made no change that undo can put back") {
+		if code, _, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "made no change that undo can put back") || !strings.Contains(errOut, "rm -- "+snap+" "+snap+".json") {
 			t.Errorf("undo of save-partition: exit %d %s", code, errOut)
 		}
 		// Named by its disk instead of its journal: the partition is looked

@@ -684,6 +684,12 @@ func (j *Journal) refuseIfInterrupted(ctx context.Context, tgt *target.Target) e
 	return nil
 }
 
+// UndoInterrupted reports whether op is an applied op whose undo a crash
+// interrupted (recover finishes it).
+func UndoInterrupted(op OpInfo) bool {
+	return op.Status == StatusApplied && op.Error != nil && *op.Error == undoInterrupted
+}
+
 // Recover rolls back every op of tgt left planned or applying by a crash,
 // all or nothing per op, finishes every undo a crash interrupted (the
 // target is then as before the op, which is where the user was going),

@@ -207,7 +207,7 @@ func TestCrashDuringUndo(t *testing.T) {
 		must(t, err)
 		ops, err := j.Interrupted(context.Background())
 		must(t, err)
-		if len(ops) != 1 || ops[0].Status != StatusApplied {
+		if len(ops) != 1 || !UndoInterrupted(ops[0]) {
 			t.Fatalf("%s: interrupted %+v, want op 1 (applied, undo interrupted)", phase, ops)
 		}
 		rec, err := j.Recover(context.Background(), tgt, false)

@@ -166,7 +166,11 @@ func runJournalList(ctx context.Context, cmd *cli.Command) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
 		for _, o := range ops {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, o.Status, o.Started, o.Changes, shellLine(o.Argv))
+			status := o.Status
+			if journal.UndoInterrupted(o) {
+				status += " (undo interrupted: run journal recover)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, status, o.Started, o.Changes, shellLine(o.Argv))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -154,6 +155,10 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return xerr.ExitOK
 	}
 	code := exitCode(err)
+	if ctx.Err() != nil && strings.Contains(err.Error(), context.Canceled.Error()) {
+		// Ctrl-C or SIGTERM: what was cut short says "context canceled".
+		err = errors.New(strings.ReplaceAll(err.Error(), context.Canceled.Error(), "interrupted"))
+	}
 	var rep reportedError
 	if jsonRequested(argv) && !errors.As(err, &rep) {
 		doc := map[string]any{"error": map[string]any{"message": err.Error(), "exit_code": code}}
@@ -288,6 +293,9 @@ func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func
 	if _, err := os.Lstat(path); err == nil {
 		return 0, "", refuse()
 	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return 0, "", xerr.Invalidf("%s: %s is not a directory: nothing was written", path, filepath.Dir(path))
+	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".xsrescue-partial")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -313,6 +321,9 @@ func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func
 	}
 	if err != nil {
 		os.Remove(tmp)
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == tmp {
+			err = pe.Err // the partial file is gone: name the file asked for
+		}
 		if errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted")
 		}

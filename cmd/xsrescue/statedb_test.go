@@ -629,3 +629,16 @@ func TestStatedbPatchFileErrorName(t *testing.T) {
 		t.Fatalf("exit %d %s", code, errOut)
 	}
 }
+
+// Ctrl-C (a cancelled context) is reported as "interrupted", never as Go's
+// "context canceled"; the exit code stays 1.
+func TestInterruptedMessage(t *testing.T) {
+	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 3, Seed: "host1"}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var o, e strings.Builder
+	code := run(ctx, []string{"xsrescue", "statedb", "patch", "--root", dir, "--to-release", "7.1", "-o", filepath.Join(t.TempDir(), "out.db")}, strings.NewReader(""), &o, &e)
+	if code != 1 || strings.Contains(e.String(), "context canceled") || !strings.Contains(e.String(), "interrupted") {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+}

@@ -700,6 +700,11 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) (
 	if err != nil {
 		return nil, err
 	}
+	if len(ops) > 0 {
+		if err := j.roomToRecord(); err != nil {
+			return nil, fmt.Errorf("recover: %w; nothing was changed", err)
+		}
+	}
 	var out []*Result
 	for _, op := range ops {
 		if err := checkTarget(op, tgt); err != nil {

@@ -114,9 +114,11 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID string, id int64, steps []*step) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var late map[int]string
 	snapped := make(chan error, 1)
 	go func() {
-		err := j.snapshot(ctx, root, id, steps)
+		var err error
+		late, err = j.snapshot(ctx, root, id, steps)
 		if err != nil {
 			cancel()
 		}
@@ -132,6 +134,11 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 	}
 	if err != nil {
 		return err
+	}
+	for _, s := range steps {
+		if sum, ok := late[s.seq]; ok {
+			s.before.SHA256 = sum
+		}
 	}
 	if err := j.recordAfter(id, steps); err != nil {
 		return err
@@ -157,36 +164,64 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 
 // snapshot stores the before-image of every file a change replaces or
 // removes, then records which blob holds it. Until then no change is
-// committed, so an op interrupted here has nothing to restore.
-func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, steps []*step) error {
-	blobs := map[int]string{}
+// committed, so an op interrupted here has nothing to restore. The old file
+// of a streamed rewrite was not hashed while planning (prepare): it is
+// hashed here, beside the staging, and its before-state completed. It
+// returns those hashes by change number, for the caller to put in the steps
+// once the staging (which reads the steps) is done.
+func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, steps []*step) (map[int]string, error) {
+	blobs, late := map[int]string{}, map[int]string{}
 	for _, s := range steps {
 		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
 			continue
 		}
-		err := j.putBlob(ctx, s.before.SHA256, s.before.Size, func() (io.ReadCloser, error) { return openAt(root, s.path) })
-		if err != nil {
-			return fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
+		open := func() (io.ReadCloser, error) { return openAt(root, s.path) }
+		sum := s.before.SHA256
+		if sum == "" {
+			r, err := open()
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
+			}
+			var n int64
+			sum, n, err = hashReader(ctxReader{ctx, r})
+			r.Close()
+			if err == nil && n != s.before.Size {
+				err = fmt.Errorf("it changed since it was planned (%d bytes, planned %d)", n, s.before.Size)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
+			}
+			late[s.seq] = sum
 		}
-		blobs[s.seq] = s.before.SHA256
+		if err := j.putBlob(ctx, sum, s.before.Size, open); err != nil {
+			return nil, fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
+		}
+		blobs[s.seq] = sum
 	}
 	if len(blobs) == 0 {
-		return nil
+		return late, nil
 	}
 	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("journal %s: %w", j.path, err)
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	defer tx.Rollback()
-	for seq, sum := range blobs {
-		if _, err := tx.Exec("UPDATE changes SET before_sha256 = ? WHERE op = ? AND seq = ?", sum, id, seq); err != nil {
-			return fmt.Errorf("journal %s: %w", j.path, err)
+	for _, s := range steps {
+		sum, ok := blobs[s.seq]
+		if !ok {
+			continue
+		}
+		b := s.before
+		b.SHA256 = sum
+		before, _ := json.Marshal(b)
+		if _, err := tx.Exec("UPDATE changes SET before_sha256 = ?, before = ? WHERE op = ? AND seq = ?", sum, string(before), id, s.seq); err != nil {
+			return nil, fmt.Errorf("journal %s: %w", j.path, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("journal %s: %w", j.path, err)
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
 	}
-	return nil
+	return late, nil
 }
 
 func stageAll(ctx context.Context, root *target.Root, opUUID string, steps []*step) error {

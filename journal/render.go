@@ -69,7 +69,7 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 		return nil
 	}
 	if s.c.Stream != nil {
-		_, err := fmt.Fprintf(w, "#    rewritten as a stream: sha256 %s -> (hashed while it is written)\n", orNone(s.before.SHA256))
+		_, err := fmt.Fprintf(w, "#    rewritten as a stream: both sha256 are taken while it is applied (snapshot, write)\n")
 		return err
 	}
 	_, err := fmt.Fprintf(w, "#    binary or large: sha256 %s -> %s\n", orNone(s.before.SHA256), orNone(s.after.SHA256))

@@ -76,7 +76,13 @@ func (s *step) prepare(root *target.Root) error {
 	if s.path == "." {
 		return fmt.Errorf("the root itself cannot be changed")
 	}
-	s.before, err = captureAtHashing(root, s.path, hashCached)
+	// The old file of a streamed rewrite (a large database) is hashed by
+	// the snapshot, beside the staging, rather than here in the sequence.
+	hash := hashCached
+	if c.Kind == Write && c.Stream != nil {
+		hash = noHash
+	}
+	s.before, err = captureAtHashing(root, s.path, hash)
 	if err != nil {
 		return err
 	}

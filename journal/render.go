@@ -34,6 +34,22 @@ func Render(w io.Writer, root *target.Root, plan *Plan) error {
 	return nil
 }
 
+// Describe returns the changes plan would make, as Apply's result lists
+// them, without touching anything (for a --dry-run --json document). A
+// streamed content is not produced: its after_sha256 is empty, and so is
+// the before_sha256 of the file it replaces.
+func Describe(root *target.Root, plan *Plan) ([]ChangeResult, error) {
+	steps, err := prepare(root, plan)
+	if err != nil {
+		return nil, err
+	}
+	out := []ChangeResult{}
+	for _, s := range steps {
+		out = append(out, s.result())
+	}
+	return out, nil
+}
+
 func renderStep(w io.Writer, root *target.Root, s *step) error {
 	fmt.Fprintf(w, "# %d. %s\n", s.seq, s.describe())
 	if s.c.Why != "" {

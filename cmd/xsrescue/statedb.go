@@ -457,17 +457,18 @@ func statedbPatchCommand() *cli.Command {
 
 // statedbPatchDoc is the JSON document of `statedb patch` (docs/json.md).
 type statedbPatchDoc struct {
-	Path           string             `json:"path"`
-	Root           string             `json:"root"`
-	Compressed     bool               `json:"compressed"`
-	ManifestBefore map[string]string  `json:"manifest_before"`
-	ManifestAfter  map[string]string  `json:"manifest_after"`
-	Patch          *statedb.Patch     `json:"patch"`
-	Competitors    []statedb.SideFile `json:"competitors"`
-	SetAside       bool               `json:"set_aside"`
-	DryRun         bool               `json:"dry_run"`
-	Op             *journal.Result    `json:"op"`
-	Output         *patchOutput       `json:"output"`
+	Path           string                 `json:"path"`
+	Root           string                 `json:"root"`
+	Compressed     bool                   `json:"compressed"`
+	ManifestBefore map[string]string      `json:"manifest_before"`
+	ManifestAfter  map[string]string      `json:"manifest_after"`
+	Patch          *statedb.Patch         `json:"patch"`
+	Competitors    []statedb.SideFile     `json:"competitors"`
+	SetAside       bool                   `json:"set_aside"`
+	DryRun         bool                   `json:"dry_run"`
+	Op             *journal.Result        `json:"op"`
+	Output         *patchOutput           `json:"output"`
+	Plan           []journal.ChangeResult `json:"plan"`
 }
 
 // patchOutput is what `statedb patch --output` wrote.
@@ -598,6 +599,14 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// The changes an in-place patch makes (or would make: --dry-run), taken
+	// before they are applied; --output changes nothing in the root.
+	plan := []journal.ChangeResult{}
+	if o.JSON && out == "" {
+		if plan, err = journal.Describe(tgt.Root, rp.Plan); err != nil {
+			return err
+		}
+	}
 	var res *journal.Result
 	var wrote *patchOutput
 	if out != "" {
@@ -620,6 +629,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		ManifestBefore: rp.Patch.ManifestBefore.Map(), ManifestAfter: rp.Patch.ManifestAfter.Map(),
 		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res, Output: wrote,
 	}
+	doc.Plan = plan
 	for i := range doc.Competitors {
 		doc.Competitors[i].Path = "/" + doc.Competitors[i].Path
 	}

@@ -288,13 +288,25 @@ func TestStatedbPatchOutput(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "patched.db")
 
+	// --dry-run --json lists the changes the in-place patch would make.
+	code, stdout, errOut := patch("--dry-run", "--json")
+	var dry struct {
+		Plan []struct {
+			Kind string `json:"kind"`
+			Path string `json:"path"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &dry); code != 0 || err != nil || len(dry.Plan) == 0 || dry.Plan[0].Kind != "write" || dry.Plan[0].Path != "var/lib/xcp/state.db" {
+		t.Fatalf("dry run plan: exit %d %v\n%s%s", code, err, stdout, errOut)
+	}
+
 	if code, _, errOut := patch("--output", out, "--dry-run"); code != 0 || !strings.Contains(errOut, "nothing was written") {
 		t.Fatalf("dry run: exit %d %s", code, errOut)
 	}
 	if _, err := os.Lstat(out); err == nil {
 		t.Fatal("--dry-run --output wrote the file")
 	}
-	code, stdout, errOut := patch("--output", out, "--json")
+	code, stdout, errOut = patch("--output", out, "--json")
 	if code != 0 {
 		t.Fatalf("--output: exit %d\n%s\n%s", code, stdout, errOut)
 	}

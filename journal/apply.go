@@ -632,14 +632,8 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 		return nil, nil, err
 	}
 	if !force {
-		var drift []string
-		for _, s := range steps {
-			if d := s.drift(tgt.Root); d != "" {
-				drift = append(drift, d)
-			}
-		}
-		if len(drift) > 0 {
-			return nil, nil, xerr.Refusedf("undo op %d: %w: %s (nothing was changed; --force restores anyway)", id, ErrDrift, joinLimit(drift, 5))
+		if err := checkDrift(tgt.Root, steps); err != nil {
+			return nil, nil, fmt.Errorf("undo op %d: %w", id, err)
 		}
 	}
 	return op, steps, nil
@@ -750,14 +744,8 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) (
 			return out, err
 		}
 		if !force {
-			var drift []string
-			for _, s := range steps {
-				if d := s.drift(tgt.Root); d != "" {
-					drift = append(drift, d)
-				}
-			}
-			if len(drift) > 0 {
-				return out, xerr.Refusedf("recover op %d: %w: %s (nothing was changed; --force restores anyway)", op.ID, ErrDrift, joinLimit(drift, 5))
+			if err := checkDrift(tgt.Root, steps); err != nil {
+				return out, fmt.Errorf("recover op %d: %w", op.ID, err)
 			}
 		}
 		status, msg := StatusRolledBack, "interrupted; rolled back by recover"
@@ -789,6 +777,21 @@ func (j *Journal) result(op OpInfo, status string, steps []*step) *Result {
 func checkTarget(op OpInfo, tgt *target.Target) error {
 	if op.Target != tgt.Identity {
 		return xerr.Refusedf("op %d was made on %s, this target is %s: %w", op.ID, op.Target, tgt.Identity, ErrWrongTarget)
+	}
+	return nil
+}
+
+// checkDrift refuses (exit 3, ErrDrift) steps whose paths are neither as
+// the op left them nor as before, listing them.
+func checkDrift(root *target.Root, steps []*step) error {
+	var drift []string
+	for _, s := range steps {
+		if d := s.drift(root); d != "" {
+			drift = append(drift, d)
+		}
+	}
+	if len(drift) > 0 {
+		return xerr.Refusedf("%w: %s (nothing was changed; --force restores anyway)", ErrDrift, joinLimit(drift, 5))
 	}
 	return nil
 }

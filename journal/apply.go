@@ -65,7 +65,7 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("%w; nothing was changed", err)
 	}
-	if err := j.refuseIfInterrupted(ctx, tgt); err != nil {
+	if err := j.CheckNoInterrupted(ctx, tgt); err != nil {
 		return nil, err
 	}
 	opUUID := uuid.NewString()
@@ -693,24 +693,38 @@ func ExternalOnly(op *OpDetail) error {
 // quote: Interrupted puts it in SQL.
 const undoInterrupted = "undo interrupted: run xsrescue journal recover (or the same undo again) to finish it"
 
-// refuseIfInterrupted refuses (exit 3) a new op on a target that has an
-// interrupted one: recover would later put that op's before-images back
-// over whatever the new op changed.
-func (j *Journal) refuseIfInterrupted(ctx context.Context, tgt *target.Target) error {
+// InterruptedOn lists the interrupted ops (see Interrupted) of tgt only:
+// one journal may serve several targets, and another target's crash is
+// not this one's business.
+func (j *Journal) InterruptedOn(ctx context.Context, tgt *target.Target) ([]OpInfo, error) {
 	ops, err := j.Interrupted(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var mine []OpInfo
 	for _, op := range ops {
 		if op.Target == tgt.Identity {
-			what := "was interrupted while " + op.Status
-			if op.Status == StatusApplied {
-				what = "was being undone when it was interrupted"
-			}
-			return xerr.Refusedf("op %d on this target %s: run xsrescue journal recover first (nothing was changed)", op.ID, what)
+			mine = append(mine, op)
 		}
 	}
-	return nil
+	return mine, nil
+}
+
+// CheckNoInterrupted refuses (exit 3) a new op, even an empty one, on a
+// target that has an interrupted op: recover would later put that op's
+// before-images back over whatever the new op changed, and "already as
+// requested" would be a lie until then.
+func (j *Journal) CheckNoInterrupted(ctx context.Context, tgt *target.Target) error {
+	ops, err := j.InterruptedOn(ctx, tgt)
+	if err != nil || len(ops) == 0 {
+		return err
+	}
+	op := ops[0]
+	what := "was interrupted while " + op.Status
+	if op.Status == StatusApplied {
+		what = "was being undone when it was interrupted"
+	}
+	return xerr.Refusedf("op %d on this target %s: run xsrescue journal recover first (nothing was changed)", op.ID, what)
 }
 
 // UndoInterrupted reports whether op is an applied op whose undo a crash
@@ -719,14 +733,41 @@ func UndoInterrupted(op OpInfo) bool {
 	return op.Status == StatusApplied && op.Error != nil && *op.Error == undoInterrupted
 }
 
-// Recover rolls back every op of tgt left planned or applying by a crash,
+// CheckRecover returns the refusal Recover would give (drift, unless force)
+// without changing anything: for a dry run, and before asking.
+func (j *Journal) CheckRecover(ctx context.Context, tgt *target.Target, force bool) error {
+	if force {
+		return nil
+	}
+	ops, err := j.InterruptedOn(ctx, tgt)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		steps, err := j.loadSteps(ctx, op.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkDrift(tgt.Root, steps); err != nil {
+			return fmt.Errorf("recover op %d: %w", op.ID, err)
+		}
+	}
+	return nil
+}
+
+// Recover rolls back every op of tgt left planned or applying by a crash
+// (ops of other targets in the same journal are left alone),
 // all or nothing per op, finishes every undo a crash interrupted (the
 // target is then as before the op, which is where the user was going),
 // and returns what it did. Like undo, it refuses (ErrDrift, exit 3) an op
 // whose paths are neither as the op left them nor as before, unless force.
 func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) ([]*Result, error) {
-	ops, err := j.Interrupted(ctx)
+	ops, err := j.InterruptedOn(ctx, tgt)
 	if err != nil {
+		return nil, err
+	}
+	// All checked before any is rolled back: a refusal changes nothing.
+	if err := j.CheckRecover(ctx, tgt, force); err != nil {
 		return nil, err
 	}
 	if len(ops) > 0 {
@@ -743,11 +784,7 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) (
 		if err != nil {
 			return out, err
 		}
-		if !force {
-			if err := checkDrift(tgt.Root, steps); err != nil {
-				return out, fmt.Errorf("recover op %d: %w", op.ID, err)
-			}
-		}
+
 		status, msg := StatusRolledBack, "interrupted; rolled back by recover"
 		if op.Status == StatusApplied {
 			status, msg = StatusUndone, ""

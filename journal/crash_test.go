@@ -263,6 +263,34 @@ func TestInterruptedOpGuards(t *testing.T) {
 	}
 }
 
+// One journal, two targets: A's interrupted op neither blocks B nor is
+// touched by B's recover.
+func TestInterruptedOtherTarget(t *testing.T) {
+	base := t.TempDir()
+	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
+	crashRoot(t, a)
+	crashRoot(t, b)
+	runCrasher(t, a, "committed", 0) // op 1 of a.journal: applying
+	tb, err := target.Open(context.Background(), target.Options{Root: b})
+	must(t, err)
+	defer tb.Close()
+	j, err := Open(a + ".journal")
+	must(t, err)
+	defer j.Close()
+	if _, err := j.Apply(context.Background(), tb, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("b\n")}}}); err != nil {
+		t.Fatalf("apply on b while a has an interrupted op: %v", err)
+	}
+	if rec, err := j.Recover(context.Background(), tb, false); err != nil || len(rec) != 0 {
+		t.Fatalf("recover on b: %v %v", rec, err)
+	}
+	ta, err := target.Open(context.Background(), target.Options{Root: a})
+	must(t, err)
+	defer ta.Close()
+	if rec, err := j.Recover(context.Background(), ta, false); err != nil || len(rec) != 1 || rec[0].Status != StatusRolledBack {
+		t.Fatalf("recover on a: %v %v", rec, err)
+	}
+}
+
 // runCrasher runs the crasher on dir (env: XSRESCUE_JOURNAL_CRASHER_UNDO=1
 // makes it undo op 1 instead of applying); with phase it kills itself
 // there, with delay the test kills it after delay.

@@ -6,6 +6,7 @@
 package target
 
 import (
+	"path/filepath"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,13 @@ func Open(ctx context.Context, o Options) (*Target, error) {
 		if err != nil {
 			return nil, xerr.Invalid(err)
 		}
-		return &Target{Root: r, Identity: r.Dir()}, nil
+		// The same directory reached through a symlink is the same target:
+		// ops and their guards are matched by identity.
+		id, err := filepath.EvalSymlinks(r.Dir())
+		if err != nil {
+			id = r.Dir()
+		}
+		return &Target{Root: r, Identity: id}, nil
 	case o.Disk != "":
 		return openDisk(ctx, o)
 	default:

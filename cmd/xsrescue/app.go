@@ -298,6 +298,9 @@ func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".xsrescue-partial")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return 0, "", fmt.Errorf("write %s: %w (nothing was written)", path, pe.Err)
+	}
 	if err != nil {
 		return 0, "", err
 	}

@@ -453,6 +453,8 @@ func undoNeedsTarget(ctx context.Context, cmd *cli.Command, id int64) error {
 // recoverDoc is what journal recover reports: the ops rolled back and the
 // staging files removed (paths relative to the root).
 type recoverDoc struct {
+	Interrupted  []journal.OpInfo  `json:"interrupted"`   // found (what a dry run would recover)
+	StagingFiles []string          `json:"staging_files"` // found, no op accounting for them
 	Recovered    []*journal.Result `json:"recovered"`
 	RemovedTemps []string          `json:"removed_temps"`
 }
@@ -474,7 +476,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return &ops[0], nil
 	}, func(j *journal.Journal, tgt *target.Target) (bool, error) {
 		if j != nil {
-			if ops, err := j.Interrupted(ctx); err != nil || len(ops) > 0 {
+			if ops, err := j.InterruptedOn(ctx, tgt); err != nil || len(ops) > 0 {
 				return true, err
 			}
 		}
@@ -485,7 +487,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := output(cmd)
-	doc := recoverDoc{Recovered: []*journal.Result{}, RemovedTemps: []string{}}
+	doc := recoverDoc{Interrupted: []journal.OpInfo{}, StagingFiles: []string{}, Recovered: []*journal.Result{}, RemovedTemps: []string{}}
 	if tgt == nil {
 		// --journal alone and nothing interrupted: no target to look into.
 		return o.Emit(doc, func(w io.Writer) error {
@@ -497,7 +499,11 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	var ops []journal.OpInfo
 	if j != nil { // nil: nothing was journaled, but staging files may be left
 		defer j.Close()
-		if ops, err = j.Interrupted(ctx); err != nil {
+		if ops, err = j.InterruptedOn(ctx, tgt); err != nil {
+			return err
+		}
+		// Refusals (drift) before the list of what will not happen.
+		if err := j.CheckRecover(ctx, tgt, cmd.Bool("force")); err != nil {
 			return err
 		}
 	}
@@ -505,6 +511,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	doc.Interrupted, doc.StagingFiles = append([]journal.OpInfo{}, ops...), append([]string{}, temps...)
 	if len(ops) == 0 && len(temps) == 0 {
 		return o.Emit(doc, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted, no staging file is left.")
@@ -525,7 +532,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.Bool("dry-run") {
 		o.Logf("dry run: nothing was changed")
-		return nil
+		return o.Emit(doc, func(io.Writer) error { return nil })
 	}
 	if !cmd.Bool("yes") {
 		q := fmt.Sprintf("Roll back (or finish undoing) %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())

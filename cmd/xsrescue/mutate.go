@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -27,6 +28,9 @@ import (
 // It returns nil, nil for a dry run or an empty plan.
 func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
 	o := output(cmd)
+	if err := checkNoInterrupted(ctx, cmd, tgt); err != nil {
+		return nil, err
+	}
 	if plan.Empty() {
 		if !o.JSON {
 			fmt.Fprintln(o.Stdout(), "Nothing to change: already as requested.")
@@ -68,6 +72,25 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", res.Undo)
 	}
 	return res, nil
+}
+
+// checkNoInterrupted refuses any op, even "already as requested", on a
+// target whose journal holds an interrupted op: until recover runs, what the
+// files say is not what the journal will leave (journal.CheckNoInterrupted).
+func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Target) error {
+	p, err := journalPathFor(cmd, tgt, false)
+	if err != nil {
+		return nil // no journal there yet: nothing can be interrupted
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	j, err := journal.OpenReadOnly(p)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	return j.CheckNoInterrupted(ctx, tgt)
 }
 
 // confirmMutation asks on the terminal. Without one (a pipe, /dev/null,

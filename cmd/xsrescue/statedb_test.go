@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -360,6 +361,30 @@ func TestStatedbPatchOutput(t *testing.T) {
 	}
 	if g, _ := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db.generation")); string(g) != strconv.FormatInt(doc.Output.Generation, 10) {
 		t.Errorf("in place .generation %q, --output said %d", g, doc.Output.Generation)
+	}
+
+	// As if the op had been cut short by a crash: the same command must not
+	// say "already as requested" (recover would put the old file back), and
+	// recover --dry-run lists the op.
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "var/lib/xsrescue/journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE ops SET status = 'applying'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, stdout, errOut := patch("--yes"); code != 3 || !strings.Contains(errOut, "run xsrescue journal recover first") || strings.Contains(stdout, "already as requested") {
+		t.Fatalf("same patch with an interrupted op: exit %d\n%s%s", code, stdout, errOut)
+	}
+	code, stdout, errOut = runCLI("journal", "recover", "--root", dir, "--dry-run", "--json")
+	var rec struct {
+		Interrupted []struct {
+			ID int64 `json:"id"`
+		} `json:"interrupted"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rec); code != 0 || err != nil || len(rec.Interrupted) != 1 {
+		t.Fatalf("recover --dry-run --json: exit %d %v\n%s%s", code, err, stdout, errOut)
 	}
 }
 

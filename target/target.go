@@ -6,10 +6,10 @@
 package target
 
 import (
-	"path/filepath"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )

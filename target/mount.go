@@ -297,10 +297,32 @@ func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
 		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
 		if bst, err := os.Stat(name); err == nil && os.SameFile(bst, st) {
 			dev := filepath.Base(filepath.Dir(filepath.Dir(bf)))
-			return xerr.Refusedf("disk %s is already attached as /dev/%s (mounted or in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
+			if point := loopMount(dev); point != "" {
+				// Typically the private mount of an xsrescue that was killed.
+				return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
+			}
+			return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
 		}
 	}
 	return nil
+}
+
+// loopMount returns where loop device dev or one of its partitions is
+// mounted, or "".
+func loopMount(dev string) string {
+	mounts, err := mountedDevs()
+	if err != nil {
+		return ""
+	}
+	nums, _ := filepath.Glob("/sys/block/" + dev + "/" + dev + "p*/dev")
+	for _, f := range append([]string{"/sys/block/" + dev + "/dev"}, nums...) {
+		if b, err := os.ReadFile(f); err == nil {
+			if point, ok := mounts[strings.TrimSpace(string(b))]; ok {
+				return point
+			}
+		}
+	}
+	return ""
 }
 
 // blockDevs maps "major:minor" of a block device and of every partition

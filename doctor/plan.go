@@ -14,8 +14,13 @@ import (
 // partition, set the markers, fix the database, then run the installer.
 func (d *diag) plan() {
 	t := d.targetArgs()
-	for _, id := range d.recoverOps {
-		d.step("xsrescue journal recover "+t, fmt.Sprintf("op %d was interrupted: roll it back before anything else changes the target", id))
+	if len(d.recoverOps) > 0 {
+		// Every other finding describes the state the interrupted op left,
+		// which recover is about to change: plan nothing else yet.
+		ids := fmt.Sprint(d.recoverOps)
+		d.step("xsrescue journal recover "+t+" --yes", fmt.Sprintf("op(s) %s interrupted: roll back (or finish undoing) before anything else changes the target; every new op is refused until then", strings.Trim(ids, "[]")))
+		d.step("xsrescue doctor "+t, "then diagnose again: the rest of the plan depends on what recover leaves")
+		return
 	}
 	if d.gptPrimaryDamaged {
 		disk := quote(d.in.DiskPath)

@@ -584,6 +584,18 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 	if err != nil {
 		return nil, err
 	}
+	// Another op of the target left interrupted: recover would later redo
+	// or revert under this undo. (Re-running this op's own interrupted
+	// undo is how it is finished, so that one passes.)
+	others, err := j.InterruptedOn(ctx, tgt)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		if o.ID != id {
+			return nil, xerr.Refusedf("undo op %d: op %d on this target was interrupted: run xsrescue journal recover first (nothing was changed)", id, o.ID)
+		}
+	}
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("undo op %d: %w; nothing was changed", id, err)
 	}

@@ -291,6 +291,24 @@ func TestInterruptedOtherTarget(t *testing.T) {
 	}
 }
 
+// Undo, even forced, of one op is refused while another op of the target
+// is interrupted: recover would then redo or revert under it.
+func TestUndoWhileAnotherInterrupted(t *testing.T) {
+	tgt, _ := testRoot(t)
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	defer j.Close()
+	ctx := context.Background()
+	first, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("one\n")}}})
+	must(t, err)
+	second, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/centos-release", Content: []byte("two\n")}}})
+	must(t, err)
+	must(t, j.setStatus(second.Op, StatusApplying, "")) // as a crash leaves it
+	if _, err := j.Undo(ctx, tgt, first.Op, true); !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {
+		t.Fatalf("undo --force while op %d is interrupted: %v", second.Op, err)
+	}
+}
+
 // runCrasher runs the crasher on dir (env: XSRESCUE_JOURNAL_CRASHER_UNDO=1
 // makes it undo op 1 instead of applying); with phase it kills itself
 // there, with delay the test kills it after delay.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -125,6 +126,24 @@ func TestDoctorPlanExecution(t *testing.T) {
 	after := doctorJSON(t, argv...)
 	if !after.Clean() {
 		t.Errorf("doctor after the plan is not clean:\n%+v", after)
+	}
+
+	// The last op as if a crash had cut it short: the plan is recover, then
+	// doctor again (the rest depends on what recover leaves), and it runs.
+	db, err := sql.Open("sqlite3", jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE ops SET status = 'applying' WHERE id = (SELECT max(id) FROM ops)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cut := doctorJSON(t, argv...)
+	if len(cut.Plan) != 2 || !strings.HasPrefix(cut.Plan[0].Command, "xsrescue journal recover ") || !strings.HasPrefix(cut.Plan[1].Command, "xsrescue doctor ") {
+		t.Fatalf("plan with an interrupted op: %+v", cut.Plan)
+	}
+	if code, out, errOut := runCLI(shellWords(t, cut.Plan[0].Command)[1:]...); code != 0 {
+		t.Fatalf("%q: exit %d\n%s\n%s", cut.Plan[0].Command, code, out, errOut)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // The journal tests drive a tiny mutating command of their own through the
@@ -36,7 +37,8 @@ func init() {
 			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
 				"WARNING: writes FILE.\n\n" + exitHelp,
 			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"},
-				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"}),
+				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"},
+				&cli.StringFlag{Name: "then-root", Usage: "then write FILE in this root too, as a second op"}),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				a, err := args(cmd, 1, 1)
 				if err != nil {
@@ -54,6 +56,16 @@ func init() {
 				res, err := applyPlan(ctx, cmd, tgt, plan)
 				if err != nil {
 					return err
+				}
+				if then := cmd.String("then-root"); then != "" {
+					t2, err := target.Open(ctx, target.Options{Root: then, Writable: true})
+					if err != nil {
+						return err
+					}
+					defer t2.Close()
+					if _, err := applyPlan(ctx, cmd, t2, plan); err != nil {
+						return err
+					}
 				}
 				return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
 			},
@@ -340,6 +352,34 @@ func markDirty(t *testing.T, img string, n int) {
 	}
 	if d, err = partition.Inspect(f, fi.Size()); err != nil || !d.Partition(n).NeedsRecovery {
 		t.Fatalf("partition %d not dirty after debugfs: %v", n, err)
+	}
+}
+
+// A command that applies two ops (guest fix, odm purge --out, zone
+// restore-etc) and is refused on the second says that the first was
+// applied, and how to undo it: never "nothing was changed" alone.
+func TestSecondOpRefused(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, d := range []string{a, b} {
+		if err := os.WriteFile(filepath.Join(d, "motd"), []byte("old\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jb := filepath.Join(b, "journal.db")
+	if code, _, errOut := runCLI("zz-journal-test-write", "motd", "--content", "b\n", "--root", b, "--journal", jb, "--yes"); code != 0 {
+		t.Fatalf("op on b: exit %d %s", code, errOut)
+	}
+	db, err := sql.Open("sqlite3", jb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE ops SET status = 'applying'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, errOut := runCLI("zz-journal-test-write", "motd", "--content", "new\n", "--root", a, "--then-root", b, "--journal", jb, "--yes")
+	if code != 3 || !strings.Contains(errOut, "run xsrescue journal recover first") || !strings.Contains(errOut, "but this command had already applied op(s) before: undo with xsrescue journal undo 2 --root "+a) {
+		t.Fatalf("exit %d %s", code, errOut)
 	}
 }
 

@@ -27,6 +27,29 @@ import (
 // nothing and the caller embeds the result as "op" in its own document.
 // It returns nil, nil for a dry run or an empty plan.
 func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
+	res, err := applyOnePlan(ctx, cmd, tgt, plan)
+	// Some commands apply two or three ops (guest fix and its domain
+	// config, odm purge with --out, zone restore-etc): a failure of a later
+	// one must not read as if nothing had changed.
+	root := cmd.Root()
+	if root.Metadata == nil {
+		root.Metadata = map[string]any{}
+	}
+	done, _ := root.Metadata["applied"].([]*journal.Result)
+	if err != nil && len(done) > 0 {
+		var undo []string
+		for i := len(done) - 1; i >= 0; i-- {
+			undo = append(undo, done[i].Undo)
+		}
+		return res, fmt.Errorf("%w; but this command had already applied op(s) before: undo with %s", err, strings.Join(undo, "; then "))
+	}
+	if res != nil {
+		root.Metadata["applied"] = append(done, res)
+	}
+	return res, err
+}
+
+func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
 	o := output(cmd)
 	if err := checkNoInterrupted(ctx, cmd, tgt); err != nil {
 		return nil, err

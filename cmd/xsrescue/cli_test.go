@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -244,5 +245,23 @@ func TestDiskInspectGolden(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", path, want, got)
 		}
+	}
+}
+
+// markInterrupted leaves the ops of the journal at jpath (with last, only
+// the newest) "applying", as a crash after their last change does.
+func markInterrupted(t *testing.T, jpath string, last bool) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q := "UPDATE ops SET status = 'applying', finished = ''"
+	if last {
+		q += " WHERE id = (SELECT max(id) FROM ops)"
+	}
+	if _, err := db.Exec(q); err != nil {
+		t.Fatal(err)
 	}
 }

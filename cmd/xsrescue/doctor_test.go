@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -130,14 +129,7 @@ func TestDoctorPlanExecution(t *testing.T) {
 
 	// The last op as if a crash had cut it short: the plan is recover, then
 	// doctor again (the rest depends on what recover leaves), and it runs.
-	db, err := sql.Open("sqlite3", jpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE ops SET status = 'applying' WHERE id = (SELECT max(id) FROM ops)"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	markInterrupted(t, jpath, true)
 	cut := doctorJSON(t, argv...)
 	if len(cut.Plan) != 2 || !strings.HasPrefix(cut.Plan[0].Command, "xsrescue journal recover ") || !strings.HasPrefix(cut.Plan[1].Command, "xsrescue doctor ") {
 		t.Fatalf("plan with an interrupted op: %+v", cut.Plan)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -369,14 +368,7 @@ func TestSecondOpRefused(t *testing.T) {
 	if code, _, errOut := runCLI("zz-journal-test-write", "motd", "--content", "b\n", "--root", b, "--journal", jb, "--yes"); code != 0 {
 		t.Fatalf("op on b: exit %d %s", code, errOut)
 	}
-	db, err := sql.Open("sqlite3", jb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE ops SET status = 'applying'"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	markInterrupted(t, jb, false)
 	code, _, errOut := runCLI("zz-journal-test-write", "motd", "--content", "new\n", "--root", a, "--then-root", b, "--journal", jb, "--yes")
 	if code != 3 || !strings.Contains(errOut, "run xsrescue journal recover first") || !strings.Contains(errOut, "but this command had already applied op(s) before: undo with xsrescue journal undo 2 --root "+a) {
 		t.Fatalf("exit %d %s", code, errOut)
@@ -393,14 +385,7 @@ func TestJournalCLIRecover(t *testing.T) {
 	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "new\n", "--root", dir, "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("apply: exit %d %s", code, errOut)
 	}
-	db, err := sql.Open("sqlite3", jpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE ops SET status = 'applying', finished = ''"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	markInterrupted(t, jpath, false)
 	if code, out, _ := runCLI("journal", "recover", "--journal", jpath, "--dry-run"); code != 0 || !strings.Contains(out, "interrupted while applying") || treeSum(t, dir) == orig {
 		t.Fatalf("recover --dry-run: exit %d %s", code, out)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -366,14 +365,7 @@ func TestStatedbPatchOutput(t *testing.T) {
 	// As if the op had been cut short by a crash: the same command must not
 	// say "already as requested" (recover would put the old file back), and
 	// recover --dry-run lists the op.
-	db, err := sql.Open("sqlite3", filepath.Join(dir, "var/lib/xsrescue/journal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE ops SET status = 'applying'"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	markInterrupted(t, filepath.Join(dir, "var/lib/xsrescue/journal.db"), false)
 	if code, stdout, errOut := patch("--yes"); code != 3 || !strings.Contains(errOut, "run xsrescue journal recover first") || strings.Contains(stdout, "already as requested") {
 		t.Fatalf("same patch with an interrupted op: exit %d\n%s%s", code, stdout, errOut)
 	}

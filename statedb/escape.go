@@ -221,18 +221,18 @@ func appendUnprotect[T string | []byte](b []byte, s T) []byte {
 }
 
 // reencodeLegacy appends the raw value re-encoded from the current space
-// protection to the legacy one, reusing scratch buffers.
-func reencodeLegacy(dst, raw []byte, tmp *[2][]byte) ([]byte, error) {
+// protection to the legacy one, reusing the scratch buffer tmp.
+func reencodeLegacy(dst, raw []byte, tmp *[]byte) ([]byte, error) {
 	if bytes.IndexByte(raw, '&') < 0 {
 		return appendLegacy(dst, raw), nil
 	}
 	// The protection is decoded after the XML layer (&#37;. is a space
 	// too): decode entities first, then the one pass.
 	var err error
-	if tmp[0], err = appendUnescapeXML(tmp[0][:0], raw); err != nil {
+	if *tmp, err = appendUnescapeXML((*tmp)[:0], raw); err != nil {
 		return dst, err
 	}
-	return appendLegacy(dst, tmp[0]), nil
+	return appendLegacy(dst, *tmp), nil
 }
 
 // DecodeValue decodes a raw attribute value (as it is in the file) to the

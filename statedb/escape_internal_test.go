@@ -17,7 +17,7 @@ func FuzzReencodeLegacy(f *testing.F) {
 		var tmp [2][]byte
 		var err error
 		tmp[0], err = appendUnescapeXML(nil, raw)
-		var scratch [2][]byte
+		var scratch []byte
 		got, gerr := reencodeLegacy([]byte("x"), raw, &scratch)
 		if err != nil {
 			if gerr == nil {

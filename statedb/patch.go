@@ -378,7 +378,7 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 		drop      map[string]bool
 		attrs     []Attr
 		arena     []byte
-		tmp       [2][]byte
+		tmp       []byte
 	)
 	for {
 		ev, err := r.Next()

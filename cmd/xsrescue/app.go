@@ -45,6 +45,7 @@ const exitHelp = `EXIT STATUS:
    1  the operation failed
    2  usage error or invalid input (the message names the file and line or offset)
    3  refused for safety (mounted device, drift since an op, data that would be lost)
+   4  completed, and problems were found or remain (the report is complete)
 `
 
 // globalFlags are persistent: accepted before or after the command and its

@@ -14,6 +14,10 @@ const (
 	ExitFailed  = 1 // the operation failed
 	ExitInvalid = 2 // usage error or invalid input
 	ExitRefused = 3 // refused for safety
+	// ExitProblems: the command completed, and problems were found or
+	// remain (doctor's broken findings, a check that fails, a fix that
+	// left broken findings). Not an error of the command itself.
+	ExitProblems = 4
 )
 
 var (
@@ -22,6 +26,9 @@ var (
 	// ErrRefused marks a refusal for safety: a mounted device, drift since an
 	// op, a change that would lose data. Exit 3.
 	ErrRefused = errors.New("refused")
+	// ErrProblems marks "completed, and problems were found or remain".
+	// Exit 4. The command has already printed its full report.
+	ErrProblems = errors.New("problems found")
 )
 
 type marked struct {
@@ -49,6 +56,14 @@ func Refused(err error) error {
 	return &marked{err: err, kind: ErrRefused}
 }
 
+// Problems marks err as "completed, problems found" (exit 4).
+func Problems(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, kind: ErrProblems}
+}
+
 // Invalidf formats an invalid-input error; %w verbs wrap as in fmt.Errorf.
 func Invalidf(format string, args ...any) error { return Invalid(fmt.Errorf(format, args...)) }
 
@@ -64,6 +79,8 @@ func Code(err error) int {
 		return ExitRefused
 	case errors.Is(err, ErrInvalid):
 		return ExitInvalid
+	case errors.Is(err, ErrProblems):
+		return ExitProblems
 	default:
 		return ExitFailed
 	}

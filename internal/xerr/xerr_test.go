@@ -19,6 +19,8 @@ func TestCode(t *testing.T) {
 		{"invalid wrapped twice", fmt.Errorf("outer: %w", Invalid(io.EOF)), ExitInvalid},
 		{"refused", Refusedf("mounted"), ExitRefused},
 		{"refused beats invalid", Refused(Invalid(io.EOF)), ExitRefused},
+		{"problems", Problems(errors.New("2 broken findings")), ExitProblems},
+		{"invalid beats problems", Invalid(Problems(io.EOF)), ExitInvalid},
 	}
 	for _, tt := range tests {
 		if got := Code(tt.err); got != tt.want {

@@ -286,20 +286,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 			}
 			indent = level
 			if h, ok := sectionHeader(stripped); ok {
-				if h == "DEFAULT" {
-					if f.defaults == nil {
-						f.defaults = &pySection{name: h, line: n, keys: map[string]*pyValue{}}
-					}
-					cur = f.defaults
-				} else {
-					if first, ok := seenSect[h]; ok {
-						f.repeats = append(f.repeats, repeat{section: h, line: n, first: first})
-					} else {
-						seenSect[h] = n
-					}
-					cur = f.section(h, n)
-				}
-				sectName, curKey = h, ""
+				cur, sectName, curKey = f.enter(h, n, seenSect), h, ""
 				l.kind, l.section = lineHeader, h
 				f.lines = append(f.lines, l)
 				continue
@@ -314,12 +301,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 				continue
 			}
 			key := f.xform(strings.TrimRightFunc(k, func(r rune) bool { return isSpace(r, true) }))
-			if first, ok := seenKey[[2]string{sectName, key}]; ok {
-				f.repeats = append(f.repeats, repeat{section: sectName, key: key, line: n, first: first})
-			} else {
-				seenKey[[2]string{sectName, key}] = n
-			}
-			v := cur.set(key, n)
+			v := f.addKey(cur, sectName, key, n, seenKey)
 			parts[v] = []string{pyStrip(stripped[sep:], true)}
 			curKey = key
 			l.kind, l.key, l.sepAt = lineKey, key, len(body)-len(strings.TrimLeftFunc(body, func(r rune) bool { return isSpace(r, true) }))+sep
@@ -343,20 +325,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 			continue
 		}
 		if h, ok := sectionHeader(raw); ok {
-			if h == "DEFAULT" {
-				if f.defaults == nil {
-					f.defaults = &pySection{name: h, line: n, keys: map[string]*pyValue{}}
-				}
-				cur = f.defaults
-			} else {
-				if first, ok := seenSect[h]; ok {
-					f.repeats = append(f.repeats, repeat{section: h, line: n, first: first})
-				} else {
-					seenSect[h] = n
-				}
-				cur = f.section(h, n)
-			}
-			sectName, curKey = h, ""
+			cur, sectName, curKey = f.enter(h, n, seenSect), h, ""
 			l.kind, l.section = lineHeader, h
 			f.lines = append(f.lines, l)
 			continue
@@ -371,11 +340,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 			continue
 		}
 		key := f.xform(strings.TrimRightFunc(k, func(r rune) bool { return isSpace(r, d.unicode) }))
-		if first, ok := seenKey[[2]string{sectName, key}]; ok {
-			f.repeats = append(f.repeats, repeat{section: sectName, key: key, line: n, first: first})
-		} else {
-			seenKey[[2]string{sectName, key}] = n
-		}
+
 		// The value: after the separator and the regex's \s*, up to the
 		// end of the line (a trailing "\n" excluded, "$" matches before
 		// it); an inline comment is a ';' that follows whitespace — only
@@ -398,7 +363,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 		if optval == `""` {
 			optval = ""
 		}
-		v := cur.set(key, n)
+		v := f.addKey(cur, sectName, key, n, seenKey)
 		parts[v] = []string{optval}
 		curKey = key
 		l.kind, l.key, l.sepAt = lineKey, key, sep
@@ -466,6 +431,34 @@ func optionLine(s string, py3 bool) (key string, sep int, ok bool) {
 		}
 	}
 	return s[:i], i + 1, true
+}
+
+// addKey is a key line: a key seen before in the section (any repeat of
+// it) is noted as a repeat; the last line's value wins.
+func (f *iniFile) addKey(cur *pySection, section, key string, n int, seen map[[2]string]int) *pyValue {
+	if first, ok := seen[[2]string{section, key}]; ok {
+		f.repeats = append(f.repeats, repeat{section: section, key: key, line: n, first: first})
+	} else {
+		seen[[2]string{section, key}] = n
+	}
+	return cur.set(key, n)
+}
+
+// enter is a [section] header at line n: DEFAULT holds defaults for all
+// sections; a section seen before is merged into (and noted as a repeat).
+func (f *iniFile) enter(h string, n int, seen map[string]int) *pySection {
+	if h == "DEFAULT" {
+		if f.defaults == nil {
+			f.defaults = &pySection{name: h, line: n, keys: map[string]*pyValue{}}
+		}
+		return f.defaults
+	}
+	if first, ok := seen[h]; ok {
+		f.repeats = append(f.repeats, repeat{section: h, line: n, first: first})
+	} else {
+		seen[h] = n
+	}
+	return f.section(h, n)
 }
 
 func (f *iniFile) section(name string, line int) *pySection {

@@ -5,5 +5,5 @@
 // restores from ZFS snapshots as journal plans. Vdev labels (which pool a
 // device belongs to, and who can import it) are in the vdev subpackage.
 //
-// Formats and sources: docs/zfs.md and design/solaris-zfs.md.
+// Formats, rules and their upstream sources: docs/zfs.md.
 package zfsroot

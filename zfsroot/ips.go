@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -23,45 +24,112 @@ const (
 	authorityPrefix   = "authority_"
 )
 
+// Era is which generation of pkg wrote, and so reads, the configuration;
+// it is told from the file itself.
+type Era string
+
+const (
+	// EraCfgCacheV2: cfg_cache without "[CONFIGURATION] version = 3",
+	// written by pkg up to 2010-10 (OpenSolaris 2009.06 – snv_134) and
+	// read here as snv_134 pkg reads it (OpenIndiana/pkg5 eced1e4a).
+	EraCfgCacheV2 Era = "cfg_cache-v2"
+	// EraCfgCacheV3: cfg_cache with "[CONFIGURATION] version = 3",
+	// written by pkg from 2010-10 until pkg5.image (2010-11), read with
+	// the version 3 definitions as Solaris 11 pkg reads it
+	// (OpenIndiana/pkg5 9ecae477).
+	EraCfgCacheV3 Era = "cfg_cache-v3"
+	// EraPkg5Image: var/pkg/pkg5.image (Solaris 11 and later), read as
+	// Solaris 11 pkg reads it (9ecae477, Python 2); what Python 3 pkg
+	// (OpenIndiana/pkg5 d5146ea3) refuses is a problem too.
+	EraPkg5Image Era = "pkg5.image"
+)
+
+// The pkg versions whose reading is reproduced, named in problems.
+const (
+	PkgSnv134  = "snv_134"   // OpenIndiana/pkg5 eced1e4a, Python 2 SafeConfigParser
+	PkgSolaris = "solaris11" // OpenIndiana/pkg5 9ecae477, Python 2, config version 3
+	PkgPython3 = "python3"   // OpenIndiana/pkg5 d5146ea3, Python 3 configparser (strict)
+)
+
+var (
+	dialectSnv134         = pyDialect{}
+	dialectSnv134Disabled = pyDialect{lower: true}
+	dialectSolaris        = pyDialect{unicode: true}
+	dialectPython3        = pyDialect{py3: true, unicode: true}
+)
+
 // ErrNoImage means the directory holds no IPS image configuration.
 var ErrNoImage = errors.New("no IPS image configuration (var/pkg/pkg5.image or var/pkg/cfg_cache)")
 
-// Publisher is one [authority_<prefix>] section, as pkg would read it.
-type Publisher struct {
-	Name      string   `json:"name"`
-	File      string   `json:"file"`
-	Origins   []string `json:"origins"`
-	Mirrors   []string `json:"mirrors"`
-	Sticky    bool     `json:"sticky"`
-	Disabled  bool     `json:"disabled"`
-	Preferred bool     `json:"preferred"`
-	Rank      int      `json:"search_order"` // 1-based position in publisher-search-order; 0: not listed
-	Suspects  []string `json:"suspects"`
-
-	section string // [authority_<x>]; pkg trusts the prefix key over x
+// Problem is something in the configuration that makes pkg refuse the
+// image (Image.Problems), or that pkg accepts but reads otherwise than a
+// reader of the file would expect (Image.Notes).
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"` // 0: not one line
+	Pkg     string `json:"pkg"`  // PkgSnv134, PkgSolaris or PkgPython3
+	Message string `json:"message"`
 }
 
-// Image is a zone root's IPS configuration.
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s line %d: %s", p.File, p.Line, p.Message)
+	}
+	return p.File + ": " + p.Message
+}
+
+// Publisher is one publisher as pkg reads it.
+type Publisher struct {
+	Name       string   `json:"name"`
+	File       string   `json:"file"`    // the file whose section pkg uses
+	Section    string   `json:"section"` // authority_<x>; pkg names the publisher by its prefix key
+	Line       int      `json:"line"`    // the section's header line
+	Shadowed   []string `json:"shadowed"`
+	Origins    []string `json:"origins"`
+	Mirrors    []string `json:"mirrors"`
+	Sticky     bool     `json:"sticky"`
+	StickyNote string   `json:"sticky_note,omitempty"`
+	Disabled   bool     `json:"disabled"`
+	Preferred  bool     `json:"preferred"`
+	Rank       int      `json:"search_order"` // 1-based position in the search order pkg uses
+	Suspects   []string `json:"suspects"`
+
+	copies []pubCopy // every section holding this publisher, the one pkg uses first
+}
+
+// pubCopy is one section that names the publisher, read on its own.
+type pubCopy struct {
+	file    *iniFile
+	section string
+	line    int
+	sticky  bool
+	valid   bool // sticky reads without a problem (a key pkg refuses is invalid)
+}
+
+// Image is a zone root's IPS configuration as one era's pkg reads it.
 type Image struct {
 	File        string // the file pkg reads: ImageFilePkg5 or ImageFileCfgCache
+	Era         Era
 	Zone        string // variant.opensolaris.zone: "global", "nonglobal" or ""
 	Preferred   string
 	SearchOrder []string
 	Publishers  []Publisher
+	Problems    []Problem // what makes this era's pkg refuse the image
+	Notes       []Problem // what pkg accepts but reads in a way worth knowing
 
 	main     *iniFile
-	disabled *iniFile // disabled_auth, only for cfg_cache images
+	disabled *iniFile // disabled_auth, when present
 }
 
-// LoadImage reads the image configuration below an image root, the way
-// pkg's __set_dirs does: pkg5.image if it exists, else cfg_cache plus
-// disabled_auth.
+// LoadImage reads the image configuration below an image root the way
+// pkg's __set_dirs finds it: pkg5.image if it exists, else cfg_cache;
+// disabled_auth next to either is merged (docs/zfs.md).
 func LoadImage(fsys fs.FS) (*Image, error) {
-	img := &Image{File: ImageFilePkg5}
-	data, err := fs.ReadFile(fsys, ImageFilePkg5)
+	file := ImageFilePkg5
+	data, err := fs.ReadFile(fsys, file)
 	if errors.Is(err, fs.ErrNotExist) {
-		img.File = ImageFileCfgCache
-		data, err = fs.ReadFile(fsys, ImageFileCfgCache)
+		file = ImageFileCfgCache
+		data, err = fs.ReadFile(fsys, file)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoImage
@@ -69,126 +137,641 @@ func LoadImage(fsys fs.FS) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if img.main, err = parseINI(data, img.File); err != nil {
+	da, err := fs.ReadFile(fsys, ImageFileDisabled)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		da = nil
+	case err != nil:
 		return nil, err
-	}
-	if img.File == ImageFileCfgCache {
-		data, err := fs.ReadFile(fsys, ImageFileDisabled)
-		switch {
-		case err == nil:
-			if img.disabled, err = parseINI(data, ImageFileDisabled); err != nil {
-				return nil, err
-			}
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, err
+	default:
+		if da == nil {
+			da = []byte{}
 		}
 	}
-	return img, img.load()
+	return readImage(file, data, da)
 }
 
-// Old reports a pre-2011 image (cfg_cache), whose pkg breaks without a
-// publisher and reads values with % interpolation.
+// readImage reads main (and disabled_auth when da is not nil).
+func readImage(file string, data, da []byte) (*Image, error) {
+	img := &Image{File: file, Era: EraPkg5Image}
+	if file == ImageFileCfgCache {
+		img.Era = EraCfgCacheV2
+		probe, err := parseINI(data, file, dialectSnv134)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := probe.get("CONFIGURATION", "version"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n == 3 {
+				img.Era = EraCfgCacheV3
+			} else {
+				img.note(file, v.line, PkgSolaris, fmt.Sprintf("[CONFIGURATION] version = %s: not 3; read as a cfg_cache written before 2010-10 (how later pkg reads it is unknown)", v.value))
+			}
+		}
+	}
+	var err error
+	if img.Era == EraCfgCacheV2 {
+		if img.main, err = parseINI(data, file, dialectSnv134); err != nil {
+			return nil, err
+		}
+		if da != nil {
+			if img.disabled, err = parseINI(da, ImageFileDisabled, dialectSnv134Disabled); err != nil {
+				return nil, err
+			}
+		}
+		img.readV2()
+	} else {
+		if img.main, err = parseINI(data, file, dialectSolaris); err != nil {
+			return nil, err
+		}
+		if da != nil {
+			if img.disabled, err = parseINI(da, ImageFileDisabled, dialectSolaris); err != nil {
+				return nil, err
+			}
+		}
+		img.readV3(PkgSolaris)
+		img.checkPython3(data, da)
+	}
+	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok {
+		img.Zone = v.value
+	}
+	return img, nil
+}
+
+func (img *Image) problem(file string, line int, pkg, msg string) {
+	img.Problems = append(img.Problems, Problem{File: file, Line: line, Pkg: pkg, Message: msg})
+}
+
+func (img *Image) note(file string, line int, pkg, msg string) {
+	img.Notes = append(img.Notes, Problem{File: file, Line: line, Pkg: pkg, Message: msg})
+}
+
+// Old reports a cfg_cache image, whose 2009/2010 pkg breaks without a
+// publisher.
 func (img *Image) Old() bool { return img.File == ImageFileCfgCache }
 
-func (img *Image) load() error {
-	img.Zone, _ = img.main.get("variant", "variant.opensolaris.zone")
-	img.Publishers = nil
+// Reader names the pkg whose reading Image reproduces.
+func (img *Image) Reader() string {
+	if img.Era == EraCfgCacheV2 {
+		return "snv_134 pkg (OpenIndiana/pkg5 eced1e4a)"
+	}
+	return "Solaris 11 pkg (OpenIndiana/pkg5 9ecae477; Python 3 pkg d5146ea3 checked too)"
+}
+
+// interp is SafeConfigParser's %-interpolation of a value read with
+// get(): "%%" is "%", "%(name)s" another key of the section (or
+// DEFAULT); anything else after "%" fails.
+func interp(f *iniFile, section, value string, depth int) (string, error) {
+	if depth > 10 {
+		return "", fmt.Errorf("interpolation deeper than 10 levels (InterpolationDepthError)")
+	}
+	var b strings.Builder
+	for rest := value; rest != ""; {
+		p := strings.IndexByte(rest, '%')
+		if p < 0 {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:p])
+		rest = rest[p:]
+		switch {
+		case strings.HasPrefix(rest, "%%"):
+			b.WriteByte('%')
+			rest = rest[2:]
+		case strings.HasPrefix(rest, "%("):
+			end := strings.Index(rest, ")s")
+			close := strings.IndexByte(rest, ')')
+			if end < 0 || close != end || end == 2 {
+				return "", fmt.Errorf("bad interpolation variable reference %q (InterpolationSyntaxError)", rest)
+			}
+			name := rest[2:end]
+			rest = rest[end+2:]
+			v, ok := f.get(section, name)
+			if !ok {
+				return "", fmt.Errorf("%%(%s)s names no key of [%s] (InterpolationMissingOptionError)", name, section)
+			}
+			if strings.Contains(v.value, "%") {
+				s, err := interp(f, section, v.value, depth+1)
+				if err != nil {
+					return "", err
+				}
+				b.WriteString(s)
+			} else {
+				b.WriteString(v.value)
+			}
+		default:
+			return "", fmt.Errorf("'%%' must be followed by '%%' or '(' (InterpolationSyntaxError)")
+		}
+	}
+	return b.String(), nil
+}
+
+// --- snv_134 pkg (eced1e4a ImageConfig.read / read_publisher) ---
+
+// v2Keys are the keys snv_134's read_publisher reads with get(), which
+// interpolates them.
+var v2Keys = []string{"alias", "prefix", "sticky", "disabled", "origin", "origins", "mirrors", "ssl_key", "ssl_cert", "uuid",
+	"repo.collection_type", "repo.description", "repo.legal_uris", "repo.name", "repo.refresh_seconds", "repo.registered",
+	"repo.registration_uri", "repo.related_uris", "repo.sort_policy"}
+
+var (
+	prefixSnv134    = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9]+\.?)*$`)
+	badPrefixSnv134 = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.]+`)
+	prefixSolaris   = regexp.MustCompile(`^[a-zA-Z0-9\[](?:[a-zA-Z0-9\-:]*[a-zA-Z0-9:\]]+\.?)*$`)
+	badPrefixHost   = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.:\[\]]+`)
+	prefixPython3   = regexp.MustCompile(`^(?:[a-zA-Z0-9\-]+[a-zA-Z0-9\-\.]*|(?:\d{1,3}\.){3}\d{3}|\[([a-fA-F0-9\.]*:){0,7}[a-fA-F0-9\.]+\])$`)
+)
+
+// validPrefix is misc.valid_pub_prefix of each pkg, which Publisher's
+// prefix setter applies (BadPublisherPrefix).
+func validPrefix(pkg, p string) bool {
+	if p == "" {
+		return false
+	}
+	switch pkg {
+	case PkgSnv134:
+		return !badPrefixSnv134.MatchString(p) && prefixSnv134.MatchString(p)
+	case PkgSolaris:
+		return !badPrefixHost.MatchString(p) && prefixSolaris.MatchString(p)
+	}
+	return !badPrefixHost.MatchString(p) && prefixPython3.MatchString(p)
+}
+
+// pyBoolStates is ConfigParser.getboolean's table.
+var pyBoolStates = map[string]bool{"1": true, "yes": true, "true": true, "on": true, "0": false, "no": false, "false": false, "off": false}
+
+func (img *Image) readV2() {
+	pubs := map[string]*Publisher{}
+	var firstPrefix string
 	for _, f := range []*iniFile{img.main, img.disabled} {
 		if f == nil {
 			continue
 		}
-		for _, s := range f.sections() {
-			name, ok := strings.CutPrefix(s, authorityPrefix)
+		for _, s := range f.order {
+			if !strings.HasPrefix(s, authorityPrefix) {
+				continue
+			}
+			p, ok := img.readPublisherV2(f, s)
 			if !ok {
 				continue
 			}
-			p, err := readPublisher(f, s, name)
-			if err != nil {
-				return err
+			if firstPrefix == "" && f == img.main {
+				firstPrefix = p.Name
 			}
-			if _, dup := img.Publisher(p.Name); dup {
-				continue // ConfigParser merges a repeated section; its first keys win here
+			if old, dup := pubs[p.Name]; dup {
+				// disabled_auth is read after cfg_cache, and a later
+				// section replaces an earlier one of the same prefix.
+				p.copies = append(p.copies, old.copies...)
+				if old.File == f.name {
+					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: which one pkg uses depends on Python 2's dict order (unknown); shown: the later one", p.Section, old.Section, old.Line, p.Name))
+				}
 			}
-			if f == img.disabled {
-				p.Disabled = true
-			}
-			img.Publishers = append(img.Publishers, p)
+			pubs[p.Name] = p
 		}
 	}
-	so, _ := img.main.get("property", "publisher-search-order")
-	order, err := pyList(so)
-	if err != nil {
-		return xerr.Invalidf("%s [property] publisher-search-order: %w", img.File, err)
+	props := map[string]*pyValue{}
+	for _, s := range []string{"policy", "property"} {
+		for _, k := range img.main.items(s) {
+			v, _ := img.main.get(s, k)
+			props[k] = v
+		}
 	}
-	img.SearchOrder = order
-	pref, ok := img.main.get("property", "preferred-authority")
-	if !ok {
-		pref, _ = img.main.get("property", "preferred-publisher")
+	preferred := firstPrefix
+	if v, ok := props["preferred-publisher"]; ok {
+		preferred = v.value
+	} else if v, ok := props["preferred-authority"]; ok {
+		preferred = v.value
+	} else if countSections(img.main) > 1 {
+		img.note(img.main.name, 0, PkgSnv134, "no preferred-authority: pkg takes the first [authority_*] section in Python 2's dict order (unknown); shown: the first in the file")
 	}
-	img.Preferred = pref
-	for i := range img.Publishers {
-		p := &img.Publishers[i]
-		p.Rank = slices.Index(order, p.Name) + 1
-		p.Preferred = p.Name == pref
+	var order []string
+	if v, ok := props["publisher-search-order"]; ok {
+		order = readList(v.value)
+		for _, name := range dedupe(order) {
+			if _, known := pubs[name]; !known {
+				i := slices.Index(order, name)
+				order = slices.Delete(order, i, i+1)
+			}
+		}
+		var add []string
+		for name := range pubs {
+			if !slices.Contains(order, name) {
+				add = append(add, name)
+			}
+		}
+		sort.Strings(add)
+		order = append(order, add...)
+	} else {
+		order = []string{preferred}
+		var rest []string
+		for name := range pubs {
+			if name != preferred {
+				rest = append(rest, name)
+			}
+		}
+		sort.Strings(rest)
+		order = append(order, rest...)
+		if preferred != "" {
+			if _, known := pubs[preferred]; !known {
+				line := 0
+				if v, ok := props["preferred-authority"]; ok {
+					line = v.line
+				}
+				img.problem(img.main.name, line, PkgSnv134, fmt.Sprintf("no publisher-search-order, and the preferred publisher %q has no section: pkg fails looking it up (KeyError)", preferred))
+			}
+		}
 	}
-	sort.SliceStable(img.Publishers, func(i, j int) bool { return rank(img.Publishers[i]) < rank(img.Publishers[j]) })
-	return nil
+	img.SearchOrder = slices.DeleteFunc(order, func(s string) bool { return s == "" })
+	for _, name := range order {
+		if p, ok := pubs[name]; ok && !p.Disabled {
+			img.Preferred = name
+			break
+		}
+	}
+	if img.Preferred == "" && len(pubs) > 0 {
+		img.problem(img.main.name, 0, PkgSnv134, "no enabled publisher: pkg has no preferred publisher (KeyError \"No preferred publisher\")")
+	}
+	if len(pubs) == 0 {
+		img.problem(img.main.name, 0, PkgSnv134, "no [authority_*] section: pkg needs at least one publisher")
+	}
+	img.finish(pubs)
 }
 
-// rank sorts listed publishers by search order, then unlisted ones
-// alphabetically, as pkg does on read.
-func rank(p Publisher) string {
-	if p.Rank > 0 {
-		return fmt.Sprintf("0%06d", p.Rank)
+func countSections(f *iniFile) int {
+	n := 0
+	for _, s := range f.order {
+		if strings.HasPrefix(s, authorityPrefix) {
+			n++
+		}
 	}
-	return "1" + p.Name
+	return n
 }
 
-func readPublisher(f *iniFile, section, name string) (Publisher, error) {
-	p := Publisher{Name: name, File: f.name, Sticky: true, Origins: []string{}, Mirrors: []string{}, section: section}
-	if v, ok := f.get(section, "prefix"); ok && v != "" {
-		p.Name = v
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
 	}
-	if v, ok := f.get(section, "sticky"); ok {
-		p.Sticky = pyBool(v)
+	return out
+}
+
+// readPublisherV2 is eced1e4a read_publisher for one section; ok is
+// false when pkg fails on it (the problem is recorded).
+func (img *Image) readPublisherV2(f *iniFile, s string) (*Publisher, bool) {
+	sec := f.sections[s]
+	vals := map[string]string{}
+	lines := map[string]int{}
+	ok := true
+	for _, k := range v2Keys {
+		v, has := f.get(s, k)
+		if !has {
+			continue
+		}
+		val, err := interp(f, s, v.value, 1)
+		if err != nil {
+			img.problem(f.name, v.line, PkgSnv134, fmt.Sprintf("[%s] %s: %v: pkg fails", s, k, err))
+			ok = false
+			continue
+		}
+		vals[k], lines[k] = val, v.line
 	}
-	if v, ok := f.get(section, "disabled"); ok {
-		p.Disabled = pyBool(v)
+	p := &Publisher{File: f.name, Section: s, Line: sec.line, Origins: []string{}, Mirrors: []string{}, Shadowed: []string{}}
+	if _, has := f.get(s, "prefix"); !has {
+		img.problem(f.name, sec.line, PkgSnv134, fmt.Sprintf("[%s] has no prefix key: pkg fails (NoOptionError)", s))
+		return nil, false
 	}
-	if v, ok := f.get(section, "origin"); ok && v != "None" && v != "" {
-		p.Origins = append(p.Origins, v)
+	prefix, has := vals["prefix"]
+	switch {
+	case !has:
+		return nil, false // its interpolation failed, reported above
+	case strings.HasPrefix(prefix, "_PRE"):
+		img.problem(f.name, lines["prefix"], PkgSnv134, fmt.Sprintf("[%s] prefix %q: pkg refuses it (\"Invalid Publisher name\")", s, prefix))
+		return nil, false
+	case !validPrefix(PkgSnv134, prefix):
+		img.problem(f.name, lines["prefix"], PkgSnv134, fmt.Sprintf("[%s] prefix %q is not a valid publisher name: pkg fails (BadPublisherPrefix)", s, prefix))
+		return nil, false
 	}
-	for _, key := range []string{"origins", "mirrors"} {
-		v, _ := f.get(section, key)
+	p.Name = prefix
+	img.caseNotes(f, s, PkgSnv134)
+	p.Sticky = true
+	if v, has := vals["sticky"]; has {
+		if b, known := pyBoolStates[pyLower(v, false)]; known {
+			p.Sticky = b
+		} else {
+			p.StickyNote = fmt.Sprintf("sticky = %s is not a boolean: snv_134 pkg reads True", v)
+		}
+	} else if _, has := f.get(s, "sticky"); !has {
+		p.StickyNote = "no sticky key: True for snv_134 pkg"
+	}
+	if v, has := vals["disabled"]; has {
+		p.Disabled = pyLower(v, false) == "true" || pyLower(v, false) == "yes"
+	}
+	for _, k := range []string{"origin", "mirrors"} {
+		if _, has := f.get(s, k); !has {
+			img.problem(f.name, sec.line, PkgSnv134, fmt.Sprintf("[%s] has no %s key: pkg fails (NoOptionError)", s, k))
+			ok = false
+		}
+	}
+	if v, has := vals["origins"]; has && v != "None" {
+		p.Origins = appendNew(p.Origins, readList(v)...)
+	}
+	if v, has := vals["origin"]; has && v != "None" {
+		p.Origins = appendNew(p.Origins, v)
+	}
+	if v, has := vals["mirrors"]; has && v != "None" {
+		p.Mirrors = appendNew(p.Mirrors, readList(v)...)
+	}
+	p.copies = []pubCopy{{file: f, section: s, line: sec.line, sticky: p.Sticky, valid: true}}
+	return p, ok
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// --- Solaris 11 and Python 3 pkg (config version 3) ---
+
+// readV3 reads img.main and img.disabled with the version 3 definitions
+// (9ecae477 / d5146ea3 ImageConfig.reset and read_publisher) as pkg.
+func (img *Image) readV3(pkg string) {
+	files := []*iniFile{img.main}
+	if img.disabled != nil {
+		files = append(files, img.disabled)
+	}
+	get := func(f *iniFile, s, k string) (string, int, bool) {
+		v, ok := f.get(s, k)
+		if !ok {
+			return "", 0, false
+		}
+		if pkg != PkgSolaris {
+			return v.value, v.line, true
+		}
+		val, err := interp(f, s, v.value, 1)
+		if err != nil {
+			return "", v.line, false
+		}
+		return val, v.line, true
+	}
+	if pkg == PkgSolaris {
+		// SafeConfigParser.items() interpolates every value of every
+		// section but [CONFIGURATION]; one failure is a traceback.
+		for _, f := range files {
+			for _, s := range f.order {
+				if s == "CONFIGURATION" {
+					continue
+				}
+				for _, k := range f.items(s) {
+					v, _ := f.get(s, k)
+					if _, err := interp(f, s, v.value, 1); err != nil {
+						img.problem(f.name, v.line, pkg, fmt.Sprintf("[%s] %s: %v: pkg fails", s, k, err))
+					}
+				}
+			}
+		}
+	}
+	// disabled_auth's [authority_*] sections replace the main file's
+	// sections of the same name (Config.add_section).
+	type sect struct {
+		f    *iniFile
+		name string
+	}
+	var sections []sect
+	byName := map[string]int{}
+	for _, f := range files {
+		for _, s := range f.order {
+			if !strings.HasPrefix(s, authorityPrefix) {
+				continue
+			}
+			if _, ok := byName[s]; ok {
+				// Config.add_section asserts the section is new:
+				// pkg stops with an AssertionError.
+				img.problem(f.name, f.sections[s].line, pkg, fmt.Sprintf("[%s] is in %s too (line %d): pkg fails merging disabled_auth (AssertionError in Config.add_section)", s, img.main.name, img.main.sections[s].line))
+				sections[byName[s]] = sect{f, s}
+				continue
+			}
+			byName[s] = len(sections)
+			sections = append(sections, sect{f, s})
+		}
+	}
+	// Python 3 pkg reads sections in sorted order; Solaris 11 pkg in the
+	// order of a Python 2 dict (unknown): shown sorted too.
+	sort.SliceStable(sections, func(i, j int) bool { return sections[i].name < sections[j].name })
+	for i, sc := range sections {
+		byName[sc.name] = i
+	}
+	pubs := map[string]*Publisher{}
+	var inOrder []string // prefixes in the order the sections were read
+	for _, sc := range sections {
+		f, s := sc.f, sc.name
+		sec := f.sections[s]
+		p := &Publisher{File: f.name, Section: s, Line: sec.line, Origins: []string{}, Mirrors: []string{}, Shadowed: []string{}}
+		stickyOK := true
+		prefix, pl, has := get(f, s, "prefix")
+		if has && prefix == "None" {
+			prefix = ""
+		}
+		if prefix == "" || !validPrefix(pkg, prefix) {
+			line := pl
+			if line == 0 {
+				line = sec.line
+			}
+			what := "no prefix key"
+			if has && prefix != "" {
+				what = fmt.Sprintf("prefix %q is not a valid publisher name", prefix)
+			}
+			img.problem(f.name, line, pkg, fmt.Sprintf("[%s]: %s: pkg refuses the image (InvalidPropertyValueError / BadPublisherPrefix)", s, what))
+			continue
+		}
+		p.Name = prefix
+		img.caseNotes(f, s, pkg)
+		for _, k := range []string{"sticky", "disabled"} {
+			v, line, has := get(f, s, k)
+			b := false
+			if has {
+				switch strings.ToLower(v) {
+				case "true":
+					b = true
+				case "false", "":
+				default:
+					if k == "sticky" {
+						stickyOK = false
+						p.StickyNote = fmt.Sprintf("sticky = %s is not True or False: pkg refuses the image", v)
+					}
+					img.problem(f.name, line, pkg, fmt.Sprintf("[%s] %s = %s: not True or False: pkg refuses the image (InvalidPropertyValueError)", s, k, v))
+				}
+			} else if k == "sticky" {
+				p.StickyNote = "no sticky key: False in a version 3 configuration"
+			}
+			if k == "sticky" {
+				p.Sticky = b
+			} else {
+				p.Disabled = b
+			}
+		}
+		for _, k := range []string{"origins", "mirrors"} {
+			v, line, has := get(f, s, k)
+			if !has || v == "None" || v == "" {
+				continue
+			}
+			list, err := pyList(v)
+			if err != nil {
+				img.problem(f.name, line, pkg, fmt.Sprintf("[%s] %s: %v: pkg refuses the image (InvalidPropertyValueError)", s, k, err))
+				continue
+			}
+			if k == "origins" {
+				p.Origins = appendNew(p.Origins, list...)
+			} else {
+				p.Mirrors = appendNew(p.Mirrors, list...)
+			}
+		}
+		if v, _, has := get(f, s, "origin"); has && v != "None" && v != "" {
+			p.Origins = appendNew(p.Origins, v)
+		}
+		p.copies = []pubCopy{{file: f, section: s, line: sec.line, sticky: p.Sticky, valid: stickyOK}}
+		if old, dup := pubs[prefix]; dup {
+			img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Python 3 pkg uses the later section in sorted order, Solaris 11 pkg the later in Python 2's dict order (unknown); shown: [%s]", s, old.Section, prefix, s))
+			p.copies = append(p.copies, old.copies...)
+		} else {
+			inOrder = append(inOrder, prefix)
+		}
+		pubs[prefix] = p
+	}
+	// The main file's copies of sections that disabled_auth replaced:
+	// pkg ignores them, an edit keeps them in step.
+	if img.disabled != nil {
+		for _, s := range img.main.order {
+			i, ok := byName[s]
+			if !ok || sections[i].f != img.disabled {
+				continue
+			}
+			v, _, has := get(img.main, s, "prefix")
+			if p := pubs[v]; has && p != nil {
+				sv, _, _ := get(img.main, s, "sticky")
+				p.copies = append(p.copies, pubCopy{file: img.main, section: s, line: img.main.sections[s].line,
+					sticky: strings.EqualFold(sv, "true"), valid: strings.EqualFold(sv, "true") || strings.EqualFold(sv, "false")})
+			}
+		}
+	}
+	var order []string
+	if v, line, has := get(img.main, "property", "publisher-search-order"); has && v != "" {
 		list, err := pyList(v)
 		if err != nil {
-			return p, xerr.Invalidf("%s [%s] %s: %w", f.name, section, key, err)
+			img.problem(img.main.name, line, pkg, fmt.Sprintf("[property] publisher-search-order: %v: pkg refuses the image (InvalidPropertyValueError)", err))
 		}
-		for _, u := range list {
-			if key == "mirrors" {
-				p.Mirrors = append(p.Mirrors, u)
-			} else if !slices.Contains(p.Origins, u) {
-				p.Origins = append(p.Origins, u)
-			}
+		order = list
+	}
+	var unlisted []string
+	for _, name := range inOrder {
+		if !slices.Contains(order, name) {
+			order = append(order, name)
+			unlisted = append(unlisted, name)
 		}
 	}
-	return p, nil
+	for _, name := range dedupe(order) {
+		if _, known := pubs[name]; !known {
+			i := slices.Index(order, name)
+			order = slices.Delete(order, i, i+1)
+		}
+	}
+	if len(unlisted) > 1 && pkg == PkgSolaris {
+		img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Python 3 pkg appends them in the sorted order of their sections (shown), Solaris 11 pkg in Python 2's dict order (unknown)", strings.Join(unlisted, ", ")))
+	}
+	img.SearchOrder = order
+	if len(order) > 0 {
+		img.Preferred = order[0]
+	}
+	img.finish(pubs)
 }
 
-// pyBool reads a ConfigParser boolean the way pkg's getboolean does.
-func pyBool(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "yes", "true", "on":
-		return true
+// checkPython3 reads the files again as Python 3 pkg does and lists what
+// it refuses (a repeated section or key: DuplicateSectionError,
+// DuplicateOptionError) or reads otherwise.
+func (img *Image) checkPython3(data, da []byte) {
+	main, err := parseINI(data, img.File, dialectPython3)
+	if err != nil {
+		img.problem(img.File, 0, PkgPython3, fmt.Sprintf("Python 3 pkg cannot read the file: %v", err))
+		return
 	}
-	return false
+	var disabled *iniFile
+	if da != nil {
+		if disabled, err = parseINI(da, ImageFileDisabled, dialectPython3); err != nil {
+			img.problem(ImageFileDisabled, 0, PkgPython3, fmt.Sprintf("Python 3 pkg cannot read the file: %v", err))
+			return
+		}
+	}
+	for _, f := range []*iniFile{main, disabled} {
+		if f == nil {
+			continue
+		}
+		for _, r := range f.repeats {
+			what := "DuplicateOptionError"
+			if r.key == "" {
+				what = "DuplicateSectionError"
+			}
+			msg := fmt.Sprintf("%s: Python 3 pkg refuses the file (%s); Solaris 11 pkg merges it, the last value winning", strings.TrimPrefix(r.String(), fmt.Sprintf("line %d: ", r.line)), what)
+			img.problem(f.name, r.line, PkgPython3, msg)
+		}
+	}
+	py3 := &Image{File: img.File, Era: img.Era, main: main, disabled: disabled}
+	py3.readV3(PkgPython3)
+	for _, p := range py3.Problems {
+		if !slices.ContainsFunc(img.Problems, func(q Problem) bool { return q.File == p.File && q.Line == p.Line }) {
+			img.Problems = append(img.Problems, p)
+		}
+	}
+	if len(py3.Problems) > 0 {
+		return
+	}
+	for _, p := range img.Publishers {
+		q, ok := py3.Publisher(p.Name)
+		if ok && (q.Sticky != p.Sticky || q.Disabled != p.Disabled) {
+			img.note(q.File, q.Line, PkgPython3, fmt.Sprintf("Python 3 pkg reads publisher %s as sticky=%v disabled=%v", p.Name, q.Sticky, q.Disabled))
+		}
+	}
+}
+
+// finish orders the publishers by the search order and marks ranks.
+func (img *Image) finish(pubs map[string]*Publisher) {
+	img.Publishers = nil
+	for _, p := range pubs {
+		p.Rank = slices.Index(img.SearchOrder, p.Name) + 1
+		p.Preferred = p.Name == img.Preferred
+		for _, c := range p.copies[1:] {
+			p.Shadowed = append(p.Shadowed, fmt.Sprintf("%s [%s] line %d", c.file.name, c.section, c.line))
+		}
+		img.Publishers = append(img.Publishers, *p)
+	}
+	sort.Slice(img.Publishers, func(i, j int) bool {
+		a, b := img.Publishers[i], img.Publishers[j]
+		if (a.Rank == 0) != (b.Rank == 0) {
+			return b.Rank == 0
+		}
+		if a.Rank != b.Rank {
+			return a.Rank < b.Rank
+		}
+		return a.Name < b.Name
+	})
+	for _, f := range []*iniFile{img.main, img.disabled} {
+		if f == nil || img.Era != EraCfgCacheV2 {
+			continue
+		}
+		for _, r := range f.repeats {
+			img.note(f.name, r.line, PkgSnv134, r.String()[len(fmt.Sprintf("line %d: ", r.line)):]+": pkg merges it, the last value winning")
+		}
+	}
 }
 
 var tempPublisher = regexp.MustCompile(`^za[0-9]+$`)
 
 // deadHosts no longer serve IPS repositories: pkg.opensolaris.org was shut
-// down after Oracle renamed the publisher (design/solaris-zfs.md §3.5), and
-// localhost:10000 is the attach script's temporary depot.
+// down after Oracle renamed the publisher, and localhost:10000 is the
+// attach script's temporary depot.
 var deadHosts = map[string]string{
 	"pkg.opensolaris.org": "pkg.opensolaris.org no longer serves packages",
 	"localhost":           "the temporary depot of a zone attach, gone once attach ends",
@@ -242,38 +825,27 @@ func (img *Image) CheckZone() error {
 	return nil
 }
 
-// fileOf is the parsed file and section that hold a publisher.
-func (img *Image) fileOf(name string) (*iniFile, string) {
-	p, ok := img.Publisher(name)
-	if !ok {
-		return nil, ""
-	}
-	for _, f := range []*iniFile{img.main, img.disabled} {
-		if f != nil && f.name == p.File {
-			return f, p.section
-		}
-	}
-	return nil, ""
-}
-
 // ErrNoPublisher means the image has no such publisher.
 var ErrNoPublisher = errors.New("no such publisher")
 
 // UnsetPublisherPlan removes a publisher the way `pkg unset-publisher`
-// changes the configuration: its whole section, its entry in
-// publisher-search-order, and preferred-authority moved to the first
-// remaining enabled publisher. It refuses to leave an image without an
-// enabled publisher. An already absent publisher gives an empty plan.
+// changes the configuration: every section that holds it (in
+// disabled_auth too), its entry in publisher-search-order, and, for a
+// cfg_cache written before 2010-10, a preferred-authority that named it
+// moved to the new first publisher (snv_134 pkg's write() does that;
+// later pkg leaves preferred-authority alone and nothing reads it). It
+// refuses to leave an image without an enabled publisher. An absent
+// publisher gives an empty plan.
 func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
 	plan := &journal.Plan{Command: "zone unset-publisher"}
-	f, section := img.fileOf(name)
-	if f == nil {
+	p, ok := img.Publisher(name)
+	if !ok {
 		return plan, nil
 	}
-	var left []Publisher
-	for _, p := range img.Publishers {
-		if p.Name != name && !p.Disabled {
-			left = append(left, p)
+	var left []string
+	for _, o := range img.SearchOrder {
+		if q, _ := img.Publisher(o); o != name && !q.Disabled {
+			left = append(left, o)
 		}
 	}
 	if len(left) == 0 {
@@ -283,59 +855,135 @@ func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
 		}
 		return nil, xerr.Refusedf("%s: removing %s would leave no enabled publisher (%s): set another publisher first", img.File, name, why)
 	}
-	f.removeSection(section)
-	if so, ok := img.main.get("property", "publisher-search-order"); ok {
-		order := slices.DeleteFunc(slices.Clone(img.SearchOrder), func(s string) bool { return s == name })
-		img.main.set("property", "publisher-search-order", formatPyList(order, so))
+	for _, c := range p.copies {
+		c.file.removeSection(c.section)
 	}
-	if img.Preferred == name {
-		next := left[0].Name
-		for _, s := range img.SearchOrder {
-			if s != name && slices.ContainsFunc(left, func(p Publisher) bool { return p.Name == s }) {
-				next = s
-				break
+	if v, ok := img.main.get("property", "publisher-search-order"); ok && img.main.sections["property"] != nil && img.main.sections["property"].keys["publisher-search-order"] != nil {
+		var order []string
+		if img.Era == EraCfgCacheV2 {
+			order = readList(v.value)
+		} else if order, _ = pyList(v.value); order == nil {
+			order = img.SearchOrder
+		}
+		order = slices.DeleteFunc(order, func(s string) bool { return s == name })
+		img.main.set("property", "publisher-search-order", formatPyList(order, v.value))
+	}
+	if img.Era == EraCfgCacheV2 {
+		for _, key := range []string{"preferred-publisher", "preferred-authority"} {
+			if v, ok := img.main.get("property", key); ok && v.value == name && img.main.sections["property"] != nil {
+				next := slices.DeleteFunc(slices.Clone(img.SearchOrder), func(s string) bool { return s == name })
+				img.main.set("property", key, next[0])
 			}
 		}
-		key := "preferred-authority"
-		if _, ok := img.main.get("property", key); !ok {
-			key = "preferred-publisher"
-		}
-		img.main.set("property", key, next)
 	}
-	img.addWrites(plan, "remove publisher "+name)
-	return plan, img.load()
+	why := "remove publisher " + name
+	return img.finishEdit(plan, why, func(after *Image) error {
+		if _, still := after.Publisher(name); still {
+			return fmt.Errorf("publisher %s would still be read", name)
+		}
+		return nil
+	})
 }
 
-// SetStickyPlan sets sticky in the publisher's section (adding the key,
-// whose absence means True). Setting the value it already has gives an
+// SetStickyPlan sets sticky in every section that holds the publisher
+// (the one pkg uses and any copy it ignores, so that no pkg reads
+// otherwise), adding the key where it is missing — whose meaning differs
+// by era: True for snv_134 pkg, False in a version 3 configuration — and
+// removing repeats of it. Every copy already reading as asked gives an
 // empty plan.
 func (img *Image) SetStickyPlan(name string, sticky bool) (*journal.Plan, error) {
 	plan := &journal.Plan{Command: "zone set-sticky"}
-	f, section := img.fileOf(name)
-	if f == nil {
+	p, ok := img.Publisher(name)
+	if !ok {
 		return nil, xerr.Invalidf("%s: publisher %q: %w", img.File, name, ErrNoPublisher)
-	}
-	p, _ := img.Publisher(name)
-	if p.Sticky == sticky {
-		return plan, nil
 	}
 	v := "False"
 	if sticky {
 		v = "True"
 	}
-	f.set(section, "sticky", v)
-	img.addWrites(plan, fmt.Sprintf("set publisher %s sticky = %s", name, v))
-	return plan, img.load()
+	var removed []string
+	for _, c := range p.copies {
+		repeats := len(c.file.keyLines(c.section, "sticky")) > 1
+		if c.sticky == sticky && c.valid && !repeats {
+			continue
+		}
+		for _, n := range c.file.set(c.section, "sticky", v) {
+			removed = append(removed, fmt.Sprintf("%s line %d", c.file.name, n))
+		}
+	}
+	why := fmt.Sprintf("set publisher %s sticky = %s", name, v)
+	if len(removed) > 0 {
+		why += " (removed the repeated sticky at " + strings.Join(removed, ", ") + ", which pkg would otherwise read)"
+	}
+	return img.finishEdit(plan, why, func(after *Image) error {
+		q, ok := after.Publisher(name)
+		if !ok || q.Sticky != sticky {
+			return fmt.Errorf("pkg would read sticky = %v", q.Sticky)
+		}
+		return nil
+	})
 }
 
-// addWrites adds a Write for each configuration file whose bytes changed.
-func (img *Image) addWrites(plan *journal.Plan, why string) {
+// finishEdit adds a Write for each changed file, reads the result again as
+// the era's pkg would and refuses (exit 3, nothing written) a result that
+// does not read as intended or that pkg would refuse where it did not
+// before.
+func (img *Image) finishEdit(plan *journal.Plan, why string, check func(*Image) error) (*journal.Plan, error) {
+	var da []byte
+	if img.disabled != nil {
+		da = img.disabled.bytes()
+	}
+	changed := false
 	for _, f := range []*iniFile{img.main, img.disabled} {
 		if f == nil {
 			continue
 		}
 		if b := f.bytes(); !bytes.Equal(b, f.orig) {
 			plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: f.name, Content: b, Why: why})
+			changed = true
+		}
+	}
+	if !changed {
+		return plan, nil
+	}
+	after, err := readImage(img.File, img.main.bytes(), da)
+	if err == nil {
+		err = check(after)
+	}
+	if err == nil {
+		for _, q := range after.Problems {
+			if !slices.ContainsFunc(img.Problems, func(p Problem) bool { return sameProblem(p, q) }) {
+				err = fmt.Errorf("pkg would refuse the result: %s", q)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, xerr.Refusedf("%s: %s: the edited configuration would not read as intended (%v); nothing changed", img.File, why, err)
+	}
+	return plan, nil
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// sameProblem compares problems across an edit, which moves lines.
+func sameProblem(p, q Problem) bool {
+	return p.File == q.File && p.Pkg == q.Pkg && digits.ReplaceAllString(p.Message, "#") == digits.ReplaceAllString(q.Message, "#")
+}
+
+// caseNotes notes keys of a publisher section that differ from a key pkg
+// reads only in case: pkg's keys are case-sensitive (optionxform is str
+// or the identity), so "Sticky" is ignored.
+func (img *Image) caseNotes(f *iniFile, section, pkg string) {
+	if f.dialect.lower || f.dialect.py3 {
+		return
+	}
+	for _, k := range f.sections[section].order {
+		for _, known := range []string{"prefix", "sticky", "disabled", "origin", "origins", "mirrors"} {
+			if k != known && strings.EqualFold(k, known) {
+				v := f.sections[section].keys[k]
+				img.note(f.name, v.line, pkg, fmt.Sprintf("[%s] key %q is not %q: pkg ignores it (keys are case-sensitive)", section, k, known))
+			}
 		}
 	}
 }

@@ -210,48 +210,64 @@ func TestIPSStickyAdded(t *testing.T) {
 	}
 }
 
+// FuzzIPSConfig reads arbitrary bytes as a cfg_cache (either era, told
+// from the bytes) and as a pkg5.image, next to an example disabled_auth:
+// never a panic, only invalid-input errors, and set-sticky either reads
+// back as asked or is refused.
 func FuzzIPSConfig(f *testing.F) {
-	for _, s := range []string{"ips/cfg_cache.snv134", "ips/pkg5.image.s11", "ips/disabled_auth.snv134"} {
+	for _, s := range []string{"ips/cfg_cache.snv134", "ips/pkg5.image.s11", "ips/disabled_auth.snv134",
+		"ips/eras/v2-repeated-section/cfg_cache", "ips/eras/v3-cfg-cache-invalid-boolean/cfg_cache", "ips/eras/pkg5-repeated-key/pkg5.image"} {
 		b, err := os.ReadFile(filepath.Join("testdata", s))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
+		f.Add(b, false)
+		f.Add(b, true)
 	}
-	f.Add([]byte("[property]\npublisher-search-order = ['a\n"))
-	f.Add([]byte("key = value\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		img, err := zfsroot.LoadImage(fstest.MapFS{zfsroot.ImageFileCfgCache: {Data: b}})
+	f.Add([]byte("[property]\npublisher-search-order = ['a\n"), false)
+	f.Add([]byte("key = value\n"), true)
+	f.Add([]byte("[authority_a]\nprefix = a\n  sticky = 1\n\n\tmore\n[authority_a]\nsticky = %(x)s\n"), false)
+	da := readTestdataF(f, "ips/disabled_auth.snv134")
+	f.Fuzz(func(t *testing.T, b []byte, pkg5 bool) {
+		name := zfsroot.ImageFileCfgCache
+		if pkg5 {
+			name = zfsroot.ImageFilePkg5
+		}
+		fsys := func() fstest.MapFS {
+			return fstest.MapFS{name: {Data: b}, zfsroot.ImageFileDisabled: {Data: da}}
+		}
+		img, err := zfsroot.LoadImage(fsys())
 		if err != nil {
 			if xerr.Code(err) != 2 {
 				t.Fatalf("not an invalid-input error: %v", err)
 			}
 			return
 		}
-		fresh := func() *zfsroot.Image {
-			i, err := zfsroot.LoadImage(fstest.MapFS{zfsroot.ImageFileCfgCache: {Data: b}})
+		for _, p := range img.Publishers {
+			fresh, err := zfsroot.LoadImage(fsys())
 			if err != nil {
 				t.Fatalf("second load: %v", err)
 			}
-			return i
-		}
-		for _, p := range img.Publishers {
-			plan, err := fresh().SetStickyPlan(p.Name, false)
+			plan, err := fresh.SetStickyPlan(p.Name, false)
 			if err != nil {
-				t.Fatalf("set-sticky %q: %v", p.Name, err)
+				if xerr.Code(err) != 3 {
+					t.Fatalf("set-sticky %q: %v", p.Name, err)
+				}
+				continue
 			}
-			after := fstest.MapFS{zfsroot.ImageFileCfgCache: {Data: b}}
+			after := fsys()
 			for _, c := range plan.Changes {
 				after[c.Path] = &fstest.MapFile{Data: c.Content}
 			}
 			again, err := zfsroot.LoadImage(after)
 			if err != nil {
-				t.Fatalf("set-sticky %q wrote an unreadable file: %v\n%s", p.Name, err, after[zfsroot.ImageFileCfgCache].Data)
+				t.Fatalf("set-sticky %q wrote an unreadable file: %v\n%s", p.Name, err, after[name].Data)
 			}
 			if q, ok := again.Publisher(p.Name); !ok || q.Sticky {
 				t.Fatalf("set-sticky %q did not stick: %+v", p.Name, q)
 			}
-			if _, err := fresh().UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
+			fresh, _ = zfsroot.LoadImage(fsys())
+			if _, err := fresh.UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
 				t.Fatalf("unset %q: %v", p.Name, err)
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // libbe user properties on boot environments and zone BEs.
@@ -136,10 +138,11 @@ type ZBE struct {
 // ZBEReport is what the brand scripts would decide about a zone's zbes.
 type ZBEReport struct {
 	ZonepathDataset string `json:"zonepath_dataset"`
-	Container       string `json:"container"` // <zonepath_ds>/ROOT or <zonepath_ds>/rpool/ROOT
-	Layout          string `json:"layout"`    // "opensolaris" or "solaris11"
-	GlobalBE        string `json:"global_be"` // the pool's bootfs
-	GlobalUUID      string `json:"global_be_uuid"`
+	Container       string `json:"container"`        // <zonepath_ds>/ROOT or <zonepath_ds>/rpool/ROOT
+	Layout          string `json:"layout"`           // "opensolaris" or "solaris11"
+	GlobalBE        string `json:"global_be"`        // the global BE dataset whose zbes count ("" when only a uuid was given)
+	GlobalUUID      string `json:"global_be_uuid"`   // its org.opensolaris.libbe:uuid
+	GlobalBESource  string `json:"global_be_source"` // "bootfs" (the BE active on reboot) or "--global-be"
 	ZBEs            []ZBE  `json:"zbes"`
 	Current         string `json:"current,omitempty"`
 	Error           string `json:"error,omitempty"` // the zoneadm message, when not exactly one
@@ -157,10 +160,17 @@ func DatasetMountedAt(ds []Dataset, dir, altroot string) (Dataset, bool) {
 	return Dataset{}, false
 }
 
+// ErrNoSuchBE means --global-be names no global boot environment.
+var ErrNoSuchBE = errors.New("no such global boot environment")
+
 // FindZBEs reports the zbes of the zone whose zonepath is zonepath (as
 // written in the zone's XML), with altroot the directory the global zone's
-// root is mounted at here.
-func FindZBEs(ctx context.Context, c CLI, zonepath, altroot string) (*ZBEReport, error) {
+// root is mounted at here. globalBE picks the global BE the zbes must
+// belong to: a BE name (opensolaris-1), its dataset (rpool/ROOT/opensolaris-1)
+// or its org.opensolaris.libbe:uuid; "" takes the pool's bootfs, the BE
+// active on the next boot, which is the one the ipkg brand takes only
+// when it is also the booted one (docs/zfs.md).
+func FindZBEs(ctx context.Context, c CLI, zonepath, altroot, globalBE string) (*ZBEReport, error) {
 	all, err := c.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoZFS, err)
@@ -185,13 +195,8 @@ func FindZBEs(ctx context.Context, c CLI, zonepath, altroot string) (*ZBEReport,
 		return r, nil
 	}
 	pool, _, _ := strings.Cut(zp.Name, "/")
-	if r.GlobalBE, err = c.Bootfs(ctx, pool); err != nil {
+	if err := r.globalBE(ctx, c, pool, globalBE); err != nil {
 		return nil, err
-	}
-	if r.GlobalBE != "-" && r.GlobalBE != "" {
-		if r.GlobalUUID, err = c.Get(ctx, r.GlobalBE, PropUUID); err != nil {
-			return nil, err
-		}
 	}
 	kids, err := c.List(ctx, r.Container, PropActive, PropParentBE, "canmount", "zoned")
 	if err != nil {
@@ -206,8 +211,81 @@ func FindZBEs(ctx context.Context, c CLI, zonepath, altroot string) (*ZBEReport,
 		z.Current = z.Active == "on" && z.ParentBE == r.GlobalUUID && r.GlobalUUID != "-" && r.GlobalUUID != ""
 		r.ZBEs = append(r.ZBEs, z)
 	}
+	sort.SliceStable(r.ZBEs, func(i, j int) bool { return zbeLess(r.ZBEs[i].Name, r.ZBEs[j].Name) })
 	r.judge()
 	return r, nil
+}
+
+// globalBE sets the global BE: the one asked for, else the pool's bootfs.
+func (r *ZBEReport) globalBE(ctx context.Context, c CLI, pool, want string) error {
+	var err error
+	if want == "" {
+		r.GlobalBESource = "bootfs"
+		if r.GlobalBE, err = c.Bootfs(ctx, pool); err != nil {
+			return err
+		}
+		if r.GlobalBE != "-" && r.GlobalBE != "" {
+			r.GlobalUUID, err = c.Get(ctx, r.GlobalBE, PropUUID)
+		}
+		return err
+	}
+	r.GlobalBESource = "--global-be"
+	if uuidParse(want) {
+		r.GlobalUUID = want
+		bes, err := c.List(ctx, pool+"/ROOT", PropUUID)
+		if err != nil {
+			return err
+		}
+		for _, b := range bes {
+			if path.Dir(b.Name) == pool+"/ROOT" && strings.EqualFold(b.Props[PropUUID], want) {
+				r.GlobalBE = b.Name
+			}
+		}
+		return nil
+	}
+	r.GlobalBE = want
+	if !strings.Contains(want, "/") {
+		r.GlobalBE = pool + "/ROOT/" + want
+	}
+	if r.GlobalUUID, err = c.Get(ctx, r.GlobalBE, PropUUID); err != nil {
+		return xerr.Invalidf("--global-be %s: %w (%v)", want, ErrNoSuchBE, err)
+	}
+	if r.GlobalUUID == "-" || r.GlobalUUID == "" {
+		return xerr.Invalidf("--global-be %s: %s has no %s: not a boot environment", want, r.GlobalBE, PropUUID)
+	}
+	return nil
+}
+
+// zbeLess orders zone BE datasets as their numbers do: zbe < zbe-2 <
+// zbe-10 (solaris < solaris-1 likewise), the name before the "-N" first.
+// The numbers are compared as digit strings, so no size overflows.
+func zbeLess(a, b string) bool {
+	pa, na := zbeNumber(path.Base(a))
+	pb, nb := zbeNumber(path.Base(b))
+	if pa != pb {
+		return pa < pb
+	}
+	if len(na) != len(nb) {
+		return len(na) < len(nb)
+	}
+	if na != nb {
+		return na < nb
+	}
+	return a < b
+}
+
+// zbeNumber splits "zbe-12" into "zbe" and "12" (leading zeros dropped);
+// a name without "-N" has the number "" (before any number).
+func zbeNumber(name string) (prefix, num string) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 || i == len(name)-1 || strings.TrimLeft(name[i+1:], "0123456789") != "" {
+		return name, ""
+	}
+	num = strings.TrimLeft(name[i+1:], "0")
+	if num == "" {
+		num = "0"
+	}
+	return name[:i], num
 }
 
 // judge applies the brand's get_active_ds rule and writes the fix.
@@ -224,7 +302,7 @@ func (r *ZBEReport) judge() {
 		return
 	case r.GlobalUUID == "" || r.GlobalUUID == "-":
 		r.Error = ErrNoActiveDataset
-		r.Fix = fmt.Sprintf("the pool's bootfs (%s) has no %s: set the pool's bootfs to the global BE that will boot, or use beadm from Solaris media", r.GlobalBE, PropUUID)
+		r.Fix = fmt.Sprintf("the global BE (%s, from %s) has no %s: name the BE the zone belongs to with --global-be, set the pool's bootfs to it, or use beadm from Solaris media", orNone(r.GlobalBE), r.GlobalBESource, PropUUID)
 	case len(cur) == 0:
 		r.Error = ErrNoActiveDataset
 		if len(r.ZBEs) == 0 {
@@ -234,7 +312,7 @@ func (r *ZBEReport) judge() {
 		newest := r.newest()
 		r.Fix = fmt.Sprintf("zfs set %s=%s %s && zfs set %s=on %s", PropParentBE, r.GlobalUUID, newest, PropActive, newest)
 	default:
-		sort.Strings(cur)
+		sort.SliceStable(cur, func(i, j int) bool { return zbeLess(cur[i], cur[j]) })
 		keep := cur[len(cur)-1]
 		var off []string
 		for _, n := range cur[:len(cur)-1] {
@@ -248,16 +326,12 @@ func (r *ZBEReport) judge() {
 	}
 }
 
-// newest is the zbe with the highest zbe-N suffix (zbe itself counts as 0).
+// newest is the zbe with the highest number (zbe-10 after zbe-2).
 func (r *ZBEReport) newest() string {
-	best, bestN := r.ZBEs[0].Name, -1
-	for _, z := range r.ZBEs {
-		n := 0
-		if _, num, ok := strings.Cut(path.Base(z.Name), "-"); ok {
-			fmt.Sscan(num, &n)
-		}
-		if n > bestN {
-			best, bestN = z.Name, n
+	best := r.ZBEs[0].Name
+	for _, z := range r.ZBEs[1:] {
+		if zbeLess(best, z.Name) {
+			best = z.Name
 		}
 	}
 	return best
@@ -300,4 +374,11 @@ func DatasetOf(dir string) (string, error) {
 		return source, nil
 	}
 	return "", nil
+}
+
+func orNone(s string) string {
+	if s == "" || s == "-" {
+		return "none"
+	}
+	return s
 }

@@ -1,7 +1,7 @@
 package zfsroot
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,18 +11,21 @@ import (
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
-// ZoneEntry is one zone line of /etc/zones/index:
-// zonename:state:zonepath:uuid, the zonepath double-quoted when it contains
-// ':' (illumos getzoneent.c).
+// ZoneEntry is one zone of /etc/zones/index as illumos getzoneent reads
+// it: zonename:state:zonepath:uuid, a field double-quoted when it
+// contains ':'.
 type ZoneEntry struct {
 	Line     int    `json:"line"`
 	Name     string `json:"name"`
 	State    string `json:"state"`
 	Zonepath string `json:"zonepath"`
-	UUID     string `json:"uuid,omitempty"`
+	UUID     string `json:"uuid,omitempty"` // "" when absent or cleared
+	// UUIDCleared: the uuid field was not empty but uuid_parse rejects
+	// it, so zoneadm sees no uuid.
+	UUIDCleared string `json:"uuid_cleared,omitempty"`
 }
 
-// SkippedLine is an index line that zoneadm would ignore too, kept with why.
+// SkippedLine is an index line that getzoneent skips, kept with why.
 type SkippedLine struct {
 	Line   int    `json:"line"`
 	Text   string `json:"text"`
@@ -30,69 +33,158 @@ type SkippedLine struct {
 }
 
 // ZoneIndex is a parsed /etc/zones/index. Comments are not entries;
-// unknown lines are reported, never dropped silently.
+// skipped lines are reported, never dropped silently.
 type ZoneIndex struct {
 	Zones   []ZoneEntry
 	Skipped []SkippedLine
 }
 
-// storedStates are the states putzoneent writes (Solaris 11 adds
-// "unavailable").
-var storedStates = map[string]bool{"configured": true, "incomplete": true, "installed": true, "unavailable": true}
+// Limits of illumos libzonecfg (zonecfg_impl.h, zone.h, param.h).
+const (
+	zonenameMax  = 64
+	maxPathLen   = 1024
+	maxIndexLen  = zonenameMax + 14 + maxPathLen + 37 + 3 // MAX_INDEX_LEN: fgets reads at most 1141 bytes
+	maxIndexSize = 64 << 20
+)
 
-// ParseZoneIndex reads an index file; name is used in messages.
+// ParseZoneIndex reads an index file exactly as illumos
+// getzoneent_private does (illumos-gate 01a4de58
+// usr/src/lib/libzonecfg/common/getzoneent.c): fgets in MAX_INDEX_LEN
+// pieces, a piece without '\r' or '\n' skipped as too long (so is a last
+// line without a newline: a truncated index), '#' in column 1 a comment,
+// the fields split by gettok, the name non-empty and shorter than 64,
+// only the states configured, incomplete and installed, the zonepath
+// shorter than 1024 and not checked further, a uuid uuid_parse rejects
+// cleared. name is used in messages.
 func ParseZoneIndex(r io.Reader, name string) (*ZoneIndex, error) {
-	idx := &ZoneIndex{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		e, reason := parseZoneLine(line)
-		if reason != "" {
-			idx.Skipped = append(idx.Skipped, SkippedLine{Line: n, Text: line, Reason: reason})
-			continue
-		}
-		e.Line = n
-		idx.Zones = append(idx.Zones, e)
+	data, err := io.ReadAll(io.LimitReader(r, maxIndexSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, xerr.Invalidf("%s line %d: %w", name, n+1, err)
+	if len(data) > maxIndexSize {
+		return nil, xerr.Invalidf("%s: larger than %d bytes: not a zone index", name, maxIndexSize)
+	}
+	idx := &ZoneIndex{}
+	line := 1
+	for len(data) > 0 {
+		// fgets: up to and including '\n', at most maxIndexLen-1 bytes.
+		n := bytes.IndexByte(data, '\n') + 1
+		if n == 0 || n > maxIndexLen-1 {
+			n = min(len(data), maxIndexLen-1)
+		}
+		piece := data[:n]
+		data = data[n:]
+		at := line
+		if piece[len(piece)-1] == '\n' {
+			line++
+		}
+		// C string functions stop at a NUL byte.
+		nul := bytes.IndexByte(piece, 0)
+		if nul >= 0 {
+			piece = piece[:nul]
+		}
+		text := strings.TrimRight(string(piece), "\r\n")
+		cut := bytes.IndexAny(piece, "\r\n")
+		if cut < 0 {
+			reason := fmt.Sprintf("no line end within %d bytes: getzoneent skips it as too long", maxIndexLen-1)
+			if nul >= 0 {
+				reason = "a NUL byte before the line end: getzoneent skips the line"
+			} else if len(data) == 0 && len(piece) < maxIndexLen-1 {
+				reason = "the last line has no newline (a truncated index?): getzoneent skips it"
+			}
+			idx.Skipped = append(idx.Skipped, SkippedLine{Line: at, Text: text, Reason: reason})
+			continue
+		}
+		buf := string(piece[:cut])
+		if strings.HasPrefix(buf, "#") {
+			continue
+		}
+		e, reason := parseZoneLine(buf)
+		if reason != "" {
+			idx.Skipped = append(idx.Skipped, SkippedLine{Line: at, Text: buf, Reason: reason})
+			continue
+		}
+		e.Line = at
+		idx.Zones = append(idx.Zones, e)
 	}
 	return idx, nil
 }
 
+// gettok is libzonecfg's gettok: a field up to the next ':', or, when it
+// starts with '"', up to the closing quote (whatever follows the quote up
+// to the next ':' is dropped). more is false after the last field.
+func gettok(s string, more bool) (tok, rest string, next bool) {
+	if !more {
+		return "", "", false
+	}
+	if strings.HasPrefix(s, `"`) {
+		s = s[1:]
+		q := strings.IndexByte(s, '"')
+		if q < 0 {
+			return s, "", false // unterminated: the rest of the line
+		}
+		tok, s = s[:q], s[q+1:]
+		if c := strings.IndexByte(s, ':'); c >= 0 {
+			return tok, s[c+1:], true
+		}
+		return tok, "", false
+	}
+	if c := strings.IndexByte(s, ':'); c >= 0 {
+		return s[:c], s[c+1:], true
+	}
+	return s, "", false
+}
+
 func parseZoneLine(line string) (ZoneEntry, string) {
 	var e ZoneEntry
-	var ok bool
-	if e.Name, line, ok = strings.Cut(line, ":"); !ok || e.Name == "" {
-		return e, "no zone name"
+	rest, more := line, true
+	e.Name, rest, more = gettok(rest, more)
+	if e.Name == "" || len(e.Name) >= zonenameMax {
+		return e, fmt.Sprintf("zone name empty or %d characters or longer", zonenameMax)
 	}
-	if e.State, line, ok = strings.Cut(line, ":"); !ok {
-		return e, "no zonepath field"
+	e.State, rest, more = gettok(rest, more)
+	switch e.State {
+	case "configured", "incomplete", "installed":
+	case "":
+		return e, "empty state"
+	case "unavailable":
+		return e, `state "unavailable" (a Solaris 11 state): illumos getzoneent skips the zone`
+	default:
+		return e, fmt.Sprintf("state %q is not configured, incomplete or installed", e.State)
 	}
-	if !storedStates[e.State] {
-		return e, fmt.Sprintf("state %q is not a stored zone state", e.State)
+	e.Zonepath, rest, more = gettok(rest, more)
+	if len(e.Zonepath) >= maxPathLen {
+		return e, fmt.Sprintf("zonepath %d characters or longer", maxPathLen)
 	}
-	if strings.HasPrefix(line, `"`) {
-		end := strings.Index(line[1:], `"`)
-		if end < 0 {
-			return e, "unterminated quoted zonepath"
-		}
-		e.Zonepath, line = line[1:1+end], line[2+end:]
-		line = strings.TrimPrefix(line, ":")
-		e.UUID = line
+	uuid, _, _ := gettok(rest, more)
+	if uuidParse(uuid) {
+		e.UUID = uuid
 	} else {
-		e.Zonepath, e.UUID, _ = strings.Cut(line, ":")
-	}
-	if !strings.HasPrefix(e.Zonepath, "/") {
-		return e, fmt.Sprintf("zonepath %q is not absolute", e.Zonepath)
+		e.UUIDCleared = uuid
 	}
 	return e, ""
+}
+
+// uuidParse is illumos libuuid uuid_parse (illumos-gate 0b5ce10a
+// usr/src/lib/libuuid/common/uuid.c): 36 characters, '-' at 8, 13, 18
+// and 23, hex digits elsewhere.
+func uuidParse(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // ZoneConfig is what xsrescue needs from /etc/zones/<zone>.xml.

@@ -18,12 +18,26 @@ import (
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
+// TestParseZoneIndex: the index reads as illumos getzoneent_private
+// reads it (getzoneent.c at illumos-gate 01a4de58).
 func TestParseZoneIndex(t *testing.T) {
+	long := "z8:installed:/zones/" + strings.Repeat("x", 1200) + ":u\n"
 	in := string(readTestdata(t, "zones/index")) +
 		"z3:installed:\"/zones/a:b\":6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c13\n" +
 		"z5:running:/zones/z5:\n" +
 		"nonsense\n" +
-		":installed:/x:\n"
+		":installed:/x:\n" +
+		"z6:installed:zones/z6:6A1F5C7E-0C2D-4A35-9B0E-4F6A7D2E9C16\n" +
+		"z7:installed:/zones/z7:not-a-uuid\n" +
+		"z8u:unavailable:/zones/z8u:\n" +
+		strings.Repeat("n", 64) + ":installed:/zones/long:\n" +
+		strings.Repeat("n", 63) + ":installed:/zones/ok:\n" +
+		"z10:incomplete:/zones/z10\r\n" +
+		"z11:installed:\"/unterminated:quote\n" +
+		" #z12:installed:/zones/z12:\n" +
+		long +
+		"z13:installed:/zones/z13:\x00hidden\n" +
+		"z9:installed:/zones/z9:"
 	idx, err := zfsroot.ParseZoneIndex(strings.NewReader(in), "etc/zones/index")
 	if err != nil {
 		t.Fatal(err)
@@ -33,14 +47,27 @@ func TestParseZoneIndex(t *testing.T) {
 		{Line: 8, Name: "z1", State: "installed", Zonepath: "/zones/z1", UUID: "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c11"},
 		{Line: 9, Name: "z2", State: "configured", Zonepath: "/zones/z2"},
 		{Line: 10, Name: "z3", State: "installed", Zonepath: "/zones/a:b", UUID: "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c13"},
+		{Line: 14, Name: "z6", State: "installed", Zonepath: "zones/z6", UUID: "6A1F5C7E-0C2D-4A35-9B0E-4F6A7D2E9C16"},
+		{Line: 15, Name: "z7", State: "installed", Zonepath: "/zones/z7", UUIDCleared: "not-a-uuid"},
+		{Line: 18, Name: strings.Repeat("n", 63), State: "installed", Zonepath: "/zones/ok"},
+		{Line: 19, Name: "z10", State: "incomplete", Zonepath: "/zones/z10"},
+		{Line: 20, Name: "z11", State: "installed", Zonepath: "/unterminated:quote"},
+		{Line: 21, Name: " #z12", State: "installed", Zonepath: "/zones/z12"}, // '#' only in column 1 starts a comment
 	}
 	if d := cmp.Diff(want, idx.Zones); d != "" {
 		t.Errorf("zones (-want +got):\n%s", d)
 	}
 	wantSkipped := []zfsroot.SkippedLine{
-		{Line: 11, Text: "z5:running:/zones/z5:", Reason: `state "running" is not a stored zone state`},
-		{Line: 12, Text: "nonsense", Reason: "no zone name"},
-		{Line: 13, Text: ":installed:/x:", Reason: "no zone name"},
+		{Line: 11, Text: "z5:running:/zones/z5:", Reason: `state "running" is not configured, incomplete or installed`},
+		{Line: 12, Text: "nonsense", Reason: "empty state"},
+		{Line: 13, Text: ":installed:/x:", Reason: "zone name empty or 64 characters or longer"},
+		{Line: 16, Text: "z8u:unavailable:/zones/z8u:", Reason: `state "unavailable" (a Solaris 11 state): illumos getzoneent skips the zone`},
+		{Line: 17, Text: strings.Repeat("n", 64) + ":installed:/zones/long:", Reason: "zone name empty or 64 characters or longer"},
+		{Line: 22, Text: long[:1141], Reason: "no line end within 1141 bytes: getzoneent skips it as too long"},
+		// fgets goes on where the long piece ended: the rest is a line.
+		{Line: 22, Text: long[1141 : len(long)-1], Reason: "zone name empty or 64 characters or longer"},
+		{Line: 23, Text: "z13:installed:/zones/z13:", Reason: "a NUL byte before the line end: getzoneent skips the line"},
+		{Line: 24, Text: "z9:installed:/zones/z9:", Reason: "the last line has no newline (a truncated index?): getzoneent skips it"},
 	}
 	if d := cmp.Diff(wantSkipped, idx.Skipped); d != "" {
 		t.Errorf("skipped (-want +got):\n%s", d)
@@ -80,8 +107,11 @@ func FuzzZoneIndex(f *testing.F) {
 			return
 		}
 		for _, z := range idx.Zones {
-			if z.Name == "" || !strings.HasPrefix(z.Zonepath, "/") {
+			if z.Name == "" || len(z.Name) >= 64 || len(z.Zonepath) >= 1024 || (z.UUID != "" && z.UUIDCleared != "") {
 				t.Fatalf("bad entry %+v", z)
+			}
+			if strings.ContainsAny(z.Name+z.State+z.Zonepath+z.UUID, "\r\n\x00") {
+				t.Fatalf("line break or NUL in %+v", z)
 			}
 		}
 	})
@@ -143,19 +173,30 @@ func TestFindZBEs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.zone, func(t *testing.T) {
-			r, err := zfsroot.FindZBEs(ctx, cli, "/zones/"+tc.zone, z.GZRoot)
+			r, err := zfsroot.FindZBEs(ctx, cli, "/zones/"+tc.zone, z.GZRoot, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Layout != tc.layout || r.Current != tc.current || r.Error != tc.err || !strings.HasPrefix(r.Fix, tc.fix) {
 				t.Errorf("report %+v\nwant layout %s current %q error %q fix %q", r, tc.layout, tc.current, tc.err, tc.fix)
 			}
-			if r.GlobalBE != z.Bootfs || r.GlobalUUID != fixtures.ZFSCurrentBEUUID {
+			if r.GlobalBE != z.Bootfs || r.GlobalUUID != fixtures.ZFSCurrentBEUUID || r.GlobalBESource != "bootfs" {
 				t.Errorf("global BE %s %s", r.GlobalBE, r.GlobalUUID)
 			}
 		})
 	}
-	if _, err := zfsroot.FindZBEs(ctx, cli, "/zones/z4", z.GZRoot); !errors.Is(err, zfsroot.ErrNoZFS) {
+	// --global-be: the zbes of z2 belong to the older BE; named by BE
+	// name, dataset or uuid it is the current one there.
+	for _, be := range []string{"opensolaris", pool + "/ROOT/opensolaris", fixtures.ZFSOldBEUUID} {
+		r, err := zfsroot.FindZBEs(ctx, cli, "/zones/z2", z.GZRoot, be)
+		if err != nil || r.Error != "" || r.Current != pool+"/zones/z2/ROOT/zbe" || r.GlobalBE != pool+"/ROOT/opensolaris" || r.GlobalBESource != "--global-be" {
+			t.Errorf("--global-be %s: %+v %v", be, r, err)
+		}
+	}
+	if _, err := zfsroot.FindZBEs(ctx, cli, "/zones/z2", z.GZRoot, "nosuch"); !errors.Is(err, zfsroot.ErrNoSuchBE) || xerr.Code(err) != 2 {
+		t.Errorf("--global-be nosuch: %v", err)
+	}
+	if _, err := zfsroot.FindZBEs(ctx, cli, "/zones/z4", z.GZRoot, ""); !errors.Is(err, zfsroot.ErrNoZFS) {
 		t.Errorf("z4 without datasets: %v", err)
 	}
 	ds, err := zfsroot.DatasetOf(z.ZoneRoot)

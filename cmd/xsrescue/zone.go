@@ -44,22 +44,36 @@ func init() {
 						"zfs command can see the pool (Solaris media, OpenZFS, zfs-fuse; import it read-only with\n" +
 						"-R set to the root), it also lists the zone boot environments (zbe datasets under\n" +
 						"<zonepath dataset>/ROOT or /rpool/ROOT) with org.opensolaris.libbe:active/parentbe,\n" +
-						"which one the brand scripts take as current for the global BE named by the pool's\n" +
-						"bootfs, and the error zoneadm would give (\"no active dataset.\", \"multiple active\n" +
-						"datasets.\") with the command that fixes it. Read-only.\n\n" + exitHelp,
-					Flags:  targetFlags(),
+						"which one the brand scripts take as current for the global BE, and the error zoneadm\n" +
+						"would give (\"no active dataset.\", \"multiple active datasets.\") with the command that\n" +
+						"fixes it; zone BEs are listed in numeric order (zbe-2 before zbe-10).\n\n" +
+						"The global BE is the pool's bootfs (the BE active on the next boot) unless --global-be\n" +
+						"names one. The ipkg brand takes the BE that is booted (beadm's N flag) or mounted at the\n" +
+						"alternate root: after beadm activate without a reboot the two differ, so name the BE the\n" +
+						"zone will be attached from with --global-be.\n\n" +
+						"The index is read as illumos getzoneent reads it: lines it skips (a last line without a\n" +
+						"newline, an unknown state such as Solaris 11's unavailable, an empty name) are listed with\n" +
+						"the reason; a uuid it cannot parse is shown as cleared. Read-only.\n\n" + exitHelp,
+					Flags: append(targetFlags(),
+						&cli.StringFlag{Name: "global-be", Usage: "the global boot environment the zones belong to: `NAME`, pool/ROOT/NAME or its org.opensolaris.libbe:uuid (default: the pool's bootfs)"}),
 					Action: runZoneList,
 				},
 				{
 					Name:      "publishers",
 					Usage:     "list the IPS publishers of a zone image and flag suspects",
 					ArgsUsage: " ",
-					Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache and var/pkg/disabled_auth, of the zone\n" +
-						"root as pkg would, and lists each publisher with origins, mirrors, sticky, disabled,\n" +
-						"search order and preferred. Flags suspects for zoneadm attach -u: publishers the global\n" +
-						"zone lacks (with --global-root), leftover temporary za<digits> publishers, a sticky\n" +
-						"opensolaris.org, origins on hosts that no longer serve packages. Read-only; unlike\n" +
-						"Solaris 11 pkg -R it never converts the image.\n\n" + exitHelp,
+					Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache, and var/pkg/disabled_auth, of the zone\n" +
+						"root exactly as the pkg of the file's era reads them: a cfg_cache written before 2010-10\n" +
+						"as snv_134 pkg, a version 3 cfg_cache and pkg5.image as Solaris 11 pkg (what Python 3 pkg\n" +
+						"refuses is checked too). Lists each publisher with origins, mirrors, sticky, disabled,\n" +
+						"search order and preferred, as pkg sees them (a missing sticky is True for snv_134 pkg\n" +
+						"and False in a version 3 configuration; a repeated key's last value wins). Lists as\n" +
+						"problems, with file and line, what makes that pkg refuse the image (an invalid boolean\n" +
+						"in a version 3 configuration, a repeated key or section for Python 3 pkg, ...): then the\n" +
+						"exit status is 4. Flags suspects for zoneadm attach -u: publishers the global zone lacks\n" +
+						"(with --global-root), leftover temporary za<digits> publishers, a sticky opensolaris.org,\n" +
+						"origins on hosts that no longer serve packages. Read-only; unlike Solaris 11 pkg -R it\n" +
+						"never converts the image.\n\n" + exitHelp,
 					Flags: []cli.Flag{zoneRoot,
 						&cli.StringFlag{Name: "global-root", Usage: "the global zone's root `DIR`, to find zone-only publishers"}},
 					Action: runZonePublishers,
@@ -69,10 +83,11 @@ func init() {
 					Usage:     "remove a publisher from a zone image's configuration",
 					ArgsUsage: "NAME",
 					Description: "Removes publisher NAME offline the way pkg unset-publisher changes the configuration:\n" +
-						"its whole [authority_NAME] section (in disabled_auth too), its entry in\n" +
-						"publisher-search-order, and preferred-authority moved to the first remaining enabled\n" +
-						"publisher. Every other line stays byte-identical. Refuses (exit 3) to leave no\n" +
-						"enabled publisher. An absent publisher is \"already as requested\" (exit 0).\n\n" +
+						"every section that holds it (repeats and disabled_auth included), its entry in\n" +
+						"publisher-search-order, and, in a cfg_cache written before 2010-10, a preferred-authority\n" +
+						"naming it moved to the new first publisher (later pkg leaves preferred-authority alone).\n" +
+						"Every other line stays byte-identical. Refuses (exit 3) to leave no enabled publisher.\n" +
+						"An absent publisher is \"already as requested\" (exit 0).\n\n" +
 						editWarning + exitHelp,
 					Flags:  []cli.Flag{zoneRoot, force},
 					Action: runZoneUnsetPublisher,
@@ -81,9 +96,13 @@ func init() {
 					Name:      "set-sticky",
 					Usage:     "set a publisher of a zone image sticky or non-sticky",
 					ArgsUsage: "NAME true|false",
-					Description: "Sets sticky = False (or True) in the publisher's section, adding the key when it is\n" +
-						"absent (absent means True). The lighter remedy for a sticky opensolaris.org that keeps\n" +
-						"installed packages from moving to the solaris publisher.\n\n" + editWarning + exitHelp,
+					Description: "Sets sticky = False (or True) in every section that holds the publisher (the one pkg\n" +
+						"uses and a copy it ignores, in disabled_auth or cfg_cache), adding the key where it is\n" +
+						"absent (absent means True for snv_134 pkg but False in a version 3 configuration) and\n" +
+						"removing earlier repeats of it, which pkg would otherwise read or refuse. The result is\n" +
+						"read back as the file's pkg would before anything is written. The lighter remedy for a\n" +
+						"sticky opensolaris.org that keeps installed packages from moving to the solaris\n" +
+						"publisher.\n\n" + editWarning + exitHelp,
 					Flags:  []cli.Flag{zoneRoot, force},
 					Action: runZoneSetSticky,
 				},
@@ -122,6 +141,7 @@ type zoneDoc struct {
 	ZoneRoot string             `json:"zone_root"`
 	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --zone-root
 	UUID     string             `json:"uuid"`
+	Problems []string           `json:"problems"` // what zoneadm would make of the index line (cleared uuid, relative zonepath)
 	Brand    string             `json:"brand"`
 	Datasets []string           `json:"datasets"`
 	Config   string             `json:"config_error,omitempty"`
@@ -153,8 +173,14 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 		if e.Name == "global" {
 			continue
 		}
-		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{},
+		z := zoneDoc{Name: e.Name, State: e.State, Zonepath: e.Zonepath, UUID: e.UUID, Datasets: []string{}, Problems: []string{},
 			ZoneRoot: zfsroot.ZoneRoot(e.Zonepath), Here: path.Join(tgt.Root.Dir(), zfsroot.ZoneRoot(e.Zonepath))}
+		if e.UUIDCleared != "" {
+			z.Problems = append(z.Problems, fmt.Sprintf("etc/zones/index line %d: uuid %q is not a uuid: getzoneent clears it", e.Line, e.UUIDCleared))
+		}
+		if !strings.HasPrefix(e.Zonepath, "/") {
+			z.Problems = append(z.Problems, fmt.Sprintf("etc/zones/index line %d: zonepath %q is not absolute: getzoneent returns it as is", e.Line, e.Zonepath))
+		}
 		name := "etc/zones/" + e.Name + ".xml"
 		if xf, err := tgt.Root.Open(name); errors.Is(err, fs.ErrNotExist) {
 			z.Config = name + " missing: zoneadm cannot attach it"
@@ -180,7 +206,10 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 		case e.State == "configured":
 			z.ZBENote = "configured only: no zone boot environments yet"
 		default:
-			r, err := zfsroot.FindZBEs(ctx, zfsroot.CLI{}, e.Zonepath, tgt.Root.Dir())
+			r, err := zfsroot.FindZBEs(ctx, zfsroot.CLI{}, e.Zonepath, tgt.Root.Dir(), cmd.String("global-be"))
+			if errors.Is(err, zfsroot.ErrNoSuchBE) || xerr.Code(err) == xerr.ExitInvalid {
+				return err
+			}
 			if err != nil {
 				z.ZBENote = err.Error() + " (import the pool read-only with -R " + tgt.Root.Dir() + "; see xsrescue zfs labels)"
 			}
@@ -198,11 +227,18 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 			if z.Config != "" {
 				fmt.Fprintf(w, "  problem: %s\n", z.Config)
 			}
+			for _, p := range z.Problems {
+				fmt.Fprintf(w, "  problem: %s\n", p)
+			}
 			if z.ZBENote != "" {
 				fmt.Fprintf(w, "  zbe: %s\n", z.ZBENote)
 			}
 			if r := z.ZBE; r != nil {
-				fmt.Fprintf(w, "  zbe container %s (%s layout); global BE %s uuid %s\n", orDash(r.Container), orDash(r.Layout), orDash(r.GlobalBE), orDash(r.GlobalUUID))
+				from := "--global-be"
+				if r.GlobalBESource == "bootfs" {
+					from = "the pool's bootfs: active on reboot, not necessarily booted"
+				}
+				fmt.Fprintf(w, "  zbe container %s (%s layout); global BE %s uuid %s (%s)\n", orDash(r.Container), orDash(r.Layout), orDash(r.GlobalBE), orDash(r.GlobalUUID), from)
 				for _, b := range r.ZBEs {
 					mark := " "
 					if b.Current {
@@ -263,10 +299,11 @@ func runZonePublishers(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	img.FlagSuspects(global)
-	doc := map[string]any{"zone_root": tgt.Root.Dir(), "file": img.File, "zone": img.Zone, "preferred": img.Preferred,
-		"search_order": append([]string{}, img.SearchOrder...), "publishers": img.Publishers}
-	return output(cmd).Emit(doc, func(w io.Writer) error {
-		fmt.Fprintf(w, "%s: %s (variant.opensolaris.zone = %s)\n", tgt.Root.Dir(), img.File, orDash(img.Zone))
+	doc := map[string]any{"zone_root": tgt.Root.Dir(), "file": img.File, "era": img.Era, "read_as": img.Reader(), "zone": img.Zone,
+		"preferred": img.Preferred, "search_order": append([]string{}, img.SearchOrder...), "publishers": img.Publishers,
+		"problems": append([]zfsroot.Problem{}, img.Problems...), "notes": append([]zfsroot.Problem{}, img.Notes...)}
+	err = output(cmd).Emit(doc, func(w io.Writer) error {
+		fmt.Fprintf(w, "%s: %s (%s, read as %s; variant.opensolaris.zone = %s)\n", tgt.Root.Dir(), img.File, img.Era, img.Reader(), orDash(img.Zone))
 		for _, p := range img.Publishers {
 			flags := []string{}
 			for _, f := range []struct {
@@ -282,12 +319,28 @@ func runZonePublishers(ctx context.Context, cmd *cli.Command) error {
 				rank = strconv.Itoa(p.Rank)
 			}
 			fmt.Fprintf(w, "%s %s  %s  origins %s  mirrors %s  (%s)\n", rank, p.Name, strings.Join(flags, ","), orDash(strings.Join(p.Origins, " ")), orDash(strings.Join(p.Mirrors, " ")), p.File)
+			if p.StickyNote != "" {
+				fmt.Fprintf(w, "    sticky: %s\n", p.StickyNote)
+			}
+			for _, s := range p.Shadowed {
+				fmt.Fprintf(w, "    ignored copy: %s\n", s)
+			}
 			for _, s := range p.Suspects {
 				fmt.Fprintf(w, "    suspect: %s\n", s)
 			}
 		}
+		for _, n := range img.Notes {
+			fmt.Fprintf(w, "note (%s pkg): %s\n", n.Pkg, n)
+		}
+		for _, p := range img.Problems {
+			fmt.Fprintf(w, "PROBLEM (%s pkg refuses the image): %s\n", p.Pkg, p)
+		}
 		return nil
 	})
+	if err != nil || len(img.Problems) == 0 {
+		return err
+	}
+	return alreadyReported(xerr.Problems(fmt.Errorf("zone publishers: %d problem(s) make pkg refuse the image; first: %s", len(img.Problems), img.Problems[0])))
 }
 
 // applyZonePlan takes the safety snapshot of the zone root's dataset (if

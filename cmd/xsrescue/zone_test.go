@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,6 +115,31 @@ func TestZoneListCLI(t *testing.T) {
 	code, stdout, _ = runCLI("zone", "list", "--root", z.GZRoot, "--json")
 	if code != 0 || !strings.Contains(stdout, `"config_error": "etc/zones/z4.xml missing: zoneadm cannot attach it"`) {
 		t.Errorf("missing z4.xml --json: exit %d\n%s", code, stdout)
+	}
+	// --global-be: z2's only zbe belongs to the older BE, current there;
+	// the default (bootfs) is said to be the BE active on reboot.
+	if !strings.Contains(stdout, `"global_be_source": "bootfs"`) {
+		t.Errorf("no global_be_source:\n%s", stdout)
+	}
+	code, stdout, stderr = runCLI("zone", "list", "--root", z.GZRoot, "--global-be", "opensolaris")
+	if code != 0 || !strings.Contains(stdout, "global BE "+strings.Split(z.Bootfs, "/")[0]+"/ROOT/opensolaris uuid "+fixtures.ZFSOldBEUUID+" (--global-be)") ||
+		!strings.Contains(stdout, "* "+strings.Split(z.Bootfs, "/")[0]+"/zones/z2/ROOT/zbe ") {
+		t.Errorf("--global-be: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI("zone", "list", "--root", z.GZRoot, "--global-be", "nosuch"); code != 2 || !strings.Contains(stderr, "no such global boot environment") {
+		t.Errorf("--global-be nosuch: exit %d %s", code, stderr)
+	}
+	// A truncated index: the last line (no newline) is skipped, as
+	// getzoneent skips it, and said so; a uuid it cannot parse is cleared.
+	idx := filepath.Join(z.GZRoot, "etc/zones/index")
+	b, err := os.ReadFile(idx)
+	must(t, err)
+	b = []byte(strings.Replace(string(b), "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c12", "garbage", 1))
+	must(t, os.WriteFile(idx, b[:len(b)-1], 0o644))
+	code, stdout, _ = runCLI("zone", "list", "--root", z.GZRoot)
+	if code != 0 || !strings.Contains(stdout, "etc/zones/index line 6 ignored (the last line has no newline (a truncated index?): getzoneent skips it): z4:configured:/zones/z4:") ||
+		!strings.Contains(stdout, `problem: etc/zones/index line 4: uuid "garbage" is not a uuid: getzoneent clears it`) || strings.Contains(stdout, "z4  configured") {
+		t.Errorf("truncated index: exit %d\n%s", code, stdout)
 	}
 }
 
@@ -374,5 +400,93 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// eraZoneRoot is a zone root holding zfsroot/testdata/ips/eras/NAME.
+func eraZoneRoot(t *testing.T, name string) string {
+	t.Helper()
+	zr := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
+	for _, f := range []string{"cfg_cache", "pkg5.image", "disabled_auth"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "zfsroot", "testdata", "ips", "eras", name, f))
+		if os.IsNotExist(err) {
+			continue
+		}
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(zr, "var/pkg", f), b, 0o644))
+	}
+	return zr
+}
+
+// TestZonePublishersProblemsCLI: what makes the era's pkg refuse the image
+// is listed with file and line, and the exit status is 4; a configuration
+// pkg reads is exit 0 with what pkg sees (a missing sticky: True for
+// snv_134 pkg, False in a version 3 configuration). Nothing is written.
+func TestZonePublishersProblemsCLI(t *testing.T) {
+	for _, tc := range []struct {
+		era, problem string
+		code         int
+		sticky       bool
+		era2, readAs string
+	}{
+		{"v3-cfg-cache-invalid-boolean", `"file": "var/pkg/cfg_cache", "line": 29, "pkg": "solaris11"`, 4, false, "cfg_cache-v3", "Solaris 11 pkg"},
+		{"pkg5-repeated-key", `"file": "var/pkg/pkg5.image", "line": 59, "pkg": "python3"`, 4, true, "pkg5.image", "Solaris 11 pkg"},
+		{"v2-missing-sticky", "", 0, true, "cfg_cache-v2", "snv_134 pkg"},
+		{"pkg5-missing-sticky", "", 0, false, "pkg5.image", "Solaris 11 pkg"},
+	} {
+		t.Run(tc.era, func(t *testing.T) {
+			zr := eraZoneRoot(t, tc.era)
+			before := treeSum(t, zr)
+			code, stdout, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--json")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, stdout, stderr)
+			}
+			var doc struct {
+				Era        string
+				ReadAs     string `json:"read_as"`
+				Publishers []zfsroot.Publisher
+				Problems   []zfsroot.Problem
+			}
+			must(t, json.Unmarshal([]byte(stdout), &doc))
+			flat := strings.Join(strings.Fields(stdout), " ")
+			if tc.problem != "" && !strings.Contains(flat, strings.Join(strings.Fields(tc.problem), " ")) {
+				t.Errorf("problem %s missing:\n%s", tc.problem, stdout)
+			}
+			if (len(doc.Problems) > 0) != (tc.code == 4) || doc.Era != tc.era2 || !strings.HasPrefix(doc.ReadAs, tc.readAs) {
+				t.Errorf("document %+v", doc)
+			}
+			if i := slices.IndexFunc(doc.Publishers, func(p zfsroot.Publisher) bool { return p.Name == "opensolaris.org" }); i < 0 || doc.Publishers[i].Sticky != tc.sticky {
+				t.Errorf("opensolaris.org sticky, want %v: %+v", tc.sticky, doc.Publishers)
+			}
+			if tc.code == 4 && !strings.Contains(stderr, "make pkg refuse the image") {
+				t.Errorf("stderr %q", stderr)
+			}
+			if code, stdout, _ := runCLI("zone", "publishers", "--zone-root", zr); code != tc.code || (tc.code == 4) != strings.Contains(stdout, "PROBLEM (") {
+				t.Errorf("text: exit %d\n%s", code, stdout)
+			}
+			if treeSum(t, zr) != before {
+				t.Error("zone publishers changed the zone root")
+			}
+		})
+	}
+}
+
+// TestZoneSetStickyEraCLI: set-sticky true on a version 3 section without
+// the key adds "sticky = True" (a missing key reads False there); a second
+// run is "already as requested".
+func TestZoneSetStickyEraCLI(t *testing.T) {
+	zr := eraZoneRoot(t, "pkg5-missing-sticky")
+	jdb := filepath.Join(t.TempDir(), "journal.db")
+	code, stdout, stderr := runCLI("zone", "set-sticky", "opensolaris.org", "true", "--zone-root", zr, "--journal", jdb, "--yes")
+	if code != 0 || strings.Contains(stdout, "already as requested") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(zr, zfsroot.ImageFilePkg5))
+	if string(got) != string(zfsrootTestdata(t, "ips/eras/pkg5-missing-sticky/sticky-true.pkg5.image.golden")) {
+		t.Errorf("pkg5.image:\n%s", got)
+	}
+	if code, stdout, _ := runCLI("zone", "set-sticky", "opensolaris.org", "true", "--zone-root", zr, "--journal", jdb, "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
+		t.Errorf("second run: exit %d\n%s", code, stdout)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/xsrescue/xsrescue/fixtures"
 )
 
@@ -180,5 +182,36 @@ func TestPartitionPastTheEnd(t *testing.T) {
 	}
 	if st, err := os.Stat(img); err != nil || st.Size() != 4<<20 || imageSum(t, img) != start {
 		t.Fatal("a refused command changed the image")
+	}
+}
+
+// TestOdmPurgeBindMountedDev: a bind mount of the rescue system's /dev (the
+// usual chroot preparation) passes the path check; odm purge refuses it by
+// device (exit 3), as a dry run too, and changes nothing.
+func TestOdmPurgeBindMountedDev(t *testing.T) {
+	a := odmFixture(t)
+	aix, out := t.TempDir(), t.TempDir()
+	dev := filepath.Join(aix, "dev")
+	if err := os.Mkdir(dev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unmount, err := fixtures.MountReadOnly("/dev", dev, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmount()
+	before := odmState(t, out, a.ODMDir)
+	live, _ := os.ReadDir("/dev")
+	for _, extra := range []string{"--dry-run", "--yes"} {
+		code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", dev, "--out", out, "--all-ghosts", extra)
+		if code != 3 || !strings.Contains(stderr, "is the rescue system's own /dev (the same directory as /dev") {
+			t.Errorf("%s: exit %d\n%s%s", extra, code, stdout, stderr)
+		}
+	}
+	if after, _ := os.ReadDir("/dev"); len(after) != len(live) {
+		t.Fatalf("/dev had %d entries, now %d", len(live), len(after))
+	}
+	if d := cmp.Diff(before, odmState(t, out, a.ODMDir)); d != "" {
+		t.Errorf("a refused purge wrote something:\n%s", d)
 	}
 }

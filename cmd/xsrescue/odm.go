@@ -85,7 +85,10 @@ func odmPurgeCommand() *cli.Command {
 			"major, minor, mode and owner, so `xsrescue journal undo OP` recreates them. When --out is\n" +
 			"inside the AIX root (the parent of --dev) this is one op; otherwise two: the --out files\n" +
 			"first, then the nodes (both in the same journal). --dry-run prints all of it and writes\n" +
-			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" + exitHelp,
+			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" +
+			"Refuses (exit 3, also with --dry-run) a --dev that is the rescue system's own /dev\n" +
+			"whatever its path: a bind mount of /dev (the usual chroot preparation), anything on\n" +
+			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Required: true, Usage: "the AIX root's dev `DIR`"},
@@ -163,6 +166,21 @@ func scanDev(dev string) (string, []odm.Node, error) {
 	defer root.Close()
 	nodes, err := odm.ScanDev(root, name)
 	return parent, nodes, err
+}
+
+// refuseLiveDev refuses (exit 3) a --dev on the rescue system's own /dev,
+// whatever its path (odm.CheckNotLiveDev).
+func refuseLiveDev(dev string) error {
+	parent, name, err := devRoot(dev)
+	if err != nil {
+		return err
+	}
+	root, err := target.OpenRoot(parent)
+	if err != nil {
+		return xerr.Invalid(err)
+	}
+	defer root.Close()
+	return odm.CheckNotLiveDev(root, name)
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -289,6 +307,9 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	}
 	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
 		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
+	}
+	if err := refuseLiveDev(cmd.String("dev")); err != nil {
+		return err
 	}
 	found, err := readOutFiles(outDir)
 	if err != nil {

@@ -32,6 +32,18 @@ func tinyDisk(t *testing.T, table string) string {
 	return img
 }
 
+// tinySaved is a tiny DOS disk whose partition 2 is saved to DIR/p2.img,
+// journalled in DIR/j.db.
+func tinySaved(t *testing.T) (img, snap, jpath string) {
+	t.Helper()
+	img, dir := tinyDisk(t, "dos"), t.TempDir()
+	snap, jpath = filepath.Join(dir, "p2.img"), filepath.Join(dir, "j.db")
+	if code, _, errOut := runCLI("disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath); code != 0 {
+		t.Fatalf("save: exit %d %s", code, errOut)
+	}
+	return img, snap, jpath
+}
+
 // patchDOSEntry rewrites primary entry n (1-4) of a DOS table.
 func patchDOSEntry(t *testing.T, img string, n int, start, sectors uint32) {
 	t.Helper()
@@ -119,12 +131,7 @@ func TestHostileGPTCommands(t *testing.T) {
 // another is refused (exit 3, also as a dry run) naming the other and how
 // many bytes, unless --force, which then says what it overwrote.
 func TestRestorePartitionOverlap(t *testing.T) {
-	img := tinyDisk(t, "dos")
-	dir := t.TempDir()
-	snap, jpath := filepath.Join(dir, "p2.img"), filepath.Join(dir, "j.db")
-	if code, _, errOut := runCLI("disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath); code != 0 {
-		t.Fatalf("save: exit %d %s", code, errOut)
-	}
+	img, snap, jpath := tinySaved(t)
 	patchDOSEntry(t, img, 1, 2048, 4096+16) // partition 1 now ends 8 KiB into partition 2
 	scribble(t, img, 3*fixtures.MiB)
 	start := imageSum(t, img)
@@ -159,12 +166,8 @@ func TestRestorePartitionOverlap(t *testing.T) {
 // (a truncated image) is listed, but never saved or restored: the copy
 // would be short, and a write would grow the image file.
 func TestPartitionPastTheEnd(t *testing.T) {
-	img := tinyDisk(t, "dos")
-	dir := t.TempDir()
-	snap, jpath := filepath.Join(dir, "p2.img"), filepath.Join(dir, "j.db")
-	if code, _, errOut := runCLI("disk", "save-partition", img, "--partition", "2", "--to", snap, "--journal", jpath); code != 0 {
-		t.Fatalf("save: exit %d %s", code, errOut)
-	}
+	img, snap, jpath := tinySaved(t)
+	dir := filepath.Dir(snap)
 	if err := os.Truncate(img, 4<<20); err != nil {
 		t.Fatal(err)
 	}

@@ -153,8 +153,10 @@ func devRoot(dev string) (string, string, error) {
 	return filepath.Dir(abs), filepath.Base(abs), nil
 }
 
-// scanDev scans --dev and returns the root that holds it too.
-func scanDev(dev string) (string, []odm.Node, error) {
+// scanDev scans --dev and returns the root that holds it too. For a purge
+// it first refuses the rescue system's own /dev, whatever its path
+// (odm.CheckNotLiveDev).
+func scanDev(dev string, purge bool) (string, []odm.Node, error) {
 	parent, name, err := devRoot(dev)
 	if err != nil {
 		return "", nil, err
@@ -164,23 +166,13 @@ func scanDev(dev string) (string, []odm.Node, error) {
 		return "", nil, xerr.Invalid(err)
 	}
 	defer root.Close()
+	if purge {
+		if err := odm.CheckNotLiveDev(root, name); err != nil {
+			return "", nil, err
+		}
+	}
 	nodes, err := odm.ScanDev(root, name)
 	return parent, nodes, err
-}
-
-// refuseLiveDev refuses (exit 3) a --dev on the rescue system's own /dev,
-// whatever its path (odm.CheckNotLiveDev).
-func refuseLiveDev(dev string) error {
-	parent, name, err := devRoot(dev)
-	if err != nil {
-		return err
-	}
-	root, err := target.OpenRoot(parent)
-	if err != nil {
-		return xerr.Invalid(err)
-	}
-	defer root.Close()
-	return odm.CheckNotLiveDev(root, name)
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -198,7 +190,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 	var nodes []odm.Node
 	switch {
 	case dev != "":
-		if _, nodes, err = scanDev(dev); err != nil {
+		if _, nodes, err = scanDev(dev, false); err != nil {
 			return err
 		}
 	case listing != "":
@@ -301,15 +293,12 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	rootDir, nodes, err := scanDev(cmd.String("dev"))
+	rootDir, nodes, err := scanDev(cmd.String("dev"), true)
 	if err != nil {
 		return err
 	}
 	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
 		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
-	}
-	if err := refuseLiveDev(cmd.String("dev")); err != nil {
-		return err
 	}
 	found, err := readOutFiles(outDir)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -354,6 +355,11 @@ func ReadSidecar(image string) (*Sidecar, error) {
 		return nil, xerr.Invalidf("sidecar %s: format %q, want %q", path, sc.Format, Format)
 	case sc.Size <= 0:
 		return nil, xerr.Invalidf("sidecar %s: size %d", path, sc.Size)
+	case sc.Start < 0 || sc.Start > math.MaxInt64-sc.Size:
+		// start+size is a byte offset on the disk: it must not overflow.
+		return nil, xerr.Invalidf("sidecar %s: start %d with size %d is not a byte range on any disk", path, sc.Start, sc.Size)
+	case sc.FileSize < 0:
+		return nil, xerr.Invalidf("sidecar %s: file_size %d", path, sc.FileSize)
 	case len(sc.SHA256) != 64:
 		return nil, xerr.Invalidf("sidecar %s: sha256 %q is not a sha256", path, sc.SHA256)
 	case sc.Compression != None && sc.Compression != Zstd:

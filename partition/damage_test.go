@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -134,14 +136,26 @@ func TestDamagedInputs(t *testing.T) {
 	}
 }
 
+// FuzzInspect feeds whole disk images. With reseal, the GPT header and
+// entry array CRCs of both copies are recomputed after the fuzzer's
+// mutation (fixtures.ResealGPT), so that mutated entries and header fields
+// pass the checksums and reach the entry logic.
 func FuzzInspect(f *testing.F) {
 	// Small but complete tables: a 40 KiB GPT (the least that holds both
 	// copies and two partitions) and a 6 KiB DOS disk with an extended
 	// partition holding two logical ones; plus broken variants.
-	gpt := buildBytes(f, fixtures.DiskSpec{Name: "fuzz-gpt", Size: 40 << 10, Table: "gpt", Partitions: []fixtures.PartSpec{
+	dir := f.TempDir()
+	gptPath, err := fixtures.BuildDisk(dir, fixtures.DiskSpec{Name: "fuzz-gpt", Size: 40 << 10, Table: "gpt", Partitions: []fixtures.PartSpec{
 		{Number: 1, Start: 34 << 9, Size: 6 << 9, Type: fixtures.GPTBasicData, Name: "root"},
 		{Number: 2, Start: 40 << 9, Size: 6 << 9, Type: fixtures.GPTLinuxLVM},
 	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	gpt, err := os.ReadFile(gptPath)
+	if err != nil {
+		f.Fatal(err)
+	}
 	dos := make([]byte, 6<<10)
 	putEntry(dos[446:], 0x83, 1, 1)
 	putEntry(dos[462:], 0x05, 2, 10)
@@ -151,13 +165,31 @@ func FuzzInspect(f *testing.F) {
 	for _, ebr := range []int{0, 2 << 9, 6 << 9} {
 		dos[ebr+510], dos[ebr+511] = 0x55, 0xaa
 	}
-	f.Add(gpt)
-	f.Add(flip(gpt, 512+40))
-	f.Add(flip(gpt, len(gpt)-512+40))
-	f.Add(dos)
-	f.Add([]byte{})
-	f.Add(make([]byte, 512))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add(false, gpt)
+	f.Add(true, gpt)
+	f.Add(false, flip(gpt, 512+40))
+	f.Add(false, flip(gpt, len(gpt)-512+40))
+	for _, lbas := range [][2]uint64{{40, math.MaxUint64}, {1 << 63, 1<<63 + 5}, {1<<55 + 40, 1<<55 + 45}, {45, 40}, {0, 79}} {
+		hostile := filepath.Join(dir, "hostile.img")
+		if err := os.WriteFile(hostile, gpt, 0o644); err != nil {
+			f.Fatal(err)
+		}
+		if err := fixtures.SetGPTEntryLBAs(hostile, 2, lbas[0], lbas[1]); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(hostile)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(true, b)
+	}
+	f.Add(false, dos)
+	f.Add(false, []byte{})
+	f.Add(false, make([]byte, 512))
+	f.Fuzz(func(t *testing.T, reseal bool, b []byte) {
+		if reseal {
+			fixtures.ResealGPT(b)
+		}
 		d, err := partition.Inspect(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			if !errors.Is(err, partition.ErrInvalid) {
@@ -170,12 +202,74 @@ func FuzzInspect(f *testing.F) {
 		default:
 			t.Fatalf("table %q", d.Table)
 		}
-		for _, p := range d.Partitions {
-			if p.Number < 1 || p.Size < 0 {
-				t.Fatalf("partition %+v", p)
+		checkOnDisk(t, d)
+	})
+}
+
+// FuzzInspectDOS fuzzes the DOS table and the EBR chain directly: the input
+// fills, 64 bytes at a time, the entry area of sector 0 and then of sectors
+// 1, 2, ... of a 64 KiB disk, every one with the 0x55AA signature, so that
+// links between EBRs, loops, and entries outside the disk are one mutation
+// away.
+func FuzzInspectDOS(f *testing.F) {
+	entries := func(es ...[4]uint32) []byte { // boot/type byte, start, sectors per entry
+		b := make([]byte, 16*len(es))
+		for i, e := range es {
+			b[16*i] = byte(e[0] >> 8)
+			putEntry(b[16*i:], byte(e[0]), e[1], e[2])
+		}
+		return b
+	}
+	pad := func(b []byte) []byte { return append(b, make([]byte, 64-len(b)%64)...) }
+	// MBR: 83 at 1, extended 05 at 2 (60 sectors); EBR at 2: logical at +1,
+	// link to 2+4; EBR at 6: logical, link to itself (a loop).
+	loop := append(pad(entries([4]uint32{0x83, 1, 1}, [4]uint32{0x05, 2, 60})), make([]byte, 64)...)
+	loop = append(loop, pad(entries([4]uint32{0x83, 1, 1}, [4]uint32{0x05, 4, 4}))...)
+	for len(loop) < 6*64 {
+		loop = append(loop, make([]byte, 64)...)
+	}
+	loop = append(loop, pad(entries([4]uint32{0x82, 1, 1}, [4]uint32{0x05, 4, 4}))...)
+	f.Add(loop)
+	f.Add(pad(entries([4]uint32{0x83, math.MaxUint32, math.MaxUint32}, [4]uint32{0x0f, 120, math.MaxUint32})))
+	f.Add(pad(entries([4]uint32{0x8005, 0, 128}, [4]uint32{0xee, 1, math.MaxUint32})))
+	f.Add(pad(entries([4]uint32{0x05, 1, 127})))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		disk := make([]byte, 64<<10)
+		for i := 0; i*64 < len(in) && i < len(disk)/512; i++ {
+			copy(disk[i*512+446:i*512+510], in[i*64:])
+			disk[i*512+510], disk[i*512+511] = 0x55, 0xaa
+		}
+		d, err := partition.Inspect(bytes.NewReader(disk), int64(len(disk)))
+		if err != nil {
+			if !errors.Is(err, partition.ErrInvalid) {
+				t.Fatalf("error on in-memory input is not ErrInvalid: %v", err)
+			}
+			return
+		}
+		checkOnDisk(t, d)
+	})
+}
+
+// checkOnDisk: every listed partition is a byte range that starts on the
+// disk and does not wrap, its slices lie inside it, and Overlaps gives
+// non-empty ranges.
+func checkOnDisk(t *testing.T, d *partition.Disk) {
+	t.Helper()
+	for _, p := range d.Partitions {
+		if p.Number < 1 || p.Start < 0 || p.Size <= 0 || p.Start >= d.Size || p.End() < p.Start {
+			t.Fatalf("partition %+v on a %d-byte disk", p, d.Size)
+		}
+		for _, s := range p.Slices {
+			if s.Start < p.Start || s.Size <= 0 || s.Start+s.Size > p.End() {
+				t.Fatalf("slice %+v outside partition %+v", s, p)
 			}
 		}
-	})
+		for _, e := range d.Overlaps(p) {
+			if e.Bytes() <= 0 || e.Start < p.Start || e.End > p.End() {
+				t.Fatalf("overlap %+v of partition %+v", e, p)
+			}
+		}
+	}
 }
 
 func FuzzParseInventory(f *testing.F) {

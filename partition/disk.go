@@ -53,6 +53,9 @@ type Disk struct {
 	Partitions []Partition `json:"partitions"`
 	XenServer  *XenServer  `json:"xenserver"`
 	Warnings   []string    `json:"warnings"`
+	// Tables are the sectors of the partition table itself (MBR, GPT
+	// headers and entry arrays, EBRs), which no partition may hold.
+	Tables []Extent `json:"-"`
 }
 
 // Partition is one table entry and what its signature probe found. Start and
@@ -189,6 +192,43 @@ func checkBounds(d *Disk) {
 			d.warnf("partitions %d and %d overlap (bytes %d-%d)", a.Number, b.Number, b.Start, min(a.End(), b.End()))
 		}
 	}
+}
+
+// Extent names the bytes Start-End of the disk: sectors of the partition
+// table, or what a partition shares with something else (Overlaps).
+type Extent struct {
+	What  string `json:"what"` // "partition 3", "the primary GPT entry array", "the EBR at byte N"
+	Start int64  `json:"start"`
+	End   int64  `json:"end"`
+}
+
+// Bytes is the extent's length.
+func (e Extent) Bytes() int64 { return e.End - e.Start }
+
+// Overlaps lists what writing all of p would overwrite besides p: every
+// other partition sharing bytes with it, and the table's own sectors. The
+// extended partition that holds a logical p is not counted (it is a
+// container); a DOS extended p overlaps its logical partitions and EBRs.
+func (d *Disk) Overlaps(p Partition) []Extent {
+	var out []Extent
+	add := func(what string, start, end int64) {
+		if lo, hi := max(p.Start, start), min(p.End(), end); lo < hi {
+			out = append(out, Extent{What: what, Start: lo, End: hi})
+		}
+	}
+	for _, t := range d.Tables {
+		add(t.What, t.Start, t.End)
+	}
+	for _, q := range d.Partitions {
+		if q.Number != p.Number && !containerOf(q, p) {
+			add(fmt.Sprintf("partition %d", q.Number), q.Start, q.End())
+		}
+	}
+	return out
+}
+
+func (d *Disk) table(what string, start, size int64) {
+	d.Tables = append(d.Tables, Extent{What: what, Start: start, End: start + size})
 }
 
 // containerOf: a DOS extended partition legitimately contains its logical

@@ -27,6 +27,7 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 		return fmt.Errorf("%w: DOS table: %v", ErrInvalid, err)
 	}
 	d.Table = TableDOS
+	d.table("sector 0 (the MBR)", 0, 512)
 	var extended []Partition
 	for _, e := range t.Partitions {
 		if e.Type == mbr.Empty || e.Size == 0 {
@@ -34,10 +35,14 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 		}
 		p := Partition{
 			Number:   e.Index,
-			Start:    int64(e.Start) * 512,
+			Start:    int64(e.Start) * 512, // 32-bit sector values: no overflow
 			Size:     int64(e.Size) * 512,
 			Type:     fmt.Sprintf("%02x", byte(e.Type)),
 			Bootable: e.Bootable,
+		}
+		if p.Start >= d.Size {
+			d.warnf("DOS entry %d (start sector %d, %d sectors: bytes %d-%d) starts past the end of the disk (%d bytes): entry ignored", p.Number, e.Start, e.Size, p.Start, p.End(), d.Size)
+			continue
 		}
 		d.Partitions = append(d.Partitions, p)
 		if isExtendedType(p.Type) {
@@ -100,6 +105,7 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		if _, err := r.ReadAt(b, ebr); err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("reading EBR at byte %d: %w", ebr, err)
 		}
+		d.table(fmt.Sprintf("the EBR at byte %d", ebr), ebr, 512)
 		if b[510] != 0x55 || b[511] != 0xaa {
 			if n == 5 && isZero(b) {
 				return nil // an empty extended partition
@@ -109,13 +115,21 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		}
 		first, link := b[446:462], b[462:478]
 		if first[4] != 0 && le.Uint32(first[12:]) != 0 {
-			d.Partitions = append(d.Partitions, Partition{
+			start, sectors := le.Uint32(first[8:]), le.Uint32(first[12:])
+			p := Partition{
 				Number:   n,
-				Start:    ebr + int64(le.Uint32(first[8:]))*512,
-				Size:     int64(le.Uint32(first[12:])) * 512,
+				Start:    ebr + int64(start)*512, // ebr is on the disk: no overflow
+				Size:     int64(sectors) * 512,
 				Type:     fmt.Sprintf("%02x", first[4]),
 				Bootable: first[0] == 0x80,
-			})
+			}
+			if p.Start < d.Size {
+				d.Partitions = append(d.Partitions, p)
+			} else {
+				// Its number stays taken, as in the kernel's
+				// msdos.c parse_extended.
+				d.warnf("logical partition %d (EBR at byte %d: start sector %d, %d sectors: bytes %d-%d) starts past the end of the disk (%d bytes): entry ignored", n, ebr, start, sectors, p.Start, p.End(), d.Size)
+			}
 		} else {
 			n-- // an EBR without a partition does not use a number
 		}

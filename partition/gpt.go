@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math"
 	"time"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
@@ -108,6 +109,17 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 			d.warnf("backup GPT header is at LBA %d, not at LBA %d where the primary header points", lastLBA, primary.altLBA)
 		}
 	}
+	// The table's own sectors, for Overlaps: LBA 0 and 1 always, and what
+	// each verified copy says.
+	d.table("sector 0 (the protective MBR)", 0, ss)
+	d.table("the primary GPT header", ss, ss)
+	if primary != nil {
+		d.table("the primary GPT entry array", primary.entryOff, int64(primary.entryCount)*int64(primary.entrySize))
+	}
+	if backup != nil {
+		d.table("the backup GPT header", backup.headerOff, ss)
+		d.table("the backup GPT entry array", backup.entryOff, int64(backup.entryCount)*int64(backup.entrySize))
+	}
 	var use *gptHeader
 	switch {
 	case perr == nil && berr == nil:
@@ -131,9 +143,22 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 	if err != nil {
 		return err
 	}
+	diskLast := uint64(d.Size/ss) - 1
 	for _, p := range parts {
-		if p.End < p.Start {
+		switch {
+		case p.End < p.Start:
 			d.warnf("GPT entry %d: last LBA %d is before first LBA %d; entry ignored", p.Index, p.End, p.Start)
+			continue
+		case p.Start > diskLast:
+			// Also every value whose byte offset would overflow: the
+			// entry's bytes are not on this disk, whatever it says.
+			d.warnf("GPT entry %d (LBA %d-%d) starts past the end of the disk (last LBA %d): entry ignored", p.Index, p.Start, p.End, diskLast)
+			continue
+		case p.End > diskLast && p.End > use.lastUsable:
+			// Within the table's usable LBAs it is a partition of the disk
+			// the table was written for, of which this is a truncated copy:
+			// listed, with checkBounds' warning. Beyond them it is damage.
+			d.warnf("GPT entry %d (LBA %d-%d) ends past the end of the disk (last LBA %d) and past the table's last usable LBA %d: entry ignored", p.Index, p.Start, p.End, diskLast, use.lastUsable)
 			continue
 		}
 		if p.Start < use.firstUsable || p.End > use.lastUsable {
@@ -153,10 +178,13 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 // readGPTHeader reads and verifies the header at lba: signature, header
 // size, header CRC, its own LBA, entry geometry and the entry array CRC.
 func readGPTHeader(r io.ReaderAt, size, ss int64, lba uint64) (*gptHeader, error) {
-	off := int64(lba) * ss
 	if lba >= uint64(size/ss) {
-		return nil, formatErr(off, "header LBA %d is past the end of the disk (%d bytes): truncated image?", lba, size)
+		if lba > math.MaxInt64/uint64(ss) {
+			return nil, fmt.Errorf("%w: header LBA %d is past the end of the disk (%d bytes)", ErrInvalid, lba, size)
+		}
+		return nil, formatErr(int64(lba)*ss, "header LBA %d is past the end of the disk (%d bytes): truncated image?", lba, size)
 	}
+	off := int64(lba) * ss
 	b := make([]byte, ss)
 	if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading GPT header at byte %d: %w", off, err)
@@ -196,10 +224,16 @@ func readGPTHeader(r io.ReaderAt, size, ss int64, lba uint64) (*gptHeader, error
 	if h.entrySize < 128 || h.entrySize%8 != 0 || uint64(h.entrySize)*uint64(h.entryCount) > maxGPTEntries {
 		return nil, formatErr(off+80, "GPT entry array geometry %d x %d bytes out of range", h.entryCount, h.entrySize)
 	}
-	h.entryOff = int64(h.entriesLBA) * ss
-	n := int64(h.entrySize) * int64(h.entryCount)
-	if h.entriesLBA >= uint64(size/ss) || h.entryOff+n > size {
+	n := int64(h.entrySize) * int64(h.entryCount) // at most maxGPTEntries
+	if h.entriesLBA >= uint64(size/ss) || int64(h.entriesLBA)*ss > size-n {
 		return nil, formatErr(off+72, "GPT entry array at LBA %d (%d bytes) is past the end of the disk", h.entriesLBA, n)
+	}
+	h.entryOff = int64(h.entriesLBA) * ss
+	// The kernel (block/partitions/efi.c is_gpt_valid) rejects a header
+	// whose usable range is inverted; its last usable LBA must also be a
+	// byte offset, as the entries are checked against it.
+	if h.firstUsable > h.lastUsable || h.lastUsable > math.MaxInt64/uint64(ss)-1 {
+		return nil, formatErr(off+40, "GPT usable LBAs %d-%d are not a range on any disk", h.firstUsable, h.lastUsable)
 	}
 	entries := make([]byte, n)
 	if _, err := r.ReadAt(entries, h.entryOff); err != nil && !errors.Is(err, io.EOF) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (on a fresh machine that has only Go), then runs
-# go vet and the whole test suite. Run as root: the suite uses loop devices,
-# mount, mknod and zfs-fuse; as another user those tests are skipped.
+# go vet, the whole test suite and every fuzz target (scripts/fuzz.sh). Run as
+# root: the suite uses loop devices, mount, mknod and zfs-fuse; as another user
+# those tests are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,10 @@ fi
 export CGO_ENABLED=1
 go vet ./...
 go test -count=1 -timeout 25m "$@" ./...
+# Every fuzz target, a fixed number of executions each (scripts/fuzz.sh; about
+# 3 minutes on 2 cores). Only for the whole suite: arguments select tests.
+if [ $# -eq 0 ]; then
+  scripts/fuzz.sh
+fi
 # The product is one static binary: prove it still links statically and runs.
 scripts/build.sh "$(mktemp -d)/xsrescue"

@@ -66,12 +66,17 @@ func init() {
 					"the restored system is proven. --force restores a snapshot saved from ANOTHER\n" +
 					"partition (number, start or role differ), e.g. onto a replacement disk laid out\n" +
 					"differently: restoring the backup partition's image over the root is how a root\n" +
-					"is lost, so check the layout with disk inspect first. --dry-run reports how many\n" +
-					"blocks would change and writes nothing.\n\n" + exitHelp,
+					"is lost, so check the layout with disk inspect first. A partition that shares bytes\n" +
+					"with another partition or with the partition table's own sectors (a damaged table)\n" +
+					"is refused too, naming each and how many bytes overlap; --force restores it anyway\n" +
+					"and overwrites them (the --json document lists them under overlaps). A partition\n" +
+					"that ends past the end of DISK (a truncated image) is never restored (exit 2).\n" +
+					"--dry-run makes the same checks, reports how many blocks would change and writes\n" +
+					"nothing.\n\n" + exitHelp,
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "partition", Usage: "partition number `N`", Required: true},
 					&cli.StringFlag{Name: "from", Usage: "image `FILE` made by save-partition (or an undo file)", Required: true},
-					&cli.BoolFlag{Name: "force", Usage: "restore even if the snapshot was saved from another partition number, start or role (see WARNING)"},
+					&cli.BoolFlag{Name: "force", Usage: "restore even if the snapshot was saved from another partition number, start or role, or the partition overlaps another (see WARNING)"},
 				},
 				Action: runRestorePartition,
 			}}
@@ -95,7 +100,10 @@ type RestorePartitionDoc struct {
 	Image     string `json:"image"`
 	DryRun    bool   `json:"dry_run"`
 	*partimage.RestoreResult
-	Op *journal.Result `json:"op"`
+	// Overlaps is what a --force restore overwrites besides the partition
+	// (other partitions, table sectors); [] when nothing.
+	Overlaps []partition.Extent `json:"overlaps"`
+	Op       *journal.Result    `json:"op"`
 }
 
 func runSavePartition(ctx context.Context, cmd *cli.Command) error {
@@ -180,6 +188,10 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	overlaps, err := checkOverlaps(cmd, d, p)
+	if err != nil {
+		return err
+	}
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
@@ -214,7 +226,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: plan}
+	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: plan, Overlaps: overlaps}
 	summary := fmt.Sprintf("restore partition %d (%s) of %s from %s: %d of %d MiB blocks differ (%s to write)",
 		p.Number, dash(p.Role), diskPath, image, plan.ChangedBlocks, plan.Blocks, humanSize(plan.BytesToWrite))
 	if dry || plan.ChangedBlocks == 0 {
@@ -274,7 +286,7 @@ func pickPartition(ctx context.Context, diskPath string, number int, role string
 		if p == nil {
 			return nil, nil, xerr.Invalidf("%s: no partition %d", diskPath, number)
 		}
-		return d, p, nil
+		return d, p, onDisk(d, p)
 	}
 	var found *partition.Partition
 	for i := range d.Partitions {
@@ -288,7 +300,39 @@ func pickPartition(ctx context.Context, diskPath string, number int, role string
 	if found == nil {
 		return nil, nil, xerr.Invalidf("%s: no partition with role %q (see xsrescue disk inspect %s)", diskPath, role, diskPath)
 	}
-	return d, found, nil
+	return d, found, onDisk(d, found)
+}
+
+// onDisk refuses (exit 2) a partition that ends past the end of the disk (a
+// truncated image, or a damaged entry): a copy of it would be short, and
+// writing it would grow an image file.
+func onDisk(d *partition.Disk, p *partition.Partition) error {
+	if p.End() > d.Size {
+		return xerr.Invalidf("%s: partition %d (bytes %d-%d) ends past the end of the disk (%d bytes): a truncated image or a damaged table entry; its bytes cannot all be read or written",
+			d.Path, p.Number, p.Start, p.End(), d.Size)
+	}
+	return nil
+}
+
+// checkOverlaps refuses (exit 3) restoring p while its bytes are shared
+// with another partition or with the partition table, naming each and how
+// many bytes; --force goes on, saying so. It returns what would be
+// overwritten.
+func checkOverlaps(cmd *cli.Command, d *partition.Disk, p *partition.Partition) ([]partition.Extent, error) {
+	ov := d.Overlaps(*p)
+	if len(ov) == 0 {
+		return []partition.Extent{}, nil
+	}
+	var what []string
+	for _, e := range ov {
+		what = append(what, fmt.Sprintf("%s (%d bytes: %d-%d)", e.What, e.Bytes(), e.Start, e.End))
+	}
+	msg := fmt.Sprintf("partition %d (bytes %d-%d) overlaps %s", p.Number, p.Start, p.End(), strings.Join(what, ", "))
+	if !cmd.Bool("force") {
+		return nil, xerr.Refusedf("%s: %s: restoring it would overwrite them; nothing was written (check the table with xsrescue disk inspect %s; --force restores anyway)", d.Path, msg, d.Path)
+	}
+	output(cmd).Logf("xsrescue: --force: %s: restoring it overwrites them", msg)
+	return ov, nil
 }
 
 // recordExternal records an action done outside any root in the journal:

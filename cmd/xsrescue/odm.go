@@ -85,7 +85,10 @@ func odmPurgeCommand() *cli.Command {
 			"major, minor, mode and owner, so `xsrescue journal undo OP` recreates them. When --out is\n" +
 			"inside the AIX root (the parent of --dev) this is one op; otherwise two: the --out files\n" +
 			"first, then the nodes (both in the same journal). --dry-run prints all of it and writes\n" +
-			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" + exitHelp,
+			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" +
+			"Refuses (exit 3, also with --dry-run) a --dev that is the rescue system's own /dev\n" +
+			"whatever its path: a bind mount of /dev (the usual chroot preparation), anything on\n" +
+			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Required: true, Usage: "the AIX root's dev `DIR`"},
@@ -150,8 +153,10 @@ func devRoot(dev string) (string, string, error) {
 	return filepath.Dir(abs), filepath.Base(abs), nil
 }
 
-// scanDev scans --dev and returns the root that holds it too.
-func scanDev(dev string) (string, []odm.Node, error) {
+// scanDev scans --dev and returns the root that holds it too. For a purge
+// it first refuses the rescue system's own /dev, whatever its path
+// (odm.CheckNotLiveDev).
+func scanDev(dev string, purge bool) (string, []odm.Node, error) {
 	parent, name, err := devRoot(dev)
 	if err != nil {
 		return "", nil, err
@@ -161,6 +166,11 @@ func scanDev(dev string) (string, []odm.Node, error) {
 		return "", nil, xerr.Invalid(err)
 	}
 	defer root.Close()
+	if purge {
+		if err := odm.CheckNotLiveDev(root, name); err != nil {
+			return "", nil, err
+		}
+	}
 	nodes, err := odm.ScanDev(root, name)
 	return parent, nodes, err
 }
@@ -180,7 +190,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 	var nodes []odm.Node
 	switch {
 	case dev != "":
-		if _, nodes, err = scanDev(dev); err != nil {
+		if _, nodes, err = scanDev(dev, false); err != nil {
 			return err
 		}
 	case listing != "":
@@ -283,7 +293,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	rootDir, nodes, err := scanDev(cmd.String("dev"))
+	rootDir, nodes, err := scanDev(cmd.String("dev"), true)
 	if err != nil {
 		return err
 	}

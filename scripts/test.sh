@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 install_deps mkfs.ext3=e2fsprogs debugfs=e2fsprogs sfdisk=fdisk blkid=util-linux \
   losetup=util-linux sgdisk=gdisk pvcreate=lvm2 zfs-fuse=zfs-fuse sqlite3=sqlite3 \
   ksh=ksh mkfs.vfat=dosfstools mkfs.xfs=xfsprogs xmllint=libxml2-utils zstd=zstd \
-  rg=ripgrep setfattr=attr gcc=gcc hyperfine=hyperfine pgrep=procps groff=groff-base
+  rg=ripgrep setfattr=attr gcc=gcc hyperfine=hyperfine pgrep=procps groff=groff-base \
+  qemu-system-x86_64=qemu-system-x86 busybox=busybox-static dpkg-deb=dpkg
 
 # zfs-fuse needs its daemon for the ZFS tests; start it when it is not running.
 if command -v zfs-fuse >/dev/null && [ "$(id -u)" -eq 0 ] && ! pgrep -x zfs-fuse >/dev/null; then
@@ -29,3 +30,7 @@ if [ $# -eq 0 ]; then
 fi
 # The product is one static binary: prove it still links statically and runs.
 scripts/build.sh "$(mktemp -d)/xsrescue"
+# The same binary on real block devices in a VM (scripts/vmtest.sh also
+# installs a Debian kernel), and the Debian package built and installed.
+scripts/vmtest.sh
+scripts/package.sh --test "$(mktemp -d)"

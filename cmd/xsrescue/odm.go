@@ -39,7 +39,7 @@ func init() {
 
 func odmDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "odm", Required: true,
-		Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, each named X, X.odmget or X.add"}
+		Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, PdDv, each named X, X.odmget or X.add"}
 }
 
 func odmGhostsCommand() *cli.Command {
@@ -48,12 +48,14 @@ func odmGhostsCommand() *cli.Command {
 		Usage:     "list every device major with its verdict (ghost, orphan-devno, orphan-vg, owned, base) and the repair for ghosts",
 		ArgsUsage: " ",
 		Description: "Reads the dumps in --odm (make them on AIX with `odmget CuDvDr > CuDvDr` and likewise\n" +
-			"for CuDv, CuAt, CuDep) and the special files of --dev (the dev directory of the AIX root,\n" +
+			"for CuDv, CuAt, CuDep and PdDv) and the special files of --dev (the dev directory of the AIX root,\n" +
 			"top level only, never following a link out of the root) or --dev-listing (an `ls -l /dev`\n" +
 			"taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the rules of docs/odm.md:\n" +
 			"   ghost         devno objects and/or nodes, but no ddins object allocates the major\n" +
 			"   orphan-devno  allocated, but devno objects name devices CuDv does not hold (report only)\n" +
-			"   orphan-vg     allocated to a VG that CuDv no longer holds (report only: exportvg)\n" +
+			"   orphan-vg     allocated to a VG that is gone: no CuDv object, and its minor 0, its /dev\n" +
+			"                 node, or nothing at all left on the major; never a PdDv driver name\n" +
+			"                 (report only: exportvg)\n" +
 			"   owned         allocated to a driver or a present VG, or in use by an Available device\n" +
 			"   base          majors 0-10 and value3=\";\" objects (never touched)\n" +
 			"Reads only; never writes a byte.\n\n" + exitHelp,
@@ -162,7 +164,16 @@ func scanDev(dev string) (string, []odm.Node, error) {
 	}
 	defer root.Close()
 	nodes, err := odm.ScanDev(root, name)
-	return parent, nodes, err
+	return parent, lookedAt(nodes), err
+}
+
+// lookedAt marks a /dev that was scanned (or listed) and held no node: for
+// odm.Analyze, nil means /dev was not looked at.
+func lookedAt(nodes []odm.Node) []odm.Node {
+	if nodes == nil {
+		return []odm.Node{}
+	}
+	return nodes
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -193,6 +204,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return odmInvalid(err)
 		}
+		nodes = lookedAt(nodes)
 	}
 	majors := odm.Analyze(m, nodes)
 	doc := map[string]any{"majors": majors}

@@ -469,3 +469,68 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 		t.Errorf("wrote something:\n%s", d)
 	}
 }
+
+// TestOdmGhostsGolden: the verdict table, the repair and the JSON document
+// of the fixture's dumps (CuDvDr, CuDv, CuAt, CuDep, PdDv) with its `ls -l
+// /dev` listing, against testdata/odm_ghosts.*; no mknod, so no root needed.
+// Without PdDv, the idle driver's major 48 cannot be told from the vanished
+// VG of 46. XSRESCUE_UPDATE_GOLDEN=1 rewrites the files.
+func TestOdmGhostsGolden(t *testing.T) {
+	dir := t.TempDir()
+	odmDir, listing := filepath.Join(dir, "odm"), filepath.Join(dir, "dev.ls")
+	if err := fixtures.WriteAIXDumps(odmDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(listing, []byte(fixtures.AIXListing()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		golden string
+		argv   []string
+	}{
+		{"odm_ghosts.txt", []string{"odm", "ghosts", "--odm", odmDir, "--dev-listing", listing}},
+		{"odm_ghosts.json", []string{"odm", "ghosts", "--odm", odmDir, "--dev-listing", listing, "--json"}},
+	} {
+		code, stdout, stderr := runCLI(tt.argv...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.argv, code, stderr)
+		}
+		if !strings.Contains(stderr, filepath.Join(odmDir, "PdDv")+" (3 objects)") && !strings.HasSuffix(tt.golden, ".json") {
+			t.Errorf("the PdDv dump is not named among the inputs read: %s", stderr)
+		}
+		assertGolden(t, filepath.Join("testdata", tt.golden), stdout)
+	}
+	if err := os.Remove(filepath.Join(odmDir, "PdDv")); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI("odm", "ghosts", "--odm", odmDir, "--dev-listing", listing, "--json")
+	var doc struct {
+		Majors []odmMajorJSON `json:"majors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stderr)
+	}
+	for _, m := range doc.Majors {
+		if (m.Major == 46 || m.Major == 48) && (m.Verdict != "orphan-vg" || !strings.Contains(m.Reason, "no PdDv dump given")) {
+			t.Errorf("without PdDv, major %d: %s: %s", m.Major, m.Verdict, m.Reason)
+		}
+	}
+}
+
+// assertGolden compares got with the file at path; XSRESCUE_UPDATE_GOLDEN=1
+// rewrites the file first.
+func assertGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if os.Getenv("XSRESCUE_UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s (-golden +got):\n%s", path, d)
+	}
+}

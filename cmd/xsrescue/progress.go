@@ -17,8 +17,9 @@ import (
 const (
 	rateWindow  = 5 * time.Second
 	rateMinSpan = time.Second
-	// redrawEvery limits how often the line is redrawn (the text changes
-	// with every chunk).
+	// redrawEvery limits how often the text is redrawn (it changes with
+	// every chunk); it is redrawn too whenever the bar moves, so that both
+	// say the same (a sparse hole skips ahead within milliseconds).
 	redrawEvery = 200 * time.Millisecond
 )
 
@@ -27,12 +28,13 @@ const (
 // done and the rate, is ours. A nil *progressBar does nothing, so callers
 // need not check whether one is shown.
 type progressBar struct {
-	bar   *progressbar.ProgressBar
-	what  string
-	total int64 // -1: unknown
-	rate  rateMeter
-	drawn time.Time
-	now   func() time.Time
+	bar     *progressbar.ProgressBar
+	what    string
+	total   int64 // -1: unknown
+	rate    rateMeter
+	drawn   time.Time
+	percent int64 // of the text drawn last
+	now     func() time.Time
 }
 
 // newProgress returns a progress bar for work of total bytes (-1: unknown)
@@ -49,7 +51,7 @@ func startProgress(w io.Writer, what string, total int64, now func() time.Time) 
 	if max == 0 {
 		max = -1 // the library refuses a total of 0
 	}
-	p := &progressBar{what: what, total: total, now: now,
+	p := &progressBar{what: what, total: total, now: now, percent: -1,
 		rate: rateMeter{window: rateWindow, minSpan: rateMinSpan}}
 	p.bar = progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(w),
@@ -69,11 +71,15 @@ func (p *progressBar) Set(n int64) {
 	}
 	at := p.now()
 	p.rate.add(at, n)
-	if at.Sub(p.drawn) >= redrawEvery {
-		p.drawn = at
-		p.bar.Describe(p.text(n))
+	percent := int64(-1)
+	if p.total > 0 {
+		percent = n * 100 / p.total
 	}
 	_ = p.bar.Set64(n)
+	if at.Sub(p.drawn) >= redrawEvery || percent != p.percent {
+		p.drawn, p.percent = at, percent
+		p.bar.Describe(p.text(n))
+	}
 }
 
 // Finish clears the line.

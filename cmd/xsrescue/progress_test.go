@@ -89,12 +89,24 @@ func TestProgressLine(t *testing.T) {
 	if s := b.String(); !strings.Contains(s, "saving partition: 1.0 GiB of 4.0 GiB") || strings.Contains(s, "/s") {
 		t.Errorf("first tick: %q", s)
 	}
-	for i := 1; i <= 20; i++ {
-		now = now.Add(100 * time.Millisecond)
-		p.Set(1<<30 + int64(i)*(10<<20))
+	// The bar moved within milliseconds: the text moves with it.
+	now = now.Add(time.Millisecond)
+	p.Set(1<<30 + 1<<20)
+	if s := b.String(); !strings.HasSuffix(strings.TrimRight(s, " "), "saving partition: 1.0 GiB of 4.0 GiB") {
+		t.Errorf("same percentage, 1 ms later: %q", s[max(0, len(s)-120):])
 	}
-	if s := b.String(); !strings.HasSuffix(strings.TrimRight(s, " "), "saving partition: 1.2 GiB of 4.0 GiB, 100.0 MiB/s") {
-		t.Errorf("after 2 s at 100 MiB/s: %q", s[max(0, len(s)-120):])
+	now = now.Add(time.Millisecond)
+	p.Set(2 << 30)
+	if s := b.String(); !strings.HasSuffix(strings.TrimRight(s, " "), "saving partition: 2.0 GiB of 4.0 GiB") {
+		t.Errorf("bar moved, text stale: %q", s[max(0, len(s)-120):])
+	}
+	// 6 s at 100 MiB/s: the window (5 s) has forgotten the jump.
+	for i := 1; i <= 60; i++ {
+		now = now.Add(100 * time.Millisecond)
+		p.Set(2<<30 + int64(i)*(10<<20))
+	}
+	if s := b.String(); !strings.HasSuffix(strings.TrimRight(s, " "), "saving partition: 2.6 GiB of 4.0 GiB, 100.0 MiB/s") {
+		t.Errorf("after 6 s at 100 MiB/s: %q", s[max(0, len(s)-120):])
 	}
 	var nilBar *progressBar // not a terminal, or --json
 	nilBar.Set(1)

@@ -49,9 +49,10 @@ func odmGhostsCommand() *cli.Command {
 		Usage:     "list every device major with its verdict (ghost, orphan-devno, orphan-vg, owned, base) and the repair for ghosts",
 		ArgsUsage: " ",
 		Description: "Reads the dumps in --odm (make them on AIX with `odmget CuDvDr > CuDvDr` and likewise\n" +
-			"for CuDv, CuAt, CuDep and PdDv) and the special files of --dev (the dev directory of the AIX root,\n" +
-			"top level only, never following a link out of the root) or --dev-listing (an `ls -l /dev`\n" +
-			"taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the rules of docs/odm.md:\n" +
+			"for CuDv, CuAt, CuDep and PdDv) and the special files of --dev (the dev directory of the\n" +
+			"AIX root, top level only, never following a link out of the root) or --dev-listing (an\n" +
+			"`ls -l /dev` taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the\n" +
+			"rules of docs/odm.md:\n" +
 			"   ghost         devno objects and/or nodes, but no ddins object allocates the major\n" +
 			"   orphan-devno  allocated, but devno objects name devices CuDv does not hold (report only)\n" +
 			"   orphan-vg     allocated to a VG that is gone: no CuDv object, and its minor 0, its /dev\n" +

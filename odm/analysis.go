@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Verdict is what a major is, by the rules of aix-odm.md §1.6.
+// Verdict is what a major is, by the rules in docs/odm.md (Verdicts).
 type Verdict string
 
 const (
@@ -18,8 +18,10 @@ const (
 	// OrphanDevno: the major is allocated to a driver, but devno objects
 	// name devices that CuDv does not hold. Report only.
 	OrphanDevno Verdict = "orphan-devno"
-	// OrphanVG: the ddins owner looks like a volume group that CuDv no
-	// longer holds. Report only (exportvg / alt_rootvg_op -X).
+	// OrphanVG: the ddins owner is neither in CuDv nor a PdDv driver and
+	// looks like a volume group that is gone: its devno minor 0 or /dev
+	// char node is left, or nothing at all is left of its major. Report
+	// only (exportvg / alt_rootvg_op -X).
 	OrphanVG Verdict = "orphan-vg"
 	// Owned: allocated to a driver or a VG present in CuDv, or in use by an
 	// Available device.
@@ -45,8 +47,11 @@ type Major struct {
 }
 
 // Analyze gives a verdict for every major that appears in a ddins or devno
-// object or on a /dev node, sorted by major.
+// object or on a /dev node, sorted by major. nodes is the /dev scan or
+// listing, nil when none was given (then no verdict relies on the absence
+// of a node).
 func Analyze(m *Model, nodes []Node) []Major {
+	devKnown := nodes != nil
 	owners := map[int][]Ddins{}
 	for _, d := range m.Ddins {
 		owners[d.Major] = append(owners[d.Major], d)
@@ -74,14 +79,14 @@ func Analyze(m *Model, nodes []Node) []Major {
 	out := make([]Major, 0, len(byMajor))
 	for _, r := range byMajor {
 		sort.SliceStable(r.Devno, func(i, j int) bool { return r.Devno[i].Minor < r.Devno[j].Minor })
-		classify(m, r, owners[r.Major])
+		classify(m, r, owners[r.Major], devKnown)
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Major < out[j].Major })
 	return out
 }
 
-func classify(m *Model, r *Major, own []Ddins) {
+func classify(m *Model, r *Major, own []Ddins, devKnown bool) {
 	if len(own) > 0 {
 		names := make([]string, len(own))
 		for i, d := range own {
@@ -104,7 +109,7 @@ func classify(m *Model, r *Major, own []Ddins) {
 	case len(own) == 0:
 		classifyUnowned(m, r)
 	default:
-		classifyOwned(m, r, own)
+		classifyOwned(m, r, own, devKnown)
 	}
 }
 
@@ -124,7 +129,7 @@ func classifyUnowned(m *Model, r *Major) {
 	}
 }
 
-func classifyOwned(m *Model, r *Major, own []Ddins) {
+func classifyOwned(m *Model, r *Major, own []Ddins, devKnown bool) {
 	owner := *r.Owner
 	if !m.HaveCuDv() {
 		r.Verdict = Owned
@@ -148,9 +153,12 @@ func classifyOwned(m *Model, r *Major, own []Ddins) {
 		}
 	}
 	for _, d := range own {
-		if _, inCuDv := m.Devices[d.Owner]; !inCuDv && looksLikeVG(m, r, d.Owner) {
+		if _, inCuDv := m.Devices[d.Owner]; inCuDv || m.Drivers[d.Owner] {
+			continue
+		}
+		if why := vanishedVG(m, r, d.Owner, devKnown); why != "" {
 			r.Verdict = OrphanVG
-			r.Reason = fmt.Sprintf("allocated to %s, which looks like a volume group (devno minor 0 or a /dev node of that name) but has no CuDv object: report only — remove it with exportvg or alt_rootvg_op -X, not by hand", d.Owner)
+			r.Reason = fmt.Sprintf("allocated to %s, which has no CuDv object; %s: what a volume group removed without a complete exportvg leaves; report only — remove it with exportvg or alt_rootvg_op -X, not by hand", d.Owner, why)
 			return
 		}
 	}
@@ -161,21 +169,40 @@ func classifyOwned(m *Model, r *Major, own []Ddins) {
 	}
 	r.Verdict = Owned
 	r.Reason = fmt.Sprintf("allocated to %s by a ddins object", owner)
+	for _, d := range own {
+		if m.Drivers[d.Owner] {
+			r.Reason = fmt.Sprintf("allocated to driver %s (a PdDv DvDr)", owner)
+		}
+	}
 }
 
-// looksLikeVG: a VG's major carries devno minor 0 for the VG itself and a
-// /dev/<vgname> char node with minor 0 (mkvg, redefinevg). Driver owners are
-// often absent from CuDv too, so absence alone proves nothing.
-func looksLikeVG(m *Model, r *Major, owner string) bool {
+// vanishedVG says why an owner absent from CuDv (and from PdDv) looks like
+// a volume group, or "" when it does not. A VG's major carries devno minor
+// 0 for the VG itself and a /dev/<vgname> char node with minor 0 (mkvg,
+// redefinevg); when exportvg is cut short after lvrelminor, only the ddins
+// object is left: no devno object and no node of the major at all. A driver
+// with no configured device looks the same, which only a PdDv dump tells
+// apart (its DvDr names the drivers), so without one the reason says so.
+func vanishedVG(m *Model, r *Major, owner string, devKnown bool) string {
 	for _, d := range r.Devno {
 		if d.Minor == 0 && d.Device == owner {
-			return true
+			return fmt.Sprintf("devno minor 0 of major %d still names it, as a VG's does", r.Major)
 		}
 	}
 	for _, n := range r.Nodes {
 		if n.Type == Char && n.Minor == 0 && n.Name() == owner {
-			return true
+			return fmt.Sprintf("/%s (major %d, minor 0) is still there, a VG's char node", n.Path, r.Major)
 		}
 	}
-	return false
+	if len(r.Devno) > 0 || len(r.Nodes) > 0 {
+		return ""
+	}
+	why := fmt.Sprintf("nothing else is left on major %d: no devno object, no /dev node", r.Major)
+	if !devKnown {
+		why = fmt.Sprintf("nothing else is left on major %d: no devno object (no --dev or --dev-listing given: /dev not checked)", r.Major)
+	}
+	if !m.HavePdDv() {
+		why += " (no PdDv dump given: a driver with no configured device would look the same)"
+	}
+	return why
 }

@@ -77,7 +77,7 @@ func TestAnalyzeFixture(t *testing.T) {
 		0: odm.Base, 1: odm.Base, 2: odm.Base, 3: odm.Base, 4: odm.Base, 5: odm.Base, 6: odm.Base,
 		7: odm.Base, 8: odm.Base, 9: odm.Base, 10: odm.Base,
 		19: odm.Owned, 20: odm.OrphanDevno, 36: odm.Owned, 37: odm.Owned, 43: odm.Ghost,
-		44: odm.OrphanVG, 45: odm.Owned, 143: odm.Owned,
+		44: odm.OrphanVG, 45: odm.Owned, 46: odm.OrphanVG, 48: odm.Owned, 143: odm.Owned,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("verdicts (-want +got):\n%s", d)
@@ -110,6 +110,14 @@ func TestAnalyzeFixture(t *testing.T) {
 		case 45:
 			if !strings.Contains(r.Reason, "hdisk9") || !strings.Contains(r.Reason, "Available") {
 				t.Errorf("in-use reason: %s", r.Reason)
+			}
+		case 46:
+			if !strings.Contains(r.Reason, "no devno object, no /dev node") || strings.Contains(r.Reason, "PdDv") {
+				t.Errorf("vanished VG reason: %s", r.Reason)
+			}
+		case 48:
+			if !strings.Contains(r.Reason, "driver idledd (a PdDv DvDr)") {
+				t.Errorf("idle driver reason: %s", r.Reason)
 			}
 		}
 	}
@@ -175,6 +183,14 @@ func TestParseListingMatchesScan(t *testing.T) {
 	}
 	if d := cmp.Diff(keys(nodes), keys(parsed)); d != "" {
 		t.Errorf("listing vs scan (-scan +listing):\n%s", d)
+	}
+	// The fixture's own listing (used where mknod is not available) too.
+	own, err := odm.ParseListing(strings.NewReader(fixtures.AIXListing()), "fixture.ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(keys(nodes), keys(own)); d != "" {
+		t.Errorf("fixtures.AIXListing vs scan (-scan +listing):\n%s", d)
 	}
 }
 
@@ -326,6 +342,104 @@ func TestAnalyzeDumpsOnly(t *testing.T) {
 	// Without CuDv, 45 (hdisk9 Available) cannot be told from a ghost; purge refuses.
 	if _, err := odm.PlanPurge(m, majors, odm.PurgeRequest{Majors: []int{43}}); !errors.Is(err, xerr.ErrRefused) {
 		t.Errorf("purge without CuDv: %v", err)
+	}
+}
+
+// TestOrphanVG: a ddins owner whose volume group is gone (no CuDv object, no
+// devno object, no /dev node of its major) is orphan-vg; a PdDv driver name
+// never is, and every input the verdict leans on is named when missing.
+func TestOrphanVG(t *testing.T) {
+	const base = "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"rootvg\"\n\tvalue2 = \"10\"\n\tvalue3 = \";\"\n"
+	ddins := func(owner string) string {
+		return "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"" + owner + "\"\n\tvalue2 = \"50\"\n\tvalue3 = \"\"\n"
+	}
+	devno := func(minor, dev string) string {
+		return "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"50\"\n\tvalue2 = \"" + minor + "\"\n\tvalue3 = \"" + dev + "\"\n"
+	}
+	cudv := "\nCuDv:\n\tname = \"rootvg\"\n\tstatus = 1\n\tPdDvLn = \"logical_volume/vgsubclass/vgtype\"\n"
+	pddv := func(dvdr string) string {
+		return "\nPdDv:\n\ttype = \"t\"\n\tDvDr = \"" + dvdr + "\"\n\tuniquetype = \"c/s/t\"\n"
+	}
+	noDev := []odm.Node(nil)
+	emptyDev := []odm.Node{}
+	for _, tt := range []struct {
+		name             string
+		cudvdr, cudv, pd string // "" = no such dump
+		nodes            []odm.Node
+		want             odm.Verdict
+		reason, notIn    string
+	}{
+		{"gone, dev scanned, no PdDv", base + ddins("gonevg"), cudv, "", emptyDev, odm.OrphanVG,
+			"nothing else is left on major 50: no devno object, no /dev node (no PdDv dump given: a driver with no configured device would look the same)", "not checked"},
+		{"gone, PdDv without it", base + ddins("gonevg"), cudv, pddv("scsidisk") + pddv(""), emptyDev, odm.OrphanVG,
+			"allocated to gonevg, which has no CuDv object; nothing else is left on major 50: no devno object, no /dev node: what a volume group removed without a complete exportvg leaves", "PdDv"},
+		{"gone, no /dev given", base + ddins("gonevg"), cudv, pddv("scsidisk"), noDev, odm.OrphanVG,
+			"no devno object (no --dev or --dev-listing given: /dev not checked)", "PdDv"},
+		{"driver in PdDv", base + ddins("idledd"), cudv, pddv("idledd"), emptyDev, odm.Owned,
+			"allocated to driver idledd (a PdDv DvDr)", ""},
+		{"a node is left", base + ddins("gonevg"), cudv, "", []odm.Node{{Path: "dev/lv9", Type: odm.Block, Major: 50, Minor: 9}}, odm.Owned,
+			"allocated to gonevg by a ddins object", ""},
+		{"no CuDv dump", base + ddins("gonevg"), "", "", emptyDev, odm.Owned,
+			"no CuDv dump given: owner not checked", ""},
+		{"VG-shaped but a PdDv driver", base + ddins("oddvg") + devno("0", "oddvg"), cudv, pddv("oddvg"), emptyDev, odm.OrphanDevno,
+			"allocated to oddvg, but 1 devno object(s) name devices not in CuDv: oddvg", ""},
+		{"VG minor 0 left", base + ddins("oldvg") + devno("0", "oldvg"), cudv, pddv("scsidisk"), emptyDev, odm.OrphanVG,
+			"devno minor 0 of major 50 still names it, as a VG's does", ""},
+		{"VG char node left", base + ddins("oldvg"), cudv, "", []odm.Node{{Path: "dev/oldvg", Type: odm.Char, Major: 50, Minor: 0}}, odm.OrphanVG,
+			"/dev/oldvg (major 50, minor 0) is still there, a VG's char node", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range map[string]string{"CuDvDr": tt.cudvdr, "CuDv": tt.cudv, "PdDv.odmget": tt.pd} {
+				if text == "" {
+					continue
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := loadModel(t, dir)
+			if tt.pd != "" && !m.HavePdDv() {
+				t.Fatal("PdDv.odmget not read")
+			}
+			var got *odm.Major
+			for _, r := range odm.Analyze(m, tt.nodes) {
+				if r.Major == 50 {
+					got = &r
+				}
+			}
+			if got == nil {
+				t.Fatal("no verdict for major 50")
+			}
+			if got.Verdict != tt.want || !strings.Contains(got.Reason, tt.reason) || (tt.notIn != "" && strings.Contains(got.Reason, tt.notIn)) {
+				t.Errorf("got %s: %s\nwant %s: ...%s...", got.Verdict, got.Reason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// The public PdDv sample (IBM's odmget example) names its driver.
+func TestPdDvSample(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("testdata/samples/pddv-mpioapdisk.ibmdoc.odmget")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cudvdr := "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"rootvg\"\n\tvalue2 = \"10\"\n\tvalue3 = \";\"\n"
+	for name, text := range map[string]string{"CuDvDr": cudvdr, "PdDv": string(b)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := odm.LoadDumps(os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Objects["PdDv"] != 1 || d.Files["PdDv"] != filepath.Join(dir, "PdDv") {
+		t.Errorf("PdDv read as %d objects from %q", d.Objects["PdDv"], d.Files["PdDv"])
+	}
+	if m, err := d.Model(); err != nil || !cmp.Equal(m.Drivers, map[string]bool{"scsidisk": true}) {
+		t.Errorf("drivers %v, %v", m.Drivers, err)
 	}
 }
 

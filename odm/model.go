@@ -9,7 +9,7 @@ import (
 	"strconv"
 )
 
-// CuDvDr resources (aix-odm.md §1.1). The major is in value1 for devno and
+// CuDvDr resources (docs/odm.md, "Facts"). The major is in value1 for devno and
 // in value2 for ddins; other resources (inst, …) are kept as they are.
 const (
 	ResDevno = "devno"
@@ -70,17 +70,25 @@ const Available = 1
 // IsVG reports whether the CuDv object is a volume group.
 func (d Device) IsVG() bool { return d.PdDvLn == "logical_volume/vgsubclass/vgtype" }
 
-// Model is the CuDvDr (and, when given, CuDv) content the analysis needs.
+// Model is the CuDvDr (and, when given, CuDv and PdDv) content the analysis
+// needs.
 type Model struct {
 	CuDvDr  []Stanza // every object, in dump order (what the .add files are made from)
 	Ddins   []Ddins
 	Devno   []Devno
 	Devices map[string]Device // nil without a CuDv dump
-	File    string            // the CuDvDr file, for messages
+	// Drivers are the PdDv DvDr values: the names configure methods pass
+	// to genmajor, so a ddins owner among them is a driver, never a volume
+	// group. Nil without a PdDv dump.
+	Drivers map[string]bool
+	File    string // the CuDvDr file, for messages
 }
 
 // HaveCuDv reports whether a CuDv dump was given.
 func (m *Model) HaveCuDv() bool { return m.Devices != nil }
+
+// HavePdDv reports whether a PdDv dump was given.
+func (m *Model) HavePdDv() bool { return m.Drivers != nil }
 
 // NewModel checks the CuDvDr objects (strict decimal majors and minors) and
 // indexes them. cudv may be nil when no CuDv dump was given.
@@ -118,7 +126,7 @@ func NewModel(file string, cudvdr []Stanza, cudv []Stanza) (*Model, error) {
 	}
 	if len(m.Ddins) == 0 {
 		// A real CuDvDr always holds the base ddins objects (majors 0-10,
-		// aix-odm.md §1.1); without any, every devno major would look like
+		// docs/odm.md, "Facts"); without any, every devno major would look like
 		// a ghost.
 		what := "no objects"
 		if len(m.CuDvDr) > 0 {
@@ -165,13 +173,16 @@ type Dumps struct {
 	// other classes are only checked and counted, so a dump of millions of
 	// CuAt objects streams through in constant memory.
 	Classes map[string][]Stanza
+	// Drivers are the DvDr values of the PdDv dump (nil without one); the
+	// rest of PdDv is checked and dropped.
+	Drivers map[string]bool
 	Objects map[string]int    // class -> objects read
 	Files   map[string]string // class -> file read
 }
 
 // DumpClasses are the classes read from an --odm directory; CuDvDr is
 // required, the others are optional.
-var DumpClasses = []string{"CuDvDr", "CuDv", "CuAt", "CuDep"}
+var DumpClasses = []string{"CuDvDr", "CuDv", "CuAt", "CuDep", "PdDv"}
 
 // keptClasses are held in memory for the analysis.
 var keptClasses = map[string]bool{"CuDvDr": true, "CuDv": true}
@@ -206,13 +217,23 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 			return nil, err
 		}
 		file := filepath.Join(dir, found[0])
-		stanzas, n, err := readClass(f, file, class, keptClasses[class])
+		var use func(*Stanza)
+		switch {
+		case keptClasses[class]:
+			d.Classes[class] = []Stanza{}
+			use = func(s *Stanza) { d.Classes[class] = append(d.Classes[class], *s) }
+		case class == "PdDv":
+			d.Drivers = map[string]bool{}
+			use = func(s *Stanza) {
+				if v, _ := s.Get("DvDr"); v != "" {
+					d.Drivers[v] = true
+				}
+			}
+		}
+		n, err := readClass(f, file, class, use)
 		f.Close()
 		if err != nil {
 			return nil, err
-		}
-		if keptClasses[class] {
-			d.Classes[class] = stanzas
 		}
 		d.Objects[class] = n
 		d.Files[class] = file
@@ -221,15 +242,14 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 }
 
 // readClass counts the stanzas of class (a dump may hold others too) and
-// returns them when keep is set.
-func readClass(r io.Reader, file, class string, keep bool) ([]Stanza, int, error) {
+// hands each to use; with use nil the values are checked but not kept.
+func readClass(r io.Reader, file, class string, use func(*Stanza)) (int, error) {
 	rd := NewReader(r, file)
-	out := []Stanza{}
 	for n := 0; ; {
 		var c string
 		var s *Stanza
 		var err error
-		if keep {
+		if use != nil {
 			if s, err = rd.Next(); err == nil {
 				c = s.Class
 			}
@@ -238,14 +258,14 @@ func readClass(r io.Reader, file, class string, keep bool) ([]Stanza, int, error
 		}
 		switch {
 		case err == io.EOF:
-			return out, n, nil
+			return n, nil
 		case err != nil:
-			return nil, 0, err
+			return 0, err
 		case c != class:
-		case keep:
-			out = append(out, *s)
-			n++
 		default:
+			if use != nil {
+				use(s)
+			}
 			n++
 		}
 	}
@@ -257,5 +277,10 @@ func (d *Dumps) Model() (*Model, error) {
 	if !ok {
 		cudv = nil
 	}
-	return NewModel(d.Files["CuDvDr"], d.Classes["CuDvDr"], cudv)
+	m, err := NewModel(d.Files["CuDvDr"], d.Classes["CuDvDr"], cudv)
+	if err != nil {
+		return nil, err
+	}
+	m.Drivers = d.Drivers
+	return m, nil
 }

@@ -77,7 +77,7 @@ func TestScriptsGoldenAndSyntax(t *testing.T) {
 	}
 }
 
-// The rules every generated line must keep (aix-odm.md, rules 6–12).
+// The rules every generated line must keep (docs/odm.md, "The generated scripts").
 func TestScriptLines(t *testing.T) {
 	_, p := purgeFixture(t)
 	script := string(p.Script)

@@ -79,6 +79,9 @@ type Partition struct {
 	// Probe lists why each signature probe did not match, in probe order;
 	// for an unknown partition it is the whole story.
 	Probe []string `json:"-"`
+	// TypeCode is sgdisk's short code of a GPT type (GPTTypeCode); nil for
+	// a GUID sgdisk does not know, and for DOS, whose Type is the code.
+	TypeCode *string `json:"type_code"`
 }
 
 // End is the byte offset just past the partition.

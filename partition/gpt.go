@@ -171,6 +171,9 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 			Type:   string(p.Type),
 			Name:   p.Name,
 		})
+		if c, ok := GPTTypeCode(string(p.Type)); ok {
+			d.Partitions[len(d.Partitions)-1].TypeCode = &c
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,11 +33,14 @@ func init() {
 					"--source is a URL (http, https, ftp, file, nfs://), server:/path for NFS, or 'local'\n" +
 					"for the installer's own media. --as NAME overrides the disk name when the installer\n" +
 					"will enumerate the disk differently from this system (e.g. disk/by-id/...).\n" +
+					"For a disk image (anything but a device under /dev) the name defaults to the PRIMARY_DISK\n" +
+					"that the installer recorded in the image's etc/xensource-inventory, without /dev/ (said\n" +
+					"on stderr); without one, --as is needed. The image is read, never written.\n" +
 					"Before any upgrade, save the backup partition (xsrescue disk save-partition): the\n" +
 					"upgrade reformats it.\n\n" + exitHelp,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "disk", Usage: "the disk that holds the installation (`DEV`)", Required: true},
-					&cli.StringFlag{Name: "as", Usage: "the disk `NAME` the installer will see (default: DEV without /dev/)"},
+					&cli.StringFlag{Name: "as", Usage: "the disk `NAME` the installer will see (default: DEV without /dev/; for an image, its inventory's PRIMARY_DISK)"},
 					&cli.StringFlag{Name: "source", Usage: "installation repository `URL`, server:/path, or local", Required: true},
 					&cli.StringFlag{Name: "post-install-script", Usage: "`URL` of a script the installer runs on the new root"},
 					&cli.StringFlag{Name: "admin-interface", Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
@@ -52,12 +56,19 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	disk, name := cmd.String("disk"), cmd.String("as")
-	if name == "" {
-		if isImageName(disk) {
-			return xerr.Invalidf("--disk %s is not a device under /dev (an image file here): the installer can never see that name; add --as NAME, the disk's name on the host to upgrade (its inventory's PRIMARY_DISK without /dev/, e.g. disk/by-id/scsi-..., or sda)", disk)
+	o := output(cmd)
+	disk, name, from := cmd.String("disk"), cmd.String("as"), "as"
+	switch {
+	case name != "":
+	case isImageName(disk):
+		primary, err := primaryDisk(ctx, disk)
+		if err != nil {
+			return err
 		}
-		name = answerfile.DiskName(disk)
+		name, from = answerfile.DiskName(primary), "inventory"
+		o.Logf("%s is an image: the disk is named %s, as its inventory's PRIMARY_DISK %s records it on the host (--as NAME overrides)", disk, name, primary)
+	default:
+		name, from = answerfile.DiskName(disk), "disk"
 	}
 	typ, loc, err := answerfile.SourceFor(cmd.String("source"))
 	if err != nil {
@@ -67,10 +78,12 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 		PostInstallScript: cmd.String("post-install-script"), AdminInterface: cmd.String("admin-interface")}
 	doc, err := u.Marshal()
 	if err != nil {
+		if from == "inventory" {
+			err = fmt.Errorf("the inventory's PRIMARY_DISK of %s: %w (add --as NAME)", disk, err)
+		}
 		return xerr.Invalid(err)
 	}
 	to := cmd.String("to")
-	o := output(cmd)
 	if to != "" {
 		written, err := writeNew(to, doc)
 		if err != nil {
@@ -83,7 +96,7 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	return o.Emit(map[string]any{
-		"disk": u.Disk, "source_type": u.SourceType, "source": u.Source,
+		"disk": u.Disk, "disk_from": from, "source_type": u.SourceType, "source": u.Source,
 		"post_install_script": u.PostInstallScript, "admin_interface": u.AdminInterface,
 		"file": nullIfEmpty(to), "xml": string(doc),
 	}, func(w io.Writer) error {
@@ -93,6 +106,33 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 		}
 		return nil
 	})
+}
+
+// primaryDisk reads the PRIMARY_DISK of the XenServer root on the image
+// (read-only, as disk inspect does). The installer records the disk it
+// installed to there (its by-id name when it has one) and, given that name
+// in <existing-installation>, finds the installation on the host's disk
+// (docs/answerfile.md). Anything that leaves it unknown is invalid input
+// asking for --as.
+func primaryDisk(ctx context.Context, disk string) (string, error) {
+	why := ""
+	d, err := inspectDisk(ctx, disk)
+	switch {
+	case err != nil:
+		why = err.Error()
+	case d.XenServer == nil:
+		why = "it holds no XenServer root (an ext partition labelled root-*)"
+	case d.XenServer.Inventory == nil:
+		why = fmt.Sprintf("the etc/xensource-inventory of root partition %d cannot be read", d.XenServer.RootPartition)
+		if len(d.Warnings) > 0 {
+			why += " (" + strings.Join(d.Warnings, "; ") + ")"
+		}
+	case strings.TrimSpace(d.XenServer.Inventory["PRIMARY_DISK"]) == "":
+		why = fmt.Sprintf("the etc/xensource-inventory of root partition %d has no PRIMARY_DISK", d.XenServer.RootPartition)
+	default:
+		return strings.TrimSpace(d.XenServer.Inventory["PRIMARY_DISK"]), nil
+	}
+	return "", xerr.Invalidf("--disk %s is not a device under /dev (an image file here), and %s: the installer can never see the image's name; add --as NAME, the disk's name on the host to upgrade (e.g. disk/by-id/scsi-..., or sda)", disk, why)
 }
 
 // isImageName reports whether --disk names something the installer cannot

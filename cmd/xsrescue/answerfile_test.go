@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/answerfile"
+	"github.com/xsrescue/xsrescue/fixtures"
 )
 
 func TestAnswerfileUpgrade(t *testing.T) {
@@ -95,5 +96,82 @@ func TestAnswerfileImageNeedsName(t *testing.T) {
 	code, out, _ = runCLI("answerfile", "upgrade", "--disk", "/srv/images/host.img", "--as", "disk/by-id/scsi-X", "--source", "local")
 	if code != 0 || !strings.Contains(out, "<existing-installation>disk/by-id/scsi-X</existing-installation>") {
 		t.Errorf("image with --as: exit %d\n%s", code, out)
+	}
+}
+
+// TestAnswerfileImagePrimaryDisk: for a disk image the disk is named as the
+// image's own inventory records it (PRIMARY_DISK without /dev/), said on
+// stderr, and the image is only read; --as overrides; an inventory without
+// PRIMARY_DISK keeps the refusal asking for --as.
+func TestAnswerfileImagePrimaryDisk(t *testing.T) {
+	dir := t.TempDir()
+	build := func(name string, root fixtures.RootSpec) string {
+		img, err := fixtures.BuildDisk(dir, fixtures.Mini(name, "dos", root, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	byID := build("byid", fixtures.RootSpec{Release: "5.5"})
+	sda := build("sda", fixtures.RootSpec{Release: "7.0.0", PrimaryDisk: "/dev/sda"})
+	none := build("none", fixtures.RootSpec{Release: "5.5", Populate: func(root string) error {
+		inv := filepath.Join(root, "etc/xensource-inventory")
+		b, err := os.ReadFile(inv)
+		if err != nil {
+			return err
+		}
+		var kept []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(l, "PRIMARY_DISK=") {
+				kept = append(kept, l)
+			}
+		}
+		return os.WriteFile(inv, []byte(strings.Join(kept, "")), 0o644)
+	}})
+	sum, err := fixtures.FileSHA256(byID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIDName := strings.TrimPrefix(fixtures.DefaultPrimaryDisk, "/dev/")
+	for _, tt := range []struct {
+		img, as, want, from string
+	}{
+		{byID, "", byIDName, "inventory"},
+		{sda, "", "sda", "inventory"},
+		{byID, "disk/by-id/ata-OTHER", "disk/by-id/ata-OTHER", "as"},
+		{none, "sdb", "sdb", "as"},
+	} {
+		argv := []string{"answerfile", "upgrade", "--disk", tt.img, "--source", "local", "--json"}
+		if tt.as != "" {
+			argv = append(argv, "--as", tt.as)
+		}
+		code, stdout, stderr := runCLI(argv...)
+		var doc struct {
+			Disk     string `json:"disk"`
+			DiskFrom string `json:"disk_from"`
+			XML      string `json:"xml"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
+			t.Fatalf("%v: exit %d %v %s", argv, code, err, stderr)
+		}
+		if doc.Disk != tt.want || doc.DiskFrom != tt.from || !strings.Contains(doc.XML, "<existing-installation>"+tt.want+"</existing-installation>") {
+			t.Errorf("%v: %+v", argv, doc)
+		}
+		said := strings.Contains(stderr, "inventory's PRIMARY_DISK")
+		if said != (tt.from == "inventory") {
+			t.Errorf("%v: stderr %q", argv, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI("answerfile", "upgrade", "--disk", byID, "--source", "local")
+	if code != 0 || !strings.Contains(stdout, "<existing-installation>"+byIDName+"</existing-installation>") ||
+		!strings.Contains(stderr, "the disk is named "+byIDName+", as its inventory's PRIMARY_DISK "+fixtures.DefaultPrimaryDisk+" records it on the host (--as NAME overrides)") {
+		t.Errorf("text: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if after, err := fixtures.FileSHA256(byID); err != nil || after != sum {
+		t.Errorf("the image changed (%v)", err)
+	}
+	code, stdout, stderr = runCLI("answerfile", "upgrade", "--disk", none, "--source", "local")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "root partition 1 has no PRIMARY_DISK") || !strings.Contains(stderr, "add --as NAME") {
+		t.Errorf("no PRIMARY_DISK: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -96,7 +96,12 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "#\tSTART\tSIZE\tTYPE\tBOOT\tFS\tLABEL\tUUID\tROLE")
 		for _, p := range parts {
+			// sgdisk's short code for a GPT type it knows (the GUID is in
+			// --json); DOS types are short already.
 			typ := p.Type
+			if p.TypeCode != nil {
+				typ = *p.TypeCode
+			}
 			if p.Name != "" {
 				typ += " (" + p.Name + ")"
 			}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
@@ -384,17 +383,12 @@ func journalPath(cmd *cli.Command, image string) string {
 // progress installs a progress bar callback into *cb when stderr is a
 // terminal and --json is off; the returned func ends it.
 func progress(o out, what string, total int64, cb *func(int64)) func() {
-	if cb == nil || o.JSON || !isTerminal(o.Stderr()) {
+	bar := newProgress(o, what, total)
+	if cb == nil || bar == nil {
 		return func() {}
 	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(o.Stderr()),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionClearOnFinish(),
-	)
-	*cb = func(n int64) { _ = bar.Set64(n) }
-	return func() { _ = bar.Finish() }
+	*cb = bar.Set
+	return bar.Finish
 }
 
 func isBlockDevice(path string) bool {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -39,7 +40,7 @@ func init() {
 
 func odmDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "odm", Required: true,
-		Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, each named X, X.odmget or X.add"}
+		Usage: "`DIR` of odmget dumps: CuDvDr (required), CuDv, CuAt, CuDep, PdDv, each named X, X.odmget or X.add"}
 }
 
 func odmGhostsCommand() *cli.Command {
@@ -48,12 +49,15 @@ func odmGhostsCommand() *cli.Command {
 		Usage:     "list every device major with its verdict (ghost, orphan-devno, orphan-vg, owned, base) and the repair for ghosts",
 		ArgsUsage: " ",
 		Description: "Reads the dumps in --odm (make them on AIX with `odmget CuDvDr > CuDvDr` and likewise\n" +
-			"for CuDv, CuAt, CuDep) and the special files of --dev (the dev directory of the AIX root,\n" +
-			"top level only, never following a link out of the root) or --dev-listing (an `ls -l /dev`\n" +
-			"taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the rules of docs/odm.md:\n" +
+			"for CuDv, CuAt, CuDep and PdDv) and the special files of --dev (the dev directory of the\n" +
+			"AIX root, top level only, never following a link out of the root) or --dev-listing (an\n" +
+			"`ls -l /dev` taken on AIX; of an `ls -lR` only the top level counts). Verdicts, by the\n" +
+			"rules of docs/odm.md:\n" +
 			"   ghost         devno objects and/or nodes, but no ddins object allocates the major\n" +
 			"   orphan-devno  allocated, but devno objects name devices CuDv does not hold (report only)\n" +
-			"   orphan-vg     allocated to a VG that CuDv no longer holds (report only: exportvg)\n" +
+			"   orphan-vg     allocated to a VG that is gone: no CuDv object, and its minor 0, its /dev\n" +
+			"                 node, or nothing at all left on the major; never a PdDv driver name\n" +
+			"                 (report only: exportvg)\n" +
 			"   owned         allocated to a driver or a present VG, or in use by an Available device\n" +
 			"   base          majors 0-10 and value3=\";\" objects (never touched)\n" +
 			"Reads only; never writes a byte.\n\n" + exitHelp,
@@ -88,13 +92,16 @@ func odmPurgeCommand() *cli.Command {
 			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" +
 			"Refuses (exit 3, also with --dry-run) a --dev that is the rescue system's own /dev\n" +
 			"whatever its path: a bind mount of /dev (the usual chroot preparation), anything on\n" +
-			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" + exitHelp,
+			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" +
+			"--out is a directory of its own: anything in it but these four files is refused. A\n" +
+			"missing --out is created (mode 0755) once the purge is confirmed, never by --dry-run;\n" +
+			"its parent must exist. journal undo removes the files and leaves the directory.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			odmDirFlag(),
 			&cli.StringFlag{Name: "dev", Required: true, Usage: "the AIX root's dev `DIR`"},
 			&cli.StringSliceFlag{Name: "major", Usage: "purge major `M` (repeat or comma-separate); must be a ghost"},
 			&cli.BoolFlag{Name: "all-ghosts", Usage: "purge every major whose verdict is ghost"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "existing `DIR` for the .add files and the AIX scripts"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "`DIR` for the .add files and the AIX scripts: empty, or new (its parent must exist)"},
 		},
 		Action: runOdmPurge,
 	}
@@ -172,7 +179,16 @@ func scanDev(dev string, purge bool) (string, []odm.Node, error) {
 		}
 	}
 	nodes, err := odm.ScanDev(root, name)
-	return parent, nodes, err
+	return parent, lookedAt(nodes), err
+}
+
+// lookedAt marks a /dev that was scanned (or listed) and held no node: for
+// odm.Analyze, nil means /dev was not looked at.
+func lookedAt(nodes []odm.Node) []odm.Node {
+	if nodes == nil {
+		return []odm.Node{}
+	}
+	return nodes
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -203,6 +219,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return odmInvalid(err)
 		}
+		nodes = lookedAt(nodes)
 	}
 	majors := odm.Analyze(m, nodes)
 	doc := map[string]any{"majors": majors}
@@ -267,7 +284,7 @@ func printRepair(w io.Writer, r odm.Major) {
 	fmt.Fprintf(w, "    savebase\n")
 }
 
-func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
+func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
@@ -282,12 +299,9 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if (len(req.Majors) > 0) == req.AllGhosts {
 		return usageError{errors.New("odm purge: give --major M (one or more) or --all-ghosts")}
 	}
-	outDir, err := filepath.Abs(cmd.String("out"))
+	outDir, missing, err := purgeOutDir(cmd.String("out"))
 	if err != nil {
-		return xerr.Invalid(err)
-	}
-	if st, err := os.Stat(outDir); err != nil || !st.IsDir() {
-		return xerr.Invalidf("--out %s: must be an existing directory", cmd.String("out"))
+		return err
 	}
 	m, err := loadODM(cmd, cmd.String("odm"))
 	if err != nil {
@@ -300,9 +314,11 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
 		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
 	}
-	found, err := readOutFiles(outDir)
-	if err != nil {
-		return err
+	found := map[string][]byte{}
+	if !missing {
+		if found, err = readOutFiles(outDir); err != nil {
+			return err
+		}
 	}
 	req.Rerun = len(found) > 0
 	majors := odm.Analyze(m, nodes)
@@ -332,10 +348,35 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 			plan *journal.Plan
 		}
 		var steps []step
-		if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) {
+		if missing && !cmd.Bool("dry-run") {
+			created, err := createOutDir(cmd, outDir)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if created && retErr != nil {
+					// Still empty when no op wrote into it: leave no trace.
+					os.Remove(outDir)
+				}
+			}()
+		}
+		rel, err := filepath.Rel(rootDir, outDir)
+		inside := err == nil && filepath.IsLocal(rel)
+		switch {
+		case missing && cmd.Bool("dry-run"):
+			// The journal renders only into directories that exist: the new
+			// files are shown here, the node removals by the journal.
+			if !o.JSON {
+				if err := renderNewOut(o.Stdout(), outDir, p); err != nil {
+					return err
+				}
+			}
+			o.Logf("dry run: --out %s does not exist yet; a run creates it (its parent exists)", outDir)
+			steps = []step{{rootDir, &journal.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}}}
+		case inside:
 			changes := append(p.OutChanges(filepath.ToSlash(rel)), p.NodeChanges()...)
 			steps = []step{{rootDir, &journal.Plan{Command: "odm purge", Changes: changes}}}
-		} else {
+		default:
 			steps = []step{
 				{outDir, &journal.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}},
 				{rootDir, &journal.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}},
@@ -386,13 +427,83 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	})
 }
 
+// purgeOutDir checks --out: an existing directory, or a new one whose parent
+// exists (missing is then true; the purge creates it once confirmed).
+func purgeOutDir(out string) (dir string, missing bool, err error) {
+	dir, err = filepath.Abs(out)
+	if err != nil {
+		return "", false, xerr.Invalid(err)
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		return dir, false, nil
+	case err == nil:
+		return "", false, xerr.Invalidf("--out %s: not a directory", out)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", false, xerr.Invalidf("--out %s: %w", out, err)
+	}
+	parent := filepath.Dir(dir)
+	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+		return "", false, xerr.Invalidf("--out %s: its parent %s is not an existing directory (only --out itself is created)", out, parent)
+	}
+	return dir, true, nil
+}
+
+// createOutDir makes the missing --out, after the user agreed (or --yes):
+// nothing is written before a confirmed plan. The plan's own prompt follows
+// (with the diff), so --yes is not implied by this one.
+func createOutDir(cmd *cli.Command, dir string) (bool, error) {
+	if !cmd.Bool("yes") {
+		if err := confirmMutation(cmd, fmt.Sprintf("--out %s does not exist: create it for the purge? (the changes are shown next and asked for again)", dir)); err != nil {
+			return false, err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return false, fmt.Errorf("--out: %w", err)
+	}
+	output(cmd).Logf("created %s", dir)
+	return true, nil
+}
+
+// renderNewOut shows, for a dry run, the files a purge would write into the
+// --out directory that does not exist yet, as the journal shows new files.
+func renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
+	fmt.Fprintf(w, "# create directory %s (--out; its parent exists)\n", dir)
+	for _, c := range p.OutChanges(".") {
+		name := filepath.Join(dir, c.Path)
+		fmt.Fprintf(w, "# create %s (mode %04o, %d bytes)\n#    why: %s\n", name, c.Mode, len(c.Content), c.Why)
+		if _, err := io.WriteString(w, udiff.Unified("/dev/null", "b"+name, "", string(c.Content))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readOutFiles reads the purge files already in --out (none: an empty map).
+// Anything else in it is refused (exit 3): a purge writes into a directory
+// of its own, so that nothing there is mistaken for its output, or lost.
 func readOutFiles(outDir string) (map[string][]byte, error) {
 	dir, err := os.OpenRoot(outDir)
 	if err != nil {
 		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
 	}
 	defer dir.Close()
+	d, err := dir.Open(".")
+	if err != nil {
+		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !slices.Contains(odm.OutFiles, name) {
+			return nil, xerr.Refusedf("--out %s already holds %s, which this purge does not write: choose an empty or a new directory", outDir, name)
+		}
+	}
 	found := map[string][]byte{}
 	for _, name := range odm.OutFiles {
 		fi, err := dir.Lstat(name)

@@ -201,7 +201,7 @@ func TestOdmBadInput(t *testing.T) {
 		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir},
 		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir, "--major", "0x2b"},
 		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", dir, "--major", "010"},
-		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", filepath.Join(dir, "nope"), "--major", "43"},
+		{"odm", "purge", "--odm", ok, "--dev", dir, "--out", filepath.Join(dir, "nope", "out"), "--major", "43"},
 	} {
 		if code, _, stderr := runCLI(argv...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", argv, code, stderr)
@@ -467,5 +467,163 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 	}
 	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
 		t.Errorf("wrote something:\n%s", d)
+	}
+}
+
+// TestOdmGhostsGolden: the verdict table, the repair and the JSON document
+// of the fixture's dumps (CuDvDr, CuDv, CuAt, CuDep, PdDv) with its `ls -l
+// /dev` listing, against testdata/odm_ghosts.*; no mknod, so no root needed.
+// Without PdDv, the idle driver's major 48 cannot be told from the vanished
+// VG of 46. XSRESCUE_UPDATE_GOLDEN=1 rewrites the files.
+func TestOdmGhostsGolden(t *testing.T) {
+	dir := t.TempDir()
+	odmDir, listing := filepath.Join(dir, "odm"), filepath.Join(dir, "dev.ls")
+	if err := fixtures.WriteAIXDumps(odmDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(listing, []byte(fixtures.AIXListing()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		golden string
+		argv   []string
+	}{
+		{"odm_ghosts.txt", []string{"odm", "ghosts", "--odm", odmDir, "--dev-listing", listing}},
+		{"odm_ghosts.json", []string{"odm", "ghosts", "--odm", odmDir, "--dev-listing", listing, "--json"}},
+	} {
+		code, stdout, stderr := runCLI(tt.argv...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.argv, code, stderr)
+		}
+		if !strings.Contains(stderr, filepath.Join(odmDir, "PdDv")+" (3 objects)") && !strings.HasSuffix(tt.golden, ".json") {
+			t.Errorf("the PdDv dump is not named among the inputs read: %s", stderr)
+		}
+		assertGolden(t, filepath.Join("testdata", tt.golden), stdout)
+	}
+	if err := os.Remove(filepath.Join(odmDir, "PdDv")); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI("odm", "ghosts", "--odm", odmDir, "--dev-listing", listing, "--json")
+	var doc struct {
+		Majors []odmMajorJSON `json:"majors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stderr)
+	}
+	for _, m := range doc.Majors {
+		if (m.Major == 46 || m.Major == 48) && (m.Verdict != "orphan-vg" || !strings.Contains(m.Reason, "no PdDv dump given")) {
+			t.Errorf("without PdDv, major %d: %s: %s", m.Major, m.Verdict, m.Reason)
+		}
+	}
+}
+
+// assertGolden compares got with the file at path; XSRESCUE_UPDATE_GOLDEN=1
+// rewrites the file first.
+func assertGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if os.Getenv("XSRESCUE_UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s (-golden +got):\n%s", path, d)
+	}
+}
+
+// TestOdmPurgeOutDir: a missing --out is created once the purge is
+// confirmed (its parent must exist, else exit 2), never by --dry-run or a
+// refusal; an --out that holds anything else is refused (exit 3) naming the
+// file. With --out inside the AIX root, the new directory takes the one op.
+func TestOdmPurgeOutDir(t *testing.T) {
+	a := odmFixture(t)
+	tmp := t.TempDir()
+	purge := func(out string, extra ...string) (int, string, string) {
+		return runCLI(append([]string{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43"}, extra...)...)
+	}
+	before := odmState(t, a.Dir, a.ODMDir, tmp)
+
+	code, _, stderr := purge(filepath.Join(tmp, "no/such/out"), "--yes")
+	if code != 2 || !strings.Contains(stderr, "its parent "+filepath.Join(tmp, "no/such")+" is not an existing directory") {
+		t.Errorf("missing parent: exit %d %s", code, stderr)
+	}
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := purge(file, "--yes"); code != 2 || !strings.Contains(stderr, "not a directory") {
+		t.Errorf("--out a file: exit %d %s", code, stderr)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	code, stdout, stderr := purge(out, "--dry-run")
+	for _, want := range []string{"# create directory " + out, "+++ b" + filepath.Join(out, "purge.ksh"), "+\todmdelete -o CuDvDr -q", "remove block device dev/ghostlv01"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("dry run into a new --out lacks %q (exit %d):\n%s%s", want, code, stdout, stderr)
+		}
+	}
+	if code, _, stderr := purge(out); code != 3 || !strings.Contains(stderr, "add --yes") {
+		t.Errorf("no --yes, stdin not a terminal: exit %d %s", code, stderr)
+	}
+	withOther := filepath.Join(tmp, "busy")
+	if err := os.Mkdir(withOther, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withOther, "notes.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before[withOther] = odmState(t, withOther)[withOther]
+	before[filepath.Join(withOther, "notes.txt")] = odmState(t, withOther)[filepath.Join(withOther, "notes.txt")]
+	if code, _, stderr := purge(withOther, "--yes"); code != 3 || !strings.Contains(stderr, "already holds notes.txt, which this purge does not write") {
+		t.Errorf("--out with other content: exit %d %s", code, stderr)
+	}
+	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, tmp)); d != "" {
+		t.Fatalf("a dry run or refusal wrote something:\n%s", d)
+	}
+
+	// Inside the AIX root: var/adm exists, var/adm/xsrescue does not.
+	if err := os.MkdirAll(filepath.Join(a.Dir, "var/adm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inside := filepath.Join(a.Dir, "var/adm/xsrescue")
+	code, stdout, stderr = purge(inside, "--yes", "--json")
+	var doc struct {
+		Files []string `json:"files"`
+		Ops   []struct {
+			Op      int64  `json:"op"`
+			Journal string `json:"journal"`
+		} `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil || len(doc.Ops) != 1 || len(doc.Files) != 4 {
+		t.Fatalf("purge into a new --out: exit %d %v %s %s", code, err, stdout, stderr)
+	}
+	for _, f := range doc.Files {
+		if filepath.Dir(f) != inside {
+			t.Errorf("%s not in %s", f, inside)
+		}
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	// Undo removes the files; the directory stays, empty.
+	if code, _, stderr := runCLI("journal", "undo", fmt.Sprint(doc.Ops[0].Op), "--root", a.Dir, "--journal", doc.Ops[0].Journal, "--yes"); code != 0 {
+		t.Fatalf("undo: exit %d %s", code, stderr)
+	}
+	if ents, err := os.ReadDir(inside); err != nil || len(ents) != 0 {
+		t.Errorf("after undo %s holds %v (%v)", inside, ents, err)
+	}
+	// Outside the root: created, then the usual two ops.
+	code, stdout, stderr = purge(out, "--yes")
+	if code != 0 || !strings.Contains(stderr, "created "+out) || !strings.Contains(stdout, "ghost major(s) 43 purged") {
+		t.Errorf("purge into a new --out outside the root: exit %d %s %s", code, stdout, stderr)
+	}
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 4 {
+		t.Errorf("%s holds %v (%v)", out, ents, err)
 	}
 }

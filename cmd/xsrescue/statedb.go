@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -273,18 +272,10 @@ func openFile(path string) statedb.Opener {
 // withProgress shows a progress bar on a terminal (never with --json) while
 // a large database is read.
 func withProgress(cmd *cli.Command, r io.Reader, size int64, what string) io.Reader {
-	o := output(cmd)
-	if o.JSON || size < 8<<20 || !isTerminal(o.Stderr()) {
+	if size < 8<<20 {
 		return r
 	}
-	bar := progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(o.Stderr()),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionClearOnFinish(),
-	)
-	pr := progressbar.NewReader(r, bar)
-	return &pr
+	return newProgress(output(cmd), what, size).Reader(r)
 }
 
 func scanPath(cmd *cli.Command, path string) (*statedb.Summary, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -462,15 +461,8 @@ func runVersionFind(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer tgt.Close()
 	var opts versionfile.FindOptions
-	if !o.JSON && isTerminal(o.Stderr()) {
-		bar := progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(o.Stderr()),
-			progressbar.OptionSetDescription("searching"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionClearOnFinish(),
-		)
-		opts.Progress = func(_, bytes int64) { _ = bar.Set64(bytes) }
+	if bar := newProgress(o, "searching", -1); bar != nil {
+		opts.Progress = func(_, bytes int64) { bar.Set(bytes) }
 		defer bar.Finish()
 	}
 	matches, stats, err := versionfile.Find(ctx, tgt.Root.OS(), needles, opts)

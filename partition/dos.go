@@ -22,7 +22,8 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 	if !plausibleMBR(sector0) {
 		return nil
 	}
-	t, err := mbr.Read(&readOnlyFile{SectionReader: io.NewSectionReader(r, 0, d.Size)}, 512, 512)
+	ss := int64(d.SectorSize)
+	t, err := mbr.Read(&readOnlyFile{SectionReader: io.NewSectionReader(r, 0, d.Size)}, int(ss), int(ss))
 	if err != nil {
 		return fmt.Errorf("%w: DOS table: %v", ErrInvalid, err)
 	}
@@ -34,8 +35,8 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 		}
 		p := Partition{
 			Number:   e.Index,
-			Start:    int64(e.Start) * 512,
-			Size:     int64(e.Size) * 512,
+			Start:    int64(e.Start) * ss,
+			Size:     int64(e.Size) * ss,
 			Type:     fmt.Sprintf("%02x", byte(e.Type)),
 			Bootable: e.Bootable,
 		}
@@ -82,6 +83,7 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 	le := binary.LittleEndian
 	seen := map[int64]bool{}
 	ebr := ext.Start
+	ss := int64(d.SectorSize)
 	b := make([]byte, 512)
 	for n := 5; ; n++ {
 		if n-5 >= maxLogical {
@@ -111,8 +113,8 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		if first[4] != 0 && le.Uint32(first[12:]) != 0 {
 			d.Partitions = append(d.Partitions, Partition{
 				Number:   n,
-				Start:    ebr + int64(le.Uint32(first[8:]))*512,
-				Size:     int64(le.Uint32(first[12:])) * 512,
+				Start:    ebr + int64(le.Uint32(first[8:]))*ss,
+				Size:     int64(le.Uint32(first[12:])) * ss,
 				Type:     fmt.Sprintf("%02x", first[4]),
 				Bootable: first[0] == 0x80,
 			})
@@ -125,7 +127,7 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		if !isExtendedType(fmt.Sprintf("%02x", link[4])) {
 			d.warnf("EBR at byte %d links with type %02x, not an extended type", ebr, link[4])
 		}
-		ebr = ext.Start + int64(le.Uint32(link[8:]))*512
+		ebr = ext.Start + int64(le.Uint32(link[8:]))*ss
 	}
 }
 

@@ -6,8 +6,8 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 )
 
-// Partition types the host installer tests (HI disktools.py, xenserver.md
-// §3.1). ID_LINUX on GPT is the Microsoft basic data GUID, "for historic
+// Partition types the host installer tests (host-installer disktools.py,
+// probeDisk). ID_LINUX on GPT is the Microsoft basic data GUID, "for historic
 // reasons".
 const (
 	dosLinux   = "83"
@@ -89,7 +89,7 @@ func assignRoles(d *Disk) {
 	}
 }
 
-// layout names the generation of the partition scheme (xenserver.md §3.3).
+// layout names the generation of the partition scheme (docs/disk.md).
 func layout(d *Disk) string {
 	has := map[string]bool{}
 	for _, p := range d.Partitions {

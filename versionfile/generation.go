@@ -175,7 +175,7 @@ var generations = []*Generation{
 			"fcb351b16003 upgrade.py ThirdGenUpgrader.prepareUpgrade"),
 	},
 	{
-		ID: "5.6-sp2", Era: "XenServer 5.6 SP2 installer", Repo: hi,
+		ID: "5.6-sp2", Era: "XenServer 5.6 SP2 installer", Repo: hi, Key: "PRODUCT_VERSION",
 		NotPublic: "XenServer 5.6 SP2 (2011) was built from a maintenance branch that is not in the public history (main line had already moved to the 6.0 rules by then: ef4147e0fd3f, 9a661ef3e5d3)",
 	},
 	{

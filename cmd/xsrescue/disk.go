@@ -151,7 +151,11 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 			for _, b := range x.Backups {
 				on = append(on, fmt.Sprint(b.Partition))
 			}
-			fmt.Fprintf(w, "Backup markers: on partition(s) %s of this disk (the installer's Restore scans every partition of every disk)\n", orDefault(strings.Join(on, ", "), "none"))
+			where := "on no partition of this disk"
+			if len(on) > 0 {
+				where = "on partition(s) " + strings.Join(on, ", ") + " of this disk"
+			}
+			fmt.Fprintf(w, "Backup markers: %s (the installer's Restore scans every partition of every disk)\n", where)
 			for _, b := range x.Backups {
 				if x.Backup == nil || b.Partition != x.Backup.Partition {
 					fmt.Fprintf(w, "                partition %d, %s\n", b.Partition, describeInventory(b.Inventory))

@@ -231,7 +231,7 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 	if detailed {
 		for _, v := range doc.Verdicts {
 			fmt.Fprintf(w, "  installer %s (%s), generation %s\n", v.Installer, v.Name, v.Generation)
-			fmt.Fprintf(w, "  verdict: %s: %s\n", v.Outcome, v.Reason)
+			fmt.Fprintf(w, "  verdict (%s): %s\n", v.Outcome, v.Reason)
 			fmt.Fprintf(w, "  rule: %s\n  source: %s\n  certainty: %s\n", v.Rule, v.Source, v.Certainty)
 			fmt.Fprintln(w, "  gates before Upgrade is offered:")
 			for _, g := range v.Gates {
@@ -286,9 +286,13 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 	return nil
 }
 
-// shortReason is a verdict's reason, cut to its first gate.
+// shortReason is a verdict's reason without the word the outcome column
+// already says, cut to its first gate.
 func shortReason(v versionfile.Verdict) string {
 	r := v.Reason
+	for _, p := range []string{"yes: ", "no: ", "unknown: ", "offered, then aborts during the upgrade: ", "offered; whether the upgrade gets through is unknown: "} {
+		r = strings.TrimPrefix(r, p)
+	}
 	if i := strings.Index(r, "; "); i > 0 && v.Outcome != versionfile.OutcomeUpgrade {
 		r = r[:i] + " (...)"
 	}
@@ -345,10 +349,20 @@ func renderBackups(w io.Writer, doc *ShowDoc) {
 				fmt.Fprintf(w, "  Restore offered: %-8s by %s\n", s, strings.Join(byStatus[s], " "))
 			}
 		}
+		// Installers refusing for the same reason share one line.
+		var reasons []string
+		by := map[string][]string{}
 		for _, v := range b.Verdicts {
-			if v.Status != "yes" {
-				fmt.Fprintf(w, "    %s: %s\n", v.Installer, v.Reason)
+			if v.Status == "yes" {
+				continue
 			}
+			if _, ok := by[v.Reason]; !ok {
+				reasons = append(reasons, v.Reason)
+			}
+			by[v.Reason] = append(by[v.Reason], v.Installer)
+		}
+		for _, r := range reasons {
+			fmt.Fprintf(w, "    %s: %s\n", strings.Join(by[r], " "), r)
 		}
 	}
 	fmt.Fprintf(w, "note: %s\n", doc.BackupNote)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // rawDisk is a 64 KiB "disk" file with a known pattern.
@@ -79,18 +80,37 @@ func TestRawWriteApplyUndo(t *testing.T) {
 	}
 }
 
+// applyRaw applies rawPlan to a test root and a fresh disk file.
+func applyRaw(t *testing.T) (a rawApplied) {
+	t.Helper()
+	a.tgt, a.dir = testRoot(t)
+	a.disk, a.orig = rawDisk(t)
+	var err error
+	a.j, err = Open(filepath.Join(t.TempDir(), "j.db"))
+	must(t, err)
+	t.Cleanup(func() { a.j.Close() })
+	a.res, err = a.j.Apply(context.Background(), a.tgt, []string{"test"}, rawPlan(a.disk, &a.checked))
+	must(t, err)
+	return a
+}
+
+type rawApplied struct {
+	tgt     *target.Target
+	dir     string
+	disk    string
+	orig    []byte
+	j       *Journal
+	res     *Result
+	checked int
+}
+
 // TestRawWriteDrift: bytes changed after the op make undo refuse (exit 3)
 // unless forced; bytes changed between plan and commit make the apply fail
 // and roll back the file change before it.
 func TestRawWriteDrift(t *testing.T) {
-	tgt, dir := testRoot(t)
-	disk, orig := rawDisk(t)
-	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
-	defer j.Close()
+	a := applyRaw(t)
+	tgt, dir, disk, orig, j, res := a.tgt, a.dir, a.disk, a.orig, a.j, a.res
 	checked := 0
-	res, err := j.Apply(context.Background(), tgt, []string{"test"}, rawPlan(disk, &checked))
-	must(t, err)
 	f, err := os.OpenFile(disk, os.O_RDWR, 0)
 	must(t, err)
 	_, err = f.WriteAt([]byte("other"), 446)
@@ -128,21 +148,14 @@ func TestRawWriteDrift(t *testing.T) {
 // before the journal recorded the end) is rolled back by recover, which
 // writes the before-bytes back.
 func TestRawWriteRecover(t *testing.T) {
-	tgt, _ := testRoot(t)
-	disk, orig := rawDisk(t)
-	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
-	defer j.Close()
-	checked := 0
-	res, err := j.Apply(context.Background(), tgt, []string{"test"}, rawPlan(disk, &checked))
-	must(t, err)
-	must(t, j.setStatus(res.Op, StatusApplying, ""))
-	out, err := j.Recover(context.Background(), tgt, false)
+	a := applyRaw(t)
+	must(t, a.j.setStatus(a.res.Op, StatusApplying, ""))
+	out, err := a.j.Recover(context.Background(), a.tgt, false)
 	must(t, err)
 	if len(out) != 1 || out[0].Status != StatusRolledBack {
 		t.Fatalf("recover: %+v", out)
 	}
-	if now, _ := os.ReadFile(disk); !bytes.Equal(now, orig) {
+	if now, _ := os.ReadFile(a.disk); !bytes.Equal(now, a.orig) {
 		t.Fatal("recover did not restore the disk")
 	}
 }

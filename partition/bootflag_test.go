@@ -26,15 +26,25 @@ func buildSpec(t *testing.T, spec fixtures.DiskSpec) string {
 	return p
 }
 
-func inspectWith(t *testing.T, path string, o partition.Options) *partition.Disk {
+// openImage opens an image read-only for the test's life.
+func openImage(t *testing.T, path string) (*os.File, int64) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	st, _ := f.Stat()
-	d, err := partition.InspectWith(f, st.Size(), o)
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st.Size()
+}
+
+func inspectWith(t *testing.T, path string, o partition.Options) *partition.Disk {
+	t.Helper()
+	f, size := openImage(t, path)
+	d, err := partition.InspectWith(f, size, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,26 +133,16 @@ func apply(t *testing.T, path string, e *partition.TableEdit) {
 
 func checkBootable(t *testing.T, path string, n int, only bool) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	if err := partition.CheckBootable(f, st.Size(), partition.Options{}, n, only); err != nil {
+	f, size := openImage(t, path)
+	if err := partition.CheckBootable(f, size, partition.Options{}, n, only); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func plan(t *testing.T, path string, n int, move bool) (*partition.TableEdit, error) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := inspectWith(t, path, partition.Options{})
-	return partition.PlanBootable(f, d, n, move)
+	f, _ := openImage(t, path)
+	return partition.PlanBootable(f, inspectWith(t, path, partition.Options{}), n, move)
 }
 
 // TestPlanBootableDOS: the active flag set on the root, as sfdisk reads

@@ -178,15 +178,9 @@ func parseProduct(c VersionClass, s string) (*pyVersion, error) {
 		return nil, err
 	}
 	if c == ClassThreeArcs {
-		d, suf, ok := leadingDigits(rel)
-		if !ok {
-			return nil, raises("release arc %q does not start with a digit: AttributeError", rel)
+		if v.release, v.suffix, err = matchDigits("release arc", rel); err != nil {
+			return nil, err
 		}
-		if len(d) > 18 {
-			return nil, raises("release arc %q too long", rel)
-		}
-		v.release, _ = strconv.Atoi(d)
-		v.suffix = suf
 	} else if v.release, err = pyInt(rel); err != nil {
 		return nil, err
 	}
@@ -194,16 +188,25 @@ func parseProduct(c VersionClass, s string) (*pyVersion, error) {
 		if bs == "" {
 			return nil, raises("empty build after '-': UnboundLocalError")
 		}
-		d, _, ok := leadingDigits(bs)
-		if !ok {
-			return nil, raises("build %q does not start with a digit: AttributeError", bs)
+		if v.build, _, err = matchDigits("build", bs); err != nil {
+			return nil, err
 		}
-		if len(d) > 18 {
-			return nil, raises("build %q too long", bs)
-		}
-		v.build, _ = strconv.Atoi(d)
 	}
 	return v, nil
+}
+
+// matchDigits is int(re.match("([0-9]+)(.*)", s).group(1)) and group(2):
+// no match raises AttributeError.
+func matchDigits(what, s string) (int, string, error) {
+	d, rest, ok := leadingDigits(s)
+	switch {
+	case !ok:
+		return 0, "", raises("%s %q does not start with a digit: AttributeError", what, s)
+	case len(d) > 18:
+		return 0, "", raises("%s %q too long", what, s)
+	}
+	n, _ := strconv.Atoi(d)
+	return n, rest, nil
 }
 
 // cmpResult is a comparison's outcome: negative, zero, positive, or

@@ -13,16 +13,16 @@ import (
 // writes as one raw change (the before-bytes kept), with the table shown
 // before and after for the diff.
 type TableEdit struct {
-	// Extents in the order they must be written: on GPT the backup copy
+	// Rewrites in the order they must be written: on GPT the backup copy
 	// first, so that an interrupted write leaves the primary intact.
-	Extents []Extent
-	Before  []string // one line per partition, as the diff shows the table
-	After   []string
-	Summary string
+	Rewrites []Rewrite
+	Before   []string // one line per partition, as the diff shows the table
+	After    []string
+	Summary  string
 }
 
-// Extent is one byte range of the disk with its old and new content.
-type Extent struct {
+// Rewrite is one byte range of the disk with its old and new content.
+type Rewrite struct {
 	Offset   int64
 	Old, New []byte
 }
@@ -109,7 +109,7 @@ func planDOSActive(r io.ReaderAt, d *Disk, n int, moveOthers bool) (*TableEdit, 
 		e.Summary += fmt.Sprintf(", clear it on %s", strings.Join(others, ", "))
 	}
 	// One extent over the four entries: each flag byte is in it.
-	e.Extents = []Extent{{Offset: 446, Old: mbr[446:510], New: newMBR[446:510]}}
+	e.Rewrites = []Rewrite{{Offset: 446, Old: mbr[446:510], New: newMBR[446:510]}}
 	if string(mbr) == string(newMBR) {
 		return nil, nil
 	}
@@ -176,9 +176,9 @@ func planGPTBootable(r io.ReaderAt, d *Disk, n int) (*TableEdit, error) {
 		binary.LittleEndian.PutUint32(newHdr[88:], crc32.ChecksumIEEE(newEntries))
 		clear(newHdr[16:20])
 		binary.LittleEndian.PutUint32(newHdr[16:], crc32.ChecksumIEEE(newHdr))
-		e.Extents = append(e.Extents,
-			Extent{Offset: h.entryOff + off + 48, Old: attr, New: newEntries[off+48 : off+56]},
-			Extent{Offset: h.headerOff, Old: hdr, New: newHdr})
+		e.Rewrites = append(e.Rewrites,
+			Rewrite{Offset: h.entryOff + off + 48, Old: attr, New: newEntries[off+48 : off+56]},
+			Rewrite{Offset: h.headerOff, Old: hdr, New: newHdr})
 		if h == primary {
 			before, after = gptLines(entries, h), gptLines(newEntries, h)
 		}

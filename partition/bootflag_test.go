@@ -124,7 +124,7 @@ func apply(t *testing.T, path string, e *partition.TableEdit) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, x := range e.Extents {
+	for _, x := range e.Rewrites {
 		if _, err := f.WriteAt(x.New, x.Offset); err != nil {
 			t.Fatal(err)
 		}
@@ -198,8 +198,8 @@ func TestPlanBootableGPT(t *testing.T) {
 		if err != nil || e == nil {
 			t.Fatalf("%d: plan: %v %v", ss, e, err)
 		}
-		if len(e.Extents) != 4 || e.Extents[1].Offset <= e.Extents[3].Offset {
-			t.Errorf("%d: want backup entry+header, then primary entry+header: %+v", ss, e.Extents)
+		if len(e.Rewrites) != 4 || e.Rewrites[1].Offset <= e.Rewrites[3].Offset {
+			t.Errorf("%d: want backup entry+header, then primary entry+header: %+v", ss, e.Rewrites)
 		}
 		apply(t, img, e)
 		checkBootable(t, img, 1, false)

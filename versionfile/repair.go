@@ -227,7 +227,7 @@ func (sp *SetPlan) planTable(req SetRequest) error {
 	}
 	var content []byte
 	var ext []journal.RawExtent
-	for _, e := range edit.Extents {
+	for _, e := range edit.Rewrites {
 		content = append(content, e.New...)
 		ext = append(ext, journal.RawExtent{Offset: e.Offset, Length: int64(len(e.New))})
 	}

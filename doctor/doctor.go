@@ -2,7 +2,7 @@
 // wrong, what each installer would do, and the exact commands to run, in
 // order. It only reads: it calls the read-only parts of partition,
 // versionfile, statedb and journal and turns the rules of
-// design/xenserver.md into findings and a plan.
+// docs/version.md, docs/statedb.md and docs/disk.md into findings and a plan.
 package doctor
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,15 +122,16 @@ type BackupData struct {
 func ReadBackup(root *target.Root, partition int, installer string) *BackupData {
 	bd := &BackupData{Dir: root.Dir()}
 	var inst *versionfile.Installer
+	ins := versionfile.Installers()
 	if installer != "" {
 		in, err := versionfile.LookupInstaller(installer)
 		if err != nil {
 			bd.Err = err
 			return bd
 		}
-		inst = &in
+		inst, ins = &in, []versionfile.Installer{in}
 	}
-	bd.Info, bd.Err = versionfile.InspectBackup(root, partition, inst)
+	bd.Info, bd.Err = versionfile.InspectBackup(root, partition, ins, inst)
 	if loc, err := statedb.Locate(root); err == nil && loc.Loads != "" {
 		if s, err := summarize(root, loc.Loads); err == nil {
 			bd.DBPath, bd.DB = loc.Loads, s
@@ -179,7 +181,13 @@ type diag struct {
 	backupSaved   bool
 	backupHolds   string // the release the backup holds, "" if none
 	backupRestore bool   // the target installer would offer Restore
-	setMarkers    bool   // the target installer refuses only on the version
+	setMarkers    bool   // version set --for-installer repairs every gate it can
+	setRepairs    []versionfile.Repair
+	// moveFlag: version set repairs the gates only with --move-active-flag;
+	// markFirstboot: the firstboot gate fails and --mark-firstboot-done
+	// would repair it (never planned by default).
+	moveFlag      bool
+	markFirstboot []string
 	patch         *patchPlan
 	recoverOps    []int64
 	needsRecovery []partition.Partition
@@ -223,16 +231,18 @@ func (d *diag) manual(command, why string) {
 }
 
 const (
-	ruleLayout    = "xenserver.md §3.1, §3.3: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
-	ruleDirty     = "ARCHITECTURE.md safety rule 1: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
-	ruleBackup    = "xenserver.md §3.4 and rule 7: the installer offers Restore for a partition with .xen-backup-partition whose version is within its range; every upgrade reformats the backup partition"
-	ruleSaved     = "xenserver.md rule 7: image the backup partition before any installer run"
-	ruleJournal   = "ARCHITECTURE.md, The journal: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
-	ruleMarkers   = "xenserver.md rule 1: the inventory decides; keep every marker consistent with it"
-	ruleInventory = "xenserver.md §3.1: the installer lists a root-* partition only when it can read etc/xensource-inventory from it"
-	ruleLabel     = "xenserver.md §3.1 probeDisk and rule 6: the installer finds the root only by its ext label root-* (and the backup as root+1)"
+	ruleLayout    = "docs/disk.md, roles: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
+	ruleDirty     = "docs/safety.md: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
+	ruleBackup    = "docs/version.md, Restore: the installer offers Restore for a partition with .xen-backup-partition whose inventory it can read (from 8.0 on with a version in [2.1.0, own]); every upgrade reformats the backup partition"
+	ruleSaved     = "docs/doctor.md: image the backup partition before any installer run"
+	ruleJournal   = "docs/journal.md: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
+	ruleMarkers   = "docs/version.md: the inventory decides; keep every marker consistent with it"
+	ruleInventory = "docs/version.md, inventory-keys: the installer lists a root only when it can read etc/xensource-inventory from it"
+	ruleLabel     = "docs/version.md, root-partition: from 5.6 on the installer finds the root only by its ext label root-* (and the backup as root+1)"
 	ruleGPT       = "UEFI 2.x §5.3: the primary GPT at LBA 1 and the backup at the last LBA hold the same table; firmware and installers read the primary"
-	ruleVersions  = "xenserver.md §3.2 and rule 2: which key each installer generation compares, and its range"
+	ruleVersions  = "docs/version.md: the installer model, one row per generation (root partition, keys, version class, range, firstboot, checks during the upgrade)"
+	ruleActive    = "docs/version.md: the 5.6-6.5 installers find the root by the active flag (probeDisk); a standard MBR boot loader refuses two active entries"
+	ruleFirstboot = "docs/version.md, Firstboot: the installer refuses an installation whose first-boot scripts did not all run"
 )
 
 func (d *diag) disk() {
@@ -294,12 +304,15 @@ func (d *diag) markers() error {
 		d.setInstalled(inv)
 		if in := d.installer; in != nil {
 			// The version gate needs only the inventory, which debugfs read.
-			ok, why := in.Accepts(inv[in.Generation.Key])
+			g := in.VersionGate(inv)
 			sev := OK
-			if !ok {
+			switch g.Status {
+			case versionfile.StatusFail:
 				sev, d.setMarkers = Broken, true
+			case versionfile.StatusUnknown:
+				sev = Warn
 			}
-			d.add("installer-verdict/"+in.Release.Product, sev, in.Rule(), "%s=%s: %s (the other gates need the root mounted)", in.Generation.Key, orDash(inv[in.Generation.Key]), why)
+			d.add("installer-verdict/"+in.Release.Product, sev, in.Rule(), "%s=%s: %s (the other gates need the root mounted)", in.Generation.Key, orDash(inv[in.Generation.Key]), g.Reason)
 		}
 		return nil
 	}
@@ -314,6 +327,9 @@ func (d *diag) markers() error {
 		return nil
 	}
 	d.state = st
+	if x := d.in.Disk; x != nil && x.XenServer != nil {
+		st.Disk = &versionfile.DiskFacts{Disk: x, Partition: x.XenServer.RootPartition}
+	}
 	d.setInstalled(st.Inventory.Map())
 	if st.Consistent {
 		d.add("markers", OK, ruleMarkers, "%d marker files agree with etc/xensource-inventory (PRODUCT_VERSION %s)", len(st.Markers), st.Inventory.Value("PRODUCT_VERSION"))
@@ -325,40 +341,94 @@ func (d *diag) markers() error {
 		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", st.Inventory.Value("PRODUCT_VERSION"), strings.Join(vals, ", "))
 	}
 	if d.installer == nil {
-		var yes, no []string
+		by := map[string][]string{}
 		for _, v := range st.Verdicts(versionfile.Installers()) {
-			if v.OffersUpgrade {
-				yes = append(yes, v.Installer)
-			} else {
-				no = append(no, v.Installer)
+			by[v.Outcome] = append(by[v.Outcome], v.Installer)
+		}
+		var parts []string
+		for _, o := range []string{versionfile.OutcomeUpgrade, versionfile.OutcomeAborts, versionfile.OutcomeUnverified, versionfile.OutcomeUnknown, versionfile.OutcomeNo} {
+			if len(by[o]) > 0 {
+				parts = append(parts, fmt.Sprintf("%s: %s", o, strings.Join(by[o], " ")))
 			}
 		}
-		d.add("installer-verdicts", OK, ruleVersions, "installers that would offer Upgrade: %s; would not: %s (choose one with --installer V for a plan)", orDash(strings.Join(yes, " ")), orDash(strings.Join(no, " ")))
+		d.add("installer-verdicts", OK, ruleVersions, "%s (choose one with --installer V for a plan)", strings.Join(parts, "; "))
 		return nil
 	}
-	v := st.Verdict(*d.installer)
-	id := "installer-verdict/" + d.installer.Release.Product
-	if v.OffersUpgrade {
-		d.add(id, OK, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
+	return d.verdict(st)
+}
+
+// verdict reports the chosen installer's gates and plans what version set
+// can repair. It only reads: PlanSet plans, nothing is applied.
+func (d *diag) verdict(st *versionfile.State) error {
+	in := *d.installer
+	v := st.Verdict(in)
+	id := "installer-verdict/" + in.Release.Product
+	// Given a directory, doctor cannot see the partition table: the gates
+	// that read it are unknown, which is said once, not as a problem.
+	tableOnly := st.Disk == nil
+	var unknown []versionfile.Gate
+	for _, g := range append(append([]versionfile.Gate{}, v.Gates...), v.DuringUpgrade...) {
+		if g.Status == versionfile.StatusUnknown {
+			unknown = append(unknown, g)
+			tableOnly = tableOnly && slices.Contains([]string{versionfile.GateRoot, versionfile.GateSingleSR, versionfile.CheckDOSTable, versionfile.CheckLayout}, g.Name)
+		}
+	}
+	sev := Broken
+	evidence := v.Reason
+	switch {
+	case v.Outcome == versionfile.OutcomeUpgrade:
+		sev = OK
+	case !v.OffersUpgrade && len(v.FailedGates()) == 0 && tableOnly:
+		sev = OK
+		evidence = "yes as far as the root's files go; the gates that read the partition table were not checked (give --disk)"
+		unknown = nil
+	case v.Outcome == versionfile.OutcomeUnknown || v.Outcome == versionfile.OutcomeUnverified:
+		sev = Warn
+	}
+	d.add(id, sev, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), evidence)
+	if sev == OK {
 		return nil
 	}
-	d.add(id, Broken, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
-	onlyVersion := true
-	for _, g := range v.Gates {
-		if !g.OK && g.Name != "version" {
-			onlyVersion = false
+	for _, g := range append(append([]versionfile.Gate{}, v.Gates...), v.DuringUpgrade...) {
+		if g.Status == versionfile.StatusFail {
 			d.add(id+"/"+g.Name, Broken, g.Source, "%s", g.Reason)
 		}
 	}
-	if onlyVersion {
-		// Plan only what version set would accept: it refuses, for example,
-		// to fake a system older than the installer's lower bound as newer.
-		if _, err := versionfile.PlanSet(d.in.Root, versionfile.SetRequest{ForInstaller: d.installer.Release.Product}); err != nil {
-			d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
-			onlyVersion = false
+	for _, g := range unknown {
+		if !(st.Disk == nil && g.Name == versionfile.GateRoot) {
+			d.add(id+"/"+g.Name, Warn, g.Source, "unknown: %s", g.Reason)
 		}
 	}
-	d.setMarkers = onlyVersion
+	if slices.Contains(v.FailedGates(), versionfile.GateFirstboot) {
+		d.markFirstboot = st.Firstboot.Missing
+		if len(d.markFirstboot) == 0 {
+			d.markFirstboot = []string{"(the init-service markers)"}
+		}
+	}
+	if len(v.FailedGates()) == 0 {
+		return nil
+	}
+	req := versionfile.SetRequest{ForInstaller: in.Release.Product, Disk: st.Disk}
+	if st.Disk != nil {
+		req.Device = d.in.DiskPath
+	}
+	sp, err := versionfile.PlanSet(d.in.Root, req)
+	if errors.Is(err, partition.ErrOtherActive) {
+		msg := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "refusing: "), "; nothing was changed")
+		d.add(id+"/active-flag", Broken, ruleActive, "%s", strings.ReplaceAll(msg, d.in.Root.Dir(), d.rootName()))
+		req.MoveActiveFlag = true
+		if sp, err = versionfile.PlanSet(d.in.Root, req); err == nil {
+			d.moveFlag, d.setRepairs = true, sp.Repairs
+			return nil
+		}
+	}
+	if err != nil {
+		// Plan only what version set would accept: it refuses, for example,
+		// to fake a system older than the installer's lower bound as newer.
+		d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+		return nil
+	}
+	d.setMarkers, d.setRepairs = len(sp.Plan.Changes) > 0, sp.Repairs
 	return nil
 }
 
@@ -396,19 +466,11 @@ func (d *diag) backup() {
 		}
 		b = d.in.Backup.Info
 	} else if x := d.in.Disk.XenServer.Backup; x != nil {
-		b = &versionfile.Backup{Partition: p.Number, Marker: x.Marker, Inventory: x.Inventory}
-		if x.Inventory != nil {
-			inst := d.installer
-			if inst == nil {
-				if own, err := versionfile.LookupInstaller(x.Inventory["PRODUCT_VERSION"]); err == nil {
-					inst = &own
-				}
-			}
-			if inst != nil && x.Marker {
-				b.Installer = inst.Release.Product
-				b.OffersRestore, b.Reason = inst.Accepts(x.Inventory[inst.Generation.Key])
-			}
+		ins := versionfile.Installers()
+		if d.installer != nil {
+			ins = []versionfile.Installer{*d.installer}
 		}
+		b = versionfile.NewBackup(p.Number, x.Marker, x.Inventory, ins, d.installer)
 	}
 	if b.Inventory == nil {
 		d.add("backup-partition", Warn, ruleBackup, "%s: %s, no etc/xensource-inventory: nothing the installer could restore", d.backupName(), p.FS)

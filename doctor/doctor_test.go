@@ -74,7 +74,7 @@ func TestDiagnoseRoot(t *testing.T) {
 	root, backup := rescueTrees(t, nil)
 	rep := diagnose(t, root, backup, "5.0")
 	want := map[string]string{
-		"markers": OK, "installer-verdict/5.0.0": Broken,
+		"markers": OK, "installer-verdict/5.0.0": Broken, "installer-verdict/5.0.0/version": Broken,
 		"statedb-location": OK, "statedb-schema": Broken, "statedb-manifest": OK,
 		"statedb-unknown-tables": Broken, "statedb-unknown-columns": Warn, "statedb-data-loss": Warn,
 		// --backup-root is examined like a backup partition.

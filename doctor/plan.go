@@ -50,8 +50,24 @@ func (d *diag) plan() {
 	}
 	if d.setMarkers {
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
-			fmt.Sprintf("the %s installer compares %s and refuses the installed value: set every marker to a version it accepts", d.installer.Release.Product, d.installer.Generation.Key))
+			fmt.Sprintf("make the %s installer's gates pass: %s", d.installer.Release.Product, repairsText(d)))
 		changes = true
+	}
+	if len(d.markFirstboot) > 0 && d.installer != nil {
+		d.manual(fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then run xsrescue doctor again", strings.Join(d.markFirstboot, ", ")),
+			fmt.Sprintf("the %s installer refuses an installation whose first-boot scripts did not all run; xsrescue never marks them done by itself (see the alternative mark-firstboot-done)", d.installer.Release.Product))
+		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "mark-firstboot-done",
+			Why: fmt.Sprintf("WARNING: only if the scripts %s are known to be unnecessary: they are marked done without running and will never run (they configure the host once: network, storage)", strings.Join(d.markFirstboot, ", ")),
+			Steps: []Step{{Step: 1, Command: fmt.Sprintf("xsrescue version set %s --for-installer %s --mark-firstboot-done --yes", t, d.installer.Release.Product),
+				Why: "writes the missing state files (or init-service markers) through the journal; journal undo removes them"}}})
+	}
+	if d.moveFlag {
+		d.manual("decide whether the other partition may lose the DOS active flag (see the alternative move-active-flag); xsrescue does not move it by itself",
+			fmt.Sprintf("the %s installer finds the root only by the active flag, which another partition carries", d.installer.Release.Product))
+		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "move-active-flag",
+			Why: fmt.Sprintf("WARNING: another partition (a Dell utility partition) carries the DOS active flag, and the %s installer finds the root only by that flag; moving it makes the firmware boot the root's boot loader instead: %s", d.installer.Release.Product, repairsText(d)),
+			Steps: []Step{{Step: 1, Command: fmt.Sprintf("xsrescue version set %s --for-installer %s --move-active-flag --yes", t, d.installer.Release.Product),
+				Why: "a journaled raw write of the MBR's four entries (before-bytes kept; journal undo puts the flag back)"}}})
 	}
 	for _, p := range d.setAside {
 		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
@@ -90,7 +106,7 @@ func (d *diag) plan() {
 			if !strings.HasPrefix(d.in.DiskPath, "/dev/") {
 				// The installer finds the installation to upgrade by comparing
 				// <existing-installation> with the PRIMARY_DISK its inventory
-				// records (xenserver.md §3, docs/answerfile.md); an image's
+				// records (docs/answerfile.md); an image's
 				// path means nothing on the host.
 				name := strings.TrimPrefix(d.rep.Installed["primary_disk"], "/dev/")
 				as = " --as " + quote(name)
@@ -185,3 +201,15 @@ func (d *diag) onPartition(p partition.Partition, run func(dev string) string) s
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// repairsText lists the changes version set plans, each with its gate.
+func repairsText(d *diag) string {
+	if len(d.setRepairs) == 0 {
+		return fmt.Sprintf("set every marker to a version it accepts (it compares %s)", d.installer.Generation.Key)
+	}
+	var s []string
+	for _, r := range d.setRepairs {
+		s = append(s, fmt.Sprintf("%s (gate %s)", r.Change, r.Gate))
+	}
+	return strings.Join(s, "; ")
+}

@@ -14,11 +14,11 @@ import (
 )
 
 const (
-	ruleLoads    = "xenserver.md rule 8: restore_db.db wins outright; otherwise the existing file with the highest .generation among ha_metadata.db, gen_metadata.db and the db.conf paths"
-	ruleSchema   = "xenserver.md rule 12 and §2.2: the schema must be exactly the target xapi's; xapi <= 5.5 refuses a newer one (Schema_mismatch), later ones only warn but pool restore and slave sync need an exact match"
-	ruleManifest = "xenserver.md rule 13: 12 manifest pairs for xapi <= 5.6 FP1 (schema <= 61), 3 from 6.0 on"
-	ruleSpaces   = "xenserver.md rule 16: xapi before 1.57 (XS <= 7.2) does not decode %. and shows it literally"
-	ruleTables   = "xenserver.md rules 14-15: tables unknown to the target xapi are fatal in every era, unknown columns from 7.0 on; the authority is a database written by the target xapi"
+	ruleLoads    = "docs/statedb.md, which file xapi loads: restore_db.db wins outright; otherwise the existing file with the highest .generation among ha_metadata.db, gen_metadata.db and the db.conf paths"
+	ruleSchema   = "docs/statedb.md, schema: the schema must be exactly the target xapi's; xapi <= 5.5 refuses a newer one (Schema_mismatch), later ones only warn but pool restore and slave sync need an exact match"
+	ruleManifest = "docs/statedb.md, manifest: 12 manifest pairs for xapi <= 5.6 FP1 (schema <= 61), 3 from 6.0 on"
+	ruleSpaces   = "docs/statedb.md, space encoding: xapi before 1.57 (XS <= 7.2) does not decode %. and shows it literally"
+	ruleTables   = "docs/statedb.md, tables and columns: tables unknown to the target xapi are fatal in every era, unknown columns from 7.0 on; the authority is a database written by the target xapi"
 )
 
 // patchPlan is what the state.db needs, and where a reference database
@@ -68,7 +68,7 @@ func (d *diag) statedb(ctx context.Context) error {
 	}
 	cur, err := summarize(root, loc.Loads)
 	if err != nil {
-		d.add("statedb-unreadable", Broken, "xenserver.md §1.2: xapi fails to start on a database it cannot parse", "%s: %v", loc.Loads, err)
+		d.add("statedb-unreadable", Broken, "docs/statedb.md: xapi fails to start on a database it cannot parse", "%s: %v", loc.Loads, err)
 		return nil
 	}
 	tgt := d.installed

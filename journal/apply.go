@@ -172,6 +172,12 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, steps []*step) (map[int]string, error) {
 	blobs, late := map[int]string{}, map[int]string{}
 	for _, s := range steps {
+		if s.c.Kind == RawWrite {
+			if err := j.snapshotRaw(ctx, s, blobs); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
 			continue
 		}
@@ -276,6 +282,9 @@ func (s *step) commit(root *target.Root, opUUID string) error {
 	if s.c.Kind == External {
 		return nil
 	}
+	if s.c.Kind == RawWrite {
+		return s.commitRaw()
+	}
 	d, err := openDirAt(root, s.path)
 	if err != nil {
 		return err
@@ -318,6 +327,9 @@ func renameAcross(root *target.Root, d *dirAt, dst string) error {
 func (s *step) verify(root *target.Root) error {
 	if s.c.Kind == External {
 		return nil
+	}
+	if s.c.Kind == RawWrite {
+		return s.verifyRaw()
 	}
 	p := s.path
 	if s.c.Kind == Rename {
@@ -392,6 +404,9 @@ func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string
 func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string, s *step) error {
 	if s.c.Kind == External {
 		return nil
+	}
+	if s.c.Kind == RawWrite {
+		return j.restoreRaw(ctx, s)
 	}
 	if s.c.Kind == Rename {
 		return restoreRename(root, s)
@@ -509,6 +524,9 @@ func (j *Journal) begin(ctx context.Context, tgt *target.Target, opUUID string, 
 		if s.c.External != nil {
 			ext, _ = json.Marshal(s.c.External)
 		}
+		if s.c.Raw != nil {
+			ext = rawRecordJSON(s.c.Raw)
+		}
 		if _, err := tx.Exec(`INSERT INTO changes (op, seq, kind, path, resolved, new_path, why, before, after, external) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			id, s.seq, string(s.c.Kind), s.c.Path, s.path, s.newPath, s.c.Why, string(before), string(after), string(ext)); err != nil {
 			return 0, err
@@ -565,7 +583,11 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 			return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
 		}
 		s.c.LinkTarget = s.after.Link
-		if ext != "" {
+		if ext != "" && s.c.Kind == RawWrite {
+			if s.c.Raw, err = loadRaw(ext); err != nil {
+				return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
+			}
+		} else if ext != "" {
 			s.c.External = &ExternalRecord{}
 			if err := json.Unmarshal([]byte(ext), s.c.External); err != nil {
 				return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
@@ -851,6 +873,9 @@ func (s *step) drift(root *target.Root) string {
 	if s.c.Kind == External {
 		return ""
 	}
+	if s.c.Kind == RawWrite {
+		return s.driftRaw()
+	}
 	p, want := s.path, s.after
 	if s.c.Kind == Rename {
 		p = s.newPath
@@ -878,6 +903,12 @@ func (s *step) drift(root *target.Root) string {
 func verifyBefore(root *target.Root, steps []*step) error {
 	for _, s := range steps {
 		if s.c.Kind == External {
+			continue
+		}
+		if s.c.Kind == RawWrite {
+			if err := s.verifyRawBefore(); err != nil {
+				return err
+			}
 			continue
 		}
 		have, err := captureAt(root, s.path)

@@ -51,6 +51,7 @@ type Change struct {
 	LinkTarget string                        // CreateSymlink
 	NewPath    string                        // Rename
 	External   *ExternalRecord               // External
+	Raw        *RawRecord                    // RawWrite (raw.go): where its Content goes
 	Why        string                        // one line shown with the plan
 }
 

@@ -57,6 +57,8 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 	}
 	var old, new []byte
 	switch s.c.Kind {
+	case RawWrite:
+		return renderRaw(w, s)
 	case Write, Create:
 		if s.c.Stream != nil || s.before.Size > maxDiff || len(s.c.Content) > maxDiff {
 			break

@@ -26,6 +26,8 @@ type step struct {
 	before  state
 	after   state
 	blob    string // loaded ops: the sha256 of the stored before-image, "" if none was stored
+	// rawBefore: a RawWrite's before-bytes, read by prepare (raw.go).
+	rawBefore []byte
 }
 
 // prepare resolves every change of plan and captures its before-state,
@@ -59,6 +61,9 @@ func (s *step) prepare(root *target.Root) error {
 			return fmt.Errorf("external change without a record (type and name)")
 		}
 		return nil
+	}
+	if c.Kind == RawWrite {
+		return s.prepareRaw()
 	}
 	if strings.TrimSpace(strings.Trim(c.Path, "/.")) == "" {
 		return fmt.Errorf("empty path")
@@ -305,6 +310,8 @@ func (s *step) describe() string {
 		return fmt.Sprintf("chmod %s %04o -> %04o", s.path, b.Mode, s.after.Mode)
 	case Chown:
 		return fmt.Sprintf("chown %s %d:%d -> %d:%d", s.path, b.UID, b.GID, s.after.UID, s.after.GID)
+	case RawWrite:
+		return s.describeRaw()
 	case External:
 		e := c.External
 		d := fmt.Sprintf("external %s %s", e.Type, e.Name)

@@ -45,14 +45,16 @@ const (
 // Disk is what Inspect found. The JSON names are the contract of
 // `xsrescue disk inspect --json` (docs/json.md).
 type Disk struct {
-	Path       string      `json:"path"`
-	Size       int64       `json:"size"`
-	SectorSize int         `json:"sector_size"`
-	Table      string      `json:"table"`
-	Layout     string      `json:"layout"`
-	Partitions []Partition `json:"partitions"`
-	XenServer  *XenServer  `json:"xenserver"`
-	Warnings   []string    `json:"warnings"`
+	Path       string `json:"path"`
+	Size       int64  `json:"size"`
+	SectorSize int    `json:"sector_size"`
+	// SectorSizeFrom says how SectorSize was found (sector.go).
+	SectorSizeFrom string      `json:"sector_size_from"`
+	Table          string      `json:"table"`
+	Layout         string      `json:"layout"`
+	Partitions     []Partition `json:"partitions"`
+	XenServer      *XenServer  `json:"xenserver"`
+	Warnings       []string    `json:"warnings"`
 	// Tables are the sectors of the partition table itself (MBR, GPT
 	// headers and entry arrays, EBRs), which no partition may hold.
 	Tables []Extent `json:"-"`
@@ -92,6 +94,11 @@ type XenServer struct {
 	RootPartition int               `json:"root_partition"`
 	Inventory     map[string]string `json:"inventory"` // nil until ReadMarkers, or unreadable
 	Backup        *Backup           `json:"backup"`    // nil: no partition root+1
+	// RootByGeneration is the partition each installer generation takes as
+	// the root (roles.go); Backups every partition that carries the backup
+	// marker, as the installer's Restore scan finds them (backups.go).
+	RootByGeneration []RootChoice `json:"root_by_generation"`
+	Backups          []Backup     `json:"backups"`
 }
 
 // Backup is the partition after the root, which installer upgrades reformat
@@ -139,8 +146,12 @@ func (d *Disk) warnf(format string, args ...any) {
 // 64 MiB or more (the ZFS probe) — about 355 KiB for a 7.x disk. Problems that leave the disk readable are Warnings; a disk
 // whose table cannot be read at all is an error wrapping ErrInvalid.
 // Inventories need a path for debugfs: see ReadMarkers.
-func Inspect(r io.ReaderAt, size int64) (*Disk, error) {
-	d := &Disk{Size: size, SectorSize: 512, Table: TableNone, Layout: LayoutUnknown, Partitions: []Partition{}, Warnings: []string{}}
+func Inspect(r io.ReaderAt, size int64) (*Disk, error) { return InspectWith(r, size, Options{}) }
+
+// inspect is Inspect with DOS sector numbers counted in sectors of ss
+// bytes (a GPT says its own sector size).
+func inspect(r io.ReaderAt, size int64, ss int, from string) (*Disk, error) {
+	d := &Disk{Size: size, SectorSize: ss, SectorSizeFrom: from, Table: TableNone, Layout: LayoutUnknown, Partitions: []Partition{}, Warnings: []string{}}
 	if size == 0 {
 		return nil, formatErr(0, "empty (0 bytes)")
 	}

@@ -22,7 +22,8 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 	if !plausibleMBR(sector0) {
 		return nil
 	}
-	t, err := mbr.Read(&readOnlyFile{SectionReader: io.NewSectionReader(r, 0, d.Size)}, 512, 512)
+	ss := int64(d.SectorSize)
+	t, err := mbr.Read(&readOnlyFile{SectionReader: io.NewSectionReader(r, 0, d.Size)}, int(ss), int(ss))
 	if err != nil {
 		return fmt.Errorf("%w: DOS table: %v", ErrInvalid, err)
 	}
@@ -35,8 +36,8 @@ func readDOS(d *Disk, r io.ReaderAt, sector0 []byte) error {
 		}
 		p := Partition{
 			Number:   e.Index,
-			Start:    int64(e.Start) * 512, // 32-bit sector values: no overflow
-			Size:     int64(e.Size) * 512,
+			Start:    int64(e.Start) * ss, // 32-bit sector values times at most 4096: no overflow
+			Size:     int64(e.Size) * ss,
 			Type:     fmt.Sprintf("%02x", byte(e.Type)),
 			Bootable: e.Bootable,
 		}
@@ -87,6 +88,7 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 	le := binary.LittleEndian
 	seen := map[int64]bool{}
 	ebr := ext.Start
+	ss := int64(d.SectorSize)
 	b := make([]byte, 512)
 	for n := 5; ; n++ {
 		if n-5 >= maxLogical {
@@ -118,8 +120,8 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 			start, sectors := le.Uint32(first[8:]), le.Uint32(first[12:])
 			p := Partition{
 				Number:   n,
-				Start:    ebr + int64(start)*512, // ebr is on the disk: no overflow
-				Size:     int64(sectors) * 512,
+				Start:    ebr + int64(start)*ss, // ebr is on the disk: no overflow
+				Size:     int64(sectors) * ss,
 				Type:     fmt.Sprintf("%02x", first[4]),
 				Bootable: first[0] == 0x80,
 			}
@@ -139,7 +141,7 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		if !isExtendedType(fmt.Sprintf("%02x", link[4])) {
 			d.warnf("EBR at byte %d links with type %02x, not an extended type", ebr, link[4])
 		}
-		ebr = ext.Start + int64(le.Uint32(link[8:]))*512
+		ebr = ext.Start + int64(le.Uint32(link[8:]))*ss
 	}
 }
 

@@ -93,7 +93,10 @@ func hasProtectiveEntry(mbr []byte) bool {
 
 func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 	d.Table = TableGPT
-	d.SectorSize = int(ss)
+	if d.SectorSize != int(ss) && d.SectorSizeFrom == SectorGiven {
+		d.warnf("the GPT header is at LBA 1 of %d-byte sectors: the sector size given (%d) is not this disk's", ss, d.SectorSize)
+	}
+	d.SectorSize, d.SectorSizeFrom = int(ss), SectorFromGPT
 	lastLBA := uint64(d.Size/ss) - 1
 	primary, perr := readGPTHeader(r, d.Size, ss, 1)
 	backupLBA := lastLBA
@@ -170,6 +173,10 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 			Size:   int64(p.End-p.Start+1) * ss,
 			Type:   string(p.Type),
 			Name:   p.Name,
+			// Attribute bit 2, "legacy BIOS bootable", is what the 6.x
+			// installers read as the active flag on GPT (sgdisk
+			// --attributes=N:show; roles.go).
+			Bootable: p.Attributes&gptLegacyBIOSBootable != 0,
 		})
 		if c, ok := GPTTypeCode(string(p.Type)); ok {
 			d.Partitions[len(d.Partitions)-1].TypeCode = &c

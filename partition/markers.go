@@ -44,6 +44,7 @@ func (d *Disk) ReadMarkers(ctx context.Context, imagePath string) {
 		d.warnf("cannot read markers: debugfs (e2fsprogs) not found")
 		return
 	}
+	defer d.scanBackups(ctx, imagePath)
 	fs := func(n int) *debugFS {
 		p := d.Partition(n)
 		if p == nil || !isExt(p.FS) || p.End() > d.Size {
@@ -80,6 +81,23 @@ func (d *Disk) ReadMarkers(ctx context.Context, imagePath string) {
 		d.warnf("backup partition %d: %s: %v", x.Backup.Partition, InventoryFile, err)
 	}
 	x.Backup.Inventory = inv
+}
+
+// ReadPartitionFile reads name (an absolute path inside the filesystem)
+// from the ext filesystem of partition n of the image or block device at
+// imagePath, read-only, following symlinks inside that filesystem. A file
+// that is not there is ErrNotFound.
+func (d *Disk) ReadPartitionFile(ctx context.Context, imagePath string, n int, name string) ([]byte, error) {
+	p := d.Partition(n)
+	switch {
+	case p == nil || !isExt(p.FS):
+		return nil, fmt.Errorf("partition %d: no ext filesystem", n)
+	case p.End() > d.Size:
+		return nil, fmt.Errorf("partition %d ends past the end of the disk", n)
+	case strings.Contains(imagePath, "?"):
+		return nil, fmt.Errorf("the path %q contains '?', which debugfs takes as an option separator", imagePath)
+	}
+	return (&debugFS{image: imagePath, offset: p.Start}).read(ctx, name)
 }
 
 func readInventory(ctx context.Context, fs *debugFS) (map[string]string, error) {

@@ -6,8 +6,8 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 )
 
-// Partition types the host installer tests (HI disktools.py, xenserver.md
-// §3.1). ID_LINUX on GPT is the Microsoft basic data GUID, "for historic
+// Partition types the host installer tests (host-installer disktools.py,
+// probeDisk). ID_LINUX on GPT is the Microsoft basic data GUID, "for historic
 // reasons".
 const (
 	dosLinux   = "83"
@@ -50,11 +50,15 @@ func assignRoles(d *Disk) {
 	if len(roots) == 0 {
 		return
 	}
-	if len(roots) > 1 {
-		d.warnf("%d partitions are labelled root-* (%v); the installer takes each as an installation, xsrescue uses partition %d", len(roots), roots, roots[0])
-	}
-	root := roots[0]
+	// Every installer from 5.6 on walks the partitions by number and keeps
+	// the last root-* it accepts (probeDisk overwrites its root): that is
+	// the installation it would upgrade, so it is the one xsrescue examines.
+	root := roots[len(roots)-1]
 	d.XenServer = &XenServer{RootPartition: root}
+	d.XenServer.RootByGeneration = d.RootChoices()
+	if len(roots) > 1 {
+		d.warnf("%d partitions are labelled root-* (%v): the installers take one each (%s); xsrescue examines partition %d", len(roots), roots, choicesText(d.XenServer.RootByGeneration), root)
+	}
 	d.Partition(root).Role = RoleRoot
 	if b := d.Partition(root + 1); b != nil {
 		b.Role = RoleBackup
@@ -85,7 +89,7 @@ func assignRoles(d *Disk) {
 	}
 }
 
-// layout names the generation of the partition scheme (xenserver.md §3.3).
+// layout names the generation of the partition scheme (docs/disk.md).
 func layout(d *Disk) string {
 	has := map[string]bool{}
 	for _, p := range d.Partitions {

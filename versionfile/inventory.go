@@ -2,7 +2,7 @@
 // XenServer root (etc/xensource-inventory, redhat-release, centos-release,
 // system-release, os-release, issue) and says, per installer generation,
 // whether that installer would offer to upgrade or restore the disk and why.
-// Facts and their sources: design/xenserver.md §3 and §4, docs/version.md.
+// Facts and their sources: docs/version.md.
 package versionfile
 
 import (

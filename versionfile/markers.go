@@ -15,7 +15,7 @@ import (
 
 // MarkerPaths are the files besides the inventory that carry the version,
 // in the order they are shown. None of them is read by the installer from
-// 2010 on (xenserver.md §3.1); they are kept consistent with the inventory.
+// 2008 on (findXenSourceProducts reads the inventory); they are kept consistent with the inventory.
 var MarkerPaths = []string{
 	"etc/redhat-release",
 	"etc/centos-release",
@@ -35,7 +35,7 @@ type Marker struct {
 }
 
 // ReleaseLine is "<Brand> release <version>[-<build>] (<name>)", the format
-// of redhat-release/centos-release/system-release (xenserver.md §4.2).
+// of redhat-release/centos-release/system-release (docs/version.md).
 type ReleaseLine struct {
 	Brand, Version, Build, Name string
 }

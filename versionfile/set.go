@@ -21,16 +21,44 @@ type SetRequest struct {
 	// installer accept a newer system, and a faked newer version hides
 	// the system from the checks written for what it really is.
 	AllowRaise bool
+	// MarkFirstbootDone writes the state files of firstboot scripts that
+	// never ran (or the init-service markers), so that the firstboot gate
+	// passes. Never a default: those scripts then never run.
+	MarkFirstbootDone bool
+	// MoveActiveFlag clears the DOS active flag of another partition (a
+	// Dell utility partition) when the root needs it.
+	MoveActiveFlag bool
+	// Disk is the disk the root is on (--disk): the partition-table gate is
+	// repaired there, on Device (absolute path).
+	Disk   *DiskFacts
+	Device string
 }
 
 // SetPlan is a planned marker rewrite with the reasons for its values.
 type SetPlan struct {
-	Plan      *journal.Plan
-	Before    *Inventory
-	After     *Inventory
-	Values    map[string]string // the inventory keys set, with their new values
-	Explain   []string          // why each value was chosen, what was left alone
-	Installer *Installer        // from ForInstaller
+	firstbootDone bool
+	Plan          *journal.Plan
+	Before        *Inventory
+	After         *Inventory
+	Values        map[string]string // the inventory keys set, with their new values
+	Explain       []string          // why each value was chosen, what was left alone
+	Installer     *Installer        // from ForInstaller
+	// Repairs name, for each planned change, the installer gate it makes
+	// pass; Remaining are the gates still failing (the firstboot gate
+	// without MarkFirstbootDone) and Verdict the installer's verdict on
+	// the result.
+	Repairs   []Repair
+	Remaining []Gate
+	Verdict   *Verdict
+	// state is the root as read; table the planned partition-table edit.
+	state *State
+	table *tableRepair
+}
+
+// Repair is one planned change and the gate it is for.
+type Repair struct {
+	Gate   string `json:"gate"`
+	Change string `json:"change"`
 }
 
 // PlanSet reads root and plans a consistent rewrite of every marker:
@@ -39,11 +67,13 @@ type SetPlan struct {
 // issue. It refuses (exit 2) a version that is not dotted numbers, and
 // (exit 3) a result the installer would skip.
 func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
-	before, err := ReadInventory(root)
+	st, err := Inspect(root)
 	if err != nil {
 		return nil, err
 	}
-	sp := &SetPlan{Before: before, After: before.Clone(), Values: map[string]string{}}
+	st.Disk = req.Disk
+	before := st.Inventory
+	sp := &SetPlan{Before: before, After: before.Clone(), Values: map[string]string{}, state: st}
 	if req.ForInstaller != "" {
 		in, err := LookupInstaller(req.ForInstaller)
 		if err != nil {
@@ -64,6 +94,14 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 		default:
 			build = before.Value("BUILD_NUMBER")
 			sp.explain("BUILD_NUMBER kept (%q): no build known for %s; %s", build, ver, sp.buildRole())
+			if in := sp.Installer; in != nil && in.Generation.Class == ClassArcsBuild && isDigits(build) {
+				// "6.2.0-70446" reads as 6.2.0 with a last arc "0-70446",
+				// newer than 6.2.0: a letter makes the class split the build
+				// off and ignore it.
+				sp.explain("BUILD_NUMBER %sp, not %s: the %s installer's version class keeps a purely numeric build in the last arc, which makes %s-%s newer than %s; a build ending in a letter is read as a build and ignored (real builds end in one: %s)", build, build, in.Release.Product, ver, build, ver, "10918p, 70446c")
+				build += "p"
+				sp.repair(GateVersion, "BUILD_NUMBER ends in a letter")
+			}
 		}
 	}
 	platform, err := sp.choosePlatform(req, ver, rel, known)
@@ -76,15 +114,31 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	if err := sp.setInventory(ver, build, platform); err != nil {
 		return nil, err
 	}
+	var created []journal.Change
+	if sp.Installer != nil {
+		if err := sp.addRequiredKeys(); err != nil {
+			return nil, err
+		}
+		if err := sp.planTable(req); err != nil {
+			return nil, err
+		}
+		if created, err = sp.planFirstboot(root, req.MarkFirstbootDone); err != nil {
+			return nil, err
+		}
+	}
 	if err := sp.check(); err != nil {
 		return nil, err
 	}
 	sp.Plan = &journal.Plan{Command: "version set"}
 	if newInv := sp.After.Bytes(); string(newInv) != string(before.Bytes()) {
 		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: InventoryPath, Content: newInv,
-			Why: fmt.Sprintf("inventory: %s", describeValues(sp.Values))})
+			Why: fmt.Sprintf("inventory: %s%s", describeValues(sp.Values), sp.gatesOf(InventoryPath))})
 	}
 	sp.planMarkers(root, ver, build)
+	sp.Plan.Changes = append(sp.Plan.Changes, created...)
+	if sp.table != nil {
+		sp.Plan.Changes = append(sp.Plan.Changes, sp.table.change)
+	}
 	return sp, nil
 }
 
@@ -92,14 +146,14 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 // generation table's "how sure" notes: the 6.0-6.2 installers compare
 // PRODUCT_VERSION-BUILD_NUMBER, and whether the build counts is unverified.
 func (sp *SetPlan) buildRole() string {
-	const unsure = "the 6.0-6.2 installers compare PRODUCT_VERSION-BUILD_NUMBER and whether the build takes part is unverified"
+	const quirk = "installers from 5.6 FP1 to 7.1 read a purely numeric build as part of the version, which makes it newer"
 	switch {
 	case sp.Installer == nil:
-		return unsure + "; other installers ignore it"
-	case sp.Installer.Generation.Era == gen2013.Era:
-		return unsure + ": if the installer refuses, give --to VERSION-BUILD with the build of that installer's release"
+		return quirk + "; the others order versions without it"
+	case sp.Installer.Generation.Class == ClassArcsBuild:
+		return fmt.Sprintf("the %s installer reads a build ending in a letter as a build and ignores it, a purely numeric one as part of the version", sp.Installer.Release.Product)
 	default:
-		return fmt.Sprintf("the %s installer ignores it", sp.Installer.Release.Product)
+		return fmt.Sprintf("the %s installer orders versions without it", sp.Installer.Release.Product)
 	}
 }
 
@@ -126,13 +180,19 @@ func (sp *SetPlan) chooseVersion(req SetRequest) (string, string, error) {
 	// The release the installer itself ships is the natural choice; the 5.6
 	// installer refuses its own version, so fall back to the newest release
 	// it accepts.
+	if in.Generation.NotPublic != "" {
+		return "", "", xerr.Refusedf("refusing: the rules of the %s installer are unknown (%s): give --to VERSION and check the result yourself", in.Release.Product, in.Generation.NotPublic)
+	}
 	var pick *release.Release
 	for _, r := range release.All() {
 		val := r.Product
 		if in.Generation.Key == "PLATFORM_VERSION" {
 			val = r.Platform
 		}
-		if ok, _ := in.Accepts(val); ok && val != "" {
+		if val == "" {
+			continue
+		}
+		if ok, _ := in.compare(val, in.Generation.Key); ok {
 			if pick == nil || r.Product == in.Release.Product || pick.Product != in.Release.Product {
 				pick = &r
 			}
@@ -174,7 +234,7 @@ func (sp *SetPlan) choosePlatform(req SetRequest, ver string, rel release.Releas
 // checkDirection refuses (exit 3) a version above the installed one unless
 // req.AllowRaise, and, whatever the flags, a system the chosen installer
 // rejects as too old: the installers' lower bounds are deliberate ("Prevent
-// upgrades from versions of XS prior to 7", xenserver.md §3.2), so faking
+// upgrades from versions of XS prior to 7", host-installer 1e7c70f355f6), so faking
 // past them hands an unsupported upgrade to an installer not written for
 // that system.
 func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
@@ -187,7 +247,7 @@ func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
 			}
 		}
 		v, err := release.ParseVersion(have)
-		if have == "" || err != nil || release.Compare(v, in.Generation.Min) < 0 {
+		if have == "" || err != nil || release.Compare(v, dotted(in.Generation.Min)) < 0 {
 			shown := have
 			if shown == "" {
 				shown = "none"
@@ -268,7 +328,9 @@ func shortVersion(ver string) string {
 }
 
 // check refuses (exit 3) a result the installer would skip: a required
-// key lost, or, with --for-installer, values that installer rejects.
+// key lost, or, with --for-installer, a gate or a during-upgrade check that
+// still fails (the firstboot gate excepted: it is repaired only on request,
+// and otherwise reported in Remaining).
 func (sp *SetPlan) check() error {
 	required := slices.Concat(requiredPlatform, requiredProduct)
 	had := MissingKeys(sp.Before, required)
@@ -280,15 +342,44 @@ func (sp *SetPlan) check() error {
 	if sp.Installer == nil {
 		return nil
 	}
-	st := &State{Inventory: sp.After, Firstboot: Gate{OK: true}}
+	st := sp.after()
 	vd := st.Verdict(*sp.Installer)
-	for _, g := range vd.Gates {
-		if !g.OK && g.Name != "firstboot" {
-			return xerr.Refusedf("refusing: with these values the %s installer would not offer Upgrade: %s (rule: %s)", sp.Installer.Release.Product, g.Reason, vd.Rule)
+	sp.Verdict = &vd
+	var refuse []string
+	for _, g := range append(append([]Gate{}, vd.Gates...), vd.DuringUpgrade...) {
+		switch {
+		case g.Status == StatusFail && g.Name == GateFirstboot:
+			sp.Remaining = append(sp.Remaining, g)
+		case g.Status == StatusFail:
+			refuse = append(refuse, g.Name+": "+g.Reason)
+		case g.Status == StatusUnknown:
+			sp.explain("%s: unknown after the change: %s", g.Name, g.Reason)
 		}
 	}
-	sp.explain("the %s installer would accept the result: %s", sp.Installer.Release.Product, vd.Gates[0].Reason)
+	if len(refuse) > 0 {
+		return xerr.Refusedf("refusing: with this change the %s installer would still not get through: %s (rule: %s); nothing was changed", sp.Installer.Release.Product, strings.Join(refuse, "; "), vd.Rule)
+	}
+	for _, g := range vd.Gates {
+		if g.Name == GateVersion {
+			sp.explain("the %s installer would accept the result: %s", sp.Installer.Release.Product, g.Reason)
+		}
+	}
 	return nil
+}
+
+// after is the root as it will be once the plan is applied.
+func (sp *SetPlan) after() *State {
+	st := *sp.state
+	st.Inventory = sp.After
+	if sp.table != nil {
+		st.Disk = sp.table.after
+	}
+	if sp.firstbootDone {
+		st.Firstboot.Missing = []string{}
+		st.Firstboot.StateEntries = max(st.Firstboot.StateEntries, len(st.Firstboot.Scripts))
+		st.Firstboot.RanNetworkInit, st.Firstboot.RanStorageInit = true, true
+	}
+	return &st
 }
 
 func describeValues(vals map[string]string) string {

@@ -36,9 +36,18 @@ func diskCommand() *cli.Command {
 				"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
 				"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
 				"root and backup partitions it reads etc/xensource-inventory and the\n" +
-				".xen-backup-partition marker with debugfs, without mounting.\n" +
+				".xen-backup-partition marker with debugfs, without mounting, and every other ext partition\n" +
+				"is scanned for that marker too (the installer's Restore scans every partition of every disk).\n" +
+				"When installer generations would take different partitions as the root (two root-* labels,\n" +
+				"an active flag missing), it says which one each takes.\n" +
+				"Sector size: a GPT says its own (the header is at LBA 1); a block device's comes from the\n" +
+				"kernel; an image file with a DOS table is read with 512-byte sectors unless only 4096-byte\n" +
+				"sectors put filesystems at the partition starts (said in a warning), or --sector-size N.\n" +
 				"Partitions are listed in disk order in the table and by number in --json.\n" +
 				"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "sector-size", Usage: "logical sector size `N` of a DOS-partitioned image: 512 or 4096 (default: found)", HideDefault: true},
+			},
 			Action: runDiskInspect,
 		}},
 	}
@@ -51,16 +60,27 @@ func runDiskInspect(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	d, err := inspectDisk(ctx, a[0])
+	ss := int(cmd.Int("sector-size"))
+	if ss != 0 && ss != 512 && ss != 4096 {
+		return usageError{fmt.Errorf("disk inspect: --sector-size %d: give 512 or 4096", ss)}
+	}
+	d, err := inspectDiskWith(ctx, a[0], ss, true)
 	if err != nil {
 		return err
 	}
 	return output(cmd).Emit(d, func(w io.Writer) error { return renderDisk(w, d) })
 }
 
-// inspectDisk opens path read-only and inspects it; content problems are
-// invalid input (exit 2).
+// inspectDisk opens path read-only and inspects it, markers included;
+// content problems are invalid input (exit 2).
 func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
+	return inspectDiskWith(ctx, path, 0, true)
+}
+
+// inspectDiskWith is inspectDisk with the backup markers read only when
+// markers, and a sector size: 0 takes a block device's from the kernel,
+// else finds it.
+func inspectDiskWith(ctx context.Context, path string, sectorSize int, markers bool) (*partition.Disk, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, xerr.Invalid(err)
@@ -74,7 +94,10 @@ func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		return nil, xerr.Invalidf("%s: is a directory, not a disk", path)
 	}
-	d, err := partition.Inspect(f, size)
+	if sectorSize == 0 {
+		sectorSize = partition.DeviceSectorSize(f)
+	}
+	d, err := partition.InspectWith(f, size, partition.Options{SectorSize: sectorSize})
 	if err != nil {
 		err = fmt.Errorf("%s: %w", path, err)
 		if errors.Is(err, partition.ErrInvalid) {
@@ -83,7 +106,9 @@ func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
 		return nil, err
 	}
 	d.Path = path
-	d.ReadMarkers(ctx, path)
+	if markers {
+		d.ReadMarkers(ctx, path)
+	}
 	return d, nil
 }
 
@@ -126,6 +151,23 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 			}
 			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory))
 		}
+		if x.Backups != nil {
+			var on []string
+			for _, b := range x.Backups {
+				on = append(on, fmt.Sprint(b.Partition))
+			}
+			where := "on no partition of this disk"
+			if len(on) > 0 {
+				where = "on partition(s) " + strings.Join(on, ", ") + " of this disk"
+			}
+			fmt.Fprintf(w, "Backup markers: %s (the installer's Restore scans every partition of every disk)\n", where)
+			for _, b := range x.Backups {
+				if x.Backup == nil || b.Partition != x.Backup.Partition {
+					fmt.Fprintf(w, "                partition %d, %s\n", b.Partition, describeInventory(b.Inventory))
+				}
+			}
+		}
+		renderRoots(w, x.RootByGeneration)
 	} else {
 		fmt.Fprintln(w, "No XenServer installation (no ext partition labelled root-*).")
 	}

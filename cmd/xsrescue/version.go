@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -37,14 +36,19 @@ func versionShowCommand() *cli.Command {
 		Name:  "show",
 		Usage: "every version marker, whether they agree, and what each installer would do",
 		Description: "Reads etc/xensource-inventory, redhat-release, centos-release, system-release, os-release\n" +
-			"and issue (symlinks followed inside the root only), and says for each installer generation\n" +
-			"which key it compares, the accepted range, and whether it would offer Upgrade — with the\n" +
-			"rule, its source and how sure that is. Also checks the other gates (required inventory\n" +
-			"keys, PRODUCT_NAME, firstboot state). With --disk the backup partition (root + 1) is read\n" +
-			"too: does it hold a system the installer would offer to Restore?\n" +
-			"Read-only: never writes a byte.\n\n" + exitHelp,
+			"and issue (symlinks followed inside the root only), and says for each installer version\n" +
+			"whether it would offer Upgrade, and whether that upgrade would get through: every gate of\n" +
+			"its generation (root partition, inventory keys, version, product name, firstboot, and the\n" +
+			"generation's own ones), each with its status (ok, fail, unknown, not-reached), reason and\n" +
+			"host-installer source, then the checks the installer makes after Upgrade was chosen.\n" +
+			"Verdicts: upgrade, aborts (offered, then it stops during the upgrade), offered-unverified,\n" +
+			"no, unknown (never \"yes\" for what the installer's public code does not say).\n" +
+			"With --disk the partition table is read too (which partition each generation takes as the\n" +
+			"root, the active flag), and every partition is scanned for .xen-backup-partition with each\n" +
+			"installer's Restore verdict; the installer also scans the machine's other disks.\n" +
+			"With --root the disk gates are unknown. Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags: append(targetFlags(),
-			&cli.StringFlag{Name: "installer", Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2)"},
+			&cli.StringFlag{Name: "installer", Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2), in full"},
 			&cli.StringFlag{Name: "backup-root", Usage: "an already mounted backup partition `DIR` (with --root)"},
 		),
 		Action: runVersionShow,
@@ -53,16 +57,26 @@ func versionShowCommand() *cli.Command {
 
 // ShowDoc is the JSON document of `version show` (docs/json.md).
 type ShowDoc struct {
-	Root       string                `json:"root"`
-	Disk       string                `json:"disk,omitempty"`
-	Partition  int                   `json:"partition,omitempty"`
-	Inventory  map[string]string     `json:"inventory"`
-	Markers    []versionfile.Marker  `json:"markers"`
-	Consistent bool                  `json:"consistent"`
-	Firstboot  versionfile.Gate      `json:"firstboot"`
-	Verdicts   []versionfile.Verdict `json:"verdicts"`
-	Backup     *versionfile.Backup   `json:"backup"`
-	Notes      []string              `json:"notes"`
+	Root       string                 `json:"root"`
+	Disk       string                 `json:"disk,omitempty"`
+	Partition  int                    `json:"partition,omitempty"`
+	Inventory  map[string]string      `json:"inventory"`
+	Markers    []versionfile.Marker   `json:"markers"`
+	Consistent bool                   `json:"consistent"`
+	Firstboot  versionfile.Gate       `json:"firstboot"`
+	Facts      ShowFacts              `json:"facts"`
+	Roots      []partition.RootChoice `json:"root_by_generation"`
+	Verdicts   []versionfile.Verdict  `json:"verdicts"`
+	Backup     *versionfile.Backup    `json:"backup"`
+	Backups    []*versionfile.Backup  `json:"backups"`
+	BackupNote string                 `json:"backups_note"`
+	Notes      []string               `json:"notes"`
+}
+
+// ShowFacts are the files and table facts the gates were decided on.
+type ShowFacts struct {
+	Firstboot versionfile.FirstbootFacts `json:"firstboot"`
+	Root      versionfile.RootFacts      `json:"root"`
 }
 
 func runVersionShow(ctx context.Context, cmd *cli.Command) error {
@@ -89,11 +103,10 @@ func targetOptions(cmd *cli.Command, writable bool) target.Options {
 	return target.Options{Root: cmd.String("root"), Disk: cmd.String("disk"), Partition: int(cmd.Int("partition")), Writable: writable}
 }
 
-// VersionShow builds the `version show` document for the target o (also
-// used by `xsrescue demo`). only limits the verdicts to one installer;
-// backupRoot names a mounted backup partition for --root targets. With a
-// disk, the root is unmounted before the backup partition (root + 1) is
-// mounted: a disk is attached once at a time.
+// VersionShow builds the `version show` document for the target o. only
+// limits the verdicts to one installer; backupRoot names a mounted backup
+// partition for --root targets. A disk's table and backup markers are read
+// without mounting (partition.ReadMarkers).
 func VersionShow(ctx context.Context, o target.Options, only *versionfile.Installer, backupRoot string) (*ShowDoc, error) {
 	tgt, err := target.Open(ctx, o)
 	if err != nil {
@@ -104,10 +117,12 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 	if err != nil {
 		return nil, onTarget(tgt, err)
 	}
+	var disk *partition.Disk
 	if tgt.Disk != "" {
-		if st.Disk, err = diskFacts(tgt.Disk, tgt.Partition); err != nil {
+		if disk, err = inspectDisk(ctx, tgt.Disk); err != nil {
 			return nil, err
 		}
+		st.Disk = &versionfile.DiskFacts{Disk: disk, Partition: tgt.Partition}
 	}
 	ins := versionfile.Installers()
 	if only != nil {
@@ -116,14 +131,37 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 	doc := &ShowDoc{
 		Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition,
 		Inventory: st.Inventory.Map(), Markers: st.Markers, Consistent: st.Consistent,
-		Firstboot: st.Firstboot, Verdicts: st.Verdicts(ins), Notes: append([]string{}, tgt.Notes...),
+		Firstboot: st.FirstbootSummary(), Facts: ShowFacts{Firstboot: st.Firstboot, Root: st.Root},
+		Roots: []partition.RootChoice{}, Verdicts: st.Verdicts(ins), Backups: []*versionfile.Backup{},
+		Notes: append([]string{}, tgt.Notes...),
 	}
 	if doc.Markers == nil {
 		doc.Markers = []versionfile.Marker{}
 	}
-	doc.Backup, err = readBackup(ctx, tgt, only, backupRoot)
-	if err != nil {
-		return nil, err
+	switch {
+	case disk != nil:
+		doc.Roots = disk.RootChoices()
+		doc.Backups = versionfile.DiskBackups(disk, ins, only)
+		doc.BackupNote = versionfile.OtherDisksNote
+		if x := disk.XenServer; x != nil && x.Backup != nil && x.RootPartition == tgt.Partition {
+			doc.Backup = versionfile.NewBackup(x.Backup.Partition, x.Backup.Marker, x.Backup.Inventory, ins, only)
+		}
+		for _, w := range disk.Warnings {
+			doc.Notes = append(doc.Notes, "disk: "+w)
+		}
+	case backupRoot != "":
+		bt, err := target.Open(ctx, target.Options{Root: backupRoot})
+		if err != nil {
+			return nil, err
+		}
+		defer bt.Close()
+		if doc.Backup, err = versionfile.InspectBackup(bt.Root, 0, ins, only); err != nil {
+			return nil, err
+		}
+		if doc.Backup.Marker {
+			doc.Backups = append(doc.Backups, doc.Backup)
+		}
+		doc.BackupNote = versionfile.OtherDisksNote
 	}
 	return doc, nil
 }
@@ -148,57 +186,6 @@ func onTarget(tgt *target.Target, err error) error {
 	dir := tgt.Root.Dir()
 	msg := strings.ReplaceAll(err.Error(), dir+"/", tgt.Name()+": ")
 	return targetError{strings.ReplaceAll(msg, dir, tgt.Name()), err}
-}
-
-// diskFacts reads the partition table of disk (read-only) for the
-// installers' disk-level gates; root is the root's partition number.
-func diskFacts(disk string, root int) (*versionfile.DiskFacts, error) {
-	f, err := os.Open(disk)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, fmt.Errorf("disk %s: %w", disk, err)
-	}
-	d, err := partition.Inspect(f, size)
-	if err != nil {
-		return nil, xerr.Invalidf("disk %s: %w", disk, err)
-	}
-	facts := &versionfile.DiskFacts{Table: d.Table}
-	for _, p := range d.Partitions {
-		facts.Utility = facts.Utility || p.Role == partition.RoleUtility
-		if p.Number == root {
-			facts.Partition, facts.FS, facts.Label = p.Number, p.FS, p.Label
-		}
-	}
-	return facts, nil
-}
-
-// readBackup opens the backup partition: root + 1 on a disk
-// (xenserver.md §3.3), or the directory given with --backup-root.
-func readBackup(ctx context.Context, tgt *target.Target, only *versionfile.Installer, backupRoot string) (*versionfile.Backup, error) {
-	var opts target.Options
-	n := 0
-	switch {
-	case backupRoot != "":
-		opts = target.Options{Root: backupRoot}
-	case tgt.Disk != "" && tgt.Partition > 0:
-		n = tgt.Partition + 1
-		opts = target.Options{Disk: tgt.Disk, Partition: n}
-	default:
-		return nil, nil
-	}
-	bt, err := target.Open(ctx, opts)
-	if err != nil {
-		if backupRoot != "" {
-			return nil, err
-		}
-		return &versionfile.Backup{Partition: n, Reason: fmt.Sprintf("cannot mount partition %d: %v", n, err), Warning: versionfile.BackupWarning}, nil
-	}
-	defer bt.Close()
-	return versionfile.InspectBackup(bt.Root, n, only)
 }
 
 func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
@@ -237,15 +224,23 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 		agree = "NO: the markers name different versions (xsrescue version set rewrites all of them)"
 	}
 	fmt.Fprintf(w, "  consistent with the inventory: %s\n", agree)
-	fmt.Fprintf(w, "\nfirstboot gate: %s\n", gateText(doc.Firstboot))
-	fmt.Fprintln(w, "\nwould the installer of version V offer Upgrade?")
+	fmt.Fprintf(w, "\nfirstboot (as the newest installers test it): %s\n", gateText(doc.Firstboot))
+	renderRoots(w, doc.Roots)
+	fmt.Fprintln(w, "\nwould the installer of version V offer Upgrade, and would the upgrade get through?")
 	if detailed {
 		for _, v := range doc.Verdicts {
 			fmt.Fprintf(w, "  installer %s (%s), generation %s\n", v.Installer, v.Name, v.Generation)
-			fmt.Fprintf(w, "  verdict: %s\n", v.Reason)
+			fmt.Fprintf(w, "  verdict (%s): %s\n", v.Outcome, v.Reason)
 			fmt.Fprintf(w, "  rule: %s\n  source: %s\n  certainty: %s\n", v.Rule, v.Source, v.Certainty)
+			fmt.Fprintln(w, "  gates before Upgrade is offered:")
 			for _, g := range v.Gates {
-				fmt.Fprintf(w, "    %-14s %s\n", g.Name, gateText(g))
+				fmt.Fprintf(w, "    %-16s %s\n", g.Name, gateText(g))
+				fmt.Fprintf(w, "    %-16s source: %s\n", "", g.Source)
+			}
+			fmt.Fprintln(w, "  checks after Upgrade was chosen:")
+			for _, g := range v.DuringUpgrade {
+				fmt.Fprintf(w, "    %-18s %s\n", g.Name, gateText(g))
+				fmt.Fprintf(w, "    %-18s source: %s\n", "", g.Source)
 			}
 		}
 	} else {
@@ -255,29 +250,19 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 			if val == "" {
 				val = "(absent)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s=%s\t%s\t%s\n", v.Installer, v.Compares, val, v.Accepted, v.Reason)
+			fmt.Fprintf(tw, "  %s\t%s=%s\t%s\t%s\t%s\n", v.Installer, v.Compares, val, v.Accepted, v.Outcome, shortReason(v))
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "  (≤ 6.5 installers compare PRODUCT_VERSION, 7.0+ PLATFORM_VERSION; --installer V explains one in full)")
+		fmt.Fprintln(w, "  (--installer V explains one in full: every gate, its status, reason and source)")
 	}
 	for _, v := range doc.Verdicts {
 		if v.Caveat != "" {
 			fmt.Fprintf(w, "  caveat for the %s installer: %s\n", v.Installer, v.Caveat)
 		}
 	}
-	seen := map[string]bool{}
-	for _, v := range doc.Verdicts {
-		if detailed {
-			break // the certainty is printed with the verdict
-		}
-		if !seen[v.Era] && v.Certainty != "verified in the installer source" {
-			fmt.Fprintf(w, "  how sure: %s: %s\n", v.Era, v.Certainty)
-		}
-		seen[v.Era] = true
-	}
 	if b := doc.Backup; b != nil {
 		if b.Partition > 0 {
-			fmt.Fprintf(w, "\nbackup partition %d: ", b.Partition)
+			fmt.Fprintf(w, "\nbackup partition %d (the root's): ", b.Partition)
 		} else {
 			fmt.Fprint(w, "\nbackup: ")
 		}
@@ -293,15 +278,103 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 		}
 		fmt.Fprintf(w, "  WARNING: %s\n", b.Warning)
 	}
+	renderBackups(w, doc)
 	for _, n := range doc.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	return nil
 }
 
+// shortReason is a verdict's reason without the word the outcome column
+// already says, cut to its first gate.
+func shortReason(v versionfile.Verdict) string {
+	r := v.Reason
+	for _, p := range []string{"yes: ", "no: ", "unknown: ", "offered, then aborts during the upgrade: ", "offered; whether the upgrade gets through is unknown: "} {
+		r = strings.TrimPrefix(r, p)
+	}
+	if i := strings.Index(r, "; "); i > 0 && v.Outcome != versionfile.OutcomeUpgrade {
+		r = r[:i] + " (...)"
+	}
+	return r
+}
+
+// renderRoots shows which partition each generation takes, when they do
+// not all agree or more than one partition is a candidate.
+func renderRoots(w io.Writer, roots []partition.RootChoice) {
+	if len(roots) == 0 {
+		return
+	}
+	agree, several := true, false
+	for _, r := range roots {
+		agree = agree && r.Status == roots[0].Status && r.Partition == roots[0].Partition
+		several = several || len(r.Candidates) > 1
+	}
+	if agree && !several {
+		return
+	}
+	fmt.Fprintln(w, "\nroot partition, by installer generation:")
+	for _, r := range roots {
+		fmt.Fprintf(w, "  %-14s %s\n", r.Installers, rootText(r))
+	}
+}
+
+func rootText(r partition.RootChoice) string {
+	switch r.Status {
+	case partition.RootFound:
+		return r.Reason
+	case partition.RootUnknown:
+		return "unknown: " + r.Reason
+	}
+	return "none: " + r.Reason
+}
+
+// renderBackups lists every partition carrying the backup marker with the
+// installers that would offer Restore of it.
+func renderBackups(w io.Writer, doc *ShowDoc) {
+	if doc.BackupNote == "" {
+		return
+	}
+	if len(doc.Backups) == 0 {
+		fmt.Fprintln(w, "\nno partition of this disk carries .xen-backup-partition")
+	}
+	for _, b := range doc.Backups {
+		fmt.Fprintf(w, "\nbackup on partition %d: holds %s %s\n", b.Partition, orDefault(b.Inventory["PRODUCT_BRAND"], "-"), orDefault(b.Inventory["PRODUCT_VERSION"], "(no inventory)"))
+		byStatus := map[string][]string{}
+		for _, v := range b.Verdicts {
+			byStatus[v.Status] = append(byStatus[v.Status], v.Installer)
+		}
+		for _, s := range []string{"yes", "no", "unknown"} {
+			if len(byStatus[s]) > 0 {
+				fmt.Fprintf(w, "  Restore offered: %-8s by %s\n", s, strings.Join(byStatus[s], " "))
+			}
+		}
+		// Installers refusing for the same reason share one line.
+		var reasons []string
+		by := map[string][]string{}
+		for _, v := range b.Verdicts {
+			if v.Status == "yes" {
+				continue
+			}
+			if _, ok := by[v.Reason]; !ok {
+				reasons = append(reasons, v.Reason)
+			}
+			by[v.Reason] = append(by[v.Reason], v.Installer)
+		}
+		for _, r := range reasons {
+			fmt.Fprintf(w, "    %s: %s\n", strings.Join(by[r], " "), r)
+		}
+	}
+	fmt.Fprintf(w, "note: %s\n", doc.BackupNote)
+}
+
 func gateText(g versionfile.Gate) string {
-	if g.OK {
+	switch g.Status {
+	case versionfile.StatusOK:
 		return "ok: " + g.Reason
+	case versionfile.StatusUnknown:
+		return "UNKNOWN: " + g.Reason
+	case versionfile.StatusNotReached:
+		return "not reached: " + g.Reason
 	}
 	return "FAIL: " + g.Reason
 }
@@ -309,30 +382,46 @@ func gateText(g versionfile.Gate) string {
 func versionSetCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "set",
-		Usage: "rewrite every version marker consistently, through the journal",
+		Usage: "rewrite every version marker consistently and repair what keeps an installer from upgrading, through the journal",
 		Description: "Sets PRODUCT_VERSION, PRODUCT_VERSION_TEXT(_SHORT), BUILD_NUMBER and PLATFORM_VERSION in\n" +
 			"etc/xensource-inventory (every other key and byte untouched) and the version in\n" +
 			"redhat-release/centos-release/system-release (edited once, at their target inside the root),\n" +
 			"os-release and issue. PLATFORM_VERSION comes from the release table or --platform-version.\n" +
-			"--for-installer V picks values that installer accepts (and explains the choice); with --to as\n" +
-			"well, the result is checked against that installer. The change is shown as a diff; --dry-run\n" +
-			"stops there. Afterwards the op id and the undo command are printed.\n" +
+			"--for-installer V picks values that installer accepts (and explains the choice) and repairs\n" +
+			"the other gates it can: missing inventory keys the installer reads (PRODUCT_NAME,\n" +
+			"PRODUCT_BRAND, PRODUCT_VERSION_TEXT, BUILD_NUMBER, and BACKUP_PARTITION for the 5.x\n" +
+			"installers) and, with --disk, the active flag the 5.6-6.5 installers find the root by (DOS\n" +
+			"active flag, or GPT attribute 2 \"legacy BIOS bootable\" in both GPT copies): a raw write of the\n" +
+			"partition table, its before-bytes kept in the journal, shown as a diff of the table and undone\n" +
+			"by journal undo. Each change says which gate it is for. The result is checked against every\n" +
+			"gate of V; a gate that cannot be repaired (a host identity missing, a DOS disk the XenServer 8\n" +
+			"installer refuses) makes it refuse. The firstboot gate is repaired only with\n" +
+			"--mark-firstboot-done (see WARNING); without it the command ends with exit status 4 and\n" +
+			"names the scripts that never ran. The change is shown as a diff; --dry-run stops there.\n" +
+			"Afterwards the op id and the undo command are printed.\n" +
 			"The tool makes an OLDER installer accept a NEWER system: a version above the installed one is\n" +
 			"refused unless --allow-raise, and a system below the chosen installer's lower bound (e.g. 5.5\n" +
 			"for the 8.x installers, which require 7.0 or later) is refused always.\n\n" +
 			"WARNING:\n   This edits the offline root. Image the backup partition first (xsrescue disk save-partition):\n" +
 			"   the installer run that follows reformats it. --allow-raise makes the system claim to be newer\n" +
-			"   than it is: an installer then upgrades it as if it were that release.\n\n" +
+			"   than it is: an installer then upgrades it as if it were that release. --mark-firstboot-done\n" +
+			"   marks first-boot scripts as done that never ran: they configure the host once (network,\n" +
+			"   storage) and will never run. --move-active-flag takes the DOS active flag from another\n" +
+			"   partition (a Dell utility partition): the firmware then boots the root's boot loader.\n\n" +
 			"EXIT STATUS:\n   0  changed (or already as requested)\n   1  the operation failed\n" +
 			"   2  a version that is not dotted numbers, a malformed inventory, bad flags\n" +
-			"   3  refused: the result would make the installer skip the disk (a required key lost, a\n" +
-			"      version outside the installer's range), a version above the installed one without\n" +
-			"      --allow-raise, a system below the installer's lower bound, or no confirmation\n",
+			"   3  refused: the result would make the installer skip the disk or abort the upgrade (a\n" +
+			"      required key lost or not repairable, a version outside the installer's range, a table\n" +
+			"      flag that cannot be set), a version above the installed one without --allow-raise, a\n" +
+			"      system below the installer's lower bound, or no confirmation\n" +
+			"   4  done, but a gate still fails (the firstboot gate without --mark-firstboot-done)\n",
 		Flags: append(targetFlags(),
 			&cli.StringFlag{Name: "to", Usage: "the product `VERSION[-BUILD]` to write, e.g. 5.0.0 or 5.0.0-10918p"},
 			&cli.StringFlag{Name: "platform-version", Usage: "PLATFORM_VERSION `P` to write (default: from the release table)"},
-			&cli.StringFlag{Name: "for-installer", Usage: "choose values the installer of `VERSION` accepts, and check them"},
+			&cli.StringFlag{Name: "for-installer", Usage: "choose values the installer of `VERSION` accepts, repair its gates, and check them"},
 			&cli.BoolFlag{Name: "allow-raise", Usage: "allow a version newer than the installed one (see WARNING)"},
+			&cli.BoolFlag{Name: "mark-firstboot-done", Usage: "with --for-installer: mark first-boot scripts that never ran as done (see WARNING)"},
+			&cli.BoolFlag{Name: "move-active-flag", Usage: "with --for-installer and --disk: move the DOS active flag from another partition to the root (see WARNING)"},
 		),
 		Action: runVersionSet,
 	}
@@ -340,18 +429,22 @@ func versionSetCommand() *cli.Command {
 
 // SetDoc is the JSON document of `version set` (docs/json.md).
 type SetDoc struct {
-	Root    string               `json:"root"`
-	DryRun  bool                 `json:"dry_run"`
-	Values  map[string]string    `json:"values"`
-	Explain []string             `json:"explain"`
-	Changes []SetChange          `json:"changes"`
-	Verdict *versionfile.Verdict `json:"verdict"`
-	Op      *journal.Result      `json:"op"`
-	Undo    string               `json:"undo"`
+	Root      string               `json:"root"`
+	DryRun    bool                 `json:"dry_run"`
+	Values    map[string]string    `json:"values"`
+	Explain   []string             `json:"explain"`
+	Changes   []SetChange          `json:"changes"`
+	Repairs   []versionfile.Repair `json:"repairs"`
+	Remaining []versionfile.Gate   `json:"remaining"`
+	Verdict   *versionfile.Verdict `json:"verdict"`
+	Op        *journal.Result      `json:"op"`
+	Undo      string               `json:"undo"`
 }
 
-// SetChange is one planned file change.
+// SetChange is one planned change: a file in the root, or the disk for a
+// partition-table change (kind raw-write).
 type SetChange struct {
+	Kind string `json:"kind"`
 	Path string `json:"path"`
 	Why  string `json:"why"`
 }
@@ -361,9 +454,12 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	req := versionfile.SetRequest{To: cmd.String("to"), Platform: cmd.String("platform-version"), ForInstaller: cmd.String("for-installer"),
-		AllowRaise: cmd.Bool("allow-raise")}
+		AllowRaise: cmd.Bool("allow-raise"), MarkFirstbootDone: cmd.Bool("mark-firstboot-done"), MoveActiveFlag: cmd.Bool("move-active-flag")}
 	if req.To == "" && req.ForInstaller == "" {
 		return usageError{errors.New("version set: give --to VERSION[-BUILD] or --for-installer VERSION")}
+	}
+	if req.ForInstaller == "" && (req.MarkFirstbootDone || req.MoveActiveFlag) {
+		return usageError{errors.New("version set: --mark-firstboot-done and --move-active-flag repair an installer's gates: give --for-installer VERSION")}
 	}
 	o := output(cmd)
 	tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
@@ -371,6 +467,13 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer tgt.Close()
+	if tgt.Disk != "" && req.ForInstaller != "" {
+		d, err := inspectDiskWith(ctx, tgt.Disk, 0, false)
+		if err != nil {
+			return err
+		}
+		req.Disk, req.Device = &versionfile.DiskFacts{Disk: d, Partition: tgt.Partition}, tgt.Disk
+	}
 	doc, sp, err := VersionSetPlan(tgt, req)
 	if err != nil {
 		return err
@@ -389,32 +492,41 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		doc.Op = res
 		doc.Undo = res.Undo
 	}
-	return o.Emit(doc, func(w io.Writer) error {
+	err = o.Emit(doc, func(w io.Writer) error {
 		if doc.Verdict != nil {
-			fmt.Fprintf(w, "installer %s: %s\n", doc.Verdict.Installer, doc.Verdict.Reason)
+			fmt.Fprintf(w, "installer %s: %s: %s\n", doc.Verdict.Installer, doc.Verdict.Outcome, doc.Verdict.Reason)
+		}
+		for _, g := range doc.Remaining {
+			fmt.Fprintf(w, "still failing: %s: %s\n", g.Name, g.Reason)
 		}
 		return nil
 	})
+	if err == nil && len(doc.Remaining) > 0 {
+		return alreadyReported(xerr.Problems(fmt.Errorf("the %s installer's %s gate still fails (--mark-firstboot-done repairs it; see WARNING in --help)", doc.Verdict.Installer, doc.Remaining[0].Name)))
+	}
+	return err
 }
 
-// VersionSetPlan plans `version set` on an opened target (also used by
-// `xsrescue demo`): the document without its op, and the plan to apply.
+// VersionSetPlan plans `version set` on an opened target: the document
+// without its op, and the plan to apply.
 func VersionSetPlan(tgt *target.Target, req versionfile.SetRequest) (*SetDoc, *versionfile.SetPlan, error) {
 	sp, err := versionfile.PlanSet(tgt.Root, req)
 	if err != nil {
 		return nil, nil, onTarget(tgt, err)
 	}
-	doc := &SetDoc{Root: tgt.Root.Dir(), Values: sp.Values, Explain: sp.Explain, Changes: []SetChange{}}
+	doc := &SetDoc{Root: tgt.Root.Dir(), Values: sp.Values, Explain: sp.Explain, Changes: []SetChange{},
+		Repairs: sp.Repairs, Remaining: sp.Remaining, Verdict: sp.Verdict}
 	if doc.Explain == nil {
 		doc.Explain = []string{}
 	}
-	for _, c := range sp.Plan.Changes {
-		doc.Changes = append(doc.Changes, SetChange{Path: c.Path, Why: c.Why})
+	if doc.Repairs == nil {
+		doc.Repairs = []versionfile.Repair{}
 	}
-	if sp.Installer != nil {
-		st := &versionfile.State{Inventory: sp.After, Firstboot: versionfile.Gate{Name: "firstboot", OK: true, Reason: "not changed by version set"}}
-		vd := st.Verdict(*sp.Installer)
-		doc.Verdict = &vd
+	if doc.Remaining == nil {
+		doc.Remaining = []versionfile.Gate{}
+	}
+	for _, c := range sp.Plan.Changes {
+		doc.Changes = append(doc.Changes, SetChange{Kind: string(c.Kind), Path: c.Path, Why: c.Why})
 	}
 	return doc, sp, nil
 }

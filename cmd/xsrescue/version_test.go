@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,13 +75,24 @@ type showJSON struct {
 		Problem               string `json:"problem"`
 	} `json:"markers"`
 	Verdicts []struct {
-		Installer     string `json:"installer"`
-		Generation    string `json:"generation"`
-		OffersUpgrade bool   `json:"offers_upgrade"`
-		Reason        string `json:"reason"`
-		Rule          string `json:"rule"`
+		Installer     string     `json:"installer"`
+		Generation    string     `json:"generation"`
+		OffersUpgrade bool       `json:"offers_upgrade"`
+		Outcome       string     `json:"outcome"`
+		Reason        string     `json:"reason"`
+		Rule          string     `json:"rule"`
+		Gates         []gateJSON `json:"gates"`
+		DuringUpgrade []gateJSON `json:"during_upgrade"`
 	} `json:"verdicts"`
-	Backup *struct {
+	Backups []struct {
+		Partition int `json:"partition"`
+		Verdicts  []struct {
+			Installer string `json:"installer"`
+			Status    string `json:"status"`
+		} `json:"verdicts"`
+	} `json:"backups"`
+	BackupsNote string `json:"backups_note"`
+	Backup      *struct {
 		Partition     int               `json:"partition"`
 		Marker        bool              `json:"marker"`
 		Inventory     map[string]string `json:"inventory"`
@@ -102,6 +114,22 @@ func versionShowJSON(t *testing.T, argv ...string) showJSON {
 	return doc
 }
 
+type gateJSON struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+// outcomes maps each installer to its verdict's outcome.
+func outcomes(doc showJSON) map[string]string {
+	m := map[string]string{}
+	for _, v := range doc.Verdicts {
+		m[v.Installer] = v.Outcome
+	}
+	return m
+}
+
 func offers(doc showJSON) map[string]bool {
 	m := map[string]bool{}
 	for _, v := range doc.Verdicts {
@@ -111,8 +139,9 @@ func offers(doc showJSON) map[string]bool {
 }
 
 // TestVersionShowRoots: the JSON contract on each fixture generation, the
-// verdicts of installers 5.0, 5.6, 6.2, 7.0, 7.1, 8.2, and not a byte
-// written.
+// verdicts of installers 5.0, 5.6, 6.2, 7.0, 7.1, 8.2 (given as a
+// directory, the root-partition gate is unknown: "unknown" where every
+// file gate passes, never "upgrade"), and not a byte written.
 func TestVersionShowRoots(t *testing.T) {
 	cases := []struct {
 		release string
@@ -132,14 +161,16 @@ func TestVersionShowRoots(t *testing.T) {
 			if !doc.Consistent || len(doc.Markers) != c.markers || doc.Backup != nil || doc.Inventory["PRODUCT_NAME"] != "xenenterprise" {
 				t.Fatalf("doc: %+v", doc)
 			}
-			got := offers(doc)
+			got := outcomes(doc)
 			for _, in := range []string{"5.0.0", "5.6.0", "6.2.0", "7.0.0", "7.1.0", "8.2.0"} {
-				want := false
+				want := "no"
 				for _, a := range c.accept {
-					want = want || a == in
+					if a == in {
+						want = "unknown"
+					}
 				}
-				if got[in] != want {
-					t.Errorf("installer %s: offers_upgrade=%v want %v", in, got[in], want)
+				if got[in] != want || offers(doc)[in] {
+					t.Errorf("installer %s: outcome %s offers %v, want %s", in, got[in], offers(doc)[in], want)
 				}
 			}
 			one := versionShowJSON(t, "--root", root, "--installer", "8.2")
@@ -147,7 +178,7 @@ func TestVersionShowRoots(t *testing.T) {
 				t.Fatalf("--installer 8.2: %+v", one.Verdicts)
 			}
 			code, text, _ := runCLI("version", "show", "--root", root)
-			if code != 0 || !strings.Contains(text, "would the installer of version V offer Upgrade?") {
+			if code != 0 || !strings.Contains(text, "would the installer of version V offer Upgrade, and would the upgrade get through?") {
 				t.Fatalf("text output (exit %d):\n%s", code, text)
 			}
 			sameTree(t, "version show", before, versionTreeState(t, root))
@@ -158,10 +189,13 @@ func TestVersionShowRoots(t *testing.T) {
 // TestVersionSetShowUndo: set for an older installer, show agrees, undo
 // restores every file byte for byte (symlinked markers stay links).
 func TestVersionSetShowUndo(t *testing.T) {
-	cases := []struct{ release, installer, wantPV string }{
-		{"5.5", "5.0", "5.0.0"},
-		{"7.1", "7.0", "7.0.0"},
-		{"8.2.1", "8.0", "8.0.0"},
+	cases := []struct {
+		release, installer, wantPV string
+		code                       int // 4: a gate still fails (8.1+ roots lack the state directory 8.0 wants)
+	}{
+		{"5.5", "5.0", "5.0.0", 0},
+		{"7.1", "7.0", "7.0.0", 0},
+		{"8.2.1", "8.0", "8.0.0", xerr.ExitProblems},
 	}
 	for _, c := range cases {
 		t.Run(c.release+"-for-"+c.installer, func(t *testing.T) {
@@ -170,14 +204,14 @@ func TestVersionSetShowUndo(t *testing.T) {
 			before := versionTreeState(t, root)
 
 			code, out, errOut := runCLI("version", "set", "--root", root, "--for-installer", c.installer, "--dry-run")
-			if code != 0 || !strings.Contains(out, "+PRODUCT_VERSION='"+c.wantPV+"'") {
+			if code != c.code || !strings.Contains(out, "+PRODUCT_VERSION='"+c.wantPV+"'") {
 				t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 			}
 			sameTree(t, "dry run", before, versionTreeState(t, root))
 
 			code, out, errOut = runCLI("version", "set", "--root", root, "--for-installer", c.installer, "--yes", "--json", "--journal", jpath)
-			if code != 0 {
-				t.Fatalf("set: exit %d: %s", code, errOut)
+			if code != c.code {
+				t.Fatalf("set: exit %d, want %d: %s", code, c.code, errOut)
 			}
 			var set struct {
 				Op   *struct{ Op int64 } `json:"op"`
@@ -190,8 +224,13 @@ func TestVersionSetShowUndo(t *testing.T) {
 				t.Fatalf("undo command %q", set.Undo)
 			}
 			doc := versionShowJSON(t, "--root", root, "--installer", c.installer)
-			if !doc.Consistent || !doc.Verdicts[0].OffersUpgrade || doc.Inventory["PRODUCT_VERSION"] != c.wantPV {
+			if !doc.Consistent || doc.Inventory["PRODUCT_VERSION"] != c.wantPV {
 				t.Fatalf("after set: consistent=%v verdict=%+v", doc.Consistent, doc.Verdicts)
+			}
+			for _, g := range doc.Verdicts[0].Gates {
+				if g.Status == "fail" && !(c.code == xerr.ExitProblems && g.Name == "firstboot") {
+					t.Errorf("after set: gate %s fails: %s", g.Name, g.Reason)
+				}
 			}
 			for _, m := range doc.Markers {
 				if m.ProductVersion != "" && !strings.HasPrefix(c.wantPV, m.ProductVersion) {
@@ -225,11 +264,11 @@ func TestVersionErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"version", "set", "--root", root, "--to", "seven", "--yes"}, xerr.ExitInvalid, `--to "seven"`},
-		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitRefused, "would not offer Upgrade"},
+		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitRefused, "would still not get through"},
 		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
 		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
 		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},
-		{[]string{"version", "set", "--root", root, "--for-installer", "4.0", "--yes"}, xerr.ExitInvalid, `unknown installer version "4.0" (known: 5.0.0,`},
+		{[]string{"version", "set", "--root", root, "--for-installer", "4.0", "--yes"}, xerr.ExitInvalid, `unknown installer version "4.0": the model starts with 5.0 (known: 5.0.0,`},
 		{[]string{"version", "set", "--root", root, "--for-installer", "9.9", "--yes"}, xerr.ExitInvalid, `unknown installer version "9.9" (known: 5.0.0,`},
 		{[]string{"version", "show", "--root", root, "--installer", "4.1"}, xerr.ExitInvalid, "unknown installer"},
 		{[]string{"version", "show", "--root", broken}, xerr.ExitInvalid, inv + " line 1: unbalanced single quotes"},
@@ -365,9 +404,10 @@ func TestVersionFind(t *testing.T) {
 }
 
 // TestVersionDisk: --disk mounts the root read-only for show (not a byte of
-// the image changes), reads the backup partition (root + 1), and set/undo go
-// through a read-write mount. A 5.5 DOS disk whose backup holds 5.0, and a
-// 7.1 old-layout GPT disk whose backup holds 6.5.
+// the image changes), reads the table and every partition's backup marker,
+// and set/undo go through a read-write mount. A 5.5 DOS disk whose backup
+// holds 5.0, a 7.1 old-layout GPT disk whose backup holds 6.5, an 8.2 disk
+// whose backup partition was never formatted.
 func TestVersionDisk(t *testing.T) {
 	versionNeedsDisk(t, "mke2fs", "debugfs", "losetup")
 	cases := []struct {
@@ -375,7 +415,7 @@ func TestVersionDisk(t *testing.T) {
 	}{
 		{"dos", "5.5", "5.0", "5.0", "5.0.0"},
 		{"gpt", "7.1", "6.5", "7.0", "7.0.0"},
-		{"gpt", "8.2", "", "8.0", "8.0.0"}, // backup partition never formatted
+		{"gpt", "8.2", "", "8.1", "8.1.0"}, // backup partition never formatted
 	}
 	for _, c := range cases {
 		t.Run(c.table+"-"+c.release, func(t *testing.T) {
@@ -402,13 +442,16 @@ func TestVersionDisk(t *testing.T) {
 			switch {
 			case b == nil || b.Partition != 2:
 				t.Fatalf("backup: %+v", b)
-			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "cannot mount partition 2")):
+			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition")):
 				t.Fatalf("unformatted backup: %+v", b)
 			case c.backup != "" && (!b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup)):
 				t.Fatalf("backup: %+v", b)
 			}
 			if offers(doc)[c.wantPV] {
 				t.Fatalf("the %s installer accepts the %s root before set", c.installer, c.release)
+			}
+			if len(doc.Backups) != map[bool]int{true: 1, false: 0}[c.backup != ""] || doc.BackupsNote == "" {
+				t.Fatalf("backups: %+v (note %q)", doc.Backups, doc.BackupsNote)
 			}
 			code, found, errOut := runCLI("version", "find", "--disk", img, "PRODUCT_VERSION='"+c.release)
 			if code != 0 || !strings.Contains(found, "etc/xensource-inventory:") {
@@ -443,8 +486,10 @@ func TestVersionDisk(t *testing.T) {
 }
 
 // TestVersionDiskXS8Gate: with --disk the partition table is read too; the
-// XenServer 8 installer refuses a DOS disk behind a utility partition even
-// though the inventory is within its range.
+// XenServer 8 installer offers Upgrade of an 8.2 root on a DOS disk, then
+// aborts in doBackup ("Util partition detected on DOS partition type"),
+// whether or not a utility partition is there: its own verdict, with the
+// cause.
 func TestVersionDiskXS8Gate(t *testing.T) {
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-xs8-utility"
@@ -460,38 +505,27 @@ func TestVersionDiskXS8Gate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI("version", "show", "--disk", img, "--installer", "8.4", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var doc struct {
-		Verdicts []struct {
-			OffersUpgrade bool   `json:"offers_upgrade"`
-			Reason        string `json:"reason"`
-			Gates         []struct {
-				Name string `json:"name"`
-				OK   bool   `json:"ok"`
-			} `json:"gates"`
-		} `json:"verdicts"`
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := versionShowJSON(t, "--disk", img, "--installer", "8.4")
 	vd := doc.Verdicts[0]
-	if vd.OffersUpgrade || !strings.Contains(vd.Reason, "utility partition") {
+	if !vd.OffersUpgrade || vd.Outcome != "aborts" || !strings.Contains(vd.Reason, "Util partition detected on DOS partition type") {
 		t.Fatalf("verdict: %+v", vd)
 	}
 	for _, g := range vd.Gates {
-		if g.Name != "disk-layout" && !g.OK {
-			t.Errorf("gate %s failed too: %s", g.Name, vd.Reason)
+		if g.Status != "ok" {
+			t.Errorf("gate %s: %s", g.Name, g.Reason)
 		}
+	}
+	// The 8.2 installer has no such check.
+	if doc := versionShowJSON(t, "--disk", img, "--installer", "8.2"); doc.Verdicts[0].Outcome != "upgrade" {
+		t.Fatalf("8.2 installer: %+v", doc.Verdicts[0])
 	}
 }
 
-// TestVersionDiskRootLabel: the installer finds the root by its ext label
-// root-*; a root partition without it gets a failing root-label gate and
-// verdict no (acceptance F-version-2). An empty root-* partition's error
-// names the disk and partition, not the private mount (F-cli-2).
+// TestVersionDiskRootLabel: from 5.6 on the installer finds the root by its
+// ext label root-*; a root partition without it is not found (acceptance
+// F-version-2), while 5.0 and 5.5 look only at partition 1, label or not.
+// An empty root-* partition's error names the disk and partition, not the
+// private mount (F-cli-2).
 func TestVersionDiskRootLabel(t *testing.T) {
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-nolabel"
@@ -505,16 +539,258 @@ func TestVersionDiskRootLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := versionShowJSON(t, "--disk", img, "--partition", "1", "--installer", "5.5")
+	doc := versionShowJSON(t, "--disk", img, "--partition", "1", "--installer", "5.6")
 	vd := doc.Verdicts[0]
-	if vd.OffersUpgrade || !strings.Contains(vd.Reason, `partition 1 (ext3) is labelled "", not root-*`) {
-		t.Fatalf("verdict without a root-* label: %+v", vd)
+	if vd.OffersUpgrade || !strings.Contains(vd.Reason, "no partition with the active flag, type 83 and an ext label root-*") {
+		t.Fatalf("5.6 verdict without a root-* label on partition 1: %+v", vd)
+	}
+	doc = versionShowJSON(t, "--disk", img, "--partition", "1", "--installer", "5.5")
+	if vd := doc.Verdicts[0]; vd.Gates[0].Status != "ok" || vd.Outcome != "upgrade" {
+		t.Fatalf("5.5 looks only at partition 1: %+v", vd)
 	}
 	code, _, errOut := runCLI("version", "show", "--disk", img, "--partition", "2")
 	want := img + " partition 2: etc/xensource-inventory: no such file"
 	if code != xerr.ExitInvalid || !strings.Contains(errOut, want) || strings.Contains(errOut, "xsrescue-mnt") {
 		t.Fatalf("exit %d: %s\nwant %q", code, errOut, want)
 	}
+}
+
+// outsideSum hashes the image without partition n: what a change of the
+// table must leave byte-identical after undo (the root's filesystem
+// metadata moves with every read-write mount; its files are compared as a
+// tree).
+func outsideSum(t *testing.T, img string, start, end int64) string {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, start)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(f, end, st.Size()-end)); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestVersionSetActiveFlag: the 6.x installers find the root by the active
+// flag (DOS) or the legacy BIOS bootable attribute (GPT); version set
+// --for-installer plans a journaled raw write of the table, shown as a
+// diff, after which sfdisk/sgdisk read the flag and the installer would
+// offer Upgrade; journal undo makes the image byte-identical again. Also
+// with 4096-byte sectors (read through a loop device by sgdisk).
+func TestVersionSetActiveFlag(t *testing.T) {
+	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk", "sgdisk")
+	cases := []struct {
+		name, table, release, installer string
+		sectorSize                      int
+		tool                            []string
+		want                            string
+	}{
+		{"dos", "dos", "6.2", "6.2", 512, []string{"sfdisk", "-d"}, "type=83, bootable"},
+		{"gpt", "gpt", "6.5", "6.5", 512, []string{"sgdisk", "--attributes=1:show"}, "legacy BIOS bootable"},
+		{"gpt-4k", "gpt", "6.5", "6.5", 4096, []string{"sgdisk", "--attributes=1:show"}, "legacy BIOS bootable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec := fixtures.Mini("flag-"+c.name, c.table, fixtures.RootSpec{Release: c.release}, nil)
+			spec.Partitions[0].Bootable = false
+			spec.SectorSize = c.sectorSize
+			img, err := fixtures.BuildDisk(t.TempDir(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p1 := spec.Partitions[0]
+			before := fileSum(t, img)
+			outside := outsideSum(t, img, p1.Start, p1.Start+p1.Size)
+			doc := versionShowJSON(t, "--disk", img, "--installer", c.installer)
+			if vd := doc.Verdicts[0]; vd.Outcome != "no" || vd.Gates[0].Name != "root-partition" || vd.Gates[0].Status != "fail" {
+				t.Fatalf("before: %+v", vd)
+			}
+			code, out, errOut := runCLI("version", "set", "--disk", img, "--for-installer", c.installer, "--dry-run")
+			if code != 0 || !strings.Contains(out, "raw write") || !strings.Contains(out, "+partition 1:") || !strings.Contains(out, "for the "+c.installer+".0 installer's root-partition") {
+				t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+			}
+			if fileSum(t, img) != before {
+				t.Fatal("the dry run changed the image")
+			}
+			jpath := filepath.Join(t.TempDir(), "j.db")
+			code, out, errOut = runCLI("version", "set", "--disk", img, "--for-installer", c.installer, "--yes", "--json", "--journal", jpath)
+			if code != 0 {
+				t.Fatalf("set: exit %d: %s", code, errOut)
+			}
+			var set struct {
+				Undo    string `json:"undo"`
+				Repairs []struct{ Gate, Change string }
+				Changes []struct{ Kind, Path, Why string }
+			}
+			if err := json.Unmarshal([]byte(out), &set); err != nil {
+				t.Fatal(err)
+			}
+			if len(set.Changes) != 1 || set.Changes[0].Kind != "raw-write" || len(set.Repairs) != 1 || set.Repairs[0].Gate != "root-partition" {
+				t.Fatalf("set: %+v", set)
+			}
+			dev := img
+			if c.sectorSize != 512 {
+				out, err := exec.Command("losetup", "--find", "--show", "--read-only", "--sector-size", "4096", img).Output()
+				if err != nil {
+					t.Fatal(err)
+				}
+				dev = strings.TrimSpace(string(out))
+			}
+			got, err := exec.Command(c.tool[0], c.tool[1], dev).CombinedOutput()
+			if dev != img {
+				exec.Command("losetup", "-d", dev).Run()
+			}
+			if err != nil || !strings.Contains(string(got), c.want) {
+				t.Fatalf("%s: %v\n%s", c.tool[0], err, got)
+			}
+			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); doc.Verdicts[0].Outcome != "upgrade" {
+				t.Fatalf("after set: %+v", doc.Verdicts[0])
+			}
+			code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+			}
+			if outsideSum(t, img, p1.Start, p1.Start+p1.Size) != outside {
+				t.Fatal("after journal undo the image (outside the root partition) differs from before")
+			}
+		})
+	}
+}
+
+// TestVersionSetMovesActiveFlag: a Dell utility partition holds the DOS
+// active flag: version set refuses (exit 3, not a byte written) and says
+// so; --move-active-flag moves it.
+func TestVersionSetMovesActiveFlag(t *testing.T) {
+	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk")
+	const name = "flag-dell"
+	rel, _ := release.Lookup("6.2")
+	mib := fixtures.MiB
+	spec := fixtures.DiskSpec{Name: name, Size: 100 * mib, Table: "dos", Partitions: []fixtures.PartSpec{
+		{Number: 1, Start: mib, Size: 16 * mib, Type: "de", Bootable: true},
+		{Number: 2, Start: 17 * mib, Size: 64 * mib, Type: "83", FS: "ext3",
+			Label: fixtures.RootLabel(name, rel), Root: &fixtures.RootSpec{Release: "6.2", Seed: name}},
+		{Number: 3, Start: 81 * mib, Size: 16 * mib, Type: "83"},
+	}}
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root is mounted read-write before the plan is made (until
+	// plan-first opens land): compare the table and the other partitions.
+	before := outsideSum(t, img, 17*mib, 81*mib)
+	jpath := filepath.Join(t.TempDir(), "j.db")
+	code, _, errOut := runCLI("version", "set", "--disk", img, "--for-installer", "6.2", "--yes", "--journal", jpath)
+	if code != xerr.ExitRefused || !strings.Contains(errOut, "partition 1 (type de, utility)") || !strings.Contains(errOut, "--move-active-flag") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if outsideSum(t, img, 17*mib, 81*mib) != before {
+		t.Fatal("the refusal changed the table")
+	}
+	code, _, errOut = runCLI("version", "set", "--disk", img, "--for-installer", "6.2", "--move-active-flag", "--yes", "--journal", jpath)
+	if code != 0 {
+		t.Fatalf("--move-active-flag: exit %d: %s", code, errOut)
+	}
+	out, _ := exec.Command("sfdisk", "-d", img).Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "type=de") == strings.Contains(line, "bootable") && strings.Contains(line, "type=") && !strings.Contains(line, "type=83") {
+			t.Fatalf("utility partition still active:\n%s", out)
+		}
+	}
+	if !strings.Contains(string(out), "type=83, bootable") {
+		t.Fatalf("root not active:\n%s", out)
+	}
+}
+
+// TestVersionSetRepairsKeys: the 5.5 installer aborts the upgrade without
+// BACKUP_PARTITION and does not list the installation without
+// BUILD_NUMBER: version set adds both, the first named as the installer
+// names the backup partition of PRIMARY_DISK.
+func TestVersionSetRepairsKeys(t *testing.T) {
+	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Populate: func(dir string) error {
+		p := filepath.Join(dir, "etc/xensource-inventory")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var keep []string
+		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if !strings.HasPrefix(l, "BACKUP_PARTITION=") && !strings.HasPrefix(l, "BUILD_NUMBER=") {
+				keep = append(keep, l)
+			}
+		}
+		return os.WriteFile(p, []byte(strings.Join(keep, "\n")+"\n"), 0o644)
+	}})
+	doc := versionShowJSON(t, "--root", root, "--installer", "5.5")
+	if vd := doc.Verdicts[0]; vd.Outcome != "no" || !strings.Contains(vd.Reason, "BUILD_NUMBER") {
+		t.Fatalf("before: %+v", vd)
+	}
+	code, out, errOut := runCLI("version", "set", "--root", root, "--for-installer", "5.5", "--yes", "--json", "--journal", filepath.Join(t.TempDir(), "j.db"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var set struct {
+		Values  map[string]string `json:"values"`
+		Repairs []struct{ Gate, Change string }
+	}
+	if err := json.Unmarshal([]byte(out), &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Values["BACKUP_PARTITION"] != fixtures.DefaultPrimaryDisk+"-part2" || set.Values["BUILD_NUMBER"] != "15119p" {
+		t.Fatalf("values: %+v", set.Values)
+	}
+	gates := map[string]bool{}
+	for _, r := range set.Repairs {
+		gates[r.Gate] = true
+	}
+	if !gates["upgrade-keys"] || !gates["inventory-keys"] {
+		t.Fatalf("repairs: %+v", set.Repairs)
+	}
+	for _, g := range append(versionShowJSON(t, "--root", root, "--installer", "5.5").Verdicts[0].Gates, versionShowJSON(t, "--root", root, "--installer", "5.5").Verdicts[0].DuringUpgrade...) {
+		if g.Status == "fail" {
+			t.Errorf("after set: %s fails: %s", g.Name, g.Reason)
+		}
+	}
+}
+
+// TestVersionSetFirstboot: a first-boot script that never ran fails the
+// firstboot gate; version set names it and ends with exit 4 (nothing
+// marked), and only --mark-firstboot-done writes its state file, which
+// journal undo removes again.
+func TestVersionSetFirstboot(t *testing.T) {
+	root := versionRoot(t, fixtures.RootSpec{Release: "7.1", Populate: func(dir string) error {
+		return os.Remove(filepath.Join(dir, "etc/firstboot.d/state/60-import-keys"))
+	}})
+	before := versionTreeState(t, root)
+	jpath := filepath.Join(t.TempDir(), "j.db")
+	code, out, errOut := runCLI("version", "set", "--root", root, "--for-installer", "7.1", "--yes", "--journal", jpath)
+	if code != xerr.ExitProblems || !strings.Contains(out+errOut, "60-import-keys") || !strings.Contains(errOut, "--mark-firstboot-done") {
+		t.Fatalf("without the flag: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sameTree(t, "firstboot left alone", before, versionTreeState(t, root))
+	code, out, errOut = runCLI("version", "set", "--root", root, "--for-installer", "7.1", "--mark-firstboot-done", "--yes", "--json", "--journal", jpath)
+	if code != 0 {
+		t.Fatalf("--mark-firstboot-done: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/firstboot.d/state/60-import-keys")); err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Undo    string   `json:"undo"`
+		Explain []string `json:"explain"`
+	}
+	if err := json.Unmarshal([]byte(out), &set); err != nil || !strings.Contains(strings.Join(set.Explain, "\n"), "WARNING: --mark-firstboot-done") {
+		t.Fatalf("%v %+v", err, set)
+	}
+	if code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...); code != 0 {
+		t.Fatalf("undo: exit %d: %s", code, errOut)
+	}
+	sameTree(t, "after undo", before, versionTreeState(t, root))
 }
 
 // TestVersionSetRaise: version set refuses to make a system claim to be

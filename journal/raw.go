@@ -1,0 +1,286 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// RawWrite replaces bytes of a disk outside every filesystem — a partition
+// table entry, a GPT header — at fixed offsets. Unlike the file kinds it is
+// not atomic on its own: the before-bytes are stored in the journal before
+// the first byte is written, each extent is written in the planned order
+// (a GPT's backup copy before its primary) and fsynced, and a crash is
+// repaired by recover, which writes the before-bytes back.
+const RawWrite Kind = "raw-write"
+
+// RawRecord says where a RawWrite change writes. The new bytes are the
+// Change's Content: the extents' new contents, concatenated in order.
+type RawRecord struct {
+	Device  string      `json:"device"`  // absolute path of the image file or block device
+	Size    int64       `json:"size"`    // the device's size when planned: a different disk is refused
+	Extents []RawExtent `json:"extents"` // in write order, not overlapping
+	// Diff shows the change in the plan (the table before and after);
+	// Check re-reads what was written in the domain's terms (is the table
+	// as planned?) after every extent is written and verified. Neither is
+	// stored: undo checks the bytes.
+	Diff  string       `json:"-"`
+	Check func() error `json:"-"`
+}
+
+// RawExtent is one byte range of a RawRecord.
+type RawExtent struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
+}
+
+// rawType is the state type of a RawWrite's before and after.
+const rawType = "raw"
+
+func (r *RawRecord) total() int64 {
+	var n int64
+	for _, e := range r.Extents {
+		n += e.Length
+	}
+	return n
+}
+
+func (r *RawRecord) validate(content []byte) error {
+	if r == nil || r.Device == "" || len(r.Extents) == 0 {
+		return fmt.Errorf("raw write without a device and extents")
+	}
+	if !strings.HasPrefix(r.Device, "/") {
+		return fmt.Errorf("raw write: device %q is not an absolute path", r.Device)
+	}
+	for _, e := range r.Extents {
+		if e.Offset < 0 || e.Length <= 0 || e.Offset > r.Size-e.Length {
+			return fmt.Errorf("raw write: extent at %d (%d bytes) is outside the %d-byte device", e.Offset, e.Length, r.Size)
+		}
+	}
+	if int64(len(content)) != r.total() {
+		return fmt.Errorf("raw write: %d new bytes for %d bytes of extents", len(content), r.total())
+	}
+	return nil
+}
+
+// read reads the record's extents, concatenated, after checking that the
+// device is still the size it was planned on.
+func (r *RawRecord) read() ([]byte, error) {
+	f, err := os.Open(r.Device)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := r.checkSize(f); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for _, e := range r.Extents {
+		b := make([]byte, e.Length)
+		if _, err := f.ReadAt(b, e.Offset); err != nil {
+			return nil, fmt.Errorf("%s: reading %d bytes at %d: %w", r.Device, e.Length, e.Offset, err)
+		}
+		out.Write(b)
+	}
+	return out.Bytes(), nil
+}
+
+func (r *RawRecord) checkSize(f *os.File) error {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Device, err)
+	}
+	if size != r.Size {
+		return fmt.Errorf("%s is %d bytes, the change was made on a %d-byte disk: not the same disk", r.Device, size, r.Size)
+	}
+	return nil
+}
+
+// write writes data (the concatenated extents) in extent order, each
+// fsynced before the next, so the order on the medium is the planned one.
+func (r *RawRecord) write(data []byte) error {
+	f, err := os.OpenFile(r.Device, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := r.checkSize(f); err != nil {
+		return err
+	}
+	for _, e := range r.Extents {
+		if _, err := f.WriteAt(data[:e.Length], e.Offset); err != nil {
+			return fmt.Errorf("%s: writing %d bytes at %d: %w", r.Device, e.Length, e.Offset, err)
+		}
+		data = data[e.Length:]
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("%s: sync: %w", r.Device, err)
+		}
+	}
+	return f.Close()
+}
+
+func rawState(data []byte) state {
+	sum, n, _ := hashReader(bytes.NewReader(data))
+	return state{Exists: true, Type: rawType, SHA256: sum, Size: n}
+}
+
+// prepareRaw captures the before-bytes of a RawWrite; s.path names it.
+func (s *step) prepareRaw() error {
+	r := s.c.Raw
+	if err := r.validate(s.c.Content); err != nil {
+		return err
+	}
+	before, err := r.read()
+	if err != nil {
+		return err
+	}
+	s.path = rawPath(r)
+	s.before, s.after = rawState(before), rawState(s.c.Content)
+	s.rawBefore = before
+	return nil
+}
+
+// rawPath names a raw change where the others name a path in the root.
+func rawPath(r *RawRecord) string {
+	var ext []string
+	for _, e := range r.Extents {
+		ext = append(ext, fmt.Sprintf("%d+%d", e.Offset, e.Length))
+	}
+	return fmt.Sprintf("%s@%s", r.Device, strings.Join(ext, ","))
+}
+
+func (s *step) describeRaw() string {
+	r := s.c.Raw
+	return fmt.Sprintf("raw write %s: %d bytes in %d extent(s) (before-bytes kept in the journal)", r.Device, r.total(), len(r.Extents))
+}
+
+// snapshotRaw stores the before-bytes read by prepare.
+func (j *Journal) snapshotRaw(ctx context.Context, s *step, blobs map[int]string) error {
+	data := s.rawBefore
+	if data == nil {
+		return fmt.Errorf("raw write %s: before-bytes were not read", s.path)
+	}
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	if err := j.putBlob(ctx, s.before.SHA256, s.before.Size, open); err != nil {
+		return fmt.Errorf("snapshot %s into %s: %w", s.path, j.path, err)
+	}
+	blobs[s.seq] = s.before.SHA256
+	return nil
+}
+
+// commitRaw writes the new bytes, after checking that the disk still holds
+// the bytes the plan was made from.
+func (s *step) commitRaw() error {
+	cur, err := s.c.Raw.read()
+	if err != nil {
+		return err
+	}
+	if rawState(cur).SHA256 != s.before.SHA256 {
+		return fmt.Errorf("%s changed since it was planned; nothing was written there", s.path)
+	}
+	return s.c.Raw.write(s.c.Content)
+}
+
+// verifyRaw re-reads the bytes, then lets the domain check the result.
+func (s *step) verifyRaw() error {
+	cur, err := s.c.Raw.read()
+	if err != nil {
+		return err
+	}
+	if got := rawState(cur); got.SHA256 != s.after.SHA256 {
+		return fmt.Errorf("verify %s: found sha256 %s, want %s", s.path, got.SHA256, s.after.SHA256)
+	}
+	if s.c.Raw.Check != nil {
+		if err := s.c.Raw.Check(); err != nil {
+			return fmt.Errorf("verify %s: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// restoreRaw writes the before-bytes back unless they are there already.
+func (j *Journal) restoreRaw(ctx context.Context, s *step) error {
+	cur, err := s.c.Raw.read()
+	if err != nil {
+		return err
+	}
+	if rawState(cur).SHA256 == s.before.SHA256 {
+		return nil
+	}
+	r, err := j.openBlob(ctx, s.before.SHA256)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, s.before.Size+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) != s.before.Size {
+		return fmt.Errorf("%s: the journal holds %d before-bytes, want %d", s.path, len(data), s.before.Size)
+	}
+	return s.c.Raw.write(data)
+}
+
+// driftRaw is drift for a RawWrite: the bytes are neither as the op left
+// them nor as before.
+func (s *step) driftRaw() string {
+	cur, err := s.c.Raw.read()
+	if err != nil {
+		return fmt.Sprintf("%s: %v", s.path, err)
+	}
+	sum := rawState(cur).SHA256
+	if sum == s.after.SHA256 || sum == s.before.SHA256 {
+		return ""
+	}
+	return fmt.Sprintf("%s now has sha256 %s, the op left %s", s.path, sum, s.after.SHA256)
+}
+
+func (s *step) verifyRawBefore() error {
+	cur, err := s.c.Raw.read()
+	if err != nil {
+		return err
+	}
+	if sum := rawState(cur).SHA256; sum != s.before.SHA256 {
+		return fmt.Errorf("verify %s: found sha256 %s, want %s", s.path, sum, s.before.SHA256)
+	}
+	return nil
+}
+
+// renderRaw shows a RawWrite in a plan: the domain's diff of the table,
+// then the bytes' hashes.
+func renderRaw(w io.Writer, s *step) error {
+	if d := s.c.Raw.Diff; d != "" {
+		if _, err := io.WriteString(w, d); err != nil {
+			return err
+		}
+		if !strings.HasSuffix(d, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+	_, err := fmt.Fprintf(w, "#    bytes: sha256 %s -> %s\n", s.before.SHA256, s.after.SHA256)
+	return err
+}
+
+// rawRecordJSON is what the journal stores for a RawWrite (in the column
+// that holds external records), loadRaw reads it back.
+func rawRecordJSON(r *RawRecord) []byte {
+	b, _ := json.Marshal(r)
+	return b
+}
+
+func loadRaw(ext string) (*RawRecord, error) {
+	var r RawRecord
+	if err := json.Unmarshal([]byte(ext), &r); err != nil {
+		return nil, err
+	}
+	if r.Device == "" || len(r.Extents) == 0 {
+		return nil, errors.New("raw write record without device or extents")
+	}
+	return &r, nil
+}

@@ -1,0 +1,202 @@
+package versionfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// RestoreVerdict is whether one installer would offer Restore of one
+// backup partition.
+type RestoreVerdict struct {
+	Installer     string `json:"installer"`
+	Generation    string `json:"generation"`
+	OffersRestore bool   `json:"offers_restore"`
+	Status        string `json:"status"` // yes, no, unknown
+	Reason        string `json:"reason"`
+	Source        string `json:"source"`
+}
+
+// Backup is what a partition carrying (or meant to carry) the backup
+// marker holds, and what the installers would do with it.
+type Backup struct {
+	Partition int               `json:"partition"`
+	Marker    bool              `json:"marker"`
+	Inventory map[string]string `json:"inventory"`
+	// Installer, OffersRestore and Reason are the verdict of one
+	// installer: the one asked for, else the one of the release the backup
+	// holds (the older installer that can roll the disk back).
+	Installer     string           `json:"installer"`
+	OffersRestore bool             `json:"offers_restore"`
+	Reason        string           `json:"reason"`
+	Rule          string           `json:"rule"`
+	Warning       string           `json:"warning"`
+	Verdicts      []RestoreVerdict `json:"verdicts"`
+}
+
+// BackupWarning is why the backup partition must be imaged first.
+const BackupWarning = "image this partition before any installer run (xsrescue disk save-partition): every upgrade reformats it (host-installer upgrade.py doBackup)"
+
+// OtherDisksNote is said with every list of backups: the installer's
+// Restore looks further than the disk xsrescue reads.
+const OtherDisksNote = "the installer's Restore scans every partition of every disk of the machine (findXenSourceBackups): backups on other disks are offered too and are not listed here; an answer-file restore takes only the backup whose PRIMARY_DISK is the disk it names"
+
+// RestoreVerdictFor says whether installer in would offer Restore of a
+// partition with (marker) or without the backup marker whose inventory is
+// inv (nil: none readable).
+func RestoreVerdictFor(in Installer, marker bool, inv map[string]string) RestoreVerdict {
+	g := in.Generation
+	rv := RestoreVerdict{Installer: in.Release.Product, Generation: g.ID, Status: "no", Source: g.Sources["restore"]}
+	set := func(status, format string, args ...any) RestoreVerdict {
+		rv.Status, rv.Reason = status, fmt.Sprintf(format, args...)
+		rv.OffersRestore = status == "yes"
+		return rv
+	}
+	switch {
+	case g.NotPublic != "":
+		rv.Source = srcNotPublic
+		return set("unknown", "unknown: %s", g.NotPublic)
+	case !marker:
+		return set("no", "no %s: the installer does not take this partition for a backup", BackupMarkerPath)
+	case inv == nil:
+		return set("no", "no readable etc/xensource-inventory: the installer skips it")
+	}
+	if g.Restore == RestorePrimaryDisk {
+		if _, ok := inv["PRIMARY_DISK"]; !ok {
+			return set("no", "the inventory has no PRIMARY_DISK: this installer skips it")
+		}
+		return set("yes", "yes: %s present and PRIMARY_DISK set (this installer checks no version)", BackupMarkerPath)
+	}
+	mapInv := inventoryFromMap(inv)
+	missing, buildUnknown := missingKeys(g, mapInv)
+	if _, ok := inv["PRIMARY_DISK"]; !ok {
+		missing = append(missing, "PRIMARY_DISK")
+	}
+	if len(missing) > 0 {
+		return set("no", "the backup's inventory lacks %s: XenServerBackup raises and the installer skips it", strings.Join(missing, ", "))
+	}
+	key := versionKey(g, mapInv)
+	str, _ := versionString(g, mapInv, key)
+	v, err := g.Class.Parse(str)
+	if err != nil {
+		return set("no", "the backup's %s %q cannot be read by this installer's version class: %v; it skips the backup", key, str, err)
+	}
+	boot := ""
+	if g.BootMode {
+		boot = " (and only when the installer is booted in the same BIOS/UEFI mode as the backed-up system)"
+	}
+	if g.RestoreMin == "" {
+		if buildUnknown {
+			return set("unknown", "the backup has no BUILD_NUMBER; whether this installer needs it is unknown (it checks no version)")
+		}
+		return set("yes", "yes: the backup holds %s %s (%s %s); this installer checks no version%s", inv["PRODUCT_BRAND"], inv["PRODUCT_VERSION"], key, str, boot)
+	}
+	// findXenSourceBackups: backup.version >= XENSERVER_MIN_VERSION and <= own.
+	min, _ := g.Class.Parse(g.RestoreMin)
+	own, _ := g.Class.Parse(in.Max)
+	above, err := g.Class.Le(min, v)
+	if err == nil && above {
+		above, err = g.Class.Le(v, own)
+	}
+	switch {
+	case err != nil:
+		return set("no", "comparing the backup's %s %q raises (%v): the installer skips it", key, str, err)
+	case !above:
+		return set("no", "the backup's %s %q is outside [%s, %s]: the installer skips it", key, str, g.RestoreMin, in.Max)
+	case buildUnknown:
+		return set("unknown", "the backup has no BUILD_NUMBER; whether this installer needs it is unknown")
+	}
+	return set("yes", "yes: the backup holds %s %s; %s %q is within [%s, %s]%s", inv["PRODUCT_BRAND"], inv["PRODUCT_VERSION"], key, str, g.RestoreMin, in.Max, boot)
+}
+
+// inventoryFromMap builds an Inventory from parsed key/values (the
+// partition package's reading of a backup), in key order.
+func inventoryFromMap(m map[string]string) *Inventory {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	inv := &Inventory{}
+	for _, k := range keys {
+		inv.Entries = append(inv.Entries, Entry{Key: k, Value: m[k], Quoted: true, Raw: k + "='" + m[k] + "'"})
+	}
+	return inv
+}
+
+// NewBackup gives every installer's verdict on a backup partition, and
+// the one for `only` (or the backup's own release's installer) as its
+// headline.
+func NewBackup(partitionNumber int, marker bool, inv map[string]string, ins []Installer, only *Installer) *Backup {
+	b := &Backup{Partition: partitionNumber, Marker: marker, Inventory: inv, Warning: BackupWarning, Verdicts: []RestoreVerdict{}}
+	for _, in := range ins {
+		b.Verdicts = append(b.Verdicts, RestoreVerdictFor(in, marker, inv))
+	}
+	in := only
+	if in == nil && inv != nil {
+		if own, err := LookupInstaller(inv["PRODUCT_VERSION"]); err == nil {
+			in = &own
+		}
+	}
+	if in == nil {
+		switch {
+		case !marker:
+			b.Reason = fmt.Sprintf("no %s: the installer does not take this partition for a backup", BackupMarkerPath)
+		case inv == nil:
+			b.Reason = "no etc/xensource-inventory on the backup partition: nothing to restore"
+		default:
+			b.Reason = fmt.Sprintf("no installer rule is known for the backup's PRODUCT_VERSION %q", inv["PRODUCT_VERSION"])
+		}
+		return b
+	}
+	rv := RestoreVerdictFor(*in, marker, inv)
+	b.Installer, b.OffersRestore = in.Release.Product, rv.OffersRestore
+	b.Reason = rv.Reason
+	if !rv.OffersRestore && !strings.HasPrefix(rv.Reason, "unknown") {
+		b.Reason = "no: " + rv.Reason
+	}
+	b.Rule = fmt.Sprintf("the %s installer offers Restore for any partition holding %s whose inventory it can read (%s)", in.Release.Product, BackupMarkerPath, rv.Source)
+	return b
+}
+
+// InspectBackup reads a backup partition's marker and inventory through
+// root (a mounted partition or a --backup-root directory) and gives the
+// verdicts of ins, headlined by only.
+func InspectBackup(root *target.Root, partitionNumber int, ins []Installer, only *Installer) (*Backup, error) {
+	marker := false
+	if _, err := root.Lstat(BackupMarkerPath); err == nil {
+		marker = true
+	}
+	data, err := readSmall(root, InventoryPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewBackup(partitionNumber, marker, nil, ins, only), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup partition %d: %s: %w", partitionNumber, InventoryPath, err)
+	}
+	inv, err := ParseInventory(bytes.NewReader(data), fmt.Sprintf("backup partition %d: %s", partitionNumber, InventoryPath))
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	return NewBackup(partitionNumber, marker, inv.Map(), ins, only), nil
+}
+
+// DiskBackups gives the verdicts for every partition of d that carries the
+// backup marker (partition.Disk.XenServer.Backups, read by ReadMarkers).
+func DiskBackups(d *partition.Disk, ins []Installer, only *Installer) []*Backup {
+	out := []*Backup{}
+	if d == nil || d.XenServer == nil {
+		return out
+	}
+	for _, b := range d.XenServer.Backups {
+		out = append(out, NewBackup(b.Partition, b.Marker, b.Inventory, ins, only))
+	}
+	return out
+}

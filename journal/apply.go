@@ -48,9 +48,10 @@ func (e interrupted) Unwrap() error { return e.err }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
-// Apply runs the whole flow for plan on tgt: begin, snapshot every
-// before-image while the new contents are staged, apply each change
-// atomically, verify, commit. argv is recorded with the op. On any error
+// Apply runs the whole flow for plan on tgt: check that every path is still
+// as the plan was shown from (Render), begin, snapshot every before-image
+// while the new contents are staged, apply each change atomically, verify,
+// commit. argv is recorded with the op. On any error
 // after the op was begun, whatever was staged or changed is rolled back
 // before Apply returns.
 func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, plan *Plan) (*Result, error) {
@@ -59,8 +60,16 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	}
 	root := tgt.Root
 	steps, err := prepare(root, plan)
+	if err != nil && plan.from != nil {
+		return nil, changedSincePlanned(err)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if plan.from != nil {
+		if err := plan.checkFrom(steps); err != nil {
+			return nil, err
+		}
 	}
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("%w; nothing was changed", err)
@@ -615,6 +624,17 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 		return nil, fmt.Errorf("undo op %d: every path is back as before, but the journal %s could not record it: %w; run the undo again once it can (it finds the paths restored and records the op undone)", id, j.path, err)
 	}
 	return j.result(op.OpInfo, StatusUndone, steps), nil
+}
+
+// NothingToUndo reports whether every path op id changed is already as it
+// was before the op, so that undo would restore nothing. Undo's refusals
+// (CheckUndo) come first; this only reads.
+func (j *Journal) NothingToUndo(ctx context.Context, tgt *target.Target, id int64) (bool, error) {
+	steps, err := j.loadSteps(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return verifyBefore(tgt.Root, steps) == nil, nil
 }
 
 // CheckUndo returns the refusal Undo would give for op id on tgt (another

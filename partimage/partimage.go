@@ -21,6 +21,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -339,7 +340,7 @@ func syncDir(dir string) {
 // ReadSidecar reads FILE.json for image.
 func ReadSidecar(image string) (*Sidecar, error) {
 	path := SidecarPath(image)
-	b, err := os.ReadFile(path)
+	b, err := infile.ReadFile(path)
 	if err != nil {
 		return nil, xerr.Invalidf("sidecar %s: %w (every snapshot needs its sidecar)", path, err)
 	}
@@ -371,7 +372,7 @@ func ReadSidecar(image string) (*Sidecar, error) {
 
 // Open returns the partition bytes stored in image (decompressed).
 func Open(image string, sc *Sidecar) (io.ReadCloser, error) {
-	f, err := os.Open(image)
+	f, err := infile.Open(image, infile.File)
 	if err != nil {
 		return nil, err
 	}

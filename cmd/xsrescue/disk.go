@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 )
@@ -61,7 +61,7 @@ func runDiskInspect(ctx context.Context, cmd *cli.Command) error {
 // inspectDisk opens path read-only and inspects it; content problems are
 // invalid input (exit 2).
 func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path, infile.FileOrBlock)
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
@@ -70,9 +70,6 @@ func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("%s: size: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, xerr.Invalidf("%s: is a directory, not a disk", path)
 	}
 	d, err := partition.Inspect(f, size)
 	if err != nil {

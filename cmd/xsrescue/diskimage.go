@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
@@ -108,10 +109,18 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	if !cmd.Bool("dry-run") {
+		// Nobody changes the partition while it is imaged.
+		release, err := target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
-	f, err := os.Open(diskPath)
+	f, err := infile.Open(diskPath, infile.FileOrBlock)
 	if err != nil {
 		return err
 	}
@@ -180,21 +189,22 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	o := output(cmd)
+	dry := cmd.Bool("dry-run")
+	if !dry {
+		// Held from the plan to the last block written.
+		release, err := target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
-	o := output(cmd)
-	dry := cmd.Bool("dry-run")
-	flags := os.O_RDWR
-	if dry {
-		flags = os.O_RDONLY
-	} else if isBlockDevice(diskPath) {
-		flags |= unix.O_EXCL // the kernel refuses while anything has it open exclusively (mounts, LVM)
-	}
-	f, err := os.OpenFile(diskPath, flags, 0)
-	if errors.Is(err, unix.EBUSY) {
-		return xerr.Refusedf("%s is busy (mounted or held): %w", diskPath, err)
-	}
+	// The plan is made from a read-only descriptor; the disk is opened for
+	// writing only once the restore is confirmed.
+	f, err := infile.Open(diskPath, infile.FileOrBlock)
 	if err != nil {
 		return err
 	}
@@ -236,9 +246,21 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	}
+	flags := os.O_RDWR
+	if isBlockDevice(diskPath) {
+		flags |= unix.O_EXCL // the kernel refuses while anything has it open exclusively (mounts, LVM)
+	}
+	w, err := os.OpenFile(diskPath, flags, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return xerr.Refusedf("%s is busy (mounted or held): %w", diskPath, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
-	res, err := partimage.Restore(ctx, f, dst, image, plan, keep, bar)
+	res, err := partimage.Restore(ctx, w, dst, image, plan, keep, bar)
 	finish()
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+				tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 				if err != nil {
 					return err
 				}
@@ -57,7 +57,7 @@ func init() {
 					return err
 				}
 				if then := cmd.String("then-root"); then != "" {
-					t2, err := target.Open(ctx, target.Options{Root: then, Writable: true})
+					t2, err := openForChange(ctx, cmd, target.Options{Root: then})
 					if err != nil {
 						return err
 					}

@@ -4,17 +4,52 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/xsrescue/xsrescue/target"
 )
 
 func main() {
 	// A closed pipe (xsrescue … | head) must surface as a write error, so the
 	// command returns and its deferred unmount and loop detach still run.
 	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := onSignals(cancel)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	if sig := got(); sig != 0 && code != 0 {
+		code = 128 + int(sig) // 130 after Ctrl-C, 143 after SIGTERM, as shells report
+	}
 	os.Exit(code)
+}
+
+// onSignals handles SIGINT and SIGTERM. The first cancels ctx: the command
+// stops at its next check, rolls back what it had begun and releases its
+// mounts and locks on the way out. A second one exits at once (130 or 143)
+// after detaching what it can (ReleaseNow): a command stuck in a system
+// call never holds the user hostage. got reports the first signal (0: none).
+func onSignals(cancel context.CancelFunc) (got func() syscall.Signal) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	first := make(chan syscall.Signal, 1)
+	go func() {
+		s := (<-ch).(syscall.Signal)
+		first <- s
+		cancel()
+		fmt.Fprintf(os.Stderr, "xsrescue: %s: stopping and rolling back (send it again to exit at once)\n", s)
+		s = (<-ch).(syscall.Signal)
+		target.ReleaseNow()
+		fmt.Fprintf(os.Stderr, "xsrescue: %s again: exiting at once; run xsrescue journal recover if an op was being applied\n", s)
+		os.Exit(128 + int(s))
+	}()
+	var sig syscall.Signal
+	return func() syscall.Signal {
+		select {
+		case sig = <-first:
+		default:
+		}
+		return sig
+	}
 }

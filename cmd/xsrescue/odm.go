@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
@@ -184,7 +185,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	case listing != "":
-		f, err := os.Open(listing)
+		f, err := infile.Open(listing, infile.File)
 		if err != nil {
 			return xerr.Invalidf("--dev-listing: %w", err)
 		}
@@ -283,6 +284,17 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// The AIX root and --out are this purge's targets: opened read-only
+	// and locked before /dev and --out are read for the plan.
+	tgts, err := openPurgeTargets(ctx, cmd, outDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, t := range tgts {
+			t.Close()
+		}
+	}()
 	rootDir, nodes, err := scanDev(cmd.String("dev"))
 	if err != nil {
 		return err
@@ -338,7 +350,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) error {
 			}
 		}
 		for _, s := range steps {
-			res, err := applyOn(ctx, cmd, s.root, s.plan)
+			res, err := applyPlan(ctx, cmd, tgts[s.root], s.plan)
 			if err != nil {
 				return err
 			}
@@ -430,11 +442,27 @@ func purgeDone(outDir string, found map[string][]byte, p *odm.Purge, majors []od
 	return true, nil
 }
 
-func applyOn(ctx context.Context, cmd *cli.Command, root string, plan *journal.Plan) (*journal.Result, error) {
-	tgt, err := target.Open(ctx, target.Options{Root: root, Writable: !cmd.Bool("dry-run")})
+// openPurgeTargets opens, for a change, the root holding --dev and, when
+// it lies outside that root, --out (in that order), keyed by directory.
+func openPurgeTargets(ctx context.Context, cmd *cli.Command, outDir string) (map[string]*target.Target, error) {
+	rootDir, _, err := devRoot(cmd.String("dev"))
 	if err != nil {
 		return nil, err
 	}
-	defer tgt.Close()
-	return applyPlan(ctx, cmd, tgt, plan)
+	dirs := []string{rootDir}
+	if rel, err := filepath.Rel(rootDir, outDir); err != nil || !filepath.IsLocal(rel) {
+		dirs = append(dirs, outDir)
+	}
+	tgts := map[string]*target.Target{}
+	for _, d := range dirs {
+		t, err := openForChange(ctx, cmd, target.Options{Root: d})
+		if err != nil {
+			for _, t := range tgts {
+				t.Close()
+			}
+			return nil, err
+		}
+		tgts[d] = t
+	}
+	return tgts, nil
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
@@ -154,7 +154,7 @@ func onTarget(tgt *target.Target, err error) error {
 // diskFacts reads the partition table of disk (read-only) for the
 // installers' disk-level gates; root is the root's partition number.
 func diskFacts(disk string, root int) (*versionfile.DiskFacts, error) {
-	f, err := os.Open(disk)
+	f, err := infile.Open(disk, infile.FileOrBlock)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		return usageError{errors.New("version set: give --to VERSION[-BUILD] or --for-installer VERSION")}
 	}
 	o := output(cmd)
-	tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+	tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,20 @@ import (
 // in a rollback or undo "restored-N" (after change N was put back).
 const crashEnv = "XSRESCUE_TEST_CRASH_AT"
 
+// pauseEnv, "PHASE:DURATION", makes Apply sleep at a phase boundary while
+// it holds its locks; only the concurrency tests set it, to have a second
+// command find an op live in that phase.
+const pauseEnv = "XSRESCUE_TEST_PAUSE_AT"
+
 func crashPoint(phase string) {
 	if os.Getenv(crashEnv) == phase {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {}
+	}
+	if at, d, ok := strings.Cut(os.Getenv(pauseEnv), ":"); ok && at == phase {
+		if dur, err := time.ParseDuration(d); err == nil {
+			time.Sleep(dur)
+		}
 	}
 }
 

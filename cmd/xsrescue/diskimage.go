@@ -242,7 +242,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if !cmd.Bool("yes") {
 		o.Logf("%s", summary)
 		o.Logf("the %d block(s) overwritten are kept first in %s (restore it to undo)", plan.ChangedBlocks, keep)
-		if err := confirmMutation(cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
 			return err
 		}
 	}

@@ -394,7 +394,7 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
 			return err
 		}
 	}
@@ -514,7 +514,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	}
 	if !cmd.Bool("yes") {
 		q := fmt.Sprintf("Roll back (or finish undoing) %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())
-		if err := confirmMutation(cmd, q); err != nil {
+		if err := confirmMutation(ctx, cmd, q); err != nil {
 			return err
 		}
 	}

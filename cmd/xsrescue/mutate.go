@@ -91,7 +91,7 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		return nil, fmt.Errorf("internal error: %s was not opened for a change (no lock); nothing was changed", tgt.Name())
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
 			return nil, err
 		}
 	}
@@ -161,18 +161,29 @@ func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Targe
 
 // confirmMutation asks on the terminal. Without one (a pipe, /dev/null,
 // kickstart %pre) nobody can answer: it refuses (exit 3) before asking.
-func confirmMutation(cmd *cli.Command, question string) error {
+// Ctrl-C at the prompt is a refusal too.
+func confirmMutation(ctx context.Context, cmd *cli.Command, question string) error {
 	in := cmd.Root().Reader
 	if !isTerminal(in) {
 		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
 	}
 	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return nil
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
+		return xerr.Refusedf("not confirmed: nothing was changed")
+	case <-ctx.Done():
+		fmt.Fprintln(output(cmd).Stderr())
+		return xerr.Refusedf("interrupted at the prompt: nothing was changed")
 	}
-	return xerr.Refusedf("not confirmed: nothing was changed")
 }
 
 // journalPathFor is --journal / $XSRESCUE_JOURNAL, or the default inside the

@@ -424,7 +424,7 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 			return output(cmd).Emit(doc, func(io.Writer) error { return nil })
 		}
 		if !cmd.Bool("yes") {
-			if err := confirmMutation(cmd, fmt.Sprintf("%s can be read here only through a temporary clone: make one (destroyed afterwards)?", source)); err != nil {
+			if err := confirmMutation(ctx, cmd, fmt.Sprintf("%s can be read here only through a temporary clone: make one (destroyed afterwards)?", source)); err != nil {
 				return err
 			}
 		}

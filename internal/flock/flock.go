@@ -79,7 +79,7 @@ func Holder(f *os.File) string {
 		return "holder unknown"
 	}
 	pid := holderPid(uint64(st.Dev), st.Ino)
-	if pid <= 0 || pid == os.Getpid() {
+	if pid <= 0 {
 		return "holder unknown (no /proc/locks entry)"
 	}
 	return fmt.Sprintf("held by pid %d: %s", pid, Cmdline(pid))

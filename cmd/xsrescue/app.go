@@ -46,8 +46,10 @@ const exitHelp = `EXIT STATUS:
    0  success (also "already as requested")
    1  the operation failed
    2  usage error or invalid input (the message names the file and line or offset)
-   3  refused for safety (mounted device, drift since an op, data that would be lost)
+   3  refused for safety, nothing changed (mounted device, drift since an op, data that
+      would be lost, another xsrescue holds the target, changed since it was planned)
    4  completed, and problems were found or remain (the report is complete)
+   130, 143  cut short by Ctrl-C or SIGTERM (a second one exits at once)
 `
 
 // globalFlags are persistent: accepted before or after the command and its
@@ -160,6 +162,9 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return xerr.ExitOK
 	}
 	code := exitCode(err)
+	if sig := interruptedBy.Load(); sig != 0 {
+		code = 128 + int(sig) // cut short by Ctrl-C (130) or SIGTERM (143)
+	}
 	if ctx.Err() != nil && strings.Contains(err.Error(), context.Canceled.Error()) {
 		// Ctrl-C or SIGTERM: what was cut short says "context canceled".
 		err = errors.New(strings.ReplaceAll(err.Error(), context.Canceled.Error(), "interrupted"))

@@ -326,7 +326,7 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	if identity == "" {
 		identity = fmt.Sprintf("%s#%d", absPath(d.Path), p.Number)
 	}
-	j, err := journal.Open(path)
+	j, err := openJournal(ctx, cmd, path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/xsrescue/xsrescue/target"
@@ -17,26 +18,25 @@ func main() {
 	// command returns and its deferred unmount and loop detach still run.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := onSignals(cancel)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	if sig := got(); sig != 0 && code != 0 {
-		code = 128 + int(sig) // 130 after Ctrl-C, 143 after SIGTERM, as shells report
-	}
-	os.Exit(code)
+	onSignals(cancel)
+	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
+
+// interruptedBy is the first SIGINT or SIGTERM this process got (0: none):
+// a command it cut short exits 128+signal (130, 143), as shells report.
+var interruptedBy atomic.Int32
 
 // onSignals handles SIGINT and SIGTERM. The first cancels ctx: the command
 // stops at its next check, rolls back what it had begun and releases its
 // mounts and locks on the way out. A second one exits at once (130 or 143)
 // after detaching what it can (ReleaseNow): a command stuck in a system
-// call never holds the user hostage. got reports the first signal (0: none).
-func onSignals(cancel context.CancelFunc) (got func() syscall.Signal) {
+// call never holds the user hostage.
+func onSignals(cancel context.CancelFunc) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	first := make(chan syscall.Signal, 1)
 	go func() {
 		s := (<-ch).(syscall.Signal)
-		first <- s
+		interruptedBy.Store(int32(s))
 		cancel()
 		fmt.Fprintf(os.Stderr, "xsrescue: %s: stopping and rolling back (send it again to exit at once)\n", s)
 		s = (<-ch).(syscall.Signal)
@@ -44,12 +44,4 @@ func onSignals(cancel context.CancelFunc) (got func() syscall.Signal) {
 		fmt.Fprintf(os.Stderr, "xsrescue: %s again: exiting at once; run xsrescue journal recover if an op was being applied\n", s)
 		os.Exit(128 + int(s))
 	}()
-	var sig syscall.Signal
-	return func() syscall.Signal {
-		select {
-		case sig = <-first:
-		default:
-		}
-		return sig
-	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,8 @@ func TestFIFOInputs(t *testing.T) {
 }
 
 // SIGTERM during a long read-only parse (statedb show of a 100 MB
-// database) stops it at once: exit 143, "interrupted", no document.
+// database) stops it at once: exit 143 (130 for SIGINT), "interrupted",
+// and under --json the error document with that exit code.
 func TestSIGTERMDuringStatedbShow(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "state.db")
 	must(t, fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 100 << 20 / (9 << 10), Seed: "sigterm"}, true))
@@ -81,7 +83,8 @@ func TestSIGTERMDuringStatedbShow(t *testing.T) {
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("%s: exited %s after the signal", sig, took)
 		}
-		if code != 128+int(sig) || !strings.Contains(p.stderr.String(), "interrupted") || strings.Contains(p.stdout.String(), "schema") {
+		if code != 128+int(sig) || !strings.Contains(p.stderr.String(), "interrupted") || strings.Contains(p.stdout.String(), "schema") ||
+			!strings.Contains(p.stdout.String(), fmt.Sprintf(`"exit_code": %d`, 128+int(sig))) {
 			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", sig, code, 128+int(sig), p.stdout, p.stderr)
 		}
 	}

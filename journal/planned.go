@@ -86,7 +86,10 @@ func (p *Plan) checkFrom(steps []*step) error {
 }
 
 // samePlanned is matches plus what tells that a file is still the very one:
-// size, inode and change time (which every write moves and nobody can set).
+// its size and change time (which every write, chmod or rename-into-place
+// moves, and nobody can set back). Not the inode number: a --disk plan is
+// made on the read-only mount and checked on the read-write one, and vfat
+// numbers its inodes afresh on every mount.
 func samePlanned(have, want state) bool {
 	if !matches(have, want) {
 		return false
@@ -94,7 +97,7 @@ func samePlanned(have, want state) bool {
 	if !want.Exists || want.Type == "dir" {
 		return true
 	}
-	return have.Size == want.Size && have.Ino == want.Ino && have.Ctime == want.Ctime
+	return have.Size == want.Size && have.Ctime == want.Ctime
 }
 
 // changedSincePlanned makes a plan that no longer prepares (a file it

@@ -132,11 +132,12 @@ func openJournalRO(ctx context.Context, cmd *cli.Command) (j *journal.Journal, d
 			return nil, nil, "", err
 		}
 	}
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+	j, err = journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
 		tgt.Close()
 		return nil, nil, "", fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
 	}
-	if j, err = journal.OpenReadOnly(p); err != nil {
+	if err != nil {
 		tgt.Close()
 		return nil, nil, "", err
 	}

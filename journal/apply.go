@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/ctxio"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -202,7 +203,7 @@ func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, ste
 				return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
 			}
 			var n int64
-			sum, n, err = hashReader(ctxReader{ctx, r})
+			sum, n, err = hashReader(ctxio.NewReader(ctx, r))
 			r.Close()
 			if err == nil && n != s.before.Size {
 				err = fmt.Errorf("it changed since it was planned (%d bytes, planned %d)", n, s.before.Size)
@@ -275,7 +276,7 @@ func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) erro
 	if s.c.Kind == Write {
 		meta = s.before
 	}
-	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxReader{ctx, r}, meta, false)
+	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxio.NewReader(ctx, r), meta, false)
 	if errors.Is(err, context.Canceled) {
 		err = interrupted{err}
 	}

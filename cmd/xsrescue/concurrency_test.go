@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/fixtures"
-	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -109,7 +108,7 @@ func TestConcurrentEditsImage(t *testing.T) {
 		var procs [2]*xsProc
 		lines := [2]string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)}
 		for k := range 2 {
-			procs[k] = startXS(t, nil, lockDir, nil, "zz-test-append", "etc/motd", lines[k], "--disk", img, "--yes")
+			procs[k] = startXS(t, nil, lockDir, nil, "zz-journal-test-write", "etc/motd", "--append", lines[k], "--disk", img, "--yes")
 		}
 		var codes [2]int
 		for k, p := range procs {
@@ -136,14 +135,7 @@ func TestConcurrentEditsImage(t *testing.T) {
 // (no mount).
 func readFromImage(t *testing.T, img string, n int, path string) string {
 	t.Helper()
-	f, err := os.Open(img)
-	must(t, err)
-	defer f.Close()
-	fi, err := f.Stat()
-	must(t, err)
-	d, err := partition.Inspect(f, fi.Size())
-	must(t, err)
-	out, err := exec.Command("debugfs", "-R", "cat "+path, img+"?offset="+strconv.FormatInt(d.Partition(n).Start, 10)).Output()
+	out, err := exec.Command("debugfs", "-R", "cat "+path, img+"?offset="+strconv.FormatInt(partitionStart(t, img, n), 10)).Output()
 	if err != nil {
 		t.Fatalf("debugfs cat %s: %v", path, err)
 	}
@@ -157,13 +149,13 @@ func TestLockHolderNamed(t *testing.T) {
 	dir := journalTestRoot(t)
 	lockDir := t.TempDir()
 	master, slave := openPTY(t)
-	holder := startXS(t, slave, lockDir, nil, "zz-test-append", "etc/inventory", "first", "--root", dir)
+	holder := startXS(t, slave, lockDir, nil, "zz-journal-test-write", "etc/inventory", "--append", "first", "--root", dir)
 	holder.waitFor(t, "[y/N]", 30*time.Second)
 
 	start := time.Now()
-	code, out, errOut := xs(t, nil, lockDir, "zz-test-append", "etc/inventory", "second", "--root", dir, "--yes", "--wait", "400ms")
+	code, out, errOut := xs(t, nil, lockDir, "zz-journal-test-write", "etc/inventory", "--append", "second", "--root", dir, "--yes", "--wait", "400ms")
 	waited := time.Since(start)
-	want := fmt.Sprintf("%s is in use by another xsrescue (held by pid %d: %s zz-test-append etc/inventory first --root %s; waited 400ms): nothing was changed",
+	want := fmt.Sprintf("%s is in use by another xsrescue (held by pid %d: %s zz-journal-test-write etc/inventory --append first --root %s; waited 400ms): nothing was changed",
 		dir, holder.cmd.Process.Pid, os.Args[0], dir)
 	if code != 3 || !strings.Contains(errOut, want) || strings.Contains(errOut, "interrupted") {
 		t.Fatalf("second command: exit %d, want 3 and\n%s\n%s\n%s", code, want, out, errOut)
@@ -177,7 +169,7 @@ func TestLockHolderNamed(t *testing.T) {
 	if code := holder.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("holder: exit %d\n%s", code, holder.stderr)
 	}
-	if code, out, errOut := xs(t, nil, lockDir, "zz-test-append", "etc/inventory", "second", "--root", dir, "--yes"); code != 0 {
+	if code, out, errOut := xs(t, nil, lockDir, "zz-journal-test-write", "etc/inventory", "--append", "second", "--root", dir, "--yes"); code != 0 {
 		t.Fatalf("after the holder: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "etc/inventory")); !strings.HasSuffix(string(got), "\nfirst\nsecond\n") {
@@ -194,7 +186,7 @@ func TestLiveOpNotInterrupted(t *testing.T) {
 	lockDir := t.TempDir()
 	j1, j2 := filepath.Join(t.TempDir(), "j1.db"), filepath.Join(t.TempDir(), "j2.db")
 	slow := startXS(t, nil, lockDir, []string{"XSRESCUE_TEST_PAUSE_AT=applying:2s"},
-		"zz-test-append", "etc/inventory", "slow", "--root", dir, "--journal", j1, "--yes")
+		"zz-journal-test-write", "etc/inventory", "--append", "slow", "--root", dir, "--journal", j1, "--yes")
 	// The op is recorded as applying before the pause.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -207,12 +199,12 @@ func TestLiveOpNotInterrupted(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, j := range []string{j1, j2} {
-		code, out, errOut := xs(t, nil, lockDir, "zz-test-append", "etc/inventory", "quick", "--root", dir, "--journal", j, "--yes", "--wait", "100ms")
+		code, out, errOut := xs(t, nil, lockDir, "zz-journal-test-write", "etc/inventory", "--append", "quick", "--root", dir, "--journal", j, "--yes", "--wait", "100ms")
 		if code != 3 || !strings.Contains(errOut, "in use by another xsrescue (held by pid "+strconv.Itoa(slow.cmd.Process.Pid)) || strings.Contains(errOut, "interrupted") {
 			t.Fatalf("--journal %s during the op: exit %d\n%s\n%s", j, code, out, errOut)
 		}
 	}
-	code, out, errOut := xs(t, nil, lockDir, "zz-test-append", "etc/inventory", "quick", "--root", dir, "--journal", j2, "--yes", "--wait", "30s")
+	code, out, errOut := xs(t, nil, lockDir, "zz-journal-test-write", "etc/inventory", "--append", "quick", "--root", dir, "--journal", j2, "--yes", "--wait", "30s")
 	if code != 0 || strings.Contains(errOut, "interrupted") {
 		t.Fatalf("waiting for the op: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -109,14 +109,12 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	if !cmd.Bool("dry-run") {
-		// Nobody changes the partition while it is imaged.
-		release, err := target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
-		if err != nil {
-			return err
-		}
-		defer release()
+	// Nobody changes the partition while it is imaged.
+	release, err := lockPartition(ctx, cmd, diskPath, p)
+	if err != nil {
+		return err
 	}
+	defer release()
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
@@ -191,14 +189,12 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	}
 	o := output(cmd)
 	dry := cmd.Bool("dry-run")
-	if !dry {
-		// Held from the plan to the last block written.
-		release, err := target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
-		if err != nil {
-			return err
-		}
-		defer release()
+	// Held from the plan to the last block written.
+	release, err := lockPartition(ctx, cmd, diskPath, p)
+	if err != nil {
+		return err
 	}
+	defer release()
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
@@ -280,6 +276,15 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(w, "the overwritten blocks are kept in %s; to undo: %s\n", keep, rollback)
 		return nil
 	})
+}
+
+// lockPartition takes partition p's writer lock (the one a --disk target of
+// it takes) unless this is a dry run, which writes nothing and locks nothing.
+func lockPartition(ctx context.Context, cmd *cli.Command, diskPath string, p *partition.Partition) (release func() error, err error) {
+	if cmd.Bool("dry-run") {
+		return func() error { return nil }, nil
+	}
+	return target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
 }
 
 // pickPartition inspects the disk and finds the partition by number or role.

@@ -114,7 +114,7 @@ func TestSignalAtPrompt(t *testing.T) {
 	dir := journalTestRoot(t)
 	before := onDisk(t, dir)
 	_, slave := openPTY(t)
-	p := startXS(t, slave, t.TempDir(), nil, "zz-test-append", "etc/inventory", "x", "--root", dir)
+	p := startXS(t, slave, t.TempDir(), nil, "zz-journal-test-write", "etc/inventory", "--append", "x", "--root", dir)
 	p.waitFor(t, "[y/N]", 30*time.Second)
 	must(t, p.cmd.Process.Signal(syscall.SIGINT))
 	if code := p.wait(t, 5*time.Second); code != 130 || !strings.Contains(p.stderr.String(), "interrupted at the prompt: nothing was changed") {

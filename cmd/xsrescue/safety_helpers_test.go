@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/fixtures"
-	"github.com/xsrescue/xsrescue/journal"
 )
 
 // TestMain doubles as the xsrescue program: with XSRESCUE_TEST_MAIN=1 the
@@ -40,39 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Test-only verbs, registered only in the test binary.
+// Test-only verbs, registered only in the test binary (zz-journal-test-write
+// is in journal_test.go).
 func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:      "zz-test-append",
-			Hidden:    true,
-			Usage:     "test only: append LINE to FILE in the target through applyPlan (a read-modify-write)",
-			ArgsUsage: "FILE LINE",
-			Flags:     targetFlags(),
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				a, err := args(cmd, 2, 2)
-				if err != nil {
-					return err
-				}
-				tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
-				if err != nil {
-					return err
-				}
-				defer tgt.Close()
-				old, err := tgt.Root.ReadFile(a[0])
-				if err != nil {
-					return err
-				}
-				plan := &journal.Plan{Command: "test append", Changes: []journal.Change{
-					{Kind: journal.Write, Path: a[0], Content: append(old, a[1]+"\n"...), Why: "test"}}}
-				res, err := applyPlan(ctx, cmd, tgt, plan)
-				if err != nil {
-					return err
-				}
-				return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
-			},
-		}
-	})
 	register(func() *cli.Command {
 		return &cli.Command{
 			Name:   "zz-test-panic",

@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/ctxio"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
@@ -131,7 +132,7 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	if st, err := f.Stat(); err == nil {
 		doc.Size = st.Size()
 	}
-	s, err := statedb.Scan(withProgress(cmd, readCtx(ctx, f), doc.Size, "reading "+doc.Path))
+	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), doc.Size, "reading "+doc.Path))
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
@@ -298,7 +299,7 @@ func scanPath(ctx context.Context, cmd *cli.Command, path string) (*statedb.Summ
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
-	s, err := statedb.Scan(withProgress(cmd, readCtx(ctx, f), size, "reading "+path))
+	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), size, "reading "+path))
 	if err != nil {
 		return nil, xerr.Invalid(fmt.Errorf("%s: %w", path, err))
 	}

@@ -100,6 +100,11 @@ func takeLock(ctx context.Context, o *LockOptions, key, name string) (*lock, err
 		dir = LockDir()
 	}
 	f, p, err := openLockFile(dir, key)
+	if o.Dir == "" && os.Getenv(LockDirEnv) == "" && (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS)) {
+		// An unprivileged xsrescue on a system where root never made
+		// /run/xsrescue: its own locks still exclude each other.
+		f, p, err = openLockFile(filepath.Join(os.TempDir(), "xsrescue-locks"), key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock for %s: %w", name, err)
 	}
@@ -134,7 +139,13 @@ func openLockFile(dir, key string) (*os.File, string, error) {
 		return nil, "", fmt.Errorf("%s is not a directory", dir)
 	}
 	p := filepath.Join(dir, key+".lock")
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o644)
+	// Without O_CREAT first: fs.protected_regular refuses O_CREAT on
+	// another user's file in a sticky directory, even when it exists.
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
+	fd, err := unix.Open(p, flags, 0)
+	if errors.Is(err, unix.ENOENT) {
+		fd, err = unix.Open(p, flags|unix.O_CREAT, 0o644)
+	}
 	if err != nil {
 		return nil, "", &os.PathError{Op: "open", Path: p, Err: err}
 	}

@@ -140,13 +140,8 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 			m.release()
 		}
 	}()
-	if d.isBlock {
-		// Held for the life of the target: nobody mounts or claims the disk meanwhile.
-		fd, err := unix.Open(d.disk, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, xerr.Refusedf("disk %s is busy (in use by the kernel, a mount or device mapper): %w", d.disk, err)
-		}
-		m.excl = os.NewFile(uintptr(fd), d.disk)
+	if err := m.holdExclusive(d); err != nil {
+		return nil, err
 	}
 	r, notes, err := m.mountPart(d, o.Writable)
 	if err != nil {
@@ -171,6 +166,21 @@ func relocate(o Options, d *diskPart) (*diskPart, error) {
 		return nil, xerr.Refusedf("%s changed while this command waited for it (filesystem %s, now %s): nothing was changed; run the command again", d.name(), d.identity(), again.identity())
 	}
 	return again, nil
+}
+
+// holdExclusive opens a block device O_EXCL and keeps it for the life of the
+// target: nobody mounts or claims the disk meanwhile. Images need no hold
+// (refuseLooped guards them).
+func (m *mount) holdExclusive(d *diskPart) error {
+	if !d.isBlock || m.excl != nil {
+		return nil
+	}
+	fd, err := unix.Open(d.disk, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return xerr.Refusedf("disk %s is busy (in use by the kernel, a mount or device mapper): %w", d.disk, err)
+	}
+	m.excl = os.NewFile(uintptr(fd), d.disk)
+	return nil
 }
 
 // mountPart refuses a disk in use, attaches a loop device over partition d
@@ -226,7 +236,10 @@ func (t *Target) reopenDisk(ctx context.Context) error {
 	if err := t.Root.Close(); err != nil {
 		return err
 	}
-	if err := t.mount.unmount(); err != nil {
+	if t.mount == nil {
+		// The read-only view needed no mount (an in-process reader).
+		t.mount = &mount{}
+	} else if err := t.mount.unmount(); err != nil {
 		return fmt.Errorf("release the read-only mount of %s: %w", t.Name(), err)
 	}
 	d, err := locate(Options{Disk: t.Disk, Partition: t.Partition})
@@ -235,6 +248,9 @@ func (t *Target) reopenDisk(ctx context.Context) error {
 	}
 	if d.identity() != t.Identity {
 		return xerr.Refusedf("%s changed since it was planned (filesystem %s, now %s): nothing was changed; run the command again", t.Name(), t.Identity, d.identity())
+	}
+	if err := t.mount.holdExclusive(d); err != nil {
+		return err
 	}
 	r, notes, err := t.mount.mountPart(d, true)
 	if err != nil {

@@ -158,7 +158,7 @@ func (t *Target) Reopen(ctx context.Context) error {
 	if t.writable {
 		return nil
 	}
-	if t.mount == nil {
+	if t.Disk == "" {
 		if t.lock != nil {
 			// Later plans (a second op) start from what this one leaves.
 			t.Root.keepServed()

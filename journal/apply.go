@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/ctxio"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -25,10 +26,20 @@ import (
 // in a rollback or undo "restored-N" (after change N was put back).
 const crashEnv = "XSRESCUE_TEST_CRASH_AT"
 
+// pauseEnv, "PHASE:DURATION", makes Apply sleep at a phase boundary while
+// it holds its locks; only the concurrency tests set it, to have a second
+// command find an op live in that phase.
+const pauseEnv = "XSRESCUE_TEST_PAUSE_AT"
+
 func crashPoint(phase string) {
 	if os.Getenv(crashEnv) == phase {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {}
+	}
+	if at, d, ok := strings.Cut(os.Getenv(pauseEnv), ":"); ok && at == phase {
+		if dur, err := time.ParseDuration(d); err == nil {
+			time.Sleep(dur)
+		}
 	}
 }
 
@@ -48,9 +59,10 @@ func (e interrupted) Unwrap() error { return e.err }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
-// Apply runs the whole flow for plan on tgt: begin, snapshot every
-// before-image while the new contents are staged, apply each change
-// atomically, verify, commit. argv is recorded with the op. On any error
+// Apply runs the whole flow for plan on tgt: check that every path is still
+// as the plan was shown from (Render), begin, snapshot every before-image
+// while the new contents are staged, apply each change atomically, verify,
+// commit. argv is recorded with the op. On any error
 // after the op was begun, whatever was staged or changed is rolled back
 // before Apply returns.
 func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, plan *Plan) (*Result, error) {
@@ -59,8 +71,16 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 	}
 	root := tgt.Root
 	steps, err := prepare(root, plan)
+	if err != nil && plan.from != nil {
+		return nil, changedSincePlanned(err)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if plan.from != nil {
+		if err := plan.checkFrom(steps); err != nil {
+			return nil, err
+		}
 	}
 	if err := j.roomToRecord(); err != nil {
 		return nil, fmt.Errorf("%w; nothing was changed", err)
@@ -189,7 +209,7 @@ func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, ste
 				return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
 			}
 			var n int64
-			sum, n, err = hashReader(ctxReader{ctx, r})
+			sum, n, err = hashReader(ctxio.NewReader(ctx, r))
 			r.Close()
 			if err == nil && n != s.before.Size {
 				err = fmt.Errorf("it changed since it was planned (%d bytes, planned %d)", n, s.before.Size)
@@ -262,7 +282,7 @@ func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) erro
 	if s.c.Kind == Write {
 		meta = s.before
 	}
-	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxReader{ctx, r}, meta, false)
+	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxio.NewReader(ctx, r), meta, false)
 	if errors.Is(err, context.Canceled) {
 		err = interrupted{err}
 	}
@@ -637,6 +657,17 @@ func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force 
 		return nil, fmt.Errorf("undo op %d: every path is back as before, but the journal %s could not record it: %w; run the undo again once it can (it finds the paths restored and records the op undone)", id, j.path, err)
 	}
 	return j.result(op.OpInfo, StatusUndone, steps), nil
+}
+
+// NothingToUndo reports whether every path op id changed is already as it
+// was before the op, so that undo would restore nothing. Undo's refusals
+// (CheckUndo) come first; this only reads.
+func (j *Journal) NothingToUndo(ctx context.Context, tgt *target.Target, id int64) (bool, error) {
+	steps, err := j.loadSteps(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return verifyBefore(tgt.Root, steps) == nil, nil
 }
 
 // CheckUndo returns the refusal Undo would give for op id on tgt (another

@@ -11,6 +11,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/xsrescue/xsrescue/internal/ctxio"
 )
 
 // chunkSize bounds the compressed bytes held in memory (and per row) while a
@@ -25,20 +27,6 @@ func hashReader(r io.Reader) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// ctxReader stops a long copy when its context is cancelled: the snapshot
-// and the staging of one op run side by side, and one failing stops the other.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // putBlob stores the content open yields, whose sha256 and size the caller
@@ -72,7 +60,7 @@ func (j *Journal) putBlob(ctx context.Context, sum string, size int64, open func
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(enc, io.TeeReader(ctxReader{ctx, r}, h))
+	n, err := io.Copy(enc, io.TeeReader(ctxio.NewReader(ctx, r), h))
 	if err != nil {
 		enc.Close()
 		return err

@@ -32,6 +32,10 @@ type state struct {
 	Rdev   uint64            `json:"rdev,omitempty"`
 	Link   string            `json:"link,omitempty"`
 	Xattrs map[string][]byte `json:"xattrs,omitempty"`
+	// Ino and Ctime are not recorded: they only tell, within one
+	// command, that a file is still the one a plan was made from.
+	Ino   uint64 `json:"-"`
+	Ctime int64  `json:"-"`
 }
 
 func fileType(mode uint32) string {
@@ -160,6 +164,8 @@ func (d *dirAt) capture(name string, hash hashing) (state, error) {
 		GID:    int(st.Gid),
 		Mtime:  st.Mtim.Nano(),
 		Size:   st.Size,
+		Ino:    st.Ino,
+		Ctime:  st.Ctim.Nano(),
 	}
 	switch s.Type {
 	case "char", "block":

@@ -5,6 +5,7 @@
 package journal
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -16,9 +17,12 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the journal is one SQLite file
+	"github.com/google/uuid"
+	"github.com/mattn/go-sqlite3" // the journal is one SQLite file
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/flock"
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -68,6 +72,18 @@ type ExternalRecord struct {
 type Plan struct {
 	Command string // e.g. "version set"
 	Changes []Change
+
+	// from is the state of every path as the plan was made from it,
+	// taken when the plan is first shown (Render, Describe); Apply checks
+	// the target still shows exactly that before it changes anything.
+	from []plannedFrom
+}
+
+// plannedFrom is where one change starts: its resolved path(s) and the
+// state found there (content hash, size, inode, times, owner, mode, xattrs).
+type plannedFrom struct {
+	path, newPath string
+	before        state
 }
 
 // Empty reports whether there is nothing to change ("already as requested").
@@ -107,16 +123,16 @@ const (
 
 // Sentinel errors callers branch on (the CLI maps them to exit 3).
 var (
-	ErrDrift        = errors.New("changed since the op")
-	ErrWrongTarget  = errors.New("op belongs to another target")
-	ErrNotUndoable  = errors.New("op cannot be undone")
-	ErrNoSuchOp     = errors.New("no such op")
-	ErrJournalBusy  = errors.New("journal in use by another xsrescue")
-	ErrSchemaTooNew = errors.New("journal schema is newer than this xsrescue")
+	ErrDrift       = errors.New("changed since the op")
+	ErrWrongTarget = errors.New("op belongs to another target")
+	ErrNotUndoable = errors.New("op cannot be undone")
+	ErrNoSuchOp    = errors.New("no such op")
+	ErrJournalBusy = errors.New("in use by another xsrescue")
+	// ErrChangedSincePlanned: a path is no longer what the plan was made
+	// from (another program wrote it meanwhile); nothing was changed.
+	ErrChangedSincePlanned = errors.New("changed since it was planned")
+	ErrSchemaTooNew        = errors.New("journal schema is newer than this xsrescue")
 )
-
-// lockWait is how long a second process waits for the journal before giving up.
-var lockWait = 10 * time.Second
 
 // Journal is one opened journal database.
 type Journal struct {
@@ -173,27 +189,51 @@ CREATE TABLE changes (
 CREATE INDEX ops_status ON ops(status);
 `}
 
-// Open opens (creating and migrating) the journal at path. It takes an
-// exclusive lock on the file: a second xsrescue waits up to 10 s, then fails
-// with ErrJournalBusy.
+// Options tune Open.
+type Options struct {
+	// Wait is how long a second xsrescue waits for a journal another one
+	// is writing before refusing (exit 3, naming it); 0 tries once.
+	Wait time.Duration
+}
+
+// Open opens (creating and migrating) the journal at path, waiting up to
+// 10 s for another xsrescue writing to it (OpenWith).
 func Open(path string) (*Journal, error) {
+	return OpenWith(context.Background(), path, Options{Wait: flock.DefaultWait})
+}
+
+// OpenWith opens (creating and migrating) the journal at path. It takes an
+// exclusive lock on the file while it is open: a second xsrescue writing
+// to the same journal (another target) waits o.Wait, then is refused
+// (ErrJournalBusy, exit 3) with the holder's pid and command line. A new
+// journal is created complete, under a temporary name, and only then takes
+// its name: a reader never finds a half-made one.
+func OpenWith(ctx context.Context, path string, o Options) (*Journal, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if err := infile.Check(abs, infile.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("journal %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
 	}
-	lock, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err := create(abs); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	lock, err := os.OpenFile(abs, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
 	}
-	if err := flockWait(lock, lockWait); err != nil {
+	if err := flock.Wait(ctx, lock, o.Wait); err != nil {
 		lock.Close()
+		if be := (*flock.BusyError)(nil); errors.As(err, &be) {
+			return nil, xerr.Refusedf("journal %s is %w (%s; waited %s): nothing was changed; run the command again once it has finished, or give --wait a longer DURATION", abs, ErrJournalBusy, be.Holder, be.Waited)
+		}
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
 	}
-	dsn := "file:" + escapeURI(abs) + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sql.Open("sqlite3", dsn(abs))
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
@@ -206,15 +246,84 @@ func Open(path string) (*Journal, error) {
 	return j, nil
 }
 
+func dsn(abs string) string {
+	return "file:" + escapeURI(abs) + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+}
+
+// create makes the journal at abs if there is none: built and migrated
+// under a hidden name in the same directory, fsynced, then renamed into
+// place without replacing anything (another xsrescue may have created it
+// meanwhile; then that one is used).
+func create(abs string) error {
+	if _, err := os.Lstat(abs); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".xsrescue-new-"+uuid.NewString())
+	defer os.Remove(tmp)
+	db, err := sql.Open("sqlite3", dsn(tmp))
+	if err != nil {
+		return err
+	}
+	j := &Journal{path: tmp, db: db}
+	err = j.migrate()
+	// Closing the last connection checkpoints the WAL into the file and
+	// removes the -wal and -shm files.
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, abs, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(abs))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ErrNoJournal: the file is there but empty (an older xsrescue made it
+// before it made the database): no op was ever recorded in it.
+var ErrNoJournal = fmt.Errorf("empty, no op recorded: %w", fs.ErrNotExist)
+
+// errNotJournal makes "this is not an xsrescue journal" invalid input (exit 2).
+func errNotJournal(abs, why string) error {
+	return xerr.Invalidf("journal %s: not an xsrescue journal (%s): give the journal.db an xsrescue command named, or a new path", abs, why)
+}
+
 // OpenReadOnly opens an existing journal for list, show and export: it
-// creates nothing, takes no lock, and works on a read-only mount.
+// creates nothing, takes no lock, and works on a read-only mount. An empty
+// file is ErrNoJournal (wrapping fs.ErrNotExist); a file that is not an
+// xsrescue journal is invalid input (exit 2).
 func OpenReadOnly(path string) (*Journal, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	if _, err := os.Stat(abs); err != nil {
+	if err := infile.Check(abs, infile.File); err != nil {
+		if xerr.Code(err) == xerr.ExitInvalid {
+			return nil, fmt.Errorf("journal %w", err)
+		}
 		return nil, fmt.Errorf("journal %s: %w", abs, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.Size() == 0 {
+		return nil, fmt.Errorf("journal %s: %w", abs, ErrNoJournal)
 	}
 	// immutable=1 needs no -shm or -wal file and so works on a ro,noload
 	// mount. It is tried first when there is no -wal file (nothing was left
@@ -244,38 +353,47 @@ func OpenReadOnly(path string) (*Journal, error) {
 		}
 		if v < 1 {
 			db.Close()
-			return nil, fmt.Errorf("journal %s: not an xsrescue journal (user_version %d)", abs, v)
+			return nil, errNotJournal(abs, fmt.Sprintf("user_version %d", v))
 		}
 		return j, nil
 	}
+	if isNotADatabase(lastErr) {
+		return nil, errNotJournal(abs, lastErr.Error())
+	}
 	return nil, fmt.Errorf("journal %s: %w", abs, lastErr)
+}
+
+// isNotADatabase recognises SQLite's SQLITE_NOTADB ("file is not a database").
+func isNotADatabase(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrNotADB
+	}
+	return err != nil && strings.Contains(err.Error(), "file is not a database")
 }
 
 func escapeURI(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
-func flockWait(f *os.File, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("lock: %w", err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w (waited %s)", ErrJournalBusy, wait)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func (j *Journal) migrate() error {
 	var v int
 	if err := j.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		if isNotADatabase(err) {
+			return errNotJournal(j.path, err.Error())
+		}
 		return err
+	}
+	if v == 0 {
+		// A database with tables of its own is someone else's: never
+		// add ours to it.
+		var tables int
+		if err := j.db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+			return err
+		}
+		if tables > 0 {
+			return errNotJournal(j.path, "user_version 0, and tables of its own")
+		}
 	}
 	if v > schemaVersion {
 		return fmt.Errorf("%w (version %d, this xsrescue knows %d)", ErrSchemaTooNew, v, schemaVersion)

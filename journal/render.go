@@ -21,8 +21,12 @@ const maxDiff = 4 << 20
 // already reported what it changes, and producing it twice more (once to
 // show its hash, once to write it) would double the cost of the command; its
 // hash is computed while it is staged and shown with the result.
+//
+// The first Render or Describe of a plan records the state of every path it
+// starts from; Apply refuses (ErrChangedSincePlanned, exit 3) to change
+// anything if the target no longer shows exactly that.
 func Render(w io.Writer, root *target.Root, plan *Plan) error {
-	steps, err := prepare(root, plan)
+	steps, err := prepareShown(root, plan)
 	if err != nil {
 		return err
 	}
@@ -39,7 +43,7 @@ func Render(w io.Writer, root *target.Root, plan *Plan) error {
 // streamed content is not produced: its after_sha256 is empty, and so is
 // the before_sha256 of the file it replaces.
 func Describe(root *target.Root, plan *Plan) ([]ChangeResult, error) {
-	steps, err := prepare(root, plan)
+	steps, err := prepareShown(root, plan)
 	if err != nil {
 		return nil, err
 	}

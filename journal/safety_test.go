@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,16 +167,13 @@ func TestJournalTwoUsers(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "j.db")
 	j1, err := Open(p)
 	must(t, err)
-	old := lockWait
-	lockWait = 200 * time.Millisecond
-	defer func() { lockWait = old }()
-	if _, err := Open(p); !errors.Is(err, ErrJournalBusy) {
-		t.Fatalf("second open while held: %v, want ErrJournalBusy", err)
+	ctx := context.Background()
+	if _, err := OpenWith(ctx, p, Options{Wait: 200 * time.Millisecond}); !errors.Is(err, ErrJournalBusy) || xerr.Code(err) != xerr.ExitRefused {
+		t.Fatalf("second open while held: %v, want ErrJournalBusy (exit 3)", err)
 	}
-	lockWait = 5 * time.Second
 	done := make(chan error, 1)
 	go func() {
-		j2, err := Open(p)
+		j2, err := OpenWith(ctx, p, Options{Wait: 5 * time.Second})
 		if err == nil {
 			_, err = j2.List(context.Background())
 			j2.Close()
@@ -421,13 +419,11 @@ func TestJournalTwoProcesses(t *testing.T) {
 	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "holding\n" {
 		t.Fatalf("holder: %q %v", line, err)
 	}
-	old := lockWait
-	defer func() { lockWait = old }()
-	lockWait = 300 * time.Millisecond
-	if _, err := Open(p); !errors.Is(err, ErrJournalBusy) || !strings.Contains(err.Error(), "in use by another xsrescue") {
+	_, err = OpenWith(context.Background(), p, Options{Wait: 300 * time.Millisecond})
+	if !errors.Is(err, ErrJournalBusy) || xerr.Code(err) != xerr.ExitRefused ||
+		!strings.Contains(err.Error(), "in use by another xsrescue (held by pid "+strconv.Itoa(holder.Process.Pid)+": ") {
 		t.Fatalf("open while another process holds the journal: %v", err)
 	}
-	lockWait = 10 * time.Second
 	time.AfterFunc(300*time.Millisecond, func() { stdin.Close() })
 	start := time.Now()
 	j, err := Open(p)

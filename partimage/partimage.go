@@ -22,6 +22,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -340,7 +341,7 @@ func syncDir(dir string) {
 // ReadSidecar reads FILE.json for image.
 func ReadSidecar(image string) (*Sidecar, error) {
 	path := SidecarPath(image)
-	b, err := os.ReadFile(path)
+	b, err := infile.ReadFile(path)
 	if err != nil {
 		return nil, xerr.Invalidf("sidecar %s: %w (every snapshot needs its sidecar)", path, err)
 	}
@@ -377,7 +378,7 @@ func ReadSidecar(image string) (*Sidecar, error) {
 
 // Open returns the partition bytes stored in image (decompressed).
 func Open(image string, sc *Sidecar) (io.ReadCloser, error) {
-	f, err := os.Open(image)
+	f, err := infile.Open(image, infile.File)
 	if err != nil {
 		return nil, err
 	}

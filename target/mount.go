@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 )
@@ -26,15 +27,41 @@ type mount struct {
 	point string // the private temporary mount point
 }
 
-// openDisk mounts one partition of an image or block device through a loop
-// device on a private temporary directory.
-func openDisk(ctx context.Context, o Options) (t *Target, err error) {
+// diskPart is one partition of a disk, found in its table but not mounted.
+type diskPart struct {
+	disk    string // absolute
+	st      os.FileInfo
+	isBlock bool
+	n       int
+	p       *partition.Partition
+}
+
+// identity is the target identity journals record: the filesystem UUID.
+func (d *diskPart) identity() string {
+	if d.p.UUID != "" {
+		return d.p.UUID
+	}
+	return fmt.Sprintf("%s#%d", d.disk, d.n)
+}
+
+func (d *diskPart) lockKey() string { return diskKey(d.p.UUID, d.st, d.isBlock, d.n) }
+
+func (d *diskPart) name() string { return fmt.Sprintf("%s partition %d", d.disk, d.n) }
+
+// locate reads the table of o.Disk and finds the partition to open (the
+// XenServer root unless o.Partition says). It only reads.
+func locate(o Options) (*diskPart, error) {
 	disk, err := filepath.Abs(o.Disk)
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
-	f, err := os.Open(disk)
+	// A FIFO or socket would block the open itself; a character device
+	// is no disk.
+	f, err := infile.Open(disk, infile.FileOrBlock)
 	if err != nil {
+		if xerr.Code(err) == xerr.ExitInvalid {
+			return nil, xerr.Invalidf("disk %w", err)
+		}
 		return nil, xerr.Invalidf("disk %s: %w", o.Disk, err)
 	}
 	defer f.Close()
@@ -42,11 +69,8 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 	if err != nil {
 		return nil, err
 	}
-	isBlock := st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
-	if !isBlock && !st.Mode().IsRegular() {
-		return nil, xerr.Invalidf("disk %s: neither a block device nor an image file", o.Disk)
-	}
-	if err := refuseInUse(disk, st, isBlock); err != nil {
+	isBlock := st.Mode()&os.ModeDevice != 0
+	if err := refuseMounted(disk, st, isBlock); err != nil {
 		return nil, err
 	}
 	size, err := f.Seek(0, io.SeekEnd)
@@ -72,36 +96,113 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 		}
 		return nil, xerr.Invalidf("disk %s: no partition %d (partitions: %s)", disk, n, strings.Join(have, " "))
 	}
-	fstype := p.FS
-	switch fstype {
+	switch p.FS {
 	case "ext2", "ext3", "ext4", "xfs", "vfat":
 	default:
-		return nil, xerr.Invalidf("disk %s partition %d: cannot mount %q (ext2/3/4, xfs and vfat can be mounted)", disk, n, fstype)
+		return nil, xerr.Invalidf("disk %s partition %d: cannot mount %q (ext2/3/4, xfs and vfat can be mounted)", disk, n, p.FS)
 	}
+	return &diskPart{disk: disk, st: st, isBlock: isBlock, n: n, p: p}, nil
+}
+
+// openDisk mounts one partition of an image or block device through a loop
+// device on a private temporary directory. With o.Lock the lock is taken
+// once the partition (and so its identity) is known, before anything is
+// mounted; the table is read again if the lock had to be waited for.
+func openDisk(ctx context.Context, o Options) (t *Target, err error) {
+	d, err := locate(o)
+	if err != nil {
+		return nil, err
+	}
+	var l *lock
+	if o.Lock != nil {
+		quick := *o.Lock
+		quick.Wait = 0
+		if l, err = takeLock(ctx, &quick, d.lockKey(), d.name()); errors.Is(err, ErrLocked) && o.Lock.Wait > 0 {
+			if l, err = takeLock(ctx, o.Lock, d.lockKey(), d.name()); err == nil {
+				// The holder may have changed the disk meanwhile.
+				if d, err = relocate(o, d); err != nil {
+					l.release()
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil {
+			l.release()
+		}
+	}()
 	m := &mount{}
 	defer func() {
 		if err != nil {
 			m.release()
 		}
 	}()
-	if isBlock {
-		// Held for the life of the target: nobody mounts or claims the disk meanwhile.
-		fd, err := unix.Open(disk, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, xerr.Refusedf("disk %s is busy (in use by the kernel, a mount or device mapper): %w", disk, err)
-		}
-		m.excl = os.NewFile(uintptr(fd), disk)
-	}
-	if m.loop, err = attachLoop(disk, p.Start, p.Size, !o.Writable); err != nil {
-		return nil, fmt.Errorf("disk %s partition %d: %w", disk, n, err)
-	}
-	if m.point, err = os.MkdirTemp("", "xsrescue-mnt-"); err != nil {
+	if err := m.holdExclusive(d); err != nil {
 		return nil, err
+	}
+	r, notes, err := m.mountPart(d, o.Writable)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
+		r.keepServed()
+	}
+	return &Target{Root: r, Identity: d.identity(), Disk: d.disk, Partition: d.n, Notes: notes,
+		NeedsRecovery: d.p.NeedsRecovery, writable: o.Writable, lock: l, mount: m}, nil
+}
+
+// relocate reads the table again and checks that partition d.n still holds
+// the filesystem that was locked.
+func relocate(o Options, d *diskPart) (*diskPart, error) {
+	o.Partition = d.n
+	again, err := locate(o)
+	if err != nil {
+		return nil, err
+	}
+	if again.lockKey() != d.lockKey() || again.identity() != d.identity() {
+		return nil, xerr.Refusedf("%s changed while this command waited for it (filesystem %s, now %s): nothing was changed; run the command again", d.name(), d.identity(), again.identity())
+	}
+	return again, nil
+}
+
+// holdExclusive opens a block device O_EXCL and keeps it for the life of the
+// target: nobody mounts or claims the disk meanwhile. Images need no hold
+// (refuseLooped guards them).
+func (m *mount) holdExclusive(d *diskPart) error {
+	if !d.isBlock || m.excl != nil {
+		return nil
+	}
+	fd, err := unix.Open(d.disk, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return xerr.Refusedf("disk %s is busy (in use by the kernel, a mount or device mapper): %w", d.disk, err)
+	}
+	m.excl = os.NewFile(uintptr(fd), d.disk)
+	return nil
+}
+
+// mountPart refuses a disk in use, attaches a loop device over partition d
+// and mounts it (read-only: ro,noload / ro,norecovery, never replaying a
+// journal).
+func (m *mount) mountPart(d *diskPart, writable bool) (*Root, []string, error) {
+	if err := refuseLooped(d.disk, d.st); err != nil {
+		return nil, nil, err
+	}
+	disk, n, fstype := d.disk, d.n, d.p.FS
+	var err error
+	if m.loop, err = attachLoop(disk, d.p.Start, d.p.Size, !writable); err != nil {
+		return nil, nil, fmt.Errorf("disk %s partition %d: %w", disk, n, err)
+	}
+	track(m)
+	if m.point, err = os.MkdirTemp("", "xsrescue-mnt-"); err != nil {
+		return nil, nil, err
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	var data []string
 	var notes []string
-	if !o.Writable {
+	if !writable {
 		flags |= unix.MS_RDONLY
 		switch fstype {
 		case "ext3", "ext4":
@@ -109,30 +210,76 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 		case "xfs":
 			data = append(data, "norecovery")
 		}
-	} else if p.NeedsRecovery {
+	} else if d.p.NeedsRecovery {
 		notes = append(notes, fmt.Sprintf("partition %d has a dirty %s journal: mounting it read-write makes the kernel replay it (writes to the disk)", n, fstype))
 	}
 	if err := unix.Mount(m.loop.Name(), m.point, fstype, flags, strings.Join(data, ",")); err != nil {
-		return nil, fmt.Errorf("mount %s partition %d (%s) on %s: %w", disk, n, fstype, m.point, err)
+		return nil, nil, fmt.Errorf("mount %s partition %d (%s) on %s: %w", disk, n, fstype, m.point, err)
 	}
 	// Private: the mount never propagates into other mount namespaces.
 	if err := unix.Mount("", m.point, "", unix.MS_PRIVATE, ""); err != nil {
-		return nil, fmt.Errorf("make %s private: %w", m.point, err)
+		return nil, nil, fmt.Errorf("make %s private: %w", m.point, err)
 	}
 	r, err := OpenRoot(m.point)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	id := p.UUID
-	if id == "" {
-		id = fmt.Sprintf("%s#%d", disk, n)
+	return r, notes, nil
+}
+
+// reopenDisk releases the read-only mount (keeping the O_EXCL hold and the
+// lock), checks the partition again and mounts it read-write.
+func (t *Target) reopenDisk(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return &Target{Root: r, Identity: id, Disk: disk, Partition: n, Notes: notes, NeedsRecovery: p.NeedsRecovery, mount: m}, nil
+	if err := t.Root.Close(); err != nil {
+		return err
+	}
+	if t.mount == nil {
+		// The read-only view needed no mount (an in-process reader).
+		t.mount = &mount{}
+	} else if err := t.mount.unmount(); err != nil {
+		return fmt.Errorf("release the read-only mount of %s: %w", t.Name(), err)
+	}
+	d, err := locate(Options{Disk: t.Disk, Partition: t.Partition})
+	if err != nil {
+		return err
+	}
+	if d.identity() != t.Identity {
+		return xerr.Refusedf("%s changed since it was planned (filesystem %s, now %s): nothing was changed; run the command again", t.Name(), t.Identity, d.identity())
+	}
+	if err := t.mount.holdExclusive(d); err != nil {
+		return err
+	}
+	r, notes, err := t.mount.mountPart(d, true)
+	if err != nil {
+		return err
+	}
+	if t.lock != nil {
+		r.keepServed()
+	}
+	*t.Root = *r
+	t.Notes = append(t.Notes, notes...)
+	t.writable = true
+	return nil
 }
 
 // release unmounts and detaches, in reverse order of setup. Safe to call on
 // a partly set up mount.
 func (m *mount) release() error {
+	err := m.unmount()
+	if m.excl != nil {
+		m.excl.Close()
+		m.excl = nil
+	}
+	untrack(m)
+	return err
+}
+
+// unmount unmounts, removes the mount point and detaches the loop device,
+// keeping the O_EXCL hold on a block device.
+func (m *mount) unmount() error {
 	var errs []error
 	if m.point != "" {
 		if err := unmount(m.point); err != nil {
@@ -152,10 +299,6 @@ func (m *mount) release() error {
 		m.loop.Close()
 		m.loop = nil
 		defer waitDetached(name)
-	}
-	if m.excl != nil {
-		m.excl.Close()
-		m.excl = nil
 	}
 	return errors.Join(errs...)
 }
@@ -270,21 +413,38 @@ func checkLoopSize(loop *os.File, want int64) error {
 // refuseInUse refuses (exit 3) a disk that is mounted, any partition of
 // which is mounted, or that an existing loop device already maps.
 func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
-	if isBlock {
-		devs, err := blockDevs(st)
-		if err != nil {
-			return err
-		}
-		mounts, err := mountedDevs()
-		if err != nil {
-			return err
-		}
-		for dev, name := range devs {
-			if point, ok := mounts[dev]; ok {
-				return xerr.Refusedf("disk %s: %s is mounted on %s; unmount it first", disk, name, point)
-			}
+	if err := refuseMounted(disk, st, isBlock); err != nil {
+		return err
+	}
+	return refuseLooped(disk, st)
+}
+
+// refuseMounted refuses a block device that is mounted, or any partition of
+// which is: the kernel's own mounts, never one xsrescue made (those go
+// through loop devices).
+func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
+	if !isBlock {
+		return nil
+	}
+	devs, err := blockDevs(st)
+	if err != nil {
+		return err
+	}
+	mounts, err := mountedDevs()
+	if err != nil {
+		return err
+	}
+	for dev, name := range devs {
+		if point, ok := mounts[dev]; ok {
+			return xerr.Refusedf("disk %s: %s is mounted on %s; unmount it first", disk, name, point)
 		}
 	}
+	return nil
+}
+
+// refuseLooped refuses a disk an existing loop device maps (typically
+// another xsrescue's private mount: checked once the lock is held).
+func refuseLooped(disk string, st os.FileInfo) error {
 	loops, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	if err != nil {
 		return err

@@ -20,8 +20,9 @@ var ErrTooManyLinks = errors.New("too many levels of symbolic links")
 
 // Root is a directory tree that belongs to another system.
 type Root struct {
-	dir string
-	os  *os.Root
+	dir    string
+	os     *os.Root
+	served *servedLog // locked targets only: what a plan was computed from (served.go)
 }
 
 // OpenRoot opens dir as a foreign root.
@@ -153,7 +154,11 @@ func (r *Root) Open(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.os.Open(p)
+	f, err := r.openChecked(p)
+	if err == nil {
+		r.recordOpen(p, f)
+	}
+	return f, err
 }
 
 // ReadFile reads a whole file, following symlinks inside the root.
@@ -162,7 +167,7 @@ func (r *Root) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.os.ReadFile(p)
+	return r.readFile(p)
 }
 
 // Stat follows symlinks inside the root.

@@ -1,8 +1,14 @@
 // Package target opens an offline root safely: an already mounted directory
-// (--root DIR) or a partition that xsrescue mounts itself (--disk IMG|DEV
-// [--partition N]). Every path inside the root goes through os.Root, after a
-// chroot-style resolution of symlinks, so nothing in a foreign root can reach
-// the rescue system's own files.
+// (--root DIR), the directory of one file (a FILE argument), or a partition
+// that xsrescue mounts itself (--disk IMG|DEV [--partition N]). Every path
+// inside the root goes through os.Root, after a chroot-style resolution of
+// symlinks, so nothing in a foreign root can reach the rescue system's own
+// files.
+//
+// A mutating command opens its target read-only with a lock (Options.Lock),
+// plans from what it reads, and only once the plan is confirmed calls Reopen
+// to make it writable: nothing is written, not even by a read-write mount,
+// before that.
 package target
 
 import (
@@ -11,6 +17,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -19,13 +26,19 @@ type Options struct {
 	Root      string // --root DIR: an already mounted tree
 	Disk      string // --disk IMG|DEV
 	Partition int    // --partition N (0: the XenServer root found by partition.Inspect)
-	Writable  bool   // mount read-write (read-only mounts use ro,noload for ext3/4)
+	// File is a FILE argument (statedb patch FILE, a domain config): the
+	// target is the file's directory, locked by the file's own identity.
+	File     string
+	Writable bool // mount read-write (read-only mounts use ro,noload for ext3/4)
+	// Lock takes the target's writer lock before anything is read, held
+	// until Close (nil: no lock, for read-only commands).
+	Lock *LockOptions
 }
 
 // Target is an opened offline root plus where it came from.
 type Target struct {
 	Root      *Root
-	Identity  string // filesystem UUID for a disk, absolute directory for --root
+	Identity  string // filesystem UUID for a disk, absolute directory for --root or a FILE
 	Disk      string // the disk, when opened with --disk
 	Partition int    // the partition mounted, when opened with --disk
 	Notes     []string
@@ -35,7 +48,9 @@ type Target struct {
 	// before a dry run decides).
 	NeedsRecovery bool
 
-	mount *mount // set when Open mounted a partition itself
+	writable bool
+	lock     *lock
+	mount    *mount // set when Open mounted a partition itself
 }
 
 // Name is how messages name the target: the disk and partition for --disk
@@ -48,30 +63,36 @@ func (t *Target) Name() string {
 	return t.Root.Dir()
 }
 
+// Writable reports whether the target was opened (or reopened) writable.
+func (t *Target) Writable() bool { return t.writable }
+
+// Locked reports whether the target holds its writer lock.
+func (t *Target) Locked() bool { return t.lock != nil }
+
 // ErrNoTarget is returned when neither --root nor --disk was given.
 var ErrNoTarget = errors.New("no target: give --root DIR or --disk IMG|DEV")
 
 // Open opens the target: for --disk it mounts the partition on a private
 // temporary mount point (refusing, exit 3, a device that is mounted or busy).
+// With o.Lock it first takes the target's writer lock (waiting o.Lock.Wait
+// at most; then exit 3 naming the holder).
 func Open(ctx context.Context, o Options) (*Target, error) {
+	n := 0
+	for _, s := range []string{o.Root, o.Disk, o.File} {
+		if s != "" {
+			n++
+		}
+	}
 	switch {
-	case o.Root != "" && o.Disk != "":
+	case n > 1 && o.File != "":
+		return nil, xerr.Invalidf("FILE and --root/--disk are mutually exclusive")
+	case n > 1:
 		return nil, xerr.Invalidf("--root and --disk are mutually exclusive")
-	case o.Root != "":
+	case o.Root != "" || o.File != "":
 		if o.Partition != 0 {
 			return nil, xerr.Invalidf("--partition needs --disk")
 		}
-		r, err := OpenRoot(o.Root)
-		if err != nil {
-			return nil, xerr.Invalid(err)
-		}
-		// The same directory reached through a symlink is the same target:
-		// ops and their guards are matched by identity.
-		id, err := filepath.EvalSymlinks(r.Dir())
-		if err != nil {
-			id = r.Dir()
-		}
-		return &Target{Root: r, Identity: id}, nil
+		return openDir(ctx, o)
 	case o.Disk != "":
 		return openDisk(ctx, o)
 	default:
@@ -79,7 +100,76 @@ func Open(ctx context.Context, o Options) (*Target, error) {
 	}
 }
 
-// Close unmounts and detaches everything Open set up.
+// openDir opens --root DIR, or the directory of o.File.
+func openDir(ctx context.Context, o Options) (*Target, error) {
+	dir, name := o.Root, ""
+	if o.File != "" {
+		abs, err := filepath.Abs(o.File)
+		if err != nil {
+			return nil, xerr.Invalid(err)
+		}
+		// The file's real directory: a symlinked FILE is the file it names.
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		if err := infile.Check(abs, infile.File); err != nil {
+			return nil, xerr.Invalid(err)
+		}
+		dir, name = filepath.Dir(abs), filepath.Base(abs)
+	}
+	r, err := OpenRoot(dir)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	// The same directory reached through a symlink is the same target:
+	// ops and their guards are matched by identity.
+	id, err := filepath.EvalSymlinks(r.Dir())
+	if err != nil {
+		id = r.Dir()
+	}
+	t := &Target{Root: r, Identity: id, writable: o.Writable}
+	if o.Lock != nil {
+		fi, err := r.OS().Stat(".")
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		key, what := dirKey(fi), r.Dir()
+		if o.File != "" {
+			key, what = fileKey(fi, name), filepath.Join(r.Dir(), name)
+		}
+		if t.lock, err = takeLock(ctx, o.Lock, key, what); err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.keepServed()
+	}
+	return t, nil
+}
+
+// Reopen makes a target that was opened read-only for planning writable,
+// once the plan is confirmed; the lock (if any) is kept throughout. For a
+// --disk target the read-only mount is released and the partition mounted
+// read-write: its table is read again and the filesystem must still have
+// the identity planned on (exit 3 otherwise). *t.Root is replaced in place,
+// so whatever holds t.Root (a plan's content stream) reads the writable tree
+// from now on. A --root or FILE target is the same directory either way.
+func (t *Target) Reopen(ctx context.Context) error {
+	if t.writable {
+		return nil
+	}
+	if t.Disk == "" {
+		if t.lock != nil {
+			// Later plans (a second op) start from what this one leaves.
+			t.Root.keepServed()
+		}
+		t.writable = true
+		return nil
+	}
+	return t.reopenDisk(ctx)
+}
+
+// Close unmounts and detaches everything Open set up, then releases the lock.
 func (t *Target) Close() error {
 	if t == nil {
 		return nil
@@ -91,5 +181,10 @@ func (t *Target) Close() error {
 		}
 		t.mount = nil
 	}
+	// Last: the next xsrescue must find the disk detached when it gets in.
+	if e := t.lock.release(); e != nil {
+		err = errors.Join(err, e)
+	}
+	t.lock = nil
 	return err
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/answerfile"
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -84,22 +87,32 @@ func runAnswerfileUpgrade(ctx context.Context, cmd *cli.Command) error {
 		return xerr.Invalid(err)
 	}
 	to := cmd.String("to")
+	dry := cmd.Bool("dry-run")
 	if to != "" {
-		written, err := writeNew(to, doc)
-		if err != nil {
+		same, err := checkNew(to, doc)
+		switch {
+		case err != nil:
 			return err
-		}
-		if !written {
+		case same:
 			o.Logf("%s already holds this answer file: already as requested", to)
-		} else {
+		case dry:
+			o.Logf("dry run: nothing was written (%s would get the answer file below, %d bytes)", to, len(doc))
+		default:
+			if err := writeNew(to, doc); err != nil {
+				return err
+			}
 			o.Logf("wrote %s (upgrade of %s from %s)", to, u.Disk, strings.TrimSpace(u.SourceType+" "+u.Source))
 		}
 	}
 	return o.Emit(map[string]any{
 		"disk": u.Disk, "disk_from": from, "source_type": u.SourceType, "source": u.Source,
 		"post_install_script": u.PostInstallScript, "admin_interface": u.AdminInterface,
-		"file": nullIfEmpty(to), "xml": string(doc),
+		"file": nullIfEmpty(to), "xml": string(doc), "dry_run": dry,
 	}, func(w io.Writer) error {
+		if to != "" && dry {
+			_, err := w.Write(doc)
+			return err
+		}
 		if to == "" {
 			_, err := w.Write(doc)
 			return err
@@ -148,36 +161,50 @@ func isImageName(disk string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// writeNew writes a new file and refuses to replace an existing one unless
-// it already holds exactly b (a re-run: already as requested).
-func writeNew(path string, b []byte) (written bool, err error) {
+// checkNew says whether path already holds exactly b (a re-run: already
+// as requested), and refuses (exit 3) a path that holds anything else; a
+// FIFO or device there is invalid (exit 2), never read.
+func checkNew(path string, b []byte) (same bool, err error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	old, err := infile.ReadFile(path)
+	if xerr.Code(err) == xerr.ExitInvalid {
+		return false, err
+	}
+	if err == nil && bytes.Equal(old, b) {
+		return true, nil
+	}
+	return false, xerr.Refusedf("%s exists with other content (not overwritten)", path)
+}
+
+// writeNew writes the new file path (never replacing one: a file that
+// appeared since checkNew is refused).
+func writeNew(path string, b []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if os.IsExist(err) {
-		if old, rerr := os.ReadFile(path); rerr == nil && bytes.Equal(old, b) {
-			return false, nil
-		}
-		return false, xerr.Refusedf("%s exists with other content (not overwritten)", path)
+		return xerr.Refusedf("%s exists (not overwritten)", path)
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		os.Remove(path)
-		return false, err
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return false, err
+		return err
 	}
 	if err := f.Close(); err != nil {
-		return false, err
+		return err
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return true, nil
+	return nil
 }
 
 func nullIfEmpty(s string) any {

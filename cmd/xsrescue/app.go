@@ -17,7 +17,9 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/flock"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -44,8 +46,10 @@ const exitHelp = `EXIT STATUS:
    0  success (also "already as requested")
    1  the operation failed
    2  usage error or invalid input (the message names the file and line or offset)
-   3  refused for safety (mounted device, drift since an op, data that would be lost)
+   3  refused for safety, nothing changed (mounted device, drift since an op, data that
+      would be lost, another xsrescue holds the target, changed since it was planned)
    4  completed, and problems were found or remain (the report is complete)
+   130, 143  cut short by Ctrl-C or SIGTERM (a second one exits at once)
 `
 
 // globalFlags are persistent: accepted before or after the command and its
@@ -57,6 +61,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
 		&cli.StringFlag{Name: "journal", Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+		&cli.DurationFlag{Name: "wait", Value: flock.DefaultWait, Usage: "how long a mutating command waits for another xsrescue changing the same target (or journal) before it refuses, naming it (`DURATION`, e.g. 30s, 2m; 0: do not wait)", Sources: cli.EnvVars("XSRESCUE_WAIT")},
 	}
 }
 
@@ -149,13 +154,17 @@ func alreadyReported(err error) error {
 }
 
 // run is main without the process: testable with any argv and writers.
+// A panic anywhere in the command becomes exit 1 with a one-line message
+// (and, under --json, the error document): never a Go stack for the user.
 func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
-	err := app.Run(ctx, argv)
+	err := runApp(ctx, argv, stdin, stdout, stderr)
 	if err == nil {
 		return xerr.ExitOK
 	}
 	code := exitCode(err)
+	if sig := interruptedBy.Load(); sig != 0 {
+		code = 128 + int(sig) // cut short by Ctrl-C (130) or SIGTERM (143)
+	}
 	if ctx.Err() != nil && strings.Contains(err.Error(), context.Canceled.Error()) {
 		// Ctrl-C or SIGTERM: what was cut short says "context canceled".
 		err = errors.New(strings.ReplaceAll(err.Error(), context.Canceled.Error(), "interrupted"))
@@ -176,6 +185,28 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 	return code
 }
 
+// errPanic is what a recovered panic becomes.
+var errPanic = errors.New("internal error")
+
+// runApp runs the command tree, turning a panic into an error. Deferred
+// cleanups of the command (unmount, lock release) have run by then: the
+// panic unwound through them.
+func runApp(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v (a bug in xsrescue; please report it with the command line)", errPanic, oneLine(fmt.Sprint(r)))
+		}
+	}()
+	return newApp(stdin, stdout, stderr).Run(ctx, argv)
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
 func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -188,7 +219,13 @@ func exitCode(err error) int {
 	if isFlagError(err) {
 		return xerr.ExitInvalid
 	}
-	return xerr.Code(err)
+	code := xerr.Code(err)
+	if code == xerr.ExitFailed && (errors.Is(err, target.ErrTooManyLinks) || errors.Is(err, unix.ELOOP)) {
+		// A symlink loop in a root (or among the paths given) is bad
+		// input, whichever command ran into it.
+		return xerr.ExitInvalid
+	}
+	return code
 }
 
 // isFlagError recognises the parse errors urfave/cli returns without going
@@ -291,11 +328,8 @@ func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func
 		return cw.n, hex.EncodeToString(h.Sum(nil)), nil
 	}
 	refuse := func() error { return xerr.Refusedf("%s already exists: nothing was written (give a new name)", path) }
-	if _, err := os.Lstat(path); err == nil {
-		return 0, "", refuse()
-	}
-	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-		return 0, "", xerr.Invalidf("%s: %s is not a directory: nothing was written", path, filepath.Dir(path))
+	if err := checkNewFile(path); err != nil {
+		return 0, "", err
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".xsrescue-partial")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
@@ -332,6 +366,33 @@ func writeNewFile(ctx context.Context, cmd *cli.Command, path string, write func
 			err = errors.New("interrupted")
 		}
 		return 0, "", fmt.Errorf("write %s: %w (nothing was left there)", path, err)
+	}
+	return cw.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkNewFile gives the refusals writeNewFile gives before it writes: an
+// existing path (exit 3), a directory that is not there (exit 2). "-" is
+// stdout and always fine.
+func checkNewFile(path string) error {
+	if path == "-" {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return xerr.Refusedf("%s already exists: nothing was written (give a new name)", path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return xerr.Invalidf("%s: %s is not a directory: nothing was written", path, filepath.Dir(path))
+	}
+	return nil
+}
+
+// countOnly runs write into nothing and returns the byte count and sha256
+// of what it produced (what a dry run reports it would write).
+func countOnly(ctx context.Context, write func(io.Writer) error) (int64, string, error) {
+	h := sha256.New()
+	cw := &countWriter{ctx: ctx, w: h}
+	if err := write(cw); err != nil {
+		return 0, "", err
 	}
 	return cw.n, hex.EncodeToString(h.Sum(nil)), nil
 }

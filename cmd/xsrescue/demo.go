@@ -83,6 +83,12 @@ func runDemo(ctx context.Context, cmd *cli.Command) error {
 	if o.JSON {
 		w = o.Stderr() // stdout carries the one JSON document
 	}
+	if cmd.Bool("dry-run") {
+		// The demo is nothing but writes to its scratch image.
+		fmt.Fprintf(w, "dry run: nothing was written; the demo would build an 80 GiB sparse disk image in a new directory under %s, run the rescue on it and remove it again%s\n",
+			os.TempDir(), map[bool]string{true: " (--keep: kept)", false: ""}[keep])
+		return o.Emit(&DemoDoc{Steps: []DemoStep{}, Failed: []string{}}, func(io.Writer) error { return nil })
+	}
 	dir, err := os.MkdirTemp("", "xsrescue-demo-")
 	if err != nil {
 		return err

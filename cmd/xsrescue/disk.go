@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 )
@@ -81,7 +81,7 @@ func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
 // markers, and a sector size: 0 takes a block device's from the kernel,
 // else finds it.
 func inspectDiskWith(ctx context.Context, path string, sectorSize int, markers bool) (*partition.Disk, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path, infile.FileOrBlock)
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
@@ -90,9 +90,6 @@ func inspectDiskWith(ctx context.Context, path string, sectorSize int, markers b
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("%s: size: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, xerr.Invalidf("%s: is a directory, not a disk", path)
 	}
 	if sectorSize == 0 {
 		sectorSize = partition.DeviceSectorSize(f)

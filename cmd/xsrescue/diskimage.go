@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
@@ -115,10 +116,16 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// Nobody changes the partition while it is imaged.
+	release, err := lockPartition(ctx, cmd, diskPath, p)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
-	f, err := os.Open(diskPath)
+	f, err := infile.Open(diskPath, infile.FileOrBlock)
 	if err != nil {
 		return err
 	}
@@ -191,21 +198,20 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	o := output(cmd)
+	dry := cmd.Bool("dry-run")
+	// Held from the plan to the last block written.
+	release, err := lockPartition(ctx, cmd, diskPath, p)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := partimage.CheckNotInUse(diskPath, p.Start, p.Size); err != nil {
 		return err
 	}
-	o := output(cmd)
-	dry := cmd.Bool("dry-run")
-	flags := os.O_RDWR
-	if dry {
-		flags = os.O_RDONLY
-	} else if isBlockDevice(diskPath) {
-		flags |= unix.O_EXCL // the kernel refuses while anything has it open exclusively (mounts, LVM)
-	}
-	f, err := os.OpenFile(diskPath, flags, 0)
-	if errors.Is(err, unix.EBUSY) {
-		return xerr.Refusedf("%s is busy (mounted or held): %w", diskPath, err)
-	}
+	// The plan is made from a read-only descriptor; the disk is opened for
+	// writing only once the restore is confirmed.
+	f, err := infile.Open(diskPath, infile.FileOrBlock)
 	if err != nil {
 		return err
 	}
@@ -243,13 +249,25 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	if !cmd.Bool("yes") {
 		o.Logf("%s", summary)
 		o.Logf("the %d block(s) overwritten are kept first in %s (restore it to undo)", plan.ChangedBlocks, keep)
-		if err := confirmMutation(cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
 			return err
 		}
 	}
+	flags := os.O_RDWR
+	if isBlockDevice(diskPath) {
+		flags |= unix.O_EXCL // the kernel refuses while anything has it open exclusively (mounts, LVM)
+	}
+	w, err := os.OpenFile(diskPath, flags, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return xerr.Refusedf("%s is busy (mounted or held): %w", diskPath, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
-	res, err := partimage.Restore(ctx, f, dst, image, plan, keep, bar)
+	res, err := partimage.Restore(ctx, w, dst, image, plan, keep, bar)
 	finish()
 	if err != nil {
 		return err
@@ -269,6 +287,15 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 		fmt.Fprintf(w, "the overwritten blocks are kept in %s; to undo: %s\n", keep, rollback)
 		return nil
 	})
+}
+
+// lockPartition takes partition p's writer lock (the one a --disk target of
+// it takes) unless this is a dry run, which writes nothing and locks nothing.
+func lockPartition(ctx context.Context, cmd *cli.Command, diskPath string, p *partition.Partition) (release func() error, err error) {
+	if cmd.Bool("dry-run") {
+		return func() error { return nil }, nil
+	}
+	return target.LockPartition(ctx, lockOptions(cmd), diskPath, p.Number, p.UUID)
 }
 
 // pickPartition inspects the disk and finds the partition by number or role.
@@ -347,7 +374,7 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	if identity == "" {
 		identity = fmt.Sprintf("%s#%d", absPath(d.Path), p.Number)
 	}
-	j, err := journal.Open(path)
+	j, err := openJournal(ctx, cmd, path)
 	if err != nil {
 		return nil, err
 	}

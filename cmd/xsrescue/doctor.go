@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -142,13 +143,13 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 		}
 	}
 	if jpath != "" {
-		if _, err := os.Stat(jpath); err == nil {
-			j, err := journal.OpenReadOnly(jpath)
-			if err != nil {
-				return nil, err
-			}
+		j, err := journal.OpenReadOnly(jpath)
+		switch {
+		case err == nil:
 			closers = append(closers, j.Close)
 			in.Journal = j
+		case !errors.Is(err, fs.ErrNotExist): // missing or empty: no op recorded
+			return nil, err
 		}
 	}
 	return doctor.Diagnose(ctx, in)

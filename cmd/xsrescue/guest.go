@@ -151,45 +151,58 @@ func guestChanges(p *journal.Plan) []GuestChange {
 	return out
 }
 
-// guestOptions reads --host-kernel and --domain-config; it returns the
-// domain config's directory and file name (after following symlinks on the
-// host) for the fix's second op.
-func guestOptions(cmd *cli.Command) (guestfix.Options, string, error) {
+// guestOptions reads the flags of guest check and fix. The domain config
+// (--domain-config) is opened as a FILE target: read-only, and for fix
+// locked (openForChange) before it is read, so that its second op applies
+// to exactly what was read. The caller closes the target (nil without
+// --domain-config).
+func guestOptions(ctx context.Context, cmd *cli.Command, forChange bool) (guestfix.Options, *target.Target, error) {
 	opts := guestfix.Options{HostKernel: cmd.String("host-kernel"), Only: cmd.StringSlice("only")}
 	name := cmd.String("domain-config")
 	if name == "" {
-		return opts, "", nil
+		return opts, nil, nil
 	}
 	real, err := filepath.EvalSymlinks(name)
 	if err == nil {
 		real, err = filepath.Abs(real)
 	}
 	if err != nil {
-		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+		return opts, nil, xerr.Invalidf("--domain-config: %w", err)
 	}
-	dir, err := target.OpenRoot(filepath.Dir(real))
-	if err != nil {
-		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+	o := target.Options{File: real}
+	var dt *target.Target
+	if forChange {
+		dt, err = openForChange(ctx, cmd, o)
+	} else {
+		dt, err = target.Open(ctx, o)
 	}
-	defer dir.Close()
-	data, err := dir.ReadFile(filepath.Base(real))
 	if err != nil {
-		return opts, "", xerr.Invalidf("--domain-config: %w", err)
+		if xerr.Code(err) == xerr.ExitRefused {
+			return opts, nil, err
+		}
+		return opts, nil, xerr.Invalidf("--domain-config: %w", err)
+	}
+	data, err := dt.Root.ReadFile(filepath.Base(real))
+	if err != nil {
+		dt.Close()
+		return opts, nil, xerr.Invalidf("--domain-config: %w", err)
 	}
 	if opts.Domain, err = guestfix.ParseDomainConfig(bytes.NewReader(data), name); err != nil {
-		return opts, "", err
+		dt.Close()
+		return opts, nil, err
 	}
-	return opts, real, nil
+	return opts, dt, nil
 }
 
 func runGuestCheck(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	opts, _, err := guestOptions(cmd)
+	opts, dt, err := guestOptions(ctx, cmd, false)
 	if err != nil {
 		return err
 	}
+	defer dt.Close()
 	tgt, err := openTarget(ctx, cmd, false)
 	if err != nil {
 		return err
@@ -247,12 +260,13 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
 	}
-	opts, domainPath, err := guestOptions(cmd)
+	opts, dt, err := guestOptions(ctx, cmd, true)
 	if err != nil {
 		return err
 	}
+	defer dt.Close()
 	dryRun := cmd.Bool("dry-run")
-	tgt, err := openTarget(ctx, cmd, !dryRun)
+	tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 	if err != nil {
 		return err
 	}
@@ -295,8 +309,12 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 	}
 	doc.Manual = append([]guestfix.Finding{}, fix.Manual...)
 	if fix.Domain != nil {
+		domainPath := filepath.Join(dt.Root.Dir(), filepath.Base(cmd.String("domain-config")))
+		if real, err := filepath.EvalSymlinks(cmd.String("domain-config")); err == nil {
+			domainPath = filepath.Join(dt.Root.Dir(), filepath.Base(real))
+		}
 		doc.DomainConfig = &GuestDomainFix{Path: domainPath, Changes: guestChanges(fix.Domain)}
-		if doc.DomainConfig.Op, err = applyDomainFix(ctx, cmd, tgt, domainPath, fix.Domain); err != nil {
+		if doc.DomainConfig.Op, err = applyDomainFix(ctx, cmd, tgt, dt, domainPath, fix.Domain); err != nil {
 			return err
 		}
 	}
@@ -332,28 +350,36 @@ func stillBroken(fix *guestfix.Fix) []string {
 	return left
 }
 
-// applyDomainFix applies the domain config change as its own op on a root
-// at the file's directory. Its journal is the guest's (--journal, or the
-// guest root's default), so one journal lists both ops and nothing is
-// written next to the host's domain configs.
-func applyDomainFix(ctx context.Context, cmd *cli.Command, guest *target.Target, path string, plan *journal.Plan) (*journal.Result, error) {
+// applyDomainFix applies the domain config change as its own op on the
+// config's FILE target dt (opened and locked before the config was read).
+// Its journal is the guest's (--journal, or the guest root's default), so
+// one journal lists both ops and nothing is written next to the host's
+// domain configs. The guest's default journal is made (and a --disk guest
+// mounted read-write for it) only once this op is confirmed.
+func applyDomainFix(ctx context.Context, cmd *cli.Command, guest, dt *target.Target, path string, plan *journal.Plan) (*journal.Result, error) {
 	if plan.Empty() {
 		return nil, nil
 	}
-	dt, err := target.Open(ctx, target.Options{Root: filepath.Dir(path), Writable: true})
-	if err != nil {
-		return nil, err
-	}
-	defer dt.Close()
-	if cmd.String("journal") == "" && !cmd.Bool("dry-run") {
-		jpath, err := journal.DefaultPath(guest.Root, true)
+	var confirmed func(context.Context) error
+	if cmd.String("journal") == "" {
+		jpath, err := journal.DefaultPath(guest.Root, false)
 		if err != nil {
 			return nil, err
 		}
 		if err := cmd.Set("journal", jpath); err != nil {
 			return nil, err
 		}
+		confirmed = func(ctx context.Context) error {
+			if err := guest.Reopen(ctx); err != nil {
+				return err
+			}
+			jpath, err := journal.DefaultPath(guest.Root, true)
+			if err != nil {
+				return err
+			}
+			return cmd.Set("journal", jpath)
+		}
 	}
 	output(cmd).Logf("domain config %s (host side, a second op; undo it with --root %s):", path, filepath.Dir(path))
-	return applyPlan(ctx, cmd, dt, plan)
+	return applyPlanWith(ctx, cmd, dt, plan, confirmed)
 }

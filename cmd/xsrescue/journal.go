@@ -132,11 +132,12 @@ func openJournalRO(ctx context.Context, cmd *cli.Command) (j *journal.Journal, d
 			return nil, nil, "", err
 		}
 	}
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+	j, err = journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
 		tgt.Close()
 		return nil, nil, "", fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
 	}
-	if j, err = journal.OpenReadOnly(p); err != nil {
+	if err != nil {
 		tgt.Close()
 		return nil, nil, "", err
 	}
@@ -246,52 +247,22 @@ func deref(s *string) string {
 	return *s
 }
 
-// openForRepair opens the journal and the target undo/recover work on:
-// --root/--disk if given (the journal defaulting inside it), else the target
-// the op recorded (which then needs --journal). recorded picks the op whose
-// target is used. With orNone, a target without a journal gives a nil
-// journal instead of an error. A dry run opens both read-only: it must not
-// even replay a dirty filesystem journal.
-//
-// A --disk is mounted read-write only when worth says there is something to
-// write: it is first opened read-only and worth looks with the journal (nil
-// when there is none) opened read-only; a read-write mount alone writes the
-// partition's superblock (and replays a dirty ext3 journal), which must not
-// happen to a partition there is nothing to restore on.
-func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error),
-	worth func(*journal.Journal, *target.Target) (bool, error)) (*journal.Journal, *target.Target, error) {
-	writable := !cmd.Bool("dry-run")
-	if writable && cmd.String("disk") != "" {
-		need, err := probeReadOnly(ctx, cmd, orNone, worth)
-		if err != nil {
-			return nil, nil, err
-		}
-		writable = need
-	}
-	open := journal.Open
-	if !writable {
-		open = journal.OpenReadOnly
-	}
+// openForRepair opens the target undo/recover work on and its journal, for
+// looking only: the target read-only and locked (openForChange), the journal
+// read-only, opened once the lock is held so that it shows what the last
+// writer left. The target is --root/--disk if given (the journal defaulting
+// inside it), else the one the op recorded (which then needs --journal);
+// recorded picks that op. With orNone, a target without a journal gives a
+// nil journal instead of an error. reopenForRepair makes both writable once
+// the repair is confirmed: until then nothing is written, not even by a
+// read-write mount.
+func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded func(*journal.Journal) (*journal.OpInfo, error)) (*journal.Journal, *target.Target, error) {
 	if hasTargetFlags(cmd) {
-		tgt, err := openTarget(ctx, cmd, writable)
+		tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := journalPathFor(cmd, tgt, false)
-		if err == nil {
-			_, err = os.Stat(p)
-		}
-		if orNone && errors.Is(err, fs.ErrNotExist) {
-			return nil, tgt, nil
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
-		}
-		if err != nil {
-			tgt.Close()
-			return nil, nil, fmt.Errorf("journal: %w", err)
-		}
-		j, err := open(p)
+		j, err := openRepairJournal(cmd, tgt, orNone)
 		if err != nil {
 			tgt.Close()
 			return nil, nil, err
@@ -302,52 +273,63 @@ func openForRepair(ctx context.Context, cmd *cli.Command, orNone bool, recorded 
 	if p == "" {
 		return nil, nil, usageError{fmt.Errorf("%s: give the target (--root DIR or --disk DEV) or --journal PATH", cmd.FullName())}
 	}
-	if _, err := os.Stat(p); err != nil {
+	j, err := journal.OpenReadOnly(p)
+	if err != nil {
 		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	j, err := open(p)
-	if err != nil {
-		return nil, nil, err
-	}
 	op, err := recorded(j)
+	j.Close()
 	if err != nil || op == nil {
-		j.Close()
 		return nil, nil, err
 	}
-	o := target.Options{Root: op.Root, Writable: writable}
+	o := target.Options{Root: op.Root}
 	if op.Disk != nil {
-		o = target.Options{Disk: *op.Disk, Partition: deref0(op.Partition), Writable: writable}
+		o = target.Options{Disk: *op.Disk, Partition: deref0(op.Partition)}
 	}
-	tgt, err := openTargetWith(ctx, cmd, o)
+	tgt, err := openForChange(ctx, cmd, o)
 	if err != nil {
-		j.Close()
 		return nil, nil, fmt.Errorf("the target op %d recorded: %w", op.ID, err)
+	}
+	if j, err = journal.OpenReadOnly(p); err != nil {
+		tgt.Close()
+		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
 	return j, tgt, nil
 }
 
-// probeReadOnly opens the --disk target and its journal read-only and asks
-// worth whether the repair has anything to write.
-func probeReadOnly(ctx context.Context, cmd *cli.Command, orNone bool, worth func(*journal.Journal, *target.Target) (bool, error)) (bool, error) {
-	tgt, err := openTarget(ctx, cmd, false)
-	if err != nil {
-		return false, err
-	}
-	defer tgt.Close()
+// openRepairJournal opens tgt's journal (--journal, or the default inside
+// the root) read-only; with orNone a missing one is nil.
+func openRepairJournal(cmd *cli.Command, tgt *target.Target, orNone bool) (*journal.Journal, error) {
 	p, err := journalPathFor(cmd, tgt, false)
 	if err != nil {
-		return false, fmt.Errorf("journal: %w", err)
+		return nil, fmt.Errorf("journal: %w", err)
 	}
-	var j *journal.Journal
-	if _, err := os.Stat(p); err == nil {
-		if j, err = journal.OpenReadOnly(p); err != nil {
-			return false, err
+	j, err := journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if orNone {
+			return nil, nil
 		}
-		defer j.Close()
-	} else if !orNone {
-		return false, fmt.Errorf("journal: %w at %s", errNoJournal, journalShown(tgt, p))
+		return nil, fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
 	}
-	return worth(j, tgt)
+	return j, err
+}
+
+// reopenForRepair makes tgt writable (for --disk: the read-write mount) and
+// reopens its journal (nil stays nil) for writing, once a repair is
+// confirmed. The read-only journal is closed either way.
+func reopenForRepair(ctx context.Context, cmd *cli.Command, j *journal.Journal, tgt *target.Target) (*journal.Journal, error) {
+	if j == nil {
+		return nil, tgt.Reopen(ctx)
+	}
+	j.Close()
+	if err := tgt.Reopen(ctx); err != nil {
+		return nil, err
+	}
+	p, err := journalPathFor(cmd, tgt, false)
+	if err != nil {
+		return nil, err
+	}
+	return openJournal(ctx, cmd, p)
 }
 
 func deref0(p *int) int {
@@ -375,21 +357,12 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 			return nil, err
 		}
 		return &op.OpInfo, nil
-	}, func(j *journal.Journal, tgt *target.Target) (bool, error) {
-		op, err := j.Op(ctx, id)
-		if err != nil {
-			return false, err
-		}
-		if err := journal.ExternalOnly(op); err != nil {
-			return false, err
-		}
-		return true, j.CheckUndo(ctx, tgt, id, cmd.Bool("force"))
 	})
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
-	defer j.Close()
+	defer func() { j.Close() }()
 	o := output(cmd)
 	op, err := j.Op(ctx, id)
 	if err != nil {
@@ -397,8 +370,19 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 	}
 	// Refusals (another target, already undone, drift) come before the
 	// revert list: a list of what will not happen only misleads.
+	if err := journal.ExternalOnly(op); err != nil {
+		return err
+	}
 	if err := j.CheckUndo(ctx, tgt, id, cmd.Bool("force")); err != nil {
 		return err
+	}
+	if none, err := j.NothingToUndo(ctx, tgt, id); err != nil {
+		return err
+	} else if none {
+		return o.Emit(map[string]any{"op": nil}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "Nothing to restore: every path op %d changed is already as before it (already as requested; the journal is left as it is, the op stays %s).\n", id, op.Status)
+			return err
+		})
 	}
 	if !o.JSON {
 		fmt.Fprintf(o.Stdout(), "Undo op %d (%s) on %s:\n", op.ID, shellLine(op.Argv), tgt.Name())
@@ -411,9 +395,12 @@ func runJournalUndo(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
 			return err
 		}
+	}
+	if j, err = reopenForRepair(ctx, cmd, j, tgt); err != nil {
+		return err
 	}
 	res, err := j.Undo(ctx, tgt, id, cmd.Bool("force"))
 	if err != nil {
@@ -474,14 +461,6 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 			}
 		}
 		return &ops[0], nil
-	}, func(j *journal.Journal, tgt *target.Target) (bool, error) {
-		if j != nil {
-			if ops, err := j.InterruptedOn(ctx, tgt); err != nil || len(ops) > 0 {
-				return true, err
-			}
-		}
-		temps, err := journal.StaleTemps(tgt.Root)
-		return len(temps) > 0, err
 	})
 	if err != nil {
 		return err
@@ -496,9 +475,9 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		})
 	}
 	defer tgt.Close()
+	defer func() { j.Close() }()
 	var ops []journal.OpInfo
 	if j != nil { // nil: nothing was journaled, but staging files may be left
-		defer j.Close()
 		if ops, err = j.InterruptedOn(ctx, tgt); err != nil {
 			return err
 		}
@@ -536,9 +515,12 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 	}
 	if !cmd.Bool("yes") {
 		q := fmt.Sprintf("Roll back (or finish undoing) %d interrupted op(s) and remove %d staging file(s) on %s?", len(ops), len(temps), tgt.Name())
-		if err := confirmMutation(cmd, q); err != nil {
+		if err := confirmMutation(ctx, cmd, q); err != nil {
 			return err
 		}
+	}
+	if j, err = reopenForRepair(ctx, cmd, j, tgt); err != nil {
+		return err
 	}
 	if j != nil {
 		res, err := j.Recover(ctx, tgt, cmd.Bool("force"))
@@ -589,11 +571,28 @@ func runJournalExport(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer done()
-	n, sum, err := writeNewFile(ctx, cmd, file, func(w io.Writer) error { return j.Export(ctx, id, w) })
-	if err != nil || file == "-" {
+	export := func(w io.Writer) error { return j.Export(ctx, id, w) }
+	dry := cmd.Bool("dry-run")
+	var n int64
+	var sum string
+	if dry {
+		// Everything but the write: the same refusals, and the archive
+		// produced and counted, so the size and hash are what a real run
+		// writes.
+		if err = checkNewFile(file); err == nil {
+			n, sum, err = countOnly(ctx, export)
+		}
+	} else {
+		n, sum, err = writeNewFile(ctx, cmd, file, export)
+	}
+	if err != nil || (file == "-" && !dry) {
 		return err
 	}
-	return o.Emit(map[string]any{"op": id, "file": file, "bytes": n, "sha256": sum}, func(w io.Writer) error {
+	return o.Emit(map[string]any{"op": id, "file": file, "bytes": n, "sha256": sum, "dry_run": dry}, func(w io.Writer) error {
+		if dry {
+			_, err := fmt.Fprintf(w, "Dry run: nothing was written; op %d would be exported to %s (%d bytes, sha256 %s)\n", id, outName(file), n, sum)
+			return err
+		}
 		_, err := fmt.Fprintf(w, "Op %d exported to %s (%d bytes, sha256 %s)\n", id, file, n, sum)
 		return err
 	})

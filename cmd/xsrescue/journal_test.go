@@ -31,11 +31,12 @@ func init() {
 		return &cli.Command{
 			Name:      "zz-journal-test-write",
 			Hidden:    true,
-			Usage:     "test only: write --content into FILE through applyPlan",
+			Usage:     "test only: write --content into FILE (or append an --append line) through applyPlan",
 			ArgsUsage: "FILE",
 			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
 				"WARNING: writes FILE.\n\n" + exitHelp,
 			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"},
+				&cli.StringFlag{Name: "append", Usage: "append this `LINE` to what FILE holds (a read-modify-write)"},
 				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"},
 				&cli.StringFlag{Name: "then-root", Usage: "then write FILE in this root too, as a second op"}),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -43,21 +44,29 @@ func init() {
 				if err != nil {
 					return err
 				}
-				tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+				tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 				if err != nil {
 					return err
 				}
 				defer tgt.Close()
 				plan := &journal.Plan{Command: "test write"}
-				if old, err := tgt.Root.ReadFile(a[0]); err != nil || string(old) != cmd.String("content") {
-					plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: []byte(cmd.String("content")), Why: "test"})
+				old, err := tgt.Root.ReadFile(a[0])
+				content := []byte(cmd.String("content"))
+				if line := cmd.String("append"); line != "" {
+					if err != nil {
+						return err
+					}
+					content = append(old, line+"\n"...)
+				}
+				if err != nil || string(old) != string(content) {
+					plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: content, Why: "test"})
 				}
 				res, err := applyPlan(ctx, cmd, tgt, plan)
 				if err != nil {
 					return err
 				}
 				if then := cmd.String("then-root"); then != "" {
-					t2, err := target.Open(ctx, target.Options{Root: then, Writable: true})
+					t2, err := openForChange(ctx, cmd, target.Options{Root: then})
 					if err != nil {
 						return err
 					}

@@ -127,9 +127,11 @@ from a live USB or a kickstart %pre against a machine whose own OS is not runnin
 on a mounted root (**--root** *DIR*) or on a disk image or block device
 (**--disk** *DEV* **--partition** *N*), which it mounts itself.
 
-Read-only commands never write a byte. Every mutation is planned and shown as a diff
-(**--dry-run** stops there), confirmed (or **--yes**), snapshotted into the journal,
-applied atomically, verified, and can be undone with **xsrescue journal undo** *OP*;
+Read-only commands never write a byte. Every mutation is planned on the target opened
+read-only, under the target's lock, and shown as a diff (**--dry-run** stops there);
+only once confirmed (or **--yes**) is the target opened for writing, the plan checked
+against what it was made from, snapshotted into the journal, applied atomically,
+verified, and can be undone with **xsrescue journal undo** *OP*;
 **xsrescue journal recover** rolls back an op a crash interrupted.
 
 The hidden command **xsrescue man** prints this page: **xsrescue man | man -l -**.`
@@ -147,8 +149,16 @@ const manTail = `# EXIT STATUS
 : usage error or invalid input (the message names the file and line or offset)
 
 **3**
-: refused for safety (mounted device, drift since an op, data that would be lost, no
-terminal and no **--yes**)
+: refused for safety, nothing changed (mounted device, drift since an op, data that
+would be lost, no terminal and no **--yes**, another xsrescue holds the target, a file
+changed since the plan was made)
+
+**4**
+: completed, and problems were found or remain (the report is complete)
+
+**130**, **143**
+: cut short by Ctrl-C (SIGINT) or SIGTERM; the first signal stops the command at its
+next check and rolls back what it had begun, a second one exits at once
 
 Scripts must treat any other code as a failure. With **--json**, an error is also printed
 on stdout as one JSON document: {"error": {"message": "...", "exit_code": N}}.
@@ -160,12 +170,23 @@ A few commands refine these meanings; see their EXIT STATUS above.
 : the journal database, as **--journal** *PATH* (the flag wins). Put it outside the target,
 e.g. on a second USB stick, to keep the journal off the disk being repaired.
 
+**XSRESCUE_WAIT**
+: how long to wait for another xsrescue holding the target or the journal, as
+**--wait** *DURATION* (default 10s).
+
+**XSRESCUE_LOCK_DIR**
+: where the targets' lock files are (default /run/xsrescue).
+
 # FILES
 
 *ROOT*/var/lib/xsrescue/journal.db
 : the journal (SQLite): every op, its changes and the before-images of every file it
 changed, inside the target root by default, so it travels with the disk and survives a
 live-USB reboot. Every mutating command prints where it is.
+
+/run/xsrescue/*.lock
+: one lock file per target (filesystem UUID, directory or file identity): one
+xsrescue at a time plans and applies changes to a target.
 
 # SEE ALSO
 

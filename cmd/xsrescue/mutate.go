@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,16 +20,28 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
-// applyPlan is the flow every mutating command goes through: render the plan
-// as a diff; stop there on --dry-run or when the plan is empty ("already as
-// requested", exit 0); confirm (TTY prompt or --yes; no TTY and no --yes is a
-// refusal, exit 3); open the journal (--journal, $XSRESCUE_JOURNAL, or
-// var/lib/xsrescue/journal.db inside the root); Apply; print the op id, the
-// journal path and each change with its hashes. In --json mode it prints
-// nothing and the caller embeds the result as "op" in its own document.
-// It returns nil, nil for a dry run or an empty plan.
+// applyPlan is the flow every mutating command goes through, on a target
+// opened with openForChange (read-only, locked): render the plan as a diff;
+// stop there on --dry-run or when the plan is empty ("already as
+// requested", exit 0); confirm (TTY prompt or --yes; no TTY and no --yes is
+// a refusal, exit 3). Up to here nothing was written anywhere: the target
+// is still read-only. Then reopen the target writable (for --disk: the
+// read-write mount), open the journal (--journal, $XSRESCUE_JOURNAL, or
+// var/lib/xsrescue/journal.db inside the root), and Apply, which first
+// checks that every path is still what the plan was made from. It prints
+// the op id, the journal path and each change with its hashes. In --json
+// mode it prints nothing and the caller embeds the result as "op" in its
+// own document. It returns nil, nil for a dry run or an empty plan.
 func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
-	res, err := applyOnePlan(ctx, cmd, tgt, plan)
+	return applyPlanWith(ctx, cmd, tgt, plan, nil)
+}
+
+// applyPlanWith is applyPlan with confirmed, run once the plan is confirmed
+// and the target writable, before the journal applies it: for a write
+// outside the target that must not happen on a refusal (the ZFS safety
+// snapshot of a zone edit). An error from it stops the command.
+func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
+	res, err := applyOnePlan(ctx, cmd, tgt, plan, confirmed)
 	// Some commands apply two or three ops (guest fix and its domain
 	// config, odm purge with --out, zone restore-etc): a failure of a later
 	// one must not read as if nothing had changed.
@@ -49,7 +63,7 @@ func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *
 	return res, err
 }
 
-func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
+func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
 	o := output(cmd)
 	if err := checkNoInterrupted(ctx, cmd, tgt); err != nil {
 		return nil, err
@@ -71,8 +85,25 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		o.Logf("dry run: nothing was changed (%d change(s) planned on %s)", len(plan.Changes), tgt.Name())
 		return nil, nil
 	}
+	if !tgt.Locked() {
+		// Every mutating command plans on openForChange's locked target;
+		// anything else could lose another xsrescue's edit.
+		return nil, fmt.Errorf("internal error: %s was not opened for a change (no lock); nothing was changed", tgt.Name())
+	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
+			return nil, err
+		}
+	}
+	if err := tgt.Reopen(ctx); err != nil {
+		return nil, err
+	}
+	for _, n := range tgt.Notes {
+		o.Logf("note: %s", n)
+	}
+	tgt.Notes = nil
+	if confirmed != nil {
+		if err := confirmed(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -80,13 +111,16 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 	if err != nil {
 		return nil, err
 	}
-	j, err := journal.Open(jpath)
+	j, err := openJournal(ctx, cmd, jpath)
 	if err != nil {
 		return nil, err
 	}
 	defer j.Close()
 	res, err := j.Apply(ctx, tgt, recordedArgv(cmd), plan)
 	if err != nil {
+		if errors.Is(err, journal.ErrChangedSincePlanned) && tgt.NeedsRecovery {
+			err = fmt.Errorf("%w (the read-write mount replayed the partition's filesystem journal; the next run plans from the replayed filesystem)", err)
+		}
 		return res, err
 	}
 	res.Undo = undoLine(cmd, tgt, res)
@@ -95,6 +129,12 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", res.Undo)
 	}
 	return res, nil
+}
+
+// openJournal opens the journal at path for writing, waiting --wait for
+// another xsrescue that writes to it (for another target).
+func openJournal(ctx context.Context, cmd *cli.Command, path string) (*journal.Journal, error) {
+	return journal.OpenWith(ctx, path, journal.Options{Wait: cmd.Duration("wait")})
 }
 
 // checkNoInterrupted refuses any op, even "already as requested", on a
@@ -109,6 +149,9 @@ func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Targe
 		return nil
 	}
 	j, err := journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -118,18 +161,29 @@ func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Targe
 
 // confirmMutation asks on the terminal. Without one (a pipe, /dev/null,
 // kickstart %pre) nobody can answer: it refuses (exit 3) before asking.
-func confirmMutation(cmd *cli.Command, question string) error {
+// Ctrl-C at the prompt is a refusal too.
+func confirmMutation(ctx context.Context, cmd *cli.Command, question string) error {
 	in := cmd.Root().Reader
 	if !isTerminal(in) {
 		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
 	}
 	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return nil
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
+		return xerr.Refusedf("not confirmed: nothing was changed")
+	case <-ctx.Done():
+		fmt.Fprintln(output(cmd).Stderr())
+		return xerr.Refusedf("interrupted at the prompt: nothing was changed")
 	}
-	return xerr.Refusedf("not confirmed: nothing was changed")
 }
 
 // journalPathFor is --journal / $XSRESCUE_JOURNAL, or the default inside the

@@ -16,6 +16,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
@@ -210,7 +211,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	case listing != "":
-		f, err := os.Open(listing)
+		f, err := infile.Open(listing, infile.File)
 		if err != nil {
 			return xerr.Invalidf("--dev-listing: %w", err)
 		}
@@ -307,6 +308,17 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 	if err != nil {
 		return err
 	}
+	// The AIX root and --out are this purge's targets: opened read-only
+	// and locked before /dev and --out are read for the plan.
+	tgts, err := openPurgeTargets(ctx, cmd, outDir, missing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, t := range tgts {
+			t.Close()
+		}
+	}()
 	rootDir, nodes, err := scanDev(cmd.String("dev"), true)
 	if err != nil {
 		return err
@@ -349,7 +361,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 		}
 		var steps []step
 		if missing && !cmd.Bool("dry-run") {
-			created, err := createOutDir(cmd, outDir)
+			created, err := createOutDir(ctx, cmd, outDir)
 			if err != nil {
 				return err
 			}
@@ -359,6 +371,9 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 					os.Remove(outDir)
 				}
 			}()
+			if err := openOutTarget(ctx, cmd, tgts, rootDir, outDir); err != nil {
+				return err
+			}
 		}
 		rel, err := filepath.Rel(rootDir, outDir)
 		inside := err == nil && filepath.IsLocal(rel)
@@ -389,7 +404,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 			}
 		}
 		for _, s := range steps {
-			res, err := applyOn(ctx, cmd, s.root, s.plan)
+			res, err := applyPlan(ctx, cmd, tgts[s.root], s.plan)
 			if err != nil {
 				return err
 			}
@@ -453,9 +468,9 @@ func purgeOutDir(out string) (dir string, missing bool, err error) {
 // createOutDir makes the missing --out, after the user agreed (or --yes):
 // nothing is written before a confirmed plan. The plan's own prompt follows
 // (with the diff), so --yes is not implied by this one.
-func createOutDir(cmd *cli.Command, dir string) (bool, error) {
+func createOutDir(ctx context.Context, cmd *cli.Command, dir string) (bool, error) {
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(cmd, fmt.Sprintf("--out %s does not exist: create it for the purge? (the changes are shown next and asked for again)", dir)); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("--out %s does not exist: create it for the purge? (the changes are shown next and asked for again)", dir)); err != nil {
 			return false, err
 		}
 	}
@@ -551,11 +566,40 @@ func purgeDone(outDir string, found map[string][]byte, p *odm.Purge, majors []od
 	return true, nil
 }
 
-func applyOn(ctx context.Context, cmd *cli.Command, root string, plan *journal.Plan) (*journal.Result, error) {
-	tgt, err := target.Open(ctx, target.Options{Root: root, Writable: !cmd.Bool("dry-run")})
+// openPurgeTargets opens, for a change, the root holding --dev and, when
+// it lies outside that root, --out (in that order), keyed by directory.
+//
+// A missing --out is not opened here: it is created, then opened by
+// openOutTarget, only once the purge is confirmed.
+func openPurgeTargets(ctx context.Context, cmd *cli.Command, outDir string, missing bool) (map[string]*target.Target, error) {
+	rootDir, _, err := devRoot(cmd.String("dev"))
 	if err != nil {
 		return nil, err
 	}
-	defer tgt.Close()
-	return applyPlan(ctx, cmd, tgt, plan)
+	t, err := openForChange(ctx, cmd, target.Options{Root: rootDir})
+	if err != nil {
+		return nil, err
+	}
+	tgts := map[string]*target.Target{rootDir: t}
+	if !missing {
+		if err := openOutTarget(ctx, cmd, tgts, rootDir, outDir); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	return tgts, nil
+}
+
+// openOutTarget opens and locks --out as a target of its own when it lies
+// outside the AIX root (inside it, the root's target covers it).
+func openOutTarget(ctx context.Context, cmd *cli.Command, tgts map[string]*target.Target, rootDir, outDir string) error {
+	if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) {
+		return nil
+	}
+	t, err := openForChange(ctx, cmd, target.Options{Root: outDir})
+	if err != nil {
+		return err
+	}
+	tgts[outDir] = t
+	return nil
 }

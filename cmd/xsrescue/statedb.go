@@ -14,6 +14,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/ctxio"
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/release"
@@ -89,12 +91,12 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
 		return usageError{fmt.Errorf("statedb show: give FILE or --root/--disk, not both")}
 	case len(a) == 1:
-		if f, err = os.Open(a[0]); err != nil {
+		if f, err = infile.Open(a[0], infile.File); err != nil {
 			return xerr.Invalid(err)
 		}
 		doc.Path = a[0]
 		doc.Reason = "a plain file: which file xapi loads is decided inside a root (use --root or --disk)"
-		if g, err := os.ReadFile(a[0] + statedb.GenSuffix); err == nil {
+		if g, err := infile.ReadFile(a[0] + statedb.GenSuffix); err == nil {
 			sf := statedb.SideFile{Path: a[0] + statedb.GenSuffix, Role: "generation", Size: int64(len(g))}
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(g)), 10, 64); err == nil {
 				sf.Generation = &n
@@ -129,7 +131,7 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	if st, err := f.Stat(); err == nil {
 		doc.Size = st.Size()
 	}
-	s, err := statedb.Scan(withProgress(cmd, f, doc.Size, "reading "+doc.Path))
+	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), doc.Size, "reading "+doc.Path))
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
@@ -266,7 +268,7 @@ func statedbDiffCommand() *cli.Command {
 }
 
 func openFile(path string) statedb.Opener {
-	return func() (io.ReadCloser, error) { return os.Open(path) }
+	return func() (io.ReadCloser, error) { return infile.Open(path, infile.File) }
 }
 
 // withProgress shows a progress bar on a terminal (never with --json) while
@@ -278,8 +280,8 @@ func withProgress(cmd *cli.Command, r io.Reader, size int64, what string) io.Rea
 	return newProgress(output(cmd), what, size).Reader(r)
 }
 
-func scanPath(cmd *cli.Command, path string) (*statedb.Summary, error) {
-	f, err := os.Open(path)
+func scanPath(ctx context.Context, cmd *cli.Command, path string) (*statedb.Summary, error) {
+	f, err := infile.Open(path, infile.File)
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
@@ -288,7 +290,7 @@ func scanPath(cmd *cli.Command, path string) (*statedb.Summary, error) {
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
-	s, err := statedb.Scan(withProgress(cmd, f, size, "reading "+path))
+	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), size, "reading "+path))
 	if err != nil {
 		return nil, xerr.Invalid(fmt.Errorf("%s: %w", path, err))
 	}
@@ -300,11 +302,11 @@ func runStatedbDiff(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	sa, err := scanPath(cmd, a[0])
+	sa, err := scanPath(ctx, cmd, a[0])
 	if err != nil {
 		return err
 	}
-	sb, err := scanPath(cmd, a[1])
+	sb, err := scanPath(ctx, cmd, a[1])
 	if err != nil {
 		return err
 	}
@@ -471,7 +473,7 @@ type patchOutput struct {
 }
 
 // statedbTarget builds the patch target from --like / --to-release / --to-schema.
-func statedbTarget(cmd *cli.Command) (statedb.Target, error) {
+func statedbTarget(ctx context.Context, cmd *cli.Command) (statedb.Target, error) {
 	var t statedb.Target
 	like, rel, schema := cmd.String("like"), cmd.String("to-release"), cmd.String("to-schema")
 	n := 0
@@ -485,7 +487,7 @@ func statedbTarget(cmd *cli.Command) (statedb.Target, error) {
 	}
 	switch {
 	case like != "":
-		s, err := scanPath(cmd, like)
+		s, err := scanPath(ctx, cmd, like)
 		if err != nil {
 			return t, err
 		}
@@ -512,7 +514,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	t, err := statedbTarget(cmd)
+	t, err := statedbTarget(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -551,15 +553,26 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return err
 		}
-		root, err := target.OpenRoot(filepath.Dir(abs))
+		// FILE is the target, locked by its own identity; with --output
+		// nothing in it changes (no lock).
+		o := target.Options{File: abs}
+		if out == "" {
+			tgt, err = openForChange(ctx, cmd, o)
+		} else {
+			tgt, err = target.Open(ctx, o)
+		}
 		if err != nil {
 			return err
 		}
-		tgt = &target.Target{Root: root, Identity: filepath.Dir(abs)}
 		defer tgt.Close()
 		path, shown = filepath.Base(abs), abs
 	default:
-		if tgt, err = openTarget(ctx, cmd, !cmd.Bool("dry-run") && out == ""); err != nil {
+		if out == "" {
+			tgt, err = openForChange(ctx, cmd, targetOptions(cmd, false))
+		} else {
+			tgt, err = openTarget(ctx, cmd, false)
+		}
+		if err != nil {
 			return err
 		}
 		defer tgt.Close()

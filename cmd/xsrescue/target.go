@@ -17,22 +17,36 @@ func targetFlags() []cli.Flag {
 	}
 }
 
-// openTarget opens the target named by --root or --disk. Read-only opens
-// mount ext3/ext4 with ro,noload so a dirty journal is never replayed. What
-// the user must know about the open (a journal replay) goes to stderr; a dry
-// run, which opens read-only, says so too: the replay is part of what
-// applying would do.
+// openTarget opens the target named by --root or --disk for a read-only
+// command. Read-only opens mount ext3/ext4 with ro,noload so a dirty journal
+// is never replayed.
 func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
-	return openTargetWith(ctx, cmd, target.Options{
-		Root:      cmd.String("root"),
-		Disk:      cmd.String("disk"),
-		Partition: int(cmd.Int("partition")),
-		Writable:  writable,
-	})
+	return openTargetWith(ctx, cmd, targetOptions(cmd, writable))
+}
+
+// openForChange opens the target a mutating command plans on: read-only,
+// holding the target's writer lock (--wait) from now until it is closed, so
+// that nobody else changes it between the plan and its apply. applyPlan
+// reopens it writable once the plan is confirmed. A dry run takes no lock:
+// like any read-only command it writes nothing anywhere, not even a lock
+// file.
+func openForChange(ctx context.Context, cmd *cli.Command, o target.Options) (*target.Target, error) {
+	o.Writable = false
+	if !cmd.Bool("dry-run") {
+		o.Lock = lockOptions(cmd)
+	}
+	return openTargetWith(ctx, cmd, o)
+}
+
+// lockOptions are the --wait of cmd for the target lock.
+func lockOptions(cmd *cli.Command) *target.LockOptions {
+	return &target.LockOptions{Wait: cmd.Duration("wait")}
 }
 
 // openTargetWith is openTarget for a target named otherwise (the one an op
-// recorded), with the same notes.
+// recorded, a FILE argument), with the same notes. What the user must know
+// about the open goes to stderr: a dirty filesystem journal that applying
+// (a read-write mount) will replay is said before anything is confirmed.
 func openTargetWith(ctx context.Context, cmd *cli.Command, o target.Options) (*target.Target, error) {
 	tgt, err := target.Open(ctx, o)
 	if err != nil {
@@ -41,8 +55,12 @@ func openTargetWith(ctx context.Context, cmd *cli.Command, o target.Options) (*t
 	for _, n := range tgt.Notes {
 		output(cmd).Logf("note: %s", n)
 	}
-	if !o.Writable && tgt.NeedsRecovery && cmd.Bool("dry-run") {
-		output(cmd).Logf("note: partition %d has a dirty filesystem journal, read as is for the dry run; applying mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition)
+	if !o.Writable && tgt.NeedsRecovery && (cmd.Bool("dry-run") || o.Lock != nil) {
+		what := "applying"
+		if cmd.Bool("dry-run") {
+			what = "read as is for the dry run; applying"
+		}
+		output(cmd).Logf("note: partition %d has a dirty filesystem journal, %s mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition, what)
 	}
 	return tgt, nil
 }

@@ -462,7 +462,7 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		return usageError{errors.New("version set: --mark-firstboot-done and --move-active-flag repair an installer's gates: give --for-installer VERSION")}
 	}
 	o := output(cmd)
-	tgt, err := openTarget(ctx, cmd, !cmd.Bool("dry-run"))
+	tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
 	if err != nil {
 		return err
 	}

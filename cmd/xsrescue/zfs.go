@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/zfsroot/vdev"
@@ -61,14 +61,11 @@ func runZFSLabels(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(path)
+	f, err := infile.Open(path, infile.FileOrBlock)
 	if err != nil {
 		return xerr.Invalid(err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return xerr.Invalidf("%s: is a directory, not a device or image", path)
-	}
 	size, err := f.Seek(0, io.SeekEnd) // Stat reports 0 for block devices
 	if err != nil {
 		return fmt.Errorf("%s: size: %w", path, err)

@@ -247,7 +247,7 @@ func TestZFSLabelsCLITruncated(t *testing.T) {
 		}
 	}
 	code, stdout, stderr := runCLI("zfs", "labels", dir)
-	if code != 2 || stdout != "" || !strings.Contains(stderr, dir+": is a directory") {
+	if code != 2 || stdout != "" || !strings.Contains(stderr, dir+" is a directory, not a file or block device") {
 		t.Errorf("directory: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

@@ -262,8 +262,17 @@ func orDash(s string) string {
 	return s
 }
 
-func openZoneRoot(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, *zfsroot.Image, error) {
-	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: writable})
+// openZoneRoot opens --zone-root and loads its pkg image; forChange opens
+// it as a mutating command's target (openForChange: read-only, locked).
+func openZoneRoot(ctx context.Context, cmd *cli.Command, forChange bool) (*target.Target, *zfsroot.Image, error) {
+	o := target.Options{Root: cmd.String("zone-root")}
+	var tgt *target.Target
+	var err error
+	if forChange {
+		tgt, err = openForChange(ctx, cmd, o)
+	} else {
+		tgt, err = target.Open(ctx, o)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,9 +352,10 @@ func runZonePublishers(ctx context.Context, cmd *cli.Command) error {
 	return alreadyReported(xerr.Problems(fmt.Errorf("zone publishers: %d problem(s) make pkg refuse the image; first: %s", len(img.Problems), img.Problems[0])))
 }
 
-// applyZonePlan takes the safety snapshot of the zone root's dataset (if
-// it is on ZFS) and runs the plan through the journal. The snapshot comes
-// first in the plan as an external record; on --dry-run it is only shown.
+// applyZonePlan runs the plan through the journal with the safety snapshot
+// of the zone root's dataset (if it is on ZFS) first in it, as an external
+// record. The snapshot is shown with the plan and taken only once the plan
+// is confirmed (a refusal or --dry-run makes none).
 func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (string, *journal.Result, error) {
 	if plan.Empty() {
 		res, err := applyPlan(ctx, cmd, tgt, plan)
@@ -355,20 +365,24 @@ func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 	if err != nil {
 		return "", nil, err
 	}
-	snap := ""
+	snap, taken := "", false
+	var confirmed func(context.Context) error
 	if ds != "" {
 		ch := zfsroot.SafetySnapshot(ds, plan.Command, time.Now())
-		if !cmd.Bool("dry-run") {
-			if ch, err = (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, plan.Command, time.Now()); err != nil {
-				return "", nil, xerr.Refusedf("no edit without the safety snapshot of %s (is the pool imported read-only?); nothing changed: %w", ds, err)
-			}
-			output(cmd).Logf("took safety snapshot %s (roll back by hand: %s)", ch.External.Name, ch.External.Rollback)
-		}
 		snap = ch.External.Name
 		plan.Changes = append([]journal.Change{ch}, plan.Changes...)
+		confirmed = func(ctx context.Context) error {
+			ch, err := (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, plan.Command, time.Now())
+			if err != nil {
+				return xerr.Refusedf("no edit without the safety snapshot of %s (is the pool imported read-only?); nothing changed: %w", ds, err)
+			}
+			output(cmd).Logf("took safety snapshot %s (roll back by hand: %s)", ch.External.Name, ch.External.Rollback)
+			plan.Changes[0], snap, taken = ch, ch.External.Name, true
+			return nil
+		}
 	}
-	res, err := applyPlan(ctx, cmd, tgt, plan)
-	if err != nil && snap != "" && !cmd.Bool("dry-run") {
+	res, err := applyPlanWith(ctx, cmd, tgt, plan, confirmed)
+	if err != nil && taken {
 		err = fmt.Errorf("%w (the safety snapshot %s was kept; zfs destroy it if unwanted)", err, snap)
 	}
 	if cmd.Bool("dry-run") {
@@ -445,20 +459,29 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	}
 	dryRun := cmd.Bool("dry-run")
 	source := cmd.String("snapshot")
-	tgt, err := target.Open(ctx, target.Options{Root: cmd.String("zone-root"), Writable: true})
+	tgt, err := openForChange(ctx, cmd, target.Options{Root: cmd.String("zone-root")})
 	if err != nil {
 		return err
 	}
 	defer tgt.Close()
 	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": source, "read_through": nil, "would_clone": nil,
 		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*journal.Result{}}
-	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, dryRun)
-	if nc := (*zfsroot.NeedsCloneError)(nil); dryRun && errors.As(err, &nc) {
+	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, true)
+	if nc := (*zfsroot.NeedsCloneError)(nil); errors.As(err, &nc) {
 		// A clone is a write to the pool: a dry run says what it would
-		// make instead of making it.
-		doc["would_clone"] = nc.Clone
-		output(cmd).Logf("dry run: nothing was changed; %v, which a dry run does not make: the file plan is shown only by the real run", err)
-		return output(cmd).Emit(doc, func(io.Writer) error { return nil })
+		// make instead of making it, and a real run makes it only once
+		// asked (a refusal writes nothing).
+		if dryRun {
+			doc["would_clone"] = nc.Clone
+			output(cmd).Logf("dry run: nothing was changed; %v, which a dry run does not make: the file plan is shown only by the real run", err)
+			return output(cmd).Emit(doc, func(io.Writer) error { return nil })
+		}
+		if !cmd.Bool("yes") {
+			if err := confirmMutation(ctx, cmd, fmt.Sprintf("%s can be read here only through a temporary clone: make one (destroyed afterwards)?", source)); err != nil {
+				return err
+			}
+		}
+		dir, how, cleanup, err = zfsroot.CLI{}.SnapshotTree(ctx, source, false)
 	}
 	if err != nil {
 		return err

@@ -1,0 +1,205 @@
+package target_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func lockOpts(t *testing.T, wait time.Duration) *target.LockOptions {
+	return &target.LockOptions{Dir: t.TempDir(), Wait: wait}
+}
+
+// One writer per target: a second locked open of the same directory —
+// reached through a symlink too — waits, then is refused (exit 3) naming
+// this process; another directory is not held up; after Close it goes.
+// flock locks belong to the open file, so two opens in one process contend
+// as two processes do.
+func TestLockByIdentity(t *testing.T) {
+	ctx := context.Background()
+	lo := lockOpts(t, 0)
+	dir, other := t.TempDir(), t.TempDir()
+	alias := filepath.Join(t.TempDir(), "alias")
+	must(t, os.Symlink(dir, alias))
+	first, err := target.Open(ctx, target.Options{Root: dir, Lock: lo})
+	must(t, err)
+	if !first.Locked() || first.Writable() {
+		t.Fatalf("locked %v writable %v", first.Locked(), first.Writable())
+	}
+	wait := *lo
+	wait.Wait = 300 * time.Millisecond
+	start := time.Now()
+	_, err = target.Open(ctx, target.Options{Root: alias, Lock: &wait})
+	if !errors.Is(err, target.ErrLocked) || xerr.Code(err) != xerr.ExitRefused || time.Since(start) < 300*time.Millisecond ||
+		!strings.Contains(err.Error(), alias+" is in use by another xsrescue (held by pid "+strconv.Itoa(os.Getpid())+": ") {
+		t.Fatalf("second open of the same directory: %v after %s", err, time.Since(start))
+	}
+	o, err := target.Open(ctx, target.Options{Root: other, Lock: lo})
+	must(t, err)
+	must(t, o.Close())
+	// A read-only command takes no lock and is never held up.
+	ro, err := target.Open(ctx, target.Options{Root: dir})
+	must(t, err)
+	must(t, ro.Close())
+	// The waiter gets in once the holder closes.
+	time.AfterFunc(200*time.Millisecond, func() { first.Close() })
+	wait.Wait = 10 * time.Second
+	second, err := target.Open(ctx, target.Options{Root: dir, Lock: &wait})
+	must(t, err)
+	must(t, second.Close())
+	// Ctrl-C while waiting stops the wait.
+	third, err := target.Open(ctx, target.Options{Root: dir, Lock: lo})
+	must(t, err)
+	defer third.Close()
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := target.Open(cctx, target.Options{Root: dir, Lock: &wait}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+}
+
+// A FILE target is locked by its directory and name: the journal replaces
+// the file by rename (a new inode every time), and the lock must still be
+// the same one. Another file of the same directory is another target.
+func TestLockFileTarget(t *testing.T) {
+	ctx := context.Background()
+	lo := lockOpts(t, 0)
+	dir := t.TempDir()
+	f, g := filepath.Join(dir, "state.db"), filepath.Join(dir, "other.db")
+	must(t, os.WriteFile(f, []byte("one"), 0o644))
+	must(t, os.WriteFile(g, []byte("two"), 0o644))
+	first, err := target.Open(ctx, target.Options{File: f, Lock: lo})
+	must(t, err)
+	defer first.Close()
+	if first.Root.Dir() != dir {
+		t.Errorf("root %s, want %s", first.Root.Dir(), dir)
+	}
+	tmp := filepath.Join(dir, ".new")
+	must(t, os.WriteFile(tmp, []byte("one, edited"), 0o644))
+	must(t, os.Rename(tmp, f))
+	if _, err := target.Open(ctx, target.Options{File: f, Lock: lo}); !errors.Is(err, target.ErrLocked) {
+		t.Errorf("the same file after a rename: %v", err)
+	}
+	o, err := target.Open(ctx, target.Options{File: g, Lock: lo})
+	must(t, err)
+	must(t, o.Close())
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	if _, err := target.Open(ctx, target.Options{File: fifo}); xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "is a fifo, not a file") {
+		t.Errorf("FIFO as FILE: %v", err)
+	}
+}
+
+// Root.Open never blocks on a FIFO (or opens a device) in a foreign root:
+// it is invalid input.
+func TestRootOpenFIFO(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/xapi"), 0o755))
+	must(t, syscall.Mkfifo(filepath.Join(dir, "var/xapi/state.db"), 0o600))
+	r, err := target.OpenRoot(dir)
+	must(t, err)
+	defer r.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Open("var/xapi/state.db")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "is a fifo, not a file") {
+			t.Errorf("open of a FIFO: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Root.Open blocked on a FIFO")
+	}
+	if _, err := r.ReadFile("var/xapi/state.db"); xerr.Code(err) != xerr.ExitInvalid {
+		t.Errorf("ReadFile of a FIFO: %v", err)
+	}
+}
+
+// A locked root records what it served: inode, size, times, and the hash
+// of what ReadFile returned; an unlocked one keeps nothing.
+func TestServed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "a"), []byte("hello"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "b"), []byte("world"), 0o644))
+	must(t, os.Symlink("a", filepath.Join(dir, "link")))
+	tgt, err := target.Open(ctx, target.Options{Root: dir, Lock: lockOpts(t, 0)})
+	must(t, err)
+	defer tgt.Close()
+	if _, err := tgt.Root.ReadFile("link"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := tgt.Root.Open("b")
+	must(t, err)
+	f.Close()
+	a, ok := tgt.Root.Served("a")
+	if !ok || a.Size != 5 || a.SHA256 != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || a.Ino == 0 {
+		t.Errorf("served a (through the link): %+v %v", a, ok)
+	}
+	if b, ok := tgt.Root.Served("b"); !ok || b.SHA256 != "" || b.Size != 5 {
+		t.Errorf("served b (opened): %+v %v", b, ok)
+	}
+	plain, err := target.OpenRoot(dir)
+	must(t, err)
+	defer plain.Close()
+	plain.ReadFile("a")
+	if _, ok := plain.Served("a"); ok {
+		t.Error("an unlocked root keeps a record")
+	}
+}
+
+// A --disk target planned on read-only and locked: the image is untouched
+// until Reopen mounts it read-write, the lock (by filesystem UUID, whatever
+// path names the image) holds throughout, and *Root is swapped in place.
+func TestReopenDisk(t *testing.T) {
+	needMount(t)
+	ctx := context.Background()
+	img := miniDisk(t, "target-reopen")
+	alias := filepath.Join(t.TempDir(), "alias.img")
+	must(t, os.Symlink(img, alias))
+	lo := lockOpts(t, 0)
+	before := fileSum(t, img)
+	tgt, err := target.Open(ctx, target.Options{Disk: img, Lock: lo})
+	must(t, err)
+	defer tgt.Close()
+	root := tgt.Root
+	if _, err := root.ReadFile("etc/xensource-inventory"); err != nil {
+		t.Fatal(err)
+	}
+	if fileSum(t, img) != before {
+		t.Fatal("a read-only, locked open changed the image")
+	}
+	if _, err := target.Open(ctx, target.Options{Disk: alias, Lock: lo}); !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), alias+" partition 1 is in use") {
+		t.Fatalf("second locked open through another path: %v", err)
+	}
+	roDir := root.Dir()
+	must(t, tgt.Reopen(ctx))
+	if !tgt.Writable() || tgt.Root != root || root.Dir() == roDir || !tgt.Locked() {
+		t.Fatalf("after Reopen: writable %v, same *Root %v, dir %s (was %s)", tgt.Writable(), tgt.Root == root, root.Dir(), roDir)
+	}
+	if isMounted(t, roDir) {
+		t.Error("the read-only mount is still there")
+	}
+	must(t, os.WriteFile(filepath.Join(root.Dir(), "etc/motd"), []byte("written\n"), 0o644))
+	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
+		t.Errorf("no note that the dirty journal was replayed: %q", tgt.Notes)
+	}
+	must(t, tgt.Close())
+	if fileSum(t, img) == before {
+		t.Error("the write through the reopened target did not reach the image")
+	}
+	again, err := target.Open(ctx, target.Options{Disk: alias, Lock: lo})
+	must(t, err)
+	must(t, again.Close())
+}

@@ -63,6 +63,7 @@ type Reader struct {
 	compressed bool
 	manifest   Manifest
 	problems   []string
+	valueFirst []string // keys of manifest pairs with value before key
 	decl       bool
 
 	table      string
@@ -139,6 +140,9 @@ func (r *Reader) Manifest() Manifest { return r.manifest }
 // or misread (so far: manifest pairs with value before key).
 func (r *Reader) Problems() []string { return r.problems }
 
+// ValueFirstPairs lists the keys of manifest pairs written value before key.
+func (r *Reader) ValueFirstPairs() []string { return r.valueFirst }
+
 // Offset is the number of (decompressed) bytes consumed so far.
 func (r *Reader) Offset() int64 { return r.s.base + int64(r.s.r) }
 
@@ -211,6 +215,7 @@ func (r *Reader) prolog() error {
 			}
 			r.manifest.Pairs = append(r.manifest.Pairs, p)
 			if valueFirst {
+				r.valueFirst = append(r.valueFirst, p.Key)
 				r.problems = append(r.problems, fmt.Sprintf("manifest pair %d (%s) has value before key: xapi's reader rejects it; statedb patch rewrites it key first", len(r.manifest.Pairs), p.Key))
 			}
 			if !s.self {

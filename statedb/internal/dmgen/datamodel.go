@@ -181,9 +181,14 @@ func objectOf(v value) (*vObject, bool) {
 			o.persist = p.name
 		}
 		if r, ok := v.fields["obj_release"].(vRecord); ok {
-			if l, ok := r.fields["internal"].(vList); ok && len(l) > 0 {
-				if s, ok := l[0].(vStr); ok {
-					o.release = string(s)
+			// get_product_releases: "closed" then the releases from the
+			// first one on
+			if l, ok := r.fields["internal"].(vList); ok {
+				for _, x := range l {
+					if s, ok := x.(vStr); ok && s != "closed" {
+						o.release = string(s)
+						break
+					}
 				}
 			}
 		}

@@ -75,16 +75,16 @@ func Check(src io.Reader, t *TargetModel, o CheckOptions) (*CheckResult, error) 
 type reasonKey struct{ code, table, column string }
 
 type checker struct {
-	t      *TargetModel
-	r      *Reader
-	res    *CheckResult
-	idx    map[reasonKey]int
-	seed   maphash.Seed
-	dups   map[string]int // rows repeating a ref, per table
-	seen   map[string]bool
-	tc     *checkTable
-	dec    []byte
-	dec2   []byte
+	t    *TargetModel
+	r    *Reader
+	res  *CheckResult
+	idx  map[reasonKey]int
+	seed maphash.Seed
+	dups map[string]int // rows repeating a ref, per table
+	seen map[string]bool
+	tc   *checkTable
+	dec  []byte
+	dec2 []byte
 	// techPreview: unknown columns are dropped at load, not refused
 	techPreview bool
 	dropped     map[string]int

@@ -266,12 +266,12 @@ func (t *TargetModel) NeedsColumn(table, column string) bool {
 }
 
 // The era rules.
-func (t *TargetModel) StrictSchema() bool      { return t.Schema <= strictSchemaUpTo }
-func (t *TargetModel) OldManifest() bool       { return t.Schema <= oldManifestUpTo }
-func (t *TargetModel) CreatesTables() bool     { return t.Schema >= genericUpgradeFrom }
-func (t *TargetModel) LegacySpaces() bool      { return t.Schema < modernSpacesFrom }
-func (t *TargetModel) RefFirst() bool          { return t.Schema < refAnywhereFrom }
-func (t *TargetModel) ParsesCTimes() bool      { return t.Schema >= ctimesFrom }
+func (t *TargetModel) StrictSchema() bool       { return t.Schema <= strictSchemaUpTo }
+func (t *TargetModel) OldManifest() bool        { return t.Schema <= oldManifestUpTo }
+func (t *TargetModel) CreatesTables() bool      { return t.Schema >= genericUpgradeFrom }
+func (t *TargetModel) LegacySpaces() bool       { return t.Schema < modernSpacesFrom }
+func (t *TargetModel) RefFirst() bool           { return t.Schema < refAnywhereFrom }
+func (t *TargetModel) ParsesCTimes() bool       { return t.Schema >= ctimesFrom }
 func (t *TargetModel) UnknownColumnFatal() bool { return t.Schema >= strictColumnsFrom }
 
 // acceptsSchema reports whether a <= 5.5 target accepts a database of

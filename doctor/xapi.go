@@ -81,6 +81,10 @@ func (d *diag) statedb(ctx context.Context) error {
 		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the inventory names no known release to compare with", loc.Loads, cur.SchemaMajor, cur.SchemaMinor)
 		return nil
 	}
+	if !tgt.SchemaKnown() {
+		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the schema of %s is not known (no xapi source gives it): compare with a database its xapi wrote", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, tgt.Name)
+		return nil
+	}
 	pp := &patchPlan{target: *tgt}
 	writers := releaseNames(release.ForSchema(cur.SchemaMinor))
 	switch {

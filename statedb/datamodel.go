@@ -30,11 +30,12 @@ type dmFile struct {
 			Name  string   `json:"name"`
 			Spans [][2]int `json:"spans"`
 			V     []struct {
-				From    int     `json:"from"`
-				Type    string  `json:"type"`
-				Default *string `json:"default"`
-				Empty   string  `json:"empty"`
-				Persist bool    `json:"persist"`
+				From     int     `json:"from"`
+				Type     string  `json:"type"`
+				Default  *string `json:"default"`
+				Empty    string  `json:"empty"`
+				Persist  bool    `json:"persist"`
+				Relation bool    `json:"relation"`
 			} `json:"v"`
 		} `json:"columns"`
 	} `json:"tables"`
@@ -58,6 +59,10 @@ type Column struct {
 	Default *string `json:"default"`
 	Empty   string  `json:"empty"` // what xapi writes for an unset value
 	Persist bool    `json:"persist"`
+	// Relation: one end of a datamodel relation (all_relations). The
+	// "many" side is never read from the row: up to 6.0 it is looked up
+	// in the other table (Db_cache read_set_ref), later regenerated.
+	Relation bool `json:"relation"`
 }
 
 // Table is one table of the datamodel of one schema.
@@ -169,7 +174,7 @@ func DatamodelAt(minor int) (*Datamodel, error) {
 			col := Column{Name: c.Name}
 			for _, v := range c.V {
 				if v.From <= at {
-					col.Type, col.Default, col.Empty, col.Persist = v.Type, v.Default, v.Empty, v.Persist
+					col.Type, col.Default, col.Empty, col.Persist, col.Relation = v.Type, v.Default, v.Empty, v.Persist, v.Relation
 				}
 			}
 			tb.Columns = append(tb.Columns, col)

@@ -40,6 +40,8 @@ type PatchOptions struct {
 	// raises generation_count to it when it is higher: lowering it would
 	// hand xapi's choice to a competitor with a generation in between.
 	Generation int64
+	// Reader bounds what is read (--max-size).
+	Reader Options
 }
 
 // TableDrop is a table the target does not know.
@@ -112,6 +114,7 @@ type Patch struct {
 	srcLegacy   bool              // the source's xapi reads without %.
 	dstLegacy   bool
 	acceptLossy bool
+	reader      Options
 }
 
 // Empty reports whether the database already is as requested.
@@ -182,6 +185,7 @@ func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
 		srcLegacy:      src.SchemaMinor < modernSpacesFrom,
 		dstLegacy:      tm.LegacySpaces(),
 		acceptLossy:    o.DropData,
+		reader:         o.Reader,
 	}
 	if p.ToReleases == nil {
 		p.ToReleases = []string{}
@@ -426,7 +430,7 @@ func (p *Patch) planManifest(src *Summary, t Target) error {
 // Apply streams src (which must be the database the plan was made from)
 // through the patch to dst, uncompressed.
 func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
-	r, err := NewReader(src)
+	r, err := NewReaderOptions(src, p.reader)
 	if err != nil {
 		return err
 	}

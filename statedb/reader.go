@@ -77,6 +77,48 @@ type Reader struct {
 // Options tune a Reader.
 type Options struct {
 	MaxElement int // bytes; DefaultMaxElement when 0
+	// MaxSize bounds the XML read (after gzip): a larger input is refused
+	// with a SyntaxError instead of being read to its end. DefaultMaxSize
+	// when 0.
+	MaxSize int64
+}
+
+// DefaultMaxSize is 4 GiB of XML: xapi itself holds the whole database in
+// memory, a real one is a few hundred MB at most; a gzip stream that
+// expands beyond is a bomb or a broken file.
+const DefaultMaxSize = 4 << 30
+
+// ErrTooLarge is matched (errors.Is) by the error of an input over MaxSize.
+var ErrTooLarge = errors.New("input larger than the size limit")
+
+// capped returns at most max bytes of r, then an error.
+type capped struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// one byte more tells an input of exactly max bytes from a bigger one
+		var b [1]byte
+		for range 100 {
+			n, err := c.r.Read(b[:])
+			if n > 0 {
+				return 0, fmt.Errorf("%w: more than %d bytes of XML (raise it with --max-size)", ErrTooLarge, c.max)
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		return 0, io.ErrNoProgress
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 var (
@@ -113,6 +155,10 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	if o.MaxElement <= 0 {
 		o.MaxElement = DefaultMaxElement
 	}
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	src = &capped{r: src, left: o.MaxSize, max: o.MaxSize}
 	// A UTF-8 byte order mark before <?xml: xmlm (xapi's parser) skips it,
 	// so it is skipped here too; offsets still count it.
 	bom := make([]byte, 3)

@@ -249,17 +249,20 @@ func (t *TargetModel) Default(table, column string) (v string, ok bool) {
 // NeedsColumn reports whether a row without column stops or breaks the
 // target: any column without a default from 5.6 on; up to 5.5 (no
 // defaults filled at all) a persistent one — non-persistent fields are
-// reset at start (blow_away_non_persistent_fields).
+// reset at start (blow_away_non_persistent_fields). The many side of a
+// relation is never needed.
 func (t *TargetModel) NeedsColumn(table, column string) bool {
-	if t.Schema < genericUpgradeFrom {
-		if t.Datamodel != nil {
-			if tb := t.Datamodel.Table(table); tb != nil {
-				if c := tb.Column(column); c != nil && !c.Persist {
-					return false
-				}
-			}
+	var c *Column
+	if t.Datamodel != nil {
+		if tb := t.Datamodel.Table(table); tb != nil {
+			c = tb.Column(column)
 		}
-		return true
+	}
+	if c != nil && c.Type == "setref" && c.Relation {
+		return false // the many side of a relation: never read from the row
+	}
+	if t.Schema < genericUpgradeFrom {
+		return c == nil || c.Persist
 	}
 	_, ok := t.Default(table, column)
 	return !ok

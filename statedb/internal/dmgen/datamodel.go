@@ -18,6 +18,10 @@ type Column struct {
 	Empty   string  // what xapi writes for an unset value of the type
 	Persist bool
 	Release string // first release the field was published in ("" unknown)
+	// Relation: a field named in all_relations. Up to 6.0 the "many" side
+	// of a relation is read from the other table (Db_cache read_set_ref),
+	// later regenerated at start: a row never needs it.
+	Relation bool
 }
 
 // Table is one datamodel object.
@@ -213,6 +217,32 @@ func buildModel(ev *evaluator, dm *vModule) (*Model, error) {
 			m.Schema = int(n)
 		}
 	}
+	related := map[[2]string]bool{}
+	if t, ok := ev.lookupVar(dm.env, "all_relations"); ok {
+		rels, ok := ev.force(t).(vList)
+		if !ok {
+			ev.warnf("all_relations is not a list")
+		}
+		for _, r := range rels {
+			pair, ok := r.(vTuple)
+			if !ok || len(pair) != 2 {
+				ev.warnf("all_relations: an element is not a pair (%s)", describe(r))
+				continue
+			}
+			for _, end := range pair {
+				e, ok := end.(vTuple)
+				if !ok || len(e) != 2 {
+					ev.warnf("all_relations: an end is not (class, field) (%s)", describe(end))
+					continue
+				}
+				cls, ok1 := e[0].(vStr)
+				fld, ok2 := e[1].(vStr)
+				if ok1 && ok2 {
+					related[[2]string{string(cls), string(fld)}] = true
+				}
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, x := range all {
 		o, ok := objectOf(x)
@@ -230,7 +260,7 @@ func buildModel(ev *evaluator, dm *vModule) (*Model, error) {
 		tb.Columns = append(tb.Columns, Column{Name: "_ref", Type: "string", Persist: true, Release: o.release})
 		cols := map[string]bool{"_ref": true}
 		for _, f := range fields {
-			c := Column{Name: strings.Join(f.name, "__"), Persist: f.persist, Release: f.release}
+			c := Column{Name: strings.Join(f.name, "__"), Persist: f.persist, Release: f.release, Relation: related[[2]string{o.name, strings.Join(f.name, "__")}]}
 			if cols[c.Name] {
 				continue // a field given twice: the schema has one column
 			}

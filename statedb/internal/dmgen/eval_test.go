@@ -64,6 +64,7 @@ let vm =
 let event = { name = "event"; contents = [ field ~ty:Int "id" "id" ]; persist = PersistNothing }
 
 let all_system = [ vm; event ]
+let all_relations = [ ((_vm, "parent"), (_vm, "snapshots")) ]
 `
 
 func TestEvalToyDatamodel(t *testing.T) {
@@ -97,10 +98,10 @@ func TestEvalToyDatamodel(t *testing.T) {
 			{Name: "name__description", Type: "string", Default: s(""), Persist: true},
 			{Name: "name__label", Type: "string", Default: s(""), Persist: true},
 			{Name: "other_config", Type: "map", Default: s(`(('k' 'v\'q'))`), Empty: "()", Persist: true, Release: "george"},
-			{Name: "parent", Type: "ref", Default: s("OpaqueRef:NULL"), Empty: "OpaqueRef:NULL", Persist: true},
+			{Name: "parent", Type: "ref", Default: s("OpaqueRef:NULL"), Empty: "OpaqueRef:NULL", Persist: true, Relation: true},
 			{Name: "power_state", Type: "enum", Default: s("Halted"), Empty: "Halted", Persist: true},
 			{Name: "shadow", Type: "float", Default: s("1."), Empty: "0.", Persist: true},
-			{Name: "snapshots", Type: "setref", Empty: "()", Persist: true},
+			{Name: "snapshots", Type: "setref", Empty: "()", Persist: true, Relation: true},
 			{Name: "uuid", Type: "string", Persist: true},
 			{Name: "when", Type: "datetime", Default: s("19700101T00:00:00Z"), Empty: "19700101T00:00:00Z", Persist: true},
 		}},

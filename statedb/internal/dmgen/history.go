@@ -50,11 +50,12 @@ type ColumnSpans struct {
 // ColumnVer is a column's type, default, empty value and persistence from
 // schema From on.
 type ColumnVer struct {
-	From    int     `json:"from"`
-	Type    string  `json:"type"`
-	Default *string `json:"default,omitempty"`
-	Empty   string  `json:"empty"`
-	Persist bool    `json:"persist"`
+	From     int     `json:"from"`
+	Type     string  `json:"type"`
+	Default  *string `json:"default,omitempty"`
+	Empty    string  `json:"empty"`
+	Persist  bool    `json:"persist"`
+	Relation bool    `json:"relation,omitempty"`
 }
 
 // Versioned is a table attribute from schema From on.
@@ -447,7 +448,7 @@ func spans(samples []Sample) []TableSpans {
 					present[k] = make([]bool, len(samples))
 				}
 				present[k][i] = true
-				v := ColumnVer{From: s.Schema, Type: c.Type, Default: c.Default, Empty: c.Empty, Persist: c.Persist}
+				v := ColumnVer{From: s.Schema, Type: c.Type, Default: c.Default, Empty: c.Empty, Persist: c.Persist, Relation: c.Relation}
 				if n := len(cs.V); n == 0 || !sameVer(cs.V[n-1], v) {
 					cs.V = append(cs.V, v)
 				}
@@ -493,7 +494,7 @@ func spans(samples []Sample) []TableSpans {
 }
 
 func sameVer(a, b ColumnVer) bool {
-	if a.Type != b.Type || a.Empty != b.Empty || a.Persist != b.Persist || (a.Default == nil) != (b.Default == nil) {
+	if a.Type != b.Type || a.Empty != b.Empty || a.Persist != b.Persist || a.Relation != b.Relation || (a.Default == nil) != (b.Default == nil) {
 		return false
 	}
 	return a.Default == nil || *a.Default == *b.Default

@@ -63,7 +63,7 @@ func Check(src io.Reader, t *TargetModel, o CheckOptions) (*CheckResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{t: t, r: r, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]int{}, dups: map[string]int{}}
+	c := &checker{t: t, r: r, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]*int{}, dups: map[string]int{}}
 	c.manifest()
 	if err := c.stream(); err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ type checker struct {
 	dec2 []byte
 	// techPreview: unknown columns are dropped at load, not refused
 	techPreview bool
-	dropped     map[string]int
+	dropped     map[string]*int
 }
 
 type checkTable struct {
@@ -118,6 +118,15 @@ type checkLayout struct {
 	setMap   []byte // per attribute: 's' set, 'm' map, 0 other
 	missing  []string
 	refFirst bool
+	// reasons already made for every row of this layout (unknown and
+	// missing columns, ref not first), by index in the result: a row of
+	// the layout only counts, without looking the reason up again
+	unknownIdx []int // per attribute, -1: not (yet) a reason
+	missingIdx []int // per missing column
+	refIdx     int
+	// per attribute, the count of an unknown column the target keeps or
+	// drops without failing (nil: not one, or past MaxReasons)
+	dropped []*int
 }
 
 func (l *checkLayout) matches(attrs []Attr) bool {
@@ -132,17 +141,19 @@ func (l *checkLayout) matches(attrs []Attr) bool {
 	return true
 }
 
-func (c *checker) add(code, table, column string, where *Place) {
+// add counts one more occurrence of a reason (a row, with where) and
+// returns its index in the result, -1 when it is not listed.
+func (c *checker) add(code, table, column string, where *Place) int {
 	k := reasonKey{code, table, column}
 	if i, ok := c.idx[k]; ok {
 		if where != nil {
 			c.res.Reasons[i].Rows++
 		}
-		return
+		return i
 	}
 	if len(c.idx) >= MaxReasons {
 		c.res.Unlisted++
-		return
+		return -1
 	}
 	rule, _ := ruleFor(code, c.t.Schema)
 	rs := Reason{Code: code, Table: table, Column: column, Rule: rule}
@@ -152,6 +163,17 @@ func (c *checker) add(code, table, column string, where *Place) {
 	}
 	c.idx[k] = len(c.res.Reasons)
 	c.res.Reasons = append(c.res.Reasons, rs)
+	return len(c.res.Reasons) - 1
+}
+
+// count adds one row to the reason at *idx, making it (with where) the
+// first time.
+func (c *checker) count(idx *int, code, table, column string, where func() *Place) {
+	if *idx >= 0 {
+		c.res.Reasons[*idx].Rows++
+		return
+	}
+	*idx = c.add(code, table, column, where())
 }
 
 func (c *checker) note(format string, a ...any) {
@@ -230,7 +252,7 @@ func (c *checker) stream() error {
 				}
 			}
 			if tc.refsCap {
-				c.note("table %s has more than %d rows: duplicate refs were looked for in the first %d only", tc.name, maxRefHashes, maxRefHashes)
+				c.note("table %s has more than %d rows: duplicate refs were looked for in the first %d only", tc.name, MaxRefHashes, MaxRefHashes)
 			}
 			c.tc = nil
 		}
@@ -258,7 +280,7 @@ func (c *checker) row(row *Row) {
 		h := maphash.Bytes(c.seed, ref)
 		if _, dup := tc.refs[h]; dup {
 			c.dups[tc.name]++
-		} else if len(tc.refs) >= maxRefHashes {
+		} else if len(tc.refs) >= MaxRefHashes {
 			tc.refsCap, tc.refs = true, nil
 		} else {
 			tc.refs[h] = struct{}{}
@@ -270,10 +292,10 @@ func (c *checker) row(row *Row) {
 	}
 	lay := &tc.lay
 	if !lay.refFirst && c.t.RefFirst() {
-		c.add("ref-not-first", tc.name, "", place())
+		c.count(&lay.refIdx, "ref-not-first", tc.name, "", place)
 	}
-	for _, m := range lay.missing {
-		c.add("missing-column", tc.name, m, place())
+	for i, m := range lay.missing {
+		c.count(&lay.missingIdx[i], "missing-column", tc.name, m, place)
 	}
 	legacy := c.t.LegacySpaces()
 	for i, a := range attrs {
@@ -286,12 +308,10 @@ func (c *checker) row(row *Row) {
 			}
 			continue
 		case kUnknown:
-			if c.techPreview {
-				c.dropped[tc.name+"."+string(a.Name)]++
-			} else if c.t.UnknownColumnFatal() {
-				c.add("unknown-column", tc.name, string(a.Name), place())
-			} else {
-				c.dropped[tc.name+"."+string(a.Name)]++
+			if p := lay.dropped[i]; p != nil {
+				*p++
+			} else if c.t.UnknownColumnFatal() && !c.techPreview {
+				c.count(&lay.unknownIdx[i], "unknown-column", tc.name, string(a.Name), place)
 			}
 			continue
 		}
@@ -330,6 +350,7 @@ func (c *checker) rebuild(attrs []Attr) {
 	tc := c.tc
 	l := &tc.lay
 	l.names, l.kinds, l.setMap, l.missing = l.names[:0], l.kinds[:0], l.setMap[:0], l.missing[:0]
+	l.unknownIdx, l.missingIdx, l.refIdx, l.dropped = l.unknownIdx[:0], l.missingIdx[:0], -1, l.dropped[:0]
 	l.refFirst = len(attrs) > 0 && string(attrs[0].Name) == "ref"
 	has := map[string]bool{}
 	for _, a := range attrs {
@@ -358,8 +379,18 @@ func (c *checker) rebuild(attrs []Attr) {
 				}
 			}
 		}
+		var dropped *int
+		if k == kUnknown && (!c.t.UnknownColumnFatal() || c.techPreview) {
+			key := tc.name + "." + name
+			if dropped = c.dropped[key]; dropped == nil && len(c.dropped) < MaxReasons {
+				dropped = new(int)
+				c.dropped[key] = dropped
+			}
+		}
 		l.kinds = append(l.kinds, k)
 		l.setMap = append(l.setMap, sm)
+		l.unknownIdx = append(l.unknownIdx, -1)
+		l.dropped = append(l.dropped, dropped)
 	}
 	if tc.cols.Names != nil {
 		for name := range tc.cols.Names {
@@ -368,6 +399,9 @@ func (c *checker) rebuild(attrs []Attr) {
 			}
 		}
 		sort.Strings(l.missing)
+		for range l.missing {
+			l.missingIdx = append(l.missingIdx, -1)
+		}
 	}
 }
 
@@ -485,10 +519,10 @@ func (c *checker) message(r *Reason) string {
 // file with more is not one (and each costs memory).
 const MaxTables = 10000
 
-// maxRefHashes bounds the ref hashes kept per table to find duplicate refs
-// (8 bytes each plus the map's overhead: about 80 MB at most). A real table
+// MaxRefHashes bounds the ref hashes kept per table to find duplicate refs
+// (8 bytes each plus the map's overhead: about 30 MB at most). A real table
 // has at most a few hundred thousand rows.
-const maxRefHashes = 4 << 20
+const MaxRefHashes = 1 << 20
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 

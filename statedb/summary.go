@@ -56,7 +56,7 @@ type Summary struct {
 	// this package accepts it (Reader.Problems), for `statedb show`.
 	Problems []string `json:"problems"`
 	// RefsNotChecked lists tables with more rows than duplicate refs are
-	// looked for in (maxRefHashes).
+	// looked for in (MaxRefHashes).
 	RefsNotChecked []string
 }
 
@@ -127,7 +127,7 @@ func (l *layout) matches(attrs []Attr) bool {
 	return true
 }
 
-func (l *layout) rebuild(attrs []Attr, counts map[string]*colCount) error {
+func (l *layout) rebuild(attrs []Attr, counts map[string]*colCount, total *int) error {
 	l.names, l.counters = l.names[:0], l.counters[:0]
 	for _, a := range attrs {
 		l.names = append(l.names, bytes.Clone(a.Name))
@@ -135,10 +135,14 @@ func (l *layout) rebuild(attrs []Attr, counts map[string]*colCount) error {
 		if !isRowAttr(a.Name) {
 			if p = counts[string(a.Name)]; p == nil {
 				if len(counts) >= MaxColumns {
-					return fmt.Errorf("more than %d columns: not a xapi database", MaxColumns)
+					return fmt.Errorf("more than %d columns in one table: not a xapi database", MaxColumns)
+				}
+				if *total >= MaxColumnsTotal {
+					return fmt.Errorf("more than %d columns in all: not a xapi database", MaxColumnsTotal)
 				}
 				p = new(colCount)
 				counts[string(a.Name)] = p
+				*total++
 			}
 		}
 		l.counters = append(l.counters, p)
@@ -147,12 +151,16 @@ func (l *layout) rebuild(attrs []Attr, counts map[string]*colCount) error {
 }
 
 // MaxColumns bounds the distinct columns of one table (xapi's largest has
-// about 150): each costs memory.
-const MaxColumns = 10000
+// about 150), MaxColumnsTotal those of all tables (xapi has about 1000):
+// each costs memory.
+const (
+	MaxColumns      = 10000
+	MaxColumnsTotal = 100000
+)
 
 // Scan reads a whole database and summarises it. Memory is proportional to
 // the number of distinct tables and columns plus 8 bytes of hash per row of
-// the largest table (to find duplicate refs, up to maxRefHashes rows), not
+// the largest table (to find duplicate refs, up to MaxRefHashes rows), not
 // to the file size.
 func Scan(src io.Reader) (*Summary, error) { return ScanOptions(src, Options{}) }
 
@@ -180,6 +188,7 @@ func ScanOptions(src io.Reader, o Options) (*Summary, error) {
 		dec     []byte
 		unp     []byte
 		refsCap bool
+		total   int // distinct columns of all tables
 	)
 	seen := map[string]bool{}
 	for {
@@ -214,7 +223,7 @@ func ScanOptions(src io.Reader, o Options) (*Summary, error) {
 					if len(cur.DuplicateRefs) < maxDuplicateList {
 						cur.DuplicateRefs = append(cur.DuplicateRefs, string(ref))
 					}
-				} else if len(refs) >= maxRefHashes {
+				} else if len(refs) >= MaxRefHashes {
 					refs, refsCap = nil, true
 					s.RefsNotChecked = append(s.RefsNotChecked, cur.Name)
 				} else {
@@ -223,7 +232,7 @@ func ScanOptions(src io.Reader, o Options) (*Summary, error) {
 			}
 			attrs := ev.Row.Attrs
 			if !lay.matches(attrs) {
-				if err := lay.rebuild(attrs, counts); err != nil {
+				if err := lay.rebuild(attrs, counts, &total); err != nil {
 					return nil, &SyntaxError{Offset: ev.Row.Offset, Compressed: s.Compressed, Table: cur.Name, Row: ev.Row.N, Ref: string(ref), Msg: err.Error()}
 				}
 			}

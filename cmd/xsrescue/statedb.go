@@ -172,7 +172,7 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	doc.Problems = append(doc.Problems, s.Problems...)
 	doc.Tables = make([]statedbTable, 0, len(s.Tables))
 	for _, t := range s.RefsNotChecked {
-		doc.Problems = append(doc.Problems, fmt.Sprintf("table %s has more rows than duplicate refs are looked for in (the first 4194304)", t))
+		doc.Problems = append(doc.Problems, fmt.Sprintf("table %s has more rows than duplicate refs are looked for in (the first %d)", t, statedb.MaxRefHashes))
 	}
 	for _, t := range s.Tables {
 		if n := t.Duplicates; n > 0 {

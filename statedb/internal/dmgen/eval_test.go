@@ -136,3 +136,15 @@ func TestOCamlFloat(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEval: whatever the source, lexing, parsing and evaluating a
+// datamodel file ends with a model or an error, never a panic or a hang.
+func FuzzEval(f *testing.F) {
+	for _, s := range []string{toyTypes, toyCommon, toyDatamodel, "let rec f x = f x\nlet all_system = [ f 1 ]", "let all_system = (* unterminated", `let x = "\`, "let all_system = [ create_obj ~name:1 ~contents:() ]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		paths := map[string]string{"Datamodel": "ocaml/idl/datamodel.ml"}
+		evalModules(paths, func(string) (string, bool, error) { return src, true, nil }, "fuzz")
+	})
+}

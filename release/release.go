@@ -1,7 +1,9 @@
 // Package release is the one table of XenServer releases in the code base:
 // product version, platform version, xapi database schema and codename.
-// Sources: design/xenserver.md §2.4 (schema per release) and §4.1 (version
-// values); entries whose value has no public source carry Verified=false.
+// Sources: xen-api's datamodel_common.ml schema constants, checked at the
+// release tags (docs/statedb.md), and the installers' version values
+// (docs/version.md); entries whose value has no public source carry
+// Verified=false.
 package release
 
 import (

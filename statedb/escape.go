@@ -9,7 +9,7 @@ import (
 )
 
 // The three encoding layers of a column value, innermost first
-// (design/xenserver.md §1.4): S-expression quoting (sexpr.go), xapi's
+// (docs/statedb.md, "Format"): S-expression quoting (sexpr.go), xapi's
 // Xml_spaces protection, and XML attribute escaping.
 
 // UnescapeXML decodes the XML layer of an attribute value: the five

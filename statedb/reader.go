@@ -2,8 +2,8 @@
 // (state.db) without loading it into memory: a streaming tokenizer, the three
 // value encodings, both manifest forms, gzip, the side files that decide
 // which file xapi loads, and patch plans that make an older xapi accept a
-// database written by a newer one. Facts and sources: docs/statedb.md and
-// design/xenserver.md §1–§2.
+// database written by a newer one, and the check of what a target xapi
+// would refuse. Facts and their xen-api sources: docs/statedb.md.
 package statedb
 
 import (
@@ -276,7 +276,7 @@ func (r *Reader) prolog() error {
 }
 
 // pair reads a <pair>. valueFirst reports the attribute order xapi's reader
-// refuses (xenserver.md §1.2: it matches [key; value] in that order); the
+// refuses (db_xml.ml From.cache: it matches [key; value] in that order); the
 // pair is still read, as a patch rewrites it key first.
 func (s *scanner) pair() (p Pair, valueFirst bool, err error) {
 	var haveK, haveV bool

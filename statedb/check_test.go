@@ -282,3 +282,19 @@ func ExampleCheck() {
 	// manifest-missing-key: manifest key installation_uuid is missing: the target needs all 12 pairs of the old manifest
 	// manifest-missing-key: manifest key control_domain_uuid is missing: the target needs all 12 pairs of the old manifest
 }
+
+// TestReleaseSchemasSampled: the release table and the datamodel history
+// agree: every schema a release ships has a sample of its own.
+func TestReleaseSchemasSampled(t *testing.T) {
+	for _, r := range release.All() {
+		if !r.SchemaKnown() {
+			continue
+		}
+		for _, s := range append([]int{r.Schema}, r.Schemas...) {
+			d, err := statedb.DatamodelAt(s)
+			if err != nil || !d.Exact() {
+				t.Errorf("%s: schema %d has no sample of its own (%v)", r.Name, s, err)
+			}
+		}
+	}
+}

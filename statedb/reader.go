@@ -254,10 +254,11 @@ func (r *Reader) prolog() error {
 			if err != nil {
 				return err
 			}
-			// xapi looks keys up with List.assoc, which takes the first:
-			// a second one would be shown but never used.
+			// xapi prepends each pair to a list and looks keys up with
+			// List.assoc (db_xml.ml From.cache, From.database): it uses the
+			// last one in the file, show would print another.
 			if _, dup := r.manifest.Get(p.Key); dup {
-				return s.errorf(mOff, "manifest: key %s appears twice (xapi would use only the first)", p.Key)
+				return s.errorf(mOff, "manifest: key %s appears twice (xapi would use only the last)", p.Key)
 			}
 			r.manifest.Pairs = append(r.manifest.Pairs, p)
 			if valueFirst {

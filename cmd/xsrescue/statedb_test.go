@@ -454,7 +454,7 @@ func TestStatedbDisk(t *testing.T) {
 		t.Fatalf("show: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI("statedb", "check", "--disk", img, "--for-release", "5.0")
-	if code != 4 || !strings.Contains(out, "[schema-mismatch]") || !strings.Contains(out, "[unknown-table] table subject") {
+	if code != 4 || !strings.Contains(out, "[schema-mismatch]") || !strings.Contains(out, "- table subject (0 rows) is unknown") {
 		t.Fatalf("check: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI("statedb", "patch", "--disk", img, "--to-release", "5.0", "--drop-data", "--dry-run")

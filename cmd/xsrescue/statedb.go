@@ -73,6 +73,7 @@ type statedbShowDoc struct {
 	ManifestForm  string             `json:"manifest_form"`
 	Manifest      map[string]string  `json:"manifest"`
 	Releases      []string           `json:"releases"`
+	ReleaseNames  []string           `json:"release_names"`
 	SpaceEncoding *string            `json:"space_encoding"`
 	Tables        []statedbTable     `json:"tables"`
 	SideFiles     []statedb.SideFile `json:"side_files"`
@@ -155,9 +156,10 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	if s.SpaceEncoding != "" {
 		doc.SpaceEncoding = &s.SpaceEncoding
 	}
-	doc.Releases = []string{}
+	doc.Releases, doc.ReleaseNames = []string{}, []string{}
 	for _, r := range release.ForSchema(s.SchemaMinor) {
 		doc.Releases = append(doc.Releases, strings.TrimSuffix(r.Product, ".0"))
+		doc.ReleaseNames = append(doc.ReleaseNames, r.Name)
 	}
 	if len(doc.Releases) == 0 {
 		doc.Problems = append(doc.Problems, fmt.Sprintf("no release in the release table writes schema 5.%d", s.SchemaMinor))
@@ -210,8 +212,8 @@ func printStatedbShow(w io.Writer, d *statedbShowDoc) error {
 	}
 	fmt.Fprintf(w, "  size %d bytes (%s, %d bytes of XML)\n", d.Size, form, d.XMLBytes)
 	rels := "no known release"
-	if len(d.Releases) > 0 {
-		rels = "XenServer " + strings.Join(d.Releases, ", ")
+	if len(d.ReleaseNames) > 0 {
+		rels = strings.Join(d.ReleaseNames, ", ")
 	}
 	fmt.Fprintf(w, "  schema %d.%d: written by %s\n", d.SchemaMajor, d.SchemaMinor, rels)
 	enc := "no value with a space"

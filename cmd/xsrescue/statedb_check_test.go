@@ -70,6 +70,10 @@ func TestStatedbCheck(t *testing.T) {
 	if code != 4 || !strings.Contains(out, "DOES NOT LOAD") || !strings.Contains(out, "[unknown-table] rule: xen-api 277c852834") || !strings.Contains(out, "like "+fresh71) {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
+	// show names releases as the release table does, as check does
+	if code, out, _ := runCLI("statedb", "show", db82); code != 0 || !strings.Contains(out, "schema 5.603: written by Citrix Hypervisor 8.2 CU1") {
+		t.Errorf("show:\n%s", out)
+	}
 	// its own release loads it
 	if code, out, errOut := runCLI("statedb", "check", fresh71, "--for-release", "7.1"); code != 0 || !strings.Contains(out, "loads: xapi of schema 5.108 (XenServer 7.1) would load it") {
 		t.Errorf("own release: exit %d\n%s\n%s", code, out, errOut)

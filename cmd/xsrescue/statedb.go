@@ -82,62 +82,93 @@ type statedbShowDoc struct {
 	Problems      []string           `json:"problems"`
 }
 
+// statedbInput is the database a read-only statedb command reads: FILE as
+// given, or the file xapi loads inside --root/--disk (statedb.Locate).
+type statedbInput struct {
+	*os.File
+	Path string            // FILE, or "/"-rooted inside the root
+	Root *string           // nil for FILE
+	Loc  *statedb.Location // nil for FILE
+	Size int64
+	tgt  *target.Target
+}
+
+func (in *statedbInput) Close() {
+	in.File.Close()
+	if in.tgt != nil {
+		in.tgt.Close()
+	}
+}
+
+func openStatedbInput(ctx context.Context, cmd *cli.Command, verb string, a []string) (*statedbInput, error) {
+	in := &statedbInput{}
+	var err error
+	switch {
+	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
+		return nil, usageError{fmt.Errorf("statedb %s: give FILE or --root/--disk, not both", verb)}
+	case len(a) == 1:
+		if in.File, err = os.Open(a[0]); err != nil {
+			return nil, xerr.Invalid(err)
+		}
+		in.Path = a[0]
+	case cmd.String("root") == "" && cmd.String("disk") == "":
+		return nil, usageError{fmt.Errorf("statedb %s: give FILE, --root DIR or --disk DISK", verb)}
+	default:
+		if in.tgt, err = openTarget(ctx, cmd, false); err != nil {
+			return nil, err
+		}
+		if in.Loc, err = statedb.Locate(in.tgt.Root); err != nil {
+			in.tgt.Close()
+			return nil, xerr.Invalid(err)
+		}
+		if in.Loc.Loads == "" {
+			in.tgt.Close()
+			return nil, xerr.Invalidf("%s: no xapi database: %s", in.tgt.Name(), in.Loc.Reason)
+		}
+		dir := in.tgt.Root.Dir()
+		in.Root, in.Path = &dir, "/"+in.Loc.Loads
+		if in.File, err = in.tgt.Root.Open(in.Loc.Loads); err != nil {
+			in.tgt.Close()
+			return nil, err
+		}
+	}
+	if st, err := in.Stat(); err == nil {
+		in.Size = st.Size()
+	}
+	return in, nil
+}
+
 func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	a, err := args(cmd, 0, 1)
 	if err != nil {
 		return err
 	}
-	doc := statedbShowDoc{SideFiles: []statedb.SideFile{}, Problems: []string{}}
-	var f *os.File
-	switch {
-	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
-		return usageError{fmt.Errorf("statedb show: give FILE or --root/--disk, not both")}
-	case len(a) == 1:
-		if f, err = os.Open(a[0]); err != nil {
-			return xerr.Invalid(err)
-		}
-		doc.Path = a[0]
+	ro, err := readOptions(cmd)
+	if err != nil {
+		return err
+	}
+	in, err := openStatedbInput(ctx, cmd, "show", a)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	doc := statedbShowDoc{Path: in.Path, Root: in.Root, Size: in.Size, SideFiles: []statedb.SideFile{}, Problems: []string{}}
+	if in.Loc == nil {
 		doc.Reason = "a plain file: which file xapi loads is decided inside a root (use --root or --disk)"
-		if g, err := os.ReadFile(a[0] + statedb.GenSuffix); err == nil {
-			sf := statedb.SideFile{Path: a[0] + statedb.GenSuffix, Role: "generation", Size: int64(len(g))}
+		if g, err := os.ReadFile(in.Path + statedb.GenSuffix); err == nil {
+			sf := statedb.SideFile{Path: in.Path + statedb.GenSuffix, Role: "generation", Size: int64(len(g))}
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(g)), 10, 64); err == nil {
 				sf.Generation = &n
 			}
 			doc.SideFiles = append(doc.SideFiles, sf)
 		}
-	default:
-		tgt, err := openTarget(ctx, cmd, false)
-		if err != nil {
-			return err
-		}
-		defer tgt.Close()
-		loc, err := statedb.Locate(tgt.Root)
-		if err != nil {
-			return xerr.Invalid(err)
-		}
-		dir := tgt.Root.Dir()
-		doc.Root, doc.SideFiles, doc.Reason = &dir, loc.Files, loc.Reason
+	} else {
+		doc.SideFiles, doc.Reason, doc.XapiLoads = in.Loc.Files, in.Loc.Reason, &doc.Path
 		for i := range doc.SideFiles {
 			doc.SideFiles[i].Path = "/" + doc.SideFiles[i].Path
 		}
-		if loc.Loads == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
-		}
-		doc.Path = "/" + loc.Loads
-		doc.XapiLoads = &doc.Path
-		if f, err = tgt.Root.Open(loc.Loads); err != nil {
-			return err
-		}
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil {
-		doc.Size = st.Size()
-	}
-	ro, err := readOptions(cmd)
-	if err != nil {
-		return err
-	}
-	s, err := statedb.ScanOptions(withProgress(cmd, f, doc.Size, "reading "+doc.Path), ro)
+	s, err := statedb.ScanOptions(withProgress(cmd, in, doc.Size, "reading "+doc.Path), ro)
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
@@ -692,43 +723,13 @@ func runStatedbCheck(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	doc := statedbCheckDoc{Target: newCheckTargetDoc(tm, choice)}
-	var f *os.File
-	switch {
-	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
-		return usageError{fmt.Errorf("statedb check: give FILE or --root/--disk, not both")}
-	case len(a) == 1:
-		if f, err = os.Open(a[0]); err != nil {
-			return xerr.Invalid(err)
-		}
-		doc.Path = a[0]
-	case cmd.String("root") == "" && cmd.String("disk") == "":
-		return usageError{fmt.Errorf("statedb check: give FILE, --root DIR or --disk DISK")}
-	default:
-		tgt, err := openTarget(ctx, cmd, false)
-		if err != nil {
-			return err
-		}
-		defer tgt.Close()
-		loc, err := statedb.Locate(tgt.Root)
-		if err != nil {
-			return xerr.Invalid(err)
-		}
-		if loc.Loads == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
-		}
-		dir := tgt.Root.Dir()
-		doc.Root, doc.Path = &dir, "/"+loc.Loads
-		if f, err = tgt.Root.Open(loc.Loads); err != nil {
-			return err
-		}
+	in, err := openStatedbInput(ctx, cmd, "check", a)
+	if err != nil {
+		return err
 	}
-	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
-	res, err := statedb.Check(withProgress(cmd, f, size, "checking "+doc.Path), tm, statedb.CheckOptions{Reader: ro})
+	defer in.Close()
+	doc := statedbCheckDoc{Path: in.Path, Root: in.Root, Target: newCheckTargetDoc(tm, choice)}
+	res, err := statedb.Check(withProgress(cmd, in, in.Size, "checking "+doc.Path), tm, statedb.CheckOptions{Reader: ro})
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}

@@ -67,9 +67,6 @@ func labelValue(lab map[string]labArg, name string) (value, bool) {
 }
 
 func fieldBuiltin(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
-	if len(pos) < 2 {
-		return nil, false
-	}
 	name, ok := pos[0].(vStr)
 	if !ok {
 		ev.warnf("%s: field with a name that is not a string (%s)", ev.file, describe(pos[0]))
@@ -128,18 +125,28 @@ func releaseOf(lab map[string]labArg) (release string, removed bool) {
 	return release, removed
 }
 
-func namespaceBuiltin(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
-	name, ok1 := labelValue(lab, "name")
+// nameAndContents reads the ~name and ~contents of namespace and
+// create_obj; done is false until both are given.
+func nameAndContents(ev *evaluator, lab map[string]labArg, what string) (name string, contents value, done bool, opaque value) {
+	n, ok1 := labelValue(lab, "name")
 	contents, ok2 := labelValue(lab, "contents")
 	if !ok1 || !ok2 {
-		return nil, false
+		return "", nil, false, nil
 	}
-	n, ok := name.(vStr)
+	s, ok := n.(vStr)
 	if !ok {
-		ev.warnf("%s: namespace with an opaque name", ev.file)
-		return vOpaque{"namespace"}, true
+		ev.warnf("%s: %s with an opaque name", ev.file, what)
+		return "", nil, true, vOpaque{what}
 	}
-	ns := &vNamespace{name: string(n), contents: contents}
+	return string(s), contents, true, nil
+}
+
+func namespaceBuiltin(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
+	name, contents, done, opaque := nameAndContents(ev, lab, "namespace")
+	if !done || opaque != nil {
+		return opaque, done
+	}
+	ns := &vNamespace{name: name, contents: contents}
 	if v, ok := labelValue(lab, "idempotent"); ok {
 		if b, ok := v.(vBool); ok {
 			ns.idempotent = bool(b)
@@ -149,17 +156,11 @@ func namespaceBuiltin(ev *evaluator, pos []value, lab map[string]labArg) (value,
 }
 
 func createObjBuiltin(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
-	name, ok1 := labelValue(lab, "name")
-	contents, ok2 := labelValue(lab, "contents")
-	if !ok1 || !ok2 {
-		return nil, false
+	name, contents, done, opaque := nameAndContents(ev, lab, "create_obj")
+	if !done || opaque != nil {
+		return opaque, done
 	}
-	n, ok := name.(vStr)
-	if !ok {
-		ev.warnf("%s: create_obj with an opaque name", ev.file)
-		return vOpaque{"create_obj"}, true
-	}
-	o := &vObject{name: string(n), contents: contents, file: ev.file}
+	o := &vObject{name: name, contents: contents, file: ev.file}
 	if v, ok := labelValue(lab, "persist"); ok {
 		if c, ok := v.(vConstr); ok {
 			o.persist = c.name
@@ -426,26 +427,17 @@ func init() {
 	builtins["Date.never"] = vStr(epoch)
 	builtins["Date.epoch"] = vStr(epoch)
 	builtins["Date.of_float"] = &vBuiltin{name: "Date.of_float", arity: 1, fn: func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		if f, ok := pos[0].(vFloat); ok && f == 0 {
 			return vStr(epoch), true
 		}
 		return vOpaque{"Date.of_float"}, true
 	}}
 	builtins["Int64.of_int"] = &vBuiltin{name: "Int64.of_int", arity: 1, fn: func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		return pos[0], true
 	}}
 	for _, op := range []string{"Int64.mul", "Int64.add", "Int64.sub", "Int64.div"} {
 		op := op
 		builtins[op] = &vBuiltin{name: op, arity: 2, fn: func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-			if len(pos) < 2 {
-				return nil, false
-			}
 			a, ok1 := pos[0].(vInt)
 			b, ok2 := pos[1].(vInt)
 			if !ok1 || !ok2 {
@@ -466,9 +458,6 @@ func init() {
 		}}
 	}
 	builtins["float_of_int"] = &vBuiltin{name: "float_of_int", arity: 1, fn: func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		if n, ok := pos[0].(vInt); ok {
 			return vFloat(n), true
 		}
@@ -477,9 +466,6 @@ func init() {
 	builtins["Int64.zero"] = vInt(0)
 	builtins["Ref.null"] = vStr("OpaqueRef:NULL")
 	builtins["Ref.string_of"] = &vBuiltin{name: "Ref.string_of", arity: 1, fn: func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		return pos[0], true
 	}}
 	builtins["Int64.one"] = vInt(1)

@@ -727,8 +727,10 @@ func (ev *evaluator) apply(fn value, args []arg, line int) value {
 			}
 			return ev.apply(r, rest, line)
 		}
-		if r, done := f.fn(ev, pos, lab); done {
-			return r
+		if len(pos) == f.arity || f.arity == 0 {
+			if r, done := f.fn(ev, pos, lab); done {
+				return r
+			}
 		}
 		return &vBuiltin{name: f.name, fn: f.fn, pos: pos, lab: lab, arity: f.arity}
 	case vConstr:
@@ -864,9 +866,6 @@ func init() {
 	}
 	list := func(v value) (vList, bool) { l, ok := v.(vList); return l, ok }
 	b("List.map", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		l, ok := list(pos[1])
 		if !ok {
 			return vOpaque{"List.map over an opaque list"}, true
@@ -878,9 +877,6 @@ func init() {
 		return out, true
 	})
 	b("List.mapi", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		l, ok := list(pos[1])
 		if !ok {
 			return vOpaque{"List.mapi over an opaque list"}, true
@@ -892,9 +888,6 @@ func init() {
 		return out, true
 	})
 	b("List.filter", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		l, ok := list(pos[1])
 		if !ok {
 			return vOpaque{"List.filter over an opaque list"}, true
@@ -912,9 +905,6 @@ func init() {
 		return out, true
 	})
 	concat := func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		l, ok := list(pos[0])
 		if !ok {
 			return vOpaque{"List.concat of an opaque list"}, true
@@ -932,16 +922,10 @@ func init() {
 	b("List.concat", 1, concat)
 	b("List.flatten", 1, concat)
 	b("List.concat_map", 2, func(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		m, _ := builtins["List.map"].(*vBuiltin).fn(ev, pos, lab)
 		return concat(ev, []value{m}, lab)
 	})
 	b("List.append", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		a, ok1 := list(pos[0])
 		c, ok2 := list(pos[1])
 		if !ok1 || !ok2 {
@@ -950,9 +934,6 @@ func init() {
 		return append(append(vList{}, a...), c...), true
 	})
 	b("List.rev", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		l, ok := list(pos[0])
 		if !ok {
 			return vOpaque{"List.rev"}, true
@@ -964,9 +945,6 @@ func init() {
 		return out, true
 	})
 	b("List.mem", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		l, ok := list(pos[1])
 		if !ok {
 			return vOpaque{"List.mem"}, true
@@ -983,9 +961,6 @@ func init() {
 		return vBool(false), true
 	})
 	b("List.find", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		l, ok := list(pos[1])
 		if !ok {
 			return vOpaque{"List.find"}, true
@@ -1002,9 +977,6 @@ func init() {
 		return vOpaque{"List.find: Not_found"}, true
 	})
 	b("List.length", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		l, ok := list(pos[0])
 		if !ok {
 			return vOpaque{"List.length"}, true
@@ -1012,9 +984,6 @@ func init() {
 		return vInt(len(l)), true
 	})
 	b("String.concat", 2, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 2 {
-			return nil, false
-		}
 		sep, ok := pos[0].(vStr)
 		l, ok2 := list(pos[1])
 		if !ok || !ok2 {
@@ -1033,9 +1002,6 @@ func init() {
 	for _, n := range []string{"String.lowercase", "String.lowercase_ascii", "String.uppercase", "String.uppercase_ascii", "String.capitalize", "String.capitalize_ascii"} {
 		n := n
 		b(n, 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-			if len(pos) < 1 {
-				return nil, false
-			}
 			s, ok := pos[0].(vStr)
 			if !ok {
 				return vOpaque{n}, true
@@ -1053,51 +1019,36 @@ func init() {
 		})
 	}
 	b("not", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		if v, ok := pos[0].(vBool); ok {
 			return !v, true
 		}
 		return vOpaque{"not"}, true
 	})
 	b("fst", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		if t, ok := pos[0].(vTuple); ok && len(t) == 2 {
 			return t[0], true
 		}
 		return vOpaque{"fst"}, true
 	})
 	b("snd", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		if t, ok := pos[0].(vTuple); ok && len(t) == 2 {
 			return t[1], true
 		}
 		return vOpaque{"snd"}, true
 	})
 	b("ref", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		return &vRef{pos[0]}, true
 	})
 	for _, n := range []string{"Printf.sprintf", "Printf.printf", "failwith", "raise", "invalid_arg", "ignore", "print_endline", "print_string", "prerr_endline"} {
 		n := n
 		b(n, -1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-			if len(pos) < 1 {
-				return nil, false
-			}
 			return vOpaque{n}, true
 		})
 	}
 	b("Option.value", 1, func(ev *evaluator, pos []value, lab map[string]labArg) (value, bool) {
 		d, ok := lab["default"]
-		if len(pos) < 1 || !ok {
-			return nil, false
+		if !ok {
+			return vOpaque{"Option.value without ~default"}, true
 		}
 		if c, ok := pos[0].(vConstr); ok {
 			if c.name == "Some" {
@@ -1108,9 +1059,6 @@ func init() {
 		return vOpaque{"Option.value"}, true
 	})
 	b("Fun.id", 1, func(ev *evaluator, pos []value, _ map[string]labArg) (value, bool) {
-		if len(pos) < 1 {
-			return nil, false
-		}
 		return pos[0], true
 	})
 }

@@ -210,33 +210,26 @@ func restrict(m *Model, release string, codenamesOnly bool) *Model {
 		}
 		return releaseRank(r) > max
 	}
-	out := &Model{Schema: m.Schema}
-	for _, t := range m.Tables {
-		if later(t.Release) {
-			continue
-		}
-		nt := Table{Name: t.Name, Persist: t.Persist, Release: t.Release}
-		for _, c := range t.Columns {
-			if c.Name == "_ref" || !later(c.Release) {
-				nt.Columns = append(nt.Columns, c)
-			}
-		}
-		out.Tables = append(out.Tables, nt)
-	}
-	return out
+	return filter(m, func(t Table) bool { return !later(t.Release) },
+		func(_ Table, c Column) bool { return c.Name == "_ref" || !later(c.Release) })
 }
 
 // intersect keeps the tables and columns both models have (a's attributes).
 func intersect(a, b *Model) *Model {
-	out := &Model{Schema: a.Schema}
-	for _, t := range a.Tables {
-		bt := b.table(t.Name)
-		if bt == nil {
+	return filter(a, func(t Table) bool { return b.table(t.Name) != nil },
+		func(t Table, c Column) bool { return b.table(t.Name).column(c.Name) != nil })
+}
+
+// filter keeps the tables and columns of m that keep says to.
+func filter(m *Model, keepTable func(Table) bool, keepColumn func(Table, Column) bool) *Model {
+	out := &Model{Schema: m.Schema}
+	for _, t := range m.Tables {
+		if !keepTable(t) {
 			continue
 		}
 		nt := Table{Name: t.Name, Persist: t.Persist, Release: t.Release}
 		for _, c := range t.Columns {
-			if bt.column(c.Name) != nil {
+			if keepColumn(t, c) {
 				nt.Columns = append(nt.Columns, c)
 			}
 		}

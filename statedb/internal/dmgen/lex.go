@@ -342,6 +342,9 @@ func (l *lexer) next() (token, error) {
 			for j < len(l.src) && l.src[j] != '\'' {
 				j++
 			}
+			if j >= len(l.src) {
+				return token{}, l.errorf("unterminated character literal")
+			}
 			s, err := strconv.Unquote(`'` + l.src[l.i+1:j] + `'`)
 			if err != nil {
 				s = l.src[l.i+1 : j]

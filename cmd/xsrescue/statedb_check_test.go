@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -195,14 +195,24 @@ func TestStatedbPatchSelfCheck(t *testing.T) {
 }
 
 // TestStatedbBombChild runs the command line given in
-// $XSRESCUE_CHILD_ARGS in a process of its own (TestStatedbGzipBomb
-// measures its peak memory).
+// $XSRESCUE_CHILD_ARGS in a process of its own and writes its peak RSS
+// (VmHWM, of this process only: the rusage of a child also counts the
+// parent's pages it was forked with) to $XSRESCUE_CHILD_HWM.
 func TestStatedbBombChild(t *testing.T) {
 	args := os.Getenv("XSRESCUE_CHILD_ARGS")
 	if args == "" {
 		t.Skip("run by TestStatedbGzipBomb")
 	}
-	os.Exit(run(context.Background(), append([]string{"xsrescue"}, strings.Split(args, "\x1f")...), os.Stdin, os.Stdout, os.Stderr))
+	code := run(context.Background(), append([]string{"xsrescue"}, strings.Split(args, "\x1f")...), os.Stdin, os.Stdout, os.Stderr)
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hwm := regexp.MustCompile(`VmHWM:\s*(\d+) kB`).FindSubmatch(status)
+	if hwm == nil || os.WriteFile(os.Getenv("XSRESCUE_CHILD_HWM"), hwm[1], 0o644) != nil {
+		t.Fatal("VmHWM not found or not written")
+	}
+	os.Exit(code)
 }
 
 // TestStatedbGzipBomb: a small gzip file that expands to a 400 MB database
@@ -226,16 +236,23 @@ func TestStatedbGzipBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	hwmFile := filepath.Join(t.TempDir(), "hwm")
 	child := func(args ...string) (int, string, int64) {
+		os.Remove(hwmFile)
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestStatedbBombChild$")
-		cmd.Env = append(os.Environ(), "XSRESCUE_CHILD_ARGS="+strings.Join(args, "\x1f"))
+		cmd.Env = append(os.Environ(), "XSRESCUE_CHILD_ARGS="+strings.Join(args, "\x1f"), "XSRESCUE_CHILD_HWM="+hwmFile)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		if err != nil && cmd.ProcessState == nil {
 			t.Fatal(err)
 		}
-		return cmd.ProcessState.ExitCode(), stdout.String() + stderr.String(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+		kb, err := os.ReadFile(hwmFile)
+		if err != nil {
+			t.Fatalf("the child wrote no peak RSS: %v\n%.2000s", err, stdout.String()+stderr.String())
+		}
+		n, _ := strconv.ParseInt(string(kb), 10, 64)
+		return cmd.ProcessState.ExitCode(), stdout.String() + stderr.String(), n << 10
 	}
 	for _, args := range [][]string{{"statedb", "show", p, "--json"}, {"statedb", "check", p, "--for-release", "8.2", "--json"}} {
 		code, out, rss := child(args...)

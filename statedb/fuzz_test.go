@@ -219,14 +219,19 @@ func FuzzCheck(f *testing.F) {
 				t.Fatalf("reason %+v", r)
 			}
 		}
+		// without --drop-data first: a plan that accepts must not meet a
+		// loss it did not list while writing
 		src, _ := statedb.Scan(bytes.NewReader(in))
-		p, err := statedb.PlanPatch(src, statedb.Target{Schema: int(schema), Host: map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "m", "pool_token": "t"}}, statedb.PatchOptions{DropData: true})
-		if err != nil {
-			return // a refusal
-		}
-		var failed *statedb.CheckFailedError
-		if err := p.CheckOutput(bytes.NewReader(in)); err != nil && !errors.As(err, &failed) {
-			t.Fatalf("patch output: %v", err)
+		tgt := statedb.Target{Schema: int(schema), Host: map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "m", "pool_token": "t"}}
+		for _, drop := range []bool{false, true} {
+			p, err := statedb.PlanPatch(src, tgt, statedb.PatchOptions{DropData: drop})
+			if err != nil {
+				continue // a refusal
+			}
+			var failed *statedb.CheckFailedError
+			if err := p.CheckOutput(bytes.NewReader(in)); err != nil && !errors.As(err, &failed) {
+				t.Fatalf("patch output (drop-data %v): %v", drop, err)
+			}
 		}
 	})
 }

@@ -81,6 +81,10 @@ func (d *diag) statedb(ctx context.Context) error {
 		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the inventory names no known release to compare with", loc.Loads, cur.SchemaMajor, cur.SchemaMinor)
 		return nil
 	}
+	if !tgt.SchemaKnown() {
+		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the schema of %s is not known (no xapi source gives it): compare with a database its xapi wrote", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, tgt.Name)
+		return nil
+	}
 	pp := &patchPlan{target: *tgt}
 	writers := releaseNames(release.ForSchema(cur.SchemaMinor))
 	switch {
@@ -172,17 +176,19 @@ func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summ
 		for t, cs := range diff.ColumnsOnlyInA {
 			for _, c := range cs {
 				cols = append(cols, t+"."+c)
-				if ti := cur.Table(t); ti != nil && ti.WithData[c] > 0 {
-					pp.dropData = append(pp.dropData, fmt.Sprintf("%s.%s (%d rows)", t, c, ti.WithData[c]))
-				}
 			}
 		}
 		sortStrings(cols)
-		sortStrings(pp.dropData)
-		if len(pp.dropData) > 0 {
-			d.add("statedb-data-loss", Warn, ruleTables, "columns xapi of %s does not have hold values that a patch drops: %s", pp.target.Name, limit(pp.dropData, 12))
-		}
 		d.add("statedb-unknown-columns", sev, ruleTables, "columns in %s that xapi of %s does not have (per %s): %s", loaded, pp.target.Name, where, limit(cols, 12))
+	}
+	// What the patch would drop that holds data, as the patch plans it: it
+	// also knows the columns of the reference's empty tables (from the
+	// datamodel history), which the diff cannot compare.
+	if p, _ := statedb.PlanPatch(cur, statedb.Target{Like: ref.summary}, statedb.PatchOptions{}); p != nil {
+		pp.dropData = p.Losses()
+	}
+	if len(pp.dropData) > 0 {
+		d.add("statedb-data-loss", Warn, ruleTables, "what xapi of %s does not have holds values that a patch drops: %s", pp.target.Name, limit(pp.dropData, 12))
 	}
 	if len(pp.reasons) == 0 {
 		d.add("statedb-reference", OK, ruleTables, "%s (schema %d) matches the tables and columns of %s", loaded, cur.SchemaMinor, where)

@@ -1,7 +1,9 @@
 // Package release is the one table of XenServer releases in the code base:
 // product version, platform version, xapi database schema and codename.
-// Sources: design/xenserver.md §2.4 (schema per release) and §4.1 (version
-// values); entries whose value has no public source carry Verified=false.
+// Sources: xen-api's datamodel_common.ml schema constants, checked at the
+// release tags (docs/statedb.md), and the installers' version values
+// (docs/version.md); entries whose value has no public source carry
+// Verified=false.
 package release
 
 import (
@@ -20,12 +22,19 @@ type Release struct {
 	Product  string `json:"product_version"`
 	Platform string `json:"platform_version,omitempty"` // "" where unknown
 	Build    string `json:"build_number,omitempty"`     // a real build number of that release, where known
-	// Schema is the schema_minor_vsn its xapi writes; Schemas lists every value
-	// shipped in that line (CUs and hotfixes), Schema first.
+	// Schema is the schema_minor_vsn its xapi writes, 0 when no source
+	// gives it; Schemas lists every value shipped in that line (CUs and
+	// hotfixes), Schema first.
 	Schema   int   `json:"schema_minor"`
 	Schemas  []int `json:"schema_minors,omitempty"`
 	Verified bool  `json:"verified"` // false: a value in this entry has no public source
 }
+
+// The era flags below are statedb's rules (docs/statedb.md, with the xen-api
+// commits) for the release's schema.
+
+// SchemaKnown reports whether a source gives this release's schema.
+func (r Release) SchemaKnown() bool { return r.Schema > 0 }
 
 // OldManifest reports whether this release's xapi writes and requires the
 // 12-pair manifest (XS 5.x up to 5.6 FP1, schema <= 61).
@@ -35,13 +44,13 @@ func (r Release) OldManifest() bool { return r.Schema <= 61 }
 func (r Release) CTimes() bool { return r.Schema >= 63 }
 
 // LegacySpaces reports whether this release's xapi predates CA-268761
-// (xapi 1.57): single spaces literal, double spaces as %_, no %. decoder.
-// XS 7.2 (schema 120) is the last such release.
-func (r Release) LegacySpaces() bool { return r.Schema <= 120 }
+// (xapi 1.57, schema 133): single spaces literal, double spaces as %_, no
+// %. decoder. XS 7.2 (schema 120) is the last such release.
+func (r Release) LegacySpaces() bool { return r.Schema < 133 }
 
 // UnknownColumnFatal reports whether an unknown column in a row stops this
-// xapi from starting (7.0 and later).
-func (r Release) UnknownColumnFatal() bool { return r.Schema >= 91 }
+// xapi from starting (277c852834, trunk 82; 7.0 and later).
+func (r Release) UnknownColumnFatal() bool { return r.Schema >= 82 }
 
 var table = []Release{
 	{Name: "XenServer 4.0", Codename: "rio", Product: "4.0.0", Schema: 19, Verified: true},
@@ -50,7 +59,10 @@ var table = []Release{
 	{Name: "XenServer 5.5", Codename: "george", Product: "5.5.0", Build: "15119p", Schema: 57, Verified: true},
 	{Name: "XenServer 5.6", Codename: "midnight-ride", Product: "5.6.0", Build: "31188p", Schema: 60, Verified: true},
 	{Name: "XenServer 5.6 FP1", Codename: "cowley", Product: "5.6.100", Schema: 61, Verified: false},
-	{Name: "XenServer 5.6 SP2", Codename: "oxford", Product: "5.6.199", Schema: 62, Verified: false},
+	// 5.6 SP2: xapi has no schema constant for it and "oxford" appears
+	// nowhere in its repository; 62 existed only on the mainline (8129f3211c,
+	// VM_appliance for 6.0). Most likely 61, but unknown: 0.
+	{Name: "XenServer 5.6 SP2", Codename: "oxford", Product: "5.6.199", Verified: false},
 	{Name: "XenServer 6.0", Codename: "boston", Product: "6.0.0", Platform: "1.0.99", Schema: 63, Verified: true},
 	{Name: "XenServer 6.1", Codename: "tampa", Product: "6.1.0", Schema: 66, Verified: true},
 	{Name: "XenServer 6.2", Codename: "clearwater", Product: "6.2.0", Build: "70446c", Schema: 67, Schemas: []int{67, 68, 69, 70, 71}, Verified: true},
@@ -111,6 +123,9 @@ func ForPlatform(v string) (Release, bool) {
 // ForSchema lists the releases whose xapi writes schema 5.minor.
 func ForSchema(minor int) []Release {
 	var out []Release
+	if minor <= 0 {
+		return nil
+	}
 	for _, r := range table {
 		if r.Schema == minor {
 			out = append(out, r)

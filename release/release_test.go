@@ -73,3 +73,13 @@ func TestFlags(t *testing.T) {
 		t.Errorf("7.4 flags wrong: %+v", r)
 	}
 }
+
+func TestOxfordSchemaUnknown(t *testing.T) {
+	r, ok := Lookup("oxford")
+	if !ok || r.SchemaKnown() {
+		t.Errorf("5.6 SP2: %+v", r)
+	}
+	if got := ForSchema(62); len(got) != 0 {
+		t.Errorf("ForSchema(62) = %v: 62 was never released", got)
+	}
+}

@@ -85,10 +85,16 @@ func TestDiffFreshVsCarried(t *testing.T) {
 	if !cmp.Equal(d.TablesOnlyInA, tablesOnly) || len(d.TablesOnlyInB) != 0 {
 		t.Errorf("tables only in A %v, want %v; only in B %v", d.TablesOnlyInA, tablesOnly, d.TablesOnlyInB)
 	}
-	wantVM := []string{"bios_strings", "is_a_snapshot", "snapshot_of", "snapshot_time", "snapshots", "transportable_snapshot_id"}
-	wantVM = wantVM[1:] // bios_strings came with 5.6 (schema 60)
-	if got := d.ColumnsOnlyInA["VM"]; !cmp.Equal(got, wantVM) {
-		t.Errorf("VM columns only in 5.5: %v, want %v", got, wantVM)
+	// external authentication came with 5.5 (george); snapshots with 5.0
+	wantHost := []string{"external_auth_configuration", "external_auth_service_name", "external_auth_type"}
+	if got := d.ColumnsOnlyInA["host"]; !cmp.Equal(got, wantHost) {
+		t.Errorf("host columns only in 5.5: %v, want %v", got, wantHost)
+	}
+	if got := d.ColumnsOnlyInA["VM"]; len(got) != 0 {
+		t.Errorf("VM columns only in 5.5: %v, want none", got)
+	}
+	if !cmp.Equal(tablesOnly, []string{"auth", "subject"}) {
+		t.Errorf("tables 5.5 added over 5.0: %v", tablesOnly)
 	}
 	if c := d.Rows["VM"]; *c.A != 3 || *c.B != 1 {
 		t.Errorf("VM rows %d/%d", *c.A, *c.B)
@@ -228,8 +234,8 @@ func TestPatchEveryPair(t *testing.T) {
 	}
 }
 
-// checkAccepted applies the target xapi's reader rules (design/xenserver.md
-// §1.2–1.4, §2.2 and rules 11–16) to a patched database.
+// checkAccepted applies the target xapi's reader rules (docs/statedb.md)
+// to a patched database, independently of statedb.Check.
 func checkAccepted(t *testing.T, out []byte, like *statedb.Summary) {
 	t.Helper()
 	s := scan(t, out)
@@ -277,26 +283,28 @@ func checkAccepted(t *testing.T, out []byte, like *statedb.Summary) {
 	}
 }
 
+// TestPatchToRelease: without a reference the target's tables and columns
+// come from the datamodel history, and what it lacks is dropped (with
+// --drop-data) or refused, as with --like.
 func TestPatchToRelease(t *testing.T) {
 	src := gen(t, fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2})
 	rel, _ := release.Lookup("5.5")
 	host := map[string]string{"installation_uuid": "i-uuid", "control_domain_uuid": "d-uuid", "pool_conf": "master", "pool_token": "tok"}
-	p, out, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema, Host: host}, statedb.PatchOptions{})
+	_, _, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema, Host: host}, statedb.PatchOptions{})
+	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "table Certificate (1 rows)") || !strings.Contains(err.Error(), "column VM.domain_type") {
+		t.Fatalf("dropping data without --drop-data: %v", err)
+	}
+	p, out, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema, Host: host}, statedb.PatchOptions{DropData: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.DropColumns)+len(p.DropTables) != 0 {
-		t.Errorf("dropped without --like: %+v %+v", p.DropColumns, p.DropTables)
+	var dropped []string
+	for _, d := range p.DropTables {
+		dropped = append(dropped, d.Table)
 	}
-	var suspectTables []string
-	for _, s := range p.Suspected {
-		if s.Column == "" {
-			suspectTables = append(suspectTables, s.Table)
-		}
-	}
-	for _, want := range []string{"Certificate", "Cluster", "PUSB", "VGPU_type"} {
-		if !strings.Contains(strings.Join(suspectTables, ","), want) {
-			t.Errorf("suspected tables %v lack %s", suspectTables, want)
+	for _, want := range []string{"Certificate", "Cluster", "PUSB", "VGPU_type", "role", "secret"} {
+		if !strings.Contains(","+strings.Join(dropped, ",")+",", ","+want+",") {
+			t.Errorf("dropped tables %v lack %s", dropped, want)
 		}
 	}
 	s := scan(t, out)
@@ -311,8 +319,17 @@ func TestPatchToRelease(t *testing.T) {
 	if bytes.Contains(out, []byte("__ctime")) || bytes.Contains(out, []byte("%.")) {
 		t.Error("ctimes or modern spaces left for a 5.5 target")
 	}
+	// every table of 5.5 is there (up to 5.5 a missing one stops xapi)
+	m := statedb.ModelAt(57)
+	if len(s.Tables) != len(m) {
+		t.Errorf("%d tables, 5.5 has %d", len(s.Tables), len(m))
+	}
+	res := check(t, out, 57, nil)
+	if !res.Loads {
+		t.Errorf("5.5 would not load the patch: %+v", res.Reasons)
+	}
 	// without the host keys the old manifest cannot be built
-	if _, _, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema}, statedb.PatchOptions{}); !errors.Is(err, xerr.ErrInvalid) || !strings.Contains(err.Error(), "installation_uuid") {
+	if _, _, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema}, statedb.PatchOptions{DropData: true}); !errors.Is(err, xerr.ErrInvalid) || !strings.Contains(err.Error(), "installation_uuid") {
 		t.Errorf("missing host keys: %v", err)
 	}
 	// never up
@@ -324,7 +341,7 @@ func TestPatchToRelease(t *testing.T) {
 
 func TestPatchDetectsChangedSource(t *testing.T) {
 	src := gen(t, fixtures.StateDBSpec{Release: "7.1", VMs: 1})
-	p, err := statedb.PlanPatch(scan(t, src), statedb.Target{Schema: 93}, statedb.PatchOptions{})
+	p, err := statedb.PlanPatch(scan(t, src), statedb.Target{Schema: 93}, statedb.PatchOptions{DropData: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +360,7 @@ func TestPatchKeepsGzip(t *testing.T) {
 	if !s.Compressed {
 		t.Fatal("gzip not detected")
 	}
-	p, err := statedb.PlanPatch(s, statedb.Target{Schema: 66}, statedb.PatchOptions{})
+	p, err := statedb.PlanPatch(s, statedb.Target{Schema: 66}, statedb.PatchOptions{DropData: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // The three encoding layers of a column value, innermost first
-// (design/xenserver.md §1.4): S-expression quoting (sexpr.go), xapi's
+// (docs/statedb.md, "Format"): S-expression quoting (sexpr.go), xapi's
 // Xml_spaces protection, and XML attribute escaping.
 
 // UnescapeXML decodes the XML layer of an attribute value: the five
@@ -191,7 +191,11 @@ func Unprotect(s string) string {
 	return string(appendUnprotect(make([]byte, 0, len(s)), s))
 }
 
-func appendUnprotect[T string | []byte](b []byte, s T) []byte {
+func appendUnprotect[T string | []byte](b []byte, s T) []byte { return appendUnprotectFor(b, s, false) }
+
+// appendUnprotectFor is Unprotect as the xapi of one era does it: legacy
+// (before CA-268761, xapi 1.57) does not know %. and keeps it as it is.
+func appendUnprotectFor[T string | []byte](b []byte, s T, legacy bool) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '%' || i+1 == len(s) {
@@ -202,6 +206,10 @@ func appendUnprotect[T string | []byte](b []byte, s T) []byte {
 		case '_':
 			b = append(b, ' ', ' ')
 		case '.':
+			if legacy {
+				b = append(b, c)
+				continue
+			}
 			b = append(b, ' ')
 		case 't':
 			b = append(b, '\t')
@@ -344,4 +352,41 @@ func appendLegacy(dst, raw []byte) []byte {
 		dst = append(dst, ' ')
 	}
 	return dst
+}
+
+// SourceRead is the value the xapi that wrote a database reads from a raw
+// attribute value: the XML layer decoded, whitespace stripped the way xmlm
+// strips it, then its era's space protection undone (legacy: before
+// xapi 1.57, no %.).
+func SourceRead(raw []byte, legacy bool) (string, error) {
+	s, err := UnescapeXML(raw)
+	if err != nil {
+		return "", err
+	}
+	if xmlmAlters([]byte(s)) {
+		s = XMLMRead(s)
+	}
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	return string(appendUnprotectFor(make([]byte, 0, len(s)), s, legacy)), nil
+}
+
+// LegacyLossy reports whether a value cannot be written for a legacy xapi
+// (XS 7.2 and older): its legacy encoding starts or ends with a literal
+// space, which that xapi's XML parser strips — a single leading space, or
+// an odd run of trailing ones (pairs are written %_).
+func LegacyLossy(v string) bool {
+	n := len(v)
+	if n == 0 {
+		return false
+	}
+	if v[0] == ' ' && (n == 1 || v[1] != ' ') {
+		return true
+	}
+	run := 0
+	for run < n && v[n-1-run] == ' ' {
+		run++
+	}
+	return run%2 == 1
 }

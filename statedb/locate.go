@@ -19,7 +19,7 @@ type FS interface {
 	Stat(name string) (fs.FileInfo, error)
 }
 
-// Paths inside a XenServer root (design/xenserver.md §1.1, §1.5).
+// Paths inside a XenServer root (docs/statedb.md, "Which file xapi loads").
 const (
 	DBConfPath    = "etc/xensource/db.conf"
 	DefaultDBPath = "var/lib/xcp/state.db"
@@ -171,7 +171,7 @@ func ParseDBConf(data []byte, name string) ([]Connection, error) {
 	return out, nil
 }
 
-// Locate applies xapi's start-up choice to an offline root (rule 8):
+// Locate applies xapi's start-up choice to an offline root (db_cache.ml populate_cache, Db_connections.choose):
 // restore_db.db wins outright; otherwise, among the existing files
 // ha_metadata.db, gen_metadata.db and the db.conf connections (in that
 // order), the one whose .generation is highest, the earlier one on a tie.

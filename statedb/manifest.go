@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Manifest keys (design/xenserver.md §1.3).
+// Manifest keys (xen-api db_xml.ml, f77e728883 and 2fc836f7eb).
 const (
 	KeySchemaMajor = "schema_major_vsn"
 	KeySchemaMinor = "schema_minor_vsn"

@@ -33,12 +33,15 @@ type Target struct {
 
 // PatchOptions are the user's choices.
 type PatchOptions struct {
-	// DropData allows dropping tables with rows and columns with values.
+	// DropData allows dropping tables with rows and columns with values,
+	// and writing values the target cannot represent the way it reads them.
 	DropData bool
 	// Generation is the file's .generation. A patch that rewrites the file
 	// raises generation_count to it when it is higher: lowering it would
 	// hand xapi's choice to a competitor with a generation in between.
 	Generation int64
+	// Reader bounds what is read (--max-size).
+	Reader Options
 }
 
 // TableDrop is a table the target does not know.
@@ -55,6 +58,25 @@ type ColumnRef struct {
 	RowsWithData int    `json:"rows_with_data"`
 }
 
+// ColumnFill is a column the target needs in rows that lack it, written
+// with the datamodel's default.
+type ColumnFill struct {
+	Table   string `json:"table"`
+	Column  string `json:"column"`
+	Rows    int    `json:"rows"` // rows that lack it
+	Default string `json:"default"`
+}
+
+// LossyValues counts the values of a column the target's parser cannot
+// read back as they are (with --drop-data they are written the way it
+// will read them).
+type LossyValues struct {
+	Table  string `json:"table"`
+	Column string `json:"column"`
+	Rows   int    `json:"rows"`
+	Why    string `json:"why"`
+}
+
 // Patch is the planned rewrite of one database.
 type Patch struct {
 	FromSchema     int         `json:"from_schema"`
@@ -66,21 +88,38 @@ type Patch struct {
 	DropTables     []TableDrop `json:"drop_tables"`
 	DropColumns    []ColumnRef `json:"drop_columns"`
 	AddTables      []string    `json:"add_tables"`
-	Missing        []ColumnRef `json:"missing_columns"`
-	// Suspected lists tables and columns that the datamodel history suggests
-	// the target lacks; they are only reported (no --like to confirm).
-	Suspected   []ColumnRef `json:"suspected"`
-	DropCTimes  bool        `json:"drop_ctimes"`
-	Reencode    bool        `json:"reencode_spaces"` // %. protection -> legacy literal spaces / %_
-	Generation  int64       `json:"generation"`
-	Notes       []string    `json:"notes"`
+	// Missing are columns the target has and some rows lack, which the
+	// target fills itself (5.6 and later, with a datamodel default).
+	Missing []ColumnRef `json:"missing_columns"`
+	// Fill are columns the patch writes into rows that lack them: an xapi
+	// up to 5.5 fills no default when the schema is its own.
+	Fill []ColumnFill `json:"fill_columns"`
+	// Lossy are values the target cannot represent (accepted with
+	// --drop-data, refused otherwise).
+	Lossy []LossyValues `json:"lossy_values"`
+	// Suspected lists tables whose columns neither the reference nor the
+	// history show: they are kept as they are.
+	Suspected  []ColumnRef `json:"suspected"`
+	DropCTimes bool        `json:"drop_ctimes"`
+	Reencode   bool        `json:"reencode_spaces"` // %. protection -> legacy literal spaces / %_
+	Generation int64       `json:"generation"`
+	Notes      []string    `json:"notes"`
+	// Model is the target the plan was made for; its check runs on the
+	// output (CheckOutput).
+	Model *TargetModel `json:"-"`
+
 	dropTable   map[string]bool
 	dropColumns map[string]map[string]bool
+	fill        map[string][]Attr // encoded defaults per table
+	srcLegacy   bool              // the source's xapi reads without %.
+	dstLegacy   bool
+	acceptLossy bool
+	reader      Options
 }
 
 // Empty reports whether the database already is as requested.
 func (p *Patch) Empty() bool {
-	return p.FromSchema == p.ToSchema && len(p.DropTables)+len(p.DropColumns)+len(p.AddTables) == 0 &&
+	return p.FromSchema == p.ToSchema && len(p.DropTables)+len(p.DropColumns)+len(p.AddTables)+len(p.Fill)+len(p.Lossy) == 0 &&
 		!p.DropCTimes && !p.Reencode && manifestEqual(p.ManifestBefore, p.ManifestAfter)
 }
 
@@ -109,35 +148,47 @@ func (p *Patch) Losses() []string {
 			out = append(out, fmt.Sprintf("column %s.%s (%d rows with a value)", c.Table, c.Column, c.RowsWithData))
 		}
 	}
+	for _, l := range p.Lossy {
+		out = append(out, fmt.Sprintf("values of %s.%s in %d rows (%s)", l.Table, l.Column, l.Rows, l.Why))
+	}
 	return out
 }
 
-// ctimesFrom is the first schema whose rows carry __ctime/__mtime (CA-44742).
-const ctimesFrom = 63
-
 // PlanPatch works out how to rewrite src for t. It refuses (xerr.Refused) to
-// raise the schema (xapi upgrades older databases itself) and to drop data
-// unless o.DropData.
+// raise the schema (xapi upgrades older databases itself), to drop data or
+// write values the target reads differently unless o.DropData, and to
+// leave rows without a column the target needs and has no default for.
 func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
-	if t.Like != nil {
-		t.Schema = t.Like.SchemaMinor
+	tm, err := NewTarget(t.Schema, t.Like)
+	if err != nil {
+		return nil, xerr.Invalid(err)
 	}
+	t.Schema = tm.Schema
 	p := &Patch{
 		FromSchema:     src.SchemaMinor,
 		ToSchema:       t.Schema,
+		ToReleases:     tm.Releases,
 		ManifestBefore: src.Manifest,
 		Generation:     src.Generation,
 		DropTables:     []TableDrop{},
 		DropColumns:    []ColumnRef{},
 		AddTables:      []string{},
 		Missing:        []ColumnRef{},
+		Fill:           []ColumnFill{},
+		Lossy:          []LossyValues{},
 		Suspected:      []ColumnRef{},
 		Notes:          []string{},
+		Model:          tm,
 		dropTable:      map[string]bool{},
 		dropColumns:    map[string]map[string]bool{},
+		fill:           map[string][]Attr{},
+		srcLegacy:      src.SchemaMinor < modernSpacesFrom,
+		dstLegacy:      tm.LegacySpaces(),
+		acceptLossy:    o.DropData,
+		reader:         o.Reader,
 	}
-	for _, r := range release.ForSchema(t.Schema) {
-		p.ToReleases = append(p.ToReleases, r.Name)
+	if p.ToReleases == nil {
+		p.ToReleases = []string{}
 	}
 	if src.SchemaMajor != release.SchemaMajor {
 		return nil, xerr.Refusedf("schema major %d: only %d is known", src.SchemaMajor, release.SchemaMajor)
@@ -148,14 +199,16 @@ func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
 	if len(p.ToReleases) == 0 && t.Like == nil {
 		p.Notes = append(p.Notes, fmt.Sprintf("no release in the release table writes schema 5.%d", t.Schema))
 	}
-
-	if t.Like != nil {
-		p.planLike(src, t.Like)
-	} else {
-		p.planSuspects(src, t.Schema)
+	if t.Like == nil && tm.Datamodel != nil && !tm.Datamodel.Exact() {
+		p.Notes = append(p.Notes, fmt.Sprintf("the datamodel history has no sample at 5.%d: its tables and columns are taken as those of 5.%d (%s)", t.Schema, tm.Datamodel.Sample.Schema, tm.Datamodel.Sample.How))
 	}
+	var needs []string
+	p.planTables(src, tm, &needs)
 	p.DropCTimes = t.Schema < ctimesFrom && hasCTimes(src)
-	p.Reencode = t.Schema <= legacySpacesUpTo && src.SchemaMinor > legacySpacesUpTo
+	p.Reencode = p.dstLegacy && !p.srcLegacy
+	if p.Reencode {
+		p.planLossy(src)
+	}
 	if err := p.planManifest(src, t); err != nil {
 		return nil, err
 	}
@@ -168,14 +221,14 @@ func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("generation_count raised from %d to %d, the file's .generation, so that xapi's choice of file stays as it was", src.Generation, p.Generation))
 	}
+	if len(needs) > 0 {
+		return p, xerr.Refusedf("rows lack %s, which %s needs and has no default for: nothing can be filled in (give --like a database of the target with rows in those tables, or fix the rows by hand)", strings.Join(needs, ", "), tm.Describe())
+	}
 	if lost := p.Losses(); len(lost) > 0 && !o.DropData {
-		return p, xerr.Refusedf("the target xapi does not know %s; dropping them loses data (re-run with --drop-data to accept)", strings.Join(lost, ", "))
+		return p, xerr.Refusedf("the target xapi does not know or cannot read back %s; dropping them loses data (re-run with --drop-data to accept)", strings.Join(lost, ", "))
 	}
 	return p, nil
 }
-
-// legacySpacesUpTo is the last schema whose xapi predates CA-268761 (XS 7.2).
-const legacySpacesUpTo = 120
 
 func hasCTimes(s *Summary) bool {
 	for _, t := range s.Tables {
@@ -186,86 +239,109 @@ func hasCTimes(s *Summary) bool {
 	return false
 }
 
-func (p *Patch) planLike(src, like *Summary) {
+// planTables drops the tables and columns the target does not know, adds
+// the tables it needs, and fills or lists the columns rows lack.
+func (p *Patch) planTables(src *Summary, tm *TargetModel, needs *[]string) {
 	for _, ts := range src.Tables {
-		tl := like.Table(ts.Name)
-		if tl == nil {
+		if !tm.TableKnown(ts.Name) {
 			p.DropTables = append(p.DropTables, TableDrop{ts.Name, ts.Rows})
 			p.dropTable[ts.Name] = true
 			continue
 		}
-		if tl.Rows == 0 {
-			// an empty table in the reference says nothing about its columns
-			for _, c := range suspectColumns(ts, like.SchemaMinor) {
-				p.Suspected = append(p.Suspected, ColumnRef{ts.Name, c, ts.WithData[c]})
+		cols := tm.Columns(ts.Name)
+		if cols.Names == nil {
+			if ts.Rows > 0 {
+				p.Suspected = append(p.Suspected, ColumnRef{Table: ts.Name, RowsWithData: ts.Rows})
 			}
 			continue
 		}
-		for _, c := range minus(ts.Columns, tl.Columns) {
+		for _, c := range ts.Columns {
+			if cols.Names[c] {
+				continue
+			}
 			p.DropColumns = append(p.DropColumns, ColumnRef{ts.Name, c, ts.WithData[c]})
 			if p.dropColumns[ts.Name] == nil {
 				p.dropColumns[ts.Name] = map[string]bool{}
 			}
 			p.dropColumns[ts.Name][c] = true
 		}
-		if ts.Rows > 0 {
-			for _, c := range minus(tl.Columns, ts.Columns) {
+		if ts.Rows == 0 {
+			continue
+		}
+		names := make([]string, 0, len(cols.Names))
+		for c := range cols.Names {
+			names = append(names, c)
+		}
+		sort.Strings(names)
+		for _, c := range names {
+			lack := ts.Rows - ts.Has[c]
+			if lack <= 0 {
+				continue
+			}
+			def, hasDef := tm.Default(ts.Name, c)
+			switch {
+			case !tm.NeedsColumn(ts.Name, c) && tm.CreatesTables():
 				p.Missing = append(p.Missing, ColumnRef{Table: ts.Name, Column: c})
+			case !tm.NeedsColumn(ts.Name, c):
+				// up to 5.5 a non-persistent field is reset at start
+			case hasDef:
+				p.Fill = append(p.Fill, ColumnFill{ts.Name, c, lack, def})
+				p.fill[ts.Name] = append(p.fill[ts.Name], Attr{Name: []byte(c), Raw: EncodeValue(def, tm.LegacySpaces())})
+			default:
+				*needs = append(*needs, fmt.Sprintf("%s.%s (%d rows)", ts.Name, c, lack))
 			}
 		}
 	}
-	for _, tl := range like.Tables {
-		if src.Table(tl.Name) == nil {
-			p.AddTables = append(p.AddTables, tl.Name)
+	if tm.Like != nil {
+		for _, tl := range tm.Like.Tables {
+			if src.Table(tl.Name) == nil {
+				p.AddTables = append(p.AddTables, tl.Name)
+			}
+		}
+	} else if !tm.CreatesTables() {
+		// up to 5.5 every datamodel table must be there; later ones are
+		// created at start
+		for _, name := range tm.Tables() {
+			if src.Table(name) == nil {
+				p.AddTables = append(p.AddTables, name)
+			}
 		}
 	}
 	sort.Strings(p.AddTables)
 	if len(p.Missing) > 0 {
-		p.Notes = append(p.Notes, "columns the target has and the database lacks: xapi fills them with the schema default; a field without a default stops it (DBCache_NotFound \"missing default value in datamodel for new field\")")
+		p.Notes = append(p.Notes, "missing columns are filled with their datamodel default by the target xapi at start (generic_database_upgrade)")
+	}
+	if len(p.Fill) > 0 {
+		p.Notes = append(p.Notes, "filled columns: an xapi up to 5.5 fills no default when the schema is its own, and fails reading a field a row lacks; the patch writes the datamodel default")
 	}
 	if len(p.Suspected) > 0 {
-		p.Notes = append(p.Notes, "suspected columns are in tables that are empty in the reference database, which therefore cannot confirm them; they are kept")
+		p.Notes = append(p.Notes, "suspected: tables whose columns neither the reference (no rows) nor the datamodel history show; their columns are kept as they are")
 	}
 }
 
-// planSuspects reports, without dropping, what the datamodel history says
-// the target schema lacks.
-func (p *Patch) planSuspects(src *Summary, schema int) {
-	model := ModelAt(schema)
+// planLossy lists the values an xapi of XS 7.2 or older reads back
+// differently: a leading single space, an odd run of trailing ones.
+func (p *Patch) planLossy(src *Summary) {
 	for _, ts := range src.Tables {
-		if _, ok := model[ts.Name]; !ok && known(ts.Name) {
-			p.Suspected = append(p.Suspected, ColumnRef{Table: ts.Name, RowsWithData: ts.Rows})
+		if p.dropTable[ts.Name] {
 			continue
 		}
-		for _, c := range suspectColumns(ts, schema) {
-			p.Suspected = append(p.Suspected, ColumnRef{ts.Name, c, ts.WithData[c]})
-		}
-	}
-	p.Notes = append(p.Notes, "without --like REF.db the tables and columns the target xapi knows cannot be known: nothing is dropped. The suspected list comes from the datamodel history (docs/statedb.md) and is approximate; give --like with a database the target xapi wrote (the fresh one it creates, or the one on the backup partition)")
-}
-
-func known(table string) bool {
-	for _, t := range History {
-		if t.Name == table {
-			return true
-		}
-	}
-	return false
-}
-
-// suspectColumns are the source table's columns that the history model
-// places after schema (or removed by then).
-func suspectColumns(ts TableInfo, schema int) []string {
-	var out []string
-	for _, t := range History {
-		if t.Name != ts.Name {
-			continue
-		}
-		for _, c := range t.Columns {
-			if !c.at(schema) && ts.HasColumn(c.Name) {
-				out = append(out, c.Name)
+		for _, c := range sortedKeys(ts.Lossy) {
+			if p.dropColumns[ts.Name][c] {
+				continue
 			}
+			p.Lossy = append(p.Lossy, LossyValues{ts.Name, c, ts.Lossy[c], "a leading or trailing space the target's XML parser strips"})
 		}
+	}
+	if len(p.Lossy) > 0 && p.acceptLossy {
+		p.Notes = append(p.Notes, "lossy values are written the way the target reads them (without the space it would strip)")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
@@ -354,7 +430,7 @@ func (p *Patch) planManifest(src *Summary, t Target) error {
 // Apply streams src (which must be the database the plan was made from)
 // through the patch to dst, uncompressed.
 func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
-	r, err := NewReader(src)
+	r, err := NewReaderOptions(src, p.reader)
 	if err != nil {
 		return err
 	}
@@ -376,6 +452,7 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 	var (
 		skipTable bool
 		drop      map[string]bool
+		fill      []Attr
 		attrs     []Attr
 		arena     []byte
 		tmp       []byte
@@ -395,7 +472,7 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 				continue
 			}
 			flushAdds(ev.Table)
-			drop = p.dropColumns[ev.Table]
+			drop, fill = p.dropColumns[ev.Table], p.fill[ev.Table]
 			w.StartTable(ev.Table)
 		case RowRead:
 			if skipTable {
@@ -406,16 +483,22 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 				if drop[string(a.Name)] || p.DropCTimes && (string(a.Name) == "__ctime" || string(a.Name) == "__mtime") {
 					continue
 				}
-				// A '%' may be written as &#37;: a value with an entity
-				// goes through reencodeLegacy too (its decoding path).
-				if p.Reencode && !isRowAttr(a.Name) && (a.ent || bytes.IndexByte(a.Raw, '%') >= 0) {
+				if !isRowAttr(a.Name) && len(a.Raw) > 0 {
 					start := len(arena)
-					if arena, err = reencodeLegacy(arena, a.Raw, &tmp); err != nil {
+					var changed bool
+					if arena, changed, err = p.value(arena, a, &tmp); err != nil {
 						return &SyntaxError{Offset: ev.Row.Offset, Table: ev.Table, Row: ev.Row.N, Ref: string(ev.Row.Ref()), Msg: string(a.Name) + ": " + err.Error()}
 					}
-					a.Raw = arena[start:len(arena):len(arena)]
+					if changed {
+						a.Raw = arena[start:len(arena):len(arena)]
+					}
 				}
 				attrs = append(attrs, a)
+			}
+			for _, f := range fill {
+				if !hasAttr(attrs, f.Name) {
+					attrs = append(attrs, f)
+				}
 			}
 			if err := w.WriteRow(attrs); err != nil {
 				return err
@@ -431,10 +514,128 @@ func (p *Patch) Apply(dst io.Writer, src io.Reader) error {
 	return w.Close()
 }
 
+func hasAttr(attrs []Attr, name []byte) bool {
+	for _, a := range attrs {
+		if bytes.Equal(a.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// value appends a column value as the target must get it and reports
+// whether it differs from the raw one. Values with the %. protection are
+// re-encoded for a legacy target (one pass); a value the target's XML
+// parser would strip (raw leading, trailing or repeated whitespace, TAB,
+// LF, CR) is re-encoded as what the source's xapi reads. A value the
+// legacy target cannot represent (a leading or trailing literal space) is
+// written the way it will read it when the loss was accepted.
+func (p *Patch) value(dst []byte, a Attr, tmp *[]byte) ([]byte, bool, error) {
+	v := a.Raw
+	if a.ent {
+		var err error
+		if *tmp, err = appendUnescapeXML((*tmp)[:0], v); err != nil {
+			return dst, false, err
+		}
+		v = *tmp
+	}
+	alters := xmlmAlters(v)
+	pct := bytes.IndexByte(v, '%') >= 0
+	start := len(dst)
+	switch {
+	case p.Reencode && !alters && (a.ent || pct):
+		dst = appendLegacy(dst, v)
+	case alters || (p.Reencode && a.ent):
+		s := XMLMRead(string(v))
+		s = string(appendUnprotectFor(nil, s, p.srcLegacy))
+		dst = append(dst, EncodeValue(s, p.dstLegacy)...)
+	default:
+		return dst, false, nil
+	}
+	out := dst[start:]
+	if p.dstLegacy && len(out) > 0 && (out[0] == ' ' || out[len(out)-1] == ' ') {
+		if !p.acceptLossy {
+			return dst, false, fmt.Errorf("a leading or trailing space the target cannot represent (not in the plan: the database changed?)")
+		}
+		trimmed := bytes.Trim(out, " ")
+		n := copy(out, trimmed)
+		dst = dst[:start+n]
+	}
+	return dst, true, nil
+}
+
+// CheckFailedError is a patched database that the check finds the target
+// would refuse or break on: nothing is committed.
+type CheckFailedError struct {
+	Target string
+	Result *CheckResult
+}
+
+func (e *CheckFailedError) Error() string {
+	var rs []string
+	for _, r := range e.Result.Reasons {
+		rs = append(rs, r.Code+": "+r.Message)
+	}
+	if e.Result.Unlisted > 0 {
+		rs = append(rs, fmt.Sprintf("and %d more", e.Result.Unlisted))
+	}
+	return fmt.Sprintf("the patched database would not load in xapi of %s: %s", e.Target, strings.Join(rs, "; "))
+}
+
+// Is makes a failed check a refusal (exit 3).
+func (e *CheckFailedError) Is(target error) bool { return target == xerr.ErrRefused }
+
+// checkedWriter feeds what is written to Check in a goroutine.
+type checkedWriter struct {
+	pw   *io.PipeWriter
+	done chan error
+}
+
+func (p *Patch) startCheck() *checkedWriter {
+	pr, pw := io.Pipe()
+	cw := &checkedWriter{pw: pw, done: make(chan error, 1)}
+	go func() {
+		res, err := Check(pr, p.Model, CheckOptions{})
+		if err != nil {
+			pr.CloseWithError(err) // the writer is not left blocked
+			cw.done <- fmt.Errorf("checking the patched database: %w", err)
+			return
+		}
+		io.Copy(io.Discard, pr)
+		if !res.Loads {
+			cw.done <- &CheckFailedError{Target: p.Model.Describe(), Result: res}
+			return
+		}
+		cw.done <- nil
+	}()
+	return cw
+}
+
+// finish ends the check's input (with err, if the rewrite failed) and
+// returns the rewrite's error, else the check's.
+func (cw *checkedWriter) finish(err error) error {
+	cw.pw.CloseWithError(err)
+	cerr := <-cw.done
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// CheckOutput runs the patch on src into the check of the target, writing
+// nothing: what --dry-run reports, and what the real run would refuse.
+func (p *Patch) CheckOutput(src io.Reader) error {
+	cw := p.startCheck()
+	return cw.finish(p.Apply(cw.pw, src))
+}
+
 // Stream returns a function giving the patched database as a stream, for
 // journal.Change.Stream: open re-opens the source, and the output is
 // gzip-compressed when compress is set (db.conf compress:true). The rewrite
-// runs in a goroutine; memory stays at a few buffers whatever the size.
+// runs in a goroutine, its output checked for the target in another as it
+// goes (Check): the stream ends with a CheckFailedError instead of EOF when
+// the target would not load it, so that nothing is committed. Memory stays
+// at a few buffers whatever the size.
 func (p *Patch) Stream(open Opener, compress bool) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		src, err := open()
@@ -450,11 +651,12 @@ func (p *Patch) Stream(open Opener, compress bool) func() (io.ReadCloser, error)
 				zw = gzip.NewWriter(pw)
 				w = zw
 			}
-			err := p.Apply(w, src)
+			cw := p.startCheck()
+			err := p.Apply(io.MultiWriter(w, cw.pw), src)
 			if zw != nil && err == nil {
 				err = zw.Close()
 			}
-			pw.CloseWithError(err)
+			pw.CloseWithError(cw.finish(err))
 		}()
 		return pr, nil
 	}

@@ -2,8 +2,8 @@
 // (state.db) without loading it into memory: a streaming tokenizer, the three
 // value encodings, both manifest forms, gzip, the side files that decide
 // which file xapi loads, and patch plans that make an older xapi accept a
-// database written by a newer one. Facts and sources: docs/statedb.md and
-// design/xenserver.md §1–§2.
+// database written by a newer one, and the check of what a target xapi
+// would refuse. Facts and their xen-api sources: docs/statedb.md.
 package statedb
 
 import (
@@ -63,6 +63,7 @@ type Reader struct {
 	compressed bool
 	manifest   Manifest
 	problems   []string
+	valueFirst []string // keys of manifest pairs with value before key
 	decl       bool
 
 	table      string
@@ -76,6 +77,48 @@ type Reader struct {
 // Options tune a Reader.
 type Options struct {
 	MaxElement int // bytes; DefaultMaxElement when 0
+	// MaxSize bounds the XML read (after gzip): a larger input is refused
+	// with a SyntaxError instead of being read to its end. DefaultMaxSize
+	// when 0.
+	MaxSize int64
+}
+
+// DefaultMaxSize is 4 GiB of XML: xapi itself holds the whole database in
+// memory, a real one is a few hundred MB at most; a gzip stream that
+// expands beyond is a bomb or a broken file.
+const DefaultMaxSize = 4 << 30
+
+// ErrTooLarge is matched (errors.Is) by the error of an input over MaxSize.
+var ErrTooLarge = errors.New("input larger than the size limit")
+
+// capped returns at most max bytes of r, then an error.
+type capped struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// one byte more tells an input of exactly max bytes from a bigger one
+		var b [1]byte
+		for range 100 {
+			n, err := c.r.Read(b[:])
+			if n > 0 {
+				return 0, fmt.Errorf("%w: more than %d bytes of XML (raise it with --max-size)", ErrTooLarge, c.max)
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		return 0, io.ErrNoProgress
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 var (
@@ -112,6 +155,10 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	if o.MaxElement <= 0 {
 		o.MaxElement = DefaultMaxElement
 	}
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	src = &capped{r: src, left: o.MaxSize, max: o.MaxSize}
 	// A UTF-8 byte order mark before <?xml: xmlm (xapi's parser) skips it,
 	// so it is skipped here too; offsets still count it.
 	bom := make([]byte, 3)
@@ -138,6 +185,9 @@ func (r *Reader) Manifest() Manifest { return r.manifest }
 // Problems are what the reader accepts but xapi's own reader would refuse
 // or misread (so far: manifest pairs with value before key).
 func (r *Reader) Problems() []string { return r.problems }
+
+// ValueFirstPairs lists the keys of manifest pairs written value before key.
+func (r *Reader) ValueFirstPairs() []string { return r.valueFirst }
 
 // Offset is the number of (decompressed) bytes consumed so far.
 func (r *Reader) Offset() int64 { return r.s.base + int64(r.s.r) }
@@ -204,13 +254,15 @@ func (r *Reader) prolog() error {
 			if err != nil {
 				return err
 			}
-			// xapi looks keys up with List.assoc, which takes the first:
-			// a second one would be shown but never used.
+			// xapi prepends each pair to a list and looks keys up with
+			// List.assoc (db_xml.ml From.cache, From.database): it uses the
+			// last one in the file, show would print another.
 			if _, dup := r.manifest.Get(p.Key); dup {
-				return s.errorf(mOff, "manifest: key %s appears twice (xapi would use only the first)", p.Key)
+				return s.errorf(mOff, "manifest: key %s appears twice (xapi would use only the last)", p.Key)
 			}
 			r.manifest.Pairs = append(r.manifest.Pairs, p)
 			if valueFirst {
+				r.valueFirst = append(r.valueFirst, p.Key)
 				r.problems = append(r.problems, fmt.Sprintf("manifest pair %d (%s) has value before key: xapi's reader rejects it; statedb patch rewrites it key first", len(r.manifest.Pairs), p.Key))
 			}
 			if !s.self {
@@ -225,7 +277,7 @@ func (r *Reader) prolog() error {
 }
 
 // pair reads a <pair>. valueFirst reports the attribute order xapi's reader
-// refuses (xenserver.md §1.2: it matches [key; value] in that order); the
+// refuses (db_xml.ml From.cache: it matches [key; value] in that order); the
 // pair is still read, as a patch rewrites it key first.
 func (s *scanner) pair() (p Pair, valueFirst bool, err error) {
 	var haveK, haveV bool

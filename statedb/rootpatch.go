@@ -38,13 +38,15 @@ type RootPatch struct {
 }
 
 // ScanFile summarises the database at path inside root.
-func ScanFile(root RootFS, path string) (*Summary, error) {
+func ScanFile(root RootFS, path string) (*Summary, error) { return scanFile(root, path, Options{}) }
+
+func scanFile(root RootFS, path string, o Options) (*Summary, error) {
 	f, err := root.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	s, err := Scan(f)
+	s, err := ScanOptions(f, o)
 	if err != nil {
 		return nil, xerr.Invalid(fmt.Errorf("/%s: %w", path, err))
 	}
@@ -56,7 +58,7 @@ func ScanFile(root RootFS, path string) (*Summary, error) {
 // Plan) along with the error, so that the caller can show what would be lost. With setAside, competitors that would be loaded instead of the
 // patched file are renamed to *.xsrescue-aside (with their .generation).
 func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions, setAside bool) (*RootPatch, error) {
-	src, err := ScanFile(root, path)
+	src, err := scanFile(root, path, o.Reader)
 	if err != nil {
 		return nil, err
 	}

@@ -313,3 +313,17 @@ func TestBOMAndDuplicateRefs(t *testing.T) {
 		t.Error("half a BOM accepted")
 	}
 }
+
+// check runs statedb.Check for a target schema (or reference).
+func check(t testing.TB, db []byte, schema int, like *statedb.Summary) *statedb.CheckResult {
+	t.Helper()
+	tm, err := statedb.NewTarget(schema, like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := statedb.Check(bytes.NewReader(db), tm, statedb.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}

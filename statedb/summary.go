@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
 	"io"
 	"sort"
@@ -17,12 +18,20 @@ type TableInfo struct {
 	// default ("", "()", OpaqueRef:NULL, false, 0, 0., the epoch): what
 	// dropping the column would lose.
 	WithData map[string]int
+	// Has counts, per column, the rows that have it (a row without a column
+	// the target needs is filled, or refused).
+	Has map[string]int
+	// Lossy counts, per column, the rows whose value an xapi of XS 7.2 or
+	// older cannot read back (LegacyLossy; only for databases written with
+	// the %. protection).
+	Lossy map[string]int
 	// DuplicateRefs are refs that more than one row of the table carries
 	// (once per repeating row): xapi keys rows by ref, so it keeps only one
 	// of them. Refs are compared by a 64-bit hash to keep memory small: two
 	// different refs colliding among a few million rows has a probability
 	// around 1e-7, and would be listed here as a false duplicate.
 	DuplicateRefs []string
+	Duplicates    int // rows repeating an earlier row's ref (DuplicateRefs holds the first 100)
 }
 
 // HasColumn reports whether any row has column c.
@@ -46,6 +55,9 @@ type Summary struct {
 	// Problems are what xapi's own reader would refuse or misread although
 	// this package accepts it (Reader.Problems), for `statedb show`.
 	Problems []string `json:"problems"`
+	// RefsNotChecked lists tables with more rows than duplicate refs are
+	// looked for in (MaxRefHashes).
+	RefsNotChecked []string
 }
 
 // Table finds a table by name.
@@ -98,8 +110,10 @@ func hasProtectedSpace(v []byte) bool {
 // so a row costs a few byte comparisons instead of a map lookup per column.
 type layout struct {
 	names    [][]byte
-	counters []*int // nil for ref, __ctime, __mtime
+	counters []*colCount // nil for ref, __ctime, __mtime
 }
+
+type colCount struct{ has, data, lossy int }
 
 func (l *layout) matches(attrs []Attr) bool {
 	if len(attrs) != len(l.names) {
@@ -113,26 +127,46 @@ func (l *layout) matches(attrs []Attr) bool {
 	return true
 }
 
-func (l *layout) rebuild(attrs []Attr, counts map[string]*int) {
+func (l *layout) rebuild(attrs []Attr, counts map[string]*colCount, total *int) error {
 	l.names, l.counters = l.names[:0], l.counters[:0]
 	for _, a := range attrs {
 		l.names = append(l.names, bytes.Clone(a.Name))
-		var p *int
+		var p *colCount
 		if !isRowAttr(a.Name) {
 			if p = counts[string(a.Name)]; p == nil {
-				p = new(int)
+				if len(counts) >= MaxColumns {
+					return fmt.Errorf("more than %d columns in one table: not a xapi database", MaxColumns)
+				}
+				if *total >= MaxColumnsTotal {
+					return fmt.Errorf("more than %d columns in all: not a xapi database", MaxColumnsTotal)
+				}
+				p = new(colCount)
 				counts[string(a.Name)] = p
+				*total++
 			}
 		}
 		l.counters = append(l.counters, p)
 	}
+	return nil
 }
+
+// MaxColumns bounds the distinct columns of one table (xapi's largest has
+// about 150), MaxColumnsTotal those of all tables (xapi has about 1000):
+// each costs memory.
+const (
+	MaxColumns      = 10000
+	MaxColumnsTotal = 100000
+)
 
 // Scan reads a whole database and summarises it. Memory is proportional to
 // the number of distinct tables and columns plus 8 bytes of hash per row of
-// the largest table (to find duplicate refs), not to the file size.
-func Scan(src io.Reader) (*Summary, error) {
-	r, err := NewReader(src)
+// the largest table (to find duplicate refs, up to MaxRefHashes rows), not
+// to the file size.
+func Scan(src io.Reader) (*Summary, error) { return ScanOptions(src, Options{}) }
+
+// ScanOptions is Scan with reader options.
+func ScanOptions(src io.Reader, o Options) (*Summary, error) {
+	r, err := NewReaderOptions(src, o)
 	if err != nil {
 		return nil, err
 	}
@@ -140,15 +174,21 @@ func Scan(src io.Reader) (*Summary, error) {
 	s.SchemaMajor, s.SchemaMinor, _ = s.Manifest.Schema()
 	s.Generation, _ = s.Manifest.Generation()
 	s.Problems = append([]string{}, r.Problems()...)
+	// Values written with the %. protection can hold leading and trailing
+	// spaces that an older xapi cannot read back (LegacyLossy).
+	srcModern := s.SchemaMinor >= modernSpacesFrom
 	var (
-		cur    *TableInfo
-		counts map[string]*int
-		lay    layout
-		refs   map[uint64]struct{}
-		seed   = maphash.MakeSeed()
-		modern bool
-		legacy bool
-		dec    []byte
+		cur     *TableInfo
+		counts  map[string]*colCount
+		lay     layout
+		refs    map[uint64]struct{}
+		seed    = maphash.MakeSeed()
+		modern  bool
+		legacy  bool
+		dec     []byte
+		unp     []byte
+		refsCap bool
+		total   int // distinct columns of all tables
 	)
 	seen := map[string]bool{}
 	for {
@@ -164,24 +204,37 @@ func Scan(src io.Reader) (*Summary, error) {
 			if seen[ev.Table] {
 				return nil, &SyntaxError{Offset: r.Offset(), Compressed: s.Compressed, Table: ev.Table, Msg: "table appears twice"}
 			}
+			if len(seen) >= MaxTables {
+				return nil, &SyntaxError{Offset: r.Offset(), Compressed: s.Compressed, Table: ev.Table, Msg: fmt.Sprintf("more than %d tables: not a xapi database", MaxTables)}
+			}
 			seen[ev.Table] = true
 			s.Tables = append(s.Tables, TableInfo{Name: ev.Table})
 			cur = &s.Tables[len(s.Tables)-1]
-			counts = map[string]*int{}
+			counts = map[string]*colCount{}
 			lay = layout{}
-			refs = map[uint64]struct{}{}
+			refs, refsCap = map[uint64]struct{}{}, false
 		case RowRead:
 			cur.Rows++
 			ref := ev.Row.Ref()
-			h := maphash.Bytes(seed, ref)
-			if _, dup := refs[h]; dup {
-				cur.DuplicateRefs = append(cur.DuplicateRefs, string(ref))
-			} else {
-				refs[h] = struct{}{}
+			if !refsCap {
+				h := maphash.Bytes(seed, ref)
+				if _, dup := refs[h]; dup {
+					cur.Duplicates++
+					if len(cur.DuplicateRefs) < maxDuplicateList {
+						cur.DuplicateRefs = append(cur.DuplicateRefs, string(ref))
+					}
+				} else if len(refs) >= MaxRefHashes {
+					refs, refsCap = nil, true
+					s.RefsNotChecked = append(s.RefsNotChecked, cur.Name)
+				} else {
+					refs[h] = struct{}{}
+				}
 			}
 			attrs := ev.Row.Attrs
 			if !lay.matches(attrs) {
-				lay.rebuild(attrs, counts)
+				if err := lay.rebuild(attrs, counts, &total); err != nil {
+					return nil, &SyntaxError{Offset: ev.Row.Offset, Compressed: s.Compressed, Table: cur.Name, Row: ev.Row.N, Ref: string(ref), Msg: err.Error()}
+				}
 			}
 			for i, a := range attrs {
 				p := lay.counters[i]
@@ -191,18 +244,30 @@ func Scan(src io.Reader) (*Summary, error) {
 					}
 					continue
 				}
-				if !isEmptyValue(a.Raw) {
-					*p++
-				}
-				if modern && legacy {
+				p.has++
+				if isEmptyValue(a.Raw) {
 					continue
 				}
+				p.data++
 				v := a.Raw
 				if a.ent {
 					// &#37;. is %. and &#32; a space once the XML layer
 					// is decoded; the scanner has validated the value.
 					dec, _ = appendUnescapeXML(dec[:0], v)
 					v = dec
+				}
+				if srcModern && len(v) > 1 && (v[0] == '%' || isXMLSpace(v[0]) || v[len(v)-2] == '%' || isXMLSpace(v[len(v)-1])) && bytes.IndexByte(v, '%') >= 0 {
+					w := v
+					if xmlmAlters(w) {
+						w = []byte(XMLMRead(string(w)))
+					}
+					unp = appendUnprotect(unp[:0], w)
+					if LegacyLossy(string(unp)) {
+						p.lossy++
+					}
+				}
+				if modern && legacy {
+					continue
 				}
 				if !modern && hasProtectedSpace(v) {
 					modern = true
@@ -213,9 +278,17 @@ func Scan(src io.Reader) (*Summary, error) {
 			}
 		case TableEnd:
 			cur.WithData = make(map[string]int, len(counts))
+			cur.Has = make(map[string]int, len(counts))
 			for c, n := range counts {
 				cur.Columns = append(cur.Columns, c)
-				cur.WithData[c] = *n
+				cur.WithData[c] = n.data
+				cur.Has[c] = n.has
+				if n.lossy > 0 {
+					if cur.Lossy == nil {
+						cur.Lossy = map[string]int{}
+					}
+					cur.Lossy[c] = n.lossy
+				}
 			}
 			sort.Strings(cur.Columns)
 			refs = nil
@@ -232,3 +305,6 @@ func Scan(src io.Reader) (*Summary, error) {
 	}
 	return s, nil
 }
+
+// maxDuplicateList bounds the duplicate refs kept by name (all are counted).
+const maxDuplicateList = 100

@@ -7,7 +7,8 @@ import (
 )
 
 // Declaration is what xmlm writes before the document, followed by one
-// newline; the rest of the file is one line (design/xenserver.md §1.2).
+// newline; the rest of the file is one line (xen-api db_xml.ml To.database
+// through xmlm).
 const Declaration = `<?xml version="1.0" encoding="UTF-8"?>`
 
 // Writer writes a database in the form xapi writes: declaration, newline,

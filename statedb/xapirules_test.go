@@ -56,6 +56,20 @@ func TestRefusedForXapi(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// toyReference is a database of the target at schema with one row in table
+// showing exactly the columns given: a reference for toy databases, whose
+// rows have only those columns.
+func toyReference(t *testing.T, schema int, table string, columns ...string) *statedb.Summary {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="` + itoa(schema) + `"/><pair key="generation_count" value="1"/></manifest><table name="` + table + `"><row ref="OpaqueRef:ref"`)
+	for _, c := range columns {
+		b.WriteString(" " + c + `=""`)
+	}
+	b.WriteString(`/></table></database>`)
+	return scan(t, []byte(b.String()))
+}
+
 // TestValueBeforeKey: xapi's manifest reader matches key then value and
 // fails otherwise; the file is read, the problem reported, and a patch
 // writes the pair key first.
@@ -73,7 +87,7 @@ func TestValueBeforeKey(t *testing.T) {
 	if ok := scan(t, []byte(head603+`</manifest></database>`)); ok.Problems == nil || len(ok.Problems) != 0 {
 		t.Errorf("problems of a good file: %#v (want an empty list)", ok.Problems)
 	}
-	_, out, err := patchBytes(t, []byte(in), statedb.Target{Schema: 400}, statedb.PatchOptions{})
+	_, out, err := patchBytes(t, []byte(in), statedb.Target{Like: toyReference(t, 400, "VM", "name__label")}, statedb.PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +111,7 @@ func TestEntitySpaces(t *testing.T) {
 		t.Errorf("%%%%. is a percent and a dot: space encoding %q", s.SpaceEncoding)
 	}
 	rel, _ := release.Lookup("7.1")
-	_, out, err := patchBytes(t, []byte(head603+body), statedb.Target{Schema: rel.Schema}, statedb.PatchOptions{})
+	_, out, err := patchBytes(t, []byte(head603+body), statedb.Target{Like: toyReference(t, rel.Schema, "SR", "name__label")}, statedb.PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func (d *demo) run(dir string) error {
 
 	d.say("7. Patch the database xapi loads to what xapi 5.0 reads, taking schema, manifest form,\n" +
 		"tables and columns from the fresh database (the engineer's method, done properly):")
-	d.xs(0, append([]string{"statedb", "patch", "--disk", img, "--like", fresh, "--yes"}, j...)...)
+	d.xs(0, append([]string{"statedb", "patch", "--disk", img, "--like", fresh, "--drop-data", "--yes"}, j...)...)
 
 	d.say("8. The doctor again:")
 	out, _ := d.xs(0, append([]string{"doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir}, j...)...)

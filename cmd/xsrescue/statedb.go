@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,12 +28,13 @@ func init() {
 	register(func() *cli.Command {
 		return &cli.Command{
 			Name:  "statedb",
-			Usage: "show, compare and patch xapi's database (state.db) so that an older xapi starts",
+			Usage: "show, compare, check and patch xapi's database (state.db) so that an older xapi starts",
 			Description: "xapi keeps its whole database in one XML file (/var/lib/xcp/state.db, /var/xapi/state.db up\n" +
 				"to XS 6.2). An older xapi refuses a database a newer one wrote: unknown tables and columns,\n" +
 				"the manifest form, the space encoding. These commands stream the file (gzip too), so a\n" +
-				"100 MB database needs a few MB of memory. See docs/statedb.md.",
-			Commands: []*cli.Command{statedbShowCommand(), statedbDiffCommand(), statedbPatchCommand()},
+				"100 MB database needs a few MB of memory; --max-size bounds what they read. What each\n" +
+				"release's xapi knows comes from its datamodel (generated from xen-api). See docs/statedb.md.",
+			Commands: []*cli.Command{statedbShowCommand(), statedbDiffCommand(), statedbCheckCommand(), statedbPatchCommand()},
 		}
 	})
 }
@@ -47,7 +49,7 @@ func statedbShowCommand() *cli.Command {
 			"ha_metadata.db and gen_metadata.db (highest .generation wins, ties to ha_metadata),\n" +
 			"restore_db.db (wins outright); lists every candidate and says which one and why.\n" +
 			"Read-only: never writes a byte.\n\n" + exitHelp,
-		Flags:  targetFlags(),
+		Flags:  append(targetFlags(), maxSizeFlag()),
 		Action: runStatedbShow,
 	}
 }
@@ -72,6 +74,7 @@ type statedbShowDoc struct {
 	ManifestForm  string             `json:"manifest_form"`
 	Manifest      map[string]string  `json:"manifest"`
 	Releases      []string           `json:"releases"`
+	ReleaseNames  []string           `json:"release_names"`
 	SpaceEncoding *string            `json:"space_encoding"`
 	Tables        []statedbTable     `json:"tables"`
 	SideFiles     []statedb.SideFile `json:"side_files"`
@@ -80,58 +83,93 @@ type statedbShowDoc struct {
 	Problems      []string           `json:"problems"`
 }
 
+// statedbInput is the database a read-only statedb command reads: FILE as
+// given, or the file xapi loads inside --root/--disk (statedb.Locate).
+type statedbInput struct {
+	*os.File
+	Path string            // FILE, or "/"-rooted inside the root
+	Root *string           // nil for FILE
+	Loc  *statedb.Location // nil for FILE
+	Size int64
+	tgt  *target.Target
+}
+
+func (in *statedbInput) Close() {
+	in.File.Close()
+	if in.tgt != nil {
+		in.tgt.Close()
+	}
+}
+
+func openStatedbInput(ctx context.Context, cmd *cli.Command, verb string, a []string) (*statedbInput, error) {
+	in := &statedbInput{}
+	var err error
+	switch {
+	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
+		return nil, usageError{fmt.Errorf("statedb %s: give FILE or --root/--disk, not both", verb)}
+	case len(a) == 1:
+		if in.File, err = infile.Open(a[0], infile.File); err != nil {
+			return nil, xerr.Invalid(err)
+		}
+		in.Path = a[0]
+	case cmd.String("root") == "" && cmd.String("disk") == "":
+		return nil, usageError{fmt.Errorf("statedb %s: give FILE, --root DIR or --disk DISK", verb)}
+	default:
+		if in.tgt, err = openTarget(ctx, cmd, false); err != nil {
+			return nil, err
+		}
+		if in.Loc, err = statedb.Locate(in.tgt.Root); err != nil {
+			in.tgt.Close()
+			return nil, xerr.Invalid(err)
+		}
+		if in.Loc.Loads == "" {
+			in.tgt.Close()
+			return nil, xerr.Invalidf("%s: no xapi database: %s", in.tgt.Name(), in.Loc.Reason)
+		}
+		dir := in.tgt.Root.Dir()
+		in.Root, in.Path = &dir, "/"+in.Loc.Loads
+		if in.File, err = in.tgt.Root.Open(in.Loc.Loads); err != nil {
+			in.tgt.Close()
+			return nil, err
+		}
+	}
+	if st, err := in.Stat(); err == nil {
+		in.Size = st.Size()
+	}
+	return in, nil
+}
+
 func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 	a, err := args(cmd, 0, 1)
 	if err != nil {
 		return err
 	}
-	doc := statedbShowDoc{SideFiles: []statedb.SideFile{}, Problems: []string{}}
-	var f *os.File
-	switch {
-	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
-		return usageError{fmt.Errorf("statedb show: give FILE or --root/--disk, not both")}
-	case len(a) == 1:
-		if f, err = infile.Open(a[0], infile.File); err != nil {
-			return xerr.Invalid(err)
-		}
-		doc.Path = a[0]
+	ro, err := readOptions(cmd)
+	if err != nil {
+		return err
+	}
+	in, err := openStatedbInput(ctx, cmd, "show", a)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	doc := statedbShowDoc{Path: in.Path, Root: in.Root, Size: in.Size, SideFiles: []statedb.SideFile{}, Problems: []string{}}
+	if in.Loc == nil {
 		doc.Reason = "a plain file: which file xapi loads is decided inside a root (use --root or --disk)"
-		if g, err := infile.ReadFile(a[0] + statedb.GenSuffix); err == nil {
-			sf := statedb.SideFile{Path: a[0] + statedb.GenSuffix, Role: "generation", Size: int64(len(g))}
+		if g, err := infile.ReadFile(in.Path + statedb.GenSuffix); err == nil {
+			sf := statedb.SideFile{Path: in.Path + statedb.GenSuffix, Role: "generation", Size: int64(len(g))}
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(g)), 10, 64); err == nil {
 				sf.Generation = &n
 			}
 			doc.SideFiles = append(doc.SideFiles, sf)
 		}
-	default:
-		tgt, err := openTarget(ctx, cmd, false)
-		if err != nil {
-			return err
-		}
-		defer tgt.Close()
-		loc, err := statedb.Locate(tgt.Root)
-		if err != nil {
-			return xerr.Invalid(err)
-		}
-		dir := tgt.Root.Dir()
-		doc.Root, doc.SideFiles, doc.Reason = &dir, loc.Files, loc.Reason
+	} else {
+		doc.SideFiles, doc.Reason, doc.XapiLoads = in.Loc.Files, in.Loc.Reason, &doc.Path
 		for i := range doc.SideFiles {
 			doc.SideFiles[i].Path = "/" + doc.SideFiles[i].Path
 		}
-		if loc.Loads == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
-		}
-		doc.Path = "/" + loc.Loads
-		doc.XapiLoads = &doc.Path
-		if f, err = tgt.Root.Open(loc.Loads); err != nil {
-			return err
-		}
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil {
-		doc.Size = st.Size()
-	}
-	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), doc.Size, "reading "+doc.Path))
+	s, err := statedb.ScanOptions(withProgress(cmd, ctxio.NewReader(ctx, in), doc.Size, "reading "+doc.Path), ro)
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
@@ -150,9 +188,10 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	if s.SpaceEncoding != "" {
 		doc.SpaceEncoding = &s.SpaceEncoding
 	}
-	doc.Releases = []string{}
+	doc.Releases, doc.ReleaseNames = []string{}, []string{}
 	for _, r := range release.ForSchema(s.SchemaMinor) {
 		doc.Releases = append(doc.Releases, strings.TrimSuffix(r.Product, ".0"))
+		doc.ReleaseNames = append(doc.ReleaseNames, r.Name)
 	}
 	if len(doc.Releases) == 0 {
 		doc.Problems = append(doc.Problems, fmt.Sprintf("no release in the release table writes schema 5.%d", s.SchemaMinor))
@@ -166,10 +205,13 @@ func fillShowDoc(doc *statedbShowDoc, s *statedb.Summary) {
 	}
 	doc.Problems = append(doc.Problems, s.Problems...)
 	doc.Tables = make([]statedbTable, 0, len(s.Tables))
+	for _, t := range s.RefsNotChecked {
+		doc.Problems = append(doc.Problems, fmt.Sprintf("table %s has more rows than duplicate refs are looked for in (the first %d)", t, statedb.MaxRefHashes))
+	}
 	for _, t := range s.Tables {
-		if n := len(t.DuplicateRefs); n > 0 {
+		if n := t.Duplicates; n > 0 {
 			doc.Problems = append(doc.Problems, fmt.Sprintf("table %s: %d row(s) repeat a ref (%s): xapi keys rows by ref and keeps only one of each",
-				t.Name, n, strings.Join(t.DuplicateRefs[:min(n, 5)], ", ")))
+				t.Name, n, strings.Join(t.DuplicateRefs[:min(len(t.DuplicateRefs), 5)], ", ")))
 		}
 		cols := t.Columns
 		if cols == nil {
@@ -202,8 +244,8 @@ func printStatedbShow(w io.Writer, d *statedbShowDoc) error {
 	}
 	fmt.Fprintf(w, "  size %d bytes (%s, %d bytes of XML)\n", d.Size, form, d.XMLBytes)
 	rels := "no known release"
-	if len(d.Releases) > 0 {
-		rels = "XenServer " + strings.Join(d.Releases, ", ")
+	if len(d.ReleaseNames) > 0 {
+		rels = strings.Join(d.ReleaseNames, ", ")
 	}
 	fmt.Fprintf(w, "  schema %d.%d: written by %s\n", d.SchemaMajor, d.SchemaMinor, rels)
 	enc := "no value with a space"
@@ -262,7 +304,7 @@ func statedbDiffCommand() *cli.Command {
 			"fields' decoded values (the space encoding and XML escaping do not count as changes).\n" +
 			"Columns are compared only for tables with rows on both sides. Memory grows with the\n" +
 			"number of rows, not the file size. Read-only.\n\n" + exitHelp,
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "rows", Usage: "also compare rows by ref (three more passes over the files)"}},
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "rows", Usage: "also compare rows by ref (three more passes over the files)"}, maxSizeFlag()},
 		Action: runStatedbDiff,
 	}
 }
@@ -280,6 +322,50 @@ func withProgress(cmd *cli.Command, r io.Reader, size int64, what string) io.Rea
 	return newProgress(output(cmd), what, size).Reader(r)
 }
 
+// maxSizeFlag bounds the XML a statedb command reads (after gzip).
+func maxSizeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "max-size", Value: "4GiB",
+		Usage: "refuse (exit 2) a database whose XML, after gzip, is larger than `SIZE` (bytes, or with K, M, G, T: powers of 1024)"}
+}
+
+// readOptions are the reader options of --max-size.
+func readOptions(cmd *cli.Command) (statedb.Options, error) {
+	n, err := parseByteSize(cmd.String("max-size"))
+	if err != nil {
+		return statedb.Options{}, usageError{fmt.Errorf("--max-size %q: %v", cmd.String("max-size"), err)}
+	}
+	return statedb.Options{MaxSize: n}, nil
+}
+
+// parseByteSize reads 4294967296, 4G, 4GiB, 900M, 512K.
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "B"), "i")
+	shift := 0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K', 'k':
+			shift = 10
+		case 'M', 'm':
+			shift = 20
+		case 'G', 'g':
+			shift = 30
+		case 'T', 't':
+			shift = 40
+		}
+		if shift > 0 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("expected a positive size such as 4G or 900M")
+	}
+	if n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("too large")
+	}
+	return n << shift, nil
+}
+
 func scanPath(ctx context.Context, cmd *cli.Command, path string) (*statedb.Summary, error) {
 	f, err := infile.Open(path, infile.File)
 	if err != nil {
@@ -290,7 +376,11 @@ func scanPath(ctx context.Context, cmd *cli.Command, path string) (*statedb.Summ
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
-	s, err := statedb.Scan(withProgress(cmd, ctxio.NewReader(ctx, f), size, "reading "+path))
+	ro, err := readOptions(cmd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := statedb.ScanOptions(withProgress(cmd, ctxio.NewReader(ctx, f), size, "reading "+path), ro)
 	if err != nil {
 		return nil, xerr.Invalid(fmt.Errorf("%s: %w", path, err))
 	}
@@ -419,9 +509,14 @@ func statedbPatchCommand() *cli.Command {
 			"for xapi < 1.57 (XS 7.2 and older), .generation updated, gzip kept.\n\n" +
 			"The target: --like REF.db takes schema, manifest form, tables and columns from a database the\n" +
 			"target xapi wrote (the fresh one it creates when started without one, or the older one on the\n" +
-			"backup partition). --to-release R / --to-schema 5.N alone set the manifest and encoding only:\n" +
-			"without --like the target's tables and columns cannot be known, so nothing is dropped and\n" +
-			"the tables and columns suspected from the datamodel history are listed.\n\n" +
+			"backup partition); the columns of its empty tables come from the datamodel history (generated\n" +
+			"from xen-api). --to-release R / --to-schema 5.N take them all from the history.\n\n" +
+			"Up to 5.5 xapi fills no default: columns rows lack are written with the datamodel default, and\n" +
+			"refused (exit 3) when it has none (from 5.6 on, refused only without a default). Values the\n" +
+			"target cannot read back (a leading or trailing space for XS <= 7.2, whose XML parser strips\n" +
+			"it) are refused, or with --drop-data written the way it will read them, and listed.\n\n" +
+			"The output is checked for the target as it is written (statedb check): if the target would not\n" +
+			"load it, nothing is committed (exit 3, naming each reason). --dry-run runs the same check.\n\n" +
 			"With --root/--disk the file xapi loads (statedb show) is patched, so that the patch takes\n" +
 			"effect (restore_db.db excepted: then the db.conf database is patched); --file picks another.\n" +
 			"The .generation is never lowered. Files xapi would load instead of the patched one\n" +
@@ -443,6 +538,7 @@ func statedbPatchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "set-aside", Usage: "rename the files xapi would load instead of the patched one (through the journal)"},
 			&cli.StringFlag{Name: "file", Usage: "with --root/--disk: patch `PATH` inside the root instead of the file xapi loads"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the patched database to the new file `OUT` (- for stdout) instead of in place"},
+			maxSizeFlag(),
 		),
 		Action: runStatedbPatch,
 	}
@@ -462,6 +558,25 @@ type statedbPatchDoc struct {
 	Op             *journal.Result        `json:"op"`
 	Output         *patchOutput           `json:"output"`
 	Plan           []journal.ChangeResult `json:"plan"`
+	Check          *patchCheck            `json:"check"`
+}
+
+// patchCheck says that the patched database was checked for the target.
+type patchCheck struct {
+	Target string `json:"target"`
+	Loads  bool   `json:"loads"`
+	When   string `json:"when"` // "while writing", "dry run", "as it is" (nothing to change)
+}
+
+// checkPatched runs the patch on the file into the target's check,
+// writing nothing.
+func checkPatched(root *target.Root, path string, rp *statedb.RootPatch) error {
+	f, err := root.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return rp.Patch.CheckOutput(f)
 }
 
 // patchOutput is what `statedb patch --output` wrote.
@@ -472,10 +587,21 @@ type patchOutput struct {
 	Generation int64  `json:"generation"` // what the .generation beside it must say
 }
 
-// statedbTarget builds the patch target from --like / --to-release / --to-schema.
-func statedbTarget(ctx context.Context, cmd *cli.Command) (statedb.Target, error) {
+// targetChoice is how the target xapi was named: by release, by schema, or
+// by a database it wrote.
+type targetChoice struct {
+	From      string  `json:"from"`      // "release", "schema" or "reference"
+	Release   *string `json:"release"`   // as given to --to-release / --for-release
+	Reference *string `json:"reference"` // the --like file
+}
+
+// statedbTarget builds the target from --like and the release and schema
+// flags of verb (to-release/to-schema for patch, for-release/for-schema
+// for check).
+func statedbTarget(ctx context.Context, cmd *cli.Command, verb, relFlag, schemaFlag string) (statedb.Target, targetChoice, error) {
 	var t statedb.Target
-	like, rel, schema := cmd.String("like"), cmd.String("to-release"), cmd.String("to-schema")
+	var c targetChoice
+	like, rel, schema := cmd.String("like"), cmd.String(relFlag), cmd.String(schemaFlag)
 	n := 0
 	for _, s := range []string{like, rel, schema} {
 		if s != "" {
@@ -483,30 +609,167 @@ func statedbTarget(ctx context.Context, cmd *cli.Command) (statedb.Target, error
 		}
 	}
 	if n != 1 {
-		return t, usageError{fmt.Errorf("statedb patch: give exactly one of --like REF.db, --to-release R, --to-schema 5.N")}
+		return t, c, usageError{fmt.Errorf("statedb %s: give exactly one of --like REF.db, --%s R, --%s 5.N", verb, relFlag, schemaFlag)}
 	}
 	switch {
 	case like != "":
 		s, err := scanPath(ctx, cmd, like)
 		if err != nil {
-			return t, err
+			return t, c, err
 		}
-		t.Like = s
+		t.Like, c.From, c.Reference = s, "reference", &like
 	case rel != "":
 		r, ok := release.Lookup(rel)
 		if !ok {
-			return t, xerr.Invalidf("--to-release %q: not in the release table (xsrescue knows 4.0 to 8.4, XCP-ng 8.3, by version or codename)", rel)
+			return t, c, xerr.Invalidf("--%s %q: not in the release table (xsrescue knows 4.0 to 8.4, XCP-ng 8.3, by version or codename)", relFlag, rel)
 		}
-		t.Schema = r.Schema
+		if !r.SchemaKnown() {
+			return t, c, xerr.Invalidf("--%s %q: the schema of %s is not known (xapi has no constant for it); give --like a database its xapi wrote, or --%s", relFlag, rel, r.Name, schemaFlag)
+		}
+		t.Schema, c.From, c.Release = r.Schema, "release", &rel
 	default:
 		v := strings.TrimPrefix(schema, strconv.Itoa(release.SchemaMajor)+".")
 		m, err := strconv.Atoi(v)
 		if err != nil || m <= 0 {
-			return t, xerr.Invalidf("--to-schema %q: expected 5.N (e.g. 5.55)", schema)
+			return t, c, xerr.Invalidf("--%s %q: expected 5.N (e.g. 5.55)", schemaFlag, schema)
 		}
-		t.Schema = m
+		t.Schema, c.From = m, "schema"
 	}
-	return t, nil
+	return t, c, nil
+}
+
+func statedbCheckCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "would the target xapi load this database? every reason it would refuse or break on it",
+		ArgsUsage: "[FILE]",
+		Description: "Reads the database (FILE, or with --root/--disk the file xapi loads, as statedb show finds\n" +
+			"it) and reports every reason the target xapi would refuse it or break on it, each with the\n" +
+			"xen-api code behind it (file, function, commit): the schema rule of xapi <= 5.5, the 12-pair\n" +
+			"manifest up to 5.6 FP1, pair and ref order, unknown and missing tables and columns (a column\n" +
+			"the target needs and would not fill), __ctime/__mtime, malformed sets and maps, values its\n" +
+			"XML parser strips (leading, trailing, repeated whitespace, TAB, LF, CR) and %. for xapi\n" +
+			"older than 1.57 (XS <= 7.2). Notes add what loads but is worth knowing.\n\n" +
+			"The target: --for-release R (the release table, tables and columns from the datamodel history),\n" +
+			"--for-schema 5.N, or --like REF.db, a database the target xapi wrote (its tables, and the\n" +
+			"columns of its tables with rows; the history for its empty tables).\n\n" +
+			"Read-only: never writes a byte. Exit 0: the target loads it; 4: it would not (the reasons are\n" +
+			"listed); 2: the database cannot be read.\n\n" + exitHelp,
+		Flags: append(targetFlags(),
+			&cli.StringFlag{Name: "for-release", Usage: "target release `R` (product version or codename, e.g. 5.0, george, 7.1)"},
+			&cli.StringFlag{Name: "for-schema", Usage: "target schema `5.N` (e.g. 5.55, or 109 for a 7.1 CU)"},
+			&cli.StringFlag{Name: "like", Usage: "a database `REF.db` written by the target xapi (gzip accepted)"},
+			maxSizeFlag(),
+		),
+		Action: runStatedbCheck,
+	}
+}
+
+// checkTargetDoc describes the target of a check (docs/json.md).
+type checkTargetDoc struct {
+	targetChoice
+	SchemaMinor int                      `json:"schema_minor"`
+	Releases    []string                 `json:"releases"`
+	Datamodel   *statedb.DatamodelSample `json:"datamodel"` // the history's sample used; null below the history
+	Exact       bool                     `json:"datamodel_exact"`
+}
+
+// statedbCheckDoc is the JSON document of `statedb check` (docs/json.md).
+type statedbCheckDoc struct {
+	Path        string           `json:"path"`
+	Root        *string          `json:"root"`
+	SchemaMajor int              `json:"schema_major"`
+	SchemaMinor int              `json:"schema_minor"`
+	Target      checkTargetDoc   `json:"target"`
+	Loads       bool             `json:"loads"`
+	Reasons     []statedb.Reason `json:"reasons"`
+	Unlisted    int              `json:"unlisted"`
+	Notes       []string         `json:"notes"`
+}
+
+func newCheckTargetDoc(tm *statedb.TargetModel, c targetChoice) checkTargetDoc {
+	d := checkTargetDoc{targetChoice: c, SchemaMinor: tm.Schema, Releases: tm.Releases}
+	if d.Releases == nil {
+		d.Releases = []string{}
+	}
+	if tm.Datamodel != nil {
+		smp := tm.Datamodel.Sample
+		d.Datamodel, d.Exact = &smp, tm.Datamodel.Exact()
+	}
+	return d
+}
+
+func runStatedbCheck(ctx context.Context, cmd *cli.Command) error {
+	a, err := args(cmd, 0, 1)
+	if err != nil {
+		return err
+	}
+	t, choice, err := statedbTarget(ctx, cmd, "check", "for-release", "for-schema")
+	if err != nil {
+		return err
+	}
+	tm, err := statedb.NewTarget(t.Schema, t.Like)
+	if err != nil {
+		return xerr.Invalid(err)
+	}
+	ro, err := readOptions(cmd)
+	if err != nil {
+		return err
+	}
+	in, err := openStatedbInput(ctx, cmd, "check", a)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	doc := statedbCheckDoc{Path: in.Path, Root: in.Root, Target: newCheckTargetDoc(tm, choice)}
+	res, err := statedb.Check(withProgress(cmd, in, in.Size, "checking "+doc.Path), tm, statedb.CheckOptions{Reader: ro})
+	if err != nil {
+		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
+	}
+	doc.SchemaMajor, doc.SchemaMinor, doc.Loads = res.SchemaMajor, res.SchemaMinor, res.Loads
+	doc.Reasons, doc.Unlisted, doc.Notes = res.Reasons, res.Unlisted, res.Notes
+	if err := output(cmd).Emit(doc, func(w io.Writer) error { return printStatedbCheck(w, &doc, tm) }); err != nil {
+		return err
+	}
+	if !res.Loads {
+		return alreadyReported(xerr.Problems(fmt.Errorf("%s: xapi of %s would not load it (%d reason(s))", doc.Path, tm.Describe(), len(res.Reasons)+res.Unlisted)))
+	}
+	return nil
+}
+
+func printStatedbCheck(w io.Writer, d *statedbCheckDoc, tm *statedb.TargetModel) error {
+	how := map[string]string{"release": "from the release table", "schema": "by schema number", "reference": "like " + deref(d.Target.Reference)}[d.Target.From]
+	fmt.Fprintf(w, "%s: schema %d.%d, checked for %s (%s)\n", d.Path, d.SchemaMajor, d.SchemaMinor, tm.Describe(), how)
+	if dm := d.Target.Datamodel; dm != nil {
+		exact := ""
+		if !d.Target.Exact {
+			exact = fmt.Sprintf(", the nearest below 5.%d", d.Target.SchemaMinor)
+		}
+		fmt.Fprintf(w, "  datamodel: xen-api sample at 5.%d%s (%s)\n", dm.Schema, exact, dm.How)
+	}
+	if d.Loads {
+		fmt.Fprintf(w, "  loads: xapi of %s would load it\n", tm.Describe())
+	} else {
+		fmt.Fprintf(w, "  DOES NOT LOAD: %d reason(s) xapi of %s would refuse or break on it\n", len(d.Reasons)+d.Unlisted, tm.Describe())
+	}
+	// reasons come grouped by code: the rule once, then each reason
+	for i, r := range d.Reasons {
+		if i == 0 || d.Reasons[i-1].Code != r.Code {
+			fmt.Fprintf(w, "  [%s] rule: %s\n", r.Code, r.Rule)
+		}
+		fmt.Fprintf(w, "    - %s", r.Message)
+		if r.First != nil {
+			fmt.Fprintf(w, " (first: offset %d, row %d, %s)", r.First.Offset, r.First.Row, r.First.Ref)
+		}
+		fmt.Fprintln(w)
+	}
+	if d.Unlisted > 0 {
+		fmt.Fprintf(w, "  ... and %d more reason(s) not listed\n", d.Unlisted)
+	}
+	for _, n := range d.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	return nil
 }
 
 func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
@@ -514,7 +777,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	t, err := statedbTarget(ctx, cmd)
+	t, _, err := statedbTarget(ctx, cmd, "patch", "to-release", "to-schema")
 	if err != nil {
 		return err
 	}
@@ -591,7 +854,11 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	}
-	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data")}, cmd.Bool("set-aside"))
+	ro, err := readOptions(cmd)
+	if err != nil {
+		return err
+	}
+	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data"), Reader: ro}, cmd.Bool("set-aside"))
 	if se := (*statedb.SyntaxError)(nil); len(a) == 1 && errors.As(err, &se) {
 		// PlanRoot names the file inside its root ("/x.db"); FILE is named
 		// as the user gave it.
@@ -602,6 +869,23 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	}
 	if err != nil {
 		return err
+	}
+	// The output is checked for the target as it is written (a failure
+	// ends the stream: nothing is committed); a dry run, which writes
+	// nothing, and a database already as requested, which is not
+	// rewritten, run the same check on what the patch would write.
+	checked := &patchCheck{Target: rp.Patch.Model.Describe(), Loads: true, When: "while writing"}
+	if cmd.Bool("dry-run") || rp.Patch.Empty() {
+		checked.When = "dry run"
+		if rp.Patch.Empty() {
+			checked.When = "as it is"
+		}
+		if err := checkPatched(tgt.Root, path, rp); err != nil {
+			return err
+		}
+		if !o.JSON {
+			fmt.Fprintf(report, "Checked (%s): xapi of %s would load the patched database.\n", checked.When, checked.Target)
+		}
 	}
 	// The changes an in-place patch makes (or would make: --dry-run), taken
 	// before they are applied; --output changes nothing in the root.
@@ -625,6 +909,9 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	} else if res, err = applyPlan(ctx, cmd, tgt, rp.Plan); err != nil {
 		return err
 	}
+	if (res != nil || wrote != nil) && !o.JSON {
+		fmt.Fprintf(report, "Checked (%s): xapi of %s loads the patched database.\n", checked.When, checked.Target)
+	}
 	if !o.JSON {
 		return nil
 	}
@@ -632,6 +919,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		Path: shown, Root: tgt.Root.Dir(), Compressed: rp.Compressed,
 		ManifestBefore: rp.Patch.ManifestBefore.Map(), ManifestAfter: rp.Patch.ManifestAfter.Map(),
 		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res, Output: wrote,
+		Check: checked,
 	}
 	doc.Plan = plan
 	for i := range doc.Competitors {
@@ -705,15 +993,17 @@ func printStatedbPatch(w io.Writer, shown string, rp *statedb.RootPatch) {
 	for _, t := range p.AddTables {
 		fmt.Fprintf(w, "add empty table %s (the target has it)\n", t)
 	}
+	for _, f := range p.Fill {
+		fmt.Fprintf(w, "fill column %s.%s with its default %q in %d row(s) that lack it\n", f.Table, f.Column, f.Default, f.Rows)
+	}
 	for _, m := range p.Missing {
-		fmt.Fprintf(w, "missing column %s.%s (the target has it; xapi fills its default if it has one)\n", m.Table, m.Column)
+		fmt.Fprintf(w, "missing column %s.%s: the target fills its default at start\n", m.Table, m.Column)
+	}
+	for _, l := range p.Lossy {
+		fmt.Fprintf(w, "lossy values of %s.%s in %d row(s): %s\n", l.Table, l.Column, l.Rows, l.Why)
 	}
 	for _, s := range p.Suspected {
-		if s.Column == "" {
-			fmt.Fprintf(w, "suspected unknown to the target (kept): table %s (%d rows)\n", s.Table, s.RowsWithData)
-		} else {
-			fmt.Fprintf(w, "suspected unknown to the target (kept): column %s.%s (%d rows with a value)\n", s.Table, s.Column, s.RowsWithData)
-		}
+		fmt.Fprintf(w, "columns not checked (kept): table %s (%d rows): neither the reference nor the datamodel history shows them\n", s.Table, s.RowsWithData)
 	}
 	if p.DropCTimes {
 		fmt.Fprintln(w, "rows lose __ctime/__mtime (target below schema 63)")

@@ -42,7 +42,7 @@ func TestNothingWrittenBeforeConfirmation(t *testing.T) {
 		already string   // what the second confirmed run says
 	}{
 		{"version set", xsImage, []string{"version", "set", "--disk", "IMG", "--for-installer", "5.0"}, "already as requested"},
-		{"statedb patch", xsImage, []string{"statedb", "patch", "--disk", "IMG", "--to-release", "5.0"}, "already as requested"},
+		{"statedb patch", xsImage, []string{"statedb", "patch", "--disk", "IMG", "--to-release", "5.0", "--drop-data"}, "already as requested"},
 		{"guest fix", guestImage, []string{"guest", "fix", "--disk", "IMG", "--partition", "1", "--host-kernel", fixtures.GuestKernel45}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

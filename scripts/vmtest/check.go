@@ -374,6 +374,16 @@ func (c *checker) refusals() {
 			c.errorf("%s: error %+v, want exit_code 3 naming /dev/%s", step, doc.Error, c.dev.Name)
 		}
 	}
+	// The byte changed for the refusal is put back once nothing is mounted.
+	if r := c.result("restore-again", c.errorf, 0); r != nil {
+		var doc struct {
+			Written       bool `json:"written"`
+			ChangedBlocks int  `json:"changed_blocks"`
+		}
+		if c.decode(r, &doc) && (!doc.Written || doc.ChangedBlocks != 1) {
+			c.errorf("restore-again: written %v, %d changed block(s); want the one block changed for the refusal test written back", doc.Written, doc.ChangedBlocks)
+		}
+	}
 	c.facts = append(c.facts, "refused while mounted (exit 3)")
 }
 

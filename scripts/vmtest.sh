@@ -23,8 +23,6 @@
 #   XSRESCUE_VMTEST_KERNEL=VMLINUZ  kernel to boot (its modules: /lib/modules/VERSION,
 #                                   VERSION taken from the file name vmlinuz-VERSION)
 #   XSRESCUE_VMTEST_KEEP=1          keep the work directory (images, logs) after a pass
-#   XSRESCUE_VMTEST_4K_DOS=1        also assert what xsrescue reads from the 4096-byte-
-#                                   sector DOS disk (off: known misread, see docs/dev/vmtest.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS

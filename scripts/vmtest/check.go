@@ -42,14 +42,8 @@ func check(dir string) error {
 		failed = append(failed, "the VM did not finish (no @@DONE): see console.log")
 	}
 	for _, d := range disks {
-		c := &checker{Disk: d, log: log, gateOn: d.Gate == "" || os.Getenv(d.Gate) != ""}
+		c := &checker{Disk: d, log: log}
 		c.run()
-		for _, k := range c.known {
-			fmt.Printf("vmtest: %s: KNOWN (assertion off until %s=1): %s\n", d.ID, d.Gate, k)
-		}
-		if !c.gateOn && len(c.known) == 0 {
-			fmt.Printf("vmtest: %s: every assertion %s gates passes now: turn it on\n", d.ID, d.Gate)
-		}
 		for _, e := range c.failed {
 			failed = append(failed, d.ID+": "+e)
 		}
@@ -63,17 +57,12 @@ func check(dir string) error {
 	return nil
 }
 
-// checker collects the verdicts on one disk. Assertions about what
-// xsrescue reads from the disk go through readf, which only records them
-// as known while the disk's gate is off; safety assertions (refusals,
-// nothing changed on the disk) always count.
+// checker collects the verdicts on one disk.
 type checker struct {
 	Disk
 	log    *Log
-	gateOn bool
 	dev    Device
 	failed []string
-	known  []string
 	facts  []string
 }
 
@@ -81,20 +70,11 @@ func (c *checker) errorf(format string, args ...any) {
 	c.failed = append(c.failed, fmt.Sprintf(format, args...))
 }
 
-func (c *checker) readf(format string, args ...any) {
-	if c.gateOn {
-		c.errorf(format, args...)
-		return
-	}
-	c.known = append(c.known, fmt.Sprintf(format, args...))
-}
-
-// result returns the named result when it exited with one of codes; report
-// says how a mismatch counts.
-func (c *checker) result(step string, report func(string, ...any), codes ...int) *Result {
+// result returns the named result when it exited with one of codes.
+func (c *checker) result(step string, codes ...int) *Result {
 	r := c.log.Results[c.ID+"."+step]
 	if r == nil {
-		report("%s: no result (the VM did not run it)", step)
+		c.errorf("%s: no result (the VM did not run it)", step)
 		return nil
 	}
 	for _, code := range codes {
@@ -102,7 +82,7 @@ func (c *checker) result(step string, report func(string, ...any), codes ...int)
 			return r
 		}
 	}
-	report("%s: exit %d, want %v: %s", step, r.RC, codes, firstLine(r.Stderr))
+	c.errorf("%s: exit %d, want %v: %s", step, r.RC, codes, firstLine(r.Stderr))
 	return nil
 }
 
@@ -159,37 +139,37 @@ var roles = map[int]string{1: "root", 2: "backup", 3: "sr"}
 // inspect: table, sector size, each partition where the spec put it with
 // its filesystem and role, the root's and backup's versions.
 func (c *checker) inspect(step string) {
-	r := c.result(step, c.readf, 0)
+	r := c.result(step, 0)
 	var doc inspectDoc
 	if r == nil || !c.decode(r, &doc) {
 		return
 	}
 	if doc.SectorSize != c.SectorSize || doc.Table != c.Table {
-		c.readf("%s: %d-byte sectors, table %s; want %d, %s", step, doc.SectorSize, doc.Table, c.SectorSize, c.Table)
+		c.errorf("%s: %d-byte sectors, table %s; want %d, %s", step, doc.SectorSize, doc.Table, c.SectorSize, c.Table)
 	}
 	spec := c.spec()
 	if len(doc.Partitions) != len(spec.Partitions) {
-		c.readf("%s: %d partitions, want %d", step, len(doc.Partitions), len(spec.Partitions))
+		c.errorf("%s: %d partitions, want %d", step, len(doc.Partitions), len(spec.Partitions))
 	}
 	for _, p := range doc.Partitions {
 		want := spec.Partition(p.Number)
 		if want == nil {
-			c.readf("%s: unexpected partition %d", step, p.Number)
+			c.errorf("%s: unexpected partition %d", step, p.Number)
 			continue
 		}
 		if p.Start != want.Start || p.Size != want.Size || p.FS != want.FS || p.Role != roles[p.Number] {
-			c.readf("%s: partition %d at %d (%d bytes), %q, role %q; want %d (%d bytes), %q, role %q",
+			c.errorf("%s: partition %d at %d (%d bytes), %q, role %q; want %d (%d bytes), %q, role %q",
 				step, p.Number, p.Start, p.Size, p.FS, p.Role, want.Start, want.Size, want.FS, roles[p.Number])
 		}
 	}
 	x := doc.XenServer
 	switch {
 	case x == nil:
-		c.readf("%s: no XenServer installation found", step)
+		c.errorf("%s: no XenServer installation found", step)
 	case x.RootPartition != 1 || x.Inventory["PRODUCT_VERSION"] != c.Installed:
-		c.readf("%s: root partition %d holding %q; want 1 holding %s", step, x.RootPartition, x.Inventory["PRODUCT_VERSION"], c.Installed)
+		c.errorf("%s: root partition %d holding %q; want 1 holding %s", step, x.RootPartition, x.Inventory["PRODUCT_VERSION"], c.Installed)
 	case x.Backup == nil || x.Backup.Partition != 2 || !x.Backup.Marker || x.Backup.Inventory["PRODUCT_VERSION"] != c.Backup:
-		c.readf("%s: backup %+v; want partition 2 with .xen-backup-partition holding %s", step, x.Backup, c.Backup)
+		c.errorf("%s: backup %+v; want partition 2 with .xen-backup-partition holding %s", step, x.Backup, c.Backup)
 	default:
 		if step == "inspect" {
 			c.facts = append(c.facts, fmt.Sprintf("roles root/backup/sr, %s with backup %s", c.Installed, c.Backup))
@@ -201,7 +181,7 @@ func (c *checker) inspect(step string) {
 // the version on this very device. Exit 0 or 4: doctor reports problems
 // with 4 once it adopts "completed, problems found" (docs/exit-codes.md).
 func (c *checker) doctor() {
-	r := c.result("doctor", c.readf, 0, 4)
+	r := c.result("doctor", 0, 4)
 	var doc struct {
 		Findings []struct {
 			ID       string `json:"id"`
@@ -221,7 +201,7 @@ func (c *checker) doctor() {
 		}
 	}
 	if verdict != "broken" {
-		c.readf("doctor: installer-verdict/%s is %q, want broken", c.Installer, verdict)
+		c.errorf("doctor: installer-verdict/%s is %q, want broken", c.Installer, verdict)
 	}
 	want := "xsrescue version set --disk /dev/" + c.dev.Name + " --for-installer " + c.Installer
 	for _, s := range doc.Plan {
@@ -230,7 +210,7 @@ func (c *checker) doctor() {
 			return
 		}
 	}
-	c.readf("doctor: no plan step %q", want)
+	c.errorf("doctor: no plan step %q", want)
 }
 
 type showDoc struct {
@@ -246,17 +226,17 @@ type showDoc struct {
 // show returns version show's document after step, checking that it has
 // one verdict, for the disk's installer, offering Upgrade or not.
 func (c *checker) show(step string, offers bool) *showDoc {
-	r := c.result(step, c.readf, 0)
+	r := c.result(step, 0)
 	var doc showDoc
 	if r == nil || !c.decode(r, &doc) {
 		return nil
 	}
 	if len(doc.Verdicts) != 1 || !strings.HasPrefix(doc.Verdicts[0].Installer, c.Installer) {
-		c.readf("%s: verdicts %+v, want one for installer %s", step, doc.Verdicts, c.Installer)
+		c.errorf("%s: verdicts %+v, want one for installer %s", step, doc.Verdicts, c.Installer)
 		return nil
 	}
 	if v := doc.Verdicts[0]; v.OffersUpgrade != offers || !doc.Consistent {
-		c.readf("%s: offers_upgrade %v (%s), markers consistent %v; want %v, consistent", step, v.OffersUpgrade, v.Reason, doc.Consistent, offers)
+		c.errorf("%s: offers_upgrade %v (%s), markers consistent %v; want %v, consistent", step, v.OffersUpgrade, v.Reason, doc.Consistent, offers)
 	}
 	return &doc
 }
@@ -266,7 +246,7 @@ func (c *checker) show(step string, offers bool) *showDoc {
 func (c *checker) setAndUndo() {
 	before := c.show("show-before", false)
 	if before != nil && before.Inventory["PRODUCT_VERSION"] != c.Installed {
-		c.readf("show-before: PRODUCT_VERSION %q, want %s", before.Inventory["PRODUCT_VERSION"], c.Installed)
+		c.errorf("show-before: PRODUCT_VERSION %q, want %s", before.Inventory["PRODUCT_VERSION"], c.Installed)
 	}
 	var set struct {
 		Values map[string]string `json:"values"`
@@ -279,38 +259,37 @@ func (c *checker) setAndUndo() {
 		} `json:"verdict"`
 		Undo string `json:"undo"`
 	}
-	if r := c.result("set", c.readf, 0); r != nil && c.decode(r, &set) {
+	if r := c.result("set", 0); r != nil && c.decode(r, &set) {
 		wantUndo := ""
 		if set.Op != nil {
 			wantUndo = fmt.Sprintf("xsrescue journal undo %d --disk /dev/%s --partition 1 --journal /tmp/%s-journal.db", set.Op.Op, c.dev.Name, c.ID)
 		}
 		switch {
 		case set.Op == nil || set.Op.Status != "applied":
-			c.readf("set: op %+v, want applied", set.Op)
+			c.errorf("set: op %+v, want applied", set.Op)
 		case set.Verdict == nil || !set.Verdict.OffersUpgrade:
-			c.readf("set: the %s installer's verdict on the result %+v, want offers_upgrade", c.Installer, set.Verdict)
+			c.errorf("set: the %s installer's verdict on the result %+v, want offers_upgrade", c.Installer, set.Verdict)
 		case set.Undo != wantUndo || c.log.Undo[c.ID] != wantUndo:
-			c.readf("set: undo %q (the VM ran %q), want %q", set.Undo, c.log.Undo[c.ID], wantUndo)
+			c.errorf("set: undo %q (the VM ran %q), want %q", set.Undo, c.log.Undo[c.ID], wantUndo)
 		}
 	}
 	if after := c.show("show-set", true); after != nil && set.Values["PRODUCT_VERSION"] != "" &&
 		after.Inventory["PRODUCT_VERSION"] != set.Values["PRODUCT_VERSION"] {
-		c.readf("show-set: PRODUCT_VERSION %q, version set wrote %q", after.Inventory["PRODUCT_VERSION"], set.Values["PRODUCT_VERSION"])
+		c.errorf("show-set: PRODUCT_VERSION %q, version set wrote %q", after.Inventory["PRODUCT_VERSION"], set.Values["PRODUCT_VERSION"])
 	}
 	var undo struct {
 		Op struct {
 			Status string `json:"status"`
 		} `json:"op"`
 	}
-	if r := c.result("undo", c.readf, 0); r != nil && c.decode(r, &undo) && undo.Op.Status != "undone" {
-		c.readf("undo: op status %q, want undone", undo.Op.Status)
+	if r := c.result("undo", 0); r != nil && c.decode(r, &undo) && undo.Op.Status != "undone" {
+		c.errorf("undo: op status %q, want undone", undo.Op.Status)
 	}
 	if undone := c.show("show-undone", false); undone != nil && before != nil && !maps.Equal(undone.Inventory, before.Inventory) {
-		c.readf("show-undone: the inventory differs from the one before version set")
+		c.errorf("show-undone: the inventory differs from the one before version set")
 	}
-	// The file tree is a safety assertion: whatever xsrescue read, the
-	// root's files must be as they were.
-	tb, ta := c.result("tree-before", c.errorf, 0), c.result("tree-undone", c.errorf, 0)
+	// Whatever xsrescue read, the root's files must be as they were.
+	tb, ta := c.result("tree-before", 0), c.result("tree-undone", 0)
 	if tb != nil && ta != nil {
 		if d := firstDiff(string(tb.Stdout), string(ta.Stdout)); d != "" {
 			c.errorf("the root's file tree after journal undo differs from before version set: %s", d)
@@ -324,10 +303,10 @@ func (c *checker) setAndUndo() {
 // rewrites is what undo cannot restore (ext3 metadata of the read-write
 // mounts).
 func (c *checker) restore() {
-	if c.result("save", c.errorf, 0) == nil {
+	if c.result("save", 0) == nil {
 		return
 	}
-	r := c.result("restore", c.errorf, 0)
+	r := c.result("restore", 0)
 	var doc struct {
 		ChangedBlocks int    `json:"changed_blocks"`
 		Written       bool   `json:"written"`
@@ -360,7 +339,7 @@ func (c *checker) restore() {
 func (c *checker) refusals() {
 	c.inspect("inspect-mounted")
 	for _, step := range []string{"set-mounted", "restore-mounted"} {
-		r := c.result(step, c.errorf, 3)
+		r := c.result(step, 3)
 		var doc struct {
 			Error struct {
 				Message  string `json:"message"`
@@ -375,7 +354,7 @@ func (c *checker) refusals() {
 		}
 	}
 	// The byte changed for the refusal is put back once nothing is mounted.
-	if r := c.result("restore-again", c.errorf, 0); r != nil {
+	if r := c.result("restore-again", 0); r != nil {
 		var doc struct {
 			Written       bool `json:"written"`
 			ChangedBlocks int  `json:"changed_blocks"`

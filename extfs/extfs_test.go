@@ -110,6 +110,7 @@ type entry struct {
 	Nlink      int
 	Mtime      int64
 	MtimeNanos int64
+	Xattrs     map[string]string
 }
 
 func typeName(m fs.FileMode) string {
@@ -204,6 +205,16 @@ func extManifest(t *testing.T, x *extfs.FS) map[string]entry {
 		in := fi.Sys().(*extfs.Inode)
 		e := entry{Type: typeName(fi.Mode()), Perm: permString(fi.Mode()), UID: int(in.UID), GID: int(in.GID),
 			Nlink: int(in.Nlink), Mtime: fi.ModTime().Unix(), MtimeNanos: fi.ModTime().UnixNano()}
+		xs, err := x.Xattrs(in)
+		if err != nil {
+			return err
+		}
+		for k, v := range xs {
+			if e.Xattrs == nil {
+				e.Xattrs = map[string]string{}
+			}
+			e.Xattrs[k] = string(v)
+		}
 		switch e.Type {
 		case "file":
 			e.Size = fi.Size()
@@ -254,7 +265,7 @@ func dirManifest(t *testing.T, root string) map[string]entry {
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		e := entry{Type: typeName(fi.Mode()), Perm: permString(fi.Mode()), UID: int(st.Uid), GID: int(st.Gid),
-			Nlink: int(st.Nlink), Mtime: fi.ModTime().Unix(), MtimeNanos: fi.ModTime().UnixNano()}
+			Nlink: int(st.Nlink), Mtime: fi.ModTime().Unix(), MtimeNanos: fi.ModTime().UnixNano(), Xattrs: osXattrs(t, p)}
 		switch e.Type {
 		case "file":
 			e.Size = fi.Size()
@@ -279,6 +290,24 @@ func dirManifest(t *testing.T, root string) map[string]entry {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+func osXattrs(t *testing.T, p string) map[string]string {
+	buf := make([]byte, 64<<10)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil || n == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		v := make([]byte, 64<<10)
+		m, err := unix.Lgetxattr(p, k, v)
+		if err != nil {
+			t.Fatalf("getxattr %s %s: %v", p, k, err)
+		}
+		out[k] = string(v[:m])
 	}
 	return out
 }

@@ -87,6 +87,10 @@ type Input struct {
 	Root     *target.Root    // the installation's root, opened read-only
 	RootNote string          // why Root is nil (e.g. mounting needs root)
 	RootName string          // how findings name Root (target.Target.Name: never a private mount point)
+	// JournalShown names the journal in findings when Journal is a private
+	// copy read out of an image root ("" : its path).
+	JournalShown string
+	JournalErr   error // the journal inside the root could not be looked for
 	// Unlabelled are ext partitions that hold a XenServer root (an
 	// inventory, no .xen-backup-partition) without the root-* label.
 	Unlabelled []UnlabelledRoot
@@ -200,6 +204,15 @@ func (d *diag) rootName() string {
 	return d.in.Root.Dir()
 }
 
+// named is err's message with the root's directory named as rootName
+// (a --disk target's private mount point means nothing to the user).
+func (d *diag) named(err error) string {
+	if dir := d.in.Root.Dir(); dir != "" {
+		return strings.ReplaceAll(err.Error(), dir, d.rootName())
+	}
+	return err.Error()
+}
+
 // targetArgs is how plan commands name the target.
 func (d *diag) targetArgs() string {
 	s := ""
@@ -310,7 +323,7 @@ func (d *diag) markers() error {
 	st, err := versionfile.Inspect(d.in.Root)
 	if err != nil {
 		// doctor reports what it finds and carries on with the other checks.
-		d.add("inventory-unreadable", Broken, ruleInventory, "%s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+		d.add("inventory-unreadable", Broken, ruleInventory, "%s", d.named(err))
 		return nil
 	}
 	d.state = st
@@ -354,7 +367,7 @@ func (d *diag) markers() error {
 		// Plan only what version set would accept: it refuses, for example,
 		// to fake a system older than the installer's lower bound as newer.
 		if _, err := versionfile.PlanSet(d.in.Root, versionfile.SetRequest{ForInstaller: d.installer.Release.Product}); err != nil {
-			d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+			d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", d.named(err))
 			onlyVersion = false
 		}
 	}
@@ -474,6 +487,9 @@ func (d *diag) savedInJournal(p *partition.Partition) bool {
 
 func (d *diag) journal(ctx context.Context) error {
 	j := d.in.Journal
+	if d.in.JournalErr != nil {
+		d.add("journal-unknown", Warn, ruleJournal, "whether the root holds a journal of earlier xsrescue ops is unknown: %s", d.named(d.in.JournalErr))
+	}
 	if j == nil {
 		return nil
 	}
@@ -495,7 +511,11 @@ func (d *diag) journal(ctx context.Context) error {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	d.add("journal", OK, ruleJournal, "%s: %d ops (%s)", j.Path(), len(ops), orDash(strings.Join(parts, ", ")))
+	name := j.Path()
+	if d.in.JournalShown != "" {
+		name = d.in.JournalShown
+	}
+	d.add("journal", OK, ruleJournal, "%s: %d ops (%s)", name, len(ops), orDash(strings.Join(parts, ", ")))
 	return nil
 }
 

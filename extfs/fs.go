@@ -75,7 +75,7 @@ func (f *FS) OpenInode(in *Inode, name string) (*File, error) {
 // walk resolves name chroot-style and returns its inode; the last element
 // is followed when it is a symlink and followLast is set.
 func (f *FS) walk(op, name string, followLast bool) (*Inode, error) {
-	if !fs.ValidPath(name) {
+	if !validPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
 	root, err := f.inode(rootIno)
@@ -105,6 +105,9 @@ func (f *FS) walk(op, name string, followLast bool) (*Inode, error) {
 		if !dir.isDir() {
 			return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 		}
+		if len(elem) > 255 {
+			return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENAMETOOLONG}
+		}
 		cur := strings.Join(append(slices.Clone(done), elem), "/")
 		e, err := f.lookup(dir, elem)
 		if err != nil {
@@ -132,6 +135,28 @@ func (f *FS) walk(op, name string, followLast bool) (*Inode, error) {
 		stack, done = append(stack, in), append(done, elem)
 	}
 	return stack[len(stack)-1], nil
+}
+
+// validPath is fs.ValidPath without its UTF-8 rule: ext names are bytes,
+// and an old system's Latin-1 names must be readable too. A NUL can be in
+// no name (and no system call takes one).
+func validPath(name string) bool {
+	if name == "." {
+		return true
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return false
+	}
+	for {
+		elem, rest, more := strings.Cut(name, "/")
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		name = rest
+	}
 }
 
 func splitPath(p string) []string {

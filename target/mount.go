@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/partition"
 )
 
 // mount is what openDisk set up, released in reverse order by release.
@@ -29,49 +27,12 @@ type mount struct {
 // openDisk mounts one partition of an image or block device through a loop
 // device on a private temporary directory.
 func openDisk(ctx context.Context, o Options) (t *Target, err error) {
-	disk, err := filepath.Abs(o.Disk)
-	if err != nil {
-		return nil, xerr.Invalid(err)
-	}
-	f, err := os.Open(disk)
-	if err != nil {
-		return nil, xerr.Invalidf("disk %s: %w", o.Disk, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	l, err := locate(o, refuseInUse)
 	if err != nil {
 		return nil, err
 	}
-	isBlock := st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
-	if !isBlock && !st.Mode().IsRegular() {
-		return nil, xerr.Invalidf("disk %s: neither a block device nor an image file", o.Disk)
-	}
-	if err := refuseInUse(disk, st, isBlock); err != nil {
-		return nil, err
-	}
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, fmt.Errorf("disk %s: %w", disk, err)
-	}
-	d, err := partition.Inspect(f, size)
-	if err != nil {
-		return nil, xerr.Invalidf("disk %s: %w", disk, err)
-	}
-	n := o.Partition
-	if n == 0 {
-		if d.XenServer == nil || d.XenServer.RootPartition == 0 {
-			return nil, xerr.Invalidf("disk %s: no XenServer root partition found; give --partition N", disk)
-		}
-		n = d.XenServer.RootPartition
-	}
-	p := d.Partition(n)
-	if p == nil {
-		var have []string
-		for _, q := range d.Partitions {
-			have = append(have, strconv.Itoa(q.Number))
-		}
-		return nil, xerr.Invalidf("disk %s: no partition %d (partitions: %s)", disk, n, strings.Join(have, " "))
-	}
+	l.f.Close()
+	disk, n, p, isBlock := l.disk, l.n, l.p, l.isBlock
 	fstype := p.FS
 	switch fstype {
 	case "ext2", "ext3", "ext4", "xfs", "vfat":
@@ -285,10 +246,19 @@ func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
 			}
 		}
 	}
-	loops, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	if err != nil {
-		return err
+	if dev := attachedLoop(st); dev != "" {
+		if point := loopMount(dev); point != "" {
+			// Typically the private mount of an xsrescue that was killed.
+			return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
+		}
+		return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
 	}
+	return nil
+}
+
+// attachedLoop names the loop device ("loop3") that maps the file st, or "".
+func attachedLoop(st os.FileInfo) string {
+	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	for _, bf := range loops {
 		b, err := os.ReadFile(bf)
 		if err != nil {
@@ -296,15 +266,10 @@ func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
 		}
 		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
 		if bst, err := os.Stat(name); err == nil && os.SameFile(bst, st) {
-			dev := filepath.Base(filepath.Dir(filepath.Dir(bf)))
-			if point := loopMount(dev); point != "" {
-				// Typically the private mount of an xsrescue that was killed.
-				return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
-			}
-			return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
+			return filepath.Base(filepath.Dir(filepath.Dir(bf)))
 		}
 	}
-	return nil
+	return ""
 }
 
 // loopMount returns where loop device dev or one of its partitions is

@@ -72,6 +72,8 @@ func Open(ctx context.Context, o Options) (*Target, error) {
 			id = r.Dir()
 		}
 		return &Target{Root: r, Identity: id}, nil
+	case o.Disk != "" && !o.Writable:
+		return openReadOnly(ctx, o)
 	case o.Disk != "":
 		return openDisk(ctx, o)
 	default:

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -117,7 +118,7 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			}
 			in.Root, err = open(target.Options{Disk: o.Disk, Partition: x.RootPartition})
 			if err != nil {
-				in.RootNote = fmt.Sprintf("root partition %d not mounted (%v): markers, the xapi database and the journal inside the root were not examined", x.RootPartition, err)
+				in.RootNote = fmt.Sprintf("root partition %d cannot be read (%v): markers, the xapi database and the journal inside the root were not examined", x.RootPartition, err)
 			}
 		}
 	} else {
@@ -135,10 +136,12 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 	}
 	jpath := o.Journal
 	if jpath == "" && in.Root != nil {
-		if rel, err := in.Root.Resolve("var/lib/xsrescue/journal.db"); err == nil {
-			if _, err := in.Root.Stat(rel); err == nil {
-				jpath = filepath.Join(in.Root.Dir(), rel)
-			}
+		// Inside an image root the journal is read from a private copy.
+		p, err := journal.DefaultPath(in.Root, false)
+		in.JournalErr = err
+		jpath = p
+		if rel, ok := in.Root.Origin(p); ok {
+			in.JournalShown = fmt.Sprintf("/%s on %s", rel, in.RootName)
 		}
 	}
 	if jpath != "" {
@@ -167,7 +170,7 @@ func unlabelledRoots(ctx context.Context, diskPath string, d *partition.Disk) []
 		if err != nil {
 			continue
 		}
-		if _, err := t.Root.Lstat(strings.TrimPrefix(partition.BackupMarker, "/")); err != nil {
+		if _, err := t.Root.Lstat(strings.TrimPrefix(partition.BackupMarker, "/")); errors.Is(err, fs.ErrNotExist) {
 			if inv, err := versionfile.ReadInventory(t.Root); err == nil {
 				found = append(found, doctor.UnlabelledRoot{Partition: p, ProductVersion: inv.Value("PRODUCT_VERSION")})
 			}

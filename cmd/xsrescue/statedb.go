@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -85,7 +86,7 @@ func runStatedbShow(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	doc := statedbShowDoc{SideFiles: []statedb.SideFile{}, Problems: []string{}}
-	var f *os.File
+	var f fs.File
 	switch {
 	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
 		return usageError{fmt.Errorf("statedb show: give FILE or --root/--disk, not both")}

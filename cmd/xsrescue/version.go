@@ -143,10 +143,10 @@ func (e targetError) Unwrap() error { return e.err }
 // message to the disk and partition (tgt.Name()): the mount is gone when
 // the command ends, the user knows the disk.
 func onTarget(tgt *target.Target, err error) error {
-	if err == nil || tgt.Disk == "" {
+	dir := tgt.Root.Dir()
+	if err == nil || tgt.Disk == "" || dir == "" {
 		return err
 	}
-	dir := tgt.Root.Dir()
 	msg := strings.ReplaceAll(err.Error(), dir+"/", tgt.Name()+": ")
 	return targetError{strings.ReplaceAll(msg, dir, tgt.Name()), err}
 }

@@ -409,7 +409,7 @@ func (d *diag) backup() {
 		}
 		b = d.in.Backup.Info
 	} else if x := d.in.Disk.XenServer.Backup; x != nil {
-		b = &versionfile.Backup{Partition: p.Number, Marker: x.Marker, Inventory: x.Inventory}
+		b = &versionfile.Backup{Partition: p.Number, Marker: x.Marker, MarkerError: x.MarkerError, Inventory: x.Inventory}
 		if x.Inventory != nil {
 			inst := d.installer
 			if inst == nil {
@@ -417,7 +417,7 @@ func (d *diag) backup() {
 					inst = &own
 				}
 			}
-			if inst != nil && x.Marker {
+			if inst != nil && x.HasMarker() {
 				b.Installer = inst.Release.Product
 				b.OffersRestore, b.Reason = inst.Accepts(x.Inventory[inst.Generation.Key])
 			}
@@ -429,8 +429,11 @@ func (d *diag) backup() {
 	}
 	d.backupHolds = b.Inventory["PRODUCT_VERSION"]
 	marker := "no .xen-backup-partition"
-	if b.Marker {
+	switch {
+	case b.HasMarker():
 		marker = ".xen-backup-partition present"
+	case b.Marker == nil:
+		marker = ".xen-backup-partition unknown: " + *b.MarkerError
 	}
 	switch {
 	case b.OffersRestore:

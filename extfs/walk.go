@@ -68,4 +68,3 @@ func (f *FS) walkDir(name string, d *dirEntry, in *Inode, seen map[uint32]bool, 
 	}
 	return nil
 }
-

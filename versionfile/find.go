@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // Match is one hit of Find. For a binary file there is one Match, with the
@@ -59,9 +61,11 @@ const mmapThreshold = 4 << 20
 
 // Find searches every regular file under root for any of the needles, in
 // parallel. It never follows a symlink (directories are opened one
-// component at a time through os.Root, and entries that are links are
-// skipped), skips SkipTop, and reports matches sorted by path and offset.
-func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions) ([]Match, FindStats, error) {
+// component at a time, and entries that are links are skipped), skips
+// SkipTop, and reports matches sorted by path and offset. A directory root
+// is read through its os.Root; an image root (a --disk partition) in-process
+// (findImage), with the same results.
+func Find(ctx context.Context, root *target.Root, needles []string, opts FindOptions) ([]Match, FindStats, error) {
 	if len(needles) == 0 {
 		return nil, FindStats{}, errors.New("no search string")
 	}
@@ -76,7 +80,10 @@ func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions
 	if w <= 0 {
 		w = 2 * runtime.GOMAXPROCS(0)
 	}
-	f := &finder{root: root, needles: nb, progress: opts.Progress, workers: w}
+	if x := root.Image(); x != nil {
+		return findImage(ctx, x, nb, opts.Progress, w)
+	}
+	f := &finder{root: root.OS(), needles: nb, progress: opts.Progress, workers: w}
 	f.cond = sync.NewCond(&f.mu)
 	f.queue = []dirItem{{rel: ".", fd: -1}}
 	f.pending = 1
@@ -89,18 +96,20 @@ func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions
 		}()
 	}
 	wg.Wait()
-	st := FindStats{Files: f.files.Load(), Bytes: f.bytes.Load(), Problems: f.problems}
+	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
+}
+
+// finish sorts what a search found: matches by path and offset, problems.
+func finish(ctx context.Context, matches []Match, files, bytes int64, problems []string) ([]Match, FindStats, error) {
+	st := FindStats{Files: files, Bytes: bytes, Problems: problems}
 	slices.Sort(st.Problems)
-	slices.SortFunc(f.matches, func(a, b Match) int {
+	slices.SortFunc(matches, func(a, b Match) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
 		}
 		return int(a.Offset - b.Offset)
 	})
-	if err := ctx.Err(); err != nil {
-		return f.matches, st, err
-	}
-	return f.matches, st, nil
+	return matches, st, ctx.Err()
 }
 
 type finder struct {
@@ -400,18 +409,29 @@ func binaryMatch(rel string, off int) Match {
 // start of a 3 MB line says nothing about a match at its end.
 func lineText(b []byte, at int) string {
 	b = bytes.TrimRight(b, "\r")
-	if len(b) <= MaxMatchText {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+	start, end := lineWindow(len(b), at)
+	return cutText(b[start:end], start > 0, end < len(b))
+}
+
+// lineWindow is the part [start, end) of a line of n bytes (trailing CRs
+// trimmed) that lineText shows for a match at at.
+func lineWindow(n, at int) (start, end int) {
+	if n <= MaxMatchText {
+		return 0, n
 	}
-	start := max(0, at-MaxMatchText/4)
-	end := min(len(b), start+MaxMatchText)
-	start = end - MaxMatchText
+	start = max(0, at-MaxMatchText/4)
+	end = min(n, start+MaxMatchText)
+	return end - MaxMatchText, end
+}
+
+// cutText is the shown text, "…" where the line goes on.
+func cutText(b []byte, head, tail bool) string {
 	// A rune cut in half becomes U+FFFD.
-	text := strings.ToValidUTF8(string(b[start:end]), "\uFFFD")
-	if start > 0 {
+	text := strings.ToValidUTF8(string(b), "\uFFFD")
+	if head {
 		text = "…" + text
 	}
-	if end < len(b) {
+	if tail {
 		text += "…"
 	}
 	return text

@@ -323,8 +323,11 @@ func productNameGate(inv *Inventory) Gate {
 
 // Backup is what a backup partition holds.
 type Backup struct {
-	Partition     int               `json:"partition"`
-	Marker        bool              `json:"marker"`
+	Partition int `json:"partition"`
+	// Marker: .xen-backup-partition is there (true), known absent
+	// (false), or could not be read (nil: MarkerError says why).
+	Marker        *bool             `json:"marker"`
+	MarkerError   *string           `json:"marker_error"`
 	Inventory     map[string]string `json:"inventory"`
 	Installer     string            `json:"installer"` // the installer the verdict is for
 	OffersRestore bool              `json:"offers_restore"`
@@ -332,6 +335,11 @@ type Backup struct {
 	Rule          string            `json:"rule"`
 	Warning       string            `json:"warning"`
 }
+
+// HasMarker: the marker is known to be there.
+func (b *Backup) HasMarker() bool { return b.Marker != nil && *b.Marker }
+
+func ptr[T any](v T) *T { return &v }
 
 // BackupWarning is why the backup partition must be imaged first.
 const BackupWarning = "image this partition before any installer run (xsrescue disk save-partition): every upgrade reformats it (host-installer upgrade.py doBackup, xenserver.md §3.4)"
@@ -345,8 +353,14 @@ const BackupWarning = "image this partition before any installer run (xsrescue d
 // upgrade is assumed (not verified).
 func InspectBackup(root *target.Root, partition int, in *Installer) (*Backup, error) {
 	b := &Backup{Partition: partition, Warning: BackupWarning}
-	if _, err := root.Lstat(BackupMarkerPath); err == nil {
-		b.Marker = true
+	switch _, err := root.Lstat(BackupMarkerPath); {
+	case err == nil:
+		b.Marker = ptr(true)
+	case errors.Is(err, fs.ErrNotExist):
+		b.Marker = ptr(false)
+	default:
+		why := err.Error()
+		b.MarkerError = &why
 	}
 	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -372,7 +386,11 @@ func InspectBackup(root *target.Root, partition int, in *Installer) (*Backup, er
 	b.Installer = in.Release.Product
 	b.Rule = fmt.Sprintf("the %s installer offers Restore for a partition holding %s whose inventory %s is within %s (host-installer product.py findXenSourceBackups, xenserver.md §3.4)",
 		in.Release.Product, BackupMarkerPath, in.Generation.Key, in.RangeText())
-	if !b.Marker {
+	if b.Marker == nil {
+		b.Reason = fmt.Sprintf("unknown: %s could not be read (%s)", BackupMarkerPath, *b.MarkerError)
+		return b, nil
+	}
+	if !*b.Marker {
 		b.Reason = fmt.Sprintf("no %s: the installer does not take this partition for a backup", BackupMarkerPath)
 		return b, nil
 	}

@@ -171,7 +171,7 @@ func TestBackupVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.Marker || !b.OffersRestore || b.Installer != "5.0.0" || b.Inventory["PRODUCT_VERSION"] != "5.0.0" {
+	if !b.HasMarker() || !b.OffersRestore || b.Installer != "5.0.0" || b.Inventory["PRODUCT_VERSION"] != "5.0.0" {
 		t.Fatalf("backup: %+v", b)
 	}
 	in := mustInstaller(t, "8.2")
@@ -187,7 +187,7 @@ func TestBackupVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition") {
+	if b.Marker == nil || *b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition") {
 		t.Fatalf("no marker: %+v", b)
 	}
 }

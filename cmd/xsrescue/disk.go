@@ -36,7 +36,8 @@ func diskCommand() *cli.Command {
 				"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
 				"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
 				"root and backup partitions it reads etc/xensource-inventory and the\n" +
-				".xen-backup-partition marker with debugfs, without mounting.\n" +
+				".xen-backup-partition marker in-process (no debugfs, no mount, no root needed); one\n" +
+				"that cannot be read is \"unknown\" (null in --json, with the reason), never absent.\n" +
 				"Partitions are listed in disk order in the table and by number in --json.\n" +
 				"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
 			Action: runDiskInspect,
@@ -83,7 +84,7 @@ func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
 		return nil, err
 	}
 	d.Path = path
-	d.ReadMarkers(ctx, path)
+	d.ReadMarkers(f)
 	return d, nil
 }
 
@@ -113,13 +114,16 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 		fmt.Fprintln(w)
 	}
 	if x := d.XenServer; x != nil {
-		fmt.Fprintf(w, "XenServer root: partition %d, %s\n", x.RootPartition, describeInventory(x.Inventory))
+		fmt.Fprintf(w, "XenServer root: partition %d, %s\n", x.RootPartition, describeInventory(x.Inventory, x.InventoryError))
 		if b := x.Backup; b != nil {
 			marker := "no .xen-backup-partition marker"
-			if b.Marker {
+			switch {
+			case b.HasMarker():
 				marker = ".xen-backup-partition present"
+			case b.Marker == nil:
+				marker = ".xen-backup-partition unknown (unreadable, see the warnings)"
 			}
-			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory))
+			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory, b.InventoryError))
 		}
 	} else {
 		fmt.Fprintln(w, "No XenServer installation (no ext partition labelled root-*).")
@@ -133,9 +137,12 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 	return nil
 }
 
-func describeInventory(inv map[string]string) string {
-	if inv == nil {
-		return "no readable inventory"
+func describeInventory(inv map[string]string, unreadable *string) string {
+	switch {
+	case inv == nil && unreadable != nil:
+		return "inventory unknown (unreadable, see the warnings)"
+	case inv == nil:
+		return "no inventory"
 	}
 	s := fmt.Sprintf("%s %s", orDefault(inv["PRODUCT_BRAND"], "product"), orDefault(inv["PRODUCT_VERSION"], "(no PRODUCT_VERSION)"))
 	if b := inv["BUILD_NUMBER"]; b != "" {

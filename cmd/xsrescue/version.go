@@ -282,9 +282,12 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 		} else {
 			fmt.Fprint(w, "\nbackup: ")
 		}
-		if b.Marker {
+		switch {
+		case b.HasMarker():
 			fmt.Fprintf(w, "%s present, holds %s %s\n", versionfile.BackupMarkerPath, b.Inventory["PRODUCT_BRAND"], b.Inventory["PRODUCT_VERSION"])
-		} else {
+		case b.Marker == nil:
+			fmt.Fprintf(w, "%s unknown: %s\n", versionfile.BackupMarkerPath, *b.MarkerError)
+		default:
 			fmt.Fprintln(w, "no backup marker")
 		}
 		if b.Installer != "" {
@@ -473,7 +476,7 @@ func runVersionFind(ctx context.Context, cmd *cli.Command) error {
 		opts.Progress = func(_, bytes int64) { _ = bar.Set64(bytes) }
 		defer bar.Finish()
 	}
-	matches, stats, err := versionfile.Find(ctx, tgt.Root.OS(), needles, opts)
+	matches, stats, err := versionfile.Find(ctx, tgt.Root, needles, opts)
 	if err != nil {
 		return onTarget(tgt, err)
 	}

@@ -99,7 +99,7 @@ func Inspect(root *target.Root) (*State, error) {
 func ReadInventory(root *target.Root) (*Inventory, error) {
 	name := path.Join(root.Dir(), InventoryPath)
 	if root.Image() != nil {
-		name = root.Name() + ": /" + InventoryPath
+		name = root.Name() + ": " + InventoryPath
 	}
 	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -175,6 +176,16 @@ func (r *Root) LocalPath(rel string) (string, error) {
 	if r.img == nil {
 		return filepath.Join(r.dir, filepath.FromSlash(rel)), nil
 	}
+	if _, err := r.img.Lstat(rel); errors.Is(err, fs.ErrNotExist) {
+		// Nothing to copy: a path where nothing is, in a directory that
+		// is never made and whose name nobody can guess (a chroot may
+		// have no temporary directory at all).
+		var b [16]byte
+		rand.Read(b[:])
+		absent := filepath.Join(os.TempDir(), fmt.Sprintf("xsrescue-absent-%x", b), path.Base(rel))
+		r.remember(absent, rel)
+		return absent, nil
+	}
 	if r.tmp == "" {
 		dir, err := os.MkdirTemp("", "xsrescue-copy-")
 		if err != nil {
@@ -186,23 +197,23 @@ func (r *Root) LocalPath(rel string) (string, error) {
 	if _, ok := r.copies[dst]; ok {
 		return dst, nil
 	}
-	for i, name := range []string{rel, rel + "-wal", rel + "-journal"} {
-		err := r.copyOut(name, dst+strings.TrimPrefix(name, rel))
-		if errors.Is(err, fs.ErrNotExist) {
-			if i == 0 {
-				break
-			}
-			continue
-		}
-		if err != nil {
+	if err := r.copyOut(rel, dst); err != nil {
+		return "", err
+	}
+	for _, suffix := range []string{"-wal", "-journal"} {
+		if err := r.copyOut(rel+suffix, dst+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
 	}
+	r.remember(dst, rel)
+	return dst, nil
+}
+
+func (r *Root) remember(local, rel string) {
 	if r.copies == nil {
 		r.copies = map[string]string{}
 	}
-	r.copies[dst] = rel
-	return dst, nil
+	r.copies[local] = rel
 }
 
 // Origin maps a path LocalPath returned back to the file of the root it

@@ -2,8 +2,10 @@ package extfs_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -625,5 +627,79 @@ func TestDirtyJournal(t *testing.T) {
 	exec.Command("e2fsck", "-fy", cpDev).Run()
 	if out, err := exec.Command("debugfs", "-R", "cat /etc/xensource-inventory", cpDev).Output(); err != nil || string(out) != replayed {
 		t.Errorf("after e2fsck replays the journal: %q, %v; want %q", out, err, replayed)
+	}
+}
+
+var updateFuzzBase = flag.Bool("update", false, "make testdata/fuzz-*.img.gz again with mke2fs (see testdata/README.md)")
+
+// TestMakeFuzzBase makes the fuzz targets' starting images again with
+// -update (mke2fs, e2fsck).
+func TestMakeFuzzBase(t *testing.T) {
+	if !*updateFuzzBase {
+		t.Skip("only with -update")
+	}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := fixtures.ExtFuzzTree(tree); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range fixtures.ExtFuzzSpecs() {
+		p, err := fixtures.BuildExt(dir, tree, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write(img[:s.Size])
+		w.Close()
+		if err := os.WriteFile(filepath.Join("testdata", s.Name+".img.gz"), gz.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDirectoryCycle: a directory hard-linked into itself (debugfs ln
+// allows it; the kernel never makes one) is walked once; the second visit
+// is an error for that path, and the walk ends.
+func TestDirectoryCycle(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := fixtures.ExtSpec{Name: "cycle", Type: "ext3", BlockSize: 1024, Size: 4 * fixtures.MiB}
+	img, err := fixtures.BuildExt(dir, tree, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("debugfs", "-w", "-R", "ln /a /a/b/up", img).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs ln: %v: %s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, err := extfs.Open(f, 0, s.Size, extfs.Options{Name: "cycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var cycle error
+	err = x.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			cycle = err
+			return nil
+		}
+		seen = append(seen, p)
+		return nil
+	})
+	if err != nil || !errors.Is(cycle, extfs.ErrCorrupt) || !strings.Contains(cycle.Error(), "a/b/up") || len(seen) != 5 {
+		t.Errorf("walk: %v, paths %v, cycle error %v", err, seen, cycle)
 	}
 }

@@ -470,4 +470,3 @@ func FuzzDirectory(f *testing.F) {
 		fuzzRun(t, img)
 	})
 }
-

@@ -703,3 +703,80 @@ func TestDirectoryCycle(t *testing.T) {
 		t.Errorf("walk: %v, paths %v, cycle error %v", err, seen, cycle)
 	}
 }
+
+// TestMapped: through a memory map the filesystem reads the same, Views
+// gives the same data mapped (no copy) as read, and a map whose file
+// shrinks under it gives ErrFault, not a crash.
+func TestMapped(t *testing.T) {
+	_, specs := featureImages(t)
+	s := specs[4] // ext4-4k
+	f, err := os.Open(images.paths[s.Name])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := extfs.Map(f, s.Offset, s.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mapped, err := extfs.Open(m, 0, s.Size, extfs.Options{Name: s.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := openImage(t, s)
+	if d := cmp.Diff(extManifest(t, plain), extManifest(t, mapped)); d != "" {
+		t.Fatalf("mapped differs (-read +mapped):\n%s", d)
+	}
+	views := func(x *extfs.FS, name string) string {
+		fl, err := x.OpenFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		end := int64(-1)
+		if err := extfs.Guard(func() {
+			err = fl.Views(func(off int64, b []byte) error {
+				if off != end { // a hole before: mark where data starts again
+					fmt.Fprintf(h, "@%d:", off)
+				}
+				h.Write(b)
+				end = off + int64(len(b))
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%x", h.Sum(nil))
+	}
+	for _, name := range []string{"three-mib", "sparse", "huge-sparse", "tiny", "many/entry-00007-xxxxxxx"} {
+		if a, b := views(plain, name), views(mapped, name); a != b {
+			t.Errorf("%s: Views differ read/mapped", name)
+		}
+	}
+
+	// A file that shrinks under its map.
+	p := filepath.Join(t.TempDir(), "shrinks")
+	if err := os.WriteFile(p, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sm, err := extfs.Map(g, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.ReadAt(make([]byte, 4096), 8192); !errors.Is(err, extfs.ErrFault) {
+		t.Errorf("read of a shrunk map: %v, want ErrFault", err)
+	}
+}

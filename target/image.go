@@ -106,12 +106,11 @@ func openReadOnly(ctx context.Context, o Options) (*Target, error) {
 		l.f.Close()
 		return nil, xerr.Invalidf("%s ends past the end of the disk (%d bytes): truncated image or damaged entry", name, l.d.Size)
 	}
-	x, err := extfs.Open(l.f, l.p.Start, l.p.Size, extfs.Options{Name: name})
+	x, disk, err := openExt(l.f, l.p.Start, l.p.Size, name)
 	if err != nil {
-		l.f.Close()
 		return nil, xerr.Invalid(err)
 	}
-	r := &Root{img: x, disk: l.f, name: name}
+	r := &Root{img: x, disk: disk, name: name}
 	id := l.p.UUID
 	if id == "" {
 		id = fmt.Sprintf("%s#%d", l.disk, l.n)
@@ -159,12 +158,39 @@ func OpenImage(path string, off, size int64, name string) (*Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := extfs.Open(f, off, size, extfs.Options{Name: name})
+	x, disk, err := openExt(f, off, size, name)
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
-	return &Root{img: x, disk: f, name: name}, nil
+	return &Root{img: x, disk: disk, name: name}, nil
+}
+
+// openExt opens the ext filesystem at off in f (which it takes over):
+// through a read-only memory map of the partition where the kernel allows
+// one (searches then read the page cache in place), else through f.
+func openExt(f *os.File, off, size int64, name string) (*extfs.FS, io.Closer, error) {
+	var r io.ReaderAt = f
+	closer := io.Closer(f)
+	base := off
+	if m, err := extfs.Map(f, off, size); err == nil {
+		r, closer, base = m, closers{m, f}, 0
+	}
+	x, err := extfs.Open(r, base, size, extfs.Options{Name: name})
+	if err != nil {
+		closer.Close()
+		return nil, nil, err
+	}
+	return x, closer, nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	var errs []error
+	for _, x := range c {
+		errs = append(errs, x.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // LocalPath is a path on the rescue system where tools that need one

@@ -3,6 +3,7 @@ package versionfile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -170,6 +171,17 @@ func (f *imageFinder) searchFile(rel string, ino uint32, in *extfs.Inode, buf []
 		f.problem("%s: %v", rel, err)
 		return buf
 	}
+	// Most files hold no needle: look for one in the data in place (the
+	// page cache through the disk's memory map, no copy); only a file that
+	// holds one is read again for its lines.
+	hit, err := containsAny(fl, f.needles)
+	if err != nil {
+		f.problem("%s: %v", rel, err)
+		return buf
+	}
+	if !hit {
+		return buf
+	}
 	if size > wholeFileMax {
 		var spans []span
 		for _, e := range fl.DataExtents() {
@@ -200,6 +212,49 @@ func (f *imageFinder) add(ms []Match) {
 		f.mu.Unlock()
 	}
 }
+
+// containsAny reports whether any needle occurs in fl: in each stretch of
+// data, and across the boundary of two stretches that touch. Holes are
+// zeros, which no needle contains.
+func containsAny(fl *extfs.File, needles [][]byte) (hit bool, err error) {
+	maxLen := 0
+	for _, n := range needles {
+		maxLen = max(maxLen, len(n))
+	}
+	var tail []byte // the last maxLen-1 bytes before end
+	end := int64(-1)
+	in := func(b []byte) bool {
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				return true
+			}
+		}
+		return false
+	}
+	if ferr := extfs.Guard(func() {
+		err = fl.Views(func(off int64, b []byte) error {
+			if off != end {
+				tail = tail[:0]
+			}
+			if (len(tail) > 0 && in(append(tail, b[:min(len(b), maxLen-1)]...))) || in(b) {
+				hit = true
+				return errFound
+			}
+			tail = append(tail, b[max(0, len(b)-(maxLen-1)):]...)
+			tail = tail[max(0, len(tail)-(maxLen-1)):]
+			end = off + int64(len(b))
+			return nil
+		})
+	}); ferr != nil {
+		return false, ferr
+	}
+	if err == errFound {
+		err = nil
+	}
+	return hit, err
+}
+
+var errFound = errors.New("found")
 
 // span is a stretch of a file that holds data; the rest reads as zeros.
 type span struct{ off, n int64 }

@@ -14,6 +14,10 @@ import (
 	"github.com/xsrescue/xsrescue/extfs"
 )
 
+// queuedFileMin: files larger than this are searched by whichever worker
+// is free.
+const queuedFileMin = 1 << 20
+
 // wholeFileMax: files up to this size are read whole and scanned like a
 // mounted file; larger ones are streamed (scanStream), holes skipped.
 const wholeFileMax = 8 << 20
@@ -30,7 +34,7 @@ type imageFinder struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	queue    []imageDir
+	queue    []imageDir // directories to read and large files to search
 	pending  int
 	seen     map[uint32]bool
 	matches  []Match
@@ -39,14 +43,19 @@ type imageFinder struct {
 	files, bytes atomic.Int64
 }
 
+// imageDir is a directory to read or, with in set, a large file to
+// search: large files are queued rather than searched by the worker that
+// read their directory, so that a directory of large files (lib/) keeps
+// every worker busy.
 type imageDir struct {
 	rel string
 	ino uint32
+	in  *extfs.Inode
 }
 
 func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func(files, bytes int64), workers int) ([]Match, FindStats, error) {
 	f := &imageFinder{x: x, needles: needles, progress: progress, workers: workers,
-		queue: []imageDir{{".", extfs.RootIno}}, pending: 1, seen: map[uint32]bool{extfs.RootIno: true}}
+		queue: []imageDir{{".", extfs.RootIno, nil}}, pending: 1, seen: map[uint32]bool{extfs.RootIno: true}}
 	f.cond = sync.NewCond(&f.mu)
 	var wg sync.WaitGroup
 	for range workers {
@@ -72,13 +81,21 @@ func (f *imageFinder) work(ctx context.Context) {
 		f.mu.Unlock()
 
 		var subdirs []imageDir
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case dir.in != nil:
+			buf = f.searchFile(dir.rel, dir.ino, dir.in, buf)
+		default:
 			subdirs, buf = f.readDir(dir, buf)
 		}
 
 		f.mu.Lock()
 		var fresh []imageDir
 		for _, d := range subdirs {
+			if d.in != nil {
+				fresh = append(fresh, d)
+				continue
+			}
 			if f.seen[d.ino] {
 				f.problems = append(f.problems, fmt.Sprintf("%s: directory inode %d reached twice (a directory cycle): not searched again", d.rel, d.ino))
 				continue
@@ -130,8 +147,18 @@ func (f *imageFinder) readDir(dir imageDir, buf []byte) ([]imageDir, []byte) {
 					if dir.rel == "." && slices.Contains(SkipTop, e.Name) {
 						continue
 					}
-					subdirs = append(subdirs, imageDir{rel, e.Ino})
+					subdirs = append(subdirs, imageDir{rel, e.Ino, nil})
 				case t.IsRegular():
+					if child == nil {
+						if child, err = f.x.Inode(e.Ino); err != nil {
+							f.problem("%s: %v", rel, err)
+							continue
+						}
+					}
+					if child.Size > queuedFileMin {
+						subdirs = append(subdirs, imageDir{rel, e.Ino, child})
+						continue
+					}
 					buf = f.searchFile(rel, e.Ino, child, buf)
 				}
 			}

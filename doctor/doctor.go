@@ -297,7 +297,7 @@ func (d *diag) disk() {
 func (d *diag) markers() error {
 	if d.in.Root == nil {
 		if d.in.RootNote != "" {
-			d.add("root-not-examined", Warn, "target: the root is mounted read-only (ro,noload) to read markers and the xapi database", "%s", d.in.RootNote)
+			d.add("root-not-examined", Warn, "target: the root partition is read in-process (extfs, read-only) for the markers and the xapi database", "%s", d.in.RootNote)
 		}
 		x := d.in.Disk
 		if x == nil || x.XenServer == nil || x.XenServer.Inventory == nil {

@@ -191,8 +191,7 @@ func (d *demo) run(dir string) error {
 
 	d.doc.Root = os.Geteuid() == 0
 	if !d.doc.Root {
-		d.say("2. The diagnosis (without root: partitions cannot be mounted, so markers and the xapi\n" +
-			"database are read only as far as debugfs gets):")
+		d.say("2. The diagnosis (read in-process: no root needed to read a disk):")
 		d.xs(0, "doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir)
 		d.say("The rest of the rescue mounts the partitions read-write and needs root:\n  sudo go run ./cmd/xsrescue demo")
 		return nil

@@ -25,8 +25,9 @@ func init() {
 			Name:      "doctor",
 			Usage:     "diagnose a XenServer disk or root and print the exact commands to run next",
 			ArgsUsage: " ",
-			Description: "Looks at a XenServer disk (--disk, partitions mounted read-only with ro,noload) or an\n" +
-				"already mounted root (--root) and reports, each with its evidence and the rule behind it:\n" +
+			Description: "Looks at a XenServer disk (--disk: partitions read in-process, nothing mounted, no\n" +
+				"root needed) or an already mounted root (--root) and reports, each with its evidence and\n" +
+				"the rule behind it:\n" +
 				"the partition layout and roles, dirty filesystems, the version markers and what each\n" +
 				"installer would do with them (or only --installer V), the backup partition (marker,\n" +
 				"version, whether V would offer Restore, whether it was saved), the xapi database (which\n" +

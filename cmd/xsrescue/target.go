@@ -12,13 +12,14 @@ import (
 func targetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "root", Usage: "an already mounted offline root `DIR`"},
-		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; xsrescue mounts the partition itself"},
+		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; an ext2/3/4 partition is read in-process (no mount, no root needed), mounted only to write"},
 		&cli.IntFlag{Name: "partition", Usage: "with --disk: partition number `N` (default: the XenServer root)", HideDefault: true},
 	}
 }
 
 // openTarget opens the target named by --root or --disk. Read-only opens
-// mount ext3/ext4 with ro,noload so a dirty journal is never replayed. What
+// of an ext2/3/4 partition read it in-process, which never replays a dirty
+// journal (xfs and vfat are mounted ro, norecovery). What
 // the user must know about the open (a journal replay) goes to stderr; a dry
 // run, which opens read-only, says so too: the replay is part of what
 // applying would do.

@@ -196,7 +196,7 @@ func readBackup(ctx context.Context, tgt *target.Target, only *versionfile.Insta
 		if backupRoot != "" {
 			return nil, err
 		}
-		return &versionfile.Backup{Partition: n, Reason: fmt.Sprintf("cannot mount partition %d: %v", n, err), Warning: versionfile.BackupWarning}, nil
+		return &versionfile.Backup{Partition: n, Reason: fmt.Sprintf("cannot read partition %d: %v", n, err), Warning: versionfile.BackupWarning}, nil
 	}
 	defer bt.Close()
 	return versionfile.InspectBackup(bt.Root, n, only)

@@ -434,15 +434,7 @@ func FuzzExtentTree(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, which, idx uint8, node []byte) {
-		img, x := pick(t, which)
-		blks, inos := owned(x, "extent")
-		if len(blks) == 0 {
-			return
-		}
-		k := int(idx) % len(blks)
-		copy(img[int64(blks[k])*x.bs:int64(blks[k]+1)*x.bs], node)
-		setExtentCsum(x, img, blks[k], inos[k])
-		fuzzRun(t, img)
+		fuzzOwned(t, which, idx, node, "extent", setExtentCsum)
 	})
 }
 
@@ -459,14 +451,20 @@ func FuzzDirectory(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, which, idx uint8, blk []byte) {
-		img, x := pick(t, which)
-		blks, inos := owned(x, "dir")
-		if len(blks) == 0 {
-			return
-		}
-		k := int(idx) % len(blks)
-		copy(img[int64(blks[k])*x.bs:int64(blks[k]+1)*x.bs], blk)
-		setDirCsum(x, img, blks[k], inos[k])
-		fuzzRun(t, img)
+		fuzzOwned(t, which, idx, blk, "dir", setDirCsum)
 	})
+}
+
+// fuzzOwned overlays data on block idx of the blocks of kind (owned) of
+// base image which, fixes its checksum and reads the result.
+func fuzzOwned(t *testing.T, which, idx uint8, data []byte, kind string, fix func(*FS, []byte, uint64, uint32)) {
+	img, x := pick(t, which)
+	blks, inos := owned(x, kind)
+	if len(blks) == 0 {
+		return
+	}
+	k := int(idx) % len(blks)
+	copy(img[int64(blks[k])*x.bs:int64(blks[k]+1)*x.bs], data)
+	fix(x, img, blks[k], inos[k])
+	fuzzRun(t, img)
 }

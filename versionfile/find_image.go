@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/xsrescue/xsrescue/extfs"
 )
@@ -27,93 +26,61 @@ const wholeFileMax = 8 << 20
 // path is looked up twice; every directory is entered once, whatever a
 // corrupt tree links where.
 type imageFinder struct {
-	x        *extfs.FS
-	needles  [][]byte
-	progress func(files, bytes int64)
-	workers  int
+	x       *extfs.FS
+	needles [][]byte
+	tally
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	queue    []imageDir // directories to read and large files to search
-	pending  int
+	mu       sync.Mutex // seen, matches, problems
 	seen     map[uint32]bool
 	matches  []Match
 	problems []string
-
-	files, bytes atomic.Int64
 }
 
-// imageDir is a directory to read or, with in set, a large file to
+// imageItem is a directory to read or, with in set, a large file to
 // search: large files are queued rather than searched by the worker that
 // read their directory, so that a directory of large files (lib/) keeps
 // every worker busy.
-type imageDir struct {
+type imageItem struct {
 	rel string
 	ino uint32
 	in  *extfs.Inode
 }
 
 func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func(files, bytes int64), workers int) ([]Match, FindStats, error) {
-	f := &imageFinder{x: x, needles: needles, progress: progress, workers: workers,
-		queue: []imageDir{{".", extfs.RootIno, nil}}, pending: 1, seen: map[uint32]bool{extfs.RootIno: true}}
-	f.cond = sync.NewCond(&f.mu)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { f.work(ctx) })
-	}
-	wg.Wait()
+	f := &imageFinder{x: x, needles: needles, tally: tally{progress: progress}, seen: map[uint32]bool{extfs.RootIno: true}}
+	bufs := make([][]byte, workers)
+	parallel(workers, imageItem{".", extfs.RootIno, nil}, func(it imageItem, worker int) []imageItem {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case it.in != nil:
+			bufs[worker] = f.searchFile(it.rel, it.ino, it.in, bufs[worker])
+			return nil
+		}
+		var more []imageItem
+		more, bufs[worker] = f.readDir(it, bufs[worker])
+		return f.unseen(more)
+	})
 	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
 }
 
-func (f *imageFinder) work(ctx context.Context) {
-	var buf []byte
-	for {
-		f.mu.Lock()
-		for len(f.queue) == 0 && f.pending > 0 {
-			f.cond.Wait()
+// unseen drops the directories already walked (a directory linked into
+// itself), with a problem line for each.
+func (f *imageFinder) unseen(items []imageItem) []imageItem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fresh := items[:0]
+	for _, d := range items {
+		if d.in == nil && f.seen[d.ino] {
+			f.problems = append(f.problems, fmt.Sprintf("%s: directory inode %d reached twice (a directory cycle): not searched again", d.rel, d.ino))
+			continue
 		}
-		if f.pending == 0 {
-			f.mu.Unlock()
-			return
-		}
-		dir := f.queue[len(f.queue)-1]
-		f.queue = f.queue[:len(f.queue)-1]
-		f.mu.Unlock()
-
-		var subdirs []imageDir
-		switch {
-		case ctx.Err() != nil:
-		case dir.in != nil:
-			buf = f.searchFile(dir.rel, dir.ino, dir.in, buf)
-		default:
-			subdirs, buf = f.readDir(dir, buf)
-		}
-
-		f.mu.Lock()
-		var fresh []imageDir
-		for _, d := range subdirs {
-			if d.in != nil {
-				fresh = append(fresh, d)
-				continue
-			}
-			if f.seen[d.ino] {
-				f.problems = append(f.problems, fmt.Sprintf("%s: directory inode %d reached twice (a directory cycle): not searched again", d.rel, d.ino))
-				continue
-			}
+		if d.in == nil {
 			f.seen[d.ino] = true
-			fresh = append(fresh, d)
 		}
-		f.queue = append(f.queue, fresh...)
-		f.pending += len(fresh) - 1
-		if f.pending == 0 {
-			f.cond.Broadcast()
-		} else {
-			for range min(len(fresh), f.workers) {
-				f.cond.Signal()
-			}
-		}
-		f.mu.Unlock()
+		fresh = append(fresh, d)
 	}
+	return fresh
 }
 
 func (f *imageFinder) problem(format string, args ...any) {
@@ -122,12 +89,12 @@ func (f *imageFinder) problem(format string, args ...any) {
 	f.mu.Unlock()
 }
 
-func (f *imageFinder) readDir(dir imageDir, buf []byte) ([]imageDir, []byte) {
+func (f *imageFinder) readDir(dir imageItem, buf []byte) ([]imageItem, []byte) {
 	in, err := f.x.Inode(dir.ino)
 	if err == nil && in.FileMode().IsDir() {
 		var ents []extfs.Dirent
 		if ents, err = f.x.ReadDirInode(in); err == nil {
-			var subdirs []imageDir
+			var subdirs []imageItem
 			for _, e := range ents {
 				rel := e.Name
 				if dir.rel != "." {
@@ -147,7 +114,7 @@ func (f *imageFinder) readDir(dir imageDir, buf []byte) ([]imageDir, []byte) {
 					if dir.rel == "." && slices.Contains(SkipTop, e.Name) {
 						continue
 					}
-					subdirs = append(subdirs, imageDir{rel, e.Ino, nil})
+					subdirs = append(subdirs, imageItem{rel, e.Ino, nil})
 				case t.IsRegular():
 					if child == nil {
 						if child, err = f.x.Inode(e.Ino); err != nil {
@@ -156,7 +123,7 @@ func (f *imageFinder) readDir(dir imageDir, buf []byte) ([]imageDir, []byte) {
 						}
 					}
 					if child.Size > queuedFileMin {
-						subdirs = append(subdirs, imageDir{rel, e.Ino, child})
+						subdirs = append(subdirs, imageItem{rel, e.Ino, child})
 						continue
 					}
 					buf = f.searchFile(rel, e.Ino, child, buf)
@@ -185,11 +152,7 @@ func (f *imageFinder) searchFile(rel string, ino uint32, in *extfs.Inode, buf []
 		return buf
 	}
 	size := in.Size
-	n := f.files.Add(1)
-	b := f.bytes.Add(size)
-	if f.progress != nil && n%256 == 0 {
-		f.progress(n, b)
-	}
+	f.count(size)
 	if size == 0 {
 		return buf
 	}

@@ -95,13 +95,20 @@ func openReadOnly(ctx context.Context, o Options) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := fmt.Sprintf("%s partition %d", l.disk, l.n)
 	switch l.p.FS {
 	case "ext2", "ext3", "ext4":
-	default:
+	case "xfs", "vfat":
 		l.f.Close()
 		return openDisk(ctx, o)
+	default:
+		l.f.Close()
+		what := "no filesystem signature"
+		if l.p.FS != "" {
+			what = l.p.FS
+		}
+		return nil, xerr.Invalidf("%s holds %s: nothing to read (ext2/3/4 are read in-process, xfs and vfat mounted read-only)", name, what)
 	}
-	name := fmt.Sprintf("%s partition %d", l.disk, l.n)
 	if l.p.End() > l.d.Size {
 		l.f.Close()
 		return nil, xerr.Invalidf("%s ends past the end of the disk (%d bytes): truncated image or damaged entry", name, l.d.Size)

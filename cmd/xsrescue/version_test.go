@@ -402,7 +402,7 @@ func TestVersionDisk(t *testing.T) {
 			switch {
 			case b == nil || b.Partition != 2:
 				t.Fatalf("backup: %+v", b)
-			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "cannot mount partition 2")):
+			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "cannot read partition 2")):
 				t.Fatalf("unformatted backup: %+v", b)
 			case c.backup != "" && (!b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup)):
 				t.Fatalf("backup: %+v", b)

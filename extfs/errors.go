@@ -63,6 +63,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // errf builds an Error of kind (ErrCorrupt, ...) about inode ino at byte
 // off (-1: none).
 func (f *FS) errf(kind error, ino uint32, off int64, format string, args ...any) *Error {
+	if off >= 0 {
+		off += f.base
+	}
 	return &Error{FS: f.name, Ino: ino, Off: off, Msg: fmt.Sprintf(format, args...), Err: kind}
 }
 

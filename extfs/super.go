@@ -88,8 +88,13 @@ func (l Limits) withDefaults() Limits {
 // Options tune Open.
 type Options struct {
 	// Name is how errors name the filesystem, e.g. "disk.img partition 2".
-	Name   string
-	Limits Limits
+	Name string
+	// DiskOffset is where byte 0 of the reader is on the disk, added to the
+	// byte offsets errors name: a memory map of one partition reads from
+	// 0, and its errors must name the same bytes as a read of the whole
+	// disk does.
+	DiskOffset int64
+	Limits     Limits
 }
 
 // FS is a read-only ext2, ext3 or ext4 filesystem. It is safe for
@@ -101,6 +106,7 @@ type FS struct {
 	off  int64 // where the filesystem starts in r
 	size int64 // bytes of r from off that belong to it (the partition)
 	name string
+	base int64 // Options.DiskOffset
 	lim  Limits
 
 	bs             int64
@@ -142,7 +148,7 @@ type groupDesc struct {
 // kernel does before a mount. Group descriptors, inodes and directories
 // are read when first needed.
 func Open(r io.ReaderAt, off, size int64, o Options) (*FS, error) {
-	f := &FS{r: r, off: off, size: size, name: o.Name, lim: o.Limits.withDefaults(), gd: map[uint32]*groupDesc{}}
+	f := &FS{r: r, off: off, size: size, name: o.Name, base: o.DiskOffset, lim: o.Limits.withDefaults(), gd: map[uint32]*groupDesc{}}
 	f.cache.init(512)
 	f.dirs.init(1 << 18)
 	if size < superOffset+superSize {
@@ -298,7 +304,7 @@ func (f *FS) readAt(p []byte, off int64) error {
 	if err == nil || errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return &Error{FS: f.name, Off: f.off + off, Msg: fmt.Sprintf("read %d bytes", len(p)), Err: err}
+	return &Error{FS: f.name, Off: f.base + f.off + off, Msg: fmt.Sprintf("read %d bytes", len(p)), Err: err}
 }
 
 // hasSuper: does group g hold a superblock backup (kernel ext4_bg_has_super)?

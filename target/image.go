@@ -144,11 +144,13 @@ func OpenImage(path string, off, size int64, name string) (*Root, error) {
 func openExt(f *os.File, off, size int64, name string) (*extfs.FS, io.Closer, error) {
 	var r io.ReaderAt = f
 	closer := io.Closer(f)
-	base := off
+	o := extfs.Options{Name: name}
+	start := off
 	if m, err := extfs.Map(f, off, size); err == nil {
-		r, closer, base = m, closers{m, f}, 0
+		// The map starts at the partition; errors still name disk bytes.
+		r, closer, start, o.DiskOffset = m, closers{m, f}, 0, off
 	}
-	x, err := extfs.Open(r, base, size, extfs.Options{Name: name})
+	x, err := extfs.Open(r, start, size, o)
 	if err != nil {
 		closer.Close()
 		return nil, nil, err

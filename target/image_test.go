@@ -3,6 +3,7 @@ package target_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,5 +114,11 @@ func TestOpenReadOnlyErrors(t *testing.T) {
 	_, err = target.Open(context.Background(), target.Options{Disk: img, Partition: 1})
 	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "partition 1: superblock") {
 		t.Errorf("damaged superblock: %v, want exit 2 naming partition 1", err)
+	}
+	// The partition is read through a memory map that starts at the
+	// partition; the byte named is still the disk's, as disk inspect names
+	// it (the superblock at 1 KiB into partition 1, at 1 MiB).
+	if want := fmt.Sprintf("(byte %d)", fixtures.MiB+1024); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("damaged superblock: %v, want it to name %s", err, want)
 	}
 }

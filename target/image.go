@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -125,9 +126,10 @@ func mountedOn(l *diskPart) string {
 }
 
 // OpenImage opens the ext2/3/4 filesystem at byte off of the image or
-// device path (size bytes) as a read-only root named name in messages.
+// device path (size bytes) as a read-only root named name in messages. A
+// FIFO, socket or character device is refused (exit 2), never opened.
 func OpenImage(path string, off, size int64, name string) (*Root, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path, infile.FileOrBlock)
 	if err != nil {
 		return nil, err
 	}

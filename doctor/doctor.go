@@ -88,6 +88,10 @@ type Input struct {
 	Root     *target.Root    // the installation's root, opened read-only
 	RootNote string          // why Root is nil (e.g. mounting needs root)
 	RootName string          // how findings name Root (target.Target.Name: never a private mount point)
+	// JournalShown names the journal in findings when Journal is a private
+	// copy read out of an image root ("" : its path).
+	JournalShown string
+	JournalErr   error // the journal inside the root could not be looked for
 	// Unlabelled are ext partitions that hold a XenServer root (an
 	// inventory, no .xen-backup-partition) without the root-* label.
 	Unlabelled []UnlabelledRoot
@@ -208,6 +212,15 @@ func (d *diag) rootName() string {
 	return d.in.Root.Dir()
 }
 
+// named is err's message with the root's directory named as rootName
+// (a --disk target's private mount point means nothing to the user).
+func (d *diag) named(msg string) string {
+	if dir := d.in.Root.Dir(); dir != "" {
+		return strings.ReplaceAll(msg, dir, d.rootName())
+	}
+	return msg
+}
+
 // targetArgs is how plan commands name the target.
 func (d *diag) targetArgs() string {
 	s := ""
@@ -232,7 +245,7 @@ func (d *diag) manual(command, why string) {
 
 const (
 	ruleLayout    = "docs/disk.md, roles: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
-	ruleDirty     = "docs/safety.md: read-only mounts use ro,noload and leave a dirty ext3 journal alone; the installer mounts it read-write and replays it"
+	ruleDirty     = "docs/safety.md: xsrescue reads a dirty ext3 journal as it is (in-process, never replayed); the installer mounts it read-write and replays it"
 	ruleBackup    = "docs/version.md, Restore: the installer offers Restore for a partition with .xen-backup-partition whose inventory it can read (from 8.0 on with a version in [2.1.0, own]); every upgrade reformats the backup partition"
 	ruleSaved     = "docs/doctor.md: image the backup partition before any installer run"
 	ruleJournal   = "docs/journal.md: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
@@ -294,7 +307,7 @@ func (d *diag) disk() {
 func (d *diag) markers() error {
 	if d.in.Root == nil {
 		if d.in.RootNote != "" {
-			d.add("root-not-examined", Warn, "target: the root is mounted read-only (ro,noload) to read markers and the xapi database", "%s", d.in.RootNote)
+			d.add("root-not-examined", Warn, "target: the root partition is read in-process (extfs, read-only) for the markers and the xapi database", "%s", d.in.RootNote)
 		}
 		x := d.in.Disk
 		if x == nil || x.XenServer == nil || x.XenServer.Inventory == nil {
@@ -303,7 +316,7 @@ func (d *diag) markers() error {
 		inv := x.XenServer.Inventory
 		d.setInstalled(inv)
 		if in := d.installer; in != nil {
-			// The version gate needs only the inventory, which debugfs read.
+			// The version gate needs only the inventory, which disk inspect read in-process.
 			g := in.VersionGate(inv)
 			sev := OK
 			switch g.Status {
@@ -323,7 +336,7 @@ func (d *diag) markers() error {
 	st, err := versionfile.Inspect(d.in.Root)
 	if err != nil {
 		// doctor reports what it finds and carries on with the other checks.
-		d.add("inventory-unreadable", Broken, ruleInventory, "%s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+		d.add("inventory-unreadable", Broken, ruleInventory, "%s", d.named(err.Error()))
 		return nil
 	}
 	d.state = st
@@ -415,7 +428,7 @@ func (d *diag) verdict(st *versionfile.State) error {
 	sp, err := versionfile.PlanSet(d.in.Root, req)
 	if errors.Is(err, partition.ErrOtherActive) {
 		msg := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "refusing: "), "; nothing was changed")
-		d.add(id+"/active-flag", Broken, ruleActive, "%s", strings.ReplaceAll(msg, d.in.Root.Dir(), d.rootName()))
+		d.add(id+"/active-flag", Broken, ruleActive, "%s", d.named(msg))
 		req.MoveActiveFlag = true
 		if sp, err = versionfile.PlanSet(d.in.Root, req); err == nil {
 			d.moveFlag, d.setRepairs = true, sp.Repairs
@@ -425,7 +438,7 @@ func (d *diag) verdict(st *versionfile.State) error {
 	if err != nil {
 		// Plan only what version set would accept: it refuses, for example,
 		// to fake a system older than the installer's lower bound as newer.
-		d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", strings.ReplaceAll(err.Error(), d.in.Root.Dir(), d.rootName()))
+		d.add(id+"/version-set", Broken, ruleVersions, "xsrescue version set would refuse: %s", d.named(err.Error()))
 		return nil
 	}
 	d.setMarkers, d.setRepairs = len(sp.Plan.Changes) > 0, sp.Repairs
@@ -470,7 +483,7 @@ func (d *diag) backup() {
 		if d.installer != nil {
 			ins = []versionfile.Installer{*d.installer}
 		}
-		b = versionfile.NewBackup(p.Number, x.Marker, x.Inventory, ins, d.installer)
+		b = versionfile.NewBackup(*x, ins, d.installer)
 	}
 	if b.Inventory == nil {
 		d.add("backup-partition", Warn, ruleBackup, "%s: %s, no etc/xensource-inventory: nothing the installer could restore", d.backupName(), p.FS)
@@ -478,8 +491,11 @@ func (d *diag) backup() {
 	}
 	d.backupHolds = b.Inventory["PRODUCT_VERSION"]
 	marker := "no .xen-backup-partition"
-	if b.Marker {
+	switch {
+	case b.HasMarker():
 		marker = ".xen-backup-partition present"
+	case b.Marker == nil:
+		marker = ".xen-backup-partition unknown: " + *b.MarkerError
 	}
 	switch {
 	case b.OffersRestore:
@@ -536,6 +552,9 @@ func (d *diag) savedInJournal(p *partition.Partition) bool {
 
 func (d *diag) journal(ctx context.Context) error {
 	j := d.in.Journal
+	if d.in.JournalErr != nil {
+		d.add("journal-unknown", Warn, ruleJournal, "whether the root holds a journal of earlier xsrescue ops is unknown: %s", d.named(d.in.JournalErr.Error()))
+	}
 	if j == nil {
 		return nil
 	}
@@ -557,7 +576,11 @@ func (d *diag) journal(ctx context.Context) error {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	d.add("journal", OK, ruleJournal, "%s: %d ops (%s)", j.Path(), len(ops), orDash(strings.Join(parts, ", ")))
+	name := j.Path()
+	if d.in.JournalShown != "" {
+		name = d.in.JournalShown
+	}
+	d.add("journal", OK, ruleJournal, "%s: %d ops (%s)", name, len(ops), orDash(strings.Join(parts, ", ")))
 	return nil
 }
 

@@ -387,6 +387,9 @@ func brief(s state) string {
 }
 
 func openAt(root *target.Root, rel string) (io.ReadCloser, error) {
+	if root.Image() != nil {
+		return openImageAt(root, rel)
+	}
 	d, err := openDirAt(root, rel)
 	if err != nil {
 		return nil, err

@@ -444,11 +444,18 @@ const DefaultRel = "var/lib/xsrescue/journal.db"
 // with create, made through the root, so that a symlinked var/ in a hostile
 // root cannot put the journal outside it; a journal.db that is not a
 // regular file is refused.
+//
+// An image root (a read-only --disk open) is no directory: the journal is
+// copied out of it (target.Root.LocalPath) to be read, and create is
+// refused.
 func DefaultPath(root *target.Root, create bool) (string, error) {
 	dir, base := path.Split(DefaultRel)
 	rel, err := root.Resolve(dir)
 	if err != nil {
-		return "", fmt.Errorf("journal directory %s in %s: %w", dir, root.Dir(), err)
+		return "", fmt.Errorf("journal directory %s in %s: %w", dir, root.Name(), err)
+	}
+	if root.Image() != nil {
+		return imageJournal(root, path.Join(rel, base), create)
 	}
 	if create {
 		if err := root.OS().MkdirAll(rel, 0o700); err != nil {

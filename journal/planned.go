@@ -88,8 +88,9 @@ func (p *Plan) checkFrom(steps []*step) error {
 // samePlanned is matches plus what tells that a file is still the very one:
 // its size and change time (which every write, chmod or rename-into-place
 // moves, and nobody can set back). Not the inode number: a --disk plan is
-// made on the read-only mount and checked on the read-write one, and vfat
-// numbers its inodes afresh on every mount.
+// made on the read-only view (the in-process reader, or a mount for vfat)
+// and checked on the read-write mount, and vfat numbers its inodes afresh
+// on every mount.
 func samePlanned(have, want state) bool {
 	if !matches(have, want) {
 		return false

@@ -232,6 +232,9 @@ func captureAt(root *target.Root, rel string) (state, error) {
 }
 
 func captureAtHashing(root *target.Root, rel string, hash hashing) (state, error) {
+	if root.Image() != nil {
+		return captureImage(root, rel, hash)
+	}
 	if rel == "." {
 		fi, err := root.OS().Stat(".")
 		if err != nil {

@@ -53,7 +53,7 @@ func StaleTemps(root *target.Root) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return found, fmt.Errorf("look for staging files in %s: %w", root.Dir(), err)
+		return found, fmt.Errorf("look for staging files in %s: %w", root.Name(), err)
 	}
 	return found, nil
 }

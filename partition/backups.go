@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,37 +9,70 @@ import (
 // scanBackups looks, like the installer's Restore (findXenSourceBackups:
 // every partition of every disk, mounted read-only as ext3), at every ext
 // partition of the disk for the backup marker, and reads the inventory of
-// each one that has it. The other disks of the machine are not this
-// disk's business: callers say that the installer scans them too.
-func (d *Disk) scanBackups(ctx context.Context, imagePath string) {
+// each one that has it. A partition whose marker cannot be read is listed
+// too, with Marker nil and the reason: whether the installer would take it
+// is unknown, not no. The other disks of the machine are not this disk's
+// business: callers say that the installer scans them too.
+func (d *Disk) scanBackups(pf *partFiles) {
 	x := d.XenServer
 	if x == nil {
 		return
 	}
 	x.Backups = []Backup{}
 	for _, p := range d.Partitions {
-		if !isExt(p.FS) || p.End() > d.Size {
+		if !isExt(p.FS) {
 			continue
 		}
-		_, err := d.ReadPartitionFile(ctx, imagePath, p.Number, BackupMarker)
-		if errors.Is(err, ErrNotFound) {
+		b := pf.backup(p.Number)
+		if b.Marker != nil && !*b.Marker {
 			continue
-		}
-		if err != nil {
-			d.warnOnce(fmt.Sprintf("partition %d: %s: %v", p.Number, BackupMarker, err))
-			continue
-		}
-		b := Backup{Partition: p.Number, Marker: true}
-		data, err := d.ReadPartitionFile(ctx, imagePath, p.Number, InventoryFile)
-		switch {
-		case err == nil:
-			b.Inventory = ParseInventory(data)
-		case !errors.Is(err, ErrNotFound):
-			// ReadMarkers may have said it already of the partition after the root.
-			d.warnOnce(fmt.Sprintf("backup partition %d: %s: %v", p.Number, InventoryFile, err))
 		}
 		x.Backups = append(x.Backups, b)
 	}
+}
+
+// backup reads the marker and inventory of partition n. Warnings name the
+// partition by its role, so that ReadMarkers and the scan say each once.
+func (pf *partFiles) backup(n int) Backup {
+	d := pf.d
+	what := fmt.Sprintf("partition %d", n)
+	switch x := d.XenServer; {
+	case x != nil && n == x.RootPartition:
+		what = "root " + what
+	case x != nil && x.Backup != nil && n == x.Backup.Partition:
+		what = "backup " + what
+	}
+	b := Backup{Partition: n}
+	if _, err := pf.fs(n); err != nil {
+		b.MarkerError, b.InventoryError = unknown(err), unknown(err)
+		d.warnOnce(fmt.Sprintf("%s: %v", what, err))
+		return b
+	}
+	_, err := pf.read(n, BackupMarker)
+	switch {
+	case err == nil:
+		b.Marker = ptr(true)
+	case errors.Is(err, ErrNotFound):
+		b.Marker = ptr(false)
+	default:
+		b.MarkerError = unknown(err)
+		d.warnOnce(fmt.Sprintf("%s: %v", what, err))
+	}
+	inv, err := pf.inventory(n)
+	switch {
+	case err == nil:
+		b.Inventory = inv
+	case errors.Is(err, ErrNotFound):
+		// Known absent: no error to report, but a marked backup without
+		// an inventory is worth a word (the installer skips it).
+		if b.HasMarker() {
+			d.warnOnce(fmt.Sprintf("%s: %v", what, err))
+		}
+	default:
+		b.InventoryError = unknown(err)
+		d.warnOnce(fmt.Sprintf("%s: %v", what, err))
+	}
+	return b
 }
 
 func (d *Disk) warnOnce(w string) {

@@ -3,8 +3,9 @@
 // where it serves, with both GPT copies and their CRCs verified here), a
 // signature probe per partition (filesystem type, label, UUID), the
 // XenServer role of each partition by the installer's own rules, the layout
-// generation, and — through debugfs, read-only — the root's and backup's
-// etc/xensource-inventory and .xen-backup-partition marker.
+// generation, and — read in-process from the ext filesystems (extfs), without
+// a mount — the root's and backup's etc/xensource-inventory and the
+// .xen-backup-partition marker of every ext partition.
 //
 // Rules and sources: design/xenserver.md §3 and docs/disk.md.
 package partition
@@ -92,11 +93,15 @@ func (p Partition) End() int64 { return p.Start + p.Size }
 // XenServer is the installation the installer would find on the disk.
 type XenServer struct {
 	RootPartition int               `json:"root_partition"`
-	Inventory     map[string]string `json:"inventory"` // nil until ReadMarkers, or unreadable
-	Backup        *Backup           `json:"backup"`    // nil: no partition root+1
+	Inventory     map[string]string `json:"inventory"` // nil until ReadMarkers, when absent, or unreadable
+	// InventoryError says why Inventory could not be read (nil when it was
+	// read or is known to be absent).
+	InventoryError *string `json:"inventory_error"`
+	Backup         *Backup `json:"backup"` // nil: no partition root+1
 	// RootByGeneration is the partition each installer generation takes as
 	// the root (roles.go); Backups every partition that carries the backup
-	// marker, as the installer's Restore scan finds them (backups.go).
+	// marker, or whose marker could not be read, as the installer's Restore
+	// scan finds them (backups.go).
 	RootByGeneration []RootChoice `json:"root_by_generation"`
 	Backups          []Backup     `json:"backups"`
 }
@@ -104,10 +109,18 @@ type XenServer struct {
 // Backup is the partition after the root, which installer upgrades reformat
 // and fill with the old system.
 type Backup struct {
-	Partition int               `json:"partition"`
-	Marker    bool              `json:"marker"`    // .xen-backup-partition exists
-	Inventory map[string]string `json:"inventory"` // the backed-up system's, or nil
+	Partition int `json:"partition"`
+	// Marker: .xen-backup-partition exists (true), is known to be absent
+	// (false), or could not be read (nil, MarkerError says why).
+	Marker      *bool             `json:"marker"`
+	MarkerError *string           `json:"marker_error"`
+	Inventory   map[string]string `json:"inventory"` // the backed-up system's, or nil
+	// InventoryError says why Inventory could not be read.
+	InventoryError *string `json:"inventory_error"`
 }
+
+// HasMarker: the marker is known to be there.
+func (b *Backup) HasMarker() bool { return b.Marker != nil && *b.Marker }
 
 // ErrInvalid is wrapped by every error caused by the disk's content (as
 // opposed to an I/O failure): callers map it to exit status 2.
@@ -145,7 +158,7 @@ func (d *Disk) warnf(format string, args ...any) {
 // 8 KiB per partition, and 256 KiB more for each unrecognised partition of
 // 64 MiB or more (the ZFS probe) — about 355 KiB for a 7.x disk. Problems that leave the disk readable are Warnings; a disk
 // whose table cannot be read at all is an error wrapping ErrInvalid.
-// Inventories need a path for debugfs: see ReadMarkers.
+// Inventories and markers: see ReadMarkers.
 func Inspect(r io.ReaderAt, size int64) (*Disk, error) { return InspectWith(r, size, Options{}) }
 
 // inspect is Inspect with DOS sector numbers counted in sectors of ss

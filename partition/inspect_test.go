@@ -1,7 +1,6 @@
 package partition_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -84,7 +83,7 @@ func inspectFile(t *testing.T, path string) *partition.Disk {
 	if err != nil {
 		t.Fatalf("Inspect(%s): %v", path, err)
 	}
-	d.ReadMarkers(context.Background(), path)
+	d.ReadMarkers(f)
 	return d
 }
 
@@ -201,7 +200,7 @@ func TestInspectNamedDisks(t *testing.T) {
 			if x.Inventory["PRODUCT_NAME"] != "xenenterprise" || x.Inventory["INSTALLATION_UUID"] == "" {
 				t.Errorf("root inventory incomplete: %v", x.Inventory)
 			}
-			if x.Backup == nil || x.Backup.Partition != tt.backup || x.Backup.Marker != tt.backupMarker {
+			if x.Backup == nil || x.Backup.Partition != tt.backup || x.Backup.Marker == nil || *x.Backup.Marker != tt.backupMarker {
 				t.Fatalf("backup = %+v, want partition %d marker %v", x.Backup, tt.backup, tt.backupMarker)
 			}
 			if got := x.Backup.Inventory["PRODUCT_VERSION"]; got != tt.backupVersion {
@@ -439,8 +438,8 @@ func TestMarkerSymlinks(t *testing.T) {
 			backup:      relink("loop", "etc/loop", "xensource-inventory"),
 			rootVersion: "",
 			warnings: []string{
-				"root partition 1: /etc/xensource-inventory: /etc/passwd: not found",
-				"backup partition 2: /etc/xensource-inventory: more than 40 symlinks",
+				"root partition 1: /etc/xensource-inventory: file does not exist",
+				"backup partition 2: /etc/xensource-inventory: too many levels of symbolic links",
 			},
 		},
 	}
@@ -456,8 +455,13 @@ func TestMarkerSymlinks(t *testing.T) {
 			if got := d.XenServer.Inventory["PRODUCT_VERSION"]; got != tt.rootVersion {
 				t.Errorf("root PRODUCT_VERSION %q, want %q", got, tt.rootVersion)
 			}
-			if got := d.XenServer.Backup.Inventory != nil; got != tt.backupInventory || !d.XenServer.Backup.Marker {
-				t.Errorf("backup inventory read %v (want %v), marker %v", got, tt.backupInventory, d.XenServer.Backup.Marker)
+			b := d.XenServer.Backup
+			if got := b.Inventory != nil; got != tt.backupInventory || !b.HasMarker() {
+				t.Errorf("backup inventory read %v (want %v), marker %v", got, tt.backupInventory, b.Marker)
+			}
+			// A loop is unknown (null with the reason), an absent file is not.
+			if d.XenServer.InventoryError != nil || (b.InventoryError != nil) == tt.backupInventory {
+				t.Errorf("inventory errors: root %v, backup %v", d.XenServer.InventoryError, b.InventoryError)
 			}
 		})
 	}
@@ -522,7 +526,7 @@ func TestInspectBlockDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.ReadMarkers(context.Background(), dev)
+	d.ReadMarkers(f)
 	want := inspectFile(t, img)
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("loop device vs image (-image +device):\n%s", diff)
@@ -591,5 +595,71 @@ func TestProbeZFSMember(t *testing.T) {
 	}
 	if b := blkid(t, z.Path, p.Start); b["TYPE"] != "zfs_member" {
 		t.Errorf("blkid says %v", b)
+	}
+}
+
+// TestMarkerUnknown: when the backup partition's root directory is damaged
+// the marker and inventory are unknown — null with the reason — never
+// "absent", both for the partition after the root and in the scan of every
+// partition; the root's are still read, and each reason is warned once.
+func TestMarkerUnknown(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	spec := fixtures.Mini("unknown", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := spec.Partition(2)
+	out, err := exec.Command("debugfs", "-R", "bmap / 0", fmt.Sprintf("%s?offset=%d", img, backup.Start)).Output()
+	if err != nil {
+		t.Fatalf("debugfs bmap: %v", err)
+	}
+	blk, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		t.Fatalf("debugfs bmap: %q", out)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logBS := make([]byte, 1)
+	if _, err := f.ReadAt(logBS, backup.Start+1024+0x18); err != nil {
+		t.Fatal(err)
+	}
+	// The first record's length becomes 3, which no directory can have.
+	if _, err := f.WriteAt([]byte{3, 0}, backup.Start+blk*(1024<<logBS[0])+4); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d := inspectFile(t, img)
+	x := d.XenServer
+	if x.Inventory["PRODUCT_VERSION"] != "5.5.0" || x.InventoryError != nil {
+		t.Errorf("root inventory %v (error %v), want it read", x.Inventory, x.InventoryError)
+	}
+	b := x.Backup
+	if b.Marker != nil || b.MarkerError == nil || b.Inventory != nil || b.InventoryError == nil {
+		t.Fatalf("backup marker %v (%v), inventory %v (%v): want both unknown with a reason", b.Marker, b.MarkerError, b.Inventory, b.InventoryError)
+	}
+	for _, why := range []string{*b.MarkerError, *b.InventoryError} {
+		if !strings.Contains(why, "partition 2") || !strings.Contains(why, "record length 3") || !strings.Contains(why, "corrupt filesystem") {
+			t.Errorf("reason %q: want the partition, the damage and that it is corruption", why)
+		}
+	}
+	js, err := json.Marshal(b)
+	if err != nil || !strings.Contains(string(js), `"marker":null,"marker_error":"`) {
+		t.Errorf("JSON %s: want marker null with marker_error", js)
+	}
+	// The Restore scan of every partition lists it too, as unknown: the
+	// installer might take it. The root (no marker) is not listed.
+	if len(x.Backups) != 1 || x.Backups[0].Partition != 2 || x.Backups[0].Marker != nil || x.Backups[0].MarkerError == nil || *x.Backups[0].MarkerError != *b.MarkerError {
+		t.Errorf("backups %+v: want partition 2 alone, marker unknown with the same reason", x.Backups)
+	}
+	for _, w := range d.Warnings {
+		if strings.Contains(w, "partition 2") && !strings.HasPrefix(w, "backup partition 2: ") {
+			t.Errorf("warning %q: the scan names the backup partition as ReadMarkers does", w)
+		}
+	}
+	if n := strings.Count(strings.Join(d.Warnings, "\n"), "record length 3"); n != 2 {
+		t.Errorf("%d warnings about the damage, want one for the marker and one for the inventory: %q", n, d.Warnings)
 	}
 }

@@ -3,12 +3,14 @@ package partition
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
+	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/extfs"
 )
 
 // Files the installer reads from a root or backup partition (xenserver.md §3.1, §3.4).
@@ -17,96 +19,155 @@ const (
 	BackupMarker  = "/.xen-backup-partition"
 )
 
-const (
-	maxLinks     = 40      // symlinks followed per file, as the kernel does
-	maxFileBytes = 1 << 20 // an inventory is a few hundred bytes
-)
+// maxFileBytes bounds what is read of a marker: an inventory is a few
+// hundred bytes.
+const maxFileBytes = 1 << 20
 
-// ErrNotFound: the file is not in the filesystem.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound: the file is not in the filesystem (fs.ErrNotExist). Any
+// other error means that whether it exists is unknown.
+var ErrNotFound = fs.ErrNotExist
 
-// ReadMarkers reads, from the root and backup partitions of the image or
-// block device at imagePath, etc/xensource-inventory and the
-// .xen-backup-partition marker. It uses e2fsprogs' debugfs on
-// "imagePath?offset=N": no mount, no root privileges, and never opened for
-// writing (no -w), so even a journal that needs recovery is left alone.
-// Whatever cannot be read becomes a warning.
-func (d *Disk) ReadMarkers(ctx context.Context, imagePath string) {
-	x := d.XenServer
-	if x == nil {
-		return
-	}
-	if strings.Contains(imagePath, "?") {
-		d.warnf("cannot read markers: the path %q contains '?', which debugfs takes as an option separator", imagePath)
-		return
-	}
-	if _, err := exec.LookPath("debugfs"); err != nil {
-		d.warnf("cannot read markers: debugfs (e2fsprogs) not found")
-		return
-	}
-	defer d.scanBackups(ctx, imagePath)
-	fs := func(n int) *debugFS {
-		p := d.Partition(n)
-		if p == nil || !isExt(p.FS) || p.End() > d.Size {
-			return nil
-		}
-		return &debugFS{image: imagePath, offset: p.Start}
-	}
-	if root := fs(x.RootPartition); root != nil {
-		inv, err := readInventory(ctx, root)
-		if err != nil {
-			d.warnf("root partition %d: %s: %v", x.RootPartition, InventoryFile, err)
-		}
-		x.Inventory = inv
-	}
-	if x.Backup == nil {
-		return
-	}
-	b := fs(x.Backup.Partition)
-	if b == nil {
-		if p := d.Partition(x.Backup.Partition); p.FS == "" {
-			d.warnf("backup partition %d holds no filesystem: there is no backup to restore", p.Number)
-		}
-		return
-	}
-	_, err := b.read(ctx, BackupMarker)
-	switch {
-	case err == nil:
-		x.Backup.Marker = true
-	case !errors.Is(err, ErrNotFound):
-		d.warnf("backup partition %d: %s: %v", x.Backup.Partition, BackupMarker, err)
-	}
-	inv, err := readInventory(ctx, b)
-	if err != nil && (x.Backup.Marker || !errors.Is(err, ErrNotFound)) {
-		d.warnf("backup partition %d: %s: %v", x.Backup.Partition, InventoryFile, err)
-	}
-	x.Backup.Inventory = inv
+// ReadFile reads the file name (absolute or relative to the filesystem's
+// root; symlinks followed inside the filesystem, chroot-style) from the
+// ext2/3/4 filesystem of partition n of the disk r, in-process and
+// read-only: no debugfs, no mount, no root privileges. Files over 1 MiB
+// are refused. Errors name the partition; errors.Is(err, ErrNotFound)
+// only when the file is known to be absent.
+func (d *Disk) ReadFile(r io.ReaderAt, n int, name string) ([]byte, error) {
+	return d.files(r).read(n, name)
 }
 
-// ReadPartitionFile reads name (an absolute path inside the filesystem)
-// from the ext filesystem of partition n of the image or block device at
-// imagePath, read-only, following symlinks inside that filesystem. A file
-// that is not there is ErrNotFound.
-func (d *Disk) ReadPartitionFile(ctx context.Context, imagePath string, n int, name string) ([]byte, error) {
-	p := d.Partition(n)
-	switch {
-	case p == nil || !isExt(p.FS):
-		return nil, fmt.Errorf("partition %d: no ext filesystem", n)
-	case p.End() > d.Size:
-		return nil, fmt.Errorf("partition %d ends past the end of the disk", n)
-	case strings.Contains(imagePath, "?"):
-		return nil, fmt.Errorf("the path %q contains '?', which debugfs takes as an option separator", imagePath)
-	}
-	return (&debugFS{image: imagePath, offset: p.Start}).read(ctx, name)
+// partFiles reads files from the partitions of one disk, each filesystem
+// opened once (ReadMarkers and the backup scan read the same partitions).
+type partFiles struct {
+	d    *Disk
+	r    io.ReaderAt
+	open map[int]*extfs.FS
+	err  map[int]error
 }
 
-func readInventory(ctx context.Context, fs *debugFS) (map[string]string, error) {
-	data, err := fs.read(ctx, InventoryFile)
+func (d *Disk) files(r io.ReaderAt) *partFiles {
+	return &partFiles{d: d, r: r, open: map[int]*extfs.FS{}, err: map[int]error{}}
+}
+
+// fs opens the ext filesystem of partition n (once).
+func (pf *partFiles) fs(n int) (*extfs.FS, error) {
+	if x, ok := pf.open[n]; ok {
+		return x, nil
+	}
+	if err, ok := pf.err[n]; ok {
+		return nil, err
+	}
+	x, err := pf.d.extFS(pf.r, n)
+	if err != nil {
+		pf.err[n] = err
+		return nil, err
+	}
+	pf.open[n] = x
+	return x, nil
+}
+
+func (pf *partFiles) read(n int, name string) ([]byte, error) {
+	x, err := pf.fs(n)
+	if err != nil {
+		return nil, err
+	}
+	return readExt(x, name)
+}
+
+func (pf *partFiles) inventory(n int) (map[string]string, error) {
+	data, err := pf.read(n, InventoryFile)
 	if err != nil {
 		return nil, err
 	}
 	return ParseInventory(data), nil
 }
+
+// extFS opens the ext filesystem of partition n.
+func (d *Disk) extFS(r io.ReaderAt, n int) (*extfs.FS, error) {
+	p := d.Partition(n)
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf("no partition %d", n)
+	case !isExt(p.FS):
+		return nil, fmt.Errorf("partition %d holds no ext2/3/4 filesystem (%s)", n, orNone(p.FS))
+	case p.End() > d.Size:
+		return nil, fmt.Errorf("partition %d ends past the end of the disk: truncated image or damaged entry", n)
+	}
+	return extfs.Open(r, p.Start, p.Size, extfs.Options{Name: fmt.Sprintf("partition %d", n), Limits: extfs.Limits{MaxReadFile: maxFileBytes}})
+}
+
+func readExt(x *extfs.FS, name string) ([]byte, error) {
+	rel := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if rel == "" {
+		rel = "."
+	}
+	b, err := x.ReadFile(rel)
+	if err == nil {
+		return b, nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// The path is the one asked for; the partition is named by the
+		// caller or, for damage, by extfs.
+		err = pe.Err
+	}
+	return nil, fmt.Errorf("%s: %w", name, err)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none recognised"
+	}
+	return s
+}
+
+// ReadMarkers reads, from the root and backup partitions of the disk r,
+// etc/xensource-inventory and the .xen-backup-partition marker, and scans
+// every ext partition for the marker as the installer's Restore does
+// (Backups, backups.go): in-process and read-only (extfs), no debugfs, no
+// mount, no root privileges, and a journal that needs recovery is left
+// alone (read as ro,noload would). What cannot be read is unknown —
+// Inventory nil with InventoryError set, Marker nil with MarkerError set —
+// and a warning; never "absent".
+func (d *Disk) ReadMarkers(r io.ReaderAt) {
+	x := d.XenServer
+	if x == nil {
+		return
+	}
+	pf := d.files(r)
+	defer d.scanBackups(pf)
+	if p := d.Partition(x.RootPartition); p != nil {
+		inv, err := pf.inventory(x.RootPartition)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				x.InventoryError = unknown(err)
+			}
+			d.warnOnce(fmt.Sprintf("root partition %d: %v", x.RootPartition, err))
+		}
+		x.Inventory = inv
+	}
+	b := x.Backup
+	if b == nil {
+		return
+	}
+	p := d.Partition(b.Partition)
+	if p != nil && p.FS == "" {
+		// Never formatted (or wiped): there is nothing to read, and no backup.
+		d.warnf("backup partition %d holds no filesystem: there is no backup to restore", p.Number)
+		b.Marker = ptr(false)
+		return
+	}
+	*b = pf.backup(b.Partition)
+}
+
+// unknown is the reason recorded for a marker that could not be read.
+func unknown(err error) *string {
+	s := err.Error()
+	return &s
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // ParseInventory is the installer's readKeyValueFile (xenserver.md §3.1):
 // one KEY=value per line, split at the first '=', surrounding single quotes
@@ -131,120 +192,4 @@ func ParseInventory(data []byte) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// debugFS reads files of the ext filesystem at offset in image through
-// debugfs, read-only and in catastrophic mode (-c: bitmaps are not read, so
-// a damaged filesystem still opens).
-type debugFS struct {
-	image  string
-	offset int64
-}
-
-// read returns the content of name, following symlinks inside the
-// filesystem: debugfs resolves symlinks in the middle of a path itself
-// (absolute targets from the filesystem's root, ".." clamped there) but not
-// in the last element, which is done here, at most maxLinks times.
-func (f *debugFS) read(ctx context.Context, name string) ([]byte, error) {
-	for range maxLinks {
-		kind, dest, err := f.stat(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		switch kind {
-		case "regular":
-			return f.run(ctx, "cat", name)
-		case "symlink":
-			if dest == "" {
-				// A slow symlink keeps its target in a data block.
-				b, err := f.run(ctx, "cat", name)
-				if err != nil {
-					return nil, err
-				}
-				dest = string(b)
-			}
-			if !path.IsAbs(dest) {
-				dest = path.Join(path.Dir(name), dest)
-			}
-			name = path.Clean(dest)
-		default:
-			return nil, fmt.Errorf("%s is a %s, not a regular file", name, kind)
-		}
-	}
-	return nil, fmt.Errorf("more than %d symlinks", maxLinks)
-}
-
-// stat returns the inode type of name and, for a fast symlink, its target.
-func (f *debugFS) stat(ctx context.Context, name string) (kind, dest string, err error) {
-	out, err := f.run(ctx, "stat", name)
-	if err != nil {
-		return "", "", err
-	}
-	for line := range strings.Lines(string(out)) {
-		if _, rest, ok := strings.Cut(line, "Type: "); ok && kind == "" {
-			kind, _, _ = strings.Cut(rest, " ")
-		}
-		if rest, ok := strings.CutPrefix(line, "Fast link dest: "); ok {
-			dest = strings.TrimSuffix(strings.TrimSpace(rest), `"`)
-			dest = strings.TrimPrefix(dest, `"`)
-		}
-	}
-	if kind == "" {
-		return "", "", fmt.Errorf("debugfs stat %s: no inode type in its output", name)
-	}
-	return kind, dest, nil
-}
-
-// run executes one debugfs request. debugfs reports most failures on stderr
-// with exit status 0, so anything on stderr besides its banner is an error.
-func (f *debugFS) run(ctx context.Context, req, name string) ([]byte, error) {
-	if strings.ContainsAny(name, "\"\\\n\r\t ") {
-		return nil, fmt.Errorf("%q: path with quote, backslash or whitespace not followed", name)
-	}
-	cmd := exec.CommandContext(ctx, "debugfs", "-c", "-R", req+` "`+name+`"`, fmt.Sprintf("%s?offset=%d", f.image, f.offset))
-	var stdout limitedBuffer
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("debugfs %s %s: %w: %s", req, name, err, firstLine(stderr.String()))
-	}
-	if stdout.overflow {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxFileBytes)
-	}
-	for line := range strings.Lines(stderr.String()) {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "", strings.HasPrefix(line, "debugfs "), strings.Contains(line, "catastrophic mode"):
-		case strings.Contains(line, "not found by ext2_lookup"):
-			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
-		default:
-			return nil, fmt.Errorf("debugfs %s %s: %s", req, name, line)
-		}
-	}
-	return stdout.Bytes(), nil
-}
-
-func firstLine(s string) string {
-	for line := range strings.Lines(s) {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "debugfs ") {
-			return l
-		}
-	}
-	return ""
-}
-
-// limitedBuffer keeps at most maxFileBytes and notes that more came.
-type limitedBuffer struct {
-	bytes.Buffer
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if room := maxFileBytes - b.Len(); len(p) > room {
-		b.overflow = true
-		p = p[:max(room, 0)]
-	}
-	b.Buffer.Write(p)
-	return n, nil
 }

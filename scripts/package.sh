@@ -115,7 +115,8 @@ Description: offline disk and metadata repair for XenServer, AIX, Solaris and Xe
  Read-only commands never write a byte; every change is shown as a diff,
  snapshotted into a journal, applied atomically and can be undone.
  .
- disk inspect reads the inventories with debugfs from e2fsprogs.
+ It reads ext2/3/4 itself; e2fsprogs provides the e2fsck and e2label that
+ doctor's plans may name.
 EOF
 	chmod 0644 "$pkg/DEBIAN/control"
 	find "$pkg" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

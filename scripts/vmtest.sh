@@ -2,9 +2,9 @@
 # The rescue-VM test: xsrescue on real block devices, as on a live USB.
 #
 # Builds fixture XenServer disks (scripts/vmtest build), an initramfs (static
-# busybox, the static xsrescue of scripts/build.sh, debugfs with its
-# libraries, the kernel modules for virtio-blk, virtio-scsi, sd and loop with
-# their modules.dep, and scripts/vmtest/init), boots a Debian kernel under
+# busybox, the static xsrescue of scripts/build.sh, the kernel modules for
+# virtio-blk, virtio-scsi, sd and loop with their modules.dep, and
+# scripts/vmtest/init; no e2fsprogs: xsrescue reads ext2/3/4 itself), boots a Debian kernel under
 # QEMU with the disks attached as virtio-blk and as SCSI disks (scsi-hd on
 # virtio-scsi) with 512- and 4096-byte logical sectors, runs disk inspect,
 # doctor, version show/set, journal undo, save/restore-partition and two
@@ -35,7 +35,7 @@ skip() {
 [ "$(uname -m)" = x86_64 ] || skip "needs an x86_64 host for the Debian amd64 kernel (this is $(uname -m))"
 
 . scripts/deps.sh
-install_deps qemu-system-x86_64=qemu-system-x86 mke2fs=e2fsprogs debugfs=e2fsprogs gcc=gcc ||
+install_deps qemu-system-x86_64=qemu-system-x86 mke2fs=e2fsprogs gcc=gcc ||
 	echo "vmtest: could not install every dependency" >&2
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed and apt-get could not install it"
 qemu-system-x86_64 -version >/dev/null 2>&1 || skip "qemu-system-x86_64 does not run here"
@@ -92,13 +92,6 @@ ln -s busybox "$root/bin/sh" # for rdinit=/bin/sh when debugging by hand
 cp "$work/xsrescue" "$root/bin/xsrescue"
 cp scripts/vmtest/init "$root/init"
 cp "$work/vm-disks" "$root/vmtest/disks"
-# debugfs (disk inspect reads the inventories with it) and its libraries.
-debugfs=$(command -v debugfs)
-for f in "$debugfs" $(ldd "$debugfs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
-	mkdir -p "$root$(dirname "$f")"
-	cp -L "$f" "$root$f"
-done
-ln -s "$debugfs" "$root/bin/debugfs" 2>/dev/null || true
 # Kernel modules: each wanted module and what modules.dep says it needs
 # (the line already lists every dependency), decompressed for busybox.
 awk -v want="virtio_pci virtio_blk virtio_scsi sd_mod loop" '

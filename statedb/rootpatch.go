@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
@@ -19,7 +18,7 @@ import (
 // (*target.Root).
 type RootFS interface {
 	FS
-	Open(name string) (*os.File, error)
+	Open(name string) (fs.File, error)
 }
 
 // AsideSuffix is appended to competing database files set aside by a patch.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,25 +106,46 @@ func TestRootOpenFIFO(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "var/xapi"), 0o755))
 	must(t, syscall.Mkfifo(filepath.Join(dir, "var/xapi/state.db"), 0o600))
+	for _, r := range dirAndImage(t, dir) {
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Open("var/xapi/state.db")
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "is a fifo, not a file") {
+				t.Errorf("%s: open of a FIFO: %v", r.Name(), err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: Root.Open blocked on a FIFO", r.Name())
+		}
+		if _, err := r.ReadFile("var/xapi/state.db"); xerr.Code(err) != xerr.ExitInvalid {
+			t.Errorf("%s: ReadFile of a FIFO: %v", r.Name(), err)
+		}
+	}
+}
+
+// dirAndImage opens dir as a root and, where mke2fs is installed, the same
+// tree copied into an ext4 image read in-process.
+func dirAndImage(t *testing.T, dir string) []*target.Root {
+	t.Helper()
 	r, err := target.OpenRoot(dir)
 	must(t, err)
-	defer r.Close()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Open("var/xapi/state.db")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "is a fifo, not a file") {
-			t.Errorf("open of a FIFO: %v", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Root.Open blocked on a FIFO")
+	t.Cleanup(func() { r.Close() })
+	roots := []*target.Root{r}
+	if _, err := exec.LookPath("mke2fs"); err != nil {
+		t.Logf("mke2fs not installed: the image root is not tested")
+		return roots
 	}
-	if _, err := r.ReadFile("var/xapi/state.db"); xerr.Code(err) != xerr.ExitInvalid {
-		t.Errorf("ReadFile of a FIFO: %v", err)
+	img := filepath.Join(t.TempDir(), "root.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-d", dir, img, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v: %s", err, out)
 	}
+	ir, err := target.OpenImage(img, 0, 8<<20, "root.img partition 1")
+	must(t, err)
+	t.Cleanup(func() { ir.Close() })
+	return append(roots, ir)
 }
 
 // A locked root records what it served: inode, size, times, and the hash
@@ -150,18 +172,20 @@ func TestServed(t *testing.T) {
 	if b, ok := tgt.Root.Served("b"); !ok || b.SHA256 != "" || b.Size != 5 {
 		t.Errorf("served b (opened): %+v %v", b, ok)
 	}
-	plain, err := target.OpenRoot(dir)
-	must(t, err)
-	defer plain.Close()
-	plain.ReadFile("a")
-	if _, ok := plain.Served("a"); ok {
-		t.Error("an unlocked root keeps a record")
+	for _, plain := range dirAndImage(t, dir) {
+		plain.ReadFile("a")
+		if _, ok := plain.Served("a"); ok {
+			t.Errorf("%s: an unlocked root keeps a record", plain.Name())
+		}
 	}
 }
 
 // A --disk target planned on read-only and locked: the image is untouched
 // until Reopen mounts it read-write, the lock (by filesystem UUID, whatever
 // path names the image) holds throughout, and *Root is swapped in place.
+// The plan side is read in-process (no mount at all), and what it served
+// is what the read-write mount then shows: the same inode, size, times and
+// bytes, so a plan's planned-from record can be checked on the mount.
 func TestReopenDisk(t *testing.T) {
 	needMount(t)
 	ctx := context.Background()
@@ -174,8 +198,15 @@ func TestReopenDisk(t *testing.T) {
 	must(t, err)
 	defer tgt.Close()
 	root := tgt.Root
-	if _, err := root.ReadFile("etc/xensource-inventory"); err != nil {
-		t.Fatal(err)
+	const inv = "etc/xensource-inventory"
+	data, err := root.ReadFile(inv)
+	must(t, err)
+	if root.Image() == nil || root.Dir() != "" || attached(t, img) {
+		t.Fatalf("the read-only, locked open is no in-process read (image %v, dir %q, attached %v)", root.Image() != nil, root.Dir(), attached(t, img))
+	}
+	served, ok := root.Served(inv)
+	if !ok || served.SHA256 == "" || served.Ino == 0 {
+		t.Fatalf("served %s: %+v %v", inv, served, ok)
 	}
 	if fileSum(t, img) != before {
 		t.Fatal("a read-only, locked open changed the image")
@@ -183,13 +214,20 @@ func TestReopenDisk(t *testing.T) {
 	if _, err := target.Open(ctx, target.Options{Disk: alias, Lock: lo}); !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), alias+" partition 1 is in use") {
 		t.Fatalf("second locked open through another path: %v", err)
 	}
-	roDir := root.Dir()
 	must(t, tgt.Reopen(ctx))
-	if !tgt.Writable() || tgt.Root != root || root.Dir() == roDir || !tgt.Locked() {
-		t.Fatalf("after Reopen: writable %v, same *Root %v, dir %s (was %s)", tgt.Writable(), tgt.Root == root, root.Dir(), roDir)
+	if !tgt.Writable() || tgt.Root != root || root.Dir() == "" || root.Image() != nil || !tgt.Locked() {
+		t.Fatalf("after Reopen: writable %v, same *Root %v, dir %q, image %v", tgt.Writable(), tgt.Root == root, root.Dir(), root.Image() != nil)
 	}
-	if isMounted(t, roDir) {
-		t.Error("the read-only mount is still there")
+	if _, ok := root.Served(inv); ok {
+		t.Error("the writable root kept the read-only root's record")
+	}
+	var st syscall.Stat_t
+	must(t, syscall.Stat(filepath.Join(root.Dir(), inv), &st))
+	mounted, err := os.ReadFile(filepath.Join(root.Dir(), inv))
+	must(t, err)
+	if st.Ino != served.Ino || st.Size != served.Size || st.Mtim.Nano() != served.Mtime || st.Ctim.Nano() != served.Ctime || string(mounted) != string(data) {
+		t.Errorf("served in-process %+v, the mount shows ino %d size %d mtime %d ctime %d (same bytes: %v)",
+			served, st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano(), string(mounted) == string(data))
 	}
 	must(t, os.WriteFile(filepath.Join(root.Dir(), "etc/motd"), []byte("written\n"), 0o644))
 	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {

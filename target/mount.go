@@ -8,16 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/partition"
 )
 
 // mount is what openDisk set up, released in reverse order by release.
@@ -27,107 +24,25 @@ type mount struct {
 	point string // the private temporary mount point
 }
 
-// diskPart is one partition of a disk, found in its table but not mounted.
-type diskPart struct {
-	disk    string // absolute
-	st      os.FileInfo
-	isBlock bool
-	n       int
-	p       *partition.Partition
-}
-
-// identity is the target identity journals record: the filesystem UUID.
-func (d *diskPart) identity() string {
-	if d.p.UUID != "" {
-		return d.p.UUID
-	}
-	return fmt.Sprintf("%s#%d", d.disk, d.n)
-}
-
-func (d *diskPart) lockKey() string { return diskKey(d.p.UUID, d.st, d.isBlock, d.n) }
-
-func (d *diskPart) name() string { return fmt.Sprintf("%s partition %d", d.disk, d.n) }
-
-// locate reads the table of o.Disk and finds the partition to open (the
-// XenServer root unless o.Partition says). It only reads.
-func locate(o Options) (*diskPart, error) {
-	disk, err := filepath.Abs(o.Disk)
-	if err != nil {
-		return nil, xerr.Invalid(err)
-	}
-	// A FIFO or socket would block the open itself; a character device
-	// is no disk.
-	f, err := infile.Open(disk, infile.FileOrBlock)
-	if err != nil {
-		if xerr.Code(err) == xerr.ExitInvalid {
-			return nil, xerr.Invalidf("disk %w", err)
-		}
-		return nil, xerr.Invalidf("disk %s: %w", o.Disk, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	isBlock := st.Mode()&os.ModeDevice != 0
-	if err := refuseMounted(disk, st, isBlock); err != nil {
-		return nil, err
-	}
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, fmt.Errorf("disk %s: %w", disk, err)
-	}
-	d, err := partition.Inspect(f, size)
-	if err != nil {
-		return nil, xerr.Invalidf("disk %s: %w", disk, err)
-	}
-	n := o.Partition
-	if n == 0 {
-		if d.XenServer == nil || d.XenServer.RootPartition == 0 {
-			return nil, xerr.Invalidf("disk %s: no XenServer root partition found; give --partition N", disk)
-		}
-		n = d.XenServer.RootPartition
-	}
-	p := d.Partition(n)
-	if p == nil {
-		var have []string
-		for _, q := range d.Partitions {
-			have = append(have, strconv.Itoa(q.Number))
-		}
-		return nil, xerr.Invalidf("disk %s: no partition %d (partitions: %s)", disk, n, strings.Join(have, " "))
-	}
-	switch p.FS {
-	case "ext2", "ext3", "ext4", "xfs", "vfat":
-	default:
-		return nil, xerr.Invalidf("disk %s partition %d: cannot mount %q (ext2/3/4, xfs and vfat can be mounted)", disk, n, p.FS)
-	}
-	return &diskPart{disk: disk, st: st, isBlock: isBlock, n: n, p: p}, nil
-}
-
 // openDisk mounts one partition of an image or block device through a loop
 // device on a private temporary directory. With o.Lock the lock is taken
 // once the partition (and so its identity) is known, before anything is
-// mounted; the table is read again if the lock had to be waited for.
+// mounted (lockDisk).
 func openDisk(ctx context.Context, o Options) (t *Target, err error) {
-	d, err := locate(o)
+	d, err := locate(o, refuseMounted)
 	if err != nil {
 		return nil, err
 	}
-	var l *lock
-	if o.Lock != nil {
-		quick := *o.Lock
-		quick.Wait = 0
-		if l, err = takeLock(ctx, &quick, d.lockKey(), d.name()); errors.Is(err, ErrLocked) && o.Lock.Wait > 0 {
-			if l, err = takeLock(ctx, o.Lock, d.lockKey(), d.name()); err == nil {
-				// The holder may have changed the disk meanwhile.
-				if d, err = relocate(o, d); err != nil {
-					l.release()
-				}
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
+	switch d.p.FS {
+	case "ext2", "ext3", "ext4", "xfs", "vfat":
+	default:
+		d.f.Close()
+		return nil, xerr.Invalidf("disk %s partition %d: cannot mount %q (ext2/3/4, xfs and vfat can be mounted)", d.disk, d.n, d.p.FS)
+	}
+	l, d, err := lockDisk(ctx, o, d)
+	d.f.Close() // the table is read; the mount reads through its loop device
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -152,20 +67,6 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 	}
 	return &Target{Root: r, Identity: d.identity(), Disk: d.disk, Partition: d.n, Notes: notes,
 		NeedsRecovery: d.p.NeedsRecovery, writable: o.Writable, lock: l, mount: m}, nil
-}
-
-// relocate reads the table again and checks that partition d.n still holds
-// the filesystem that was locked.
-func relocate(o Options, d *diskPart) (*diskPart, error) {
-	o.Partition = d.n
-	again, err := locate(o)
-	if err != nil {
-		return nil, err
-	}
-	if again.lockKey() != d.lockKey() || again.identity() != d.identity() {
-		return nil, xerr.Refusedf("%s changed while this command waited for it (filesystem %s, now %s): nothing was changed; run the command again", d.name(), d.identity(), again.identity())
-	}
-	return again, nil
 }
 
 // holdExclusive opens a block device O_EXCL and keeps it for the life of the
@@ -227,7 +128,7 @@ func (m *mount) mountPart(d *diskPart, writable bool) (*Root, []string, error) {
 	return r, notes, nil
 }
 
-// reopenDisk releases the read-only mount (keeping the O_EXCL hold and the
+// reopenDisk releases the read-only view (keeping the O_EXCL hold and the
 // lock), checks the partition again and mounts it read-write.
 func (t *Target) reopenDisk(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -242,10 +143,11 @@ func (t *Target) reopenDisk(ctx context.Context) error {
 	} else if err := t.mount.unmount(); err != nil {
 		return fmt.Errorf("release the read-only mount of %s: %w", t.Name(), err)
 	}
-	d, err := locate(Options{Disk: t.Disk, Partition: t.Partition})
+	d, err := locate(Options{Disk: t.Disk, Partition: t.Partition}, refuseMounted)
 	if err != nil {
 		return err
 	}
+	d.f.Close()
 	if d.identity() != t.Identity {
 		return xerr.Refusedf("%s changed since it was planned (filesystem %s, now %s): nothing was changed; run the command again", t.Name(), t.Identity, d.identity())
 	}
@@ -445,10 +347,20 @@ func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
 // refuseLooped refuses a disk an existing loop device maps (typically
 // another xsrescue's private mount: checked once the lock is held).
 func refuseLooped(disk string, st os.FileInfo) error {
-	loops, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	if err != nil {
-		return err
+	if dev := attachedLoop(st); dev != "" {
+		if point := loopMount(dev); point != "" {
+			// Typically the private mount of an xsrescue that was killed.
+			return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
+		}
+		return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
 	}
+	return nil
+}
+
+// attachedLoop names the loop device ("loop3") that maps the file st, or
+// "" (none, or no /sys to tell).
+func attachedLoop(st os.FileInfo) string {
+	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	for _, bf := range loops {
 		b, err := os.ReadFile(bf)
 		if err != nil {
@@ -456,15 +368,10 @@ func refuseLooped(disk string, st os.FileInfo) error {
 		}
 		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
 		if bst, err := os.Stat(name); err == nil && os.SameFile(bst, st) {
-			dev := filepath.Base(filepath.Dir(filepath.Dir(bf)))
-			if point := loopMount(dev); point != "" {
-				// Typically the private mount of an xsrescue that was killed.
-				return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
-			}
-			return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
+			return filepath.Base(filepath.Dir(filepath.Dir(bf)))
 		}
 	}
-	return nil
+	return ""
 }
 
 // loopMount returns where loop device dev or one of its partitions is

@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/xsrescue/xsrescue/extfs"
 )
 
 // maxLinks is the symlink budget of one resolution, as in Linux (ELOOP).
@@ -18,11 +21,21 @@ const maxLinks = 40
 // ErrTooManyLinks is returned when a path needs more than 40 symlinks.
 var ErrTooManyLinks = errors.New("too many levels of symbolic links")
 
-// Root is a directory tree that belongs to another system.
+// Root is a directory tree that belongs to another system: a directory
+// on the rescue system (read through an os.Root), or, for a read-only
+// --disk open of an ext2/3/4 partition, the filesystem read in-process
+// from the disk (extfs: no mount, no loop device, no root privileges).
+// Both resolve paths the same way.
 type Root struct {
 	dir    string
 	os     *os.Root
 	served *servedLog // locked targets only: what a plan was computed from (served.go)
+
+	img    *extfs.FS         // a read-only image root
+	disk   io.Closer         // the disk img reads
+	name   string            // how messages name an image root ("DISK partition N")
+	tmp    string            // private copies made by LocalPath, removed by Close
+	copies map[string]string // LocalPath copy -> its path in the root
 }
 
 // OpenRoot opens dir as a foreign root.
@@ -45,18 +58,58 @@ func OpenRoot(dir string) (*Root, error) {
 	return &Root{dir: abs, os: r}, nil
 }
 
-// Dir is the absolute path of the root on the rescue system.
+// Dir is the absolute path of the root on the rescue system; "" for an
+// image root, which is no directory (see Name and LocalPath).
 func (r *Root) Dir() string { return r.dir }
 
-// OS is the underlying os.Root (the second guard behind Resolve).
+// Name is how messages name the root: its directory, or the disk and
+// partition of an image root.
+func (r *Root) Name() string {
+	if r.img != nil {
+		return r.name
+	}
+	return r.dir
+}
+
+// OS is the underlying os.Root (the second guard behind Resolve); nil for
+// an image root, which is read-only.
 func (r *Root) OS() *os.Root { return r.os }
+
+// Image is the filesystem of an image root, nil for a directory.
+func (r *Root) Image() *extfs.FS { return r.img }
 
 // Close releases the root.
 func (r *Root) Close() error {
-	if r == nil || r.os == nil {
+	if r == nil {
 		return nil
 	}
-	return r.os.Close()
+	var err error
+	if r.os != nil {
+		err = r.os.Close()
+	}
+	if r.disk != nil {
+		err = errors.Join(err, r.disk.Close())
+		r.disk = nil
+	}
+	if r.tmp != "" {
+		err = errors.Join(err, os.RemoveAll(r.tmp))
+		r.tmp = ""
+	}
+	return err
+}
+
+func (r *Root) lstat(p string) (fs.FileInfo, error) {
+	if r.img != nil {
+		return r.img.Lstat(p)
+	}
+	return r.os.Lstat(p)
+}
+
+func (r *Root) readlink(p string) (string, error) {
+	if r.img != nil {
+		return r.img.ReadLink(p)
+	}
+	return r.os.Readlink(p)
 }
 
 // Resolve follows symlinks chroot-style (absolute targets re-rooted at the
@@ -91,7 +144,7 @@ func (r *Root) resolve(name string, followLast bool) (string, error) {
 			done = append(done, elem)
 			break
 		}
-		fi, err := r.os.Lstat(cur)
+		fi, err := r.lstat(cur)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				// Nothing further exists to follow; the rest is lexical.
@@ -110,7 +163,7 @@ func (r *Root) resolve(name string, followLast bool) (string, error) {
 				todo = nil
 				break
 			}
-			return "", fmt.Errorf("resolve %s in %s: %w", name, r.dir, err)
+			return "", fmt.Errorf("resolve %s in %s: %w", name, r.Name(), err)
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			if len(todo) > 0 && !fi.IsDir() {
@@ -123,9 +176,9 @@ func (r *Root) resolve(name string, followLast bool) (string, error) {
 		if links > maxLinks {
 			return "", &fs.PathError{Op: "resolve", Path: name, Err: ErrTooManyLinks}
 		}
-		link, err := r.os.Readlink(cur)
+		link, err := r.readlink(cur)
 		if err != nil {
-			return "", fmt.Errorf("resolve %s in %s: %w", name, r.dir, err)
+			return "", fmt.Errorf("resolve %s in %s: %w", name, r.Name(), err)
 		}
 		if strings.HasPrefix(link, "/") {
 			done = nil
@@ -148,17 +201,27 @@ func splitPath(p string) []string {
 	return out
 }
 
-// Open opens name for reading, following symlinks inside the root.
-func (r *Root) Open(name string) (*os.File, error) {
+// Open opens name for reading, following symlinks inside the root. For a
+// directory root it is an *os.File, for an image root an *extfs.File. A
+// FIFO, socket or device is refused (exit 2), never opened.
+func (r *Root) Open(name string) (fs.File, error) {
 	p, err := r.Resolve(name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.openChecked(p)
-	if err == nil {
-		r.recordOpen(p, f)
+	if r.img != nil {
+		f, err := r.openImage(p)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
-	return f, err
+	f, err := r.openChecked(p)
+	if err != nil {
+		return nil, err
+	}
+	r.recordOpen(p, f)
+	return f, nil
 }
 
 // ReadFile reads a whole file, following symlinks inside the root.
@@ -170,11 +233,15 @@ func (r *Root) ReadFile(name string) ([]byte, error) {
 	return r.readFile(p)
 }
 
-// Stat follows symlinks inside the root.
+// Stat follows symlinks inside the root. For an image root Sys returns
+// the *extfs.Inode.
 func (r *Root) Stat(name string) (fs.FileInfo, error) {
 	p, err := r.Resolve(name)
 	if err != nil {
 		return nil, err
+	}
+	if r.img != nil {
+		return r.img.Stat(p)
 	}
 	return r.os.Stat(p)
 }
@@ -185,7 +252,7 @@ func (r *Root) Lstat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.os.Lstat(p)
+	return r.lstat(p)
 }
 
 // Readlink returns the raw link text of name.
@@ -194,7 +261,7 @@ func (r *Root) Readlink(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return r.os.Readlink(p)
+	return r.readlink(p)
 }
 
 // ReadDir lists a directory sorted by name, following symlinks inside the root.
@@ -203,19 +270,23 @@ func (r *Root) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.img != nil {
+		return r.img.ReadDir(p)
+	}
 	return fs.ReadDir(r.os.FS(), p)
 }
 
 // WalkDir walks the tree at name like fs.WalkDir; it never follows symlinks
 // below name. The paths given to fn start with name as written (cleaned), even
-// when name itself went through a symlink.
+// when name itself went through a symlink. In an image root a directory
+// reached twice (a corrupt, cyclic tree) is an error given to fn.
 func (r *Root) WalkDir(name string, fn fs.WalkDirFunc) error {
 	p, err := r.Resolve(name)
 	if err != nil {
 		return fn(cleanRel(name), nil, err)
 	}
 	shown := cleanRel(name)
-	return fs.WalkDir(r.os.FS(), p, func(q string, d fs.DirEntry, err error) error {
+	walk := func(q string, d fs.DirEntry, err error) error {
 		rel := strings.TrimPrefix(strings.TrimPrefix(q, p), "/")
 		if p == "." {
 			rel = q
@@ -224,7 +295,11 @@ func (r *Root) WalkDir(name string, fn fs.WalkDirFunc) error {
 			}
 		}
 		return fn(path.Join(shown, rel), d, err)
-	})
+	}
+	if r.img != nil {
+		return r.img.WalkDir(p, walk)
+	}
+	return fs.WalkDir(r.os.FS(), p, walk)
 }
 
 // cleanRel is name as a clean path relative to the root ("." for the root).

@@ -2,8 +2,10 @@ package target
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -60,6 +62,34 @@ func escapeRoot(t testing.TB) (*Root, string) {
 	return r, sentinel
 }
 
+func kind(r *Root) string {
+	if r.Image() != nil {
+		return "image"
+	}
+	return "dir"
+}
+
+// escapeRoots is escapeRoot as a directory and, when mke2fs is there, the
+// same tree as an ext3 image read in-process: both must resolve alike.
+func escapeRoots(t testing.TB) []*Root {
+	t.Helper()
+	r, _ := escapeRoot(t)
+	roots := []*Root{r}
+	if _, err := exec.LookPath("mke2fs"); err != nil {
+		t.Logf("mke2fs not installed: the image root is not tested")
+		return roots
+	}
+	img := filepath.Join(t.TempDir(), "root.img")
+	const off, size = 1 << 20, 16 << 20
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext3", "-E", fmt.Sprintf("offset=%d", off), "-d", r.Dir(), img, "16M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v: %s", err, out)
+	}
+	ir, err := OpenImage(img, off, size, "root.img partition 1")
+	must(t, err)
+	t.Cleanup(func() { ir.Close() })
+	return append(roots, ir)
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -68,7 +98,14 @@ func must(t testing.TB, err error) {
 }
 
 func TestResolve(t *testing.T) {
-	r, sentinel := escapeRoot(t)
+	for _, r := range escapeRoots(t) {
+		t.Run(kind(r), func(t *testing.T) { testResolve(t, r) })
+	}
+}
+
+func testResolve(t *testing.T, r *Root) {
+	// The sentinel's path, as a link in the tree names it.
+	sentinel, _ := r.Readlink("outside-abs")
 	tests := []struct {
 		name, want, wantParent string
 	}{
@@ -112,7 +149,13 @@ func TestResolve(t *testing.T) {
 // TestEscape reads every hostile path through every read method: none may
 // return the sentinel's content or stat a file outside the root.
 func TestEscape(t *testing.T) {
-	r, sentinel := escapeRoot(t)
+	for _, r := range escapeRoots(t) {
+		t.Run(kind(r), func(t *testing.T) { testEscape(t, r) })
+	}
+}
+
+func testEscape(t *testing.T, r *Root) {
+	sentinel, _ := r.Readlink("outside-abs")
 	before, _ := os.Stat(sentinel)
 	paths := []string{"abs-shadow", "dotdot", "../secret", "../../outside/secret", "outside-abs",
 		"outside-dir/secret", "outside-dir/etc/shadow", "a/up/../../secret", "a/b/deep", "/../../secret"}
@@ -152,8 +195,10 @@ func TestEscape(t *testing.T) {
 		t.Errorf("Stat(var/xapi) = %v, %v; want a directory", fi, err)
 	}
 	// The os.Root behind Resolve is the second guard.
-	if _, err := r.OS().Open("outside-abs"); err == nil {
-		t.Error("os.Root followed a link out of the root")
+	if r.OS() != nil {
+		if _, err := r.OS().Open("outside-abs"); err == nil {
+			t.Error("os.Root followed a link out of the root")
+		}
 	}
 	after, _ := os.Stat(sentinel)
 	if !after.ModTime().Equal(before.ModTime()) {
@@ -162,7 +207,12 @@ func TestEscape(t *testing.T) {
 }
 
 func TestReadDirAndWalk(t *testing.T) {
-	r, _ := escapeRoot(t)
+	for _, r := range escapeRoots(t) {
+		t.Run(kind(r), func(t *testing.T) { testReadDirAndWalk(t, r) })
+	}
+}
+
+func testReadDirAndWalk(t *testing.T, r *Root) {
 	ents, err := r.ReadDir("var/xapi")
 	if err != nil || len(ents) != 1 || ents[0].Name() != "state" {
 		t.Fatalf("ReadDir(var/xapi) = %v, %v", ents, err)
@@ -209,19 +259,27 @@ func FuzzResolve(f *testing.F) {
 	for _, s := range []string{"etc/redhat-release", "../../secret", "/outside-dir/secret", "a/up/a/up/../..", "loop1", "a/b/deep/x", "dotdot/..", "\x00", "a//b/./../..///c", strings.Repeat("../", 100) + "secret", "var/xapi/../../../../outside-abs"} {
 		f.Add(s)
 	}
-	r, _ := escapeRoot(f)
+	roots := escapeRoots(f)
 	f.Fuzz(func(t *testing.T, name string) {
-		for _, follow := range []bool{true, false} {
-			p, err := r.resolve(name, follow)
-			if err != nil {
-				continue
+		var got []string
+		for _, r := range roots {
+			for _, follow := range []bool{true, false} {
+				p, err := r.resolve(name, follow)
+				got = append(got, fmt.Sprint(p, err != nil))
+				if err != nil {
+					continue
+				}
+				if p != "." && (strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") || path.Clean(p) != p) {
+					t.Fatalf("%s: resolve(%q, %v) = %q: not a clean path inside the root", r.Name(), name, follow, p)
+				}
 			}
-			if p != "." && (strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") || path.Clean(p) != p) {
-				t.Fatalf("resolve(%q, %v) = %q: not a clean path inside the root", name, follow, p)
+			if b, err := r.ReadFile(name); err == nil && string(b) == "OUTSIDE" {
+				t.Fatalf("%s: ReadFile(%q) escaped the root", r.Name(), name)
 			}
 		}
-		if b, err := r.ReadFile(name); err == nil && string(b) == "OUTSIDE" {
-			t.Fatalf("ReadFile(%q) escaped the root", name)
+		// A directory and its image resolve every name alike.
+		if len(roots) == 2 && (got[0] != got[2] || got[1] != got[3]) {
+			t.Fatalf("resolve(%q): directory %v, image %v", name, got[:2], got[2:])
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/xsrescue/xsrescue/extfs"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
@@ -17,7 +18,8 @@ import (
 // Served is what a root handed out for one path, so that a plan can carry
 // the state of the content it was computed from with no gap in between: the
 // file's inode, size and times when the domain code opened it, and the
-// sha256 of the bytes when it read the file whole (ReadFile).
+// sha256 of the bytes when it read the file whole (ReadFile). An image root
+// records the same from the inode it read in-process.
 type Served struct {
 	Ino          uint64
 	Size         int64
@@ -54,18 +56,32 @@ func (r *Root) recordOpen(rel string, f *os.File) {
 	}
 }
 
-// readFile reads rel whole through the os.Root and, for a locked target,
-// records its stat and the sha256 of exactly the bytes returned.
+// readFile reads rel whole through the os.Root (or the image) and, for a
+// locked target, records its stat and the sha256 of exactly the bytes
+// returned.
 func (r *Root) readFile(rel string) ([]byte, error) {
-	f, err := r.openChecked(rel)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	s, ok := servedStat(f)
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
+	var b []byte
+	var s Served
+	var ok bool
+	if r.img != nil {
+		f, err := r.openImage(rel)
+		if err != nil {
+			return nil, err
+		}
+		if b, err = r.img.ReadFile(rel); err != nil {
+			return nil, err
+		}
+		s, ok = servedInode(f.Inode())
+	} else {
+		f, err := r.openChecked(rel)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		s, ok = servedStat(f)
+		if b, err = io.ReadAll(f); err != nil {
+			return nil, err
+		}
 	}
 	if ok && r.served != nil {
 		sum := sha256.Sum256(b)
@@ -85,6 +101,15 @@ func servedStat(f *os.File) (Served, bool) {
 		return Served{}, false
 	}
 	return Served{Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, true
+}
+
+// servedInode is servedStat for an inode an image root read: the same
+// numbers a mount's stat gives.
+func servedInode(in *extfs.Inode) (Served, bool) {
+	if !in.FileMode().IsRegular() {
+		return Served{}, false
+	}
+	return Served{Ino: uint64(in.Ino), Size: in.Size, Mtime: in.Mtime.UnixNano(), Ctime: in.Ctime.UnixNano()}, true
 }
 
 func (l *servedLog) put(rel string, s Served) {
@@ -118,5 +143,23 @@ func (r *Root) openChecked(rel string) (*os.File, error) {
 		return nil, xerr.Invalid(&fs.PathError{Op: "open", Path: rel, Err: fmt.Errorf("is a %s, not a file", infile.TypeName(m))})
 	}
 	// O_NONBLOCK means nothing to reads of regular files and directories.
+	return f, nil
+}
+
+// openImage is openChecked for an image root: a FIFO, socket or device is
+// refused alike (reading one in-process cannot block, but what it would
+// mean is the same: not a file), and what is opened is recorded.
+func (r *Root) openImage(rel string) (*extfs.File, error) {
+	f, err := r.img.OpenFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	in := f.Inode()
+	if m := in.FileMode(); !m.IsRegular() && !m.IsDir() {
+		return nil, xerr.Invalid(&fs.PathError{Op: "open", Path: rel, Err: fmt.Errorf("is a %s, not a file", infile.TypeName(m))})
+	}
+	if s, ok := servedInode(in); ok && r.served != nil {
+		r.served.put(rel, s)
+	}
 	return f, nil
 }

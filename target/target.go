@@ -1,9 +1,10 @@
 // Package target opens an offline root safely: an already mounted directory
 // (--root DIR), the directory of one file (a FILE argument), or a partition
-// that xsrescue mounts itself (--disk IMG|DEV [--partition N]). Every path
-// inside the root goes through os.Root, after a chroot-style resolution of
-// symlinks, so nothing in a foreign root can reach the rescue system's own
-// files.
+// of a disk (--disk IMG|DEV [--partition N]): read in-process when it is
+// ext2/3/4 and opened read-only (no mount, no loop device, no root), mounted
+// by xsrescue itself otherwise. Every path inside the root is resolved
+// chroot-style and then opened through os.Root (or the in-process reader),
+// so nothing in a foreign root can reach the rescue system's own files.
 //
 // A mutating command opens its target read-only with a lock (Options.Lock),
 // plans from what it reads, and only once the plan is confirmed calls Reopen
@@ -28,8 +29,11 @@ type Options struct {
 	Partition int    // --partition N (0: the XenServer root found by partition.Inspect)
 	// File is a FILE argument (statedb patch FILE, a domain config): the
 	// target is the file's directory, locked by the file's own identity.
-	File     string
-	Writable bool // mount read-write (read-only mounts use ro,noload for ext3/4)
+	File string
+	// Writable mounts the partition read-write. Read-only, an ext2/3/4
+	// partition is read in-process, never mounted (xfs and vfat are
+	// mounted ro,norecovery / ro).
+	Writable bool
 	// Lock takes the target's writer lock before anything is read, held
 	// until Close (nil: no lock, for read-only commands).
 	Lock *LockOptions
@@ -40,7 +44,7 @@ type Target struct {
 	Root      *Root
 	Identity  string // filesystem UUID for a disk, absolute directory for --root or a FILE
 	Disk      string // the disk, when opened with --disk
-	Partition int    // the partition mounted, when opened with --disk
+	Partition int    // the partition opened, when opened with --disk
 	Notes     []string
 	// NeedsRecovery: the partition's filesystem journal is dirty. A
 	// read-only open reads it as is; a writable open makes the kernel
@@ -50,7 +54,7 @@ type Target struct {
 
 	writable bool
 	lock     *lock
-	mount    *mount // set when Open mounted a partition itself
+	mount    *mount // set when Open mounted a partition or holds its disk O_EXCL
 }
 
 // Name is how messages name the target: the disk and partition for --disk
@@ -72,10 +76,13 @@ func (t *Target) Locked() bool { return t.lock != nil }
 // ErrNoTarget is returned when neither --root nor --disk was given.
 var ErrNoTarget = errors.New("no target: give --root DIR or --disk IMG|DEV")
 
-// Open opens the target: for --disk it mounts the partition on a private
-// temporary mount point (refusing, exit 3, a device that is mounted or busy).
-// With o.Lock it first takes the target's writer lock (waiting o.Lock.Wait
-// at most; then exit 3 naming the holder).
+// Open opens the target. For --disk: read-only, an ext2/3/4 partition is
+// read in-process (a disk that is mounted elsewhere is read as it is, with
+// a note); writable, or another filesystem, it is mounted on a private
+// temporary mount point (refusing, exit 3, a device that is mounted or
+// busy). With o.Lock it first takes the target's writer lock (waiting
+// o.Lock.Wait at most; then exit 3 naming the holder) and refuses a disk in
+// use, since the plan it serves is to be applied through a mount.
 func Open(ctx context.Context, o Options) (*Target, error) {
 	n := 0
 	for _, s := range []string{o.Root, o.Disk, o.File} {
@@ -93,6 +100,8 @@ func Open(ctx context.Context, o Options) (*Target, error) {
 			return nil, xerr.Invalidf("--partition needs --disk")
 		}
 		return openDir(ctx, o)
+	case o.Disk != "" && !o.Writable:
+		return openReadOnly(ctx, o)
 	case o.Disk != "":
 		return openDisk(ctx, o)
 	default:
@@ -149,9 +158,9 @@ func openDir(ctx context.Context, o Options) (*Target, error) {
 
 // Reopen makes a target that was opened read-only for planning writable,
 // once the plan is confirmed; the lock (if any) is kept throughout. For a
-// --disk target the read-only mount is released and the partition mounted
-// read-write: its table is read again and the filesystem must still have
-// the identity planned on (exit 3 otherwise). *t.Root is replaced in place,
+// --disk target the read-only view (in-process reader or mount) is released
+// and the partition mounted read-write: its table is read again and the
+// filesystem must still have the identity planned on (exit 3 otherwise). *t.Root is replaced in place,
 // so whatever holds t.Root (a plan's content stream) reads the writable tree
 // from now on. A --root or FILE target is the same directory either way.
 func (t *Target) Reopen(ctx context.Context) error {
@@ -169,7 +178,8 @@ func (t *Target) Reopen(ctx context.Context) error {
 	return t.reopenDisk(ctx)
 }
 
-// Close unmounts and detaches everything Open set up, then releases the lock.
+// Close unmounts and detaches everything Open set up (closing the disk an
+// in-process root reads), then releases the lock.
 func (t *Target) Close() error {
 	if t == nil {
 		return nil

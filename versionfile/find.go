@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // Match is one hit of Find. For a binary file there is one Match, with the
@@ -59,9 +61,11 @@ const mmapThreshold = 4 << 20
 
 // Find searches every regular file under root for any of the needles, in
 // parallel. It never follows a symlink (directories are opened one
-// component at a time through os.Root, and entries that are links are
-// skipped), skips SkipTop, and reports matches sorted by path and offset.
-func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions) ([]Match, FindStats, error) {
+// component at a time, and entries that are links are skipped), skips
+// SkipTop, and reports matches sorted by path and offset. A directory root
+// is read through its os.Root; an image root (a --disk partition) in-process
+// (findImage), with the same results.
+func Find(ctx context.Context, root *target.Root, needles []string, opts FindOptions) ([]Match, FindStats, error) {
 	if len(needles) == 0 {
 		return nil, FindStats{}, errors.New("no search string")
 	}
@@ -76,48 +80,102 @@ func Find(ctx context.Context, root *os.Root, needles []string, opts FindOptions
 	if w <= 0 {
 		w = 2 * runtime.GOMAXPROCS(0)
 	}
-	f := &finder{root: root, needles: nb, progress: opts.Progress, workers: w}
-	f.cond = sync.NewCond(&f.mu)
-	f.queue = []dirItem{{rel: ".", fd: -1}}
-	f.pending = 1
-	var wg sync.WaitGroup
-	for range w {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.work(ctx)
-		}()
+	if x := root.Image(); x != nil {
+		return findImage(ctx, x, nb, opts.Progress, w)
+	}
+	f := &finder{root: root.OS(), needles: nb, tally: tally{progress: opts.Progress}}
+	bufs := make([][]byte, w)
+	parallel(w, dirItem{rel: ".", fd: -1}, func(dir dirItem, worker int) []dirItem {
+		var subdirs []dirItem
+		subdirs, bufs[worker] = f.readDir(ctx, dir, bufs[worker])
+		return subdirs
+	})
+	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
+}
+
+// parallel runs work, with n workers, on first and on every item work
+// returns, last in first out (a depth-first walk keeps few directories
+// open), until none is left and no worker is busy. worker numbers the
+// calling worker (0 to n-1), for per-worker buffers.
+func parallel[T any](n int, first T, work func(item T, worker int) []T) {
+	var (
+		mu      sync.Mutex
+		cond    = sync.NewCond(&mu)
+		queue   = []T{first}
+		pending = 1 // queued + being worked on
+		wg      sync.WaitGroup
+	)
+	for worker := range n {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				for len(queue) == 0 && pending > 0 {
+					cond.Wait()
+				}
+				if pending == 0 {
+					mu.Unlock()
+					return
+				}
+				item := queue[len(queue)-1]
+				queue = queue[:len(queue)-1]
+				mu.Unlock()
+
+				more := work(item, worker)
+
+				mu.Lock()
+				queue = append(queue, more...)
+				pending += len(more) - 1
+				if pending == 0 {
+					cond.Broadcast() // done: release every waiting worker
+				} else {
+					for range min(len(more), n) {
+						cond.Signal()
+					}
+				}
+				mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
-	st := FindStats{Files: f.files.Load(), Bytes: f.bytes.Load(), Problems: f.problems}
+}
+
+// finish sorts what a search found: matches by path and offset, problems.
+func finish(ctx context.Context, matches []Match, files, bytes int64, problems []string) ([]Match, FindStats, error) {
+	st := FindStats{Files: files, Bytes: bytes, Problems: problems}
 	slices.Sort(st.Problems)
-	slices.SortFunc(f.matches, func(a, b Match) int {
+	slices.SortFunc(matches, func(a, b Match) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
 		}
 		return int(a.Offset - b.Offset)
 	})
-	if err := ctx.Err(); err != nil {
-		return f.matches, st, err
-	}
-	return f.matches, st, nil
+	return matches, st, ctx.Err()
 }
 
 type finder struct {
-	root     *os.Root
-	needles  [][]byte
-	progress func(files, bytes int64)
-	workers  int
+	root    *os.Root
+	needles [][]byte
+	tally
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	queue    []dirItem // directories still to read
-	pending  int       // queued + being read
+	mu       sync.Mutex // matches and problems
 	matches  []Match
 	problems []string
 
+	heldFDs atomic.Int64 // directory fds waiting in the queue
+}
+
+// tally counts the files searched and their bytes, and reports progress.
+type tally struct {
+	progress     func(files, bytes int64)
 	files, bytes atomic.Int64
-	heldFDs      atomic.Int64 // directory fds waiting in the queue
+}
+
+func (t *tally) count(size int64) {
+	n := t.files.Add(1)
+	b := t.bytes.Add(size)
+	if t.progress != nil && n%256 == 0 {
+		t.progress(n, b)
+	}
 }
 
 // dirItem is a directory to read: already open (fd >= 0, opened relative
@@ -130,38 +188,6 @@ type dirItem struct {
 // maxHeldDirs bounds the directory fds kept open in the queue; a wider
 // tree falls back to opening by path (a few more syscalls per directory).
 const maxHeldDirs = 1024
-
-func (f *finder) work(ctx context.Context) {
-	buf := make([]byte, 0, 256<<10)
-	for {
-		f.mu.Lock()
-		for len(f.queue) == 0 && f.pending > 0 {
-			f.cond.Wait()
-		}
-		if f.pending == 0 {
-			f.mu.Unlock()
-			return
-		}
-		dir := f.queue[len(f.queue)-1]
-		f.queue = f.queue[:len(f.queue)-1]
-		f.mu.Unlock()
-
-		var subdirs []dirItem
-		subdirs, buf = f.readDir(ctx, dir, buf)
-
-		f.mu.Lock()
-		f.queue = append(f.queue, subdirs...)
-		f.pending += len(subdirs) - 1
-		if f.pending == 0 {
-			f.cond.Broadcast() // done: release every waiting worker
-		} else {
-			for range min(len(subdirs), f.workers) {
-				f.cond.Signal()
-			}
-		}
-		f.mu.Unlock()
-	}
-}
 
 func (f *finder) problem(format string, args ...any) {
 	f.mu.Lock()
@@ -250,11 +276,7 @@ func (f *finder) searchFile(dirfd int, name, rel string, buf []byte) []byte {
 		return buf // replaced by something else since getdents
 	}
 	size := st.Size
-	n := f.files.Add(1)
-	b := f.bytes.Add(size)
-	if f.progress != nil && n%256 == 0 {
-		f.progress(n, b)
-	}
+	f.count(size)
 	if size == 0 {
 		return buf
 	}
@@ -400,18 +422,29 @@ func binaryMatch(rel string, off int) Match {
 // start of a 3 MB line says nothing about a match at its end.
 func lineText(b []byte, at int) string {
 	b = bytes.TrimRight(b, "\r")
-	if len(b) <= MaxMatchText {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+	start, end := lineWindow(len(b), at)
+	return cutText(b[start:end], start > 0, end < len(b))
+}
+
+// lineWindow is the part [start, end) of a line of n bytes (trailing CRs
+// trimmed) that lineText shows for a match at at.
+func lineWindow(n, at int) (start, end int) {
+	if n <= MaxMatchText {
+		return 0, n
 	}
-	start := max(0, at-MaxMatchText/4)
-	end := min(len(b), start+MaxMatchText)
-	start = end - MaxMatchText
+	start = max(0, at-MaxMatchText/4)
+	end = min(n, start+MaxMatchText)
+	return end - MaxMatchText, end
+}
+
+// cutText is the shown text, "…" where the line goes on.
+func cutText(b []byte, head, tail bool) string {
 	// A rune cut in half becomes U+FFFD.
-	text := strings.ToValidUTF8(string(b[start:end]), "\uFFFD")
-	if start > 0 {
+	text := strings.ToValidUTF8(string(b), "\uFFFD")
+	if head {
 		text = "…" + text
 	}
-	if end < len(b) {
+	if tail {
 		text += "…"
 	}
 	return text

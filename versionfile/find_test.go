@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/target"
 )
 
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -60,11 +63,38 @@ func TestFind(t *testing.T) {
 	if err := os.Symlink("../etc", filepath.Join(root, "home/etc-link")); err != nil {
 		t.Fatal(err)
 	}
-	r, err := os.OpenRoot(root)
+	for _, r := range findRoots(t, root) {
+		testFind(t, r)
+	}
+}
+
+// findRoots is root as a directory and, when mke2fs is installed, as an
+// ext3 image read in-process: Find must give the same answer on both.
+func findRoots(t testing.TB, root string) []*target.Root {
+	t.Helper()
+	r, err := target.OpenRoot(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() })
+	roots := []*target.Root{r}
+	if _, err := exec.LookPath("mke2fs"); err != nil {
+		t.Log("mke2fs not installed: the image root is not searched")
+		return roots
+	}
+	img := filepath.Join(t.TempDir(), "root.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext3", "-b", "1024", "-d", root, img, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v: %s", err, out)
+	}
+	ir, err := target.OpenImage(img, 0, 64<<20, "root.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ir.Close() })
+	return append(roots, ir)
+}
+
+func testFind(t *testing.T, r *target.Root) {
 	for _, workers := range []int{1, 0} {
 		ms, st, err := Find(context.Background(), r, []string{"15119p", "GEORGE"}, FindOptions{Workers: workers})
 		if err != nil {
@@ -100,13 +130,13 @@ func TestFind(t *testing.T) {
 			{"var/log/messages", 2, "xapi 15119p started", false},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("workers=%d matches:\n%s", workers, diff)
+			t.Fatalf("%s workers=%d matches:\n%s", r.Name(), workers, diff)
 		}
 		if ms[9].Offset != 112 {
 			t.Errorf("binary offset %d", ms[9].Offset)
 		}
 		if st.Files != 14 || len(st.Problems) != 0 {
-			t.Errorf("stats %+v", st)
+			t.Errorf("%s: stats %+v", r.Name(), st)
 		}
 		if got := MatchPaths(ms); len(got) != 12 {
 			t.Errorf("MatchPaths: %v", got)
@@ -123,15 +153,12 @@ func TestFind(t *testing.T) {
 func TestFindCancelled(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"a/b": "x"})
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := Find(ctx, r, []string{"x"}, FindOptions{}); err == nil {
-		t.Fatal("cancelled search reported success")
+	for _, r := range findRoots(t, root) {
+		if _, _, err := Find(ctx, r, []string{"x"}, FindOptions{}); err == nil {
+			t.Fatalf("%s: cancelled search reported success", r.Name())
+		}
 	}
 }
 
@@ -148,7 +175,7 @@ func BenchmarkFind(b *testing.B) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(data), 0o644)
 	}
-	r, err := os.OpenRoot(root)
+	r, err := target.OpenRoot(root)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -257,5 +284,90 @@ func TestMatchWindow(t *testing.T) {
 				t.Fatalf("line %d offset %d", ms[0].Line, ms[0].Offset)
 			}
 		})
+	}
+}
+
+// FuzzScanStream: the streaming scan of large image files gives exactly
+// what scan gives on the whole content, whatever the chunk size, with the
+// zero stretches of the data declared as holes (not read) or as data.
+func FuzzScanStream(f *testing.F) {
+	f.Add([]byte("a\n15119p\n"), "15119p", "GEORGE", uint8(3), false)
+	f.Add([]byte("\x00\x0015119p"), "15119p", "15", uint8(1), true)
+	f.Add([]byte("15119p15119p\r\n\n15119p"), "15119p", "\n", uint8(5), false)
+	f.Add([]byte("x\x00\x00\x00\x00\x00y 15119p\n\x00\x00\x00\x00\n15119p\r\r\r"), "15119p", "y", uint8(2), true)
+	f.Add([]byte(strings.Repeat("z", 3000)+"15119p"+strings.Repeat("\r", 9)+"\n"), "15119p", "zz", uint8(7), false)
+	f.Fuzz(func(t *testing.T, data []byte, n1, n2 string, chunk uint8, holes bool) {
+		var needles [][]byte
+		for _, n := range []string{n1, n2} {
+			if n != "" && !strings.Contains(n, "\x00") {
+				needles = append(needles, []byte(n))
+			}
+		}
+		if len(needles) == 0 {
+			return
+		}
+		spans := []span{{0, int64(len(data))}}
+		if holes {
+			spans = nil
+			for i := 0; i < len(data); {
+				if data[i] == 0 {
+					i++
+					continue
+				}
+				j := i
+				for j < len(data) && data[j] != 0 {
+					j++
+				}
+				spans = append(spans, span{int64(i), int64(j - i)})
+				i = j
+			}
+		}
+		want := scan("f", data, needles)
+		got, err := scanStream("f", bytes.NewReader(data), int64(len(data)), spans, needles, int(chunk)%64+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("scanStream differs from scan (-scan +stream):\n%s", diff)
+		}
+	})
+}
+
+// TestFindImageLargeFiles: files past wholeFileMax are streamed with the
+// same answers as on a mounted tree: a long line, many matches, a sparse
+// file with data beyond a hole, and a binary one.
+func TestFindImageLargeFiles(t *testing.T) {
+	root := t.TempDir()
+	big := strings.Repeat("filler line\n", 1_000_000) // 12 MB
+	writeTree(t, root, map[string]string{
+		"big/late":     big + "late 15119p\n",
+		"big/many":     strings.Repeat("15119p build\n", 900_000),
+		"big/longline": strings.Repeat("y", 10<<20) + "15119p" + strings.Repeat("\r", 5) + "\nnext",
+		"big/binary":   "\x00" + big + "15119p",
+	})
+	f, err := os.Create(filepath.Join(root, "big/sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("head 15119p\n"), 0)
+	f.WriteAt([]byte("\ntail 15119p\n"), 40<<20)
+	f.Close()
+	roots := findRoots(t, root)
+	if len(roots) < 2 {
+		t.Skip("no image to compare with")
+	}
+	var results [2][]Match
+	for i, r := range roots {
+		ms, st, err := Find(context.Background(), r, []string{"15119p"}, FindOptions{})
+		if err != nil || len(st.Problems) != 0 {
+			t.Fatalf("%s: %v %v", r.Name(), err, st.Problems)
+		}
+		results[i] = ms
+	}
+	if diff := cmp.Diff(results[0], results[1]); diff != "" {
+		t.Fatalf("image differs from directory (-dir +image):\n%s", diff)
+	}
+	if len(results[1]) < 5 {
+		t.Fatalf("only %d matches", len(results[1]))
 	}
 }

@@ -27,9 +27,15 @@ type RestoreVerdict struct {
 // Backup is what a partition carrying (or meant to carry) the backup
 // marker holds, and what the installers would do with it.
 type Backup struct {
-	Partition int               `json:"partition"`
-	Marker    bool              `json:"marker"`
-	Inventory map[string]string `json:"inventory"`
+	Partition int `json:"partition"`
+	// Marker: .xen-backup-partition is there (true), known absent
+	// (false), or could not be read (nil: MarkerError says why).
+	Marker      *bool             `json:"marker"`
+	MarkerError *string           `json:"marker_error"`
+	Inventory   map[string]string `json:"inventory"`
+	// InventoryError says why Inventory could not be read (nil when it
+	// was read or is known to be absent).
+	InventoryError *string `json:"inventory_error"`
 	// Installer, OffersRestore and Reason are the verdict of one
 	// installer: the one asked for, else the one of the release the backup
 	// holds (the older installer that can roll the disk back).
@@ -41,6 +47,9 @@ type Backup struct {
 	Verdicts      []RestoreVerdict `json:"verdicts"`
 }
 
+// HasMarker: the marker is known to be there.
+func (b *Backup) HasMarker() bool { return b.Marker != nil && *b.Marker }
+
 // BackupWarning is why the backup partition must be imaged first.
 const BackupWarning = "image this partition before any installer run (xsrescue disk save-partition): every upgrade reformats it (host-installer upgrade.py doBackup)"
 
@@ -48,10 +57,12 @@ const BackupWarning = "image this partition before any installer run (xsrescue d
 // Restore looks further than the disk xsrescue reads.
 const OtherDisksNote = "the installer's Restore scans every partition of every disk of the machine (findXenSourceBackups): backups on other disks are offered too and are not listed here; an answer-file restore takes only the backup whose PRIMARY_DISK is the disk it names"
 
-// RestoreVerdictFor says whether installer in would offer Restore of a
-// partition with (marker) or without the backup marker whose inventory is
-// inv (nil: none readable).
-func RestoreVerdictFor(in Installer, marker bool, inv map[string]string) RestoreVerdict {
+// RestoreVerdictFor says whether installer in would offer Restore of
+// partition b, as read: its marker present, absent or unknown, its
+// inventory (nil: absent, or unknown when b.InventoryError says why). What
+// could not be read makes the verdict unknown, unless the rest already
+// says no.
+func RestoreVerdictFor(in Installer, b partition.Backup) RestoreVerdict {
 	g := in.Generation
 	rv := RestoreVerdict{Installer: in.Release.Product, Generation: g.ID, Status: "no", Source: g.Sources["restore"]}
 	set := func(status, format string, args ...any) RestoreVerdict {
@@ -63,11 +74,27 @@ func RestoreVerdictFor(in Installer, marker bool, inv map[string]string) Restore
 	case g.NotPublic != "":
 		rv.Source = srcNotPublic
 		return set("unknown", "unknown: %s", g.NotPublic)
-	case !marker:
+	case b.Marker != nil && !*b.Marker:
 		return set("no", "no %s: the installer does not take this partition for a backup", BackupMarkerPath)
-	case inv == nil:
+	case b.Inventory == nil && b.InventoryError != nil:
+		return set("unknown", "unknown: etc/xensource-inventory could not be read (%s)", *b.InventoryError)
+	case b.Inventory == nil:
 		return set("no", "no readable etc/xensource-inventory: the installer skips it")
 	}
+	if b.Marker == nil {
+		got := restoreVerdict(in, b.Inventory, set)
+		if got.Status == "no" {
+			return got // whatever the marker: the rest rules it out
+		}
+		return set("unknown", "unknown: whether %s is there could not be read (%s); if it is: %s", BackupMarkerPath, *b.MarkerError, got.Reason)
+	}
+	return restoreVerdict(in, b.Inventory, set)
+}
+
+// restoreVerdict is RestoreVerdictFor of a partition known to carry the
+// marker, whose inventory is inv; set makes the verdict.
+func restoreVerdict(in Installer, inv map[string]string, set func(status, format string, args ...any) RestoreVerdict) RestoreVerdict {
+	g := in.Generation
 	if g.Restore == RestorePrimaryDisk {
 		if _, ok := inv["PRIMARY_DISK"]; !ok {
 			return set("no", "the inventory has no PRIMARY_DISK: this installer skips it")
@@ -131,13 +158,15 @@ func inventoryFromMap(m map[string]string) *Inventory {
 	return inv
 }
 
-// NewBackup gives every installer's verdict on a backup partition, and
-// the one for `only` (or the backup's own release's installer) as its
-// headline.
-func NewBackup(partitionNumber int, marker bool, inv map[string]string, ins []Installer, only *Installer) *Backup {
-	b := &Backup{Partition: partitionNumber, Marker: marker, Inventory: inv, Warning: BackupWarning, Verdicts: []RestoreVerdict{}}
+// NewBackup gives every installer's verdict on the backup partition pb
+// (as partition.Disk.ReadMarkers read it), and the one for `only` (or the
+// backup's own release's installer) as its headline.
+func NewBackup(pb partition.Backup, ins []Installer, only *Installer) *Backup {
+	inv := pb.Inventory
+	b := &Backup{Partition: pb.Partition, Marker: pb.Marker, MarkerError: pb.MarkerError, Inventory: inv,
+		InventoryError: pb.InventoryError, Warning: BackupWarning, Verdicts: []RestoreVerdict{}}
 	for _, in := range ins {
-		b.Verdicts = append(b.Verdicts, RestoreVerdictFor(in, marker, inv))
+		b.Verdicts = append(b.Verdicts, RestoreVerdictFor(in, pb))
 	}
 	in := only
 	if in == nil && inv != nil {
@@ -147,8 +176,12 @@ func NewBackup(partitionNumber int, marker bool, inv map[string]string, ins []In
 	}
 	if in == nil {
 		switch {
-		case !marker:
+		case pb.Marker != nil && !*pb.Marker:
 			b.Reason = fmt.Sprintf("no %s: the installer does not take this partition for a backup", BackupMarkerPath)
+		case pb.Marker == nil:
+			b.Reason = fmt.Sprintf("unknown: whether %s is there could not be read (%s)", BackupMarkerPath, *pb.MarkerError)
+		case inv == nil && pb.InventoryError != nil:
+			b.Reason = fmt.Sprintf("unknown: etc/xensource-inventory could not be read (%s)", *pb.InventoryError)
 		case inv == nil:
 			b.Reason = "no etc/xensource-inventory on the backup partition: nothing to restore"
 		default:
@@ -156,7 +189,7 @@ func NewBackup(partitionNumber int, marker bool, inv map[string]string, ins []In
 		}
 		return b
 	}
-	rv := RestoreVerdictFor(*in, marker, inv)
+	rv := RestoreVerdictFor(*in, pb)
 	b.Installer, b.OffersRestore = in.Release.Product, rv.OffersRestore
 	b.Reason = rv.Reason
 	if !rv.OffersRestore && !strings.HasPrefix(rv.Reason, "unknown") {
@@ -167,16 +200,23 @@ func NewBackup(partitionNumber int, marker bool, inv map[string]string, ins []In
 }
 
 // InspectBackup reads a backup partition's marker and inventory through
-// root (a mounted partition or a --backup-root directory) and gives the
-// verdicts of ins, headlined by only.
+// root (a partition of a disk or a --backup-root directory) and gives the
+// verdicts of ins, headlined by only. A marker that cannot be read is
+// unknown (Marker nil, MarkerError), never absent.
 func InspectBackup(root *target.Root, partitionNumber int, ins []Installer, only *Installer) (*Backup, error) {
-	marker := false
-	if _, err := root.Lstat(BackupMarkerPath); err == nil {
-		marker = true
+	pb := partition.Backup{Partition: partitionNumber}
+	switch _, err := root.Lstat(BackupMarkerPath); {
+	case err == nil:
+		pb.Marker = ptr(true)
+	case errors.Is(err, fs.ErrNotExist):
+		pb.Marker = ptr(false)
+	default:
+		why := err.Error()
+		pb.MarkerError = &why
 	}
 	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return NewBackup(partitionNumber, marker, nil, ins, only), nil
+		return NewBackup(pb, ins, only), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("backup partition %d: %s: %w", partitionNumber, InventoryPath, err)
@@ -185,18 +225,22 @@ func InspectBackup(root *target.Root, partitionNumber int, ins []Installer, only
 	if err != nil {
 		return nil, xerr.Invalid(err)
 	}
-	return NewBackup(partitionNumber, marker, inv.Map(), ins, only), nil
+	pb.Inventory = inv.Map()
+	return NewBackup(pb, ins, only), nil
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // DiskBackups gives the verdicts for every partition of d that carries the
-// backup marker (partition.Disk.XenServer.Backups, read by ReadMarkers).
+// backup marker, or whose marker could not be read
+// (partition.Disk.XenServer.Backups, read by ReadMarkers).
 func DiskBackups(d *partition.Disk, ins []Installer, only *Installer) []*Backup {
 	out := []*Backup{}
 	if d == nil || d.XenServer == nil {
 		return out
 	}
 	for _, b := range d.XenServer.Backups {
-		out = append(out, NewBackup(b.Partition, b.Marker, b.Inventory, ins, only))
+		out = append(out, NewBackup(b, ins, only))
 	}
 	return out
 }

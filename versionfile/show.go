@@ -92,6 +92,9 @@ func Inspect(root *target.Root) (*State, error) {
 // ReadInventory reads and parses etc/xensource-inventory through root.
 func ReadInventory(root *target.Root) (*Inventory, error) {
 	name := path.Join(root.Dir(), InventoryPath)
+	if root.Image() != nil {
+		name = root.Name() + ": " + InventoryPath
+	}
 	data, err := readSmall(root, InventoryPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, xerr.Invalidf("%s: no such file: not a XenServer root", name)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -162,7 +163,7 @@ func TestBackupVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.Marker || !b.OffersRestore || b.Installer != "5.0.0" || b.Inventory["PRODUCT_VERSION"] != "5.0.0" {
+	if !b.HasMarker() || !b.OffersRestore || b.Installer != "5.0.0" || b.Inventory["PRODUCT_VERSION"] != "5.0.0" {
 		t.Fatalf("backup: %+v", b)
 	}
 	got := map[string]string{}
@@ -199,10 +200,53 @@ func TestBackupVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition") {
+	if b.Marker == nil || *b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition") {
 		t.Fatalf("no marker: %+v", b)
 	}
 }
+
+// TestBackupVerdictUnknown: what could not be read on a partition (the
+// marker, the inventory) makes its Restore verdicts unknown — never "no
+// marker" — unless what was read already rules the backup out.
+func TestBackupVerdictUnknown(t *testing.T) {
+	ins := versionfile.Installers()
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.0", Backup: true})
+	known, err := versionfile.InspectBackup(r, 2, ins, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := "partition 2: inode 2: directory entry: record length 3 is below the minimum 12 (byte 68947968): corrupt filesystem"
+	unknownMarker := partition.Backup{Partition: 2, MarkerError: &why, Inventory: known.Inventory}
+	b := versionfile.NewBackup(unknownMarker, ins, nil)
+	if b.Marker != nil || b.MarkerError == nil || b.OffersRestore || !strings.HasPrefix(b.Reason, "unknown: whether .xen-backup-partition is there could not be read ("+why) {
+		t.Fatalf("unknown marker: %+v", b)
+	}
+	for _, v := range b.Verdicts {
+		// With the marker, 5.0 and 6.5 would offer it and 7.0, 8.2 not
+		// (TestBackupVerdict): without knowing it, "yes" becomes unknown
+		// and "no" stays no.
+		want := map[string]string{"5.0.0": "unknown", "6.5.0": "unknown", "7.0.0": "no", "8.2.0": "no"}[v.Installer]
+		if want != "" && (v.Status != want || v.OffersRestore) {
+			t.Errorf("unknown marker, installer %s: %s (%s), want %s", v.Installer, v.Status, v.Reason, want)
+		}
+	}
+	unknownInv := partition.Backup{Partition: 2, Marker: ptr(true), InventoryError: &why}
+	b = versionfile.NewBackup(unknownInv, ins, nil)
+	if b.OffersRestore || !strings.HasPrefix(b.Reason, "unknown: etc/xensource-inventory could not be read") {
+		t.Fatalf("unknown inventory: %+v", b)
+	}
+	for _, v := range b.Verdicts {
+		if v.Status != "unknown" || v.OffersRestore {
+			t.Errorf("unknown inventory, installer %s: %s (%s), want unknown", v.Installer, v.Status, v.Reason)
+		}
+	}
+	absent := partition.Backup{Partition: 2, Marker: ptr(false), MarkerError: nil, InventoryError: &why}
+	if b = versionfile.NewBackup(absent, ins, nil); !strings.HasPrefix(b.Reason, "no .xen-backup-partition") {
+		t.Fatalf("no marker, unknown inventory: %+v", b)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestInspectErrors(t *testing.T) {
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})

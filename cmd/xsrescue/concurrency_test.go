@@ -92,7 +92,7 @@ func TestConcurrentEditsRoot(t *testing.T) {
 
 // TestConcurrentEditsImage: the same on one disk image, 50 pairs of
 // read-modify-write appends to one file of its ext3 root (each process
-// plans on a read-only mount, then mounts read-write): every line of a
+// plans on the image read in-process, then mounts read-write): every line of a
 // command that exited 0 is in the file exactly once.
 func TestConcurrentEditsImage(t *testing.T) {
 	needRootMount(t)

@@ -197,8 +197,7 @@ func (d *demo) run(dir string) error {
 
 	d.doc.Root = os.Geteuid() == 0
 	if !d.doc.Root {
-		d.say("2. The diagnosis (without root: partitions cannot be mounted, so markers and the xapi\n" +
-			"database are read only as far as debugfs gets):")
+		d.say("2. The diagnosis (read in-process: no root needed to read a disk):")
 		d.xs(0, "doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir)
 		d.say("The rest of the rescue mounts the partitions read-write and needs root:\n  sudo go run ./cmd/xsrescue demo")
 		return nil
@@ -241,7 +240,7 @@ func (d *demo) run(dir string) error {
 	if err := d.copyOut(img, map[string]string{"var/xapi/state.db": carried, "var/xapi/state.db.fresh": fresh}); err != nil {
 		return err
 	}
-	d.say("Copied both databases out of the root (read-only mount) to compare them:\n  %s\n  %s", carried, fresh)
+	d.say("Copied both databases out of the root (read in-process, read-only) to compare them:\n  %s\n  %s", carried, fresh)
 
 	d.say("6. What differs between the carried-over database and the one xapi 5.0 writes:")
 	d.xs(0, "statedb", "diff", carried, fresh)
@@ -327,7 +326,7 @@ func (d *demo) simulateXapi(img string) error {
 	return nil
 }
 
-// copyOut copies files out of the root, mounted read-only.
+// copyOut copies files out of the root, read in-process (read-only).
 func (d *demo) copyOut(img string, files map[string]string) error {
 	tgt, err := target.Open(d.ctx, target.Options{Disk: img})
 	if err != nil {

@@ -36,8 +36,10 @@ func diskCommand() *cli.Command {
 				"(root = ext labelled root-*, backup = root+1, SR = root+2 if LVM, boot, logs, swap,\n" +
 				"Dell utility) and the layout generation (new, legacy, legacy+boot, unknown). For the\n" +
 				"root and backup partitions it reads etc/xensource-inventory and the\n" +
-				".xen-backup-partition marker with debugfs, without mounting, and every other ext partition\n" +
-				"is scanned for that marker too (the installer's Restore scans every partition of every disk).\n" +
+				".xen-backup-partition marker in-process (no debugfs, no mount, no root needed), and every\n" +
+				"other ext partition is scanned for that marker too (the installer's Restore scans every\n" +
+				"partition of every disk). A marker or inventory that cannot be read is \"unknown\" (null\n" +
+				"in --json, with the reason), never absent.\n" +
 				"When installer generations would take different partitions as the root (two root-* labels,\n" +
 				"an active flag missing), it says which one each takes.\n" +
 				"Sector size: a GPT says its own (the header is at LBA 1); a block device's comes from the\n" +
@@ -104,7 +106,7 @@ func inspectDiskWith(ctx context.Context, path string, sectorSize int, markers b
 	}
 	d.Path = path
 	if markers {
-		d.ReadMarkers(ctx, path)
+		d.ReadMarkers(f)
 	}
 	return d, nil
 }
@@ -140,27 +142,41 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 		fmt.Fprintln(w)
 	}
 	if x := d.XenServer; x != nil {
-		fmt.Fprintf(w, "XenServer root: partition %d, %s\n", x.RootPartition, describeInventory(x.Inventory))
+		fmt.Fprintf(w, "XenServer root: partition %d, %s\n", x.RootPartition, describeInventory(x.Inventory, x.InventoryError))
 		if b := x.Backup; b != nil {
 			marker := "no .xen-backup-partition marker"
-			if b.Marker {
+			switch {
+			case b.HasMarker():
 				marker = ".xen-backup-partition present"
+			case b.Marker == nil:
+				marker = ".xen-backup-partition unknown (unreadable, see the warnings)"
 			}
-			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory))
+			fmt.Fprintf(w, "Backup:         partition %d, %s, %s\n", b.Partition, marker, describeInventory(b.Inventory, b.InventoryError))
 		}
 		if x.Backups != nil {
-			var on []string
+			var on, unknown []string
 			for _, b := range x.Backups {
-				on = append(on, fmt.Sprint(b.Partition))
+				if b.HasMarker() {
+					on = append(on, fmt.Sprint(b.Partition))
+				} else {
+					unknown = append(unknown, fmt.Sprint(b.Partition))
+				}
 			}
-			where := "on no partition of this disk"
-			if len(on) > 0 {
+			var where string
+			switch {
+			case len(on) > 0 && len(unknown) > 0:
+				where = fmt.Sprintf("on partition(s) %s of this disk; unknown on partition(s) %s (unreadable, see the warnings)", strings.Join(on, ", "), strings.Join(unknown, ", "))
+			case len(on) > 0:
 				where = "on partition(s) " + strings.Join(on, ", ") + " of this disk"
+			case len(unknown) > 0:
+				where = "unknown on partition(s) " + strings.Join(unknown, ", ") + " (unreadable, see the warnings), on no other partition of this disk"
+			default:
+				where = "on no partition of this disk"
 			}
 			fmt.Fprintf(w, "Backup markers: %s (the installer's Restore scans every partition of every disk)\n", where)
 			for _, b := range x.Backups {
 				if x.Backup == nil || b.Partition != x.Backup.Partition {
-					fmt.Fprintf(w, "                partition %d, %s\n", b.Partition, describeInventory(b.Inventory))
+					fmt.Fprintf(w, "                partition %d, %s\n", b.Partition, describeInventory(b.Inventory, b.InventoryError))
 				}
 			}
 		}
@@ -177,9 +193,12 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 	return nil
 }
 
-func describeInventory(inv map[string]string) string {
-	if inv == nil {
-		return "no readable inventory"
+func describeInventory(inv map[string]string, unreadable *string) string {
+	switch {
+	case inv == nil && unreadable != nil:
+		return "inventory unknown (unreadable, see the warnings)"
+	case inv == nil:
+		return "no inventory"
 	}
 	s := fmt.Sprintf("%s %s", orDefault(inv["PRODUCT_BRAND"], "product"), orDefault(inv["PRODUCT_VERSION"], "(no PRODUCT_VERSION)"))
 	if b := inv["BUILD_NUMBER"]; b != "" {

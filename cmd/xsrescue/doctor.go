@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -25,8 +24,9 @@ func init() {
 			Name:      "doctor",
 			Usage:     "diagnose a XenServer disk or root and print the exact commands to run next",
 			ArgsUsage: " ",
-			Description: "Looks at a XenServer disk (--disk, partitions mounted read-only with ro,noload) or an\n" +
-				"already mounted root (--root) and reports, each with its evidence and the rule behind it:\n" +
+			Description: "Looks at a XenServer disk (--disk: partitions read in-process, nothing mounted, no\n" +
+				"root needed) or an already mounted root (--root) and reports, each with its evidence and\n" +
+				"the rule behind it:\n" +
 				"the partition layout and roles, dirty filesystems, the version markers and what each\n" +
 				"installer would do with them (or only --installer V), the backup partition (marker,\n" +
 				"version, whether V would offer Restore, whether it was saved), the xapi database (which\n" +
@@ -105,8 +105,8 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			in.Unlabelled = unlabelledRoots(ctx, o.Disk, d)
 		}
 		if x := d.XenServer; x != nil {
-			// The backup first, and closed again: an image is attached
-			// once at a time.
+			// The backup first, and closed again: one partition open at a
+			// time.
 			if b := x.Backup; b != nil {
 				if p := d.Partition(b.Partition); p != nil && strings.HasPrefix(p.FS, "ext") {
 					if bt, err := target.Open(ctx, target.Options{Disk: o.Disk, Partition: b.Partition}); err == nil {
@@ -118,7 +118,7 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 			}
 			in.Root, err = open(target.Options{Disk: o.Disk, Partition: x.RootPartition})
 			if err != nil {
-				in.RootNote = fmt.Sprintf("root partition %d not mounted (%v): markers, the xapi database and the journal inside the root were not examined", x.RootPartition, err)
+				in.RootNote = fmt.Sprintf("root partition %d cannot be read (%v): markers, the xapi database and the journal inside the root were not examined", x.RootPartition, err)
 			}
 		}
 	} else {
@@ -136,10 +136,12 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 	}
 	jpath := o.Journal
 	if jpath == "" && in.Root != nil {
-		if rel, err := in.Root.Resolve("var/lib/xsrescue/journal.db"); err == nil {
-			if _, err := in.Root.Stat(rel); err == nil {
-				jpath = filepath.Join(in.Root.Dir(), rel)
-			}
+		// Inside an image root the journal is read from a private copy.
+		p, err := journal.DefaultPath(in.Root, false)
+		in.JournalErr = err
+		jpath = p
+		if rel, ok := in.Root.Origin(p); ok {
+			in.JournalShown = fmt.Sprintf("/%s on %s", rel, in.RootName)
 		}
 	}
 	if jpath != "" {
@@ -157,7 +159,7 @@ func Doctor(ctx context.Context, o DoctorOptions) (*doctor.Report, error) {
 
 // unlabelledRoots finds the ext partitions that hold a XenServer root (an
 // inventory and no .xen-backup-partition) but lost the root-* label the
-// installer finds the root by. Each is mounted read-only in turn.
+// installer finds the root by. Each is read in-process, in turn.
 func unlabelledRoots(ctx context.Context, diskPath string, d *partition.Disk) []doctor.UnlabelledRoot {
 	var found []doctor.UnlabelledRoot
 	for _, p := range d.Partitions {
@@ -168,7 +170,7 @@ func unlabelledRoots(ctx context.Context, diskPath string, d *partition.Disk) []
 		if err != nil {
 			continue
 		}
-		if _, err := t.Root.Lstat(strings.TrimPrefix(partition.BackupMarker, "/")); err != nil {
+		if _, err := t.Root.Lstat(strings.TrimPrefix(partition.BackupMarker, "/")); errors.Is(err, fs.ErrNotExist) {
 			if inv, err := versionfile.ReadInventory(t.Root); err == nil {
 				found = append(found, doctor.UnlabelledRoot{Partition: p, ProductVersion: inv.Value("PRODUCT_VERSION")})
 			}

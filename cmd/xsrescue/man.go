@@ -125,7 +125,8 @@ state.db; AIX ODM ghost device majors; Solaris ZFS vdev labels, zone roots, zone
 environments and IPS publishers; Xen guest (domU) roots after a CentOS update. Run it
 from a live USB or a kickstart %pre against a machine whose own OS is not running:
 on a mounted root (**--root** *DIR*) or on a disk image or block device
-(**--disk** *DEV* **--partition** *N*), which it mounts itself.
+(**--disk** *DEV* **--partition** *N*), whose ext2/3/4 partitions it reads in-process
+(no mount, no loop device, no root privileges) and mounts only to write.
 
 Read-only commands never write a byte. Every mutation is planned on the target opened
 read-only, under the target's lock, and shown as a diff (**--dry-run** stops there);

@@ -202,6 +202,9 @@ func journalShown(tgt *target.Target, jpath string) string {
 	if tgt == nil || tgt.Disk == "" {
 		return jpath
 	}
+	if rel, ok := tgt.Root.Origin(jpath); ok {
+		return fmt.Sprintf("/%s on %s", rel, tgt.Name())
+	}
 	rel, err := filepath.Rel(tgt.Root.Dir(), jpath)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return jpath

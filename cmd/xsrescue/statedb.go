@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,9 +87,9 @@ type statedbShowDoc struct {
 // statedbInput is the database a read-only statedb command reads: FILE as
 // given, or the file xapi loads inside --root/--disk (statedb.Locate).
 type statedbInput struct {
-	*os.File
+	fs.File
 	Path string            // FILE, or "/"-rooted inside the root
-	Root *string           // nil for FILE
+	Root *string           // nil for FILE; "" for --disk (read in-process)
 	Loc  *statedb.Location // nil for FILE
 	Size int64
 	tgt  *target.Target
@@ -108,9 +109,11 @@ func openStatedbInput(ctx context.Context, cmd *cli.Command, verb string, a []st
 	case len(a) == 1 && (cmd.String("root") != "" || cmd.String("disk") != ""):
 		return nil, usageError{fmt.Errorf("statedb %s: give FILE or --root/--disk, not both", verb)}
 	case len(a) == 1:
-		if in.File, err = infile.Open(a[0], infile.File); err != nil {
+		f, err := infile.Open(a[0], infile.File)
+		if err != nil {
 			return nil, xerr.Invalid(err)
 		}
+		in.File = f
 		in.Path = a[0]
 	case cmd.String("root") == "" && cmd.String("disk") == "":
 		return nil, usageError{fmt.Errorf("statedb %s: give FILE, --root DIR or --disk DISK", verb)}

@@ -12,14 +12,15 @@ import (
 func targetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "root", Usage: "an already mounted offline root `DIR`"},
-		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; xsrescue mounts the partition itself"},
+		&cli.StringFlag{Name: "disk", Usage: "a disk image or block `DEVICE`; an ext2/3/4 partition is read in-process (no mount, no root needed), mounted only to write"},
 		&cli.IntFlag{Name: "partition", Usage: "with --disk: partition number `N` (default: the XenServer root)", HideDefault: true},
 	}
 }
 
 // openTarget opens the target named by --root or --disk for a read-only
-// command. Read-only opens mount ext3/ext4 with ro,noload so a dirty journal
-// is never replayed.
+// command. A read-only --disk open of an ext2/3/4 partition reads it
+// in-process (no mount), which never replays a dirty journal; xfs and vfat
+// are mounted ro,norecovery and ro.
 func openTarget(ctx context.Context, cmd *cli.Command, writable bool) (*target.Target, error) {
 	return openTargetWith(ctx, cmd, targetOptions(cmd, writable))
 }

@@ -144,7 +144,7 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 		doc.Backups = versionfile.DiskBackups(disk, ins, only)
 		doc.BackupNote = versionfile.OtherDisksNote
 		if x := disk.XenServer; x != nil && x.Backup != nil && x.RootPartition == tgt.Partition {
-			doc.Backup = versionfile.NewBackup(x.Backup.Partition, x.Backup.Marker, x.Backup.Inventory, ins, only)
+			doc.Backup = versionfile.NewBackup(*x.Backup, ins, only)
 		}
 		for _, w := range disk.Warnings {
 			doc.Notes = append(doc.Notes, "disk: "+w)
@@ -158,8 +158,8 @@ func VersionShow(ctx context.Context, o target.Options, only *versionfile.Instal
 		if doc.Backup, err = versionfile.InspectBackup(bt.Root, 0, ins, only); err != nil {
 			return nil, err
 		}
-		if doc.Backup.Marker {
-			doc.Backups = append(doc.Backups, doc.Backup)
+		if b := doc.Backup; b.Marker == nil || *b.Marker {
+			doc.Backups = append(doc.Backups, b)
 		}
 		doc.BackupNote = versionfile.OtherDisksNote
 	}
@@ -180,10 +180,10 @@ func (e targetError) Unwrap() error { return e.err }
 // message to the disk and partition (tgt.Name()): the mount is gone when
 // the command ends, the user knows the disk.
 func onTarget(tgt *target.Target, err error) error {
-	if err == nil || tgt.Disk == "" {
+	dir := tgt.Root.Dir()
+	if err == nil || tgt.Disk == "" || dir == "" {
 		return err
 	}
-	dir := tgt.Root.Dir()
 	msg := strings.ReplaceAll(err.Error(), dir+"/", tgt.Name()+": ")
 	return targetError{strings.ReplaceAll(msg, dir, tgt.Name()), err}
 }
@@ -266,9 +266,12 @@ func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
 		} else {
 			fmt.Fprint(w, "\nbackup: ")
 		}
-		if b.Marker {
+		switch {
+		case b.HasMarker():
 			fmt.Fprintf(w, "%s present, holds %s %s\n", versionfile.BackupMarkerPath, b.Inventory["PRODUCT_BRAND"], b.Inventory["PRODUCT_VERSION"])
-		} else {
+		case b.Marker == nil:
+			fmt.Fprintf(w, "%s unknown: %s\n", versionfile.BackupMarkerPath, *b.MarkerError)
+		default:
 			fmt.Fprintln(w, "no backup marker")
 		}
 		if b.Installer != "" {
@@ -338,7 +341,14 @@ func renderBackups(w io.Writer, doc *ShowDoc) {
 		fmt.Fprintln(w, "\nno partition of this disk carries .xen-backup-partition")
 	}
 	for _, b := range doc.Backups {
-		fmt.Fprintf(w, "\nbackup on partition %d: holds %s %s\n", b.Partition, orDefault(b.Inventory["PRODUCT_BRAND"], "-"), orDefault(b.Inventory["PRODUCT_VERSION"], "(no inventory)"))
+		holds := fmt.Sprintf("holds %s %s", orDefault(b.Inventory["PRODUCT_BRAND"], "-"), orDefault(b.Inventory["PRODUCT_VERSION"], "(no inventory)"))
+		if b.Inventory == nil && b.InventoryError != nil {
+			holds = "inventory unknown (unreadable, see the notes)"
+		}
+		if b.Marker == nil {
+			holds = ".xen-backup-partition unknown (unreadable, see the notes), " + holds
+		}
+		fmt.Fprintf(w, "\nbackup on partition %d: %s\n", b.Partition, holds)
 		byStatus := map[string][]string{}
 		for _, v := range b.Verdicts {
 			byStatus[v.Status] = append(byStatus[v.Status], v.Installer)
@@ -577,7 +587,7 @@ func runVersionFind(ctx context.Context, cmd *cli.Command) error {
 		opts.Progress = func(_, bytes int64) { bar.Set(bytes) }
 		defer bar.Finish()
 	}
-	matches, stats, err := versionfile.Find(ctx, tgt.Root.OS(), needles, opts)
+	matches, stats, err := versionfile.Find(ctx, tgt.Root, needles, opts)
 	if err != nil {
 		return onTarget(tgt, err)
 	}

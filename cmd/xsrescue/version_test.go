@@ -94,7 +94,7 @@ type showJSON struct {
 	BackupsNote string `json:"backups_note"`
 	Backup      *struct {
 		Partition     int               `json:"partition"`
-		Marker        bool              `json:"marker"`
+		Marker        *bool             `json:"marker"`
 		Inventory     map[string]string `json:"inventory"`
 		OffersRestore bool              `json:"offers_restore"`
 		Reason        string            `json:"reason"`
@@ -403,7 +403,7 @@ func TestVersionFind(t *testing.T) {
 	sameTree(t, "version find", before, versionTreeState(t, root))
 }
 
-// TestVersionDisk: --disk mounts the root read-only for show (not a byte of
+// TestVersionDisk: --disk reads the root in-process for show (not a byte of
 // the image changes), reads the table and every partition's backup marker,
 // and set/undo go through a read-write mount. A 5.5 DOS disk whose backup
 // holds 5.0, a 7.1 old-layout GPT disk whose backup holds 6.5, an 8.2 disk
@@ -442,9 +442,9 @@ func TestVersionDisk(t *testing.T) {
 			switch {
 			case b == nil || b.Partition != 2:
 				t.Fatalf("backup: %+v", b)
-			case c.backup == "" && (b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition")):
+			case c.backup == "" && (b.Marker == nil || *b.Marker || b.OffersRestore || !strings.Contains(b.Reason, "no .xen-backup-partition")):
 				t.Fatalf("unformatted backup: %+v", b)
-			case c.backup != "" && (!b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup)):
+			case c.backup != "" && (b.Marker == nil || !*b.Marker || !b.OffersRestore || !strings.HasPrefix(b.Inventory["PRODUCT_VERSION"], c.backup)):
 				t.Fatalf("backup: %+v", b)
 			}
 			if offers(doc)[c.wantPV] {

@@ -160,7 +160,7 @@ func runZoneList(ctx context.Context, cmd *cli.Command) error {
 	defer tgt.Close()
 	f, err := tgt.Root.Open("etc/zones/index")
 	if err != nil {
-		return xerr.Invalidf("%s: %w", tgt.Root.Dir(), err)
+		return xerr.Invalidf("%s: %w", tgt.Name(), err)
 	}
 	idx, err := zfsroot.ParseZoneIndex(f, "etc/zones/index")
 	f.Close()

@@ -1,40 +1,52 @@
 #!/usr/bin/env bash
-# disk inspect of a 2 TiB sparse XenServer 7.0 new-layout disk, side by side
-# with the reference pair (sfdisk --json, then blkid -p for each partition).
+# disk inspect, side by side in one run with the reference tools that
+# together say the same: sfdisk --json (the table), blkid -p for each
+# partition (signatures), one debugfs -R cat (the root's inventory; disk
+# inspect also reads the backup's inventory and marker), on
+#   - a XenServer 5.5 disk (DOS, root/backup/SR, 80 GiB sparse): the
+#     issue-17 trio (sfdisk + blkid -p x3 + debugfs cat);
+#   - a 2 TiB XenServer 7.0 new-layout disk (GPT, six partitions).
 # Reports wall time (hyperfine) and bytes read (rchar of /proc/PID/io: every
-# byte returned by read/pread of the process and its reaped children,
-# debugfs included; an upper bound of what touched the disk).
-# Needs $XSRESCUE (set by scripts/bench.sh). Target: disk inspect reads under
-# 4 MiB and is no slower than the reference pair.
+# byte returned by read/pread of the process and its reaped children; an
+# upper bound of what touched the disk).
+# Needs $XSRESCUE (set by scripts/bench.sh). Targets: disk inspect reads
+# under 4 MiB and takes at most 0.3x the reference's time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${XSRESCUE:?run through scripts/bench.sh}"
+export PATH="$PATH:/usr/sbin:/sbin"
+for t in sfdisk blkid debugfs python3; do command -v $t >/dev/null || { echo "disk.sh: $t not installed" >&2; exit 1; }; done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-img="$work/bench-2tib.img"
-XSRESCUE_BENCH_DISK="$img" go test -count=1 -run '^TestWriteBenchDisk$' ./fixtures >/dev/null
-echo "image: $img ($(du -h --apparent-size "$img" | cut -f1) apparent, $(du -h "$img" | cut -f1) allocated)"
-
-offsets=$(sfdisk --json "$img" | python3 -c 'import json,sys; print(" ".join(str(p["start"]*512) for p in json.load(sys.stdin)["partitiontable"]["partitions"]))')
-cat >"$work/reference.sh" <<REF
-sfdisk --json "$img" >/dev/null
-for off in $offsets; do blkid -p -O "\$off" "$img" >/dev/null || true; done
-REF
-xs="$XSRESCUE disk inspect $img --json"
-ref="bash $work/reference.sh"
+XSRESCUE_BENCH_XENDISK="$work/xs55.img" go test -count=1 -run '^TestWriteBenchXenDisk$' ./fixtures >/dev/null
+XSRESCUE_BENCH_DISK="$work/bench-2tib.img" go test -count=1 -run '^TestWriteBenchDisk$' ./fixtures >/dev/null
 
 # rchar of one run, including reaped children.
 rchar() {
   bash -c 'b=$(awk "/^rchar/{print \$2}" /proc/$$/io); '"$1"' >/dev/null 2>&1; a=$(awk "/^rchar/{print \$2}" /proc/$$/io); echo $((a - b))'
 }
-printf '%-34s %12s\n' "command" "bytes read"
-printf '%-34s %12s\n' "xsrescue disk inspect --json" "$(rchar "$xs")"
-printf '%-34s %12s\n' "sfdisk --json + blkid -p (x$(wc -w <<<"$offsets"))" "$(rchar "$ref")"
 
-if command -v hyperfine >/dev/null; then
-  hyperfine -N --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk --json + blkid -p" "$ref" 2>/dev/null || \
-  hyperfine --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk --json + blkid -p" "$ref"
-else
-  for c in "$xs" "$ref"; do echo "$c"; time (for _ in $(seq 30); do $c >/dev/null; done); done
-fi
+for img in "$work/xs55.img" "$work/bench-2tib.img"; do
+  echo "image: $(basename "$img") ($(du -h --apparent-size "$img" | cut -f1) apparent, $(du -h "$img" | cut -f1) allocated)"
+  table=$(sfdisk --json "$img")
+  offsets=$(python3 -c 'import json,sys; print(" ".join(str(p["start"]*512) for p in json.load(sys.stdin)["partitiontable"]["partitions"]))' <<<"$table")
+  root=$("$XSRESCUE" disk inspect "$img" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(next(p["start"] for p in d["partitions"] if p["number"]==d["xenserver"]["root_partition"]))')
+  n=$(wc -w <<<"$offsets")
+  cat >"$work/reference.sh" <<REF
+sfdisk --json "$img" >/dev/null
+for off in $offsets; do blkid -p -O "\$off" "$img" >/dev/null || true; done
+debugfs -R 'cat /etc/xensource-inventory' "$img?offset=$root" >/dev/null 2>&1
+REF
+  xs="$XSRESCUE disk inspect $img --json"
+  ref="bash $work/reference.sh"
+  printf '%-46s %12s\n' "command" "bytes read"
+  printf '%-46s %12s\n' "xsrescue disk inspect --json" "$(rchar "$xs")"
+  printf '%-46s %12s\n' "sfdisk --json + blkid -p (x$n) + debugfs cat" "$(rchar "$ref")"
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk + blkid -p x$n + debugfs cat" "$ref" 2>/dev/null || \
+    hyperfine --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk + blkid -p x$n + debugfs cat" "$ref"
+  else
+    for c in "$xs" "$ref"; do echo "$c"; time (for _ in $(seq 30); do $c >/dev/null; done); done
+  fi
+done
 go test -run '^$' -bench 'Inspect' -benchtime 50x ./partition | grep -E '^Benchmark'

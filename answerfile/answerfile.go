@@ -167,16 +167,22 @@ func (u *Upgrade) Marshal() ([]byte, error) {
 	if u.AdminInterface != "" {
 		doc.Admin = &xmlIfaceA{Name: u.AdminInterface, Proto: "dhcp"}
 	}
+	return encodeChecked(doc, u, Parse)
+}
+
+// encodeChecked encodes doc and parses the result back with parse, which
+// must give want: what is written is what the installer will read.
+func encodeChecked[T comparable](doc any, want *T, parse func(io.Reader) (*T, error)) ([]byte, error) {
 	b, err := encode(doc)
 	if err != nil {
 		return nil, err
 	}
-	back, err := Parse(bytes.NewReader(b))
+	back, err := parse(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("answer file does not parse back: %w", err)
 	}
-	if *back != *u {
-		return nil, fmt.Errorf("answer file parses back as %+v, not %+v", *back, *u)
+	if *back != *want {
+		return nil, fmt.Errorf("answer file parses back as %+v, not %+v", *back, *want)
 	}
 	return b, nil
 }

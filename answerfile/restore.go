@@ -34,18 +34,7 @@ func (r *Restore) Marshal() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := encode(xmlRestore{BackupDisk: r.BackupDisk})
-	if err != nil {
-		return nil, err
-	}
-	back, err := ParseRestore(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("answer file does not parse back: %w", err)
-	}
-	if *back != *r {
-		return nil, fmt.Errorf("answer file parses back as %+v, not %+v", *back, *r)
-	}
-	return b, nil
+	return encodeChecked(xmlRestore{BackupDisk: r.BackupDisk}, r, ParseRestore)
 }
 
 // ParseRestore reads a restore answer file as the installer does

@@ -1,10 +1,7 @@
 package answerfile
 
 import (
-	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,28 +15,7 @@ func TestRestoreMarshalGolden(t *testing.T) {
 		{"restore-cciss", "cciss/c0d0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Restore{BackupDisk: tc.disk}
-			got, err := r.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", tc.name+".xml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("got\n%s\nwant\n%s", got, want)
-			}
-			back, err := ParseRestore(bytes.NewReader(got))
-			if err != nil || *back != r {
-				t.Errorf("parsed back %+v, %v; want %+v", back, err, r)
-			}
+			goldenRoundTrip(t, tc.name, &Restore{BackupDisk: tc.disk}, (*Restore).Marshal, ParseRestore)
 		})
 	}
 }
@@ -100,32 +76,5 @@ func TestParseRestoreBroken(t *testing.T) {
 }
 
 func FuzzParseRestore(f *testing.F) {
-	for _, s := range brokenRestoreSamples {
-		f.Add([]byte(s))
-	}
-	for _, name := range []string{"restore-byid", "restore-cciss"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name+".xml"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := ParseRestore(bytes.NewReader(data))
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error not ErrInvalid: %v", err)
-			}
-			return
-		}
-		// Anything accepted must write and read back the same.
-		out, err := r.Marshal()
-		if err != nil {
-			t.Fatalf("accepted %+v but cannot write it: %v", *r, err)
-		}
-		back, err := ParseRestore(bytes.NewReader(out))
-		if err != nil || *back != *r {
-			t.Fatalf("round trip: %+v, %v", back, err)
-		}
-	})
+	fuzzRoundTrip(f, brokenRestoreSamples, []string{"restore-byid", "restore-cciss"}, ParseRestore, (*Restore).Marshal)
 }

@@ -1,7 +1,9 @@
-// Package answerfile writes and reads the XML answer file with which the
-// XenServer host installer upgrades an existing installation unattended
-// (PXE/kickstart fleets). The element names and the way each installer
-// generation reads them are in docs/answerfile.md, with sources.
+// Package answerfile writes and reads the XML answer files with which the
+// XenServer host installer upgrades an existing installation, or restores
+// the backup partition, unattended (PXE/kickstart fleets), and says which
+// installer generations would restore which backup from such a file. The
+// element names and the way each installer generation reads them are in
+// docs/answerfile.md, with sources.
 package answerfile
 
 import (
@@ -90,11 +92,8 @@ func checkURL(s, what string) error {
 // Validate checks what the installer needs: a disk name it can prefix with
 // /dev/, a source it can fetch, a script URL it can fetch.
 func (u *Upgrade) Validate() error {
-	if u.Disk == "" {
-		return fmt.Errorf("%w: no existing-installation disk", ErrInvalid)
-	}
-	if strings.HasPrefix(u.Disk, "/") || strings.Contains(u.Disk, "..") || !diskName.MatchString(u.Disk) {
-		return fmt.Errorf("%w: existing-installation %q: want a device name relative to /dev such as sda", ErrInvalid, u.Disk)
+	if err := checkDiskName(u.Disk, "existing-installation"); err != nil {
+		return err
 	}
 	switch u.SourceType {
 	case SourceLocal:
@@ -119,6 +118,18 @@ func (u *Upgrade) Validate() error {
 	}
 	if u.AdminInterface != "" && !ifName.MatchString(u.AdminInterface) {
 		return fmt.Errorf("%w: admin-interface %q is not an interface name", ErrInvalid, u.AdminInterface)
+	}
+	return nil
+}
+
+// checkDiskName accepts the disk name of an element the installer
+// prefixes with /dev/ (normalize_disk): relative, no "..", no white space.
+func checkDiskName(name, element string) error {
+	if name == "" {
+		return fmt.Errorf("%w: no %s disk", ErrInvalid, element)
+	}
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || !diskName.MatchString(name) {
+		return fmt.Errorf("%w: %s %q: want a device name relative to /dev such as sda", ErrInvalid, element, name)
 	}
 	return nil
 }
@@ -156,6 +167,28 @@ func (u *Upgrade) Marshal() ([]byte, error) {
 	if u.AdminInterface != "" {
 		doc.Admin = &xmlIfaceA{Name: u.AdminInterface, Proto: "dhcp"}
 	}
+	return encodeChecked(doc, u, Parse)
+}
+
+// encodeChecked encodes doc and parses the result back with parse, which
+// must give want: what is written is what the installer will read.
+func encodeChecked[T comparable](doc any, want *T, parse func(io.Reader) (*T, error)) ([]byte, error) {
+	b, err := encode(doc)
+	if err != nil {
+		return nil, err
+	}
+	back, err := parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("answer file does not parse back: %w", err)
+	}
+	if *back != *want {
+		return nil, fmt.Errorf("answer file parses back as %+v, not %+v", *back, *want)
+	}
+	return b, nil
+}
+
+// encode writes doc as an indented XML document with its declaration.
+func encode(doc any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)
@@ -164,30 +197,26 @@ func (u *Upgrade) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("answer file: %w", err)
 	}
 	b.WriteByte('\n')
-	back, err := Parse(bytes.NewReader(b.Bytes()))
-	if err != nil {
-		return nil, fmt.Errorf("answer file does not parse back: %w", err)
-	}
-	if *back != *u {
-		return nil, fmt.Errorf("answer file parses back as %+v, not %+v", *back, *u)
-	}
 	return b.Bytes(), nil
 }
 
-// Parse reads an upgrade answer file. Errors name the byte offset.
-func Parse(r io.Reader) (*Upgrade, error) {
-	dec := xml.NewDecoder(io.LimitReader(r, 1<<20))
-	var doc xmlInstallation
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: offset %d: %v", ErrInvalid, dec.InputOffset(), err)
+// maxAnswerfile bounds what is read of an answer file.
+const maxAnswerfile = 1 << 20
+
+// decode reads one XML document into doc (at most 1 MiB) and refuses
+// anything but white space and comments after it. Errors name the offset.
+func decode(r io.Reader, doc any) error {
+	dec := xml.NewDecoder(io.LimitReader(r, maxAnswerfile))
+	if err := dec.Decode(doc); err != nil {
+		return fmt.Errorf("%w: offset %d: %v", ErrInvalid, dec.InputOffset(), err)
 	}
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: offset %d: %v", ErrInvalid, dec.InputOffset(), err)
+			return fmt.Errorf("%w: offset %d: %v", ErrInvalid, dec.InputOffset(), err)
 		}
 		if cd, ok := tok.(xml.CharData); ok && len(bytes.TrimSpace(cd)) == 0 {
 			continue
@@ -195,7 +224,15 @@ func Parse(r io.Reader) (*Upgrade, error) {
 		if _, ok := tok.(xml.Comment); ok {
 			continue
 		}
-		return nil, fmt.Errorf("%w: offset %d: content after </installation>", ErrInvalid, dec.InputOffset())
+		return fmt.Errorf("%w: offset %d: content after the document element", ErrInvalid, dec.InputOffset())
+	}
+}
+
+// Parse reads an upgrade answer file. Errors name the byte offset.
+func Parse(r io.Reader) (*Upgrade, error) {
+	var doc xmlInstallation
+	if err := decode(r, &doc); err != nil {
+		return nil, err
 	}
 	if doc.Mode != "upgrade" {
 		return nil, fmt.Errorf("%w: <installation mode=%q>: want mode=\"upgrade\"", ErrInvalid, doc.Mode)

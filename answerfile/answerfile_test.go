@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,32 +22,34 @@ func TestMarshalGolden(t *testing.T) {
 		{"nfs-script", Upgrade{Disk: "disk/by-id/scsi-SATA_ST3500_5QM1", SourceType: SourceNFS, Source: "nfs.example.com:/exports/xs50/", PostInstallScript: "http://repo.example.com/post.sh?host=a&b=1"}},
 		{"local-admin", Upgrade{Disk: "cciss/c0d0", SourceType: SourceLocal, AdminInterface: "eth0"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.u.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", tc.name+".xml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("got\n%s\nwant\n%s", got, want)
-			}
-			back, err := Parse(bytes.NewReader(got))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *back != tc.u {
-				t.Errorf("parsed back %+v, want %+v", *back, tc.u)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { goldenRoundTrip(t, tc.name, &tc.u, (*Upgrade).Marshal, Parse) })
+	}
+}
+
+// goldenRoundTrip checks that v marshals to testdata/NAME.xml (rewritten
+// with -update) and that the file parses back to v.
+func goldenRoundTrip[T comparable](t *testing.T, name string, v *T, marshal func(*T) ([]byte, error), parse func(io.Reader) (*T, error)) {
+	t.Helper()
+	got, err := marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", name+".xml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	back, err := parse(bytes.NewReader(got))
+	if err != nil || *back != *v {
+		t.Errorf("parsed back %+v, %v; want %+v", back, err, *v)
 	}
 }
 
@@ -113,10 +116,17 @@ func TestParseBroken(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range brokenSamples {
+	fuzzRoundTrip(f, brokenSamples, []string{"url", "nfs-script", "local-admin"}, Parse, (*Upgrade).Marshal)
+}
+
+// fuzzRoundTrip seeds f with the broken samples and the golden files named,
+// and checks that parse fails only with ErrInvalid and that whatever it
+// accepts writes and reads back to the same values.
+func fuzzRoundTrip[T comparable](f *testing.F, broken map[string]string, goldens []string, parse func(io.Reader) (*T, error), marshal func(*T) ([]byte, error)) {
+	for _, s := range broken {
 		f.Add([]byte(s))
 	}
-	for _, name := range []string{"url", "nfs-script", "local-admin"} {
+	for _, name := range goldens {
 		b, err := os.ReadFile(filepath.Join("testdata", name+".xml"))
 		if err != nil {
 			f.Fatal(err)
@@ -124,20 +134,19 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		u, err := Parse(bytes.NewReader(data))
+		v, err := parse(bytes.NewReader(data))
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error not ErrInvalid: %v", err)
 			}
 			return
 		}
-		// Anything accepted must write and read back to the same values.
-		out, err := u.Marshal()
+		out, err := marshal(v)
 		if err != nil {
-			t.Fatalf("accepted %+v but cannot write it: %v", *u, err)
+			t.Fatalf("accepted %+v but cannot write it: %v", *v, err)
 		}
-		back, err := Parse(bytes.NewReader(out))
-		if err != nil || *back != *u {
+		back, err := parse(bytes.NewReader(out))
+		if err != nil || *back != *v {
 			t.Fatalf("round trip: %+v, %v", back, err)
 		}
 	})

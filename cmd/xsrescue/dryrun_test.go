@@ -61,6 +61,11 @@ func TestDryRunEveryVerb(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "answer.xml")
 			return row{args: []string{"answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", out}, watch: []string{out}}
 		},
+		"answerfile restore": func(t *testing.T) row {
+			img := cliImage(t)
+			out := filepath.Join(t.TempDir(), "restore.xml")
+			return row{args: []string{"answerfile", "restore", "--disk", img, "--for-installer", "6.2", "--to", out}, watch: []string{img, out}}
+		},
 		"demo": func(t *testing.T) row {
 			return row{args: []string{"demo"}}
 		},

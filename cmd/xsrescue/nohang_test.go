@@ -52,6 +52,8 @@ func TestFIFOInputs(t *testing.T) {
 		{[]string{"guest", "fix", "--root", guest, "--domain-config", fifo, "--dry-run"}, fifo + " is a fifo"},
 		{[]string{"odm", "ghosts", "--odm", odmDumps, "--dev-listing", fifo}, fifo + " is a fifo"},
 		{[]string{"answerfile", "upgrade", "--disk", "sda", "--source", "local", "--to", fifo}, fifo + " is a fifo"},
+		{[]string{"answerfile", "restore", "--disk", fifo}, fifo + " is a fifo"},
+		{[]string{"answerfile", "restore", "--disk", cliImage(t), "--for-installer", "6.2", "--to", fifo}, fifo + " is a fifo"},
 		{[]string{"disk", "restore-partition", cliImage(t), "--partition", "1", "--from", snap, "--dry-run"}, partimage.SidecarPath(snap) + " is a fifo"},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {

@@ -14,38 +14,25 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chown, mknod and trusted xattrs")
-	}
-}
 
 // testRoot builds a small root with every kind of object a plan touches.
 func testRoot(t *testing.T) (*target.Target, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"etc/rc.d/rc3.d", "lib/tls", "dev", "var/lib/xcp"} {
-		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		testutil.Must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
 	write := func(p, content string, mode os.FileMode, uid, gid int) {
 		full := filepath.Join(dir, p)
-		must(t, os.WriteFile(full, []byte(content), mode))
+		testutil.Must(t, os.WriteFile(full, []byte(content), mode))
 		if os.Geteuid() == 0 {
-			must(t, os.Lchown(full, uid, gid))
+			testutil.Must(t, os.Lchown(full, uid, gid))
 		}
-		must(t, os.Chmod(full, mode))
+		testutil.Must(t, os.Chmod(full, mode))
 	}
 	write("etc/xensource-inventory", "PRODUCT_VERSION='8.2.1'\nBUILD_NUMBER='1'\n", 0o644, 0, 0)
 	write("etc/shadow", "root:x:1:\n", 0o750|os.ModeSetuid, 12, 34)
@@ -53,19 +40,19 @@ func testRoot(t *testing.T) (*target.Target, string) {
 	write("etc/motd", "hello\n", 0o644, 0, 0)
 	write("lib/tls/libc.so", "\x7fELF\x00binary", 0o755, 0, 0)
 	write("var/lib/xcp/state.db", "<db/>\n", 0o600, 0, 0)
-	must(t, os.Symlink("centos-release", filepath.Join(dir, "etc/redhat-release")))
-	must(t, os.Symlink("/var/lib/xcp", filepath.Join(dir, "var/xapi")))
-	must(t, os.Symlink("../init.d/network", filepath.Join(dir, "etc/rc.d/rc3.d/S10network")))
+	testutil.Must(t, os.Symlink("centos-release", filepath.Join(dir, "etc/redhat-release")))
+	testutil.Must(t, os.Symlink("/var/lib/xcp", filepath.Join(dir, "var/xapi")))
+	testutil.Must(t, os.Symlink("../init.d/network", filepath.Join(dir, "etc/rc.d/rc3.d/S10network")))
 	if os.Geteuid() == 0 {
-		must(t, unix.Mknod(filepath.Join(dir, "dev/hdisk9"), unix.S_IFBLK|0o640, int(unix.Mkdev(23, 9))))
-		must(t, os.Lchown(filepath.Join(dir, "dev/hdisk9"), 0, 6))
-		must(t, unix.Mknod(filepath.Join(dir, "dev/rhdisk9"), unix.S_IFCHR|0o600, int(unix.Mkdev(23, 9))))
-		must(t, unix.Mknod(filepath.Join(dir, "dev/fifo"), unix.S_IFIFO|0o600, 0))
-		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "trusted.test", []byte("v1"), 0))
-		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "user.test", []byte{0, 1, 2}, 0))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/hdisk9"), unix.S_IFBLK|0o640, int(unix.Mkdev(23, 9))))
+		testutil.Must(t, os.Lchown(filepath.Join(dir, "dev/hdisk9"), 0, 6))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/rhdisk9"), unix.S_IFCHR|0o600, int(unix.Mkdev(23, 9))))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/fifo"), unix.S_IFIFO|0o600, 0))
+		testutil.Must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "trusted.test", []byte("v1"), 0))
+		testutil.Must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "user.test", []byte{0, 1, 2}, 0))
 	}
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	return tgt, dir
 }
@@ -105,24 +92,24 @@ func treeState(t *testing.T, dir string, withMtime bool) map[string]string {
 		out[rel] = fmt.Sprintf("%+v", s)
 		return nil
 	})
-	must(t, err)
+	testutil.Must(t, err)
 	return out
 }
 
 // openRootJournal opens dir as a --root target and a fresh journal.
 func openRootJournal(t testing.TB, dir string) (*target.Target, *Journal) {
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { j.Close() })
 	return tgt, j
 }
 
 func mustRoot(t *testing.T, dir string) *target.Root {
 	r, err := target.OpenRoot(dir)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -147,15 +134,15 @@ func fullPlan() *Plan {
 }
 
 func TestApplyUndoFidelity(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
 	before := snapshotTree(t, dir)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "test"}, fullPlan())
-	must(t, err)
+	testutil.Must(t, err)
 	if res.Status != StatusApplied || len(res.Changes) != 14 {
 		t.Fatalf("result %+v", res)
 	}
@@ -188,7 +175,7 @@ func TestApplyUndoFidelity(t *testing.T) {
 		t.Errorf("new.conf mode %v owner %d:%d", fi.Mode(), st.Uid, st.Gid)
 	}
 	u, err := j.Undo(ctx, tgt, res.Op, false)
-	must(t, err)
+	testutil.Must(t, err)
 	if u.Status != StatusUndone {
 		t.Errorf("undo status %s", u.Status)
 	}
@@ -209,18 +196,18 @@ func TestApplyUndoFidelity(t *testing.T) {
 }
 
 func TestUndoDrift(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{
 		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
 		{Kind: Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
 	}})
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))
 	snap := snapshotTree(t, dir)
 	_, err = j.Undo(ctx, tgt, res.Op, false)
 	if xerr.Code(err) != xerr.ExitRefused || !errors.Is(err, ErrDrift) || !strings.Contains(err.Error(), "etc/centos-release") {
@@ -230,7 +217,7 @@ func TestUndoDrift(t *testing.T) {
 		t.Errorf("refused undo changed files:\n%v\n%v", got, snap)
 	}
 	_, err = j.Undo(ctx, tgt, res.Op, true)
-	must(t, err)
+	testutil.Must(t, err)
 	b, _ := os.ReadFile(filepath.Join(dir, "etc/centos-release"))
 	if string(b) != "CentOS release 7.5\n" {
 		t.Errorf("forced undo left %q", b)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -21,7 +22,7 @@ import (
 func lockedRoot(t *testing.T, dir string) *target.Target {
 	t.Helper()
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir, Lock: &target.LockOptions{Dir: t.TempDir()}})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	return tgt
 }
@@ -72,11 +73,11 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 			_, dir := testRoot(t)
 			tgt := lockedRoot(t, dir)
 			plan := tc.plan()
-			must(t, Render(io.Discard, tgt.Root, plan))
-			must(t, tc.meddle(dir))
+			testutil.Must(t, Render(io.Discard, tgt.Root, plan))
+			testutil.Must(t, tc.meddle(dir))
 			after := snapshotTree(t, dir)
 			j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-			must(t, err)
+			testutil.Must(t, err)
 			defer j.Close()
 			_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, plan)
 			if !errors.Is(err, ErrChangedSincePlanned) || xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "nothing was changed; run the command again") {
@@ -97,9 +98,9 @@ func TestApplyAsPlanned(t *testing.T) {
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
 	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
-	must(t, Render(io.Discard, tgt.Root, plan))
+	testutil.Must(t, Render(io.Discard, tgt.Root, plan))
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	if _, err := j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, plan); err != nil {
 		t.Fatal(err)
@@ -116,8 +117,8 @@ func TestRenderRefusesChangeSinceRead(t *testing.T) {
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
 	old, err := tgt.Root.ReadFile("etc/motd")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644))
 	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: append(old, "mine\n"...)}}}
 	err = Render(io.Discard, tgt.Root, plan)
 	if !errors.Is(err, ErrChangedSincePlanned) || xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "/etc/motd changed while the plan was made from it") {
@@ -169,12 +170,12 @@ func TestJournalCreatedWhole(t *testing.T) {
 func TestNotAJournal(t *testing.T) {
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
-	must(t, os.WriteFile(text, []byte("not sqlite\n"), 0o644))
+	testutil.Must(t, os.WriteFile(text, []byte("not sqlite\n"), 0o644))
 	other := filepath.Join(dir, "other.db")
 	db, err := OpenWith(context.Background(), other, Options{})
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = db.db.Exec("PRAGMA user_version = 0; CREATE TABLE theirs (x)")
-	must(t, err)
+	testutil.Must(t, err)
 	db.Close()
 	for _, p := range []string{text, other} {
 		before, _ := os.ReadFile(p)
@@ -189,11 +190,11 @@ func TestNotAJournal(t *testing.T) {
 		}
 	}
 	empty := filepath.Join(dir, "empty.db")
-	must(t, os.WriteFile(empty, nil, 0o600))
+	testutil.Must(t, os.WriteFile(empty, nil, 0o600))
 	if _, err := OpenReadOnly(empty); !errors.Is(err, ErrNoJournal) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("empty file: %v", err)
 	}
 	j, err := Open(empty)
-	must(t, err)
-	must(t, j.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, j.Close())
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -19,7 +20,7 @@ func rawDisk(t *testing.T) (string, []byte) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "disk.img")
 	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
-	must(t, os.WriteFile(p, data, 0o644))
+	testutil.Must(t, os.WriteFile(p, data, 0o644))
 	return p, data
 }
 
@@ -45,16 +46,16 @@ func TestRawWriteApplyUndo(t *testing.T) {
 	disk, orig := rawDisk(t)
 	before := snapshotTree(t, dir)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	checked := 0
 	var diff bytes.Buffer
-	must(t, Render(&diff, tgt.Root, rawPlan(disk, &checked)))
+	testutil.Must(t, Render(&diff, tgt.Root, rawPlan(disk, &checked)))
 	if !strings.Contains(diff.String(), "raw write "+disk+": 16 bytes in 2 extent(s)") || !strings.Contains(diff.String(), "+partition 1: type=83, bootable") {
 		t.Fatalf("plan:\n%s", diff.String())
 	}
 	res, err := j.Apply(context.Background(), tgt, []string{"test"}, rawPlan(disk, &checked))
-	must(t, err)
+	testutil.Must(t, err)
 	if checked != 1 {
 		t.Fatalf("domain check ran %d times", checked)
 	}
@@ -66,12 +67,12 @@ func TestRawWriteApplyUndo(t *testing.T) {
 		t.Fatal("bytes outside the extents changed")
 	}
 	op, err := j.Op(context.Background(), res.Op)
-	must(t, err)
+	testutil.Must(t, err)
 	if c := op.Changes[1]; c.Kind != RawWrite || c.Before.SHA256 == nil || *c.Before.Type != rawType {
 		t.Fatalf("recorded change: %+v", c)
 	}
 	_, err = j.Undo(context.Background(), tgt, res.Op, false)
-	must(t, err)
+	testutil.Must(t, err)
 	if now, _ := os.ReadFile(disk); !bytes.Equal(now, orig) {
 		t.Fatal("undo did not put the disk back byte for byte")
 	}
@@ -87,10 +88,10 @@ func applyRaw(t *testing.T) (a rawApplied) {
 	a.disk, a.orig = rawDisk(t)
 	var err error
 	a.j, err = Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { a.j.Close() })
 	a.res, err = a.j.Apply(context.Background(), a.tgt, []string{"test"}, rawPlan(a.disk, &a.checked))
-	must(t, err)
+	testutil.Must(t, err)
 	return a
 }
 
@@ -112,15 +113,15 @@ func TestRawWriteDrift(t *testing.T) {
 	tgt, dir, disk, orig, j, res := a.tgt, a.dir, a.disk, a.orig, a.j, a.res
 	checked := 0
 	f, err := os.OpenFile(disk, os.O_RDWR, 0)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = f.WriteAt([]byte("other"), 446)
-	must(t, err)
+	testutil.Must(t, err)
 	f.Close()
 	if _, err := j.Undo(context.Background(), tgt, res.Op, false); !errors.Is(err, ErrDrift) || xerr.Code(err) != xerr.ExitRefused {
 		t.Fatalf("undo after drift: %v", err)
 	}
 	_, err = j.Undo(context.Background(), tgt, res.Op, true)
-	must(t, err)
+	testutil.Must(t, err)
 	if now, _ := os.ReadFile(disk); !bytes.Equal(now, orig) {
 		t.Fatal("forced undo did not restore the disk")
 	}
@@ -130,11 +131,11 @@ func TestRawWriteDrift(t *testing.T) {
 	before := snapshotTree(t, dir)
 	plan := rawPlan(disk, &checked)
 	steps, err := prepare(tgt.Root, plan)
-	must(t, err)
+	testutil.Must(t, err)
 	f, err = os.OpenFile(disk, os.O_RDWR, 0)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = f.WriteAt([]byte("meanwhile"), 65536-512)
-	must(t, err)
+	testutil.Must(t, err)
 	f.Close()
 	if err := steps[1].commitRaw(); err == nil || !strings.Contains(err.Error(), "changed since it was planned") {
 		t.Fatalf("commit over changed bytes: %v", err)
@@ -149,9 +150,9 @@ func TestRawWriteDrift(t *testing.T) {
 // writes the before-bytes back.
 func TestRawWriteRecover(t *testing.T) {
 	a := applyRaw(t)
-	must(t, a.j.setStatus(a.res.Op, StatusApplying, ""))
+	testutil.Must(t, a.j.setStatus(a.res.Op, StatusApplying, ""))
 	out, err := a.j.Recover(context.Background(), a.tgt, false)
-	must(t, err)
+	testutil.Must(t, err)
 	if len(out) != 1 || out[0].Status != StatusRolledBack {
 		t.Fatalf("recover: %+v", out)
 	}

@@ -15,23 +15,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
 	"github.com/xsrescue/xsrescue/target"
 )
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the fixture's dev/ is made with mknod")
-	}
-}
-
 // aixFixture builds the AIX fixture and returns it with its model and scan.
 func aixFixture(t *testing.T) (*fixtures.AIX, *odm.Model, []odm.Node) {
 	t.Helper()
-	needRoot(t)
+	testutil.NeedRoot(t, "the fixture's dev/ is made with mknod")
 	a, err := fixtures.BuildAIX(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -321,14 +322,8 @@ func FuzzReadSidecar(f *testing.F) {
 // TestMountedRefused mounts the partition through a loop device with an
 // offset, as target and a live USB would, and expects a refusal.
 func TestMountedRefused(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "losetup", "mount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testutil.NeedRoot(t, "losetup and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "losetup", "mount")
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.img")
 	if err := os.WriteFile(disk, nil, 0o644); err != nil {

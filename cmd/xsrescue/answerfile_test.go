@@ -14,6 +14,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/answerfile"
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 func TestAnswerfileUpgrade(t *testing.T) {
@@ -188,8 +189,8 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "answerfile", name)
 	if *updateAnswerfile {
-		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		testutil.Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		testutil.Must(t, os.WriteFile(path, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
@@ -464,9 +465,7 @@ func TestAnswerfileRestoreNothing(t *testing.T) {
 // device is only read.
 func TestAnswerfileRestoreBlockDevice(t *testing.T) {
 	needRootMount(t)
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (util-linux)")
-	}
+	testutil.NeedTools(t, "losetup")
 	attach := func(img, dev string) string {
 		t.Helper()
 		argv := []string{"--read-only", "--find", "--show", img}
@@ -496,7 +495,7 @@ func TestAnswerfileRestoreBlockDevice(t *testing.T) {
 	}
 	img, sum := buildRead(t, spec("afr-loop-same", free))
 	dev := attach(img, free)
-	before := fileSum(t, dev)
+	before := testutil.FileSHA256(t, dev)
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", dev, "--for-installer", "8.2")
 	if code != 0 || !strings.Contains(stdout, "<backup-disk>"+strings.TrimPrefix(dev, "/dev/")+"</backup-disk>") ||
 		!strings.Contains(stderr, "PRIMARY_DISK "+dev+" is "+dev+" on this system: the installer restores onto this disk") {
@@ -517,7 +516,7 @@ func TestAnswerfileRestoreBlockDevice(t *testing.T) {
 		!strings.Contains(stderr, "warning: the backup's PRIMARY_DISK "+dev+" is another device on this system ("+dev+"), not "+otherDev) {
 		t.Errorf("other device: exit %d %+v %s", code, doc, stderr)
 	}
-	if fileSum(t, dev) != before {
+	if testutil.FileSHA256(t, dev) != before {
 		t.Error("the device changed")
 	}
 	unchanged(t, img, sum)

@@ -6,23 +6,19 @@ import (
 	"database/sql"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // cliImage builds a small XenServer 5.5 disk whose backup holds 5.0.
 func cliImage(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("cli", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
 	if err != nil {
 		t.Fatal(err)

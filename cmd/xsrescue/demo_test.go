@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestDemo builds the binary and runs `xsrescue demo --json` as a user
@@ -14,11 +16,7 @@ import (
 // byte-identical to the start. Without root the demo runs its read-only
 // part, which must succeed too.
 func TestDemo(t *testing.T) {
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	bin := filepath.Join(t.TempDir(), "xsrescue")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

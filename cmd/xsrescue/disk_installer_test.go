@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestDiskInspectRootsAndBackups: with two root-* partitions disk inspect
@@ -94,9 +94,5 @@ func TestDiskInspect4K(t *testing.T) {
 
 func needDiskTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/doctor"
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partimage"
 )
 
@@ -34,14 +35,8 @@ func doctorJSON(t *testing.T, argv ...string) *doctor.Report {
 
 func needRootAndE2fs(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("doctor mounts the root and backup partitions read-only: needs root")
-	}
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "doctor mounts the root and backup partitions read-only")
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 }
 
 // TestDoctorGolden runs doctor on every fixture disk and compares the whole
@@ -245,9 +240,7 @@ func TestDoctorAnswerfileName(t *testing.T) {
 // device attached.
 func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 	needRootAndE2fs(t)
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (scripts/test.sh installs util-linux)")
-	}
+	testutil.NeedTools(t, "losetup")
 	img := cliImage(t)
 	p1 := fmt.Sprintf("%s?offset=%d", img, fixtures.MiB)
 	for _, req := range []string{"rm /etc/xensource-inventory", "feature needs_recovery"} {
@@ -308,11 +301,7 @@ func doctorSeverities(r *doctor.Report) map[string]string {
 // by a shell, makes the installation findable again.
 func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
 	needRootAndE2fs(t)
-	for _, tool := range []string{"losetup", "e2label", "gdisk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "losetup", "e2label", "gdisk")
 	img := cliImage(t)
 	loop, err := exec.Command("losetup", "--find", "--show", "--offset", fmt.Sprint(fixtures.MiB), "--sizelimit", fmt.Sprint(64*fixtures.MiB), img).Output()
 	if err != nil {

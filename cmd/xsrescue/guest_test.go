@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // guestTree writes a fixture guest root and its domain config (in a
@@ -224,9 +225,7 @@ func TestGuestErrors(t *testing.T) {
 // mounted by xsrescue itself: check leaves the image byte-identical; fix,
 // then check again through a fresh mount.
 func TestGuestDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts the guest image through a loop device")
-	}
+	testutil.NeedRoot(t, "mounts the guest image through a loop device")
 	img, err := fixtures.BuildGuestDisk(t.TempDir(), fixtures.CentOS45Guest())
 	if err != nil {
 		t.Fatal(err)

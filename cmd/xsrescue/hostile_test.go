@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // tinyDisk is an 8 MiB disk without filesystems (no tools needed):
@@ -83,7 +84,7 @@ func TestHostileGPTCommands(t *testing.T) {
 			if err := fixtures.SetGPTEntryLBAs(img, 2, tc.first, tc.last); err != nil {
 				t.Fatal(err)
 			}
-			start := imageSum(t, img)
+			start := testutil.FileSHA256(t, img)
 
 			code, out, errOut := runCLI("disk", "inspect", img, "--json")
 			var doc struct {
@@ -120,7 +121,7 @@ func TestHostileGPTCommands(t *testing.T) {
 					t.Errorf("%v: exit %d\n%s%s", argv, code, out, errOut)
 				}
 			}
-			if imageSum(t, img) != start {
+			if testutil.FileSHA256(t, img) != start {
 				t.Fatal("a command wrote to the disk")
 			}
 		})
@@ -134,7 +135,7 @@ func TestRestorePartitionOverlap(t *testing.T) {
 	img, snap, jpath := tinySaved(t)
 	patchDOSEntry(t, img, 1, 2048, 4096+16) // partition 1 now ends 8 KiB into partition 2
 	scribble(t, img, 3*fixtures.MiB)
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
 	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}, {"--yes", "--json"}} {
 		code, out, errOut := runCLI(append(restore, extra...)...)
@@ -143,7 +144,7 @@ func TestRestorePartitionOverlap(t *testing.T) {
 			t.Errorf("%v: exit %d %s%s, want 3 %q", extra, code, out, errOut, want)
 		}
 	}
-	if imageSum(t, img) != start {
+	if testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused restore wrote to the disk")
 	}
 	code, out, errOut := runCLI(append(restore, "--force", "--yes", "--json")...)
@@ -171,7 +172,7 @@ func TestPartitionPastTheEnd(t *testing.T) {
 	if err := os.Truncate(img, 4<<20); err != nil {
 		t.Fatal(err)
 	}
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	if code, out, _ := runCLI("disk", "inspect", img); code != 0 || !strings.Contains(out, "partition 2 (bytes 3145728-6291456) ends past the end of the disk") {
 		t.Errorf("inspect: exit %d\n%s", code, out)
 	}
@@ -183,7 +184,7 @@ func TestPartitionPastTheEnd(t *testing.T) {
 			t.Errorf("%v: exit %d %s", argv[:2], code, errOut)
 		}
 	}
-	if st, err := os.Stat(img); err != nil || st.Size() != 4<<20 || imageSum(t, img) != start {
+	if st, err := os.Stat(img); err != nil || st.Size() != 4<<20 || testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused command changed the image")
 	}
 }

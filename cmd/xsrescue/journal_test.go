@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
@@ -271,14 +272,8 @@ func TestJournalDefaultPathStaysInRoot(t *testing.T) {
 // the undo command is still complete and absolute. The root filesystem's
 // journal is dirty: the dry run already says that applying replays it.
 func TestJournalCLIDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loop devices and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "loop devices and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "debugfs")
 	dir := t.TempDir()
 	img, err := fixtures.BuildDisk(dir, fixtures.Mini("journal-cli", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
 	if err != nil {
@@ -321,9 +316,9 @@ func TestJournalCLIDisk(t *testing.T) {
 	// undo --dry-run opens read-only: the dirty journal is not replayed, the
 	// image does not change by a byte, and the note says applying would.
 	markDirty(t, img, 1)
-	sum := fileSum(t, img)
+	sum := testutil.FileSHA256(t, img)
 	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
-	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || fileSum(t, img) != sum {
+	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || testutil.FileSHA256(t, img) != sum {
 		t.Fatalf("undo --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The undo command as printed, word for word.

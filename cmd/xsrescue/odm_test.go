@@ -18,13 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 func odmFixture(t *testing.T) *fixtures.AIX {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the AIX fixture's dev/ is made with mknod")
-	}
+	testutil.NeedRoot(t, "the AIX fixture's dev/ is made with mknod")
 	a, err := fixtures.BuildAIX(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

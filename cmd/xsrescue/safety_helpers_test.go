@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestMain doubles as the xsrescue program: with XSRESCUE_TEST_MAIN=1 the
@@ -286,12 +287,6 @@ func stateOnDisk(t *testing.T, paths ...string) string {
 
 func needRootMount(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loop devices and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "loop devices and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "debugfs")
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/statedb"
 )
 
@@ -431,9 +432,7 @@ func TestStatedbPatchToRelease(t *testing.T) {
 // TestStatedbDisk: the 5.5 → 5.0 downgrade on a disk image: show and dry
 // run leave the image byte-identical; the patch goes through a real mount.
 func TestStatedbDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a partition of an image needs root")
-	}
+	testutil.NeedRoot(t, "mounting a partition of an image")
 	root := fixtures.RootSpec{Release: "5.0", Populate: func(dir string) error {
 		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/xapi/state.db"), fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "statedb-disk"}, false)
 	}}
@@ -593,9 +592,7 @@ func TestStatedbShowDuplicateRefs(t *testing.T) {
 // TestStatedbDiskNoDatabase: an error about a --disk names the image and
 // partition, not the private mount point.
 func TestStatedbDiskNoDatabase(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a partition of an image needs root")
-	}
+	testutil.NeedRoot(t, "mounting a partition of an image")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("statedb-nodb", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
 	if err != nil {
 		t.Fatal(err)

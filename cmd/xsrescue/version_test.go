@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 )
@@ -20,9 +21,7 @@ import (
 // not root, or a tool missing.
 func versionNeedsDisk(t *testing.T, tools ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
+	testutil.NeedRoot(t, "mounting an image")
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
@@ -605,7 +604,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 				t.Fatal(err)
 			}
 			p1 := spec.Partitions[0]
-			before := fileSum(t, img)
+			before := testutil.FileSHA256(t, img)
 			outside := outsideSum(t, img, p1.Start, p1.Start+p1.Size)
 			doc := versionShowJSON(t, "--disk", img, "--installer", c.installer)
 			if vd := doc.Verdicts[0]; vd.Outcome != "no" || vd.Gates[0].Name != "root-partition" || vd.Gates[0].Status != "fail" {
@@ -615,7 +614,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "raw write") || !strings.Contains(out, "+partition 1:") || !strings.Contains(out, "for the "+c.installer+".0 installer's root-partition") {
 				t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 			}
-			if fileSum(t, img) != before {
+			if testutil.FileSHA256(t, img) != before {
 				t.Fatal("the dry run changed the image")
 			}
 			jpath := filepath.Join(t.TempDir(), "j.db")

@@ -22,6 +22,7 @@ import (
 	"github.com/xsrescue/xsrescue/guestfix"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -123,7 +124,7 @@ func jsonOf(t *testing.T, v any) []byte {
 
 // renderPlan is a plan as text: one line per change and, for a Write, the
 // unified diff against the file as it is.
-func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
+func renderPlan(t *testing.T, dir string, p *plan.Plan) string {
 	t.Helper()
 	var b strings.Builder
 	for _, c := range p.Changes {
@@ -132,7 +133,7 @@ func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
 			fmt.Fprintf(&b, " -> %s", c.NewPath)
 		}
 		fmt.Fprintf(&b, "  (%s)\n", c.Why)
-		if c.Kind == journal.Write {
+		if c.Kind == plan.Write {
 			before, err := os.ReadFile(filepath.Join(dir, c.Path))
 			if err != nil {
 				t.Fatal(err)
@@ -236,11 +237,11 @@ func withRootJournal(t *testing.T, dir, jpath string, fn func(ctx context.Contex
 }
 
 // apply runs plan through the real journal on a root at dir.
-func apply(t *testing.T, dir, jpath string, plan *journal.Plan) (res *journal.Result) {
+func apply(t *testing.T, dir, jpath string, p *plan.Plan) (res *plan.Result) {
 	t.Helper()
 	withRootJournal(t, dir, jpath, func(ctx context.Context, tgt *target.Target, j *journal.Journal) {
 		var err error
-		if res, err = j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, plan); err != nil {
+		if res, err = j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, p); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
 	})

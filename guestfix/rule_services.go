@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // VMServices cannot do their job in a paravirtual guest (no HAL hardware,
@@ -120,28 +120,28 @@ func (g *guest) services() (outcome, error) {
 	return o, nil
 }
 
-func (g *guest) turnOff(l RCLink) (journal.Change, error) {
+func (g *guest) turnOff(l RCLink) (plan.Change, error) {
 	stop, from, err := g.stopPriority(l)
 	if err != nil {
-		return journal.Change{}, err
+		return plan.Change{}, err
 	}
 	from2 := l.Dir + "/" + l.Name
 	to := fmt.Sprintf("%s/K%02d%s", l.Dir, stop, l.Service)
 	taken, err := g.exists(to)
 	if err != nil {
-		return journal.Change{}, err
+		return plan.Change{}, err
 	}
 	if taken {
 		// A K link is already there: the S entry is only a leftover.
-		kind := journal.RemoveSymlink
+		kind := plan.RemoveSymlink
 		if fi, err := g.root.Lstat(from2); err != nil {
-			return journal.Change{}, err
+			return plan.Change{}, err
 		} else if fi.Mode().Type() != fs.ModeSymlink {
-			kind = journal.Remove
+			kind = plan.Remove
 		}
-		return journal.Change{Kind: kind, Path: from2, Why: "chkconfig " + l.Service + " off (" + to + " exists)"}, nil
+		return plan.Change{Kind: kind, Path: from2, Why: "chkconfig " + l.Service + " off (" + to + " exists)"}, nil
 	}
-	return journal.Change{Kind: journal.Rename, Path: from2, NewPath: to, Why: "chkconfig " + l.Service + " off (K" + fmt.Sprintf("%02d", stop) + " from " + from + ")"}, nil
+	return plan.Change{Kind: plan.Rename, Path: from2, NewPath: to, Why: "chkconfig " + l.Service + " off (K" + fmt.Sprintf("%02d", stop) + " from " + from + ")"}, nil
 }
 
 func linkList(links []RCLink) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -65,8 +66,8 @@ func BenchmarkApplyOneLine100MB(b *testing.B) {
 	b.SetBytes(100 << 20)
 	for b.Loop() {
 		ops++
-		plan := &Plan{Changes: []Change{{Kind: Write, Path: "state.db", Stream: editFirstLine(filepath.Join(dir, "state.db"), fmt.Sprintf("<changed n='%d'/>", ops))}}}
-		if _, err := j.Apply(ctx, tgt, nil, plan); err != nil {
+		p := &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "state.db", Stream: editFirstLine(filepath.Join(dir, "state.db"), fmt.Sprintf("<changed n='%d'/>", ops))}}}
+		if _, err := j.Apply(ctx, tgt, nil, p); err != nil {
 			b.Fatal(err)
 		}
 	}

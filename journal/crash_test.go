@@ -20,6 +20,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -73,18 +74,18 @@ func crasher(dir string) error {
 
 // crashPlan changes several files of crashRoot, large enough that a random
 // kill lands in the middle of copying as well as between changes.
-func crashPlan() *Plan {
-	return &Plan{Command: "crash test", Changes: []Change{
-		{Kind: Write, Path: "etc/a.conf", Content: bytes.Repeat([]byte("new a line\n"), 20000)},
-		{Kind: Write, Path: "etc/b.conf", Content: bytes.Repeat([]byte("new b\n"), 50000)},
-		{Kind: Create, Path: "etc/c.conf", Content: []byte("created\n"), Mode: 0o640, UID: -1, GID: -1},
-		{Kind: Remove, Path: "etc/old.conf"},
-		{Kind: RemoveSymlink, Path: "etc/rc3.d/S10net"},
-		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
-		{Kind: Chmod, Path: "etc/secret", Mode: 0o600},
+func crashPlan() *plan.Plan {
+	return &plan.Plan{Command: "crash test", Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/a.conf", Content: bytes.Repeat([]byte("new a line\n"), 20000)},
+		{Kind: plan.Write, Path: "etc/b.conf", Content: bytes.Repeat([]byte("new b\n"), 50000)},
+		{Kind: plan.Create, Path: "etc/c.conf", Content: []byte("created\n"), Mode: 0o640, UID: -1, GID: -1},
+		{Kind: plan.Remove, Path: "etc/old.conf"},
+		{Kind: plan.RemoveSymlink, Path: "etc/rc3.d/S10net"},
+		{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: plan.Chmod, Path: "etc/secret", Mode: 0o600},
 		// Streamed, as statedb patch writes it: produced once, while the
 		// before-image is snapshotted.
-		{Kind: Write, Path: "var/state.db", Stream: func() (io.ReadCloser, error) {
+		{Kind: plan.Write, Path: "var/state.db", Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("<row/>\n"), 100000))), nil
 		}},
 	}}
@@ -247,7 +248,7 @@ func TestInterruptedOpGuards(t *testing.T) {
 	testutil.Must(t, err)
 	defer j.Close()
 
-	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("x\n")}}})
+	_, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/secret", Content: []byte("x\n")}}})
 	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {
 		t.Fatalf("apply while op 1's undo is interrupted: %v", err)
 	}
@@ -279,7 +280,7 @@ func TestInterruptedOtherTarget(t *testing.T) {
 	j, err := Open(a + ".journal")
 	testutil.Must(t, err)
 	defer j.Close()
-	if _, err := j.Apply(context.Background(), tb, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("b\n")}}}); err != nil {
+	if _, err := j.Apply(context.Background(), tb, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/secret", Content: []byte("b\n")}}}); err != nil {
 		t.Fatalf("apply on b while a has an interrupted op: %v", err)
 	}
 	if rec, err := j.Recover(context.Background(), tb, false); err != nil || len(rec) != 0 {
@@ -301,9 +302,9 @@ func TestUndoWhileAnotherInterrupted(t *testing.T) {
 	testutil.Must(t, err)
 	defer j.Close()
 	ctx := context.Background()
-	first, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("one\n")}}})
+	first, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("one\n")}}})
 	testutil.Must(t, err)
-	second, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/centos-release", Content: []byte("two\n")}}})
+	second, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/centos-release", Content: []byte("two\n")}}})
 	testutil.Must(t, err)
 	testutil.Must(t, j.setStatus(second.Op, StatusApplying, "")) // as a crash leaves it
 	if _, err := j.Undo(ctx, tgt, first.Op, true); !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -76,9 +77,9 @@ func sampleJournal(tb testing.TB, dir string) []byte {
 	p := filepath.Join(dir, "sample.db")
 	j, err := Open(p)
 	testutil.Must(tb, err)
-	_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "sample"}, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/a", Content: []byte("new\n")},
-		{Kind: RemoveSymlink, Path: "etc/l"},
+	_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "sample"}, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/a", Content: []byte("new\n")},
+		{Kind: plan.RemoveSymlink, Path: "etc/l"},
 	}})
 	testutil.Must(tb, err)
 	// A rollback journal, not WAL: the file alone is then the whole journal.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -114,22 +115,22 @@ func mustRoot(t *testing.T, dir string) *target.Root {
 	return r
 }
 
-func fullPlan() *Plan {
-	return &Plan{Command: "test everything", Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n"), Why: "downgrade marker"},
-		{Kind: Write, Path: "etc/redhat-release", Content: []byte("CentOS release 7.2\n")},
-		{Kind: Write, Path: "var/xapi/state.db", Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db v='2'/>\n")), nil }},
-		{Kind: Create, Path: "etc/new.conf", Content: []byte("new\n"), Mode: 0o600, UID: -1, GID: 5},
-		{Kind: Remove, Path: "etc/shadow"},
-		{Kind: RemoveNode, Path: "dev/hdisk9"},
-		{Kind: RemoveNode, Path: "dev/rhdisk9"},
-		{Kind: RemoveNode, Path: "dev/fifo"},
-		{Kind: RemoveSymlink, Path: "etc/rc.d/rc3.d/S10network"},
-		{Kind: CreateSymlink, Path: "etc/rc.d/rc3.d/S99local", LinkTarget: "../rc.local"},
-		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
-		{Kind: Chmod, Path: "etc/motd", Mode: 0o600},
-		{Kind: Chown, Path: "var/lib/xcp", UID: 7, GID: 8},
-		{Kind: External, Path: "rpool/ROOT", External: &ExternalRecord{Type: "zfs-snapshot", Name: "rpool/ROOT@xsrescue-1", Rollback: "zfs rollback rpool/ROOT@xsrescue-1"}},
+func fullPlan() *plan.Plan {
+	return &plan.Plan{Command: "test everything", Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n"), Why: "downgrade marker"},
+		{Kind: plan.Write, Path: "etc/redhat-release", Content: []byte("CentOS release 7.2\n")},
+		{Kind: plan.Write, Path: "var/xapi/state.db", Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db v='2'/>\n")), nil }},
+		{Kind: plan.Create, Path: "etc/new.conf", Content: []byte("new\n"), Mode: 0o600, UID: -1, GID: 5},
+		{Kind: plan.Remove, Path: "etc/shadow"},
+		{Kind: plan.RemoveNode, Path: "dev/hdisk9"},
+		{Kind: plan.RemoveNode, Path: "dev/rhdisk9"},
+		{Kind: plan.RemoveNode, Path: "dev/fifo"},
+		{Kind: plan.RemoveSymlink, Path: "etc/rc.d/rc3.d/S10network"},
+		{Kind: plan.CreateSymlink, Path: "etc/rc.d/rc3.d/S99local", LinkTarget: "../rc.local"},
+		{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: plan.Chmod, Path: "etc/motd", Mode: 0o600},
+		{Kind: plan.Chown, Path: "var/lib/xcp", UID: 7, GID: 8},
+		{Kind: plan.External, Path: "rpool/ROOT", External: &plan.ExternalRecord{Type: "zfs-snapshot", Name: "rpool/ROOT@xsrescue-1", Rollback: "zfs rollback rpool/ROOT@xsrescue-1"}},
 	}}
 }
 
@@ -202,9 +203,9 @@ func TestUndoDrift(t *testing.T) {
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
 	testutil.Must(t, err)
 	defer j.Close()
-	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
-		{Kind: Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
+	res, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
+		{Kind: plan.Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
 	}})
 	testutil.Must(t, err)
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))

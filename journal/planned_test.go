@@ -14,6 +14,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -35,16 +36,16 @@ func lockedRoot(t *testing.T, dir string) *target.Target {
 func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		plan   func() *Plan
+		plan   func() *plan.Plan
 		meddle func(dir string) error
 	}{
-		{"content", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"content", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644)
 		}},
-		{"same size, same mtime", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"same size, same mtime", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error {
 			p := filepath.Join(dir, "etc/motd")
 			fi, err := os.Stat(p)
@@ -56,17 +57,17 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 			}
 			return os.Chtimes(p, fi.ModTime(), fi.ModTime())
 		}},
-		{"streamed rewrite", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "var/lib/xcp/state.db",
+		{"streamed rewrite", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "var/lib/xcp/state.db",
 				Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db new/>\n")), nil }}}}
 		}, func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), []byte("<db other/>\n"), 0o600)
 		}},
-		{"mode", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"mode", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error { return os.Chmod(filepath.Join(dir, "etc/motd"), 0o600) }},
-		{"created meanwhile", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Create, Path: "etc/new", Content: []byte("x"), UID: -1, GID: -1}}}
+		{"created meanwhile", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Create, Path: "etc/new", Content: []byte("x"), UID: -1, GID: -1}}}
 		}, func(dir string) error { return os.WriteFile(filepath.Join(dir, "etc/new"), []byte("theirs"), 0o644) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,12 +98,12 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 func TestApplyAsPlanned(t *testing.T) {
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
-	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
-	testutil.Must(t, Render(io.Discard, tgt.Root, plan))
+	p := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+	testutil.Must(t, Render(io.Discard, tgt.Root, p))
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
 	testutil.Must(t, err)
 	defer j.Close()
-	if _, err := j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, plan); err != nil {
+	if _, err := j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, p); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/motd")); string(b) != "planned\n" {
@@ -119,8 +120,8 @@ func TestRenderRefusesChangeSinceRead(t *testing.T) {
 	old, err := tgt.Root.ReadFile("etc/motd")
 	testutil.Must(t, err)
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644))
-	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: append(old, "mine\n"...)}}}
-	err = Render(io.Discard, tgt.Root, plan)
+	p := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: append(old, "mine\n"...)}}}
+	err = Render(io.Discard, tgt.Root, p)
 	if !errors.Is(err, ErrChangedSincePlanned) || xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "/etc/motd changed while the plan was made from it") {
 		t.Fatalf("Render: %v", err)
 	}

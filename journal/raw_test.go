@@ -12,6 +12,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -26,12 +27,12 @@ func rawDisk(t *testing.T) (string, []byte) {
 
 // rawPlan changes the inventory of the test root and two extents of the
 // disk, the later one written first (as a GPT's backup copy).
-func rawPlan(disk string, checked *int) *Plan {
-	return &Plan{Command: "raw test", Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='6.2.0'\n")},
-		{Kind: RawWrite, Path: disk, Content: []byte("BACKUPXXprimary!"), Raw: &RawRecord{
+func rawPlan(disk string, checked *int) *plan.Plan {
+	return &plan.Plan{Command: "raw test", Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='6.2.0'\n")},
+		{Kind: plan.RawWrite, Path: disk, Content: []byte("BACKUPXXprimary!"), Raw: &plan.RawRecord{
 			Device: disk, Size: 65536,
-			Extents: []RawExtent{{Offset: 65536 - 512, Length: 8}, {Offset: 446, Length: 8}},
+			Extents: []plan.RawExtent{{Offset: 65536 - 512, Length: 8}, {Offset: 446, Length: 8}},
 			Diff:    "-partition 1: type=83\n+partition 1: type=83, bootable\n",
 			Check:   func() error { *checked++; return nil },
 		}},
@@ -68,7 +69,7 @@ func TestRawWriteApplyUndo(t *testing.T) {
 	}
 	op, err := j.Op(context.Background(), res.Op)
 	testutil.Must(t, err)
-	if c := op.Changes[1]; c.Kind != RawWrite || c.Before.SHA256 == nil || *c.Before.Type != rawType {
+	if c := op.Changes[1]; c.Kind != plan.RawWrite || c.Before.SHA256 == nil || *c.Before.Type != rawType {
 		t.Fatalf("recorded change: %+v", c)
 	}
 	_, err = j.Undo(context.Background(), tgt, res.Op, false)
@@ -101,7 +102,7 @@ type rawApplied struct {
 	disk    string
 	orig    []byte
 	j       *Journal
-	res     *Result
+	res     *plan.Result
 	checked int
 }
 
@@ -165,18 +166,18 @@ func TestRawWriteRefusesBadRecords(t *testing.T) {
 	tgt, _ := testRoot(t)
 	disk, _ := rawDisk(t)
 	cases := []struct {
-		raw     *RawRecord
+		raw     *plan.RawRecord
 		content string
 		want    string
 	}{
-		{&RawRecord{Device: "disk.img", Size: 65536, Extents: []RawExtent{{0, 4}}}, "abcd", "not an absolute path"},
-		{&RawRecord{Device: disk, Size: 65536, Extents: []RawExtent{{65534, 4}}}, "abcd", "outside the 65536-byte device"},
-		{&RawRecord{Device: disk, Size: 65536, Extents: []RawExtent{{0, 4}}}, "abc", "3 new bytes for 4 bytes"},
-		{&RawRecord{Device: disk, Size: 1 << 20, Extents: []RawExtent{{0, 4}}}, "abcd", "not the same disk"},
-		{&RawRecord{Device: disk, Size: 65536}, "", "without a device and extents"},
+		{&plan.RawRecord{Device: "disk.img", Size: 65536, Extents: []plan.RawExtent{{Offset: 0, Length: 4}}}, "abcd", "not an absolute path"},
+		{&plan.RawRecord{Device: disk, Size: 65536, Extents: []plan.RawExtent{{Offset: 65534, Length: 4}}}, "abcd", "outside the 65536-byte device"},
+		{&plan.RawRecord{Device: disk, Size: 65536, Extents: []plan.RawExtent{{Offset: 0, Length: 4}}}, "abc", "3 new bytes for 4 bytes"},
+		{&plan.RawRecord{Device: disk, Size: 1 << 20, Extents: []plan.RawExtent{{Offset: 0, Length: 4}}}, "abcd", "not the same disk"},
+		{&plan.RawRecord{Device: disk, Size: 65536}, "", "without a device and extents"},
 	}
 	for _, c := range cases {
-		_, err := prepare(tgt.Root, &Plan{Changes: []Change{{Kind: RawWrite, Path: disk, Content: []byte(c.content), Raw: c.raw}}})
+		_, err := prepare(tgt.Root, &plan.Plan{Changes: []plan.Change{{Kind: plan.RawWrite, Path: disk, Content: []byte(c.content), Raw: c.raw}}})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.raw, err, c.want)
 		}

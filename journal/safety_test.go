@@ -21,6 +21,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -35,14 +36,14 @@ func TestJournalFullFilesystem(t *testing.T) {
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
 	before := snapshotTree(t, dir)
 	j, jdir := journalOnTmpfs(t, "3m")
-	plan := &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
-		{Kind: Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
+	p := &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
+		{Kind: plan.Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
 	}}
 	// Under 1 MiB free: refused before anything is recorded.
 	filler := filepath.Join(jdir, "filler")
 	testutil.Must(t, os.WriteFile(filler, make([]byte, 2<<20+512<<10), 0o600))
-	if _, err := j.Apply(context.Background(), tgt, nil, plan); err == nil || !strings.Contains(err.Error(), "cannot record it") {
+	if _, err := j.Apply(context.Background(), tgt, nil, p); err == nil || !strings.Contains(err.Error(), "cannot record it") {
 		t.Fatalf("apply with a nearly full journal: %v", err)
 	}
 	if ops, _ := j.List(context.Background()); len(ops) != 0 {
@@ -50,7 +51,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 	}
 	testutil.Must(t, os.Remove(filler))
 	// Room to start, not for the 4 MiB before-image: rolled back.
-	_, err := j.Apply(context.Background(), tgt, nil, plan)
+	_, err := j.Apply(context.Background(), tgt, nil, p)
 	if err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("apply with a full journal: %v", err)
 	}
@@ -75,8 +76,8 @@ func TestUndoJournalFull(t *testing.T) {
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, dir := testRoot(t)
 	j, jdir := journalOnTmpfs(t, "4m")
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/motd", Content: []byte("changed\n")},
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/motd", Content: []byte("changed\n")},
 	}})
 	testutil.Must(t, err)
 	after := snapshotTree(t, dir)
@@ -119,8 +120,8 @@ func TestTargetFullWhileStaging(t *testing.T) {
 	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
 	testutil.Must(t, err)
 	defer j.Close()
-	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "var/lib/xcp/state.db", Stream: func() (io.ReadCloser, error) {
+	_, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "var/lib/xcp/state.db", Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(io.LimitReader(zeroReader{}, 4<<20)), nil
 		}},
 	}})
@@ -222,20 +223,20 @@ func TestApplyEscape(t *testing.T) {
 	j, err := Open(filepath.Join(base, "j.db"))
 	testutil.Must(t, err)
 	defer j.Close()
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
-		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
-		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
-		{Kind: Remove, Path: "../../../outside/other"},
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: plan.Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: plan.Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: plan.Remove, Path: "../../../outside/other"},
 	}})
 	if err == nil {
 		t.Fatalf("removing a missing file should fail the plan: %+v", res)
 	}
-	res, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
-		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
-		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
-		{Kind: Chmod, Path: "etc/rel", Mode: 0o600},
+	res, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: plan.Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: plan.Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: plan.Chmod, Path: "etc/rel", Mode: 0o600},
 	}})
 	testutil.Must(t, err)
 	if b, _ := os.ReadFile(sentinel); string(b) != "OUTSIDE" {
@@ -289,15 +290,15 @@ func TestRender(t *testing.T) {
 			t.Errorf("render lacks %q:\n%s", want, out)
 		}
 	}
-	for _, bad := range []*Plan{
-		{Changes: []Change{{Kind: Write, Path: "etc/missing", Content: []byte("x")}}},
-		{Changes: []Change{{Kind: Create, Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: RemoveNode, Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls/inner"}}},
-		{Changes: []Change{{Kind: Write, Path: "etc/motd"}, {Kind: Chmod, Path: "etc/motd", Mode: 0o600}}},
-		{Changes: []Change{{Kind: External}}},
-		{Changes: []Change{{Kind: "frobnicate", Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: Remove, Path: "/"}}},
+	for _, bad := range []*plan.Plan{
+		{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/missing", Content: []byte("x")}}},
+		{Changes: []plan.Change{{Kind: plan.Create, Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.RemoveNode, Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls/inner"}}},
+		{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd"}, {Kind: plan.Chmod, Path: "etc/motd", Mode: 0o600}}},
+		{Changes: []plan.Change{{Kind: plan.External}}},
+		{Changes: []plan.Change{{Kind: "frobnicate", Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.Remove, Path: "/"}}},
 	} {
 		if err := Render(io.Discard, tgt.Root, bad); err == nil {
 			t.Errorf("Render(%+v): no error", bad.Changes)
@@ -359,7 +360,7 @@ func TestLargeStream(t *testing.T) {
 	content := []byte(hex.EncodeToString(raw))
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "state.db"), content, 0o600))
 	tgt, j := openRootJournal(t, dir)
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "state.db",
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "state.db",
 		Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(io.MultiReader(strings.NewReader("<changed/>"), bytes.NewReader(content[10:]))), nil
 		}}}})
@@ -387,13 +388,13 @@ func TestBlobDedup(t *testing.T) {
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "b"), content, 0o644))
 	tgt, j := openRootJournal(t, dir)
 	ctx := context.Background()
-	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("1")}, {Kind: Write, Path: "b", Content: []byte("2")}}})
+	res, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "a", Content: []byte("1")}, {Kind: plan.Write, Path: "b", Content: []byte("2")}}})
 	testutil.Must(t, err)
 	_, stored1, err := j.Size(ctx)
 	testutil.Must(t, err)
 	_, err = j.Undo(ctx, tgt, res.Op, false)
 	testutil.Must(t, err)
-	_, err = j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("3")}}})
+	_, err = j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "a", Content: []byte("3")}}})
 	testutil.Must(t, err)
 	_, stored2, err := j.Size(ctx)
 	testutil.Must(t, err)

@@ -17,8 +17,8 @@ import (
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -505,7 +505,7 @@ func TestPlanPurge(t *testing.T) {
 		}
 		var out []string
 		for _, c := range p.OutChanges("out") {
-			if c.Kind != journal.Create {
+			if c.Kind != plan.Create {
 				t.Errorf("%s: %s", c.Path, c.Kind)
 			}
 			out = append(out, c.Path)

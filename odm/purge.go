@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // Files a purge writes into its --out directory. odmadd tries "<arg>.add"
@@ -116,7 +116,7 @@ func (p *Purge) Empty() bool { return len(p.Majors) == 0 }
 
 // OutChanges creates the four output files in dir (relative to the root the
 // plan is applied to).
-func (p *Purge) OutChanges(dir string) []journal.Change {
+func (p *Purge) OutChanges(dir string) []plan.Change {
 	content := map[string][]byte{FileAfter: p.After, FileBefore: p.Before, FilePurge: p.Script, FileUndo: p.Undo}
 	why := map[string]string{
 		FileAfter:  "CuDvDr without the devno objects of the ghost majors (odmadd input)",
@@ -124,13 +124,13 @@ func (p *Purge) OutChanges(dir string) []journal.Change {
 		FilePurge:  "AIX-side purge: backup, odmdelete -q, rm, savebase, verify",
 		FileUndo:   "AIX-side undo: odmadd, mknod, savebase",
 	}
-	var out []journal.Change
+	var out []plan.Change
 	for _, name := range OutFiles {
 		mode := fs.FileMode(0o644)
 		if path.Ext(name) == ".ksh" {
 			mode = 0o755
 		}
-		out = append(out, journal.Change{Kind: journal.Create, Path: path.Join(dir, name), Content: content[name],
+		out = append(out, plan.Change{Kind: plan.Create, Path: path.Join(dir, name), Content: content[name],
 			Mode: mode, UID: -1, GID: -1, Why: why[name]})
 	}
 	return out
@@ -139,13 +139,13 @@ func (p *Purge) OutChanges(dir string) []journal.Change {
 // NodeChanges removes the ghost /dev entries (paths relative to the root
 // that holds dev/). The journal records type, major, minor, mode and owner,
 // so `xsrescue journal undo` recreates them.
-func (p *Purge) NodeChanges() []journal.Change {
-	var out []journal.Change
+func (p *Purge) NodeChanges() []plan.Change {
+	var out []plan.Change
 	for _, n := range p.Nodes {
-		c := journal.Change{Kind: journal.RemoveNode, Path: n.Path,
+		c := plan.Change{Kind: plan.RemoveNode, Path: n.Path,
 			Why: fmt.Sprintf("ghost major %d: %s special file, minor %d", n.Major, n.Type, n.Minor)}
 		if n.Type == Symlink {
-			c.Kind = journal.RemoveSymlink
+			c.Kind = plan.RemoveSymlink
 			c.Why = fmt.Sprintf("ghost major %d: symlink to %s", n.Major, n.Target)
 		}
 		out = append(out, c)

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -27,13 +27,13 @@ const AsideSuffix = ".xsrescue-aside"
 // RootPatch is the whole change for one database inside a root: the
 // rewritten file, its .generation, and the competitors set aside.
 type RootPatch struct {
-	Path        string        `json:"path"`
-	Compressed  bool          `json:"compressed"`
-	Source      *Summary      `json:"-"`
-	Patch       *Patch        `json:"patch"`
-	Competitors []SideFile    `json:"competitors"` // files xapi would load instead of the patched one
-	SetAside    bool          `json:"set_aside"`
-	Plan        *journal.Plan `json:"-"`
+	Path        string     `json:"path"`
+	Compressed  bool       `json:"compressed"`
+	Source      *Summary   `json:"-"`
+	Patch       *Patch     `json:"patch"`
+	Competitors []SideFile `json:"competitors"` // files xapi would load instead of the patched one
+	SetAside    bool       `json:"set_aside"`
+	Plan        *plan.Plan `json:"-"`
 }
 
 // ScanFile summarises the database at path inside root.
@@ -80,37 +80,37 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 	if loc != nil {
 		rp.Competitors = append(rp.Competitors, loc.Competitors(path, max(p.Generation, o.Generation))...)
 	}
-	plan := &journal.Plan{Command: "statedb patch"}
+	pl := &plan.Plan{Command: "statedb patch"}
 	if !p.Empty() {
 		why := fmt.Sprintf("schema 5.%d -> 5.%d", p.FromSchema, p.ToSchema)
 		if n := len(p.DropTables) + len(p.DropColumns); n > 0 {
 			why += fmt.Sprintf(", %d table(s)/column(s) dropped", n)
 		}
-		plan.Changes = append(plan.Changes, journal.Change{
-			Kind: journal.Write, Path: path, Why: why,
+		pl.Changes = append(pl.Changes, plan.Change{
+			Kind: plan.Write, Path: path, Why: why,
 			Stream: p.Stream(func() (io.ReadCloser, error) { return root.Open(path) }, src.Compressed),
 		})
 	}
 	gen := []byte(strconv.FormatInt(p.Generation, 10))
 	switch {
 	case !hadGen:
-		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
+		pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
 			Why: "xapi compares .generation files to choose the database (no trailing newline)"})
 	case o.Generation < p.Generation || !bytes.Equal(oldGen, gen) && o.Generation == p.Generation:
 		// Never lowered: a lower .generation could hand the load to a competitor.
-		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: path + GenSuffix, Content: gen,
+		pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Write, Path: path + GenSuffix, Content: gen,
 			Why: "match generation_count, no trailing newline"})
 	}
 	if setAside {
 		for _, c := range rp.Competitors {
-			plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path, NewPath: c.Path + AsideSuffix,
+			pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Rename, Path: c.Path, NewPath: c.Path + AsideSuffix,
 				Why: fmt.Sprintf("%s would be loaded instead of the patched /%s", c.Role, path)})
 			if _, err := root.Stat(c.Path + GenSuffix); err == nil {
-				plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path + GenSuffix, NewPath: c.Path + GenSuffix + AsideSuffix})
+				pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Rename, Path: c.Path + GenSuffix, NewPath: c.Path + GenSuffix + AsideSuffix})
 			}
 		}
 	}
-	rp.Plan = plan
+	rp.Plan = pl
 	return rp, nil
 }
 

@@ -11,17 +11,17 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // applyChanges writes a plan's Write changes straight into the directory:
 // enough to check what the plan says, without the journal (tested in cmd).
-func applyChanges(t *testing.T, r *target.Root, plan *journal.Plan) {
+func applyChanges(t *testing.T, r *target.Root, p *plan.Plan) {
 	t.Helper()
-	for _, c := range plan.Changes {
-		if c.Kind != journal.Write {
+	for _, c := range p.Changes {
+		if c.Kind != plan.Write {
 			t.Fatalf("unexpected change kind %s", c.Kind)
 		}
 		if err := os.WriteFile(filepath.Join(r.Dir(), c.Path), c.Content, 0o644); err != nil {
@@ -30,7 +30,7 @@ func applyChanges(t *testing.T, r *target.Root, plan *journal.Plan) {
 	}
 }
 
-func planPaths(p *journal.Plan) []string {
+func planPaths(p *plan.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		out = append(out, c.Path)

@@ -21,6 +21,7 @@ import (
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -314,11 +315,11 @@ func (d *demo) simulateXapi(img string) error {
 		return err
 	}
 	defer j.Close()
-	plan := &journal.Plan{Command: "demo: xapi 5.0 writes a fresh database (simulated)", Changes: []journal.Change{{
-		Kind: journal.Create, Path: "var/xapi/state.db.fresh", Content: fresh, Mode: 0o600, UID: 0, GID: 0,
+	p := &plan.Plan{Command: "demo: xapi 5.0 writes a fresh database (simulated)", Changes: []plan.Change{{
+		Kind: plan.Create, Path: "var/xapi/state.db.fresh", Content: fresh, Mode: 0o600, UID: 0, GID: 0,
 		Why: "the database xapi 5.0 creates when it starts without one",
 	}}}
-	res, err := j.Apply(d.ctx, tgt, []string{"xsrescue", "demo"}, plan)
+	res, err := j.Apply(d.ctx, tgt, []string{"xsrescue", "demo"}, p)
 	if err != nil {
 		return err
 	}

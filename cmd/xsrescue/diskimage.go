@@ -15,9 +15,9 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -86,11 +86,11 @@ func init() {
 // SavePartitionDoc is the --json document of disk save-partition.
 type SavePartitionDoc struct {
 	*partimage.Sidecar
-	DryRun      bool            `json:"dry_run"`
-	Image       string          `json:"image"`
-	SidecarPath string          `json:"sidecar"`
-	Verified    bool            `json:"verified"`
-	Op          *journal.Result `json:"op"`
+	DryRun      bool         `json:"dry_run"`
+	Image       string       `json:"image"`
+	SidecarPath string       `json:"sidecar"`
+	Verified    bool         `json:"verified"`
+	Op          *plan.Result `json:"op"`
 }
 
 // RestorePartitionDoc is the --json document of disk restore-partition.
@@ -103,7 +103,7 @@ type RestorePartitionDoc struct {
 	// Overlaps is what a --force restore overwrites besides the partition
 	// (other partitions, table sectors); [] when nothing.
 	Overlaps []partition.Extent `json:"overlaps"`
-	Op       *journal.Result    `json:"op"`
+	Op       *plan.Result       `json:"op"`
 }
 
 func runSavePartition(ctx context.Context, cmd *cli.Command) error {
@@ -165,7 +165,7 @@ func runSavePartition(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	rec := &journal.ExternalRecord{Type: "partition-image", Name: absPath(image), SHA256: sc.SHA256,
+	rec := &plan.ExternalRecord{Type: "partition-image", Name: absPath(image), SHA256: sc.SHA256,
 		// A save changed nothing on the disk: rolling it back is removing
 		// the image (restoring it would write the partition).
 		Rollback: "rm -- " + quoteShell(absPath(image)) + " " + quoteShell(absPath(partimage.SidecarPath(image)))}
@@ -227,20 +227,20 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 		}
 		o.Logf("xsrescue: --force: %v", err)
 	}
-	plan, err := partimage.Plan(ctx, f, p.Start, p.Size, image)
+	pl, err := partimage.Plan(ctx, f, p.Start, p.Size, image)
 	if err != nil {
 		return err
 	}
-	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: plan, Overlaps: overlaps}
+	doc := RestorePartitionDoc{Disk: diskPath, Partition: p.Number, Image: image, DryRun: dry, RestoreResult: pl, Overlaps: overlaps}
 	summary := fmt.Sprintf("restore partition %d (%s) of %s from %s: %d of %d MiB blocks differ (%s to write)",
-		p.Number, dash(p.Role), diskPath, image, plan.ChangedBlocks, plan.Blocks, humanSize(plan.BytesToWrite))
-	if dry || plan.ChangedBlocks == 0 {
+		p.Number, dash(p.Role), diskPath, image, pl.ChangedBlocks, pl.Blocks, humanSize(pl.BytesToWrite))
+	if dry || pl.ChangedBlocks == 0 {
 		return o.Emit(doc, func(w io.Writer) error {
 			fmt.Fprintln(w, summary)
-			if plan.ChangedBlocks == 0 {
+			if pl.ChangedBlocks == 0 {
 				fmt.Fprintln(w, "the partition already holds the snapshot: nothing to do")
 			} else {
-				fmt.Fprintf(w, "dry run: nothing written (a restore keeps the %d block(s) it overwrites in an undo file next to the journal first)\n", plan.ChangedBlocks)
+				fmt.Fprintf(w, "dry run: nothing written (a restore keeps the %d block(s) it overwrites in an undo file next to the journal first)\n", pl.ChangedBlocks)
 			}
 			return nil
 		})
@@ -248,7 +248,7 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	keep := undoPath(filepath.Dir(journalPath(cmd, image)), diskPath, p.Number)
 	if !cmd.Bool("yes") {
 		o.Logf("%s", summary)
-		o.Logf("the %d block(s) overwritten are kept first in %s (restore it to undo)", plan.ChangedBlocks, keep)
+		o.Logf("the %d block(s) overwritten are kept first in %s (restore it to undo)", pl.ChangedBlocks, keep)
 		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Overwrite partition %d of %s?", p.Number, diskPath)); err != nil {
 			return err
 		}
@@ -267,14 +267,14 @@ func runRestorePartition(ctx context.Context, cmd *cli.Command) error {
 	defer w.Close()
 	var bar func(int64)
 	finish := progress(o, "restoring partition", p.Size, &bar)
-	res, err := partimage.Restore(ctx, w, dst, image, plan, keep, bar)
+	res, err := partimage.Restore(ctx, w, dst, image, pl, keep, bar)
 	finish()
 	if err != nil {
 		return err
 	}
 	doc.RestoreResult = res
 	rollback := fmt.Sprintf("xsrescue disk restore-partition %s --partition %d --from %s", absPath(diskPath), p.Number, absPath(keep))
-	rec := &journal.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(diskPath), p.Number), SHA256: res.Sidecar.SHA256,
+	rec := &plan.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(diskPath), p.Number), SHA256: res.Sidecar.SHA256,
 		Rollback: rollback}
 	doc.Op, err = recordExternal(ctx, cmd, d, p, image, "disk restore-partition", rec,
 		fmt.Sprintf("partition %d of %s restored from %s", p.Number, diskPath, image))
@@ -363,7 +363,7 @@ func checkOverlaps(cmd *cli.Command, d *partition.Disk, p *partition.Partition) 
 
 // recordExternal records an action done outside any root in the journal:
 // --journal, or xsrescue-journal.db beside the image.
-func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p *partition.Partition, image, command string, rec *journal.ExternalRecord, why string) (*journal.Result, error) {
+func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p *partition.Partition, image, command string, rec *plan.ExternalRecord, why string) (*plan.Result, error) {
 	path := journalPath(cmd, image)
 	root, err := target.OpenRoot(filepath.Dir(absPath(image)))
 	if err != nil {
@@ -380,8 +380,8 @@ func recordExternal(ctx context.Context, cmd *cli.Command, d *partition.Disk, p 
 	}
 	defer j.Close()
 	tgt := &target.Target{Root: root, Identity: identity, Disk: d.Path, Partition: p.Number}
-	plan := &journal.Plan{Command: command, Changes: []journal.Change{{Kind: journal.External, External: rec, Why: why}}}
-	return j.Apply(ctx, tgt, append([]string{"xsrescue"}, os.Args[1:]...), plan)
+	pl := &plan.Plan{Command: command, Changes: []plan.Change{{Kind: plan.External, External: rec, Why: why}}}
+	return j.Apply(ctx, tgt, append([]string{"xsrescue"}, os.Args[1:]...), pl)
 }
 
 // undoPath names a new undo file in dir: DISK-pN-before-restore-TIME.img,

@@ -13,6 +13,7 @@ import (
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // scribble overwrites len bytes of the backup partition (partition 2 of a
@@ -49,13 +50,13 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatal("save-partition wrote to the disk")
 		}
 		var doc struct {
-			Partition   int             `json:"partition"`
-			Size        int64           `json:"size"`
-			SHA256      string          `json:"sha256"`
-			Compression string          `json:"compression"`
-			Verified    bool            `json:"verified"`
-			Sidecar     string          `json:"sidecar"`
-			Op          *journal.Result `json:"op"`
+			Partition   int          `json:"partition"`
+			Size        int64        `json:"size"`
+			SHA256      string       `json:"sha256"`
+			Compression string       `json:"compression"`
+			Verified    bool         `json:"verified"`
+			Sidecar     string       `json:"sidecar"`
+			Op          *plan.Result `json:"op"`
 		}
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v\n%s", err, out)

@@ -14,6 +14,7 @@ import (
 	"github.com/xsrescue/xsrescue/guestfix"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -123,27 +124,27 @@ type GuestFixDoc struct {
 	Changes      []GuestChange      `json:"changes"`
 	DomainConfig *GuestDomainFix    `json:"domain_config"`
 	Manual       []guestfix.Finding `json:"manual"`
-	Op           *journal.Result    `json:"op"`  // the last op applied to the guest
-	Ops          []*journal.Result  `json:"ops"` // every op applied to the guest, in order
+	Op           *plan.Result       `json:"op"`  // the last op applied to the guest
+	Ops          []*plan.Result     `json:"ops"` // every op applied to the guest, in order
 	Error        *guestError        `json:"error,omitempty"`
 }
 
 // GuestDomainFix is the domain config part of `guest fix`.
 type GuestDomainFix struct {
-	Path    string          `json:"path"`
-	Changes []GuestChange   `json:"changes"`
-	Op      *journal.Result `json:"op"`
+	Path    string        `json:"path"`
+	Changes []GuestChange `json:"changes"`
+	Op      *plan.Result  `json:"op"`
 }
 
 // GuestChange is one planned change.
 type GuestChange struct {
-	Kind    journal.Kind `json:"kind"`
-	Path    string       `json:"path"`
-	NewPath string       `json:"new_path,omitempty"`
-	Why     string       `json:"why"`
+	Kind    plan.Kind `json:"kind"`
+	Path    string    `json:"path"`
+	NewPath string    `json:"new_path,omitempty"`
+	Why     string    `json:"why"`
 }
 
-func guestChanges(p *journal.Plan) []GuestChange {
+func guestChanges(p *plan.Plan) []GuestChange {
 	out := []GuestChange{}
 	for _, c := range p.Changes {
 		out = append(out, GuestChange{Kind: c.Kind, Path: c.Path, NewPath: c.NewPath, Why: c.Why})
@@ -271,7 +272,7 @@ func runGuestFix(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer tgt.Close()
-	doc := &GuestFixDoc{Root: tgt.Root.Dir(), DryRun: dryRun, Changes: []GuestChange{}, Ops: []*journal.Result{}}
+	doc := &GuestFixDoc{Root: tgt.Root.Dir(), DryRun: dryRun, Changes: []GuestChange{}, Ops: []*plan.Result{}}
 	// A journal op changes each path once; a fix that needs two steps on
 	// one path (lib/tls.disabled) says so, and is planned again after the
 	// first op.
@@ -356,8 +357,8 @@ func stillBroken(fix *guestfix.Fix) []string {
 // one journal lists both ops and nothing is written next to the host's
 // domain configs. The guest's default journal is made (and a --disk guest
 // mounted read-write for it) only once this op is confirmed.
-func applyDomainFix(ctx context.Context, cmd *cli.Command, guest, dt *target.Target, path string, plan *journal.Plan) (*journal.Result, error) {
-	if plan.Empty() {
+func applyDomainFix(ctx context.Context, cmd *cli.Command, guest, dt *target.Target, path string, p *plan.Plan) (*plan.Result, error) {
+	if p.Empty() {
 		return nil, nil
 	}
 	var confirmed func(context.Context) error
@@ -381,5 +382,5 @@ func applyDomainFix(ctx context.Context, cmd *cli.Command, guest, dt *target.Tar
 		}
 	}
 	output(cmd).Logf("domain config %s (host side, a second op; undo it with --root %s):", path, filepath.Dir(path))
-	return applyPlanWith(ctx, cmd, dt, plan, confirmed)
+	return applyPlanWith(ctx, cmd, dt, p, confirmed)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -440,10 +441,10 @@ func undoNeedsTarget(ctx context.Context, cmd *cli.Command, id int64) error {
 // recoverDoc is what journal recover reports: the ops rolled back and the
 // staging files removed (paths relative to the root).
 type recoverDoc struct {
-	Interrupted  []journal.OpInfo  `json:"interrupted"`   // found (what a dry run would recover)
-	StagingFiles []string          `json:"staging_files"` // found, no op accounting for them
-	Recovered    []*journal.Result `json:"recovered"`
-	RemovedTemps []string          `json:"removed_temps"`
+	Interrupted  []journal.OpInfo `json:"interrupted"`   // found (what a dry run would recover)
+	StagingFiles []string         `json:"staging_files"` // found, no op accounting for them
+	Recovered    []*plan.Result   `json:"recovered"`
+	RemovedTemps []string         `json:"removed_temps"`
 }
 
 func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
@@ -466,7 +467,7 @@ func runJournalRecover(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	o := output(cmd)
-	doc := recoverDoc{Interrupted: []journal.OpInfo{}, StagingFiles: []string{}, Recovered: []*journal.Result{}, RemovedTemps: []string{}}
+	doc := recoverDoc{Interrupted: []journal.OpInfo{}, StagingFiles: []string{}, Recovered: []*plan.Result{}, RemovedTemps: []string{}}
 	if tgt == nil {
 		// --journal alone and nothing interrupted: no target to look into.
 		return o.Emit(doc, func(w io.Writer) error {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -50,7 +50,7 @@ func init() {
 					return err
 				}
 				defer tgt.Close()
-				plan := &journal.Plan{Command: "test write"}
+				p := &plan.Plan{Command: "test write"}
 				old, err := tgt.Root.ReadFile(a[0])
 				content := []byte(cmd.String("content"))
 				if line := cmd.String("append"); line != "" {
@@ -60,9 +60,9 @@ func init() {
 					content = append(old, line+"\n"...)
 				}
 				if err != nil || string(old) != string(content) {
-					plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: content, Why: "test"})
+					p.Changes = append(p.Changes, plan.Change{Kind: plan.Write, Path: a[0], Content: content, Why: "test"})
 				}
-				res, err := applyPlan(ctx, cmd, tgt, plan)
+				res, err := applyPlan(ctx, cmd, tgt, p)
 				if err != nil {
 					return err
 				}
@@ -72,7 +72,7 @@ func init() {
 						return err
 					}
 					defer t2.Close()
-					if _, err := applyPlan(ctx, cmd, t2, plan); err != nil {
+					if _, err := applyPlan(ctx, cmd, t2, p); err != nil {
 						return err
 					}
 				}
@@ -290,7 +290,7 @@ func TestJournalCLIDisk(t *testing.T) {
 	}
 	code, out, errOut = runCLI("zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
 	var doc struct {
-		Op journal.Result `json:"op"`
+		Op plan.Result `json:"op"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -395,7 +395,7 @@ func TestJournalCLIRecover(t *testing.T) {
 	}
 	code, out, errOut := runCLI("journal", "recover", "--journal", jpath, "--yes", "--json")
 	var doc struct {
-		Recovered []journal.Result `json:"recovered"`
+		Recovered []plan.Result `json:"recovered"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Recovered) != 1 || doc.Recovered[0].Status != "rolled-back" {
 		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -431,7 +431,7 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 	dir := journalTestRoot(t)
 	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
 	var doc struct {
-		Op journal.Result `json:"op"`
+		Op plan.Result `json:"op"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -485,8 +485,8 @@ func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 	}
 	code, out, errOut = runCLI("journal", "recover", "--root", dir, "--yes", "--json")
 	var doc struct {
-		Recovered    []journal.Result `json:"recovered"`
-		RemovedTemps []string         `json:"removed_temps"`
+		Recovered    []plan.Result `json:"recovered"`
+		RemovedTemps []string      `json:"removed_temps"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Recovered == nil || len(doc.Recovered) != 0 || !slices.Equal(doc.RemovedTemps, []string{stale}) {
 		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)

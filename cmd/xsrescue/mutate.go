@@ -17,6 +17,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -32,16 +33,16 @@ import (
 // the op id, the journal path and each change with its hashes. In --json
 // mode it prints nothing and the caller embeds the result as "op" in its
 // own document. It returns nil, nil for a dry run or an empty plan.
-func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
-	return applyPlanWith(ctx, cmd, tgt, plan, nil)
+func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, p *plan.Plan) (*plan.Result, error) {
+	return applyPlanWith(ctx, cmd, tgt, p, nil)
 }
 
 // applyPlanWith is applyPlan with confirmed, run once the plan is confirmed
 // and the target writable, before the journal applies it: for a write
 // outside the target that must not happen on a refusal (the ZFS safety
 // snapshot of a zone edit). An error from it stops the command.
-func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
-	res, err := applyOnePlan(ctx, cmd, tgt, plan, confirmed)
+func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, p *plan.Plan, confirmed func(context.Context) error) (*plan.Result, error) {
+	res, err := applyOnePlan(ctx, cmd, tgt, p, confirmed)
 	// Some commands apply two or three ops (guest fix and its domain
 	// config, odm purge with --out, zone restore-etc): a failure of a later
 	// one must not read as if nothing had changed.
@@ -49,7 +50,7 @@ func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 	if root.Metadata == nil {
 		root.Metadata = map[string]any{}
 	}
-	done, _ := root.Metadata["applied"].([]*journal.Result)
+	done, _ := root.Metadata["applied"].([]*plan.Result)
 	if err != nil && len(done) > 0 {
 		var undo []string
 		for i := len(done) - 1; i >= 0; i-- {
@@ -63,12 +64,12 @@ func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 	return res, err
 }
 
-func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
+func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, p *plan.Plan, confirmed func(context.Context) error) (*plan.Result, error) {
 	o := output(cmd)
 	if err := checkNoInterrupted(ctx, cmd, tgt); err != nil {
 		return nil, err
 	}
-	if plan.Empty() {
+	if p.Empty() {
 		if !o.JSON {
 			fmt.Fprintln(o.Stdout(), "Nothing to change: already as requested.")
 		}
@@ -78,11 +79,11 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 	if o.JSON {
 		diff = io.Discard // still rendered: a plan that cannot apply fails here
 	}
-	if err := journal.Render(diff, tgt.Root, plan); err != nil {
+	if err := journal.Render(diff, tgt.Root, p); err != nil {
 		return nil, err
 	}
 	if cmd.Bool("dry-run") {
-		o.Logf("dry run: nothing was changed (%d change(s) planned on %s)", len(plan.Changes), tgt.Name())
+		o.Logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes), tgt.Name())
 		return nil, nil
 	}
 	if !tgt.Locked() {
@@ -91,7 +92,7 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		return nil, fmt.Errorf("internal error: %s was not opened for a change (no lock); nothing was changed", tgt.Name())
 	}
 	if !cmd.Bool("yes") {
-		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
+		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(p.Changes), tgt.Name())); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +117,7 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		return nil, err
 	}
 	defer j.Close()
-	res, err := j.Apply(ctx, tgt, recordedArgv(cmd), plan)
+	res, err := j.Apply(ctx, tgt, recordedArgv(cmd), p)
 	if err != nil {
 		if errors.Is(err, journal.ErrChangedSincePlanned) && tgt.NeedsRecovery {
 			err = fmt.Errorf("%w (the read-write mount replayed the partition's filesystem journal; the next run plans from the replayed filesystem)", err)
@@ -212,7 +213,7 @@ func journalShown(tgt *target.Target, jpath string) string {
 	return fmt.Sprintf("/%s on %s", rel, tgt.Name())
 }
 
-func printOpResult(w io.Writer, tgt *target.Target, res *journal.Result, what string) {
+func printOpResult(w io.Writer, tgt *target.Target, res *plan.Result, what string) {
 	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, journalShown(tgt, res.Journal))
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "  %s\n", c.Description)
@@ -229,7 +230,7 @@ func hashOrDash(s string) string {
 	return s
 }
 
-func undoLine(cmd *cli.Command, tgt *target.Target, res *journal.Result) string {
+func undoLine(cmd *cli.Command, tgt *target.Target, res *plan.Result) string {
 	line := fmt.Sprintf("xsrescue journal undo %d", res.Op)
 	switch {
 	case tgt.Disk != "":

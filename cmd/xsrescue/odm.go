@@ -18,8 +18,8 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -344,7 +344,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 	}
 	o := output(cmd)
 	files := []string{}
-	results := []*journal.Result{}
+	results := []*plan.Result{}
 	if done {
 		for _, name := range odm.OutFiles {
 			files = append(files, filepath.Join(outDir, name))
@@ -357,7 +357,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 		// files first (on their own root), then the nodes.
 		type step struct {
 			root string
-			plan *journal.Plan
+			plan *plan.Plan
 		}
 		var steps []step
 		if missing && !cmd.Bool("dry-run") {
@@ -387,14 +387,14 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 				}
 			}
 			o.Logf("dry run: --out %s does not exist yet; a run creates it (its parent exists)", outDir)
-			steps = []step{{rootDir, &journal.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}}}
+			steps = []step{{rootDir, &plan.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}}}
 		case inside:
 			changes := append(p.OutChanges(filepath.ToSlash(rel)), p.NodeChanges()...)
-			steps = []step{{rootDir, &journal.Plan{Command: "odm purge", Changes: changes}}}
+			steps = []step{{rootDir, &plan.Plan{Command: "odm purge", Changes: changes}}}
 		default:
 			steps = []step{
-				{outDir, &journal.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}},
-				{rootDir, &journal.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}},
+				{outDir, &plan.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}},
+				{rootDir, &plan.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}},
 			}
 			if !cmd.IsSet("journal") {
 				// Both ops in the journal of the AIX root, not in --out.

@@ -20,6 +20,7 @@ import (
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/statedb"
 	"github.com/xsrescue/xsrescue/target"
@@ -549,19 +550,19 @@ func statedbPatchCommand() *cli.Command {
 
 // statedbPatchDoc is the JSON document of `statedb patch` (docs/json.md).
 type statedbPatchDoc struct {
-	Path           string                 `json:"path"`
-	Root           string                 `json:"root"`
-	Compressed     bool                   `json:"compressed"`
-	ManifestBefore map[string]string      `json:"manifest_before"`
-	ManifestAfter  map[string]string      `json:"manifest_after"`
-	Patch          *statedb.Patch         `json:"patch"`
-	Competitors    []statedb.SideFile     `json:"competitors"`
-	SetAside       bool                   `json:"set_aside"`
-	DryRun         bool                   `json:"dry_run"`
-	Op             *journal.Result        `json:"op"`
-	Output         *patchOutput           `json:"output"`
-	Plan           []journal.ChangeResult `json:"plan"`
-	Check          *patchCheck            `json:"check"`
+	Path           string              `json:"path"`
+	Root           string              `json:"root"`
+	Compressed     bool                `json:"compressed"`
+	ManifestBefore map[string]string   `json:"manifest_before"`
+	ManifestAfter  map[string]string   `json:"manifest_after"`
+	Patch          *statedb.Patch      `json:"patch"`
+	Competitors    []statedb.SideFile  `json:"competitors"`
+	SetAside       bool                `json:"set_aside"`
+	DryRun         bool                `json:"dry_run"`
+	Op             *plan.Result        `json:"op"`
+	Output         *patchOutput        `json:"output"`
+	Plan           []plan.ChangeResult `json:"plan"`
+	Check          *patchCheck         `json:"check"`
 }
 
 // patchCheck says that the patched database was checked for the target.
@@ -892,13 +893,13 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	}
 	// The changes an in-place patch makes (or would make: --dry-run), taken
 	// before they are applied; --output changes nothing in the root.
-	plan := []journal.ChangeResult{}
+	p := []plan.ChangeResult{}
 	if o.JSON && out == "" {
-		if plan, err = journal.Describe(tgt.Root, rp.Plan); err != nil {
+		if p, err = journal.Describe(tgt.Root, rp.Plan); err != nil {
 			return err
 		}
 	}
-	var res *journal.Result
+	var res *plan.Result
 	var wrote *patchOutput
 	if out != "" {
 		wrote, err = writePatched(ctx, cmd, tgt.Root, path, rp, out)
@@ -924,7 +925,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 		Patch: rp.Patch, Competitors: rp.Competitors, SetAside: rp.SetAside, DryRun: cmd.Bool("dry-run"), Op: res, Output: wrote,
 		Check: checked,
 	}
-	doc.Plan = plan
+	doc.Plan = p
 	for i := range doc.Competitors {
 		doc.Competitors[i].Path = "/" + doc.Competitors[i].Path
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -447,7 +447,7 @@ type SetDoc struct {
 	Repairs   []versionfile.Repair `json:"repairs"`
 	Remaining []versionfile.Gate   `json:"remaining"`
 	Verdict   *versionfile.Verdict `json:"verdict"`
-	Op        *journal.Result      `json:"op"`
+	Op        *plan.Result         `json:"op"`
 	Undo      string               `json:"undo"`
 }
 

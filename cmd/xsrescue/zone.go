@@ -15,7 +15,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
@@ -356,9 +356,9 @@ func runZonePublishers(ctx context.Context, cmd *cli.Command) error {
 // of the zone root's dataset (if it is on ZFS) first in it, as an external
 // record. The snapshot is shown with the plan and taken only once the plan
 // is confirmed (a refusal or --dry-run makes none).
-func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (string, *journal.Result, error) {
-	if plan.Empty() {
-		res, err := applyPlan(ctx, cmd, tgt, plan)
+func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, p *plan.Plan) (string, *plan.Result, error) {
+	if p.Empty() {
+		res, err := applyPlan(ctx, cmd, tgt, p)
 		return "", res, err
 	}
 	ds, err := zfsroot.DatasetOf(tgt.Root.Dir())
@@ -368,20 +368,20 @@ func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 	snap, taken := "", false
 	var confirmed func(context.Context) error
 	if ds != "" {
-		ch := zfsroot.SafetySnapshot(ds, plan.Command, time.Now())
+		ch := zfsroot.SafetySnapshot(ds, p.Command, time.Now())
 		snap = ch.External.Name
-		plan.Changes = append([]journal.Change{ch}, plan.Changes...)
+		p.Changes = append([]plan.Change{ch}, p.Changes...)
 		confirmed = func(ctx context.Context) error {
-			ch, err := (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, plan.Command, time.Now())
+			ch, err := (zfsroot.CLI{}).TakeSafetySnapshot(ctx, ds, p.Command, time.Now())
 			if err != nil {
 				return xerr.Refusedf("no edit without the safety snapshot of %s (is the pool imported read-only?); nothing changed: %w", ds, err)
 			}
 			output(cmd).Logf("took safety snapshot %s (roll back by hand: %s)", ch.External.Name, ch.External.Rollback)
-			plan.Changes[0], snap, taken = ch, ch.External.Name, true
+			p.Changes[0], snap, taken = ch, ch.External.Name, true
 			return nil
 		}
 	}
-	res, err := applyPlanWith(ctx, cmd, tgt, plan, confirmed)
+	res, err := applyPlanWith(ctx, cmd, tgt, p, confirmed)
 	if err != nil && taken {
 		err = fmt.Errorf("%w (the safety snapshot %s was kept; zfs destroy it if unwanted)", err, snap)
 	}
@@ -391,7 +391,7 @@ func applyZonePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pl
 	return snap, res, err
 }
 
-func zoneEditDoc(cmd *cli.Command, tgt *target.Target, file, publisher, snap string, res *journal.Result) error {
+func zoneEditDoc(cmd *cli.Command, tgt *target.Target, file, publisher, snap string, res *plan.Result) error {
 	doc := map[string]any{"zone_root": tgt.Root.Dir(), "file": file, "publisher": publisher, "snapshot": nilIfEmpty(snap), "op": res}
 	return output(cmd).Emit(doc, func(io.Writer) error { return nil })
 }
@@ -408,7 +408,7 @@ func runZoneUnsetPublisher(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*journal.Plan, error) { return img.UnsetPublisherPlan(a[0]) })
+	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*plan.Plan, error) { return img.UnsetPublisherPlan(a[0]) })
 }
 
 func runZoneSetSticky(ctx context.Context, cmd *cli.Command) error {
@@ -420,10 +420,10 @@ func runZoneSetSticky(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return usageError{fmt.Errorf("%s: %q is not true or false", cmd.FullName(), a[1])}
 	}
-	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*journal.Plan, error) { return img.SetStickyPlan(a[0], sticky) })
+	return zoneEdit(ctx, cmd, a[0], func(img *zfsroot.Image) (*plan.Plan, error) { return img.SetStickyPlan(a[0], sticky) })
 }
 
-func zoneEdit(ctx context.Context, cmd *cli.Command, publisher string, edit func(*zfsroot.Image) (*journal.Plan, error)) error {
+func zoneEdit(ctx context.Context, cmd *cli.Command, publisher string, edit func(*zfsroot.Image) (*plan.Plan, error)) error {
 	tgt, img, err := openZoneRoot(ctx, cmd, true)
 	if err != nil {
 		return err
@@ -434,7 +434,7 @@ func zoneEdit(ctx context.Context, cmd *cli.Command, publisher string, edit func
 			return err
 		}
 	}
-	plan, err := edit(img)
+	pl, err := edit(img)
 	if err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func zoneEdit(ctx context.Context, cmd *cli.Command, publisher string, edit func
 	if p, ok := img.Publisher(publisher); ok {
 		file = p.File
 	}
-	snap, res, err := applyZonePlan(ctx, cmd, tgt, plan)
+	snap, res, err := applyZonePlan(ctx, cmd, tgt, pl)
 	if err != nil {
 		return err
 	}
@@ -465,7 +465,7 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 	}
 	defer tgt.Close()
 	doc := map[string]any{"zone_root": tgt.Root.Dir(), "source": source, "read_through": nil, "would_clone": nil,
-		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*journal.Result{}}
+		"paths": paths, "skipped": []string{}, "snapshot": nil, "op": nil, "ops": []*plan.Result{}}
 	dir, how, cleanup, err := zfsroot.CLI{}.SnapshotTree(ctx, source, true)
 	if nc := (*zfsroot.NeedsCloneError)(nil); errors.As(err, &nc) {
 		// A clone is a write to the pool: a dry run says what it would
@@ -518,7 +518,7 @@ func runZoneRestoreEtc(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	doc["snapshot"], doc["op"] = nilIfEmpty(snap), res
-	ops := []*journal.Result{}
+	ops := []*plan.Result{}
 	if res != nil {
 		ops = append(ops, res)
 		// The operator confirmed the restore, follow-up ops included.

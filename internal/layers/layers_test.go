@@ -1,0 +1,50 @@
+package layers
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/xsrescue/xsrescue/"
+
+// goList runs go list with args and returns its lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestPlannersLinkNoJournal: the packages that only plan changes use the
+// plan vocabulary, not the journal, so none of them links the journal or
+// its cgo SQLite driver (nor can it apply a plan itself).
+func TestPlannersLinkNoJournal(t *testing.T) {
+	for _, pkg := range []string{"versionfile", "statedb", "odm", "zfsroot", "guestfix", "partition", "target", "plan"} {
+		t.Run(pkg, func(t *testing.T) {
+			t.Parallel()
+			deps := goList(t, "-deps", module+pkg)
+			for _, bad := range []string{"github.com/mattn/go-sqlite3", module + "journal"} {
+				if slices.Contains(deps, bad) {
+					t.Errorf("%s links %s", pkg, bad)
+				}
+			}
+		})
+	}
+}
+
+// TestPlanIsALeaf: plan imports the standard library only.
+func TestPlanIsALeaf(t *testing.T) {
+	for _, dep := range goList(t, "-deps", module+"plan") {
+		if dep != module+"plan" && strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
+			t.Errorf("plan depends on %s", dep)
+		}
+	}
+}

@@ -1,7 +1,10 @@
-// Package journal is the only code that mutates a target. A Plan is rendered
-// as a diff, every before-image is snapshotted into one SQLite file, each
-// change is applied atomically and verified, and an op can be undone or, after
-// a crash, recovered.
+// Package journal is the only code that changes files inside a target root:
+// it alone writes through a target.Root. A plan.Plan is
+// rendered as a diff, every before-image is snapshotted into one SQLite
+// file, each change is applied atomically and verified, and an op can be
+// undone or, after a crash, recovered. The other writers of xsrescue (raw
+// partition images, zfs snapshots, mounts, new output files) and their
+// safeguards are listed in docs/dev/architecture.md.
 package journal
 
 import (
@@ -43,17 +46,22 @@ const (
 	StatusUndone     = "undone"
 )
 
-// Sentinel errors callers branch on (the CLI maps them to exit 3).
+// Sentinel errors callers branch on with errors.Is. Each carries its exit
+// code as an xerr mark, so every error that wraps one exits the same way,
+// whoever wrapped it:
 var (
-	ErrDrift       = errors.New("changed since the op")
-	ErrWrongTarget = errors.New("op belongs to another target")
-	ErrNotUndoable = errors.New("op cannot be undone")
-	ErrNoSuchOp    = errors.New("no such op")
-	ErrJournalBusy = errors.New("in use by another xsrescue")
-	// ErrChangedSincePlanned: a path is no longer what the plan was made
-	// from (another program wrote it meanwhile); nothing was changed.
-	ErrChangedSincePlanned = errors.New("changed since it was planned")
-	ErrSchemaTooNew        = errors.New("journal schema is newer than this xsrescue")
+	// exit 3, refused for safety; nothing was changed
+	ErrDrift               = xerr.Refused(errors.New("changed since the op"))
+	ErrWrongTarget         = xerr.Refused(errors.New("op belongs to another target"))
+	ErrNotUndoable         = xerr.Refused(errors.New("op cannot be undone"))
+	ErrJournalBusy         = xerr.Refused(errors.New("in use by another xsrescue"))
+	ErrChangedSincePlanned = xerr.Refused(errors.New("changed since it was planned")) // a path is no longer what the plan was made from
+	// A journal a newer xsrescue wrote may hold what this one cannot
+	// read back or undo: it is not touched.
+	ErrSchemaTooNew = xerr.Refused(errors.New("journal schema is newer than this xsrescue"))
+
+	// exit 2, invalid input
+	ErrNoSuchOp = xerr.Invalid(errors.New("no such op"))
 )
 
 // Journal is one opened journal database.

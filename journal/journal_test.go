@@ -224,3 +224,40 @@ func TestUndoDrift(t *testing.T) {
 		t.Errorf("forced undo left %q", b)
 	}
 }
+
+// TestSentinelExitCodes: each sentinel carries its exit code, also wrapped
+// the way callers wrap it.
+func TestSentinelExitCodes(t *testing.T) {
+	for err, want := range map[error]int{
+		ErrDrift: xerr.ExitRefused, ErrWrongTarget: xerr.ExitRefused, ErrNotUndoable: xerr.ExitRefused,
+		ErrJournalBusy: xerr.ExitRefused, ErrChangedSincePlanned: xerr.ExitRefused, ErrSchemaTooNew: xerr.ExitRefused,
+		ErrNoSuchOp: xerr.ExitInvalid,
+	} {
+		wrapped := fmt.Errorf("journal /x/journal.db: %w", err)
+		if got := xerr.Code(wrapped); got != want || !errors.Is(wrapped, err) {
+			t.Errorf("%v: exit %d, want %d (errors.Is %v)", err, got, want, errors.Is(wrapped, err))
+		}
+	}
+}
+
+// TestSchemaTooNew: a journal a newer xsrescue wrote is refused (exit 3)
+// by every open, and left byte-identical.
+func TestSchemaTooNew(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "journal.db")
+	j, err := Open(p)
+	testutil.Must(t, err)
+	_, err = j.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion+1))
+	testutil.Must(t, err)
+	testutil.Must(t, j.Close())
+	before := testutil.FileSHA256(t, p)
+	_, err = OpenReadOnly(p)
+	_, err2 := Open(p)
+	for _, err := range []error{err, err2} {
+		if !errors.Is(err, ErrSchemaTooNew) || xerr.Code(err) != xerr.ExitRefused {
+			t.Errorf("open: %v (exit %d), want ErrSchemaTooNew, exit 3", err, xerr.Code(err))
+		}
+	}
+	if testutil.FileSHA256(t, p) != before {
+		t.Error("the newer journal was changed")
+	}
+}

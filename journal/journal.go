@@ -1,5 +1,5 @@
 // Package journal is the only code that changes files inside a target root:
-// it alone writes through a target.Root. A plan.Plan is
+// it alone obtains a writable root (internal/writable). A plan.Plan is
 // rendered as a diff, every before-image is snapshotted into one SQLite
 // file, each change is applied atomically and verified, and an op can be
 // undone or, after a crash, recovered. The other writers of xsrescue (raw
@@ -388,7 +388,7 @@ func DefaultPath(root *target.Root, create bool) (string, error) {
 		return imageJournal(root, path.Join(rel, base), create)
 	}
 	if create {
-		if err := root.OS().MkdirAll(rel, 0o700); err != nil {
+		if err := writer(root).MkdirAll(rel, 0o700); err != nil {
 			return "", fmt.Errorf("journal directory %s in %s: %w", rel, root.Dir(), err)
 		}
 		again, err := root.Resolve(dir)
@@ -397,7 +397,7 @@ func DefaultPath(root *target.Root, create bool) (string, error) {
 		}
 	}
 	p := path.Join(rel, base)
-	if fi, err := root.OS().Lstat(p); err == nil && !fi.Mode().IsRegular() {
+	if fi, err := writer(root).Lstat(p); err == nil && !fi.Mode().IsRegular() {
 		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", p, root.Dir(), fi.Mode().Type())
 	}
 	return filepath.Join(root.Dir(), filepath.FromSlash(p)), nil

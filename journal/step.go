@@ -238,7 +238,7 @@ func captureAtHashing(root *target.Root, rel string, hash hashing) (state, error
 		return captureImage(root, rel, hash)
 	}
 	if rel == "." {
-		fi, err := root.OS().Stat(".")
+		fi, err := writer(root).Stat(".")
 		if err != nil {
 			return state{}, err
 		}

@@ -56,19 +56,14 @@ func ScanDev(root *target.Root, dir string) ([]Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
-	// The directory as an os.Root of its own: one fstatat per entry, and
+	// The directory as a root of its own: one fstatat per entry, and
 	// still no way out of it.
-	devRoot, err := root.OS().OpenRoot(resolved)
+	devRoot, err := root.Sub(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
 	defer devRoot.Close()
-	d, err := devRoot.Open(".")
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", where, err)
-	}
-	ents, err := d.ReadDir(-1)
-	d.Close()
+	ents, err := devRoot.ReadDir(".")
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}

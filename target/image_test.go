@@ -28,7 +28,7 @@ func TestOpenReadOnlyInProcess(t *testing.T) {
 	before := testutil.FileSHA256(t, img)
 	tgt, err := target.Open(context.Background(), target.Options{Disk: img})
 	testutil.Must(t, err)
-	if tgt.Root.Image() == nil || tgt.Root.Dir() != "" || tgt.Root.OS() != nil {
+	if tgt.Root.Image() == nil || tgt.Root.Dir() != "" || tgt.Root.Writer() != nil {
 		t.Fatalf("not an in-process image root: dir %q", tgt.Root.Dir())
 	}
 	abs, _ := filepath.Abs(img)

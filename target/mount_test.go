@@ -16,6 +16,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/internal/writable"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -93,7 +94,7 @@ func TestOpenDiskWritable(t *testing.T) {
 	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
 		t.Errorf("no note about the journal replay: %v", tgt.Notes)
 	}
-	testutil.Must(t, tgt.Root.OS().WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
+	testutil.Must(t, writable.OS(tgt.Root.Writer()).WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
 	testutil.Must(t, tgt.Close())
 	tgt, err = target.Open(context.Background(), target.Options{Disk: img})
 	testutil.Must(t, err)

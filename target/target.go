@@ -138,7 +138,7 @@ func openDir(ctx context.Context, o Options) (*Target, error) {
 	}
 	t := &Target{Root: r, Identity: id, writable: o.Writable}
 	if o.Lock != nil {
-		fi, err := r.OS().Stat(".")
+		fi, err := r.os.Stat(".")
 		if err != nil {
 			r.Close()
 			return nil, err

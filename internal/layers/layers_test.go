@@ -48,3 +48,17 @@ func TestPlanIsALeaf(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyJournalWrites: a target.Root's methods only read; the write
+// access behind a directory root is usable only where internal/writable
+// can be imported, and only journal (which writes) and target (which opens
+// roots) import it.
+func TestOnlyJournalWrites(t *testing.T) {
+	allowed := []string{module + "journal", module + "target"}
+	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{join .Imports \",\"}}", module+"...") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		if slices.Contains(strings.Split(imports, ","), module+"internal/writable") && !slices.Contains(allowed, pkg) {
+			t.Errorf("%s imports internal/writable: only journal and target may", pkg)
+		}
+	}
+}

@@ -27,9 +27,12 @@ type PurgeRequest struct {
 	Majors    []int // --major
 	AllGhosts bool  // --all-ghosts
 	// Rerun accepts a major the data does not show at all: an earlier run
-	// removed its only traces, the /dev entries (the caller then checks
-	// the --out files with CheckOutFiles).
+	// removed its only traces, the /dev entries (the --out files then say
+	// whether that run is complete: CheckOutFiles). Set when Out holds
+	// purge files.
 	Rerun bool
+	// Out is the --out directory (CheckOut, then Read); nil: not looked at.
+	Out *OutDir
 }
 
 // Purge is everything a purge removes and writes.
@@ -41,13 +44,22 @@ type Purge struct {
 	After   []byte   // CuDvDr.after.add
 	Script  []byte   // purge.ksh
 	Undo    []byte   // undo.ksh
+	// Done: Out holds exactly the files of this purge and its /dev
+	// entries are gone: an earlier run completed it ("already as
+	// requested").
+	Done bool
 }
 
 // PlanPurge checks the request against the analysis and builds the purge.
 // It refuses (xerr.ErrRefused) a major that is not a ghost by the rules, a
 // major the data does not show at all, and any purge without a CuDv dump
-// (without it, an Available device on the major cannot be ruled out).
+// (without it, an Available device on the major cannot be ruled out). With
+// req.Out it recognises a re-run (Done), and refuses files in --out that
+// are not this purge's.
 func PlanPurge(m *Model, majors []Major, req PurgeRequest) (*Purge, error) {
+	if req.Out != nil && len(req.Out.Found) > 0 {
+		req.Rerun = true
+	}
 	if !m.HaveCuDv() {
 		return nil, xerr.Refusedf("purge needs a CuDv dump next to CuDvDr: without it a device that is Available on the major cannot be ruled out")
 	}
@@ -108,6 +120,12 @@ func PlanPurge(m *Model, majors []Major, req PurgeRequest) (*Purge, error) {
 	p.After = Format(after)
 	p.Script = purgeScript(p)
 	p.Undo = undoScript(p)
+	if req.Out != nil {
+		var err error
+		if p.Done, err = p.checkDone(req.Out, majors); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 

@@ -156,3 +156,50 @@ func HostKeys(root FS) (values, missing map[string]string, err error) {
 	}
 	return values, missing, nil
 }
+
+// PatchRequest is what `statedb patch` is asked to do.
+type PatchRequest struct {
+	// File is a plain database FILE: the root is its directory and File
+	// its name there. Empty: the root is a XenServer root, and the
+	// database patched is the one xapi loads (Location.PatchTarget) or In.
+	File string
+	// In is --file: the database inside the root to patch instead.
+	In       string
+	Target   Target
+	Options  PatchOptions
+	SetAside bool
+}
+
+// PlanPatchIn plans `statedb patch` on an opened root named name (the
+// FILE as the user gave it, or the target's name). In a XenServer root it
+// finds the database xapi loads and fills the host-specific pairs an old
+// manifest needs (HostKeys); a plain FILE is patched as it is. On a
+// refusal to drop data it returns the RootPatch along with the error, as
+// PlanRoot does.
+func PlanPatchIn(root RootFS, name string, req PatchRequest) (*RootPatch, error) {
+	if req.File != "" {
+		rp, err := PlanRoot(root, nil, req.File, req.Target, req.Options, req.SetAside)
+		if se := (*SyntaxError)(nil); errors.As(err, &se) {
+			// PlanRoot names the file inside its root ("/x.db"); FILE is
+			// named as the user gave it.
+			err = xerr.Invalid(fmt.Errorf("%s: %w", name, se))
+		}
+		return rp, err
+	}
+	loc, err := Locate(root)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	path := strings.TrimPrefix(req.In, "/")
+	if path == "" {
+		path = loc.PatchTarget()
+	}
+	if path == "" {
+		return nil, xerr.Invalidf("%s: no xapi database: %s", name, loc.Reason)
+	}
+	t := req.Target
+	if t.Host, t.HostMissing, err = HostKeys(root); err != nil {
+		return nil, err
+	}
+	return PlanRoot(root, loc, path, t, req.Options, req.SetAside)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/xsrescue/xsrescue/answerfile"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -195,7 +196,7 @@ func runAnswerfileRestore(ctx context.Context, cmd *cli.Command) error {
 		}
 		in = &i
 	}
-	d, err := inspectDisk(ctx, cmd.String("disk"))
+	d, err := partition.InspectPath(cmd.String("disk"), partition.OpenOptions{Markers: true})
 	if err != nil {
 		return err
 	}
@@ -298,7 +299,7 @@ func renderRestore(w io.Writer, p *answerfile.RestorePlan) error {
 // asking for --as.
 func primaryDisk(ctx context.Context, disk string) (string, error) {
 	why := ""
-	d, err := inspectDisk(ctx, disk)
+	d, err := partition.InspectPath(disk, partition.OpenOptions{Markers: true})
 	switch {
 	case err != nil:
 		why = err.Error()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/xsrescue/xsrescue/internal/infile"
-	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 )
 
@@ -66,49 +63,11 @@ func runDiskInspect(ctx context.Context, cmd *cli.Command) error {
 	if ss != 0 && ss != 512 && ss != 4096 {
 		return usageError{fmt.Errorf("disk inspect: --sector-size %d: give 512 or 4096", ss)}
 	}
-	d, err := inspectDiskWith(ctx, a[0], ss, true)
+	d, err := partition.InspectPath(a[0], partition.OpenOptions{SectorSize: ss, Markers: true})
 	if err != nil {
 		return err
 	}
 	return output(cmd).Emit(d, func(w io.Writer) error { return renderDisk(w, d) })
-}
-
-// inspectDisk opens path read-only and inspects it, markers included;
-// content problems are invalid input (exit 2).
-func inspectDisk(ctx context.Context, path string) (*partition.Disk, error) {
-	return inspectDiskWith(ctx, path, 0, true)
-}
-
-// inspectDiskWith is inspectDisk with the backup markers read only when
-// markers, and a sector size: 0 takes a block device's from the kernel,
-// else finds it.
-func inspectDiskWith(ctx context.Context, path string, sectorSize int, markers bool) (*partition.Disk, error) {
-	f, err := infile.Open(path, infile.FileOrBlock)
-	if err != nil {
-		return nil, xerr.Invalid(err)
-	}
-	defer f.Close()
-	// Seek works for block devices too, where Stat reports size 0.
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, fmt.Errorf("%s: size: %w", path, err)
-	}
-	if sectorSize == 0 {
-		sectorSize = partition.DeviceSectorSize(f)
-	}
-	d, err := partition.InspectWith(f, size, partition.Options{SectorSize: sectorSize})
-	if err != nil {
-		err = fmt.Errorf("%s: %w", path, err)
-		if errors.Is(err, partition.ErrInvalid) {
-			return nil, xerr.Invalid(err)
-		}
-		return nil, err
-	}
-	d.Path = path
-	if markers {
-		d.ReadMarkers(f)
-	}
-	return d, nil
 }
 
 func renderDisk(w io.Writer, d *partition.Disk) error {

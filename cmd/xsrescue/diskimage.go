@@ -303,7 +303,7 @@ func pickPartition(ctx context.Context, diskPath string, number int, role string
 	if (number == 0) == (role == "") {
 		return nil, nil, usageError{errors.New("give exactly one of --partition N and --role ROLE")}
 	}
-	d, err := inspectDisk(ctx, diskPath)
+	d, err := partition.InspectPath(diskPath, partition.OpenOptions{Markers: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,18 +108,9 @@ func odmPurgeCommand() *cli.Command {
 
 // loadODM reads the dumps and builds the model; bad dumps are invalid input.
 func loadODM(cmd *cli.Command, dir string) (*odm.Model, error) {
-	root, err := target.OpenRoot(dir)
+	dumps, m, err := odm.Load(dir)
 	if err != nil {
-		return nil, xerr.Invalid(err)
-	}
-	defer root.Close()
-	dumps, err := odm.LoadDumps(root.FS(), root.Dir())
-	if err != nil {
-		return nil, odmInvalid(err)
-	}
-	m, err := dumps.Model()
-	if err != nil {
-		return nil, odmInvalid(err)
+		return nil, err
 	}
 	if o := output(cmd); !o.JSON {
 		var read []string
@@ -133,63 +122,6 @@ func loadODM(cmd *cli.Command, dir string) (*odm.Model, error) {
 		o.Logf("read %s", strings.Join(read, ", "))
 	}
 	return m, nil
-}
-
-func odmInvalid(err error) error {
-	if errors.Is(err, odm.ErrSyntax) || errors.Is(err, fs.ErrNotExist) {
-		return xerr.Invalid(err)
-	}
-	return err
-}
-
-// devRoot splits --dev into the root that holds it and its name there.
-func devRoot(dev string) (string, string, error) {
-	abs, err := filepath.Abs(dev)
-	if err != nil {
-		return "", "", xerr.Invalid(err)
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return "", "", xerr.Invalidf("--dev: %w", err)
-	}
-	if !st.IsDir() {
-		return "", "", xerr.Invalidf("--dev %s: not a directory (use --dev-listing for an ls -l listing)", dev)
-	}
-	if abs == "/" {
-		return "", "", xerr.Invalidf("--dev /: give the dev directory of the AIX root")
-	}
-	return filepath.Dir(abs), filepath.Base(abs), nil
-}
-
-// scanDev scans --dev and returns the root that holds it too. For a purge
-// it first refuses the rescue system's own /dev, whatever its path
-// (odm.CheckNotLiveDev).
-func scanDev(dev string, purge bool) (string, []odm.Node, error) {
-	parent, name, err := devRoot(dev)
-	if err != nil {
-		return "", nil, err
-	}
-	root, err := target.OpenRoot(parent)
-	if err != nil {
-		return "", nil, xerr.Invalid(err)
-	}
-	defer root.Close()
-	if purge {
-		if err := odm.CheckNotLiveDev(root, name); err != nil {
-			return "", nil, err
-		}
-	}
-	nodes, err := odm.ScanDev(root, name)
-	return parent, lookedAt(nodes), err
-}
-
-// lookedAt marks a /dev that was scanned (or listed) and held no node: for
-// odm.Analyze, nil means /dev was not looked at.
-func lookedAt(nodes []odm.Node) []odm.Node {
-	if nodes == nil {
-		return []odm.Node{}
-	}
-	return nodes
 }
 
 func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
@@ -207,7 +139,7 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 	var nodes []odm.Node
 	switch {
 	case dev != "":
-		if _, nodes, err = scanDev(dev, false); err != nil {
+		if _, nodes, err = odm.ScanDevDir(dev, false); err != nil {
 			return err
 		}
 	case listing != "":
@@ -215,12 +147,11 @@ func runOdmGhosts(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return xerr.Invalidf("--dev-listing: %w", err)
 		}
-		nodes, err = odm.ParseListing(f, listing)
+		nodes, err = odm.ParseListingFile(f, listing)
 		f.Close()
 		if err != nil {
-			return odmInvalid(err)
+			return err
 		}
-		nodes = lookedAt(nodes)
 	}
 	majors := odm.Analyze(m, nodes)
 	doc := map[string]any{"majors": majors}
@@ -300,17 +231,18 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 	if (len(req.Majors) > 0) == req.AllGhosts {
 		return usageError{errors.New("odm purge: give --major M (one or more) or --all-ghosts")}
 	}
-	outDir, missing, err := purgeOutDir(cmd.String("out"))
+	out, err := odm.CheckOut(cmd.String("out"))
 	if err != nil {
 		return err
 	}
+	outDir := out.Dir
 	m, err := loadODM(cmd, cmd.String("odm"))
 	if err != nil {
 		return err
 	}
 	// The AIX root and --out are this purge's targets: opened read-only
 	// and locked before /dev and --out are read for the plan.
-	tgts, err := openPurgeTargets(ctx, cmd, outDir, missing)
+	tgts, err := openPurgeTargets(ctx, cmd, out)
 	if err != nil {
 		return err
 	}
@@ -319,48 +251,27 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 			t.Close()
 		}
 	}()
-	rootDir, nodes, err := scanDev(cmd.String("dev"), true)
+	rootDir, nodes, err := odm.ScanDevDir(cmd.String("dev"), true)
 	if err != nil {
 		return err
 	}
-	if real, err := filepath.EvalSymlinks(rootDir); err == nil && real == "/" {
-		return xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", cmd.String("dev"))
+	if err := out.Read(); err != nil {
+		return err
 	}
-	found := map[string][]byte{}
-	if !missing {
-		if found, err = readOutFiles(outDir); err != nil {
-			return err
-		}
-	}
-	req.Rerun = len(found) > 0
+	req.Out = out
 	majors := odm.Analyze(m, nodes)
 	p, err := odm.PlanPurge(m, majors, req)
-	if err != nil {
-		return err
-	}
-	done, err := purgeDone(outDir, found, p, majors)
 	if err != nil {
 		return err
 	}
 	o := output(cmd)
 	files := []string{}
 	results := []*plan.Result{}
-	if done {
-		for _, name := range odm.OutFiles {
-			files = append(files, filepath.Join(outDir, name))
-		}
+	if p.Done {
+		files = out.Files()
 	} else if !p.Empty() {
-		for _, name := range odm.OutFiles {
-			files = append(files, filepath.Join(outDir, name))
-		}
-		// One op when --out lies inside the AIX root; otherwise the --out
-		// files first (on their own root), then the nodes.
-		type step struct {
-			root string
-			plan *plan.Plan
-		}
-		var steps []step
-		if missing && !cmd.Bool("dry-run") {
+		files = out.Files()
+		if out.Missing && !cmd.Bool("dry-run") {
 			created, err := createOutDir(ctx, cmd, outDir)
 			if err != nil {
 				return err
@@ -371,14 +282,12 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 					os.Remove(outDir)
 				}
 			}()
-			if err := openOutTarget(ctx, cmd, tgts, rootDir, outDir); err != nil {
+			out.Missing = false
+			if err := openOutTarget(ctx, cmd, tgts, rootDir, out); err != nil {
 				return err
 			}
 		}
-		rel, err := filepath.Rel(rootDir, outDir)
-		inside := err == nil && filepath.IsLocal(rel)
-		switch {
-		case missing && cmd.Bool("dry-run"):
+		if out.Missing {
 			// The journal renders only into directories that exist: the new
 			// files are shown here, the node removals by the journal.
 			if !o.JSON {
@@ -387,24 +296,16 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 				}
 			}
 			o.Logf("dry run: --out %s does not exist yet; a run creates it (its parent exists)", outDir)
-			steps = []step{{rootDir, &plan.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}}}
-		case inside:
-			changes := append(p.OutChanges(filepath.ToSlash(rel)), p.NodeChanges()...)
-			steps = []step{{rootDir, &plan.Plan{Command: "odm purge", Changes: changes}}}
-		default:
-			steps = []step{
-				{outDir, &plan.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}},
-				{rootDir, &plan.Plan{Command: "odm purge (nodes)", Changes: p.NodeChanges()}},
-			}
-			if !cmd.IsSet("journal") {
-				// Both ops in the journal of the AIX root, not in --out.
-				if err := cmd.Set("journal", filepath.Join(rootDir, "var/lib/xsrescue/journal.db")); err != nil {
-					return err
-				}
+		}
+		ops := p.Ops(rootDir, out)
+		if len(ops) > 1 && !cmd.IsSet("journal") {
+			// Both ops in the journal of the AIX root, not in --out.
+			if err := cmd.Set("journal", filepath.Join(rootDir, "var/lib/xsrescue/journal.db")); err != nil {
+				return err
 			}
 		}
-		for _, s := range steps {
-			res, err := applyPlan(ctx, cmd, tgts[s.root], s.plan)
+		for _, s := range ops {
+			res, err := applyPlan(ctx, cmd, tgts[s.Dir], s.Plan)
 			if err != nil {
 				return err
 			}
@@ -429,7 +330,7 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 		"ops":     results,
 	}
 	return o.Emit(doc, func(w io.Writer) error {
-		if done {
+		if p.Done {
 			fmt.Fprintf(w, "already as requested: ghost major(s) %s: %s holds exactly the files this purge writes and the /dev entries are gone\n", odm.JoinMajors(p.Majors), outDir)
 			return nil
 		}
@@ -440,29 +341,6 @@ func runOdmPurge(ctx context.Context, cmd *cli.Command) (retErr error) {
 		}
 		return nil
 	})
-}
-
-// purgeOutDir checks --out: an existing directory, or a new one whose parent
-// exists (missing is then true; the purge creates it once confirmed).
-func purgeOutDir(out string) (dir string, missing bool, err error) {
-	dir, err = filepath.Abs(out)
-	if err != nil {
-		return "", false, xerr.Invalid(err)
-	}
-	st, err := os.Stat(dir)
-	switch {
-	case err == nil && st.IsDir():
-		return dir, false, nil
-	case err == nil:
-		return "", false, xerr.Invalidf("--out %s: not a directory", out)
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", false, xerr.Invalidf("--out %s: %w", out, err)
-	}
-	parent := filepath.Dir(dir)
-	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
-		return "", false, xerr.Invalidf("--out %s: its parent %s is not an existing directory (only --out itself is created)", out, parent)
-	}
-	return dir, true, nil
 }
 
 // createOutDir makes the missing --out, after the user agreed (or --yes):
@@ -495,84 +373,13 @@ func renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
 	return nil
 }
 
-// readOutFiles reads the purge files already in --out (none: an empty map).
-// Anything else in it is refused (exit 3): a purge writes into a directory
-// of its own, so that nothing there is mistaken for its output, or lost.
-func readOutFiles(outDir string) (map[string][]byte, error) {
-	dir, err := os.OpenRoot(outDir)
-	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
-	}
-	defer dir.Close()
-	d, err := dir.Open(".")
-	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if !slices.Contains(odm.OutFiles, name) {
-			return nil, xerr.Refusedf("--out %s already holds %s, which this purge does not write: choose an empty or a new directory", outDir, name)
-		}
-	}
-	found := map[string][]byte{}
-	for _, name := range odm.OutFiles {
-		fi, err := dir.Lstat(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
-			return nil, xerr.Refusedf("--out %s already holds %s, which is not a file this purge wrote: choose an empty directory", outDir, name)
-		}
-		if found[name], err = dir.ReadFile(name); err != nil {
-			return nil, err
-		}
-	}
-	return found, nil
-}
-
-// purgeDone reports whether an earlier run of this purge is complete: the
-// --out files are exactly what it writes and the /dev entries of its majors
-// are gone (then the run is "already as requested"). --out files that are
-// not this purge's are refused (exit 3), naming the file.
-func purgeDone(outDir string, found map[string][]byte, p *odm.Purge, majors []odm.Major) (bool, error) {
-	if len(found) == 0 {
-		return false, nil
-	}
-	first := slices.Sorted(maps.Keys(found))[0]
-	if len(p.Nodes) > 0 {
-		return false, xerr.Refusedf("--out %s already holds %s and the ghost /dev entries are not removed yet: choose an empty directory", outDir, first)
-	}
-	earlier, name := p.CheckOutFiles(found)
-	_, exists := found[name]
-	switch {
-	case name != "" && !exists:
-		return false, xerr.Refusedf("--out %s holds %s but not %s: choose an empty directory", outDir, first, name)
-	case name != "":
-		return false, xerr.Refusedf("--out %s already holds %s, which differs from what this purge writes: choose an empty directory", outDir, name)
-	}
-	for _, r := range majors {
-		if slices.Contains(earlier.Majors, r.Major) && len(r.Nodes) > 0 {
-			return false, xerr.Refusedf("--out %s holds the files of a purge of major(s) %s, but /%s (major %d) is back: choose an empty directory", outDir, odm.JoinMajors(earlier.Majors), r.Nodes[0].Path, r.Major)
-		}
-	}
-	return true, nil
-}
-
 // openPurgeTargets opens, for a change, the root holding --dev and, when
 // it lies outside that root, --out (in that order), keyed by directory.
 //
 // A missing --out is not opened here: it is created, then opened by
 // openOutTarget, only once the purge is confirmed.
-func openPurgeTargets(ctx context.Context, cmd *cli.Command, outDir string, missing bool) (map[string]*target.Target, error) {
-	rootDir, _, err := devRoot(cmd.String("dev"))
+func openPurgeTargets(ctx context.Context, cmd *cli.Command, out *odm.OutDir) (map[string]*target.Target, error) {
+	rootDir, _, err := odm.DevRoot(cmd.String("dev"))
 	if err != nil {
 		return nil, err
 	}
@@ -581,8 +388,8 @@ func openPurgeTargets(ctx context.Context, cmd *cli.Command, outDir string, miss
 		return nil, err
 	}
 	tgts := map[string]*target.Target{rootDir: t}
-	if !missing {
-		if err := openOutTarget(ctx, cmd, tgts, rootDir, outDir); err != nil {
+	if !out.Missing {
+		if err := openOutTarget(ctx, cmd, tgts, rootDir, out); err != nil {
 			t.Close()
 			return nil, err
 		}
@@ -592,14 +399,14 @@ func openPurgeTargets(ctx context.Context, cmd *cli.Command, outDir string, miss
 
 // openOutTarget opens and locks --out as a target of its own when it lies
 // outside the AIX root (inside it, the root's target covers it).
-func openOutTarget(ctx context.Context, cmd *cli.Command, tgts map[string]*target.Target, rootDir, outDir string) error {
-	if rel, err := filepath.Rel(rootDir, outDir); err == nil && filepath.IsLocal(rel) {
+func openOutTarget(ctx context.Context, cmd *cli.Command, tgts map[string]*target.Target, rootDir string, out *odm.OutDir) error {
+	if _, inside := out.Inside(rootDir); inside {
 		return nil
 	}
-	t, err := openForChange(ctx, cmd, target.Options{Root: outDir})
+	t, err := openForChange(ctx, cmd, target.Options{Root: out.Dir})
 	if err != nil {
 		return err
 	}
-	tgts[outDir] = t
+	tgts[out.Dir] = t
 	return nil
 }

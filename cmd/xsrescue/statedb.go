@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -808,8 +807,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 	}
 	var (
 		tgt   *target.Target
-		loc   *statedb.Location
-		path  string
+		req   = statedb.PatchRequest{Target: t, In: cmd.String("file"), SetAside: cmd.Bool("set-aside")}
 		shown string // the path as the user knows it
 	)
 	switch {
@@ -832,7 +830,7 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 		defer tgt.Close()
-		path, shown = filepath.Base(abs), abs
+		req.File, shown = filepath.Base(abs), abs
 	default:
 		if out == "" {
 			tgt, err = openForChange(ctx, cmd, targetOptions(cmd, false))
@@ -843,30 +841,20 @@ func runStatedbPatch(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 		defer tgt.Close()
-		if loc, err = statedb.Locate(tgt.Root); err != nil {
-			return xerr.Invalid(err)
-		}
-		path = strings.TrimPrefix(cmd.String("file"), "/")
-		if path == "" {
-			path = loc.PatchTarget()
-		}
-		if path == "" {
-			return xerr.Invalidf("%s: no xapi database: %s", tgt.Name(), loc.Reason)
-		}
-		shown = "/" + path
-		if t.Host, t.HostMissing, err = statedb.HostKeys(tgt.Root); err != nil {
-			return err
-		}
+		shown = tgt.Name()
 	}
 	ro, err := readOptions(cmd)
 	if err != nil {
 		return err
 	}
-	rp, err := statedb.PlanRoot(tgt.Root, loc, path, t, statedb.PatchOptions{DropData: cmd.Bool("drop-data"), Reader: ro}, cmd.Bool("set-aside"))
-	if se := (*statedb.SyntaxError)(nil); len(a) == 1 && errors.As(err, &se) {
-		// PlanRoot names the file inside its root ("/x.db"); FILE is named
-		// as the user gave it.
-		err = xerr.Invalid(fmt.Errorf("%s: %w", shown, se))
+	req.Options = statedb.PatchOptions{DropData: cmd.Bool("drop-data"), Reader: ro}
+	rp, err := statedb.PlanPatchIn(tgt.Root, shown, req)
+	if rp != nil && req.File == "" {
+		shown = "/" + rp.Path
+	}
+	path := ""
+	if rp != nil {
+		path = rp.Path
 	}
 	if rp != nil && !o.JSON {
 		printStatedbPatch(report, shown, rp)

@@ -55,30 +55,6 @@ func versionShowCommand() *cli.Command {
 	}
 }
 
-// ShowDoc is the JSON document of `version show` (docs/json.md).
-type ShowDoc struct {
-	Root       string                 `json:"root"`
-	Disk       string                 `json:"disk,omitempty"`
-	Partition  int                    `json:"partition,omitempty"`
-	Inventory  map[string]string      `json:"inventory"`
-	Markers    []versionfile.Marker   `json:"markers"`
-	Consistent bool                   `json:"consistent"`
-	Firstboot  versionfile.Gate       `json:"firstboot"`
-	Facts      ShowFacts              `json:"facts"`
-	Roots      []partition.RootChoice `json:"root_by_generation"`
-	Verdicts   []versionfile.Verdict  `json:"verdicts"`
-	Backup     *versionfile.Backup    `json:"backup"`
-	Backups    []*versionfile.Backup  `json:"backups"`
-	BackupNote string                 `json:"backups_note"`
-	Notes      []string               `json:"notes"`
-}
-
-// ShowFacts are the files and table facts the gates were decided on.
-type ShowFacts struct {
-	Firstboot versionfile.FirstbootFacts `json:"firstboot"`
-	Root      versionfile.RootFacts      `json:"root"`
-}
-
 func runVersionShow(ctx context.Context, cmd *cli.Command) error {
 	if _, err := args(cmd, 0, 0); err != nil {
 		return err
@@ -91,7 +67,7 @@ func runVersionShow(ctx context.Context, cmd *cli.Command) error {
 		}
 		only = &in
 	}
-	doc, err := VersionShow(ctx, targetOptions(cmd, false), only, cmd.String("backup-root"))
+	doc, err := versionfile.Show(ctx, versionfile.ShowOptions{Target: targetOptions(cmd, false), Only: only, BackupRoot: cmd.String("backup-root")})
 	if err != nil {
 		return err
 	}
@@ -103,92 +79,7 @@ func targetOptions(cmd *cli.Command, writable bool) target.Options {
 	return target.Options{Root: cmd.String("root"), Disk: cmd.String("disk"), Partition: int(cmd.Int("partition")), Writable: writable}
 }
 
-// VersionShow builds the `version show` document for the target o. only
-// limits the verdicts to one installer; backupRoot names a mounted backup
-// partition for --root targets. A disk's table and backup markers are read
-// without mounting (partition.ReadMarkers).
-func VersionShow(ctx context.Context, o target.Options, only *versionfile.Installer, backupRoot string) (*ShowDoc, error) {
-	tgt, err := target.Open(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	st, err := versionfile.Inspect(tgt.Root)
-	tgt.Close()
-	if err != nil {
-		return nil, onTarget(tgt, err)
-	}
-	var disk *partition.Disk
-	if tgt.Disk != "" {
-		if disk, err = inspectDisk(ctx, tgt.Disk); err != nil {
-			return nil, err
-		}
-		st.Disk = &versionfile.DiskFacts{Disk: disk, Partition: tgt.Partition}
-	}
-	ins := versionfile.Installers()
-	if only != nil {
-		ins = []versionfile.Installer{*only}
-	}
-	doc := &ShowDoc{
-		Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition,
-		Inventory: st.Inventory.Map(), Markers: st.Markers, Consistent: st.Consistent,
-		Firstboot: st.FirstbootSummary(), Facts: ShowFacts{Firstboot: st.Firstboot, Root: st.Root},
-		Roots: []partition.RootChoice{}, Verdicts: st.Verdicts(ins), Backups: []*versionfile.Backup{},
-		Notes: append([]string{}, tgt.Notes...),
-	}
-	if doc.Markers == nil {
-		doc.Markers = []versionfile.Marker{}
-	}
-	switch {
-	case disk != nil:
-		doc.Roots = disk.RootChoices()
-		doc.Backups = versionfile.DiskBackups(disk, ins, only)
-		doc.BackupNote = versionfile.OtherDisksNote
-		if x := disk.XenServer; x != nil && x.Backup != nil && x.RootPartition == tgt.Partition {
-			doc.Backup = versionfile.NewBackup(*x.Backup, ins, only)
-		}
-		for _, w := range disk.Warnings {
-			doc.Notes = append(doc.Notes, "disk: "+w)
-		}
-	case backupRoot != "":
-		bt, err := target.Open(ctx, target.Options{Root: backupRoot})
-		if err != nil {
-			return nil, err
-		}
-		defer bt.Close()
-		if doc.Backup, err = versionfile.InspectBackup(bt.Root, 0, ins, only); err != nil {
-			return nil, err
-		}
-		if b := doc.Backup; b.Marker == nil || *b.Marker {
-			doc.Backups = append(doc.Backups, b)
-		}
-		doc.BackupNote = versionfile.OtherDisksNote
-	}
-	return doc, nil
-}
-
-// targetError is an error whose message names the target as the user gave
-// it; its exit code is the wrapped error's.
-type targetError struct {
-	msg string
-	err error
-}
-
-func (e targetError) Error() string { return e.msg }
-func (e targetError) Unwrap() error { return e.err }
-
-// onTarget renames the private mount point of a --disk target in err's
-// message to the disk and partition (tgt.Name()): the mount is gone when
-// the command ends, the user knows the disk.
-func onTarget(tgt *target.Target, err error) error {
-	dir := tgt.Root.Dir()
-	if err == nil || tgt.Disk == "" || dir == "" {
-		return err
-	}
-	msg := strings.ReplaceAll(err.Error(), dir+"/", tgt.Name()+": ")
-	return targetError{strings.ReplaceAll(msg, dir, tgt.Name()), err}
-}
-
-func renderShow(w io.Writer, doc *ShowDoc, detailed bool) error {
+func renderShow(w io.Writer, doc *versionfile.ShowReport, detailed bool) error {
 	where := doc.Root
 	if doc.Disk != "" {
 		where = fmt.Sprintf("%s partition %d", doc.Disk, doc.Partition)
@@ -333,7 +224,7 @@ func rootText(r partition.RootChoice) string {
 
 // renderBackups lists every partition carrying the backup marker with the
 // installers that would offer Restore of it.
-func renderBackups(w io.Writer, doc *ShowDoc) {
+func renderBackups(w io.Writer, doc *versionfile.ShowReport) {
 	if doc.BackupNote == "" {
 		return
 	}
@@ -477,13 +368,6 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer tgt.Close()
-	if tgt.Disk != "" && req.ForInstaller != "" {
-		d, err := inspectDiskWith(ctx, tgt.Disk, 0, false)
-		if err != nil {
-			return err
-		}
-		req.Disk, req.Device = &versionfile.DiskFacts{Disk: d, Partition: tgt.Partition}, tgt.Disk
-	}
 	doc, sp, err := VersionSetPlan(tgt, req)
 	if err != nil {
 		return err
@@ -520,9 +404,9 @@ func runVersionSet(ctx context.Context, cmd *cli.Command) error {
 // VersionSetPlan plans `version set` on an opened target: the document
 // without its op, and the plan to apply.
 func VersionSetPlan(tgt *target.Target, req versionfile.SetRequest) (*SetDoc, *versionfile.SetPlan, error) {
-	sp, err := versionfile.PlanSet(tgt.Root, req)
+	sp, err := versionfile.PlanSetOn(tgt, req)
 	if err != nil {
-		return nil, nil, onTarget(tgt, err)
+		return nil, nil, err
 	}
 	doc := &SetDoc{Root: tgt.Root.Dir(), Values: sp.Values, Explain: sp.Explain, Changes: []SetChange{},
 		Repairs: sp.Repairs, Remaining: sp.Remaining, Verdict: sp.Verdict}
@@ -589,7 +473,7 @@ func runVersionFind(ctx context.Context, cmd *cli.Command) error {
 	}
 	matches, stats, err := versionfile.Find(ctx, tgt.Root, needles, opts)
 	if err != nil {
-		return onTarget(tgt, err)
+		return tgt.Named(err)
 	}
 	doc := &FindDoc{Root: tgt.Root.Dir(), Strings: needles, Matches: matches, Files: versionfile.MatchPaths(matches), Stats: stats}
 	if doc.Matches == nil {

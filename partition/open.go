@@ -51,3 +51,39 @@ func InspectPath(path string, o OpenOptions) (*Disk, error) {
 	}
 	return d, nil
 }
+
+// Choose finds the partition a command works on, by number or by its
+// XenServer role (exactly one of them): invalid input (exit 2) when there
+// is none, when two partitions have the role, or when it ends past the end
+// of the disk — a truncated image or a damaged entry, whose copy would be
+// short and whose restore would grow an image file.
+func (d *Disk) Choose(number int, role string) (*Partition, error) {
+	if number != 0 {
+		p := d.Partition(number)
+		if p == nil {
+			return nil, xerr.Invalidf("%s: no partition %d", d.Path, number)
+		}
+		return p, d.onDisk(p)
+	}
+	var found *Partition
+	for i := range d.Partitions {
+		if d.Partitions[i].Role == role {
+			if found != nil {
+				return nil, xerr.Invalidf("%s: partitions %d and %d both have role %s: use --partition", d.Path, found.Number, d.Partitions[i].Number, role)
+			}
+			found = &d.Partitions[i]
+		}
+	}
+	if found == nil {
+		return nil, xerr.Invalidf("%s: no partition with role %q (see xsrescue disk inspect %s)", d.Path, role, d.Path)
+	}
+	return found, d.onDisk(found)
+}
+
+func (d *Disk) onDisk(p *Partition) error {
+	if p.End() > d.Size {
+		return xerr.Invalidf("%s: partition %d (bytes %d-%d) ends past the end of the disk (%d bytes): a truncated image or a damaged table entry; its bytes cannot all be read or written",
+			d.Path, p.Number, p.Start, p.End(), d.Size)
+	}
+	return nil
+}

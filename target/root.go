@@ -14,13 +14,15 @@ import (
 
 	"github.com/xsrescue/xsrescue/extfs"
 	"github.com/xsrescue/xsrescue/internal/writable"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // maxLinks is the symlink budget of one resolution, as in Linux (ELOOP).
 const maxLinks = 40
 
-// ErrTooManyLinks is returned when a path needs more than 40 symlinks.
-var ErrTooManyLinks = errors.New("too many levels of symbolic links")
+// ErrTooManyLinks is returned when a path needs more than 40 symlinks: a
+// loop in the root, which is bad input (exit 2) whatever command met it.
+var ErrTooManyLinks = xerr.Invalid(errors.New("too many levels of symbolic links"))
 
 // Root is a directory tree that belongs to another system: a directory
 // on the rescue system (read through an os.Root), or, for a read-only

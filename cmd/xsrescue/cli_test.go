@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,11 @@ func cliImage(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// run is xsrescue with the test-only commands, on the given streams.
+func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program{stdin: stdin, stdout: stdout, stderr: stderr, extra: testCommands()}.run(ctx, argv)
 }
 
 func runCLI(argv ...string) (code int, stdout, stderr string) {
@@ -122,7 +128,7 @@ func TestCommandLines(t *testing.T) {
 // TestDryRunAfterArguments: a --dry-run (or -n) written after the positional
 // arguments of a mutating command is honoured — with urfave/cli v2 it became
 // an argument and the mutation happened. The mutating command is the journal
-// tests' zz-journal-test-write, which goes through applyPlan like every
+// tests' zz-journal-test-write, which goes through apply like every
 // domain command.
 func TestDryRunAfterArguments(t *testing.T) {
 	for _, argv := range [][]string{

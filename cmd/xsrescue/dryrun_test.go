@@ -40,7 +40,7 @@ func leafVerbs() []string {
 			walk(s, p)
 		}
 	}
-	walk(newApp(strings.NewReader(""), io.Discard, io.Discard), "")
+	walk(newApp(newEnv(strings.NewReader(""), io.Discard, io.Discard), nil), "")
 	return out
 }
 

@@ -124,7 +124,7 @@ func TestGuestFixEndToEnd(t *testing.T) {
 
 	code, out, errOut = runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
 	var doc struct {
-		Changes      []GuestChange `json:"changes"`
+		Changes      []guestChange `json:"changes"`
 		Ops          []struct{ Op int64 }
 		DomainConfig struct {
 			Op struct {

@@ -25,61 +25,64 @@ import (
 )
 
 // The journal tests drive a tiny mutating command of their own through the
-// real CLI: it writes --content into FILE through applyPlan, as every
-// domain command does.
-func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:      "zz-journal-test-write",
-			Hidden:    true,
-			Usage:     "test only: write --content into FILE (or append an --append line) through applyPlan",
-			ArgsUsage: "FILE",
-			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
-				"WARNING: writes FILE.\n\n" + exitHelp,
-			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"},
-				&cli.StringFlag{Name: "append", Usage: "append this `LINE` to what FILE holds (a read-modify-write)"},
-				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"},
-				&cli.StringFlag{Name: "then-root", Usage: "then write FILE in this root too, as a second op"}),
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				a, err := args(cmd, 1, 1)
-				if err != nil {
-					return err
-				}
-				tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
-				if err != nil {
-					return err
-				}
-				defer tgt.Close()
-				p := &plan.Plan{Command: "test write"}
-				old, err := tgt.Root.ReadFile(a[0])
-				content := []byte(cmd.String("content"))
-				if line := cmd.String("append"); line != "" {
-					if err != nil {
-						return err
-					}
-					content = append(old, line+"\n"...)
-				}
-				if err != nil || string(old) != string(content) {
-					p.Changes = append(p.Changes, plan.Change{Kind: plan.Write, Path: a[0], Content: content, Why: "test"})
-				}
-				res, err := applyPlan(ctx, cmd, tgt, p)
-				if err != nil {
-					return err
-				}
-				if then := cmd.String("then-root"); then != "" {
-					t2, err := openForChange(ctx, cmd, target.Options{Root: then})
-					if err != nil {
-						return err
-					}
-					defer t2.Close()
-					if _, err := applyPlan(ctx, cmd, t2, p); err != nil {
-						return err
-					}
-				}
-				return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
-			},
+// real CLI: it writes --content into FILE through apply, as every domain
+// command does.
+type journalTestWriteOptions struct {
+	targetOptions
+	Content, Append, ThenRoot string
+	Majors                    []int64
+}
+
+func newJournalTestWriteCommand(e *env) *cli.Command {
+	var o journalTestWriteOptions
+	return &cli.Command{
+		Name:      "zz-journal-test-write",
+		Hidden:    true,
+		Usage:     "test only: write --content into FILE (or append an --append line) through apply",
+		ArgsUsage: "FILE",
+		Description: "Added by the test binary only, to drive apply end to end.\n\n" +
+			"WARNING: writes FILE.\n\n" + exitHelp,
+		Flags: append(o.targetOptions.flags(), &cli.StringFlag{Name: "content", Destination: &o.Content},
+			&cli.StringFlag{Name: "append", Destination: &o.Append, Usage: "append this `LINE` to what FILE holds (a read-modify-write)"},
+			&cli.Int64SliceFlag{Name: "major", Destination: &o.Majors, Usage: "ignored; recorded with the op"},
+			&cli.StringFlag{Name: "then-root", Destination: &o.ThenRoot, Usage: "then write FILE in this root too, as a second op"}),
+		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalTestWrite(ctx, e, o, a[0]) }),
+	}
+}
+
+func runJournalTestWrite(ctx context.Context, e *env, o journalTestWriteOptions, file string) error {
+	tgt, err := e.openForChange(ctx, o.target())
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	p := &plan.Plan{Command: "test write"}
+	old, err := tgt.Root.ReadFile(file)
+	content := []byte(o.Content)
+	if o.Append != "" {
+		if err != nil {
+			return err
 		}
-	})
+		content = append(old, o.Append+"\n"...)
+	}
+	if err != nil || string(old) != string(content) {
+		p.Changes = append(p.Changes, plan.Change{Kind: plan.Write, Path: file, Content: content, Why: "test"})
+	}
+	doc := &undoDoc{}
+	if doc.Op, err = e.apply(ctx, tgt, p); err != nil {
+		return err
+	}
+	if o.ThenRoot != "" {
+		t2, err := e.openForChange(ctx, target.Options{Root: o.ThenRoot})
+		if err != nil {
+			return err
+		}
+		defer t2.Close()
+		if _, err := e.apply(ctx, t2, p); err != nil {
+			return err
+		}
+	}
+	return e.emit(doc, nil)
 }
 
 // treeSum hashes the names, modes and file contents and mtimes of a tree.

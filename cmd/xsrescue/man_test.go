@@ -46,7 +46,7 @@ func TestManPage(t *testing.T) {
 	}
 
 	t.Run("covers the tree", func(t *testing.T) {
-		app := newApp(strings.NewReader(""), io.Discard, io.Discard)
+		app := newApp(newEnv(strings.NewReader(""), io.Discard, io.Discard), nil)
 		for _, f := range app.VisibleFlags() {
 			wantFlag(t, page, "xsrescue", f)
 		}

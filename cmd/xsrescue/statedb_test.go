@@ -612,7 +612,8 @@ func TestWriteNewFile(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.db")
 	ctx, cancel := context.WithCancel(context.Background())
-	_, _, err := writeNewFile(ctx, nil, out, func(w io.Writer) error {
+	e := newEnv(nil, io.Discard, io.Discard)
+	_, _, err := e.writeNewFile(ctx, out, func(w io.Writer) error {
 		if _, err := w.Write([]byte("first part\n")); err != nil {
 			return err
 		}
@@ -626,7 +627,7 @@ func TestWriteNewFile(t *testing.T) {
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
 	}
-	_, _, err = writeNewFile(context.Background(), nil, out, func(w io.Writer) error {
+	_, _, err = e.writeNewFile(context.Background(), out, func(w io.Writer) error {
 		if err := os.WriteFile(out, []byte("someone else's\n"), 0o644); err != nil {
 			return err
 		}

@@ -459,9 +459,11 @@ func forDebugfs(m map[string]entry) map[string]entry {
 
 // TestMatchesDebugfs: every feature image reads exactly as debugfs reads it.
 func TestMatchesDebugfs(t *testing.T) {
+	t.Parallel()
 	_, specs := featureImages(t)
 	for _, s := range specs {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
 			x := openImage(t, s)
 			got := forDebugfs(extManifest(t, x))
 			want := debugfsManifest(t, images.paths[s.Name], s.Offset)
@@ -479,10 +481,12 @@ func TestMatchesDebugfs(t *testing.T) {
 // it, mounted read-only through a loop device (needs root): also owners,
 // nanosecond mtimes, link counts and device numbers.
 func TestMatchesMount(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "loop mounts")
 	_, specs := featureImages(t)
 	for _, s := range specs {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
 			x := openImage(t, s)
 			mnt := mountRO(t, images.paths[s.Name], s)
 			want := dirManifest(t, mnt)
@@ -515,6 +519,7 @@ func mountRO(t *testing.T, img string, s fixtures.ExtSpec) string {
 
 // TestPaths: symlinks resolve chroot-style; errors say absent only when absent.
 func TestPaths(t *testing.T) {
+	t.Parallel()
 	tree, specs := featureImages(t)
 	hosts, _ := os.ReadFile(filepath.Join(tree, "etc/hosts"))
 	deep, _ := os.ReadFile(filepath.Join(tree, "deep/a/b/c/d/e/f/g/h/i/j/file"))
@@ -557,6 +562,7 @@ func TestPaths(t *testing.T) {
 // reads the checkpointed state, as mount -o ro,noload and debugfs -c do,
 // and writes nothing; the replayed state (e2fsck on a copy) differs.
 func TestDirtyJournal(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs", "dumpe2fs", "e2fsck")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
@@ -625,6 +631,7 @@ var updateFuzzBase = flag.Bool("update", false, "make testdata/fuzz-*.img.gz aga
 // TestMakeFuzzBase makes the fuzz targets' starting images again with
 // -update (mke2fs, e2fsck).
 func TestMakeFuzzBase(t *testing.T) {
+	t.Parallel()
 	if !*updateFuzzBase {
 		t.Skip("only with -update")
 	}
@@ -656,6 +663,7 @@ func TestMakeFuzzBase(t *testing.T) {
 // allows it; the kernel never makes one) is walked once; the second visit
 // is an error for that path, and the walk ends.
 func TestDirectoryCycle(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
@@ -698,6 +706,7 @@ func TestDirectoryCycle(t *testing.T) {
 // gives the same data mapped (no copy) as read, and a map whose file
 // shrinks under it gives ErrFault, not a crash.
 func TestMapped(t *testing.T) {
+	t.Parallel()
 	_, specs := featureImages(t)
 	s := specs[4] // ext4-4k
 	f, err := os.Open(images.paths[s.Name])

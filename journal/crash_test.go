@@ -113,6 +113,7 @@ func crashRoot(t *testing.T, dir string) {
 }
 
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	if os.Geteuid() == 0 {
 		// SIGKILL loses nothing that was written, fsynced or not, so a tmpfs
@@ -196,6 +197,7 @@ func TestCrashRecovery(t *testing.T) {
 // finishes it (the user was going back), the op becomes undone and the tree
 // is exactly as before the op.
 func TestCrashDuringUndo(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	for _, phase := range []string{"restored-8", "restored-5", "restored-1"} {
 		dir := filepath.Join(base, phase)
@@ -237,6 +239,7 @@ func TestCrashDuringUndo(t *testing.T) {
 // would put the old op's before-images back over it. And recover refuses a
 // path changed since the crash unless forced.
 func TestInterruptedOpGuards(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "root")
 	crashRoot(t, dir)
 	runCrasher(t, dir, "", 0)
@@ -269,6 +272,7 @@ func TestInterruptedOpGuards(t *testing.T) {
 // One journal, two targets: A's interrupted op neither blocks B nor is
 // touched by B's recover.
 func TestInterruptedOtherTarget(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
 	crashRoot(t, a)
@@ -297,6 +301,7 @@ func TestInterruptedOtherTarget(t *testing.T) {
 // Undo, even forced, of one op is refused while another op of the target
 // is interrupted: recover would then redo or revert under it.
 func TestUndoWhileAnotherInterrupted(t *testing.T) {
+	t.Parallel()
 	tgt, _ := testRoot(t)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
 	testutil.Must(t, err)
@@ -346,6 +351,7 @@ func runCrasher(t *testing.T, dir, phase string, delay time.Duration, env ...str
 // full-size staging files that no op names. StaleTemps finds them by their
 // pattern, RemoveStaleTemps removes them, and nothing else in the tree moves.
 func TestStaleTempsOfUnknownOp(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir := filepath.Join(base, "root")
 	crashRoot(t, dir)

@@ -23,6 +23,7 @@ import (
 // xattrs — or every plan would be refused as "changed since it was
 // planned", or, worse, a real change would pass unseen.
 func TestCaptureImageMatchesMount(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "mounting the image read-write")
 	testutil.NeedTools(t, "mke2fs", "sfdisk")
 	dir := t.TempDir()

@@ -135,6 +135,7 @@ func fullPlan() *plan.Plan {
 }
 
 func TestApplyUndoFidelity(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
@@ -197,6 +198,7 @@ func TestApplyUndoFidelity(t *testing.T) {
 }
 
 func TestUndoDrift(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
@@ -228,6 +230,7 @@ func TestUndoDrift(t *testing.T) {
 // TestSentinelExitCodes: each sentinel carries its exit code, also wrapped
 // the way callers wrap it.
 func TestSentinelExitCodes(t *testing.T) {
+	t.Parallel()
 	for err, want := range map[error]int{
 		ErrDrift: xerr.ExitRefused, ErrWrongTarget: xerr.ExitRefused, ErrNotUndoable: xerr.ExitRefused,
 		ErrJournalBusy: xerr.ExitRefused, ErrChangedSincePlanned: xerr.ExitRefused, ErrSchemaTooNew: xerr.ExitRefused,
@@ -243,6 +246,7 @@ func TestSentinelExitCodes(t *testing.T) {
 // TestSchemaTooNew: a journal a newer xsrescue wrote is refused (exit 3)
 // by every open, and left byte-identical.
 func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "journal.db")
 	j, err := Open(p)
 	testutil.Must(t, err)

@@ -34,6 +34,7 @@ func lockedRoot(t *testing.T, dir string) *target.Target {
 // the journal. Each way a file can change is caught: content, size-keeping
 // content, mode, a file created where the plan creates one.
 func TestApplyRefusesChangedSincePlanned(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		plan   func() *plan.Plan
@@ -96,6 +97,7 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 
 // Nothing changed since the plan was shown: Apply goes through.
 func TestApplyAsPlanned(t *testing.T) {
+	t.Parallel()
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
 	p := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
@@ -115,6 +117,7 @@ func TestApplyAsPlanned(t *testing.T) {
 // before the plan is shown, showing it refuses: no gap between the read
 // and the state the plan carries.
 func TestRenderRefusesChangeSinceRead(t *testing.T) {
+	t.Parallel()
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
 	old, err := tgt.Root.ReadFile("etc/motd")
@@ -130,6 +133,7 @@ func TestRenderRefusesChangeSinceRead(t *testing.T) {
 // A journal that another process is creating is never "not an xsrescue
 // journal": a reader finds no file or a complete journal.
 func TestJournalCreatedWhole(t *testing.T) {
+	t.Parallel()
 	for i := range 30 {
 		p := filepath.Join(t.TempDir(), "j.db")
 		var wg sync.WaitGroup
@@ -169,6 +173,7 @@ func TestJournalCreatedWhole(t *testing.T) {
 // made into one: a text file, another program's database. An empty file
 // (an older xsrescue made it before the database) holds no op.
 func TestNotAJournal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
 	testutil.Must(t, os.WriteFile(text, []byte("not sqlite\n"), 0o644))

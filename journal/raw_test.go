@@ -43,6 +43,7 @@ func rawPlan(disk string, checked *int) *plan.Plan {
 // their offsets, the domain check runs after the write, the plan shows the
 // domain's diff, and undo puts every byte back.
 func TestRawWriteApplyUndo(t *testing.T) {
+	t.Parallel()
 	tgt, dir := testRoot(t)
 	disk, orig := rawDisk(t)
 	before := snapshotTree(t, dir)
@@ -110,6 +111,7 @@ type rawApplied struct {
 // unless forced; bytes changed between plan and commit make the apply fail
 // and roll back the file change before it.
 func TestRawWriteDrift(t *testing.T) {
+	t.Parallel()
 	a := applyRaw(t)
 	tgt, dir, disk, orig, j, res := a.tgt, a.dir, a.disk, a.orig, a.j, a.res
 	checked := 0
@@ -150,6 +152,7 @@ func TestRawWriteDrift(t *testing.T) {
 // before the journal recorded the end) is rolled back by recover, which
 // writes the before-bytes back.
 func TestRawWriteRecover(t *testing.T) {
+	t.Parallel()
 	a := applyRaw(t)
 	testutil.Must(t, a.j.setStatus(a.res.Op, StatusApplying, ""))
 	out, err := a.j.Recover(context.Background(), a.tgt, false)
@@ -163,6 +166,7 @@ func TestRawWriteRecover(t *testing.T) {
 }
 
 func TestRawWriteRefusesBadRecords(t *testing.T) {
+	t.Parallel()
 	tgt, _ := testRoot(t)
 	disk, _ := rawDisk(t)
 	cases := []struct {

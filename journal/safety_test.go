@@ -29,6 +29,7 @@ import (
 // stops the op before any change is committed: the op is recorded as rolled
 // back and the target is as before, staging files included.
 func TestJournalFullFilesystem(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, dir := testRoot(t)
 	big := make([]byte, 4<<20)
@@ -73,6 +74,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 // filled up after the op) is refused before the target is touched, and
 // works once there is room again.
 func TestUndoJournalFull(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, dir := testRoot(t)
 	j, jdir := journalOnTmpfs(t, "4m")
@@ -107,6 +109,7 @@ func TestUndoJournalFull(t *testing.T) {
 // op is rolled back, the target is as before, and the error names the file
 // being replaced and the cause, not the vanished staging file.
 func TestTargetFullWhileStaging(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	dir := t.TempDir()
 	testutil.Must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
@@ -166,6 +169,7 @@ func mapsEqualT(a, b map[string]string) bool {
 // clearly when the first holds it too long. flock locks belong to the open
 // file, so two Opens in one process contend exactly as two processes do.
 func TestJournalTwoUsers(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "j.db")
 	j1, err := Open(p)
 	testutil.Must(t, err)
@@ -202,6 +206,7 @@ func TestJournalTwoUsers(t *testing.T) {
 // Writes through hostile paths stay inside the root; a hard link to a file
 // outside is replaced, never written through.
 func TestApplyEscape(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
 	dir := filepath.Join(base, "root")
@@ -266,6 +271,7 @@ func TestApplyEscape(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, _ := testRoot(t)
 	var b bytes.Buffer
@@ -307,6 +313,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, _ := testRoot(t)
@@ -353,6 +360,7 @@ func TestExport(t *testing.T) {
 // A large file goes through snapshot, apply and undo streamed: the new
 // content comes from a Stream, the before-image is stored in many chunks.
 func TestLargeStream(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const size = 16 << 20
 	raw := make([]byte, size/2)
@@ -382,6 +390,7 @@ func TestLargeStream(t *testing.T) {
 
 // An unchanged file snapshotted twice is stored once.
 func TestBlobDedup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	content := bytes.Repeat([]byte("same before-image\n"), 1<<16)
 	testutil.Must(t, os.WriteFile(filepath.Join(dir, "a"), content, 0o644))
@@ -409,6 +418,7 @@ func TestBlobDedup(t *testing.T) {
 // holds it, fails clearly if that takes too long, and gets it once the first
 // is done; the journal stays intact.
 func TestJournalTwoProcesses(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "j.db")
 	holder := exec.Command(os.Args[0], "-test.run=^$")
 	holder.Env = append(os.Environ(), "XSRESCUE_JOURNAL_HOLD="+p)

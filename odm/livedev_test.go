@@ -42,6 +42,7 @@ func checkDir(t *testing.T, dir string) error {
 // path (real bind mounts, a second devtmpfs mount, devpts); another
 // filesystem, tmpfs included, is not.
 func TestCheckNotLiveDev(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "needs root to mount")
 	for _, tc := range []struct {
 		name, src, fstype, want string
@@ -82,6 +83,7 @@ func TestCheckNotLiveDev(t *testing.T) {
 // refused — a bind mount of it — not every directory on the same
 // filesystem.
 func TestLiveDevPlainDirectory(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "needs root to mount")
 	base := t.TempDir()
 	live := filepath.Join(base, "dev")

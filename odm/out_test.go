@@ -15,6 +15,7 @@ import (
 // files first, on --out itself) when it lies outside, and the node op alone
 // for a --out that does not exist yet.
 func TestPurgeOps(t *testing.T) {
+	t.Parallel()
 	_, m, nodes := aixFixture(t)
 	p, err := odm.PlanPurge(m, odm.Analyze(m, nodes), odm.PurgeRequest{AllGhosts: true})
 	testutil.Must(t, err)
@@ -46,6 +47,7 @@ func TestPurgeOps(t *testing.T) {
 // TestCheckOut: --out must be a directory, or new with an existing parent;
 // a file of its own in it is refused (exit 3) once it is read.
 func TestCheckOut(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
 	testutil.Must(t, os.WriteFile(file, nil, 0o644))

@@ -79,6 +79,7 @@ func save(t *testing.T, disk string, compress bool) (string, *Sidecar) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		name := map[bool]string{false: "sparse", true: "zstd"}[compress]
 		t.Run(name, func(t *testing.T) {
@@ -188,6 +189,7 @@ func allocated(t *testing.T, p string) int64 {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		disk := sparseDisk(t)
 		img, _ := save(t, disk, compress)
@@ -263,6 +265,7 @@ func copyFile(t *testing.T, from, to string, n int64) {
 }
 
 func TestSaveShortDisk(t *testing.T) {
+	t.Parallel()
 	disk := sparseDisk(t)
 	f, _ := os.Open(disk)
 	defer f.Close()
@@ -273,6 +276,7 @@ func TestSaveShortDisk(t *testing.T) {
 }
 
 func TestBrokenSidecar(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	img := filepath.Join(dir, "a.img")
 	os.WriteFile(img, []byte("x"), 0o644)
@@ -322,6 +326,7 @@ func FuzzReadSidecar(f *testing.F) {
 // TestMountedRefused mounts the partition through a loop device with an
 // offset, as target and a live USB would, and expects a refusal.
 func TestMountedRefused(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "losetup and mount")
 	testutil.NeedTools(t, "mkfs.ext3", "losetup", "mount")
 	dir := t.TempDir()
@@ -374,6 +379,7 @@ func TestMountedRefused(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	disk := sparseDisk(t)
 	a, err := Fingerprint(context.Background(), disk)
 	if err != nil {
@@ -428,6 +434,7 @@ func BenchmarkSave(b *testing.B) {
 // TestSaveVerifyCatchesDifferences: the read-back comparison Save ends with
 // finds a changed byte, a byte punched out to a hole, and a wrong length.
 func TestSaveVerifyCatchesDifferences(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		disk := sparseDisk(t)
 		img, sc := save(t, disk, compress)
@@ -459,6 +466,7 @@ func TestSaveVerifyCatchesDifferences(t *testing.T) {
 }
 
 func TestCheckSame(t *testing.T) {
+	t.Parallel()
 	sc := &Sidecar{File: "w2-p2.img", Partition: 2, Role: "backup", Start: 4 << 30, Size: 4 << 30}
 	for _, tc := range []struct {
 		name string

@@ -57,6 +57,7 @@ func inspectWith(t *testing.T, path string, o partition.Options) *partition.Disk
 // the filesystems at the partition starts, and gives the roles of its
 // 512-byte twin. A GPT says its sector size by where its header is.
 func TestSectorSize4K(t *testing.T) {
+	t.Parallel()
 	for _, table := range []string{"dos", "gpt"} {
 		t.Run(table, func(t *testing.T) {
 			spec := fixtures.Mini("twin-"+table, table, fixtures.RootSpec{Release: "6.2"}, &fixtures.RootSpec{Release: "6.0"})
@@ -149,6 +150,7 @@ func plan(t *testing.T, path string, n int, move bool) (*partition.TableEdit, er
 // TestPlanBootableDOS: the active flag set on the root, as sfdisk reads
 // it; a utility partition's flag is moved only when asked.
 func TestPlanBootableDOS(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "sfdisk")
 	spec := fixtures.Mini("flag-dos", "dos", fixtures.RootSpec{Release: "6.2"}, nil)
 	spec.Partitions[0].Bootable = false
@@ -190,6 +192,7 @@ func TestPlanBootableDOS(t *testing.T) {
 // sgdisk verifies the table and shows the attribute; with 4096-byte
 // sectors too.
 func TestPlanBootableGPT(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "sgdisk")
 	for _, ss := range []int{512, 4096} {
 		spec := fixtures.Mini("flag-gpt", "gpt", fixtures.RootSpec{Release: "6.5"}, nil)
@@ -227,6 +230,7 @@ func TestPlanBootableGPT(t *testing.T) {
 // TestCheckBootableRefusesDamage: a GPT whose copies disagree is not
 // changed.
 func TestCheckBootableRefusesDamage(t *testing.T) {
+	t.Parallel()
 	spec := fixtures.Mini("flag-gpt-damaged", "gpt", fixtures.RootSpec{Release: "6.5"}, nil)
 	img := buildSpec(t, spec)
 	f, err := os.OpenFile(img, os.O_RDWR, 0)

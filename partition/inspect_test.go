@@ -103,6 +103,7 @@ const (
 )
 
 func TestInspectNamedDisks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, table, layout string
 		rows                []row
@@ -220,6 +221,7 @@ func checkWarnings(t *testing.T, got, want []string) {
 // table) and blkid -p -O OFFSET (each signature): the reference tools' view
 // is the golden answer.
 func TestAgainstReferenceTools(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "sfdisk", "blkid")
 	for _, s := range fixtures.Specs() {
 		t.Run(s.Name, func(t *testing.T) {
@@ -344,6 +346,7 @@ func fileSHA256(t *testing.T, path string) string {
 // debugfs -w on this copy, as after a crash), is the same before and after;
 // the large named images keep their data-extent digest.
 func TestReadOnly(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs")
 	dir := t.TempDir()
 	spec := fixtures.Mini("readonly", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
@@ -387,6 +390,7 @@ func TestReadOnly(t *testing.T) {
 // bounded, and a link that climbs out never reaches the rescue system's
 // files.
 func TestMarkerSymlinks(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs")
 	relink := func(target string, extra ...string) func(string) error {
 		return func(dir string) error {
@@ -463,6 +467,7 @@ func TestMarkerSymlinks(t *testing.T) {
 // TestProbeExtKinds: ext2 and ext4 are told apart from ext3 by their
 // features, as blkid does.
 func TestProbeExtKinds(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "blkid")
 	spec := tinySpecWithFS("ext2", "ext4")
 	img, err := fixtures.BuildDisk(t.TempDir(), spec)
@@ -492,6 +497,7 @@ func tinySpecWithFS(fs ...string) fixtures.DiskSpec {
 // TestInspectBlockDevice: the same answers through a read-only loop device
 // (size from Seek, markers through debugfs on the device).
 func TestInspectBlockDevice(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "loop devices")
 	testutil.NeedTools(t, "losetup", "mke2fs", "debugfs")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("blockdev", "gpt", fixtures.RootSpec{Release: "7.1"}, &fixtures.RootSpec{Release: "6.5"}))
@@ -531,6 +537,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // and labels derive from the spec names). go test -run TestGolden -update
 // rewrites them.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	for _, s := range fixtures.Specs() {
 		t.Run(s.Name, func(t *testing.T) {
 			d := inspectFile(t, namedDisk(t, s.Name))
@@ -563,6 +570,7 @@ func TestGolden(t *testing.T) {
 // TestProbeZFSMember: a real pool's vdev (zfs-fuse) inside a Solaris GPT
 // disk is a ZFS member, as blkid says.
 func TestProbeZFSMember(t *testing.T) {
+	t.Parallel()
 	if err := fixtures.EnsureZFSFuse(); err != nil {
 		t.Skip(err)
 	}
@@ -594,6 +602,7 @@ func TestProbeZFSMember(t *testing.T) {
 // "absent", both for the partition after the root and in the scan of every
 // partition; the root's are still read, and each reason is warned once.
 func TestMarkerUnknown(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs")
 	spec := fixtures.Mini("unknown", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
 	img, err := fixtures.BuildDisk(t.TempDir(), spec)

@@ -22,6 +22,7 @@ import (
 // TestModelRows: every release the model knows has a row, every public row
 // names its source for each gate, and the rows' bounds parse.
 func TestModelRows(t *testing.T) {
+	t.Parallel()
 	ins := versionfile.Installers()
 	for _, r := range release.All() {
 		v, _ := release.ParseVersion(r.Product)
@@ -105,6 +106,7 @@ func statusTable(st *versionfile.State) string {
 // the 4096-byte-sector twin of each disk gives the same roles and the same
 // verdicts.
 func TestGenerationCases(t *testing.T) {
+	t.Parallel()
 	testutil.NeedTools(t, "mke2fs")
 	twins := fixtures.GenerationCases(4096)
 	for i, c := range fixtures.GenerationCases(512) {

@@ -39,6 +39,7 @@ func planPaths(p *plan.Plan) []string {
 }
 
 func TestPlanSetForInstaller(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release, installer string
 		paths              []string
@@ -163,6 +164,7 @@ func TestPlanSetForInstaller(t *testing.T) {
 }
 
 func TestPlanSetRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		req  versionfile.SetRequest
@@ -205,6 +207,7 @@ func TestPlanSetRefusals(t *testing.T) {
 // --allow-raise (acceptance F-version-0), while an explicit raise the
 // installer range allows goes through.
 func TestPlanSetBelowInstallerFloor(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	for _, req := range []versionfile.SetRequest{
 		{ForInstaller: "8.2"},
@@ -226,6 +229,7 @@ func TestPlanSetBelowInstallerFloor(t *testing.T) {
 }
 
 func TestPlanSetTo(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.0.0-12345x"})
 	if err != nil {
@@ -246,6 +250,7 @@ func TestPlanSetTo(t *testing.T) {
 // (refused alone, TestPlanSetRefusals: acceptance F-version-3) is planned
 // with --platform-version.
 func TestPlanSetUnknownPlatform(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.6"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "7.1.1", Platform: "2.2.0"})
 	if err != nil || sp.Values["PLATFORM_VERSION"] != "2.2.0" {
@@ -256,6 +261,7 @@ func TestPlanSetUnknownPlatform(t *testing.T) {
 // TestPlanSetBuildNote: the BUILD_NUMBER note says how the 6.0 installer's
 // version class reads a build (acceptance F-version-1).
 func TestPlanSetBuildNote(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "6.2"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "6.0"})
 	if err != nil {

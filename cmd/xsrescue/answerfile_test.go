@@ -18,6 +18,7 @@ import (
 )
 
 func TestAnswerfileUpgrade(t *testing.T) {
+	t.Parallel()
 	to := filepath.Join(t.TempDir(), "answer.xml")
 	code, _, stderr := runCLI("answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
 		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
@@ -109,6 +110,7 @@ func TestAnswerfileImageNeedsName(t *testing.T) {
 // stderr, and the image is only read; --as overrides; an inventory without
 // PRIMARY_DISK keeps the refusal asking for --as.
 func TestAnswerfileImagePrimaryDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	build := func(name string, root fixtures.RootSpec) string {
 		img, err := fixtures.BuildDisk(dir, fixtures.Mini(name, "dos", root, nil))
@@ -263,6 +265,7 @@ func restoreDocOf(t *testing.T, wantCode int, argv ...string) restoreJSON {
 // PLATFORM_VERSION; 5.6 SP2 is unknown. Every refusal is exit 3, the disk
 // is only read.
 func TestAnswerfileRestoreXS55(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, fixtures.XS55FailedDowngrade())
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img)
 	if code != 0 {
@@ -312,6 +315,7 @@ func TestAnswerfileRestoreXS55(t *testing.T) {
 // written once, "already as requested" for the same bytes, never over a
 // different file, nothing on --dry-run; it needs --for-installer.
 func TestAnswerfileRestoreTo(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, fixtures.XS71OldGPT())
 	dir := t.TempDir()
 	to := filepath.Join(dir, "restore.xml")
@@ -380,6 +384,7 @@ func twoBackups(name string, root, backup, other fixtures.RootSpec) fixtures.Dis
 // 6.5 one (too old), so for them the file is good. With different kernel
 // names <backup-disk> tells them apart.
 func TestAnswerfileRestoreTwoBackups(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, twoBackups("afr-same", fixtures.RootSpec{Release: "8.2"}, fixtures.RootSpec{Release: "7.6"}, fixtures.RootSpec{Release: "6.5"}))
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img)
 	if code != 0 {
@@ -429,6 +434,7 @@ func TestAnswerfileRestoreTwoBackups(t *testing.T) {
 // unformatted backup partition, or one without .xen-backup-partition), a
 // partition that is not a backup, one that does not exist.
 func TestAnswerfileRestoreNothing(t *testing.T) {
+	t.Parallel()
 	dell, sum := buildRead(t, fixtures.XS62Dell())
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", dell, "--for-installer", "6.2")
 	if code != 3 || stdout != "" || !strings.Contains(stderr, "no partition of "+dell+" carries .xen-backup-partition: no installer offers a Restore (partition 3, after the root, has no marker") {
@@ -464,6 +470,7 @@ func TestAnswerfileRestoreNothing(t *testing.T) {
 // a kernel name; the disk/by-id refusal is in the answerfile tests). The
 // device is only read.
 func TestAnswerfileRestoreBlockDevice(t *testing.T) {
+	t.Parallel()
 	needRootMount(t)
 	testutil.NeedTools(t, "losetup")
 	attach := func(img, dev string) string {

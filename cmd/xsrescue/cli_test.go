@@ -42,6 +42,7 @@ func runCLI(argv ...string) (code int, stdout, stderr string) {
 // anywhere on the line, "--" ends flags, unknown flags and commands are
 // usage errors (exit 2), never arguments, and the exit codes.
 func TestCommandLines(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	empty := filepath.Join(t.TempDir(), "empty.img")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
@@ -131,6 +132,7 @@ func TestCommandLines(t *testing.T) {
 // tests' zz-journal-test-write, which goes through apply like every
 // domain command.
 func TestDryRunAfterArguments(t *testing.T) {
+	t.Parallel()
 	for _, argv := range [][]string{
 		{"zz-journal-test-write", "etc/motd", "--root", "ROOT", "--content", "new", "--yes", "--dry-run"},
 		{"zz-journal-test-write", "etc/motd", "--dry-run", "--root", "ROOT", "--content", "new", "--yes"},
@@ -195,6 +197,7 @@ func TestDryRunAfterArguments(t *testing.T) {
 // TestDiskInspectReadOnly: the command leaves the image byte for byte as it
 // was (sha256 of the whole image).
 func TestDiskInspectReadOnly(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	sum := func() string {
 		s, err := fixtures.FileSHA256(img)
@@ -218,6 +221,7 @@ func TestDiskInspectReadOnly(t *testing.T) {
 // 5.5 disk whose backup holds 5.0, against testdata/disk_inspect_cli.*.
 // XSRESCUE_UPDATE_GOLDEN=1 rewrites them.
 func TestDiskInspectGolden(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	for _, tt := range []struct {
 		golden string

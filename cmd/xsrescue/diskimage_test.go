@@ -31,6 +31,7 @@ func scribble(t *testing.T, img string, off int64) {
 }
 
 func TestDiskImageSaveRestore(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		img := cliImage(t)
 		dir := t.TempDir()
@@ -163,6 +164,7 @@ func TestDiskImageSaveRestore(t *testing.T) {
 // TestDiskImageOtherPartition restores the backup partition's image onto the
 // root partition of the same size: refused unless --force, and then undoable.
 func TestDiskImageOtherPartition(t *testing.T) {
+	t.Parallel()
 	img, _, snap, jpath := savedBackup(t)
 	start := testutil.FileSHA256(t, img)
 	restore := []string{"disk", "restore-partition", img, "--partition", "1", "--from", snap, "--journal", jpath}
@@ -213,6 +215,7 @@ func savedBackup(t *testing.T) (img, dir, snap, jpath string) {
 }
 
 func TestDiskImageRefusals(t *testing.T) {
+	t.Parallel()
 	img, dir, snap, _ := savedBackup(t)
 	start := testutil.FileSHA256(t, img)
 	for _, tc := range []struct {
@@ -255,6 +258,7 @@ func TestDiskImageRefusals(t *testing.T) {
 // TestDiskImageMounted mounts the backup partition through a loop device
 // and expects both commands to refuse.
 func TestDiskImageMounted(t *testing.T) {
+	t.Parallel()
 	testutil.NeedRoot(t, "mounting a partition of an image")
 	img := cliImage(t)
 	dir := t.TempDir()
@@ -287,6 +291,7 @@ func TestDiskImageMounted(t *testing.T) {
 // TestDiskImageDryRun: --dry-run, before or after the arguments, writes
 // nothing: no image, no sidecar, no journal, no undo file, not the disk.
 func TestDiskImageDryRun(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "backup.img")

@@ -43,6 +43,7 @@ func needRootAndE2fs(t *testing.T) {
 // document (temporary paths replaced by $DIR) with testdata/doctor. It also
 // proves doctor read-only: the image hashes the same before and after.
 func TestDoctorGolden(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	specs := append(fixtures.Specs(), fixtures.RescueDisk())
 	specs[len(specs)-1].Name = "rescue"
@@ -83,6 +84,7 @@ func TestDoctorGolden(t *testing.T) {
 // TestDoctorPlanExecution executes the plan doctor prints for the rescue
 // disk, command by command, and expects a clean doctor at the end.
 func TestDoctorPlanExecution(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	dir := t.TempDir()
 	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("plan"))
@@ -176,6 +178,7 @@ func shellWords(t *testing.T, s string) []string {
 }
 
 func TestDoctorUsage(t *testing.T) {
+	t.Parallel()
 	for _, argv := range [][]string{
 		{"doctor"},
 		{"doctor", "--disk", "x", "--root", "y"},
@@ -191,6 +194,7 @@ func TestDoctorUsage(t *testing.T) {
 // disk as the host's inventory records it (PRIMARY_DISK); without one it
 // cannot be guessed, so the step is left to the engineer with --as NAME.
 func TestDoctorAnswerfileName(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	spec := fixtures.MiniRescue("noprimary")
 	inv, err := spec.Partitions[0].Root.Inventory()
@@ -239,6 +243,7 @@ func TestDoctorAnswerfileName(t *testing.T) {
 // backup partition, and its e2fsck step, run by a shell, leaves no loop
 // device attached.
 func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	testutil.NeedTools(t, "losetup")
 	img := cliImage(t)
@@ -300,6 +305,7 @@ func doctorSeverities(r *doctor.Report) map[string]string {
 // damaged primary GPT are findings with steps by hand; the relabel step, run
 // by a shell, makes the installation findable again.
 func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	testutil.NeedTools(t, "losetup", "e2label", "gdisk")
 	img := cliImage(t)

@@ -66,6 +66,7 @@ func patchDOSEntry(t *testing.T, img string, n int, start, sectors uint32) {
 // that reads a table: no panic, never a partition at a wrapped offset, and
 // nothing reads or writes it, not even restore-partition --force.
 func TestHostileGPTCommands(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		first, last uint64
@@ -132,6 +133,7 @@ func TestHostileGPTCommands(t *testing.T) {
 // another is refused (exit 3, also as a dry run) naming the other and how
 // many bytes, unless --force, which then says what it overwrote.
 func TestRestorePartitionOverlap(t *testing.T) {
+	t.Parallel()
 	img, snap, jpath := tinySaved(t)
 	patchDOSEntry(t, img, 1, 2048, 4096+16) // partition 1 now ends 8 KiB into partition 2
 	scribble(t, img, 3*fixtures.MiB)
@@ -167,6 +169,7 @@ func TestRestorePartitionOverlap(t *testing.T) {
 // (a truncated image) is listed, but never saved or restored: the copy
 // would be short, and a write would grow the image file.
 func TestPartitionPastTheEnd(t *testing.T) {
+	t.Parallel()
 	img, snap, jpath := tinySaved(t)
 	dir := filepath.Dir(snap)
 	if err := os.Truncate(img, 4<<20); err != nil {
@@ -193,6 +196,7 @@ func TestPartitionPastTheEnd(t *testing.T) {
 // usual chroot preparation) passes the path check; odm purge refuses it by
 // device (exit 3), as a dry run too, and changes nothing.
 func TestOdmPurgeBindMountedDev(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	aix, out := t.TempDir(), t.TempDir()
 	dev := filepath.Join(aix, "dev")

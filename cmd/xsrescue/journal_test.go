@@ -123,6 +123,7 @@ func journalTestRoot(t *testing.T) string {
 }
 
 func TestJournalCLIFlow(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	newContent := "PRODUCT_VERSION='8.2.0'\nBUILD='x'\n"
 	orig := treeSum(t, dir)
@@ -224,6 +225,7 @@ func TestJournalCLIFlow(t *testing.T) {
 }
 
 func TestJournalCLIErrors(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	for _, tc := range []struct {
 		argv []string
@@ -252,6 +254,7 @@ func TestJournalCLIErrors(t *testing.T) {
 // A hostile root whose var is an absolute symlink out of it still gets its
 // journal inside the root.
 func TestJournalDefaultPathStaysInRoot(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	outside := t.TempDir()
 	if err := os.Symlink(outside, filepath.Join(dir, "var")); err != nil {
@@ -365,6 +368,7 @@ func markDirty(t *testing.T, img string, n int) {
 // restore-etc) and is refused on the second says that the first was
 // applied, and how to undo it: never "nothing was changed" alone.
 func TestSecondOpRefused(t *testing.T) {
+	t.Parallel()
 	a, b := t.TempDir(), t.TempDir()
 	for _, d := range []string{a, b} {
 		if err := os.WriteFile(filepath.Join(d, "motd"), []byte("old\n"), 0o644); err != nil {
@@ -386,6 +390,7 @@ func TestSecondOpRefused(t *testing.T) {
 // the status was committed) is rolled back by `journal recover`, which
 // finds the target the op recorded.
 func TestJournalCLIRecover(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	orig := treeSum(t, dir)
 	jpath := filepath.Join(t.TempDir(), "j.db")
@@ -411,6 +416,7 @@ func TestJournalCLIRecover(t *testing.T) {
 // Without a terminal (stdin /dev/null, as under kickstart %pre) and without
 // --yes, nothing is asked and nothing changes: the refusal says what to add.
 func TestJournalCLINoTerminal(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	orig := treeSum(t, dir)
 	null, err := os.Open(os.DevNull)
@@ -431,6 +437,7 @@ func TestJournalCLINoTerminal(t *testing.T) {
 // The recorded command line runs again as recorded: a list flag is one
 // --name=value per value, not Go's "[44 50]"; the op's "undo" is complete.
 func TestJournalCLIArgvAndUndoLine(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
 	var doc struct {
@@ -469,6 +476,7 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 // this journal knows are listed by recover --dry-run, removed and reported
 // by recover; other files stay.
 func TestJournalCLIRecoverStaleTemps(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	// A journal with one finished op, which knows nothing of the staging file.
 	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes"); code != 0 {

@@ -23,6 +23,7 @@ var manPath = filepath.Join("..", "..", "docs", "xsrescue.8")
 // documents every command and flag of the tree, and groff renders it
 // without a warning.
 func TestManPage(t *testing.T) {
+	t.Parallel()
 	page, err := manPage()
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,7 @@ func wantFlag(t *testing.T, page, cmd string, f cli.Flag) {
 // TestManCommand: the hidden `xsrescue man` prints the page and nothing
 // else, and is not in the command list.
 func TestManCommand(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runCLI("man")
 	if code != 0 || stderr != "" {
 		t.Fatalf("xsrescue man: exit %d, stderr %q", code, stderr)

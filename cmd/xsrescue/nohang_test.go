@@ -160,6 +160,7 @@ func TestPanicIsOneLine(t *testing.T) {
 // Bad input is exit 2 (docs/exit-codes.md): a symlink loop in the root, a
 // --journal that is not an xsrescue journal.
 func TestBadInputExit2(t *testing.T) {
+	t.Parallel()
 	loopRoot := t.TempDir()
 	testutil.Must(t, os.MkdirAll(filepath.Join(loopRoot, "etc"), 0o755))
 	testutil.Must(t, os.Symlink("xensource-inventory", filepath.Join(loopRoot, "etc/xensource-inventory")))

@@ -85,6 +85,7 @@ type odmMajorJSON struct {
 }
 
 func TestOdmGhostsReadOnly(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	// A ghost-major node below the top level named like a live top-level
 	// one: an ls -lR listing must not turn dev/sub/rmt0 into dev/rmt0
@@ -159,6 +160,7 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 }
 
 func TestOdmBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		d := filepath.Join(dir, name)
@@ -209,6 +211,7 @@ func TestOdmBadInput(t *testing.T) {
 }
 
 func TestOdmPurgeRefusals(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
@@ -247,6 +250,7 @@ func TestOdmPurgeRefusals(t *testing.T) {
 }
 
 func TestOdmPurgeDryRun(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
@@ -269,6 +273,7 @@ func TestOdmPurgeDryRun(t *testing.T) {
 // exactly the ghost's entries go, the files are written, journal undo puts
 // every node back identically.
 func TestOdmPurgeAndUndo(t *testing.T) {
+	t.Parallel()
 	for _, inside := range []bool{false, true} {
 		t.Run(fmt.Sprintf("out-inside-root=%v", inside), func(t *testing.T) {
 			a := odmFixture(t)
@@ -368,6 +373,7 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 // was a /dev node; --out content that is not this purge's is refused (exit
 // 3) naming the file, and so is a ghost node that came back.
 func TestOdmPurgeRerun(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	if err := syscall.Mknod(filepath.Join(a.DevDir, "orphan50"), syscall.S_IFCHR|0o644, 50<<8|3); err != nil {
 		t.Fatal(err)
@@ -424,6 +430,7 @@ func TestOdmPurgeRerun(t *testing.T) {
 // With no ghost left, --all-ghosts is "already as requested": exit 0, nothing
 // written, empty ops and files.
 func TestOdmPurgeNothingToDo(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	b, err := os.ReadFile(filepath.Join(a.ODMDir, "CuDvDr"))
 	if err != nil {
@@ -475,6 +482,7 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 // Without PdDv, the idle driver's major 48 cannot be told from the vanished
 // VG of 46. XSRESCUE_UPDATE_GOLDEN=1 rewrites the files.
 func TestOdmGhostsGolden(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	odmDir, listing := filepath.Join(dir, "odm"), filepath.Join(dir, "dev.ls")
 	if err := fixtures.WriteAIXDumps(odmDir); err != nil {
@@ -539,6 +547,7 @@ func assertGolden(t *testing.T, path, got string) {
 // refusal; an --out that holds anything else is refused (exit 3) naming the
 // file. With --out inside the AIX root, the new directory takes the one op.
 func TestOdmPurgeOutDir(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	tmp := t.TempDir()
 	purge := func(out string, extra ...string) (int, string, string) {

@@ -119,6 +119,7 @@ func nothingWritten(t *testing.T, img, lockDir string, argv func(...string) []st
 // to the mtime) restores nothing and writes nothing, not even the journal:
 // "already as requested".
 func TestUndoNothingToRestore(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	inv := filepath.Join(dir, "etc/inventory")
 	orig, err := os.ReadFile(inv)

@@ -142,6 +142,7 @@ func offers(doc showJSON) map[string]bool {
 // directory, the root-partition gate is unknown: "unknown" where every
 // file gate passes, never "upgrade"), and not a byte written.
 func TestVersionShowRoots(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release string
 		accept  []string // of 5.0.0, 5.6.0, 6.2.0, 7.0.0, 7.1.0, 8.2.0
@@ -188,6 +189,7 @@ func TestVersionShowRoots(t *testing.T) {
 // TestVersionSetShowUndo: set for an older installer, show agrees, undo
 // restores every file byte for byte (symlinked markers stay links).
 func TestVersionSetShowUndo(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release, installer, wantPV string
 		code                       int // 4: a gate still fails (8.1+ roots lack the state directory 8.0 wants)
@@ -250,6 +252,7 @@ func TestVersionSetShowUndo(t *testing.T) {
 }
 
 func TestVersionErrors(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	broken := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	inv := filepath.Join(broken, "etc/xensource-inventory")
@@ -288,6 +291,7 @@ func TestVersionErrors(t *testing.T) {
 // TestVersionHostileLink: etc/redhat-release -> an absolute path holding a
 // sentinel on the rescue system: show never prints it, set never writes it.
 func TestVersionHostileLink(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	sentinel := filepath.Join(outside, "shadow")
 	const secret = "root:SENTINEL:19000::::::\n"
@@ -324,6 +328,7 @@ func TestVersionHostileLink(t *testing.T) {
 // etc/redhat-release are listed with their problem; show prints the rest
 // and set rewrites the rest, leaving both links alone.
 func TestVersionMarkerLoop(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	if err := fixtures.BreakMarkerLinks(root); err != nil {
 		t.Fatal(err)
@@ -358,6 +363,7 @@ func TestVersionMarkerLoop(t *testing.T) {
 }
 
 func TestVersionFind(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Extra: map[string][]byte{
 		"opt/xensource/libexec/xapi": append([]byte("\x7fELF\x00\x01"), []byte("xapi build 15119p")...),
 		"proc/version":               []byte("15119p"),
@@ -408,6 +414,7 @@ func TestVersionFind(t *testing.T) {
 // holds 5.0, a 7.1 old-layout GPT disk whose backup holds 6.5, an 8.2 disk
 // whose backup partition was never formatted.
 func TestVersionDisk(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "debugfs", "losetup")
 	cases := []struct {
 		table, release, backup, installer, wantPV string
@@ -490,6 +497,7 @@ func TestVersionDisk(t *testing.T) {
 // whether or not a utility partition is there: its own verdict, with the
 // cause.
 func TestVersionDiskXS8Gate(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-xs8-utility"
 	rel, _ := release.Lookup("8.2")
@@ -526,6 +534,7 @@ func TestVersionDiskXS8Gate(t *testing.T) {
 // An empty root-* partition's error names the disk and partition, not the
 // private mount (F-cli-2).
 func TestVersionDiskRootLabel(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-nolabel"
 	mib := fixtures.MiB
@@ -583,6 +592,7 @@ func outsideSum(t *testing.T, img string, start, end int64) string {
 // offer Upgrade; journal undo makes the image byte-identical again. Also
 // with 4096-byte sectors (read through a loop device by sgdisk).
 func TestVersionSetActiveFlag(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk", "sgdisk")
 	cases := []struct {
 		name, table, release, installer string
@@ -666,6 +676,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 // active flag: version set refuses (exit 3, not a byte written) and says
 // so; --move-active-flag moves it.
 func TestVersionSetMovesActiveFlag(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk")
 	const name = "flag-dell"
 	rel, _ := release.Lookup("6.2")
@@ -711,6 +722,7 @@ func TestVersionSetMovesActiveFlag(t *testing.T) {
 // BUILD_NUMBER: version set adds both, the first named as the installer
 // names the backup partition of PRIMARY_DISK.
 func TestVersionSetRepairsKeys(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Populate: func(dir string) error {
 		p := filepath.Join(dir, "etc/xensource-inventory")
 		data, err := os.ReadFile(p)
@@ -762,6 +774,7 @@ func TestVersionSetRepairsKeys(t *testing.T) {
 // marked), and only --mark-firstboot-done writes its state file, which
 // journal undo removes again.
 func TestVersionSetFirstboot(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1", Populate: func(dir string) error {
 		return os.Remove(filepath.Join(dir, "etc/firstboot.d/state/60-import-keys"))
 	}})
@@ -796,6 +809,7 @@ func TestVersionSetFirstboot(t *testing.T) {
 // newer than it is (F-version-0): without --allow-raise, and below the
 // installer's lower bound even with it; nothing is written.
 func TestVersionSetRaise(t *testing.T) {
+	t.Parallel()
 	dir := versionRoot(t, fixtures.RootSpec{Release: "5.5"})
 	before := versionTreeState(t, dir)
 	for _, argv := range [][]string{

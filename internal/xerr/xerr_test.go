@@ -9,6 +9,7 @@ import (
 )
 
 func TestCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -31,6 +32,7 @@ func TestCode(t *testing.T) {
 }
 
 func TestMessageAndUnwrapKept(t *testing.T) {
+	t.Parallel()
 	err := Invalid(fmt.Errorf("line 3: %w", io.ErrUnexpectedEOF))
 	if err.Error() != "line 3: unexpected EOF" {
 		t.Errorf("message changed: %q", err.Error())
@@ -43,6 +45,7 @@ func TestMessageAndUnwrapKept(t *testing.T) {
 // TestSyntaxError: one shape for every line-oriented format, invalid input
 // (exit 2), its format's sentinel found through it.
 func TestSyntaxError(t *testing.T) {
+	t.Parallel()
 	sentinel := errors.New("malformed thing")
 	for _, err := range []error{
 		&SyntaxError{File: "etc/x", Line: 3, Msg: "no '='", Err: sentinel},

@@ -142,13 +142,7 @@ func TestDryRunEveryVerb(t *testing.T) {
 				t.Fatal(err)
 			}
 			must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("broken\n"), 0o644))
-			// Only this test's pool: other tests make and destroy their own
-			// pools in parallel on the same zfs-fuse daemon.
-			pool, _, _ := strings.Cut(z.ZBE, "/")
-			datasets := func() string {
-				out, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name", "-r", pool)
-				return out
-			}
+			datasets := func() string { return poolDatasets(z.ZBE) }
 			return row{args: []string{"zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap}, watch: []string{z.ZoneRoot}, more: datasets}
 		},
 	}

@@ -140,10 +140,7 @@ func TestDryRunEveryVerb(t *testing.T) {
 				t.Fatal(err)
 			}
 			testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("broken\n"), 0o644))
-			datasets := func() string {
-				out, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name")
-				return out
-			}
+			datasets := func() string { return poolDatasets(z.ZBE) }
 			return row{args: []string{"zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap}, watch: []string{z.ZoneRoot}, more: datasets}
 		},
 	}

@@ -291,7 +291,7 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	testutil.Must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/nodename")))
 	testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("made after the snapshot\n"), 0o644))
 	before := treeSum(t, filepath.Join(z.ZoneRoot, "etc"))
-	datasets, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name")
+	datasets := poolDatasets(z.ZBE)
 	// Arguments are checked before the pool is reached, dry run included.
 	for _, bad := range []string{"../../etc", "/", "etc/../.."} {
 		code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--dry-run", "--paths", bad)
@@ -311,7 +311,7 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"would_clone": "`+pool+`/xsrescue-restore-`) || !strings.Contains(stdout, `"read_through": null`) {
 		t.Errorf("dry run --json: exit %d\n%s", code, stdout)
 	}
-	if after, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name"); after != datasets {
+	if after := poolDatasets(z.ZBE); after != datasets {
 		t.Fatalf("dry run changed the pool:\n%s\nwas\n%s", after, datasets)
 	}
 	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
@@ -338,7 +338,7 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(z.ZoneRoot, "etc/nodename")); string(b) != "z1\n" {
 		t.Errorf("nodename %q", b)
 	}
-	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+	if out := poolDatasets(z.ZBE); strings.Contains(out, "xsrescue-restore") {
 		t.Errorf("temporary clone left behind:\n%s", out)
 	}
 	if len(snapshots(t, z.ZBE)) != 1 {
@@ -389,7 +389,7 @@ func TestZoneRestoreEtcAltrootCLI(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); string(b) != "root:x:0:0\n" {
 		t.Errorf("passwd %q", b)
 	}
-	if out, _ := fixtures.ZFS("list", "-H", "-o", "name"); strings.Contains(out, "xsrescue-restore") {
+	if out := poolDatasets(ds); strings.Contains(out, "xsrescue-restore") {
 		t.Errorf("temporary clone left behind:\n%s", out)
 	}
 	if m, _ := filepath.Glob(filepath.Join(alt, ".xsrescue-restore-*")); len(m) != 0 {
@@ -483,4 +483,13 @@ func TestZoneSetStickyEraCLI(t *testing.T) {
 	if code, stdout, _ := runCLI("zone", "set-sticky", "opensolaris.org", "true", "--zone-root", zr, "--journal", jdb, "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
 		t.Errorf("second run: exit %d\n%s", code, stdout)
 	}
+}
+
+// poolDatasets lists every dataset and snapshot of the pool holding ds,
+// and only that pool: other tests make and destroy their own pools in
+// parallel on the same zfs-fuse daemon.
+func poolDatasets(ds string) string {
+	pool, _, _ := strings.Cut(ds, "/")
+	out, _ := fixtures.ZFS("list", "-H", "-t", "all", "-o", "name", "-r", pool)
+	return out
 }

@@ -62,3 +62,17 @@ func TestOnlyJournalWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyCommandsApply: the journal (plan, diff, snapshot, apply, verify,
+// commit) is driven by the commands and by doctor, which runs the repairs it
+// proposes; a domain package returns a plan and never applies it itself.
+// Tests may import journal (they prove a plan applies), the product may not.
+func TestOnlyCommandsApply(t *testing.T) {
+	allowed := []string{module + "cmd/xsrescue", module + "doctor"}
+	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{join .Imports \",\"}}", module+"...") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		if slices.Contains(strings.Split(imports, ","), module+"journal") && !slices.Contains(allowed, pkg) {
+			t.Errorf("%s imports journal: only cmd/xsrescue and doctor may", pkg)
+		}
+	}
+}

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/plan"
 )
 
@@ -28,11 +28,11 @@ type RCLink struct {
 	Service  string // haldaemon
 }
 
-var rcLinkName = regexp.MustCompile(`^([SK])([0-9]{2})(.+)$`)
+var rcLinkName = lazyre.New(`^([SK])([0-9]{2})(.+)$`)
 
 // ParseRCLink splits an rc?.d entry name; ok is false for other names.
 func ParseRCLink(dir, name string) (RCLink, bool) {
-	m := rcLinkName.FindStringSubmatch(name)
+	m := rcLinkName().FindStringSubmatch(name)
 	if m == nil {
 		return RCLink{}, false
 	}
@@ -41,7 +41,7 @@ func ParseRCLink(dir, name string) (RCLink, bool) {
 }
 
 // chkconfigHeader is the "# chkconfig: 2345 26 74" line of an init script.
-var chkconfigHeader = regexp.MustCompile(`^#\s*chkconfig:\s*(\S+)\s+(-?[0-9]+)\s+(-?[0-9]+)`)
+var chkconfigHeader = lazyre.New(`^#\s*chkconfig:\s*(\S+)\s+(-?[0-9]+)\s+(-?[0-9]+)`)
 
 // stopPriority is the kill priority chkconfig gives the service's K links:
 // the third number of its chkconfig header, else 100 minus the start
@@ -55,7 +55,7 @@ func (g *guest) stopPriority(l RCLink) (int, string, error) {
 	if ok {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
-			if m := chkconfigHeader.FindStringSubmatch(sc.Text()); m != nil {
+			if m := chkconfigHeader().FindStringSubmatch(sc.Text()); m != nil {
 				if n, err := strconv.Atoi(m[3]); err == nil && n >= 0 && n <= 99 {
 					return n, script + " chkconfig header", nil
 				}

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 )
@@ -274,11 +274,11 @@ var v2Keys = []string{"alias", "prefix", "sticky", "disabled", "origin", "origin
 	"repo.registration_uri", "repo.related_uris", "repo.sort_policy"}
 
 var (
-	prefixSnv134    = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9]+\.?)*$`)
-	badPrefixSnv134 = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.]+`)
-	prefixSolaris   = regexp.MustCompile(`^[a-zA-Z0-9\[](?:[a-zA-Z0-9\-:]*[a-zA-Z0-9:\]]+\.?)*$`)
-	badPrefixHost   = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.:\[\]]+`)
-	prefixPython3   = regexp.MustCompile(`^(?:[a-zA-Z0-9\-]+[a-zA-Z0-9\-\.]*|(?:\d{1,3}\.){3}\d{3}|\[([a-fA-F0-9\.]*:){0,7}[a-fA-F0-9\.]+\])$`)
+	prefixSnv134    = lazyre.New(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9]+\.?)*$`)
+	badPrefixSnv134 = lazyre.New(`^.*[^a-zA-Z0-9\-\.]+`)
+	prefixSolaris   = lazyre.New(`^[a-zA-Z0-9\[](?:[a-zA-Z0-9\-:]*[a-zA-Z0-9:\]]+\.?)*$`)
+	badPrefixHost   = lazyre.New(`^.*[^a-zA-Z0-9\-\.:\[\]]+`)
+	prefixPython3   = lazyre.New(`^(?:[a-zA-Z0-9\-]+[a-zA-Z0-9\-\.]*|(?:\d{1,3}\.){3}\d{3}|\[([a-fA-F0-9\.]*:){0,7}[a-fA-F0-9\.]+\])$`)
 )
 
 // validPrefix is misc.valid_pub_prefix of each pkg, which Publisher's
@@ -289,11 +289,11 @@ func validPrefix(pkg, p string) bool {
 	}
 	switch pkg {
 	case PkgSnv134:
-		return !badPrefixSnv134.MatchString(p) && prefixSnv134.MatchString(p)
+		return !badPrefixSnv134().MatchString(p) && prefixSnv134().MatchString(p)
 	case PkgSolaris:
-		return !badPrefixHost.MatchString(p) && prefixSolaris.MatchString(p)
+		return !badPrefixHost().MatchString(p) && prefixSolaris().MatchString(p)
 	}
-	return !badPrefixHost.MatchString(p) && prefixPython3.MatchString(p)
+	return !badPrefixHost().MatchString(p) && prefixPython3().MatchString(p)
 }
 
 // pyBoolStates is ConfigParser.getboolean's table.
@@ -767,7 +767,7 @@ func (img *Image) finish(pubs map[string]*Publisher) {
 	}
 }
 
-var tempPublisher = regexp.MustCompile(`^za[0-9]+$`)
+var tempPublisher = lazyre.New(`^za[0-9]+$`)
 
 // deadHosts no longer serve IPS repositories: pkg.opensolaris.org was shut
 // down after Oracle renamed the publisher, and localhost:10000 is the
@@ -787,7 +787,7 @@ func (img *Image) FlagSuspects(global *Image) {
 		if global != nil && !slices.ContainsFunc(global.Publishers, func(g Publisher) bool { return g.Name == p.Name }) {
 			p.Suspects = append(p.Suspects, "zone-only: the global zone has no publisher "+p.Name+", so attach leaves it as is")
 		}
-		if tempPublisher.MatchString(p.Name) {
+		if tempPublisher().MatchString(p.Name) {
 			p.Suspects = append(p.Suspects, "leftover temporary publisher of an interrupted zone attach")
 		}
 		if p.Name == "opensolaris.org" && p.Sticky {
@@ -964,11 +964,11 @@ func (img *Image) finishEdit(pl *plan.Plan, why string, check func(*Image) error
 	return pl, nil
 }
 
-var digits = regexp.MustCompile(`[0-9]+`)
+var digits = lazyre.New(`[0-9]+`)
 
 // sameProblem compares problems across an edit, which moves lines.
 func sameProblem(p, q Problem) bool {
-	return p.File == q.File && p.Pkg == q.Pkg && digits.ReplaceAllString(p.Message, "#") == digits.ReplaceAllString(q.Message, "#")
+	return p.File == q.File && p.Pkg == q.Pkg && digits().ReplaceAllString(p.Message, "#") == digits().ReplaceAllString(q.Message, "#")
 }
 
 // caseNotes notes keys of a publisher section that differ from a key pkg

@@ -54,25 +54,27 @@ func TestPlanIsALeaf(t *testing.T) {
 // can be imported, and only journal (which writes) and target (which opens
 // roots) import it.
 func TestOnlyJournalWrites(t *testing.T) {
-	allowed := []string{module + "journal", module + "target"}
-	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{join .Imports \",\"}}", module+"...") {
-		pkg, imports, _ := strings.Cut(line, ":")
-		if slices.Contains(strings.Split(imports, ","), module+"internal/writable") && !slices.Contains(allowed, pkg) {
-			t.Errorf("%s imports internal/writable: only journal and target may", pkg)
-		}
-	}
+	onlyImportedBy(t, "internal/writable", "journal", "target")
 }
 
 // TestOnlyCommandsApply: the journal (plan, diff, snapshot, apply, verify,
-// commit) is driven by the commands and by doctor, which runs the repairs it
-// proposes; a domain package returns a plan and never applies it itself.
-// Tests may import journal (they prove a plan applies), the product may not.
+// commit) is driven by the commands; doctor opens it read-only to report
+// interrupted ops. A domain package returns a plan and never applies it
+// itself. Tests may import journal (they prove a plan applies), the
+// product may not.
 func TestOnlyCommandsApply(t *testing.T) {
-	allowed := []string{module + "cmd/xsrescue", module + "doctor"}
+	onlyImportedBy(t, "journal", "cmd/xsrescue", "doctor")
+}
+
+// onlyImportedBy fails for every package of the module outside allowed
+// whose (non-test) imports include pkg.
+func onlyImportedBy(t *testing.T, pkg string, allowed ...string) {
+	t.Helper()
 	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{join .Imports \",\"}}", module+"...") {
-		pkg, imports, _ := strings.Cut(line, ":")
-		if slices.Contains(strings.Split(imports, ","), module+"journal") && !slices.Contains(allowed, pkg) {
-			t.Errorf("%s imports journal: only cmd/xsrescue and doctor may", pkg)
+		importer, imports, _ := strings.Cut(line, ":")
+		name := strings.TrimPrefix(importer, module)
+		if slices.Contains(strings.Split(imports, ","), module+pkg) && !slices.Contains(allowed, name) {
+			t.Errorf("%s imports %s: only %s may", name, pkg, strings.Join(allowed, " and "))
 		}
 	}
 }

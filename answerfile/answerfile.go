@@ -13,8 +13,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 )
 
 // Source types the installer accepts in <source type="...">.
@@ -49,9 +50,9 @@ type Upgrade struct {
 func DiskName(dev string) string { return strings.TrimPrefix(dev, "/dev/") }
 
 var (
-	nfsRepo  = regexp.MustCompile(`^[A-Za-z0-9._\[\]:-]+:/[^\s]*$`)
-	diskName = regexp.MustCompile(`^[A-Za-z0-9._:+/-]+$`)
-	ifName   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,15}$`)
+	nfsRepo  = lazyre.New(`^[A-Za-z0-9._\[\]:-]+:/[^\s]*$`)
+	diskName = lazyre.New(`^[A-Za-z0-9._:+/-]+$`)
+	ifName   = lazyre.New(`^[A-Za-z0-9._-]{1,15}$`)
 )
 
 // SourceFor picks the source type for a repository location: "local" (or
@@ -61,7 +62,7 @@ func SourceFor(repo string) (typ, location string, err error) {
 	switch {
 	case repo == "" || repo == SourceLocal:
 		return SourceLocal, "", nil
-	case nfsRepo.MatchString(repo) && !strings.Contains(repo, "://"):
+	case nfsRepo().MatchString(repo) && !strings.Contains(repo, "://"):
 		return SourceNFS, repo, nil
 	}
 	if err := checkURL(repo, "source"); err != nil {
@@ -101,7 +102,7 @@ func (u *Upgrade) Validate() error {
 			return fmt.Errorf("%w: a local source takes no location (got %q)", ErrInvalid, u.Source)
 		}
 	case SourceNFS:
-		if !nfsRepo.MatchString(u.Source) {
+		if !nfsRepo().MatchString(u.Source) {
 			return fmt.Errorf("%w: nfs source %q: want server:/path/", ErrInvalid, u.Source)
 		}
 	case SourceURL:
@@ -116,7 +117,7 @@ func (u *Upgrade) Validate() error {
 			return err
 		}
 	}
-	if u.AdminInterface != "" && !ifName.MatchString(u.AdminInterface) {
+	if u.AdminInterface != "" && !ifName().MatchString(u.AdminInterface) {
 		return fmt.Errorf("%w: admin-interface %q is not an interface name", ErrInvalid, u.AdminInterface)
 	}
 	return nil
@@ -128,7 +129,7 @@ func checkDiskName(name, element string) error {
 	if name == "" {
 		return fmt.Errorf("%w: no %s disk", ErrInvalid, element)
 	}
-	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || !diskName.MatchString(name) {
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || !diskName().MatchString(name) {
 		return fmt.Errorf("%w: %s %q: want a device name relative to /dev such as sda", ErrInvalid, element, name)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestMarshalGolden(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		u    Upgrade
@@ -54,6 +55,7 @@ func goldenRoundTrip[T comparable](t *testing.T, name string, v *T, marshal func
 }
 
 func TestSourceFor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, typ, loc, err string }{
 		{"", SourceLocal, "", ""},
 		{"local", SourceLocal, "", ""},
@@ -78,6 +80,7 @@ func TestSourceFor(t *testing.T) {
 }
 
 func TestDiskName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"/dev/sda": "sda", "sdb": "sdb", "/dev/disk/by-id/ata-X": "disk/by-id/ata-X"} {
 		if got := DiskName(in); got != want {
 			t.Errorf("DiskName(%q) = %q, want %q", in, got, want)
@@ -103,6 +106,7 @@ var brokenSamples = map[string]string{
 }
 
 func TestParseBroken(t *testing.T) {
+	t.Parallel()
 	for name, in := range brokenSamples {
 		_, err := Parse(strings.NewReader(in))
 		if !errors.Is(err, ErrInvalid) {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRestoreMarshalGolden(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		disk string
@@ -38,6 +39,7 @@ var brokenRestoreSamples = map[string]string{
 }
 
 func TestParseRestoreBroken(t *testing.T) {
+	t.Parallel()
 	for name, in := range brokenRestoreSamples {
 		if _, err := ParseRestore(strings.NewReader(in)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: ParseRestore = %v, want ErrInvalid", name, err)

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/versionfile"
@@ -89,7 +89,7 @@ const (
 
 // kernelName is a device node the kernel names (sda, nvme0n1, cciss/c0d0):
 // never a symlink, so two different ones are two different devices.
-var kernelName = regexp.MustCompile(`^/dev/([A-Za-z0-9_.:+-]+|(cciss|ida|rd)/c[0-9]+d[0-9]+)$`)
+var kernelName = lazyre.New(`^/dev/([A-Za-z0-9_.:+-]+|(cciss|ida|rd)/c[0-9]+d[0-9]+)$`)
 
 // MatchBackupDisk says whether the installer's filter keeps a backup whose
 // inventory's PRIMARY_DISK is primary for <backup-disk>name</backup-disk>,
@@ -111,7 +111,7 @@ func MatchBackupDisk(name, primary string) (string, string) {
 		return MatchUnknown, fmt.Sprintf("PRIMARY_DISK %s is a 6.x software RAID name, which installers from bd263ad00560 (2015-12) look up as /dev/md/…_0 instead", primary)
 	case dev == primary:
 		return MatchYes, fmt.Sprintf("<backup-disk> %s is the backup's PRIMARY_DISK %s", name, primary)
-	case kernelName.MatchString(dev) && kernelName.MatchString(primary):
+	case kernelName().MatchString(dev) && kernelName().MatchString(primary):
 		return MatchNo, fmt.Sprintf("<backup-disk> %s is %s, another device than PRIMARY_DISK %s", name, dev, primary)
 	}
 	return MatchUnknown, fmt.Sprintf("<backup-disk> %s (%s) and PRIMARY_DISK %s are different names: whether they are the same device depends on the links the host has when the installer runs", name, dev, primary)

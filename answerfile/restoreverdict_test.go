@@ -20,6 +20,7 @@ import (
 // answerfile.py: nothing before 8ba98e79f6c8, a stub until d787e219afc5
 // (6.0 and 6.1), parseRestore from 6.2 on, unknown for 5.6 SP2.
 func TestRestoreSupportCoversGenerations(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{"5.0": "no", "5.5": "no", "5.6": "no", "5.6-fp1": "no", "5.6-sp2": "unknown", "6.0": "no"}
 	for _, g := range versionfile.Generations() {
 		s, ok := restoreSupport[g.ID]
@@ -44,6 +45,7 @@ func TestRestoreSupportCoversGenerations(t *testing.T) {
 }
 
 func TestMatchBackupDisk(t *testing.T) {
+	t.Parallel()
 	const byID = "/dev/disk/by-id/scsi-SATA_ST3500418AS_9VM155XS"
 	for _, tc := range []struct{ name, primary, want string }{
 		{"disk/by-id/scsi-SATA_ST3500418AS_9VM155XS", byID, MatchYes},
@@ -94,6 +96,7 @@ func installer(t *testing.T, v string) versionfile.Installer {
 // that a name tells apart, one too old for 8.x beside a newer one, one
 // that might match, and a name that does not select the backup.
 func TestVerdictFor(t *testing.T) {
+	t.Parallel()
 	const byID = fixtures.DefaultPrimaryDisk
 	name := DiskName(byID)
 	b76 := partition.Backup{Partition: 2, Marker: ptr(true), Inventory: inventory(t, "7.6", byID)}
@@ -153,6 +156,7 @@ func TestVerdictFor(t *testing.T) {
 }
 
 func TestChooseBackup(t *testing.T) {
+	t.Parallel()
 	parts := func(n ...int) []partition.Partition {
 		var p []partition.Partition
 		for _, x := range n {
@@ -211,6 +215,7 @@ func TestChooseBackup(t *testing.T) {
 // TestComparePaths: real files and symlinks stand for the devices; a
 // disk/by-id name of another device refuses, a kernel name warns.
 func TestComparePaths(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	byID := filepath.Join(dir, "disk", "by-id")
 	must := func(err error) {
@@ -251,6 +256,7 @@ func TestComparePaths(t *testing.T) {
 // refused; Check refuses per installer and accepts a multiple match only
 // with allowMultiple.
 func TestPlanRestore(t *testing.T) {
+	t.Parallel()
 	const byID = fixtures.DefaultPrimaryDisk
 	d := func(bs ...partition.Backup) *partition.Disk {
 		return &partition.Disk{Path: "d.img", Partitions: []partition.Partition{{Number: 1}, {Number: 2}, {Number: 5}},

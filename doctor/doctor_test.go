@@ -71,6 +71,7 @@ func commands(r *Report) []string {
 }
 
 func TestDiagnoseRoot(t *testing.T) {
+	t.Parallel()
 	root, backup := rescueTrees(t, nil)
 	rep := diagnose(t, root, backup, "5.0")
 	want := map[string]string{
@@ -103,6 +104,7 @@ func TestDiagnoseRoot(t *testing.T) {
 // A root without etc/xensource-inventory is a finding, not an error: the
 // installer skips it silently, and the backup is still examined.
 func TestDiagnoseNoInventory(t *testing.T) {
+	t.Parallel()
 	root, backup := rescueTrees(t, func(root string) { os.Remove(filepath.Join(root, "etc/xensource-inventory")) })
 	rep := diagnose(t, root, backup, "5.0")
 	sev := severities(rep)
@@ -118,6 +120,7 @@ func TestDiagnoseNoInventory(t *testing.T) {
 // refuses to fake 5.5 as 8.2 (below the installer's 2.1.0 floor), so the plan
 // must not contain that step; the refusal is a finding instead.
 func TestDiagnoseInstallerTooNew(t *testing.T) {
+	t.Parallel()
 	root, backup := rescueTrees(t, nil)
 	rep := diagnose(t, root, backup, "8.2")
 	if sev := severities(rep); sev["installer-verdict/8.2.0/version-set"] != Broken {
@@ -131,6 +134,7 @@ func TestDiagnoseInstallerTooNew(t *testing.T) {
 }
 
 func TestDiagnoseSideFilesAndVerdicts(t *testing.T) {
+	t.Parallel()
 	root, _ := rescueTrees(t, func(root string) {
 		db, _ := os.ReadFile(filepath.Join(root, "var/xapi/state.db"))
 		os.WriteFile(filepath.Join(root, "var/xapi/restore_db.db"), db, 0o600)
@@ -155,6 +159,7 @@ func TestDiagnoseSideFilesAndVerdicts(t *testing.T) {
 }
 
 func TestDiagnoseCleanAfterUpgradeTo50(t *testing.T) {
+	t.Parallel()
 	// A 5.0 root with a 5.0 database: what the rescue ends with.
 	dir := t.TempDir()
 	db, err := fixtures.StateDB(fixtures.StateDBSpec{Release: "5.0", VMs: 2})
@@ -171,6 +176,7 @@ func TestDiagnoseCleanAfterUpgradeTo50(t *testing.T) {
 }
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"/dev/sda": "/dev/sda", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "x?offset=5": "'x?offset=5'"} {
 		if got := quote(in); got != want {
 			t.Errorf("quote(%q) = %q, want %q", in, got, want)

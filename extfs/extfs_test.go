@@ -25,6 +25,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/extfs"
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // The feature images are built once per test binary (about 20 s).
@@ -45,18 +46,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
-}
-
 func featureImages(t testing.TB) (tree string, specs []fixtures.ExtSpec) {
 	t.Helper()
-	needTools(t, "mke2fs", "e2fsck", "debugfs")
+	testutil.NeedTools(t, "mke2fs", "e2fsck", "debugfs")
 	images.once.Do(func() {
 		images.dir, images.err = os.MkdirTemp("", "extfs-test-")
 		if images.err != nil {
@@ -467,9 +459,11 @@ func forDebugfs(m map[string]entry) map[string]entry {
 
 // TestMatchesDebugfs: every feature image reads exactly as debugfs reads it.
 func TestMatchesDebugfs(t *testing.T) {
+	t.Parallel()
 	_, specs := featureImages(t)
 	for _, s := range specs {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
 			x := openImage(t, s)
 			got := forDebugfs(extManifest(t, x))
 			want := debugfsManifest(t, images.paths[s.Name], s.Offset)
@@ -487,12 +481,12 @@ func TestMatchesDebugfs(t *testing.T) {
 // it, mounted read-only through a loop device (needs root): also owners,
 // nanosecond mtimes, link counts and device numbers.
 func TestMatchesMount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("loop mounts need root")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "loop mounts")
 	_, specs := featureImages(t)
 	for _, s := range specs {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
 			x := openImage(t, s)
 			mnt := mountRO(t, images.paths[s.Name], s)
 			want := dirManifest(t, mnt)
@@ -506,7 +500,7 @@ func TestMatchesMount(t *testing.T) {
 
 func mountRO(t *testing.T, img string, s fixtures.ExtSpec) string {
 	t.Helper()
-	needTools(t, "mount", "umount")
+	testutil.NeedTools(t, "mount", "umount")
 	mnt := t.TempDir()
 	opts := fmt.Sprintf("ro,loop,offset=%d,sizelimit=%d", s.Offset, s.Size)
 	if s.Type != "ext2" && !strings.Contains(s.Features, "^has_journal") {
@@ -525,6 +519,7 @@ func mountRO(t *testing.T, img string, s fixtures.ExtSpec) string {
 
 // TestPaths: symlinks resolve chroot-style; errors say absent only when absent.
 func TestPaths(t *testing.T) {
+	t.Parallel()
 	tree, specs := featureImages(t)
 	hosts, _ := os.ReadFile(filepath.Join(tree, "etc/hosts"))
 	deep, _ := os.ReadFile(filepath.Join(tree, "deep/a/b/c/d/e/f/g/h/i/j/file"))
@@ -567,7 +562,8 @@ func TestPaths(t *testing.T) {
 // reads the checkpointed state, as mount -o ro,noload and debugfs -c do,
 // and writes nothing; the replayed state (e2fsck on a copy) differs.
 func TestDirtyJournal(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs", "dumpe2fs", "e2fsck")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs", "dumpe2fs", "e2fsck")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	old, replayed := "PRODUCT_VERSION='5.5.0'\n", "PRODUCT_VERSION='5.0.0'\n"
@@ -635,6 +631,7 @@ var updateFuzzBase = flag.Bool("update", false, "make testdata/fuzz-*.img.gz aga
 // TestMakeFuzzBase makes the fuzz targets' starting images again with
 // -update (mke2fs, e2fsck).
 func TestMakeFuzzBase(t *testing.T) {
+	t.Parallel()
 	if !*updateFuzzBase {
 		t.Skip("only with -update")
 	}
@@ -666,7 +663,8 @@ func TestMakeFuzzBase(t *testing.T) {
 // allows it; the kernel never makes one) is walked once; the second visit
 // is an error for that path, and the walk ends.
 func TestDirectoryCycle(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	if err := os.MkdirAll(filepath.Join(tree, "a/b"), 0o755); err != nil {
@@ -708,6 +706,7 @@ func TestDirectoryCycle(t *testing.T) {
 // gives the same data mapped (no copy) as read, and a map whose file
 // shrinks under it gives ErrFault, not a crash.
 func TestMapped(t *testing.T) {
+	t.Parallel()
 	_, specs := featureImages(t)
 	s := specs[4] // ext4-4k
 	f, err := os.Open(images.paths[s.Name])

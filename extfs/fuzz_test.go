@@ -17,6 +17,7 @@ import (
 // (testdata/README.md; extfs_test.TestMakeFuzzBase makes them): they open
 // and read cleanly.
 func TestFuzzBase(t *testing.T) {
+	t.Parallel()
 	for _, b := range fuzzBases(t) {
 		x, err := Open(bytes.NewReader(b.img), 0, int64(len(b.img)), Options{Name: b.name})
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -70,7 +70,7 @@ type Rule struct {
 // outcome is what a rule found and what it would change.
 type outcome struct {
 	findings []Finding
-	changes  []journal.Change
+	changes  []plan.Change
 	domain   []byte // new content of the domain config, nil when unchanged
 	again    bool   // more changes follow once these are applied
 	problems []*FileError
@@ -171,8 +171,8 @@ func (r *Report) Clean() bool {
 // the domain config (on the host, a root of its own: its directory), and the
 // findings that are not ok and that no change addresses.
 type Fix struct {
-	Guest  *journal.Plan
-	Domain *journal.Plan // nil without a domain config
+	Guest  *plan.Plan
+	Domain *plan.Plan // nil without a domain config
 	Manual []Finding
 	// Again says that Guest has to be applied before the rest can be
 	// planned (a journal op changes each path once): apply it, then call
@@ -215,7 +215,7 @@ func Plan(root *target.Root, opts Options) (*Fix, error) {
 	if err != nil {
 		return nil, err
 	}
-	fix := &Fix{Guest: &journal.Plan{Command: "guest fix"}}
+	fix := &Fix{Guest: &plan.Plan{Command: "guest fix"}}
 	for _, r := range rules {
 		o, err := g.runRule(r)
 		if err != nil {
@@ -228,8 +228,8 @@ func Plan(root *target.Root, opts Options) (*Fix, error) {
 		fix.Guest.Changes = append(fix.Guest.Changes, o.changes...)
 		fix.Again = fix.Again || o.again
 		if o.domain != nil {
-			fix.Domain = &journal.Plan{Command: "guest fix", Changes: []journal.Change{{
-				Kind: journal.Write, Path: filepath.Base(opts.Domain.Name), Content: o.domain,
+			fix.Domain = &plan.Plan{Command: "guest fix", Changes: []plan.Change{{
+				Kind: plan.Write, Path: filepath.Base(opts.Domain.Name), Content: o.domain,
 				Why: "serial console on the host side: xencons=ttyS console=ttyS0 in extra",
 			}}}
 		}
@@ -240,7 +240,7 @@ func Plan(root *target.Root, opts Options) (*Fix, error) {
 		}
 	}
 	if fix.Domain == nil && opts.Domain != nil {
-		fix.Domain = &journal.Plan{Command: "guest fix"}
+		fix.Domain = &plan.Plan{Command: "guest fix"}
 	}
 	return fix, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/xsrescue/xsrescue/guestfix"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -123,7 +124,7 @@ func jsonOf(t *testing.T, v any) []byte {
 
 // renderPlan is a plan as text: one line per change and, for a Write, the
 // unified diff against the file as it is.
-func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
+func renderPlan(t *testing.T, dir string, p *plan.Plan) string {
 	t.Helper()
 	var b strings.Builder
 	for _, c := range p.Changes {
@@ -132,7 +133,7 @@ func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
 			fmt.Fprintf(&b, " -> %s", c.NewPath)
 		}
 		fmt.Fprintf(&b, "  (%s)\n", c.Why)
-		if c.Kind == journal.Write {
+		if c.Kind == plan.Write {
 			before, err := os.ReadFile(filepath.Join(dir, c.Path))
 			if err != nil {
 				t.Fatal(err)
@@ -144,6 +145,7 @@ func renderPlan(t *testing.T, dir string, p *journal.Plan) string {
 }
 
 func TestCheckGolden(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -158,6 +160,7 @@ func TestCheckGolden(t *testing.T) {
 }
 
 func TestPlanGolden(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -189,6 +192,7 @@ func treeState(t *testing.T, dir string) map[string]string {
 }
 
 func TestCheckWritesNothing(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -236,11 +240,11 @@ func withRootJournal(t *testing.T, dir, jpath string, fn func(ctx context.Contex
 }
 
 // apply runs plan through the real journal on a root at dir.
-func apply(t *testing.T, dir, jpath string, plan *journal.Plan) (res *journal.Result) {
+func apply(t *testing.T, dir, jpath string, p *plan.Plan) (res *plan.Result) {
 	t.Helper()
 	withRootJournal(t, dir, jpath, func(ctx context.Context, tgt *target.Target, j *journal.Journal) {
 		var err error
-		if res, err = j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, plan); err != nil {
+		if res, err = j.Apply(ctx, tgt, []string{"xsrescue", "guest", "fix"}, p); err != nil {
 			t.Fatalf("apply: %v", err)
 		}
 	})
@@ -260,6 +264,7 @@ func undo(t *testing.T, dir, jpath string, op int64) {
 // rule, a second fix plans nothing, and undo restores the tree byte for
 // byte, symlinks included.
 func TestFixCheckUndo(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -340,6 +345,7 @@ func TestFixCheckUndo(t *testing.T) {
 }
 
 func TestOnly(t *testing.T) {
+	t.Parallel()
 	dir, _, opts := setup(t, cases[0])
 	opts.Only = []string{"tls"}
 	fix, err := guestfix.Plan(openRoot(t, dir), opts)
@@ -369,6 +375,7 @@ func TestOnly(t *testing.T) {
 // rule, named by file and line; every other rule is still reported and
 // planned, and the check then exits 2.
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file, content, rule, id, want string
 	}{
@@ -437,6 +444,7 @@ func TestMalformed(t *testing.T) {
 // changes nothing (refused, exit 3, when asked for with --only); the other
 // rules go on.
 func TestUnsafeLinks(t *testing.T) {
+	t.Parallel()
 	console := []string{"etc/securetty", "etc/inittab"}
 	var services []string
 	for _, l := range []string{"2", "3", "4", "5"} {
@@ -552,6 +560,7 @@ func TestUnsafeLinks(t *testing.T) {
 // TestSameNameLink: a link to a file of the same base name is read and its
 // parse errors name the file actually read.
 func TestSameNameLink(t *testing.T) {
+	t.Parallel()
 	dir, _, opts := setup(t, cases[0])
 	write(t, dir, "usr/etc/inittab", "id:3:initdefault:\nx::bogus:/bin/sh\n")
 	relink(t, dir, "etc/inittab", "/usr/etc/inittab")
@@ -580,6 +589,7 @@ func relink(t *testing.T, dir, name, link string) {
 // TestHostileSymlink: an absolute link inside the guest is resolved inside
 // the guest root, never on the rescue system.
 func TestHostileSymlink(t *testing.T) {
+	t.Parallel()
 	dir, _, opts := setup(t, cases[0])
 	outside := filepath.Join(t.TempDir(), "securetty")
 	if err := os.WriteFile(outside, []byte("ttyS0\n"), 0o644); err != nil {
@@ -632,6 +642,7 @@ func BenchmarkCheck(b *testing.B) {
 // TestEdgeCases changes the CentOS 4.6 fixture one way each and checks the
 // finding and the planned changes of the rule concerned.
 func TestEdgeCases(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		rule    string

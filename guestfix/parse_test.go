@@ -12,6 +12,7 @@ import (
 )
 
 func TestYumConfSet(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -48,6 +49,7 @@ func TestYumConfSet(t *testing.T) {
 }
 
 func TestInstallOnlyPkgs(t *testing.T) {
+	t.Parallel()
 	c, err := ParseYumConf(strings.NewReader("[main]\nINSTALLONLYPKGS=kernel, kernel-smp\n  kernel-xenU\n"), "yum.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +61,7 @@ func TestInstallOnlyPkgs(t *testing.T) {
 }
 
 func TestInittabInsert(t *testing.T) {
+	t.Parallel()
 	in := "id:3:initdefault:\n# gettys\n1:2345:respawn:/sbin/mingetty tty1\n2:2345:respawn:/sbin/mingetty tty2\n"
 	tab, err := ParseInittab(strings.NewReader(in), "inittab")
 	if err != nil {
@@ -87,6 +90,7 @@ func TestInittabInsert(t *testing.T) {
 }
 
 func TestDomainConfig(t *testing.T) {
+	t.Parallel()
 	in := `# comment
 name = "vm1"; memory = 512
 kernel = '/boot/xen/vmlinuz-2.6.9-55.ELxenU'
@@ -135,6 +139,7 @@ on_crash = 'restart'
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		parse func(string) error
 		in    string
@@ -182,6 +187,7 @@ func accountsParse(s string) error {
 }
 
 func TestKernelPackage(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"2.6.9-55.ELxenU":        "kernel-xenU-2.6.9-55.EL",
 		"2.6.9-42.0.10.ELsmp":    "kernel-smp-2.6.9-42.0.10.EL",
@@ -196,6 +202,7 @@ func TestKernelPackage(t *testing.T) {
 }
 
 func TestDiffSummary(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ a, b, want string }{
 		{"x\ny\n", "x\ny\n", "is identical to f"},
 		{"x\ny\n", "x\nz\nw\n", "vs f: 2 lines added, 1 removed, first difference at line 2"},
@@ -208,6 +215,7 @@ func TestDiffSummary(t *testing.T) {
 }
 
 func TestExtraStringForms(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`extra = "ro"`:           `extra = "ro xencons=ttyS console=ttyS0"`,
 		`extra = ''`:             `extra = 'xencons=ttyS console=ttyS0'`,

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 const (
@@ -66,7 +66,7 @@ func (g *guest) serialConsole() (outcome, error) {
 		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", securetty))
 	default:
 		o.findings = append(o.findings, fixing(finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty)))
-		o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console"})
+		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console"})
 	}
 
 	f, change, err := g.inittabGetty()
@@ -90,7 +90,7 @@ func (g *guest) serialConsole() (outcome, error) {
 	return o, err
 }
 
-func (g *guest) inittabGetty() (Finding, *journal.Change, error) {
+func (g *guest) inittabGetty() (Finding, *plan.Change, error) {
 	const rule, subject = "serial-console", "inittab"
 	if g.init != "sysv" {
 		g.note("serial-console: %s root (%s): the inittab check is skipped; its serial getty is configured by %s", g.init, g.initWhy, g.init)
@@ -115,7 +115,7 @@ func (g *guest) inittabGetty() (Finding, *journal.Change, error) {
 	}
 	at := t.InsertBefore("1", SerialGetty)
 	return fixing(finding(rule, subject, Warn, "%s has no getty on ttyS0: no login on the Xen console", inittab)),
-		&journal.Change{Kind: journal.Write, Path: inittab, Content: t.Bytes(), Why: "agetty on ttyS0 (new line " + itoa(at) + ")"}, nil
+		&plan.Change{Kind: plan.Write, Path: inittab, Content: t.Bytes(), Why: "agetty on ttyS0 (new line " + itoa(at) + ")"}, nil
 }
 
 func (g *guest) domainConsole() (Finding, []byte, error) {

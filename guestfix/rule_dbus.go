@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // The dbus package's %pre runs
@@ -84,10 +84,10 @@ func (g *guest) dbusUser() (outcome, error) {
 		gid = -1
 	} else {
 		fixed = append(fixed, "etc/group")
-		o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: "etc/group", Content: group.Appended(fmt.Sprintf("%s:x:%d:", dbusUser, dbusID)), Why: "group dbus, as useradd -r adds it"})
+		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/group", Content: group.Appended(fmt.Sprintf("%s:x:%d:", dbusUser, dbusID)), Why: "group dbus, as useradd -r adds it"})
 		if gs := dbs["etc/gshadow"]; gs != nil {
 			if _, ok := gs.Lookup(dbusUser); !ok {
-				o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: "etc/gshadow", Content: gs.Appended(dbusUser + ":!::"), Why: "group dbus, as useradd -r adds it"})
+				o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/gshadow", Content: gs.Appended(dbusUser + ":!::"), Why: "group dbus, as useradd -r adds it"})
 			}
 		}
 	}
@@ -99,14 +99,14 @@ func (g *guest) dbusUser() (outcome, error) {
 		problems = append(problems, fmt.Sprintf("etc/passwd line %d: uid %d belongs to %s", e.Line, dbusID, e.Fields[0]))
 	} else if gid >= 0 {
 		fixed = append(fixed, "etc/passwd")
-		o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: "etc/passwd", Content: passwd.Appended(fmt.Sprintf("%s:x:%d:%d:%s:/:/sbin/nologin", dbusUser, dbusID, gid, dbusComment)), Why: "user dbus, as the dbus package's useradd adds it"})
+		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/passwd", Content: passwd.Appended(fmt.Sprintf("%s:x:%d:%d:%s:/:/sbin/nologin", dbusUser, dbusID, gid, dbusComment)), Why: "user dbus, as the dbus package's useradd adds it"})
 	}
 	if sh := dbs["etc/shadow"]; sh != nil {
 		if _, ok := sh.Lookup(dbusUser); !ok {
 			days := g.now().Unix() / 86400
 			fixed = append(fixed, "etc/shadow")
 			// useradd -r leaves the aging fields empty for a system account.
-			o.changes = append(o.changes, journal.Change{Kind: journal.Write, Path: "etc/shadow", Content: sh.Appended(fmt.Sprintf("%s:!!:%d::::::", dbusUser, days)), Why: "locked password for dbus, as useradd adds it"})
+			o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/shadow", Content: sh.Appended(fmt.Sprintf("%s:!!:%d::::::", dbusUser, days)), Why: "locked password for dbus, as useradd adds it"})
 		}
 	}
 	switch {

@@ -1,10 +1,11 @@
 package guestfix
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -36,12 +37,12 @@ func (g *guest) installedKernels() (Kernels, error) {
 
 // kernelRelease splits a Red Hat kernel release into version-release and
 // flavour: 2.6.9-55.ELxenU -> 2.6.9-55.EL, xenU; 2.6.18-8.el5xen -> 2.6.18-8.el5, xen.
-var kernelRelease = regexp.MustCompile(`^(.+\.(?:EL|el[0-9]+(?:_[0-9]+)?))([A-Za-z]*)$`)
+var kernelRelease = lazyre.New(`^(.+\.(?:EL|el[0-9]+(?:_[0-9]+)?))([A-Za-z]*)$`)
 
 // KernelPackage is the RPM that installs the modules of a kernel release:
 // 2.6.9-55.ELxenU -> kernel-xenU-2.6.9-55.EL.
 func KernelPackage(release string) string {
-	m := kernelRelease.FindStringSubmatch(release)
+	m := kernelRelease().FindStringSubmatch(release)
 	if m == nil {
 		return "kernel-" + release
 	}

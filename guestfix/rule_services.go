@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/internal/lazyre"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // VMServices cannot do their job in a paravirtual guest (no HAL hardware,
@@ -28,11 +28,11 @@ type RCLink struct {
 	Service  string // haldaemon
 }
 
-var rcLinkName = regexp.MustCompile(`^([SK])([0-9]{2})(.+)$`)
+var rcLinkName = lazyre.New(`^([SK])([0-9]{2})(.+)$`)
 
 // ParseRCLink splits an rc?.d entry name; ok is false for other names.
 func ParseRCLink(dir, name string) (RCLink, bool) {
-	m := rcLinkName.FindStringSubmatch(name)
+	m := rcLinkName().FindStringSubmatch(name)
 	if m == nil {
 		return RCLink{}, false
 	}
@@ -41,7 +41,7 @@ func ParseRCLink(dir, name string) (RCLink, bool) {
 }
 
 // chkconfigHeader is the "# chkconfig: 2345 26 74" line of an init script.
-var chkconfigHeader = regexp.MustCompile(`^#\s*chkconfig:\s*(\S+)\s+(-?[0-9]+)\s+(-?[0-9]+)`)
+var chkconfigHeader = lazyre.New(`^#\s*chkconfig:\s*(\S+)\s+(-?[0-9]+)\s+(-?[0-9]+)`)
 
 // stopPriority is the kill priority chkconfig gives the service's K links:
 // the third number of its chkconfig header, else 100 minus the start
@@ -55,7 +55,7 @@ func (g *guest) stopPriority(l RCLink) (int, string, error) {
 	if ok {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
-			if m := chkconfigHeader.FindStringSubmatch(sc.Text()); m != nil {
+			if m := chkconfigHeader().FindStringSubmatch(sc.Text()); m != nil {
 				if n, err := strconv.Atoi(m[3]); err == nil && n >= 0 && n <= 99 {
 					return n, script + " chkconfig header", nil
 				}
@@ -120,28 +120,28 @@ func (g *guest) services() (outcome, error) {
 	return o, nil
 }
 
-func (g *guest) turnOff(l RCLink) (journal.Change, error) {
+func (g *guest) turnOff(l RCLink) (plan.Change, error) {
 	stop, from, err := g.stopPriority(l)
 	if err != nil {
-		return journal.Change{}, err
+		return plan.Change{}, err
 	}
 	from2 := l.Dir + "/" + l.Name
 	to := fmt.Sprintf("%s/K%02d%s", l.Dir, stop, l.Service)
 	taken, err := g.exists(to)
 	if err != nil {
-		return journal.Change{}, err
+		return plan.Change{}, err
 	}
 	if taken {
 		// A K link is already there: the S entry is only a leftover.
-		kind := journal.RemoveSymlink
+		kind := plan.RemoveSymlink
 		if fi, err := g.root.Lstat(from2); err != nil {
-			return journal.Change{}, err
+			return plan.Change{}, err
 		} else if fi.Mode().Type() != fs.ModeSymlink {
-			kind = journal.Remove
+			kind = plan.Remove
 		}
-		return journal.Change{Kind: kind, Path: from2, Why: "chkconfig " + l.Service + " off (" + to + " exists)"}, nil
+		return plan.Change{Kind: kind, Path: from2, Why: "chkconfig " + l.Service + " off (" + to + " exists)"}, nil
 	}
-	return journal.Change{Kind: journal.Rename, Path: from2, NewPath: to, Why: "chkconfig " + l.Service + " off (K" + fmt.Sprintf("%02d", stop) + " from " + from + ")"}, nil
+	return plan.Change{Kind: plan.Rename, Path: from2, NewPath: to, Why: "chkconfig " + l.Service + " off (K" + fmt.Sprintf("%02d", stop) + " from " + from + ")"}, nil
 }
 
 func linkList(links []RCLink) string {

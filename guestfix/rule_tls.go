@@ -1,8 +1,6 @@
 package guestfix
 
-import (
-	"github.com/xsrescue/xsrescue/journal"
-)
+import "github.com/xsrescue/xsrescue/plan"
 
 // tls: glibc's lib/tls libraries use segment tricks that Xen paravirtual
 // guests must emulate (the "4gb seg fixup" messages); a glibc update puts
@@ -14,7 +12,7 @@ func (g *guest) tls() (outcome, error) {
 		return outcome{findings: []Finding{finding(rule, "", OK, "%s is absent", dir)}}, err
 	}
 	f := fixing(finding(rule, "", Warn, "%s exists: glibc's TLS libraries run slowly under Xen (4gb seg fixup); rename it to %s", dir, off))
-	var changes []journal.Change
+	var changes []plan.Change
 	busy, err := g.exists(off)
 	if err != nil {
 		return outcome{}, err
@@ -35,10 +33,10 @@ func (g *guest) tls() (outcome, error) {
 		}
 		// One op changes each path once, so lib/tls follows in a second op.
 		f.Evidence += "; the existing " + off + " becomes " + old + " first"
-		return outcome{findings: []Finding{f}, again: true, changes: []journal.Change{{
-			Kind: journal.Rename, Path: off, NewPath: old, Why: "keep the earlier disabled lib/tls (lib/tls follows in a second op)",
+		return outcome{findings: []Finding{f}, again: true, changes: []plan.Change{{
+			Kind: plan.Rename, Path: off, NewPath: old, Why: "keep the earlier disabled lib/tls (lib/tls follows in a second op)",
 		}}}, nil
 	}
-	changes = append(changes, journal.Change{Kind: journal.Rename, Path: dir, NewPath: off, Why: "disable lib/tls inside a Xen guest"})
+	changes = append(changes, plan.Change{Kind: plan.Rename, Path: dir, NewPath: off, Why: "disable lib/tls inside a Xen guest"})
 	return outcome{findings: []Finding{f}, changes: changes}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 const yumConf = "etc/yum.conf"
@@ -48,8 +48,8 @@ func (g *guest) installOnly() (outcome, error) {
 	}
 	f := fixing(finding(rule, "", Warn, "%s: %s lacks %s: the next yum update removes the xenU kernel the host boots", yumConf, where, strings.Join(missing, " ")))
 	c.Set("main", "installonlypkgs", strings.Join(append(pkgs, missing...), " "))
-	return outcome{findings: []Finding{f}, changes: []journal.Change{{
-		Kind: journal.Write, Path: yumConf, Content: c.Bytes(),
+	return outcome{findings: []Finding{f}, changes: []plan.Change{{
+		Kind: plan.Write, Path: yumConf, Content: c.Bytes(),
 		Why: "installonlypkgs: keep every " + strings.Join(missing, " "),
 	}}}, nil
 }

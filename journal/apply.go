@@ -17,6 +17,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/ctxio"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -65,20 +66,21 @@ func now() string { return time.Now().UTC().Format(time.RFC3339) }
 // commit. argv is recorded with the op. On any error
 // after the op was begun, whatever was staged or changed is rolled back
 // before Apply returns.
-func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, plan *Plan) (*Result, error) {
+func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, p *plan.Plan) (*plan.Result, error) {
 	if j.readOnly {
 		return nil, fmt.Errorf("journal %s is open read-only", j.path)
 	}
 	root := tgt.Root
-	steps, err := prepare(root, plan)
-	if err != nil && plan.from != nil {
+	steps, err := prepare(root, p)
+	from, shown := p.Basis.([]plannedFrom)
+	if err != nil && shown {
 		return nil, changedSincePlanned(err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if plan.from != nil {
-		if err := plan.checkFrom(steps); err != nil {
+	if shown {
+		if err := checkFrom(from, steps); err != nil {
 			return nil, err
 		}
 	}
@@ -89,12 +91,12 @@ func (j *Journal) Apply(ctx context.Context, tgt *target.Target, argv []string, 
 		return nil, err
 	}
 	opUUID := uuid.NewString()
-	id, err := j.begin(ctx, tgt, opUUID, argv, plan.Command, steps)
+	id, err := j.begin(ctx, tgt, opUUID, argv, p.Command, steps)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	crashPoint("planned")
-	res := &Result{Op: id, UUID: opUUID, Journal: j.path}
+	res := &plan.Result{Op: id, UUID: opUUID, Journal: j.path}
 	for _, s := range steps {
 		res.Changes = append(res.Changes, s.result())
 	}
@@ -192,13 +194,13 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, steps []*step) (map[int]string, error) {
 	blobs, late := map[int]string{}, map[int]string{}
 	for _, s := range steps {
-		if s.c.Kind == RawWrite {
+		if s.c.Kind == plan.RawWrite {
 			if err := j.snapshotRaw(ctx, s, blobs); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if s.before.Type != "file" || (s.c.Kind != Write && s.c.Kind != Remove) {
+		if s.before.Type != "file" || (s.c.Kind != plan.Write && s.c.Kind != plan.Remove) {
 			continue
 		}
 		open := func() (io.ReadCloser, error) { return openAt(root, s.path) }
@@ -252,7 +254,7 @@ func (j *Journal) snapshot(ctx context.Context, root *target.Root, id int64, ste
 
 func stageAll(ctx context.Context, root *target.Root, opUUID string, steps []*step) error {
 	for _, s := range steps {
-		if s.c.Kind != Write && s.c.Kind != Create {
+		if s.c.Kind != plan.Write && s.c.Kind != plan.Create {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -268,7 +270,7 @@ func stageAll(ctx context.Context, root *target.Root, opUUID string, steps []*st
 // stage writes the new content into the change's temp file with the final
 // owner, mode and xattrs, fsynced.
 func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) error {
-	r, err := s.c.open()
+	r, err := openContent(s.c)
 	if err != nil {
 		return fmt.Errorf("%s: new content: %w", s.path, err)
 	}
@@ -279,7 +281,7 @@ func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) erro
 	}
 	defer d.Close()
 	meta := s.after
-	if s.c.Kind == Write {
+	if s.c.Kind == plan.Write {
 		meta = s.before
 	}
 	sum, n, err := d.writeTemp(tempName(opUUID, s.seq), ctxio.NewReader(ctx, r), meta, false)
@@ -299,10 +301,10 @@ func (s *step) stage(ctx context.Context, root *target.Root, opUUID string) erro
 // commit makes one change visible: one rename, unlink, mknod or metadata
 // call, followed by an fsync of the directory.
 func (s *step) commit(root *target.Root, opUUID string) error {
-	if s.c.Kind == External {
+	if s.c.Kind == plan.External {
 		return nil
 	}
-	if s.c.Kind == RawWrite {
+	if s.c.Kind == plan.RawWrite {
 		return s.commitRaw()
 	}
 	d, err := openDirAt(root, s.path)
@@ -311,15 +313,15 @@ func (s *step) commit(root *target.Root, opUUID string) error {
 	}
 	defer d.Close()
 	switch s.c.Kind {
-	case Write, Create:
+	case plan.Write, plan.Create:
 		err = d.rename(tempName(opUUID, s.seq), d.base)
-	case Remove, RemoveNode, RemoveSymlink:
+	case plan.Remove, plan.RemoveNode, plan.RemoveSymlink:
 		err = d.remove(d.base, false)
-	case CreateSymlink:
+	case plan.CreateSymlink:
 		err = d.symlink(d.base, s.c.LinkTarget)
-	case Rename:
+	case plan.Rename:
 		err = renameAcross(root, d, s.newPath)
-	case Chmod, Chown:
+	case plan.Chmod, plan.Chown:
 		meta := s.after
 		meta.Xattrs = s.before.Xattrs
 		err = d.setMeta(d.base, meta, false)
@@ -345,14 +347,14 @@ func renameAcross(root *target.Root, d *dirAt, dst string) error {
 
 // verify re-reads what the change left and compares it with the plan.
 func (s *step) verify(root *target.Root) error {
-	if s.c.Kind == External {
+	if s.c.Kind == plan.External {
 		return nil
 	}
-	if s.c.Kind == RawWrite {
+	if s.c.Kind == plan.RawWrite {
 		return s.verifyRaw()
 	}
 	p := s.path
-	if s.c.Kind == Rename {
+	if s.c.Kind == plan.Rename {
 		p = s.newPath
 	}
 	have, err := captureAt(root, p)
@@ -360,10 +362,10 @@ func (s *step) verify(root *target.Root) error {
 		return err
 	}
 	want := s.after
-	if s.c.Kind == Remove || s.c.Kind == RemoveNode || s.c.Kind == RemoveSymlink {
+	if s.c.Kind == plan.Remove || s.c.Kind == plan.RemoveNode || s.c.Kind == plan.RemoveSymlink {
 		want = state{}
 	}
-	if s.c.Kind == CreateSymlink {
+	if s.c.Kind == plan.CreateSymlink {
 		want.UID, want.GID, want.Xattrs = have.UID, have.GID, have.Xattrs
 	}
 	if !matches(have, want) {
@@ -411,7 +413,7 @@ func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string
 			continue
 		}
 		crashPoint("restored-" + strconv.Itoa(s.seq))
-		if removeTemps && (s.c.Kind == Write || s.c.Kind == Create) {
+		if removeTemps && (s.c.Kind == plan.Write || s.c.Kind == plan.Create) {
 			if d, err := openDirAt(root, s.path); err == nil {
 				errs = append(errs, d.remove(tempName(opUUID, s.seq), false), d.sync())
 				d.Close()
@@ -425,13 +427,13 @@ func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string
 
 // restore puts one step back to its before-state.
 func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string, s *step) error {
-	if s.c.Kind == External {
+	if s.c.Kind == plan.External {
 		return nil
 	}
-	if s.c.Kind == RawWrite {
+	if s.c.Kind == plan.RawWrite {
 		return j.restoreRaw(ctx, s)
 	}
-	if s.c.Kind == Rename {
+	if s.c.Kind == plan.Rename {
 		return restoreRename(root, s)
 	}
 	d, err := openDirAt(root, s.path)
@@ -448,7 +450,7 @@ func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string,
 		return nil
 	}
 	switch s.c.Kind {
-	case Write, Remove:
+	case plan.Write, plan.Remove:
 		r, err := j.openBlob(ctx, b.SHA256)
 		if err != nil {
 			return err
@@ -464,11 +466,11 @@ func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string,
 			return fmt.Errorf("a directory is in the way")
 		}
 		err = d.rename(tmp, d.base)
-	case Create, CreateSymlink:
+	case plan.Create, plan.CreateSymlink:
 		if cur.Exists {
 			err = d.remove(d.base, cur.Type == "dir")
 		}
-	case RemoveNode, RemoveSymlink:
+	case plan.RemoveNode, plan.RemoveSymlink:
 		if cur.Exists {
 			if err := d.remove(d.base, cur.Type == "dir"); err != nil {
 				return err
@@ -481,7 +483,7 @@ func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string,
 		} else {
 			err = d.mknod(d.base, b)
 		}
-	case Chmod, Chown:
+	case plan.Chmod, plan.Chown:
 		if !cur.Exists {
 			return fmt.Errorf("it no longer exists")
 		}
@@ -597,7 +599,7 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 		if err := rows.Scan(&s.seq, &kind, &s.c.Path, &s.path, &s.newPath, &s.c.Why, &before, &after, &ext, &s.blob); err != nil {
 			return nil, err
 		}
-		s.c.Kind = Kind(kind)
+		s.c.Kind = plan.Kind(kind)
 		s.c.NewPath = s.newPath
 		if err := json.Unmarshal([]byte(before), &s.before); err != nil {
 			return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
@@ -606,12 +608,12 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 			return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
 		}
 		s.c.LinkTarget = s.after.Link
-		if ext != "" && s.c.Kind == RawWrite {
+		if ext != "" && s.c.Kind == plan.RawWrite {
 			if s.c.Raw, err = loadRaw(ext); err != nil {
 				return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
 			}
 		} else if ext != "" {
-			s.c.External = &ExternalRecord{}
+			s.c.External = &plan.ExternalRecord{}
 			if err := json.Unmarshal([]byte(ext), s.c.External); err != nil {
 				return nil, fmt.Errorf("op %d change %d: %w", id, s.seq, err)
 			}
@@ -624,7 +626,7 @@ func (j *Journal) loadSteps(ctx context.Context, id int64) ([]*step, error) {
 // Undo restores every before-image of op id, byte- and metadata-identical.
 // It refuses (exit 3) an op of another target, an op that is not applied,
 // and, unless force, an op whose files changed since (ErrDrift).
-func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force bool) (*Result, error) {
+func (j *Journal) Undo(ctx context.Context, tgt *target.Target, id int64, force bool) (*plan.Result, error) {
 	op, steps, err := j.undoable(ctx, tgt, id, force)
 	if err != nil {
 		return nil, err
@@ -742,7 +744,7 @@ func ExternalOnly(op *OpDetail) error {
 	}
 	var by []string
 	for _, c := range op.Changes {
-		if c.Kind != External {
+		if c.Kind != plan.External {
 			return nil
 		}
 		if c.External != nil && c.External.Rollback != "" {
@@ -829,7 +831,7 @@ func (j *Journal) CheckRecover(ctx context.Context, tgt *target.Target, force bo
 // target is then as before the op, which is where the user was going),
 // and returns what it did. Like undo, it refuses (ErrDrift, exit 3) an op
 // whose paths are neither as the op left them nor as before, unless force.
-func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) ([]*Result, error) {
+func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) ([]*plan.Result, error) {
 	ops, err := j.InterruptedOn(ctx, tgt)
 	if err != nil {
 		return nil, err
@@ -843,7 +845,7 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) (
 			return nil, fmt.Errorf("recover: %w; nothing was changed", err)
 		}
 	}
-	var out []*Result
+	var out []*plan.Result
 	for _, op := range ops {
 		if err := checkTarget(op, tgt); err != nil {
 			return out, err
@@ -871,8 +873,8 @@ func (j *Journal) Recover(ctx context.Context, tgt *target.Target, force bool) (
 	return out, nil
 }
 
-func (j *Journal) result(op OpInfo, status string, steps []*step) *Result {
-	r := &Result{Op: op.ID, UUID: op.UUID, Journal: j.path, Status: status, Changes: []ChangeResult{}}
+func (j *Journal) result(op OpInfo, status string, steps []*step) *plan.Result {
+	r := &plan.Result{Op: op.ID, UUID: op.UUID, Journal: j.path, Status: status, Changes: []plan.ChangeResult{}}
 	for _, s := range steps {
 		r.Changes = append(r.Changes, s.result())
 	}
@@ -904,27 +906,27 @@ func checkDrift(root *target.Root, steps []*step) error {
 // drift describes how a step's path differs from what the op left, or ""
 // when it is as the op left it or already as before.
 func (s *step) drift(root *target.Root) string {
-	if s.c.Kind == External {
+	if s.c.Kind == plan.External {
 		return ""
 	}
-	if s.c.Kind == RawWrite {
+	if s.c.Kind == plan.RawWrite {
 		return s.driftRaw()
 	}
 	p, want := s.path, s.after
-	if s.c.Kind == Rename {
+	if s.c.Kind == plan.Rename {
 		p = s.newPath
 	}
 	have, err := captureAt(root, p)
 	if err != nil {
 		return fmt.Sprintf("%s: %v", p, err)
 	}
-	if s.c.Kind == CreateSymlink {
+	if s.c.Kind == plan.CreateSymlink {
 		want.UID, want.GID, want.Xattrs = have.UID, have.GID, have.Xattrs
 	}
 	if matches(have, want) {
 		return ""
 	}
-	if s.c.Kind != Rename {
+	if s.c.Kind != plan.Rename {
 		if matches(have, s.before) {
 			return ""
 		}
@@ -936,10 +938,10 @@ func (s *step) drift(root *target.Root) string {
 
 func verifyBefore(root *target.Root, steps []*step) error {
 	for _, s := range steps {
-		if s.c.Kind == External {
+		if s.c.Kind == plan.External {
 			continue
 		}
-		if s.c.Kind == RawWrite {
+		if s.c.Kind == plan.RawWrite {
 			if err := s.verifyRawBefore(); err != nil {
 				return err
 			}

@@ -10,20 +10,22 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
 // benchFile writes a text file of about size bytes (xapi-database-like rows).
 func benchFile(tb testing.TB, p string, size int) {
 	f, err := os.Create(p)
-	must(tb, err)
+	testutil.Must(tb, err)
 	w := bufio.NewWriterSize(f, 1<<20)
 	for i, n := 0, 0; n < size; i++ {
 		k, _ := fmt.Fprintf(w, "<row ref='OpaqueRef:%08x-1c5e-4a8b-9d1e-%012x' name__label='vm-%d' power_state='Halted' memory='%d'/>\n", i, i*7919, i%977, i%4096*1048576)
 		n += k
 	}
-	must(tb, w.Flush())
-	must(tb, f.Close())
+	testutil.Must(tb, w.Flush())
+	testutil.Must(tb, f.Close())
 }
 
 // editFirstLine streams p with its first line replaced.
@@ -53,10 +55,10 @@ func BenchmarkApplyOneLine100MB(b *testing.B) {
 	dir := b.TempDir()
 	benchFile(b, filepath.Join(dir, "state.db"), 100<<20)
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(b, err)
+	testutil.Must(b, err)
 	defer tgt.Close()
 	j, err := Open(filepath.Join(b.TempDir(), "journal.db"))
-	must(b, err)
+	testutil.Must(b, err)
 	defer j.Close()
 	ctx := context.Background()
 	start, _, _ := j.Size(ctx)
@@ -64,8 +66,8 @@ func BenchmarkApplyOneLine100MB(b *testing.B) {
 	b.SetBytes(100 << 20)
 	for b.Loop() {
 		ops++
-		plan := &Plan{Changes: []Change{{Kind: Write, Path: "state.db", Stream: editFirstLine(filepath.Join(dir, "state.db"), fmt.Sprintf("<changed n='%d'/>", ops))}}}
-		if _, err := j.Apply(ctx, tgt, nil, plan); err != nil {
+		p := &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "state.db", Stream: editFirstLine(filepath.Join(dir, "state.db"), fmt.Sprintf("<changed n='%d'/>", ops))}}}
+		if _, err := j.Apply(ctx, tgt, nil, p); err != nil {
 			b.Fatal(err)
 		}
 	}

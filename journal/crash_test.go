@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/xsrescue/xsrescue/internal/xerr"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -18,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -71,18 +74,18 @@ func crasher(dir string) error {
 
 // crashPlan changes several files of crashRoot, large enough that a random
 // kill lands in the middle of copying as well as between changes.
-func crashPlan() *Plan {
-	return &Plan{Command: "crash test", Changes: []Change{
-		{Kind: Write, Path: "etc/a.conf", Content: bytes.Repeat([]byte("new a line\n"), 20000)},
-		{Kind: Write, Path: "etc/b.conf", Content: bytes.Repeat([]byte("new b\n"), 50000)},
-		{Kind: Create, Path: "etc/c.conf", Content: []byte("created\n"), Mode: 0o640, UID: -1, GID: -1},
-		{Kind: Remove, Path: "etc/old.conf"},
-		{Kind: RemoveSymlink, Path: "etc/rc3.d/S10net"},
-		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
-		{Kind: Chmod, Path: "etc/secret", Mode: 0o600},
+func crashPlan() *plan.Plan {
+	return &plan.Plan{Command: "crash test", Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/a.conf", Content: bytes.Repeat([]byte("new a line\n"), 20000)},
+		{Kind: plan.Write, Path: "etc/b.conf", Content: bytes.Repeat([]byte("new b\n"), 50000)},
+		{Kind: plan.Create, Path: "etc/c.conf", Content: []byte("created\n"), Mode: 0o640, UID: -1, GID: -1},
+		{Kind: plan.Remove, Path: "etc/old.conf"},
+		{Kind: plan.RemoveSymlink, Path: "etc/rc3.d/S10net"},
+		{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: plan.Chmod, Path: "etc/secret", Mode: 0o600},
 		// Streamed, as statedb patch writes it: produced once, while the
 		// before-image is snapshotted.
-		{Kind: Write, Path: "var/state.db", Stream: func() (io.ReadCloser, error) {
+		{Kind: plan.Write, Path: "var/state.db", Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("<row/>\n"), 100000))), nil
 		}},
 	}}
@@ -93,7 +96,7 @@ const crashPlanChanges = 8
 func crashRoot(t *testing.T, dir string) {
 	t.Helper()
 	for _, d := range []string{"etc/rc3.d", "lib/tls", "var"} {
-		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		testutil.Must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
 	files := map[string][]byte{
 		"etc/a.conf":      bytes.Repeat([]byte("old a line\n"), 15000),
@@ -104,17 +107,18 @@ func crashRoot(t *testing.T, dir string) {
 		"var/state.db":    bytes.Repeat([]byte("<old/>\n"), 90000),
 	}
 	for p, b := range files {
-		must(t, os.WriteFile(filepath.Join(dir, p), b, 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, p), b, 0o644))
 	}
-	must(t, os.Symlink("../init.d/net", filepath.Join(dir, "etc/rc3.d/S10net")))
+	testutil.Must(t, os.Symlink("../init.d/net", filepath.Join(dir, "etc/rc3.d/S10net")))
 }
 
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	if os.Geteuid() == 0 {
 		// SIGKILL loses nothing that was written, fsynced or not, so a tmpfs
 		// tests the same orderings as a disk, without the cost of fsync.
-		must(t, syscall.Mount("tmpfs", base, "tmpfs", 0, "size=256m"))
+		testutil.Must(t, syscall.Mount("tmpfs", base, "tmpfs", 0, "size=256m"))
 		t.Cleanup(func() { syscall.Unmount(base, syscall.MNT_DETACH) })
 	}
 	// The state a complete run leaves, and how long one takes.
@@ -145,15 +149,15 @@ func TestCrashRecovery(t *testing.T) {
 		runCrasher(t, dir, phase, delay)
 
 		tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-		must(t, err)
+		testutil.Must(t, err)
 		j, err := Open(dir + ".journal")
-		must(t, err)
+		testutil.Must(t, err)
 		rec, err := j.Recover(context.Background(), tgt, false)
 		if err != nil {
 			t.Fatalf("run %d (phase %q, kill after %s): recover: %v", i, phase, delay, err)
 		}
 		ops, err := j.List(context.Background())
-		must(t, err)
+		testutil.Must(t, err)
 		switch {
 		case len(ops) == 1 && ops[0].Status == StatusApplied:
 			if len(rec) != 0 {
@@ -193,6 +197,7 @@ func TestCrashRecovery(t *testing.T) {
 // finishes it (the user was going back), the op becomes undone and the tree
 // is exactly as before the op.
 func TestCrashDuringUndo(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	for _, phase := range []string{"restored-8", "restored-5", "restored-1"} {
 		dir := filepath.Join(base, phase)
@@ -202,11 +207,11 @@ func TestCrashDuringUndo(t *testing.T) {
 		runCrasher(t, dir, phase, 0, "XSRESCUE_JOURNAL_CRASHER_UNDO=1")
 
 		tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-		must(t, err)
+		testutil.Must(t, err)
 		j, err := Open(dir + ".journal")
-		must(t, err)
+		testutil.Must(t, err)
 		ops, err := j.Interrupted(context.Background())
-		must(t, err)
+		testutil.Must(t, err)
 		if len(ops) != 1 || !UndoInterrupted(ops[0]) {
 			t.Fatalf("%s: interrupted %+v, want op 1 (applied, undo interrupted)", phase, ops)
 		}
@@ -221,7 +226,7 @@ func TestCrashDuringUndo(t *testing.T) {
 			t.Fatalf("%s: staging files left: %v %v", phase, left, err)
 		}
 		op, err := j.Op(context.Background(), 1)
-		must(t, err)
+		testutil.Must(t, err)
 		if op.Status != StatusUndone || op.Error != nil && *op.Error != "" {
 			t.Errorf("%s: op after recover: %s (error %v)", phase, op.Status, op.Error)
 		}
@@ -234,24 +239,25 @@ func TestCrashDuringUndo(t *testing.T) {
 // would put the old op's before-images back over it. And recover refuses a
 // path changed since the crash unless forced.
 func TestInterruptedOpGuards(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "root")
 	crashRoot(t, dir)
 	runCrasher(t, dir, "", 0)
 	runCrasher(t, dir, "restored-1", 0, "XSRESCUE_JOURNAL_CRASHER_UNDO=1")
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	j, err := Open(dir + ".journal")
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 
-	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("x\n")}}})
+	_, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/secret", Content: []byte("x\n")}}})
 	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {
 		t.Fatalf("apply while op 1's undo is interrupted: %v", err)
 	}
 	// Someone edits a file the interrupted undo already restored.
 	edited := filepath.Join(dir, "etc/a.conf")
-	must(t, os.WriteFile(edited, []byte("edited since\n"), 0o644))
+	testutil.Must(t, os.WriteFile(edited, []byte("edited since\n"), 0o644))
 	if _, err := j.Recover(context.Background(), tgt, false); !errors.Is(err, ErrDrift) {
 		t.Fatalf("recover over an edited file: %v", err)
 	}
@@ -266,25 +272,26 @@ func TestInterruptedOpGuards(t *testing.T) {
 // One journal, two targets: A's interrupted op neither blocks B nor is
 // touched by B's recover.
 func TestInterruptedOtherTarget(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
 	crashRoot(t, a)
 	crashRoot(t, b)
 	runCrasher(t, a, "committed", 0) // op 1 of a.journal: applying
 	tb, err := target.Open(context.Background(), target.Options{Root: b})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tb.Close()
 	j, err := Open(a + ".journal")
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
-	if _, err := j.Apply(context.Background(), tb, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/secret", Content: []byte("b\n")}}}); err != nil {
+	if _, err := j.Apply(context.Background(), tb, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/secret", Content: []byte("b\n")}}}); err != nil {
 		t.Fatalf("apply on b while a has an interrupted op: %v", err)
 	}
 	if rec, err := j.Recover(context.Background(), tb, false); err != nil || len(rec) != 0 {
 		t.Fatalf("recover on b: %v %v", rec, err)
 	}
 	ta, err := target.Open(context.Background(), target.Options{Root: a})
-	must(t, err)
+	testutil.Must(t, err)
 	defer ta.Close()
 	if rec, err := j.Recover(context.Background(), ta, false); err != nil || len(rec) != 1 || rec[0].Status != StatusRolledBack {
 		t.Fatalf("recover on a: %v %v", rec, err)
@@ -294,16 +301,17 @@ func TestInterruptedOtherTarget(t *testing.T) {
 // Undo, even forced, of one op is refused while another op of the target
 // is interrupted: recover would then redo or revert under it.
 func TestUndoWhileAnotherInterrupted(t *testing.T) {
+	t.Parallel()
 	tgt, _ := testRoot(t)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	ctx := context.Background()
-	first, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("one\n")}}})
-	must(t, err)
-	second, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "etc/centos-release", Content: []byte("two\n")}}})
-	must(t, err)
-	must(t, j.setStatus(second.Op, StatusApplying, "")) // as a crash leaves it
+	first, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("one\n")}}})
+	testutil.Must(t, err)
+	second, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/centos-release", Content: []byte("two\n")}}})
+	testutil.Must(t, err)
+	testutil.Must(t, j.setStatus(second.Op, StatusApplying, "")) // as a crash leaves it
 	if _, err := j.Undo(ctx, tgt, first.Op, true); !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "run xsrescue journal recover first") {
 		t.Fatalf("undo --force while op %d is interrupted: %v", second.Op, err)
 	}
@@ -318,7 +326,7 @@ func runCrasher(t *testing.T, dir, phase string, delay time.Duration, env ...str
 	cmd.Env = append(append(os.Environ(), "XSRESCUE_JOURNAL_CRASHER="+dir, crashEnv+"="+phase), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	must(t, cmd.Start())
+	testutil.Must(t, cmd.Start())
 	if delay > 0 {
 		time.Sleep(delay)
 		cmd.Process.Signal(syscall.SIGKILL)
@@ -343,30 +351,31 @@ func runCrasher(t *testing.T, dir, phase string, delay time.Duration, env ...str
 // full-size staging files that no op names. StaleTemps finds them by their
 // pattern, RemoveStaleTemps removes them, and nothing else in the tree moves.
 func TestStaleTempsOfUnknownOp(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir := filepath.Join(base, "root")
 	crashRoot(t, dir)
 	// A file that only looks like one: another uuid form, kept.
-	must(t, os.WriteFile(filepath.Join(dir, "etc/.xsrescue-notes.tmp"), []byte("mine\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/.xsrescue-notes.tmp"), []byte("mine\n"), 0o644))
 	before := snapshotTree(t, dir)
 	runCrasher(t, dir, "staged", 0)
-	must(t, os.Remove(dir+".journal")) // the op is now unknown
+	testutil.Must(t, os.Remove(dir+".journal")) // the op is now unknown
 	os.Remove(dir + ".journal-wal")
 	os.Remove(dir + ".journal-shm")
 
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	j, err := Open(filepath.Join(base, "other.journal"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	rec, err := j.Recover(context.Background(), tgt, false)
-	must(t, err)
+	testutil.Must(t, err)
 	if len(rec) != 0 {
 		t.Fatalf("recover rolled back %d ops of an empty journal", len(rec))
 	}
 	temps, err := StaleTemps(tgt.Root)
-	must(t, err)
+	testutil.Must(t, err)
 	// Staged: the three Write/Create changes (1, 2, 3 and 8) each have a
 	// full-size copy next to their file.
 	var names []string
@@ -378,7 +387,7 @@ func TestStaleTempsOfUnknownOp(t *testing.T) {
 		t.Fatalf("stale temps %v (%v), want %v", names, temps, want)
 	}
 	removed, err := RemoveStaleTemps(tgt.Root, temps)
-	must(t, err)
+	testutil.Must(t, err)
 	if !slices.Equal(removed, temps) {
 		t.Fatalf("removed %v, want %v", removed, temps)
 	}

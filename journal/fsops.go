@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/writable"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -87,6 +88,10 @@ func unixMode(m fs.FileMode) uint32 {
 	return u
 }
 
+// writer is the writable os.Root behind a directory root: the journal is
+// the one package that writes through it (internal/writable).
+func writer(root *target.Root) *os.Root { return writable.OS(root.Writer()) }
+
 // dirAt is a directory of the target held open through the os.Root, plus one
 // name in it. Every mutation uses the *at system calls on that descriptor, so
 // a name is looked up in exactly one directory and never follows a symlink
@@ -106,7 +111,7 @@ func openDirAt(root *target.Root, rel string) (*dirAt, error) {
 	if parent == "" {
 		parent = "."
 	}
-	d, err := root.OS().OpenFile(path.Clean(parent), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	d, err := writer(root).OpenFile(path.Clean(parent), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

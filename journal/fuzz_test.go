@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -66,25 +68,25 @@ func FuzzReadJournal(f *testing.F) {
 // sampleJournal is the bytes of a journal holding one applied op.
 func sampleJournal(tb testing.TB, dir string) []byte {
 	root := filepath.Join(dir, "root")
-	must(tb, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
-	must(tb, os.WriteFile(filepath.Join(root, "etc/a"), []byte("old\n"), 0o644))
-	must(tb, os.Symlink("a", filepath.Join(root, "etc/l")))
+	testutil.Must(tb, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	testutil.Must(tb, os.WriteFile(filepath.Join(root, "etc/a"), []byte("old\n"), 0o644))
+	testutil.Must(tb, os.Symlink("a", filepath.Join(root, "etc/l")))
 	tgt, err := target.Open(context.Background(), target.Options{Root: root})
-	must(tb, err)
+	testutil.Must(tb, err)
 	defer tgt.Close()
 	p := filepath.Join(dir, "sample.db")
 	j, err := Open(p)
-	must(tb, err)
-	_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "sample"}, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/a", Content: []byte("new\n")},
-		{Kind: RemoveSymlink, Path: "etc/l"},
+	testutil.Must(tb, err)
+	_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "sample"}, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/a", Content: []byte("new\n")},
+		{Kind: plan.RemoveSymlink, Path: "etc/l"},
 	}})
-	must(tb, err)
+	testutil.Must(tb, err)
 	// A rollback journal, not WAL: the file alone is then the whole journal.
 	_, err = j.db.Exec("PRAGMA journal_mode = DELETE")
-	must(tb, err)
-	must(tb, j.Close())
+	testutil.Must(tb, err)
+	testutil.Must(tb, j.Close())
 	b, err := os.ReadFile(p)
-	must(tb, err)
+	testutil.Must(tb, err)
 	return b
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -22,30 +23,25 @@ import (
 // xattrs — or every plan would be refused as "changed since it was
 // planned", or, worse, a real change would pass unseen.
 func TestCaptureImageMatchesMount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting the image read-write needs root")
-	}
-	for _, tool := range []string{"mke2fs", "sfdisk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "mounting the image read-write")
+	testutil.NeedTools(t, "mke2fs", "sfdisk")
 	dir := t.TempDir()
 	files := map[string]string{"etc/motd": "hello\n", "etc/big": strings.Repeat("0123456789abcdef", 8192), "bin/suid": "#!/bin/sh\n"}
 	for name, content := range files {
 		p := filepath.Join(dir, name)
-		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		must(t, os.WriteFile(p, []byte(content), 0o644))
+		testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		testutil.Must(t, os.WriteFile(p, []byte(content), 0o644))
 	}
-	must(t, unix.Chmod(filepath.Join(dir, "bin/suid"), 0o4755))
-	must(t, os.Symlink("motd", filepath.Join(dir, "etc/fast")))
-	must(t, os.Symlink("/"+strings.Repeat("x", 100), filepath.Join(dir, "etc/slow")))
-	must(t, os.MkdirAll(filepath.Join(dir, "var/d"), 0o750))
-	must(t, os.Chown(filepath.Join(dir, "var/d"), 12, 34))
-	must(t, os.Chown(filepath.Join(dir, "etc/motd"), 56, 78))
-	must(t, os.MkdirAll(filepath.Join(dir, "dev"), 0o755))
-	must(t, unix.Mknod(filepath.Join(dir, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
-	must(t, unix.Mkfifo(filepath.Join(dir, "dev/fifo"), 0o600))
+	testutil.Must(t, unix.Chmod(filepath.Join(dir, "bin/suid"), 0o4755))
+	testutil.Must(t, os.Symlink("motd", filepath.Join(dir, "etc/fast")))
+	testutil.Must(t, os.Symlink("/"+strings.Repeat("x", 100), filepath.Join(dir, "etc/slow")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "var/d"), 0o750))
+	testutil.Must(t, os.Chown(filepath.Join(dir, "var/d"), 12, 34))
+	testutil.Must(t, os.Chown(filepath.Join(dir, "etc/motd"), 56, 78))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "dev"), 0o755))
+	testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	testutil.Must(t, unix.Mkfifo(filepath.Join(dir, "dev/fifo"), 0o600))
 	xattrs := unix.Setxattr(filepath.Join(dir, "etc/motd"), "user.xsrescue", []byte("planned"), 0) == nil
 	if !xattrs {
 		t.Log("the temporary directory takes no user xattrs: they are not compared")
@@ -65,7 +61,7 @@ func TestCaptureImageMatchesMount(t *testing.T) {
 			}
 			ctx := context.Background()
 			tgt, err := target.Open(ctx, target.Options{Disk: img, Partition: 1, Lock: &target.LockOptions{Dir: t.TempDir()}})
-			must(t, err)
+			testutil.Must(t, err)
 			defer tgt.Close()
 			if tgt.Root.Image() == nil {
 				t.Fatal("the read-only open is not read in-process")
@@ -74,13 +70,13 @@ func TestCaptureImageMatchesMount(t *testing.T) {
 				got := map[string]state{}
 				for _, p := range paths {
 					s, err := captureAtHashing(tgt.Root, p, hashFile)
-					must(t, err)
+					testutil.Must(t, err)
 					got[p] = s
 				}
 				return got
 			}
 			planned := read()
-			must(t, tgt.Reopen(ctx))
+			testutil.Must(t, tgt.Reopen(ctx))
 			if tgt.Root.Image() != nil {
 				t.Fatal("Reopen did not mount the partition")
 			}

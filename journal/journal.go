@@ -1,7 +1,10 @@
-// Package journal is the only code that mutates a target. A Plan is rendered
-// as a diff, every before-image is snapshotted into one SQLite file, each
-// change is applied atomically and verified, and an op can be undone or, after
-// a crash, recovered.
+// Package journal is the only code that changes files inside a target root:
+// it alone obtains a writable root (internal/writable). A plan.Plan is
+// rendered as a diff, every before-image is snapshotted into one SQLite
+// file, each change is applied atomically and verified, and an op can be
+// undone or, after a crash, recovered. The other writers of xsrescue (raw
+// partition images, zfs snapshots, mounts, new output files) and their
+// safeguards are listed in docs/dev/architecture.md.
 package journal
 
 import (
@@ -9,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -27,88 +29,11 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
-// Kind is what a Change does.
-type Kind string
-
-const (
-	Write         Kind = "write"          // replace the content of an existing regular file; keeps mode, owner, xattrs
-	Create        Kind = "create"         // create a new regular file (Mode, UID, GID)
-	Remove        Kind = "remove"         // remove a regular file
-	RemoveNode    Kind = "node-remove"    // remove a device node or FIFO (recreated by undo)
-	RemoveSymlink Kind = "symlink-remove" // remove a symlink itself
-	CreateSymlink Kind = "symlink-create" // create a symlink Path -> LinkTarget
-	Rename        Kind = "rename"         // rename Path to NewPath (file, symlink or directory); NewPath must not exist
-	Chmod         Kind = "chmod"          // set permission bits to Mode
-	Chown         Kind = "chown"          // set owner to UID, GID
-	External      Kind = "external"       // a record of something done outside the root (e.g. a ZFS snapshot)
-)
-
-// Change is one step of a Plan. Paths are slash-separated and relative to
-// the target root; they are resolved through target.Root.
-type Change struct {
-	Kind       Kind
-	Path       string
-	Content    []byte                        // Write/Create: the new bytes
-	Stream     func() (io.ReadCloser, error) // Write/Create: new bytes too large for memory (instead of Content)
-	Mode       fs.FileMode                   // Create (0: 0644), Chmod
-	UID, GID   int                           // Create (-1: the parent's), Chown (-1: unchanged)
-	LinkTarget string                        // CreateSymlink
-	NewPath    string                        // Rename
-	External   *ExternalRecord               // External
-	Raw        *RawRecord                    // RawWrite (raw.go): where its Content goes
-	Why        string                        // one line shown with the plan
-}
-
-// ExternalRecord describes an action taken outside the file tree, recorded so
-// that it can be listed and rolled back by hand.
-type ExternalRecord struct {
-	Type     string `json:"type"`               // e.g. "zfs-snapshot", "partition-image"
-	Name     string `json:"name"`               // e.g. "rpool/zones/z1/ROOT/zbe@xsrescue-7"
-	SHA256   string `json:"sha256,omitempty"`   // for files such as partition images
-	Rollback string `json:"rollback,omitempty"` // the command that undoes it
-}
-
-// Plan is what a mutating command wants to change, in order.
-type Plan struct {
-	Command string // e.g. "version set"
-	Changes []Change
-
-	// from is the state of every path as the plan was made from it,
-	// taken when the plan is first shown (Render, Describe); Apply checks
-	// the target still shows exactly that before it changes anything.
-	from []plannedFrom
-}
-
 // plannedFrom is where one change starts: its resolved path(s) and the
 // state found there (content hash, size, inode, times, owner, mode, xattrs).
 type plannedFrom struct {
 	path, newPath string
 	before        state
-}
-
-// Empty reports whether there is nothing to change ("already as requested").
-func (p *Plan) Empty() bool { return p == nil || len(p.Changes) == 0 }
-
-// ChangeResult is one applied change with its hashes.
-type ChangeResult struct {
-	Kind         Kind   `json:"kind"`
-	Path         string `json:"path"`
-	NewPath      string `json:"new_path,omitempty"`
-	BeforeSHA256 string `json:"before_sha256,omitempty"`
-	AfterSHA256  string `json:"after_sha256,omitempty"`
-	Description  string `json:"description,omitempty"`
-}
-
-// Result is what a mutating command reports.
-type Result struct {
-	Op      int64          `json:"op"`
-	UUID    string         `json:"uuid"`
-	Journal string         `json:"journal"`
-	Status  string         `json:"status"`
-	Changes []ChangeResult `json:"changes"`
-	// Undo is the complete command line that undoes an applied op, set by
-	// the caller that knows how the target was named (absolute paths).
-	Undo string `json:"undo,omitempty"`
 }
 
 // Op statuses.
@@ -121,17 +46,22 @@ const (
 	StatusUndone     = "undone"
 )
 
-// Sentinel errors callers branch on (the CLI maps them to exit 3).
+// Sentinel errors callers branch on with errors.Is. Each carries its exit
+// code as an xerr mark, so every error that wraps one exits the same way,
+// whoever wrapped it:
 var (
-	ErrDrift       = errors.New("changed since the op")
-	ErrWrongTarget = errors.New("op belongs to another target")
-	ErrNotUndoable = errors.New("op cannot be undone")
-	ErrNoSuchOp    = errors.New("no such op")
-	ErrJournalBusy = errors.New("in use by another xsrescue")
-	// ErrChangedSincePlanned: a path is no longer what the plan was made
-	// from (another program wrote it meanwhile); nothing was changed.
-	ErrChangedSincePlanned = errors.New("changed since it was planned")
-	ErrSchemaTooNew        = errors.New("journal schema is newer than this xsrescue")
+	// exit 3, refused for safety; nothing was changed
+	ErrDrift               = xerr.Refused(errors.New("changed since the op"))
+	ErrWrongTarget         = xerr.Refused(errors.New("op belongs to another target"))
+	ErrNotUndoable         = xerr.Refused(errors.New("op cannot be undone"))
+	ErrJournalBusy         = xerr.Refused(errors.New("in use by another xsrescue"))
+	ErrChangedSincePlanned = xerr.Refused(errors.New("changed since it was planned")) // a path is no longer what the plan was made from
+	// A journal a newer xsrescue wrote may hold what this one cannot
+	// read back or undo: it is not touched.
+	ErrSchemaTooNew = xerr.Refused(errors.New("journal schema is newer than this xsrescue"))
+
+	// exit 2, invalid input
+	ErrNoSuchOp = xerr.Invalid(errors.New("no such op"))
 )
 
 // Journal is one opened journal database.
@@ -458,7 +388,7 @@ func DefaultPath(root *target.Root, create bool) (string, error) {
 		return imageJournal(root, path.Join(rel, base), create)
 	}
 	if create {
-		if err := root.OS().MkdirAll(rel, 0o700); err != nil {
+		if err := writer(root).MkdirAll(rel, 0o700); err != nil {
 			return "", fmt.Errorf("journal directory %s in %s: %w", rel, root.Dir(), err)
 		}
 		again, err := root.Resolve(dir)
@@ -467,7 +397,7 @@ func DefaultPath(root *target.Root, create bool) (string, error) {
 		}
 	}
 	p := path.Join(rel, base)
-	if fi, err := root.OS().Lstat(p); err == nil && !fi.Mode().IsRegular() {
+	if fi, err := writer(root).Lstat(p); err == nil && !fi.Mode().IsRegular() {
 		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", p, root.Dir(), fi.Mode().Type())
 	}
 	return filepath.Join(root.Dir(), filepath.FromSlash(p)), nil

@@ -14,38 +14,26 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chown, mknod and trusted xattrs")
-	}
-}
 
 // testRoot builds a small root with every kind of object a plan touches.
 func testRoot(t *testing.T) (*target.Target, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"etc/rc.d/rc3.d", "lib/tls", "dev", "var/lib/xcp"} {
-		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		testutil.Must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
 	write := func(p, content string, mode os.FileMode, uid, gid int) {
 		full := filepath.Join(dir, p)
-		must(t, os.WriteFile(full, []byte(content), mode))
+		testutil.Must(t, os.WriteFile(full, []byte(content), mode))
 		if os.Geteuid() == 0 {
-			must(t, os.Lchown(full, uid, gid))
+			testutil.Must(t, os.Lchown(full, uid, gid))
 		}
-		must(t, os.Chmod(full, mode))
+		testutil.Must(t, os.Chmod(full, mode))
 	}
 	write("etc/xensource-inventory", "PRODUCT_VERSION='8.2.1'\nBUILD_NUMBER='1'\n", 0o644, 0, 0)
 	write("etc/shadow", "root:x:1:\n", 0o750|os.ModeSetuid, 12, 34)
@@ -53,19 +41,19 @@ func testRoot(t *testing.T) (*target.Target, string) {
 	write("etc/motd", "hello\n", 0o644, 0, 0)
 	write("lib/tls/libc.so", "\x7fELF\x00binary", 0o755, 0, 0)
 	write("var/lib/xcp/state.db", "<db/>\n", 0o600, 0, 0)
-	must(t, os.Symlink("centos-release", filepath.Join(dir, "etc/redhat-release")))
-	must(t, os.Symlink("/var/lib/xcp", filepath.Join(dir, "var/xapi")))
-	must(t, os.Symlink("../init.d/network", filepath.Join(dir, "etc/rc.d/rc3.d/S10network")))
+	testutil.Must(t, os.Symlink("centos-release", filepath.Join(dir, "etc/redhat-release")))
+	testutil.Must(t, os.Symlink("/var/lib/xcp", filepath.Join(dir, "var/xapi")))
+	testutil.Must(t, os.Symlink("../init.d/network", filepath.Join(dir, "etc/rc.d/rc3.d/S10network")))
 	if os.Geteuid() == 0 {
-		must(t, unix.Mknod(filepath.Join(dir, "dev/hdisk9"), unix.S_IFBLK|0o640, int(unix.Mkdev(23, 9))))
-		must(t, os.Lchown(filepath.Join(dir, "dev/hdisk9"), 0, 6))
-		must(t, unix.Mknod(filepath.Join(dir, "dev/rhdisk9"), unix.S_IFCHR|0o600, int(unix.Mkdev(23, 9))))
-		must(t, unix.Mknod(filepath.Join(dir, "dev/fifo"), unix.S_IFIFO|0o600, 0))
-		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "trusted.test", []byte("v1"), 0))
-		must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "user.test", []byte{0, 1, 2}, 0))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/hdisk9"), unix.S_IFBLK|0o640, int(unix.Mkdev(23, 9))))
+		testutil.Must(t, os.Lchown(filepath.Join(dir, "dev/hdisk9"), 0, 6))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/rhdisk9"), unix.S_IFCHR|0o600, int(unix.Mkdev(23, 9))))
+		testutil.Must(t, unix.Mknod(filepath.Join(dir, "dev/fifo"), unix.S_IFIFO|0o600, 0))
+		testutil.Must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "trusted.test", []byte("v1"), 0))
+		testutil.Must(t, unix.Lsetxattr(filepath.Join(dir, "etc/shadow"), "user.test", []byte{0, 1, 2}, 0))
 	}
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	return tgt, dir
 }
@@ -105,57 +93,58 @@ func treeState(t *testing.T, dir string, withMtime bool) map[string]string {
 		out[rel] = fmt.Sprintf("%+v", s)
 		return nil
 	})
-	must(t, err)
+	testutil.Must(t, err)
 	return out
 }
 
 // openRootJournal opens dir as a --root target and a fresh journal.
 func openRootJournal(t testing.TB, dir string) (*target.Target, *Journal) {
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { j.Close() })
 	return tgt, j
 }
 
 func mustRoot(t *testing.T, dir string) *target.Root {
 	r, err := target.OpenRoot(dir)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r
 }
 
-func fullPlan() *Plan {
-	return &Plan{Command: "test everything", Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n"), Why: "downgrade marker"},
-		{Kind: Write, Path: "etc/redhat-release", Content: []byte("CentOS release 7.2\n")},
-		{Kind: Write, Path: "var/xapi/state.db", Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db v='2'/>\n")), nil }},
-		{Kind: Create, Path: "etc/new.conf", Content: []byte("new\n"), Mode: 0o600, UID: -1, GID: 5},
-		{Kind: Remove, Path: "etc/shadow"},
-		{Kind: RemoveNode, Path: "dev/hdisk9"},
-		{Kind: RemoveNode, Path: "dev/rhdisk9"},
-		{Kind: RemoveNode, Path: "dev/fifo"},
-		{Kind: RemoveSymlink, Path: "etc/rc.d/rc3.d/S10network"},
-		{Kind: CreateSymlink, Path: "etc/rc.d/rc3.d/S99local", LinkTarget: "../rc.local"},
-		{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
-		{Kind: Chmod, Path: "etc/motd", Mode: 0o600},
-		{Kind: Chown, Path: "var/lib/xcp", UID: 7, GID: 8},
-		{Kind: External, Path: "rpool/ROOT", External: &ExternalRecord{Type: "zfs-snapshot", Name: "rpool/ROOT@xsrescue-1", Rollback: "zfs rollback rpool/ROOT@xsrescue-1"}},
+func fullPlan() *plan.Plan {
+	return &plan.Plan{Command: "test everything", Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("PRODUCT_VERSION='8.2.0'\nBUILD_NUMBER='1'\n"), Why: "downgrade marker"},
+		{Kind: plan.Write, Path: "etc/redhat-release", Content: []byte("CentOS release 7.2\n")},
+		{Kind: plan.Write, Path: "var/xapi/state.db", Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db v='2'/>\n")), nil }},
+		{Kind: plan.Create, Path: "etc/new.conf", Content: []byte("new\n"), Mode: 0o600, UID: -1, GID: 5},
+		{Kind: plan.Remove, Path: "etc/shadow"},
+		{Kind: plan.RemoveNode, Path: "dev/hdisk9"},
+		{Kind: plan.RemoveNode, Path: "dev/rhdisk9"},
+		{Kind: plan.RemoveNode, Path: "dev/fifo"},
+		{Kind: plan.RemoveSymlink, Path: "etc/rc.d/rc3.d/S10network"},
+		{Kind: plan.CreateSymlink, Path: "etc/rc.d/rc3.d/S99local", LinkTarget: "../rc.local"},
+		{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls.disabled"},
+		{Kind: plan.Chmod, Path: "etc/motd", Mode: 0o600},
+		{Kind: plan.Chown, Path: "var/lib/xcp", UID: 7, GID: 8},
+		{Kind: plan.External, Path: "rpool/ROOT", External: &plan.ExternalRecord{Type: "zfs-snapshot", Name: "rpool/ROOT@xsrescue-1", Rollback: "zfs rollback rpool/ROOT@xsrescue-1"}},
 	}}
 }
 
 func TestApplyUndoFidelity(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
 	before := snapshotTree(t, dir)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "test"}, fullPlan())
-	must(t, err)
+	testutil.Must(t, err)
 	if res.Status != StatusApplied || len(res.Changes) != 14 {
 		t.Fatalf("result %+v", res)
 	}
@@ -188,7 +177,7 @@ func TestApplyUndoFidelity(t *testing.T) {
 		t.Errorf("new.conf mode %v owner %d:%d", fi.Mode(), st.Uid, st.Gid)
 	}
 	u, err := j.Undo(ctx, tgt, res.Op, false)
-	must(t, err)
+	testutil.Must(t, err)
 	if u.Status != StatusUndone {
 		t.Errorf("undo status %s", u.Status)
 	}
@@ -209,18 +198,19 @@ func TestApplyUndoFidelity(t *testing.T) {
 }
 
 func TestUndoDrift(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, dir := testRoot(t)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
-	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
-		{Kind: Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
+	res, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("new\n")},
+		{Kind: plan.Write, Path: "etc/centos-release", Content: []byte("7.2\n")},
 	}})
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/centos-release"), []byte("edited by hand\n"), 0o644))
 	snap := snapshotTree(t, dir)
 	_, err = j.Undo(ctx, tgt, res.Op, false)
 	if xerr.Code(err) != xerr.ExitRefused || !errors.Is(err, ErrDrift) || !strings.Contains(err.Error(), "etc/centos-release") {
@@ -230,9 +220,48 @@ func TestUndoDrift(t *testing.T) {
 		t.Errorf("refused undo changed files:\n%v\n%v", got, snap)
 	}
 	_, err = j.Undo(ctx, tgt, res.Op, true)
-	must(t, err)
+	testutil.Must(t, err)
 	b, _ := os.ReadFile(filepath.Join(dir, "etc/centos-release"))
 	if string(b) != "CentOS release 7.5\n" {
 		t.Errorf("forced undo left %q", b)
+	}
+}
+
+// TestSentinelExitCodes: each sentinel carries its exit code, also wrapped
+// the way callers wrap it.
+func TestSentinelExitCodes(t *testing.T) {
+	t.Parallel()
+	for err, want := range map[error]int{
+		ErrDrift: xerr.ExitRefused, ErrWrongTarget: xerr.ExitRefused, ErrNotUndoable: xerr.ExitRefused,
+		ErrJournalBusy: xerr.ExitRefused, ErrChangedSincePlanned: xerr.ExitRefused, ErrSchemaTooNew: xerr.ExitRefused,
+		ErrNoSuchOp: xerr.ExitInvalid,
+	} {
+		wrapped := fmt.Errorf("journal /x/journal.db: %w", err)
+		if got := xerr.Code(wrapped); got != want || !errors.Is(wrapped, err) {
+			t.Errorf("%v: exit %d, want %d (errors.Is %v)", err, got, want, errors.Is(wrapped, err))
+		}
+	}
+}
+
+// TestSchemaTooNew: a journal a newer xsrescue wrote is refused (exit 3)
+// by every open, and left byte-identical.
+func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "journal.db")
+	j, err := Open(p)
+	testutil.Must(t, err)
+	_, err = j.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion+1))
+	testutil.Must(t, err)
+	testutil.Must(t, j.Close())
+	before := testutil.FileSHA256(t, p)
+	_, err = OpenReadOnly(p)
+	_, err2 := Open(p)
+	for _, err := range []error{err, err2} {
+		if !errors.Is(err, ErrSchemaTooNew) || xerr.Code(err) != xerr.ExitRefused {
+			t.Errorf("open: %v (exit %d), want ErrSchemaTooNew, exit 3", err, xerr.Code(err))
+		}
+	}
+	if testutil.FileSHA256(t, p) != before {
+		t.Error("the newer journal was changed")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -14,10 +15,10 @@ import (
 // be the very one that was read (same inode, size, times, and the same
 // bytes when they were read whole), so there is no gap between the read the
 // plan was computed from and the state Apply will check.
-func prepareShown(root *target.Root, plan *Plan) ([]*step, error) {
-	steps, err := prepare(root, plan)
+func prepareShown(root *target.Root, p *plan.Plan) ([]*step, error) {
+	steps, err := prepare(root, p)
 	if err != nil {
-		if plan.from != nil {
+		if p.Basis != nil {
 			return nil, changedSincePlanned(err)
 		}
 		return nil, err
@@ -27,11 +28,12 @@ func prepareShown(root *target.Root, plan *Plan) ([]*step, error) {
 			return nil, err
 		}
 	}
-	if plan.from == nil {
-		plan.from = plannedFromSteps(steps)
+	from, ok := p.Basis.([]plannedFrom)
+	if !ok {
+		p.Basis = plannedFromSteps(steps)
 		return steps, nil
 	}
-	return steps, plan.checkFrom(steps)
+	return steps, checkFrom(from, steps)
 }
 
 func plannedFromSteps(steps []*step) []plannedFrom {
@@ -45,7 +47,7 @@ func plannedFromSteps(steps []*step) []plannedFrom {
 // checkServed compares the state prepare found at s.path with what the
 // root served for it while the plan was made.
 func checkServed(root *target.Root, s *step) error {
-	if s.c.Kind == External || s.path == "" {
+	if s.c.Kind == plan.External || s.path == "" {
 		return nil
 	}
 	sv, ok := root.Served(s.path)
@@ -66,13 +68,13 @@ func checkServed(root *target.Root, s *step) error {
 // checkFrom refuses (exit 3, ErrChangedSincePlanned) steps that no longer
 // start where the plan was made: a path that resolves elsewhere now, or
 // whose content, size, inode, times, owner, mode or xattrs changed.
-func (p *Plan) checkFrom(steps []*step) error {
-	if len(steps) != len(p.from) {
-		return xerr.Refusedf("the plan changed since it was shown (%d changes, shown %d): %w; nothing was changed; run the command again", len(steps), len(p.from), ErrChangedSincePlanned)
+func checkFrom(from []plannedFrom, steps []*step) error {
+	if len(steps) != len(from) {
+		return xerr.Refusedf("the plan changed since it was shown (%d changes, shown %d): %w; nothing was changed; run the command again", len(steps), len(from), ErrChangedSincePlanned)
 	}
 	for i, s := range steps {
-		f := p.from[i]
-		if s.c.Kind == External {
+		f := from[i]
+		if s.c.Kind == plan.External {
 			continue
 		}
 		if s.path != f.path || s.newPath != f.newPath {

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -21,7 +23,7 @@ import (
 func lockedRoot(t *testing.T, dir string) *target.Target {
 	t.Helper()
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir, Lock: &target.LockOptions{Dir: t.TempDir()}})
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { tgt.Close() })
 	return tgt
 }
@@ -32,18 +34,19 @@ func lockedRoot(t *testing.T, dir string) *target.Target {
 // the journal. Each way a file can change is caught: content, size-keeping
 // content, mode, a file created where the plan creates one.
 func TestApplyRefusesChangedSincePlanned(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		plan   func() *Plan
+		plan   func() *plan.Plan
 		meddle func(dir string) error
 	}{
-		{"content", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"content", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644)
 		}},
-		{"same size, same mtime", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"same size, same mtime", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error {
 			p := filepath.Join(dir, "etc/motd")
 			fi, err := os.Stat(p)
@@ -55,28 +58,28 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 			}
 			return os.Chtimes(p, fi.ModTime(), fi.ModTime())
 		}},
-		{"streamed rewrite", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "var/lib/xcp/state.db",
+		{"streamed rewrite", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "var/lib/xcp/state.db",
 				Stream: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("<db new/>\n")), nil }}}}
 		}, func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), []byte("<db other/>\n"), 0o600)
 		}},
-		{"mode", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+		{"mode", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
 		}, func(dir string) error { return os.Chmod(filepath.Join(dir, "etc/motd"), 0o600) }},
-		{"created meanwhile", func() *Plan {
-			return &Plan{Command: "t", Changes: []Change{{Kind: Create, Path: "etc/new", Content: []byte("x"), UID: -1, GID: -1}}}
+		{"created meanwhile", func() *plan.Plan {
+			return &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Create, Path: "etc/new", Content: []byte("x"), UID: -1, GID: -1}}}
 		}, func(dir string) error { return os.WriteFile(filepath.Join(dir, "etc/new"), []byte("theirs"), 0o644) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, dir := testRoot(t)
 			tgt := lockedRoot(t, dir)
 			plan := tc.plan()
-			must(t, Render(io.Discard, tgt.Root, plan))
-			must(t, tc.meddle(dir))
+			testutil.Must(t, Render(io.Discard, tgt.Root, plan))
+			testutil.Must(t, tc.meddle(dir))
 			after := snapshotTree(t, dir)
 			j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-			must(t, err)
+			testutil.Must(t, err)
 			defer j.Close()
 			_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, plan)
 			if !errors.Is(err, ErrChangedSincePlanned) || xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "nothing was changed; run the command again") {
@@ -94,14 +97,15 @@ func TestApplyRefusesChangedSincePlanned(t *testing.T) {
 
 // Nothing changed since the plan was shown: Apply goes through.
 func TestApplyAsPlanned(t *testing.T) {
+	t.Parallel()
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
-	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: []byte("planned\n")}}}
-	must(t, Render(io.Discard, tgt.Root, plan))
+	p := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+	testutil.Must(t, Render(io.Discard, tgt.Root, p))
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
-	if _, err := j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, plan); err != nil {
+	if _, err := j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, p); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/motd")); string(b) != "planned\n" {
@@ -113,13 +117,14 @@ func TestApplyAsPlanned(t *testing.T) {
 // before the plan is shown, showing it refuses: no gap between the read
 // and the state the plan carries.
 func TestRenderRefusesChangeSinceRead(t *testing.T) {
+	t.Parallel()
 	_, dir := testRoot(t)
 	tgt := lockedRoot(t, dir)
 	old, err := tgt.Root.ReadFile("etc/motd")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644))
-	plan := &Plan{Command: "t", Changes: []Change{{Kind: Write, Path: "etc/motd", Content: append(old, "mine\n"...)}}}
-	err = Render(io.Discard, tgt.Root, plan)
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("someone else\n"), 0o644))
+	p := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: append(old, "mine\n"...)}}}
+	err = Render(io.Discard, tgt.Root, p)
 	if !errors.Is(err, ErrChangedSincePlanned) || xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "/etc/motd changed while the plan was made from it") {
 		t.Fatalf("Render: %v", err)
 	}
@@ -128,6 +133,7 @@ func TestRenderRefusesChangeSinceRead(t *testing.T) {
 // A journal that another process is creating is never "not an xsrescue
 // journal": a reader finds no file or a complete journal.
 func TestJournalCreatedWhole(t *testing.T) {
+	t.Parallel()
 	for i := range 30 {
 		p := filepath.Join(t.TempDir(), "j.db")
 		var wg sync.WaitGroup
@@ -167,14 +173,15 @@ func TestJournalCreatedWhole(t *testing.T) {
 // made into one: a text file, another program's database. An empty file
 // (an older xsrescue made it before the database) holds no op.
 func TestNotAJournal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
-	must(t, os.WriteFile(text, []byte("not sqlite\n"), 0o644))
+	testutil.Must(t, os.WriteFile(text, []byte("not sqlite\n"), 0o644))
 	other := filepath.Join(dir, "other.db")
 	db, err := OpenWith(context.Background(), other, Options{})
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = db.db.Exec("PRAGMA user_version = 0; CREATE TABLE theirs (x)")
-	must(t, err)
+	testutil.Must(t, err)
 	db.Close()
 	for _, p := range []string{text, other} {
 		before, _ := os.ReadFile(p)
@@ -189,11 +196,11 @@ func TestNotAJournal(t *testing.T) {
 		}
 	}
 	empty := filepath.Join(dir, "empty.db")
-	must(t, os.WriteFile(empty, nil, 0o600))
+	testutil.Must(t, os.WriteFile(empty, nil, 0o600))
 	if _, err := OpenReadOnly(empty); !errors.Is(err, ErrNoJournal) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("empty file: %v", err)
 	}
 	j, err := Open(empty)
-	must(t, err)
-	must(t, j.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, j.Close())
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // OpInfo is one op as `journal list` shows it.
@@ -42,17 +43,17 @@ type OpDetail struct {
 
 // ChangeDetail is one recorded change with its before- and after-state.
 type ChangeDetail struct {
-	Seq          int             `json:"seq"`
-	Kind         Kind            `json:"kind"`
-	Path         string          `json:"path"`
-	NewPath      *string         `json:"new_path"`
-	Why          string          `json:"why"`
-	Description  string          `json:"description"`
-	BeforeSHA256 *string         `json:"before_sha256"`
-	AfterSHA256  *string         `json:"after_sha256"`
-	Before       StateInfo       `json:"before"`
-	After        StateInfo       `json:"after"`
-	External     *ExternalRecord `json:"external"`
+	Seq          int                  `json:"seq"`
+	Kind         plan.Kind            `json:"kind"`
+	Path         string               `json:"path"`
+	NewPath      *string              `json:"new_path"`
+	Why          string               `json:"why"`
+	Description  string               `json:"description"`
+	BeforeSHA256 *string              `json:"before_sha256"`
+	AfterSHA256  *string              `json:"after_sha256"`
+	Before       StateInfo            `json:"before"`
+	After        StateInfo            `json:"after"`
+	External     *plan.ExternalRecord `json:"external"`
 }
 
 // StateInfo is a path's recorded state in the JSON contract.
@@ -205,7 +206,7 @@ func (j *Journal) Export(ctx context.Context, id int64, w io.Writer) error {
 	}
 	for _, s := range steps {
 		b := s.before
-		if !b.Exists || s.c.Kind == External {
+		if !b.Exists || s.c.Kind == plan.External {
 			continue
 		}
 		h := &tar.Header{Name: dir + "before/" + s.path, Mode: int64(b.Mode), Uid: b.UID, Gid: b.GID,
@@ -216,7 +217,7 @@ func (j *Journal) Export(ctx context.Context, id int64, w io.Writer) error {
 		var content io.ReadCloser
 		switch b.Type {
 		case "file":
-			if s.c.Kind != Write && s.c.Kind != Remove || s.blob == "" {
+			if s.c.Kind != plan.Write && s.c.Kind != plan.Remove || s.blob == "" {
 				// Not snapshotted: the op does not change the content, or
 				// it was stopped before its before-images were stored (and
 				// so before any change was committed).

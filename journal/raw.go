@@ -9,48 +9,14 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/plan"
 )
-
-// RawWrite replaces bytes of a disk outside every filesystem — a partition
-// table entry, a GPT header — at fixed offsets. Unlike the file kinds it is
-// not atomic on its own: the before-bytes are stored in the journal before
-// the first byte is written, each extent is written in the planned order
-// (a GPT's backup copy before its primary) and fsynced, and a crash is
-// repaired by recover, which writes the before-bytes back.
-const RawWrite Kind = "raw-write"
-
-// RawRecord says where a RawWrite change writes. The new bytes are the
-// Change's Content: the extents' new contents, concatenated in order.
-type RawRecord struct {
-	Device  string      `json:"device"`  // absolute path of the image file or block device
-	Size    int64       `json:"size"`    // the device's size when planned: a different disk is refused
-	Extents []RawExtent `json:"extents"` // in write order, not overlapping
-	// Diff shows the change in the plan (the table before and after);
-	// Check re-reads what was written in the domain's terms (is the table
-	// as planned?) after every extent is written and verified. Neither is
-	// stored: undo checks the bytes.
-	Diff  string       `json:"-"`
-	Check func() error `json:"-"`
-}
-
-// RawExtent is one byte range of a RawRecord.
-type RawExtent struct {
-	Offset int64 `json:"offset"`
-	Length int64 `json:"length"`
-}
 
 // rawType is the state type of a RawWrite's before and after.
 const rawType = "raw"
 
-func (r *RawRecord) total() int64 {
-	var n int64
-	for _, e := range r.Extents {
-		n += e.Length
-	}
-	return n
-}
-
-func (r *RawRecord) validate(content []byte) error {
+func validateRaw(r *plan.RawRecord, content []byte) error {
 	if r == nil || r.Device == "" || len(r.Extents) == 0 {
 		return fmt.Errorf("raw write without a device and extents")
 	}
@@ -62,21 +28,21 @@ func (r *RawRecord) validate(content []byte) error {
 			return fmt.Errorf("raw write: extent at %d (%d bytes) is outside the %d-byte device", e.Offset, e.Length, r.Size)
 		}
 	}
-	if int64(len(content)) != r.total() {
-		return fmt.Errorf("raw write: %d new bytes for %d bytes of extents", len(content), r.total())
+	if int64(len(content)) != r.Total() {
+		return fmt.Errorf("raw write: %d new bytes for %d bytes of extents", len(content), r.Total())
 	}
 	return nil
 }
 
 // read reads the record's extents, concatenated, after checking that the
 // device is still the size it was planned on.
-func (r *RawRecord) read() ([]byte, error) {
+func readRaw(r *plan.RawRecord) ([]byte, error) {
 	f, err := os.Open(r.Device)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := r.checkSize(f); err != nil {
+	if err := checkRawSize(r, f); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
@@ -90,7 +56,7 @@ func (r *RawRecord) read() ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (r *RawRecord) checkSize(f *os.File) error {
+func checkRawSize(r *plan.RawRecord, f *os.File) error {
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Device, err)
@@ -103,13 +69,13 @@ func (r *RawRecord) checkSize(f *os.File) error {
 
 // write writes data (the concatenated extents) in extent order, each
 // fsynced before the next, so the order on the medium is the planned one.
-func (r *RawRecord) write(data []byte) error {
+func writeRaw(r *plan.RawRecord, data []byte) error {
 	f, err := os.OpenFile(r.Device, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := r.checkSize(f); err != nil {
+	if err := checkRawSize(r, f); err != nil {
 		return err
 	}
 	for _, e := range r.Extents {
@@ -132,10 +98,10 @@ func rawState(data []byte) state {
 // prepareRaw captures the before-bytes of a RawWrite; s.path names it.
 func (s *step) prepareRaw() error {
 	r := s.c.Raw
-	if err := r.validate(s.c.Content); err != nil {
+	if err := validateRaw(r, s.c.Content); err != nil {
 		return err
 	}
-	before, err := r.read()
+	before, err := readRaw(r)
 	if err != nil {
 		return err
 	}
@@ -146,7 +112,7 @@ func (s *step) prepareRaw() error {
 }
 
 // rawPath names a raw change where the others name a path in the root.
-func rawPath(r *RawRecord) string {
+func rawPath(r *plan.RawRecord) string {
 	var ext []string
 	for _, e := range r.Extents {
 		ext = append(ext, fmt.Sprintf("%d+%d", e.Offset, e.Length))
@@ -156,7 +122,7 @@ func rawPath(r *RawRecord) string {
 
 func (s *step) describeRaw() string {
 	r := s.c.Raw
-	return fmt.Sprintf("raw write %s: %d bytes in %d extent(s) (before-bytes kept in the journal)", r.Device, r.total(), len(r.Extents))
+	return fmt.Sprintf("raw write %s: %d bytes in %d extent(s) (before-bytes kept in the journal)", r.Device, r.Total(), len(r.Extents))
 }
 
 // snapshotRaw stores the before-bytes read by prepare.
@@ -176,19 +142,19 @@ func (j *Journal) snapshotRaw(ctx context.Context, s *step, blobs map[int]string
 // commitRaw writes the new bytes, after checking that the disk still holds
 // the bytes the plan was made from.
 func (s *step) commitRaw() error {
-	cur, err := s.c.Raw.read()
+	cur, err := readRaw(s.c.Raw)
 	if err != nil {
 		return err
 	}
 	if rawState(cur).SHA256 != s.before.SHA256 {
 		return fmt.Errorf("%s changed since it was planned; nothing was written there", s.path)
 	}
-	return s.c.Raw.write(s.c.Content)
+	return writeRaw(s.c.Raw, s.c.Content)
 }
 
 // verifyRaw re-reads the bytes, then lets the domain check the result.
 func (s *step) verifyRaw() error {
-	cur, err := s.c.Raw.read()
+	cur, err := readRaw(s.c.Raw)
 	if err != nil {
 		return err
 	}
@@ -205,7 +171,7 @@ func (s *step) verifyRaw() error {
 
 // restoreRaw writes the before-bytes back unless they are there already.
 func (j *Journal) restoreRaw(ctx context.Context, s *step) error {
-	cur, err := s.c.Raw.read()
+	cur, err := readRaw(s.c.Raw)
 	if err != nil {
 		return err
 	}
@@ -224,13 +190,13 @@ func (j *Journal) restoreRaw(ctx context.Context, s *step) error {
 	if int64(len(data)) != s.before.Size {
 		return fmt.Errorf("%s: the journal holds %d before-bytes, want %d", s.path, len(data), s.before.Size)
 	}
-	return s.c.Raw.write(data)
+	return writeRaw(s.c.Raw, data)
 }
 
 // driftRaw is drift for a RawWrite: the bytes are neither as the op left
 // them nor as before.
 func (s *step) driftRaw() string {
-	cur, err := s.c.Raw.read()
+	cur, err := readRaw(s.c.Raw)
 	if err != nil {
 		return fmt.Sprintf("%s: %v", s.path, err)
 	}
@@ -242,7 +208,7 @@ func (s *step) driftRaw() string {
 }
 
 func (s *step) verifyRawBefore() error {
-	cur, err := s.c.Raw.read()
+	cur, err := readRaw(s.c.Raw)
 	if err != nil {
 		return err
 	}
@@ -269,13 +235,13 @@ func renderRaw(w io.Writer, s *step) error {
 
 // rawRecordJSON is what the journal stores for a RawWrite (in the column
 // that holds external records), loadRaw reads it back.
-func rawRecordJSON(r *RawRecord) []byte {
+func rawRecordJSON(r *plan.RawRecord) []byte {
 	b, _ := json.Marshal(r)
 	return b
 }
 
-func loadRaw(ext string) (*RawRecord, error) {
-	var r RawRecord
+func loadRaw(ext string) (*plan.RawRecord, error) {
+	var r plan.RawRecord
 	if err := json.Unmarshal([]byte(ext), &r); err != nil {
 		return nil, err
 	}

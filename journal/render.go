@@ -8,6 +8,7 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -25,8 +26,8 @@ const maxDiff = 4 << 20
 // The first Render or Describe of a plan records the state of every path it
 // starts from; Apply refuses (ErrChangedSincePlanned, exit 3) to change
 // anything if the target no longer shows exactly that.
-func Render(w io.Writer, root *target.Root, plan *Plan) error {
-	steps, err := prepareShown(root, plan)
+func Render(w io.Writer, root *target.Root, p *plan.Plan) error {
+	steps, err := prepareShown(root, p)
 	if err != nil {
 		return err
 	}
@@ -42,12 +43,12 @@ func Render(w io.Writer, root *target.Root, plan *Plan) error {
 // them, without touching anything (for a --dry-run --json document). A
 // streamed content is not produced: its after_sha256 is empty, and so is
 // the before_sha256 of the file it replaces.
-func Describe(root *target.Root, plan *Plan) ([]ChangeResult, error) {
-	steps, err := prepareShown(root, plan)
+func Describe(root *target.Root, p *plan.Plan) ([]plan.ChangeResult, error) {
+	steps, err := prepareShown(root, p)
 	if err != nil {
 		return nil, err
 	}
-	out := []ChangeResult{}
+	out := []plan.ChangeResult{}
 	for _, s := range steps {
 		out = append(out, s.result())
 	}
@@ -61,13 +62,13 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 	}
 	var old, new []byte
 	switch s.c.Kind {
-	case RawWrite:
+	case plan.RawWrite:
 		return renderRaw(w, s)
-	case Write, Create:
+	case plan.Write, plan.Create:
 		if s.c.Stream != nil || s.before.Size > maxDiff || len(s.c.Content) > maxDiff {
 			break
 		}
-		if s.c.Kind == Write {
+		if s.c.Kind == plan.Write {
 			r, err := openAt(root, s.path)
 			if err != nil {
 				return err
@@ -81,7 +82,7 @@ func renderStep(w io.Writer, root *target.Root, s *step) error {
 		new = s.c.Content
 		if isText(old) && isText(new) {
 			from := "a/" + s.path
-			if s.c.Kind == Create {
+			if s.c.Kind == plan.Create {
 				from = "/dev/null"
 			}
 			_, err := io.WriteString(w, udiff.Unified(from, "b/"+s.path, string(old), string(new)))

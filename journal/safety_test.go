@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -27,29 +29,30 @@ import (
 // stops the op before any change is committed: the op is recorded as rolled
 // back and the target is as before, staging files included.
 func TestJournalFullFilesystem(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, dir := testRoot(t)
 	big := make([]byte, 4<<20)
 	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the blob needs 4 MiB
-	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), big, 0o600))
 	before := snapshotTree(t, dir)
 	j, jdir := journalOnTmpfs(t, "3m")
-	plan := &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
-		{Kind: Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
+	p := &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/xensource-inventory", Content: []byte("x\n")},
+		{Kind: plan.Write, Path: "var/lib/xcp/state.db", Content: []byte("y\n")},
 	}}
 	// Under 1 MiB free: refused before anything is recorded.
 	filler := filepath.Join(jdir, "filler")
-	must(t, os.WriteFile(filler, make([]byte, 2<<20+512<<10), 0o600))
-	if _, err := j.Apply(context.Background(), tgt, nil, plan); err == nil || !strings.Contains(err.Error(), "cannot record it") {
+	testutil.Must(t, os.WriteFile(filler, make([]byte, 2<<20+512<<10), 0o600))
+	if _, err := j.Apply(context.Background(), tgt, nil, p); err == nil || !strings.Contains(err.Error(), "cannot record it") {
 		t.Fatalf("apply with a nearly full journal: %v", err)
 	}
 	if ops, _ := j.List(context.Background()); len(ops) != 0 {
 		t.Fatalf("ops recorded: %+v", ops)
 	}
-	must(t, os.Remove(filler))
+	testutil.Must(t, os.Remove(filler))
 	// Room to start, not for the 4 MiB before-image: rolled back.
-	_, err := j.Apply(context.Background(), tgt, nil, plan)
+	_, err := j.Apply(context.Background(), tgt, nil, p)
 	if err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("apply with a full journal: %v", err)
 	}
@@ -57,7 +60,7 @@ func TestJournalFullFilesystem(t *testing.T) {
 		t.Error("the target was touched although the journal could not take the before-images")
 	}
 	ops, err := j.List(context.Background())
-	must(t, err)
+	testutil.Must(t, err)
 	if len(ops) != 1 || ops[0].Status != StatusRolledBack {
 		t.Fatalf("ops recorded: %+v, want one rolled back", ops)
 	}
@@ -71,17 +74,18 @@ func TestJournalFullFilesystem(t *testing.T) {
 // filled up after the op) is refused before the target is touched, and
 // works once there is room again.
 func TestUndoJournalFull(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, dir := testRoot(t)
 	j, jdir := journalOnTmpfs(t, "4m")
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/motd", Content: []byte("changed\n")},
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/motd", Content: []byte("changed\n")},
 	}})
-	must(t, err)
+	testutil.Must(t, err)
 	after := snapshotTree(t, dir)
 	// Fill the journal's filesystem to the last byte.
 	filler, err := os.Create(filepath.Join(jdir, "filler"))
-	must(t, err)
+	testutil.Must(t, err)
 	io.Copy(filler, io.LimitReader(zeroReader{}, 8<<20))
 	filler.Close()
 
@@ -92,7 +96,7 @@ func TestUndoJournalFull(t *testing.T) {
 	if got := snapshotTree(t, dir); !mapsEqualT(got, after) {
 		t.Fatal("undo touched the target although the journal could not record it")
 	}
-	must(t, os.Remove(filepath.Join(jdir, "filler")))
+	testutil.Must(t, os.Remove(filepath.Join(jdir, "filler")))
 	if _, err := j.Undo(context.Background(), tgt, res.Op, false); err != nil {
 		t.Fatalf("undo once there is room: %v", err)
 	}
@@ -105,21 +109,22 @@ func TestUndoJournalFull(t *testing.T) {
 // op is rolled back, the target is as before, and the error names the file
 // being replaced and the cause, not the vanished staging file.
 func TestTargetFullWhileStaging(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	dir := t.TempDir()
-	must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
+	testutil.Must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
 	defer syscall.Unmount(dir, syscall.MNT_DETACH)
-	must(t, os.MkdirAll(filepath.Join(dir, "var/lib/xcp"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), []byte("<db/>\n"), 0o600))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "var/lib/xcp"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "var/lib/xcp/state.db"), []byte("<db/>\n"), 0o600))
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	before := snapshotTree(t, dir)
 	j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
-	_, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "var/lib/xcp/state.db", Stream: func() (io.ReadCloser, error) {
+	_, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "var/lib/xcp/state.db", Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(io.LimitReader(zeroReader{}, 4<<20)), nil
 		}},
 	}})
@@ -140,10 +145,10 @@ func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 func journalOnTmpfs(t *testing.T, size string) (*Journal, string) {
 	t.Helper()
 	dir := t.TempDir()
-	must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size))
+	testutil.Must(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size))
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	j, err := Open(filepath.Join(dir, "journal.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { j.Close() })
 	return j, dir
 }
@@ -164,9 +169,10 @@ func mapsEqualT(a, b map[string]string) bool {
 // clearly when the first holds it too long. flock locks belong to the open
 // file, so two Opens in one process contend exactly as two processes do.
 func TestJournalTwoUsers(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "j.db")
 	j1, err := Open(p)
-	must(t, err)
+	testutil.Must(t, err)
 	ctx := context.Background()
 	if _, err := OpenWith(ctx, p, Options{Wait: 200 * time.Millisecond}); !errors.Is(err, ErrJournalBusy) || xerr.Code(err) != xerr.ExitRefused {
 		t.Fatalf("second open while held: %v, want ErrJournalBusy (exit 3)", err)
@@ -181,16 +187,16 @@ func TestJournalTwoUsers(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
-	must(t, j1.Close())
+	testutil.Must(t, j1.Close())
 	if err := <-done; err != nil {
 		t.Fatalf("second open after the first closed: %v", err)
 	}
 	// Readers need no lock.
 	j3, err := Open(p)
-	must(t, err)
+	testutil.Must(t, err)
 	defer j3.Close()
 	r, err := OpenReadOnly(p)
-	must(t, err)
+	testutil.Must(t, err)
 	defer r.Close()
 	if _, err := r.List(context.Background()); err != nil {
 		t.Fatal(err)
@@ -200,43 +206,44 @@ func TestJournalTwoUsers(t *testing.T) {
 // Writes through hostile paths stay inside the root; a hard link to a file
 // outside is replaced, never written through.
 func TestApplyEscape(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
 	dir := filepath.Join(base, "root")
-	must(t, os.MkdirAll(outside, 0o755))
-	must(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+	testutil.Must(t, os.MkdirAll(outside, 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
 	sentinel := filepath.Join(outside, "sentinel")
-	must(t, os.WriteFile(sentinel, []byte("OUTSIDE"), 0o644))
-	must(t, os.Link(sentinel, filepath.Join(dir, "etc/hardlink")))
-	must(t, os.Symlink(sentinel, filepath.Join(dir, "etc/abs")))
-	must(t, os.Symlink(outside, filepath.Join(dir, "etc/dir")))
-	must(t, os.Symlink("../../../outside/sentinel", filepath.Join(dir, "etc/rel")))
-	must(t, os.MkdirAll(filepath.Join(dir, outside), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, sentinel), []byte("inside"), 0o644))
-	must(t, os.MkdirAll(filepath.Join(dir, "outside"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "outside/sentinel"), []byte("inside"), 0o644))
+	testutil.Must(t, os.WriteFile(sentinel, []byte("OUTSIDE"), 0o644))
+	testutil.Must(t, os.Link(sentinel, filepath.Join(dir, "etc/hardlink")))
+	testutil.Must(t, os.Symlink(sentinel, filepath.Join(dir, "etc/abs")))
+	testutil.Must(t, os.Symlink(outside, filepath.Join(dir, "etc/dir")))
+	testutil.Must(t, os.Symlink("../../../outside/sentinel", filepath.Join(dir, "etc/rel")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, outside), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, sentinel), []byte("inside"), 0o644))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "outside"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "outside/sentinel"), []byte("inside"), 0o644))
 	tgt, err := target.Open(context.Background(), target.Options{Root: dir})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	j, err := Open(filepath.Join(base, "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
-		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
-		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
-		{Kind: Remove, Path: "../../../outside/other"},
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: plan.Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: plan.Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: plan.Remove, Path: "../../../outside/other"},
 	}})
 	if err == nil {
 		t.Fatalf("removing a missing file should fail the plan: %+v", res)
 	}
-	res, err = j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{
-		{Kind: Write, Path: "etc/hardlink", Content: []byte("new")},
-		{Kind: Write, Path: "etc/abs", Content: []byte("via abs")},
-		{Kind: Create, Path: "etc/dir/created", Content: []byte("c")},
-		{Kind: Chmod, Path: "etc/rel", Mode: 0o600},
+	res, err = j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{
+		{Kind: plan.Write, Path: "etc/hardlink", Content: []byte("new")},
+		{Kind: plan.Write, Path: "etc/abs", Content: []byte("via abs")},
+		{Kind: plan.Create, Path: "etc/dir/created", Content: []byte("c")},
+		{Kind: plan.Chmod, Path: "etc/rel", Mode: 0o600},
 	}})
-	must(t, err)
+	testutil.Must(t, err)
 	if b, _ := os.ReadFile(sentinel); string(b) != "OUTSIDE" {
 		t.Errorf("sentinel outside the root is now %q", b)
 	}
@@ -264,10 +271,11 @@ func TestApplyEscape(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	tgt, _ := testRoot(t)
 	var b bytes.Buffer
-	must(t, Render(&b, tgt.Root, fullPlan()))
+	testutil.Must(t, Render(&b, tgt.Root, fullPlan()))
 	out := b.String()
 	for _, want := range []string{
 		"--- a/etc/xensource-inventory\n+++ b/etc/xensource-inventory\n",
@@ -288,15 +296,15 @@ func TestRender(t *testing.T) {
 			t.Errorf("render lacks %q:\n%s", want, out)
 		}
 	}
-	for _, bad := range []*Plan{
-		{Changes: []Change{{Kind: Write, Path: "etc/missing", Content: []byte("x")}}},
-		{Changes: []Change{{Kind: Create, Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: RemoveNode, Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: Rename, Path: "lib/tls", NewPath: "lib/tls/inner"}}},
-		{Changes: []Change{{Kind: Write, Path: "etc/motd"}, {Kind: Chmod, Path: "etc/motd", Mode: 0o600}}},
-		{Changes: []Change{{Kind: External}}},
-		{Changes: []Change{{Kind: "frobnicate", Path: "etc/motd"}}},
-		{Changes: []Change{{Kind: Remove, Path: "/"}}},
+	for _, bad := range []*plan.Plan{
+		{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/missing", Content: []byte("x")}}},
+		{Changes: []plan.Change{{Kind: plan.Create, Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.RemoveNode, Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.Rename, Path: "lib/tls", NewPath: "lib/tls/inner"}}},
+		{Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd"}, {Kind: plan.Chmod, Path: "etc/motd", Mode: 0o600}}},
+		{Changes: []plan.Change{{Kind: plan.External}}},
+		{Changes: []plan.Change{{Kind: "frobnicate", Path: "etc/motd"}}},
+		{Changes: []plan.Change{{Kind: plan.Remove, Path: "/"}}},
 	} {
 		if err := Render(io.Discard, tgt.Root, bad); err == nil {
 			t.Errorf("Render(%+v): no error", bad.Changes)
@@ -305,18 +313,19 @@ func TestRender(t *testing.T) {
 }
 
 func TestExport(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testutil.NeedRoot(t, "chown, mknod and trusted xattrs")
 	ctx := context.Background()
 	tgt, _ := testRoot(t)
 	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	res, err := j.Apply(ctx, tgt, []string{"xsrescue", "test"}, fullPlan())
-	must(t, err)
+	testutil.Must(t, err)
 	var b bytes.Buffer
-	must(t, j.Export(ctx, res.Op, &b))
+	testutil.Must(t, j.Export(ctx, res.Op, &b))
 	zr, err := gzip.NewReader(&b)
-	must(t, err)
+	testutil.Must(t, err)
 	tr := tar.NewReader(zr)
 	got := map[string]*tar.Header{}
 	contents := map[string]string{}
@@ -325,7 +334,7 @@ func TestExport(t *testing.T) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		must(t, err)
+		testutil.Must(t, err)
 		got[h.Name] = h
 		c, _ := io.ReadAll(tr)
 		contents[h.Name] = string(c)
@@ -351,22 +360,23 @@ func TestExport(t *testing.T) {
 // A large file goes through snapshot, apply and undo streamed: the new
 // content comes from a Stream, the before-image is stored in many chunks.
 func TestLargeStream(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const size = 16 << 20
 	raw := make([]byte, size/2)
 	rand.NewChaCha8([32]byte{2}).Read(raw)
 	content := []byte(hex.EncodeToString(raw))
-	must(t, os.WriteFile(filepath.Join(dir, "state.db"), content, 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "state.db"), content, 0o600))
 	tgt, j := openRootJournal(t, dir)
-	res, err := j.Apply(context.Background(), tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "state.db",
+	res, err := j.Apply(context.Background(), tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "state.db",
 		Stream: func() (io.ReadCloser, error) {
 			return io.NopCloser(io.MultiReader(strings.NewReader("<changed/>"), bytes.NewReader(content[10:]))), nil
 		}}}})
-	must(t, err)
+	testutil.Must(t, err)
 	_, stored, err := j.Size(context.Background())
-	must(t, err)
+	testutil.Must(t, err)
 	var chunks int
-	must(t, j.db.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks))
+	testutil.Must(t, j.db.QueryRow("SELECT count(*) FROM blob_chunks").Scan(&chunks))
 	if stored < chunkSize || stored > size*11/10 || chunks < 2 {
 		t.Errorf("blobs %d bytes in %d chunks for a %d-byte before-image", stored, chunks, size)
 	}
@@ -380,24 +390,25 @@ func TestLargeStream(t *testing.T) {
 
 // An unchanged file snapshotted twice is stored once.
 func TestBlobDedup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	content := bytes.Repeat([]byte("same before-image\n"), 1<<16)
-	must(t, os.WriteFile(filepath.Join(dir, "a"), content, 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "b"), content, 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "a"), content, 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "b"), content, 0o644))
 	tgt, j := openRootJournal(t, dir)
 	ctx := context.Background()
-	res, err := j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("1")}, {Kind: Write, Path: "b", Content: []byte("2")}}})
-	must(t, err)
+	res, err := j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "a", Content: []byte("1")}, {Kind: plan.Write, Path: "b", Content: []byte("2")}}})
+	testutil.Must(t, err)
 	_, stored1, err := j.Size(ctx)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = j.Undo(ctx, tgt, res.Op, false)
-	must(t, err)
-	_, err = j.Apply(ctx, tgt, nil, &Plan{Changes: []Change{{Kind: Write, Path: "a", Content: []byte("3")}}})
-	must(t, err)
+	testutil.Must(t, err)
+	_, err = j.Apply(ctx, tgt, nil, &plan.Plan{Changes: []plan.Change{{Kind: plan.Write, Path: "a", Content: []byte("3")}}})
+	testutil.Must(t, err)
 	_, stored2, err := j.Size(ctx)
-	must(t, err)
+	testutil.Must(t, err)
 	var blobs int
-	must(t, j.db.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs))
+	testutil.Must(t, j.db.QueryRow("SELECT count(*) FROM blobs").Scan(&blobs))
 	if blobs != 1 || stored2 != stored1 {
 		t.Errorf("%d blobs, %d then %d stored bytes; want 1 blob stored once", blobs, stored1, stored2)
 	}
@@ -407,14 +418,15 @@ func TestBlobDedup(t *testing.T) {
 // holds it, fails clearly if that takes too long, and gets it once the first
 // is done; the journal stays intact.
 func TestJournalTwoProcesses(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "j.db")
 	holder := exec.Command(os.Args[0], "-test.run=^$")
 	holder.Env = append(os.Environ(), "XSRESCUE_JOURNAL_HOLD="+p)
 	stdin, err := holder.StdinPipe()
-	must(t, err)
+	testutil.Must(t, err)
 	stdout, err := holder.StdoutPipe()
-	must(t, err)
-	must(t, holder.Start())
+	testutil.Must(t, err)
+	testutil.Must(t, holder.Start())
 	defer holder.Process.Kill()
 	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "holding\n" {
 		t.Fatalf("holder: %q %v", line, err)
@@ -427,14 +439,14 @@ func TestJournalTwoProcesses(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, func() { stdin.Close() })
 	start := time.Now()
 	j, err := Open(p)
-	must(t, err)
+	testutil.Must(t, err)
 	defer j.Close()
 	if time.Since(start) < 200*time.Millisecond {
 		t.Error("the second open did not wait for the first")
 	}
-	must(t, holder.Wait())
+	testutil.Must(t, holder.Wait())
 	var check string
-	must(t, j.db.QueryRow("PRAGMA integrity_check").Scan(&check))
+	testutil.Must(t, j.db.QueryRow("PRAGMA integrity_check").Scan(&check))
 	if check != "ok" {
 		t.Errorf("integrity_check: %s", check)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -20,7 +21,7 @@ import (
 // (before) and the state it must leave (after).
 type step struct {
 	seq     int
-	c       Change
+	c       plan.Change
 	path    string // resolved, relative to the root
 	newPath string // Rename: resolved destination
 	before  state
@@ -32,10 +33,10 @@ type step struct {
 
 // prepare resolves every change of plan and captures its before-state,
 // refusing a plan that cannot apply as written. It reads but never writes.
-func prepare(root *target.Root, plan *Plan) ([]*step, error) {
-	steps := make([]*step, 0, len(plan.Changes))
+func prepare(root *target.Root, pl *plan.Plan) ([]*step, error) {
+	steps := make([]*step, 0, len(pl.Changes))
 	seen := map[string]int{}
-	for i, c := range plan.Changes {
+	for i, c := range pl.Changes {
 		s := &step{seq: i + 1, c: c}
 		if err := s.prepare(root); err != nil {
 			return nil, fmt.Errorf("change %d (%s %s): %w", i+1, c.Kind, c.Path, err)
@@ -56,19 +57,19 @@ func prepare(root *target.Root, plan *Plan) ([]*step, error) {
 
 func (s *step) prepare(root *target.Root) error {
 	c := s.c
-	if c.Kind == External {
+	if c.Kind == plan.External {
 		if c.External == nil || c.External.Type == "" || c.External.Name == "" {
 			return fmt.Errorf("external change without a record (type and name)")
 		}
 		return nil
 	}
-	if c.Kind == RawWrite {
+	if c.Kind == plan.RawWrite {
 		return s.prepareRaw()
 	}
 	if strings.TrimSpace(strings.Trim(c.Path, "/.")) == "" {
 		return fmt.Errorf("empty path")
 	}
-	follow := c.Kind == Write || c.Kind == Chmod || c.Kind == Chown
+	follow := c.Kind == plan.Write || c.Kind == plan.Chmod || c.Kind == plan.Chown
 	var err error
 	if follow {
 		s.path, err = root.Resolve(c.Path)
@@ -84,7 +85,7 @@ func (s *step) prepare(root *target.Root) error {
 	// The old file of a streamed rewrite (a large database) is hashed by
 	// the snapshot, beside the staging, rather than here in the sequence.
 	hash := hashCached
-	if c.Kind == Write && c.Stream != nil {
+	if c.Kind == plan.Write && c.Stream != nil {
 		hash = noHash
 	}
 	s.before, err = captureAtHashing(root, s.path, hash)
@@ -121,14 +122,14 @@ func (s *step) prepare(root *target.Root) error {
 		return nil
 	}
 	switch c.Kind {
-	case Write:
+	case plan.Write:
 		if err := need("file"); err != nil {
 			return err
 		}
 		s.after = b
 		s.after.Mtime = 0
 		s.after.SHA256, s.after.Size = contentHash(c)
-	case Create:
+	case plan.Create:
 		if err := absent(s.path); err != nil {
 			return err
 		}
@@ -148,19 +149,19 @@ func (s *step) prepare(root *target.Root) error {
 			s.after.GID = parent.GID
 		}
 		s.after.SHA256, s.after.Size = contentHash(c)
-	case Remove:
+	case plan.Remove:
 		if err := need("file"); err != nil {
 			return err
 		}
-	case RemoveNode:
+	case plan.RemoveNode:
 		if err := need("char", "block", "fifo", "socket"); err != nil {
 			return err
 		}
-	case RemoveSymlink:
+	case plan.RemoveSymlink:
 		if err := need("symlink"); err != nil {
 			return err
 		}
-	case CreateSymlink:
+	case plan.CreateSymlink:
 		if c.LinkTarget == "" {
 			return fmt.Errorf("symlink without a target")
 		}
@@ -168,7 +169,7 @@ func (s *step) prepare(root *target.Root) error {
 			return err
 		}
 		s.after = state{Exists: true, Type: "symlink", Link: c.LinkTarget}
-	case Rename:
+	case plan.Rename:
 		if err := need("file", "dir", "symlink", "char", "block", "fifo", "socket"); err != nil {
 			return err
 		}
@@ -182,13 +183,13 @@ func (s *step) prepare(root *target.Root) error {
 			return err
 		}
 		s.after = b
-	case Chmod:
+	case plan.Chmod:
 		if err := need("file", "dir", "char", "block", "fifo", "socket"); err != nil {
 			return err
 		}
 		s.after = b
 		s.after.Mode = unixMode(c.Mode)
-	case Chown:
+	case plan.Chown:
 		if err := need("file", "dir", "symlink", "char", "block", "fifo", "socket"); err != nil {
 			return err
 		}
@@ -211,7 +212,7 @@ func (s *step) prepare(root *target.Root) error {
 
 // contentHash is the after-hash of planned bytes; a Stream is hashed when it
 // is staged.
-func contentHash(c Change) (string, int64) {
+func contentHash(c plan.Change) (string, int64) {
 	if c.Stream != nil {
 		return "", 0
 	}
@@ -219,7 +220,8 @@ func contentHash(c Change) (string, int64) {
 	return sum, n
 }
 
-func (c Change) open() (io.ReadCloser, error) {
+// openContent opens the new bytes of c, streamed or in memory.
+func openContent(c plan.Change) (io.ReadCloser, error) {
 	if c.Stream != nil {
 		return c.Stream()
 	}
@@ -236,7 +238,7 @@ func captureAtHashing(root *target.Root, rel string, hash hashing) (state, error
 		return captureImage(root, rel, hash)
 	}
 	if rel == "." {
-		fi, err := root.OS().Stat(".")
+		fi, err := writer(root).Stat(".")
 		if err != nil {
 			return state{}, err
 		}
@@ -292,30 +294,30 @@ func matches(have, want state) bool {
 func (s *step) describe() string {
 	c, b := s.c, s.before
 	switch c.Kind {
-	case Write:
+	case plan.Write:
 		return fmt.Sprintf("write %s (%d -> %s)", s.path, b.Size, sizeText(s.after))
-	case Create:
+	case plan.Create:
 		return fmt.Sprintf("create %s (mode %04o, owner %d:%d, %s)", s.path, s.after.Mode, s.after.UID, s.after.GID, sizeText(s.after))
-	case Remove:
+	case plan.Remove:
 		return fmt.Sprintf("remove %s (%d bytes)", s.path, b.Size)
-	case RemoveNode:
+	case plan.RemoveNode:
 		if b.Type == "char" || b.Type == "block" {
 			return fmt.Sprintf("remove %s device %s (major %d, minor %d, mode %04o, owner %d:%d)", b.Type, s.path, unix.Major(b.Rdev), unix.Minor(b.Rdev), b.Mode, b.UID, b.GID)
 		}
 		return fmt.Sprintf("remove %s %s (mode %04o, owner %d:%d)", b.Type, s.path, b.Mode, b.UID, b.GID)
-	case RemoveSymlink:
+	case plan.RemoveSymlink:
 		return fmt.Sprintf("remove symlink %s -> %s", s.path, b.Link)
-	case CreateSymlink:
+	case plan.CreateSymlink:
 		return fmt.Sprintf("create symlink %s -> %s", s.path, c.LinkTarget)
-	case Rename:
+	case plan.Rename:
 		return fmt.Sprintf("rename %s %s to %s", b.Type, s.path, s.newPath)
-	case Chmod:
+	case plan.Chmod:
 		return fmt.Sprintf("chmod %s %04o -> %04o", s.path, b.Mode, s.after.Mode)
-	case Chown:
+	case plan.Chown:
 		return fmt.Sprintf("chown %s %d:%d -> %d:%d", s.path, b.UID, b.GID, s.after.UID, s.after.GID)
-	case RawWrite:
+	case plan.RawWrite:
 		return s.describeRaw()
-	case External:
+	case plan.External:
 		e := c.External
 		d := fmt.Sprintf("external %s %s", e.Type, e.Name)
 		if e.Rollback != "" {
@@ -333,9 +335,9 @@ func sizeText(s state) string {
 	return fmt.Sprintf("%d bytes", s.Size)
 }
 
-func (s *step) result() ChangeResult {
-	r := ChangeResult{Kind: s.c.Kind, Path: s.path, NewPath: s.newPath, Description: s.describe()}
-	if s.c.Kind == External {
+func (s *step) result() plan.ChangeResult {
+	r := plan.ChangeResult{Kind: s.c.Kind, Path: s.path, NewPath: s.newPath, Description: s.describe()}
+	if s.c.Kind == plan.External {
 		r.Path = s.c.Path
 		r.AfterSHA256 = s.c.External.SHA256
 		return r

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"syscall"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/target"
 )
 
 // staleTemp matches every staging file Apply and undo create (tempName, and
 // tempName + ".undo"): the op's uuid and the change's number.
-var staleTemp = regexp.MustCompile(`^\.xsrescue-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9]+\.tmp(\.undo)?$`)
+var staleTemp = lazyre.New(`^\.xsrescue-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9]+\.tmp(\.undo)?$`)
 
 // StaleTemps lists the staging files left anywhere in root, as paths
 // relative to it. Recover removes those of the ops it rolls back; these are
@@ -47,7 +47,7 @@ func StaleTemps(root *target.Root) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() && staleTemp.MatchString(d.Name()) {
+		if d.Type().IsRegular() && staleTemp().MatchString(d.Name()) {
 			found = append(found, p)
 		}
 		return nil
@@ -71,7 +71,7 @@ func RemoveStaleTemps(root *target.Root, paths []string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, p := range paths {
-		if !staleTemp.MatchString(path.Base(p)) {
+		if !staleTemp().MatchString(path.Base(p)) {
 			continue
 		}
 		d, err := openDirAt(root, p)

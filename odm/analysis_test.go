@@ -15,23 +15,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the fixture's dev/ is made with mknod")
-	}
-}
 
 // aixFixture builds the AIX fixture and returns it with its model and scan.
 func aixFixture(t *testing.T) (*fixtures.AIX, *odm.Model, []odm.Node) {
 	t.Helper()
-	needRoot(t)
+	testutil.NeedRoot(t, "the fixture's dev/ is made with mknod")
 	a, err := fixtures.BuildAIX(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +61,7 @@ func scan(t *testing.T, rootDir string) []odm.Node {
 }
 
 func TestAnalyzeFixture(t *testing.T) {
+	t.Parallel()
 	a, m, nodes := aixFixture(t)
 	majors := odm.Analyze(m, nodes)
 	got := map[int]odm.Verdict{}
@@ -124,6 +119,7 @@ func TestAnalyzeFixture(t *testing.T) {
 }
 
 func TestScanDevNodes(t *testing.T) {
+	t.Parallel()
 	_, _, nodes := aixFixture(t)
 	byPath := map[string]odm.Node{}
 	for _, n := range nodes {
@@ -158,6 +154,7 @@ func TestScanDevNodes(t *testing.T) {
 
 // An `ls -l` listing of the same dev/ gives the same nodes as the scan.
 func TestParseListingMatchesScan(t *testing.T) {
+	t.Parallel()
 	a, _, nodes := aixFixture(t)
 	cmd := exec.Command("ls", "-l", a.DevDir)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -195,6 +192,7 @@ func TestParseListingMatchesScan(t *testing.T) {
 }
 
 func TestParseListingAIX(t *testing.T) {
+	t.Parallel()
 	in := `total 0
 crw-rw----    1 root     system       10,  0 Nov 22 01:02 rootvg
 brw-rw----    1 root     system       43,  1 Nov 22 01:02 ghostlv01
@@ -238,6 +236,7 @@ lrwxrwxrwx    1 root     system            9 Nov 22 01:02 elsewhere -> /tmp/x
 // counts; /dev/old/lv01 (44,1) must never be reported as /dev/lv01, whose
 // live node is 43,1 (acceptance F-odm-1).
 func TestParseListingRecursive(t *testing.T) {
+	t.Parallel()
 	const top = `/dev:
 total 8
 brw-rw----    1 root     system       43,  1 Nov 15 2019  lv01
@@ -279,6 +278,7 @@ lrwxrwxrwx    1 root     system            6 Jan 01 2020  ol -> old/lv01
 }
 
 func TestModelErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, in, want string }{
 		{"octal-looking major", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"010\"\n\tvalue2 = \"0\"\n\tvalue3 = \"x\"\n", "CuDvDr line 4: value1 major: \"010\": not a strict decimal number"},
 		{"hex minor", "\nCuDvDr:\n\tresource = \"devno\"\n\tvalue1 = \"43\"\n\tvalue2 = \"0x1\"\n\tvalue3 = \"x\"\n", "CuDvDr line 5: value2 minor"},
@@ -319,6 +319,7 @@ func TestModelErrors(t *testing.T) {
 // Without /dev and without CuDv: the dumps alone still give verdicts, and a
 // nodes-only ghost (no devno objects) is a ghost too.
 func TestAnalyzeDumpsOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := fixtures.WriteAIXDumps(dir); err != nil {
 		t.Fatal(err)
@@ -349,6 +350,7 @@ func TestAnalyzeDumpsOnly(t *testing.T) {
 // devno object, no /dev node of its major) is orphan-vg; a PdDv driver name
 // never is, and every input the verdict leans on is named when missing.
 func TestOrphanVG(t *testing.T) {
+	t.Parallel()
 	const base = "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"rootvg\"\n\tvalue2 = \"10\"\n\tvalue3 = \";\"\n"
 	ddins := func(owner string) string {
 		return "\nCuDvDr:\n\tresource = \"ddins\"\n\tvalue1 = \"" + owner + "\"\n\tvalue2 = \"50\"\n\tvalue3 = \"\"\n"
@@ -420,6 +422,7 @@ func TestOrphanVG(t *testing.T) {
 
 // The public PdDv sample (IBM's odmget example) names its driver.
 func TestPdDvSample(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	b, err := os.ReadFile("testdata/samples/pddv-mpioapdisk.ibmdoc.odmget")
 	if err != nil {
@@ -444,6 +447,7 @@ func TestPdDvSample(t *testing.T) {
 }
 
 func TestPlanPurge(t *testing.T) {
+	t.Parallel()
 	a, m, nodes := aixFixture(t)
 	majors := odm.Analyze(m, nodes)
 	for _, tt := range []struct {
@@ -511,7 +515,7 @@ func TestPlanPurge(t *testing.T) {
 		}
 		var out []string
 		for _, c := range p.OutChanges("out") {
-			if c.Kind != journal.Create {
+			if c.Kind != plan.Create {
 				t.Errorf("%s: %s", c.Path, c.Kind)
 			}
 			out = append(out, c.Path)

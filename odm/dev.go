@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -55,19 +56,14 @@ func ScanDev(root *target.Root, dir string) ([]Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
-	// The directory as an os.Root of its own: one fstatat per entry, and
+	// The directory as a root of its own: one fstatat per entry, and
 	// still no way out of it.
-	devRoot, err := root.OS().OpenRoot(resolved)
+	devRoot, err := root.Sub(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
 	defer devRoot.Close()
-	d, err := devRoot.Open(".")
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", where, err)
-	}
-	ents, err := d.ReadDir(-1)
-	d.Close()
+	ents, err := devRoot.ReadDir(".")
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", where, err)
 	}
@@ -168,8 +164,8 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 	top, inSub := "", false // the first directory header, if any
 	seen := func(name string) error {
 		if prev, dup := lineOf[name]; dup {
-			return &SyntaxError{File: file, Line: line,
-				Msg: fmt.Sprintf("/dev/%s listed twice (line %d): give the output of one `ls -l /dev`", name, prev)}
+			return &xerr.SyntaxError{File: file, Line: line,
+				Msg: fmt.Sprintf("/dev/%s listed twice (line %d): give the output of one `ls -l /dev`", name, prev), Err: ErrSyntax}
 		}
 		lineOf[name] = line
 		return nil
@@ -178,7 +174,7 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 		line++
 		text := strings.TrimRight(sc.Text(), "\r")
 		if strings.IndexByte(text, 0) >= 0 {
-			return nil, &SyntaxError{File: file, Line: line, Msg: "NUL byte"}
+			return nil, &xerr.SyntaxError{File: file, Line: line, Msg: "NUL byte", Err: ErrSyntax}
 		}
 		f := strings.Fields(text)
 		if len(f) == 0 || f[0] == "total" {
@@ -188,8 +184,8 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			dir := path.Clean(strings.TrimSpace(strings.TrimSuffix(text, ":")))
 			if top == "" {
 				if !isDevDir(dir) {
-					return nil, &SyntaxError{File: file, Line: line,
-						Msg: fmt.Sprintf("listing of %q, not of /dev: give the output of `ls -l /dev`", dir)}
+					return nil, &xerr.SyntaxError{File: file, Line: line,
+						Msg: fmt.Sprintf("listing of %q, not of /dev: give the output of `ls -l /dev`", dir), Err: ErrSyntax}
 				}
 				top = dir
 			}
@@ -206,7 +202,7 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 			continue // regular files, directories, sockets, pipes
 		}
 		bad := func(msg string, a ...any) error {
-			return &SyntaxError{File: file, Line: line, Msg: fmt.Sprintf(msg, a...)}
+			return &xerr.SyntaxError{File: file, Line: line, Msg: fmt.Sprintf(msg, a...), Err: ErrSyntax}
 		}
 		if len(f) < 8 {
 			return nil, bad("too few columns for an ls -l line: %q", text)
@@ -263,7 +259,7 @@ func ParseListing(r io.Reader, file string) ([]Node, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &SyntaxError{File: file, Line: line + 1, Msg: fmt.Sprintf("line longer than %d bytes", MaxLine)}
+			return nil, &xerr.SyntaxError{File: file, Line: line + 1, Msg: fmt.Sprintf("line longer than %d bytes", MaxLine), Err: ErrSyntax}
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

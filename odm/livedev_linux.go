@@ -26,7 +26,7 @@ func CheckNotLiveDev(root *target.Root, dir string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path.Join(root.Dir(), dir), err)
 	}
-	fi, err := root.OS().Stat(resolved)
+	fi, err := root.Stat(resolved)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path.Join(root.Dir(), dir), err)
 	}

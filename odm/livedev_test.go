@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -41,9 +42,8 @@ func checkDir(t *testing.T, dir string) error {
 // path (real bind mounts, a second devtmpfs mount, devpts); another
 // filesystem, tmpfs included, is not.
 func TestCheckNotLiveDev(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "needs root to mount")
 	for _, tc := range []struct {
 		name, src, fstype, want string
 	}{
@@ -83,9 +83,8 @@ func TestCheckNotLiveDev(t *testing.T) {
 // refused — a bind mount of it — not every directory on the same
 // filesystem.
 func TestLiveDevPlainDirectory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "needs root to mount")
 	base := t.TempDir()
 	live := filepath.Join(base, "dev")
 	other := filepath.Join(base, "aix")

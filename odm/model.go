@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // CuDvDr resources (docs/odm.md, "Facts"). The major is in value1 for devno and
@@ -158,11 +160,11 @@ func NewModel(file string, cudvdr []Stanza, cudv []Stanza) (*Model, error) {
 func number(file string, s *Stanza, desc, what string) (int, error) {
 	f := s.field(desc)
 	if f == nil {
-		return 0, &SyntaxError{File: file, Line: s.Line, Msg: fmt.Sprintf("CuDvDr object has no %s (the %s)", desc, what)}
+		return 0, &xerr.SyntaxError{File: file, Line: s.Line, Msg: fmt.Sprintf("CuDvDr object has no %s (the %s)", desc, what), Err: ErrSyntax}
 	}
 	n, err := ParseNumber(f.Value)
 	if err != nil {
-		return 0, &SyntaxError{File: file, Line: f.Line, Msg: fmt.Sprintf("%s %s: %v", desc, what, err)}
+		return 0, &xerr.SyntaxError{File: file, Line: f.Line, Msg: fmt.Sprintf("%s %s: %v", desc, what, err), Err: ErrSyntax}
 	}
 	return n, nil
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // Files a purge writes into its --out directory. odmadd tries "<arg>.add"
@@ -27,9 +27,12 @@ type PurgeRequest struct {
 	Majors    []int // --major
 	AllGhosts bool  // --all-ghosts
 	// Rerun accepts a major the data does not show at all: an earlier run
-	// removed its only traces, the /dev entries (the caller then checks
-	// the --out files with CheckOutFiles).
+	// removed its only traces, the /dev entries (the --out files then say
+	// whether that run is complete: CheckOutFiles). Set when Out holds
+	// purge files.
 	Rerun bool
+	// Out is the --out directory (CheckOut, then Read); nil: not looked at.
+	Out *OutDir
 }
 
 // Purge is everything a purge removes and writes.
@@ -41,13 +44,22 @@ type Purge struct {
 	After   []byte   // CuDvDr.after.add
 	Script  []byte   // purge.ksh
 	Undo    []byte   // undo.ksh
+	// Done: Out holds exactly the files of this purge and its /dev
+	// entries are gone: an earlier run completed it ("already as
+	// requested").
+	Done bool
 }
 
 // PlanPurge checks the request against the analysis and builds the purge.
 // It refuses (xerr.ErrRefused) a major that is not a ghost by the rules, a
 // major the data does not show at all, and any purge without a CuDv dump
-// (without it, an Available device on the major cannot be ruled out).
+// (without it, an Available device on the major cannot be ruled out). With
+// req.Out it recognises a re-run (Done), and refuses files in --out that
+// are not this purge's.
 func PlanPurge(m *Model, majors []Major, req PurgeRequest) (*Purge, error) {
+	if req.Out != nil && len(req.Out.Found) > 0 {
+		req.Rerun = true
+	}
 	if !m.HaveCuDv() {
 		return nil, xerr.Refusedf("purge needs a CuDv dump next to CuDvDr: without it a device that is Available on the major cannot be ruled out")
 	}
@@ -108,6 +120,12 @@ func PlanPurge(m *Model, majors []Major, req PurgeRequest) (*Purge, error) {
 	p.After = Format(after)
 	p.Script = purgeScript(p)
 	p.Undo = undoScript(p)
+	if req.Out != nil {
+		var err error
+		if p.Done, err = p.checkDone(req.Out, majors); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -116,7 +134,7 @@ func (p *Purge) Empty() bool { return len(p.Majors) == 0 }
 
 // OutChanges creates the four output files in dir (relative to the root the
 // plan is applied to).
-func (p *Purge) OutChanges(dir string) []journal.Change {
+func (p *Purge) OutChanges(dir string) []plan.Change {
 	content := map[string][]byte{FileAfter: p.After, FileBefore: p.Before, FilePurge: p.Script, FileUndo: p.Undo}
 	why := map[string]string{
 		FileAfter:  "CuDvDr without the devno objects of the ghost majors (odmadd input)",
@@ -124,13 +142,13 @@ func (p *Purge) OutChanges(dir string) []journal.Change {
 		FilePurge:  "AIX-side purge: backup, odmdelete -q, rm, savebase, verify",
 		FileUndo:   "AIX-side undo: odmadd, mknod, savebase",
 	}
-	var out []journal.Change
+	var out []plan.Change
 	for _, name := range OutFiles {
 		mode := fs.FileMode(0o644)
 		if path.Ext(name) == ".ksh" {
 			mode = 0o755
 		}
-		out = append(out, journal.Change{Kind: journal.Create, Path: path.Join(dir, name), Content: content[name],
+		out = append(out, plan.Change{Kind: plan.Create, Path: path.Join(dir, name), Content: content[name],
 			Mode: mode, UID: -1, GID: -1, Why: why[name]})
 	}
 	return out
@@ -139,13 +157,13 @@ func (p *Purge) OutChanges(dir string) []journal.Change {
 // NodeChanges removes the ghost /dev entries (paths relative to the root
 // that holds dev/). The journal records type, major, minor, mode and owner,
 // so `xsrescue journal undo` recreates them.
-func (p *Purge) NodeChanges() []journal.Change {
-	var out []journal.Change
+func (p *Purge) NodeChanges() []plan.Change {
+	var out []plan.Change
 	for _, n := range p.Nodes {
-		c := journal.Change{Kind: journal.RemoveNode, Path: n.Path,
+		c := plan.Change{Kind: plan.RemoveNode, Path: n.Path,
 			Why: fmt.Sprintf("ghost major %d: %s special file, minor %d", n.Major, n.Type, n.Minor)}
 		if n.Type == Symlink {
-			c.Kind = journal.RemoveSymlink
+			c.Kind = plan.RemoveSymlink
 			c.Why = fmt.Sprintf("ghost major %d: symlink to %s", n.Major, n.Target)
 		}
 		out = append(out, c)

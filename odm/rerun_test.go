@@ -11,6 +11,7 @@ import (
 // TestUndoNodesRoundTrip: the entries undo.ksh recreates read back exactly,
 // names with quotes and spaces included.
 func TestUndoNodesRoundTrip(t *testing.T) {
+	t.Parallel()
 	p := &Purge{Majors: []int{44}, Nodes: []Node{
 		{Path: "dev/it's", Type: Symlink, Link: "r l'v", UID: -1, GID: -1},
 		{Path: "dev/lv 1", Type: Block, Major: 44, Minor: 1, Mode: fs.ModeDevice | 0o640, UID: 0, GID: 3},

@@ -62,6 +62,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestScriptsGoldenAndSyntax(t *testing.T) {
+	t.Parallel()
 	ksh := needKsh(t)
 	_, p := purgeFixture(t)
 	golden(t, "purge.ksh.golden", p.Script)
@@ -79,6 +80,7 @@ func TestScriptsGoldenAndSyntax(t *testing.T) {
 
 // The rules every generated line must keep (docs/odm.md, "The generated scripts").
 func TestScriptLines(t *testing.T) {
+	t.Parallel()
 	_, p := purgeFixture(t)
 	script := string(p.Script)
 	for _, bad := range []*regexp.Regexp{
@@ -138,6 +140,7 @@ func TestScriptLines(t *testing.T) {
 // is_free must read lvlstmajor's ranges: 43 is not free in "11,13..42,44...",
 // and 143 in "43" does not count.
 func TestScriptIsFree(t *testing.T) {
+	t.Parallel()
 	ksh := needKsh(t)
 	_, p := purgeFixture(t)
 	fn := regexp.MustCompile(`(?ms)^is_free\(\) \{.*?^\}`).Find(p.Script)
@@ -228,6 +231,7 @@ func sortedStanzas(t *testing.T, b []byte) []string {
 // and a fake ODM (testdata/fakeaix): exactly the ghost's entries go, the ODM
 // ends up as CuDvDr.after.add, a second run is harmless, undo restores both.
 func TestScriptsRun(t *testing.T) {
+	t.Parallel()
 	ksh := needKsh(t)
 	a, p := purgeFixture(t)
 	work := t.TempDir()
@@ -307,6 +311,7 @@ func TestScriptsRun(t *testing.T) {
 // purge.ksh stops before changing anything when the system is not what the
 // dumps said: a ddins object allocates the major now, or a node changed.
 func TestScriptsRefuse(t *testing.T) {
+	t.Parallel()
 	ksh := needKsh(t)
 	for _, tt := range []struct {
 		name   string
@@ -369,6 +374,7 @@ func TestScriptsRefuse(t *testing.T) {
 // sees no entries) recognises the --out files it wrote as its own; any
 // other content is named.
 func TestPurgeRerun(t *testing.T) {
+	t.Parallel()
 	a, p := purgeFixture(t)
 	if len(p.Nodes) == 0 {
 		t.Fatal("the fixture's ghost has no /dev entries")

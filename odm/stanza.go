@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // Field is one descriptor of a stanza.
@@ -63,16 +65,6 @@ const (
 // "invalid input".
 var ErrSyntax = errors.New("malformed ODM stanza")
 
-// SyntaxError names the file and line of a parse error.
-type SyntaxError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Msg) }
-func (e *SyntaxError) Unwrap() error { return ErrSyntax }
-
 // Reader reads stanzas one at a time, so a dump of any size streams.
 type Reader struct {
 	sc     *bufio.Scanner
@@ -112,7 +104,7 @@ func ReadAll(r io.Reader, file string) ([]Stanza, error) {
 }
 
 func (r *Reader) errorf(line int, format string, args ...any) error {
-	return &SyntaxError{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &xerr.SyntaxError{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...), Err: ErrSyntax}
 }
 
 // readLine returns the next physical line without its newline.

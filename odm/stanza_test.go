@@ -15,6 +15,7 @@ import (
 // The public samples (testdata/samples, sources in its README) must
 // round-trip byte for byte.
 func TestRoundTripSamples(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/samples/*.odmget")
 	if err != nil || len(files) != 6 {
 		t.Fatalf("samples: %v %v", files, err)
@@ -40,6 +41,7 @@ func TestRoundTripSamples(t *testing.T) {
 }
 
 func TestReadOdmaddForms(t *testing.T) {
+	t.Parallel()
 	type kv = [2]string
 	tests := []struct {
 		name string
@@ -102,6 +104,7 @@ func values(st []Stanza) [][]string {
 }
 
 func TestWriteLayout(t *testing.T) {
+	t.Parallel()
 	st := []Stanza{{Class: "CuAt", Fields: []Field{
 		{Name: "name", Value: "hd4", Quoted: true},
 		{Name: "value", Value: "a \"q\" b\\c\nd", Quoted: true},
@@ -116,6 +119,7 @@ func TestWriteLayout(t *testing.T) {
 }
 
 func TestReadErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -147,6 +151,7 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestParseNumber(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []struct {
 		in   string
 		want int
@@ -207,6 +212,7 @@ func FuzzParseStanzas(f *testing.F) {
 
 // Blanks at the end of a physical line inside an open quote are value.
 func TestQuotedTrailingBlanks(t *testing.T) {
+	t.Parallel()
 	st, err := ReadAll(strings.NewReader("A:\n\tv = \"one   \ntwo\"  \n"), "in")
 	if err != nil {
 		t.Fatal(err)

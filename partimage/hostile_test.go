@@ -13,6 +13,7 @@ import (
 // start negative, or start+size past 2^63-1 — is invalid input (exit 2)
 // naming the file and the values, before anything uses them.
 func TestSidecarBounds(t *testing.T) {
+	t.Parallel()
 	sum := strings.Repeat("a", 64)
 	for _, tc := range []struct{ json, want string }{
 		{`{"format":"` + Format + `","start":-512,"size":4096,"sha256":"` + sum + `","compression":"none"}`, "start -512 with size 4096 is not a byte range"},

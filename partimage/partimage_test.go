@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -78,6 +79,7 @@ func save(t *testing.T, disk string, compress bool) (string, *Sidecar) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		name := map[bool]string{false: "sparse", true: "zstd"}[compress]
 		t.Run(name, func(t *testing.T) {
@@ -187,6 +189,7 @@ func allocated(t *testing.T, p string) int64 {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		disk := sparseDisk(t)
 		img, _ := save(t, disk, compress)
@@ -262,6 +265,7 @@ func copyFile(t *testing.T, from, to string, n int64) {
 }
 
 func TestSaveShortDisk(t *testing.T) {
+	t.Parallel()
 	disk := sparseDisk(t)
 	f, _ := os.Open(disk)
 	defer f.Close()
@@ -272,6 +276,7 @@ func TestSaveShortDisk(t *testing.T) {
 }
 
 func TestBrokenSidecar(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	img := filepath.Join(dir, "a.img")
 	os.WriteFile(img, []byte("x"), 0o644)
@@ -321,14 +326,9 @@ func FuzzReadSidecar(f *testing.F) {
 // TestMountedRefused mounts the partition through a loop device with an
 // offset, as target and a live USB would, and expects a refusal.
 func TestMountedRefused(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "losetup", "mount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "losetup and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "losetup", "mount")
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.img")
 	if err := os.WriteFile(disk, nil, 0o644); err != nil {
@@ -379,6 +379,7 @@ func TestMountedRefused(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	disk := sparseDisk(t)
 	a, err := Fingerprint(context.Background(), disk)
 	if err != nil {
@@ -433,6 +434,7 @@ func BenchmarkSave(b *testing.B) {
 // TestSaveVerifyCatchesDifferences: the read-back comparison Save ends with
 // finds a changed byte, a byte punched out to a hole, and a wrong length.
 func TestSaveVerifyCatchesDifferences(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		disk := sparseDisk(t)
 		img, sc := save(t, disk, compress)
@@ -464,6 +466,7 @@ func TestSaveVerifyCatchesDifferences(t *testing.T) {
 }
 
 func TestCheckSame(t *testing.T) {
+	t.Parallel()
 	sc := &Sidecar{File: "w2-p2.img", Partition: 2, Role: "backup", Start: 4 << 30, Size: 4 << 30}
 	for _, tc := range []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
 )
 
@@ -25,7 +26,7 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 
 func benchDisk(b *testing.B) (string, int64) {
 	b.Helper()
-	needTools(b, "mke2fs", "mkswap", "mkfs.vfat", "debugfs")
+	testutil.NeedTools(b, "mke2fs", "mkswap", "mkfs.vfat", "debugfs")
 	s := fixtures.XS70New().Grow(2 << 40)
 	s.Name = "bench-2tib"
 	img, err := fixtures.BuildDisk(b.TempDir(), s)

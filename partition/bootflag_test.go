@@ -12,13 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
 )
 
 // buildSpec builds spec in a temporary directory.
 func buildSpec(t *testing.T, spec fixtures.DiskSpec) string {
 	t.Helper()
-	needTools(t, "mke2fs")
+	testutil.NeedTools(t, "mke2fs")
 	p, err := fixtures.BuildDisk(t.TempDir(), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,7 @@ func inspectWith(t *testing.T, path string, o partition.Options) *partition.Disk
 // the filesystems at the partition starts, and gives the roles of its
 // 512-byte twin. A GPT says its sector size by where its header is.
 func TestSectorSize4K(t *testing.T) {
+	t.Parallel()
 	for _, table := range []string{"dos", "gpt"} {
 		t.Run(table, func(t *testing.T) {
 			spec := fixtures.Mini("twin-"+table, table, fixtures.RootSpec{Release: "6.2"}, &fixtures.RootSpec{Release: "6.0"})
@@ -148,7 +150,8 @@ func plan(t *testing.T, path string, n int, move bool) (*partition.TableEdit, er
 // TestPlanBootableDOS: the active flag set on the root, as sfdisk reads
 // it; a utility partition's flag is moved only when asked.
 func TestPlanBootableDOS(t *testing.T) {
-	needTools(t, "sfdisk")
+	t.Parallel()
+	testutil.NeedTools(t, "sfdisk")
 	spec := fixtures.Mini("flag-dos", "dos", fixtures.RootSpec{Release: "6.2"}, nil)
 	spec.Partitions[0].Bootable = false
 	img := buildSpec(t, spec)
@@ -189,7 +192,8 @@ func TestPlanBootableDOS(t *testing.T) {
 // sgdisk verifies the table and shows the attribute; with 4096-byte
 // sectors too.
 func TestPlanBootableGPT(t *testing.T) {
-	needTools(t, "sgdisk")
+	t.Parallel()
+	testutil.NeedTools(t, "sgdisk")
 	for _, ss := range []int{512, 4096} {
 		spec := fixtures.Mini("flag-gpt", "gpt", fixtures.RootSpec{Release: "6.5"}, nil)
 		spec.SectorSize = ss
@@ -226,6 +230,7 @@ func TestPlanBootableGPT(t *testing.T) {
 // TestCheckBootableRefusesDamage: a GPT whose copies disagree is not
 // changed.
 func TestCheckBootableRefusesDamage(t *testing.T) {
+	t.Parallel()
 	spec := fixtures.Mini("flag-gpt-damaged", "gpt", fixtures.RootSpec{Release: "6.5"}, nil)
 	img := buildSpec(t, spec)
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
@@ -247,9 +252,7 @@ func TestCheckBootableRefusesDamage(t *testing.T) {
 // detaches it when the test ends (root only).
 func loopDevice(t *testing.T, img string, ss int) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("a loop device with 4096-byte sectors needs root")
-	}
+	testutil.NeedRoot(t, "a loop device with 4096-byte sectors")
 	out, err := exec.Command("losetup", "--find", "--show", "--read-only", "--sector-size", strconv.Itoa(ss), img).Output()
 	if err != nil {
 		t.Fatalf("losetup: %v", err)

@@ -54,6 +54,7 @@ func flip(b []byte, off int) []byte {
 }
 
 func TestDamagedInputs(t *testing.T) {
+	t.Parallel()
 	const size = 8 << 20
 	gpt := buildBytes(t, tinySpec("gpt", size))
 	dos := buildBytes(t, tinySpec("dos", size))

@@ -37,6 +37,7 @@ func hostileGPT(t testing.TB, first, last uint64) []byte {
 // at a wrapped offset. An entry that only ends past the end, inside what
 // the table says the disk was (a truncated copy), stays listed.
 func TestHostileEntries(t *testing.T) {
+	t.Parallel()
 	const size = 8 << 20
 	dos := buildBytes(t, tinySpec("dos", size))
 	dosPastEnd := bytes.Clone(dos)
@@ -108,6 +109,7 @@ func TestHostileEntries(t *testing.T) {
 
 // TestOverlaps: what writing a whole partition would overwrite besides it.
 func TestOverlaps(t *testing.T) {
+	t.Parallel()
 	const size = 8 << 20
 	dos := buildBytes(t, tinySpec("dos", size))
 	overlapping := bytes.Clone(dos)
@@ -210,6 +212,7 @@ func manyEntries(t testing.TB, vdev bool) (string, int64) {
 // overlap warning per neighbour (BenchmarkInspectManyEntries says how long
 // it takes).
 func TestManyEntries(t *testing.T) {
+	t.Parallel()
 	img, _ := manyEntries(t, false)
 	d := inspectFile(t, img)
 	if len(d.Partitions) != 8192 || len(d.Warnings) != 8191 || d.Partitions[8191].Start != 4<<20 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/xsrescue/xsrescue/partimage"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/partimage"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -49,18 +51,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
-}
-
 func namedDisk(t *testing.T, name string) string {
 	t.Helper()
-	needTools(t, "mke2fs", "mkswap", "mkfs.vfat", "mkfs.xfs", "debugfs")
+	testutil.NeedTools(t, "mke2fs", "mkswap", "mkfs.vfat", "mkfs.xfs", "debugfs")
 	paths, err := named()
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +103,7 @@ const (
 )
 
 func TestInspectNamedDisks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, table, layout string
 		rows                []row
@@ -227,7 +221,8 @@ func checkWarnings(t *testing.T, got, want []string) {
 // table) and blkid -p -O OFFSET (each signature): the reference tools' view
 // is the golden answer.
 func TestAgainstReferenceTools(t *testing.T) {
-	needTools(t, "sfdisk", "blkid")
+	t.Parallel()
+	testutil.NeedTools(t, "sfdisk", "blkid")
 	for _, s := range fixtures.Specs() {
 		t.Run(s.Name, func(t *testing.T) {
 			path := namedDisk(t, s.Name)
@@ -351,7 +346,8 @@ func fileSHA256(t *testing.T, path string) string {
 // debugfs -w on this copy, as after a crash), is the same before and after;
 // the large named images keep their data-extent digest.
 func TestReadOnly(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	dir := t.TempDir()
 	spec := fixtures.Mini("readonly", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
 	img, err := fixtures.BuildDisk(dir, spec)
@@ -394,7 +390,8 @@ func TestReadOnly(t *testing.T) {
 // bounded, and a link that climbs out never reaches the rescue system's
 // files.
 func TestMarkerSymlinks(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	relink := func(target string, extra ...string) func(string) error {
 		return func(dir string) error {
 			inv := filepath.Join(dir, "etc", "xensource-inventory")
@@ -470,7 +467,8 @@ func TestMarkerSymlinks(t *testing.T) {
 // TestProbeExtKinds: ext2 and ext4 are told apart from ext3 by their
 // features, as blkid does.
 func TestProbeExtKinds(t *testing.T) {
-	needTools(t, "mke2fs", "blkid")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "blkid")
 	spec := tinySpecWithFS("ext2", "ext4")
 	img, err := fixtures.BuildDisk(t.TempDir(), spec)
 	if err != nil {
@@ -499,10 +497,9 @@ func tinySpecWithFS(fs ...string) fixtures.DiskSpec {
 // TestInspectBlockDevice: the same answers through a read-only loop device
 // (size from Seek, markers through debugfs on the device).
 func TestInspectBlockDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("loop devices need root")
-	}
-	needTools(t, "losetup", "mke2fs", "debugfs")
+	t.Parallel()
+	testutil.NeedRoot(t, "loop devices")
+	testutil.NeedTools(t, "losetup", "mke2fs", "debugfs")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("blockdev", "gpt", fixtures.RootSpec{Release: "7.1"}, &fixtures.RootSpec{Release: "6.5"}))
 	if err != nil {
 		t.Fatal(err)
@@ -540,6 +537,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // and labels derive from the spec names). go test -run TestGolden -update
 // rewrites them.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	for _, s := range fixtures.Specs() {
 		t.Run(s.Name, func(t *testing.T) {
 			d := inspectFile(t, namedDisk(t, s.Name))
@@ -572,6 +570,7 @@ func TestGolden(t *testing.T) {
 // TestProbeZFSMember: a real pool's vdev (zfs-fuse) inside a Solaris GPT
 // disk is a ZFS member, as blkid says.
 func TestProbeZFSMember(t *testing.T) {
+	t.Parallel()
 	if err := fixtures.EnsureZFSFuse(); err != nil {
 		t.Skip(err)
 	}
@@ -603,7 +602,8 @@ func TestProbeZFSMember(t *testing.T) {
 // "absent", both for the partition after the root and in the scan of every
 // partition; the root's are still read, and each reason is warned once.
 func TestMarkerUnknown(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	spec := fixtures.Mini("unknown", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
 	img, err := fixtures.BuildDisk(t.TempDir(), spec)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseInventory(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want map[string]string

@@ -12,6 +12,7 @@ import (
 )
 
 func TestGPTTypeCode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		guid, want string
 		ok         bool
@@ -41,6 +42,7 @@ func TestGPTTypeCode(t *testing.T) {
 // list. A newer sgdisk that adds types fails the second check: extend the
 // table from its parttypes.cc then.
 func TestGPTTypeCodesMatchSgdisk(t *testing.T) {
+	t.Parallel()
 	sgdisk, err := exec.LookPath("sgdisk")
 	if err != nil {
 		t.Skip("sgdisk (gdisk) not installed; scripts/test.sh installs it")

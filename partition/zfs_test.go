@@ -17,6 +17,7 @@ import (
 // slice 0 of the VTOC of an MBR 0xBF partition; the backup slice s2 that
 // overlaps everything is not listed, slice 8 (boot) is.
 func TestSolarisVTOC(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	vdev := filepath.Join(dir, "vdev")
 	if err := fixtures.FakeZFSVdev(vdev, 64<<20, fixtures.ZFSLabelSpec{Pool: "rpool", PoolGUID: 9174564727871070888, GUID: 10567820611064749580,
@@ -50,6 +51,7 @@ func TestSolarisVTOC(t *testing.T) {
 
 // TestSolarisTypeWithoutVTOC: type 82 is Linux swap too; no VTOC, no slices.
 func TestSolarisTypeWithoutVTOC(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	vdev := filepath.Join(dir, "vdev")
 	if err := os.WriteFile(vdev, make([]byte, 1<<20), 0o644); err != nil {
@@ -76,6 +78,7 @@ func TestSolarisTypeWithoutVTOC(t *testing.T) {
 // TestZFSPartitionsRealPools: zfs-fuse pools of versions 14 and 23 in a GPT
 // ZFS partition and in an MBR 0xBF VTOC slice; the fields equal blkid -p.
 func TestZFSPartitionsRealPools(t *testing.T) {
+	t.Parallel()
 	if err := fixtures.EnsureZFSFuse(); errors.Is(err, fixtures.ErrNoZFS) {
 		t.Skip(err)
 	} else if err != nil {

@@ -3,6 +3,7 @@ package release
 import "testing"
 
 func TestTableParses(t *testing.T) {
+	t.Parallel()
 	for _, r := range table {
 		if _, err := ParseVersion(r.Product); err != nil {
 			t.Errorf("%s: product: %v", r.Name, err)
@@ -16,6 +17,7 @@ func TestTableParses(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in     string
 		schema int
@@ -33,6 +35,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestForSchema(t *testing.T) {
+	t.Parallel()
 	if got := ForSchema(109); len(got) != 1 || got[0].Codename != "ely" {
 		t.Errorf("ForSchema(109) = %v", got)
 	}
@@ -42,6 +45,7 @@ func TestForSchema(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want int
@@ -56,6 +60,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestParseVersionRejects(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "5..0", "5.0a", "-1", "5.0-123", " 5", "1234567890"} {
 		if _, err := ParseVersion(s); err == nil {
 			t.Errorf("ParseVersion(%q) accepted", s)
@@ -64,6 +69,7 @@ func TestParseVersionRejects(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	r, _ := Lookup("5.5")
 	if !r.OldManifest() || r.CTimes() || !r.LegacySpaces() || r.UnknownColumnFatal() {
 		t.Errorf("5.5 flags wrong: %+v", r)
@@ -75,6 +81,7 @@ func TestFlags(t *testing.T) {
 }
 
 func TestOxfordSchemaUnknown(t *testing.T) {
+	t.Parallel()
 	r, ok := Lookup("oxford")
 	if !ok || r.SchemaKnown() {
 		t.Errorf("5.6 SP2: %+v", r)

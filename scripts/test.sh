@@ -22,7 +22,8 @@ fi
 
 export CGO_ENABLED=1
 go vet ./...
-go test -count=1 -timeout 25m "$@" ./...
+# The whole demo (TestDemo, about 40 s) runs here only, not in every go test.
+XSRESCUE_TEST_DEMO=1 go test -count=1 -timeout 25m "$@" ./...
 # Every fuzz target, a fixed number of executions each (scripts/fuzz.sh; about
 # 3 minutes on 2 cores). Only for the whole suite: arguments select tests.
 if [ $# -eq 0 ]; then

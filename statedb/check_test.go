@@ -124,6 +124,7 @@ func targetSchema(t testing.TB, rel string) int {
 // target's xapi writes (whose many empty tables leave their columns to the
 // history). The golden files are the review of what each target refuses.
 func TestCheckGolden(t *testing.T) {
+	t.Parallel()
 	db := craftedDB(t, true)
 	for _, rel := range checkTargets {
 		t.Run(rel, func(t *testing.T) {
@@ -149,6 +150,7 @@ func TestCheckGolden(t *testing.T) {
 
 // TestCheckOwnRelease: what a release's xapi writes, it loads.
 func TestCheckOwnRelease(t *testing.T) {
+	t.Parallel()
 	for _, rel := range checkTargets {
 		for _, fresh := range []bool{false, true} {
 			db := gen(t, fixtures.StateDBSpec{Release: rel, VMs: 2, Fresh: fresh})
@@ -161,6 +163,7 @@ func TestCheckOwnRelease(t *testing.T) {
 
 // TestCheckEdgeValues: which edge value each era reads differently.
 func TestCheckEdgeValues(t *testing.T) {
+	t.Parallel()
 	// per edge value: stripped for every target, undecoded for < 7.3
 	want := map[string]struct{ stripped, undecoded bool }{
 		"leading-protected-space":  {false, true},
@@ -196,6 +199,7 @@ func TestCheckEdgeValues(t *testing.T) {
 // loads) patched for each target, by release and like its fresh database,
 // is one the check finds the target loads — and patch itself checked it.
 func TestPatchLoadsForEveryTarget(t *testing.T) {
+	t.Parallel()
 	db := craftedDB(t, false)
 	host := map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "master", "pool_token": "t"}
 	for _, rel := range checkTargets {
@@ -229,6 +233,7 @@ func TestPatchLoadsForEveryTarget(t *testing.T) {
 // TestPatchRefusesWhatItCannotFix: a row without uuid cannot be patched
 // into anything a target loads: refused, naming the column.
 func TestPatchRefusesWhatItCannotFix(t *testing.T) {
+	t.Parallel()
 	db := craftedDB(t, true)
 	for _, rel := range []string{"5.5", "7.1", "8.2"} {
 		_, _, err := patchBytes(t, db, statedb.Target{Schema: targetSchema(t, rel), Host: map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "m", "pool_token": "t"}}, statedb.PatchOptions{DropData: true})
@@ -241,6 +246,7 @@ func TestPatchRefusesWhatItCannotFix(t *testing.T) {
 // TestPatchFillsDefaultsUpTo55: an xapi up to 5.5 fills no default when the
 // schema is its own; the patch writes it, and refuses a column without one.
 func TestPatchFillsDefaultsUpTo55(t *testing.T) {
+	t.Parallel()
 	db := gen(t, fixtures.StateDBSpec{Release: "5.5", VMs: 1})
 	lacking := attrRE("ha_always_run").ReplaceAll(db, nil)
 	if bytes.Equal(lacking, db) {
@@ -286,6 +292,7 @@ func ExampleCheck() {
 // TestReleaseSchemasSampled: the release table and the datamodel history
 // agree: every schema a release ships has a sample of its own.
 func TestReleaseSchemasSampled(t *testing.T) {
+	t.Parallel()
 	for _, r := range release.All() {
 		if !r.SchemaKnown() {
 			continue

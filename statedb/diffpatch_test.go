@@ -61,6 +61,7 @@ func golden(t *testing.T, name string, got []byte) {
 // TestDiffFreshVsCarried is the engineer's comparison: the fresh database
 // the 5.0 xapi creates against the 5.5 one the installer carried over.
 func TestDiffFreshVsCarried(t *testing.T) {
+	t.Parallel()
 	fresh := gen(t, fixtures.StateDBSpec{Release: "5.0", Fresh: true, Seed: "host1"})
 	carried := gen(t, fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "host1"})
 	d := diff(t, carried, fresh, false)
@@ -106,6 +107,7 @@ func TestDiffFreshVsCarried(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestDiffRows(t *testing.T) {
+	t.Parallel()
 	a := gen(t, fixtures.StateDBSpec{Release: "7.1", VMs: 3})
 	// B: one VM renamed (with characters from every escaping layer), one VM
 	// row removed, one VIF added.
@@ -178,6 +180,7 @@ func patchBytes(t *testing.T, src []byte, tgt statedb.Target, o statedb.PatchOpt
 // TestPatchEveryPair patches each newer fixture to each older one with
 // --like and checks that the result is what the older xapi accepts.
 func TestPatchEveryPair(t *testing.T) {
+	t.Parallel()
 	specs := fixtures.StateDBFixtures
 	for i, newer := range specs {
 		for _, older := range specs[:i] {
@@ -287,6 +290,7 @@ func checkAccepted(t *testing.T, out []byte, like *statedb.Summary) {
 // come from the datamodel history, and what it lacks is dropped (with
 // --drop-data) or refused, as with --like.
 func TestPatchToRelease(t *testing.T) {
+	t.Parallel()
 	src := gen(t, fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2})
 	rel, _ := release.Lookup("5.5")
 	host := map[string]string{"installation_uuid": "i-uuid", "control_domain_uuid": "d-uuid", "pool_conf": "master", "pool_token": "tok"}
@@ -340,6 +344,7 @@ func TestPatchToRelease(t *testing.T) {
 }
 
 func TestPatchDetectsChangedSource(t *testing.T) {
+	t.Parallel()
 	src := gen(t, fixtures.StateDBSpec{Release: "7.1", VMs: 1})
 	p, err := statedb.PlanPatch(scan(t, src), statedb.Target{Schema: 93}, statedb.PatchOptions{DropData: true})
 	if err != nil {
@@ -354,6 +359,7 @@ func TestPatchDetectsChangedSource(t *testing.T) {
 // TestPatchKeepsGzip: a compressed database (db.conf compress:true) is
 // written back compressed.
 func TestPatchKeepsGzip(t *testing.T) {
+	t.Parallel()
 	src := gen(t, fixtures.StateDBSpec{Release: "6.2", VMs: 2})
 	gz := gzipped(t, src)
 	s := scan(t, gz)

@@ -38,6 +38,7 @@ func FuzzReencodeLegacy(f *testing.F) {
 // every length and position around the 8- and 32-byte strides, with the
 // bytes nearest the threshold (0x1f, 0x20) and high bytes (borrows).
 func TestHasControl(t *testing.T) {
+	t.Parallel()
 	for n := 0; n <= 80; n++ {
 		for pos := -1; pos < n; pos++ {
 			for _, c := range []byte{0, '\t', 0x1f, 0x20, 0x21, 0x80, 0xff} {

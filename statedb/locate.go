@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // FS reads files of an offline root by slash-separated paths relative to the
@@ -150,13 +152,13 @@ func ParseDBConf(data []byte, name string) ([]Connection, error) {
 		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
 			p := strings.TrimSpace(line[1 : len(line)-1])
 			if !strings.HasPrefix(p, "/") {
-				return nil, fmt.Errorf("%s line %d: database path %q is not absolute", name, n, p)
+				return nil, &xerr.SyntaxError{File: name, Line: n, Msg: fmt.Sprintf("database path %q is not absolute", p)}
 			}
 			out = append(out, Connection{Path: p, Params: map[string]string{}})
 		default:
 			k, v, ok := strings.Cut(line, ":")
 			if !ok || len(out) == 0 {
-				return nil, fmt.Errorf("%s line %d: expected [path] or key:value, found %q", name, n, line)
+				return nil, &xerr.SyntaxError{File: name, Line: n, Msg: fmt.Sprintf("expected [path] or key:value, found %q", line)}
 			}
 			c := &out[len(out)-1]
 			c.Params[strings.TrimSpace(k)] = strings.TrimSpace(v)

@@ -27,6 +27,7 @@ func locate(t *testing.T, dir string) *statedb.Location {
 }
 
 func TestLocate(t *testing.T) {
+	t.Parallel()
 	type file struct {
 		path string
 		gen  string // "" : no .generation file
@@ -109,6 +110,7 @@ func TestLocate(t *testing.T) {
 }
 
 func TestParseDBConf(t *testing.T) {
+	t.Parallel()
 	c, err := statedb.ParseDBConf([]byte("[/var/lib/xcp/state.db]\nmode:no_limit\nformat:xml\ncompress:true\n\n[/var/lib/xcp/other.db]\nmode:write_limit\n"), "db.conf")
 	if err != nil || len(c) != 2 || !c[0].Compress || c[1].Compress || c[0].Params["format"] != "xml" {
 		t.Fatalf("%+v %v", c, err)
@@ -124,6 +126,7 @@ func TestParseDBConf(t *testing.T) {
 // the root; a pair the root cannot give names that file and what it lacks
 // (acceptance report #18: "give --root" when --root was given).
 func TestHostKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "5.5", Seed: "hk"}); err != nil {
 		t.Fatal(err)
@@ -170,6 +173,7 @@ func TestHostKeys(t *testing.T) {
 // candidate with a higher generation, or an equal one earlier in xapi's
 // order; restore_db.db always competes and is never the patch target.
 func TestPatchTargetAndCompetitors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "7.1"}); err != nil {
 		t.Fatal(err)

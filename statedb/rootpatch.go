@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -27,13 +27,13 @@ const AsideSuffix = ".xsrescue-aside"
 // RootPatch is the whole change for one database inside a root: the
 // rewritten file, its .generation, and the competitors set aside.
 type RootPatch struct {
-	Path        string        `json:"path"`
-	Compressed  bool          `json:"compressed"`
-	Source      *Summary      `json:"-"`
-	Patch       *Patch        `json:"patch"`
-	Competitors []SideFile    `json:"competitors"` // files xapi would load instead of the patched one
-	SetAside    bool          `json:"set_aside"`
-	Plan        *journal.Plan `json:"-"`
+	Path        string     `json:"path"`
+	Compressed  bool       `json:"compressed"`
+	Source      *Summary   `json:"-"`
+	Patch       *Patch     `json:"patch"`
+	Competitors []SideFile `json:"competitors"` // files xapi would load instead of the patched one
+	SetAside    bool       `json:"set_aside"`
+	Plan        *plan.Plan `json:"-"`
 }
 
 // ScanFile summarises the database at path inside root.
@@ -80,37 +80,37 @@ func PlanRoot(root RootFS, loc *Location, path string, t Target, o PatchOptions,
 	if loc != nil {
 		rp.Competitors = append(rp.Competitors, loc.Competitors(path, max(p.Generation, o.Generation))...)
 	}
-	plan := &journal.Plan{Command: "statedb patch"}
+	pl := &plan.Plan{Command: "statedb patch"}
 	if !p.Empty() {
 		why := fmt.Sprintf("schema 5.%d -> 5.%d", p.FromSchema, p.ToSchema)
 		if n := len(p.DropTables) + len(p.DropColumns); n > 0 {
 			why += fmt.Sprintf(", %d table(s)/column(s) dropped", n)
 		}
-		plan.Changes = append(plan.Changes, journal.Change{
-			Kind: journal.Write, Path: path, Why: why,
+		pl.Changes = append(pl.Changes, plan.Change{
+			Kind: plan.Write, Path: path, Why: why,
 			Stream: p.Stream(func() (io.ReadCloser, error) { return root.Open(path) }, src.Compressed),
 		})
 	}
 	gen := []byte(strconv.FormatInt(p.Generation, 10))
 	switch {
 	case !hadGen:
-		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
+		pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Create, Path: path + GenSuffix, Content: gen, Mode: 0o600, UID: -1, GID: -1,
 			Why: "xapi compares .generation files to choose the database (no trailing newline)"})
 	case o.Generation < p.Generation || !bytes.Equal(oldGen, gen) && o.Generation == p.Generation:
 		// Never lowered: a lower .generation could hand the load to a competitor.
-		plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: path + GenSuffix, Content: gen,
+		pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Write, Path: path + GenSuffix, Content: gen,
 			Why: "match generation_count, no trailing newline"})
 	}
 	if setAside {
 		for _, c := range rp.Competitors {
-			plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path, NewPath: c.Path + AsideSuffix,
+			pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Rename, Path: c.Path, NewPath: c.Path + AsideSuffix,
 				Why: fmt.Sprintf("%s would be loaded instead of the patched /%s", c.Role, path)})
 			if _, err := root.Stat(c.Path + GenSuffix); err == nil {
-				plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Rename, Path: c.Path + GenSuffix, NewPath: c.Path + GenSuffix + AsideSuffix})
+				pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Rename, Path: c.Path + GenSuffix, NewPath: c.Path + GenSuffix + AsideSuffix})
 			}
 		}
 	}
-	rp.Plan = plan
+	rp.Plan = pl
 	return rp, nil
 }
 
@@ -155,4 +155,51 @@ func HostKeys(root FS) (values, missing map[string]string, err error) {
 		}
 	}
 	return values, missing, nil
+}
+
+// PatchRequest is what `statedb patch` is asked to do.
+type PatchRequest struct {
+	// File is a plain database FILE: the root is its directory and File
+	// its name there. Empty: the root is a XenServer root, and the
+	// database patched is the one xapi loads (Location.PatchTarget) or In.
+	File string
+	// In is --file: the database inside the root to patch instead.
+	In       string
+	Target   Target
+	Options  PatchOptions
+	SetAside bool
+}
+
+// PlanPatchIn plans `statedb patch` on an opened root named name (the
+// FILE as the user gave it, or the target's name). In a XenServer root it
+// finds the database xapi loads and fills the host-specific pairs an old
+// manifest needs (HostKeys); a plain FILE is patched as it is. On a
+// refusal to drop data it returns the RootPatch along with the error, as
+// PlanRoot does.
+func PlanPatchIn(root RootFS, name string, req PatchRequest) (*RootPatch, error) {
+	if req.File != "" {
+		rp, err := PlanRoot(root, nil, req.File, req.Target, req.Options, req.SetAside)
+		if se := (*SyntaxError)(nil); errors.As(err, &se) {
+			// PlanRoot names the file inside its root ("/x.db"); FILE is
+			// named as the user gave it.
+			err = xerr.Invalid(fmt.Errorf("%s: %w", name, se))
+		}
+		return rp, err
+	}
+	loc, err := Locate(root)
+	if err != nil {
+		return nil, xerr.Invalid(err)
+	}
+	path := strings.TrimPrefix(req.In, "/")
+	if path == "" {
+		path = loc.PatchTarget()
+	}
+	if path == "" {
+		return nil, xerr.Invalidf("%s: no xapi database: %s", name, loc.Reason)
+	}
+	t := req.Target
+	if t.Host, t.HostMissing, err = HostKeys(root); err != nil {
+		return nil, err
+	}
+	return PlanRoot(root, loc, path, t, req.Options, req.SetAside)
 }

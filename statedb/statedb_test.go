@@ -60,6 +60,7 @@ func indent(b []byte) []byte {
 }
 
 func TestRoundTripByteIdentical(t *testing.T) {
+	t.Parallel()
 	for _, spec := range allFixtures() {
 		t.Run(spec.Name(), func(t *testing.T) {
 			in := gen(t, spec)
@@ -86,6 +87,7 @@ func firstDiff(a, b []byte) int {
 }
 
 func TestFixtureForm(t *testing.T) {
+	t.Parallel()
 	for _, spec := range allFixtures() {
 		t.Run(spec.Name(), func(t *testing.T) {
 			b := gen(t, spec)
@@ -127,6 +129,7 @@ func TestFixtureForm(t *testing.T) {
 }
 
 func TestValueLayers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		value  string
 		modern string // raw attribute bytes written by xapi >= 1.57
@@ -172,6 +175,7 @@ func TestValueLayers(t *testing.T) {
 }
 
 func TestSExpr(t *testing.T) {
+	t.Parallel()
 	set, err := statedb.DecodeSet(`('web tier' 'it\'s' 'back\\slash' "dq" bare)`)
 	if want := []string{"web tier", "it's", `back\slash`, "dq", "bare"}; err != nil || !cmp.Equal(set, want) {
 		t.Errorf("set: %q %v", set, err)
@@ -229,6 +233,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	good := gen(t, fixtures.StateDBSpec{Release: "6.2", VMs: 1})
 	vmRow := bytes.Index(good, []byte(`<table name="VM">`))
 	head := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="67"/><pair key="generation_count" value="9"/></manifest>`
@@ -277,6 +282,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestRowEndTagAndComments(t *testing.T) {
+	t.Parallel()
 	in := `<?xml version="1.0"?><!-- made by hand --><database><manifest><pair key="schema_major_vsn" value="5"></pair><pair value="67" key="schema_minor_vsn"/><pair key="generation_count" value="3"/></manifest>` +
 		`<table name="VM"><row name__label="a" ref="r1"></row> <row ref='r2'/></table><table name="host"></table></database>`
 	var out bytes.Buffer
@@ -294,6 +300,7 @@ func TestRowEndTagAndComments(t *testing.T) {
 // as xmlm skips it (offsets still count it); rows repeating a ref are
 // reported per table, since xapi keeps only one row per ref.
 func TestBOMAndDuplicateRefs(t *testing.T) {
+	t.Parallel()
 	head := "\xef\xbb\xbf" + `<?xml version="1.0" encoding="UTF-8"?><database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="67"/><pair key="generation_count" value="9"/></manifest>`
 	s, err := statedb.Scan(strings.NewReader(head + `<table name="VM"><row ref="r1"/><row ref="r2"/><row ref="r1"/></table><table name="SR"><row ref="r1"/></table></database>`))
 	if err != nil {

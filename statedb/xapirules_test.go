@@ -20,6 +20,7 @@ const head603 = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><ma
 // TestRefusedForXapi: what xmlm or xapi's manifest reader would not read the
 // way this package would is refused, with the offset of the culprit.
 func TestRefusedForXapi(t *testing.T) {
+	t.Parallel()
 	manifestAt := strings.Index(head603, "<manifest>")
 	row := head603 + `</manifest><table name="VM">`
 	tests := []struct{ name, in, want string }{
@@ -74,6 +75,7 @@ func toyReference(t *testing.T, schema int, table string, columns ...string) *st
 // fails otherwise; the file is read, the problem reported, and a patch
 // writes the pair key first.
 func TestValueBeforeKey(t *testing.T) {
+	t.Parallel()
 	in := strings.Replace(head603, `<pair key="generation_count" value="9"/>`, `<pair value="9" key="generation_count"/>`, 1) +
 		`</manifest><table name="VM"><row ref="r1" name__label="a%.b"/></table></database>`
 	s, err := statedb.Scan(strings.NewReader(in))
@@ -99,6 +101,7 @@ func TestValueBeforeKey(t *testing.T) {
 // TestEntitySpaces: a '%' or a space written as a character reference
 // counts for the space encoding and is re-encoded for an old xapi.
 func TestEntitySpaces(t *testing.T) {
+	t.Parallel()
 	body := `</manifest><table name="SR"><row ref="r1" name__label="Local&#37;.storage"/></table></database>`
 	s := scan(t, []byte(head603+body))
 	if s.SpaceEncoding != "modern" {
@@ -124,6 +127,7 @@ func TestEntitySpaces(t *testing.T) {
 // the release table when it has one; only a release without one gets a
 // placeholder, and only then does the note name it.
 func TestBuildNumberNotGuessed(t *testing.T) {
+	t.Parallel()
 	src := gen(t, fixtures.StateDBSpec{Release: "6.2", VMs: 1})
 	host := map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "master", "pool_token": "t"}
 	for _, tt := range []struct {
@@ -153,6 +157,7 @@ func TestBuildNumberNotGuessed(t *testing.T) {
 // TestLocateDanglingLink: a state.db that links out of the root is resolved
 // inside it, finds nothing, and says so rather than just "no database".
 func TestLocateDanglingLink(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "7.1"}); err != nil {
 		t.Fatal(err)

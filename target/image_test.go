@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -24,10 +25,10 @@ func TestOpenReadOnlyInProcess(t *testing.T) {
 		t.Skip("mke2fs not installed (e2fsprogs)")
 	}
 	img := miniDisk(t, "target-ro")
-	before := fileSum(t, img)
+	before := testutil.FileSHA256(t, img)
 	tgt, err := target.Open(context.Background(), target.Options{Disk: img})
-	must(t, err)
-	if tgt.Root.Image() == nil || tgt.Root.Dir() != "" || tgt.Root.OS() != nil {
+	testutil.Must(t, err)
+	if tgt.Root.Image() == nil || tgt.Root.Dir() != "" || tgt.Root.Writer() != nil {
 		t.Fatalf("not an in-process image root: dir %q", tgt.Root.Dir())
 	}
 	abs, _ := filepath.Abs(img)
@@ -47,10 +48,10 @@ func TestOpenReadOnlyInProcess(t *testing.T) {
 		t.Error("a read-only open attached a loop device")
 	}
 	again, err := target.Open(context.Background(), target.Options{Disk: img})
-	must(t, err)
-	must(t, again.Close())
-	must(t, tgt.Close())
-	if after := fileSum(t, img); after != before {
+	testutil.Must(t, err)
+	testutil.Must(t, again.Close())
+	testutil.Must(t, tgt.Close())
+	if after := testutil.FileSHA256(t, img); after != before {
 		t.Fatal("a read-only open of a dirty ext3 changed the image")
 	}
 }
@@ -65,11 +66,11 @@ func TestLocalPath(t *testing.T) {
 	spec := fixtures.Mini("target-local", "dos", fixtures.RootSpec{Release: "7.1", Extra: map[string][]byte{
 		"var/lib/xsrescue/journal.db": []byte("db"), "var/lib/xsrescue/journal.db-wal": []byte("wal")}}, nil)
 	img, err := fixtures.BuildDisk(t.TempDir(), spec)
-	must(t, err)
+	testutil.Must(t, err)
 	tgt, err := target.Open(context.Background(), target.Options{Disk: img})
-	must(t, err)
+	testutil.Must(t, err)
 	p, err := tgt.Root.LocalPath("var/lib/xsrescue/journal.db")
-	must(t, err)
+	testutil.Must(t, err)
 	for suffix, want := range map[string]string{"": "db", "-wal": "wal"} {
 		if b, err := os.ReadFile(p + suffix); err != nil || string(b) != want {
 			t.Errorf("copy%s = %q, %v; want %q", suffix, b, err, want)
@@ -85,7 +86,7 @@ func TestLocalPath(t *testing.T) {
 	if _, err := tgt.Root.LocalPath("etc"); err == nil {
 		t.Error("LocalPath of a directory: no error")
 	}
-	must(t, tgt.Close())
+	testutil.Must(t, tgt.Close())
 	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("copy left after Close: %v", err)
 	}
@@ -107,10 +108,10 @@ func TestOpenReadOnlyErrors(t *testing.T) {
 	// groups; the signature probe still sees ext3): exit 2 naming the
 	// partition.
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
-	must(t, err)
+	testutil.Must(t, err)
 	_, err = f.WriteAt([]byte{1, 0, 0, 0}, fixtures.MiB+1024)
-	must(t, err)
-	must(t, f.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, f.Close())
 	_, err = target.Open(context.Background(), target.Options{Disk: img, Partition: 1})
 	if xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "partition 1: superblock") {
 		t.Errorf("damaged superblock: %v, want exit 2 naming partition 1", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -30,9 +31,9 @@ func TestLockByIdentity(t *testing.T) {
 	lo := lockOpts(t, 0)
 	dir, other := t.TempDir(), t.TempDir()
 	alias := filepath.Join(t.TempDir(), "alias")
-	must(t, os.Symlink(dir, alias))
+	testutil.Must(t, os.Symlink(dir, alias))
 	first, err := target.Open(ctx, target.Options{Root: dir, Lock: lo})
-	must(t, err)
+	testutil.Must(t, err)
 	if !first.Locked() || first.Writable() {
 		t.Fatalf("locked %v writable %v", first.Locked(), first.Writable())
 	}
@@ -45,21 +46,21 @@ func TestLockByIdentity(t *testing.T) {
 		t.Fatalf("second open of the same directory: %v after %s", err, time.Since(start))
 	}
 	o, err := target.Open(ctx, target.Options{Root: other, Lock: lo})
-	must(t, err)
-	must(t, o.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, o.Close())
 	// A read-only command takes no lock and is never held up.
 	ro, err := target.Open(ctx, target.Options{Root: dir})
-	must(t, err)
-	must(t, ro.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, ro.Close())
 	// The waiter gets in once the holder closes.
 	time.AfterFunc(200*time.Millisecond, func() { first.Close() })
 	wait.Wait = 10 * time.Second
 	second, err := target.Open(ctx, target.Options{Root: dir, Lock: &wait})
-	must(t, err)
-	must(t, second.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, second.Close())
 	// Ctrl-C while waiting stops the wait.
 	third, err := target.Open(ctx, target.Options{Root: dir, Lock: lo})
-	must(t, err)
+	testutil.Must(t, err)
 	defer third.Close()
 	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
@@ -76,25 +77,25 @@ func TestLockFileTarget(t *testing.T) {
 	lo := lockOpts(t, 0)
 	dir := t.TempDir()
 	f, g := filepath.Join(dir, "state.db"), filepath.Join(dir, "other.db")
-	must(t, os.WriteFile(f, []byte("one"), 0o644))
-	must(t, os.WriteFile(g, []byte("two"), 0o644))
+	testutil.Must(t, os.WriteFile(f, []byte("one"), 0o644))
+	testutil.Must(t, os.WriteFile(g, []byte("two"), 0o644))
 	first, err := target.Open(ctx, target.Options{File: f, Lock: lo})
-	must(t, err)
+	testutil.Must(t, err)
 	defer first.Close()
 	if first.Root.Dir() != dir {
 		t.Errorf("root %s, want %s", first.Root.Dir(), dir)
 	}
 	tmp := filepath.Join(dir, ".new")
-	must(t, os.WriteFile(tmp, []byte("one, edited"), 0o644))
-	must(t, os.Rename(tmp, f))
+	testutil.Must(t, os.WriteFile(tmp, []byte("one, edited"), 0o644))
+	testutil.Must(t, os.Rename(tmp, f))
 	if _, err := target.Open(ctx, target.Options{File: f, Lock: lo}); !errors.Is(err, target.ErrLocked) {
 		t.Errorf("the same file after a rename: %v", err)
 	}
 	o, err := target.Open(ctx, target.Options{File: g, Lock: lo})
-	must(t, err)
-	must(t, o.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, o.Close())
 	fifo := filepath.Join(dir, "fifo")
-	must(t, syscall.Mkfifo(fifo, 0o600))
+	testutil.Must(t, syscall.Mkfifo(fifo, 0o600))
 	if _, err := target.Open(ctx, target.Options{File: fifo}); xerr.Code(err) != xerr.ExitInvalid || !strings.Contains(err.Error(), "is a fifo, not a file") {
 		t.Errorf("FIFO as FILE: %v", err)
 	}
@@ -104,8 +105,8 @@ func TestLockFileTarget(t *testing.T) {
 // it is invalid input.
 func TestRootOpenFIFO(t *testing.T) {
 	dir := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(dir, "var/xapi"), 0o755))
-	must(t, syscall.Mkfifo(filepath.Join(dir, "var/xapi/state.db"), 0o600))
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "var/xapi"), 0o755))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(dir, "var/xapi/state.db"), 0o600))
 	for _, r := range dirAndImage(t, dir) {
 		done := make(chan error, 1)
 		go func() {
@@ -131,7 +132,7 @@ func TestRootOpenFIFO(t *testing.T) {
 func dirAndImage(t *testing.T, dir string) []*target.Root {
 	t.Helper()
 	r, err := target.OpenRoot(dir)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { r.Close() })
 	roots := []*target.Root{r}
 	if _, err := exec.LookPath("mke2fs"); err != nil {
@@ -143,7 +144,7 @@ func dirAndImage(t *testing.T, dir string) []*target.Root {
 		t.Fatalf("mke2fs: %v: %s", err, out)
 	}
 	ir, err := target.OpenImage(img, 0, 8<<20, "root.img partition 1")
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { ir.Close() })
 	return append(roots, ir)
 }
@@ -153,17 +154,17 @@ func dirAndImage(t *testing.T, dir string) []*target.Root {
 func TestServed(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "a"), []byte("hello"), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "b"), []byte("world"), 0o644))
-	must(t, os.Symlink("a", filepath.Join(dir, "link")))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "a"), []byte("hello"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "b"), []byte("world"), 0o644))
+	testutil.Must(t, os.Symlink("a", filepath.Join(dir, "link")))
 	tgt, err := target.Open(ctx, target.Options{Root: dir, Lock: lockOpts(t, 0)})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	if _, err := tgt.Root.ReadFile("link"); err != nil {
 		t.Fatal(err)
 	}
 	f, err := tgt.Root.Open("b")
-	must(t, err)
+	testutil.Must(t, err)
 	f.Close()
 	a, ok := tgt.Root.Served("a")
 	if !ok || a.Size != 5 || a.SHA256 != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || a.Ino == 0 {
@@ -191,16 +192,16 @@ func TestReopenDisk(t *testing.T) {
 	ctx := context.Background()
 	img := miniDisk(t, "target-reopen")
 	alias := filepath.Join(t.TempDir(), "alias.img")
-	must(t, os.Symlink(img, alias))
+	testutil.Must(t, os.Symlink(img, alias))
 	lo := lockOpts(t, 0)
-	before := fileSum(t, img)
+	before := testutil.FileSHA256(t, img)
 	tgt, err := target.Open(ctx, target.Options{Disk: img, Lock: lo})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	root := tgt.Root
 	const inv = "etc/xensource-inventory"
 	data, err := root.ReadFile(inv)
-	must(t, err)
+	testutil.Must(t, err)
 	if root.Image() == nil || root.Dir() != "" || attached(t, img) {
 		t.Fatalf("the read-only, locked open is no in-process read (image %v, dir %q, attached %v)", root.Image() != nil, root.Dir(), attached(t, img))
 	}
@@ -208,13 +209,13 @@ func TestReopenDisk(t *testing.T) {
 	if !ok || served.SHA256 == "" || served.Ino == 0 {
 		t.Fatalf("served %s: %+v %v", inv, served, ok)
 	}
-	if fileSum(t, img) != before {
+	if testutil.FileSHA256(t, img) != before {
 		t.Fatal("a read-only, locked open changed the image")
 	}
 	if _, err := target.Open(ctx, target.Options{Disk: alias, Lock: lo}); !errors.Is(err, target.ErrLocked) || !strings.Contains(err.Error(), alias+" partition 1 is in use") {
 		t.Fatalf("second locked open through another path: %v", err)
 	}
-	must(t, tgt.Reopen(ctx))
+	testutil.Must(t, tgt.Reopen(ctx))
 	if !tgt.Writable() || tgt.Root != root || root.Dir() == "" || root.Image() != nil || !tgt.Locked() {
 		t.Fatalf("after Reopen: writable %v, same *Root %v, dir %q, image %v", tgt.Writable(), tgt.Root == root, root.Dir(), root.Image() != nil)
 	}
@@ -222,22 +223,22 @@ func TestReopenDisk(t *testing.T) {
 		t.Error("the writable root kept the read-only root's record")
 	}
 	var st syscall.Stat_t
-	must(t, syscall.Stat(filepath.Join(root.Dir(), inv), &st))
+	testutil.Must(t, syscall.Stat(filepath.Join(root.Dir(), inv), &st))
 	mounted, err := os.ReadFile(filepath.Join(root.Dir(), inv))
-	must(t, err)
+	testutil.Must(t, err)
 	if st.Ino != served.Ino || st.Size != served.Size || st.Mtim.Nano() != served.Mtime || st.Ctim.Nano() != served.Ctime || string(mounted) != string(data) {
 		t.Errorf("served in-process %+v, the mount shows ino %d size %d mtime %d ctime %d (same bytes: %v)",
 			served, st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano(), string(mounted) == string(data))
 	}
-	must(t, os.WriteFile(filepath.Join(root.Dir(), "etc/motd"), []byte("written\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(root.Dir(), "etc/motd"), []byte("written\n"), 0o644))
 	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
 		t.Errorf("no note that the dirty journal was replayed: %q", tgt.Notes)
 	}
-	must(t, tgt.Close())
-	if fileSum(t, img) == before {
+	testutil.Must(t, tgt.Close())
+	if testutil.FileSHA256(t, img) == before {
 		t.Error("the write through the reopened target did not reach the image")
 	}
 	again, err := target.Open(ctx, target.Options{Disk: alias, Lock: lo})
-	must(t, err)
-	must(t, again.Close())
+	testutil.Must(t, err)
+	testutil.Must(t, again.Close())
 }

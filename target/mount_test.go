@@ -3,10 +3,8 @@ package target_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,16 +15,11 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/internal/writable"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestMain doubles as the helper process of TestMountCleanupOnSIGTERM: with
 // XSRESCUE_TARGET_HOLD=IMG it opens IMG like main does (a context cancelled
@@ -53,15 +46,11 @@ func TestMain(m *testing.M) {
 
 func needMount(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loop devices and mount")
-	}
+	testutil.NeedRoot(t, "loop devices and mount")
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		t.Skip("no /dev/loop-control: this kernel has no loop driver")
 	}
-	if _, err := exec.LookPath("mkfs.ext3"); err != nil {
-		t.Skip("mkfs.ext3 not installed (e2fsprogs)")
-	}
+	testutil.NeedTools(t, "mkfs.ext3")
 }
 
 // miniDisk builds a small XenServer disk whose root (partition 1, ext3) is
@@ -69,7 +58,7 @@ func needMount(t *testing.T) {
 func miniDisk(t *testing.T, name string) string {
 	t.Helper()
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini(name, "dos", fixtures.RootSpec{Release: "7.1"}, nil))
-	must(t, err)
+	testutil.Must(t, err)
 	out, err := exec.Command("debugfs", "-w", "-R", "feature needs_recovery", fmt.Sprintf("%s?offset=%d", img, fixtures.MiB)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("debugfs: %v: %s", err, out)
@@ -77,27 +66,16 @@ func miniDisk(t *testing.T, name string) string {
 	return img
 }
 
-func fileSum(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	must(t, err)
-	defer f.Close()
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	must(t, err)
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
 // attached reports whether any loop device maps file.
 func attached(t *testing.T, file string) bool {
 	st, err := os.Stat(file)
-	must(t, err)
+	testutil.Must(t, err)
 	return target.RefuseInUse(file, st, false) != nil
 }
 
 func isMounted(t *testing.T, point string) bool {
 	f, err := os.Open("/proc/self/mountinfo")
-	must(t, err)
+	testutil.Must(t, err)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -112,14 +90,14 @@ func TestOpenDiskWritable(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-rw")
 	tgt, err := target.Open(context.Background(), target.Options{Disk: img, Partition: 1, Writable: true})
-	must(t, err)
+	testutil.Must(t, err)
 	if len(tgt.Notes) == 0 || !strings.Contains(tgt.Notes[0], "replay") {
 		t.Errorf("no note about the journal replay: %v", tgt.Notes)
 	}
-	must(t, tgt.Root.OS().WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
-	must(t, tgt.Close())
+	testutil.Must(t, writable.OS(tgt.Root.Writer()).WriteFile("etc/written-by-test", []byte("hello\n"), 0o644))
+	testutil.Must(t, tgt.Close())
 	tgt, err = target.Open(context.Background(), target.Options{Disk: img})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	if b, err := tgt.Root.ReadFile("etc/written-by-test"); err != nil || string(b) != "hello\n" {
 		t.Errorf("read back %q, %v", b, err)
@@ -153,12 +131,12 @@ func TestOpenDiskRefusesMountedDevice(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-mounted")
 	loop, err := target.AttachLoop(img, 0, fileSize(t, img), false)
-	must(t, err)
+	testutil.Must(t, err)
 	defer loop.Close()
 	// The first open holds the device O_EXCL and maps it through a second
 	// loop device; a second open must be refused.
 	tgt, err := target.Open(context.Background(), target.Options{Disk: loop.Name(), Writable: true})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	if _, err := target.Open(context.Background(), target.Options{Disk: loop.Name(), Writable: true}); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("open of a device in use: %v, want a refusal", err)
@@ -167,7 +145,7 @@ func TestOpenDiskRefusesMountedDevice(t *testing.T) {
 
 func fileSize(t *testing.T, p string) int64 {
 	fi, err := os.Stat(p)
-	must(t, err)
+	testutil.Must(t, err)
 	return fi.Size()
 }
 
@@ -177,8 +155,8 @@ func TestMountCleanupOnSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "XSRESCUE_TARGET_HOLD="+img)
 	out, err := cmd.StdoutPipe()
-	must(t, err)
-	must(t, cmd.Start())
+	testutil.Must(t, err)
+	testutil.Must(t, cmd.Start())
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || strings.HasPrefix(line, "error:") {
 		cmd.Process.Kill()
@@ -188,7 +166,7 @@ func TestMountCleanupOnSIGTERM(t *testing.T) {
 	if !isMounted(t, point) {
 		t.Fatalf("%s not mounted", point)
 	}
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	testutil.Must(t, cmd.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -212,10 +190,10 @@ func TestOpenDiskRefusesMountedFilesystem(t *testing.T) {
 	needMount(t)
 	img := miniDisk(t, "target-fsmounted")
 	loop, err := target.AttachLoop(img, fixtures.MiB, 64*fixtures.MiB, true)
-	must(t, err)
+	testutil.Must(t, err)
 	defer loop.Close()
 	point := t.TempDir()
-	must(t, syscall.Mount(loop.Name(), point, "ext3", syscall.MS_RDONLY, "noload"))
+	testutil.Must(t, syscall.Mount(loop.Name(), point, "ext3", syscall.MS_RDONLY, "noload"))
 	defer syscall.Unmount(point, 0)
 	_, err = target.Open(context.Background(), target.Options{Disk: loop.Name(), Writable: true})
 	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "mounted on "+point) {
@@ -237,7 +215,7 @@ func TestOpenDiskRefusesMountedFilesystem(t *testing.T) {
 	// Reading is harmless: a read-only open reads the disk as it is and
 	// says that it is mounted.
 	tgt, err := target.Open(context.Background(), target.Options{Disk: img})
-	must(t, err)
+	testutil.Must(t, err)
 	defer tgt.Close()
 	if len(tgt.Notes) != 1 || !strings.Contains(tgt.Notes[0], "mounted on "+point) {
 		t.Errorf("read-only open of a mounted image: notes %q", tgt.Notes)

@@ -13,13 +13,16 @@ import (
 	"syscall"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/writable"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // maxLinks is the symlink budget of one resolution, as in Linux (ELOOP).
 const maxLinks = 40
 
-// ErrTooManyLinks is returned when a path needs more than 40 symlinks.
-var ErrTooManyLinks = errors.New("too many levels of symbolic links")
+// ErrTooManyLinks is returned when a path needs more than 40 symlinks: a
+// loop in the root, which is bad input (exit 2) whatever command met it.
+var ErrTooManyLinks = xerr.Invalid(errors.New("too many levels of symbolic links"))
 
 // Root is a directory tree that belongs to another system: a directory
 // on the rescue system (read through an os.Root), or, for a read-only
@@ -71,9 +74,44 @@ func (r *Root) Name() string {
 	return r.dir
 }
 
-// OS is the underlying os.Root (the second guard behind Resolve); nil for
-// an image root, which is read-only.
-func (r *Root) OS() *os.Root { return r.os }
+// Writer is the write access to a directory root (nil for an image root,
+// which is read-only). Only the journal can use it (internal/writable):
+// every other package reads a Root through its methods.
+func (r *Root) Writer() *writable.Root {
+	if r.os == nil {
+		return nil
+	}
+	return writable.New(r.os)
+}
+
+// OpenDir opens the directory rel of a directory root for a walk with *at
+// system calls, read-only: rel is a path the walk found (relative to the
+// root, already resolved), and a last element that is no longer a
+// directory, or is a symlink now, is refused.
+func (r *Root) OpenDir(rel string) (*os.File, error) {
+	if r.img != nil {
+		return nil, fmt.Errorf("%s: %s: not a directory root", r.name, rel)
+	}
+	return r.os.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+}
+
+// Sub opens the directory dir of a directory root, resolved chroot-style,
+// as a root of its own: a scan of a large directory then costs one fstatat
+// per entry, and still cannot leave it. Close it when done.
+func (r *Root) Sub(dir string) (*Root, error) {
+	if r.img != nil {
+		return nil, fmt.Errorf("%s: %s: not a directory root", r.name, dir)
+	}
+	p, err := r.Resolve(dir)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := r.os.OpenRoot(p)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{dir: filepath.Join(r.dir, p), os: sub}, nil
+}
 
 // Image is the filesystem of an image root, nil for a directory.
 func (r *Root) Image() *extfs.FS { return r.img }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // escapeRoot builds a root full of hostile links next to a sentinel file
@@ -19,13 +21,13 @@ func escapeRoot(t testing.TB) (*Root, string) {
 	t.Helper()
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
-	must(t, os.MkdirAll(filepath.Join(outside, "etc"), 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(outside, "etc"), 0o755))
 	sentinel := filepath.Join(outside, "secret")
-	must(t, os.WriteFile(sentinel, []byte("OUTSIDE"), 0o600))
-	must(t, os.WriteFile(filepath.Join(outside, "etc", "shadow"), []byte("OUTSIDE"), 0o600))
+	testutil.Must(t, os.WriteFile(sentinel, []byte("OUTSIDE"), 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(outside, "etc", "shadow"), []byte("OUTSIDE"), 0o600))
 	dir := filepath.Join(base, "root")
 	for _, d := range []string{"etc", "var/lib/xcp", "usr/lib", "a/b"} {
-		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		testutil.Must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
 	files := map[string]string{
 		"etc/centos-release": "CentOS release 7.5\n",
@@ -36,7 +38,7 @@ func escapeRoot(t testing.TB) (*Root, string) {
 		"secret":             "inside secret\n",
 	}
 	for p, c := range files {
-		must(t, os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644))
 	}
 	links := map[string]string{
 		"etc/redhat-release": "centos-release",
@@ -54,10 +56,10 @@ func escapeRoot(t testing.TB) (*Root, string) {
 		"dangling":           "/nonexistent/file",
 	}
 	for p, l := range links {
-		must(t, os.Symlink(l, filepath.Join(dir, p)))
+		testutil.Must(t, os.Symlink(l, filepath.Join(dir, p)))
 	}
 	r, err := OpenRoot(dir)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r, sentinel
 }
@@ -85,16 +87,9 @@ func escapeRoots(t testing.TB) []*Root {
 		t.Fatalf("mke2fs: %v: %s", err, out)
 	}
 	ir, err := OpenImage(img, off, size, "root.img partition 1")
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(func() { ir.Close() })
 	return append(roots, ir)
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestResolve(t *testing.T) {
@@ -195,8 +190,8 @@ func testEscape(t *testing.T, r *Root) {
 		t.Errorf("Stat(var/xapi) = %v, %v; want a directory", fi, err)
 	}
 	// The os.Root behind Resolve is the second guard.
-	if r.OS() != nil {
-		if _, err := r.OS().Open("outside-abs"); err == nil {
+	if r.os != nil {
+		if _, err := r.os.Open("outside-abs"); err == nil {
 			t.Error("os.Root followed a link out of the root")
 		}
 	}
@@ -218,7 +213,7 @@ func testReadDirAndWalk(t *testing.T, r *Root) {
 		t.Fatalf("ReadDir(var/xapi) = %v, %v", ents, err)
 	}
 	var seen []string
-	must(t, r.WalkDir("var/xapi", func(p string, d fs.DirEntry, err error) error {
+	testutil.Must(t, r.WalkDir("var/xapi", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -229,7 +224,7 @@ func testReadDirAndWalk(t *testing.T, r *Root) {
 		t.Errorf("WalkDir(var/xapi) = %v", seen)
 	}
 	seen = nil
-	must(t, r.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+	testutil.Must(t, r.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -247,7 +242,7 @@ func TestOpenRootErrors(t *testing.T) {
 		t.Error("OpenRoot(missing): no error")
 	}
 	f := filepath.Join(t.TempDir(), "file")
-	must(t, os.WriteFile(f, nil, 0o644))
+	testutil.Must(t, os.WriteFile(f, nil, 0o644))
 	if _, err := OpenRoot(f); err == nil {
 		t.Error("OpenRoot(file): no error")
 	}

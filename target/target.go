@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -66,6 +67,28 @@ func (t *Target) Name() string {
 	}
 	return t.Root.Dir()
 }
+
+// Named is err with the private mount point of a mounted --disk target
+// named as the disk and partition (Name): the mount is gone when the
+// command ends, the user knows the disk. Its exit code is err's.
+func (t *Target) Named(err error) error {
+	dir := t.Root.Dir()
+	if err == nil || t.Disk == "" || dir == "" {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), dir+"/", t.Name()+": ")
+	return namedError{strings.ReplaceAll(msg, dir, t.Name()), err}
+}
+
+// namedError is an error whose message names the target as the user gave
+// it; errors.Is and the exit code see the error it replaces.
+type namedError struct {
+	msg string
+	err error
+}
+
+func (e namedError) Error() string { return e.msg }
+func (e namedError) Unwrap() error { return e.err }
 
 // Writable reports whether the target was opened (or reopened) writable.
 func (t *Target) Writable() bool { return t.writable }
@@ -138,7 +161,7 @@ func openDir(ctx context.Context, o Options) (*Target, error) {
 	}
 	t := &Target{Root: r, Identity: id, writable: o.Writable}
 	if o.Lock != nil {
-		fi, err := r.OS().Stat(".")
+		fi, err := r.os.Stat(".")
 		if err != nil {
 			r.Close()
 			return nil, err

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -102,14 +102,14 @@ type RootFacts struct {
 	CertProblem string `json:"cert_problem,omitempty"`
 }
 
-var fstabEFI = regexp.MustCompile(`^\s*[^#]+\s/boot/efi\s`)
+var fstabEFI = lazyre.New(`^\s*[^#]+\s/boot/efi\s`)
 
 func readRootFacts(root *target.Root) RootFacts {
 	r := RootFacts{Safe2Upgrade: isFile(root, safe2Upgrade), Safe2MBRUpgrade: isFile(root, safe2MBR)}
 	if data, err := readSmall(root, "etc/fstab"); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
-			if fstabEFI.MatchString(sc.Text() + "\n") {
+			if fstabEFI().MatchString(sc.Text() + "\n") {
 				r.UEFI = true
 			}
 		}

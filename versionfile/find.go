@@ -83,7 +83,7 @@ func Find(ctx context.Context, root *target.Root, needles []string, opts FindOpt
 	if x := root.Image(); x != nil {
 		return findImage(ctx, x, nb, opts.Progress, w)
 	}
-	f := &finder{root: root.OS(), needles: nb, tally: tally{progress: opts.Progress}}
+	f := &finder{root: root, needles: nb, tally: tally{progress: opts.Progress}}
 	bufs := make([][]byte, w)
 	parallel(w, dirItem{rel: ".", fd: -1}, func(dir dirItem, worker int) []dirItem {
 		var subdirs []dirItem
@@ -153,7 +153,7 @@ func finish(ctx context.Context, matches []Match, files, bytes int64, problems [
 }
 
 type finder struct {
-	root    *os.Root
+	root    *target.Root
 	needles [][]byte
 	tally
 
@@ -204,7 +204,7 @@ func (f *finder) readDir(ctx context.Context, dir dirItem, buf []byte) ([]dirIte
 		df = os.NewFile(uintptr(dir.fd), dir.rel)
 	} else if ctx.Err() == nil {
 		var err error
-		if df, err = f.root.Open(dir.rel); err != nil {
+		if df, err = f.root.OpenDir(dir.rel); err != nil {
 			f.problem("%s: %v", dir.rel, err)
 			return nil, buf
 		}

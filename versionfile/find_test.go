@@ -30,6 +30,7 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 }
 
 func TestFind(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	outside := filepath.Join(base, "outside")
@@ -151,6 +152,7 @@ func testFind(t *testing.T, r *target.Root) {
 }
 
 func TestFindCancelled(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"a/b": "x"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -219,6 +221,7 @@ func FuzzScan(f *testing.F) {
 // TestScanMappedShrunk: a mapped file truncated under the scan (a live log)
 // raises SIGBUS; that is an error for the file, not a crash.
 func TestScanMappedShrunk(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "log")
 	if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -242,6 +245,7 @@ func TestScanMappedShrunk(t *testing.T) {
 }
 
 func TestScanManyMatches(t *testing.T) {
+	t.Parallel()
 	data := bytes.Repeat([]byte("build 15119p\n"), MaxFileMatches+50)
 	ms := scan("log", data, [][]byte{[]byte("15119p")})
 	if len(ms) != MaxFileMatches+1 || ms[MaxFileMatches-1].Line != MaxFileMatches || !strings.Contains(ms[MaxFileMatches].Text, "more than 1000") {
@@ -252,6 +256,7 @@ func TestScanManyMatches(t *testing.T) {
 // TestMatchWindow: for a line longer than MaxMatchText, text is the part
 // around the match, not the start of the line (acceptance report #20).
 func TestMatchWindow(t *testing.T) {
+	t.Parallel()
 	long := func(n int) string { return strings.Repeat("z", n) }
 	cases := []struct {
 		name, line   string
@@ -337,6 +342,7 @@ func FuzzScanStream(f *testing.F) {
 // same answers as on a mounted tree: a long line, many matches, a sparse
 // file with data beyond a hole, and a binary one.
 func TestFindImageLargeFiles(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	big := strings.Repeat("filler line\n", 1_000_000) // 12 MB
 	writeTree(t, root, map[string]string{

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // InventoryPath is where every XenServer release keeps its inventory.
@@ -24,16 +26,6 @@ const MaxLineLength = 64 << 10
 // ErrSyntax is wrapped by every inventory syntax error, so callers can branch
 // on "the file is malformed" without parsing messages.
 var ErrSyntax = errors.New("malformed inventory")
-
-// SyntaxError names the file and line of an inventory problem.
-type SyntaxError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Msg) }
-func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 
 // Entry is one line of an inventory. Blank and comment lines have no Key;
 // Raw is the line exactly as read, without its newline.
@@ -56,7 +48,7 @@ type Inventory struct {
 // readKeyValueFile and xapi's Inventory parser agree on — KEY='value' or
 // KEY=value, one per line, blank lines — and keeps comments verbatim. Anything
 // else (a line without '=', unbalanced quotes, NUL bytes, a carriage return,
-// a line over MaxLineLength) is a *SyntaxError naming name and the line.
+// a line over MaxLineLength) is an *xerr.SyntaxError naming name and the line.
 func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	inv := &Inventory{Name: name}
 	br := bufio.NewReaderSize(r, 4096)
@@ -64,7 +56,7 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 		line, eol, err := readLine(br)
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
-				return nil, &SyntaxError{name, lineNo, fmt.Sprintf("line longer than %d bytes", MaxLineLength)}
+				return nil, &xerr.SyntaxError{File: name, Line: lineNo, Msg: fmt.Sprintf("line longer than %d bytes", MaxLineLength), Err: ErrSyntax}
 			}
 			return nil, fmt.Errorf("%s line %d: %w", name, lineNo, err)
 		}
@@ -73,7 +65,7 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 		}
 		e, perr := parseLine(line)
 		if perr != "" {
-			return nil, &SyntaxError{name, lineNo, perr}
+			return nil, &xerr.SyntaxError{File: name, Line: lineNo, Msg: perr, Err: ErrSyntax}
 		}
 		inv.Entries = append(inv.Entries, e)
 		if !eol {

@@ -17,6 +17,7 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 // TestInventoryRoundTrip: parsing and writing back without changes gives the
 // same bytes; setting two keys changes exactly those lines (golden files).
 func TestInventoryRoundTrip(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/roundtrip/*.inventory")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no inventories in testdata/roundtrip: %v", err)
@@ -65,6 +66,7 @@ func TestInventoryRoundTrip(t *testing.T) {
 }
 
 func TestInventoryValues(t *testing.T) {
+	t.Parallel()
 	in := "# hand-made\nA='x y'\nB=bare\nC=''\n\nA='second'\n"
 	inv, err := ParseInventory(strings.NewReader(in), "inv")
 	if err != nil {
@@ -90,6 +92,7 @@ func TestInventoryValues(t *testing.T) {
 }
 
 func TestSetRejectsUnsafeValues(t *testing.T) {
+	t.Parallel()
 	inv, _ := ParseInventory(strings.NewReader("A='1'\n"), "inv")
 	for _, v := range []string{"it's", "a\nb", "nul\x00", "tab\there", "del\x7f"} {
 		if err := inv.Set("A", v); !errors.Is(err, ErrUnsafeValue) {
@@ -105,6 +108,7 @@ func TestSetRejectsUnsafeValues(t *testing.T) {
 }
 
 func TestSetAppendsAfterLineWithoutNewline(t *testing.T) {
+	t.Parallel()
 	inv, _ := ParseInventory(strings.NewReader("A='1'"), "inv")
 	if err := inv.Set("B", "2"); err != nil {
 		t.Fatal(err)
@@ -117,6 +121,7 @@ func TestSetAppendsAfterLineWithoutNewline(t *testing.T) {
 // TestMalformedInventories: each gives one clear error naming the file and
 // the line, and wraps ErrSyntax.
 func TestMalformedInventories(t *testing.T) {
+	t.Parallel()
 	long := "A='" + strings.Repeat("x", 10<<20) + "'\n"
 	cases := []struct {
 		name, in, want string

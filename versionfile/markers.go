@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -40,12 +40,12 @@ type ReleaseLine struct {
 	Brand, Version, Build, Name string
 }
 
-var releaseRE = regexp.MustCompile(`^(.*?) release ([0-9][0-9.]*)(?:-(\S+))? \(([^)]*)\)\s*$`)
+var releaseRE = lazyre.New(`^(.*?) release ([0-9][0-9.]*)(?:-(\S+))? \(([^)]*)\)\s*$`)
 
 // ParseReleaseLine parses the first line of a *-release file.
 func ParseReleaseLine(data []byte) (ReleaseLine, bool) {
 	line, _, _ := bytes.Cut(data, []byte("\n"))
-	m := releaseRE.FindSubmatch(line)
+	m := releaseRE().FindSubmatch(line)
 	if m == nil {
 		return ReleaseLine{}, false
 	}
@@ -57,7 +57,7 @@ func ParseReleaseLine(data []byte) (ReleaseLine, bool) {
 // other byte.
 func SetReleaseVersion(data []byte, version, build string) ([]byte, error) {
 	line, rest, hasNL := bytes.Cut(data, []byte("\n"))
-	idx := releaseRE.FindSubmatchIndex(line)
+	idx := releaseRE().FindSubmatchIndex(line)
 	if idx == nil {
 		return nil, fmt.Errorf("line 1: %q is not \"<Brand> release <version> (<name>)\"", clip(string(line)))
 	}
@@ -82,7 +82,7 @@ func SetReleaseVersion(data []byte, version, build string) ([]byte, error) {
 
 // versionToken finds dotted versions with an optional build in free text
 // (os-release, issue).
-var versionToken = regexp.MustCompile(`[0-9]+(?:\.[0-9]+)+(?:-[0-9A-Za-z][0-9A-Za-z./]*[0-9A-Za-z])?`)
+var versionToken = lazyre.New(`[0-9]+(?:\.[0-9]+)+(?:-[0-9A-Za-z][0-9A-Za-z./]*[0-9A-Za-z])?`)
 
 // readMarker reads one marker through the root; ok is false when the file
 // does not exist. A marker that cannot be read (a symlink loop, a dangling
@@ -152,7 +152,7 @@ func describeMarker(m *Marker, data []byte) {
 		m.Problem = "no VERSION= line"
 	case "etc/issue":
 		for line := range strings.Lines(string(data)) {
-			if tok := versionToken.FindString(line); tok != "" {
+			if tok := versionToken().FindString(line); tok != "" {
 				m.Value = strings.TrimRight(line, "\r\n")
 				m.ProductVersion, m.BuildNumber = release.SplitBuild(tok)
 				return
@@ -181,7 +181,7 @@ func firstLine(data []byte) string {
 // replaced again). It returns the text and how many tokens it replaced.
 func substituteVersions(text string, repl map[string]string) (string, int) {
 	n := 0
-	out := versionToken.ReplaceAllStringFunc(text, func(tok string) string {
+	out := versionToken().ReplaceAllStringFunc(text, func(tok string) string {
 		if nv, ok := repl[tok]; ok {
 			n++
 			return nv

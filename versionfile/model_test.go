@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
@@ -22,6 +22,7 @@ import (
 // TestModelRows: every release the model knows has a row, every public row
 // names its source for each gate, and the rows' bounds parse.
 func TestModelRows(t *testing.T) {
+	t.Parallel()
 	ins := versionfile.Installers()
 	for _, r := range release.All() {
 		v, _ := release.ParseVersion(r.Product)
@@ -105,9 +106,8 @@ func statusTable(st *versionfile.State) string {
 // the 4096-byte-sector twin of each disk gives the same roles and the same
 // verdicts.
 func TestGenerationCases(t *testing.T) {
-	if _, err := exec.LookPath("mke2fs"); err != nil {
-		t.Skip("mke2fs not installed (scripts/test.sh installs it)")
-	}
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs")
 	twins := fixtures.GenerationCases(4096)
 	for i, c := range fixtures.GenerationCases(512) {
 		t.Run(c.Name, func(t *testing.T) {

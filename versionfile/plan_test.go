@@ -11,17 +11,17 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // applyChanges writes a plan's Write changes straight into the directory:
 // enough to check what the plan says, without the journal (tested in cmd).
-func applyChanges(t *testing.T, r *target.Root, plan *journal.Plan) {
+func applyChanges(t *testing.T, r *target.Root, p *plan.Plan) {
 	t.Helper()
-	for _, c := range plan.Changes {
-		if c.Kind != journal.Write {
+	for _, c := range p.Changes {
+		if c.Kind != plan.Write {
 			t.Fatalf("unexpected change kind %s", c.Kind)
 		}
 		if err := os.WriteFile(filepath.Join(r.Dir(), c.Path), c.Content, 0o644); err != nil {
@@ -30,7 +30,7 @@ func applyChanges(t *testing.T, r *target.Root, plan *journal.Plan) {
 	}
 }
 
-func planPaths(p *journal.Plan) []string {
+func planPaths(p *plan.Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		out = append(out, c.Path)
@@ -39,6 +39,7 @@ func planPaths(p *journal.Plan) []string {
 }
 
 func TestPlanSetForInstaller(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release, installer string
 		paths              []string
@@ -163,6 +164,7 @@ func TestPlanSetForInstaller(t *testing.T) {
 }
 
 func TestPlanSetRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		req  versionfile.SetRequest
@@ -205,6 +207,7 @@ func TestPlanSetRefusals(t *testing.T) {
 // --allow-raise (acceptance F-version-0), while an explicit raise the
 // installer range allows goes through.
 func TestPlanSetBelowInstallerFloor(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	for _, req := range []versionfile.SetRequest{
 		{ForInstaller: "8.2"},
@@ -226,6 +229,7 @@ func TestPlanSetBelowInstallerFloor(t *testing.T) {
 }
 
 func TestPlanSetTo(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "5.0.0-12345x"})
 	if err != nil {
@@ -246,6 +250,7 @@ func TestPlanSetTo(t *testing.T) {
 // (refused alone, TestPlanSetRefusals: acceptance F-version-3) is planned
 // with --platform-version.
 func TestPlanSetUnknownPlatform(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.6"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{To: "7.1.1", Platform: "2.2.0"})
 	if err != nil || sp.Values["PLATFORM_VERSION"] != "2.2.0" {
@@ -256,6 +261,7 @@ func TestPlanSetUnknownPlatform(t *testing.T) {
 // TestPlanSetBuildNote: the BUILD_NUMBER note says how the 6.0 installer's
 // version class reads a build (acceptance F-version-1).
 func TestPlanSetBuildNote(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "6.2"})
 	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "6.0"})
 	if err != nil {

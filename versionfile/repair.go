@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -172,7 +172,7 @@ func backupPartitionName(disk string, n int) (string, error) {
 // tableRepair is the planned partition-table change and the disk as it
 // will read afterwards.
 type tableRepair struct {
-	change journal.Change
+	change plan.Change
 	after  *DiskFacts
 }
 
@@ -226,16 +226,16 @@ func (sp *SetPlan) planTable(req SetRequest) error {
 		return xerr.Refusedf("refusing: even with %s the %s installer would not take partition %d as the root: %s; nothing was changed", activeWord(d.Disk.Table), sp.Installer.Release.Product, d.Partition, c.Reason)
 	}
 	var content []byte
-	var ext []journal.RawExtent
+	var ext []plan.RawExtent
 	for _, e := range edit.Rewrites {
 		content = append(content, e.New...)
-		ext = append(ext, journal.RawExtent{Offset: e.Offset, Length: int64(len(e.New))})
+		ext = append(ext, plan.RawExtent{Offset: e.Offset, Length: int64(len(e.New))})
 	}
 	dev, size, n, move := req.Device, d.Disk.Size, d.Partition, req.MoveActiveFlag
 	opts := partition.Options{SectorSize: d.Disk.SectorSize}
-	sp.table = &tableRepair{after: afterFacts, change: journal.Change{
-		Kind: journal.RawWrite, Path: dev, Content: content,
-		Raw: &journal.RawRecord{Device: dev, Size: size, Extents: ext, Diff: edit.Diff(),
+	sp.table = &tableRepair{after: afterFacts, change: plan.Change{
+		Kind: plan.RawWrite, Path: dev, Content: content,
+		Raw: &plan.RawRecord{Device: dev, Size: size, Extents: ext, Diff: edit.Diff(),
 			Check: func() error {
 				f, err := os.Open(dev)
 				if err != nil {
@@ -260,7 +260,7 @@ func activeWord(table string) string {
 // planFirstboot plans the firstboot repair when the gate fails: nothing
 // without mark (the gate stays failing and is reported), else a state file
 // per script that never ran, or the init-service markers.
-func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]journal.Change, error) {
+func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]plan.Change, error) {
 	g := sp.Installer.Generation
 	f := sp.state.Firstboot
 	if firstbootGate(g, f).Status != StatusFail {
@@ -298,9 +298,9 @@ func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]journal.Change
 	default:
 		return nil, xerr.Refusedf("refusing: the %s installer needs the directory %s, which is missing; create it by hand if the firstboot scripts are known to have run; nothing was changed", sp.Installer.Release.Product, firstbootState)
 	}
-	var out []journal.Change
+	var out []plan.Change
 	for _, p := range paths {
-		out = append(out, journal.Change{Kind: journal.Create, Path: p, Mode: 0o644, UID: -1, GID: -1,
+		out = append(out, plan.Change{Kind: plan.Create, Path: p, Mode: 0o644, UID: -1, GID: -1,
 			Why: fmt.Sprintf("mark done, WITHOUT running it (--mark-firstboot-done; for the %s installer's %s)", sp.Installer.Release.Product, GateFirstboot)})
 		sp.repair(GateFirstboot, "create "+p)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -37,7 +37,7 @@ type SetRequest struct {
 // SetPlan is a planned marker rewrite with the reasons for its values.
 type SetPlan struct {
 	firstbootDone bool
-	Plan          *journal.Plan
+	Plan          *plan.Plan
 	Before        *Inventory
 	After         *Inventory
 	Values        map[string]string // the inventory keys set, with their new values
@@ -114,7 +114,7 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	if err := sp.setInventory(ver, build, platform); err != nil {
 		return nil, err
 	}
-	var created []journal.Change
+	var created []plan.Change
 	if sp.Installer != nil {
 		if err := sp.addRequiredKeys(); err != nil {
 			return nil, err
@@ -129,9 +129,9 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	if err := sp.check(); err != nil {
 		return nil, err
 	}
-	sp.Plan = &journal.Plan{Command: "version set"}
+	sp.Plan = &plan.Plan{Command: "version set"}
 	if newInv := sp.After.Bytes(); string(newInv) != string(before.Bytes()) {
-		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: InventoryPath, Content: newInv,
+		sp.Plan.Changes = append(sp.Plan.Changes, plan.Change{Kind: plan.Write, Path: InventoryPath, Content: newInv,
 			Why: fmt.Sprintf("inventory: %s%s", describeValues(sp.Values), sp.gatesOf(InventoryPath))})
 	}
 	sp.planMarkers(root, ver, build)
@@ -479,7 +479,7 @@ func (sp *SetPlan) planMarkers(root *target.Root, ver, build string) {
 		if string(out) == string(data) {
 			continue
 		}
-		sp.Plan.Changes = append(sp.Plan.Changes, journal.Change{Kind: journal.Write, Path: m.Resolved, Content: out,
+		sp.Plan.Changes = append(sp.Plan.Changes, plan.Change{Kind: plan.Write, Path: m.Resolved, Content: out,
 			Why: fmt.Sprintf("%s: version %s", where, ver)})
 	}
 }

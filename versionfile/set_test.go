@@ -12,6 +12,7 @@ import (
 // TestCheckRefusesLostKey: a result without a key the installer needs is
 // refused with exit 3, whatever produced it.
 func TestCheckRefusesLostKey(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/roundtrip/xs65-practicalxenserver.inventory")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,7 @@ func TestCheckRefusesLostKey(t *testing.T) {
 }
 
 func TestReleaseLine(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in, ver, build, out string
 	}{
@@ -58,6 +60,7 @@ func TestReleaseLine(t *testing.T) {
 }
 
 func TestSubstituteVersions(t *testing.T) {
+	t.Parallel()
 	repl := map[string]string{"5.5.0-15119p": "5.0.0-10918p", "5.5.0": "5.0.0", "5.5": "5.0", "15119p": "10918p"}
 	cases := []struct{ in, out string }{
 		{"Citrix XenServer Host 5.5.0-15119p\n", "Citrix XenServer Host 5.0.0-10918p\n"},

@@ -45,6 +45,7 @@ func mustInstaller(t *testing.T, v string) versionfile.Installer {
 // decide, and the root-partition gate keeps every verdict at "unknown" at
 // best.
 func TestVerdicts(t *testing.T) {
+	t.Parallel()
 	installers := []string{"5.0", "5.6", "6.2", "7.0", "7.1", "8.2"}
 	cases := []struct {
 		release string
@@ -97,6 +98,7 @@ func TestVerdicts(t *testing.T) {
 }
 
 func TestVerdictGates(t *testing.T) {
+	t.Parallel()
 	gateOf := func(vd versionfile.Verdict, name string) versionfile.Gate {
 		for _, g := range append(append([]versionfile.Gate{}, vd.Gates...), vd.DuringUpgrade...) {
 			if g.Name == name {
@@ -157,6 +159,7 @@ func TestVerdictGates(t *testing.T) {
 
 // TestBackupVerdict: per-installer Restore verdicts of a backup tree.
 func TestBackupVerdict(t *testing.T) {
+	t.Parallel()
 	ins := versionfile.Installers()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.0", Backup: true})
 	b, err := versionfile.InspectBackup(r, 2, ins, nil)
@@ -209,6 +212,7 @@ func TestBackupVerdict(t *testing.T) {
 // marker, the inventory) makes its Restore verdicts unknown — never "no
 // marker" — unless what was read already rules the backup out.
 func TestBackupVerdictUnknown(t *testing.T) {
+	t.Parallel()
 	ins := versionfile.Installers()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.0", Backup: true})
 	known, err := versionfile.InspectBackup(r, 2, ins, nil)
@@ -249,6 +253,7 @@ func TestBackupVerdictUnknown(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestInspectErrors(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
 	p := filepath.Join(r.Dir(), versionfile.InventoryPath)
 	if err := os.WriteFile(p, []byte("PRODUCT_VERSION='7.1.0'\nBROKEN\n"), 0o644); err != nil {
@@ -272,6 +277,7 @@ func TestInspectErrors(t *testing.T) {
 // shows up) and never written; a link to a non-marker file inside the root
 // (its own etc/shadow) is not read either.
 func TestHostileMarkerLink(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	sentinel := filepath.Join(outside, "shadow")
 	secret := "root:SENTINEL-HASH:19000:0:99999:7:::\n"
@@ -316,6 +322,7 @@ func TestHostileMarkerLink(t *testing.T) {
 // TestHostileMarkerFiles: a FIFO would block a plain read forever and a
 // huge file would be read whole; both are reported, not read.
 func TestHostileMarkerFiles(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5"})
 	issue := filepath.Join(r.Dir(), "etc/issue")
 	if err := os.Remove(issue); err != nil {
@@ -347,6 +354,7 @@ func TestHostileMarkerFiles(t *testing.T) {
 // on another are listed with a problem; every other marker is still read,
 // and set skips the unreadable ones (acceptance report #6, #20).
 func TestMarkerLinkProblems(t *testing.T) {
+	t.Parallel()
 	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
 	if err := fixtures.BreakMarkerLinks(r.Dir()); err != nil {
 		t.Fatal(err)

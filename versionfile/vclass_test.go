@@ -11,6 +11,7 @@ import (
 // vclass.go); the quirks are the point: a numeric build in the 2010 class,
 // two arcs in the 2008 class, non-numeric arcs in the 2017 class.
 func TestVersionClasses(t *testing.T) {
+	t.Parallel()
 	type rel int
 	const (
 		lt rel = iota
@@ -96,6 +97,7 @@ func TestVersionClasses(t *testing.T) {
 // TestArcCmpNone: arc_cmp falls off its end (a "-" arc against a string
 // arc without "-") and returns None, which Python 2 orders below 0.
 func TestArcCmpNone(t *testing.T) {
+	t.Parallel()
 	a, _ := ClassArcsBuild.Parse("6.2.0-1")
 	b, _ := ClassArcsBuild.Parse("6.2.x")
 	le, err := ClassArcsBuild.Le(a, b)

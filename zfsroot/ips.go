@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // IPS image configuration files, relative to the image root (a zone root).
@@ -274,11 +274,11 @@ var v2Keys = []string{"alias", "prefix", "sticky", "disabled", "origin", "origin
 	"repo.registration_uri", "repo.related_uris", "repo.sort_policy"}
 
 var (
-	prefixSnv134    = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9]+\.?)*$`)
-	badPrefixSnv134 = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.]+`)
-	prefixSolaris   = regexp.MustCompile(`^[a-zA-Z0-9\[](?:[a-zA-Z0-9\-:]*[a-zA-Z0-9:\]]+\.?)*$`)
-	badPrefixHost   = regexp.MustCompile(`^.*[^a-zA-Z0-9\-\.:\[\]]+`)
-	prefixPython3   = regexp.MustCompile(`^(?:[a-zA-Z0-9\-]+[a-zA-Z0-9\-\.]*|(?:\d{1,3}\.){3}\d{3}|\[([a-fA-F0-9\.]*:){0,7}[a-fA-F0-9\.]+\])$`)
+	prefixSnv134    = lazyre.New(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9]+\.?)*$`)
+	badPrefixSnv134 = lazyre.New(`^.*[^a-zA-Z0-9\-\.]+`)
+	prefixSolaris   = lazyre.New(`^[a-zA-Z0-9\[](?:[a-zA-Z0-9\-:]*[a-zA-Z0-9:\]]+\.?)*$`)
+	badPrefixHost   = lazyre.New(`^.*[^a-zA-Z0-9\-\.:\[\]]+`)
+	prefixPython3   = lazyre.New(`^(?:[a-zA-Z0-9\-]+[a-zA-Z0-9\-\.]*|(?:\d{1,3}\.){3}\d{3}|\[([a-fA-F0-9\.]*:){0,7}[a-fA-F0-9\.]+\])$`)
 )
 
 // validPrefix is misc.valid_pub_prefix of each pkg, which Publisher's
@@ -289,11 +289,11 @@ func validPrefix(pkg, p string) bool {
 	}
 	switch pkg {
 	case PkgSnv134:
-		return !badPrefixSnv134.MatchString(p) && prefixSnv134.MatchString(p)
+		return !badPrefixSnv134().MatchString(p) && prefixSnv134().MatchString(p)
 	case PkgSolaris:
-		return !badPrefixHost.MatchString(p) && prefixSolaris.MatchString(p)
+		return !badPrefixHost().MatchString(p) && prefixSolaris().MatchString(p)
 	}
-	return !badPrefixHost.MatchString(p) && prefixPython3.MatchString(p)
+	return !badPrefixHost().MatchString(p) && prefixPython3().MatchString(p)
 }
 
 // pyBoolStates is ConfigParser.getboolean's table.
@@ -767,7 +767,7 @@ func (img *Image) finish(pubs map[string]*Publisher) {
 	}
 }
 
-var tempPublisher = regexp.MustCompile(`^za[0-9]+$`)
+var tempPublisher = lazyre.New(`^za[0-9]+$`)
 
 // deadHosts no longer serve IPS repositories: pkg.opensolaris.org was shut
 // down after Oracle renamed the publisher, and localhost:10000 is the
@@ -787,7 +787,7 @@ func (img *Image) FlagSuspects(global *Image) {
 		if global != nil && !slices.ContainsFunc(global.Publishers, func(g Publisher) bool { return g.Name == p.Name }) {
 			p.Suspects = append(p.Suspects, "zone-only: the global zone has no publisher "+p.Name+", so attach leaves it as is")
 		}
-		if tempPublisher.MatchString(p.Name) {
+		if tempPublisher().MatchString(p.Name) {
 			p.Suspects = append(p.Suspects, "leftover temporary publisher of an interrupted zone attach")
 		}
 		if p.Name == "opensolaris.org" && p.Sticky {
@@ -836,11 +836,11 @@ var ErrNoPublisher = errors.New("no such publisher")
 // later pkg leaves preferred-authority alone and nothing reads it). It
 // refuses to leave an image without an enabled publisher. An absent
 // publisher gives an empty plan.
-func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
-	plan := &journal.Plan{Command: "zone unset-publisher"}
+func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
+	pl := &plan.Plan{Command: "zone unset-publisher"}
 	p, ok := img.Publisher(name)
 	if !ok {
-		return plan, nil
+		return pl, nil
 	}
 	var left []string
 	for _, o := range img.SearchOrder {
@@ -877,7 +877,7 @@ func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
 		}
 	}
 	why := "remove publisher " + name
-	return img.finishEdit(plan, why, func(after *Image) error {
+	return img.finishEdit(pl, why, func(after *Image) error {
 		if _, still := after.Publisher(name); still {
 			return fmt.Errorf("publisher %s would still be read", name)
 		}
@@ -891,8 +891,8 @@ func (img *Image) UnsetPublisherPlan(name string) (*journal.Plan, error) {
 // by era: True for snv_134 pkg, False in a version 3 configuration — and
 // removing repeats of it. Every copy already reading as asked gives an
 // empty plan.
-func (img *Image) SetStickyPlan(name string, sticky bool) (*journal.Plan, error) {
-	plan := &journal.Plan{Command: "zone set-sticky"}
+func (img *Image) SetStickyPlan(name string, sticky bool) (*plan.Plan, error) {
+	pl := &plan.Plan{Command: "zone set-sticky"}
 	p, ok := img.Publisher(name)
 	if !ok {
 		return nil, xerr.Invalidf("%s: publisher %q: %w", img.File, name, ErrNoPublisher)
@@ -915,7 +915,7 @@ func (img *Image) SetStickyPlan(name string, sticky bool) (*journal.Plan, error)
 	if len(removed) > 0 {
 		why += " (removed the repeated sticky at " + strings.Join(removed, ", ") + ", which pkg would otherwise read)"
 	}
-	return img.finishEdit(plan, why, func(after *Image) error {
+	return img.finishEdit(pl, why, func(after *Image) error {
 		q, ok := after.Publisher(name)
 		if !ok || q.Sticky != sticky {
 			return fmt.Errorf("pkg would read sticky = %v", q.Sticky)
@@ -928,7 +928,7 @@ func (img *Image) SetStickyPlan(name string, sticky bool) (*journal.Plan, error)
 // the era's pkg would and refuses (exit 3, nothing written) a result that
 // does not read as intended or that pkg would refuse where it did not
 // before.
-func (img *Image) finishEdit(plan *journal.Plan, why string, check func(*Image) error) (*journal.Plan, error) {
+func (img *Image) finishEdit(pl *plan.Plan, why string, check func(*Image) error) (*plan.Plan, error) {
 	var da []byte
 	if img.disabled != nil {
 		da = img.disabled.bytes()
@@ -939,12 +939,12 @@ func (img *Image) finishEdit(plan *journal.Plan, why string, check func(*Image) 
 			continue
 		}
 		if b := f.bytes(); !bytes.Equal(b, f.orig) {
-			plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: f.name, Content: b, Why: why})
+			pl.Changes = append(pl.Changes, plan.Change{Kind: plan.Write, Path: f.name, Content: b, Why: why})
 			changed = true
 		}
 	}
 	if !changed {
-		return plan, nil
+		return pl, nil
 	}
 	after, err := readImage(img.File, img.main.bytes(), da)
 	if err == nil {
@@ -961,14 +961,14 @@ func (img *Image) finishEdit(plan *journal.Plan, why string, check func(*Image) 
 	if err != nil {
 		return nil, xerr.Refusedf("%s: %s: the edited configuration would not read as intended (%v); nothing changed", img.File, why, err)
 	}
-	return plan, nil
+	return pl, nil
 }
 
-var digits = regexp.MustCompile(`[0-9]+`)
+var digits = lazyre.New(`[0-9]+`)
 
 // sameProblem compares problems across an edit, which moves lines.
 func sameProblem(p, q Problem) bool {
-	return p.File == q.File && p.Pkg == q.Pkg && digits.ReplaceAllString(p.Message, "#") == digits.ReplaceAllString(q.Message, "#")
+	return p.File == q.File && p.Pkg == q.Pkg && digits().ReplaceAllString(p.Message, "#") == digits().ReplaceAllString(q.Message, "#")
 }
 
 // caseNotes notes keys of a publisher section that differ from a key pkg

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -103,7 +103,7 @@ func TestEraReadings(t *testing.T) {
 func TestEraEdits(t *testing.T) {
 	tests := []struct {
 		dir, name string
-		edit      func(*zfsroot.Image) (*journal.Plan, error)
+		edit      func(*zfsroot.Image) (*plan.Plan, error)
 		check     func(*zfsroot.Image) bool // the reading after the edit
 	}{
 		{"pkg5-missing-sticky", "sticky-true", sticky("opensolaris.org", true), isSticky("opensolaris.org", true)},
@@ -167,12 +167,12 @@ func TestEraEdits(t *testing.T) {
 	}
 }
 
-func sticky(name string, v bool) func(*zfsroot.Image) (*journal.Plan, error) {
-	return func(i *zfsroot.Image) (*journal.Plan, error) { return i.SetStickyPlan(name, v) }
+func sticky(name string, v bool) func(*zfsroot.Image) (*plan.Plan, error) {
+	return func(i *zfsroot.Image) (*plan.Plan, error) { return i.SetStickyPlan(name, v) }
 }
 
-func unset(name string) func(*zfsroot.Image) (*journal.Plan, error) {
-	return func(i *zfsroot.Image) (*journal.Plan, error) { return i.UnsetPublisherPlan(name) }
+func unset(name string) func(*zfsroot.Image) (*plan.Plan, error) {
+	return func(i *zfsroot.Image) (*plan.Plan, error) { return i.UnsetPublisherPlan(name) }
 }
 
 func isSticky(name string, v bool) func(*zfsroot.Image) bool {

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -54,10 +54,10 @@ func load(t *testing.T, fsys fstest.MapFS) *zfsroot.Image {
 }
 
 // apply writes a plan's Writes into the map, as the journal would.
-func apply(t *testing.T, fsys fstest.MapFS, plan *journal.Plan) {
+func apply(t *testing.T, fsys fstest.MapFS, p *plan.Plan) {
 	t.Helper()
-	for _, c := range plan.Changes {
-		if c.Kind != journal.Write {
+	for _, c := range p.Changes {
+		if c.Kind != plan.Write {
 			t.Fatalf("unexpected change %+v", c)
 		}
 		fsys[c.Path] = &fstest.MapFile{Data: c.Content, Mode: fsys[c.Path].Mode}
@@ -106,20 +106,20 @@ func TestIPSEdits(t *testing.T) {
 	tests := []struct {
 		name   string
 		fsys   func(*testing.T) fstest.MapFS
-		edit   func(*zfsroot.Image) (*journal.Plan, error)
+		edit   func(*zfsroot.Image) (*plan.Plan, error)
 		golden map[string]string // changed file -> golden
 	}{
-		{"cfg_cache unset za", oldImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.UnsetPublisherPlan("za21342") },
+		{"cfg_cache unset za", oldImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.UnsetPublisherPlan("za21342") },
 			map[string]string{zfsroot.ImageFileCfgCache: "ips/cfg_cache.unset-za21342.golden"}},
-		{"cfg_cache unset disabled contrib", oldImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.UnsetPublisherPlan("contrib") },
+		{"cfg_cache unset disabled contrib", oldImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.UnsetPublisherPlan("contrib") },
 			map[string]string{zfsroot.ImageFileCfgCache: "ips/cfg_cache.unset-contrib.golden", zfsroot.ImageFileDisabled: "ips/disabled_auth.unset-contrib.golden"}},
-		{"cfg_cache non-sticky", oldImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.SetStickyPlan("opensolaris.org", false) },
+		{"cfg_cache non-sticky", oldImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.SetStickyPlan("opensolaris.org", false) },
 			map[string]string{zfsroot.ImageFileCfgCache: "ips/cfg_cache.sticky-false.golden"}},
-		{"pkg5.image unset opensolaris.org", newImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.UnsetPublisherPlan("opensolaris.org") },
+		{"pkg5.image unset opensolaris.org", newImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.UnsetPublisherPlan("opensolaris.org") },
 			map[string]string{zfsroot.ImageFilePkg5: "ips/pkg5.image.unset-opensolaris.golden"}},
-		{"pkg5.image unset preferred solaris", newImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.UnsetPublisherPlan("solaris") },
+		{"pkg5.image unset preferred solaris", newImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.UnsetPublisherPlan("solaris") },
 			map[string]string{zfsroot.ImageFilePkg5: "ips/pkg5.image.unset-solaris.golden"}},
-		{"pkg5.image non-sticky", newImage, func(i *zfsroot.Image) (*journal.Plan, error) { return i.SetStickyPlan("opensolaris.org", false) },
+		{"pkg5.image non-sticky", newImage, func(i *zfsroot.Image) (*plan.Plan, error) { return i.SetStickyPlan("opensolaris.org", false) },
 			map[string]string{zfsroot.ImageFilePkg5: "ips/pkg5.image.sticky-false.golden"}},
 	}
 	for _, tc := range tests {

@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -40,8 +40,8 @@ func RestorePaths(paths []string) ([]string, error) {
 // skipped, as is what the journal cannot do (create a directory, replace
 // one type by another): never silently dropped. There is always at least
 // one plan (empty: "already as requested").
-func RestorePlan(src, dst *target.Root, paths []string) ([]*journal.Plan, []string, error) {
-	plans := []*journal.Plan{{Command: "zone restore-etc"}}
+func RestorePlan(src, dst *target.Root, paths []string) ([]*plan.Plan, []string, error) {
+	plans := []*plan.Plan{{Command: "zone restore-etc"}}
 	var skipped []string
 	paths, err := RestorePaths(paths)
 	if err != nil {
@@ -67,7 +67,7 @@ func RestorePlan(src, dst *target.Root, paths []string) ([]*journal.Plan, []stri
 			}
 			for i, c := range changes {
 				if i == len(plans) {
-					plans = append(plans, &journal.Plan{Command: plans[0].Command})
+					plans = append(plans, &plan.Plan{Command: plans[0].Command})
 				}
 				plans[i].Changes = append(plans[i].Changes, c)
 			}
@@ -109,7 +109,7 @@ func onlyInZone(src, dst *target.Root, name string) ([]string, error) {
 // restoreOne returns what makes name in dst as in src: a note when it
 // cannot, else the changes in the order they must apply (content first,
 // then owner, then mode: a chown clears set-id bits).
-func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, error) {
+func restoreOne(src, dst *target.Root, name string) (string, []plan.Change, error) {
 	si, err := src.Lstat(name)
 	if err != nil {
 		return "", nil, err
@@ -120,7 +120,7 @@ func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, e
 		return "", nil, err
 	}
 	const why = "restore from snapshot"
-	var changes []journal.Change
+	var changes []plan.Change
 	switch {
 	case si.IsDir():
 		if missing {
@@ -135,7 +135,7 @@ func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, e
 			return "", nil, err
 		}
 		if missing {
-			return "", []journal.Change{{Kind: journal.CreateSymlink, Path: name, LinkTarget: link, Why: why}}, nil
+			return "", []plan.Change{{Kind: plan.CreateSymlink, Path: name, LinkTarget: link, Why: why}}, nil
 		}
 		if di.Mode()&fs.ModeSymlink != 0 {
 			if cur, err := dst.Readlink(name); err == nil && cur == link {
@@ -150,7 +150,7 @@ func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, e
 		}
 		if missing {
 			uid, gid := owner(si)
-			return "", []journal.Change{{Kind: journal.Create, Path: name, Content: data, Mode: si.Mode().Perm(), UID: uid, GID: gid, Why: why}}, nil
+			return "", []plan.Change{{Kind: plan.Create, Path: name, Content: data, Mode: si.Mode().Perm(), UID: uid, GID: gid, Why: why}}, nil
 		}
 		if !di.Mode().IsRegular() {
 			return "a file in the snapshot but a " + typeName(di) + " in the zone root", nil, nil
@@ -160,7 +160,7 @@ func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, e
 			return "", nil, err
 		}
 		if !bytes.Equal(cur, data) {
-			changes = append(changes, journal.Change{Kind: journal.Write, Path: name, Content: data, Why: why})
+			changes = append(changes, plan.Change{Kind: plan.Write, Path: name, Content: data, Why: why})
 		}
 	default:
 		return typeName(si) + " not restored", nil, nil
@@ -168,10 +168,10 @@ func restoreOne(src, dst *target.Root, name string) (string, []journal.Change, e
 	suid, sgid := owner(si)
 	duid, dgid := owner(di)
 	if suid >= 0 && duid >= 0 && (suid != duid || sgid != dgid) {
-		changes = append(changes, journal.Change{Kind: journal.Chown, Path: name, UID: suid, GID: sgid, Why: why})
+		changes = append(changes, plan.Change{Kind: plan.Chown, Path: name, UID: suid, GID: sgid, Why: why})
 	}
-	if perm(si) != perm(di) || (len(changes) > 0 && changes[len(changes)-1].Kind == journal.Chown && perm(si)&(fs.ModeSetuid|fs.ModeSetgid) != 0) {
-		changes = append(changes, journal.Change{Kind: journal.Chmod, Path: name, Mode: perm(si), Why: why})
+	if perm(si) != perm(di) || (len(changes) > 0 && changes[len(changes)-1].Kind == plan.Chown && perm(si)&(fs.ModeSetuid|fs.ModeSetgid) != 0) {
+		changes = append(changes, plan.Change{Kind: plan.Chmod, Path: name, Mode: perm(si), Why: why})
 	}
 	return "", changes, nil
 }

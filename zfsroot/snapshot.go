@@ -11,21 +11,21 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 // SafetySnapshot is the snapshot taken of a zone's dataset before an edit,
 // and its journal record. The journal cannot know the op id before it
 // runs, so the name carries the UTC time instead: ds@xsrescue-YYYYMMDDTHHMMSSZ.
-func SafetySnapshot(ds, command string, now time.Time) journal.Change {
+func SafetySnapshot(ds, command string, now time.Time) plan.Change {
 	return safetyChange(ds, ds+"@xsrescue-"+now.UTC().Format("20060102T150405Z"), command)
 }
 
-func safetyChange(ds, snap, command string) journal.Change {
-	return journal.Change{
-		Kind: journal.External,
+func safetyChange(ds, snap, command string) plan.Change {
+	return plan.Change{
+		Kind: plan.External,
 		Path: ds,
-		External: &journal.ExternalRecord{
+		External: &plan.ExternalRecord{
 			Type:     "zfs-snapshot",
 			Name:     snap,
 			Rollback: "zfs rollback " + snap,
@@ -36,7 +36,7 @@ func safetyChange(ds, snap, command string) journal.Change {
 
 // TakeSafetySnapshot takes the SafetySnapshot; when two edits fall in the
 // same second the name gets a -2, -3… suffix.
-func (c CLI) TakeSafetySnapshot(ctx context.Context, ds, command string, now time.Time) (journal.Change, error) {
+func (c CLI) TakeSafetySnapshot(ctx context.Context, ds, command string, now time.Time) (plan.Change, error) {
 	ch := SafetySnapshot(ds, command, now)
 	base := ch.External.Name
 	for i := 2; ; i++ {

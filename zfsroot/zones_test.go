@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/zfsroot"
@@ -219,12 +220,12 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Damage the zone's etc after the snapshot.
-	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("garbage\n"), 0o644))
-	must(t, os.Chmod(filepath.Join(z.ZoneRoot, "etc/passwd"), 0o600))
-	must(t, os.Chown(filepath.Join(z.ZoneRoot, "etc/group"), 5, 5))
-	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/hosts")))
-	must(t, os.RemoveAll(filepath.Join(z.ZoneRoot, "etc/inet")))
-	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("new\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("garbage\n"), 0o644))
+	testutil.Must(t, os.Chmod(filepath.Join(z.ZoneRoot, "etc/passwd"), 0o600))
+	testutil.Must(t, os.Chown(filepath.Join(z.ZoneRoot, "etc/group"), 5, 5))
+	testutil.Must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/hosts")))
+	testutil.Must(t, os.RemoveAll(filepath.Join(z.ZoneRoot, "etc/inet")))
+	testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("new\n"), 0o644))
 	if _, _, _, err := cli.SnapshotTree(ctx, snap, true); !errors.Is(err, zfsroot.ErrNeedsClone) {
 		t.Errorf("no-clone view: %v, want ErrNeedsClone", err)
 	}
@@ -312,7 +313,7 @@ func TestSnapshotTreeAltroot(t *testing.T) {
 	ds, alt := z.Dataset, z.Alt
 	ctx := context.Background()
 	cli := zfsroot.CLI{}
-	must(t, cli.Snapshot(ctx, ds+"@before"))
+	testutil.Must(t, cli.Snapshot(ctx, ds+"@before"))
 	before, err := os.ReadDir(alt)
 	if err != nil {
 		t.Fatal(err)
@@ -335,13 +336,6 @@ func TestSnapshotTreeAltroot(t *testing.T) {
 	}
 	if len(after) != len(before) {
 		t.Errorf("altroot holds %v after, %v before", after, before)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -14,9 +14,11 @@ import (
 
 	"github.com/xsrescue/xsrescue/answerfile"
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 func TestAnswerfileUpgrade(t *testing.T) {
+	t.Parallel()
 	to := filepath.Join(t.TempDir(), "answer.xml")
 	code, _, stderr := runCLI("answerfile", "upgrade", "--disk", "/dev/sdb", "--source", "http://repo.example.com/xs50/",
 		"--post-install-script", "http://repo.example.com/post.sh", "--to", to)
@@ -108,6 +110,7 @@ func TestAnswerfileImageNeedsName(t *testing.T) {
 // stderr, and the image is only read; --as overrides; an inventory without
 // PRIMARY_DISK keeps the refusal asking for --as.
 func TestAnswerfileImagePrimaryDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	build := func(name string, root fixtures.RootSpec) string {
 		img, err := fixtures.BuildDisk(dir, fixtures.Mini(name, "dos", root, nil))
@@ -188,8 +191,8 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "answerfile", name)
 	if *updateAnswerfile {
-		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		testutil.Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		testutil.Must(t, os.WriteFile(path, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
@@ -262,6 +265,7 @@ func restoreDocOf(t *testing.T, wantCode int, argv ...string) restoreJSON {
 // PLATFORM_VERSION; 5.6 SP2 is unknown. Every refusal is exit 3, the disk
 // is only read.
 func TestAnswerfileRestoreXS55(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, fixtures.XS55FailedDowngrade())
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img)
 	if code != 0 {
@@ -311,6 +315,7 @@ func TestAnswerfileRestoreXS55(t *testing.T) {
 // written once, "already as requested" for the same bytes, never over a
 // different file, nothing on --dry-run; it needs --for-installer.
 func TestAnswerfileRestoreTo(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, fixtures.XS71OldGPT())
 	dir := t.TempDir()
 	to := filepath.Join(dir, "restore.xml")
@@ -379,6 +384,7 @@ func twoBackups(name string, root, backup, other fixtures.RootSpec) fixtures.Dis
 // 6.5 one (too old), so for them the file is good. With different kernel
 // names <backup-disk> tells them apart.
 func TestAnswerfileRestoreTwoBackups(t *testing.T) {
+	t.Parallel()
 	img, sum := buildRead(t, twoBackups("afr-same", fixtures.RootSpec{Release: "8.2"}, fixtures.RootSpec{Release: "7.6"}, fixtures.RootSpec{Release: "6.5"}))
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img)
 	if code != 0 {
@@ -428,6 +434,7 @@ func TestAnswerfileRestoreTwoBackups(t *testing.T) {
 // unformatted backup partition, or one without .xen-backup-partition), a
 // partition that is not a backup, one that does not exist.
 func TestAnswerfileRestoreNothing(t *testing.T) {
+	t.Parallel()
 	dell, sum := buildRead(t, fixtures.XS62Dell())
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", dell, "--for-installer", "6.2")
 	if code != 3 || stdout != "" || !strings.Contains(stderr, "no partition of "+dell+" carries .xen-backup-partition: no installer offers a Restore (partition 3, after the root, has no marker") {
@@ -463,10 +470,9 @@ func TestAnswerfileRestoreNothing(t *testing.T) {
 // a kernel name; the disk/by-id refusal is in the answerfile tests). The
 // device is only read.
 func TestAnswerfileRestoreBlockDevice(t *testing.T) {
+	t.Parallel()
 	needRootMount(t)
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (util-linux)")
-	}
+	testutil.NeedTools(t, "losetup")
 	attach := func(img, dev string) string {
 		t.Helper()
 		argv := []string{"--read-only", "--find", "--show", img}
@@ -496,7 +502,7 @@ func TestAnswerfileRestoreBlockDevice(t *testing.T) {
 	}
 	img, sum := buildRead(t, spec("afr-loop-same", free))
 	dev := attach(img, free)
-	before := fileSum(t, dev)
+	before := testutil.FileSHA256(t, dev)
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", dev, "--for-installer", "8.2")
 	if code != 0 || !strings.Contains(stdout, "<backup-disk>"+strings.TrimPrefix(dev, "/dev/")+"</backup-disk>") ||
 		!strings.Contains(stderr, "PRIMARY_DISK "+dev+" is "+dev+" on this system: the installer restores onto this disk") {
@@ -517,7 +523,7 @@ func TestAnswerfileRestoreBlockDevice(t *testing.T) {
 		!strings.Contains(stderr, "warning: the backup's PRIMARY_DISK "+dev+" is another device on this system ("+dev+"), not "+otherDev) {
 		t.Errorf("other device: exit %d %+v %s", code, doc, stderr)
 	}
-	if fileSum(t, dev) != before {
+	if testutil.FileSHA256(t, dev) != before {
 		t.Error("the device changed")
 	}
 	unchanged(t, img, sum)

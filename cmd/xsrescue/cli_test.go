@@ -5,29 +5,31 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // cliImage builds a small XenServer 5.5 disk whose backup holds 5.0.
 func cliImage(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("cli", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// run is xsrescue with the test-only commands, on the given streams.
+func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program{stdin: stdin, stdout: stdout, stderr: stderr, extra: testCommands()}.run(ctx, argv)
 }
 
 func runCLI(argv ...string) (code int, stdout, stderr string) {
@@ -40,6 +42,7 @@ func runCLI(argv ...string) (code int, stdout, stderr string) {
 // anywhere on the line, "--" ends flags, unknown flags and commands are
 // usage errors (exit 2), never arguments, and the exit codes.
 func TestCommandLines(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	empty := filepath.Join(t.TempDir(), "empty.img")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
@@ -126,9 +129,10 @@ func TestCommandLines(t *testing.T) {
 // TestDryRunAfterArguments: a --dry-run (or -n) written after the positional
 // arguments of a mutating command is honoured — with urfave/cli v2 it became
 // an argument and the mutation happened. The mutating command is the journal
-// tests' zz-journal-test-write, which goes through applyPlan like every
+// tests' zz-journal-test-write, which goes through apply like every
 // domain command.
 func TestDryRunAfterArguments(t *testing.T) {
+	t.Parallel()
 	for _, argv := range [][]string{
 		{"zz-journal-test-write", "etc/motd", "--root", "ROOT", "--content", "new", "--yes", "--dry-run"},
 		{"zz-journal-test-write", "etc/motd", "--dry-run", "--root", "ROOT", "--content", "new", "--yes"},
@@ -193,6 +197,7 @@ func TestDryRunAfterArguments(t *testing.T) {
 // TestDiskInspectReadOnly: the command leaves the image byte for byte as it
 // was (sha256 of the whole image).
 func TestDiskInspectReadOnly(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	sum := func() string {
 		s, err := fixtures.FileSHA256(img)
@@ -216,6 +221,7 @@ func TestDiskInspectReadOnly(t *testing.T) {
 // 5.5 disk whose backup holds 5.0, against testdata/disk_inspect_cli.*.
 // XSRESCUE_UPDATE_GOLDEN=1 rewrites them.
 func TestDiskInspectGolden(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	for _, tt := range []struct {
 		golden string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -57,13 +58,13 @@ func stickyOf(t *testing.T, cfg []byte, pub string) string {
 func TestConcurrentEditsRoot(t *testing.T) {
 	bin := realBinary(t)
 	zr := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
 	cfgPath := filepath.Join(zr, zfsroot.ImageFilePkg5)
 	orig := zfsrootTestdata(t, "ips/pkg5.image.s11")
 	lockDir := t.TempDir()
 	refusals := 0
 	for i := range 50 {
-		must(t, os.WriteFile(cfgPath, orig, 0o644))
+		testutil.Must(t, os.WriteFile(cfgPath, orig, 0o644))
 		var procs [2]*exec.Cmd
 		var outs [2]*syncBuffer
 		for k, pub := range []string{"solaris", "opensolaris.org"} {
@@ -74,7 +75,7 @@ func TestConcurrentEditsRoot(t *testing.T) {
 			procs[k] = c
 		}
 		for _, c := range procs {
-			must(t, c.Start())
+			testutil.Must(t, c.Start())
 		}
 		var codes [2]int
 		for k, c := range procs {
@@ -83,7 +84,7 @@ func TestConcurrentEditsRoot(t *testing.T) {
 			}
 		}
 		cfg, err := os.ReadFile(cfgPath)
-		must(t, err)
+		testutil.Must(t, err)
 		applied := [2]bool{stickyOf(t, cfg, "solaris") == "False", stickyOf(t, cfg, "opensolaris.org") == "False"}
 		refusals += pairOutcome(t, i, codes, applied, [2]string{outs[0].String(), outs[1].String()})
 	}
@@ -100,7 +101,7 @@ func TestConcurrentEditsImage(t *testing.T) {
 		return os.WriteFile(filepath.Join(dir, "etc/motd"), []byte("lines:\n"), 0o644)
 	}}
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("pairs", "dos", root, nil))
-	must(t, err)
+	testutil.Must(t, err)
 	lockDir := t.TempDir()
 	var want []string
 	refusals := 0
@@ -165,7 +166,7 @@ func TestLockHolderNamed(t *testing.T) {
 	}
 	// The holder answers: applied. Then the second goes through, on top.
 	_, err := master.WriteString("y\n")
-	must(t, err)
+	testutil.Must(t, err)
 	if code := holder.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("holder: exit %d\n%s", code, holder.stderr)
 	}

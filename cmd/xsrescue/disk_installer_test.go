@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestDiskInspectRootsAndBackups: with two root-* partitions disk inspect
@@ -15,6 +15,7 @@ import (
 // every partition carrying .xen-backup-partition is listed, not only the
 // one after the root.
 func TestDiskInspectRootsAndBackups(t *testing.T) {
+	t.Parallel()
 	needDiskTools(t)
 	c := fixtures.GenerationCases(512)[7] // gen-7.0-two-roots: roots on 1 and 4
 	if c.Name != "gen-7.0-two-roots" {
@@ -71,6 +72,7 @@ func TestDiskInspectRootsAndBackups(t *testing.T) {
 // the sector size is found from the filesystems and said; --sector-size
 // 512 reads it the other way.
 func TestDiskInspect4K(t *testing.T) {
+	t.Parallel()
 	needDiskTools(t)
 	spec := fixtures.Mini("dos-4k", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"})
 	spec.SectorSize = 4096
@@ -94,9 +96,5 @@ func TestDiskInspect4K(t *testing.T) {
 
 func needDiskTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 }

@@ -14,6 +14,7 @@ import (
 // while --json keeps the GUID in "type" and adds "type_code"; against
 // testdata/disk_inspect_gpt_cli.* (XSRESCUE_UPDATE_GOLDEN=1 rewrites them).
 func TestDiskInspectGPTGolden(t *testing.T) {
+	t.Parallel()
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("cligpt", "gpt", fixtures.RootSpec{Release: "7.0.0"}, &fixtures.RootSpec{Release: "6.5.0"}))
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +37,7 @@ func TestDiskInspectGPTGolden(t *testing.T) {
 // A GPT type sgdisk does not know stays a GUID in the table, and its
 // type_code is null.
 func TestDiskInspectUnknownGPTType(t *testing.T) {
+	t.Parallel()
 	const unknown = "12345678-9ABC-DEF0-1234-56789ABCDEF0"
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.DiskSpec{Name: "odd", Size: 4 * fixtures.MiB, Table: "gpt",
 		Partitions: []fixtures.PartSpec{

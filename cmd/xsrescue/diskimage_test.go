@@ -10,18 +10,11 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/plan"
 )
-
-func imageSum(t *testing.T, path string) string {
-	t.Helper()
-	s, err := fixtures.FileSHA256(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // scribble overwrites len bytes of the backup partition (partition 2 of a
 // Mini disk) with a pattern.
@@ -38,12 +31,13 @@ func scribble(t *testing.T, img string, off int64) {
 }
 
 func TestDiskImageSaveRestore(t *testing.T) {
+	t.Parallel()
 	for _, compress := range []bool{false, true} {
 		img := cliImage(t)
 		dir := t.TempDir()
 		snap := filepath.Join(dir, "backup.img")
 		jpath := filepath.Join(dir, "journal.db")
-		start := imageSum(t, img)
+		start := testutil.FileSHA256(t, img)
 
 		argv := []string{"disk", "save-partition", img, "--role", "backup", "--to", snap, "--journal", jpath, "--json"}
 		if compress {
@@ -53,17 +47,17 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
 		}
-		if imageSum(t, img) != start {
+		if testutil.FileSHA256(t, img) != start {
 			t.Fatal("save-partition wrote to the disk")
 		}
 		var doc struct {
-			Partition   int             `json:"partition"`
-			Size        int64           `json:"size"`
-			SHA256      string          `json:"sha256"`
-			Compression string          `json:"compression"`
-			Verified    bool            `json:"verified"`
-			Sidecar     string          `json:"sidecar"`
-			Op          *journal.Result `json:"op"`
+			Partition   int          `json:"partition"`
+			Size        int64        `json:"size"`
+			SHA256      string       `json:"sha256"`
+			Compression string       `json:"compression"`
+			Verified    bool         `json:"verified"`
+			Sidecar     string       `json:"sidecar"`
+			Op          *plan.Result `json:"op"`
 		}
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -102,12 +96,12 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if code, out, errOut := runCLI("journal", "recover", "--disk", img, "--partition", "2", "--yes"); code != 0 || !strings.Contains(out, "Nothing to recover") {
 			t.Errorf("recover --disk: exit %d %s %s", code, out, errOut)
 		}
-		if imageSum(t, img) != start {
+		if testutil.FileSHA256(t, img) != start {
 			t.Fatal("undo or recover of save-partition wrote to the disk")
 		}
 
 		scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
-		damaged := imageSum(t, img)
+		damaged := testutil.FileSHA256(t, img)
 		restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
 		if code, out, _ := runCLI(append(restore, "--dry-run", "--json")...); code != 0 || !strings.Contains(out, `"changed_blocks": 3`) || !strings.Contains(out, `"written": false`) {
 			t.Errorf("dry run: exit %d\n%s", code, out)
@@ -115,13 +109,13 @@ func TestDiskImageSaveRestore(t *testing.T) {
 		if code, _, _ := runCLI(restore...); code != 3 {
 			t.Errorf("restore without --yes and no terminal: exit %d, want 3", code)
 		}
-		if imageSum(t, img) != damaged {
+		if testutil.FileSHA256(t, img) != damaged {
 			t.Fatal("dry run or refused restore wrote to the disk")
 		}
 		if code, out, errOut := runCLI(append(restore, "--yes")...); code != 0 || !strings.Contains(out, "written and verified") {
 			t.Fatalf("restore: exit %d\n%s\n%s", code, out, errOut)
 		}
-		if imageSum(t, img) != start {
+		if testutil.FileSHA256(t, img) != start {
 			t.Fatal("restored disk differs from the start")
 		}
 		if code, out, _ := runCLI(append(restore, "--yes")...); code != 0 || !strings.Contains(out, "nothing to do") {
@@ -143,13 +137,13 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatalf("restore's journal record: %+v %v", op, err)
 		}
 		// journal undo refuses and names that command; nothing moves.
-		if code, _, errOut := runCLI("journal", "undo", "2", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "--from "+kept[0]) || imageSum(t, img) != start {
+		if code, _, errOut := runCLI("journal", "undo", "2", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "--from "+kept[0]) || testutil.FileSHA256(t, img) != start {
 			t.Errorf("journal undo of restore-partition: exit %d %s", code, errOut)
 		}
 		if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", kept[0], "--journal", jpath, "--yes"); code != 0 {
 			t.Fatalf("undo: exit %d %s", code, errOut)
 		}
-		if imageSum(t, img) != damaged {
+		if testutil.FileSHA256(t, img) != damaged {
 			t.Fatal("undoing the restore did not give back the partition it overwrote")
 		}
 		// Re-saving to the same file is "already as requested" only while the
@@ -170,8 +164,9 @@ func TestDiskImageSaveRestore(t *testing.T) {
 // TestDiskImageOtherPartition restores the backup partition's image onto the
 // root partition of the same size: refused unless --force, and then undoable.
 func TestDiskImageOtherPartition(t *testing.T) {
+	t.Parallel()
 	img, _, snap, jpath := savedBackup(t)
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	restore := []string{"disk", "restore-partition", img, "--partition", "1", "--from", snap, "--journal", jpath}
 	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}} {
 		code, _, errOut := runCLI(append(restore, extra...)...)
@@ -179,7 +174,7 @@ func TestDiskImageOtherPartition(t *testing.T) {
 			t.Errorf("%v: exit %d %s", extra, code, errOut)
 		}
 	}
-	if imageSum(t, img) != start {
+	if testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused restore wrote to the disk")
 	}
 	code, out, errOut := runCLI(append(restore, "--force", "--yes", "--json")...)
@@ -193,7 +188,7 @@ func TestDiskImageOtherPartition(t *testing.T) {
 	if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "1", "--from", doc.KeptImage, "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("undo: exit %d %s", code, errOut)
 	}
-	if imageSum(t, img) != start {
+	if testutil.FileSHA256(t, img) != start {
 		t.Fatal("the undo file did not give the root partition back")
 	}
 }
@@ -220,8 +215,9 @@ func savedBackup(t *testing.T) (img, dir, snap, jpath string) {
 }
 
 func TestDiskImageRefusals(t *testing.T) {
+	t.Parallel()
 	img, dir, snap, _ := savedBackup(t)
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	for _, tc := range []struct {
 		name string
 		argv []string
@@ -239,7 +235,7 @@ func TestDiskImageRefusals(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d (%s)", tc.name, code, tc.code, errOut)
 		}
 	}
-	if imageSum(t, img) != start {
+	if testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused command wrote to the disk")
 	}
 	// A truncated snapshot (its sidecar intact) is refused before a byte is written.
@@ -249,12 +245,12 @@ func TestDiskImageRefusals(t *testing.T) {
 	sc, _ := os.ReadFile(partimage.SidecarPath(snap))
 	os.WriteFile(partimage.SidecarPath(trunc), sc, 0o644)
 	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
-	damaged := imageSum(t, img)
+	damaged := testutil.FileSHA256(t, img)
 	code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", trunc, "--yes")
 	if code != 3 || !strings.Contains(errOut, "truncated") {
 		t.Errorf("truncated snapshot: exit %d, %s", code, errOut)
 	}
-	if imageSum(t, img) != damaged {
+	if testutil.FileSHA256(t, img) != damaged {
 		t.Fatal("a refused restore wrote to the disk")
 	}
 }
@@ -262,9 +258,8 @@ func TestDiskImageRefusals(t *testing.T) {
 // TestDiskImageMounted mounts the backup partition through a loop device
 // and expects both commands to refuse.
 func TestDiskImageMounted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a partition of an image needs root")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "mounting a partition of an image")
 	img := cliImage(t)
 	dir := t.TempDir()
 	off := strconv.FormatInt(fixtures.MiB+64*fixtures.MiB, 10)
@@ -296,10 +291,11 @@ func TestDiskImageMounted(t *testing.T) {
 // TestDiskImageDryRun: --dry-run, before or after the arguments, writes
 // nothing: no image, no sidecar, no journal, no undo file, not the disk.
 func TestDiskImageDryRun(t *testing.T) {
+	t.Parallel()
 	img := cliImage(t)
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "backup.img")
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	save := []string{"disk", "save-partition", img, "--partition", "2", "--to", snap}
 	for _, argv := range [][]string{
 		append([]string{"--dry-run"}, save...),
@@ -319,16 +315,16 @@ func TestDiskImageDryRun(t *testing.T) {
 		t.Fatalf("save: exit %d\n%s\n%s", code, out, errOut)
 	}
 	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
-	damaged := imageSum(t, img)
+	damaged := testutil.FileSHA256(t, img)
 	before, _ := os.ReadDir(dir)
-	jsum := imageSum(t, filepath.Join(dir, "j.db"))
+	jsum := testutil.FileSHA256(t, filepath.Join(dir, "j.db"))
 	restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", filepath.Join(dir, "j.db")}
 	for _, argv := range [][]string{append([]string{"--dry-run"}, restore...), append(append([]string{}, restore...), "-n")} {
 		code, out, errOut := runCLI(argv...)
 		if code != 0 || !strings.Contains(out, "dry run: nothing written") {
 			t.Errorf("%v: exit %d\n%s\n%s", argv, code, out, errOut)
 		}
-		if after, _ := os.ReadDir(dir); len(after) != len(before) || imageSum(t, img) != damaged || imageSum(t, filepath.Join(dir, "j.db")) != jsum {
+		if after, _ := os.ReadDir(dir); len(after) != len(before) || testutil.FileSHA256(t, img) != damaged || testutil.FileSHA256(t, filepath.Join(dir, "j.db")) != jsum {
 			t.Fatalf("%v wrote something: %v", argv, after)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 // for; a Dell utility partition's active flag and first-boot scripts that
 // never ran are offered only as alternatives, with their warnings.
 func TestDoctorInstallerRepairs(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	mib := fixtures.MiB
 	rel, _ := release.Lookup("6.2")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/doctor"
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partimage"
 )
 
@@ -34,20 +35,15 @@ func doctorJSON(t *testing.T, argv ...string) *doctor.Report {
 
 func needRootAndE2fs(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("doctor mounts the root and backup partitions read-only: needs root")
-	}
-	for _, tool := range []string{"mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "doctor mounts the root and backup partitions read-only")
+	testutil.NeedTools(t, "mke2fs", "debugfs")
 }
 
 // TestDoctorGolden runs doctor on every fixture disk and compares the whole
 // document (temporary paths replaced by $DIR) with testdata/doctor. It also
 // proves doctor read-only: the image hashes the same before and after.
 func TestDoctorGolden(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	specs := append(fixtures.Specs(), fixtures.RescueDisk())
 	specs[len(specs)-1].Name = "rescue"
@@ -88,6 +84,7 @@ func TestDoctorGolden(t *testing.T) {
 // TestDoctorPlanExecution executes the plan doctor prints for the rescue
 // disk, command by command, and expects a clean doctor at the end.
 func TestDoctorPlanExecution(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	dir := t.TempDir()
 	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("plan"))
@@ -181,6 +178,7 @@ func shellWords(t *testing.T, s string) []string {
 }
 
 func TestDoctorUsage(t *testing.T) {
+	t.Parallel()
 	for _, argv := range [][]string{
 		{"doctor"},
 		{"doctor", "--disk", "x", "--root", "y"},
@@ -196,6 +194,7 @@ func TestDoctorUsage(t *testing.T) {
 // disk as the host's inventory records it (PRIMARY_DISK); without one it
 // cannot be guessed, so the step is left to the engineer with --as NAME.
 func TestDoctorAnswerfileName(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
 	spec := fixtures.MiniRescue("noprimary")
 	inv, err := spec.Partitions[0].Root.Inventory()
@@ -244,10 +243,9 @@ func TestDoctorAnswerfileName(t *testing.T) {
 // backup partition, and its e2fsck step, run by a shell, leaves no loop
 // device attached.
 func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (scripts/test.sh installs util-linux)")
-	}
+	testutil.NeedTools(t, "losetup")
 	img := cliImage(t)
 	p1 := fmt.Sprintf("%s?offset=%d", img, fixtures.MiB)
 	for _, req := range []string{"rm /etc/xensource-inventory", "feature needs_recovery"} {
@@ -307,12 +305,9 @@ func doctorSeverities(r *doctor.Report) map[string]string {
 // damaged primary GPT are findings with steps by hand; the relabel step, run
 // by a shell, makes the installation findable again.
 func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
+	t.Parallel()
 	needRootAndE2fs(t)
-	for _, tool := range []string{"losetup", "e2label", "gdisk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedTools(t, "losetup", "e2label", "gdisk")
 	img := cliImage(t)
 	loop, err := exec.Command("losetup", "--find", "--show", "--offset", fmt.Sprint(fixtures.MiB), "--sizelimit", fmt.Sprint(64*fixtures.MiB), img).Output()
 	if err != nil {

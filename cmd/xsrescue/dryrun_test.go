@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
@@ -40,7 +40,7 @@ func leafVerbs() []string {
 			walk(s, p)
 		}
 	}
-	walk(newApp(strings.NewReader(""), io.Discard, io.Discard), "")
+	walk(newApp(newEnv(strings.NewReader(""), io.Discard, io.Discard), nil), "")
 	return out
 }
 
@@ -133,15 +133,13 @@ func TestDryRunEveryVerb(t *testing.T) {
 			return row{args: []string{"zone", "set-sticky", "solaris", "false", "--zone-root", zr}, watch: []string{zr}}
 		},
 		"zone restore-etc": func(t *testing.T) row {
-			if _, err := exec.LookPath("zfs"); err != nil {
-				t.Skip("zfs not installed (zfs-fuse: scripts/test.sh installs it)")
-			}
+			testutil.NeedTools(t, "zfs")
 			z := zoneLayout(t)
 			snap := z.ZBE + "@before"
 			if _, err := fixtures.ZFS("snapshot", snap); err != nil {
 				t.Fatal(err)
 			}
-			must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("broken\n"), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/passwd"), []byte("broken\n"), 0o644))
 			datasets := func() string { return poolDatasets(z.ZBE) }
 			return row{args: []string{"zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap}, watch: []string{z.ZoneRoot}, more: datasets}
 		},
@@ -186,8 +184,8 @@ func TestDryRunEveryVerb(t *testing.T) {
 func pkg5Zone(t *testing.T) string {
 	t.Helper()
 	zr := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
-	must(t, os.WriteFile(filepath.Join(zr, zfsroot.ImageFilePkg5), zfsrootTestdata(t, "ips/pkg5.image.s11"), 0o644))
+	testutil.Must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(zr, zfsroot.ImageFilePkg5), zfsrootTestdata(t, "ips/pkg5.image.s11"), 0o644))
 	return zr
 }
 
@@ -195,11 +193,11 @@ func pkg5Zone(t *testing.T) string {
 func partitionStart(t *testing.T, img string, n int) int64 {
 	t.Helper()
 	f, err := os.Open(img)
-	must(t, err)
+	testutil.Must(t, err)
 	defer f.Close()
 	fi, err := f.Stat()
-	must(t, err)
+	testutil.Must(t, err)
 	d, err := partition.Inspect(f, fi.Size())
-	must(t, err)
+	testutil.Must(t, err)
 	return d.Partition(n).Start
 }

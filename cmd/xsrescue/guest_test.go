@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // guestTree writes a fixture guest root and its domain config (in a
@@ -71,6 +72,7 @@ func severities(doc guestCheckJSON) map[string]string {
 }
 
 func TestGuestCheckReadOnly(t *testing.T) {
+	t.Parallel()
 	root, cfg := guestTree(t, fixtures.CentOS46Guest())
 	before, cfgBefore := guestState(t, root), guestState(t, filepath.Dir(cfg))
 	doc := guestCheck(t, "--root", root, "--domain-config", cfg, "--host-kernel", fixtures.GuestKernelGone)
@@ -103,6 +105,7 @@ func TestGuestCheckReadOnly(t *testing.T) {
 // for the rules never fixed automatically; a second fix changes nothing;
 // journal undo of every op restores both trees byte for byte.
 func TestGuestFixEndToEnd(t *testing.T) {
+	t.Parallel()
 	root, cfg := guestTree(t, fixtures.CentOS46Guest())
 	before, cfgBefore := guestState(t, root), guestState(t, filepath.Dir(cfg))
 
@@ -123,7 +126,7 @@ func TestGuestFixEndToEnd(t *testing.T) {
 
 	code, out, errOut = runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
 	var doc struct {
-		Changes      []GuestChange `json:"changes"`
+		Changes      []guestChange `json:"changes"`
 		Ops          []struct{ Op int64 }
 		DomainConfig struct {
 			Op struct {
@@ -173,6 +176,7 @@ func TestGuestFixEndToEnd(t *testing.T) {
 }
 
 func TestGuestSystemdSkipsInittab(t *testing.T) {
+	t.Parallel()
 	root, _ := guestTree(t, fixtures.SystemdGuest())
 	doc := guestCheck(t, "--root", root)
 	if doc.Init != "systemd" || severities(doc)["serial-console/inittab"] != "ok" {
@@ -188,6 +192,7 @@ func TestGuestSystemdSkipsInittab(t *testing.T) {
 }
 
 func TestGuestErrors(t *testing.T) {
+	t.Parallel()
 	root, cfg := guestTree(t, fixtures.CentOS45Guest())
 	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), []byte("id:3:initdefault:\nbroken line\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -224,9 +229,8 @@ func TestGuestErrors(t *testing.T) {
 // mounted by xsrescue itself: check leaves the image byte-identical; fix,
 // then check again through a fresh mount.
 func TestGuestDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts the guest image through a loop device")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "mounts the guest image through a loop device")
 	img, err := fixtures.BuildGuestDisk(t.TempDir(), fixtures.CentOS45Guest())
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +267,7 @@ func TestGuestDisk(t *testing.T) {
 // TestGuestUnsafeLink is the acceptance repro: etc/securetty -> /etc/shadow
 // must never be read or edited as securetty.
 func TestGuestUnsafeLink(t *testing.T) {
+	t.Parallel()
 	root, _ := guestTree(t, fixtures.CentOS46Guest())
 	if err := os.Remove(filepath.Join(root, "etc/securetty")); err != nil {
 		t.Fatal(err)
@@ -312,6 +317,7 @@ func TestGuestUnsafeLink(t *testing.T) {
 // TestGuestMalformedFile: one malformed file is a finding of its rule; the
 // other rules are reported (one JSON document) and fixed, then exit 2.
 func TestGuestMalformedFile(t *testing.T) {
+	t.Parallel()
 	root, _ := guestTree(t, fixtures.CentOS46Guest())
 	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), []byte("id:3:initdefault:\n0:root:x:0\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -384,6 +390,7 @@ func TestGuestMalformedFile(t *testing.T) {
 // full fix the rest is applied and, once nothing is left to apply, the
 // remainder is listed as work by hand, never as "already as requested".
 func TestGuestFixLeftBroken(t *testing.T) {
+	t.Parallel()
 	root, _ := guestTree(t, fixtures.CentOS46Guest())
 	passwd := filepath.Join(root, "etc/passwd")
 	b, err := os.ReadFile(passwd)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // tinyDisk is an 8 MiB disk without filesystems (no tools needed):
@@ -65,6 +66,7 @@ func patchDOSEntry(t *testing.T, img string, n int, start, sectors uint32) {
 // that reads a table: no panic, never a partition at a wrapped offset, and
 // nothing reads or writes it, not even restore-partition --force.
 func TestHostileGPTCommands(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		first, last uint64
@@ -83,7 +85,7 @@ func TestHostileGPTCommands(t *testing.T) {
 			if err := fixtures.SetGPTEntryLBAs(img, 2, tc.first, tc.last); err != nil {
 				t.Fatal(err)
 			}
-			start := imageSum(t, img)
+			start := testutil.FileSHA256(t, img)
 
 			code, out, errOut := runCLI("disk", "inspect", img, "--json")
 			var doc struct {
@@ -120,7 +122,7 @@ func TestHostileGPTCommands(t *testing.T) {
 					t.Errorf("%v: exit %d\n%s%s", argv, code, out, errOut)
 				}
 			}
-			if imageSum(t, img) != start {
+			if testutil.FileSHA256(t, img) != start {
 				t.Fatal("a command wrote to the disk")
 			}
 		})
@@ -131,10 +133,11 @@ func TestHostileGPTCommands(t *testing.T) {
 // another is refused (exit 3, also as a dry run) naming the other and how
 // many bytes, unless --force, which then says what it overwrote.
 func TestRestorePartitionOverlap(t *testing.T) {
+	t.Parallel()
 	img, snap, jpath := tinySaved(t)
 	patchDOSEntry(t, img, 1, 2048, 4096+16) // partition 1 now ends 8 KiB into partition 2
 	scribble(t, img, 3*fixtures.MiB)
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	restore := []string{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--journal", jpath}
 	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}, {"--yes", "--json"}} {
 		code, out, errOut := runCLI(append(restore, extra...)...)
@@ -143,7 +146,7 @@ func TestRestorePartitionOverlap(t *testing.T) {
 			t.Errorf("%v: exit %d %s%s, want 3 %q", extra, code, out, errOut, want)
 		}
 	}
-	if imageSum(t, img) != start {
+	if testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused restore wrote to the disk")
 	}
 	code, out, errOut := runCLI(append(restore, "--force", "--yes", "--json")...)
@@ -166,12 +169,13 @@ func TestRestorePartitionOverlap(t *testing.T) {
 // (a truncated image) is listed, but never saved or restored: the copy
 // would be short, and a write would grow the image file.
 func TestPartitionPastTheEnd(t *testing.T) {
+	t.Parallel()
 	img, snap, jpath := tinySaved(t)
 	dir := filepath.Dir(snap)
 	if err := os.Truncate(img, 4<<20); err != nil {
 		t.Fatal(err)
 	}
-	start := imageSum(t, img)
+	start := testutil.FileSHA256(t, img)
 	if code, out, _ := runCLI("disk", "inspect", img); code != 0 || !strings.Contains(out, "partition 2 (bytes 3145728-6291456) ends past the end of the disk") {
 		t.Errorf("inspect: exit %d\n%s", code, out)
 	}
@@ -183,7 +187,7 @@ func TestPartitionPastTheEnd(t *testing.T) {
 			t.Errorf("%v: exit %d %s", argv[:2], code, errOut)
 		}
 	}
-	if st, err := os.Stat(img); err != nil || st.Size() != 4<<20 || imageSum(t, img) != start {
+	if st, err := os.Stat(img); err != nil || st.Size() != 4<<20 || testutil.FileSHA256(t, img) != start {
 		t.Fatal("a refused command changed the image")
 	}
 }
@@ -192,6 +196,7 @@ func TestPartitionPastTheEnd(t *testing.T) {
 // usual chroot preparation) passes the path check; odm purge refuses it by
 // device (exit 3), as a dry run too, and changes nothing.
 func TestOdmPurgeBindMountedDev(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	aix, out := t.TempDir(), t.TempDir()
 	dev := filepath.Join(aix, "dev")

@@ -18,67 +18,71 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
 // The journal tests drive a tiny mutating command of their own through the
-// real CLI: it writes --content into FILE through applyPlan, as every
-// domain command does.
-func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:      "zz-journal-test-write",
-			Hidden:    true,
-			Usage:     "test only: write --content into FILE (or append an --append line) through applyPlan",
-			ArgsUsage: "FILE",
-			Description: "Registered by journal_test.go only, to drive applyPlan end to end.\n\n" +
-				"WARNING: writes FILE.\n\n" + exitHelp,
-			Flags: append(targetFlags(), &cli.StringFlag{Name: "content"},
-				&cli.StringFlag{Name: "append", Usage: "append this `LINE` to what FILE holds (a read-modify-write)"},
-				&cli.Int64SliceFlag{Name: "major", Usage: "ignored; recorded with the op"},
-				&cli.StringFlag{Name: "then-root", Usage: "then write FILE in this root too, as a second op"}),
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				a, err := args(cmd, 1, 1)
-				if err != nil {
-					return err
-				}
-				tgt, err := openForChange(ctx, cmd, targetOptions(cmd, false))
-				if err != nil {
-					return err
-				}
-				defer tgt.Close()
-				plan := &journal.Plan{Command: "test write"}
-				old, err := tgt.Root.ReadFile(a[0])
-				content := []byte(cmd.String("content"))
-				if line := cmd.String("append"); line != "" {
-					if err != nil {
-						return err
-					}
-					content = append(old, line+"\n"...)
-				}
-				if err != nil || string(old) != string(content) {
-					plan.Changes = append(plan.Changes, journal.Change{Kind: journal.Write, Path: a[0], Content: content, Why: "test"})
-				}
-				res, err := applyPlan(ctx, cmd, tgt, plan)
-				if err != nil {
-					return err
-				}
-				if then := cmd.String("then-root"); then != "" {
-					t2, err := openForChange(ctx, cmd, target.Options{Root: then})
-					if err != nil {
-						return err
-					}
-					defer t2.Close()
-					if _, err := applyPlan(ctx, cmd, t2, plan); err != nil {
-						return err
-					}
-				}
-				return output(cmd).Emit(map[string]any{"op": res}, func(io.Writer) error { return nil })
-			},
+// real CLI: it writes --content into FILE through apply, as every domain
+// command does.
+type journalTestWriteOptions struct {
+	targetOptions
+	Content, Append, ThenRoot string
+	Majors                    []int64
+}
+
+func newJournalTestWriteCommand(e *env) *cli.Command {
+	var o journalTestWriteOptions
+	return &cli.Command{
+		Name:      "zz-journal-test-write",
+		Hidden:    true,
+		Usage:     "test only: write --content into FILE (or append an --append line) through apply",
+		ArgsUsage: "FILE",
+		Description: "Added by the test binary only, to drive apply end to end.\n\n" +
+			"WARNING: writes FILE.\n\n" + exitHelp,
+		Flags: append(o.targetOptions.flags(), &cli.StringFlag{Name: "content", Destination: &o.Content},
+			&cli.StringFlag{Name: "append", Destination: &o.Append, Usage: "append this `LINE` to what FILE holds (a read-modify-write)"},
+			&cli.Int64SliceFlag{Name: "major", Destination: &o.Majors, Usage: "ignored; recorded with the op"},
+			&cli.StringFlag{Name: "then-root", Destination: &o.ThenRoot, Usage: "then write FILE in this root too, as a second op"}),
+		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalTestWrite(ctx, e, o, a[0]) }),
+	}
+}
+
+func runJournalTestWrite(ctx context.Context, e *env, o journalTestWriteOptions, file string) error {
+	tgt, err := e.openForChange(ctx, o.target())
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	p := &plan.Plan{Command: "test write"}
+	old, err := tgt.Root.ReadFile(file)
+	content := []byte(o.Content)
+	if o.Append != "" {
+		if err != nil {
+			return err
 		}
-	})
+		content = append(old, o.Append+"\n"...)
+	}
+	if err != nil || string(old) != string(content) {
+		p.Changes = append(p.Changes, plan.Change{Kind: plan.Write, Path: file, Content: content, Why: "test"})
+	}
+	doc := &undoDoc{}
+	if doc.Op, err = e.apply(ctx, tgt, p); err != nil {
+		return err
+	}
+	if o.ThenRoot != "" {
+		t2, err := e.openForChange(ctx, target.Options{Root: o.ThenRoot})
+		if err != nil {
+			return err
+		}
+		defer t2.Close()
+		if _, err := e.apply(ctx, t2, p); err != nil {
+			return err
+		}
+	}
+	return e.emit(doc, nil)
 }
 
 // treeSum hashes the names, modes and file contents and mtimes of a tree.
@@ -119,6 +123,7 @@ func journalTestRoot(t *testing.T) string {
 }
 
 func TestJournalCLIFlow(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	newContent := "PRODUCT_VERSION='8.2.0'\nBUILD='x'\n"
 	orig := treeSum(t, dir)
@@ -220,6 +225,7 @@ func TestJournalCLIFlow(t *testing.T) {
 }
 
 func TestJournalCLIErrors(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	for _, tc := range []struct {
 		argv []string
@@ -248,6 +254,7 @@ func TestJournalCLIErrors(t *testing.T) {
 // A hostile root whose var is an absolute symlink out of it still gets its
 // journal inside the root.
 func TestJournalDefaultPathStaysInRoot(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	outside := t.TempDir()
 	if err := os.Symlink(outside, filepath.Join(dir, "var")); err != nil {
@@ -271,14 +278,8 @@ func TestJournalDefaultPathStaysInRoot(t *testing.T) {
 // the undo command is still complete and absolute. The root filesystem's
 // journal is dirty: the dry run already says that applying replays it.
 func TestJournalCLIDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loop devices and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "loop devices and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "debugfs")
 	dir := t.TempDir()
 	img, err := fixtures.BuildDisk(dir, fixtures.Mini("journal-cli", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
 	if err != nil {
@@ -295,7 +296,7 @@ func TestJournalCLIDisk(t *testing.T) {
 	}
 	code, out, errOut = runCLI("zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
 	var doc struct {
-		Op journal.Result `json:"op"`
+		Op plan.Result `json:"op"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -321,9 +322,9 @@ func TestJournalCLIDisk(t *testing.T) {
 	// undo --dry-run opens read-only: the dirty journal is not replayed, the
 	// image does not change by a byte, and the note says applying would.
 	markDirty(t, img, 1)
-	sum := fileSum(t, img)
+	sum := testutil.FileSHA256(t, img)
 	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
-	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || fileSum(t, img) != sum {
+	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || testutil.FileSHA256(t, img) != sum {
 		t.Fatalf("undo --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The undo command as printed, word for word.
@@ -367,6 +368,7 @@ func markDirty(t *testing.T, img string, n int) {
 // restore-etc) and is refused on the second says that the first was
 // applied, and how to undo it: never "nothing was changed" alone.
 func TestSecondOpRefused(t *testing.T) {
+	t.Parallel()
 	a, b := t.TempDir(), t.TempDir()
 	for _, d := range []string{a, b} {
 		if err := os.WriteFile(filepath.Join(d, "motd"), []byte("old\n"), 0o644); err != nil {
@@ -388,6 +390,7 @@ func TestSecondOpRefused(t *testing.T) {
 // the status was committed) is rolled back by `journal recover`, which
 // finds the target the op recorded.
 func TestJournalCLIRecover(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	orig := treeSum(t, dir)
 	jpath := filepath.Join(t.TempDir(), "j.db")
@@ -400,7 +403,7 @@ func TestJournalCLIRecover(t *testing.T) {
 	}
 	code, out, errOut := runCLI("journal", "recover", "--journal", jpath, "--yes", "--json")
 	var doc struct {
-		Recovered []journal.Result `json:"recovered"`
+		Recovered []plan.Result `json:"recovered"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Recovered) != 1 || doc.Recovered[0].Status != "rolled-back" {
 		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -413,6 +416,7 @@ func TestJournalCLIRecover(t *testing.T) {
 // Without a terminal (stdin /dev/null, as under kickstart %pre) and without
 // --yes, nothing is asked and nothing changes: the refusal says what to add.
 func TestJournalCLINoTerminal(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	orig := treeSum(t, dir)
 	null, err := os.Open(os.DevNull)
@@ -433,10 +437,11 @@ func TestJournalCLINoTerminal(t *testing.T) {
 // The recorded command line runs again as recorded: a list flag is one
 // --name=value per value, not Go's "[44 50]"; the op's "undo" is complete.
 func TestJournalCLIArgvAndUndoLine(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
 	var doc struct {
-		Op journal.Result `json:"op"`
+		Op plan.Result `json:"op"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
@@ -471,6 +476,7 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 // this journal knows are listed by recover --dry-run, removed and reported
 // by recover; other files stay.
 func TestJournalCLIRecoverStaleTemps(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	// A journal with one finished op, which knows nothing of the staging file.
 	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--root", dir, "--yes"); code != 0 {
@@ -490,8 +496,8 @@ func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 	}
 	code, out, errOut = runCLI("journal", "recover", "--root", dir, "--yes", "--json")
 	var doc struct {
-		Recovered    []journal.Result `json:"recovered"`
-		RemovedTemps []string         `json:"removed_temps"`
+		Recovered    []plan.Result `json:"recovered"`
+		RemovedTemps []string      `json:"removed_temps"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Recovered == nil || len(doc.Recovered) != 0 || !slices.Equal(doc.RemovedTemps, []string{stale}) {
 		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)

@@ -1,5 +1,14 @@
 // Command xsrescue repairs offline XenServer, AIX, Solaris and Xen-guest
 // disks and metadata. See README.md and docs/.
+//
+// The package is the command layer only: app.go builds the command tree
+// and turns an error into its exit code and message, env.go is what every
+// command is given (streams, global flags, the output helpers), mutate.go
+// the flow of every change. Each command group has cmd_<group>.go (its
+// flags parsed into an options struct, and runX(ctx, env, opts, args):
+// one call into the domain package) and render_<group>.go (its JSON
+// documents and their text renderings). docs/dev/architecture.md has the
+// layers.
 package main
 
 import (
@@ -13,30 +22,35 @@ import (
 	"github.com/xsrescue/xsrescue/target"
 )
 
-func main() {
+func main() { os.Exit(mainWith(nil)) }
+
+// mainWith is main with commands beyond the built-in ones (the test binary
+// adds hidden ones): it returns the exit code.
+func mainWith(extra []commandFunc) int {
 	// A closed pipe (xsrescue … | head) must surface as a write error, so the
 	// command returns and its deferred unmount and loop detach still run.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(context.Background())
-	onSignals(cancel)
-	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+	sig := onSignals(cancel)
+	p := program{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, extra: extra,
+		interrupted: func() int { return int(sig.Load()) }}
+	return p.run(ctx, os.Args)
 }
-
-// interruptedBy is the first SIGINT or SIGTERM this process got (0: none):
-// a command it cut short exits 128+signal (130, 143), as shells report.
-var interruptedBy atomic.Int32
 
 // onSignals handles SIGINT and SIGTERM. The first cancels ctx: the command
 // stops at its next check, rolls back what it had begun and releases its
 // mounts and locks on the way out. A second one exits at once (130 or 143)
 // after detaching what it can (ReleaseNow): a command stuck in a system
-// call never holds the user hostage.
-func onSignals(cancel context.CancelFunc) {
+// call never holds the user hostage. It returns the first signal's number
+// (0 until one came): a command it cut short exits 128+signal (130, 143),
+// as shells report.
+func onSignals(cancel context.CancelFunc) *atomic.Int32 {
+	var first atomic.Int32
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := (<-ch).(syscall.Signal)
-		interruptedBy.Store(int32(s))
+		first.Store(int32(s))
 		cancel()
 		fmt.Fprintf(os.Stderr, "xsrescue: %s: stopping and rolling back (send it again to exit at once)\n", s)
 		s = (<-ch).(syscall.Signal)
@@ -44,4 +58,5 @@ func onSignals(cancel context.CancelFunc) {
 		fmt.Fprintf(os.Stderr, "xsrescue: %s again: exiting at once; run xsrescue journal recover if an op was being applied\n", s)
 		os.Exit(128 + int(s))
 	}()
+	return &first
 }

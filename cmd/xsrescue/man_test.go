@@ -23,6 +23,7 @@ var manPath = filepath.Join("..", "..", "docs", "xsrescue.8")
 // documents every command and flag of the tree, and groff renders it
 // without a warning.
 func TestManPage(t *testing.T) {
+	t.Parallel()
 	page, err := manPage()
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestManPage(t *testing.T) {
 	}
 
 	t.Run("covers the tree", func(t *testing.T) {
-		app := newApp(strings.NewReader(""), io.Discard, io.Discard)
+		app := newApp(newEnv(strings.NewReader(""), io.Discard, io.Discard), nil)
 		for _, f := range app.VisibleFlags() {
 			wantFlag(t, page, "xsrescue", f)
 		}
@@ -126,6 +127,7 @@ func wantFlag(t *testing.T, page, cmd string, f cli.Flag) {
 // TestManCommand: the hidden `xsrescue man` prints the page and nothing
 // else, and is not in the command list.
 func TestManCommand(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runCLI("man")
 	if code != 0 || stderr != "" {
 		t.Fatalf("xsrescue man: exit %d, stderr %q", code, stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,18 +8,33 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
-	"slices"
 	"strings"
 
-	"github.com/urfave/cli/v3"
-
-	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
-// applyPlan is the flow every mutating command goes through, on a target
+// applyOptions refine apply for a command that applies more than one op,
+// or writes outside the target once a plan is confirmed.
+type applyOptions struct {
+	// journal, when set, is the journal the op is checked against and
+	// recorded in, instead of --journal or the default inside the target:
+	// where an earlier op of the command went (odm purge's two ops, guest
+	// fix's domain config). create is false to look, true once the plan
+	// is confirmed (the default journal's directory may then be made).
+	journal func(create bool) (string, error)
+	// confirmed runs once the plan is confirmed and the target writable,
+	// before the journal applies it: a write outside the target that must
+	// not happen on a refusal (the ZFS safety snapshot of a zone edit).
+	// An error from it stops the command.
+	confirmed func(context.Context) error
+	// yes: the user confirmed this already (a follow-up op of a confirmed
+	// restore).
+	yes bool
+}
+
+// apply is the flow every mutating command goes through, on a target
 // opened with openForChange (read-only, locked): render the plan as a diff;
 // stop there on --dry-run or when the plan is empty ("already as
 // requested", exit 0); confirm (TTY prompt or --yes; no TTY and no --yes is
@@ -32,57 +46,43 @@ import (
 // the op id, the journal path and each change with its hashes. In --json
 // mode it prints nothing and the caller embeds the result as "op" in its
 // own document. It returns nil, nil for a dry run or an empty plan.
-func applyPlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan) (*journal.Result, error) {
-	return applyPlanWith(ctx, cmd, tgt, plan, nil)
+func (e *env) apply(ctx context.Context, tgt *target.Target, p *plan.Plan) (*plan.Result, error) {
+	return e.applyWith(ctx, tgt, p, applyOptions{})
 }
 
-// applyPlanWith is applyPlan with confirmed, run once the plan is confirmed
-// and the target writable, before the journal applies it: for a write
-// outside the target that must not happen on a refusal (the ZFS safety
-// snapshot of a zone edit). An error from it stops the command.
-func applyPlanWith(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
-	res, err := applyOnePlan(ctx, cmd, tgt, plan, confirmed)
-	// Some commands apply two or three ops (guest fix and its domain
-	// config, odm purge with --out, zone restore-etc): a failure of a later
-	// one must not read as if nothing had changed.
-	root := cmd.Root()
-	if root.Metadata == nil {
-		root.Metadata = map[string]any{}
-	}
-	done, _ := root.Metadata["applied"].([]*journal.Result)
-	if err != nil && len(done) > 0 {
+// applyWith is apply with options. A command applying two or three ops
+// (guest fix and its domain config, odm purge with --out, zone
+// restore-etc) keeps them in e.applied: a failure of a later one must not
+// read as if nothing had changed.
+func (e *env) applyWith(ctx context.Context, tgt *target.Target, p *plan.Plan, o applyOptions) (*plan.Result, error) {
+	res, err := e.applyOne(ctx, tgt, p, o)
+	if err != nil && len(e.applied) > 0 {
 		var undo []string
-		for i := len(done) - 1; i >= 0; i-- {
-			undo = append(undo, done[i].Undo)
+		for i := len(e.applied) - 1; i >= 0; i-- {
+			undo = append(undo, e.applied[i].Undo)
 		}
 		return res, fmt.Errorf("%w; but this command had already applied op(s) before: undo with %s", err, strings.Join(undo, "; then "))
 	}
 	if res != nil {
-		root.Metadata["applied"] = append(done, res)
+		e.applied = append(e.applied, res)
 	}
 	return res, err
 }
 
-func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, plan *journal.Plan, confirmed func(context.Context) error) (*journal.Result, error) {
-	o := output(cmd)
-	if err := checkNoInterrupted(ctx, cmd, tgt); err != nil {
+func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o applyOptions) (*plan.Result, error) {
+	if err := e.checkNoInterrupted(ctx, tgt, o); err != nil {
 		return nil, err
 	}
-	if plan.Empty() {
-		if !o.JSON {
-			fmt.Fprintln(o.Stdout(), "Nothing to change: already as requested.")
-		}
+	if p.Empty() {
+		fmt.Fprintln(e.text(), "Nothing to change: already as requested.")
 		return nil, nil
 	}
-	diff := o.Stdout()
-	if o.JSON {
-		diff = io.Discard // still rendered: a plan that cannot apply fails here
-	}
-	if err := journal.Render(diff, tgt.Root, plan); err != nil {
+	// Rendered under --json too: a plan that cannot apply fails here.
+	if err := journal.Render(e.text(), tgt.Root, p); err != nil {
 		return nil, err
 	}
-	if cmd.Bool("dry-run") {
-		o.Logf("dry run: nothing was changed (%d change(s) planned on %s)", len(plan.Changes), tgt.Name())
+	if e.DryRun {
+		e.logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes), tgt.Name())
 		return nil, nil
 	}
 	if !tgt.Locked() {
@@ -90,8 +90,8 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		// anything else could lose another xsrescue's edit.
 		return nil, fmt.Errorf("internal error: %s was not opened for a change (no lock); nothing was changed", tgt.Name())
 	}
-	if !cmd.Bool("yes") {
-		if err := confirmMutation(ctx, cmd, fmt.Sprintf("Apply %d change(s) to %s?", len(plan.Changes), tgt.Name())); err != nil {
+	if !e.Yes && !o.yes {
+		if err := e.confirm(ctx, fmt.Sprintf("Apply %d change(s) to %s?", len(p.Changes), tgt.Name())); err != nil {
 			return nil, err
 		}
 	}
@@ -99,49 +99,54 @@ func applyOnePlan(ctx context.Context, cmd *cli.Command, tgt *target.Target, pla
 		return nil, err
 	}
 	for _, n := range tgt.Notes {
-		o.Logf("note: %s", n)
+		e.logf("note: %s", n)
 	}
 	tgt.Notes = nil
-	if confirmed != nil {
-		if err := confirmed(ctx); err != nil {
+	if o.confirmed != nil {
+		if err := o.confirmed(ctx); err != nil {
 			return nil, err
 		}
 	}
-	jpath, err := journalPathFor(cmd, tgt, true)
-	if err != nil {
-		return nil, err
-	}
-	j, err := openJournal(ctx, cmd, jpath)
-	if err != nil {
-		return nil, err
-	}
-	defer j.Close()
-	res, err := j.Apply(ctx, tgt, recordedArgv(cmd), plan)
+	res, err := e.record(ctx, tgt, p, o)
 	if err != nil {
 		if errors.Is(err, journal.ErrChangedSincePlanned) && tgt.NeedsRecovery {
 			err = fmt.Errorf("%w (the read-write mount replayed the partition's filesystem journal; the next run plans from the replayed filesystem)", err)
 		}
 		return res, err
 	}
-	res.Undo = undoLine(cmd, tgt, res)
-	if !o.JSON {
-		printOpResult(o.Stdout(), tgt, res, "applied")
-		fmt.Fprintf(o.Stdout(), "Undo with: %s\n", res.Undo)
+	res.Undo = e.undoLine(tgt, res, o)
+	if !e.JSON {
+		printOpResult(e.stdout, tgt, res, "applied")
+		fmt.Fprintf(e.stdout, "Undo with: %s\n", res.Undo)
 	}
 	return res, nil
 }
 
+// record opens the op's journal, creating it, and applies the plan.
+func (e *env) record(ctx context.Context, tgt *target.Target, p *plan.Plan, o applyOptions) (*plan.Result, error) {
+	jpath, err := e.journalFor(tgt, true, o)
+	if err != nil {
+		return nil, err
+	}
+	j, err := e.openJournal(ctx, jpath)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	return j.Apply(ctx, tgt, e.argv, p)
+}
+
 // openJournal opens the journal at path for writing, waiting --wait for
 // another xsrescue that writes to it (for another target).
-func openJournal(ctx context.Context, cmd *cli.Command, path string) (*journal.Journal, error) {
-	return journal.OpenWith(ctx, path, journal.Options{Wait: cmd.Duration("wait")})
+func (e *env) openJournal(ctx context.Context, path string) (*journal.Journal, error) {
+	return journal.OpenWith(ctx, path, journal.Options{Wait: e.Wait})
 }
 
 // checkNoInterrupted refuses any op, even "already as requested", on a
 // target whose journal holds an interrupted op: until recover runs, what the
 // files say is not what the journal will leave (journal.CheckNoInterrupted).
-func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Target) error {
-	p, err := journalPathFor(cmd, tgt, false)
+func (e *env) checkNoInterrupted(ctx context.Context, tgt *target.Target, o applyOptions) error {
+	p, err := e.journalFor(tgt, false, o)
 	if err != nil {
 		return nil // no journal there yet: nothing can be interrupted
 	}
@@ -159,38 +164,15 @@ func checkNoInterrupted(ctx context.Context, cmd *cli.Command, tgt *target.Targe
 	return j.CheckNoInterrupted(ctx, tgt)
 }
 
-// confirmMutation asks on the terminal. Without one (a pipe, /dev/null,
-// kickstart %pre) nobody can answer: it refuses (exit 3) before asking.
-// Ctrl-C at the prompt is a refusal too.
-func confirmMutation(ctx context.Context, cmd *cli.Command, question string) error {
-	in := cmd.Root().Reader
-	if !isTerminal(in) {
-		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
-	}
-	fmt.Fprintf(output(cmd).Stderr(), "%s [y/N] ", question)
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(in).ReadString('\n')
-		answer <- line
-	}()
-	select {
-	case line := <-answer:
-		switch strings.ToLower(strings.TrimSpace(line)) {
-		case "y", "yes":
-			return nil
-		}
-		return xerr.Refusedf("not confirmed: nothing was changed")
-	case <-ctx.Done():
-		fmt.Fprintln(output(cmd).Stderr())
-		return xerr.Refusedf("interrupted at the prompt: nothing was changed")
-	}
-}
-
-// journalPathFor is --journal / $XSRESCUE_JOURNAL, or the default inside the
-// target root (made, with create, through the root).
-func journalPathFor(cmd *cli.Command, tgt *target.Target, create bool) (string, error) {
-	if p := cmd.String("journal"); p != "" {
-		return p, nil
+// journalFor is the journal of an op on tgt: the one the options name,
+// --journal / $XSRESCUE_JOURNAL, or the default inside the target root
+// (made, with create, through the root).
+func (e *env) journalFor(tgt *target.Target, create bool, o applyOptions) (string, error) {
+	switch {
+	case o.journal != nil:
+		return o.journal(create)
+	case e.Journal != "":
+		return e.Journal, nil
 	}
 	return journal.DefaultPath(tgt.Root, create)
 }
@@ -212,7 +194,7 @@ func journalShown(tgt *target.Target, jpath string) string {
 	return fmt.Sprintf("/%s on %s", rel, tgt.Name())
 }
 
-func printOpResult(w io.Writer, tgt *target.Target, res *journal.Result, what string) {
+func printOpResult(w io.Writer, tgt *target.Target, res *plan.Result, what string) {
 	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, journalShown(tgt, res.Journal))
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "  %s\n", c.Description)
@@ -229,7 +211,9 @@ func hashOrDash(s string) string {
 	return s
 }
 
-func undoLine(cmd *cli.Command, tgt *target.Target, res *journal.Result) string {
+// undoLine is the complete command line that undoes res: the target as
+// the op recorded it, and the journal when it is not the default one.
+func (e *env) undoLine(tgt *target.Target, res *plan.Result, o applyOptions) string {
 	line := fmt.Sprintf("xsrescue journal undo %d", res.Op)
 	switch {
 	case tgt.Disk != "":
@@ -237,7 +221,7 @@ func undoLine(cmd *cli.Command, tgt *target.Target, res *journal.Result) string 
 	default:
 		line += " --root " + quoteShell(tgt.Root.Dir())
 	}
-	if cmd.String("journal") != "" {
+	if e.Journal != "" || o.journal != nil {
 		line += " --journal " + quoteShell(res.Journal)
 	}
 	return line
@@ -252,37 +236,12 @@ func quoteShell(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// recordedArgv rebuilds the command line for the journal record so that it
-// can be run again: command path, every flag that was set (a list flag once
-// per value, as --name=value), then the arguments.
-func recordedArgv(cmd *cli.Command) []string {
-	argv := cmd.Path()
-	seen := map[string]bool{}
-	lineage := cmd.Lineage()
-	slices.Reverse(lineage)
-	for _, c := range lineage {
-		for _, f := range c.Flags {
-			name := f.Names()[0]
-			if seen[name] || !cmd.IsSet(name) {
-				continue
-			}
-			seen[name] = true
-			v := cmd.Value(name)
-			if b, ok := v.(bool); ok {
-				if b {
-					argv = append(argv, "--"+name)
-				}
-				continue
-			}
-			rv := reflect.ValueOf(v)
-			if rv.Kind() != reflect.Slice {
-				argv = append(argv, fmt.Sprintf("--%s=%v", name, v))
-				continue
-			}
-			for i := range rv.Len() {
-				argv = append(argv, fmt.Sprintf("--%s=%v", name, rv.Index(i).Interface()))
-			}
-		}
+// refuseUnlessConfirmed asks before a write outside every target that only
+// a confirmed command may make (creating odm purge's --out, a ZFS clone):
+// --yes has answered already.
+func (e *env) refuseUnlessConfirmed(ctx context.Context, question string) error {
+	if e.Yes {
+		return nil
 	}
-	return append(argv, cmd.Args().Slice()...)
+	return e.confirm(ctx, question)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partimage"
 )
 
@@ -21,16 +22,16 @@ import (
 func TestFIFOInputs(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	must(t, syscall.Mkfifo(fifo, 0o600))
+	testutil.Must(t, syscall.Mkfifo(fifo, 0o600))
 	// A restore's snapshot and its sidecar, both FIFOs.
 	snap := filepath.Join(dir, "snap.img")
-	must(t, syscall.Mkfifo(snap, 0o600))
-	must(t, syscall.Mkfifo(partimage.SidecarPath(snap), 0o600))
+	testutil.Must(t, syscall.Mkfifo(snap, 0o600))
+	testutil.Must(t, syscall.Mkfifo(partimage.SidecarPath(snap), 0o600))
 	db := filepath.Join(dir, "state.db")
-	must(t, fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "fifo"}, false))
+	testutil.Must(t, fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "fifo"}, false))
 	guest, _ := guestTree(t, fixtures.CentOS45Guest())
 	odmDumps := filepath.Join(dir, "odm")
-	must(t, fixtures.WriteAIXDumps(odmDumps))
+	testutil.Must(t, fixtures.WriteAIXDumps(odmDumps))
 	lockDir := t.TempDir()
 	for _, tc := range []struct {
 		args []string
@@ -75,11 +76,11 @@ func TestFIFOInputs(t *testing.T) {
 // and under --json the error document with that exit code.
 func TestSIGTERMDuringStatedbShow(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "state.db")
-	must(t, fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 100 << 20 / (9 << 10), Seed: "sigterm"}, true))
+	testutil.Must(t, fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 100 << 20 / (9 << 10), Seed: "sigterm"}, true))
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		p := startXS(t, nil, t.TempDir(), nil, "statedb", "show", db, "--json")
 		time.Sleep(150 * time.Millisecond) // well inside the parse (it takes seconds)
-		must(t, p.cmd.Process.Signal(sig))
+		testutil.Must(t, p.cmd.Process.Signal(sig))
 		start := time.Now()
 		code := p.wait(t, 10*time.Second)
 		if took := time.Since(start); took > time.Second {
@@ -97,13 +98,13 @@ func TestSIGTERMDuringStatedbShow(t *testing.T) {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	p := startXS(t, nil, t.TempDir(), nil, "zz-test-hang")
 	p.waitFor(t, "hanging", 30*time.Second)
-	must(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	testutil.Must(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	p.waitFor(t, "stopping and rolling back (send it again to exit at once)", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if p.cmd.ProcessState != nil {
 		t.Fatal("exited on the first signal: the test command does not hang as it should")
 	}
-	must(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	testutil.Must(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	start := time.Now()
 	code := p.wait(t, 10*time.Second)
 	if took := time.Since(start); code != 143 || took > time.Second || !strings.Contains(p.stderr.String(), "exiting at once") {
@@ -118,7 +119,7 @@ func TestSignalAtPrompt(t *testing.T) {
 	_, slave := openPTY(t)
 	p := startXS(t, slave, t.TempDir(), nil, "zz-journal-test-write", "etc/inventory", "--append", "x", "--root", dir)
 	p.waitFor(t, "[y/N]", 30*time.Second)
-	must(t, p.cmd.Process.Signal(syscall.SIGINT))
+	testutil.Must(t, p.cmd.Process.Signal(syscall.SIGINT))
 	if code := p.wait(t, 5*time.Second); code != 130 || !strings.Contains(p.stderr.String(), "interrupted at the prompt: nothing was changed") {
 		t.Errorf("exit %d\n%s", code, p.stderr)
 	}
@@ -159,15 +160,16 @@ func TestPanicIsOneLine(t *testing.T) {
 // Bad input is exit 2 (docs/exit-codes.md): a symlink loop in the root, a
 // --journal that is not an xsrescue journal.
 func TestBadInputExit2(t *testing.T) {
+	t.Parallel()
 	loopRoot := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(loopRoot, "etc"), 0o755))
-	must(t, os.Symlink("xensource-inventory", filepath.Join(loopRoot, "etc/xensource-inventory")))
-	must(t, os.MkdirAll(filepath.Join(loopRoot, "var"), 0o755))
-	must(t, os.Symlink("../var/xapi", filepath.Join(loopRoot, "var/xapi")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(loopRoot, "etc"), 0o755))
+	testutil.Must(t, os.Symlink("xensource-inventory", filepath.Join(loopRoot, "etc/xensource-inventory")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(loopRoot, "var"), 0o755))
+	testutil.Must(t, os.Symlink("../var/xapi", filepath.Join(loopRoot, "var/xapi")))
 	notDB := filepath.Join(t.TempDir(), "notes.txt")
-	must(t, os.WriteFile(notDB, []byte("shopping list\n"), 0o644))
+	testutil.Must(t, os.WriteFile(notDB, []byte("shopping list\n"), 0o644))
 	otherDB := filepath.Join(t.TempDir(), "other.db")
-	must(t, fixtures.WriteStateDBFile(otherDB, fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "x"}, false)) // XML, not SQLite
+	testutil.Must(t, fixtures.WriteStateDBFile(otherDB, fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "x"}, false)) // XML, not SQLite
 	for _, tc := range []struct {
 		args []string
 		says string

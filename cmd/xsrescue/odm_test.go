@@ -18,13 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 func odmFixture(t *testing.T) *fixtures.AIX {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the AIX fixture's dev/ is made with mknod")
-	}
+	testutil.NeedRoot(t, "the AIX fixture's dev/ is made with mknod")
 	a, err := fixtures.BuildAIX(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +85,7 @@ type odmMajorJSON struct {
 }
 
 func TestOdmGhostsReadOnly(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	// A ghost-major node below the top level named like a live top-level
 	// one: an ls -lR listing must not turn dev/sub/rmt0 into dev/rmt0
@@ -160,6 +160,7 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 }
 
 func TestOdmBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		d := filepath.Join(dir, name)
@@ -210,6 +211,7 @@ func TestOdmBadInput(t *testing.T) {
 }
 
 func TestOdmPurgeRefusals(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
@@ -248,6 +250,7 @@ func TestOdmPurgeRefusals(t *testing.T) {
 }
 
 func TestOdmPurgeDryRun(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	out := t.TempDir()
 	before := odmState(t, a.Dir, a.ODMDir, out)
@@ -270,6 +273,7 @@ func TestOdmPurgeDryRun(t *testing.T) {
 // exactly the ghost's entries go, the files are written, journal undo puts
 // every node back identically.
 func TestOdmPurgeAndUndo(t *testing.T) {
+	t.Parallel()
 	for _, inside := range []bool{false, true} {
 		t.Run(fmt.Sprintf("out-inside-root=%v", inside), func(t *testing.T) {
 			a := odmFixture(t)
@@ -369,6 +373,7 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 // was a /dev node; --out content that is not this purge's is refused (exit
 // 3) naming the file, and so is a ghost node that came back.
 func TestOdmPurgeRerun(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	if err := syscall.Mknod(filepath.Join(a.DevDir, "orphan50"), syscall.S_IFCHR|0o644, 50<<8|3); err != nil {
 		t.Fatal(err)
@@ -425,6 +430,7 @@ func TestOdmPurgeRerun(t *testing.T) {
 // With no ghost left, --all-ghosts is "already as requested": exit 0, nothing
 // written, empty ops and files.
 func TestOdmPurgeNothingToDo(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	b, err := os.ReadFile(filepath.Join(a.ODMDir, "CuDvDr"))
 	if err != nil {
@@ -476,6 +482,7 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 // Without PdDv, the idle driver's major 48 cannot be told from the vanished
 // VG of 46. XSRESCUE_UPDATE_GOLDEN=1 rewrites the files.
 func TestOdmGhostsGolden(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	odmDir, listing := filepath.Join(dir, "odm"), filepath.Join(dir, "dev.ls")
 	if err := fixtures.WriteAIXDumps(odmDir); err != nil {
@@ -540,6 +547,7 @@ func assertGolden(t *testing.T, path, got string) {
 // refusal; an --out that holds anything else is refused (exit 3) naming the
 // file. With --out inside the AIX root, the new directory takes the one op.
 func TestOdmPurgeOutDir(t *testing.T) {
+	t.Parallel()
 	a := odmFixture(t)
 	tmp := t.TempDir()
 	purge := func(out string, extra ...string) (int, string, string) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestNothingWrittenBeforeConfirmation is issue 13's first promise, on real
@@ -118,6 +119,7 @@ func nothingWritten(t *testing.T, img, lockDir string, argv func(...string) []st
 // to the mtime) restores nothing and writes nothing, not even the journal:
 // "already as requested".
 func TestUndoNothingToRestore(t *testing.T) {
+	t.Parallel()
 	dir := journalTestRoot(t)
 	inv := filepath.Join(dir, "etc/inventory")
 	orig, err := os.ReadFile(inv)
@@ -131,8 +133,8 @@ func TestUndoNothingToRestore(t *testing.T) {
 	if code, _, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "changed\n", "--root", dir, "--yes"); code != 0 {
 		t.Fatalf("apply: exit %d %s", code, errOut)
 	}
-	must(t, os.WriteFile(inv, orig, 0o640))
-	must(t, os.Chtimes(inv, fi.ModTime(), fi.ModTime()))
+	testutil.Must(t, os.WriteFile(inv, orig, 0o640))
+	testutil.Must(t, os.Chtimes(inv, fi.ModTime(), fi.ModTime()))
 	before := stateOnDisk(t, dir)
 	code, out, errOut := runCLI("journal", "undo", "1", "--root", dir, "--yes")
 	if code != 0 || !strings.Contains(out, "Nothing to restore: every path op 1 changed is already as before it") {

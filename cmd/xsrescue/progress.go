@@ -37,15 +37,6 @@ type progressBar struct {
 	now     func() time.Time
 }
 
-// newProgress returns a progress bar for work of total bytes (-1: unknown)
-// when stderr is a terminal and --json is off, else nil.
-func newProgress(o out, what string, total int64) *progressBar {
-	if o.JSON || !isTerminal(o.Stderr()) {
-		return nil
-	}
-	return startProgress(o.Stderr(), what, total, time.Now)
-}
-
 func startProgress(w io.Writer, what string, total int64, now func() time.Time) *progressBar {
 	max := total
 	if max == 0 {

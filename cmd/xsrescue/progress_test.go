@@ -9,6 +9,7 @@ import (
 )
 
 func TestRateMeter(t *testing.T) {
+	t.Parallel()
 	t0 := time.Unix(1_700_000_000, 0)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	const ms = time.Millisecond
@@ -64,6 +65,7 @@ func TestRateMeter(t *testing.T) {
 // However often work is reported, the window keeps a bounded number of
 // samples.
 func TestRateMeterBounded(t *testing.T) {
+	t.Parallel()
 	m := rateMeter{window: rateWindow, minSpan: rateMinSpan}
 	t0 := time.Unix(0, 0)
 	for i := 0; i < 100_000; i++ {
@@ -81,6 +83,7 @@ func TestRateMeterBounded(t *testing.T) {
 // only once there is one over the window: never the "122 GB/s" of a first
 // tick.
 func TestProgressLine(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	now := time.Unix(0, 0)
 	p := startProgress(&b, "saving partition", 4<<30, func() time.Time { return now })

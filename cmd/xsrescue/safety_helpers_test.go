@@ -22,15 +22,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestMain doubles as the xsrescue program: with XSRESCUE_TEST_MAIN=1 the
-// test binary runs main() (signal handling and exit codes included) with
-// the test-only verbs below, so that tests can run it as a user runs the
-// binary: several processes at once, on a terminal, killed by signals.
+// test binary runs main (signal handling and exit codes included) with
+// the test-only commands below, so that tests can run it as a user runs
+// the binary: several processes at once, on a terminal, killed by signals.
 func TestMain(m *testing.M) {
 	if os.Getenv("XSRESCUE_TEST_MAIN") == "1" {
-		main()
+		os.Exit(mainWith(testCommands()))
 	}
 	code := m.Run()
 	if builtDir != "" {
@@ -39,33 +40,36 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Test-only verbs, registered only in the test binary (zz-journal-test-write
-// is in journal_test.go).
-func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:   "zz-test-panic",
-			Hidden: true,
-			Usage:  "test only: panic",
-			Action: func(context.Context, *cli.Command) error {
-				var m map[string]int
-				m["boom"]++ // a nil map write: a real runtime panic, not a panic(string)
-				return nil
-			},
-		}
-	})
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:   "zz-test-hang",
-			Hidden: true,
-			Usage:  "test only: say so, then block and ignore the context (a command stuck in a system call)",
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				output(cmd).Logf("hanging")
-				time.Sleep(time.Hour)
-				return nil
-			},
-		}
-	})
+// testCommands are the hidden test-only commands of the test binary
+// (zz-journal-test-write is in journal_test.go).
+func testCommands() []commandFunc {
+	return []commandFunc{newTestPanicCommand, newTestHangCommand, newJournalTestWriteCommand}
+}
+
+func newTestPanicCommand(*env) *cli.Command {
+	return &cli.Command{
+		Name:   "zz-test-panic",
+		Hidden: true,
+		Usage:  "test only: panic",
+		Action: func(context.Context, *cli.Command) error {
+			var m map[string]int
+			m["boom"]++ // a nil map write: a real runtime panic, not a panic(string)
+			return nil
+		},
+	}
+}
+
+func newTestHangCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:   "zz-test-hang",
+		Hidden: true,
+		Usage:  "test only: say so, then block and ignore the context (a command stuck in a system call)",
+		Action: func(context.Context, *cli.Command) error {
+			e.logf("hanging")
+			time.Sleep(time.Hour)
+			return nil
+		},
+	}
 }
 
 // xsProc is one xsrescue process (the test binary as xsrescue).
@@ -286,12 +290,6 @@ func stateOnDisk(t *testing.T, paths ...string) string {
 
 func needRootMount(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loop devices and mount")
-	}
-	for _, tool := range []string{"mkfs.ext3", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "loop devices and mount")
+	testutil.NeedTools(t, "mkfs.ext3", "debugfs")
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/statedb"
 )
 
@@ -41,6 +42,7 @@ func statedbRoot(t *testing.T, rel string, db fixtures.StateDBSpec, extra func(d
 }
 
 func TestStatedbShow(t *testing.T) {
+	t.Parallel()
 	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}, func(dir string) error {
 		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/lib/xcp/ha_metadata.db"), fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false)
 	})
@@ -106,6 +108,7 @@ func TestStatedbShow(t *testing.T) {
 }
 
 func TestStatedbBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good, err := fixtures.StateDB(fixtures.StateDBSpec{Release: "6.2", VMs: 1})
 	if err != nil {
@@ -152,6 +155,7 @@ func TestStatedbBadInput(t *testing.T) {
 }
 
 func TestStatedbDiff(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fresh, carried := filepath.Join(dir, "fresh.db"), filepath.Join(dir, "state.db")
 	if err := fixtures.WriteStateDBFile(fresh, fixtures.StateDBSpec{Release: "5.0", Fresh: true, Seed: "h"}, false); err != nil {
@@ -195,6 +199,7 @@ func TestStatedbDiff(t *testing.T) {
 // installer downgrade) holding the 8.2 database, patched like the fresh
 // database the 7.1 xapi writes, through the journal, and undone.
 func TestStatedbPatchDowngrade(t *testing.T) {
+	t.Parallel()
 	db := fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 2, Seed: "host1"}
 	dir := statedbRoot(t, "7.1", db, func(dir string) error {
 		// ha_metadata.db from a later flush: xapi loads it, so --file names
@@ -277,6 +282,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 // (or stdout) and changes nothing in the root; the bytes are exactly those
 // the in-place patch leaves. An existing OUT is refused, never overwritten.
 func TestStatedbPatchOutput(t *testing.T) {
+	t.Parallel()
 	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 3, Seed: "host1"}, nil)
 	ref := filepath.Join(t.TempDir(), "fresh71.db")
 	if err := fixtures.WriteStateDBFile(ref, fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "host1"}, false); err != nil {
@@ -384,6 +390,7 @@ func TestStatedbPatchOutput(t *testing.T) {
 // release table only: the 12-pair manifest gets the host values from the
 // inventory; nothing is dropped, the suspects are listed.
 func TestStatedbPatchToRelease(t *testing.T) {
+	t.Parallel()
 	dir := statedbRoot(t, "5.0", fixtures.StateDBSpec{Release: "7.1", VMs: 1, Seed: "host1"}, func(dir string) error {
 		if err := os.WriteFile(filepath.Join(dir, "etc/xensource/pool.conf"), []byte("master"), 0o600); err != nil {
 			return err
@@ -431,9 +438,8 @@ func TestStatedbPatchToRelease(t *testing.T) {
 // TestStatedbDisk: the 5.5 → 5.0 downgrade on a disk image: show and dry
 // run leave the image byte-identical; the patch goes through a real mount.
 func TestStatedbDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a partition of an image needs root")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "mounting a partition of an image")
 	root := fixtures.RootSpec{Release: "5.0", Populate: func(dir string) error {
 		return fixtures.WriteStateDBFile(filepath.Join(dir, "var/xapi/state.db"), fixtures.StateDBSpec{Release: "5.5", VMs: 2, Seed: "statedb-disk"}, false)
 	}}
@@ -485,6 +491,7 @@ func TestStatedbDisk(t *testing.T) {
 // TestStatedbShowCompressMismatch: db.conf compress:true with a plain file is
 // reported; the gzip file it expects is read and its form shown.
 func TestStatedbShowCompressMismatch(t *testing.T) {
+	t.Parallel()
 	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "7.1", VMs: 1}, func(dir string) error {
 		return os.WriteFile(filepath.Join(dir, "etc/xensource/db.conf"), []byte("[/var/lib/xcp/state.db]\nmode:no_limit\nformat:xml\ncompress:true\n"), 0o644)
 	})
@@ -506,6 +513,7 @@ func TestStatedbShowCompressMismatch(t *testing.T) {
 // step takes effect; and it never lowers a .generation, which would hand
 // the load to a competitor that was losing before.
 func TestStatedbPatchFollowsXapi(t *testing.T) {
+	t.Parallel()
 	fresh55 := filepath.Join(t.TempDir(), "fresh55.db")
 	if err := fixtures.WriteStateDBFile(fresh55, fixtures.StateDBSpec{Release: "5.5", Fresh: true, Seed: "host1"}, false); err != nil {
 		t.Fatal(err)
@@ -578,6 +586,7 @@ func TestStatedbPatchFollowsXapi(t *testing.T) {
 // TestStatedbShowDuplicateRefs: rows repeating a ref are a problem (xapi
 // keeps one row per ref).
 func TestStatedbShowDuplicateRefs(t *testing.T) {
+	t.Parallel()
 	db := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="108"/><pair key="generation_count" value="3"/></manifest>` +
 		`<table name="VM"><row ref="OpaqueRef:1" uuid="a"/><row ref="OpaqueRef:1" uuid="b"/></table></database>`
 	p := filepath.Join(t.TempDir(), "dup.db")
@@ -593,9 +602,8 @@ func TestStatedbShowDuplicateRefs(t *testing.T) {
 // TestStatedbDiskNoDatabase: an error about a --disk names the image and
 // partition, not the private mount point.
 func TestStatedbDiskNoDatabase(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a partition of an image needs root")
-	}
+	t.Parallel()
+	testutil.NeedRoot(t, "mounting a partition of an image")
 	img, err := fixtures.BuildDisk(t.TempDir(), fixtures.Mini("statedb-nodb", "dos", fixtures.RootSpec{Release: "7.1"}, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -612,10 +620,12 @@ func TestStatedbDiskNoDatabase(t *testing.T) {
 // leaves nothing under the name nor beside it; an existing name is refused
 // even when it appears while the content is written.
 func TestWriteNewFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.db")
 	ctx, cancel := context.WithCancel(context.Background())
-	_, _, err := writeNewFile(ctx, nil, out, func(w io.Writer) error {
+	e := newEnv(nil, io.Discard, io.Discard)
+	_, _, err := e.writeNewFile(ctx, out, func(w io.Writer) error {
 		if _, err := w.Write([]byte("first part\n")); err != nil {
 			return err
 		}
@@ -629,7 +639,7 @@ func TestWriteNewFile(t *testing.T) {
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
 	}
-	_, _, err = writeNewFile(context.Background(), nil, out, func(w io.Writer) error {
+	_, _, err = e.writeNewFile(context.Background(), out, func(w io.Writer) error {
 		if err := os.WriteFile(out, []byte("someone else's\n"), 0o644); err != nil {
 			return err
 		}
@@ -647,6 +657,7 @@ func TestWriteNewFile(t *testing.T) {
 // A manifest pair with value before key loads in xsrescue but not in xapi:
 // show says so.
 func TestStatedbShowPairOrder(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "state.db")
 	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<database><manifest><pair key="schema_major_vsn" value="5"/><pair key="schema_minor_vsn" value="108"/><pair value="9" key="generation_count"/></manifest><table name="VM"><row ref="OpaqueRef:1" name__label="a b"/></table></database>`
 	if err := os.WriteFile(db, []byte(body), 0o600); err != nil {
@@ -661,6 +672,7 @@ func TestStatedbShowPairOrder(t *testing.T) {
 // statedb patch FILE names FILE in a parse error, not "/NAME" (the file
 // inside the directory it opens as the root).
 func TestStatedbPatchFileErrorName(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "x.db")
 	if err := os.WriteFile(db, []byte(`<?xml version="1.0"?>`+"\n"+`<database><manifest><pair key="schema_major_vsn" value="5"/></manifest></database>`), 0o600); err != nil {
 		t.Fatal(err)
@@ -674,6 +686,7 @@ func TestStatedbPatchFileErrorName(t *testing.T) {
 // Ctrl-C (a cancelled context) is reported as "interrupted", never as Go's
 // "context canceled"; the exit code stays 1.
 func TestInterruptedMessage(t *testing.T) {
+	t.Parallel()
 	dir := statedbRoot(t, "7.1", fixtures.StateDBSpec{Release: "8.2.1", Schema: 603, VMs: 3, Seed: "host1"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
 // TestReadOnlyUnprivileged runs every read-only --disk command of the
@@ -20,14 +21,8 @@ import (
 // no /proc, /sys, /dev or /tmp, no loop device, no e2fsprogs. Each must
 // succeed and say what it read; the images must not change by a byte.
 func TestReadOnlyUnprivileged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chroot and to run as uid 65534")
-	}
-	for _, tool := range []string{"mke2fs", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
-		}
-	}
+	testutil.NeedRoot(t, "to chroot and to run as uid 65534")
+	testutil.NeedTools(t, "mke2fs", "gcc")
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
 		if err := os.Chmod(d, 0o755); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 )
@@ -20,9 +21,7 @@ import (
 // not root, or a tool missing.
 func versionNeedsDisk(t *testing.T, tools ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
+	testutil.NeedRoot(t, "mounting an image")
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (scripts/test.sh installs it)", tool)
@@ -143,6 +142,7 @@ func offers(doc showJSON) map[string]bool {
 // directory, the root-partition gate is unknown: "unknown" where every
 // file gate passes, never "upgrade"), and not a byte written.
 func TestVersionShowRoots(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release string
 		accept  []string // of 5.0.0, 5.6.0, 6.2.0, 7.0.0, 7.1.0, 8.2.0
@@ -189,6 +189,7 @@ func TestVersionShowRoots(t *testing.T) {
 // TestVersionSetShowUndo: set for an older installer, show agrees, undo
 // restores every file byte for byte (symlinked markers stay links).
 func TestVersionSetShowUndo(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		release, installer, wantPV string
 		code                       int // 4: a gate still fails (8.1+ roots lack the state directory 8.0 wants)
@@ -251,6 +252,7 @@ func TestVersionSetShowUndo(t *testing.T) {
 }
 
 func TestVersionErrors(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	broken := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	inv := filepath.Join(broken, "etc/xensource-inventory")
@@ -289,6 +291,7 @@ func TestVersionErrors(t *testing.T) {
 // TestVersionHostileLink: etc/redhat-release -> an absolute path holding a
 // sentinel on the rescue system: show never prints it, set never writes it.
 func TestVersionHostileLink(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	sentinel := filepath.Join(outside, "shadow")
 	const secret = "root:SENTINEL:19000::::::\n"
@@ -325,6 +328,7 @@ func TestVersionHostileLink(t *testing.T) {
 // etc/redhat-release are listed with their problem; show prints the rest
 // and set rewrites the rest, leaving both links alone.
 func TestVersionMarkerLoop(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1"})
 	if err := fixtures.BreakMarkerLinks(root); err != nil {
 		t.Fatal(err)
@@ -359,6 +363,7 @@ func TestVersionMarkerLoop(t *testing.T) {
 }
 
 func TestVersionFind(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Extra: map[string][]byte{
 		"opt/xensource/libexec/xapi": append([]byte("\x7fELF\x00\x01"), []byte("xapi build 15119p")...),
 		"proc/version":               []byte("15119p"),
@@ -409,6 +414,7 @@ func TestVersionFind(t *testing.T) {
 // holds 5.0, a 7.1 old-layout GPT disk whose backup holds 6.5, an 8.2 disk
 // whose backup partition was never formatted.
 func TestVersionDisk(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "debugfs", "losetup")
 	cases := []struct {
 		table, release, backup, installer, wantPV string
@@ -491,6 +497,7 @@ func TestVersionDisk(t *testing.T) {
 // whether or not a utility partition is there: its own verdict, with the
 // cause.
 func TestVersionDiskXS8Gate(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-xs8-utility"
 	rel, _ := release.Lookup("8.2")
@@ -527,6 +534,7 @@ func TestVersionDiskXS8Gate(t *testing.T) {
 // An empty root-* partition's error names the disk and partition, not the
 // private mount (F-cli-2).
 func TestVersionDiskRootLabel(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup")
 	const name = "version-nolabel"
 	mib := fixtures.MiB
@@ -584,6 +592,7 @@ func outsideSum(t *testing.T, img string, start, end int64) string {
 // offer Upgrade; journal undo makes the image byte-identical again. Also
 // with 4096-byte sectors (read through a loop device by sgdisk).
 func TestVersionSetActiveFlag(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk", "sgdisk")
 	cases := []struct {
 		name, table, release, installer string
@@ -605,7 +614,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 				t.Fatal(err)
 			}
 			p1 := spec.Partitions[0]
-			before := fileSum(t, img)
+			before := testutil.FileSHA256(t, img)
 			outside := outsideSum(t, img, p1.Start, p1.Start+p1.Size)
 			doc := versionShowJSON(t, "--disk", img, "--installer", c.installer)
 			if vd := doc.Verdicts[0]; vd.Outcome != "no" || vd.Gates[0].Name != "root-partition" || vd.Gates[0].Status != "fail" {
@@ -615,7 +624,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "raw write") || !strings.Contains(out, "+partition 1:") || !strings.Contains(out, "for the "+c.installer+".0 installer's root-partition") {
 				t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 			}
-			if fileSum(t, img) != before {
+			if testutil.FileSHA256(t, img) != before {
 				t.Fatal("the dry run changed the image")
 			}
 			jpath := filepath.Join(t.TempDir(), "j.db")
@@ -667,6 +676,7 @@ func TestVersionSetActiveFlag(t *testing.T) {
 // active flag: version set refuses (exit 3, not a byte written) and says
 // so; --move-active-flag moves it.
 func TestVersionSetMovesActiveFlag(t *testing.T) {
+	t.Parallel()
 	versionNeedsDisk(t, "mke2fs", "losetup", "sfdisk")
 	const name = "flag-dell"
 	rel, _ := release.Lookup("6.2")
@@ -712,6 +722,7 @@ func TestVersionSetMovesActiveFlag(t *testing.T) {
 // BUILD_NUMBER: version set adds both, the first named as the installer
 // names the backup partition of PRIMARY_DISK.
 func TestVersionSetRepairsKeys(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "5.5", Populate: func(dir string) error {
 		p := filepath.Join(dir, "etc/xensource-inventory")
 		data, err := os.ReadFile(p)
@@ -763,6 +774,7 @@ func TestVersionSetRepairsKeys(t *testing.T) {
 // marked), and only --mark-firstboot-done writes its state file, which
 // journal undo removes again.
 func TestVersionSetFirstboot(t *testing.T) {
+	t.Parallel()
 	root := versionRoot(t, fixtures.RootSpec{Release: "7.1", Populate: func(dir string) error {
 		return os.Remove(filepath.Join(dir, "etc/firstboot.d/state/60-import-keys"))
 	}})
@@ -797,6 +809,7 @@ func TestVersionSetFirstboot(t *testing.T) {
 // newer than it is (F-version-0): without --allow-raise, and below the
 // installer's lower bound even with it; nothing is written.
 func TestVersionSetRaise(t *testing.T) {
+	t.Parallel()
 	dir := versionRoot(t, fixtures.RootSpec{Release: "5.5"})
 	before := versionTreeState(t, dir)
 	for _, argv := range [][]string{

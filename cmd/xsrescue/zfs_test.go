@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/zfsroot/vdev"
 )
 
@@ -39,15 +40,6 @@ func zfsPool(t *testing.T, version int, export bool) *fixtures.ZFSPool {
 		}
 	}
 	return p
-}
-
-func fileSum(t *testing.T, path string) string {
-	t.Helper()
-	sum, err := fixtures.FileSHA256(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
 }
 
 func blkidProbe(t *testing.T, path string, off, size int64) map[string]string {
@@ -124,7 +116,7 @@ func TestZFSLabelsCLI(t *testing.T) {
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					before := fileSum(t, tc.path)
+					before := testutil.FileSHA256(t, tc.path)
 					code, stdout, stderr := runCLI(append([]string{"zfs", "labels", tc.path, "--json"}, tc.extra...)...)
 					if code != 0 {
 						t.Fatalf("exit %d: %s", code, stderr)
@@ -149,7 +141,7 @@ func TestZFSLabelsCLI(t *testing.T) {
 					if !strings.HasPrefix(r.Command, "zpool import -o readonly=on -N -R /mnt -d ") || !strings.HasSuffix(r.Command, " "+zpoolID) {
 						t.Errorf("command %q", r.Command)
 					}
-					if fileSum(t, tc.path) != before {
+					if testutil.FileSHA256(t, tc.path) != before {
 						t.Fatal("zfs labels changed its input")
 					}
 				})
@@ -219,14 +211,14 @@ func TestZFSLabelsCLIVerdictsAndDamage(t *testing.T) {
 func TestZFSLabelsCLITruncated(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "v.vdev")
-	must(t, fixtures.FakeZFSVdev(src, 128<<20, fixtures.ZFSLabelSpec{Pool: "tank", PoolGUID: 7, GUID: 8, Version: 22, State: 1, TXG: 9, Ashift: 9, Timestamp: 1}))
+	testutil.Must(t, fixtures.FakeZFSVdev(src, 128<<20, fixtures.ZFSLabelSpec{Pool: "tank", PoolGUID: 7, GUID: 8, Version: 22, State: 1, TXG: 9, Ashift: 9, Timestamp: 1}))
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []int{100 << 20, 300000} {
 		img := filepath.Join(dir, fmt.Sprintf("t%d.img", n))
-		must(t, os.WriteFile(img, b[:n], 0o644))
+		testutil.Must(t, os.WriteFile(img, b[:n], 0o644))
 		short := 128<<20 - n
 		code, stdout, stderr := runCLI("zfs", "labels", img)
 		if code != 0 || !strings.Contains(stdout, fmt.Sprintf("the copy is %d bytes short", short)) || !strings.Contains(stdout, "import      truncated:") ||
@@ -257,8 +249,8 @@ func TestZFSLabelsCLITruncated(t *testing.T) {
 func TestZFSLabelsCLISeveralPools(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.vdev"), filepath.Join(dir, "b.vdev")
-	must(t, fixtures.FakeZFSVdev(a, 64<<20, fixtures.ZFSLabelSpec{Pool: "rpool", PoolGUID: 11, GUID: 12, Version: 22, State: 1, TXG: 5, Ashift: 9, Timestamp: 1}))
-	must(t, fixtures.FakeZFSVdev(b, 64<<20, fixtures.ZFSLabelSpec{Pool: "data", PoolGUID: 21, GUID: 22, Version: 31, State: 1, TXG: 6, Ashift: 12, Timestamp: 2, BigEndian: true}))
+	testutil.Must(t, fixtures.FakeZFSVdev(a, 64<<20, fixtures.ZFSLabelSpec{Pool: "rpool", PoolGUID: 11, GUID: 12, Version: 22, State: 1, TXG: 5, Ashift: 9, Timestamp: 1}))
+	testutil.Must(t, fixtures.FakeZFSVdev(b, 64<<20, fixtures.ZFSLabelSpec{Pool: "data", PoolGUID: 21, GUID: 22, Version: 31, State: 1, TXG: 6, Ashift: 12, Timestamp: 2, BigEndian: true}))
 	disks, err := fixtures.ZFSDiskGPTPools(filepath.Join(dir, "two.img"), a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -285,15 +277,11 @@ func TestZFSLabelsCLISeveralPools(t *testing.T) {
 // TestZFSLabelsCLILoopDevice reads a block device (its size comes from
 // Seek, Stat says 0) and leaves it untouched.
 func TestZFSLabelsCLILoopDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (util-linux)")
-	}
+	testutil.NeedRoot(t, "losetup")
+	testutil.NeedTools(t, "losetup")
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.vdev")
-	must(t, fixtures.FakeZFSVdev(a, 64<<20, fixtures.ZFSLabelSpec{Pool: "loopy", PoolGUID: 31, GUID: 32, Version: 28, State: 0, TXG: 5, HostID: 0xdead, Ashift: 9, Timestamp: 1}))
+	testutil.Must(t, fixtures.FakeZFSVdev(a, 64<<20, fixtures.ZFSLabelSpec{Pool: "loopy", PoolGUID: 31, GUID: 32, Version: 28, State: 0, TXG: 5, HostID: 0xdead, Ashift: 9, Timestamp: 1}))
 	disks, err := fixtures.ZFSDiskGPTPools(filepath.Join(dir, "disk.img"), a)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +292,7 @@ func TestZFSLabelsCLILoopDevice(t *testing.T) {
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
-	before := fileSum(t, dev)
+	before := testutil.FileSHA256(t, dev)
 	code, stdout, stderr := runCLI("zfs", "labels", dev, "--json")
 	var r vdev.MemberReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != 0 {
@@ -314,7 +302,7 @@ func TestZFSLabelsCLILoopDevice(t *testing.T) {
 	if r.Pool != "loopy" || r.Partition != 1 || !r.NeedsForce || r.Command != want {
 		t.Errorf("%+v\nwant command %s", r, want)
 	}
-	if fileSum(t, dev) != before {
+	if testutil.FileSHA256(t, dev) != before {
 		t.Error("zfs labels changed the device")
 	}
 }
@@ -327,7 +315,7 @@ func TestZFSLabelsCLINoZFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := fileSum(t, img)
+	before := testutil.FileSHA256(t, img)
 	code, stdout, stderr := runCLI("zfs", "labels", img)
 	if want := "xsrescue: no ZFS label on " + img + " or on its partitions 1-"; code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) ||
 		strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "malformed") {
@@ -349,7 +337,7 @@ func TestZFSLabelsCLINoZFS(t *testing.T) {
 	if code, _, stderr := runCLI("zfs", "labels", img, "--partition", "2"); code != 2 || stderr != "xsrescue: no ZFS label on partition 2 of "+img+"\n" {
 		t.Errorf("--partition 2: exit %d %s", code, stderr)
 	}
-	if after := fileSum(t, img); after != before {
+	if after := testutil.FileSHA256(t, img); after != before {
 		t.Error("zfs labels wrote to the image")
 	}
 	if _, stdout, _ := runCLI("zfs", "labels", "--help"); !strings.Contains(stdout, "--partition N") || strings.Contains(stdout, "default: 0") {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -106,7 +107,7 @@ func TestZoneListCLI(t *testing.T) {
 	}
 	// A zone in the index without its XML is listed with the problem,
 	// the others as before; still exit 0 (a read-only report).
-	must(t, os.Remove(filepath.Join(z.GZRoot, "etc/zones/z4.xml")))
+	testutil.Must(t, os.Remove(filepath.Join(z.GZRoot, "etc/zones/z4.xml")))
 	code, stdout, stderr = runCLI("zone", "list", "--root", z.GZRoot)
 	if code != 0 || !strings.Contains(stdout, "z4  configured  brand -  ") || !strings.Contains(stdout, "\n  problem: etc/zones/z4.xml missing: zoneadm cannot attach it\n") ||
 		!strings.Contains(stdout, "z1  installed  brand ipkg") || strings.Contains(stdout, "openat") {
@@ -133,9 +134,9 @@ func TestZoneListCLI(t *testing.T) {
 	// getzoneent skips it, and said so; a uuid it cannot parse is cleared.
 	idx := filepath.Join(z.GZRoot, "etc/zones/index")
 	b, err := os.ReadFile(idx)
-	must(t, err)
+	testutil.Must(t, err)
 	b = []byte(strings.Replace(string(b), "6a1f5c7e-0c2d-4a35-9b0e-4f6a7d2e9c12", "garbage", 1))
-	must(t, os.WriteFile(idx, b[:len(b)-1], 0o644))
+	testutil.Must(t, os.WriteFile(idx, b[:len(b)-1], 0o644))
 	code, stdout, _ = runCLI("zone", "list", "--root", z.GZRoot)
 	if code != 0 || !strings.Contains(stdout, "etc/zones/index line 6 ignored (the last line has no newline (a truncated index?): getzoneent skips it): z4:configured:/zones/z4:") ||
 		!strings.Contains(stdout, `problem: etc/zones/index line 4: uuid "garbage" is not a uuid: getzoneent clears it`) || strings.Contains(stdout, "z4  configured") {
@@ -151,8 +152,8 @@ func TestZonePublishersCLI(t *testing.T) {
 		gz: {zfsroot.ImageFilePkg5: "ips/pkg5.image.s11"},
 	} {
 		for dst, src := range files {
-			must(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(dst)), 0o755))
-			must(t, os.WriteFile(filepath.Join(dir, dst), zfsrootTestdata(t, src), 0o644))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(dst)), 0o755))
+			testutil.Must(t, os.WriteFile(filepath.Join(dir, dst), zfsrootTestdata(t, src), 0o644))
 		}
 	}
 	before := treeSum(t, zr)
@@ -259,8 +260,8 @@ func TestZoneEditsCLI(t *testing.T) {
 	// A global-zone image is refused unless --force.
 	pkg5 := strings.Replace(string(zfsrootTestdata(t, "ips/pkg5.image.s11")), "variant.opensolaris.zone = nonglobal", "variant.opensolaris.zone = global", 1)
 	gzr := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(gzr, "var/pkg"), 0o755))
-	must(t, os.WriteFile(filepath.Join(gzr, zfsroot.ImageFilePkg5), []byte(pkg5), 0o644))
+	testutil.Must(t, os.MkdirAll(filepath.Join(gzr, "var/pkg"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(gzr, zfsroot.ImageFilePkg5), []byte(pkg5), 0o644))
 	if code, _, stderr := runCLI("zone", "set-sticky", "solaris", "false", "--zone-root", gzr, "--journal", jdb, "--yes"); code != 3 || !strings.Contains(stderr, "not a non-global zone image") {
 		t.Errorf("global image: exit %d %s", code, stderr)
 	}
@@ -284,11 +285,11 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	passwd := filepath.Join(z.ZoneRoot, "etc/passwd")
-	must(t, os.WriteFile(passwd, []byte("broken\n"), 0o644))
-	must(t, os.Chmod(passwd, 0o600))
-	must(t, os.Chown(passwd, 7, 8))
-	must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/nodename")))
-	must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("made after the snapshot\n"), 0o644))
+	testutil.Must(t, os.WriteFile(passwd, []byte("broken\n"), 0o644))
+	testutil.Must(t, os.Chmod(passwd, 0o600))
+	testutil.Must(t, os.Chown(passwd, 7, 8))
+	testutil.Must(t, os.Remove(filepath.Join(z.ZoneRoot, "etc/nodename")))
+	testutil.Must(t, os.WriteFile(filepath.Join(z.ZoneRoot, "etc/extra"), []byte("made after the snapshot\n"), 0o644))
 	before := treeSum(t, filepath.Join(z.ZoneRoot, "etc"))
 	datasets := poolDatasets(z.ZBE)
 	// Arguments are checked before the pool is reached, dry run included.
@@ -376,7 +377,7 @@ func TestZoneRestoreEtcAltrootCLI(t *testing.T) {
 	if _, err := fixtures.ZFS("snapshot", ds+"@before"); err != nil {
 		t.Fatal(err)
 	}
-	must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("evil\n"), 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("evil\n"), 0o600))
 	code, stdout, stderr := runCLI("zone", "restore-etc", "--zone-root", root, "--snapshot", ds+"@before",
 		"--journal", filepath.Join(dir, "j.db"), "--yes")
 	if code != 0 || strings.Contains(stderr, "<nil>") {
@@ -396,25 +397,18 @@ func TestZoneRestoreEtcAltrootCLI(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // eraZoneRoot is a zone root holding zfsroot/testdata/ips/eras/NAME.
 func eraZoneRoot(t *testing.T, name string) string {
 	t.Helper()
 	zr := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(zr, "var/pkg"), 0o755))
 	for _, f := range []string{"cfg_cache", "pkg5.image", "disabled_auth"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "zfsroot", "testdata", "ips", "eras", name, f))
 		if os.IsNotExist(err) {
 			continue
 		}
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(zr, "var/pkg", f), b, 0o644))
+		testutil.Must(t, err)
+		testutil.Must(t, os.WriteFile(filepath.Join(zr, "var/pkg", f), b, 0o644))
 	}
 	return zr
 }
@@ -448,7 +442,7 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 				Publishers []zfsroot.Publisher
 				Problems   []zfsroot.Problem
 			}
-			must(t, json.Unmarshal([]byte(stdout), &doc))
+			testutil.Must(t, json.Unmarshal([]byte(stdout), &doc))
 			flat := strings.Join(strings.Fields(stdout), " ")
 			if tc.problem != "" && !strings.Contains(flat, strings.Join(strings.Fields(tc.problem), " ")) {
 				t.Errorf("problem %s missing:\n%s", tc.problem, stdout)

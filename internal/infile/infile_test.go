@@ -16,6 +16,7 @@ import (
 // regular files are read, the rest is refused as invalid input (exit 2)
 // without blocking, named by type.
 func TestOpenKinds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("data"), 0o644); err != nil {

@@ -70,6 +70,28 @@ func Invalidf(format string, args ...any) error { return Invalid(fmt.Errorf(form
 // Refusedf formats a refusal; %w verbs wrap as in fmt.Errorf.
 func Refusedf(format string, args ...any) error { return Refused(fmt.Errorf(format, args...)) }
 
+// SyntaxError locates a malformed line of a text file (an inventory, an
+// odmget dump, an ls -l listing, a guest's configuration): the file as the
+// user knows it, the 1-based line, and what is wrong there. Err is the
+// format's sentinel (versionfile.ErrSyntax, odm.ErrSyntax), found by
+// errors.Is; a SyntaxError is always invalid input (exit 2).
+type SyntaxError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Msg) }
+
+// Unwrap gives the format's sentinel and ErrInvalid.
+func (e *SyntaxError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalid}
+	}
+	return []error{e.Err, ErrInvalid}
+}
+
 // Code is the process exit code for err.
 func Code(err error) int {
 	switch {

@@ -91,6 +91,7 @@ func checkAgainstTools(t *testing.T, m *vdev.Member, version int, bk map[string]
 // MBR 0xBF partition's VTOC slice and in a GPT ZFS partition, and checks
 // every decoded field against blkid -p and zpool import -d.
 func TestReadLabelsRealPools(t *testing.T) {
+	t.Parallel()
 	needPools(t)
 	for _, v := range poolVersions {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
@@ -151,6 +152,7 @@ func flip(t *testing.T, path string, off int64) {
 // TestDamagedLabels flips one byte in the nvlist of single labels: that label
 // fails its checksum with a message naming it, and the others still answer.
 func TestDamagedLabels(t *testing.T) {
+	t.Parallel()
 	needPools(t)
 	src := realPools[23].Vdev
 	st, err := os.Stat(src)
@@ -195,6 +197,7 @@ func TestDamagedLabels(t *testing.T) {
 // TestVerdicts covers versions zfs-fuse cannot make, on hand-built labels
 // with valid checksums in both byte orders.
 func TestVerdicts(t *testing.T) {
+	t.Parallel()
 	base := fixtures.ZFSLabelSpec{Pool: "rpool", PoolGUID: 1234567890123456789, GUID: 987654321, TXG: 4711,
 		Hostname: "sol11", Ashift: 9, Timestamp: 1300000000}
 	tests := []struct {
@@ -252,6 +255,7 @@ func TestVerdicts(t *testing.T) {
 }
 
 func TestDeviceArg(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		path      string
 		off, size int64
@@ -268,6 +272,7 @@ func TestDeviceArg(t *testing.T) {
 }
 
 func TestReadLabelsTooSmall(t *testing.T) {
+	t.Parallel()
 	_, err := vdev.ReadLabels(strings.NewReader("x"), 1<<20)
 	if !errors.Is(err, vdev.ErrNoLabel) {
 		t.Fatalf("err = %v", err)
@@ -275,6 +280,7 @@ func TestReadLabelsTooSmall(t *testing.T) {
 }
 
 func TestHasLabelHeader(t *testing.T) {
+	t.Parallel()
 	img := filepath.Join(t.TempDir(), "vdev")
 	if err := fixtures.FakeZFSVdev(img, 64<<20, fixtures.ZFSLabelSpec{Pool: "p", PoolGUID: 1, GUID: 2, Version: 22, TXG: 3, Ashift: 9}); err != nil {
 		t.Fatal(err)
@@ -313,6 +319,7 @@ func TestHasLabelHeader(t *testing.T) {
 // pool from labels 0 and 1, says how many bytes are missing, and is not
 // called importable.
 func TestTruncatedCopy(t *testing.T) {
+	t.Parallel()
 	needPools(t)
 	src := realPools[23].Vdev
 	st, err := os.Stat(src)
@@ -363,6 +370,7 @@ func TestTruncatedCopy(t *testing.T) {
 // its fixed /tmp/zcopy and /mnt moved to temporary directories) and checks
 // the pool comes up while the original vdev keeps every byte.
 func TestFuseCommandImports(t *testing.T) {
+	t.Parallel()
 	needPools(t)
 	p := realPools[22]
 	st, err := os.Stat(p.Vdev)
@@ -405,6 +413,7 @@ func TestFuseCommandImports(t *testing.T) {
 // (the per-label reasons only in Details); a vdev whose four labels are all
 // damaged still names each label and says "malformed".
 func TestScanNoMember(t *testing.T) {
+	t.Parallel()
 	needPools(t)
 	src := realPools[23].Vdev
 	st, err := os.Stat(src)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestDecodeNVListTypes(t *testing.T) {
+	t.Parallel()
 	nv := fixtures.NVOf(
 		"u64", uint64(1<<40),
 		"i64", int64(-5),
@@ -60,6 +61,7 @@ func deep(n int) fixtures.NV {
 
 // TestDecodeNVListBroken: every damaged input is a clean error with an offset.
 func TestDecodeNVListBroken(t *testing.T) {
+	t.Parallel()
 	good := fixtures.PackNV(fixtures.NVOf("name", "rpool", "version", uint64(22)))
 	tests := []struct {
 		name string

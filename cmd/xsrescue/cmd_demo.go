@@ -21,94 +21,80 @@ import (
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
-func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:      "demo",
-			Usage:     "rehearse a whole XenServer rescue on a scratch disk image",
-			ArgsUsage: " ",
-			Description: "Builds, in a temporary directory, the disk of a XenServer 5.5 host whose downgrade to\n" +
-				"5.0 failed (the 5.0 installer refused the newer system; the backup partition still holds\n" +
-				"5.0), and walks through the rescue with the real commands, printing each one:\n" +
-				"disk inspect, doctor, save the backup partition, version set for the 5.0 installer (the\n" +
-				"verdict flips), what the 5.0 installer and xapi leave behind (simulated: a fresh 5.0\n" +
-				"state.db beside the carried-over 5.5 one), statedb diff, statedb patch --like, doctor\n" +
-				"again (clean), journal list, then undo everything and prove the image byte-identical\n" +
-				"to the start.\n\n" +
-				"Mounting needs root; without it the demo says so and runs the read-only part.\n" +
-				"Touches nothing outside its temporary directory (--keep keeps it).\n\n" + exitHelp,
-			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory (image, snapshots, journal)"},
-			},
-			Action: runDemo,
-		}
-	})
+// demoOptions are the flags of demo.
+type demoOptions struct {
+	Keep bool
 }
 
-// DemoDoc is the --json document of demo: every command it ran.
-type DemoDoc struct {
-	Dir           string     `json:"dir"`
-	Image         string     `json:"image"`
-	Root          bool       `json:"root_privileges"`
-	Steps         []DemoStep `json:"steps"`
-	TreeIdentical *bool      `json:"tree_identical"`
-	ByteIdentical *bool      `json:"byte_identical"`
-	StartSHA      string     `json:"start_fingerprint"`
-	EndSHA        string     `json:"end_fingerprint"`
-	Failed        []string   `json:"failed"`
-}
-
-// DemoStep is one command the demo ran.
-type DemoStep struct {
-	Command  string `json:"command"`
-	ExitCode int    `json:"exit_code"`
-	Skipped  string `json:"skipped,omitempty"`
+func newDemoCommand(e *env) *cli.Command {
+	var o demoOptions
+	return &cli.Command{
+		Name:      "demo",
+		Usage:     "rehearse a whole XenServer rescue on a scratch disk image",
+		ArgsUsage: " ",
+		Description: "Builds, in a temporary directory, the disk of a XenServer 5.5 host whose downgrade to\n" +
+			"5.0 failed (the 5.0 installer refused the newer system; the backup partition still holds\n" +
+			"5.0), and walks through the rescue with the real commands, printing each one:\n" +
+			"disk inspect, doctor, save the backup partition, version set for the 5.0 installer (the\n" +
+			"verdict flips), what the 5.0 installer and xapi leave behind (simulated: a fresh 5.0\n" +
+			"state.db beside the carried-over 5.5 one), statedb diff, statedb patch --like, doctor\n" +
+			"again (clean), journal list, then undo everything and prove the image byte-identical\n" +
+			"to the start.\n\n" +
+			"Mounting needs root; without it the demo says so and runs the read-only part.\n" +
+			"Touches nothing outside its temporary directory (--keep keeps it).\n\n" + exitHelp,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "keep", Destination: &o.Keep, Usage: "keep the temporary directory (image, snapshots, journal)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return runDemo(ctx, e, o, func(argv []string) bool { return hasCommand(cmd.Root(), argv) })
+		},
+	}
 }
 
 type demo struct {
 	ctx     context.Context
 	self    string    // this binary, run for every step
 	w       io.Writer // narration and the commands' output
-	doc     *DemoDoc
+	doc     *demoDoc
 	journal string
+	has     func(argv []string) bool // the command is in this build
 }
 
-func runDemo(ctx context.Context, cmd *cli.Command) error {
-	o := output(cmd)
-	keep := cmd.Bool("keep")
-	w := o.Stdout()
-	if o.JSON {
-		w = o.Stderr() // stdout carries the one JSON document
+func runDemo(ctx context.Context, e *env, o demoOptions, has func(argv []string) bool) error {
+	w := e.stdout
+	if e.JSON {
+		w = e.stderr // stdout carries the one JSON document
 	}
-	if cmd.Bool("dry-run") {
+	if e.DryRun {
 		// The demo is nothing but writes to its scratch image.
 		fmt.Fprintf(w, "dry run: nothing was written; the demo would build an 80 GiB sparse disk image in a new directory under %s, run the rescue on it and remove it again%s\n",
-			os.TempDir(), map[bool]string{true: " (--keep: kept)", false: ""}[keep])
-		return o.Emit(&DemoDoc{Steps: []DemoStep{}, Failed: []string{}}, func(io.Writer) error { return nil })
+			os.TempDir(), map[bool]string{true: " (--keep: kept)", false: ""}[o.Keep])
+		return e.emit(&demoDoc{Steps: []demoStep{}, Failed: []string{}}, nil)
 	}
 	dir, err := os.MkdirTemp("", "xsrescue-demo-")
 	if err != nil {
 		return err
 	}
-	if !keep {
+	if !o.Keep {
 		defer os.RemoveAll(dir)
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	d := &demo{ctx: ctx, self: self, w: w, doc: &DemoDoc{Dir: dir, Steps: []DemoStep{}, Failed: []string{}}, journal: filepath.Join(dir, "journal.db")}
+	d := &demo{ctx: ctx, self: self, w: w, has: has, doc: &demoDoc{Dir: dir, Steps: []demoStep{}, Failed: []string{}}, journal: filepath.Join(dir, "journal.db")}
 	runErr := d.run(dir)
-	if keep {
+	if o.Keep {
 		d.say("Everything is kept in %s.", dir)
 	}
 	if runErr != nil {
 		d.doc.Failed = append(d.doc.Failed, runErr.Error())
 	}
-	if err := o.Emit(d.doc, func(io.Writer) error { return nil }); err != nil {
+	if err := e.emit(d.doc, nil); err != nil {
 		return err
 	}
 	if len(d.doc.Failed) > 0 {
@@ -126,10 +112,10 @@ func (d *demo) say(format string, args ...any) {
 // its output, and records a failure when the exit code is not want.
 func (d *demo) xs(want int, argv ...string) (string, int) {
 	line := "xsrescue " + strings.Join(quoteAll(argv), " ")
-	if !hasCommand(argv) {
+	if !d.has(argv) {
 		why := fmt.Sprintf("%s %s is not in this build", argv[0], argv[1])
 		fmt.Fprintf(d.w, "\n$ %s\n(skipped: %s)\n", line, why)
-		d.doc.Steps = append(d.doc.Steps, DemoStep{Command: line, ExitCode: -1, Skipped: why})
+		d.doc.Steps = append(d.doc.Steps, demoStep{Command: line, ExitCode: -1, Skipped: why})
 		return "", -1
 	}
 	fmt.Fprintf(d.w, "\n$ %s\n", line)
@@ -147,7 +133,7 @@ func (d *demo) xs(want int, argv ...string) (string, int) {
 		}
 		code = ee.ExitCode()
 	}
-	d.doc.Steps = append(d.doc.Steps, DemoStep{Command: line, ExitCode: code})
+	d.doc.Steps = append(d.doc.Steps, demoStep{Command: line, ExitCode: code})
 	if code != want {
 		d.doc.Failed = append(d.doc.Failed, fmt.Sprintf("%q exited %d, expected %d", line, code, want))
 	}
@@ -155,9 +141,10 @@ func (d *demo) xs(want int, argv ...string) (string, int) {
 }
 
 // hasCommand reports whether "GROUP SUB" at the start of argv (e.g.
-// "statedb patch") is registered: the demo grows as command groups land.
-func hasCommand(argv []string) bool {
-	g := newApp(nil, io.Discard, io.Discard).Command(argv[0])
+// "statedb patch") is in the command tree root: the demo grows as command
+// groups land.
+func hasCommand(root *cli.Command, argv []string) bool {
+	g := root.Command(argv[0])
 	if g == nil {
 		return false
 	}
@@ -206,6 +193,16 @@ func (d *demo) run(dir string) error {
 	if err != nil {
 		return err
 	}
+	rootImg := d.prepare(dir, img)
+	if err := d.rescue(dir, img); err != nil {
+		return err
+	}
+	return d.undoAndCompare(img, rootImg, start, treeStart)
+}
+
+// prepare diagnoses the disk, saves its partitions and sets the markers
+// for the 5.0 installer (steps 2 to 4). It returns the root's image.
+func (d *demo) prepare(dir, img string) string {
 	j := []string{"--journal", d.journal}
 
 	d.say("2. The diagnosis: findings with their evidence and rule, and the plan for the 5.0 installer.")
@@ -226,7 +223,13 @@ func (d *demo) run(dir string) error {
 	d.xs(0, append([]string{"version", "set", "--disk", img, "--for-installer", "5.0", "--yes"}, j...)...)
 	d.say("And the verdict flips:")
 	d.xs(0, "version", "show", "--disk", img, "--installer", "5.0")
+	return rootImg
+}
 
+// rescue simulates the 5.0 installer and xapi, and patches the database
+// xapi loads (steps 5 to 9).
+func (d *demo) rescue(dir, img string) error {
+	j := []string{"--journal", d.journal}
 	d.say("5. Booted with the answer file, the 5.0 installer upgrades the disk and carries\n" +
 		"var/xapi/state.db (schema 57, written by xapi 5.5) over verbatim; xapi 5.0 refuses it.\n" +
 		"Started once without a database, xapi 5.0 writes a fresh one (schema 55). This demo\n" +
@@ -257,7 +260,13 @@ func (d *demo) run(dir string) error {
 
 	d.say("9. Every change is in the journal:")
 	d.xs(0, append([]string{"journal", "list"}, j...)...)
+	return nil
+}
 
+// undoAndCompare undoes every op and proves the image byte-identical to
+// the start (steps 10 and 11).
+func (d *demo) undoAndCompare(img, rootImg, start, treeStart string) error {
+	j := []string{"--journal", d.journal}
 	d.say("10. Undo everything, newest first (partition images stay, they change nothing):")
 	if err := d.undoAll(); err != nil {
 		return err
@@ -314,11 +323,11 @@ func (d *demo) simulateXapi(img string) error {
 		return err
 	}
 	defer j.Close()
-	plan := &journal.Plan{Command: "demo: xapi 5.0 writes a fresh database (simulated)", Changes: []journal.Change{{
-		Kind: journal.Create, Path: "var/xapi/state.db.fresh", Content: fresh, Mode: 0o600, UID: 0, GID: 0,
+	p := &plan.Plan{Command: "demo: xapi 5.0 writes a fresh database (simulated)", Changes: []plan.Change{{
+		Kind: plan.Create, Path: "var/xapi/state.db.fresh", Content: fresh, Mode: 0o600, UID: 0, GID: 0,
 		Why: "the database xapi 5.0 creates when it starts without one",
 	}}}
-	res, err := j.Apply(d.ctx, tgt, []string{"xsrescue", "demo"}, plan)
+	res, err := j.Apply(d.ctx, tgt, []string{"xsrescue", "demo"}, p)
 	if err != nil {
 		return err
 	}

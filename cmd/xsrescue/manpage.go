@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"reflect"
@@ -17,28 +16,6 @@ import (
 // command (man-pages(7): section 8). The page is docs/xsrescue.8.
 const manSection = 8
 
-func init() {
-	register(func() *cli.Command {
-		return &cli.Command{
-			Name:      "man",
-			Usage:     "print the manual page (roff) on stdout: xsrescue man | man -l -",
-			ArgsUsage: " ",
-			Hidden:    true,
-			Action: func(_ context.Context, cmd *cli.Command) error {
-				if _, err := args(cmd, 0, 0); err != nil {
-					return err
-				}
-				page, err := manPage()
-				if err != nil {
-					return err
-				}
-				_, err = io.WriteString(output(cmd).Stdout(), page)
-				return err
-			},
-		}
-	})
-}
-
 // manPage renders the whole manual page from the command tree: the same
 // tree every run builds, so the page cannot drift from --help. The tree is
 // rendered to markdown by urfave/cli-docs and to roff by go-md2man, with the
@@ -47,7 +24,7 @@ func init() {
 // Deterministic: no date, only the version, so docs/xsrescue.8 is a golden
 // file (TestManPage).
 func manPage() (string, error) {
-	app := newApp(strings.NewReader(""), io.Discard, io.Discard)
+	app := newApp(newEnv(strings.NewReader(""), io.Discard, io.Discard), nil)
 	app.Description = manDescription
 	app.UsageText = "xsrescue [GLOBAL OPTIONS] COMMAND [SUBCOMMAND] [OPTIONS] [ARGUMENTS...]"
 	seen := map[cli.Flag]bool{} // a flag shared by two commands is escaped once

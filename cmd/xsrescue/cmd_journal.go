@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func newJournalCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "journal",
+		Usage: "list, show, undo, recover and export the ops recorded in the journal",
+		Description: "Every mutation xsrescue makes is an op in the journal: an SQLite file, by default\n" +
+			"var/lib/xsrescue/journal.db inside the target root (--journal PATH or $XSRESCUE_JOURNAL\n" +
+			"put it elsewhere). An op holds the command line, the target's identity, and for each\n" +
+			"change the before-image (content, mode, owner, mtime, xattrs, type, device numbers,\n" +
+			"link target) and the after-hash. See docs/journal.md.",
+		Commands: []*cli.Command{
+			newJournalListCommand(e), newJournalShowCommand(e), newJournalUndoCommand(e),
+			newJournalRecoverCommand(e), newJournalExportCommand(e),
+		},
+	}
+}
+
+// journalOptions are the flags of the journal commands: the target whose
+// journal it is (or --journal alone), and --force for undo and recover.
+type journalOptions struct {
+	targetOptions
+	Force bool
+	name  string // "xsrescue journal VERB", for messages
+}
+
+func newJournalOptions(verb string) journalOptions {
+	return journalOptions{name: "xsrescue journal " + verb}
+}
+
+func forceFlag(force *bool) cli.Flag {
+	return &cli.BoolFlag{Name: "force", Destination: force, Usage: "restore even files that changed since the op"}
+}
+
+func newJournalListCommand(e *env) *cli.Command {
+	o := newJournalOptions("list")
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "every op, oldest first",
+		ArgsUsage: " ",
+		Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
+			"Read-only: never writes a byte.\n\n" + exitHelp,
+		Flags:  o.flags(),
+		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runJournalList(ctx, e, o) }),
+	}
+}
+
+func newJournalShowCommand(e *env) *cli.Command {
+	o := newJournalOptions("show")
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "one op with every change and its before/after hashes",
+		ArgsUsage: "OP",
+		Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
+			"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
+		Flags:  o.flags(),
+		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalShow(ctx, e, o, a[0]) }),
+	}
+}
+
+func newJournalUndoCommand(e *env) *cli.Command {
+	o := newJournalOptions("undo")
+	return &cli.Command{
+		Name:      "undo",
+		Usage:     "restore every before-image of an op",
+		ArgsUsage: "OP",
+		Description: "Puts every file the op changed back as it was, byte- and metadata-identical (content,\n" +
+			"mode, owner, mtime, xattrs; device nodes recreated with the same type, major, minor;\n" +
+			"symlinks with the same target; renames reversed), then verifies it.\n" +
+			"The target defaults to the one the op recorded; a target whose identity (filesystem\n" +
+			"UUID or directory) differs is refused. If a file changed since the op, undo refuses\n" +
+			"and changes nothing, unless --force.\n\n" +
+			"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
+		Flags:  append(o.flags(), forceFlag(&o.Force)),
+		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalUndo(ctx, e, o, a[0]) }),
+	}
+}
+
+func newJournalRecoverCommand(e *env) *cli.Command {
+	o := newJournalOptions("recover")
+	return &cli.Command{
+		Name:      "recover",
+		Usage:     "roll back ops a crash left unfinished",
+		ArgsUsage: " ",
+		Description: "An op interrupted by a crash or power cut is left 'planned' or 'applying'. recover\n" +
+			"rolls each one back, all or nothing: every file the op had already replaced gets its\n" +
+			"before-image back, staging files are removed, and the op becomes 'rolled-back'. Run the\n" +
+			"original command again afterwards. An undo a crash interrupted is finished instead (the\n" +
+			"op becomes 'undone'). While an op is interrupted, new ops on its target are refused.\n" +
+			"The target defaults to the one the op recorded.\n" +
+			"Staging files no op accounts for (.xsrescue-UUID-N.tmp anywhere in the root, e.g. left\n" +
+			"by an op journaled elsewhere) are removed too and reported.\n\n" +
+			"A path that is neither as the op left it nor as before (changed since, by hand or\n" +
+			"another tool) stops recover (exit 3) with nothing changed; --force restores anyway.\n\n" +
+			"WARNING: this writes to the target (only to put back what the op changed).\n\n" + exitHelp,
+		Flags:  append(o.flags(), forceFlag(&o.Force)),
+		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runJournalRecover(ctx, e, o) }),
+	}
+}
+
+func newJournalExportCommand(e *env) *cli.Command {
+	o := newJournalOptions("export")
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write an op and its before-images as a tar.gz",
+		ArgsUsage: "OP [FILE]",
+		Description: "Writes op.json (what 'journal show --json' prints) and every before-image under before/\n" +
+			"with its mode, owner, mtime, xattrs and device numbers, as FILE (default\n" +
+			"xsrescue-op-OP.tar.gz in the current directory; '-' for stdout). Reads the target\n" +
+			"read-only.\n\n" + exitHelp,
+		Flags:  o.flags(),
+		Action: action(1, 2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
+	}
+}
+
+// opNumber parses the OP argument.
+func (o journalOptions) opNumber(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%s: OP must be an op number from 'xsrescue journal list', got %q", o.name, s)
+	}
+	return id, nil
+}
+
+// errNoJournal: nothing was ever changed on the target.
+var errNoJournal = errors.New("no journal")
+
+// openJournalRO opens the journal for list/show/export: --journal, or the
+// default inside the target opened read-only. A missing journal is
+// errNoJournal. The returned closer releases both; shown names the journal
+// for messages (see journalShown).
+func (e *env) openJournalRO(ctx context.Context, o journalOptions) (j *journal.Journal, done func(), shown string, err error) {
+	var tgt *target.Target
+	p := e.Journal
+	if p == "" {
+		if !o.given() {
+			return nil, nil, "", usagef("%s: give the target (--root DIR or --disk DEV) or --journal PATH", o.name)
+		}
+		if tgt, err = e.openTarget(ctx, o.target()); err != nil {
+			return nil, nil, "", err
+		}
+		if p, err = journal.DefaultPath(tgt.Root, false); err != nil {
+			tgt.Close()
+			return nil, nil, "", err
+		}
+	}
+	j, err = journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
+		tgt.Close()
+		return nil, nil, "", fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
+	}
+	if err != nil {
+		tgt.Close()
+		return nil, nil, "", err
+	}
+	return j, func() { j.Close(); tgt.Close() }, journalShown(tgt, j.Path()), nil
+}
+
+func runJournalList(ctx context.Context, e *env, o journalOptions) error {
+	j, done, shown, err := e.openJournalRO(ctx, o)
+	if errors.Is(err, errNoJournal) {
+		return e.emit(&journalListDoc{Ops: []journal.OpInfo{}}, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	defer done()
+	ops, err := j.List(ctx)
+	if err != nil {
+		return err
+	}
+	doc := &journalListDoc{Ops: ops, shown: shown}
+	return e.emit(doc, doc.render)
+}
+
+func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) error {
+	id, err := o.opNumber(arg)
+	if err != nil {
+		return err
+	}
+	j, done, shown, err := e.openJournalRO(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer done()
+	op, err := j.Op(ctx, id)
+	if err != nil {
+		return err
+	}
+	doc := &journalShowDoc{Op: op, shown: shown}
+	return e.emit(doc, doc.render)
+}
+
+func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string) error {
+	id, err := o.opNumber(a[0])
+	if err != nil {
+		return err
+	}
+	doc := &exportDoc{Op: id, File: fmt.Sprintf("xsrescue-op-%d.tar.gz", id), DryRun: e.DryRun}
+	if len(a) == 2 {
+		doc.File = a[1]
+	}
+	if doc.File == "-" && e.JSON {
+		return usagef("%s: --json and FILE '-' both want stdout", o.name)
+	}
+	j, done, _, err := e.openJournalRO(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer done()
+	export := func(w io.Writer) error { return j.Export(ctx, id, w) }
+	if e.DryRun {
+		// Everything but the write: the same refusals, and the archive
+		// produced and counted, so the size and hash are what a real run
+		// writes.
+		if err = checkNewFile(doc.File); err == nil {
+			doc.Bytes, doc.SHA256, err = countOnly(ctx, export)
+		}
+	} else {
+		doc.Bytes, doc.SHA256, err = e.writeNewFile(ctx, doc.File, export)
+	}
+	if err != nil || (doc.File == "-" && !e.DryRun) {
+		return err
+	}
+	return e.emit(doc, doc.render)
+}

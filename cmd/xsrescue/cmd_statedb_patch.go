@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/statedb"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []string) error {
+	ro, err := o.reader()
+	if err != nil {
+		return err
+	}
+	t, _, err := o.choose(ctx, e, "patch", ro)
+	if err != nil {
+		return err
+	}
+	if err := o.checkOutput(e.JSON); err != nil {
+		return err
+	}
+	pt, err := e.openPatchTarget(ctx, o, a)
+	if err != nil {
+		return err
+	}
+	defer pt.tgt.Close()
+	pt.req.Target, pt.req.Options = t, statedb.PatchOptions{DropData: o.DropData, Reader: ro}
+	rp, err := statedb.PlanPatchIn(pt.tgt.Root, pt.shown, pt.req)
+	if rp != nil && pt.req.File == "" {
+		pt.shown = "/" + rp.Path
+	}
+	report := e.text() // the database itself may go to stdout
+	if o.Output == "-" && !e.JSON {
+		report = e.stderr
+	}
+	if rp != nil {
+		printStatedbPatch(report, pt.shown, rp)
+	}
+	if err != nil {
+		return err
+	}
+	doc := newPatchDoc(pt.shown, pt.tgt.Root.Dir(), rp, e.DryRun)
+	if err := checkUnwritten(pt.tgt.Root, rp, doc.Check, e.DryRun, report); err != nil {
+		return err
+	}
+	if e.JSON && o.Output == "" {
+		// What an in-place patch changes (or would: --dry-run), taken
+		// before it is applied; --output changes nothing in the root.
+		if doc.Plan, err = journal.Describe(pt.tgt.Root, rp.Plan); err != nil {
+			return err
+		}
+	}
+	if o.Output != "" {
+		doc.Output, err = e.writePatched(ctx, pt.tgt.Root, rp, o.Output, pt.shown, report)
+	} else {
+		doc.Op, err = e.apply(ctx, pt.tgt, rp.Plan)
+	}
+	if err != nil {
+		return err
+	}
+	if doc.Op != nil || doc.Output != nil {
+		fmt.Fprintf(report, "Checked (%s): xapi of %s loads the patched database.\n", doc.Check.When, doc.Check.Target)
+	}
+	return e.emit(doc, nil) // the text went out as it happened
+}
+
+// checkOutput refuses what --output cannot do, and an OUT that is there or
+// has no directory: known before the database is read.
+func (o statedbPatchOptions) checkOutput(json bool) error {
+	switch out := o.Output; {
+	case out == "-" && json:
+		return usagef("statedb patch: --output - writes the database to stdout, which --json needs too; give a file")
+	case out != "" && o.SetAside:
+		return usagef("statedb patch: --set-aside renames files in the root; --output changes nothing there")
+	case out == "" || out == "-":
+		return nil
+	}
+	if _, err := os.Lstat(o.Output); err == nil {
+		return xerr.Refusedf("--output %s already exists: nothing was written (give a new name)", o.Output)
+	}
+	if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
+		return usagef("statedb patch: --output %s: %s is not a directory", o.Output, filepath.Dir(o.Output))
+	}
+	return nil
+}
+
+// patchTarget is what statedb patch works on: a plain database FILE (the
+// target is its directory, locked by the file's identity), or --root/--disk.
+type patchTarget struct {
+	tgt   *target.Target
+	req   statedb.PatchRequest
+	shown string // the database as the user knows it
+}
+
+// openPatchTarget opens the target of a patch: for a change (read-only,
+// locked), or with --output, which changes nothing in it, for reading.
+func (e *env) openPatchTarget(ctx context.Context, o statedbPatchOptions, a []string) (*patchTarget, error) {
+	pt := &patchTarget{req: statedb.PatchRequest{In: o.File, SetAside: o.SetAside}}
+	var err error
+	switch {
+	case len(a) == 1 && o.given():
+		return nil, usagef("statedb patch: give FILE or --root/--disk, not both")
+	case len(a) == 1:
+		abs, err := filepath.Abs(a[0])
+		if err != nil {
+			return nil, err
+		}
+		if o.Output == "" {
+			pt.tgt, err = e.openForChange(ctx, target.Options{File: abs})
+		} else {
+			pt.tgt, err = target.Open(ctx, target.Options{File: abs})
+		}
+		if err != nil {
+			return nil, err
+		}
+		pt.req.File, pt.shown = filepath.Base(abs), abs
+		return pt, nil
+	case o.Output == "":
+		pt.tgt, err = e.openForChange(ctx, o.target())
+	default:
+		pt.tgt, err = e.openTarget(ctx, o.target())
+	}
+	if err != nil {
+		return nil, err
+	}
+	pt.shown = pt.tgt.Name()
+	return pt, nil
+}
+
+// checkUnwritten runs the target's check on what the patch would write when
+// nothing will be written: a dry run, or a database already as requested.
+// A patch that writes checks its output as it is written (a failure ends
+// the stream: nothing is committed).
+func checkUnwritten(root *target.Root, rp *statedb.RootPatch, c *patchCheck, dryRun bool, report io.Writer) error {
+	if !dryRun && !rp.Patch.Empty() {
+		return nil
+	}
+	c.When = "dry run"
+	if rp.Patch.Empty() {
+		c.When = "as it is"
+	}
+	f, err := root.Open(rp.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := rp.Patch.CheckOutput(f); err != nil {
+		return err
+	}
+	fmt.Fprintf(report, "Checked (%s): xapi of %s would load the patched database.\n", c.When, c.Target)
+	return nil
+}
+
+// writePatched streams the patched database (gzip kept) to the new file out,
+// or to stdout for "-", with writeNewFile: never over a file, never a
+// partial file under its name. A dry run writes nothing and returns nil.
+func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out, shown string, report io.Writer) (*patchOutput, error) {
+	if e.DryRun {
+		e.logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
+		return nil, nil
+	}
+	src, err := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(rp.Path) }, rp.Compressed)()
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	n, sum, err := e.writeNewFile(ctx, out, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	wrote := &patchOutput{Path: out, Bytes: n, SHA256: sum, Generation: rp.Patch.Generation}
+	fmt.Fprintf(report, "Wrote the patched database to %s (%d bytes, sha256 %s); %s is unchanged.\n", outName(out), wrote.Bytes, wrote.SHA256, shown)
+	fmt.Fprintf(report, "To use it: put it in place of %s and write %d (no newline) to %s%s, or run this command without --output, which does both through the journal.\n", shown, wrote.Generation, shown, statedb.GenSuffix)
+	return wrote, nil
+}
+
+func outName(out string) string {
+	if out == "-" {
+		return "stdout"
+	}
+	return out
+}

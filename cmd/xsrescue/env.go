@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/xsrescue/xsrescue/internal/flock"
+	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/plan"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// globalOptions are the flags every command accepts, anywhere on the line
+// (`xsrescue disk inspect IMG --json`).
+type globalOptions struct {
+	JSON    bool          // --json: exactly one JSON document on stdout
+	DryRun  bool          // --dry-run, -n: show the plan, write nothing
+	Yes     bool          // --yes, -y: no confirmation prompt
+	Journal string        // --journal, $XSRESCUE_JOURNAL ("": inside the target root)
+	Wait    time.Duration // --wait, $XSRESCUE_WAIT: for another xsrescue holding the target or journal
+}
+
+func (g *globalOptions) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Destination: &g.JSON, Usage: "print exactly one JSON document on stdout (logs go to stderr)"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &g.DryRun, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &g.Yes, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
+		&cli.StringFlag{Name: "journal", Destination: &g.Journal, Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+		&cli.DurationFlag{Name: "wait", Value: flock.DefaultWait, Destination: &g.Wait, Usage: "how long a mutating command waits for another xsrescue changing the same target (or journal) before it refuses, naming it (`DURATION`, e.g. 30s, 2m; 0: do not wait)", Sources: cli.EnvVars("XSRESCUE_WAIT")},
+	}
+}
+
+// env is what every command is given: the streams, the global flags, and
+// what this run did so far. One per run.
+type env struct {
+	globalOptions
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	// argv is the command line as it can be run again (recordedArgv),
+	// recorded with every op.
+	argv []string
+	// applied are the ops this command applied, oldest first: a later
+	// failure says how to undo them.
+	applied []*plan.Result
+	// started: a command's action began; an error before that is the
+	// command line's.
+	started bool
+	// emitted: the command printed its JSON document; an error after that
+	// is inside it (or beside it), never a second document.
+	emitted bool
+}
+
+func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
+	return &env{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+// wrapActions makes every command's action note that it started and the
+// command line to record.
+func (e *env) wrapActions(c *cli.Command) {
+	if act := c.Action; act != nil {
+		c.Action = func(ctx context.Context, cmd *cli.Command) error {
+			e.started, e.argv = true, recordedArgv(cmd)
+			return act(ctx, cmd)
+		}
+	}
+	for _, sub := range c.Commands {
+		e.wrapActions(sub)
+	}
+}
+
+// emit prints doc as one indented JSON document when --json is set, and
+// calls text otherwise (text nil: nothing more to say).
+func (e *env) emit(doc any, text func(w io.Writer) error) error {
+	if e.JSON {
+		e.emitted = true
+		return e.writeJSON(doc)
+	}
+	if text == nil {
+		return nil
+	}
+	return text(e.stdout)
+}
+
+func (e *env) writeJSON(doc any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}
+
+// logf writes a progress or log line to stderr (never to stdout, which may
+// carry JSON).
+func (e *env) logf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, format+"\n", args...)
+}
+
+// text is where a command's text output goes: stdout, or nowhere under
+// --json (the document carries it).
+func (e *env) text() io.Writer {
+	if e.JSON {
+		return io.Discard
+	}
+	return e.stdout
+}
+
+// confirm asks on the terminal. Without one (a pipe, /dev/null, kickstart
+// %pre) nobody can answer: it refuses (exit 3) before asking. Ctrl-C at
+// the prompt is a refusal too.
+func (e *env) confirm(ctx context.Context, question string) error {
+	if !isTerminal(e.stdin) {
+		return xerr.Refusedf("stdin is not a terminal: add --yes to apply (or --dry-run to preview); nothing was changed")
+	}
+	fmt.Fprintf(e.stderr, "%s [y/N] ", question)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
+		return xerr.Refusedf("not confirmed: nothing was changed")
+	case <-ctx.Done():
+		fmt.Fprintln(e.stderr)
+		return xerr.Refusedf("interrupted at the prompt: nothing was changed")
+	}
+}
+
+// isTerminal asks the tty driver: a character device such as /dev/null is
+// not a terminal, so it gets no prompt and no progress bar.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// progress is a progress bar on stderr for work of total bytes (-1:
+// unknown) when stderr is a terminal and --json is off, else nil (which
+// does nothing).
+func (e *env) progress(what string, total int64) *progressBar {
+	if e.JSON || !isTerminal(e.stderr) {
+		return nil
+	}
+	return startProgress(e.stderr, what, total, time.Now)
+}
+
+// lockOptions are --wait for the target lock.
+func (e *env) lockOptions() *target.LockOptions {
+	return &target.LockOptions{Wait: e.Wait}
+}
+
+// openTarget opens a target for reading. A read-only --disk open of an
+// ext2/3/4 partition reads it in-process (no mount), which never replays a
+// dirty journal; xfs and vfat are mounted ro,norecovery and ro. What the
+// user must know about the open goes to stderr: a dirty filesystem journal
+// that applying (a read-write mount) will replay is said before anything
+// is confirmed.
+func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target, error) {
+	tgt, err := target.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range tgt.Notes {
+		e.logf("note: %s", n)
+	}
+	if !o.Writable && tgt.NeedsRecovery && (e.DryRun || o.Lock != nil) {
+		what := "applying"
+		if e.DryRun {
+			what = "read as is for the dry run; applying"
+		}
+		e.logf("note: partition %d has a dirty filesystem journal, %s mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition, what)
+	}
+	return tgt, nil
+}
+
+// openForChange opens the target a mutating command plans on: read-only,
+// holding the target's writer lock (--wait) from now until it is closed, so
+// that nobody else changes it between the plan and its apply. apply
+// reopens it writable once the plan is confirmed. A dry run takes no lock:
+// like any read-only command it writes nothing anywhere, not even a lock
+// file.
+func (e *env) openForChange(ctx context.Context, o target.Options) (*target.Target, error) {
+	o.Writable = false
+	if !e.DryRun {
+		o.Lock = e.lockOptions()
+	}
+	return e.openTarget(ctx, o)
+}
+
+// recordedArgv rebuilds the command line for the journal record so that it
+// can be run again: command path, every flag that was set (a list flag once
+// per value, as --name=value), then the arguments.
+func recordedArgv(cmd *cli.Command) []string {
+	argv := cmd.Path()
+	seen := map[string]bool{}
+	lineage := cmd.Lineage()
+	slices.Reverse(lineage)
+	for _, c := range lineage {
+		for _, f := range c.Flags {
+			name := f.Names()[0]
+			if seen[name] || !cmd.IsSet(name) {
+				continue
+			}
+			seen[name] = true
+			v := cmd.Value(name)
+			if b, ok := v.(bool); ok {
+				if b {
+					argv = append(argv, "--"+name)
+				}
+				continue
+			}
+			rv := reflect.ValueOf(v)
+			if rv.Kind() != reflect.Slice {
+				argv = append(argv, fmt.Sprintf("--%s=%v", name, v))
+				continue
+			}
+			for i := range rv.Len() {
+				argv = append(argv, fmt.Sprintf("--%s=%v", name, rv.Index(i).Interface()))
+			}
+		}
+	}
+	return append(argv, cmd.Args().Slice()...)
+}

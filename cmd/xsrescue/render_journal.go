@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
+	"github.com/xsrescue/xsrescue/target"
+)
+
+// journalListDoc is the --json document of journal list (docs/json.md).
+type journalListDoc struct {
+	Ops []journal.OpInfo `json:"ops"`
+
+	shown string // the journal, as messages name it
+}
+
+func (d *journalListDoc) render(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
+	for _, o := range d.Ops {
+		status := o.Status
+		if journal.UndoInterrupted(o) {
+			status += " (undo interrupted: run journal recover)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, status, o.Started, o.Changes, shellLine(o.Argv))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "journal %s\n", d.shown)
+	return err
+}
+
+// journalShowDoc is the --json document of journal show.
+type journalShowDoc struct {
+	Op *journal.OpDetail `json:"op"`
+
+	shown string
+}
+
+func (d *journalShowDoc) render(w io.Writer) error {
+	op := d.Op
+	fmt.Fprintf(w, "Op %d (%s): %s\n", op.ID, op.UUID, op.Status)
+	fmt.Fprintf(w, "  command  %s\n  target   %s (%s)\n  started  %s\n", shellLine(op.Argv), op.Target, opWhere(op.OpInfo), op.Started)
+	if op.Finished != nil {
+		fmt.Fprintf(w, "  finished %s\n", *op.Finished)
+	}
+	if op.Error != nil {
+		fmt.Fprintf(w, "  error    %s\n", *op.Error)
+	}
+	for _, c := range op.Changes {
+		fmt.Fprintf(w, "  %d. %s\n", c.Seq, c.Description)
+		if c.Why != "" {
+			fmt.Fprintf(w, "     why: %s\n", c.Why)
+		}
+		if c.BeforeSHA256 != nil || c.AfterSHA256 != nil {
+			fmt.Fprintf(w, "     sha256 before %s\n     sha256 after  %s\n", hashOrDash(deref(c.BeforeSHA256)), hashOrDash(deref(c.AfterSHA256)))
+		}
+	}
+	_, err := fmt.Fprintf(w, "journal %s\n", d.shown)
+	return err
+}
+
+// undoDoc is the --json document of journal undo: the op undone, null when
+// nothing was left to restore.
+type undoDoc struct {
+	Op *plan.Result `json:"op"`
+}
+
+// exportDoc is the --json document of journal export.
+type exportDoc struct {
+	Bytes  int64  `json:"bytes"`
+	DryRun bool   `json:"dry_run"`
+	File   string `json:"file"`
+	Op     int64  `json:"op"`
+	SHA256 string `json:"sha256"`
+}
+
+func (d *exportDoc) render(w io.Writer) error {
+	if d.DryRun {
+		_, err := fmt.Fprintf(w, "Dry run: nothing was written; op %d would be exported to %s (%d bytes, sha256 %s)\n", d.Op, outName(d.File), d.Bytes, d.SHA256)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Op %d exported to %s (%d bytes, sha256 %s)\n", d.Op, d.File, d.Bytes, d.SHA256)
+	return err
+}
+
+// recoverDoc is what journal recover reports: the ops rolled back and the
+// staging files removed (paths relative to the root).
+type recoverDoc struct {
+	Interrupted  []journal.OpInfo `json:"interrupted"`   // found (what a dry run would recover)
+	StagingFiles []string         `json:"staging_files"` // found, no op accounting for them
+	Recovered    []*plan.Result   `json:"recovered"`
+	RemovedTemps []string         `json:"removed_temps"`
+}
+
+// renderFound says what recover is about to do.
+func (d *recoverDoc) renderFound(w io.Writer) {
+	for _, op := range d.Interrupted {
+		if op.Status == journal.StatusApplied {
+			fmt.Fprintf(w, "Op %d (%s) was being undone when it was interrupted; the undo will be finished.\n", op.ID, shellLine(op.Argv))
+			continue
+		}
+		fmt.Fprintf(w, "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, shellLine(op.Argv), op.Status)
+	}
+	for _, t := range d.StagingFiles {
+		fmt.Fprintf(w, "Staging file %s was left by an interrupted op; it will be removed.\n", t)
+	}
+}
+
+// render says what recover did.
+func (d *recoverDoc) render(w io.Writer, tgt *target.Target) error {
+	for _, r := range d.Recovered {
+		printOpResult(w, tgt, r, "rolled back")
+	}
+	for _, t := range d.RemovedTemps {
+		fmt.Fprintf(w, "Removed staging file %s\n", t)
+	}
+	return nil
+}
+
+// shellLine is a recorded argv as one line that can be pasted into a shell.
+func shellLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = quoteShell(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// opWhere names where an op was made: the disk and partition, the mount
+// point only as detail (it existed while that command ran), or the root.
+func opWhere(op journal.OpInfo) string {
+	if op.Disk != nil {
+		return fmt.Sprintf("disk %s partition %d, mounted at %s then", *op.Disk, deref0(op.Partition), op.Root)
+	}
+	return "root " + op.Root
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

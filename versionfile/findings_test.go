@@ -220,3 +220,36 @@ func TestBuildAdviceSlashBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanWhyNamesAddedKeys: a plan that only adds a key says which
+// (the acceptance round saw "why: inventory: unchanged" while
+// BACKUP_PARTITION was added).
+func TestPlanWhyNamesAddedKeys(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "5.5", Populate: func(dir string) error {
+		p := filepath.Join(dir, versionfile.InventoryPath)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var keep []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(l, "BACKUP_PARTITION=") {
+				keep = append(keep, l)
+			}
+		}
+		return os.WriteFile(p, []byte(strings.Join(keep, "")), 0o644)
+	}})
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "5.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var why string
+	for _, c := range sp.Plan.Changes {
+		if c.Path == versionfile.InventoryPath {
+			why = c.Why
+		}
+	}
+	if !strings.Contains(why, "BACKUP_PARTITION=/dev/disk/by-id/") || strings.Contains(why, "unchanged") {
+		t.Errorf("inventory change: why %q", why)
+	}
+}

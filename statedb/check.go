@@ -50,6 +50,8 @@ type CheckResult struct {
 	// Unlisted counts reasons left out of Reasons (past MaxReasons).
 	Unlisted int      `json:"unlisted"`
 	Notes    []string `json:"notes"`
+
+	unlistedRefuses int // the unlisted reasons of effect EffectRefuses
 }
 
 // Effects of a reason.
@@ -66,6 +68,24 @@ func effectOf(code string) string {
 		return EffectChanges
 	}
 	return EffectRefuses
+}
+
+// Headline is the one-line result: "loads", "loads, but N values
+// change" or "DOES NOT LOAD: N reasons".
+func (r *CheckResult) Headline() string {
+	if !r.Loads {
+		n := r.unlistedRefuses
+		for _, rs := range r.Reasons {
+			if rs.Effect == EffectRefuses {
+				n++
+			}
+		}
+		return fmt.Sprintf("DOES NOT LOAD: %d %s xapi would refuse or break on it", n, plural(n, "reason", "reasons"))
+	}
+	if r.ValuesChange > 0 {
+		return fmt.Sprintf("loads, but %d %s (xapi reads %s otherwise)", r.ValuesChange, plural(r.ValuesChange, "value changes", "values change"), plural(r.ValuesChange, "it", "them"))
+	}
+	return "loads"
 }
 
 // Problems reports whether the target would not load the database, or
@@ -116,9 +136,7 @@ type checker struct {
 	dec2 []byte
 	// techPreview: unknown columns are dropped at load, not refused
 	techPreview bool
-	// unlistedRefuses counts the reasons past MaxReasons that refuse
-	unlistedRefuses int
-	dropped         map[string]*int
+	dropped     map[string]*int
 }
 
 type checkTable struct {
@@ -185,7 +203,7 @@ func (c *checker) add(code, table, column string, where *Place) int {
 	if len(c.idx) >= MaxReasons {
 		c.res.Unlisted++
 		if effectOf(code) == EffectRefuses {
-			c.unlistedRefuses++
+			c.res.unlistedRefuses++
 		}
 		return -1
 	}
@@ -475,7 +493,7 @@ func (c *checker) finish() {
 		}
 	}
 	for _, name := range sortedKeys(c.dups) {
-		c.note("table %s: %s %s an earlier row's ref: xapi keeps one row per ref, the other is lost at its next write (as in the xapi that wrote the file)", name, Rows(c.dups[name]), verb(c.dups[name], "repeats", "repeat"))
+		c.note("table %s: %s %s an earlier row's ref: xapi keeps one row per ref, the other is lost at its next write (as in the xapi that wrote the file)", name, Rows(c.dups[name]), plural(c.dups[name], "repeats", "repeat"))
 	}
 	for i := range c.res.Reasons {
 		c.res.Reasons[i].Message = c.message(&c.res.Reasons[i])
@@ -493,7 +511,7 @@ func (c *checker) finish() {
 		}
 		return a.Column < b.Column
 	})
-	c.res.Loads = c.unlistedRefuses == 0 && !slices.ContainsFunc(c.res.Reasons, func(r Reason) bool { return r.Effect == EffectRefuses })
+	c.res.Loads = c.res.unlistedRefuses == 0 && !slices.ContainsFunc(c.res.Reasons, func(r Reason) bool { return r.Effect == EffectRefuses })
 }
 
 // codeOrder sorts reasons as a reader meets them: file form first.
@@ -504,15 +522,11 @@ var codeOrder = map[string]int{
 }
 
 // Rows is "1 row" or "N rows".
-func Rows(n int) string {
-	if n == 1 {
-		return "1 row"
-	}
-	return fmt.Sprintf("%d rows", n)
-}
+func Rows(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "row", "rows")) }
 
-// verb is the form of a verb agreeing with n rows.
-func verb(n int, one, many string) string {
+// plural is one for n == 1, else many (a noun, or a verb agreeing with
+// n rows).
+func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
@@ -547,9 +561,9 @@ func (c *checker) message(r *Reason) string {
 	case "pair-order":
 		return fmt.Sprintf("manifest pair %s has value before key", r.Column)
 	case "ref-not-first":
-		return fmt.Sprintf("table %s: %s %s ref as their first attribute", r.Table, rows, verb(r.Rows, "does not have", "do not have"))
+		return fmt.Sprintf("table %s: %s %s ref as their first attribute", r.Table, rows, plural(r.Rows, "does not have", "do not have"))
 	case "bad-ctime":
-		return fmt.Sprintf("%s: %s %s a value that is not a 64-bit integer", col, rows, verb(r.Rows, "has", "have"))
+		return fmt.Sprintf("%s: %s %s a value that is not a 64-bit integer", col, rows, plural(r.Rows, "has", "have"))
 	case "unknown-table":
 		return fmt.Sprintf("table %s (%s) is unknown to the target (%s)", r.Table, Rows(r.Rows), known)
 	case "missing-table":
@@ -562,11 +576,11 @@ func (c *checker) message(r *Reason) string {
 		}
 		return fmt.Sprintf("column %s is missing from %s and has no default the target xapi would fill", col, rows)
 	case "bad-set-map":
-		return fmt.Sprintf("%s: %s %s a value that is not a well-formed set or map", col, rows, verb(r.Rows, "holds", "hold"))
+		return fmt.Sprintf("%s: %s %s a value that is not a well-formed set or map", col, rows, plural(r.Rows, "holds", "hold"))
 	case "stripped-value":
-		return fmt.Sprintf("%s: %s %s leading, trailing, repeated or TAB/LF/CR whitespace that the target's XML parser strips or collapses: xapi loads the database, with the value changed", col, rows, verb(r.Rows, "holds", "hold"))
+		return fmt.Sprintf("%s: %s %s leading, trailing, repeated or TAB/LF/CR whitespace that the target's XML parser strips or collapses: xapi loads the database, with the value changed", col, rows, plural(r.Rows, "holds", "hold"))
 	case "undecoded-space":
-		return fmt.Sprintf("%s: %s %s %%. (a space), which the target's decoder leaves as %%.: xapi loads the database, with the value changed", col, rows, verb(r.Rows, "holds", "hold"))
+		return fmt.Sprintf("%s: %s %s %%. (a space), which the target's decoder leaves as %%.: xapi loads the database, with the value changed", col, rows, plural(r.Rows, "holds", "hold"))
 	}
 	return r.Code
 }

@@ -189,6 +189,13 @@ func TestCheckEdgeValues(t *testing.T) {
 			// reads otherwise, not a database it refuses: it loads, and
 			// the check still reports a problem (exit 4).
 			changes := stripped || undecoded
+			headline := "loads"
+			if changes {
+				headline = "loads, but 1 value changes (xapi reads it otherwise)"
+			}
+			if res.Headline() != headline {
+				t.Errorf("%s for 5.%d: headline %q", e.name, schema, res.Headline())
+			}
 			if !res.Loads || (res.ValuesChange == 1) != changes || res.Problems() != changes {
 				t.Errorf("%s for 5.%d: loads %v, %d values change, problems %v", e.name, schema, res.Loads, res.ValuesChange, res.Problems())
 			}
@@ -308,5 +315,20 @@ func TestReleaseSchemasSampled(t *testing.T) {
 				t.Errorf("%s: schema %d has no sample of its own (%v)", r.Name, s, err)
 			}
 		}
+	}
+}
+
+// TestCheckHeadline: a refusing reason makes the headline DOES NOT LOAD
+// with the count of refusing reasons only.
+func TestCheckHeadline(t *testing.T) {
+	res := check(t, craftedDB(t, true), targetSchema(t, "7.1"), nil)
+	refusing := 0
+	for _, r := range res.Reasons {
+		if r.Effect == statedb.EffectRefuses {
+			refusing++
+		}
+	}
+	if want := fmt.Sprintf("DOES NOT LOAD: %d reasons xapi would refuse or break on it", refusing); res.Loads || res.Headline() != want || refusing == len(res.Reasons) {
+		t.Errorf("headline %q, want %q (%d reasons, %d refusing)", res.Headline(), want, len(res.Reasons), refusing)
 	}
 }

@@ -54,6 +54,10 @@ const (
 	OutcomeOtherRoot = "other-root"
 )
 
+// Outcomes lists every outcome, the offered ones first: a summary by
+// outcome iterates it so that none is left out.
+var Outcomes = []string{OutcomeUpgrade, OutcomeAborts, OutcomeUnverified, OutcomeUnknown, OutcomeStops, OutcomeOtherRoot, OutcomeNo}
+
 // extra sources of gates some rows have.
 const (
 	srcSingleSR   = "release/xs8 b0069fc diskutil.py probeDisk: 'Cannot handle multiple SRs on a device' (master 9d587ef2850f)"

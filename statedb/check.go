@@ -47,11 +47,11 @@ type CheckResult struct {
 	Loads        bool     `json:"loads"`
 	ValuesChange int      `json:"values_change"`
 	Reasons      []Reason `json:"reasons"`
-	// Unlisted counts reasons left out of Reasons (past MaxReasons).
-	Unlisted int      `json:"unlisted"`
-	Notes    []string `json:"notes"`
-
-	unlistedRefuses int // the unlisted reasons of effect EffectRefuses
+	// Unlisted counts reasons left out of Reasons (past MaxReasons),
+	// UnlistedRefusing those of them of effect EffectRefuses.
+	Unlisted         int      `json:"unlisted"`
+	UnlistedRefusing int      `json:"unlisted_refusing"`
+	Notes            []string `json:"notes"`
 }
 
 // Effects of a reason.
@@ -74,7 +74,7 @@ func effectOf(code string) string {
 // change" or "DOES NOT LOAD: N reasons".
 func (r *CheckResult) Headline() string {
 	if !r.Loads {
-		n := r.unlistedRefuses
+		n := r.UnlistedRefusing
 		for _, rs := range r.Reasons {
 			if rs.Effect == EffectRefuses {
 				n++
@@ -203,7 +203,7 @@ func (c *checker) add(code, table, column string, where *Place) int {
 	if len(c.idx) >= MaxReasons {
 		c.res.Unlisted++
 		if effectOf(code) == EffectRefuses {
-			c.res.unlistedRefuses++
+			c.res.UnlistedRefusing++
 		}
 		return -1
 	}
@@ -511,7 +511,7 @@ func (c *checker) finish() {
 		}
 		return a.Column < b.Column
 	})
-	c.res.Loads = c.res.unlistedRefuses == 0 && !slices.ContainsFunc(c.res.Reasons, func(r Reason) bool { return r.Effect == EffectRefuses })
+	c.res.Loads = c.res.UnlistedRefusing == 0 && !slices.ContainsFunc(c.res.Reasons, func(r Reason) bool { return r.Effect == EffectRefuses })
 }
 
 // codeOrder sorts reasons as a reader meets them: file form first.

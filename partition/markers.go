@@ -1,8 +1,6 @@
 package partition
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -169,27 +167,57 @@ func unknown(err error) *string {
 
 func ptr[T any](v T) *T { return &v }
 
-// ParseInventory is the installer's readKeyValueFile (xenserver.md §3.1):
-// one KEY=value per line, split at the first '=', surrounding single quotes
-// stripped; lines without '=' are skipped. The lossless parser and writer is
-// versionfile's; this one only serves the inspection.
+// ParseInventory is the installer's util.readKeyValueFile, identical from
+// host-installer fc4eed16e14f (5.0) to 05720e0c0421 (XenServer 8): the
+// file split at "\n" only (a "\r" stays in the value), each line read by
+// KeyValueLine, a later key replacing an earlier one. Keys that are not
+// shell names (which no installer looks up) are left out. It is the one
+// inventory reading; versionfile's lossless parser and writer gives its
+// values by KeyValueLine too.
 func ParseInventory(data []byte) map[string]string {
 	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxFileBytes)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // after the final newline: no line
+	}
+	for _, l := range lines {
+		if k, v := KeyValueLine(l); ShellName(k) {
+			m[k] = v
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if k == "" {
-			continue
-		}
-		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-			v = v[1 : len(v)-1]
-		}
-		m[k] = v
 	}
 	return m
+}
+
+// KeyValueLine is readKeyValueFile's reading of one line (without its
+// "\n"): the key is what comes before the first '=', the value what comes
+// after it with every leading and trailing single quote stripped
+// (str.strip("'")): PRODUCT_VERSION='5.5.0' followed by a space reads as
+// "5.5.0' ". Without '=' Python's l[:l.find("=")] is the line but its
+// last byte, and the value the whole line.
+func KeyValueLine(line string) (key, value string) {
+	i := strings.IndexByte(line, '=')
+	if i < 0 {
+		if line == "" {
+			return "", ""
+		}
+		return line[:len(line)-1], strings.Trim(line, "'")
+	}
+	return line[:i], strings.Trim(line[i+1:], "'")
+}
+
+// ShellName reports whether k is a shell variable name, as every key an
+// installer or xapi looks up is.
+func ShellName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, c := range k {
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

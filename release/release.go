@@ -67,8 +67,12 @@ var table = []Release{
 	{Name: "XenServer 6.1", Codename: "tampa", Product: "6.1.0", Schema: 66, Verified: true},
 	{Name: "XenServer 6.2", Codename: "clearwater", Product: "6.2.0", Build: "70446c", Schema: 67, Schemas: []int{67, 68, 69, 70, 71}, Verified: true},
 	{Name: "XenServer 6.5", Codename: "creedence", Product: "6.5.0", Platform: "1.9.0", Build: "90233c", Schema: 72, Schemas: []int{72, 73, 74}, Verified: true},
-	{Name: "XenServer 7.0", Codename: "dundee", Product: "7.0.0", Platform: "2.1.0", Schema: 93, Verified: true},
-	{Name: "XenServer 7.1", Codename: "ely", Product: "7.1.0", Platform: "2.2.0", Schema: 108, Schemas: []int{108, 109}, Verified: false},
+	// 7.0 and 7.1 builds: xcp-ng/xcp-ng-tests tests/install/test.py
+	// _test_firstboot expects lsb_release 7.0.0-125380c of an installed
+	// 7.0; an XVA exported from 7.1.0 names build_number 137272c
+	// (direktiv/vorteil e13e68b78af4 pkg/xva/xva.go ovaXMLTemplate).
+	{Name: "XenServer 7.0", Codename: "dundee", Product: "7.0.0", Platform: "2.1.0", Build: "125380c", Schema: 93, Verified: true},
+	{Name: "XenServer 7.1", Codename: "ely", Product: "7.1.0", Platform: "2.2.0", Build: "137272c", Schema: 108, Schemas: []int{108, 109}, Verified: false},
 	{Name: "XenServer 7.2", Codename: "falcon", Product: "7.2.0", Platform: "2.3.0", Schema: 120, Verified: true},
 	{Name: "XenServer 7.3", Codename: "inverness", Product: "7.3.0", Platform: "2.4.0", Schema: 133, Verified: true},
 	{Name: "XenServer 7.4", Codename: "jura", Product: "7.4.0", Platform: "2.5.0", Schema: 134, Verified: true},

@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 // Reason is one reason the target xapi would refuse or break on a
-// database, aggregated over the rows it concerns.
+// database, or read values of it otherwise, aggregated over the rows it
+// concerns.
 type Reason struct {
-	Code    string `json:"code"`
+	Code string `json:"code"`
+	// Effect: EffectRefuses (xapi does not start, or fails on the rows)
+	// or EffectChanges (xapi loads it, and reads the values otherwise).
+	Effect  string `json:"effect"`
 	Table   string `json:"table"`  // "" for the manifest
 	Column  string `json:"column"` // "" for a whole table or the manifest
 	Rows    int    `json:"rows"`   // rows concerned; 0 for the manifest and missing tables
@@ -34,14 +39,58 @@ type Place struct {
 type CheckResult struct {
 	SchemaMajor int `json:"schema_major"`
 	SchemaMinor int `json:"schema_minor"`
-	// Loads is true when no reason was found: the target xapi loads the
-	// database as it is.
-	Loads   bool     `json:"loads"`
-	Reasons []Reason `json:"reasons"`
-	// Unlisted counts reasons left out of Reasons (past MaxReasons).
-	Unlisted int      `json:"unlisted"`
-	Notes    []string `json:"notes"`
+	// Loads is true when no reason of effect EffectRefuses was found (nor
+	// left unlisted): the target xapi loads the database. ValuesChange
+	// counts the values it then reads otherwise (reasons of effect
+	// EffectChanges: whitespace its XML parser collapses, %. its decoder
+	// leaves).
+	Loads        bool     `json:"loads"`
+	ValuesChange int      `json:"values_change"`
+	Reasons      []Reason `json:"reasons"`
+	// Unlisted counts reasons left out of Reasons (past MaxReasons),
+	// UnlistedRefusing those of them of effect EffectRefuses.
+	Unlisted         int      `json:"unlisted"`
+	UnlistedRefusing int      `json:"unlisted_refusing"`
+	Notes            []string `json:"notes"`
 }
+
+// Effects of a reason.
+const (
+	EffectRefuses = "refuses"
+	EffectChanges = "changes"
+)
+
+// effectOf is a reason code's effect: values read otherwise, or a load
+// that fails (or rows xapi fails on).
+func effectOf(code string) string {
+	switch code {
+	case "stripped-value", "undecoded-space":
+		return EffectChanges
+	}
+	return EffectRefuses
+}
+
+// Headline is the one-line result: "loads", "loads, but N values
+// change" or "DOES NOT LOAD: N reasons".
+func (r *CheckResult) Headline() string {
+	if !r.Loads {
+		n := r.UnlistedRefusing
+		for _, rs := range r.Reasons {
+			if rs.Effect == EffectRefuses {
+				n++
+			}
+		}
+		return fmt.Sprintf("DOES NOT LOAD: %d %s xapi would refuse or break on it", n, plural(n, "reason", "reasons"))
+	}
+	if r.ValuesChange > 0 {
+		return fmt.Sprintf("loads, but %d %s (xapi reads %s otherwise)", r.ValuesChange, plural(r.ValuesChange, "value changes", "values change"), plural(r.ValuesChange, "it", "them"))
+	}
+	return "loads"
+}
+
+// Problems reports whether the target would not load the database, or
+// would load it with values changed: what `statedb check` exits 4 for.
+func (r *CheckResult) Problems() bool { return !r.Loads || r.ValuesChange > 0 }
 
 // MaxReasons bounds the distinct reasons kept (a hostile file could make
 // one per column name); the rest are counted in Unlisted.
@@ -153,10 +202,13 @@ func (c *checker) add(code, table, column string, where *Place) int {
 	}
 	if len(c.idx) >= MaxReasons {
 		c.res.Unlisted++
+		if effectOf(code) == EffectRefuses {
+			c.res.UnlistedRefusing++
+		}
 		return -1
 	}
 	rule, _ := ruleFor(code, c.t.Schema)
-	rs := Reason{Code: code, Table: table, Column: column, Rule: rule}
+	rs := Reason{Code: code, Effect: effectOf(code), Table: table, Column: column, Rule: rule}
 	if where != nil {
 		p := *where
 		rs.First, rs.Rows = &p, 1
@@ -324,12 +376,18 @@ func (c *checker) row(row *Row) {
 			c.dec, _ = appendUnescapeXML(c.dec[:0], raw)
 			v = c.dec
 		}
+		changed := false
 		if xmlmAlters(v) {
 			c.add("stripped-value", tc.name, string(a.Name), place())
+			changed = true
 		}
 		pct := bytes.IndexByte(v, '%') >= 0
 		if legacy && pct && hasProtectedSpace(v) {
 			c.add("undecoded-space", tc.name, string(a.Name), place())
+			changed = true
+		}
+		if changed {
+			c.res.ValuesChange++
 		}
 		if k := lay.setMap[i]; k != 0 && !(len(v) == 2 && v[0] == '(' && v[1] == ')') {
 			sv := v
@@ -435,7 +493,7 @@ func (c *checker) finish() {
 		}
 	}
 	for _, name := range sortedKeys(c.dups) {
-		c.note("table %s: %d row(s) repeat an earlier row's ref: xapi keeps one row per ref, the other is lost at its next write (as in the xapi that wrote the file)", name, c.dups[name])
+		c.note("table %s: %s %s an earlier row's ref: xapi keeps one row per ref, the other is lost at its next write (as in the xapi that wrote the file)", name, Rows(c.dups[name]), plural(c.dups[name], "repeats", "repeat"))
 	}
 	for i := range c.res.Reasons {
 		c.res.Reasons[i].Message = c.message(&c.res.Reasons[i])
@@ -453,7 +511,7 @@ func (c *checker) finish() {
 		}
 		return a.Column < b.Column
 	})
-	c.res.Loads = len(c.res.Reasons) == 0 && c.res.Unlisted == 0
+	c.res.Loads = c.res.UnlistedRefusing == 0 && !slices.ContainsFunc(c.res.Reasons, func(r Reason) bool { return r.Effect == EffectRefuses })
 }
 
 // codeOrder sorts reasons as a reader meets them: file form first.
@@ -461,6 +519,18 @@ var codeOrder = map[string]int{
 	"schema-mismatch": 1, "manifest-missing-key": 2, "manifest-bad-number": 3, "pair-order": 4,
 	"ref-not-first": 5, "bad-ctime": 6, "unknown-table": 7, "missing-table": 8, "unknown-column": 9,
 	"missing-column": 10, "bad-set-map": 11, "stripped-value": 12, "undecoded-space": 13,
+}
+
+// Rows is "1 row" or "N rows".
+func Rows(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "row", "rows")) }
+
+// plural is one for n == 1, else many (a noun, or a verb agreeing with
+// n rows).
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func limitList(s []string, n int) string {
@@ -473,7 +543,7 @@ func limitList(s []string, n int) string {
 func (c *checker) message(r *Reason) string {
 	t := c.t
 	col := r.Table + "." + r.Column
-	rows := fmt.Sprintf("%d row(s)", r.Rows)
+	rows := Rows(r.Rows)
 	known := "per the datamodel history at 5." + strconv.Itoa(t.Schema)
 	if cs := t.Columns(r.Table); cs.Source == FromReference {
 		known = "per the reference database"
@@ -491,11 +561,11 @@ func (c *checker) message(r *Reason) string {
 	case "pair-order":
 		return fmt.Sprintf("manifest pair %s has value before key", r.Column)
 	case "ref-not-first":
-		return fmt.Sprintf("table %s: %s do not have ref as their first attribute", r.Table, rows)
+		return fmt.Sprintf("table %s: %s %s ref as their first attribute", r.Table, rows, plural(r.Rows, "does not have", "do not have"))
 	case "bad-ctime":
-		return fmt.Sprintf("%s: %s have a value that is not a 64-bit integer", col, rows)
+		return fmt.Sprintf("%s: %s %s a value that is not a 64-bit integer", col, rows, plural(r.Rows, "has", "have"))
 	case "unknown-table":
-		return fmt.Sprintf("table %s (%d rows) is unknown to the target (%s)", r.Table, r.Rows, known)
+		return fmt.Sprintf("table %s (%s) is unknown to the target (%s)", r.Table, Rows(r.Rows), known)
 	case "missing-table":
 		return fmt.Sprintf("table %s of the target is missing", r.Table)
 	case "unknown-column":
@@ -506,11 +576,11 @@ func (c *checker) message(r *Reason) string {
 		}
 		return fmt.Sprintf("column %s is missing from %s and has no default the target xapi would fill", col, rows)
 	case "bad-set-map":
-		return fmt.Sprintf("%s: %s hold a value that is not a well-formed set or map", col, rows)
+		return fmt.Sprintf("%s: %s %s a value that is not a well-formed set or map", col, rows, plural(r.Rows, "holds", "hold"))
 	case "stripped-value":
-		return fmt.Sprintf("%s: %s hold leading, trailing, repeated or TAB/LF/CR whitespace that the target's XML parser strips or collapses", col, rows)
+		return fmt.Sprintf("%s: %s %s leading, trailing, repeated or TAB/LF/CR whitespace that the target's XML parser strips or collapses: xapi loads the database, with the value changed", col, rows, plural(r.Rows, "holds", "hold"))
 	case "undecoded-space":
-		return fmt.Sprintf("%s: %s hold %%. (a space), which the target's decoder leaves as %%.", col, rows)
+		return fmt.Sprintf("%s: %s %s %%. (a space), which the target's decoder leaves as %%.: xapi loads the database, with the value changed", col, rows, plural(r.Rows, "holds", "hold"))
 	}
 	return r.Code
 }

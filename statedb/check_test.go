@@ -188,6 +188,25 @@ func TestCheckEdgeValues(t *testing.T) {
 				undecoded = undecoded || r.Code == "undecoded-space"
 			}
 			w := want[e.name]
+			// Whitespace collapsed and %. left undecoded are values xapi
+			// reads otherwise, not a database it refuses: it loads, and
+			// the check still reports a problem (exit 4).
+			changes := stripped || undecoded
+			headline := "loads"
+			if changes {
+				headline = "loads, but 1 value changes (xapi reads it otherwise)"
+			}
+			if res.Headline() != headline {
+				t.Errorf("%s for 5.%d: headline %q", e.name, schema, res.Headline())
+			}
+			if !res.Loads || (res.ValuesChange == 1) != changes || res.Problems() != changes {
+				t.Errorf("%s for 5.%d: loads %v, %d values change, problems %v", e.name, schema, res.Loads, res.ValuesChange, res.Problems())
+			}
+			for _, r := range res.Reasons {
+				if r.Effect != statedb.EffectChanges {
+					t.Errorf("%s for 5.%d: %s has effect %q", e.name, schema, r.Code, r.Effect)
+				}
+			}
 			if stripped != w.stripped || undecoded != (w.undecoded && schema < 133) {
 				t.Errorf("%s for 5.%d: stripped %v undecoded %v, want %v %v", e.name, schema, stripped, undecoded, w.stripped, w.undecoded && schema < 133)
 			}
@@ -237,7 +256,7 @@ func TestPatchRefusesWhatItCannotFix(t *testing.T) {
 	db := craftedDB(t, true)
 	for _, rel := range []string{"5.5", "7.1", "8.2"} {
 		_, _, err := patchBytes(t, db, statedb.Target{Schema: targetSchema(t, rel), Host: map[string]string{"installation_uuid": "i", "control_domain_uuid": "d", "pool_conf": "m", "pool_token": "t"}}, statedb.PatchOptions{DropData: true})
-		if err == nil || !strings.Contains(err.Error(), "VM.uuid (1 rows)") {
+		if err == nil || !strings.Contains(err.Error(), "VM.uuid (1 row)") {
 			t.Errorf("%s: %v", rel, err)
 		}
 	}
@@ -303,5 +322,20 @@ func TestReleaseSchemasSampled(t *testing.T) {
 				t.Errorf("%s: schema %d has no sample of its own (%v)", r.Name, s, err)
 			}
 		}
+	}
+}
+
+// TestCheckHeadline: a refusing reason makes the headline DOES NOT LOAD
+// with the count of refusing reasons only.
+func TestCheckHeadline(t *testing.T) {
+	res := check(t, craftedDB(t, true), targetSchema(t, "7.1"), nil)
+	refusing := 0
+	for _, r := range res.Reasons {
+		if r.Effect == statedb.EffectRefuses {
+			refusing++
+		}
+	}
+	if want := fmt.Sprintf("DOES NOT LOAD: %d reasons xapi would refuse or break on it", refusing); res.Loads || res.Headline() != want || refusing == len(res.Reasons) {
+		t.Errorf("headline %q, want %q (%d reasons, %d refusing)", res.Headline(), want, len(res.Reasons), refusing)
 	}
 }

@@ -295,7 +295,7 @@ func TestPatchToRelease(t *testing.T) {
 	rel, _ := release.Lookup("5.5")
 	host := map[string]string{"installation_uuid": "i-uuid", "control_domain_uuid": "d-uuid", "pool_conf": "master", "pool_token": "tok"}
 	_, _, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema, Host: host}, statedb.PatchOptions{})
-	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "table Certificate (1 rows)") || !strings.Contains(err.Error(), "column VM.domain_type") {
+	if !errors.Is(err, xerr.ErrRefused) || !strings.Contains(err.Error(), "table Certificate (1 row)") || !strings.Contains(err.Error(), "column VM.domain_type") {
 		t.Fatalf("dropping data without --drop-data: %v", err)
 	}
 	p, out, err := patchBytes(t, src, statedb.Target{Schema: rel.Schema, Host: host}, statedb.PatchOptions{DropData: true})

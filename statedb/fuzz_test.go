@@ -211,8 +211,20 @@ func FuzzCheck(f *testing.F) {
 		if !cmp.Equal(res, again) {
 			t.Fatalf("two runs differ: %s", cmp.Diff(res, again))
 		}
-		if res.Loads != (len(res.Reasons) == 0 && res.Unlisted == 0) {
-			t.Fatalf("loads %v with %d reasons", res.Loads, len(res.Reasons))
+		// Loads: no reason refuses; value changes are counted apart.
+		refusing, changing := res.UnlistedRefusing, 0
+		for _, r := range res.Reasons {
+			switch r.Effect {
+			case statedb.EffectRefuses:
+				refusing++
+			case statedb.EffectChanges:
+				changing++
+			default:
+				t.Fatalf("reason %+v: effect %q", r, r.Effect)
+			}
+		}
+		if res.Loads != (refusing == 0) || (changing > 0 && res.ValuesChange == 0) || res.Problems() != (!res.Loads || res.ValuesChange > 0) {
+			t.Fatalf("loads %v, %d values change, with %d refusing and %d changing reasons", res.Loads, res.ValuesChange, refusing, changing)
 		}
 		for _, r := range res.Reasons {
 			if r.Rule.Commit == "" || r.Message == "" || r.Rows < 0 {

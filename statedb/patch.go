@@ -140,16 +140,16 @@ func (p *Patch) Losses() []string {
 	var out []string
 	for _, t := range p.DropTables {
 		if t.Rows > 0 {
-			out = append(out, fmt.Sprintf("table %s (%d rows)", t.Table, t.Rows))
+			out = append(out, fmt.Sprintf("table %s (%s)", t.Table, Rows(t.Rows)))
 		}
 	}
 	for _, c := range p.DropColumns {
 		if c.RowsWithData > 0 {
-			out = append(out, fmt.Sprintf("column %s.%s (%d rows with a value)", c.Table, c.Column, c.RowsWithData))
+			out = append(out, fmt.Sprintf("column %s.%s (%s with a value)", c.Table, c.Column, Rows(c.RowsWithData)))
 		}
 	}
 	for _, l := range p.Lossy {
-		out = append(out, fmt.Sprintf("values of %s.%s in %d rows (%s)", l.Table, l.Column, l.Rows, l.Why))
+		out = append(out, fmt.Sprintf("values of %s.%s in %s (%s)", l.Table, l.Column, Rows(l.Rows), l.Why))
 	}
 	return out
 }
@@ -288,7 +288,7 @@ func (p *Patch) planTables(src *Summary, tm *TargetModel, needs *[]string) {
 				p.Fill = append(p.Fill, ColumnFill{ts.Name, c, lack, def})
 				p.fill[ts.Name] = append(p.fill[ts.Name], Attr{Name: []byte(c), Raw: EncodeValue(def, tm.LegacySpaces())})
 			default:
-				*needs = append(*needs, fmt.Sprintf("%s.%s (%d rows)", ts.Name, c, lack))
+				*needs = append(*needs, fmt.Sprintf("%s.%s (%s)", ts.Name, c, Rows(lack)))
 			}
 		}
 	}
@@ -602,7 +602,7 @@ func (p *Patch) startCheck() *checkedWriter {
 			return
 		}
 		io.Copy(io.Discard, pr)
-		if !res.Loads {
+		if res.Problems() {
 			cw.done <- &CheckFailedError{Target: p.Model.Describe(), Result: res}
 			return
 		}

@@ -18,9 +18,13 @@ import (
 )
 
 // FirstbootFacts is what the firstboot tests of every installer generation
-// look at (ExistingInstallation.isUpgradeable).
+// look at (ExistingInstallation.isUpgradeable), each path resolved as the
+// installer resolves it (installerview.go).
 type FirstbootFacts struct {
-	StateDir bool `json:"state_dir"` // etc/firstboot.d/state exists
+	StateDir bool `json:"state_dir"` // etc/firstboot.d/state is a directory
+	// StateNotDir: etc/firstboot.d/state exists but is not a directory
+	// (os.path.exists is true for it; os.listdir raises).
+	StateNotDir bool `json:"state_not_dir,omitempty"`
 	// StateEntries counts the entries of the state directory (5.5 compares
 	// this number with the number of scripts).
 	StateEntries int `json:"state_entries"`
@@ -32,8 +36,35 @@ type FirstbootFacts struct {
 	Missing        []string `json:"missing_state"`
 	RanNetworkInit bool     `json:"ran_network_init"` // var/lib/misc/ran-network-init
 	RanStorageInit bool     `json:"ran_storage_init"` // var/lib/misc/ran-storage-init
-	Problem        string   `json:"problem,omitempty"`
+	// StatFails are digit-named entries of etc/firstboot.d that
+	// isUpgradeable's os.stat cannot stat: a dangling symlink, a symlink
+	// loop. The stat raises OSError (caught or not, by generation).
+	StatFails []FirstbootPath `json:"stat_fails"`
+	// Unresolved are paths of the test that lead out of the root (an
+	// absolute symlink, or ".." above it): the installer resolves them on
+	// its own ramdisk, so what it finds there is unknown.
+	Unresolved []FirstbootPath `json:"unresolved"`
+	Problem    string          `json:"problem,omitempty"`
 }
+
+// FirstbootPath is one path of the firstboot test with why it is listed.
+type FirstbootPath struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// unresolved reports whether p (a path of the test) leads out of the root.
+func (f FirstbootFacts) unresolved(p string) bool {
+	for _, u := range f.Unresolved {
+		if u.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// stateExists is os.path.exists(etc/firstboot.d/state).
+func (f FirstbootFacts) stateExists() bool { return f.StateDir || f.StateNotDir }
 
 // Files the firstboot tests and the later upgrade steps look at.
 const (
@@ -46,21 +77,56 @@ const (
 	serverCert     = "etc/xensource/xapi-ssl.pem"
 )
 
+// readFirstboot reads what isUpgradeable tests, in its order: the state
+// directory (os.path.exists), the digit-named entries of etc/firstboot.d
+// (os.listdir, os.stat), a state file per script (os.path.exists), the
+// init-service markers.
 func readFirstboot(root *target.Root) FirstbootFacts {
-	f := FirstbootFacts{Scripts: []string{}, Missing: []string{}}
-	f.RanNetworkInit = exists(root, ranNetworkInit)
-	f.RanStorageInit = exists(root, ranStorageInit)
-	fi, err := root.Stat(firstbootState)
-	if err != nil || !fi.IsDir() {
+	f := FirstbootFacts{Scripts: []string{}, Missing: []string{}, StatFails: []FirstbootPath{}, Unresolved: []FirstbootPath{}}
+	v := installerView{root}
+	// exists is os.path.exists in the installer: false on any OSError.
+	exists := func(p string) bool {
+		st := v.stat(p)
+		switch {
+		case st.outside != "":
+			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.outside + ": the installer looks on its own ramdisk"})
+		case st.problem != nil && f.Problem == "":
+			f.Problem = st.problem.Error()
+		}
+		return st.fi != nil
+	}
+	f.RanNetworkInit = exists(ranNetworkInit)
+	f.RanStorageInit = exists(ranStorageInit)
+	st := v.stat(firstbootState)
+	switch {
+	case st.outside != "":
+		f.Unresolved = append(f.Unresolved, FirstbootPath{firstbootState, st.outside + ": the installer looks on its own ramdisk"})
+		return f
+	case st.problem != nil:
+		f.Problem = st.problem.Error()
+		return f
+	case st.fi == nil:
+	case !st.fi.IsDir():
+		f.StateNotDir = true
+	default:
+		f.StateDir = true
+		if ents, err := root.ReadDir(st.real); err == nil {
+			f.StateEntries = len(ents)
+		} else {
+			f.Problem = fmt.Sprintf("%s: %v", firstbootState, err)
+		}
+	}
+	// The scripts are listed even without the state directory, which the
+	// installers test first: what a repair has to reckon with.
+	dir := v.stat(firstbootDir)
+	switch {
+	case dir.problem != nil:
+		f.Problem = dir.problem.Error()
+		return f
+	case dir.fi == nil || !dir.fi.IsDir():
 		return f
 	}
-	f.StateDir = true
-	if st, err := root.ReadDir(firstbootState); err == nil {
-		f.StateEntries = len(st)
-	} else {
-		f.Problem = fmt.Sprintf("%s: %v", firstbootState, err)
-	}
-	entries, err := root.ReadDir(firstbootDir)
+	entries, err := root.ReadDir(dir.real)
 	if err != nil {
 		f.Problem = fmt.Sprintf("%s: %v", firstbootDir, err)
 		return f
@@ -70,12 +136,23 @@ func readFirstboot(root *target.Root) FirstbootFacts {
 		if name == "" || name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		fi, err := root.Stat(path.Join(firstbootDir, name))
-		if err != nil || fi.Mode()&0o100 == 0 {
+		p := path.Join(firstbootDir, name)
+		st := v.stat(p)
+		switch {
+		case st.outside != "":
+			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.outside + ": the installer stats it on its own ramdisk"})
+			continue
+		case st.problem != nil:
+			f.Problem = st.problem.Error()
+			continue
+		case st.err != nil:
+			f.StatFails = append(f.StatFails, FirstbootPath{p, st.err.Error()})
+			continue
+		case st.fi.Mode()&0o100 == 0:
 			continue
 		}
 		f.Scripts = append(f.Scripts, name)
-		if !exists(root, path.Join(firstbootState, name)) {
+		if !exists(path.Join(firstbootState, name)) {
 			f.Missing = append(f.Missing, name)
 		}
 	}

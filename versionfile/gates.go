@@ -3,10 +3,12 @@ package versionfile
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/release"
 )
 
 // Gate statuses. A gate is ok, fails, is unknown (the public code or the
@@ -17,6 +19,9 @@ const (
 	StatusFail       = "fail"
 	StatusUnknown    = "unknown"
 	StatusNotReached = "not-reached"
+	// StatusStops: evaluating the gate raises an exception the installer
+	// does not catch: once it gets there it stops ("INSTALL FAILED").
+	StatusStops = "stops"
 )
 
 // Gate is one condition the installer checks: before it offers Upgrade (a
@@ -40,7 +45,18 @@ const (
 	OutcomeUnverified = "offered-unverified" // offered; a check during the upgrade cannot be evaluated
 	OutcomeNo         = "no"                 // not offered
 	OutcomeUnknown    = "unknown"            // whether it is offered is unknown
+	// OutcomeStops: the installer raises an exception it does not catch
+	// while it scans for installations and stops ("INSTALL FAILED"): it
+	// offers nothing, not even Restore or a fresh installation.
+	OutcomeStops = "stops"
+	// OutcomeOtherRoot: the installer takes another partition of the disk
+	// as the root (Verdict.RootPartition); this verdict is not about it.
+	OutcomeOtherRoot = "other-root"
 )
+
+// Outcomes lists every outcome, the offered ones first: a summary by
+// outcome iterates it so that none is left out.
+var Outcomes = []string{OutcomeUpgrade, OutcomeAborts, OutcomeUnverified, OutcomeUnknown, OutcomeStops, OutcomeOtherRoot, OutcomeNo}
 
 // extra sources of gates some rows have.
 const (
@@ -146,7 +162,13 @@ func versionString(g *Generation, inv *Inventory, key string) (string, string) {
 	return val, ""
 }
 
-func versionGate(in Installer, inv *Inventory) Gate {
+func versionGate(in Installer, inv *Inventory) Gate { return versionGateFor(in, inv, true) }
+
+// versionGateFor: byName, the upgrader is the one whose product name is
+// the installation's (Upgrader.upgrades tests the name first and compares
+// no version for another name); without it (an inventory read alone),
+// the xenenterprise upgrader.
+func versionGateFor(in Installer, inv *Inventory, byName bool) Gate {
 	g := in.Generation
 	s := g.Sources[GateVersion]
 	key := versionKey(g, inv)
@@ -154,34 +176,82 @@ func versionGate(in Installer, inv *Inventory) Gate {
 		return gate(GateVersion, s, StatusNotReached, "%s is missing (see %s): nothing to compare", key, GateKeys)
 	}
 	str, note := versionString(g, inv, key)
-	ok, why := in.compare(str, key)
-	status := StatusFail
-	if ok {
-		status = StatusOK
+	if _, err := g.Class.Parse(str); err != nil {
+		return gate(GateVersion, s, StatusFail, "%s %q cannot be read by this installer's version class (%s): %v; the installation is not listed%s", key, str, g.Class, err, note)
 	}
-	return gate(GateVersion, s, status, "%s%s", why, note)
+	up := ProductName
+	if byName {
+		name, ok := installedName(g, inv)
+		switch {
+		case !ok:
+			return gate(GateVersion, s, StatusNotReached, "no product name (see %s): no upgrader compares the version", GateKeys)
+		case name == XCPName && g.XCP:
+			up = XCPName
+			s = srcXCP
+		case name != ProductName:
+			return gate(GateVersion, s, StatusNotReached, "no upgrader of this installer upgrades a product named %q (see %s): it compares no version", name, GateProductName)
+		}
+	}
+	var res Tri
+	var why string
+	var err error
+	if up == XCPName {
+		res, why, err = in.compareXCP(str, key)
+	} else {
+		var ok bool
+		ok, why, err = in.compareRange(str, key)
+		res = map[bool]Tri{true: Yes, false: No}[ok]
+	}
+	switch {
+	case err != nil:
+		return gate(GateVersion, s, StatusStops, "%s%s", why, note)
+	case res == Unknown:
+		return gate(GateVersion, s, StatusUnknown, "%s%s", why, note)
+	case res == No:
+		return gate(GateVersion, s, StatusFail, "%s%s", why, note)
+	}
+	return gate(GateVersion, s, StatusOK, "%s%s", why, note)
 }
 
-// compare says whether the installer accepts the version string str (read
-// from key) and why, with the version class's own quirks.
+// installedName is the name readInventory gives the installation:
+// PRODUCT_NAME, or PLATFORM_NAME where the row falls back to it.
+func installedName(g *Generation, inv *Inventory) (string, bool) {
+	name, ok := inv.Get("PRODUCT_NAME")
+	if !ok && g.Keys != KeysProduct {
+		name, ok = inv.Get("PLATFORM_NAME")
+	}
+	return name, ok
+}
+
+// compare says whether the installer's xenenterprise upgrader accepts the
+// version string str (read from key) and why; a comparison the installer
+// raises on is a no here (see compareRange).
 func (in Installer) compare(str, key string) (bool, string) {
+	ok, why, _ := in.compareRange(str, key)
+	return ok, why
+}
+
+// compareRange is ThirdGenUpgrader.upgrades' range test with the version
+// class's own quirks; err is set when the installer's comparison raises
+// (filter_for_upgradeable_products does not catch it: the installer stops).
+func (in Installer) compareRange(str, key string) (bool, string, error) {
 	g := in.Generation
 	c := g.Class
 	v, err := c.Parse(str)
 	if err != nil {
-		return false, fmt.Sprintf("%s %q cannot be read by this installer's version class (%s): %v; the installation is not listed", key, str, c, err)
+		return false, fmt.Sprintf("%s %q cannot be read by this installer's version class (%s): %v; the installation is not listed", key, str, c, err), nil
 	}
 	min, err1 := c.Parse(g.Min)
 	own, err2 := c.Parse(in.Max)
 	if err1 != nil || err2 != nil {
-		return false, fmt.Sprintf("the installer's own range %s cannot be parsed: %v", in.RangeText(), errors.Join(err1, err2))
+		return false, fmt.Sprintf("the installer's own range %s cannot be parsed: %v", in.RangeText(), errors.Join(err1, err2)), nil
 	}
 	above, err := c.Le(min, v)
 	if err != nil {
-		return false, fmt.Sprintf("%s %q: comparing it with %s raises (%v): the installer stops", key, str, g.Min, err)
+		return false, fmt.Sprintf("%s %q: comparing it with %s raises (%v), which nothing catches: the installer stops (\"INSTALL FAILED\")", key, str, g.Min, err), err
 	}
 	if !above {
-		return false, fmt.Sprintf("%s %q (%s) is older than %s, the oldest this installer upgrades (accepted %s)", key, str, v, g.Min, in.RangeText())
+		return false, fmt.Sprintf("%s %q (%s) is older than %s, the oldest this installer upgrades (accepted %s)", key, str, v, g.Min, in.RangeText()), nil
 	}
 	var below bool
 	if g.MaxBelow {
@@ -190,93 +260,249 @@ func (in Installer) compare(str, key string) (bool, string) {
 		below, err = c.Le(v, own)
 	}
 	if err != nil {
-		return false, fmt.Sprintf("%s %q: comparing it with the installer's own %s raises (%v): the installer stops", key, str, in.Max, err)
+		return false, fmt.Sprintf("%s %q: comparing it with the installer's own %s raises (%v), which nothing catches: the installer stops (\"INSTALL FAILED\")", key, str, in.Max, err), err
 	}
 	if !below {
 		why := fmt.Sprintf("%s %q (%s) is newer than the installer's own %s (accepted %s)", key, str, v, in.Max, in.RangeText())
-		if q := numericBuildQuirk(c, v); q != "" {
+		if q := numericBuildQuirk(c, v, key, str); q != "" {
 			why += "; " + q
 		}
-		return false, why
+		return false, why, nil
 	}
-	return true, fmt.Sprintf("%s %q (%s) is within %s", key, str, v, in.RangeText())
+	return true, fmt.Sprintf("%s %q (%s) is within %s", key, str, v, in.RangeText()), nil
 }
 
-// numericBuildQuirk explains ClassArcsBuild's reading of a purely numeric
-// build as part of the last arc.
-func numericBuildQuirk(c VersionClass, v *pyVersion) string {
+// compareXCP is XCPUpgrader.upgrades' range test: [1.6.0, the
+// installer's own PLATFORM_VERSION], where that version may be known only
+// within bounds (unknown in between).
+func (in Installer) compareXCP(str, key string) (Tri, string, error) {
+	c := in.Generation.Class
+	v, err := c.Parse(str)
+	if err != nil {
+		return No, fmt.Sprintf("%s %q cannot be read by this installer's version class (%s): %v; the installation is not listed", key, str, c, err), nil
+	}
+	raises := func(with string, err error) (Tri, string, error) {
+		return No, fmt.Sprintf("%s %q: XCPUpgrader's comparison with %s raises (%v), which nothing catches: the installer stops (\"INSTALL FAILED\")", key, str, with, err), err
+	}
+	rng := in.xcpRangeText()
+	min, _ := c.Parse(XCPMin)
+	above, err := c.Le(min, v)
+	if err != nil {
+		return raises(XCPMin, err)
+	}
+	if !above {
+		return No, fmt.Sprintf("%s %q (%s) is older than %s, the oldest XCP this installer upgrades (XCPUpgrader, accepted %s)", key, str, v, XCPMin, rng), nil
+	}
+	if in.Platform != "" {
+		own, _ := c.Parse(in.Platform)
+		below, err := c.Le(v, own)
+		switch {
+		case err != nil:
+			return raises(in.Platform, err)
+		case !below:
+			return No, fmt.Sprintf("%s %q (%s) is newer than the installer's own PLATFORM_VERSION %s (XCPUpgrader, accepted %s)", key, str, v, in.Platform, rng), nil
+		}
+		return Yes, fmt.Sprintf("%s %q (%s) is within %s (XCPUpgrader: the installation is named %s)", key, str, v, rng, XCPName), nil
+	}
+	if in.PlatformAbove == "" {
+		return Unknown, fmt.Sprintf("%s %q: the installer's own PLATFORM_VERSION, XCPUpgrader's upper bound, is not known", key, str), nil
+	}
+	lo, _ := c.Parse(in.PlatformAbove)
+	hi, _ := c.Parse(in.PlatformBelow)
+	if below, err := c.Le(v, lo); err != nil {
+		return raises(in.PlatformAbove, err)
+	} else if below {
+		return Yes, fmt.Sprintf("%s %q (%s) is within %s (XCPUpgrader: the installation is named %s; it is not above %s, which the installer's own platform version is at least)", key, str, v, rng, XCPName, in.PlatformAbove), nil
+	}
+	if above, err := c.Le(hi, v); err != nil {
+		return raises(in.PlatformBelow, err)
+	} else if above {
+		return No, fmt.Sprintf("%s %q (%s) is at least %s, above the installer's own PLATFORM_VERSION (XCPUpgrader, accepted %s)", key, str, v, in.PlatformBelow, rng), nil
+	}
+	return Unknown, fmt.Sprintf("%s %q (%s): whether it is within %s depends on the installer's own PLATFORM_VERSION, which is not public", key, str, v, rng), nil
+}
+
+// numericBuildQuirk explains ClassArcsBuild's reading of a build that does
+// not end in a letter as part of the last arc, with a remedy this class
+// reads: a purely numeric build with a letter appended, else a real build
+// of the release.
+func numericBuildQuirk(c VersionClass, v *pyVersion, key, str string) string {
 	if c != ClassArcsBuild || v.hasBuild || len(v.arcs) == 0 {
 		return ""
 	}
-	if s, ok := v.arcs[len(v.arcs)-1].(string); ok && strings.Contains(s, "-") {
-		return fmt.Sprintf("the build is purely numeric, so this class keeps it in the last arc (%q), which is greater than the plain arc: a build ending in a letter (e.g. %sp) is read as a build and ignored", s, s[strings.Index(s, "-")+1:])
+	last, ok := v.arcs[len(v.arcs)-1].(string)
+	if !ok || !strings.Contains(last, "-") {
+		return ""
 	}
-	return ""
+	ver, build, _ := strings.Cut(str, "-")
+	if isDigits(build) {
+		return fmt.Sprintf("the build %s is purely numeric, so this class keeps it in the last arc (%q), which is greater than the plain arc: a build ending in a letter (e.g. %sp) is read as a build and ignored", build, last, build)
+	}
+	hint := "a build of digits ending in a letter, as real builds are (70446c)"
+	rel, ok := release.Lookup(ver)
+	if strings.HasPrefix(key, "PLATFORM") {
+		rel, ok = release.ForPlatform(ver)
+	}
+	if ok && rel.Build != "" {
+		if w, err := c.Parse(ver + "-" + rel.Build); err == nil && w.hasBuild {
+			hint = fmt.Sprintf("the release's real build %s", rel.Build)
+		}
+	}
+	return fmt.Sprintf("the build %q does not end in a letter, so this class keeps it in the last arc (%q), which compares greater than the plain arc: give %s", build, last, hint)
 }
 
 func productNameGate(g *Generation, inv *Inventory) Gate {
 	s := g.Sources[GateProductName]
-	name, ok := inv.Get("PRODUCT_NAME")
-	if !ok && g.Keys != KeysProduct {
-		name, ok = inv.Get("PLATFORM_NAME")
-	}
+	name, ok := installedName(g, inv)
 	switch {
 	case !ok:
 		return gate(GateProductName, s, StatusNotReached, "no PRODUCT_NAME (see %s)", GateKeys)
+	case name == XCPName && g.XCP:
+		return gate(GateProductName, srcXCP, StatusOK, "the installation's name is %s: XCPUpgrader upgrades it", XCPName)
+	case name != ProductName && g.XCP:
+		return gate(GateProductName, s, StatusFail, "the installation's name is %q: this installer upgrades only %q and %q (XCPUpgrader)", name, ProductName, XCPName)
 	case name != ProductName:
 		return gate(GateProductName, s, StatusFail, "the installation's name is %q: this installer upgrades only %q", name, ProductName)
 	}
 	return gate(GateProductName, s, StatusOK, "the installation's name is %s", ProductName)
 }
 
+// firstbootGate is ExistingInstallation.isUpgradeable by the row's rule,
+// in its order: the state directory, the os.stat of each digit-named entry
+// (an OSError stops the 5.6 - 8.0 installers, which do not catch it), the
+// state files, the init-service markers.
 func firstbootGate(g *Generation, f FirstbootFacts) Gate {
+	gt, _ := firstbootGateStop(g, f)
+	return gt
+}
+
+// firstbootGateStop is firstbootGate, and whether an unknown result may
+// be the installer stopping (an entry resolved on the installer's
+// ramdisk, in a generation that does not catch os.stat's OSError).
+func firstbootGateStop(g *Generation, f FirstbootFacts) (Gate, bool) {
+	gt := firstbootRule(g, f)
+	if gt.Status != StatusUnknown || !g.FirstbootUncaught || !f.stateExists() {
+		return gt, false
+	}
+	for _, u := range f.Unresolved {
+		if path.Dir(u.Path) == firstbootDir && u.Path != firstbootState {
+			return gt, true
+		}
+	}
+	return gt, false
+}
+
+func firstbootRule(g *Generation, f FirstbootFacts) Gate {
 	s := g.Sources[GateFirstboot]
+	if g.Firstboot == FirstbootNone {
+		return gate(GateFirstboot, s, StatusOK, "this installer has no firstboot test")
+	}
+	if f.Problem != "" {
+		return gate(GateFirstboot, s, StatusUnknown, "xsrescue could not read what the test reads (%s)", f.Problem)
+	}
 	never := func() Gate {
 		return gate(GateFirstboot, s, StatusFail, "firstboot scripts without a state file (they never ran or never finished): %s", strings.Join(f.Missing, ", "))
 	}
-	if f.Problem != "" && g.Firstboot != FirstbootNone {
-		return gate(GateFirstboot, s, StatusFail, "%s: isUpgradeable raises and says no", f.Problem)
+	paths := func(ps []FirstbootPath) string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
+		}
+		return strings.Join(out, "; ")
+	}
+	// statCheck is the listing's os.stat of each digit-named entry.
+	statCheck := func() (Gate, bool) {
+		var scripts []FirstbootPath
+		for _, u := range f.Unresolved {
+			if path.Dir(u.Path) == firstbootDir && u.Path != firstbootState {
+				scripts = append(scripts, u)
+			}
+		}
+		switch {
+		case len(f.StatFails) > 0 && g.FirstbootUncaught:
+			return gate(GateFirstboot, s, StatusStops, "os.stat raises OSError on %s, and this installer's isUpgradeable does not catch it: the installer stops (\"INSTALL FAILED\") while it scans for installations, offering neither Upgrade nor Restore nor a fresh installation", paths(f.StatFails)), true
+		case len(f.StatFails) > 0:
+			return gate(GateFirstboot, s, StatusFail, "os.stat raises OSError on %s: isUpgradeable catches it and says no", paths(f.StatFails)), true
+		case len(scripts) > 0:
+			then := "isUpgradeable says no"
+			if g.FirstbootUncaught {
+				then = "the installer stops (\"INSTALL FAILED\")"
+			}
+			return gate(GateFirstboot, s, StatusUnknown, "%s; if it does not exist there os.stat raises and %s", paths(scripts), then), true
+		}
+		return Gate{}, false
+	}
+	// missingCheck is the test of a state file per script.
+	missingCheck := func() Gate {
+		var known, open []string
+		for _, m := range f.Missing {
+			if f.unresolved(path.Join(firstbootState, m)) {
+				open = append(open, m)
+			} else {
+				known = append(known, m)
+			}
+		}
+		switch {
+		case len(known) > 0:
+			f.Missing = known
+			return never()
+		case len(open) > 0:
+			return gate(GateFirstboot, s, StatusUnknown, "the state files of %s lead out of the root (%s)", strings.Join(open, ", "), paths(f.Unresolved))
+		}
+		return gate(GateFirstboot, s, StatusOK, "all %d firstboot scripts have a state file", len(f.Scripts))
+	}
+	if f.unresolved(firstbootState) {
+		return gate(GateFirstboot, s, StatusUnknown, "%s", paths(f.Unresolved))
 	}
 	switch g.Firstboot {
-	case FirstbootNone:
-		return gate(GateFirstboot, s, StatusOK, "this installer has no firstboot test")
 	case FirstbootCount:
 		if !f.StateDir {
-			return gate(GateFirstboot, s, StatusFail, "no %s: listing it raises and the installer says no", firstbootState)
+			return gate(GateFirstboot, s, StatusFail, "no directory %s: listing it raises and the installer says no", firstbootState)
+		}
+		if gt, done := statCheck(); done {
+			return gt
 		}
 		if f.StateEntries != len(f.Scripts) {
 			return gate(GateFirstboot, s, StatusFail, "%d entries in %s, %d executable firstboot scripts: this installer wants the two counts equal (missing state: %s)", f.StateEntries, firstbootState, len(f.Scripts), orNone(f.Missing))
 		}
 		return gate(GateFirstboot, s, StatusOK, "%d state files for %d firstboot scripts", f.StateEntries, len(f.Scripts))
-	case FirstbootDirOnly:
-		if !f.StateDir {
+	case FirstbootDirOnly, FirstbootStrict:
+		if !f.stateExists() {
 			return gate(GateFirstboot, s, StatusFail, "no %s: the installer says no", firstbootState)
 		}
-		return gate(GateFirstboot, s, StatusOK, "%s present (this installer's per-script test never fails; scripts without state: %s)", firstbootState, orNone(f.Missing))
-	case FirstbootStrict:
-		if !f.StateDir {
-			return gate(GateFirstboot, s, StatusFail, "no %s: the installer says no", firstbootState)
+		if gt, done := statCheck(); done {
+			return gt
 		}
-		if len(f.Missing) > 0 {
-			return never()
+		if g.Firstboot == FirstbootDirOnly {
+			return gate(GateFirstboot, s, StatusOK, "%s present (this installer's per-script test never fails; scripts without state: %s)", firstbootState, orNone(f.Missing))
 		}
-		return gate(GateFirstboot, s, StatusOK, "all %d firstboot scripts have a state file", len(f.Scripts))
+		return missingCheck()
 	case FirstbootStorage, FirstbootInitDone:
-		if f.StateDir {
-			if len(f.Missing) > 0 {
-				return never()
+		if f.stateExists() {
+			if gt, done := statCheck(); done {
+				return gt
 			}
-			return gate(GateFirstboot, s, StatusOK, "all %d firstboot scripts have a state file", len(f.Scripts))
+			return missingCheck()
 		}
-		var missing []string
-		if g.Firstboot == FirstbootInitDone && !f.RanNetworkInit {
-			missing = append(missing, ranNetworkInit)
-		}
-		if !f.RanStorageInit {
-			missing = append(missing, ranStorageInit)
+		var missing, open []string
+		for _, m := range []struct {
+			path string
+			ok   bool
+			need bool
+		}{{ranNetworkInit, f.RanNetworkInit, g.Firstboot == FirstbootInitDone}, {ranStorageInit, f.RanStorageInit, true}} {
+			switch {
+			case !m.need || m.ok:
+			case f.unresolved(m.path):
+				open = append(open, m.path)
+			default:
+				missing = append(missing, m.path)
+			}
 		}
 		if len(missing) > 0 {
 			return gate(GateFirstboot, s, StatusFail, "no %s and no %s: the installer takes it for an installation that never booted", firstbootState, strings.Join(missing, ", "))
+		}
+		if len(open) > 0 {
+			return gate(GateFirstboot, s, StatusUnknown, "no %s, and %s lead out of the root (%s)", firstbootState, strings.Join(open, ", "), paths(f.Unresolved))
 		}
 		return gate(GateFirstboot, s, StatusOK, "no %s; the init services ran (%s)", firstbootState, map[bool]string{true: "ran-network-init, ran-storage-init", false: "ran-storage-init"}[g.Firstboot == FirstbootInitDone])
 	}
@@ -482,5 +708,5 @@ func (in Installer) VersionGate(inv map[string]string) Gate {
 	if in.Generation.NotPublic != "" {
 		return gate(GateVersion, srcNotPublic, StatusUnknown, "unknown: %s", in.Generation.NotPublic)
 	}
-	return versionGate(in, inventoryFromMap(inv))
+	return versionGateFor(in, inventoryFromMap(inv), false)
 }

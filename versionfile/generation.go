@@ -64,20 +64,31 @@ const (
 // row cites the host-installer (or python-libs) code it transcribes; the
 // details are in docs/version.md.
 type Generation struct {
-	ID         string // e.g. "6.0" (the JSON "generation")
-	Era        string // which installers
-	Repo       string // the public repository read
-	Commit     string // the commit the row was read at (a release's installer: the last main-line commit before its GA)
-	NotPublic  string // non-empty: the installer was built from code the public history lacks; every rule is unknown
-	Root       partition.RootRule
-	AnyFS      bool   // the root is mounted without a filesystem type (5.0); else as ext3
-	Key        string // the inventory key compared: PRODUCT_VERSION or PLATFORM_VERSION
-	Keys       KeyRule
-	Build      Tri // BUILD_NUMBER required (KeyError)
-	Class      VersionClass
-	Min        string // lower bound of Upgrader.upgrades_versions, inclusive
-	MaxBelow   bool   // the installer's own version is excluded (5.6, 5.6 FP1)
-	Firstboot  FirstbootRule
+	ID        string // e.g. "6.0" (the JSON "generation")
+	Era       string // which installers
+	Repo      string // the public repository read
+	Commit    string // the commit the row was read at (a release's installer: the last main-line commit before its GA)
+	NotPublic string // non-empty: the installer was built from code the public history lacks; every rule is unknown
+	Root      partition.RootRule
+	AnyFS     bool   // the root is mounted without a filesystem type (5.0); else as ext3
+	Key       string // the inventory key compared: PRODUCT_VERSION or PLATFORM_VERSION
+	Keys      KeyRule
+	Build     Tri // BUILD_NUMBER required (KeyError)
+	Class     VersionClass
+	Min       string // lower bound of Upgrader.upgrades_versions, inclusive
+	MaxBelow  bool   // the installer's own version is excluded (5.6, 5.6 FP1)
+	Firstboot FirstbootRule
+	// FirstbootUncaught: isUpgradeable has no except clause, so an OSError
+	// of its os.stat (a dangling symlink in etc/firstboot.d) escapes
+	// filter_for_upgradeable_products and the installer stops ("INSTALL
+	// FAILED"): 5.6 to 8.0. 5.5 catches it (try/except around
+	// runOverStatePartition), 8.1 and later too (4681befea9ef).
+	FirstbootUncaught bool
+	// XCP: upgrade.py also registers XCPUpgrader (eab10e4, "CP-4843: allow
+	// upgrade from XCP 1.6.0", removed by 7613817e230a in the 7.0 line): a
+	// product named "XCP" within [XCPMin, the installer's own
+	// PLATFORM_VERSION] is offered Upgrade too.
+	XCP        bool
 	Restore    RestoreRule
 	RestoreMin string // findXenSourceBackups' range [RestoreMin, own]; "" = no version check
 	// UpgradeKeys are read by prepareUpgrade after Upgrade was chosen: a
@@ -119,6 +130,15 @@ var (
 	upgradeKeys5x = []string{"INSTALLATION_UUID", "CONTROL_DOMAIN_UUID", "BACKUP_PARTITION"}
 )
 
+// XCPMin is XCPUpgrader's lower bound (product.XCP_1_6_0).
+const XCPMin = "1.6.0"
+
+// XCPName is the product name XCPUpgrader upgrades.
+const XCPName = "XCP"
+
+// srcXCP is where the 6.2 and 6.5 rows' XCPUpgrader is read.
+const srcXCP = "eab10e4 (CP-4843) upgrade.py XCPUpgrader: upgrades_product \"XCP\", [XCP_1_6_0, THIS_PLATFORM_VERSION], in __upgraders__ after ThirdGenUpgrader (ab1a12040313, 20abd302208b; removed by 7613817e230a)"
+
 func src(root, keys, version, name, firstboot, restore, upgrade string) map[string]string {
 	return map[string]string{GateRoot: root, GateKeys: keys, GateVersion: version, GateProductName: name,
 		GateFirstboot: firstboot, "restore": restore, CheckUpgradeKeys: upgrade}
@@ -153,7 +173,7 @@ var generations = []*Generation{
 	{
 		ID: "5.6", Era: "XenServer 5.6 installer", Repo: hi, Commit: "159714fa95c8",
 		Root: partition.RootActiveLabelDOS, Key: "PRODUCT_VERSION", Keys: KeysProduct, Build: Yes,
-		Class: ClassTwoOrThreeArcs, Min: "5.5.0", MaxBelow: true, Firstboot: FirstbootDirOnly, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassTwoOrThreeArcs, Min: "5.5.0", MaxBelow: true, Firstboot: FirstbootDirOnly, FirstbootUncaught: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("159714fa95c8 diskutil.py probeDisk (413015b4bfd2): active, 0x83, e2label root-*; disktools.py PartitionTool is sfdisk (DOS only)",
 			"159714fa95c8 product.py ExistingRetailInstallation.readInventory",
 			"159714fa95c8 product.py Version (fb866c6208a3: two or three arcs); upgrade.py Upgrader.upgrades: _min <= version < _max (c9cc6ed1cf59)",
@@ -165,7 +185,7 @@ var generations = []*Generation{
 	{
 		ID: "5.6-fp1", Era: "XenServer 5.6 FP1 installer", Repo: hi, Commit: "fcb351b16003",
 		Root: partition.RootActiveLabelDOS, Key: "PRODUCT_VERSION", Keys: KeysProduct, Build: Yes,
-		Class: ClassArcsBuild, Min: "5.5.0", MaxBelow: true, Firstboot: FirstbootDirOnly, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassArcsBuild, Min: "5.5.0", MaxBelow: true, Firstboot: FirstbootDirOnly, FirstbootUncaught: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("fcb351b16003 diskutil.py probeDisk (DOS only: GPT code came with 0d67664f2953, 2011-01)",
 			"fcb351b16003 product.py ExistingRetailInstallation.readInventory",
 			"fcb351b16003 product.py Version (a423d2747842); upgrade.py: _min <= version < _max, XENSERVER_5_5_0",
@@ -181,7 +201,7 @@ var generations = []*Generation{
 	{
 		ID: "6.0", Era: "XenServer 6.0 and 6.1 installers", Repo: hi, Commit: "33dfb39d9d55",
 		Root: partition.RootActiveLabel, Key: "PRODUCT_VERSION", Keys: KeysProduct, Build: Yes,
-		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootDirOnly, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootDirOnly, FirstbootUncaught: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("33dfb39d9d55 diskutil.py probeDisk; disktools.py GPTPartitionTool (active = sgdisk 'legacy BIOS bootable', enabled ebe335c068a9)",
 			"33dfb39d9d55 (6.0), 3ed95fbaaa4b (6.1) product.py ExistingRetailInstallation.readInventory",
 			"python-libs da1414be1d36 xcp/version.py (used from 45544440595c); upgrade.py get_upgrades_versions [5.6.0, own] (ef4147e0fd3f, inclusive 9a661ef3e5d3)",
@@ -193,7 +213,7 @@ var generations = []*Generation{
 	{
 		ID: "6.2", Era: "XenServer 6.2 installer", Repo: hi, Commit: "ab1a12040313",
 		Root: partition.RootActiveLabel, Key: "PRODUCT_VERSION", Keys: KeysProductOrPlatform, Build: Yes,
-		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootDirOnly, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootDirOnly, FirstbootUncaught: true, XCP: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("ab1a12040313 diskutil.py probeDisk",
 			"ab1a12040313 product.py ExistingRetailInstallation.readInventory (PLATFORM_NAME/PLATFORM_VERSION without PRODUCT_NAME)",
 			"python-libs da1414be1d36 xcp/version.py; upgrade.py ThirdGenUpgrader.upgrades_versions [5.6.0, own]",
@@ -205,7 +225,7 @@ var generations = []*Generation{
 	{
 		ID: "6.5", Era: "XenServer 6.5 installer", Repo: hi, Commit: "20abd302208b",
 		Root: partition.RootActiveLabel, Key: "PRODUCT_VERSION", Keys: KeysProductOrPlatform, Build: Yes,
-		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootStrict, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassArcsBuild, Min: "5.6.0", Firstboot: FirstbootStrict, FirstbootUncaught: true, XCP: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("20abd302208b diskutil.py probeDisk (the active test is removed only by fd2b3b6d57b8, 7.0 line)",
 			"20abd302208b product.py ExistingRetailInstallation.readInventory",
 			"python-libs da1414be1d36 xcp/version.py; upgrade.py [5.6.0, own] (the 6.0.0 floor, 21a305e, came after 6.5)",
@@ -217,7 +237,7 @@ var generations = []*Generation{
 	{
 		ID: "7.0", Era: "XenServer 7.0 and 7.1 installers", Repo: hi, Commit: "f7a21a19afb9",
 		Root: partition.RootLabel, Key: "PLATFORM_VERSION", Keys: KeysPlatform, Build: Yes,
-		Class: ClassArcsBuild, Min: "1.0.99", Firstboot: FirstbootStrict, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassArcsBuild, Min: "1.0.99", Firstboot: FirstbootStrict, FirstbootUncaught: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("f7a21a19afb9 diskutil.py probeDisk (no active test since fd2b3b6d57b8)",
 			"f7a21a19afb9 (7.0), faf468206ca8 (7.1) product.py ExistingRetailInstallation.readInventory",
 			"python-libs da1414be1d36 xcp/version.py (23c550a8623d came after 7.1); PLATFORM_VERSION-BUILD_NUMBER (7613817e230a); upgrade.py [1.0.99, own platform]",
@@ -229,7 +249,7 @@ var generations = []*Generation{
 	{
 		ID: "7.2", Era: "XenServer 7.2 to 7.6 installers", Repo: hi, Commit: "2c71c452109b",
 		Root: partition.RootLabel, Key: "PLATFORM_VERSION", Keys: KeysPlatform, Build: Yes,
-		Class: ClassBuildIgnored2017, Min: "1.0.99", Firstboot: FirstbootStrict, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
+		Class: ClassBuildIgnored2017, Min: "1.0.99", Firstboot: FirstbootStrict, FirstbootUncaught: true, Restore: RestoreKeys, UpgradeKeys: upgradeKeys,
 		Sources: src("2c71c452109b diskutil.py probeDisk",
 			"2c71c452109b product.py ExistingRetailInstallation.readInventory",
 			"python-libs 23c550a8623d xcp/version.py (CA-246490: build ignored); upgrade.py [1.0.99, own platform]",
@@ -241,7 +261,7 @@ var generations = []*Generation{
 	{
 		ID: "8.0", Era: "Citrix Hypervisor 8.0 installer", Repo: hi, Commit: "442267f3797b",
 		Root: partition.RootLabel, Key: "PLATFORM_VERSION", Keys: KeysPlatform, Build: Yes,
-		Class: ClassBuildIgnored, Min: "2.1.0", Firstboot: FirstbootStrict, Restore: RestoreKeys, RestoreMin: "2.1.0", UpgradeKeys: upgradeKeys,
+		Class: ClassBuildIgnored, Min: "2.1.0", Firstboot: FirstbootStrict, FirstbootUncaught: true, Restore: RestoreKeys, RestoreMin: "2.1.0", UpgradeKeys: upgradeKeys,
 		Sources: src("442267f3797b diskutil.py probeDisk",
 			"442267f3797b product.py ExistingRetailInstallation.readInventory",
 			"python-libs a8c50c7c354d xcp/version.py; upgrade.py [XENSERVER_MIN_VERSION 2.1.0, own platform] (1e7c70f355f6)",

@@ -15,7 +15,19 @@ type Installer struct {
 	// Max is the installer's own version (THIS_PRODUCT_VERSION, or
 	// THIS_PLATFORM_VERSION from 7.0 on), the upper end of its range.
 	Max string
+	// Platform is the installer's own PLATFORM_VERSION, the upper end of
+	// XCPUpgrader's range (rows with XCP): "" when the release table does
+	// not know it, PlatformAbove/PlatformBelow then bound it.
+	Platform                     string
+	PlatformAbove, PlatformBelow string
 }
+
+// platformBounds bound the own PLATFORM_VERSION of an installer the
+// release table does not know it for: XenCenter tells a XenServer 6.2
+// (Clearwater) host by platform_version >= 1.6.900 and 6.5 (Creedence) by
+// >= 1.8.90 (xenserver/xenadmin 79752242b1cd XenModel/Utils/Helpers.cs
+// ClearwaterOrGreater, CreedenceOrGreater).
+var platformBounds = map[string][2]string{"6.2.0": {"1.6.900", "1.8.90"}}
 
 // ErrUnknownInstaller is returned for an installer version the release
 // table does not know (its PLATFORM_VERSION would be a guess) or whose code
@@ -43,6 +55,12 @@ func installerOf(rel release.Release) (Installer, bool) {
 	in := Installer{Release: rel, Generation: g, Max: rel.Product}
 	if g.Key == "PLATFORM_VERSION" {
 		in.Max = rel.Platform
+	}
+	if g.XCP {
+		in.Platform = rel.Platform
+		if b, ok := platformBounds[rel.Product]; ok && in.Platform == "" {
+			in.PlatformAbove, in.PlatformBelow = b[0], b[1]
+		}
 	}
 	return in, true
 }
@@ -80,6 +98,18 @@ func (in Installer) RangeText() string {
 	return fmt.Sprintf("[%s, %s%s", g.Min, in.Max, closing)
 }
 
+// xcpRangeText is XCPUpgrader's range, e.g. "[1.6.0, 1.9.0]".
+func (in Installer) xcpRangeText() string {
+	own := in.Platform
+	if own == "" {
+		own = "own platform, unknown"
+		if in.PlatformAbove != "" {
+			own = fmt.Sprintf("own platform, >= %s and < %s", in.PlatformAbove, in.PlatformBelow)
+		}
+	}
+	return fmt.Sprintf("[%s, %s]", XCPMin, own)
+}
+
 // Rule is the one-line rule of this installer, shown with every verdict.
 func (in Installer) Rule() string {
 	g := in.Generation
@@ -93,8 +123,12 @@ func (in Installer) Rule() string {
 	case Unknown:
 		build = "whether BUILD_NUMBER must be present is unknown"
 	}
-	return fmt.Sprintf("the %s installer (%s, %s %s) takes the root by rule %s, reads etc/xensource-inventory (%s), compares %s with class %s and offers Upgrade when it is within %s, PRODUCT_NAME is %s and firstboot rule %s passes",
-		in.Release.Product, g.Era, g.Repo, g.Commit, g.Root, build, g.Key, g.Class, in.RangeText(), ProductName, g.Firstboot)
+	xcp := ""
+	if g.XCP {
+		xcp = fmt.Sprintf(" (or the name is %s and the version within %s: XCPUpgrader)", XCPName, in.xcpRangeText())
+	}
+	return fmt.Sprintf("the %s installer (%s, %s %s) takes the root by rule %s, reads etc/xensource-inventory (%s), compares %s with class %s and offers Upgrade when it is within %s, PRODUCT_NAME is %s%s and firstboot rule %s passes",
+		in.Release.Product, g.Era, g.Repo, g.Commit, g.Root, build, g.Key, g.Class, in.RangeText(), ProductName, xcp, g.Firstboot)
 }
 
 // Certainty says how sure the verdict's rule is.

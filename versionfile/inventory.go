@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 // InventoryPath is where every XenServer release keeps its inventory.
@@ -31,8 +32,8 @@ var ErrSyntax = errors.New("malformed inventory")
 // Raw is the line exactly as read, without its newline.
 type Entry struct {
 	Key    string
-	Value  string // what the installer and xapi see: surrounding single quotes stripped
-	Quoted bool   // the value was written as '…'
+	Value  string // what the installer sees: leading and trailing single quotes stripped
+	Quoted bool   // the value was written starting with '
 	Raw    string
 }
 
@@ -44,11 +45,12 @@ type Inventory struct {
 	NoFinalEOL bool // the last line had no trailing newline
 }
 
-// ParseInventory reads an inventory. It accepts what the installer's
-// readKeyValueFile and xapi's Inventory parser agree on — KEY='value' or
-// KEY=value, one per line, blank lines — and keeps comments verbatim. Anything
-// else (a line without '=', unbalanced quotes, NUL bytes, a carriage return,
-// a line over MaxLineLength) is an *xerr.SyntaxError naming name and the line.
+// ParseInventory reads an inventory line by line, each value as the
+// installer's readKeyValueFile reads it (partition.KeyValueLine), and keeps
+// blank and comment lines verbatim. A line a shell sourcing the file cannot
+// read as one assignment (no '=', a key that is not a shell name, an odd
+// number of single quotes), NUL bytes, a carriage return and a line over
+// MaxLineLength are an *xerr.SyntaxError naming name and the line.
 func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	inv := &Inventory{Name: name}
 	br := bufio.NewReaderSize(r, 4096)
@@ -116,42 +118,26 @@ func parseLine(line string) (Entry, string) {
 	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 		return e, ""
 	}
-	key, val, ok := strings.Cut(line, "=")
-	if !ok {
+	if !strings.Contains(line, "=") {
 		return e, fmt.Sprintf("no '=' in %q", clip(line))
 	}
+	// The value is the installer's reading (partition.KeyValueLine, the
+	// one inventory reading): KEY='5.5.0' with a space after the closing
+	// quote reads "5.5.0' ". Refused is only what a shell sourcing the
+	// file could not read as one assignment: an odd number of quotes.
+	key, val := partition.KeyValueLine(line)
 	if !validKey(key) {
 		return e, fmt.Sprintf("key %q is not a shell variable name", clip(key))
 	}
-	e.Key = key
-	switch {
-	case strings.HasPrefix(val, "'"):
-		if len(val) < 2 || !strings.HasSuffix(val, "'") || strings.Contains(val[1:len(val)-1], "'") {
-			return e, fmt.Sprintf("unbalanced single quotes in value of %s", key)
-		}
-		e.Value, e.Quoted = val[1:len(val)-1], true
-	case strings.HasSuffix(val, "'"):
+	raw := line[len(key)+1:]
+	if strings.Count(raw, "'")%2 != 0 {
 		return e, fmt.Sprintf("unbalanced single quotes in value of %s", key)
-	default:
-		e.Value = val
 	}
+	e.Key, e.Value, e.Quoted = key, val, strings.HasPrefix(raw, "'")
 	return e, ""
 }
 
-func validKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i, c := range k {
-		switch {
-		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validKey(k string) bool { return partition.ShellName(k) }
 
 func clip(s string) string {
 	if len(s) > 60 {

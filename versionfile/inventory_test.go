@@ -91,6 +91,30 @@ func TestInventoryValues(t *testing.T) {
 	}
 }
 
+// TestInventoryInstallerValues: values as the installer's readKeyValueFile
+// reads them (identical from host-installer fc4eed16e14f to 05720e0c0421):
+// str.strip("'") of what follows the first '='.
+func TestInventoryInstallerValues(t *testing.T) {
+	for _, c := range []struct{ in, key, want string }{
+		{"PRODUCT_VERSION='5.5.0' \n", "PRODUCT_VERSION", "5.5.0' "}, // the space keeps the closing quote
+		{"A=''x''\n", "A", "x"},
+		{"A=b=c\n", "A", "b=c"},
+		{`A="5.5.0"` + "\n", "A", `"5.5.0"`},
+		{"A=\n", "A", ""},
+	} {
+		inv, err := ParseInventory(strings.NewReader(c.in), "inv")
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if got, ok := inv.Get(c.key); !ok || got != c.want {
+			t.Errorf("%q: %s=%q, want %q", c.in, c.key, got, c.want)
+		}
+		if got := string(inv.Bytes()); got != c.in {
+			t.Errorf("%q written back as %q", c.in, got)
+		}
+	}
+}
+
 func TestSetRejectsUnsafeValues(t *testing.T) {
 	t.Parallel()
 	inv, _ := ParseInventory(strings.NewReader("A='1'\n"), "inv")

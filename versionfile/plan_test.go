@@ -61,7 +61,7 @@ func TestPlanSetForInstaller(t *testing.T) {
 			// which is edited once.
 			release: "7.1", installer: "7.0",
 			paths:  []string{versionfile.InventoryPath, "etc/centos-release", "etc/os-release", "etc/issue"},
-			values: map[string]string{"PRODUCT_VERSION": "7.0.0", "PRODUCT_VERSION_TEXT": "7.0", "PRODUCT_VERSION_TEXT_SHORT": "7.0", "PLATFORM_VERSION": "2.1.0"},
+			values: map[string]string{"PRODUCT_VERSION": "7.0.0", "PRODUCT_VERSION_TEXT": "7.0", "PRODUCT_VERSION_TEXT_SHORT": "7.0", "PLATFORM_VERSION": "2.1.0", "BUILD_NUMBER": "125380c"},
 			files: map[string]string{
 				"etc/centos-release": "XenServer release 7.0.0 (xenenterprise)\n",
 				"etc/os-release":     "NAME=\"XenServer\"\nVERSION=\"7.0.0\"\nID=\"xenenterprise\"\nVERSION_ID=\"7.0.0\"\nPRETTY_NAME=\"XenServer 7.0\"\n",
@@ -79,6 +79,15 @@ func TestPlanSetForInstaller(t *testing.T) {
 				"etc/os-release": "NAME=\"Citrix Hypervisor\"\nVERSION=\"8.0.0\"\nID=\"xenenterprise\"\nVERSION_ID=\"8.0.0\"\nPRETTY_NAME=\"Citrix Hypervisor 8.0\"\n",
 				"etc/issue":      "Citrix Hypervisor 8.0\n\nYour XenServer host has now finished booting.\n",
 			},
+		},
+		{
+			// An 8.x build (release/stockholm/master/7) is not one the 7.1
+			// installer's class parses: the release table's 7.1 build is
+			// written, never the 8.x build kept.
+			release: "8.2", installer: "7.1",
+			paths:     []string{versionfile.InventoryPath, "etc/centos-release", "etc/os-release", "etc/issue"},
+			values:    map[string]string{"PRODUCT_VERSION": "7.1.0", "PRODUCT_VERSION_TEXT": "7.1", "PRODUCT_VERSION_TEXT_SHORT": "7.1", "PLATFORM_VERSION": "2.2.0", "BUILD_NUMBER": "137272c"},
+			remaining: versionfile.GateFirstboot,
 		},
 		{
 			// The 5.6 installer refuses its own version: the newest release

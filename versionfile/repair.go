@@ -266,15 +266,16 @@ func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]plan.Change, e
 	if firstbootGate(g, f).Status != StatusFail {
 		return nil, nil
 	}
-	if !f.StateDir && f.RanNetworkInit && f.RanStorageInit {
-		// An 8.1+ system: its first boot is recorded by the init-service
-		// markers, which this older installer does not know.
-		sp.explain("firstboot gate left failing: %s. This system records its first boot with var/lib/misc/ran-*-init (both present), which the %s installer does not look at: an empty %s satisfies it and skips no script (create it by hand: mkdir -p ROOT/%s; xsrescue does not create directories)", firstbootGate(g, f).Reason, sp.Installer.Release.Product, firstbootState, firstbootState)
+	// An 8.1+ system records its first boot with the init-service markers,
+	// which this older installer does not know: the directory it wants is
+	// created by hand (the journal creates no directories).
+	newer := !f.stateExists() && f.RanNetworkInit && f.RanStorageInit && g.Firstboot != FirstbootStorage && g.Firstboot != FirstbootInitDone
+	if !mark || newer {
+		sp.explain("firstboot gate left failing: %s. %s", firstbootGate(g, f).Reason, firstbootRemedy(*sp.Installer, f))
 		return nil, nil
 	}
-	if !mark {
-		sp.explain("firstboot gate left failing: %s. Marking scripts done skips them for good (they configure the host on its first boot); give --mark-firstboot-done only if they are known to be unnecessary", firstbootGate(g, f).Reason)
-		return nil, nil
+	if f.StateNotDir {
+		return nil, xerr.Refusedf("refusing: %s is not a directory, so no state file can be created in it; nothing was changed", firstbootState)
 	}
 	var paths []string
 	switch {

@@ -350,7 +350,7 @@ func (sp *SetPlan) check() error {
 		switch {
 		case g.Status == StatusFail && g.Name == GateFirstboot:
 			sp.Remaining = append(sp.Remaining, g)
-		case g.Status == StatusFail:
+		case g.Status == StatusFail, g.Status == StatusStops:
 			refuse = append(refuse, g.Name+": "+g.Reason)
 		case g.Status == StatusUnknown:
 			sp.explain("%s: unknown after the change: %s", g.Name, g.Reason)
@@ -382,15 +382,29 @@ func (sp *SetPlan) after() *State {
 	return &st
 }
 
+// describeValues lists the keys set, the version keys first, then the
+// keys added for the installer (BACKUP_PARTITION, PRODUCT_NAME, ...).
 func describeValues(vals map[string]string) string {
 	var s []string
-	for _, k := range []string{"PRODUCT_VERSION", "PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT", "BUILD_NUMBER", "PLATFORM_VERSION"} {
+	first := []string{"PRODUCT_VERSION", "PRODUCT_VERSION_TEXT", "PRODUCT_VERSION_TEXT_SHORT", "BUILD_NUMBER", "PLATFORM_VERSION"}
+	for _, k := range first {
 		if v, ok := vals[k]; ok {
 			s = append(s, fmt.Sprintf("%s=%s", k, v))
 		}
 	}
+	var rest []string
+	for k := range vals {
+		if !slices.Contains(first, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		s = append(s, fmt.Sprintf("%s=%s", k, vals[k]))
+	}
 	if len(s) == 0 {
-		return "unchanged"
+		// Called only when the bytes change: a key rewritten as KEY='value'.
+		return "values unchanged, lines rewritten as KEY='value'"
 	}
 	return strings.Join(s, " ")
 }

@@ -47,12 +47,17 @@ type Verdict struct {
 	// OffersUpgrade is true only when every gate passes.
 	OffersUpgrade bool `json:"offers_upgrade"`
 	// Outcome: upgrade, aborts (offered, then a check during the upgrade
-	// stops it), offered-unverified, no, unknown.
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason"`
-	Rule      string `json:"rule"`
-	Source    string `json:"source"`
-	Certainty string `json:"certainty"`
+	// stops it), offered-unverified, no, unknown, stops (the installer
+	// itself stops while it scans for installations), other-root (it takes
+	// another partition as the root: RootPartition).
+	Outcome string `json:"outcome"`
+	// RootPartition is the partition this installer takes as the root on
+	// the disk, 0 when it takes none or the table is not known.
+	RootPartition int    `json:"root_partition"`
+	Reason        string `json:"reason"`
+	Rule          string `json:"rule"`
+	Source        string `json:"source"`
+	Certainty     string `json:"certainty"`
 	// Caveat is set where the 2009 field report would change the answer:
 	// etc/redhat-release names a version this installer judges otherwise.
 	Caveat string `json:"caveat,omitempty"`
@@ -139,7 +144,10 @@ func (st *State) Verdict(in Installer) Verdict {
 		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: "+g.NotPublic
 		return vd
 	}
-	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keysGate(g, inv), versionGate(in, inv), productNameGate(g, inv), firstbootGate(g, st.Firstboot))
+	vd.RootPartition = rootPartition(g, st.Disk)
+	fb, mayStop := firstbootGateStop(g, st.Firstboot)
+	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keysGate(g, inv), versionGate(in, inv), productNameGate(g, inv), fb)
+	listed := listedBy(in, inv, vd.Gates[0], vd.Gates[1])
 	if g.SingleSR {
 		vd.Gates = append(vd.Gates, singleSRGate(st.Disk))
 	}
@@ -156,15 +164,53 @@ func (st *State) Verdict(in Installer) Verdict {
 		vd.DuringUpgrade = append(vd.DuringUpgrade, layoutCheck(g, st.Disk, st.Root))
 	}
 	vd.DuringUpgrade = append(vd.DuringUpgrade, upgradeKeysCheck(g, inv))
-	vd.decide()
+	vd.decide(listed, mayStop, st.Disk)
 	if g.Class == ClassThreeArcs {
 		vd.Caveat = st.redhatCaveat(in)
 	}
 	return vd
 }
 
-// decide sets the outcome from the gates and checks.
-func (vd *Verdict) decide() {
+// rootPartition is the partition the installer takes as the root.
+func rootPartition(g *Generation, d *DiskFacts) int {
+	if d == nil || d.Disk == nil {
+		return 0
+	}
+	if c := d.Disk.RootFor(g.Root); c.Status == partition.RootFound {
+		return c.Partition
+	}
+	return 0
+}
+
+// listedBy says whether the installer lists the installation (finds the
+// root, reads every key, parses the version): only then does it run
+// isUpgradeable and the upgraders' comparisons.
+func listedBy(in Installer, inv *Inventory, root, keys Gate) Tri {
+	g := in.Generation
+	key := versionKey(g, inv)
+	str, _ := versionString(g, inv, key)
+	if _, ok := inv.Get(key); !ok {
+		return No
+	}
+	if _, err := g.Class.Parse(str); err != nil {
+		return No
+	}
+	switch {
+	case root.Status == StatusFail || keys.Status == StatusFail:
+		return No
+	case root.Status == StatusOK && keys.Status == StatusOK:
+		return Yes
+	}
+	return Unknown
+}
+
+// decide sets the outcome from the gates and checks, in the installer's
+// order: it lists the installation (root, keys, version parsed), runs
+// isUpgradeable (firstboot), then the upgraders' comparisons (product
+// name, version range). A gate that raises what nothing catches stops the
+// installer once it is reached; a gate passed later does not matter then.
+// mayStop: the firstboot gate is unknown and may be such a stop.
+func (vd *Verdict) decide(listed Tri, mayStop bool, d *DiskFacts) {
 	reasons := func(gs []Gate, status string) string {
 		var s []string
 		for _, g := range gs {
@@ -174,11 +220,45 @@ func (vd *Verdict) decide() {
 		}
 		return strings.Join(s, "; ")
 	}
+	var fb, ver Gate
+	for _, g := range vd.Gates {
+		switch g.Name {
+		case GateFirstboot:
+			fb = g
+		case GateVersion:
+			ver = g
+		}
+	}
+	stops := func(g Gate) {
+		vd.Outcome, vd.Reason = OutcomeStops, "the installer stops: "+g.Name+": "+g.Reason
+	}
+	maybe := ""
 	switch {
+	case fb.Status == StatusStops:
+		maybe = "; if the installer lists this installation, it stops: firstboot: " + fb.Reason
+	case mayStop:
+		maybe = "; the installer may stop in isUpgradeable (see firstboot)"
+	case ver.Status == StatusStops:
+		maybe = "; if the installer gets to comparing the version, it stops: version: " + ver.Reason
+	}
+	switch {
+	case d != nil && d.Disk != nil && vd.RootPartition != 0 && vd.RootPartition != d.Partition:
+		vd.Outcome = OutcomeOtherRoot
+		vd.Reason = fmt.Sprintf("takes partition %d as the root, not partition %d examined here (examine it with --partition %d)", vd.RootPartition, d.Partition, vd.RootPartition)
+	case listed == No:
+		vd.Outcome, vd.Reason = OutcomeNo, "no: "+reasons(vd.Gates, StatusFail)
+	case listed == Unknown && (fb.Status == StatusStops || mayStop || ver.Status == StatusStops && fb.Status == StatusOK):
+		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: "+reasons(vd.Gates, StatusUnknown)+maybe
+	case fb.Status == StatusStops:
+		stops(fb)
+	case mayStop:
+		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: firstboot: "+fb.Reason
 	case reasons(vd.Gates, StatusFail) != "":
 		vd.Outcome, vd.Reason = OutcomeNo, "no: "+reasons(vd.Gates, StatusFail)
+	case ver.Status == StatusStops && fb.Status == StatusOK:
+		stops(ver)
 	case reasons(vd.Gates, StatusUnknown) != "":
-		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: "+reasons(vd.Gates, StatusUnknown)
+		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: "+reasons(vd.Gates, StatusUnknown)+maybe
 	case reasons(vd.DuringUpgrade, StatusFail) != "":
 		vd.OffersUpgrade = true
 		vd.Outcome, vd.Reason = OutcomeAborts, "offered, then aborts during the upgrade: "+reasons(vd.DuringUpgrade, StatusFail)

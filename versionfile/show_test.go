@@ -58,7 +58,7 @@ func TestVerdicts(t *testing.T) {
 		{"6.2", map[string]bool{"6.2": true},
 			map[string]string{"5.6": "is newer than the installer's own 5.6.0", "8.2": "missing from etc/xensource-inventory: PLATFORM_VERSION"}},
 		{"7.0", map[string]bool{"7.0": true, "7.1": true, "8.2": true},
-			map[string]string{"5.0": "is newer than the installer's own 5.0.0", "7.0": `PLATFORM_VERSION "2.1.0-0c" ([2, 1, 0] build 0) is within [1.0.99, 2.1.0]`}},
+			map[string]string{"5.0": "is newer than the installer's own 5.0.0", "7.0": `PLATFORM_VERSION "2.1.0-125380c" ([2, 1, 0] build 125380) is within [1.0.99, 2.1.0]`}},
 		{"7.1", map[string]bool{"7.1": true, "8.2": true},
 			map[string]string{"7.0": "is newer than the installer's own 2.1.0", "8.2": "within [2.1.0, 3.2.0]"}},
 	}

@@ -58,6 +58,24 @@ var (
 	dialectPython3        = pyDialect{py3: true, unicode: true}
 )
 
+// DefaultReader is the pkg whose reading LoadImage reproduces: the
+// Solaris 11 global zone's pkg, which is what acts on a zone image when
+// it matters. `zoneadm attach -u` runs the global zone's /usr/bin/pkg on
+// the zone root (OpenIndiana/pkg5 src/brand/attach: PKG=/usr/bin/pkg,
+// PKG_IMAGE=$ZONEROOT), and that pkg reads even an OpenSolaris cfg_cache
+// with the version 3 definitions (9ecae477 image.py __set_dirs: "Assume
+// version 3 image"; config.FileConfig without a version takes the highest
+// definition). The zone's own snv_134 pkg never runs on it again once
+// the zone is moved.
+const DefaultReader = PkgSolaris
+
+// Readers lists the pkg readings LoadImageAs reproduces.
+var Readers = []string{PkgSolaris, PkgSnv134, PkgPython3}
+
+// ErrReader is returned for a reader that cannot read the file at all
+// (snv_134 pkg and a version 3 configuration) or is not one of Readers.
+var ErrReader = errors.New("this pkg does not read the configuration")
+
 // ErrNoImage means the directory holds no IPS image configuration.
 var ErrNoImage = errors.New("no IPS image configuration (var/pkg/pkg5.image or var/pkg/cfg_cache)")
 
@@ -116,6 +134,9 @@ type Image struct {
 	Publishers  []Publisher
 	Problems    []Problem // what makes this era's pkg refuse the image
 	Notes       []Problem // what pkg accepts but reads in a way worth knowing
+	// ReadAs is the pkg whose reading this is (PkgSolaris, PkgSnv134 or
+	// PkgPython3); Era is the file's own.
+	ReadAs string
 
 	main     *iniFile
 	disabled *iniFile // disabled_auth, when present
@@ -123,8 +144,21 @@ type Image struct {
 
 // LoadImage reads the image configuration below an image root the way
 // pkg's __set_dirs finds it: pkg5.image if it exists, else cfg_cache;
-// disabled_auth next to either is merged (docs/zfs.md).
-func LoadImage(fsys fs.FS) (*Image, error) {
+// disabled_auth next to either is merged (docs/zfs.md). It reads it as
+// DefaultReader does.
+func LoadImage(fsys fs.FS) (*Image, error) { return LoadImageAs(fsys, DefaultReader) }
+
+// LoadImageAs is LoadImage as the given pkg reads the configuration
+// (one of Readers; "" is DefaultReader): what it then shows and edits is
+// that pkg's reading. snv_134 pkg reads only a cfg_cache written before
+// 2010-10 (ErrReader otherwise).
+func LoadImageAs(fsys fs.FS, reader string) (*Image, error) {
+	if reader == "" {
+		reader = DefaultReader
+	}
+	if !slices.Contains(Readers, reader) {
+		return nil, xerr.Invalidf("pkg %q: %w (known: %s)", reader, ErrReader, strings.Join(Readers, ", "))
+	}
 	file := ImageFilePkg5
 	data, err := fs.ReadFile(fsys, file)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -148,12 +182,12 @@ func LoadImage(fsys fs.FS) (*Image, error) {
 			da = []byte{}
 		}
 	}
-	return readImage(file, data, da)
+	return readImage(file, data, da, reader)
 }
 
-// readImage reads main (and disabled_auth when da is not nil).
-func readImage(file string, data, da []byte) (*Image, error) {
-	img := &Image{File: file, Era: EraPkg5Image}
+// readImage reads main (and disabled_auth when da is not nil) as reader.
+func readImage(file string, data, da []byte, reader string) (*Image, error) {
+	img := &Image{File: file, Era: EraPkg5Image, ReadAs: reader}
 	if file == ImageFileCfgCache {
 		img.Era = EraCfgCacheV2
 		probe, err := parseINI(data, file, dialectSnv134)
@@ -168,8 +202,11 @@ func readImage(file string, data, da []byte) (*Image, error) {
 			}
 		}
 	}
+	if reader == PkgSnv134 && img.Era != EraCfgCacheV2 {
+		return nil, xerr.Invalidf("%s (%s): snv_134 pkg: %w: it reads only a cfg_cache without [CONFIGURATION] version = 3", file, img.Era, ErrReader)
+	}
 	var err error
-	if img.Era == EraCfgCacheV2 {
+	if reader == PkgSnv134 {
 		if img.main, err = parseINI(data, file, dialectSnv134); err != nil {
 			return nil, err
 		}
@@ -180,16 +217,26 @@ func readImage(file string, data, da []byte) (*Image, error) {
 		}
 		img.readV2()
 	} else {
-		if img.main, err = parseINI(data, file, dialectSolaris); err != nil {
+		// Solaris 11 and Python 3 pkg read every cfg_cache (one written
+		// before 2010-10 too) with the version 3 definitions.
+		dialect := dialectSolaris
+		if reader == PkgPython3 {
+			dialect = dialectPython3
+		}
+		if img.main, err = parseINI(data, file, dialect); err != nil {
 			return nil, err
 		}
 		if da != nil {
-			if img.disabled, err = parseINI(da, ImageFileDisabled, dialectSolaris); err != nil {
+			if img.disabled, err = parseINI(da, ImageFileDisabled, dialect); err != nil {
 				return nil, err
 			}
 		}
-		img.readV3(PkgSolaris)
-		img.checkPython3(data, da)
+		img.readV3(reader)
+		if reader == PkgSolaris {
+			img.checkPython3(data, da)
+		} else {
+			img.python3Repeats(img.main, img.disabled)
+		}
 	}
 	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok {
 		img.Zone = v.value
@@ -210,9 +257,14 @@ func (img *Image) note(file string, line int, pkg, msg string) {
 func (img *Image) Old() bool { return img.File == ImageFileCfgCache }
 
 // Reader names the pkg whose reading Image reproduces.
-func (img *Image) Reader() string {
-	if img.Era == EraCfgCacheV2 {
+func (img *Image) Reader() string { return readerName(img.ReadAs) }
+
+func readerName(pkg string) string {
+	switch pkg {
+	case PkgSnv134:
 		return "snv_134 pkg (OpenIndiana/pkg5 eced1e4a)"
+	case PkgPython3:
+		return "Python 3 pkg (OpenIndiana/pkg5 d5146ea3)"
 	}
 	return "Solaris 11 pkg (OpenIndiana/pkg5 9ecae477; Python 3 pkg d5146ea3 checked too)"
 }
@@ -607,6 +659,9 @@ func (img *Image) readV3(pkg string) {
 				}
 			} else if k == "sticky" {
 				p.StickyNote = "no sticky key: False in a version 3 configuration"
+				if img.Era == EraCfgCacheV2 {
+					p.StickyNote = "no sticky key: False for this pkg, which reads the file with the version 3 definitions (snv_134 pkg, which wrote it, read True)"
+				}
 			}
 			if k == "sticky" {
 				p.Sticky = b
@@ -705,19 +760,7 @@ func (img *Image) checkPython3(data, da []byte) {
 			return
 		}
 	}
-	for _, f := range []*iniFile{main, disabled} {
-		if f == nil {
-			continue
-		}
-		for _, r := range f.repeats {
-			what := "DuplicateOptionError"
-			if r.key == "" {
-				what = "DuplicateSectionError"
-			}
-			msg := fmt.Sprintf("%s: Python 3 pkg refuses the file (%s); Solaris 11 pkg merges it, the last value winning", strings.TrimPrefix(r.String(), fmt.Sprintf("line %d: ", r.line)), what)
-			img.problem(f.name, r.line, PkgPython3, msg)
-		}
-	}
+	img.python3Repeats(main, disabled)
 	py3 := &Image{File: img.File, Era: img.Era, main: main, disabled: disabled}
 	py3.readV3(PkgPython3)
 	for _, p := range py3.Problems {
@@ -732,6 +775,24 @@ func (img *Image) checkPython3(data, da []byte) {
 		q, ok := py3.Publisher(p.Name)
 		if ok && (q.Sticky != p.Sticky || q.Disabled != p.Disabled) {
 			img.note(q.File, q.Line, PkgPython3, fmt.Sprintf("Python 3 pkg reads publisher %s as sticky=%v disabled=%v", p.Name, q.Sticky, q.Disabled))
+		}
+	}
+}
+
+// python3Repeats lists what Python 3 pkg refuses in files read with its
+// dialect: a repeated section or key.
+func (img *Image) python3Repeats(main, disabled *iniFile) {
+	for _, f := range []*iniFile{main, disabled} {
+		if f == nil {
+			continue
+		}
+		for _, r := range f.repeats {
+			what := "DuplicateOptionError"
+			if r.key == "" {
+				what = "DuplicateSectionError"
+			}
+			msg := fmt.Sprintf("%s: Python 3 pkg refuses the file (%s); Solaris 11 pkg merges it, the last value winning", strings.TrimPrefix(r.String(), fmt.Sprintf("line %d: ", r.line)), what)
+			img.problem(f.name, r.line, PkgPython3, msg)
 		}
 	}
 }
@@ -758,7 +819,7 @@ func (img *Image) finish(pubs map[string]*Publisher) {
 		return a.Name < b.Name
 	})
 	for _, f := range []*iniFile{img.main, img.disabled} {
-		if f == nil || img.Era != EraCfgCacheV2 {
+		if f == nil || img.ReadAs != PkgSnv134 {
 			continue
 		}
 		for _, r := range f.repeats {
@@ -860,7 +921,7 @@ func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
 	}
 	if v, ok := img.main.get("property", "publisher-search-order"); ok && img.main.sections["property"] != nil && img.main.sections["property"].keys["publisher-search-order"] != nil {
 		var order []string
-		if img.Era == EraCfgCacheV2 {
+		if img.ReadAs == PkgSnv134 {
 			order = readList(v.value)
 		} else if order, _ = pyList(v.value); order == nil {
 			order = img.SearchOrder
@@ -903,8 +964,10 @@ func (img *Image) SetStickyPlan(name string, sticky bool) (*plan.Plan, error) {
 	}
 	var removed []string
 	for _, c := range p.copies {
-		repeats := len(c.file.keyLines(c.section, "sticky")) > 1
-		if c.sticky == sticky && c.valid && !repeats {
+		// A missing key reads True for snv_134 pkg and False for the
+		// later ones: written explicitly, every pkg reads the same.
+		n := len(c.file.keyLines(c.section, "sticky"))
+		if c.sticky == sticky && c.valid && n == 1 {
 			continue
 		}
 		for _, n := range c.file.set(c.section, "sticky", v) {
@@ -946,9 +1009,16 @@ func (img *Image) finishEdit(pl *plan.Plan, why string, check func(*Image) error
 	if !changed {
 		return pl, nil
 	}
-	after, err := readImage(img.File, img.main.bytes(), da)
+	after, err := readImage(img.File, img.main.bytes(), da, img.ReadAs)
 	if err == nil {
 		err = check(after)
+	}
+	if err == nil {
+		if others := img.otherReadings(img.main.bytes(), da, check); others != "" {
+			for i := range pl.Changes {
+				pl.Changes[i].Why += "; " + others
+			}
+		}
 	}
 	if err == nil {
 		for _, q := range after.Problems {
@@ -962,6 +1032,28 @@ func (img *Image) finishEdit(pl *plan.Plan, why string, check func(*Image) error
 		return nil, xerr.Refusedf("%s: %s: the edited configuration would not read as intended (%v); nothing changed", img.File, why, err)
 	}
 	return pl, nil
+}
+
+// otherReadings says how the pkgs other than img.ReadAs that read this
+// file read the edited one, when not as intended ("" when all do).
+func (img *Image) otherReadings(data, da []byte, check func(*Image) error) string {
+	var out []string
+	for _, r := range Readers {
+		if r == img.ReadAs || (r == PkgSnv134 && img.Era != EraCfgCacheV2) || (r == PkgPython3 && img.ReadAs == PkgSolaris) {
+			continue // Python 3's refusals are part of the Solaris 11 reading
+		}
+		other, err := readImage(img.File, data, da, r)
+		if err == nil {
+			err = check(other)
+		}
+		if err == nil && len(other.Problems) > 0 {
+			err = fmt.Errorf("it refuses the image: %s", other.Problems[0])
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("WARNING: %s does not read the result as intended (%v)", readerName(r), err))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 var digits = lazyre.New(`[0-9]+`)

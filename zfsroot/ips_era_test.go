@@ -2,8 +2,11 @@ package zfsroot_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -181,4 +184,149 @@ func isSticky(name string, v bool) func(*zfsroot.Image) bool {
 
 func absent(name string) func(*zfsroot.Image) bool {
 	return func(i *zfsroot.Image) bool { _, ok := i.Publisher(name); return !ok }
+}
+
+// TestEraReadingsByLaterPkg: the configurations written before 2010-10
+// as the pkgs that act on a moved zone read them — Solaris 11 pkg (what
+// `zoneadm attach -u` runs, the default) and Python 3 pkg — with the
+// version 3 definitions (read.solaris11.golden.json,
+// read.python3.golden.json).
+func TestEraReadingsByLaterPkg(t *testing.T) {
+	dirs, err := os.ReadDir("testdata/ips/eras")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !strings.HasPrefix(d.Name(), "v2-") {
+			continue
+		}
+		for _, reader := range []string{zfsroot.PkgSolaris, zfsroot.PkgPython3} {
+			t.Run(d.Name()+"/"+reader, func(t *testing.T) {
+				img, err := zfsroot.LoadImageAs(eraCase(t, d.Name()), reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if img.Era != zfsroot.EraCfgCacheV2 || img.ReadAs != reader {
+					t.Fatalf("era %s read as %s", img.Era, img.ReadAs)
+				}
+				got, _ := json.MarshalIndent(reading(img), "", "  ")
+				golden := filepath.Join("testdata/ips/eras", d.Name(), "read."+reader+".golden.json")
+				if *update {
+					if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(want), string(got)+"\n"); diff != "" {
+					t.Errorf("(-golden +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// v2Zone is an OpenSolaris zone's cfg_cache (no [CONFIGURATION] version)
+// with publisher extra written as the test says.
+func v2Zone(extra string) fstest.MapFS {
+	cfg := `[property]
+preferred-authority = opensolaris.org
+publisher-search-order = ['opensolaris.org', 'extra']
+
+[variant]
+variant.opensolaris.zone = nonglobal
+variant.arch = i386
+
+[authority_opensolaris.org]
+alias = None
+prefix = opensolaris.org
+origin = http://pkg.opensolaris.org/release/
+origins = ['http://pkg.opensolaris.org/release/']
+mirrors = []
+disabled = False
+sticky = False
+ssl_key = None
+ssl_cert = None
+uuid = 1c1c1c1c-1111-2222-3333-444455556666
+
+[authority_extra]
+alias = None
+prefix = extra
+origin = http://localhost:10000/
+origins = ['http://localhost:10000/']
+mirrors = []
+ssl_key = None
+ssl_cert = None
+uuid = 1c1c1c1c-1111-2222-3333-444455556667
+` + extra
+	return fstest.MapFS{zfsroot.ImageFileCfgCache: &fstest.MapFile{Data: []byte(cfg), Mode: 0o644}}
+}
+
+// TestV2ReadByAttachPkg: the acceptance round ran the real pkg5 code
+// (eced1e4a, 9ecae477, d5146ea3) on an OpenSolaris cfg_cache: Solaris 11
+// and Python 3 pkg read a missing sticky as False and refuse sticky =
+// None and disabled = 1, which snv_134 pkg accepts. The default reading
+// is Solaris 11's; set-sticky writes the key, so that every pkg agrees.
+func TestV2ReadByAttachPkg(t *testing.T) {
+	for _, c := range []struct {
+		extra         string
+		snv, s11, py3 bool // sticky as each pkg reads it
+		refusedBy     []string
+	}{
+		{"", true, false, false, nil},
+		{"sticky = None\n", true, false, false, []string{zfsroot.PkgSolaris}},
+		{"disabled = 1\n", true, false, false, []string{zfsroot.PkgSolaris}},
+		{"sticky = True\n", true, true, true, nil},
+	} {
+		fsys := v2Zone(c.extra)
+		for pkg, want := range map[string]bool{zfsroot.PkgSnv134: c.snv, zfsroot.PkgSolaris: c.s11, zfsroot.PkgPython3: c.py3} {
+			img, err := zfsroot.LoadImageAs(fsys, pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := img.Publisher("extra")
+			refused := len(img.Problems) > 0
+			if p.Sticky != want && !refused {
+				t.Errorf("%q as %s: sticky %v, want %v", c.extra, pkg, p.Sticky, want)
+			}
+			if refused != (slices.Contains(c.refusedBy, pkg) || (pkg == zfsroot.PkgPython3 && len(c.refusedBy) > 0)) {
+				t.Errorf("%q as %s: problems %v", c.extra, pkg, img.Problems)
+			}
+		}
+	}
+	img, err := zfsroot.LoadImage(v2Zone(""))
+	if err != nil || img.ReadAs != zfsroot.DefaultReader || zfsroot.DefaultReader != zfsroot.PkgSolaris {
+		t.Fatalf("default reading: %v %v", img, err)
+	}
+	plan, err := img.SetStickyPlan("extra", true)
+	if err != nil || plan.Empty() {
+		t.Fatalf("set-sticky extra true on a missing key: %v %v (Solaris 11 pkg reads it False)", plan, err)
+	}
+	for _, c := range plan.Changes {
+		if strings.Contains(c.Why, "WARNING") {
+			t.Errorf("a pkg reads the edit otherwise: %s", c.Why)
+		}
+	}
+	fsys := v2Zone("")
+	apply(t, fsys, plan)
+	for _, pkg := range zfsroot.Readers {
+		after, err := zfsroot.LoadImageAs(fsys, pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := after.Publisher("extra"); !p.Sticky || len(after.Problems) > 0 {
+			t.Errorf("after set-sticky, %s reads sticky %v, problems %v", pkg, p.Sticky, after.Problems)
+		}
+	}
+	// snv_134 reads it True already: the edit is still planned, and the
+	// key written explicitly.
+	snv, _ := zfsroot.LoadImageAs(v2Zone(""), zfsroot.PkgSnv134)
+	if plan, err := snv.SetStickyPlan("extra", true); err != nil || plan.Empty() {
+		t.Errorf("as snv_134: %v %v, want the key written", plan, err)
+	}
+	if _, err := zfsroot.LoadImageAs(eraCase(t, "pkg5-missing-sticky"), zfsroot.PkgSnv134); !errors.Is(err, zfsroot.ErrReader) {
+		t.Errorf("pkg5.image as snv_134: %v", err)
+	}
 }

@@ -44,9 +44,15 @@ func newImage(t *testing.T) fstest.MapFS {
 	return image(t, map[string]string{zfsroot.ImageFilePkg5: "ips/pkg5.image.s11"})
 }
 
+// load reads the image as the pkg of the file's own era reads it: snv_134
+// pkg for a cfg_cache written before 2010-10 (the goldens of those were
+// checked against snv_134's code), else Solaris 11 pkg (the default).
 func load(t *testing.T, fsys fstest.MapFS) *zfsroot.Image {
 	t.Helper()
 	img, err := zfsroot.LoadImage(fsys)
+	if err == nil && img.Era == zfsroot.EraCfgCacheV2 {
+		img, err = zfsroot.LoadImageAs(fsys, zfsroot.PkgSnv134)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,39 +242,42 @@ func FuzzIPSConfig(f *testing.F) {
 		fsys := func() fstest.MapFS {
 			return fstest.MapFS{name: {Data: b}, zfsroot.ImageFileDisabled: {Data: da}}
 		}
-		img, err := zfsroot.LoadImage(fsys())
-		if err != nil {
-			if xerr.Code(err) != 2 {
-				t.Fatalf("not an invalid-input error: %v", err)
-			}
-			return
-		}
-		for _, p := range img.Publishers {
-			fresh, err := zfsroot.LoadImage(fsys())
+		// Every pkg reading: each must read its own edits back.
+		for _, reader := range zfsroot.Readers {
+			img, err := zfsroot.LoadImageAs(fsys(), reader)
 			if err != nil {
-				t.Fatalf("second load: %v", err)
-			}
-			plan, err := fresh.SetStickyPlan(p.Name, false)
-			if err != nil {
-				if xerr.Code(err) != 3 {
-					t.Fatalf("set-sticky %q: %v", p.Name, err)
+				if xerr.Code(err) != 2 {
+					t.Fatalf("not an invalid-input error: %v", err)
 				}
 				continue
 			}
-			after := fsys()
-			for _, c := range plan.Changes {
-				after[c.Path] = &fstest.MapFile{Data: c.Content}
-			}
-			again, err := zfsroot.LoadImage(after)
-			if err != nil {
-				t.Fatalf("set-sticky %q wrote an unreadable file: %v\n%s", p.Name, err, after[name].Data)
-			}
-			if q, ok := again.Publisher(p.Name); !ok || q.Sticky {
-				t.Fatalf("set-sticky %q did not stick: %+v", p.Name, q)
-			}
-			fresh, _ = zfsroot.LoadImage(fsys())
-			if _, err := fresh.UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
-				t.Fatalf("unset %q: %v", p.Name, err)
+			for _, p := range img.Publishers {
+				fresh, err := zfsroot.LoadImageAs(fsys(), reader)
+				if err != nil {
+					t.Fatalf("second load: %v", err)
+				}
+				plan, err := fresh.SetStickyPlan(p.Name, false)
+				if err != nil {
+					if xerr.Code(err) != 3 {
+						t.Fatalf("set-sticky %q: %v", p.Name, err)
+					}
+					continue
+				}
+				after := fsys()
+				for _, c := range plan.Changes {
+					after[c.Path] = &fstest.MapFile{Data: c.Content}
+				}
+				again, err := zfsroot.LoadImageAs(after, reader)
+				if err != nil {
+					t.Fatalf("set-sticky %q wrote an unreadable file: %v\n%s", p.Name, err, after[name].Data)
+				}
+				if q, ok := again.Publisher(p.Name); !ok || q.Sticky {
+					t.Fatalf("set-sticky %q did not stick: %+v", p.Name, q)
+				}
+				fresh, _ = zfsroot.LoadImageAs(fsys(), reader)
+				if _, err := fresh.UnsetPublisherPlan(p.Name); err != nil && xerr.Code(err) != 3 {
+					t.Fatalf("unset %q: %v", p.Name, err)
+				}
 			}
 		}
 	})

@@ -1,0 +1,64 @@
+package versionfile
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// FirstbootRemedy says what a user can do, by hand, about the firstboot
+// gate of installer in on this root: "" when the gate passes. It never
+// claims that a step is harmless without having looked: an empty
+// etc/firstboot.d/state satisfies the strict installers only when no
+// executable digit-named script is there, and booting an 8.1 or later
+// system never creates the directory (it records its first boot in
+// var/lib/misc/ran-*-init).
+func (st *State) FirstbootRemedy(in Installer) string {
+	return firstbootRemedy(in, st.Firstboot)
+}
+
+func firstbootRemedy(in Installer, f FirstbootFacts) string {
+	g := in.Generation
+	gt := firstbootGate(g, f)
+	if gt.Status == StatusOK || gt.Status == StatusNotReached || g.NotPublic != "" {
+		return ""
+	}
+	name := in.Release.Product
+	var links []string
+	for _, p := range f.StatFails {
+		links = append(links, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
+	}
+	for _, p := range f.Unresolved {
+		if path.Dir(p.Path) == firstbootDir && p.Path != firstbootState {
+			links = append(links, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
+		}
+	}
+	if len(links) > 0 {
+		return fmt.Sprintf("fix %s first: the %s installer stats every digit-named entry of %s on its own filesystem, where an absolute link points into its ramdisk and a dangling one raises; remove the entry, or make it a relative link to the script inside the root", strings.Join(links, "; "), name, firstbootDir)
+	}
+	if gt.Status == StatusUnknown {
+		return fmt.Sprintf("nothing xsrescue can advise: %s", gt.Reason)
+	}
+	scripts := strings.Join(f.Scripts, ", ")
+	mark := fmt.Sprintf("xsrescue version set --for-installer %s --mark-firstboot-done (WARNING: the scripts are then marked done without ever running)", name)
+	ranBoth := f.RanNetworkInit && f.RanStorageInit
+	switch {
+	case f.StateNotDir:
+		return fmt.Sprintf("%s is not a directory: move it aside and create the directory by hand (xsrescue does not create directories)", firstbootState)
+	case !f.stateExists() && (g.Firstboot == FirstbootStorage || g.Firstboot == FirstbootInitDone):
+		return fmt.Sprintf("the installation never completed its first boot (no %s, and not every var/lib/misc/ran-*-init the %s installer wants): boot it once and shut it down cleanly; or %s", firstbootState, name, mark)
+	case !f.stateExists() && ranBoth && len(f.Scripts) > 0 && g.Firstboot != FirstbootDirOnly:
+		return fmt.Sprintf("this system records its first boot in var/lib/misc/ran-*-init (both present), and booting it never creates %s; the %s installer wants that directory with a state file for each executable script of %s (%s): an empty directory does not do. Create it by hand (mkdir -p ROOT/%s; xsrescue does not create directories), then %s", firstbootState, name, firstbootDir, scripts, firstbootState, mark)
+	case !f.stateExists() && ranBoth:
+		what := "no executable digit-named script is in " + firstbootDir
+		if g.Firstboot == FirstbootDirOnly {
+			what = "this installer does not test the scripts"
+		}
+		return fmt.Sprintf("this system records its first boot in var/lib/misc/ran-*-init (both present), and booting it never creates %s: an empty %s satisfies the %s installer (%s), and no script is skipped by it (create it by hand: mkdir -p ROOT/%s; xsrescue does not create directories)", firstbootState, firstbootState, name, what, firstbootState)
+	case !f.stateExists():
+		return fmt.Sprintf("no %s: the installation never completed its first boot; boot it once and shut it down cleanly (or create the directory by hand if its first-boot scripts are known to have run)", firstbootState)
+	case g.Firstboot == FirstbootCount && f.StateEntries != len(f.Scripts) && len(f.Missing) == 0:
+		return fmt.Sprintf("%s holds %d entries for %d executable scripts: the 5.5 installer wants the counts equal; move the state entries no script has aside by hand", firstbootState, f.StateEntries, len(f.Scripts))
+	}
+	return fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then check again; or %s", strings.Join(f.Missing, ", "), mark)
+}

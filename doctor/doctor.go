@@ -192,10 +192,13 @@ type diag struct {
 	// would repair it (never planned by default).
 	moveFlag      bool
 	markFirstboot []string
-	patch         *patchPlan
-	recoverOps    []int64
-	needsRecovery []partition.Partition
-	setAside      []string
+	// firstbootRemedy is what a user can do about that gate by hand
+	// (versionfile's FirstbootRemedy: it has looked at the scripts).
+	firstbootRemedy string
+	patch           *patchPlan
+	recoverOps      []int64
+	needsRecovery   []partition.Partition
+	setAside        []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
 }
@@ -359,7 +362,7 @@ func (d *diag) markers() error {
 			by[v.Outcome] = append(by[v.Outcome], v.Installer)
 		}
 		var parts []string
-		for _, o := range []string{versionfile.OutcomeUpgrade, versionfile.OutcomeAborts, versionfile.OutcomeUnverified, versionfile.OutcomeUnknown, versionfile.OutcomeNo} {
+		for _, o := range versionfile.Outcomes {
 			if len(by[o]) > 0 {
 				parts = append(parts, fmt.Sprintf("%s: %s", o, strings.Join(by[o], " ")))
 			}
@@ -415,8 +418,9 @@ func (d *diag) verdict(st *versionfile.State) error {
 	if slices.Contains(v.FailedGates(), versionfile.GateFirstboot) {
 		d.markFirstboot = st.Firstboot.Missing
 		if len(d.markFirstboot) == 0 {
-			d.markFirstboot = []string{"(the init-service markers)"}
+			d.markFirstboot = []string{"the init-service markers var/lib/misc/ran-network-init and ran-storage-init"}
 		}
+		d.firstbootRemedy = st.FirstbootRemedy(in)
 	}
 	if len(v.FailedGates()) == 0 {
 		return nil

@@ -54,7 +54,11 @@ func (d *diag) plan() {
 		changes = true
 	}
 	if len(d.markFirstboot) > 0 && d.installer != nil {
-		d.manual(fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then run xsrescue doctor again", strings.Join(d.markFirstboot, ", ")),
+		by := d.firstbootRemedy
+		if by == "" {
+			by = fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then run xsrescue doctor again", strings.Join(d.markFirstboot, ", "))
+		}
+		d.manual(by,
 			fmt.Sprintf("the %s installer refuses an installation whose first-boot scripts did not all run; xsrescue never marks them done by itself (see the alternative mark-firstboot-done)", d.installer.Release.Product))
 		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "mark-firstboot-done",
 			Why: fmt.Sprintf("WARNING: only if the scripts %s are known to be unnecessary: they are marked done without running and will never run (they configure the host once: network, storage)", strings.Join(d.markFirstboot, ", ")),

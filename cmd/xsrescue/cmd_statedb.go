@@ -369,12 +369,13 @@ func runStatedbCheck(ctx context.Context, e *env, o statedbCheckOptions, a []str
 	if err != nil {
 		return xerr.Invalid(fmt.Errorf("%s: %w", doc.Path, err))
 	}
-	doc.SchemaMajor, doc.SchemaMinor, doc.Loads = res.SchemaMajor, res.SchemaMinor, res.Loads
-	doc.Reasons, doc.Unlisted, doc.Notes = res.Reasons, res.Unlisted, res.Notes
-	if err := e.emit(doc, func(w io.Writer) error { return printStatedbCheck(w, &doc, tm) }); err != nil || res.Loads {
+	doc.SchemaMajor, doc.SchemaMinor, doc.Loads, doc.ValuesChange = res.SchemaMajor, res.SchemaMinor, res.Loads, res.ValuesChange
+	doc.Reasons, doc.Unlisted, doc.UnlistedRefusing, doc.Notes = res.Reasons, res.Unlisted, res.UnlistedRefusing, res.Notes
+	doc.headline = res.Headline()
+	if err := e.emit(doc, func(w io.Writer) error { return printStatedbCheck(w, &doc, tm) }); err != nil || !res.Problems() {
 		return err
 	}
-	return xerr.Problems(fmt.Errorf("%s: xapi of %s would not load it (%d reason(s))", doc.Path, tm.Describe(), len(res.Reasons)+res.Unlisted))
+	return xerr.Problems(fmt.Errorf("%s: xapi of %s: %s", doc.Path, tm.Describe(), doc.headline))
 }
 
 // statedbPatchOptions are the flags of statedb patch.

@@ -41,6 +41,13 @@ func zoneRootFlag(dir *string) cli.Flag {
 	return &cli.StringFlag{Name: "zone-root", Destination: dir, Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
 }
 
+// zonePkgFlag chooses whose reading of the image configuration is shown
+// and edited (zfsroot.Readers).
+func zonePkgFlag(pkg *string) cli.Flag {
+	return &cli.StringFlag{Name: "pkg", Destination: pkg, Value: zfsroot.DefaultReader,
+		Usage: "read and edit the configuration as this pkg reads it: `NAME` solaris11 (the Solaris 11 global zone's pkg, which zoneadm attach -u runs on the zone), snv_134 (the zone's own OpenSolaris pkg; only a cfg_cache written before 2010-10) or python3 (OpenIndiana's current pkg)"}
+}
+
 func zoneForceFlag(force *bool) cli.Flag {
 	return &cli.BoolFlag{Name: "force", Destination: force, Usage: "edit an image that is not a non-global zone image"}
 }
@@ -80,7 +87,7 @@ func newZoneListCommand(e *env) *cli.Command {
 
 // zonePublishersOptions are the flags of zone publishers.
 type zonePublishersOptions struct {
-	ZoneRoot, GlobalRoot string
+	ZoneRoot, GlobalRoot, Pkg string
 }
 
 func newZonePublishersCommand(e *env) *cli.Command {
@@ -90,9 +97,11 @@ func newZonePublishersCommand(e *env) *cli.Command {
 		Usage:     "list the IPS publishers of a zone image and flag suspects",
 		ArgsUsage: " ",
 		Description: "Reads var/pkg/pkg5.image, else var/pkg/cfg_cache, and var/pkg/disabled_auth, of the zone\n" +
-			"root exactly as the pkg of the file's era reads them: a cfg_cache written before 2010-10\n" +
-			"as snv_134 pkg, a version 3 cfg_cache and pkg5.image as Solaris 11 pkg (what Python 3 pkg\n" +
-			"refuses is checked too). Lists each publisher with origins, mirrors, sticky, disabled,\n" +
+			"root exactly as the pkg named by --pkg reads them. The default is the pkg that acts on a\n" +
+			"zone image: zoneadm attach -u runs the Solaris 11 global zone's pkg on the zone root, and\n" +
+			"it reads even an OpenSolaris cfg_cache with the version 3 definitions (what Python 3 pkg\n" +
+			"refuses is checked too); --pkg snv_134 reads a cfg_cache written before 2010-10 as the\n" +
+			"zone's own pkg did. Lists each publisher with origins, mirrors, sticky, disabled,\n" +
 			"search order and preferred, as pkg sees them (a missing sticky is True for snv_134 pkg\n" +
 			"and False in a version 3 configuration; a repeated key's last value wins). Lists as\n" +
 			"problems, with file and line, what makes that pkg refuse the image (an invalid boolean\n" +
@@ -101,7 +110,7 @@ func newZonePublishersCommand(e *env) *cli.Command {
 			"(with --global-root), leftover temporary za<digits> publishers, a sticky opensolaris.org,\n" +
 			"origins on hosts that no longer serve packages. Read-only; unlike Solaris 11 pkg -R it\n" +
 			"never converts the image.\n\n" + exitHelp,
-		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot),
+		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot), zonePkgFlag(&o.Pkg),
 			&cli.StringFlag{Name: "global-root", Destination: &o.GlobalRoot, Usage: "the global zone's root `DIR`, to find zone-only publishers"}},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runZonePublishers(ctx, e, o) }),
 	}
@@ -109,8 +118,8 @@ func newZonePublishersCommand(e *env) *cli.Command {
 
 // zoneEditOptions are the flags of zone unset-publisher and set-sticky.
 type zoneEditOptions struct {
-	ZoneRoot string
-	Force    bool
+	ZoneRoot, Pkg string
+	Force         bool
 }
 
 func newZoneUnsetPublisherCommand(e *env) *cli.Command {
@@ -126,7 +135,7 @@ func newZoneUnsetPublisherCommand(e *env) *cli.Command {
 			"Every other line stays byte-identical. Refuses (exit 3) to leave no enabled publisher.\n" +
 			"An absent publisher is \"already as requested\" (exit 0).\n\n" +
 			zoneEditWarning + exitHelp,
-		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot), zoneForceFlag(&o.Force)},
+		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot), zonePkgFlag(&o.Pkg), zoneForceFlag(&o.Force)},
 		Action: action(1, 1, func(ctx context.Context, a []string) error {
 			return runZoneEdit(ctx, e, o, a[0], func(img *zfsroot.Image) (*plan.Plan, error) { return img.UnsetPublisherPlan(a[0]) })
 		}),
@@ -143,10 +152,10 @@ func newZoneSetStickyCommand(e *env) *cli.Command {
 			"uses and a copy it ignores, in disabled_auth or cfg_cache), adding the key where it is\n" +
 			"absent (absent means True for snv_134 pkg but False in a version 3 configuration) and\n" +
 			"removing earlier repeats of it, which pkg would otherwise read or refuse. The result is\n" +
-			"read back as the file's pkg would before anything is written. The lighter remedy for a\n" +
+			"read back as the --pkg pkg would (and by the other two) before anything is written. The lighter remedy for a\n" +
 			"sticky opensolaris.org that keeps installed packages from moving to the solaris\n" +
 			"publisher.\n\n" + zoneEditWarning + exitHelp,
-		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot), zoneForceFlag(&o.Force)},
+		Flags: []cli.Flag{zoneRootFlag(&o.ZoneRoot), zonePkgFlag(&o.Pkg), zoneForceFlag(&o.Force)},
 		Action: action(2, 2, func(ctx context.Context, a []string) error {
 			sticky, err := strconv.ParseBool(a[1])
 			if err != nil {
@@ -269,7 +278,7 @@ func newZoneDoc(root *target.Root, ze zfsroot.ZoneEntry) zoneDoc {
 
 // openZoneRoot opens --zone-root and loads its pkg image; forChange opens
 // it as a mutating command's target (openForChange: read-only, locked).
-func (e *env) openZoneRoot(ctx context.Context, dir string, forChange bool) (*target.Target, *zfsroot.Image, error) {
+func (e *env) openZoneRoot(ctx context.Context, dir, pkg string, forChange bool) (*target.Target, *zfsroot.Image, error) {
 	o := target.Options{Root: dir}
 	var tgt *target.Target
 	var err error
@@ -281,7 +290,7 @@ func (e *env) openZoneRoot(ctx context.Context, dir string, forChange bool) (*ta
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := zfsroot.LoadImage(tgt.Root.FS())
+	img, err := zfsroot.LoadImageAs(tgt.Root.FS(), pkg)
 	if err != nil {
 		tgt.Close()
 		if errors.Is(err, zfsroot.ErrNoImage) || errors.Is(err, fs.ErrNotExist) {
@@ -293,7 +302,7 @@ func (e *env) openZoneRoot(ctx context.Context, dir string, forChange bool) (*ta
 }
 
 func runZonePublishers(ctx context.Context, e *env, o zonePublishersOptions) error {
-	tgt, img, err := e.openZoneRoot(ctx, o.ZoneRoot, false)
+	tgt, img, err := e.openZoneRoot(ctx, o.ZoneRoot, o.Pkg, false)
 	if err != nil {
 		return err
 	}
@@ -318,7 +327,7 @@ func runZonePublishers(ctx context.Context, e *env, o zonePublishersOptions) err
 }
 
 func runZoneEdit(ctx context.Context, e *env, o zoneEditOptions, publisher string, edit func(*zfsroot.Image) (*plan.Plan, error)) error {
-	tgt, img, err := e.openZoneRoot(ctx, o.ZoneRoot, true)
+	tgt, img, err := e.openZoneRoot(ctx, o.ZoneRoot, o.Pkg, true)
 	if err != nil {
 		return err
 	}

@@ -321,15 +321,18 @@ type checkTargetDoc struct {
 
 // statedbCheckDoc is the JSON document of `statedb check` (docs/json.md).
 type statedbCheckDoc struct {
-	Path        string           `json:"path"`
-	Root        *string          `json:"root"`
-	SchemaMajor int              `json:"schema_major"`
-	SchemaMinor int              `json:"schema_minor"`
-	Target      checkTargetDoc   `json:"target"`
-	Loads       bool             `json:"loads"`
-	Reasons     []statedb.Reason `json:"reasons"`
-	Unlisted    int              `json:"unlisted"`
-	Notes       []string         `json:"notes"`
+	Path             string           `json:"path"`
+	Root             *string          `json:"root"`
+	SchemaMajor      int              `json:"schema_major"`
+	SchemaMinor      int              `json:"schema_minor"`
+	Target           checkTargetDoc   `json:"target"`
+	Loads            bool             `json:"loads"`
+	ValuesChange     int              `json:"values_change"`
+	Reasons          []statedb.Reason `json:"reasons"`
+	Unlisted         int              `json:"unlisted"`
+	UnlistedRefusing int              `json:"unlisted_refusing"`
+	Notes            []string         `json:"notes"`
+	headline         string           // statedb.CheckResult.Headline
 }
 
 func newCheckTargetDoc(tm *statedb.TargetModel, c targetChoice) checkTargetDoc {
@@ -354,10 +357,10 @@ func printStatedbCheck(w io.Writer, d *statedbCheckDoc, tm *statedb.TargetModel)
 		}
 		fmt.Fprintf(w, "  datamodel: xen-api sample at 5.%d%s (%s)\n", dm.Schema, exact, dm.How)
 	}
-	if d.Loads {
+	if d.headline == "loads" {
 		fmt.Fprintf(w, "  loads: xapi of %s would load it\n", tm.Describe())
 	} else {
-		fmt.Fprintf(w, "  DOES NOT LOAD: %d reason(s) xapi of %s would refuse or break on it\n", len(d.Reasons)+d.Unlisted, tm.Describe())
+		fmt.Fprintf(w, "  %s (xapi of %s)\n", d.headline, tm.Describe())
 	}
 	// reasons come grouped by code: the rule once, then each reason
 	for i, r := range d.Reasons {
@@ -421,10 +424,10 @@ func printStatedbPatch(w io.Writer, shown string, rp *statedb.RootPatch) {
 		}
 	}
 	for _, d := range p.DropTables {
-		fmt.Fprintf(w, "drop table %s (%d rows)\n", d.Table, d.Rows)
+		fmt.Fprintf(w, "drop table %s (%s)\n", d.Table, statedb.Rows(d.Rows))
 	}
 	for _, d := range p.DropColumns {
-		fmt.Fprintf(w, "drop column %s.%s (%d rows with a value)\n", d.Table, d.Column, d.RowsWithData)
+		fmt.Fprintf(w, "drop column %s.%s (%s with a value)\n", d.Table, d.Column, statedb.Rows(d.RowsWithData))
 	}
 	for _, t := range p.AddTables {
 		fmt.Fprintf(w, "add empty table %s (the target has it)\n", t)
@@ -439,7 +442,7 @@ func printStatedbPatch(w io.Writer, shown string, rp *statedb.RootPatch) {
 		fmt.Fprintf(w, "lossy values of %s.%s in %d row(s): %s\n", l.Table, l.Column, l.Rows, l.Why)
 	}
 	for _, s := range p.Suspected {
-		fmt.Fprintf(w, "columns not checked (kept): table %s (%d rows): neither the reference nor the datamodel history shows them\n", s.Table, s.RowsWithData)
+		fmt.Fprintf(w, "columns not checked (kept): table %s (%s): neither the reference nor the datamodel history shows them\n", s.Table, statedb.Rows(s.RowsWithData))
 	}
 	if p.DropCTimes {
 		fmt.Fprintln(w, "rows lose __ctime/__mtime (target below schema 63)")

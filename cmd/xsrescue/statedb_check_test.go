@@ -63,7 +63,7 @@ func TestStatedbCheck(t *testing.T) {
 	if r := reasons["unknown-column VM.NVRAM"]; r.First == nil || r.First.Row != 1 || !strings.HasPrefix(r.First.Ref, "OpaqueRef:") {
 		t.Errorf("NVRAM first %+v", r.First)
 	}
-	if !strings.Contains(errOut, "would not load it") {
+	if !strings.Contains(errOut, "DOES NOT LOAD: 62 reasons") {
 		t.Errorf("stderr %q", errOut)
 	}
 	// text: grouped by rule
@@ -154,7 +154,7 @@ func TestStatedbPatchLikeEmptyTable(t *testing.T) {
 		t.Errorf("drop columns %+v, check %+v", doc.Patch.DropColumns, doc.Check)
 	}
 	code, _, errOut = runCLI("statedb", "patch", db, "--like", fresh71, "--yes")
-	if code != 3 || !strings.Contains(errOut, "column Bond.auto_update_mac (1 rows with a value)") {
+	if code != 3 || !strings.Contains(errOut, "column Bond.auto_update_mac (1 row with a value)") {
 		t.Errorf("without --drop-data: exit %d %s", code, errOut)
 	}
 }

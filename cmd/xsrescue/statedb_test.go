@@ -217,7 +217,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 	before := versionTreeState(t, dir)
 
 	code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--file", "/var/lib/xcp/state.db", "--like", ref, "--dry-run")
-	if code != 3 || !strings.Contains(errOut, "table Certificate (1 rows)") || !strings.Contains(out, "drop table Certificate (1 rows)") {
+	if code != 3 || !strings.Contains(errOut, "table Certificate (1 row)") || !strings.Contains(out, "drop table Certificate (1 row)") {
 		t.Fatalf("refusal: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI("statedb", "patch", "--root", dir, "--file", "/var/lib/xcp/state.db", "--like", ref, "--drop-data", "--dry-run")

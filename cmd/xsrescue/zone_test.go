@@ -423,16 +423,23 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 		code         int
 		sticky       bool
 		era2, readAs string
+		pkg          string // --pkg, when not the default
 	}{
-		{"v3-cfg-cache-invalid-boolean", `"file": "var/pkg/cfg_cache", "line": 29, "pkg": "solaris11"`, 4, false, "cfg_cache-v3", "Solaris 11 pkg"},
-		{"pkg5-repeated-key", `"file": "var/pkg/pkg5.image", "line": 59, "pkg": "python3"`, 4, true, "pkg5.image", "Solaris 11 pkg"},
-		{"v2-missing-sticky", "", 0, true, "cfg_cache-v2", "snv_134 pkg"},
-		{"pkg5-missing-sticky", "", 0, false, "pkg5.image", "Solaris 11 pkg"},
+		{"v3-cfg-cache-invalid-boolean", `"file": "var/pkg/cfg_cache", "line": 29, "pkg": "solaris11"`, 4, false, "cfg_cache-v3", "Solaris 11 pkg", ""},
+		{"pkg5-repeated-key", `"file": "var/pkg/pkg5.image", "line": 59, "pkg": "python3"`, 4, true, "pkg5.image", "Solaris 11 pkg", ""},
+		{"v2-missing-sticky", "", 0, false, "cfg_cache-v2", "Solaris 11 pkg", ""},
+		{"pkg5-missing-sticky", "", 0, false, "pkg5.image", "Solaris 11 pkg", ""},
+		// The zone's own OpenSolaris pkg reads a missing sticky as True.
+		{"v2-missing-sticky", "", 0, true, "cfg_cache-v2", "snv_134 pkg", "snv_134"},
 	} {
-		t.Run(tc.era, func(t *testing.T) {
+		t.Run(tc.era+"/"+tc.pkg, func(t *testing.T) {
 			zr := eraZoneRoot(t, tc.era)
 			before := treeSum(t, zr)
-			code, stdout, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--json")
+			args := []string{"zone", "publishers", "--zone-root", zr}
+			if tc.pkg != "" {
+				args = append(args, "--pkg", tc.pkg)
+			}
+			code, stdout, stderr := runCLI(append(args, "--json")...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, stdout, stderr)
 			}
@@ -456,13 +463,20 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 			if tc.code == 4 && !strings.Contains(stderr, "make pkg refuse the image") {
 				t.Errorf("stderr %q", stderr)
 			}
-			if code, stdout, _ := runCLI("zone", "publishers", "--zone-root", zr); code != tc.code || (tc.code == 4) != strings.Contains(stdout, "PROBLEM (") {
+			if code, stdout, _ := runCLI(args...); code != tc.code || (tc.code == 4) != strings.Contains(stdout, "PROBLEM (") {
 				t.Errorf("text: exit %d\n%s", code, stdout)
 			}
 			if treeSum(t, zr) != before {
 				t.Error("zone publishers changed the zone root")
 			}
 		})
+	}
+	// A pkg we do not reproduce, and snv_134 on a version 3 file.
+	for _, bad := range [][2]string{{"v2-missing-sticky", "pkg7"}, {"pkg5-missing-sticky", "snv_134"}} {
+		zr := eraZoneRoot(t, bad[0])
+		if code, _, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--pkg", bad[1]); code != 2 || !strings.Contains(stderr, "does not read the configuration") {
+			t.Errorf("--pkg %s on %s: exit %d, %s", bad[1], bad[0], code, stderr)
+		}
 	}
 }
 

@@ -563,9 +563,11 @@ func TestPaths(t *testing.T) {
 	}
 }
 
-// TestDirtyJournal: a journal that needs recovery is not replayed: extfs
-// reads the checkpointed state, as mount -o ro,noload and debugfs -c do,
-// and writes nothing; the replayed state (e2fsck on a copy) differs.
+// TestDirtyJournal: a journal that needs recovery is replayed in memory:
+// extfs reads the new inventory, as e2fsck's replay on a copy does; with
+// NoReplay it reads the checkpointed state, as mount -o ro,noload and
+// debugfs -c do; the image is never written. (journal_test.go covers the
+// journal formats.)
 func TestDirtyJournal(t *testing.T) {
 	needTools(t, "mke2fs", "debugfs", "dumpe2fs", "e2fsck")
 	dir := t.TempDir()
@@ -594,16 +596,27 @@ func TestDirtyJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	x, err := extfs.Open(f, s.Offset, s.Size, extfs.Options{Name: "dirty"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !x.NeedsRecovery() {
-		t.Error("NeedsRecovery() = false for a journal with a committed transaction")
-	}
-	got, err := x.ReadFile("etc/xensource-inventory")
-	if err != nil || string(got) != old {
-		t.Errorf("ReadFile = %q, %v; want the checkpointed %q", got, err, old)
+	for _, noReplay := range []bool{false, true} {
+		x, err := extfs.Open(f, s.Offset, s.Size, extfs.Options{Name: "dirty", NoReplay: noReplay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !x.NeedsRecovery() {
+			t.Error("NeedsRecovery() = false for a journal with a committed transaction")
+		}
+		want, r := replayed, x.Replay()
+		if noReplay {
+			want = old
+			if r.Transactions != 0 || r.Err != nil {
+				t.Errorf("NoReplay: Replay() = %+v", r)
+			}
+		} else if r.Transactions != 1 || r.Blocks != 1 || r.Err != nil {
+			t.Errorf("Replay() = %+v, want 1 transaction of 1 block", r)
+		}
+		got, err := x.ReadFile("etc/xensource-inventory")
+		if err != nil || string(got) != want {
+			t.Errorf("NoReplay %v: ReadFile = %q, %v; want %q", noReplay, got, err, want)
+		}
 	}
 	dev := fmt.Sprintf("%s?offset=%d", img, s.Offset)
 	if out, err := exec.Command("debugfs", "-c", "-R", "cat /etc/xensource-inventory", dev).Output(); err != nil || string(out) != old {
@@ -620,12 +633,9 @@ func TestDirtyJournal(t *testing.T) {
 	}
 	// What the journal holds: e2fsck replays it (on a copy).
 	cp := filepath.Join(dir, "copy.img")
-	if out, err := exec.Command("cp", "--sparse=always", img, cp).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v: %s", err, out)
-	}
-	cpDev := fmt.Sprintf("%s?offset=%d", cp, s.Offset)
-	exec.Command("e2fsck", "-fy", cpDev).Run()
-	if out, err := exec.Command("debugfs", "-R", "cat /etc/xensource-inventory", cpDev).Output(); err != nil || string(out) != replayed {
+	extract(t, img, s.Offset, s.Size, cp)
+	exec.Command("e2fsck", "-fy", cp).Run()
+	if out, err := exec.Command("debugfs", "-R", "cat /etc/xensource-inventory", cp).Output(); err != nil || string(out) != replayed {
 		t.Errorf("after e2fsck replays the journal: %q, %v; want %q", out, err, replayed)
 	}
 }
@@ -633,7 +643,7 @@ func TestDirtyJournal(t *testing.T) {
 var updateFuzzBase = flag.Bool("update", false, "make testdata/fuzz-*.img.gz again with mke2fs (see testdata/README.md)")
 
 // TestMakeFuzzBase makes the fuzz targets' starting images again with
-// -update (mke2fs, e2fsck).
+// -update (mke2fs, e2fsck; debugfs for the dirty journals).
 func TestMakeFuzzBase(t *testing.T) {
 	if !*updateFuzzBase {
 		t.Skip("only with -update")
@@ -643,10 +653,19 @@ func TestMakeFuzzBase(t *testing.T) {
 	if err := fixtures.ExtFuzzTree(tree); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range fixtures.ExtFuzzSpecs() {
+	for _, s := range append(fixtures.ExtFuzzSpecs(), fixtures.ExtJournalFuzzSpecs()...) {
 		p, err := fixtures.BuildExt(dir, tree, s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasPrefix(s.Name, "fuzz-journal-") {
+			csum := 0
+			if s.Type == "ext4" {
+				csum = 3
+			}
+			if err := fixtures.DirtyFuzzJournal(p, csum); err != nil {
+				t.Fatal(err)
+			}
 		}
 		img, err := os.ReadFile(p)
 		if err != nil {

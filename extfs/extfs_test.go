@@ -799,3 +799,57 @@ func TestMapped(t *testing.T) {
 		t.Errorf("read of a shrunk map: %v, want ErrFault", err)
 	}
 }
+
+// TestDirectoryHole: a directory block inside i_size that is a hole (the
+// kernel: "Directory hole found", EFSCORRUPTED) makes the directory
+// corrupt, so a name in it is unknown, never absent.
+func TestDirectoryHole(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/xensource-inventory"), []byte("PRODUCT_VERSION='5.5.0'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := os.WriteFile(filepath.Join(tree, "etc", fmt.Sprintf("file-with-a-long-name-%03d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		spec fixtures.ExtSpec
+		req  string
+	}{
+		// The acceptance test's case: the only block of a block-mapped
+		// directory zeroed in the inode.
+		{fixtures.ExtSpec{Name: "hole3", Type: "ext3", BlockSize: 1024, Size: 4 * fixtures.MiB}, "sif /etc block[0] 0"},
+		// A block in the middle of an extent-mapped directory punched out.
+		{fixtures.ExtSpec{Name: "hole4", Type: "ext4", BlockSize: 1024, Size: 4 * fixtures.MiB}, "punch /etc 1 1"},
+	} {
+		img, err := fixtures.BuildExt(dir, tree, c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("debugfs", "-w", "-R", c.req, img).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs %s: %v: %s", c.req, err, out)
+		}
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := extfs.Open(f, 0, c.spec.Size, extfs.Options{Name: c.spec.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = x.ReadFile("etc/xensource-inventory")
+		if errors.Is(err, fs.ErrNotExist) || !errors.Is(err, extfs.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), "is a hole") {
+			t.Errorf("%s after %q: ReadFile = %v; want a corrupt directory", c.spec.Name, c.req, err)
+		}
+		if _, err := x.ReadDir("etc"); !errors.Is(err, extfs.ErrCorrupt) {
+			t.Errorf("%s after %q: ReadDir = %v; want a corrupt directory", c.spec.Name, c.req, err)
+		}
+		f.Close()
+	}
+}

@@ -45,8 +45,11 @@ const (
 func journalTree(t *testing.T, dir string) {
 	t.Helper()
 	files := map[string]string{
-		"etc/xensource-inventory": invBefore,
-		"a": "a0\n", "b": "b0\n", "r": "r0\n", "magic": "m0\n",
+		"etc/xensource-inventory":      invBefore,
+		"a":                            "a0\n",
+		"b":                            "b0\n",
+		"r":                            "r0\n",
+		"magic":                        "m0\n",
 		"backup/.xen-backup-partition": "",
 		"backup/etc/hosts":             "127.0.0.1 localhost\n",
 		"multi":                        strings.Repeat("0123456789abcde\n", 12288/16),

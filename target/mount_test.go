@@ -48,6 +48,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if dir := os.Getenv("XSRESCUE_TARGET_LOCKROOT"); dir != "" {
+		// TestLockDirUnprivileged: lock a --root in the default directory.
+		t, err := target.Open(context.Background(), target.Options{Root: dir, Lock: &target.LockOptions{}})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		t.Close()
+		fmt.Println("locked")
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

@@ -49,7 +49,7 @@ type imageItem struct {
 func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func(files, bytes int64), workers int) ([]Match, FindStats, error) {
 	f := &imageFinder{x: x, needles: needles, tally: tally{progress: progress}, seen: map[uint32]bool{extfs.RootIno: true}}
 	bufs := make([][]byte, workers)
-	parallel(workers, imageItem{".", extfs.RootIno, nil}, func(it imageItem, worker int) []imageItem {
+	err := parallel(workers, imageItem{".", extfs.RootIno, nil}, func(it imageItem, worker int) []imageItem {
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -61,6 +61,9 @@ func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func
 		more, bufs[worker] = f.readDir(it, bufs[worker])
 		return f.unseen(more)
 	})
+	if err != nil {
+		return nil, FindStats{}, err
+	}
 	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/infile"
 )
 
 // FS reads files of an offline root by slash-separated paths relative to the
@@ -72,21 +74,10 @@ type Location struct {
 // fileType names what a candidate path holds when it is not a regular
 // file; "" for a regular file.
 func fileType(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
+	if m.IsRegular() {
 		return ""
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
 	}
-	return "special file"
+	return infile.TypeName(m)
 }
 
 // notAFile is what xapi does with a candidate that exists but is not a

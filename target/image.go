@@ -229,7 +229,7 @@ func (r *Root) copyOut(rel, dst string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s in %s is a %s, not a file", rel, r.name, fi.Mode().Type())
+		return fmt.Errorf("%s in %s is a %s, not a file", rel, r.name, infile.TypeName(fi.Mode()))
 	}
 	src, err := r.img.Open(rel)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/infile"
 )
 
 // queuedFileMin: files larger than this are searched by whichever worker
@@ -151,7 +152,7 @@ func (f *imageFinder) searchFile(rel string, ino uint32, in *extfs.Inode, buf []
 		}
 	}
 	if !in.FileMode().IsRegular() {
-		f.problem("%s: the directory entry says a regular file, the inode a %v", rel, in.FileMode().Type())
+		f.problem("%s: the directory entry says a regular file, the inode a %s", rel, infile.Describe(in.FileMode()))
 		return buf
 	}
 	size := in.Size

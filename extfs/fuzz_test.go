@@ -41,38 +41,35 @@ type fuzzBase struct {
 	img  []byte
 }
 
-var bases struct {
+// baseSet is a list of starting images, read once per test binary.
+type baseSet struct {
 	list []fuzzBase
 	err  error
 }
 
-func fuzzBases(tb testing.TB) []fuzzBase {
+var bases, journalBases baseSet
+
+func (s *baseSet) load(tb testing.TB, names []string) []fuzzBase {
 	tb.Helper()
-	if bases.list == nil && bases.err == nil {
-		for _, name := range fuzzBaseNames {
-			f, err := os.Open(filepath.Join("testdata", name+".img.gz"))
+	if s.list == nil && s.err == nil {
+		for _, name := range names {
+			img, err := readGz(filepath.Join("testdata", name+".img.gz"))
 			if err != nil {
-				bases.err = err
+				s.err = err
 				break
 			}
-			r, err := gzip.NewReader(f)
-			if err != nil {
-				bases.err = err
-				break
-			}
-			img, err := io.ReadAll(r)
-			f.Close()
-			if err != nil {
-				bases.err = err
-				break
-			}
-			bases.list = append(bases.list, fuzzBase{name, img})
+			s.list = append(s.list, fuzzBase{name, img})
 		}
 	}
-	if bases.err != nil {
-		tb.Fatal(bases.err)
+	if s.err != nil {
+		tb.Fatal(s.err)
 	}
-	return bases.list
+	return s.list
+}
+
+func fuzzBases(tb testing.TB) []fuzzBase {
+	tb.Helper()
+	return bases.load(tb, fuzzBaseNames)
 }
 
 // fuzzLimits are small, so that the limits themselves are reached.
@@ -473,30 +470,13 @@ func fuzzOwned(t *testing.T, which, idx uint8, data []byte, kind string, fix fun
 // whose journal needs recovery (testdata/README.md).
 var journalBaseNames = []string{"fuzz-journal-ext3", "fuzz-journal-ext4"}
 
-var journalBases struct {
-	list []fuzzBase
-	err  error
-}
-
 // pickJournal returns a fresh copy of journal base which, its filesystem
 // read without replay, where each log block of its journal is in the
 // image and how many log blocks the log uses (from s_start).
 func pickJournal(tb testing.TB, which uint8) (img []byte, x *FS, offs []int64, live int) {
 	tb.Helper()
-	if journalBases.list == nil && journalBases.err == nil {
-		for _, name := range journalBaseNames {
-			b, err := readGz(filepath.Join("testdata", name+".img.gz"))
-			if err != nil {
-				journalBases.err = err
-				break
-			}
-			journalBases.list = append(journalBases.list, fuzzBase{name, b})
-		}
-	}
-	if journalBases.err != nil {
-		tb.Fatal(journalBases.err)
-	}
-	b := journalBases.list[int(which)%len(journalBases.list)]
+	list := journalBases.load(tb, journalBaseNames)
+	b := list[int(which)%len(list)]
 	img = bytes.Clone(b.img)
 	x, err := Open(bytes.NewReader(b.img), 0, int64(len(img)), Options{Name: b.name, NoReplay: true})
 	if err != nil {

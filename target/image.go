@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
@@ -105,8 +106,8 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 // a container).
 func mountedOn(l *diskPart) string {
 	if l.isBlock {
-		if devs, err := blockDevs(l.st); err == nil {
-			mounts, _ := mountedDevs()
+		if devs, err := blockdev.Partitions(l.st); err == nil {
+			mounts, _ := blockdev.Mounts()
 			for dev := range devs {
 				if point, ok := mounts[dev]; ok {
 					return point
@@ -114,9 +115,9 @@ func mountedOn(l *diskPart) string {
 			}
 		}
 	}
-	for _, u := range overlapUsers(l.st, l.p.Start, l.p.Size) {
-		if u.point != "" {
-			return u.point
+	for _, u := range blockdev.Users(l.st, l.p.Start, l.p.Size) {
+		if u.Mount != "" {
+			return u.Mount
 		}
 	}
 	return ""

@@ -1,7 +1,6 @@
 package target
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -320,7 +319,7 @@ func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
 	if err := refuseMounted(disk, st, isBlock); err != nil {
 		return err
 	}
-	if users := overlapUsers(st, 0, math.MaxInt64); len(users) > 0 {
+	if users := blockdev.Users(st, 0, math.MaxInt64); len(users) > 0 {
 		return xerr.Refusedf("disk %s is also mapped by %s", disk, users[0])
 	}
 	return nil
@@ -333,11 +332,11 @@ func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
 	if !isBlock {
 		return nil
 	}
-	devs, err := blockDevs(st)
+	devs, err := blockdev.Partitions(st)
 	if err != nil {
 		return err
 	}
-	mounts, err := mountedDevs()
+	mounts, err := blockdev.Mounts()
 	if err != nil {
 		return err
 	}
@@ -347,49 +346,4 @@ func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
 		}
 	}
 	return nil
-}
-
-// blockDevs maps "major:minor" of a block device and of every partition
-// of it to its name.
-func blockDevs(st os.FileInfo) (map[string]string, error) {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil, fmt.Errorf("no device number")
-	}
-	self := fmt.Sprintf("%d:%d", unix.Major(uint64(sys.Rdev)), unix.Minor(uint64(sys.Rdev)))
-	devs := map[string]string{self: st.Name()}
-	dir := "/sys/dev/block/" + self
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return devs, nil // no sysfs: the O_EXCL open still guards
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "dev"))
-		if err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, e.Name(), "partition")); err == nil {
-			devs[strings.TrimSpace(string(b))] = e.Name()
-		}
-	}
-	return devs, nil
-}
-
-// mountedDevs maps "major:minor" to a mount point, from /proc/self/mountinfo.
-func mountedDevs() (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			out[fields[2]] = fields[4]
-		}
-	}
-	return out, sc.Err()
 }

@@ -1,260 +1,27 @@
 package target
 
 import (
-	"cmp"
-	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
-// Before a partition is mounted or written, every other block device that
-// maps any of its bytes must be idle: the O_EXCL hold on the disk itself
-// does not see them. A loop device over the same image file (losetup
-// --offset), a loop device over a loop device or a partition, a partition
-// of the disk or of a loop device with partitions: each is followed down to
-// what finally holds the bytes — a regular file (device and inode) or a
-// whole disk — and the byte ranges compared.
-
-// extent is a byte range [start, end) of what finally holds a device's
-// bytes: a regular file ("file MAJ:MIN INO") or a whole block device that
-// is neither a loop device nor a partition ("dev MAJ:MIN").
-type extent struct {
-	obj        string
-	start, end int64
-}
-
-func (a extent) overlaps(b extent) bool {
-	return a.obj != "" && a.obj == b.obj && a.start < b.end && b.start < a.end
-}
-
-// sysBlock is where sysfs describes block devices (a variable for tests of
-// a system without it).
-var sysBlock = "/sys/dev/block"
-
-func devNum(rdev uint64) string {
-	return fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
-}
-
-func fileObj(st os.FileInfo) string {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return ""
-	}
-	return fmt.Sprintf("file %s %d", devNum(uint64(sys.Dev)), sys.Ino)
-}
-
-// extentOf follows bytes [start, end) of the file or block device st down
-// to what holds them; chain collects the devices passed on the way (the
-// disk's own, not "elsewhere"). obj is "" when it cannot be told (no
-// sysfs, a loop device whose backing file is gone from this namespace).
-func extentOf(st os.FileInfo, start, end int64, chain map[string]bool) extent {
-	if st.Mode().IsRegular() {
-		return extent{fileObj(st), start, end}
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || st.Mode()&os.ModeDevice == 0 || st.Mode()&os.ModeCharDevice != 0 {
-		return extent{}
-	}
-	return devExtent(devNum(uint64(sys.Rdev)), start, end, chain, 0)
-}
-
-func devExtent(dev string, start, end int64, chain map[string]bool, depth int) extent {
-	if depth > 16 {
-		return extent{} // a loop device over itself, through others
-	}
-	if chain != nil {
-		chain[dev] = true
-	}
-	dir := filepath.Join(sysBlock, dev)
-	if _, err := os.Stat(dir); err != nil {
-		return extent{}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "partition")); err == nil {
-		first, ok := readSysInt(filepath.Join(dir, "start"))
-		real, err := filepath.EvalSymlinks(dir)
-		if !ok || err != nil {
-			return extent{}
-		}
-		parent, err := os.ReadFile(filepath.Join(filepath.Dir(real), "dev"))
-		if err != nil {
-			return extent{}
-		}
-		off := first * 512
-		return devExtent(strings.TrimSpace(string(parent)), addSat(start, off), addSat(end, off), chain, depth+1)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "loop", "backing_file")); err == nil {
-		off, _ := readSysInt(filepath.Join(dir, "loop", "offset"))
-		limit, _ := readSysInt(filepath.Join(dir, "loop", "sizelimit"))
-		s, e := addSat(start, off), addSat(end, off)
-		if limit > 0 {
-			e = min(e, addSat(off, limit))
-		}
-		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
-		bst, err := os.Stat(name)
-		if err != nil {
-			// Not at that path in this namespace (or deleted): the kernel
-			// still knows its device and inode.
-			return extent{loopBackingObj(dir), s, e}
-		}
-		if bst.Mode().IsRegular() {
-			return extent{fileObj(bst), s, e}
-		}
-		return extentOf(bst, s, e, chain)
-	}
-	return extent{"dev " + dev, start, end}
-}
-
-// loopBackingObj asks the loop device for its backing file's device and
-// inode (LOOP_GET_STATUS64), or "".
-func loopBackingObj(sysDir string) string {
-	name := filepath.Base(sysDir)
-	if real, err := filepath.EvalSymlinks(sysDir); err == nil {
-		name = filepath.Base(real)
-	}
-	fd, err := unix.Open("/dev/"+name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return ""
-	}
-	defer unix.Close(fd)
-	info, err := unix.IoctlLoopGetStatus64(fd)
-	if err != nil || info.Rdevice != 0 {
-		return ""
-	}
-	return fmt.Sprintf("file %s %d", devNum(info.Device), info.Inode)
-}
-
-func readSysInt(p string) (int64, bool) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return v, err == nil && v >= 0 && v <= math.MaxInt64/512
-}
-
-func addSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// overlapUser is another block device that maps bytes of the target, and
-// how it is in use.
-type overlapUser struct {
-	name    string // "loop3", "sda1"
-	loop    bool
-	point   string   // where it is mounted, or ""
-	holders []string // what holds it (device mapper, md, ...)
-}
-
-func (u overlapUser) String() string {
-	var s strings.Builder
-	fmt.Fprintf(&s, "/dev/%s", u.name)
-	if u.point != "" {
-		fmt.Fprintf(&s, " (mounted on %s)", u.point)
-	}
-	if len(u.holders) > 0 {
-		fmt.Fprintf(&s, " (held by %s)", strings.Join(u.holders, ", "))
-	}
-	return s.String()
-}
-
-// overlapUsers lists the block devices other than the disk (st) itself,
-// its partitions and the devices it is stacked on, that map bytes of
-// [start, start+size) of it and are in use: every loop device (attached
-// is in use: anything may write through it), any other device that is
-// mounted or held.
-func overlapUsers(st os.FileInfo, start, size int64) []overlapUser {
-	chain := map[string]bool{}
-	target := extentOf(st, start, addSat(start, size), chain)
-	if target.obj == "" {
-		return nil
-	}
-	if st.Mode()&os.ModeDevice != 0 {
-		// Its own partitions: refuseMounted and the O_EXCL hold see them.
-		if devs, err := blockDevs(st); err == nil {
-			for d := range devs {
-				chain[d] = true
-			}
-		}
-	}
-	mounts, _ := mountedDevs()
-	ents, err := os.ReadDir(sysBlock)
-	if err != nil {
-		return nil
-	}
-	var users []overlapUser
-	for _, e := range ents {
-		dev := e.Name()
-		if !devExtent(dev, 0, math.MaxInt64, nil, 0).overlaps(target) {
-			continue
-		}
-		real, err := filepath.EvalSymlinks(filepath.Join(sysBlock, dev))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		u := overlapUser{name: filepath.Base(real), point: mounts[dev]}
-		_, lerr := os.Stat(filepath.Join(real, "loop", "backing_file"))
-		u.loop = lerr == nil
-		if hs, err := os.ReadDir(filepath.Join(real, "holders")); err == nil {
-			for _, h := range hs {
-				u.holders = append(u.holders, h.Name())
-			}
-		}
-		if chain[dev] {
-			// The disk's own devices: only a mount of a whole device it is
-			// stacked on matters here (holders: the disk itself, maybe).
-			if u.point == "" {
-				continue
-			}
-			u.holders = nil
-		} else if !u.loop && u.point == "" && len(u.holders) == 0 {
-			continue
-		}
-		users = append(users, u)
-	}
-	// The mounted ones first: the likeliest cause, named first.
-	slices.SortStableFunc(users, func(a, b overlapUser) int {
-		return cmp.Compare(rank(a), rank(b))
-	})
-	return users
-}
-
-func rank(u overlapUser) int {
-	switch {
-	case u.point != "":
-		return 0
-	case len(u.holders) > 0:
-		return 1
-	}
-	return 2
-}
-
 // refuseOverlap refuses (exit 3) partition d when another block device
-// maps any of its bytes and is in use (overlapUsers): writing through one
+// maps any of its bytes and is in use (blockdev.Users): writing through one
 // while the kernel caches the other corrupts the filesystem.
 func refuseOverlap(d *diskPart) error {
-	users := overlapUsers(d.st, d.p.Start, d.p.Size)
+	users := blockdev.Users(d.st, d.p.Start, d.p.Size)
 	if len(users) == 0 {
 		return nil
 	}
 	u := users[0]
 	var fix []string
-	if u.point != "" {
-		fix = append(fix, "umount "+u.point)
+	if u.Mount != "" {
+		fix = append(fix, "umount "+u.Mount)
 	}
-	if u.loop {
-		fix = append(fix, "losetup -d /dev/"+u.name)
+	if u.Loop {
+		fix = append(fix, "losetup -d /dev/"+u.Name)
 	}
 	how := "; stop what uses it first"
 	if len(fix) > 0 {

@@ -674,3 +674,46 @@ func (j *jsb) setCommit(t *testing.T, i uint32, sec uint64, rightSum bool) {
 	binary.BigEndian.PutUint32(b[16:], sum)
 	j.writeLogBlock(t, i, b)
 }
+
+// TestJournalRevokePastCommit: a revoke block whose count is nonsense, in
+// a transaction after the last commit. e2fsck 1.47 (and the kernel source
+// of the older kernels) reads revoke records only up to the last commit and
+// replays; Linux 6.18 refuses to mount it ("JBD2: journal recovery
+// failed"). What a mount shows depends on the kernel: unknown, never one
+// of the two presented as fact.
+func TestJournalRevokePastCommit(t *testing.T) {
+	ji := buildJournalImage(t, journalSpecs[0].spec, 0)
+	if err := fixtures.WriteJournal(ji.img, ji.spec.Offset, 0,
+		fixtures.JournalTx{Blocks: map[uint64][]byte{ji.blk["etc/xensource-inventory"]: []byte(invAfter)}},
+		fixtures.JournalTx{Revoke: []uint64{ji.blk["a"]}, Uncommitted: true}); err != nil {
+		t.Fatal(err)
+	}
+	j := readJSB(t, ji)
+	found := false
+	for i := j.u32(0x1C); i < j.u32(0x10) && !found; i++ {
+		b := j.logBlock(t, i)
+		if binary.BigEndian.Uint32(b) == 0xC03B3998 && binary.BigEndian.Uint32(b[4:]) == 5 {
+			binary.BigEndian.PutUint32(b[12:], 0xFFFFFFFF)
+			j.writeLogBlock(t, i, b)
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no revoke block in the log")
+	}
+	f, err := os.Open(ji.img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, err := extfs.Open(f, ji.spec.Offset, ji.spec.Size, extfs.Options{Name: "dirty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := x.Replay(); !errors.Is(r.Err, extfs.ErrJournal) || !strings.Contains(r.Err.Error(), "revoke block of 4294967295 bytes") {
+		t.Errorf("Replay().Err = %v, want ErrJournal", r.Err)
+	}
+	if _, err := x.ReadFile("etc/xensource-inventory"); !errors.Is(err, extfs.ErrJournal) {
+		t.Errorf("ReadFile = %v, want unknown (ErrJournal)", err)
+	}
+}

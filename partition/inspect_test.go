@@ -713,3 +713,27 @@ func TestDirtyJournalReplayed(t *testing.T) {
 		"backup partition 2: ext journal needs recovery",
 	})
 }
+
+// TestDirtyJournalUnreplayable: a backup partition that needs recovery
+// but whose journal cannot be replayed here (an external journal) has an
+// unknown marker — null with the reason — never false.
+func TestDirtyJournalUnreplayable(t *testing.T) {
+	needTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	spec := fixtures.Mini("dirty-ext", "dos", fixtures.RootSpec{Release: "5.0"}, &fixtures.RootSpec{Release: "5.0"})
+	img, err := fixtures.BuildDisk(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf("%s?offset=%d", img, spec.Partition(2).Start)
+	for _, req := range []string{"ssv journal_inum 0", "ssv journal_dev 0xfe01", "feature needs_recovery"} {
+		if out, err := exec.Command("debugfs", "-w", "-R", req, dev).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs %s: %v: %s", req, err, out)
+		}
+	}
+	d := inspectFile(t, img)
+	b := d.XenServer.Backup
+	if b.Marker != nil || b.MarkerError == nil || !strings.Contains(*b.MarkerError, "the journal is on another device") {
+		t.Errorf("marker %v, error %v: want unknown, the journal named", b.Marker, b.MarkerError)
+	}
+}

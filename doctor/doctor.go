@@ -248,7 +248,7 @@ func (d *diag) manual(command, why string) {
 
 const (
 	ruleLayout    = "docs/disk.md, roles: root = ext labelled root-* on type 83/basic data, backup = root+1, SR = root+2 when LVM"
-	ruleDirty     = "docs/safety.md: xsrescue reads a dirty ext3 journal as it is (in-process, never replayed); the installer mounts it read-write and replays it"
+	ruleDirty     = "docs/safety.md: xsrescue replays a dirty ext3 journal in memory (nothing written), so it reads what the installer's mount will see; the mount replays it on the disk"
 	ruleBackup    = "docs/version.md, Restore: the installer offers Restore for a partition with .xen-backup-partition whose inventory it can read (from 8.0 on with a version in [2.1.0, own]); every upgrade reformats the backup partition"
 	ruleSaved     = "docs/doctor.md: image the backup partition before any installer run"
 	ruleJournal   = "docs/journal.md: an op left planned or applying was interrupted; journal recover finishes or rolls it back"
@@ -301,8 +301,12 @@ func (d *diag) disk() {
 	for _, p := range disk.Partitions {
 		if p.NeedsRecovery {
 			d.needsRecovery = append(d.needsRecovery, p)
+			what := p.FS
+			if p.Label != "" {
+				what += " " + p.Label
+			}
 			d.add(fmt.Sprintf("fs-needs-recovery/%d", p.Number), Warn, ruleDirty,
-				"partition %d (%s, %s %s): the ext3 journal needs recovery (the filesystem was not unmounted cleanly)", p.Number, dashIf(p.Role), p.FS, p.Label)
+				"partition %d (%s, %s): the %s journal needs recovery (the filesystem was not unmounted cleanly); it is read with the journal replayed in memory", p.Number, dashIf(p.Role), what, p.FS)
 		}
 	}
 }

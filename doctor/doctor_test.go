@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -180,6 +181,27 @@ func TestQuote(t *testing.T) {
 	for in, want := range map[string]string{"/dev/sda": "/dev/sda", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "x?offset=5": "'x?offset=5'"} {
 		if got := quote(in); got != want {
 			t.Errorf("quote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestDiagnoseStateDBFifo: a FIFO at the state.db path is not "xapi starts
+// with an empty database": xapi takes the path and hangs opening it.
+func TestDiagnoseStateDBFifo(t *testing.T) {
+	root, _ := rescueTrees(t, func(root string) {
+		p := filepath.Join(root, "var/xapi/state.db")
+		os.Remove(p)
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rep := diagnose(t, root, "", "")
+	if sev := severities(rep); sev["statedb-not-a-file"] != Broken || sev["statedb-missing"] != "" {
+		t.Errorf("findings %v", sev)
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "statedb-not-a-file" && !strings.Contains(f.Evidence, "/var/xapi/state.db is a fifo, not a database file, yet xapi takes it") {
+			t.Errorf("evidence %q", f.Evidence)
 		}
 	}
 }

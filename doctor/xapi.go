@@ -66,6 +66,10 @@ func (d *diag) statedb(ctx context.Context) error {
 			}
 		}
 	}
+	if loc.Problem != "" {
+		d.add("statedb-not-a-file", Broken, ruleLoads, "%s", loc.Problem)
+		return nil
+	}
 	cur, err := summarize(root, loc.Loads)
 	if err != nil {
 		d.add("statedb-unreadable", Broken, "docs/statedb.md: xapi fails to start on a database it cannot parse", "%s: %v", loc.Loads, err)

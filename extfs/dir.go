@@ -84,7 +84,24 @@ func (f *FS) loadDir(in *Inode) (*dirList, error) {
 		return nil, err
 	}
 	nblk := (uint64(in.Size) + uint64(f.bs) - 1) / uint64(f.bs)
+	// A directory has no holes: every block up to i_size holds entries
+	// (the kernel's lookup says "Directory hole found" and fails). Read
+	// as an empty block, a hole would make names absent that are unknown.
+	hole := func(lblk uint64) error {
+		return f.errf(ErrCorrupt, in.Ino, f.inodeByte(in.Ino), "directory block %d (of %d in its %d bytes) is a hole: its entries are lost", lblk, nblk, in.Size)
+	}
+	if nblk == 0 {
+		return nil, f.errf(ErrCorrupt, in.Ino, f.inodeByte(in.Ino), "directory of 0 bytes (not even . and ..)")
+	}
+	next := uint64(0)
 	for _, r := range runs {
+		if r.lblk >= nblk {
+			break
+		}
+		if r.lblk > next {
+			return nil, hole(next)
+		}
+		next = r.lblk + r.n
 		if r.unwritten {
 			return nil, f.errf(ErrCorrupt, in.Ino, -1, "directory has an unwritten extent at logical block %d", r.lblk)
 		}
@@ -104,6 +121,9 @@ func (f *FS) loadDir(in *Inode) (*dirList, error) {
 				return nil, err
 			}
 		}
+	}
+	if next < nblk {
+		return nil, hole(next)
 	}
 	return &dirList{ents: p.ents}, nil
 }

@@ -558,9 +558,11 @@ func TestPaths(t *testing.T) {
 	}
 }
 
-// TestDirtyJournal: a journal that needs recovery is not replayed: extfs
-// reads the checkpointed state, as mount -o ro,noload and debugfs -c do,
-// and writes nothing; the replayed state (e2fsck on a copy) differs.
+// TestDirtyJournal: a journal that needs recovery is replayed in memory:
+// extfs reads the new inventory, as e2fsck's replay on a copy does; with
+// NoReplay it reads the checkpointed state, as mount -o ro,noload and
+// debugfs -c do; the image is never written. (journal_test.go covers the
+// journal formats.)
 func TestDirtyJournal(t *testing.T) {
 	t.Parallel()
 	testutil.NeedTools(t, "mke2fs", "debugfs", "dumpe2fs", "e2fsck")
@@ -590,16 +592,27 @@ func TestDirtyJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	x, err := extfs.Open(f, s.Offset, s.Size, extfs.Options{Name: "dirty"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !x.NeedsRecovery() {
-		t.Error("NeedsRecovery() = false for a journal with a committed transaction")
-	}
-	got, err := x.ReadFile("etc/xensource-inventory")
-	if err != nil || string(got) != old {
-		t.Errorf("ReadFile = %q, %v; want the checkpointed %q", got, err, old)
+	for _, noReplay := range []bool{false, true} {
+		x, err := extfs.Open(f, s.Offset, s.Size, extfs.Options{Name: "dirty", NoReplay: noReplay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !x.NeedsRecovery() {
+			t.Error("NeedsRecovery() = false for a journal with a committed transaction")
+		}
+		want, r := replayed, x.Replay()
+		if noReplay {
+			want = old
+			if r.Transactions != 0 || r.Err != nil {
+				t.Errorf("NoReplay: Replay() = %+v", r)
+			}
+		} else if r.Transactions != 1 || r.Blocks != 1 || r.Err != nil {
+			t.Errorf("Replay() = %+v, want 1 transaction of 1 block", r)
+		}
+		got, err := x.ReadFile("etc/xensource-inventory")
+		if err != nil || string(got) != want {
+			t.Errorf("NoReplay %v: ReadFile = %q, %v; want %q", noReplay, got, err, want)
+		}
 	}
 	dev := fmt.Sprintf("%s?offset=%d", img, s.Offset)
 	if out, err := exec.Command("debugfs", "-c", "-R", "cat /etc/xensource-inventory", dev).Output(); err != nil || string(out) != old {
@@ -616,12 +629,9 @@ func TestDirtyJournal(t *testing.T) {
 	}
 	// What the journal holds: e2fsck replays it (on a copy).
 	cp := filepath.Join(dir, "copy.img")
-	if out, err := exec.Command("cp", "--sparse=always", img, cp).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v: %s", err, out)
-	}
-	cpDev := fmt.Sprintf("%s?offset=%d", cp, s.Offset)
-	exec.Command("e2fsck", "-fy", cpDev).Run()
-	if out, err := exec.Command("debugfs", "-R", "cat /etc/xensource-inventory", cpDev).Output(); err != nil || string(out) != replayed {
+	extract(t, img, s.Offset, s.Size, cp)
+	exec.Command("e2fsck", "-fy", cp).Run()
+	if out, err := exec.Command("debugfs", "-R", "cat /etc/xensource-inventory", cp).Output(); err != nil || string(out) != replayed {
 		t.Errorf("after e2fsck replays the journal: %q, %v; want %q", out, err, replayed)
 	}
 }
@@ -629,7 +639,7 @@ func TestDirtyJournal(t *testing.T) {
 var updateFuzzBase = flag.Bool("update", false, "make testdata/fuzz-*.img.gz again with mke2fs (see testdata/README.md)")
 
 // TestMakeFuzzBase makes the fuzz targets' starting images again with
-// -update (mke2fs, e2fsck).
+// -update (mke2fs, e2fsck; debugfs for the dirty journals).
 func TestMakeFuzzBase(t *testing.T) {
 	t.Parallel()
 	if !*updateFuzzBase {
@@ -640,10 +650,19 @@ func TestMakeFuzzBase(t *testing.T) {
 	if err := fixtures.ExtFuzzTree(tree); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range fixtures.ExtFuzzSpecs() {
+	for _, s := range append(fixtures.ExtFuzzSpecs(), fixtures.ExtJournalFuzzSpecs()...) {
 		p, err := fixtures.BuildExt(dir, tree, s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasPrefix(s.Name, "fuzz-journal-") {
+			csum := 0
+			if s.Type == "ext4" {
+				csum = 3
+			}
+			if err := fixtures.DirtyFuzzJournal(p, csum); err != nil {
+				t.Fatal(err)
+			}
 		}
 		img, err := os.ReadFile(p)
 		if err != nil {
@@ -777,5 +796,59 @@ func TestMapped(t *testing.T) {
 	}
 	if _, err := sm.ReadAt(make([]byte, 4096), 8192); !errors.Is(err, extfs.ErrFault) {
 		t.Errorf("read of a shrunk map: %v, want ErrFault", err)
+	}
+}
+
+// TestDirectoryHole: a directory block inside i_size that is a hole (the
+// kernel: "Directory hole found", EFSCORRUPTED) makes the directory
+// corrupt, so a name in it is unknown, never absent.
+func TestDirectoryHole(t *testing.T) {
+	testutil.NeedTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/xensource-inventory"), []byte("PRODUCT_VERSION='5.5.0'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := os.WriteFile(filepath.Join(tree, "etc", fmt.Sprintf("file-with-a-long-name-%03d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		spec fixtures.ExtSpec
+		req  string
+	}{
+		// The acceptance test's case: the only block of a block-mapped
+		// directory zeroed in the inode.
+		{fixtures.ExtSpec{Name: "hole3", Type: "ext3", BlockSize: 1024, Size: 4 * fixtures.MiB}, "sif /etc block[0] 0"},
+		// A block in the middle of an extent-mapped directory punched out.
+		{fixtures.ExtSpec{Name: "hole4", Type: "ext4", BlockSize: 1024, Size: 4 * fixtures.MiB}, "punch /etc 1 1"},
+	} {
+		img, err := fixtures.BuildExt(dir, tree, c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("debugfs", "-w", "-R", c.req, img).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs %s: %v: %s", c.req, err, out)
+		}
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := extfs.Open(f, 0, c.spec.Size, extfs.Options{Name: c.spec.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = x.ReadFile("etc/xensource-inventory")
+		if errors.Is(err, fs.ErrNotExist) || !errors.Is(err, extfs.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), "is a hole") {
+			t.Errorf("%s after %q: ReadFile = %v; want a corrupt directory", c.spec.Name, c.req, err)
+		}
+		if _, err := x.ReadDir("etc"); !errors.Is(err, extfs.ErrCorrupt) {
+			t.Errorf("%s after %q: ReadDir = %v; want a corrupt directory", c.spec.Name, c.req, err)
+		}
+		f.Close()
 	}
 }

@@ -1,7 +1,8 @@
 // Package extfs reads ext2, ext3 and ext4 filesystems in-process, from an
 // image file or a block device (any io.ReaderAt) at an offset: no kernel
 // mount, no loop device, no root privileges, no external tool. It never
-// writes and never replays a journal.
+// writes: a journal that needs recovery is replayed in memory, so that
+// reads show what a mount would (journal.go).
 //
 // FS implements fs.FS, fs.ReadDirFS, fs.ReadFileFS, fs.StatFS and
 // fs.ReadLinkFS. Paths are resolved inside the filesystem the way a chroot
@@ -22,7 +23,10 @@
 // meta_bg, flex_bg, huge_file, bigalloc, metadata_csum and csum_seed.
 // Refused with ErrUnsupported: encrypted files and directories, lookups of
 // a name not spelled exactly in a case-insensitive directory, and the
-// compression, dirdata and journal_dev features. See docs/dev/extfs.md.
+// compression, dirdata and journal_dev features, and a journal that needs
+// recovery but cannot be replayed here (ErrJournal: an external journal,
+// fast commits, or one the kernel's recovery would fail on). See
+// docs/dev/extfs.md.
 package extfs
 
 import (

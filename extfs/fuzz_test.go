@@ -42,38 +42,35 @@ type fuzzBase struct {
 	img  []byte
 }
 
-var bases struct {
+// baseSet is a list of starting images, read once per test binary.
+type baseSet struct {
 	list []fuzzBase
 	err  error
 }
 
-func fuzzBases(tb testing.TB) []fuzzBase {
+var bases, journalBases baseSet
+
+func (s *baseSet) load(tb testing.TB, names []string) []fuzzBase {
 	tb.Helper()
-	if bases.list == nil && bases.err == nil {
-		for _, name := range fuzzBaseNames {
-			f, err := os.Open(filepath.Join("testdata", name+".img.gz"))
+	if s.list == nil && s.err == nil {
+		for _, name := range names {
+			img, err := readGz(filepath.Join("testdata", name+".img.gz"))
 			if err != nil {
-				bases.err = err
+				s.err = err
 				break
 			}
-			r, err := gzip.NewReader(f)
-			if err != nil {
-				bases.err = err
-				break
-			}
-			img, err := io.ReadAll(r)
-			f.Close()
-			if err != nil {
-				bases.err = err
-				break
-			}
-			bases.list = append(bases.list, fuzzBase{name, img})
+			s.list = append(s.list, fuzzBase{name, img})
 		}
 	}
-	if bases.err != nil {
-		tb.Fatal(bases.err)
+	if s.err != nil {
+		tb.Fatal(s.err)
 	}
-	return bases.list
+	return s.list
+}
+
+func fuzzBases(tb testing.TB) []fuzzBase {
+	tb.Helper()
+	return bases.load(tb, fuzzBaseNames)
 }
 
 // fuzzLimits are small, so that the limits themselves are reached.
@@ -468,4 +465,147 @@ func fuzzOwned(t *testing.T, which, idx uint8, data []byte, kind string, fix fun
 	copy(img[int64(blks[k])*x.bs:int64(blks[k]+1)*x.bs], data)
 	fix(x, img, blks[k], inos[k])
 	fuzzRun(t, img)
+}
+
+// journalBaseNames are fixtures.ExtJournalFuzzSpecs' names: filesystems
+// whose journal needs recovery (testdata/README.md).
+var journalBaseNames = []string{"fuzz-journal-ext3", "fuzz-journal-ext4"}
+
+// pickJournal returns a fresh copy of journal base which, its filesystem
+// read without replay, where each log block of its journal is in the
+// image and how many log blocks the log uses (from s_start).
+func pickJournal(tb testing.TB, which uint8) (img []byte, x *FS, offs []int64, live int) {
+	tb.Helper()
+	list := journalBases.load(tb, journalBaseNames)
+	b := list[int(which)%len(list)]
+	img = bytes.Clone(b.img)
+	x, err := Open(bytes.NewReader(b.img), 0, int64(len(img)), Options{Name: b.name, NoReplay: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := x.inode(8)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runs, err := x.runs(in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range runs {
+		for i := range r.n {
+			offs = append(offs, int64(r.pblk+i)*x.bs)
+		}
+	}
+	// The log ends at its last block with a header (data blocks have none).
+	start := int(binary.BigEndian.Uint32(img[offs[0]+0x1C:]))
+	for i := start; i < min(start+64, len(offs)); i++ {
+		if binary.BigEndian.Uint32(img[offs[i]:]) == jbdMagic {
+			live = i + 1
+		}
+	}
+	return img, x, offs, live
+}
+
+func readGz(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// setJournalCsum recomputes the checksum (v2, v3) the mutation of log
+// block i invalidated: the journal superblock's, a descriptor or revoke
+// block's tail, a commit block's. Tags keep theirs: a changed data block
+// is a corrupt transaction.
+func setJournalCsum(img []byte, offs []int64, bs int64, i int) {
+	be := binary.BigEndian
+	jsb := img[offs[0] : offs[0]+bs]
+	if be.Uint32(jsb[0x28:])&(jbdIncompatCsumV2|jbdIncompatCsumV3) == 0 {
+		return
+	}
+	b := img[offs[i] : offs[i]+bs]
+	if i == 0 {
+		be.PutUint32(b[0xFC:], 0)
+		be.PutUint32(b[0xFC:], crc32c(^uint32(0), b[:1024]))
+		return
+	}
+	seed := crc32c(^uint32(0), jsb[0x30:0x40])
+	if be.Uint32(b) != jbdMagic {
+		return
+	}
+	switch be.Uint32(b[4:]) {
+	case jbdDescriptor, jbdRevoke:
+		be.PutUint32(b[bs-4:], 0)
+		be.PutUint32(b[bs-4:], crc32c(seed, b))
+	case jbdCommit:
+		be.PutUint32(b[16:], 0)
+		be.PutUint32(b[16:], crc32c(seed, b))
+	}
+}
+
+// TestJournalFuzzBase: the journal bases replay their three committed
+// transactions.
+func TestJournalFuzzBase(t *testing.T) {
+	for which := range uint8(len(journalBaseNames)) {
+		img, _, _, live := pickJournal(t, which)
+		x, err := Open(bytes.NewReader(img), 0, int64(len(img)), Options{Name: journalBaseNames[which]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := x.Replay(); r.Transactions != 3 || r.Err != nil || live < 10 {
+			t.Errorf("%s: Replay() = %+v, %d live log blocks", journalBaseNames[which], r, live)
+		}
+		if b, err := x.ReadFile("etc/xensource-inventory"); err != nil || !bytes.Contains(b, []byte("5.0.0")) {
+			t.Errorf("%s: inventory %q, %v", journalBaseNames[which], b, err)
+		}
+		if n, errs := exercise(x); n < 70 || len(errs) > 0 {
+			t.Errorf("%s: %d paths, errors %v", journalBaseNames[which], n, errs)
+		}
+	}
+}
+
+func FuzzJournal(f *testing.F) {
+	be := binary.BigEndian
+	for which := range uint8(len(journalBaseNames)) {
+		img, x, offs, live := pickJournal(f, which)
+		blk := func(i int) []byte { return bytes.Clone(img[offs[i] : offs[i]+x.bs]) }
+		for i := 0; i <= live; i++ {
+			f.Add(which, uint8(i), blk(i))
+		}
+		start := int(be.Uint32(img[offs[0]+0x1C:]))
+		for _, m := range []struct {
+			i   int
+			at  int
+			v   []byte
+			why string
+		}{
+			{0, 0x1C, []byte{0xff, 0xff, 0xff, 0xff}, "log start past the journal"},
+			{0, 0x14, []byte{0, 0, 0, 0}, "log first block 0"},
+			{0, 0x10, []byte{0x7f, 0xff, 0xff, 0xff}, "journal longer than its inode"},
+			{0, 0x04, []byte{0, 0, 0, jbdDescriptor}, "a descriptor for a superblock"},
+			{0, 0x28, []byte{0, 0, 0, 0xff}, "every incompatible feature"},
+			{0, 0x18, []byte{0xff, 0xff, 0xff, 0xff}, "no transaction matches"},
+			{start, 12 + 4, []byte{0, 0, 0, 0}, "first tag: more tags, new UUIDs"},
+			{start, 12, []byte{0xff, 0xff, 0xff, 0xff}, "first tag: block past the filesystem"},
+			{start + 4, 12, []byte{0xff, 0xff, 0xff, 0xff}, "revoke count past the block"},
+			{start + 3, 48, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, "commit time in the far future"},
+		} {
+			c := blk(m.i)
+			copy(c[m.at:], m.v)
+			f.Add(which, uint8(m.i), c)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which, idx uint8, blk []byte) {
+		img, x, offs, live := pickJournal(t, which)
+		i := int(idx) % (live + 1)
+		copy(img[offs[i]:offs[i]+x.bs], blk)
+		setJournalCsum(img, offs, x.bs, i)
+		fuzzRun(t, img)
+	})
 }

@@ -113,6 +113,15 @@ func (f *FS) inodeLoc(ino uint32) (blk uint64, at int64, err error) {
 	return d.inodeTable + byteOff/uint64(f.bs), int64(byteOff % uint64(f.bs)), nil
 }
 
+// inodeByte is where inode ino is on the disk (for messages), or -1.
+func (f *FS) inodeByte(ino uint32) int64 {
+	blk, at, err := f.inodeLoc(ino)
+	if err != nil {
+		return -1
+	}
+	return f.off + int64(blk)*f.bs + at
+}
+
 // inode reads and checks inode ino.
 func (f *FS) inode(ino uint32) (*Inode, error) {
 	blk, at, err := f.inodeLoc(ino)

@@ -105,7 +105,7 @@ func (fl *File) Views(fn func(off int64, b []byte) error) error {
 			return withPath(setIno(f.errf(ErrCorrupt, 0, phys, "data past the end of the filesystem's %d bytes (truncated image?)", f.size), fl.in.Ino), fl.name)
 		}
 		if mapped {
-			if err := fn(off, m.data[phys:phys+n]); err != nil {
+			if err := fl.mappedRun(m, r.pblk, off, phys, n, fn); err != nil {
 				return err
 			}
 			continue
@@ -123,6 +123,38 @@ func (fl *File) Views(fn func(off int64, b []byte) error) error {
 			}
 			done += k
 		}
+	}
+	return nil
+}
+
+// mappedRun hands out n bytes of a run mapped at phys (file offset off,
+// first block pblk) in place, except the blocks the journal replay
+// replaced, which are read into a buffer.
+func (fl *File) mappedRun(m *Mapping, pblk uint64, off, phys, n int64, fn func(off int64, b []byte) error) error {
+	f := fl.fs
+	pos := int64(0)
+	var buf []byte
+	for _, k := range f.replayedIn(pblk, uint64((n+f.bs-1)/f.bs)) {
+		at := int64(k-pblk) * f.bs
+		if at > pos {
+			if err := fn(off+pos, m.data[phys+pos:phys+at]); err != nil {
+				return err
+			}
+		}
+		if buf == nil {
+			buf = make([]byte, f.bs)
+		}
+		l := min(f.bs, n-at)
+		if err := f.readAt(buf[:l], phys-f.off+at); err != nil {
+			return withPath(setIno(err, fl.in.Ino), fl.name)
+		}
+		if err := fn(off+at, buf[:l]); err != nil {
+			return err
+		}
+		pos = at + l
+	}
+	if pos < n {
+		return fn(off+pos, m.data[phys+pos:phys+n])
 	}
 	return nil
 }

@@ -95,12 +95,15 @@ type Options struct {
 	// disk does.
 	DiskOffset int64
 	Limits     Limits
+	// NoReplay reads a filesystem that needs recovery as its last
+	// checkpoint left it, as `mount -o ro,noload` and `debugfs -c` do,
+	// instead of with its journal replayed in memory (what a mount shows).
+	NoReplay bool
 }
 
 // FS is a read-only ext2, ext3 or ext4 filesystem. It is safe for
 // concurrent use. Nothing is ever written: the underlying reader is only
-// read, and a journal that needs recovery is not replayed (see
-// NeedsRecovery).
+// read, and a journal that needs recovery is replayed in memory (Replay).
 type FS struct {
 	r    io.ReaderAt
 	off  int64 // where the filesystem starts in r
@@ -134,6 +137,10 @@ type FS struct {
 
 	cache blockCache
 	dirs  dirCache
+
+	replay      Replay
+	overlay     map[uint64]logRef // replayed blocks (journal.go)
+	overlayKeys []uint64          // their numbers, sorted
 }
 
 type groupDesc struct {
@@ -145,8 +152,10 @@ type groupDesc struct {
 
 // Open reads the superblock of the ext2/3/4 filesystem that starts at byte
 // off of r and spans size bytes (the partition), and checks it the way the
-// kernel does before a mount. Group descriptors, inodes and directories
-// are read when first needed.
+// kernel does before a mount. A filesystem that needs recovery has its
+// journal replayed in memory, as a mount would (see Replay; nothing is
+// written). Group descriptors, inodes and directories are read when first
+// needed.
 func Open(r io.ReaderAt, off, size int64, o Options) (*FS, error) {
 	f := &FS{r: r, off: off, size: size, name: o.Name, base: o.DiskOffset, lim: o.Limits.withDefaults(), gd: map[uint32]*groupDesc{}}
 	f.cache.init(512)
@@ -160,6 +169,9 @@ func Open(r io.ReaderAt, off, size int64, o Options) (*FS, error) {
 	}
 	if err := f.parseSuper(sb); err != nil {
 		return nil, err
+	}
+	if f.NeedsRecovery() && !o.NoReplay {
+		f.replayJournal(sb)
 	}
 	return f, nil
 }
@@ -279,13 +291,12 @@ func (f *FS) BlockSize() int64 { return f.bs }
 // Label is the volume label.
 func (f *FS) Label() string { return f.label }
 
-// NeedsRecovery reports a journal that was not replayed (unclean
-// shutdown). Nothing replays it here: what is read is the state the
-// filesystem had at its last checkpoint, as `mount -o ro,noload` and
-// `debugfs -c` show it. Changes that were committed to the journal but not
-// yet written to their place are not seen: a file changed in the last
-// seconds before the crash can read as its older content, or a new file as
-// absent.
+// NeedsRecovery reports a filesystem that was not unmounted cleanly: its
+// journal may hold committed changes not yet written to their place. Open
+// replays them in memory (Replay says how it went), so reads show what a
+// mount shows; with Options.NoReplay they show the last checkpoint, where a
+// file changed in the last seconds before the crash can read as its older
+// content, or a new file as absent.
 func (f *FS) NeedsRecovery() bool { return f.incompat&incompatRecover != 0 }
 
 // Truncated reports a filesystem that claims more blocks than its
@@ -293,7 +304,21 @@ func (f *FS) NeedsRecovery() bool { return f.incompat&incompatRecover != 0 }
 // cannot be read (an error, never zeros).
 func (f *FS) Truncated() bool { return f.blocks*uint64(f.bs) > uint64(f.size) }
 
+// readAt reads bytes of the filesystem as a mount would see them: with
+// the journal's replayed blocks; an error when the journal needed a replay
+// that could not be done.
 func (f *FS) readAt(p []byte, off int64) error {
+	if f.replay.Err != nil {
+		return f.replay.Err
+	}
+	if err := f.readRaw(p, off); err != nil {
+		return err
+	}
+	return f.patchReplayed(p, off)
+}
+
+// readRaw reads bytes of the filesystem as they are on the disk.
+func (f *FS) readRaw(p []byte, off int64) error {
 	if off < 0 || off+int64(len(p)) > f.size {
 		return f.errf(ErrCorrupt, 0, f.off+off, "read of %d bytes past the end of the filesystem's %d bytes (truncated image?)", len(p), f.size)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -75,7 +76,7 @@ func (g *guest) read(name string) (data []byte, shown string, ok bool, err error
 	case err != nil:
 		return nil, "", false, fmt.Errorf("guest %s: %w", shown, err)
 	case !fi.Mode().IsRegular():
-		return nil, "", false, &FileError{Path: name, Err: xerr.Refusedf("%s is not a regular file (%s): not read, not edited", shown, fi.Mode().Type())}
+		return nil, "", false, &FileError{Path: name, Err: xerr.Refusedf("%s is not a regular file (a %s): not read, not edited", shown, infile.Describe(fi.Mode()))}
 	}
 	if data, err = g.root.ReadFile(resolved); err != nil {
 		return nil, "", false, fmt.Errorf("guest %s: %w", shown, err)

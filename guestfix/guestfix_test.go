@@ -486,7 +486,7 @@ func TestUnsafeLinks(t *testing.T) {
 			if err := syscall.Mkfifo(p, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "serial-console", "serial-console/securetty", "etc/securetty is not a regular file (p---------): not read, not edited", console},
+		}, "serial-console", "serial-console/securetty", "etc/securetty is not a regular file (a fifo, mode prw-------): not read, not edited", console},
 		{"init script to shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/rc.d/init.d/haldaemon", "../../shadow") },
 			"services", "services/haldaemon", "etc/rc.d/init.d/haldaemon is a symlink to etc/shadow: not read, not edited", services},
 		{"rpmnew base to shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/yum.conf", "shadow") },

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/ctxio"
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
@@ -32,7 +33,14 @@ const crashEnv = "XSRESCUE_TEST_CRASH_AT"
 // command find an op live in that phase.
 const pauseEnv = "XSRESCUE_TEST_PAUSE_AT"
 
+// panicEnv names a phase at which Apply panics; only the tests that prove
+// a panic in a goroutine becomes the command's error set it.
+const panicEnv = "XSRESCUE_TEST_PANIC_AT"
+
 func crashPoint(phase string) {
+	if os.Getenv(panicEnv) == phase {
+		panic("injected panic at " + phase)
+	}
 	if os.Getenv(crashEnv) == phase {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {}
@@ -140,11 +148,15 @@ func (j *Journal) applySteps(ctx context.Context, root *target.Root, opUUID stri
 	snapped := make(chan error, 1)
 	go func() {
 		var err error
+		defer func() {
+			if err != nil {
+				cancel()
+			}
+			snapped <- err
+		}()
+		defer safego.Recover(&err)
+		crashPoint("snapshotting")
 		late, err = j.snapshot(ctx, root, id, steps)
-		if err != nil {
-			cancel()
-		}
-		snapped <- err
 	}()
 	err := stageAll(ctx, root, opUUID, steps)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -84,7 +85,7 @@ func openImageAt(root *target.Root, rel string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: rel, Err: fmt.Errorf("a %s, not a regular file", fi.Mode().Type())}
+		return nil, &fs.PathError{Op: "open", Path: rel, Err: fmt.Errorf("a %s, not a regular file", infile.TypeName(fi.Mode()))}
 	}
 	return root.Open(rel)
 }
@@ -97,7 +98,7 @@ func imageJournal(root *target.Root, rel string, create bool) (string, error) {
 	fi, err := root.Lstat(rel)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", rel, root.Name(), fi.Mode().Type())
+		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", rel, root.Name(), infile.TypeName(fi.Mode()))
 	case err != nil && !isNotExist(err):
 		return "", fmt.Errorf("journal %s in %s: %w", rel, root.Name(), err)
 	}

@@ -398,7 +398,7 @@ func DefaultPath(root *target.Root, create bool) (string, error) {
 	}
 	p := path.Join(rel, base)
 	if fi, err := writer(root).Lstat(p); err == nil && !fi.Mode().IsRegular() {
-		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", p, root.Dir(), fi.Mode().Type())
+		return "", xerr.Refusedf("journal %s in %s is a %s, not a file", p, root.Dir(), infile.TypeName(fi.Mode()))
 	}
 	return filepath.Join(root.Dir(), filepath.FromSlash(p)), nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
@@ -203,4 +204,27 @@ func TestNotAJournal(t *testing.T) {
 	j, err := Open(empty)
 	testutil.Must(t, err)
 	testutil.Must(t, j.Close())
+}
+
+// TestApplySnapshotPanic: a panic in the goroutine that snapshots the
+// before-images is an error of the command (internal error), never a Go
+// stack: the stage is cancelled, the target unchanged.
+func TestApplySnapshotPanic(t *testing.T) {
+	_, dir := testRoot(t)
+	tgt := lockedRoot(t, dir)
+	before, err := os.ReadFile(filepath.Join(dir, "etc/motd"))
+	testutil.Must(t, err)
+	pl := &plan.Plan{Command: "t", Changes: []plan.Change{{Kind: plan.Write, Path: "etc/motd", Content: []byte("planned\n")}}}
+	testutil.Must(t, Render(io.Discard, tgt.Root, pl))
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"))
+	testutil.Must(t, err)
+	defer j.Close()
+	t.Setenv(panicEnv, "snapshotting")
+	_, err = j.Apply(context.Background(), tgt, []string{"xsrescue", "test"}, pl)
+	if !errors.Is(err, safego.ErrPanic) || !strings.Contains(err.Error(), "injected panic at snapshotting") {
+		t.Errorf("Apply = %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/motd")); string(b) != string(before) {
+		t.Errorf("motd %q, want it unchanged", b)
+	}
 }

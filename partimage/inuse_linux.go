@@ -1,7 +1,6 @@
 package partimage
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,14 +9,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // CheckNotInUse refuses (exit 3) when any part of [start, start+size) of
 // disk is mounted or held (LVM, device-mapper, md): directly for a block
-// device and its partitions, or through a loop device for an image file.
+// device and its partitions, through a loop device for an image file, or
+// through any other device that maps the same bytes (a loop device over
+// the image that a loop device given as disk also maps: blockdev.Users).
 func CheckNotInUse(disk string, start, size int64) error {
-	mounts, err := mountedDevices()
+	mounts, err := blockdev.Mounts()
 	if err != nil {
 		return err
 	}
@@ -34,7 +36,10 @@ func CheckNotInUse(disk string, start, size int64) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", disk, err)
 		}
-		return checkDevice(disk, sys, 0, 0, start, size, mounts)
+		if err := checkDevice(disk, sys, 0, 0, start, size, mounts); err != nil {
+			return err
+		}
+		return checkOthers(disk, abs, start, size)
 	}
 	loops, _ := filepath.Glob("/sys/block/loop*")
 	for _, l := range loops {
@@ -50,6 +55,21 @@ func CheckNotInUse(disk string, start, size int64) error {
 		limit := readInt(filepath.Join(l, "loop", "sizelimit"))
 		if err := checkDevice(disk, l, off, limit, start, size, mounts); err != nil {
 			return err
+		}
+	}
+	return checkOthers(disk, abs, start, size)
+}
+
+// checkOthers refuses when any other device that maps bytes of the range
+// is mounted or held, however it reaches them (blockdev.Users).
+func checkOthers(disk, abs string, start, size int64) error {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", disk, err)
+	}
+	for _, u := range blockdev.Users(fi, start, size) {
+		if u.Mount != "" || len(u.Holders) > 0 {
+			return xerr.Refusedf("%s: partition bytes %d-%d are also mapped by %s; release it first", disk, start, start+size, u)
 		}
 	}
 	return nil
@@ -94,25 +114,6 @@ func rangeEnd(hi int64) string {
 		return "end"
 	}
 	return fmt.Sprint(hi)
-}
-
-// mountedDevices maps "major:minor" to a mount point, from mountinfo.
-func mountedDevices() (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			m[fields[2]] = fields[4]
-		}
-	}
-	return m, sc.Err()
 }
 
 func readString(p string) string {

@@ -53,6 +53,13 @@ var (
 	ErrAlreadySaved = errors.New("already saved")
 	// ErrChanged: the partition is not in the state an undo file applies to.
 	ErrChanged = errors.New("partition changed since the restore")
+	// ErrRolledBack: a restore that stopped part-way (cancelled, or a
+	// write or verification failed) wrote the blocks it had overwritten
+	// back, and the partition verifies as before: nothing changed.
+	ErrRolledBack = errors.New("rolled back")
+	// ErrHalfRestored: a restore that stopped part-way could not put the
+	// partition back; the error says what is left and how to finish.
+	ErrHalfRestored = errors.New("the partition is partly restored")
 )
 
 // Sidecar is FILE.json, written beside every image.

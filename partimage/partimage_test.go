@@ -370,6 +370,18 @@ func TestMountedRefused(t *testing.T) {
 	if err := CheckNotInUse(loop, 0, 1<<20); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("the loop device itself: %v", err)
 	}
+	// The acceptance test's case: the disk given is another loop device
+	// over the whole image; its own partitions are free, the bytes are
+	// mounted through the first loop device.
+	whole := run("losetup", "-f", "--show", disk)
+	defer exec.Command("losetup", "-d", whole).Run()
+	err = CheckNotInUse(whole, partStart, partSize)
+	if want := "are also mapped by " + loop + " (mounted on " + mnt + ")"; xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), want) {
+		t.Errorf("a loop device over the same image: %v, want a refusal containing %q", err, want)
+	}
+	if err := CheckNotInUse(whole, 0, partStart); err != nil {
+		t.Errorf("the range before the partition, through %s: %v", whole, err)
+	}
 	run("umount", mnt)
 	if err := CheckNotInUse(disk, partStart, partSize); err != nil {
 		t.Errorf("after umount: %v", err)

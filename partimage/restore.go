@@ -56,6 +56,13 @@ func Plan(ctx context.Context, disk io.ReaderAt, start, size int64, image string
 // Restoring keep puts the partition back as it was. plan is Plan's result
 // for the same arguments (nil: Restore makes it). disk must be opened
 // read-write.
+//
+// A restore that stops once it has begun writing — ctx cancelled (SIGINT,
+// SIGTERM), a write failing, the result not verifying — rolls back: it
+// writes the kept blocks back (not cancellable), syncs, and verifies the
+// partition's sha256 against the one it had before. The error then wraps
+// the cause and ErrRolledBack; if the rollback fails, ErrHalfRestored and
+// the command that finishes it.
 func Restore(ctx context.Context, disk *os.File, dst Source, image string, plan *RestoreResult, keep string, progress func(int64)) (*RestoreResult, error) {
 	if plan == nil {
 		var err error
@@ -71,9 +78,12 @@ func Restore(ctx context.Context, disk *os.File, dst Source, image string, plan 
 	if err != nil {
 		return nil, fmt.Errorf("keeping the blocks to overwrite in %s (nothing was written): %w", keep, err)
 	}
-	res, err := write(ctx, disk, dst.Start, dst.Size, image, plan, progress)
+	res, written, err := write(ctx, disk, dst.Start, dst.Size, image, plan, progress)
 	if err != nil {
-		return nil, fmt.Errorf("%w (the overwritten blocks are in %s)", err, keep)
+		if written == 0 {
+			return nil, fmt.Errorf("%w (nothing was written; the undo file %s is not needed)", err, keep)
+		}
+		return nil, rollback(ctx, disk, dst, image, plan, keep, kept, written, err)
 	}
 	res.Kept, res.KeptImage = kept, keep
 	return res, nil
@@ -178,11 +188,51 @@ func restore(ctx context.Context, disk io.ReaderAt, start, size int64, image str
 	return res, nil
 }
 
-func write(ctx context.Context, w *os.File, start, size int64, image string, plan *RestoreResult, progress func(int64)) (*RestoreResult, error) {
+// rollback puts back the first n kept blocks (the ones write may have
+// overwritten) after cause stopped a restore, whatever ctx says: a
+// partition left half-written is worse than a late exit.
+func rollback(ctx context.Context, disk *os.File, dst Source, image string, plan *RestoreResult, keep string, kept *Sidecar, n int, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	where := fmt.Sprintf("partition %d of %s", dst.Partition, dst.Disk)
+	// The undo file is checked whole before a block of it is written.
+	err := eachBlock(ctx, keep, kept, func(int64, []byte) error { return nil })
+	if err == nil {
+		i := 0
+		err = eachBlock(ctx, keep, kept, func(off int64, b []byte) error {
+			if i++; i > n {
+				return nil
+			}
+			if _, err := disk.WriteAt(b, dst.Start+off); err != nil {
+				return fmt.Errorf("writing the partition at %d: %w", dst.Start+off, err)
+			}
+			return nil
+		})
+	}
+	if err == nil {
+		err = disk.Sync()
+	}
+	sum := ""
+	if err == nil {
+		if sum, err = copyRange(ctx, disk, dst.Start, dst.Size, discard{}, nil); err == nil && sum != plan.PreviousSHA256 {
+			err = fmt.Errorf("the partition's sha256 is %s, before the restore it was %s", sum, plan.PreviousSHA256)
+		}
+	}
+	if err != nil {
+		// The undo file applies only to the snapshot's content (its
+		// base_sha256): the way back goes through the finished restore.
+		return fmt.Errorf("%w; rolling back failed (%v): %w: %d of its %d changed block(s) may hold the snapshot's content; to finish the restore run: xsrescue disk restore-partition %s --partition %d --from %s; after that, --from %s puts back the content from before",
+			cause, err, ErrHalfRestored, n, len(plan.changed), dst.Disk, dst.Partition, image, keep)
+	}
+	return fmt.Errorf("%w; %w: %s is as it was before the restore (sha256 %s, verified): nothing changed", cause, ErrRolledBack, where, sum)
+}
+
+// write writes the changed blocks of plan; written counts the blocks it
+// began to write (also on an error: those may be overwritten).
+func write(ctx context.Context, w *os.File, start, size int64, image string, plan *RestoreResult, progress func(int64)) (_ *RestoreResult, written int, _ error) {
 	res := *plan
 	sc, changed := res.Sidecar, res.changed
 	if len(changed) == 0 {
-		return &res, nil
+		return &res, 0, nil
 	}
 	next := 0
 	err := eachBlock(ctx, image, sc, func(off int64, img []byte) error {
@@ -201,21 +251,21 @@ func write(ctx context.Context, w *os.File, start, size int64, image string, pla
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, next, err
 	}
 	res.Written = true
 	if err := w.Sync(); err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, next, fmt.Errorf("sync: %w", err)
 	}
 	sum, err := copyRange(ctx, w, start, size, discard{}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("verifying the restored partition: %w", err)
+		return nil, next, fmt.Errorf("verifying the restored partition: %w", err)
 	}
 	if sum != sc.SHA256 {
-		return nil, fmt.Errorf("verifying the restored partition: sha256 %s, snapshot %s", sum, sc.SHA256)
+		return nil, next, fmt.Errorf("verifying the restored partition: sha256 %s, snapshot %s", sum, sc.SHA256)
 	}
 	res.VerifiedSHA256 = sum
-	return &res, nil
+	return &res, next, nil
 }
 
 // eachBlock streams the snapshot's blocks to fn and checks, at the end, its

@@ -73,6 +73,14 @@ func TestDamagedInputs(t *testing.T) {
 		ebrLoop[ebr+510], ebrLoop[ebr+511] = 0x55, 0xaa
 	}
 
+	// A link of relative start 0 with sectors: the kernel and sfdisk
+	// follow it to the same EBR (sfdisk lists partitions 5-60).
+	ebrSelf := bytes.Clone(dos)
+	ebrSelf[446+16+4] = 0x05
+	putEntry(ebrSelf[3<<20+446:], 0x83, 1, 1024)
+	putEntry(ebrSelf[3<<20+462:], 0x05, 0, 2048)
+	ebrSelf[3<<20+510], ebrSelf[3<<20+511] = 0x55, 0xaa
+
 	noGPT := bytes.Clone(gpt)
 	clear(noGPT[512:1024])
 	clear(noGPT[backupHeader:])
@@ -113,6 +121,7 @@ func TestDamagedInputs(t *testing.T) {
 		{name: "DOS entry past the end", img: pastEnd, parts: 2, warnings: []string{
 			"partition 2 (bytes 3145728-70254592) ends past the end of the disk (8388608 bytes)"}},
 		{name: "EBR chain loop", img: ebrLoop, parts: 4, warnings: []string{"EBR chain loops back to byte 4194304; stopped after 2 logical partitions"}},
+		{name: "EBR link to itself (relative start 0)", img: ebrSelf, parts: 3, warnings: []string{"EBR chain loops back to byte 3145728; stopped after 1 logical partitions"}},
 		{name: "empty file", img: nil, err: "byte 0: empty (0 bytes)"},
 		{name: "100 bytes", img: gpt[:100], err: "byte 0: only 100 bytes: too small for a partition table"},
 		{name: "random bytes", img: random, warnings: []string{"no partition table and no known filesystem signature"}},

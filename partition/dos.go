@@ -135,7 +135,10 @@ func readLogical(d *Disk, r io.ReaderAt, ext Partition) error {
 		} else {
 			n-- // an EBR without a partition does not use a number
 		}
-		if link[4] == 0 || le.Uint32(link[8:]) == 0 {
+		// The kernel (msdos.c parse_extended) follows a link entry with
+		// sectors, whatever its start: a relative start 0 is this EBR's
+		// own (the extended partition's first) sector, a loop, not an end.
+		if link[4] == 0 || le.Uint32(link[12:]) == 0 {
 			return nil
 		}
 		if !isExtendedType(fmt.Sprintf("%02x", link[4])) {

@@ -370,7 +370,7 @@ func TestReadOnly(t *testing.T) {
 	if d.XenServer.Inventory["PRODUCT_VERSION"] != "5.5.0" || d.XenServer.Backup.Inventory["PRODUCT_VERSION"] != "5.0.0" {
 		t.Errorf("inventories not read from a needs_recovery root: %+v", d.XenServer)
 	}
-	checkWarnings(t, d.Warnings, []string{"root partition 1: ext journal needs recovery"})
+	checkWarnings(t, d.Warnings, []string{"root partition 1: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory"})
 	if out, err := exec.Command("debugfs", "-R", "features", fmt.Sprintf("%s?offset=%d", img, root.Start)).Output(); err != nil || !strings.Contains(string(out), "needs_recovery") {
 		t.Errorf("needs_recovery no longer set after inspect (journal replayed?): %s %v", out, err)
 	}
@@ -661,5 +661,79 @@ func TestMarkerUnknown(t *testing.T) {
 	}
 	if n := strings.Count(strings.Join(d.Warnings, "\n"), "record length 3"); n != 2 {
 		t.Errorf("%d warnings about the damage, want one for the marker and one for the inventory: %q", n, d.Warnings)
+	}
+}
+
+// TestDirtyJournalReplayed: on a root and a backup whose journals hold
+// committed transactions not yet written to their place (the acceptance
+// test's cases), the inventory and the marker read as the installer's
+// mount shows them, the journal replayed, and a warning says so for each;
+// the image is not written.
+func TestDirtyJournalReplayed(t *testing.T) {
+	testutil.NeedTools(t, "mke2fs", "debugfs", "dumpe2fs")
+	dir := t.TempDir()
+	spec := fixtures.Mini("dirty", "dos", fixtures.RootSpec{Release: "5.0"}, &fixtures.RootSpec{Release: "5.0"})
+	img, err := fixtures.BuildDisk(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, backup := spec.Partition(1), spec.Partition(2)
+	// Root: a transaction rewrites the inventory (5.0.0 -> 5.5.0).
+	if err := fixtures.DirtyJournal(img, root.Start, "/etc/xensource-inventory", []byte("PRODUCT_VERSION='5.5.0'\nBUILD_NUMBER='15119p'\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Backup: the marker's directory entry exists only in the journal.
+	blks, err := fixtures.ExtFileBlocks(img, backup.Start, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMarker, err := fixtures.ExtBlock(img, backup.Start, blks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("debugfs", "-w", "-R", "unlink /.xen-backup-partition", fmt.Sprintf("%s?offset=%d", img, backup.Start)).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs unlink: %v: %s", err, out)
+	}
+	if err := fixtures.WriteJournal(img, backup.Start, 0, fixtures.JournalTx{Blocks: map[uint64][]byte{blks[0]: withMarker}}); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSHA256(t, img)
+	d := inspectFile(t, img)
+	if after := fileSHA256(t, img); after != before {
+		t.Fatalf("image changed: sha256 %s -> %s", before, after)
+	}
+	if v := d.XenServer.Inventory["PRODUCT_VERSION"]; v != "5.5.0" || d.XenServer.InventoryError != nil {
+		t.Errorf("root inventory PRODUCT_VERSION = %q (error %v), want the journal's 5.5.0", v, d.XenServer.InventoryError)
+	}
+	if b := d.XenServer.Backup; b.Marker == nil || !*b.Marker {
+		t.Errorf("backup marker = %v (error %v), want true (the journal's directory block)", b.Marker, b.MarkerError)
+	}
+	checkWarnings(t, d.Warnings, []string{
+		"root partition 1: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed",
+		"backup partition 2: ext journal needs recovery",
+	})
+}
+
+// TestDirtyJournalUnreplayable: a backup partition that needs recovery
+// but whose journal cannot be replayed here (an external journal) has an
+// unknown marker — null with the reason — never false.
+func TestDirtyJournalUnreplayable(t *testing.T) {
+	testutil.NeedTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	spec := fixtures.Mini("dirty-ext", "dos", fixtures.RootSpec{Release: "5.0"}, &fixtures.RootSpec{Release: "5.0"})
+	img, err := fixtures.BuildDisk(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf("%s?offset=%d", img, spec.Partition(2).Start)
+	for _, req := range []string{"ssv journal_inum 0", "ssv journal_dev 0xfe01", "feature needs_recovery"} {
+		if out, err := exec.Command("debugfs", "-w", "-R", req, dev).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs %s: %v: %s", req, err, out)
+		}
+	}
+	d := inspectFile(t, img)
+	b := d.XenServer.Backup
+	if b.Marker != nil || b.MarkerError == nil || !strings.Contains(*b.MarkerError, "the journal is on another device") {
+		t.Errorf("marker %v, error %v: want unknown, the journal named", b.Marker, b.MarkerError)
 	}
 }

@@ -124,8 +124,9 @@ func orNone(s string) string {
 // etc/xensource-inventory and the .xen-backup-partition marker, and scans
 // every ext partition for the marker as the installer's Restore does
 // (Backups, backups.go): in-process and read-only (extfs), no debugfs, no
-// mount, no root privileges, and a journal that needs recovery is left
-// alone (read as ro,noload would). What cannot be read is unknown —
+// mount, no root privileges; a journal that needs recovery is replayed in
+// memory (as the installer's mount replays it) and the disk never written.
+// What cannot be read, a journal that cannot be replayed too, is unknown —
 // Inventory nil with InventoryError set, Marker nil with MarkerError set —
 // and a warning; never "absent".
 func (d *Disk) ReadMarkers(r io.ReaderAt) {

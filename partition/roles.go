@@ -84,8 +84,10 @@ func assignRoles(d *Disk) {
 		}
 	}
 	d.Layout = layout(d)
-	if r := d.Partition(root); r.NeedsRecovery {
-		d.warnf("root partition %d: ext journal needs recovery (unclean shutdown); mount it ro,noload to read it without replaying", root)
+	for _, n := range []int{root, root + 1} {
+		if p := d.Partition(n); p != nil && p.NeedsRecovery && isExt(p.FS) {
+			d.warnf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", p.Role, n)
+		}
 	}
 }
 

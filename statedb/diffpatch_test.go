@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/statedb"
@@ -389,5 +390,33 @@ func TestPatchKeepsGzip(t *testing.T) {
 	rc, _ = p.Stream(opener(gz[:len(gz)/2]), true)()
 	if _, err := io.ReadAll(rc); !errors.Is(err, statedb.ErrSyntax) {
 		t.Errorf("truncated source: %v", err)
+	}
+}
+
+// panicReader panics on its first Read: a bug in the code that reads.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("injected panic in the rewrite") }
+
+// TestPatchGoroutinePanics: a panic in the goroutines of a patch — the
+// rewrite that Stream runs, the check of its output — is an error of the
+// command ("internal error: …"), never a Go stack that ends the process.
+func TestPatchGoroutinePanics(t *testing.T) {
+	src := gen(t, fixtures.StateDBSpec{Release: "6.2", VMs: 2})
+	p, err := statedb.PlanPatch(scan(t, src), statedb.Target{Schema: 66}, statedb.PatchOptions{DropData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := p.Stream(func() (io.ReadCloser, error) { return io.NopCloser(panicReader{}), nil }, false)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(rc); !errors.Is(err, safego.ErrPanic) || !strings.Contains(err.Error(), "injected panic in the rewrite") {
+		t.Errorf("rewrite panics: %v", err)
+	}
+	// No target model: the check goroutine dereferences nil.
+	p.Model = nil
+	if err := p.CheckOutput(bytes.NewReader(src)); !errors.Is(err, safego.ErrPanic) {
+		t.Errorf("check panics: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -48,6 +49,10 @@ type SideFile struct {
 	Size       int64  `json:"size"`
 	Generation *int64 `json:"generation"` // nil: no readable .generation (xapi counts 0)
 	Compress   bool   `json:"compress"`   // db.conf compress:true
+	// Type is "" for a regular file, else what is there instead ("fifo",
+	// "directory", "socket", "block device", "character device"): xapi
+	// takes it all the same (NotAFile).
+	Type string `json:"type,omitempty"`
 }
 
 // Location says which database file xapi will load and why.
@@ -61,6 +66,37 @@ type Location struct {
 	// root), each as "PATH is a symlink to TARGET, ...": xapi on the host
 	// finds no file there either, but the user expects one.
 	Dangling []string
+	// Problem, when not "", says why xapi cannot start with the file it
+	// loads: it is not a regular file (a FIFO it blocks on, a directory it
+	// fails to read).
+	Problem string
+}
+
+// fileType names what a candidate path holds when it is not a regular
+// file; "" for a regular file.
+func fileType(m fs.FileMode) string {
+	if m.IsRegular() {
+		return ""
+	}
+	return infile.TypeName(m)
+}
+
+// notAFile is what xapi does with a candidate that exists but is not a
+// regular file: xapi tests candidates with Sys.file_exists (true for any
+// type: Db_connections.exists, xapi.ml for restore_db.db) and then reads
+// the path.
+func notAFile(path, typ string) string {
+	what := map[string]string{
+		"fifo":             "opening it blocks until something writes to it, so xapi hangs at start",
+		"directory":        "reading it fails (EISDIR), so xapi fails to start",
+		"socket":           "opening it fails (ENXIO), so xapi fails to start",
+		"character device": "xapi reads whatever the device gives as its database (or blocks on it)",
+		"block device":     "xapi reads the device's bytes as its database",
+	}[typ]
+	if what == "" {
+		what = "xapi cannot read a database from it"
+	}
+	return fmt.Sprintf("/%s is a %s, not a database file, yet xapi takes it (Sys.file_exists is true for any file type): %s; move it aside", path, typ, what)
 }
 
 // linkReader is what Locate needs to explain a missing candidate that is a
@@ -214,16 +250,16 @@ func Locate(root FS) (*Location, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if !st.Mode().IsRegular() {
-			return nil
-		}
 		for _, s := range seen {
 			if os.SameFile(s, st) {
 				return nil // /var/xapi -> /var/lib/xcp: the same file twice
 			}
 		}
 		seen = append(seen, st)
-		f := SideFile{Path: path, Role: role, Size: st.Size(), Compress: compress}
+		f := SideFile{Path: path, Role: role, Size: st.Size(), Compress: compress, Type: fileType(st.Mode())}
+		if f.Type != "" {
+			f.Size = 0
+		}
 		if data, err := root.ReadFile(path + GenSuffix); err == nil {
 			if g, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
 				f.Generation = &g
@@ -262,6 +298,9 @@ func (loc *Location) choose(conns []Connection) {
 		f := &loc.Files[i]
 		if f.Role == RoleRestore {
 			loc.Loads, loc.Reason = f.Path, "restore_db.db exists: xapi populates only from it, then deletes it (xapi.ml populate_db)"
+			if f.Type != "" {
+				loc.Problem = notAFile(f.Path, f.Type)
+			}
 			return
 		}
 		if f.Role == RoleStale {
@@ -284,6 +323,9 @@ func (loc *Location) choose(conns []Connection) {
 		return
 	}
 	loc.Loads = best.Path
+	if best.Type != "" {
+		loc.Problem = notAFile(best.Path, best.Type)
+	}
 	conf := "the db.conf connections"
 	if loc.DBConf == "" {
 		conf = "xapi's default paths (no db.conf)"

@@ -1,10 +1,14 @@
 package statedb_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/statedb"
@@ -227,5 +231,55 @@ func TestPatchTargetAndCompetitors(t *testing.T) {
 	}
 	if got := paths(loc.Competitors("var/lib/xcp/state.db", 99)); got != "var/lib/xcp/restore_db.db" {
 		t.Errorf("restore_db.db competitors %q", got)
+	}
+}
+
+// TestLocateNotAFile: a FIFO, directory or socket at a database path is
+// not "no database": xapi's Sys.file_exists is true for it, so xapi takes
+// it and then hangs (FIFO) or fails (directory, socket). Locate names it,
+// never opens it, and says what xapi does.
+func TestLocateNotAFile(t *testing.T) {
+	for _, tt := range []struct {
+		typ  string
+		make func(p string) error
+		want string
+	}{
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, "xapi hangs at start"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, "reading it fails (EISDIR)"},
+		{"socket", func(p string) error {
+			l, err := net.Listen("unix", p)
+			if err == nil {
+				l.(*net.UnixListener).SetUnlinkOnClose(false)
+				l.Close()
+			}
+			return err
+		}, "opening it fails (ENXIO)"},
+	} {
+		t.Run(tt.typ, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := fixtures.WriteXenServerRoot(dir, fixtures.RootSpec{Release: "7.1"}); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "var/lib/xcp/state.db")
+			os.Remove(p)
+			if err := tt.make(p); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan *statedb.Location, 1)
+			go func() { done <- locate(t, dir) }()
+			var loc *statedb.Location
+			select {
+			case loc = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Locate hangs")
+			}
+			if loc.Loads != "var/lib/xcp/state.db" || !strings.Contains(loc.Problem, "is a "+tt.typ+", not a database file") ||
+				!strings.Contains(loc.Problem, tt.want) || strings.Contains(loc.Reason, "fresh") {
+				t.Errorf("loads %q, problem %q, reason %q", loc.Loads, loc.Problem, loc.Reason)
+			}
+			if f := loc.Loaded(); f == nil || f.Type != tt.typ {
+				t.Errorf("loaded %+v, want type %s", f, tt.typ)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/release"
 )
@@ -595,18 +596,22 @@ func (p *Patch) startCheck() *checkedWriter {
 	pr, pw := io.Pipe()
 	cw := &checkedWriter{pw: pw, done: make(chan error, 1)}
 	go func() {
-		res, err := Check(pr, p.Model, CheckOptions{})
+		err := func() (err error) {
+			defer safego.Recover(&err)
+			res, err := Check(pr, p.Model, CheckOptions{})
+			if err != nil {
+				return fmt.Errorf("checking the patched database: %w", err)
+			}
+			io.Copy(io.Discard, pr)
+			if res.Problems() {
+				return &CheckFailedError{Target: p.Model.Describe(), Result: res}
+			}
+			return nil
+		}()
 		if err != nil {
 			pr.CloseWithError(err) // the writer is not left blocked
-			cw.done <- fmt.Errorf("checking the patched database: %w", err)
-			return
 		}
-		io.Copy(io.Discard, pr)
-		if res.Problems() {
-			cw.done <- &CheckFailedError{Target: p.Model.Describe(), Result: res}
-			return
-		}
-		cw.done <- nil
+		cw.done <- err
 	}()
 	return cw
 }
@@ -652,10 +657,13 @@ func (p *Patch) Stream(open Opener, compress bool) func() (io.ReadCloser, error)
 				w = zw
 			}
 			cw := p.startCheck()
-			err := p.Apply(io.MultiWriter(w, cw.pw), src)
-			if zw != nil && err == nil {
-				err = zw.Close()
-			}
+			err := func() (err error) {
+				defer safego.Recover(&err)
+				if err = p.Apply(io.MultiWriter(w, cw.pw), src); zw != nil && err == nil {
+					err = zw.Close()
+				}
+				return err
+			}()
 			pw.CloseWithError(cw.finish(err))
 		}()
 		return pr, nil

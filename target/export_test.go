@@ -6,3 +6,11 @@ var (
 	AttachLoop  = attachLoop
 	RefuseInUse = refuseInUse
 )
+
+// SetDefaultLockDir points root's default lock directory elsewhere for a
+// test; the returned func puts it back.
+func SetDefaultLockDir(dir string) func() {
+	old := defaultRunDir
+	defaultRunDir = dir
+	return func() { defaultRunDir = old }
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
@@ -69,7 +70,7 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 	if l != nil {
 		// Checked once the lock is held: another xsrescue's private mount
 		// is gone by then.
-		if err := refuseLooped(d.disk, d.st); err != nil {
+		if err := refuseOverlap(d); err != nil {
 			d.f.Close()
 			return nil, err
 		}
@@ -99,28 +100,25 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 	return t, nil
 }
 
-// mountedOn says where the partition (or its whole disk, or a loop device
-// over the image) is mounted, as far as /proc and /sys tell; "" when not
-// or unknown (no /proc: a chroot, a container).
+// mountedOn says where the partition (or its whole disk, or any other
+// device that maps its bytes: a loop device over the image) is mounted, as
+// far as /proc and /sys tell; "" when not or unknown (no /proc: a chroot,
+// a container).
 func mountedOn(l *diskPart) string {
 	if l.isBlock {
-		devs, err := blockDevs(l.st)
-		if err != nil {
-			return ""
-		}
-		mounts, err := mountedDevs()
-		if err != nil {
-			return ""
-		}
-		for dev := range devs {
-			if point, ok := mounts[dev]; ok {
-				return point
+		if devs, err := blockdev.Partitions(l.st); err == nil {
+			mounts, _ := blockdev.Mounts()
+			for dev := range devs {
+				if point, ok := mounts[dev]; ok {
+					return point
+				}
 			}
 		}
-		return ""
 	}
-	if dev := attachedLoop(l.st); dev != "" {
-		return loopMount(dev)
+	for _, u := range blockdev.Users(l.st, l.p.Start, l.p.Size) {
+		if u.Mount != "" {
+			return u.Mount
+		}
 	}
 	return ""
 }
@@ -232,7 +230,7 @@ func (r *Root) copyOut(rel, dst string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s in %s is a %s, not a file", rel, r.name, fi.Mode().Type())
+		return fmt.Errorf("%s in %s is a %s, not a file", rel, r.name, infile.TypeName(fi.Mode()))
 	}
 	src, err := r.img.Open(rel)
 	if err != nil {

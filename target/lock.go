@@ -95,17 +95,16 @@ type lock struct {
 // name the target. A refusal is exit 3 and names the holder's pid and
 // command line.
 func takeLock(ctx context.Context, o *LockOptions, key, name string) (*lock, error) {
-	dir := o.Dir
-	if dir == "" {
-		dir = LockDir()
-	}
-	f, p, err := openLockFile(dir, key)
-	if o.Dir == "" && os.Getenv(LockDirEnv) == "" && (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS) || errors.Is(err, os.ErrNotExist)) {
-		// An unprivileged xsrescue on a system where root never made
-		// /run/xsrescue, or a minimal initramfs with no /run at all
-		// (found by scripts/vmtest.sh): every xsrescue there falls back
-		// alike, so their locks still exclude each other.
-		f, p, err = openLockFile(filepath.Join(os.TempDir(), "xsrescue-locks"), key)
+	var f *os.File
+	var p string
+	var err error
+	if dir := o.Dir; dir != "" || os.Getenv(LockDirEnv) != "" {
+		if dir == "" {
+			dir = LockDir()
+		}
+		f, p, err = openLockFile(dir, key, false)
+	} else {
+		f, p, err = openDefaultLock(key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock for %s: %w", name, err)
@@ -123,22 +122,71 @@ func takeLock(ctx context.Context, o *LockOptions, key, name string) (*lock, err
 	return &lock{f: f, path: p}, nil
 }
 
-// openLockFile opens (creating) DIR/KEY.lock. The directory is made
-// world-writable and sticky (like /tmp), so that an unprivileged xsrescue
-// can lock its own --root too; files are opened read-only (enough for
-// flock) and never through a symlink.
-func openLockFile(dir, key string) (*os.File, string, error) {
-	if err := os.Mkdir(dir, 0o755); err == nil {
-		if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
-			return nil, "", err
+// defaultRunDir is DefaultLockDir (a variable for the tests).
+var defaultRunDir = DefaultLockDir
+
+// openDefaultLock opens the lock file of key in the default directory.
+// root: /run/xsrescue (or, where /run cannot hold it, a root-only
+// directory in $TMPDIR). Anyone else: a directory of their own
+// ($XDG_RUNTIME_DIR/xsrescue, else $TMPDIR/xsrescue-locks-UID): they can
+// only write their own files, so they need no lock root honours, and a
+// shared world-writable directory would let any user block root.
+func openDefaultLock(key string) (*os.File, string, error) {
+	uid := os.Geteuid()
+	var dirs []string
+	if uid == 0 {
+		dirs = []string{defaultRunDir}
+	} else if rt := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(rt) {
+		dirs = []string{filepath.Join(rt, "xsrescue")}
+	}
+	dirs = append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("xsrescue-locks-%d", uid)))
+	var f *os.File
+	var p string
+	var err error
+	for i, dir := range dirs {
+		f, p, err = openLockFile(dir, key, true)
+		// A minimal initramfs has no /run (found by scripts/vmtest.sh); a
+		// rescue system may have it read-only.
+		if err == nil || i == len(dirs)-1 || !(errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS) || errors.Is(err, os.ErrNotExist)) {
+			break
 		}
-	} else if !errors.Is(err, os.ErrExist) {
+	}
+	return f, p, err
+}
+
+// openLockFile opens (creating) DIR/KEY.lock, never through a symlink.
+// The directory is made mode 0755 by root, 0700 by anyone else; the file
+// 0600: flock needs no more than a read descriptor, so a lock file anyone
+// could open is a lock anyone could hold. A lock file owned by another
+// user is refused (planted, or left by an xsrescue that shared a
+// world-writable directory): never trusted, never removed from under a
+// holder. With owned, the directory must be the caller's and writable by
+// no one else (an old world-writable /run/xsrescue of root's is repaired).
+func openLockFile(dir, key string, owned bool) (*os.File, string, error) {
+	uid := os.Geteuid()
+	mode := os.FileMode(0o700)
+	if uid == 0 {
+		mode = 0o755
+	}
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, "", err
 	}
-	if fi, err := os.Lstat(dir); err != nil {
+	fi, err := os.Lstat(dir)
+	if err != nil {
 		return nil, "", err
-	} else if !fi.IsDir() {
+	}
+	if !fi.IsDir() {
 		return nil, "", fmt.Errorf("%s is not a directory", dir)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); owned && (int(st.Uid) != uid || fi.Mode().Perm()&0o022 != 0) {
+		if int(st.Uid) != uid {
+			return nil, "", xerr.Refusedf("lock directory %s is owned by uid %d, not by this user (%d): its locks cannot be trusted; remove it (rm -r %s)", dir, st.Uid, uid, dir)
+		}
+		// Ours, but others may write to it (made 1777 by an older
+		// xsrescue): close it.
+		if err := os.Chmod(dir, mode); err != nil {
+			return nil, "", err
+		}
 	}
 	p := filepath.Join(dir, key+".lock")
 	// Without O_CREAT first: fs.protected_regular refuses O_CREAT on
@@ -146,7 +194,7 @@ func openLockFile(dir, key string) (*os.File, string, error) {
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
 	fd, err := unix.Open(p, flags, 0)
 	if errors.Is(err, unix.ENOENT) {
-		fd, err = unix.Open(p, flags|unix.O_CREAT, 0o644)
+		fd, err = unix.Open(p, flags|unix.O_CREAT, 0o600)
 	}
 	if err != nil {
 		return nil, "", &os.PathError{Op: "open", Path: p, Err: err}
@@ -156,6 +204,17 @@ func openLockFile(dir, key string) (*os.File, string, error) {
 		unix.Close(fd)
 		return nil, "", fmt.Errorf("%s is not a regular file", p)
 	}
+	if int(st.Uid) != uid {
+		unix.Close(fd)
+		return nil, "", xerr.Refusedf("lock file %s is owned by uid %d, not by this user (%d): whoever made it could hold it and block this command; remove it (rm %s) and run the command again", p, st.Uid, uid, p)
+	}
+	if st.Mode&0o077 != 0 {
+		// Made 0644 by an older xsrescue.
+		if err := unix.Fchmod(fd, 0o600); err != nil {
+			unix.Close(fd)
+			return nil, "", &os.PathError{Op: "chmod", Path: p, Err: err}
+		}
+	}
 	return os.NewFile(uintptr(fd), p), p, nil
 }
 
@@ -164,7 +223,9 @@ func (l *lock) release() error {
 		return nil
 	}
 	// The file stays: removing it would let a waiter that opened it lock
-	// a name nobody else can find. /run is emptied at boot.
+	// an inode nobody else can find, while a third xsrescue creates and
+	// locks a new one: two writers. /run is emptied at boot, and an empty
+	// file costs an inode.
 	err := l.f.Close()
 	l.f = nil
 	return err

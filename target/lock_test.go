@@ -242,3 +242,99 @@ func TestReopenDisk(t *testing.T) {
 	testutil.Must(t, err)
 	testutil.Must(t, again.Close())
 }
+
+// TestLockDirRoot: root's default lock directory is root's alone (0755)
+// and its lock files 0600, so no other user can open one (flock needs no
+// more) and block root, as uid 4242 did in the acceptance test with
+// flock(1). A directory left world-writable by an older xsrescue is closed
+// again; a lock file another user owns is refused, naming it.
+func TestLockDirRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	t.Setenv(target.LockDirEnv, "")
+	run := filepath.Join(t.TempDir(), "xsrescue")
+	defer target.SetDefaultLockDir(run)()
+	ctx := context.Background()
+	dir := t.TempDir()
+	tg, err := target.Open(ctx, target.Options{Root: dir, Lock: &target.LockOptions{}})
+	testutil.Must(t, err)
+	testutil.Must(t, tg.Close())
+	fi, err := os.Stat(run)
+	testutil.Must(t, err)
+	if fi.Mode() != os.ModeDir|0o755 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("%s: mode %v uid %d, want drwxr-xr-x root", run, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+	}
+	locks, _ := filepath.Glob(filepath.Join(run, "*.lock"))
+	if len(locks) != 1 {
+		t.Fatalf("lock files %v", locks)
+	}
+	if fi, err := os.Stat(locks[0]); err != nil || fi.Mode() != 0o600 {
+		t.Errorf("%s: %v %v, want -rw-------", locks[0], fi.Mode(), err)
+	}
+	other := exec.Command("sh", "-c", "exec 3<"+locks[0])
+	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 4242, Gid: 4242}}
+	if out, err := other.CombinedOutput(); err == nil {
+		t.Errorf("uid 4242 opened %s, so it could hold root's lock: %s", locks[0], out)
+	}
+
+	// What an older xsrescue left: /run/xsrescue 1777, a file of uid 4242's.
+	testutil.Must(t, os.Chmod(run, 0o777|os.ModeSticky))
+	testutil.Must(t, os.Chown(locks[0], 4242, 4242))
+	_, err = target.Open(ctx, target.Options{Root: dir, Lock: &target.LockOptions{}})
+	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "lock file "+locks[0]+" is owned by uid 4242") || !strings.Contains(err.Error(), "rm "+locks[0]) {
+		t.Errorf("lock file of uid 4242: %v", err)
+	}
+	if fi, _ := os.Stat(run); fi.Mode() != os.ModeDir|0o755 {
+		t.Errorf("%s left %v", run, fi.Mode())
+	}
+	testutil.Must(t, os.Remove(locks[0]))
+	tg, err = target.Open(ctx, target.Options{Root: dir, Lock: &target.LockOptions{}})
+	testutil.Must(t, err)
+	testutil.Must(t, tg.Close())
+}
+
+// TestLockDirUnprivileged: a user who is not root locks their own --root
+// in a directory of their own ($TMPDIR/xsrescue-locks-UID, 0700), and a
+// directory of that name someone else made is refused, not used.
+func TestLockDirUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to run a child as another uid)")
+	}
+	base, err := os.MkdirTemp("", "lockdir-")
+	testutil.Must(t, err)
+	t.Cleanup(func() { os.RemoveAll(base) })
+	testutil.Must(t, os.Chmod(base, 0o755))
+	bin := filepath.Join(base, "target.test")
+	exe, err := os.ReadFile(os.Args[0])
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(bin, exe, 0o755))
+	tmp := filepath.Join(base, "tmp")
+	testutil.Must(t, os.Mkdir(tmp, 0o777|os.ModeSticky))
+	testutil.Must(t, os.Chmod(tmp, 0o777|os.ModeSticky))
+	root := filepath.Join(base, "root")
+	testutil.Must(t, os.Mkdir(root, 0o755))
+	testutil.Must(t, os.Chown(root, 4242, 4242))
+	run := func() (string, error) {
+		cmd := exec.Command(bin, "-test.run=^$")
+		cmd.Env = []string{"XSRESCUE_TARGET_LOCKROOT=" + root, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 4242, Gid: 4242}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err != nil || strings.TrimSpace(out) != "locked" {
+		t.Fatalf("uid 4242 locking its own root: %v: %s", err, out)
+	}
+	own := filepath.Join(tmp, "xsrescue-locks-4242")
+	fi, err := os.Stat(own)
+	testutil.Must(t, err)
+	if fi.Mode() != os.ModeDir|0o700 || fi.Sys().(*syscall.Stat_t).Uid != 4242 {
+		t.Errorf("%s: mode %v uid %d", own, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+	}
+	testutil.Must(t, os.RemoveAll(own))
+	testutil.Must(t, os.Mkdir(own, 0o777))
+	testutil.Must(t, os.Chmod(own, 0o777))
+	if out, err := run(); err == nil || !strings.Contains(out, "lock directory "+own+" is owned by uid 0, not by this user (4242)") {
+		t.Errorf("a directory someone else made: %v: %s", err, out)
+	}
+}

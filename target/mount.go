@@ -1,19 +1,19 @@
 package target
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -71,7 +71,7 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 
 // holdExclusive opens a block device O_EXCL and keeps it for the life of the
 // target: nobody mounts or claims the disk meanwhile. Images need no hold
-// (refuseLooped guards them).
+// (refuseOverlap guards them).
 func (m *mount) holdExclusive(d *diskPart) error {
 	if !d.isBlock || m.excl != nil {
 		return nil
@@ -88,7 +88,7 @@ func (m *mount) holdExclusive(d *diskPart) error {
 // and mounts it (read-only: ro,noload / ro,norecovery, never replaying a
 // journal).
 func (m *mount) mountPart(d *diskPart, writable bool) (*Root, []string, error) {
-	if err := refuseLooped(d.disk, d.st); err != nil {
+	if err := refuseOverlap(d); err != nil {
 		return nil, nil, err
 	}
 	disk, n, fstype := d.disk, d.n, d.p.FS
@@ -313,12 +313,16 @@ func checkLoopSize(loop *os.File, want int64) error {
 }
 
 // refuseInUse refuses (exit 3) a disk that is mounted, any partition of
-// which is mounted, or that an existing loop device already maps.
+// which is mounted, or any byte of which another loop device (or a mounted
+// or held device) maps.
 func refuseInUse(disk string, st os.FileInfo, isBlock bool) error {
 	if err := refuseMounted(disk, st, isBlock); err != nil {
 		return err
 	}
-	return refuseLooped(disk, st)
+	if users := blockdev.Users(st, 0, math.MaxInt64); len(users) > 0 {
+		return xerr.Refusedf("disk %s is also mapped by %s", disk, users[0])
+	}
+	return nil
 }
 
 // refuseMounted refuses a block device that is mounted, or any partition of
@@ -328,11 +332,11 @@ func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
 	if !isBlock {
 		return nil
 	}
-	devs, err := blockDevs(st)
+	devs, err := blockdev.Partitions(st)
 	if err != nil {
 		return err
 	}
-	mounts, err := mountedDevs()
+	mounts, err := blockdev.Mounts()
 	if err != nil {
 		return err
 	}
@@ -342,97 +346,4 @@ func refuseMounted(disk string, st os.FileInfo, isBlock bool) error {
 		}
 	}
 	return nil
-}
-
-// refuseLooped refuses a disk an existing loop device maps (typically
-// another xsrescue's private mount: checked once the lock is held).
-func refuseLooped(disk string, st os.FileInfo) error {
-	if dev := attachedLoop(st); dev != "" {
-		if point := loopMount(dev); point != "" {
-			// Typically the private mount of an xsrescue that was killed.
-			return xerr.Refusedf("disk %s is already attached as /dev/%s and mounted on %s; unmount it first (umount %s; losetup -d /dev/%s)", disk, dev, point, point, dev)
-		}
-		return xerr.Refusedf("disk %s is already attached as /dev/%s (in use elsewhere); detach it first (losetup -d /dev/%s)", disk, dev, dev)
-	}
-	return nil
-}
-
-// attachedLoop names the loop device ("loop3") that maps the file st, or
-// "" (none, or no /sys to tell).
-func attachedLoop(st os.FileInfo) string {
-	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	for _, bf := range loops {
-		b, err := os.ReadFile(bf)
-		if err != nil {
-			continue // detached meanwhile
-		}
-		name := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
-		if bst, err := os.Stat(name); err == nil && os.SameFile(bst, st) {
-			return filepath.Base(filepath.Dir(filepath.Dir(bf)))
-		}
-	}
-	return ""
-}
-
-// loopMount returns where loop device dev or one of its partitions is
-// mounted, or "".
-func loopMount(dev string) string {
-	mounts, err := mountedDevs()
-	if err != nil {
-		return ""
-	}
-	nums, _ := filepath.Glob("/sys/block/" + dev + "/" + dev + "p*/dev")
-	for _, f := range append([]string{"/sys/block/" + dev + "/dev"}, nums...) {
-		if b, err := os.ReadFile(f); err == nil {
-			if point, ok := mounts[strings.TrimSpace(string(b))]; ok {
-				return point
-			}
-		}
-	}
-	return ""
-}
-
-// blockDevs maps "major:minor" of a block device and of every partition
-// of it to its name.
-func blockDevs(st os.FileInfo) (map[string]string, error) {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil, fmt.Errorf("no device number")
-	}
-	self := fmt.Sprintf("%d:%d", unix.Major(uint64(sys.Rdev)), unix.Minor(uint64(sys.Rdev)))
-	devs := map[string]string{self: st.Name()}
-	dir := "/sys/dev/block/" + self
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return devs, nil // no sysfs: the O_EXCL open still guards
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "dev"))
-		if err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, e.Name(), "partition")); err == nil {
-			devs[strings.TrimSpace(string(b))] = e.Name()
-		}
-	}
-	return devs, nil
-}
-
-// mountedDevs maps "major:minor" to a mount point, from /proc/self/mountinfo.
-func mountedDevs() (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			out[fields[2]] = fields[4]
-		}
-	}
-	return out, sc.Err()
 }

@@ -41,6 +41,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if dir := os.Getenv("XSRESCUE_TARGET_LOCKROOT"); dir != "" {
+		// TestLockDirUnprivileged: lock a --root in the default directory.
+		t, err := target.Open(context.Background(), target.Options{Root: dir, Lock: &target.LockOptions{}})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		t.Close()
+		fmt.Println("locked")
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -219,5 +230,63 @@ func TestOpenDiskRefusesMountedFilesystem(t *testing.T) {
 	defer tgt.Close()
 	if len(tgt.Notes) != 1 || !strings.Contains(tgt.Notes[0], "mounted on "+point) {
 		t.Errorf("read-only open of a mounted image: notes %q", tgt.Notes)
+	}
+}
+
+// TestOpenDiskRefusesOverlappingLoop: the acceptance test's case. The disk
+// given is a loop device over the whole image; a second loop device over
+// the same file maps partition 1 and is mounted. The O_EXCL hold on the
+// first does not see the second: the byte ranges of the file they map
+// must. A loop device over other bytes of the file does not matter.
+func TestOpenDiskRefusesOverlappingLoop(t *testing.T) {
+	needMount(t)
+	img := miniDisk(t, "target-overlap")
+	whole, err := target.AttachLoop(img, 0, fileSize(t, img), false)
+	testutil.Must(t, err)
+	defer whole.Close()
+	// Bytes before partition 1 (the partition table): no overlap.
+	table, err := target.AttachLoop(img, 0, fixtures.MiB, true)
+	testutil.Must(t, err)
+	defer table.Close()
+	tgt, err := target.Open(context.Background(), target.Options{Disk: whole.Name(), Partition: 1, Writable: true})
+	testutil.Must(t, err)
+	testutil.Must(t, tgt.Close())
+
+	// The tail of partition 1 only: an overlap.
+	part, err := target.AttachLoop(img, 60*fixtures.MiB, 8*fixtures.MiB, true)
+	testutil.Must(t, err)
+	before := testutil.FileSHA256(t, img)
+	_, err = target.Open(context.Background(), target.Options{Disk: whole.Name(), Partition: 1, Writable: true})
+	if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "is also mapped by "+part.Name()) {
+		t.Errorf("open while %s maps part of partition 1: %v", part.Name(), err)
+	}
+	part.Close()
+
+	part, err = target.AttachLoop(img, fixtures.MiB, 64*fixtures.MiB, true)
+	testutil.Must(t, err)
+	defer part.Close()
+	point := t.TempDir()
+	testutil.Must(t, syscall.Mount(part.Name(), point, "ext3", syscall.MS_RDONLY, "noload"))
+	defer syscall.Unmount(point, 0)
+	want := fmt.Sprintf("is also mapped by %s (mounted on %s)", part.Name(), point)
+	for _, o := range []target.Options{
+		{Disk: whole.Name(), Partition: 1, Writable: true},
+		{Disk: whole.Name(), Partition: 1, Lock: &target.LockOptions{Dir: t.TempDir()}},
+		{Disk: img, Partition: 1, Writable: true},
+	} {
+		_, err := target.Open(context.Background(), o)
+		if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%+v) while %s is mounted: %v; want a refusal containing %q", o, part.Name(), err, want)
+		}
+	}
+	// Reading is harmless, and says where the bytes are mounted.
+	tgt, err = target.Open(context.Background(), target.Options{Disk: whole.Name(), Partition: 1})
+	testutil.Must(t, err)
+	if len(tgt.Notes) != 1 || !strings.Contains(tgt.Notes[0], "mounted on "+point) {
+		t.Errorf("read-only open: notes %q", tgt.Notes)
+	}
+	testutil.Must(t, tgt.Close())
+	if testutil.FileSHA256(t, img) != before {
+		t.Error("the image changed")
 	}
 }

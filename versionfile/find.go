@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -85,26 +86,51 @@ func Find(ctx context.Context, root *target.Root, needles []string, opts FindOpt
 	}
 	f := &finder{root: root, needles: nb, tally: tally{progress: opts.Progress}}
 	bufs := make([][]byte, w)
-	parallel(w, dirItem{rel: ".", fd: -1}, func(dir dirItem, worker int) []dirItem {
+	err := parallel(w, dirItem{rel: ".", fd: -1}, func(dir dirItem, worker int) []dirItem {
 		var subdirs []dirItem
 		subdirs, bufs[worker] = f.readDir(ctx, dir, bufs[worker])
 		return subdirs
 	})
+	if err != nil {
+		return nil, FindStats{}, err
+	}
 	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
 }
 
 // parallel runs work, with n workers, on first and on every item work
 // returns, last in first out (a depth-first walk keeps few directories
 // open), until none is left and no worker is busy. worker numbers the
-// calling worker (0 to n-1), for per-worker buffers.
-func parallel[T any](n int, first T, work func(item T, worker int) []T) {
+// calling worker (0 to n-1), for per-worker buffers. A panic in work ends
+// the walk (the items left are dropped) and is returned as an error
+// (safego.ErrPanic), never a crash of the process.
+func parallel[T any](n int, first T, work func(item T, worker int) []T) error {
 	var (
-		mu      sync.Mutex
-		cond    = sync.NewCond(&mu)
-		queue   = []T{first}
-		pending = 1 // queued + being worked on
-		wg      sync.WaitGroup
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		queue    = []T{first}
+		pending  = 1 // queued + being worked on
+		wg       sync.WaitGroup
+		panicErr error
 	)
+	safeWork := func(item T, worker int) (more []T) {
+		defer func() {
+			if r := recover(); r != nil {
+				mu.Lock()
+				if panicErr == nil {
+					panicErr = safego.Error(r)
+				}
+				mu.Unlock()
+				more = nil
+			}
+		}()
+		mu.Lock()
+		stop := panicErr != nil
+		mu.Unlock()
+		if stop {
+			return nil
+		}
+		return work(item, worker)
+	}
 	for worker := range n {
 		wg.Go(func() {
 			for {
@@ -120,7 +146,7 @@ func parallel[T any](n int, first T, work func(item T, worker int) []T) {
 				queue = queue[:len(queue)-1]
 				mu.Unlock()
 
-				more := work(item, worker)
+				more := safeWork(item, worker)
 
 				mu.Lock()
 				queue = append(queue, more...)
@@ -137,6 +163,7 @@ func parallel[T any](n int, first T, work func(item T, worker int) []T) {
 		})
 	}
 	wg.Wait()
+	return panicErr
 }
 
 // finish sorts what a search found: matches by path and offset, problems.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/infile"
 )
 
 // queuedFileMin: files larger than this are searched by whichever worker
@@ -49,7 +50,7 @@ type imageItem struct {
 func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func(files, bytes int64), workers int) ([]Match, FindStats, error) {
 	f := &imageFinder{x: x, needles: needles, tally: tally{progress: progress}, seen: map[uint32]bool{extfs.RootIno: true}}
 	bufs := make([][]byte, workers)
-	parallel(workers, imageItem{".", extfs.RootIno, nil}, func(it imageItem, worker int) []imageItem {
+	err := parallel(workers, imageItem{".", extfs.RootIno, nil}, func(it imageItem, worker int) []imageItem {
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -61,6 +62,9 @@ func findImage(ctx context.Context, x *extfs.FS, needles [][]byte, progress func
 		more, bufs[worker] = f.readDir(it, bufs[worker])
 		return f.unseen(more)
 	})
+	if err != nil {
+		return nil, FindStats{}, err
+	}
 	return finish(ctx, f.matches, f.files.Load(), f.bytes.Load(), f.problems)
 }
 
@@ -148,7 +152,7 @@ func (f *imageFinder) searchFile(rel string, ino uint32, in *extfs.Inode, buf []
 		}
 	}
 	if !in.FileMode().IsRegular() {
-		f.problem("%s: the directory entry says a regular file, the inode a %v", rel, in.FileMode().Type())
+		f.problem("%s: the directory entry says a regular file, the inode a %s", rel, infile.Describe(in.FileMode()))
 		return buf
 	}
 	size := in.Size

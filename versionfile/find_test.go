@@ -3,16 +3,19 @@ package versionfile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/xsrescue/xsrescue/internal/safego"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -375,5 +378,29 @@ func TestFindImageLargeFiles(t *testing.T) {
 	}
 	if len(results[1]) < 5 {
 		t.Fatalf("only %d matches", len(results[1]))
+	}
+}
+
+// TestParallelPanic: a panic in a worker (the search of one file or
+// directory) ends the walk with an error of the command, not a Go stack:
+// the other workers finish, nothing hangs.
+func TestParallelPanic(t *testing.T) {
+	var done atomic.Int64
+	err := parallel(4, 0, func(n, _ int) []int {
+		done.Add(1)
+		if n == 37 {
+			var m map[int]int
+			m[n] = n // the runtime panics: assignment to entry in nil map
+		}
+		if n >= 100 {
+			return nil
+		}
+		return []int{2*n + 1, 2*n + 2}
+	})
+	if !errors.Is(err, safego.ErrPanic) || !strings.Contains(err.Error(), "internal error: assignment to entry in nil map (a bug in xsrescue") {
+		t.Errorf("parallel = %v after %d items", err, done.Load())
+	}
+	if err := parallel(4, 0, func(n, _ int) []int { return nil }); err != nil {
+		t.Errorf("parallel without a panic = %v", err)
 	}
 }

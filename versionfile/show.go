@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
@@ -344,7 +345,7 @@ func readSmall(root *target.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, xerr.Invalidf("%w (%s)", ErrNotRegular, fi.Mode().Type())
+		return nil, xerr.Invalidf("%w (a %s)", ErrNotRegular, infile.Describe(fi.Mode()))
 	}
 	f, err := root.Open(name)
 	if err != nil {

@@ -47,6 +47,13 @@ func TypeName(m fs.FileMode) string {
 	return "special file"
 }
 
+// Describe names a file mode's type with its full mode, as messages show
+// what was found where a file was expected: "fifo, mode prw-r--r--" (the
+// type alone, fs.FileMode.Type, would show "p---------").
+func Describe(m fs.FileMode) string {
+	return TypeName(m) + ", mode " + m.String()
+}
+
 func (k Kind) want() string {
 	if k == FileOrBlock {
 		return "a file or block device"

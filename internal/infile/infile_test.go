@@ -1,6 +1,7 @@
 package infile
 
 import (
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -75,5 +76,11 @@ func TestOpenKinds(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(dir, "missing"), File); !os.IsNotExist(err) || xerr.Code(err) == xerr.ExitInvalid {
 		t.Errorf("a missing path is the caller's to judge: %v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	if got := Describe(fs.ModeNamedPipe | 0o644); got != "fifo, mode prw-r--r--" {
+		t.Errorf("Describe = %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v3"
+	"github.com/xsrescue/xsrescue/internal/safego"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -59,7 +60,7 @@ func (p program) run(ctx context.Context, argv []string) int {
 	if err == nil {
 		return 0
 	}
-	if !e.started && !errors.Is(err, errPanic) {
+	if !e.started && !errors.Is(err, safego.ErrPanic) {
 		// What fails before a command's action ran is the command line:
 		// the CLI library's parse errors, unknown flags and commands.
 		err = usage(err)
@@ -83,26 +84,16 @@ func (p program) run(ctx context.Context, argv []string) int {
 	return code
 }
 
-// errPanic is what a recovered panic becomes.
-var errPanic = errors.New("internal error")
-
 // runApp runs the command tree, turning a panic into an error. Deferred
 // cleanups of the command (unmount, lock release) have run by then: the
 // panic unwound through them.
 func runApp(ctx context.Context, app *cli.Command, argv []string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v (a bug in xsrescue; please report it with the command line)", errPanic, oneLine(fmt.Sprint(r)))
+			err = safego.Error(r)
 		}
 	}()
 	return app.Run(ctx, argv)
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 // newApp builds the command tree for one run: the global flags parsed into

@@ -50,7 +50,7 @@ func newDiskInspectCommand(e *env) *cli.Command {
 			"kernel; an image file with a DOS table is read with 512-byte sectors unless only 4096-byte\n" +
 			"sectors put filesystems at the partition starts (said in a warning), or --sector-size N.\n" +
 			"Partitions are listed in disk order in the table and by number in --json.\n" +
-			"Read-only: never writes a byte, not even to replay an ext3 journal.\n\n" + exitHelp,
+			"Read-only: never writes a byte; a dirty ext3/ext4 journal is replayed in memory only.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "sector-size", Destination: &o.SectorSize, Usage: "logical sector size `N` of a DOS-partitioned image: 512 or 4096 (default: found)", HideDefault: true},
 		},

@@ -148,6 +148,11 @@ func (e *env) openLoaded(ctx context.Context, in *statedbInput, o targetOptions)
 	if in.Loc.Loads == "" {
 		return xerr.Invalidf("%s: no xapi database: %s", in.tgt.Name(), in.Loc.Reason)
 	}
+	if in.Loc.Problem != "" {
+		// A FIFO, directory, socket or device where xapi looks: it takes
+		// the path all the same and cannot start; nothing to read here.
+		return xerr.Problems(fmt.Errorf("%s: %s", in.tgt.Name(), in.Loc.Problem))
+	}
 	dir := in.tgt.Root.Dir()
 	in.Root, in.Path = &dir, "/"+in.Loc.Loads
 	in.File, err = in.tgt.Root.Open(in.Loc.Loads)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -99,7 +101,11 @@ func zfsExtents(r io.ReaderAt, size int64, part int) ([]vdev.Extent, error) {
 		return nil, xerr.Invalid(err)
 	}
 	if part > 0 && d.Partition(part) == nil {
-		return nil, xerr.Invalidf("no partition %d (the table has %d)", part, len(d.Partitions))
+		var have []string
+		for _, p := range d.Partitions {
+			have = append(have, strconv.Itoa(p.Number))
+		}
+		return nil, xerr.Invalidf("no partition %d (partitions: %s)", part, strings.Join(have, " "))
 	}
 	for _, p := range d.Partitions {
 		if part > 0 && p.Number != part {

@@ -182,11 +182,7 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 		e.logf("note: %s", n)
 	}
 	if !o.Writable && tgt.NeedsRecovery && (e.DryRun || o.Lock != nil) {
-		what := "applying"
-		if e.DryRun {
-			what = "read as is for the dry run; applying"
-		}
-		e.logf("note: partition %d has a dirty filesystem journal, %s mounts it read-write and the kernel replays it (writes to the disk)", tgt.Partition, what)
+		e.logf("note: partition %d has a dirty filesystem journal: read with its committed transactions replayed in memory (what the mount will show); applying mounts it read-write and the kernel replays it for real (writes to the disk)", tgt.Partition)
 	}
 	return tgt, nil
 }

@@ -10,11 +10,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/statedb"
 )
 
@@ -276,5 +278,28 @@ func TestStatedbGzipBomb(t *testing.T) {
 	}
 	if code, out, _ := child("statedb", "show", p, "--max-size", "50M"); code != 2 || !strings.Contains(out, "more than 52428800 bytes of XML") {
 		t.Errorf("--max-size: exit %d\n%.2000s", code, out)
+	}
+}
+
+// TestStatedbNotAFile: a FIFO or directory where xapi looks for its
+// database is what xapi would take (and hang or fail on): show and check
+// say so with exit 4, and never open a FIFO (which would block).
+func TestStatedbNotAFile(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"fifo", "directory"} {
+		dir := t.TempDir()
+		db := filepath.Join(dir, "var/lib/xcp/state.db")
+		testutil.Must(t, os.MkdirAll(filepath.Dir(db), 0o755))
+		if kind == "fifo" {
+			testutil.Must(t, syscall.Mkfifo(db, 0o600))
+		} else {
+			testutil.Must(t, os.Mkdir(db, 0o755))
+		}
+		for _, argv := range [][]string{{"statedb", "show", "--root", dir}, {"statedb", "check", "--root", dir, "--for-release", "7.1", "--json"}} {
+			code, stdout, stderr := runCLI(argv...)
+			if code != 4 || !strings.Contains(stderr, "is a "+kind+", not a database file, yet xapi takes it") {
+				t.Errorf("%s: %v: exit %d\n%s\n%s", kind, argv, code, stdout, stderr)
+			}
+		}
 	}
 }

@@ -229,7 +229,7 @@ func choosePartition(disk string, number int, role string) (diskPartition, error
 }
 
 func (dp diskPartition) source() partimage.Source {
-	return partimage.Source{Disk: dp.disk.Path, Partition: dp.p.Number, Role: dp.p.Role, Start: dp.p.Start, Size: dp.p.Size}
+	return partimage.Source{Disk: absPath(dp.disk.Path), Partition: dp.p.Number, Role: dp.p.Role, Start: dp.p.Start, Size: dp.p.Size}
 }
 
 func (dp diskPartition) sidecar() *partimage.Sidecar {
@@ -312,6 +312,8 @@ func (e *env) restoreBlocks(ctx context.Context, dp diskPartition, image string,
 	var bar func(int64)
 	finish := e.progressInto("restoring partition", dp.p.Size, &bar)
 	defer finish()
+	rollingBack.Add(1)
+	defer rollingBack.Add(-1)
 	return partimage.Restore(ctx, w, dp.source(), image, pl, keep, bar)
 }
 

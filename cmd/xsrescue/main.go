@@ -24,6 +24,10 @@ import (
 
 func main() { os.Exit(mainWith(nil)) }
 
+// rollingBack counts the raw writes under way that roll back by themselves
+// when stopped (partition restores): see onSignals.
+var rollingBack atomic.Int32
+
 // mainWith is main with commands beyond the built-in ones (the test binary
 // adds hidden ones): it returns the exit code.
 func mainWith(extra []commandFunc) int {
@@ -44,6 +48,10 @@ func mainWith(extra []commandFunc) int {
 // call never holds the user hostage. It returns the first signal's number
 // (0 until one came): a command it cut short exits 128+signal (130, 143),
 // as shells report.
+//
+// While rollingBack is above zero (a partition restore, which rolls its
+// blocks back when stopped), a second signal does not exit: the rollback is
+// what makes stopping safe.
 func onSignals(cancel context.CancelFunc) *atomic.Int32 {
 	var first atomic.Int32
 	ch := make(chan os.Signal, 2)
@@ -54,6 +62,10 @@ func onSignals(cancel context.CancelFunc) *atomic.Int32 {
 		cancel()
 		fmt.Fprintf(os.Stderr, "xsrescue: %s: stopping and rolling back (send it again to exit at once)\n", s)
 		s = (<-ch).(syscall.Signal)
+		for rollingBack.Load() > 0 {
+			fmt.Fprintf(os.Stderr, "xsrescue: %s again: the partition restore is being rolled back; exiting now would leave it half restored, so this waits for the rollback\n", s)
+			s = (<-ch).(syscall.Signal)
+		}
 		target.ReleaseNow()
 		fmt.Fprintf(os.Stderr, "xsrescue: %s again: exiting at once; run xsrescue journal recover if an op was being applied\n", s)
 		os.Exit(128 + int(s))

@@ -112,6 +112,22 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 }
 
+// While a partition restore rolls back after the first SIGTERM, a second
+// one does not exit (that would leave the partition half restored): the
+// rollback finishes and the command exits 143 with its account.
+func TestSecondSignalWaitsForRollback(t *testing.T) {
+	p := startXS(t, nil, t.TempDir(), nil, "zz-test-rollback")
+	p.waitFor(t, "writing", 30*time.Second)
+	testutil.Must(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	p.waitFor(t, "stopping and rolling back", 5*time.Second)
+	testutil.Must(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	p.waitFor(t, "this waits for the rollback", 5*time.Second)
+	code := p.wait(t, 10*time.Second)
+	if code != 143 || !strings.Contains(p.stderr.String(), "rolled back: nothing changed") || strings.Contains(p.stderr.String(), "exiting at once") {
+		t.Errorf("exit %d\n%s", code, p.stderr)
+	}
+}
+
 // Ctrl-C at the confirmation prompt refuses (nothing written) and exits 130.
 func TestSignalAtPrompt(t *testing.T) {
 	dir := journalTestRoot(t)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // testCommands are the hidden test-only commands of the test binary
 // (zz-journal-test-write is in journal_test.go).
 func testCommands() []commandFunc {
-	return []commandFunc{newTestPanicCommand, newTestHangCommand, newJournalTestWriteCommand}
+	return []commandFunc{newTestPanicCommand, newTestHangCommand, newTestRollbackCommand, newJournalTestWriteCommand}
 }
 
 func newTestPanicCommand(*env) *cli.Command {
@@ -68,6 +68,25 @@ func newTestHangCommand(e *env) *cli.Command {
 			e.logf("hanging")
 			time.Sleep(time.Hour)
 			return nil
+		},
+	}
+}
+
+// newTestRollbackCommand stands for a partition restore: on a signal it
+// "rolls back" for a second (what partimage.Restore does after a cancel),
+// holding rollingBack as restoreBlocks does.
+func newTestRollbackCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:   "zz-test-rollback",
+		Hidden: true,
+		Usage:  "test only: wait for a signal, then take a second to roll back",
+		Action: func(ctx context.Context, _ *cli.Command) error {
+			rollingBack.Add(1)
+			defer rollingBack.Add(-1)
+			e.logf("writing")
+			<-ctx.Done()
+			time.Sleep(time.Second)
+			return fmt.Errorf("%w; rolled back: nothing changed", ctx.Err())
 		},
 	}
 }

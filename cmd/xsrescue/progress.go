@@ -3,17 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 )
 
 // Rate window of progress bars: the rate shown is the bytes of the last
 // rateWindow over its span, and none is shown before the samples span
-// rateMinSpan. The library's own rate divides the bytes so far by the time
-// since the start until it has a half-second sample, so a first tick right
-// after a fast start (a sparse hole skipped, data still in the page cache)
-// read "122 GB/s".
+// rateMinSpan: bytes so far over the time since the start would show
+// "122 GB/s" after a fast first tick (a sparse hole skipped, data still in
+// the page cache).
 const (
 	rateWindow  = 5 * time.Second
 	rateMinSpan = time.Second
@@ -23,36 +21,33 @@ const (
 	redrawEvery = 200 * time.Millisecond
 )
 
-// progressBar is a progress line on stderr: schollz/progressbar draws the
-// bar (or a spinner when the total is unknown), the text after it, bytes
-// done and the rate, is ours. A nil *progressBar does nothing, so callers
-// need not check whether one is shown.
+// progressBar is a progress line on stderr: a bar (or a spinner when the
+// total is unknown), then bytes done and the rate. A nil *progressBar does
+// nothing, so callers need not check whether one is shown. Drawn here, not
+// by a library: the one used before (schollz/progressbar) links net/http
+// and crypto/tls into a rescue binary and costs start-up time on every
+// command, for a line of text.
 type progressBar struct {
-	bar     *progressbar.ProgressBar
+	w       io.Writer
 	what    string
 	total   int64 // -1: unknown
 	rate    rateMeter
 	drawn   time.Time
-	percent int64 // of the text drawn last
+	percent int64 // of the line drawn last
+	width   int   // bytes of the line drawn last, blanked by the next one
+	spin    int
 	now     func() time.Time
 }
 
+// barCells is the width of the bar between its brackets.
+const barCells = 20
+
 func startProgress(w io.Writer, what string, total int64, now func() time.Time) *progressBar {
-	max := total
-	if max == 0 {
-		max = -1 // the library refuses a total of 0
+	if total == 0 {
+		total = -1
 	}
-	p := &progressBar{what: what, total: total, now: now, percent: -1,
+	return &progressBar{w: w, what: what, total: total, now: now, percent: -1,
 		rate: rateMeter{window: rateWindow, minSpan: rateMinSpan}}
-	p.bar = progressbar.NewOptions64(max,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionSetElapsedTime(false),
-		progressbar.OptionClearOnFinish(),
-	)
-	return p
 }
 
 // Set reports n bytes done in all.
@@ -64,19 +59,32 @@ func (p *progressBar) Set(n int64) {
 	p.rate.add(at, n)
 	percent := int64(-1)
 	if p.total > 0 {
-		percent = n * 100 / p.total
+		percent = min(max(n, 0), p.total) * 100 / p.total
 	}
-	_ = p.bar.Set64(n)
 	if at.Sub(p.drawn) >= redrawEvery || percent != p.percent {
 		p.drawn, p.percent = at, percent
-		p.bar.Describe(p.text(n))
+		p.draw(n)
 	}
+}
+
+func (p *progressBar) draw(n int64) {
+	var line string
+	if p.total > 0 {
+		done := int(min(max(n, 0), p.total) * barCells / p.total)
+		line = fmt.Sprintf("%3d%% [%s%s] %s", p.percent, strings.Repeat("=", done), strings.Repeat(" ", barCells-done), p.text(n))
+	} else {
+		line = fmt.Sprintf("%c %s", `|/-\`[p.spin%4], p.text(n))
+		p.spin++
+	}
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", max(0, p.width-len(line))))
+	p.width = len(line)
 }
 
 // Finish clears the line.
 func (p *progressBar) Finish() {
-	if p != nil {
-		_ = p.bar.Finish()
+	if p != nil && p.width > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
+		p.width = 0
 	}
 }
 

@@ -118,3 +118,35 @@ func TestProgressLine(t *testing.T) {
 		t.Error("nil bar: no reader")
 	}
 }
+
+// TestProgressDrawing: the bar fills with the percentage, a shorter line
+// blanks what the longer one left, an unknown total spins, and Finish
+// clears the line.
+func TestProgressDrawing(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	now := time.Unix(0, 0)
+	p := startProgress(&b, "restoring partition", 1000, func() time.Time { return now })
+	p.Set(500)
+	if want := "\r 50% [==========          ] restoring partition: 500 B of 1000 B"; b.String() != want {
+		t.Errorf("half: %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	p.Set(2000) // more than the total: a full bar, never past it
+	if !strings.HasPrefix(b.String(), "\r100% [====================] ") {
+		t.Errorf("full: %q", b.String())
+	}
+	b.Reset()
+	p.Finish()
+	if s := b.String(); !strings.HasPrefix(s, "\r ") || !strings.HasSuffix(s, " \r") || strings.Trim(s, " \r") != "" {
+		t.Errorf("finish: %q", s)
+	}
+	b.Reset()
+	u := startProgress(&b, "reading", 0, func() time.Time { return now })
+	u.Set(10)
+	now = now.Add(time.Second)
+	u.Set(20)
+	if s := b.String(); !strings.HasPrefix(s, "\r| reading: 10 B") || !strings.Contains(s, "\r/ reading: 20 B") {
+		t.Errorf("spinner: %q", s)
+	}
+}

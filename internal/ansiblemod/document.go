@@ -214,8 +214,8 @@ func unifiedDiffs(text, path string) []Diff {
 				continue
 			}
 			out = append(out, Diff{
-				BeforeHeader: fmt.Sprintf("%s (before, line %s)", path, m[1]),
-				AfterHeader:  fmt.Sprintf("%s (after, line %s)", path, m[3]),
+				BeforeHeader: fmt.Sprintf("%s (from line %s)", path, m[1]),
+				AfterHeader:  fmt.Sprintf("%s (from line %s)", path, m[3]),
 			})
 			cur = &out[len(out)-1]
 			continue

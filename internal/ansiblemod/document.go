@@ -131,9 +131,9 @@ func (d *document) readLegacy(stderr string, dryRun bool) {
 		// nothing.
 		m := planned.FindStringSubmatch(stderr)
 		if m != nil {
-			d.nchange = -1
-			if m[1] != "" {
-				d.nchange, _ = strconv.Atoi(m[1])
+			d.nchange = -1 // not counted
+			if n, err := strconv.Atoi(m[1]); err == nil {
+				d.nchange = n
 			}
 		}
 		d.changed = m != nil && d.nchange != 0

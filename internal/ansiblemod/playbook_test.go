@@ -1,11 +1,10 @@
-package ansiblemod_test
+package ansiblemod
 
 import (
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +60,7 @@ func TestPlaybooks(t *testing.T) {
 		}
 	}
 	var checked struct {
-		Version result `json:"version"`
+		Version taskResult `json:"version"`
 	}
 	a.results(&checked)
 	if !checked.Version.Changed || checked.Version.Failed || len(checked.Version.Undo) != 0 {
@@ -77,7 +76,7 @@ func TestPlaybooks(t *testing.T) {
 	// The root partition's image, for the byte-identical end.
 	a.play("save.yml")
 	var saved struct {
-		Save result `json:"save"`
+		Save taskResult `json:"save"`
 	}
 	a.results(&saved)
 	if !saved.Save.Changed || testutil.FileSHA256(t, img) != start {
@@ -87,7 +86,7 @@ func TestPlaybooks(t *testing.T) {
 	// Apply: changed, with the undo argv; again: ok.
 	a.play("version.yml")
 	var applied struct {
-		Version result `json:"version"`
+		Version taskResult `json:"version"`
 	}
 	a.results(&applied)
 	v := applied.Version
@@ -97,7 +96,7 @@ func TestPlaybooks(t *testing.T) {
 	op := v.Undo[0][3]
 	out = a.play("version.yml")
 	var again struct {
-		Version result `json:"version"`
+		Version taskResult `json:"version"`
 	}
 	a.results(&again)
 	if again.Version.Changed || again.Version.Failed || !strings.Contains(out, "ok: [localhost]") {
@@ -109,7 +108,7 @@ func TestPlaybooks(t *testing.T) {
 	before := testutil.FileSHA256(t, img)
 	a.play("refused.yml")
 	var refused struct {
-		Refused result `json:"refused"`
+		Refused taskResult `json:"refused"`
 	}
 	a.results(&refused)
 	if r := refused.Refused; !r.Failed || r.Rc != 3 || r.Changed || !strings.Contains(r.Msg, "newer than the installed") {
@@ -123,8 +122,8 @@ func TestPlaybooks(t *testing.T) {
 	a.vars["op"] = op
 	a.play("undo.yml")
 	var undone struct {
-		Undo    result `json:"undo"`
-		Restore result `json:"restore"`
+		Undo    taskResult `json:"undo"`
+		Restore taskResult `json:"restore"`
 	}
 	a.results(&undone)
 	if !undone.Undo.Changed || undone.Undo.Failed || !undone.Restore.Changed || undone.Restore.Failed {
@@ -135,8 +134,8 @@ func TestPlaybooks(t *testing.T) {
 	}
 }
 
-// result is the part of a module's result the test checks.
-type result struct {
+// taskResult is the part of a module's taskResult the test checks.
+type taskResult struct {
 	Changed bool       `json:"changed"`
 	Failed  bool       `json:"failed"`
 	Rc      int        `json:"rc"`
@@ -147,12 +146,7 @@ type result struct {
 func newAnsible(t *testing.T) *ansible {
 	dir := t.TempDir()
 	root := repoRoot(t)
-	bin := filepath.Join(dir, "xsrescue")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/xsrescue")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := builtBinary(t)
 	coll := filepath.Join(dir, "build")
 	cmd := exec.Command(filepath.Join(root, "scripts", "build-collection.sh"), coll)
 	cmd.Env = append(os.Environ(), "XSRESCUE_BINARY="+bin)
@@ -210,12 +204,4 @@ func (a *ansible) results(v any) {
 	b, err := os.ReadFile(a.vars["out"])
 	testutil.Must(a.t, err)
 	testutil.Must(a.t, json.Unmarshal(b, v))
-}
-
-func repoRoot(t *testing.T) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("no caller information")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
 }

@@ -85,6 +85,11 @@ func (m module) run(ctx context.Context, c *call) *Result {
 		argv = append(append(argv, mode...), "--")
 		return append(argv, pos...)
 	}
+	if slices.Equal(path, []string{"journal", "undo"}) {
+		if r := undoneAlready(ctx, c, flags, pos); r != nil {
+			return r
+		}
+	}
 	var diffs []Diff
 	if c.args.diff && !c.args.checkMode {
 		// The diff is of the plan, so it is taken before the apply.
@@ -110,6 +115,31 @@ func (m module) run(ctx context.Context, c *call) *Result {
 	res := d.result(out, c.args.checkMode)
 	res.Diff = diffs
 	return res
+}
+
+// undoneAlready is the result of state=undone for an op that is undone
+// already (journal show says so): ok, unchanged, as Ansible expects of a
+// second run; nil otherwise, and the undo runs (and says why it cannot).
+func undoneAlready(ctx context.Context, c *call, flags, pos []string) *Result {
+	argv := []string{"xsrescue", "journal", "show"}
+	for _, f := range flags {
+		for _, keep := range []string{"--root=", "--disk=", "--partition=", "--journal=", "--wait="} {
+			if strings.HasPrefix(f, keep) {
+				argv = append(argv, f)
+			}
+		}
+	}
+	out := c.exec(ctx, append(append(argv, "--json", "--"), pos...))
+	doc, err := decode(out.stdout)
+	if out.code != 0 || err != nil {
+		return nil
+	}
+	op, _ := doc["op"].(map[string]any)
+	if status, _ := op["status"].(string); status != "undone" {
+		return nil
+	}
+	return &Result{Msg: fmt.Sprintf("op %s is undone already: nothing to change", strings.Join(pos, " ")),
+		Cmd: out.argv, Op: op, Ops: []any{}, Undo: [][]string{}, Stderr: out.stderr}
 }
 
 // command is the command path the selector option chooses.

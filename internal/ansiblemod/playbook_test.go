@@ -132,6 +132,20 @@ func TestPlaybooks(t *testing.T) {
 	if got := testutil.FileSHA256(t, img); got != start {
 		t.Fatalf("after journal undo and the partition restore the image differs from the start")
 	}
+
+	// Again: both ok, nothing written.
+	a.play("undo.yml")
+	var again2 struct {
+		Undo    taskResult `json:"undo"`
+		Restore taskResult `json:"restore"`
+	}
+	a.results(&again2)
+	if again2.Undo.Changed || again2.Undo.Failed || again2.Restore.Changed || again2.Restore.Failed {
+		t.Errorf("undo and restore again: want both ok, unchanged; got %+v", again2)
+	}
+	if got := testutil.FileSHA256(t, img); got != start {
+		t.Error("the second undo and restore wrote to the image")
+	}
 }
 
 // taskResult is the part of a module's taskResult the test checks.

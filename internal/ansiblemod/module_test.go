@@ -120,6 +120,9 @@ func TestCheckModeAndRefusal(t *testing.T) {
 		{"check mode plans", `{"state": "undone", "op": 7, "root": "/mnt", "_ansible_check_mode": true}`,
 			0, "", "dry run: nothing was changed\n",
 			[]string{"xsrescue", "journal", "undo", "--root=/mnt", "--json", "--dry-run", "--", "7"}, true, false, 0, "check mode"},
+		{"undone already", `{"state": "undone", "op": 7, "root": "/mnt", "force": true}`,
+			0, `{"op": {"id": 7, "status": "undone"}}`, "",
+			[]string{"xsrescue", "journal", "show", "--root=/mnt", "--json", "--", "7"}, false, false, 0, "op 7 is undone already"},
 		{"legacy empty plan", `{"state": "recovered", "root": "/mnt", "_ansible_check_mode": true}`,
 			0, `{"op": null, "undo": ""}`, "",
 			[]string{"xsrescue", "journal", "recover", "--root=/mnt", "--json", "--dry-run", "--"}, false, false, 0, "already as requested"},
@@ -140,7 +143,12 @@ func TestCheckModeAndRefusal(t *testing.T) {
 				name = "xsrescue_version"
 			}
 			res := runWith(t, name, tc.args, r)
-			if diff := cmp.Diff([][]string{tc.argv}, r.argvs); diff != "" {
+			want := [][]string{tc.argv}
+			if strings.Contains(tc.args, `"undone"`) && tc.argv[2] != "show" {
+				// journal show first: is the op undone already?
+				want = [][]string{{"xsrescue", "journal", "show", "--root=/mnt", "--json", "--", tc.argv[len(tc.argv)-1]}, tc.argv}
+			}
+			if diff := cmp.Diff(want, r.argvs); diff != "" {
 				t.Errorf("command lines (-want +got):\n%s", diff)
 			}
 			if res.Changed != tc.changed || res.Failed != tc.failed || res.Rc != tc.rc || !strings.Contains(res.Msg, tc.msg) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # xsrescue-pre.sh: the unattended fleet rescue of one XenServer host, before
-# its installer runs. POSIX sh; needs only busybox (sh, wget, awk, sed,
-# mount), /proc, /sys and /dev, and runs as root.
+# its installer runs. POSIX sh; needs only busybox (sh, wget or curl, awk,
+# sed, mount), /proc, /sys and /dev, and runs as root.
 #
 # Two ways to run it (docs/fleet.md):
 #   - as the XenServer installer's answerfile generator: boot the installer
@@ -57,7 +57,7 @@ die() {
 setting() {
 	eval "v=\${$1:-}"
 	if [ -z "$v" ] && [ -r /proc/cmdline ]; then
-		key=$(echo "$1" | tr 'A-Z' 'a-z')
+		key=$(echo "$1" | tr '[:upper:]' '[:lower:]')
 		for w in $(cat /proc/cmdline); do
 			case $w in "$key"=*) v=${w#*=} ;; esac
 		done
@@ -108,7 +108,13 @@ log "host $XSRESCUE_HOST, disk $XSRESCUE_DISK, installer $XSRESCUE_INSTALLER, mo
 XS=/tmp/xsrescue
 case $XSRESCUE_URL in
 file://*) cp "${XSRESCUE_URL#file://}" "$XS.part" ;;
-*) wget -q -O "$XS.part" "$XSRESCUE_URL" ;;
+*)
+	if command -v wget >/dev/null 2>&1; then
+		wget -q -O "$XS.part" "$XSRESCUE_URL"
+	else
+		curl -fsS -o "$XS.part" "$XSRESCUE_URL"
+	fi
+	;;
 esac || die 1 "cannot fetch $XSRESCUE_URL"
 chmod 0755 "$XS.part" && mv "$XS.part" "$XS" || die 1 "cannot install $XS"
 "$XS" --version >&2 || die 1 "$XS does not run here (is it the static build?)"

@@ -74,7 +74,8 @@ func TestRecipeUpgrade(t *testing.T) {
 func TestRecipeRestoreAsGenerator(t *testing.T) {
 	// As the installer runs an answerfile generator: XS_STAGE=answerfile,
 	// the answer file on stdout and nothing else there.
-	r := runRecipe(t, "XSRESCUE_INSTALLER=6.2", "XSRESCUE_MODE=restore", "XS_STAGE=answerfile")
+	// The settings from the kernel command line, as the PXE entry gives them.
+	r := runRecipe(t, "XS_STAGE=answerfile", "cmdline:xsrescue_installer=6.2 xsrescue_mode=restore install")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
@@ -125,7 +126,8 @@ func TestRecipeSettings(t *testing.T) {
 }
 
 // runRecipe builds the chroot and the disk and runs xsrescue-pre.sh in it
-// with settings (NAME=VALUE) on top of the test's.
+// with settings (NAME=VALUE) on top of the test's; "cmdline:WORDS" is
+// what the chroot's /proc/cmdline says.
 func runRecipe(t *testing.T, settings ...string) *recipe {
 	testutil.NeedRoot(t, "chroot, loop devices and mount")
 	busybox := staticBusybox(t)
@@ -170,11 +172,25 @@ func runRecipe(t *testing.T, settings ...string) *recipe {
 		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
 	}
 
+	var env []string
+	for _, set := range settings {
+		words, ok := strings.CutPrefix(set, "cmdline:")
+		if !ok {
+			env = append(env, set)
+			continue
+		}
+		file := filepath.Join(dir, "cmdline")
+		testutil.Must(t, os.WriteFile(file, []byte("BOOT_IMAGE=vmlinuz "+words+"\n"), 0o644))
+		target := filepath.Join(root, "proc", "cmdline")
+		testutil.Must(t, unix.Mount(file, target, "", unix.MS_BIND, ""))
+		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "chroot", root, "/bin/sh", "/xsrescue-pre.sh")
 	cmd.Env = append([]string{"PATH=/bin", "XSRESCUE_URL=" + srv.URL + "/xsrescue",
-		"XSRESCUE_DISK=" + dev, "XSRESCUE_STATE=/state", "XSRESCUE_HOST=host1"}, settings...)
+		"XSRESCUE_DISK=" + dev, "XSRESCUE_STATE=/state", "XSRESCUE_HOST=host1"}, env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

@@ -186,7 +186,15 @@ func legacyDiffs(ctx context.Context, c *call, argv []string) []Diff {
 	if out.code != 0 {
 		return nil
 	}
-	return unifiedDiffs(string(out.stdout), "")
+	if d := unifiedDiffs(string(out.stdout), ""); len(d) > 0 {
+		return d
+	}
+	if len(out.stdout) == 0 {
+		return nil
+	}
+	// No file diff in it (a streamed database, a partition image): the
+	// command's own account of the plan, as Ansible prints prepared text.
+	return []Diff{{Prepared: string(out.stdout)}}
 }
 
 var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@`)
@@ -198,6 +206,7 @@ var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@
 func unifiedDiffs(text, path string) []Diff {
 	var out []Diff
 	var cur *Diff
+	prev := byte(0) // the previous line's kind: ' ', '-' or '+'
 	for _, line := range strings.SplitAfter(text, "\n") {
 		trimmed := strings.TrimSuffix(line, "\n")
 		switch {
@@ -231,10 +240,17 @@ func unifiedDiffs(text, path string) []Diff {
 			cur.Before += line[1:]
 		case '+':
 			cur.After += line[1:]
-		case '\\': // "\ No newline at end of file"
+		case '\\': // "\ No newline at end of file": of the line before
+			if prev != '+' {
+				cur.Before = strings.TrimSuffix(cur.Before, "\n")
+			}
+			if prev != '-' {
+				cur.After = strings.TrimSuffix(cur.After, "\n")
+			}
 		default:
 			cur = nil // the end of the diff: the plan's next line
 		}
+		prev = line[0]
 	}
 	return out
 }

@@ -102,12 +102,15 @@ type Result struct {
 	// Skipped and Invocation are not used: Ansible fills in what it needs.
 }
 
-// Diff is one entry of Ansible's diff list, as its callback renders it.
+// Diff is one entry of Ansible's diff list, as its callback renders it:
+// the unified diff of Before and After under their headers, then
+// Prepared, printed as it is.
 type Diff struct {
 	BeforeHeader string `json:"before_header"`
 	AfterHeader  string `json:"after_header"`
 	Before       string `json:"before"`
 	After        string `json:"after"`
+	Prepared     string `json:"prepared,omitempty"`
 }
 
 func failf(rc int, format string, args ...any) *Result {

@@ -204,3 +204,18 @@ func TestShellWords(t *testing.T) {
 		}
 	}
 }
+
+func TestUnifiedDiffs(t *testing.T) {
+	plan := "explain line\n# 1. write etc/issue\n--- a/etc/issue\n+++ b/etc/issue\n@@ -3,2 +3,2 @@\n kept\n-old\n\\ No newline at end of file\n+new\n# 2. write etc/motd\n--- a/etc/motd\n+++ b/etc/motd\n@@ -1 +1,2 @@\n-a\n+a\n+b\n@@ -9 +10 @@\n-x\n+y\n\\ No newline at end of file\ndry run line\n"
+	want := []Diff{
+		{BeforeHeader: "etc/issue (from line 3)", AfterHeader: "etc/issue (from line 3)", Before: "kept\nold", After: "kept\nnew\n"},
+		{BeforeHeader: "etc/motd (from line 1)", AfterHeader: "etc/motd (from line 1)", Before: "a\n", After: "a\nb\n"},
+		{BeforeHeader: "etc/motd (from line 9)", AfterHeader: "etc/motd (from line 10)", Before: "x\n", After: "y"},
+	}
+	if diff := cmp.Diff(want, unifiedDiffs(plan, "")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := unifiedDiffs("no diff here\n", "x"); len(got) != 0 {
+		t.Errorf("text without hunks: %+v", got)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
 )
@@ -22,14 +24,18 @@ type ansible struct {
 	t    *testing.T
 	dir  string
 	env  []string
-	vars map[string]string
+	vars map[string]any
 }
 
 func TestPlaybooks(t *testing.T) {
 	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy", "mkfs.ext3")
 	testutil.NeedRoot(t, "the apply mounts the fixture disk's root partition read-write")
 	a := newAnsible(t)
-	img := a.vars["img"]
+	img, err := fixtures.BuildDisk(a.dir, fixtures.MiniRescue("ansible"))
+	testutil.Must(t, err)
+	a.vars["img"] = img
+	a.vars["journal"] = filepath.Join(a.dir, "journal.db")
+	a.vars["image"] = filepath.Join(a.dir, "root.img")
 	start := testutil.FileSHA256(t, img)
 
 	// Read-only facts, in check mode: the module still runs.
@@ -69,7 +75,7 @@ func TestPlaybooks(t *testing.T) {
 	if got := testutil.FileSHA256(t, img); got != start {
 		t.Fatal("--check wrote to the disk image")
 	}
-	if _, err := os.Stat(a.vars["journal"]); err == nil {
+	if _, err := os.Stat(a.vars["journal"].(string)); err == nil {
 		t.Fatal("--check created the journal")
 	}
 
@@ -148,6 +154,89 @@ func TestPlaybooks(t *testing.T) {
 	}
 }
 
+func TestPlaybooksOnRoots(t *testing.T) {
+	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy")
+	testutil.NeedRoot(t, "the AIX fixture's device nodes (mknod)")
+	a := newAnsible(t)
+	guest := filepath.Join(a.dir, "guest")
+	testutil.Must(t, fixtures.WriteGuestRoot(guest, fixtures.CentOS46Guest()))
+	aix, err := fixtures.BuildAIX(filepath.Join(a.dir, "aix"))
+	testutil.Must(t, err)
+	statedb := filepath.Join(a.dir, "state.db")
+	testutil.Must(t, fixtures.WriteStateDBFile(statedb, fixtures.StateDBSpec{Release: "5.5", VMs: 2}, false))
+	a.vars["guest_root"], a.vars["odm_dir"], a.vars["dev_dir"], a.vars["statedb_file"] = guest, aix.ODMDir, aix.DevDir, statedb
+	state := func() map[string]string {
+		all := map[string]string{"state.db": testutil.FileSHA256(t, statedb)}
+		for _, dir := range []string{guest, aix.Dir, aix.ODMDir} {
+			tree, err := fixtures.TreeState(dir, func(rel string) bool { return rel == "var/lib/xsrescue" })
+			testutil.Must(t, err)
+			for k, v := range tree {
+				all[dir+"/"+k] = v
+			}
+		}
+		return all
+	}
+	start := state()
+	type results struct{ Guest, Odm, Statedb taskResult }
+	each := func(r results) map[string]taskResult {
+		return map[string]taskResult{"guest": r.Guest, "odm": r.Odm, "statedb": r.Statedb}
+	}
+
+	out := a.play("roots.yml", "--check", "--diff")
+	var checked results
+	a.results(&checked)
+	for name, r := range each(checked) {
+		if !r.Changed || r.Failed || len(r.Undo) != 0 {
+			t.Errorf("%s --check: want changed, no undo; got %+v", name, r)
+		}
+	}
+	if diff := cmp.Diff(start, state()); diff != "" {
+		t.Fatalf("--check changed the roots (-start +now):\n%s", diff)
+	}
+	// A database is rewritten as a stream: its diff is the command's own
+	// account of the plan.
+	if !strings.Contains(out, "schema 5.57 -> 5.55") || !strings.Contains(out, "+++ after: etc/yum.conf") {
+		t.Errorf("--check --diff shows neither the database plan nor the guest's diffs:\n%s", out)
+	}
+
+	a.play("roots.yml")
+	var applied results
+	a.results(&applied)
+	var undo [][]string
+	for name, r := range each(applied) {
+		if !r.Changed || r.Failed || len(r.Undo) == 0 {
+			t.Errorf("%s apply: want changed with undo; got %+v", name, r)
+		}
+		undo = append(undo, r.Undo...)
+	}
+	a.play("roots.yml")
+	var again results
+	a.results(&again)
+	for name, r := range each(again) {
+		if r.Changed || r.Failed {
+			t.Errorf("%s second apply: want ok; got %+v", name, r)
+		}
+	}
+
+	a.vars["undo_lines"] = undo
+	a.play("undo-roots.yml")
+	var undone struct {
+		Undone []taskResult `json:"undone"`
+	}
+	a.results(&undone)
+	if len(undone.Undone) != len(undo) {
+		t.Fatalf("%d undo tasks for %d undo lines", len(undone.Undone), len(undo))
+	}
+	for i, r := range undone.Undone {
+		if !r.Changed || r.Failed {
+			t.Errorf("undo %v: want changed; got %+v", undo[i], r)
+		}
+	}
+	if diff := cmp.Diff(start, state()); diff != "" {
+		t.Errorf("after the undo the roots differ from the start (-start +now):\n%s", diff)
+	}
+}
+
 // taskResult is the part of a module's taskResult the test checks.
 type taskResult struct {
 	Changed bool       `json:"changed"`
@@ -173,8 +262,6 @@ func newAnsible(t *testing.T) *ansible {
 	if out, err := exec.Command("ansible-galaxy", "collection", "install", "-p", installed, tarball).CombinedOutput(); err != nil {
 		t.Fatalf("ansible-galaxy collection install %s: %v\n%s", tarball, err, out)
 	}
-	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("ansible"))
-	testutil.Must(t, err)
 	home := filepath.Join(dir, "home")
 	testutil.Must(t, os.MkdirAll(home, 0o755))
 	return &ansible{
@@ -185,10 +272,7 @@ func newAnsible(t *testing.T) *ansible {
 			"ANSIBLE_REMOTE_TEMP="+filepath.Join(dir, "tmp-remote"),
 			"ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_RETRY_FILES_ENABLED=0",
 			"ANSIBLE_PYTHON_INTERPRETER=auto_silent", "HOME="+home),
-		vars: map[string]string{
-			"img": img, "journal": filepath.Join(dir, "journal.db"), "image": filepath.Join(dir, "root.img"),
-			"save_dir": dir, "out": filepath.Join(dir, "results.json"),
-		},
+		vars: map[string]any{"dir": dir, "save_dir": dir, "out": filepath.Join(dir, "results.json")},
 	}
 }
 
@@ -196,7 +280,7 @@ func newAnsible(t *testing.T) *ansible {
 // ansible-playbook itself must succeed.
 func (a *ansible) play(book string, extra ...string) string {
 	a.t.Helper()
-	os.Remove(a.vars["out"])
+	os.Remove(a.vars["out"].(string))
 	vars, err := json.Marshal(a.vars)
 	testutil.Must(a.t, err)
 	args := append([]string{"-i", "localhost,", "-e", string(vars)}, extra...)
@@ -215,7 +299,7 @@ func (a *ansible) play(book string, extra ...string) string {
 // results reads what the last playbook recorded.
 func (a *ansible) results(v any) {
 	a.t.Helper()
-	b, err := os.ReadFile(a.vars["out"])
+	b, err := os.ReadFile(a.vars["out"].(string))
 	testutil.Must(a.t, err)
 	testutil.Must(a.t, json.Unmarshal(b, v))
 }

@@ -34,8 +34,9 @@ options:
     default: false
   out:
     description:
-      - Directory for the .add files and AIX scripts (C(--out)).
+      - Directory for the .add files and AIX scripts (C(--out)); empty, or new with an existing parent.
     type: path
+    required: true
 extends_documentation_fragment:
   - xsrescue.rescue.common
 '''

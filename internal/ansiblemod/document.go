@@ -2,6 +2,7 @@ package ansiblemod
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -125,6 +126,14 @@ func (d *document) readLegacy(stderr string, dryRun bool) {
 	switch {
 	case !dryRun:
 		d.changed = len(d.ops) > 0
+	case d.doc["changed_blocks"] != nil:
+		// disk restore-partition: the blocks that differ from the image.
+		n, _ := d.doc["changed_blocks"].(json.Number).Int64()
+		d.changed, d.nchange = n != 0, int(min(n, 1<<30))
+	case d.doc["sidecar"] != nil && d.doc["verified"] != nil:
+		// disk save-partition: verified is "saved already, and the
+		// partition still holds those bytes".
+		d.changed = d.doc["verified"] != true
 	default:
 		// An empty plan logs nothing; a plan logs its size, or (the
 		// commands that do not count) only that the dry run changed

@@ -79,7 +79,16 @@ func TestPlaybooks(t *testing.T) {
 		t.Fatal("--check created the journal")
 	}
 
-	// The root partition's image, for the byte-identical end.
+	// The root partition's image, for the byte-identical end; in check
+	// mode first: would change, and no image is written.
+	a.play("save.yml", "--check")
+	var wouldSave struct {
+		Save taskResult `json:"save"`
+	}
+	a.results(&wouldSave)
+	if _, err := os.Stat(a.vars["image"].(string)); !wouldSave.Save.Changed || wouldSave.Save.Failed || err == nil {
+		t.Fatalf("save-partition --check: want changed and no image; got %+v (image: %v)", wouldSave.Save, err)
+	}
 	a.play("save.yml")
 	var saved struct {
 		Save taskResult `json:"save"`
@@ -87,6 +96,11 @@ func TestPlaybooks(t *testing.T) {
 	a.results(&saved)
 	if !saved.Save.Changed || testutil.FileSHA256(t, img) != start {
 		t.Fatalf("save-partition: want changed and the disk untouched; got %+v", saved.Save)
+	}
+	a.play("save.yml", "--check")
+	a.results(&saved)
+	if saved.Save.Changed || saved.Save.Failed {
+		t.Errorf("save-partition --check of a saved partition: want ok; got %+v", saved.Save)
 	}
 
 	// Apply: changed, with the undo argv; again: ok.
@@ -124,8 +138,24 @@ func TestPlaybooks(t *testing.T) {
 		t.Error("the refused task wrote to the disk image")
 	}
 
-	// Undo, then the root partition's image back: byte-identical.
+	// Check mode of the undo and the restore: both would change; nothing
+	// is written.
 	a.vars["op"] = op
+	before = testutil.FileSHA256(t, img)
+	a.play("undo.yml", "--check")
+	var wouldUndo struct {
+		Undo    taskResult `json:"undo"`
+		Restore taskResult `json:"restore"`
+	}
+	a.results(&wouldUndo)
+	if !wouldUndo.Undo.Changed || wouldUndo.Undo.Failed || !wouldUndo.Restore.Changed || wouldUndo.Restore.Failed {
+		t.Errorf("undo and restore --check: want both changed; got %+v", wouldUndo)
+	}
+	if testutil.FileSHA256(t, img) != before {
+		t.Fatal("undo and restore --check wrote to the image")
+	}
+
+	// Undo, then the root partition's image back: byte-identical.
 	a.play("undo.yml")
 	var undone struct {
 		Undo    taskResult `json:"undo"`

@@ -146,7 +146,7 @@ esac
 # indented by two spaces per level; a step is {"argv": [...], "mutates"}
 # or, from releases before the argv form, {"command": "...", "manual"}.
 plan_steps() {
-	awk -v mode="$2" '
+	LC_ALL=C awk -v mode="$2" '
 	function unjson(s,    out, i, c, n) {
 		out = ""
 		for (i = 1; i <= length(s); i++) {

@@ -188,6 +188,7 @@ func TestPlaybooksOnRoots(t *testing.T) {
 	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy")
 	testutil.NeedRoot(t, "the AIX fixture's device nodes (mknod)")
 	a := newAnsible(t)
+	a.docs()
 	guest := filepath.Join(a.dir, "guest")
 	testutil.Must(t, fixtures.WriteGuestRoot(guest, fixtures.CentOS46Guest()))
 	aix, err := fixtures.BuildAIX(filepath.Join(a.dir, "aix"))
@@ -303,6 +304,39 @@ func newAnsible(t *testing.T) *ansible {
 			"ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_RETRY_FILES_ENABLED=0",
 			"ANSIBLE_PYTHON_INTERPRETER=auto_silent", "HOME="+home),
 		vars: map[string]any{"dir": dir, "save_dir": dir, "out": filepath.Join(dir, "results.json")},
+	}
+}
+
+// docs checks that ansible-doc documents every module of the installed
+// collection: its options (those of the fragments merged in) and what it
+// returns.
+func (a *ansible) docs() {
+	a.t.Helper()
+	var names []string
+	for _, n := range Names() {
+		names = append(names, "xsrescue.rescue."+n)
+	}
+	cmd := exec.Command("ansible-doc", append([]string{"-j"}, names...)...)
+	cmd.Env = a.env
+	out, err := cmd.Output()
+	if err != nil {
+		a.t.Fatalf("ansible-doc: %v", err)
+	}
+	var docs map[string]struct {
+		Doc struct {
+			Options map[string]any `json:"options"`
+		} `json:"doc"`
+		Return map[string]any `json:"return"`
+	}
+	testutil.Must(a.t, json.Unmarshal(out, &docs))
+	for _, n := range names {
+		d := docs[n]
+		if len(d.Doc.Options) == 0 || d.Return["changed"] == nil || d.Return["rc"] == nil {
+			a.t.Errorf("ansible-doc %s: options %v, return %v", n, d.Doc.Options, d.Return)
+		}
+		if !strings.HasSuffix(n, "facts") && (d.Return["undo"] == nil || d.Doc.Options["journal"] == nil) {
+			a.t.Errorf("ansible-doc %s: no undo return value or no journal option (the common fragment)", n)
+		}
 	}
 }
 

@@ -219,3 +219,50 @@ func TestUnifiedDiffs(t *testing.T) {
 		t.Errorf("text without hunks: %+v", got)
 	}
 }
+
+func TestCommandLines(t *testing.T) {
+	for _, tc := range []struct {
+		module, args string
+		want         []string
+	}{
+		{"xsrescue_zone", `{"command": "set-sticky", "name": "solaris", "sticky": false, "zone_root": "/z/root"}`,
+			[]string{"xsrescue", "zone", "set-sticky", "--zone-root=/z/root", "--json", "--yes", "--", "solaris", "false"}},
+		{"xsrescue_zone", `{"command": "restore-etc", "zone_root": "/z/root", "snapshot": "rpool/z@s", "paths": ["etc", "var/pkg"]}`,
+			[]string{"xsrescue", "zone", "restore-etc", "--paths=etc", "--paths=var/pkg", "--snapshot=rpool/z@s", "--zone-root=/z/root", "--json", "--yes", "--"}},
+		{"xsrescue_partition_image", `{"state": "saved", "disk": "/dev/sda", "role": "backup", "to": "/mnt/b.img", "compress": true}`,
+			[]string{"xsrescue", "disk", "save-partition", "--compress", "--role=backup", "--to=/mnt/b.img", "--json", "--yes", "--", "/dev/sda"}},
+		{"xsrescue_partition_image", `{"state": "restored", "disk": "-weird", "partition": 2, "from": "/mnt/b.img"}`,
+			[]string{"xsrescue", "disk", "restore-partition", "--from=/mnt/b.img", "--partition=2", "--json", "--yes", "--", "-weird"}},
+		{"xsrescue_guest", `{"root": "/g", "only": ["tls"], "host_kernel": "2.6.18"}`,
+			[]string{"xsrescue", "guest", "fix", "--host-kernel=2.6.18", "--only=tls", "--root=/g", "--json", "--yes", "--"}},
+		{"xsrescue_odm", `{"odm": "/o", "dev": "/d", "major": [43, "44"], "out": "/out", "wait": "30s"}`,
+			[]string{"xsrescue", "odm", "purge", "--dev=/d", "--major=43", "--major=44", "--odm=/o", "--out=/out", "--wait=30s", "--json", "--yes", "--"}},
+	} {
+		r := &recorder{answer: func([]string) (int, string, string) { return 0, `{"op": null}`, "" }}
+		runWith(t, tc.module, tc.args, r)
+		if diff := cmp.Diff([][]string{tc.want}, r.argvs); diff != "" {
+			t.Errorf("%s %s (-want +got):\n%s", tc.module, tc.args, diff)
+		}
+	}
+}
+
+func TestFacts(t *testing.T) {
+	r := &recorder{answer: func(argv []string) (int, string, string) {
+		if argv[1] == "doctor" {
+			return 4, `{"findings": [], "plan": []}`, ""
+		}
+		return 0, `{"table": "dos"}`, ""
+	}}
+	res := runWith(t, "xsrescue_facts", `{"disk": "/dev/sda", "sector_size": 4096, "installer": "5.0", "_ansible_check_mode": true}`, r)
+	want := [][]string{
+		{"xsrescue", "disk", "inspect", "--json", "--sector-size=4096", "--", "/dev/sda"},
+		{"xsrescue", "doctor", "--disk=/dev/sda", "--installer=5.0", "--json"},
+	}
+	if diff := cmp.Diff(want, r.argvs); diff != "" {
+		t.Errorf("command lines (-want +got):\n%s", diff)
+	}
+	facts, _ := res.Facts["xsrescue"].(map[string]any)
+	if res.Failed || res.Changed || res.Rc != 4 || facts["problems"] != true || facts["disk"] == nil || facts["doctor"] == nil {
+		t.Errorf("doctor's 4 is the answer, not a failure: %+v", res)
+	}
+}

@@ -194,9 +194,11 @@ plan_steps() {
 	$0 ~ ("^" ind "  \"why\": ") { why = strval($0); next }
 	$0 ~ ("^" ind "  \"manual\": true") { manual = 1; next }
 	$0 ~ ("^" ind "\\}") {
-		if (hasargv && words != "") print "argv\t" words
-		else if (manual || hasargv) print "manual\t" (cmd != "" ? cmd : why)
-		else print "command\t" cmd
+		# A step without a command line (argv empty or null, no command,
+		# or marked manual) is for a person: the installer run.
+		if (words != "") print "argv\t" words
+		else if (cmd != "" && !manual && !hasargv) print "command\t" cmd
+		else print "manual\t" (cmd != "" ? cmd : why)
 	}' "$1"
 }
 

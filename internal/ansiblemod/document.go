@@ -84,21 +84,29 @@ func (d *document) readMutation(changed bool) {
 			d.diffs = append(d.diffs, unifiedDiffs(text, path)...)
 			continue
 		}
-		action, _ := c["action"].(string)
-		before, _ := c["before_sha256"].(string)
-		after, _ := c["after_sha256"].(string)
-		d.diffs = append(d.diffs, Diff{
-			BeforeHeader: path + " (before)", AfterHeader: path + " (after)",
-			Before: hashLine(action, before), After: hashLine(action, after),
-		})
+		d.diffs = append(d.diffs, Diff{Prepared: described(c, path)})
 	}
 }
 
-func hashLine(action, sum string) string {
-	if sum == "" {
-		sum = "-"
+// described is a change without a text diff (binary, large or streamed
+// content, a node, a link, a rename) as the text output describes it.
+func described(c map[string]any, path string) string {
+	what, _ := c["description"].(string)
+	if what == "" {
+		action, _ := c["action"].(string)
+		what = action + " " + path
 	}
-	return fmt.Sprintf("%s, no text diff: sha256 %s\n", action, sum)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n", what)
+	if why, _ := c["why"].(string); why != "" {
+		fmt.Fprintf(&b, "#    why: %s\n", why)
+	}
+	for _, k := range []string{"before_sha256", "after_sha256"} {
+		if sum, _ := c[k].(string); sum != "" {
+			fmt.Fprintf(&b, "#    %s %s\n", k, sum)
+		}
+	}
+	return b.String()
 }
 
 // readLegacy reads a document from before the mutation document.

@@ -94,8 +94,7 @@ func TestMutationDocument(t *testing.T) {
 	}
 	wantDiff := []Diff{
 		{BeforeHeader: "etc/issue (from line 1)", AfterHeader: "etc/issue (from line 1)", Before: "XenServer 5.5\nkept\n", After: "XenServer 5.0\nkept\n"},
-		{BeforeHeader: "var/xapi/state.db (before)", AfterHeader: "var/xapi/state.db (after)",
-			Before: "write, no text diff: sha256 cc\n", After: "write, no text diff: sha256 dd\n"},
+		{Prepared: "# write var/xapi/state.db\n#    why: w\n#    before_sha256 cc\n#    after_sha256 dd\n"},
 	}
 	if diff := cmp.Diff(wantDiff, res.Diff); diff != "" {
 		t.Errorf("diff (-want +got):\n%s", diff)

@@ -125,9 +125,21 @@ func TestRecipeSettings(t *testing.T) {
 	}
 }
 
+func TestRecipeStateOnTheDisk(t *testing.T) {
+	// The journal on the disk it protects: refused before anything runs.
+	r := runRecipe(t, "XSRESCUE_INSTALLER=5.0", "state-on-the-disk")
+	if r.code != 2 || !strings.Contains(r.stderr, "the disk being repaired") {
+		t.Fatalf("exit %d, want 2 naming the disk being repaired\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(r.state, "doctor.json")); err == nil {
+		t.Error("doctor ran with the journal on the disk")
+	}
+}
+
 // runRecipe builds the chroot and the disk and runs xsrescue-pre.sh in it
 // with settings (NAME=VALUE) on top of the test's; "cmdline:WORDS" is
-// what the chroot's /proc/cmdline says.
+// what the chroot's /proc/cmdline says; "state-on-the-disk" puts the
+// durable storage on the disk given to the recipe.
 func runRecipe(t *testing.T, settings ...string) *recipe {
 	testutil.NeedRoot(t, "chroot, loop devices and mount")
 	busybox := staticBusybox(t)
@@ -174,6 +186,28 @@ func runRecipe(t *testing.T, settings ...string) *recipe {
 
 	var env []string
 	for _, set := range settings {
+		if set == "state-on-the-disk" {
+			// The durable storage is a filesystem on the very disk given
+			// (a whole-disk filesystem: loop devices here get no
+			// partitions, the kernel's max_part being 0 in containers).
+			disk := filepath.Join(dir, "state.img")
+			if out, err := exec.Command("mkfs.ext3", "-q", "-F", disk, "16M").CombinedOutput(); err != nil {
+				t.Fatalf("mkfs.ext3: %v\n%s", err, out)
+			}
+			out, err := exec.Command("losetup", "--find", "--show", disk).Output()
+			if err != nil {
+				t.Fatalf("losetup: %v", err)
+			}
+			loop := strings.TrimSpace(string(out))
+			t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+			target := filepath.Join(root, "state")
+			if out, err := exec.Command("mount", loop, target).CombinedOutput(); err != nil {
+				t.Fatalf("mount %s: %v\n%s", loop, err, out)
+			}
+			t.Cleanup(func() { exec.Command("umount", target).Run() })
+			env = append(env, "XSRESCUE_DISK="+loop)
+			continue
+		}
 		words, ok := strings.CutPrefix(set, "cmdline:")
 		if !ok {
 			env = append(env, set)

@@ -91,6 +91,19 @@ mkdir -p "$XSRESCUE_STATE" || die 1 "cannot make $XSRESCUE_STATE"
 if [ -n "$XSRESCUE_STATE_NFS" ]; then
 	mount -t nfs -o nolock "$XSRESCUE_STATE_NFS" "$XSRESCUE_STATE" || die 1 "cannot mount $XSRESCUE_STATE_NFS on $XSRESCUE_STATE"
 fi
+# The journal and the images must not live on the disk they protect: the
+# installer run that follows rewrites it.
+state_dev=$(stat -c %d "$XSRESCUE_STATE" 2>/dev/null)
+disk_name=$(readlink -f "$XSRESCUE_DISK")
+disk_name=${disk_name##*/}
+for f in /sys/class/block/"$disk_name"/dev /sys/class/block/"$disk_name"/"$disk_name"*/dev; do
+	[ -r "$f" ] && [ -n "$state_dev" ] || continue
+	IFS=: read -r major minor <"$f"
+	# st_dev of a block device's filesystem: major * 256 + minor (minor < 256)
+	if [ "$state_dev" = $((major * 256 + minor)) ]; then
+		die 2 "XSRESCUE_STATE $XSRESCUE_STATE is on $XSRESCUE_DISK (${f%/dev}), the disk being repaired: keep the journal elsewhere"
+	fi
+done
 if [ -z "$XSRESCUE_HOST" ]; then
 	for n in /sys/class/net/*; do
 		[ "${n##*/}" = lo ] && continue

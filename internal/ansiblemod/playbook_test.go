@@ -143,10 +143,7 @@ func TestPlaybooks(t *testing.T) {
 	a.vars["op"] = op
 	before = testutil.FileSHA256(t, img)
 	a.play("undo.yml", "--check")
-	var wouldUndo struct {
-		Undo    taskResult `json:"undo"`
-		Restore taskResult `json:"restore"`
-	}
+	var wouldUndo undoResults
 	a.results(&wouldUndo)
 	if !wouldUndo.Undo.Changed || wouldUndo.Undo.Failed || !wouldUndo.Restore.Changed || wouldUndo.Restore.Failed {
 		t.Errorf("undo and restore --check: want both changed; got %+v", wouldUndo)
@@ -157,10 +154,7 @@ func TestPlaybooks(t *testing.T) {
 
 	// Undo, then the root partition's image back: byte-identical.
 	a.play("undo.yml")
-	var undone struct {
-		Undo    taskResult `json:"undo"`
-		Restore taskResult `json:"restore"`
-	}
+	var undone undoResults
 	a.results(&undone)
 	if !undone.Undo.Changed || undone.Undo.Failed || !undone.Restore.Changed || undone.Restore.Failed {
 		t.Fatalf("undo and restore: want both changed; got %+v", undone)
@@ -171,10 +165,7 @@ func TestPlaybooks(t *testing.T) {
 
 	// Again: both ok, nothing written.
 	a.play("undo.yml")
-	var again2 struct {
-		Undo    taskResult `json:"undo"`
-		Restore taskResult `json:"restore"`
-	}
+	var again2 undoResults
 	a.results(&again2)
 	if again2.Undo.Changed || again2.Undo.Failed || again2.Restore.Changed || again2.Restore.Failed {
 		t.Errorf("undo and restore again: want both ok, unchanged; got %+v", again2)
@@ -266,6 +257,12 @@ func TestPlaybooksOnRoots(t *testing.T) {
 	if diff := cmp.Diff(start, state()); diff != "" {
 		t.Errorf("after the undo the roots differ from the start (-start +now):\n%s", diff)
 	}
+}
+
+// undoResults are undo.yml's two tasks.
+type undoResults struct {
+	Undo    taskResult `json:"undo"`
+	Restore taskResult `json:"restore"`
 }
 
 // taskResult is the part of a module's taskResult the test checks.

@@ -26,8 +26,10 @@ import (
 )
 
 func main() {
-	if name, ok := ansiblemod.ModuleName(os.Args[0]); ok {
-		os.Exit(ansibleModule(name))
+	if len(os.Args) > 0 {
+		if name, ok := ansiblemod.ModuleName(os.Args[0]); ok {
+			os.Exit(ansibleModule(name))
+		}
 	}
 	os.Exit(mainWith(nil))
 }

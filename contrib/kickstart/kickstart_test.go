@@ -136,10 +136,18 @@ func TestRecipeStateOnTheDisk(t *testing.T) {
 	}
 }
 
+func TestRecipeStateInMemory(t *testing.T) {
+	r := runRecipe(t, "XSRESCUE_INSTALLER=5.0", "state-in-memory")
+	if r.code != 2 || !strings.Contains(r.stderr, "is in memory (tmpfs)") {
+		t.Fatalf("exit %d, want 2 saying the storage is in memory\n%s", r.code, r.stderr)
+	}
+}
+
 // runRecipe builds the chroot and the disk and runs xsrescue-pre.sh in it
 // with settings (NAME=VALUE) on top of the test's; "cmdline:WORDS" is
 // what the chroot's /proc/cmdline says; "state-on-the-disk" puts the
-// durable storage on the disk given to the recipe.
+// durable storage on the disk given to the recipe, "state-in-memory" on a
+// tmpfs.
 func runRecipe(t *testing.T, settings ...string) *recipe {
 	testutil.NeedRoot(t, "chroot, loop devices and mount")
 	busybox := staticBusybox(t)
@@ -186,6 +194,12 @@ func runRecipe(t *testing.T, settings ...string) *recipe {
 
 	var env []string
 	for _, set := range settings {
+		if set == "state-in-memory" {
+			target := filepath.Join(root, "state")
+			testutil.Must(t, unix.Mount("tmpfs", target, "tmpfs", 0, "size=1m"))
+			t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+			continue
+		}
 		if set == "state-on-the-disk" {
 			// The durable storage is a filesystem on the very disk given
 			// (a whole-disk filesystem: loop devices here get no

@@ -91,6 +91,11 @@ mkdir -p "$XSRESCUE_STATE" || die 1 "cannot make $XSRESCUE_STATE"
 if [ -n "$XSRESCUE_STATE_NFS" ]; then
 	mount -t nfs -o nolock "$XSRESCUE_STATE_NFS" "$XSRESCUE_STATE" || die 1 "cannot mount $XSRESCUE_STATE_NFS on $XSRESCUE_STATE"
 fi
+# Memory is not durable: a journal there is gone with the next boot, and
+# with it the way back.
+case $(stat -f -c %T "$XSRESCUE_STATE" 2>/dev/null) in
+tmpfs | ramfs) die 2 "XSRESCUE_STATE $XSRESCUE_STATE is in memory ($(stat -f -c %T "$XSRESCUE_STATE")): give durable storage (XSRESCUE_STATE_NFS, a USB stick)" ;;
+esac
 # The journal and the images must not live on the disk they protect: the
 # installer run that follows rewrites it.
 state_dev=$(stat -c %d "$XSRESCUE_STATE" 2>/dev/null)

@@ -83,7 +83,8 @@ func TestRecipeRestoreAsGenerator(t *testing.T) {
 		XMLName    xml.Name `xml:"restore"`
 		BackupDisk string   `xml:"backup-disk"`
 	}
-	if err := xml.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.BackupDisk == "" {
+	if err := xml.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.BackupDisk == "" ||
+		!strings.HasPrefix(r.stdout, "<?xml ") || !strings.HasSuffix(r.stdout, "</restore>\n") {
 		t.Fatalf("stdout is not the restore answer file (%v):\n%s", err, r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(r.state, "answerfile.xml")); err == nil {

@@ -2,6 +2,8 @@ package ansiblemod
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
 // ansible runs the collection as Ansible does, with Debian's ansible-core
@@ -256,6 +259,75 @@ func TestPlaybooksOnRoots(t *testing.T) {
 	}
 	if diff := cmp.Diff(start, state()); diff != "" {
 		t.Errorf("after the undo the roots differ from the start (-start +now):\n%s", diff)
+	}
+}
+
+func TestPlaybooksOnAZone(t *testing.T) {
+	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy")
+	testutil.NeedRoot(t, "zfs-fuse pools")
+	if err := fixtures.EnsureZFSFuse(); errors.Is(err, fixtures.ErrNoZFS) {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	a := newAnsible(t)
+	pool, err := fixtures.NewZFSPool(a.dir, fmt.Sprintf("xsansible%d", os.Getpid()), 22, 128<<20)
+	testutil.Must(t, err)
+	t.Cleanup(func() {
+		if err := pool.Destroy(); err != nil {
+			t.Error(err)
+		}
+	})
+	ips := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "zfsroot", "testdata", "ips", name))
+		testutil.Must(t, err)
+		return b
+	}
+	z, err := fixtures.BuildZFSZones(pool, filepath.Join(a.dir, "gz"), map[string][]byte{
+		zfsroot.ImageFileCfgCache: ips("cfg_cache.snv134"),
+		zfsroot.ImageFileDisabled: ips("disabled_auth.snv134"),
+	})
+	testutil.Must(t, err)
+	a.vars["zone_root"] = z.ZoneRoot
+	pkg := func() map[string]string {
+		tree, err := fixtures.TreeState(filepath.Join(z.ZoneRoot, "var/pkg"), nil)
+		testutil.Must(t, err)
+		return tree
+	}
+	start := pkg()
+	type results struct{ Unset, Sticky taskResult }
+
+	out := a.play("zone.yml", "--check", "--diff")
+	var checked results
+	a.results(&checked)
+	if !checked.Unset.Changed || checked.Unset.Failed || !checked.Sticky.Changed || checked.Sticky.Failed {
+		t.Errorf("--check: want both changed; got %+v", checked)
+	}
+	if !strings.Contains(out, "-[authority_za21342]") {
+		t.Errorf("--check --diff does not show the publisher's section going:\n%s", out)
+	}
+	if diff := cmp.Diff(start, pkg()); diff != "" {
+		t.Fatalf("--check changed the zone image (-start +now):\n%s", diff)
+	}
+
+	a.play("zone.yml")
+	var applied results
+	a.results(&applied)
+	if !applied.Unset.Changed || !applied.Sticky.Changed || len(applied.Unset.Undo) != 1 || len(applied.Sticky.Undo) != 1 {
+		t.Fatalf("apply: want both changed with their undo; got %+v", applied)
+	}
+	a.play("zone.yml")
+	var again results
+	a.results(&again)
+	if again.Unset.Changed || again.Sticky.Changed || again.Unset.Failed || again.Sticky.Failed {
+		t.Errorf("second apply: want both ok; got %+v", again)
+	}
+
+	// Newest first, as each task's undo is.
+	a.vars["undo_lines"] = append(applied.Sticky.Undo, applied.Unset.Undo...)
+	a.play("undo-roots.yml")
+	if diff := cmp.Diff(start, pkg()); diff != "" {
+		t.Errorf("after the undo the zone image differs from the start (-start +now):\n%s", diff)
 	}
 }
 

@@ -11,7 +11,8 @@ install_deps mkfs.ext3=e2fsprogs debugfs=e2fsprogs sfdisk=fdisk blkid=util-linux
   losetup=util-linux sgdisk=gdisk pvcreate=lvm2 zfs-fuse=zfs-fuse sqlite3=sqlite3 \
   ksh=ksh mkfs.vfat=dosfstools mkfs.xfs=xfsprogs xmllint=libxml2-utils zstd=zstd \
   rg=ripgrep setfattr=attr gcc=gcc hyperfine=hyperfine pgrep=procps groff=groff-base \
-  qemu-system-x86_64=qemu-system-x86 busybox=busybox-static dpkg-deb=dpkg
+  qemu-system-x86_64=qemu-system-x86 busybox=busybox-static dpkg-deb=dpkg \
+  ansible-playbook=ansible-core
 
 # zfs-fuse needs its daemon for the ZFS tests; start it when it is not running.
 if command -v zfs-fuse >/dev/null && [ "$(id -u)" -eq 0 ] && ! pgrep -x zfs-fuse >/dev/null; then

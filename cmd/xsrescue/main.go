@@ -14,15 +14,40 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/xsrescue/xsrescue/internal/ansiblemod"
 	"github.com/xsrescue/xsrescue/target"
 )
 
-func main() { os.Exit(mainWith(nil)) }
+func main() {
+	if len(os.Args) > 0 {
+		if name, ok := ansiblemod.ModuleName(os.Args[0]); ok {
+			os.Exit(ansibleModule(name))
+		}
+	}
+	os.Exit(mainWith(nil))
+}
+
+// ansibleModule runs the binary as the Ansible module name (started as
+// AnsiballZ_<name> ARGSFILE): each xsrescue command the module needs runs
+// in this process, through the same command tree, and the module prints
+// the one result Ansible reads.
+func ansibleModule(name string) int {
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(context.Background())
+	onSignals(cancel)
+	run := func(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+		p := program{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}
+		return p.run(ctx, argv)
+	}
+	return ansiblemod.Main(ctx, name, os.Args[1:], run, os.Stdout)
+}
 
 // rollingBack counts the raw writes under way that roll back by themselves
 // when stopped (partition restores): see onSignals.

@@ -20,6 +20,18 @@ version=$(sed -n 's/^version: *//p' "$src/galaxy.yml")
 rm -rf "$coll"
 mkdir -p "$coll"
 cp -R "$src/." "$coll/"
+# One RETURN text for the mutating modules (Ansible's doc fragments carry
+# options only): put into each stub that asks for it.
+python3 - "$coll/plugins/modules" "$src/meta/mutation_return.yml" <<'PY'
+import glob, sys
+mods, ret = sys.argv[1], open(sys.argv[2]).read()
+ret = "".join(l for l in ret.splitlines(True) if not l.startswith("#"))
+for f in glob.glob(mods + "/xsrescue_*.py"):
+    s = open(f).read()
+    if "@mutation_return@" in s:
+        open(f, "w").write(s.replace("@mutation_return@", "\n" + ret))
+PY
+rm -f "$coll/meta/mutation_return.yml"
 bin=${XSRESCUE_BINARY:-}
 if [ -z "$bin" ]; then
   tmp=$(mktemp -d)

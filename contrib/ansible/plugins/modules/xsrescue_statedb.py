@@ -65,47 +65,6 @@ EXAMPLES = r'''
     journal: /mnt/rescue/{{ inventory_hostname }}.db
 '''
 
-RETURN = r'''
-changed:
-  description: Whether the task changed something (in check mode, whether it would).
-  returned: always
-  type: bool
-msg:
-  description: What happened, or the error xsrescue reported.
-  returned: always
-  type: str
-rc:
-  description: xsrescue's exit status (0; 1 failed; 2 invalid input; 3 refused; 4 problems remain).
-  returned: always
-  type: int
-cmd:
-  description: The xsrescue command line the module ran (in-process).
-  returned: when a command ran
-  type: list
-  elements: str
-op:
-  description: The op applied (the last one when several), as in the command's JSON document.
-  returned: always
-  type: dict
-ops:
-  description: Every op applied, in apply order.
-  returned: always
-  type: list
-  elements: dict
-undo:
-  description:
-    - The command lines (argv lists) that undo what the task applied, in the order
-      to run them (newest op first). Empty in check mode and when nothing changed.
-  returned: always
-  type: list
-  elements: list
-  sample: [["xsrescue", "journal", "undo", "1", "--disk", "/dev/sda", "--partition", "1", "--journal", "/mnt/rescue/host1.db"]]
-stderr:
-  description: xsrescue's log lines.
-  returned: always
-  type: str
-document:
-  description: The command's JSON document, as C(xsrescue ... --json) prints it.
-  returned: when the command printed one
-  type: dict
-'''
+# The results every mutating module returns: contrib/ansible/meta/mutation_return.yml,
+# filled in by scripts/build-collection.sh.
+RETURN = r'''@mutation_return@'''

@@ -13,7 +13,8 @@ import (
 	"github.com/xsrescue/xsrescue/extfs"
 )
 
-// Files the installer reads from a root or backup partition (xenserver.md §3.1, §3.4).
+// Files the installer reads from a root or backup partition (xenserver/host-installer
+// product.py readInventory and findXenSourceBackups; docs/disk.md).
 const (
 	InventoryFile = "/etc/xensource-inventory"
 	BackupMarker  = "/.xen-backup-partition"
@@ -169,7 +170,8 @@ func unknown(err error) *string {
 
 func ptr[T any](v T) *T { return &v }
 
-// ParseInventory is the installer's readKeyValueFile (xenserver.md §3.1):
+// ParseInventory is the installer's util.readKeyValueFile (xenserver/host-installer
+// util.py, called from product.py readInventory):
 // one KEY=value per line, split at the first '=', surrounding single quotes
 // stripped; lines without '=' are skipped. The lossless parser and writer is
 // versionfile's; this one only serves the inspection.

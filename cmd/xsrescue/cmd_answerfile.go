@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -9,9 +11,12 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/aymanbagabas/go-udiff"
+
 	"github.com/xsrescue/xsrescue/answerfile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -102,6 +107,8 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 func runAnswerfileUpgrade(_ context.Context, e *env, o answerfileUpgradeOptions) error {
 	doc := &upgradeDoc{Disk: o.As, DiskFrom: "as", PostInstallScript: o.PostInstallScript, AdminInterface: o.AdminInterface,
 		File: nilIfEmpty(o.To), DryRun: e.DryRun}
+	d := o.Disk
+	e.setTarget(mutationTarget{Disk: &d})
 	switch {
 	case o.As != "":
 	case isImageName(o.Disk):
@@ -131,7 +138,7 @@ func runAnswerfileUpgrade(_ context.Context, e *env, o answerfileUpgradeOptions)
 	if _, err := e.saveAnswerfile(o.To, xml, fmt.Sprintf("upgrade of %s from %s", u.Disk, strings.TrimSpace(u.SourceType+" "+u.Source))); err != nil {
 		return err
 	}
-	return e.emit(doc, printAnswerfile(o.To, e.DryRun, xml))
+	return e.emitMutation(nil, doc, printAnswerfile(o.To, e.DryRun, xml))
 }
 
 func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions) error {
@@ -161,8 +168,10 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 		e.logf("backup on partition %d (%s): <backup-disk> is %s, its PRIMARY_DISK %s without /dev/ (--as NAME overrides)", plan.Partition, plan.Chosen, plan.BackupDisk, plan.PrimaryDisk)
 	}
 	doc := &restoreDoc{RestorePlan: plan, DryRun: e.DryRun}
+	disk, part := o.Disk, plan.Partition
+	e.setTarget(mutationTarget{Disk: &disk, Partition: &part})
 	if in == nil {
-		return e.emit(doc, func(w io.Writer) error { return renderRestore(w, plan) })
+		return e.emitMutation(nil, doc, func(w io.Writer) error { return renderRestore(w, plan) })
 	}
 	doc.Installer = &in.Release.Product
 	v, err := plan.Check(*in, o.AllowMultiple)
@@ -170,8 +179,9 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 	if err != nil {
 		if e.JSON {
 			// The verdict that refuses is in the document, with the error.
-			doc.Error = newErrorInfo(err)
-			if eerr := e.emit(doc, nil); eerr != nil {
+			mdoc := e.mutationDocument([]string{err.Error()}, doc)
+			mdoc.Error = newErrorInfo(err)
+			if eerr := e.emit(mdoc, nil); eerr != nil {
 				return eerr
 			}
 		}
@@ -200,7 +210,7 @@ func (e *env) writeRestore(doc *restoreDoc, to string, v answerfile.Verdict) err
 	if doc.Written, err = e.saveAnswerfile(to, xml, fmt.Sprintf("restore of the backup on partition %d by the %s installer", p.Partition, v.Installer)); err != nil {
 		return err
 	}
-	return e.emit(doc, printAnswerfile(to, e.DryRun, xml))
+	return e.emitMutation(nil, doc, printAnswerfile(to, e.DryRun, xml))
 }
 
 // saveAnswerfile writes doc to the new file to (nothing for to ""), with
@@ -218,15 +228,26 @@ func (e *env) saveAnswerfile(to string, doc []byte, what string) (written bool, 
 	case same:
 		e.logf("%s already holds this answer file: already as requested", to)
 	case e.DryRun:
+		e.addAnswerfile(to, doc, what)
 		e.logf("dry run: nothing was written (%s would get the answer file below, %d bytes)", to, len(doc))
 	default:
 		if err := writeNew(to, doc); err != nil {
 			return false, err
 		}
+		e.addAnswerfile(to, doc, what)
 		e.logf("wrote %s (%s)", to, what)
 		return true, nil
 	}
 	return false, nil
+}
+
+// addAnswerfile records the new answer file in the mutation document.
+func (e *env) addAnswerfile(to string, doc []byte, what string) {
+	sum := sha256.Sum256(doc)
+	after := hex.EncodeToString(sum[:])
+	d := udiff.Unified("/dev/null", "b/"+absPath(to), "", string(doc))
+	e.addChange(mutationChange{Path: absPath(to), Action: plan.Create, Why: "the answer file for the " + what, Diff: &d,
+		AfterSHA256: &after, Description: fmt.Sprintf("create %s (%d bytes)", absPath(to), len(doc))})
 }
 
 // primaryDisk reads the PRIMARY_DISK of the XenServer root on the image

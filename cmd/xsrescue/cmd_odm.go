@@ -12,7 +12,6 @@ import (
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
-	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -210,18 +209,19 @@ func runOdmPurge(ctx context.Context, e *env, o odmPurgeOptions) error {
 		return err
 	}
 	doc := newPurgeDoc(p, majors, out, e.DryRun)
+	e.setTarget(targetOf(pt.tgts[pt.root]))
 	switch {
 	case p.Done:
 		doc.Files = out.Files()
 	case !p.Empty():
 		doc.Files = out.Files()
-		if doc.Ops, err = e.applyPurge(ctx, pt, p, out); err != nil {
+		if err = e.applyPurge(ctx, pt, p, out); err != nil {
 			return err
 		}
 	case !e.JSON:
 		e.logf("odm purge: no ghost majors, nothing to do")
 	}
-	return e.emit(doc, doc.render)
+	return e.emitMutation(nil, doc, doc.render)
 }
 
 // purgeTargets are the roots a purge changes, opened read-only and locked:
@@ -279,10 +279,10 @@ func (e *env) openOut(ctx context.Context, pt *purgeTargets, out *odm.OutDir) er
 // confirmed (removed again if the purge fails before writing into it); a
 // dry run shows its files, since the journal renders only into
 // directories that exist.
-func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, out *odm.OutDir) (ops []*plan.Result, err error) {
+func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, out *odm.OutDir) (err error) {
 	if out.Missing && !e.DryRun {
 		if err := e.createOut(ctx, out.Dir); err != nil {
-			return nil, err
+			return err
 		}
 		defer func() {
 			if err != nil {
@@ -291,12 +291,12 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 		}()
 		out.Missing = false
 		if err := e.openOut(ctx, pt, out); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if out.Missing {
-		if err := renderNewOut(e.text(), out.Dir, p); err != nil {
-			return nil, err
+		if err := e.renderNewOut(e.text(), out.Dir, p); err != nil {
+			return err
 		}
 		e.logf("dry run: --out %s does not exist yet; a run creates it (its parent exists)", out.Dir)
 	}
@@ -306,17 +306,12 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 		root := pt.tgts[pt.root].Root
 		o.journal = func(create bool) (string, error) { return journal.DefaultPath(root, create) }
 	}
-	ops = []*plan.Result{}
 	for _, s := range split {
-		res, err := e.applyWith(ctx, pt.tgts[s.Dir], s.Plan, o)
-		if err != nil {
-			return ops, err
-		}
-		if res != nil {
-			ops = append(ops, res)
+		if _, err := e.applyWith(ctx, pt.tgts[s.Dir], s.Plan, o); err != nil {
+			return err
 		}
 	}
-	return ops, nil
+	return nil
 }
 
 // createOut makes the missing --out, after the user agreed (or --yes):

@@ -145,17 +145,15 @@ func runVersionSet(ctx context.Context, e *env, o versionSetOptions) error {
 	if err != nil {
 		return err
 	}
-	doc := newSetDoc(tgt.Root.Dir(), e.DryRun, sp)
+	doc := newSetDoc(sp)
 	for _, x := range doc.Explain {
 		fmt.Fprintf(e.text(), "%s\n", x)
 	}
-	if doc.Op, err = e.apply(ctx, tgt, sp.Plan); err != nil {
+	e.setTarget(targetOf(tgt))
+	if _, err = e.apply(ctx, tgt, sp.Plan); err != nil {
 		return err
 	}
-	if doc.Op != nil {
-		doc.Undo = doc.Op.Undo
-	}
-	if err := e.emit(doc, doc.render); err != nil || len(doc.Remaining) == 0 {
+	if err := e.emitMutation(doc.problems(), doc, doc.render); err != nil || len(doc.Remaining) == 0 {
 		return err
 	}
 	return xerr.Problems(fmt.Errorf("the %s installer's %s gate still fails (--mark-firstboot-done repairs it; see WARNING in --help)", doc.Verdict.Installer, doc.Remaining[0].Name))

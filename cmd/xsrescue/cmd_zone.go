@@ -332,16 +332,17 @@ func runZoneEdit(ctx context.Context, e *env, o zoneEditOptions, publisher strin
 	if err != nil {
 		return err
 	}
-	doc := &zoneEditDoc{ZoneRoot: tgt.Root.Dir(), File: img.File, Publisher: publisher}
+	doc := &zoneEditDoc{File: img.File, Publisher: publisher}
 	if pub, ok := img.Publisher(publisher); ok {
 		doc.File = pub.File
 	}
-	var snap string
-	if snap, doc.Op, err = e.applyZonePlan(ctx, tgt, p, applyOptions{}); err != nil {
+	e.setTarget(targetOf(tgt))
+	snap, _, err := e.applyZonePlan(ctx, tgt, p, applyOptions{})
+	if err != nil {
 		return err
 	}
 	doc.Snapshot = nilIfEmpty(snap)
-	return e.emit(doc, nil)
+	return e.emitMutation(nil, doc, nil)
 }
 
 // applyZonePlan runs the plan through the journal with the safety snapshot

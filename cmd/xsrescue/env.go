@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,6 +55,8 @@ type env struct {
 	// applied are the ops this command applied, oldest first: a later
 	// failure says how to undo them.
 	applied []*plan.Result
+	// mut is the mutation document's common part as the command built it.
+	mut mutation
 	// started: a command's action began; an error before that is the
 	// command line's.
 	started bool
@@ -93,11 +96,31 @@ func (e *env) emit(doc any, text func(w io.Writer) error) error {
 	return text(e.stdout)
 }
 
+// writeJSON prints doc indented, with "schema_version" first in it
+// (every document carries it; docs/json.md).
 func (e *env) writeJSON(doc any) error {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	b := bytes.TrimSpace(buf.Bytes())
+	if len(b) > 1 && b[0] == '{' && !bytes.HasPrefix(b, []byte(`{"schema_version":`)) {
+		rest := b[1:]
+		sep := ","
+		if len(rest) == 1 { // {}
+			sep = ""
+		}
+		b = append([]byte(fmt.Sprintf(`{"schema_version":%d%s`, schemaVersion, sep)), rest...)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := e.stdout.Write(out.Bytes())
+	return err
 }
 
 // logf writes a progress or log line to stderr (never to stdout, which may

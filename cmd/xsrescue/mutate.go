@@ -77,10 +77,17 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 		fmt.Fprintln(e.text(), "Nothing to change: already as requested.")
 		return nil, nil
 	}
-	// Rendered under --json too: a plan that cannot apply fails here.
-	if err := journal.Render(e.text(), tgt.Root, p); err != nil {
+	// Shown under --json too (the document carries the diff): a plan that
+	// cannot apply fails here.
+	shown, err := journal.Show(tgt.Root, p)
+	if err != nil {
 		return nil, err
 	}
+	if err := journal.WriteShown(e.text(), shown); err != nil {
+		return nil, err
+	}
+	e.setTarget(targetOf(tgt))
+	e.addShown(tgt, shown)
 	if e.DryRun {
 		e.logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes), tgt.Name())
 		return nil, nil
@@ -114,7 +121,9 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 		}
 		return res, err
 	}
-	res.Undo = e.undoLine(tgt, res, o)
+	undo := e.undoArgv(tgt, res, o)
+	res.Undo = shellLine(undo)
+	e.addOp(tgt, res, undo)
 	if !e.JSON {
 		printOpResult(e.stdout, tgt, res, "applied")
 		fmt.Fprintf(e.stdout, "Undo with: %s\n", res.Undo)
@@ -211,20 +220,20 @@ func hashOrDash(s string) string {
 	return s
 }
 
-// undoLine is the complete command line that undoes res: the target as
+// undoArgv is the complete command line that undoes res: the target as
 // the op recorded it, and the journal when it is not the default one.
-func (e *env) undoLine(tgt *target.Target, res *plan.Result, o applyOptions) string {
-	line := fmt.Sprintf("xsrescue journal undo %d", res.Op)
+func (e *env) undoArgv(tgt *target.Target, res *plan.Result, o applyOptions) []string {
+	argv := []string{"xsrescue", "journal", "undo", fmt.Sprint(res.Op)}
 	switch {
 	case tgt.Disk != "":
-		line += fmt.Sprintf(" --disk %s --partition %d", quoteShell(tgt.Disk), tgt.Partition)
+		argv = append(argv, "--disk", tgt.Disk, "--partition", fmt.Sprint(tgt.Partition))
 	default:
-		line += " --root " + quoteShell(tgt.Root.Dir())
+		argv = append(argv, "--root", tgt.Root.Dir())
 	}
 	if e.Journal != "" || o.journal != nil {
-		line += " --journal " + quoteShell(res.Journal)
+		argv = append(argv, "--journal", res.Journal)
 	}
-	return line
+	return argv
 }
 
 func quoteShell(s string) string {

@@ -50,12 +50,12 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatal("save-partition wrote to the disk")
 		}
 		var doc struct {
-			Partition   int          `json:"partition"`
-			Size        int64        `json:"size"`
-			SHA256      string       `json:"sha256"`
-			Compression string       `json:"compression"`
-			Verified    bool         `json:"verified"`
-			Sidecar     string       `json:"sidecar"`
+			Partition   int    `json:"partition"`
+			Size        int64  `json:"size"`
+			SHA256      string `json:"sha256"`
+			Compression string `json:"compression"`
+			Verified    bool   `json:"verified"`
+			Sidecar     string `json:"sidecar"`
 		}
 		m := parseMutation(t, out, &doc)
 		wantComp := map[bool]string{false: "none", true: "zstd"}[compress]

@@ -66,6 +66,17 @@ type Report struct {
 	Alternatives []Alternative     `json:"alternatives"`
 }
 
+// Broken lists the ids of the broken findings (doctor then exits 4).
+func (r *Report) Broken() []string {
+	var ids []string
+	for _, f := range r.Findings {
+		if f.Severity == Broken {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
 // Clean reports whether nothing is broken or questionable and nothing is
 // left to do.
 func (r *Report) Clean() bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v3"
 )
@@ -35,9 +36,16 @@ const exitHelp = `EXIT STATUS:
    2  usage error or invalid input (the message names the file and line or offset)
    3  refused for safety, nothing changed (mounted device, drift since an op, data that
       would be lost, another xsrescue holds the target, changed since it was planned)
-   4  completed, and problems were found or remain (the report is complete)
+   4  completed, and problems were found or remain (the report is complete): doctor and
+      guest check found a broken finding, guest fix left one, statedb check found a
+      reason xapi refuses the database, zone publishers a reason pkg refuses the image
+   141  stdout was closed by its reader (| head): ends quietly, as coreutils do
    130, 143  cut short by Ctrl-C or SIGTERM (a second one exits at once)
 `
+
+// exitPipe is the exit status of a command whose stdout reader went away:
+// 128+SIGPIPE, what a shell reports for coreutils' `seq 1 1000000 | head -1`.
+const exitPipe = 128 + int(syscall.SIGPIPE)
 
 // program is one run of xsrescue: its streams, commands beyond the
 // built-in ones (the tests add hidden ones), and which signal cut it
@@ -56,6 +64,13 @@ type program struct {
 func (p program) run(ctx context.Context, argv []string) int {
 	e := newEnv(p.stdin, p.stdout, p.stderr)
 	err := runApp(ctx, newApp(e, p.extra), argv)
+	if e.stdoutClosed() {
+		// The reader of stdout went away (| head): nobody reads the rest,
+		// nor an error document. End as coreutils do when SIGPIPE kills
+		// them: no message, 128+SIGPIPE (docs/exit-codes.md). The command
+		// returned first, so its unmounts and lock releases ran.
+		return exitPipe
+	}
 	if err == nil {
 		return 0
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
 	"github.com/xsrescue/xsrescue/plan"
@@ -185,7 +186,7 @@ func (d *demo) run(dir string) error {
 	d.doc.Root = os.Geteuid() == 0
 	if !d.doc.Root {
 		d.say("2. The diagnosis (read in-process: no root needed to read a disk):")
-		d.xs(0, "doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir)
+		d.xs(xerr.ExitProblems, "doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir) // broken findings: exit 4
 		d.say("The rest of the rescue mounts the partitions read-write and needs root:\n  sudo go run ./cmd/xsrescue demo")
 		return nil
 	}
@@ -205,8 +206,9 @@ func (d *demo) run(dir string) error {
 func (d *demo) prepare(dir, img string) string {
 	j := []string{"--journal", d.journal}
 
-	d.say("2. The diagnosis: findings with their evidence and rule, and the plan for the 5.0 installer.")
-	d.xs(0, append([]string{"doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir}, j...)...)
+	d.say("2. The diagnosis: findings with their evidence and rule, and the plan for the 5.0 installer\n" +
+		"(exit status 4: broken findings).")
+	d.xs(xerr.ExitProblems, append([]string{"doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir}, j...)...)
 
 	d.say("3. Before anything else, image the backup partition: every installer run reformats it,\n" +
 		"and with it the 5.0 installer's Restore. The root is imaged too, only so that this demo\n" +

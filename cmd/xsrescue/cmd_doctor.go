@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/doctor"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // doctorOptions are the flags of doctor.
@@ -51,5 +54,11 @@ func runDoctor(ctx context.Context, e *env, o doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	return e.emit(rep, func(w io.Writer) error { return renderDoctor(w, rep) })
+	if err := e.emit(newDoctorDoc(rep), func(w io.Writer) error { return renderDoctor(w, rep) }); err != nil {
+		return err
+	}
+	if broken := rep.Broken(); len(broken) > 0 {
+		return xerr.Problems(fmt.Errorf("doctor: %d broken finding(s): %s", len(broken), strings.Join(broken, ", ")))
+	}
+	return nil
 }

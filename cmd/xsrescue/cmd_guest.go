@@ -83,14 +83,17 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
-			"EXIT STATUS:\n   0  fixed (or already as requested; rules skipped for a symlink and what stays broken\n" +
-			"      are listed: \"Nothing was changed; left to do by hand\" when nothing could be fixed)\n" +
+			"EXIT STATUS:\n   0  fixed (or already as requested), nothing broken is left\n" +
 			"   1  the operation failed\n" +
 			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
 			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
 			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
 			"      a rule asked for with --only whose file is a symlink to another file, or that\n" +
-			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n",
+			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n" +
+			"   4  completed, and broken findings remain that no rule could fix (rules skipped for a\n" +
+			"      symlink, accounts): listed, \"Nothing was changed; left to do by hand\" when nothing\n" +
+			"      could be fixed\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags: append(append(o.targetOptions.flags(), o.domainFlags()...),
 			&cli.StringSliceFlag{Name: "only", Destination: &o.Only, Usage: "fix only `RULE` (repeatable; one of " + strings.Join(guestfix.RuleNames(), ", ") + ")"},
 		),
@@ -163,7 +166,19 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 	if err := e.emit(doc, func(w io.Writer) error { return renderGuestCheck(w, doc) }); err != nil {
 		return err
 	}
-	return rep.Err()
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	var broken []string
+	for _, f := range rep.Findings {
+		if f.Severity == guestfix.Broken {
+			broken = append(broken, f.ID)
+		}
+	}
+	if len(broken) > 0 {
+		return xerr.Problems(fmt.Errorf("guest check: %d broken finding(s): %s (xsrescue guest fix applies what can be automated)", len(broken), strings.Join(broken, ", ")))
+	}
+	return nil
 }
 
 func runGuestFix(ctx context.Context, e *env, o guestOptions) error {

@@ -114,7 +114,8 @@ func newVersionSetCommand(e *env) *cli.Command {
 			"      required key lost or not repairable, a version outside the installer's range, a table\n" +
 			"      flag that cannot be set), a version above the installed one without --allow-raise, a\n" +
 			"      system below the installer's lower bound, or no confirmation\n" +
-			"   4  done, but a gate still fails (the firstboot gate without --mark-firstboot-done)\n",
+			"   4  done, but a gate still fails (the firstboot gate without --mark-firstboot-done)\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags: append(o.targetOptions.flags(),
 			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "the product `VERSION[-BUILD]` to write, e.g. 5.0.0 or 5.0.0-10918p"},
 			&cli.StringFlag{Name: "platform-version", Destination: &o.Platform, Usage: "PLATFORM_VERSION `P` to write (default: from the release table)"},
@@ -170,7 +171,10 @@ func newVersionFindCommand(e *env) *cli.Command {
 			"line; binary files (a NUL byte in the first 8 KiB) as \"binary match\" with the offset.\n" +
 			"Never follows a symlink, skips proc, sys and dev, walks and searches in parallel.\n" +
 			"A progress line on stderr when it is a terminal. Read-only.\n\n" +
-			"EXIT STATUS:\n   0  searched (matches or not; see the output)\n   1  the search failed\n   2  usage error\n",
+			"EXIT STATUS:\n   0  searched every file (matches or not; see the output)\n   1  the search failed\n   2  usage error\n" +
+			"   4  searched, but some files could not be read (listed on stderr, and in --json\n" +
+			"      under stats.problems): a match may be missing\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags:  o.flags(),
 		Action: action(1, -1, func(ctx context.Context, a []string) error { return runVersionFind(ctx, e, o, a) }),
 	}
@@ -200,9 +204,14 @@ func runVersionFind(ctx context.Context, e *env, o targetOptions, needles []stri
 	for _, p := range stats.Problems {
 		e.logf("xsrescue: %s", p)
 	}
-	err = e.emit(doc, doc.render)
+	if err := e.emit(doc, doc.render); err != nil {
+		return err
+	}
 	if !e.JSON {
 		fmt.Fprintf(e.stderr, "%d matches in %d files (%d files, %d bytes searched)\n", len(matches), len(doc.Files), stats.Files, stats.Bytes)
 	}
-	return err
+	if n := len(stats.Problems); n > 0 {
+		return xerr.Problems(fmt.Errorf("version find: %d file(s) could not be read (listed above): a match may be missing", n))
+	}
+	return nil
 }

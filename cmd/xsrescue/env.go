@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -66,7 +68,29 @@ type env struct {
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
-	return &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return &env{stdin: stdin, stdout: &pipeWriter{w: stdout}, stderr: stderr}
+}
+
+// pipeWriter is stdout, noting that the reader went away (EPIPE: `xsrescue
+// disk inspect IMG | head -1`): the command then ends as coreutils end,
+// quietly, exit 141 (run).
+type pipeWriter struct {
+	w      io.Writer
+	closed bool
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.closed = true
+	}
+	return n, err
+}
+
+// stdoutClosed reports whether a write to stdout found its reader gone.
+func (e *env) stdoutClosed() bool {
+	p, ok := e.stdout.(*pipeWriter)
+	return ok && p.closed
 }
 
 // wrapActions makes every command's action note that it started and the

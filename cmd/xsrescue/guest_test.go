@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,8 +58,16 @@ func guestCheck(t *testing.T, argv ...string) guestCheckJSON {
 	t.Helper()
 	code, out, errOut := runCLI(append([]string{"guest", "check", "--json"}, argv...)...)
 	var doc guestCheckJSON
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("guest check: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	// Exit 4 exactly when a finding is broken.
+	want := 0
+	if slices.ContainsFunc(doc.Findings, func(f struct{ ID, Severity, Evidence, Rule string }) bool { return f.Severity == "broken" }) {
+		want = 4
+	}
+	if code != want {
+		t.Fatalf("guest check: exit %d, want %d\n%s%s", code, want, out, errOut)
 	}
 	return doc
 }
@@ -90,7 +99,7 @@ func TestGuestCheckReadOnly(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("guest", "check", "--root", root)
-	if code != 0 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
+	if code != 4 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
 		t.Errorf("text check: exit %d\n%s", code, out)
 	}
 	if d := cmp.Diff(before, guestState(t, root)); d != "" {

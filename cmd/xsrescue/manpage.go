@@ -132,14 +132,21 @@ would be lost, no terminal and no **--yes**, another xsrescue holds the target, 
 changed since the plan was made)
 
 **4**
-: completed, and problems were found or remain (the report is complete)
+: completed, and problems were found or remain (the report is complete): **doctor**
+and **guest check** found a broken finding, **guest fix** left one, **statedb check**
+found a reason xapi refuses the database, **zone publishers** a reason pkg refuses the
+image, **version set** left a gate failing, **version find** could not read some files
+
+**141**
+: stdout was closed by its reader (**| head**): the command ends quietly, as coreutils
+do when SIGPIPE ends them (128+13)
 
 **130**, **143**
 : cut short by Ctrl-C (SIGINT) or SIGTERM; the first signal stops the command at its
 next check and rolls back what it had begun, a second one exits at once
 
 Scripts must treat any other code as a failure. With **--json**, an error is also printed
-on stdout as one JSON document: {"error": {"message": "...", "exit_code": N}}.
+on stdout as one JSON document: {"schema_version": 1, "error": {"message": "...", "exit_code": N}}.
 A few commands refine these meanings; see their EXIT STATUS above.
 
 # ENVIRONMENT

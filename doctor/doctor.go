@@ -194,6 +194,10 @@ type diag struct {
 	// What the checks found that the plan acts on.
 	backupPart    *partition.Partition
 	backupSaved   bool
+	// noInventory says why the root's inventory cannot be used (missing,
+	// unreadable): the installer skips such a root, and nothing xsrescue
+	// plans makes it take the root.
+	noInventory string
 	backupHolds   string // the release the backup holds, "" if none
 	backupRestore bool   // the target installer would offer Restore
 	setMarkers    bool   // version set --for-installer repairs every gate it can
@@ -342,12 +346,14 @@ func (d *diag) markers() error {
 	}
 	if _, err := d.in.Root.Stat(versionfile.InventoryPath); errors.Is(err, fs.ErrNotExist) {
 		d.add("inventory-missing", Broken, ruleInventory, "%s has no %s: the installer skips this root silently, and no marker or version can be checked", d.rootName(), versionfile.InventoryPath)
+		d.noInventory = fmt.Sprintf("%s has no %s", d.rootName(), versionfile.InventoryPath)
 		return nil
 	}
 	st, err := versionfile.Inspect(d.in.Root)
 	if err != nil {
 		// doctor reports what it finds and carries on with the other checks.
 		d.add("inventory-unreadable", Broken, ruleInventory, "%s", d.named(err.Error()))
+		d.noInventory = d.named(err.Error())
 		return nil
 	}
 	d.state = st

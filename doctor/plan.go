@@ -48,6 +48,16 @@ func (d *diag) plan() {
 			d.step(d.saveBackup(), why)
 		}
 	}
+	if d.noInventory != "" && d.installer != nil {
+		// Nothing xsrescue can plan gives the root an inventory: the plan
+		// changes nothing more (after keeping the backup) and does not
+		// promise that the installer "now finds an installation".
+		d.manual(fmt.Sprintf("cannot be repaired by xsrescue: %s; put back etc/xensource-inventory from a copy of this system's own (a backup of it, or the backup partition's if it holds the same system, checking INSTALLATION_UUID and CONTROL_DOMAIN_UUID), then run xsrescue doctor again", d.noInventory),
+			fmt.Sprintf("the %s installer skips a root without a readable inventory (it needs PRODUCT_VERSION or PLATFORM_VERSION, the UUIDs and PRIMARY_DISK from it), and xsrescue does not invent them", d.installer.Release.Product))
+		// No more changes, and no Upgrade step; the alternatives (the
+		// installer's Restore) stay.
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+	}
 	if d.setMarkers {
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
 			fmt.Sprintf("make the %s installer's gates pass: %s", d.installer.Release.Product, repairsText(d)))

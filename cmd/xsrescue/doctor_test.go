@@ -249,10 +249,19 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 	if len(rep.Alternatives) != 1 || rep.Alternatives[0].Name != "restore" {
 		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
 	}
+	// No inventory: the plan must not end "choose Upgrade … it now finds
+	// an installation it accepts" (no step gives the root an inventory).
 	var fsck string
+	last := rep.Plan[len(rep.Plan)-1]
+	if !last.Manual || !strings.HasPrefix(last.Command, "cannot be repaired by xsrescue: ") {
+		t.Errorf("last step %+v: want \"cannot be repaired by xsrescue\"", last)
+	}
 	for _, s := range rep.Plan {
 		if strings.Contains(s.Command, "e2fsck") {
 			fsck = s.Command
+		}
+		if strings.Contains(s.Command, "choose Upgrade") || strings.Contains(s.Command, "statedb patch") || strings.Contains(s.Command, "version set") {
+			t.Errorf("step %q in a plan that cannot make the installer take the root", s.Command)
 		}
 	}
 	if fsck == "" {

@@ -198,6 +198,9 @@ type diag struct {
 	// unreadable): the installer skips such a root, and nothing xsrescue
 	// plans makes it take the root.
 	noInventory string
+	// noUpgrade: the plan stops before the installer (a dirty root or
+	// backup must be replayed and diagnosed again first).
+	noUpgrade bool
 	backupHolds   string // the release the backup holds, "" if none
 	backupRestore bool   // the target installer would offer Restore
 	setMarkers    bool   // version set --for-installer repairs every gate it can
@@ -248,6 +251,14 @@ func (d *diag) targetArgs() string {
 		s += " --journal " + quote(d.in.JournalPath)
 	}
 	return s
+}
+
+// installerArg is " --installer V" when doctor plans for one.
+func (d *diag) installerArg() string {
+	if d.installer == nil {
+		return ""
+	}
+	return " --installer " + quote(d.installer.Release.Product)
 }
 
 func (d *diag) step(command, why string) {

@@ -35,9 +35,20 @@ func (d *diag) plan() {
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
 			fmt.Sprintf("partition %d holds the XenServer root but lost its root-* label, by which the installer finds the root (and the backup as the next partition); choose any 8 lower-case letters for xxxxxxxx (6 for 7.0+ installs); by hand, after saving the partitions", u.Partition.Number))
 	}
+	replay := false
 	for _, p := range d.needsRecovery {
 		d.manual(d.onPartition(p, func(dev string) string { return "e2fsck -fy " + dev }),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
+		replay = replay || p.Role == "root" || p.Role == "backup"
+	}
+	if replay {
+		// The findings about files were read as of the last checkpoint;
+		// the installer mounts the root (and backups), which replays the
+		// journal first. What the replay leaves decides the rest: plan
+		// nothing that depends on those files until doctor has read them.
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files")
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+		d.noUpgrade = true
 	}
 	changes := false
 	if p := d.backupPart; p != nil && p.FS != "" && d.backupHolds != "" && !d.backupSaved {
@@ -107,7 +118,7 @@ func (d *diag) plan() {
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
 		}
 	}
-	if changes && d.installer != nil {
+	if changes && d.installer != nil && !d.noUpgrade {
 		inst := d.installer.Release
 		af := d.savePath(fmt.Sprintf("answerfile-upgrade-%s.xml", inst.Product))
 		if d.in.DiskPath != "" {

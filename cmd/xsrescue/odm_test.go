@@ -632,3 +632,30 @@ func TestOdmPurgeOutDir(t *testing.T) {
 		t.Errorf("%s holds %v (%v)", out, ents, err)
 	}
 }
+
+// TestOdmFIFODump: a FIFO (or directory) where a class dump is looked for
+// is invalid input naming it, for every class — never taken for an absent
+// dump (which skipped the CuDv checks, or said "file does not exist" for
+// CuDvDr), never read (which would hang).
+func TestOdmFIFODump(t *testing.T) {
+	t.Parallel()
+	for _, class := range []string{"CuDvDr", "CuDv", "PdDv"} {
+		a := odmFixture(t)
+		dump := filepath.Join(a.ODMDir, class)
+		os.Remove(dump)
+		os.Remove(dump + ".odmget")
+		os.Remove(dump + ".add")
+		if err := syscall.Mkfifo(dump, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, argv := range [][]string{
+			{"odm", "ghosts", "--odm", a.ODMDir, "--dev", a.DevDir},
+			{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", t.TempDir(), "--all-ghosts", "--dry-run"},
+		} {
+			code, _, errOut := runCLI(argv...)
+			if code != 2 || !strings.Contains(errOut, dump+" is a fifo, not a file") {
+				t.Errorf("%s FIFO, %s: exit %d %s", class, argv[1], code, errOut)
+			}
+		}
+	}
+}

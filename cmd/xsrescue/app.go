@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -12,8 +15,62 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version is the one version of the program and its man page (the .TH
+// line of docs/xsrescue.8): raised here for a release, never set by the
+// build. scripts/build.sh sets commit and date with -ldflags "-X
+// main.commit=... -X main.date=..."; a plain go build takes the commit from
+// the Go toolchain's VCS stamp.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+	date    = ""
+)
+
+// versionInfo is what --version prints (with --json: as JSON).
+type versionInfo struct {
+	SchemaVersion int    `json:"schema_version"`
+	Version       string `json:"version"`
+	Commit        string `json:"commit"`
+	Date          string `json:"date"`
+	Go            string `json:"go"`
+	Platform      string `json:"platform"`
+}
+
+func buildInfo() versionInfo {
+	v := versionInfo{SchemaVersion: schemaVersion, Version: version, Commit: commit, Date: date,
+		Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && v.Commit == "":
+				v.Commit = s.Value
+			case s.Key == "vcs.time" && v.Date == "":
+				v.Date = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true" && !strings.HasSuffix(v.Commit, "-dirty") && v.Commit != "":
+				v.Commit += "-dirty"
+			}
+		}
+	}
+	if v.Commit == "" {
+		v.Commit = "unknown"
+	}
+	if v.Date == "" {
+		v.Date = "unknown"
+	}
+	return v
+}
+
+// printVersion is --version: one line, or the JSON document with --json.
+func printVersion(cmd *cli.Command) {
+	v := buildInfo()
+	w := cmd.Root().Writer
+	if cmd.Bool("json") {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "xsrescue version %s (commit %s, built %s, %s %s)\n", v.Version, v.Commit, v.Date, v.Go, v.Platform)
+}
 
 // commandFunc builds a command (or group) for one run. Commands are built
 // per run, from the root down: urfave/cli keeps flag values in the flag
@@ -22,6 +79,12 @@ var version = "0.1.0-dev"
 type commandFunc func(*env) *cli.Command
 
 // commandGroups are the command groups, in the order of --help.
+func init() {
+	// -v is --verbose, as in most Linux tools; --version has no short form.
+	cli.VersionPrinter = printVersion
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and Go version (with --json: as JSON)", HideDefault: true, Local: true}
+}
+
 func commandGroups() []commandFunc {
 	return []commandFunc{
 		newAnswerfileCommand, newDemoCommand, newDiskCommand, newDoctorCommand,

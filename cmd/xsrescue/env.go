@@ -32,6 +32,8 @@ type globalOptions struct {
 	Yes     bool          // --yes, -y: no confirmation prompt
 	Journal string        // --journal, $XSRESCUE_JOURNAL ("": inside the target root)
 	Wait    time.Duration // --wait, $XSRESCUE_WAIT: for another xsrescue holding the target or journal
+	Quiet   bool          // --quiet, -q: no notes or progress on stderr, only errors
+	Verbose bool          // --verbose, -v: also say how the target and journal were opened
 }
 
 func (g *globalOptions) flags() []cli.Flag {
@@ -40,6 +42,8 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &g.DryRun, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &g.Yes, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
 		&cli.StringFlag{Name: "journal", Destination: &g.Journal, Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &g.Quiet, Usage: "print nothing on stderr but errors (no notes, no progress)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Destination: &g.Verbose, Usage: "also say on stderr how the target and the journal were opened (-v is no longer --version)"},
 		&cli.DurationFlag{Name: "wait", Value: flock.DefaultWait, Destination: &g.Wait, Usage: "how long a mutating command waits for another xsrescue changing the same target (or journal) before it refuses, naming it (`DURATION`, e.g. 30s, 2m; 0: do not wait)", Sources: cli.EnvVars("XSRESCUE_WAIT")},
 	}
 }
@@ -99,12 +103,33 @@ func (e *env) wrapActions(c *cli.Command) {
 	if act := c.Action; act != nil {
 		c.Action = func(ctx context.Context, cmd *cli.Command) error {
 			e.started, e.argv = true, recordedArgv(cmd)
+			if err := e.checkFlags(cmd); err != nil {
+				return err
+			}
 			return act(ctx, cmd)
 		}
 	}
 	for _, sub := range c.Commands {
 		e.wrapActions(sub)
 	}
+}
+
+// checkFlags refuses (exit 2) values every command would misread: a
+// partition number below 1 (partitions are numbered from 1; 0 read as
+// "the default"), a negative --wait, --quiet with --verbose.
+func (e *env) checkFlags(cmd *cli.Command) error {
+	if cmd.IsSet("partition") {
+		if n := cmd.Int("partition"); n < 1 {
+			return usagef("%s: --partition %d: partitions are numbered from 1 (leave it out for the default)", cmd.FullName(), n)
+		}
+	}
+	if e.Wait < 0 {
+		return usagef("%s: --wait %s: give a duration of 0 or more (0: do not wait)", cmd.FullName(), e.Wait)
+	}
+	if e.Quiet && e.Verbose {
+		return usagef("%s: --quiet and --verbose contradict each other: give one", cmd.FullName())
+	}
+	return nil
 }
 
 // emit prints doc as one indented JSON document when --json is set, and
@@ -150,7 +175,17 @@ func (e *env) writeJSON(doc any) error {
 // logf writes a progress or log line to stderr (never to stdout, which may
 // carry JSON).
 func (e *env) logf(format string, args ...any) {
+	if e.Quiet {
+		return
+	}
 	fmt.Fprintf(e.stderr, format+"\n", args...)
+}
+
+// verbosef is a log line for --verbose only.
+func (e *env) verbosef(format string, args ...any) {
+	if e.Verbose {
+		fmt.Fprintf(e.stderr, "xsrescue: "+format+"\n", args...)
+	}
 }
 
 // text is where a command's text output goes: stdout, or nowhere under
@@ -203,7 +238,7 @@ func isTerminal(f any) bool {
 // unknown) when stderr is a terminal and --json is off, else nil (which
 // does nothing).
 func (e *env) progress(what string, total int64) *progressBar {
-	if e.JSON || !isTerminal(e.stderr) {
+	if e.JSON || e.Quiet || !isTerminal(e.stderr) {
 		return nil
 	}
 	return startProgress(e.stderr, what, total, time.Now)
@@ -225,6 +260,11 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 	if err != nil {
 		return nil, err
 	}
+	how := "read-only"
+	if o.Writable {
+		how = "writable"
+	}
+	e.verbosef("opened %s %s (identity %s)", tgt.Name(), how, tgt.Identity)
 	for _, n := range tgt.Notes {
 		e.logf("note: %s", n)
 	}

@@ -105,6 +105,7 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 	if err := tgt.Reopen(ctx); err != nil {
 		return nil, err
 	}
+	e.verbosef("reopened %s writable to apply the plan", tgt.Name())
 	for _, n := range tgt.Notes {
 		e.logf("note: %s", n)
 	}
@@ -142,6 +143,7 @@ func (e *env) record(ctx context.Context, tgt *target.Target, p *plan.Plan, o ap
 		return nil, err
 	}
 	defer j.Close()
+	e.verbosef("journal %s", journalShown(tgt, jpath))
 	return j.Apply(ctx, tgt, e.argv, p)
 }
 

@@ -253,12 +253,12 @@ func (d *diag) targetArgs() string {
 	return s
 }
 
-// installerArg is " --installer V" when doctor plans for one.
+// installerArg is " --for-installer V" when doctor plans for one.
 func (d *diag) installerArg() string {
 	if d.installer == nil {
 		return ""
 	}
-	return " --installer " + quote(d.installer.Release.Product)
+	return " --for-installer " + quote(d.installer.Release.Product)
 }
 
 func (d *diag) step(command, why string) {
@@ -392,7 +392,7 @@ func (d *diag) markers() error {
 				parts = append(parts, fmt.Sprintf("%s: %s", o, strings.Join(by[o], " ")))
 			}
 		}
-		d.add("installer-verdicts", OK, ruleVersions, "%s (choose one with --installer V for a plan)", strings.Join(parts, "; "))
+		d.add("installer-verdicts", OK, ruleVersions, "%s (choose one with --for-installer V for a plan)", strings.Join(parts, "; "))
 		return nil
 	}
 	return d.verdict(st)

@@ -29,7 +29,7 @@ func (d *diag) plan() {
 	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
-			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --to %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
+			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
 				fmt.Sprintf("partition %d is where the installer looks for the backup of a root on partition %d: keep an image of it before anything changes the disk", b.Number, u.Partition.Number))
 		}
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
@@ -137,7 +137,7 @@ func (d *diag) plan() {
 					why = "an unattended upgrade by the installer; the disk is an image here and its inventory has no PRIMARY_DISK: replace NAME with the disk's name on the host (e.g. disk/by-id/..., or sda)"
 				}
 			}
-			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --to %s", quote(d.in.DiskPath), as, quote(af))
+			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --output %s", quote(d.in.DiskPath), as, quote(af))
 			if manual {
 				d.manual(cmdline, why)
 			} else {
@@ -199,10 +199,10 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 // --backup-root the disk is not known, so the user names it.
 func (d *diag) saveBackup() string {
 	if d.in.DiskPath == "" {
-		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --to %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
+		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --output %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
 			quote(d.savePath("backup.img")), journalArg(d.in.JournalPath), d.in.Backup.Dir)
 	}
-	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
+	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
 // onPartition is the command run(DEV) on partition p: on the kernel's

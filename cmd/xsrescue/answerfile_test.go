@@ -330,8 +330,16 @@ func TestAnswerfileRestoreTo(t *testing.T) {
 	img, sum := buildRead(t, fixtures.XS71OldGPT())
 	dir := t.TempDir()
 	to := filepath.Join(dir, "restore.xml")
-	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--to", to); code != 2 || !strings.Contains(stderr, "--to needs --for-installer V") {
-		t.Errorf("--to without --for-installer: exit %d %s", code, stderr)
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--output", to); code != 2 || !strings.Contains(stderr, "--output needs --for-installer V") {
+		t.Errorf("--output without --for-installer: exit %d %s", code, stderr)
+	}
+	// --to is the old name: it still works, says it is deprecated, and
+	// with --output beside it is a usage error naming both.
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--to", to); code != 2 || !strings.Contains(stderr, "--to is deprecated, use --output") {
+		t.Errorf("--to: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--for-installer", "7.1", "--to", to, "-o", to); code != 2 || !strings.Contains(stderr, "--output and --to are the same flag") {
+		t.Errorf("--to with -o: exit %d %s", code, stderr)
 	}
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img, "--for-installer", "7.1", "--to", to, "--dry-run")
 	if _, err := os.Lstat(to); code != 0 || err == nil || !strings.Contains(stdout, "<backup-disk>disk/by-id/scsi-SATA_ST3500418AS_9VM1XSRC</backup-disk>") || !strings.Contains(stderr, "dry run: nothing was written") {

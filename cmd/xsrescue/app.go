@@ -251,6 +251,20 @@ func explainUsage(cmd *cli.Command, err error) error {
 	return fmt.Errorf("%s: %w (see '%s --help')", cmd.FullName(), err, cmd.FullName())
 }
 
+// renamedFlag is the hidden old name of the string flag now, kept so that
+// scripts go on working: it sets the same destination and says on stderr
+// that it is deprecated. Both names at once is a usage error naming both.
+func renamedFlag(e *env, old, now string, dest *string) cli.Flag {
+	return &cli.StringFlag{Name: old, Hidden: true, Destination: dest,
+		Action: func(_ context.Context, cmd *cli.Command, _ string) error {
+			if cmd.IsSet(now) {
+				return usagef("%s: --%s and --%s are the same flag (--%s is its old name): give one", cmd.FullName(), now, old, old)
+			}
+			e.logf("xsrescue: note: --%s is deprecated, use --%s", old, now)
+			return nil
+		}}
+}
+
 // action is a command's action: its positional arguments checked (min to
 // max of them; max -1: no limit), then run with them.
 func action(min, max int, run func(ctx context.Context, args []string) error) cli.ActionFunc {

@@ -59,7 +59,8 @@ func newAnswerfileUpgradeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "source", Destination: &o.Source, Usage: "installation repository `URL`, server:/path, or local", Required: true},
 			&cli.StringFlag{Name: "post-install-script", Destination: &o.PostInstallScript, Usage: "`URL` of a script the installer runs on the new root"},
 			&cli.StringFlag{Name: "admin-interface", Destination: &o.AdminInterface, Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites)"},
+			renamedFlag(e, "to", "output", &o.To),
 		},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runAnswerfileUpgrade(ctx, e, o) }),
 	}
@@ -86,7 +87,7 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 			"(said on stderr); --as NAME overrides it. The disk is only read.\n\n" +
 			"Without --for-installer it prints, for every installer version, whether that installer\n" +
 			"would restore the backup from the file, and writes nothing. With --for-installer V it\n" +
-			"writes the file (stdout, or --to FILE, never overwritten) only if V would restore it:\n" +
+			"writes the file (stdout, or --output FILE, never overwritten) only if V would restore it:\n" +
 			"installers before 6.2 have no answer-file restore, 8.0 and later skip backups older than\n" +
 			"XenServer 7.0, and an unknown verdict is refused too (exit 3, with the reason). More than\n" +
 			"one backup on the disk that would (or might) match is refused unless --allow-multiple.\n" +
@@ -98,7 +99,8 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "partition", Destination: &o.Partition, Usage: "the backup partition `N` to restore (default: the only one carrying .xen-backup-partition, else the root's backup partition)", HideDefault: true},
 			&cli.StringFlag{Name: "as", Destination: &o.As, Usage: "the disk `NAME` written into <backup-disk> (default: the backup's PRIMARY_DISK without /dev/)"},
 			&cli.BoolFlag{Name: "allow-multiple", Destination: &o.AllowMultiple, Usage: "write the file although other backups on the disk would (or might) match too: the installer then aborts, before writing anything, unless they are gone when it runs"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites; needs --for-installer)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites; needs --for-installer)"},
+			renamedFlag(e, "to", "output", &o.To),
 		},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runAnswerfileRestore(ctx, e, o) }),
 	}
@@ -146,7 +148,7 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 		return usagef("xsrescue answerfile restore: --partition %d: want a partition number", o.Partition)
 	}
 	if o.To != "" && o.ForInstaller == "" {
-		return usagef("xsrescue answerfile restore: --to needs --for-installer V: whether the answer file works depends on the installer that runs it (without --for-installer every installer's verdict is printed)")
+		return usagef("xsrescue answerfile restore: --output needs --for-installer V: whether the answer file works depends on the installer that runs it (without --for-installer every installer's verdict is printed)")
 	}
 	var in *versionfile.Installer
 	if o.ForInstaller != "" {

@@ -49,7 +49,8 @@ func newSavePartitionCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "partition", Destination: &o.Partition, Usage: "partition number `N`", HideDefault: true},
 			&cli.StringFlag{Name: "role", Destination: &o.Role, Usage: "XenServer partition `ROLE` (backup, root, sr, boot, logs, swap, utility)"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "image `FILE` to create (never overwritten)", Required: true},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "image `FILE` to create (never overwritten; required)"},
+			renamedFlag(e, "to", "output", &o.To),
 			&cli.BoolFlag{Name: "compress", Destination: &o.Compress, Usage: "compress the image with zstd"},
 		},
 		Action: action(1, 1, func(ctx context.Context, a []string) error { return runSavePartition(ctx, e, o, a[0]) }),
@@ -101,6 +102,9 @@ func newRestorePartitionCommand(e *env) *cli.Command {
 }
 
 func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk string) error {
+	if o.To == "" {
+		return usagef("disk save-partition: give the image to create with --output FILE")
+	}
 	dp, err := choosePartition(disk, o.Partition, o.Role)
 	if err != nil {
 		return err

@@ -48,7 +48,8 @@ func newVersionShowCommand(e *env) *cli.Command {
 			"installer's Restore verdict; the installer also scans the machine's other disks.\n" +
 			"With --root the disk gates are unknown. Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags: append(o.targetOptions.flags(),
-			&cli.StringFlag{Name: "installer", Destination: &o.Installer, Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2), in full"},
+			&cli.StringFlag{Name: "for-installer", Destination: &o.Installer, Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2), in full"},
+			renamedFlag(e, "installer", "for-installer", &o.Installer),
 			&cli.StringFlag{Name: "backup-root", Destination: &o.BackupRoot, Usage: "an already mounted backup partition `DIR` (with --root)"},
 		),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runVersionShow(ctx, e, o) }),
@@ -60,7 +61,7 @@ func runVersionShow(ctx context.Context, e *env, o versionShowOptions) error {
 	if o.Installer != "" {
 		in, err := versionfile.LookupInstaller(o.Installer)
 		if err != nil {
-			return xerr.Invalidf("--installer: %w", err)
+			return xerr.Invalidf("--for-installer: %w", err)
 		}
 		only = &in
 	}
@@ -131,8 +132,13 @@ func newVersionSetCommand(e *env) *cli.Command {
 func runVersionSet(ctx context.Context, e *env, o versionSetOptions) error {
 	req := versionfile.SetRequest{To: o.To, Platform: o.Platform, ForInstaller: o.ForInstaller,
 		AllowRaise: o.AllowRaise, MarkFirstbootDone: o.MarkFirstbootDone, MoveActiveFlag: o.MoveActiveFlag}
-	if req.To == "" && req.ForInstaller == "" {
+	switch {
+	case req.To == "" && req.ForInstaller == "":
 		return usagef("version set: give --to VERSION[-BUILD] or --for-installer VERSION")
+	case req.To != "" && req.ForInstaller != "":
+		// --for-installer chooses the version (keeping the installed one
+		// when V accepts it); a --to beside it was silently one or the other.
+		return usagef("version set: --to %s and --for-installer %s: give one (--for-installer chooses the version and repairs the gates; --to writes exactly the version given)", req.To, req.ForInstaller)
 	}
 	if req.ForInstaller == "" && (req.MarkFirstbootDone || req.MoveActiveFlag) {
 		return usagef("version set: --mark-firstboot-done and --move-active-flag repair an installer's gates: give --for-installer VERSION")

@@ -38,7 +38,7 @@ func newZoneCommand(e *env) *cli.Command {
 }
 
 func zoneRootFlag(dir *string) cli.Flag {
-	return &cli.StringFlag{Name: "zone-root", Destination: dir, Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
+	return &cli.StringFlag{Name: "root", Aliases: []string{"zone-root"}, Destination: dir, Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
 }
 
 func zoneForceFlag(force *bool) cli.Flag {
@@ -267,7 +267,7 @@ func newZoneDoc(root *target.Root, ze zfsroot.ZoneEntry) zoneDoc {
 	return z
 }
 
-// openZoneRoot opens --zone-root and loads its pkg image; forChange opens
+// openZoneRoot opens --root and loads its pkg image; forChange opens
 // it as a mutating command's target (openForChange: read-only, locked).
 func (e *env) openZoneRoot(ctx context.Context, dir string, forChange bool) (*target.Target, *zfsroot.Image, error) {
 	o := target.Options{Root: dir}

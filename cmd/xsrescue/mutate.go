@@ -51,7 +51,7 @@ func (e *env) apply(ctx context.Context, tgt *target.Target, p *plan.Plan) (*pla
 }
 
 // applyWith is apply with options. A command applying two or three ops
-// (guest fix and its domain config, odm purge with --out, zone
+// (guest fix and its domain config, odm purge with --output, zone
 // restore-etc) keeps them in e.applied: a failure of a later one must not
 // read as if nothing had changed.
 func (e *env) applyWith(ctx context.Context, tgt *target.Target, p *plan.Plan, o applyOptions) (*plan.Result, error) {
@@ -248,7 +248,7 @@ func quoteShell(s string) string {
 }
 
 // refuseUnlessConfirmed asks before a write outside every target that only
-// a confirmed command may make (creating odm purge's --out, a ZFS clone):
+// a confirmed command may make (creating odm purge's --output, a ZFS clone):
 // --yes has answered already.
 func (e *env) refuseUnlessConfirmed(ctx context.Context, question string) error {
 	if e.Yes {

@@ -35,7 +35,7 @@ func (d *odmGhostsDoc) render(w io.Writer) error {
 	if len(ghosts) == 0 {
 		fmt.Fprintln(w, "\nno ghost majors")
 	} else if d.opts.Dev != "" {
-		fmt.Fprintf(w, "\nor let xsrescue do it (journalled, undoable):\n  xsrescue odm purge --odm %s --dev %s --major %s --out DIR\n",
+		fmt.Fprintf(w, "\nor let xsrescue do it (journalled, undoable):\n  xsrescue odm purge --odm %s --dev %s --major %s --output DIR\n",
 			d.opts.ODM, d.opts.Dev, strings.Join(ghosts, ","))
 	}
 	return nil
@@ -120,10 +120,10 @@ func (d *odmPurgeDoc) render(w io.Writer) error {
 }
 
 // renderNewOut shows, for a dry run, the files a purge would write into the
-// --out directory that does not exist yet, as the journal shows new files,
+// --output directory that does not exist yet, as the journal shows new files,
 // and records them in the mutation document.
 func (e *env) renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
-	fmt.Fprintf(w, "# create directory %s (--out; its parent exists)\n", dir)
+	fmt.Fprintf(w, "# create directory %s (--output; its parent exists)\n", dir)
 	for _, c := range p.OutChanges(".") {
 		name := filepath.Join(dir, c.Path)
 		fmt.Fprintf(w, "# create %s (mode %04o, %d bytes)\n#    why: %s\n", name, c.Mode, len(c.Content), c.Why)

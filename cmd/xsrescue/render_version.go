@@ -110,7 +110,7 @@ func renderVerdicts(w io.Writer, verdicts []versionfile.Verdict, detailed bool) 
 			fmt.Fprintf(tw, "  %s\t%s=%s\t%s\t%s\t%s\n", v.Installer, v.Compares, val, v.Accepted, v.Outcome, shortReason(v))
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "  (--installer V explains one in full: every gate, its status, reason and source)")
+		fmt.Fprintln(w, "  (--for-installer V explains one in full: every gate, its status, reason and source)")
 	}
 	for _, v := range verdicts {
 		if v.Caveat != "" {

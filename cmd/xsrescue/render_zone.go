@@ -22,7 +22,7 @@ type zoneDoc struct {
 	State    string             `json:"state"`
 	Zonepath string             `json:"zonepath"`
 	ZoneRoot string             `json:"zone_root"`
-	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --zone-root
+	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --root
 	UUID     string             `json:"uuid"`
 	Problems []string           `json:"problems"` // what zoneadm would make of the index line (cleared uuid, relative zonepath)
 	Brand    string             `json:"brand"`

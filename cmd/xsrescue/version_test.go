@@ -263,7 +263,7 @@ func TestVersionErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"version", "set", "--root", root, "--to", "seven", "--yes"}, xerr.ExitInvalid, `--to "seven"`},
-		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitRefused, "would still not get through"},
+		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitInvalid, "--to 8.4.0 and --for-installer 8.2: give one"},
 		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
 		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
 		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},

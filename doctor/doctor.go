@@ -192,15 +192,15 @@ type diag struct {
 	installed *release.Release // the release the root's inventory claims
 
 	// What the checks found that the plan acts on.
-	backupPart    *partition.Partition
-	backupSaved   bool
+	backupPart  *partition.Partition
+	backupSaved bool
 	// noInventory says why the root's inventory cannot be used (missing,
 	// unreadable): the installer skips such a root, and nothing xsrescue
 	// plans makes it take the root.
 	noInventory string
 	// noUpgrade: the plan stops before the installer (a dirty root or
 	// backup must be replayed and diagnosed again first).
-	noUpgrade bool
+	noUpgrade     bool
 	backupHolds   string // the release the backup holds, "" if none
 	backupRestore bool   // the target installer would offer Restore
 	setMarkers    bool   // version set --for-installer repairs every gate it can

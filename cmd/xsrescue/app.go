@@ -204,13 +204,14 @@ func newApp(e *env, extra []commandFunc) *cli.Command {
 		Reader:                e.stdin,
 		Writer:                e.stdout,
 		ErrWriter:             e.stderr,
-		EnableShellCompletion: false,
+		EnableShellCompletion: true, // xsrescue completion bash|zsh|fish
 		Suggest:               true,
 		// Errors are rendered once, by run; the library must not exit the process.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
 	e.wrapActions(app)
 	markUsageErrors(app)
+	addExamples(app, app.Name)
 	return app
 }
 
@@ -225,7 +226,11 @@ func markUsageErrors(c *cli.Command) {
 	if c.Action == nil && len(c.Commands) > 0 {
 		c.Action = func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 0 {
-				return usagef("%s: unknown command %q (see '%s --help')", cmd.FullName(), cmd.Args().First(), cmd.FullName())
+				typed := cmd.Args().First()
+				if near := nearestCommand(cmd, typed); near != "" {
+					return usagef("%s: unknown command %q: did you mean %q? (see '%s --help')", cmd.FullName(), typed, near, cmd.FullName())
+				}
+				return usagef("%s: unknown command %q (see '%s --help')", cmd.FullName(), typed, cmd.FullName())
 			}
 			return cli.ShowSubcommandHelp(cmd)
 		}
@@ -233,6 +238,46 @@ func markUsageErrors(c *cli.Command) {
 	for _, sub := range c.Commands {
 		markUsageErrors(sub)
 	}
+}
+
+// nearestCommand is the visible subcommand of c closest to a mistyped name
+// (at most two edits: inpsect -> inspect), or "" when none is that close.
+func nearestCommand(c *cli.Command, typed string) string {
+	best, bestD := "", 3
+	for _, sub := range c.VisibleCommands() {
+		for _, name := range append([]string{sub.Name}, sub.Aliases...) {
+			if d := editDistance(typed, name); d < bestD {
+				best, bestD = sub.Name, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (optimal string
+// alignment: a swap of two neighbours is one edit).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // explainUsage rewrites the flag package's terse messages ("flag provided

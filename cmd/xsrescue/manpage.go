@@ -246,13 +246,18 @@ func sentence(s string) string {
 // by the pager, so no line is wider than the terminal.
 func mdBlocks(text string) string {
 	var out, prose, block []string
+	heading := "" // the last prose line: the heading of the block after it
 	flush := func() {
 		if len(prose) > 0 {
 			out = append(out, strings.Join(prose, "\n"))
 			prose = nil
 		}
 		if len(block) > 0 {
-			out = append(out, mdIndented(block))
+			if heading == "EXAMPLES:" {
+				out = append(out, mdCode(block)) // command lines stay lines
+			} else {
+				out = append(out, mdIndented(block))
+			}
 			block = nil
 		}
 	}
@@ -269,11 +274,21 @@ func mdBlocks(text string) string {
 			if len(block) > 0 {
 				flush()
 			}
+			heading = l
 			prose = append(prose, mdEscape(l))
 		}
 		flush()
 	}
 	return strings.Join(out, "\n\n")
+}
+
+// mdCode renders indented lines as a code block: one line each, verbatim.
+func mdCode(lines []string) string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = "    " + strings.TrimSpace(l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // tableRow is a line of a two-column help table: a term, two or more

@@ -105,6 +105,8 @@ func (e *env) openPatchTarget(ctx context.Context, o statedbPatchOptions, a []st
 	switch {
 	case len(a) == 1 && o.given():
 		return nil, usagef("statedb patch: give FILE or --root/--disk, not both")
+	case len(a) == 0 && !o.given():
+		return nil, usagef("statedb patch: give FILE, --root DIR or --disk DISK")
 	case len(a) == 1:
 		abs, err := filepath.Abs(a[0])
 		if err != nil {

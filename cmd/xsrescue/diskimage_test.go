@@ -81,6 +81,11 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatalf("journal record: %+v %v", op, err)
 		}
 
+		// journal show names the disk and partition; nothing was mounted
+		// (the op's root is the journal's directory).
+		if code, out, _ := runCLI("journal", "show", "1", "--journal", jpath); code != 0 || strings.Contains(out, "mounted at") || !strings.Contains(out, "disk "+img+" partition 2") {
+			t.Errorf("journal show of a save: exit %d\n%s", code, out)
+		}
 		// Undo has nothing to put back for an image saved outside any root:
 		// refused before the partition is even mounted (a read-write mount
 		// would write its superblock), and the op stays applied.

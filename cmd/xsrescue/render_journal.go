@@ -136,6 +136,11 @@ func shellLine(argv []string) string {
 // opWhere names where an op was made: the disk and partition, the mount
 // point only as detail (it existed while that command ran), or the root.
 func opWhere(op journal.OpInfo) string {
+	if op.Disk != nil && strings.HasPrefix(op.Command, "disk ") {
+		// A partition image was saved or restored: nothing was mounted
+		// (the op's root is the journal's directory).
+		return fmt.Sprintf("disk %s partition %d", *op.Disk, deref0(op.Partition))
+	}
 	if op.Disk != nil {
 		return fmt.Sprintf("disk %s partition %d, mounted at %s then", *op.Disk, deref0(op.Partition), op.Root)
 	}

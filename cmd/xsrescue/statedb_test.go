@@ -138,6 +138,7 @@ func TestStatedbBadInput(t *testing.T) {
 		{[]string{"statedb", "diff", okFile}, 2, "expected 2 argument"},
 		{[]string{"statedb", "diff", okFile, trunc}, 2, trunc + ": offset"},
 		{[]string{"statedb", "patch", okFile, "--to-release", "9.9"}, 2, "not in the release table"},
+		{[]string{"statedb", "patch", "--to-release", "5.0"}, 2, "give FILE, --root DIR or --disk DISK"},
 		{[]string{"statedb", "patch", okFile}, 2, "exactly one of"},
 		{[]string{"statedb", "patch", okFile, "--to-schema", "x"}, 2, "--to-schema"},
 		{[]string{"statedb", "patch", okFile, "--to-release", "8.2"}, 3, "newer than the database"},

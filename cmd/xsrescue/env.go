@@ -285,6 +285,14 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 // like any read-only command it writes nothing anywhere, not even a lock
 // file.
 func (e *env) openForChange(ctx context.Context, o target.Options) (*target.Target, error) {
+	if o.Disk != "" && !e.DryRun && os.Geteuid() != 0 {
+		// Applying to a partition of --disk attaches a loop device and
+		// writes through the kernel, which only root may do: say so before
+		// anything is planned or confirmed, not after (acceptance round 13:
+		// "open /dev/loop-control: permission denied", exit 1). A dry run
+		// needs nothing of the kind.
+		return nil, xerr.Refusedf("changing a partition of --disk %s needs root (a loop device and a read-write filesystem): run it as root, or add --dry-run to see the plan; nothing was changed", o.Disk)
+	}
 	o.Writable = false
 	if !e.DryRun {
 		o.Lock = e.lockOptions()

@@ -46,3 +46,47 @@ func TestOneVersionSource(t *testing.T) {
 		t.Errorf("docs/xsrescue.8 header does not show version %s", version)
 	}
 }
+
+// TestFlagNames: the new names work, the old ones still do (saying they
+// are deprecated, unless --quiet), and a contradiction is a usage error
+// naming both flags.
+func TestFlagNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := dir + "/a.xml"
+	code, _, errOut := runCLI("answerfile", "upgrade", "--disk", "/dev/sda", "--source", "local", "--to", out)
+	if code != 0 || !strings.Contains(errOut, "--to is deprecated, use --output") {
+		t.Errorf("--to: exit %d %q", code, errOut)
+	}
+	code, _, errOut = runCLI("answerfile", "upgrade", "--disk", "/dev/sda", "--source", "local", "--to", dir+"/b.xml", "-q")
+	if code != 0 || errOut != "" {
+		t.Errorf("--to -q: exit %d %q, want no note", code, errOut)
+	}
+	if code, _, errOut := runCLI("answerfile", "upgrade", "--disk", "/dev/sda", "--source", "local", "-o", dir+"/c.xml"); code != 0 || strings.Contains(errOut, "deprecated") {
+		t.Errorf("-o: exit %d %q", code, errOut)
+	}
+	for _, f := range []string{"a.xml", "b.xml", "c.xml"} {
+		if _, err := os.Stat(dir + "/" + f); err != nil {
+			t.Error(err)
+		}
+	}
+	// --root is the zone root of the zone commands (--zone-root its alias).
+	for _, flag := range []string{"--root", "--zone-root"} {
+		if _, _, errOut := runCLI("zone", "publishers", flag, dir+"/missing"); strings.Contains(errOut, "unknown flag") || strings.Contains(errOut, "Required flag") {
+			t.Errorf("zone publishers %s: %q", flag, errOut)
+		}
+	}
+	for _, c := range []struct {
+		argv []string
+		both string
+	}{
+		{[]string{"version", "set", "--root", dir, "--to", "5.0.0", "--for-installer", "5.0"}, "--to 5.0.0 and --for-installer 5.0"},
+		{[]string{"disk", "inspect", dir, "-q", "-v"}, "--quiet and --verbose"},
+		{[]string{"version", "show", "--root", dir, "--disk", dir}, "--root and --disk"},
+		{[]string{"doctor", "--root", dir, "--installer", "5.0", "--for-installer", "5.0"}, "--for-installer and --installer"},
+	} {
+		if code, _, errOut := runCLI(c.argv...); code != 2 || !strings.Contains(errOut, c.both) {
+			t.Errorf("%q: exit %d %q, want 2 naming %s", c.argv, code, errOut, c.both)
+		}
+	}
+}

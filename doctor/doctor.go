@@ -66,6 +66,17 @@ type Report struct {
 	Alternatives []Alternative     `json:"alternatives"`
 }
 
+// Broken lists the ids of the broken findings (doctor then exits 4).
+func (r *Report) Broken() []string {
+	var ids []string
+	for _, f := range r.Findings {
+		if f.Severity == Broken {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
 // Clean reports whether nothing is broken or questionable and nothing is
 // left to do.
 func (r *Report) Clean() bool {
@@ -181,8 +192,15 @@ type diag struct {
 	installed *release.Release // the release the root's inventory claims
 
 	// What the checks found that the plan acts on.
-	backupPart    *partition.Partition
-	backupSaved   bool
+	backupPart  *partition.Partition
+	backupSaved bool
+	// noInventory says why the root's inventory cannot be used (missing,
+	// unreadable): the installer skips such a root, and nothing xsrescue
+	// plans makes it take the root.
+	noInventory string
+	// noUpgrade: the plan stops before the installer (a dirty root or
+	// backup must be replayed and diagnosed again first).
+	noUpgrade     bool
 	backupHolds   string // the release the backup holds, "" if none
 	backupRestore bool   // the target installer would offer Restore
 	setMarkers    bool   // version set --for-installer repairs every gate it can
@@ -236,6 +254,14 @@ func (d *diag) targetArgs() string {
 		s += " --journal " + quote(d.in.JournalPath)
 	}
 	return s
+}
+
+// installerArg is " --for-installer V" when doctor plans for one.
+func (d *diag) installerArg() string {
+	if d.installer == nil {
+		return ""
+	}
+	return " --for-installer " + quote(d.installer.Release.Product)
 }
 
 func (d *diag) step(command, why string) {
@@ -338,12 +364,14 @@ func (d *diag) markers() error {
 	}
 	if _, err := d.in.Root.Stat(versionfile.InventoryPath); errors.Is(err, fs.ErrNotExist) {
 		d.add("inventory-missing", Broken, ruleInventory, "%s has no %s: the installer skips this root silently, and no marker or version can be checked", d.rootName(), versionfile.InventoryPath)
+		d.noInventory = fmt.Sprintf("%s has no %s", d.rootName(), versionfile.InventoryPath)
 		return nil
 	}
 	st, err := versionfile.Inspect(d.in.Root)
 	if err != nil {
 		// doctor reports what it finds and carries on with the other checks.
 		d.add("inventory-unreadable", Broken, ruleInventory, "%s", d.named(err.Error()))
+		d.noInventory = d.named(err.Error())
 		return nil
 	}
 	d.state = st
@@ -371,7 +399,7 @@ func (d *diag) markers() error {
 				parts = append(parts, fmt.Sprintf("%s: %s", o, strings.Join(by[o], " ")))
 			}
 		}
-		d.add("installer-verdicts", OK, ruleVersions, "%s (choose one with --installer V for a plan)", strings.Join(parts, "; "))
+		d.add("installer-verdicts", OK, ruleVersions, "%s (choose one with --for-installer V for a plan)", strings.Join(parts, "; "))
 		return nil
 	}
 	return d.verdict(st)

@@ -89,7 +89,7 @@ func TestDiagnoseRoot(t *testing.T) {
 		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
 	}
 	wantPlan := []string{
-		"xsrescue disk save-partition DISK --role backup --to /save/backup.img (DISK: the disk whose backup partition is mounted on " + backup + "; unmount it first)",
+		"xsrescue disk save-partition DISK --role backup --output /save/backup.img (DISK: the disk whose backup partition is mounted on " + backup + "; unmount it first)",
 		"xsrescue version set --root " + root + " --for-installer 5.0.0 --yes",
 		"xsrescue statedb patch --root " + root + " --like " + filepath.Join(backup, "var/xapi/state.db") + " --drop-data --yes",
 		"boot the XenServer 5.0 installer and choose Upgrade (or answerfile=/save/answerfile-upgrade-5.0.0.xml)",

@@ -29,15 +29,26 @@ func (d *diag) plan() {
 	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
-			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --to %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
+			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
 				fmt.Sprintf("partition %d is where the installer looks for the backup of a root on partition %d: keep an image of it before anything changes the disk", b.Number, u.Partition.Number))
 		}
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
 			fmt.Sprintf("partition %d holds the XenServer root but lost its root-* label, by which the installer finds the root (and the backup as the next partition); choose any 8 lower-case letters for xxxxxxxx (6 for 7.0+ installs); by hand, after saving the partitions", u.Partition.Number))
 	}
+	replay := false
 	for _, p := range d.needsRecovery {
 		d.manual(d.onPartition(p, func(dev string) string { return "e2fsck -fy " + dev }),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
+		replay = replay || p.Role == "root" || p.Role == "backup"
+	}
+	if replay {
+		// The findings about files were read as of the last checkpoint;
+		// the installer mounts the root (and backups), which replays the
+		// journal first. What the replay leaves decides the rest: plan
+		// nothing that depends on those files until doctor has read them.
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files")
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+		d.noUpgrade = true
 	}
 	changes := false
 	if p := d.backupPart; p != nil && p.FS != "" && d.backupHolds != "" && !d.backupSaved {
@@ -47,6 +58,16 @@ func (d *diag) plan() {
 		} else {
 			d.step(d.saveBackup(), why)
 		}
+	}
+	if d.noInventory != "" && d.installer != nil {
+		// Nothing xsrescue can plan gives the root an inventory: the plan
+		// changes nothing more (after keeping the backup) and does not
+		// promise that the installer "now finds an installation".
+		d.manual(fmt.Sprintf("cannot be repaired by xsrescue: %s; put back etc/xensource-inventory from a copy of this system's own (a backup of it, or the backup partition's if it holds the same system, checking INSTALLATION_UUID and CONTROL_DOMAIN_UUID), then run xsrescue doctor again", d.noInventory),
+			fmt.Sprintf("the %s installer skips a root without a readable inventory (it needs PRODUCT_VERSION or PLATFORM_VERSION, the UUIDs and PRIMARY_DISK from it), and xsrescue does not invent them", d.installer.Release.Product))
+		// No more changes, and no Upgrade step; the alternatives (the
+		// installer's Restore) stay.
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.setMarkers {
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
@@ -101,7 +122,7 @@ func (d *diag) plan() {
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
 		}
 	}
-	if changes && d.installer != nil {
+	if changes && d.installer != nil && !d.noUpgrade {
 		inst := d.installer.Release
 		af := d.savePath(fmt.Sprintf("answerfile-upgrade-%s.xml", inst.Product))
 		if d.in.DiskPath != "" {
@@ -120,7 +141,7 @@ func (d *diag) plan() {
 					why = "an unattended upgrade by the installer; the disk is an image here and its inventory has no PRIMARY_DISK: replace NAME with the disk's name on the host (e.g. disk/by-id/..., or sda)"
 				}
 			}
-			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --to %s", quote(d.in.DiskPath), as, quote(af))
+			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --output %s", quote(d.in.DiskPath), as, quote(af))
 			if manual {
 				d.manual(cmdline, why)
 			} else {
@@ -182,10 +203,10 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 // --backup-root the disk is not known, so the user names it.
 func (d *diag) saveBackup() string {
 	if d.in.DiskPath == "" {
-		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --to %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
+		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --output %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
 			quote(d.savePath("backup.img")), journalArg(d.in.JournalPath), d.in.Backup.Dir)
 	}
-	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --to %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
+	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
 // onPartition is the command run(DEV) on partition p: on the kernel's

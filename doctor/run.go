@@ -34,7 +34,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Installer != "" {
 		if _, err := versionfile.LookupInstaller(o.Installer); err != nil {
-			return nil, xerr.Invalidf("--installer: %w", err)
+			return nil, xerr.Invalidf("--for-installer: %w", err)
 		}
 	}
 	in := Input{DiskPath: o.Disk, Installer: o.Installer, JournalPath: o.Journal, SaveDir: o.SaveDir}

@@ -224,9 +224,17 @@ func TestJournalReplayKernelWritten(t *testing.T) {
 				}
 				cj := *ji
 				cj.img = crash
-				if !differsFromCheckpoint(t, &cj) && attempt < 5 {
-					t.Logf("attempt %d: the crash copy's checkpoint already had everything; again", attempt)
-					continue
+				if !differsFromCheckpoint(t, &cj) {
+					if attempt < 5 {
+						t.Logf("attempt %d: the crash copy's checkpoint already had everything; again", attempt)
+						continue
+					}
+					// A busy machine (the whole suite in parallel) syncs all
+					// the time; scripts/test.sh runs this test again alone,
+					// with XSRESCUE_KERNEL_JOURNAL=1: there it must run.
+					if os.Getenv("XSRESCUE_KERNEL_JOURNAL") == "" {
+						t.Skip("other processes' syncs wrote the checkpoint in every attempt: no crash state to test here (scripts/test.sh runs this test alone)")
+					}
 				}
 				got, _ := checkAgainstReplay(t, &cj)
 				// ext4 allocates the new files' blocks later (delayed

@@ -1,11 +1,13 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -945,8 +947,32 @@ func (s *step) drift(root *target.Root) string {
 	} else if old, err := captureAt(root, s.path); err == nil && !have.Exists && old.Exists {
 		return ""
 	}
-	return fmt.Sprintf("%s is now %s, the op left %s", p, brief(have), brief(want))
+	return fmt.Sprintf("%s is now %s, the op left %s%s", p, brief(have), brief(want), onlyDiffers(have, want))
 }
+
+// onlyDiffers names what differs when brief shows none of it: the mtime
+// or the extended attributes (a refusal that shows two identical lines
+// cannot be acted on).
+func onlyDiffers(have, want state) string {
+	same := have
+	same.Mtime, same.Xattrs = want.Mtime, want.Xattrs
+	if !matches(same, want) {
+		return ""
+	}
+	var what []string
+	if want.Type != "dir" && want.Mtime != 0 && have.Mtime != want.Mtime {
+		what = append(what, fmt.Sprintf("its mtime (now %s, the op left %s)", nsTime(have.Mtime), nsTime(want.Mtime)))
+	}
+	if want.Type != "dir" && !maps.EqualFunc(have.Xattrs, want.Xattrs, bytes.Equal) {
+		what = append(what, "its extended attributes")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return "; only " + strings.Join(what, " and ") + " differ(s)"
+}
+
+func nsTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 
 func verifyBefore(root *target.Root, steps []*step) error {
 	for _, s := range steps {

@@ -265,3 +265,19 @@ func TestSchemaTooNew(t *testing.T) {
 		t.Error("the newer journal was changed")
 	}
 }
+
+// TestDriftOnlyMtime: an undo refused because only the mtime moved says
+// so, with both times: "is now … the op left …" would show two identical
+// descriptions (acceptance round 13).
+func TestDriftOnlyMtime(t *testing.T) {
+	have := state{Exists: true, Type: "file", Mode: 0o644, SHA256: "ab", Mtime: 2e9}
+	want := have
+	want.Mtime = 1e9
+	if got := onlyDiffers(have, want); !strings.Contains(got, "only its mtime (now 1970-01-01T00:00:02Z, the op left 1970-01-01T00:00:01Z)") {
+		t.Errorf("onlyDiffers = %q", got)
+	}
+	want.SHA256 = "cd"
+	if got := onlyDiffers(have, want); got != "" {
+		t.Errorf("content differs too, yet %q", got)
+	}
+}

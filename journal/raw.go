@@ -220,19 +220,6 @@ func (s *step) verifyRawBefore() error {
 
 // renderRaw shows a RawWrite in a plan: the domain's diff of the table,
 // then the bytes' hashes.
-func renderRaw(w io.Writer, s *step) error {
-	if d := s.c.Raw.Diff; d != "" {
-		if _, err := io.WriteString(w, d); err != nil {
-			return err
-		}
-		if !strings.HasSuffix(d, "\n") {
-			fmt.Fprintln(w)
-		}
-	}
-	_, err := fmt.Fprintf(w, "#    bytes: sha256 %s -> %s\n", s.before.SHA256, s.after.SHA256)
-	return err
-}
-
 // rawRecordJSON is what the journal stores for a RawWrite (in the column
 // that holds external records), loadRaw reads it back.
 func rawRecordJSON(r *plan.RawRecord) []byte {

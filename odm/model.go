@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
@@ -198,9 +199,14 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 		var found []string
 		for _, name := range []string{class, class + ".odmget", class + ".add"} {
 			st, err := fs.Stat(fsys, name)
-			if err == nil && st.Mode().IsRegular() {
+			switch {
+			case err == nil && st.Mode().IsRegular():
 				found = append(found, name)
-			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			case err == nil:
+				// A FIFO would hang the read, a directory is not a dump:
+				// never taken for an absent dump (acceptance round 13).
+				return nil, xerr.Invalidf("%s is a %s, not a file", filepath.Join(dir, name), infile.TypeName(st.Mode()))
+			case !errors.Is(err, fs.ErrNotExist):
 				return nil, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
 			}
 		}

@@ -102,7 +102,7 @@ func ScanDevDir(dev string, forPurge bool) (string, []Node, error) {
 	return parent, LookedAt(nodes), err
 }
 
-// OutDir is the --out directory of a purge: the files it writes go there,
+// OutDir is the --output directory of a purge: the files it writes go there,
 // and only there.
 type OutDir struct {
 	Dir string // absolute
@@ -114,7 +114,7 @@ type OutDir struct {
 	Found map[string][]byte
 }
 
-// CheckOut checks --out: an existing directory, or a new one whose parent
+// CheckOut checks --output: an existing directory, or a new one whose parent
 // exists (Missing).
 func CheckOut(out string) (*OutDir, error) {
 	dir, err := filepath.Abs(out)
@@ -126,18 +126,18 @@ func CheckOut(out string) (*OutDir, error) {
 	case err == nil && st.IsDir():
 		return &OutDir{Dir: dir, Found: map[string][]byte{}}, nil
 	case err == nil:
-		return nil, xerr.Invalidf("--out %s: not a directory", out)
+		return nil, xerr.Invalidf("--output %s: not a directory", out)
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, xerr.Invalidf("--out %s: %w", out, err)
+		return nil, xerr.Invalidf("--output %s: %w", out, err)
 	}
 	parent := filepath.Dir(dir)
 	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
-		return nil, xerr.Invalidf("--out %s: its parent %s is not an existing directory (only --out itself is created)", out, parent)
+		return nil, xerr.Invalidf("--output %s: its parent %s is not an existing directory (only --output itself is created)", out, parent)
 	}
 	return &OutDir{Dir: dir, Missing: true, Found: map[string][]byte{}}, nil
 }
 
-// Inside reports whether the --out directory lies inside the AIX root
+// Inside reports whether the --output directory lies inside the AIX root
 // rootDir, and where.
 func (o *OutDir) Inside(rootDir string) (rel string, ok bool) {
 	rel, err := filepath.Rel(rootDir, o.Dir)
@@ -153,7 +153,7 @@ func (o *OutDir) Files() []string {
 	return files
 }
 
-// Read reads the purge files already in an existing --out (Found), once it
+// Read reads the purge files already in an existing --output (Found), once it
 // is locked. Anything else in it is refused (exit 3): a purge writes into a
 // directory of its own, so that nothing there is mistaken for its output,
 // or lost.
@@ -172,22 +172,22 @@ func (o *OutDir) Read() error {
 func readOutFiles(outDir string) (map[string][]byte, error) {
 	dir, err := os.OpenRoot(outDir)
 	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+		return nil, xerr.Invalidf("--output %s: %w", outDir, err)
 	}
 	defer dir.Close()
 	d, err := dir.Open(".")
 	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+		return nil, xerr.Invalidf("--output %s: %w", outDir, err)
 	}
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, xerr.Invalidf("--out %s: %w", outDir, err)
+		return nil, xerr.Invalidf("--output %s: %w", outDir, err)
 	}
 	slices.Sort(names)
 	for _, name := range names {
 		if !slices.Contains(OutFiles, name) {
-			return nil, xerr.Refusedf("--out %s already holds %s, which this purge does not write: choose an empty or a new directory", outDir, name)
+			return nil, xerr.Refusedf("--output %s already holds %s, which this purge does not write: choose an empty or a new directory", outDir, name)
 		}
 	}
 	found := map[string][]byte{}
@@ -200,7 +200,7 @@ func readOutFiles(outDir string) (map[string][]byte, error) {
 			return nil, err
 		}
 		if !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
-			return nil, xerr.Refusedf("--out %s already holds %s, which is not a file this purge wrote: choose an empty directory", outDir, name)
+			return nil, xerr.Refusedf("--output %s already holds %s, which is not a file this purge wrote: choose an empty directory", outDir, name)
 		}
 		if found[name], err = dir.ReadFile(name); err != nil {
 			return nil, err
@@ -210,8 +210,8 @@ func readOutFiles(outDir string) (map[string][]byte, error) {
 }
 
 // checkDone reports whether an earlier run of this purge is complete: the
-// --out files are exactly what it writes and the /dev entries of its
-// majors are gone (then the run is "already as requested"). --out files
+// --output files are exactly what it writes and the /dev entries of its
+// majors are gone (then the run is "already as requested"). --output files
 // that are not this purge's are refused (exit 3), naming the file.
 func (p *Purge) checkDone(out *OutDir, majors []Major) (bool, error) {
 	found := out.Found
@@ -220,19 +220,19 @@ func (p *Purge) checkDone(out *OutDir, majors []Major) (bool, error) {
 	}
 	first := slices.Sorted(maps.Keys(found))[0]
 	if len(p.Nodes) > 0 {
-		return false, xerr.Refusedf("--out %s already holds %s and the ghost /dev entries are not removed yet: choose an empty directory", out.Dir, first)
+		return false, xerr.Refusedf("--output %s already holds %s and the ghost /dev entries are not removed yet: choose an empty directory", out.Dir, first)
 	}
 	earlier, name := p.CheckOutFiles(found)
 	_, exists := found[name]
 	switch {
 	case name != "" && !exists:
-		return false, xerr.Refusedf("--out %s holds %s but not %s: choose an empty directory", out.Dir, first, name)
+		return false, xerr.Refusedf("--output %s holds %s but not %s: choose an empty directory", out.Dir, first, name)
 	case name != "":
-		return false, xerr.Refusedf("--out %s already holds %s, which differs from what this purge writes: choose an empty directory", out.Dir, name)
+		return false, xerr.Refusedf("--output %s already holds %s, which differs from what this purge writes: choose an empty directory", out.Dir, name)
 	}
 	for _, r := range majors {
 		if slices.Contains(earlier.Majors, r.Major) && len(r.Nodes) > 0 {
-			return false, xerr.Refusedf("--out %s holds the files of a purge of major(s) %s, but /%s (major %d) is back: choose an empty directory", out.Dir, JoinMajors(earlier.Majors), r.Nodes[0].Path, r.Major)
+			return false, xerr.Refusedf("--output %s holds the files of a purge of major(s) %s, but /%s (major %d) is back: choose an empty directory", out.Dir, JoinMajors(earlier.Majors), r.Nodes[0].Path, r.Major)
 		}
 	}
 	return true, nil
@@ -244,10 +244,10 @@ type PurgeOp struct {
 	Plan *plan.Plan
 }
 
-// Ops splits the purge into journal ops. When --out lies inside the AIX
-// root (rootDir) it is one op; otherwise two: the --out files first (on
-// --out as a root of its own), then the /dev nodes. Both are recorded in
-// the AIX root's journal, never in --out. A --out that does not exist yet
+// Ops splits the purge into journal ops. When --output lies inside the AIX
+// root (rootDir) it is one op; otherwise two: the --output files first (on
+// --output as a root of its own), then the /dev nodes. Both are recorded in
+// the AIX root's journal, never in --output. A --output that does not exist yet
 // (a dry run: the journal shows changes only in directories that exist)
 // gives the node op alone; the caller shows the new files.
 func (p *Purge) Ops(rootDir string, out *OutDir) []PurgeOp {

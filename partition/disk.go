@@ -7,7 +7,7 @@
 // a mount — the root's and backup's etc/xensource-inventory and the
 // .xen-backup-partition marker of every ext partition.
 //
-// Rules and sources: design/xenserver.md §3 and docs/disk.md.
+// Rules and their upstream sources: docs/disk.md.
 package partition
 
 import (
@@ -24,7 +24,7 @@ const (
 	TableNone = "none"
 )
 
-// Layout verdicts (xenserver.md §3.3).
+// Layout verdicts (docs/disk.md, "Partition layouts").
 const (
 	LayoutNew        = "new"         // root, backup, SR, boot, logs, swap (7.0+ fresh installs)
 	LayoutLegacy     = "legacy"      // root, backup, SR (5.x/6.x, and 7.x/8 upgraded on DOS)

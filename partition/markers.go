@@ -11,7 +11,8 @@ import (
 	"github.com/xsrescue/xsrescue/extfs"
 )
 
-// Files the installer reads from a root or backup partition (xenserver.md §3.1, §3.4).
+// Files the installer reads from a root or backup partition (xenserver/host-installer
+// product.py readInventory and findXenSourceBackups; docs/disk.md).
 const (
 	InventoryFile = "/etc/xensource-inventory"
 	BackupMarker  = "/.xen-backup-partition"

@@ -189,7 +189,6 @@ func TestPlanSetRefusals(t *testing.T) {
 		{"installer not in table", versionfile.SetRequest{ForInstaller: "9.9"}, xerr.ExitInvalid, `unknown installer version "9.9" (known: 5.0.0, `},
 		{"too new for installer", versionfile.SetRequest{To: "8.4.0", ForInstaller: "8.2", AllowRaise: true}, xerr.ExitRefused, "is newer than the installer's own 3.2.0"},
 		{"raise", versionfile.SetRequest{To: "7.2.0"}, xerr.ExitRefused, "PRODUCT_VERSION 7.2.0 is newer than the installed 7.1.0"},
-		{"raise for installer", versionfile.SetRequest{ForInstaller: "8.2"}, xerr.ExitRefused, "PRODUCT_VERSION 8.2.0 is newer than the installed 7.1.0"},
 		{"7.x not in table", versionfile.SetRequest{To: "7.0.5"}, xerr.ExitInvalid, "every 7.0+ installer compares PLATFORM_VERSION, not PRODUCT_VERSION (installed: 2.2.0): give --platform-version"},
 		{"raise platform", versionfile.SetRequest{To: "7.1.0", Platform: "2.3.0"}, xerr.ExitRefused, "PLATFORM_VERSION 2.3.0 is newer than the installed 2.2.0"},
 		{"below 2.1.0", versionfile.SetRequest{To: "7.0.0", Platform: "1.9.0", ForInstaller: "8.2"}, xerr.ExitRefused, "older than 2.1.0"},
@@ -284,5 +283,22 @@ func TestPlanSetBuildNote(t *testing.T) {
 	}
 	if !strings.Contains(note, "purely numeric one as part of the version") {
 		t.Errorf("BUILD_NUMBER note for the 6.0 installer: %q", note)
+	}
+}
+
+// TestPlanSetKeepsAcceptedVersion: --for-installer V on a system V already
+// accepts (7.1 for the 8.2 installer) keeps its version — choosing V's own
+// release would make it claim to be 8.2 and be refused as a raise, which
+// blocked every gate repair (acceptance round 14) — and plans nothing
+// else when the gates pass.
+func TestPlanSetKeepsAcceptedVersion(t *testing.T) {
+	t.Parallel()
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "7.1"})
+	sp, err := versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: "8.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.Values) != 0 || !sp.Plan.Empty() || !strings.Contains(strings.Join(sp.Explain, "\n"), "PRODUCT_VERSION 7.1.0 kept") {
+		t.Errorf("values %v, plan %v, explain %q", sp.Values, planPaths(sp.Plan), sp.Explain)
 	}
 }

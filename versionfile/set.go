@@ -53,6 +53,8 @@ type SetPlan struct {
 	// state is the root as read; table the planned partition-table edit.
 	state *State
 	table *tableRepair
+	// keep: the installer accepts the installed version; it is kept.
+	keep bool
 }
 
 // Repair is one planned change and the gate it is for.
@@ -183,6 +185,16 @@ func (sp *SetPlan) chooseVersion(req SetRequest) (string, string, error) {
 	if in.Generation.NotPublic != "" {
 		return "", "", xerr.Refusedf("refusing: the rules of the %s installer are unknown (%s): give --to VERSION and check the result yourself", in.Release.Product, in.Generation.NotPublic)
 	}
+	// A system the installer accepts already keeps its version: only its
+	// other gates are repaired (choosing V's own release would make it
+	// claim to be a release it is not, and be refused as a raise).
+	if cur := sp.Before.Value("PRODUCT_VERSION"); cur != "" && versionGate(*in, sp.Before).Status == StatusOK {
+		if _, err := release.ParseVersion(cur); err == nil {
+			sp.keep = true
+			sp.explain("PRODUCT_VERSION %s kept: the %s installer accepts the installed version already (%s)", cur, in.Release.Product, in.RangeText())
+			return cur, sp.Before.Value("BUILD_NUMBER"), nil
+		}
+	}
 	var pick *release.Release
 	for _, r := range release.All() {
 		val := r.Product
@@ -208,6 +220,8 @@ func (sp *SetPlan) chooseVersion(req SetRequest) (string, string, error) {
 func (sp *SetPlan) choosePlatform(req SetRequest, ver string, rel release.Release, known bool) (string, error) {
 	old := sp.Before.Value("PLATFORM_VERSION")
 	switch {
+	case sp.keep && req.Platform == "":
+		return old, nil // "" stays absent
 	case req.Platform != "":
 		if _, err := release.ParseVersion(req.Platform); err != nil {
 			return "", xerr.Invalidf("--platform-version %q: must be dotted numbers such as 2.1.0: %v", req.Platform, err)

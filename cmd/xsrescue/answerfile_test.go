@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -61,8 +60,11 @@ func TestAnswerfileUpgrade(t *testing.T) {
 		SourceType string `json:"source_type"`
 		XML        string `json:"xml"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
-		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	if m := parseMutation(t, stdout, &doc); m.Changed || len(m.Changes) != 0 {
+		t.Errorf("an answer file on stdout changed something: %s", stdout)
 	}
 	if doc.Disk != "disk/by-id/ata-X" || doc.SourceType != "nfs" || !strings.Contains(doc.XML, "<existing-installation>disk/by-id/ata-X</existing-installation>") {
 		t.Errorf("json %+v", doc)
@@ -158,9 +160,10 @@ func TestAnswerfileImagePrimaryDisk(t *testing.T) {
 			DiskFrom string `json:"disk_from"`
 			XML      string `json:"xml"`
 		}
-		if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
-			t.Fatalf("%v: exit %d %v %s", argv, code, err, stderr)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", argv, code, stderr)
 		}
+		parseMutation(t, stdout, &doc)
 		if doc.Disk != tt.want || doc.DiskFrom != tt.from || !strings.Contains(doc.XML, "<existing-installation>"+tt.want+"</existing-installation>") {
 			t.Errorf("%v: %+v", argv, doc)
 		}
@@ -252,9 +255,17 @@ type restoreJSON struct {
 func restoreDocOf(t *testing.T, wantCode int, argv ...string) restoreJSON {
 	t.Helper()
 	code, stdout, stderr := runCLI(append([]string{"answerfile", "restore", "--json"}, argv...)...)
+	if code != wantCode {
+		t.Fatalf("%v: exit %d (want %d)\n%s%s", argv, code, wantCode, stdout, stderr)
+	}
 	var doc restoreJSON
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != wantCode {
-		t.Fatalf("%v: exit %d (want %d), %v\n%s%s", argv, code, wantCode, err, stdout, stderr)
+	m := parseMutation(t, stdout, &doc)
+	doc.DryRun = m.DryRun
+	if m.Error != nil {
+		doc.Error = &struct {
+			Message  string `json:"message"`
+			ExitCode int    `json:"exit_code"`
+		}{m.Error.Message, m.Error.ExitCode}
 	}
 	return doc
 }
@@ -319,8 +330,16 @@ func TestAnswerfileRestoreTo(t *testing.T) {
 	img, sum := buildRead(t, fixtures.XS71OldGPT())
 	dir := t.TempDir()
 	to := filepath.Join(dir, "restore.xml")
-	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--to", to); code != 2 || !strings.Contains(stderr, "--to needs --for-installer V") {
-		t.Errorf("--to without --for-installer: exit %d %s", code, stderr)
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--output", to); code != 2 || !strings.Contains(stderr, "--output needs --for-installer V") {
+		t.Errorf("--output without --for-installer: exit %d %s", code, stderr)
+	}
+	// --to is the old name: it still works, says it is deprecated, and
+	// with --output beside it is a usage error naming both.
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--to", to); code != 2 || !strings.Contains(stderr, "--to is deprecated, use --output") {
+		t.Errorf("--to: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("answerfile", "restore", "--disk", img, "--for-installer", "7.1", "--to", to, "-o", to); code != 2 || !strings.Contains(stderr, "--output and --to are the same flag") {
+		t.Errorf("--to with -o: exit %d %s", code, stderr)
 	}
 	code, stdout, stderr := runCLI("answerfile", "restore", "--disk", img, "--for-installer", "7.1", "--to", to, "--dry-run")
 	if _, err := os.Lstat(to); code != 0 || err == nil || !strings.Contains(stdout, "<backup-disk>disk/by-id/scsi-SATA_ST3500418AS_9VM1XSRC</backup-disk>") || !strings.Contains(stderr, "dry run: nothing was written") {

@@ -2,18 +2,76 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v3"
 	"github.com/xsrescue/xsrescue/internal/safego"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version is the one version of the program and its man page (the .TH
+// line of docs/xsrescue.8): raised here for a release, never set by the
+// build. scripts/build.sh sets commit and date with -ldflags "-X
+// main.commit=... -X main.date=..."; a plain go build takes the commit from
+// the Go toolchain's VCS stamp.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+	date    = ""
+)
+
+// versionInfo is what --version prints (with --json: as JSON).
+type versionInfo struct {
+	SchemaVersion int    `json:"schema_version"`
+	Version       string `json:"version"`
+	Commit        string `json:"commit"`
+	Date          string `json:"date"`
+	Go            string `json:"go"`
+	Platform      string `json:"platform"`
+}
+
+func buildInfo() versionInfo {
+	v := versionInfo{SchemaVersion: schemaVersion, Version: version, Commit: commit, Date: date,
+		Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && v.Commit == "":
+				v.Commit = s.Value
+			case s.Key == "vcs.time" && v.Date == "":
+				v.Date = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true" && !strings.HasSuffix(v.Commit, "-dirty") && v.Commit != "":
+				v.Commit += "-dirty"
+			}
+		}
+	}
+	if v.Commit == "" {
+		v.Commit = "unknown"
+	}
+	if v.Date == "" {
+		v.Date = "unknown"
+	}
+	return v
+}
+
+// printVersion is --version: one line, or the JSON document with --json.
+func printVersion(cmd *cli.Command) {
+	v := buildInfo()
+	w := cmd.Root().Writer
+	if cmd.Bool("json") {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "xsrescue version %s (commit %s, built %s, %s %s)\n", v.Version, v.Commit, v.Date, v.Go, v.Platform)
+}
 
 // commandFunc builds a command (or group) for one run. Commands are built
 // per run, from the root down: urfave/cli keeps flag values in the flag
@@ -22,6 +80,12 @@ var version = "0.1.0-dev"
 type commandFunc func(*env) *cli.Command
 
 // commandGroups are the command groups, in the order of --help.
+func init() {
+	// -v is --verbose, as in most Linux tools; --version has no short form.
+	cli.VersionPrinter = printVersion
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and Go version (with --json: as JSON)", HideDefault: true, Local: true}
+}
+
 func commandGroups() []commandFunc {
 	return []commandFunc{
 		newAnswerfileCommand, newDemoCommand, newDiskCommand, newDoctorCommand,
@@ -36,9 +100,16 @@ const exitHelp = `EXIT STATUS:
    2  usage error or invalid input (the message names the file and line or offset)
    3  refused for safety, nothing changed (mounted device, drift since an op, data that
       would be lost, another xsrescue holds the target, changed since it was planned)
-   4  completed, and problems were found or remain (the report is complete)
+   4  completed, and problems were found or remain (the report is complete): doctor and
+      guest check found a broken finding, guest fix left one, statedb check found a
+      reason xapi refuses the database, zone publishers a reason pkg refuses the image
+   141  stdout was closed by its reader (| head): ends quietly, as coreutils do
    130, 143  cut short by Ctrl-C or SIGTERM (a second one exits at once)
 `
+
+// exitPipe is the exit status of a command whose stdout reader went away:
+// 128+SIGPIPE, what a shell reports for coreutils' `seq 1 1000000 | head -1`.
+const exitPipe = 128 + int(syscall.SIGPIPE)
 
 // program is one run of xsrescue: its streams, commands beyond the
 // built-in ones (the tests add hidden ones), and which signal cut it
@@ -57,6 +128,13 @@ type program struct {
 func (p program) run(ctx context.Context, argv []string) int {
 	e := newEnv(p.stdin, p.stdout, p.stderr)
 	err := runApp(ctx, newApp(e, p.extra), argv)
+	if e.stdoutClosed() {
+		// The reader of stdout went away (| head): nobody reads the rest,
+		// nor an error document. End as coreutils do when SIGPIPE kills
+		// them: no message, 128+SIGPIPE (docs/exit-codes.md). The command
+		// returned first, so its unmounts and lock releases ran.
+		return exitPipe
+	}
 	if err == nil {
 		return 0
 	}
@@ -117,13 +195,14 @@ func newApp(e *env, extra []commandFunc) *cli.Command {
 		Reader:                e.stdin,
 		Writer:                e.stdout,
 		ErrWriter:             e.stderr,
-		EnableShellCompletion: false,
+		EnableShellCompletion: true, // xsrescue completion bash|zsh|fish
 		Suggest:               true,
 		// Errors are rendered once, by run; the library must not exit the process.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
 	e.wrapActions(app)
 	markUsageErrors(app)
+	addExamples(app, app.Name)
 	return app
 }
 
@@ -138,7 +217,11 @@ func markUsageErrors(c *cli.Command) {
 	if c.Action == nil && len(c.Commands) > 0 {
 		c.Action = func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 0 {
-				return usagef("%s: unknown command %q (see '%s --help')", cmd.FullName(), cmd.Args().First(), cmd.FullName())
+				typed := cmd.Args().First()
+				if near := nearestCommand(cmd, typed); near != "" {
+					return usagef("%s: unknown command %q: did you mean %q? (see '%s --help')", cmd.FullName(), typed, near, cmd.FullName())
+				}
+				return usagef("%s: unknown command %q (see '%s --help')", cmd.FullName(), typed, cmd.FullName())
 			}
 			return cli.ShowSubcommandHelp(cmd)
 		}
@@ -146,6 +229,46 @@ func markUsageErrors(c *cli.Command) {
 	for _, sub := range c.Commands {
 		markUsageErrors(sub)
 	}
+}
+
+// nearestCommand is the visible subcommand of c closest to a mistyped name
+// (at most two edits: inpsect -> inspect), or "" when none is that close.
+func nearestCommand(c *cli.Command, typed string) string {
+	best, bestD := "", 3
+	for _, sub := range c.VisibleCommands() {
+		for _, name := range append([]string{sub.Name}, sub.Aliases...) {
+			if d := editDistance(typed, name); d < bestD {
+				best, bestD = sub.Name, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (optimal string
+// alignment: a swap of two neighbours is one edit).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // explainUsage rewrites the flag package's terse messages ("flag provided
@@ -162,6 +285,20 @@ func explainUsage(cmd *cli.Command, err error) error {
 		return fmt.Errorf("%s: unknown flag %s%s (see '%s --help')", cmd.FullName(), dashes, name, cmd.FullName())
 	}
 	return fmt.Errorf("%s: %w (see '%s --help')", cmd.FullName(), err, cmd.FullName())
+}
+
+// renamedFlag is the hidden old name of the string flag now, kept so that
+// scripts go on working: it sets the same destination and says on stderr
+// that it is deprecated. Both names at once is a usage error naming both.
+func renamedFlag(e *env, old, now string, dest *string) cli.Flag {
+	return &cli.StringFlag{Name: old, Hidden: true, Destination: dest,
+		Action: func(_ context.Context, cmd *cli.Command, _ string) error {
+			if cmd.IsSet(now) {
+				return usagef("%s: --%s and --%s are the same flag (--%s is its old name): give one", cmd.FullName(), now, old, old)
+			}
+			e.logf("xsrescue: note: --%s is deprecated, use --%s", old, now)
+			return nil
+		}}
 }
 
 // action is a command's action: its positional arguments checked (min to

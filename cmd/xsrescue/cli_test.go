@@ -28,8 +28,13 @@ func cliImage(t *testing.T) string {
 }
 
 // run is xsrescue with the test-only commands, on the given streams.
+// run runs argv in-process; a JSON document it prints is checked against
+// its schema (checkDocument).
 func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return program{stdin: stdin, stdout: stdout, stderr: stderr, extra: testCommands()}.run(ctx, argv)
+	var out bytes.Buffer
+	code := program{stdin: stdin, stdout: io.MultiWriter(stdout, &out), stderr: stderr, extra: testCommands()}.run(ctx, argv)
+	checkDocument(argv, out.String())
+	return code
 }
 
 func runCLI(argv ...string) (code int, stdout, stderr string) {

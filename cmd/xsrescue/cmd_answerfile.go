@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -9,9 +11,12 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/aymanbagabas/go-udiff"
+
 	"github.com/xsrescue/xsrescue/answerfile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -54,7 +59,8 @@ func newAnswerfileUpgradeCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "source", Destination: &o.Source, Usage: "installation repository `URL`, server:/path, or local", Required: true},
 			&cli.StringFlag{Name: "post-install-script", Destination: &o.PostInstallScript, Usage: "`URL` of a script the installer runs on the new root"},
 			&cli.StringFlag{Name: "admin-interface", Destination: &o.AdminInterface, Usage: "management interface `NAME` (dhcp); only the earliest installers need it for an upgrade"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites)"},
+			renamedFlag(e, "to", "output", &o.To),
 		},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runAnswerfileUpgrade(ctx, e, o) }),
 	}
@@ -81,7 +87,7 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 			"(said on stderr); --as NAME overrides it. The disk is only read.\n\n" +
 			"Without --for-installer it prints, for every installer version, whether that installer\n" +
 			"would restore the backup from the file, and writes nothing. With --for-installer V it\n" +
-			"writes the file (stdout, or --to FILE, never overwritten) only if V would restore it:\n" +
+			"writes the file (stdout, or --output FILE, never overwritten) only if V would restore it:\n" +
 			"installers before 6.2 have no answer-file restore, 8.0 and later skip backups older than\n" +
 			"XenServer 7.0, and an unknown verdict is refused too (exit 3, with the reason). More than\n" +
 			"one backup on the disk that would (or might) match is refused unless --allow-multiple.\n" +
@@ -93,7 +99,8 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "partition", Destination: &o.Partition, Usage: "the backup partition `N` to restore (default: the only one carrying .xen-backup-partition, else the root's backup partition)", HideDefault: true},
 			&cli.StringFlag{Name: "as", Destination: &o.As, Usage: "the disk `NAME` written into <backup-disk> (default: the backup's PRIMARY_DISK without /dev/)"},
 			&cli.BoolFlag{Name: "allow-multiple", Destination: &o.AllowMultiple, Usage: "write the file although other backups on the disk would (or might) match too: the installer then aborts, before writing anything, unless they are gone when it runs"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites; needs --for-installer)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "write to `FILE` instead of stdout (never overwrites; needs --for-installer)"},
+			renamedFlag(e, "to", "output", &o.To),
 		},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runAnswerfileRestore(ctx, e, o) }),
 	}
@@ -102,6 +109,8 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 func runAnswerfileUpgrade(_ context.Context, e *env, o answerfileUpgradeOptions) error {
 	doc := &upgradeDoc{Disk: o.As, DiskFrom: "as", PostInstallScript: o.PostInstallScript, AdminInterface: o.AdminInterface,
 		File: nilIfEmpty(o.To), DryRun: e.DryRun}
+	d := o.Disk
+	e.setTarget(mutationTarget{Disk: &d})
 	switch {
 	case o.As != "":
 	case isImageName(o.Disk):
@@ -131,7 +140,7 @@ func runAnswerfileUpgrade(_ context.Context, e *env, o answerfileUpgradeOptions)
 	if _, err := e.saveAnswerfile(o.To, xml, fmt.Sprintf("upgrade of %s from %s", u.Disk, strings.TrimSpace(u.SourceType+" "+u.Source))); err != nil {
 		return err
 	}
-	return e.emit(doc, printAnswerfile(o.To, e.DryRun, xml))
+	return e.emitMutation(nil, doc, printAnswerfile(o.To, e.DryRun, xml))
 }
 
 func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions) error {
@@ -139,7 +148,7 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 		return usagef("xsrescue answerfile restore: --partition %d: want a partition number", o.Partition)
 	}
 	if o.To != "" && o.ForInstaller == "" {
-		return usagef("xsrescue answerfile restore: --to needs --for-installer V: whether the answer file works depends on the installer that runs it (without --for-installer every installer's verdict is printed)")
+		return usagef("xsrescue answerfile restore: --output needs --for-installer V: whether the answer file works depends on the installer that runs it (without --for-installer every installer's verdict is printed)")
 	}
 	var in *versionfile.Installer
 	if o.ForInstaller != "" {
@@ -161,8 +170,10 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 		e.logf("backup on partition %d (%s): <backup-disk> is %s, its PRIMARY_DISK %s without /dev/ (--as NAME overrides)", plan.Partition, plan.Chosen, plan.BackupDisk, plan.PrimaryDisk)
 	}
 	doc := &restoreDoc{RestorePlan: plan, DryRun: e.DryRun}
+	disk, part := o.Disk, plan.Partition
+	e.setTarget(mutationTarget{Disk: &disk, Partition: &part})
 	if in == nil {
-		return e.emit(doc, func(w io.Writer) error { return renderRestore(w, plan) })
+		return e.emitMutation(nil, doc, func(w io.Writer) error { return renderRestore(w, plan) })
 	}
 	doc.Installer = &in.Release.Product
 	v, err := plan.Check(*in, o.AllowMultiple)
@@ -170,8 +181,9 @@ func runAnswerfileRestore(_ context.Context, e *env, o answerfileRestoreOptions)
 	if err != nil {
 		if e.JSON {
 			// The verdict that refuses is in the document, with the error.
-			doc.Error = newErrorInfo(err)
-			if eerr := e.emit(doc, nil); eerr != nil {
+			mdoc := e.mutationDocument([]string{err.Error()}, doc)
+			mdoc.Error = newErrorInfo(err)
+			if eerr := e.emit(mdoc, nil); eerr != nil {
 				return eerr
 			}
 		}
@@ -200,7 +212,7 @@ func (e *env) writeRestore(doc *restoreDoc, to string, v answerfile.Verdict) err
 	if doc.Written, err = e.saveAnswerfile(to, xml, fmt.Sprintf("restore of the backup on partition %d by the %s installer", p.Partition, v.Installer)); err != nil {
 		return err
 	}
-	return e.emit(doc, printAnswerfile(to, e.DryRun, xml))
+	return e.emitMutation(nil, doc, printAnswerfile(to, e.DryRun, xml))
 }
 
 // saveAnswerfile writes doc to the new file to (nothing for to ""), with
@@ -218,15 +230,26 @@ func (e *env) saveAnswerfile(to string, doc []byte, what string) (written bool, 
 	case same:
 		e.logf("%s already holds this answer file: already as requested", to)
 	case e.DryRun:
+		e.addAnswerfile(to, doc, what)
 		e.logf("dry run: nothing was written (%s would get the answer file below, %d bytes)", to, len(doc))
 	default:
 		if err := writeNew(to, doc); err != nil {
 			return false, err
 		}
+		e.addAnswerfile(to, doc, what)
 		e.logf("wrote %s (%s)", to, what)
 		return true, nil
 	}
 	return false, nil
+}
+
+// addAnswerfile records the new answer file in the mutation document.
+func (e *env) addAnswerfile(to string, doc []byte, what string) {
+	sum := sha256.Sum256(doc)
+	after := hex.EncodeToString(sum[:])
+	d := udiff.Unified("/dev/null", "b/"+absPath(to), "", string(doc))
+	e.addChange(mutationChange{Path: absPath(to), Action: plan.Create, Why: "the answer file for the " + what, Diff: &d,
+		AfterSHA256: &after, Description: fmt.Sprintf("create %s (%d bytes)", absPath(to), len(doc))})
 }
 
 // primaryDisk reads the PRIMARY_DISK of the XenServer root on the image

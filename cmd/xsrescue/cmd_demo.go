@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
 	"github.com/xsrescue/xsrescue/plan"
@@ -185,7 +186,7 @@ func (d *demo) run(dir string) error {
 	d.doc.Root = os.Geteuid() == 0
 	if !d.doc.Root {
 		d.say("2. The diagnosis (read in-process: no root needed to read a disk):")
-		d.xs(0, "doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir)
+		d.xs(xerr.ExitProblems, "doctor", "--disk", img, "--for-installer", "5.0", "--save-dir", dir) // broken findings: exit 4
 		d.say("The rest of the rescue mounts the partitions read-write and needs root:\n  sudo go run ./cmd/xsrescue demo")
 		return nil
 	}
@@ -205,8 +206,9 @@ func (d *demo) run(dir string) error {
 func (d *demo) prepare(dir, img string) string {
 	j := []string{"--journal", d.journal}
 
-	d.say("2. The diagnosis: findings with their evidence and rule, and the plan for the 5.0 installer.")
-	d.xs(0, append([]string{"doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir}, j...)...)
+	d.say("2. The diagnosis: findings with their evidence and rule, and the plan for the 5.0 installer\n" +
+		"(exit status 4: broken findings).")
+	d.xs(xerr.ExitProblems, append([]string{"doctor", "--disk", img, "--for-installer", "5.0", "--save-dir", dir}, j...)...)
 
 	d.say("3. Before anything else, image the backup partition: every installer run reformats it,\n" +
 		"and with it the 5.0 installer's Restore. The root is imaged too, only so that this demo\n" +
@@ -214,15 +216,15 @@ func (d *demo) prepare(dir, img string) string {
 		"superblock fields that no file-level undo restores).")
 	backupImg := filepath.Join(dir, "xs55-failed-downgrade-p2-backup.img")
 	rootImg := filepath.Join(dir, "xs55-failed-downgrade-p1-root.img")
-	d.xs(0, append([]string{"disk", "save-partition", img, "--role", "backup", "--to", backupImg}, j...)...)
-	d.xs(0, append([]string{"disk", "save-partition", img, "--role", "root", "--to", rootImg, "--compress"}, j...)...)
+	d.xs(0, append([]string{"disk", "save-partition", img, "--role", "backup", "--output", backupImg}, j...)...)
+	d.xs(0, append([]string{"disk", "save-partition", img, "--role", "root", "--output", rootImg, "--compress"}, j...)...)
 
 	d.say("4. The 5.0 installer compares PRODUCT_VERSION with its own. Its verdict now:")
-	d.xs(0, "version", "show", "--disk", img, "--installer", "5.0")
+	d.xs(0, "version", "show", "--disk", img, "--for-installer", "5.0")
 	d.say("Set every marker to values the 5.0 installer accepts, through the journal:")
 	d.xs(0, append([]string{"version", "set", "--disk", img, "--for-installer", "5.0", "--yes"}, j...)...)
 	d.say("And the verdict flips:")
-	d.xs(0, "version", "show", "--disk", img, "--installer", "5.0")
+	d.xs(0, "version", "show", "--disk", img, "--for-installer", "5.0")
 	return rootImg
 }
 
@@ -253,7 +255,7 @@ func (d *demo) rescue(dir, img string) error {
 	d.xs(0, append([]string{"statedb", "patch", "--disk", img, "--like", fresh, "--drop-data", "--yes"}, j...)...)
 
 	d.say("8. The doctor again:")
-	out, _ := d.xs(0, append([]string{"doctor", "--disk", img, "--installer", "5.0", "--save-dir", dir}, j...)...)
+	out, _ := d.xs(0, append([]string{"doctor", "--disk", img, "--for-installer", "5.0", "--save-dir", dir}, j...)...)
 	if strings.Contains(out, "[broken]") || strings.Contains(out, "[warn") {
 		d.doc.Failed = append(d.doc.Failed, "the doctor is not clean after the rescue")
 	}

@@ -49,7 +49,8 @@ func newSavePartitionCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "partition", Destination: &o.Partition, Usage: "partition number `N`", HideDefault: true},
 			&cli.StringFlag{Name: "role", Destination: &o.Role, Usage: "XenServer partition `ROLE` (backup, root, sr, boot, logs, swap, utility)"},
-			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "image `FILE` to create (never overwritten)", Required: true},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.To, Usage: "image `FILE` to create (never overwritten; required)"},
+			renamedFlag(e, "to", "output", &o.To),
 			&cli.BoolFlag{Name: "compress", Destination: &o.Compress, Usage: "compress the image with zstd"},
 		},
 		Action: action(1, 1, func(ctx context.Context, a []string) error { return runSavePartition(ctx, e, o, a[0]) }),
@@ -101,6 +102,9 @@ func newRestorePartitionCommand(e *env) *cli.Command {
 }
 
 func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk string) error {
+	if o.To == "" {
+		return usagef("disk save-partition: give the image to create with --output FILE")
+	}
 	dp, err := choosePartition(disk, o.Partition, o.Role)
 	if err != nil {
 		return err
@@ -117,6 +121,8 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 	}
 	defer f.Close()
 	doc := savePartitionDoc{Image: o.To, SidecarPath: partimage.SidecarPath(o.To), DryRun: e.DryRun, part: dp, journal: e.externalJournal(o.To)}
+	e.setTarget(diskTarget(dp))
+	why := fmt.Sprintf("partition %d (%s) of %s saved to %s", dp.p.Number, dash(dp.p.Role), disk, o.To)
 	if e.DryRun {
 		doc.Sidecar, err = partimage.CheckSave(ctx, f, dp.source(), o.To)
 		if err != nil && !errors.Is(err, partimage.ErrAlreadySaved) {
@@ -125,8 +131,9 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 		doc.Verified, doc.already = doc.Sidecar != nil, doc.Sidecar != nil
 		if doc.Sidecar == nil {
 			doc.Sidecar = dp.sidecar()
+			e.addChange(imageChange(o.To, why, nil))
 		}
-		return e.emit(doc, doc.render)
+		return e.emitMutation(nil, doc, doc.render)
 	}
 	opt := partimage.Options{Compress: o.Compress}
 	finish := e.progressInto("saving partition", dp.p.Size, &opt.Progress)
@@ -134,7 +141,7 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 	finish()
 	if errors.Is(err, partimage.ErrAlreadySaved) {
 		doc.Verified, doc.already = true, true
-		return e.emit(doc, doc.render)
+		return e.emitMutation(nil, doc, doc.render)
 	}
 	if err != nil {
 		return err
@@ -144,12 +151,13 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 		// A save changed nothing on the disk: rolling it back is removing
 		// the image (restoring it would write the partition).
 		Rollback: "rm -- " + quoteShell(absPath(o.To)) + " " + quoteShell(absPath(doc.SidecarPath))}
-	doc.Op, err = e.recordExternal(ctx, dp, o.To, "disk save-partition", doc.rec,
-		fmt.Sprintf("partition %d (%s) of %s saved to %s", dp.p.Number, dash(dp.p.Role), disk, o.To))
+	e.addChange(imageChange(o.To, why, &doc.Sidecar.FileSHA256))
+	doc.Op, err = e.recordExternal(ctx, dp, o.To, "disk save-partition", doc.rec, why,
+		[]string{"rm", "--", absPath(o.To), absPath(doc.SidecarPath)})
 	if err != nil {
 		return fmt.Errorf("%s was saved and verified, but the journal record failed: %w", o.To, err)
 	}
-	return e.emit(doc, doc.render)
+	return e.emitMutation(nil, doc, doc.render)
 }
 
 func runRestorePartition(ctx context.Context, e *env, o restorePartitionOptions, disk string) error {
@@ -183,8 +191,15 @@ func runRestorePartition(ctx context.Context, e *env, o restorePartitionOptions,
 	}
 	doc := restorePartitionDoc{Disk: disk, Partition: dp.p.Number, Image: o.From, DryRun: e.DryRun, RestoreResult: pl, Overlaps: overlaps, part: dp}
 	doc.summary = doc.planned()
+	e.setTarget(diskTarget(dp))
+	why := fmt.Sprintf("partition %d of %s restored from %s", dp.p.Number, disk, o.From)
+	if pl.ChangedBlocks > 0 {
+		e.addChange(mutationChange{Path: absPath(disk), Action: plan.RawWrite, Why: why,
+			BeforeSHA256: nullable(pl.PreviousSHA256), AfterSHA256: nullable(pl.Sidecar.SHA256),
+			Description: fmt.Sprintf("write %d changed MiB block(s) of partition %d", pl.ChangedBlocks, dp.p.Number)})
+	}
 	if e.DryRun || pl.ChangedBlocks == 0 {
-		return e.emit(doc, doc.render)
+		return e.emitMutation(nil, doc, doc.render)
 	}
 	doc.keep = undoPath(filepath.Dir(e.externalJournal(o.From)), disk, dp.p.Number)
 	if !e.Yes {
@@ -197,15 +212,20 @@ func runRestorePartition(ctx context.Context, e *env, o restorePartitionOptions,
 	if doc.RestoreResult, err = e.restoreBlocks(ctx, dp, o.From, pl, doc.keep); err != nil {
 		return err
 	}
-	doc.rollback = fmt.Sprintf("xsrescue disk restore-partition %s --partition %d --from %s", absPath(disk), dp.p.Number, absPath(doc.keep))
+	undo := []string{"xsrescue", "disk", "restore-partition", absPath(disk), "--partition", fmt.Sprint(dp.p.Number), "--from", absPath(doc.keep)}
+	if len(overlaps) > 0 {
+		// The undo writes the same overlapping extent back: it needs
+		// --force as this restore did.
+		undo = append(undo, "--force")
+	}
+	doc.rollback = shellLine(undo)
 	rec := &plan.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(disk), dp.p.Number), SHA256: doc.RestoreResult.Sidecar.SHA256,
 		Rollback: doc.rollback}
-	doc.Op, err = e.recordExternal(ctx, dp, o.From, "disk restore-partition", rec,
-		fmt.Sprintf("partition %d of %s restored from %s", dp.p.Number, disk, o.From))
+	doc.Op, err = e.recordExternal(ctx, dp, o.From, "disk restore-partition", rec, why, undo)
 	if err != nil {
 		return fmt.Errorf("partition %d was restored and verified, but the journal record failed: %w", dp.p.Number, err)
 	}
-	return e.emit(doc, doc.render)
+	return e.emitMutation(nil, doc, doc.render)
 }
 
 // diskPartition is the partition a save or restore works on.
@@ -319,7 +339,20 @@ func (e *env) restoreBlocks(ctx context.Context, dp diskPartition, image string,
 
 // recordExternal records an action done outside any root in the journal
 // (externalJournal).
-func (e *env) recordExternal(ctx context.Context, dp diskPartition, image, command string, rec *plan.ExternalRecord, why string) (*plan.Result, error) {
+// diskTarget names a partition of a disk as the mutation document's target.
+func diskTarget(dp diskPartition) mutationTarget {
+	d, n := dp.disk.Path, dp.p.Number
+	return mutationTarget{Disk: &d, Partition: &n}
+}
+
+// imageChange is the partition image a save writes (after: the image
+// file's sha256 once written).
+func imageChange(image, why string, after *string) mutationChange {
+	return mutationChange{Path: absPath(image), Action: plan.Create, Why: why, AfterSHA256: after,
+		Description: fmt.Sprintf("create %s and its sidecar %s", absPath(image), absPath(partimage.SidecarPath(image)))}
+}
+
+func (e *env) recordExternal(ctx context.Context, dp diskPartition, image, command string, rec *plan.ExternalRecord, why string, undo []string) (*plan.Result, error) {
 	root, err := target.OpenRoot(filepath.Dir(absPath(image)))
 	if err != nil {
 		return nil, err
@@ -336,7 +369,14 @@ func (e *env) recordExternal(ctx context.Context, dp diskPartition, image, comma
 	defer j.Close()
 	tgt := &target.Target{Root: root, Identity: identity, Disk: dp.disk.Path, Partition: dp.p.Number}
 	p := &plan.Plan{Command: command, Changes: []plan.Change{{Kind: plan.External, External: rec, Why: why}}}
-	return j.Apply(ctx, tgt, e.argv, p)
+	res, err := j.Apply(ctx, tgt, e.argv, p)
+	if err != nil {
+		return nil, err
+	}
+	e.mut.pending = len(e.mut.changes) // the record has no change of its own to fill in
+	op := newOpDoc(nil, res, undo)
+	e.mut.ops = append(e.mut.ops, op)
+	return res, nil
 }
 
 // externalJournal is the journal of a partition image: --journal, or

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/doctor"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // doctorOptions are the flags of doctor.
@@ -27,7 +30,7 @@ func newDoctorCommand(e *env) *cli.Command {
 			"root needed) or an already mounted root (--root) and reports, each with its evidence and\n" +
 			"the rule behind it:\n" +
 			"the partition layout and roles, dirty filesystems, the version markers and what each\n" +
-			"installer would do with them (or only --installer V), the backup partition (marker,\n" +
+			"installer would do with them (or only --for-installer V), the backup partition (marker,\n" +
 			"version, whether V would offer Restore, whether it was saved), the xapi database (which\n" +
 			"file xapi loads, side files, schema against the target release, manifest form, space\n" +
 			"encoding, tables and columns against a database written by the target xapi) and the\n" +
@@ -37,7 +40,8 @@ func newDoctorCommand(e *env) *cli.Command {
 			"the installer), and the alternatives (the installer's Restore). Images and reference\n" +
 			"databases in the plan go to --save-dir. doctor never writes anything.\n\n" + exitHelp,
 		Flags: append(o.targetOptions.flags(),
-			&cli.StringFlag{Name: "installer", Destination: &o.Installer, Usage: "plan for the installer of `VERSION` (e.g. 5.0, 7.1, 8.2)"},
+			&cli.StringFlag{Name: "for-installer", Destination: &o.Installer, Usage: "plan for the installer of `VERSION` (e.g. 5.0, 7.1, 8.2)"},
+			renamedFlag(e, "installer", "for-installer", &o.Installer),
 			&cli.StringFlag{Name: "backup-root", Destination: &o.BackupRoot, Usage: "an already mounted backup partition `DIR` (with --root)"},
 			&cli.StringFlag{Name: "save-dir", Destination: &o.SaveDir, Usage: "`DIR` for the images and reference databases the plan writes (default .)"},
 		),
@@ -51,5 +55,11 @@ func runDoctor(ctx context.Context, e *env, o doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	return e.emit(rep, func(w io.Writer) error { return renderDoctor(w, rep) })
+	if err := e.emit(newDoctorDoc(rep), func(w io.Writer) error { return renderDoctor(w, rep) }); err != nil {
+		return err
+	}
+	if broken := rep.Broken(); len(broken) > 0 {
+		return xerr.Problems(fmt.Errorf("doctor: %d broken finding(s): %s", len(broken), strings.Join(broken, ", ")))
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -82,14 +83,17 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
-			"EXIT STATUS:\n   0  fixed (or already as requested; rules skipped for a symlink and what stays broken\n" +
-			"      are listed: \"Nothing was changed; left to do by hand\" when nothing could be fixed)\n" +
+			"EXIT STATUS:\n   0  fixed (or already as requested), nothing broken is left\n" +
 			"   1  the operation failed\n" +
 			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
 			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
 			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
 			"      a rule asked for with --only whose file is a symlink to another file, or that\n" +
-			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n",
+			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n" +
+			"   4  completed, and broken findings remain that no rule could fix (rules skipped for a\n" +
+			"      symlink, accounts): listed, \"Nothing was changed; left to do by hand\" when nothing\n" +
+			"      could be fixed\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags: append(append(o.targetOptions.flags(), o.domainFlags()...),
 			&cli.StringSliceFlag{Name: "only", Destination: &o.Only, Usage: "fix only `RULE` (repeatable; one of " + strings.Join(guestfix.RuleNames(), ", ") + ")"},
 		),
@@ -162,7 +166,19 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 	if err := e.emit(doc, func(w io.Writer) error { return renderGuestCheck(w, doc) }); err != nil {
 		return err
 	}
-	return rep.Err()
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	var broken []string
+	for _, f := range rep.Findings {
+		if f.Severity == guestfix.Broken {
+			broken = append(broken, f.ID)
+		}
+	}
+	if len(broken) > 0 {
+		return xerr.Problems(fmt.Errorf("guest check: %d broken finding(s): %s (xsrescue guest fix applies what can be automated)", len(broken), strings.Join(broken, ", ")))
+	}
+	return nil
 }
 
 func runGuestFix(ctx context.Context, e *env, o guestOptions) error {
@@ -176,56 +192,58 @@ func runGuestFix(ctx context.Context, e *env, o guestOptions) error {
 		return err
 	}
 	defer tgt.Close()
-	doc := &guestFixDoc{Root: tgt.Root.Dir(), DryRun: e.DryRun, Changes: []guestChange{}, Ops: []*plan.Result{}}
-	fix, err := e.fixGuest(ctx, tgt, opts, doc)
+	doc := &guestFixDoc{Manual: []guestfix.Finding{}}
+	e.setTarget(targetOf(tgt))
+	fix, err := e.fixGuest(ctx, tgt, opts)
 	if err != nil {
 		return err
 	}
-	doc.changed = len(doc.Changes) > 0 || (fix.Domain != nil && !fix.Domain.Empty())
+	doc.changed = len(e.mut.changes) > 0 || (fix.Domain != nil && !fix.Domain.Empty())
 	doc.broken = stillBroken(fix)
 	if len(opts.Only) > 0 && !doc.changed && len(doc.broken) > 0 {
 		// The rule asked for cannot be fixed automatically: exit 0 would
 		// read as done.
 		return xerr.Refusedf("nothing was changed; still broken, to fix by hand: %s", strings.Join(doc.broken, "; "))
 	}
-	doc.Manual = append([]guestfix.Finding{}, fix.Manual...)
+	doc.Manual = append(doc.Manual, fix.Manual...)
 	if fix.Domain != nil {
 		path := filepath.Join(dt.Root.Dir(), filepath.Base(o.DomainConfig))
 		if real, err := filepath.EvalSymlinks(o.DomainConfig); err == nil {
 			path = filepath.Join(dt.Root.Dir(), filepath.Base(real))
 		}
-		doc.DomainConfig = &guestDomainFix{Path: path, Changes: guestChanges(fix.Domain)}
-		if doc.DomainConfig.Op, err = e.applyDomainFix(ctx, tgt, dt, path, fix.Domain); err != nil {
+		doc.DomainConfig = &path
+		if _, err = e.applyDomainFix(ctx, tgt, dt, path, fix.Domain); err != nil {
 			return err
 		}
 	}
-	doc.Error = newErrorInfo(fix.Err())
-	if err := e.emit(doc, doc.render); err != nil {
+	mdoc := e.mutationDocument(doc.broken, doc)
+	mdoc.Error = newErrorInfo(fix.Err())
+	if err := e.emit(mdoc, doc.render); err != nil {
 		return err
 	}
-	return fix.Err()
+	if err := fix.Err(); err != nil {
+		return err
+	}
+	if len(doc.broken) > 0 {
+		return xerr.Problems(fmt.Errorf("%d broken finding(s) remain, to fix by hand: %s", len(doc.broken), strings.Join(doc.broken, "; ")))
+	}
+	return nil
 }
 
 // fixGuest plans and applies the guest's fixes. A journal op changes each
 // path once; a fix that needs two steps on one path (lib/tls.disabled)
 // says so, and is planned again after the first op.
-func (e *env) fixGuest(ctx context.Context, tgt *target.Target, opts guestfix.Options, doc *guestFixDoc) (*guestfix.Fix, error) {
+func (e *env) fixGuest(ctx context.Context, tgt *target.Target, opts guestfix.Options) (*guestfix.Fix, error) {
 	for round := 1; ; round++ {
 		fix, err := guestfix.Plan(tgt.Root, opts)
 		if err != nil {
 			return nil, err
 		}
-		doc.Changes = append(doc.Changes, guestChanges(fix.Guest)...)
 		if fix.Guest.Empty() && len(stillBroken(fix)) > 0 {
 			return fix, nil // not "already as requested": what is left is listed
 		}
-		res, err := e.apply(ctx, tgt, fix.Guest)
-		if err != nil {
+		if _, err := e.apply(ctx, tgt, fix.Guest); err != nil {
 			return nil, err
-		}
-		if res != nil {
-			doc.Op = res
-			doc.Ops = append(doc.Ops, res)
 		}
 		if !fix.Again || round == 3 {
 			return fix, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -225,6 +226,8 @@ func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string)
 		return err
 	}
 	defer done()
+	jpath := j.Path()
+	e.setTarget(mutationTarget{Path: &jpath})
 	export := func(w io.Writer) error { return j.Export(ctx, id, w) }
 	if e.DryRun {
 		// Everything but the write: the same refusals, and the archive
@@ -239,5 +242,7 @@ func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string)
 	if err != nil || (doc.File == "-" && !e.DryRun) {
 		return err
 	}
-	return e.emit(doc, doc.render)
+	e.addChange(mutationChange{Path: absPath(doc.File), Action: plan.Create, Why: fmt.Sprintf("the export of op %d (a tar.gz of its record and before-images)", id),
+		AfterSHA256: &doc.SHA256, Description: fmt.Sprintf("create %s (%d bytes)", absPath(doc.File), doc.Bytes)})
+	return e.emitMutation(nil, doc, doc.render)
 }

@@ -25,11 +25,12 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 	}
 	defer tgt.Close()
 	defer func() { j.Close() }()
+	e.setTarget(targetOf(tgt))
 	if none, err := j.NothingToUndo(ctx, tgt, id); err != nil || none {
 		if err != nil {
 			return err
 		}
-		return e.emit(&undoDoc{}, func(w io.Writer) error {
+		return e.emitMutation(nil, &undoDoc{Undone: id}, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "Nothing to restore: every path op %d changed is already as before it (already as requested; the journal is left as it is, the op stays %s).\n", id, op.Status)
 			return err
 		})
@@ -38,9 +39,11 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 	for i := len(op.Changes) - 1; i >= 0; i-- {
 		fmt.Fprintf(e.text(), "  revert: %s\n", op.Changes[i].Description)
 	}
+	e.addReverts(op, fmt.Sprintf("undo op %d", id))
+	doc := &undoDoc{Undone: id}
 	if e.DryRun {
 		e.logf("dry run: nothing was changed")
-		return nil
+		return e.emitMutation(nil, doc, nil)
 	}
 	if err := e.refuseUnlessConfirmed(ctx, fmt.Sprintf("Undo op %d on %s?", id, tgt.Name())); err != nil {
 		return err
@@ -48,14 +51,30 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 	if j, err = e.reopenForRepair(ctx, j, tgt); err != nil {
 		return err
 	}
-	doc := &undoDoc{}
-	if doc.Op, err = j.Undo(ctx, tgt, id, o.Force); err != nil {
+	res, err := j.Undo(ctx, tgt, id, o.Force)
+	if err != nil {
 		return err
 	}
-	return e.emit(doc, func(w io.Writer) error {
-		printOpResult(w, tgt, doc.Op, "undone")
+	e.addOp(tgt, res, nil) // an undone op cannot be undone again
+	return e.emitMutation(nil, doc, func(w io.Writer) error {
+		printOpResult(w, tgt, res, "undone")
 		return nil
 	})
+}
+
+// addReverts records, in the mutation document, what undoing (or rolling
+// back) op puts back: its changes, last first, each with the hashes
+// swapped (the before-state is what it will be). Records of actions
+// outside the root are not put back by xsrescue.
+func (e *env) addReverts(op *journal.OpDetail, why string) {
+	for i := len(op.Changes) - 1; i >= 0; i-- {
+		c := op.Changes[i]
+		if c.Kind == plan.External {
+			continue
+		}
+		e.addChange(mutationChange{Path: c.Path, NewPath: c.NewPath, Action: c.Kind, Why: why + ": " + c.Description,
+			BeforeSHA256: c.AfterSHA256, AfterSHA256: c.BeforeSHA256, Description: "revert: " + c.Description})
+	}
 }
 
 // openUndo opens, for looking, the target and journal of op id
@@ -123,7 +142,8 @@ func runJournalRecover(ctx context.Context, e *env, o journalOptions) error {
 	doc := &recoverDoc{Interrupted: []journal.OpInfo{}, StagingFiles: []string{}, Recovered: []*plan.Result{}, RemovedTemps: []string{}}
 	if tgt == nil {
 		// --journal alone and nothing interrupted: no target to look into.
-		return e.emit(doc, func(w io.Writer) error {
+		e.setTarget(mutationTarget{Path: &e.Journal})
+		return e.emitMutation(nil, doc, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted.")
 			return err
 		})
@@ -133,16 +153,27 @@ func runJournalRecover(ctx context.Context, e *env, o journalOptions) error {
 	if err := doc.find(ctx, j, tgt, o.Force); err != nil {
 		return err
 	}
+	e.setTarget(targetOf(tgt))
 	if len(doc.Interrupted) == 0 && len(doc.StagingFiles) == 0 {
-		return e.emit(doc, func(w io.Writer) error {
+		return e.emitMutation(nil, doc, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "Nothing to recover: no op was interrupted, no staging file is left.")
 			return err
 		})
 	}
 	doc.renderFound(e.text())
+	for _, info := range doc.Interrupted {
+		op, err := j.Op(ctx, info.ID)
+		if err != nil {
+			return err
+		}
+		e.addReverts(op, fmt.Sprintf("op %d was interrupted while %s: put back", info.ID, info.Status))
+	}
+	for _, t := range doc.StagingFiles {
+		e.addChange(mutationChange{Path: t, Action: plan.Remove, Why: "a staging file no op accounts for", Description: "remove staging file " + t})
+	}
 	if e.DryRun {
 		e.logf("dry run: nothing was changed")
-		return e.emit(doc, nil)
+		return e.emitMutation(nil, doc, nil)
 	}
 	q := fmt.Sprintf("Roll back (or finish undoing) %d interrupted op(s) and remove %d staging file(s) on %s?", len(doc.Interrupted), len(doc.StagingFiles), tgt.Name())
 	if err := e.refuseUnlessConfirmed(ctx, q); err != nil {
@@ -154,7 +185,10 @@ func runJournalRecover(ctx context.Context, e *env, o journalOptions) error {
 	if err := doc.recover(ctx, j, tgt, o.Force); err != nil {
 		return err
 	}
-	return e.emit(doc, func(w io.Writer) error { return doc.render(w, tgt) })
+	for _, r := range doc.Recovered {
+		e.mut.ops = append(e.mut.ops, newOpDoc(tgt, r, nil))
+	}
+	return e.emitMutation(nil, doc, func(w io.Writer) error { return doc.render(w, tgt) })
 }
 
 // interruptedTarget picks the op whose target recover works on, when only

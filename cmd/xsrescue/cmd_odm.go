@@ -12,7 +12,6 @@ import (
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
-	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
 
@@ -79,11 +78,11 @@ func newOdmPurgeCommand(e *env) *cli.Command {
 	var o odmPurgeOptions
 	return &cli.Command{
 		Name:      "purge",
-		Usage:     "remove ghost majors: write cleaned CuDvDr and AIX scripts to --out, remove the ghost /dev nodes",
+		Usage:     "remove ghost majors: write cleaned CuDvDr and AIX scripts to --output, remove the ghost /dev nodes",
 		ArgsUsage: " ",
 		Description: "WARNING: removes /dev special files and symlinks of the AIX root. Only majors that are\n" +
 			"ghosts by the rules are accepted (see `xsrescue odm ghosts`); anything else is refused.\n\n" +
-			"Through the journal it creates in --out:\n" +
+			"Through the journal it creates in --output:\n" +
 			"   CuDvDr.after.add   CuDvDr without the ghosts' devno objects\n" +
 			"   CuDvDr.before.add  CuDvDr as read (restore reference)\n" +
 			"   purge.ksh          the AIX side: backup of odmget CuDvDr/CuDv/CuAt/CuDep and of\n" +
@@ -92,22 +91,23 @@ func newOdmPurgeCommand(e *env) *cli.Command {
 			"                      lvlstmajor and odmget; stops at the first failure; honours ODMDIR\n" +
 			"   undo.ksh           odmadd of the removed objects, mknod of the nodes, savebase\n" +
 			"and removes the ghost nodes and the symlinks to them from --dev; the journal records type,\n" +
-			"major, minor, mode and owner, so `xsrescue journal undo OP` recreates them. When --out is\n" +
-			"inside the AIX root (the parent of --dev) this is one op; otherwise two: the --out files\n" +
+			"major, minor, mode and owner, so `xsrescue journal undo OP` recreates them. When --output is\n" +
+			"inside the AIX root (the parent of --dev) this is one op; otherwise two: the --output files\n" +
 			"first, then the nodes (both in the same journal). --dry-run prints all of it and writes\n" +
 			"nothing. Needs a CuDv dump (to rule out Available devices).\n\n" +
 			"Refuses (exit 3, also with --dry-run) a --dev that is the rescue system's own /dev\n" +
 			"whatever its path: a bind mount of /dev (the usual chroot preparation), anything on\n" +
 			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" +
-			"--out is a directory of its own: anything in it but these four files is refused. A\n" +
-			"missing --out is created (mode 0755) once the purge is confirmed, never by --dry-run;\n" +
+			"--output is a directory of its own: anything in it but these four files is refused. A\n" +
+			"missing --output is created (mode 0755) once the purge is confirmed, never by --dry-run;\n" +
 			"its parent must exist. journal undo removes the files and leaves the directory.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			odmDirFlag(&o.ODM),
 			&cli.StringFlag{Name: "dev", Required: true, Destination: &o.Dev, Usage: "the AIX root's dev `DIR`"},
 			&cli.StringSliceFlag{Name: "major", Destination: &o.Majors, Usage: "purge major `M` (repeat or comma-separate); must be a ghost"},
 			&cli.BoolFlag{Name: "all-ghosts", Destination: &o.AllGhosts, Usage: "purge every major whose verdict is ghost"},
-			&cli.StringFlag{Name: "out", Required: true, Destination: &o.Out, Usage: "`DIR` for the .add files and the AIX scripts: empty, or new (its parent must exist)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Out, Usage: "`DIR` for the .add files and the AIX scripts: empty, or new (its parent must exist; required)"},
+			renamedFlag(e, "out", "output", &o.Out),
 		},
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runOdmPurge(ctx, e, o) }),
 	}
@@ -177,6 +177,9 @@ func (o odmPurgeOptions) request() (odm.PurgeRequest, error) {
 }
 
 func runOdmPurge(ctx context.Context, e *env, o odmPurgeOptions) error {
+	if o.Out == "" {
+		return usagef("odm purge: give the directory for the .add files and AIX scripts with --output DIR")
+	}
 	req, err := o.request()
 	if err != nil {
 		return err
@@ -189,8 +192,8 @@ func runOdmPurge(ctx context.Context, e *env, o odmPurgeOptions) error {
 	if err != nil {
 		return err
 	}
-	// The AIX root and --out are this purge's targets: opened read-only
-	// and locked before /dev and --out are read for the plan.
+	// The AIX root and --output are this purge's targets: opened read-only
+	// and locked before /dev and --output are read for the plan.
 	pt, err := e.openPurgeTargets(ctx, o.Dev, out)
 	if err != nil {
 		return err
@@ -210,22 +213,23 @@ func runOdmPurge(ctx context.Context, e *env, o odmPurgeOptions) error {
 		return err
 	}
 	doc := newPurgeDoc(p, majors, out, e.DryRun)
+	e.setTarget(targetOf(pt.tgts[pt.root]))
 	switch {
 	case p.Done:
 		doc.Files = out.Files()
 	case !p.Empty():
 		doc.Files = out.Files()
-		if doc.Ops, err = e.applyPurge(ctx, pt, p, out); err != nil {
+		if err = e.applyPurge(ctx, pt, p, out); err != nil {
 			return err
 		}
 	case !e.JSON:
 		e.logf("odm purge: no ghost majors, nothing to do")
 	}
-	return e.emit(doc, doc.render)
+	return e.emitMutation(nil, doc, doc.render)
 }
 
 // purgeTargets are the roots a purge changes, opened read-only and locked:
-// the AIX root holding --dev and, when it lies outside that root, --out.
+// the AIX root holding --dev and, when it lies outside that root, --output.
 type purgeTargets struct {
 	root string
 	tgts map[string]*target.Target
@@ -238,7 +242,7 @@ func (pt *purgeTargets) close() {
 }
 
 // openPurgeTargets opens, for a change, the root holding --dev and, when
-// it lies outside that root, --out (in that order). A missing --out is not
+// it lies outside that root, --output (in that order). A missing --output is not
 // opened here: it is created, then opened (openOut), only once the purge
 // is confirmed.
 func (e *env) openPurgeTargets(ctx context.Context, dev string, out *odm.OutDir) (*purgeTargets, error) {
@@ -260,7 +264,7 @@ func (e *env) openPurgeTargets(ctx context.Context, dev string, out *odm.OutDir)
 	return pt, nil
 }
 
-// openOut opens and locks --out as a target of its own when it lies
+// openOut opens and locks --output as a target of its own when it lies
 // outside the AIX root (inside it, the root's target covers it).
 func (e *env) openOut(ctx context.Context, pt *purgeTargets, out *odm.OutDir) error {
 	if _, inside := out.Inside(pt.root); inside {
@@ -274,15 +278,15 @@ func (e *env) openOut(ctx context.Context, pt *purgeTargets, out *odm.OutDir) er
 	return nil
 }
 
-// applyPurge applies the purge's ops (one, or the --out files and then the
-// nodes: both in the AIX root's journal). A missing --out is created once
+// applyPurge applies the purge's ops (one, or the --output files and then the
+// nodes: both in the AIX root's journal). A missing --output is created once
 // confirmed (removed again if the purge fails before writing into it); a
 // dry run shows its files, since the journal renders only into
 // directories that exist.
-func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, out *odm.OutDir) (ops []*plan.Result, err error) {
+func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, out *odm.OutDir) (err error) {
 	if out.Missing && !e.DryRun {
 		if err := e.createOut(ctx, out.Dir); err != nil {
-			return nil, err
+			return err
 		}
 		defer func() {
 			if err != nil {
@@ -291,14 +295,14 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 		}()
 		out.Missing = false
 		if err := e.openOut(ctx, pt, out); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if out.Missing {
-		if err := renderNewOut(e.text(), out.Dir, p); err != nil {
-			return nil, err
+		if err := e.renderNewOut(e.text(), out.Dir, p); err != nil {
+			return err
 		}
-		e.logf("dry run: --out %s does not exist yet; a run creates it (its parent exists)", out.Dir)
+		e.logf("dry run: --output %s does not exist yet; a run creates it (its parent exists)", out.Dir)
 	}
 	split := p.Ops(pt.root, out)
 	var o applyOptions
@@ -306,28 +310,23 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 		root := pt.tgts[pt.root].Root
 		o.journal = func(create bool) (string, error) { return journal.DefaultPath(root, create) }
 	}
-	ops = []*plan.Result{}
 	for _, s := range split {
-		res, err := e.applyWith(ctx, pt.tgts[s.Dir], s.Plan, o)
-		if err != nil {
-			return ops, err
-		}
-		if res != nil {
-			ops = append(ops, res)
+		if _, err := e.applyWith(ctx, pt.tgts[s.Dir], s.Plan, o); err != nil {
+			return err
 		}
 	}
-	return ops, nil
+	return nil
 }
 
-// createOut makes the missing --out, after the user agreed (or --yes):
+// createOut makes the missing --output, after the user agreed (or --yes):
 // nothing is written before a confirmed plan. The plan's own prompt follows
 // (with the diff), so --yes is not implied by this one.
 func (e *env) createOut(ctx context.Context, dir string) error {
-	if err := e.refuseUnlessConfirmed(ctx, fmt.Sprintf("--out %s does not exist: create it for the purge? (the changes are shown next and asked for again)", dir)); err != nil {
+	if err := e.refuseUnlessConfirmed(ctx, fmt.Sprintf("--output %s does not exist: create it for the purge? (the changes are shown next and asked for again)", dir)); err != nil {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	e.logf("created %s", dir)
 	return nil

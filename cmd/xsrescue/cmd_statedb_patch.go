@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
-	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/statedb"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -45,29 +45,28 @@ func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []str
 	if err != nil {
 		return err
 	}
-	doc := newPatchDoc(pt.shown, pt.tgt.Root.Dir(), rp, e.DryRun)
+	doc := newPatchDoc(pt.shown, rp)
 	if err := checkUnwritten(pt.tgt.Root, rp, doc.Check, e.DryRun, report); err != nil {
 		return err
 	}
-	if e.JSON && o.Output == "" {
-		// What an in-place patch changes (or would: --dry-run), taken
-		// before it is applied; --output changes nothing in the root.
-		if doc.Plan, err = journal.Describe(pt.tgt.Root, rp.Plan); err != nil {
-			return err
-		}
+	if pt.req.File != "" {
+		e.setTarget(fileTarget(pt.shown))
+	} else {
+		e.setTarget(targetOf(pt.tgt))
 	}
+	var res *plan.Result
 	if o.Output != "" {
 		doc.Output, err = e.writePatched(ctx, pt.tgt.Root, rp, o.Output, pt.shown, report)
 	} else {
-		doc.Op, err = e.apply(ctx, pt.tgt, rp.Plan)
+		res, err = e.apply(ctx, pt.tgt, rp.Plan)
 	}
 	if err != nil {
 		return err
 	}
-	if doc.Op != nil || doc.Output != nil {
+	if res != nil || doc.Output != nil {
 		fmt.Fprintf(report, "Checked (%s): xapi of %s loads the patched database.\n", doc.Check.When, doc.Check.Target)
 	}
-	return e.emit(doc, nil) // the text went out as it happened
+	return e.emitMutation(nil, doc, nil) // the text went out as it happened
 }
 
 // checkOutput refuses what --output cannot do, and an OUT that is there or
@@ -106,6 +105,8 @@ func (e *env) openPatchTarget(ctx context.Context, o statedbPatchOptions, a []st
 	switch {
 	case len(a) == 1 && o.given():
 		return nil, usagef("statedb patch: give FILE or --root/--disk, not both")
+	case len(a) == 0 && !o.given():
+		return nil, usagef("statedb patch: give FILE, --root DIR or --disk DISK")
 	case len(a) == 1:
 		abs, err := filepath.Abs(a[0])
 		if err != nil {
@@ -162,6 +163,8 @@ func checkUnwritten(root *target.Root, rp *statedb.RootPatch, c *patchCheck, dry
 // partial file under its name. A dry run writes nothing and returns nil.
 func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out, shown string, report io.Writer) (*patchOutput, error) {
 	if e.DryRun {
+		e.addChange(mutationChange{Path: outName(out), Action: plan.Create, Why: "the patched database (--output)",
+			Description: fmt.Sprintf("create %s", outName(out))})
 		e.logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
 		return nil, nil
 	}
@@ -178,6 +181,8 @@ func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.R
 		return nil, err
 	}
 	wrote := &patchOutput{Path: out, Bytes: n, SHA256: sum, Generation: rp.Patch.Generation}
+	e.addChange(mutationChange{Path: outName(out), Action: plan.Create, Why: "the patched database (--output)",
+		AfterSHA256: &sum, Description: fmt.Sprintf("create %s (%d bytes)", outName(out), n)})
 	fmt.Fprintf(report, "Wrote the patched database to %s (%d bytes, sha256 %s); %s is unchanged.\n", outName(out), wrote.Bytes, wrote.SHA256, shown)
 	fmt.Fprintf(report, "To use it: put it in place of %s and write %d (no newline) to %s%s, or run this command without --output, which does both through the journal.\n", shown, wrote.Generation, shown, statedb.GenSuffix)
 	return wrote, nil

@@ -48,7 +48,8 @@ func newVersionShowCommand(e *env) *cli.Command {
 			"installer's Restore verdict; the installer also scans the machine's other disks.\n" +
 			"With --root the disk gates are unknown. Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags: append(o.targetOptions.flags(),
-			&cli.StringFlag{Name: "installer", Destination: &o.Installer, Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2), in full"},
+			&cli.StringFlag{Name: "for-installer", Destination: &o.Installer, Usage: "only the verdict of the installer of `VERSION` (e.g. 5.0, 7.1, 8.2), in full"},
+			renamedFlag(e, "installer", "for-installer", &o.Installer),
 			&cli.StringFlag{Name: "backup-root", Destination: &o.BackupRoot, Usage: "an already mounted backup partition `DIR` (with --root)"},
 		),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runVersionShow(ctx, e, o) }),
@@ -60,7 +61,7 @@ func runVersionShow(ctx context.Context, e *env, o versionShowOptions) error {
 	if o.Installer != "" {
 		in, err := versionfile.LookupInstaller(o.Installer)
 		if err != nil {
-			return xerr.Invalidf("--installer: %w", err)
+			return xerr.Invalidf("--for-installer: %w", err)
 		}
 		only = &in
 	}
@@ -114,7 +115,8 @@ func newVersionSetCommand(e *env) *cli.Command {
 			"      required key lost or not repairable, a version outside the installer's range, a table\n" +
 			"      flag that cannot be set), a version above the installed one without --allow-raise, a\n" +
 			"      system below the installer's lower bound, or no confirmation\n" +
-			"   4  done, but a gate still fails (the firstboot gate without --mark-firstboot-done)\n",
+			"   4  done, but a gate still fails (the firstboot gate without --mark-firstboot-done)\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags: append(o.targetOptions.flags(),
 			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "the product `VERSION[-BUILD]` to write, e.g. 5.0.0 or 5.0.0-10918p"},
 			&cli.StringFlag{Name: "platform-version", Destination: &o.Platform, Usage: "PLATFORM_VERSION `P` to write (default: from the release table)"},
@@ -130,8 +132,13 @@ func newVersionSetCommand(e *env) *cli.Command {
 func runVersionSet(ctx context.Context, e *env, o versionSetOptions) error {
 	req := versionfile.SetRequest{To: o.To, Platform: o.Platform, ForInstaller: o.ForInstaller,
 		AllowRaise: o.AllowRaise, MarkFirstbootDone: o.MarkFirstbootDone, MoveActiveFlag: o.MoveActiveFlag}
-	if req.To == "" && req.ForInstaller == "" {
+	switch {
+	case req.To == "" && req.ForInstaller == "":
 		return usagef("version set: give --to VERSION[-BUILD] or --for-installer VERSION")
+	case req.To != "" && req.ForInstaller != "":
+		// --for-installer chooses the version (keeping the installed one
+		// when V accepts it); a --to beside it was silently one or the other.
+		return usagef("version set: --to %s and --for-installer %s: give one (--for-installer chooses the version and repairs the gates; --to writes exactly the version given)", req.To, req.ForInstaller)
 	}
 	if req.ForInstaller == "" && (req.MarkFirstbootDone || req.MoveActiveFlag) {
 		return usagef("version set: --mark-firstboot-done and --move-active-flag repair an installer's gates: give --for-installer VERSION")
@@ -145,17 +152,15 @@ func runVersionSet(ctx context.Context, e *env, o versionSetOptions) error {
 	if err != nil {
 		return err
 	}
-	doc := newSetDoc(tgt.Root.Dir(), e.DryRun, sp)
+	doc := newSetDoc(sp)
 	for _, x := range doc.Explain {
 		fmt.Fprintf(e.text(), "%s\n", x)
 	}
-	if doc.Op, err = e.apply(ctx, tgt, sp.Plan); err != nil {
+	e.setTarget(targetOf(tgt))
+	if _, err = e.apply(ctx, tgt, sp.Plan); err != nil {
 		return err
 	}
-	if doc.Op != nil {
-		doc.Undo = doc.Op.Undo
-	}
-	if err := e.emit(doc, doc.render); err != nil || len(doc.Remaining) == 0 {
+	if err := e.emitMutation(doc.problems(), doc, doc.render); err != nil || len(doc.Remaining) == 0 {
 		return err
 	}
 	return xerr.Problems(fmt.Errorf("the %s installer's %s gate still fails (--mark-firstboot-done repairs it; see WARNING in --help)", doc.Verdict.Installer, doc.Remaining[0].Name))
@@ -172,7 +177,10 @@ func newVersionFindCommand(e *env) *cli.Command {
 			"line; binary files (a NUL byte in the first 8 KiB) as \"binary match\" with the offset.\n" +
 			"Never follows a symlink, skips proc, sys and dev, walks and searches in parallel.\n" +
 			"A progress line on stderr when it is a terminal. Read-only.\n\n" +
-			"EXIT STATUS:\n   0  searched (matches or not; see the output)\n   1  the search failed\n   2  usage error\n",
+			"EXIT STATUS:\n   0  searched every file (matches or not; see the output)\n   1  the search failed\n   2  usage error\n" +
+			"   4  searched, but some files could not be read (listed on stderr, and in --json\n" +
+			"      under stats.problems): a match may be missing\n" +
+			"   141  stdout was closed by its reader (| head)\n",
 		Flags:  o.flags(),
 		Action: action(1, -1, func(ctx context.Context, a []string) error { return runVersionFind(ctx, e, o, a) }),
 	}
@@ -202,9 +210,14 @@ func runVersionFind(ctx context.Context, e *env, o targetOptions, needles []stri
 	for _, p := range stats.Problems {
 		e.logf("xsrescue: %s", p)
 	}
-	err = e.emit(doc, doc.render)
+	if err := e.emit(doc, doc.render); err != nil {
+		return err
+	}
 	if !e.JSON {
 		fmt.Fprintf(e.stderr, "%d matches in %d files (%d files, %d bytes searched)\n", len(matches), len(doc.Files), stats.Files, stats.Bytes)
 	}
-	return err
+	if n := len(stats.Problems); n > 0 {
+		return xerr.Problems(fmt.Errorf("version find: %d file(s) could not be read (listed above): a match may be missing", n))
+	}
+	return nil
 }

@@ -79,11 +79,17 @@ func runZFSLabels(_ context.Context, e *env, part int, dev string) error {
 	} else if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	var doc any = reports // several pool members: a list
+	var doc any = zfsMembersDoc{Members: reports} // several pool members
 	if len(reports) == 1 {
 		doc = reports[0]
 	}
 	return e.emit(doc, func(w io.Writer) error { return renderMembers(w, reports) })
+}
+
+// zfsMembersDoc is the document of a device holding several pool members:
+// an object (not a bare list), so that it carries schema_version too.
+type zfsMembersDoc struct {
+	Members []vdev.MemberReport `json:"members"`
 }
 
 // zfsExtents lists where vdevs may be: with part > 0 that partition and its

@@ -38,7 +38,7 @@ func newZoneCommand(e *env) *cli.Command {
 }
 
 func zoneRootFlag(dir *string) cli.Flag {
-	return &cli.StringFlag{Name: "zone-root", Destination: dir, Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
+	return &cli.StringFlag{Name: "root", Aliases: []string{"zone-root"}, Destination: dir, Usage: "the zone's root `DIR` (zonepath/root), mounted here", Required: true}
 }
 
 // zonePkgFlag chooses whose reading of the image configuration is shown
@@ -276,7 +276,7 @@ func newZoneDoc(root *target.Root, ze zfsroot.ZoneEntry) zoneDoc {
 	return z
 }
 
-// openZoneRoot opens --zone-root and loads its pkg image; forChange opens
+// openZoneRoot opens --root and loads its pkg image; forChange opens
 // it as a mutating command's target (openForChange: read-only, locked).
 func (e *env) openZoneRoot(ctx context.Context, dir, pkg string, forChange bool) (*target.Target, *zfsroot.Image, error) {
 	o := target.Options{Root: dir}
@@ -341,16 +341,17 @@ func runZoneEdit(ctx context.Context, e *env, o zoneEditOptions, publisher strin
 	if err != nil {
 		return err
 	}
-	doc := &zoneEditDoc{ZoneRoot: tgt.Root.Dir(), File: img.File, Publisher: publisher}
+	doc := &zoneEditDoc{File: img.File, Publisher: publisher}
 	if pub, ok := img.Publisher(publisher); ok {
 		doc.File = pub.File
 	}
-	var snap string
-	if snap, doc.Op, err = e.applyZonePlan(ctx, tgt, p, applyOptions{}); err != nil {
+	e.setTarget(targetOf(tgt))
+	snap, _, err := e.applyZonePlan(ctx, tgt, p, applyOptions{})
+	if err != nil {
 		return err
 	}
 	doc.Snapshot = nilIfEmpty(snap)
-	return e.emit(doc, nil)
+	return e.emitMutation(nil, doc, nil)
 }
 
 // applyZonePlan runs the plan through the journal with the safety snapshot

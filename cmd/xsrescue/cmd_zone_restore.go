@@ -21,7 +21,8 @@ func runZoneRestoreEtc(ctx context.Context, e *env, o zoneRestoreEtcOptions) err
 		return err
 	}
 	defer tgt.Close()
-	doc := &zoneRestoreDoc{ZoneRoot: tgt.Root.Dir(), Source: o.Snapshot, Paths: paths, Skipped: []string{}, Ops: []*plan.Result{}}
+	doc := &zoneRestoreDoc{Source: o.Snapshot, Paths: paths, Skipped: []string{}}
+	e.setTarget(targetOf(tgt))
 	dir, cleanup, err := e.snapshotTree(ctx, doc)
 	if err != nil || dir == "" {
 		return err // a dry run that needs a clone has said so
@@ -54,7 +55,7 @@ func runZoneRestoreEtc(ctx context.Context, e *env, o zoneRestoreEtcOptions) err
 	if err := e.applyRestore(ctx, tgt, plans, doc); err != nil {
 		return err
 	}
-	return e.emit(doc, nil)
+	return e.emitMutation(nil, doc, nil)
 }
 
 // snapshotTree finds where the snapshot can be read: its .zfs/snapshot
@@ -67,7 +68,7 @@ func (e *env) snapshotTree(ctx context.Context, doc *zoneRestoreDoc) (string, fu
 		if e.DryRun {
 			doc.WouldClone = &nc.Clone
 			e.logf("dry run: nothing was changed; %v, which a dry run does not make: the file plan is shown only by the real run", err)
-			return "", nil, e.emit(doc, nil)
+			return "", nil, e.emitMutation(nil, doc, nil)
 		}
 		if err := e.refuseUnlessConfirmed(ctx, fmt.Sprintf("%s can be read here only through a temporary clone: make one (destroyed afterwards)?", doc.Source)); err != nil {
 			return "", nil, err
@@ -91,20 +92,14 @@ func (e *env) applyRestore(ctx context.Context, tgt *target.Target, plans []*pla
 	if err != nil {
 		return err
 	}
-	doc.Snapshot, doc.Op = nilIfEmpty(snap), res
-	if res != nil {
-		doc.Ops = append(doc.Ops, res)
-	}
+	doc.Snapshot = nilIfEmpty(snap)
 	for _, p := range plans[1:] {
-		r, err := e.applyWith(ctx, tgt, p, applyOptions{yes: res != nil})
+		_, err := e.applyWith(ctx, tgt, p, applyOptions{yes: res != nil})
 		if err != nil && res != nil {
 			return fmt.Errorf("%w (op %d already restored the content; journal undo it to go back)", err, res.Op)
 		}
 		if err != nil {
 			return err
-		}
-		if r != nil {
-			doc.Ops = append(doc.Ops, r)
 		}
 	}
 	return nil

@@ -33,6 +33,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out, stderr.String())
 	}
+	checkDocument([]string{"xsrescue", "demo", "--json"}, string(out))
 	var doc demoDoc
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)

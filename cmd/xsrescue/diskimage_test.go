@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +13,6 @@ import (
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
-	"github.com/xsrescue/xsrescue/plan"
 )
 
 // scribble overwrites len bytes of the backup partition (partition 2 of a
@@ -51,20 +50,21 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatal("save-partition wrote to the disk")
 		}
 		var doc struct {
-			Partition   int          `json:"partition"`
-			Size        int64        `json:"size"`
-			SHA256      string       `json:"sha256"`
-			Compression string       `json:"compression"`
-			Verified    bool         `json:"verified"`
-			Sidecar     string       `json:"sidecar"`
-			Op          *plan.Result `json:"op"`
+			Partition   int    `json:"partition"`
+			Size        int64  `json:"size"`
+			SHA256      string `json:"sha256"`
+			Compression string `json:"compression"`
+			Verified    bool   `json:"verified"`
+			Sidecar     string `json:"sidecar"`
 		}
-		if err := json.Unmarshal([]byte(out), &doc); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+		m := parseMutation(t, out, &doc)
 		wantComp := map[bool]string{false: "none", true: "zstd"}[compress]
-		if doc.Partition != 2 || doc.Size != 64*fixtures.MiB || !doc.Verified || doc.Compression != wantComp || doc.Sidecar != snap+".json" || doc.Op == nil || doc.Op.Op != 1 {
-			t.Errorf("save document %+v", doc)
+		if doc.Partition != 2 || doc.Size != 64*fixtures.MiB || !doc.Verified || doc.Compression != wantComp || doc.Sidecar != snap+".json" || m.Op == nil || m.Op.ID != 1 {
+			t.Errorf("save document %+v\n%s", doc, out)
+		}
+		if !m.Changed || len(m.Changes) != 1 || m.Changes[0].Path != snap || *m.Target.Disk != img || *m.Target.Partition != 2 ||
+			!slices.Equal(m.Op.Undo, []string{"rm", "--", snap, snap + ".json"}) || m.Op.Journal.Path != jpath {
+			t.Errorf("mutation document:\n%s", out)
 		}
 		// The sha256 is the partition's, as sha256sum would say.
 		whole, _ := os.ReadFile(img)
@@ -81,6 +81,11 @@ func TestDiskImageSaveRestore(t *testing.T) {
 			t.Fatalf("journal record: %+v %v", op, err)
 		}
 
+		// journal show names the disk and partition; nothing was mounted
+		// (the op's root is the journal's directory).
+		if code, out, _ := runCLI("journal", "show", "1", "--journal", jpath); code != 0 || strings.Contains(out, "mounted at") || !strings.Contains(out, "disk "+img+" partition 2") {
+			t.Errorf("journal show of a save: exit %d\n%s", code, out)
+		}
 		// Undo has nothing to put back for an image saved outside any root:
 		// refused before the partition is even mounted (a read-write mount
 		// would write its superblock), and the op stays applied.
@@ -182,8 +187,9 @@ func TestDiskImageOtherPartition(t *testing.T) {
 		Written   bool   `json:"written"`
 		KeptImage string `json:"kept_image"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || !doc.Written || doc.KeptImage == "" {
-		t.Fatalf("--force: exit %d %v\n%s%s", code, err, out, errOut)
+	parseMutation(t, out, &doc)
+	if code != 0 || !doc.Written || doc.KeptImage == "" {
+		t.Fatalf("--force: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut := runCLI("disk", "restore-partition", img, "--partition", "1", "--from", doc.KeptImage, "--journal", jpath, "--yes"); code != 0 {
 		t.Fatalf("undo: exit %d %s", code, errOut)

@@ -51,10 +51,10 @@ func TestDoctorInstallerRepairs(t *testing.T) {
 			if fingerprint(t, img) != before {
 				t.Fatal("doctor wrote to the disk")
 			}
-			if !hasFinding(rep, c.finding) {
+			if !hasFinding(rep.Report, c.finding) {
 				t.Errorf("no finding %s: %+v", c.finding, rep.Findings)
 			}
-			var set *doctor.Step
+			var set *doctorStep
 			for i, s := range rep.Plan {
 				if strings.HasPrefix(s.Command, "xsrescue version set") {
 					set = &rep.Plan[i]
@@ -67,7 +67,7 @@ func TestDoctorInstallerRepairs(t *testing.T) {
 				t.Errorf("version set step %+v, want why with %q", set, c.planWhy)
 			}
 			if c.alternative != "" {
-				var alt *doctor.Alternative
+				var alt *doctorAlternative
 				for i, a := range rep.Alternatives {
 					if a.Name == c.alternative {
 						alt = &rep.Alternatives[i]

@@ -16,23 +16,29 @@ import (
 	"github.com/xsrescue/xsrescue/doctor"
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partimage"
 )
 
 var updateDoctor = flag.Bool("update-doctor", false, "rewrite testdata/doctor/*.json")
 
-func doctorJSON(t *testing.T, argv ...string) *doctor.Report {
+// doctorJSON runs doctor --json: exit 0, or 4 exactly when a finding is
+// broken.
+func doctorJSON(t *testing.T, argv ...string) *doctorDoc {
 	t.Helper()
 	code, out, errOut := runCLI(append([]string{"doctor", "--json"}, argv...)...)
-	if code != 0 {
-		t.Fatalf("doctor %v: exit %d\n%s\n%s", argv, code, out, errOut)
+	var doc doctorDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("doctor %v: exit %d, %v\n%s\n%s", argv, code, err, out, errOut)
 	}
-	var rep doctor.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if want := map[bool]int{false: 0, true: xerr.ExitProblems}[len(doc.Broken()) > 0]; code != want {
+		t.Fatalf("doctor %v: exit %d, want %d (broken: %q)\n%s\n%s", argv, code, want, doc.Broken(), out, errOut)
 	}
-	return &rep
+	return &doc
 }
+
+// clean: nothing broken or questionable, and no plan.
+func (d *doctorDoc) clean() bool { return len(d.Plan) == 0 && d.Report.Clean() }
 
 func needRootAndE2fs(t *testing.T) {
 	t.Helper()
@@ -100,7 +106,10 @@ func TestDoctorPlanExecution(t *testing.T) {
 		if s.Manual {
 			continue
 		}
-		words := shellWords(t, s.Command)
+		words := s.Argv
+		if len(words) < 2 || s.Mutates != (words[0] != "xsrescue" || !readOnlyCommand(words[1:])) {
+			t.Fatalf("step %d: argv %q (mutates %v) for %q", s.Step, words, s.Mutates, s.Command)
+		}
 		ran = append(ran, words[0]+" "+words[1])
 		if words[1] == "answerfile" && !strings.Contains(s.Command, " --as disk/by-id/") && !strings.Contains(s.Command, " --as sd") {
 			t.Errorf("step %d %q: an image's answer file needs --as with the host's PRIMARY_DISK", s.Step, s.Command)
@@ -121,7 +130,7 @@ func TestDoctorPlanExecution(t *testing.T) {
 		t.Errorf("plan steps (-want +ran):\n%s\nplan: %+v", d, rep.Plan)
 	}
 	after := doctorJSON(t, argv...)
-	if !after.Clean() {
+	if !after.clean() {
 		t.Errorf("doctor after the plan is not clean:\n%+v", after)
 	}
 
@@ -132,7 +141,7 @@ func TestDoctorPlanExecution(t *testing.T) {
 	if len(cut.Plan) != 2 || !strings.HasPrefix(cut.Plan[0].Command, "xsrescue journal recover ") || !strings.HasPrefix(cut.Plan[1].Command, "xsrescue doctor ") {
 		t.Fatalf("plan with an interrupted op: %+v", cut.Plan)
 	}
-	if code, out, errOut := runCLI(shellWords(t, cut.Plan[0].Command)[1:]...); code != 0 {
+	if code, out, errOut := runCLI(cut.Plan[0].Argv[1:]...); code != 0 {
 		t.Fatalf("%q: exit %d\n%s\n%s", cut.Plan[0].Command, code, out, errOut)
 	}
 }
@@ -146,36 +155,6 @@ func fingerprint(t *testing.T, img string) string {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// shellWords splits a plan command the way sh would: words separated by
-// spaces, single quotes protecting everything up to the next one.
-func shellWords(t *testing.T, s string) []string {
-	var words []string
-	var cur strings.Builder
-	in, any := false, false
-	for _, r := range s {
-		switch {
-		case r == '\'':
-			in, any = !in, true
-		case r == ' ' && !in:
-			if any {
-				words = append(words, cur.String())
-				cur.Reset()
-				any = false
-			}
-		default:
-			cur.WriteRune(r)
-			any = true
-		}
-	}
-	if in {
-		t.Fatalf("unbalanced quote in %q", s)
-	}
-	if any {
-		words = append(words, cur.String())
-	}
-	return words
 }
 
 func TestDoctorUsage(t *testing.T) {
@@ -255,11 +234,11 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 		}
 	}
 	code, out, errOut := runCLI("doctor", "--disk", img, "--installer", "5.0")
-	if code != 0 || strings.Contains(out+errOut, "xsrescue-mnt") {
+	if code != xerr.ExitProblems || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
 	}
 	rep := doctorJSON(t, "--disk", img, "--installer", "5.0")
-	sev := doctorSeverities(rep)
+	sev := doctorSeverities(rep.Report)
 	if sev["inventory-missing"] != doctor.Broken || sev["fs-needs-recovery/1"] != doctor.Warn || sev["backup-restorable"] != doctor.OK {
 		t.Errorf("findings %v", sev)
 	}
@@ -271,10 +250,19 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 	if len(rep.Alternatives) != 1 || rep.Alternatives[0].Name != "restore" {
 		t.Errorf("alternatives %+v: want the installer's Restore", rep.Alternatives)
 	}
+	// No inventory: the plan must not end "choose Upgrade … it now finds
+	// an installation it accepts" (no step gives the root an inventory).
 	var fsck string
+	last := rep.Plan[len(rep.Plan)-1]
+	if !last.Manual || !strings.HasPrefix(last.Command, "cannot be repaired by xsrescue: ") {
+		t.Errorf("last step %+v: want \"cannot be repaired by xsrescue\"", last)
+	}
 	for _, s := range rep.Plan {
 		if strings.Contains(s.Command, "e2fsck") {
 			fsck = s.Command
+		}
+		if strings.Contains(s.Command, "choose Upgrade") || strings.Contains(s.Command, "statedb patch") || strings.Contains(s.Command, "version set") {
+			t.Errorf("step %q in a plan that cannot make the installer take the root", s.Command)
 		}
 	}
 	if fsck == "" {
@@ -298,7 +286,7 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 		}
 		t.Fatalf("%s left a loop device attached: %s", fsck, attached)
 	}
-	if sev := doctorSeverities(doctorJSON(t, "--disk", img, "--installer", "5.0")); sev["fs-needs-recovery/1"] != "" || sev["root-not-examined"] != "" {
+	if sev := doctorSeverities(doctorJSON(t, "--disk", img, "--installer", "5.0").Report); sev["fs-needs-recovery/1"] != "" || sev["root-not-examined"] != "" {
 		t.Errorf("after e2fsck: %v", sev)
 	}
 }
@@ -330,7 +318,7 @@ func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
 		t.Fatalf("e2label: %v\n%s", err, out)
 	}
 	rep := doctorJSON(t, "--disk", img)
-	if sev := doctorSeverities(rep); sev["layout"] != doctor.Broken || sev["root-label-missing/1"] != doctor.Broken {
+	if sev := doctorSeverities(rep.Report); sev["layout"] != doctor.Broken || sev["root-label-missing/1"] != doctor.Broken {
 		t.Errorf("findings %v", sev)
 	}
 	var relabel string
@@ -347,7 +335,7 @@ func TestDoctorLostLabelAndDamagedGPT(t *testing.T) {
 	if out, err := exec.Command("sh", "-c", relabel).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", relabel, err, out)
 	}
-	if sev := doctorSeverities(doctorJSON(t, "--disk", img)); sev["layout"] != doctor.OK || sev["backup-restorable"] != doctor.OK {
+	if sev := doctorSeverities(doctorJSON(t, "--disk", img).Report); sev["layout"] != doctor.OK || sev["backup-restorable"] != doctor.OK {
 		t.Errorf("after relabelling: %v", sev)
 	}
 

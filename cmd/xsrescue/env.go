@@ -2,14 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -29,6 +32,8 @@ type globalOptions struct {
 	Yes     bool          // --yes, -y: no confirmation prompt
 	Journal string        // --journal, $XSRESCUE_JOURNAL ("": inside the target root)
 	Wait    time.Duration // --wait, $XSRESCUE_WAIT: for another xsrescue holding the target or journal
+	Quiet   bool          // --quiet, -q: no notes or progress on stderr, only errors
+	Verbose bool          // --verbose, -v: also say how the target and journal were opened
 }
 
 func (g *globalOptions) flags() []cli.Flag {
@@ -37,6 +42,8 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &g.DryRun, Usage: "show what a mutating command would change (as a diff) and touch nothing, not even the journal"},
 		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Destination: &g.Yes, Usage: "do not ask for confirmation before a mutation (required when stdin is not a terminal)"},
 		&cli.StringFlag{Name: "journal", Destination: &g.Journal, Usage: "journal database `PATH` (default: var/lib/xsrescue/journal.db inside the target root)", Sources: cli.EnvVars("XSRESCUE_JOURNAL")},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &g.Quiet, Usage: "print nothing on stderr but errors (no notes, no progress)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Destination: &g.Verbose, Usage: "also say on stderr how the target and the journal were opened (-v is no longer --version)"},
 		&cli.DurationFlag{Name: "wait", Value: flock.DefaultWait, Destination: &g.Wait, Usage: "how long a mutating command waits for another xsrescue changing the same target (or journal) before it refuses, naming it (`DURATION`, e.g. 30s, 2m; 0: do not wait)", Sources: cli.EnvVars("XSRESCUE_WAIT")},
 	}
 }
@@ -54,6 +61,8 @@ type env struct {
 	// applied are the ops this command applied, oldest first: a later
 	// failure says how to undo them.
 	applied []*plan.Result
+	// mut is the mutation document's common part as the command built it.
+	mut mutation
 	// started: a command's action began; an error before that is the
 	// command line's.
 	started bool
@@ -63,7 +72,29 @@ type env struct {
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
-	return &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return &env{stdin: stdin, stdout: &pipeWriter{w: stdout}, stderr: stderr}
+}
+
+// pipeWriter is stdout, noting that the reader went away (EPIPE: `xsrescue
+// disk inspect IMG | head -1`): the command then ends as coreutils end,
+// quietly, exit 141 (run).
+type pipeWriter struct {
+	w      io.Writer
+	closed bool
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.closed = true
+	}
+	return n, err
+}
+
+// stdoutClosed reports whether a write to stdout found its reader gone.
+func (e *env) stdoutClosed() bool {
+	p, ok := e.stdout.(*pipeWriter)
+	return ok && p.closed
 }
 
 // wrapActions makes every command's action note that it started and the
@@ -72,12 +103,33 @@ func (e *env) wrapActions(c *cli.Command) {
 	if act := c.Action; act != nil {
 		c.Action = func(ctx context.Context, cmd *cli.Command) error {
 			e.started, e.argv = true, recordedArgv(cmd)
+			if err := e.checkFlags(cmd); err != nil {
+				return err
+			}
 			return act(ctx, cmd)
 		}
 	}
 	for _, sub := range c.Commands {
 		e.wrapActions(sub)
 	}
+}
+
+// checkFlags refuses (exit 2) values every command would misread: a
+// partition number below 1 (partitions are numbered from 1; 0 read as
+// "the default"), a negative --wait, --quiet with --verbose.
+func (e *env) checkFlags(cmd *cli.Command) error {
+	if cmd.IsSet("partition") {
+		if n := cmd.Int("partition"); n < 1 {
+			return usagef("%s: --partition %d: partitions are numbered from 1 (leave it out for the default)", cmd.FullName(), n)
+		}
+	}
+	if e.Wait < 0 {
+		return usagef("%s: --wait %s: give a duration of 0 or more (0: do not wait)", cmd.FullName(), e.Wait)
+	}
+	if e.Quiet && e.Verbose {
+		return usagef("%s: --quiet and --verbose contradict each other: give one", cmd.FullName())
+	}
+	return nil
 }
 
 // emit prints doc as one indented JSON document when --json is set, and
@@ -93,17 +145,47 @@ func (e *env) emit(doc any, text func(w io.Writer) error) error {
 	return text(e.stdout)
 }
 
+// writeJSON prints doc indented, with "schema_version" first in it
+// (every document carries it; docs/json.md).
 func (e *env) writeJSON(doc any) error {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	b := bytes.TrimSpace(buf.Bytes())
+	if len(b) > 1 && b[0] == '{' && !bytes.HasPrefix(b, []byte(`{"schema_version":`)) {
+		rest := b[1:]
+		sep := ","
+		if len(rest) == 1 { // {}
+			sep = ""
+		}
+		b = append([]byte(fmt.Sprintf(`{"schema_version":%d%s`, schemaVersion, sep)), rest...)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := e.stdout.Write(out.Bytes())
+	return err
 }
 
 // logf writes a progress or log line to stderr (never to stdout, which may
 // carry JSON).
 func (e *env) logf(format string, args ...any) {
+	if e.Quiet {
+		return
+	}
 	fmt.Fprintf(e.stderr, format+"\n", args...)
+}
+
+// verbosef is a log line for --verbose only.
+func (e *env) verbosef(format string, args ...any) {
+	if e.Verbose {
+		fmt.Fprintf(e.stderr, "xsrescue: "+format+"\n", args...)
+	}
 }
 
 // text is where a command's text output goes: stdout, or nowhere under
@@ -156,7 +238,7 @@ func isTerminal(f any) bool {
 // unknown) when stderr is a terminal and --json is off, else nil (which
 // does nothing).
 func (e *env) progress(what string, total int64) *progressBar {
-	if e.JSON || !isTerminal(e.stderr) {
+	if e.JSON || e.Quiet || !isTerminal(e.stderr) {
 		return nil
 	}
 	return startProgress(e.stderr, what, total, time.Now)
@@ -178,6 +260,11 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 	if err != nil {
 		return nil, err
 	}
+	how := "read-only"
+	if o.Writable {
+		how = "writable"
+	}
+	e.verbosef("opened %s %s (identity %s)", tgt.Name(), how, tgt.Identity)
 	for _, n := range tgt.Notes {
 		e.logf("note: %s", n)
 	}
@@ -194,6 +281,14 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 // like any read-only command it writes nothing anywhere, not even a lock
 // file.
 func (e *env) openForChange(ctx context.Context, o target.Options) (*target.Target, error) {
+	if o.Disk != "" && !e.DryRun && os.Geteuid() != 0 {
+		// Applying to a partition of --disk attaches a loop device and
+		// writes through the kernel, which only root may do: say so before
+		// anything is planned or confirmed, not after (acceptance round 13:
+		// "open /dev/loop-control: permission denied", exit 1). A dry run
+		// needs nothing of the kind.
+		return nil, xerr.Refusedf("changing a partition of --disk %s needs root (a loop device and a read-write filesystem): run it as root, or add --dry-run to see the plan; nothing was changed", o.Disk)
+	}
 	o.Writable = false
 	if !e.DryRun {
 		o.Lock = e.lockOptions()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,8 +58,16 @@ func guestCheck(t *testing.T, argv ...string) guestCheckJSON {
 	t.Helper()
 	code, out, errOut := runCLI(append([]string{"guest", "check", "--json"}, argv...)...)
 	var doc guestCheckJSON
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("guest check: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	// Exit 4 exactly when a finding is broken.
+	want := 0
+	if slices.ContainsFunc(doc.Findings, func(f struct{ ID, Severity, Evidence, Rule string }) bool { return f.Severity == "broken" }) {
+		want = 4
+	}
+	if code != want {
+		t.Fatalf("guest check: exit %d, want %d\n%s%s", code, want, out, errOut)
 	}
 	return doc
 }
@@ -90,7 +99,7 @@ func TestGuestCheckReadOnly(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("guest", "check", "--root", root)
-	if code != 0 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
+	if code != 4 || !strings.Contains(out, "BROKEN  dbus-user") || !strings.Contains(out, "note: serial-console: host side") {
 		t.Errorf("text check: exit %d\n%s", code, out)
 	}
 	if d := cmp.Diff(before, guestState(t, root)); d != "" {
@@ -125,22 +134,30 @@ func TestGuestFixEndToEnd(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--yes", "--json")
-	var doc struct {
-		Changes      []guestChange `json:"changes"`
-		Ops          []struct{ Op int64 }
-		DomainConfig struct {
-			Op struct {
-				Op      int64
-				Journal string
+	if code != 0 {
+		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
+	}
+	var details struct {
+		DomainConfig *string `json:"domain_config"`
+		Manual       []struct{ ID string }
+	}
+	doc := parseMutation(t, out, &details)
+	// Two ops on the guest (lib/tls is renamed in the second), then the
+	// domain config's, which is the last: op.
+	if len(doc.Ops) != 3 || doc.Op.ID != 3 || !doc.Changed || len(details.Manual) != 3 || details.DomainConfig == nil {
+		t.Errorf("fix doc: %d ops, %d changes, %d manual\n%s", len(doc.Ops), len(doc.Changes), len(details.Manual), out)
+	}
+	var domain int
+	for _, c := range doc.Changes {
+		if filepath.IsAbs(c.Path) {
+			domain++
+			if c.Path != *details.DomainConfig || c.Diff == nil {
+				t.Errorf("domain config change %s (diff %v), want %s with its diff", c.Path, c.Diff != nil, *details.DomainConfig)
 			}
-		} `json:"domain_config"`
-		Manual []struct{ ID string }
+		}
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
-		t.Fatalf("fix: exit %d, %v\n%s%s", code, err, out, errOut)
-	}
-	if len(doc.Ops) != 2 || doc.DomainConfig.Op.Op != 3 || len(doc.Changes) != 22 || len(doc.Manual) != 3 {
-		t.Errorf("fix doc: %d ops, domain op %d, %d changes, %d manual\n%s", len(doc.Ops), doc.DomainConfig.Op.Op, len(doc.Changes), len(doc.Manual), out)
+	if domain == 0 || len(doc.Changes)-domain != 22 {
+		t.Errorf("%d guest changes (want 22) and %d of the domain config (want some)", len(doc.Changes)-domain, domain)
 	}
 
 	after := guestCheck(t, "--root", root, "--domain-config", cfg)
@@ -158,13 +175,14 @@ func TestGuestFixEndToEnd(t *testing.T) {
 		t.Errorf("the earlier lib/tls.disabled was not kept: %v", err)
 	}
 
-	jpath := doc.DomainConfig.Op.Journal
-	if code, out, errOut := runCLI("journal", "undo", "3", "--root", filepath.Dir(cfg), "--journal", jpath, "--yes"); code != 0 {
-		t.Fatalf("undo 3: exit %d\n%s%s", code, out, errOut)
-	}
-	for _, op := range []string{"2", "1"} {
-		if code, out, errOut := runCLI("journal", "undo", op, "--root", root, "--yes"); code != 0 {
-			t.Fatalf("undo %s: exit %d\n%s%s", op, code, out, errOut)
+	// Every op's undo argv, last op first, runs as it is.
+	for i := len(doc.Ops) - 1; i >= 0; i-- {
+		undo := doc.Ops[i].Undo
+		if len(undo) < 4 || undo[0] != "xsrescue" {
+			t.Fatalf("op %d: undo %q", doc.Ops[i].ID, undo)
+		}
+		if code, out, errOut := runCLI(append(undo[1:], "--yes")...); code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", undo, code, out, errOut)
 		}
 	}
 	if d := cmp.Diff(before, guestState(t, root)); d != "" {
@@ -296,8 +314,9 @@ func TestGuestUnsafeLink(t *testing.T) {
 	}
 
 	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes")
-	if code != 0 || !strings.Contains(out, "BROKEN serial-console/securetty: "+evidence) {
-		t.Errorf("fix: exit %d, want 0 listing the refused rule\n%s%s", code, out, errOut)
+	// Completed, and a broken finding remains: exit 4.
+	if code != 4 || !strings.Contains(out, "BROKEN serial-console/securetty: "+evidence) || !strings.Contains(errOut, "remain") {
+		t.Errorf("fix: exit %d, want 4 listing the refused rule\n%s%s", code, out, errOut)
 	}
 	shadow, err := os.ReadFile(filepath.Join(root, "etc/shadow"))
 	if err != nil {
@@ -421,13 +440,18 @@ func TestGuestFixLeftBroken(t *testing.T) {
 	if d := cmp.Diff(before, guestState(t, root)); d != "" {
 		t.Errorf("a refused fix wrote:\n%s", d)
 	}
-	// Without --only: the other rules are fixed, exit 0, dbus-user listed.
+	// Without --only: the other rules are fixed, dbus-user listed; it
+	// remains broken: exit 4.
 	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes")
-	if code != 0 || !strings.Contains(out, "not fixed automatically:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
+	if code != 4 || !strings.Contains(out, "not fixed automatically:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
 		t.Errorf("full fix: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = runCLI("guest", "fix", "--root", root, "--yes", "--json")
+	if m := parseMutation(t, out, nil); code != 4 || m.Changed || len(m.Problems) != 1 || !strings.HasPrefix(m.Problems[0], "dbus-user: ") {
+		t.Errorf("second full fix --json: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, errOut = runCLI("guest", "fix", "--root", root, "--yes")
-	if code != 0 || strings.Contains(out, "already as requested") || !strings.HasPrefix(out, "Nothing was changed; left to do by hand:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
+	if code != 4 || strings.Contains(out, "already as requested") || !strings.HasPrefix(out, "Nothing was changed; left to do by hand:\n") || !strings.Contains(out, "BROKEN dbus-user: ") {
 		t.Errorf("second full fix: exit %d\n%s%s", code, out, errOut)
 	}
 	// A requested rule that is already fine is still "already as requested".

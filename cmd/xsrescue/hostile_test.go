@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,8 +158,18 @@ func TestRestorePartitionOverlap(t *testing.T) {
 			Start, End int64
 		} `json:"overlaps"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || !doc.Written || len(doc.Overlaps) != 1 || doc.Overlaps[0].What != "partition 1" || doc.Overlaps[0].End-doc.Overlaps[0].Start != 8192 {
-		t.Fatalf("--force: exit %d %v\n%s%s", code, err, out, errOut)
+	m := parseMutation(t, out, &doc)
+	if code != 0 || !doc.Written || len(doc.Overlaps) != 1 || doc.Overlaps[0].What != "partition 1" || doc.Overlaps[0].End-doc.Overlaps[0].Start != 8192 {
+		t.Fatalf("--force: exit %d\n%s%s", code, out, errOut)
+	}
+	// Its undo writes the same overlapping extent back: it needs --force
+	// too, or it would be refused.
+	if m.Op == nil || !slices.Contains(m.Op.Undo, "--force") {
+		t.Errorf("undo %q lacks --force", m.Op.Undo)
+	}
+	code, out, errOut = runCLI(append(m.Op.Undo[1:], "--journal", jpath, "--yes")...)
+	if code != 0 || testutil.FileSHA256(t, img) != start {
+		t.Errorf("the undo as given: exit %d\n%s%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, "--force: partition 2") {
 		t.Errorf("--force does not say what it overwrites: %s", errOut)

@@ -68,8 +68,8 @@ func runJournalTestWrite(ctx context.Context, e *env, o journalTestWriteOptions,
 	if err != nil || string(old) != string(content) {
 		p.Changes = append(p.Changes, plan.Change{Kind: plan.Write, Path: file, Content: content, Why: "test"})
 	}
-	doc := &undoDoc{}
-	if doc.Op, err = e.apply(ctx, tgt, p); err != nil {
+	e.setTarget(targetOf(tgt))
+	if _, err = e.apply(ctx, tgt, p); err != nil {
 		return err
 	}
 	if o.ThenRoot != "" {
@@ -82,7 +82,7 @@ func runJournalTestWrite(ctx context.Context, e *env, o journalTestWriteOptions,
 			return err
 		}
 	}
-	return e.emit(doc, nil)
+	return e.emitMutation(nil, struct{}{}, nil)
 }
 
 // treeSum hashes the names, modes and file contents and mtimes of a tree.
@@ -243,7 +243,7 @@ func TestJournalCLIErrors(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("journal", "list", "--root", dir, "--json")
-	if code != 0 || strings.TrimSpace(out) != "{\n  \"ops\": []\n}" {
+	if code != 0 || strings.TrimSpace(out) != "{\n  \"schema_version\": 1,\n  \"ops\": []\n}" {
 		t.Errorf("list without a journal: exit %d %q", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "var")); !os.IsNotExist(err) {
@@ -295,14 +295,20 @@ func TestJournalCLIDisk(t *testing.T) {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI("zz-journal-test-write", "etc/xensource-inventory", "--content", "PRODUCT_VERSION='7.0.0'\n", "--disk", rel, "--yes", "--json")
-	var doc struct {
-		Op plan.Result `json:"op"`
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
-		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
-	}
-	if want := "xsrescue journal undo 1 --disk " + img + " --partition 1"; doc.Op.Undo != want {
+	doc := parseMutation(t, out, nil)
+	if want := []string{"xsrescue", "journal", "undo", "1", "--disk", img, "--partition", "1"}; !slices.Equal(doc.Op.Undo, want) {
 		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
+	}
+	// The journal is named inside the partition, never by the private
+	// mount point that is gone now.
+	if j := doc.Op.Journal; j.Disk != img || j.Partition != 1 || j.Path != "/var/lib/xsrescue/journal.db" {
+		t.Errorf("op journal %+v", j)
+	}
+	if *doc.Target.Disk != img || *doc.Target.Partition != 1 || doc.Target.Root != nil || len(doc.Changes) != 1 || doc.Changes[0].Diff == nil {
+		t.Errorf("target %+v, changes %+v", doc.Target, doc.Changes)
 	}
 	code, out, _ = runCLI("journal", "list", "--disk", rel, "--json")
 	var list struct {
@@ -323,12 +329,12 @@ func TestJournalCLIDisk(t *testing.T) {
 	// image does not change by a byte, and the note says applying would.
 	markDirty(t, img, 1)
 	sum := testutil.FileSHA256(t, img)
-	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--dry-run")...)
+	code, out, errOut = runCLI(append(doc.Op.Undo[1:], "--dry-run")...)
 	if code != 0 || !strings.Contains(out, "revert: write etc/xensource-inventory") || !strings.Contains(errOut, "replays it") || testutil.FileSHA256(t, img) != sum {
 		t.Fatalf("undo --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The undo command as printed, word for word.
-	code, out, errOut = runCLI(append(strings.Fields(doc.Op.Undo)[1:], "--yes")...)
+	code, out, errOut = runCLI(append(doc.Op.Undo[1:], "--yes")...)
 	if code != 0 || !strings.Contains(out, "Undo op 1 ") || !strings.Contains(out, " on "+name) || strings.Contains(out+errOut, "xsrescue-mnt") {
 		t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -405,8 +411,9 @@ func TestJournalCLIRecover(t *testing.T) {
 	var doc struct {
 		Recovered []plan.Result `json:"recovered"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Recovered) != 1 || doc.Recovered[0].Status != "rolled-back" {
-		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
+	m := parseMutation(t, out, &doc)
+	if code != 0 || len(doc.Recovered) != 1 || doc.Recovered[0].Status != "rolled-back" || len(m.Ops) != 1 || m.Op.Status != "rolled-back" || m.Op.Undo != nil || !m.Changed {
+		t.Fatalf("recover: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if treeSum(t, dir) != orig {
 		t.Error("recover did not restore the before-state")
@@ -440,14 +447,12 @@ func TestJournalCLIArgvAndUndoLine(t *testing.T) {
 	t.Parallel()
 	dir := journalTestRoot(t)
 	code, out, errOut := runCLI("zz-journal-test-write", "etc/inventory", "--content", "x\n", "--major", "44,50", "--major", "7", "--root", dir, "--yes", "--json")
-	var doc struct {
-		Op plan.Result `json:"op"`
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
-		t.Fatalf("apply: exit %d %v\n%s\n%s", code, err, out, errOut)
-	}
-	if want := "xsrescue journal undo 1 --root " + dir; doc.Op.Undo != want {
-		t.Errorf("undo %q, want %q", doc.Op.Undo, want)
+	doc := parseMutation(t, out, nil)
+	if want := []string{"xsrescue", "journal", "undo", "1", "--root", dir}; !slices.Equal(doc.Op.Undo, want) || doc.Op.Journal.Path != filepath.Join(dir, "var/lib/xsrescue/journal.db") || doc.Op.Journal.Disk != "" {
+		t.Errorf("undo %q, want %q; journal %+v", doc.Op.Undo, want, doc.Op.Journal)
 	}
 	code, out, _ = runCLI("journal", "list", "--root", dir, "--json")
 	var list struct {
@@ -499,8 +504,9 @@ func TestJournalCLIRecoverStaleTemps(t *testing.T) {
 		Recovered    []plan.Result `json:"recovered"`
 		RemovedTemps []string      `json:"removed_temps"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Recovered == nil || len(doc.Recovered) != 0 || !slices.Equal(doc.RemovedTemps, []string{stale}) {
-		t.Fatalf("recover: exit %d %v\n%s\n%s", code, err, out, errOut)
+	m := parseMutation(t, out, &doc)
+	if code != 0 || len(m.Changes) != 1 || m.Changes[0].Path != stale || doc.Recovered == nil || len(doc.Recovered) != 0 || !slices.Equal(doc.RemovedTemps, []string{stale}) {
+		t.Fatalf("recover: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, stale)); !os.IsNotExist(err) {
 		t.Errorf("staging file still there: %v", err)

@@ -132,14 +132,21 @@ would be lost, no terminal and no **--yes**, another xsrescue holds the target, 
 changed since the plan was made)
 
 **4**
-: completed, and problems were found or remain (the report is complete)
+: completed, and problems were found or remain (the report is complete): **doctor**
+and **guest check** found a broken finding, **guest fix** left one, **statedb check**
+found a reason xapi refuses the database, **zone publishers** a reason pkg refuses the
+image, **version set** left a gate failing, **version find** could not read some files
+
+**141**
+: stdout was closed by its reader (**| head**): the command ends quietly, as coreutils
+do when SIGPIPE ends them (128+13)
 
 **130**, **143**
 : cut short by Ctrl-C (SIGINT) or SIGTERM; the first signal stops the command at its
 next check and rolls back what it had begun, a second one exits at once
 
 Scripts must treat any other code as a failure. With **--json**, an error is also printed
-on stdout as one JSON document: {"error": {"message": "...", "exit_code": N}}.
+on stdout as one JSON document: {"schema_version": 1, "error": {"message": "...", "exit_code": N}}.
 A few commands refine these meanings; see their EXIT STATUS above.
 
 # ENVIRONMENT
@@ -239,13 +246,18 @@ func sentence(s string) string {
 // by the pager, so no line is wider than the terminal.
 func mdBlocks(text string) string {
 	var out, prose, block []string
+	heading := "" // the last prose line: the heading of the block after it
 	flush := func() {
 		if len(prose) > 0 {
 			out = append(out, strings.Join(prose, "\n"))
 			prose = nil
 		}
 		if len(block) > 0 {
-			out = append(out, mdIndented(block))
+			if heading == "EXAMPLES:" {
+				out = append(out, mdCode(block)) // command lines stay lines
+			} else {
+				out = append(out, mdIndented(block))
+			}
 			block = nil
 		}
 	}
@@ -262,11 +274,21 @@ func mdBlocks(text string) string {
 			if len(block) > 0 {
 				flush()
 			}
+			heading = l
 			prose = append(prose, mdEscape(l))
 		}
 		flush()
 	}
 	return strings.Join(out, "\n\n")
+}
+
+// mdCode renders indented lines as a code block: one line each, verbatim.
+func mdCode(lines []string) string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = "    " + strings.TrimSpace(l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // tableRow is a line of a two-column help table: a term, two or more

@@ -51,7 +51,7 @@ func (e *env) apply(ctx context.Context, tgt *target.Target, p *plan.Plan) (*pla
 }
 
 // applyWith is apply with options. A command applying two or three ops
-// (guest fix and its domain config, odm purge with --out, zone
+// (guest fix and its domain config, odm purge with --output, zone
 // restore-etc) keeps them in e.applied: a failure of a later one must not
 // read as if nothing had changed.
 func (e *env) applyWith(ctx context.Context, tgt *target.Target, p *plan.Plan, o applyOptions) (*plan.Result, error) {
@@ -77,10 +77,17 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 		fmt.Fprintln(e.text(), "Nothing to change: already as requested.")
 		return nil, nil
 	}
-	// Rendered under --json too: a plan that cannot apply fails here.
-	if err := journal.Render(e.text(), tgt.Root, p); err != nil {
+	// Shown under --json too (the document carries the diff): a plan that
+	// cannot apply fails here.
+	shown, err := journal.Show(tgt.Root, p)
+	if err != nil {
 		return nil, err
 	}
+	if err := journal.WriteShown(e.text(), shown); err != nil {
+		return nil, err
+	}
+	e.setTarget(targetOf(tgt))
+	e.addShown(tgt, shown)
 	if e.DryRun {
 		e.logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes), tgt.Name())
 		return nil, nil
@@ -98,6 +105,7 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 	if err := tgt.Reopen(ctx); err != nil {
 		return nil, err
 	}
+	e.verbosef("reopened %s writable to apply the plan", tgt.Name())
 	for _, n := range tgt.Notes {
 		e.logf("note: %s", n)
 	}
@@ -114,7 +122,9 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 		}
 		return res, err
 	}
-	res.Undo = e.undoLine(tgt, res, o)
+	undo := e.undoArgv(tgt, res, o)
+	res.Undo = shellLine(undo)
+	e.addOp(tgt, res, undo)
 	if !e.JSON {
 		printOpResult(e.stdout, tgt, res, "applied")
 		fmt.Fprintf(e.stdout, "Undo with: %s\n", res.Undo)
@@ -133,6 +143,7 @@ func (e *env) record(ctx context.Context, tgt *target.Target, p *plan.Plan, o ap
 		return nil, err
 	}
 	defer j.Close()
+	e.verbosef("journal %s", journalShown(tgt, jpath))
 	return j.Apply(ctx, tgt, e.argv, p)
 }
 
@@ -211,20 +222,20 @@ func hashOrDash(s string) string {
 	return s
 }
 
-// undoLine is the complete command line that undoes res: the target as
+// undoArgv is the complete command line that undoes res: the target as
 // the op recorded it, and the journal when it is not the default one.
-func (e *env) undoLine(tgt *target.Target, res *plan.Result, o applyOptions) string {
-	line := fmt.Sprintf("xsrescue journal undo %d", res.Op)
+func (e *env) undoArgv(tgt *target.Target, res *plan.Result, o applyOptions) []string {
+	argv := []string{"xsrescue", "journal", "undo", fmt.Sprint(res.Op)}
 	switch {
 	case tgt.Disk != "":
-		line += fmt.Sprintf(" --disk %s --partition %d", quoteShell(tgt.Disk), tgt.Partition)
+		argv = append(argv, "--disk", tgt.Disk, "--partition", fmt.Sprint(tgt.Partition))
 	default:
-		line += " --root " + quoteShell(tgt.Root.Dir())
+		argv = append(argv, "--root", tgt.Root.Dir())
 	}
 	if e.Journal != "" || o.journal != nil {
-		line += " --journal " + quoteShell(res.Journal)
+		argv = append(argv, "--journal", res.Journal)
 	}
-	return line
+	return argv
 }
 
 func quoteShell(s string) string {
@@ -237,7 +248,7 @@ func quoteShell(s string) string {
 }
 
 // refuseUnlessConfirmed asks before a write outside every target that only
-// a confirmed command may make (creating odm purge's --out, a ZFS clone):
+// a confirmed command may make (creating odm purge's --output, a ZFS clone):
 // --yes has answered already.
 func (e *env) refuseUnlessConfirmed(ctx context.Context, question string) error {
 	if e.Yes {

@@ -86,7 +86,7 @@ func TestSIGTERMDuringStatedbShow(t *testing.T) {
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("%s: exited %s after the signal", sig, took)
 		}
-		if code != 128+int(sig) || !strings.Contains(p.stderr.String(), "interrupted") || strings.Contains(p.stdout.String(), "schema") ||
+		if code != 128+int(sig) || !strings.Contains(p.stderr.String(), "interrupted") || strings.Contains(p.stdout.String(), "schema_major") ||
 			!strings.Contains(p.stdout.String(), fmt.Sprintf(`"exit_code": %d`, 128+int(sig))) {
 			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", sig, code, 128+int(sig), p.stdout, p.stderr)
 		}

@@ -114,7 +114,8 @@ func TestOdmGhostsReadOnly(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", src, code, stderr)
 		}
 		var doc struct {
-			Majors []odmMajorJSON `json:"majors"`
+			SchemaVersion int            `json:"schema_version"`
+			Majors        []odmMajorJSON `json:"majors"`
 		}
 		dec := json.NewDecoder(strings.NewReader(stdout))
 		dec.DisallowUnknownFields()
@@ -294,23 +295,22 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 				Removed []struct {
 					Path string `json:"path"`
 				} `json:"removed"`
-				Files  []string `json:"files"`
-				DryRun bool     `json:"dry_run"`
-				Ops    []struct {
-					Op      int64  `json:"op"`
-					Journal string `json:"journal"`
-					Status  string `json:"status"`
-				} `json:"ops"`
+				Files []string `json:"files"`
 			}
-			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-				t.Fatalf("%v\n%s", err, stdout)
-			}
+			m := parseMutation(t, stdout, &doc)
 			wantOps := 2
 			if inside {
 				wantOps = 1
 			}
-			if len(doc.Ops) != wantOps || len(doc.Majors) != 1 || doc.Majors[0].Major != 43 || len(doc.Files) != 4 || doc.DryRun {
-				t.Fatalf("purge document: %+v", doc)
+			if len(m.Ops) != wantOps || len(doc.Majors) != 1 || doc.Majors[0].Major != 43 || len(doc.Files) != 4 || m.DryRun || *m.Target.Root != a.Dir {
+				t.Fatalf("purge document: %+v\n%s", doc, stdout)
+			}
+			// --out outside the root is another target: its files are
+			// named by their absolute paths.
+			for _, c := range m.Changes {
+				if c.Action == "create" && filepath.IsAbs(c.Path) == inside {
+					t.Errorf("change %s (--out inside the root: %v)", c.Path, inside)
+				}
 			}
 			var removed []string
 			for _, r := range doc.Removed {
@@ -356,8 +356,7 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 			if code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
 				t.Errorf("second purge into the same --out: exit %d %s %s", code, stdout, stderr)
 			}
-			nodeOp := doc.Ops[len(doc.Ops)-1]
-			code, _, stderr = runCLI("journal", "undo", fmt.Sprint(nodeOp.Op), "--root", a.Dir, "--journal", nodeOp.Journal, "--yes")
+			code, _, stderr = runCLI(append(m.Op.Undo[1:], "--yes")...)
 			if code != 0 {
 				t.Fatalf("journal undo: exit %d: %s", code, stderr)
 			}
@@ -463,7 +462,8 @@ func TestOdmPurgeNothingToDo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := `{"dry_run":false,"files":[],"majors":[],"ops":[],"removed":[]}`
+	want := `{"changed":false,"changes":[],"details":{"files":[],"majors":[],"removed":[]},"dry_run":false,"op":null,"ops":[],"problems":[],"schema_version":1,` +
+		`"target":{"disk":null,"partition":null,"path":null,"root":"` + a.Dir + `"}}`
 	var doc any
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatal(err)
@@ -603,13 +603,10 @@ func TestOdmPurgeOutDir(t *testing.T) {
 	code, stdout, stderr = purge(inside, "--yes", "--json")
 	var doc struct {
 		Files []string `json:"files"`
-		Ops   []struct {
-			Op      int64  `json:"op"`
-			Journal string `json:"journal"`
-		} `json:"ops"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil || len(doc.Ops) != 1 || len(doc.Files) != 4 {
-		t.Fatalf("purge into a new --out: exit %d %v %s %s", code, err, stdout, stderr)
+	m := parseMutation(t, stdout, &doc)
+	if code != 0 || len(m.Ops) != 1 || len(doc.Files) != 4 {
+		t.Fatalf("purge into a new --out: exit %d %s %s", code, stdout, stderr)
 	}
 	for _, f := range doc.Files {
 		if filepath.Dir(f) != inside {
@@ -620,7 +617,7 @@ func TestOdmPurgeOutDir(t *testing.T) {
 		}
 	}
 	// Undo removes the files; the directory stays, empty.
-	if code, _, stderr := runCLI("journal", "undo", fmt.Sprint(doc.Ops[0].Op), "--root", a.Dir, "--journal", doc.Ops[0].Journal, "--yes"); code != 0 {
+	if code, _, stderr := runCLI(append(m.Op.Undo[1:], "--yes")...); code != 0 {
 		t.Fatalf("undo: exit %d %s", code, stderr)
 	}
 	if ents, err := os.ReadDir(inside); err != nil || len(ents) != 0 {
@@ -633,5 +630,32 @@ func TestOdmPurgeOutDir(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(out); err != nil || len(ents) != 4 {
 		t.Errorf("%s holds %v (%v)", out, ents, err)
+	}
+}
+
+// TestOdmFIFODump: a FIFO (or directory) where a class dump is looked for
+// is invalid input naming it, for every class — never taken for an absent
+// dump (which skipped the CuDv checks, or said "file does not exist" for
+// CuDvDr), never read (which would hang).
+func TestOdmFIFODump(t *testing.T) {
+	t.Parallel()
+	for _, class := range []string{"CuDvDr", "CuDv", "PdDv"} {
+		a := odmFixture(t)
+		dump := filepath.Join(a.ODMDir, class)
+		os.Remove(dump)
+		os.Remove(dump + ".odmget")
+		os.Remove(dump + ".add")
+		if err := syscall.Mkfifo(dump, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, argv := range [][]string{
+			{"odm", "ghosts", "--odm", a.ODMDir, "--dev", a.DevDir},
+			{"odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", t.TempDir(), "--all-ghosts", "--dry-run"},
+		} {
+			code, _, errOut := runCLI(argv...)
+			if code != 2 || !strings.Contains(errOut, dump+" is a fifo, not a file") {
+				t.Errorf("%s FIFO, %s: exit %d %s", class, argv[1], code, errOut)
+			}
+		}
 	}
 }

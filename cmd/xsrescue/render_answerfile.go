@@ -8,12 +8,13 @@ import (
 	"github.com/xsrescue/xsrescue/answerfile"
 )
 
-// upgradeDoc is the JSON document of answerfile upgrade (docs/json.md).
+// upgradeDoc is the "details" of answerfile upgrade's mutation document
+// (docs/json.md).
 type upgradeDoc struct {
 	AdminInterface    string  `json:"admin_interface"`
 	Disk              string  `json:"disk"`
 	DiskFrom          string  `json:"disk_from"` // as, disk or inventory
-	DryRun            bool    `json:"dry_run"`
+	DryRun            bool    `json:"-"`
 	File              *string `json:"file"`
 	PostInstallScript string  `json:"post_install_script"`
 	Source            string  `json:"source"`
@@ -21,7 +22,8 @@ type upgradeDoc struct {
 	XML               string  `json:"xml"`
 }
 
-// restoreDoc is the JSON document of answerfile restore (docs/json.md).
+// restoreDoc is the "details" of answerfile restore's mutation document
+// (docs/json.md).
 type restoreDoc struct {
 	*answerfile.RestorePlan
 	Installer *string             `json:"installer"`
@@ -29,8 +31,7 @@ type restoreDoc struct {
 	File      *string             `json:"file"`
 	XML       *string             `json:"xml"`
 	Written   bool                `json:"written"`
-	DryRun    bool                `json:"dry_run"`
-	Error     *errorInfo          `json:"error,omitempty"`
+	DryRun    bool                `json:"-"`
 }
 
 // printAnswerfile is the text output of an answer file command: the file

@@ -145,11 +145,12 @@ func humanSize(n int64) string {
 // savePartitionDoc is the --json document of disk save-partition.
 type savePartitionDoc struct {
 	*partimage.Sidecar
-	DryRun      bool         `json:"dry_run"`
-	Image       string       `json:"image"`
-	SidecarPath string       `json:"sidecar"`
-	Verified    bool         `json:"verified"`
-	Op          *plan.Result `json:"op"`
+	Image       string `json:"image"`
+	SidecarPath string `json:"sidecar"`
+	Verified    bool   `json:"verified"`
+
+	DryRun bool         `json:"-"`
+	Op     *plan.Result `json:"-"`
 
 	part    diskPartition
 	journal string               // where the op is recorded
@@ -176,15 +177,16 @@ func (d savePartitionDoc) render(w io.Writer) error {
 
 // restorePartitionDoc is the --json document of disk restore-partition.
 type restorePartitionDoc struct {
-	Disk      string `json:"disk"`
-	Partition int    `json:"partition"`
-	Image     string `json:"image"`
-	DryRun    bool   `json:"dry_run"`
+	Image string `json:"image"`
 	*partimage.RestoreResult
 	// Overlaps is what a --force restore overwrites besides the partition
 	// (other partitions, table sectors); [] when nothing.
 	Overlaps []partition.Extent `json:"overlaps"`
-	Op       *plan.Result       `json:"op"`
+
+	Disk      string       `json:"-"`
+	Partition int          `json:"-"`
+	DryRun    bool         `json:"-"`
+	Op        *plan.Result `json:"-"`
 
 	part     diskPartition
 	summary  string // what the restore plan found, said before and after it ran

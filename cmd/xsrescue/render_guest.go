@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/xsrescue/xsrescue/guestfix"
-	"github.com/xsrescue/xsrescue/plan"
 )
 
 // guestCheckDoc is the JSON document of `guest check` (docs/json.md).
@@ -23,42 +22,17 @@ type guestCheckDoc struct {
 	Error *errorInfo `json:"error,omitempty"`
 }
 
-// guestFixDoc is the JSON document of `guest fix` (docs/json.md).
+// guestFixDoc is the "details" of `guest fix`'s mutation document
+// (docs/json.md).
 type guestFixDoc struct {
-	Root         string             `json:"root"`
-	DryRun       bool               `json:"dry_run"`
-	Changes      []guestChange      `json:"changes"`
-	DomainConfig *guestDomainFix    `json:"domain_config"`
+	// DomainConfig is the domain config file fixed beside the guest, null
+	// when none was given; its changes are in the document's changes
+	// under this absolute path.
+	DomainConfig *string            `json:"domain_config"`
 	Manual       []guestfix.Finding `json:"manual"`
-	Op           *plan.Result       `json:"op"`  // the last op applied to the guest
-	Ops          []*plan.Result     `json:"ops"` // every op applied to the guest, in order
-	Error        *errorInfo         `json:"error,omitempty"`
 
 	changed bool     // anything was (or would be) changed
 	broken  []string // broken findings no change addresses
-}
-
-// guestDomainFix is the domain config part of `guest fix`.
-type guestDomainFix struct {
-	Path    string        `json:"path"`
-	Changes []guestChange `json:"changes"`
-	Op      *plan.Result  `json:"op"`
-}
-
-// guestChange is one planned change.
-type guestChange struct {
-	Kind    plan.Kind `json:"kind"`
-	Path    string    `json:"path"`
-	NewPath string    `json:"new_path,omitempty"`
-	Why     string    `json:"why"`
-}
-
-func guestChanges(p *plan.Plan) []guestChange {
-	out := []guestChange{}
-	for _, c := range p.Changes {
-		out = append(out, guestChange{Kind: c.Kind, Path: c.Path, NewPath: c.NewPath, Why: c.Why})
-	}
-	return out
 }
 
 func renderGuestCheck(w io.Writer, doc *guestCheckDoc) error {

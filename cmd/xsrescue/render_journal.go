@@ -65,16 +65,17 @@ func (d *journalShowDoc) render(w io.Writer) error {
 	return err
 }
 
-// undoDoc is the --json document of journal undo: the op undone, null when
-// nothing was left to restore.
+// undoDoc is the "details" of journal undo's mutation document: the op
+// number undone (the document's op is null when nothing was left to
+// restore).
 type undoDoc struct {
-	Op *plan.Result `json:"op"`
+	Undone int64 `json:"undone"`
 }
 
 // exportDoc is the --json document of journal export.
 type exportDoc struct {
 	Bytes  int64  `json:"bytes"`
-	DryRun bool   `json:"dry_run"`
+	DryRun bool   `json:"-"`
 	File   string `json:"file"`
 	Op     int64  `json:"op"`
 	SHA256 string `json:"sha256"`
@@ -135,6 +136,11 @@ func shellLine(argv []string) string {
 // opWhere names where an op was made: the disk and partition, the mount
 // point only as detail (it existed while that command ran), or the root.
 func opWhere(op journal.OpInfo) string {
+	if op.Disk != nil && strings.HasPrefix(op.Command, "disk ") {
+		// A partition image was saved or restored: nothing was mounted
+		// (the op's root is the journal's directory).
+		return fmt.Sprintf("disk %s partition %d", *op.Disk, deref0(op.Partition))
+	}
 	if op.Disk != nil {
 		return fmt.Sprintf("disk %s partition %d, mounted at %s then", *op.Disk, deref0(op.Partition), op.Root)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -33,7 +35,7 @@ func (d *odmGhostsDoc) render(w io.Writer) error {
 	if len(ghosts) == 0 {
 		fmt.Fprintln(w, "\nno ghost majors")
 	} else if d.opts.Dev != "" {
-		fmt.Fprintf(w, "\nor let xsrescue do it (journalled, undoable):\n  xsrescue odm purge --odm %s --dev %s --major %s --out DIR\n",
+		fmt.Fprintf(w, "\nor let xsrescue do it (journalled, undoable):\n  xsrescue odm purge --odm %s --dev %s --major %s --output DIR\n",
 			d.opts.ODM, d.opts.Dev, strings.Join(ghosts, ","))
 	}
 	return nil
@@ -83,18 +85,17 @@ func printRepair(w io.Writer, r odm.Major) {
 
 // odmPurgeDoc is the --json document of odm purge (docs/json.md, odm).
 type odmPurgeDoc struct {
-	DryRun  bool           `json:"dry_run"`
-	Files   []string       `json:"files"`
-	Majors  []odm.Major    `json:"majors"` // the majors purged
-	Ops     []*plan.Result `json:"ops"`
-	Removed []odm.Node     `json:"removed"`
+	Files   []string    `json:"files"`
+	Majors  []odm.Major `json:"majors"` // the majors purged
+	Removed []odm.Node  `json:"removed"`
+	DryRun  bool        `json:"-"`
 
 	purge *odm.Purge
 	out   *odm.OutDir
 }
 
 func newPurgeDoc(p *odm.Purge, majors []odm.Major, out *odm.OutDir, dryRun bool) *odmPurgeDoc {
-	doc := &odmPurgeDoc{DryRun: dryRun, Files: []string{}, Majors: []odm.Major{}, Ops: []*plan.Result{},
+	doc := &odmPurgeDoc{DryRun: dryRun, Files: []string{}, Majors: []odm.Major{},
 		Removed: append([]odm.Node{}, p.Nodes...), purge: p, out: out}
 	for _, r := range majors {
 		if slices.Contains(p.Majors, r.Major) {
@@ -119,15 +120,21 @@ func (d *odmPurgeDoc) render(w io.Writer) error {
 }
 
 // renderNewOut shows, for a dry run, the files a purge would write into the
-// --out directory that does not exist yet, as the journal shows new files.
-func renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
-	fmt.Fprintf(w, "# create directory %s (--out; its parent exists)\n", dir)
+// --output directory that does not exist yet, as the journal shows new files,
+// and records them in the mutation document.
+func (e *env) renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
+	fmt.Fprintf(w, "# create directory %s (--output; its parent exists)\n", dir)
 	for _, c := range p.OutChanges(".") {
 		name := filepath.Join(dir, c.Path)
 		fmt.Fprintf(w, "# create %s (mode %04o, %d bytes)\n#    why: %s\n", name, c.Mode, len(c.Content), c.Why)
-		if _, err := io.WriteString(w, udiff.Unified("/dev/null", "b"+name, "", string(c.Content))); err != nil {
+		d := udiff.Unified("/dev/null", "b"+name, "", string(c.Content))
+		if _, err := io.WriteString(w, d); err != nil {
 			return err
 		}
+		sum := sha256.Sum256(c.Content)
+		after := hex.EncodeToString(sum[:])
+		e.addChange(mutationChange{Path: name, Action: plan.Create, Why: c.Why, Diff: &d, AfterSHA256: &after,
+			Description: fmt.Sprintf("create %s (%d bytes)", name, len(c.Content))})
 	}
 	return nil
 }

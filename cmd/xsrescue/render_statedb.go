@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
-	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/release"
 	"github.com/xsrescue/xsrescue/statedb"
 )
@@ -270,21 +269,18 @@ func countString(n *int) string {
 	return strconv.Itoa(*n)
 }
 
-// statedbPatchDoc is the JSON document of `statedb patch` (docs/json.md).
+// statedbPatchDoc is the "details" of `statedb patch`'s mutation
+// document (docs/json.md).
 type statedbPatchDoc struct {
-	Path           string              `json:"path"`
-	Root           string              `json:"root"`
-	Compressed     bool                `json:"compressed"`
-	ManifestBefore map[string]string   `json:"manifest_before"`
-	ManifestAfter  map[string]string   `json:"manifest_after"`
-	Patch          *statedb.Patch      `json:"patch"`
-	Competitors    []statedb.SideFile  `json:"competitors"`
-	SetAside       bool                `json:"set_aside"`
-	DryRun         bool                `json:"dry_run"`
-	Op             *plan.Result        `json:"op"`
-	Output         *patchOutput        `json:"output"`
-	Plan           []plan.ChangeResult `json:"plan"`
-	Check          *patchCheck         `json:"check"`
+	Path           string             `json:"path"`
+	Compressed     bool               `json:"compressed"`
+	ManifestBefore map[string]string  `json:"manifest_before"`
+	ManifestAfter  map[string]string  `json:"manifest_after"`
+	Patch          *statedb.Patch     `json:"patch"`
+	Competitors    []statedb.SideFile `json:"competitors"`
+	SetAside       bool               `json:"set_aside"`
+	Output         *patchOutput       `json:"output"`
+	Check          *patchCheck        `json:"check"`
 }
 
 // patchCheck says that the patched database was checked for the target.
@@ -384,13 +380,12 @@ func printStatedbCheck(w io.Writer, d *statedbCheckDoc, tm *statedb.TargetModel)
 
 // newPatchDoc is the --json document of a planned patch, without its op
 // or output file.
-func newPatchDoc(shown, root string, rp *statedb.RootPatch, dryRun bool) *statedbPatchDoc {
+func newPatchDoc(shown string, rp *statedb.RootPatch) *statedbPatchDoc {
 	doc := &statedbPatchDoc{
-		Path: shown, Root: root, Compressed: rp.Compressed,
+		Path: shown, Compressed: rp.Compressed,
 		ManifestBefore: rp.Patch.ManifestBefore.Map(), ManifestAfter: rp.Patch.ManifestAfter.Map(),
-		Patch: rp.Patch, Competitors: append([]statedb.SideFile{}, rp.Competitors...), SetAside: rp.SetAside, DryRun: dryRun,
+		Patch: rp.Patch, Competitors: append([]statedb.SideFile{}, rp.Competitors...), SetAside: rp.SetAside,
 		Check: &patchCheck{Target: rp.Patch.Model.Describe(), Loads: true, When: "while writing"},
-		Plan:  []plan.ChangeResult{},
 	}
 	for i := range doc.Competitors {
 		doc.Competitors[i].Path = "/" + doc.Competitors[i].Path

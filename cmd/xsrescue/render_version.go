@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/xsrescue/xsrescue/partition"
-	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
 
@@ -111,7 +110,7 @@ func renderVerdicts(w io.Writer, verdicts []versionfile.Verdict, detailed bool) 
 			fmt.Fprintf(tw, "  %s\t%s=%s\t%s\t%s\t%s\n", v.Installer, v.Compares, val, v.Accepted, v.Outcome, shortReason(v))
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "  (--installer V explains one in full: every gate, its status, reason and source)")
+		fmt.Fprintln(w, "  (--for-installer V explains one in full: every gate, its status, reason and source)")
 	}
 	for _, v := range verdicts {
 		if v.Caveat != "" {
@@ -221,32 +220,19 @@ func gateText(g versionfile.Gate) string {
 	return "FAIL: " + g.Reason
 }
 
-// setDoc is the JSON document of `version set` (docs/json.md).
+// setDoc is the "details" of `version set`'s mutation document
+// (docs/json.md).
 type setDoc struct {
-	Root      string               `json:"root"`
-	DryRun    bool                 `json:"dry_run"`
 	Values    map[string]string    `json:"values"`
 	Explain   []string             `json:"explain"`
-	Changes   []setChange          `json:"changes"`
 	Repairs   []versionfile.Repair `json:"repairs"`
 	Remaining []versionfile.Gate   `json:"remaining"`
 	Verdict   *versionfile.Verdict `json:"verdict"`
-	Op        *plan.Result         `json:"op"`
-	Undo      string               `json:"undo"`
 }
 
-// setChange is one planned change: a file in the root, or the disk for a
-// partition-table change (kind raw-write).
-type setChange struct {
-	Kind string `json:"kind"`
-	Path string `json:"path"`
-	Why  string `json:"why"`
-}
-
-// newSetDoc is the document of a planned `version set`, without its op.
-func newSetDoc(root string, dryRun bool, sp *versionfile.SetPlan) *setDoc {
-	doc := &setDoc{Root: root, DryRun: dryRun, Values: sp.Values, Explain: sp.Explain, Changes: []setChange{},
-		Repairs: sp.Repairs, Remaining: sp.Remaining, Verdict: sp.Verdict}
+// newSetDoc is the details of a planned `version set`.
+func newSetDoc(sp *versionfile.SetPlan) *setDoc {
+	doc := &setDoc{Values: sp.Values, Explain: sp.Explain, Repairs: sp.Repairs, Remaining: sp.Remaining, Verdict: sp.Verdict}
 	if doc.Explain == nil {
 		doc.Explain = []string{}
 	}
@@ -256,10 +242,16 @@ func newSetDoc(root string, dryRun bool, sp *versionfile.SetPlan) *setDoc {
 	if doc.Remaining == nil {
 		doc.Remaining = []versionfile.Gate{}
 	}
-	for _, c := range sp.Plan.Changes {
-		doc.Changes = append(doc.Changes, setChange{Kind: string(c.Kind), Path: c.Path, Why: c.Why})
-	}
 	return doc
+}
+
+// problems are the gates that still fail.
+func (doc *setDoc) problems() []string {
+	out := []string{}
+	for _, g := range doc.Remaining {
+		out = append(out, fmt.Sprintf("the %s installer's %s gate still fails: %s", doc.Verdict.Installer, g.Name, g.Reason))
+	}
+	return out
 }
 
 func (doc *setDoc) render(w io.Writer) error {

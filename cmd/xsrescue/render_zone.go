@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
 
@@ -23,7 +22,7 @@ type zoneDoc struct {
 	State    string             `json:"state"`
 	Zonepath string             `json:"zonepath"`
 	ZoneRoot string             `json:"zone_root"`
-	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --zone-root
+	Here     string             `json:"zone_root_here"` // the zone root on this system: pass it as --root
 	UUID     string             `json:"uuid"`
 	Problems []string           `json:"problems"` // what zoneadm would make of the index line (cleared uuid, relative zonepath)
 	Brand    string             `json:"brand"`
@@ -134,25 +133,21 @@ func (d *publishersDoc) render(w io.Writer) error {
 	return nil
 }
 
-// zoneEditDoc is the --json document of zone unset-publisher and
-// set-sticky.
+// zoneEditDoc is the "details" of zone unset-publisher's and set-sticky's
+// mutation document.
 type zoneEditDoc struct {
-	File      string       `json:"file"`
-	Op        *plan.Result `json:"op"`
-	Publisher string       `json:"publisher"`
-	Snapshot  *string      `json:"snapshot"` // the safety snapshot taken, if any
-	ZoneRoot  string       `json:"zone_root"`
+	File      string  `json:"file"`
+	Publisher string  `json:"publisher"`
+	Snapshot  *string `json:"snapshot"` // the safety snapshot taken, if any
 }
 
-// zoneRestoreDoc is the --json document of zone restore-etc.
+// zoneRestoreDoc is the "details" of zone restore-etc's mutation
+// document.
 type zoneRestoreDoc struct {
-	Op          *plan.Result   `json:"op"`
-	Ops         []*plan.Result `json:"ops"`
-	Paths       []string       `json:"paths"`
-	ReadThrough *string        `json:"read_through"`
-	Skipped     []string       `json:"skipped"`
-	Snapshot    *string        `json:"snapshot"`
-	Source      string         `json:"source"`
-	WouldClone  *string        `json:"would_clone"`
-	ZoneRoot    string         `json:"zone_root"`
+	Paths       []string `json:"paths"`
+	ReadThrough *string  `json:"read_through"`
+	Skipped     []string `json:"skipped"`
+	Snapshot    *string  `json:"snapshot"`
+	Source      string   `json:"source"`
+	WouldClone  *string  `json:"would_clone"`
 }

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 		os.Exit(mainWith(testCommands()))
 	}
 	code := m.Run()
+	if !checkSchemaCoverage() && code == 0 {
+		code = 1
+	}
 	if builtDir != "" {
 		os.RemoveAll(builtDir)
 	}

@@ -144,10 +144,11 @@ func TestStatedbPatchLikeEmptyTable(t *testing.T) {
 	}
 	fresh71 := writeDB(t, t.TempDir(), "fresh.db", fixtures.StateDBSpec{Release: "7.1", Fresh: true, Seed: "h"})
 	code, out, errOut := runCLI("statedb", "patch", db, "--like", fresh71, "--drop-data", "--dry-run", "--json")
-	var doc statedbPatchDoc
-	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil {
+	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
+	var doc statedbPatchDoc
+	parseMutation(t, out, &doc)
 	found := false
 	for _, c := range doc.Patch.DropColumns {
 		found = found || c.Table == "Bond" && c.Column == "auto_update_mac" && c.RowsWithData == 1

@@ -138,6 +138,7 @@ func TestStatedbBadInput(t *testing.T) {
 		{[]string{"statedb", "diff", okFile}, 2, "expected 2 argument"},
 		{[]string{"statedb", "diff", okFile, trunc}, 2, trunc + ": offset"},
 		{[]string{"statedb", "patch", okFile, "--to-release", "9.9"}, 2, "not in the release table"},
+		{[]string{"statedb", "patch", "--to-release", "5.0"}, 2, "give FILE, --root DIR or --disk DISK"},
 		{[]string{"statedb", "patch", okFile}, 2, "exactly one of"},
 		{[]string{"statedb", "patch", okFile, "--to-schema", "x"}, 2, "--to-schema"},
 		{[]string{"statedb", "patch", okFile, "--to-release", "8.2"}, 3, "newer than the database"},
@@ -237,14 +238,9 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 		Path          string             `json:"path"`
 		ManifestAfter map[string]string  `json:"manifest_after"`
 		Competitors   []statedb.SideFile `json:"competitors"`
-		Op            *struct {
-			Op int64 `json:"op"`
-		} `json:"op"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if doc.Path != "/var/lib/xcp/state.db" || doc.ManifestAfter["schema_minor_vsn"] != "108" || len(doc.Competitors) != 1 || doc.Op == nil || doc.Op.Op == 0 {
+	m := parseMutation(t, out, &doc)
+	if doc.Path != "/var/lib/xcp/state.db" || doc.ManifestAfter["schema_minor_vsn"] != "108" || len(doc.Competitors) != 1 || m.Op == nil || m.Op.ID == 0 {
 		t.Fatalf("doc %s", out)
 	}
 	patched, err := os.ReadFile(filepath.Join(dir, "var/lib/xcp/state.db"))
@@ -265,7 +261,7 @@ func TestStatedbPatchDowngrade(t *testing.T) {
 		t.Error(err)
 	}
 
-	code, _, errOut = runCLI("journal", "undo", strconv.FormatInt(doc.Op.Op, 10), "--root", dir, "--yes")
+	code, _, errOut = runCLI(append(m.Op.Undo[1:], "--yes")...)
 	if code != 0 {
 		t.Fatalf("undo: exit %d %s", code, errOut)
 	}
@@ -296,14 +292,9 @@ func TestStatedbPatchOutput(t *testing.T) {
 
 	// --dry-run --json lists the changes the in-place patch would make.
 	code, stdout, errOut := patch("--dry-run", "--json")
-	var dry struct {
-		Plan []struct {
-			Kind string `json:"kind"`
-			Path string `json:"path"`
-		} `json:"plan"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &dry); code != 0 || err != nil || len(dry.Plan) == 0 || dry.Plan[0].Kind != "write" || dry.Plan[0].Path != "var/lib/xcp/state.db" {
-		t.Fatalf("dry run plan: exit %d %v\n%s%s", code, err, stdout, errOut)
+	dry := parseMutation(t, stdout, nil)
+	if code != 0 || !dry.DryRun || !dry.Changed || len(dry.Changes) == 0 || dry.Changes[0].Action != "write" || dry.Changes[0].Path != "var/lib/xcp/state.db" {
+		t.Fatalf("dry run plan: exit %d\n%s%s", code, stdout, errOut)
 	}
 
 	if code, _, errOut := patch("--output", out, "--dry-run"); code != 0 || !strings.Contains(errOut, "nothing was written") {
@@ -317,7 +308,6 @@ func TestStatedbPatchOutput(t *testing.T) {
 		t.Fatalf("--output: exit %d\n%s\n%s", code, stdout, errOut)
 	}
 	var doc struct {
-		Op     *json.RawMessage `json:"op"`
 		Output *struct {
 			Path       string `json:"path"`
 			Bytes      int64  `json:"bytes"`
@@ -325,15 +315,17 @@ func TestStatedbPatchOutput(t *testing.T) {
 			Generation int64  `json:"generation"`
 		} `json:"output"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	m := parseMutation(t, stdout, &doc)
 	sum, err := fixtures.FileSHA256(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(out)
-	if doc.Op != nil || doc.Output == nil || doc.Output.Path != out || doc.Output.SHA256 != sum || doc.Output.Bytes != fi.Size() || doc.Output.Generation <= 0 {
+	// The output file is the one change, by its absolute path; no op.
+	if len(m.Changes) != 1 || m.Changes[0].Path != out || m.Changes[0].AfterSHA256 == nil || *m.Changes[0].AfterSHA256 != sum {
+		t.Errorf("changes of --output: %s", stdout)
+	}
+	if m.Op != nil || doc.Output == nil || doc.Output.Path != out || doc.Output.SHA256 != sum || doc.Output.Bytes != fi.Size() || doc.Output.Generation <= 0 {
 		t.Fatalf("doc %s (file sha256 %s)", stdout, sum)
 	}
 	sameTree(t, "--output", before, versionTreeState(t, dir))
@@ -381,8 +373,8 @@ func TestStatedbPatchOutput(t *testing.T) {
 			ID int64 `json:"id"`
 		} `json:"interrupted"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rec); code != 0 || err != nil || len(rec.Interrupted) != 1 {
-		t.Fatalf("recover --dry-run --json: exit %d %v\n%s%s", code, err, stdout, errOut)
+	if m := parseMutation(t, stdout, &rec); code != 0 || len(rec.Interrupted) != 1 || len(m.Changes) == 0 {
+		t.Fatalf("recover --dry-run --json: exit %d\n%s%s", code, stdout, errOut)
 	}
 }
 
@@ -546,10 +538,11 @@ func TestStatedbPatchFollowsXapi(t *testing.T) {
 			return setGen(filepath.Join(dir, "var/lib/xcp/state.db"), "5")
 		})
 		code, out, errOut := runCLI("statedb", "patch", "--root", dir, "--like", fresh55, "--drop-data", "--yes", "--json")
-		var doc statedbPatchDoc
-		if code != 0 || json.Unmarshal([]byte(out), &doc) != nil {
+		if code != 0 {
 			t.Fatalf("patch: exit %d\n%s\n%s", code, out, errOut)
 		}
+		var doc statedbPatchDoc
+		parseMutation(t, out, &doc)
 		if doc.Path != "/var/lib/xcp/remote.db" || !doc.Compressed || len(doc.Competitors) != 0 || doc.ManifestAfter["generation_count"] != "5000" {
 			t.Errorf("patched %s (compressed %v), competitors %v, manifest %v", doc.Path, doc.Compressed, doc.Competitors, doc.ManifestAfter)
 		}

@@ -90,6 +90,10 @@ func TestReadOnlyUnprivileged(t *testing.T) {
 			[]string{`"dry_run": true`, `"PRODUCT_VERSION": "5.0.0"`, `"op": null`}},
 		{"guest fix --dry-run", []string{"guest", "fix", "--disk", "DIR/guest.img", "--partition", "1", "--dry-run", "--json"}, []int{0, 4},
 			[]string{`"dry_run": true`, `"new_path": "lib/tls.disabled"`, `"op": null`}},
+		// Applying needs root: refused before anything is planned or
+		// asked, not after the confirmation with a loop-device error.
+		{"version set --yes", []string{"version", "set", "--disk", "DIR/rescue.img", "--for-installer", "5.0", "--yes", "--json"}, []int{3},
+			[]string{`"exit_code": 3`, `needs root`, `--dry-run`}},
 	}
 	for _, mode := range []string{"unprivileged", "chroot"} {
 		for _, c := range commands {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,15 +215,12 @@ func TestVersionSetShowUndo(t *testing.T) {
 			if code != c.code {
 				t.Fatalf("set: exit %d, want %d: %s", code, c.code, errOut)
 			}
-			var set struct {
-				Op   *struct{ Op int64 } `json:"op"`
-				Undo string              `json:"undo"`
+			set := parseMutation(t, out, nil)
+			if set.Op == nil || !set.Changed || len(set.Changes) == 0 || set.Changes[0].Diff == nil || set.Changes[0].BeforeSHA256 == nil || set.Changes[0].AfterSHA256 == nil {
+				t.Fatalf("set JSON:\n%s", out)
 			}
-			if err := json.Unmarshal([]byte(out), &set); err != nil || set.Op == nil {
-				t.Fatalf("set JSON: %v\n%s", err, out)
-			}
-			if !strings.HasPrefix(set.Undo, "xsrescue journal undo ") {
-				t.Fatalf("undo command %q", set.Undo)
+			if !slices.Equal(set.Op.Undo[:3], []string{"xsrescue", "journal", "undo"}) || (c.code == xerr.ExitProblems) != (len(set.Problems) > 0) {
+				t.Fatalf("undo %q, problems %q", set.Op.Undo, set.Problems)
 			}
 			doc := versionShowJSON(t, "--root", root, "--installer", c.installer)
 			if !doc.Consistent || doc.Inventory["PRODUCT_VERSION"] != c.wantPV {
@@ -241,10 +239,9 @@ func TestVersionSetShowUndo(t *testing.T) {
 			if l, err := os.Readlink(filepath.Join(root, "etc/redhat-release")); strings.HasPrefix(c.release, "7") && (err != nil || l != "centos-release") {
 				t.Errorf("etc/redhat-release is no longer a link to centos-release: %q %v", l, err)
 			}
-			argv := strings.Fields(set.Undo)[1:]
-			code, _, errOut = runCLI(append(argv, "--yes")...)
+			code, _, errOut = runCLI(append(set.Op.Undo[1:], "--yes")...)
 			if code != 0 {
-				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+				t.Fatalf("%q: exit %d: %s", set.Op.Undo, code, errOut)
 			}
 			sameTree(t, "after undo", before, versionTreeState(t, root))
 		})
@@ -266,7 +263,7 @@ func TestVersionErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"version", "set", "--root", root, "--to", "seven", "--yes"}, xerr.ExitInvalid, `--to "seven"`},
-		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitRefused, "would still not get through"},
+		{[]string{"version", "set", "--root", root, "--to", "8.4.0", "--for-installer", "8.2", "--allow-raise", "--yes"}, xerr.ExitInvalid, "--to 8.4.0 and --for-installer 8.2: give one"},
 		{[]string{"version", "set", "--root", root, "--yes"}, xerr.ExitInvalid, "give --to"},
 		{[]string{"version", "set", "--root", root, "--to", "7.0.0"}, xerr.ExitRefused, ""}, // no TTY and no --yes
 		{[]string{"version", "show", "--root", root, "--installer", "1.0"}, xerr.ExitInvalid, "unknown installer"},
@@ -471,18 +468,13 @@ func TestVersionDisk(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("set --disk: exit %d: %s", code, errOut)
 			}
-			var set struct {
-				Undo string `json:"undo"`
-			}
-			if err := json.Unmarshal([]byte(setOut), &set); err != nil {
-				t.Fatal(err)
-			}
+			set := parseMutation(t, setOut, nil)
 			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); !doc.Verdicts[0].OffersUpgrade || !doc.Consistent {
 				t.Fatalf("after set --disk: consistent=%v %+v", doc.Consistent, doc.Verdicts)
 			}
-			code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...)
+			code, _, errOut = runCLI(append(set.Op.Undo[1:], "--yes")...)
 			if code != 0 {
-				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+				t.Fatalf("%q: exit %d: %s", set.Op.Undo, code, errOut)
 			}
 			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); doc.Verdicts[0].OffersUpgrade || !strings.HasPrefix(doc.Inventory["PRODUCT_VERSION"], c.release) {
 				t.Fatalf("after undo: %+v", doc.Inventory)
@@ -633,15 +625,11 @@ func TestVersionSetActiveFlag(t *testing.T) {
 				t.Fatalf("set: exit %d: %s", code, errOut)
 			}
 			var set struct {
-				Undo    string `json:"undo"`
 				Repairs []struct{ Gate, Change string }
-				Changes []struct{ Kind, Path, Why string }
 			}
-			if err := json.Unmarshal([]byte(out), &set); err != nil {
-				t.Fatal(err)
-			}
-			if len(set.Changes) != 1 || set.Changes[0].Kind != "raw-write" || len(set.Repairs) != 1 || set.Repairs[0].Gate != "root-partition" {
-				t.Fatalf("set: %+v", set)
+			m := parseMutation(t, out, &set)
+			if len(m.Changes) != 1 || m.Changes[0].Action != "raw-write" || m.Changes[0].Diff == nil || len(set.Repairs) != 1 || set.Repairs[0].Gate != "root-partition" {
+				t.Fatalf("set: %+v\n%s", set, out)
 			}
 			dev := img
 			if c.sectorSize != 512 {
@@ -661,9 +649,9 @@ func TestVersionSetActiveFlag(t *testing.T) {
 			if doc := versionShowJSON(t, "--disk", img, "--installer", c.installer); doc.Verdicts[0].Outcome != "upgrade" {
 				t.Fatalf("after set: %+v", doc.Verdicts[0])
 			}
-			code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...)
+			code, _, errOut = runCLI(append(m.Op.Undo[1:], "--yes")...)
 			if code != 0 {
-				t.Fatalf("%s: exit %d: %s", set.Undo, code, errOut)
+				t.Fatalf("%q: exit %d: %s", m.Op.Undo, code, errOut)
 			}
 			if outsideSum(t, img, p1.Start, p1.Start+p1.Size) != outside {
 				t.Fatal("after journal undo the image (outside the root partition) differs from before")
@@ -749,9 +737,7 @@ func TestVersionSetRepairsKeys(t *testing.T) {
 		Values  map[string]string `json:"values"`
 		Repairs []struct{ Gate, Change string }
 	}
-	if err := json.Unmarshal([]byte(out), &set); err != nil {
-		t.Fatal(err)
-	}
+	parseMutation(t, out, &set)
 	if set.Values["BACKUP_PARTITION"] != fixtures.DefaultPrimaryDisk+"-part2" || set.Values["BUILD_NUMBER"] != "15119p" {
 		t.Fatalf("values: %+v", set.Values)
 	}
@@ -793,13 +779,13 @@ func TestVersionSetFirstboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	var set struct {
-		Undo    string   `json:"undo"`
 		Explain []string `json:"explain"`
 	}
-	if err := json.Unmarshal([]byte(out), &set); err != nil || !strings.Contains(strings.Join(set.Explain, "\n"), "WARNING: --mark-firstboot-done") {
-		t.Fatalf("%v %+v", err, set)
+	m := parseMutation(t, out, &set)
+	if !strings.Contains(strings.Join(set.Explain, "\n"), "WARNING: --mark-firstboot-done") {
+		t.Fatalf("%+v", set)
 	}
-	if code, _, errOut = runCLI(append(strings.Fields(set.Undo)[1:], "--yes")...); code != 0 {
+	if code, _, errOut = runCLI(append(m.Op.Undo[1:], "--yes")...); code != 0 {
 		t.Fatalf("undo: exit %d: %s", code, errOut)
 	}
 	sameTree(t, "after undo", before, versionTreeState(t, root))

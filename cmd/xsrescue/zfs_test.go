@@ -256,8 +256,12 @@ func TestZFSLabelsCLISeveralPools(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCLI("zfs", "labels", disks[0].Path, "--json")
-	var r []vdev.MemberReport
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != 0 {
+	var doc struct {
+		Members []vdev.MemberReport `json:"members"`
+	}
+	err = json.Unmarshal([]byte(stdout), &doc)
+	r := doc.Members
+	if err != nil || code != 0 {
 		t.Fatalf("exit %d %v\n%s\n%s", code, err, stdout, stderr)
 	}
 	if len(r) != 2 || r[0].Pool != "rpool" || r[0].Partition != 1 || r[0].Import != "openzfs" || r[0].Offset != disks[0].VdevOffset ||

@@ -220,18 +220,13 @@ func TestZoneEditsCLI(t *testing.T) {
 	var doc struct {
 		File     string
 		Snapshot string
-		Op       struct {
-			Op      int64
-			Changes []struct{ Kind, Path, Description string }
-		}
 	}
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	m := parseMutation(t, stdout, &doc)
 	snaps := snapshots(t, z.ZBE)
-	if len(snaps) != 1 || snaps[0] != doc.Snapshot || len(doc.Op.Changes) != 2 || doc.Op.Changes[0].Kind != "external" ||
-		!strings.Contains(doc.Op.Changes[0].Description, "zfs rollback "+doc.Snapshot) || doc.Op.Changes[1].Path != zfsroot.ImageFileCfgCache {
-		t.Fatalf("snapshots %v, doc %+v", snaps, doc)
+	if len(snaps) != 1 || snaps[0] != doc.Snapshot || m.Op == nil || len(m.Op.Changes) != 2 || m.Op.Changes[0].Action != "external" ||
+		!strings.Contains(m.Op.Changes[0].Description, "zfs rollback "+doc.Snapshot) || m.Op.Changes[1].Path != zfsroot.ImageFileCfgCache ||
+		len(m.Changes) != 2 || m.Changes[1].Diff == nil || *m.Target.Root != z.ZoneRoot {
+		t.Fatalf("snapshots %v, doc %+v\n%s", snaps, doc, stdout)
 	}
 	if got, _ := os.ReadFile(cfg); string(got) != string(zfsrootTestdata(t, "ips/cfg_cache.unset-za21342.golden")) {
 		t.Errorf("cfg_cache after unset-publisher:\n%s", got)
@@ -319,14 +314,10 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	var doc struct {
-		Skipped []string          `json:"skipped"`
-		Op      map[string]any    `json:"op"`
-		Ops     []json.RawMessage `json:"ops"`
+		Skipped []string `json:"skipped"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Ops) != 3 || doc.Op == nil || len(doc.Skipped) != 1 || doc.Skipped[0] != "etc/extra: only in the zone root (kept, not restored)" {
+	m := parseMutation(t, stdout, &doc)
+	if len(m.Ops) != 3 || len(doc.Skipped) != 1 || doc.Skipped[0] != "etc/extra: only in the zone root (kept, not restored)" {
 		t.Errorf("document: %s", stdout)
 	}
 	if b, _ := os.ReadFile(passwd); string(b) != "root:x:0:0:Super-User:/root:/usr/bin/bash\n" {

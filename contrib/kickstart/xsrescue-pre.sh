@@ -150,7 +150,7 @@ xs() {
 
 # The diagnosis and its plan, for this installer; images go to durable
 # storage too. Exit status 4 is "problems found": the plan is the answer.
-"$XS" doctor --disk "$XSRESCUE_DISK" --installer "$XSRESCUE_INSTALLER" --save-dir "$HOSTDIR" \
+"$XS" doctor --disk "$XSRESCUE_DISK" --for-installer "$XSRESCUE_INSTALLER" --save-dir "$HOSTDIR" \
 	--journal "$JOURNAL" --json </dev/null >"$HOSTDIR/doctor.json" 2>>"$LOG"
 rc=$?
 case $rc in
@@ -265,7 +265,7 @@ answer=$XSRESCUE_ANSWERFILE
 [ -n "$answer" ] || answer=$HOSTDIR/answerfile.xml
 if [ "$answer" != - ]; then
 	rm -f "$answer.new"
-	set -- --to "$answer.new"
+	set -- --output "$answer.new"
 else
 	set --
 fi

@@ -4,5 +4,5 @@
 // feature flags). It imports nothing from xsrescue, so that partition
 // probing can use it.
 //
-// Formats and sources: docs/zfs.md and design/solaris-zfs.md §1–2.
+// Formats and their upstream sources: docs/zfs.md.
 package vdev

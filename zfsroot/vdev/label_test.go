@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/zfsroot/vdev"
@@ -28,7 +29,16 @@ func blkid(t *testing.T, path string, off, size int64) map[string]string {
 // zpoolImportList parses `zpool import -d DIR` for the pool's id and state.
 func zpoolImportList(t *testing.T, dir string) (name, id string) {
 	t.Helper()
-	out, err := fixtures.ZPool("import", "-d", dir)
+	// zfs-fuse's daemon sometimes fails a listing (exit 1, no message)
+	// while other tests create and destroy pools on it: ask again.
+	var out string
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if out, err = fixtures.ZPool("import", "-d", dir); err == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

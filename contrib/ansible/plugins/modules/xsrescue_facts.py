@@ -15,9 +15,9 @@ description:
 version_added: 0.1.0
 author: xsrescue maintainers
 options:
-  installer:
+  for_installer:
     description:
-      - Plan for the installer of this version (C(--installer)), e.g. C(5.0).
+      - Plan for the installer of this version (C(--for-installer)), e.g. C(5.0).
     type: str
   backup_root:
     description:
@@ -43,7 +43,7 @@ EXAMPLES = r'''
 - name: Diagnose the disk
   xsrescue.rescue.xsrescue_facts:
     disk: /dev/sda
-    installer: "5.0"
+    for_installer: "5.0"
     save_dir: /mnt/rescue
 
 - name: Show the plan

@@ -32,9 +32,9 @@ options:
       - Purge every major whose verdict is ghost (C(--all-ghosts)).
     type: bool
     default: false
-  out:
+  output:
     description:
-      - Directory for the .add files and AIX scripts (C(--out)); empty, or new with an existing parent.
+      - Directory for the .add files and AIX scripts (C(--output)); empty, or new with an existing parent.
     type: path
     required: true
 extends_documentation_fragment:

@@ -33,9 +33,9 @@ options:
     description:
       - 'With C(saved): the XenServer partition role instead of a number (C(--role)), e.g. C(backup).'
     type: str
-  to:
+  output:
     description:
-      - 'With C(saved): the image file to create (C(--to)); never overwritten.'
+      - 'With C(saved): the image file to create (C(--output)); never overwritten.'
     type: path
   compress:
     description:
@@ -61,7 +61,7 @@ EXAMPLES = r'''
     state: saved
     disk: /dev/sda
     role: backup
-    to: /mnt/rescue/{{ inventory_hostname }}-backup.img
+    output: /mnt/rescue/{{ inventory_hostname }}-backup.img
 '''
 
 # The results every mutating module returns: contrib/ansible/meta/mutation_return.yml,

@@ -248,34 +248,38 @@ func (c *checker) setAndUndo() {
 	if before != nil && before.Inventory["PRODUCT_VERSION"] != c.Installed {
 		c.errorf("show-before: PRODUCT_VERSION %q, want %s", before.Inventory["PRODUCT_VERSION"], c.Installed)
 	}
+	// The mutation document (docs/json.md): the op with its undo argv,
+	// version set's own account under details.
 	var set struct {
-		Values map[string]string `json:"values"`
-		Op     *struct {
-			Op     int    `json:"op"`
-			Status string `json:"status"`
+		Op *struct {
+			ID     int      `json:"id"`
+			Status string   `json:"status"`
+			Undo   []string `json:"undo"`
 		} `json:"op"`
-		Verdict *struct {
-			OffersUpgrade bool `json:"offers_upgrade"`
-		} `json:"verdict"`
-		Undo string `json:"undo"`
+		Details struct {
+			Values  map[string]string `json:"values"`
+			Verdict *struct {
+				OffersUpgrade bool `json:"offers_upgrade"`
+			} `json:"verdict"`
+		} `json:"details"`
 	}
 	if r := c.result("set", 0); r != nil && c.decode(r, &set) {
 		wantUndo := ""
 		if set.Op != nil {
-			wantUndo = fmt.Sprintf("xsrescue journal undo %d --disk /dev/%s --partition 1 --journal /tmp/%s-journal.db", set.Op.Op, c.dev.Name, c.ID)
+			wantUndo = fmt.Sprintf("xsrescue journal undo %d --disk /dev/%s --partition 1 --journal /tmp/%s-journal.db", set.Op.ID, c.dev.Name, c.ID)
 		}
 		switch {
 		case set.Op == nil || set.Op.Status != "applied":
 			c.errorf("set: op %+v, want applied", set.Op)
-		case set.Verdict == nil || !set.Verdict.OffersUpgrade:
-			c.errorf("set: the %s installer's verdict on the result %+v, want offers_upgrade", c.Installer, set.Verdict)
-		case set.Undo != wantUndo || c.log.Undo[c.ID] != wantUndo:
-			c.errorf("set: undo %q (the VM ran %q), want %q", set.Undo, c.log.Undo[c.ID], wantUndo)
+		case set.Details.Verdict == nil || !set.Details.Verdict.OffersUpgrade:
+			c.errorf("set: the %s installer's verdict on the result %+v, want offers_upgrade", c.Installer, set.Details.Verdict)
+		case strings.Join(set.Op.Undo, " ") != wantUndo || c.log.Undo[c.ID] != wantUndo:
+			c.errorf("set: undo %q (the VM ran %q), want %q", set.Op.Undo, c.log.Undo[c.ID], wantUndo)
 		}
 	}
-	if after := c.show("show-set", true); after != nil && set.Values["PRODUCT_VERSION"] != "" &&
-		after.Inventory["PRODUCT_VERSION"] != set.Values["PRODUCT_VERSION"] {
-		c.errorf("show-set: PRODUCT_VERSION %q, version set wrote %q", after.Inventory["PRODUCT_VERSION"], set.Values["PRODUCT_VERSION"])
+	if after := c.show("show-set", true); after != nil && set.Details.Values["PRODUCT_VERSION"] != "" &&
+		after.Inventory["PRODUCT_VERSION"] != set.Details.Values["PRODUCT_VERSION"] {
+		c.errorf("show-set: PRODUCT_VERSION %q, version set wrote %q", after.Inventory["PRODUCT_VERSION"], set.Details.Values["PRODUCT_VERSION"])
 	}
 	var undo struct {
 		Op struct {
@@ -307,18 +311,21 @@ func (c *checker) restore() {
 		return
 	}
 	r := c.result("restore", 0)
-	var doc struct {
-		ChangedBlocks int    `json:"changed_blocks"`
-		Written       bool   `json:"written"`
-		Verified      string `json:"verified_sha256"`
-		Previous      string `json:"previous_sha256"`
-		Snapshot      struct {
-			SHA256 string `json:"sha256"`
-		} `json:"snapshot"`
+	var mut struct {
+		Details struct {
+			ChangedBlocks int    `json:"changed_blocks"`
+			Written       bool   `json:"written"`
+			Verified      string `json:"verified_sha256"`
+			Previous      string `json:"previous_sha256"`
+			Snapshot      struct {
+				SHA256 string `json:"sha256"`
+			} `json:"snapshot"`
+		} `json:"details"`
 	}
-	if r == nil || !c.decode(r, &doc) {
+	if r == nil || !c.decode(r, &mut) {
 		return
 	}
+	doc := mut.Details
 	now := doc.Previous // nothing to write: the partition already was the image
 	if doc.Written {
 		now = doc.Verified
@@ -356,11 +363,13 @@ func (c *checker) refusals() {
 	// The byte changed for the refusal is put back once nothing is mounted.
 	if r := c.result("restore-again", 0); r != nil {
 		var doc struct {
-			Written       bool `json:"written"`
-			ChangedBlocks int  `json:"changed_blocks"`
+			Details struct {
+				Written       bool `json:"written"`
+				ChangedBlocks int  `json:"changed_blocks"`
+			} `json:"details"`
 		}
-		if c.decode(r, &doc) && (!doc.Written || doc.ChangedBlocks != 1) {
-			c.errorf("restore-again: written %v, %d changed block(s); want the one block changed for the refusal test written back", doc.Written, doc.ChangedBlocks)
+		if c.decode(r, &doc) && (!doc.Details.Written || doc.Details.ChangedBlocks != 1) {
+			c.errorf("restore-again: written %v, %d changed block(s); want the one block changed for the refusal test written back", doc.Details.Written, doc.Details.ChangedBlocks)
 		}
 	}
 	c.facts = append(c.facts, "refused while mounted (exit 3)")

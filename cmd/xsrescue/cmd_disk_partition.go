@@ -110,16 +110,11 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 		return err
 	}
 	// Nobody changes the partition while it is imaged.
-	release, err := e.lockPartition(ctx, dp)
+	f, release, err := e.lockAndOpen(ctx, dp)
 	if err != nil {
 		return err
 	}
 	defer release()
-	f, err := dp.open()
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	doc := savePartitionDoc{Image: o.To, SidecarPath: partimage.SidecarPath(o.To), DryRun: e.DryRun, part: dp, journal: e.externalJournal(o.To)}
 	e.setTarget(diskTarget(dp))
 	why := fmt.Sprintf("partition %d (%s) of %s saved to %s", dp.p.Number, dash(dp.p.Role), disk, o.To)
@@ -169,19 +164,14 @@ func runRestorePartition(ctx context.Context, e *env, o restorePartitionOptions,
 	if err != nil {
 		return err
 	}
-	// Held from the plan to the last block written.
-	release, err := e.lockPartition(ctx, dp)
+	// Held from the plan to the last block written. The plan is made from
+	// a read-only descriptor; the disk is opened for writing only once the
+	// restore is confirmed.
+	f, release, err := e.lockAndOpen(ctx, dp)
 	if err != nil {
 		return err
 	}
 	defer release()
-	// The plan is made from a read-only descriptor; the disk is opened for
-	// writing only once the restore is confirmed.
-	f, err := dp.open()
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	if err := e.checkSnapshotOf(dp, o.From, o.Force); err != nil {
 		return err
 	}
@@ -273,6 +263,21 @@ func (e *env) lockPartition(ctx context.Context, dp diskPartition) (release func
 		return func() error { return nil }, nil
 	}
 	return target.LockPartition(ctx, e.lockOptions(), dp.disk.Path, dp.p.Number, dp.p.UUID)
+}
+
+// lockAndOpen takes the partition's writer lock (none for a dry run) and
+// opens the disk read-only; release closes it and drops the lock.
+func (e *env) lockAndOpen(ctx context.Context, dp diskPartition) (*os.File, func(), error) {
+	unlock, err := e.lockPartition(ctx, dp)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := dp.open()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return f, func() { f.Close(); unlock() }, nil
 }
 
 // checkOverlaps refuses (exit 3) restoring a partition whose bytes are

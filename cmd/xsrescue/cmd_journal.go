@@ -35,8 +35,9 @@ func newJournalCommand(e *env) *cli.Command {
 // journal it is (or --journal alone), and --force for undo and recover.
 type journalOptions struct {
 	targetOptions
-	Force bool
-	name  string // "xsrescue journal VERB", for messages
+	Force  bool
+	Output string // journal export: the archive (also its positional FILE)
+	name   string // "xsrescue journal VERB", for messages
 }
 
 func newJournalOptions(verb string) journalOptions {
@@ -120,10 +121,11 @@ func newJournalExportCommand(e *env) *cli.Command {
 		Usage:     "write an op and its before-images as a tar.gz",
 		ArgsUsage: "OP [FILE]",
 		Description: "Writes op.json (what 'journal show --json' prints) and every before-image under before/\n" +
-			"with its mode, owner, mtime, xattrs and device numbers, as FILE (default\n" +
+			"with its mode, owner, mtime, xattrs and device numbers, as FILE or --output FILE (default\n" +
 			"xsrescue-op-OP.tar.gz in the current directory; '-' for stdout). Reads the target\n" +
 			"read-only.\n\n" + exitHelp,
-		Flags:  o.flags(),
+		Flags: append(o.flags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output,
+			Usage: "the archive `FILE` to create (never overwritten; - for stdout); the same as the FILE argument"}),
 		Action: action(1, 2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
 	}
 }
@@ -215,8 +217,13 @@ func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string)
 		return err
 	}
 	doc := &exportDoc{Op: id, File: fmt.Sprintf("xsrescue-op-%d.tar.gz", id), DryRun: e.DryRun}
-	if len(a) == 2 {
+	switch {
+	case len(a) == 2 && o.Output != "" && a[1] != o.Output:
+		return usagef("%s: FILE %q and --output %q name two archives; give one", o.name, a[1], o.Output)
+	case len(a) == 2:
 		doc.File = a[1]
+	case o.Output != "":
+		doc.File = o.Output
 	}
 	if doc.File == "-" && e.JSON {
 		return usagef("%s: --json and FILE '-' both want stdout", o.name)

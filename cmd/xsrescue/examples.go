@@ -94,7 +94,7 @@ var examples = map[string][]string{
 		"xsrescue journal recover --root /mnt/root --yes",
 	},
 	"xsrescue journal export": {
-		"xsrescue journal export 7 /mnt/usb/op7.tar.gz --disk /dev/sda",
+		"xsrescue journal export 7 --disk /dev/sda -o /mnt/usb/op7.tar.gz",
 		"xsrescue journal export 7 - --root /mnt/root > op7.tar.gz",
 	},
 	"xsrescue man": {

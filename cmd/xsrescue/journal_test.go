@@ -202,6 +202,17 @@ func TestJournalCLIFlow(t *testing.T) {
 	if fi, err := os.Stat(export); err != nil || fi.Size() == 0 {
 		t.Fatalf("export file: %v", err)
 	}
+	// --output is the same as FILE; both naming two archives is a usage error.
+	export2 := filepath.Join(t.TempDir(), "op1.tar.gz")
+	if code, _, errOut := runCLI("journal", "export", "1", "--root", dir, "-o", export2); code != 0 {
+		t.Fatalf("export -o: exit %d %s", code, errOut)
+	}
+	if a, b := testutil.FileSHA256(t, export), testutil.FileSHA256(t, export2); a != b {
+		t.Errorf("export -o wrote another archive (%s, FILE gave %s)", b, a)
+	}
+	if code, _, errOut := runCLI("journal", "export", "1", export+".x", "--root", dir, "--output", export2+".y"); code != 2 || !strings.Contains(errOut, "name two archives") {
+		t.Errorf("FILE and --output: exit %d %s", code, errOut)
+	}
 
 	// Another target is refused.
 	other := journalTestRoot(t)

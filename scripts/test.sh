@@ -23,8 +23,9 @@ fi
 
 export CGO_ENABLED=1
 go vet ./...
-# The whole demo (TestDemo, about 40 s) runs here only, not in every go test.
-XSRESCUE_TEST_DEMO=1 go test -count=1 -timeout 25m "$@" ./...
+# The whole demo (TestDemo, about 40 s) and the real ansible-playbook runs
+# (about a minute) run here only, not in every go test.
+XSRESCUE_TEST_DEMO=1 XSRESCUE_TEST_ANSIBLE=1 go test -count=1 -timeout 25m "$@" ./...
 if [ $# -eq 0 ]; then
   # Alone, on a quiet machine: a journal the kernel wrote, copied as a crash
   # leaves it (in the parallel run other packages' syncs may checkpoint it

@@ -23,6 +23,16 @@ import (
 // scripts/build-collection.sh and installed from its tarball with
 // ansible-galaxy, a copy of a fixture disk, each playbook of
 // testdata/playbooks a separate ansible-playbook run.
+// needPlaybookRuns skips the real ansible-playbook runs (a minute of
+// Python on 2 cores) unless XSRESCUE_TEST_ANSIBLE=1 asks for them:
+// scripts/test.sh (CI) sets it, a plain go test ./... stays fast.
+func needPlaybookRuns(t *testing.T) {
+	t.Helper()
+	if os.Getenv("XSRESCUE_TEST_ANSIBLE") != "1" {
+		t.Skip("the ansible-playbook runs are in scripts/test.sh (XSRESCUE_TEST_ANSIBLE=1)")
+	}
+}
+
 type ansible struct {
 	t    *testing.T
 	dir  string
@@ -31,6 +41,7 @@ type ansible struct {
 }
 
 func TestPlaybooks(t *testing.T) {
+	needPlaybookRuns(t)
 	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy", "mkfs.ext3")
 	testutil.NeedRoot(t, "the apply mounts the fixture disk's root partition read-write")
 	a := newAnsible(t)
@@ -179,6 +190,7 @@ func TestPlaybooks(t *testing.T) {
 }
 
 func TestPlaybooksOnRoots(t *testing.T) {
+	needPlaybookRuns(t)
 	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy")
 	testutil.NeedRoot(t, "the AIX fixture's device nodes (mknod)")
 	a := newAnsible(t)
@@ -263,6 +275,7 @@ func TestPlaybooksOnRoots(t *testing.T) {
 }
 
 func TestPlaybooksOnAZone(t *testing.T) {
+	needPlaybookRuns(t)
 	testutil.NeedTools(t, "ansible-playbook", "ansible-galaxy")
 	testutil.NeedRoot(t, "zfs-fuse pools")
 	if err := fixtures.EnsureZFSFuse(); errors.Is(err, fixtures.ErrNoZFS) {

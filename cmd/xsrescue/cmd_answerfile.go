@@ -96,6 +96,7 @@ func newAnswerfileRestoreCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "disk", Destination: &o.Disk, Usage: "the disk that holds the backup partition (`DEV` or image)", Required: true},
 			&cli.StringFlag{Name: "for-installer", Destination: &o.ForInstaller, Usage: "the installer `VERSION` that will run the file (e.g. 6.2, 7.1, 8.2); without it only the verdicts are printed"},
+			renamedFlag(e, "installer", "for-installer", &o.ForInstaller),
 			&cli.IntFlag{Name: "partition", Destination: &o.Partition, Usage: "the backup partition `N` to restore (default: the only one carrying .xen-backup-partition, else the root's backup partition)", HideDefault: true},
 			&cli.StringFlag{Name: "as", Destination: &o.As, Usage: "the disk `NAME` written into <backup-disk> (default: the backup's PRIMARY_DISK without /dev/)"},
 			&cli.BoolFlag{Name: "allow-multiple", Destination: &o.AllowMultiple, Usage: "write the file although other backups on the disk would (or might) match too: the installer then aborts, before writing anything, unless they are gone when it runs"},

@@ -121,6 +121,7 @@ func newVersionSetCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "to", Destination: &o.To, Usage: "the product `VERSION[-BUILD]` to write, e.g. 5.0.0 or 5.0.0-10918p"},
 			&cli.StringFlag{Name: "platform-version", Destination: &o.Platform, Usage: "PLATFORM_VERSION `P` to write (default: from the release table)"},
 			&cli.StringFlag{Name: "for-installer", Destination: &o.ForInstaller, Usage: "choose values the installer of `VERSION` accepts, repair its gates, and check them"},
+			renamedFlag(e, "installer", "for-installer", &o.ForInstaller),
 			&cli.BoolFlag{Name: "allow-raise", Destination: &o.AllowRaise, Usage: "allow a version newer than the installed one (see WARNING)"},
 			&cli.BoolFlag{Name: "mark-firstboot-done", Destination: &o.MarkFirstbootDone, Usage: "with --for-installer: mark first-boot scripts that never ran as done (see WARNING)"},
 			&cli.BoolFlag{Name: "move-active-flag", Destination: &o.MoveActiveFlag, Usage: "with --for-installer and --disk: move the DOS active flag from another partition to the root (see WARNING)"},

@@ -70,6 +70,14 @@ func TestFlagNames(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// --installer is the old name of --for-installer on every command that
+	// takes an installer version.
+	for _, argv := range [][]string{{"version", "set", "--root", dir + "/missing"}, {"version", "show", "--root", dir + "/missing"},
+		{"doctor", "--root", dir + "/missing"}, {"answerfile", "restore", "--disk", dir + "/missing"}} {
+		if _, _, errOut := runCLI(append(argv, "--installer", "5.0")...); strings.Contains(errOut, "flag provided but not defined") || strings.Contains(errOut, "unknown flag") {
+			t.Errorf("%q --installer: %q", argv, errOut)
+		}
+	}
 	// --root is the zone root of the zone commands (--zone-root its alias).
 	for _, flag := range []string{"--root", "--zone-root"} {
 		if _, _, errOut := runCLI("zone", "publishers", flag, dir+"/missing"); strings.Contains(errOut, "unknown flag") || strings.Contains(errOut, "Required flag") {

@@ -101,7 +101,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(du -sk --apparent-size "$pkg/usr" | cut -f1)
-Recommends: e2fsprogs
+Recommends: e2fsprogs, bash-completion
 Suggests: lvm2, zfsutils-linux | zfs-fuse
 Section: admin
 Priority: optional

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/statedb"
@@ -22,7 +25,8 @@ func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []str
 	if err != nil {
 		return err
 	}
-	if err := o.checkOutput(e.JSON); err != nil {
+	outExists, err := o.checkOutput(e.JSON)
+	if err != nil {
 		return err
 	}
 	pt, err := e.openPatchTarget(ctx, o, a)
@@ -56,7 +60,7 @@ func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []str
 	}
 	var res *plan.Result
 	if o.Output != "" {
-		doc.Output, err = e.writePatched(ctx, pt.tgt.Root, rp, o.Output, pt.shown, report)
+		doc.Output, err = e.writePatched(ctx, pt.tgt.Root, rp, o.Output, outExists, pt.shown, report)
 	} else {
 		res, err = e.apply(ctx, pt.tgt, rp.Plan)
 	}
@@ -69,24 +73,29 @@ func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []str
 	return e.emitMutation(nil, doc, nil) // the text went out as it happened
 }
 
-// checkOutput refuses what --output cannot do, and an OUT that is there or
-// has no directory: known before the database is read.
-func (o statedbPatchOptions) checkOutput(json bool) error {
+// checkOutput refuses what --output cannot do, and an OUT that is there but
+// not a regular file, or has no directory: known before the database is
+// read. exists: OUT is a regular file, which the patched database may
+// already be (writePatched compares).
+func (o statedbPatchOptions) checkOutput(json bool) (exists bool, err error) {
 	switch out := o.Output; {
 	case out == "-" && json:
-		return usagef("statedb patch: --output - writes the database to stdout, which --json needs too; give a file")
+		return false, usagef("statedb patch: --output - writes the database to stdout, which --json needs too; give a file")
 	case out != "" && o.SetAside:
-		return usagef("statedb patch: --set-aside renames files in the root; --output changes nothing there")
+		return false, usagef("statedb patch: --set-aside renames files in the root; --output changes nothing there")
 	case out == "" || out == "-":
-		return nil
+		return false, nil
 	}
-	if _, err := os.Lstat(o.Output); err == nil {
-		return xerr.Refusedf("--output %s already exists: nothing was written (give a new name)", o.Output)
+	if fi, err := os.Lstat(o.Output); err == nil {
+		if !fi.Mode().IsRegular() {
+			return false, xerr.Refusedf("--output %s already exists and is not a file: nothing was written (give a new name)", o.Output)
+		}
+		return true, nil
 	}
 	if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
-		return usagef("statedb patch: --output %s: %s is not a directory", o.Output, filepath.Dir(o.Output))
+		return false, usagef("statedb patch: --output %s: %s is not a directory", o.Output, filepath.Dir(o.Output))
 	}
-	return nil
+	return false, nil
 }
 
 // patchTarget is what statedb patch works on: a plain database FILE (the
@@ -161,14 +170,38 @@ func checkUnwritten(root *target.Root, rp *statedb.RootPatch, c *patchCheck, dry
 // writePatched streams the patched database (gzip kept) to the new file out,
 // or to stdout for "-", with writeNewFile: never over a file, never a
 // partial file under its name. A dry run writes nothing and returns nil.
-func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out, shown string, report io.Writer) (*patchOutput, error) {
+//
+// An OUT that exists already is never overwritten: when it holds exactly the
+// patched database (a second run of the same command), that is "already as
+// requested"; anything else is refused (exit 3).
+func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out string, exists bool, shown string, report io.Writer) (*patchOutput, error) {
+	patched := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(rp.Path) }, rp.Compressed)
+	if exists {
+		n, sum, err := countOnly(ctx, func(w io.Writer) error {
+			src, err := patched()
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			_, err = io.Copy(w, src)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(out); err != nil || fi.Size() != n || fileSHA256(out) != sum {
+			return nil, xerr.Refusedf("--output %s already exists and holds something else than the patched database: nothing was written (give a new name)", out)
+		}
+		fmt.Fprintf(report, "Already as requested: %s holds exactly the patched database (%d bytes, sha256 %s); nothing was written.\n", out, n, sum)
+		return &patchOutput{Path: out, Bytes: n, SHA256: sum, Generation: rp.Patch.Generation}, nil
+	}
 	if e.DryRun {
 		e.addChange(mutationChange{Path: outName(out), Action: plan.Create, Why: "the patched database (--output)",
 			Description: fmt.Sprintf("create %s", outName(out))})
 		e.logf("dry run: nothing was written (the patched database would go to %s)", outName(out))
 		return nil, nil
 	}
-	src, err := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(rp.Path) }, rp.Compressed)()
+	src, err := patched()
 	if err != nil {
 		return nil, err
 	}
@@ -193,4 +226,19 @@ func outName(out string) string {
 		return "stdout"
 	}
 	return out
+}
+
+// fileSHA256 is the hex sha256 of the file at path ("" when it cannot be
+// read: then it equals no hash).
+func fileSHA256(path string) string {
+	f, err := infile.Open(path, infile.File)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -330,8 +330,24 @@ func TestStatedbPatchOutput(t *testing.T) {
 	}
 	sameTree(t, "--output", before, versionTreeState(t, dir))
 
-	if code, _, errOut := patch("--output", out); code != 3 || !strings.Contains(errOut, "already exists") {
+	// The same command again: OUT already holds exactly the patched
+	// database, so that is "already as requested" (exit 0, nothing written,
+	// changed false): a second Ansible apply is ok.
+	code, stdout, errOut = patch("--output", out, "--json")
+	if code != 0 || !strings.Contains(errOut+stdout, `"changed": false`) {
+		t.Fatalf("OUT already the patched database: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	if code, stdout, errOut := patch("--output", out); code != 0 || !strings.Contains(stdout, "Already as requested") {
+		t.Fatalf("OUT already the patched database (text): exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	// An OUT holding anything else is refused, and not changed.
+	other := out + ".other"
+	testutil.Must(t, os.WriteFile(other, []byte("not the patched database\n"), 0o644))
+	if code, _, errOut := patch("--output", other); code != 3 || !strings.Contains(errOut, "holds something else") {
 		t.Fatalf("existing OUT: exit %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "not the patched database\n" {
+		t.Fatal("an existing OUT was changed")
 	}
 	if again, _ := fixtures.FileSHA256(out); again != sum {
 		t.Fatal("an existing OUT was changed")
@@ -340,8 +356,10 @@ func TestStatedbPatchOutput(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "Wrote the patched database to stdout") || fmt.Sprintf("%x", sha256.Sum256([]byte(stdout))) != sum {
 		t.Fatalf("-o -: exit %d, %d bytes\n%s", code, len(stdout), errOut)
 	}
-	if code, stdout, errOut := patch("--output", out); code != 3 || stdout != "" {
-		t.Errorf("existing OUT is refused before the plan is shown: exit %d\n%s%s", code, stdout, errOut)
+	outDir := filepath.Join(t.TempDir(), "is-a-dir")
+	testutil.Must(t, os.Mkdir(outDir, 0o755))
+	if code, stdout, errOut := patch("--output", outDir); code != 3 || stdout != "" {
+		t.Errorf("an OUT that is not a file is refused before the plan is shown: exit %d\n%s%s", code, stdout, errOut)
 	}
 	for _, bad := range [][]string{{"-o", "-", "--json"}, {"-o", out + ".2", "--set-aside"}, {"-o", filepath.Join(dir, "no/such/dir/x.db")}} {
 		if code, _, errOut := patch(bad...); code != 2 {

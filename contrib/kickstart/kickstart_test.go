@@ -55,14 +55,18 @@ func TestRecipeUpgrade(t *testing.T) {
 		t.Errorf("PRODUCT_VERSION after the recipe: %q, want 5.0.0", v)
 	}
 	undo := strings.Split(strings.TrimSpace(read(t, filepath.Join(r.state, "undo.txt"))), "\n")
-	// Op 1 is the backup's image (a file beside the journal, nothing on
-	// the disk to undo); op 2 the markers.
-	if len(undo) != 1 || !strings.HasPrefix(undo[0], "xsrescue journal undo 2 ") || !strings.Contains(undo[0], "--journal /state/host1/journal.db") {
-		t.Fatalf("undo.txt: want the undo line of version set's op, on the durable journal; got %q", undo)
+	// One shell-quoted line per op, in apply order: op 1 the backup's
+	// image (its undo removes the image and its sidecar), op 2 the markers.
+	if len(undo) != 2 || !strings.HasPrefix(undo[0], "'rm' '--' ") ||
+		!strings.HasPrefix(undo[1], "'xsrescue' 'journal' 'undo' '2' ") || !strings.Contains(undo[1], "'--journal' '/state/host1/journal.db'") {
+		t.Fatalf("undo.txt: want the undo lines of the image and of version set's op, on the durable journal; got %q", undo)
 	}
 	// The undo line as collected, run on the host (the journal path is
 	// the chroot's: the same file under the chroot's root).
-	args := strings.Fields(strings.Replace(undo[0], "/state/", filepath.Dir(r.state)+"/", 1))[1:]
+	var args []string
+	for _, w := range strings.Fields(strings.Replace(undo[1], "/state/", filepath.Dir(r.state)+"/", 1))[1:] {
+		args = append(args, strings.Trim(w, "'"))
+	}
 	if out, err := exec.Command(bin, append(args, "--yes")...).CombinedOutput(); err != nil {
 		t.Fatalf("the collected undo line: %v\n%s", err, out)
 	}

@@ -101,11 +101,15 @@ esac
 state_dev=$(stat -c %d "$XSRESCUE_STATE" 2>/dev/null)
 disk_name=$(readlink -f "$XSRESCUE_DISK")
 disk_name=${disk_name##*/}
-for f in /sys/class/block/"$disk_name"/dev /sys/class/block/"$disk_name"/"$disk_name"*/dev; do
+# The disk, its partitions, and what is built on them (LVM, dm-crypt: their
+# holders), by device number.
+for f in /sys/class/block/"$disk_name"/dev /sys/class/block/"$disk_name"/"$disk_name"*/dev \
+	/sys/class/block/"$disk_name"/holders/*/dev /sys/class/block/"$disk_name"/"$disk_name"*/holders/*/dev; do
 	[ -r "$f" ] && [ -n "$state_dev" ] || continue
 	IFS=: read -r major minor <"$f"
-	# st_dev of a block device's filesystem: major * 256 + minor (minor < 256)
-	if [ "$state_dev" = $((major * 256 + minor)) ]; then
+	# st_dev as the kernel encodes it (new_encode_dev): minor's low byte,
+	# major, then minor's high bits.
+	if [ "$state_dev" = $(((minor & 255) | (major << 8) | ((minor & ~255) << 12))) ]; then
 		die 2 "XSRESCUE_STATE $XSRESCUE_STATE is on $XSRESCUE_DISK (${f%/dev}), the disk being repaired: keep the journal elsewhere"
 	fi
 done
@@ -123,7 +127,7 @@ LOG=$HOSTDIR/xsrescue.log
 log "host $XSRESCUE_HOST, disk $XSRESCUE_DISK, installer $XSRESCUE_INSTALLER, mode $XSRESCUE_MODE; journal $JOURNAL"
 
 # The static binary, from the install server.
-XS=/tmp/xsrescue
+XS=${TMPDIR:-/tmp}/xsrescue.$$
 case $XSRESCUE_URL in
 file://*) cp "${XSRESCUE_URL#file://}" "$XS.part" ;;
 *)
@@ -137,14 +141,23 @@ esac || die 1 "cannot fetch $XSRESCUE_URL"
 chmod 0755 "$XS.part" && mv "$XS.part" "$XS" || die 1 "cannot install $XS"
 "$XS" --version >&2 || die 1 "$XS does not run here (is it the static build?)"
 
-# xs CMD...: run xsrescue, its output appended to the log; the undo
-# command of an applied op goes to the undo file.
+# xs CMD...: run xsrescue, its output appended to the log; given --json, the
+# undo argv of every op it applied (op.undo, ops[].undo of the mutation
+# document, one string per line) goes to the undo file as one shell-quoted
+# line per op.
 xs() {
 	echo "+ xsrescue $*" >>"$LOG"
 	"$XS" "$@" </dev/null >"$HOSTDIR/.out" 2>>"$LOG"
 	rc=$?
 	cat "$HOSTDIR/.out" >>"$LOG"
-	sed -n 's/^Undo with: //p' "$HOSTDIR/.out" >>"$HOSTDIR/undo.txt"
+	LC_ALL=C awk '
+	/"undo": \[/ && !/\[\]/ { f = 1; line = ""; next }
+	f && /^ *\]/ { f = 0; if (!seen[line]++) print line; next }
+	f {
+		s = $0; sub(/^ *"/, "", s); sub(/",?$/, "", s)
+		gsub(/\\"/, "\"", s); gsub(/\\\\/, "\\", s); gsub(/\047/, "\047\\\047\047", s)
+		line = line (line == "" ? "" : " ") "\047" s "\047"
+	}' "$HOSTDIR/.out" >>"$HOSTDIR/undo.txt"
 	return $rc
 }
 
@@ -242,7 +255,7 @@ run_step() {
 	# doctor was given the journal, so its steps may name it already.
 	case " $* " in *" --journal "* | *" --journal="*) ;; *) set -- "$@" --journal "$JOURNAL" ;; esac
 	log "xsrescue $*"
-	xs "$@" --yes || die $? "xsrescue $* exited $? (see $LOG)"
+	xs "$@" --yes --json || die $? "xsrescue $* exited $? (see $LOG)"
 }
 
 plan_steps "$HOSTDIR/doctor.json" "$XSRESCUE_MODE" >"$HOSTDIR/steps" || die 1 "cannot read the plan in $HOSTDIR/doctor.json"

@@ -205,3 +205,34 @@ func TestDiagnoseStateDBFifo(t *testing.T) {
 		}
 	}
 }
+
+// A 3-pair database for a 12-pair target, and a root without pool.conf and
+// ptoken: statedb patch --to-release would stop for want of those host
+// values, so doctor names them and plans the step by hand, not the patch.
+func TestDiagnoseHostKeysMissing(t *testing.T) {
+	t.Parallel()
+	root, _ := rescueTrees(t, func(root string) {
+		db := filepath.Join(root, "var/xapi/state.db")
+		if err := fixtures.WriteStateDBFile(db, fixtures.StateDBSpec{Release: "6.0", VMs: 1, Seed: "hostkeys"}, false); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(root, "etc/xensource/pool.conf"))
+		os.Remove(filepath.Join(root, "etc/xensource/ptoken"))
+	})
+	rep := diagnose(t, root, "", "5.0")
+	if sev := severities(rep); sev["statedb-manifest"] != Broken || sev["statedb-host-keys"] != Broken {
+		t.Fatalf("findings %v", sev)
+	}
+	var manual string
+	for _, s := range rep.Plan {
+		if strings.Contains(s.Command, "statedb patch") && !s.Manual {
+			t.Errorf("plans %q, which would stop without the host values", s.Command)
+		}
+		if s.Manual && strings.Contains(s.Command, "pool_conf") {
+			manual = s.Command
+		}
+	}
+	if !strings.Contains(manual, "pool_token") || !strings.Contains(manual, "/etc/xensource/ptoken") {
+		t.Errorf("no manual step naming pool_conf and pool_token: %q", commands(rep))
+	}
+}

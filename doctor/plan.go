@@ -118,6 +118,10 @@ func (d *diag) plan() {
 				why += fmt.Sprintf("; --drop-data: xapi of %s cannot keep %s", pp.target.Name, limit(pp.dropData, 4))
 			}
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s%s --yes", t, quote(ref), drop), why+", taking tables and columns from the reference")
+		case len(pp.hostMissing) > 0:
+			d.manual(fmt.Sprintf("put back what the 12-pair manifest needs (%s; e.g. from the backup partition), or find a database this host's xapi of %s wrote; then run xsrescue doctor again",
+				strings.Join(pp.hostMissing, "; "), pp.target.Name),
+				"xsrescue statedb patch --to-release would stop here: it takes these host values from the root, and no reference database was found")
 		default:
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/release"
@@ -30,6 +32,9 @@ type patchPlan struct {
 	refSchema int
 	reasons   []string
 	dropData  []string // columns with values that the target lacks: --drop-data
+	// hostMissing: host values the 12-pair manifest needs that neither the
+	// database nor the root gives (statedb.HostKeys): "key: why".
+	hostMissing []string
 }
 
 // dbFile is one database file seen through a root.
@@ -111,6 +116,20 @@ func (d *diag) statedb(ctx context.Context) error {
 		if tgt.LegacySpaces() && cur.SpaceEncoding == "modern" {
 			pp.reasons = append(pp.reasons, "encoding")
 			d.add("statedb-encoding", Broken, ruleSpaces, "%s encodes spaces as %%. (xapi >= 1.57); xapi of %s would show them literally", loc.Loads, tgt.Name)
+		}
+	}
+	if slices.Contains(pp.reasons, "manifest") {
+		// statedb patch fills these from the root; without them it stops.
+		if _, missing, err := statedb.HostKeys(root); err == nil {
+			for k, why := range missing {
+				if _, ok := cur.Manifest.Get(k); !ok {
+					pp.hostMissing = append(pp.hostMissing, k+": "+why)
+				}
+			}
+			sort.Strings(pp.hostMissing)
+		}
+		if len(pp.hostMissing) > 0 {
+			d.add("statedb-host-keys", Broken, ruleManifest, "the 12-pair manifest xapi of %s needs host values that neither %s nor the root gives: %s", tgt.Name, loc.Loads, strings.Join(pp.hostMissing, "; "))
 		}
 	}
 	d.findReference(root, loc.Loads, cur, pp)

@@ -420,11 +420,14 @@ func newStatedbPatchCommand(e *env) *cli.Command {
 			"The .generation is never lowered. Files xapi would load instead of the patched one\n" +
 			"(restore_db.db, or a higher .generation) are reported, and renamed to *" + statedb.AsideSuffix + "\n" +
 			"with --set-aside.\n" +
-			"FILE patches a plain file (its directory is the journal's root, so the op can be undone too).\n\n" +
+			"FILE patches a plain file (its directory is the journal's root, so the op can be undone too:\n" +
+			"the journal is DIR/var/lib/xsrescue/journal.db beside it, and stays after an undo, unless\n" +
+			"--journal names another place).\n\n" +
 			"--output OUT writes the patched database to the new file OUT (or to stdout with -) and changes\n" +
 			"nothing else: the database, its .generation and the side files stay as they are, so there is\n" +
-			"nothing to journal. OUT must not exist (exit 3): nothing is overwritten. Use it to inspect the\n" +
-			"result first, to patch from read-only media, or to keep the original elsewhere.\n\n" +
+			"nothing to journal. Nothing is overwritten: an OUT that already holds exactly the patched\n" +
+			"database is already as requested (exit 0), any other existing OUT is refused (exit 3). Use it\n" +
+			"to inspect the result first, to patch from read-only media, or to keep the original elsewhere.\n\n" +
 			"WARNING: the target xapi loses what is dropped. Dropping a table with rows or a column with\n" +
 			"values is refused unless --drop-data; the refusal lists what would be lost. Run with\n" +
 			"--dry-run first; the op can be undone byte for byte with xsrescue journal undo.\n\n" + exitHelp,

@@ -111,7 +111,19 @@ func TestAcceptanceFindings(t *testing.T) {
 			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "8.2", Populate: chain(
 				func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
 				symlink(map[string]string{"etc/firstboot.d/98-link": "/nonexistent"}))}, nil)
-		}, 1, map[string]string{"8.2.0": "unknown", "8.4.0": "unknown", "7.1.0": "unknown"}},
+		}, 1, map[string]string{"8.2.0": "unknown", "8.4.0": "unknown", "7.1.0": "stops", "8.1.0": "no"}},
+		// The re-test's N6: a link to a file any ramdisk has, on an 8.2
+		// root. The 7.1 installer's version gate fails after
+		// isUpgradeable, which may stop first: "stops", never "unknown";
+		// 8.1 on catch the stat error: "no".
+		{"retest-n6-ramdisk-link", "7.1", func(n string) fixtures.DiskSpec {
+			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "8.2", Populate: chain(
+				func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
+				symlink(map[string]string{"etc/firstboot.d/98-sh": "/bin/sh"}),
+				func(dir string) error {
+					return os.WriteFile(filepath.Join(dir, "etc/firstboot.d/state/98-sh"), nil, 0o644)
+				})}, nil)
+		}, 1, map[string]string{"5.0.0": "no", "7.0.0": "stops", "7.1.0": "stops", "8.0.0": "stops", "8.1.0": "no", "8.2.0": "unknown", "8.4.0": "unknown"}},
 		{"acc-firstboot-absolute-inside", "7.1", func(n string) fixtures.DiskSpec {
 			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "7.1", Extra: map[string][]byte{"opt/xensource/libexec/xs-firstboot-x": []byte("#!/bin/sh\n")},
 				Populate: chain(symlink(map[string]string{"etc/firstboot.d/98-abs": "/opt/xensource/libexec/xs-firstboot-x"}),
@@ -251,5 +263,34 @@ func TestPlanWhyNamesAddedKeys(t *testing.T) {
 	}
 	if !strings.Contains(why, "BACKUP_PARTITION=/dev/disk/by-id/") || strings.Contains(why, "unchanged") {
 		t.Errorf("inventory change: why %q", why)
+	}
+}
+
+// TestVerdictFailingGateAndUnknown: a failing gate decides the outcome
+// even when another gate is unknown (the re-test's N6): "no" naming the
+// failing gate first and what stays open, or "stops" when the unknown
+// gate comes first in the installer's order (isUpgradeable before the
+// range) and may raise; never "unknown", never offered.
+func TestVerdictFailingGateAndUnknown(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "8.2", Populate: chain(
+		func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
+		symlink(map[string]string{"etc/firstboot.d/98-sh": "/bin/sh"}),
+		func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "etc/firstboot.d/state/98-sh"), nil, 0o644)
+		})})
+	st, err := versionfile.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ installer, outcome, prefix, open string }{
+		{"7.1", versionfile.OutcomeStops, "no Upgrade either way: version: ", "may stop (INSTALL FAILED, nothing offered), which is open: root-partition: "},
+		{"8.0", versionfile.OutcomeStops, "no Upgrade either way: version: ", "firstboot: etc/firstboot.d/98-sh"},
+		{"8.1", versionfile.OutcomeNo, "no: version: ", "; open, without changing the outcome: root-partition: "},
+		{"5.0", versionfile.OutcomeNo, "no: version: ", "; open, without changing the outcome: root-partition: "},
+	} {
+		vd := st.Verdict(mustInstaller(t, c.installer))
+		if vd.Outcome != c.outcome || vd.OffersUpgrade || !strings.HasPrefix(vd.Reason, c.prefix) || !strings.Contains(vd.Reason, c.open) {
+			t.Errorf("installer %s: %s offers=%v %q, want %s %q ... %q", c.installer, vd.Outcome, vd.OffersUpgrade, vd.Reason, c.outcome, c.prefix, c.open)
+		}
 	}
 }

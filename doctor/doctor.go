@@ -213,10 +213,14 @@ type diag struct {
 	// firstbootRemedy is what a user can do about that gate by hand
 	// (versionfile's FirstbootRemedy: it has looked at the scripts).
 	firstbootRemedy string
-	patch           *patchPlan
-	recoverOps      []int64
-	needsRecovery   []partition.Partition
-	setAside        []string
+	// firstbootNeedsDir: etc/firstboot.d/state is missing and the
+	// installer wants it; --mark-firstboot-done refuses until a user
+	// creates it.
+	firstbootNeedsDir bool
+	patch             *patchPlan
+	recoverOps        []int64
+	needsRecovery     []partition.Partition
+	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
 }
@@ -453,6 +457,7 @@ func (d *diag) verdict(st *versionfile.State) error {
 			d.markFirstboot = []string{"the init-service markers var/lib/misc/ran-network-init and ran-storage-init"}
 		}
 		d.firstbootRemedy = st.FirstbootRemedy(in)
+		d.firstbootNeedsDir = st.FirstbootNeedsStateDir(in)
 	}
 	if len(v.FailedGates()) == 0 {
 		return nil

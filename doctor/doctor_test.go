@@ -236,3 +236,38 @@ func TestDiagnoseHostKeysMissing(t *testing.T) {
 		t.Errorf("no manual step naming pool_conf and pool_token: %q", commands(rep))
 	}
 }
+
+// TestDiagnoseFirstbootNoStateDir: an 8.2 root (first boot recorded in
+// var/lib/misc/ran-*-init) with digit scripts and no
+// etc/firstboot.d/state, for the 7.1 installer, which wants that
+// directory: the plan never says "boot it once" (a boot never creates the
+// directory), and the mark-firstboot-done alternative makes the directory
+// by hand before version set, which refuses without it.
+func TestDiagnoseFirstbootNoStateDir(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "root")
+	spec := fixtures.RootSpec{Release: "8.2", NeverBooted: true, Populate: fixtures.WithFirstbootScripts("01-prepare-storage", "10-prepare-network")}
+	if err := fixtures.WriteXenServerRoot(root, spec); err != nil {
+		t.Fatal(err)
+	}
+	rep := diagnose(t, root, "", "7.1")
+	var by string
+	for _, s := range rep.Plan {
+		if s.Manual && strings.Contains(s.Command, "firstboot") {
+			by = s.Command
+		}
+	}
+	if by == "" || strings.Contains(by, "boot it once") || !strings.Contains(by, "a state file for each executable script") {
+		t.Errorf("firstboot step %q; plan %q", by, commands(rep))
+	}
+	var alt *Alternative
+	for i, a := range rep.Alternatives {
+		if a.Name == "mark-firstboot-done" {
+			alt = &rep.Alternatives[i]
+		}
+	}
+	if alt == nil || len(alt.Steps) != 2 || !alt.Steps[0].Manual || !strings.HasPrefix(alt.Steps[0].Command, "mkdir -p ROOT/etc/firstboot.d/state") ||
+		!strings.Contains(alt.Steps[1].Command, "--mark-firstboot-done") || !strings.HasPrefix(alt.Why, "WARNING") {
+		t.Errorf("alternative %+v", alt)
+	}
+}

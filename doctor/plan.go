@@ -81,10 +81,16 @@ func (d *diag) plan() {
 		}
 		d.manual(by,
 			fmt.Sprintf("the %s installer refuses an installation whose first-boot scripts did not all run; xsrescue never marks them done by itself (see the alternative mark-firstboot-done)", d.installer.Release.Product))
+		var steps []Step
+		if d.firstbootNeedsDir {
+			steps = append(steps, Step{Step: 1, Manual: true, Command: "mkdir -p ROOT/etc/firstboot.d/state (on the root partition mounted read-write)",
+				Why: fmt.Sprintf("the %s installer wants that directory and xsrescue does not create directories: version set --mark-firstboot-done refuses until it exists", d.installer.Release.Product)})
+		}
+		steps = append(steps, Step{Step: len(steps) + 1, Command: fmt.Sprintf("xsrescue version set %s --for-installer %s --mark-firstboot-done --yes", t, d.installer.Release.Product),
+			Why: "writes the missing state files (or init-service markers) through the journal; journal undo removes them"})
 		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "mark-firstboot-done",
-			Why: fmt.Sprintf("WARNING: only if the scripts %s are known to be unnecessary: they are marked done without running and will never run (they configure the host once: network, storage)", strings.Join(d.markFirstboot, ", ")),
-			Steps: []Step{{Step: 1, Command: fmt.Sprintf("xsrescue version set %s --for-installer %s --mark-firstboot-done --yes", t, d.installer.Release.Product),
-				Why: "writes the missing state files (or init-service markers) through the journal; journal undo removes them"}}})
+			Why:   fmt.Sprintf("WARNING: only if the scripts %s are known to be unnecessary: they are marked done without running and will never run (they configure the host once: network, storage)", strings.Join(d.markFirstboot, ", ")),
+			Steps: steps})
 	}
 	if d.moveFlag {
 		d.manual("decide whether the other partition may lose the DOS active flag (see the alternative move-active-flag); xsrescue does not move it by itself",

@@ -111,7 +111,26 @@ func TestAcceptanceFindings(t *testing.T) {
 			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "8.2", Populate: chain(
 				func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
 				symlink(map[string]string{"etc/firstboot.d/98-link": "/nonexistent"}))}, nil)
-		}, 1, map[string]string{"8.2.0": "unknown", "8.4.0": "unknown", "7.1.0": "unknown"}},
+		}, 1, map[string]string{"8.2.0": "unknown", "8.4.0": "unknown", "7.1.0": "stops", "8.1.0": "no"}},
+		// The re-test's N6: a link to a file any ramdisk has, on an 8.2
+		// root. The 7.1 installer's version gate fails after
+		// isUpgradeable, which may stop first: "stops", never "unknown";
+		// 8.1 on catch the stat error: "no".
+		{"retest-n6-ramdisk-link", "7.1", func(n string) fixtures.DiskSpec {
+			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "8.2", Populate: chain(
+				func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
+				symlink(map[string]string{"etc/firstboot.d/98-sh": "/bin/sh"}),
+				func(dir string) error {
+					return os.WriteFile(filepath.Join(dir, "etc/firstboot.d/state/98-sh"), nil, 0o644)
+				})}, nil)
+		}, 1, map[string]string{"5.0.0": "no", "7.0.0": "stops", "7.1.0": "stops", "8.0.0": "stops", "8.1.0": "no", "8.2.0": "unknown", "8.4.0": "unknown"}},
+		// The re-test's #6: an 8.2 root (first boot recorded in
+		// var/lib/misc/ran-*-init, never booted here) with digit scripts
+		// and no etc/firstboot.d/state, for the 7.1 installer: the remedy
+		// names a state file per script, never "boot it once".
+		{"retest-6-no-state-dir-8.2", "7.1", func(n string) fixtures.DiskSpec {
+			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "8.2", NeverBooted: true, Populate: fixtures.WithFirstbootScripts("01-prepare-storage", "10-prepare-network")}, nil)
+		}, 1, map[string]string{"7.1.0": "no", "8.2.0": "no"}},
 		{"acc-firstboot-absolute-inside", "7.1", func(n string) fixtures.DiskSpec {
 			return fixtures.Mini(n, "gpt", fixtures.RootSpec{Release: "7.1", Extra: map[string][]byte{"opt/xensource/libexec/xs-firstboot-x": []byte("#!/bin/sh\n")},
 				Populate: chain(symlink(map[string]string{"etc/firstboot.d/98-abs": "/opt/xensource/libexec/xs-firstboot-x"}),
@@ -251,5 +270,98 @@ func TestPlanWhyNamesAddedKeys(t *testing.T) {
 	}
 	if !strings.Contains(why, "BACKUP_PARTITION=/dev/disk/by-id/") || strings.Contains(why, "unchanged") {
 		t.Errorf("inventory change: why %q", why)
+	}
+}
+
+// TestFirstbootRemedyOwnRelease: an 8.2 root records its first boot in
+// var/lib/misc/ran-*-init and never creates etc/firstboot.d/state. For an
+// installer that wants that directory the advice is never "boot it once",
+// and with executable scripts never an empty directory alone: a state file
+// per script, through --mark-firstboot-done with its WARNING, after the
+// directory is made by hand (which version set asks for when it refuses).
+// The 8.2 installer itself takes the markers, which a boot writes.
+func TestFirstbootRemedyOwnRelease(t *testing.T) {
+	scripts := fixtures.WithFirstbootScripts("01-prepare-storage", "10-prepare-network")
+	for _, c := range []struct {
+		name      string
+		spec      fixtures.RootSpec
+		installer string
+		want, not []string
+		needsDir  bool
+	}{
+		{"8.2 root, 7.1 installer", fixtures.RootSpec{Release: "8.2", NeverBooted: true, Populate: scripts}, "7.1",
+			[]string{"never creates etc/firstboot.d/state", "a state file for each executable script", "01-prepare-storage, 10-prepare-network", "an empty directory does not do", "mkdir -p ROOT/etc/firstboot.d/state", "--mark-firstboot-done (WARNING"},
+			[]string{"boot it once", "boot the installed system"}, true},
+		{"8.2 root booted, 6.5 installer", fixtures.RootSpec{Release: "8.2", Populate: scripts}, "6.5",
+			[]string{"both var/lib/misc/ran-*-init present", "a state file for each executable script"}, []string{"boot it once"}, true},
+		{"8.2 root, no scripts, 7.1 installer", fixtures.RootSpec{Release: "8.2", NeverBooted: true}, "7.1",
+			[]string{"an empty etc/firstboot.d/state satisfies the 7.1.0 installer"}, []string{"boot it once", "--mark-firstboot-done"}, true},
+		{"8.2 root, 8.2 installer", fixtures.RootSpec{Release: "8.2", NeverBooted: true, Populate: scripts}, "8.2",
+			[]string{"boot it once", "ran-*-init"}, nil, false},
+		// An older root without the directory: a boot may still be the
+		// answer, but the empty directory is not offered as enough.
+		{"7.1 root without state dir, 7.1 installer", fixtures.RootSpec{Release: "7.1", Populate: func(dir string) error {
+			return os.RemoveAll(filepath.Join(dir, "etc/firstboot.d/state"))
+		}}, "7.1",
+			[]string{"an empty directory does not do", "a state file for each executable script", "--mark-firstboot-done (WARNING"}, []string{"create the directory by hand if"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := fixtureRoot(t, c.spec)
+			st, err := versionfile.Inspect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := mustInstaller(t, c.installer)
+			got := st.FirstbootRemedy(in)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("remedy %q does not say %q", got, w)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(got, w) {
+					t.Errorf("remedy %q says %q", got, w)
+				}
+			}
+			if st.FirstbootNeedsStateDir(in) != c.needsDir {
+				t.Errorf("FirstbootNeedsStateDir = %v, want %v", !c.needsDir, c.needsDir)
+			}
+			if !c.needsDir {
+				return
+			}
+			_, err = versionfile.PlanSet(r, versionfile.SetRequest{ForInstaller: c.installer, MarkFirstbootDone: true})
+			if err == nil || !strings.Contains(err.Error(), "mkdir -p ROOT/etc/firstboot.d/state") || strings.Contains(err.Error(), "known to have run") {
+				t.Errorf("--mark-firstboot-done without the directory: %v", err)
+			}
+		})
+	}
+}
+
+// TestVerdictFailingGateAndUnknown: a failing gate decides the outcome
+// even when another gate is unknown (the re-test's N6): "no" naming the
+// failing gate first and what stays open, or "stops" when the unknown
+// gate comes first in the installer's order (isUpgradeable before the
+// range) and may raise; never "unknown", never offered.
+func TestVerdictFailingGateAndUnknown(t *testing.T) {
+	r := fixtureRoot(t, fixtures.RootSpec{Release: "8.2", Populate: chain(
+		func(dir string) error { return os.MkdirAll(filepath.Join(dir, "etc/firstboot.d/state"), 0o755) },
+		symlink(map[string]string{"etc/firstboot.d/98-sh": "/bin/sh"}),
+		func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "etc/firstboot.d/state/98-sh"), nil, 0o644)
+		})})
+	st, err := versionfile.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ installer, outcome, prefix, open string }{
+		{"7.1", versionfile.OutcomeStops, "no Upgrade either way: version: ", "may stop (INSTALL FAILED, nothing offered), which is open: root-partition: "},
+		{"8.0", versionfile.OutcomeStops, "no Upgrade either way: version: ", "firstboot: etc/firstboot.d/98-sh"},
+		{"8.1", versionfile.OutcomeNo, "no: version: ", "; open, without changing the outcome: root-partition: "},
+		{"5.0", versionfile.OutcomeNo, "no: version: ", "; open, without changing the outcome: root-partition: "},
+	} {
+		vd := st.Verdict(mustInstaller(t, c.installer))
+		if vd.Outcome != c.outcome || vd.OffersUpgrade || !strings.HasPrefix(vd.Reason, c.prefix) || !strings.Contains(vd.Reason, c.open) {
+			t.Errorf("installer %s: %s offers=%v %q, want %s %q ... %q", c.installer, vd.Outcome, vd.OffersUpgrade, vd.Reason, c.outcome, c.prefix, c.open)
+		}
 	}
 }

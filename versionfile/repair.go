@@ -259,19 +259,17 @@ func activeWord(table string) string {
 
 // planFirstboot plans the firstboot repair when the gate fails: nothing
 // without mark (the gate stays failing and is reported), else a state file
-// per script that never ran, or the init-service markers.
+// per script that never ran, or the init-service markers. A missing
+// etc/firstboot.d/state that the installer wants is made by hand (the
+// journal creates no directories): refused until then, nothing written.
 func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]plan.Change, error) {
 	g := sp.Installer.Generation
 	f := sp.state.Firstboot
 	if firstbootGate(g, f).Status != StatusFail {
 		return nil, nil
 	}
-	// An 8.1+ system records its first boot with the init-service markers,
-	// which this older installer does not know: the directory it wants is
-	// created by hand (the journal creates no directories).
-	newer := !f.stateExists() && f.RanNetworkInit && f.RanStorageInit && g.Firstboot != FirstbootStorage && g.Firstboot != FirstbootInitDone
-	if !mark || newer {
-		sp.explain("firstboot gate left failing: %s. %s", firstbootGate(g, f).Reason, firstbootRemedy(*sp.Installer, f))
+	if !mark {
+		sp.explain("firstboot gate left failing: %s. %s", firstbootGate(g, f).Reason, firstbootRemedy(*sp.Installer, f, sp.Before))
 		return nil, nil
 	}
 	if f.StateNotDir {
@@ -297,7 +295,11 @@ func (sp *SetPlan) planFirstboot(root *target.Root, mark bool) ([]plan.Change, e
 			paths = append(paths, ranStorageInit)
 		}
 	default:
-		return nil, xerr.Refusedf("refusing: the %s installer needs the directory %s, which is missing; create it by hand if the firstboot scripts are known to have run; nothing was changed", sp.Installer.Release.Product, firstbootState)
+		then := ": an empty directory satisfies it, no script is there"
+		if len(f.Scripts) > 0 {
+			then = ", which then writes the state file of each executable script (" + strings.Join(f.Scripts, ", ") + "): an empty directory does not do"
+		}
+		return nil, xerr.Refusedf("refusing: the %s installer needs the directory %s, which is missing, and xsrescue does not create directories: create it by hand (mkdir -p ROOT/%s) and run this again%s; nothing was changed", sp.Installer.Release.Product, firstbootState, firstbootState, then)
 	}
 	var out []plan.Change
 	for _, p := range paths {

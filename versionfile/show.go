@@ -233,6 +233,14 @@ func (vd *Verdict) decide(listed Tri, mayStop bool, d *DiskFacts) {
 	stops := func(g Gate) {
 		vd.Outcome, vd.Reason = OutcomeStops, "the installer stops: "+g.Name+": "+g.Reason
 	}
+	failed := reasons(vd.Gates, StatusFail)
+	var openGates []string
+	for _, g := range vd.Gates {
+		if g.Status == StatusUnknown || g.Status == StatusStops {
+			openGates = append(openGates, g.Name+": "+g.Reason)
+		}
+	}
+	open := strings.Join(openGates, "; ")
 	maybe := ""
 	switch {
 	case fb.Status == StatusStops:
@@ -248,14 +256,23 @@ func (vd *Verdict) decide(listed Tri, mayStop bool, d *DiskFacts) {
 		vd.Reason = fmt.Sprintf("takes partition %d as the root, not partition %d examined here (examine it with --partition %d)", vd.RootPartition, d.Partition, vd.RootPartition)
 	case listed == No:
 		vd.Outcome, vd.Reason = OutcomeNo, "no: "+reasons(vd.Gates, StatusFail)
+	case listed == Yes && fb.Status == StatusStops:
+		stops(fb)
+	case failed != "" && (mayStop || fb.Status == StatusStops):
+		// isUpgradeable runs before the upgraders' comparisons: Upgrade is
+		// never offered, but the installer may stop before it gets to the
+		// failing gate; the worse of the two is the outcome.
+		vd.Outcome = OutcomeStops
+		vd.Reason = "no Upgrade either way: " + failed + "; but before that the installer may stop (INSTALL FAILED, nothing offered), which is open: " + open
+	case failed != "":
+		vd.Outcome, vd.Reason = OutcomeNo, "no: "+failed
+		if open != "" {
+			vd.Reason += "; open, without changing the outcome: " + open
+		}
 	case listed == Unknown && (fb.Status == StatusStops || mayStop || ver.Status == StatusStops && fb.Status == StatusOK):
 		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: "+reasons(vd.Gates, StatusUnknown)+maybe
-	case fb.Status == StatusStops:
-		stops(fb)
 	case mayStop:
 		vd.Outcome, vd.Reason = OutcomeUnknown, "unknown: firstboot: "+fb.Reason
-	case reasons(vd.Gates, StatusFail) != "":
-		vd.Outcome, vd.Reason = OutcomeNo, "no: "+reasons(vd.Gates, StatusFail)
 	case ver.Status == StatusStops && fb.Status == StatusOK:
 		stops(ver)
 	case reasons(vd.Gates, StatusUnknown) != "":

@@ -256,7 +256,8 @@ func (doc *setDoc) problems() []string {
 
 func (doc *setDoc) render(w io.Writer) error {
 	if doc.Verdict != nil {
-		fmt.Fprintf(w, "installer %s: %s: %s\n", doc.Verdict.Installer, doc.Verdict.Outcome, doc.Verdict.Reason)
+		// Reasons of "no" and "unknown" open with that word already.
+		fmt.Fprintf(w, "installer %s: %s: %s\n", doc.Verdict.Installer, doc.Verdict.Outcome, strings.TrimPrefix(doc.Verdict.Reason, doc.Verdict.Outcome+": "))
 	}
 	for _, g := range doc.Remaining {
 		fmt.Fprintf(w, "still failing: %s: %s\n", g.Name, g.Reason)

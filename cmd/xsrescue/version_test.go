@@ -770,6 +770,10 @@ func TestVersionSetFirstboot(t *testing.T) {
 	if code != xerr.ExitProblems || !strings.Contains(out+errOut, "60-import-keys") || !strings.Contains(errOut, "--mark-firstboot-done") {
 		t.Fatalf("without the flag: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// The verdict line says its outcome once (the re-test saw "no: no:").
+	if !strings.Contains(out, "installer 7.1.0: no: firstboot: ") || strings.Contains(out, "no: no:") {
+		t.Errorf("verdict line:\n%s", out)
+	}
 	sameTree(t, "firstboot left alone", before, versionTreeState(t, root))
 	code, out, errOut = runCLI("version", "set", "--root", root, "--for-installer", "7.1", "--mark-firstboot-done", "--yes", "--json", "--journal", jpath)
 	if code != 0 {

@@ -137,7 +137,7 @@ func localRef(s any, root map[string]any) map[string]any {
 	return m
 }
 
-// jsonTypes are the JSON types s admits, through oneOf/anyOf and const.
+// jsonTypes are the JSON types s admits, through oneOf/anyOf, enum and const.
 func jsonTypes(s map[string]any, root map[string]any) []string {
 	var ts []string
 	switch t := s["type"].(type) {
@@ -156,11 +156,21 @@ func jsonTypes(s map[string]any, root map[string]any) []string {
 			}
 		}
 	}
-	switch s["const"].(type) {
-	case float64:
-		ts = append(ts, "integer")
-	case string:
-		ts = append(ts, "string")
+	values, _ := s["enum"].([]any)
+	if c, ok := s["const"]; ok {
+		values = append(values, c)
+	}
+	for _, v := range values {
+		switch v.(type) {
+		case float64:
+			ts = append(ts, "integer")
+		case string:
+			ts = append(ts, "string")
+		case bool:
+			ts = append(ts, "boolean")
+		case nil:
+			ts = append(ts, "null")
+		}
 	}
 	return ts
 }

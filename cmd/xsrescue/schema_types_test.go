@@ -22,7 +22,8 @@ import (
 // required, an omitempty one is not; every key of the type is described;
 // the schema's type admits the Go one (a null-only "type" fits a sample
 // whose value happened to be null); a Go map is a map (additionalProperties),
-// never the keys one sample had; a Go slice says what its items are.
+// never the keys one sample had; a Go slice says what its items are; null
+// only where the Go value can be nil.
 // Whether a pointer, slice or map is ever nil is not decided here: that is
 // the code's promise (docs/json.md), checked by the real outputs
 // (checkDocument). The mutation and error schemas are written by hand,
@@ -214,8 +215,9 @@ func (c *typeCheck) check(tb *testing.T, t reflect.Type, raw any, root map[strin
 		c.fail(path, "no schema for Go %s", t)
 		return
 	}
+	nullable := false
 	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+		t, nullable = t.Elem(), true
 	}
 	want := jsonKind(t)
 	if want == "" {
@@ -229,6 +231,9 @@ func (c *typeCheck) check(tb *testing.T, t reflect.Type, raw any, root map[strin
 	case !slices.Contains(ts, want) && !(want == "integer" && slices.Contains(ts, "number")):
 		c.fail(path, "type %v does not admit Go %s (%s)", ts, t, want)
 		return
+	}
+	if k := t.Kind(); slices.Contains(ts, "null") && !nullable && k != reflect.Slice && k != reflect.Map {
+		c.fail(path, "admits null, which Go %s never encodes", t)
 	}
 	s = branch(s, root, want)
 	switch t.Kind() {

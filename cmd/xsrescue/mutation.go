@@ -136,11 +136,24 @@ func fileTarget(path string) mutationTarget {
 }
 
 // setTarget records what the command works on (the first call wins: a
-// guest fix's domain config is a second target of the same command).
+// guest fix's domain config is a second target of the same command). A
+// disk or file named relative to the current directory is made absolute:
+// a script reads the document from anywhere.
 func (e *env) setTarget(t mutationTarget) {
-	if e.mut.target.key() == (mutationTarget{}).key() {
-		e.mut.target = t
+	if e.mut.target.key() != (mutationTarget{}).key() {
+		return
 	}
+	for _, p := range []**string{&t.Root, &t.Disk} {
+		if *p != nil {
+			a := absPath(**p)
+			*p = &a
+		}
+	}
+	if t.Path != nil && t.Disk == nil { // with a disk: the path inside its partition
+		a := absPath(*t.Path)
+		t.Path = &a
+	}
+	e.mut.target = t
 }
 
 // addShown records the changes journal.Show returned for a plan on tgt.

@@ -63,8 +63,10 @@ func TestRestoreInterruptedRemovesUndoFile(t *testing.T) {
 	if code == 0 {
 		t.Skip("the restore finished before the signal arrived")
 	}
-	if code != 143 || !strings.Contains(p.stderr.String(), "rolled back") || !strings.Contains(p.stderr.String(), "not needed, were removed") {
-		t.Errorf("exit %d, want 143 rolled back and the undo file removed:\n%s", code, p.stderr)
+	// On a busy machine the signal may land before the first block:
+	// nothing written, and the undo file is not needed either.
+	if code != 143 || !strings.Contains(p.stderr.String(), "not needed, were removed") {
+		t.Errorf("exit %d, want 143 and the undo file removed:\n%s", code, p.stderr)
 	}
 	if testutil.FileSHA256(t, img) != before {
 		t.Error("the disk is not as it was before the restore")

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,12 +83,34 @@ func Restore(ctx context.Context, disk *os.File, dst Source, image string, plan 
 	res, written, err := write(ctx, disk, dst.Start, dst.Size, image, plan, progress)
 	if err != nil {
 		if written == 0 {
-			return nil, fmt.Errorf("%w (nothing was written; the undo file %s is not needed)", err, keep)
+			return nil, fmt.Errorf("%w (nothing was written; %s)", err, dropUndo(keep))
 		}
-		return nil, rollback(ctx, disk, dst, image, plan, keep, kept, written, err)
+		err = rollback(ctx, disk, dst, image, plan, keep, kept, written, err)
+		if errors.Is(err, ErrRolledBack) {
+			err = fmt.Errorf("%w; %s", err, dropUndo(keep))
+		}
+		return nil, err
 	}
 	res.Kept, res.KeptImage = kept, keep
 	return res, nil
+}
+
+// dropUndo removes the undo file and its sidecar of a restore that left
+// the partition as it was (nothing written, or rolled back and verified):
+// they hold nothing the partition lacks, and no op records them, so each
+// interrupted retry would leave another copy. It says what it did.
+func dropUndo(keep string) string {
+	var errs []error
+	for _, p := range []string{keep, SidecarPath(keep)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Sprintf("the undo file %s is not needed, but removing it failed: %v", keep, err)
+	}
+	syncDir(filepath.Dir(keep))
+	return fmt.Sprintf("the undo file %s and its sidecar, not needed, were removed", keep)
 }
 
 // keepBlocks writes the undo file: the partition's current content of every

@@ -62,9 +62,9 @@ func TestRestoreRollsBackOnSignal(t *testing.T) {
 			}
 		}
 	}
-	res, err := Restore(ctx, f, dst, img, plan, keep, progress)
-	if !signalled || res != nil || !errors.Is(err, context.Canceled) || !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "as it was before the restore") {
-		t.Fatalf("Restore = %+v, %v; want cancelled and rolled back", res, err)
+	res, rerr := Restore(ctx, f, dst, img, plan, keep, progress)
+	if !signalled || res != nil || !errors.Is(rerr, context.Canceled) || !errors.Is(rerr, ErrRolledBack) || !strings.Contains(rerr.Error(), "as it was before the restore") {
+		t.Fatalf("Restore = %+v, %v; want cancelled and rolled back", res, rerr)
 	}
 	after, err := os.ReadFile(f.Name())
 	if err != nil {
@@ -72,6 +72,22 @@ func TestRestoreRollsBackOnSignal(t *testing.T) {
 	}
 	if !bytes.Equal(before, after) {
 		t.Error("the disk is not as it was before the restore")
+	}
+	undoGone(t, rerr, keep)
+}
+
+// undoGone: a restore that left the partition as it was removed its undo
+// file and sidecar (no op records them: each retry would add a copy) and
+// says so.
+func undoGone(t *testing.T, err error, keep string) {
+	t.Helper()
+	for _, p := range []string{keep, SidecarPath(keep)} {
+		if _, serr := os.Lstat(p); serr == nil {
+			t.Errorf("%s is left after the partition was left as it was", p)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "the undo file "+keep+" and its sidecar, not needed, were removed") {
+		t.Errorf("the error does not say the undo file was removed: %v", err)
 	}
 }
 
@@ -98,6 +114,10 @@ func TestRestoreRollbackFails(t *testing.T) {
 	if !errors.Is(err, ErrHalfRestored) || errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), want) {
 		t.Errorf("Restore = %v; want ErrHalfRestored and %q", err, want)
 	}
+	// The undo file is still needed (after the finished restore).
+	if _, err := os.Stat(SidecarPath(keep)); err != nil {
+		t.Errorf("the undo file's sidecar is gone although the rollback failed: %v", err)
+	}
 	// The command it names does finish the restore.
 	if _, err := Restore(context.Background(), f, dst, img, nil, keep+"2", nil); err != nil {
 		t.Errorf("finishing the restore: %v", err)
@@ -115,10 +135,12 @@ func TestRestoreCancelledBeforeWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	_, err = Restore(ctx, f, dst, img, plan, filepath.Join(t.TempDir(), "undo.img"), nil)
+	keep := filepath.Join(t.TempDir(), "undo.img")
+	_, err = Restore(ctx, f, dst, img, plan, keep, nil)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "nothing was written") {
 		t.Errorf("Restore = %v", err)
 	}
+	undoGone(t, err, keep)
 	if after, _ := os.ReadFile(f.Name()); !bytes.Equal(before, after) {
 		t.Error("the disk changed")
 	}

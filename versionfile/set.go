@@ -262,12 +262,17 @@ func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
 		}
 		v, err := release.ParseVersion(have)
 		if have == "" || err != nil || release.Compare(v, dotted(in.Generation.Min)) < 0 {
-			shown := have
-			if shown == "" {
-				shown = "none"
+			if have == "" {
+				have = "none"
 			}
-			return xerr.Refusedf("refusing: the installed system (PRODUCT_VERSION %s, %s %s) is below the %s installer's lower bound %s (%s): that installer does not upgrade a system this old, and faking a newer version would hide it from the checks; use an installer of a release that upgrades %s",
-				b.Value("PRODUCT_VERSION"), in.Generation.Key, shown, in.Release.Product, in.Generation.Min, in.Generation.Era, b.Value("PRODUCT_VERSION"))
+			// The key the installer compares, and PRODUCT_VERSION when
+			// that is another one: each named once.
+			shown := in.Generation.Key + " " + have
+			if in.Generation.Key != "PRODUCT_VERSION" {
+				shown = "PRODUCT_VERSION " + b.Value("PRODUCT_VERSION") + ", " + shown
+			}
+			return xerr.Refusedf("refusing: the installed system (%s) is below the %s installer's lower bound %s (%s): that installer does not upgrade a system this old, and faking a newer version would hide it from the checks; use an installer of a release that upgrades %s",
+				shown, in.Release.Product, in.Generation.Min, in.Generation.Era, b.Value("PRODUCT_VERSION"))
 		}
 	}
 	if req.AllowRaise {

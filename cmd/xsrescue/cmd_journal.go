@@ -144,37 +144,56 @@ var errNoJournal = errors.New("no journal")
 
 // openJournalRO opens the journal for list/show/export: --journal, or the
 // default inside the target opened read-only. A missing journal is
-// errNoJournal. The returned closer releases both; shown names the journal
-// for messages (see journalShown).
-func (e *env) openJournalRO(ctx context.Context, o journalOptions) (j *journal.Journal, done func(), shown string, err error) {
+// errNoJournal. The returned closer releases both; at names the journal
+// for messages (see journalShown) and documents (journalOf: never the
+// private copy a --disk journal is read from).
+func (e *env) openJournalRO(ctx context.Context, o journalOptions) (j *journal.Journal, done func(), at journalAt, err error) {
 	var tgt *target.Target
 	p := e.Journal
 	if p == "" {
 		if !o.given() {
-			return nil, nil, "", usagef("%s: give the target (--root DIR or --disk DEV) or --journal PATH", o.name)
+			return nil, nil, journalAt{}, usagef("%s: give the target (--root DIR or --disk DEV) or --journal PATH", o.name)
 		}
 		if tgt, err = e.openTarget(ctx, o.target()); err != nil {
-			return nil, nil, "", err
+			return nil, nil, journalAt{}, err
 		}
 		if p, err = journal.DefaultPath(tgt.Root, false); err != nil {
 			tgt.Close()
-			return nil, nil, "", err
+			return nil, nil, journalAt{}, err
 		}
 	}
 	j, err = journal.OpenReadOnly(p)
 	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
 		tgt.Close()
-		return nil, nil, "", fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
+		return nil, nil, journalAt{}, fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
 	}
 	if err != nil {
 		tgt.Close()
-		return nil, nil, "", err
+		return nil, nil, journalAt{}, err
 	}
-	return j, func() { j.Close(); tgt.Close() }, journalShown(tgt, j.Path()), nil
+	return j, func() { j.Close(); tgt.Close() }, journalAt{shown: journalShown(tgt, j.Path()), ref: journalOf(tgt, j.Path())}, nil
+}
+
+// journalAt is where a journal opened for reading is.
+type journalAt struct {
+	shown string
+	ref   journalRef
+}
+
+// target is the journal as the target of a command that reads it: the
+// disk, partition and path inside it for a journal on a --disk target,
+// else its absolute path.
+func (a journalAt) target() mutationTarget {
+	p := a.ref.Path
+	if a.ref.Disk == "" {
+		return mutationTarget{Path: &p}
+	}
+	d, n := a.ref.Disk, a.ref.Partition
+	return mutationTarget{Disk: &d, Partition: &n, Path: &p}
 }
 
 func runJournalList(ctx context.Context, e *env, o journalOptions) error {
-	j, done, shown, err := e.openJournalRO(ctx, o)
+	j, done, at, err := e.openJournalRO(ctx, o)
 	if errors.Is(err, errNoJournal) {
 		return e.emit(&journalListDoc{Ops: []journal.OpInfo{}}, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
@@ -189,7 +208,7 @@ func runJournalList(ctx context.Context, e *env, o journalOptions) error {
 	if err != nil {
 		return err
 	}
-	doc := &journalListDoc{Ops: ops, shown: shown}
+	doc := &journalListDoc{Ops: ops, shown: at.shown}
 	return e.emit(doc, doc.render)
 }
 
@@ -198,7 +217,7 @@ func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) e
 	if err != nil {
 		return err
 	}
-	j, done, shown, err := e.openJournalRO(ctx, o)
+	j, done, at, err := e.openJournalRO(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -207,7 +226,7 @@ func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) e
 	if err != nil {
 		return err
 	}
-	doc := &journalShowDoc{Op: op, shown: shown}
+	doc := &journalShowDoc{Op: op, shown: at.shown}
 	return e.emit(doc, doc.render)
 }
 
@@ -228,13 +247,12 @@ func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string)
 	if doc.File == "-" && e.JSON {
 		return usagef("%s: --json and FILE '-' both want stdout", o.name)
 	}
-	j, done, _, err := e.openJournalRO(ctx, o)
+	j, done, at, err := e.openJournalRO(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer done()
-	jpath := j.Path()
-	e.setTarget(mutationTarget{Path: &jpath})
+	e.setTarget(at.target())
 	export := func(w io.Writer) error { return j.Export(ctx, id, w) }
 	if e.DryRun {
 		// Everything but the write: the same refusals, and the archive

@@ -55,7 +55,7 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 	if err != nil {
 		return err
 	}
-	e.addOp(tgt, res, nil) // an undone op cannot be undone again
+	e.addRevertOp(tgt, res)
 	return e.emitMutation(nil, doc, func(w io.Writer) error {
 		printOpResult(w, tgt, res, "undone")
 		return nil
@@ -67,6 +67,13 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 // swapped (the before-state is what it will be). Records of actions
 // outside the root are not put back by xsrescue.
 func (e *env) addReverts(op *journal.OpDetail, why string) {
+	start := len(e.mut.changes)
+	defer func() {
+		if e.mut.reverts == nil {
+			e.mut.reverts = map[int64][2]int{}
+		}
+		e.mut.reverts[op.ID] = [2]int{start, len(e.mut.changes)}
+	}()
 	for i := len(op.Changes) - 1; i >= 0; i-- {
 		c := op.Changes[i]
 		if c.Kind == plan.External {
@@ -186,7 +193,7 @@ func runJournalRecover(ctx context.Context, e *env, o journalOptions) error {
 		return err
 	}
 	for _, r := range doc.Recovered {
-		e.mut.ops = append(e.mut.ops, newOpDoc(tgt, r, nil))
+		e.addRevertOp(tgt, r)
 	}
 	return e.emitMutation(nil, doc, func(w io.Writer) error { return doc.render(w, tgt) })
 }

@@ -298,14 +298,20 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 			return err
 		}
 	}
+	var o applyOptions
 	if out.Missing {
-		if err := e.renderNewOut(e.text(), out.Dir, p); err != nil {
+		n, err := e.renderNewOut(e.text(), out, pt.root, p)
+		if err != nil {
 			return err
 		}
 		e.logf("dry run: --output %s does not exist yet; a run creates it (its parent exists)", out.Dir)
+		if _, inside := out.Inside(pt.root); inside {
+			o.unshown = n // the run's one op holds them with the nodes
+		} else {
+			e.logf("dry run: nothing was changed (%d change(s) planned in %s)", n, out.Dir)
+		}
 	}
 	split := p.Ops(pt.root, out)
-	var o applyOptions
 	if len(split) > 1 && e.Journal == "" {
 		root := pt.tgts[pt.root].Root
 		o.journal = func(create bool) (string, error) { return journal.DefaultPath(root, create) }

@@ -32,6 +32,10 @@ type applyOptions struct {
 	// yes: the user confirmed this already (a follow-up op of a confirmed
 	// restore).
 	yes bool
+	// unshown: changes of the same op a dry run showed itself, outside
+	// the plan (odm purge's files for an --output the run creates
+	// first), counted with the plan's.
+	unshown int
 }
 
 // apply is the flow every mutating command goes through, on a target
@@ -89,7 +93,7 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 	e.setTarget(targetOf(tgt))
 	e.addShown(tgt, shown)
 	if e.DryRun {
-		e.logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes), tgt.Name())
+		e.logf("dry run: nothing was changed (%d change(s) planned on %s)", len(p.Changes)+o.unshown, tgt.Name())
 		return nil, nil
 	}
 	if !tgt.Locked() {

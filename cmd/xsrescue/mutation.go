@@ -100,6 +100,9 @@ type mutation struct {
 	// being applied: addOp fills in the hashes only the apply knew (a
 	// streamed rewrite's).
 	pending int
+	// reverts: the range in changes of the reverted changes of each op
+	// (by id) journal undo or recover puts back (addReverts).
+	reverts map[int64][2]int
 }
 
 func nullable(s string) *string {
@@ -133,11 +136,24 @@ func fileTarget(path string) mutationTarget {
 }
 
 // setTarget records what the command works on (the first call wins: a
-// guest fix's domain config is a second target of the same command).
+// guest fix's domain config is a second target of the same command). A
+// disk or file named relative to the current directory is made absolute:
+// a script reads the document from anywhere.
 func (e *env) setTarget(t mutationTarget) {
-	if e.mut.target.key() == (mutationTarget{}).key() {
-		e.mut.target = t
+	if e.mut.target.key() != (mutationTarget{}).key() {
+		return
 	}
+	for _, p := range []**string{&t.Root, &t.Disk} {
+		if *p != nil {
+			a := absPath(**p)
+			*p = &a
+		}
+	}
+	if t.Path != nil && t.Disk == nil { // with a disk: the path inside its partition
+		a := absPath(*t.Path)
+		t.Path = &a
+	}
+	e.mut.target = t
 }
 
 // addShown records the changes journal.Show returned for a plan on tgt.
@@ -176,6 +192,26 @@ func (e *env) addOp(tgt *target.Target, res *plan.Result, undo []string) *opDoc 
 	e.mut.pending = len(e.mut.changes)
 	e.mut.ops = append(e.mut.ops, op)
 	return op
+}
+
+// addRevertOp records an op that reverted the changes addReverts listed
+// (journal undo, journal recover). res lists the op's changes as it made
+// them, in apply order and with its forward hashes: each reverted change
+// takes the hashes of its own path (and new_path), swapped, never those
+// of the change at the same index.
+func (e *env) addRevertOp(tgt *target.Target, res *plan.Result) {
+	made := map[string]plan.ChangeResult{}
+	for _, r := range res.Changes {
+		made[r.Path+"\x00"+r.NewPath] = r
+	}
+	span, ok := e.mut.reverts[res.Op]
+	for i := span[0]; ok && i < span[1]; i++ {
+		c := &e.mut.changes[i]
+		if r, ok := made[c.Path+"\x00"+deref(c.NewPath)]; ok && r.Kind == c.Action {
+			c.BeforeSHA256, c.AfterSHA256 = nullable(r.AfterSHA256), nullable(r.BeforeSHA256)
+		}
+	}
+	e.mut.ops = append(e.mut.ops, newOpDoc(tgt, res, nil)) // an undone op cannot be undone again
 }
 
 func newOpDoc(tgt *target.Target, res *plan.Result, undo []string) *opDoc {

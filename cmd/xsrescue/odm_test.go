@@ -571,7 +571,7 @@ func TestOdmPurgeOutDir(t *testing.T) {
 	}
 	out := filepath.Join(tmp, "out")
 	code, stdout, stderr := purge(out, "--dry-run")
-	for _, want := range []string{"# create directory " + out, "+++ b" + filepath.Join(out, "purge.ksh"), "+\todmdelete -o CuDvDr -q", "remove block device dev/ghostlv01"} {
+	for _, want := range []string{"# create directory " + out, "+++ b/purge.ksh", "+\todmdelete -o CuDvDr -q", "remove block device dev/ghostlv01"} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("dry run into a new --out lacks %q (exit %d):\n%s%s", want, code, stdout, stderr)
 		}

@@ -121,20 +121,31 @@ func (d *odmPurgeDoc) render(w io.Writer) error {
 
 // renderNewOut shows, for a dry run, the files a purge would write into the
 // --output directory that does not exist yet, as the journal shows new files,
-// and records them in the mutation document.
-func (e *env) renderNewOut(w io.Writer, dir string, p *odm.Purge) error {
-	fmt.Fprintf(w, "# create directory %s (--output; its parent exists)\n", dir)
-	for _, c := range p.OutChanges(".") {
-		name := filepath.Join(dir, c.Path)
-		fmt.Fprintf(w, "# create %s (mode %04o, %d bytes)\n#    why: %s\n", name, c.Mode, len(c.Content), c.Why)
-		d := udiff.Unified("/dev/null", "b"+name, "", string(c.Content))
+// and records them in the mutation document named as the real run names
+// them: relative to the AIX root when --output is inside it (one op with the
+// nodes), else absolute (an op of its own). It returns how many there are.
+// The owner is left out: the files take the new directory's.
+func (e *env) renderNewOut(w io.Writer, out *odm.OutDir, rootDir string, p *odm.Purge) (int, error) {
+	fmt.Fprintf(w, "# create directory %s (--output; its parent exists)\n", out.Dir)
+	rel, inside := out.Inside(rootDir)
+	if !inside {
+		rel = "."
+	}
+	changes := p.OutChanges(rel)
+	for _, c := range changes {
+		name := c.Path // as the journal names it in its op's target
+		if !inside {
+			name = filepath.Join(out.Dir, c.Path)
+		}
+		desc := fmt.Sprintf("create %s (mode %04o, %d bytes)", c.Path, c.Mode, len(c.Content))
+		fmt.Fprintf(w, "# %s\n#    why: %s\n", desc, c.Why)
+		d := udiff.Unified("/dev/null", "b/"+c.Path, "", string(c.Content))
 		if _, err := io.WriteString(w, d); err != nil {
-			return err
+			return 0, err
 		}
 		sum := sha256.Sum256(c.Content)
 		after := hex.EncodeToString(sum[:])
-		e.addChange(mutationChange{Path: name, Action: plan.Create, Why: c.Why, Diff: &d, AfterSHA256: &after,
-			Description: fmt.Sprintf("create %s (%d bytes)", name, len(c.Content))})
+		e.addChange(mutationChange{Path: name, Action: plan.Create, Why: c.Why, Diff: &d, AfterSHA256: &after, Description: desc})
 	}
-	return nil
+	return len(changes), nil
 }

@@ -37,6 +37,7 @@ type Model struct {
 	Schema   int
 	Tables   []Table
 	Warnings []string
+	Steps    int `json:"-"` // eval calls the evaluation took
 }
 
 func datamodelOverrides() map[string]value {

@@ -115,10 +115,17 @@ type evaluator struct {
 	loader   func(module string) (*vModule, error)
 	warnings []string
 	depth    int
+	steps    int // eval calls so far (maxSteps bounds them)
 	file     string
 	// overrides are the datamodel functions implemented here
 	overrides map[string]value
 }
+
+// maxSteps bounds the eval calls of one evaluation (one commit's
+// datamodel). The xen-api datamodels dmgen reads take far fewer (see
+// TestEvalSteps); a datamodel that needs more gets a warning, which fails
+// the generation, never a hang.
+var maxSteps = 1_000_000
 
 type evalError struct{ msg string }
 
@@ -267,6 +274,14 @@ func (ev *evaluator) eval(x expr, e *env) value {
 	defer func() { ev.depth-- }()
 	if ev.depth > 2000 {
 		return vOpaque{"too deep"}
+	}
+	// The depth bound alone lets a recursion that branches (let rec f x =
+	// f x = f x) take 2^2000 steps: the whole evaluation has a budget too.
+	if ev.steps++; ev.steps > maxSteps {
+		if ev.steps == maxSteps+1 {
+			ev.warnf("evaluation stopped after %d steps: the datamodel is not evaluated completely", maxSteps)
+		}
+		return vOpaque{"out of steps"}
 	}
 	switch x := x.(type) {
 	case eConst:

@@ -48,7 +48,7 @@ func main() {
 		for _, w := range m.Warnings {
 			fmt.Fprintln(os.Stderr, "warning:", w)
 		}
-		fmt.Printf("schema %d: %d tables\n", m.Schema, len(m.Tables))
+		fmt.Printf("schema %d: %d tables (%d evaluation steps)\n", m.Schema, len(m.Tables), m.Steps)
 		for _, t := range m.Tables {
 			var cs []string
 			for _, c := range t.Columns {
@@ -239,6 +239,10 @@ func evalModules(paths map[string]string, read func(path string) (string, bool, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	if ev.steps > maxSteps {
+		return nil, fmt.Errorf("%s: the datamodel needs more than %d evaluation steps: not evaluated completely", where, maxSteps)
+	}
+	m.Steps = ev.steps
 	if m.Schema == 0 {
 		if c, err := ev.loader("Datamodel_common"); err == nil && c != nil {
 			if t, ok := ev.lookupVar(c.env, "schema_minor_vsn"); ok {

@@ -3,13 +3,12 @@ package versionfile
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"path"
 	"sort"
 
@@ -202,7 +201,7 @@ func isFile(root *target.Root, p string) bool {
 }
 
 // certBits is crypto.load_certificate(PEM).get_pubkey().bits() of the
-// server certificate.
+// server certificate: an RSA key's modulus length, an EC key's curve size.
 func certBits(root *target.Root) (int, string) {
 	data, err := readSmall(root, serverCert)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -220,16 +219,78 @@ func certBits(root *target.Root) (int, string) {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(b.Bytes)
+		bits, err := keyBits(b.Bytes)
 		if err != nil {
 			return 0, fmt.Sprintf("%s: %v", serverCert, err)
 		}
-		switch k := c.PublicKey.(type) {
-		case *rsa.PublicKey:
-			return k.N.BitLen(), ""
-		case *ecdsa.PublicKey:
-			return k.Curve.Params().BitSize, ""
-		}
-		return 0, fmt.Sprintf("%s: %T key: size not known to xsrescue", serverCert, c.PublicKey)
+		return bits, ""
 	}
+}
+
+// The certificate down to its subjectPublicKeyInfo (RFC 5280 4.1), read
+// with encoding/asn1: crypto/x509 would link net and most of crypto into
+// the binary, and its initialisation runs at every start, for a key size.
+type (
+	asn1Certificate struct {
+		TBS    asn1TBS
+		SigAlg asn1.RawValue
+		Sig    asn1.BitString
+	}
+	asn1TBS struct {
+		Version   int `asn1:"optional,explicit,default:0,tag:0"`
+		Serial    asn1.RawValue
+		SigAlg    asn1.RawValue
+		Issuer    asn1.RawValue
+		Validity  asn1.RawValue
+		Subject   asn1.RawValue
+		PublicKey struct {
+			Algorithm struct {
+				OID    asn1.ObjectIdentifier
+				Params asn1.RawValue `asn1:"optional"`
+			}
+			Key asn1.BitString
+		}
+		IssuerUID  asn1.BitString  `asn1:"optional,tag:1"`
+		SubjectUID asn1.BitString  `asn1:"optional,tag:2"`
+		Extensions []asn1.RawValue `asn1:"optional,explicit,tag:3"`
+	}
+)
+
+var (
+	oidRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidEC    = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	ecCurves = map[string]int{"1.2.840.10045.3.1.7": 256, "1.3.132.0.33": 224, "1.3.132.0.34": 384, "1.3.132.0.35": 521}
+)
+
+// keyBits is the key size of a DER certificate, as OpenSSL's
+// EVP_PKEY_bits gives it.
+func keyBits(der []byte) (int, error) {
+	var c asn1Certificate
+	if rest, err := asn1.Unmarshal(der, &c); err != nil {
+		return 0, fmt.Errorf("not a certificate: %w", err)
+	} else if len(rest) > 0 {
+		return 0, errors.New("not a certificate: trailing data")
+	}
+	alg := c.TBS.PublicKey.Algorithm
+	switch {
+	case alg.OID.Equal(oidRSA):
+		var k struct {
+			N *big.Int
+			E int
+		}
+		if _, err := asn1.Unmarshal(c.TBS.PublicKey.Key.RightAlign(), &k); err != nil || k.N == nil || k.N.Sign() <= 0 {
+			return 0, fmt.Errorf("RSA public key: %v", err)
+		}
+		return k.N.BitLen(), nil
+	case alg.OID.Equal(oidEC):
+		var curve asn1.ObjectIdentifier
+		if _, err := asn1.Unmarshal(alg.Params.FullBytes, &curve); err != nil {
+			return 0, fmt.Errorf("EC public key: no named curve: %v", err)
+		}
+		if n, ok := ecCurves[curve.String()]; ok {
+			return n, nil
+		}
+		return 0, fmt.Errorf("EC curve %s: size not known to xsrescue", curve)
+	}
+	return 0, fmt.Errorf("public key algorithm %s: size not known to xsrescue", alg.OID)
 }

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-var zeros = make([]byte, BlockSize)
+// zeros is a block of zeros, made on first use: a package-level make ran
+// at every start of the binary, for every command.
+var zeros = sync.OnceValue(func() []byte { return make([]byte, BlockSize) })
 
 // blockSink receives the partition block by block.
 type blockSink interface {
@@ -47,7 +50,7 @@ type streamSink struct {
 
 func (s *streamSink) data(_ int64, b []byte) error { _, err := s.w.Write(b); return err }
 
-func (s *streamSink) zero(_, n int64) error { _, err := s.w.Write(zeros[:n]); return err }
+func (s *streamSink) zero(_, n int64) error { _, err := s.w.Write(zeros()[:n]); return err }
 
 func (s *streamSink) finish() error { return s.close() }
 
@@ -108,7 +111,7 @@ func copyRange(ctx context.Context, r io.ReaderAt, start, size int64, sink block
 		n := min(int64(BlockSize), size-off)
 		b := buf[:n]
 		if hl.hole(start+off, n) {
-			h.Write(zeros[:n])
+			h.Write(zeros()[:n])
 			if err := sink.zero(off, n); err != nil {
 				return "", err
 			}
@@ -121,7 +124,7 @@ func copyRange(ctx context.Context, r io.ReaderAt, start, size int64, sink block
 				return "", fmt.Errorf("reading offset %d: disk ends after %d of the partition's %d bytes: %w", start+off, off+int64(m), size, err)
 			}
 			h.Write(b)
-			if bytes.Equal(b, zeros[:n]) {
+			if bytes.Equal(b, zeros()[:n]) {
 				err = sink.zero(off, n)
 			} else {
 				err = sink.data(off, b)

@@ -44,7 +44,7 @@ func Fingerprint(ctx context.Context, path string) (string, error) {
 		if _, err := f.ReadAt(buf[:n], off); err != nil && err != io.EOF {
 			return "", err
 		}
-		if bytes.Equal(buf[:n], zeros[:n]) {
+		if bytes.Equal(buf[:n], zeros()[:n]) {
 			continue
 		}
 		binary.BigEndian.PutUint64(num[:], uint64(off))

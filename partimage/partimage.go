@@ -299,7 +299,7 @@ func compareWith(ctx context.Context, image string, sc *Sidecar, src io.ReaderAt
 		} else if _, err := io.ReadFull(rc, img[:n]); err != nil {
 			return fmt.Errorf("%s: %w at %d: %w", image, ErrTruncated, off, err)
 		}
-		want := zeros[:n]
+		want := zeros()[:n]
 		if !hl.hole(sc.Start+off, n) {
 			if m, err := src.ReadAt(cur[:n], sc.Start+off); int64(m) < n {
 				return fmt.Errorf("re-reading the partition at %d: %w", sc.Start+off, err)

@@ -2,13 +2,22 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 
 	"github.com/urfave/cli/v3"
 )
 
-// newManCommand is the hidden man command: the manual page, rendered from
-// the command tree (manpage.go).
+// manual is the manual page, generated from the command tree by the tests
+// (manpage_gen_test.go: go test ./cmd/xsrescue -run TestManPage -update)
+// and embedded: the generator (cli-docs, go-md2man, blackfriday) stays out
+// of the binary, whose start-up it slowed for every command.
+// docs/xsrescue.8 is a link to this file.
+//
+//go:embed xsrescue.8
+var manual string
+
+// newManCommand is the hidden man command: the manual page.
 func newManCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "man",
@@ -16,11 +25,7 @@ func newManCommand(e *env) *cli.Command {
 		ArgsUsage: " ",
 		Hidden:    true,
 		Action: action(0, 0, func(context.Context, []string) error {
-			page, err := manPage()
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(e.stdout, page)
+			_, err := io.WriteString(e.stdout, manual)
 			return err
 		}),
 	}

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 )
 
 // maxArgsFile bounds the arguments file: options are a few paths and
@@ -69,7 +70,7 @@ func parseArgs(path string, b []byte) (*args, error) {
 
 // optionName is what an option may be called: a long flag with
 // underscores for dashes.
-var optionName = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+var optionName = lazyre.New(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
 // reserved are the global flags a module sets itself from the task (check
 // mode, the confirmation, the one JSON document).
@@ -109,7 +110,7 @@ func (a *args) flags() ([]string, error) {
 		if why, ok := reserved[n]; ok {
 			return nil, fmt.Errorf("option %s is not accepted: %s", n, why)
 		}
-		if !optionName.MatchString(n) {
+		if !optionName().MatchString(n) {
 			return nil, fmt.Errorf("option %q: not an option name (the command's long flags, with underscores)", n)
 		}
 		flag := "--" + strings.ReplaceAll(n, "_", "-")

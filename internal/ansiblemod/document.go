@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/lazyre"
 )
 
 // document is what a module needs from a mutating command's JSON document.
@@ -32,7 +33,7 @@ type document struct {
 
 // planned is the line a dry run of a non-empty plan logs on stderr
 // (legacy documents say nothing else about the plan).
-var planned = regexp.MustCompile(`dry run: nothing was changed(?: \((\d+) change\(s\) planned)?`)
+var planned = lazyre.New(`dry run: nothing was changed(?: \((\d+) change\(s\) planned)?`)
 
 func readDocument(out output, dryRun bool) *document {
 	doc, err := decode(out.stdout)
@@ -146,7 +147,7 @@ func (d *document) readLegacy(stderr string, dryRun bool) {
 		// An empty plan logs nothing; a plan logs its size, or (the
 		// commands that do not count) only that the dry run changed
 		// nothing.
-		m := planned.FindStringSubmatch(stderr)
+		m := planned().FindStringSubmatch(stderr)
 		if m != nil {
 			d.nchange = -1 // not counted
 			if n, err := strconv.Atoi(m[1]); err == nil {
@@ -214,7 +215,7 @@ func legacyDiffs(ctx context.Context, c *call, argv []string) []Diff {
 	return []Diff{{Prepared: string(out.stdout)}}
 }
 
-var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@`)
+var hunkHeader = lazyre.New(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@`)
 
 // unifiedDiffs turns unified diff text (one file's, or a plan's text with
 // several) into Ansible diff entries, one per hunk: Ansible shows each as a
@@ -234,7 +235,7 @@ func unifiedDiffs(text, path string) []Diff {
 		case strings.HasPrefix(trimmed, "+++ "):
 			continue
 		case strings.HasPrefix(trimmed, "@@ "):
-			m := hunkHeader.FindStringSubmatch(trimmed)
+			m := hunkHeader().FindStringSubmatch(trimmed)
 			if m == nil {
 				cur = nil
 				continue

@@ -61,7 +61,7 @@ func manPage() (string, error) {
 	return th + "\n" + manNote + ".nh\n" + body, nil
 }
 
-const manNote = `.\" Generated from the command tree by "xsrescue man" (cmd/xsrescue/man.go).
+const manNote = `.\" Generated from the command tree by go test ./cmd/xsrescue -run TestManPage -update (cmd/xsrescue/manpage_gen_test.go).
 .\" Do not edit: go test ./cmd/xsrescue -run TestManPage -update rewrites docs/xsrescue.8.
 `
 

@@ -92,6 +92,11 @@ func devExtent(dev string, start, end int64, chain map[string]bool, depth int) e
 		if err != nil {
 			return extent{}
 		}
+		// A partition's bytes end at its size, not at the end of the
+		// disk: without the bound a mounted sda1 seemed to map sda2 too.
+		if sectors, ok := readSysInt(filepath.Join(dir, "size")); ok {
+			end = min(end, sectors*512)
+		}
 		off := first * 512
 		return devExtent(strings.TrimSpace(string(parent)), addSat(start, off), addSat(end, off), chain, depth+1)
 	}

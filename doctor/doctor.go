@@ -336,7 +336,7 @@ func (d *diag) disk() {
 				what += " " + p.Label
 			}
 			d.add(fmt.Sprintf("fs-needs-recovery/%d", p.Number), Warn, ruleDirty,
-				"partition %d (%s, %s): the %s journal needs recovery (the filesystem was not unmounted cleanly); it is read with the journal replayed in memory", p.Number, dashIf(p.Role), what, p.FS)
+				"partition %d (%s, %s): the %s journal needs recovery (the filesystem was not unmounted cleanly); it is read with the journal replayed in memory", p.Number, orDash(p.Role), what, p.FS)
 		}
 	}
 }
@@ -639,8 +639,6 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-func dashIf(s string) string { return orDash(s) }
 
 // quote makes a word safe for a POSIX shell.
 func quote(s string) string {

@@ -294,3 +294,24 @@ func keyBits(der []byte) (int, error) {
 	}
 	return 0, fmt.Errorf("public key algorithm %s: size not known to xsrescue", alg.OID)
 }
+
+// unresolvedScripts are the entries of etc/firstboot.d (the state
+// directory aside) whose stat xsrescue cannot answer for the installer.
+func (f FirstbootFacts) unresolvedScripts() []FirstbootPath {
+	var out []FirstbootPath
+	for _, u := range f.Unresolved {
+		if path.Dir(u.Path) == firstbootDir && u.Path != firstbootState {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// describePaths writes each path with its reason: "PATH (REASON)".
+func describePaths(ps []FirstbootPath) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
+	}
+	return out
+}

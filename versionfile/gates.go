@@ -384,12 +384,7 @@ func firstbootGateStop(g *Generation, f FirstbootFacts) (Gate, bool) {
 	if gt.Status != StatusUnknown || !g.FirstbootUncaught || !f.stateExists() {
 		return gt, false
 	}
-	for _, u := range f.Unresolved {
-		if path.Dir(u.Path) == firstbootDir && u.Path != firstbootState {
-			return gt, true
-		}
-	}
-	return gt, false
+	return gt, len(f.unresolvedScripts()) > 0
 }
 
 func firstbootRule(g *Generation, f FirstbootFacts) Gate {
@@ -403,21 +398,10 @@ func firstbootRule(g *Generation, f FirstbootFacts) Gate {
 	never := func() Gate {
 		return gate(GateFirstboot, s, StatusFail, "firstboot scripts without a state file (they never ran or never finished): %s", strings.Join(f.Missing, ", "))
 	}
-	paths := func(ps []FirstbootPath) string {
-		var out []string
-		for _, p := range ps {
-			out = append(out, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
-		}
-		return strings.Join(out, "; ")
-	}
+	paths := func(ps []FirstbootPath) string { return strings.Join(describePaths(ps), "; ") }
 	// statCheck is the listing's os.stat of each digit-named entry.
 	statCheck := func() (Gate, bool) {
-		var scripts []FirstbootPath
-		for _, u := range f.Unresolved {
-			if path.Dir(u.Path) == firstbootDir && u.Path != firstbootState {
-				scripts = append(scripts, u)
-			}
-		}
+		scripts := f.unresolvedScripts()
 		switch {
 		case len(f.StatFails) > 0 && g.FirstbootUncaught:
 			return gate(GateFirstboot, s, StatusStops, "os.stat raises OSError on %s, and this installer's isUpgradeable does not catch it: the installer stops (\"INSTALL FAILED\") while it scans for installations, offering neither Upgrade nor Restore nor a fresh installation", paths(f.StatFails)), true

@@ -2,7 +2,6 @@ package versionfile
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/release"
@@ -58,15 +57,7 @@ func firstbootRemedy(in Installer, f FirstbootFacts, inv *Inventory) string {
 		return ""
 	}
 	name := in.Release.Product
-	var links []string
-	for _, p := range f.StatFails {
-		links = append(links, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
-	}
-	for _, p := range f.Unresolved {
-		if path.Dir(p.Path) == firstbootDir && p.Path != firstbootState {
-			links = append(links, fmt.Sprintf("%s (%s)", p.Path, p.Reason))
-		}
-	}
+	links := describePaths(append(append([]FirstbootPath{}, f.StatFails...), f.unresolvedScripts()...))
 	if len(links) > 0 {
 		return fmt.Sprintf("fix %s first: the %s installer stats every digit-named entry of %s on its own filesystem, where an absolute link points into its ramdisk and a dangling one raises; remove the entry, or make it a relative link to the script inside the root", strings.Join(links, "; "), name, firstbootDir)
 	}

@@ -166,11 +166,7 @@ func (p program) run(ctx context.Context, argv []string) int {
 // cleanups of the command (unmount, lock release) have run by then: the
 // panic unwound through them.
 func runApp(ctx context.Context, app *cli.Command, argv []string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = safego.Error(r)
-		}
-	}()
+	defer safego.Recover(&err)
 	return app.Run(ctx, argv)
 }
 

@@ -214,16 +214,9 @@ func printOpResult(w io.Writer, tgt *target.Target, res *plan.Result, what strin
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "  %s\n", c.Description)
 		if c.BeforeSHA256 != "" || c.AfterSHA256 != "" {
-			fmt.Fprintf(w, "    sha256 before %s\n    sha256 after  %s\n", hashOrDash(c.BeforeSHA256), hashOrDash(c.AfterSHA256))
+			fmt.Fprintf(w, "    sha256 before %s\n    sha256 after  %s\n", orDash(c.BeforeSHA256), orDash(c.AfterSHA256))
 		}
 	}
-}
-
-func hashOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // undoArgv is the complete command line that undoes res: the target as

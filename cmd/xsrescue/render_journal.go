@@ -58,7 +58,7 @@ func (d *journalShowDoc) render(w io.Writer) error {
 			fmt.Fprintf(w, "     why: %s\n", c.Why)
 		}
 		if c.BeforeSHA256 != nil || c.AfterSHA256 != nil {
-			fmt.Fprintf(w, "     sha256 before %s\n     sha256 after  %s\n", hashOrDash(deref(c.BeforeSHA256)), hashOrDash(deref(c.AfterSHA256)))
+			fmt.Fprintf(w, "     sha256 before %s\n     sha256 after  %s\n", orDash(deref(c.BeforeSHA256)), orDash(deref(c.AfterSHA256)))
 		}
 	}
 	_, err := fmt.Fprintf(w, "journal %s\n", d.shown)

@@ -2,7 +2,7 @@
 // that started it. The command's own recover covers only its goroutine: a
 // panic in any other one would end the process with a Go stack trace (and
 // exit 2, the "invalid input" code). Every goroutine a domain package
-// starts runs its work under Recover or Go.
+// starts runs its work under Recover.
 package safego
 
 import (

@@ -248,8 +248,9 @@ func tokenize(data []byte, name string) ([]token, error) {
 			for j < len(data) && (isNameStart(data[j]) || data[j] >= '0' && data[j] <= '9') {
 				j++
 			}
-			// String prefixes: r'...', u"...".
-			if j < len(data) && (data[j] == '"' || data[j] == '\'') && j-i <= 2 && strings.ContainsAny(strings.ToLower(string(data[i:j])), "rub") {
+			// String prefixes: r'...', u"...", ur'...' — made of those
+			// letters only (AB"..." is a name, then a string).
+			if j < len(data) && (data[j] == '"' || data[j] == '\'') && j-i <= 2 && strings.Trim(string(data[i:j]), "rRuUbB") == "" {
 				t, next, lines, err := readString(data, j, line, name)
 				if err != nil {
 					return nil, err

@@ -14,7 +14,7 @@ type blockCache struct {
 }
 
 func (c *blockCache) init(n int) {
-	c.m = make(map[uint64][]byte, n)
+	c.m = make(map[uint64][]byte) // grows as blocks come: a short read touches a few
 	c.ring = make([]uint64, 0, n)
 }
 

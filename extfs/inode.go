@@ -188,7 +188,11 @@ func (f *FS) inode(ino uint32) (*Inode, error) {
 			in.Major, in.Minor = (dev&0xfff00)>>8, dev&0xff|(dev>>12)&0xfff00
 		}
 	}
-	in.csumSeed = crc32cU32(crc32cU32(f.csumSeed, ino), in.Generation)
+	if f.roCompat&roCompatMetadataCsum != 0 {
+		// Only metadata_csum blocks use it; on other filesystems
+		// computing it would build the CRC-32C table for nothing.
+		in.csumSeed = crc32cU32(crc32cU32(f.csumSeed, ino), in.Generation)
+	}
 	return in, nil
 }
 

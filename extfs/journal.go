@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // The journal (jbd2) is replayed in memory when the filesystem needs
@@ -690,7 +691,8 @@ func (j *jbd) checkFastCommit() error {
 
 // crc32beTable is the big-endian CRC-32 of the jbd2 checksum v1
 // (polynomial 0x04C11DB7, not reflected: Linux crc32_be).
-var crc32beTable = func() (t [256]uint32) {
+var crc32beTable = sync.OnceValue(func() (t *[256]uint32) {
+	t = new([256]uint32)
 	for i := range t {
 		c := uint32(i) << 24
 		for range 8 {
@@ -703,11 +705,12 @@ var crc32beTable = func() (t [256]uint32) {
 		t[i] = c
 	}
 	return t
-}()
+})
 
 func crc32be(crc uint32, b []byte) uint32 {
+	t := crc32beTable()
 	for _, c := range b {
-		crc = crc<<8 ^ crc32beTable[byte(crc>>24)^c]
+		crc = crc<<8 ^ t[byte(crc>>24)^c]
 	}
 	return crc
 }

@@ -86,12 +86,22 @@ func init() {
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, commit, build date and Go version (with --json: as JSON)", HideDefault: true, Local: true}
 }
 
-func commandGroups() []commandFunc {
-	return []commandFunc{
-		newAnswerfileCommand, newDemoCommand, newDiskCommand, newDoctorCommand,
-		newGuestCommand, newJournalCommand, newManCommand, newODMCommand,
-		newStatedbCommand, newVersionCommand, newZFSCommand, newZoneCommand,
+func commandGroups() []commandGroup {
+	return []commandGroup{
+		{"answerfile", newAnswerfileCommand}, {"demo", newDemoCommand},
+		{"disk", newDiskCommand}, {"doctor", newDoctorCommand},
+		{"guest", newGuestCommand}, {"journal", newJournalCommand},
+		{"man", newManCommand}, {"odm", newODMCommand},
+		{"statedb", newStatedbCommand}, {"version", newVersionCommand},
+		{"zfs", newZFSCommand}, {"zone", newZoneCommand},
 	}
+}
+
+// commandGroup is a top-level command by the name it builds (checked by
+// TestCommandGroupNames), so a run can build the one it needs.
+type commandGroup struct {
+	name  string
+	build commandFunc
 }
 
 const exitHelp = `EXIT STATUS:
@@ -127,7 +137,7 @@ type program struct {
 // in it, or beside it). A panic is exit 1 with one line: never a Go stack.
 func (p program) run(ctx context.Context, argv []string) int {
 	e := newEnv(p.stdin, p.stdout, p.stderr)
-	err := runApp(ctx, newApp(e, p.extra), argv)
+	err := runApp(ctx, newApp(e, p.extra, argv...), argv)
 	if e.stdoutClosed() {
 		// The reader of stdout went away (| head): nobody reads the rest,
 		// nor an error document. End as coreutils do when SIGPIPE kills
@@ -171,10 +181,20 @@ func runApp(ctx context.Context, app *cli.Command, argv []string) (err error) {
 }
 
 // newApp builds the command tree for one run: the global flags parsed into
-// e, every command group, and the commands of extra.
-func newApp(e *env, extra []commandFunc) *cli.Command {
+// e, every command group, and the commands of extra. Given the command line
+// (argv), a run whose first argument names a group gets that group alone:
+// nothing outside it can run or be suggested then, and setting up the
+// whole tree (help flags, examples, checks on every command) is most of a
+// short command's start-up (docs/disk.md, "Speed").
+func newApp(e *env, extra []commandFunc, argv ...string) *cli.Command {
 	var cmds []*cli.Command
-	for _, build := range append(commandGroups(), extra...) {
+	only := groupNamed(argv)
+	for _, g := range commandGroups() {
+		if only == "" || g.name == only {
+			cmds = append(cmds, g.build(e))
+		}
+	}
+	for _, build := range extra {
 		cmds = append(cmds, build(e))
 	}
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
@@ -200,6 +220,21 @@ func newApp(e *env, extra []commandFunc) *cli.Command {
 	markUsageErrors(app)
 	addExamples(app, app.Name)
 	return app
+}
+
+// groupNamed is the group argv's first argument names ("" for none), if
+// that group runs on its own: demo runs the other commands, so it needs
+// the whole tree.
+func groupNamed(argv []string) string {
+	if len(argv) < 2 || argv[1] == "demo" {
+		return ""
+	}
+	for _, g := range commandGroups() {
+		if g.name == argv[1] {
+			return g.name
+		}
+	}
+	return ""
 }
 
 // markUsageErrors makes every flag-parsing failure anywhere in the tree a

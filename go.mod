@@ -3,6 +3,7 @@ module github.com/xsrescue/xsrescue
 go 1.26.0
 
 require (
+	github.com/DataDog/zstd v1.5.7
 	github.com/aymanbagabas/go-udiff v0.4.1
 	github.com/cpuguy83/go-md2man/v2 v2.0.7
 	github.com/diskfs/go-diskfs v1.9.4

@@ -17,10 +17,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/DataDog/zstd"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
@@ -162,9 +163,14 @@ func Save(ctx context.Context, r io.ReaderAt, src Source, image string, opt Opti
 	var sink blockSink
 	if opt.Compress {
 		sc.Compression = Zstd
-		enc, err := zstd.NewWriter(io.MultiWriter(tmp, fileHash), zstd.WithEncoderLevel(zstd.SpeedFastest))
-		if err != nil {
-			return nil, err
+		enc := zstd.NewWriterLevel(io.MultiWriter(tmp, fileHash), zstd.BestSpeed)
+		// A partition is large: compress on every CPU (the frames are the
+		// same format either way; a build without threads says so and
+		// compresses on one).
+		if n := runtime.GOMAXPROCS(0); n > 1 {
+			if err := enc.SetNbWorkers(n); err != nil && !errors.Is(err, zstd.ErrNoParallelSupport) {
+				return nil, err
+			}
 		}
 		sink = &streamSink{w: enc, close: enc.Close}
 	} else {
@@ -392,11 +398,7 @@ func Open(image string, sc *Sidecar) (io.ReadCloser, error) {
 	if sc.Compression == None {
 		return f, nil
 	}
-	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(0))
-	if err != nil {
-		f.Close()
-		return nil, xerr.Invalidf("%s: %w", image, err)
-	}
+	dec := zstd.NewReader(f)
 	return readCloser{Reader: dec, close: func() error { dec.Close(); return f.Close() }}, nil
 }
 

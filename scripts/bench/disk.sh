@@ -43,8 +43,17 @@ REF
   printf '%-46s %12s\n' "xsrescue disk inspect --json" "$(rchar "$xs")"
   printf '%-46s %12s\n' "sfdisk --json + blkid -p (x$n) + debugfs cat" "$(rchar "$ref")"
   if command -v hyperfine >/dev/null; then
-    hyperfine -N --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk + blkid -p x$n + debugfs cat" "$ref" 2>/dev/null || \
-    hyperfine --warmup 3 --runs 30 -n "xsrescue disk inspect" "$xs" -n "sfdisk + blkid -p x$n + debugfs cat" "$ref"
+    # 200 runs: a run is a few milliseconds, and on a shared machine the
+    # median of 30 moves by a tenth. The ratio is of the medians.
+    hyperfine -N --warmup 10 --runs 200 --export-json "$work/h.json" \
+      -n "xsrescue disk inspect" "$xs" -n "sfdisk + blkid -p x$n + debugfs cat" "$ref"
+    python3 - "$work/h.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+xs, ref = r[0], r[1]
+print(f"medians: {xs['median']*1e3:.2f} ms vs {ref['median']*1e3:.2f} ms = {xs['median']/ref['median']:.2f}x the reference "
+      f"(means {xs['mean']/ref['mean']:.2f}x, minimums {xs['min']/ref['min']:.2f}x); target <= 0.3x")
+PY
   else
     for c in "$xs" "$ref"; do echo "$c"; time (for _ in $(seq 30); do $c >/dev/null; done); done
   fi

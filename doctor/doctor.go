@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/release"
@@ -250,12 +251,12 @@ func (d *diag) named(msg string) string {
 func (d *diag) targetArgs() string {
 	s := ""
 	if d.in.DiskPath != "" {
-		s = "--disk " + quote(d.in.DiskPath)
+		s = "--disk " + shquote.Quote(d.in.DiskPath)
 	} else if d.in.Root != nil {
-		s = "--root " + quote(d.in.Root.Dir())
+		s = "--root " + shquote.Quote(d.in.Root.Dir())
 	}
 	if d.in.JournalPath != "" {
-		s += " --journal " + quote(d.in.JournalPath)
+		s += " --journal " + shquote.Quote(d.in.JournalPath)
 	}
 	return s
 }
@@ -265,7 +266,7 @@ func (d *diag) installerArg() string {
 	if d.installer == nil {
 		return ""
 	}
-	return " --for-installer " + quote(d.installer.Release.Product)
+	return " --for-installer " + shquote.Quote(d.installer.Release.Product)
 }
 
 func (d *diag) step(command, why string) {
@@ -638,12 +639,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// quote makes a word safe for a POSIX shell.
-func quote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -176,15 +176,6 @@ func TestDiagnoseCleanAfterUpgradeTo50(t *testing.T) {
 	}
 }
 
-func TestQuote(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"/dev/sda": "/dev/sda", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "x?offset=5": "'x?offset=5'"} {
-		if got := quote(in); got != want {
-			t.Errorf("quote(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestDiagnoseStateDBFifo: a FIFO at the state.db path is not "xapi starts
 // with an empty database": xapi takes the path and hangs opening it.
 func TestDiagnoseStateDBFifo(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/partition"
 )
 
@@ -23,13 +24,13 @@ func (d *diag) plan() {
 		return
 	}
 	if d.gptPrimaryDamaged {
-		disk := quote(d.in.DiskPath)
-		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, quote(d.imagePath(0, "gpt-head")), disk),
+		disk := shquote.Quote(d.in.DiskPath)
+		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, shquote.Quote(d.imagePath(0, "gpt-head")), disk),
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
-			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", quote(d.in.DiskPath), b.Number, quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
+			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", shquote.Quote(d.in.DiskPath), b.Number, shquote.Quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
 				fmt.Sprintf("partition %d is where the installer looks for the backup of a root on partition %d: keep an image of it before anything changes the disk", b.Number, u.Partition.Number))
 		}
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
@@ -115,7 +116,7 @@ func (d *diag) plan() {
 					part, src = d.backupPart.Number, pp.refBackup
 				}
 				p := d.in.Disk.Partition(part)
-				d.step(fmt.Sprintf("debugfs -R %s %s", quote(fmt.Sprintf("dump /%s %s", src, ref)), quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start))),
+				d.step(fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump /%s %s", src, ref)), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start))),
 					fmt.Sprintf("copy out the database written by xapi of %s (schema %d), read-only, as the reference", pp.target.Name, pp.refSchema))
 			}
 			drop := ""
@@ -123,7 +124,7 @@ func (d *diag) plan() {
 				drop = " --drop-data"
 				why += fmt.Sprintf("; --drop-data: xapi of %s cannot keep %s", pp.target.Name, limit(pp.dropData, 4))
 			}
-			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s%s --yes", t, quote(ref), drop), why+", taking tables and columns from the reference")
+			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s%s --yes", t, shquote.Quote(ref), drop), why+", taking tables and columns from the reference")
 		case len(pp.hostMissing) > 0:
 			d.manual(fmt.Sprintf("put back what the 12-pair manifest needs (%s; e.g. from the backup partition), or find a database this host's xapi of %s wrote; then run xsrescue doctor again",
 				strings.Join(pp.hostMissing, "; "), pp.target.Name),
@@ -144,14 +145,14 @@ func (d *diag) plan() {
 				// records (docs/answerfile.md); an image's
 				// path means nothing on the host.
 				name := strings.TrimPrefix(d.rep.Installed["primary_disk"], "/dev/")
-				as = " --as " + quote(name)
+				as = " --as " + shquote.Quote(name)
 				why = "an unattended upgrade by the installer; the disk is an image here, so it is named as the host's installer recorded it (PRIMARY_DISK); give --source URL for a network repository"
 				if name == "" {
 					as, manual = " --as NAME", true
 					why = "an unattended upgrade by the installer; the disk is an image here and its inventory has no PRIMARY_DISK: replace NAME with the disk's name on the host (e.g. disk/by-id/..., or sda)"
 				}
 			}
-			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --output %s", quote(d.in.DiskPath), as, quote(af))
+			cmdline := fmt.Sprintf("xsrescue answerfile upgrade --disk %s%s --source local --output %s", shquote.Quote(d.in.DiskPath), as, shquote.Quote(af))
 			if manual {
 				d.manual(cmdline, why)
 			} else {
@@ -181,7 +182,7 @@ func journalArg(j string) string {
 	if j == "" {
 		return ""
 	}
-	return " --journal " + quote(j)
+	return " --journal " + shquote.Quote(j)
 }
 
 func (d *diag) savePath(name string) string {
@@ -214,9 +215,9 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 func (d *diag) saveBackup() string {
 	if d.in.DiskPath == "" {
 		return fmt.Sprintf("xsrescue disk save-partition DISK --role backup --output %s%s (DISK: the disk whose backup partition is mounted on %s; unmount it first)",
-			quote(d.savePath("backup.img")), journalArg(d.in.JournalPath), d.in.Backup.Dir)
+			shquote.Quote(d.savePath("backup.img")), journalArg(d.in.JournalPath), d.in.Backup.Dir)
 	}
-	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", quote(d.in.DiskPath), quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
+	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", shquote.Quote(d.in.DiskPath), shquote.Quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
 // onPartition is the command run(DEV) on partition p: on the kernel's
@@ -232,7 +233,7 @@ func (d *diag) onPartition(p partition.Partition, run func(dev string) string) s
 		}
 		return run(dev)
 	}
-	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, quote(disk), run(`"$L"`))
+	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, shquote.Quote(disk), run(`"$L"`))
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -442,6 +443,9 @@ func (j *Journal) rollback(ctx context.Context, root *target.Root, opUUID string
 // restore puts one step back to its before-state.
 func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string, s *step) error {
 	if s.c.Kind == plan.External {
+		if s.c.External.Type == plan.DirCreated {
+			return removeCreatedDir(root, s.c.Path)
+		}
 		return nil
 	}
 	if s.c.Kind == plan.RawWrite {
@@ -509,6 +513,43 @@ func (j *Journal) restore(ctx context.Context, root *target.Root, opUUID string,
 		return err
 	}
 	return d.sync()
+}
+
+// removeCreatedDir removes the directory a plan.DirCreated record names if
+// it is empty: the op's files went before it (the record is the op's first
+// change, restored last). Anything in it — a file someone added since, a
+// journal kept there — leaves it; so does a directory no longer there or
+// replaced by something else.
+func removeCreatedDir(root *target.Root, rel string) error {
+	var err error
+	if path.Clean(rel) == "." {
+		// The op's target is that directory: not reachable through its
+		// own os.Root, so it is removed by the name the target has now.
+		err = unix.Rmdir(root.Dir())
+	} else {
+		var at string
+		if at, err = root.ResolveParent(rel); err != nil {
+			return err
+		}
+		var d *dirAt
+		if d, err = openDirAt(root, at); err != nil {
+			if isNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		defer d.Close()
+		if err = unix.Unlinkat(d.fd(), d.base, unix.AT_REMOVEDIR); err == nil {
+			err = d.sync()
+		}
+	}
+	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove the directory it created: %w", err)
+	}
+	return nil
 }
 
 func restoreRename(root *target.Root, s *step) error {

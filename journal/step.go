@@ -61,6 +61,9 @@ func (s *step) prepare(root *target.Root) error {
 		if c.External == nil || c.External.Type == "" || c.External.Name == "" {
 			return fmt.Errorf("external change without a record (type and name)")
 		}
+		if c.External.Type == plan.DirCreated && !fs.ValidPath(c.Path) {
+			return fmt.Errorf("%s record of %s: %q is not a path inside the root", plan.DirCreated, c.External.Name, c.Path)
+		}
 		return nil
 	}
 	if c.Kind == plan.RawWrite {
@@ -319,6 +322,9 @@ func (s *step) describe() string {
 		return s.describeRaw()
 	case plan.External:
 		e := c.External
+		if e.Type == plan.DirCreated {
+			return fmt.Sprintf("directory %s created for the op's files (undo removes it if it is empty then)", e.Name)
+		}
 		d := fmt.Sprintf("external %s %s", e.Type, e.Name)
 		if e.Rollback != "" {
 			d += " (roll back by hand: " + e.Rollback + ")"

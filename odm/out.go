@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
@@ -109,6 +110,9 @@ type OutDir struct {
 	// Missing: it does not exist yet (its parent does); the purge creates
 	// it once confirmed, never on a dry run.
 	Missing bool
+	// Created: this purge created it (Missing until then), so the op
+	// writing into it records that, and its undo removes it once empty.
+	Created bool
 	// Found holds the purge files already in it (an earlier run of the
 	// purge): their content by name.
 	Found map[string][]byte
@@ -256,8 +260,29 @@ func (p *Purge) Ops(rootDir string, out *OutDir) []PurgeOp {
 		return []PurgeOp{nodes}
 	}
 	if rel, inside := out.Inside(rootDir); inside {
-		changes := append(p.OutChanges(rel), p.NodeChanges()...)
+		changes := append(out.created(rel), p.OutChanges(rel)...)
+		changes = append(changes, p.NodeChanges()...)
 		return []PurgeOp{{rootDir, &plan.Plan{Command: "odm purge", Changes: changes}}}
 	}
-	return []PurgeOp{{out.Dir, &plan.Plan{Command: "odm purge (out files)", Changes: p.OutChanges(".")}}, nodes}
+	changes := append(out.created("."), p.OutChanges(".")...)
+	return []PurgeOp{{out.Dir, &plan.Plan{Command: "odm purge (out files)", Changes: changes}}, nodes}
+}
+
+// created is the record that this purge created the directory (none when
+// it existed before), rel its path in the op's target.
+func (o *OutDir) created(rel string) []plan.Change {
+	if !o.Created {
+		return nil
+	}
+	return []plan.Change{CreatedChange(o.Dir, rel)}
+}
+
+// CreatedWhy is why the record of a new --output is in the plan.
+const CreatedWhy = "--output did not exist: created for the purge"
+
+// CreatedChange records a new --output dir as rel in its op's target (a
+// dry run shows it before the directory exists).
+func CreatedChange(dir, rel string) plan.Change {
+	return plan.Change{Kind: plan.External, Path: rel, Why: CreatedWhy,
+		External: &plan.ExternalRecord{Type: plan.DirCreated, Name: dir, Rollback: "rmdir -- " + shquote.Quote(dir)}}
 }

@@ -374,6 +374,10 @@ func TestMountedRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("refusal %v does not name the range in use (%s)", err, want)
 	}
+	// Asked about the whole disk: the bytes the loop maps, not all of them.
+	if err := CheckNotInUse(disk, 0, diskSize); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("partition bytes 0-%d %s", diskSize, want)) {
+		t.Errorf("refusal %v does not name the loop's bytes within the disk (%s)", err, want)
+	}
 	if err := CheckNotInUse(loop, 0, 1<<20); xerr.Code(err) != xerr.ExitRefused {
 		t.Errorf("the loop device itself: %v", err)
 	}
@@ -383,7 +387,7 @@ func TestMountedRefused(t *testing.T) {
 	whole := run("losetup", "-f", "--show", disk)
 	defer exec.Command("losetup", "-d", whole).Run()
 	err = CheckNotInUse(whole, partStart, partSize)
-	if want := "are also mapped by " + loop + " (mounted on " + mnt + ")"; xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("overlap bytes %d-%d of %s (mounted on %s); unmount it first", partStart, partStart+partSize, loop, mnt); xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), want) {
 		t.Errorf("a loop device over the same image: %v, want a refusal containing %q", err, want)
 	}
 	if err := CheckNotInUse(whole, 0, partStart); err != nil {

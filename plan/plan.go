@@ -60,6 +60,16 @@ type ExternalRecord struct {
 	Rollback string `json:"rollback,omitempty"` // the command that undoes it
 }
 
+// DirCreated is the ExternalRecord type of a directory the command created
+// for the op's files just before the op (odm purge's new --output): the
+// change's Path is it, relative to the target root ("." for the root
+// itself), Name its absolute path. Undo and rollback (the journal's own,
+// and recover's) remove it after the op's files, and only if it is then an
+// empty directory. It is the op's first change, so that it is rolled
+// back last. An op without the record, or an xsrescue that predates
+// it (which skips every external record), leaves the directory.
+const DirCreated = "directory-created"
+
 // RawRecord says where a RawWrite change writes. The new bytes are the
 // Change's Content: the extents' new contents, concatenated in order.
 type RawRecord struct {

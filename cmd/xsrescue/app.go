@@ -303,19 +303,47 @@ func editDistance(a, b string) int {
 }
 
 // explainUsage rewrites the flag package's terse messages ("flag provided
-// but not defined: -bogus") into what a user can act on.
+// but not defined: -bogus") into what a user can act on, with the flag
+// they probably meant (urfave/cli suggests commands only).
 func explainUsage(cmd *cli.Command, err error) error {
 	const undefined = "flag provided but not defined: -"
 	msg := err.Error()
 	if i := strings.Index(msg, undefined); i >= 0 {
 		name := strings.TrimLeft(msg[i+len(undefined):], "-")
-		dashes := "--"
-		if len(name) == 1 {
-			dashes = "-"
+		near := ""
+		if n := nearestFlag(cmd, name); n != "" {
+			near = ": did you mean --" + n + "?"
 		}
-		return fmt.Errorf("%s: unknown flag %s%s (see '%s --help')", cmd.FullName(), dashes, name, cmd.FullName())
+		return fmt.Errorf("%s: unknown flag %s%s (see '%s --help')", cmd.FullName(), flagDashes(name), near, cmd.FullName())
 	}
 	return fmt.Errorf("%s: %w (see '%s --help')", cmd.FullName(), err, cmd.FullName())
+}
+
+// flagDashes is name as it is written on a command line: -n, --dry-run.
+func flagDashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// nearestFlag is the visible flag of cmd, its own or a global one, closest
+// to a mistyped name (at most two edits: dryrun -> dry-run, yse -> yes),
+// or "" when none is that close. One-letter names take no part: every
+// letter is one edit from every other.
+func nearestFlag(cmd *cli.Command, typed string) string {
+	if len(typed) < 2 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, f := range append(cmd.VisibleFlags(), cmd.VisiblePersistentFlags()...) {
+		for _, name := range f.Names() {
+			if d := editDistance(typed, name); len(name) > 1 && d < bestD {
+				best, bestD = name, d
+			}
+		}
+	}
+	return best
 }
 
 // renamedFlag is the hidden old name of the string flag now, kept so that

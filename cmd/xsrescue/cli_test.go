@@ -73,6 +73,18 @@ func TestCommandLines(t *testing.T) {
 		{[]string{"disk", "inspect", "IMG", "--", "--json"}, 2, "", "expected 1 argument(s), got 2"},
 		{[]string{"disk", "inspect", "IMG", "--bogus"}, 2, "", "xsrescue disk inspect: unknown flag --bogus (see 'xsrescue disk inspect --help')"},
 		{[]string{"--bogus", "disk", "inspect", "IMG"}, 2, "", "xsrescue: unknown flag --bogus (see 'xsrescue --help')"},
+		// A flag within two edits of one the command has is suggested: its
+		// own, or a global one, before or after the command.
+		{[]string{"disk", "inspect", "IMG", "--jsno"}, 2, "", "xsrescue disk inspect: unknown flag --jsno: did you mean --json? (see 'xsrescue disk inspect --help')"},
+		{[]string{"--dryrun", "disk", "inspect", "IMG"}, 2, "", "xsrescue: unknown flag --dryrun: did you mean --dry-run? (see 'xsrescue --help')"},
+		{[]string{"odm", "purge", "--dryrun"}, 2, "", "xsrescue odm purge: unknown flag --dryrun: did you mean --dry-run? (see 'xsrescue odm purge --help')"},
+		{[]string{"journal", "undo", "1", "--froce"}, 2, "", "xsrescue journal undo: unknown flag --froce: did you mean --force?"},
+		{[]string{"disk", "inspect", "IMG", "--json", "--jsno"}, 2, isError, "did you mean --json?"},
+		// Not a hidden old name (--out), the visible one (--output).
+		{[]string{"odm", "purge", "--outt", "x"}, 2, "", "unknown flag --outt: did you mean --output?"},
+		// Three edits away, or one letter: no guess.
+		{[]string{"odm", "purge", "--wet-run"}, 2, "", "xsrescue odm purge: unknown flag --wet-run (see 'xsrescue odm purge --help')"},
+		{[]string{"disk", "inspect", "IMG", "-z"}, 2, "", "xsrescue disk inspect: unknown flag -z (see 'xsrescue disk inspect --help')"},
 		{[]string{"disk", "inspect", "IMG", "--json", "--bogus"}, 2, isError, "bogus"},
 		{[]string{"disk", "inspect"}, 2, "", "expected 1 argument(s), got 0"},
 		{[]string{"disk", "inspect", "IMG", "IMG"}, 2, "", "expected 1 argument(s), got 2"},

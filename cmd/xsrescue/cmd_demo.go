@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/partimage"
@@ -112,7 +113,7 @@ func (d *demo) say(format string, args ...any) {
 // commands a user would type, with their real exit codes), prints it and
 // its output, and records a failure when the exit code is not want.
 func (d *demo) xs(want int, argv ...string) (string, int) {
-	line := "xsrescue " + strings.Join(quoteAll(argv), " ")
+	line := "xsrescue " + shquote.Join(argv)
 	if !d.has(argv) {
 		why := fmt.Sprintf("%s %s is not in this build", argv[0], argv[1])
 		fmt.Fprintf(d.w, "\n$ %s\n(skipped: %s)\n", line, why)
@@ -150,17 +151,6 @@ func hasCommand(root *cli.Command, argv []string) bool {
 		return false
 	}
 	return len(argv) < 2 || strings.HasPrefix(argv[1], "-") || g.Command(argv[1]) != nil
-}
-
-func quoteAll(argv []string) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " '\"$?*&;|<>()") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return out
 }
 
 func (d *demo) run(dir string) error {

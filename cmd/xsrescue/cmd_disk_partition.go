@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partimage"
 	"github.com/xsrescue/xsrescue/partition"
@@ -145,7 +146,7 @@ func runSavePartition(ctx context.Context, e *env, o savePartitionOptions, disk 
 	doc.rec = &plan.ExternalRecord{Type: "partition-image", Name: absPath(o.To), SHA256: doc.Sidecar.SHA256,
 		// A save changed nothing on the disk: rolling it back is removing
 		// the image (restoring it would write the partition).
-		Rollback: "rm -- " + quoteShell(absPath(o.To)) + " " + quoteShell(absPath(doc.SidecarPath))}
+		Rollback: "rm -- " + shquote.Quote(absPath(o.To)) + " " + shquote.Quote(absPath(doc.SidecarPath))}
 	e.addChange(imageChange(o.To, why, &doc.Sidecar.FileSHA256))
 	doc.Op, err = e.recordExternal(ctx, dp, o.To, "disk save-partition", doc.rec, why,
 		[]string{"rm", "--", absPath(o.To), absPath(doc.SidecarPath)})
@@ -208,7 +209,7 @@ func runRestorePartition(ctx context.Context, e *env, o restorePartitionOptions,
 		// --force as this restore did.
 		undo = append(undo, "--force")
 	}
-	doc.rollback = shellLine(undo)
+	doc.rollback = shquote.Join(undo)
 	rec := &plan.ExternalRecord{Type: "partition-restore", Name: fmt.Sprintf("%s partition %d", absPath(disk), dp.p.Number), SHA256: doc.RestoreResult.Sidecar.SHA256,
 		Rollback: doc.rollback}
 	doc.Op, err = e.recordExternal(ctx, dp, o.From, "disk restore-partition", rec, why, undo)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/plan"
@@ -35,7 +36,7 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 			return err
 		})
 	}
-	fmt.Fprintf(e.text(), "Undo op %d (%s) on %s:\n", op.ID, shellLine(op.Argv), tgt.Name())
+	fmt.Fprintf(e.text(), "Undo op %d (%s) on %s:\n", op.ID, shquote.Join(op.Argv), tgt.Name())
 	for i := len(op.Changes) - 1; i >= 0; i-- {
 		fmt.Fprintf(e.text(), "  revert: %s\n", op.Changes[i].Description)
 	}

@@ -100,7 +100,8 @@ func newOdmPurgeCommand(e *env) *cli.Command {
 			"the filesystem mounted on /dev, any devtmpfs or devpts.\n\n" +
 			"--output is a directory of its own: anything in it but these four files is refused. A\n" +
 			"missing --output is created (mode 0755) once the purge is confirmed, never by --dry-run;\n" +
-			"its parent must exist. journal undo removes the files and leaves the directory.\n\n" + exitHelp,
+			"its parent must exist. journal undo removes the files, and the directory too when the\n" +
+			"purge created it and nothing else was put in it since.\n\n" + exitHelp,
 		Flags: []cli.Flag{
 			odmDirFlag(&o.ODM),
 			&cli.StringFlag{Name: "dev", Required: true, Destination: &o.Dev, Usage: "the AIX root's dev `DIR`"},
@@ -293,14 +294,14 @@ func (e *env) applyPurge(ctx context.Context, pt *purgeTargets, p *odm.Purge, ou
 				os.Remove(out.Dir) // fails unless still empty: no op wrote into it
 			}
 		}()
-		out.Missing = false
+		out.Missing, out.Created = false, true
 		if err := e.openOut(ctx, pt, out); err != nil {
 			return err
 		}
 	}
 	var o applyOptions
 	if out.Missing {
-		n, err := e.renderNewOut(e.text(), out, pt.root, p)
+		n, err := e.renderNewOut(e.text(), out, pt.tgts[pt.root].Root, p)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
@@ -127,7 +128,7 @@ func (e *env) applyOne(ctx context.Context, tgt *target.Target, p *plan.Plan, o 
 		return res, err
 	}
 	undo := e.undoArgv(tgt, res, o)
-	res.Undo = shellLine(undo)
+	res.Undo = shquote.Join(undo)
 	e.addOp(tgt, res, undo)
 	if !e.JSON {
 		printOpResult(e.stdout, tgt, res, "applied")
@@ -233,15 +234,6 @@ func (e *env) undoArgv(tgt *target.Target, res *plan.Result, o applyOptions) []s
 		argv = append(argv, "--journal", res.Journal)
 	}
 	return argv
-}
-
-func quoteShell(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // refuseUnlessConfirmed asks before a write outside every target that only

@@ -164,7 +164,9 @@ func (e *env) addShown(tgt *target.Target, shown []journal.Shown) {
 	other := targetOf(tgt).key() != e.mut.target.key()
 	for _, s := range shown {
 		path := s.Path
-		if other && s.Kind != plan.External && s.Kind != plan.RawWrite {
+		// An external record's path is no file's (a dataset, say), but
+		// "." is the target root itself: a directory created for the op.
+		if other && (s.Kind != plan.External && s.Kind != plan.RawWrite || path == ".") {
 			path = filepath.Join(tgt.Root.Dir(), path)
 		}
 		e.mut.changes = append(e.mut.changes, mutationChange{

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/plan"
 )
 
 func odmFixture(t *testing.T) *fixtures.AIX {
@@ -616,20 +619,90 @@ func TestOdmPurgeOutDir(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// Undo removes the files; the directory stays, empty.
-	if code, _, stderr := runCLI(append(m.Op.Undo[1:], "--yes")...); code != 0 {
-		t.Fatalf("undo: exit %d %s", code, stderr)
+	if !hasChange(m, plan.External, "var/adm/xsrescue") {
+		t.Errorf("the op does not record the directory it created: %+v", m.Changes)
 	}
-	if ents, err := os.ReadDir(inside); err != nil || len(ents) != 0 {
-		t.Errorf("after undo %s holds %v (%v)", inside, ents, err)
+	// Undo removes the files, then the directory the purge created.
+	undoOps(t, m)
+	if _, err := os.Lstat(inside); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after undo %s is still there (%v)", inside, err)
 	}
-	// Outside the root: created, then the usual two ops.
-	code, stdout, stderr = purge(out, "--yes")
-	if code != 0 || !strings.Contains(stderr, "created "+out) || !strings.Contains(stdout, "ghost major(s) 43 purged") {
-		t.Errorf("purge into a new --out outside the root: exit %d %s %s", code, stdout, stderr)
+	if _, err := os.Stat(filepath.Dir(inside)); err != nil {
+		t.Errorf("undo took the directory's parent too: %v", err)
+	}
+
+	// Outside the root: created, then the usual two ops; the first, the
+	// files' (in the new directory's own target), records it.
+	code, stdout, stderr = purge(out, "--yes", "--json")
+	m = parseMutation(t, stdout, nil)
+	if code != 0 || !strings.Contains(stderr, "created "+out) || len(m.Ops) != 2 || !hasChange(m, plan.External, out) {
+		t.Fatalf("purge into a new --out outside the root: exit %d %s %s", code, stdout, stderr)
 	}
 	if ents, err := os.ReadDir(out); err != nil || len(ents) != 4 {
 		t.Errorf("%s holds %v (%v)", out, ents, err)
+	}
+	// Something else put there since: undo removes only the op's files,
+	// and the directory stays.
+	mine := filepath.Join(out, "mine.txt")
+	if err := os.WriteFile(mine, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	undoOps(t, m)
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 1 || ents[0].Name() != "mine.txt" {
+		t.Errorf("after undo %s holds %v (%v), want only mine.txt", out, ents, err)
+	}
+
+	// A directory that existed (empty) before the purge: undo leaves it.
+	if err := os.Remove(mine); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = purge(out, "--yes", "--json")
+	m = parseMutation(t, stdout, nil)
+	if code != 0 || hasChange(m, plan.External, out) {
+		t.Fatalf("purge into an existing empty --out: exit %d %s %s", code, stdout, stderr)
+	}
+	undoOps(t, m)
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 0 {
+		t.Errorf("undo of a purge into an existing %s: %v (%v), want it there and empty", out, ents, err)
+	}
+
+	// An op from before the record (the same op without it): undo leaves
+	// the directory, as it always did.
+	old := filepath.Join(tmp, "old")
+	code, stdout, stderr = purge(old, "--yes", "--json")
+	m = parseMutation(t, stdout, nil)
+	if code != 0 || !hasChange(m, plan.External, old) {
+		t.Fatalf("purge into a new --out: exit %d %s %s", code, stdout, stderr)
+	}
+	db, err := sql.Open("sqlite3", m.Ops[0].Journal.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec("DELETE FROM changes WHERE op = ? AND kind = 'external'", m.Ops[0].ID)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("removing the record: %v (%d rows)", err, n)
+	}
+	db.Close()
+	undoOps(t, m)
+	if ents, err := os.ReadDir(old); err != nil || len(ents) != 0 {
+		t.Errorf("undo of an op without the record: %s holds %v (%v), want it there and empty", old, ents, err)
+	}
+}
+
+// hasChange reports whether the document lists a change with that action
+// and path.
+func hasChange(m *mutationOut, action plan.Kind, path string) bool {
+	return slices.ContainsFunc(m.Changes, func(c mutationChange) bool { return c.Action == action && c.Path == path })
+}
+
+// undoOps undoes every op of the document, newest first, by the undo
+// command each op printed.
+func undoOps(t *testing.T, m *mutationOut) {
+	t.Helper()
+	for i := len(m.Ops) - 1; i >= 0; i-- {
+		if code, _, stderr := runCLI(append(m.Ops[i].Undo[1:], "--yes")...); code != 0 {
+			t.Fatalf("undo op %d: exit %d %s", m.Ops[i].ID, code, stderr)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/doctor"
+	"github.com/xsrescue/xsrescue/internal/shquote"
 )
 
 // doctorDoc is the `doctor --json` document: the report, with each plan
@@ -45,7 +46,11 @@ func doctorSteps(steps []doctor.Step) []doctorStep {
 	for _, s := range steps {
 		d := doctorStep{Step: s.Step, Command: s.Command, Why: s.Why, Manual: s.Manual, Mutates: true}
 		if !s.Manual {
-			d.Argv = shellWords(s.Command)
+			// Split, not Fields: a step is a line to paste into a
+			// shell, and one a shell would do more with than split
+			// into words (a pipe, a substitution) has no argv that does
+			// the same.
+			d.Argv, _ = shquote.Split(s.Command)
 		}
 		if len(d.Argv) > 1 && d.Argv[0] == "xsrescue" {
 			d.Mutates = !readOnlyCommand(d.Argv[1:])
@@ -68,49 +73,4 @@ func readOnlyCommand(args []string) bool {
 		return true
 	}
 	return false
-}
-
-// shellWords splits a line quoted for a POSIX shell (words separated by
-// blanks, 'single quotes', backslash escapes outside them) into its words;
-// nil for anything a shell would do more with (;, |, &, $, `, redirections,
-// double quotes): such a step is not one plain command.
-func shellWords(line string) []string {
-	var words []string
-	var w strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quoted:
-			if c == '\'' {
-				quoted = false
-			} else {
-				w.WriteByte(c)
-			}
-		case c == '\'':
-			quoted, inWord = true, true
-		case c == '\\' && i+1 < len(line):
-			i++
-			w.WriteByte(line[i])
-			inWord = true
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		case strings.IndexByte(";|&$`<>\"(){}*?\n", c) >= 0:
-			return nil
-		default:
-			w.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quoted {
-		return nil
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
@@ -26,7 +27,7 @@ func (d *journalListDoc) render(w io.Writer) error {
 		if journal.UndoInterrupted(o) {
 			status += " (undo interrupted: run journal recover)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, status, o.Started, o.Changes, shellLine(o.Argv))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", o.ID, status, o.Started, o.Changes, shquote.Join(o.Argv))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -45,7 +46,7 @@ type journalShowDoc struct {
 func (d *journalShowDoc) render(w io.Writer) error {
 	op := d.Op
 	fmt.Fprintf(w, "Op %d (%s): %s\n", op.ID, op.UUID, op.Status)
-	fmt.Fprintf(w, "  command  %s\n  target   %s (%s)\n  started  %s\n", shellLine(op.Argv), op.Target, opWhere(op.OpInfo), op.Started)
+	fmt.Fprintf(w, "  command  %s\n  target   %s (%s)\n  started  %s\n", shquote.Join(op.Argv), op.Target, opWhere(op.OpInfo), op.Started)
 	if op.Finished != nil {
 		fmt.Fprintf(w, "  finished %s\n", *op.Finished)
 	}
@@ -103,10 +104,10 @@ type recoverDoc struct {
 func (d *recoverDoc) renderFound(w io.Writer) {
 	for _, op := range d.Interrupted {
 		if op.Status == journal.StatusApplied {
-			fmt.Fprintf(w, "Op %d (%s) was being undone when it was interrupted; the undo will be finished.\n", op.ID, shellLine(op.Argv))
+			fmt.Fprintf(w, "Op %d (%s) was being undone when it was interrupted; the undo will be finished.\n", op.ID, shquote.Join(op.Argv))
 			continue
 		}
-		fmt.Fprintf(w, "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, shellLine(op.Argv), op.Status)
+		fmt.Fprintf(w, "Op %d (%s) was interrupted while %s; it will be rolled back.\n", op.ID, shquote.Join(op.Argv), op.Status)
 	}
 	for _, t := range d.StagingFiles {
 		fmt.Fprintf(w, "Staging file %s was left by an interrupted op; it will be removed.\n", t)
@@ -122,15 +123,6 @@ func (d *recoverDoc) render(w io.Writer, tgt *target.Target) error {
 		fmt.Fprintf(w, "Removed staging file %s\n", t)
 	}
 	return nil
-}
-
-// shellLine is a recorded argv as one line that can be pasted into a shell.
-func shellLine(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = quoteShell(a)
-	}
-	return strings.Join(q, " ")
 }
 
 // opWhere names where an op was made: the disk and partition, the mount

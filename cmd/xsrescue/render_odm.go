@@ -12,8 +12,10 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/odm"
 	"github.com/xsrescue/xsrescue/plan"
+	"github.com/xsrescue/xsrescue/target"
 )
 
 // odmGhostsDoc is the --json document of odm ghosts (docs/json.md, odm).
@@ -123,14 +125,25 @@ func (d *odmPurgeDoc) render(w io.Writer) error {
 // --output directory that does not exist yet, as the journal shows new files,
 // and records them in the mutation document named as the real run names
 // them: relative to the AIX root when --output is inside it (one op with the
-// nodes), else absolute (an op of its own). It returns how many there are.
+// nodes), else absolute (an op of its own). It returns how many changes
+// there are: the directory's record (odm.CreatedChange) and the files.
 // The owner is left out: the files take the new directory's.
-func (e *env) renderNewOut(w io.Writer, out *odm.OutDir, rootDir string, p *odm.Purge) (int, error) {
+func (e *env) renderNewOut(w io.Writer, out *odm.OutDir, root *target.Root, p *odm.Purge) (int, error) {
 	fmt.Fprintf(w, "# create directory %s (--output; its parent exists)\n", out.Dir)
-	rel, inside := out.Inside(rootDir)
+	rel, inside := out.Inside(root.Dir())
 	if !inside {
 		rel = "."
 	}
+	// A record only: nothing of the root is read for it.
+	rec, err := journal.Describe(root, &plan.Plan{Changes: []plan.Change{odm.CreatedChange(out.Dir, rel)}})
+	if err != nil {
+		return 0, err
+	}
+	name := rec[0].Path
+	if !inside {
+		name = out.Dir
+	}
+	e.addChange(mutationChange{Path: name, Action: plan.External, Why: odm.CreatedWhy, Description: rec[0].Description})
 	changes := p.OutChanges(rel)
 	for _, c := range changes {
 		name := c.Path // as the journal names it in its op's target
@@ -147,5 +160,5 @@ func (e *env) renderNewOut(w io.Writer, out *odm.OutDir, rootDir string, p *odm.
 		after := hex.EncodeToString(sum[:])
 		e.addChange(mutationChange{Path: name, Action: plan.Create, Why: c.Why, Diff: &d, AfterSHA256: &after, Description: desc})
 	}
-	return len(changes), nil
+	return 1 + len(changes), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/lazyre"
+	"github.com/xsrescue/xsrescue/internal/shquote"
 )
 
 // document is what a module needs from a mutating command's JSON document.
@@ -125,7 +126,11 @@ func (d *document) readLegacy(stderr string, dryRun bool) {
 		if line == "" && len(d.ops) == 1 {
 			line, _ = d.doc["undo"].(string)
 		}
-		if argv := shellWords(line); len(argv) > 0 {
+		// Fields, not Split: the line is the command's own undo, written
+		// by shquote.Join, and goes back to Ansible as argv, which no
+		// shell reads; a byte a shell would treat specially is literal
+		// there, so the undo is reported rather than lost.
+		if argv := shquote.Fields(line); len(argv) > 0 {
 			d.undo = append(d.undo, argv)
 		}
 		if ch, ok := op["changes"].([]any); ok {
@@ -189,7 +194,7 @@ func (d *document) result(out output, dryRun bool) *Result {
 		if len(d.undo) > 0 {
 			lines := make([]string, len(d.undo))
 			for i, u := range d.undo {
-				lines[i] = shellLine(u)
+				lines[i] = shquote.Join(u)
 			}
 			r.Msg += "; undo with: " + strings.Join(lines, "; then ")
 		}
@@ -288,56 +293,4 @@ func stringList(v any) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// shellWords splits a command line as xsrescue quotes it (words, or
-// single-quoted words, a quote inside one written as quote, backslash,
-// quote, quote).
-func shellWords(s string) []string {
-	var words []string
-	var w strings.Builder
-	inWord, quoted, escaped := false, false, false
-	for _, r := range s {
-		switch {
-		case escaped:
-			w.WriteRune(r)
-			escaped = false
-		case quoted && r == '\'':
-			quoted = false
-		case quoted:
-			w.WriteRune(r)
-		case r == '\'':
-			quoted, inWord = true, true
-		case r == '\\':
-			escaped, inWord = true, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words
-}
-
-// shellLine quotes argv for a message.
-func shellLine(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@", r))
-		}) < 0 {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }

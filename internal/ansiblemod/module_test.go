@@ -187,23 +187,6 @@ func TestBadArguments(t *testing.T) {
 	}
 }
 
-func TestShellWords(t *testing.T) {
-	for in, want := range map[string][]string{
-		"xsrescue journal undo 1 --disk /dev/sda --partition 1": {"xsrescue", "journal", "undo", "1", "--disk", "/dev/sda", "--partition", "1"},
-		`xsrescue journal undo 2 --root '/mnt/it'\''s here'`:    {"xsrescue", "journal", "undo", "2", "--root", "/mnt/it's here"},
-		"":                   nil,
-		"  a  ''  b ":        {"a", "", "b"},
-		"--journal '/a b/c'": {"--journal", "/a b/c"},
-	} {
-		if diff := cmp.Diff(want, shellWords(in)); diff != "" {
-			t.Errorf("shellWords(%q) (-want +got):\n%s", in, diff)
-		}
-		if want != nil && shellWords(shellLine(want)) == nil {
-			t.Errorf("shellLine(%q) does not split back", want)
-		}
-	}
-}
-
 func TestUnifiedDiffs(t *testing.T) {
 	plan := "explain line\n# 1. write etc/issue\n--- a/etc/issue\n+++ b/etc/issue\n@@ -3,2 +3,2 @@\n kept\n-old\n\\ No newline at end of file\n+new\n# 2. write etc/motd\n--- a/etc/motd\n+++ b/etc/motd\n@@ -1 +1,2 @@\n-a\n+a\n+b\n@@ -9 +10 @@\n-x\n+y\n\\ No newline at end of file\ndry run line\n"
 	want := []Diff{

@@ -164,6 +164,9 @@ type User struct {
 	Loop    bool     // a loop device
 	Mount   string   // where it is mounted, or ""
 	Holders []string // what holds it (device mapper, md, ...)
+	// From, To: the bytes [From, To) of the disk, within the range asked
+	// about, that it maps.
+	From, To int64
 }
 
 func (u User) String() string {
@@ -178,25 +181,24 @@ func (u User) String() string {
 	return s.String()
 }
 
-// Users lists the block devices other than the disk (st) itself, its
-// partitions and the devices it is stacked on, that map bytes of [start,
-// start+size) of it and are in use: every loop device (attached is in use:
-// anything may write through it), any other device that is mounted or
-// held. Of the disk's own devices, a mounted one is listed (a whole device
-// the disk is stacked on, a partition of it); their holders are not (the
-// disk itself may be one). The mounted ones come first.
+// Users lists the block devices that map bytes of [start, start+size) of
+// the disk (st) and are in use: every loop device other than the disk
+// (attached is in use: anything may write through it), any device that is
+// mounted or held. Of the devices the disk is stacked on, only a mounted
+// one is listed, without its holders (the disk itself may be one); the
+// disk itself and its own partitions are listed when mounted or held (by
+// device mapper, md: an LVM physical volume). The mounted ones come first.
 func Users(st os.FileInfo, start, size int64) []User {
 	chain := map[string]bool{}
 	target := extentOf(st, start, addSat(start, size), chain)
 	if target.obj == "" {
 		return nil
 	}
+	own := map[string]bool{}
 	if st.Mode()&os.ModeDevice != 0 {
-		// Its own partitions: the O_EXCL hold on the disk sees their
-		// holders.
 		if devs, err := Partitions(st); err == nil {
 			for d := range devs {
-				chain[d] = true
+				own[d] = true
 			}
 		}
 	}
@@ -208,14 +210,16 @@ func Users(st os.FileInfo, start, size int64) []User {
 	var users []User
 	for _, e := range ents {
 		dev := e.Name()
-		if !devExtent(dev, 0, math.MaxInt64, nil, 0).overlaps(target) {
+		x := devExtent(dev, 0, math.MaxInt64, nil, 0)
+		if !x.overlaps(target) {
 			continue
 		}
 		real, err := filepath.EvalSymlinks(filepath.Join(sysBlock, dev))
 		if err != nil {
 			continue // gone meanwhile
 		}
-		u := User{Name: filepath.Base(real), Mount: mounts[dev]}
+		u := User{Name: filepath.Base(real), Mount: mounts[dev],
+			From: max(x.start, target.start) - target.start + start, To: min(x.end, target.end) - target.start + start}
 		_, lerr := os.Stat(filepath.Join(real, "loop", "backing_file"))
 		u.Loop = lerr == nil
 		if hs, err := os.ReadDir(filepath.Join(real, "holders")); err == nil {
@@ -223,14 +227,19 @@ func Users(st os.FileInfo, start, size int64) []User {
 				u.Holders = append(u.Holders, h.Name())
 			}
 		}
-		if chain[dev] {
-			// The disk's own devices: only a mount of a whole device it is
-			// stacked on matters here (holders: the disk itself, maybe).
+		switch {
+		case own[dev]:
+			if u.Mount == "" && len(u.Holders) == 0 {
+				continue
+			}
+		case chain[dev]:
+			// A device the disk is stacked on: only its mount matters
+			// here (holders: the disk itself, maybe).
 			if u.Mount == "" {
 				continue
 			}
 			u.Holders = nil
-		} else if !u.Loop && u.Mount == "" && len(u.Holders) == 0 {
+		case !u.Loop && u.Mount == "" && len(u.Holders) == 0:
 			continue
 		}
 		users = append(users, u)

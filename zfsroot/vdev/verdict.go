@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/shquote"
 )
 
 // Importability of a pool from Linux (docs/zfs.md, "Pool versions").
@@ -94,9 +96,9 @@ func FuseCommand(m *Member, v Verdict, path string, offset, size int64) string {
 	if v.Command == "" || version > maxFuseVersion {
 		return ""
 	}
-	copyCmd := fmt.Sprintf("cp --sparse=always %s /tmp/zcopy/vdev.img", shellQuote(path))
+	copyCmd := fmt.Sprintf("cp --sparse=always %s /tmp/zcopy/vdev.img", shquote.Quote(path))
 	if offset != 0 {
-		copyCmd = fmt.Sprintf("dd if=%s of=/tmp/zcopy/vdev.img bs=1M iflag=skip_bytes,count_bytes skip=%d count=%d conv=sparse", shellQuote(path), offset, size)
+		copyCmd = fmt.Sprintf("dd if=%s of=/tmp/zcopy/vdev.img bs=1M iflag=skip_bytes,count_bytes skip=%d count=%d conv=sparse", shquote.Quote(path), offset, size)
 	}
 	cmd := []string{"mkdir /tmp/zcopy &&", copyCmd, "&& zpool import -d /tmp/zcopy -R /mnt"}
 	if v.NeedsForce {
@@ -123,14 +125,7 @@ func LocalHostID() uint64 {
 // over exactly the vdev's bytes.
 func DeviceArg(path string, offset, size int64) string {
 	if offset == 0 {
-		return shellQuote(path)
+		return shquote.Quote(path)
 	}
-	return fmt.Sprintf(`"$(losetup --read-only --find --show --offset %d --sizelimit %d %s)"`, offset, size, shellQuote(path))
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=,@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return fmt.Sprintf(`"$(losetup --read-only --find --show --offset %d --sizelimit %d %s)"`, offset, size, shquote.Quote(path))
 }

@@ -308,8 +308,19 @@ func TestModelErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := odm.LoadDumps(os.DirFS(dir), dir); err == nil || !strings.Contains(err.Error(), "ambiguous") {
-		t.Errorf("two CuDvDr dumps: %v", err)
+	// Neither file is malformed: the message must not say so; still exit 2.
+	if _, err := odm.LoadDumps(os.DirFS(dir), dir); err == nil || !strings.Contains(err.Error(), "ambiguous") ||
+		errors.Is(err, odm.ErrSyntax) || xerr.Code(err) != xerr.ExitInvalid {
+		t.Errorf("two CuDvDr dumps: %v (exit %d)", err, xerr.Code(err))
+	}
+	// A CuDv dump saved as CuDvDr holds objects, none of them CuDvDr.
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "CuDvDr"), []byte("\nCuDv:\n\tname = \"hdisk0\"\n\nCuDv:\n\tname = \"hdisk1\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := dir + "/CuDvDr: no CuDvDr objects: its 2 objects are of class CuDv (saved under the wrong name?)"
+	if _, err := odm.LoadDumps(os.DirFS(dir), dir); err == nil || err.Error() != want || xerr.Code(err) != xerr.ExitInvalid {
+		t.Errorf("CuDv saved as CuDvDr: %v (exit %d), want %q, exit 2", err, xerr.Code(err), want)
 	}
 	if _, err := odm.LoadDumps(os.DirFS(t.TempDir()), "empty"); err == nil || !strings.Contains(err.Error(), "no CuDvDr dump") {
 		t.Errorf("no CuDvDr: %v", err)

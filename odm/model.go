@@ -218,7 +218,8 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 			continue
 		case 1:
 		default:
-			return nil, fmt.Errorf("%s: ambiguous: both %s and %s hold %s: %w", dir, found[0], found[1], class, ErrSyntax)
+			// Neither file is malformed: which one is meant is unknown.
+			return nil, xerr.Invalidf("%s: ambiguous: both %s and %s hold %s; keep one of them", dir, found[0], found[1], class)
 		}
 		f, err := fsys.Open(found[0])
 		if err != nil {
@@ -238,10 +239,15 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 				}
 			}
 		}
-		n, err := readClass(f, file, class, use)
+		n, other, err := readClass(f, file, class, use)
 		f.Close()
 		if err != nil {
 			return nil, err
+		}
+		if n == 0 && other.n > 0 {
+			// Objects, but none of the class its name says: a dump saved
+			// under the wrong name, not an empty one.
+			return nil, xerr.Invalidf("%s: no %s objects: its %d objects are of class %s (saved under the wrong name?)", file, class, other.n, other.class)
 		}
 		d.Objects[class] = n
 		d.Files[class] = file
@@ -249,10 +255,18 @@ func LoadDumps(fsys fs.FS, dir string) (*Dumps, error) {
 	return d, nil
 }
 
+// otherClasses counts a dump's stanzas of other classes than its name's,
+// and names the first.
+type otherClasses struct {
+	n     int
+	class string
+}
+
 // readClass counts the stanzas of class (a dump may hold others too) and
 // hands each to use; with use nil the values are checked but not kept.
-func readClass(r io.Reader, file, class string, use func(*Stanza)) (int, error) {
+func readClass(r io.Reader, file, class string, use func(*Stanza)) (int, otherClasses, error) {
 	rd := NewReader(r, file)
+	var other otherClasses
 	for n := 0; ; {
 		var c string
 		var s *Stanza
@@ -266,10 +280,14 @@ func readClass(r io.Reader, file, class string, use func(*Stanza)) (int, error) 
 		}
 		switch {
 		case err == io.EOF:
-			return n, nil
+			return n, other, nil
 		case err != nil:
-			return 0, err
+			return 0, other, err
 		case c != class:
+			if other.n == 0 {
+				other.class = c
+			}
+			other.n++
 		default:
 			if use != nil {
 				use(s)

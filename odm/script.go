@@ -94,10 +94,14 @@ is_node() {
 	[ "$maj" = "$3" ] && [ "$min" = "$4" ]
 }
 
-# linktext PATH: the target of symlink PATH as ls -ld shows it.
+# linktext PATH: the target of symlink PATH as ls -ld shows it: what follows
+# "PATH -> " (not a whitespace field: names may hold blanks).
 linktext() {
-	ls -ld "$1" | read -r perm links owner group size m d t name arrow text || die "ls -ld $1 failed"
-	print -r -- "$text"
+	out=$(ls -ld "$1") || die "ls -ld $1 failed"
+	case $out in
+	*" $1 -> "*) print -r -- "${out#*" $1 -> "}" ;;
+	*) die "ls -ld $1: no link target in: $out" ;;
+	esac
 }
 
 # devno_now MAJOR FILE: odmget the devno objects of MAJOR into FILE; fail if

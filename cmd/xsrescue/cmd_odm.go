@@ -171,7 +171,10 @@ func (o odmPurgeOptions) request() (odm.PurgeRequest, error) {
 		}
 		req.Majors = append(req.Majors, n)
 	}
-	if (len(req.Majors) > 0) == req.AllGhosts {
+	switch {
+	case len(req.Majors) > 0 && req.AllGhosts:
+		return req, usagef("odm purge: give --major M (one or more) or --all-ghosts, not both")
+	case len(req.Majors) == 0 && !req.AllGhosts:
 		return req, usagef("odm purge: give --major M (one or more) or --all-ghosts")
 	}
 	return req, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -259,6 +260,10 @@ func (e *env) openPurgeTargets(ctx context.Context, dev string, out *odm.OutDir)
 		return nil, err
 	}
 	pt := &purgeTargets{root: rootDir, tgts: map[string]*target.Target{rootDir: t}}
+	if err := reRootOut(t.Root, rootDir, out); err != nil {
+		t.Close()
+		return nil, err
+	}
 	if !out.Missing {
 		if err := e.openOut(ctx, pt, out); err != nil {
 			t.Close()
@@ -266,6 +271,31 @@ func (e *env) openPurgeTargets(ctx context.Context, dev string, out *odm.OutDir)
 		}
 	}
 	return pt, nil
+}
+
+// reRootOut makes an --output inside the AIX root the AIX system's path:
+// a symlink on the way is followed as there (an absolute target re-rooted
+// at the root), as the journal resolves the files written into it, and
+// never into the rescue system's own tree (acceptance round 21: a missing
+// --output under an absolute link was created on the rescue host).
+func reRootOut(root *target.Root, rootDir string, out *odm.OutDir) error {
+	rel, inside := out.Inside(rootDir)
+	if !inside {
+		return nil
+	}
+	res, err := root.Resolve(rel)
+	if err != nil {
+		return xerr.Invalidf("--output %s: %w", out.Dir, err)
+	}
+	if res == rel {
+		return nil
+	}
+	again, err := odm.CheckOut(filepath.Join(rootDir, filepath.FromSlash(res)))
+	if err != nil {
+		return fmt.Errorf("--output %s is %s inside the AIX root (symlinks followed as the AIX system does): %w", out.Dir, res, err)
+	}
+	*out = *again
+	return nil
 }
 
 // openOut opens and locks --output as a target of its own when it lies

@@ -245,7 +245,7 @@ func TestOdmPurgeRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, _, stderr := runCLI("odm", "purge", "--odm", noCuDv, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "CuDv dump") {
+	if code, _, stderr := runCLI("odm", "purge", "--odm", noCuDv, "--dev", a.DevDir, "--output", out, "--major", "43", "--yes"); code != 3 || !strings.Contains(stderr, "CuDv dump") {
 		t.Errorf("no CuDv: exit %d %q", code, stderr)
 	}
 	if d := cmp.Diff(before, odmState(t, a.Dir, a.ODMDir, out)); d != "" {
@@ -356,7 +356,7 @@ func TestOdmPurgeAndUndo(t *testing.T) {
 			}
 			// A second purge: the nodes are gone and --out holds exactly its
 			// files: already as requested.
-			if code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--out", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
+			if code, stdout, stderr := runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--output", out, "--major", "43", "--yes"); code != 0 || !strings.Contains(stdout, "already as requested") {
 				t.Errorf("second purge into the same --out: exit %d %s %s", code, stdout, stderr)
 			}
 			code, _, stderr = runCLI(append(m.Op.Undo[1:], "--yes")...)
@@ -730,5 +730,46 @@ func TestOdmFIFODump(t *testing.T) {
 				t.Errorf("%s FIFO, %s: exit %d %s", class, argv[1], code, errOut)
 			}
 		}
+	}
+}
+
+// TestOdmPurgeOutThroughLink: an --output inside the AIX root is the AIX
+// system's path. Under an absolute link to a directory of the rescue host,
+// nothing is created on the host (acceptance round 21 saw mkdir there); an
+// absolute link whose target exists inside the root leads there.
+func TestOdmPurgeOutThroughLink(t *testing.T) {
+	t.Parallel()
+	a := odmFixture(t)
+	host := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(host, "adm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(a.Dir, "var")); err != nil {
+		t.Fatal(err)
+	}
+	purge := func(out string) (int, string, string) {
+		return runCLI("odm", "purge", "--odm", a.ODMDir, "--dev", a.DevDir, "--output", out, "--major", "43", "--yes")
+	}
+	code, _, stderr := purge(filepath.Join(a.Dir, "var/adm/xs"))
+	if code != 2 || !strings.Contains(stderr, "inside the AIX root (symlinks followed as the AIX system does)") {
+		t.Errorf("--output under a link to the host: exit %d %s", code, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(host, "adm/xs")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the rescue host's %s/adm/xs was created: %v", host, err)
+	}
+
+	// The same link target, made inside the AIX root: the purge writes there.
+	inRoot := filepath.Join(a.Dir, host, "adm")
+	if err := os.MkdirAll(inRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := purge(filepath.Join(a.Dir, "var/adm/xs")); code != 0 {
+		t.Fatalf("--output under a link inside the root: exit %d %s %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(inRoot, "xs", "purge.ksh")); err != nil {
+		t.Errorf("purge.ksh not in the AIX root's %s/adm/xs: %v", host, err)
+	}
+	if _, err := os.Lstat(filepath.Join(host, "adm/xs")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the rescue host's %s/adm/xs was created: %v", host, err)
 	}
 }

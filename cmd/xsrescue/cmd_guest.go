@@ -58,7 +58,8 @@ func newGuestCheckCommand(e *env) *cli.Command {
 			"A file a rule cannot use (a symlink to a different file, a loop, not a regular file, or\n" +
 			"malformed) is a broken finding of that rule; every other rule is still reported. A\n" +
 			"malformed file then makes the command exit 2 (file and line on stderr).\n" +
-			"Read-only: never writes a byte, to the guest or to the domain config.\n\n" + exitHelp,
+			"Read-only: never writes a byte, to the guest or to the domain config. On the running\n" +
+			"system's own root (--root /) it runs and says so in a note; guest fix refuses that root.\n\n" + exitHelp,
 		Flags:  append(o.targetOptions.flags(), o.domainFlags()...),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runGuestCheck(ctx, e, o) }),
 	}
@@ -79,7 +80,9 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"the host, so it is a second journal op (a root at the file's directory) recorded in the\n" +
 			"same journal as the guest's. The host-kernel and rpmnew rules are never fixed\n" +
 			"automatically; what is left is listed. A second run changes nothing (\"already as requested\").\n\n" +
-			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running.\n\n" +
+			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running:\n" +
+			"   a --root that is the running system's own root (the same device and inode as /, also\n" +
+			"   through a symlink or a bind mount) is refused before anything is locked or planned.\n\n" +
 			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
@@ -88,6 +91,7 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
 			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
 			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
+			"      the running system's own root,\n" +
 			"      a rule asked for with --only whose file is a symlink to another file, or that\n" +
 			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n" +
 			"   4  completed, and broken findings remain that no rule could fix (rules skipped for a\n" +
@@ -158,6 +162,9 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 		return err
 	}
 	rep.Notes = append(rep.Notes, tgt.Notes...)
+	if why := target.LiveRoot(tgt.Root.Dir()); why != "" {
+		rep.Notes = append(rep.Notes, "--root "+o.Root+" is the running system ("+why+"): these findings describe the system this command runs on, not an offline guest; guest fix refuses it")
+	}
 	doc := &guestCheckDoc{Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition, Report: rep, Clean: rep.Clean(), Error: newErrorInfo(rep.Err())}
 	if opts.Domain != nil {
 		doc.DomainConfig = &opts.Domain.Name
@@ -181,7 +188,17 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 	return nil
 }
 
+// liveRootWhat is what guest fix asks for instead of the running system.
+const liveRootWhat = "guest fix edits the root of a guest that is not running: shut the guest down and mount its root (or give its disk image with --disk)"
+
 func runGuestFix(ctx context.Context, e *env, o guestOptions) error {
+	// Before anything (lock, journal, domain config): the running system's
+	// own /etc must never be edited.
+	if o.Root != "" {
+		if err := target.RefuseLiveRoot(o.Root, "--root "+o.Root, liveRootWhat); err != nil {
+			return err
+		}
+	}
 	opts, dt, err := e.guestfixOptions(ctx, o, true)
 	if err != nil {
 		return err

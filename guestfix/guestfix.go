@@ -112,9 +112,9 @@ var Rules = []Rule{
 	{Name: "installonlypkgs", Summary: "yum keeps every kernel-xenU (installonlypkgs in etc/yum.conf)", Fixable: true, run: (*guest).installOnly},
 	{Name: "host-kernel", Summary: "the kernel the host boots has its modules in lib/modules", run: (*guest).hostKernel},
 	{Name: "tls", Summary: "lib/tls is disabled (renamed to lib/tls.disabled)", Fixable: true, run: (*guest).tls},
-	{Name: "serial-console", Summary: "ttyS0 in etc/securetty, an agetty on ttyS0 in etc/inittab, xencons=ttyS console=ttyS0 in the domain config", Fixable: true, run: (*guest).serialConsole},
+	{Name: "serial-console", Summary: "an exact ttyS0 line in etc/securetty, an agetty on ttyS0 in the boot runlevel in etc/inittab, xencons=ttyS console=ttyS0 in the domain config", Fixable: true, run: (*guest).serialConsole},
 	{Name: "services", Summary: "haldaemon, mdmonitor, lvm2-monitor (and irqbalance on one vCPU) are not started in runlevels 2-5", Fixable: true, run: (*guest).services},
-	{Name: "dbus-user", Summary: "the dbus system user (uid 81) exists when dbus is installed", Fixable: true, run: (*guest).dbusUser},
+	{Name: "dbus-user", Summary: "an account named dbus (any uid; added with uid 81) exists when dbus is installed", Fixable: true, run: (*guest).dbusUser},
 	{Name: "rpmnew", Summary: ".rpmnew and .rpmsave files under etc, with what differs (never changed automatically)", run: (*guest).rpmnew},
 }
 
@@ -264,6 +264,10 @@ type guest struct {
 	vcpus      int
 	kernels    Kernels
 	notes      []string
+	// cmdline is the guest kernel's command line as far as it is known
+	// (extra= of the domain config), cmdlineFrom where it was read.
+	cmdline     []string
+	cmdlineFrom string
 }
 
 func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
@@ -287,6 +291,9 @@ func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
 			g.bootKernel = opts.Domain.Kernel()
 		}
 		g.vcpus = opts.Domain.VCPUs()
+		if a, ok := opts.Domain.Get("extra"); ok && a.Value.Kind == StringValue {
+			g.cmdline, g.cmdlineFrom = strings.Fields(a.Value.Str), fmt.Sprintf("%s line %d extra", opts.Domain.Name, a.Line)
+		}
 	}
 	var err error
 	if g.kernels, err = g.installedKernels(); err != nil {

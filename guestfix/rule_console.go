@@ -167,6 +167,8 @@ func (g *guest) runlevel(t *Inittab) (lvl byte, why string, known bool) {
 	}
 	lvl, e, ok := t.DefaultRunlevel()
 	switch {
+	case ok && g.boot != nil && g.cmdline == nil:
+		return lvl, fmt.Sprintf("from %s line %d %s:%s:%s:%s, unless the kernel arguments pygrub passes, unknown here, name a runlevel", inittab, e.Line, e.ID, e.Runlevels, e.Action, e.Process), true
 	case ok:
 		return lvl, fmt.Sprintf("from %s line %d %s:%s:%s:%s", inittab, e.Line, e.ID, e.Runlevels, e.Action, e.Process), true
 	case e.Line > 0:

@@ -41,7 +41,7 @@ type guestOptions struct {
 func (o *guestOptions) domainFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "host-kernel", Destination: &o.HostKernel, Usage: "the kernel `VERSION` the host boots for this guest (default: kernel= of --domain-config)"},
-		&cli.StringFlag{Name: "domain-config", Destination: &o.DomainConfig, Usage: "the guest's Xen domain config `FILE` on the host (kernel=, vcpus=, extra=)"},
+		&cli.StringFlag{Name: "domain-config", Destination: &o.DomainConfig, Usage: "the guest's Xen domain config `FILE` on the host (kernel= or bootloader=, vcpus=, extra=)"},
 	}
 }
 
@@ -54,7 +54,9 @@ func newGuestCheckCommand(e *env) *cli.Command {
 		Description: "Runs each rule on the guest root and prints one finding per thing checked, graded\n" +
 			"ok, warn or broken, with the file and line it read. --host-kernel (or kernel= of the\n" +
 			"--domain-config file) is the kernel the host boots for the guest: its modules must be in\n" +
-			"lib/modules. vcpus= of the domain config decides whether irqbalance is useful.\n" +
+			"lib/modules. With bootloader = pygrub and no kernel=, the kernel is the one pygrub boots:\n" +
+			"the default entry of the guest's grub config (docs/guest.md, pygrub guests).\n" +
+			"vcpus= of the domain config decides whether irqbalance is useful.\n" +
 			"A file a rule cannot use (a symlink to a different file, a loop, not a regular file, or\n" +
 			"malformed) is a broken finding of that rule; every other rule is still reported. A\n" +
 			"malformed file then makes the command exit 2 (file and line on stderr).\n" +
@@ -78,8 +80,11 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"and the dbus user is added as useradd would. Every other byte of an edited file stays.\n" +
 			"With --domain-config, xencons=ttyS console=ttyS0 is added to its extra=; that file is on\n" +
 			"the host, so it is a second journal op (a root at the file's directory) recorded in the\n" +
-			"same journal as the guest's. The host-kernel and rpmnew rules are never fixed\n" +
-			"automatically; what is left is listed. A second run changes nothing (\"already as requested\").\n\n" +
+			"same journal as the guest's. For a pygrub guest whose grub.conf default does not boot\n" +
+			"(kernel or initrd missing, modules gone, not a Xen kernel, default=saved), default= is\n" +
+			"pointed at the first entry that does. The rpmnew rule and a host kernel= without modules\n" +
+			"are never fixed automatically; what is left is listed. A second run changes nothing\n" +
+			"(\"already as requested\").\n\n" +
 			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running:\n" +
 			"   a --root that is the running system's own root (the same device and inode as /, also\n" +
 			"   through a symlink or a bind mount) is refused before anything is locked or planned.\n\n" +

@@ -61,6 +61,11 @@ func TestPygrub(t *testing.T) {
 			os.RemoveAll(filepath.Join(dir, "boot"))
 			os.Mkdir(filepath.Join(dir, "boot"), 0o755)
 		}, finding: "warn", has: []string{"is not mounted on", "mount it there (read-only)"}},
+		{name: "no etc/fstab, the readings differ", prepare: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "etc/fstab")) }, finding: "warn",
+			has: []string{"the readings differ: pygrub (no etc/fstab; read as the root filesystem) reads", "/ pygrub (no etc/fstab; read as a /boot partition mounted on boot/) boots entry 0"}},
+		{name: "no etc/fstab, both readings broken", spec: func(s *fixtures.GuestSpec) { s.NoModules = []string{fixtures.GuestKernel45, fixtures.GuestKernel46} },
+			prepare: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "etc/fstab")) }, finding: "broken",
+			has: []string{"read as a /boot partition mounted on boot/", "lib/modules/" + k46 + " is missing"}},
 		{name: "no grub config", prepare: func(t *testing.T, dir string) { os.RemoveAll(filepath.Join(dir, "boot/grub")) }, finding: "broken",
 			has: []string{"pygrub finds none of /boot/grub/menu.lst, /boot/grub/grub.conf, /grub/menu.lst, /grub/grub.conf"}},
 		{name: "menu.lst read before grub.conf", prepare: func(t *testing.T, dir string) {

@@ -45,13 +45,10 @@ type pygrubBoot struct {
 // first grub config there, its default entry, and whether that entry's
 // kernel boots as a Xen guest with its modules in lib/modules.
 func (g *guest) pygrub(bl Assignment) pygrubBoot {
-	const rule = "host-kernel"
 	d := g.opts.Domain
 	var pb pygrubBoot
 	say := func(sev Severity, format string, args ...any) pygrubBoot {
-		pb.finding = finding(rule, "", sev, "%s line %d: bootloader %s: ", d.Name, bl.Line, bl.Value.Str)
-		pb.finding.Evidence += fmt.Sprintf(format, args...)
-		return pb
+		return pygrubBoot{finding: g.bootloaderFinding(bl, sev, format, args...)}
 	}
 	if path.Base(bl.Value.Str) != "pygrub" {
 		return say(Warn, "not pygrub: which kernel it boots is unknown")
@@ -81,8 +78,9 @@ func (g *guest) pygrub(bl Assignment) pygrubBoot {
 	case boot.err != nil:
 		return boot
 	case root.finding.Severity != boot.finding.Severity:
+		prefix := g.bootloaderFinding(bl, Warn, "").Evidence
 		return say(Warn, "no etc/fstab, so whether /boot is a partition of its own is unknown, and the readings differ: %s / %s",
-			strings.TrimPrefix(root.finding.Evidence, pb.finding.Evidence), strings.TrimPrefix(boot.finding.Evidence, pb.finding.Evidence))
+			strings.TrimPrefix(root.finding.Evidence, prefix), strings.TrimPrefix(boot.finding.Evidence, prefix))
 	case !root.found && boot.found:
 		return boot
 	}
@@ -91,12 +89,9 @@ func (g *guest) pygrub(bl Assignment) pygrubBoot {
 
 // pygrubOn is pygrub on the filesystem at base ("" the root, "boot").
 func (g *guest) pygrubOn(bl Assignment, base, why string) pygrubBoot {
-	const rule = "host-kernel"
-	d := g.opts.Domain
 	var pb pygrubBoot
 	say := func(sev Severity, format string, args ...any) pygrubBoot {
-		pb.finding = finding(rule, "", sev, "%s line %d: bootloader %s: ", d.Name, bl.Line, bl.Value.Str)
-		pb.finding.Evidence += fmt.Sprintf(format, args...)
+		pb.finding = g.bootloaderFinding(bl, sev, format, args...)
 		return pb
 	}
 	conf, shown, data, err := g.grubConfig(base)
@@ -147,6 +142,14 @@ func kernelHint(img GrubImage) string {
 		return KernelPackage(v)
 	}
 	return "kernel-xenU"
+}
+
+// bootloaderFinding is the host-kernel finding about the domain config's
+// bootloader line bl.
+func (g *guest) bootloaderFinding(bl Assignment, sev Severity, format string, args ...any) Finding {
+	f := finding("host-kernel", "", sev, "%s line %d: bootloader %s: ", g.opts.Domain.Name, bl.Line, bl.Value.Str)
+	f.Evidence += fmt.Sprintf(format, args...)
+	return f
 }
 
 // pygrubFS is the directory of the root that holds the filesystem pygrub

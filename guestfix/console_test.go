@@ -68,29 +68,14 @@ func TestConsoleAsPAMAndInit(t *testing.T) {
 			if got := findingOf(t, dir, opts, tc.finding); got != tc.finding {
 				t.Fatalf("finding %q, want %q", got, tc.finding)
 			}
-			fix, err := guestfix.Plan(openRoot(t, dir), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.file == "" {
-				if !fix.Guest.Empty() {
-					t.Fatalf("planned %d change(s), want none: %+v", len(fix.Guest.Changes), fix.Guest.Changes)
-				}
+			before, after, planned := fixFile(t, dir, opts, tc.file)
+			if !planned {
 				return
 			}
-			before, err := os.ReadFile(filepath.Join(dir, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(before), tc.old) {
+			if !strings.Contains(before, tc.old) {
 				t.Fatalf("fixture %s lacks %q:\n%s", tc.file, tc.old, before)
 			}
-			apply(t, dir, filepath.Join(t.TempDir(), "j.db"), fix.Guest)
-			after, err := os.ReadFile(filepath.Join(dir, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(strings.Replace(string(before), tc.old, tc.new, 1), string(after)); d != "" {
+			if d := cmp.Diff(strings.Replace(before, tc.old, tc.new, 1), after); d != "" {
 				t.Errorf("%s after the fix (-want +got):\n%s", tc.file, d)
 			}
 			id, _, _ := strings.Cut(tc.finding, " ")
@@ -101,20 +86,60 @@ func TestConsoleAsPAMAndInit(t *testing.T) {
 	}
 }
 
-// findingOf is the "id severity" of the finding with want's id.
-func findingOf(t *testing.T, dir string, opts guestfix.Options, want string) string {
+// fixFile plans the fix, and when file is not "" applies it through the
+// journal and returns file's content before and after. With file "" it
+// fails the test when anything is planned.
+func fixFile(t *testing.T, dir string, opts guestfix.Options, file string) (before, after string, planned bool) {
+	t.Helper()
+	fix, err := guestfix.Plan(openRoot(t, dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file == "" {
+		if !fix.Guest.Empty() {
+			t.Fatalf("planned %d change(s), want none: %+v", len(fix.Guest.Changes), fix.Guest.Changes)
+		}
+		return "", "", false
+	}
+	read := func() string {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	before = read()
+	apply(t, dir, filepath.Join(t.TempDir(), "j.db"), fix.Guest)
+	return before, read(), true
+}
+
+// findingBy is the first finding whose id is id (or, when id ends in "/",
+// whose rule is id without it).
+func findingBy(t *testing.T, dir string, opts guestfix.Options, id string) guestfix.Finding {
 	t.Helper()
 	rep, err := guestfix.Check(openRoot(t, dir), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, _ := strings.Cut(want, " ")
 	for _, f := range rep.Findings {
-		if f.ID == id {
-			return f.ID + " " + string(f.Severity) + map[bool]string{true: "", false: " (" + f.Evidence + ")"}[f.ID+" "+string(f.Severity) == want]
+		if f.ID == id || f.Rule+"/" == id {
+			return f
 		}
 	}
-	return "none"
+	return guestfix.Finding{ID: "none"}
+}
+
+// findingOf is the "id severity" of the finding with want's id, with its
+// evidence when that is not want.
+func findingOf(t *testing.T, dir string, opts guestfix.Options, want string) string {
+	t.Helper()
+	id, _, _ := strings.Cut(want, " ")
+	f := findingBy(t, dir, opts, id)
+	got := f.ID + " " + string(f.Severity)
+	if got != want {
+		got += " (" + f.Evidence + ")"
+	}
+	return got
 }
 
 func TestSecureTTY(t *testing.T) {

@@ -95,31 +95,19 @@ func TestPygrub(t *testing.T) {
 					t.Errorf("evidence lacks %q: %s", h, f.Evidence)
 				}
 			}
-			fix, err := guestfix.Plan(openRoot(t, dir), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			file := "boot/grub/grub.conf"
 			if tc.def == "" {
-				if !fix.Guest.Empty() {
-					t.Fatalf("planned %+v, want nothing", fix.Guest.Changes)
-				}
+				file = ""
+			}
+			before, after, planned := fixFile(t, dir, opts, file)
+			if !planned {
 				return
-			}
-			conf := filepath.Join(dir, "boot/grub/grub.conf")
-			before, err := os.ReadFile(conf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			apply(t, dir, filepath.Join(t.TempDir(), "j.db"), fix.Guest)
-			after, err := os.ReadFile(conf)
-			if err != nil {
-				t.Fatal(err)
 			}
 			// Only the default line changes (or one is added before the
 			// first title); menu.lst is still the link.
 			var want []string
 			added := false
-			for _, l := range strings.SplitAfter(string(before), "\n") {
+			for _, l := range strings.SplitAfter(before, "\n") {
 				switch {
 				case strings.HasPrefix(l, "default"):
 					l, added = tc.def+"\n", true
@@ -128,7 +116,7 @@ func TestPygrub(t *testing.T) {
 				}
 				want = append(want, l)
 			}
-			if d := cmp.Diff(strings.Join(want, ""), string(after)); d != "" {
+			if d := cmp.Diff(strings.Join(want, ""), after); d != "" {
 				t.Errorf("grub.conf after the fix (-want +got):\n%s", d)
 			}
 			if link, err := os.Readlink(filepath.Join(dir, "boot/grub/menu.lst")); err != nil || link != "./grub.conf" {
@@ -143,17 +131,7 @@ func TestPygrub(t *testing.T) {
 
 func hostKernelFinding(t *testing.T, dir string, opts guestfix.Options) guestfix.Finding {
 	t.Helper()
-	rep, err := guestfix.Check(openRoot(t, dir), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range rep.Findings {
-		if f.Rule == "host-kernel" {
-			return f
-		}
-	}
-	t.Fatal("no host-kernel finding")
-	return guestfix.Finding{}
+	return findingBy(t, dir, opts, "host-kernel/")
 }
 
 // TestPygrubUnsafeLink: a grub config that is a symlink to another file is

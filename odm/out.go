@@ -94,7 +94,7 @@ func ScanDevDir(dev string, forPurge bool) (string, []Node, error) {
 		if err := CheckNotLiveDev(root, name); err != nil {
 			return "", nil, err
 		}
-		if err := target.RefuseLiveRoot(parent, "--dev "+dev+": its root "+parent, "the rescue system's own: give the dev directory of the mounted AIX root"); err != nil {
+		if err := target.RefuseLiveRoot(parent, "--dev "+dev+": its root "+parent, "give the dev directory of the mounted AIX root, not one of the rescue system"); err != nil {
 			return "", nil, err
 		}
 	}

@@ -36,6 +36,7 @@ func TestConsoleAsPAMAndInit(t *testing.T) {
 			"etc/securetty", "tty11\n ttyS0\n", "tty11\n ttyS0\nttyS0\n"},
 		{"securetty /dev/ttyS0", "serial-console", func(s *fixtures.GuestSpec) { s.SecurettyS0 = "/dev/ttyS0" }, "serial-console/securetty warn",
 			"etc/securetty", "tty11\n/dev/ttyS0\n", "tty11\n/dev/ttyS0\nttyS0\n"},
+		{"securetty world-writable", "serial-console", func(s *fixtures.GuestSpec) { s.SecurettyMode = 0o666 }, "serial-console/securetty broken", "", "", ""},
 		{"getty in runlevel 1 only, initdefault 3", "serial-console", func(s *fixtures.GuestSpec) { s.SerialGettyLevels = "1" }, "serial-console/inittab broken",
 			"etc/inittab", "\nS0:1" + getty, "\nS0:12345" + getty},
 		{"getty in 234, initdefault 5", "serial-console", func(s *fixtures.GuestSpec) { s.SerialGettyLevels, s.InitDefault = "234", "5" }, "serial-console/inittab broken",

@@ -64,6 +64,16 @@ func (g *guest) serialConsole() (outcome, error) {
 	case !ok:
 		o.findings = append(o.findings, finding(rule, "securetty", OK, "no %s: pam_securetty lets root log in on every tty", securetty))
 	default:
+		fi, err := g.root.Stat(securetty)
+		if err != nil {
+			return o, fmt.Errorf("guest %s: %w", securetty, err)
+		}
+		if fi.Mode().Perm()&0o002 != 0 {
+			// pam_securetty: "is either world writable or not a normal
+			// file" -> PAM_AUTH_ERR, whatever the file lists.
+			o.findings = append(o.findings, finding(rule, "securetty", Broken, "%s is world-writable (mode %04o): pam_securetty then refuses root on every tty; chmod o-w it by hand", securetty, fi.Mode().Perm()))
+			break
+		}
 		o.secureTTY(data)
 	}
 

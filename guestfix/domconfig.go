@@ -112,6 +112,15 @@ func (c *DomainConfig) Kernel() string {
 	return base
 }
 
+// bootloader is the bootloader = string of c (nil-safe).
+func (c *DomainConfig) bootloader() (Assignment, bool) {
+	if c == nil {
+		return Assignment{}, false
+	}
+	b, ok := c.Get("bootloader")
+	return b, ok && b.Value.Kind == StringValue
+}
+
 // VCPUs is the number of virtual CPUs: the vcpus setting, 1 (Xen's
 // default) when absent, 0 when it is not a number.
 func (c *DomainConfig) VCPUs() int {

@@ -1,7 +1,6 @@
 package guestfix
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -116,16 +115,6 @@ func appendLine(data []byte, line string) []byte {
 		out = append(out, '\n')
 	}
 	return append(append(out, line...), '\n')
-}
-
-// hasLine reports whether one line of data, trimmed, is s.
-func hasLine(data []byte, s string) bool {
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		if string(bytes.TrimSpace(l)) == s {
-			return true
-		}
-	}
-	return false
 }
 
 func errorsIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

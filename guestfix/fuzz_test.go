@@ -72,8 +72,17 @@ func FuzzParseInittab(f *testing.F) {
 		if err != nil {
 			t.Fatalf("edited inittab does not parse: %v\n%q", err, tab.Bytes())
 		}
-		if _, ok := again.GettyOn("ttyS0"); !ok {
+		gettys := again.GettiesOn("ttyS0")
+		if len(gettys) == 0 {
 			t.Fatalf("no ttyS0 getty after the insert\n%q", tab.Bytes())
+		}
+		again.SetRunlevels(gettys[0].Line, "12345")
+		third, err := ParseInittab(bytes.NewReader(again.Bytes()), "inittab")
+		if err != nil {
+			t.Fatalf("inittab with new runlevels does not parse: %v\n%q", err, again.Bytes())
+		}
+		if e, ok := third.Entry(gettys[0].ID); !ok || e.Runlevels != "12345" || e.Process != gettys[0].Process {
+			t.Fatalf("SetRunlevels: %+v\n%q", e, again.Bytes())
 		}
 	})
 }
@@ -137,6 +146,55 @@ func FuzzParseAccounts(f *testing.F) {
 		}
 		if e, ok := again.Lookup("dbus"); !ok || e.ID() != 81 {
 			t.Fatalf("dbus not found after append\n%q", out)
+		}
+	})
+}
+
+// FuzzSecureTTY: no input panics, and the line fix appends always makes
+// pam_securetty accept ttyS0. The same input read as an inittab: its
+// default runlevel, when known, is one init accepts.
+func FuzzSecureTTY(f *testing.F) {
+	f.Add([]byte("console\nttyS0\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		SecureTTY(data, "ttyS0")
+		fixed := append(append([]byte(nil), data...), '\n')
+		if len(data) == 0 || data[len(data)-1] == '\n' {
+			fixed = fixed[:len(data)]
+		}
+		if ok, _ := SecureTTY(append(fixed, "ttyS0\n"...), "ttyS0"); !ok {
+			t.Fatalf("an exact ttyS0 line appended to %q is not accepted", data)
+		}
+		tab, err := ParseInittab(bytes.NewReader(data), "inittab")
+		if err != nil {
+			return
+		}
+		if lvl, _, ok := tab.DefaultRunlevel(); ok && !strings.ContainsRune("0123456789S", rune(lvl)) {
+			t.Fatalf("default runlevel %q", lvl)
+		}
+	})
+}
+
+// FuzzParseGrubConf: no input panics; the default pygrub would boot is an
+// entry; WithDefault writes a file whose default is that entry, with every
+// entry kept.
+func FuzzParseGrubConf(f *testing.F) {
+	f.Add([]byte("default=0\ntimeout=5\ntitle CentOS (2.6.9-67.ELxenU)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.9-67.ELxenU ro root=LABEL=/\n\tinitrd /initrd-2.6.9-67.ELxenU.img\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := ParseGrubConf(data)
+		if def, fail := c.Default(); fail == "" && (def < 0 || def >= len(c.Images)) {
+			t.Fatalf("default %d of %d entries", def, len(c.Images))
+		}
+		if len(c.Images) == 0 {
+			return
+		}
+		n := len(c.Images) - 1
+		out, ok := c.WithDefault(n)
+		if !ok {
+			return
+		}
+		again := ParseGrubConf(out)
+		if def, fail := again.Default(); fail != "" || def != n || len(again.Images) != len(c.Images) {
+			t.Fatalf("WithDefault(%d): default %d (%s), %d entries of %d\n%q", n, def, fail, len(again.Images), len(c.Images), out)
 		}
 	})
 }

@@ -110,11 +110,11 @@ func (g *guest) runRule(r Rule) (outcome, error) {
 // Rules is every rule in the order they are checked.
 var Rules = []Rule{
 	{Name: "installonlypkgs", Summary: "yum keeps every kernel-xenU (installonlypkgs in etc/yum.conf)", Fixable: true, run: (*guest).installOnly},
-	{Name: "host-kernel", Summary: "the kernel the host boots has its modules in lib/modules", run: (*guest).hostKernel},
+	{Name: "host-kernel", Summary: "the kernel the guest boots (the host's kernel=, or pygrub's grub.conf default) has its modules in lib/modules and, for pygrub, its files and the Xen flavour", Fixable: true, run: (*guest).hostKernel},
 	{Name: "tls", Summary: "lib/tls is disabled (renamed to lib/tls.disabled)", Fixable: true, run: (*guest).tls},
-	{Name: "serial-console", Summary: "ttyS0 in etc/securetty, an agetty on ttyS0 in etc/inittab, xencons=ttyS console=ttyS0 in the domain config", Fixable: true, run: (*guest).serialConsole},
+	{Name: "serial-console", Summary: "an exact ttyS0 line in etc/securetty, an agetty on ttyS0 in the boot runlevel in etc/inittab, xencons=ttyS console=ttyS0 in the domain config", Fixable: true, run: (*guest).serialConsole},
 	{Name: "services", Summary: "haldaemon, mdmonitor, lvm2-monitor (and irqbalance on one vCPU) are not started in runlevels 2-5", Fixable: true, run: (*guest).services},
-	{Name: "dbus-user", Summary: "the dbus system user (uid 81) exists when dbus is installed", Fixable: true, run: (*guest).dbusUser},
+	{Name: "dbus-user", Summary: "an account named dbus (any uid; added with uid 81) exists when dbus is installed", Fixable: true, run: (*guest).dbusUser},
 	{Name: "rpmnew", Summary: ".rpmnew and .rpmsave files under etc, with what differs (never changed automatically)", run: (*guest).rpmnew},
 }
 
@@ -127,7 +127,7 @@ type Kernels struct {
 // Report is the result of Check.
 type Report struct {
 	Init       string    `json:"init"`        // sysv, upstart or systemd
-	HostKernel string    `json:"host_kernel"` // "" when unknown
+	HostKernel string    `json:"host_kernel"` // the release the guest boots (pygrub: grub.conf's default), "" when unknown
 	VCPUs      int       `json:"vcpus"`       // 0 when unknown
 	Kernels    Kernels   `json:"kernels"`
 	Findings   []Finding `json:"findings"`
@@ -264,6 +264,13 @@ type guest struct {
 	vcpus      int
 	kernels    Kernels
 	notes      []string
+	// cmdline is the guest kernel's command line as far as it is known
+	// (extra= of the domain config), cmdlineFrom where it was read.
+	cmdline     []string
+	cmdlineFrom string
+	// boot is what pygrub boots, for a guest whose domain config has a
+	// bootloader and no kernel (nil otherwise).
+	boot *pygrubBoot
 }
 
 func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
@@ -287,6 +294,9 @@ func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
 			g.bootKernel = opts.Domain.Kernel()
 		}
 		g.vcpus = opts.Domain.VCPUs()
+		if a, ok := opts.Domain.Get("extra"); ok && a.Value.Kind == StringValue {
+			g.cmdline, g.cmdlineFrom = strings.Fields(a.Value.Str), fmt.Sprintf("%s line %d extra", opts.Domain.Name, a.Line)
+		}
 	}
 	var err error
 	if g.kernels, err = g.installedKernels(); err != nil {
@@ -294,6 +304,13 @@ func newGuest(root *target.Root, opts Options) (*guest, []Rule, error) {
 	}
 	if g.init, g.initWhy, err = g.initSystem(); err != nil {
 		return nil, nil, err
+	}
+	if b, ok := opts.Domain.bootloader(); ok && g.bootKernel == "" {
+		pb := g.pygrub(b)
+		// pygrub hands the kernel its entry's arguments, not extra
+		// (nil: unknown).
+		g.boot, g.bootKernel = &pb, pb.kernel
+		g.cmdline, g.cmdlineFrom = pb.args, pb.argsFrom
 	}
 	return g, rules, nil
 }

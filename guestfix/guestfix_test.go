@@ -44,6 +44,15 @@ var cases = []guestCase{
 	{name: "centos46-gone-kernel", spec: fixtures.CentOS46Guest(), hostKernel: fixtures.GuestKernelGone},
 	{name: "centos45", spec: fixtures.CentOS45Guest(), domain: true},
 	{name: "systemd", spec: fixtures.SystemdGuest()},
+	{name: "centos46-pygrub-gone-modules", spec: pygrubGoneModules(), domain: true},
+}
+
+// pygrubGoneModules: pygrub's default (the newest kernel) lost its
+// modules; the older entry still boots.
+func pygrubGoneModules() fixtures.GuestSpec {
+	s := fixtures.CentOS46PygrubGuest()
+	s.NoModules = []string{fixtures.GuestKernel46}
+	return s
 }
 
 // setup writes the fixture root (and its domain config in a host directory)
@@ -677,7 +686,7 @@ func TestEdgeCases(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "services/haldaemon warn", []string{"symlink-remove etc/rc.d/rc3.d/S98haldaemon"}},
-		{name: "pygrub guest", rule: "host-kernel", spec: func(s *fixtures.GuestSpec) { s.HostKernel = "" }, finding: "host-kernel ok"},
+		{name: "pygrub guest without grub.conf", rule: "host-kernel", spec: func(s *fixtures.GuestSpec) { s.HostKernel = "" }, finding: "host-kernel broken"},
 		{"existing installonlypkgs over two lines", "installonlypkgs", nil, func(t *testing.T, dir string) {
 			write(t, dir, "etc/yum.conf", "[main]\ngpgcheck=1\ninstallonlypkgs=kernel kernel-smp\n  kernel-xenU\n[base]\nname=x\n")
 		}, "installonlypkgs warn", []string{"write etc/yum.conf"}},

@@ -83,20 +83,22 @@ func (t *Inittab) Entry(id string) (InittabEntry, bool) {
 	return InittabEntry{}, false
 }
 
-// GettyOn returns the respawned entry that runs a getty on tty (for example
-// ttyS0), or false.
-func (t *Inittab) GettyOn(tty string) (InittabEntry, bool) {
+// GettiesOn returns the respawned entries that run a getty on tty (for
+// example ttyS0).
+func (t *Inittab) GettiesOn(tty string) []InittabEntry {
+	var out []InittabEntry
 	for _, e := range t.Entries {
 		if e.Action != "respawn" || !strings.Contains(e.Process, "getty") {
 			continue
 		}
 		for _, arg := range strings.Fields(e.Process) {
 			if arg == tty || arg == "/dev/"+tty {
-				return e, true
+				out = append(out, e)
+				break
 			}
 		}
 	}
-	return InittabEntry{}, false
+	return out
 }
 
 // InsertBefore inserts line before the entry with id before, or at the end
@@ -121,4 +123,75 @@ func (t *Inittab) InsertBefore(before, line string) int {
 	f := strings.SplitN(line, ":", 4)
 	t.Entries = append(t.Entries, InittabEntry{Line: at + 1, ID: f[0], Runlevels: f[1], Action: f[2], Process: f[3]})
 	return at + 1
+}
+
+// allRunlevels is the runlevels field sysvinit gives an entry whose field
+// is empty (read_inittab: strcpy(ch->rlevel, "0123456789")).
+const allRunlevels = "0123456789"
+
+// Levels is the runlevels the entry runs in: its field, or every numeric
+// runlevel when the field is empty. init starts an entry in runlevel r
+// when r is in this field (start_if_needed: strchr(ch->rlevel, runlevel)).
+func (e InittabEntry) Levels() string {
+	if e.Runlevels == "" {
+		return allRunlevels
+	}
+	return e.Runlevels
+}
+
+// DefaultRunlevel is the runlevel init enters at boot when the kernel
+// command line names none, as sysvinit's get_init_default computes it:
+// from the first initdefault entry, the highest character of its runlevels
+// field (an empty field is 0123456789), upper-cased. ok is false when init
+// would ask for a runlevel on the console instead (no initdefault entry,
+// or a level that is not 0-9 or S); e is the entry read.
+func (t *Inittab) DefaultRunlevel() (level byte, e InittabEntry, ok bool) {
+	for _, e := range t.Entries {
+		if e.Action != "initdefault" {
+			continue
+		}
+		lvl := byte(0)
+		for _, c := range []byte(e.Levels()) {
+			lvl = max(lvl, c)
+		}
+		if lvl >= 'a' && lvl <= 'z' {
+			lvl -= 'a' - 'A'
+		}
+		return lvl, e, lvl != 0 && strings.IndexByte("0123456789S", lvl) >= 0
+	}
+	return 0, InittabEntry{}, false
+}
+
+// CmdlineRunlevel is the runlevel the kernel command line args give init,
+// which overrides initdefault: sysvinit's main takes "single" or "-s" as
+// S and a one-character argument in 0-9, s, S as that level; the last one
+// wins. The kernel hands init the arguments it does not use itself.
+func CmdlineRunlevel(args []string) (byte, bool) {
+	lvl := byte(0)
+	for _, a := range args {
+		switch {
+		case a == "single" || a == "-s":
+			lvl = 'S'
+		case len(a) == 1 && strings.IndexByte("0123456789sS", a[0]) >= 0:
+			lvl = a[0]
+		}
+	}
+	if lvl == 's' {
+		lvl = 'S'
+	}
+	return lvl, lvl != 0
+}
+
+// SetRunlevels rewrites the runlevels field of the entry on line n (as
+// read) to levels; every other byte of the file stays.
+func (t *Inittab) SetRunlevels(n int, levels string) {
+	raw := t.lines[n-1]
+	i := strings.IndexByte(raw, ':')
+	j := i + 1 + strings.IndexByte(raw[i+1:], ':')
+	t.lines[n-1] = raw[:i+1] + levels + raw[j:]
+	for k := range t.Entries {
+		if t.Entries[k].Line == n {
+			t.Entries[k].Runlevels = levels
+		}
+	}
 }

@@ -67,7 +67,7 @@ func TestInittabInsert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := tab.GettyOn("ttyS0"); ok {
+	if len(tab.GettiesOn("ttyS0")) > 0 {
 		t.Fatal("ttyS0 getty found in a tab without one")
 	}
 	if at := tab.InsertBefore("1", SerialGetty); at != 3 {
@@ -77,8 +77,8 @@ func TestInittabInsert(t *testing.T) {
 	if d := cmp.Diff(want, string(tab.Bytes())); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
-	if e, ok := tab.GettyOn("ttyS0"); !ok || e.Line != 3 {
-		t.Errorf("GettyOn after insert: %+v %v", e, ok)
+	if e := tab.GettiesOn("ttyS0"); len(e) != 1 || e[0].Line != 3 {
+		t.Errorf("GettiesOn after insert: %+v", e)
 	}
 
 	// No "1:" entry: appended, a missing final newline added first.

@@ -2,6 +2,7 @@ package guestfix
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -62,11 +63,18 @@ func (g *guest) serialConsole() (outcome, error) {
 		return o, err
 	case !ok:
 		o.findings = append(o.findings, finding(rule, "securetty", OK, "no %s: pam_securetty lets root log in on every tty", securetty))
-	case hasLine(data, "ttyS0"):
-		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", securetty))
 	default:
-		o.findings = append(o.findings, fixing(finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty)))
-		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console"})
+		fi, err := g.root.Stat(securetty)
+		if err != nil {
+			return o, fmt.Errorf("guest %s: %w", securetty, err)
+		}
+		if fi.Mode().Perm()&0o002 != 0 {
+			// pam_securetty: "is either world writable or not a normal
+			// file" -> PAM_AUTH_ERR, whatever the file lists.
+			o.findings = append(o.findings, finding(rule, "securetty", Broken, "%s is world-writable (mode %04o): pam_securetty then refuses root on every tty; chmod o-w it by hand", securetty, fi.Mode().Perm()))
+			break
+		}
+		o.secureTTY(data)
 	}
 
 	f, change, err := g.inittabGetty()
@@ -90,6 +98,25 @@ func (g *guest) serialConsole() (outcome, error) {
 	return o, err
 }
 
+// secureTTY checks etc/securetty as pam_securetty reads it (SecureTTY): a
+// line that is ttyS0 only after trimming does not let root in, which is
+// worse than no line at all — someone meant to allow it.
+func (o *outcome) secureTTY(data []byte) {
+	const rule = "serial-console"
+	ok, near := SecureTTY(data, "ttyS0")
+	switch {
+	case ok:
+		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", securetty))
+		return
+	case near != "":
+		o.findings = append(o.findings, fixing(finding(rule, "securetty", Broken,
+			"%s %s: pam_securetty compares each line exactly (only the newline is removed), so it does not match ttyS0 and root cannot log in on the Xen console", securetty, near)))
+	default:
+		o.findings = append(o.findings, fixing(finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty)))
+	}
+	o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console: an exact ttyS0 line"})
+}
+
 func (g *guest) inittabGetty() (Finding, *plan.Change, error) {
 	const rule, subject = "serial-console", "inittab"
 	if g.init != "sysv" {
@@ -107,15 +134,73 @@ func (g *guest) inittabGetty() (Finding, *plan.Change, error) {
 	if err != nil {
 		return Finding{}, nil, err
 	}
-	if e, ok := t.GettyOn("ttyS0"); ok {
-		return finding(rule, subject, OK, "%s line %d runs a getty on ttyS0 (%s)", inittab, e.Line, e.Process), nil, nil
+	lvl, why, known := g.runlevel(t)
+	gettys := t.GettiesOn("ttyS0")
+	for _, e := range gettys {
+		if !known {
+			return finding(rule, subject, Warn, "%s line %d runs a getty on ttyS0 in runlevels %s, but the runlevel the guest boots into is unknown: %s", inittab, e.Line, e.Levels(), why), nil, nil
+		}
+		if strings.IndexByte(e.Levels(), lvl) >= 0 {
+			return finding(rule, subject, OK, "%s line %d runs a getty on ttyS0 in runlevels %s, which include %c, the runlevel the guest boots into (%s)", inittab, e.Line, e.Levels(), lvl, why), nil, nil
+		}
+	}
+	if known && !loginLevel(lvl) {
+		return finding(rule, subject, Warn, "the guest boots into runlevel %c (%s), where no getty runs: check %s by hand", lvl, why, inittab), nil, nil
+	}
+	if len(gettys) > 0 {
+		// The getty is there, in the wrong runlevels: add the boot level
+		// (and the usual multi-user levels) to the first one.
+		e := gettys[0]
+		levels := withLevels(e.Runlevels, "2345"+string(lvl))
+		t.SetRunlevels(e.Line, levels)
+		return fixing(finding(rule, subject, Broken, "%s line %d runs a getty on ttyS0 only in runlevels %s, but the guest boots into runlevel %c (%s): no login on the Xen console", inittab, e.Line, e.Levels(), lvl, why)),
+			&plan.Change{Kind: plan.Write, Path: inittab, Content: t.Bytes(), Why: "agetty on ttyS0 in runlevels " + levels + " (line " + itoa(e.Line) + ")"}, nil
 	}
 	if e, ok := t.Entry("S0"); ok {
 		return finding(rule, subject, Warn, "%s has no getty on ttyS0, and id S0 is taken by line %d (%s): add one by hand", inittab, e.Line, e.Process), nil, nil
 	}
-	at := t.InsertBefore("1", SerialGetty)
+	line := SerialGetty
+	if known {
+		line = strings.Replace(SerialGetty, ":2345:", ":"+withLevels("2345", string(lvl))+":", 1)
+	}
+	at := t.InsertBefore("1", line)
 	return fixing(finding(rule, subject, Warn, "%s has no getty on ttyS0: no login on the Xen console", inittab)),
 		&plan.Change{Kind: plan.Write, Path: inittab, Content: t.Bytes(), Why: "agetty on ttyS0 (new line " + itoa(at) + ")"}, nil
+}
+
+// runlevel is the runlevel init enters at boot: the kernel command line's
+// (CmdlineRunlevel), else initdefault's (DefaultRunlevel); why says where
+// it comes from, or, when known is false, why it is unknown.
+func (g *guest) runlevel(t *Inittab) (lvl byte, why string, known bool) {
+	if lvl, ok := CmdlineRunlevel(g.cmdline); ok {
+		return lvl, "from " + g.cmdlineFrom + ", which overrides initdefault", true
+	}
+	lvl, e, ok := t.DefaultRunlevel()
+	switch {
+	case ok && g.boot != nil && g.cmdline == nil:
+		return lvl, fmt.Sprintf("from %s line %d %s:%s:%s:%s, unless the kernel arguments pygrub passes, unknown here, name a runlevel", inittab, e.Line, e.ID, e.Runlevels, e.Action, e.Process), true
+	case ok:
+		return lvl, fmt.Sprintf("from %s line %d %s:%s:%s:%s", inittab, e.Line, e.ID, e.Runlevels, e.Action, e.Process), true
+	case e.Line > 0:
+		return 0, fmt.Sprintf("%s line %d: initdefault level %q is not 0-9 or S, so init asks for a runlevel on the console", inittab, e.Line, lvl), false
+	}
+	return 0, "no initdefault entry in " + inittab + ": init asks for a runlevel on the console", false
+}
+
+// loginLevel: the runlevels a guest offers logins in: not halt (0),
+// reboot (6) or single user (S, and 1, which Red Hat's rc ends in S).
+func loginLevel(lvl byte) bool { return lvl >= '2' && lvl <= '9' && lvl != '6' }
+
+// withLevels is the runlevels field levels with more added, in the order
+// S, 0-9 (duplicates dropped).
+func withLevels(levels, more string) string {
+	var b strings.Builder
+	for _, c := range []byte("sS0123456789") {
+		if strings.IndexByte(levels, c) >= 0 || strings.IndexByte(more, c) >= 0 {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func (g *guest) domainConsole() (Finding, []byte, error) {

@@ -73,16 +73,24 @@ func (g *guest) dbusUser() (outcome, error) {
 		return o, nil
 	}
 
-	// The group first: useradd -r creates a group named like the user with
-	// the same id when that id is free.
+	// dbus-daemon looks its user up by name (getpwnam of <user> in
+	// system.conf) and runs with that account's uid and primary gid,
+	// whatever their numbers: only a missing dbus account is broken.
 	var problems, fixed []string
+	user, haveUser := passwd.Lookup(dbusUser)
 	gid := dbusID
-	if e, ok := group.Lookup(dbusUser); ok {
+	switch e, ok := group.Lookup(dbusUser); {
+	case haveUser:
+		gid = -1 // the account's own gid stands; no group is added
+	case ok:
 		gid = e.ID()
-	} else if e, ok := group.ByID(dbusID); ok {
-		problems = append(problems, fmt.Sprintf("etc/group line %d: gid %d belongs to %s", e.Line, dbusID, e.Fields[0]))
-		gid = -1
-	} else {
+	default:
+		if e, ok := group.ByID(dbusID); ok {
+			// useradd -r would pick another id; which one is a person's call.
+			problems = append(problems, fmt.Sprintf("etc/group line %d: gid %d belongs to %s", e.Line, dbusID, e.Fields[0]))
+			gid = -1
+			break
+		}
 		fixed = append(fixed, "etc/group")
 		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/group", Content: group.Appended(fmt.Sprintf("%s:x:%d:", dbusUser, dbusID)), Why: "group dbus, as useradd -r adds it"})
 		if gs := dbs["etc/gshadow"]; gs != nil {
@@ -91,17 +99,15 @@ func (g *guest) dbusUser() (outcome, error) {
 			}
 		}
 	}
-	if e, ok := passwd.Lookup(dbusUser); ok {
-		if e.ID() != dbusID {
-			problems = append(problems, fmt.Sprintf("etc/passwd line %d: dbus has uid %s, not %d", e.Line, e.Fields[2], dbusID))
+	if !haveUser {
+		if e, ok := passwd.ByID(dbusID); ok {
+			problems = append(problems, fmt.Sprintf("etc/passwd line %d: uid %d belongs to %s", e.Line, dbusID, e.Fields[0]))
+		} else if gid >= 0 {
+			fixed = append(fixed, "etc/passwd")
+			o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/passwd", Content: passwd.Appended(fmt.Sprintf("%s:x:%d:%d:%s:/:/sbin/nologin", dbusUser, dbusID, gid, dbusComment)), Why: "user dbus, as the dbus package's useradd adds it"})
 		}
-	} else if e, ok := passwd.ByID(dbusID); ok {
-		problems = append(problems, fmt.Sprintf("etc/passwd line %d: uid %d belongs to %s", e.Line, dbusID, e.Fields[0]))
-	} else if gid >= 0 {
-		fixed = append(fixed, "etc/passwd")
-		o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: "etc/passwd", Content: passwd.Appended(fmt.Sprintf("%s:x:%d:%d:%s:/:/sbin/nologin", dbusUser, dbusID, gid, dbusComment)), Why: "user dbus, as the dbus package's useradd adds it"})
 	}
-	if sh := dbs["etc/shadow"]; sh != nil {
+	if sh := dbs["etc/shadow"]; sh != nil && !haveUser {
 		if _, ok := sh.Lookup(dbusUser); !ok {
 			days := g.now().Unix() / 86400
 			fixed = append(fixed, "etc/shadow")
@@ -115,8 +121,10 @@ func (g *guest) dbusUser() (outcome, error) {
 		o.changes = nil
 	case len(fixed) > 0:
 		o.findings = append(o.findings, fixing(finding(rule, "", Broken, "dbus is installed (%s) but the dbus user (uid %d) is missing from %s: messagebus cannot start", installed, dbusID, strings.Join(fixed, ", "))))
-	default:
+	case user.ID() == dbusID:
 		o.findings = append(o.findings, finding(rule, "", OK, "dbus is installed (%s) and user dbus (uid %d) exists", installed, dbusID))
+	default:
+		o.findings = append(o.findings, finding(rule, "", OK, "dbus is installed (%s) and user dbus exists (etc/passwd line %d, uid %s: dbus-daemon looks the user up by name, any uid works)", installed, user.Line, user.Fields[2]))
 	}
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package guestfix
 
 import (
+	"github.com/xsrescue/xsrescue/plan"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,11 +60,20 @@ func (g *guest) hostKernel() (outcome, error) {
 	const rule = "host-kernel"
 	installed := "boot/ has " + listOrNone(g.kernels.Boot) + "; lib/modules/ has " + listOrNone(g.kernels.Modules)
 	hk := g.bootKernel
-	if d := g.opts.Domain; hk == "" && d != nil {
-		if b, ok := d.Get("bootloader"); ok && b.Value.Kind == StringValue {
-			return outcome{findings: []Finding{finding(rule, "", OK,
-				"%s line %d: the guest boots its own kernel through %s; %s", d.Name, b.Line, b.Value.Str, installed)}}, nil
+	if pb := g.boot; pb != nil {
+		var o outcome
+		switch {
+		case o.refuse(pb.errName, pb.err):
+			return o, nil
+		case pb.err != nil:
+			return o, pb.err
 		}
+		o.findings = []Finding{pb.finding}
+		o.findings[0].Evidence += "; " + installed
+		if pb.change != nil {
+			o.changes = []plan.Change{*pb.change}
+		}
+		return o, nil
 	}
 	if hk == "" {
 		return outcome{findings: []Finding{finding(rule, "", Warn,

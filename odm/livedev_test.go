@@ -112,3 +112,22 @@ func TestLiveDevPlainDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestScanDevDirLiveRoot: a purge's --dev whose root is the running
+// system's own root (here /tmp, whose parent is /, also through a symlink
+// to it) is refused by device and inode, whatever the path says.
+func TestScanDevDirLiveRoot(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "slash")
+	if err := os.Symlink("/", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/tmp"); err != nil {
+		t.Skip("no /tmp")
+	}
+	for _, dev := range []string{"/tmp", filepath.Join(link, "tmp")} {
+		_, _, err := ScanDevDir(dev, true)
+		if xerr.Code(err) != xerr.ExitRefused || !strings.Contains(err.Error(), "is the running system's own root") {
+			t.Errorf("ScanDevDir(%s): %v", dev, err)
+		}
+	}
+}

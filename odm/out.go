@@ -95,8 +95,8 @@ func ScanDevDir(dev string, forPurge bool) (string, []Node, error) {
 		if err := CheckNotLiveDev(root, name); err != nil {
 			return "", nil, err
 		}
-		if real, err := filepath.EvalSymlinks(parent); err == nil && real == "/" {
-			return "", nil, xerr.Refusedf("--dev %s is the rescue system's own: give the dev directory of the mounted AIX root", dev)
+		if err := target.RefuseLiveRoot(parent, "--dev "+dev+": its root "+parent, "give the dev directory of the mounted AIX root, not one of the rescue system"); err != nil {
+			return "", nil, err
 		}
 	}
 	nodes, err := ScanDev(root, name)

@@ -41,7 +41,7 @@ type guestOptions struct {
 func (o *guestOptions) domainFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "host-kernel", Destination: &o.HostKernel, Usage: "the kernel `VERSION` the host boots for this guest (default: kernel= of --domain-config)"},
-		&cli.StringFlag{Name: "domain-config", Destination: &o.DomainConfig, Usage: "the guest's Xen domain config `FILE` on the host (kernel=, vcpus=, extra=)"},
+		&cli.StringFlag{Name: "domain-config", Destination: &o.DomainConfig, Usage: "the guest's Xen domain config `FILE` on the host (kernel= or bootloader=, vcpus=, extra=)"},
 	}
 }
 
@@ -54,11 +54,14 @@ func newGuestCheckCommand(e *env) *cli.Command {
 		Description: "Runs each rule on the guest root and prints one finding per thing checked, graded\n" +
 			"ok, warn or broken, with the file and line it read. --host-kernel (or kernel= of the\n" +
 			"--domain-config file) is the kernel the host boots for the guest: its modules must be in\n" +
-			"lib/modules. vcpus= of the domain config decides whether irqbalance is useful.\n" +
+			"lib/modules. With bootloader = pygrub and no kernel=, the kernel is the one pygrub boots:\n" +
+			"the default entry of the guest's grub config (docs/guest.md, pygrub guests).\n" +
+			"vcpus= of the domain config decides whether irqbalance is useful.\n" +
 			"A file a rule cannot use (a symlink to a different file, a loop, not a regular file, or\n" +
 			"malformed) is a broken finding of that rule; every other rule is still reported. A\n" +
 			"malformed file then makes the command exit 2 (file and line on stderr).\n" +
-			"Read-only: never writes a byte, to the guest or to the domain config.\n\n" + exitHelp,
+			"Read-only: never writes a byte, to the guest or to the domain config. On the running\n" +
+			"system's own root (--root /) it runs and says so in a note; guest fix refuses that root.\n\n" + exitHelp,
 		Flags:  append(o.targetOptions.flags(), o.domainFlags()...),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runGuestCheck(ctx, e, o) }),
 	}
@@ -77,9 +80,14 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"and the dbus user is added as useradd would. Every other byte of an edited file stays.\n" +
 			"With --domain-config, xencons=ttyS console=ttyS0 is added to its extra=; that file is on\n" +
 			"the host, so it is a second journal op (a root at the file's directory) recorded in the\n" +
-			"same journal as the guest's. The host-kernel and rpmnew rules are never fixed\n" +
-			"automatically; what is left is listed. A second run changes nothing (\"already as requested\").\n\n" +
-			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running.\n\n" +
+			"same journal as the guest's. For a pygrub guest whose grub.conf default does not boot\n" +
+			"(kernel or initrd missing, modules gone, not a Xen kernel, default=saved), default= is\n" +
+			"pointed at the first entry that does. The rpmnew rule and a host kernel= without modules\n" +
+			"are never fixed automatically; what is left is listed. A second run changes nothing\n" +
+			"(\"already as requested\").\n\n" +
+			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running:\n" +
+			"   a --root that is the running system's own root (the same device and inode as /, also\n" +
+			"   through a symlink or a bind mount) is refused before anything is locked or planned.\n\n" +
 			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
@@ -88,6 +96,7 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"   2  a malformed yum.conf, inittab or account file (after the other rules were fixed),\n" +
 			"      a malformed domain config, an unknown rule, bad flags (file and line named)\n" +
 			"   3  refused: no confirmation (give --yes when stdin is not a terminal), a mounted device,\n" +
+			"      the running system's own root,\n" +
 			"      a rule asked for with --only whose file is a symlink to another file, or that\n" +
 			"      stays broken while nothing is changed (uid 81 taken: fix the accounts by hand)\n" +
 			"   4  completed, and broken findings remain that no rule could fix (rules skipped for a\n" +
@@ -158,6 +167,9 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 		return err
 	}
 	rep.Notes = append(rep.Notes, tgt.Notes...)
+	if why := target.LiveRoot(tgt.Root.Dir()); why != "" {
+		rep.Notes = append(rep.Notes, "--root "+o.Root+" is the running system ("+why+"): these findings describe the system this command runs on, not an offline guest; guest fix refuses it")
+	}
 	doc := &guestCheckDoc{Root: tgt.Root.Dir(), Disk: tgt.Disk, Partition: tgt.Partition, Report: rep, Clean: rep.Clean(), Error: newErrorInfo(rep.Err())}
 	if opts.Domain != nil {
 		doc.DomainConfig = &opts.Domain.Name
@@ -181,7 +193,17 @@ func runGuestCheck(ctx context.Context, e *env, o guestOptions) error {
 	return nil
 }
 
+// liveRootWhat is what guest fix asks for instead of the running system.
+const liveRootWhat = "guest fix edits the root of a guest that is not running: shut the guest down and mount its root (or give its disk image with --disk)"
+
 func runGuestFix(ctx context.Context, e *env, o guestOptions) error {
+	// Before anything (lock, journal, domain config): the running system's
+	// own /etc must never be edited.
+	if o.Root != "" {
+		if err := target.RefuseLiveRoot(o.Root, "--root "+o.Root, liveRootWhat); err != nil {
+			return err
+		}
+	}
 	opts, dt, err := e.guestfixOptions(ctx, o, true)
 	if err != nil {
 		return err

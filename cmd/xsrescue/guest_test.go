@@ -459,3 +459,36 @@ func TestGuestFixLeftBroken(t *testing.T) {
 		t.Errorf("--only tls after the fix: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestGuestPygrub: a pygrub guest whose grub.conf default lost its
+// modules is broken; fix --only host-kernel points default= at the entry
+// that boots (one line of boot/grub/grub.conf, through menu.lst's link),
+// and its undo gives the bytes back.
+func TestGuestPygrub(t *testing.T) {
+	t.Parallel()
+	spec := fixtures.CentOS46PygrubGuest()
+	spec.NoModules = []string{fixtures.GuestKernel46}
+	root, cfg := guestTree(t, spec)
+	before := guestState(t, root)
+	if doc := guestCheck(t, "--root", root, "--domain-config", cfg); severities(doc)["host-kernel"] != "broken" {
+		t.Fatalf("check: %+v", doc.Findings)
+	}
+	code, out, errOut := runCLI("guest", "fix", "--root", root, "--domain-config", cfg, "--only", "host-kernel", "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
+	}
+	doc := parseMutation(t, out, nil)
+	if len(doc.Changes) != 1 || doc.Changes[0].Path != "boot/grub/grub.conf" {
+		t.Fatalf("changes: %+v", doc.Changes)
+	}
+	if got := severities(guestCheck(t, "--root", root, "--domain-config", cfg))["host-kernel"]; got != "ok" {
+		t.Errorf("after fix: host-kernel %s", got)
+	}
+	undo := doc.Ops[len(doc.Ops)-1].Undo
+	if code, out, errOut := runCLI(append(undo[1:], "--yes")...); code != 0 {
+		t.Fatalf("%q: exit %d\n%s%s", undo, code, out, errOut)
+	}
+	if d := cmp.Diff(before, guestState(t, root)); d != "" {
+		t.Errorf("undo is not byte-identical (-before +after):\n%s", d)
+	}
+}

@@ -345,6 +345,27 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if code, _, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", "nosuch", "--journal", jdb); code != 2 {
 		t.Errorf("bad snapshot name: exit %d %s", code, stderr)
 	}
+	// etc a symlink (here to a directory of the rescue host): nothing can
+	// be restored, which is not "already as requested" but exit 4 with
+	// the reason, and neither the zone root nor the host is touched.
+	host := t.TempDir()
+	testutil.Must(t, os.WriteFile(filepath.Join(host, "passwd"), []byte("host\n"), 0o600))
+	testutil.Must(t, os.Rename(filepath.Join(z.ZoneRoot, "etc"), filepath.Join(z.ZoneRoot, "etc.real")))
+	testutil.Must(t, os.Symlink(host, filepath.Join(z.ZoneRoot, "etc")))
+	hostBefore := treeSum(t, host)
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
+	const why = "etc: a directory in the snapshot but a symlink in the zone root"
+	m = parseMutation(t, stdout, &doc)
+	if code != 4 || len(m.Problems) != 1 || m.Problems[0] != why || m.Changed || len(m.Ops) != 0 || !strings.Contains(stderr, why) {
+		t.Errorf("etc a symlink --json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes")
+	if code != 4 || strings.Contains(stdout+stderr, "already as requested") || !strings.Contains(stdout, "Nothing restored") {
+		t.Errorf("etc a symlink: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if treeSum(t, host) != hostBefore || len(snapshots(t, z.ZBE)) != 1 {
+		t.Errorf("etc a symlink: the host directory changed or a safety snapshot was taken")
+	}
 }
 
 // TestZoneRestoreEtcAltrootCLI: on a pool imported with -R (as docs/zfs.md

@@ -140,6 +140,10 @@ type Image struct {
 
 	main     *iniFile
 	disabled *iniFile // disabled_auth, when present
+	// blocked are the problems no edit of a publisher can cure (a
+	// [DEFAULT] section pkg refuses or that xsrescue cannot model):
+	// edits are refused while there are any.
+	blocked []Problem
 }
 
 // LoadImage reads the image configuration below an image root the way
@@ -238,10 +242,66 @@ func readImage(file string, data, da []byte, reader string) (*Image, error) {
 			img.python3Repeats(img.main, img.disabled)
 		}
 	}
-	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok {
+	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok && img.main.sections["variant"] != nil {
 		img.Zone = v.value
 	}
 	return img, nil
+}
+
+// checkDefault is what a [DEFAULT] section does to pkg. Python's
+// ConfigParser (2.6, 2.7 and 3) adds DEFAULT's keys to every section
+// that items(), options() and get() read. pkg puts each key of [facet]
+// into its Facets, whose __setitem__ raises KeyError for a key that does
+// not start with "facet." (eced1e4a ImageConfig.read, 9ecae477 and
+// d5146ea3 ImageConfig.reset; facet.py): with a [facet] section (pkg
+// writes one in every image) and such a key, pkg refuses the image.
+// Otherwise snv_134 pkg reads publishers with get(), which the model
+// does (DEFAULT included); how the later pkgs, which turn every key of
+// every section into a typed property, read it is unknown. disabled_auth
+// is read by a parser of its own that pkg takes only [authority_*]
+// sections from, so its DEFAULT counts as keys of those sections.
+func (img *Image) checkDefault(f *iniFile, pkg string) {
+	if f == nil || f.defaults == nil {
+		return
+	}
+	d := f.defaults
+	block := func(msg string) {
+		p := Problem{File: f.name, Line: d.line, Pkg: pkg, Message: msg}
+		img.Problems = append(img.Problems, p)
+		img.blocked = append(img.blocked, p)
+	}
+	if f == img.disabled {
+		for _, s := range f.order {
+			if !strings.HasPrefix(s, authorityPrefix) && pkg != PkgSnv134 {
+				block(fmt.Sprintf("[DEFAULT] adds its keys to [%s] too (line %d), which pkg reads as typed properties before it drops the section: whether it accepts them is unknown", s, f.sections[s].line))
+				return
+			}
+		}
+		img.note(f.name, d.line, pkg, "[DEFAULT]: ConfigParser adds its keys to every [authority_*] section that lacks them; read so")
+		return
+	}
+	if facet := f.sections["facet"]; facet != nil {
+		for _, k := range d.order {
+			if !strings.HasPrefix(k, "facet.") {
+				block(fmt.Sprintf("[DEFAULT] key %q: ConfigParser adds it to every section, [facet] (line %d) too, and pkg stops: KeyError 'key must start with \"facet\".' — pkg refuses the image (remove the [DEFAULT] section by hand)", k, facet.line))
+				return
+			}
+		}
+	}
+	if pkg == PkgSnv134 {
+		img.note(f.name, d.line, pkg, "[DEFAULT]: ConfigParser adds its keys to every section that lacks them; read so")
+		return
+	}
+	block("[DEFAULT]: ConfigParser adds its keys to every section, and this pkg reads each as a typed property: how it then reads the image is unknown (remove the [DEFAULT] section by hand)")
+}
+
+// checkEditable refuses (exit 3) an edit of an image whose reading no
+// publisher edit can make right.
+func (img *Image) checkEditable() error {
+	if len(img.blocked) == 0 {
+		return nil
+	}
+	return xerr.Refusedf("%s: %s; nothing changed", img.File, img.blocked[0])
 }
 
 func (img *Image) problem(file string, line int, pkg, msg string) {
@@ -352,6 +412,21 @@ func validPrefix(pkg, p string) bool {
 var pyBoolStates = map[string]bool{"1": true, "yes": true, "true": true, "on": true, "0": false, "no": false, "false": false, "off": false}
 
 func (img *Image) readV2() {
+	img.checkDefault(img.main, PkgSnv134)
+	img.checkDefault(img.disabled, PkgSnv134)
+	// filter, variant and facet values are read with get(), which
+	// interpolates them.
+	for _, s := range []string{"filter", "variant", "facet"} {
+		if img.main.sections[s] == nil {
+			continue
+		}
+		for _, k := range img.main.items(s) {
+			v, _ := img.main.get(s, k)
+			if _, err := interp(img.main, s, v.value, 1); err != nil {
+				img.problem(img.main.name, v.line, PkgSnv134, fmt.Sprintf("[%s] %s: %v: pkg fails", s, k, err))
+			}
+		}
+	}
 	pubs := map[string]*Publisher{}
 	var firstPrefix string
 	for _, f := range []*iniFile{img.main, img.disabled} {
@@ -382,6 +457,9 @@ func (img *Image) readV2() {
 	}
 	props := map[string]*pyValue{}
 	for _, s := range []string{"policy", "property"} {
+		if img.main.sections[s] == nil {
+			continue // has_section: no DEFAULT keys without the section
+		}
 		for _, k := range img.main.items(s) {
 			v, _ := img.main.get(s, k)
 			props[k] = v
@@ -552,6 +630,8 @@ func appendNew(list []string, items ...string) []string {
 // readV3 reads img.main and img.disabled with the version 3 definitions
 // (9ecae477 / d5146ea3 ImageConfig.reset and read_publisher) as pkg.
 func (img *Image) readV3(pkg string) {
+	img.checkDefault(img.main, pkg)
+	img.checkDefault(img.disabled, pkg)
 	files := []*iniFile{img.main}
 	if img.disabled != nil {
 		files = append(files, img.disabled)
@@ -763,6 +843,7 @@ func (img *Image) checkPython3(data, da []byte) {
 	img.python3Repeats(main, disabled)
 	py3 := &Image{File: img.File, Era: img.Era, main: main, disabled: disabled}
 	py3.readV3(PkgPython3)
+	img.blocked = append(img.blocked, py3.blocked...)
 	for _, p := range py3.Problems {
 		if !slices.ContainsFunc(img.Problems, func(q Problem) bool { return q.File == p.File && q.Line == p.Line }) {
 			img.Problems = append(img.Problems, p)
@@ -899,6 +980,9 @@ var ErrNoPublisher = errors.New("no such publisher")
 // publisher gives an empty plan.
 func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
 	pl := &plan.Plan{Command: "zone unset-publisher"}
+	if err := img.checkEditable(); err != nil {
+		return nil, err
+	}
 	p, ok := img.Publisher(name)
 	if !ok {
 		return pl, nil
@@ -954,6 +1038,9 @@ func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
 // empty plan.
 func (img *Image) SetStickyPlan(name string, sticky bool) (*plan.Plan, error) {
 	pl := &plan.Plan{Command: "zone set-sticky"}
+	if err := img.checkEditable(); err != nil {
+		return nil, err
+	}
 	p, ok := img.Publisher(name)
 	if !ok {
 		return nil, xerr.Invalidf("%s: publisher %q: %w", img.File, name, ErrNoPublisher)

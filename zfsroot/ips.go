@@ -429,11 +429,19 @@ func (img *Image) readV2() {
 	}
 	pubs := map[string]*Publisher{}
 	var firstPrefix string
+	unknown := "" // how the main file's section order is unknown
 	for _, f := range []*iniFile{img.main, img.disabled} {
 		if f == nil {
 			continue
 		}
-		for _, s := range f.order {
+		order, why := snv134SectionOrder(f)
+		if why != "" {
+			order = f.order
+			if f == img.main {
+				unknown = why
+			}
+		}
+		for _, s := range order {
 			if !strings.HasPrefix(s, authorityPrefix) {
 				continue
 			}
@@ -448,8 +456,12 @@ func (img *Image) readV2() {
 				// disabled_auth is read after cfg_cache, and a later
 				// section replaces an earlier one of the same prefix.
 				p.copies = append(p.copies, old.copies...)
-				if old.File == f.name {
-					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: which one pkg uses depends on Python 2's dict order (unknown); shown: the later one", p.Section, old.Section, old.Line, p.Name))
+				switch {
+				case old.File != f.name:
+				case why == "":
+					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: pkg uses [%s], the later in ConfigParser's section order (a Python 2.6 dict's, computed)", p.Section, old.Section, old.Line, p.Name, p.Section))
+				default:
+					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: pkg uses the later in ConfigParser's section order, which is unknown: %s; shown: the later in the file", p.Section, old.Section, old.Line, p.Name, why))
 				}
 			}
 			pubs[p.Name] = p
@@ -470,8 +482,10 @@ func (img *Image) readV2() {
 		preferred = v.value
 	} else if v, ok := props["preferred-authority"]; ok {
 		preferred = v.value
+	} else if countSections(img.main) > 1 && unknown == "" {
+		img.note(img.main.name, 0, PkgSnv134, fmt.Sprintf("no preferred-authority: pkg takes the publisher of the first [authority_*] section in ConfigParser's section order (a Python 2.6 dict's, computed): %s", firstPrefix))
 	} else if countSections(img.main) > 1 {
-		img.note(img.main.name, 0, PkgSnv134, "no preferred-authority: pkg takes the first [authority_*] section in Python 2's dict order (unknown); shown: the first in the file")
+		img.note(img.main.name, 0, PkgSnv134, fmt.Sprintf("no preferred-authority: pkg takes the publisher of the first [authority_*] section in ConfigParser's section order, which is unknown: %s; shown: the first in the file", unknown))
 	}
 	var order []string
 	if v, ok := props["publisher-search-order"]; ok {
@@ -692,8 +706,30 @@ func (img *Image) readV3(pkg string) {
 		}
 	}
 	// Python 3 pkg reads sections in sorted order; Solaris 11 pkg in the
-	// order of a Python 2 dict (unknown): shown sorted too.
+	// order of Python 2 dicts, computed (py2AuthorityOrder) where every
+	// Python 2 interpreter it may run on gives the same — else unknown,
+	// and shown as Python 3 pkg's.
 	sort.SliceStable(sections, func(i, j int) bool { return sections[i].name < sections[j].name })
+	py2Order, py2Unknown := []string(nil), ""
+	if pkg == PkgSolaris {
+		py2Order, py2Unknown = solarisSectionOrder(img.main, img.disabled)
+	}
+	if py2Order != nil {
+		rank := map[string]int{}
+		for i, s := range py2Order {
+			rank[s] = i
+		}
+		// Sections pkg never adds (no key at all) last; they are
+		// problems below.
+		sort.SliceStable(sections, func(i, j int) bool {
+			ri, iok := rank[sections[i].name]
+			rj, jok := rank[sections[j].name]
+			if iok != jok {
+				return iok
+			}
+			return iok && ri < rj
+		})
+	}
 	for i, sc := range sections {
 		byName[sc.name] = i
 	}
@@ -770,7 +806,14 @@ func (img *Image) readV3(pkg string) {
 		}
 		p.copies = []pubCopy{{file: f, section: s, line: sec.line, sticky: p.Sticky, valid: stickyOK}}
 		if old, dup := pubs[prefix]; dup {
-			img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Python 3 pkg uses the later section in sorted order, Solaris 11 pkg the later in Python 2's dict order (unknown); shown: [%s]", s, old.Section, prefix, s))
+			switch {
+			case pkg == PkgPython3:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Python 3 pkg uses the later in sorted order, [%s]", s, old.Section, prefix, s))
+			case py2Order != nil:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Solaris 11 pkg uses [%s], the later in the order it reads sections (Python 2 dicts' order, computed)", s, old.Section, prefix, s))
+			default:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Solaris 11 pkg uses the later in the order it reads sections, which is unknown: %s; shown: [%s], Python 3 pkg's choice", s, old.Section, prefix, py2Unknown, s))
+			}
 			p.copies = append(p.copies, old.copies...)
 		} else {
 			inOrder = append(inOrder, prefix)
@@ -815,7 +858,11 @@ func (img *Image) readV3(pkg string) {
 		}
 	}
 	if len(unlisted) > 1 && pkg == PkgSolaris {
-		img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Python 3 pkg appends them in the sorted order of their sections (shown), Solaris 11 pkg in Python 2's dict order (unknown)", strings.Join(unlisted, ", ")))
+		if py2Order != nil {
+			img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Solaris 11 pkg appends them in the order it reads their sections (Python 2 dicts' order, computed; shown)", strings.Join(unlisted, ", ")))
+		} else {
+			img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Solaris 11 pkg appends them in the order it reads their sections, which is unknown: %s; shown: Python 3 pkg's order (sorted by section)", strings.Join(unlisted, ", "), py2Unknown))
+		}
 	}
 	img.SearchOrder = order
 	if len(order) > 0 {

@@ -22,37 +22,15 @@ import (
 // that wins), and whether pkg refuses the image (testdata/ips/py2order,
 // README.md there).
 func TestSolarisOrderAgainstPkg(t *testing.T) {
-	b, err := os.ReadFile("testdata/ips/py2order/pkg.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type pub struct {
-		Name     string
-		Sticky   bool
-		Disabled bool
-		Origins  []string
-	}
-	type reading struct {
-		Refused     *string
-		Publishers  []pub
-		SearchOrder []string `json:"search_order"`
-	}
-	var want map[string]map[string]reading
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	var want map[string]map[string]pkgReading
+	readJSON(t, "testdata/ips/py2order/pkg.json", &want)
 	if len(want) < 80 {
 		t.Fatalf("%d cases", len(want))
 	}
 	defer func(e []py2Env) { py2Envs = e }(py2Envs)
 	differ := 0
 	for name, byEnv := range want {
-		fsys := fstest.MapFS{}
-		for file, dst := range map[string]string{"cfg_cache": ImageFileCfgCache, "pkg5.image": ImageFilePkg5, "disabled_auth": ImageFileDisabled} {
-			if b, err := os.ReadFile(filepath.Join("testdata/ips/py2order", name, file)); err == nil {
-				fsys[dst] = &fstest.MapFile{Data: b}
-			}
-		}
+		fsys := zoneFS("testdata/ips/py2order/" + name)
 		if !slices.Equal(byEnv["py26"].SearchOrder, byEnv["py27"].SearchOrder) {
 			differ++
 		}
@@ -102,36 +80,14 @@ func TestSolarisOrderAgainstPkg(t *testing.T) {
 // Python 2.6 that pkg ran on: search order, preferred publisher (none:
 // every publisher disabled, which pkg cannot use), and each publisher.
 func TestSnv134OrderAgainstPkg(t *testing.T) {
-	b, err := os.ReadFile("testdata/ips/py2order-snv134/pkg.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type pub struct {
-		Name     string
-		Sticky   bool
-		Disabled bool
-		Origins  []string
-	}
-	var want map[string]struct {
-		Refused     *string
-		Preferred   string
-		Publishers  []pub
-		SearchOrder []string `json:"search_order"`
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	var want map[string]pkgReading
+	readJSON(t, "testdata/ips/py2order-snv134/pkg.json", &want)
 	if len(want) < 60 {
 		t.Fatalf("%d cases", len(want))
 	}
 	notFileOrder := 0
 	for name, w := range want {
-		fsys := fstest.MapFS{}
-		for file, dst := range map[string]string{"cfg_cache": ImageFileCfgCache, "disabled_auth": ImageFileDisabled} {
-			if b, err := os.ReadFile(filepath.Join("testdata/ips/py2order-snv134", name, file)); err == nil {
-				fsys[dst] = &fstest.MapFile{Data: b}
-			}
-		}
+		fsys := zoneFS("testdata/ips/py2order-snv134/" + name)
 		img, err := LoadImageAs(fsys, PkgSnv134)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -188,28 +144,15 @@ func TestOrderUnknownWhereInterpretersDiffer(t *testing.T) {
 	if len(img.Notes) != 1 || !strings.Contains(img.Notes[0].Message, "which is unknown: it differs between 32- and 64-bit Python 2.6") || img.Preferred != "p338-0" {
 		t.Errorf("snv_134: preferred %q, notes %v", img.Preferred, img.Notes)
 	}
-	b, err := os.ReadFile("testdata/ips/py2order/pkg.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]map[string]struct {
-		SearchOrder []string `json:"search_order"`
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	var want map[string]map[string]pkgReading
+	readJSON(t, "testdata/ips/py2order/pkg.json", &want)
 	n := 0
 	for name, byEnv := range want {
 		if slices.Equal(byEnv["py26"].SearchOrder, byEnv["py27"].SearchOrder) {
 			continue
 		}
 		n++
-		fsys := fstest.MapFS{}
-		for file, dst := range map[string]string{"cfg_cache": ImageFileCfgCache, "pkg5.image": ImageFilePkg5, "disabled_auth": ImageFileDisabled} {
-			if b, err := os.ReadFile(filepath.Join("testdata/ips/py2order", name, file)); err == nil {
-				fsys[dst] = &fstest.MapFile{Data: b}
-			}
-		}
+		fsys := zoneFS("testdata/ips/py2order/" + name)
 		img, err := LoadImageAs(fsys, PkgSolaris)
 		if err != nil {
 			t.Fatal(err)
@@ -222,5 +165,40 @@ func TestOrderUnknownWhereInterpretersDiffer(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no case where Python 2.6 and 2.7 differ")
+	}
+}
+
+// zoneFS is a zone root holding the image configuration files in dir.
+func zoneFS(dir string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for file, dst := range map[string]string{"cfg_cache": ImageFileCfgCache, "pkg5.image": ImageFilePkg5, "disabled_auth": ImageFileDisabled} {
+		if b, err := os.ReadFile(filepath.Join(dir, file)); err == nil {
+			fsys[dst] = &fstest.MapFile{Data: b}
+		}
+	}
+	return fsys
+}
+
+// pkgReading is what the real pkg code printed for one configuration.
+type pkgReading struct {
+	Refused    *string
+	Preferred  string // snv_134 only
+	Publishers []struct {
+		Name     string
+		Sticky   bool
+		Disabled bool
+		Origins  []string
+	}
+	SearchOrder []string `json:"search_order"`
+}
+
+func readJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -140,6 +140,10 @@ type Image struct {
 
 	main     *iniFile
 	disabled *iniFile // disabled_auth, when present
+	// blocked are the problems no edit of a publisher can cure (a
+	// [DEFAULT] section pkg refuses or that xsrescue cannot model):
+	// edits are refused while there are any.
+	blocked []Problem
 }
 
 // LoadImage reads the image configuration below an image root the way
@@ -238,10 +242,66 @@ func readImage(file string, data, da []byte, reader string) (*Image, error) {
 			img.python3Repeats(img.main, img.disabled)
 		}
 	}
-	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok {
+	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok && img.main.sections["variant"] != nil {
 		img.Zone = v.value
 	}
 	return img, nil
+}
+
+// checkDefault is what a [DEFAULT] section does to pkg. Python's
+// ConfigParser (2.6, 2.7 and 3) adds DEFAULT's keys to every section
+// that items(), options() and get() read. pkg puts each key of [facet]
+// into its Facets, whose __setitem__ raises KeyError for a key that does
+// not start with "facet." (eced1e4a ImageConfig.read, 9ecae477 and
+// d5146ea3 ImageConfig.reset; facet.py): with a [facet] section (pkg
+// writes one in every image) and such a key, pkg refuses the image.
+// Otherwise snv_134 pkg reads publishers with get(), which the model
+// does (DEFAULT included); how the later pkgs, which turn every key of
+// every section into a typed property, read it is unknown. disabled_auth
+// is read by a parser of its own that pkg takes only [authority_*]
+// sections from, so its DEFAULT counts as keys of those sections.
+func (img *Image) checkDefault(f *iniFile, pkg string) {
+	if f == nil || f.defaults == nil {
+		return
+	}
+	d := f.defaults
+	block := func(msg string) {
+		p := Problem{File: f.name, Line: d.line, Pkg: pkg, Message: msg}
+		img.Problems = append(img.Problems, p)
+		img.blocked = append(img.blocked, p)
+	}
+	if f == img.disabled {
+		for _, s := range f.order {
+			if !strings.HasPrefix(s, authorityPrefix) && pkg != PkgSnv134 {
+				block(fmt.Sprintf("[DEFAULT] adds its keys to [%s] too (line %d), which pkg reads as typed properties before it drops the section: whether it accepts them is unknown", s, f.sections[s].line))
+				return
+			}
+		}
+		img.note(f.name, d.line, pkg, "[DEFAULT]: ConfigParser adds its keys to every [authority_*] section that lacks them; read so")
+		return
+	}
+	if facet := f.sections["facet"]; facet != nil {
+		for _, k := range d.order {
+			if !strings.HasPrefix(k, "facet.") {
+				block(fmt.Sprintf("[DEFAULT] key %q: ConfigParser adds it to every section, [facet] (line %d) too, and pkg stops: KeyError 'key must start with \"facet\".' — pkg refuses the image (remove the [DEFAULT] section by hand)", k, facet.line))
+				return
+			}
+		}
+	}
+	if pkg == PkgSnv134 {
+		img.note(f.name, d.line, pkg, "[DEFAULT]: ConfigParser adds its keys to every section that lacks them; read so")
+		return
+	}
+	block("[DEFAULT]: ConfigParser adds its keys to every section, and this pkg reads each as a typed property: how it then reads the image is unknown (remove the [DEFAULT] section by hand)")
+}
+
+// checkEditable refuses (exit 3) an edit of an image whose reading no
+// publisher edit can make right.
+func (img *Image) checkEditable() error {
+	if len(img.blocked) == 0 {
+		return nil
+	}
+	return xerr.Refusedf("%s: %s; nothing changed", img.File, img.blocked[0])
 }
 
 func (img *Image) problem(file string, line int, pkg, msg string) {
@@ -352,13 +412,36 @@ func validPrefix(pkg, p string) bool {
 var pyBoolStates = map[string]bool{"1": true, "yes": true, "true": true, "on": true, "0": false, "no": false, "false": false, "off": false}
 
 func (img *Image) readV2() {
+	img.checkDefault(img.main, PkgSnv134)
+	img.checkDefault(img.disabled, PkgSnv134)
+	// filter, variant and facet values are read with get(), which
+	// interpolates them.
+	for _, s := range []string{"filter", "variant", "facet"} {
+		if img.main.sections[s] == nil {
+			continue
+		}
+		for _, k := range img.main.items(s) {
+			v, _ := img.main.get(s, k)
+			if _, err := interp(img.main, s, v.value, 1); err != nil {
+				img.problem(img.main.name, v.line, PkgSnv134, fmt.Sprintf("[%s] %s: %v: pkg fails", s, k, err))
+			}
+		}
+	}
 	pubs := map[string]*Publisher{}
 	var firstPrefix string
+	unknown := "" // how the main file's section order is unknown
 	for _, f := range []*iniFile{img.main, img.disabled} {
 		if f == nil {
 			continue
 		}
-		for _, s := range f.order {
+		order, why := snv134SectionOrder(f)
+		if why != "" {
+			order = f.order
+			if f == img.main {
+				unknown = why
+			}
+		}
+		for _, s := range order {
 			if !strings.HasPrefix(s, authorityPrefix) {
 				continue
 			}
@@ -373,8 +456,12 @@ func (img *Image) readV2() {
 				// disabled_auth is read after cfg_cache, and a later
 				// section replaces an earlier one of the same prefix.
 				p.copies = append(p.copies, old.copies...)
-				if old.File == f.name {
-					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: which one pkg uses depends on Python 2's dict order (unknown); shown: the later one", p.Section, old.Section, old.Line, p.Name))
+				switch {
+				case old.File != f.name:
+				case why == "":
+					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: pkg uses [%s], the later in ConfigParser's section order (a Python 2.6 dict's, computed)", p.Section, old.Section, old.Line, p.Name, p.Section))
+				default:
+					img.note(f.name, p.Line, PkgSnv134, fmt.Sprintf("[%s] and [%s] (line %d) both name publisher %s: pkg uses the later in ConfigParser's section order, which is unknown: %s; shown: the later in the file", p.Section, old.Section, old.Line, p.Name, why))
 				}
 			}
 			pubs[p.Name] = p
@@ -382,6 +469,9 @@ func (img *Image) readV2() {
 	}
 	props := map[string]*pyValue{}
 	for _, s := range []string{"policy", "property"} {
+		if img.main.sections[s] == nil {
+			continue // has_section: no DEFAULT keys without the section
+		}
 		for _, k := range img.main.items(s) {
 			v, _ := img.main.get(s, k)
 			props[k] = v
@@ -392,8 +482,10 @@ func (img *Image) readV2() {
 		preferred = v.value
 	} else if v, ok := props["preferred-authority"]; ok {
 		preferred = v.value
+	} else if countSections(img.main) > 1 && unknown == "" {
+		img.note(img.main.name, 0, PkgSnv134, fmt.Sprintf("no preferred-authority: pkg takes the publisher of the first [authority_*] section in ConfigParser's section order (a Python 2.6 dict's, computed): %s", firstPrefix))
 	} else if countSections(img.main) > 1 {
-		img.note(img.main.name, 0, PkgSnv134, "no preferred-authority: pkg takes the first [authority_*] section in Python 2's dict order (unknown); shown: the first in the file")
+		img.note(img.main.name, 0, PkgSnv134, fmt.Sprintf("no preferred-authority: pkg takes the publisher of the first [authority_*] section in ConfigParser's section order, which is unknown: %s; shown: the first in the file", unknown))
 	}
 	var order []string
 	if v, ok := props["publisher-search-order"]; ok {
@@ -552,6 +644,8 @@ func appendNew(list []string, items ...string) []string {
 // readV3 reads img.main and img.disabled with the version 3 definitions
 // (9ecae477 / d5146ea3 ImageConfig.reset and read_publisher) as pkg.
 func (img *Image) readV3(pkg string) {
+	img.checkDefault(img.main, pkg)
+	img.checkDefault(img.disabled, pkg)
 	files := []*iniFile{img.main}
 	if img.disabled != nil {
 		files = append(files, img.disabled)
@@ -612,8 +706,30 @@ func (img *Image) readV3(pkg string) {
 		}
 	}
 	// Python 3 pkg reads sections in sorted order; Solaris 11 pkg in the
-	// order of a Python 2 dict (unknown): shown sorted too.
+	// order of Python 2 dicts, computed (py2AuthorityOrder) where every
+	// Python 2 interpreter it may run on gives the same — else unknown,
+	// and shown as Python 3 pkg's.
 	sort.SliceStable(sections, func(i, j int) bool { return sections[i].name < sections[j].name })
+	py2Order, py2Unknown := []string(nil), ""
+	if pkg == PkgSolaris {
+		py2Order, py2Unknown = solarisSectionOrder(img.main, img.disabled)
+	}
+	if py2Order != nil {
+		rank := map[string]int{}
+		for i, s := range py2Order {
+			rank[s] = i
+		}
+		// Sections pkg never adds (no key at all) last; they are
+		// problems below.
+		sort.SliceStable(sections, func(i, j int) bool {
+			ri, iok := rank[sections[i].name]
+			rj, jok := rank[sections[j].name]
+			if iok != jok {
+				return iok
+			}
+			return iok && ri < rj
+		})
+	}
 	for i, sc := range sections {
 		byName[sc.name] = i
 	}
@@ -690,7 +806,14 @@ func (img *Image) readV3(pkg string) {
 		}
 		p.copies = []pubCopy{{file: f, section: s, line: sec.line, sticky: p.Sticky, valid: stickyOK}}
 		if old, dup := pubs[prefix]; dup {
-			img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Python 3 pkg uses the later section in sorted order, Solaris 11 pkg the later in Python 2's dict order (unknown); shown: [%s]", s, old.Section, prefix, s))
+			switch {
+			case pkg == PkgPython3:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Python 3 pkg uses the later in sorted order, [%s]", s, old.Section, prefix, s))
+			case py2Order != nil:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Solaris 11 pkg uses [%s], the later in the order it reads sections (Python 2 dicts' order, computed)", s, old.Section, prefix, s))
+			default:
+				img.note(f.name, p.Line, pkg, fmt.Sprintf("[%s] and [%s] both name publisher %s: Solaris 11 pkg uses the later in the order it reads sections, which is unknown: %s; shown: [%s], Python 3 pkg's choice", s, old.Section, prefix, py2Unknown, s))
+			}
 			p.copies = append(p.copies, old.copies...)
 		} else {
 			inOrder = append(inOrder, prefix)
@@ -735,7 +858,11 @@ func (img *Image) readV3(pkg string) {
 		}
 	}
 	if len(unlisted) > 1 && pkg == PkgSolaris {
-		img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Python 3 pkg appends them in the sorted order of their sections (shown), Solaris 11 pkg in Python 2's dict order (unknown)", strings.Join(unlisted, ", ")))
+		if py2Order != nil {
+			img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Solaris 11 pkg appends them in the order it reads their sections (Python 2 dicts' order, computed; shown)", strings.Join(unlisted, ", ")))
+		} else {
+			img.note(img.main.name, 0, pkg, fmt.Sprintf("publishers %s are not in publisher-search-order: Solaris 11 pkg appends them in the order it reads their sections, which is unknown: %s; shown: Python 3 pkg's order (sorted by section)", strings.Join(unlisted, ", "), py2Unknown))
+		}
 	}
 	img.SearchOrder = order
 	if len(order) > 0 {
@@ -763,6 +890,7 @@ func (img *Image) checkPython3(data, da []byte) {
 	img.python3Repeats(main, disabled)
 	py3 := &Image{File: img.File, Era: img.Era, main: main, disabled: disabled}
 	py3.readV3(PkgPython3)
+	img.blocked = append(img.blocked, py3.blocked...)
 	for _, p := range py3.Problems {
 		if !slices.ContainsFunc(img.Problems, func(q Problem) bool { return q.File == p.File && q.Line == p.Line }) {
 			img.Problems = append(img.Problems, p)
@@ -899,6 +1027,9 @@ var ErrNoPublisher = errors.New("no such publisher")
 // publisher gives an empty plan.
 func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
 	pl := &plan.Plan{Command: "zone unset-publisher"}
+	if err := img.checkEditable(); err != nil {
+		return nil, err
+	}
 	p, ok := img.Publisher(name)
 	if !ok {
 		return pl, nil
@@ -954,6 +1085,9 @@ func (img *Image) UnsetPublisherPlan(name string) (*plan.Plan, error) {
 // empty plan.
 func (img *Image) SetStickyPlan(name string, sticky bool) (*plan.Plan, error) {
 	pl := &plan.Plan{Command: "zone set-sticky"}
+	if err := img.checkEditable(); err != nil {
+		return nil, err
+	}
 	p, ok := img.Publisher(name)
 	if !ok {
 		return nil, xerr.Invalidf("%s: publisher %q: %w", img.File, name, ErrNoPublisher)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/zfsroot"
 )
@@ -328,5 +329,62 @@ func TestV2ReadByAttachPkg(t *testing.T) {
 	}
 	if _, err := zfsroot.LoadImageAs(eraCase(t, "pkg5-missing-sticky"), zfsroot.PkgSnv134); !errors.Is(err, zfsroot.ErrReader) {
 		t.Errorf("pkg5.image as snv_134: %v", err)
+	}
+}
+
+// TestDefaultSection: a [DEFAULT] section, whose keys ConfigParser adds to
+// every section. With a [facet] section pkg stops (KeyError from its
+// Facets) and the later pkgs' reading without one is unknown: both are
+// problems, and no edit is planned (exit 3). snv_134 pkg, which reads
+// publishers with get(), reads DEFAULT's sticky as each section's own,
+// and an edit of that reading goes ahead. (Readings checked against the
+// real pkg code: read*.golden.json of the *-default-* cases.)
+func TestDefaultSection(t *testing.T) {
+	for _, tc := range []struct{ dir, reader, problem string }{
+		{"pkg5-default-section", zfsroot.PkgSolaris, `KeyError 'key must start with "facet".'`},
+		{"pkg5-default-section", zfsroot.PkgPython3, `KeyError 'key must start with "facet".'`},
+		{"v2-default-section", zfsroot.PkgSnv134, `KeyError 'key must start with "facet".'`},
+		{"v2-default-section", zfsroot.PkgSolaris, `KeyError 'key must start with "facet".'`},
+		{"v2-default-no-facet", zfsroot.PkgSolaris, "how it then reads the image is unknown"},
+		{"v2-default-no-facet", zfsroot.PkgPython3, "how it then reads the image is unknown"},
+	} {
+		t.Run(tc.dir+"/"+tc.reader, func(t *testing.T) {
+			fsys := eraCase(t, tc.dir)
+			img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(img.Problems) == 0 || !strings.Contains(img.Problems[0].Message, tc.problem) || img.Problems[0].Line != 1 {
+				t.Fatalf("problems %v, want %q at line 1", img.Problems, tc.problem)
+			}
+			for what, edit := range map[string]func() (*plan.Plan, error){
+				"set-sticky": func() (*plan.Plan, error) { return img.SetStickyPlan("opensolaris.org", false) },
+				"unset":      func() (*plan.Plan, error) { return img.UnsetPublisherPlan("opensolaris.org") },
+			} {
+				if p, err := edit(); xerr.Code(err) != 3 || p != nil || !strings.Contains(err.Error(), "[DEFAULT]") {
+					t.Errorf("%s: plan %v, err %v: want refused (3)", what, p, err)
+				}
+			}
+		})
+	}
+	fsys := eraCase(t, "v2-default-no-facet")
+	img, err := zfsroot.LoadImageAs(fsys, zfsroot.PkgSnv134)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := img.Publisher("za21342"); len(img.Problems) != 0 || p.Sticky {
+		t.Fatalf("snv_134: problems %v, za21342 sticky %v (want DEFAULT's False)", img.Problems, p.Sticky)
+	}
+	p, err := img.SetStickyPlan("za21342", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, fsys, p)
+	after, err := zfsroot.LoadImageAs(fsys, zfsroot.PkgSnv134)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := after.Publisher("za21342"); !q.Sticky {
+		t.Errorf("after set-sticky za21342 true: sticky %v", q.Sticky)
 	}
 }

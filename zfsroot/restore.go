@@ -38,18 +38,19 @@ func RestorePaths(paths []string) ([]string, error) {
 // second and third plan; a re-run after all plans applied finds nothing to
 // do. Files that exist only in the zone root are kept and listed in
 // skipped, as is what the journal cannot do (create a directory, replace
-// one type by another): never silently dropped. There is always at least
-// one plan (empty: "already as requested").
-func RestorePlan(src, dst *target.Root, paths []string) ([]*plan.Plan, []string, error) {
-	plans := []*plan.Plan{{Command: "zone restore-etc"}}
-	var skipped []string
-	paths, err := RestorePaths(paths)
+// one type by another): never silently dropped. unrestored is the part of
+// skipped that stays unlike the snapshot (all but the kept files): the
+// restore was not done as asked. There is always at least one plan (empty
+// with nothing unrestored: "already as requested").
+func RestorePlan(src, dst *target.Root, paths []string) (plans []*plan.Plan, skipped, unrestored []string, err error) {
+	plans = []*plan.Plan{{Command: "zone restore-etc"}}
+	paths, err = RestorePaths(paths)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, p := range paths {
 		if _, err := src.Lstat(p); err != nil {
-			return nil, nil, xerr.Invalidf("--paths %q: not in the snapshot: %w", p, err)
+			return nil, nil, nil, xerr.Invalidf("--paths %q: not in the snapshot: %w", p, err)
 		}
 		err := src.WalkDir(p, func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -61,6 +62,7 @@ func RestorePlan(src, dst *target.Root, paths []string) ([]*plan.Plan, []string,
 			}
 			if note != "" {
 				skipped = append(skipped, name+": "+note)
+				unrestored = append(unrestored, name+": "+note)
 				if d.IsDir() {
 					return fs.SkipDir
 				}
@@ -81,10 +83,10 @@ func RestorePlan(src, dst *target.Root, paths []string) ([]*plan.Plan, []string,
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("restore %s: %w", p, err)
+			return nil, nil, nil, fmt.Errorf("restore %s: %w", p, err)
 		}
 	}
-	return plans, skipped, nil
+	return plans, skipped, unrestored, nil
 }
 
 // onlyInZone lists the entries of directory name that the zone root has and

@@ -245,7 +245,7 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans, skipped, err := zfsroot.RestorePlan(src, dst, []string{"etc"})
+	plans, skipped, unrestored, err := zfsroot.RestorePlan(src, dst, []string{"etc"})
 	src.Close()
 	dst.Close()
 	if err := cleanup(); err != nil {
@@ -276,8 +276,11 @@ func TestRestorePlanFromSnapshot(t *testing.T) {
 	if len(skipped) != 2 || skipped[0] != wantSkipped[0] || !strings.HasPrefix(skipped[1], wantSkipped[1]) {
 		t.Errorf("skipped %q, want %q…", skipped, wantSkipped)
 	}
+	if len(unrestored) != 1 || unrestored[0] != skipped[1] {
+		t.Errorf("unrestored %q, want only %q (a kept file is as asked)", unrestored, skipped[1])
+	}
 	noClone(t, z.ZBE)
-	if _, _, err := zfsroot.RestorePlan(nil, nil, []string{"../x"}); xerr.Code(err) != 2 {
+	if _, _, _, err := zfsroot.RestorePlan(nil, nil, []string{"../x"}); xerr.Code(err) != 2 {
 		t.Errorf("../x: %v", err)
 	}
 	if _, _, _, err := cli.SnapshotTree(ctx, z.ZBE+"@nosuch", false); xerr.Code(err) != 2 {

@@ -112,7 +112,8 @@ const exitHelp = `EXIT STATUS:
       would be lost, another xsrescue holds the target, changed since it was planned)
    4  completed, and problems were found or remain (the report is complete): doctor and
       guest check found a broken finding, guest fix left one, statedb check found a
-      reason xapi refuses the database, zone publishers a reason pkg refuses the image
+      reason xapi refuses the database, zone publishers a reason pkg refuses the image,
+      zone restore-etc a path it could not restore
    141  stdout was closed by its reader (| head): ends quietly, as coreutils do
    130, 143  cut short by Ctrl-C or SIGTERM (a second one exits at once)
 `

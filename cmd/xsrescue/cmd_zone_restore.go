@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 	"github.com/xsrescue/xsrescue/zfsroot"
@@ -37,7 +38,7 @@ func runZoneRestoreEtc(ctx context.Context, e *env, o zoneRestoreEtcOptions) err
 		return err
 	}
 	defer src.Close()
-	plans, skipped, err := zfsroot.RestorePlan(src, tgt.Root, paths)
+	plans, skipped, unrestored, err := zfsroot.RestorePlan(src, tgt.Root, paths)
 	if err != nil {
 		return err
 	}
@@ -52,10 +53,17 @@ func runZoneRestoreEtc(ctx context.Context, e *env, o zoneRestoreEtcOptions) err
 		}
 		e.logf("then op %d of %d (the journal changes a path once per op): %s", i+2, len(plans), strings.Join(what, ", "))
 	}
-	if err := e.applyRestore(ctx, tgt, plans, doc); err != nil {
+	if len(unrestored) > 0 && plans[0].Empty() {
+		// Not "already as requested": the snapshot's files are not
+		// all back, and nothing here can put them back.
+		fmt.Fprintf(e.text(), "Nothing restored: %d path(s) cannot be restored (listed above).\n", len(unrestored))
+	} else if err := e.applyRestore(ctx, tgt, plans, doc); err != nil {
 		return err
 	}
-	return e.emitMutation(nil, doc, nil)
+	if err := e.emitMutation(unrestored, doc, nil); err != nil || len(unrestored) == 0 {
+		return err
+	}
+	return xerr.Problems(fmt.Errorf("zone restore-etc: %d path(s) not restored; first: %s", len(unrestored), unrestored[0]))
 }
 
 // snapshotTree finds where the snapshot can be read: its .zfs/snapshot

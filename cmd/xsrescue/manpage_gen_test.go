@@ -135,7 +135,8 @@ changed since the plan was made)
 : completed, and problems were found or remain (the report is complete): **doctor**
 and **guest check** found a broken finding, **guest fix** left one, **statedb check**
 found a reason xapi refuses the database, **zone publishers** a reason pkg refuses the
-image, **version set** left a gate failing, **version find** could not read some files
+image, **zone restore-etc** a path it could not restore, **version set** left a gate failing,
+**version find** could not read some files
 
 **141**
 : stdout was closed by its reader (**| head**): the command ends quietly, as coreutils

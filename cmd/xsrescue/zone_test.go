@@ -345,6 +345,27 @@ func TestZoneRestoreEtcCLI(t *testing.T) {
 	if code, _, stderr := runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", "nosuch", "--journal", jdb); code != 2 {
 		t.Errorf("bad snapshot name: exit %d %s", code, stderr)
 	}
+	// etc a symlink (here to a directory of the rescue host): nothing can
+	// be restored, which is not "already as requested" but exit 4 with
+	// the reason, and neither the zone root nor the host is touched.
+	host := t.TempDir()
+	testutil.Must(t, os.WriteFile(filepath.Join(host, "passwd"), []byte("host\n"), 0o600))
+	testutil.Must(t, os.Rename(filepath.Join(z.ZoneRoot, "etc"), filepath.Join(z.ZoneRoot, "etc.real")))
+	testutil.Must(t, os.Symlink(host, filepath.Join(z.ZoneRoot, "etc")))
+	hostBefore := treeSum(t, host)
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes", "--json")
+	const why = "etc: a directory in the snapshot but a symlink in the zone root"
+	m = parseMutation(t, stdout, &doc)
+	if code != 4 || len(m.Problems) != 1 || m.Problems[0] != why || m.Changed || len(m.Ops) != 0 || !strings.Contains(stderr, why) {
+		t.Errorf("etc a symlink --json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI("zone", "restore-etc", "--zone-root", z.ZoneRoot, "--snapshot", snap, "--journal", jdb, "--yes")
+	if code != 4 || strings.Contains(stdout+stderr, "already as requested") || !strings.Contains(stdout, "Nothing restored") {
+		t.Errorf("etc a symlink: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if treeSum(t, host) != hostBefore || len(snapshots(t, z.ZBE)) != 1 {
+		t.Errorf("etc a symlink: the host directory changed or a safety snapshot was taken")
+	}
 }
 
 // TestZoneRestoreEtcAltrootCLI: on a pool imported with -R (as docs/zfs.md
@@ -422,6 +443,9 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 		{"pkg5-missing-sticky", "", 0, false, "pkg5.image", "Solaris 11 pkg", ""},
 		// The zone's own OpenSolaris pkg reads a missing sticky as True.
 		{"v2-missing-sticky", "", 0, true, "cfg_cache-v2", "snv_134 pkg", "snv_134"},
+		// [DEFAULT]'s keys reach [facet]: every pkg stops (KeyError).
+		{"pkg5-default-section", `"file": "var/pkg/pkg5.image", "line": 1, "pkg": "solaris11"`, 4, true, "pkg5.image", "Solaris 11 pkg", ""},
+		{"v2-default-section", `"file": "var/pkg/cfg_cache", "line": 1, "pkg": "snv_134"`, 4, true, "cfg_cache-v2", "snv_134 pkg", "snv_134"},
 	} {
 		t.Run(tc.era+"/"+tc.pkg, func(t *testing.T) {
 			zr := eraZoneRoot(t, tc.era)
@@ -468,6 +492,23 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 		if code, _, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--pkg", bad[1]); code != 2 || !strings.Contains(stderr, "does not read the configuration") {
 			t.Errorf("--pkg %s on %s: exit %d, %s", bad[1], bad[0], code, stderr)
 		}
+	}
+}
+
+// TestZoneEditDefaultSectionCLI: an image pkg refuses for its [DEFAULT]
+// section is not edited (exit 3, the zone root byte-identical).
+func TestZoneEditDefaultSectionCLI(t *testing.T) {
+	zr := eraZoneRoot(t, "pkg5-default-section")
+	jdb := filepath.Join(t.TempDir(), "journal.db")
+	before := treeSum(t, zr)
+	for _, args := range [][]string{{"set-sticky", "opensolaris.org", "false"}, {"unset-publisher", "opensolaris.org"}} {
+		code, stdout, stderr := runCLI(append(append([]string{"zone"}, args...), "--zone-root", zr, "--journal", jdb, "--yes")...)
+		if code != 3 || !strings.Contains(stderr, "[DEFAULT]") {
+			t.Errorf("%s: exit %d\n%s\n%s", args[0], code, stdout, stderr)
+		}
+	}
+	if treeSum(t, zr) != before {
+		t.Error("the zone root changed")
 	}
 }
 

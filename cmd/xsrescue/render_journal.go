@@ -114,15 +114,40 @@ func (d *recoverDoc) renderFound(w io.Writer) {
 	}
 }
 
-// render says what recover did.
-func (d *recoverDoc) render(w io.Writer, tgt *target.Target) error {
+// render says what recover did: reverted holds each recovered op's
+// reverted changes (env.revertsOf).
+func (d *recoverDoc) render(w io.Writer, tgt *target.Target, reverted func(op int64) []mutationChange) error {
 	for _, r := range d.Recovered {
-		printOpResult(w, tgt, r, "rolled back")
+		printRevertResult(w, tgt, r, "rolled back", reverted(r.Op))
 	}
 	for _, t := range d.RemovedTemps {
 		fmt.Fprintf(w, "Removed staging file %s\n", t)
 	}
 	return nil
+}
+
+// printRevertResult says what an undo or a recovery did to op res: the
+// op's changes as they were reverted (last first, "revert: ..."), each
+// with the hashes of the revert — before what the path held, after what
+// it holds again — as the mutation document's changes have them
+// (addReverts, addRevertOp); never the op's own forward hashes. The op's
+// records of actions outside the files follow, each saying what becomes
+// of it (a directory the op created is removed if empty, a ZFS snapshot
+// is rolled back by hand).
+func printRevertResult(w io.Writer, tgt *target.Target, res *plan.Result, what string, reverted []mutationChange) {
+	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, journalShown(tgt, res.Journal))
+	for _, c := range reverted {
+		fmt.Fprintf(w, "  %s\n", c.Description)
+		if c.BeforeSHA256 != nil || c.AfterSHA256 != nil {
+			fmt.Fprintf(w, "    sha256 before %s\n    sha256 after  %s\n", orDash(deref(c.BeforeSHA256)), orDash(deref(c.AfterSHA256)))
+		}
+	}
+	for _, c := range res.Changes {
+		if c.Kind != plan.External {
+			continue
+		}
+		fmt.Fprintf(w, "  record: %s\n", c.Description)
+	}
 }
 
 // opWhere names where an op was made: the disk and partition, the mount

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
@@ -55,6 +57,10 @@ func newJournalListCommand(e *env) *cli.Command {
 		Usage:     "every op, oldest first",
 		ArgsUsage: " ",
 		Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
+			"With --disk DISK (and no --journal) it also lists, under \"Partition images of DISK\",\n" +
+			"the ops disk save-partition and restore-partition recorded on DISK in\n" +
+			"xsrescue-journal.db beside it (they keep their journal beside the image file; one\n" +
+			"elsewhere is listed with --journal DIR/xsrescue-journal.db).\n" +
 			"Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags:  o.flags(),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runJournalList(ctx, e, o) }),
@@ -194,22 +200,77 @@ func (a journalAt) target() mutationTarget {
 
 func runJournalList(ctx context.Context, e *env, o journalOptions) error {
 	j, done, at, err := e.openJournalRO(ctx, o)
-	if errors.Is(err, errNoJournal) {
-		return e.emit(&journalListDoc{Ops: []journal.OpInfo{}}, func(w io.Writer) error {
-			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
+	var none error
+	switch {
+	case errors.Is(err, errNoJournal):
+		none = err
+	case err != nil:
+		return err
+	default:
+		defer done()
+	}
+	doc := &journalListDoc{Ops: []journal.OpInfo{}, shown: at.shown, none: none}
+	if none == nil {
+		if doc.Ops, err = j.List(ctx); err != nil {
 			return err
-		})
+		}
+	}
+	if e.Journal == "" && o.Disk != "" {
+		doc.imagesOf = o.Disk
+		if doc.ImageJournal, err = imageJournalOps(ctx, o.Disk, o.Partition); err != nil {
+			return err
+		}
+	}
+	return e.emit(doc, doc.render)
+}
+
+// imageJournalOps lists the ops on disk (on its partition n, 0: any) in
+// the journal disk save-partition and restore-partition keep beside their
+// image files (externalJournal): the one beside the disk image, where
+// those images usually are. nil when there is none, or it holds no op of
+// this disk. Read-only, like journal list: the journal is opened
+// read-only and nothing is created.
+func imageJournalOps(ctx context.Context, disk string, n int) (*imageJournalDoc, error) {
+	disk = absPath(disk)
+	p := filepath.Join(filepath.Dir(disk), imageJournalName)
+	if _, err := os.Lstat(p); err != nil {
+		return nil, nil
+	}
+	j, err := journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer done()
+	defer j.Close()
 	ops, err := j.List(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	doc := &journalListDoc{Ops: ops, shown: at.shown}
-	return e.emit(doc, doc.render)
+	doc := &imageJournalDoc{Path: p, Ops: []journal.OpInfo{}}
+	for _, op := range ops {
+		if op.Disk != nil && sameFile(*op.Disk, disk) && (n == 0 || (op.Partition != nil && *op.Partition == n)) {
+			doc.Ops = append(doc.Ops, op)
+		}
+	}
+	if len(doc.Ops) == 0 {
+		return nil, nil
+	}
+	return doc, nil
+}
+
+// sameFile: a and b name the same file (the same path, or a link to it).
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) error {

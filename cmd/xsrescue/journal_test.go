@@ -254,7 +254,7 @@ func TestJournalCLIErrors(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("journal", "list", "--root", dir, "--json")
-	if code != 0 || strings.TrimSpace(out) != "{\n  \"schema_version\": 1,\n  \"ops\": []\n}" {
+	if code != 0 || strings.TrimSpace(out) != "{\n  \"schema_version\": 1,\n  \"ops\": [],\n  \"image_journal\": null\n}" {
 		t.Errorf("list without a journal: exit %d %q", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "var")); !os.IsNotExist(err) {

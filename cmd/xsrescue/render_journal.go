@@ -15,14 +15,49 @@ import (
 // journalListDoc is the --json document of journal list (docs/json.md).
 type journalListDoc struct {
 	Ops []journal.OpInfo `json:"ops"`
+	// ImageJournal: with --disk, the ops on that disk in the journal
+	// beside it that disk save-partition and restore-partition write by
+	// default; nil when there is none.
+	ImageJournal *imageJournalDoc `json:"image_journal"`
 
-	shown string // the journal, as messages name it
+	shown    string // the journal, as messages name it
+	none     error  // errNoJournal: the target has no journal
+	imagesOf string // --disk, whose image journal was looked for
+}
+
+// imageJournalDoc is a journal of partition images and its ops on a disk.
+type imageJournalDoc struct {
+	Path string           `json:"path"`
+	Ops  []journal.OpInfo `json:"ops"`
 }
 
 func (d *journalListDoc) render(w io.Writer) error {
+	if d.none != nil {
+		fmt.Fprintf(w, "No journal: xsrescue has not changed the files of this target (%v).\n", d.none)
+	} else if err := renderOps(w, d.Ops, d.shown); err != nil {
+		return err
+	}
+	switch {
+	case d.ImageJournal != nil:
+		fmt.Fprintf(w, "\nPartition images of %s (disk save-partition, restore-partition; journal beside the disk):\n", d.imagesOf)
+		if err := renderOps(w, d.ImageJournal.Ops, d.ImageJournal.Path); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "Show one with: xsrescue journal show OP --journal %s\n", shquote.Quote(d.ImageJournal.Path))
+		return err
+	case d.imagesOf != "":
+		_, err := fmt.Fprintf(w, "disk save-partition and restore-partition record their ops in %s beside the image file (or in --journal): none beside %s records an op on it; list one with journal list --journal DIR/%s.\n",
+			imageJournalName, d.imagesOf, imageJournalName)
+		return err
+	}
+	return nil
+}
+
+// renderOps prints ops as a table, then the journal they are in.
+func renderOps(w io.Writer, ops []journal.OpInfo, shown string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
-	for _, o := range d.Ops {
+	for _, o := range ops {
 		status := o.Status
 		if journal.UndoInterrupted(o) {
 			status += " (undo interrupted: run journal recover)"
@@ -32,7 +67,7 @@ func (d *journalListDoc) render(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "journal %s\n", d.shown)
+	_, err := fmt.Fprintf(w, "journal %s\n", shown)
 	return err
 }
 

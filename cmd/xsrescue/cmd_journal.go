@@ -76,7 +76,7 @@ func newJournalShowCommand(e *env) *cli.Command {
 		Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
 			"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags:  o.flags(),
-		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalShow(ctx, e, o, a[0]) }),
+		Action: o.opAction(1, func(ctx context.Context, a []string) error { return runJournalShow(ctx, e, o, a[0]) }),
 	}
 }
 
@@ -94,7 +94,7 @@ func newJournalUndoCommand(e *env) *cli.Command {
 			"and changes nothing, unless --force.\n\n" +
 			"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
 		Flags:  append(o.flags(), forceFlag(&o.Force)),
-		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalUndo(ctx, e, o, a[0]) }),
+		Action: o.opAction(1, func(ctx context.Context, a []string) error { return runJournalUndo(ctx, e, o, a[0]) }),
 	}
 }
 
@@ -132,7 +132,7 @@ func newJournalExportCommand(e *env) *cli.Command {
 			"read-only.\n\n" + exitHelp,
 		Flags: append(o.flags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output,
 			Usage: "the archive `FILE` to create (never overwritten; - for stdout); the same as the FILE argument"}),
-		Action: action(1, 2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
+		Action: o.opAction(2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
 	}
 }
 
@@ -140,9 +140,24 @@ func newJournalExportCommand(e *env) *cli.Command {
 func (o journalOptions) opNumber(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, usagef("%s: OP must be an op number from 'xsrescue journal list', got %q", o.name, s)
+		return 0, usagef("%s: OP must be an op number from 'xsrescue journal list' (1, 2, ...), got %q", o.name, s)
 	}
 	return id, nil
+}
+
+// opAction is action(1, max, run) for a verb whose first argument is OP,
+// checked before the count: a word such as -1 is no flag to urfave/cli,
+// which then takes it and every word after it (--disk IMG --yes) as
+// arguments, so the count alone would say "expected 1 argument(s), got 4".
+func (o journalOptions) opAction(max int, run func(ctx context.Context, args []string) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		if a := cmd.Args().Slice(); len(a) > 0 {
+			if _, err := o.opNumber(a[0]); err != nil {
+				return err
+			}
+		}
+		return action(1, max, run)(ctx, cmd)
+	}
 }
 
 // errNoJournal: nothing was ever changed on the target.
@@ -168,7 +183,7 @@ func (e *env) openJournalRO(ctx context.Context, o journalOptions) (j *journal.J
 			return nil, nil, journalAt{}, err
 		}
 	}
-	j, err = journal.OpenReadOnly(p)
+	j, err = journal.OpenReadOnlyAs(p, journalShown(tgt, p))
 	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
 		tgt.Close()
 		return nil, nil, journalAt{}, fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))

@@ -325,7 +325,7 @@ func (e *env) openRepairJournal(tgt *target.Target, orNone bool) (*journal.Journ
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j, err := journal.OpenReadOnly(p)
+	j, err := journal.OpenReadOnlyAs(p, journalShown(tgt, p))
 	if errors.Is(err, fs.ErrNotExist) {
 		if orNone {
 			return nil, nil

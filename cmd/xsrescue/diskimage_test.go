@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,5 +417,51 @@ func TestJournalListImageJournal(t *testing.T) {
 	}
 	if testutil.FileSHA256(t, img)+testutil.FileSHA256(t, jpath) != before {
 		t.Fatal("journal list wrote to the disk or the journal")
+	}
+}
+
+// TestPartitionImageAsDisk: an image save-partition wrote (a filesystem
+// from byte 0, no table) given as --disk is refused with exit 2 saying
+// what it is (acceptance acc21a: "no XenServer root partition found",
+// "no partition 1 (partitions: )"); wrapped as partition 1 of a disk image
+// as docs/disk.md shows (dd, sfdisk), it is read.
+func TestPartitionImageAsDisk(t *testing.T) {
+	t.Parallel()
+	testutil.NeedTools(t, "sfdisk", "dd", "truncate")
+	img := cliImage(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "p.img")
+	if code, out, errOut := runCLI("disk", "save-partition", img, "--partition", "1", "-o", p); code != 0 {
+		t.Fatalf("save: exit %d\n%s%s", code, out, errOut)
+	}
+	before := testutil.FileSHA256(t, p)
+	for _, argv := range [][]string{
+		{"version", "show", "--disk", p},
+		{"version", "show", "--disk", p, "--partition", "1"},
+		{"version", "set", "--disk", p, "--for-installer", "5.0", "--yes", "--journal", filepath.Join(dir, "j.db")},
+		{"statedb", "show", "--disk", p},
+	} {
+		code, _, errOut := runCLI(argv...)
+		if code != 2 || !strings.Contains(errOut, "no partition table: the whole disk holds ext3 (label \"root-") ||
+			!strings.Contains(errOut, "a partition image") || !strings.Contains(errOut, "wrap a copy as partition 1") {
+			t.Errorf("%v: exit %d %s", argv, code, errOut)
+		}
+	}
+	if testutil.FileSHA256(t, p) != before {
+		t.Fatal("a refused command wrote to the image")
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := filepath.Join(dir, "wrapped.img")
+	script := fmt.Sprintf(`truncate -s %d %[2]s && dd if=%[3]s of=%[2]s bs=1M seek=1 conv=sparse,notrunc status=none && echo 'start=2048, type=83' | sfdisk -q --wipe-partitions never %[2]s`,
+		fixtures.MiB+fi.Size(), wrapped, p)
+	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("wrap: %v\n%s", err, out)
+	}
+	doc := versionShowJSON(t, "--disk", wrapped, "--partition", "1")
+	if doc.Inventory["PRODUCT_VERSION"] != "5.5.0" {
+		t.Errorf("the wrapped image: %+v", doc.Inventory)
 	}
 }

@@ -14,6 +14,18 @@ import (
 	"github.com/xsrescue/xsrescue/plan"
 )
 
+// fixedGuest is a CentOS 4.6 guest root after guest fix (its mutation
+// document); extra are more flags for the fix (--journal).
+func fixedGuest(t *testing.T, extra ...string) (string, *mutationOut) {
+	t.Helper()
+	root, _ := guestTree(t, fixtures.CentOS46Guest())
+	code, out, errOut := runCLI(append([]string{"guest", "fix", "--root", root, "--yes", "--json"}, extra...)...)
+	if code != 0 {
+		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
+	}
+	return root, parseMutation(t, out, nil)
+}
+
 // revertKey matches a reverted change to the op change it reverts.
 func revertKey(path string, newPath *string) string { return path + "\x00" + deref(newPath) }
 
@@ -49,12 +61,7 @@ func checkReverts(t *testing.T, name string, got []mutationChange, forward []cha
 // Guest fix ops mix writes, renames and symlink changes.
 func TestUndoJSONHashesByPath(t *testing.T) {
 	t.Parallel()
-	root, _ := guestTree(t, fixtures.CentOS46Guest())
-	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes", "--json")
-	if code != 0 {
-		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
-	}
-	fix := parseMutation(t, out, nil)
+	root, fix := fixedGuest(t)
 	// Op 1 has many changes (the order matters), op 2 one (the swap).
 	if len(fix.Ops) != 2 || len(fix.Ops[0].Changes) < 2 || len(fix.Ops[1].Changes) != 1 {
 		t.Fatalf("fix made %d ops, want 2: one of many changes, one of one", len(fix.Ops))
@@ -81,19 +88,14 @@ func TestUndoJSONHashesByPath(t *testing.T) {
 // interrupted op.
 func TestRecoverJSONHashesByPath(t *testing.T) {
 	t.Parallel()
-	root, _ := guestTree(t, fixtures.CentOS46Guest())
 	jpath := filepath.Join(t.TempDir(), "j.db")
-	code, out, errOut := runCLI("guest", "fix", "--root", root, "--journal", jpath, "--yes", "--json")
-	if code != 0 {
-		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
-	}
-	fix := parseMutation(t, out, nil)
+	root, fix := fixedGuest(t, "--journal", jpath)
 	markInterrupted(t, jpath, true)
 	last := fix.Op
-	_, out, _ = runCLI("journal", "recover", "--root", root, "--journal", jpath, "--dry-run", "--json")
+	_, out, _ := runCLI("journal", "recover", "--root", root, "--journal", jpath, "--dry-run", "--json")
 	dry := parseMutation(t, out, nil)
 	checkReverts(t, "recover --dry-run", dry.Changes, last.Changes)
-	code, out, errOut = runCLI("journal", "recover", "--root", root, "--journal", jpath, "--yes", "--json")
+	code, out, errOut := runCLI("journal", "recover", "--root", root, "--journal", jpath, "--yes", "--json")
 	if code != 0 {
 		t.Fatalf("recover: exit %d\n%s%s", code, out, errOut)
 	}
@@ -157,12 +159,7 @@ func wantRevertText(changes []mutationChange) []revertText {
 // one shown as after.
 func TestUndoTextHashes(t *testing.T) {
 	t.Parallel()
-	root, _ := guestTree(t, fixtures.CentOS46Guest())
-	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes", "--json")
-	if code != 0 {
-		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
-	}
-	fix := parseMutation(t, out, nil)
+	root, fix := fixedGuest(t)
 	for i := len(fix.Ops) - 1; i >= 0; i-- {
 		id := strconv.FormatInt(fix.Ops[i].ID, 10)
 		_, out, _ := runCLI("journal", "undo", id, "--root", root, "--dry-run", "--json")
@@ -189,15 +186,12 @@ func TestUndoTextHashes(t *testing.T) {
 		}
 	}
 
-	root, _ = guestTree(t, fixtures.CentOS46Guest())
 	jpath := filepath.Join(t.TempDir(), "j.db")
-	if code, out, errOut := runCLI("guest", "fix", "--root", root, "--journal", jpath, "--yes"); code != 0 {
-		t.Fatalf("fix: exit %d\n%s%s", code, out, errOut)
-	}
+	root, _ = fixedGuest(t, "--journal", jpath)
 	markInterrupted(t, jpath, true)
-	_, out, _ = runCLI("journal", "recover", "--root", root, "--journal", jpath, "--dry-run", "--json")
+	_, out, _ := runCLI("journal", "recover", "--root", root, "--journal", jpath, "--dry-run", "--json")
 	dry := parseMutation(t, out, nil)
-	code, out, errOut = runCLI("journal", "recover", "--root", root, "--journal", jpath, "--yes")
+	code, out, errOut := runCLI("journal", "recover", "--root", root, "--journal", jpath, "--yes")
 	if code != 0 {
 		t.Fatalf("recover: exit %d\n%s%s", code, out, errOut)
 	}

@@ -133,7 +133,7 @@ func (in *Input) openJournal(jpath string) (*journal.Journal, error) {
 	if jpath == "" {
 		return nil, nil
 	}
-	j, err := journal.OpenReadOnly(jpath)
+	j, err := journal.OpenReadOnlyAs(jpath, in.JournalShown)
 	switch {
 	case err == nil:
 		in.Journal = j

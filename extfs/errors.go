@@ -4,21 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // Sentinel errors callers branch on. A file that cannot be read for one of
 // these reasons is unknown, never absent: only fs.ErrNotExist means absent,
 // and it is returned only when the directory that would hold the name was
 // read completely and validly.
+//
+// Each is marked invalid input (xerr.ErrInvalid, exit 2) where it is
+// defined, so that every error that wraps one exits 2 whichever command
+// met it and however deep in the filesystem: the disk's content, not the
+// reading, is at fault. So are ErrTooManyLinks and ErrJournal. An I/O
+// error of the disk, and a disk that shrank while it was read (ErrFault,
+// a short read: target refuses a partition past the end of its disk
+// before it opens one), stay failures (exit 1).
 var (
 	// ErrCorrupt: on-disk metadata is inconsistent (bad magic, checksum,
-	// out-of-range block, cycle).
-	ErrCorrupt = errors.New("corrupt filesystem")
+	// out-of-range block, cycle, a directory entry to a cleared inode).
+	ErrCorrupt = xerr.Invalid(errors.New("corrupt filesystem"))
 	// ErrUnsupported: a valid filesystem uses something this reader does
 	// not read (an unknown incompatible feature, encryption, compression).
-	ErrUnsupported = errors.New("not supported")
+	ErrUnsupported = xerr.Invalid(errors.New("not supported"))
 	// ErrLimit: a file, directory or tree is beyond one of the Limits.
-	ErrLimit = errors.New("over a limit")
+	ErrLimit = xerr.Invalid(errors.New("over a limit"))
 )
 
 // Error is a failure to read the filesystem, naming where: the filesystem

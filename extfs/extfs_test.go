@@ -26,6 +26,7 @@ import (
 	"github.com/xsrescue/xsrescue/extfs"
 	"github.com/xsrescue/xsrescue/fixtures"
 	"github.com/xsrescue/xsrescue/internal/testutil"
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // The feature images are built once per test binary (about 20 s).
@@ -850,5 +851,67 @@ func TestDirectoryHole(t *testing.T) {
 			t.Errorf("%s after %q: ReadDir = %v; want a corrupt directory", c.spec.Name, c.req, err)
 		}
 		f.Close()
+	}
+}
+
+// TestClearedInode: a directory entry to an inode debugfs clri cleared (the
+// acceptance test's case on the inventory) is a corrupt filesystem, which
+// is invalid input (exit 2) like a bad superblock, with the byte offset;
+// the name is unknown, never absent.
+func TestClearedInode(t *testing.T) {
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "debugfs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/xensource-inventory"), []byte("PRODUCT_VERSION='6.2.0'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := fixtures.ExtSpec{Name: "clri", Type: "ext3", BlockSize: 1024, Size: 4 * fixtures.MiB}
+	img, err := fixtures.BuildExt(dir, tree, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("debugfs", "-w", "-R", "clri /etc/xensource-inventory", img).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs clri: %v: %s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, err := extfs.Open(f, 0, s.Size, extfs.Options{Name: "clri"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = x.ReadFile("etc/xensource-inventory")
+	if errors.Is(err, fs.ErrNotExist) || !errors.Is(err, extfs.ErrCorrupt) || xerr.Code(err) != xerr.ExitInvalid ||
+		!strings.Contains(fmt.Sprint(err), "inode is not in use") || !strings.Contains(fmt.Sprint(err), "(byte ") {
+		t.Errorf("ReadFile = %v (exit %d); want a corrupt filesystem naming the byte, exit 2", err, xerr.Code(err))
+	}
+}
+
+// TestErrorKinds: every kind of damage an image can have is invalid input
+// (exit 2) by its sentinel alone, so no error path can forget the mark;
+// the disk going away under a read stays a failure (exit 1).
+func TestErrorKinds(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{extfs.ErrCorrupt, xerr.ExitInvalid},
+		{extfs.ErrUnsupported, xerr.ExitInvalid},
+		{extfs.ErrLimit, xerr.ExitInvalid},
+		{extfs.ErrJournal, xerr.ExitInvalid},
+		{extfs.ErrTooManyLinks, xerr.ExitInvalid},
+		{&extfs.Error{FS: "d partition 1", Ino: 20, Off: 1221376, Msg: "inode is not in use", Err: extfs.ErrCorrupt}, xerr.ExitInvalid},
+		{extfs.ErrFault, xerr.ExitFailed},
+		{&extfs.Error{FS: "d partition 1", Off: 4096, Msg: "read 1024 bytes", Err: syscall.EIO}, xerr.ExitFailed},
+	} {
+		if got := xerr.Code(c.err); got != c.want {
+			t.Errorf("%v: exit %d, want %d", c.err, got, c.want)
+		}
 	}
 }

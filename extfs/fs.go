@@ -38,6 +38,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 var (
@@ -52,7 +54,8 @@ var (
 const maxLinks = 40
 
 // ErrTooManyLinks is returned for a path that needs more than 40 symlinks.
-var ErrTooManyLinks = errors.New("too many levels of symbolic links")
+// Invalid input (exit 2), as a symlink loop in a root is for every command.
+var ErrTooManyLinks = xerr.Invalid(errors.New("too many levels of symbolic links"))
 
 // RootIno is the inode number of the root directory.
 const RootIno = rootIno

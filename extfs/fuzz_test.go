@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // TestFuzzBase checks the images the fuzz targets start from
@@ -163,13 +167,33 @@ func fuzzRun(t *testing.T, img []byte) {
 	defer watchdog.Stop()
 	x, err := Open(bytes.NewReader(img), 0, int64(len(img)), Options{Name: "fuzz", Limits: fuzzLimits})
 	if err != nil {
+		checkInvalid(t, err)
 		return
 	}
-	exercise(x)
+	_, errs := exercise(x)
+	for _, err := range errs {
+		checkInvalid(t, err)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	if ms.HeapAlloc > 512<<20 {
 		t.Fatalf("heap at %d MiB after one image", ms.HeapAlloc>>20)
+	}
+}
+
+// checkInvalid: what a damaged image makes a read fail with is invalid
+// input (exit 2) — the image is in memory, so no error here is the disk's
+// I/O. Besides: absent (fs.ErrNotExist), and a name that is not the kind
+// of file the call wants (EISDIR, ENOTDIR, not a regular file), whose
+// callers check the type first.
+func checkInvalid(t *testing.T, err error) {
+	t.Helper()
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTDIR):
+	case errors.As(err, &pe) && pe.Err.Error() == "not a regular file":
+	case xerr.Code(err) != xerr.ExitInvalid:
+		t.Errorf("exit %d, want %d (invalid input), for %v", xerr.Code(err), xerr.ExitInvalid, err)
 	}
 }
 

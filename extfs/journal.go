@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/xsrescue/xsrescue/internal/xerr"
 )
 
 // The journal (jbd2) is replayed in memory when the filesystem needs
@@ -26,7 +28,8 @@ import (
 
 // ErrJournal: the filesystem needs recovery and its journal cannot be
 // replayed here with certainty; what a mount would show is unknown.
-var ErrJournal = errors.New("the filesystem needs recovery (unclean shutdown), so what a mount would show is unknown")
+// Invalid input (exit 2): the disk's journal, not the reading, is at fault.
+var ErrJournal = xerr.Invalid(errors.New("the filesystem needs recovery (unclean shutdown), so what a mount would show is unknown"))
 
 // jbd2 on-disk constants (include/linux/jbd2.h).
 const (

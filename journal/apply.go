@@ -747,7 +747,11 @@ func (j *Journal) undoable(ctx context.Context, tgt *target.Target, id int64, fo
 		return nil, nil, err
 	}
 	if op.Status != StatusApplied {
-		return nil, nil, xerr.Refusedf("op %d is %s: %w (only an applied op can be undone)", id, op.Status, ErrNotUndoable)
+		why := "only an applied op can be undone"
+		if op.Status == StatusPlanned || op.Status == StatusApplying {
+			why = "it was interrupted: run xsrescue journal recover, which rolls it back"
+		}
+		return nil, nil, xerr.Refusedf("op %d is %s: %w (%s)", id, op.Status, ErrNotUndoable, why)
 	}
 	if err := ExternalOnly(op); err != nil {
 		return nil, nil, err

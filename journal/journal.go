@@ -67,9 +67,18 @@ var (
 // Journal is one opened journal database.
 type Journal struct {
 	path     string
+	shown    string // how messages name it: path, or what OpenReadOnlyAs was given
 	db       *sql.DB
 	lock     *os.File
 	readOnly bool
+}
+
+// name is the journal as messages name it.
+func (j *Journal) name() string {
+	if j.shown != "" {
+		return j.shown
+	}
+	return j.path
 }
 
 // schemaVersion is PRAGMA user_version of the newest schema; migrations[i]
@@ -241,19 +250,28 @@ func errNotJournal(abs, why string) error {
 // creates nothing, takes no lock, and works on a read-only mount. An empty
 // file is ErrNoJournal (wrapping fs.ErrNotExist); a file that is not an
 // xsrescue journal is invalid input (exit 2).
-func OpenReadOnly(path string) (*Journal, error) {
+func OpenReadOnly(path string) (*Journal, error) { return OpenReadOnlyAs(path, "") }
+
+// OpenReadOnlyAs is OpenReadOnly of a journal its messages name shown
+// ("" for its path): a --disk partition's journal is read from a private
+// copy, whose temporary path means nothing to the user.
+func OpenReadOnlyAs(path, shown string) (*Journal, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	name := abs
+	if shown != "" {
+		name = shown
 	}
 	if err := infile.Check(abs, infile.File); err != nil {
 		if xerr.Code(err) == xerr.ExitInvalid {
 			return nil, fmt.Errorf("journal %w", err)
 		}
-		return nil, fmt.Errorf("journal %s: %w", abs, err)
+		return nil, fmt.Errorf("journal %s: %w", name, err)
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.Size() == 0 {
-		return nil, fmt.Errorf("journal %s: %w", abs, ErrNoJournal)
+		return nil, fmt.Errorf("journal %s: %w", name, ErrNoJournal)
 	}
 	// immutable=1 needs no -shm or -wal file and so works on a ro,noload
 	// mount. It is tried first when there is no -wal file (nothing was left
@@ -268,9 +286,9 @@ func OpenReadOnly(path string) (*Journal, error) {
 	for _, extra := range modes {
 		db, err := sql.Open("sqlite3", "file:"+escapeURI(abs)+"?"+extra+"&_busy_timeout=2000")
 		if err != nil {
-			return nil, fmt.Errorf("journal %s: %w", abs, err)
+			return nil, fmt.Errorf("journal %s: %w", name, err)
 		}
-		j := &Journal{path: abs, db: db, readOnly: true}
+		j := &Journal{path: abs, shown: shown, db: db, readOnly: true}
 		var v int
 		if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
 			lastErr = err
@@ -279,18 +297,18 @@ func OpenReadOnly(path string) (*Journal, error) {
 		}
 		if v > schemaVersion {
 			db.Close()
-			return nil, fmt.Errorf("journal %s: %w (version %d, this xsrescue knows %d)", abs, ErrSchemaTooNew, v, schemaVersion)
+			return nil, fmt.Errorf("journal %s: %w (version %d, this xsrescue knows %d)", name, ErrSchemaTooNew, v, schemaVersion)
 		}
 		if v < 1 {
 			db.Close()
-			return nil, errNotJournal(abs, fmt.Sprintf("user_version %d", v))
+			return nil, errNotJournal(name, fmt.Sprintf("user_version %d", v))
 		}
 		return j, nil
 	}
 	if isNotADatabase(lastErr) {
-		return nil, errNotJournal(abs, lastErr.Error())
+		return nil, errNotJournal(name, lastErr.Error())
 	}
-	return nil, fmt.Errorf("journal %s: %w", abs, lastErr)
+	return nil, fmt.Errorf("journal %s: %w", name, lastErr)
 }
 
 // isNotADatabase recognises SQLite's SQLITE_NOTADB ("file is not a database").

@@ -112,7 +112,7 @@ func (j *Journal) list(ctx context.Context, where string) ([]OpInfo, error) {
 	rows, err := j.db.QueryContext(ctx, `SELECT id, uuid, status, command, argv, target, root, disk, partition, started, finished, error,
 		(SELECT count(*) FROM changes WHERE changes.op = ops.id) FROM ops `+where+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("journal %s: %w", j.path, err)
+		return nil, fmt.Errorf("journal %s: %w", j.name(), err)
 	}
 	defer rows.Close()
 	ops := []OpInfo{}
@@ -121,10 +121,10 @@ func (j *Journal) list(ctx context.Context, where string) ([]OpInfo, error) {
 		var argv, disk, finished, msg string
 		var part int
 		if err := rows.Scan(&o.ID, &o.UUID, &o.Status, &o.Command, &argv, &o.Target, &o.Root, &disk, &part, &o.Started, &finished, &msg, &o.Changes); err != nil {
-			return nil, fmt.Errorf("journal %s: %w", j.path, err)
+			return nil, fmt.Errorf("journal %s: %w", j.name(), err)
 		}
 		if err := json.Unmarshal([]byte(argv), &o.Argv); err != nil {
-			return nil, fmt.Errorf("journal %s op %d argv: %w", j.path, o.ID, err)
+			return nil, fmt.Errorf("journal %s op %d argv: %w", j.name(), o.ID, err)
 		}
 		o.Disk, o.Partition, o.Finished, o.Error = ptr(disk), ptr(part), ptr(finished), ptr(msg)
 		ops = append(ops, o)
@@ -139,7 +139,7 @@ func (j *Journal) Op(ctx context.Context, id int64) (*OpDetail, error) {
 		return nil, err
 	}
 	if len(ops) == 0 {
-		return nil, xerr.Invalidf("journal %s: op %d: %w", j.path, id, ErrNoSuchOp)
+		return nil, xerr.Invalidf("journal %s: op %d: %w", j.name(), id, ErrNoSuchOp)
 	}
 	steps, err := j.loadSteps(ctx, id)
 	if err != nil {

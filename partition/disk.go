@@ -59,6 +59,10 @@ type Disk struct {
 	// Tables are the sectors of the partition table itself (MBR, GPT
 	// headers and entry arrays, EBRs), which no partition may hold.
 	Tables []Extent `json:"-"`
+	// Whole is the filesystem a disk without a partition table holds from
+	// its first byte, as disk save-partition's images do; nil for a disk
+	// with a table, or with neither.
+	Whole *Signature `json:"-"`
 }
 
 // Partition is one table entry and what its signature probe found. Start and
@@ -186,6 +190,7 @@ func inspect(r io.ReaderAt, size int64, ss int, from string) (*Disk, error) {
 	}
 	if d.Table == TableNone {
 		if sig, _ := probe(io.NewSectionReader(r, 0, size), size); sig != nil {
+			d.Whole = sig
 			d.warnf("no partition table: the whole disk holds %s (label %q)", sig.FS, sig.Label)
 		} else {
 			d.warnf("no partition table and no known filesystem signature")

@@ -486,6 +486,35 @@ func TestProbeExtKinds(t *testing.T) {
 	}
 }
 
+// TestWholeDisk: a filesystem from byte 0 without a table (a partition
+// image) is Disk.Whole; a disk with a table has none.
+func TestWholeDisk(t *testing.T) {
+	t.Parallel()
+	testutil.NeedTools(t, "mke2fs", "tune2fs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bare, err := fixtures.BuildExt(dir, tree, fixtures.ExtSpec{Name: "bare", Type: "ext3", BlockSize: 1024, Size: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tune2fs", "-L", "root-bare", bare).CombinedOutput(); err != nil {
+		t.Fatalf("tune2fs: %v\n%s", err, out)
+	}
+	if w := inspectFile(t, bare).Whole; w == nil || w.FS != "ext3" || w.Label != "root-bare" {
+		t.Errorf("bare ext3: Whole = %+v", w)
+	}
+	img, err := fixtures.BuildDisk(dir, tinySpecWithFS("ext2", "ext4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := inspectFile(t, img).Whole; w != nil {
+		t.Errorf("a disk with a table: Whole = %+v", w)
+	}
+}
+
 func tinySpecWithFS(fs ...string) fixtures.DiskSpec {
 	s := tinySpec("dos", 8<<20)
 	for i := range s.Partitions {

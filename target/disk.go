@@ -79,6 +79,12 @@ func locate(o Options, check func(disk string, st os.FileInfo, isBlock bool) err
 	if err != nil {
 		return nil, xerr.Invalidf("disk %s: %w", disk, err)
 	}
+	if w := d.Whole; w != nil {
+		// Not taken as a one-partition disk: a writing command would
+		// treat sector 0 (a filesystem's, xfs's superblock) as a table.
+		return nil, xerr.Invalidf("disk %s: no partition table: the whole disk holds %s (label %q), a partition image (as disk save-partition writes), not a disk: "+
+			"to examine it, wrap a copy as partition 1 of a disk image and give --disk COPY --partition 1 (docs/disk.md, \"A partition image as --disk\"), or mount it read-only and give --root", disk, w.FS, w.Label)
+	}
 	n := o.Partition
 	if n == 0 {
 		if d.XenServer == nil || d.XenServer.RootPartition == 0 {

@@ -79,9 +79,11 @@ func newRestorePartitionCommand(e *env) *cli.Command {
 			"held. Only blocks that differ are written. Before the first of them, their current\n" +
 			"content is kept in an undo file next to the journal (DISK-pN-before-restore-TIME.img\n" +
 			"with its sidecar); the partition is then re-read and its sha256 compared. The\n" +
-			"restore is recorded in the journal as an external record whose roll-back command\n" +
-			"restores the undo file: restore-partition --from UNDO-FILE puts the partition back\n" +
-			"as it was, and only onto the content the restore left.\n\n" +
+			"restore is recorded in the journal (--journal, default FILE's directory/\n" +
+			"xsrescue-journal.db; journal list --disk DISK shows it when FILE is beside DISK) as\n" +
+			"an external record whose roll-back command restores the undo file: restore-partition\n" +
+			"--from UNDO-FILE puts the partition back as it was, and only onto the content the\n" +
+			"restore left.\n\n" +
 			"WARNING: this overwrites the partition with the snapshot. Keep the undo file until\n" +
 			"the restored system is proven. --force restores a snapshot saved from ANOTHER\n" +
 			"partition (number, start or role differ), e.g. onto a replacement disk laid out\n" +
@@ -373,7 +375,8 @@ func (e *env) recordExternal(ctx context.Context, dp diskPartition, image, comma
 		return nil, err
 	}
 	defer j.Close()
-	tgt := &target.Target{Root: root, Identity: identity, Disk: dp.disk.Path, Partition: dp.p.Number}
+	// The disk as an absolute path: journal list --disk finds the op by it.
+	tgt := &target.Target{Root: root, Identity: identity, Disk: absPath(dp.disk.Path), Partition: dp.p.Number}
 	p := &plan.Plan{Command: command, Changes: []plan.Change{{Kind: plan.External, External: rec, Why: why}}}
 	res, err := j.Apply(ctx, tgt, e.argv, p)
 	if err != nil {
@@ -385,13 +388,17 @@ func (e *env) recordExternal(ctx context.Context, dp diskPartition, image, comma
 	return res, nil
 }
 
+// imageJournalName is the journal of partition images beside them.
+const imageJournalName = "xsrescue-journal.db"
+
 // externalJournal is the journal of a partition image: --journal, or
-// xsrescue-journal.db beside the image.
+// xsrescue-journal.db beside the image (journal list --disk looks for it
+// beside the disk image).
 func (e *env) externalJournal(image string) string {
 	if e.Journal != "" {
 		return e.Journal
 	}
-	return filepath.Join(filepath.Dir(absPath(image)), "xsrescue-journal.db")
+	return filepath.Join(filepath.Dir(absPath(image)), imageJournalName)
 }
 
 // undoPath names a new undo file in dir: DISK-pN-before-restore-TIME.img,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
@@ -55,6 +57,10 @@ func newJournalListCommand(e *env) *cli.Command {
 		Usage:     "every op, oldest first",
 		ArgsUsage: " ",
 		Description: "Lists the ops of the journal of --root DIR / --disk DEV, or of --journal PATH.\n" +
+			"With --disk DISK (and no --journal) it also lists, under \"Partition images of DISK\",\n" +
+			"the ops disk save-partition and restore-partition recorded on DISK in\n" +
+			"xsrescue-journal.db beside it (they keep their journal beside the image file; one\n" +
+			"elsewhere is listed with --journal DIR/xsrescue-journal.db).\n" +
 			"Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags:  o.flags(),
 		Action: action(0, 0, func(ctx context.Context, _ []string) error { return runJournalList(ctx, e, o) }),
@@ -70,7 +76,7 @@ func newJournalShowCommand(e *env) *cli.Command {
 		Description: "Shows op OP (its number in 'journal list'): status, command line, target, and each\n" +
 			"change with its before-state and after-hash. Read-only: never writes a byte.\n\n" + exitHelp,
 		Flags:  o.flags(),
-		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalShow(ctx, e, o, a[0]) }),
+		Action: o.opAction(1, func(ctx context.Context, a []string) error { return runJournalShow(ctx, e, o, a[0]) }),
 	}
 }
 
@@ -88,7 +94,7 @@ func newJournalUndoCommand(e *env) *cli.Command {
 			"and changes nothing, unless --force.\n\n" +
 			"WARNING: --force overwrites whatever was changed since the op.\n\n" + exitHelp,
 		Flags:  append(o.flags(), forceFlag(&o.Force)),
-		Action: action(1, 1, func(ctx context.Context, a []string) error { return runJournalUndo(ctx, e, o, a[0]) }),
+		Action: o.opAction(1, func(ctx context.Context, a []string) error { return runJournalUndo(ctx, e, o, a[0]) }),
 	}
 }
 
@@ -126,7 +132,7 @@ func newJournalExportCommand(e *env) *cli.Command {
 			"read-only.\n\n" + exitHelp,
 		Flags: append(o.flags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output,
 			Usage: "the archive `FILE` to create (never overwritten; - for stdout); the same as the FILE argument"}),
-		Action: action(1, 2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
+		Action: o.opAction(2, func(ctx context.Context, a []string) error { return runJournalExport(ctx, e, o, a) }),
 	}
 }
 
@@ -134,9 +140,24 @@ func newJournalExportCommand(e *env) *cli.Command {
 func (o journalOptions) opNumber(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, usagef("%s: OP must be an op number from 'xsrescue journal list', got %q", o.name, s)
+		return 0, usagef("%s: OP must be an op number from 'xsrescue journal list' (1, 2, ...), got %q", o.name, s)
 	}
 	return id, nil
+}
+
+// opAction is action(1, max, run) for a verb whose first argument is OP,
+// checked before the count: a word such as -1 is no flag to urfave/cli,
+// which then takes it and every word after it (--disk IMG --yes) as
+// arguments, so the count alone would say "expected 1 argument(s), got 4".
+func (o journalOptions) opAction(max int, run func(ctx context.Context, args []string) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		if a := cmd.Args().Slice(); len(a) > 0 {
+			if _, err := o.opNumber(a[0]); err != nil {
+				return err
+			}
+		}
+		return action(1, max, run)(ctx, cmd)
+	}
 }
 
 // errNoJournal: nothing was ever changed on the target.
@@ -162,7 +183,7 @@ func (e *env) openJournalRO(ctx context.Context, o journalOptions) (j *journal.J
 			return nil, nil, journalAt{}, err
 		}
 	}
-	j, err = journal.OpenReadOnly(p)
+	j, err = journal.OpenReadOnlyAs(p, journalShown(tgt, p))
 	if errors.Is(err, fs.ErrNotExist) { // missing, or empty (journal.ErrNoJournal)
 		tgt.Close()
 		return nil, nil, journalAt{}, fmt.Errorf("%w at %s", errNoJournal, journalShown(tgt, p))
@@ -194,22 +215,77 @@ func (a journalAt) target() mutationTarget {
 
 func runJournalList(ctx context.Context, e *env, o journalOptions) error {
 	j, done, at, err := e.openJournalRO(ctx, o)
-	if errors.Is(err, errNoJournal) {
-		return e.emit(&journalListDoc{Ops: []journal.OpInfo{}}, func(w io.Writer) error {
-			_, err := fmt.Fprintln(w, "No journal: xsrescue has not changed this target.")
+	var none error
+	switch {
+	case errors.Is(err, errNoJournal):
+		none = err
+	case err != nil:
+		return err
+	default:
+		defer done()
+	}
+	doc := &journalListDoc{Ops: []journal.OpInfo{}, shown: at.shown, none: none}
+	if none == nil {
+		if doc.Ops, err = j.List(ctx); err != nil {
 			return err
-		})
+		}
+	}
+	if e.Journal == "" && o.Disk != "" {
+		doc.imagesOf = o.Disk
+		if doc.ImageJournal, err = imageJournalOps(ctx, o.Disk, o.Partition); err != nil {
+			return err
+		}
+	}
+	return e.emit(doc, doc.render)
+}
+
+// imageJournalOps lists the ops on disk (on its partition n, 0: any) in
+// the journal disk save-partition and restore-partition keep beside their
+// image files (externalJournal): the one beside the disk image, where
+// those images usually are. nil when there is none, or it holds no op of
+// this disk. Read-only, like journal list: the journal is opened
+// read-only and nothing is created.
+func imageJournalOps(ctx context.Context, disk string, n int) (*imageJournalDoc, error) {
+	disk = absPath(disk)
+	p := filepath.Join(filepath.Dir(disk), imageJournalName)
+	if _, err := os.Lstat(p); err != nil {
+		return nil, nil
+	}
+	j, err := journal.OpenReadOnly(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer done()
+	defer j.Close()
 	ops, err := j.List(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	doc := &journalListDoc{Ops: ops, shown: at.shown}
-	return e.emit(doc, doc.render)
+	doc := &imageJournalDoc{Path: p, Ops: []journal.OpInfo{}}
+	for _, op := range ops {
+		if op.Disk != nil && sameFile(*op.Disk, disk) && (n == 0 || (op.Partition != nil && *op.Partition == n)) {
+			doc.Ops = append(doc.Ops, op)
+		}
+	}
+	if len(doc.Ops) == 0 {
+		return nil, nil
+	}
+	return doc, nil
+}
+
+// sameFile: a and b name the same file (the same path, or a link to it).
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) error {

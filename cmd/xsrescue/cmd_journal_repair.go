@@ -58,7 +58,7 @@ func runJournalUndo(ctx context.Context, e *env, o journalOptions, arg string) e
 	}
 	e.addRevertOp(tgt, res)
 	return e.emitMutation(nil, doc, func(w io.Writer) error {
-		printOpResult(w, tgt, res, "undone")
+		printRevertResult(w, tgt, res, "undone", e.revertsOf(res.Op))
 		return nil
 	})
 }
@@ -83,6 +83,16 @@ func (e *env) addReverts(op *journal.OpDetail, why string) {
 		e.addChange(mutationChange{Path: c.Path, NewPath: c.NewPath, Action: c.Kind, Why: why + ": " + c.Description,
 			BeforeSHA256: c.AfterSHA256, AfterSHA256: c.BeforeSHA256, Description: "revert: " + c.Description})
 	}
+}
+
+// revertsOf is what addReverts listed for op, with the hashes addRevertOp
+// filled in once it was reverted.
+func (e *env) revertsOf(op int64) []mutationChange {
+	span, ok := e.mut.reverts[op]
+	if !ok {
+		return nil
+	}
+	return e.mut.changes[span[0]:span[1]]
 }
 
 // openUndo opens, for looking, the target and journal of op id
@@ -196,7 +206,7 @@ func runJournalRecover(ctx context.Context, e *env, o journalOptions) error {
 	for _, r := range doc.Recovered {
 		e.addRevertOp(tgt, r)
 	}
-	return e.emitMutation(nil, doc, func(w io.Writer) error { return doc.render(w, tgt) })
+	return e.emitMutation(nil, doc, func(w io.Writer) error { return doc.render(w, tgt, e.revertsOf) })
 }
 
 // interruptedTarget picks the op whose target recover works on, when only
@@ -315,7 +325,7 @@ func (e *env) openRepairJournal(tgt *target.Target, orNone bool) (*journal.Journ
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j, err := journal.OpenReadOnly(p)
+	j, err := journal.OpenReadOnlyAs(p, journalShown(tgt, p))
 	if errors.Is(err, fs.ErrNotExist) {
 		if orNone {
 			return nil, nil

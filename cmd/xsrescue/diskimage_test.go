@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,5 +338,130 @@ func TestDiskImageDryRun(t *testing.T) {
 	}
 	if start == damaged {
 		t.Fatal("scribble changed nothing")
+	}
+}
+
+// TestJournalListImageJournal: journal list --disk IMG lists the ops disk
+// save-partition and restore-partition recorded in xsrescue-journal.db
+// beside IMG (acceptance acc21a #14: "xsrescue has not changed this
+// target" right after a restore) — only this disk's, and with --partition
+// only that partition's — and writes nothing; without such a journal it
+// says where those ops are kept.
+func TestJournalListImageJournal(t *testing.T) {
+	t.Parallel()
+	img := cliImage(t)
+	dir := filepath.Dir(img)
+	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type listDoc struct {
+		Ops          []journal.OpInfo `json:"ops"`
+		ImageJournal *struct {
+			Path string           `json:"path"`
+			Ops  []journal.OpInfo `json:"ops"`
+		} `json:"image_journal"`
+	}
+	list := func(args ...string) (listDoc, string) {
+		t.Helper()
+		code, out, errOut := runCLI(append([]string{"journal", "list", "--json"}, args...)...)
+		var d listDoc
+		if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+			t.Fatalf("journal list %v --json: exit %d\n%s%s", args, code, out, errOut)
+		}
+		_, text, _ := runCLI(append([]string{"journal", "list"}, args...)...)
+		return d, text
+	}
+	if d, text := list("--disk", img); len(d.Ops) != 0 || d.ImageJournal != nil ||
+		!strings.Contains(text, "record their ops in xsrescue-journal.db beside the image file") {
+		t.Fatalf("before any op: %+v\n%s", d, text)
+	}
+
+	snap := filepath.Join(dir, "p2.img")
+	if code, out, errOut := runCLI("disk", "save-partition", img, "--partition", "2", "-o", snap); code != 0 {
+		t.Fatalf("save: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI("disk", "save-partition", other, "--partition", "2", "-o", filepath.Join(dir, "other-p2.img")); code != 0 {
+		t.Fatalf("save of the other disk: exit %d\n%s%s", code, out, errOut)
+	}
+	scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096)
+	if code, out, errOut := runCLI("disk", "restore-partition", img, "--partition", "2", "--from", snap, "--yes"); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, out, errOut)
+	}
+	jpath := filepath.Join(dir, "xsrescue-journal.db")
+	before := testutil.FileSHA256(t, img) + testutil.FileSHA256(t, jpath)
+
+	d, text := list("--disk", img)
+	if len(d.Ops) != 0 || d.ImageJournal == nil || d.ImageJournal.Path != jpath || len(d.ImageJournal.Ops) != 2 ||
+		d.ImageJournal.Ops[0].Command != "disk save-partition" || d.ImageJournal.Ops[1].Command != "disk restore-partition" ||
+		*d.ImageJournal.Ops[1].Disk != img {
+		t.Fatalf("after save and restore: %+v", d)
+	}
+	for _, want := range []string{"No journal: xsrescue has not changed the files of this target", "Partition images of " + img,
+		"disk restore-partition --yes --partition=2", "journal " + jpath, "journal show OP --journal " + jpath} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "cli-other") {
+		t.Errorf("the other disk's op is listed:\n%s", text)
+	}
+	if d, _ := list("--disk", img, "--partition", "2"); d.ImageJournal == nil || len(d.ImageJournal.Ops) != 2 {
+		t.Errorf("--partition 2: %+v", d.ImageJournal)
+	}
+	if d, _ := list("--disk", img, "--partition", "1"); d.ImageJournal != nil {
+		t.Errorf("--partition 1 lists the ops on partition 2: %+v", d.ImageJournal)
+	}
+	if d, _ := list("--journal", jpath); len(d.Ops) != 3 || d.ImageJournal != nil {
+		t.Errorf("--journal: %+v", d)
+	}
+	if testutil.FileSHA256(t, img)+testutil.FileSHA256(t, jpath) != before {
+		t.Fatal("journal list wrote to the disk or the journal")
+	}
+}
+
+// TestPartitionImageAsDisk: an image save-partition wrote (a filesystem
+// from byte 0, no table) given as --disk is refused with exit 2 saying
+// what it is (acceptance acc21a: "no XenServer root partition found",
+// "no partition 1 (partitions: )"); wrapped as partition 1 of a disk image
+// as docs/disk.md shows (dd, sfdisk), it is read.
+func TestPartitionImageAsDisk(t *testing.T) {
+	t.Parallel()
+	testutil.NeedTools(t, "sfdisk", "dd", "truncate")
+	img := cliImage(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "p.img")
+	if code, out, errOut := runCLI("disk", "save-partition", img, "--partition", "1", "-o", p); code != 0 {
+		t.Fatalf("save: exit %d\n%s%s", code, out, errOut)
+	}
+	before := testutil.FileSHA256(t, p)
+	for _, argv := range [][]string{
+		{"version", "show", "--disk", p},
+		{"version", "show", "--disk", p, "--partition", "1"},
+		{"version", "set", "--disk", p, "--for-installer", "5.0", "--yes", "--journal", filepath.Join(dir, "j.db")},
+		{"statedb", "show", "--disk", p},
+	} {
+		code, _, errOut := runCLI(argv...)
+		if code != 2 || !strings.Contains(errOut, "no partition table: the whole disk holds ext3 (label \"root-") ||
+			!strings.Contains(errOut, "a partition image") || !strings.Contains(errOut, "wrap a copy as partition 1") {
+			t.Errorf("%v: exit %d %s", argv, code, errOut)
+		}
+	}
+	if testutil.FileSHA256(t, p) != before {
+		t.Fatal("a refused command wrote to the image")
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := filepath.Join(dir, "wrapped.img")
+	script := fmt.Sprintf(`truncate -s %d %[2]s && dd if=%[3]s of=%[2]s bs=1M seek=1 conv=sparse,notrunc status=none && echo 'start=2048, type=83' | sfdisk -q --wipe-partitions never %[2]s`,
+		fixtures.MiB+fi.Size(), wrapped, p)
+	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("wrap: %v\n%s", err, out)
+	}
+	doc := versionShowJSON(t, "--disk", wrapped, "--partition", "1")
+	if doc.Inventory["PRODUCT_VERSION"] != "5.5.0" {
+		t.Errorf("the wrapped image: %+v", doc.Inventory)
 	}
 }

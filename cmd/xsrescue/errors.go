@@ -11,12 +11,15 @@ import (
 // exitCode is the exit code of a command's error: the xerr mark it carries
 // (docs/exit-codes.md). Every error is marked where it arises — usage
 // errors here (usage), bad input and refusals in the domain packages, the
-// journal's sentinels where they are defined — except one rule that holds
-// whichever command ran into it: a symlink loop the kernel reports (ELOOP)
-// in a root or among the paths given is bad input.
+// journal's sentinels where they are defined — except two rules that hold
+// whichever command ran into them: a symlink loop the kernel reports
+// (ELOOP) in a root or among the paths given is bad input, and so is a
+// filesystem the kernel found corrupt through one of xsrescue's mounts
+// (EUCLEAN: ext4's and xfs's EFSCORRUPTED), as the in-process reader's
+// extfs.ErrCorrupt is.
 func exitCode(err error) int {
 	code := xerr.Code(err)
-	if code == xerr.ExitFailed && errors.Is(err, syscall.ELOOP) {
+	if code == xerr.ExitFailed && (errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EUCLEAN)) {
 		return xerr.ExitInvalid
 	}
 	return code

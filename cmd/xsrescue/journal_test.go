@@ -254,7 +254,7 @@ func TestJournalCLIErrors(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI("journal", "list", "--root", dir, "--json")
-	if code != 0 || strings.TrimSpace(out) != "{\n  \"schema_version\": 1,\n  \"ops\": []\n}" {
+	if code != 0 || strings.TrimSpace(out) != "{\n  \"schema_version\": 1,\n  \"ops\": [],\n  \"image_journal\": null\n}" {
 		t.Errorf("list without a journal: exit %d %q", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "var")); !os.IsNotExist(err) {
@@ -336,6 +336,22 @@ func TestJournalCLIDisk(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "journal /var/lib/xsrescue/journal.db on "+name) || strings.Contains(out, "xsrescue-mnt") {
 		t.Errorf("list: exit %d\n%s", code, out)
 	}
+	// A missing op names the journal inside the partition, never the
+	// private copy it is read from (acceptance acc21a).
+	for _, argv := range [][]string{{"journal", "show", "99", "--disk", rel}, {"journal", "undo", "99", "--disk", rel, "--yes"}} {
+		code, _, errOut := runCLI(argv...)
+		if code != 2 || !strings.Contains(errOut, "journal /var/lib/xsrescue/journal.db on "+name+": op 99: no such op") || strings.Contains(errOut, "xsrescue-copy") {
+			t.Errorf("%v: exit %d %s", argv, code, errOut)
+		}
+	}
+	// -1 ends urfave/cli's flags (it is no flag): the OP is what is wrong,
+	// not the number of arguments.
+	for _, op := range []string{"-1", "abc", "0"} {
+		code, _, errOut := runCLI("journal", "undo", op, "--disk", rel, "--yes")
+		if code != 2 || !strings.Contains(errOut, fmt.Sprintf("OP must be an op number from 'xsrescue journal list' (1, 2, ...), got %q", op)) {
+			t.Errorf("undo %s: exit %d %s", op, code, errOut)
+		}
+	}
 	// undo --dry-run opens read-only: the dirty journal is not replayed, the
 	// image does not change by a byte, and the note says applying would.
 	markDirty(t, img, 1)
@@ -415,6 +431,9 @@ func TestJournalCLIRecover(t *testing.T) {
 		t.Fatalf("apply: exit %d %s", code, errOut)
 	}
 	markInterrupted(t, jpath, false)
+	if code, _, errOut := runCLI("journal", "undo", "1", "--journal", jpath, "--yes"); code != 3 || !strings.Contains(errOut, "op 1 is applying: op cannot be undone (it was interrupted: run xsrescue journal recover") {
+		t.Errorf("undo of an interrupted op: exit %d %s", code, errOut)
+	}
 	if code, out, _ := runCLI("journal", "recover", "--journal", jpath, "--dry-run"); code != 0 || !strings.Contains(out, "interrupted while applying") || treeSum(t, dir) == orig {
 		t.Fatalf("recover --dry-run: exit %d %s", code, out)
 	}

@@ -169,7 +169,7 @@ func (e *env) checkNoInterrupted(ctx context.Context, tgt *target.Target, o appl
 	if _, err := os.Stat(p); err != nil {
 		return nil
 	}
-	j, err := journal.OpenReadOnly(p)
+	j, err := journal.OpenReadOnlyAs(p, journalShown(tgt, p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -15,14 +15,49 @@ import (
 // journalListDoc is the --json document of journal list (docs/json.md).
 type journalListDoc struct {
 	Ops []journal.OpInfo `json:"ops"`
+	// ImageJournal: with --disk, the ops on that disk in the journal
+	// beside it that disk save-partition and restore-partition write by
+	// default; nil when there is none.
+	ImageJournal *imageJournalDoc `json:"image_journal"`
 
-	shown string // the journal, as messages name it
+	shown    string // the journal, as messages name it
+	none     error  // errNoJournal: the target has no journal
+	imagesOf string // --disk, whose image journal was looked for
+}
+
+// imageJournalDoc is a journal of partition images and its ops on a disk.
+type imageJournalDoc struct {
+	Path string           `json:"path"`
+	Ops  []journal.OpInfo `json:"ops"`
 }
 
 func (d *journalListDoc) render(w io.Writer) error {
+	if d.none != nil {
+		fmt.Fprintf(w, "No journal: xsrescue has not changed the files of this target (%v).\n", d.none)
+	} else if err := renderOps(w, d.Ops, d.shown); err != nil {
+		return err
+	}
+	switch {
+	case d.ImageJournal != nil:
+		fmt.Fprintf(w, "\nPartition images of %s (disk save-partition, restore-partition; journal beside the disk):\n", d.imagesOf)
+		if err := renderOps(w, d.ImageJournal.Ops, d.ImageJournal.Path); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "Show one with: xsrescue journal show OP --journal %s\n", shquote.Quote(d.ImageJournal.Path))
+		return err
+	case d.imagesOf != "":
+		_, err := fmt.Fprintf(w, "disk save-partition and restore-partition record their ops in %s beside the image file (or in --journal): none beside %s records an op on it; list one with journal list --journal DIR/%s.\n",
+			imageJournalName, d.imagesOf, imageJournalName)
+		return err
+	}
+	return nil
+}
+
+// renderOps prints ops as a table, then the journal they are in.
+func renderOps(w io.Writer, ops []journal.OpInfo, shown string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OP\tSTATUS\tSTARTED\tCHANGES\tCOMMAND")
-	for _, o := range d.Ops {
+	for _, o := range ops {
 		status := o.Status
 		if journal.UndoInterrupted(o) {
 			status += " (undo interrupted: run journal recover)"
@@ -32,7 +67,7 @@ func (d *journalListDoc) render(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "journal %s\n", d.shown)
+	_, err := fmt.Fprintf(w, "journal %s\n", shown)
 	return err
 }
 
@@ -114,15 +149,40 @@ func (d *recoverDoc) renderFound(w io.Writer) {
 	}
 }
 
-// render says what recover did.
-func (d *recoverDoc) render(w io.Writer, tgt *target.Target) error {
+// render says what recover did: reverted holds each recovered op's
+// reverted changes (env.revertsOf).
+func (d *recoverDoc) render(w io.Writer, tgt *target.Target, reverted func(op int64) []mutationChange) error {
 	for _, r := range d.Recovered {
-		printOpResult(w, tgt, r, "rolled back")
+		printRevertResult(w, tgt, r, "rolled back", reverted(r.Op))
 	}
 	for _, t := range d.RemovedTemps {
 		fmt.Fprintf(w, "Removed staging file %s\n", t)
 	}
 	return nil
+}
+
+// printRevertResult says what an undo or a recovery did to op res: the
+// op's changes as they were reverted (last first, "revert: ..."), each
+// with the hashes of the revert — before what the path held, after what
+// it holds again — as the mutation document's changes have them
+// (addReverts, addRevertOp); never the op's own forward hashes. The op's
+// records of actions outside the files follow, each saying what becomes
+// of it (a directory the op created is removed if empty, a ZFS snapshot
+// is rolled back by hand).
+func printRevertResult(w io.Writer, tgt *target.Target, res *plan.Result, what string, reverted []mutationChange) {
+	fmt.Fprintf(w, "Op %d (%s) %s; journal %s\n", res.Op, res.UUID, what, journalShown(tgt, res.Journal))
+	for _, c := range reverted {
+		fmt.Fprintf(w, "  %s\n", c.Description)
+		if c.BeforeSHA256 != nil || c.AfterSHA256 != nil {
+			fmt.Fprintf(w, "    sha256 before %s\n    sha256 after  %s\n", orDash(deref(c.BeforeSHA256)), orDash(deref(c.AfterSHA256)))
+		}
+	}
+	for _, c := range res.Changes {
+		if c.Kind != plan.External {
+			continue
+		}
+		fmt.Fprintf(w, "  record: %s\n", c.Description)
+	}
 }
 
 // opWhere names where an op was made: the disk and partition, the mount

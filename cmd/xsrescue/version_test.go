@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -480,6 +481,49 @@ func TestVersionDisk(t *testing.T) {
 				t.Fatalf("after undo: %+v", doc.Inventory)
 			}
 		})
+	}
+}
+
+// TestVersionDiskClearedInode: a directory entry to an inode debugfs clri
+// cleared (acceptance acc21a #11) is a corrupt filesystem: invalid input,
+// exit 2 naming the byte, as a bad superblock is — for show and for set,
+// which writes nothing.
+func TestVersionDiskClearedInode(t *testing.T) {
+	t.Parallel()
+	versionNeedsDisk(t, "mke2fs", "debugfs")
+	spec := fixtures.Mini("version-clri", "dos", fixtures.RootSpec{Release: "6.2"}, nil)
+	img, err := fixtures.BuildDisk(t.TempDir(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf("%s?offset=%d", img, spec.Partitions[0].Start)
+	if out, err := exec.Command("debugfs", "-w", "-R", "clri /etc/xensource-inventory", dev).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs clri: %v: %s", err, out)
+	}
+	before, err := fixtures.FileSHA256(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{"version", "show", "--disk", img},
+		{"version", "show", "--disk", img, "--json"},
+		{"version", "set", "--disk", img, "--for-installer", "6.0", "--yes", "--journal", filepath.Join(t.TempDir(), "j.db")},
+	} {
+		code, out, errOut := runCLI(argv...)
+		msg := errOut
+		if slices.Contains(argv, "--json") {
+			msg = out
+		}
+		if code != xerr.ExitInvalid || !strings.Contains(msg, "etc/xensource-inventory (inode ") ||
+			!strings.Contains(msg, "inode is not in use") || !strings.Contains(msg, "(byte ") || !strings.Contains(msg, "corrupt filesystem") {
+			t.Errorf("%v: exit %d, want 2 naming the inode and byte\n%s%s", argv, code, out, errOut)
+		}
+		if slices.Contains(argv, "--json") && !strings.Contains(out, `"exit_code": 2`) {
+			t.Errorf("%v: error document %s", argv, out)
+		}
+	}
+	if after, err := fixtures.FileSHA256(img); err != nil || after != before {
+		t.Fatalf("the image changed (%v)", err)
 	}
 }
 

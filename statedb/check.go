@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -108,17 +109,36 @@ type CheckOptions struct {
 // number of tables, columns and reasons, and one 64-bit hash per row of the
 // largest table (capped).
 func Check(src io.Reader, t *TargetModel, o CheckOptions) (*CheckResult, error) {
+	c := &checker{t: t, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]*int{}, dups: map[string]int{}}
 	r, err := NewReaderOptions(src, o.Reader)
 	if err != nil {
-		return nil, err
+		if !c.undecodable(err) {
+			return nil, err
+		}
+		c.finish()
+		return c.res, nil
 	}
-	c := &checker{t: t, r: r, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]*int{}, dups: map[string]int{}}
+	c.r = r
 	c.manifest()
-	if err := c.stream(); err != nil {
+	if err := c.stream(); err != nil && !c.undecodable(err) {
 		return nil, err
 	}
 	c.finish()
 	return c.res, nil
+}
+
+// undecodable records a fault of xmlm's character decoding as the reason
+// the database does not load: xmlm stops there, so does the check.
+func (c *checker) undecodable(err error) bool {
+	var se *SyntaxError
+	if !errors.As(err, &se) || !se.Chars {
+		return false
+	}
+	c.stopped = se
+	where := &Place{Offset: se.Offset, Ref: se.Ref, Row: se.Row}
+	c.add("undecodable", se.Table, se.Attr, where)
+	c.note("xmlm stops at the first character it cannot decode: nothing after offset %d was checked", se.Offset)
+	return true
 }
 
 type reasonKey struct{ code, table, column string }
@@ -136,7 +156,9 @@ type checker struct {
 	dec2 []byte
 	// techPreview: unknown columns are dropped at load, not refused
 	techPreview bool
-	dropped     map[string]*int
+	// stopped: xmlm cannot decode the file there; nothing after it counts
+	stopped *SyntaxError
+	dropped map[string]*int
 }
 
 type checkTable struct {
@@ -467,7 +489,7 @@ func (c *checker) finish() {
 	t := c.t
 	var created []string
 	for _, name := range t.Tables() {
-		if c.seen[name] {
+		if c.seen[name] || c.stopped != nil {
 			continue
 		}
 		if t.CreatesTables() {
@@ -516,7 +538,7 @@ func (c *checker) finish() {
 
 // codeOrder sorts reasons as a reader meets them: file form first.
 var codeOrder = map[string]int{
-	"schema-mismatch": 1, "manifest-missing-key": 2, "manifest-bad-number": 3, "pair-order": 4,
+	"undecodable": 0, "schema-mismatch": 1, "manifest-missing-key": 2, "manifest-bad-number": 3, "pair-order": 4,
 	"ref-not-first": 5, "bad-ctime": 6, "unknown-table": 7, "missing-table": 8, "unknown-column": 9,
 	"missing-column": 10, "bad-set-map": 11, "stripped-value": 12, "undecoded-space": 13,
 }
@@ -551,6 +573,11 @@ func (c *checker) message(r *Reason) string {
 		known = "per the reference database"
 	}
 	switch r.Code {
+	case "undecodable":
+		if r.Column != "" {
+			return col + ": " + c.stopped.Msg
+		}
+		return c.stopped.Msg
 	case "schema-mismatch":
 		return fmt.Sprintf("schema %d.%d: the target accepts only 5.%d (its own) or 5.%d (the previous release's)", c.res.SchemaMajor, c.res.SchemaMinor, t.Schema, lastRelease[t.Schema])
 	case "manifest-missing-key":

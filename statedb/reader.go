@@ -65,6 +65,7 @@ type Reader struct {
 	problems   []string
 	valueFirst []string // keys of manifest pairs with value before key
 	decl       bool
+	bom        bool // xmlm then ignores the declaration's encoding
 
 	table      string
 	inTable    bool
@@ -170,6 +171,8 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	}
 	rd.s = newScanner(io.MultiReader(bytes.NewReader(bom[skip:n]), src), o.MaxElement)
 	rd.s.base = int64(skip)
+	rd.s.chk = rd.s.base
+	rd.bom = skip > 0
 	if err := rd.prolog(); err != nil {
 		return nil, rd.wrap(err)
 	}
@@ -227,6 +230,11 @@ func (r *Reader) prolog() error {
 		if !bytes.HasPrefix(s.name, []byte("xml")) {
 			return s.errorf(s.off, "unexpected processing instruction")
 		}
+		if !r.decl && !r.bom {
+			if err := r.encoding(); err != nil {
+				return err
+			}
+		}
 		r.decl = true
 	}
 	if s.kind != tokStart || string(s.name) != "database" || s.self {
@@ -274,6 +282,45 @@ func (r *Reader) prolog() error {
 		return s.errorf(mOff, "manifest: %v", err)
 	}
 	return nil
+}
+
+// encoding applies the XML declaration's encoding the way xmlm does when
+// no byte order mark came first (find_encoding, p_xml_decl: the value is
+// whitespace-stripped and lowercased): utf-8 and (us-)ascii are read, the
+// Latin encodings xmlm also knows are refused as unsupported here (xapi
+// writes UTF-8 only), anything else is a file xmlm cannot decode.
+func (r *Reader) encoding() error {
+	s := r.s
+	d := s.name
+	i := bytes.Index(d, []byte("encoding"))
+	if i < 0 {
+		return nil
+	}
+	d = bytes.TrimLeft(d[i+len("encoding"):], " \t\r\n")
+	if len(d) == 0 || d[0] != '=' {
+		return nil
+	}
+	d = bytes.TrimLeft(d[1:], " \t\r\n")
+	if len(d) == 0 || d[0] != '"' && d[0] != '\'' {
+		return nil
+	}
+	end := bytes.IndexByte(d[1:], d[0])
+	if end < 0 {
+		return nil
+	}
+	enc := strings.ToLower(XMLMRead(string(d[1 : 1+end])))
+	switch enc {
+	case "utf-8":
+		return nil
+	case "us-ascii", "ascii":
+		s.dec.ascii = true
+		return nil
+	case "iso-8859-1", "iso-8859-15":
+		return s.errorf(s.off, "the XML declaration names encoding %q: xsrescue reads only UTF-8 (and US-ASCII) databases, as xapi writes them; convert it first (iconv -f %s -t UTF-8, then set encoding=\"UTF-8\")", enc, enc)
+	case "utf-16", "utf-16be", "utf-16le":
+		return &SyntaxError{Offset: s.off, Chars: true, Msg: fmt.Sprintf("the XML declaration names encoding %q but the file is not UTF-16: xmlm decodes the rest as UTF-16 and cannot parse it", enc)}
+	}
+	return &SyntaxError{Offset: s.off, Chars: true, Msg: fmt.Sprintf("the XML declaration names encoding %q, which xmlm does not know (Unknown_encoding)", enc)}
 }
 
 // pair reads a <pair>. valueFirst reports the attribute order xapi's reader
@@ -372,6 +419,9 @@ func (r *Reader) next() (*Event, error) {
 		r.ev = Event{Kind: TableStart, Table: t}
 		return &r.ev, nil
 	case s.kind == tokEnd && string(name) == "database":
+		// xmlm stops decoding at the end of the root element: what
+		// follows is never read by xapi (db_xml.ml reads one document).
+		s.dec.off = true
 		for {
 			if err := s.next(); err != nil {
 				return nil, err

@@ -66,6 +66,7 @@ type Reader struct {
 	valueFirst []string // keys of manifest pairs with value before key
 	decl       bool
 	bom        bool // xmlm then ignores the declaration's encoding
+	lax        bool // Options.laxManifest
 
 	table      string
 	inTable    bool
@@ -82,6 +83,9 @@ type Options struct {
 	// with a SyntaxError instead of being read to its end. DefaultMaxSize
 	// when 0.
 	MaxSize int64
+	// laxManifest lets a manifest through that xapi itself fails on (a
+	// key missing, a number OCaml refuses), for Check to report.
+	laxManifest bool
 }
 
 // DefaultMaxSize is 4 GiB of XML: xapi itself holds the whole database in
@@ -140,7 +144,7 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 		return nil, &SyntaxError{Msg: "read: " + err.Error()}
 	}
 	src := io.MultiReader(bytes.NewReader(head[:n]), r)
-	rd := &Reader{}
+	rd := &Reader{lax: o.laxManifest}
 	if n == 2 && bytes.Equal(head, gzipMagic) {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
@@ -278,8 +282,8 @@ func (r *Reader) prolog() error {
 			}
 		}
 	}
-	if err := r.manifest.check(); err != nil {
-		return s.errorf(mOff, "manifest: %v", err)
+	if err := r.manifest.check(); err != nil && !(r.lax && errors.Is(err, ErrXapiRefuses)) {
+		return &SyntaxError{Offset: mOff, Msg: "manifest: " + err.Error(), Err: err}
 	}
 	return nil
 }

@@ -24,7 +24,10 @@ type SyntaxError struct {
 	Msg        string
 	// Chars: xmlm cannot decode the bytes at Offset (ErrMalformedChars).
 	Chars bool
+	Err   error // the cause, when it is one callers branch on
 }
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 func (e *SyntaxError) Error() string {
 	where := fmt.Sprintf("offset %d", e.Offset)

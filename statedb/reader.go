@@ -193,6 +193,13 @@ func (r *Reader) Manifest() Manifest { return r.manifest }
 // or misread (so far: manifest pairs with value before key).
 func (r *Reader) Problems() []string { return r.problems }
 
+// QuirkChars counts the characters XML 1.0 forbids (control bytes, U+FFFE,
+// U+FFFF) read so far that xmlm lets through because they come right after
+// a raw CR LF (nextc reads that character without its is_char test), and
+// gives the offset of the first. xapi loads such a file; any rewrite that
+// changes what precedes them (a patch re-encoding the value) would not.
+func (r *Reader) QuirkChars() (n int, first int64) { return r.s.dec.quirks, r.s.quirkOff }
+
 // ValueFirstPairs lists the keys of manifest pairs written value before key.
 func (r *Reader) ValueFirstPairs() []string { return r.valueFirst }
 

@@ -99,9 +99,10 @@ type scanner struct {
 
 	// dec checks every byte consumed, up to the stream offset chk, the way
 	// xapi's XML parser decodes it; cerr is its fault found by more().
-	dec  charDecoder
-	chk  int64
-	cerr error
+	dec      charDecoder
+	chk      int64
+	cerr     error
+	quirkOff int64 // stream offset of the first of dec.quirks
 
 	kind  tokKind
 	self  bool
@@ -167,9 +168,13 @@ func (s *scanner) chars(end int) error {
 		s.chk = max(s.chk, s.base+int64(end))
 		return nil
 	}
+	q := s.dec.quirks
 	n, f := s.dec.scan(s.buf[from:end], end-from)
 	if f != nil {
 		return s.charError(from+f.at, f.msg)
+	}
+	if q == 0 && s.dec.quirks > 0 {
+		s.quirkOff = s.chk + int64(s.dec.quirkAt)
 	}
 	s.chk += int64(n)
 	return nil

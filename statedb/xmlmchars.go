@@ -26,6 +26,10 @@ type charDecoder struct {
 	cr        bool
 	unchecked bool
 	off       bool // past the root element: xmlm reads no further
+	// quirks counts characters is_char refuses that the CR LF handling let
+	// through; quirkAt is the offset of the first, in the slice scanned.
+	quirks  int
+	quirkAt int
 }
 
 // charFault is where and why xmlm's decoder fails.
@@ -69,6 +73,12 @@ func (d *charDecoder) scan(b []byte, limit int) (int, *charFault) {
 		}
 		switch {
 		case d.unchecked:
+			if !isXMLChar(r) {
+				if d.quirks == 0 {
+					d.quirkAt = i
+				}
+				d.quirks++
+			}
 			d.unchecked = false
 			d.cr = r == '\r'
 		case !isXMLChar(r):

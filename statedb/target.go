@@ -3,6 +3,7 @@ package statedb
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/xsrescue/xsrescue/release"
 )
@@ -22,6 +23,10 @@ type Rule struct {
 }
 
 func (r Rule) String() string {
+	if strings.HasPrefix(r.File, "xmlm ") {
+		// xapi's XML library, not xen-api itself: File names the repository
+		return fmt.Sprintf("%s %s, %s: %s", r.File, r.Function, r.Commit, r.Says)
+	}
 	return fmt.Sprintf("xen-api %s %s %s: %s", r.Commit, r.File, r.Function, r.Says)
 }
 

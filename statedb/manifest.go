@@ -107,19 +107,26 @@ var ErrXapiRefuses = errors.New("xapi does not load it")
 
 // ParseOCamlInt converts s exactly as OCaml's int_of_string (bits 63, a
 // 64-bit host) or Int64.of_string (bits 64) does (runtime ints.c
-// parse_intnat): an optional - or +, then 0x/0X, 0o/0O or 0b/0B (or
-// decimal), a digit, then digits and underscores anywhere; decimal must fit
-// the signed range, the other bases the unsigned one (2^bits - 1 at most,
-// wrapping to negative). No blank is allowed. The 0u prefix is refused as
-// unknown: OCaml took it only from some release on.
+// parse_sign_and_base, parse_intnat, caml_int64_of_string; the same in
+// OCaml 3.x and 4.x for what is accepted here): an optional -, then
+// 0x/0X, 0o/0O or 0b/0B (or decimal), a digit, then digits and underscores
+// anywhere; decimal must fit the signed range, the other bases the
+// unsigned one (2^bits - 1 at most, wrapping to negative). No blank is
+// allowed. A + sign and the 0u prefix are refused as unknown: only later
+// OCaml releases read them.
 func ParseOCamlInt(s string, nbits int) (int64, error) {
 	bad := func() (int64, error) {
 		return 0, fmt.Errorf("not a number for OCaml's %s (%w)", map[int]string{63: "int_of_string", 64: "Int64.of_string"}[nbits], ErrXapiRefuses)
 	}
 	p := s
 	neg := false
-	if p != "" && (p[0] == '-' || p[0] == '+') {
-		neg, p = p[0] == '-', p[1:]
+	switch {
+	case p != "" && p[0] == '-':
+		neg, p = true, p[1:]
+	case p != "" && p[0] == '+':
+		// the runtime of OCaml 3.x and 4.0x (parse_sign_and_base) knows
+		// only '-'; which release added '+' was not looked up
+		return 0, errors.New("written with a + sign, which OCaml reads only from some release on: whether this xapi reads it is unknown")
 	}
 	base := uint64(10)
 	if len(p) >= 2 && p[0] == '0' {

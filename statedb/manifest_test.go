@@ -17,7 +17,7 @@ func TestParseOCamlInt(t *testing.T) {
 		bits int
 		want int64
 	}{
-		{"601", 63, 601}, {"+601", 63, 601}, {"-601", 63, -601}, {"0601", 63, 601},
+		{"601", 63, 601}, {"-601", 63, -601}, {"0601", 63, 601},
 		{"0x259", 63, 601}, {"0X259", 63, 601}, {"0o1131", 63, 601}, {"0b1001011001", 63, 601},
 		{"6_01", 63, 601}, {"601_", 63, 601}, {"0x_259", 63, 0}, {"0_", 63, 0}, {"-0x259", 63, -601},
 		{"4611686018427387903", 63, 1<<62 - 1}, {"-4611686018427387904", 63, -1 << 62},
@@ -38,7 +38,7 @@ func TestParseOCamlInt(t *testing.T) {
 			t.Errorf("%q (%d bits): %d, %v; want %d", tt.in, tt.bits, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", " 601", "601 ", "6 01", "+-601", "-+601", "--601", "0x", "0x-259", "0xg", "_601", "6.01", "4611686018427387904",
+	for _, in := range []string{"", " 601", "601 ", "6 01", "-+601", "--601", "0x", "0x-259", "0xg", "_601", "6.01", "4611686018427387904",
 		"-4611686018427387905", "0x8000000000000000", "1e3", "six", "601\x00"} {
 		if _, err := statedb.ParseOCamlInt(in, 63); !errors.Is(err, statedb.ErrXapiRefuses) {
 			t.Errorf("%q: %v, want a refusal", in, err)
@@ -47,8 +47,11 @@ func TestParseOCamlInt(t *testing.T) {
 	if _, err := statedb.ParseOCamlInt("9223372036854775808", 64); !errors.Is(err, statedb.ErrXapiRefuses) {
 		t.Errorf("Int64 overflow: %v", err)
 	}
-	if _, err := statedb.ParseOCamlInt("0u601", 63); err == nil || errors.Is(err, statedb.ErrXapiRefuses) || !strings.Contains(err.Error(), "unknown") {
-		t.Errorf("0u: %v, want unknown", err)
+	// later OCaml releases only
+	for _, in := range []string{"0u601", "+601", "+-601"} {
+		if _, err := statedb.ParseOCamlInt(in, 63); err == nil || errors.Is(err, statedb.ErrXapiRefuses) || !strings.Contains(err.Error(), "unknown") {
+			t.Errorf("%q: %v, want unknown", in, err)
+		}
 	}
 }
 
@@ -71,7 +74,7 @@ func TestManifestAsXapiReadsIt(t *testing.T) {
 	}
 	ref := toyReference(t, 603, "VM", "a")
 	for _, tt := range []struct{ minor, gen string }{
-		{" 603", "9"}, {"603 ", " 9 "}, {"&#32;603&#9;", "9"}, {"0x25b", "0x4d2"}, {"0o1133", "0b1001"}, {"6_03", "1_000"}, {"+603", "-1"},
+		{" 603", "9"}, {"603 ", " 9 "}, {"&#32;603&#9;", "9"}, {"0x25b", "0x4d2"}, {"0o1133", "0b1001"}, {"6_03", "1_000"}, {"603", "-1"},
 	} {
 		s, err := statedb.Scan(strings.NewReader(string(db("5", tt.minor, tt.gen))))
 		if err != nil || s.SchemaMinor != 603 {
@@ -107,7 +110,7 @@ func TestManifestAsXapiReadsIt(t *testing.T) {
 		}
 	}
 	// not judged: a negative or 32-bit-overflowing schema, the 0u prefix
-	for _, minor := range []string{"-603", "0x40000000", "0u603"} {
+	for _, minor := range []string{"-603", "0x40000000", "0u603", "+603"} {
 		tm, err := statedb.NewTarget(603, ref)
 		if err != nil {
 			t.Fatal(err)

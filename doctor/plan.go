@@ -106,32 +106,7 @@ func (d *diag) plan() {
 	}
 	if pp := d.patch; pp != nil {
 		changes = true
-		why := fmt.Sprintf("make the database xapi loads exactly what xapi of %s reads (%s)", pp.target.Name, strings.Join(pp.reasons, ", "))
-		switch {
-		case pp.refRoot != "" || pp.refBackup != "":
-			ref := d.referenceFile(pp)
-			if d.in.DiskPath != "" {
-				part, src := d.in.Disk.XenServer.RootPartition, pp.refRoot
-				if pp.refBackup != "" {
-					part, src = d.backupPart.Number, pp.refBackup
-				}
-				p := d.in.Disk.Partition(part)
-				d.step(fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump /%s %s", src, ref)), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start))),
-					fmt.Sprintf("copy out the database written by xapi of %s (schema %d), read-only, as the reference", pp.target.Name, pp.refSchema))
-			}
-			drop := ""
-			if len(pp.dropData) > 0 {
-				drop = " --drop-data"
-				why += fmt.Sprintf("; --drop-data: xapi of %s cannot keep %s", pp.target.Name, limit(pp.dropData, 4))
-			}
-			d.step(fmt.Sprintf("xsrescue statedb patch %s --like %s%s --yes", t, shquote.Quote(ref), drop), why+", taking tables and columns from the reference")
-		case len(pp.hostMissing) > 0:
-			d.manual(fmt.Sprintf("put back what the 12-pair manifest needs (%s; e.g. from the backup partition), or find a database this host's xapi of %s wrote; then run xsrescue doctor again",
-				strings.Join(pp.hostMissing, "; "), pp.target.Name),
-				"xsrescue statedb patch --to-release would stop here: it takes these host values from the root, and no reference database was found")
-		default:
-			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
-		}
+		d.planPatch(t, pp)
 	}
 	if changes && d.installer != nil && !d.noUpgrade {
 		inst := d.installer.Release
@@ -208,6 +183,62 @@ func (d *diag) referenceFile(pp *patchPlan) string {
 		return filepath.Join(d.in.Backup.Dir, pp.refBackup)
 	}
 	return d.savePath(fmt.Sprintf("reference-%s-schema%d.db", pp.target.Product, pp.refSchema))
+}
+
+// planPatch plans the statedb patch: with a reference database written by
+// the target xapi (copied out first from a disk) or from the datamodel
+// history. What the patch would refuse even with --drop-data stops the plan
+// at a manual step; data it drops is the user's decision, taken after a
+// step that keeps a copy of the database.
+func (d *diag) planPatch(t string, pp *patchPlan) {
+	why := fmt.Sprintf("make the database xapi loads exactly what xapi of %s reads (%s)", pp.target.Name, strings.Join(pp.reasons, ", "))
+	hasRef := pp.refRoot != "" || pp.refBackup != ""
+	switch {
+	case len(pp.hostMissing) > 0 && !hasRef:
+		d.manual(fmt.Sprintf("put back what the 12-pair manifest needs (%s; e.g. from the backup partition), or find a database this host's xapi of %s wrote; then run xsrescue doctor again",
+			strings.Join(pp.hostMissing, "; "), pp.target.Name),
+			"xsrescue statedb patch --to-release would stop here: it takes these host values from the root, and no reference database was found")
+		return
+	case pp.refused != "":
+		d.manual(fmt.Sprintf("decide what becomes of /%s: xsrescue statedb patch cannot make it what xapi of %s reads, even with --drop-data (%s); then run xsrescue doctor again", pp.loaded, pp.target.Name, pp.refused),
+			"a patch step here would be refused; the alternatives (the installer's Restore, or a fresh database for xapi to create) are the user's to choose")
+		// an upgrade now would carry over a database its xapi does not load
+		d.noUpgrade = true
+		return
+	}
+	args := " --to-release " + pp.target.Product
+	whyFrom := "; no reference database was found: the tables and columns come from the datamodel history"
+	if hasRef {
+		ref := d.referenceFile(pp)
+		if d.in.DiskPath != "" {
+			part, src := d.in.Disk.XenServer.RootPartition, pp.refRoot
+			if pp.refBackup != "" {
+				part, src = d.backupPart.Number, pp.refBackup
+			}
+			d.step(d.dumpFile(part, src, ref), fmt.Sprintf("copy out the database written by xapi of %s (schema %d), read-only, as the reference", pp.target.Name, pp.refSchema))
+		}
+		args, whyFrom = " --like "+shquote.Quote(ref), ", taking tables and columns from the reference"
+	}
+	why += whyFrom
+	drop := ""
+	if len(pp.dropData) > 0 {
+		keep := d.savePath(fmt.Sprintf("state-before-%s.db", pp.target.Product))
+		copyCmd := fmt.Sprintf("cp -p %s %s", shquote.Quote(filepath.Join(d.in.Root.Dir(), pp.loaded)), shquote.Quote(keep))
+		if d.in.DiskPath != "" {
+			copyCmd = d.dumpFile(d.in.Disk.XenServer.RootPartition, pp.loaded, keep)
+		}
+		d.step(copyCmd, "keep a copy of the database as it is, read-only: the next step drops data")
+		drop = " --drop-data"
+		why += fmt.Sprintf("; --drop-data is the user's decision: xapi of %s cannot keep %s, which the patch drops (the copy of step %d keeps them; journal undo puts the file back); to keep them instead, stop here", pp.target.Name, limit(pp.dropData, 4), len(d.rep.Plan))
+	}
+	d.step(fmt.Sprintf("xsrescue statedb patch %s%s%s --yes", t, args, drop), why)
+}
+
+// dumpFile is the read-only debugfs command that copies the file at src
+// (relative to the filesystem's root) of partition part out to dst.
+func (d *diag) dumpFile(part int, src, dst string) string {
+	p := d.in.Disk.Partition(part)
+	return fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump /%s %s", src, dst)), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start)))
 }
 
 // saveBackup is the command that images the backup partition; with

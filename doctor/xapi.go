@@ -31,7 +31,11 @@ type patchPlan struct {
 	refBackup string // a path relative to the backup partition's root
 	refSchema int
 	reasons   []string
-	dropData  []string // columns with values that the target lacks: --drop-data
+	loaded    string   // the database xapi loads, relative to the root
+	dropData  []string // what the patch drops that holds data: --drop-data
+	// refused: why statedb patch would refuse even with --drop-data
+	// (statedb.PlanPatch's error); the plan then stops at a manual step
+	refused string
 	// hostMissing: host values the 12-pair manifest needs that neither the
 	// database nor the root gives (statedb.HostKeys): "key: why".
 	hostMissing []string
@@ -94,7 +98,7 @@ func (d *diag) statedb(ctx context.Context) error {
 		d.add("statedb-schema", Warn, ruleSchema, "%s has schema %d.%d; the schema of %s is not known (no xapi source gives it): compare with a database its xapi wrote", loc.Loads, cur.SchemaMajor, cur.SchemaMinor, tgt.Name)
 		return nil
 	}
-	pp := &patchPlan{target: *tgt}
+	pp := &patchPlan{target: *tgt, loaded: loc.Loads}
 	writers := releaseNames(release.ForSchema(cur.SchemaMinor))
 	switch {
 	case cur.SchemaMinor > tgt.Schema:
@@ -176,7 +180,8 @@ func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summ
 	}
 	if ref == nil {
 		if len(pp.reasons) > 0 {
-			d.add("statedb-reference", Warn, ruleTables, "no database written by xapi of %s (schema %d) in the root or on the backup partition: tables and columns it lacks are unknown", pp.target.Name, pp.target.Schema)
+			d.add("statedb-reference", Warn, ruleTables, "no database written by xapi of %s (schema %d) in the root or on the backup partition: its tables and columns are taken from the datamodel history (statedb patch --to-release)", pp.target.Name, pp.target.Schema)
+			d.patchOutcome(root, cur, statedb.Target{Schema: pp.target.Schema}, pp, fmt.Sprintf("statedb patch --to-release %s", pp.target.Product))
 		}
 		return
 	}
@@ -207,14 +212,28 @@ func (d *diag) findReference(root *target.Root, loaded string, cur *statedb.Summ
 	// What the patch would drop that holds data, as the patch plans it: it
 	// also knows the columns of the reference's empty tables (from the
 	// datamodel history), which the diff cannot compare.
-	if p, _ := statedb.PlanPatch(cur, statedb.Target{Like: ref.summary}, statedb.PatchOptions{}); p != nil {
+	d.patchOutcome(root, cur, statedb.Target{Like: ref.summary}, pp, "statedb patch --like")
+	if len(pp.reasons) == 0 {
+		d.add("statedb-reference", OK, ruleTables, "%s (schema %d) matches the tables and columns of %s", loaded, cur.SchemaMinor, where)
+	}
+}
+
+// patchOutcome runs the plan computation of the statedb patch the plan
+// would call (how names it): what it drops that holds data, a finding
+// naming each table and column, and whether it would refuse even with
+// --drop-data — so that the plan never holds a step that refuses.
+func (d *diag) patchOutcome(root *target.Root, cur *statedb.Summary, t statedb.Target, pp *patchPlan, how string) {
+	if values, missing, err := statedb.HostKeys(root); err == nil {
+		t.Host, t.HostMissing = values, missing
+	}
+	if p, _ := statedb.PlanPatch(cur, t, statedb.PatchOptions{}); p != nil {
 		pp.dropData = p.Losses()
 	}
 	if len(pp.dropData) > 0 {
-		d.add("statedb-data-loss", Warn, ruleTables, "what xapi of %s does not have holds values that a patch drops: %s", pp.target.Name, limit(pp.dropData, 12))
+		d.add("statedb-data-loss", Warn, ruleTables, "%s drops what xapi of %s does not have or cannot read back, and it holds data: %s; it needs --drop-data, the user's decision", how, pp.target.Name, limit(pp.dropData, 12))
 	}
-	if len(pp.reasons) == 0 {
-		d.add("statedb-reference", OK, ruleTables, "%s (schema %d) matches the tables and columns of %s", loaded, cur.SchemaMinor, where)
+	if _, err := statedb.PlanPatch(cur, t, statedb.PatchOptions{DropData: true}); err != nil {
+		pp.refused = err.Error()
 	}
 }
 

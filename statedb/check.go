@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -108,17 +109,38 @@ type CheckOptions struct {
 // number of tables, columns and reasons, and one 64-bit hash per row of the
 // largest table (capped).
 func Check(src io.Reader, t *TargetModel, o CheckOptions) (*CheckResult, error) {
-	r, err := NewReaderOptions(src, o.Reader)
+	c := &checker{t: t, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]*int{}, dups: map[string]int{}}
+	ro := o.Reader
+	ro.laxManifest = true
+	r, err := NewReaderOptions(src, ro)
 	if err != nil {
-		return nil, err
+		if !c.undecodable(err) {
+			return nil, err
+		}
+		c.finish()
+		return c.res, nil
 	}
-	c := &checker{t: t, r: r, res: &CheckResult{Reasons: []Reason{}, Notes: []string{}}, idx: map[reasonKey]int{}, seed: maphash.MakeSeed(), dropped: map[string]*int{}, dups: map[string]int{}}
+	c.r = r
 	c.manifest()
-	if err := c.stream(); err != nil {
+	if err := c.stream(); err != nil && !c.undecodable(err) {
 		return nil, err
 	}
 	c.finish()
 	return c.res, nil
+}
+
+// undecodable records a fault of xmlm's character decoding as the reason
+// the database does not load: xmlm stops there, so does the check.
+func (c *checker) undecodable(err error) bool {
+	var se *SyntaxError
+	if !errors.As(err, &se) || !se.Chars {
+		return false
+	}
+	c.stopped = se
+	where := &Place{Offset: se.Offset, Ref: se.Ref, Row: se.Row}
+	c.add("undecodable", se.Table, se.Attr, where)
+	c.note("xmlm stops at the first character it cannot decode: nothing after offset %d was checked", se.Offset)
+	return true
 }
 
 type reasonKey struct{ code, table, column string }
@@ -136,7 +158,9 @@ type checker struct {
 	dec2 []byte
 	// techPreview: unknown columns are dropped at load, not refused
 	techPreview bool
-	dropped     map[string]*int
+	// stopped: xmlm cannot decode the file there; nothing after it counts
+	stopped *SyntaxError
+	dropped map[string]*int
 }
 
 type checkTable struct {
@@ -234,7 +258,8 @@ func (c *checker) note(format string, a ...any) {
 
 func (c *checker) manifest() {
 	m := c.r.Manifest()
-	c.res.SchemaMajor, c.res.SchemaMinor, _ = m.Schema()
+	var serr error
+	c.res.SchemaMajor, c.res.SchemaMinor, serr = m.Schema()
 	for _, k := range c.r.ValueFirstPairs() {
 		c.add("pair-order", "", k, nil)
 	}
@@ -244,13 +269,33 @@ func (c *checker) manifest() {
 			c.add("manifest-missing-key", "", k, nil)
 		}
 		for _, k := range []string{"xapi_major_vsn", "xapi_minor_vsn"} {
-			if v, ok := m.Get(k); ok && !ocamlInt(v, 63) {
+			if v, ok := m.Get(k); ok && !ocamlInt(XMLMRead(v), 63) {
 				c.add("manifest-bad-number", "", k, nil)
 			}
 		}
 	}
+	// every xapi reads these three (a reader of ours in lax mode lets
+	// through what xapi itself fails on)
+	for _, k := range NewManifestKeys {
+		bits := 63
+		if k == KeyGeneration {
+			bits = 64
+		}
+		if _, err := m.number(k, bits); errors.Is(err, ErrXapiRefuses) {
+			if _, ok := m.Get(k); ok {
+				c.add("manifest-bad-number", "", k, nil)
+			} else {
+				c.add("manifest-missing-key", "", k, nil)
+			}
+		}
+	}
+	if serr != nil {
+		c.res.SchemaMajor, c.res.SchemaMinor = 0, 0
+		c.note("the manifest gives no schema xapi reads, so the schema rules were not checked")
+	}
 	db := c.res.SchemaMinor
 	switch {
+	case serr != nil:
 	case t.StrictSchema() && (c.res.SchemaMajor != 5 || !t.acceptsSchema(db)):
 		c.add("schema-mismatch", "", "", nil)
 	case t.StrictSchema() && db != t.Schema:
@@ -355,7 +400,7 @@ func (c *checker) row(row *Row) {
 		case kRef:
 			continue
 		case kCTime:
-			if c.t.ParsesCTimes() && !ocamlInt(string(a.Raw), 64) {
+			if c.t.ParsesCTimes() && !ocamlInt(string(a.Raw), 64) && !ctimeReads(a.Raw) {
 				c.add("bad-ctime", tc.name, string(a.Name), place())
 			}
 			continue
@@ -467,7 +512,7 @@ func (c *checker) finish() {
 	t := c.t
 	var created []string
 	for _, name := range t.Tables() {
-		if c.seen[name] {
+		if c.seen[name] || c.stopped != nil {
 			continue
 		}
 		if t.CreatesTables() {
@@ -516,7 +561,7 @@ func (c *checker) finish() {
 
 // codeOrder sorts reasons as a reader meets them: file form first.
 var codeOrder = map[string]int{
-	"schema-mismatch": 1, "manifest-missing-key": 2, "manifest-bad-number": 3, "pair-order": 4,
+	"undecodable": 0, "schema-mismatch": 1, "manifest-missing-key": 2, "manifest-bad-number": 3, "pair-order": 4,
 	"ref-not-first": 5, "bad-ctime": 6, "unknown-table": 7, "missing-table": 8, "unknown-column": 9,
 	"missing-column": 10, "bad-set-map": 11, "stripped-value": 12, "undecoded-space": 13,
 }
@@ -551,13 +596,25 @@ func (c *checker) message(r *Reason) string {
 		known = "per the reference database"
 	}
 	switch r.Code {
+	case "undecodable":
+		if r.Column != "" {
+			return col + ": " + c.stopped.Msg
+		}
+		return c.stopped.Msg
 	case "schema-mismatch":
 		return fmt.Sprintf("schema %d.%d: the target accepts only 5.%d (its own) or 5.%d (the previous release's)", c.res.SchemaMajor, c.res.SchemaMinor, t.Schema, lastRelease[t.Schema])
 	case "manifest-missing-key":
-		return fmt.Sprintf("manifest key %s is missing: the target needs all 12 pairs of the old manifest", r.Column)
+		if !slices.Contains(NewManifestKeys, r.Column) {
+			return fmt.Sprintf("manifest key %s is missing: the target needs all 12 pairs of the old manifest", r.Column)
+		}
+		return fmt.Sprintf("manifest key %s is missing: every xapi looks it up (List.assoc raises Not_found)", r.Column)
 	case "manifest-bad-number":
 		v, _ := c.r.Manifest().Get(r.Column)
-		return fmt.Sprintf("manifest %s %q is not a number for int_of_string", r.Column, v)
+		conv := "int_of_string"
+		if r.Column == KeyGeneration {
+			conv = "Int64.of_string"
+		}
+		return fmt.Sprintf("manifest %s %q is not a number for OCaml's %s (after xmlm strips its blanks)", r.Column, v, conv)
 	case "pair-order":
 		return fmt.Sprintf("manifest pair %s has value before key", r.Column)
 	case "ref-not-first":
@@ -634,44 +691,17 @@ func XMLMRead(v string) string {
 	return b.String()
 }
 
+// ctimeReads reports whether xapi reads a __ctime/__mtime value (XML
+// decoded, blanks stripped by xmlm) as an Int64.
+func ctimeReads(raw []byte) bool {
+	v, err := UnescapeXML(raw)
+	return err == nil && ocamlInt(XMLMRead(v), 64)
+}
+
 // ocamlInt reports whether s is accepted by int_of_string (bits 63) or
-// Int64.of_string (bits 64): an optional sign, decimal or 0x/0o/0b digits,
-// underscores after the first digit; a decimal value must fit.
+// Int64.of_string (bits 64).
 func ocamlInt(s string, bits int) bool {
-	if s == "" {
-		return false
-	}
-	neg := false
-	switch s[0] {
-	case '-':
-		neg, s = true, s[1:]
-	case '+':
-		s = s[1:]
-	}
-	base := 10
-	if len(s) > 2 && s[0] == '0' {
-		switch s[1] {
-		case 'x', 'X':
-			base, s = 16, s[2:]
-		case 'o', 'O':
-			base, s = 8, s[2:]
-		case 'b', 'B':
-			base, s = 2, s[2:]
-		}
-	}
-	if s == "" || s[0] == '_' {
-		return false
-	}
-	digits := strings.ReplaceAll(s, "_", "")
-	if base != 10 {
-		// OCaml accepts up to 2^bits-1 in these bases and wraps
-		_, err := strconv.ParseUint(digits, base, bits)
-		return err == nil
-	}
-	if neg {
-		digits = "-" + digits
-	}
-	_, err := strconv.ParseInt(digits, 10, bits)
+	_, err := ParseOCamlInt(s, bits)
 	return err == nil
 }
 

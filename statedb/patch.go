@@ -194,6 +194,9 @@ func PlanPatch(src *Summary, t Target, o PatchOptions) (*Patch, error) {
 	if src.SchemaMajor != release.SchemaMajor {
 		return nil, xerr.Refusedf("schema major %d: only %d is known", src.SchemaMajor, release.SchemaMajor)
 	}
+	if src.QuirkChars > 0 {
+		return nil, xerr.Refusedf("%d %s XML 1.0 forbids right after a raw CR LF: xapi loads the file only because its parser reads the character after CR LF unchecked, and a patched file would not load; fix those values by hand first (statedb show names the first offset)", src.QuirkChars, plural(src.QuirkChars, "character", "characters"))
+	}
 	if t.Schema > src.SchemaMinor {
 		return nil, xerr.Refusedf("target schema 5.%d is newer than the database's 5.%d: the newer xapi upgrades the database itself; patching only goes down", t.Schema, src.SchemaMinor)
 	}

@@ -65,6 +65,8 @@ type Reader struct {
 	problems   []string
 	valueFirst []string // keys of manifest pairs with value before key
 	decl       bool
+	bom        bool // xmlm then ignores the declaration's encoding
+	lax        bool // Options.laxManifest
 
 	table      string
 	inTable    bool
@@ -81,6 +83,9 @@ type Options struct {
 	// with a SyntaxError instead of being read to its end. DefaultMaxSize
 	// when 0.
 	MaxSize int64
+	// laxManifest lets a manifest through that xapi itself fails on (a
+	// key missing, a number OCaml refuses), for Check to report.
+	laxManifest bool
 }
 
 // DefaultMaxSize is 4 GiB of XML: xapi itself holds the whole database in
@@ -139,7 +144,7 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 		return nil, &SyntaxError{Msg: "read: " + err.Error()}
 	}
 	src := io.MultiReader(bytes.NewReader(head[:n]), r)
-	rd := &Reader{}
+	rd := &Reader{lax: o.laxManifest}
 	if n == 2 && bytes.Equal(head, gzipMagic) {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
@@ -170,6 +175,8 @@ func NewReaderOptions(r io.Reader, o Options) (*Reader, error) {
 	}
 	rd.s = newScanner(io.MultiReader(bytes.NewReader(bom[skip:n]), src), o.MaxElement)
 	rd.s.base = int64(skip)
+	rd.s.chk = rd.s.base
+	rd.bom = skip > 0
 	if err := rd.prolog(); err != nil {
 		return nil, rd.wrap(err)
 	}
@@ -185,6 +192,13 @@ func (r *Reader) Manifest() Manifest { return r.manifest }
 // Problems are what the reader accepts but xapi's own reader would refuse
 // or misread (so far: manifest pairs with value before key).
 func (r *Reader) Problems() []string { return r.problems }
+
+// QuirkChars counts the characters XML 1.0 forbids (control bytes, U+FFFE,
+// U+FFFF) read so far that xmlm lets through because they come right after
+// a raw CR LF (nextc reads that character without its is_char test), and
+// gives the offset of the first. xapi loads such a file; any rewrite that
+// changes what precedes them (a patch re-encoding the value) would not.
+func (r *Reader) QuirkChars() (n int, first int64) { return r.s.dec.quirks, r.s.quirkOff }
 
 // ValueFirstPairs lists the keys of manifest pairs written value before key.
 func (r *Reader) ValueFirstPairs() []string { return r.valueFirst }
@@ -226,6 +240,11 @@ func (r *Reader) prolog() error {
 		}
 		if !bytes.HasPrefix(s.name, []byte("xml")) {
 			return s.errorf(s.off, "unexpected processing instruction")
+		}
+		if !r.decl && !r.bom {
+			if err := r.encoding(); err != nil {
+				return err
+			}
 		}
 		r.decl = true
 	}
@@ -270,10 +289,49 @@ func (r *Reader) prolog() error {
 			}
 		}
 	}
-	if err := r.manifest.check(); err != nil {
-		return s.errorf(mOff, "manifest: %v", err)
+	if err := r.manifest.check(); err != nil && !(r.lax && errors.Is(err, ErrXapiRefuses)) {
+		return &SyntaxError{Offset: mOff, Msg: "manifest: " + err.Error(), Err: err}
 	}
 	return nil
+}
+
+// encoding applies the XML declaration's encoding the way xmlm does when
+// no byte order mark came first (find_encoding, p_xml_decl: the value is
+// whitespace-stripped and lowercased): utf-8 and (us-)ascii are read, the
+// Latin encodings xmlm also knows are refused as unsupported here (xapi
+// writes UTF-8 only), anything else is a file xmlm cannot decode.
+func (r *Reader) encoding() error {
+	s := r.s
+	d := s.name
+	i := bytes.Index(d, []byte("encoding"))
+	if i < 0 {
+		return nil
+	}
+	d = bytes.TrimLeft(d[i+len("encoding"):], " \t\r\n")
+	if len(d) == 0 || d[0] != '=' {
+		return nil
+	}
+	d = bytes.TrimLeft(d[1:], " \t\r\n")
+	if len(d) == 0 || d[0] != '"' && d[0] != '\'' {
+		return nil
+	}
+	end := bytes.IndexByte(d[1:], d[0])
+	if end < 0 {
+		return nil
+	}
+	enc := strings.ToLower(XMLMRead(string(d[1 : 1+end])))
+	switch enc {
+	case "utf-8":
+		return nil
+	case "us-ascii", "ascii":
+		s.dec.ascii = true
+		return nil
+	case "iso-8859-1", "iso-8859-15":
+		return s.errorf(s.off, "the XML declaration names encoding %q: xsrescue reads only UTF-8 (and US-ASCII) databases, as xapi writes them; convert it first (iconv -f %s -t UTF-8, then set encoding=\"UTF-8\")", enc, enc)
+	case "utf-16", "utf-16be", "utf-16le":
+		return &SyntaxError{Offset: s.off, Chars: true, Msg: fmt.Sprintf("the XML declaration names encoding %q but the file is not UTF-16: xmlm decodes the rest as UTF-16 and cannot parse it", enc)}
+	}
+	return &SyntaxError{Offset: s.off, Chars: true, Msg: fmt.Sprintf("the XML declaration names encoding %q, which xmlm does not know (Unknown_encoding)", enc)}
 }
 
 // pair reads a <pair>. valueFirst reports the attribute order xapi's reader
@@ -372,6 +430,9 @@ func (r *Reader) next() (*Event, error) {
 		r.ev = Event{Kind: TableStart, Table: t}
 		return &r.ev, nil
 	case s.kind == tokEnd && string(name) == "database":
+		// xmlm stops decoding at the end of the root element: what
+		// follows is never read by xapi (db_xml.ml reads one document).
+		s.dec.off = true
 		for {
 			if err := s.next(); err != nil {
 				return nil, err

@@ -20,8 +20,14 @@ type SyntaxError struct {
 	Table      string
 	Row        int // 1-based row number within Table; 0 when not in a row
 	Ref        string
+	Attr       string // the attribute whose value holds Offset, when known
 	Msg        string
+	// Chars: xmlm cannot decode the bytes at Offset (ErrMalformedChars).
+	Chars bool
+	Err   error // the cause, when it is one callers branch on
 }
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 func (e *SyntaxError) Error() string {
 	where := fmt.Sprintf("offset %d", e.Offset)
@@ -37,10 +43,18 @@ func (e *SyntaxError) Error() string {
 	if e.Ref != "" {
 		where += " (" + e.Ref + ")"
 	}
+	if e.Attr != "" {
+		where += ", attribute " + e.Attr
+	}
+	if e.Chars {
+		return where + ": " + e.Msg + ": " + ErrMalformedChars.Error()
+	}
 	return where + ": " + e.Msg
 }
 
-func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
+func (e *SyntaxError) Is(target error) bool {
+	return target == ErrSyntax || e.Chars && target == ErrMalformedChars
+}
 
 // DefaultMaxElement bounds one element (a row with all its attributes). A
 // real row is a few KiB; xapi itself assumes a whole dump fits in 60 MiB, so
@@ -83,6 +97,13 @@ type scanner struct {
 	rerr error
 	max  int
 
+	// dec checks every byte consumed, up to the stream offset chk, the way
+	// xapi's XML parser decodes it; cerr is its fault found by more().
+	dec      charDecoder
+	chk      int64
+	cerr     error
+	quirkOff int64 // stream offset of the first of dec.quirks
+
 	kind  tokKind
 	self  bool
 	name  []byte
@@ -99,6 +120,10 @@ func newScanner(src io.Reader, max int) *scanner {
 // of the input.
 func (s *scanner) more() bool {
 	if s.eof || s.rerr != nil {
+		return false
+	}
+	if err := s.chars(s.r); err != nil {
+		s.cerr = err
 		return false
 	}
 	s.attrs = s.attrs[:0] // they point into the bytes about to move
@@ -135,7 +160,61 @@ func (s *scanner) errorf(off int64, format string, args ...any) error {
 	return &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
+// chars runs the bytes not yet checked, up to buf[end] (a character
+// boundary), through xmlm's decoder.
+func (s *scanner) chars(end int) error {
+	from := int(s.chk - s.base)
+	if s.dec.off || from >= end {
+		s.chk = max(s.chk, s.base+int64(end))
+		return nil
+	}
+	q := s.dec.quirks
+	n, f := s.dec.scan(s.buf[from:end], end-from)
+	if f != nil {
+		return s.charError(from+f.at, f.msg)
+	}
+	if q == 0 && s.dec.quirks > 0 {
+		s.quirkOff = s.chk + int64(s.dec.quirkAt)
+	}
+	s.chk += int64(n)
+	return nil
+}
+
+// charsBefore returns, instead of the syntax error err, the decoder's fault
+// at or before err's offset: xmlm decodes each character before it parses
+// it, so that fault is what xapi meets first.
+func (s *scanner) charsBefore(err error) error {
+	var se *SyntaxError
+	if !errors.As(err, &se) || s.dec.off {
+		return err
+	}
+	from, end := int(s.chk-s.base), int(se.Offset-s.base)+1
+	if from < 0 || from >= end || end > s.w {
+		return err
+	}
+	d := s.dec
+	if _, f := d.scan(s.buf[from:s.w], end-from); f != nil {
+		return s.charError(from+f.at, f.msg)
+	}
+	return err
+}
+
+// charError is the fault at buf[i], naming the attribute whose value holds
+// it.
+func (s *scanner) charError(i int, msg string) error {
+	e := &SyntaxError{Offset: s.base + int64(i), Msg: msg, Chars: true}
+	for _, a := range s.attrs {
+		if at := cap(s.buf) - cap(a.Raw); i >= at && i < at+len(a.Raw) {
+			e.Attr = string(a.Name)
+		}
+	}
+	return e
+}
+
 func (s *scanner) readErr(off int64) error {
+	if s.cerr != nil {
+		return s.cerr
+	}
 	if s.rerr != nil {
 		return &SyntaxError{Offset: off, Msg: "read: " + s.rerr.Error()}
 	}
@@ -157,7 +236,7 @@ func (s *scanner) next() error {
 			}
 			for k := 0; k < n; k++ {
 				if c := rest[k]; c != ' ' && c != '\n' && c != '\t' && c != '\r' {
-					return s.errorf(s.base+int64(s.r+k), "unexpected text %q outside an element", clip(rest[k:n], 20))
+					return s.charsBefore(s.errorf(s.base+int64(s.r+k), "unexpected text %q outside an element", clip(rest[k:n], 20)))
 				}
 			}
 			if i >= 0 {
@@ -166,6 +245,9 @@ func (s *scanner) next() error {
 			}
 			s.r = s.w
 			if !s.more() {
+				if s.cerr != nil {
+					return s.cerr
+				}
 				if s.rerr != nil {
 					return s.readErr(s.base + int64(s.r))
 				}
@@ -178,12 +260,15 @@ func (s *scanner) next() error {
 		for retried := false; ; {
 			n, skip, err := s.tag(s.buf[s.r:s.w])
 			if err != nil {
-				return err
+				return s.charsBefore(err)
 			}
 			if n > s.max {
 				return s.errorf(s.off, "element larger than %d bytes (truncated or corrupt file?)", s.max)
 			}
 			if n > 0 {
+				if err := s.chars(s.r + n); err != nil {
+					return err
+				}
 				s.r += n
 				if skip {
 					break
@@ -204,30 +289,22 @@ func (s *scanner) next() error {
 }
 
 // checkValues validates the raw attribute values of the tag whose bytes up
-// to its closing '>' are tag: no raw '<', no control byte XML 1.0 forbids,
-// well-formed entities. Searching the whole tag once is much cheaper than
-// every value on its own (a row has dozens of short values), and only a tag
-// with an '&' or a byte below 0x20 is looked at value by value. A value's
+// to its closing '>' are tag: no raw '<', well-formed entities (characters
+// xmlm cannot decode, control bytes among them, are found by chars).
+// Searching the whole tag once is much cheaper than every value on its own
+// (a row has dozens of short values), and only a tag with an '&' or a '<'
+// is looked at value by value. A value's
 // offset in tag is cap(tag) - cap(value): both slice the same buffer from
 // tag[0].
 func (s *scanner) checkValues(tag []byte) error {
 	lt := bytes.IndexByte(tag[1:], '<') >= 0
-	// Indented files have LF and TAB between attributes, so a control byte
-	// in the tag only means its values must be looked at; the tag parser
-	// already refuses one anywhere else than in a value.
-	ctl := hasControl(tag)
-	if !lt && !ctl && bytes.IndexByte(tag, '&') < 0 {
+	if !lt && bytes.IndexByte(tag, '&') < 0 {
 		return nil
 	}
 	for i, a := range s.attrs {
 		at := s.off + int64(cap(tag)-cap(a.Raw))
 		if lt && bytes.IndexByte(a.Raw, '<') >= 0 {
 			return s.errorf(at, "attribute %s: raw '<' in attribute value", a.Name)
-		}
-		if ctl {
-			if j := badControl(a.Raw); j >= 0 {
-				return s.errorf(at+int64(j), "attribute %s: raw control byte 0x%02x in attribute value (XML 1.0 allows only TAB, LF and CR below 0x20)", a.Name, a.Raw[j])
-			}
 		}
 		if bytes.IndexByte(a.Raw, '&') < 0 {
 			continue
@@ -276,17 +353,6 @@ func hasControl(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// badControl is the index of the first byte of v that XML 1.0 does not
-// allow (below 0x20 other than TAB, LF, CR; xmlm rejects it), or -1.
-func badControl(v []byte) int {
-	for i, c := range v {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-			return i
-		}
-	}
-	return -1
 }
 
 func isNameByte(c byte) bool {

@@ -55,6 +55,10 @@ type Summary struct {
 	// Problems are what xapi's own reader would refuse or misread although
 	// this package accepts it (Reader.Problems), for `statedb show`.
 	Problems []string `json:"problems"`
+	// QuirkChars counts characters XML forbids that xapi's parser lets
+	// through right after a raw CR LF (Reader.QuirkChars): statedb patch
+	// refuses to rewrite such a file.
+	QuirkChars int
 	// RefsNotChecked lists tables with more rows than duplicate refs are
 	// looked for in (MaxRefHashes).
 	RefsNotChecked []string
@@ -194,6 +198,11 @@ func ScanOptions(src io.Reader, o Options) (*Summary, error) {
 	for {
 		ev, err := r.Next()
 		if err == io.EOF {
+			if n, at := r.QuirkChars(); n > 0 {
+				s.QuirkChars = n
+				s.Problems = append(s.Problems, fmt.Sprintf("%d %s XML 1.0 forbids right after a raw CR LF (the first at offset %d): xapi's parser lets %s through (xmlm nextc reads the character after CR LF without its is_char test), but a rewritten value would not load; statedb patch refuses until they are fixed by hand",
+					n, plural(n, "character", "characters"), at, plural(n, "it", "them")))
+			}
 			break
 		}
 		if err != nil {

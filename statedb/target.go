@@ -3,6 +3,7 @@ package statedb
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/xsrescue/xsrescue/release"
 )
@@ -22,6 +23,10 @@ type Rule struct {
 }
 
 func (r Rule) String() string {
+	if strings.HasPrefix(r.File, "xmlm ") {
+		// xapi's XML library, not xen-api itself: File names the repository
+		return fmt.Sprintf("%s %s, %s: %s", r.File, r.Function, r.Commit, r.Says)
+	}
 	return fmt.Sprintf("xen-api %s %s %s: %s", r.Commit, r.File, r.Function, r.Says)
 }
 
@@ -102,6 +107,9 @@ var rules = map[string][]struct {
 		{genericUpgradeFrom - 1, Rule{"ocaml/database/db_backend.ml", "lookup_field_in_row", "f77e728883", `defaults are filled only when upgrading from the previous release (db_upgrade.ml upgrade_from_last_release); reading a persistent field a row lacks raises DBCache_NotFound("missing field")`}},
 		{addDefaultsFrom - 1, Rule{"ocaml/database/db_backend.ml", "add_default_kvs", "6dc5cdd6d4", `generic_database_upgrade fills fields that have a datamodel default; reading one without a default raises DBCache_NotFound("missing field")`}},
 		{0, Rule{"ocaml/database/db_cache_types.ml", "Row.add_defaults", "b829589f98", `generic_database_upgrade fills missing columns with their default; one without a default raises DBCache_NotFound and xapi does not start ("missing default value in datamodel for new field" since c2cdf8521c)`}},
+	},
+	"undecodable": {
+		{0, Rule{"xmlm src/xmlm.ml (github.com/dbuenzli/xmlm)", "uchar_utf8 / nextc (is_char) / p_xml_decl", "06a5686 (2007) to 70a46e0 (v1.4.0)", "a byte sequence that is not UTF-8 (a byte 0x80-0xC1 or 0xF5-0xFF first, a bad continuation byte, an overlong form, a surrogate, beyond U+10FFFF), a character XML 1.0 does not allow (control bytes, U+FFFE, U+FFFF) or an encoding it does not know raises Malformed_char_stream (Unknown_encoding): xapi's database load (db_xml.ml, Xmlm.make_input) fails and xapi does not start"}},
 	},
 	"stripped-value": {
 		{0, Rule{"xmlm src/xmlm.ml (github.com/dbuenzli/xmlm)", "p_attr_value / addc_data_strip", "v1.0.0 to 2f942d16c2", "attribute values are read with whitespace stripped: leading and trailing space, TAB, LF and CR dropped, runs collapsed to one space, also when written as &#..; references"}},

@@ -35,7 +35,7 @@ func TestRefusedForXapi(t *testing.T) {
 		{"char ref surrogate", row + `<row ref="r1" a="&#xD800;"/></table></database>`, `bad character reference`},
 		{"char ref in the manifest", head603 + `<pair key="x" value="&#31;"/></manifest></database>`, `^offset \d+: attribute value: character reference "&#31;"`},
 		{"raw control byte", row + `<row ref="r1" name__label="ab` + "\x01" + `c"/></table></database>`,
-			`^offset ` + itoa(len(row)+len(`<row ref="r1" name__label="ab`)) + `, table VM, row 1 \(r1\): attribute name__label: raw control byte 0x01`},
+			`^offset ` + itoa(len(row)+len(`<row ref="r1" name__label="ab`)) + `, table VM, row 1 \(r1\), attribute name__label: raw control byte 0x01`},
 		{"raw control byte, indented", row + "\n\t<row\n\tref=\"r1\"\n\ta=\"x\ty\nz\"\n\tb=\"" + strings.Repeat("long", 5) + "\x1f\"/></table></database>", `attribute b: raw control byte 0x1f`},
 		{"raw control byte in a table name", head603 + "</manifest><table name=\"V\x07M\"/></database>", `attribute name: raw control byte 0x07`},
 	}

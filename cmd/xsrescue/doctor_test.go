@@ -18,6 +18,7 @@ import (
 	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partimage"
+	"github.com/xsrescue/xsrescue/statedb"
 )
 
 var updateDoctor = flag.Bool("update-doctor", false, "rewrite testdata/doctor/*.json")
@@ -125,9 +126,20 @@ func TestDoctorPlanExecution(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"xsrescue disk", "xsrescue version", "debugfs -R", "xsrescue statedb", "xsrescue answerfile"}
+	// the reference copied out, then the database kept as it was before
+	// the patch drops data (--drop-data)
+	want := []string{"xsrescue disk", "xsrescue version", "debugfs -R", "debugfs -R", "xsrescue statedb", "xsrescue answerfile"}
 	if d := cmp.Diff(want, ran); d != "" {
 		t.Errorf("plan steps (-want +ran):\n%s\nplan: %+v", d, rep.Plan)
+	}
+	if f, err := os.Open(filepath.Join(dir, "state-before-5.0.0.db")); err != nil {
+		t.Error(err)
+	} else {
+		s, err := statedb.Scan(f)
+		f.Close()
+		if err != nil || s.SchemaMinor != 57 {
+			t.Errorf("the copy kept before the patch: %v", err)
+		}
 	}
 	after := doctorJSON(t, argv...)
 	if !after.clean() {

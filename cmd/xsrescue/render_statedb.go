@@ -345,7 +345,11 @@ func newCheckTargetDoc(tm *statedb.TargetModel, c targetChoice) checkTargetDoc {
 
 func printStatedbCheck(w io.Writer, d *statedbCheckDoc, tm *statedb.TargetModel) error {
 	how := map[string]string{"release": "from the release table", "schema": "by schema number", "reference": "like " + deref(d.Target.Reference)}[d.Target.From]
-	fmt.Fprintf(w, "%s: schema %d.%d, checked for %s (%s)\n", d.Path, d.SchemaMajor, d.SchemaMinor, tm.Describe(), how)
+	schema := fmt.Sprintf("schema %d.%d", d.SchemaMajor, d.SchemaMinor)
+	if d.SchemaMajor == 0 && d.SchemaMinor == 0 {
+		schema = "schema unknown (the manifest gives none xapi reads)"
+	}
+	fmt.Fprintf(w, "%s: %s, checked for %s (%s)\n", d.Path, schema, tm.Describe(), how)
 	if dm := d.Target.Datamodel; dm != nil {
 		exact := ""
 		if !d.Target.Exact {

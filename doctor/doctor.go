@@ -224,6 +224,9 @@ type diag struct {
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
+	// emptyDOSSector0: an empty DOS table in sector 0 hides the GPT from
+	// every installer.
+	emptyDOSSector0 bool
 }
 
 func (d *diag) add(id, sev, rule, format string, args ...any) {
@@ -327,6 +330,9 @@ func (d *diag) disk() {
 		d.add(fmt.Sprintf("disk-warning/%d", i+1), Warn, "partition.Inspect: problems that leave the disk readable are warnings", "%s", w)
 		if strings.HasPrefix(w, "primary GPT is damaged") {
 			d.gptPrimaryDamaged = true
+		}
+		if strings.HasPrefix(w, partition.EmptyDOSWarningPrefix) {
+			d.emptyDOSSector0 = true
 		}
 	}
 	for _, p := range disk.Partitions {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -525,7 +526,7 @@ func TestInspectBlockDevice(t *testing.T) {
 	}
 	d.ReadMarkers(f)
 	want := inspectFile(t, img)
-	if diff := cmp.Diff(want, d); diff != "" {
+	if diff := cmp.Diff(want, d, cmp.Exporter(func(reflect.Type) bool { return true })); diff != "" {
 		t.Errorf("loop device vs image (-image +device):\n%s", diff)
 	}
 }

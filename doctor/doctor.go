@@ -199,6 +199,9 @@ type diag struct {
 	// unreadable): the installer skips such a root, and nothing xsrescue
 	// plans makes it take the root.
 	noInventory string
+	// inventoryLink is the target of an etc/xensource-inventory symlink
+	// that leaves the root ("" otherwise).
+	inventoryLink string
 	// noUpgrade: the plan stops before the installer (a dirty root or
 	// backup must be replayed and diagnosed again first).
 	noUpgrade     bool
@@ -386,6 +389,11 @@ func (d *diag) markers() error {
 		return nil
 	}
 	d.state = st
+	if st.InventoryOutside != "" {
+		d.add("inventory-outside-root", Broken, ruleInventory, "%s: %s", d.rootName(), st.InventoryOutside)
+		link, _ := d.in.Root.Readlink(versionfile.InventoryPath)
+		d.inventoryLink = link
+	}
 	if x := d.in.Disk; x != nil && x.XenServer != nil {
 		st.Disk = &versionfile.DiskFacts{Disk: x, Partition: x.XenServer.RootPartition}
 	}

@@ -75,6 +75,15 @@ func (d *diag) plan() {
 		// installer's Restore) stay.
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
+	if d.inventoryLink != "" {
+		how := "cp --remove-destination ROOT/" + shquote.Quote(strings.TrimPrefix(d.inventoryLink, "/")) + " ROOT/etc/xensource-inventory"
+		if !strings.HasPrefix(d.inventoryLink, "/") {
+			how = "replace it by a copy of the file it names inside the root"
+		}
+		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): %s; then xsrescue doctor %s%s again", how, t, d.installerArg()),
+			fmt.Sprintf("etc/xensource-inventory is a symlink to %s, which leaves the root: the installer opens it on its own ramdisk and finds no inventory there (or another one), so what it does is unknown; xsrescue changes nothing through such a link", d.inventoryLink))
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+	}
 	if d.setMarkers {
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
 			fmt.Sprintf("make the %s installer's gates pass: %s", d.installer.Release.Product, repairsText(d)))

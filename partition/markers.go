@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/installerview"
 )
 
 // Files the installer reads from a root or backup partition (xenserver/host-installer
@@ -75,12 +76,28 @@ func (pf *partFiles) read(n int, name string) ([]byte, error) {
 }
 
 func (pf *partFiles) inventory(n int) (map[string]string, error) {
+	// The installer opens it on the partition mounted below its ramdisk:
+	// a symlink out of the filesystem names a ramdisk file. Otherwise the
+	// chroot-style read below finds the file the installer reads.
+	x, err := pf.fs(n)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimPrefix(InventoryFile, "/")
+	if err := installerview.Stat(extTree{x}, name).Unknown(name); err != nil {
+		return nil, err
+	}
 	data, err := pf.read(n, InventoryFile)
 	if err != nil {
 		return nil, err
 	}
 	return ParseInventory(data), nil
 }
+
+// extTree is an ext filesystem as installerview reads it.
+type extTree struct{ *extfs.FS }
+
+func (t extTree) Readlink(name string) (string, error) { return t.ReadLink(name) }
 
 // extFS opens the ext filesystem of partition n.
 func (d *Disk) extFS(r io.ReaderAt, n int) (*extfs.FS, error) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
+	"github.com/xsrescue/xsrescue/internal/installerview"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
@@ -27,6 +28,10 @@ type State struct {
 	Firstboot  FirstbootFacts
 	Root       RootFacts
 	Disk       *DiskFacts // nil for a --root target: disk gates are unknown
+	// InventoryOutside is set when etc/xensource-inventory is a symlink
+	// out of the root (internal/installerview): what the installer reads
+	// is unknown.
+	InventoryOutside string
 }
 
 // DiskFacts is the disk the root is on, for the gates that read the
@@ -77,6 +82,9 @@ func Inspect(root *target.Root) (*State, error) {
 		return nil, err
 	}
 	st := &State{Inventory: inv, Consistent: true}
+	if err := (installerView{root}).stat(InventoryPath).Unknown(InventoryPath); errors.Is(err, installerview.ErrOutside) {
+		st.InventoryOutside = err.Error()
+	}
 	for _, p := range MarkerPaths {
 		m, _, ok := readMarker(root, p)
 		if !ok {
@@ -147,7 +155,11 @@ func (st *State) Verdict(in Installer) Verdict {
 	}
 	vd.RootPartition = rootPartition(g, st.Disk)
 	fb, mayStop := firstbootGateStop(g, st.Firstboot)
-	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keysGate(g, inv), versionGate(in, inv), productNameGate(g, inv), fb)
+	keys := keysGate(g, inv)
+	if st.InventoryOutside != "" {
+		keys = gate(GateKeys, keys.Source, StatusUnknown, "unknown: %s (readInventory opens it there: no such file raises IOError and the installer does not list this installation); the values shown are those of the file the link names inside the root", st.InventoryOutside)
+	}
+	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keys, versionGate(in, inv), productNameGate(g, inv), fb)
 	listed := listedBy(in, inv, vd.Gates[0], vd.Gates[1])
 	if g.SingleSR {
 		vd.Gates = append(vd.Gates, singleSRGate(st.Disk))

@@ -202,6 +202,8 @@ type diag struct {
 	// inventoryLink is the target of an etc/xensource-inventory symlink
 	// that leaves the root ("" otherwise).
 	inventoryLink string
+	// inventoryCR: a line of the inventory ends in a carriage return.
+	inventoryCR bool
 	// noUpgrade: the plan stops before the installer (a dirty root or
 	// backup must be replayed and diagnosed again first).
 	noUpgrade     bool
@@ -389,6 +391,10 @@ func (d *diag) markers() error {
 		return nil
 	}
 	d.state = st
+	if probs := st.Inventory.Problems(); len(probs) > 0 {
+		d.add("inventory-lines", Warn, ruleInventory, "%s %s: the installer reads these values as they are (readKeyValueFile strips only the newline); the verdicts below judge them so", versionfile.InventoryPath, strings.Join(probs, "; "))
+		d.inventoryCR = st.Inventory.HasCR()
+	}
 	if st.InventoryOutside != "" {
 		d.add("inventory-outside-root", Broken, ruleInventory, "%s: %s", d.rootName(), st.InventoryOutside)
 		link, _ := d.in.Root.Readlink(versionfile.InventoryPath)

@@ -75,6 +75,11 @@ func (d *diag) plan() {
 		// installer's Restore) stay.
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
+	if d.inventoryCR && d.inventoryLink == "" {
+		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): sed -i 's/\\r$//' ROOT/etc/xensource-inventory; then xsrescue doctor %s%s again", t, d.installerArg()),
+			"lines of etc/xensource-inventory end in a carriage return (a DOS editor): the installer keeps it in the value, so a version or name read from such a line no longer matches; nothing needs restoring, only the carriage returns removed")
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+	}
 	if d.inventoryLink != "" {
 		how := "cp --remove-destination ROOT/" + shquote.Quote(strings.TrimPrefix(d.inventoryLink, "/")) + " ROOT/etc/xensource-inventory"
 		if !strings.HasPrefix(d.inventoryLink, "/") {

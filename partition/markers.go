@@ -19,9 +19,10 @@ const (
 	BackupMarker  = "/.xen-backup-partition"
 )
 
-// maxFileBytes bounds what is read of a marker: an inventory is a few
-// hundred bytes.
-const maxFileBytes = 1 << 20
+// maxFileBytes bounds what is read of a file: only inventories are read,
+// which are a few hundred bytes, but the installer reads any size
+// (readKeyValueFile), so the bound is generous (versionfile.MaxInventorySize).
+const maxFileBytes = 16 << 20
 
 // ErrNotFound: the file is not in the filesystem (fs.ErrNotExist). Any
 // other error means that whether it exists is unknown.
@@ -30,7 +31,7 @@ var ErrNotFound = fs.ErrNotExist
 // ReadFile reads the file name (absolute or relative to the filesystem's
 // root; symlinks followed inside the filesystem, chroot-style) from the
 // ext2/3/4 filesystem of partition n of the disk r, in-process and
-// read-only: no debugfs, no mount, no root privileges. Files over 1 MiB
+// read-only: no debugfs, no mount, no root privileges. Files over 16 MiB
 // are refused. Errors name the partition; errors.Is(err, ErrNotFound)
 // only when the file is known to be absent.
 func (d *Disk) ReadFile(r io.ReaderAt, n int, name string) ([]byte, error) {

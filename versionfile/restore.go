@@ -217,7 +217,7 @@ func InspectBackup(root *target.Root, partitionNumber int, ins []Installer, only
 		pb.InventoryError = &why
 		return NewBackup(pb, ins, only), nil
 	}
-	data, err := readSmall(root, InventoryPath)
+	data, err := readInventoryFile(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewBackup(pb, ins, only), nil
 	}

@@ -109,7 +109,7 @@ func ReadInventory(root *target.Root) (*Inventory, error) {
 	if root.Image() != nil {
 		name = root.Name() + ": " + InventoryPath
 	}
-	data, err := readSmall(root, InventoryPath)
+	data, err := readInventoryFile(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, xerr.Invalidf("%s: no such file: not a XenServer root", name)
 	}
@@ -356,9 +356,9 @@ func MissingKeys(inv *Inventory, want []string) []string {
 	return missing
 }
 
-// MaxMarkerSize bounds what is read of a marker file or inventory: real
-// ones are under 4 KiB, and a hostile root must not make xsrescue read
-// gigabytes.
+// MaxMarkerSize bounds what is read of a marker file: real ones are under
+// 4 KiB, and a hostile root must not make xsrescue read gigabytes. The
+// inventory has its own bound (MaxInventorySize).
 const MaxMarkerSize = 1 << 20
 
 // ErrNotRegular is returned for a marker that is a FIFO, device or
@@ -369,6 +369,16 @@ var ErrNotRegular = errors.New("not a regular file")
 // root, following symlinks inside the root only. Errors do not repeat the
 // name; callers add it.
 func readSmall(root *target.Root, name string) ([]byte, error) {
+	return readCapped(root, name, MaxMarkerSize)
+}
+
+// readInventoryFile reads etc/xensource-inventory (at most
+// MaxInventorySize bytes) as readSmall reads a marker.
+func readInventoryFile(root *target.Root) ([]byte, error) {
+	return readCapped(root, InventoryPath, MaxInventorySize)
+}
+
+func readCapped(root *target.Root, name string, limit int64) ([]byte, error) {
 	fi, err := root.Stat(name)
 	if err != nil {
 		return nil, err
@@ -381,12 +391,12 @@ func readSmall(root *target.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxMarkerSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxMarkerSize {
-		return nil, xerr.Invalidf("larger than %d bytes: not a version marker", MaxMarkerSize)
+	if int64(len(data)) > limit {
+		return nil, xerr.Invalidf("larger than %d bytes: not read (xsrescue's bound)", limit)
 	}
 	return data, nil
 }

@@ -199,6 +199,11 @@ type diag struct {
 	// unreadable): the installer skips such a root, and nothing xsrescue
 	// plans makes it take the root.
 	noInventory string
+	// inventoryLink is the target of an etc/xensource-inventory symlink
+	// that leaves the root ("" otherwise).
+	inventoryLink string
+	// inventoryCR: a line of the inventory ends in a carriage return.
+	inventoryCR bool
 	// noUpgrade: the plan stops before the installer (a dirty root or
 	// backup must be replayed and diagnosed again first).
 	noUpgrade     bool
@@ -224,6 +229,9 @@ type diag struct {
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
+	// emptyDOSSector0: an empty DOS table in sector 0 hides the GPT from
+	// every installer.
+	emptyDOSSector0 bool
 }
 
 func (d *diag) add(id, sev, rule, format string, args ...any) {
@@ -328,6 +336,9 @@ func (d *diag) disk() {
 		if strings.HasPrefix(w, "primary GPT is damaged") {
 			d.gptPrimaryDamaged = true
 		}
+		if strings.HasPrefix(w, partition.EmptyDOSWarningPrefix) {
+			d.emptyDOSSector0 = true
+		}
 	}
 	for _, p := range disk.Partitions {
 		if p.NeedsRecovery {
@@ -380,6 +391,15 @@ func (d *diag) markers() error {
 		return nil
 	}
 	d.state = st
+	if probs := st.Inventory.Problems(); len(probs) > 0 {
+		d.add("inventory-lines", Warn, ruleInventory, "%s %s: the installer reads these values as they are (readKeyValueFile strips only the newline); the verdicts below judge them so", versionfile.InventoryPath, strings.Join(probs, "; "))
+		d.inventoryCR = st.Inventory.HasCR()
+	}
+	if st.InventoryOutside != "" {
+		d.add("inventory-outside-root", Broken, ruleInventory, "%s: %s", d.rootName(), st.InventoryOutside)
+		link, _ := d.in.Root.Readlink(versionfile.InventoryPath)
+		d.inventoryLink = link
+	}
 	if x := d.in.Disk; x != nil && x.XenServer != nil {
 		st.Disk = &versionfile.DiskFacts{Disk: x, Partition: x.XenServer.RootPartition}
 	}

@@ -28,6 +28,11 @@ func (d *diag) plan() {
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, shquote.Quote(d.imagePath(0, "gpt-head")), disk),
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
+	if d.emptyDOSSector0 {
+		disk := shquote.Quote(d.in.DiskPath)
+		d.manual(fmt.Sprintf("dd if=%s of=%s bs=512 count=1; then printf '\\000\\000' | dd of=%s bs=1 seek=510 count=2 conv=notrunc && sgdisk -e %s; then xsrescue doctor %s%s again", disk, shquote.Quote(d.imagePath(0, "sector0")), disk, disk, d.targetArgs(), d.installerArg()),
+			"sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
+	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
 			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", shquote.Quote(d.in.DiskPath), b.Number, shquote.Quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
@@ -68,6 +73,20 @@ func (d *diag) plan() {
 			fmt.Sprintf("the %s installer skips a root without a readable inventory (it needs PRODUCT_VERSION or PLATFORM_VERSION, the UUIDs and PRIMARY_DISK from it), and xsrescue does not invent them", d.installer.Release.Product))
 		// No more changes, and no Upgrade step; the alternatives (the
 		// installer's Restore) stay.
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+	}
+	if d.inventoryCR && d.inventoryLink == "" {
+		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): sed -i 's/\\r$//' ROOT/etc/xensource-inventory; then xsrescue doctor %s%s again", t, d.installerArg()),
+			"lines of etc/xensource-inventory end in a carriage return (a DOS editor): the installer keeps it in the value, so a version or name read from such a line no longer matches; nothing needs restoring, only the carriage returns removed")
+		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
+	}
+	if d.inventoryLink != "" {
+		how := "cp --remove-destination ROOT/" + shquote.Quote(strings.TrimPrefix(d.inventoryLink, "/")) + " ROOT/etc/xensource-inventory"
+		if !strings.HasPrefix(d.inventoryLink, "/") {
+			how = "replace it by a copy of the file it names inside the root"
+		}
+		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): %s; then xsrescue doctor %s%s again", how, t, d.installerArg()),
+			fmt.Sprintf("etc/xensource-inventory is a symlink to %s, which leaves the root: the installer opens it on its own ramdisk and finds no inventory there (or another one), so what it does is unknown; xsrescue changes nothing through such a link", d.inventoryLink))
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.setMarkers {

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/xsrescue/xsrescue/internal/installerview"
 )
 
 // scanBackups looks, like the installer's Restore (findXenSourceBackups:
@@ -48,15 +51,16 @@ func (pf *partFiles) backup(n int) Backup {
 		d.warnOnce(fmt.Sprintf("%s: %v", what, err))
 		return b
 	}
-	_, err := pf.read(n, BackupMarker)
-	switch {
-	case err == nil:
-		b.Marker = ptr(true)
-	case errors.Is(err, ErrNotFound):
-		b.Marker = ptr(false)
-	default:
+	// os.path.exists, on the partition mounted below the installer's
+	// ramdisk: a directory or a FIFO is there too; a symlink out of the
+	// filesystem is unknown.
+	x, _ := pf.fs(n)
+	exists, err := installerview.Exists(extTree{x}, strings.TrimPrefix(BackupMarker, "/"))
+	if err != nil {
 		b.MarkerError = unknown(err)
 		d.warnOnce(fmt.Sprintf("%s: %v", what, err))
+	} else {
+		b.Marker = ptr(exists)
 	}
 	inv, err := pf.inventory(n)
 	switch {

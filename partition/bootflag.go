@@ -63,7 +63,7 @@ func PlanBootable(r io.ReaderAt, d *Disk, n int, moveOthers bool) (*TableEdit, e
 	case TableDOS:
 		return planDOSActive(r, d, n, moveOthers)
 	case TableGPT:
-		if p.Bootable {
+		if p.Bootable && p.GPTAttributes&3 == 0 {
 			return nil, nil
 		}
 		return planGPTBootable(r, d, n)
@@ -156,6 +156,11 @@ func planGPTBootable(r io.ReaderAt, d *Disk, n int) (*TableEdit, error) {
 		return nil, fmt.Errorf("the primary and backup GPT differ: repair the table before changing it")
 	}
 	e := &TableEdit{Summary: fmt.Sprintf("GPT: set attribute bit 2 (legacy BIOS bootable) on partition %d, in the primary and the backup table", n)}
+	if p := d.Partition(n); p.GPTAttributes&3 != 0 {
+		// sgdisk lists bits 0 and 1 before bit 2, and the 6.x installers
+		// read only its first line (sgdisk.go).
+		e.Summary = fmt.Sprintf("GPT: set attribute bit 2 (legacy BIOS bootable) and clear bits 0 (system partition) and 1 (hide from EFI), which sgdisk lists before it, on partition %d, in the primary and the backup table", n)
+	}
 	// Backup copy first.
 	var before, after []string
 	for _, h := range []*gptHeader{backup, primary} {
@@ -167,7 +172,7 @@ func planGPTBootable(r io.ReaderAt, d *Disk, n int) (*TableEdit, error) {
 		attr := entries[off+48 : off+56]
 		old := binary.LittleEndian.Uint64(attr)
 		newEntries := append([]byte(nil), entries...)
-		binary.LittleEndian.PutUint64(newEntries[off+48:], old|gptLegacyBIOSBootable)
+		binary.LittleEndian.PutUint64(newEntries[off+48:], (old|gptLegacyBIOSBootable)&^3)
 		hdr := make([]byte, h.headerSize)
 		if _, err := r.ReadAt(hdr, h.headerOff); err != nil {
 			return nil, fmt.Errorf("reading GPT header at byte %d: %w", h.headerOff, err)
@@ -225,6 +230,9 @@ func CheckBootable(r io.ReaderAt, size int64, o Options, n int, only bool) error
 	}
 	if !p.Bootable {
 		return fmt.Errorf("re-reading the table: partition %d is not %s", n, activeName(d.Table))
+	}
+	if p.GPTAttributes&3 != 0 {
+		return fmt.Errorf("re-reading the table: partition %d still has attribute bit 0 or 1", n)
 	}
 	for _, q := range d.Partitions {
 		if only && d.Table == TableDOS && q.Number != n && q.Bootable {

@@ -63,6 +63,10 @@ type Disk struct {
 	// its first byte, as disk save-partition's images do; nil for a disk
 	// with a table, or with neither.
 	Whole *Signature `json:"-"`
+	// sector0 is what sector 0 of a GPT disk is to the installers' table
+	// probes, sgdisk what sgdisk makes of the disk (gpt.go, sgdisk.go).
+	sector0 sector0Kind
+	sgdisk  sgdiskView
 }
 
 // Partition is one table entry and what its signature probe found. Start and
@@ -89,6 +93,10 @@ type Partition struct {
 	// TypeCode is sgdisk's short code of a GPT type (GPTTypeCode); nil for
 	// a GUID sgdisk does not know, and for DOS, whose Type is the code.
 	TypeCode *string `json:"type_code"`
+	// GPTAttributes is the GPT entry's attribute field (0 on DOS): bit 2
+	// is Bootable; the 6.0-6.5 installers also need bits 0 and 1 clear
+	// (InstallerActive).
+	GPTAttributes uint64 `json:"-"`
 }
 
 // End is the byte offset just past the partition.

@@ -57,8 +57,54 @@ func readGPT(d *Disk, r io.ReaderAt, mbr []byte) (found bool, err error) {
 		d.warnf("a GPT header at byte %d is ignored: the DOS table has no protective (0xEE) entry", ss)
 		return false, nil
 	}
-	d.warnf("GPT without a protective MBR in sector 0")
+	d.sector0 = classifySector0(mbr)
+	switch d.sector0 {
+	case sector0EmptyDOS:
+		d.warnf("%s", emptyDOSWarning)
+	case sector0OtherMBR:
+		d.warnf("GPT without a protective MBR in sector 0: sector 0 ends in 55AA but is no DOS table libblkid accepts (boot flags other than 00/80, or a FAT boot sector): what each installer reads here is not known")
+	default:
+		d.warnf("GPT without a protective MBR in sector 0")
+	}
 	return true, readGPTTables(d, r, ss)
+}
+
+// What sector 0 of a disk read as GPT is to the installers' probes
+// (probePartitioningScheme: `fdisk -l` up to 6.5, `blkid -s PTTYPE` from
+// 7.0; sgdisk's MBR states; docs/disk.md "Sector 0 in front of a GPT").
+type sector0Kind int
+
+const (
+	sector0Protective  sector0Kind = iota // a 0xEE entry: protective or hybrid MBR
+	sector0EmptyDOS                       // 55AA, boot flags 00/80, no entry: an empty DOS table
+	sector0OtherMBR                       // 55AA, but neither of the above
+	sector0NoSignature                    // no 55AA: no MBR at all
+)
+
+// EmptyDOSWarningPrefix starts the warning about an empty DOS table in
+// front of a GPT (doctor plans the repair from it).
+const EmptyDOSWarningPrefix = "sector 0 holds an empty DOS partition table"
+
+const emptyDOSWarning = EmptyDOSWarningPrefix + " (boot signature 55AA, no 0xEE protective entry) in front of a GPT: libblkid, fdisk and the kernel read an empty DOS disk, so no installer finds an installation here; the GPT is listed for information only. Rebuild the protective MBR from the GPT (boot code kept): printf '\\000\\000' | dd of=DISK bs=1 seek=510 count=2 conv=notrunc && sgdisk -e DISK"
+
+func classifySector0(mbr []byte) sector0Kind {
+	switch {
+	case hasProtectiveEntry(mbr):
+		return sector0Protective
+	case mbr[510] != 0x55 || mbr[511] != 0xaa:
+		return sector0NoSignature
+	}
+	for i := 0; i < 4; i++ {
+		e := mbr[446+16*i:]
+		if (e[0] != 0 && e[0] != 0x80) || e[4] != 0 {
+			return sector0OtherMBR
+		}
+	}
+	// libblkid's dos prober also leaves a FAT boot sector alone.
+	if string(mbr[0x36:0x39]) == "FAT" || string(mbr[0x52:0x57]) == "FAT32" {
+		return sector0OtherMBR
+	}
+	return sector0EmptyDOS
 }
 
 // gptSectorSize returns the sector size at whose LBA 1 a GPT signature is,
@@ -146,6 +192,7 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 	if err != nil {
 		return err
 	}
+	d.sgdisk = viewSgdisk(r, d.Size, ss, d.sector0)
 	diskLast := uint64(d.Size/ss) - 1
 	for _, p := range parts {
 		switch {
@@ -176,7 +223,8 @@ func readGPTTables(d *Disk, r io.ReaderAt, ss int64) error {
 			// Attribute bit 2, "legacy BIOS bootable", is what the 6.x
 			// installers read as the active flag on GPT (sgdisk
 			// --attributes=N:show; roles.go).
-			Bootable: p.Attributes&gptLegacyBIOSBootable != 0,
+			Bootable:      p.Attributes&gptLegacyBIOSBootable != 0,
+			GPTAttributes: p.Attributes,
 		})
 		if c, ok := GPTTypeCode(string(p.Type)); ok {
 			d.Partitions[len(d.Partitions)-1].TypeCode = &c

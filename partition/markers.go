@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/extfs"
+	"github.com/xsrescue/xsrescue/internal/installerview"
 )
 
 // Files the installer reads from a root or backup partition (xenserver/host-installer
@@ -18,9 +19,10 @@ const (
 	BackupMarker  = "/.xen-backup-partition"
 )
 
-// maxFileBytes bounds what is read of a marker: an inventory is a few
-// hundred bytes.
-const maxFileBytes = 1 << 20
+// maxFileBytes bounds what is read of a file: only inventories are read,
+// which are a few hundred bytes, but the installer reads any size
+// (readKeyValueFile), so the bound is generous (versionfile.MaxInventorySize).
+const maxFileBytes = 16 << 20
 
 // ErrNotFound: the file is not in the filesystem (fs.ErrNotExist). Any
 // other error means that whether it exists is unknown.
@@ -29,7 +31,7 @@ var ErrNotFound = fs.ErrNotExist
 // ReadFile reads the file name (absolute or relative to the filesystem's
 // root; symlinks followed inside the filesystem, chroot-style) from the
 // ext2/3/4 filesystem of partition n of the disk r, in-process and
-// read-only: no debugfs, no mount, no root privileges. Files over 1 MiB
+// read-only: no debugfs, no mount, no root privileges. Files over 16 MiB
 // are refused. Errors name the partition; errors.Is(err, ErrNotFound)
 // only when the file is known to be absent.
 func (d *Disk) ReadFile(r io.ReaderAt, n int, name string) ([]byte, error) {
@@ -75,12 +77,28 @@ func (pf *partFiles) read(n int, name string) ([]byte, error) {
 }
 
 func (pf *partFiles) inventory(n int) (map[string]string, error) {
+	// The installer opens it on the partition mounted below its ramdisk:
+	// a symlink out of the filesystem names a ramdisk file. Otherwise the
+	// chroot-style read below finds the file the installer reads.
+	x, err := pf.fs(n)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimPrefix(InventoryFile, "/")
+	if err := installerview.Stat(extTree{x}, name).Unknown(name); err != nil {
+		return nil, err
+	}
 	data, err := pf.read(n, InventoryFile)
 	if err != nil {
 		return nil, err
 	}
 	return ParseInventory(data), nil
 }
+
+// extTree is an ext filesystem as installerview reads it.
+type extTree struct{ *extfs.FS }
+
+func (t extTree) Readlink(name string) (string, error) { return t.ReadLink(name) }
 
 // extFS opens the ext filesystem of partition n.
 func (d *Disk) extFS(r io.ReaderAt, n int) (*extfs.FS, error) {

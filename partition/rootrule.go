@@ -82,6 +82,12 @@ func (d *Disk) RootChoices() []RootChoice {
 // inventory is the caller's business (versionfile).
 func (d *Disk) RootFor(rule RootRule) RootChoice {
 	c := RootChoice{Rule: rule, Installers: rule.Installers(), Status: RootNone, Candidates: []int{}}
+	if d.Table == TableGPT {
+		if status, why := d.gptSeenAs(rule); status != "" {
+			c.Status, c.Reason = status, why
+			return c
+		}
+	}
 	if rule == RootFirstPartition {
 		p := d.Partition(1)
 		switch {
@@ -104,7 +110,7 @@ func (d *Disk) RootFor(rule RootRule) RootChoice {
 	}
 	active := rule != RootLabel
 	for _, p := range d.Partitions {
-		if isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "root-") && (!active || p.Bootable) {
+		if isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "root-") && (!active || d.InstallerActive(&p)) {
 			c.Candidates = append(c.Candidates, p.Number)
 		}
 	}
@@ -116,9 +122,10 @@ func (d *Disk) RootFor(rule RootRule) RootChoice {
 	case 0:
 		c.Reason = "no partition with " + what
 		if active {
-			if n := d.labelledRoots(); len(n) > 0 {
+			if n := d.labelledRoots(func(p Partition) bool { return !p.Bootable }); len(n) > 0 {
 				c.Reason += fmt.Sprintf(" (partition %s is labelled root-* but not %s)", joinInts(n), activeName(d.Table))
 			}
+			c.Reason += d.lowBitsNote()
 		}
 	case 1:
 		c.Status, c.Partition = RootFound, c.Candidates[0]
@@ -130,11 +137,12 @@ func (d *Disk) RootFor(rule RootRule) RootChoice {
 	return c
 }
 
-// labelledRoots lists the ID_LINUX ext partitions labelled root-*.
-func (d *Disk) labelledRoots() []int {
+// labelledRoots lists the ID_LINUX ext partitions labelled root-* for
+// which keep is true.
+func (d *Disk) labelledRoots(keep func(Partition) bool) []int {
 	var n []int
 	for _, p := range d.Partitions {
-		if isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "root-") {
+		if isLinuxType(p.Type) && isExt(p.FS) && strings.HasPrefix(p.Label, "root-") && keep(p) {
 			n = append(n, p.Number)
 		}
 	}
@@ -184,4 +192,56 @@ func choicesText(cs []RootChoice) string {
 		}
 	}
 	return strings.Join(s, "; ")
+}
+
+// gptSeenAs is the rule's answer where the installer does not read this
+// GPT as xsrescue listed it: sector 0 sends it to another table, or sgdisk
+// prints a line of its own first (sgdisk.go). "" when the rule applies to
+// the listed partitions.
+func (d *Disk) gptSeenAs(rule RootRule) (status, why string) {
+	switch d.sector0 {
+	case sector0EmptyDOS:
+		const s0 = "sector 0 is an empty DOS table (boot signature 55AA, no 0xEE protective entry)"
+		fix := "; the GPT is not read. Rebuild the protective MBR from the GPT (boot code kept): printf '\\000\\000' | dd of=DISK bs=1 seek=510 count=2 conv=notrunc && sgdisk -e DISK"
+		switch rule {
+		case RootFirstPartition:
+			return RootNone, s0 + ": the kernel lists no partition, so there is no partition 1, and these installers look nowhere else" + fix
+		case RootActiveLabelDOS:
+			return RootNone, s0 + ": sfdisk lists no partition" + fix
+		case RootActiveLabel:
+			return RootNone, s0 + ": `fdisk -l` finds a valid table without an 0xEE line, so the installer reads the disk as DOS, and sfdisk lists no partition" + fix
+		}
+		return RootNone, s0 + ": `blkid -s PTTYPE` says dos (libblkid's dos prober), so the installer reads the disk as DOS, and sfdisk lists no partition" + fix
+	case sector0OtherMBR:
+		if rule == RootActiveLabel || rule == RootLabel {
+			return RootUnknown, "sector 0 ends in 55AA without an 0xEE entry but is no DOS table libblkid accepts: which table the installer reads here, and what sgdisk makes of a GPT behind an MBR (it refuses it: \"Invalid partition data!\"), is not modelled"
+		}
+	case sector0NoSignature:
+		switch {
+		case rule == RootActiveLabel && d.sgdisk.abort:
+			return RootNone, fmt.Sprintf("sector 0 has no boot signature (55AA): `fdisk -l` says it holds no valid partition table, so the installer uses sgdisk, which refuses this disk (a GPT copy is damaged too): %s; the installer finds no partition", sgdiskAbort)
+		case rule == RootActiveLabel:
+			return RootNone, fmt.Sprintf("sector 0 has no boot signature (55AA): `fdisk -l` says it holds no valid partition table, so the installer uses sgdisk, whose first line is then %q, and the installer, which matches only the first line, finds no partition active; `sgdisk -e DISK` writes the protective MBR (boot code kept)", sgdiskCorruptMBR)
+		case rule == RootLabel && d.sgdisk.abort:
+			return RootUnknown, fmt.Sprintf("sector 0 has no boot signature (55AA) and a GPT copy is damaged: sgdisk refuses the disk (%s); the 7.x installers then list no partition, later ones fall back to a DOS table: not modelled", sgdiskAbort)
+		}
+	case sector0Protective:
+		if rule == RootActiveLabel && d.sgdisk.first != "" {
+			return RootNone, fmt.Sprintf("sgdisk prints %q before the attributes on this disk (a GPT copy fails its CRC checks, or the disk is smaller than the primary header says): the installer matches only the first line, so it finds no partition active; `sgdisk -e DISK` rebuilds the damaged copy (check `sgdisk -v DISK` after)", d.sgdisk.first)
+		}
+	}
+	return "", ""
+}
+
+// lowBitsNote explains a labelled root with bit 2 that sgdisk's first
+// line hides behind bit 0 or 1.
+func (d *Disk) lowBitsNote() string {
+	if d.Table != TableGPT {
+		return ""
+	}
+	n := d.labelledRoots(func(p Partition) bool { return p.Bootable && p.GPTAttributes&3 != 0 })
+	if len(n) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; partition %s has the legacy BIOS bootable attribute, but also bit 0 (system partition) or 1 (hide from EFI), which sgdisk lists first: the installer reads only the first line of `sgdisk --attributes=N:show`", joinInts(n))
 }

@@ -87,29 +87,29 @@ func readFirstboot(root *target.Root) FirstbootFacts {
 	exists := func(p string) bool {
 		st := v.stat(p)
 		switch {
-		case st.outside != "":
-			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.outside + ": the installer looks on its own ramdisk"})
-		case st.problem != nil && f.Problem == "":
-			f.Problem = st.problem.Error()
+		case st.Outside != "":
+			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.Outside + ": the installer looks on its own ramdisk"})
+		case st.Problem != nil && f.Problem == "":
+			f.Problem = st.Problem.Error()
 		}
-		return st.fi != nil
+		return st.FileInfo != nil
 	}
 	f.RanNetworkInit = exists(ranNetworkInit)
 	f.RanStorageInit = exists(ranStorageInit)
 	st := v.stat(firstbootState)
 	switch {
-	case st.outside != "":
-		f.Unresolved = append(f.Unresolved, FirstbootPath{firstbootState, st.outside + ": the installer looks on its own ramdisk"})
+	case st.Outside != "":
+		f.Unresolved = append(f.Unresolved, FirstbootPath{firstbootState, st.Outside + ": the installer looks on its own ramdisk"})
 		return f
-	case st.problem != nil:
-		f.Problem = st.problem.Error()
+	case st.Problem != nil:
+		f.Problem = st.Problem.Error()
 		return f
-	case st.fi == nil:
-	case !st.fi.IsDir():
+	case st.FileInfo == nil:
+	case !st.FileInfo.IsDir():
 		f.StateNotDir = true
 	default:
 		f.StateDir = true
-		if ents, err := root.ReadDir(st.real); err == nil {
+		if ents, err := root.ReadDir(st.Real); err == nil {
 			f.StateEntries = len(ents)
 		} else {
 			f.Problem = fmt.Sprintf("%s: %v", firstbootState, err)
@@ -119,13 +119,13 @@ func readFirstboot(root *target.Root) FirstbootFacts {
 	// installers test first: what a repair has to reckon with.
 	dir := v.stat(firstbootDir)
 	switch {
-	case dir.problem != nil:
-		f.Problem = dir.problem.Error()
+	case dir.Problem != nil:
+		f.Problem = dir.Problem.Error()
 		return f
-	case dir.fi == nil || !dir.fi.IsDir():
+	case dir.FileInfo == nil || !dir.FileInfo.IsDir():
 		return f
 	}
-	entries, err := root.ReadDir(dir.real)
+	entries, err := root.ReadDir(dir.Real)
 	if err != nil {
 		f.Problem = fmt.Sprintf("%s: %v", firstbootDir, err)
 		return f
@@ -138,16 +138,16 @@ func readFirstboot(root *target.Root) FirstbootFacts {
 		p := path.Join(firstbootDir, name)
 		st := v.stat(p)
 		switch {
-		case st.outside != "":
-			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.outside + ": the installer stats it on its own ramdisk"})
+		case st.Outside != "":
+			f.Unresolved = append(f.Unresolved, FirstbootPath{p, st.Outside + ": the installer stats it on its own ramdisk"})
 			continue
-		case st.problem != nil:
-			f.Problem = st.problem.Error()
+		case st.Problem != nil:
+			f.Problem = st.Problem.Error()
 			continue
-		case st.err != nil:
-			f.StatFails = append(f.StatFails, FirstbootPath{p, st.err.Error()})
+		case st.Err != nil:
+			f.StatFails = append(f.StatFails, FirstbootPath{p, st.Err.Error()})
 			continue
-		case st.fi.Mode()&0o100 == 0:
+		case st.FileInfo.Mode()&0o100 == 0:
 			continue
 		}
 		f.Scripts = append(f.Scripts, name)

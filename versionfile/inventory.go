@@ -20,9 +20,13 @@ import (
 // InventoryPath is where every XenServer release keeps its inventory.
 const InventoryPath = "etc/xensource-inventory"
 
-// MaxLineLength bounds one inventory line. Real lines are under 200 bytes; a
-// longer one is damage, and reading it whole would only waste memory.
-const MaxLineLength = 64 << 10
+// MaxInventorySize bounds what is read of an inventory. Real ones are under
+// 2 KiB; the installer reads any size (readKeyValueFile: f.readlines()), so
+// the bound is generous, and one line may be as long as the file.
+const MaxInventorySize = 16 << 20
+
+// MaxLineLength bounds one inventory line: the file's bound.
+const MaxLineLength = MaxInventorySize
 
 // ErrSyntax is wrapped by every inventory syntax error, so callers can branch
 // on "the file is malformed" without parsing messages.
@@ -35,6 +39,11 @@ type Entry struct {
 	Value  string // what the installer sees: leading and trailing single quotes stripped
 	Quoted bool   // the value was written starting with '
 	Raw    string
+	// Problem is set for a line that readKeyValueFile reads but a shell
+	// sourcing the file (and a careful editor) would not: a carriage
+	// return at its end, a NUL byte. Key and Value are still the
+	// installer's reading (the value keeps the "\r" or the NUL).
+	Problem string
 }
 
 // Inventory is an etc/xensource-inventory kept line by line, so that writing
@@ -49,8 +58,10 @@ type Inventory struct {
 // installer's readKeyValueFile reads it (partition.KeyValueLine), and keeps
 // blank and comment lines verbatim. A line a shell sourcing the file cannot
 // read as one assignment (no '=', a key that is not a shell name, an odd
-// number of single quotes), NUL bytes, a carriage return and a line over
-// MaxLineLength are an *xerr.SyntaxError naming name and the line.
+// number of single quotes) and a line over MaxLineLength are an
+// *xerr.SyntaxError naming name and the line. A carriage return at the end
+// of a line and NUL bytes are read as the installer reads them (it strips
+// only "\n"), with the line's Problem set (Problems).
 func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	inv := &Inventory{Name: name}
 	br := bufio.NewReaderSize(r, 4096)
@@ -106,13 +117,13 @@ func readLine(br *bufio.Reader) (line string, eol bool, err error) {
 // parseLine returns the entry for one line, or a problem description.
 func parseLine(line string) (Entry, string) {
 	e := Entry{Raw: line}
-	if i := strings.IndexByte(line, 0); i >= 0 {
-		return e, fmt.Sprintf("NUL byte at column %d", i+1)
-	}
-	if strings.HasSuffix(line, "\r") {
-		// The installer strips only "\n": the value would keep "'\r" and
-		// every version comparison on it would fail.
-		return e, "carriage return at end of line (DOS line ending)"
+	switch i := strings.IndexByte(line, 0); {
+	case strings.HasSuffix(line, "\r"):
+		// The installer strips only "\n": the value keeps "'\r", and a
+		// version or name compared from it no longer matches.
+		e.Problem = "carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value"
+	case i >= 0:
+		e.Problem = fmt.Sprintf("NUL byte at column %d: readKeyValueFile keeps it in the value", i+1)
 	}
 	trimmed := strings.TrimSpace(line)
 	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
@@ -135,6 +146,31 @@ func parseLine(line string) (Entry, string) {
 	}
 	e.Key, e.Value, e.Quoted = key, val, strings.HasPrefix(raw, "'")
 	return e, ""
+}
+
+// Problems lists the lines read with a Problem, as "line N (KEY): why".
+// Line numbers count from 1; every entry is one line.
+func (inv *Inventory) Problems() []string {
+	var out []string
+	for i, e := range inv.Entries {
+		switch {
+		case e.Problem != "" && e.Key != "":
+			out = append(out, fmt.Sprintf("line %d (%s): %s", i+1, e.Key, e.Problem))
+		case e.Problem != "":
+			out = append(out, fmt.Sprintf("line %d: %s", i+1, e.Problem))
+		}
+	}
+	return out
+}
+
+// HasCR: some line ends in a carriage return.
+func (inv *Inventory) HasCR() bool {
+	for _, e := range inv.Entries {
+		if strings.HasSuffix(e.Raw, "\r") {
+			return true
+		}
+	}
+	return false
 }
 
 func validKey(k string) bool { return partition.ShellName(k) }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -146,7 +148,7 @@ func TestSetAppendsAfterLineWithoutNewline(t *testing.T) {
 // the line, and wraps ErrSyntax.
 func TestMalformedInventories(t *testing.T) {
 	t.Parallel()
-	long := "A='" + strings.Repeat("x", 10<<20) + "'\n"
+	long := "A='" + strings.Repeat("x", MaxLineLength) + "'\n"
 	cases := []struct {
 		name, in, want string
 	}{
@@ -155,9 +157,7 @@ func TestMalformedInventories(t *testing.T) {
 		{"unbalanced close", "B='x'\nA=1'\n", "inv line 2: unbalanced single quotes in value of A"},
 		{"lone quote", "A='\n", "inv line 1: unbalanced single quotes in value of A"},
 		{"inner quote", "A='a'b'\n", "inv line 1: unbalanced single quotes in value of A"},
-		{"nul byte", "A='1'\nB='2\x003'\n", "inv line 2: NUL byte at column 5"},
-		{"ten megabyte line", long, "inv line 1: line longer than 65536 bytes"},
-		{"crlf", "A='1'\r\n", "inv line 1: carriage return at end of line (DOS line ending)"},
+		{"line over the bound", long, "inv line 1: line longer than 16777216 bytes"},
 		{"bad key", "A B='1'\n", "inv line 1: key \"A B\" is not a shell variable name"},
 		{"empty key", "='1'\n", "inv line 1: key \"\" is not a shell variable name"},
 	}
@@ -174,6 +174,39 @@ func TestMalformedInventories(t *testing.T) {
 				t.Fatalf("%v does not wrap ErrSyntax", err)
 			}
 		})
+	}
+}
+
+// TestInventoryReadAsInstaller: a carriage return at the end of a line, a
+// NUL byte and a line over 1 MiB are read as readKeyValueFile reads them
+// (partition.ParseInventory, the installer's reading): the value keeps
+// them, and the line is listed in Problems — no error.
+func TestInventoryReadAsInstaller(t *testing.T) {
+	t.Parallel()
+	in := "PRODUCT_VERSION='6.2.0'\nDOM0_MEM='752'\r\nNOTE='a\x00b'\nPAD='" + strings.Repeat("x", 1200000) + "'\nPRODUCT_NAME='xenenterprise'\r\n"
+	inv, err := ParseInventory(strings.NewReader(in), "inv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	installer := partition.ParseInventory([]byte(in))
+	for k, want := range installer {
+		if got := inv.Value(k); got != want {
+			t.Errorf("%s = %q, the installer reads %q", k, got, want)
+		}
+	}
+	if got := inv.Value("PRODUCT_NAME"); got != "xenenterprise'\r" {
+		t.Errorf("PRODUCT_NAME %q", got)
+	}
+	want := []string{
+		"line 2 (DOM0_MEM): carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value",
+		"line 3 (NOTE): NUL byte at column 8: readKeyValueFile keeps it in the value",
+		"line 5 (PRODUCT_NAME): carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value",
+	}
+	if d := cmp.Diff(want, inv.Problems()); d != "" {
+		t.Errorf("problems (-want +got):\n%s", d)
+	}
+	if !bytes.Equal(inv.Bytes(), []byte(in)) {
+		t.Error("round trip differs")
 	}
 }
 

@@ -189,11 +189,29 @@ func (sp *SetPlan) planTable(req SetRequest) error {
 		return nil
 	}
 	p := d.Disk.Partition(d.Partition)
-	if p == nil || p.Bootable {
+	if p == nil || d.Disk.InstallerActive(p) {
 		return nil
 	}
 	if g.Root == partition.RootActiveLabelDOS && d.Disk.Table != partition.TableDOS {
 		return xerr.Refusedf("refusing: the %s installer reads DOS partition tables only and this disk is %s: no flag makes it find the root; nothing was changed", sp.Installer.Release.Product, d.Disk.Table)
+	}
+	after := *d.Disk
+	after.Partitions = slices.Clone(d.Disk.Partitions)
+	for i := range after.Partitions {
+		q := &after.Partitions[i]
+		switch {
+		case q.Number == d.Partition:
+			q.Bootable = true
+			q.GPTAttributes = (q.GPTAttributes | 1<<2) &^ 3 // what PlanBootable writes on GPT
+		case d.Disk.Table == partition.TableDOS && req.MoveActiveFlag && q.Number <= 4:
+			q.Bootable = false
+		}
+	}
+	// Checked before anything is planned: where the installer does not
+	// read the table as listed (sector 0, sgdisk's own first line), no flag
+	// helps, and the reason says what does.
+	if c := after.RootFor(g.Root); c.Status != partition.RootFound || c.Partition != d.Partition {
+		return xerr.Refusedf("refusing: even with %s the %s installer would not take partition %d as the root: %s; nothing was changed", activeWord(d.Disk.Table), sp.Installer.Release.Product, d.Partition, c.Reason)
 	}
 	f, err := os.Open(req.Device)
 	if err != nil {
@@ -210,21 +228,7 @@ func (sp *SetPlan) planTable(req SetRequest) error {
 	if edit == nil {
 		return nil
 	}
-	after := *d.Disk
-	after.Partitions = slices.Clone(d.Disk.Partitions)
-	for i := range after.Partitions {
-		q := &after.Partitions[i]
-		switch {
-		case q.Number == d.Partition:
-			q.Bootable = true
-		case d.Disk.Table == partition.TableDOS && req.MoveActiveFlag && q.Number <= 4:
-			q.Bootable = false
-		}
-	}
 	afterFacts := &DiskFacts{Disk: &after, Partition: d.Partition}
-	if c := after.RootFor(g.Root); c.Status != partition.RootFound || c.Partition != d.Partition {
-		return xerr.Refusedf("refusing: even with %s the %s installer would not take partition %d as the root: %s; nothing was changed", activeWord(d.Disk.Table), sp.Installer.Release.Product, d.Partition, c.Reason)
-	}
 	var content []byte
 	var ext []plan.RawExtent
 	for _, e := range edit.Rewrites {

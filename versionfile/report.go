@@ -76,6 +76,9 @@ func Show(ctx context.Context, o ShowOptions) (*ShowReport, error) {
 		Roots: []partition.RootChoice{}, Verdicts: st.Verdicts(ins), Backups: []*Backup{},
 		Notes: append([]string{}, tgt.Notes...),
 	}
+	for _, p := range st.Inventory.Problems() {
+		rep.Notes = append(rep.Notes, InventoryPath+" "+p)
+	}
 	if rep.Markers == nil {
 		rep.Markers = []Marker{}
 	}

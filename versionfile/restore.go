@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/xsrescue/xsrescue/internal/installerview"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
@@ -205,16 +206,18 @@ func NewBackup(pb partition.Backup, ins []Installer, only *Installer) *Backup {
 // unknown (Marker nil, MarkerError), never absent.
 func InspectBackup(root *target.Root, partitionNumber int, ins []Installer, only *Installer) (*Backup, error) {
 	pb := partition.Backup{Partition: partitionNumber}
-	switch _, err := root.Lstat(BackupMarkerPath); {
-	case err == nil:
-		pb.Marker = ptr(true)
-	case errors.Is(err, fs.ErrNotExist):
-		pb.Marker = ptr(false)
-	default:
+	if exists, err := installerview.Exists(root, BackupMarkerPath); err != nil {
 		why := err.Error()
 		pb.MarkerError = &why
+	} else {
+		pb.Marker = &exists
 	}
-	data, err := readSmall(root, InventoryPath)
+	if err := (installerView{root}).stat(InventoryPath).Unknown(InventoryPath); errors.Is(err, installerview.ErrOutside) {
+		why := err.Error()
+		pb.InventoryError = &why
+		return NewBackup(pb, ins, only), nil
+	}
+	data, err := readInventoryFile(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewBackup(pb, ins, only), nil
 	}

@@ -74,6 +74,11 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 		return nil, err
 	}
 	st.Disk = req.Disk
+	if st.InventoryOutside != "" {
+		// Writing the file the link names inside the root would change
+		// nothing the installer reads.
+		return nil, xerr.Refusedf("refusing: %s: the installer does not read the file xsrescue would change; replace the link by the file it names inside the root first (cp --remove-destination), then run this again; nothing was changed", st.InventoryOutside)
+	}
 	before := st.Inventory
 	sp := &SetPlan{Before: before, After: before.Clone(), Values: map[string]string{}, state: st}
 	if req.ForInstaller != "" {

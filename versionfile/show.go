@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/infile"
+	"github.com/xsrescue/xsrescue/internal/installerview"
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/target"
@@ -27,6 +28,10 @@ type State struct {
 	Firstboot  FirstbootFacts
 	Root       RootFacts
 	Disk       *DiskFacts // nil for a --root target: disk gates are unknown
+	// InventoryOutside is set when etc/xensource-inventory is a symlink
+	// out of the root (internal/installerview): what the installer reads
+	// is unknown.
+	InventoryOutside string
 }
 
 // DiskFacts is the disk the root is on, for the gates that read the
@@ -77,6 +82,9 @@ func Inspect(root *target.Root) (*State, error) {
 		return nil, err
 	}
 	st := &State{Inventory: inv, Consistent: true}
+	if err := (installerView{root}).stat(InventoryPath).Unknown(InventoryPath); errors.Is(err, installerview.ErrOutside) {
+		st.InventoryOutside = err.Error()
+	}
 	for _, p := range MarkerPaths {
 		m, _, ok := readMarker(root, p)
 		if !ok {
@@ -101,7 +109,7 @@ func ReadInventory(root *target.Root) (*Inventory, error) {
 	if root.Image() != nil {
 		name = root.Name() + ": " + InventoryPath
 	}
-	data, err := readSmall(root, InventoryPath)
+	data, err := readInventoryFile(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, xerr.Invalidf("%s: no such file: not a XenServer root", name)
 	}
@@ -147,7 +155,11 @@ func (st *State) Verdict(in Installer) Verdict {
 	}
 	vd.RootPartition = rootPartition(g, st.Disk)
 	fb, mayStop := firstbootGateStop(g, st.Firstboot)
-	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keysGate(g, inv), versionGate(in, inv), productNameGate(g, inv), fb)
+	keys := keysGate(g, inv)
+	if st.InventoryOutside != "" {
+		keys = gate(GateKeys, keys.Source, StatusUnknown, "unknown: %s (readInventory opens it there: no such file raises IOError and the installer does not list this installation); the values shown are those of the file the link names inside the root", st.InventoryOutside)
+	}
+	vd.Gates = append(vd.Gates, rootGate(g, st.Disk), keys, versionGate(in, inv), productNameGate(g, inv), fb)
 	listed := listedBy(in, inv, vd.Gates[0], vd.Gates[1])
 	if g.SingleSR {
 		vd.Gates = append(vd.Gates, singleSRGate(st.Disk))
@@ -344,9 +356,9 @@ func MissingKeys(inv *Inventory, want []string) []string {
 	return missing
 }
 
-// MaxMarkerSize bounds what is read of a marker file or inventory: real
-// ones are under 4 KiB, and a hostile root must not make xsrescue read
-// gigabytes.
+// MaxMarkerSize bounds what is read of a marker file: real ones are under
+// 4 KiB, and a hostile root must not make xsrescue read gigabytes. The
+// inventory has its own bound (MaxInventorySize).
 const MaxMarkerSize = 1 << 20
 
 // ErrNotRegular is returned for a marker that is a FIFO, device or
@@ -357,6 +369,16 @@ var ErrNotRegular = errors.New("not a regular file")
 // root, following symlinks inside the root only. Errors do not repeat the
 // name; callers add it.
 func readSmall(root *target.Root, name string) ([]byte, error) {
+	return readCapped(root, name, MaxMarkerSize)
+}
+
+// readInventoryFile reads etc/xensource-inventory (at most
+// MaxInventorySize bytes) as readSmall reads a marker.
+func readInventoryFile(root *target.Root) ([]byte, error) {
+	return readCapped(root, InventoryPath, MaxInventorySize)
+}
+
+func readCapped(root *target.Root, name string, limit int64) ([]byte, error) {
 	fi, err := root.Stat(name)
 	if err != nil {
 		return nil, err
@@ -369,12 +391,12 @@ func readSmall(root *target.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxMarkerSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxMarkerSize {
-		return nil, xerr.Invalidf("larger than %d bytes: not a version marker", MaxMarkerSize)
+	if int64(len(data)) > limit {
+		return nil, xerr.Invalidf("larger than %d bytes: not read (xsrescue's bound)", limit)
 	}
 	return data, nil
 }

@@ -401,3 +401,44 @@ func markerProblems(t *testing.T, r *target.Root) map[string]string {
 	}
 	return problems
 }
+
+// TestBackupMarkerAsTheInstallerTests: InspectBackup's marker is
+// os.path.exists on the mounted backup: a directory counts, a dangling
+// link does not, and a link out of the tree is unknown.
+func TestBackupMarkerAsTheInstallerTests(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		make func(p string) error
+		want string
+	}{
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, "true"},
+		{"dangling link", func(p string) error { return os.Symlink("gone", p) }, "false"},
+		{"absolute link", func(p string) error { return os.Symlink("/bin/sh", p) }, "leads out of the root"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			marker := func(dir string) error {
+				p := filepath.Join(dir, versionfile.BackupMarkerPath)
+				if err := os.Remove(p); err != nil {
+					return err
+				}
+				return tt.make(p)
+			}
+			r := fixtureRoot(t, fixtures.RootSpec{Release: "6.0", Backup: true, Populate: marker})
+			b, err := versionfile.InspectBackup(r, 2, versionfile.Installers(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch tt.want {
+			case "true", "false":
+				if b.Marker == nil || *b.Marker != (tt.want == "true") {
+					t.Fatalf("marker %v (%v), want %s", b.Marker, b.MarkerError, tt.want)
+				}
+			default:
+				if b.Marker != nil || b.MarkerError == nil || !strings.Contains(*b.MarkerError, tt.want) {
+					t.Fatalf("marker %v (%v), want unknown", b.Marker, b.MarkerError)
+				}
+			}
+		})
+	}
+}

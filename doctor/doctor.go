@@ -65,6 +65,9 @@ type Report struct {
 	Findings     []Finding         `json:"findings"`
 	Plan         []Step            `json:"plan"`
 	Alternatives []Alternative     `json:"alternatives"`
+	// Mounts are the disk's partitions mounted while doctor read them
+	// (each also a finding; the command puts them first).
+	Mounts []partition.Mount `json:"-"`
 }
 
 // Broken lists the ids of the broken findings (doctor then exits 4).
@@ -224,6 +227,10 @@ type diag struct {
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
+	// mounts: partitions mounted right now. The plan is to unmount them
+	// and diagnose again, nothing else: every other step (e2fsck, a
+	// loop device, a write) on bytes the kernel is using corrupts them.
+	mounts []partition.Mount
 }
 
 func (d *diag) add(id, sev, rule, format string, args ...any) {
@@ -289,6 +296,7 @@ const (
 	ruleGPT       = "UEFI 2.x §5.3: the primary GPT at LBA 1 and the backup at the last LBA hold the same table; firmware and installers read the primary"
 	ruleVersions  = "docs/version.md: the installer model, one row per generation (root partition, keys, version class, range, firstboot, checks during the upgrade)"
 	ruleActive    = "docs/version.md: the 5.6-6.5 installers find the root by the active flag (probeDisk); a standard MBR boot loader refuses two active entries"
+	ruleMounted   = "docs/safety.md, mounted partitions: a mounted filesystem's bytes on the disk lag behind what it holds (read-write), and nothing may check or write them through another device while it is mounted"
 	ruleFirstboot = "docs/version.md, Firstboot: the installer refuses an installation whose first-boot scripts did not all run"
 )
 
@@ -329,8 +337,16 @@ func (d *diag) disk() {
 			d.gptPrimaryDamaged = true
 		}
 	}
+	d.mounts, d.rep.Mounts = disk.Mounts, disk.Mounts
+	for _, m := range disk.Mounts {
+		sev := Warn
+		if m.ReadWrite {
+			sev = Broken
+		}
+		d.add(fmt.Sprintf("partition-mounted/%d", m.Partition), sev, ruleMounted, "%s", m)
+	}
 	for _, p := range disk.Partitions {
-		if p.NeedsRecovery {
+		if p.NeedsRecovery && disk.MountOf(p.Number) == nil {
 			d.needsRecovery = append(d.needsRecovery, p)
 			what := p.FS
 			if p.Label != "" {
@@ -396,6 +412,9 @@ func (d *diag) markers() error {
 	if d.installer == nil {
 		by := map[string][]string{}
 		for _, v := range st.Verdicts(versionfile.Installers()) {
+			if m := d.rootMount(); m != nil && m.ReadWrite {
+				v.Stale(*m)
+			}
 			by[v.Outcome] = append(by[v.Outcome], v.Installer)
 		}
 		var parts []string
@@ -416,6 +435,11 @@ func (d *diag) verdict(st *versionfile.State) error {
 	in := *d.installer
 	v := st.Verdict(in)
 	id := "installer-verdict/" + in.Release.Product
+	if m := d.rootMount(); m != nil && m.ReadWrite {
+		v.Stale(*m)
+		d.add(id, Warn, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
+		return nil
+	}
 	// Given a directory, doctor cannot see the partition table: the gates
 	// that read it are unknown, which is said once, not as a problem.
 	tableOnly := st.Disk == nil
@@ -484,6 +508,14 @@ func (d *diag) verdict(st *versionfile.State) error {
 		return nil
 	}
 	d.setMarkers, d.setRepairs = len(sp.Plan.Changes) > 0, sp.Repairs
+	return nil
+}
+
+// rootMount is the root partition's mount, or nil.
+func (d *diag) rootMount() *partition.Mount {
+	if x := d.in.Disk; x != nil && x.XenServer != nil {
+		return x.MountOf(x.XenServer.RootPartition)
+	}
 	return nil
 }
 

@@ -15,6 +15,16 @@ import (
 // partition, set the markers, fix the database, then run the installer.
 func (d *diag) plan() {
 	t := d.targetArgs()
+	if len(d.mounts) > 0 {
+		// Nothing else: an e2fsck or a loop device over mounted bytes, or
+		// a write, while the kernel holds them corrupts the filesystem,
+		// and every finding about the files may be stale.
+		for _, m := range d.mounts {
+			d.manual(m.Release(), fmt.Sprintf("partition %d is mounted (%s) on %s through %s: unmount it before anything checks or changes the disk (save what you edited through it first; umount writes it back)", m.Partition, m.How(), m.Point, m.Device))
+		}
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: what was read while the partition was mounted may be stale, and the plan depends on it")
+		return
+	}
 	if len(d.recoverOps) > 0 {
 		// Every other finding describes the state the interrupted op left,
 		// which recover is about to change: plan nothing else yet.

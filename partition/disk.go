@@ -59,6 +59,9 @@ type Disk struct {
 	// Tables are the sectors of the partition table itself (MBR, GPT
 	// headers and entry arrays, EBRs), which no partition may hold.
 	Tables []Extent `json:"-"`
+	// Mounts are the partitions mounted right now (InspectPath, from /proc
+	// and /sys); commands put them first (docs/safety.md).
+	Mounts []Mount `json:"-"`
 }
 
 // Partition is one table entry and what its signature probe found. Start and

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
@@ -86,9 +87,13 @@ func assignRoles(d *Disk) {
 	d.Layout = layout(d)
 	for _, n := range []int{root, root + 1} {
 		if p := d.Partition(n); p != nil && p.NeedsRecovery && isExt(p.FS) {
-			d.warnf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", p.Role, n)
+			d.Warnings = append(d.Warnings, recoveryWarning(p.Role, n))
 		}
 	}
+}
+
+func recoveryWarning(role string, n int) string {
+	return fmt.Sprintf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", role, n)
 }
 
 // layout names the generation of the partition scheme (docs/disk.md).

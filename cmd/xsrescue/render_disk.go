@@ -33,7 +33,10 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 				typ += " (" + p.Name + ")"
 			}
 			fs := dash(p.FS)
-			if p.NeedsRecovery {
+			switch m := d.MountOf(p.Number); {
+			case m != nil:
+				fs += " (mounted " + m.How() + ")"
+			case p.NeedsRecovery:
 				fs += " (needs recovery)"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Number, humanSize(p.Start), humanSize(p.Size),

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/versionfile"
+)
+
+// TestMountedPartitionReadOnlyCommands (acceptance acc21a #1): the root
+// partition of an image mounted through an offset loop device, as a user
+// does on a live USB to look inside. Read-only, every command says so
+// first (text) and in "mounted" (JSON); mounted read-write, its bytes on
+// the disk may be stale, so the verdicts are unknown and the command exits
+// 4; doctor's plan is to unmount and diagnose again, never an e2fsck or a
+// loop device over the mounted bytes. Mounted read-only (noload), the
+// verdicts stand, the exit codes do not change and nothing is written.
+func TestMountedPartitionReadOnlyCommands(t *testing.T) {
+	t.Parallel()
+	needRootAndE2fs(t)
+	testutil := func(name string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %q: %v %s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	dir := t.TempDir()
+	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("mounted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.InspectPath(img, partition.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := d.Partition(d.XenServer.RootPartition)
+	loop := testutil("losetup", "--find", "--show", "--offset", strconv.FormatInt(root.Start, 10), "--sizelimit", strconv.FormatInt(root.Size, 10), img)
+	defer exec.Command("losetup", "-d", loop).Run()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	testutil("mount", loop, mnt)
+	mounted := true
+	defer func() {
+		if mounted {
+			exec.Command("umount", mnt).Run()
+		}
+	}()
+	// What the user changed through the mount is not on the disk yet.
+	if err := os.WriteFile(filepath.Join(mnt, "etc/scratch"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := strconv.Itoa(root.Number)
+	banner := "WARNING: partition " + n + " is mounted (read-write) on " + mnt + " through " + loop + ": "
+
+	code, out, errOut := runCLI("disk", "inspect", img)
+	if code != 4 || !strings.HasPrefix(out, banner) {
+		t.Errorf("disk inspect: exit %d, want 4 and the mount first:\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "needs recovery") {
+		t.Errorf("disk inspect calls the live journal of a mounted filesystem an unclean shutdown:\n%s", out)
+	}
+	code, out, _ = runCLI("disk", "inspect", img, "--json")
+	var doc struct {
+		Mounted []partition.Mount `json:"mounted"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 4 {
+		t.Fatalf("disk inspect --json: exit %d, %v\n%s", code, err, out)
+	}
+	if want := (partition.Mount{Partition: root.Number, Device: loop, Point: mnt, ReadWrite: true, Loop: true}); len(doc.Mounted) != 1 || doc.Mounted[0] != want {
+		t.Errorf("mounted: %+v, want %+v", doc.Mounted, want)
+	}
+
+	code, out, _ = runCLI("version", "show", "--disk", img, "--for-installer", "5.0", "--json")
+	var show versionfile.ShowReport
+	if err := json.Unmarshal([]byte(out), &show); err != nil || code != 4 {
+		t.Fatalf("version show --json: exit %d, %v\n%s", code, err, out)
+	}
+	if v := show.Verdicts[0]; v.Outcome != versionfile.OutcomeUnknown || v.OffersUpgrade || !strings.Contains(v.Reason, "mounted read-write on "+mnt) {
+		t.Errorf("version show on a partition mounted read-write: %s: %s", v.Outcome, v.Reason)
+	}
+	if code, out, _ = runCLI("version", "show", "--disk", img); code != 4 || !strings.HasPrefix(out, banner) {
+		t.Errorf("version show: exit %d, want 4 and the mount first:\n%s", code, out)
+	}
+	if code, out, _ = runCLI("statedb", "check", "--disk", img, "--for-release", "5.0"); code != 4 || !strings.HasPrefix(out, banner) || !strings.Contains(out, "UNKNOWN: partition "+n+" is mounted read-write") {
+		t.Errorf("statedb check: exit %d, want 4, the mount first and UNKNOWN:\n%s", code, out)
+	}
+	if code, out, _ = runCLI("statedb", "show", "--disk", img); code != 4 || !strings.HasPrefix(out, banner) {
+		t.Errorf("statedb show: exit %d, want 4 and the mount first:\n%s", code, out)
+	}
+
+	release := "umount " + mnt + " && losetup -d " + loop
+	rep := doctorJSON(t, "--disk", img, "--for-installer", "5.0")
+	sev := doctorSeverities(rep.Report)
+	if sev["partition-mounted/"+n] != "broken" || sev["fs-needs-recovery/"+n] != "" || sev["installer-verdict/5.0.0"] != "warn" {
+		t.Errorf("doctor findings: %v", sev)
+	}
+	if len(rep.Plan) != 2 || rep.Plan[0].Command != release || !rep.Plan[0].Manual || !strings.HasPrefix(rep.Plan[1].Command, "xsrescue doctor ") {
+		t.Errorf("doctor's plan on a mounted root: %+v", rep.Plan)
+	}
+	for _, s := range rep.Plan {
+		if strings.Contains(s.Command, "e2fsck") || strings.Contains(s.Command, "losetup --find") {
+			t.Errorf("step %d works on mounted bytes: %s", s.Step, s.Command)
+		}
+	}
+	if code, out, _ = runCLI("doctor", "--disk", img, "--for-installer", "5.0"); code != 4 || !strings.HasPrefix(out, banner) {
+		t.Errorf("doctor: exit %d, want 4 and the mount first:\n%s", code, out)
+	}
+
+	// Read-only and without journal replay: the disk is what the mount
+	// shows and nothing writes it.
+	testutil("umount", mnt)
+	testutil("mount", "-o", "ro,noload", loop, mnt)
+	before := fingerprint(t, img)
+	roBanner := "WARNING: partition " + n + " is mounted (read-only) on " + mnt
+	if code, out, errOut = runCLI("disk", "inspect", img); code != 0 || !strings.HasPrefix(out, roBanner) {
+		t.Errorf("disk inspect, mounted read-only: exit %d:\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI("version", "show", "--disk", img, "--for-installer", "5.0", "--json")
+	if err := json.Unmarshal([]byte(out), &show); err != nil || code != 0 || show.Verdicts[0].Outcome != versionfile.OutcomeNo {
+		t.Errorf("version show, mounted read-only: exit %d, %v %+v", code, err, show.Verdicts)
+	}
+	rep = doctorJSON(t, "--disk", img, "--for-installer", "5.0")
+	if sev := doctorSeverities(rep.Report); sev["partition-mounted/"+n] != "warn" || len(rep.Plan) != 2 || rep.Plan[0].Command != release {
+		t.Errorf("doctor, mounted read-only: %v %+v", sev, rep.Plan)
+	}
+	if fingerprint(t, img) != before {
+		t.Error("a read-only command wrote to the disk")
+	}
+	testutil("umount", mnt)
+	mounted = false
+	if code, out, _ = runCLI("disk", "inspect", img); code != 0 || strings.Contains(out, "WARNING") {
+		t.Errorf("disk inspect after umount: exit %d\n%s", code, out)
+	}
+}

@@ -224,6 +224,7 @@ type diag struct {
 	patch             *patchPlan
 	recoverOps        []int64
 	needsRecovery     []partition.Partition
+	fsErrors          []partition.Partition // ext superblocks that record errors
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
@@ -297,6 +298,7 @@ const (
 	ruleVersions  = "docs/version.md: the installer model, one row per generation (root partition, keys, version class, range, firstboot, checks during the upgrade)"
 	ruleActive    = "docs/version.md: the 5.6-6.5 installers find the root by the active flag (probeDisk); a standard MBR boot loader refuses two active entries"
 	ruleMounted   = "docs/safety.md, mounted partitions: a mounted filesystem's bytes on the disk lag behind what it holds (read-write), and nothing may check or write them through another device while it is mounted"
+	ruleFSErrors  = "docs/safety.md, filesystems with errors: EXT2_ERROR_FS or s_error_count in the superblock (tytso/e2fsprogs a9f482e55f3c lib/ext2fs/ext2_fs.h; e2fsck/unix.c check_if_skip checks it, and clears both once consistent)"
 	ruleFirstboot = "docs/version.md, Firstboot: the installer refuses an installation whose first-boot scripts did not all run"
 )
 
@@ -346,6 +348,11 @@ func (d *diag) disk() {
 		d.add(fmt.Sprintf("partition-mounted/%d", m.Partition), sev, ruleMounted, "%s", m)
 	}
 	for _, p := range disk.Partitions {
+		if p.Errors != nil && disk.MountOf(p.Number) == nil {
+			d.fsErrors = append(d.fsErrors, p)
+			d.add(fmt.Sprintf("fs-errors/%d", p.Number), Broken, ruleFSErrors,
+				"partition %d (%s, %s %s): %s: the kernel met corruption on it; xsrescue refuses to change it, and the installer would mount it as it is", p.Number, orDash(p.Role), p.FS, orDash(p.Label), p.Errors)
+		}
 		if p.NeedsRecovery && disk.MountOf(p.Number) == nil {
 			d.needsRecovery = append(d.needsRecovery, p)
 			what := p.FS

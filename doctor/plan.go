@@ -46,18 +46,29 @@ func (d *diag) plan() {
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
 			fmt.Sprintf("partition %d holds the XenServer root but lost its root-* label, by which the installer finds the root (and the backup as the next partition); choose any 8 lower-case letters for xxxxxxxx (6 for 7.0+ installs); by hand, after saving the partitions", u.Partition.Number))
 	}
-	replay := false
+	replay, repair := false, false
+	for _, p := range d.fsErrors {
+		d.manual(partition.CheckCommand(d.in.DiskPath, p),
+			fmt.Sprintf("partition %d: %s: check and repair it before anything mounts it (xsrescue refuses to change it until then; e2fsck clears the record once the filesystem is consistent)", p.Number, p.Errors))
+		repair = repair || p.Role == "root" || p.Role == "backup"
+	}
 	for _, p := range d.needsRecovery {
-		d.manual(d.onPartition(p, func(dev string) string { return "e2fsck -fy " + dev }),
+		if p.Errors != nil {
+			continue // the e2fsck above replays the journal too
+		}
+		d.manual(partition.CheckCommand(d.in.DiskPath, p),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
 		replay = replay || p.Role == "root" || p.Role == "backup"
 	}
-	if replay {
-		// The findings about files were read as of the last checkpoint;
-		// the installer mounts the root (and backups), which replays the
-		// journal first. What the replay leaves decides the rest: plan
-		// nothing that depends on those files until doctor has read them.
-		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files")
+	if replay || repair {
+		// e2fsck writes the replayed journal to the disk and repairs what
+		// it finds: what it leaves decides the rest, so plan nothing that
+		// depends on those files until doctor has read them again.
+		why := "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files"
+		if repair {
+			why = "then diagnose again: e2fsck repairs what it finds (it may move or clear files the findings were read from), so the rest of the plan waits for what it leaves"
+		}
+		d.step("xsrescue doctor "+t+d.installerArg(), why)
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 		d.noUpgrade = true
 	}
@@ -230,20 +241,9 @@ func (d *diag) saveBackup() string {
 	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", shquote.Quote(d.in.DiskPath), shquote.Quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
-// onPartition is the command run(DEV) on partition p: on the kernel's
-// device for a block device; for an image on a loop device over p's range
-// that the same command detaches again, so no later step finds the image
-// attached.
+// onPartition is partition.OnPartition on doctor's disk.
 func (d *diag) onPartition(p partition.Partition, run func(dev string) string) string {
-	disk := d.in.DiskPath
-	if strings.HasPrefix(disk, "/dev/") {
-		dev := fmt.Sprintf("%s%d", disk, p.Number)
-		if last := disk[len(disk)-1]; last >= '0' && last <= '9' {
-			dev = fmt.Sprintf("%sp%d", disk, p.Number)
-		}
-		return run(dev)
-	}
-	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, shquote.Quote(disk), run(`"$L"`))
+	return partition.OnPartition(d.in.DiskPath, p, run)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -77,7 +77,11 @@ type Partition struct {
 	Label         string `json:"label"`
 	UUID          string `json:"uuid"`
 	NeedsRecovery bool   `json:"needs_recovery"`
-	Role          string `json:"role"`
+	// Errors: the ext superblock records errors (null when it does not, or
+	// for other filesystems); writing verbs refuse to mount it until
+	// e2fsck has checked it.
+	Errors *FSErrors `json:"fs_errors"`
+	Role   string    `json:"role"`
 	// ZFS is the pool member in this partition or in a slice of its Solaris
 	// VTOC, Slices that VTOC (partition/zfs.go, vtoc.go); omitted when absent.
 	ZFS    *ZFSMember `json:"zfs,omitempty"`

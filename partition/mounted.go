@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/shquote"
@@ -59,6 +60,28 @@ func MountOver(st os.FileInfo, p Partition) *Mount {
 		return nil
 	}
 	return &Mount{Partition: p.Number, Device: "/dev/" + found.Name, Point: found.Mount, ReadWrite: found.ReadWrite, Loop: found.Loop}
+}
+
+// OnPartition is the shell command run(DEV) on partition p of disk: on the
+// kernel's device for a block device; for an image on a loop device over
+// p's range that the same command detaches again, so no later step finds
+// the image attached.
+func OnPartition(disk string, p Partition, run func(dev string) string) string {
+	if strings.HasPrefix(disk, "/dev/") {
+		dev := fmt.Sprintf("%s%d", disk, p.Number)
+		if last := disk[len(disk)-1]; last >= '0' && last <= '9' {
+			dev = fmt.Sprintf("%sp%d", disk, p.Number)
+		}
+		return run(shquote.Quote(dev))
+	}
+	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, shquote.Quote(disk), run(`"$L"`))
+}
+
+// CheckCommand is the e2fsck that checks (and repairs) ext partition p of
+// disk: it replays the journal, and clears the error state once the
+// filesystem is consistent.
+func CheckCommand(disk string, p Partition) string {
+	return OnPartition(disk, p, func(dev string) string { return "e2fsck -fy " + dev })
 }
 
 // MountOf is partition n's mount, or nil.

@@ -90,6 +90,19 @@ func assignRoles(d *Disk) {
 			d.Warnings = append(d.Warnings, recoveryWarning(p.Role, n))
 		}
 	}
+	for _, p := range d.Partitions {
+		if p.Errors != nil {
+			d.warnf("%s: %s (the kernel met corruption on it): check it with e2fsck -f before anything mounts it; xsrescue refuses to change it until then", partName(p), p.Errors)
+		}
+	}
+}
+
+// partName is "root partition 1", or "partition 5" without a role.
+func partName(p Partition) string {
+	if p.Role != "" {
+		return fmt.Sprintf("%s partition %d", p.Role, p.Number)
+	}
+	return fmt.Sprintf("partition %d", p.Number)
 }
 
 func recoveryWarning(role string, n int) string {

@@ -74,6 +74,10 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 			d.f.Close()
 			return nil, err
 		}
+		if err := refuseErrors(d); err != nil {
+			d.f.Close()
+			return nil, err
+		}
 		if err := m.holdExclusive(d); err != nil {
 			d.f.Close()
 			return nil, err
@@ -94,6 +98,9 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 	}
 	if l == nil {
 		t.Mount = partition.MountOver(d.st, *d.p)
+		if e := d.p.Errors; e != nil {
+			t.Notes = append(t.Notes, fmt.Sprintf("partition %d: %s: a change to it is refused until it is checked (%s)", d.n, e, partition.CheckCommand(d.disk, *d.p)))
+		}
 	}
 	return t, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/testutil"
 	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/versionfile"
 )
@@ -25,7 +27,7 @@ import (
 func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 	t.Parallel()
 	needRootAndE2fs(t)
-	testutil := func(name string, args ...string) string {
+	sh := func(name string, args ...string) string {
 		t.Helper()
 		out, err := exec.Command(name, args...).CombinedOutput()
 		if err != nil {
@@ -43,11 +45,11 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := d.Partition(d.XenServer.RootPartition)
-	loop := testutil("losetup", "--find", "--show", "--offset", strconv.FormatInt(root.Start, 10), "--sizelimit", strconv.FormatInt(root.Size, 10), img)
+	loop := sh("losetup", "--find", "--show", "--offset", strconv.FormatInt(root.Start, 10), "--sizelimit", strconv.FormatInt(root.Size, 10), img)
 	defer exec.Command("losetup", "-d", loop).Run()
 	mnt := filepath.Join(dir, "mnt")
 	os.Mkdir(mnt, 0o755)
-	testutil("mount", loop, mnt)
+	sh("mount", loop, mnt)
 	mounted := true
 	defer func() {
 		if mounted {
@@ -117,8 +119,8 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 
 	// Read-only and without journal replay: the disk is what the mount
 	// shows and nothing writes it.
-	testutil("umount", mnt)
-	testutil("mount", "-o", "ro,noload", loop, mnt)
+	sh("umount", mnt)
+	sh("mount", "-o", "ro,noload", loop, mnt)
 	before := fingerprint(t, img)
 	roBanner := "WARNING: partition " + n + " is mounted (read-only) on " + mnt
 	if code, out, errOut = runCLI("disk", "inspect", img); code != 0 || !strings.HasPrefix(out, roBanner) {
@@ -135,9 +137,92 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 	if fingerprint(t, img) != before {
 		t.Error("a read-only command wrote to the disk")
 	}
-	testutil("umount", mnt)
+	sh("umount", mnt)
 	mounted = false
 	if code, out, _ = runCLI("disk", "inspect", img); code != 0 || strings.Contains(out, "WARNING") {
 		t.Errorf("disk inspect after umount: exit %d\n%s", code, out)
 	}
+}
+
+// TestFilesystemWithErrors (acceptance acc21a #6): a root whose ext
+// superblock records errors (s_state EXT2_ERROR_FS, or s_error_count: what
+// the kernel leaves after it met corruption). disk inspect and doctor say
+// so, doctor plans e2fsck before anything else, every writing verb refuses
+// (exit 3) without writing a byte, and once the planned e2fsck has run the
+// finding is gone.
+func TestFilesystemWithErrors(t *testing.T) {
+	t.Parallel()
+	needRootAndE2fs(t)
+	testutil.NeedTools(t, "e2fsck", "losetup")
+	for _, tc := range []struct{ name, ssv, want string }{
+		{"state", "state 2", `its state is "not clean with errors"`},
+		{"count", "error_count 3", "it counts 3 error(s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("errors-"+tc.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := partition.InspectPath(img, partition.OpenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := d.Partition(d.XenServer.RootPartition)
+			if out, err := exec.Command("debugfs", "-w", "-R", "ssv "+tc.ssv, img+"?offset="+strconv.FormatInt(root.Start, 10)).CombinedOutput(); err != nil {
+				t.Fatalf("debugfs: %v %s", err, out)
+			}
+			n := strconv.Itoa(root.Number)
+			code, out, _ := runCLI("disk", "inspect", img, "--json")
+			var doc partition.Disk
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 {
+				t.Fatalf("disk inspect --json: exit %d %v", code, err)
+			}
+			if e := doc.Partition(root.Number).Errors; e == nil || !strings.Contains(e.String(), tc.want) {
+				t.Errorf("fs_errors: %+v", e)
+			}
+			before := fingerprint(t, img)
+			rep := doctorJSON(t, "--disk", img, "--for-installer", "5.0", "--save-dir", dir)
+			if doctorSeverities(rep.Report)["fs-errors/"+n] != "broken" {
+				t.Errorf("doctor findings: %v", doctorSeverities(rep.Report))
+			}
+			if len(rep.Plan) < 2 || !rep.Plan[0].Manual || !strings.Contains(rep.Plan[0].Command, `e2fsck -fy "$L"`) || !strings.HasPrefix(rep.Plan[1].Command, "xsrescue doctor ") {
+				t.Fatalf("plan: %+v", rep.Plan)
+			}
+			for _, s := range rep.Plan {
+				if strings.Contains(s.Command, "version set") || strings.Contains(s.Command, "statedb patch") {
+					t.Errorf("step %d writes to the damaged root before e2fsck's result is known: %s", s.Step, s.Command)
+				}
+			}
+			for _, argv := range [][]string{
+				{"version", "set", "--disk", img, "--for-installer", "5.0", "--yes"},
+				{"statedb", "patch", "--disk", img, "--to-release", "5.0", "--yes"},
+				{"guest", "fix", "--disk", img, "--yes"},
+			} {
+				if code, _, errOut := runCLI(argv...); code != 3 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "e2fsck -fy") {
+					t.Errorf("%s %s: exit %d, want 3 naming the errors and e2fsck: %s", argv[0], argv[1], code, errOut)
+				}
+			}
+			if fingerprint(t, img) != before {
+				t.Fatal("a refusal or a read-only command wrote to the disk")
+			}
+			if out, err := exec.Command("sh", "-c", rep.Plan[0].Command).CombinedOutput(); err != nil && exitStatus(err) > 1 {
+				t.Fatalf("%s: %v %s", rep.Plan[0].Command, err, out)
+			}
+			after := doctorJSON(t, "--disk", img, "--for-installer", "5.0", "--save-dir", dir)
+			if sev := doctorSeverities(after.Report); sev["fs-errors/"+n] != "" {
+				t.Errorf("after e2fsck: %v", sev)
+			}
+		})
+	}
+}
+
+// exitStatus is a command's exit code (e2fsck: 1 = errors corrected).
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

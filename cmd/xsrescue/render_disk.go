@@ -39,6 +39,9 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 			case p.NeedsRecovery:
 				fs += " (needs recovery)"
 			}
+			if p.Errors != nil {
+				fs += " (errors)"
+			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Number, humanSize(p.Start), humanSize(p.Size),
 				typ, map[bool]string{true: "*"}[p.Bootable], fs, dash(p.Label), dash(p.UUID), dash(p.Role))
 		}

@@ -228,6 +228,9 @@ type diag struct {
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
+	// covered are the finding ids (and id prefixes) a planned step acts
+	// on; every other broken finding gets a step by hand (byHand).
+	covered []string
 	// mounts: partitions mounted right now. The plan is to unmount them
 	// and diagnose again, nothing else: every other step (e2fsck, a
 	// loop device, a write) on bytes the kernel is using corrupts them.

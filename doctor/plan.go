@@ -3,11 +3,13 @@ package doctor
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // plan turns the findings into the commands an expert would type, in the
@@ -38,6 +40,9 @@ func (d *diag) plan() {
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, shquote.Quote(d.imagePath(0, "gpt-head")), disk),
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
+	if len(d.in.Unlabelled) > 0 {
+		d.covers("layout", "root-label-missing/")
+	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
 			d.step(fmt.Sprintf("xsrescue disk save-partition %s --partition %d --output %s%s", shquote.Quote(d.in.DiskPath), b.Number, shquote.Quote(d.imagePath(b.Number, "backup")), journalArg(d.in.JournalPath)),
@@ -48,6 +53,7 @@ func (d *diag) plan() {
 	}
 	replay, repair := false, false
 	for _, p := range d.fsErrors {
+		d.covers(fmt.Sprintf("fs-errors/%d", p.Number))
 		d.manual(partition.CheckCommand(d.in.DiskPath, p),
 			fmt.Sprintf("partition %d: %s: check and repair it before anything mounts it (xsrescue refuses to change it until then; e2fsck clears the record once the filesystem is consistent)", p.Number, p.Errors))
 		repair = repair || p.Role == "root" || p.Role == "backup"
@@ -64,7 +70,7 @@ func (d *diag) plan() {
 		// e2fsck writes the replayed journal to the disk and repairs what
 		// it finds: what it leaves decides the rest, so plan nothing that
 		// depends on those files until doctor has read them again.
-		why := "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files"
+		why := "then diagnose again: the findings about the markers, the backup and the database were read with the journal replayed in memory, as the installer's mount will replay it; e2fsck may change more than the replay (it repairs what it finds), so the rest of the plan waits for what it leaves"
 		if repair {
 			why = "then diagnose again: e2fsck repairs what it finds (it may move or clear files the findings were read from), so the rest of the plan waits for what it leaves"
 		}
@@ -89,14 +95,17 @@ func (d *diag) plan() {
 			fmt.Sprintf("the %s installer skips a root without a readable inventory (it needs PRODUCT_VERSION or PLATFORM_VERSION, the UUIDs and PRIMARY_DISK from it), and xsrescue does not invent them", d.installer.Release.Product))
 		// No more changes, and no Upgrade step; the alternatives (the
 		// installer's Restore) stay.
+		d.covers("inventory-")
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.setMarkers {
+		d.covers("installer-verdict/" + d.installer.Release.Product)
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
 			fmt.Sprintf("make the %s installer's gates pass: %s", d.installer.Release.Product, repairsText(d)))
 		changes = true
 	}
 	if len(d.markFirstboot) > 0 && d.installer != nil {
+		d.covers("installer-verdict/" + d.installer.Release.Product + "/" + versionfile.GateFirstboot)
 		by := d.firstbootRemedy
 		if by == "" {
 			by = fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then run xsrescue doctor again", strings.Join(d.markFirstboot, ", "))
@@ -115,6 +124,7 @@ func (d *diag) plan() {
 			Steps: steps})
 	}
 	if d.moveFlag {
+		d.covers("installer-verdict/" + d.installer.Release.Product)
 		d.manual("decide whether the other partition may lose the DOS active flag (see the alternative move-active-flag); xsrescue does not move it by itself",
 			fmt.Sprintf("the %s installer finds the root only by the active flag, which another partition carries", d.installer.Release.Product))
 		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "move-active-flag",
@@ -123,9 +133,11 @@ func (d *diag) plan() {
 				Why: "a journaled raw write of the MBR's four entries (before-bytes kept; journal undo puts the flag back)"}}})
 	}
 	for _, p := range d.setAside {
+		d.covers("statedb-restore-pending")
 		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
 	}
 	if pp := d.patch; pp != nil {
+		d.covers("statedb-")
 		changes = true
 		why := fmt.Sprintf("make the database xapi loads exactly what xapi of %s reads (%s)", pp.target.Name, strings.Join(pp.reasons, ", "))
 		switch {
@@ -153,6 +165,11 @@ func (d *diag) plan() {
 		default:
 			d.step(fmt.Sprintf("xsrescue statedb patch %s --to-release %s --yes", t, pp.target.Product), why+"; no reference database was found, so unknown tables and columns are only suspected")
 		}
+	}
+	if d.byHand(t) {
+		// Something broken is left that no step above repairs: the
+		// installer is not promised to accept the disk.
+		d.noUpgrade = true
 	}
 	if changes && d.installer != nil && !d.noUpgrade {
 		inst := d.installer.Release
@@ -197,6 +214,92 @@ func (d *diag) plan() {
 		alt.Steps = append(alt.Steps, Step{Step: len(alt.Steps) + 1, Command: fmt.Sprintf("boot the %s installer and choose Restore", inst), Why: "restores the backed-up system onto the root partition", Manual: true})
 		d.rep.Alternatives = append(d.rep.Alternatives, alt)
 	}
+}
+
+// covers records that the plan acts on the findings with these ids or id
+// prefixes.
+func (d *diag) covers(ids ...string) { d.covered = append(d.covered, ids...) }
+
+// byHand gives every broken finding that no planned step acts on a step by
+// hand saying what to do (a "nothing to do" beside a broken finding reads
+// as "all is well" at 3 a.m.), then doctor again. A plan that diagnoses
+// again already (after recover, an unmount, an e2fsck) covers everything.
+// It reports whether it planned anything.
+func (d *diag) byHand(t string) bool {
+	for _, s := range d.rep.Plan {
+		if strings.HasPrefix(s.Command, "xsrescue doctor ") {
+			return false
+		}
+	}
+	added, again := false, false
+	for _, f := range d.rep.Findings {
+		if f.Severity != Broken || slices.ContainsFunc(d.covered, func(id string) bool { return strings.HasPrefix(f.ID, id) }) {
+			continue
+		}
+		what, why, more := d.remedy(f)
+		d.manual(what, why)
+		again = again || more
+		d.covers(f.ID)
+		if parts := strings.SplitN(f.ID, "/", 3); parts[0] == "installer-verdict" && len(parts) > 1 {
+			d.covers(parts[0] + "/" + parts[1]) // one step for the verdict and its gates
+		}
+		added = true
+	}
+	if again {
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the plan depends on what the steps by hand leave")
+	}
+	return added
+}
+
+// remedy is what a user can do about broken finding f, which xsrescue
+// cannot repair, why, and whether doctor should look again afterwards.
+func (d *diag) remedy(f Finding) (string, string, bool) {
+	id := f.ID
+	switch {
+	case id == "layout":
+		what, again := d.layoutRemedy()
+		return what, "no partition of the disk holds an ext filesystem labelled root-*, so no installer finds an installation on it (" + f.Evidence + ")", again
+	case id == "statedb-unreadable" || id == "statedb-not-a-file":
+		return "cannot be repaired by xsrescue: keep the damaged file (move it aside), then put back the database xapi loads from a copy — the backup partition's var/xapi/state.db (the database as it was at the last upgrade), or a pool database dump (xe pool-dump-database) — and run xsrescue doctor again",
+			"xapi does not start on a database it cannot read (" + f.Evidence + ")", true
+	case strings.HasPrefix(id, "inventory-"):
+		return "cannot be repaired by xsrescue: put back etc/xensource-inventory from a copy of this system's own (a backup of it, or the backup partition's if it holds the same system, checking INSTALLATION_UUID and CONTROL_DOMAIN_UUID), then run xsrescue doctor again",
+			"every installer skips a root without a readable inventory, and xsrescue does not invent one (" + f.Evidence + ")", true
+	case strings.HasPrefix(id, "installer-verdict/"):
+		alt := ""
+		if d.backupRestore {
+			alt = "; or the alternative below (the installer's Restore)"
+		}
+		where := "--disk " + shquote.Quote(d.in.DiskPath)
+		if d.in.DiskPath == "" && d.in.Root != nil {
+			where = "--root " + shquote.Quote(d.in.Root.Dir())
+		}
+		return fmt.Sprintf("no xsrescue repair makes this installer accept the disk as it is: use an installer that accepts it (xsrescue version show %s lists them)%s", where, alt),
+			fmt.Sprintf("%s: %s", id, f.Evidence), false
+	}
+	return fmt.Sprintf("no automatic repair for %s: see its rule (%s) and repair it by hand, then run xsrescue doctor again", id, f.Rule), f.Evidence, true
+}
+
+// layoutRemedy says where the root may have gone: a partition whose
+// filesystem no probe recognised (a damaged ext superblock: e2fsck can use
+// a backup superblock; then doctor again), or nowhere.
+func (d *diag) layoutRemedy() (string, bool) {
+	var cands []string
+	if d.in.Disk != nil {
+		for _, p := range d.in.Disk.Partitions {
+			if p.FS != "" || len(p.Probe) == 0 || !p.RootType() {
+				continue
+			}
+			why := p.Probe[0]
+			cands = append(cands, fmt.Sprintf("partition %d (type %s, %s): %s", p.Number, p.Type, why,
+				partition.OnPartition(d.in.DiskPath, p, func(dev string) string { return "e2fsck -n -b 32768 " + dev })))
+		}
+	}
+	if len(cands) == 0 {
+		return "no partition holds a filesystem xsrescue could not recognise: this disk does not hold the installation (look at the other disks), or its table was rewritten; restore the disk from an image if there is one", false
+	}
+	return "if the root was on one of these partitions, its ext superblock is damaged: check it against a backup superblock, read-only first — " + strings.Join(cands, "; ") +
+		" (32768 for 4 KiB blocks, 8193 for 1 KiB; mke2fs -n with the original options lists them); if that finds the filesystem, run it again with -y instead of -n, then xsrescue doctor again", true
 }
 
 func journalArg(j string) string {

@@ -21,6 +21,10 @@ func isLinuxType(t string) bool {
 	return t == dosLinux || t == string(gpt.MicrosoftBasicData)
 }
 
+// RootType reports whether p's type is one the installer takes a root
+// partition from (DOS 83, GPT basic data).
+func (p Partition) RootType() bool { return isLinuxType(p.Type) }
+
 func isLVMType(t string) bool { return t == dosLVM || t == string(gpt.LinuxLVM) }
 
 func isSwapType(t string) bool { return t == dosSwap || t == string(gpt.LinuxSwap) }

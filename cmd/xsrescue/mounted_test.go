@@ -226,3 +226,41 @@ func exitStatus(err error) int {
 	}
 	return -1
 }
+
+// TestDoctorDamagedRootSuperblock (acceptance acc21a #13): the root's ext
+// superblock magic is gone, so no partition holds a root-* filesystem.
+// doctor used to end with "Plan: nothing to do." beside the broken layout
+// finding; now it plans, by hand, an e2fsck against a backup superblock of
+// the partition that lost its filesystem, then doctor again.
+func TestDoctorDamagedRootSuperblock(t *testing.T) {
+	t.Parallel()
+	needRootAndE2fs(t)
+	dir := t.TempDir()
+	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("nosuper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.InspectPath(img, partition.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := d.Partition(d.XenServer.RootPartition)
+	f, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte{0, 0}, root.Start+1024+0x38)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI("doctor", "--disk", img, "--for-installer", "5.0")
+	if code != 4 || strings.Contains(out, "nothing to do") || !strings.Contains(out, "[broken] layout") {
+		t.Fatalf("doctor: exit %d\n%s", code, out)
+	}
+	rep := doctorJSON(t, "--disk", img, "--for-installer", "5.0")
+	if len(rep.Plan) != 2 || !rep.Plan[0].Manual || !strings.Contains(rep.Plan[0].Command, "partition "+strconv.Itoa(root.Number)+" (type 83, ext: no magic") ||
+		!strings.Contains(rep.Plan[0].Command, `e2fsck -n -b 32768 "$L"`) || !strings.HasPrefix(rep.Plan[1].Command, "xsrescue doctor ") {
+		t.Errorf("plan: %+v", rep.Plan)
+	}
+}

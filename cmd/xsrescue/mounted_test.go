@@ -36,15 +36,7 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	dir := t.TempDir()
-	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("mounted"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := partition.InspectPath(img, partition.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := d.Partition(d.XenServer.RootPartition)
+	img, root := miniRescueDisk(t, dir, "mounted")
 	loop := sh("losetup", "--find", "--show", "--offset", strconv.FormatInt(root.Start, 10), "--sizelimit", strconv.FormatInt(root.Size, 10), img)
 	defer exec.Command("losetup", "-d", loop).Run()
 	mnt := filepath.Join(dir, "mnt")
@@ -161,15 +153,7 @@ func TestFilesystemWithErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("errors-"+tc.name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := partition.InspectPath(img, partition.OpenOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			root := d.Partition(d.XenServer.RootPartition)
+			img, root := miniRescueDisk(t, dir, "errors-"+tc.name)
 			if out, err := exec.Command("debugfs", "-w", "-R", "ssv "+tc.ssv, img+"?offset="+strconv.FormatInt(root.Start, 10)).CombinedOutput(); err != nil {
 				t.Fatalf("debugfs: %v %s", err, out)
 			}
@@ -218,6 +202,21 @@ func TestFilesystemWithErrors(t *testing.T) {
 	}
 }
 
+// miniRescueDisk builds fixtures.MiniRescue(name) in dir and returns it
+// with its root partition.
+func miniRescueDisk(t *testing.T, dir, name string) (string, *partition.Partition) {
+	t.Helper()
+	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := partition.InspectPath(img, partition.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, d.Partition(d.XenServer.RootPartition)
+}
+
 // exitStatus is a command's exit code (e2fsck: 1 = errors corrected).
 func exitStatus(err error) int {
 	var ee *exec.ExitError
@@ -236,15 +235,7 @@ func TestDoctorDamagedRootSuperblock(t *testing.T) {
 	t.Parallel()
 	needRootAndE2fs(t)
 	dir := t.TempDir()
-	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("nosuper"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := partition.InspectPath(img, partition.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := d.Partition(d.XenServer.RootPartition)
+	img, root := miniRescueDisk(t, dir, "nosuper")
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -569,6 +569,11 @@ func (d *diag) backup() {
 		}
 		b = versionfile.NewBackup(*x, ins, d.installer)
 	}
+	if x := d.in.Disk; x != nil {
+		if m := x.MountOf(p.Number); m != nil && m.ReadWrite {
+			b.Stale(*m)
+		}
+	}
 	if b.Inventory == nil {
 		d.add("backup-partition", Warn, ruleBackup, "%s: %s, no etc/xensource-inventory: nothing the installer could restore", d.backupName(), p.FS)
 		return

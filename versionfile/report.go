@@ -99,6 +99,16 @@ func Show(ctx context.Context, o ShowOptions) (*ShowReport, error) {
 				rep.Verdicts[i].Stale(*m)
 			}
 		}
+		seen := map[*Backup]bool{}
+		for _, b := range append(append([]*Backup{}, rep.Backups...), rep.Backup) {
+			if b == nil || seen[b] {
+				continue
+			}
+			seen[b] = true
+			if m := disk.MountOf(b.Partition); m != nil && m.ReadWrite {
+				b.Stale(*m)
+			}
+		}
 	case o.BackupRoot != "":
 		bt, err := target.Open(ctx, target.Options{Root: o.BackupRoot})
 		if err != nil {

@@ -255,3 +255,41 @@ func TestDoctorDamagedRootSuperblock(t *testing.T) {
 		t.Errorf("plan: %+v", rep.Plan)
 	}
 }
+
+// TestMountedBackupPartition: the backup partition mounted read-write;
+// whether the installer would offer Restore is unknown (the marker and the
+// inventory on the disk may be stale), the root's own verdict stands.
+func TestMountedBackupPartition(t *testing.T) {
+	t.Parallel()
+	needRootAndE2fs(t)
+	dir := t.TempDir()
+	img, root := miniRescueDisk(t, dir, "mounted-backup")
+	d, err := partition.InspectPath(img, partition.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := d.Partition(root.Number + 1)
+	out, err := exec.Command("losetup", "--find", "--show", "--offset", strconv.FormatInt(b.Start, 10), "--sizelimit", strconv.FormatInt(b.Size, 10), img).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", loop).Run()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", loop, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	code, doc, _ := runCLI("version", "show", "--disk", img, "--for-installer", "5.0", "--json")
+	var show versionfile.ShowReport
+	if err := json.Unmarshal([]byte(doc), &show); err != nil || code != 4 {
+		t.Fatalf("version show --json: exit %d, %v\n%s", code, err, doc)
+	}
+	if bk := show.Backup; bk == nil || bk.OffersRestore || !strings.HasPrefix(bk.Reason, "unknown: partition "+strconv.Itoa(b.Number)+" is mounted read-write on "+mnt) {
+		t.Errorf("backup: %+v", show.Backup)
+	}
+	if v := show.Verdicts[0]; v.Outcome == versionfile.OutcomeUnknown {
+		t.Errorf("the root is not mounted, its verdict stands: %s", v.Reason)
+	}
+}

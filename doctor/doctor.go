@@ -65,6 +65,9 @@ type Report struct {
 	Findings     []Finding         `json:"findings"`
 	Plan         []Step            `json:"plan"`
 	Alternatives []Alternative     `json:"alternatives"`
+	// Mounts are the disk's partitions mounted while doctor read them
+	// (each also a finding; the command puts them first).
+	Mounts []partition.Mount `json:"-"`
 }
 
 // Broken lists the ids of the broken findings (doctor then exits 4).
@@ -226,12 +229,20 @@ type diag struct {
 	patch             *patchPlan
 	recoverOps        []int64
 	needsRecovery     []partition.Partition
+	fsErrors          []partition.Partition // ext superblocks that record errors
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
 	// emptyDOSSector0: an empty DOS table in sector 0 hides the GPT from
 	// every installer.
 	emptyDOSSector0 bool
+	// covered are the finding ids (and id prefixes) a planned step acts
+	// on; every other broken finding gets a step by hand (byHand).
+	covered []string
+	// mounts: partitions mounted right now. The plan is to unmount them
+	// and diagnose again, nothing else: every other step (e2fsck, a
+	// loop device, a write) on bytes the kernel is using corrupts them.
+	mounts []partition.Mount
 }
 
 func (d *diag) add(id, sev, rule, format string, args ...any) {
@@ -297,6 +308,8 @@ const (
 	ruleGPT       = "UEFI 2.x §5.3: the primary GPT at LBA 1 and the backup at the last LBA hold the same table; firmware and installers read the primary"
 	ruleVersions  = "docs/version.md: the installer model, one row per generation (root partition, keys, version class, range, firstboot, checks during the upgrade)"
 	ruleActive    = "docs/version.md: the 5.6-6.5 installers find the root by the active flag (probeDisk); a standard MBR boot loader refuses two active entries"
+	ruleMounted   = "docs/safety.md, mounted partitions: a mounted filesystem's bytes on the disk lag behind what it holds (read-write), and nothing may check or write them through another device while it is mounted"
+	ruleFSErrors  = "docs/safety.md, filesystems with errors: EXT2_ERROR_FS or s_error_count in the superblock (tytso/e2fsprogs a9f482e55f3c lib/ext2fs/ext2_fs.h; e2fsck/unix.c check_if_skip checks it, and clears both once consistent)"
 	ruleFirstboot = "docs/version.md, Firstboot: the installer refuses an installation whose first-boot scripts did not all run"
 )
 
@@ -340,8 +353,21 @@ func (d *diag) disk() {
 			d.emptyDOSSector0 = true
 		}
 	}
+	d.mounts, d.rep.Mounts = disk.Mounts, disk.Mounts
+	for _, m := range disk.Mounts {
+		sev := Warn
+		if m.ReadWrite {
+			sev = Broken
+		}
+		d.add(fmt.Sprintf("partition-mounted/%d", m.Partition), sev, ruleMounted, "%s", m)
+	}
 	for _, p := range disk.Partitions {
-		if p.NeedsRecovery {
+		if p.Errors != nil && disk.MountOf(p.Number) == nil {
+			d.fsErrors = append(d.fsErrors, p)
+			d.add(fmt.Sprintf("fs-errors/%d", p.Number), Broken, ruleFSErrors,
+				"partition %d (%s, %s %s): %s: the kernel met corruption on it; xsrescue refuses to change it, and the installer would mount it as it is", p.Number, orDash(p.Role), p.FS, orDash(p.Label), p.Errors)
+		}
+		if p.NeedsRecovery && disk.MountOf(p.Number) == nil {
 			d.needsRecovery = append(d.needsRecovery, p)
 			what := p.FS
 			if p.Label != "" {
@@ -416,6 +442,9 @@ func (d *diag) markers() error {
 	if d.installer == nil {
 		by := map[string][]string{}
 		for _, v := range st.Verdicts(versionfile.Installers()) {
+			if m := d.rootMount(); m != nil && m.ReadWrite {
+				v.Stale(*m)
+			}
 			by[v.Outcome] = append(by[v.Outcome], v.Installer)
 		}
 		var parts []string
@@ -436,6 +465,11 @@ func (d *diag) verdict(st *versionfile.State) error {
 	in := *d.installer
 	v := st.Verdict(in)
 	id := "installer-verdict/" + in.Release.Product
+	if m := d.rootMount(); m != nil && m.ReadWrite {
+		v.Stale(*m)
+		d.add(id, Warn, v.Rule, "%s=%s: %s", v.Compares, orDash(v.Value), v.Reason)
+		return nil
+	}
 	// Given a directory, doctor cannot see the partition table: the gates
 	// that read it are unknown, which is said once, not as a problem.
 	tableOnly := st.Disk == nil
@@ -507,6 +541,14 @@ func (d *diag) verdict(st *versionfile.State) error {
 	return nil
 }
 
+// rootMount is the root partition's mount, or nil.
+func (d *diag) rootMount() *partition.Mount {
+	if x := d.in.Disk; x != nil && x.XenServer != nil {
+		return x.MountOf(x.XenServer.RootPartition)
+	}
+	return nil
+}
+
 func (d *diag) setInstalled(inv map[string]string) {
 	for k, v := range map[string]string{"product_version": "PRODUCT_VERSION", "platform_version": "PLATFORM_VERSION",
 		"build_number": "BUILD_NUMBER", "product_brand": "PRODUCT_BRAND", "product_name": "PRODUCT_NAME", "primary_disk": "PRIMARY_DISK"} {
@@ -546,6 +588,11 @@ func (d *diag) backup() {
 			ins = []versionfile.Installer{*d.installer}
 		}
 		b = versionfile.NewBackup(*x, ins, d.installer)
+	}
+	if x := d.in.Disk; x != nil {
+		if m := x.MountOf(p.Number); m != nil && m.ReadWrite {
+			b.Stale(*m)
+		}
 	}
 	if b.Inventory == nil {
 		d.add("backup-partition", Warn, ruleBackup, "%s: %s, no etc/xensource-inventory: nothing the installer could restore", d.backupName(), p.FS)

@@ -3,11 +3,13 @@ package doctor
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/partition"
+	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // plan turns the findings into the commands an expert would type, in the
@@ -15,6 +17,16 @@ import (
 // partition, set the markers, fix the database, then run the installer.
 func (d *diag) plan() {
 	t := d.targetArgs()
+	if len(d.mounts) > 0 {
+		// Nothing else: an e2fsck or a loop device over mounted bytes, or
+		// a write, while the kernel holds them corrupts the filesystem,
+		// and every finding about the files may be stale.
+		for _, m := range d.mounts {
+			d.manual(m.Release(), fmt.Sprintf("partition %d is mounted (%s) on %s through %s: unmount it before anything checks or changes the disk (save what you edited through it first; umount writes it back)", m.Partition, m.How(), m.Point, m.Device))
+		}
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: what was read while the partition was mounted may be stale, and the plan depends on it")
+		return
+	}
 	if len(d.recoverOps) > 0 {
 		// Every other finding describes the state the interrupted op left,
 		// which recover is about to change: plan nothing else yet.
@@ -29,9 +41,13 @@ func (d *diag) plan() {
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
 	if d.emptyDOSSector0 {
+		d.covers("layout", "installer-verdict/")
 		disk := shquote.Quote(d.in.DiskPath)
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=512 count=1; then printf '\\000\\000' | dd of=%s bs=1 seek=510 count=2 conv=notrunc && sgdisk -e %s; then xsrescue doctor %s%s again", disk, shquote.Quote(d.imagePath(0, "sector0")), disk, disk, d.targetArgs(), d.installerArg()),
 			"sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
+	}
+	if len(d.in.Unlabelled) > 0 {
+		d.covers("layout", "root-label-missing/")
 	}
 	for _, u := range d.in.Unlabelled {
 		if b := d.in.Disk.Partition(u.Partition.Number + 1); b != nil && strings.HasPrefix(b.FS, "ext") {
@@ -41,18 +57,30 @@ func (d *diag) plan() {
 		d.manual(d.onPartition(u.Partition, func(dev string) string { return "e2label " + dev + " root-xxxxxxxx" }),
 			fmt.Sprintf("partition %d holds the XenServer root but lost its root-* label, by which the installer finds the root (and the backup as the next partition); choose any 8 lower-case letters for xxxxxxxx (6 for 7.0+ installs); by hand, after saving the partitions", u.Partition.Number))
 	}
-	replay := false
+	replay, repair := false, false
+	for _, p := range d.fsErrors {
+		d.covers(fmt.Sprintf("fs-errors/%d", p.Number))
+		d.manual(partition.CheckCommand(d.in.DiskPath, p),
+			fmt.Sprintf("partition %d: %s: check and repair it before anything mounts it (xsrescue refuses to change it until then; e2fsck clears the record once the filesystem is consistent)", p.Number, p.Errors))
+		repair = repair || p.Role == "root" || p.Role == "backup"
+	}
 	for _, p := range d.needsRecovery {
-		d.manual(d.onPartition(p, func(dev string) string { return "e2fsck -fy " + dev }),
+		if p.Errors != nil {
+			continue // the e2fsck above replays the journal too
+		}
+		d.manual(partition.CheckCommand(d.in.DiskPath, p),
 			fmt.Sprintf("partition %d was not unmounted cleanly: replay its journal before the installer mounts it", p.Number))
 		replay = replay || p.Role == "root" || p.Role == "backup"
 	}
-	if replay {
-		// The findings about files were read as of the last checkpoint;
-		// the installer mounts the root (and backups), which replays the
-		// journal first. What the replay leaves decides the rest: plan
-		// nothing that depends on those files until doctor has read them.
-		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the findings about the markers, the backup and the database were read without replaying the journal, and the installer sees the replayed files")
+	if replay || repair {
+		// e2fsck writes the replayed journal to the disk and repairs what
+		// it finds: what it leaves decides the rest, so plan nothing that
+		// depends on those files until doctor has read them again.
+		why := "then diagnose again: the findings about the markers, the backup and the database were read with the journal replayed in memory, as the installer's mount will replay it; e2fsck may change more than the replay (it repairs what it finds), so the rest of the plan waits for what it leaves"
+		if repair {
+			why = "then diagnose again: e2fsck repairs what it finds (it may move or clear files the findings were read from), so the rest of the plan waits for what it leaves"
+		}
+		d.step("xsrescue doctor "+t+d.installerArg(), why)
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 		d.noUpgrade = true
 	}
@@ -73,6 +101,7 @@ func (d *diag) plan() {
 			fmt.Sprintf("the %s installer skips a root without a readable inventory (it needs PRODUCT_VERSION or PLATFORM_VERSION, the UUIDs and PRIMARY_DISK from it), and xsrescue does not invent them", d.installer.Release.Product))
 		// No more changes, and no Upgrade step; the alternatives (the
 		// installer's Restore) stay.
+		d.covers("inventory-")
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.inventoryCR && d.inventoryLink == "" {
@@ -81,6 +110,7 @@ func (d *diag) plan() {
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.inventoryLink != "" {
+		d.covers("inventory-outside-root", "installer-verdict/")
 		how := "cp --remove-destination ROOT/" + shquote.Quote(strings.TrimPrefix(d.inventoryLink, "/")) + " ROOT/etc/xensource-inventory"
 		if !strings.HasPrefix(d.inventoryLink, "/") {
 			how = "replace it by a copy of the file it names inside the root"
@@ -90,11 +120,13 @@ func (d *diag) plan() {
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.setMarkers {
+		d.covers("installer-verdict/" + d.installer.Release.Product)
 		d.step(fmt.Sprintf("xsrescue version set %s --for-installer %s --yes", t, d.installer.Release.Product),
 			fmt.Sprintf("make the %s installer's gates pass: %s", d.installer.Release.Product, repairsText(d)))
 		changes = true
 	}
 	if len(d.markFirstboot) > 0 && d.installer != nil {
+		d.covers("installer-verdict/" + d.installer.Release.Product + "/" + versionfile.GateFirstboot)
 		by := d.firstbootRemedy
 		if by == "" {
 			by = fmt.Sprintf("boot the installed system once so that its first-boot scripts run (%s), shut it down cleanly, then run xsrescue doctor again", strings.Join(d.markFirstboot, ", "))
@@ -113,6 +145,7 @@ func (d *diag) plan() {
 			Steps: steps})
 	}
 	if d.moveFlag {
+		d.covers("installer-verdict/" + d.installer.Release.Product)
 		d.manual("decide whether the other partition may lose the DOS active flag (see the alternative move-active-flag); xsrescue does not move it by itself",
 			fmt.Sprintf("the %s installer finds the root only by the active flag, which another partition carries", d.installer.Release.Product))
 		d.rep.Alternatives = append(d.rep.Alternatives, Alternative{Name: "move-active-flag",
@@ -121,11 +154,18 @@ func (d *diag) plan() {
 				Why: "a journaled raw write of the MBR's four entries (before-bytes kept; journal undo puts the flag back)"}}})
 	}
 	for _, p := range d.setAside {
+		d.covers("statedb-restore-pending")
 		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
 	}
 	if pp := d.patch; pp != nil {
+		d.covers("statedb-")
 		changes = true
 		d.planPatch(t, pp)
+	}
+	if d.byHand(t) {
+		// Something broken is left that no step above repairs: the
+		// installer is not promised to accept the disk.
+		d.noUpgrade = true
 	}
 	if changes && d.installer != nil && !d.noUpgrade {
 		inst := d.installer.Release
@@ -170,6 +210,92 @@ func (d *diag) plan() {
 		alt.Steps = append(alt.Steps, Step{Step: len(alt.Steps) + 1, Command: fmt.Sprintf("boot the %s installer and choose Restore", inst), Why: "restores the backed-up system onto the root partition", Manual: true})
 		d.rep.Alternatives = append(d.rep.Alternatives, alt)
 	}
+}
+
+// covers records that the plan acts on the findings with these ids or id
+// prefixes.
+func (d *diag) covers(ids ...string) { d.covered = append(d.covered, ids...) }
+
+// byHand gives every broken finding that no planned step acts on a step by
+// hand saying what to do (a "nothing to do" beside a broken finding reads
+// as "all is well" at 3 a.m.), then doctor again. A plan that diagnoses
+// again already (after recover, an unmount, an e2fsck) covers everything.
+// It reports whether it planned anything.
+func (d *diag) byHand(t string) bool {
+	for _, s := range d.rep.Plan {
+		if strings.HasPrefix(s.Command, "xsrescue doctor ") {
+			return false
+		}
+	}
+	added, again := false, false
+	for _, f := range d.rep.Findings {
+		if f.Severity != Broken || slices.ContainsFunc(d.covered, func(id string) bool { return strings.HasPrefix(f.ID, id) }) {
+			continue
+		}
+		what, why, more := d.remedy(f)
+		d.manual(what, why)
+		again = again || more
+		d.covers(f.ID)
+		if parts := strings.SplitN(f.ID, "/", 3); parts[0] == "installer-verdict" && len(parts) > 1 {
+			d.covers(parts[0] + "/" + parts[1]) // one step for the verdict and its gates
+		}
+		added = true
+	}
+	if again {
+		d.step("xsrescue doctor "+t+d.installerArg(), "then diagnose again: the plan depends on what the steps by hand leave")
+	}
+	return added
+}
+
+// remedy is what a user can do about broken finding f, which xsrescue
+// cannot repair, why, and whether doctor should look again afterwards.
+func (d *diag) remedy(f Finding) (string, string, bool) {
+	id := f.ID
+	switch {
+	case id == "layout":
+		what, again := d.layoutRemedy()
+		return what, "no partition of the disk holds an ext filesystem labelled root-*, so no installer finds an installation on it (" + f.Evidence + ")", again
+	case id == "statedb-unreadable" || id == "statedb-not-a-file":
+		return "cannot be repaired by xsrescue: keep the damaged file (move it aside), then put back the database xapi loads from a copy — the backup partition's var/xapi/state.db (the database as it was at the last upgrade), or a pool database dump (xe pool-dump-database) — and run xsrescue doctor again",
+			"xapi does not start on a database it cannot read (" + f.Evidence + ")", true
+	case strings.HasPrefix(id, "inventory-"):
+		return "cannot be repaired by xsrescue: put back etc/xensource-inventory from a copy of this system's own (a backup of it, or the backup partition's if it holds the same system, checking INSTALLATION_UUID and CONTROL_DOMAIN_UUID), then run xsrescue doctor again",
+			"every installer skips a root without a readable inventory, and xsrescue does not invent one (" + f.Evidence + ")", true
+	case strings.HasPrefix(id, "installer-verdict/"):
+		alt := ""
+		if d.backupRestore {
+			alt = "; or the alternative below (the installer's Restore)"
+		}
+		where := "--disk " + shquote.Quote(d.in.DiskPath)
+		if d.in.DiskPath == "" && d.in.Root != nil {
+			where = "--root " + shquote.Quote(d.in.Root.Dir())
+		}
+		return fmt.Sprintf("no xsrescue repair makes this installer accept the disk as it is: use an installer that accepts it (xsrescue version show %s lists them)%s", where, alt),
+			fmt.Sprintf("%s: %s", id, f.Evidence), false
+	}
+	return fmt.Sprintf("no automatic repair for %s: see its rule (%s) and repair it by hand, then run xsrescue doctor again", id, f.Rule), f.Evidence, true
+}
+
+// layoutRemedy says where the root may have gone: a partition whose
+// filesystem no probe recognised (a damaged ext superblock: e2fsck can use
+// a backup superblock; then doctor again), or nowhere.
+func (d *diag) layoutRemedy() (string, bool) {
+	var cands []string
+	if d.in.Disk != nil {
+		for _, p := range d.in.Disk.Partitions {
+			if p.FS != "" || len(p.Probe) == 0 || !p.RootType() {
+				continue
+			}
+			why := p.Probe[0]
+			cands = append(cands, fmt.Sprintf("partition %d (type %s, %s): %s", p.Number, p.Type, why,
+				partition.OnPartition(d.in.DiskPath, p, func(dev string) string { return "e2fsck -n -b 32768 " + dev })))
+		}
+	}
+	if len(cands) == 0 {
+		return "no partition holds a filesystem xsrescue could not recognise: this disk does not hold the installation (look at the other disks), or its table was rewritten; restore the disk from an image if there is one", false
+	}
+	return "if the root was on one of these partitions, its ext superblock is damaged: check it against a backup superblock, read-only first — " + strings.Join(cands, "; ") +
+		" (32768 for 4 KiB blocks, 8193 for 1 KiB; mke2fs -n with the original options lists them); if that finds the filesystem, run it again with -y instead of -n, then xsrescue doctor again", true
 }
 
 func journalArg(j string) string {
@@ -270,20 +396,9 @@ func (d *diag) saveBackup() string {
 	return fmt.Sprintf("xsrescue disk save-partition %s --role backup --output %s%s", shquote.Quote(d.in.DiskPath), shquote.Quote(d.imagePath(d.backupPart.Number, "backup")), journalArg(d.in.JournalPath))
 }
 
-// onPartition is the command run(DEV) on partition p: on the kernel's
-// device for a block device; for an image on a loop device over p's range
-// that the same command detaches again, so no later step finds the image
-// attached.
+// onPartition is partition.OnPartition on doctor's disk.
 func (d *diag) onPartition(p partition.Partition, run func(dev string) string) string {
-	disk := d.in.DiskPath
-	if strings.HasPrefix(disk, "/dev/") {
-		dev := fmt.Sprintf("%s%d", disk, p.Number)
-		if last := disk[len(disk)-1]; last >= '0' && last <= '9' {
-			dev = fmt.Sprintf("%sp%d", disk, p.Number)
-		}
-		return run(dev)
-	}
-	return fmt.Sprintf(`L=$(losetup --find --show --offset %d --sizelimit %d %s) && { %s; losetup -d "$L"; }`, p.Start, p.Size, shquote.Quote(disk), run(`"$L"`))
+	return partition.OnPartition(d.in.DiskPath, p, run)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -67,6 +67,9 @@ type Disk struct {
 	// probes, sgdisk what sgdisk makes of the disk (gpt.go, sgdisk.go).
 	sector0 sector0Kind
 	sgdisk  sgdiskView
+	// Mounts are the partitions mounted right now (InspectPath, from /proc
+	// and /sys); commands put them first (docs/safety.md).
+	Mounts []Mount `json:"-"`
 }
 
 // Partition is one table entry and what its signature probe found. Start and
@@ -82,7 +85,11 @@ type Partition struct {
 	Label         string `json:"label"`
 	UUID          string `json:"uuid"`
 	NeedsRecovery bool   `json:"needs_recovery"`
-	Role          string `json:"role"`
+	// Errors: the ext superblock records errors (null when it does not, or
+	// for other filesystems); writing verbs refuse to mount it until
+	// e2fsck has checked it.
+	Errors *FSErrors `json:"fs_errors"`
+	Role   string    `json:"role"`
 	// ZFS is the pool member in this partition or in a slice of its Solaris
 	// VTOC, Slices that VTOC (partition/zfs.go, vtoc.go); omitted when absent.
 	ZFS    *ZFSMember `json:"zfs,omitempty"`

@@ -46,6 +46,7 @@ func InspectPath(path string, o OpenOptions) (*Disk, error) {
 		return nil, err
 	}
 	d.Path = path
+	d.findMounts(f)
 	if o.Markers {
 		d.ReadMarkers(f)
 	}

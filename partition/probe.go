@@ -16,6 +16,8 @@ type Signature struct {
 	Label         string
 	UUID          string
 	NeedsRecovery bool
+	// Errors: an ext superblock records errors (Partition.Errors).
+	Errors *FSErrors
 }
 
 // headSize is how much of each partition the probes share: it covers the
@@ -62,7 +64,7 @@ func probePartition(r io.ReaderAt, d *Disk, p *Partition) {
 	if sig == nil {
 		return
 	}
-	p.FS, p.Label, p.UUID, p.NeedsRecovery = sig.FS, sig.Label, sig.UUID, sig.NeedsRecovery
+	p.FS, p.Label, p.UUID, p.NeedsRecovery, p.Errors = sig.FS, sig.Label, sig.UUID, sig.NeedsRecovery, sig.Errors
 }
 
 // probe runs every prober on a partition of size bytes.
@@ -102,7 +104,33 @@ const (
 	ext2IncompatSupported   = 0x0002 | 0x0010
 	ext23RoCompatSupported  = 0x0001 | 0x0002 | 0x0004 // sparse_super, large_file, btree_dir
 	extSuperblock, extMagic = 1024, 0xEF53
+	// s_state and s_error_count (e2fsprogs lib/ext2fs/ext2_fs.h).
+	extStateOff, extErrorFS = 0x3a, 0x0002
+	extErrorCountOff        = 0x194
 )
+
+// FSErrors is what an ext superblock records about errors the kernel (or
+// e2fsck) found on the filesystem: EXT2_ERROR_FS in s_state, and
+// s_error_count, which the kernel counts up at every error it meets
+// (ext4_handle_error). e2fsck refuses to skip such a filesystem ("contains
+// a file system with errors", e2fsck/unix.c check_if_skip) and clears both
+// once it has checked it; the kernel mounts it all the same, with only a
+// warning. tytso/e2fsprogs a9f482e55f3c.
+type FSErrors struct {
+	State bool   `json:"state"` // s_state has EXT2_ERROR_FS ("not clean with errors")
+	Count uint32 `json:"count"` // s_error_count
+}
+
+func (e FSErrors) String() string {
+	var s []string
+	if e.State {
+		s = append(s, "its state is \"not clean with errors\"")
+	}
+	if e.Count > 0 {
+		s = append(s, fmt.Sprintf("it counts %d error(s)", e.Count))
+	}
+	return "the ext superblock records errors: " + strings.Join(s, " and ")
+}
 
 func probeExt(head []byte, _ io.ReaderAt, _ int64) (*Signature, error) {
 	if err := need(head, extSuperblock+0x88); err != nil {
@@ -121,6 +149,13 @@ func probeExt(head []byte, _ io.ReaderAt, _ int64) (*Signature, error) {
 		Label:         cString(sb[0x78:0x88]),
 		UUID:          uuidString(sb[0x68:0x78]),
 		NeedsRecovery: incompat&extIncompatRecover != 0,
+	}
+	e := FSErrors{State: le.Uint16(sb[extStateOff:])&extErrorFS != 0}
+	if len(sb) >= extErrorCountOff+4 {
+		e.Count = le.Uint32(sb[extErrorCountOff:])
+	}
+	if e.State || e.Count > 0 {
+		sig.Errors = &e
 	}
 	switch {
 	case compat&extCompatHasJournal != 0 && incompat&^ext3IncompatSupported == 0 && roCompat&^ext23RoCompatSupported == 0:

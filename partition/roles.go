@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
@@ -19,6 +20,10 @@ const (
 func isLinuxType(t string) bool {
 	return t == dosLinux || t == string(gpt.MicrosoftBasicData)
 }
+
+// RootType reports whether p's type is one the installer takes a root
+// partition from (DOS 83, GPT basic data).
+func (p Partition) RootType() bool { return isLinuxType(p.Type) }
 
 func isLVMType(t string) bool { return t == dosLVM || t == string(gpt.LinuxLVM) }
 
@@ -86,9 +91,26 @@ func assignRoles(d *Disk) {
 	d.Layout = layout(d)
 	for _, n := range []int{root, root + 1} {
 		if p := d.Partition(n); p != nil && p.NeedsRecovery && isExt(p.FS) {
-			d.warnf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", p.Role, n)
+			d.Warnings = append(d.Warnings, recoveryWarning(p.Role, n))
 		}
 	}
+	for _, p := range d.Partitions {
+		if p.Errors != nil {
+			d.warnf("%s: %s (the kernel met corruption on it): check it with e2fsck -f before anything mounts it; xsrescue refuses to change it until then", partName(p), p.Errors)
+		}
+	}
+}
+
+// partName is "root partition 1", or "partition 5" without a role.
+func partName(p Partition) string {
+	if p.Role != "" {
+		return fmt.Sprintf("%s partition %d", p.Role, p.Number)
+	}
+	return fmt.Sprintf("partition %d", p.Number)
+}
+
+func recoveryWarning(role string, n int) string {
+	return fmt.Sprintf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", role, n)
 }
 
 // layout names the generation of the partition scheme (docs/disk.md).

@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 
 	"github.com/xsrescue/xsrescue/extfs"
-	"github.com/xsrescue/xsrescue/internal/blockdev"
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 // openReadOnly opens a --disk target for reading. An ext2/3/4 partition is
@@ -74,6 +74,10 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 			d.f.Close()
 			return nil, err
 		}
+		if err := refuseErrors(d); err != nil {
+			d.f.Close()
+			return nil, err
+		}
 		if err := m.holdExclusive(d); err != nil {
 			d.f.Close()
 			return nil, err
@@ -93,34 +97,12 @@ func openReadOnly(ctx context.Context, o Options) (t *Target, err error) {
 		t.Notes = append(t.Notes, fmt.Sprintf("%s: the filesystem is larger than its partition (truncated image?): files past the end cannot be read", name))
 	}
 	if l == nil {
-		if point := mountedOn(d); point != "" {
-			t.Notes = append(t.Notes, fmt.Sprintf("%s is mounted on %s: read from the disk as it is, without what the mounted filesystem has not written yet", name, point))
+		t.Mount = partition.MountOver(d.st, *d.p)
+		if e := d.p.Errors; e != nil {
+			t.Notes = append(t.Notes, fmt.Sprintf("partition %d: %s: a change to it is refused until it is checked (%s)", d.n, e, partition.CheckCommand(d.disk, *d.p)))
 		}
 	}
 	return t, nil
-}
-
-// mountedOn says where the partition (or its whole disk, or any other
-// device that maps its bytes: a loop device over the image) is mounted, as
-// far as /proc and /sys tell; "" when not or unknown (no /proc: a chroot,
-// a container).
-func mountedOn(l *diskPart) string {
-	if l.isBlock {
-		if devs, err := blockdev.Partitions(l.st); err == nil {
-			mounts, _ := blockdev.Mounts()
-			for dev := range devs {
-				if point, ok := mounts[dev]; ok {
-					return point
-				}
-			}
-		}
-	}
-	for _, u := range blockdev.Users(l.st, l.p.Start, l.p.Size) {
-		if u.Mount != "" {
-			return u.Mount
-		}
-	}
-	return ""
 }
 
 // OpenImage opens the ext2/3/4 filesystem at byte off of the image or

@@ -44,6 +44,12 @@ func openDisk(ctx context.Context, o Options) (t *Target, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Writable {
+		if err := refuseErrors(d); err != nil {
+			l.release()
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			l.release()
@@ -150,6 +156,9 @@ func (t *Target) reopenDisk(ctx context.Context) error {
 	d.f.Close()
 	if d.identity() != t.Identity {
 		return xerr.Refusedf("%s changed since it was planned (filesystem %s, now %s): nothing was changed; run the command again", t.Name(), t.Identity, d.identity())
+	}
+	if err := refuseErrors(d); err != nil {
+		return err
 	}
 	if err := t.mount.holdExclusive(d); err != nil {
 		return err

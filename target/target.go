@@ -21,6 +21,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/infile"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 )
 
 // Options say which target to open.
@@ -47,6 +48,10 @@ type Target struct {
 	Disk      string // the disk, when opened with --disk
 	Partition int    // the partition opened, when opened with --disk
 	Notes     []string
+	// Mount: a read-only --disk open of a partition that is mounted right
+	// now (through any device that maps its bytes): what was read is the
+	// disk as it is, which a read-write mount has not finished writing.
+	Mount *partition.Mount
 	// NeedsRecovery: the partition's filesystem journal is dirty. A
 	// read-only open reads it as is; a writable open makes the kernel
 	// replay it (a write to the disk the user should know about, also

@@ -34,6 +34,9 @@ type ShowReport struct {
 	Backups    []*Backup              `json:"backups"`
 	BackupNote string                 `json:"backups_note"`
 	Notes      []string               `json:"notes"`
+	// Mounts are the disk's partitions mounted right now (the command puts
+	// them first, as "mounted").
+	Mounts []partition.Mount `json:"-"`
 }
 
 // ShowFacts are the files and table facts the gates were decided on.
@@ -92,6 +95,22 @@ func Show(ctx context.Context, o ShowOptions) (*ShowReport, error) {
 		}
 		for _, w := range disk.Warnings {
 			rep.Notes = append(rep.Notes, "disk: "+w)
+		}
+		rep.Mounts = disk.Mounts
+		if m := disk.MountOf(tgt.Partition); m != nil && m.ReadWrite {
+			for i := range rep.Verdicts {
+				rep.Verdicts[i].Stale(*m)
+			}
+		}
+		seen := map[*Backup]bool{}
+		for _, b := range append(append([]*Backup{}, rep.Backups...), rep.Backup) {
+			if b == nil || seen[b] {
+				continue
+			}
+			seen[b] = true
+			if m := disk.MountOf(b.Partition); m != nil && m.ReadWrite {
+				b.Stale(*m)
+			}
 		}
 	case o.BackupRoot != "":
 		bt, err := target.Open(ctx, target.Options{Root: o.BackupRoot})

@@ -48,6 +48,20 @@ type Backup struct {
 	Verdicts      []RestoreVerdict `json:"verdicts"`
 }
 
+// Stale makes the Restore verdicts unknown: the backup partition is
+// mounted read-write, so what it holds on the disk may be stale. What the
+// disk's bytes say is kept in the reasons.
+func (b *Backup) Stale(m partition.Mount) {
+	why := fmt.Sprintf("unknown: partition %d is mounted read-write on %s, so its files on the disk may be stale", m.Partition, m.Point)
+	b.Reason = fmt.Sprintf("%s (the disk's bytes say: %s)", why, b.Reason)
+	b.OffersRestore = false
+	for i := range b.Verdicts {
+		v := &b.Verdicts[i]
+		v.Reason = fmt.Sprintf("%s (the disk's bytes say: %s: %s)", why, v.Status, v.Reason)
+		v.Status, v.OffersRestore = StatusUnknown, false
+	}
+}
+
 // HasMarker: the marker is known to be there.
 func (b *Backup) HasMarker() bool { return b.Marker != nil && *b.Marker }
 

@@ -121,6 +121,18 @@ func PlanSet(root *target.Root, req SetRequest) (*SetPlan, error) {
 	if err := sp.setInventory(ver, build, platform); err != nil {
 		return nil, err
 	}
+	if in := sp.Installer; in != nil && versionGate(*in, sp.Before).Status != StatusOK {
+		// The version the installer compares is a repair of its own,
+		// beside the table or key repairs the same plan may make.
+		k := in.Generation.Key
+		was := sp.Before.Value(k)
+		if was == "" {
+			was = "(absent)"
+		}
+		if now := sp.After.Value(k); now != sp.Before.Value(k) {
+			sp.repair(GateVersion, fmt.Sprintf("%s %s -> %s", k, was, now))
+		}
+	}
 	var created []plan.Change
 	if sp.Installer != nil {
 		if err := sp.addRequiredKeys(); err != nil {

@@ -73,6 +73,15 @@ type Verdict struct {
 	DuringUpgrade []Gate `json:"during_upgrade"`
 }
 
+// Stale makes v unknown: its root is mounted read-write, so the files it
+// was decided on may not be what the mounted filesystem holds (its page
+// cache and journal are ahead of the disk). What the disk's bytes say is
+// kept in the reason.
+func (v *Verdict) Stale(m partition.Mount) {
+	v.Reason = fmt.Sprintf("unknown: partition %d is mounted read-write on %s, so its files on the disk may be stale (the disk's bytes say: %s: %s); unmount it (%s) and ask again", m.Partition, m.Point, v.Outcome, v.Reason, m.Release())
+	v.Outcome, v.OffersUpgrade = OutcomeUnknown, false
+}
+
 // Inspect reads the inventory, every marker and the files the firstboot
 // and upgrade checks look at. A missing or malformed inventory is invalid
 // input (exit 2).

@@ -66,5 +66,6 @@ func runDiskInspect(_ context.Context, e *env, o diskInspectOptions, disk string
 	if err != nil {
 		return err
 	}
+	e.noteMounts(d.Mounts...)
 	return e.emit(d, func(w io.Writer) error { return renderDisk(w, d) })
 }

@@ -55,6 +55,7 @@ func runDoctor(ctx context.Context, e *env, o doctorOptions) error {
 	if err != nil {
 		return err
 	}
+	e.noteMounts(rep.Mounts...)
 	if err := e.emit(newDoctorDoc(rep), func(w io.Writer) error { return renderDoctor(w, rep) }); err != nil {
 		return err
 	}

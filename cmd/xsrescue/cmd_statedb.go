@@ -377,6 +377,10 @@ func runStatedbCheck(ctx context.Context, e *env, o statedbCheckOptions, a []str
 	doc.SchemaMajor, doc.SchemaMinor, doc.Loads, doc.ValuesChange = res.SchemaMajor, res.SchemaMinor, res.Loads, res.ValuesChange
 	doc.Reasons, doc.Unlisted, doc.UnlistedRefusing, doc.Notes = res.Reasons, res.Unlisted, res.UnlistedRefusing, res.Notes
 	doc.headline = res.Headline()
+	if m := e.mountedRW(); m != nil {
+		// loads stays what the disk's bytes say; the answer is not that.
+		doc.headline = fmt.Sprintf("UNKNOWN: partition %d is mounted read-write on %s, so the file on the disk may be stale; the disk's bytes say: %s", m.Partition, m.Point, doc.headline)
+	}
 	if err := e.emit(doc, func(w io.Writer) error { return printStatedbCheck(w, &doc, tm) }); err != nil || !res.Problems() {
 		return err
 	}

@@ -69,6 +69,7 @@ func runVersionShow(ctx context.Context, e *env, o versionShowOptions) error {
 	if err != nil {
 		return err
 	}
+	e.noteMounts(rep.Mounts...)
 	return e.emit(rep, func(w io.Writer) error { return renderShow(w, rep, only != nil) })
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xsrescue/xsrescue/internal/flock"
 	"github.com/xsrescue/xsrescue/internal/xerr"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -69,6 +70,11 @@ type env struct {
 	// emitted: the command printed its JSON document; an error after that
 	// is inside it (or beside it), never a second document.
 	emitted bool
+	// mounts are the partitions of the disk the command read that are
+	// mounted right now (noteMounts): said first in its output, and a
+	// read-write one makes a read-only command exit 4.
+	mounts      []partition.Mount
+	mountsShown bool
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
@@ -106,7 +112,17 @@ func (e *env) wrapActions(c *cli.Command) {
 			if err := e.checkFlags(cmd); err != nil {
 				return err
 			}
-			return act(ctx, cmd)
+			err := act(ctx, cmd)
+			if err == nil {
+				return e.mountedProblem()
+			}
+			if !e.mountsShown {
+				// Failed before its output: the mount may be why.
+				for _, m := range e.mounts {
+					e.logf("WARNING: %s", m)
+				}
+			}
+			return err
 		}
 	}
 	for _, sub := range c.Commands {
@@ -135,14 +151,94 @@ func (e *env) checkFlags(cmd *cli.Command) error {
 // emit prints doc as one indented JSON document when --json is set, and
 // calls text otherwise (text nil: nothing more to say).
 func (e *env) emit(doc any, text func(w io.Writer) error) error {
+	_, mutation := doc.(*mutationDoc)
+	e.mountsShown = true
 	if e.JSON {
 		e.emitted = true
+		if len(e.mounts) > 0 && !mutation {
+			for _, m := range e.mounts {
+				e.logf("WARNING: %s", m)
+			}
+			return e.writeJSON(withMounts{doc, e.mounts})
+		}
 		return e.writeJSON(doc)
 	}
 	if text == nil {
 		return nil
 	}
+	for _, m := range e.mounts {
+		fmt.Fprintf(e.stdout, "WARNING: %s\n\n", m)
+	}
 	return text(e.stdout)
+}
+
+// withMounts is a read-only command's document with "mounted" (the
+// partitions mounted while it read them, docs/json.md) after
+// schema_version.
+type withMounts struct {
+	doc    any
+	mounts []partition.Mount
+}
+
+func (w withMounts) MarshalJSON() ([]byte, error) {
+	b, err := marshalPlain(w.doc)
+	if err != nil || len(b) < 2 || b[0] != '{' {
+		return b, err
+	}
+	m, err := marshalPlain(w.mounts)
+	if err != nil {
+		return nil, err
+	}
+	sep := ","
+	if string(b) == "{}" {
+		sep = ""
+	}
+	return append(append([]byte(`{"mounted":`), m...), append([]byte(sep), b[1:]...)...), nil
+}
+
+// marshalPlain is json.Marshal without HTML escaping, as writeJSON writes.
+func marshalPlain(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return bytes.TrimSpace(buf.Bytes()), err
+}
+
+// noteMounts records the mounted partitions of the disk a read-only
+// command reads (partition.Disk.Mounts, target.Target.Mount), once each.
+func (e *env) noteMounts(ms ...partition.Mount) {
+	for _, m := range ms {
+		if !slices.Contains(e.mounts, m) {
+			e.mounts = append(e.mounts, m)
+		}
+	}
+}
+
+// mountedRW is the first partition noted mounted read-write, or nil.
+func (e *env) mountedRW() *partition.Mount {
+	for i := range e.mounts {
+		if e.mounts[i].ReadWrite {
+			return &e.mounts[i]
+		}
+	}
+	return nil
+}
+
+// mountedProblem is exit 4 for a read-only command that read a partition
+// mounted read-write: it completed, but what it read may be stale, so its
+// answers about that partition's files are unknown (docs/exit-codes.md).
+func (e *env) mountedProblem() error {
+	var rw []string
+	for _, m := range e.mounts {
+		if m.ReadWrite {
+			rw = append(rw, fmt.Sprintf("partition %d is mounted read-write on %s", m.Partition, m.Point))
+		}
+	}
+	if len(rw) == 0 {
+		return nil
+	}
+	return xerr.Problems(fmt.Errorf("%s: what was read from it may be stale, so its answers are unknown; unmount it and run the command again", strings.Join(rw, ", ")))
 }
 
 // writeJSON prints doc indented, with "schema_version" first in it
@@ -267,6 +363,9 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 	e.verbosef("opened %s %s (identity %s)", tgt.Name(), how, tgt.Identity)
 	for _, n := range tgt.Notes {
 		e.logf("note: %s", n)
+	}
+	if tgt.Mount != nil {
+		e.noteMounts(*tgt.Mount)
 	}
 	if !o.Writable && tgt.NeedsRecovery && (e.DryRun || o.Lock != nil) {
 		e.logf("note: partition %d has a dirty filesystem journal: read with its committed transactions replayed in memory (what the mount will show); applying mounts it read-write and the kernel replays it for real (writes to the disk)", tgt.Partition)

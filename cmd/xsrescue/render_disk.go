@@ -33,8 +33,14 @@ func renderDisk(w io.Writer, d *partition.Disk) error {
 				typ += " (" + p.Name + ")"
 			}
 			fs := dash(p.FS)
-			if p.NeedsRecovery {
+			switch m := d.MountOf(p.Number); {
+			case m != nil:
+				fs += " (mounted " + m.How() + ")"
+			case p.NeedsRecovery:
 				fs += " (needs recovery)"
+			}
+			if p.Errors != nil {
+				fs += " (errors)"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Number, humanSize(p.Start), humanSize(p.Size),
 				typ, map[bool]string{true: "*"}[p.Bootable], fs, dash(p.Label), dash(p.UUID), dash(p.Role))

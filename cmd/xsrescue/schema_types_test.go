@@ -282,8 +282,12 @@ func (c *typeCheck) check(tb *testing.T, t reflect.Type, raw any, root map[strin
 			}
 			c.check(tb, f.typ, props[f.name], root, fp, seen)
 		}
+		if m := props["mounted"]; path == "" && m != nil {
+			// Added to every read-only document by env.emit (withMounts).
+			c.check(tb, reflect.TypeOf([]partition.Mount{}), m, root, "/mounted", seen)
+		}
 		for name := range props {
-			if !slices.ContainsFunc(fields, func(f jsonField) bool { return f.name == name }) && !(path == "" && name == "schema_version") {
+			if !slices.ContainsFunc(fields, func(f jsonField) bool { return f.name == name }) && !(path == "" && (name == "schema_version" || name == "mounted")) {
 				c.fail(path+"/"+name, "described, but Go %s has no such key", t)
 			}
 		}

@@ -160,10 +160,13 @@ func addSat(a, b int64) int64 {
 // User is another block device that maps bytes of the target, and
 // how it is in use.
 type User struct {
-	Name    string   // "loop3", "sda1"
-	Loop    bool     // a loop device
-	Mount   string   // where it is mounted, or ""
-	Holders []string // what holds it (device mapper, md, ...)
+	Name  string // "loop3", "sda1"
+	Loop  bool   // a loop device
+	Mount string // where it is mounted, or ""
+	// ReadWrite: some mount of it is read-write (the kernel may write its
+	// bytes at any time; what is on the disk may be stale).
+	ReadWrite bool
+	Holders   []string // what holds it (device mapper, md, ...)
 	// From, To: the bytes [From, To) of the disk, within the range asked
 	// about, that it maps.
 	From, To int64
@@ -202,7 +205,7 @@ func Users(st os.FileInfo, start, size int64) []User {
 			}
 		}
 	}
-	mounts, _ := Mounts()
+	mounts, _ := MountTable()
 	ents, err := os.ReadDir(sysBlock)
 	if err != nil {
 		return nil
@@ -218,7 +221,7 @@ func Users(st os.FileInfo, start, size int64) []User {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		u := User{Name: filepath.Base(real), Mount: mounts[dev],
+		u := User{Name: filepath.Base(real), Mount: mounts[dev].Point, ReadWrite: mounts[dev].ReadWrite,
 			From: max(x.start, target.start) - target.start + start, To: min(x.end, target.end) - target.start + start}
 		_, lerr := os.Stat(filepath.Join(real, "loop", "backing_file"))
 		u.Loop = lerr == nil
@@ -289,19 +292,56 @@ func Partitions(st os.FileInfo) (map[string]string, error) {
 
 // Mounts maps "major:minor" to a mount point, from /proc/self/mountinfo.
 func Mounts() (map[string]string, error) {
+	t, err := MountTable()
+	out := map[string]string{}
+	for dev, m := range t {
+		out[dev] = m.Point
+	}
+	return out, err
+}
+
+// MountEntry is where a device is mounted and whether read-write.
+type MountEntry struct {
+	Point     string
+	ReadWrite bool
+}
+
+// MountTable maps "major:minor" to its mount, from /proc/self/mountinfo.
+// A device mounted more than once is read-write when any of its mounts is
+// (the one named). What counts is the superblock's options (after the "-"
+// separator), not the per-mount ones (field 6): a mount point made ro over
+// a superblock that is rw elsewhere (a lazily detached mount, a bind)
+// still has the kernel write the filesystem.
+func MountTable() (map[string]MountEntry, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	out := map[string]string{}
+	out := map[string]MountEntry{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			out[fields[2]] = fields[4]
+		if len(fields) <= 5 {
+			continue
 		}
+		rw := superRW(fields)
+		if old, ok := out[fields[2]]; ok && (old.ReadWrite || !rw) {
+			continue
+		}
+		out[fields[2]] = MountEntry{Point: fields[4], ReadWrite: rw}
 	}
 	return out, sc.Err()
+}
+
+// superRW reads the superblock options after the "-" separator
+// (fstype, source, options): rw unless they say ro.
+func superRW(fields []string) bool {
+	for i, f := range fields {
+		if f == "-" && i+3 < len(fields) {
+			return !slices.Contains(strings.Split(fields[i+3], ","), "ro")
+		}
+	}
+	return true
 }

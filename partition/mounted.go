@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -27,13 +28,24 @@ type Mount struct {
 
 // findMounts fills d.Mounts: for each partition, its read-write mount if it
 // has one, else a read-only one. Nothing is found without /proc and /sys.
+// One look at the block devices serves every partition: each look reads
+// the mount table and every block device's /sys entry.
 func (d *Disk) findMounts(f *os.File) {
 	st, err := f.Stat()
 	if err != nil {
 		return
 	}
+	var mounted []blockdev.User
+	for _, u := range blockdev.Users(st, 0, math.MaxInt64) {
+		if u.Mount != "" {
+			mounted = append(mounted, u)
+		}
+	}
+	if len(mounted) == 0 {
+		return
+	}
 	for _, p := range d.Partitions {
-		m := MountOver(st, p)
+		m := mountOf(mounted, p)
 		if m == nil {
 			continue
 		}
@@ -50,10 +62,21 @@ func (d *Disk) findMounts(f *os.File) {
 // read-write mount if it has one, else a read-only one; nil when it is not
 // (or /proc and /sys do not say).
 func MountOver(st os.FileInfo, p Partition) *Mount {
+	return mountOf(blockdev.Users(st, p.Start, p.Size), p)
+}
+
+// mountOf picks, of users (the devices mapping bytes of the disk, From and
+// To in the disk's bytes), a mount over bytes of p: a read-write one if
+// there is one.
+func mountOf(users []blockdev.User, p Partition) *Mount {
 	var found *blockdev.User
-	for _, u := range blockdev.Users(st, p.Start, p.Size) {
-		if u.Mount != "" && (found == nil || u.ReadWrite && !found.ReadWrite) {
-			found = &u
+	for i := range users {
+		u := &users[i]
+		if u.Mount == "" || u.To <= p.Start || p.Start+p.Size <= u.From {
+			continue
+		}
+		if found == nil || u.ReadWrite && !found.ReadWrite {
+			found = u
 		}
 	}
 	if found == nil {

@@ -99,3 +99,55 @@ func TestInventoryLinesAsTheInstallerReads(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupInventoryLinesAsTheInstallerReads: the backup partition's
+// inventory is read the same way (findXenSourceBackups ->
+// XenServerBackup -> readKeyValueFile). Outcomes as the real code decides
+// (acc21a harness, 5.5 to XenServer 8): a line without '=' that reads as
+// PRIMARY_DISK still gives a PRIMARY_DISK, so 6.2 offers Restore;
+// "export PRIMARY_DISK=" as the only one gives none (KeyError), so no.
+func TestBackupInventoryLinesAsTheInstallerReads(t *testing.T) {
+	t.Parallel()
+	versionNeedsDisk(t, "mke2fs")
+	edit := func(from, to string) func(string) error {
+		return func(dir string) error {
+			p := filepath.Join(dir, "etc/xensource-inventory")
+			b, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(b), from) {
+				return fmt.Errorf("inventory without %q: %v", from, err)
+			}
+			return os.WriteFile(p, []byte(strings.ReplaceAll(string(b), from, to)), 0o644)
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		populate func(string) error
+		restore  bool
+	}{
+		{"no '=' on PRIMARY_DISK", edit("PRIMARY_DISK=", "PRIMARY_DISKX\nDOM0_MEM='752\nPRIMARY_DISK_="), true},
+		{"export PRIMARY_DISK", edit("PRIMARY_DISK=", "export PRIMARY_DISK="), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := fixtures.Mini("inv-bk", "dos", fixtures.RootSpec{Release: "6.2"}, &fixtures.RootSpec{Release: "6.2", Populate: c.populate})
+			img, err := fixtures.BuildDisk(t.TempDir(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runCLI("version", "show", "--json", "--disk", img, "--installer", "6.2")
+			var doc struct {
+				Backups []struct {
+					Verdicts []struct {
+						Installer     string
+						OffersRestore bool `json:"offers_restore"`
+					}
+				}
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Backups) != 1 || len(doc.Backups[0].Verdicts) != 1 {
+				t.Fatalf("version show: exit %d: %s\n%s", code, errOut, out)
+			}
+			if got := doc.Backups[0].Verdicts[0].OffersRestore; got != c.restore {
+				t.Errorf("6.2 offers Restore: %v, the installer: %v", got, c.restore)
+			}
+		})
+	}
+}

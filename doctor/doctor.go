@@ -418,7 +418,7 @@ func (d *diag) markers() error {
 	}
 	d.state = st
 	if probs := st.Inventory.Problems(); len(probs) > 0 {
-		d.add("inventory-lines", Warn, ruleInventory, "%s %s: the installer reads these values as they are (readKeyValueFile strips only the newline); the verdicts below judge them so", versionfile.InventoryPath, strings.Join(probs, "; "))
+		d.add("inventory-lines", Warn, ruleInventory, "%s %s: the installer reads every line so (readKeyValueFile); the verdicts below judge the values it reads", versionfile.InventoryPath, strings.Join(probs, "; "))
 		d.inventoryCR = st.Inventory.HasCR()
 	}
 	if st.InventoryOutside != "" {

@@ -41,7 +41,8 @@ type Entry struct {
 	Raw    string
 	// Problem is set for a line that readKeyValueFile reads but a shell
 	// sourcing the file (and a careful editor) would not: a carriage
-	// return at its end, a NUL byte. Key and Value are still the
+	// return at its end, a NUL byte, no '=', a key that is not a shell
+	// name, unbalanced single quotes. Key and Value are still the
 	// installer's reading (the value keeps the "\r" or the NUL).
 	Problem string
 }
@@ -54,14 +55,14 @@ type Inventory struct {
 	NoFinalEOL bool // the last line had no trailing newline
 }
 
-// ParseInventory reads an inventory line by line, each value as the
-// installer's readKeyValueFile reads it (partition.KeyValueLine), and keeps
-// blank and comment lines verbatim. A line a shell sourcing the file cannot
-// read as one assignment (no '=', a key that is not a shell name, an odd
-// number of single quotes) and a line over MaxLineLength are an
-// *xerr.SyntaxError naming name and the line. A carriage return at the end
-// of a line and NUL bytes are read as the installer reads them (it strips
-// only "\n"), with the line's Problem set (Problems).
+// ParseInventory reads an inventory line by line, each line as the
+// installer's readKeyValueFile reads it (parseLine), and keeps every byte
+// so that Bytes gives the file back. Only a line over MaxLineLength is an
+// *xerr.SyntaxError naming name and the line (xsrescue's bound; the
+// installer reads any size). A line a shell sourcing the file or a careful
+// editor would not accept — a carriage return or NUL byte, no '=', a key
+// that is not a shell name, an odd number of single quotes — is read as
+// the installer reads it, with the line's Problem set (Problems).
 func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 	inv := &Inventory{Name: name}
 	br := bufio.NewReaderSize(r, 4096)
@@ -76,11 +77,7 @@ func ParseInventory(r io.Reader, name string) (*Inventory, error) {
 		if !eol && line == "" {
 			break // end of file after a final newline (or an empty file)
 		}
-		e, perr := parseLine(line)
-		if perr != "" {
-			return nil, &xerr.SyntaxError{File: name, Line: lineNo, Msg: perr, Err: ErrSyntax}
-		}
-		inv.Entries = append(inv.Entries, e)
+		inv.Entries = append(inv.Entries, parseLine(line))
 		if !eol {
 			inv.NoFinalEOL = true
 			break
@@ -114,38 +111,56 @@ func readLine(br *bufio.Reader) (line string, eol bool, err error) {
 	}
 }
 
-// parseLine returns the entry for one line, or a problem description.
-func parseLine(line string) (Entry, string) {
+// parseLine returns the entry for one line as readKeyValueFile reads it
+// (partition.KeyValueLine, the one inventory reading). That function takes
+// every line and never raises on its content (host-installer util.py, the
+// same body in every generation xsrescue models, all run by Python 2), so
+// no line is an error: what a shell sourcing the file (the running host's
+// init scripts) or a careful editor would not accept is the entry's Problem,
+// saying what the installer makes of it. Key is the installer's key when it
+// is a shell name — every key an installer looks up is one —, else "".
+func parseLine(line string) Entry {
 	e := Entry{Raw: line}
+	trimmed := strings.TrimSpace(line)
+	comment := trimmed == "" || strings.HasPrefix(trimmed, "#")
+	key, val := partition.KeyValueLine(line)
+	if validKey(key) {
+		// A comment line never has one: its key holds the '#' or is
+		// blank.
+		e.Key, e.Value = key, val
+		e.Quoted = strings.HasPrefix(line[min(len(key)+1, len(line)):], "'")
+	}
+	var why []string
 	switch i := strings.IndexByte(line, 0); {
 	case strings.HasSuffix(line, "\r"):
 		// The installer strips only "\n": the value keeps "'\r", and a
 		// version or name compared from it no longer matches.
-		e.Problem = "carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value"
+		why = append(why, "carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value")
 	case i >= 0:
-		e.Problem = fmt.Sprintf("NUL byte at column %d: readKeyValueFile keeps it in the value", i+1)
+		why = append(why, fmt.Sprintf("NUL byte at column %d: readKeyValueFile keeps it in the value", i+1))
 	}
-	trimmed := strings.TrimSpace(line)
-	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-		return e, ""
+	switch {
+	case comment:
+	case !strings.Contains(line, "="):
+		// Python's l[:l.find("=")] with find() == -1 is the line but its
+		// last byte, and the value the whole line.
+		why = append(why, fmt.Sprintf("no '=' in %q: readKeyValueFile reads it as the key %q%s", clip(line), clip(key), keyUse(e)))
+	case e.Key == "":
+		why = append(why, fmt.Sprintf("key %q is not a shell variable name: readKeyValueFile keeps it under that name, which no installer looks up", clip(key)))
+	case strings.Count(line[len(key)+1:], "'")%2 != 0:
+		why = append(why, fmt.Sprintf("unbalanced single quotes (a shell sourcing the file stops here): readKeyValueFile strips the quotes at both ends and reads %s=%q", key, clip(val)))
 	}
-	if !strings.Contains(line, "=") {
-		return e, fmt.Sprintf("no '=' in %q", clip(line))
+	e.Problem = strings.Join(why, "; ")
+	return e
+}
+
+// keyUse completes the note on a line without '=': whether its key is one
+// an installer could look up.
+func keyUse(e Entry) string {
+	if e.Key == "" {
+		return ", which no installer looks up"
 	}
-	// The value is the installer's reading (partition.KeyValueLine, the
-	// one inventory reading): KEY='5.5.0' with a space after the closing
-	// quote reads "5.5.0' ". Refused is only what a shell sourcing the
-	// file could not read as one assignment: an odd number of quotes.
-	key, val := partition.KeyValueLine(line)
-	if !validKey(key) {
-		return e, fmt.Sprintf("key %q is not a shell variable name", clip(key))
-	}
-	raw := line[len(key)+1:]
-	if strings.Count(raw, "'")%2 != 0 {
-		return e, fmt.Sprintf("unbalanced single quotes in value of %s", key)
-	}
-	e.Key, e.Value, e.Quoted = key, val, strings.HasPrefix(raw, "'")
-	return e, ""
+	return fmt.Sprintf(" with the value %q", clip(e.Value))
 }
 
 // Problems lists the lines read with a Problem, as "line N (KEY): why".

@@ -2,6 +2,7 @@ package versionfile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -144,36 +145,111 @@ func TestSetAppendsAfterLineWithoutNewline(t *testing.T) {
 	}
 }
 
-// TestMalformedInventories: each gives one clear error naming the file and
-// the line, and wraps ErrSyntax.
-func TestMalformedInventories(t *testing.T) {
+// TestInventoryOverTheBound: the one line ParseInventory refuses is one
+// over xsrescue's bound (the installer reads any size); the error names
+// the file and the line and wraps ErrSyntax.
+func TestInventoryOverTheBound(t *testing.T) {
 	t.Parallel()
-	long := "A='" + strings.Repeat("x", MaxLineLength) + "'\n"
-	cases := []struct {
-		name, in, want string
-	}{
-		{"no equals", "A='1'\nGARBAGE LINE\n", "inv line 2: no '=' in \"GARBAGE LINE\""},
-		{"unbalanced open", "A='1\n", "inv line 1: unbalanced single quotes in value of A"},
-		{"unbalanced close", "B='x'\nA=1'\n", "inv line 2: unbalanced single quotes in value of A"},
-		{"lone quote", "A='\n", "inv line 1: unbalanced single quotes in value of A"},
-		{"inner quote", "A='a'b'\n", "inv line 1: unbalanced single quotes in value of A"},
-		{"line over the bound", long, "inv line 1: line longer than 16777216 bytes"},
-		{"bad key", "A B='1'\n", "inv line 1: key \"A B\" is not a shell variable name"},
-		{"empty key", "='1'\n", "inv line 1: key \"\" is not a shell variable name"},
+	long := "A='1'\nB='" + strings.Repeat("x", MaxLineLength) + "'\n"
+	_, err := ParseInventory(strings.NewReader(long), "inv")
+	if want := "inv line 2: line longer than 16777216 bytes"; err == nil || err.Error() != want || !errors.Is(err, ErrSyntax) {
+		t.Fatalf("error %v, want %q wrapping ErrSyntax", err, want)
+	}
+}
+
+// TestInventoryAsReadKeyValueFile: every case of
+// testdata/readkeyvaluefile.json gives, for every key that is a shell
+// name (every key an installer looks up is one), the value the real
+// util.readKeyValueFile gives: the "read" of each case is that function's
+// dict, the same for the 16 installer commits (testdata/README.md). The
+// line-by-line parser and partition.ParseInventory both; nothing is an
+// error, every line that is not blank or a comment has its note, and the
+// file writes back byte for byte.
+func TestInventoryAsReadKeyValueFile(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/readkeyvaluefile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name, Inventory string
+		Read            map[string]string
+	}
+	if err := json.Unmarshal(data, &cases); err != nil || len(cases) < 15 {
+		t.Fatalf("testdata/readkeyvaluefile.json: %d cases, %v", len(cases), err)
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseInventory(strings.NewReader(c.in), "inv")
-			if err == nil {
-				t.Fatal("accepted")
+		want := map[string]string{}
+		for k, v := range c.Read {
+			if partition.ShellName(k) {
+				want[k] = v
 			}
-			if err.Error() != c.want {
-				t.Fatalf("error %q, want %q", err, c.want)
-			}
-			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("%v does not wrap ErrSyntax", err)
-			}
-		})
+		}
+		inv, err := ParseInventory(strings.NewReader(c.Inventory), "inv")
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		if d := cmp.Diff(want, inv.Map()); d != "" {
+			t.Errorf("%s: ParseInventory (-readKeyValueFile +xsrescue):\n%s", c.Name, d)
+		}
+		if d := cmp.Diff(want, partition.ParseInventory([]byte(c.Inventory))); d != "" {
+			t.Errorf("%s: partition.ParseInventory (-readKeyValueFile +xsrescue):\n%s", c.Name, d)
+		}
+		if !bytes.Equal(inv.Bytes(), []byte(c.Inventory)) {
+			t.Errorf("%s: written back as %q", c.Name, inv.Bytes())
+		}
+		if probs := inv.Problems(); (len(probs) == 0) != strings.HasPrefix(c.Name, "comment") {
+			t.Errorf("%s: notes %q", c.Name, probs)
+		}
+	}
+}
+
+// TestSetOverNotedLines: Set rewrites a line without '=' that the
+// installer reads as the key, and leaves a line whose key is not a shell
+// name (the installer never reads it) where it is, appending the key.
+func TestSetOverNotedLines(t *testing.T) {
+	t.Parallel()
+	inv, err := ParseInventory(strings.NewReader("export PRODUCT_VERSION='6.5.0'\nBUILD_NUMBERX\nA='1\n"), "inv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"PRODUCT_VERSION": "6.2.0", "BUILD_NUMBER": "70446c"} {
+		if err := inv.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := string(inv.Bytes()), "export PRODUCT_VERSION='6.5.0'\nBUILD_NUMBER='70446c'\nA='1\nPRODUCT_VERSION='6.2.0'\n"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if got := partition.ParseInventory(inv.Bytes()); got["PRODUCT_VERSION"] != "6.2.0" || got["BUILD_NUMBER"] != "70446c" {
+		t.Fatalf("the installer reads %v", got)
+	}
+}
+
+// TestInventoryLineNotes: what each note says the installer makes of the
+// line.
+func TestInventoryLineNotes(t *testing.T) {
+	t.Parallel()
+	in := "PRODUCT_VERSION='6.2.0'\nGARBAGE LINE\nPRODUCT_VERSIONX\nA B='1'\n='1'\nDOM0_MEM='752\nB=1'\n# comment\n\nNOTE\r\n"
+	inv, err := ParseInventory(strings.NewReader(in), "inv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`line 2: no '=' in "GARBAGE LINE": readKeyValueFile reads it as the key "GARBAGE LIN", which no installer looks up`,
+		`line 3 (PRODUCT_VERSION): no '=' in "PRODUCT_VERSIONX": readKeyValueFile reads it as the key "PRODUCT_VERSION" with the value "PRODUCT_VERSIONX"`,
+		`line 4: key "A B" is not a shell variable name: readKeyValueFile keeps it under that name, which no installer looks up`,
+		`line 5: key "" is not a shell variable name: readKeyValueFile keeps it under that name, which no installer looks up`,
+		`line 6 (DOM0_MEM): unbalanced single quotes (a shell sourcing the file stops here): readKeyValueFile strips the quotes at both ends and reads DOM0_MEM="752"`,
+		`line 7 (B): unbalanced single quotes (a shell sourcing the file stops here): readKeyValueFile strips the quotes at both ends and reads B="1"`,
+		`line 10 (NOTE): carriage return at end of line (DOS line ending): readKeyValueFile keeps it in the value; no '=' in "NOTE\r": readKeyValueFile reads it as the key "NOTE" with the value "NOTE\r"`,
+	}
+	if d := cmp.Diff(want, inv.Problems()); d != "" {
+		t.Errorf("notes (-want +got):\n%s", d)
+	}
+	if got := inv.Value("PRODUCT_VERSION"); got != "PRODUCT_VERSIONX" {
+		t.Errorf("PRODUCT_VERSION %q, readKeyValueFile reads PRODUCT_VERSIONX", got)
 	}
 }
 
@@ -211,7 +287,8 @@ func TestInventoryReadAsInstaller(t *testing.T) {
 }
 
 // FuzzParseInventory: never panics; whatever parses writes back
-// byte-identically, and a Set value reads back.
+// byte-identically, reads every key as partition.ParseInventory (the
+// installer's readKeyValueFile) does, and a Set value reads back.
 func FuzzParseInventory(f *testing.F) {
 	for _, s := range []string{
 		"", "\n", "A='1'\n", "A=1", "A='1'\r\n", "A='\n", "A=1'\n", "#c\nA=''\n", "X\n",
@@ -232,6 +309,10 @@ func FuzzParseInventory(f *testing.F) {
 		}
 		if got := inv.Bytes(); !bytes.Equal(got, data) {
 			t.Fatalf("round trip: got %q want %q", got, data)
+		}
+		// The line-by-line reading is the installer's (partition's).
+		if d := cmp.Diff(partition.ParseInventory(data), inv.Map()); d != "" {
+			t.Fatalf("values differ from readKeyValueFile's (-installer +xsrescue):\n%s", d)
 		}
 		if err := inv.Set("PRODUCT_VERSION", "5.0.0"); err != nil {
 			t.Fatal(err)

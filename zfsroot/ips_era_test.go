@@ -388,3 +388,56 @@ func TestDefaultSection(t *testing.T) {
 		t.Errorf("after set-sticky za21342 true: sticky %v", q.Sticky)
 	}
 }
+
+// TestUnreadableImage: a file the reader's ConfigParser cannot read is
+// pkg refusing the image (checked with the real 9ecae477, d5146ea3 and
+// eced1e4a code): a problem naming the file and line, not invalid input,
+// and no edit (exit 3).
+func TestUnreadableImage(t *testing.T) {
+	bom := func(b []byte) []byte { return append([]byte("\xef\xbb\xbf"), b...) }
+	indent53 := func(b []byte) []byte {
+		lines := strings.SplitAfter(string(b), "\n")
+		lines[52] = " " + lines[52] // "alias = None" straight after [authority_opensolaris.org]
+		return []byte(strings.Join(lines, ""))
+	}
+	for _, tc := range []struct {
+		name, file, src, reader string
+		edit                    func([]byte) []byte
+		line                    int
+		want                    string // "": pkg reads it
+	}{
+		{"bom", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSnv134, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSolaris, bom, 1, "(MissingSectionHeaderError)"},
+		{"indented key", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, indent53, 53, "(ParsingError; lines 53)"},
+		{"indented key", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, indent53, 0, ""},
+	} {
+		t.Run(tc.name+"/"+tc.file+"/"+tc.reader, func(t *testing.T) {
+			fsys := fstest.MapFS{tc.file: {Data: tc.edit(readTestdata(t, tc.src)), Mode: 0o644}}
+			img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+			if err != nil {
+				t.Fatalf("load: %v (want a problem, not an error)", err)
+			}
+			if tc.want == "" {
+				if len(img.Problems) != 0 || len(img.Publishers) != 2 {
+					t.Fatalf("problems %v, publishers %v: pkg reads this file", img.Problems, img.Publishers)
+				}
+				return
+			}
+			if len(img.Problems) != 1 || img.Problems[0].File != tc.file || img.Problems[0].Line != tc.line ||
+				!strings.Contains(img.Problems[0].Message, tc.want) || len(img.Publishers) != 0 {
+				t.Fatalf("problems %v, publishers %d: want one at %s line %d %q", img.Problems, len(img.Publishers), tc.file, tc.line, tc.want)
+			}
+			for what, edit := range map[string]func() (*plan.Plan, error){
+				"check-zone": func() (*plan.Plan, error) { return nil, img.CheckZone() },
+				"set-sticky": func() (*plan.Plan, error) { return img.SetStickyPlan("opensolaris.org", false) },
+				"unset":      func() (*plan.Plan, error) { return img.UnsetPublisherPlan("opensolaris.org") },
+			} {
+				if p, err := edit(); xerr.Code(err) != 3 || p != nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: plan %v, err %v: want refused (3) naming %q", what, p, err, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -512,6 +512,37 @@ func TestZoneEditDefaultSectionCLI(t *testing.T) {
 	}
 }
 
+// TestZoneUnreadableImageCLI: a configuration pkg cannot parse (a UTF-8
+// BOM; for Solaris 11 pkg a key line indented straight after its section
+// header) is pkg refusing the image: exit 4 with file and line and an
+// empty publisher list, and the edits refuse (exit 3, nothing written).
+func TestZoneUnreadableImageCLI(t *testing.T) {
+	for _, tc := range []struct{ era, problem string }{
+		{"pkg5-bom", `"file": "var/pkg/pkg5.image", "line": 1, "pkg": "solaris11"`},
+		{"pkg5-indented-key", `"file": "var/pkg/pkg5.image", "line": 53, "pkg": "solaris11"`},
+	} {
+		t.Run(tc.era, func(t *testing.T) {
+			zr := eraZoneRoot(t, tc.era)
+			jdb := filepath.Join(t.TempDir(), "journal.db")
+			before := treeSum(t, zr)
+			code, stdout, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--json")
+			if flat := strings.Join(strings.Fields(stdout), " "); code != 4 || !strings.Contains(flat, tc.problem) ||
+				!strings.Contains(flat, `"publishers": []`) || !strings.Contains(stderr, "pkg refuses the image") {
+				t.Fatalf("exit %d, want 4 with %s\n%s\n%s", code, tc.problem, stdout, stderr)
+			}
+			for _, args := range [][]string{{"set-sticky", "opensolaris.org", "false"}, {"unset-publisher", "opensolaris.org"}} {
+				code, stdout, stderr := runCLI(append(append([]string{"zone"}, args...), "--zone-root", zr, "--journal", jdb, "--yes")...)
+				if code != 3 || !strings.Contains(stderr, "pkg refuses the image; nothing changed") {
+					t.Errorf("%s: exit %d\n%s\n%s", args[0], code, stdout, stderr)
+				}
+			}
+			if treeSum(t, zr) != before {
+				t.Error("the zone root changed")
+			}
+		})
+	}
+}
+
 // TestZoneSetStickyEraCLI: set-sticky true on a version 3 section without
 // the key adds "sticky = True" (a missing key reads False there); a second
 // run is "already as requested".

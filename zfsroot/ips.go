@@ -726,6 +726,13 @@ func (img *Image) readV3(pkg string) {
 			if !strings.HasPrefix(s, authorityPrefix) {
 				continue
 			}
+			if len(f.items(s)) == 0 {
+				// FileConfig.__read adds a section at its first
+				// item (cp.items(), DEFAULT's included): one
+				// without keys does not exist for pkg.
+				img.note(f.name, f.sections[s].line, pkg, fmt.Sprintf("[%s] has no keys: pkg never adds the section and ignores it", s))
+				continue
+			}
 			if _, ok := byName[s]; ok {
 				// Config.add_section asserts the section is new:
 				// pkg stops with an AssertionError.
@@ -751,8 +758,8 @@ func (img *Image) readV3(pkg string) {
 		for i, s := range py2Order {
 			rank[s] = i
 		}
-		// Sections pkg never adds (no key at all) last; they are
-		// problems below.
+		// Sections missing from the computed order (none should be:
+		// it holds every section pkg adds) last.
 		sort.SliceStable(sections, func(i, j int) bool {
 			ri, iok := rank[sections[i].name]
 			rj, jok := rank[sections[j].name]

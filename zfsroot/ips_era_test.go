@@ -441,3 +441,57 @@ func TestUnreadableImage(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyAuthoritySection: an [authority_*] section without keys is
+// never added by Solaris 11 and Python 3 pkg (FileConfig.__read adds a
+// section at its first item), so it is no problem for them; snv_134 pkg
+// reads every section and fails on it (NoOptionError). Checked with the
+// real 9ecae477, d5146ea3 and eced1e4a code.
+func TestEmptyAuthoritySection(t *testing.T) {
+	empty := func(before string) func([]byte) []byte {
+		return func(b []byte) []byte {
+			return []byte(strings.Replace(string(b), "\n"+before, "\n[authority_empty]\n\n"+before, 1))
+		}
+	}
+	for _, tc := range []struct {
+		file, src, reader string
+		edit              func([]byte) []byte
+		problem           bool
+	}{
+		{zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, empty("[CONFIGURATION]"), false},
+		{zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, empty("[CONFIGURATION]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSolaris, empty("[authority_za21342]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgPython3, empty("[authority_za21342]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSnv134, empty("[authority_za21342]"), true},
+		{zfsroot.ImageFileDisabled, "ips/disabled_auth.snv134", zfsroot.PkgSolaris, func(b []byte) []byte { return append(b, "\n[authority_empty]\n"...) }, false},
+	} {
+		t.Run(tc.file+"/"+tc.reader, func(t *testing.T) {
+			fsys := oldImage(t)
+			if tc.file == zfsroot.ImageFilePkg5 {
+				fsys = newImage(t)
+			}
+			fsys[tc.file] = &fstest.MapFile{Data: tc.edit(readTestdata(t, tc.src)), Mode: 0o644}
+			img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.problem {
+				if len(img.Problems) != 1 || !strings.Contains(img.Problems[0].Message, "[authority_empty] has no prefix key") {
+					t.Errorf("problems %v: want snv_134's NoOptionError", img.Problems)
+				}
+				return
+			}
+			if len(img.Problems) != 0 || !slices.ContainsFunc(img.Notes, func(p zfsroot.Problem) bool {
+				return p.File == tc.file && strings.Contains(p.Message, "[authority_empty] has no keys: pkg never adds the section")
+			}) {
+				t.Errorf("problems %v, notes %v: want no problem and a note", img.Problems, img.Notes)
+			}
+			if _, ok := img.Publisher("opensolaris.org"); !ok {
+				t.Fatalf("publishers %v", img.Publishers)
+			}
+			if _, err := img.SetStickyPlan("opensolaris.org", false); err != nil {
+				t.Errorf("set-sticky: %v", err)
+			}
+		})
+	}
+}

@@ -40,7 +40,7 @@ func (d *Disk) findMounts(f *os.File) {
 		d.Mounts = append(d.Mounts, *m)
 		// A mounted ext filesystem's journal is in use, not left over
 		// from an unclean shutdown.
-		if i := slices.Index(d.Warnings, recoveryWarning(p.Role, p.Number)); i >= 0 {
+		if i := slices.Index(d.Warnings, RecoveryWarning(p)); i >= 0 {
 			d.Warnings[i] = fmt.Sprintf("%s partition %d: its ext journal is in use: the filesystem is mounted (%s) on %s", p.Role, p.Number, m.How(), m.Point)
 		}
 	}

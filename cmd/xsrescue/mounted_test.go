@@ -171,6 +171,11 @@ func TestFilesystemWithErrors(t *testing.T) {
 			if doctorSeverities(rep.Report)["fs-errors/"+n] != "broken" {
 				t.Errorf("doctor findings: %v", doctorSeverities(rep.Report))
 			}
+			for _, f := range rep.Findings {
+				if strings.HasPrefix(f.ID, "disk-warning/") && strings.Contains(f.Evidence, "met corruption") {
+					t.Errorf("the errors shown twice: %s beside fs-errors/%s: %s", f.ID, n, f.Evidence)
+				}
+			}
 			if len(rep.Plan) < 2 || !rep.Plan[0].Manual || !strings.Contains(rep.Plan[0].Command, `e2fsck -fy "$L"`) || !strings.HasPrefix(rep.Plan[1].Command, "xsrescue doctor ") {
 				t.Fatalf("plan: %+v", rep.Plan)
 			}

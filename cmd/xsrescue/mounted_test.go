@@ -108,6 +108,13 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 	if code, out, _ = runCLI("doctor", "--disk", img, "--for-installer", "5.0"); code != 4 || !strings.HasPrefix(out, banner) {
 		t.Errorf("doctor: exit %d, want 4 and the mount first:\n%s", code, out)
 	}
+	// A writing verb's dry run: the journal is in use (as disk inspect
+	// and doctor say), not dirty for applying to replay.
+	code, out, errOut = runCLI("version", "set", "--disk", img, "--for-installer", "5.0", "--dry-run")
+	if code != 4 || !strings.Contains(out, banner) || strings.Contains(errOut, "dirty filesystem journal") ||
+		!strings.Contains(errOut, "note: partition "+n+": its ext journal is in use: the filesystem is mounted (read-write) on "+mnt) {
+		t.Errorf("version set --dry-run: exit %d, want 4, the mount and its journal in use:\n%s\n%s", code, out, errOut)
+	}
 
 	// Read-only and without journal replay: the disk is what the mount
 	// shows and nothing writes it.

@@ -115,6 +115,19 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 		!strings.Contains(errOut, "note: partition "+n+": its ext journal is in use: the filesystem is mounted (read-write) on "+mnt) {
 		t.Errorf("version set --dry-run: exit %d, want 4, the mount and its journal in use:\n%s\n%s", code, out, errOut)
 	}
+	// Its mutation document names the mount as the read-only documents do.
+	code, out, _ = runCLI("version", "set", "--disk", img, "--for-installer", "5.0", "--dry-run", "--json")
+	var mut struct {
+		Mounted []partition.Mount `json:"mounted"`
+		DryRun  bool              `json:"dry_run"`
+		Changes []json.RawMessage `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &mut); err != nil || code != 4 || !mut.DryRun || len(mut.Changes) == 0 {
+		t.Fatalf("version set --dry-run --json: exit %d, %v\n%s", code, err, out)
+	}
+	if want := (partition.Mount{Partition: root.Number, Device: loop, Point: mnt, ReadWrite: true, Loop: true}); len(mut.Mounted) != 1 || mut.Mounted[0] != want {
+		t.Errorf("mutation document mounted: %+v, want %+v", mut.Mounted, want)
+	}
 
 	// Read-only and without journal replay: the disk is what the mount
 	// shows and nothing writes it.

@@ -344,7 +344,21 @@ func (d *diag) disk() {
 			d.backupPart = disk.Partition(b.Partition)
 		}
 	}
+	// A partition's recorded errors and its journal needing recovery are
+	// findings of their own (fs-errors/N, fs-needs-recovery/N, below):
+	// Inspect's warning about the same is not shown a second time. The
+	// other warnings keep their number in disk inspect's list.
+	own := map[string]bool{}
+	for _, p := range disk.Partitions {
+		if disk.MountOf(p.Number) == nil {
+			own[partition.FSErrorsWarning(p)] = p.Errors != nil
+			own[partition.RecoveryWarning(p)] = p.NeedsRecovery
+		}
+	}
 	for i, w := range disk.Warnings {
+		if own[w] {
+			continue
+		}
 		d.add(fmt.Sprintf("disk-warning/%d", i+1), Warn, "partition.Inspect: problems that leave the disk readable are warnings", "%s", w)
 		if strings.HasPrefix(w, "primary GPT is damaged") {
 			d.gptPrimaryDamaged = true

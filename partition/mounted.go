@@ -52,8 +52,8 @@ func (d *Disk) findMounts(f *os.File) {
 		d.Mounts = append(d.Mounts, *m)
 		// A mounted ext filesystem's journal is in use, not left over
 		// from an unclean shutdown.
-		if i := slices.Index(d.Warnings, recoveryWarning(p.Role, p.Number)); i >= 0 {
-			d.Warnings[i] = fmt.Sprintf("%s partition %d: its ext journal is in use: the filesystem is mounted (%s) on %s", p.Role, p.Number, m.How(), m.Point)
+		if i := slices.Index(d.Warnings, RecoveryWarning(p)); i >= 0 {
+			d.Warnings[i] = fmt.Sprintf("%s partition %d: %s", p.Role, p.Number, m.JournalInUse())
 		}
 	}
 }
@@ -133,6 +133,13 @@ func (m Mount) String() string {
 		return s + "what is read from the disk may be stale (the mounted filesystem writes it back later), so every answer that depends on its files is unknown; unmount it (" + m.Release() + ") and run the command again"
 	}
 	return s + "read as it is on the disk (a read-only mount does not change it)"
+}
+
+// JournalInUse is what a mounted ext filesystem's journal flagged for
+// recovery is: in use by the mount, not left over from an unclean
+// shutdown (disk inspect, doctor and the writing verbs say it alike).
+func (m Mount) JournalInUse() string {
+	return fmt.Sprintf("its ext journal is in use: the filesystem is mounted (%s) on %s", m.How(), m.Point)
 }
 
 // Release is the shell command that unmounts it (and detaches its loop

@@ -91,14 +91,21 @@ func assignRoles(d *Disk) {
 	d.Layout = layout(d)
 	for _, n := range []int{root, root + 1} {
 		if p := d.Partition(n); p != nil && p.NeedsRecovery && isExt(p.FS) {
-			d.Warnings = append(d.Warnings, recoveryWarning(p.Role, n))
+			d.Warnings = append(d.Warnings, RecoveryWarning(*p))
 		}
 	}
 	for _, p := range d.Partitions {
 		if p.Errors != nil {
-			d.warnf("%s: %s (the kernel met corruption on it): check it with e2fsck -f before anything mounts it; xsrescue refuses to change it until then", partName(p), p.Errors)
+			d.Warnings = append(d.Warnings, FSErrorsWarning(p))
 		}
 	}
+}
+
+// FSErrorsWarning is the warning Inspect gives for a partition whose ext
+// superblock records errors (p.Errors not nil): a caller that reports
+// those errors itself recognises it by this text.
+func FSErrorsWarning(p Partition) string {
+	return fmt.Sprintf("%s: %s (the kernel met corruption on it): check it with e2fsck -f before anything mounts it; xsrescue refuses to change it until then", partName(p), p.Errors)
 }
 
 // partName is "root partition 1", or "partition 5" without a role.
@@ -109,8 +116,11 @@ func partName(p Partition) string {
 	return fmt.Sprintf("partition %d", p.Number)
 }
 
-func recoveryWarning(role string, n int) string {
-	return fmt.Sprintf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", role, n)
+// RecoveryWarning is the warning Inspect gives for a XenServer root or
+// backup partition whose ext journal needs recovery, recognisable as
+// FSErrorsWarning is.
+func RecoveryWarning(p Partition) string {
+	return fmt.Sprintf("%s partition %d: ext journal needs recovery (unclean shutdown): its files are read with the journal's committed transactions replayed in memory, as the installer's mount will see them (nothing is written)", p.Role, p.Number)
 }
 
 // layout names the generation of the partition scheme (docs/disk.md).

@@ -223,10 +223,26 @@ func trimBreak(raw string, unicodeStr bool) string {
 	return raw
 }
 
+// unreadable is a file the dialect's ConfigParser cannot read at all
+// (MissingSectionHeaderError, ParsingError, UnicodeDecodeError): pkg
+// stops reading the image, so the image loaders report it as a problem
+// that no edit cures (Image.Problems), not as bad input.
+type unreadable struct {
+	file string
+	line int
+	msg  string // after "FILE line N: "
+}
+
+func (e *unreadable) Error() string { return fmt.Sprintf("%s line %d: %s", e.file, e.line, e.msg) }
+
+func unreadableAt(file string, line int, format string, args ...any) error {
+	return xerr.Invalid(&unreadable{file: file, line: line, msg: fmt.Sprintf(format, args...)})
+}
+
 // parseINI reads data as the dialect does. A file the dialect cannot read
 // at all (no section header before a key, a line that is neither, bytes
-// that are not UTF-8 where the file is decoded) is an invalid-input error
-// naming the file and line. Repeated sections and keys are merged as
+// that are not UTF-8 where the file is decoded) is an *unreadable,
+// marked invalid input, naming the file and line. Repeated sections and keys are merged as
 // Python 2 does and listed in repeats; Python 3's refusal of them is for
 // the caller to report.
 func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
@@ -240,7 +256,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 			}
 			off += size
 		}
-		return nil, xerr.Invalidf("%s offset %d line %d: not UTF-8 (pkg reads the file as UTF-8 and fails: UnicodeDecodeError)", name, off, bytes.Count(data[:off], []byte("\n"))+1)
+		return nil, unreadableAt(name, bytes.Count(data[:off], []byte("\n"))+1, "offset %d: not UTF-8 (pkg reads the file as UTF-8 and fails: UnicodeDecodeError)", off)
 	}
 	var (
 		cur      *pySection // nil before the first header
@@ -292,7 +308,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 				continue
 			}
 			if cur == nil {
-				return nil, xerr.Invalidf("%s line %d: %q before the first [section] (MissingSectionHeaderError)", name, n, body)
+				return nil, unreadableAt(name, n, "%q before the first [section] (MissingSectionHeaderError)", body)
 			}
 			k, sep, ok := optionLine(stripped, true)
 			if !ok || pyStrip(k, true) == "" {
@@ -331,7 +347,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 			continue
 		}
 		if cur == nil {
-			return nil, xerr.Invalidf("%s line %d: %q before the first [section] (MissingSectionHeaderError)", name, n, body)
+			return nil, unreadableAt(name, n, "%q before the first [section] (MissingSectionHeaderError)", body)
 		}
 		k, sep, ok := optionLine(raw, false)
 		if !ok {
@@ -370,7 +386,7 @@ func parseINI(data []byte, name string, d pyDialect) (*iniFile, error) {
 		f.lines = append(f.lines, l)
 	}
 	if len(bad) > 0 {
-		return nil, xerr.Invalidf("%s line %d: neither a [section], a key = value nor a comment (ParsingError; lines %s)", name, bad[0], joinInts(bad))
+		return nil, unreadableAt(name, bad[0], "neither a [section], a key = value nor a comment (ParsingError; lines %s)", joinInts(bad))
 	}
 	for v, p := range parts {
 		s := strings.Join(p, "\n")

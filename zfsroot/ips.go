@@ -195,10 +195,15 @@ func readImage(file string, data, da []byte, reader string) (*Image, error) {
 	if file == ImageFileCfgCache {
 		img.Era = EraCfgCacheV2
 		probe, err := parseINI(data, file, dialectSnv134)
-		if err != nil {
+		if err != nil && reader != PkgSnv134 {
+			probe, err = parseINI(data, file, dialectSolaris)
+		}
+		if err != nil && !isUnreadable(err) {
 			return nil, err
 		}
-		if v, ok := probe.get("CONFIGURATION", "version"); ok {
+		// A file no dialect reads has no version to go by: it is the
+		// reader's problem below, read as the oldest era.
+		if v, ok := probeVersion(probe); ok {
 			if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n == 3 {
 				img.Era = EraCfgCacheV3
 			} else {
@@ -209,32 +214,28 @@ func readImage(file string, data, da []byte, reader string) (*Image, error) {
 	if reader == PkgSnv134 && img.Era != EraCfgCacheV2 {
 		return nil, xerr.Invalidf("%s (%s): snv_134 pkg: %w: it reads only a cfg_cache without [CONFIGURATION] version = 3", file, img.Era, ErrReader)
 	}
-	var err error
-	if reader == PkgSnv134 {
-		if img.main, err = parseINI(data, file, dialectSnv134); err != nil {
-			return nil, err
-		}
-		if da != nil {
-			if img.disabled, err = parseINI(da, ImageFileDisabled, dialectSnv134Disabled); err != nil {
-				return nil, err
-			}
-		}
-		img.readV2()
-	} else {
+	mainDialect, daDialect := dialectSnv134, dialectSnv134Disabled
+	if reader != PkgSnv134 {
 		// Solaris 11 and Python 3 pkg read every cfg_cache (one written
 		// before 2010-10 too) with the version 3 definitions.
-		dialect := dialectSolaris
+		mainDialect = dialectSolaris
 		if reader == PkgPython3 {
-			dialect = dialectPython3
+			mainDialect = dialectPython3
 		}
-		if img.main, err = parseINI(data, file, dialect); err != nil {
-			return nil, err
+		daDialect = mainDialect
+	}
+	var err error
+	if img.main, err = parseINI(data, file, mainDialect); err != nil {
+		return img.unreadable(err, reader, file, data)
+	}
+	if da != nil {
+		if img.disabled, err = parseINI(da, ImageFileDisabled, daDialect); err != nil {
+			return img.unreadable(err, reader, file, data)
 		}
-		if da != nil {
-			if img.disabled, err = parseINI(da, ImageFileDisabled, dialect); err != nil {
-				return nil, err
-			}
-		}
+	}
+	if reader == PkgSnv134 {
+		img.readV2()
+	} else {
 		img.readV3(reader)
 		if reader == PkgSolaris {
 			img.checkPython3(data, da)
@@ -245,6 +246,37 @@ func readImage(file string, data, da []byte, reader string) (*Image, error) {
 	if v, ok := img.main.get("variant", "variant.opensolaris.zone"); ok && img.main.sections["variant"] != nil {
 		img.Zone = v.value
 	}
+	return img, nil
+}
+
+func probeVersion(f *iniFile) (*pyValue, bool) {
+	if f == nil {
+		return nil, false
+	}
+	return f.get("CONFIGURATION", "version")
+}
+
+func isUnreadable(err error) bool {
+	var u *unreadable
+	return errors.As(err, &u)
+}
+
+// unreadable records a file the reader's ConfigParser cannot read as what
+// it is to pkg: the image refused (config.py FileConfig.__read turns
+// ParsingError and MissingSectionHeaderError into InvalidConfigFile; a
+// UnicodeDecodeError is a traceback). It is a problem no publisher edit
+// cures, so the image is left without publishers and edits refuse. Other
+// errors are returned as they are.
+func (img *Image) unreadable(err error, reader, file string, data []byte) (*Image, error) {
+	var u *unreadable
+	if !errors.As(err, &u) {
+		return nil, err
+	}
+	p := Problem{File: u.file, Line: u.line, Pkg: reader, Message: u.msg + ": pkg refuses the image"}
+	img.Problems = append(img.Problems, p)
+	img.blocked = append(img.blocked, p)
+	// Nothing of either file is read: no publishers, no zone variant.
+	img.main, img.disabled = &iniFile{name: file, orig: data, sections: map[string]*pySection{}}, nil
 	return img, nil
 }
 
@@ -694,6 +726,13 @@ func (img *Image) readV3(pkg string) {
 			if !strings.HasPrefix(s, authorityPrefix) {
 				continue
 			}
+			if len(f.items(s)) == 0 {
+				// FileConfig.__read adds a section at its first
+				// item (cp.items(), DEFAULT's included): one
+				// without keys does not exist for pkg.
+				img.note(f.name, f.sections[s].line, pkg, fmt.Sprintf("[%s] has no keys: pkg never adds the section and ignores it", s))
+				continue
+			}
 			if _, ok := byName[s]; ok {
 				// Config.add_section asserts the section is new:
 				// pkg stops with an AssertionError.
@@ -719,8 +758,8 @@ func (img *Image) readV3(pkg string) {
 		for i, s := range py2Order {
 			rank[s] = i
 		}
-		// Sections pkg never adds (no key at all) last; they are
-		// problems below.
+		// Sections missing from the computed order (none should be:
+		// it holds every section pkg adds) last.
 		sort.SliceStable(sections, func(i, j int) bool {
 			ri, iok := rank[sections[i].name]
 			rj, jok := rank[sections[j].name]
@@ -876,16 +915,16 @@ func (img *Image) readV3(pkg string) {
 // DuplicateOptionError) or reads otherwise.
 func (img *Image) checkPython3(data, da []byte) {
 	main, err := parseINI(data, img.File, dialectPython3)
-	if err != nil {
-		img.problem(img.File, 0, PkgPython3, fmt.Sprintf("Python 3 pkg cannot read the file: %v", err))
-		return
-	}
 	var disabled *iniFile
-	if da != nil {
-		if disabled, err = parseINI(da, ImageFileDisabled, dialectPython3); err != nil {
-			img.problem(ImageFileDisabled, 0, PkgPython3, fmt.Sprintf("Python 3 pkg cannot read the file: %v", err))
-			return
+	if err == nil && da != nil {
+		disabled, err = parseINI(da, ImageFileDisabled, dialectPython3)
+	}
+	if err != nil {
+		var u *unreadable
+		if errors.As(err, &u) {
+			img.problem(u.file, u.line, PkgPython3, "Python 3 pkg cannot read the file: "+u.msg)
 		}
+		return
 	}
 	img.python3Repeats(main, disabled)
 	py3 := &Image{File: img.File, Era: img.Era, main: main, disabled: disabled}
@@ -1008,6 +1047,11 @@ var ErrNotZoneImage = errors.New("not a non-global zone image")
 // "nonglobal": editing a global zone's publishers offline is not what the
 // zone remedies are for.
 func (img *Image) CheckZone() error {
+	if err := img.checkEditable(); err != nil {
+		// Whatever the zone variant, no edit is possible, and an
+		// unreadable file has no variant to tell.
+		return err
+	}
 	if img.Zone != "nonglobal" {
 		return xerr.Refused(fmt.Errorf("%s: [variant] variant.opensolaris.zone is %q: %w (use --force to edit anyway)", img.File, img.Zone, ErrNotZoneImage))
 	}

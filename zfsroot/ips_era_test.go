@@ -388,3 +388,110 @@ func TestDefaultSection(t *testing.T) {
 		t.Errorf("after set-sticky za21342 true: sticky %v", q.Sticky)
 	}
 }
+
+// TestUnreadableImage: a file the reader's ConfigParser cannot read is
+// pkg refusing the image (checked with the real 9ecae477, d5146ea3 and
+// eced1e4a code): a problem naming the file and line, not invalid input,
+// and no edit (exit 3).
+func TestUnreadableImage(t *testing.T) {
+	bom := func(b []byte) []byte { return append([]byte("\xef\xbb\xbf"), b...) }
+	indent53 := func(b []byte) []byte {
+		lines := strings.SplitAfter(string(b), "\n")
+		lines[52] = " " + lines[52] // "alias = None" straight after [authority_opensolaris.org]
+		return []byte(strings.Join(lines, ""))
+	}
+	for _, tc := range []struct {
+		name, file, src, reader string
+		edit                    func([]byte) []byte
+		line                    int
+		want                    string // "": pkg reads it
+	}{
+		{"bom", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSnv134, bom, 1, "(MissingSectionHeaderError)"},
+		{"bom", zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSolaris, bom, 1, "(MissingSectionHeaderError)"},
+		{"indented key", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, indent53, 53, "(ParsingError; lines 53)"},
+		{"indented key", zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, indent53, 0, ""},
+	} {
+		t.Run(tc.name+"/"+tc.file+"/"+tc.reader, func(t *testing.T) {
+			fsys := fstest.MapFS{tc.file: {Data: tc.edit(readTestdata(t, tc.src)), Mode: 0o644}}
+			img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+			if err != nil {
+				t.Fatalf("load: %v (want a problem, not an error)", err)
+			}
+			if tc.want == "" {
+				if len(img.Problems) != 0 || len(img.Publishers) != 2 {
+					t.Fatalf("problems %v, publishers %v: pkg reads this file", img.Problems, img.Publishers)
+				}
+				return
+			}
+			if len(img.Problems) != 1 || img.Problems[0].File != tc.file || img.Problems[0].Line != tc.line ||
+				!strings.Contains(img.Problems[0].Message, tc.want) || len(img.Publishers) != 0 {
+				t.Fatalf("problems %v, publishers %d: want one at %s line %d %q", img.Problems, len(img.Publishers), tc.file, tc.line, tc.want)
+			}
+			for what, edit := range map[string]func() (*plan.Plan, error){
+				"check-zone": func() (*plan.Plan, error) { return nil, img.CheckZone() },
+				"set-sticky": func() (*plan.Plan, error) { return img.SetStickyPlan("opensolaris.org", false) },
+				"unset":      func() (*plan.Plan, error) { return img.UnsetPublisherPlan("opensolaris.org") },
+			} {
+				if p, err := edit(); xerr.Code(err) != 3 || p != nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: plan %v, err %v: want refused (3) naming %q", what, p, err, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestEmptyAuthoritySection: an [authority_*] section without keys is
+// never added by Solaris 11 and Python 3 pkg (FileConfig.__read adds a
+// section at its first item), so it is no problem for them; snv_134 pkg
+// reads every section and fails on it (NoOptionError). Checked with the
+// real 9ecae477, d5146ea3 and eced1e4a code.
+func TestEmptyAuthoritySection(t *testing.T) {
+	empty := func(before string) func([]byte) []byte {
+		return func(b []byte) []byte {
+			return []byte(strings.Replace(string(b), "\n"+before, "\n[authority_empty]\n\n"+before, 1))
+		}
+	}
+	for _, tc := range []struct {
+		file, src, reader string
+		edit              func([]byte) []byte
+		problem           bool
+	}{
+		{zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgSolaris, empty("[CONFIGURATION]"), false},
+		{zfsroot.ImageFilePkg5, "ips/pkg5.image.s11", zfsroot.PkgPython3, empty("[CONFIGURATION]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSolaris, empty("[authority_za21342]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgPython3, empty("[authority_za21342]"), false},
+		{zfsroot.ImageFileCfgCache, "ips/cfg_cache.snv134", zfsroot.PkgSnv134, empty("[authority_za21342]"), true},
+		{zfsroot.ImageFileDisabled, "ips/disabled_auth.snv134", zfsroot.PkgSolaris, func(b []byte) []byte { return append(b, "\n[authority_empty]\n"...) }, false},
+	} {
+		t.Run(tc.file+"/"+tc.reader, func(t *testing.T) {
+			fsys := oldImage(t)
+			if tc.file == zfsroot.ImageFilePkg5 {
+				fsys = newImage(t)
+			}
+			fsys[tc.file] = &fstest.MapFile{Data: tc.edit(readTestdata(t, tc.src)), Mode: 0o644}
+			img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.problem {
+				if len(img.Problems) != 1 || !strings.Contains(img.Problems[0].Message, "[authority_empty] has no prefix key") {
+					t.Errorf("problems %v: want snv_134's NoOptionError", img.Problems)
+				}
+				return
+			}
+			if len(img.Problems) != 0 || !slices.ContainsFunc(img.Notes, func(p zfsroot.Problem) bool {
+				return p.File == tc.file && strings.Contains(p.Message, "[authority_empty] has no keys: pkg never adds the section")
+			}) {
+				t.Errorf("problems %v, notes %v: want no problem and a note", img.Problems, img.Notes)
+			}
+			if _, ok := img.Publisher("opensolaris.org"); !ok {
+				t.Fatalf("publishers %v", img.Publishers)
+			}
+			if _, err := img.SetStickyPlan("opensolaris.org", false); err != nil {
+				t.Errorf("set-sticky: %v", err)
+			}
+		})
+	}
+}

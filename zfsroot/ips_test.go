@@ -232,6 +232,8 @@ func FuzzIPSConfig(f *testing.F) {
 	}
 	f.Add([]byte("[property]\npublisher-search-order = ['a\n"), false)
 	f.Add([]byte("key = value\n"), true)
+	f.Add([]byte("\xef\xbb\xbf[authority_a]\nprefix = a\n"), true)
+	f.Add([]byte("[authority_a]\n  prefix = a\n"), true)
 	f.Add([]byte("[authority_a]\nprefix = a\n  sticky = 1\n\n\tmore\n[authority_a]\nsticky = %(x)s\n"), false)
 	da := readTestdataF(f, "ips/disabled_auth.snv134")
 	f.Fuzz(func(t *testing.T, b []byte, pkg5 bool) {

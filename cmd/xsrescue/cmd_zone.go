@@ -105,8 +105,8 @@ func newZonePublishersCommand(e *env) *cli.Command {
 			"search order and preferred, as pkg sees them (a missing sticky is True for snv_134 pkg\n" +
 			"and False in a version 3 configuration; a repeated key's last value wins). Lists as\n" +
 			"problems, with file and line, what makes that pkg refuse the image (an invalid boolean\n" +
-			"in a version 3 configuration, a repeated key or section for Python 3 pkg, ...): then the\n" +
-			"exit status is 4. Flags suspects for zoneadm attach -u: publishers the global zone lacks\n" +
+			"in a version 3 configuration, a repeated key or section for Python 3 pkg, a file it\n" +
+			"cannot parse such as one with a UTF-8 BOM, ...): then the exit status is 4. Flags suspects for zoneadm attach -u: publishers the global zone lacks\n" +
 			"(with --global-root), leftover temporary za<digits> publishers, a sticky opensolaris.org,\n" +
 			"origins on hosts that no longer serve packages. Read-only; unlike Solaris 11 pkg -R it\n" +
 			"never converts the image.\n\n" + exitHelp,

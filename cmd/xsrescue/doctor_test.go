@@ -255,6 +255,9 @@ func TestDoctorDirtyRootWithoutInventory(t *testing.T) {
 		t.Errorf("findings %v", sev)
 	}
 	for _, f := range rep.Findings {
+		if strings.HasPrefix(f.ID, "disk-warning/") && strings.Contains(f.Evidence, "journal needs recovery") {
+			t.Errorf("the dirty journal shown twice: %s beside fs-needs-recovery/1: %s", f.ID, f.Evidence)
+		}
 		if f.ID == "inventory-missing" && !strings.Contains(f.Evidence, img+" partition 1") {
 			t.Errorf("evidence %q: name the disk and partition", f.Evidence)
 		}

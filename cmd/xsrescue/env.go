@@ -368,6 +368,13 @@ func (e *env) openTarget(ctx context.Context, o target.Options) (*target.Target,
 		e.noteMounts(*tgt.Mount)
 	}
 	if !o.Writable && tgt.NeedsRecovery && (e.DryRun || o.Lock != nil) {
+		if tgt.Mount != nil {
+			// The mount's own journal, not an unclean shutdown's:
+			// nothing for applying to replay (it refuses a mounted
+			// partition), as disk inspect and doctor say.
+			e.logf("note: partition %d: %s", tgt.Partition, tgt.Mount.JournalInUse())
+			return tgt, nil
+		}
 		e.logf("note: partition %d has a dirty filesystem journal: read with its committed transactions replayed in memory (what the mount will show); applying mounts it read-write and the kernel replays it for real (writes to the disk)", tgt.Partition)
 	}
 	return tgt, nil

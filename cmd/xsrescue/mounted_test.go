@@ -108,6 +108,26 @@ func TestMountedPartitionReadOnlyCommands(t *testing.T) {
 	if code, out, _ = runCLI("doctor", "--disk", img, "--for-installer", "5.0"); code != 4 || !strings.HasPrefix(out, banner) {
 		t.Errorf("doctor: exit %d, want 4 and the mount first:\n%s", code, out)
 	}
+	// A writing verb's dry run: the journal is in use (as disk inspect
+	// and doctor say), not dirty for applying to replay.
+	code, out, errOut = runCLI("version", "set", "--disk", img, "--for-installer", "5.0", "--dry-run")
+	if code != 4 || !strings.Contains(out, banner) || strings.Contains(errOut, "dirty filesystem journal") ||
+		!strings.Contains(errOut, "note: partition "+n+": its ext journal is in use: the filesystem is mounted (read-write) on "+mnt) {
+		t.Errorf("version set --dry-run: exit %d, want 4, the mount and its journal in use:\n%s\n%s", code, out, errOut)
+	}
+	// Its mutation document names the mount as the read-only documents do.
+	code, out, _ = runCLI("version", "set", "--disk", img, "--for-installer", "5.0", "--dry-run", "--json")
+	var mut struct {
+		Mounted []partition.Mount `json:"mounted"`
+		DryRun  bool              `json:"dry_run"`
+		Changes []json.RawMessage `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &mut); err != nil || code != 4 || !mut.DryRun || len(mut.Changes) == 0 {
+		t.Fatalf("version set --dry-run --json: exit %d, %v\n%s", code, err, out)
+	}
+	if want := (partition.Mount{Partition: root.Number, Device: loop, Point: mnt, ReadWrite: true, Loop: true}); len(mut.Mounted) != 1 || mut.Mounted[0] != want {
+		t.Errorf("mutation document mounted: %+v, want %+v", mut.Mounted, want)
+	}
 
 	// Read-only and without journal replay: the disk is what the mount
 	// shows and nothing writes it.
@@ -170,6 +190,11 @@ func TestFilesystemWithErrors(t *testing.T) {
 			rep := doctorJSON(t, "--disk", img, "--for-installer", "5.0", "--save-dir", dir)
 			if doctorSeverities(rep.Report)["fs-errors/"+n] != "broken" {
 				t.Errorf("doctor findings: %v", doctorSeverities(rep.Report))
+			}
+			for _, f := range rep.Findings {
+				if strings.HasPrefix(f.ID, "disk-warning/") && strings.Contains(f.Evidence, "met corruption") {
+					t.Errorf("the errors shown twice: %s beside fs-errors/%s: %s", f.ID, n, f.Evidence)
+				}
 			}
 			if len(rep.Plan) < 2 || !rep.Plan[0].Manual || !strings.Contains(rep.Plan[0].Command, `e2fsck -fy "$L"`) || !strings.HasPrefix(rep.Plan[1].Command, "xsrescue doctor ") {
 				t.Fatalf("plan: %+v", rep.Plan)

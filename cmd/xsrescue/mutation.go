@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/xsrescue/xsrescue/journal"
+	"github.com/xsrescue/xsrescue/partition"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
 )
@@ -21,6 +22,10 @@ const schemaVersion = 1
 // verb has to say is under "details".
 type mutationDoc struct {
 	SchemaVersion int `json:"schema_version"`
+	// Mounted: the partitions of the disk the verb read that are mounted
+	// right now, as in every read-only document (docs/json.md); absent
+	// when none is.
+	Mounted []partition.Mount `json:"mounted,omitempty"`
 	// Changed: the command changed something — under --dry-run, it would
 	// (Ansible's check mode reads it so).
 	Changed  bool             `json:"changed"`
@@ -245,7 +250,7 @@ func journalOf(tgt *target.Target, jpath string) journalRef {
 // recorded with setTarget, addShown, addChange and addOp, the problems
 // that remain, and the verb's own details.
 func (e *env) mutationDocument(problems []string, details any) *mutationDoc {
-	doc := &mutationDoc{SchemaVersion: schemaVersion, DryRun: e.DryRun, Target: e.mut.target,
+	doc := &mutationDoc{SchemaVersion: schemaVersion, Mounted: e.mounts, DryRun: e.DryRun, Target: e.mut.target,
 		Changes: e.mut.changes, Ops: e.mut.ops, Problems: problems, Details: details}
 	if doc.Changes == nil {
 		doc.Changes = []mutationChange{}

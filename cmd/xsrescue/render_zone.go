@@ -93,7 +93,7 @@ type publishersDoc struct {
 
 func newPublishersDoc(zoneRoot string, img *zfsroot.Image) *publishersDoc {
 	return &publishersDoc{Era: img.Era, File: img.File, Notes: append([]zfsroot.Problem{}, img.Notes...), Preferred: img.Preferred,
-		Problems: append([]zfsroot.Problem{}, img.Problems...), Publishers: img.Publishers, ReadAs: img.Reader(),
+		Problems: append([]zfsroot.Problem{}, img.Problems...), Publishers: append([]zfsroot.Publisher{}, img.Publishers...), ReadAs: img.Reader(),
 		SearchOrder: append([]string{}, img.SearchOrder...), Zone: img.Zone, ZoneRoot: zoneRoot, img: img}
 }
 

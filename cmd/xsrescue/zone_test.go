@@ -498,17 +498,44 @@ func TestZonePublishersProblemsCLI(t *testing.T) {
 // TestZoneEditDefaultSectionCLI: an image pkg refuses for its [DEFAULT]
 // section is not edited (exit 3, the zone root byte-identical).
 func TestZoneEditDefaultSectionCLI(t *testing.T) {
-	zr := eraZoneRoot(t, "pkg5-default-section")
+	zoneEditsRefused(t, eraZoneRoot(t, "pkg5-default-section"), "[DEFAULT]")
+}
+
+// zoneEditsRefused: set-sticky and unset-publisher of opensolaris.org on
+// zone root zr exit 3 with want in the message, and zr is byte-identical.
+func zoneEditsRefused(t *testing.T, zr, want string) {
+	t.Helper()
 	jdb := filepath.Join(t.TempDir(), "journal.db")
 	before := treeSum(t, zr)
 	for _, args := range [][]string{{"set-sticky", "opensolaris.org", "false"}, {"unset-publisher", "opensolaris.org"}} {
 		code, stdout, stderr := runCLI(append(append([]string{"zone"}, args...), "--zone-root", zr, "--journal", jdb, "--yes")...)
-		if code != 3 || !strings.Contains(stderr, "[DEFAULT]") {
-			t.Errorf("%s: exit %d\n%s\n%s", args[0], code, stdout, stderr)
+		if code != 3 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 3 with %q\n%s\n%s", args[0], code, want, stdout, stderr)
 		}
 	}
 	if treeSum(t, zr) != before {
 		t.Error("the zone root changed")
+	}
+}
+
+// TestZoneUnreadableImageCLI: a configuration pkg cannot parse (a UTF-8
+// BOM; for Solaris 11 pkg a key line indented straight after its section
+// header) is pkg refusing the image: exit 4 with file and line and an
+// empty publisher list, and the edits refuse (exit 3, nothing written).
+func TestZoneUnreadableImageCLI(t *testing.T) {
+	for _, tc := range []struct{ era, problem string }{
+		{"pkg5-bom", `"file": "var/pkg/pkg5.image", "line": 1, "pkg": "solaris11"`},
+		{"pkg5-indented-key", `"file": "var/pkg/pkg5.image", "line": 53, "pkg": "solaris11"`},
+	} {
+		t.Run(tc.era, func(t *testing.T) {
+			zr := eraZoneRoot(t, tc.era)
+			code, stdout, stderr := runCLI("zone", "publishers", "--zone-root", zr, "--json")
+			if flat := strings.Join(strings.Fields(stdout), " "); code != 4 || !strings.Contains(flat, tc.problem) ||
+				!strings.Contains(flat, `"publishers": []`) || !strings.Contains(stderr, "pkg refuses the image") {
+				t.Fatalf("exit %d, want 4 with %s\n%s\n%s", code, tc.problem, stdout, stderr)
+			}
+			zoneEditsRefused(t, zr, "pkg refuses the image; nothing changed")
+		})
 	}
 }
 

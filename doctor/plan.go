@@ -372,8 +372,8 @@ func (d *diag) planPatch(t string, pp *patchPlan) {
 		if d.in.DiskPath != "" {
 			copyCmd = d.dumpFile(d.in.Disk.XenServer.RootPartition, pp.loaded, keep)
 		}
-		d.step(copyCmd, "keep a copy of the database as it is, read-only: the next step drops data")
-		drop = " --drop-data"
+		d.step(copyCmd, "keep a copy of the database as it is, read-only: the next step drops data (and refuses to unless this copy holds exactly the database it patches)")
+		drop = " --drop-data --keep-copy " + shquote.Quote(keep)
 		why += fmt.Sprintf("; --drop-data is the user's decision: xapi of %s cannot keep %s, which the patch drops (the copy of step %d keeps them; journal undo puts the file back); to keep them instead, stop here", pp.target.Name, limit(pp.dropData, 4), len(d.rep.Plan))
 	}
 	d.step(fmt.Sprintf("xsrescue statedb patch %s%s%s --yes", t, args, drop), why)
@@ -381,9 +381,21 @@ func (d *diag) planPatch(t string, pp *patchPlan) {
 
 // dumpFile is the read-only debugfs command that copies the file at src
 // (relative to the filesystem's root) of partition part out to dst.
+// debugfs splits the -R request into words itself (e2fsprogs lib/ss/parse.c
+// ss_parse): each path is a "..." word there, or a blank or quote in
+// --save-dir makes dump fail, and debugfs exits 0 all the same.
 func (d *diag) dumpFile(part int, src, dst string) string {
 	p := d.in.Disk.Partition(part)
-	return fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump /%s %s", src, dst)), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start)))
+	if strings.HasPrefix(dst, "-") {
+		dst = "./" + dst // not an option of dump
+	}
+	return fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump %s %s", ssQuote("/"+src), ssQuote(dst))), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start)))
+}
+
+// ssQuote is s as one word of a debugfs request: inside "...", a doubled
+// quote stands for one (ss_parse, QUOTED_STRING mode).
+func ssQuote(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // saveBackup is the command that images the backup partition; with

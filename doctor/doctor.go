@@ -437,7 +437,7 @@ func (d *diag) markers() error {
 		for _, m := range st.Markers {
 			vals = append(vals, fmt.Sprintf("%s=%s", m.Path, orDash(m.ProductVersion)))
 		}
-		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", st.Inventory.Value("PRODUCT_VERSION"), strings.Join(vals, ", "))
+		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", orDash(st.Inventory.Value("PRODUCT_VERSION")), strings.Join(vals, ", "))
 	}
 	if d.installer == nil {
 		by := map[string][]string{}
@@ -701,9 +701,13 @@ func fileExists(p string) bool {
 	return statOK(p)
 }
 
+// orDash shows a value read from the disk in a finding: "-" when empty,
+// Go-quoted when it holds what would hide in a line of text (a carriage
+// return, which a terminal acts on, or a quote the installer kept: an
+// inventory line 'X'\r keeps X'\r, shown as a stray quote otherwise).
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return versionfile.Shown(s)
 }

@@ -105,6 +105,10 @@ func (d *diag) plan() {
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.inventoryCR && d.inventoryLink == "" {
+		// What the installer decides is read through the carriage
+		// returns: the verdict is known again only once they are gone,
+		// and doctor runs again then.
+		d.covers("installer-verdict/")
 		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): sed -i 's/\\r$//' ROOT/etc/xensource-inventory; then xsrescue doctor %s%s again", t, d.installerArg()),
 			"lines of etc/xensource-inventory end in a carriage return (a DOS editor): the installer keeps it in the value, so a version or name read from such a line no longer matches; nothing needs restoring, only the carriage returns removed")
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil

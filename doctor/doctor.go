@@ -233,9 +233,10 @@ type diag struct {
 	setAside          []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
-	// emptyDOSSector0: an empty DOS table in sector 0 hides the GPT from
-	// every installer.
-	emptyDOSSector0 bool
+	// emptyDOSSector0: an empty DOS table in sector 0, or a protective
+	// MBR of the wrong type, hides the GPT from every installer: what
+	// the installers read instead ("" when sector 0 is fine).
+	emptyDOSSector0 string
 	// covered are the finding ids (and id prefixes) a planned step acts
 	// on; every other broken finding gets a step by hand (byHand).
 	covered []string
@@ -350,7 +351,10 @@ func (d *diag) disk() {
 			d.gptPrimaryDamaged = true
 		}
 		if strings.HasPrefix(w, partition.EmptyDOSWarningPrefix) {
-			d.emptyDOSSector0 = true
+			d.emptyDOSSector0 = "sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk"
+		}
+		if strings.HasPrefix(w, partition.WrongTypePMBRWarningPrefix) {
+			d.emptyDOSSector0 = "sector 0 holds a protective MBR whose entry has another type than 0xEE: every installer (blkid, fdisk) reads a DOS disk with one partition over the whole disk"
 		}
 	}
 	d.mounts, d.rep.Mounts = disk.Mounts, disk.Mounts

@@ -40,11 +40,11 @@ func (d *diag) plan() {
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, shquote.Quote(d.imagePath(0, "gpt-head")), disk),
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
-	if d.emptyDOSSector0 {
+	if d.emptyDOSSector0 != "" {
 		d.covers("layout", "installer-verdict/")
 		disk := shquote.Quote(d.in.DiskPath)
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=512 count=1; then printf '\\000\\000' | dd of=%s bs=1 seek=510 count=2 conv=notrunc && sgdisk -e %s; then xsrescue doctor %s%s again", disk, shquote.Quote(d.imagePath(0, "sector0")), disk, disk, d.targetArgs(), d.installerArg()),
-			"sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
+			d.emptyDOSSector0+" and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
 	}
 	if len(d.in.Unlabelled) > 0 {
 		d.covers("layout", "root-label-missing/")

@@ -227,10 +227,13 @@ type diag struct {
 	// creates it.
 	firstbootNeedsDir bool
 	patch             *patchPlan
-	recoverOps        []int64
-	needsRecovery     []partition.Partition
-	fsErrors          []partition.Partition // ext superblocks that record errors
-	setAside          []string
+	// badByte: the database xapi loads is unreadable for one byte in a
+	// value (planned: replace that byte, not the database).
+	badByte       *badByte
+	recoverOps    []int64
+	needsRecovery []partition.Partition
+	fsErrors      []partition.Partition // ext superblocks that record errors
+	setAside      []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
 	// emptyDOSSector0: an empty DOS table in sector 0, or a protective

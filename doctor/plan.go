@@ -161,6 +161,11 @@ func (d *diag) plan() {
 		d.covers("statedb-restore-pending")
 		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
 	}
+	if bb := d.badByte; bb != nil {
+		d.covers("statedb-unreadable")
+		d.planBadByte(t, bb)
+		d.noUpgrade = true
+	}
 	if pp := d.patch; pp != nil {
 		d.covers("statedb-")
 		changes = true
@@ -429,4 +434,33 @@ func repairsText(d *diag) string {
 		s = append(s, fmt.Sprintf("%s (gate %s)", r.Change, r.Gate))
 	}
 	return strings.Join(s, "; ")
+}
+
+// planBadByte is the step by hand that replaces the one byte xmlm cannot
+// decode: where it is (file, offset, table, row, attribute), a copy kept
+// first, the shell line that rewrites just that byte (mode and owner
+// kept), then doctor again.
+func (d *diag) planBadByte(t string, bb *badByte) {
+	at := bb.at
+	ref := ""
+	if at.Ref != "" {
+		ref = " (" + at.Ref + ")"
+	}
+	file, where := "ROOT/"+bb.path, "on the root partition mounted read-write (ROOT): "
+	if d.in.DiskPath == "" {
+		file, where = filepath.Join(d.in.Root.Dir(), bb.path), ""
+	}
+	keep := d.savePath("state-damaged.db")
+	repl, meant := "", "or drop it: printf ''"
+	if bb.b >= 0xa0 {
+		// Latin-1 maps 0xA0-0xFF to U+00A0-U+00FF: two UTF-8 bytes.
+		r := string(rune(bb.b))
+		repl = fmt.Sprintf("\\%03o\\%03o", r[0], r[1])
+		meant = fmt.Sprintf("if it is Latin-1 it is %q, which UTF-8 writes as % x (printf '%s'); else the character meant, in UTF-8, or drop it (printf '')", r, []byte(r), repl)
+	}
+	q := shquote.Quote(file)
+	d.manual(fmt.Sprintf("%scp -p %s %s (keep it); then F=%s; { head -c %d \"$F\"; printf '%s'; tail -c +%d \"$F\"; } > \"$F.new\" && chmod --reference=\"$F\" \"$F.new\" && chown --reference=\"$F\" \"$F.new\" && mv \"$F.new\" \"$F\"; then xsrescue doctor %s%s again",
+		where, q, shquote.Quote(keep), q, at.Offset, repl, at.Offset+2, t, d.installerArg()),
+		fmt.Sprintf("xapi cannot read /%s for one byte, 0x%02x at offset %d, in table %s, row %d%s, attribute %s, which is not UTF-8: replace that byte (%s); doctor then reads on (another such byte gets its own step): putting back a copy from the backup partition or a pool dump would lose every change since it was made",
+			bb.path, bb.b, at.Offset, at.Table, at.Row, ref, at.Attr, meant))
 }

@@ -183,15 +183,7 @@ func checkUnwritten(root *target.Root, rp *statedb.RootPatch, c *patchCheck, dry
 func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out string, exists bool, shown string, report io.Writer) (*patchOutput, error) {
 	patched := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(rp.Path) }, rp.Compressed)
 	if exists {
-		n, sum, err := countOnly(ctx, func(w io.Writer) error {
-			src, err := patched()
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			_, err = io.Copy(w, src)
-			return err
-		})
+		n, sum, err := countOpened(ctx, patched)
 		if err != nil {
 			return nil, err
 		}
@@ -254,15 +246,7 @@ func fileSHA256(path string) string {
 // have failed without saying so (debugfs exits 0 when dump fails), and a
 // plan runner must not drop data then.
 func checkKeptCopy(ctx context.Context, root *target.Root, path, kept, shown string) error {
-	want, wantSum, err := countOnly(ctx, func(w io.Writer) error {
-		f, err := root.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(w, f)
-		return err
-	})
+	want, wantSum, err := countOpened(ctx, func() (io.ReadCloser, error) { return root.Open(path) })
 	if err != nil {
 		return err
 	}
@@ -276,4 +260,17 @@ func checkKeptCopy(ctx context.Context, root *target.Root, path, kept, shown str
 		return xerr.Refusedf("--keep-copy %s (%d bytes) does not hold exactly %s (%d bytes, sha256 %s): nothing was written (make the copy again)", kept, fi.Size(), shown, want, wantSum)
 	}
 	return nil
+}
+
+// countOpened is the size and sha256 of what open gives.
+func countOpened(ctx context.Context, open func() (io.ReadCloser, error)) (int64, string, error) {
+	return countOnly(ctx, func(w io.Writer) error {
+		src, err := open()
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(w, src)
+		return err
+	})
 }

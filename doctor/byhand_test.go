@@ -1,7 +1,9 @@
 package doctor
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -88,4 +90,78 @@ func TestVersionSetStepNamesEveryGate(t *testing.T) {
 		}
 	}
 	t.Fatalf("no version set step: %q", commands(rep))
+}
+
+// TestOneBadByteInAValue (acc22 N8): one byte that is not UTF-8 in a VM's
+// name gets a step that replaces that byte, naming where it is, not "put
+// back the database"; the step's shell line, run as it is, makes the
+// database readable. A longer bad sequence keeps the general remedy.
+func TestOneBadByteInAValue(t *testing.T) {
+	t.Parallel()
+	insert := func(b []byte) func(string) {
+		return func(root string) {
+			p := filepath.Join(root, "var/xapi/state.db")
+			d, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := bytes.Index(d, []byte(`<table name="VM"`))
+			j := bytes.Index(d[i:], []byte(`name__label="`))
+			if i < 0 || j < 0 {
+				t.Fatal("no VM name__label in the fixture database")
+			}
+			at := i + j + len(`name__label="`)
+			if err := os.WriteFile(p, append(append(d[:at:at], b...), d[at:]...), 0o600); err != nil || os.Chmod(p, 0o600) != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("e9", func(t *testing.T) {
+		t.Parallel()
+		root, backup := rescueTrees(t, insert([]byte{0xe9}))
+		rep := diagnose(t, root, backup, "")
+		if severities(rep)["statedb-unreadable"] != Broken {
+			t.Fatalf("findings %v", severities(rep))
+		}
+		var s Step
+		for _, p := range rep.Plan {
+			if strings.Contains(p.Command, "put back") {
+				t.Errorf("the whole database put back for one byte: %s", p.Command)
+			}
+			if strings.Contains(p.Command, "head -c ") {
+				s = p
+			}
+		}
+		if !s.Manual {
+			t.Fatalf("no step by hand for the byte: %q", commands(rep))
+		}
+		for _, want := range []string{"0xe9 at offset ", "table VM, row ", "attribute name__label", `"é"`} {
+			if !strings.Contains(s.Why, want) {
+				t.Errorf("why lacks %q: %s", want, s.Why)
+			}
+		}
+		if !strings.Contains(s.Command, "cp -p "+filepath.Join(root, "var/xapi/state.db")+" /save/state-damaged.db (keep it); then F=") {
+			t.Errorf("no copy kept first: %s", s.Command)
+		}
+		// the edit as the step gives it
+		_, edit, _ := strings.Cut(s.Command, "; then F=")
+		edit, _, _ = strings.Cut(edit, "; then xsrescue doctor ")
+		if out, err := exec.Command("sh", "-c", "F="+edit).CombinedOutput(); err != nil {
+			t.Fatalf("F=%s: %v\n%s", edit, err, out)
+		}
+		if fi, err := os.Stat(filepath.Join(root, "var/xapi/state.db")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("after the edit: %v %v, want mode 0600 kept", fi.Mode(), err)
+		}
+		if after := diagnose(t, root, backup, ""); severities(after)["statedb-unreadable"] != "" {
+			t.Errorf("after the step: %v", severities(after))
+		}
+	})
+	t.Run("f4 90 80 80", func(t *testing.T) {
+		t.Parallel()
+		root, backup := rescueTrees(t, insert([]byte{0xf4, 0x90, 0x80, 0x80}))
+		rep := diagnose(t, root, backup, "")
+		if c := strings.Join(commands(rep), "\n"); !strings.Contains(c, "put back the database xapi loads from a copy") || strings.Contains(c, "head -c") {
+			t.Errorf("plan %q", c)
+		}
+	})
 }

@@ -227,15 +227,19 @@ type diag struct {
 	// creates it.
 	firstbootNeedsDir bool
 	patch             *patchPlan
-	recoverOps        []int64
-	needsRecovery     []partition.Partition
-	fsErrors          []partition.Partition // ext superblocks that record errors
-	setAside          []string
+	// badByte: the database xapi loads is unreadable for one byte in a
+	// value (planned: replace that byte, not the database).
+	badByte       *badByte
+	recoverOps    []int64
+	needsRecovery []partition.Partition
+	fsErrors      []partition.Partition // ext superblocks that record errors
+	setAside      []string
 	// gptPrimaryDamaged: the table was read from the backup GPT.
 	gptPrimaryDamaged bool
-	// emptyDOSSector0: an empty DOS table in sector 0 hides the GPT from
-	// every installer.
-	emptyDOSSector0 bool
+	// emptyDOSSector0: an empty DOS table in sector 0, or a protective
+	// MBR of the wrong type, hides the GPT from every installer: what
+	// the installers read instead ("" when sector 0 is fine).
+	emptyDOSSector0 string
 	// covered are the finding ids (and id prefixes) a planned step acts
 	// on; every other broken finding gets a step by hand (byHand).
 	covered []string
@@ -364,7 +368,10 @@ func (d *diag) disk() {
 			d.gptPrimaryDamaged = true
 		}
 		if strings.HasPrefix(w, partition.EmptyDOSWarningPrefix) {
-			d.emptyDOSSector0 = true
+			d.emptyDOSSector0 = "sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk"
+		}
+		if strings.HasPrefix(w, partition.WrongTypePMBRWarningPrefix) {
+			d.emptyDOSSector0 = "sector 0 holds a protective MBR whose entry has another type than 0xEE: every installer (blkid, fdisk) reads a DOS disk with one partition over the whole disk"
 		}
 	}
 	d.mounts, d.rep.Mounts = disk.Mounts, disk.Mounts
@@ -451,7 +458,7 @@ func (d *diag) markers() error {
 		for _, m := range st.Markers {
 			vals = append(vals, fmt.Sprintf("%s=%s", m.Path, orDash(m.ProductVersion)))
 		}
-		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", st.Inventory.Value("PRODUCT_VERSION"), strings.Join(vals, ", "))
+		d.add("markers", Warn, ruleMarkers, "markers disagree with the inventory's PRODUCT_VERSION %s: %s", orDash(st.Inventory.Value("PRODUCT_VERSION")), strings.Join(vals, ", "))
 	}
 	if d.installer == nil {
 		by := map[string][]string{}
@@ -715,9 +722,13 @@ func fileExists(p string) bool {
 	return statOK(p)
 }
 
+// orDash shows a value read from the disk in a finding: "-" when empty,
+// Go-quoted when it holds what would hide in a line of text (a carriage
+// return, which a terminal acts on, or a quote the installer kept: an
+// inventory line 'X'\r keeps X'\r, shown as a stray quote otherwise).
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return versionfile.Shown(s)
 }

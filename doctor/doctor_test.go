@@ -92,7 +92,7 @@ func TestDiagnoseRoot(t *testing.T) {
 		"xsrescue disk save-partition DISK --role backup --output /save/backup.img (DISK: the disk whose backup partition is mounted on " + backup + "; unmount it first)",
 		"xsrescue version set --root " + root + " --for-installer 5.0.0 --yes",
 		"cp -p " + filepath.Join(root, "var/xapi/state.db") + " /save/state-before-5.0.0.db",
-		"xsrescue statedb patch --root " + root + " --like " + filepath.Join(backup, "var/xapi/state.db") + " --drop-data --yes",
+		"xsrescue statedb patch --root " + root + " --like " + filepath.Join(backup, "var/xapi/state.db") + " --drop-data --keep-copy /save/state-before-5.0.0.db --yes",
 		"boot the XenServer 5.0 installer and choose Upgrade (or answerfile=/save/answerfile-upgrade-5.0.0.xml)",
 	}
 	if d := cmp.Diff(wantPlan, commands(rep)); d != "" {

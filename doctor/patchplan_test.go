@@ -38,7 +38,7 @@ func TestPlanPatchWithoutReference(t *testing.T) {
 	want := []string{
 		"xsrescue version set --root " + root + " --for-installer 5.0.0 --yes",
 		"cp -p " + db + " /save/state-before-5.0.0.db",
-		"xsrescue statedb patch --root " + root + " --to-release 5.0.0 --drop-data --yes",
+		"xsrescue statedb patch --root " + root + " --to-release 5.0.0 --drop-data --keep-copy /save/state-before-5.0.0.db --yes",
 		"boot the XenServer 5.0 installer and choose Upgrade (or answerfile=/save/answerfile-upgrade-5.0.0.xml)",
 	}
 	if d := cmp.Diff(want, commands(rep)); d != "" {

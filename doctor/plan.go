@@ -40,11 +40,11 @@ func (d *diag) plan() {
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=1M count=1; then gdisk %s: r (recovery), b (use backup GPT header, rebuilding main), c (load backup partition table, Y), v, w (Y)", disk, shquote.Quote(d.imagePath(0, "gpt-head")), disk),
 			"the primary GPT is damaged and the table was read from the intact backup GPT: keep the damaged first MiB, then rebuild the primary from the backup (never automatic: check the table gdisk shows against xsrescue disk inspect first)")
 	}
-	if d.emptyDOSSector0 {
+	if d.emptyDOSSector0 != "" {
 		d.covers("layout", "installer-verdict/")
 		disk := shquote.Quote(d.in.DiskPath)
 		d.manual(fmt.Sprintf("dd if=%s of=%s bs=512 count=1; then printf '\\000\\000' | dd of=%s bs=1 seek=510 count=2 conv=notrunc && sgdisk -e %s; then xsrescue doctor %s%s again", disk, shquote.Quote(d.imagePath(0, "sector0")), disk, disk, d.targetArgs(), d.installerArg()),
-			"sector 0 holds an empty DOS table and no 0xEE entry: every installer (blkid, fdisk) reads an empty DOS disk and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
+			d.emptyDOSSector0+" and finds no installation; keep sector 0, remove its boot signature, and let sgdisk write the protective MBR from the GPT (the boot code stays): by hand, as it rewrites the partition table")
 	}
 	if len(d.in.Unlabelled) > 0 {
 		d.covers("layout", "root-label-missing/")
@@ -105,6 +105,10 @@ func (d *diag) plan() {
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
 	}
 	if d.inventoryCR && d.inventoryLink == "" {
+		// What the installer decides is read through the carriage
+		// returns: the verdict is known again only once they are gone,
+		// and doctor runs again then.
+		d.covers("installer-verdict/")
 		d.manual(fmt.Sprintf("on the root partition mounted read-write (ROOT): sed -i 's/\\r$//' ROOT/etc/xensource-inventory; then xsrescue doctor %s%s again", t, d.installerArg()),
 			"lines of etc/xensource-inventory end in a carriage return (a DOS editor): the installer keeps it in the value, so a version or name read from such a line no longer matches; nothing needs restoring, only the carriage returns removed")
 		d.setMarkers, d.markFirstboot, d.moveFlag, d.setAside, d.patch = false, nil, false, nil, nil
@@ -156,6 +160,11 @@ func (d *diag) plan() {
 	for _, p := range d.setAside {
 		d.covers("statedb-restore-pending")
 		d.manual(fmt.Sprintf("move %s out of the root's var/lib/xcp (keep it)", p), "xapi would load it instead of state.db and then delete it")
+	}
+	if bb := d.badByte; bb != nil {
+		d.covers("statedb-unreadable")
+		d.planBadByte(t, bb)
+		d.noUpgrade = true
 	}
 	if pp := d.patch; pp != nil {
 		d.covers("statedb-")
@@ -372,8 +381,8 @@ func (d *diag) planPatch(t string, pp *patchPlan) {
 		if d.in.DiskPath != "" {
 			copyCmd = d.dumpFile(d.in.Disk.XenServer.RootPartition, pp.loaded, keep)
 		}
-		d.step(copyCmd, "keep a copy of the database as it is, read-only: the next step drops data")
-		drop = " --drop-data"
+		d.step(copyCmd, "keep a copy of the database as it is, read-only: the next step drops data (and refuses to unless this copy holds exactly the database it patches)")
+		drop = " --drop-data --keep-copy " + shquote.Quote(keep)
 		why += fmt.Sprintf("; --drop-data is the user's decision: xapi of %s cannot keep %s, which the patch drops (the copy of step %d keeps them; journal undo puts the file back); to keep them instead, stop here", pp.target.Name, limit(pp.dropData, 4), len(d.rep.Plan))
 	}
 	d.step(fmt.Sprintf("xsrescue statedb patch %s%s%s --yes", t, args, drop), why)
@@ -381,9 +390,21 @@ func (d *diag) planPatch(t string, pp *patchPlan) {
 
 // dumpFile is the read-only debugfs command that copies the file at src
 // (relative to the filesystem's root) of partition part out to dst.
+// debugfs splits the -R request into words itself (e2fsprogs lib/ss/parse.c
+// ss_parse): each path is a "..." word there, or a blank or quote in
+// --save-dir makes dump fail, and debugfs exits 0 all the same.
 func (d *diag) dumpFile(part int, src, dst string) string {
 	p := d.in.Disk.Partition(part)
-	return fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump /%s %s", src, dst)), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start)))
+	if strings.HasPrefix(dst, "-") {
+		dst = "./" + dst // not an option of dump
+	}
+	return fmt.Sprintf("debugfs -R %s %s", shquote.Quote(fmt.Sprintf("dump %s %s", ssQuote("/"+src), ssQuote(dst))), shquote.Quote(fmt.Sprintf("%s?offset=%d", d.in.DiskPath, p.Start)))
+}
+
+// ssQuote is s as one word of a debugfs request: inside "...", a doubled
+// quote stands for one (ss_parse, QUOTED_STRING mode).
+func ssQuote(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // saveBackup is the command that images the backup partition; with
@@ -413,4 +434,33 @@ func repairsText(d *diag) string {
 		s = append(s, fmt.Sprintf("%s (gate %s)", r.Change, r.Gate))
 	}
 	return strings.Join(s, "; ")
+}
+
+// planBadByte is the step by hand that replaces the one byte xmlm cannot
+// decode: where it is (file, offset, table, row, attribute), a copy kept
+// first, the shell line that rewrites just that byte (mode and owner
+// kept), then doctor again.
+func (d *diag) planBadByte(t string, bb *badByte) {
+	at := bb.at
+	ref := ""
+	if at.Ref != "" {
+		ref = " (" + at.Ref + ")"
+	}
+	file, where := "ROOT/"+bb.path, "on the root partition mounted read-write (ROOT): "
+	if d.in.DiskPath == "" {
+		file, where = filepath.Join(d.in.Root.Dir(), bb.path), ""
+	}
+	keep := d.savePath("state-damaged.db")
+	repl, meant := "", "or drop it: printf ''"
+	if bb.b >= 0xa0 {
+		// Latin-1 maps 0xA0-0xFF to U+00A0-U+00FF: two UTF-8 bytes.
+		r := string(rune(bb.b))
+		repl = fmt.Sprintf("\\%03o\\%03o", r[0], r[1])
+		meant = fmt.Sprintf("if it is Latin-1 it is %q, which UTF-8 writes as % x (printf '%s'); else the character meant, in UTF-8, or drop it (printf '')", r, []byte(r), repl)
+	}
+	q := shquote.Quote(file)
+	d.manual(fmt.Sprintf("%scp -p %s %s (keep it); then F=%s; { head -c %d \"$F\"; printf '%s'; tail -c +%d \"$F\"; } > \"$F.new\" && chmod --reference=\"$F\" \"$F.new\" && chown --reference=\"$F\" \"$F.new\" && mv \"$F.new\" \"$F\"; then xsrescue doctor %s%s again",
+		where, q, shquote.Quote(keep), q, at.Offset, repl, at.Offset+2, t, d.installerArg()),
+		fmt.Sprintf("xapi cannot read /%s for one byte, 0x%02x at offset %d, in table %s, row %d%s, attribute %s, which is not UTF-8: replace that byte (%s); doctor then reads on (another such byte gets its own step): putting back a copy from the backup partition or a pool dump would lose every change since it was made",
+			bb.path, bb.b, at.Offset, at.Table, at.Row, ref, at.Attr, meant))
 }

@@ -3,7 +3,9 @@ package doctor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"slices"
@@ -82,6 +84,7 @@ func (d *diag) statedb(ctx context.Context) error {
 	cur, err := summarize(root, loc.Loads)
 	if err != nil {
 		d.add("statedb-unreadable", Broken, "docs/statedb.md: xapi fails to start on a database it cannot parse", "%s: %v", loc.Loads, err)
+		d.badByte = loneBadByte(root, loc.Loads, err)
 		return nil
 	}
 	tgt := d.installed
@@ -274,4 +277,37 @@ func limit(s []string, n int) string {
 func statOK(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// badByte is one byte in a column value that xmlm cannot decode, followed
+// by ASCII: a character written in another encoding (Latin-1, most often)
+// into an otherwise sound database. Fixing that byte is enough; putting
+// back a whole database loses everything since the copy was made.
+type badByte struct {
+	path string // relative to the root
+	at   *statedb.SyntaxError
+	b    byte
+}
+
+// loneBadByte is the badByte err reports, or nil for any other damage (a
+// longer bad sequence, a byte outside a value, a compressed file: the
+// general remedy then).
+func loneBadByte(root *target.Root, p string, err error) *badByte {
+	var se *statedb.SyntaxError
+	if !errors.As(err, &se) || !se.Chars || se.Compressed || se.Table == "" || se.Row == 0 || se.Attr == "" {
+		return nil
+	}
+	f, ferr := root.Open(p)
+	if ferr != nil {
+		return nil
+	}
+	defer f.Close()
+	if _, err := io.CopyN(io.Discard, f, se.Offset); err != nil {
+		return nil
+	}
+	two := make([]byte, 2)
+	if _, err := io.ReadFull(f, two); err != nil || two[0] < 0x80 || two[1] >= 0x80 {
+		return nil
+	}
+	return &badByte{path: p, at: se, b: two[0]}
 }

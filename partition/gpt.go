@@ -54,6 +54,10 @@ func readGPT(d *Disk, r io.ReaderAt, mbr []byte) (found bool, err error) {
 	case ss == 0:
 		return false, nil
 	case plausibleMBR(mbr):
+		if t, ok := protectiveShape(mbr, d.Size/ss); ok {
+			d.warnf(WrongTypePMBRWarningPrefix+" %02x instead of ee (one entry from sector 1 to the end of the disk, as a protective MBR has) in front of a GPT header at byte %d: libblkid, fdisk and the kernel read a DOS disk with one partition over the whole disk, so no installer finds an installation here. Rebuild the protective MBR from the GPT (boot code kept): printf '\\000\\000' | dd of=DISK bs=1 seek=510 count=2 conv=notrunc && sgdisk -e DISK", t, ss)
+			return false, nil
+		}
 		d.warnf("a GPT header at byte %d is ignored: the DOS table has no protective (0xEE) entry", ss)
 		return false, nil
 	}
@@ -86,6 +90,33 @@ const (
 const EmptyDOSWarningPrefix = "sector 0 holds an empty DOS partition table"
 
 const emptyDOSWarning = EmptyDOSWarningPrefix + " (boot signature 55AA, no 0xEE protective entry) in front of a GPT: libblkid, fdisk and the kernel read an empty DOS disk, so no installer finds an installation here; the GPT is listed for information only. Rebuild the protective MBR from the GPT (boot code kept): printf '\\000\\000' | dd of=DISK bs=1 seek=510 count=2 conv=notrunc && sgdisk -e DISK"
+
+// WrongTypePMBRWarningPrefix starts the warning about a protective MBR
+// whose entry has another type than 0xEE (doctor plans the repair from it).
+const WrongTypePMBRWarningPrefix = "sector 0 holds a protective MBR entry of type"
+
+// protectiveShape reports whether the DOS table is a protective MBR but for
+// its type: one entry, from LBA 1 to the end of a disk of sectors sectors
+// (or 0xFFFFFFFF, as gdisk and parted write for a disk over 2 TiB), the
+// other three empty. A real DOS table never starts a partition at LBA 1
+// (the MBR's track or the 1 MiB alignment comes first), so with a GPT
+// header behind it the entry is a damaged protective one.
+func protectiveShape(mbr []byte, sectors int64) (byte, bool) {
+	le := binary.LittleEndian
+	e := mbr[446:462]
+	size := int64(le.Uint32(e[12:]))
+	if le.Uint32(e[8:]) != 1 || e[4] == 0 || (size != min(sectors-1, 0xffffffff) && size != 0xffffffff) {
+		return 0, false
+	}
+	for i := 1; i < 4; i++ {
+		for _, b := range mbr[446+16*i : 462+16*i] {
+			if b != 0 {
+				return 0, false
+			}
+		}
+	}
+	return e[4], true
+}
 
 func classifySector0(mbr []byte) sector0Kind {
 	switch {

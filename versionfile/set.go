@@ -3,7 +3,9 @@ package versionfile
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xsrescue/xsrescue/internal/xerr"
 	"github.com/xsrescue/xsrescue/plan"
@@ -284,12 +286,12 @@ func (sp *SetPlan) checkDirection(req SetRequest, ver, platform string) error {
 			}
 			// The key the installer compares, and PRODUCT_VERSION when
 			// that is another one: each named once.
-			shown := in.Generation.Key + " " + have
+			shown := in.Generation.Key + " " + Shown(have)
 			if in.Generation.Key != "PRODUCT_VERSION" {
-				shown = "PRODUCT_VERSION " + b.Value("PRODUCT_VERSION") + ", " + shown
+				shown = "PRODUCT_VERSION " + Shown(b.Value("PRODUCT_VERSION")) + ", " + shown
 			}
 			return xerr.Refusedf("refusing: the installed system (%s) is below the %s installer's lower bound %s (%s): that installer does not upgrade a system this old, and faking a newer version would hide it from the checks; use an installer of a release that upgrades %s",
-				shown, in.Release.Product, in.Generation.Min, in.Generation.Era, b.Value("PRODUCT_VERSION"))
+				shown, in.Release.Product, in.Generation.Min, in.Generation.Era, Shown(b.Value("PRODUCT_VERSION")))
 		}
 	}
 	if req.AllowRaise {
@@ -543,4 +545,17 @@ func replacePhrases(text string, phrases map[string]string) (string, int) {
 		text = strings.ReplaceAll(text, old, nv)
 	}
 	return text, n
+}
+
+// Shown is s as messages show a value read from the disk: as it is, or
+// Go-quoted when it holds a control character (a carriage return, which a
+// terminal acts on), a quote (an inventory line 'X'\r keeps X'\r, which
+// reads as a stray quote otherwise), invalid UTF-8 or a blank at either end.
+func Shown(s string) string {
+	if !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == '"' || r == '\''
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
 }

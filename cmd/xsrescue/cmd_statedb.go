@@ -395,6 +395,7 @@ type statedbPatchOptions struct {
 	DropData, SetAside bool
 	File               string // --file: inside the root
 	Output             string // --output: a new file, or - for stdout
+	KeepCopy           string // --keep-copy: the copy that must exist first
 }
 
 func newStatedbPatchCommand(e *env) *cli.Command {
@@ -434,12 +435,16 @@ func newStatedbPatchCommand(e *env) *cli.Command {
 			"to inspect the result first, to patch from read-only media, or to keep the original elsewhere.\n\n" +
 			"WARNING: the target xapi loses what is dropped. Dropping a table with rows or a column with\n" +
 			"values is refused unless --drop-data; the refusal lists what would be lost. Run with\n" +
-			"--dry-run first; the op can be undone byte for byte with xsrescue journal undo.\n\n" + exitHelp,
+			"--dry-run first; the op can be undone byte for byte with xsrescue journal undo.\n\n" +
+			"--keep-copy FILE refuses (exit 3, nothing written, also in a dry run) unless FILE holds exactly\n" +
+			"the database about to be changed: a script that copied it out first cannot drop data when the\n" +
+			"copy failed. doctor's plans give it after the step that makes the copy.\n\n" + exitHelp,
 		Flags: append(o.targetOptions.flags(), like, rel, schema,
 			&cli.BoolFlag{Name: "drop-data", Destination: &o.DropData, Usage: "allow dropping tables with rows and columns with values"},
 			&cli.BoolFlag{Name: "set-aside", Destination: &o.SetAside, Usage: "rename the files xapi would load instead of the patched one (through the journal)"},
 			&cli.StringFlag{Name: "file", Destination: &o.File, Usage: "with --root/--disk: patch `PATH` inside the root instead of the file xapi loads"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "write the patched database to the new file `OUT` (- for stdout) instead of in place"},
+			&cli.StringFlag{Name: "keep-copy", Destination: &o.KeepCopy, Usage: "refuse (exit 3) unless `FILE` holds exactly the database the patch changes (a copy made beforehand)"},
 			o.readOptions.flag(),
 		),
 		Action: action(0, 1, func(ctx context.Context, a []string) error { return runStatedbPatch(ctx, e, o, a) }),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +49,11 @@ func runStatedbPatch(ctx context.Context, e *env, o statedbPatchOptions, a []str
 	}
 	if err != nil {
 		return err
+	}
+	if o.KeepCopy != "" && !rp.Patch.Empty() {
+		if err := checkKeptCopy(ctx, pt.tgt.Root, rp.Path, o.KeepCopy, pt.shown); err != nil {
+			return err
+		}
 	}
 	doc := newPatchDoc(pt.shown, rp)
 	if err := checkUnwritten(pt.tgt.Root, rp, doc.Check, e.DryRun, report); err != nil {
@@ -177,15 +183,7 @@ func checkUnwritten(root *target.Root, rp *statedb.RootPatch, c *patchCheck, dry
 func (e *env) writePatched(ctx context.Context, root *target.Root, rp *statedb.RootPatch, out string, exists bool, shown string, report io.Writer) (*patchOutput, error) {
 	patched := rp.Patch.Stream(func() (io.ReadCloser, error) { return root.Open(rp.Path) }, rp.Compressed)
 	if exists {
-		n, sum, err := countOnly(ctx, func(w io.Writer) error {
-			src, err := patched()
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			_, err = io.Copy(w, src)
-			return err
-		})
+		n, sum, err := countOpened(ctx, patched)
 		if err != nil {
 			return nil, err
 		}
@@ -241,4 +239,38 @@ func fileSHA256(path string) string {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkKeptCopy refuses a patch unless the file kept holds exactly the bytes
+// of the database it is about to change: the step that made the copy may
+// have failed without saying so (debugfs exits 0 when dump fails), and a
+// plan runner must not drop data then.
+func checkKeptCopy(ctx context.Context, root *target.Root, path, kept, shown string) error {
+	want, wantSum, err := countOpened(ctx, func() (io.ReadCloser, error) { return root.Open(path) })
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(kept)
+	switch {
+	case err != nil:
+		return xerr.Refusedf("--keep-copy %s: %v: the copy of %s is not there, so nothing was written (make the copy first)", kept, errors.Unwrap(err), shown)
+	case !fi.Mode().IsRegular():
+		return xerr.Refusedf("--keep-copy %s is a %s, not a copy of %s: nothing was written", kept, infile.TypeName(fi.Mode()), shown)
+	case fi.Size() != want || fileSHA256(kept) != wantSum:
+		return xerr.Refusedf("--keep-copy %s (%d bytes) does not hold exactly %s (%d bytes, sha256 %s): nothing was written (make the copy again)", kept, fi.Size(), shown, want, wantSum)
+	}
+	return nil
+}
+
+// countOpened is the size and sha256 of what open gives.
+func countOpened(ctx context.Context, open func() (io.ReadCloser, error)) (int64, string, error) {
+	return countOnly(ctx, func(w io.Writer) error {
+		src, err := open()
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(w, src)
+		return err
+	})
 }

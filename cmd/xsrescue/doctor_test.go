@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,12 @@ func TestDoctorGolden(t *testing.T) {
 func TestDoctorPlanExecution(t *testing.T) {
 	t.Parallel()
 	needRootAndE2fs(t)
-	dir := t.TempDir()
+	// debugfs splits its request on blanks and reads quotes: a save dir
+	// holding both is copied to all the same
+	dir := filepath.Join(t.TempDir(), `my "save' dir`)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	img, err := fixtures.BuildDisk(dir, fixtures.MiniRescue("plan"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +120,24 @@ func TestDoctorPlanExecution(t *testing.T) {
 		ran = append(ran, words[0]+" "+words[1])
 		if words[1] == "answerfile" && !strings.Contains(s.Command, " --as disk/by-id/") && !strings.Contains(s.Command, " --as sd") {
 			t.Errorf("step %d %q: an image's answer file needs --as with the host's PRIMARY_DISK", s.Step, s.Command)
+		}
+		if slices.Contains(words, "--drop-data") && !slices.Contains(words, "--keep-copy") {
+			t.Errorf("step %d %q drops data without checking the copy kept before it", s.Step, s.Command)
+		}
+		if i := slices.Index(words, "--keep-copy"); i > 0 {
+			// the copy step failing (debugfs exits 0 then) must stop
+			// the patch that drops data
+			kept := words[i+1]
+			if err := os.Rename(kept, kept+".aside"); err != nil {
+				t.Fatalf("step %d: the copy it names: %v", s.Step, err)
+			}
+			before := fingerprint(t, img)
+			if code, out, errOut := runCLI(words[1:]...); code != 3 || fingerprint(t, img) != before {
+				t.Fatalf("step %d %q without its copy: exit %d, want 3 and the disk unchanged\n%s\n%s", s.Step, s.Command, code, out, errOut)
+			}
+			if err := os.Rename(kept+".aside", kept); err != nil {
+				t.Fatal(err)
+			}
 		}
 		switch words[0] {
 		case "xsrescue":

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/xsrescue/xsrescue/doctor"
+	"github.com/xsrescue/xsrescue/versionfile"
 )
 
 // doctor's document is the *doctor.Report itself (docs/json.md, doctor).
@@ -16,7 +17,7 @@ func renderDoctor(w io.Writer, r *doctor.Report) error {
 	}
 	fmt.Fprintf(w, "%s: layout %s", subject, r.Layout)
 	if v := r.Installed["product_version"]; v != "" {
-		fmt.Fprintf(w, ", installed %s %s", orDefault(r.Installed["product_brand"], "XenServer"), v)
+		fmt.Fprintf(w, ", installed %s %s", versionfile.Shown(orDefault(r.Installed["product_brand"], "XenServer")), versionfile.Shown(v))
 	}
 	if r.Installer != "" {
 		fmt.Fprintf(w, ", planning for the %s installer", r.Installer)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xsrescue/xsrescue/fixtures"
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/internal/testutil"
 )
 
@@ -99,4 +100,56 @@ func patchImage(img string, off int64, b []byte) error {
 	}
 	_, err = f.WriteAt(b, off)
 	return err
+}
+
+// TestDoctorProtectiveMBRRepair: a GPT disk whose sector 0 the installers
+// read as DOS (an empty table; a protective entry of type 0x83 instead of
+// 0xEE) gets the protective-MBR repair, not an e2fsck on the whole-disk
+// "partition"; the repair, run as the step says, makes the disk GPT to
+// blkid and the 6.5 installer offers Upgrade.
+func TestDoctorProtectiveMBRRepair(t *testing.T) {
+	t.Parallel()
+	versionNeedsDisk(t, "mke2fs", "sgdisk", "blkid")
+	for _, c := range []struct {
+		name   string
+		off    int64
+		damage []byte
+	}{
+		{"empty DOS table", 446, make([]byte, 64)},
+		{"protective entry of type 83", 450, []byte{0x83}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			img, err := fixtures.BuildDisk(dir, fixtures.Mini("pmbr-"+strings.ReplaceAll(c.name, " ", "-"), "gpt", fixtures.RootSpec{Release: "6.5"}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// the 6.x installers find the root by this attribute
+			if err := exec.Command("sgdisk", "-A", "1:set:2", img).Run(); err != nil {
+				t.Fatal(err)
+			}
+			if err := patchImage(img, c.off, c.damage); err != nil {
+				t.Fatal(err)
+			}
+			rep := doctorJSON(t, "--disk", img, "--for-installer", "6.5", "--save-dir", dir)
+			if len(rep.Plan) != 1 || !rep.Plan[0].Manual || !strings.Contains(rep.Plan[0].Command, "sgdisk -e") || strings.Contains(rep.Plan[0].Command, "e2fsck") {
+				t.Fatalf("plan: %+v", rep.Plan)
+			}
+			// the step's commands, as a user types them
+			disk := shquote.Quote(img)
+			sh := "dd if=" + disk + " of=" + shquote.Quote(filepath.Join(dir, "sector0")) + " bs=512 count=1 && printf '\\000\\000' | dd of=" + disk + " bs=1 seek=510 count=2 conv=notrunc && sgdisk -e " + disk
+			if !strings.Contains(rep.Plan[0].Command, "printf '\\000\\000' | dd of="+disk+" bs=1 seek=510 count=2 conv=notrunc && sgdisk -e "+disk) {
+				t.Fatalf("the step is not %q: %s", sh, rep.Plan[0].Command)
+			}
+			if out, err := exec.Command("sh", "-c", sh).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", sh, err, out)
+			}
+			if out, _ := exec.Command("blkid", "-p", "-s", "PTTYPE", "-o", "value", img).Output(); strings.TrimSpace(string(out)) != "gpt" {
+				t.Fatalf("after the repair blkid reads %q", out)
+			}
+			if vd := versionShowJSON(t, "--disk", img, "--installer", "6.5").Verdicts[0]; vd.Outcome != "upgrade" {
+				t.Fatalf("after the repair: %s %s", vd.Outcome, vd.Reason)
+			}
+		})
+	}
 }

@@ -96,6 +96,13 @@ func TestInventoryLinesAsTheInstallerReads(t *testing.T) {
 			if c.name == "every line CRLF" && !strings.Contains(out, `(by hand) on the root partition mounted read-write (ROOT): sed -i 's/\r$//' ROOT/etc/xensource-inventory`) {
 				t.Errorf("doctor plans no sed:\n%s", out)
 			}
+			// the verdict is read through the carriage returns: the sed and
+			// doctor again, no "use another installer" after it; the value
+			// shown as the installer keeps it, quote and CR, not as a
+			// stray quote before a CR the terminal acts on
+			if c.name == "every line CRLF" && (strings.Contains(out, "no xsrescue repair") || strings.Contains(out, "\r") || !strings.Contains(out, `PRODUCT_VERSION="6.2.0'\r"`)) {
+				t.Errorf("doctor on a CRLF inventory:\n%q", out)
+			}
 		})
 	}
 }

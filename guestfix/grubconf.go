@@ -6,9 +6,28 @@ import (
 	"strings"
 )
 
+// Pygrub is a pygrub release whose GrubConf.py is modelled
+// (github.com/xen-project/xen, tools/pygrub/src/GrubConf.py).
+type Pygrub struct {
+	Name string
+	// SavedFirst: default=saved is entry 0 (758a4a6431, Xen 4.0.0) instead
+	// of ValueError.
+	SavedFirst bool
+}
+
+// Pygrubs are the modelled releases: tags 3.0.3-branched 6c167ac0db8f and
+// 3.1.0-branched 15f6eaada976 (the same GrubConf.py), 3.4.0-rc3
+// fcaf4a2871ac, RELEASE-4.0.0 2c19896c5bd6. Which one the host runs is not
+// known from the guest.
+var Pygrubs = []Pygrub{
+	{Name: "Xen 3.0.3/3.1"},
+	{Name: "Xen 3.4.0"},
+	{Name: "Xen 4.0.0", SavedFirst: true},
+}
+
 // GrubConf is a grub.conf (menu.lst) as pygrub's GrubConf.py reads it
-// (Xen 3.0.3 to 3.4: GrubConfigFile.parse), kept line by line so that a
-// fix can rewrite default= and nothing else.
+// (GrubConfigFile.parse), kept line by line so that a fix can rewrite
+// default= and nothing else.
 type GrubConf struct {
 	lines []string // with their line endings
 	// Defaults are the default lines, in order: pygrub applies each as it
@@ -52,7 +71,7 @@ func ParseGrubConf(data []byte) *GrubConf {
 	var img *GrubImage
 	for i, raw := range c.lines {
 		n := i + 1
-		l := strings.TrimSpace(raw)
+		l := pyStrip(raw)
 		if l == "" || l[0] == '#' {
 			continue
 		}
@@ -61,7 +80,7 @@ func ParseGrubConf(data []byte) *GrubConf {
 			img = &c.Images[len(c.Images)-1]
 		}
 		com, arg := grubSplit(l)
-		arg = strings.TrimSpace(arg)
+		arg = pyStrip(arg)
 		if img == nil {
 			if com == "default" {
 				c.Defaults = append(c.Defaults, GrubDefault{Line: n, Value: arg})
@@ -91,9 +110,9 @@ func (img *GrubImage) set(n int, com, arg string) {
 	case "kernel":
 		path, args := arg, ""
 		if strings.Contains(arg, " ") {
-			f := strings.Fields(arg)
+			f := strings.FieldsFunc(arg, isPySpace)
 			path = f[0]
-			args = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), path))
+			args = pyStrip(strings.TrimPrefix(arg, path))
 		}
 		p, ok := grubPath(path)
 		if !ok {
@@ -109,29 +128,33 @@ func (img *GrubImage) set(n int, com, arg string) {
 	}
 }
 
-// Default is the entry pygrub boots without --entry (GrubConfigFile's
-// default property: int() of the value; "saved" and a negative number
-// raise ValueError, as does anything int() does not read), or why pygrub
-// stops instead: then the guest does not start.
-func (c *GrubConf) Default() (int, string) {
+// Default is the entry release v boots without --entry, or why it does not
+// get that far: Broken (pygrub stops, the guest does not start). The default
+// property is int() of the value: "saved" (before 4.0.0) and a negative
+// number raise ValueError, as does anything int() does not read.
+func (c *GrubConf) Default(v Pygrub) (n int, sev Severity, why string) {
 	def := 0
 	for _, d := range c.Defaults {
 		if d.Value == "saved" {
-			return 0, fmt.Sprintf("line %d: default=saved: pygrub sets -1 and raises ValueError (\"default must be positive number\")", d.Line)
+			if v.SavedFirst {
+				def = 0
+				continue
+			}
+			return 0, Broken, fmt.Sprintf("line %d: default=saved: pygrub sets -1 and raises ValueError (\"default must be positive number\")", d.Line)
 		}
-		v, err := pyInt(d.Value)
+		n, err := pyInt(d.Value)
 		if err != nil {
-			return 0, fmt.Sprintf("line %d: default %q: pygrub's int() raises ValueError", d.Line, d.Value)
+			return 0, Broken, fmt.Sprintf("line %d: default %q: pygrub's int() raises ValueError", d.Line, d.Value)
 		}
-		if v < 0 {
-			return 0, fmt.Sprintf("line %d: default %s: pygrub raises ValueError (\"default must be positive number\")", d.Line, d.Value)
+		if n < 0 {
+			return 0, Broken, fmt.Sprintf("line %d: default %s: pygrub raises ValueError (\"default must be positive number\")", d.Line, d.Value)
 		}
-		def = v
+		def = n
 	}
 	if def >= len(c.Images) {
-		return 0, fmt.Sprintf("default entry %d, but there are %d title entries: pygrub's images[%d] raises IndexError", def, len(c.Images), def)
+		return 0, Broken, fmt.Sprintf("default entry %d, but there are %d title entries: pygrub's images[%d] raises IndexError", def, len(c.Images), def)
 	}
-	return def, ""
+	return def, OK, ""
 }
 
 // WithDefault is the file with default set to entry n: the one default
@@ -176,12 +199,18 @@ func grubSplit(s string) (com, arg string) {
 		com, arg, _ = strings.Cut(s, "=")
 		return com, arg
 	}
-	f := strings.Fields(s)
+	f := strings.FieldsFunc(s, isPySpace)
 	if len(f) == 0 {
 		return "", ""
 	}
-	return f[0], strings.TrimSpace(strings.TrimPrefix(s, f[0]))
+	return f[0], pyStrip(strings.TrimPrefix(s, f[0]))
 }
+
+// pyStrip is Python 2's str.strip(): ASCII blanks only (Go's TrimSpace
+// also trims Unicode spaces such as U+00A0).
+func pyStrip(s string) string { return strings.Trim(s, " \t\n\r\v\f") }
+
+func isPySpace(r rune) bool { return strings.ContainsRune(" \t\n\r\v\f", r) }
 
 // grubPath is get_path: "(hd0,0)/vmlinuz" is "/vmlinuz"; a "(" without ")"
 // fails.
@@ -223,7 +252,7 @@ func grubDiskPartOK(s string) bool {
 // pyInt is Python 2's int() of a string: blanks around it allowed, an
 // optional sign, decimal digits.
 func pyInt(s string) (int, error) {
-	s = strings.TrimSpace(s)
+	s = pyStrip(s)
 	if s == "" || strings.ContainsAny(s[1:], "+-") {
 		return 0, strconv.ErrSyntax
 	}

@@ -36,7 +36,12 @@ func TestPygrub(t *testing.T) {
 		{name: "default's modules gone", spec: func(s *fixtures.GuestSpec) { s.NoModules = []string{k46} }, finding: "broken",
 			has: []string{"lib/modules/" + k46 + " is missing", `entry 1 "CentOS (` + k45 + `)" boots`}, def: "default=1"},
 		{name: "default=saved", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default=saved\ntimeout=5\n" + entry(k46) + entry(k45) }, finding: "broken",
-			has: []string{"default=saved: pygrub sets -1 and raises ValueError"}, def: "default=0"},
+			has: []string{"which pygrub the host runs is unknown: with pygrub of Xen 3.0.3/3.1, Xen 3.4.0 it reads boot/grub/grub.conf (via boot/grub/menu.lst): line 1: default=saved: pygrub sets -1 and raises ValueError",
+				`with pygrub of Xen 4.0.0 it boots entry 0 "CentOS (` + k46 + `)"`}, def: "default=0"},
+		{name: "default=saved, entry 0 does not boot", spec: func(s *fixtures.GuestSpec) {
+			s.NoModules = []string{k46}
+			s.GrubConf = "default=saved\n" + entry(k46) + entry(k45)
+		}, finding: "broken", has: []string{"default=saved: pygrub sets -1", `with pygrub of Xen 4.0.0 it reads boot/grub/grub.conf (via boot/grub/menu.lst): entry 0 "CentOS (` + k46 + `)": kernel /vmlinuz-` + k46 + `, but lib/modules/` + k46 + ` is missing`}, def: "default=1"},
 		{name: "default past the entries", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default=2\n" + entry(k46) + entry(k45) }, finding: "broken",
 			has: []string{"default entry 2, but there are 2 title entries"}, def: "default=0"},
 		{name: "default = 0 with blanks", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default = 0\n" + entry(k46) }, finding: "broken",

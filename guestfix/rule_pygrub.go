@@ -159,6 +159,10 @@ func (g *guest) pygrubOn(bl Assignment, base, why string) pygrubBoot {
 	if worst != Broken {
 		return pb
 	}
+	if c.Exec != nil && c.Exec.Fails {
+		pb.finding.Evidence += fmt.Sprintf("; edit line %d by hand so that pygrub of %s reads it (no %s after which a name follows, no trailing backslash, no NUL byte), or update the host's pygrub", c.Exec.Line, execReleases(), `"`)
+		return pb
+	}
 	// The default does not boot on some release: point it at the first
 	// entry that does (then every release boots that entry).
 	for i, other := range c.Images {
@@ -176,6 +180,17 @@ func (g *guest) pygrubOn(bl Assignment, base, why string) pygrubBoot {
 	}
 	pb.finding.Evidence += ": no entry boots a Xen kernel with its modules; reinstall one (" + kernelHint(img) + ") and point default= at it"
 	return pb
+}
+
+// execReleases names the modelled releases that exec() directives.
+func execReleases() string {
+	var names []string
+	for _, v := range Pygrubs {
+		if v.Exec {
+			names = append(names, v.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // worse is the more severe of a and b.

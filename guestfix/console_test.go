@@ -156,3 +156,87 @@ func TestSecureTTY(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurettyLink: pam_securetty stat()s and opens etc/securetty, so a
+// symlink is followed (inside the guest) and the file it leads to is
+// judged; a dangling link or a loop fails stat(), which lets root in. A fix
+// edits through the link only to a file named securetty.
+func TestSecurettyLink(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		prepare  func(t *testing.T, dir string)
+		severity guestfix.Severity
+		evidence string
+		change   bool // a fix appends ttyS0 through the link
+	}{
+		{"relative link to a regular file with ttyS0", func(t *testing.T, dir string) {
+			write(t, dir, "etc/securetty.real", "console\nttyS0\n")
+			relink(t, dir, "etc/securetty", "securetty.real")
+		}, guestfix.OK, "etc/securetty.real (via etc/securetty) lists ttyS0", false},
+		{"link to another name without ttyS0", func(t *testing.T, dir string) {
+			write(t, dir, "etc/securetty.real", "console\n")
+			relink(t, dir, "etc/securetty", "securetty.real")
+		}, guestfix.Warn, "etc/securetty.real (via etc/securetty) lacks ttyS0: root cannot log in on the Xen console; add an exact ttyS0 line to etc/securetty.real by hand (not edited through a symlink to a file of another name)", false},
+		{"link to etc/shadow", func(t *testing.T, dir string) { relink(t, dir, "etc/securetty", "/etc/shadow") },
+			guestfix.Warn, "etc/shadow (via etc/securetty) lacks ttyS0", false},
+		{"link to a securetty elsewhere", func(t *testing.T, dir string) {
+			write(t, dir, "usr/etc/securetty", "console\n")
+			relink(t, dir, "etc/securetty", "../usr/etc/securetty")
+		}, guestfix.Warn, "usr/etc/securetty (via etc/securetty) lacks ttyS0: root cannot log in on the Xen console", true},
+		{"dangling link", func(t *testing.T, dir string) { relink(t, dir, "etc/securetty", "securetty.gone") },
+			guestfix.OK, "etc/securetty is a dangling symlink (to etc/securetty.gone): pam_securetty's stat() fails, so it lets root log in on every tty", false},
+		{"link loop", func(t *testing.T, dir string) {
+			relink(t, dir, "etc/securetty", "securetty2")
+			relink(t, dir, "etc/securetty2", "securetty")
+		}, guestfix.OK, "etc/securetty is a symlink loop: pam_securetty's stat() fails, so it lets root log in on every tty", false},
+		{"link to a directory", func(t *testing.T, dir string) { relink(t, dir, "etc/securetty", "/etc") },
+			guestfix.Broken, "etc (via etc/securetty) is not a regular file (a directory, mode drwxr-xr-x): pam_securetty refuses root on every tty; not read, not edited", false},
+		{"link to a world-writable file", func(t *testing.T, dir string) {
+			write(t, dir, "etc/securetty.real", "ttyS0\n")
+			if err := os.Chmod(filepath.Join(dir, "etc/securetty.real"), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			relink(t, dir, "etc/securetty", "securetty.real")
+		}, guestfix.Broken, "etc/securetty.real (via etc/securetty) is world-writable (mode 0666)", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir, _, opts := setup(t, cases[0])
+			tc.prepare(t, dir)
+			opts.Only = []string{"serial-console"}
+			p, err := guestfix.Plan(openRoot(t, dir), opts)
+			if err != nil && tc.severity != guestfix.Broken {
+				t.Fatal(err)
+			}
+			rep, err := guestfix.Check(openRoot(t, dir), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *guestfix.Finding
+			for i, f := range rep.Findings {
+				if f.ID == "serial-console/securetty" {
+					got = &rep.Findings[i]
+				}
+			}
+			if got == nil || got.Severity != tc.severity || !strings.Contains(got.Evidence, tc.evidence) {
+				t.Fatalf("finding %+v, want %s containing %q", got, tc.severity, tc.evidence)
+			}
+			if p == nil {
+				return
+			}
+			changed := false
+			for _, c := range p.Guest.Changes {
+				if c.Path == "etc/securetty" {
+					changed = true
+				} else if strings.Contains(c.Path, "securetty") || c.Path == "etc/shadow" {
+					t.Errorf("fix plans %s %s", c.Kind, c.Path)
+				}
+			}
+			if changed != tc.change {
+				t.Errorf("fix changes etc/securetty: %v, want %v", changed, tc.change)
+			}
+		})
+	}
+}

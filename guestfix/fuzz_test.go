@@ -181,8 +181,10 @@ func FuzzParseGrubConf(f *testing.F) {
 	f.Add([]byte("default=0\ntimeout=5\ntitle CentOS (2.6.9-67.ELxenU)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.9-67.ELxenU ro root=LABEL=/\n\tinitrd /initrd-2.6.9-67.ELxenU.img\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := ParseGrubConf(data)
-		if def, fail := c.Default(); fail == "" && (def < 0 || def >= len(c.Images)) {
-			t.Fatalf("default %d of %d entries", def, len(c.Images))
+		for _, v := range Pygrubs {
+			if def, sev, _ := c.Default(v); sev == OK && (def < 0 || def >= len(c.Images)) {
+				t.Fatalf("%s: default %d of %d entries", v.Name, def, len(c.Images))
+			}
 		}
 		if len(c.Images) == 0 {
 			return
@@ -193,7 +195,7 @@ func FuzzParseGrubConf(f *testing.F) {
 			return
 		}
 		again := ParseGrubConf(out)
-		if def, fail := again.Default(); fail != "" || def != n || len(again.Images) != len(c.Images) {
+		if def, sev, fail := again.Default(Pygrubs[1]); sev != OK || def != n || len(again.Images) != len(c.Images) {
 			t.Fatalf("WithDefault(%d): default %d (%s), %d entries of %d\n%q", n, def, fail, len(again.Images), len(c.Images), out)
 		}
 	})

@@ -36,7 +36,30 @@ func TestPygrub(t *testing.T) {
 		{name: "default's modules gone", spec: func(s *fixtures.GuestSpec) { s.NoModules = []string{k46} }, finding: "broken",
 			has: []string{"lib/modules/" + k46 + " is missing", `entry 1 "CentOS (` + k45 + `)" boots`}, def: "default=1"},
 		{name: "default=saved", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default=saved\ntimeout=5\n" + entry(k46) + entry(k45) }, finding: "broken",
-			has: []string{"default=saved: pygrub sets -1 and raises ValueError"}, def: "default=0"},
+			has: []string{"which pygrub the host runs is unknown: with pygrub of Xen 3.0.3/3.1, Xen 3.4.0 it reads boot/grub/grub.conf (via boot/grub/menu.lst): line 1: default=saved: pygrub sets -1 and raises ValueError",
+				`with pygrub of Xen 4.0.0 it boots entry 0 "CentOS (` + k46 + `)"`}, def: "default=0"},
+		{name: "default=saved, entry 0 does not boot", spec: func(s *fixtures.GuestSpec) {
+			s.NoModules = []string{k46}
+			s.GrubConf = "default=saved\n" + entry(k46) + entry(k45)
+		}, finding: "broken", has: []string{"default=saved: pygrub sets -1", `with pygrub of Xen 4.0.0 it reads boot/grub/grub.conf (via boot/grub/menu.lst): entry 0 "CentOS (` + k46 + `)": kernel /vmlinuz-` + k46 + `, but lib/modules/` + k46 + ` is missing`}, def: "default=1"},
+		// Xen 3.0.3/3.1 exec("self.kernel = r\"ARG\""): a quote that ends the
+		// literal before a name is a SyntaxError; 3.4 and 4.0 setattr().
+		{name: "quote in the kernel arguments", spec: func(s *fixtures.GuestSpec) {
+			s.GrubConf = "default=0\n" + strings.Replace(entry(k46), "root=LABEL=/", `root=LABEL=/ foo="a b"`, 1)
+		}, finding: "broken", has: []string{`with pygrub of Xen 3.0.3/3.1 it reads boot/grub/grub.conf (via boot/grub/menu.lst): line 4: kernel has a " at column 54, which ends the string in pygrub's exec("self.X = r\"ARG\"") and "a" follows: SyntaxError: the guest does not start`,
+			`with pygrub of Xen 3.4.0, Xen 4.0.0 it boots entry 0`, "edit line 4 by hand so that pygrub of Xen 3.0.3/3.1 reads it"}},
+		{name: "quote in a title", spec: func(s *fixtures.GuestSpec) {
+			s.GrubConf = "default=1\n" + entry(k46) + strings.Replace(entry(k45), "title CentOS", `title CentOS "old"`, 1)
+		}, finding: "broken", has: []string{`line 6: title has a " at column 14`, `and "old" follows: SyntaxError`}},
+		{name: "title ending in a backslash", spec: func(s *fixtures.GuestSpec) {
+			s.GrubConf = "default=0\n" + strings.Replace(entry(k46), "\n", "\\\n", 1)
+		}, finding: "broken", has: []string{"line 2: title ends in a backslash"}},
+		{name: "quote then a comment", spec: func(s *fixtures.GuestSpec) {
+			s.GrubConf = "default=0\n" + strings.Replace(entry(k46), "title CentOS", `title CentOS" # old`, 1)
+		}, finding: "warn", has: []string{`with pygrub of Xen 3.0.3/3.1 it reads boot/grub/grub.conf (via boot/grub/menu.lst): line 2: title has a " at column 13`, "the rest of the line runs as Python code (CVE-2007-4993)", "with pygrub of Xen 3.4.0, Xen 4.0.0 it boots entry 0"}},
+		{name: "escaped quote and ignored directives", spec: func(s *fixtures.GuestSpec) {
+			s.GrubConf = "default=0\nserial --unit=0 --word=\"8\"\nfoo \"x\"\n" + strings.Replace(entry(k46), "root=LABEL=/", `root=LABEL=/ x=\"y`, 1) + "\tmodule /x \"y\"\n"
+		}, finding: "ok", has: []string{`pygrub (the /boot partition (etc/fstab line 2), mounted on boot/) boots entry 0`}},
 		{name: "default past the entries", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default=2\n" + entry(k46) + entry(k45) }, finding: "broken",
 			has: []string{"default entry 2, but there are 2 title entries"}, def: "default=0"},
 		{name: "default = 0 with blanks", spec: func(s *fixtures.GuestSpec) { s.GrubConf = "default = 0\n" + entry(k46) }, finding: "broken",

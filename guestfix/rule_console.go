@@ -56,25 +56,19 @@ func (g *guest) initSystem() (kind, why string, err error) {
 func (g *guest) serialConsole() (outcome, error) {
 	const rule = "serial-console"
 	var o outcome
-	data, _, ok, err := g.read(securetty)
+	st, err := g.readSecuretty()
 	switch {
 	case o.refuse(securetty, err):
 	case err != nil:
 		return o, err
-	case !ok:
-		o.findings = append(o.findings, finding(rule, "securetty", OK, "no %s: pam_securetty lets root log in on every tty", securetty))
+	case st.absent != "":
+		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s: pam_securetty's stat() fails, so it lets root log in on every tty", st.absent))
+	case st.mode.Perm()&0o002 != 0:
+		// pam_securetty: "is either world writable or not a normal
+		// file" -> PAM_AUTH_ERR, whatever the file lists.
+		o.findings = append(o.findings, finding(rule, "securetty", Broken, "%s is world-writable (mode %04o): pam_securetty then refuses root on every tty; chmod o-w it by hand", st.shown, st.mode.Perm()))
 	default:
-		fi, err := g.root.Stat(securetty)
-		if err != nil {
-			return o, fmt.Errorf("guest %s: %w", securetty, err)
-		}
-		if fi.Mode().Perm()&0o002 != 0 {
-			// pam_securetty: "is either world writable or not a normal
-			// file" -> PAM_AUTH_ERR, whatever the file lists.
-			o.findings = append(o.findings, finding(rule, "securetty", Broken, "%s is world-writable (mode %04o): pam_securetty then refuses root on every tty; chmod o-w it by hand", securetty, fi.Mode().Perm()))
-			break
-		}
-		o.secureTTY(data)
+		o.secureTTY(st)
 	}
 
 	f, change, err := g.inittabGetty()
@@ -101,20 +95,27 @@ func (g *guest) serialConsole() (outcome, error) {
 // secureTTY checks etc/securetty as pam_securetty reads it (SecureTTY): a
 // line that is ttyS0 only after trimming does not let root in, which is
 // worse than no line at all — someone meant to allow it.
-func (o *outcome) secureTTY(data []byte) {
+func (o *outcome) secureTTY(st securettyFile) {
 	const rule = "serial-console"
-	ok, near := SecureTTY(data, "ttyS0")
+	ok, near := SecureTTY(st.data, "ttyS0")
+	var f Finding
 	switch {
 	case ok:
-		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", securetty))
+		o.findings = append(o.findings, finding(rule, "securetty", OK, "%s lists ttyS0", st.shown))
 		return
 	case near != "":
-		o.findings = append(o.findings, fixing(finding(rule, "securetty", Broken,
-			"%s %s: pam_securetty compares each line exactly (only the newline is removed), so it does not match ttyS0 and root cannot log in on the Xen console", securetty, near)))
+		f = finding(rule, "securetty", Broken,
+			"%s %s: pam_securetty compares each line exactly (only the newline is removed), so it does not match ttyS0 and root cannot log in on the Xen console", st.shown, near)
 	default:
-		o.findings = append(o.findings, fixing(finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", securetty)))
+		f = finding(rule, "securetty", Warn, "%s lacks ttyS0: root cannot log in on the Xen console", st.shown)
 	}
-	o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: securetty, Content: appendLine(data, "ttyS0"), Why: "let root log in on the serial console: an exact ttyS0 line"})
+	if st.path == "" {
+		f.Evidence += fmt.Sprintf("; add an exact ttyS0 line to %s by hand (not edited through a symlink to a file of another name)", st.resolved)
+		o.findings = append(o.findings, f)
+		return
+	}
+	o.findings = append(o.findings, fixing(f))
+	o.changes = append(o.changes, plan.Change{Kind: plan.Write, Path: st.path, Content: appendLine(st.data, "ttyS0"), Why: "let root log in on the serial console: an exact ttyS0 line"})
 }
 
 func (g *guest) inittabGetty() (Finding, *plan.Change, error) {

@@ -103,23 +103,68 @@ func (g *guest) pygrubOn(bl Assignment, base, why string) pygrubBoot {
 		return say(Broken, "pygrub finds none of %s on the filesystem it reads (%s): the guest does not start", strings.Join(pygrubConfigs, ", "), why)
 	}
 	c := ParseGrubConf(data)
-	def, fail := c.Default()
-	var img GrubImage
-	if fail == "" {
-		img = c.Images[def]
-		if fi, err := g.root.Stat(path.Join(base, img.Kernel.Path)); err == nil && img.Kernel.Path != "" {
-			pb.found = fi.Mode().IsRegular()
-		}
-		pb.args, pb.argsFrom = strings.Fields(img.Args), fmt.Sprintf("%s line %d kernel (pygrub's default entry)", shown, img.Kernel.Line)
-		var sev Severity
-		sev, fail, pb.kernel = g.grubEntry(base, img)
-		if sev != Broken {
-			return say(sev, "pygrub (%s) boots entry %d %q of %s: %s", why, def, img.Title, shown, fail)
-		}
-		fail = fmt.Sprintf("entry %d %q: %s", def, img.Title, fail)
+	// What each modelled pygrub does; one verdict when they agree, else
+	// each named and the worst stands (the host's release is unknown).
+	type outcome struct {
+		sev   Severity
+		text  string
+		names []string
 	}
-	// The default does not boot: point it at the first entry that does.
-	pb.finding = say(Broken, "pygrub (%s) reads %s: %s: the guest does not start", why, shown, fail).finding
+	var outs []outcome
+	var img GrubImage
+	loaded := false
+	for _, v := range Pygrubs {
+		def, sev, text := c.Default(v)
+		if sev == OK {
+			img = c.Images[def]
+			if !loaded {
+				loaded = true
+				if fi, err := g.root.Stat(path.Join(base, img.Kernel.Path)); err == nil && img.Kernel.Path != "" {
+					pb.found = fi.Mode().IsRegular()
+				}
+				pb.args, pb.argsFrom = strings.Fields(img.Args), fmt.Sprintf("%s line %d kernel (pygrub's default entry)", shown, img.Kernel.Line)
+			}
+			var detail, kernel string
+			sev, detail, kernel = g.grubEntry(base, img)
+			if pb.kernel == "" {
+				pb.kernel = kernel
+			}
+			if sev != Broken {
+				text = fmt.Sprintf("boots entry %d %q of %s: %s", def, img.Title, shown, detail)
+			} else {
+				text = fmt.Sprintf("reads %s: entry %d %q: %s: the guest does not start", shown, def, img.Title, detail)
+			}
+		} else if sev == Broken {
+			text = fmt.Sprintf("reads %s: %s: the guest does not start", shown, text)
+		} else {
+			text = fmt.Sprintf("reads %s: %s", shown, text)
+		}
+		if i := slices.IndexFunc(outs, func(o outcome) bool { return o.sev == sev && o.text == text }); i >= 0 {
+			outs[i].names = append(outs[i].names, v.Name)
+		} else {
+			outs = append(outs, outcome{sev, text, []string{v.Name}})
+		}
+	}
+	worst := OK
+	var parts []string
+	for _, o := range outs {
+		worst = worse(worst, o.sev)
+		parts = append(parts, fmt.Sprintf("with pygrub of %s it %s", strings.Join(o.names, ", "), o.text))
+	}
+	if len(outs) == 1 {
+		say(worst, "pygrub (%s) %s", why, outs[0].text)
+	} else {
+		say(worst, "pygrub (%s): which pygrub the host runs is unknown: %s", why, strings.Join(parts, "; "))
+	}
+	if worst != Broken {
+		return pb
+	}
+	if c.Exec != nil && c.Exec.Fails {
+		pb.finding.Evidence += fmt.Sprintf("; edit line %d by hand so that pygrub of %s reads it (no %s after which a name follows, no trailing backslash, no NUL byte), or update the host's pygrub", c.Exec.Line, execReleases(), `"`)
+		return pb
+	}
+	// The default does not boot on some release: point it at the first
+	// entry that does (then every release boots that entry).
 	for i, other := range c.Images {
 		if sev, _, k := g.grubEntry(base, other); sev == OK {
 			out, ok := c.WithDefault(i)
@@ -135,6 +180,26 @@ func (g *guest) pygrubOn(bl Assignment, base, why string) pygrubBoot {
 	}
 	pb.finding.Evidence += ": no entry boots a Xen kernel with its modules; reinstall one (" + kernelHint(img) + ") and point default= at it"
 	return pb
+}
+
+// execReleases names the modelled releases that exec() directives.
+func execReleases() string {
+	var names []string
+	for _, v := range Pygrubs {
+		if v.Exec {
+			names = append(names, v.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// worse is the more severe of a and b.
+func worse(a, b Severity) Severity {
+	rank := map[Severity]int{OK: 0, Warn: 1, Broken: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
 }
 
 func kernelHint(img GrubImage) string {

@@ -88,7 +88,7 @@ func newGuestFixCommand(e *env) *cli.Command {
 			"WARNING:\n   This edits the guest root (and the domain config). The guest must not be running:\n" +
 			"   a --root that is the running system's own root (the same device and inode as /, also\n" +
 			"   through a symlink or a bind mount) is refused before anything is locked or planned.\n\n" +
-			"A rule whose file is a symlink to a different file (etc/securetty -> /etc/shadow), a loop,\n" +
+			"A rule whose file is a symlink to a different file (etc/inittab -> /etc/passwd), a loop,\n" +
 			"not a regular file, or malformed changes nothing: its broken finding is listed and the\n" +
 			"other rules are fixed (docs/guest.md, \"Files a rule cannot use\").\n\n" +
 			"EXIT STATUS:\n   0  fixed (or already as requested), nothing broken is left\n" +

@@ -282,18 +282,21 @@ func TestGuestDisk(t *testing.T) {
 	}
 }
 
-// TestGuestUnsafeLink is the acceptance repro: etc/securetty -> /etc/shadow
-// must never be read or edited as securetty.
+// TestGuestUnsafeLink is the acceptance repro: etc/inittab -> /etc/passwd
+// must never be read or edited as inittab, and etc/securetty -> /etc/shadow
+// (which pam_securetty follows, so it is judged) never edited.
 func TestGuestUnsafeLink(t *testing.T) {
 	t.Parallel()
 	root, _ := guestTree(t, fixtures.CentOS46Guest())
-	if err := os.Remove(filepath.Join(root, "etc/securetty")); err != nil {
-		t.Fatal(err)
+	for name, link := range map[string]string{"etc/inittab": "/etc/passwd", "etc/securetty": "/etc/shadow"} {
+		if err := os.Remove(filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(link, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Symlink("/etc/shadow", filepath.Join(root, "etc/securetty")); err != nil {
-		t.Fatal(err)
-	}
-	const evidence = "etc/securetty is a symlink to etc/shadow: not read, not edited"
+	const evidence = "etc/inittab is a symlink to etc/passwd: not read, not edited"
 	before := guestState(t, root)
 	for _, argv := range [][]string{
 		{"guest", "fix", "--root", root, "--only", "serial-console", "--dry-run"},
@@ -309,24 +312,28 @@ func TestGuestUnsafeLink(t *testing.T) {
 	}
 
 	doc := guestCheck(t, "--root", root)
-	if sev := severities(doc); sev["serial-console/securetty"] != "broken" || sev["dbus-user"] != "broken" || sev["tls"] != "warn" {
+	if sev := severities(doc); sev["serial-console/inittab"] != "broken" || sev["serial-console/securetty"] != "warn" || sev["dbus-user"] != "broken" || sev["tls"] != "warn" {
 		t.Errorf("findings %+v", doc.Findings)
 	}
 
 	code, out, errOut := runCLI("guest", "fix", "--root", root, "--yes")
 	// Completed, and a broken finding remains: exit 4.
-	if code != 4 || !strings.Contains(out, "BROKEN serial-console/securetty: "+evidence) || !strings.Contains(errOut, "remain") {
+	if code != 4 || !strings.Contains(out, "BROKEN serial-console/inittab: "+evidence) || !strings.Contains(errOut, "remain") {
 		t.Errorf("fix: exit %d, want 4 listing the refused rule\n%s%s", code, out, errOut)
 	}
-	shadow, err := os.ReadFile(filepath.Join(root, "etc/shadow"))
-	if err != nil {
-		t.Fatal(err)
+	for name, want := range map[string]string{"etc/shadow": "dbus:!!:", "etc/passwd": "dbus:x:81:"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "ttyS0") || !strings.Contains(string(data), want) {
+			t.Errorf("%s after fix (the dbus line only):\n%s", name, data)
+		}
 	}
-	if strings.Contains(string(shadow), "ttyS0") || !strings.Contains(string(shadow), "dbus:!!:") {
-		t.Errorf("etc/shadow after fix (the dbus line only):\n%s", shadow)
-	}
-	if link, err := os.Readlink(filepath.Join(root, "etc/securetty")); err != nil || link != "/etc/shadow" {
-		t.Errorf("etc/securetty is now %q, %v", link, err)
+	for name, want := range map[string]string{"etc/inittab": "/etc/passwd", "etc/securetty": "/etc/shadow"} {
+		if link, err := os.Readlink(filepath.Join(root, name)); err != nil || link != want {
+			t.Errorf("%s is now %q, %v", name, link, err)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(root, "lib/tls.disabled")); err != nil {
 		t.Errorf("the other rules were not applied: %v", err)

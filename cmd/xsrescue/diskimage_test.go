@@ -341,6 +341,19 @@ func TestDiskImageDryRun(t *testing.T) {
 	}
 }
 
+// twoDisks is cliImage and a second disk image in its directory, whose
+// partition-image ops share the journal beside them.
+func twoDisks(t *testing.T) (img, other, dir string) {
+	t.Helper()
+	img = cliImage(t)
+	dir = filepath.Dir(img)
+	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, other, dir
+}
+
 // TestJournalListImageJournal: journal list --disk IMG lists the ops disk
 // save-partition and restore-partition recorded in xsrescue-journal.db
 // beside IMG (acceptance acc21a #14: "xsrescue has not changed this
@@ -349,12 +362,7 @@ func TestDiskImageDryRun(t *testing.T) {
 // says where those ops are kept.
 func TestJournalListImageJournal(t *testing.T) {
 	t.Parallel()
-	img := cliImage(t)
-	dir := filepath.Dir(img)
-	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, other, dir := twoDisks(t)
 	type listDoc struct {
 		Ops          []journal.OpInfo `json:"ops"`
 		ImageJournal *struct {
@@ -474,12 +482,7 @@ func TestPartitionImageAsDisk(t *testing.T) {
 // a note naming the other.
 func TestJournalOpImageJournal(t *testing.T) {
 	t.Parallel()
-	img := cliImage(t)
-	dir := filepath.Dir(img)
-	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, other, dir := twoDisks(t)
 	snap := filepath.Join(dir, "p2.img")
 	for _, argv := range [][]string{
 		{"disk", "save-partition", img, "--partition", "2", "-o", snap},                                 // op 1

@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ func appendUnescapeXML(dst, raw []byte) ([]byte, error) {
 		dst = append(dst, raw[:i]...)
 		raw = raw[i:]
 		j := bytes.IndexByte(raw, ';')
-		if j < 0 || j > 12 {
+		if j < 0 {
 			return dst, fmt.Errorf("unterminated character reference %q", clip(raw, 12))
 		}
 		ent := raw[1:j]
@@ -47,12 +48,17 @@ func appendUnescapeXML(dst, raw []byte) ([]byte, error) {
 		case "apos":
 			dst = append(dst, '\'')
 		default:
-			r, ok := charRef(ent)
-			if !ok {
+			if len(ent) == 0 || ent[0] != '#' {
 				return dst, fmt.Errorf("bad character reference %q", raw[:j+1])
 			}
-			if !isXMLChar(r) {
-				return dst, fmt.Errorf("character reference %q is U+%04X, which XML 1.0 does not allow (xmlm, xapi's parser, rejects it)", raw[:j+1], r)
+			r, ok := charRef(ent)
+			switch {
+			case !ok:
+				return dst, &charRefError{fmt.Sprintf("character reference %q is not a number as xmlm reads one (digits, or hex digits after a lowercase x): Illegal_char_ref", raw[:j+1])}
+			case r < 0 || r > utf8.MaxRune:
+				return dst, &charRefError{fmt.Sprintf("character reference %q is beyond U+10FFFF: Illegal_char_ref", raw[:j+1])}
+			case !isXMLChar(r):
+				return dst, &charRefError{fmt.Sprintf("character reference %q is U+%04X, which XML 1.0 does not allow: Illegal_char_ref", raw[:j+1], r)}
 			}
 			dst = utf8.AppendRune(dst, r)
 		}
@@ -60,22 +66,31 @@ func appendUnescapeXML(dst, raw []byte) ([]byte, error) {
 	}
 }
 
-func charRef(ent []byte) (rune, bool) {
-	if len(ent) < 2 || ent[0] != '#' {
-		return 0, false
+// charRefError is a numeric character reference xmlm refuses: p_charref
+// (src/xmlm.ml, 06a5686 to v1.4.0) reads the digits up to ';' (only a
+// lowercase x starts hex), and raises Illegal_char_ref unless the number
+// is an XML Char. Like a raw character is_char refuses, it stops xapi's
+// load: the same verdict, so it is a character fault, not a syntax error.
+type charRefError struct{ msg string }
+
+func (e *charRefError) Error() string { return e.msg }
+
+// charRef reads a reference's number as p_charref does: ok is false when
+// a character is not a digit (xmlm's -1). A number beyond 32 bits is no
+// character either way.
+func charRef(ent []byte) (r rune, ok bool) {
+	digits, base := ent[1:], 10
+	if len(digits) > 0 && digits[0] == 'x' {
+		digits, base = digits[1:], 16
 	}
-	var n uint64
-	var err error
-	if ent[1] == 'x' {
-		n, err = strconv.ParseUint(string(ent[2:]), 16, 32)
-	} else {
-		n, err = strconv.ParseUint(string(ent[1:]), 10, 32)
+	if len(digits) == 0 {
+		return 0, true // xmlm's 0: not a character
 	}
-	r := rune(n)
-	if err != nil || !utf8.ValidRune(r) || r == 0 {
-		return 0, false
+	n, err := strconv.ParseUint(string(digits), base, 32)
+	if errors.Is(err, strconv.ErrRange) {
+		return -1, true
 	}
-	return r, true
+	return rune(n), err == nil
 }
 
 // isXMLChar is XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] |
@@ -95,29 +110,28 @@ func isXMLChar(r rune) bool {
 }
 
 // checkXMLValue validates an attribute value's raw bytes without decoding.
-func checkXMLValue(raw []byte) error {
+// at is the index in raw of the reference an error is about.
+func checkXMLValue(raw []byte) (at int, err error) {
 	if bytes.IndexByte(raw, '<') >= 0 {
-		return fmt.Errorf("raw '<' in attribute value")
-	}
-	if bytes.IndexByte(raw, '&') < 0 {
-		return nil
+		return 0, fmt.Errorf("raw '<' in attribute value")
 	}
 	var scratch [16]byte
-	for {
-		i := bytes.IndexByte(raw, '&')
+	for at < len(raw) {
+		i := bytes.IndexByte(raw[at:], '&')
 		if i < 0 {
-			return nil
+			return 0, nil
 		}
-		raw = raw[i:]
-		j := bytes.IndexByte(raw, ';')
-		if j < 0 || j > 12 {
-			return fmt.Errorf("unterminated character reference %q", clip(raw, 12))
+		at += i
+		j := bytes.IndexByte(raw[at:], ';')
+		if j < 0 {
+			return at, fmt.Errorf("unterminated character reference %q", clip(raw[at:], 12))
 		}
-		if _, err := appendUnescapeXML(scratch[:0], raw[:j+1]); err != nil {
-			return err
+		if _, err := appendUnescapeXML(scratch[:0], raw[at:at+j+1]); err != nil {
+			return at, err
 		}
-		raw = raw[j+1:]
+		at += j + 1
 	}
+	return 0, nil
 }
 
 // AppendEscapeXML appends s escaped the way xmlm (xapi's XML library)

@@ -310,7 +310,10 @@ func (s *scanner) checkValues(tag []byte) error {
 			continue
 		}
 		s.attrs[i].ent = true
-		if err := checkXMLValue(a.Raw); err != nil {
+		if i, err := checkXMLValue(a.Raw); err != nil {
+			if cr := (*charRefError)(nil); errors.As(err, &cr) {
+				return &SyntaxError{Offset: at + int64(i), Attr: string(a.Name), Msg: err.Error(), Chars: true}
+			}
 			return s.errorf(at, "attribute %s: %v", a.Name, err)
 		}
 	}

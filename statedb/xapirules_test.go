@@ -28,12 +28,6 @@ func TestRefusedForXapi(t *testing.T) {
 		{"duplicate manifest key", head603 + `<pair key="schema_minor_vsn" value="55"/></manifest></database>`,
 			`^offset ` + itoa(manifestAt) + `: manifest: key schema_minor_vsn appears twice`},
 		{"duplicate pair attribute", head603 + `<pair key="a" key="b" value="1"/></manifest></database>`, `pair: duplicate attribute key`},
-		{"char ref below 0x20", row + `<row ref="r1" name__label="a&#1;b"/></table></database>`,
-			`^offset ` + itoa(len(row)+len(`<row ref="r1" name__label="`)) + `, table VM, row 1 \(r1\): attribute name__label: character reference "&#1;" is U\+0001, which XML 1.0 does not allow`},
-		{"hex char ref below 0x20", row + `<row ref="r1" a="&#x1F;"/></table></database>`, `"&#x1F;" is U\+001F`},
-		{"char ref FFFE", row + `<row ref="r1" a="&#xFFFE;"/></table></database>`, `U\+FFFE, which XML 1.0 does not allow`},
-		{"char ref surrogate", row + `<row ref="r1" a="&#xD800;"/></table></database>`, `bad character reference`},
-		{"char ref in the manifest", head603 + `<pair key="x" value="&#31;"/></manifest></database>`, `^offset \d+: attribute value: character reference "&#31;"`},
 		{"raw control byte", row + `<row ref="r1" name__label="ab` + "\x01" + `c"/></table></database>`,
 			`^offset ` + itoa(len(row)+len(`<row ref="r1" name__label="ab`)) + `, table VM, row 1 \(r1\), attribute name__label: raw control byte 0x01`},
 		{"raw control byte, indented", row + "\n\t<row\n\tref=\"r1\"\n\ta=\"x\ty\nz\"\n\tb=\"" + strings.Repeat("long", 5) + "\x1f\"/></table></database>", `attribute b: raw control byte 0x1f`},
@@ -47,9 +41,34 @@ func TestRefusedForXapi(t *testing.T) {
 			}
 		})
 	}
+	// A character reference xmlm's p_charref refuses stops the load
+	// (Illegal_char_ref) like the raw character: a character fault, with
+	// the offset of the '&'.
+	refs := []struct{ name, in, want string }{
+		{"char ref below 0x20", row + `<row ref="r1" name__label="a&#1;b"/></table></database>`,
+			`^offset ` + itoa(len(row)+len(`<row ref="r1" name__label="a`)) + `, table VM, row 1 \(r1\), attribute name__label: character reference "&#1;" is U\+0001, which XML 1.0 does not allow: Illegal_char_ref`},
+		{"hex char ref below 0x20", row + `<row ref="r1" a="&#x1F;"/></table></database>`, `"&#x1F;" is U\+001F`},
+		{"char ref FFFE", row + `<row ref="r1" a="&#xFFFE;"/></table></database>`, `U\+FFFE, which XML 1.0 does not allow`},
+		{"char ref surrogate", row + `<row ref="r1" a="&#xD800;"/></table></database>`, `U\+D800, which XML 1.0 does not allow`},
+		{"char ref zero", row + `<row ref="r1" a="&#0;"/></table></database>`, `U\+0000`},
+		{"empty char ref", row + `<row ref="r1" a="&#;"/></table></database>`, `"&#;" is U\+0000`},
+		{"char ref beyond U+10FFFF", row + `<row ref="r1" a="&#x110000;"/></table></database>`, `beyond U\+10FFFF`},
+		{"char ref beyond 32 bits", row + `<row ref="r1" a="&#x123456789ABCDEF0;"/></table></database>`, `beyond U\+10FFFF`},
+		{"uppercase X", row + `<row ref="r1" a="&#X41;"/></table></database>`, `"&#X41;" is not a number`},
+		{"not digits", row + `<row ref="r1" a="&#1a;"/></table></database>`, `"&#1a;" is not a number`},
+		{"char ref in the manifest", head603 + `<pair key="x" value="&#31;"/></manifest></database>`, `^offset \d+, attribute value: character reference "&#31;"`},
+	}
+	for _, tt := range refs {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := statedb.Scan(strings.NewReader(tt.in))
+			if !errors.Is(err, statedb.ErrMalformedChars) || !errors.Is(err, statedb.ErrSyntax) || !regexp.MustCompile(tt.want).MatchString(err.Error()) {
+				t.Errorf("error %v, want %q (a character fault)", err, tt.want)
+			}
+		})
+	}
 	// TAB, LF, CR are characters, raw or as references, also in long values
 	// (the eight-bytes-at-a-time test) and between attributes.
-	ok := row + "\n\t<row\r\n ref=\"r1\" a=\"x\ty\nz\rw" + strings.Repeat("0123456789", 3) + "\" b=\"&#9;&#10;&#13;&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;\"/>\n</table></database>"
+	ok := row + "\n\t<row\r\n ref=\"r1\" a=\"x\ty\nz\rw" + strings.Repeat("0123456789", 3) + "\" b=\"&#9;&#10;&#13;&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;&#x00000000000041;\"/>\n</table></database>"
 	if _, err := statedb.Scan(strings.NewReader(ok)); err != nil {
 		t.Errorf("legal characters refused: %v", err)
 	}

@@ -291,12 +291,22 @@ func (img *Image) unreadable(err error, reader, file string, data []byte) (*Imag
 // does (DEFAULT included); how the later pkgs, which turn every key of
 // every section into a typed property, read it is unknown. disabled_auth
 // is read by a parser of its own that pkg takes only [authority_*]
-// sections from, so its DEFAULT counts as keys of those sections.
+// sections from, so its DEFAULT counts as keys of those sections. A
+// DEFAULT without a key changes nothing.
 func (img *Image) checkDefault(f *iniFile, pkg string) {
 	if f == nil || f.defaults == nil {
 		return
 	}
 	d := f.defaults
+	if len(d.order) == 0 {
+		// Only the header (and comments): ConfigParser's defaults stay
+		// empty, sections() never lists DEFAULT, and items()/get() add
+		// nothing — every reader (eced1e4a get(), 9ecae477 and d5146ea3
+		// config.py FileConfig __read_config: cp.sections(), cp.items())
+		// reads the image as without it.
+		img.note(f.name, d.line, pkg, "[DEFAULT] holds no key: ConfigParser adds nothing to any section; read as pkg reads it, as if it were not there")
+		return
+	}
 	block := func(msg string) {
 		p := Problem{File: f.name, Line: d.line, Pkg: pkg, Message: msg}
 		img.Problems = append(img.Problems, p)

@@ -1,11 +1,13 @@
 package zfsroot_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -329,6 +331,60 @@ func TestV2ReadByAttachPkg(t *testing.T) {
 	}
 	if _, err := zfsroot.LoadImageAs(eraCase(t, "pkg5-missing-sticky"), zfsroot.PkgSnv134); !errors.Is(err, zfsroot.ErrReader) {
 		t.Errorf("pkg5.image as snv_134: %v", err)
+	}
+}
+
+// TestEmptyDefaultSection: a [DEFAULT] section without a key (only the
+// header, or a comment) adds nothing to any section in ConfigParser
+// (acceptance acc22 N5; the Python 3 pkg d5146ea3 was run on it and reads
+// the image): every reader reads the image exactly as without it, with a
+// note and no problem, and an edit goes ahead.
+func TestEmptyDefaultSection(t *testing.T) {
+	for _, tc := range []struct{ dir, file, reader string }{
+		{"pkg5-missing-sticky", zfsroot.ImageFilePkg5, zfsroot.PkgSolaris},
+		{"pkg5-missing-sticky", zfsroot.ImageFilePkg5, zfsroot.PkgPython3},
+		{"v2-missing-sticky", zfsroot.ImageFileCfgCache, zfsroot.PkgSnv134},
+		{"v2-missing-sticky", zfsroot.ImageFileCfgCache, zfsroot.PkgSolaris},
+		{"pkg5-disabled-auth", zfsroot.ImageFileDisabled, zfsroot.PkgSolaris},
+		{"pkg5-disabled-auth", zfsroot.ImageFileDisabled, zfsroot.PkgPython3},
+	} {
+		for _, head := range []string{"[DEFAULT]\n", "[DEFAULT]\n# nothing here\n\n"} {
+			t.Run(tc.dir+"/"+tc.file+"/"+tc.reader+"/"+strconv.Quote(head), func(t *testing.T) {
+				want, err := zfsroot.LoadImageAs(eraCase(t, tc.dir), tc.reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fsys := eraCase(t, tc.dir)
+				fsys[tc.file].Data = append([]byte(head), fsys[tc.file].Data...)
+				img, err := zfsroot.LoadImageAs(fsys, tc.reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(img.Problems) != len(want.Problems) || !slices.ContainsFunc(img.Notes, func(n zfsroot.Problem) bool {
+					return n.File == tc.file && n.Line == 1 && strings.Contains(n.Message, "[DEFAULT] holds no key")
+				}) {
+					t.Fatalf("problems %v (want %v), notes %v", img.Problems, want.Problems, img.Notes)
+				}
+				w, g := reading(want), reading(img)
+				w.Problems, w.Notes, g.Problems, g.Notes = nil, nil, nil, nil // lines shift
+				if diff := cmp.Diff(w, g); diff != "" {
+					t.Errorf("publishers differ from the image without [DEFAULT] (-without +with):\n%s", diff)
+				}
+				name := img.Publishers[0].Name
+				p, err := img.SetStickyPlan(name, !img.Publishers[0].Sticky)
+				if err != nil {
+					t.Fatal(err)
+				}
+				apply(t, fsys, p)
+				after, err := zfsroot.LoadImageAs(fsys, tc.reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q, _ := after.Publisher(name); q.Sticky == img.Publishers[0].Sticky || !bytes.HasPrefix(fsys[tc.file].Data, []byte(head)) {
+					t.Errorf("after set-sticky %s: sticky %v\n%s", name, q.Sticky, fsys[tc.file].Data)
+				}
+			})
+		}
 	}
 }
 

@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/xsrescue/xsrescue/internal/shquote"
 	"github.com/xsrescue/xsrescue/journal"
 	"github.com/xsrescue/xsrescue/plan"
 	"github.com/xsrescue/xsrescue/target"
@@ -25,7 +27,9 @@ func newJournalCommand(e *env) *cli.Command {
 			"var/lib/xsrescue/journal.db inside the target root (--journal PATH or $XSRESCUE_JOURNAL\n" +
 			"put it elsewhere). An op holds the command line, the target's identity, and for each\n" +
 			"change the before-image (content, mode, owner, mtime, xattrs, type, device numbers,\n" +
-			"link target) and the after-hash. See docs/journal.md.",
+			"link target) and the after-hash. With --disk DISK and no --journal, show, export and\n" +
+			"undo OP also find an op disk save-partition or restore-partition recorded on DISK in\n" +
+			"xsrescue-journal.db beside it, when the root's journal has no op OP. See docs/journal.md.",
 		Commands: []*cli.Command{
 			newJournalListCommand(e), newJournalShowCommand(e), newJournalUndoCommand(e),
 			newJournalRecoverCommand(e), newJournalExportCommand(e),
@@ -275,6 +279,41 @@ func imageJournalOps(ctx context.Context, disk string, n int) (*imageJournalDoc,
 	return doc, nil
 }
 
+// findOpJournal makes show, export and undo of op id with --disk and no
+// --journal find it where journal list --disk shows it: in the target's
+// own journal, else in the journal of partition images beside the disk
+// (imageJournalOps), which it then uses as --journal. When both hold an op
+// id, the target's is used (what the number always meant) and a note says
+// how to reach the other.
+func (e *env) findOpJournal(ctx context.Context, o journalOptions, id int64) error {
+	if e.Journal != "" || o.Disk == "" {
+		return nil
+	}
+	img, err := imageJournalOps(ctx, o.Disk, o.Partition)
+	if err != nil || img == nil || !slices.ContainsFunc(img.Ops, func(op journal.OpInfo) bool { return op.ID == id }) {
+		return err
+	}
+	j, done, at, err := e.openJournalRO(ctx, o)
+	switch {
+	case errors.Is(err, errNoJournal):
+	case err != nil:
+		return err
+	default:
+		_, err := j.Op(ctx, id)
+		done()
+		if err == nil {
+			e.logf("note: this is op %d of %s; op %d of the partition images of %s is another: %s %d --journal %s",
+				id, at.shown, id, o.Disk, o.name, id, shquote.Quote(img.Path))
+			return nil
+		}
+		if !errors.Is(err, journal.ErrNoSuchOp) {
+			return err
+		}
+	}
+	e.Journal = img.Path
+	return nil
+}
+
 // sameFile: a and b name the same file (the same path, or a link to it).
 func sameFile(a, b string) bool {
 	if a == b {
@@ -291,6 +330,9 @@ func sameFile(a, b string) bool {
 func runJournalShow(ctx context.Context, e *env, o journalOptions, arg string) error {
 	id, err := o.opNumber(arg)
 	if err != nil {
+		return err
+	}
+	if err := e.findOpJournal(ctx, o, id); err != nil {
 		return err
 	}
 	j, done, at, err := e.openJournalRO(ctx, o)
@@ -322,6 +364,9 @@ func runJournalExport(ctx context.Context, e *env, o journalOptions, a []string)
 	}
 	if doc.File == "-" && e.JSON {
 		return usagef("%s: --json and FILE '-' both want stdout", o.name)
+	}
+	if err := e.findOpJournal(ctx, o, id); err != nil {
+		return err
 	}
 	j, done, at, err := e.openJournalRO(ctx, o)
 	if err != nil {

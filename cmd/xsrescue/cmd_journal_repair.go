@@ -100,6 +100,9 @@ func (e *env) revertsOf(op int64) []mutationChange {
 // only external actions) before anything is listed: a list of what will
 // not happen only misleads.
 func (e *env) openUndo(ctx context.Context, o journalOptions, id int64) (*journal.Journal, *target.Target, *journal.OpDetail, error) {
+	if err := e.findOpJournal(ctx, o, id); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := e.undoNeedsTarget(ctx, id); err != nil {
 		return nil, nil, nil, err
 	}

@@ -341,6 +341,19 @@ func TestDiskImageDryRun(t *testing.T) {
 	}
 }
 
+// twoDisks is cliImage and a second disk image in its directory, whose
+// partition-image ops share the journal beside them.
+func twoDisks(t *testing.T) (img, other, dir string) {
+	t.Helper()
+	img = cliImage(t)
+	dir = filepath.Dir(img)
+	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, other, dir
+}
+
 // TestJournalListImageJournal: journal list --disk IMG lists the ops disk
 // save-partition and restore-partition recorded in xsrescue-journal.db
 // beside IMG (acceptance acc21a #14: "xsrescue has not changed this
@@ -349,12 +362,7 @@ func TestDiskImageDryRun(t *testing.T) {
 // says where those ops are kept.
 func TestJournalListImageJournal(t *testing.T) {
 	t.Parallel()
-	img := cliImage(t)
-	dir := filepath.Dir(img)
-	other, err := fixtures.BuildDisk(dir, fixtures.Mini("cli-other", "dos", fixtures.RootSpec{Release: "5.5"}, &fixtures.RootSpec{Release: "5.0"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, other, dir := twoDisks(t)
 	type listDoc struct {
 		Ops          []journal.OpInfo `json:"ops"`
 		ImageJournal *struct {
@@ -463,5 +471,71 @@ func TestPartitionImageAsDisk(t *testing.T) {
 	doc := versionShowJSON(t, "--disk", wrapped, "--partition", "1")
 	if doc.Inventory["PRODUCT_VERSION"] != "5.5.0" {
 		t.Errorf("the wrapped image: %+v", doc.Inventory)
+	}
+}
+
+// TestJournalOpImageJournal: journal show, export and undo OP --disk IMG
+// find an op of the journal of partition images beside IMG, the journal
+// list --disk shows it from (acceptance acc22 N11: "no journal at
+// /var/lib/xsrescue/journal.db"); another disk's op there is not taken;
+// an op number the target's own journal holds keeps meaning that op, with
+// a note naming the other.
+func TestJournalOpImageJournal(t *testing.T) {
+	t.Parallel()
+	img, other, dir := twoDisks(t)
+	snap := filepath.Join(dir, "p2.img")
+	for _, argv := range [][]string{
+		{"disk", "save-partition", img, "--partition", "2", "-o", snap},                                 // op 1
+		{"disk", "save-partition", other, "--partition", "2", "-o", filepath.Join(dir, "other-p2.img")}, // op 2
+		{"disk", "restore-partition", img, "--partition", "2", "--from", snap, "--yes"},                 // op 3
+	} {
+		if argv[1] == "restore-partition" {
+			scribble(t, img, fixtures.MiB+64*fixtures.MiB+4096) // or nothing is to restore
+		}
+		if code, out, errOut := runCLI(argv...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", argv, code, out, errOut)
+		}
+	}
+	jpath := filepath.Join(dir, "xsrescue-journal.db")
+	before := testutil.FileSHA256(t, img) + testutil.FileSHA256(t, jpath)
+
+	code, out, errOut := runCLI("journal", "show", "3", "--disk", img, "--json")
+	var shown struct {
+		Op journal.OpDetail `json:"op"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &shown) != nil || shown.Op.ID != 3 || shown.Op.Command != "disk restore-partition" {
+		t.Fatalf("show 3 --disk: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI("journal", "show", "1", "--disk", img); code != 0 || !strings.Contains(out, "disk save-partition") || !strings.Contains(out, "journal "+jpath) {
+		t.Errorf("show 1 --disk: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI("journal", "show", "2", "--disk", img); code == 0 || strings.Contains(out, "cli-other") {
+		t.Errorf("show 2 --disk IMG shows the other disk's op: exit %d\n%s%s", code, out, errOut)
+	}
+	arch := filepath.Join(t.TempDir(), "op3.tar.gz")
+	if code, out, errOut := runCLI("journal", "export", "3", arch, "--disk", img); code != 0 {
+		t.Errorf("export 3 --disk: exit %d\n%s%s", code, out, errOut)
+	} else if _, err := os.Stat(arch); err != nil {
+		t.Error(err)
+	}
+	// A partition restore is put back by restoring the saved image, never
+	// by undo: refused (exit 3) with the command, as with --journal.
+	if code, out, errOut := runCLI("journal", "undo", "3", "--disk", img, "--yes"); code != 3 || !strings.Contains(errOut, "disk restore-partition "+img+" --partition 2 --from") {
+		t.Errorf("undo 3 --disk: exit %d\n%s%s", code, out, errOut)
+	}
+	if testutil.FileSHA256(t, img)+testutil.FileSHA256(t, jpath) != before {
+		t.Fatal("show, export or undo wrote to the disk or the journal")
+	}
+
+	// Op 1 of the target's own journal is that op; op 3 is still found.
+	if code, out, errOut := runCLI("version", "set", "--disk", img, "--for-installer", "5.0", "--yes"); code != 0 {
+		t.Fatalf("version set: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("journal", "show", "1", "--disk", img)
+	if code != 0 || !strings.Contains(out, "version set") || !strings.Contains(errOut, "journal show 1 --journal "+jpath) {
+		t.Errorf("show 1 with both journals: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI("journal", "show", "3", "--disk", img); code != 0 || !strings.Contains(out, "disk restore-partition") {
+		t.Errorf("show 3 with both journals: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -306,52 +306,67 @@ func TestStatedbNotAFile(t *testing.T) {
 }
 
 // TestStatedbUndecodable: a VM name typed in a Latin-1 locale is a byte
-// xapi's XML parser cannot decode: check says DOES NOT LOAD (exit 4) with
-// the offset, row and attribute; show, diff and patch refuse it (exit 2)
-// and write nothing.
+// xapi's XML parser cannot decode, and a character reference to a
+// character XML forbids stops it the same way (xmlm p_charref:
+// Illegal_char_ref): check says DOES NOT LOAD (exit 4) with the offset,
+// row and attribute; show, diff and patch refuse it (exit 2) and write
+// nothing.
 func TestStatedbUndecodable(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	db := writeDB(t, dir, "state.db", fixtures.StateDBSpec{Release: "8.2", VMs: 1, Seed: "u"})
-	b, err := os.ReadFile(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := bytes.Index(b, []byte(`name__label="`))
-	if at < 0 {
-		t.Fatal("no name__label in the fixture")
-	}
-	at += len(`name__label="`)
-	b = append(b[:at:at], append([]byte("caf\xe9 "), b[at:]...)...)
-	if err := os.WriteFile(db, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	off := strconv.Itoa(at + 3)
-	before := versionTreeState(t, dir)
-
-	code, out, errOut := runCLI("statedb", "check", db, "--for-release", "8.2", "--json")
-	var doc statedbCheckDoc
-	if code != 4 || json.Unmarshal([]byte(out), &doc) != nil || doc.Loads || len(doc.Reasons) != 1 {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	if r := doc.Reasons[0]; r.Code != "undecodable" || r.Column != "name__label" || r.First == nil || strconv.FormatInt(r.First.Offset, 10) != off ||
-		!strings.Contains(r.Message, "invalid UTF-8: e9 20") || !strings.Contains(r.Rule.Function, "uchar_utf8") {
-		t.Errorf("reason %+v", r)
-	}
-	code, out, _ = runCLI("statedb", "check", db, "--for-release", "8.2")
-	if code != 4 || !strings.Contains(out, "DOES NOT LOAD: 1 reason") || !strings.Contains(out, "first: offset "+off) {
-		t.Errorf("text: exit %d\n%s", code, out)
-	}
-	for _, args := range [][]string{
-		{"show", db},
-		{"diff", db, db},
-		{"patch", db, "--to-release", "8.2", "--output", filepath.Join(dir, "out.db")},
-		{"patch", db, "--to-release", "8.2", "--yes"},
+	for _, tt := range []struct {
+		name, insert string
+		at           int // offset of the fault in insert
+		msg, fn      string
+	}{
+		{"latin1", "caf\xe9 ", 3, "invalid UTF-8: e9 20", "uchar_utf8"},
+		{"charref FFFE", "a&#xFFFE;", 1, `character reference "&#xFFFE;" is U+FFFE`, "p_charref"},
+		{"charref 1", "&#1;", 0, `character reference "&#1;" is U+0001`, "p_charref"},
 	} {
-		code, _, errOut := runCLI(append([]string{"statedb"}, args...)...)
-		if code != 2 || !strings.Contains(errOut, "offset "+off) || !strings.Contains(errOut, "attribute name__label: invalid UTF-8") || !strings.Contains(errOut, "xapi does not load this database") {
-			t.Errorf("%v: exit %d %q", args, code, errOut)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			db := writeDB(t, dir, "state.db", fixtures.StateDBSpec{Release: "8.2", VMs: 1, Seed: "u"})
+			b, err := os.ReadFile(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := bytes.Index(b, []byte(`name__label="`))
+			if at < 0 {
+				t.Fatal("no name__label in the fixture")
+			}
+			at += len(`name__label="`)
+			b = append(b[:at:at], append([]byte(tt.insert), b[at:]...)...)
+			if err := os.WriteFile(db, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			off := strconv.Itoa(at + tt.at)
+			before := versionTreeState(t, dir)
+
+			code, out, errOut := runCLI("statedb", "check", db, "--for-release", "8.2", "--json")
+			var doc statedbCheckDoc
+			if code != 4 || json.Unmarshal([]byte(out), &doc) != nil || doc.Loads || len(doc.Reasons) != 1 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if r := doc.Reasons[0]; r.Code != "undecodable" || r.Column != "name__label" || r.First == nil || strconv.FormatInt(r.First.Offset, 10) != off ||
+				!strings.Contains(r.Message, tt.msg) || !strings.Contains(r.Rule.Function, tt.fn) {
+				t.Errorf("reason %+v", r)
+			}
+			code, out, _ = runCLI("statedb", "check", db, "--for-release", "8.2")
+			if code != 4 || !strings.Contains(out, "DOES NOT LOAD: 1 reason") || !strings.Contains(out, "first: offset "+off) {
+				t.Errorf("text: exit %d\n%s", code, out)
+			}
+			for _, args := range [][]string{
+				{"show", db},
+				{"diff", db, db},
+				{"patch", db, "--to-release", "8.2", "--output", filepath.Join(dir, "out.db")},
+				{"patch", db, "--to-release", "8.2", "--yes"},
+			} {
+				code, _, errOut := runCLI(append([]string{"statedb"}, args...)...)
+				if code != 2 || !strings.Contains(errOut, "offset "+off) || !strings.Contains(errOut, "attribute name__label: "+tt.msg) || !strings.Contains(errOut, "xapi does not load this database") {
+					t.Errorf("%v: exit %d %q", args, code, errOut)
+				}
+			}
+			sameTree(t, "undecodable", before, versionTreeState(t, dir))
+		})
 	}
-	sameTree(t, "undecodable", before, versionTreeState(t, dir))
 }

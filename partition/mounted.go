@@ -28,19 +28,13 @@ type Mount struct {
 
 // findMounts fills d.Mounts: for each partition, its read-write mount if it
 // has one, else a read-only one. Nothing is found without /proc and /sys.
-// One look at the block devices serves every partition: each look reads
-// the mount table and every block device's /sys entry.
+// One look at the mounted block devices serves every partition.
 func (d *Disk) findMounts(f *os.File) {
 	st, err := f.Stat()
 	if err != nil {
 		return
 	}
-	var mounted []blockdev.User
-	for _, u := range blockdev.Users(st, 0, math.MaxInt64) {
-		if u.Mount != "" {
-			mounted = append(mounted, u)
-		}
-	}
+	mounted := blockdev.Mounted(st, 0, math.MaxInt64)
 	if len(mounted) == 0 {
 		return
 	}
@@ -62,7 +56,7 @@ func (d *Disk) findMounts(f *os.File) {
 // read-write mount if it has one, else a read-only one; nil when it is not
 // (or /proc and /sys do not say).
 func MountOver(st os.FileInfo, p Partition) *Mount {
-	return mountOf(blockdev.Users(st, p.Start, p.Size), p)
+	return mountOf(blockdev.Mounted(st, p.Start, p.Size), p)
 }
 
 // mountOf picks, of users (the devices mapping bytes of the disk, From and

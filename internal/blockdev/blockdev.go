@@ -192,6 +192,19 @@ func (u User) String() string {
 // disk itself and its own partitions are listed when mounted or held (by
 // device mapper, md: an LVM physical volume). The mounted ones come first.
 func Users(st os.FileInfo, start, size int64) []User {
+	return users(st, start, size, false)
+}
+
+// Mounted lists, of Users, the mounted ones: what a read-only command
+// warns about. Only the block devices in the mount table are looked at
+// (a filesystem without a device, major 0, is none), not every block
+// device's /sys entries: a short command pays for one read of the mount
+// table and a few of /sys.
+func Mounted(st os.FileInfo, start, size int64) []User {
+	return users(st, start, size, true)
+}
+
+func users(st os.FileInfo, start, size int64, mountedOnly bool) []User {
 	chain := map[string]bool{}
 	target := extentOf(st, start, addSat(start, size), chain)
 	if target.obj == "" {
@@ -206,13 +219,25 @@ func Users(st os.FileInfo, start, size int64) []User {
 		}
 	}
 	mounts, _ := MountTable()
-	ents, err := os.ReadDir(sysBlock)
-	if err != nil {
-		return nil
+	var devs []string
+	if mountedOnly {
+		for dev := range mounts {
+			if !strings.HasPrefix(dev, "0:") {
+				devs = append(devs, dev)
+			}
+		}
+		slices.Sort(devs)
+	} else {
+		ents, err := os.ReadDir(sysBlock)
+		if err != nil {
+			return nil
+		}
+		for _, e := range ents {
+			devs = append(devs, e.Name())
+		}
 	}
 	var users []User
-	for _, e := range ents {
-		dev := e.Name()
+	for _, dev := range devs {
 		x := devExtent(dev, 0, math.MaxInt64, nil, 0)
 		if !x.overlaps(target) {
 			continue
